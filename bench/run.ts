@@ -1,0 +1,12 @@
+// npm run bench: every benchmark, one table. Speed targets live here, never in tests.
+import { renderBench } from "./render.bench.ts";
+import { formatTable, type BenchRow } from "./table.ts";
+
+const suites: [string, () => Promise<BenchRow[]>][] = [["render", renderBench]];
+
+const rows: BenchRow[] = [];
+for (const [name, suite] of suites) {
+  process.stderr.write(`bench: ${name}...\n`);
+  rows.push(...(await suite()));
+}
+console.log(formatTable(rows));

@@ -1,0 +1,31 @@
+// File writes that never leave a half-written file where a reader (HAProxy, a user) looks.
+import { randomBytes } from "node:crypto";
+import { open, rename, rm } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
+
+/** A temporary name beside `path`, so that the final rename stays on one file system (atomic). */
+export function siblingTempPath(path: string): string {
+  return join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
+}
+
+/**
+ * Writes `text` to `path` atomically: to a temporary sibling first, flushed, then renamed over.
+ * `accept` runs on the temporary file before the rename; if it throws, `path` is left untouched.
+ */
+export async function writeFileAtomic(path: string, text: string, accept?: (tempPath: string) => Promise<void>): Promise<void> {
+  const temp = siblingTempPath(path);
+  try {
+    const handle = await open(temp, "wx", 0o644);
+    try {
+      await handle.writeFile(text);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    if (accept) await accept(temp);
+    await rename(temp, path);
+  } catch (error) {
+    await rm(temp, { force: true });
+    throw error;
+  }
+}

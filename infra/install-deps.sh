@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Installs what the stack needs and is missing: Debian packages (via apt-get) and the npm
+# dependencies from the lockfile. Run by npm start / npm test / npm run bench before anything else.
+#   install-deps.sh runtime   what npm start needs
+#   install-deps.sh test      what the test suite and benchmarks need as well
+set -euo pipefail
+cd "$(dirname "$0")/.."
+profile="${1:-runtime}"
+
+# binary → Debian package
+declare -A runtime=(
+  [haproxy]=haproxy
+  [gunicorn]=gunicorn
+  [prometheus]=prometheus
+  [promtool]=prometheus
+)
+declare -A testing=(
+  [wrk]=wrk
+  [chromium]=chromium
+  [prometheus-haproxy-exporter]=prometheus-haproxy-exporter
+)
+
+missing=()
+need() { command -v "$1" >/dev/null 2>&1 || missing+=("$2"); }
+for bin in "${!runtime[@]}"; do need "$bin" "${runtime[$bin]}"; done
+# Flask is imported by Debian's python3 (the one gunicorn runs), not by whatever python3 is first on PATH.
+/usr/bin/python3 -c 'import flask' >/dev/null 2>&1 || missing+=(python3-flask)
+if [ "$profile" = test ]; then
+  for bin in "${!testing[@]}"; do need "$bin" "${testing[$bin]}"; done
+fi
+
+if [ "${#missing[@]}" -gt 0 ]; then
+  mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
+  echo "install-deps: installing Debian packages: ${missing[*]}" >&2
+  sudo=""
+  if [ "$(id -u)" -ne 0 ]; then
+    if command -v sudo >/dev/null 2>&1; then sudo="sudo"; else
+      echo "install-deps: need root to install ${missing[*]}: run 'apt-get install ${missing[*]}' as root" >&2
+      exit 1
+    fi
+  fi
+  if ! { $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; }; then
+    echo "install-deps: apt-get could not install: ${missing[*]}; install them by hand and run again" >&2
+    exit 1
+  fi
+  # Debian starts packaged daemons on install where an init system runs; the stack starts its own.
+  for service in haproxy prometheus prometheus-haproxy-exporter; do
+    $sudo service "$service" stop >/dev/null 2>&1 || true
+  done
+fi
+
+# npm dependencies, exactly as locked, when node_modules is missing or older than the lockfile.
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "install-deps: installing npm dependencies from package-lock.json" >&2
+  npm ci --no-audit --no-fund --loglevel=error
+fi

@@ -1,0 +1,41 @@
+// Reading a topology file: a TypeScript/JavaScript module that exports it, or a JSON document.
+import { readFile } from "node:fs/promises";
+import { extname, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+import { TopologyLoadError } from "../errors.ts";
+import { parseTopology } from "./parse.ts";
+import type { Topology } from "./schema.ts";
+
+/** The topology that pull requests edit. */
+export const DEFAULT_TOPOLOGY_FILE = "infra/topology.ts";
+
+export async function loadTopologyFile(file: string): Promise<Topology> {
+  return parseTopology(await readTopologyInput(file));
+}
+
+/** The unvalidated value a file holds: a JSON document, or a module's `topology` (or default) export. */
+export async function readTopologyInput(file: string): Promise<unknown> {
+  const path = resolve(file);
+  if (extname(path) === ".json") {
+    let text: string;
+    try {
+      text = await readFile(path, "utf8");
+    } catch (error) {
+      throw new TopologyLoadError(file, (error as Error).message);
+    }
+    try {
+      return JSON.parse(text);
+    } catch (error) {
+      throw new TopologyLoadError(file, `not valid JSON (${(error as Error).message})`);
+    }
+  }
+  let module: Record<string, unknown>;
+  try {
+    module = await import(pathToFileURL(path).href);
+  } catch (error) {
+    throw new TopologyLoadError(file, (error as Error).message);
+  }
+  const value = module.topology ?? module.default;
+  if (value === undefined) throw new TopologyLoadError(file, 'the module exports neither "topology" nor a default export');
+  return value;
+}

@@ -1,0 +1,410 @@
+// The topology model: one zod schema, from which every TypeScript type is inferred.
+//
+// Every string that reaches haproxy.cfg is constrained here to a character set that cannot start
+// a new line, a comment (#) or a second argument, so rendering never needs to escape anything.
+import { z } from "zod";
+
+const show = (value: unknown): string => JSON.stringify(value) ?? String(value);
+
+// --- scalar types -------------------------------------------------------------------------------
+
+/** Proxy (frontend/backend) and server names: what HAProxy accepts in a name. */
+export const NAME_PATTERN = /^[A-Za-z0-9_.:-]{1,64}$/;
+export const Name = z.string().regex(NAME_PATTERN, {
+  error: (iss) =>
+    `${show(iss.input)} is not a valid name: use 1 to 64 letters, digits or "_.:-" (no spaces, "#" or line breaks)`,
+});
+
+/** Host names and IPv4 addresses; "*" means every address. */
+const HOST_PATTERN = /^(\*|[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?)$/;
+export const Host = z.string().regex(HOST_PATTERN, {
+  error: (iss) => `${show(iss.input)} is not a host: use a host name, an IPv4 address or "*"`,
+});
+
+export const Port = z
+  .number({ error: (iss) => `${show(iss.input)} is not a port: use a whole number from 1 to 65535` })
+  .int({ error: (iss) => `${show(iss.input)} is not a port: use a whole number from 1 to 65535` })
+  .min(1, { error: (iss) => `${show(iss.input)} is not a port: use a whole number from 1 to 65535` })
+  .max(65535, { error: (iss) => `${show(iss.input)} is not a port: use a whole number from 1 to 65535` });
+
+const UNIT_MS = { us: 0.001, ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+const DURATION_PATTERN = /^([0-9]{1,10})(us|ms|s|m|h|d)$/;
+/** HAProxy's timers are signed 32-bit milliseconds. */
+const MAX_DURATION_MS = 2_147_483_647;
+
+/** A duration as HAProxy writes it ("500ms", "5s", "1m"): the unit is required, never implied. */
+export const Duration = z.string().check((ctx) => {
+  const ms = durationMs(ctx.value);
+  if (ms === undefined || ms <= 0 || ms > MAX_DURATION_MS) {
+    ctx.issues.push({
+      code: "custom",
+      input: ctx.value,
+      continue: true, // keep checking the rest, so every problem is reported at once
+      message: `${show(ctx.value)} is not a duration: use a positive whole number with a unit (us, ms, s, m, h, d), at most 24d, e.g. "500ms" or "5s"`,
+    });
+  }
+});
+
+/** Milliseconds in a duration string, or undefined if it is not one. */
+export function durationMs(text: string): number | undefined {
+  const match = DURATION_PATTERN.exec(text);
+  if (!match) return undefined;
+  return Number(match[1]) * UNIT_MS[match[2] as keyof typeof UNIT_MS];
+}
+
+/** Absolute file-system paths (sockets, certificates); no spaces so each stays one argument. */
+const PATH_PATTERN = /^\/[A-Za-z0-9._/-]{0,200}$/;
+export const FilePath = z.string().regex(PATH_PATTERN, {
+  error: (iss) => `${show(iss.input)} is not a usable path: use an absolute path of letters, digits and "._/-"`,
+});
+
+/** A file name inside a directory chosen by the render target (error pages, certificates). */
+const FILE_NAME_PATTERN = /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,100}$/;
+export const FileName = z.string().regex(FILE_NAME_PATTERN, {
+  error: (iss) => `${show(iss.input)} is not a file name: use letters, digits and "._-", no directories`,
+});
+
+/** An HTTP request path for health checks and service endpoints. */
+const URI_PATH_PATTERN = /^\/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]{0,200}$/;
+export const UriPath = z.string().regex(URI_PATH_PATTERN, {
+  error: (iss) => `${show(iss.input)} is not a request path: start with "/" and use no spaces, quotes or "#"`,
+});
+
+const IPV4_CIDR_PATTERN = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})(\/(\d{1,2}))?$/;
+export const Ipv4Cidr = z.string().check((ctx) => {
+  const m = IPV4_CIDR_PATTERN.exec(ctx.value);
+  const ok = m !== null && [1, 2, 3, 4].every((i) => Number(m[i]) <= 255) && (m[6] === undefined || Number(m[6]) <= 32);
+  if (!ok) {
+    ctx.issues.push({
+      code: "custom",
+      input: ctx.value,
+      continue: true, // keep checking the rest, so every problem is reported at once
+      message: `${show(ctx.value)} is not an IPv4 address or network: use e.g. "10.0.0.0/8" or "192.168.1.10"`,
+    });
+  }
+});
+
+const COOKIE_VALUE_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
+export const CookieValue = z.string().regex(COOKIE_VALUE_PATTERN, {
+  error: (iss) => `${show(iss.input)} is not a cookie value: use 1 to 64 letters, digits or "_.-"`,
+});
+
+const intIn = (min: number, max: number, what: string) =>
+  z
+    .number({ error: (iss) => `${show(iss.input)} is not ${what}: use a whole number from ${min} to ${max}` })
+    .int({ error: (iss) => `${show(iss.input)} is not ${what}: use a whole number from ${min} to ${max}` })
+    .min(min, { error: (iss) => `${show(iss.input)} is not ${what}: use a whole number from ${min} to ${max}` })
+    .max(max, { error: (iss) => `${show(iss.input)} is not ${what}: use a whole number from ${min} to ${max}` });
+
+// --- sections -----------------------------------------------------------------------------------
+
+export const SYSLOG_FACILITIES = [
+  "kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news", "uucp", "cron", "auth2", "ftp",
+  "ntp", "audit", "alert", "cron2", "local0", "local1", "local2", "local3", "local4", "local5", "local6", "local7",
+] as const;
+
+/** Where HAProxy sends its logs: stdout/stderr for containers, or a syslog server. */
+export const LogTarget = z.strictObject({
+  target: z.union([z.literal("stdout"), z.literal("stderr"), z.string().regex(/^[A-Za-z0-9.-]{1,253}:[0-9]{1,5}$/, {
+    error: (iss) => `${show(iss.input)} is not a log target: use "stdout", "stderr" or a syslog "host:port"`,
+  })]),
+  format: z.enum(["raw", "rfc3164", "rfc5424", "short", "iso", "priority", "timed", "local"]).default("raw"),
+  facility: z.enum(SYSLOG_FACILITIES).default("local0"),
+  /** Only messages at this level or more severe are sent. */
+  minLevel: z.enum(["emerg", "alert", "crit", "err", "warning", "notice", "info", "debug"]).optional(),
+});
+
+export const Global = z.strictObject({
+  maxconn: intIn(1, 1_000_000, "a connection limit").default(4096),
+  logs: z.array(LogTarget).max(2, { error: "HAProxy keeps at most 2 log targets per section" }).default([
+    { target: "stdout", format: "raw", facility: "local0" },
+  ]),
+  /** The admin runtime API socket that the sidecar and the local runtime read. */
+  statsSocket: z
+    .strictObject({
+      path: FilePath.default("/var/run/haproxy/admin.sock"),
+      mode: z.string().regex(/^[0-7]{3,4}$/, { error: (iss) => `${show(iss.input)} is not a file mode: use octal, e.g. "660"` }).default("660"),
+      level: z.enum(["user", "operator", "admin"]).default("admin"),
+    })
+    .prefault({}),
+  /** The master CLI socket (haproxy -S): reloads and worker status in master-worker mode. */
+  masterSocket: FilePath.default("/var/run/haproxy/master.sock"),
+  nbthread: intIn(1, 64, "a thread count").optional(),
+  /** How long an old worker may keep serving its connections after a reload. */
+  hardStopAfter: Duration.default("30s"),
+});
+
+export const Timeouts = z.strictObject({
+  connect: Duration.default("5s"),
+  client: Duration.default("10s"),
+  server: Duration.default("10s"),
+  check: Duration.optional(),
+  httpRequest: Duration.optional(),
+  queue: Duration.optional(),
+});
+
+export const RETRY_ON_EVENTS = [
+  "none", "conn-failure", "empty-response", "junk-response", "response-timeout", "0rtt-rejected",
+  "404", "408", "425", "500", "501", "502", "503", "504", "all-retryable-errors",
+] as const;
+
+export const Defaults = z.strictObject({
+  mode: z.enum(["http", "tcp"]).default("http"),
+  httplog: z.boolean().default(true),
+  dontlognull: z.boolean().default(true),
+  timeouts: Timeouts.prefault({}),
+  /** Connection attempts per request before giving up (or redispatching). */
+  retries: intIn(0, 100, "a retry count").default(3),
+  /** On the last retry, send the request to another server even if persistence says otherwise. */
+  redispatch: z.boolean().default(true),
+  /** Which failures are retried at layer 7 (HAProxy's retry-on). */
+  retryOn: z.array(z.enum(RETRY_ON_EVENTS)).default(["conn-failure", "empty-response", "response-timeout"]),
+});
+
+export const Bind = z.strictObject({
+  address: Host.default("*"),
+  port: Port,
+  /** The last port of a range (inclusive), as in "bind *:60000-60001". */
+  lastPort: Port.optional(),
+  /** TLS termination: a PEM (certificate + key) file name, looked up in the target's certificate directory. */
+  tlsCertificate: FileName.optional(),
+});
+
+export const RateLimit = z.strictObject({
+  /** Requests a client IP may send per window before it gets 429. */
+  requests: intIn(1, 10_000_000, "a request count"),
+  window: Duration.default("10s"),
+  /** Client IPs tracked at once. */
+  tableSize: intIn(1, 100_000_000, "a table size").default(100_000),
+});
+
+/** The statuses HAProxy 2.6 can serve an errorfile for. */
+export const ERROR_PAGE_STATUSES = [200, 400, 401, 403, 404, 405, 407, 408, 410, 413, 425, 429, 500, 501, 502, 503, 504] as const;
+
+export const ErrorPage = z.strictObject({
+  status: z.number().refine((s) => (ERROR_PAGE_STATUSES as readonly number[]).includes(s), {
+    error: (iss) => `${show(iss.input)} is not a status HAProxy serves error pages for: use one of ${ERROR_PAGE_STATUSES.join(", ")}`,
+  }),
+  /** A raw HTTP response file, looked up in the target's error-page directory. */
+  file: FileName,
+});
+
+export const Frontend = z.strictObject({
+  name: Name,
+  binds: z.array(Bind).min(1, { error: "a frontend needs at least one bind" }),
+  /** The backend that receives every request: must name a backend of this topology. */
+  defaultBackend: Name,
+  /** Add X-Forwarded-For so the servers see the client address. */
+  forwardfor: z.boolean().default(true),
+  /** When set, only these client networks are served; others get 403. */
+  allowlist: z.array(Ipv4Cidr).min(1, { error: "an allowlist needs at least one network (omit it to allow everyone)" }).optional(),
+  rateLimit: RateLimit.optional(),
+  errorPages: z.array(ErrorPage).default([]),
+});
+
+export const HealthCheck = z.strictObject({
+  method: z.enum(["GET", "HEAD", "OPTIONS"]).default("GET"),
+  path: UriPath.default("/"),
+  expectStatus: intIn(100, 599, "an HTTP status").default(200),
+});
+
+export const CookiePersistence = z.strictObject({
+  name: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, {
+    error: (iss) => `${show(iss.input)} is not a cookie name: use 1 to 64 letters, digits or "_-"`,
+  }),
+  insert: z.boolean().default(true),
+  indirect: z.boolean().default(true),
+  nocache: z.boolean().default(true),
+  /** Only sent over HTTPS: turn on when the frontend terminates TLS. */
+  secure: z.boolean().default(false),
+  httponly: z.boolean().default(true),
+});
+
+export const Server = z.strictObject({
+  name: Name,
+  /** Host name (the container's, for the docker target) or IPv4 address. */
+  address: Host.refine((h) => h !== "*", { error: 'a server address cannot be "*": name its host' }),
+  port: Port,
+  check: z.boolean().default(true),
+  inter: Duration.default("2s"),
+  fall: intIn(1, 1000, "a failure count").default(3),
+  rise: intIn(1, 1000, "a success count").default(2),
+  weight: intIn(0, 256, "a weight").default(1),
+  /** The value of the persistence cookie that pins a client to this server. */
+  cookie: CookieValue.optional(),
+  backup: z.boolean().default(false),
+  maxconn: intIn(1, 1_000_000, "a connection limit").optional(),
+  disabled: z.boolean().default(false),
+});
+
+export const BALANCE_ALGORITHMS = ["roundrobin", "leastconn", "source", "uri", "first"] as const;
+
+export const Backend = z.strictObject({
+  name: Name,
+  balance: z.enum(BALANCE_ALGORITHMS).default("roundrobin"),
+  healthCheck: HealthCheck.optional(),
+  cookie: CookiePersistence.optional(),
+  /** Overrides of the defaults section's retry settings for this backend. */
+  retries: intIn(0, 100, "a retry count").optional(),
+  redispatch: z.boolean().optional(),
+  retryOn: z.array(z.enum(RETRY_ON_EVENTS)).optional(),
+  servers: z.array(Server).min(1, { error: "a backend needs at least one server" }),
+});
+
+/** One listener for operators: HAProxy's stats page and its built-in Prometheus exporter. */
+export const Monitoring = z.strictObject({
+  address: Host.default("*"),
+  port: Port.default(8404),
+  statsUri: UriPath.default("/stats"),
+  statsRefresh: Duration.default("10s"),
+  metricsPath: UriPath.default("/metrics"),
+});
+
+/** The proxy name the monitoring listener takes; user proxies may not reuse it. */
+export const MONITORING_PROXY = "monitoring";
+
+export const Topology = z
+  .strictObject({
+    /** What this topology is, for generated-file headers and logs. */
+    name: Name,
+    global: Global.prefault({}),
+    defaults: Defaults.prefault({}),
+    frontends: z.array(Frontend).min(1, { error: "a topology needs at least one frontend" }),
+    backends: z.array(Backend).min(1, { error: "a topology needs at least one backend" }),
+    monitoring: Monitoring.prefault({}),
+  })
+  .superRefine((topology, ctx) => {
+    for (const issue of crossReferenceIssues(topology)) ctx.addIssue({ code: "custom", ...issue });
+  });
+
+export type Topology = z.output<typeof Topology>;
+export type TopologyInput = z.input<typeof Topology>;
+export type Frontend = z.output<typeof Frontend>;
+export type Backend = z.output<typeof Backend>;
+export type Server = z.output<typeof Server>;
+export type Bind = z.output<typeof Bind>;
+
+// --- cross-references ---------------------------------------------------------------------------
+
+interface PathIssue {
+  path: (string | number)[];
+  message: string;
+}
+
+// Zod calls this even when some fields failed their own checks, so that a user sees every
+// problem at once; it therefore reads the topology defensively.
+function crossReferenceIssues(topology: Topology): PathIssue[] {
+  const issues: PathIssue[] = [];
+  const frontends = Array.isArray(topology.frontends) ? topology.frontends : [];
+  const backends = Array.isArray(topology.backends) ? topology.backends : [];
+  // Only valid names are listed as "known": an invalid one has its own issue, and may hold a line break.
+  const backendNames = backends.map((b) => b?.name).filter((n): n is string => typeof n === "string" && NAME_PATTERN.test(n));
+
+  const duplicates = (names: unknown[], where: string, path: (i: number) => (string | number)[]) => {
+    const seen = new Set<unknown>();
+    names.forEach((name, i) => {
+      if (typeof name !== "string") return;
+      if (seen.has(name)) issues.push({ path: path(i), message: `${show(name)} is used twice among ${where}: names must be unique` });
+      seen.add(name);
+    });
+  };
+  duplicates(frontends.map((f) => f?.name), "frontends", (i) => ["frontends", i, "name"]);
+  duplicates(backends.map((b) => b?.name), "backends", (i) => ["backends", i, "name"]);
+
+  frontends.forEach((frontend, i) => {
+    if (frontend?.name === MONITORING_PROXY) {
+      issues.push({ path: ["frontends", i, "name"], message: `"${MONITORING_PROXY}" is reserved for the monitoring listener: pick another name` });
+    }
+    if (typeof frontend?.defaultBackend === "string" && !backendNames.includes(frontend.defaultBackend)) {
+      issues.push({
+        path: ["frontends", i, "defaultBackend"],
+        message: `${show(frontend.defaultBackend)} is not a backend; known: ${backendNames.join(", ") || "(none)"}`,
+      });
+    }
+    (Array.isArray(frontend?.binds) ? frontend.binds : []).forEach((bind, j) => {
+      if (typeof bind?.port === "number" && typeof bind.lastPort === "number" && bind.lastPort < bind.port) {
+        issues.push({
+          path: ["frontends", i, "binds", j, "lastPort"],
+          message: `the range ${bind.port}-${bind.lastPort} runs backwards: lastPort must be at least port`,
+        });
+      }
+    });
+    const statuses = (Array.isArray(frontend?.errorPages) ? frontend.errorPages : []).map((p) => p?.status);
+    duplicates(statuses, "error pages", (j) => ["frontends", i, "errorPages", j, "status"]);
+  });
+
+  issues.push(...portCollisions(topology), ...httpOnlyInTcpMode(topology));
+
+  backends.forEach((backend, i) => {
+    if (backend === undefined || backend === null) return;
+    const servers = Array.isArray(backend.servers) ? backend.servers : [];
+    duplicates(servers.map((s) => s?.name), `the servers of backend ${show(backend.name)}`, (j) => ["backends", i, "servers", j, "name"]);
+    if (backend.cookie) {
+      servers.forEach((server, j) => {
+        if (server && server.cookie === undefined) {
+          issues.push({
+            path: ["backends", i, "servers", j, "cookie"],
+            message: `backend ${show(backend.name)} uses cookie persistence, so every server needs a cookie value: add cookie: ${show(server.name)}`,
+          });
+        }
+      });
+      duplicates(servers.map((s) => s?.cookie), `the cookie values of backend ${show(backend.name)}`, (j) => ["backends", i, "servers", j, "cookie"]);
+    } else {
+      servers.forEach((server, j) => {
+        if (server?.cookie !== undefined) {
+          issues.push({
+            path: ["backends", i, "servers", j, "cookie"],
+            message: `backend ${show(backend.name)} has no cookie persistence, so this cookie would never be set: add cookie settings to the backend or remove it`,
+          });
+        }
+      });
+    }
+    if (servers.length > 0 && servers.every((s) => s?.backup === true || s?.disabled === true)) {
+      issues.push({
+        path: ["backends", i, "servers"],
+        message: `backend ${show(backend.name)} has no active server (all are backup or disabled): it would serve only errors`,
+      });
+    }
+  });
+  return issues;
+}
+
+/** Features that exist only for HTTP, asked for in mode tcp: HAProxy would refuse or ignore them. */
+function httpOnlyInTcpMode(topology: Topology): PathIssue[] {
+  if (topology.defaults?.mode !== "tcp") return [];
+  const issues: PathIssue[] = [];
+  const refuse = (path: (string | number)[], what: string) =>
+    issues.push({ path, message: `${what} needs HTTP, but defaults.mode is "tcp": remove it or use mode "http"` });
+  (Array.isArray(topology.frontends) ? topology.frontends : []).forEach((f, i) => {
+    if (f?.forwardfor === true) refuse(["frontends", i, "forwardfor"], "X-Forwarded-For");
+    if (f?.rateLimit !== undefined) refuse(["frontends", i, "rateLimit"], "a per-request rate limit");
+    if (f?.allowlist !== undefined) refuse(["frontends", i, "allowlist"], "the allowlist (enforced with http-request)");
+    if (Array.isArray(f?.errorPages) && f.errorPages.length > 0) refuse(["frontends", i, "errorPages"], "an error page");
+  });
+  (Array.isArray(topology.backends) ? topology.backends : []).forEach((b, i) => {
+    if (b?.cookie !== undefined) refuse(["backends", i, "cookie"], "cookie persistence");
+  });
+  return issues;
+}
+
+/** Two listeners on one port (a frontend range overlapping another, or the monitoring port). */
+function portCollisions(topology: Topology): PathIssue[] {
+  const taken: { from: number; to: number; owner: string }[] = [];
+  const issues: PathIssue[] = [];
+  const isPort = (p: unknown): p is number => Port.safeParse(p).success;
+  const claim = (from: number, to: number, owner: string, path: (string | number)[]) => {
+    const clash = taken.find((t) => from <= t.to && t.from <= to);
+    if (clash) issues.push({ path, message: `port ${Math.max(from, clash.from)} is already used by ${clash.owner}: give each listener its own ports` });
+    else taken.push({ from, to, owner });
+  };
+  (Array.isArray(topology.frontends) ? topology.frontends : []).forEach((frontend, i) => {
+    (Array.isArray(frontend?.binds) ? frontend.binds : []).forEach((bind, j) => {
+      if (!isPort(bind?.port)) return;
+      const to = isPort(bind.lastPort) && bind.lastPort >= bind.port ? bind.lastPort : bind.port;
+      claim(bind.port, to, `frontend ${show(frontend.name)}`, ["frontends", i, "binds", j, "port"]);
+    });
+  });
+  const port = topology.monitoring?.port;
+  if (isPort(port)) claim(port, port, "the monitoring listener", ["monitoring", "port"]);
+  return issues;
+}

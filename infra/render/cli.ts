@@ -1,0 +1,77 @@
+// npm run render -- [--topology FILE] [--target local|docker] [--run-dir DIR] [--out FILE] [--print-topology]
+import { resolve, relative } from "node:path";
+import { parseArgs } from "node:util";
+import { StackError } from "../errors.ts";
+import { DEFAULT_TOPOLOGY_FILE, loadTopologyFile } from "../model/load.ts";
+import { writeFileAtomic } from "../files.ts";
+import { checkHaproxyConfig } from "./haproxy-check.ts";
+import { renderHaproxyConfig } from "./render.ts";
+import { dockerTarget, localTarget, type RenderTarget } from "./targets.ts";
+
+const USAGE = `usage: npm run render -- [--topology FILE] [--target local|docker] [--run-dir DIR] [--out FILE]
+       npm run render -- --print-topology [--topology FILE]
+
+  --topology FILE   a .ts/.js module exporting "topology", or a .json document (default ${DEFAULT_TOPOLOGY_FILE})
+  --target          local: everything on 127.0.0.1, sockets in --run-dir (default); docker: container names
+  --run-dir DIR     where the local target's sockets live (default .run)
+  --out FILE        write atomically, only after haproxy -c accepts the config; otherwise print it
+  --print-topology  print the validated topology, defaults filled in, as JSON that --topology accepts`;
+
+async function main(argv: string[]): Promise<number> {
+  let args;
+  try {
+    args = parseArgs({
+      args: argv,
+      options: {
+        topology: { type: "string", default: DEFAULT_TOPOLOGY_FILE },
+        target: { type: "string", default: "local" },
+        "run-dir": { type: "string", default: ".run" },
+        out: { type: "string" },
+        "print-topology": { type: "boolean", default: false },
+        help: { type: "boolean", default: false },
+      },
+      strict: true,
+    }).values;
+  } catch (error) {
+    process.stderr.write(`${(error as Error).message}\n${USAGE}\n`);
+    return 2;
+  }
+  if (args.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  const topology = await loadTopologyFile(args.topology);
+  if (args["print-topology"]) {
+    process.stdout.write(`${JSON.stringify(topology, null, 2)}\n`);
+    return 0;
+  }
+  let target: RenderTarget;
+  if (args.target === "docker") target = dockerTarget();
+  else if (args.target === "local") target = localTarget(resolve(args["run-dir"]));
+  else {
+    process.stderr.write(`--target ${JSON.stringify(args.target)} is not a target: use local or docker\n`);
+    return 2;
+  }
+  const config = renderHaproxyConfig(topology, target, { source: relative(process.cwd(), resolve(args.topology)) });
+  const { warnings } = await checkHaproxyConfig(config);
+  // Container names resolve only inside the docker network; saying so once beats one warning per server.
+  const unresolved = (w: string) => target.kind === "docker" && w.includes("could not resolve address");
+  for (const warning of warnings.filter((w) => !unresolved(w))) process.stderr.write(`${warning}\n`);
+  if (warnings.some(unresolved)) process.stderr.write("note: container names do not resolve here; HAProxy resolves them in the docker network\n");
+  if (args.out) {
+    await writeFileAtomic(args.out, config);
+    process.stderr.write(`wrote ${args.out} (haproxy -c: valid)\n`);
+  } else {
+    process.stdout.write(config);
+  }
+  return 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    if (error instanceof StackError) process.stderr.write(`error ${error.code}: ${error.message}\n`);
+    else process.stderr.write(`unexpected error: ${error instanceof Error ? error.stack : String(error)}\n`);
+    process.exit(1);
+  },
+);

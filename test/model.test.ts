@@ -1,0 +1,130 @@
+// The schema: what a pull request may say, and exactly what its author reads when it is wrong.
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { parseTopology } from "../infra/model/parse.ts";
+import { durationMs } from "../infra/model/schema.ts";
+import { TopologyInvalidError } from "../infra/errors.ts";
+import { editedTopology, seedTopology } from "./support/topologies.ts";
+
+function problemsOf(input: unknown): string[] {
+  try {
+    parseTopology(input);
+  } catch (error) {
+    assert.ok(error instanceof TopologyInvalidError, `expected TopologyInvalidError, got ${error}`);
+    assert.equal(error.code, "TOPOLOGY_INVALID");
+    return error.problems.map((p) => `${p.path}: ${p.message}`);
+  }
+  return [];
+}
+
+describe("the default topology", () => {
+  it("is valid and fills every default", () => {
+    const topology = parseTopology(seedTopology());
+    assert.equal(topology.frontends[0]!.defaultBackend, "flask_servers");
+    assert.equal(topology.backends[0]!.servers[0]!.weight, 1);
+    assert.equal(topology.global.statsSocket.level, "admin");
+  });
+});
+
+describe("invalid topologies are refused with a message naming the field and what to do", () => {
+  const table: [string, (t: any) => void, string[]][] = [
+    ["the seed's bug: a default backend that does not exist", (t) => (t.frontends[0].defaultBackend = "backend_servers"), [
+      'frontends.http_front.defaultBackend: "backend_servers" is not a backend; known: flask_servers',
+    ]],
+    ["a duplicate server", (t) => (t.backends[0].servers[1].name = "web-a"), [
+      'backends.flask_servers.servers.web-a.name: "web-a" is used twice among the servers of backend "flask_servers": names must be unique',
+    ]],
+    ["a duplicate backend", (t) => t.backends.push(structuredClone(t.backends[0])), [
+      'backends.flask_servers.name: "flask_servers" is used twice among backends: names must be unique',
+    ]],
+    ["a port out of range", (t) => (t.backends[0].servers[0].port = 70000), [
+      "backends.flask_servers.servers.web-a.port: 70000 is not a port: use a whole number from 1 to 65535",
+    ]],
+    ["a port that is not a whole number", (t) => (t.frontends[0].binds[0].port = 80.5), [
+      "frontends.http_front.binds[0].port: 80.5 is not a port: use a whole number from 1 to 65535",
+    ]],
+    ["an empty backend", (t) => (t.backends[0].servers = []), [
+      "backends.flask_servers.servers: a backend needs at least one server",
+    ]],
+    ["cookie persistence without server cookies", (t) => delete t.backends[0].servers[0].cookie, [
+      'backends.flask_servers.servers.web-a.cookie: backend "flask_servers" uses cookie persistence, so every server needs a cookie value: add cookie: "web-a"',
+    ]],
+    ["a server cookie without cookie persistence", (t) => delete t.backends[0].cookie, [
+      'backends.flask_servers.servers.web-a.cookie: backend "flask_servers" has no cookie persistence, so this cookie would never be set: add cookie settings to the backend or remove it',
+      'backends.flask_servers.servers.web-b.cookie: backend "flask_servers" has no cookie persistence, so this cookie would never be set: add cookie settings to the backend or remove it',
+    ]],
+    ["a name with a newline", (t) => (t.backends[0].name = "flask\nservers"), [
+      'backends[0].name: "flask\\nservers" is not a valid name: use 1 to 64 letters, digits or "_.:-" (no spaces, "#" or line breaks)',
+      'frontends.http_front.defaultBackend: "flask_servers" is not a backend; known: (none)',
+    ]],
+    ["a name with a space", (t) => (t.frontends[0].name = "http front"), [
+      'frontends[0].name: "http front" is not a valid name: use 1 to 64 letters, digits or "_.:-" (no spaces, "#" or line breaks)',
+    ]],
+    ["a bind range that runs backwards", (t) => (t.frontends[0].binds[0].lastPort = 59999), [
+      "frontends.http_front.binds[0].lastPort: the range 60000-59999 runs backwards: lastPort must be at least port",
+    ]],
+    ["a directive smuggled into a health-check path", (t) => (t.backends[0].healthCheck.path = "/status\n    server evil 10.0.0.1:80"), [
+      'backends.flask_servers.healthCheck.path: "/status\\n    server evil 10.0.0.1:80" is not a request path: start with "/" and use no spaces, quotes or "#"',
+    ]],
+    ["a comment smuggled into an address", (t) => (t.backends[0].servers[0].address = "web-a#x"), [
+      'backends.flask_servers.servers.web-a.address: "web-a#x" is not a host: use a host name, an IPv4 address or "*"',
+    ]],
+    ["a second argument smuggled into a socket path", (t) => (t.global.statsSocket.path = "/run/a.sock level admin"), [
+      'global.statsSocket.path: "/run/a.sock level admin" is not a usable path: use an absolute path of letters, digits and "._/-"',
+    ]],
+    ["a duration without a unit", (t) => (t.defaults.timeouts.connect = "5"), [
+      'defaults.timeouts.connect: "5" is not a duration: use a positive whole number with a unit (us, ms, s, m, h, d), at most 24d, e.g. "500ms" or "5s"',
+    ]],
+    ["a duration beyond HAProxy's timers", (t) => (t.backends[0].servers[0].inter = "25d"), [
+      'backends.flask_servers.servers.web-a.inter: "25d" is not a duration: use a positive whole number with a unit (us, ms, s, m, h, d), at most 24d, e.g. "500ms" or "5s"',
+    ]],
+    ["a misspelt field", (t) => (t.frontends[0].defaultBackent = "x"), [
+      'frontends.http_front: Unrecognized key: "defaultBackent": remove it or check its spelling',
+    ]],
+    ["two listeners on one port", (t) => (t.monitoring.port = 60001), [
+      'monitoring.port: port 60001 is already used by frontend "http_front": give each listener its own ports',
+    ]],
+    ["a weight above HAProxy's maximum", (t) => (t.backends[0].servers[0].weight = 300), [
+      "backends.flask_servers.servers.web-a.weight: 300 is not a weight: use a whole number from 0 to 256",
+    ]],
+    ["no frontend", (t) => (t.frontends = []), ["frontends: a topology needs at least one frontend"]],
+    ["only backup servers", (t) => t.backends[0].servers.forEach((s: any) => (s.backup = true)), [
+      'backends.flask_servers.servers: backend "flask_servers" has no active server (all are backup or disabled): it would serve only errors',
+    ]],
+    ["an allowlist network that is not one", (t) => (t.frontends[0].allowlist = ["10.0.0.0/33"]), [
+      'frontends.http_front.allowlist[0]: "10.0.0.0/33" is not an IPv4 address or network: use e.g. "10.0.0.0/8" or "192.168.1.10"',
+    ]],
+    ["an error page outside its directory", (t) => (t.frontends[0].errorPages = [{ status: 503, file: "../../etc/passwd" }]), [
+      'frontends.http_front.errorPages[0].file: "../../etc/passwd" is not a file name: use letters, digits and "._-", no directories',
+    ]],
+    ["HTTP features in mode tcp", (t) => (t.defaults.mode = "tcp"), [
+      'frontends.http_front.forwardfor: X-Forwarded-For needs HTTP, but defaults.mode is "tcp": remove it or use mode "http"',
+      'frontends.http_front.errorPages: an error page needs HTTP, but defaults.mode is "tcp": remove it or use mode "http"',
+      'backends.flask_servers.cookie: cookie persistence needs HTTP, but defaults.mode is "tcp": remove it or use mode "http"',
+    ]],
+    ["the monitoring name taken by a frontend", (t) => (t.frontends[0].name = "monitoring"), [
+      'frontends.monitoring.name: "monitoring" is reserved for the monitoring listener: pick another name',
+    ]],
+  ];
+  for (const [name, edit, expected] of table) {
+    it(name, () => assert.deepEqual(problemsOf(editedTopology(edit)), expected));
+  }
+
+  it("reports every problem at once, not just the first", () => {
+    const problems = problemsOf(editedTopology((t) => {
+      t.frontends[0].defaultBackend = "nope";
+      t.backends[0].servers[0].port = -1;
+      t.defaults.timeouts.client = "forever";
+    }));
+    assert.equal(problems.length, 3, problems.join("\n"));
+  });
+
+  it("refuses what is not a topology at all", () => {
+    assert.deepEqual(problemsOf(null), ["(topology): Invalid input: expected object, received null"]);
+  });
+});
+
+describe("durations", () => {
+  const table: [string, number | undefined][] = [["500ms", 500], ["5s", 5000], ["2m", 120_000], ["1d", 86_400_000], ["100us", 0.1], ["5", undefined], ["s", undefined], ["-1s", undefined]];
+  for (const [text, ms] of table) it(`${JSON.stringify(text)} is ${ms} ms`, () => assert.equal(durationMs(text), ms));
+});

@@ -1,0 +1,66 @@
+// The golden files: each is a topology, a target, and the file its rendering must equal.
+// `npm run golden` rewrites them from the current templates; review the diff like code.
+import { fileURLToPath } from "node:url";
+import { parseTopology } from "../../infra/model/parse.ts";
+import { renderHaproxyConfig } from "../../infra/render/render.ts";
+import { dockerTarget, localTarget, type RenderTarget } from "../../infra/render/targets.ts";
+import type { TopologyInput } from "../../infra/model/schema.ts";
+import { editedTopology, seedTopology } from "./topologies.ts";
+
+export const GOLDEN_DIR = fileURLToPath(new URL("../golden/", import.meta.url));
+/** A fixed run directory, so that local goldens do not depend on the machine. */
+export const GOLDEN_RUN_DIR = "/var/run/flask-lb";
+
+/** Every optional feature of the model at once, so that the templates' every branch is checked. */
+export function everyFeatureTopology(): TopologyInput {
+  return editedTopology((t) => {
+    t.name = "every-feature";
+    t.global.nbthread = 2;
+    t.global.logs = [
+      { target: "stdout", format: "raw", facility: "local0", minLevel: "info" },
+      { target: "127.0.0.1:514", format: "rfc5424", facility: "local1" },
+    ];
+    t.defaults.timeouts = { connect: "3s", client: "30s", server: "30s", check: "1s", httpRequest: "5s", queue: "10s" };
+    t.frontends[0].allowlist = ["127.0.0.0/8", "10.0.0.0/8"];
+    t.frontends[0].rateLimit = { requests: 500, window: "10s", tableSize: 200000 };
+    t.frontends[0].errorPages.push({ status: 403, file: "403.http" });
+    t.frontends.push({
+      name: "https_front",
+      binds: [{ address: "*", port: 60443, tlsCertificate: "site.pem" }],
+      defaultBackend: "api_servers",
+      forwardfor: true,
+    });
+    t.backends[0].cookie.secure = true;
+    t.backends.push({
+      name: "api_servers",
+      balance: "leastconn",
+      healthCheck: { method: "HEAD", path: "/status?deep=1", expectStatus: 204 },
+      retries: 0,
+      redispatch: false,
+      retryOn: [],
+      servers: [
+        { name: "api-1", address: "10.1.0.11", port: 8080, inter: "1s", fall: 3, rise: 2, weight: 3, maxconn: 200 },
+        { name: "api-2", address: "api-2.internal", port: 8080, weight: 1 },
+        { name: "api-spare", address: "10.1.0.13", port: 8080, backup: true },
+        { name: "api-old", address: "10.1.0.14", port: 8080, disabled: true, check: false },
+      ],
+    });
+  });
+}
+
+export interface Golden {
+  file: string;
+  topology: () => TopologyInput;
+  target: RenderTarget;
+}
+
+export const GOLDENS: Golden[] = [
+  { file: "default.local.cfg", topology: seedTopology, target: localTarget(GOLDEN_RUN_DIR) },
+  { file: "default.docker.cfg", topology: seedTopology, target: dockerTarget() },
+  { file: "every-feature.local.cfg", topology: everyFeatureTopology, target: localTarget(GOLDEN_RUN_DIR) },
+  { file: "every-feature.docker.cfg", topology: everyFeatureTopology, target: dockerTarget() },
+];
+
+export function renderGolden(golden: Golden): string {
+  return renderHaproxyConfig(parseTopology(golden.topology()), golden.target, { source: "infra/topology.ts" });
+}
