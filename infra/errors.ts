@@ -49,3 +49,47 @@ export class BinaryMissingError extends StackError {
     super(`${binary} is not installed: install the Debian package "${debianPackage}" (apt-get install ${debianPackage}), or run npm start / npm test, which install it`);
   }
 }
+
+/** A port the stack needs is taken. */
+export class PortInUseError extends StackError {
+  readonly code = "PORT_IN_USE";
+  constructor(readonly port: number, readonly neededBy: string, readonly owner?: string) {
+    super(
+      `port ${port} (needed by ${neededBy}) is already in use${owner ? ` by ${owner}` : ""}: stop that program, or change the port in the topology`,
+    );
+  }
+}
+
+/** A component exited, or never became healthy, while the stack started. */
+export class ComponentFailedError extends StackError {
+  readonly code = "COMPONENT_FAILED";
+  constructor(readonly component: string, reason: string, readonly lastLogLines: string[], readonly logFile: string) {
+    super(
+      `${component} ${reason}; nothing was left running.\nlast lines of ${logFile}:\n${lastLogLines.map((l) => `  | ${l}`).join("\n") || "  (empty)"}`,
+    );
+  }
+}
+
+/** npm start found a stack already running from the same run directory. */
+export class StackAlreadyRunningError extends StackError {
+  readonly code = "STACK_ALREADY_RUNNING";
+  constructor(readonly runDir: string, readonly pids: number[]) {
+    super(`a stack is already running from ${runDir} (pids ${pids.join(", ")}): run npm stop first`);
+  }
+}
+
+/** The local target cannot run this topology as it stands (two servers on one port, say). */
+export class LocalPlanError extends StackError {
+  readonly code = "LOCAL_PLAN_INVALID";
+  constructor(message: string) {
+    super(message);
+  }
+}
+
+/** Traffic through the running stack did not behave as the topology says. */
+export class VerificationFailedError extends StackError {
+  readonly code = "VERIFICATION_FAILED";
+  constructor(message: string) {
+    super(message);
+  }
+}

@@ -56,4 +56,9 @@ export const topology = defineTopology({
     },
   ],
   monitoring: { address: "*", port: 8404, statsUri: "/stats", metricsPath: "/metrics" },
+  services: {
+    sidecar: { port: 9101, pollInterval: "2s" },
+    prometheus: { port: 9090, scrapeInterval: "5s" },
+    grafana: { port: 3000 },
+  },
 });

@@ -260,6 +260,13 @@ export const Monitoring = z.strictObject({
   metricsPath: UriPath.default("/metrics"),
 });
 
+/** The services around HAProxy: where they listen and how often they look. */
+export const Services = z.strictObject({
+  sidecar: z.strictObject({ port: Port.default(9101), pollInterval: Duration.default("2s") }).prefault({}),
+  prometheus: z.strictObject({ port: Port.default(9090), scrapeInterval: Duration.default("5s") }).prefault({}),
+  grafana: z.strictObject({ port: Port.default(3000) }).prefault({}),
+});
+
 /** The proxy name the monitoring listener takes; user proxies may not reuse it. */
 export const MONITORING_PROXY = "monitoring";
 
@@ -272,6 +279,7 @@ export const Topology = z
     frontends: z.array(Frontend).min(1, { error: "a topology needs at least one frontend" }),
     backends: z.array(Backend).min(1, { error: "a topology needs at least one backend" }),
     monitoring: Monitoring.prefault({}),
+    services: Services.prefault({}),
   })
   .superRefine((topology, ctx) => {
     for (const issue of crossReferenceIssues(topology)) ctx.addIssue({ code: "custom", ...issue });
@@ -406,5 +414,9 @@ function portCollisions(topology: Topology): PathIssue[] {
   });
   const port = topology.monitoring?.port;
   if (isPort(port)) claim(port, port, "the monitoring listener", ["monitoring", "port"]);
+  for (const service of ["sidecar", "prometheus", "grafana"] as const) {
+    const p = topology.services?.[service]?.port;
+    if (isPort(p)) claim(p, p, `the ${service}`, ["services", service, "port"]);
+  }
   return issues;
 }

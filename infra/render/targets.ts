@@ -10,6 +10,14 @@ export const DOCKER_PATHS = {
   dns: "127.0.0.11:53",
 } as const;
 
+/** Container (and host) names on the docker network; Prometheus scrapes by these names. */
+export const DOCKER_HOSTS = {
+  haproxy: "haproxy",
+  sidecar: "sidecar",
+  prometheus: "prometheus",
+  grafana: "grafana",
+} as const;
+
 /** Relative to the config file's directory (HAProxy's "default-path config"). */
 export const ERROR_PAGE_DIR = "errors";
 export const CERTIFICATE_DIR = "certs";

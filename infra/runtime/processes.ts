@@ -1,0 +1,110 @@
+// Child processes of the local stack: each in its own process group (so a terminal's Ctrl-C
+// reaches only the runtime, which then stops them in order), output appended to a log file.
+import { spawn, type ChildProcess } from "node:child_process";
+import { openSync, closeSync, readFileSync, existsSync } from "node:fs";
+
+export interface ProcessSpec {
+  name: string;
+  command: string;
+  args: string[];
+  env?: Record<string, string>;
+  cwd?: string;
+  logFile: string;
+}
+
+export interface ManagedProcess {
+  spec: ProcessSpec;
+  pid: number;
+  /** Set once the process has exited. */
+  exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+  exited: Promise<void>;
+  child: ChildProcess;
+}
+
+export function startProcess(spec: ProcessSpec): Promise<ManagedProcess> {
+  return new Promise((resolve, reject) => {
+    const log = openSync(spec.logFile, "a");
+    let child: ChildProcess;
+    try {
+      child = spawn(spec.command, spec.args, {
+        cwd: spec.cwd,
+        env: { ...process.env, ...spec.env },
+        stdio: ["ignore", log, log],
+        detached: true,
+      });
+    } finally {
+      closeSync(log);
+    }
+    child.once("error", reject);
+    child.once("spawn", () => {
+      const managed: ManagedProcess = {
+        spec,
+        pid: child.pid!,
+        exit: undefined,
+        child,
+        exited: new Promise((done) =>
+          child.once("exit", (code, signal) => {
+            managed.exit = { code, signal };
+            done();
+          }),
+        ),
+      };
+      resolve(managed);
+    });
+  });
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Stops a process group: SIGTERM, then SIGKILL if it is still there after `graceMs`.
+ * Works on pids from an earlier run too (npm stop), where there is no ChildProcess to wait on.
+ */
+export async function stopProcessGroup(pid: number, graceMs = 10_000): Promise<void> {
+  const signalGroup = (signal: NodeJS.Signals) => {
+    try {
+      process.kill(-pid, signal);
+    } catch {
+      try {
+        process.kill(pid, signal);
+      } catch {
+        /* already gone */
+      }
+    }
+  };
+  if (!isAlive(pid)) return;
+  signalGroup("SIGTERM");
+  const deadline = Date.now() + graceMs;
+  while (Date.now() < deadline) {
+    if (!isAlive(pid) && !groupAlive(pid)) return;
+    await sleep(50);
+  }
+  signalGroup("SIGKILL");
+  while (isAlive(pid)) await sleep(20);
+}
+
+/** Whether any process of the group led by `pgid` remains (a worker that outlived its master). */
+function groupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The last `count` lines of a log file, for error messages. */
+export function lastLines(file: string, count = 15): string[] {
+  if (!existsSync(file)) return [];
+  const lines = readFileSync(file, "utf8").split("\n").filter((l) => l.trim() !== "");
+  return lines.slice(-count);
+}

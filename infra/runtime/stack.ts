@@ -1,0 +1,218 @@
+// The local stack's lifecycle: pre-flight checks, start in order with a health gate after each
+// component, stop in reverse. A start that fails stops whatever it had started.
+import { cp, mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { delimiter, join } from "node:path";
+import { accessSync, constants } from "node:fs";
+import type { Topology } from "../model/schema.ts";
+import { BinaryMissingError, ComponentFailedError, PortInUseError, StackAlreadyRunningError } from "../errors.ts";
+import { writeFileAtomic } from "../files.ts";
+import { checkHaproxyConfig, DEFAULT_ERROR_PAGES_DIR } from "../render/haproxy-check.ts";
+import { ERROR_PAGE_DIR } from "../render/targets.ts";
+import { runtimeCommand } from "../../sidecar/runtime-api.ts";
+import { parseShowStat, serverStates, type ServerState } from "../../sidecar/show-stat.ts";
+import { durationMs } from "../model/schema.ts";
+import { planLocalStack, type ComponentPlan, type LocalStackPlan } from "./plan.ts";
+import { isPortFree, portOwner } from "./ports.ts";
+import { isAlive, lastLines, startProcess, stopProcessGroup, type ManagedProcess } from "./processes.ts";
+
+export interface StartOptions {
+  runDir: string;
+  sidecar?: boolean;
+  /** Progress lines ("starting web-a..."); silent by default. */
+  log?: (line: string) => void;
+  /** What the topology came from, for generated-file headers. */
+  source?: string;
+}
+
+/** What npm stop needs to find the processes of a detached stack. */
+interface StateFile {
+  startedAt: string;
+  processes: { name: string; pid: number }[];
+}
+
+const STATE_FILE = "stack.json";
+
+export class LocalStack {
+  private stopping: Promise<void> | undefined;
+
+  constructor(
+    readonly plan: LocalStackPlan,
+    readonly processes: ManagedProcess[],
+  ) {}
+
+  process(name: string): ManagedProcess {
+    const found = this.processes.find((p) => p.spec.name === name);
+    if (!found) throw new Error(`no component named ${name}; known: ${this.processes.map((p) => p.spec.name).join(", ")}`);
+    return found;
+  }
+
+  /** Stops every component in reverse start order; safe to call more than once. */
+  stop(): Promise<void> {
+    this.stopping ??= stopAll(this.processes.map((p) => p.pid)).then(() => rm(join(this.plan.runDir, STATE_FILE), { force: true }));
+    return this.stopping;
+  }
+}
+
+export async function startLocalStack(topology: Topology, options: StartOptions): Promise<LocalStack> {
+  const log = options.log ?? (() => {});
+  const plan = planLocalStack(topology, { runDir: options.runDir, sidecar: options.sidecar ?? false, source: options.source });
+
+  // Pre-flight: nothing is started until everything that can be checked has been.
+  await refuseIfRunning(plan.runDir);
+  for (const component of plan.components) assertBinary(component.command, component.debianPackage);
+  for (const component of plan.components) {
+    for (const port of component.ports) {
+      if (!(await isPortFree(port))) throw new PortInUseError(port, component.name, await portOwner(port));
+    }
+  }
+  await checkHaproxyConfig(plan.haproxyConfig);
+
+  await mkdir(join(plan.runDir, "logs"), { recursive: true });
+  await rm(join(plan.runDir, ERROR_PAGE_DIR), { recursive: true, force: true });
+  await cp(DEFAULT_ERROR_PAGES_DIR, join(plan.runDir, ERROR_PAGE_DIR), { recursive: true });
+  await writeFileAtomic(join(plan.runDir, "haproxy.cfg"), plan.haproxyConfig);
+  await writeFileAtomic(join(plan.runDir, "prometheus.yml"), plan.prometheusConfig);
+  for (const component of plan.components) await writeFile(component.logFile, "");
+
+  const started: ManagedProcess[] = [];
+  try {
+    for (const component of plan.components) {
+      log(`starting ${component.name}...`);
+      const managed = await startProcess(component);
+      managed.child.unref();
+      started.push(managed);
+      await writeState(plan.runDir, started);
+      await waitUntilReady(component, managed, plan);
+    }
+  } catch (error) {
+    log(`start failed; stopping ${started.map((p) => p.spec.name).reverse().join(", ") || "nothing"}`);
+    await stopAll(started.map((p) => p.pid));
+    await rm(join(plan.runDir, STATE_FILE), { force: true });
+    throw error;
+  }
+  return new LocalStack(plan, started);
+}
+
+/** npm stop: stops the stack recorded in the run directory. Returns how many processes it stopped. */
+export async function stopLocalStack(runDir: string): Promise<number> {
+  const state = await readState(runDir);
+  if (!state) return 0;
+  const alive = state.processes.filter((p) => isAlive(p.pid));
+  await stopAll(state.processes.map((p) => p.pid));
+  await rm(join(runDir, STATE_FILE), { force: true });
+  return alive.length;
+}
+
+async function stopAll(pidsInStartOrder: number[]): Promise<void> {
+  for (const pid of [...pidsInStartOrder].reverse()) await stopProcessGroup(pid);
+}
+
+async function refuseIfRunning(runDir: string): Promise<void> {
+  const state = await readState(runDir);
+  const alive = state?.processes.filter((p) => isAlive(p.pid)).map((p) => p.pid) ?? [];
+  if (alive.length > 0) throw new StackAlreadyRunningError(runDir, alive);
+}
+
+async function readState(runDir: string): Promise<StateFile | undefined> {
+  try {
+    return JSON.parse(await readFile(join(runDir, STATE_FILE), "utf8")) as StateFile;
+  } catch {
+    return undefined;
+  }
+}
+
+function writeState(runDir: string, processes: ManagedProcess[]): Promise<void> {
+  const state: StateFile = { startedAt: new Date().toISOString(), processes: processes.map((p) => ({ name: p.spec.name, pid: p.pid })) };
+  return writeFileAtomic(join(runDir, STATE_FILE), `${JSON.stringify(state, null, 2)}\n`);
+}
+
+function assertBinary(command: string, debianPackage: string): void {
+  if (command.includes("/")) return;
+  const found = (process.env.PATH ?? "").split(delimiter).some((dir) => {
+    try {
+      accessSync(join(dir, command), constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+  if (!found) throw new BinaryMissingError(command, debianPackage);
+}
+
+// --- health gates ---------------------------------------------------------------------------------
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function httpOk(url: string): Promise<boolean> {
+  try {
+    const response = await fetch(url, { signal: AbortSignal.timeout(1000) });
+    await response.arrayBuffer();
+    return response.ok;
+  } catch {
+    return false;
+  }
+}
+
+/** Servers HAProxy should report UP: checked and not disabled. */
+function expectedUp(topology: Topology): { backend: string; server: string }[] {
+  return topology.backends.flatMap((b) => b.servers.filter((s) => s.check && !s.disabled).map((s) => ({ backend: b.name, server: s.name })));
+}
+
+/** How long HAProxy may take to mark every server UP: rise × inter for the slowest, plus slack. */
+function haproxyReadyTimeoutMs(topology: Topology): number {
+  const slowest = Math.max(0, ...topology.backends.flatMap((b) => b.servers.map((s) => s.rise * (durationMs(s.inter) ?? 2000))));
+  return slowest + 15_000;
+}
+
+async function waitUntilReady(component: ComponentPlan, managed: ManagedProcess, plan: LocalStackPlan): Promise<void> {
+  let timeoutMs = 20_000;
+  let probe: () => Promise<boolean | string>;
+  if (component.kind === "haproxy") {
+    timeoutMs = haproxyReadyTimeoutMs(plan.topology);
+    probe = async () => {
+      let states: ServerState[];
+      try {
+        states = serverStates(parseShowStat(await runtimeCommand({ path: plan.adminSocket }, "show stat")));
+      } catch (error) {
+        return `its stats socket does not answer (${(error as Error).message})`;
+      }
+      const notUp = expectedUp(plan.topology).filter(
+        (e) => states.find((s) => s.backend === e.backend && s.server === e.server)?.status !== "UP",
+      );
+      if (notUp.length === 0) return true;
+      return `reports ${notUp
+        .map((e) => {
+          const state = states.find((s) => s.backend === e.backend && s.server === e.server);
+          return `${e.backend}/${e.server} ${state ? `${state.status} (${state.checkStatus})` : "missing"}`;
+        })
+        .join(", ")}`;
+    };
+  } else if (component.kind === "sidecar") {
+    probe = () => httpOk(component.url.replace("/metrics", "/healthz"));
+  } else if (component.kind === "prometheus") {
+    probe = () => httpOk(`${component.url}-/ready`);
+  } else {
+    probe = () => httpOk(component.url);
+  }
+
+  const deadline = Date.now() + timeoutMs;
+  let lastReason = "";
+  for (;;) {
+    if (managed.exit) {
+      const how = managed.exit.code !== null ? `code ${managed.exit.code}` : `signal ${managed.exit.signal}`;
+      throw new ComponentFailedError(component.name, `exited (${how}) before it was ready`, lastLines(component.logFile), component.logFile);
+    }
+    const result = await probe();
+    if (result === true) return;
+    if (typeof result === "string") lastReason = result;
+    if (Date.now() > deadline) {
+      throw new ComponentFailedError(
+        component.name,
+        `did not become healthy within ${Math.round(timeoutMs / 1000)} s${lastReason ? `: ${lastReason}` : ""}`,
+        lastLines(component.logFile),
+        component.logFile,
+      );
+    }
+    await sleep(100);
+  }
+}

@@ -1,0 +1,69 @@
+// The sidecar's failures, each with a stable code and what to do about it.
+
+export abstract class SidecarError extends Error {
+  abstract readonly code: string;
+  override get name(): string {
+    return this.constructor.name;
+  }
+}
+
+/** The stats socket could not be reached, or did not answer completely. */
+export abstract class StatsSocketError extends SidecarError {}
+
+export class StatsSocketMissingError extends StatsSocketError {
+  readonly code = "STATS_SOCKET_MISSING";
+  constructor(readonly endpoint: string) {
+    super(`no stats socket at ${endpoint}: is HAProxy running with "stats socket ${endpoint}" in its global section?`);
+  }
+}
+
+export class StatsSocketRefusedError extends StatsSocketError {
+  readonly code = "STATS_SOCKET_REFUSED";
+  constructor(readonly endpoint: string) {
+    super(`the stats socket ${endpoint} refused the connection: HAProxy is down or restarting`);
+  }
+}
+
+export class StatsSocketPermissionError extends StatsSocketError {
+  readonly code = "STATS_SOCKET_PERMISSION";
+  constructor(readonly endpoint: string) {
+    super(`permission denied on the stats socket ${endpoint}: run as a user in the socket's group, or widen its "mode"`);
+  }
+}
+
+export class StatsSocketTimeoutError extends StatsSocketError {
+  readonly code = "STATS_SOCKET_TIMEOUT";
+  constructor(readonly endpoint: string, readonly timeoutMs: number) {
+    super(`the stats socket ${endpoint} did not answer within ${timeoutMs} ms: HAProxy may be overloaded or hung`);
+  }
+}
+
+export class StatsSocketTruncatedError extends StatsSocketError {
+  readonly code = "STATS_SOCKET_TRUNCATED";
+  constructor(readonly endpoint: string, readonly receivedBytes: number) {
+    super(`the stats socket ${endpoint} closed after ${receivedBytes} bytes, before the answer's end: HAProxy may have restarted; retrying`);
+  }
+}
+
+export class StatsSocketFailedError extends StatsSocketError {
+  readonly code = "STATS_SOCKET_FAILED";
+  constructor(readonly endpoint: string, reason: string) {
+    super(`the stats socket ${endpoint} failed: ${reason}`);
+  }
+}
+
+/** HAProxy answered, but not with what the command returns (an unknown command, a permission level too low). */
+export class RuntimeApiRefusedError extends SidecarError {
+  readonly code = "RUNTIME_API_REFUSED";
+  constructor(readonly command: string, readonly answer: string) {
+    super(`HAProxy refused "${command}": ${answer.trim().slice(0, 200)}`);
+  }
+}
+
+/** The answer's structure is broken beyond one line (no header, for instance). */
+export class StatParseError extends SidecarError {
+  readonly code = "STAT_PARSE_FAILED";
+  constructor(message: string) {
+    super(message);
+  }
+}

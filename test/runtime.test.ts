@@ -1,0 +1,176 @@
+// The local runtime: the whole topology as real processes on 127.0.0.1, and nothing left after.
+import assert from "node:assert/strict";
+import { createServer, type Server } from "node:net";
+import { writeFileSync, rmSync, existsSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { parseTopology } from "../infra/model/parse.ts";
+import { withFreePorts } from "../infra/runtime/ports.ts";
+import { startLocalStack, stopLocalStack } from "../infra/runtime/stack.ts";
+import { ComponentFailedError, PortInUseError } from "../infra/errors.ts";
+import { runtimeCommand } from "../sidecar/runtime-api.ts";
+import { parseShowStat, serverStates } from "../sidecar/show-stat.ts";
+import { assertNoProcessLeft, eventually, getJson, makeRunDir, processesMentioning, startTestStack, type TestStack } from "./support/stack.ts";
+import { seedTopology, editedTopology } from "./support/topologies.ts";
+import { runCli } from "./support/run-cli.ts";
+
+describe("the whole local stack", () => {
+  let running: TestStack;
+  before(async () => (running = await startTestStack()));
+  after(() => running?.cleanup());
+
+  it("sends requests through HAProxy to both web-a and web-b", async () => {
+    const port = running.topology.frontends[0]!.binds[0]!.port;
+    const served = new Set<string>();
+    for (let i = 0; i < 10; i++) {
+      const response = await fetch(`http://127.0.0.1:${port}/`);
+      const body = (await response.json()) as { server: string };
+      assert.equal(response.headers.get("x-served-by"), body.server);
+      served.add(body.server);
+    }
+    assert.deepEqual([...served].sort(), ["web-a", "web-b"]);
+  });
+
+  it("listens on every port of the frontend's range", async () => {
+    const bind = running.topology.frontends[0]!.binds[0]!;
+    for (let port = bind.port; port <= bind.lastPort!; port++) {
+      assert.equal((await fetch(`http://127.0.0.1:${port}/status`)).status, 200);
+    }
+  });
+
+  it("has HAProxy list both servers UP on its stats socket", async () => {
+    const states = serverStates(parseShowStat(await runtimeCommand({ path: running.stack.plan.adminSocket }, "show stat")));
+    assert.deepEqual(states.map((s) => `${s.backend}/${s.server} ${s.status}`), ["flask_servers/web-a UP", "flask_servers/web-b UP"]);
+  });
+
+  it("runs HAProxy in master-worker mode with a master socket", async () => {
+    const answer = await runtimeCommand({ path: running.stack.plan.masterSocket }, "show proc");
+    assert.match(answer, /^#<PID>\s+<type>/m);
+    assert.match(answer, /\bworker\b/);
+  });
+
+  it("has Prometheus scrape HAProxy and itself, every target up", async () => {
+    const url = `http://127.0.0.1:${running.topology.services.prometheus.port}/api/v1/targets`;
+    let targets: { labels: { job: string }; health: string }[] = [];
+    const allUp = await eventually(async () => {
+      targets = (await getJson(url)).data.activeTargets;
+      return targets.length > 0 && targets.every((t) => t.health === "up");
+    }, 20_000, 500);
+    assert.ok(allUp, `targets: ${JSON.stringify(targets.map((t) => [t.labels.job, t.health]))}`);
+    assert.deepEqual(targets.map((t) => t.labels.job).sort(), ["haproxy", "prometheus"]);
+  });
+
+  it("serves the custom 503 page when every server is down", async () => {
+    for (const name of ["web-a", "web-b"]) await runtimeCommand({ path: running.stack.plan.adminSocket }, `disable server flask_servers/${name}`);
+    try {
+      const response = await fetch(`http://127.0.0.1:${running.topology.frontends[0]!.binds[0]!.port}/`);
+      assert.equal(response.status, 503);
+      assert.deepEqual(await response.json(), { error: "service unavailable", detail: "no server is available to handle this request" });
+    } finally {
+      for (const name of ["web-a", "web-b"]) await runtimeCommand({ path: running.stack.plan.adminSocket }, `enable server flask_servers/${name}`);
+    }
+  });
+});
+
+describe("pre-flight and start failures leave nothing running", () => {
+  it("a port in use is named, with its owner, and nothing starts", async () => {
+    const topology = parseTopology(await withFreePorts(seedTopology()));
+    const blockedPort = topology.monitoring.port;
+    const blocker: Server = createServer();
+    await new Promise<void>((r) => blocker.listen(blockedPort, "127.0.0.1", r));
+    const runDir = makeRunDir();
+    try {
+      await assert.rejects(startLocalStack(topology, { runDir }), (error: unknown) => {
+        assert.ok(error instanceof PortInUseError);
+        assert.equal(error.code, "PORT_IN_USE");
+        assert.equal(error.port, blockedPort);
+        assert.match(error.message, new RegExp(`^port ${blockedPort} \\(needed by haproxy\\) is already in use by node \\(pid ${process.pid}\\)`));
+        return true;
+      });
+      assert.deepEqual(processesMentioning(runDir), []);
+      assert.equal(existsSync(join(runDir, "haproxy.cfg")), false, "pre-flight wrote files");
+    } finally {
+      blocker.close();
+      rmSync(runDir, { recursive: true, force: true });
+    }
+  });
+
+  it("a gunicorn that exits at once is reported with its log, and nothing is left", async () => {
+    const topology = parseTopology(await withFreePorts(seedTopology()));
+    const runDir = makeRunDir();
+    // A real gunicorn, told by its documented environment variable to load a worker class that does not exist.
+    process.env.GUNICORN_CMD_ARGS = "--worker-class no.such.Worker";
+    try {
+      await assert.rejects(startLocalStack(topology, { runDir }), (error: unknown) => {
+        assert.ok(error instanceof ComponentFailedError);
+        assert.equal(error.code, "COMPONENT_FAILED");
+        assert.equal(error.component, "web-a");
+        assert.match(error.message, /^web-a exited \(code \d+\) before it was ready; nothing was left running\./);
+        assert.ok(error.lastLogLines.some((l) => l.includes("no.such.Worker") || l.includes("No module named")), error.lastLogLines.join("\n"));
+        return true;
+      });
+      assert.deepEqual(processesMentioning(runDir), []);
+    } finally {
+      delete process.env.GUNICORN_CMD_ARGS;
+      rmSync(runDir, { recursive: true, force: true });
+    }
+  });
+
+  it("a server that never passes its health check is named with HAProxy's verdict, and everything stops", async () => {
+    const topology = parseTopology(await withFreePorts(editedTopology((t) => (t.backends[0].healthCheck.path = "/no-such-page"))));
+    const runDir = makeRunDir();
+    try {
+      await assert.rejects(startLocalStack(topology, { runDir }), (error: unknown) => {
+        assert.ok(error instanceof ComponentFailedError);
+        assert.equal(error.component, "haproxy");
+        assert.match(error.message, /did not become healthy within \d+ s: reports flask_servers\/web-a DOWN \(L7STS\), flask_servers\/web-b DOWN \(L7STS\)/);
+        return true;
+      });
+      assert.deepEqual(processesMentioning(runDir), []);
+    } finally {
+      rmSync(runDir, { recursive: true, force: true });
+    }
+  });
+
+  it("an invalid topology gives the renderer's messages and starts nothing", async () => {
+    const runDir = makeRunDir();
+    const file = join(runDir, "broken.json");
+    writeFileSync(file, JSON.stringify(editedTopology((t) => (t.frontends[0].defaultBackend = "backend_servers"))));
+    try {
+      const result = await runCli("infra/runtime/cli.ts", ["start", "--topology", file, "--run-dir", runDir]);
+      assert.equal(result.code, 1);
+      assert.match(result.stderr, /error TOPOLOGY_INVALID: the topology is invalid:\n  frontends\.http_front\.defaultBackend: "backend_servers" is not a backend; known: flask_servers/);
+      assert.equal(existsSync(join(runDir, "logs")), false);
+    } finally {
+      rmSync(runDir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("npm start -- --detach and npm stop", () => {
+  it("start in the background, refuse a second start, and stop every process", async () => {
+    const runDir = makeRunDir();
+    const file = join(runDir, "topology.json");
+    writeFileSync(file, JSON.stringify(await withFreePorts(seedTopology())));
+    try {
+      const started = await runCli("infra/runtime/cli.ts", ["start", "--topology", file, "--run-dir", runDir, "--detach"]);
+      assert.equal(started.code, 0, started.stderr);
+      assert.match(started.stdout, /every server is UP in HAProxy/);
+      assert.match(started.stdout, /frontend +http:\/\/127\.0\.0\.1:\d+\//);
+      assert.ok(processesMentioning(runDir).length > 0, "nothing runs after a detached start");
+
+      const again = await runCli("infra/runtime/cli.ts", ["start", "--topology", file, "--run-dir", runDir, "--detach"]);
+      assert.equal(again.code, 1);
+      assert.match(again.stderr, /error STACK_ALREADY_RUNNING: a stack is already running from .* \(pids [\d, ]+\): run npm stop first/);
+
+      const stopped = await runCli("infra/runtime/cli.ts", ["stop", "--run-dir", runDir]);
+      assert.equal(stopped.code, 0, stopped.stderr);
+      assert.match(stopped.stdout, /^stopped \d+ processes/);
+      assertNoProcessLeft([], runDir);
+      assert.equal(await stopLocalStack(runDir), 0);
+    } finally {
+      await stopLocalStack(runDir);
+      rmSync(runDir, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,0 +1,82 @@
+// Starting the real local stack for a test: free ports, a fresh run directory, and cleanup that
+// proves nothing was left behind.
+import assert from "node:assert/strict";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseTopology } from "../../infra/model/parse.ts";
+import type { Topology, TopologyInput } from "../../infra/model/schema.ts";
+import { withFreePorts } from "../../infra/runtime/ports.ts";
+import { startLocalStack, type LocalStack } from "../../infra/runtime/stack.ts";
+import { seedTopology } from "./topologies.ts";
+
+export interface TestStack {
+  stack: LocalStack;
+  topology: Topology;
+  runDir: string;
+  /** Stops the stack, checks that no process it started remains, removes the run directory. */
+  cleanup: () => Promise<void>;
+}
+
+export function makeRunDir(): string {
+  return mkdtempSync(join(tmpdir(), "lb-stack-"));
+}
+
+export async function startTestStack(edit: (t: any) => void = () => {}, options: { sidecar?: boolean } = {}): Promise<TestStack> {
+  const input = seedTopology() as any;
+  input.services = { ...input.services, prometheus: { port: 9090, scrapeInterval: "1s" }, sidecar: { port: 9101, pollInterval: "1s" } };
+  edit(input);
+  const topology = parseTopology(await withFreePorts(input as TopologyInput));
+  const runDir = makeRunDir();
+  const stack = await startLocalStack(topology, { runDir, sidecar: options.sidecar ?? false });
+  return {
+    stack,
+    topology,
+    runDir,
+    cleanup: async () => {
+      const pids = stack.processes.map((p) => p.pid);
+      await stack.stop();
+      assertNoProcessLeft(pids, runDir);
+      rmSync(runDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** No process of these process groups, nor any naming the run directory, is alive. */
+export function assertNoProcessLeft(groupLeaders: number[], runDir: string): void {
+  for (const pgid of groupLeaders) {
+    assert.throws(() => process.kill(-pgid, 0), { code: "ESRCH" }, `process group ${pgid} is still alive`);
+  }
+  assert.deepEqual(processesMentioning(runDir), [], `processes still mention ${runDir}`);
+}
+
+/** Live processes whose command line contains `text` (zombies excluded). */
+export function processesMentioning(text: string): string[] {
+  const found: string[] = [];
+  for (const pid of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      if (/^\d+ \(.*\) Z /.test(stat)) continue;
+      const cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8").replaceAll("\0", " ");
+      if (cmdline.includes(text) && Number(pid) !== process.pid) found.push(`${pid}: ${cmdline}`);
+    } catch {
+      /* exited meanwhile */
+    }
+  }
+  return found;
+}
+
+export async function getJson(url: string): Promise<any> {
+  const response = await fetch(url, { signal: AbortSignal.timeout(5000) });
+  return response.json();
+}
+
+/** Polls `check` until it returns true or `timeoutMs` passes; returns its last answer. */
+export async function eventually(check: () => Promise<boolean>, timeoutMs: number, intervalMs = 200): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check()) return true;
+    if (Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
