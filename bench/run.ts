@@ -1,8 +1,12 @@
 // npm run bench: every benchmark, one table. Speed targets live here, never in tests.
 import { renderBench } from "./render.bench.ts";
+import { trafficBench } from "./traffic.bench.ts";
 import { formatTable, type BenchRow } from "./table.ts";
 
-const suites: [string, () => Promise<BenchRow[]>][] = [["render", renderBench]];
+const suites: [string, () => Promise<BenchRow[]>][] = [
+  ["render", renderBench],
+  ["traffic", trafficBench],
+];
 
 const rows: BenchRow[] = [];
 for (const [name, suite] of suites) {

@@ -1,0 +1,126 @@
+// Throughput and latency side by side in one run, with Debian's wrk on the same gunicorn backends:
+// through HAProxy with the generated config, the same without its request log, a minimal
+// hand-written config, and straight to gunicorn. Rounds are interleaved so drift hits all alike.
+import { cp, mkdir, rm, writeFile } from "node:fs/promises";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseTopology } from "../infra/model/parse.ts";
+import type { Topology } from "../infra/model/schema.ts";
+import { renderHaproxyConfig } from "../infra/render/render.ts";
+import { DEFAULT_ERROR_PAGES_DIR } from "../infra/render/haproxy-check.ts";
+import { ERROR_PAGE_DIR, localTarget } from "../infra/render/targets.ts";
+import { findFreePortRange, withFreePorts } from "../infra/runtime/ports.ts";
+import { startLocalStack } from "../infra/runtime/stack.ts";
+import { startProcess, stopProcessGroup, type ManagedProcess } from "../infra/runtime/processes.ts";
+import { topology as seed } from "../infra/topology.ts";
+import { ms, type BenchRow } from "./table.ts";
+import { runWrk, type WrkResult } from "./wrk.ts";
+
+const ROUNDS = 3;
+const SECONDS = 4;
+const CONNECTIONS = 16;
+
+/** The smallest config that balances the same two servers: no checks, no logs, no cookies. */
+export function minimalConfig(frontendPort: number, servers: { name: string; port: number }[]): string {
+  return [
+    "global",
+    "    maxconn 4096",
+    "defaults",
+    "    mode http",
+    "    timeout connect 5s",
+    "    timeout client 10s",
+    "    timeout server 10s",
+    "frontend minimal",
+    `    bind 127.0.0.1:${frontendPort}`,
+    "    default_backend servers",
+    "backend servers",
+    "    balance roundrobin",
+    ...servers.map((s) => `    server ${s.name} 127.0.0.1:${s.port}`),
+    "",
+  ].join("\n");
+}
+
+async function startHaproxy(runDir: string, config: string): Promise<ManagedProcess> {
+  await mkdir(runDir, { recursive: true });
+  await cp(DEFAULT_ERROR_PAGES_DIR, join(runDir, ERROR_PAGE_DIR), { recursive: true });
+  await writeFile(join(runDir, "haproxy.cfg"), config);
+  return startProcess({ name: "haproxy", command: "haproxy", args: ["-f", join(runDir, "haproxy.cfg")], logFile: join(runDir, "haproxy.log") });
+}
+
+async function waitForHttp(url: string): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    try {
+      if ((await fetch(url, { signal: AbortSignal.timeout(1000) })).ok) return;
+    } catch {
+      /* not yet */
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${url} did not answer within 10 s`);
+}
+
+/** The same topology on new frontend/monitoring ports, optionally with no log target at all. */
+async function variant(topology: Topology, edit: (t: any) => void): Promise<Topology> {
+  const copy = structuredClone(topology) as any;
+  copy.frontends[0].binds = [{ address: "*", port: await findFreePortRange(1) }];
+  copy.monitoring.port = await findFreePortRange(1);
+  for (const service of Object.values(copy.services) as { port: number }[]) service.port = await findFreePortRange(1);
+  edit(copy);
+  return parseTopology(copy);
+}
+
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+
+export async function trafficBench(): Promise<BenchRow[]> {
+  const rows: BenchRow[] = [];
+  const scratch = mkdtempSync(join(tmpdir(), "lb-bench-"));
+  const extra: ManagedProcess[] = [];
+  // Time from start to every server UP, with the stack this bench then loads.
+  const topology = parseTopology(await withFreePorts(structuredClone(seed)));
+  const started = performance.now();
+  const stack = await startLocalStack(topology, { runDir: join(scratch, "stack") });
+  rows.push({ group: "runtime", case: "start to every server UP (web, HAProxy, Prometheus)", value: ms(performance.now() - started), note: "one start" });
+  try {
+    const servers = topology.backends[0]!.servers.map((s) => ({ name: s.name, port: s.port }));
+    const quiet = await variant(topology, (t) => (t.global.logs = []));
+    const quietDir = join(scratch, "quiet");
+    extra.push(await startHaproxy(quietDir, renderHaproxyConfig(quiet, localTarget(quietDir))));
+    const minimalPort = await findFreePortRange(1);
+    extra.push(await startHaproxy(join(scratch, "minimal"), minimalConfig(minimalPort, servers)));
+
+    const targets: [string, string][] = [
+      ["generated config", `http://127.0.0.1:${topology.frontends[0]!.binds[0]!.port}/`],
+      ["generated, no request log", `http://127.0.0.1:${quiet.frontends[0]!.binds[0]!.port}/`],
+      ["minimal hand-written config", `http://127.0.0.1:${minimalPort}/`],
+      ["direct to gunicorn web-a", `http://127.0.0.1:${servers[0]!.port}/`],
+    ];
+    for (const [, url] of targets) await waitForHttp(url);
+    for (const [, url] of targets) await runWrk(url, { seconds: 1, connections: CONNECTIONS }); // warm-up
+
+    const results = new Map<string, WrkResult[]>(targets.map(([name]) => [name, []]));
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const [name, url] of targets) results.get(name)!.push(await runWrk(url, { seconds: SECONDS, connections: CONNECTIONS }));
+    }
+    const rps = (name: string) => median(results.get(name)!.map((r) => r.requestsPerSecond));
+    for (const [name] of targets) {
+      const runs = results.get(name)!;
+      const errors = runs.reduce((sum, r) => sum + r.errors, 0);
+      rows.push({
+        group: "traffic",
+        case: `${name}: req/s, p50, p99`,
+        value: `${Math.round(rps(name))}`,
+        note: `p50 ${ms(median(runs.map((r) => r.p50Ms)))}, p99 ${ms(median(runs.map((r) => r.p99Ms)))}; ${errors} errors; median of ${ROUNDS}×${SECONDS}s, ${CONNECTIONS} conns`,
+      });
+    }
+    const ratio = (a: string, b: string) => (rps(a) / rps(b)).toFixed(2);
+    rows.push({ group: "traffic", case: "generated ÷ minimal", value: ratio("generated config", "minimal hand-written config"), note: "goal ≥ 0.98" });
+    rows.push({ group: "traffic", case: "generated without request log ÷ minimal", value: ratio("generated, no request log", "minimal hand-written config"), note: "what the rest of the features cost" });
+    rows.push({ group: "traffic", case: "via HAProxy (minimal) ÷ direct", value: ratio("minimal hand-written config", "direct to gunicorn web-a"), note: "HAProxy and 2 gunicorns share 2 cores; direct hits one gunicorn" });
+  } finally {
+    for (const p of extra) await stopProcessGroup(p.pid);
+    await stack.stop();
+    await rm(scratch, { recursive: true, force: true });
+  }
+  return rows;
+}
