@@ -5,13 +5,15 @@ import { StatParseError } from "./errors.ts";
 export type ProxyKind = "frontend" | "backend" | "server" | "listener";
 const KINDS: Record<string, ProxyKind> = { "0": "frontend", "1": "backend", "2": "server", "3": "listener" };
 
-/** One row of "show stat": the proxy, the object within it, and every column by name. */
+/** One row of "show stat": the proxy, the object within it, and its cells in header order. */
 export interface StatRow {
   proxy: string;
   name: string;
   kind: ProxyKind;
-  /** Raw values by column name; columns this code does not know (a newer HAProxy) are kept too. */
-  fields: ReadonlyMap<string, string>;
+  /** Raw cells; read them by column name with field(). Columns a newer HAProxy adds are kept too. */
+  values: readonly string[];
+  /** Column name → position, shared by every row of one answer. */
+  columns: ReadonlyMap<string, number>;
 }
 
 export interface LineProblem {
@@ -22,6 +24,12 @@ export interface LineProblem {
 export interface ParsedStat {
   rows: StatRow[];
   problems: LineProblem[];
+}
+
+/** A cell by column name; undefined when this HAProxy has no such column. */
+export function field(row: StatRow, column: string): string | undefined {
+  const index = row.columns.get(column);
+  return index === undefined ? undefined : row.values[index];
 }
 
 /** Splits one CSV line; HAProxy quotes a field that holds a comma or a quote. */
@@ -55,6 +63,11 @@ export function parseShowStat(text: string): ParsedStat {
     throw new StatParseError(`"show stat" header does not start with pxname,svname: got ${JSON.stringify(headerLine.slice(0, 80))}`);
   }
   const typeColumn = columns.indexOf("type");
+  if (typeColumn < 0) throw new StatParseError(`"show stat" header has no "type" column: got ${JSON.stringify(headerLine.slice(0, 80))}`);
+  const index = new Map<string, number>();
+  columns.forEach((column, c) => {
+    if (column !== "" && column !== "-" && !index.has(column)) index.set(column, c);
+  });
   const rows: StatRow[] = [];
   const problems: LineProblem[] = [];
   for (let i = 1; i < lines.length; i++) {
@@ -71,18 +84,14 @@ export function parseShowStat(text: string): ParsedStat {
       problems.push({ line: i + 1, reason: `no proxy, name or known type (type=${JSON.stringify(values[typeColumn])})` });
       continue;
     }
-    const fields = new Map<string, string>();
-    columns.forEach((column, c) => {
-      if (column !== "" && column !== "-") fields.set(column, values[c]!);
-    });
-    rows.push({ proxy: values[0]!, name: values[1]!, kind, fields });
+    rows.push({ proxy: values[0]!, name: values[1]!, kind, values, columns: index });
   }
   return { rows, problems };
 }
 
 /** A column as a number; undefined when empty or not a number (HAProxy leaves non-applicable cells empty). */
 export function numberField(row: StatRow, column: string): number | undefined {
-  const raw = row.fields.get(column);
+  const raw = field(row, column);
   if (raw === undefined || raw === "") return undefined;
   const value = Number(raw);
   return Number.isFinite(value) ? value : undefined;
@@ -107,10 +116,10 @@ export function serverStates(parsed: ParsedStat): ServerState[] {
     .map((r) => ({
       backend: r.proxy,
       server: r.name,
-      status: r.fields.get("status") ?? "",
+      status: field(r, "status") ?? "",
       weight: numberField(r, "weight") ?? 0,
-      checkStatus: r.fields.get("check_status") ?? "",
-      address: r.fields.get("addr") ?? "",
+      checkStatus: field(r, "check_status") ?? "",
+      address: field(r, "addr") ?? "",
       sessionsTotal: numberField(r, "stot") ?? 0,
     }));
 }

@@ -1,0 +1,154 @@
+// A snapshot of HAProxy ("show info" + "show stat") → Prometheus text exposition, with the names,
+// labels, order and value conventions of HAProxy 2.6's built-in exporter, so that dashboards and
+// alerts written for it work unchanged. Pure: the whole text is built once per poll and served
+// from memory, because a per-series prom-client gauge is far too slow at 10,000 servers.
+import type { MetricDef } from "./metric-def.ts";
+import { BACKEND_METRICS, FRONTEND_METRICS, PROCESS_METRICS, SERVER_METRICS } from "./promex-table.ts";
+import { field, type ParsedStat, type StatRow } from "./show-stat.ts";
+
+export interface HaproxySnapshot {
+  info: ReadonlyMap<string, string>;
+  stat: ParsedStat;
+}
+
+/** The state labels the exporter prints, in its order. */
+export const FRONTEND_STATES = ["DOWN", "UP"] as const;
+export const BACKEND_STATES = ["DOWN", "UP"] as const;
+export const SERVER_STATES = ["DOWN", "UP", "MAINT", "DRAIN", "NOLB"] as const;
+export const CHECK_STATES = [
+  "HANA", "SOCKERR", "L4OK", "L4TOUT", "L4CON", "L6OK", "L6TOUT", "L6RSP",
+  "L7TOUT", "L7RSP", "L7OK", "L7OKC", "L7STS", "PROCERR", "PROCTOUT", "PROCOK",
+] as const;
+const RESPONSE_CLASSES = [["hrsp_1xx", "1xx"], ["hrsp_2xx", "2xx"], ["hrsp_3xx", "3xx"], ["hrsp_4xx", "4xx"], ["hrsp_5xx", "5xx"], ["hrsp_other", "other"]] as const;
+
+export interface Exposition {
+  text: string;
+  /** Cells that should hold a number and did not: reported, exported as NaN. */
+  badCells: number;
+}
+
+/** "UP 1/3" (still up, failing checks) → UP, "DOWN 1/2" (coming up) → DOWN, "MAINT (via x/y)" → MAINT. */
+export function serverState(status: string): (typeof SERVER_STATES)[number] {
+  if (status.startsWith("MAINT")) return "MAINT";
+  if (status.startsWith("DRAIN")) return "DRAIN";
+  if (status.startsWith("NOLB")) return "NOLB";
+  if (status.startsWith("DOWN")) return "DOWN";
+  return "UP"; // UP, "UP n/m", "no check"
+}
+
+/** "* L7OK" (a check in progress) → L7OK; "" when the server has no check. */
+export const checkState = (checkStatus: string) => (checkStatus.startsWith("* ") ? checkStatus.slice(2) : checkStatus);
+
+const NUMBER = /^-?[0-9]+(\.[0-9]+)?$/;
+
+const escapeLabel = (value: string) => (/[\\"\n]/.test(value) ? value.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n") : value);
+
+export function renderHaproxyExposition(snapshot: HaproxySnapshot): Exposition {
+  let badCells = 0;
+  /** A cell as the exporter prints it: NaN when empty, seconds where the column holds milliseconds. */
+  const value = (raw: string | undefined, unit: MetricDef["unit"]): string => {
+    if (raw === undefined || raw === "") return "NaN";
+    if (!NUMBER.test(raw)) {
+      badCells++;
+      return "NaN";
+    }
+    return unit === "ms" ? (Number(raw) / 1000).toFixed(6) : raw;
+  };
+  const header = (def: MetricDef) => `# HELP ${def.name} ${def.help}\n# TYPE ${def.name} ${def.type}\n`;
+
+  let out = "";
+  for (const def of PROCESS_METRICS) {
+    out += header(def);
+    if (def.source === "Build info") out += `${def.name}{version="${escapeLabel(snapshot.info.get("Version") ?? "")}"} 1\n`;
+    else out += `${def.name} ${value(snapshot.info.get(def.source), def.unit)}\n`;
+  }
+
+  const frontends: StatRow[] = [];
+  const backends: StatRow[] = [];
+  const servers: StatRow[] = [];
+  const serversOf = new Map<string, StatRow[]>();
+  for (const row of snapshot.stat.rows) {
+    if (row.kind === "frontend") frontends.push(row);
+    else if (row.kind === "backend") backends.push(row);
+    else if (row.kind === "server") {
+      servers.push(row);
+      let list = serversOf.get(row.proxy);
+      if (!list) serversOf.set(row.proxy, (list = []));
+      list.push(row);
+    }
+  }
+
+  const scopes: [readonly MetricDef[], StatRow[], (row: StatRow) => string][] = [
+    [FRONTEND_METRICS, frontends, (r) => `proxy="${escapeLabel(r.proxy)}"`],
+    [BACKEND_METRICS, backends, (r) => `proxy="${escapeLabel(r.proxy)}"`],
+    [SERVER_METRICS, servers, (r) => `proxy="${escapeLabel(r.proxy)}",server="${escapeLabel(r.name)}"`],
+  ];
+  for (const [defs, rows, labelsOf] of scopes) {
+    const labels = rows.map(labelsOf);
+    const isHttp = rows.map((r) => field(r, "mode") === "http");
+    for (const def of defs) {
+      out += header(def);
+      const name = def.name;
+      for (let i = 0; i < rows.length; i++) {
+        const row = rows[i]!;
+        const l = labels[i]!;
+        if (def.httpOnly && !isHttp[i]) continue;
+        switch (def.source) {
+          case "status": {
+            const status = field(row, "status") ?? "";
+            if (row.kind === "frontend") {
+              const state = status === "STOP" ? "DOWN" : "UP";
+              for (const s of FRONTEND_STATES) out += `${name}{${l},state="${s}"} ${s === state ? 1 : 0}\n`;
+            } else if (row.kind === "backend") {
+              const state = status === "UP" ? "UP" : "DOWN";
+              for (const s of BACKEND_STATES) out += `${name}{${l},state="${s}"} ${s === state ? 1 : 0}\n`;
+            } else {
+              const state = serverState(status);
+              for (const s of SERVER_STATES) out += `${name}{${l},state="${s}"} ${s === state ? 1 : 0}\n`;
+            }
+            break;
+          }
+          case "check_status": {
+            const state = checkState(field(row, "check_status") ?? "");
+            if (state === "") break; // no health check on this server
+            for (const s of CHECK_STATES) out += `${name}{${l},state="${s}"} ${s === state ? 1 : 0}\n`;
+            break;
+          }
+          case "check_code":
+            if ((field(row, "check_status") ?? "") === "") break;
+            out += `${name}{${l}} ${value(field(row, "check_code") || "0", undefined)}\n`;
+            break;
+          case "check_duration":
+            if ((field(row, "check_duration") ?? "") === "") break;
+            out += `${name}{${l}} ${value(field(row, "check_duration"), "ms")}\n`;
+            break;
+          case "hrsp_":
+            for (const [column, code] of RESPONSE_CLASSES) out += `${name}{${l},code="${code}"} ${value(field(row, column), undefined)}\n`;
+            break;
+          case "agg_server_status":
+          case "agg_server_check_status": {
+            const counts = new Map<string, number>();
+            for (const s of serversOf.get(row.proxy) ?? []) {
+              const state = serverState(field(s, "status") ?? "");
+              counts.set(state, (counts.get(state) ?? 0) + 1);
+            }
+            for (const s of SERVER_STATES) out += `${name}{${l},state="${s}"} ${counts.get(s) ?? 0}\n`;
+            break;
+          }
+          case "agg_check_status": {
+            const counts = new Map<string, number>();
+            for (const s of serversOf.get(row.proxy) ?? []) {
+              const state = checkState(field(s, "check_status") ?? "");
+              counts.set(state, (counts.get(state) ?? 0) + 1);
+            }
+            for (const s of CHECK_STATES) out += `${name}{${l},state="${s}"} ${counts.get(s) ?? 0}\n`;
+            break;
+          }
+          default:
+            out += `${name}{${l}} ${value(field(row, def.source), def.unit)}\n`;
+        }
+      }
+    }
+  }
+  return { text: out, badCells };
+}

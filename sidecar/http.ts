@@ -1,0 +1,33 @@
+// The sidecar's HTTP side: /metrics (HAProxy's series from the cache + the sidecar's own) and /healthz.
+import { createServer, type Server } from "node:http";
+import type { StatsPoller } from "./poller.ts";
+import type { SelfMetrics } from "./self-metrics.ts";
+
+export const EXPOSITION_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
+
+export function createMetricsServer(poller: StatsPoller, metrics: SelfMetrics): Server {
+  return createServer((request, response) => {
+    const path = (request.url ?? "/").split("?")[0];
+    if (request.method !== "GET" && request.method !== "HEAD") {
+      response.writeHead(405, { allow: "GET, HEAD" }).end();
+      return;
+    }
+    if (path === "/metrics") {
+      metrics.registry.metrics().then(
+        (own) => {
+          response.writeHead(200, { "content-type": EXPOSITION_CONTENT_TYPE });
+          response.end(request.method === "HEAD" ? undefined : poller.exposition() + own);
+        },
+        (error: Error) => response.writeHead(500, { "content-type": "text/plain" }).end(`${error.message}\n`),
+      );
+    } else if (path === "/healthz") {
+      // The sidecar is healthy while it runs and serves; whether HAProxy answers is a metric, not its health.
+      metrics.scrapeSuccess.get().then((success) => {
+        response.writeHead(200, { "content-type": "application/json" });
+        response.end(`${JSON.stringify({ status: "ok", haproxy: success.values[0]?.value === 1 ? "answering" : "not answering" })}\n`);
+      });
+    } else {
+      response.writeHead(404, { "content-type": "text/plain" }).end("not found: try /metrics or /healthz\n");
+    }
+  });
+}

@@ -1,0 +1,30 @@
+// The sidecar's own metrics (haproxy_sidecar_*), kept by prom-client: few series, so the
+// library's registry is the right tool here, unlike for HAProxy's thousands.
+import { Counter, Gauge, Registry, collectDefaultMetrics } from "prom-client";
+
+export class SelfMetrics {
+  readonly registry = new Registry();
+  readonly scrapeSuccess = new Gauge({ name: "haproxy_sidecar_scrape_success", help: "1 if the last poll of HAProxy's stats socket succeeded, 0 if not", registers: [this.registry] });
+  readonly scrapeDuration = new Gauge({ name: "haproxy_sidecar_scrape_duration_seconds", help: "Duration of the last poll: socket round trips, parsing and rendering", registers: [this.registry] });
+  readonly lastSuccess = new Gauge({ name: "haproxy_sidecar_last_success_timestamp_seconds", help: "Unix time of the last successful poll (0 before the first)", registers: [this.registry] });
+  readonly snapshotAge: Gauge;
+  readonly parseErrors = new Counter({ name: "haproxy_sidecar_parse_errors_total", help: "Lines or cells of HAProxy's answers that could not be parsed and were skipped", registers: [this.registry] });
+  readonly pollFailures = new Counter({ name: "haproxy_sidecar_scrape_failures_total", help: "Failed polls, by error code", labelNames: ["code"], registers: [this.registry] });
+  readonly polls = new Counter({ name: "haproxy_sidecar_polls_total", help: "Polls of HAProxy's stats socket, successful or not", registers: [this.registry] });
+  readonly assertionPassed = new Gauge({ name: "haproxy_sidecar_assertion_passed", help: "1 if the last run of an end-to-end assertion passed, 0 if it failed", labelNames: ["assertion"], registers: [this.registry] });
+
+  constructor(now: () => number = Date.now) {
+    const lastSuccess = this.lastSuccess;
+    this.snapshotAge = new Gauge({
+      name: "haproxy_sidecar_snapshot_age_seconds",
+      help: "Age of the HAProxy metrics served; grows while polling fails (NaN before the first success)",
+      registers: [this.registry],
+      async collect() {
+        const last = (await lastSuccess.get()).values[0]?.value ?? 0;
+        this.set(last > 0 ? now() / 1000 - last : Number.NaN);
+      },
+    });
+    this.scrapeSuccess.set(0);
+    collectDefaultMetrics({ register: this.registry, prefix: "haproxy_sidecar_" });
+  }
+}

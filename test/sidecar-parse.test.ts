@@ -1,0 +1,231 @@
+// The sidecar's pure side: parsing HAProxy 2.6's runtime API answers and rendering them the way
+// HAProxy's built-in exporter does. Fixtures were captured from the real HAProxy (test/fixtures/capture.sh).
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { describe, it } from "node:test";
+import fc from "fast-check";
+import { field, parseShowInfo, parseShowStat, serverStates, splitCsvLine } from "../sidecar/show-stat.ts";
+import { checkState, renderHaproxyExposition, serverState } from "../sidecar/exposition.ts";
+import { StatParseError } from "../sidecar/errors.ts";
+import { BACKEND_METRICS, FRONTEND_METRICS, PROCESS_METRICS, SERVER_METRICS } from "../sidecar/promex-table.ts";
+import { parseExposition, seriesKey } from "./support/exposition.ts";
+
+const fixture = (name: string) => readFileSync(new URL(`fixtures/haproxy-2.6/${name}`, import.meta.url), "utf8");
+const SHOW_STAT = fixture("show-stat.txt");
+const SHOW_INFO = fixture("show-info.txt");
+const BUILTIN = fixture("builtin-exporter.prom");
+
+describe("parseShowStat on HAProxy 2.6's answer", () => {
+  const parsed = parseShowStat(SHOW_STAT);
+
+  it("reads every frontend, backend and server row, with no problem", () => {
+    assert.deepEqual(parsed.problems, []);
+    assert.deepEqual(parsed.rows.map((r) => `${r.kind} ${r.proxy}/${r.name}`), [
+      "frontend http_front/FRONTEND",
+      "frontend monitoring/FRONTEND",
+      "server flask_servers/web-a",
+      "server flask_servers/web-b",
+      "backend flask_servers/BACKEND",
+    ]);
+  });
+
+  it("reads cells by column name", () => {
+    const webB = parsed.rows.find((r) => r.name === "web-b")!;
+    assert.equal(field(webB, "status"), "DOWN");
+    assert.equal(field(webB, "check_status"), "L4CON");
+    assert.equal(field(webB, "addr"), "127.0.0.1:5002");
+    assert.equal(field(webB, "no_such_column"), undefined);
+  });
+
+  it("gives server states as the rest of the stack needs them", () => {
+    assert.deepEqual(
+      serverStates(parsed).map((s) => [s.server, s.status, s.checkStatus, s.sessionsTotal]),
+      [["web-a", "UP", "L7OK", 20], ["web-b", "DOWN", "L4CON", 0]],
+    );
+  });
+});
+
+describe("parseShowStat on bad input: one bad line is reported and skipped", () => {
+  const [header, ...lines] = SHOW_STAT.trimEnd().split("\n");
+  const good = lines.join("\n");
+  /** The first data line with one cell replaced, found by its column's name. */
+  const withCell = (column: string, value: string) => {
+    const cells = lines[0]!.split(",");
+    cells[header!.slice(2).split(",").indexOf(column)] = value;
+    return cells.join(",");
+  };
+  const cases: { name: string; text: string; rows: number; problem?: RegExp }[] = [
+    { name: "a line cut short", text: `${header}\n${lines[0]!.slice(0, 40)}\n${good}\n`, rows: 5, problem: /^line 2: \d+ fields where the header has \d+$/ },
+    { name: "a line of garbage", text: `${header}\n%%%garbage%%%\n${good}\n`, rows: 5, problem: /^line 2: 1 fields where the header has/ },
+    { name: "an unknown row type", text: `${header}\n${withCell("type", "9")}\n${good}\n`, rows: 5, problem: /^line 2: no proxy, name or known type \(type="9"\)$/ },
+    { name: "a row with no proxy name", text: `${header}\n${withCell("pxname", "")}\n${good}\n`, rows: 5, problem: /^line 2: no proxy, name or known type/ },
+    { name: "no rows at all", text: `${header}\n`, rows: 0 },
+  ];
+  for (const c of cases) {
+    it(c.name, () => {
+      const parsed = parseShowStat(c.text);
+      assert.equal(parsed.rows.length, c.rows);
+      if (c.problem) {
+        assert.equal(parsed.problems.length, 1);
+        assert.match(`line ${parsed.problems[0]!.line}: ${parsed.problems[0]!.reason}`, c.problem);
+      } else assert.deepEqual(parsed.problems, []);
+    });
+  }
+
+  it("keeps working when a newer HAProxy adds a column", () => {
+    const withNewColumn = SHOW_STAT.trimEnd().split("\n").map((line, i) => (i === 0 ? `${line}new_metric,` : `${line}42,`)).join("\n");
+    const parsed = parseShowStat(withNewColumn);
+    assert.deepEqual(parsed.problems, []);
+    assert.equal(field(parsed.rows[2]!, "new_metric"), "42");
+    assert.equal(field(parsed.rows[2]!, "status"), "UP");
+  });
+
+  const fatal: [string, string, RegExp][] = [
+    ["an empty answer", "", /without its "# pxname,svname,\.\.\." header/],
+    ["an error message instead of CSV", "Unknown command. Please enter one of the following commands only :\n", /without its "# pxname/],
+    ["a header that is not show stat's", "# a,b,c\n1,2,3\n", /does not start with pxname,svname/],
+    ["a header without a type column", "# pxname,svname,qcur\nx,y,1\n", /has no "type" column/],
+  ];
+  for (const [name, text, message] of fatal) {
+    it(`refuses ${name} with StatParseError`, () => {
+      assert.throws(() => parseShowStat(text), (e: unknown) => e instanceof StatParseError && e.code === "STAT_PARSE_FAILED" && message.test(e.message));
+    });
+  }
+});
+
+describe("splitCsvLine", () => {
+  const cases: [string, string[]][] = [
+    ["a,b,c", ["a", "b", "c"]],
+    ["a,,c,", ["a", "", "c", ""]],
+    ['a,"b,c",d', ["a", "b,c", "d"]],
+    ['"say ""hi""",x', ['say "hi"', "x"]],
+  ];
+  for (const [line, fields] of cases) it(JSON.stringify(line), () => assert.deepEqual(splitCsvLine(line), fields));
+});
+
+describe("parseShowInfo", () => {
+  it("reads HAProxy 2.6's answer", () => {
+    const { info, problems } = parseShowInfo(SHOW_INFO);
+    assert.deepEqual(problems, []);
+    assert.equal(info.get("Version"), "2.6.12-1+deb12u4");
+    assert.equal(info.get("Unstoppable Jobs"), "1");
+    assert.equal(info.get("Maxconn"), "4096");
+  });
+
+  it("skips a line without a colon and says which", () => {
+    const { info, problems } = parseShowInfo(`Name: HAProxy\nnonsense\nMaxconn: 10\n`);
+    assert.deepEqual(problems, [{ line: 2, reason: 'no "Name: value" pair' }]);
+    assert.equal(info.get("Maxconn"), "10");
+  });
+
+  it("refuses an answer with no field at all", () => {
+    assert.throws(() => parseShowInfo("garbage\n"), StatParseError);
+  });
+});
+
+describe("the exposition matches HAProxy 2.6's built-in exporter", () => {
+  const ours = renderHaproxyExposition({ info: parseShowInfo(SHOW_INFO).info, stat: parseShowStat(SHOW_STAT) });
+  const oursParsed = parseExposition(ours.text);
+  const builtin = parseExposition(BUILTIN);
+
+  it("declares the same 187 metrics, with the same type and help, in the same order", () => {
+    assert.equal(builtin.metadata.length, 187);
+    assert.deepEqual(oursParsed.metadata, builtin.metadata);
+  });
+
+  it("has exactly the series of the built-in exporter: names and labels", () => {
+    assert.deepEqual([...oursParsed.samples.keys()].sort(), [...builtin.samples.keys()].sort());
+  });
+
+  // The fixtures were captured a moment apart, and the built-in exporter's own scrape counts as a
+  // connection and a request: those series may differ, every other one must be equal.
+  const movedByTheScrape = /^haproxy_process_(current_connections|connections_total|requests_total|current_connection_rate|max_connection_rate|current_session_rate|max_session_rate|current_tasks|bytes_out_total|bytes_out_rate|pool_allocated_bytes|pool_used_bytes)$|proxy="monitoring"/;
+  it("has the same value in every series the scrape itself does not move", () => {
+    const differing = [...builtin.samples].filter(([key, value]) => !movedByTheScrape.test(key) && !Object.is(oursParsed.samples.get(key), value));
+    assert.deepEqual(differing, []);
+  });
+
+  it("converts milliseconds to seconds and empty cells to NaN, as the exporter does", () => {
+    const key = seriesKey("haproxy_backend_response_time_average_seconds", { proxy: "flask_servers" });
+    assert.equal(oursParsed.samples.get(key), 0.001);
+    assert.ok(Number.isNaN(oursParsed.samples.get(seriesKey("haproxy_server_limit_sessions", { proxy: "flask_servers", server: "web-a" }))));
+  });
+
+  it("reports no bad cell on a clean answer, and counts one where a number is garbled", () => {
+    assert.equal(ours.badCells, 0);
+    const garbled = SHOW_STAT.replace(/^(http_front,FRONTEND,,,0,1,4096,)20,/m, "$1twenty,");
+    const result = renderHaproxyExposition({ info: new Map(), stat: parseShowStat(garbled) });
+    assert.equal(result.badCells, 1);
+    assert.ok(Number.isNaN(parseExposition(result.text).samples.get(seriesKey("haproxy_frontend_sessions_total", { proxy: "http_front" }))));
+  });
+
+  it("the table names one show stat column or show info field per metric", () => {
+    const columns = new Set(SHOW_STAT.split("\n")[0]!.slice(2).split(","));
+    const infoFields = new Set(parseShowInfo(SHOW_INFO).info.keys());
+    const special = new Set(["hrsp_", "Build info", "ZlibMemUsage", "MaxZlibMemUsage"]); // the last two: absent without zlib, NaN as in HAProxy
+    for (const def of [...FRONTEND_METRICS, ...BACKEND_METRICS, ...SERVER_METRICS]) assert.ok(columns.has(def.source) || special.has(def.source), def.name);
+    for (const def of PROCESS_METRICS) assert.ok(infoFields.has(def.source) || special.has(def.source), def.name);
+  });
+});
+
+describe("server and check states as the exporter labels them", () => {
+  const cases: [string, string][] = [
+    ["UP", "UP"], ["UP 1/3", "UP"], ["no check", "UP"], ["DOWN", "DOWN"], ["DOWN 1/2", "DOWN"],
+    ["MAINT", "MAINT"], ["MAINT (via b/s)", "MAINT"], ["MAINT (resolution)", "MAINT"], ["DRAIN", "DRAIN"], ["DRAIN (agent)", "DRAIN"], ["NOLB", "NOLB"],
+  ];
+  for (const [status, state] of cases) it(`"${status}" → ${state}`, () => assert.equal(serverState(status), state));
+  it('"* L7OK" (a check in progress) → L7OK', () => assert.equal(checkState("* L7OK"), "L7OK"));
+});
+
+describe("properties (fast-check, bounded)", () => {
+  const lineArb = fc.oneof(
+    fc.string({ maxLength: 80 }),
+    fc.array(fc.oneof(fc.constantFrom("", "0", "1", "2", "UP", "DOWN", "http", '"', '""', "a,b"), fc.string({ maxLength: 6 })), { maxLength: 110 }).map((cells) => cells.join(",")),
+  );
+  const answerArb = fc.tuple(fc.constantFrom(SHOW_STAT.split("\n")[0]!, "# pxname,svname,type,status,", ""), fc.array(lineArb, { maxLength: 20 })).map(([h, ls]) => [h, ...ls].join("\n"));
+
+  it("parseShowStat throws nothing but StatParseError, whatever it reads", () => {
+    fc.assert(
+      fc.property(answerArb, (text) => {
+        try {
+          parseShowStat(text);
+        } catch (error) {
+          return error instanceof StatParseError;
+        }
+        return true;
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it("parseShowInfo throws nothing but StatParseError", () => {
+    fc.assert(
+      fc.property(fc.string({ maxLength: 300 }), (text) => {
+        try {
+          parseShowInfo(text);
+        } catch (error) {
+          return error instanceof StatParseError;
+        }
+        return true;
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it("whatever parses renders to a valid exposition: every sample line is name{labels} number", () => {
+    const sample = /^haproxy_[a-z_]+(\{([a-z]+="([^"\\\n]|\\["\\n])*",?)*\})? (NaN|-?[0-9]+(\.[0-9]+)?)$/;
+    fc.assert(
+      fc.property(answerArb, fc.dictionary(fc.string({ maxLength: 12 }), fc.string({ maxLength: 12 }), { maxKeys: 5 }), (text, info) => {
+        let stat;
+        try {
+          stat = parseShowStat(text);
+        } catch {
+          return true;
+        }
+        const { text: exposition } = renderHaproxyExposition({ info: new Map(Object.entries(info)), stat });
+        return exposition.split("\n").every((line) => line === "" || line.startsWith("# ") || sample.test(line));
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
