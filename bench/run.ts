@@ -1,11 +1,13 @@
 // npm run bench: every benchmark, one table. Speed targets live here, never in tests.
 import { renderBench } from "./render.bench.ts";
 import { trafficBench } from "./traffic.bench.ts";
+import { sidecarBench } from "./sidecar.bench.ts";
 import { formatTable, type BenchRow } from "./table.ts";
 
 const suites: [string, () => Promise<BenchRow[]>][] = [
   ["render", renderBench],
   ["traffic", trafficBench],
+  ["sidecar", sidecarBench],
 ];
 
 const rows: BenchRow[] = [];

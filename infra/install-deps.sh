@@ -18,6 +18,8 @@ declare -A testing=(
   [wrk]=wrk
   [chromium]=chromium
   [prometheus-haproxy-exporter]=prometheus-haproxy-exporter
+  [curl]=curl
+  [socat]=socat
 )
 
 missing=()

@@ -21,11 +21,19 @@ export const CHECK_STATES = [
 ] as const;
 const RESPONSE_CLASSES = [["hrsp_1xx", "1xx"], ["hrsp_2xx", "2xx"], ["hrsp_3xx", "3xx"], ["hrsp_4xx", "4xx"], ["hrsp_5xx", "5xx"], ["hrsp_other", "other"]] as const;
 
-export interface Exposition {
-  text: string;
+export interface RenderResult {
   /** Cells that should hold a number and did not: reported, exported as NaN. */
   badCells: number;
 }
+
+/** Receives the exposition in order, a piece at a time. */
+export type ExpositionSink = (piece: string) => void;
+
+/**
+ * Pieces stay under this size so that they die young: strings above ~128 KB go to V8's
+ * large-object space, are freed only by a full GC, and made the resident size grow by 100+ MB.
+ */
+const PIECE_CHARS = 32 * 1024;
 
 /** "UP 1/3" (still up, failing checks) → UP, "DOWN 1/2" (coming up) → DOWN, "MAINT (via x/y)" → MAINT. */
 export function serverState(status: string): (typeof SERVER_STATES)[number] {
@@ -43,7 +51,18 @@ const NUMBER = /^-?[0-9]+(\.[0-9]+)?$/;
 
 const escapeLabel = (value: string) => (/[\\"\n]/.test(value) ? value.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n") : value);
 
-export function renderHaproxyExposition(snapshot: HaproxySnapshot): Exposition {
+/** The whole exposition as one string: for tests and small topologies. */
+export function renderHaproxyExpositionText(snapshot: HaproxySnapshot): RenderResult & { text: string } {
+  const pieces: string[] = [];
+  const { badCells } = renderHaproxyExposition(snapshot, (piece) => pieces.push(piece));
+  return { text: pieces.join(""), badCells };
+}
+
+/**
+ * Renders into `emit` piece by piece, so that a caller can compress each at once and no string of
+ * the whole exposition (38 MB at 10,000 servers) is ever built.
+ */
+export function renderHaproxyExposition(snapshot: HaproxySnapshot, emit: ExpositionSink): RenderResult {
   let badCells = 0;
   /** A cell as the exporter prints it: NaN when empty, seconds where the column holds milliseconds. */
   const value = (raw: string | undefined, unit: MetricDef["unit"]): string => {
@@ -86,9 +105,16 @@ export function renderHaproxyExposition(snapshot: HaproxySnapshot): Exposition {
   for (const [defs, rows, labelsOf] of scopes) {
     const labels = rows.map(labelsOf);
     const isHttp = rows.map((r) => field(r, "mode") === "http");
+    // Every row of one answer shares its column index: look each column up once per family.
+    const columns = rows[0]?.columns ?? new Map<string, number>();
+    const cellsOf = (column: string) => {
+      const index = columns.get(column);
+      return (row: StatRow) => (index === undefined ? undefined : row.values[index]);
+    };
     for (const def of defs) {
       out += header(def);
       const name = def.name;
+      const cell = cellsOf(def.source);
       for (let i = 0; i < rows.length; i++) {
         const row = rows[i]!;
         const l = labels[i]!;
@@ -145,10 +171,15 @@ export function renderHaproxyExposition(snapshot: HaproxySnapshot): Exposition {
             break;
           }
           default:
-            out += `${name}{${l}} ${value(field(row, def.source), def.unit)}\n`;
+            out += `${name}{${l}} ${value(cell(row), def.unit)}\n`;
+        }
+        if (out.length >= PIECE_CHARS) {
+          emit(out);
+          out = "";
         }
       }
     }
   }
-  return { text: out, badCells };
+  emit(out);
+  return { badCells };
 }

@@ -1,4 +1,5 @@
 // The sidecar's HTTP side: /metrics (HAProxy's series from the cache + the sidecar's own) and /healthz.
+import { once } from "node:events";
 import { createServer, type Server } from "node:http";
 import type { StatsPoller } from "./poller.ts";
 import type { SelfMetrics } from "./self-metrics.ts";
@@ -14,9 +15,21 @@ export function createMetricsServer(poller: StatsPoller, metrics: SelfMetrics): 
     }
     if (path === "/metrics") {
       metrics.registry.metrics().then(
-        (own) => {
-          response.writeHead(200, { "content-type": EXPOSITION_CONTENT_TYPE });
-          response.end(request.method === "HEAD" ? undefined : poller.exposition() + own);
+        async (own) => {
+          const exposition = poller.exposition();
+          const gzip = /\bgzip\b/.test(String(request.headers["accept-encoding"] ?? ""));
+          response.writeHead(200, { "content-type": EXPOSITION_CONTENT_TYPE, vary: "accept-encoding", ...(gzip ? { "content-encoding": "gzip" } : {}) });
+          if (request.method === "HEAD") return void response.end();
+          if (gzip) {
+            for (const piece of exposition.gzipWith(own)) response.write(piece);
+          } else {
+            for await (const piece of exposition.plain()) {
+              if (response.destroyed) return;
+              if (!response.write(piece)) await once(response, "drain");
+            }
+            response.write(own);
+          }
+          response.end();
         },
         (error: Error) => response.writeHead(500, { "content-type": "text/plain" }).end(`${error.message}\n`),
       );

@@ -2,6 +2,7 @@
 // wait on the socket. A failed poll keeps the old snapshot (marked stale by the self-metrics).
 import { SidecarError } from "./errors.ts";
 import { renderHaproxyExposition } from "./exposition.ts";
+import { CompressedExposition } from "./compressed-exposition.ts";
 import { parseShowInfo, parseShowStat } from "./show-stat.ts";
 import type { SelfMetrics } from "./self-metrics.ts";
 
@@ -17,7 +18,8 @@ export interface PollerOptions {
 }
 
 export class StatsPoller {
-  private snapshot: string | undefined;
+  /** The last good exposition, compressed; undefined before the first success. */
+  private snapshot: CompressedExposition | undefined;
   private timer: NodeJS.Timeout | undefined;
   private running = false;
   /** The code of the failure last logged, so that a socket down for an hour logs once, not 1,800 times. */
@@ -28,9 +30,9 @@ export class StatsPoller {
     this.now = options.now ?? Date.now;
   }
 
-  /** The HAProxy part of /metrics: the last good exposition, or "" before the first success. */
-  exposition(): string {
-    return this.snapshot ?? "";
+  /** The HAProxy part of /metrics: the last good exposition (empty before the first success). */
+  exposition(): CompressedExposition {
+    return this.snapshot ?? new CompressedExposition();
   }
 
   /** One poll: both commands, parse, render, swap the cache. Never throws. */
@@ -40,16 +42,18 @@ export class StatsPoller {
     metrics.polls.inc();
     try {
       const [infoText, statText] = await Promise.all([api("show info"), api("show stat")]);
+      // From here to the swap nothing awaits, so no scrape can see a half-built snapshot.
       const info = parseShowInfo(infoText);
       const stat = parseShowStat(statText);
-      const exposition = renderHaproxyExposition({ info: info.info, stat });
+      const compressed = new CompressedExposition();
+      const exposition = renderHaproxyExposition({ info: info.info, stat }, (piece) => compressed.append(piece));
       const problems = [...info.problems.map((p) => `show info line ${p.line}: ${p.reason}`), ...stat.problems.map((p) => `show stat line ${p.line}: ${p.reason}`)];
       if (exposition.badCells > 0) problems.push(`${exposition.badCells} cells of show stat are not numbers (exported as NaN)`);
       if (problems.length > 0) {
         metrics.parseErrors.inc(stat.problems.length + info.problems.length + exposition.badCells);
         log(`skipped what could not be parsed: ${problems.slice(0, 5).join("; ")}${problems.length > 5 ? `; and ${problems.length - 5} more` : ""}`);
       }
-      this.snapshot = exposition.text;
+      this.snapshot = compressed;
       metrics.scrapeSuccess.set(1);
       metrics.lastSuccess.set(this.now() / 1000);
       if (this.lastFailure !== undefined) log("HAProxy answers again: metrics are fresh");

@@ -16,7 +16,7 @@ import { runCli } from "./support/run-cli.ts";
 
 describe("the whole local stack", () => {
   let running: TestStack;
-  before(async () => (running = await startTestStack()));
+  before(async () => (running = await startTestStack(() => {}, { sidecar: true })));
   after(() => running?.cleanup());
 
   it("sends requests through HAProxy to both web-a and web-b", async () => {
@@ -49,7 +49,7 @@ describe("the whole local stack", () => {
     assert.match(answer, /\bworker\b/);
   });
 
-  it("has Prometheus scrape HAProxy and itself, every target up", async () => {
+  it("has Prometheus scrape HAProxy, the sidecar and itself, every target up", async () => {
     const url = `http://127.0.0.1:${running.topology.services.prometheus.port}/api/v1/targets`;
     let targets: { labels: { job: string }; health: string }[] = [];
     const allUp = await eventually(async () => {
@@ -57,7 +57,7 @@ describe("the whole local stack", () => {
       return targets.length > 0 && targets.every((t) => t.health === "up");
     }, 20_000, 500);
     assert.ok(allUp, `targets: ${JSON.stringify(targets.map((t) => [t.labels.job, t.health]))}`);
-    assert.deepEqual(targets.map((t) => t.labels.job).sort(), ["haproxy", "prometheus"]);
+    assert.deepEqual(targets.map((t) => t.labels.job).sort(), ["haproxy", "haproxy-sidecar", "prometheus"]);
   });
 
   it("serves the custom 503 page when every server is down", async () => {

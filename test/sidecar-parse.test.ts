@@ -5,7 +5,7 @@ import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
 import fc from "fast-check";
 import { field, parseShowInfo, parseShowStat, serverStates, splitCsvLine } from "../sidecar/show-stat.ts";
-import { checkState, renderHaproxyExposition, serverState } from "../sidecar/exposition.ts";
+import { checkState, renderHaproxyExpositionText, serverState } from "../sidecar/exposition.ts";
 import { StatParseError } from "../sidecar/errors.ts";
 import { BACKEND_METRICS, FRONTEND_METRICS, PROCESS_METRICS, SERVER_METRICS } from "../sidecar/promex-table.ts";
 import { parseExposition, seriesKey } from "./support/exposition.ts";
@@ -124,7 +124,7 @@ describe("parseShowInfo", () => {
 });
 
 describe("the exposition matches HAProxy 2.6's built-in exporter", () => {
-  const ours = renderHaproxyExposition({ info: parseShowInfo(SHOW_INFO).info, stat: parseShowStat(SHOW_STAT) });
+  const ours = renderHaproxyExpositionText({ info: parseShowInfo(SHOW_INFO).info, stat: parseShowStat(SHOW_STAT) });
   const oursParsed = parseExposition(ours.text);
   const builtin = parseExposition(BUILTIN);
 
@@ -154,7 +154,7 @@ describe("the exposition matches HAProxy 2.6's built-in exporter", () => {
   it("reports no bad cell on a clean answer, and counts one where a number is garbled", () => {
     assert.equal(ours.badCells, 0);
     const garbled = SHOW_STAT.replace(/^(http_front,FRONTEND,,,0,1,4096,)20,/m, "$1twenty,");
-    const result = renderHaproxyExposition({ info: new Map(), stat: parseShowStat(garbled) });
+    const result = renderHaproxyExpositionText({ info: new Map(), stat: parseShowStat(garbled) });
     assert.equal(result.badCells, 1);
     assert.ok(Number.isNaN(parseExposition(result.text).samples.get(seriesKey("haproxy_frontend_sessions_total", { proxy: "http_front" }))));
   });
@@ -222,7 +222,7 @@ describe("properties (fast-check, bounded)", () => {
         } catch {
           return true;
         }
-        const { text: exposition } = renderHaproxyExposition({ info: new Map(Object.entries(info)), stat });
+        const { text: exposition } = renderHaproxyExpositionText({ info: new Map(Object.entries(info)), stat });
         return exposition.split("\n").every((line) => line === "" || line.startsWith("# ") || sample.test(line));
       }),
       { numRuns: 300 },

@@ -1,0 +1,310 @@
+// The sidecar against the real HAProxy: it agrees with HAProxy's own exporter, survives every way
+// the stats socket can fail, and recovers by itself.
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, chmodSync, writeFileSync } from "node:fs";
+import { once } from "node:events";
+import { createServer as createNetServer, type Server as NetServer, type Socket } from "node:net";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { runtimeCommand } from "../sidecar/runtime-api.ts";
+import { StatsPoller } from "../sidecar/poller.ts";
+import { SelfMetrics } from "../sidecar/self-metrics.ts";
+import { createMetricsServer } from "../sidecar/http.ts";
+import { startProcess, stopProcessGroup, type ManagedProcess } from "../infra/runtime/processes.ts";
+import { findFreePortRange } from "../infra/runtime/ports.ts";
+import { eventually, startTestStack, type TestStack } from "./support/stack.ts";
+import { metricNames, parseExposition, seriesKey, type ParsedExposition } from "./support/exposition.ts";
+import { runCli, REPO_ROOT } from "./support/run-cli.ts";
+
+const text = async (url: string) => (await fetch(url, { signal: AbortSignal.timeout(5000) })).text();
+const DASHBOARD = join(REPO_ROOT, "../shared/reference/grafana-haproxy-dashboard.json");
+
+/** Metric names that a Grafana dashboard's queries use. */
+function dashboardMetricNames(file: string): Set<string> {
+  const names = new Set<string>();
+  const walk = (node: unknown): void => {
+    if (Array.isArray(node)) node.forEach(walk);
+    else if (node && typeof node === "object") {
+      for (const [key, value] of Object.entries(node)) {
+        if ((key === "expr" || key === "query") && typeof value === "string") for (const m of value.matchAll(/\bhaproxy_[a-z0-9_]+/g)) names.add(m[0]);
+        else walk(value);
+      }
+    }
+  };
+  walk(JSON.parse(readFileSync(file, "utf8")));
+  return names;
+}
+
+const labelNames = (exposition: ParsedExposition, name: string) =>
+  new Set([...exposition.samples.keys()].filter((k) => k === name || k.startsWith(`${name}{`)).flatMap((k) => [...k.matchAll(/([a-z_]+)="/g)].map((m) => m[1]!)));
+
+describe("the sidecar beside a real HAProxy, in the local stack", () => {
+  let running: TestStack;
+  let sidecarUrl: string;
+  let builtinUrl: string;
+  before(async () => {
+    running = await startTestStack(() => {}, { sidecar: true });
+    sidecarUrl = `http://127.0.0.1:${running.topology.services.sidecar.port}`;
+    builtinUrl = `http://127.0.0.1:${running.topology.monitoring.port}${running.topology.monitoring.metricsPath}`;
+  });
+  after(() => running?.cleanup());
+
+  /** Both expositions once the sidecar has polled after the last request (bounded wait). */
+  async function quiescentPair(): Promise<{ ours: ParsedExposition; builtin: ParsedExposition }> {
+    const frontend = seriesKey("haproxy_frontend_http_requests_total", { proxy: "http_front" });
+    let ours!: ParsedExposition;
+    let builtin!: ParsedExposition;
+    const agreed = await eventually(async () => {
+      builtin = parseExposition(await text(builtinUrl));
+      ours = parseExposition(await text(`${sidecarUrl}/metrics`));
+      return ours.samples.get(frontend) === builtin.samples.get(frontend);
+    }, 15_000, 300);
+    assert.ok(agreed, `the sidecar never caught up: ${ours?.samples.get(frontend)} vs ${builtin?.samples.get(frontend)}`);
+    return { ours, builtin };
+  }
+
+  it("serves every series HAProxy's exporter serves, with the same labels", async () => {
+    const port = running.topology.frontends[0]!.binds[0]!.port;
+    for (let i = 0; i < 30; i++) await (await fetch(`http://127.0.0.1:${port}/`)).arrayBuffer();
+    const { ours, builtin } = await quiescentPair();
+    const missing = [...builtin.samples.keys()].filter((k) => !ours.samples.has(k));
+    assert.deepEqual(missing, []);
+    const extra = [...ours.samples.keys()].filter((k) => k.startsWith("haproxy_") && !k.startsWith("haproxy_sidecar_") && !builtin.samples.has(k));
+    assert.deepEqual(extra, []);
+  });
+
+  it("has counters equal to HAProxy's for the traffic proxies, and never ahead of them elsewhere", async () => {
+    const { ours, builtin } = await quiescentPair();
+    const counters = new Set(builtin.metadata.filter((m) => m.type === "counter").map((m) => m.name));
+    const compared: string[] = [];
+    for (const [key, theirs] of builtin.samples) {
+      const name = key.replace(/\{.*$/, "");
+      if (!counters.has(name)) continue;
+      const value = ours.samples.get(key)!;
+      // The monitoring proxy and process totals count the scrapes themselves, which go on between
+      // the sidecar's poll and this read: there, the sidecar may lag by what one interval explains.
+      if (key.includes('proxy="monitoring"') || name.startsWith("haproxy_process_")) assert.ok(value <= theirs, `${key}: sidecar ${value} is ahead of HAProxy ${theirs}`);
+      else {
+        assert.equal(value, theirs, key);
+        compared.push(key);
+      }
+    }
+    assert.ok(compared.length > 50, `only ${compared.length} counters compared`);
+    assert.equal(ours.samples.get(seriesKey("haproxy_backend_http_requests_total", { proxy: "flask_servers" })), builtin.samples.get(seriesKey("haproxy_backend_http_requests_total", { proxy: "flask_servers" })));
+  });
+
+  it("reports both servers UP, as HAProxy's exporter does", async () => {
+    const { ours } = await quiescentPair();
+    for (const server of ["web-a", "web-b"]) {
+      assert.equal(ours.samples.get(seriesKey("haproxy_server_status", { proxy: "flask_servers", server, state: "UP" })), 1);
+      assert.equal(ours.samples.get(seriesKey("haproxy_server_status", { proxy: "flask_servers", server, state: "DOWN" })), 0);
+    }
+    assert.equal(ours.samples.get("haproxy_sidecar_scrape_success"), 1);
+  });
+
+  it("serves every metric of the reference Grafana dashboard that HAProxy's exporter serves (141 for 2.6)", async (t) => {
+    if (!existsSync(DASHBOARD)) return t.skip("../shared/reference is not beside this checkout");
+    const wanted = dashboardMetricNames(DASHBOARD);
+    const builtin = parseExposition(await text(builtinUrl));
+    const ours = parseExposition(await text(`${sidecarUrl}/metrics`));
+    const declared = new Set(builtin.metadata.map((m) => m.name));
+    const shared = [...wanted].filter((n) => declared.has(n));
+    assert.equal(shared.length, 141);
+    const ourDeclared = new Set(ours.metadata.map((m) => m.name));
+    assert.deepEqual(shared.filter((n) => !ourDeclared.has(n)), []);
+    const served = metricNames(builtin);
+    for (const name of shared.filter((n) => served.has(n))) assert.deepEqual(labelNames(ours, name), labelNames(builtin, name), name);
+  });
+
+  it("answers /healthz and refuses other paths", async () => {
+    const health = await fetch(`${sidecarUrl}/healthz`);
+    assert.equal(health.status, 200);
+    assert.deepEqual(await health.json(), { status: "ok", haproxy: "answering" });
+    assert.equal((await fetch(`${sidecarUrl}/nope`)).status, 404);
+  });
+});
+
+// --- faults ---------------------------------------------------------------------------------------
+
+/** A poller and its HTTP side on an ephemeral port, for one fault scenario. */
+async function harness(socketPath: string, timeoutMs = 500) {
+  const metrics = new SelfMetrics();
+  const logs: string[] = [];
+  const poller = new StatsPoller({ api: (command) => runtimeCommand({ path: socketPath }, command, { timeoutMs }), metrics, intervalMs: 60_000, log: (l) => logs.push(l) });
+  const server = createMetricsServer(poller, metrics);
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/metrics`;
+  return {
+    poller,
+    logs,
+    scrape: async () => parseExposition(await text(url)),
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
+}
+
+/** A unix socket that behaves as `onConnection` says: the misbehaving HAProxy. */
+async function fakeSocket(dir: string, onConnection: (socket: Socket) => void): Promise<{ path: string; server: NetServer }> {
+  const path = join(dir, `fake-${Math.random().toString(36).slice(2)}.sock`);
+  const server = createNetServer(onConnection);
+  server.listen(path);
+  await once(server, "listening");
+  return { path, server };
+}
+
+describe("sidecar faults: it keeps serving, says what is wrong, and recovers", () => {
+  let dir: string;
+  before(() => (dir = mkdtempSync(join(tmpdir(), "sidecar-faults-"))));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  async function startHaproxy(socket: string, port: number): Promise<ManagedProcess> {
+    const config = join(dir, "haproxy.cfg");
+    writeFileSync(config, `global\n    stats socket ${socket} mode 600 level admin\ndefaults\n    mode http\n    timeout connect 1s\n    timeout client 1s\n    timeout server 1s\nfrontend fe\n    bind 127.0.0.1:${port}\n    default_backend be\nbackend be\n    server s1 127.0.0.1:9\n`);
+    const haproxy = await startProcess({ name: "haproxy", command: "haproxy", args: ["-f", config], logFile: join(dir, "haproxy.log") });
+    assert.ok(await eventually(async () => existsSync(socket), 5000, 50), "HAProxy never created its stats socket");
+    return haproxy;
+  }
+
+  it("HAProxy killed under it: scrape_success 0, last snapshot kept, one log line; back when HAProxy is", async () => {
+    const socket = join(dir, "admin.sock");
+    const port = await findFreePortRange(1);
+    let haproxy = await startHaproxy(socket, port);
+    const h = await harness(socket);
+    try {
+      assert.equal(await h.poller.pollOnce(), true);
+      const before = await h.scrape();
+      assert.equal(before.samples.get("haproxy_sidecar_scrape_success"), 1);
+      const fe = seriesKey("haproxy_frontend_status", { proxy: "fe", state: "UP" });
+      assert.equal(before.samples.get(fe), 1);
+
+      await stopProcessGroup(haproxy.pid, 0); // SIGKILL: the socket file stays, nobody listens
+      assert.equal(await h.poller.pollOnce(), false);
+      assert.equal(await h.poller.pollOnce(), false);
+      const during = await h.scrape();
+      assert.equal(during.samples.get("haproxy_sidecar_scrape_success"), 0);
+      assert.equal(during.samples.get(fe), 1, "the last good snapshot is no longer served");
+      assert.ok(during.samples.get("haproxy_sidecar_snapshot_age_seconds")! >= 0);
+      assert.equal(during.samples.get(seriesKey("haproxy_sidecar_scrape_failures_total", { code: "STATS_SOCKET_REFUSED" })), 2);
+      assert.equal(h.logs.filter((l) => l.includes("poll failed")).length, 1, h.logs.join("\n"));
+      assert.match(h.logs.find((l) => l.includes("poll failed"))!, /poll failed \(STATS_SOCKET_REFUSED\): the stats socket .*admin\.sock refused the connection: HAProxy is down or restarting; serving the last good snapshot, marked stale/);
+
+      rmSync(socket, { force: true });
+      haproxy = await startHaproxy(socket, port);
+      assert.equal(await h.poller.pollOnce(), true);
+      assert.equal((await h.scrape()).samples.get("haproxy_sidecar_scrape_success"), 1);
+      assert.match(h.logs.at(-1)!, /HAProxy answers again/);
+    } finally {
+      await h.close();
+      await stopProcessGroup(haproxy.pid);
+    }
+  });
+
+  const faults: { name: string; behave: (s: Socket) => void; code: string; message: RegExp }[] = [
+    { name: "a socket that accepts and never answers", behave: () => {}, code: "STATS_SOCKET_TIMEOUT", message: /did not answer within 500 ms/ },
+    { name: "an answer cut short", behave: (s) => s.end("# pxname,svname,qcur\nfe,FRONT"), code: "STATS_SOCKET_TRUNCATED", message: /closed after \d+ bytes, before the answer's end/ },
+    { name: "garbage", behave: (s) => s.end("\x00\x01 garbage\n\n"), code: "STAT_PARSE_FAILED", message: /no "Name: value" line|header/ },
+    { name: "an HAProxy refusing the command", behave: (s) => s.end("Unknown command. Please enter one of the following commands only :\n\n"), code: "STAT_PARSE_FAILED", message: /header/ },
+  ];
+  for (const fault of faults) {
+    it(`${fault.name}: ${fault.code}, and /metrics still answers at once`, async () => {
+      const fake = await fakeSocket(dir, fault.behave);
+      const h = await harness(fake.path);
+      try {
+        const poll = h.poller.pollOnce();
+        // A scrape while the poll is stuck on the socket is answered from the cache, not after it.
+        let pollDone = false;
+        void poll.then(() => (pollDone = true));
+        const during = await h.scrape();
+        if (fault.code === "STATS_SOCKET_TIMEOUT") assert.equal(pollDone, false, "the scrape waited for the hung socket");
+        assert.equal(during.samples.get("haproxy_sidecar_scrape_success"), 0);
+        assert.equal(await poll, false);
+        const after = await h.scrape();
+        assert.equal(after.samples.get(seriesKey("haproxy_sidecar_scrape_failures_total", { code: fault.code })), 1);
+        assert.match(h.logs.join("\n"), new RegExp(`poll failed \\(${fault.code}\\): .*${fault.message.source}`));
+      } finally {
+        await h.close();
+        fake.server.close();
+      }
+    });
+  }
+
+  it("a garbled line inside a good answer is skipped and counted, the rest is served", async () => {
+    const statHeader = readFileSync(new URL("fixtures/haproxy-2.6/show-stat.txt", import.meta.url), "utf8").trimEnd().split("\n");
+    const stat = [statHeader[0], "%%% not a stat line %%%", ...statHeader.slice(1)].join("\n") + "\n\n";
+    const info = readFileSync(new URL("fixtures/haproxy-2.6/show-info.txt", import.meta.url), "utf8").trimEnd() + "\n\n";
+    const fake = await fakeSocket(dir, (s) => s.once("data", (d) => s.end(d.toString().startsWith("show info") ? info : stat)));
+    const h = await harness(fake.path);
+    try {
+      assert.equal(await h.poller.pollOnce(), true);
+      const scraped = await h.scrape();
+      assert.equal(scraped.samples.get("haproxy_sidecar_parse_errors_total"), 1);
+      assert.equal(scraped.samples.get(seriesKey("haproxy_server_status", { proxy: "flask_servers", server: "web-a", state: "UP" })), 1);
+      assert.match(h.logs.join("\n"), /skipped what could not be parsed: show stat line 2: 1 fields where the header has \d+/);
+    } finally {
+      await h.close();
+      fake.server.close();
+    }
+  });
+
+  it("a socket path that does not exist: STATS_SOCKET_MISSING, naming the path", async () => {
+    const h = await harness(join(dir, "nowhere.sock"));
+    try {
+      assert.equal(await h.poller.pollOnce(), false);
+      assert.match(h.logs[0]!, /STATS_SOCKET_MISSING\): no stats socket at .*nowhere\.sock: is HAProxy running with "stats socket/);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it("permission denied, for a user outside the socket's mode: STATS_SOCKET_PERMISSION", async (t) => {
+    if (process.getuid?.() !== 0) return t.skip("needs root to run the client as another user");
+    const privateDir = mkdtempSync(join(tmpdir(), "sidecar-perm-"));
+    chmodSync(privateDir, 0o700);
+    const fake = await fakeSocket(privateDir, (s) => s.end("Name: x\n\n"));
+    try {
+      const script = `import { runtimeCommand } from ${JSON.stringify(join(REPO_ROOT, "sidecar/runtime-api.ts"))};
+        runtimeCommand({ path: ${JSON.stringify(fake.path)} }, "show info").then(() => console.log("ANSWERED"), (e) => console.log(e.code));`;
+      const child = spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], { uid: 65534, gid: 65534, cwd: REPO_ROOT, env: { ...process.env, HOME: "/tmp" } });
+      let out = "";
+      child.stdout.on("data", (d) => (out += d));
+      child.stderr.on("data", (d) => (out += d));
+      await once(child, "close");
+      assert.equal(out.trim(), "STATS_SOCKET_PERMISSION");
+    } finally {
+      fake.server.close();
+      rmSync(privateDir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("npm run sidecar: its command line", () => {
+  const cases: [string, string[], RegExp][] = [
+    ["without --stats-socket", ["--listen", "127.0.0.1:1"], /--stats-socket is required\nusage: npm run sidecar/],
+    ["with a bad interval", ["--stats-socket", "/x.sock", "--interval", "soon"], /"soon" is not an interval: use e\.g\. 500ms, 2s or 1m/],
+    ["with a bad listen address", ["--stats-socket", "/x.sock", "--listen", "here"], /"here" is not a listen address: use PORT or HOST:PORT/],
+  ];
+  for (const [name, args, message] of cases) {
+    it(`exits 1 ${name}, saying what to type`, async () => {
+      const result = await runCli("sidecar/cli.ts", args);
+      assert.equal(result.code, 1);
+      assert.match(result.stderr, message);
+    });
+  }
+
+  it("a listen port in use: says so and exits 1", async () => {
+    const blocker = createNetServer();
+    blocker.listen(0, "127.0.0.1");
+    await once(blocker, "listening");
+    try {
+      const port = (blocker.address() as AddressInfo).port;
+      const result = await runCli("sidecar/cli.ts", ["--stats-socket", "/x.sock", "--listen", `127.0.0.1:${port}`]);
+      assert.equal(result.code, 1);
+      assert.match(result.stderr, new RegExp(`cannot listen: .*EADDRINUSE.*${port}.*; pick another --listen port`));
+    } finally {
+      blocker.close();
+    }
+  });
+});
