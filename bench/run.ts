@@ -2,12 +2,14 @@
 import { renderBench } from "./render.bench.ts";
 import { trafficBench } from "./traffic.bench.ts";
 import { sidecarBench } from "./sidecar.bench.ts";
+import { synthBench } from "./synth.bench.ts";
 import { formatTable, type BenchRow } from "./table.ts";
 
 const suites: [string, () => Promise<BenchRow[]>][] = [
   ["render", renderBench],
   ["traffic", trafficBench],
   ["sidecar", sidecarBench],
+  ["cdktf", synthBench],
 ];
 
 const rows: BenchRow[] = [];

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { findFreePortRange } from "../infra/runtime/ports.ts";
 import { startProcess, stopProcessGroup, type ManagedProcess } from "../infra/runtime/processes.ts";
-import { REPO_ROOT } from "../infra/runtime/plan.ts";
+import { REPO_ROOT } from "../infra/repo.ts";
 import { ms, type BenchRow } from "./table.ts";
 
 const SAMPLES = 5;

@@ -11,8 +11,8 @@ export const topology = defineTopology({
   global: {
     maxconn: 4096,
     logs: [{ target: "stdout", format: "raw", facility: "local0" }],
-    statsSocket: { path: "/var/run/haproxy/admin.sock", mode: "660", level: "admin" },
-    masterSocket: "/var/run/haproxy/master.sock",
+    statsSocket: { path: "/var/lib/haproxy/admin.sock", mode: "660", level: "admin" },
+    masterSocket: "/var/lib/haproxy/master.sock",
     hardStopAfter: "30s",
   },
   defaults: {

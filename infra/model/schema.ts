@@ -122,13 +122,13 @@ export const Global = z.strictObject({
   /** The admin runtime API socket that the sidecar and the local runtime read. */
   statsSocket: z
     .strictObject({
-      path: FilePath.default("/var/run/haproxy/admin.sock"),
+      path: FilePath.default("/var/lib/haproxy/admin.sock"),
       mode: z.string().regex(/^[0-7]{3,4}$/, { error: (iss) => `${show(iss.input)} is not a file mode: use octal, e.g. "660"` }).default("660"),
       level: z.enum(["user", "operator", "admin"]).default("admin"),
     })
     .prefault({}),
   /** The master CLI socket (haproxy -S): reloads and worker status in master-worker mode. */
-  masterSocket: FilePath.default("/var/run/haproxy/master.sock"),
+  masterSocket: FilePath.default("/var/lib/haproxy/master.sock"),
   nbthread: intIn(1, 64, "a thread count").optional(),
   /** How long an old worker may keep serving its connections after a reload. */
   hardStopAfter: Duration.default("30s"),

@@ -5,7 +5,8 @@
 export const DOCKER_PATHS = {
   configDir: "/usr/local/etc/haproxy",
   config: "/usr/local/etc/haproxy/haproxy.cfg",
-  socketDir: "/var/run/haproxy",
+  /** The one directory the official image's unprivileged "haproxy" user (uid/gid 99) may write. */
+  socketDir: "/var/lib/haproxy",
   /** Docker's embedded DNS server on user-defined networks. */
   dns: "127.0.0.11:53",
 } as const;

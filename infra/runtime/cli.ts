@@ -4,7 +4,7 @@ import { join, relative, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { StackError } from "../errors.ts";
 import { DEFAULT_TOPOLOGY_FILE, loadTopologyFile } from "../model/load.ts";
-import { REPO_ROOT } from "./plan.ts";
+import { REPO_ROOT } from "../repo.ts";
 import { startLocalStack, stopLocalStack, type LocalStack } from "./stack.ts";
 import { smokeCheck } from "./smoke.ts";
 

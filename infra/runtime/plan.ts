@@ -1,15 +1,13 @@
 // What the local runtime will start, decided without touching the machine: the processes in start
 // order, the ports each takes, the files to write, and the addresses to show.
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import type { Topology } from "../model/schema.ts";
 import { renderHaproxyConfig } from "../render/render.ts";
 import { renderPrometheusConfig } from "../render/prometheus.ts";
 import { LOCAL_ADDRESS, localTarget } from "../render/targets.ts";
 import { LocalPlanError } from "../errors.ts";
+import { REPO_ROOT } from "../repo.ts";
 import type { ProcessSpec } from "./processes.ts";
-
-export const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
 export type ComponentKind = "web" | "haproxy" | "sidecar" | "prometheus";
 

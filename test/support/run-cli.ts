@@ -1,8 +1,8 @@
 // Runs one of the project's TypeScript CLIs the way npm scripts do (node + tsx), collecting output.
 import { spawn } from "node:child_process";
-import { fileURLToPath } from "node:url";
+import { REPO_ROOT } from "../../infra/repo.ts";
 
-export const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
+export { REPO_ROOT };
 
 export interface CliResult {
   code: number | null;

@@ -1,0 +1,219 @@
+// What the Docker topology is, decided from the model without cdktf: containers, images, ports,
+// files, health checks. stack.ts only maps this onto cdktf resources, so cdktf stays confined
+// there and this plan can be read and tested on its own.
+import { createHash } from "node:crypto";
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { join, relative } from "node:path";
+import Handlebars from "handlebars";
+import type { Topology } from "../model/schema.ts";
+import { durationMs } from "../model/schema.ts";
+import { renderHaproxyConfig, TEMPLATES_DIR } from "../render/render.ts";
+import { renderPrometheusConfig } from "../render/prometheus.ts";
+import { CERTIFICATE_DIR, DOCKER_HOSTS, DOCKER_PATHS, ERROR_PAGE_DIR, dockerTarget } from "../render/targets.ts";
+import { LocalPlanError } from "../errors.ts";
+import { REPO_ROOT } from "../repo.ts";
+
+/** Images pulled from a registry: pinned to the versions the test suite runs locally (Debian's). */
+export const PINNED_IMAGES = {
+  haproxy: "haproxy:2.6.12",
+  prometheus: "prom/prometheus:v2.42.0",
+  grafana: "grafana/grafana:10.4.2",
+} as const;
+
+/** The official HAProxy image's unprivileged group, which owns the stats socket (see its Dockerfile). */
+export const HAPROXY_IMAGE_GID = "99";
+
+/**
+ * Build contexts relative to the synthesized stack's directory (cdktf.out/stacks/<name>), where
+ * Terraform runs: no path of the synthesizing machine ends up in cdk.tf.json.
+ */
+export const FROM_STACK_DIR_TO_REPO = "${path.module}/../../..";
+
+export interface UploadedFile {
+  /** Absolute path inside the container. */
+  path: string;
+  content: string;
+}
+
+export interface PublishedPort {
+  internal: number;
+  external: number;
+  /** Host address: frontends on every address, operator endpoints on loopback only. */
+  ip: string;
+}
+
+export interface BuiltImage {
+  kind: "build";
+  name: string;
+  /** Relative to the repository root. */
+  context: string;
+  dockerfile: string;
+  /** sha256 over the files the image is built from: a change rebuilds it. */
+  sourceHash: string;
+}
+
+export interface PulledImage {
+  kind: "pull";
+  name: string;
+}
+
+export interface ContainerPlan {
+  name: string;
+  image: BuiltImage | PulledImage;
+  /** Network aliases: the names other containers (and haproxy.cfg) reach it by. */
+  aliases: string[];
+  command?: string[];
+  env?: Record<string, string>;
+  user?: string;
+  groupAdd?: string[];
+  ports: PublishedPort[];
+  uploads: UploadedFile[];
+  volumes: { volume: string; containerPath: string; readOnly?: boolean }[];
+  healthcheck: { test: string[]; interval: string; timeout: string; retries: number; startPeriod: string };
+  /** TLS binds need certificates from the deploying machine: a Terraform variable names the directory. */
+  certificates?: { containerPath: string };
+}
+
+export interface DockerStackPlan {
+  name: string;
+  network: string;
+  volumes: string[];
+  containers: ContainerPlan[];
+}
+
+/** sha256 over the named files and directories of the repository, by relative path and content. */
+export function sourceHash(repoRoot: string, entries: string[]): string {
+  const hash = createHash("sha256");
+  const add = (path: string): void => {
+    if (statSync(path).isDirectory()) {
+      for (const child of readdirSync(path).sort()) if (child !== "__pycache__") add(join(path, child));
+    } else hash.update(`${relative(repoRoot, path)}\0`).update(readFileSync(path)).update("\0");
+  };
+  for (const entry of entries) add(join(repoRoot, entry));
+  return hash.digest("hex");
+}
+
+const LOOPBACK = "127.0.0.1";
+const EVERY_ADDRESS = "0.0.0.0";
+
+export const portsOf = (binds: { port: number; lastPort?: number }[]) =>
+  binds.flatMap((b) => Array.from({ length: (b.lastPort ?? b.port) - b.port + 1 }, (_, i) => b.port + i));
+
+/** "500ms" stays "500ms"; Docker takes Go durations, which HAProxy's "us|ms|s|m|h" are, but not "d". */
+function goDuration(haproxyDuration: string): string {
+  return haproxyDuration.endsWith("d") ? `${(durationMs(haproxyDuration) ?? 0) / 1000}s` : haproxyDuration;
+}
+
+export function planDockerStack(topology: Topology, options: { source?: string } = {}): DockerStackPlan {
+  const source = options.source ?? "infra/topology.ts";
+  const name = topology.name;
+  const socketVolume = `${name}-haproxy-socket`;
+  const prometheusVolume = `${name}-prometheus-data`;
+  const grafanaVolume = `${name}-grafana-data`;
+  const read = (...parts: string[]) => readFileSync(join(TEMPLATES_DIR, ...parts), "utf8");
+  const { monitoring, services } = topology;
+
+  const webImage: BuiltImage = { kind: "build", name: `${name}-web:local`, context: "apps/web", dockerfile: "Dockerfile", sourceHash: sourceHash(REPO_ROOT, ["apps/web"]) };
+  // One web container per distinct server address: the address is its host name on the network.
+  const webs = new Map<string, ContainerPlan>();
+  for (const backend of topology.backends) {
+    for (const server of backend.servers) {
+      const existing = webs.get(server.address);
+      if (existing) {
+        if (existing.env?.BIND !== `0.0.0.0:${server.port}`) {
+          throw new LocalPlanError(`server address "${server.address}" is used with ports ${existing.env?.BIND?.split(":")[1]} and ${server.port}: on the docker target each address is one container listening on one port`);
+        }
+        continue;
+      }
+      const healthPath = backend.healthCheck?.path ?? "/";
+      webs.set(server.address, {
+        name: server.address,
+        image: webImage,
+        aliases: [server.address],
+        env: { INSTANCE_NAME: server.name, BIND: `0.0.0.0:${server.port}` },
+        ports: [],
+        uploads: [],
+        volumes: [],
+        healthcheck: { test: ["CMD", "curl", "-fsS", "-o", "/dev/null", `http://127.0.0.1:${server.port}${healthPath}`], interval: goDuration(server.inter), timeout: "2s", retries: server.fall, startPeriod: "10s" },
+      });
+    }
+  }
+
+  const usedErrorFiles = [...new Set(topology.frontends.flatMap((f) => f.errorPages.map((p) => p.file)))].sort();
+  const usesTls = topology.frontends.some((f) => f.binds.some((b) => b.tlsCertificate !== undefined));
+  const haproxy: ContainerPlan = {
+    name: DOCKER_HOSTS.haproxy,
+    image: { kind: "pull", name: PINNED_IMAGES.haproxy },
+    aliases: [DOCKER_HOSTS.haproxy],
+    // The image's entrypoint adds -W -db (master-worker, foreground); -S opens the master CLI for hitless reloads.
+    command: ["haproxy", "-S", `${DOCKER_PATHS.socketDir}/master.sock,mode,600`, "-f", DOCKER_PATHS.config],
+    ports: [
+      ...portsOf(topology.frontends.flatMap((f) => f.binds)).map((p) => ({ internal: p, external: p, ip: EVERY_ADDRESS })),
+      { internal: monitoring.port, external: monitoring.port, ip: LOOPBACK },
+    ],
+    uploads: [
+      { path: DOCKER_PATHS.config, content: renderHaproxyConfig(topology, dockerTarget(), { source }) },
+      ...usedErrorFiles.map((file) => ({ path: `${DOCKER_PATHS.configDir}/${ERROR_PAGE_DIR}/${file}`, content: read(ERROR_PAGE_DIR, file) })),
+    ],
+    volumes: [{ volume: socketVolume, containerPath: DOCKER_PATHS.socketDir }],
+    // The image has bash but no curl: ask the stats page over bash's /dev/tcp.
+    healthcheck: {
+      test: ["CMD", "bash", "-c", `exec 3<>/dev/tcp/127.0.0.1/${monitoring.port} && printf 'GET ${monitoring.statsUri} HTTP/1.0\\r\\n\\r\\n' >&3 && head -n 1 <&3 | grep -q ' 200 '`],
+      interval: "5s", timeout: "2s", retries: 3, startPeriod: "5s",
+    },
+    certificates: usesTls ? { containerPath: `${DOCKER_PATHS.configDir}/${CERTIFICATE_DIR}` } : undefined,
+  };
+
+  const sidecar: ContainerPlan = {
+    name: DOCKER_HOSTS.sidecar,
+    image: { kind: "build", name: `${name}-sidecar:local`, context: ".", dockerfile: "sidecar/Dockerfile", sourceHash: sourceHash(REPO_ROOT, ["sidecar", "package.json", "package-lock.json"]) },
+    aliases: [DOCKER_HOSTS.sidecar],
+    command: ["--stats-socket", topology.global.statsSocket.path, "--listen", `0.0.0.0:${services.sidecar.port}`, "--interval", services.sidecar.pollInterval],
+    // The socket is HAProxy's (group 99, mode from the model): the sidecar joins that group, no more.
+    groupAdd: [HAPROXY_IMAGE_GID],
+    ports: [{ internal: services.sidecar.port, external: services.sidecar.port, ip: LOOPBACK }],
+    uploads: [],
+    volumes: [{ volume: socketVolume, containerPath: DOCKER_PATHS.socketDir, readOnly: false }],
+    healthcheck: {
+      test: ["CMD", "node", "-e", `fetch('http://127.0.0.1:${services.sidecar.port}/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))`],
+      interval: "10s", timeout: "3s", retries: 3, startPeriod: "5s",
+    },
+  };
+
+  const prometheus: ContainerPlan = {
+    name: DOCKER_HOSTS.prometheus,
+    image: { kind: "pull", name: PINNED_IMAGES.prometheus },
+    aliases: [DOCKER_HOSTS.prometheus],
+    command: ["--config.file=/etc/prometheus/prometheus.yml", "--storage.tsdb.path=/prometheus", `--web.listen-address=0.0.0.0:${services.prometheus.port}`],
+    ports: [{ internal: services.prometheus.port, external: services.prometheus.port, ip: LOOPBACK }],
+    uploads: [{ path: "/etc/prometheus/prometheus.yml", content: renderPrometheusConfig(topology, dockerTarget(), { sidecar: true, source }) }],
+    volumes: [{ volume: prometheusVolume, containerPath: "/prometheus" }],
+    healthcheck: { test: ["CMD", "wget", "-q", "-O", "/dev/null", `http://127.0.0.1:${services.prometheus.port}/-/ready`], interval: "10s", timeout: "3s", retries: 3, startPeriod: "10s" },
+  };
+
+  const datasource = Handlebars.create().compile(read("grafana", "datasource.yml.hbs"), { noEscape: true, strict: true });
+  const grafana: ContainerPlan = {
+    name: DOCKER_HOSTS.grafana,
+    image: { kind: "pull", name: PINNED_IMAGES.grafana },
+    aliases: [DOCKER_HOSTS.grafana],
+    env: { GF_SERVER_HTTP_PORT: String(services.grafana.port), GF_AUTH_ANONYMOUS_ENABLED: "true", GF_AUTH_ANONYMOUS_ORG_ROLE: "Viewer" },
+    ports: [{ internal: services.grafana.port, external: services.grafana.port, ip: LOOPBACK }],
+    uploads: [
+      {
+        path: "/etc/grafana/provisioning/datasources/prometheus.yml",
+        content: datasource({ source, topology: name, prometheusUrl: `http://${DOCKER_HOSTS.prometheus}:${services.prometheus.port}`, scrapeInterval: services.prometheus.scrapeInterval }),
+      },
+      { path: "/etc/grafana/provisioning/dashboards/haproxy.yml", content: read("grafana", "dashboards.yml") },
+      { path: "/etc/grafana/dashboards/haproxy.json", content: read("grafana", "haproxy-dashboard.json") },
+    ],
+    volumes: [{ volume: grafanaVolume, containerPath: "/var/lib/grafana" }],
+    healthcheck: { test: ["CMD", "wget", "-q", "-O", "/dev/null", `http://127.0.0.1:${services.grafana.port}/api/health`], interval: "10s", timeout: "3s", retries: 3, startPeriod: "20s" },
+  };
+
+  return {
+    name,
+    network: name,
+    volumes: [socketVolume, prometheusVolume, grafanaVolume],
+    containers: [...webs.values(), haproxy, sidecar, prometheus, grafana],
+  };
+}

@@ -1,0 +1,201 @@
+// The CDKTF Docker stack, tested at synth level (no Docker engine, no provider download here):
+// it declares what the model says, nothing typed twice, and nothing of the machine that synthesized it.
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { describe, it } from "node:test";
+import { Testing } from "cdktf";
+import { parseTopology } from "../infra/model/parse.ts";
+import type { Topology } from "../infra/model/schema.ts";
+import { renderHaproxyConfig } from "../infra/render/render.ts";
+import { renderPrometheusConfig } from "../infra/render/prometheus.ts";
+import { checkHaproxyConfig } from "../infra/render/haproxy-check.ts";
+import { DOCKER_PATHS, dockerTarget } from "../infra/render/targets.ts";
+import { PINNED_IMAGES, planDockerStack, portsOf } from "../infra/docker/plan.ts";
+import { DockerTopologyStack } from "../infra/docker/stack.ts";
+import { LocalPlanError } from "../infra/errors.ts";
+import { REPO_ROOT } from "../infra/repo.ts";
+import { editedTopology, seedTopology } from "./support/topologies.ts";
+import { runCli } from "./support/run-cli.ts";
+
+const SOURCE = "infra/topology.ts";
+
+function synth(topology: Topology): { json: string; stack: any } {
+  const app = Testing.app();
+  const json = Testing.synth(new DockerTopologyStack(app, planDockerStack(topology, { source: SOURCE })));
+  return { json, stack: JSON.parse(json) };
+}
+
+const containers = (stack: any): Record<string, any> => Object.fromEntries(Object.values(stack.resource.docker_container).map((c: any) => [c.name, c]));
+
+describe("the CDKTF stack for the default topology", () => {
+  const topology = parseTopology(seedTopology());
+  const { json, stack } = synth(topology);
+  const byName = containers(stack);
+
+  it("is valid Terraform with the docker provider, a network and the volumes", () => {
+    // Testing.toBeValidTerraform runs `terraform validate`, which needs Terraform and the provider: not here.
+    assert.ok(Testing.toHaveProvider(json, "docker"));
+    assert.ok(Testing.toHaveResourceWithProperties(json, "docker_network", { name: "flask-lb", driver: "bridge" }));
+    for (const volume of ["flask-lb-haproxy-socket", "flask-lb-prometheus-data", "flask-lb-grafana-data"]) {
+      assert.ok(Testing.toHaveResourceWithProperties(json, "docker_volume", { name: volume }), volume);
+    }
+  });
+
+  it("declares every container: each server of the model, HAProxy, the sidecar, Prometheus, Grafana", () => {
+    const servers = topology.backends.flatMap((b) => b.servers.map((s) => s.address));
+    assert.deepEqual(Object.keys(byName).sort(), [...new Set([...servers, "haproxy", "sidecar", "prometheus", "grafana"])].sort());
+    for (const container of Object.values(byName)) {
+      assert.deepEqual(container.networks_advanced.map((n: any) => n.aliases), [[container.name]], `${container.name} is reachable by its name`);
+    }
+  });
+
+  it("uploads into HAProxy the renderer's docker config, byte for byte, and HAProxy accepts it", async () => {
+    const uploaded = byName.haproxy.upload.find((u: any) => u.file === DOCKER_PATHS.config).content;
+    assert.equal(uploaded, renderHaproxyConfig(topology, dockerTarget(), { source: SOURCE }));
+    await checkHaproxyConfig(uploaded);
+  });
+
+  it("uploads the error pages the config names, from templates/errors", () => {
+    for (const page of topology.frontends[0]!.errorPages) {
+      const upload = byName.haproxy.upload.find((u: any) => u.file === `${DOCKER_PATHS.configDir}/errors/${page.file}`);
+      assert.equal(upload?.content, readFileSync(join(REPO_ROOT, "templates/errors", page.file), "utf8"), page.file);
+    }
+  });
+
+  it("publishes exactly the frontend binds on every address, and the operator ports on loopback only", () => {
+    const frontendPorts = portsOf(topology.frontends.flatMap((f) => f.binds));
+    const published = byName.haproxy.ports.map((p: any) => `${p.ip}:${p.external}->${p.internal}`);
+    assert.deepEqual(published, [...frontendPorts.map((p) => `0.0.0.0:${p}->${p}`), `127.0.0.1:${topology.monitoring.port}->${topology.monitoring.port}`]);
+    assert.deepEqual(frontendPorts, [60000, 60001]);
+    for (const [name, port] of [["sidecar", topology.services.sidecar.port], ["prometheus", topology.services.prometheus.port], ["grafana", topology.services.grafana.port]] as const) {
+      assert.deepEqual(byName[name].ports.map((p: any) => `${p.ip}:${p.external}`), [`127.0.0.1:${port}`], name);
+    }
+    for (const server of ["web-a", "web-b"]) assert.deepEqual(byName[server].ports ?? [], [], `${server} must not be published`);
+  });
+
+  it("shares HAProxy's stats socket with the sidecar through one volume, and the sidecar reads that socket", () => {
+    const mount = (c: any) => c.volumes.find((v: any) => v.container_path === DOCKER_PATHS.socketDir)?.volume_name;
+    assert.equal(mount(byName.haproxy), "${docker_volume.volume-flask-lb-haproxy-socket.name}");
+    assert.equal(mount(byName.sidecar), mount(byName.haproxy));
+    const args: string[] = byName.sidecar.command;
+    assert.equal(args[args.indexOf("--stats-socket") + 1], topology.global.statsSocket.path);
+    assert.ok(topology.global.statsSocket.path.startsWith(`${DOCKER_PATHS.socketDir}/`));
+    assert.deepEqual(byName.sidecar.group_add, ["99"], "the sidecar joins the socket's group, not root");
+    assert.equal(args[args.indexOf("--listen") + 1], `0.0.0.0:${topology.services.sidecar.port}`);
+  });
+
+  it("runs the web servers with the model's ports, names and health checks", () => {
+    for (const server of topology.backends[0]!.servers) {
+      const c = byName[server.address];
+      assert.deepEqual(c.env, [`INSTANCE_NAME=${server.name}`, `BIND=0.0.0.0:${server.port}`]);
+      assert.deepEqual(c.healthcheck.test, ["CMD", "curl", "-fsS", "-o", "/dev/null", `http://127.0.0.1:${server.port}${topology.backends[0]!.healthCheck!.path}`]);
+      assert.equal(c.healthcheck.interval, server.inter);
+      assert.equal(c.healthcheck.retries, server.fall);
+    }
+  });
+
+  it("gives every container a health check", () => {
+    for (const c of Object.values(byName)) assert.ok(c.healthcheck?.test?.length > 1, `${c.name} has no health check`);
+  });
+
+  it("pins the pulled images and builds web and sidecar from this repository", () => {
+    const images = Object.values(stack.resource.docker_image) as any[];
+    const pulled = images.filter((i) => !i.build).map((i) => i.name).sort();
+    assert.deepEqual(pulled, Object.values(PINNED_IMAGES).sort());
+    for (const name of pulled) assert.match(name, /:v?\d+\.\d+\.\d+$/, `${name} is not pinned to a version`);
+    const built = Object.fromEntries(images.filter((i) => i.build).map((i) => [i.name, i]));
+    assert.deepEqual(built["flask-lb-web:local"].build, { context: "${path.module}/../../../apps/web", dockerfile: "Dockerfile" });
+    assert.deepEqual(built["flask-lb-sidecar:local"].build, { context: "${path.module}/../../..", dockerfile: "sidecar/Dockerfile" });
+    assert.match(built["flask-lb-web:local"].triggers.source, /^[0-9a-f]{64}$/);
+  });
+
+  it("uploads Prometheus the generated config (scraping HAProxy, the sidecar, itself), which promtool accepts", async () => {
+    const uploaded = byName.prometheus.upload.find((u: any) => u.file === "/etc/prometheus/prometheus.yml").content;
+    assert.equal(uploaded, renderPrometheusConfig(topology, dockerTarget(), { sidecar: true, source: SOURCE }));
+    assert.match(uploaded, /targets: \["haproxy:8404"\][\s\S]*targets: \["sidecar:9101"\][\s\S]*targets: \["prometheus:9090"\]/);
+    const dir = mkdtempSync(join(tmpdir(), "promtool-"));
+    try {
+      writeFileSync(join(dir, "prometheus.yml"), uploaded);
+      await promisify(execFile)("promtool", ["check", "config", join(dir, "prometheus.yml")]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("provisions Grafana with the Prometheus datasource and the project's dashboard", () => {
+    const files = Object.fromEntries(byName.grafana.upload.map((u: any) => [u.file, u.content]));
+    assert.match(files["/etc/grafana/provisioning/datasources/prometheus.yml"], /url: http:\/\/prometheus:9090\n/);
+    assert.match(files["/etc/grafana/provisioning/dashboards/haproxy.yml"], /path: \/etc\/grafana\/dashboards/);
+    const dashboard = JSON.parse(files["/etc/grafana/dashboards/haproxy.json"]);
+    const queries: string[] = dashboard.panels.flatMap((p: any) => p.targets.map((t: any) => t.expr));
+    assert.ok(queries.some((q) => q.includes("haproxy_server_status")));
+  });
+
+  it("keeps Terraform's state at the repository root through a relative path", () => {
+    assert.deepEqual(stack.terraform.backend, { local: { path: "../../../terraform.flask-lb.tfstate" } });
+  });
+
+  it("has no TLS variable when no bind terminates TLS", () => {
+    assert.equal(stack.variable, undefined);
+  });
+});
+
+describe("the stack follows the model", () => {
+  it("a TLS bind mounts certificates from a Terraform variable, not a path of this machine", () => {
+    const topology = parseTopology(editedTopology((t) => (t.frontends[0].binds = [{ port: 443, tlsCertificate: "site.pem" }])));
+    const { stack } = synth(topology);
+    assert.equal(stack.variable.certificates_dir.type, "string");
+    const haproxy = containers(stack).haproxy;
+    assert.ok(haproxy.volumes.some((v: any) => v.host_path === "${var.certificates_dir}" && v.container_path === "/usr/local/etc/haproxy/certs" && v.read_only === true));
+    assert.deepEqual(haproxy.ports.map((p: any) => p.external), [443, 8404]);
+  });
+
+  it("a third server in the model is a third web container, reachable by its address", () => {
+    const topology = parseTopology(editedTopology((t) => t.backends[0].servers.push({ name: "web-c", address: "web-c", port: 5003, cookie: "web-c" })));
+    const web = containers(synth(topology).stack)["web-c"];
+    assert.deepEqual(web.env, ["INSTANCE_NAME=web-c", "BIND=0.0.0.0:5003"]);
+  });
+
+  it("two servers on one address with different ports are refused, saying why", () => {
+    const topology = parseTopology(editedTopology((t) => t.backends[0].servers.push({ name: "web-c", address: "web-a", port: 5009, cookie: "web-c" })));
+    assert.throws(() => planDockerStack(topology), (e: unknown) => e instanceof LocalPlanError && /server address "web-a" is used with ports 5001 and 5009/.test(e.message));
+  });
+});
+
+describe("npm run synth", () => {
+  it("writes cdktf.out with no path of the machine that synthesized it, offline", async () => {
+    const outdir = mkdtempSync(join(tmpdir(), "cdktf-out-"));
+    try {
+      const result = await runCli("infra/docker/main.ts", ["--outdir", outdir]);
+      assert.equal(result.code, 0, result.stderr);
+      const json = readFileSync(join(outdir, "stacks/flask-lb/cdk.tf.json"), "utf8");
+      const manifest = readFileSync(join(outdir, "manifest.json"), "utf8");
+      for (const text of [json, manifest]) {
+        for (const machinePath of [REPO_ROOT.replace(/\/$/, ""), outdir, tmpdir(), process.env.HOME ?? "/root"]) {
+          assert.ok(!text.includes(machinePath), `the output names ${machinePath}`);
+        }
+      }
+      const stack = JSON.parse(json);
+      assert.ok(stack.resource.docker_container);
+    } finally {
+      rmSync(outdir, { recursive: true, force: true });
+    }
+  });
+
+  it("an invalid topology stops the synth with the model's message", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "cdktf-bad-"));
+    try {
+      const file = join(dir, "broken.json");
+      writeFileSync(file, JSON.stringify(editedTopology((t) => (t.backends[0].servers[0].port = 70000))));
+      const result = await runCli("infra/docker/main.ts", ["--topology", file, "--outdir", join(dir, "out")]);
+      assert.equal(result.code, 1);
+      assert.match(result.stderr, /error TOPOLOGY_INVALID: the topology is invalid:\n  backends\.flask_servers\.servers\.web-a\.port: 70000 is not a port/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
