@@ -7,7 +7,7 @@ import { describeEndpoint, parseEndpoint, runtimeCommand } from "./runtime-api.t
 import { SelfMetrics } from "./self-metrics.ts";
 import { parseInterval, parseListen } from "./args.ts";
 
-const USAGE = "usage: npm run sidecar -- --stats-socket PATH|HOST:PORT --listen [HOST:]PORT [--interval 2s] [--timeout 1s]";
+const USAGE = "usage: npm run sidecar -- --stats-socket PATH|HOST:PORT --listen [HOST:]PORT [--interval 2s] [--timeout 1s] [--assertions-file FILE]";
 
 const log = (line: string) => process.stderr.write(`${new Date().toISOString()} sidecar: ${line}\n`);
 
@@ -19,6 +19,7 @@ async function main(argv: string[]): Promise<void> {
       listen: { type: "string", default: "127.0.0.1:9101" },
       interval: { type: "string", default: "2s" },
       timeout: { type: "string", default: "1s" },
+      "assertions-file": { type: "string" },
     },
     strict: true,
   });
@@ -28,7 +29,7 @@ async function main(argv: string[]): Promise<void> {
   const intervalMs = parseInterval(values.interval);
   const timeoutMs = parseInterval(values.timeout);
 
-  const metrics = new SelfMetrics();
+  const metrics = new SelfMetrics({ assertionsFile: values["assertions-file"], log });
   const poller = new StatsPoller({ api: (command) => runtimeCommand(endpoint, command, { timeoutMs }), metrics, intervalMs, log });
   const server = createMetricsServer(poller, metrics);
   server.listen(listen.port, listen.host);

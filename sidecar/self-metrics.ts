@@ -1,6 +1,22 @@
 // The sidecar's own metrics (haproxy_sidecar_*), kept by prom-client: few series, so the
 // library's registry is the right tool here, unlike for HAProxy's thousands.
+import { readFile } from "node:fs/promises";
 import { Counter, Gauge, Registry, collectDefaultMetrics } from "prom-client";
+
+/** Reads the verdicts npm run verify left ({ results: [{ assertion, passed }] }); [] when there are none. */
+export async function readAssertionResults(file: string): Promise<{ assertion: string; passed: boolean }[]> {
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch {
+    return []; // verify has not run yet
+  }
+  const parsed = JSON.parse(text) as { results?: unknown };
+  if (!Array.isArray(parsed.results)) throw new Error(`${file} has no "results" list`);
+  return parsed.results
+    .filter((r): r is { assertion: string; passed: boolean } => typeof r?.assertion === "string" && typeof r?.passed === "boolean")
+    .map(({ assertion, passed }) => ({ assertion, passed }));
+}
 
 export class SelfMetrics {
   readonly registry = new Registry();
@@ -11,9 +27,28 @@ export class SelfMetrics {
   readonly parseErrors = new Counter({ name: "haproxy_sidecar_parse_errors_total", help: "Lines or cells of HAProxy's answers that could not be parsed and were skipped", registers: [this.registry] });
   readonly pollFailures = new Counter({ name: "haproxy_sidecar_scrape_failures_total", help: "Failed polls, by error code", labelNames: ["code"], registers: [this.registry] });
   readonly polls = new Counter({ name: "haproxy_sidecar_polls_total", help: "Polls of HAProxy's stats socket, successful or not", registers: [this.registry] });
-  readonly assertionPassed = new Gauge({ name: "haproxy_sidecar_assertion_passed", help: "1 if the last run of an end-to-end assertion passed, 0 if it failed", labelNames: ["assertion"], registers: [this.registry] });
+  readonly assertionPassed: Gauge<"assertion">;
 
-  constructor(now: () => number = Date.now) {
+  /** `assertionsFile`: where npm run verify writes its results, read at each scrape. */
+  constructor(options: { now?: () => number; assertionsFile?: string; log?: (line: string) => void } = {}) {
+    const now = options.now ?? Date.now;
+    const { assertionsFile, log = () => {} } = options;
+    this.assertionPassed = new Gauge({
+      name: "haproxy_sidecar_assertion_passed",
+      help: "1 if the last run of an end-to-end assertion (npm run verify) passed, 0 if it failed",
+      labelNames: ["assertion"],
+      registers: [this.registry],
+      async collect() {
+        if (!assertionsFile) return;
+        try {
+          const results = await readAssertionResults(assertionsFile);
+          this.reset();
+          for (const r of results) this.set({ assertion: r.assertion }, r.passed ? 1 : 0);
+        } catch (error) {
+          log(`cannot read the assertion results in ${assertionsFile}: ${(error as Error).message}`);
+        }
+      },
+    });
     const lastSuccess = this.lastSuccess;
     this.snapshotAge = new Gauge({
       name: "haproxy_sidecar_snapshot_age_seconds",

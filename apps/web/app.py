@@ -1,7 +1,8 @@
 """The web server behind the load balancer: run as web-a, web-b, ... by gunicorn.
 
 GET /        says which instance answered (JSON body and the X-Served-By header), so that
-             tests and the sidecar can tell where HAProxy sent each request.
+             tests and the sidecar can tell where HAProxy sent each request. Any other path
+             answers the same way (balance uri spreads requests by path).
 GET /status  the health endpoint HAProxy checks.
 """
 import os
@@ -23,7 +24,8 @@ def served_by(response):
 
 
 @app.get("/")
-def index():
+@app.get("/<path:path>")
+def index(path=""):
     return jsonify(
         server=INSTANCE,
         pid=os.getpid(),

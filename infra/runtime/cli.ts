@@ -6,7 +6,9 @@ import { StackError } from "../errors.ts";
 import { DEFAULT_TOPOLOGY_FILE, loadTopologyFile } from "../model/load.ts";
 import { REPO_ROOT } from "../repo.ts";
 import { startLocalStack, stopLocalStack, type LocalStack } from "./stack.ts";
-import { smokeCheck } from "./smoke.ts";
+import { runAssertions } from "../../sidecar/assertions/run.ts";
+import { renderTable } from "../../sidecar/assertions/report.ts";
+import { expectationsFromTopology, localStackAccess } from "./verify.ts";
 
 const USAGE = `usage: npm start [-- --topology FILE] [--run-dir DIR] [--detach]
        npm stop  [-- --run-dir DIR]`;
@@ -44,9 +46,16 @@ async function main(argv: string[]): Promise<number> {
   });
   const upSeconds = ((Date.now() - started) / 1000).toFixed(1);
 
-  let verified: string[];
+  // The quick assertions before saying "up"; npm run verify runs failover and recovery too.
+  let verified: string;
   try {
-    verified = await smokeCheck(topology);
+    const run = await runAssertions(expectationsFromTopology(topology), localStackAccess(stack.plan, (l) => console.error(l)), { only: ["distribution", "persistence"], requests: 200 });
+    verified = renderTable(run.results);
+    if (!run.results.every((r) => r.passed)) {
+      console.error(`${verified}\n\nthe running stack does not behave as the topology says; stopping it`);
+      await stack.stop();
+      return 1;
+    }
   } catch (error) {
     await stack.stop();
     throw error;
@@ -81,7 +90,7 @@ async function main(argv: string[]): Promise<number> {
   });
 }
 
-function describe(stack: LocalStack, upSeconds: string, verified: string[]): string {
+function describe(stack: LocalStack, upSeconds: string, verified: string): string {
   const rows = stack.processes.map((p) => {
     const plan = stack.plan.components.find((c) => c.name === p.spec.name)!;
     return [plan.name, plan.url, String(p.pid), relative(process.cwd(), plan.logFile)];
@@ -99,8 +108,8 @@ function describe(stack: LocalStack, upSeconds: string, verified: string[]): str
     ...stack.plan.links.map((l) => `  ${l.label.padEnd(20)} ${l.urls.join("  ")}`),
     `  ${"run directory".padEnd(20)} ${stack.plan.runDir}`,
     "",
-    "verified:",
-    ...verified.map((v) => `  ${v}`),
+    "verified (npm run verify for failover and recovery too):",
+    verified,
   ].join("\n");
 }
 

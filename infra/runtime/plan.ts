@@ -9,6 +9,9 @@ import { LocalPlanError } from "../errors.ts";
 import { REPO_ROOT } from "../repo.ts";
 import type { ProcessSpec } from "./processes.ts";
 
+/** Where npm run verify leaves its last results, in the run directory; the sidecar exports them. */
+export const ASSERTIONS_FILE = "verify.json";
+
 export type ComponentKind = "web" | "haproxy" | "sidecar" | "prometheus";
 
 export interface ComponentPlan extends ProcessSpec {
@@ -95,6 +98,7 @@ export function planLocalStack(topology: Topology, options: PlanOptions): LocalS
       "--stats-socket", adminSocket,
       "--listen", `${LOCAL_ADDRESS}:${topology.services.sidecar.port}`,
       "--interval", topology.services.sidecar.pollInterval,
+      "--assertions-file", join(runDir, ASSERTIONS_FILE),
     ],
     cwd: REPO_ROOT,
     logFile: join(logs, "sidecar.log"),

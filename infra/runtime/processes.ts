@@ -92,6 +92,16 @@ export async function stopProcessGroup(pid: number, graceMs = 10_000): Promise<v
   while (isAlive(pid)) await sleep(20);
 }
 
+/** Kills a process group at once (SIGKILL: a crash, not a shutdown) and waits until it is gone. */
+export async function killProcessGroup(pid: number): Promise<void> {
+  try {
+    process.kill(-pid, "SIGKILL");
+  } catch {
+    /* already gone */
+  }
+  while (isAlive(pid) || groupAlive(pid)) await sleep(20);
+}
+
 /** Whether any process of the group led by `pgid` remains (a worker that outlived its master). */
 function groupAlive(pgid: number): boolean {
   try {

@@ -46,9 +46,17 @@ export class LocalStack {
     return found;
   }
 
-  /** Stops every component in reverse start order; safe to call more than once. */
+  /**
+   * Stops every component in reverse start order; safe to call more than once. The state file is
+   * the authority: a server that npm run verify killed and restarted has a new pid there.
+   */
   stop(): Promise<void> {
-    this.stopping ??= stopAll(this.processes.map((p) => p.pid)).then(() => rm(join(this.plan.runDir, STATE_FILE), { force: true }));
+    this.stopping ??= (async () => {
+      const recorded = (await readState(this.plan.runDir))?.processes.map((p) => p.pid) ?? [];
+      const own = this.processes.map((p) => p.pid).filter((pid) => !recorded.includes(pid));
+      await stopAll([...own, ...recorded]);
+      await rm(join(this.plan.runDir, STATE_FILE), { force: true });
+    })();
     return this.stopping;
   }
 }
@@ -101,6 +109,19 @@ export async function stopLocalStack(runDir: string): Promise<number> {
   await stopAll(state.processes.map((p) => p.pid));
   await rm(join(runDir, STATE_FILE), { force: true });
   return alive.length;
+}
+
+/** The processes of the stack running from `runDir` (alive or not), in start order; undefined if none. */
+export async function recordedProcesses(runDir: string): Promise<{ name: string; pid: number }[] | undefined> {
+  return (await readState(runDir))?.processes;
+}
+
+/** Records that component `name` now runs as `pid` (it was restarted), keeping the start order. */
+export async function recordRestart(runDir: string, name: string, pid: number): Promise<void> {
+  const state = await readState(runDir);
+  if (!state) throw new Error(`no stack is recorded in ${runDir}`);
+  state.processes = state.processes.map((p) => (p.name === name ? { name, pid } : p));
+  await writeFileAtomic(join(runDir, STATE_FILE), `${JSON.stringify(state, null, 2)}\n`);
 }
 
 async function stopAll(pidsInStartOrder: number[]): Promise<void> {

@@ -1,0 +1,99 @@
+// npm run verify -- [--only health,distribution,persistence,failover,recovery] [--json FILE]
+//                   [--report DIR] [--topology FILE] [--run-dir DIR] [--requests N]
+// Against the stack running from the run directory, or one it starts (and stops) itself.
+import { mkdir } from "node:fs/promises";
+import { join, relative, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { StackError } from "../errors.ts";
+import { writeFileAtomic } from "../files.ts";
+import { DEFAULT_TOPOLOGY_FILE, loadTopologyFile } from "../model/load.ts";
+import { REPO_ROOT } from "../repo.ts";
+import { ASSERTIONS, type AssertionName } from "../../sidecar/assertions/judge.ts";
+import { runAssertions } from "../../sidecar/assertions/run.ts";
+import { renderHtmlReport, renderTable } from "../../sidecar/assertions/report.ts";
+import { isAlive } from "./processes.ts";
+import { ASSERTIONS_FILE, planLocalStack } from "./plan.ts";
+import { recordedProcesses, startLocalStack, type LocalStack } from "./stack.ts";
+import { expectationsFromTopology, localStackAccess } from "./verify.ts";
+
+const USAGE = `usage: npm run verify -- [--only ${ASSERTIONS.join(",")}] [--json FILE] [--report DIR]
+                         [--topology FILE] [--run-dir DIR] [--requests N]`;
+
+class UsageError extends StackError {
+  readonly code = "USAGE";
+}
+
+function parseOnly(text: string | undefined): AssertionName[] {
+  if (text === undefined) return [...ASSERTIONS];
+  const names = text.split(",").map((n) => n.trim()).filter(Boolean);
+  const unknown = names.filter((n) => !(ASSERTIONS as readonly string[]).includes(n));
+  if (unknown.length || names.length === 0) throw new UsageError(`--only ${JSON.stringify(text)}: ${unknown.length ? `unknown ${unknown.join(", ")}` : "empty"}; choose from ${ASSERTIONS.join(", ")}\n${USAGE}`);
+  return names as AssertionName[];
+}
+
+async function main(argv: string[]): Promise<number> {
+  let values;
+  try {
+    values = parseArgs({
+      args: argv,
+      options: {
+        only: { type: "string" },
+        json: { type: "string" },
+        report: { type: "string", default: join(REPO_ROOT, "reports") },
+        topology: { type: "string", default: DEFAULT_TOPOLOGY_FILE },
+        "run-dir": { type: "string", default: join(REPO_ROOT, ".run") },
+        requests: { type: "string", default: "1000" },
+      },
+      strict: true,
+    }).values;
+  } catch (error) {
+    throw new UsageError(`${(error as Error).message}\n${USAGE}`);
+  }
+  const only = parseOnly(values.only);
+  const requests = Number(values.requests);
+  if (!Number.isInteger(requests) || requests < 10 || requests > 100_000) throw new UsageError(`--requests ${values.requests}: use a whole number from 10 to 100000`);
+  const runDir = resolve(values["run-dir"]);
+  const topology = await loadTopologyFile(values.topology);
+  const log = (line: string) => process.stderr.write(`verify: ${line}\n`);
+
+  const running = (await recordedProcesses(runDir))?.some((p) => isAlive(p.pid)) ?? false;
+  let ownStack: LocalStack | undefined;
+  if (!running) {
+    log(`no stack runs from ${runDir}: starting one for this run`);
+    ownStack = await startLocalStack(topology, { runDir, sidecar: true, source: relative(REPO_ROOT, resolve(values.topology)), log });
+  }
+  try {
+    const plan = ownStack?.plan ?? planLocalStack(topology, { runDir, sidecar: true });
+    const expectations = expectationsFromTopology(topology);
+    log(`checking ${only.join(", ")} through ${expectations.frontendUrl} (backend ${expectations.backend}, balance ${expectations.balance})`);
+    const run = await runAssertions(expectations, localStackAccess(plan, log), { only, requests });
+    const generatedAt = new Date().toISOString();
+    const report = { topology: topology.name, generatedAt, passed: run.results.every((r) => r.passed), results: run.results, timeline: run.timeline };
+    const json = `${JSON.stringify(report, null, 2)}\n`;
+    // The sidecar exports these results as haproxy_sidecar_assertion_passed{assertion=...}.
+    await writeFileAtomic(join(runDir, ASSERTIONS_FILE), json);
+    if (values.json) await writeFileAtomic(resolve(values.json), json);
+    await mkdir(resolve(values.report), { recursive: true });
+    const html = join(resolve(values.report), "verify.html");
+    await writeFileAtomic(html, renderHtmlReport({ topology: topology.name, generatedAt, results: run.results, samples: run.timeline.samples, events: run.timeline.events }));
+
+    console.log(renderTable(run.results));
+    console.log(`\n${report.passed ? "every assertion passed" : `${run.results.filter((r) => !r.passed).length} of ${run.results.length} assertions failed`}`);
+    console.log(`report: ${html}${values.json ? `\njson:   ${resolve(values.json)}` : ""}`);
+    return report.passed ? 0 : 1;
+  } finally {
+    if (ownStack) {
+      log("stopping the stack it started");
+      await ownStack.stop();
+    }
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    if (error instanceof StackError) console.error(`error ${error.code}: ${error.message}`);
+    else console.error(`unexpected error: ${error instanceof Error ? error.stack : String(error)}`);
+    process.exit(2);
+  },
+);

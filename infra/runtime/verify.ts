@@ -1,0 +1,63 @@
+// npm run verify's wiring: the model says what to expect, the local runtime provides the access
+// (stats socket, killing and restarting a gunicorn); the sidecar's assertions do the rest.
+import type { Topology } from "../model/schema.ts";
+import { durationMs } from "../model/schema.ts";
+import { LOCAL_ADDRESS, localTarget } from "../render/targets.ts";
+import { prometheusJobs } from "../render/prometheus.ts";
+import { runtimeCommand } from "../../sidecar/runtime-api.ts";
+import type { Expectations } from "../../sidecar/assertions/judge.ts";
+import type { StackAccess } from "../../sidecar/assertions/run.ts";
+import type { LocalStackPlan } from "./plan.ts";
+import { killProcessGroup, startProcess } from "./processes.ts";
+import { recordedProcesses, recordRestart } from "./stack.ts";
+
+/** What traffic through the first frontend must show, derived from the model. */
+export function expectationsFromTopology(topology: Topology): Expectations {
+  const frontend = topology.frontends[0]!;
+  const backend = topology.backends.find((b) => b.name === frontend.defaultBackend)!;
+  const bind = frontend.binds.find((b) => b.tlsCertificate === undefined);
+  if (!bind) throw new Error(`frontend ${frontend.name} has only TLS binds: npm run verify sends plain HTTP`);
+  const { defaults } = topology;
+  const retries = backend.retries ?? defaults.retries;
+  const redispatch = backend.redispatch ?? defaults.redispatch;
+  const retryOn = backend.retryOn ?? defaults.retryOn;
+  const inters = backend.servers.map((s) => durationMs(s.inter)!);
+  return {
+    frontendUrl: `http://${LOCAL_ADDRESS}:${bind.port}/`,
+    backend: backend.name,
+    balance: backend.balance,
+    cookie: backend.cookie?.name,
+    lossless: retries > 0 && redispatch && (retryOn.includes("all-retryable-errors") || (retryOn.includes("conn-failure") && retryOn.includes("empty-response"))),
+    // Without "timeout check", HAProxy gives a check as long as inter.
+    checkTimeoutMs: defaults.timeouts.check ? durationMs(defaults.timeouts.check)! : Math.max(...inters),
+    servers: backend.servers.map((s) => ({ name: s.name, weight: s.weight, active: !s.backup && !s.disabled, interMs: durationMs(s.inter)!, fall: s.fall, rise: s.rise })),
+  };
+}
+
+/** Access to the local stack running from `plan.runDir`. */
+export function localStackAccess(plan: LocalStackPlan, log: (line: string) => void): StackAccess {
+  const web = (name: string) => {
+    const component = plan.components.find((c) => c.kind === "web" && c.name === name);
+    if (!component) throw new Error(`no web server named ${name} in the local stack`);
+    return component;
+  };
+  const prometheus = plan.components.find((c) => c.kind === "prometheus");
+  return {
+    api: (command) => runtimeCommand({ path: plan.adminSocket }, command, { timeoutMs: 2000 }),
+    async killServer(name) {
+      const pid = (await recordedProcesses(plan.runDir))?.find((p) => p.name === web(name).name)?.pid;
+      if (pid === undefined) throw new Error(`${name} is not recorded in ${plan.runDir}/stack.json: is the stack running?`);
+      await killProcessGroup(pid);
+    },
+    async startServer(name) {
+      const started = await startProcess(web(name));
+      started.child.unref();
+      await recordRestart(plan.runDir, name, started.pid);
+    },
+    serverHealthUrl: (name) => web(name).url,
+    prometheus: prometheus
+      ? { targetsUrl: `${prometheus.url}api/v1/targets`, jobs: prometheusJobs(plan.topology, localTarget(plan.runDir), { sidecar: plan.components.some((c) => c.kind === "sidecar") }).map((j) => j.name) }
+      : undefined,
+    log,
+  };
+}

@@ -1,0 +1,236 @@
+// What traffic must show, and pure functions that judge a measurement against it. The caller
+// derives Expectations from the topology model; nothing here reads the model, HAProxy or a socket.
+
+export type Balance = "roundrobin" | "leastconn" | "source" | "uri" | "first";
+
+export interface ServerExpectation {
+  name: string;
+  weight: number;
+  /** Backup or disabled servers take no share while the others are up. */
+  active: boolean;
+  interMs: number;
+  fall: number;
+  rise: number;
+}
+
+export interface Expectations {
+  /** Where clients send traffic: the frontend under test. */
+  frontendUrl: string;
+  backend: string;
+  balance: Balance;
+  /** The persistence cookie's name, when the backend pins clients to servers. */
+  cookie?: string;
+  /** retries > 0, redispatch and retry-on conn-failure: a dying server must cost no request. */
+  lossless: boolean;
+  /** HAProxy's health-check timeout ("timeout check", else inter). */
+  checkTimeoutMs: number;
+  servers: ServerExpectation[];
+}
+
+export const ASSERTIONS = ["health", "distribution", "persistence", "failover", "recovery"] as const;
+export type AssertionName = (typeof ASSERTIONS)[number];
+
+export interface AssertionResult {
+  assertion: AssertionName;
+  passed: boolean;
+  expected: string;
+  measured: string;
+  /** Numbers for the JSON report and the chart. */
+  data?: Record<string, unknown>;
+}
+
+/** Slack added to every timing bound: scheduling on a busy 2-core machine, process start-up. */
+export const TIMING_SLACK_MS = 1000;
+/** How far a server's share may be from its weight's share, in share points (0.05 = 5 %). */
+export const SHARE_TOLERANCE = 0.05;
+
+const pct = (x: number) => `${(100 * x).toFixed(1)} %`;
+const list = (counts: Map<string, number>) => [...counts].sort(([a], [b]) => a.localeCompare(b)).map(([s, n]) => `${s} ${n}`).join(", ") || "nothing";
+
+export interface DistributionMeasurement {
+  /** Requests answered, by the server that answered (X-Served-By). */
+  counts: Map<string, number>;
+  failures: number;
+  /** For source/uri: which servers each client (address) or path saw. */
+  serversByKey?: Map<string, Set<string>>;
+  /** Servers HAProxy reported UP before the traffic. */
+  up: string[];
+}
+
+export function judgeDistribution(expect: Expectations, m: DistributionMeasurement): AssertionResult {
+  const candidates = expect.servers.filter((s) => s.active && s.weight > 0 && m.up.includes(s.name));
+  const total = [...m.counts.values()].reduce((a, b) => a + b, 0);
+  const base = { assertion: "distribution" as const, data: { counts: Object.fromEntries(m.counts), failures: m.failures, balance: expect.balance } };
+  if (candidates.length === 0) return { ...base, passed: false, expected: "at least one active server UP", measured: `UP: ${m.up.join(", ") || "none"}` };
+  const failed = m.failures > 0 ? `; ${m.failures} requests failed` : "";
+  const strays = [...m.counts.keys()].filter((s) => !candidates.some((c) => c.name === s));
+
+  switch (expect.balance) {
+    case "roundrobin":
+    case "leastconn": {
+      // Sequential-enough traffic spreads like round robin under leastconn too (equal loads tie).
+      const weights = candidates.reduce((sum, s) => sum + s.weight, 0);
+      const expected = candidates.map((s) => `${s.name} ${pct(s.weight / weights)}`).join(", ");
+      const off = candidates.filter((s) => Math.abs((m.counts.get(s.name) ?? 0) / Math.max(total, 1) - s.weight / weights) > SHARE_TOLERANCE);
+      const measured = candidates.map((s) => `${s.name} ${pct((m.counts.get(s.name) ?? 0) / Math.max(total, 1))}`).join(", ");
+      return {
+        ...base,
+        passed: off.length === 0 && strays.length === 0 && m.failures === 0,
+        expected: `${expected} of ${total + m.failures} requests (by weight, ±${pct(SHARE_TOLERANCE)}), none failed`,
+        measured: `${measured}${strays.length ? `; also ${strays.join(", ")}` : ""}${failed}`,
+      };
+    }
+    case "source":
+    case "uri": {
+      const key = expect.balance === "source" ? "client address" : "path";
+      const split = [...(m.serversByKey ?? new Map())].filter(([, servers]) => servers.size > 1);
+      const used = new Set([...(m.serversByKey?.values() ?? [])].flatMap((s) => [...s]));
+      const spread = candidates.length < 2 || used.size >= 2;
+      return {
+        ...base,
+        passed: split.length === 0 && spread && strays.length === 0 && m.failures === 0,
+        expected: `each ${key} always reaches one server, and ${m.serversByKey?.size ?? 0} ${key}es reach more than one server in all`,
+        measured: `${split.length} ${key}es split across servers${split.length ? ` (${split[0]![0]}: ${[...split[0]![1]].join(", ")})` : ""}; servers used: ${[...used].join(", ") || "none"}${failed}`,
+      };
+    }
+    case "first": {
+      const first = candidates[0]!.name;
+      return {
+        ...base,
+        passed: (m.counts.get(first) ?? 0) === total && m.failures === 0 && total > 0,
+        expected: `every request on ${first} (balance first, below its maxconn)`,
+        measured: `${list(m.counts)}${failed}`,
+      };
+    }
+  }
+}
+
+export interface PersistenceMeasurement {
+  /** Per client: the server its cookie named, and every server that answered it afterwards. */
+  clients: { pinnedTo: string | undefined; servedBy: string[] }[];
+  /** A request carrying a cookie for a server that was DOWN. */
+  downServer?: { server: string; status: number; servedBy: string | undefined };
+}
+
+export function judgePersistence(expect: Expectations, m: PersistenceMeasurement): AssertionResult {
+  const base = { assertion: "persistence" as const, data: { ...m } };
+  if (!expect.cookie) {
+    return { ...base, passed: true, expected: "no cookie persistence in the model: nothing to check", measured: "skipped" };
+  }
+  const unpinned = m.clients.filter((c) => c.pinnedTo === undefined).length;
+  const strayed = m.clients.filter((c) => c.pinnedTo !== undefined && c.servedBy.some((s) => s !== c.pinnedTo));
+  const down = m.downServer;
+  const redispatched = down !== undefined && down.status === 200 && down.servedBy !== undefined && down.servedBy !== down.server;
+  const measured = [
+    unpinned ? `${unpinned} of ${m.clients.length} clients got no ${expect.cookie} cookie` : `${m.clients.length} clients pinned (${[...new Set(m.clients.map((c) => c.pinnedTo))].join(", ")})`,
+    strayed.length ? `${strayed.length} left their server (${strayed[0]!.pinnedTo} → ${strayed[0]!.servedBy.find((s) => s !== strayed[0]!.pinnedTo)})` : "none left its server",
+    down ? `cookie for DOWN ${down.server} → ${down.status} from ${down.servedBy ?? "nobody"}` : "DOWN case not run",
+  ].join("; ");
+  return {
+    ...base,
+    passed: unpinned === 0 && strayed.length === 0 && redispatched,
+    expected: `every client gets a ${expect.cookie} cookie and stays on its server; a cookie naming a DOWN server is served (200) by a live one`,
+    measured,
+  };
+}
+
+/** One request of the background traffic: when it ended, who answered, how. */
+export interface TrafficSample {
+  /** Milliseconds since the traffic started. */
+  t: number;
+  server?: string;
+  status?: number;
+  error?: string;
+}
+
+export interface FailoverMeasurement {
+  server: string;
+  samples: TrafficSample[];
+  killedAt: number;
+  /** When the server was started again: the window of "all traffic on the others" ends there. */
+  restartedAt: number;
+  /** When HAProxy first reported the server DOWN (undefined: never, within the wait). */
+  downAt?: number;
+}
+
+export function failoverBoundMs(expect: Expectations, server: ServerExpectation): number {
+  return server.interMs * server.fall + expect.checkTimeoutMs + TIMING_SLACK_MS;
+}
+
+export function judgeFailover(expect: Expectations, m: FailoverMeasurement): AssertionResult {
+  const server = expect.servers.find((s) => s.name === m.server)!;
+  const bound = failoverBoundMs(expect, server);
+  const window = m.samples.filter((s) => s.t >= m.killedAt && s.t < m.restartedAt);
+  const failed = window.filter((s) => s.error !== undefined || (s.status ?? 0) >= 500).length;
+  // A request that had already been sent to the server before DOWN may finish a moment later.
+  const afterDown = m.downAt === undefined ? [] : window.filter((s) => s.t > m.downAt! + 200);
+  const stillSent = afterDown.filter((s) => s.server === m.server).length;
+  const detected = m.downAt === undefined ? undefined : m.downAt - m.killedAt;
+  const lossOk = !expect.lossless || failed === 0;
+  return {
+    assertion: "failover",
+    passed: detected !== undefined && detected <= bound && lossOk && stillSent === 0 && afterDown.length > 0,
+    expected: `${m.server} DOWN within ${bound} ms (inter ${server.interMs} × fall ${server.fall} + check timeout ${expect.checkTimeoutMs} + slack ${TIMING_SLACK_MS}); ${expect.lossless ? "0 failed requests (retries, redispatch, retry-on)" : "failed requests reported (the backend does not retry)"}; then all traffic on the others`,
+    measured: `DOWN after ${detected === undefined ? "never" : `${detected} ms`}; ${failed} of ${window.length} requests failed; ${stillSent} of ${afterDown.length} later requests still reached ${m.server}`,
+    data: { server: m.server, killedAt: m.killedAt, downAt: m.downAt, detectionMs: detected, boundMs: bound, failed, requests: window.length },
+  };
+}
+
+export interface RecoveryMeasurement {
+  server: string;
+  samples: TrafficSample[];
+  /** When the restarted server answered its health endpoint directly. */
+  listeningAt: number;
+  upAt?: number;
+}
+
+export function recoveryBoundMs(server: ServerExpectation): number {
+  // The first check may come up to one inter after the server listens, then rise checks pass.
+  return server.rise * server.interMs + server.interMs + TIMING_SLACK_MS;
+}
+
+export function judgeRecovery(expect: Expectations, m: RecoveryMeasurement): AssertionResult {
+  const server = expect.servers.find((s) => s.name === m.server)!;
+  const bound = recoveryBoundMs(server);
+  const took = m.upAt === undefined ? undefined : m.upAt - m.listeningAt;
+  const afterUp = m.upAt === undefined ? [] : m.samples.filter((s) => s.t > m.upAt! + 200);
+  const reached = afterUp.filter((s) => s.server === m.server).length;
+  return {
+    assertion: "recovery",
+    passed: took !== undefined && took <= bound && reached > 0,
+    expected: `${m.server} UP within ${bound} ms of answering again (rise ${server.rise} × inter ${server.interMs} + one inter + slack ${TIMING_SLACK_MS}); then it takes traffic again`,
+    measured: `UP after ${took === undefined ? "never" : `${took} ms`}; ${reached} of ${afterUp.length} later requests reached it`,
+    data: { server: m.server, listeningAt: m.listeningAt, upAt: m.upAt, recoveryMs: took, boundMs: bound, reached },
+  };
+}
+
+export interface HealthMeasurement {
+  socketAnswers: boolean;
+  /** Servers HAProxy knows in the backend, with their status. */
+  known: Map<string, string>;
+  /** Prometheus scrape jobs and their health; undefined when Prometheus is not part of the check. */
+  prometheusTargets?: Map<string, string>;
+  /** The jobs Prometheus must scrape. */
+  expectedJobs?: string[];
+}
+
+export function judgeHealth(expect: Expectations, m: HealthMeasurement): AssertionResult {
+  const missing = expect.servers.filter((s) => !m.known.has(s.name)).map((s) => s.name);
+  const notUp = expect.servers.filter((s) => s.active && m.known.has(s.name) && m.known.get(s.name) !== "UP").map((s) => `${s.name} ${m.known.get(s.name)}`);
+  const targets = m.prometheusTargets ?? new Map<string, string>();
+  const targetsDown = [
+    ...[...targets].filter(([, h]) => h !== "up").map(([job, h]) => `${job} ${h}`),
+    ...(m.expectedJobs ?? []).filter((job) => !targets.has(job)).map((job) => `${job} missing`),
+  ];
+  return {
+    assertion: "health",
+    passed: m.socketAnswers && missing.length === 0 && notUp.length === 0 && targetsDown.length === 0,
+    expected: `the stats socket answers; HAProxy knows ${expect.servers.map((s) => s.name).join(", ")} in ${expect.backend}, active ones UP${m.prometheusTargets ? `; Prometheus scrapes ${(m.expectedJobs ?? []).join(", ")}, every target up` : ""}`,
+    measured: [
+      m.socketAnswers ? "socket answers" : "socket does not answer",
+      missing.length ? `missing: ${missing.join(", ")}` : `known: ${[...m.known.keys()].join(", ")}`,
+      notUp.length ? `not UP: ${notUp.join(", ")}` : "active servers UP",
+      m.prometheusTargets ? (targetsDown.length ? `targets down: ${targetsDown.join(", ")}` : `${m.prometheusTargets.size} targets up`) : "",
+    ].filter(Boolean).join("; "),
+  };
+}

@@ -1,0 +1,231 @@
+// Runs the end-to-end assertions against a live HAProxy: real traffic, real faults. Everything it
+// touches is passed in (the runtime API, a way to kill and restart a server), so the same code runs
+// against the local runtime or anything else that can provide those.
+import { parseShowStat, serverStates } from "../show-stat.ts";
+import {
+  judgeDistribution, judgeFailover, judgeHealth, judgePersistence, judgeRecovery,
+  failoverBoundMs, recoveryBoundMs,
+  type AssertionName, type AssertionResult, type Expectations, type TrafficSample,
+} from "./judge.ts";
+import { backgroundTraffic, burst, TrafficClient } from "./traffic.ts";
+
+export interface StackAccess {
+  /** HAProxy's runtime API: one command, its answer. */
+  api: (command: string) => Promise<string>;
+  /** Stops a web server for real: its process is killed, not drained. */
+  killServer(name: string): Promise<void>;
+  /** Starts it again. */
+  startServer(name: string): Promise<void>;
+  /** The server's own health URL, to tell when it listens again. */
+  serverHealthUrl(name: string): string;
+  /** Prometheus's /api/v1/targets and the scrape jobs it must have, when Prometheus belongs to the check. */
+  prometheus?: { targetsUrl: string; jobs: string[] };
+  log(line: string): void;
+}
+
+export interface RunOptions {
+  only: readonly AssertionName[];
+  /** Requests for the distribution assertion. */
+  requests: number;
+}
+
+export interface TimelineEvent {
+  t: number;
+  label: string;
+}
+
+export interface VerifyRun {
+  results: AssertionResult[];
+  /** The failover/recovery traffic, for the report's chart. */
+  timeline: { samples: TrafficSample[]; events: TimelineEvent[] };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function statuses(expect: Expectations, access: StackAccess): Promise<Map<string, string>> {
+  const states = serverStates(parseShowStat(await access.api("show stat")));
+  return new Map(states.filter((s) => s.backend === expect.backend).map((s) => [s.server, s.status]));
+}
+
+/** Polls HAProxy until `server`'s status satisfies `wanted`; the time it did, or undefined. */
+async function waitForStatus(expect: Expectations, access: StackAccess, server: string, wanted: (status: string) => boolean, timeoutMs: number, now: () => number): Promise<number | undefined> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try {
+      const status = (await statuses(expect, access)).get(server);
+      if (status !== undefined && wanted(status)) return now();
+    } catch {
+      /* the socket may be busy for a moment: try again */
+    }
+    await sleep(50);
+  }
+  return undefined;
+}
+
+export async function runAssertions(expect: Expectations, access: StackAccess, options: RunOptions): Promise<VerifyRun> {
+  const results: AssertionResult[] = [];
+  const selected = new Set(options.only);
+  const timeline: VerifyRun["timeline"] = { samples: [], events: [] };
+
+  if (selected.has("health")) results.push(await health(expect, access));
+  if (selected.has("distribution")) results.push(await distribution(expect, access, options.requests));
+  if (selected.has("persistence")) results.push(await persistence(expect, access));
+  if (selected.has("failover") || selected.has("recovery")) {
+    const run = await failoverAndRecovery(expect, access);
+    timeline.samples = run.samples;
+    timeline.events = run.events;
+    if (selected.has("failover")) results.push(run.failover);
+    if (selected.has("recovery")) results.push(run.recovery);
+  }
+  return { results, timeline };
+}
+
+async function health(expect: Expectations, access: StackAccess): Promise<AssertionResult> {
+  let known = new Map<string, string>();
+  let socketAnswers = true;
+  try {
+    known = await statuses(expect, access);
+  } catch (error) {
+    socketAnswers = false;
+    access.log(`the stats socket did not answer: ${(error as Error).message}`);
+  }
+  let prometheusTargets: Map<string, string> | undefined;
+  if (access.prometheus) {
+    const { targetsUrl, jobs } = access.prometheus;
+    // A Prometheus that just started knows its targets only after its first scrapes: wait, bounded.
+    const deadline = Date.now() + 30_000;
+    do {
+      prometheusTargets = new Map();
+      try {
+        const body = (await (await fetch(targetsUrl, { signal: AbortSignal.timeout(5000) })).json()) as { data: { activeTargets: { labels: { job: string }; health: string }[] } };
+        for (const target of body.data.activeTargets) prometheusTargets.set(target.labels.job, target.health);
+      } catch (error) {
+        prometheusTargets.set("prometheus", `not answering (${(error as Error).message})`);
+      }
+      if (jobs.every((job) => prometheusTargets!.get(job) === "up")) break;
+      await sleep(500);
+    } while (Date.now() < deadline);
+  }
+  return judgeHealth(expect, { socketAnswers, known, prometheusTargets, expectedJobs: access.prometheus?.jobs });
+}
+
+async function distribution(expect: Expectations, access: StackAccess, requests: number): Promise<AssertionResult> {
+  const statusBefore = await statuses(expect, access);
+  const up = [...statusBefore].filter(([, s]) => s === "UP").map(([name]) => name);
+  const counts = new Map<string, number>();
+  const serversByKey = new Map<string, Set<string>>();
+  let failures = 0;
+  const tally = (key: string | undefined, reply: { server?: string; status?: number }) => {
+    if (reply.status !== 200 || !reply.server) return void failures++;
+    counts.set(reply.server, (counts.get(reply.server) ?? 0) + 1);
+    if (key !== undefined) {
+      if (!serversByKey.has(key)) serversByKey.set(key, new Set());
+      serversByKey.get(key)!.add(reply.server);
+    }
+  };
+
+  if (expect.balance === "source") {
+    // Distinct clients are distinct source addresses: the loopback range has plenty.
+    const addresses = Array.from({ length: 16 }, (_, i) => `127.0.0.${i + 2}`);
+    for (const address of addresses) {
+      const client = new TrafficClient(expect.frontendUrl, { connections: 2, localAddress: address });
+      for (const reply of await burst(client, Math.max(2, Math.floor(requests / addresses.length)), 2)) tally(address, reply);
+      await client.close();
+    }
+  } else {
+    const client = new TrafficClient(expect.frontendUrl, { connections: 4 });
+    const path = (i: number) => (expect.balance === "uri" ? `/d/${i % 16}` : "/");
+    const replies = await burst(client, requests, 4, (i) => client.get(path(i)));
+    replies.forEach((reply, i) => tally(expect.balance === "uri" ? path(i) : undefined, reply));
+    await client.close();
+  }
+  return judgeDistribution(expect, { counts, failures, serversByKey, up });
+}
+
+async function persistence(expect: Expectations, access: StackAccess): Promise<AssertionResult> {
+  if (!expect.cookie) return judgePersistence(expect, { clients: [] });
+  const client = new TrafficClient(expect.frontendUrl, { connections: 4 });
+  try {
+    const clients: { cookie?: string; pinnedTo: string | undefined; servedBy: string[] }[] = [];
+    for (let c = 0; c < 4; c++) {
+      const first = await client.get();
+      const cookie = first.setCookie?.startsWith(`${expect.cookie}=`) ? first.setCookie : undefined;
+      const servedBy: string[] = [];
+      for (let i = 0; i < 10; i++) {
+        const reply = await client.get("/", cookie ? { cookie } : {});
+        servedBy.push(reply.server ?? `(${reply.error ?? reply.status})`);
+      }
+      clients.push({ cookie, pinnedTo: cookie ? first.server : undefined, servedBy });
+    }
+    const pinned = clients.find((c) => c.cookie && c.pinnedTo);
+    let downServer: { server: string; status: number; servedBy: string | undefined } | undefined;
+    if (pinned) {
+      const server = pinned.pinnedTo!;
+      const now = () => Date.now();
+      await access.api(`set server ${expect.backend}/${server} health down`);
+      try {
+        await waitForStatus(expect, access, server, (s) => s.startsWith("DOWN"), 5000, now);
+        const reply = await client.get("/", { cookie: pinned.cookie! });
+        downServer = { server, status: reply.status ?? 0, servedBy: reply.server };
+      } finally {
+        await access.api(`set server ${expect.backend}/${server} health up`);
+        const s = expect.servers.find((x) => x.name === server);
+        await waitForStatus(expect, access, server, (st) => st === "UP", s ? recoveryBoundMs(s) + 5000 : 15_000, now);
+      }
+    }
+    return judgePersistence(expect, { clients: clients.map(({ pinnedTo, servedBy }) => ({ pinnedTo, servedBy })), downServer });
+  } finally {
+    await client.close();
+  }
+}
+
+async function failoverAndRecovery(expect: Expectations, access: StackAccess) {
+  const victim = expect.servers.find((s) => s.active)!;
+  const events: TimelineEvent[] = [];
+  const client = new TrafficClient(expect.frontendUrl, { connections: 8 });
+  const traffic = backgroundTraffic(client, { concurrency: 8, maxMs: 60_000, maxRequests: 500_000 });
+  let downAt: number | undefined;
+  let listeningAt = 0;
+  let upAt: number | undefined;
+  let killedAt = 0;
+  let restartedAt = Number.POSITIVE_INFINITY;
+  try {
+    await sleep(1000);
+    killedAt = traffic.now();
+    await access.killServer(victim.name);
+    events.push({ t: killedAt, label: `${victim.name} killed` });
+    access.log(`killed ${victim.name}; waiting for HAProxy to mark it DOWN`);
+    downAt = await waitForStatus(expect, access, victim.name, (s) => s.startsWith("DOWN"), failoverBoundMs(expect, victim) + 5000, traffic.now);
+    if (downAt !== undefined) events.push({ t: downAt, label: `${victim.name} DOWN` });
+    await sleep(1500);
+
+    // Always start it again, so that verify leaves the stack as it found it.
+    restartedAt = traffic.now();
+    await access.startServer(victim.name);
+    const listenDeadline = Date.now() + 20_000;
+    while (Date.now() < listenDeadline) {
+      try {
+        if ((await fetch(access.serverHealthUrl(victim.name), { signal: AbortSignal.timeout(500) })).ok) break;
+      } catch {
+        /* not yet */
+      }
+      await sleep(50);
+    }
+    listeningAt = traffic.now();
+    events.push({ t: listeningAt, label: `${victim.name} answers again` });
+    access.log(`restarted ${victim.name}; waiting for HAProxy to mark it UP`);
+    upAt = await waitForStatus(expect, access, victim.name, (s) => s === "UP", recoveryBoundMs(victim) + 10_000, traffic.now);
+    if (upAt !== undefined) events.push({ t: upAt, label: `${victim.name} UP` });
+    await sleep(1500);
+  } finally {
+    await traffic.stop();
+    await client.close();
+  }
+  const samples = [...traffic.samples()];
+  return {
+    samples,
+    events,
+    failover: judgeFailover(expect, { server: victim.name, samples, killedAt, restartedAt, downAt }),
+    recovery: judgeRecovery(expect, { server: victim.name, samples, listeningAt, upAt }),
+  };
+}
