@@ -3,6 +3,7 @@ import { renderBench } from "./render.bench.ts";
 import { trafficBench } from "./traffic.bench.ts";
 import { sidecarBench } from "./sidecar.bench.ts";
 import { synthBench } from "./synth.bench.ts";
+import { failoverBench } from "./failover.bench.ts";
 import { formatTable, type BenchRow } from "./table.ts";
 
 const suites: [string, () => Promise<BenchRow[]>][] = [
@@ -10,6 +11,7 @@ const suites: [string, () => Promise<BenchRow[]>][] = [
   ["traffic", trafficBench],
   ["sidecar", sidecarBench],
   ["cdktf", synthBench],
+  ["failover", failoverBench],
 ];
 
 const rows: BenchRow[] = [];

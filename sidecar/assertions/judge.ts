@@ -106,8 +106,8 @@ export function judgeDistribution(expect: Expectations, m: DistributionMeasureme
 }
 
 export interface PersistenceMeasurement {
-  /** Per client: the server its cookie named, and every server that answered it afterwards. */
-  clients: { pinnedTo: string | undefined; servedBy: string[] }[];
+  /** Per client: whether HAProxy set the cookie, who answered first, and who answered afterwards. */
+  clients: { gotCookie: boolean; firstServer: string | undefined; servedBy: string[] }[];
   /** A request carrying a cookie for a server that was DOWN. */
   downServer?: { server: string; status: number; servedBy: string | undefined };
 }
@@ -117,13 +117,13 @@ export function judgePersistence(expect: Expectations, m: PersistenceMeasurement
   if (!expect.cookie) {
     return { ...base, passed: true, expected: "no cookie persistence in the model: nothing to check", measured: "skipped" };
   }
-  const unpinned = m.clients.filter((c) => c.pinnedTo === undefined).length;
-  const strayed = m.clients.filter((c) => c.pinnedTo !== undefined && c.servedBy.some((s) => s !== c.pinnedTo));
+  const unpinned = m.clients.filter((c) => !c.gotCookie).length;
+  const strayed = m.clients.filter((c) => c.servedBy.some((s) => s !== c.firstServer));
   const down = m.downServer;
   const redispatched = down !== undefined && down.status === 200 && down.servedBy !== undefined && down.servedBy !== down.server;
   const measured = [
-    unpinned ? `${unpinned} of ${m.clients.length} clients got no ${expect.cookie} cookie` : `${m.clients.length} clients pinned (${[...new Set(m.clients.map((c) => c.pinnedTo))].join(", ")})`,
-    strayed.length ? `${strayed.length} left their server (${strayed[0]!.pinnedTo} → ${strayed[0]!.servedBy.find((s) => s !== strayed[0]!.pinnedTo)})` : "none left its server",
+    unpinned ? `${unpinned} of ${m.clients.length} clients got no ${expect.cookie} cookie` : `${m.clients.length} clients pinned (${[...new Set(m.clients.map((c) => c.firstServer))].join(", ")})`,
+    strayed.length ? `${strayed.length} left their server (${strayed[0]!.firstServer} → ${strayed[0]!.servedBy.find((s) => s !== strayed[0]!.firstServer)})` : "none left its server",
     down ? `cookie for DOWN ${down.server} → ${down.status} from ${down.servedBy ?? "nobody"}` : "DOWN case not run",
   ].join("; ");
   return {

@@ -146,7 +146,7 @@ async function persistence(expect: Expectations, access: StackAccess): Promise<A
   if (!expect.cookie) return judgePersistence(expect, { clients: [] });
   const client = new TrafficClient(expect.frontendUrl, { connections: 4 });
   try {
-    const clients: { cookie?: string; pinnedTo: string | undefined; servedBy: string[] }[] = [];
+    const clients: { cookie?: string; firstServer: string | undefined; servedBy: string[] }[] = [];
     for (let c = 0; c < 4; c++) {
       const first = await client.get();
       const cookie = first.setCookie?.startsWith(`${expect.cookie}=`) ? first.setCookie : undefined;
@@ -155,12 +155,12 @@ async function persistence(expect: Expectations, access: StackAccess): Promise<A
         const reply = await client.get("/", cookie ? { cookie } : {});
         servedBy.push(reply.server ?? `(${reply.error ?? reply.status})`);
       }
-      clients.push({ cookie, pinnedTo: cookie ? first.server : undefined, servedBy });
+      clients.push({ cookie, firstServer: first.server, servedBy });
     }
-    const pinned = clients.find((c) => c.cookie && c.pinnedTo);
+    const pinned = clients.find((c) => c.cookie && c.firstServer);
     let downServer: { server: string; status: number; servedBy: string | undefined } | undefined;
     if (pinned) {
-      const server = pinned.pinnedTo!;
+      const server = pinned.firstServer!;
       const now = () => Date.now();
       await access.api(`set server ${expect.backend}/${server} health down`);
       try {
@@ -173,7 +173,7 @@ async function persistence(expect: Expectations, access: StackAccess): Promise<A
         await waitForStatus(expect, access, server, (st) => st === "UP", s ? recoveryBoundMs(s) + 5000 : 15_000, now);
       }
     }
-    return judgePersistence(expect, { clients: clients.map(({ pinnedTo, servedBy }) => ({ pinnedTo, servedBy })), downServer });
+    return judgePersistence(expect, { clients: clients.map(({ cookie, firstServer, servedBy }) => ({ gotCookie: cookie !== undefined, firstServer, servedBy })), downServer });
   } finally {
     await client.close();
   }

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { parseTopology } from "../../infra/model/parse.ts";
 import type { Topology, TopologyInput } from "../../infra/model/schema.ts";
 import { withFreePorts } from "../../infra/runtime/ports.ts";
-import { startLocalStack, type LocalStack } from "../../infra/runtime/stack.ts";
+import { recordedProcesses, startLocalStack, type LocalStack } from "../../infra/runtime/stack.ts";
 import { seedTopology } from "./topologies.ts";
 
 export interface TestStack {
@@ -34,7 +34,8 @@ export async function startTestStack(edit: (t: any) => void = () => {}, options:
     topology,
     runDir,
     cleanup: async () => {
-      const pids = stack.processes.map((p) => p.pid);
+      // The state file too: a server that verify killed and restarted has a pid only there.
+      const pids = [...new Set([...stack.processes.map((p) => p.pid), ...((await recordedProcesses(runDir)) ?? []).map((p) => p.pid)])];
       await stack.stop();
       assertNoProcessLeft(pids, runDir);
       rmSync(runDir, { recursive: true, force: true });

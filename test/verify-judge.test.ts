@@ -1,0 +1,189 @@
+// The judges of npm run verify, on measurements made up for each case: what passes, what fails,
+// and that a failure says what was expected and what was measured.
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import {
+  judgeDistribution, judgeFailover, judgeHealth, judgePersistence, judgeRecovery,
+  type Expectations, type TrafficSample,
+} from "../sidecar/assertions/judge.ts";
+import { renderChartSvg, renderTable, seriesOf } from "../sidecar/assertions/report.ts";
+
+const expectations = (edit: Partial<Expectations> = {}): Expectations => ({
+  frontendUrl: "http://127.0.0.1:1/",
+  backend: "flask_servers",
+  balance: "roundrobin",
+  cookie: "SERVER",
+  lossless: true,
+  checkTimeoutMs: 2000,
+  servers: [
+    { name: "web-a", weight: 1, active: true, interMs: 500, fall: 2, rise: 3 },
+    { name: "web-b", weight: 1, active: true, interMs: 500, fall: 2, rise: 3 },
+  ],
+  ...edit,
+});
+const counts = (entries: Record<string, number>) => new Map(Object.entries(entries));
+
+describe("judgeDistribution", () => {
+  const cases: { name: string; expect: Expectations; counts: Record<string, number>; failures?: number; up?: string[]; passed: boolean; measured?: RegExp }[] = [
+    { name: "an even split of equal weights passes", expect: expectations(), counts: { "web-a": 500, "web-b": 500 }, passed: true },
+    { name: "within the 5-point tolerance passes", expect: expectations(), counts: { "web-a": 540, "web-b": 460 }, passed: true },
+    { name: "beyond the tolerance fails", expect: expectations(), counts: { "web-a": 560, "web-b": 440 }, passed: false, measured: /web-a 56\.0 %, web-b 44\.0 %/ },
+    {
+      name: "weights 3:1 expect 75 %/25 %, so an even split fails",
+      expect: expectations({ servers: [{ name: "web-a", weight: 3, active: true, interMs: 500, fall: 2, rise: 3 }, { name: "web-b", weight: 1, active: true, interMs: 500, fall: 2, rise: 3 }] }),
+      counts: { "web-a": 500, "web-b": 500 },
+      passed: false,
+      measured: /web-a 50\.0 %/,
+    },
+    { name: "a failed request fails it", expect: expectations(), counts: { "web-a": 500, "web-b": 499 }, failures: 1, passed: false, measured: /1 requests failed/ },
+    { name: "a DOWN server is left out of the expected split", expect: expectations(), counts: { "web-b": 1000 }, up: ["web-b"], passed: true },
+    {
+      name: "a backup server taking traffic while the others are up fails",
+      expect: expectations({ servers: [{ name: "web-a", weight: 1, active: true, interMs: 500, fall: 2, rise: 3 }, { name: "web-c", weight: 1, active: false, interMs: 500, fall: 2, rise: 3 }] }),
+      counts: { "web-a": 900, "web-c": 100 },
+      up: ["web-a", "web-c"],
+      passed: false,
+      measured: /also web-c/,
+    },
+    { name: "balance first: everything on the first server passes", expect: expectations({ balance: "first" }), counts: { "web-a": 1000 }, passed: true },
+    { name: "balance first: a request on the second fails", expect: expectations({ balance: "first" }), counts: { "web-a": 999, "web-b": 1 }, passed: false },
+  ];
+  for (const c of cases) {
+    it(c.name, () => {
+      const result = judgeDistribution(c.expect, { counts: counts(c.counts), failures: c.failures ?? 0, up: c.up ?? ["web-a", "web-b", "web-c"] });
+      assert.equal(result.passed, c.passed, `${result.expected} / ${result.measured}`);
+      if (c.measured) assert.match(result.measured, c.measured);
+    });
+  }
+
+  it("balance source: a client address split across servers fails, naming it", () => {
+    const byKey = new Map([["127.0.0.2", new Set(["web-a"])], ["127.0.0.3", new Set(["web-a", "web-b"])]]);
+    const result = judgeDistribution(expectations({ balance: "source" }), { counts: counts({ "web-a": 10, "web-b": 2 }), failures: 0, up: ["web-a", "web-b"], serversByKey: byKey });
+    assert.equal(result.passed, false);
+    assert.match(result.measured, /1 client addresses split across servers \(127\.0\.0\.3: web-a, web-b\)/);
+  });
+
+  it("balance uri: each path on one server, and both servers used, passes", () => {
+    const byKey = new Map([["/d/0", new Set(["web-a"])], ["/d/1", new Set(["web-b"])]]);
+    const result = judgeDistribution(expectations({ balance: "uri" }), { counts: counts({ "web-a": 5, "web-b": 5 }), failures: 0, up: ["web-a", "web-b"], serversByKey: byKey });
+    assert.equal(result.passed, true, result.measured);
+  });
+});
+
+describe("judgePersistence", () => {
+  const down = { server: "web-a", status: 200, servedBy: "web-b" };
+  it("pinned clients that stay, and a redispatched DOWN cookie, pass", () => {
+    const result = judgePersistence(expectations(), { clients: [{ gotCookie: true, firstServer: "web-a", servedBy: ["web-a", "web-a"] }, { gotCookie: true, firstServer: "web-b", servedBy: ["web-b"] }], downServer: down });
+    assert.equal(result.passed, true, result.measured);
+  });
+  it("no cookie from HAProxy fails, saying so, and the client wanders", () => {
+    const result = judgePersistence(expectations(), { clients: [{ gotCookie: false, firstServer: "web-a", servedBy: ["web-b", "web-a"] }], downServer: undefined });
+    assert.equal(result.passed, false);
+    assert.match(result.measured, /^1 of 1 clients got no SERVER cookie; 1 left their server \(web-a → web-b\)/);
+  });
+  it("a client moved to another server fails", () => {
+    const result = judgePersistence(expectations(), { clients: [{ gotCookie: true, firstServer: "web-a", servedBy: ["web-a", "web-b"] }], downServer: down });
+    assert.equal(result.passed, false);
+    assert.match(result.measured, /1 left their server \(web-a → web-b\)/);
+  });
+  it("a DOWN server's cookie answered with 503 fails", () => {
+    const result = judgePersistence(expectations(), { clients: [{ gotCookie: true, firstServer: "web-a", servedBy: ["web-a"] }], downServer: { server: "web-a", status: 503, servedBy: undefined } });
+    assert.equal(result.passed, false);
+    assert.match(result.measured, /cookie for DOWN web-a → 503 from nobody/);
+  });
+  it("without persistence in the model there is nothing to check", () => {
+    assert.equal(judgePersistence(expectations({ cookie: undefined }), { clients: [] }).passed, true);
+  });
+});
+
+/** Traffic every 10 ms from 0 to `end`; `serve(t)` says who answered. */
+const traffic = (end: number, serve: (t: number) => Partial<TrafficSample>): TrafficSample[] =>
+  Array.from({ length: end / 10 }, (_, i) => ({ t: i * 10, ...serve(i * 10) }));
+
+describe("judgeFailover", () => {
+  const healthy = (t: number) => ({ server: t < 1000 && t % 20 === 0 ? "web-a" : "web-b", status: 200 });
+  it("DOWN in time, nothing lost, then all on the survivor: passes", () => {
+    const result = judgeFailover(expectations(), { server: "web-a", samples: traffic(5000, healthy), killedAt: 1000, downAt: 2000, restartedAt: 4000 });
+    assert.equal(result.passed, true, result.measured);
+  });
+  it("failed requests fail it when the backend retries", () => {
+    const samples = traffic(5000, (t) => (t > 1000 && t < 1100 ? { error: "ECONNRESET" } : healthy(t)));
+    const result = judgeFailover(expectations(), { server: "web-a", samples, killedAt: 1000, downAt: 2000, restartedAt: 4000 });
+    assert.equal(result.passed, false);
+    assert.match(result.measured, /^DOWN after 1000 ms; 9 of \d+ requests failed/);
+    assert.match(result.expected, /0 failed requests/);
+  });
+  it("failed requests are only reported when the backend does not retry", () => {
+    const samples = traffic(5000, (t) => (t > 1000 && t < 1100 ? { status: 503 } : healthy(t)));
+    const result = judgeFailover(expectations({ lossless: false }), { server: "web-a", samples, killedAt: 1000, downAt: 2000, restartedAt: 4000 });
+    assert.equal(result.passed, true, result.measured);
+    assert.match(result.measured, /9 of \d+ requests failed/);
+  });
+  it("DOWN later than inter × fall + check timeout + slack fails", () => {
+    const result = judgeFailover(expectations(), { server: "web-a", samples: traffic(9000, healthy), killedAt: 1000, downAt: 5500, restartedAt: 8000 });
+    assert.equal(result.passed, false);
+    assert.match(result.expected, /DOWN within 4000 ms/);
+    assert.match(result.measured, /DOWN after 4500 ms/);
+  });
+  it("never DOWN fails", () => {
+    assert.match(judgeFailover(expectations(), { server: "web-a", samples: traffic(3000, healthy), killedAt: 1000, restartedAt: 3000 }).measured, /DOWN after never/);
+  });
+});
+
+describe("judgeRecovery", () => {
+  it("UP within rise × inter + one inter + slack, then traffic: passes", () => {
+    const samples = traffic(6000, (t) => ({ server: t > 3000 && t % 20 === 0 ? "web-a" : "web-b", status: 200 }));
+    const result = judgeRecovery(expectations(), { server: "web-a", samples, listeningAt: 1000, upAt: 2900 });
+    assert.equal(result.passed, true, result.measured);
+  });
+  it("too slow fails, with the bound and the time", () => {
+    const result = judgeRecovery(expectations(), { server: "web-a", samples: traffic(9000, () => ({ server: "web-a", status: 200 })), listeningAt: 1000, upAt: 6000 });
+    assert.equal(result.passed, false);
+    assert.match(result.expected, /UP within 3000 ms/);
+    assert.match(result.measured, /UP after 5000 ms/);
+  });
+  it("UP but never given traffic fails", () => {
+    const result = judgeRecovery(expectations(), { server: "web-a", samples: traffic(6000, () => ({ server: "web-b", status: 200 })), listeningAt: 1000, upAt: 2000 });
+    assert.equal(result.passed, false);
+    assert.match(result.measured, /0 of \d+ later requests reached it/);
+  });
+});
+
+describe("judgeHealth", () => {
+  it("a server of the model that HAProxy does not know fails", () => {
+    const result = judgeHealth(expectations(), { socketAnswers: true, known: new Map([["web-a", "UP"]]) });
+    assert.equal(result.passed, false);
+    assert.match(result.measured, /missing: web-b/);
+  });
+  it("a Prometheus job missing or down fails", () => {
+    const known = new Map([["web-a", "UP"], ["web-b", "UP"]]);
+    const result = judgeHealth(expectations(), { socketAnswers: true, known, prometheusTargets: new Map([["haproxy", "up"], ["prometheus", "down"]]), expectedJobs: ["haproxy", "haproxy-sidecar", "prometheus"] });
+    assert.equal(result.passed, false);
+    assert.match(result.measured, /targets down: prometheus down, haproxy-sidecar missing/);
+  });
+});
+
+describe("the report", () => {
+  const samples = traffic(2000, (t) => (t < 1000 ? { server: t % 20 ? "web-a" : "web-b", status: 200 } : { server: "web-b", status: 200 }));
+
+  it("makes one series per server and one of failures, in requests per second", () => {
+    const { series, bucketMs } = seriesOf(samples);
+    assert.deepEqual(series.map((s) => s.name), ["web-a", "web-b", "failed"]);
+    assert.equal(bucketMs, 250);
+    assert.equal(series[0]!.values[0], 48); // 12 web-a requests in the first 250 ms
+    assert.equal(series[0]!.values.at(-1), 0);
+    assert.equal(series[2]!.values.reduce((a, b) => a + b, 0), 0);
+  });
+
+  it("draws a path per series and a marker per event", () => {
+    const svg = renderChartSvg(samples, [{ t: 1000, label: "web-a killed" }]);
+    assert.equal(svg.match(/class="series"/g)?.length, 3);
+    assert.match(svg, /data-series="web-a"/);
+    assert.match(svg, /<text[^>]*>web-a killed<\/text>/);
+  });
+
+  it("prints a table with the verdict, what was expected and what was measured", () => {
+    const table = renderTable([{ assertion: "distribution", passed: false, expected: "web-a 75.0 %", measured: "web-a 50.0 %" }]);
+    assert.match(table, /^distribution +FAIL +web-a 75\.0 %\n +→ web-a 50\.0 %$/m);
+  });
+});
