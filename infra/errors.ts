@@ -93,3 +93,11 @@ export class VerificationFailedError extends StackError {
     super(message);
   }
 }
+
+/** A command was called with arguments it does not take; the message carries the usage. */
+export class UsageError extends StackError {
+  readonly code = "USAGE";
+  constructor(message: string) {
+    super(message);
+  }
+}

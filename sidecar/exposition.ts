@@ -152,22 +152,16 @@ export function renderHaproxyExposition(snapshot: HaproxySnapshot, emit: Exposit
             for (const [column, code] of RESPONSE_CLASSES) out += `${name}{${l},code="${code}"} ${value(field(row, column), undefined)}\n`;
             break;
           case "agg_server_status":
-          case "agg_server_check_status": {
-            const counts = new Map<string, number>();
-            for (const s of serversOf.get(row.proxy) ?? []) {
-              const state = serverState(field(s, "status") ?? "");
-              counts.set(state, (counts.get(state) ?? 0) + 1);
-            }
-            for (const s of SERVER_STATES) out += `${name}{${l},state="${s}"} ${counts.get(s) ?? 0}\n`;
-            break;
-          }
+          case "agg_server_check_status":
           case "agg_check_status": {
+            // The backend's servers counted by state (or by check state), every state printed.
+            const byCheck = def.source === "agg_check_status";
             const counts = new Map<string, number>();
             for (const s of serversOf.get(row.proxy) ?? []) {
-              const state = checkState(field(s, "check_status") ?? "");
+              const state = byCheck ? checkState(field(s, "check_status") ?? "") : serverState(field(s, "status") ?? "");
               counts.set(state, (counts.get(state) ?? 0) + 1);
             }
-            for (const s of CHECK_STATES) out += `${name}{${l},state="${s}"} ${counts.get(s) ?? 0}\n`;
+            for (const s of byCheck ? CHECK_STATES : SERVER_STATES) out += `${name}{${l},state="${s}"} ${counts.get(s) ?? 0}\n`;
             break;
           }
           default:

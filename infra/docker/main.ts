@@ -3,13 +3,13 @@
 import { relative, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { App } from "cdktf";
-import { StackError } from "../errors.ts";
+import { runMain } from "../cli-main.ts";
 import { DEFAULT_TOPOLOGY_FILE, loadTopologyFile } from "../model/load.ts";
 import { REPO_ROOT } from "../repo.ts";
 import { planDockerStack } from "./plan.ts";
 import { DockerTopologyStack } from "./stack.ts";
 
-async function main(argv: string[]): Promise<void> {
+async function main(argv: string[]): Promise<number> {
   const { values } = parseArgs({ args: argv, options: { topology: { type: "string", default: DEFAULT_TOPOLOGY_FILE }, outdir: { type: "string" } }, strict: true });
   const topology = await loadTopologyFile(values.topology);
   // cdktf's CLI passes the output directory in CDKTF_OUTDIR; run on its own, it is cdktf.out.
@@ -17,10 +17,7 @@ async function main(argv: string[]): Promise<void> {
   new DockerTopologyStack(app, planDockerStack(topology, { source: relative(REPO_ROOT, resolve(values.topology)) }));
   app.synth();
   process.stderr.write(`synthesized stack "${topology.name}" into ${relative(process.cwd(), app.outdir) || "."}/stacks/${topology.name}/cdk.tf.json\n`);
+  return 0;
 }
 
-main(process.argv.slice(2)).catch((error: unknown) => {
-  if (error instanceof StackError) process.stderr.write(`error ${error.code}: ${error.message}\n`);
-  else process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
-  process.exit(1);
-});
+runMain(main);

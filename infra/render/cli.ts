@@ -1,7 +1,7 @@
 // npm run render -- [--topology FILE] [--target local|docker] [--run-dir DIR] [--out FILE] [--print-topology]
 import { resolve, relative } from "node:path";
 import { parseArgs } from "node:util";
-import { StackError } from "../errors.ts";
+import { runMain } from "../cli-main.ts";
 import { DEFAULT_TOPOLOGY_FILE, loadTopologyFile } from "../model/load.ts";
 import { writeFileAtomic } from "../files.ts";
 import { checkHaproxyConfig } from "./haproxy-check.ts";
@@ -67,11 +67,4 @@ async function main(argv: string[]): Promise<number> {
   return 0;
 }
 
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    if (error instanceof StackError) process.stderr.write(`error ${error.code}: ${error.message}\n`);
-    else process.stderr.write(`unexpected error: ${error instanceof Error ? error.stack : String(error)}\n`);
-    process.exit(1);
-  },
-);
+runMain(main);

@@ -2,7 +2,7 @@
 import { existsSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { StackError } from "../errors.ts";
+import { runMain } from "../cli-main.ts";
 import { DEFAULT_TOPOLOGY_FILE, loadTopologyFile } from "../model/load.ts";
 import { REPO_ROOT } from "../repo.ts";
 import { startLocalStack, stopLocalStack, type LocalStack } from "./stack.ts";
@@ -113,11 +113,4 @@ function describe(stack: LocalStack, upSeconds: string, verified: string): strin
   ].join("\n");
 }
 
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    if (error instanceof StackError) console.error(`error ${error.code}: ${error.message}`);
-    else console.error(`unexpected error: ${error instanceof Error ? error.stack : String(error)}`);
-    process.exit(1);
-  },
-);
+runMain(main);

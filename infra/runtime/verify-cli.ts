@@ -4,7 +4,8 @@
 import { mkdir } from "node:fs/promises";
 import { join, relative, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { StackError } from "../errors.ts";
+import { UsageError } from "../errors.ts";
+import { runMain } from "../cli-main.ts";
 import { writeFileAtomic } from "../files.ts";
 import { DEFAULT_TOPOLOGY_FILE, loadTopologyFile } from "../model/load.ts";
 import { REPO_ROOT } from "../repo.ts";
@@ -18,10 +19,6 @@ import { expectationsFromTopology, localStackAccess } from "./verify.ts";
 
 const USAGE = `usage: npm run verify -- [--only ${ASSERTIONS.join(",")}] [--json FILE] [--report DIR]
                          [--topology FILE] [--run-dir DIR] [--requests N]`;
-
-class UsageError extends StackError {
-  readonly code = "USAGE";
-}
 
 function parseOnly(text: string | undefined): AssertionName[] {
   if (text === undefined) return [...ASSERTIONS];
@@ -89,11 +86,4 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    if (error instanceof StackError) console.error(`error ${error.code}: ${error.message}`);
-    else console.error(`unexpected error: ${error instanceof Error ? error.stack : String(error)}`);
-    process.exit(2);
-  },
-);
+runMain(main, 2);
