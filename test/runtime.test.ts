@@ -7,12 +7,15 @@ import { after, before, describe, it } from "node:test";
 import { parseTopology } from "../infra/model/parse.ts";
 import { withFreePorts } from "../infra/runtime/ports.ts";
 import { startLocalStack, stopLocalStack } from "../infra/runtime/stack.ts";
-import { ComponentFailedError, PortInUseError } from "../infra/errors.ts";
+import { BinaryMissingError, ComponentFailedError, PortInUseError } from "../infra/errors.ts";
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { recordedProcesses } from "../infra/runtime/stack.ts";
 import { runtimeCommand } from "../sidecar/runtime-api.ts";
 import { parseShowStat, serverStates } from "../sidecar/show-stat.ts";
 import { assertNoProcessLeft, eventually, getJson, makeRunDir, processesMentioning, startTestStack, type TestStack } from "./support/stack.ts";
 import { seedTopology, editedTopology } from "./support/topologies.ts";
-import { runCli } from "./support/run-cli.ts";
+import { runCli, REPO_ROOT } from "./support/run-cli.ts";
 
 describe("the whole local stack", () => {
   let running: TestStack;
@@ -132,6 +135,25 @@ describe("pre-flight and start failures leave nothing running", () => {
     }
   });
 
+  it("a missing binary names its Debian package, and nothing starts", async () => {
+    const topology = parseTopology(await withFreePorts(seedTopology()));
+    const runDir = makeRunDir();
+    const path = process.env.PATH;
+    process.env.PATH = "/usr/bin:/bin"; // gunicorn and node are there; haproxy (/usr/sbin) is not
+    try {
+      await assert.rejects(startLocalStack(topology, { runDir }), (error: unknown) => {
+        assert.ok(error instanceof BinaryMissingError);
+        assert.equal(error.code, "BINARY_MISSING");
+        assert.match(error.message, /^haproxy is not installed: install the Debian package "haproxy" \(apt-get install haproxy\)/);
+        return true;
+      });
+      assert.equal(existsSync(join(runDir, "logs")), false, "pre-flight started something");
+    } finally {
+      process.env.PATH = path;
+      rmSync(runDir, { recursive: true, force: true });
+    }
+  });
+
   it("an invalid topology gives the renderer's messages and starts nothing", async () => {
     const runDir = makeRunDir();
     const file = join(runDir, "broken.json");
@@ -173,4 +195,33 @@ describe("npm start -- --detach and npm stop", () => {
       rmSync(runDir, { recursive: true, force: true });
     }
   });
+});
+
+describe("npm start in the foreground", () => {
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    it(`${signal} stops every process it started, in reverse order`, async () => {
+      const runDir = makeRunDir();
+      const file = join(runDir, "topology.json");
+      writeFileSync(file, JSON.stringify(await withFreePorts(seedTopology())));
+      const child = spawn(process.execPath, ["--import", "tsx", join(REPO_ROOT, "infra/runtime/cli.ts"), "start", "--topology", file, "--run-dir", runDir], { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "pipe"] });
+      let stdout = "";
+      let stderr = "";
+      child.stdout.on("data", (d) => (stdout += d));
+      child.stderr.on("data", (d) => (stderr += d));
+      try {
+        assert.ok(await eventually(async () => stdout.includes("running; Ctrl-C stops everything"), 60_000, 100), `never came up:\n${stdout}\n${stderr}`);
+        const pids = ((await recordedProcesses(runDir)) ?? []).map((p) => p.pid);
+        assert.equal(pids.length, 5, "web-a, web-b, haproxy, the sidecar and prometheus");
+        child.kill(signal);
+        const [code] = await once(child, "exit");
+        assert.equal(code, 0);
+        assert.match(stderr, new RegExp(`${signal}: stopping prometheus, sidecar, haproxy, web-b, web-a`));
+        assertNoProcessLeft(pids, runDir);
+      } finally {
+        child.kill("SIGKILL");
+        await stopLocalStack(runDir);
+        rmSync(runDir, { recursive: true, force: true });
+      }
+    });
+  }
 });
