@@ -13,15 +13,36 @@ const LEVEL = 1;
 /** ID1 ID2, deflate, no flags, no mtime, no extra flags, OS unknown. */
 const GZIP_HEADER = Buffer.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff]);
 
+/**
+ * Pieces are gathered up to this size before one deflate call: each call allocates a fresh zlib
+ * state (~400 KB of native memory), and 1,200 calls per poll at 10,000 servers grew the resident
+ * size by ~40 MB more than 150 calls do.
+ */
+const BLOCK_BYTES = 256 * 1024;
+
 export class CompressedExposition {
   private readonly blocks: Buffer[] = [];
   private crc = 0;
   private length = 0;
   private compressed = 0;
+  private readonly staging = Buffer.allocUnsafe(BLOCK_BYTES);
+  private staged = 0;
 
   /** Adds a piece of text to the end. */
   append(text: string): void {
-    const raw = Buffer.from(text);
+    const bytes = Buffer.byteLength(text);
+    if (this.staged + bytes > BLOCK_BYTES) this.flush();
+    if (bytes > BLOCK_BYTES) return this.deflate(Buffer.from(text));
+    this.staged += this.staging.write(text, this.staged);
+  }
+
+  private flush(): void {
+    if (this.staged === 0) return;
+    this.deflate(this.staging.subarray(0, this.staged));
+    this.staged = 0;
+  }
+
+  private deflate(raw: Buffer): void {
     this.crc = crc32(raw, this.crc);
     this.length += raw.length;
     // A copy of exact size: zlib's result is a view of its whole output chunk, and keeping 1,200
@@ -32,15 +53,17 @@ export class CompressedExposition {
   }
 
   get uncompressedBytes(): number {
-    return this.length;
+    return this.length + this.staged;
   }
 
   get compressedBytes(): number {
+    this.flush();
     return this.compressed;
   }
 
   /** A complete gzip body: this exposition followed by `suffix`, in one member. */
   gzipWith(suffix: string): Buffer[] {
+    this.flush();
     const tail = Buffer.from(suffix);
     const trailer = Buffer.alloc(8);
     trailer.writeUInt32LE(crc32(tail, this.crc), 0);
@@ -50,6 +73,7 @@ export class CompressedExposition {
 
   /** The text again, piece by piece, for clients that do not take gzip; inflating off the event loop. */
   async *plain(): AsyncGenerator<Buffer> {
+    this.flush();
     for (const block of this.blocks) yield await inflateRawAsync(block, SYNC);
   }
 }
