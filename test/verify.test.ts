@@ -12,7 +12,8 @@ import type { Topology } from "../infra/model/schema.ts";
 import { expectationsFromTopology, localStackAccess } from "../infra/runtime/verify.ts";
 import { runAssertions } from "../sidecar/assertions/run.ts";
 import { FAILED_COLOR, SERIES_COLORS } from "../sidecar/assertions/report.ts";
-import { startTestStack, type TestStack } from "./support/stack.ts";
+import { assertNoProcessLeft, makeRunDir, startTestStack, type TestStack } from "./support/stack.ts";
+import { withFreePorts } from "../infra/runtime/ports.ts";
 import { parseExposition, seriesKey } from "./support/exposition.ts";
 import { runCli } from "./support/run-cli.ts";
 import { seedTopology } from "./support/topologies.ts";
@@ -179,3 +180,36 @@ describe("each assertion fails when the running stack drifts from the model", ()
   });
 });
 
+
+describe("the distribution assertion fits the balance algorithm, on real stacks", () => {
+  for (const balance of ["source", "uri", "leastconn"] as const) {
+    it(`balance ${balance}`, async () => {
+      const running = await startTestStack((t) => (t.backends[0].balance = balance), { sidecar: false });
+      try {
+        const { results } = await runAssertions(expectationsFromTopology(running.topology), localStackAccess(running.stack.plan, quiet), { only: ["distribution"], requests: 320 });
+        assert.equal(results[0]!.passed, true, `${results[0]!.expected}\n${results[0]!.measured}`);
+        if (balance !== "leastconn") assert.match(results[0]!.measured, /^0 (client addresses|paths) split across servers; servers used: web-[ab], web-[ab]$/);
+      } finally {
+        await running.cleanup();
+      }
+    });
+  }
+});
+
+describe("npm run verify with no stack running", () => {
+  it("starts the stack, checks it, stops it, and leaves nothing running", async () => {
+    const runDir = makeRunDir();
+    const file = join(runDir, "topology.json");
+    writeFileSync(file, JSON.stringify(await withFreePorts(seedTopology())));
+    try {
+      const result = await runCli("infra/runtime/verify-cli.ts", ["--topology", file, "--run-dir", runDir, "--only", "distribution", "--requests", "100", "--report", join(runDir, "html")], { timeoutMs: 120_000 });
+      assert.equal(result.code, 0, `${result.stdout}\n${result.stderr}`);
+      assert.match(result.stderr, /no stack runs from .*: starting one for this run/);
+      assert.match(result.stderr, /stopping the stack it started/);
+      assert.match(result.stdout, /^distribution +PASS /m);
+      assertNoProcessLeft([], runDir);
+    } finally {
+      rmSync(runDir, { recursive: true, force: true });
+    }
+  });
+});

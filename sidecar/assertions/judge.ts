@@ -82,15 +82,15 @@ export function judgeDistribution(expect: Expectations, m: DistributionMeasureme
     }
     case "source":
     case "uri": {
-      const key = expect.balance === "source" ? "client address" : "path";
+      const [key, keys] = expect.balance === "source" ? ["client address", "client addresses"] : ["path", "paths"];
       const split = [...(m.serversByKey ?? new Map())].filter(([, servers]) => servers.size > 1);
       const used = new Set([...(m.serversByKey?.values() ?? [])].flatMap((s) => [...s]));
       const spread = candidates.length < 2 || used.size >= 2;
       return {
         ...base,
         passed: split.length === 0 && spread && strays.length === 0 && m.failures === 0,
-        expected: `each ${key} always reaches one server, and ${m.serversByKey?.size ?? 0} ${key}es reach more than one server in all`,
-        measured: `${split.length} ${key}es split across servers${split.length ? ` (${split[0]![0]}: ${[...split[0]![1]].join(", ")})` : ""}; servers used: ${[...used].join(", ") || "none"}${failed}`,
+        expected: `each ${key} always reaches one server, and ${m.serversByKey?.size ?? 0} ${keys} reach more than one server in all`,
+        measured: `${split.length} ${keys} split across servers${split.length ? ` (${split[0]![0]}: ${[...split[0]![1]].join(", ")})` : ""}; servers used: ${[...used].join(", ") || "none"}${failed}`,
       };
     }
     case "first": {

@@ -27,7 +27,8 @@ export class TrafficClient {
     this.timeoutMs = options.timeoutMs ?? 5000;
     this.pool = new Pool(new URL(url).origin, {
       connections: options.connections,
-      connect: options.localAddress ? { localAddress: options.localAddress } : {},
+      // A top-level option: inside `connect` undici ignores it, and every client would be 127.0.0.1.
+      localAddress: options.localAddress,
       headersTimeout: this.timeoutMs,
       bodyTimeout: this.timeoutMs,
     });

@@ -1,0 +1,91 @@
+// The traffic generator on a real ephemeral server: bounded, tagged, and from the source address asked.
+import assert from "node:assert/strict";
+import { once } from "node:events";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { describe, it } from "node:test";
+import { backgroundTraffic, burst, TrafficClient } from "../sidecar/assertions/traffic.ts";
+
+async function server(handler: (remote: string) => { status?: number; servedBy?: string; destroy?: boolean }) {
+  const remotes: string[] = [];
+  const http = createServer((request, response) => {
+    remotes.push(request.socket.remoteAddress!);
+    const reply = handler(request.socket.remoteAddress!);
+    if (reply.destroy) return void request.socket.destroy();
+    response.writeHead(reply.status ?? 200, { "x-served-by": reply.servedBy ?? "s1", "set-cookie": "SERVER=s1; path=/" }).end("ok");
+  });
+  http.listen(0, "127.0.0.1");
+  await once(http, "listening");
+  return { url: `http://127.0.0.1:${(http.address() as AddressInfo).port}/`, remotes, close: () => new Promise<void>((r) => http.close(() => r())) };
+}
+
+describe("TrafficClient", () => {
+  it("connects from the source address it is given: distinct clients for balance source", async () => {
+    const s = await server(() => ({}));
+    try {
+      for (const address of ["127.0.0.2", "127.0.0.9"]) {
+        const client = new TrafficClient(s.url, { connections: 1, localAddress: address });
+        await client.get();
+        await client.close();
+      }
+      assert.deepEqual(s.remotes, ["127.0.0.2", "127.0.0.9"]);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it("tags each reply with its status, X-Served-By and the cookie set", async () => {
+    const s = await server(() => ({ status: 201, servedBy: "web-z" }));
+    const client = new TrafficClient(s.url, { connections: 1 });
+    try {
+      assert.deepEqual(await client.get(), { status: 201, server: "web-z", setCookie: "SERVER=s1" });
+    } finally {
+      await client.close();
+      await s.close();
+    }
+  });
+
+  it("turns a connection cut mid-request into an error, not an exception", async () => {
+    const s = await server(() => ({ destroy: true }));
+    const client = new TrafficClient(s.url, { connections: 1 });
+    try {
+      const reply = await client.get();
+      assert.equal(reply.status, undefined);
+      assert.match(reply.error!, /ECONNRESET|UND_ERR_SOCKET|other side closed/);
+    } finally {
+      await client.close();
+      await s.close();
+    }
+  });
+});
+
+describe("burst and backgroundTraffic", () => {
+  it("burst sends exactly the count asked", async () => {
+    const s = await server(() => ({}));
+    const client = new TrafficClient(s.url, { connections: 4 });
+    try {
+      assert.equal((await burst(client, 37, 4)).length, 37);
+      assert.equal(s.remotes.length, 37);
+    } finally {
+      await client.close();
+      await s.close();
+    }
+  });
+
+  it("background traffic stops at its request bound by itself", async () => {
+    const s = await server(() => ({}));
+    const client = new TrafficClient(s.url, { connections: 2 });
+    try {
+      const traffic = backgroundTraffic(client, { concurrency: 2, maxMs: 60_000, maxRequests: 50 });
+      const samples = await traffic.stop().then(() => traffic.samples());
+      assert.ok(samples.length <= 50);
+      const bounded = backgroundTraffic(client, { concurrency: 2, maxMs: 60_000, maxRequests: 50 });
+      await new Promise((r) => setTimeout(r, 2000));
+      assert.equal(bounded.samples().length, 50, "it went on past maxRequests");
+      await bounded.stop();
+    } finally {
+      await client.close();
+      await s.close();
+    }
+  });
+});
