@@ -64,6 +64,8 @@ const topologyArb: fc.Arbitrary<TopologyInput> = fc
       })),
     })),
     monitoring: { port: r.basePort + 100 },
+    // Every listener has its own ports, the services' too (their defaults could fall in a range above).
+    services: { sidecar: { port: r.basePort + 200 }, prometheus: { port: r.basePort + 201 }, grafana: { port: r.basePort + 202 } },
   }));
 
 describe("random valid topologies", () => {

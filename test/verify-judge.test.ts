@@ -45,6 +45,8 @@ describe("judgeDistribution", () => {
       passed: false,
       measured: /also web-c/,
     },
+    { name: "leastconn follows load, not turns: 60/40 passes its wider band", expect: expectations({ balance: "leastconn" }), counts: { "web-a": 600, "web-b": 400 }, passed: true },
+    { name: "leastconn: 70/30 fails even its wider band", expect: expectations({ balance: "leastconn" }), counts: { "web-a": 700, "web-b": 300 }, passed: false, measured: /web-a 70\.0 %/ },
     { name: "balance first: everything on the first server passes", expect: expectations({ balance: "first" }), counts: { "web-a": 1000 }, passed: true },
     { name: "balance first: a request on the second fails", expect: expectations({ balance: "first" }), counts: { "web-a": 999, "web-b": 1 }, passed: false },
   ];

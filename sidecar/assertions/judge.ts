@@ -43,6 +43,11 @@ export interface AssertionResult {
 export const TIMING_SLACK_MS = 1000;
 /** How far a server's share may be from its weight's share, in share points (0.05 = 5 %). */
 export const SHARE_TOLERANCE = 0.05;
+/**
+ * leastconn follows the requests in flight, not turns: with 4 in flight, a server that answers a
+ * little faster takes more (55/45 measured on 2 cores). Its shares are held to a wider band.
+ */
+export const LEASTCONN_SHARE_TOLERANCE = 0.15;
 
 const pct = (x: number) => `${(100 * x).toFixed(1)} %`;
 const list = (counts: Map<string, number>) => [...counts].sort(([a], [b]) => a.localeCompare(b)).map(([s, n]) => `${s} ${n}`).join(", ") || "nothing";
@@ -68,15 +73,15 @@ export function judgeDistribution(expect: Expectations, m: DistributionMeasureme
   switch (expect.balance) {
     case "roundrobin":
     case "leastconn": {
-      // Sequential-enough traffic spreads like round robin under leastconn too (equal loads tie).
+      const tolerance = expect.balance === "leastconn" ? LEASTCONN_SHARE_TOLERANCE : SHARE_TOLERANCE;
       const weights = candidates.reduce((sum, s) => sum + s.weight, 0);
       const expected = candidates.map((s) => `${s.name} ${pct(s.weight / weights)}`).join(", ");
-      const off = candidates.filter((s) => Math.abs((m.counts.get(s.name) ?? 0) / Math.max(total, 1) - s.weight / weights) > SHARE_TOLERANCE);
+      const off = candidates.filter((s) => Math.abs((m.counts.get(s.name) ?? 0) / Math.max(total, 1) - s.weight / weights) > tolerance);
       const measured = candidates.map((s) => `${s.name} ${pct((m.counts.get(s.name) ?? 0) / Math.max(total, 1))}`).join(", ");
       return {
         ...base,
         passed: off.length === 0 && strays.length === 0 && m.failures === 0,
-        expected: `${expected} of ${total + m.failures} requests (by weight, ±${pct(SHARE_TOLERANCE)}), none failed`,
+        expected: `${expected} of ${total + m.failures} requests (by weight, ±${pct(tolerance)}), none failed`,
         measured: `${measured}${strays.length ? `; also ${strays.join(", ")}` : ""}${failed}`,
       };
     }
