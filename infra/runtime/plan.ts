@@ -59,7 +59,9 @@ export function planLocalStack(topology: Topology, options: PlanOptions): LocalS
         kind: "web",
         name: server.name,
         command: "gunicorn",
-        args: ["--chdir", join(REPO_ROOT, "apps/web"), "--config", join(REPO_ROOT, "apps/web/gunicorn.conf.py"), "app:app"],
+        // --pid puts the run directory on gunicorn's command line, where npm stop and the tests'
+        // leak checks can see it, besides recording the master's pid.
+        args: ["--chdir", join(REPO_ROOT, "apps/web"), "--config", join(REPO_ROOT, "apps/web/gunicorn.conf.py"), "--pid", join(runDir, `${server.name}.pid`), "app:app"],
         env: { INSTANCE_NAME: server.name, BIND: `${LOCAL_ADDRESS}:${server.port}` },
         logFile: join(logs, `${server.name}.log`),
         ports: [server.port],
