@@ -184,32 +184,22 @@ describe("properties (fast-check, bounded)", () => {
   );
   const answerArb = fc.tuple(fc.constantFrom(SHOW_STAT.split("\n")[0]!, "# pxname,svname,type,status,", ""), fc.array(lineArb, { maxLength: 20 })).map(([h, ls]) => [h, ...ls].join("\n"));
 
+  /** True when `parse` returns, or throws the parsers' own typed error; false for anything else. */
+  const throwsOnlyStatParseError = (parse: (text: string) => unknown) => (text: string) => {
+    try {
+      parse(text);
+    } catch (error) {
+      return error instanceof StatParseError;
+    }
+    return true;
+  };
+
   it("parseShowStat throws nothing but StatParseError, whatever it reads", () => {
-    fc.assert(
-      fc.property(answerArb, (text) => {
-        try {
-          parseShowStat(text);
-        } catch (error) {
-          return error instanceof StatParseError;
-        }
-        return true;
-      }),
-      { numRuns: 500 },
-    );
+    fc.assert(fc.property(answerArb, throwsOnlyStatParseError(parseShowStat)), { numRuns: 500 });
   });
 
   it("parseShowInfo throws nothing but StatParseError", () => {
-    fc.assert(
-      fc.property(fc.string({ maxLength: 300 }), (text) => {
-        try {
-          parseShowInfo(text);
-        } catch (error) {
-          return error instanceof StatParseError;
-        }
-        return true;
-      }),
-      { numRuns: 500 },
-    );
+    fc.assert(fc.property(fc.string({ maxLength: 300 }), throwsOnlyStatParseError(parseShowInfo)), { numRuns: 500 });
   });
 
   it("whatever parses renders to a valid exposition: every sample line is name{labels} number", () => {
