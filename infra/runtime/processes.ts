@@ -1,7 +1,7 @@
 // Child processes of the local stack: each in its own process group (so a terminal's Ctrl-C
 // reaches only the runtime, which then stops them in order), output appended to a log file.
 import { spawn, type ChildProcess } from "node:child_process";
-import { openSync, closeSync, readFileSync, existsSync } from "node:fs";
+import { openSync, closeSync, readFileSync, readdirSync, existsSync } from "node:fs";
 
 export interface ProcessSpec {
   name: string;
@@ -54,7 +54,27 @@ export function startProcess(spec: ProcessSpec): Promise<ManagedProcess> {
   });
 }
 
+/** State and process group of a pid from /proc ("Z" is a zombie: exited, not yet reaped); undefined if gone. */
+function procStat(pid: number | string): { state: string; pgrp: number } | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses, so read after the last ")".
+    const [state, , pgrp] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return { state: state!, pgrp: Number(pgrp) };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Whether a process still runs. A zombie does not: it has exited and holds no port or file, it
+ * only waits for its parent (or an init that may be slow to reap) to collect its status.
+ */
 export function isAlive(pid: number): boolean {
+  if (existsSync("/proc/self/stat")) {
+    const stat = procStat(pid);
+    return stat !== undefined && stat.state !== "Z";
+  }
   try {
     process.kill(pid, 0);
     return true;
@@ -103,7 +123,14 @@ export async function killProcessGroup(pid: number): Promise<void> {
 }
 
 /** Whether any process of the group led by `pgid` remains (a worker that outlived its master). */
-function groupAlive(pgid: number): boolean {
+export function groupAlive(pgid: number): boolean {
+  if (existsSync("/proc/self/stat")) {
+    return readdirSync("/proc").some((entry) => {
+      if (!/^\d+$/.test(entry)) return false;
+      const stat = procStat(entry);
+      return stat !== undefined && stat.pgrp === pgid && stat.state !== "Z";
+    });
+  }
   try {
     process.kill(-pgid, 0);
     return true;
