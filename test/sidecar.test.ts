@@ -13,7 +13,7 @@ import { runtimeCommand } from "../sidecar/runtime-api.ts";
 import { StatsPoller } from "../sidecar/poller.ts";
 import { SelfMetrics } from "../sidecar/self-metrics.ts";
 import { createMetricsServer } from "../sidecar/http.ts";
-import { startProcess, stopProcessGroup, type ManagedProcess } from "../infra/runtime/processes.ts";
+import { killProcessGroup, startProcess, stopProcessGroup, type ManagedProcess } from "../infra/runtime/processes.ts";
 import { findFreePortRange } from "../infra/runtime/ports.ts";
 import { eventually, startTestStack, type TestStack } from "./support/stack.ts";
 import { metricNames, parseExposition, seriesKey, type ParsedExposition } from "./support/exposition.ts";
@@ -180,7 +180,7 @@ describe("sidecar faults: it keeps serving, says what is wrong, and recovers", (
       const fe = seriesKey("haproxy_frontend_status", { proxy: "fe", state: "UP" });
       assert.equal(before.samples.get(fe), 1);
 
-      await stopProcessGroup(haproxy.pid, 0); // SIGKILL: the socket file stays, nobody listens
+      await killProcessGroup(haproxy.pid); // SIGKILL only: the socket file stays, nobody listens
       assert.equal(await h.poller.pollOnce(), false);
       assert.equal(await h.poller.pollOnce(), false);
       const during = await h.scrape();
