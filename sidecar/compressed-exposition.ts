@@ -25,7 +25,8 @@ export class CompressedExposition {
   private crc = 0;
   private length = 0;
   private compressed = 0;
-  private readonly staging = Buffer.allocUnsafe(BLOCK_BYTES);
+  /** Allocated on the first append and dropped by flush(): an empty or finished exposition holds none. */
+  private staging: Buffer | undefined;
   private staged = 0;
 
   /** Adds a piece of text to the end. */
@@ -33,12 +34,14 @@ export class CompressedExposition {
     const bytes = Buffer.byteLength(text);
     if (this.staged + bytes > BLOCK_BYTES) this.flush();
     if (bytes > BLOCK_BYTES) return this.deflate(Buffer.from(text));
+    this.staging ??= Buffer.allocUnsafe(BLOCK_BYTES);
     this.staged += this.staging.write(text, this.staged);
   }
 
-  private flush(): void {
-    if (this.staged === 0) return;
-    this.deflate(this.staging.subarray(0, this.staged));
+  /** Deflates whatever is staged. Called before the exposition is published; later appends still work. */
+  flush(): void {
+    if (this.staging && this.staged > 0) this.deflate(this.staging.subarray(0, this.staged));
+    this.staging = undefined;
     this.staged = 0;
   }
 

@@ -47,6 +47,7 @@ export class StatsPoller {
       const stat = parseShowStat(statText);
       const compressed = new CompressedExposition();
       const exposition = renderHaproxyExposition({ info: info.info, stat }, (piece) => compressed.append(piece));
+      compressed.flush();
       const problems = [...info.problems.map((p) => `show info line ${p.line}: ${p.reason}`), ...stat.problems.map((p) => `show stat line ${p.line}: ${p.reason}`)];
       if (exposition.badCells > 0) problems.push(`${exposition.badCells} cells of show stat are not numbers (exported as NaN)`);
       if (problems.length > 0) {
