@@ -78,17 +78,9 @@ export class StackAlreadyRunningError extends StackError {
   }
 }
 
-/** The local target cannot run this topology as it stands (two servers on one port, say). */
-export class LocalPlanError extends StackError {
-  readonly code = "LOCAL_PLAN_INVALID";
-  constructor(message: string) {
-    super(message);
-  }
-}
-
-/** Traffic through the running stack did not behave as the topology says. */
-export class VerificationFailedError extends StackError {
-  readonly code = "VERIFICATION_FAILED";
+/** A render target (local processes, docker containers) cannot run this topology as it stands. */
+export class TargetPlanError extends StackError {
+  readonly code = "TARGET_PLAN_INVALID";
   constructor(message: string) {
     super(message);
   }

@@ -16,7 +16,7 @@ import { checkHaproxyConfig } from "../infra/render/haproxy-check.ts";
 import { DOCKER_PATHS, dockerTarget } from "../infra/render/targets.ts";
 import { PINNED_IMAGES, planDockerStack, portsOf } from "../infra/docker/plan.ts";
 import { DockerTopologyStack } from "../infra/docker/stack.ts";
-import { LocalPlanError } from "../infra/errors.ts";
+import { TargetPlanError } from "../infra/errors.ts";
 import { REPO_ROOT } from "../infra/repo.ts";
 import { editedTopology, seedTopology } from "./support/topologies.ts";
 import { runCli } from "./support/run-cli.ts";
@@ -162,7 +162,7 @@ describe("the stack follows the model", () => {
 
   it("two servers on one address with different ports are refused, saying why", () => {
     const topology = parseTopology(editedTopology((t) => t.backends[0].servers.push({ name: "web-c", address: "web-a", port: 5009, cookie: "web-c" })));
-    assert.throws(() => planDockerStack(topology), (e: unknown) => e instanceof LocalPlanError && /server address "web-a" is used with ports 5001 and 5009/.test(e.message));
+    assert.throws(() => planDockerStack(topology), (e: unknown) => e instanceof TargetPlanError && /server address "web-a" is used with ports 5001 and 5009/.test(e.message));
   });
 });
 

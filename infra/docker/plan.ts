@@ -10,7 +10,7 @@ import { durationMs } from "../model/schema.ts";
 import { renderHaproxyConfig, TEMPLATES_DIR } from "../render/render.ts";
 import { renderPrometheusConfig } from "../render/prometheus.ts";
 import { CERTIFICATE_DIR, DOCKER_HOSTS, DOCKER_PATHS, ERROR_PAGE_DIR, dockerTarget } from "../render/targets.ts";
-import { LocalPlanError } from "../errors.ts";
+import { TargetPlanError } from "../errors.ts";
 import { REPO_ROOT } from "../repo.ts";
 
 /** Images pulled from a registry: pinned to the versions the test suite runs locally (Debian's). */
@@ -121,7 +121,7 @@ export function planDockerStack(topology: Topology, options: { source?: string }
       const existing = webs.get(server.address);
       if (existing) {
         if (existing.env?.BIND !== `0.0.0.0:${server.port}`) {
-          throw new LocalPlanError(`server address "${server.address}" is used with ports ${existing.env?.BIND?.split(":")[1]} and ${server.port}: on the docker target each address is one container listening on one port`);
+          throw new TargetPlanError(`server address "${server.address}" is used with ports ${existing.env?.BIND?.split(":")[1]} and ${server.port}: on the docker target each address is one container listening on one port`);
         }
         continue;
       }

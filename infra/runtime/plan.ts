@@ -5,7 +5,7 @@ import type { Topology } from "../model/schema.ts";
 import { renderHaproxyConfig } from "../render/render.ts";
 import { renderPrometheusConfig } from "../render/prometheus.ts";
 import { LOCAL_ADDRESS, localTarget } from "../render/targets.ts";
-import { LocalPlanError } from "../errors.ts";
+import { TargetPlanError } from "../errors.ts";
 import { REPO_ROOT } from "../repo.ts";
 import type { ProcessSpec } from "./processes.ts";
 
@@ -73,7 +73,7 @@ export function planLocalStack(topology: Topology, options: PlanOptions): LocalS
   const webs = [...webByPort.values()];
   const names = new Set<string>();
   for (const web of webs) {
-    if (names.has(web.name)) throw new LocalPlanError(`two servers named "${web.name}" listen on different ports: on the local target each server name must be unique`);
+    if (names.has(web.name)) throw new TargetPlanError(`two servers named "${web.name}" listen on different ports: on the local target each server name must be unique`);
     names.add(web.name);
   }
 
@@ -129,7 +129,7 @@ export function planLocalStack(topology: Topology, options: PlanOptions): LocalS
   for (const component of components) {
     for (const port of component.ports) {
       const owner = owners.get(port);
-      if (owner) throw new LocalPlanError(`${component.name} and ${owner} both need port ${port} on ${LOCAL_ADDRESS}: on the local target every listener needs its own port`);
+      if (owner) throw new TargetPlanError(`${component.name} and ${owner} both need port ${port} on ${LOCAL_ADDRESS}: on the local target every listener needs its own port`);
       owners.set(port, component.name);
     }
   }

@@ -40,12 +40,6 @@ export class LocalStack {
     readonly processes: ManagedProcess[],
   ) {}
 
-  process(name: string): ManagedProcess {
-    const found = this.processes.find((p) => p.spec.name === name);
-    if (!found) throw new Error(`no component named ${name}; known: ${this.processes.map((p) => p.spec.name).join(", ")}`);
-    return found;
-  }
-
   /**
    * Stops every component in reverse start order; safe to call more than once. The state file is
    * the authority: a server that npm run verify killed and restarted has a new pid there.
