@@ -1,10 +1,40 @@
 // The sidecar's HTTP side: /metrics (HAProxy's series from the cache + the sidecar's own) and /healthz.
-import { once } from "node:events";
-import { createServer, type Server } from "node:http";
+import { createServer, type Server, type ServerResponse } from "node:http";
 import type { StatsPoller } from "./poller.ts";
 import type { SelfMetrics } from "./self-metrics.ts";
 
 export const EXPOSITION_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
+
+/** Resolves when the response can take more, or when the client has gone (then nothing more is written). */
+function drained(response: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      response.off("drain", done);
+      response.off("close", done);
+      resolve();
+    };
+    response.once("drain", done);
+    response.once("close", done);
+  });
+}
+
+async function serveMetrics(poller: StatsPoller, metrics: SelfMetrics, head: boolean, gzip: boolean, response: ServerResponse): Promise<void> {
+  const own = await metrics.registry.metrics();
+  const exposition = poller.exposition();
+  response.writeHead(200, { "content-type": EXPOSITION_CONTENT_TYPE, vary: "accept-encoding", ...(gzip ? { "content-encoding": "gzip" } : {}) });
+  if (head) return void response.end();
+  if (gzip) {
+    for (const piece of exposition.gzipWith(own)) response.write(piece);
+  } else {
+    // Inflated block by block, with backpressure: a slow client never makes the sidecar hold the whole text.
+    for await (const piece of exposition.plain()) {
+      if (response.destroyed) return;
+      if (!response.write(piece)) await drained(response);
+    }
+    response.write(own);
+  }
+  response.end();
+}
 
 export function createMetricsServer(poller: StatsPoller, metrics: SelfMetrics): Server {
   return createServer((request, response) => {
@@ -14,25 +44,10 @@ export function createMetricsServer(poller: StatsPoller, metrics: SelfMetrics): 
       return;
     }
     if (path === "/metrics") {
-      metrics.registry.metrics().then(
-        async (own) => {
-          const exposition = poller.exposition();
-          const gzip = /\bgzip\b/.test(String(request.headers["accept-encoding"] ?? ""));
-          response.writeHead(200, { "content-type": EXPOSITION_CONTENT_TYPE, vary: "accept-encoding", ...(gzip ? { "content-encoding": "gzip" } : {}) });
-          if (request.method === "HEAD") return void response.end();
-          if (gzip) {
-            for (const piece of exposition.gzipWith(own)) response.write(piece);
-          } else {
-            for await (const piece of exposition.plain()) {
-              if (response.destroyed) return;
-              if (!response.write(piece)) await once(response, "drain");
-            }
-            response.write(own);
-          }
-          response.end();
-        },
-        (error: Error) => response.writeHead(500, { "content-type": "text/plain" }).end(`${error.message}\n`),
-      );
+      serveMetrics(poller, metrics, request.method === "HEAD", /\bgzip\b/.test(String(request.headers["accept-encoding"] ?? "")), response).catch((error: Error) => {
+        if (!response.headersSent) response.writeHead(500, { "content-type": "text/plain" }).end(`${error.message}\n`);
+        else response.destroy(error);
+      });
     } else if (path === "/healthz") {
       // The sidecar is healthy while it runs and serves; whether HAProxy answers is a metric, not its health.
       metrics.scrapeSuccess.get().then((success) => {
