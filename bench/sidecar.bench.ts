@@ -8,7 +8,7 @@ import { promisify } from "node:util";
 import { findFreePortRange } from "../infra/runtime/ports.ts";
 import { startProcess, stopProcessGroup, type ManagedProcess } from "../infra/runtime/processes.ts";
 import { REPO_ROOT } from "../infra/repo.ts";
-import { ms, type BenchRow } from "./table.ts";
+import { median, ms, type BenchRow } from "./table.ts";
 
 const SAMPLES = 5;
 /** Node flag the sidecar's container runs with: a smaller young generation, ~15 MB less resident. */
@@ -27,7 +27,6 @@ export function serverTemplateConfig(servers: number, socket: string, metricsPor
 }
 
 const rssKb = (pid: number, field: "VmRSS" | "VmHWM") => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1]);
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 /** Time to the last byte of a scrape, asking for gzip as Prometheus does. */
 async function scrapeMs(url: string): Promise<{ ms: number; text: string }> {

@@ -16,6 +16,9 @@ export function formatTable(rows: BenchRow[]): string {
   return [line(header), `${"-".repeat(widths.group)}-+-${"-".repeat(widths.case)}-+-${"-".repeat(widths.value)}-+------`, ...rows.map(line)].join("\n");
 }
 
+/** The middle value (the upper one of the two middles for an even count). */
+export const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+
 /** Median of `runs` timings of `fn`, in milliseconds. */
 export async function medianMs(runs: number, fn: () => unknown): Promise<number> {
   const times: number[] = [];
@@ -24,8 +27,7 @@ export async function medianMs(runs: number, fn: () => unknown): Promise<number>
     await fn();
     times.push(performance.now() - start);
   }
-  times.sort((a, b) => a - b);
-  return times[Math.floor(times.length / 2)]!;
+  return median(times);
 }
 
 export const ms = (n: number) => `${n < 10 ? n.toFixed(2) : n.toFixed(0)} ms`;

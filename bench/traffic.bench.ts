@@ -14,7 +14,7 @@ import { findFreePortRange, withFreePorts } from "../infra/runtime/ports.ts";
 import { startLocalStack } from "../infra/runtime/stack.ts";
 import { startProcess, stopProcessGroup, type ManagedProcess } from "../infra/runtime/processes.ts";
 import { topology as seed } from "../infra/topology.ts";
-import { ms, type BenchRow } from "./table.ts";
+import { median, ms, type BenchRow } from "./table.ts";
 import { runWrk, type WrkResult } from "./wrk.ts";
 
 const ROUNDS = 3;
@@ -70,7 +70,6 @@ async function variant(topology: Topology, edit: (t: any) => void): Promise<Topo
   return parseTopology(copy);
 }
 
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 export async function trafficBench(): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];

@@ -14,7 +14,8 @@ import { renderHaproxyConfig } from "../infra/render/render.ts";
 import { renderPrometheusConfig } from "../infra/render/prometheus.ts";
 import { checkHaproxyConfig } from "../infra/render/haproxy-check.ts";
 import { DOCKER_PATHS, dockerTarget } from "../infra/render/targets.ts";
-import { PINNED_IMAGES, planDockerStack, portsOf } from "../infra/docker/plan.ts";
+import { PINNED_IMAGES, planDockerStack } from "../infra/docker/plan.ts";
+import { bindPorts } from "../infra/model/schema.ts";
 import { DockerTopologyStack } from "../infra/docker/stack.ts";
 import { TargetPlanError } from "../infra/errors.ts";
 import { REPO_ROOT } from "../infra/repo.ts";
@@ -67,7 +68,7 @@ describe("the CDKTF stack for the default topology", () => {
   });
 
   it("publishes exactly the frontend binds on every address, and the operator ports on loopback only", () => {
-    const frontendPorts = portsOf(topology.frontends.flatMap((f) => f.binds));
+    const frontendPorts = bindPorts(topology.frontends.flatMap((f) => f.binds));
     const published = byName.haproxy.ports.map((p: any) => `${p.ip}:${p.external}->${p.internal}`);
     assert.deepEqual(published, [...frontendPorts.map((p) => `0.0.0.0:${p}->${p}`), `127.0.0.1:${topology.monitoring.port}->${topology.monitoring.port}`]);
     assert.deepEqual(frontendPorts, [60000, 60001]);

@@ -6,7 +6,7 @@ import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 import Handlebars from "handlebars";
 import type { Topology } from "../model/schema.ts";
-import { durationMs } from "../model/schema.ts";
+import { bindPorts, durationMs } from "../model/schema.ts";
 import { renderHaproxyConfig, TEMPLATES_DIR } from "../render/render.ts";
 import { renderPrometheusConfig } from "../render/prometheus.ts";
 import { CERTIFICATE_DIR, DOCKER_HOSTS, DOCKER_PATHS, ERROR_PAGE_DIR, dockerTarget } from "../render/targets.ts";
@@ -96,9 +96,6 @@ export function sourceHash(repoRoot: string, entries: string[]): string {
 const LOOPBACK = "127.0.0.1";
 const EVERY_ADDRESS = "0.0.0.0";
 
-export const portsOf = (binds: { port: number; lastPort?: number }[]) =>
-  binds.flatMap((b) => Array.from({ length: (b.lastPort ?? b.port) - b.port + 1 }, (_, i) => b.port + i));
-
 /** "500ms" stays "500ms"; Docker takes Go durations, which HAProxy's "us|ms|s|m|h" are, but not "d". */
 function goDuration(haproxyDuration: string): string {
   return haproxyDuration.endsWith("d") ? `${(durationMs(haproxyDuration) ?? 0) / 1000}s` : haproxyDuration;
@@ -148,7 +145,7 @@ export function planDockerStack(topology: Topology, options: { source?: string }
     // The image's entrypoint adds -W -db (master-worker, foreground); -S opens the master CLI for hitless reloads.
     command: ["haproxy", "-S", `${DOCKER_PATHS.socketDir}/master.sock,mode,600`, "-f", DOCKER_PATHS.config],
     ports: [
-      ...portsOf(topology.frontends.flatMap((f) => f.binds)).map((p) => ({ internal: p, external: p, ip: EVERY_ADDRESS })),
+      ...bindPorts(topology.frontends.flatMap((f) => f.binds)).map((p) => ({ internal: p, external: p, ip: EVERY_ADDRESS })),
       { internal: monitoring.port, external: monitoring.port, ip: LOOPBACK },
     ],
     uploads: [

@@ -292,6 +292,11 @@ export type Backend = z.output<typeof Backend>;
 export type Server = z.output<typeof Server>;
 export type Bind = z.output<typeof Bind>;
 
+/** Every port the binds listen on: a bind's port, or each port of its range port..lastPort. */
+export function bindPorts(binds: readonly Pick<Bind, "port" | "lastPort">[]): number[] {
+  return binds.flatMap((b) => Array.from({ length: (b.lastPort ?? b.port) - b.port + 1 }, (_, i) => b.port + i));
+}
+
 // --- cross-references ---------------------------------------------------------------------------
 
 interface PathIssue {

@@ -1,7 +1,7 @@
 // What the local runtime will start, decided without touching the machine: the processes in start
 // order, the ports each takes, the files to write, and the addresses to show.
 import { join } from "node:path";
-import type { Topology } from "../model/schema.ts";
+import { bindPorts, type Topology } from "../model/schema.ts";
 import { renderHaproxyConfig } from "../render/render.ts";
 import { renderPrometheusConfig } from "../render/prometheus.ts";
 import { LOCAL_ADDRESS, localTarget } from "../render/targets.ts";
@@ -77,9 +77,7 @@ export function planLocalStack(topology: Topology, options: PlanOptions): LocalS
     names.add(web.name);
   }
 
-  const frontendPorts = topology.frontends.flatMap((f) =>
-    f.binds.flatMap((b) => Array.from({ length: (b.lastPort ?? b.port) - b.port + 1 }, (_, i) => b.port + i)),
-  );
+  const frontendPorts = bindPorts(topology.frontends.flatMap((f) => f.binds));
   const haproxy: ComponentPlan = {
     kind: "haproxy",
     name: "haproxy",

@@ -1,5 +1,6 @@
 // Child processes of the local stack: each in its own process group (so a terminal's Ctrl-C
 // reaches only the runtime, which then stops them in order), output appended to a log file.
+import { setTimeout as sleep } from "node:timers/promises";
 import { spawn, type ChildProcess } from "node:child_process";
 import { openSync, closeSync, readFileSync, readdirSync, existsSync } from "node:fs";
 
@@ -82,8 +83,6 @@ export function isAlive(pid: number): boolean {
     return (error as NodeJS.ErrnoException).code === "EPERM";
   }
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * Stops a process group: SIGTERM, then SIGKILL if it is still there after `graceMs`.

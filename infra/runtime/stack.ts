@@ -1,5 +1,6 @@
 // The local stack's lifecycle: pre-flight checks, start in order with a health gate after each
 // component, stop in reverse. A start that fails stops whatever it had started.
+import { setTimeout as sleep } from "node:timers/promises";
 import { cp, mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { delimiter, join } from "node:path";
 import { accessSync, constants } from "node:fs";
@@ -155,8 +156,6 @@ function assertBinary(command: string, debianPackage: string): void {
 }
 
 // --- health gates ---------------------------------------------------------------------------------
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function httpOk(url: string): Promise<boolean> {
   try {

@@ -1,6 +1,7 @@
 // Runs the end-to-end assertions against a live HAProxy: real traffic, real faults. Everything it
 // touches is passed in (the runtime API, a way to kill and restart a server), so the same code runs
 // against the local runtime or anything else that can provide those.
+import { setTimeout as sleep } from "node:timers/promises";
 import { parseShowStat, serverStates } from "../show-stat.ts";
 import {
   judgeDistribution, judgeFailover, judgeHealth, judgePersistence, judgeRecovery,
@@ -39,8 +40,6 @@ export interface VerifyRun {
   /** The failover/recovery traffic, for the report's chart. */
   timeline: { samples: TrafficSample[]; events: TimelineEvent[] };
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function statuses(expect: Expectations, access: StackAccess): Promise<Map<string, string>> {
   const states = serverStates(parseShowStat(await access.api("show stat")));
