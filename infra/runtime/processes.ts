@@ -100,15 +100,17 @@ export async function stopProcessGroup(pid: number, graceMs = 10_000): Promise<v
       }
     }
   };
-  if (!isAlive(pid)) return;
+  // The group, not just its leader: a worker may outlive its master.
+  const running = () => isAlive(pid) || groupAlive(pid);
+  if (!running()) return;
   signalGroup("SIGTERM");
   const deadline = Date.now() + graceMs;
   while (Date.now() < deadline) {
-    if (!isAlive(pid) && !groupAlive(pid)) return;
+    if (!running()) return;
     await sleep(50);
   }
   signalGroup("SIGKILL");
-  while (isAlive(pid)) await sleep(20);
+  while (running()) await sleep(20);
 }
 
 /** Kills a process group at once (SIGKILL: a crash, not a shutdown) and waits until it is gone. */
