@@ -52,14 +52,6 @@ export class StatsSocketFailedError extends StatsSocketError {
   }
 }
 
-/** HAProxy answered, but not with what the command returns (an unknown command, a permission level too low). */
-export class RuntimeApiRefusedError extends SidecarError {
-  readonly code = "RUNTIME_API_REFUSED";
-  constructor(readonly command: string, readonly answer: string) {
-    super(`HAProxy refused "${command}": ${answer.trim().slice(0, 200)}`);
-  }
-}
-
 /** The answer's structure is broken beyond one line (no header, for instance). */
 export class StatParseError extends SidecarError {
   readonly code = "STAT_PARSE_FAILED";
