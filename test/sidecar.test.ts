@@ -9,6 +9,7 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { build } from "esbuild";
 import { runtimeCommand } from "../sidecar/runtime-api.ts";
 import { StatsPoller } from "../sidecar/poller.ts";
 import { SelfMetrics } from "../sidecar/self-metrics.ts";
@@ -263,11 +264,27 @@ describe("sidecar faults: it keeps serving, says what is wrong, and recovers", (
     if (process.getuid?.() !== 0) return t.skip("needs root to run the client as another user");
     const privateDir = mkdtempSync(join(tmpdir(), "sidecar-perm-"));
     chmodSync(privateDir, 0o700);
+    // The real client, bundled where the other user can read it: the checkout may not be readable to it.
+    const clientDir = mkdtempSync(join(tmpdir(), "sidecar-perm-client-"));
+    chmodSync(clientDir, 0o755);
+    const client = join(clientDir, "client.mjs");
+    await build({
+      stdin: {
+        contents: `import { runtimeCommand } from ${JSON.stringify(join(REPO_ROOT, "sidecar/runtime-api.ts"))};
+          runtimeCommand({ path: process.argv[2] }, "show info").then(() => console.log("ANSWERED"), (e) => console.log(e.code));`,
+        resolveDir: REPO_ROOT,
+        loader: "ts",
+      },
+      bundle: true,
+      platform: "node",
+      format: "esm",
+      outfile: client,
+      logLevel: "silent",
+    });
+    chmodSync(client, 0o644);
     const fake = await fakeSocket(privateDir, (s) => s.end("Name: x\n\n"));
     try {
-      const script = `import { runtimeCommand } from ${JSON.stringify(join(REPO_ROOT, "sidecar/runtime-api.ts"))};
-        runtimeCommand({ path: ${JSON.stringify(fake.path)} }, "show info").then(() => console.log("ANSWERED"), (e) => console.log(e.code));`;
-      const child = spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], { uid: 65534, gid: 65534, cwd: REPO_ROOT, env: { ...process.env, HOME: "/tmp" } });
+      const child = spawn(process.execPath, [client, fake.path], { uid: 65534, gid: 65534, cwd: clientDir });
       let out = "";
       child.stdout.on("data", (d) => (out += d));
       child.stderr.on("data", (d) => (out += d));
@@ -276,6 +293,7 @@ describe("sidecar faults: it keeps serving, says what is wrong, and recovers", (
     } finally {
       fake.server.close();
       rmSync(privateDir, { recursive: true, force: true });
+      rmSync(clientDir, { recursive: true, force: true });
     }
   });
 });
