@@ -11,6 +11,7 @@ import { expectationsFromTopology, localStackAccess } from "../infra/runtime/ver
 import { runAssertions } from "../sidecar/assertions/run.ts";
 import { topology as seed } from "../infra/topology.ts";
 import type { BenchRow } from "./table.ts";
+import { parseDuration } from "../haproxy/duration.ts";
 
 /** The seed design's backend: check fall 1 rise 5 (inter defaults to 2s), no retries, no redispatch. */
 function seedSettings(t: any): void {
@@ -37,7 +38,7 @@ export async function failoverBench(): Promise<BenchRow[]> {
       const failover = results.find((r) => r.assertion === "failover")!.data as { failed: number; requests: number; detectionMs?: number };
       const recovery = results.find((r) => r.assertion === "recovery")!.data as { recoveryMs?: number };
       const server = topology.backends[0]!.servers[0]!;
-      const inter = Number.parseInt(server.inter) * (server.inter.endsWith("ms") ? 1 : 1000);
+      const inter = parseDuration(server.inter);
       rows.push({ group: "failover", case: `${label}: failed requests`, value: `${failover.failed}`, note: `of ${failover.requests} sent while web-a died, 8 in flight` });
       rows.push({ group: "failover", case: `${label}: time to DOWN`, value: `${failover.detectionMs ?? "never"} ms`, note: `inter × fall = ${inter * server.fall} ms` });
       rows.push({ group: "failover", case: `${label}: time to UP after restart`, value: `${recovery.recoveryMs ?? "never"} ms`, note: `rise × inter = ${server.rise * inter} ms` });

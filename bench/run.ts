@@ -1,22 +1,38 @@
-// npm run bench: every benchmark, one table. Speed targets live here, never in tests.
+// npm run bench [-- --only render,traffic,...]: every benchmark, one table. Speed targets live here, never in tests.
+import { parseCliArgs, runMain } from "../lib/cli.ts";
+import { UsageError } from "../lib/errors.ts";
 import { renderBench } from "./render.bench.ts";
 import { trafficBench } from "./traffic.bench.ts";
 import { sidecarBench } from "./sidecar.bench.ts";
 import { synthBench } from "./synth.bench.ts";
 import { failoverBench } from "./failover.bench.ts";
-import { formatTable, type BenchRow } from "./table.ts";
+import { formatBenchTable, type BenchRow } from "./table.ts";
 
-const suites: [string, () => Promise<BenchRow[]>][] = [
-  ["render", renderBench],
-  ["traffic", trafficBench],
-  ["sidecar", sidecarBench],
-  ["cdktf", synthBench],
-  ["failover", failoverBench],
-];
+/** Every suite, in the order they run and print. */
+const SUITES = {
+  render: renderBench,
+  traffic: trafficBench,
+  sidecar: sidecarBench,
+  cdktf: synthBench,
+  failover: failoverBench,
+} satisfies Record<string, () => Promise<BenchRow[]>>;
+type SuiteName = keyof typeof SUITES;
+const NAMES = Object.keys(SUITES) as SuiteName[];
 
-const rows: BenchRow[] = [];
-for (const [name, suite] of suites) {
-  process.stderr.write(`bench: ${name}...\n`);
-  rows.push(...(await suite()));
+const USAGE = `usage: npm run bench [-- --only ${NAMES.join(",")}]`;
+
+async function main(argv: string[]): Promise<number> {
+  const { values } = parseCliArgs(argv, { only: { type: "string" } }, USAGE);
+  const only = values.only === undefined ? NAMES : values.only.split(",").map((n) => n.trim());
+  const unknown = only.filter((n) => !(n in SUITES));
+  if (unknown.length > 0 || only.length === 0) throw new UsageError(`--only: unknown ${unknown.join(", ") || "(empty)"}; choose from ${NAMES.join(", ")}\n${USAGE}`);
+  const rows: BenchRow[] = [];
+  for (const name of NAMES.filter((n) => only.includes(n))) {
+    process.stderr.write(`bench: ${name}...\n`);
+    rows.push(...(await SUITES[name]()));
+  }
+  console.log(formatBenchTable(rows));
+  return 0;
 }
-console.log(formatTable(rows));
+
+runMain(main);

@@ -9,6 +9,7 @@ import { findFreePortRange } from "../infra/runtime/ports.ts";
 import { startProcess, stopProcessGroup, type ManagedProcess } from "../infra/runtime/processes.ts";
 import { REPO_ROOT } from "../infra/repo.ts";
 import { median, ms, type BenchRow } from "./table.ts";
+import { pollUntil } from "../lib/poll.ts";
 
 const SAMPLES = 5;
 /** Node flag the sidecar's container runs with: a smaller young generation, ~15 MB less resident. */
@@ -38,16 +39,8 @@ async function scrapeMs(url: string): Promise<{ ms: number; text: string }> {
 }
 
 async function waitFor(check: () => Promise<boolean>, what: string, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    try {
-      if (await check()) return;
-    } catch {
-      /* not yet */
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`${what} did not happen within ${timeoutMs / 1000} s`);
+  const happened = await pollUntil(async () => ((await check()) ? true : undefined), { timeoutMs, intervalMs: 200 });
+  if (!happened) throw new Error(`${what} did not happen within ${timeoutMs / 1000} s`);
 }
 
 export async function sidecarBench(): Promise<BenchRow[]> {

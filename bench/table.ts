@@ -1,4 +1,5 @@
 // Bench results are rows of one table, printed at the end of npm run bench.
+import { formatTable } from "../lib/text-table.ts";
 export interface BenchRow {
   group: string;
   case: string;
@@ -6,14 +7,9 @@ export interface BenchRow {
   note?: string;
 }
 
-export function formatTable(rows: BenchRow[]): string {
-  const header: BenchRow = { group: "group", case: "case", value: "value", note: "note" };
-  const all = [header, ...rows];
-  const width = (key: keyof BenchRow) => Math.max(...all.map((r) => (r[key] ?? "").length));
-  const widths = { group: width("group"), case: width("case"), value: width("value") };
-  const line = (r: BenchRow) =>
-    `${r.group.padEnd(widths.group)} | ${r.case.padEnd(widths.case)} | ${r.value.padStart(widths.value)} | ${r.note ?? ""}`.trimEnd();
-  return [line(header), `${"-".repeat(widths.group)}-+-${"-".repeat(widths.case)}-+-${"-".repeat(widths.value)}-+------`, ...rows.map(line)].join("\n");
+/** The bench's one table: values right-aligned, a note for what each number means. */
+export function formatBenchTable(rows: BenchRow[]): string {
+  return formatTable([["group", "case", "value", "note"], ...rows.map((r) => [r.group, r.case, r.value, r.note ?? ""])], { alignRight: [2], gap: " | " });
 }
 
 /** The middle value (the upper one of the two middles for an even count). */

@@ -15,6 +15,7 @@ import { startLocalStack } from "../infra/runtime/stack.ts";
 import { startProcess, stopProcessGroup, type ManagedProcess } from "../infra/runtime/processes.ts";
 import { topology as seed } from "../infra/topology.ts";
 import { median, ms, type BenchRow } from "./table.ts";
+import { pollUntil } from "../lib/poll.ts";
 import { runWrk, type WrkResult } from "./wrk.ts";
 
 const ROUNDS = 3;
@@ -49,15 +50,8 @@ async function startHaproxy(runDir: string, config: string): Promise<ManagedProc
 }
 
 async function waitForHttp(url: string): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    try {
-      if ((await fetch(url, { signal: AbortSignal.timeout(1000) })).ok) return;
-    } catch {
-      /* not yet */
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`${url} did not answer within 10 s`);
+  const ok = await pollUntil(async () => ((await fetch(url, { signal: AbortSignal.timeout(1000) })).ok ? true : undefined), { timeoutMs: 10_000 });
+  if (!ok) throw new Error(`${url} did not answer within 10 s`);
 }
 
 /** The same topology on new frontend/monitoring ports, optionally with no log target at all. */

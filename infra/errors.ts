@@ -1,12 +1,7 @@
 // Every failure the stack reports on purpose is one of these: a stable code for scripts,
 // a message that says what is wrong and what to do.
+import { CodedError } from "../lib/errors.ts";
 
-export abstract class StackError extends Error {
-  abstract readonly code: string;
-  override get name(): string {
-    return this.constructor.name;
-  }
-}
 
 export interface TopologyProblem {
   /** Where in the topology, with names in place of list positions: "frontends.http_front.defaultBackend". */
@@ -15,7 +10,7 @@ export interface TopologyProblem {
 }
 
 /** The topology does not pass the schema; every problem is listed. */
-export class TopologyInvalidError extends StackError {
+export class TopologyInvalidError extends CodedError {
   readonly code = "TOPOLOGY_INVALID";
   constructor(readonly problems: TopologyProblem[]) {
     super(`the topology is invalid:\n${problems.map((p) => `  ${p.path}: ${p.message}`).join("\n")}`);
@@ -23,7 +18,7 @@ export class TopologyInvalidError extends StackError {
 }
 
 /** A topology file could not be read or evaluated. */
-export class TopologyLoadError extends StackError {
+export class TopologyLoadError extends CodedError {
   readonly code = "TOPOLOGY_LOAD_FAILED";
   constructor(readonly file: string, reason: string) {
     super(`cannot load the topology from ${file}: ${reason}`);
@@ -31,7 +26,7 @@ export class TopologyLoadError extends StackError {
 }
 
 /** The real HAProxy refused a rendered configuration. */
-export class HaproxyConfigRejectedError extends StackError {
+export class HaproxyConfigRejectedError extends CodedError {
   readonly code = "HAPROXY_CONFIG_REJECTED";
   constructor(readonly haproxyOutput: string, readonly offendingLines: string[]) {
     super(
@@ -43,25 +38,15 @@ export class HaproxyConfigRejectedError extends StackError {
 }
 
 /** A program the stack needs is not installed. */
-export class BinaryMissingError extends StackError {
+export class BinaryMissingError extends CodedError {
   readonly code = "BINARY_MISSING";
   constructor(readonly binary: string, readonly debianPackage: string) {
     super(`${binary} is not installed: install the Debian package "${debianPackage}" (apt-get install ${debianPackage}), or run npm start / npm test, which install it`);
   }
 }
 
-/** A port the stack needs is taken. */
-export class PortInUseError extends StackError {
-  readonly code = "PORT_IN_USE";
-  constructor(readonly port: number, readonly neededBy: string, readonly owner?: string) {
-    super(
-      `port ${port} (needed by ${neededBy}) is already in use${owner ? ` by ${owner}` : ""}: stop that program, or change the port in the topology`,
-    );
-  }
-}
-
 /** A component exited, or never became healthy, while the stack started. */
-export class ComponentFailedError extends StackError {
+export class ComponentFailedError extends CodedError {
   readonly code = "COMPONENT_FAILED";
   constructor(readonly component: string, reason: string, readonly lastLogLines: string[], readonly logFile: string) {
     super(
@@ -71,24 +56,32 @@ export class ComponentFailedError extends StackError {
 }
 
 /** npm start found a stack already running from the same run directory. */
-export class StackAlreadyRunningError extends StackError {
+export class StackAlreadyRunningError extends CodedError {
   readonly code = "STACK_ALREADY_RUNNING";
   constructor(readonly runDir: string, readonly pids: number[]) {
     super(`a stack is already running from ${runDir} (pids ${pids.join(", ")}): run npm stop first`);
   }
 }
 
-/** A render target (local processes, docker containers) cannot run this topology as it stands. */
-export class TargetPlanError extends StackError {
-  readonly code = "TARGET_PLAN_INVALID";
+/** A command needs the local stack, and none runs from the run directory. */
+export class StackNotRunningError extends CodedError {
+  readonly code = "STACK_NOT_RUNNING";
+  constructor(readonly runDir: string, detail = "") {
+    super(`no stack is running from ${runDir}${detail ? ` (${detail})` : ""}: start one with npm start -- --detach${runDir.endsWith("/.run") ? "" : ` --run-dir ${runDir}`}`);
+  }
+}
+
+/** The end-to-end assertions cannot be run against this topology as it stands. */
+export class VerifyNotPossibleError extends CodedError {
+  readonly code = "VERIFY_NOT_POSSIBLE";
   constructor(message: string) {
     super(message);
   }
 }
 
-/** A command was called with arguments it does not take; the message carries the usage. */
-export class UsageError extends StackError {
-  readonly code = "USAGE";
+/** A render target (local processes, docker containers) cannot run this topology as it stands. */
+export class TargetPlanError extends CodedError {
+  readonly code = "TARGET_PLAN_INVALID";
   constructor(message: string) {
     super(message);
   }

@@ -8,11 +8,8 @@ export function siblingTempPath(path: string): string {
   return join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
 }
 
-/**
- * Writes `text` to `path` atomically: to a temporary sibling first, flushed, then renamed over.
- * `accept` runs on the temporary file before the rename; if it throws, `path` is left untouched.
- */
-export async function writeFileAtomic(path: string, text: string, accept?: (tempPath: string) => Promise<void>): Promise<void> {
+/** Writes `text` to `path` atomically: to a temporary sibling first, flushed, then renamed over. */
+export async function writeFileAtomic(path: string, text: string): Promise<void> {
   const temp = siblingTempPath(path);
   try {
     const handle = await open(temp, "wx", 0o644);
@@ -22,7 +19,6 @@ export async function writeFileAtomic(path: string, text: string, accept?: (temp
     } finally {
       await handle.close();
     }
-    if (accept) await accept(temp);
     await rename(temp, path);
   } catch (error) {
     await rm(temp, { force: true });

@@ -4,7 +4,7 @@
 // from memory, because a per-series prom-client gauge is far too slow at 10,000 servers.
 import type { MetricDef } from "./metric-def.ts";
 import { BACKEND_METRICS, FRONTEND_METRICS, PROCESS_METRICS, SERVER_METRICS } from "./promex-table.ts";
-import { field, type ParsedStat, type StatRow } from "./show-stat.ts";
+import { field, type ParsedStat, type StatRow } from "../haproxy/show-stat.ts";
 
 export interface HaproxySnapshot {
   info: ReadonlyMap<string, string>;

@@ -2,6 +2,7 @@
 import { createServer, type Server, type ServerResponse } from "node:http";
 import type { StatsPoller } from "./poller.ts";
 import type { SelfMetrics } from "./self-metrics.ts";
+import { SIDECAR_PATHS } from "./endpoints.ts";
 
 export const EXPOSITION_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
 
@@ -43,19 +44,19 @@ export function createMetricsServer(poller: StatsPoller, metrics: SelfMetrics): 
       response.writeHead(405, { allow: "GET, HEAD" }).end();
       return;
     }
-    if (path === "/metrics") {
+    if (path === SIDECAR_PATHS.metrics) {
       serveMetrics(poller, metrics, request.method === "HEAD", /\bgzip\b/.test(String(request.headers["accept-encoding"] ?? "")), response).catch((error: Error) => {
         if (!response.headersSent) response.writeHead(500, { "content-type": "text/plain" }).end(`${error.message}\n`);
         else response.destroy(error);
       });
-    } else if (path === "/healthz") {
+    } else if (path === SIDECAR_PATHS.health) {
       // The sidecar is healthy while it runs and serves; whether HAProxy answers is a metric, not its health.
       metrics.scrapeSuccess.get().then((success) => {
         response.writeHead(200, { "content-type": "application/json" });
         response.end(`${JSON.stringify({ status: "ok", haproxy: success.values[0]?.value === 1 ? "answering" : "not answering" })}\n`);
       });
     } else {
-      response.writeHead(404, { "content-type": "text/plain" }).end("not found: try /metrics or /healthz\n");
+      response.writeHead(404, { "content-type": "text/plain" }).end(`not found: try ${SIDECAR_PATHS.metrics} or ${SIDECAR_PATHS.health}\n`);
     }
   });
 }

@@ -1,9 +1,9 @@
 // Polls HAProxy on an interval and keeps the last good exposition; scrapes read the cache and never
 // wait on the socket. A failed poll keeps the old snapshot (marked stale by the self-metrics).
-import { SidecarError } from "./errors.ts";
+import { CodedError } from "../lib/errors.ts";
 import { renderHaproxyExposition } from "./exposition.ts";
 import { CompressedExposition } from "./compressed-exposition.ts";
-import { parseShowInfo, parseShowStat } from "./show-stat.ts";
+import { parseShowInfo, parseShowStat } from "../haproxy/show-stat.ts";
 import type { SelfMetrics } from "./self-metrics.ts";
 
 /** Sends one runtime API command and returns the answer; the I/O edge, passed in. */
@@ -61,7 +61,7 @@ export class StatsPoller {
       this.lastFailure = undefined;
       return true;
     } catch (error) {
-      const code = error instanceof SidecarError ? error.code : "UNEXPECTED";
+      const code = error instanceof CodedError ? error.code : "UNEXPECTED";
       metrics.scrapeSuccess.set(0);
       metrics.pollFailures.inc({ code });
       if (code !== this.lastFailure) {

@@ -3,7 +3,10 @@
 import { readFile } from "node:fs/promises";
 import { Counter, Gauge, Registry, collectDefaultMetrics } from "prom-client";
 
-/** Reads the verdicts npm run verify left ({ results: [{ assertion, passed }] }); [] when there are none. */
+/**
+ * Reads the verdicts npm run verify left ({ results: [{ assertion, verdict }] }); [] when there are
+ * none. A skipped assertion checked nothing: it is not exported as passed or failed.
+ */
 export async function readAssertionResults(file: string): Promise<{ assertion: string; passed: boolean }[]> {
   let text: string;
   try {
@@ -14,8 +17,8 @@ export async function readAssertionResults(file: string): Promise<{ assertion: s
   const parsed = JSON.parse(text) as { results?: unknown };
   if (!Array.isArray(parsed.results)) throw new Error(`${file} has no "results" list`);
   return parsed.results
-    .filter((r): r is { assertion: string; passed: boolean } => typeof r?.assertion === "string" && typeof r?.passed === "boolean")
-    .map(({ assertion, passed }) => ({ assertion, passed }));
+    .filter((r): r is { assertion: string; verdict: "pass" | "fail" } => typeof r?.assertion === "string" && (r?.verdict === "pass" || r?.verdict === "fail"))
+    .map(({ assertion, verdict }) => ({ assertion, passed: verdict === "pass" }));
 }
 
 export class SelfMetrics {

@@ -1,7 +1,7 @@
 // The bench's reading of wrk output, on output captured from Debian's wrk 4.1.
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { describe, it } from "node:test";
+import { describe, it } from "vitest";
 import { parseWrkOutput } from "../bench/wrk.ts";
 import { minimalConfig } from "../bench/traffic.bench.ts";
 import { checkHaproxyConfig } from "../infra/render/haproxy-check.ts";

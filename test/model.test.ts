@@ -1,8 +1,8 @@
 // The schema: what a pull request may say, and exactly what its author reads when it is wrong.
 import assert from "node:assert/strict";
-import { describe, it } from "node:test";
+import { describe, it } from "vitest";
 import { parseTopology } from "../infra/model/parse.ts";
-import { durationMs } from "../infra/model/schema.ts";
+import { durationMs } from "../haproxy/duration.ts";
 import { TopologyInvalidError } from "../infra/errors.ts";
 import { editedTopology, seedTopology } from "./support/topologies.ts";
 

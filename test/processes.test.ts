@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, it } from "node:test";
+import { describe, it } from "vitest";
 import { groupAlive, isAlive, startProcess, stopProcessGroup } from "../infra/runtime/processes.ts";
 import { eventually } from "./support/stack.ts";
 

@@ -3,13 +3,13 @@ import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, describe, it } from "node:test";
+import { afterAll, describe, it } from "vitest";
 import { runCli } from "./support/run-cli.ts";
 import { editedTopology } from "./support/topologies.ts";
 
 const CLI = "infra/render/cli.ts";
 const work = mkdtempSync(join(tmpdir(), "render-cli-"));
-after(() => rmSync(work, { recursive: true, force: true }));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 describe("npm run render", () => {
   it("prints the config of the default topology and exits 0", async () => {

@@ -1,6 +1,6 @@
 // Properties of the schema and renderer over random input (fast-check, bounded runs).
 import assert from "node:assert/strict";
-import { describe, it } from "node:test";
+import { describe, it } from "vitest";
 import fc from "fast-check";
 import { parseTopology } from "../infra/model/parse.ts";
 import { renderHaproxyConfig } from "../infra/render/render.ts";

@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { after, describe, it } from "node:test";
+import { afterAll, beforeAll, describe, it } from "vitest";
 import { checkHaproxyConfig } from "../infra/render/haproxy-check.ts";
 import { parseTopology } from "../infra/model/parse.ts";
 import { renderHaproxyConfig } from "../infra/render/render.ts";
@@ -12,8 +12,9 @@ import { GOLDEN_DIR, GOLDEN_RUN_DIR, GOLDENS, renderGolden } from "./support/gol
 import { editedTopology, seedTopology } from "./support/topologies.ts";
 import { makeCertificateDir } from "./support/tls.ts";
 
-const certificatesDir = makeCertificateDir();
-after(() => rmSync(certificatesDir, { recursive: true, force: true }));
+let certificatesDir: string;
+beforeAll(async () => (certificatesDir = await makeCertificateDir()));
+afterAll(() => rmSync(certificatesDir, { recursive: true, force: true }));
 
 /** Docker's container names cannot resolve on this machine; that warning is expected there. */
 const unexpectedWarnings = (warnings: string[]) => warnings.filter((w) => !w.includes("could not resolve address"));

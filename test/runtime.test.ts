@@ -3,24 +3,25 @@ import assert from "node:assert/strict";
 import { createServer, type Server } from "node:net";
 import { writeFileSync, rmSync, existsSync } from "node:fs";
 import { join } from "node:path";
-import { after, before, describe, it } from "node:test";
+import { afterAll, beforeAll, describe, it } from "vitest";
 import { parseTopology } from "../infra/model/parse.ts";
 import { withFreePorts } from "../infra/runtime/ports.ts";
 import { startLocalStack, stopLocalStack } from "../infra/runtime/stack.ts";
-import { BinaryMissingError, ComponentFailedError, PortInUseError } from "../infra/errors.ts";
+import { BinaryMissingError, ComponentFailedError } from "../infra/errors.ts";
+import { PortInUseError } from "../lib/errors.ts";
 import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { recordedProcesses } from "../infra/runtime/stack.ts";
-import { runtimeCommand } from "../sidecar/runtime-api.ts";
-import { parseShowStat, serverStates } from "../sidecar/show-stat.ts";
+import { runtimeCommand } from "../haproxy/runtime-api.ts";
+import { parseShowStat, serverStates } from "../haproxy/show-stat.ts";
 import { assertNoProcessLeft, eventually, getJson, makeRunDir, processesMentioning, startTestStack, type TestStack } from "./support/stack.ts";
 import { seedTopology, editedTopology } from "./support/topologies.ts";
 import { runCli, REPO_ROOT } from "./support/run-cli.ts";
 
 describe("the whole local stack", () => {
   let running: TestStack;
-  before(async () => (running = await startTestStack(() => {}, { sidecar: true })));
-  after(() => running?.cleanup());
+  beforeAll(async () => (running = await startTestStack(() => {}, { sidecar: true })));
+  afterAll(() => running?.cleanup());
 
   it("sends requests through HAProxy to both web-a and web-b", async () => {
     const port = running.topology.frontends[0]!.binds[0]!.port;
@@ -42,12 +43,12 @@ describe("the whole local stack", () => {
   });
 
   it("has HAProxy list both servers UP on its stats socket", async () => {
-    const states = serverStates(parseShowStat(await runtimeCommand({ path: running.stack.plan.adminSocket }, "show stat")));
+    const states = serverStates(parseShowStat(await runtimeCommand({ path: running.stack.plan.sockets.admin }, "show stat")));
     assert.deepEqual(states.map((s) => `${s.backend}/${s.server} ${s.status}`), ["flask_servers/web-a UP", "flask_servers/web-b UP"]);
   });
 
   it("runs HAProxy in master-worker mode with a master socket", async () => {
-    const answer = await runtimeCommand({ path: running.stack.plan.masterSocket }, "show proc");
+    const answer = await runtimeCommand({ path: running.stack.plan.sockets.master }, "show proc");
     assert.match(answer, /^#<PID>\s+<type>/m);
     assert.match(answer, /\bworker\b/);
   });
@@ -64,13 +65,13 @@ describe("the whole local stack", () => {
   });
 
   it("serves the custom 503 page when every server is down", async () => {
-    for (const name of ["web-a", "web-b"]) await runtimeCommand({ path: running.stack.plan.adminSocket }, `disable server flask_servers/${name}`);
+    for (const name of ["web-a", "web-b"]) await runtimeCommand({ path: running.stack.plan.sockets.admin }, `disable server flask_servers/${name}`);
     try {
       const response = await fetch(`http://127.0.0.1:${running.topology.frontends[0]!.binds[0]!.port}/`);
       assert.equal(response.status, 503);
       assert.deepEqual(await response.json(), { error: "service unavailable", detail: "no server is available to handle this request" });
     } finally {
-      for (const name of ["web-a", "web-b"]) await runtimeCommand({ path: running.stack.plan.adminSocket }, `enable server flask_servers/${name}`);
+      for (const name of ["web-a", "web-b"]) await runtimeCommand({ path: running.stack.plan.sockets.admin }, `enable server flask_servers/${name}`);
     }
   });
 });

@@ -2,11 +2,11 @@
 // HAProxy's built-in exporter does. Fixtures were captured from the real HAProxy (test/fixtures/capture.sh).
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { describe, it } from "node:test";
+import { describe, it } from "vitest";
 import fc from "fast-check";
-import { field, parseShowInfo, parseShowStat, serverStates, splitCsvLine } from "../sidecar/show-stat.ts";
+import { field, parseShowInfo, parseShowStat, serverStates, splitCsvLine } from "../haproxy/show-stat.ts";
 import { checkState, renderHaproxyExpositionText, serverState } from "../sidecar/exposition.ts";
-import { StatParseError } from "../sidecar/errors.ts";
+import { StatParseError } from "../haproxy/errors.ts";
 import { BACKEND_METRICS, FRONTEND_METRICS, PROCESS_METRICS, SERVER_METRICS } from "../sidecar/promex-table.ts";
 import { parseExposition, seriesKey } from "./support/exposition.ts";
 

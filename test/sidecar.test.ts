@@ -8,9 +8,9 @@ import { createServer as createNetServer, type Server as NetServer, type Socket 
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, before, describe, it } from "node:test";
+import { afterAll, beforeAll, describe, it } from "vitest";
 import { build } from "esbuild";
-import { runtimeCommand } from "../sidecar/runtime-api.ts";
+import { runtimeCommand } from "../haproxy/runtime-api.ts";
 import { StatsPoller } from "../sidecar/poller.ts";
 import { SelfMetrics } from "../sidecar/self-metrics.ts";
 import { createMetricsServer } from "../sidecar/http.ts";
@@ -46,12 +46,12 @@ describe("the sidecar beside a real HAProxy, in the local stack", () => {
   let running: TestStack;
   let sidecarUrl: string;
   let builtinUrl: string;
-  before(async () => {
+  beforeAll(async () => {
     running = await startTestStack(() => {}, { sidecar: true });
     sidecarUrl = `http://127.0.0.1:${running.topology.services.sidecar.port}`;
     builtinUrl = `http://127.0.0.1:${running.topology.monitoring.port}${running.topology.monitoring.metricsPath}`;
   });
-  after(() => running?.cleanup());
+  afterAll(() => running?.cleanup());
 
   /** Both expositions once the sidecar has polled after the last request (bounded wait). */
   async function quiescentPair(): Promise<{ ours: ParsedExposition; builtin: ParsedExposition }> {
@@ -158,8 +158,8 @@ async function fakeSocket(dir: string, onConnection: (socket: Socket) => void): 
 
 describe("sidecar faults: it keeps serving, says what is wrong, and recovers", () => {
   let dir: string;
-  before(() => (dir = mkdtempSync(join(tmpdir(), "sidecar-faults-"))));
-  after(() => rmSync(dir, { recursive: true, force: true }));
+  beforeAll(() => (dir = mkdtempSync(join(tmpdir(), "sidecar-faults-"))));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   async function startHaproxy(socket: string, port: number): Promise<ManagedProcess> {
     const config = join(dir, "haproxy.cfg");
@@ -270,7 +270,7 @@ describe("sidecar faults: it keeps serving, says what is wrong, and recovers", (
     const client = join(clientDir, "client.mjs");
     await build({
       stdin: {
-        contents: `import { runtimeCommand } from ${JSON.stringify(join(REPO_ROOT, "sidecar/runtime-api.ts"))};
+        contents: `import { runtimeCommand } from ${JSON.stringify(join(REPO_ROOT, "haproxy/runtime-api.ts"))};
           runtimeCommand({ path: process.argv[2] }, "show info").then(() => console.log("ANSWERED"), (e) => console.log(e.code));`,
         resolveDir: REPO_ROOT,
         loader: "ts",
@@ -300,17 +300,31 @@ describe("sidecar faults: it keeps serving, says what is wrong, and recovers", (
 
 describe("npm run sidecar: its command line", () => {
   const cases: [string, string[], RegExp][] = [
-    ["without --stats-socket", ["--listen", "127.0.0.1:1"], /--stats-socket is required\nusage: npm run sidecar/],
-    ["with a bad interval", ["--stats-socket", "/x.sock", "--interval", "soon"], /"soon" is not an interval: use e\.g\. 500ms, 2s or 1m/],
-    ["with a bad listen address", ["--stats-socket", "/x.sock", "--listen", "here"], /"here" is not a listen address: use PORT or HOST:PORT/],
+    ["without --stats-socket", ["--listen", "127.0.0.1:1"], /^error USAGE: --stats-socket is required\nusage: npm run sidecar/],
+    ["with a bad interval", ["--stats-socket", "/x.sock", "--interval", "soon"], /^error USAGE: --interval: "soon" is not a duration: use a positive whole number with a unit/],
+    ["with a bad timeout", ["--stats-socket", "/x.sock", "--timeout", "0s"], /^error USAGE: --timeout: "0s" is not a duration/],
+    ["with a bad listen address", ["--stats-socket", "/x.sock", "--listen", "here"], /^error USAGE: --listen: "here" is not a listen address: use PORT or HOST:PORT/],
   ];
   for (const [name, args, message] of cases) {
-    it(`exits 1 ${name}, saying what to type`, async () => {
+    it(`exits 2 ${name}, saying what to type`, async () => {
       const result = await runCli("sidecar/cli.ts", args);
-      assert.equal(result.code, 1);
+      assert.equal(result.code, 2);
       assert.match(result.stderr, message);
     });
   }
+
+  it("takes every duration the model takes: a topology's pollInterval of 1h starts it", async () => {
+    const port = await findFreePortRange(1);
+    const child = spawn(process.execPath, ["--import", "tsx", join(REPO_ROOT, "sidecar/cli.ts"), "--stats-socket", "/nonexistent.sock", "--listen", `127.0.0.1:${port}`, "--interval", "1h"], { stdio: ["ignore", "ignore", "pipe"] });
+    let err = "";
+    child.stderr.on("data", (d) => (err += d));
+    try {
+      assert.ok(await eventually(async () => err.includes("polling /nonexistent.sock every 1h"), 20_000), err);
+    } finally {
+      child.kill("SIGTERM");
+      await once(child, "close");
+    }
+  });
 
   it("a listen port in use: says so and exits 1", async () => {
     const blocker = createNetServer();
@@ -320,7 +334,7 @@ describe("npm run sidecar: its command line", () => {
       const port = (blocker.address() as AddressInfo).port;
       const result = await runCli("sidecar/cli.ts", ["--stats-socket", "/x.sock", "--listen", `127.0.0.1:${port}`]);
       assert.equal(result.code, 1);
-      assert.match(result.stderr, new RegExp(`cannot listen: .*EADDRINUSE.*${port}.*; pick another --listen port`));
+      assert.match(result.stderr, new RegExp(`^error PORT_IN_USE: port ${port} \\(needed by the sidecar\\) is already in use: pick another --listen port`));
     } finally {
       blocker.close();
     }

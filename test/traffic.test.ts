@@ -3,8 +3,9 @@ import assert from "node:assert/strict";
 import { once } from "node:events";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { describe, it } from "node:test";
+import { describe, it } from "vitest";
 import { backgroundTraffic, burst, TrafficClient } from "../sidecar/assertions/traffic.ts";
+import { eventually } from "./support/stack.ts";
 
 async function server(handler: (remote: string) => { status?: number; servedBy?: string; destroy?: boolean }) {
   const remotes: string[] = [];
@@ -72,17 +73,50 @@ describe("burst and backgroundTraffic", () => {
     }
   });
 
-  it("background traffic stops at its request bound by itself", async () => {
+  it("background traffic stops at its request bound by itself, with no stop() call", async () => {
     const s = await server(() => ({}));
     const client = new TrafficClient(s.url, { connections: 2 });
     try {
       const traffic = backgroundTraffic(client, { concurrency: 2, maxMs: 60_000, maxRequests: 50 });
-      const samples = await traffic.stop().then(() => traffic.samples());
-      assert.ok(samples.length <= 50);
-      const bounded = backgroundTraffic(client, { concurrency: 2, maxMs: 60_000, maxRequests: 50 });
-      await new Promise((r) => setTimeout(r, 2000));
-      assert.equal(bounded.samples().length, 50, "it went on past maxRequests");
-      await bounded.stop();
+      // Wait on the server's count, not the clock: it stops growing at the bound.
+      assert.ok(await eventually(async () => s.remotes.length >= 50, 10_000), `only ${s.remotes.length} requests arrived`);
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(s.remotes.length, 50, "it went on past maxRequests");
+      assert.equal((await traffic.stop()).length, 50);
+    } finally {
+      await client.close();
+      await s.close();
+    }
+  });
+
+  it("background traffic stops at its time bound by itself", async () => {
+    const s = await server(() => ({}));
+    const client = new TrafficClient(s.url, { connections: 2 });
+    try {
+      const traffic = backgroundTraffic(client, { concurrency: 2, maxMs: 300, maxRequests: 1_000_000 });
+      assert.ok(await eventually(async () => traffic.now() > 600, 5_000));
+      const count = s.remotes.length;
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(s.remotes.length, count, "requests went on after maxMs");
+      const samples = await traffic.stop();
+      assert.ok(samples.length > 0 && samples.every((x) => x.t <= 300 + 1000), "a sample ended long after maxMs");
+    } finally {
+      await client.close();
+      await s.close();
+    }
+  });
+
+  it("stop() ends the traffic early: no request starts after it returns", async () => {
+    const s = await server(() => ({}));
+    const client = new TrafficClient(s.url, { connections: 2 });
+    try {
+      const traffic = backgroundTraffic(client, { concurrency: 2, maxMs: 60_000, maxRequests: 1_000_000 });
+      assert.ok(await eventually(async () => s.remotes.length >= 20, 10_000));
+      const samples = await traffic.stop();
+      const atStop = s.remotes.length;
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(s.remotes.length, atStop);
+      assert.equal(samples.length, atStop, "every request sent has its sample");
     } finally {
       await client.close();
       await s.close();

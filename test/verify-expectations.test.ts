@@ -1,6 +1,6 @@
 // What npm run verify expects, derived from the model: each field follows the topology.
 import assert from "node:assert/strict";
-import { describe, it } from "node:test";
+import { describe, it } from "vitest";
 import { parseTopology } from "../infra/model/parse.ts";
 import { expectationsFromTopology } from "../infra/runtime/verify.ts";
 import { editedTopology } from "./support/topologies.ts";
@@ -51,6 +51,6 @@ describe("expectationsFromTopology", () => {
 
   it("traffic goes to the first plain-HTTP bind; a frontend with only TLS binds is refused, saying why", () => {
     assert.equal(expect((t) => t.frontends[0].binds.unshift({ port: 443, tlsCertificate: "site.pem" })).frontendUrl, "http://127.0.0.1:60000/");
-    assert.throws(() => expect((t) => (t.frontends[0].binds = [{ port: 443, tlsCertificate: "site.pem" }])), /frontend http_front has only TLS binds: npm run verify sends plain HTTP/);
+    assert.throws(() => expect((t) => (t.frontends[0].binds = [{ port: 443, tlsCertificate: "site.pem" }])), /frontends.http_front.binds: only TLS binds, and npm run verify sends plain HTTP/);
   });
 });

@@ -1,7 +1,7 @@
 // The judges of npm run verify, on measurements made up for each case: what passes, what fails,
 // and that a failure says what was expected and what was measured.
 import assert from "node:assert/strict";
-import { describe, it } from "node:test";
+import { describe, it } from "vitest";
 import {
   judgeDistribution, judgeFailover, judgeHealth, judgePersistence, judgeRecovery,
   type Expectations, type TrafficSample,
@@ -53,7 +53,7 @@ describe("judgeDistribution", () => {
   for (const c of cases) {
     it(c.name, () => {
       const result = judgeDistribution(c.expect, { counts: counts(c.counts), failures: c.failures ?? 0, up: c.up ?? ["web-a", "web-b", "web-c"] });
-      assert.equal(result.passed, c.passed, `${result.expected} / ${result.measured}`);
+      assert.equal(result.verdict, c.passed ? "pass" : "fail", `${result.expected} / ${result.measured}`);
       if (c.measured) assert.match(result.measured, c.measured);
     });
   }
@@ -61,14 +61,14 @@ describe("judgeDistribution", () => {
   it("balance source: a client address split across servers fails, naming it", () => {
     const byKey = new Map([["127.0.0.2", new Set(["web-a"])], ["127.0.0.3", new Set(["web-a", "web-b"])]]);
     const result = judgeDistribution(expectations({ balance: "source" }), { counts: counts({ "web-a": 10, "web-b": 2 }), failures: 0, up: ["web-a", "web-b"], serversByKey: byKey });
-    assert.equal(result.passed, false);
+    assert.equal(result.verdict, "fail");
     assert.match(result.measured, /1 client addresses split across servers \(127\.0\.0\.3: web-a, web-b\)/);
   });
 
   it("balance uri: each path on one server, and both servers used, passes", () => {
     const byKey = new Map([["/d/0", new Set(["web-a"])], ["/d/1", new Set(["web-b"])]]);
     const result = judgeDistribution(expectations({ balance: "uri" }), { counts: counts({ "web-a": 5, "web-b": 5 }), failures: 0, up: ["web-a", "web-b"], serversByKey: byKey });
-    assert.equal(result.passed, true, result.measured);
+    assert.equal(result.verdict, "pass", result.measured);
   });
 });
 
@@ -76,25 +76,25 @@ describe("judgePersistence", () => {
   const down = { server: "web-a", status: 200, servedBy: "web-b" };
   it("pinned clients that stay, and a redispatched DOWN cookie, pass", () => {
     const result = judgePersistence(expectations(), { clients: [{ gotCookie: true, firstServer: "web-a", servedBy: ["web-a", "web-a"] }, { gotCookie: true, firstServer: "web-b", servedBy: ["web-b"] }], downServer: down });
-    assert.equal(result.passed, true, result.measured);
+    assert.equal(result.verdict, "pass", result.measured);
   });
   it("no cookie from HAProxy fails, saying so, and the client wanders", () => {
     const result = judgePersistence(expectations(), { clients: [{ gotCookie: false, firstServer: "web-a", servedBy: ["web-b", "web-a"] }], downServer: undefined });
-    assert.equal(result.passed, false);
+    assert.equal(result.verdict, "fail");
     assert.match(result.measured, /^1 of 1 clients got no SERVER cookie; 1 left their server \(web-a → web-b\)/);
   });
   it("a client moved to another server fails", () => {
     const result = judgePersistence(expectations(), { clients: [{ gotCookie: true, firstServer: "web-a", servedBy: ["web-a", "web-b"] }], downServer: down });
-    assert.equal(result.passed, false);
+    assert.equal(result.verdict, "fail");
     assert.match(result.measured, /1 left their server \(web-a → web-b\)/);
   });
   it("a DOWN server's cookie answered with 503 fails", () => {
     const result = judgePersistence(expectations(), { clients: [{ gotCookie: true, firstServer: "web-a", servedBy: ["web-a"] }], downServer: { server: "web-a", status: 503, servedBy: undefined } });
-    assert.equal(result.passed, false);
+    assert.equal(result.verdict, "fail");
     assert.match(result.measured, /cookie for DOWN web-a → 503 from nobody/);
   });
-  it("without persistence in the model there is nothing to check", () => {
-    assert.equal(judgePersistence(expectations({ cookie: undefined }), { clients: [] }).passed, true);
+  it("without persistence in the model it is skipped, not passed", () => {
+    assert.equal(judgePersistence(expectations({ cookie: undefined }), { clients: [] }).verdict, "skip");
   });
 });
 
@@ -106,24 +106,24 @@ describe("judgeFailover", () => {
   const healthy = (t: number) => ({ server: t < 1000 && t % 20 === 0 ? "web-a" : "web-b", status: 200 });
   it("DOWN in time, nothing lost, then all on the survivor: passes", () => {
     const result = judgeFailover(expectations(), { server: "web-a", samples: traffic(5000, healthy), killedAt: 1000, downAt: 2000, restartedAt: 4000 });
-    assert.equal(result.passed, true, result.measured);
+    assert.equal(result.verdict, "pass", result.measured);
   });
   it("failed requests fail it when the backend retries", () => {
     const samples = traffic(5000, (t) => (t > 1000 && t < 1100 ? { error: "ECONNRESET" } : healthy(t)));
     const result = judgeFailover(expectations(), { server: "web-a", samples, killedAt: 1000, downAt: 2000, restartedAt: 4000 });
-    assert.equal(result.passed, false);
+    assert.equal(result.verdict, "fail");
     assert.match(result.measured, /^DOWN after 1000 ms; 9 of \d+ requests failed/);
     assert.match(result.expected, /0 failed requests/);
   });
   it("failed requests are only reported when the backend does not retry", () => {
     const samples = traffic(5000, (t) => (t > 1000 && t < 1100 ? { status: 503 } : healthy(t)));
     const result = judgeFailover(expectations({ lossless: false }), { server: "web-a", samples, killedAt: 1000, downAt: 2000, restartedAt: 4000 });
-    assert.equal(result.passed, true, result.measured);
+    assert.equal(result.verdict, "pass", result.measured);
     assert.match(result.measured, /9 of \d+ requests failed/);
   });
   it("DOWN later than inter × fall + check timeout + slack fails", () => {
     const result = judgeFailover(expectations(), { server: "web-a", samples: traffic(9000, healthy), killedAt: 1000, downAt: 5500, restartedAt: 8000 });
-    assert.equal(result.passed, false);
+    assert.equal(result.verdict, "fail");
     assert.match(result.expected, /DOWN within 4000 ms/);
     assert.match(result.measured, /DOWN after 4500 ms/);
   });
@@ -136,17 +136,17 @@ describe("judgeRecovery", () => {
   it("UP within rise × inter + one inter + slack, then traffic: passes", () => {
     const samples = traffic(6000, (t) => ({ server: t > 3000 && t % 20 === 0 ? "web-a" : "web-b", status: 200 }));
     const result = judgeRecovery(expectations(), { server: "web-a", samples, listeningAt: 1000, upAt: 2900 });
-    assert.equal(result.passed, true, result.measured);
+    assert.equal(result.verdict, "pass", result.measured);
   });
   it("too slow fails, with the bound and the time", () => {
     const result = judgeRecovery(expectations(), { server: "web-a", samples: traffic(9000, () => ({ server: "web-a", status: 200 })), listeningAt: 1000, upAt: 6000 });
-    assert.equal(result.passed, false);
+    assert.equal(result.verdict, "fail");
     assert.match(result.expected, /UP within 3000 ms/);
     assert.match(result.measured, /UP after 5000 ms/);
   });
   it("UP but never given traffic fails", () => {
     const result = judgeRecovery(expectations(), { server: "web-a", samples: traffic(6000, () => ({ server: "web-b", status: 200 })), listeningAt: 1000, upAt: 2000 });
-    assert.equal(result.passed, false);
+    assert.equal(result.verdict, "fail");
     assert.match(result.measured, /0 of \d+ later requests reached it/);
   });
 });
@@ -154,13 +154,13 @@ describe("judgeRecovery", () => {
 describe("judgeHealth", () => {
   it("a server of the model that HAProxy does not know fails", () => {
     const result = judgeHealth(expectations(), { socketAnswers: true, known: new Map([["web-a", "UP"]]) });
-    assert.equal(result.passed, false);
+    assert.equal(result.verdict, "fail");
     assert.match(result.measured, /missing: web-b/);
   });
   it("a Prometheus job missing or down fails", () => {
     const known = new Map([["web-a", "UP"], ["web-b", "UP"]]);
     const result = judgeHealth(expectations(), { socketAnswers: true, known, prometheusTargets: new Map([["haproxy", "up"], ["prometheus", "down"]]), expectedJobs: ["haproxy", "haproxy-sidecar", "prometheus"] });
-    assert.equal(result.passed, false);
+    assert.equal(result.verdict, "fail");
     assert.match(result.measured, /targets down: prometheus down, haproxy-sidecar missing/);
   });
 });
@@ -185,7 +185,7 @@ describe("the report", () => {
   });
 
   it("prints a table with the verdict, what was expected and what was measured", () => {
-    const table = renderTable([{ assertion: "distribution", passed: false, expected: "web-a 75.0 %", measured: "web-a 50.0 %" }]);
+    const table = renderTable([{ assertion: "distribution", verdict: "fail", expected: "web-a 75.0 %", measured: "web-a 50.0 %" }]);
     assert.match(table, /^distribution +FAIL +web-a 75\.0 %\n +→ web-a 50\.0 %$/m);
   });
 });

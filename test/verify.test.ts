@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, before, describe, it } from "node:test";
+import { afterAll, beforeAll, describe, it } from "vitest";
 import { chromium } from "playwright-core";
 import { parseTopology } from "../infra/model/parse.ts";
 import type { Topology } from "../infra/model/schema.ts";
@@ -33,13 +33,13 @@ describe("npm run verify on a stack that runs the model", () => {
   let running: TestStack;
   let dir: string;
   let result: Awaited<ReturnType<typeof runCli>>;
-  before(async () => {
+  beforeAll(async () => {
     running = await startTestStack(() => {}, { sidecar: true });
     dir = mkdtempSync(join(tmpdir(), "verify-"));
     writeFileSync(join(dir, "topology.json"), JSON.stringify(running.topology));
     result = await runCli("infra/runtime/verify-cli.ts", ["--topology", join(dir, "topology.json"), "--run-dir", running.runDir, "--json", join(dir, "report.json"), "--report", join(dir, "html"), "--requests", "400"], { timeoutMs: 120_000 });
   });
-  after(async () => {
+  afterAll(async () => {
     await running?.cleanup();
     rmSync(dir, { recursive: true, force: true });
   });
@@ -47,7 +47,7 @@ describe("npm run verify on a stack that runs the model", () => {
   it("exits 0 and prints a table with a PASS per assertion", () => {
     assert.equal(result.code, 0, `${result.stdout}\n${result.stderr}`);
     for (const name of ["health", "distribution", "persistence", "failover", "recovery"]) assert.match(result.stdout, new RegExp(`^${name} +PASS `, "m"));
-    assert.match(result.stdout, /every assertion passed/);
+    assert.match(result.stdout, /^5 passed, 0 failed$/m);
   });
 
   it("writes a JSON report with the measurements", () => {
@@ -127,10 +127,10 @@ describe("each assertion fails when the running stack drifts from the model", ()
       });
       const { results } = await runAssertions(expectationsFromTopology(model), localStackAccess(running.stack.plan, quiet), { only: ["distribution", "persistence"], requests: 200 });
       const [distribution, persistence] = results;
-      assert.equal(distribution!.passed, false);
+      assert.equal(distribution!.verdict, "fail");
       assert.match(distribution!.expected, /^web-a 75\.0 %, web-b 25\.0 % of 200 requests/);
       assert.equal(distribution!.measured, "web-a 50.0 %, web-b 50.0 %");
-      assert.equal(persistence!.passed, false);
+      assert.equal(persistence!.verdict, "fail");
       assert.match(persistence!.expected, /every client gets a SERVER cookie/);
       assert.match(persistence!.measured, /^4 of 4 clients got no SERVER cookie; 4 left their server/);
     } finally {
@@ -154,11 +154,11 @@ describe("each assertion fails when the running stack drifts from the model", ()
       });
       const { results } = await runAssertions(expectationsFromTopology(model), localStackAccess(running.stack.plan, quiet), { only: ["failover", "recovery"], requests: 100 });
       const [failover, recovery] = results;
-      assert.equal(failover!.passed, false);
+      assert.equal(failover!.verdict, "fail");
       assert.match(failover!.expected, /0 failed requests \(retries, redispatch, retry-on\)/);
       const failed = Number(/; (\d+) of \d+ requests failed/.exec(failover!.measured)?.[1]);
       assert.ok(failed > 0, failover!.measured);
-      assert.equal(recovery!.passed, false);
+      assert.equal(recovery!.verdict, "fail");
       assert.match(recovery!.expected, /UP within 3000 ms/);
       const took = Number(/^UP after (\d+) ms/.exec(recovery!.measured)?.[1]);
       assert.ok(took > 3000, recovery!.measured);
@@ -172,7 +172,7 @@ describe("each assertion fails when the running stack drifts from the model", ()
     try {
       const model = modelOf(running.topology, (t) => t.backends[0].servers.push({ ...t.backends[0].servers[1], name: "web-c", cookie: "web-c", port: t.backends[0].servers[1].port }));
       const { results } = await runAssertions(expectationsFromTopology(model), localStackAccess(running.stack.plan, quiet), { only: ["health"], requests: 100 });
-      assert.equal(results[0]!.passed, false);
+      assert.equal(results[0]!.verdict, "fail");
       assert.match(results[0]!.measured, /missing: web-c/);
     } finally {
       await running.cleanup();
@@ -187,7 +187,7 @@ describe("the distribution assertion fits the balance algorithm, on real stacks"
       const running = await startTestStack((t) => (t.backends[0].balance = balance), { sidecar: false });
       try {
         const { results } = await runAssertions(expectationsFromTopology(running.topology), localStackAccess(running.stack.plan, quiet), { only: ["distribution"], requests: 320 });
-        assert.equal(results[0]!.passed, true, `${results[0]!.expected}\n${results[0]!.measured}`);
+        assert.equal(results[0]!.verdict, "pass", `${results[0]!.expected}\n${results[0]!.measured}`);
         if (balance !== "leastconn") assert.match(results[0]!.measured, /^0 (client addresses|paths) split across servers; servers used: web-[ab], web-[ab]$/);
       } finally {
         await running.cleanup();

@@ -6,10 +6,14 @@ import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 import Handlebars from "handlebars";
 import type { Topology } from "../model/schema.ts";
-import { bindPorts, durationMs } from "../model/schema.ts";
+import { bindPorts } from "../model/schema.ts";
+import { parseDuration } from "../../haproxy/duration.ts";
 import { renderHaproxyConfig, TEMPLATES_DIR } from "../render/render.ts";
 import { renderPrometheusConfig } from "../render/prometheus.ts";
-import { CERTIFICATE_DIR, DOCKER_HOSTS, DOCKER_PATHS, ERROR_PAGE_DIR, dockerTarget } from "../render/targets.ts";
+import { CERTIFICATE_DIR, DOCKER_HOSTS, DOCKER_PATHS, ERROR_PAGE_DIR, dockerTarget, haproxySockets, type HaproxySockets } from "../render/targets.ts";
+import { DEFAULT_TOPOLOGY_FILE } from "../model/load.ts";
+import { GRAFANA_PATHS, PROMETHEUS_PATHS, WEB_APP_PATHS } from "../endpoints.ts";
+import { SIDECAR_PATHS } from "../../sidecar/endpoints.ts";
 import { TargetPlanError } from "../errors.ts";
 import { REPO_ROOT } from "../repo.ts";
 
@@ -19,6 +23,9 @@ export const PINNED_IMAGES = {
   prometheus: "prom/prometheus:v2.42.0",
   grafana: "grafana/grafana:10.4.2",
 } as const;
+
+/** What the sidecar's image is built from (sidecar/Dockerfile copies exactly these): a change rebuilds it. */
+export const SIDECAR_SOURCES = ["sidecar", "haproxy", "lib", "package.json", "package-lock.json"] as const;
 
 /** The official HAProxy image's unprivileged group, which owns the stats socket (see its Dockerfile). */
 export const HAPROXY_IMAGE_GID = "99";
@@ -98,20 +105,38 @@ const EVERY_ADDRESS = "0.0.0.0";
 
 /** "500ms" stays "500ms"; Docker takes Go durations, which HAProxy's "us|ms|s|m|h" are, but not "d". */
 function goDuration(haproxyDuration: string): string {
-  return haproxyDuration.endsWith("d") ? `${(durationMs(haproxyDuration) ?? 0) / 1000}s` : haproxyDuration;
+  return haproxyDuration.endsWith("d") ? `${parseDuration(haproxyDuration) / 1000}s` : haproxyDuration;
+}
+
+/** What the containers share: names derived from the topology's, and the rendered files. */
+interface StackContext {
+  topology: Topology;
+  source: string;
+  sockets: HaproxySockets;
+  volumes: { socket: string; prometheus: string; grafana: string };
 }
 
 export function planDockerStack(topology: Topology, options: { source?: string } = {}): DockerStackPlan {
-  const source = options.source ?? "infra/topology.ts";
   const name = topology.name;
-  const socketVolume = `${name}-haproxy-socket`;
-  const prometheusVolume = `${name}-prometheus-data`;
-  const grafanaVolume = `${name}-grafana-data`;
-  const read = (...parts: string[]) => readFileSync(join(TEMPLATES_DIR, ...parts), "utf8");
-  const { monitoring, services } = topology;
+  const context: StackContext = {
+    topology,
+    source: options.source ?? DEFAULT_TOPOLOGY_FILE,
+    sockets: haproxySockets(topology.global, dockerTarget()),
+    volumes: { socket: `${name}-haproxy-socket`, prometheus: `${name}-prometheus-data`, grafana: `${name}-grafana-data` },
+  };
+  return {
+    name,
+    network: name,
+    volumes: Object.values(context.volumes),
+    containers: [...webContainers(topology), haproxyContainer(context), sidecarContainer(context), prometheusContainer(context), grafanaContainer(context)],
+  };
+}
 
-  const webImage: BuiltImage = { kind: "build", name: `${name}-web:local`, context: "apps/web", dockerfile: "Dockerfile", sourceHash: sourceHash(REPO_ROOT, ["apps/web"]) };
-  // One web container per distinct server address: the address is its host name on the network.
+const readTemplate = (...parts: string[]) => readFileSync(join(TEMPLATES_DIR, ...parts), "utf8");
+
+/** One web container per distinct server address: the address is its host name on the network. */
+function webContainers(topology: Topology): ContainerPlan[] {
+  const image: BuiltImage = { kind: "build", name: `${topology.name}-web:local`, context: "apps/web", dockerfile: "Dockerfile", sourceHash: sourceHash(REPO_ROOT, ["apps/web"]) };
   const webs = new Map<string, ContainerPlan>();
   for (const backend of topology.backends) {
     for (const server of backend.servers) {
@@ -122,10 +147,10 @@ export function planDockerStack(topology: Topology, options: { source?: string }
         }
         continue;
       }
-      const healthPath = backend.healthCheck?.path ?? "/";
+      const healthPath = backend.healthCheck?.path ?? WEB_APP_PATHS.status;
       webs.set(server.address, {
         name: server.address,
-        image: webImage,
+        image,
         aliases: [server.address],
         env: { INSTANCE_NAME: server.name, BIND: `0.0.0.0:${server.port}` },
         ports: [],
@@ -135,24 +160,28 @@ export function planDockerStack(topology: Topology, options: { source?: string }
       });
     }
   }
+  return [...webs.values()];
+}
 
+function haproxyContainer({ topology, source, sockets, volumes }: StackContext): ContainerPlan {
+  const { monitoring } = topology;
   const usedErrorFiles = [...new Set(topology.frontends.flatMap((f) => f.errorPages.map((p) => p.file)))].sort();
   const usesTls = topology.frontends.some((f) => f.binds.some((b) => b.tlsCertificate !== undefined));
-  const haproxy: ContainerPlan = {
+  return {
     name: DOCKER_HOSTS.haproxy,
     image: { kind: "pull", name: PINNED_IMAGES.haproxy },
     aliases: [DOCKER_HOSTS.haproxy],
     // The image's entrypoint adds -W -db (master-worker, foreground); -S opens the master CLI for hitless reloads.
-    command: ["haproxy", "-S", `${DOCKER_PATHS.socketDir}/master.sock,mode,600`, "-f", DOCKER_PATHS.config],
+    command: ["haproxy", "-S", `${sockets.master},mode,600`, "-f", DOCKER_PATHS.config],
     ports: [
       ...bindPorts(topology.frontends.flatMap((f) => f.binds)).map((p) => ({ internal: p, external: p, ip: EVERY_ADDRESS })),
       { internal: monitoring.port, external: monitoring.port, ip: LOOPBACK },
     ],
     uploads: [
       { path: DOCKER_PATHS.config, content: renderHaproxyConfig(topology, dockerTarget(), { source }) },
-      ...usedErrorFiles.map((file) => ({ path: `${DOCKER_PATHS.configDir}/${ERROR_PAGE_DIR}/${file}`, content: read(ERROR_PAGE_DIR, file) })),
+      ...usedErrorFiles.map((file) => ({ path: `${DOCKER_PATHS.configDir}/${ERROR_PAGE_DIR}/${file}`, content: readTemplate(ERROR_PAGE_DIR, file) })),
     ],
-    volumes: [{ volume: socketVolume, containerPath: DOCKER_PATHS.socketDir }],
+    volumes: [{ volume: volumes.socket, containerPath: DOCKER_PATHS.socketDir }],
     // The image has bash but no curl: ask the stats page over bash's /dev/tcp.
     healthcheck: {
       test: ["CMD", "bash", "-c", `exec 3<>/dev/tcp/127.0.0.1/${monitoring.port} && printf 'GET ${monitoring.statsUri} HTTP/1.0\\r\\n\\r\\n' >&3 && head -n 1 <&3 | grep -q ' 200 '`],
@@ -160,36 +189,45 @@ export function planDockerStack(topology: Topology, options: { source?: string }
     },
     certificates: usesTls ? { containerPath: `${DOCKER_PATHS.configDir}/${CERTIFICATE_DIR}` } : undefined,
   };
+}
 
-  const sidecar: ContainerPlan = {
+function sidecarContainer({ topology, sockets, volumes }: StackContext): ContainerPlan {
+  const { port, pollInterval } = topology.services.sidecar;
+  return {
     name: DOCKER_HOSTS.sidecar,
-    image: { kind: "build", name: `${name}-sidecar:local`, context: ".", dockerfile: "sidecar/Dockerfile", sourceHash: sourceHash(REPO_ROOT, ["sidecar", "package.json", "package-lock.json"]) },
+    image: { kind: "build", name: `${topology.name}-sidecar:local`, context: ".", dockerfile: "sidecar/Dockerfile", sourceHash: sourceHash(REPO_ROOT, [...SIDECAR_SOURCES]) },
     aliases: [DOCKER_HOSTS.sidecar],
-    command: ["--stats-socket", topology.global.statsSocket.path, "--listen", `0.0.0.0:${services.sidecar.port}`, "--interval", services.sidecar.pollInterval],
+    command: ["--stats-socket", sockets.admin, "--listen", `0.0.0.0:${port}`, "--interval", pollInterval],
     // The socket is HAProxy's (group 99, mode from the model): the sidecar joins that group, no more.
     groupAdd: [HAPROXY_IMAGE_GID],
-    ports: [{ internal: services.sidecar.port, external: services.sidecar.port, ip: LOOPBACK }],
+    ports: [{ internal: port, external: port, ip: LOOPBACK }],
     uploads: [],
-    volumes: [{ volume: socketVolume, containerPath: DOCKER_PATHS.socketDir, readOnly: false }],
+    volumes: [{ volume: volumes.socket, containerPath: DOCKER_PATHS.socketDir, readOnly: false }],
     healthcheck: {
-      test: ["CMD", "node", "-e", `fetch('http://127.0.0.1:${services.sidecar.port}/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))`],
+      test: ["CMD", "node", "-e", `fetch('http://127.0.0.1:${port}${SIDECAR_PATHS.health}').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))`],
       interval: "10s", timeout: "3s", retries: 3, startPeriod: "5s",
     },
   };
+}
 
-  const prometheus: ContainerPlan = {
+function prometheusContainer({ topology, source, volumes }: StackContext): ContainerPlan {
+  const { port } = topology.services.prometheus;
+  return {
     name: DOCKER_HOSTS.prometheus,
     image: { kind: "pull", name: PINNED_IMAGES.prometheus },
     aliases: [DOCKER_HOSTS.prometheus],
-    command: ["--config.file=/etc/prometheus/prometheus.yml", "--storage.tsdb.path=/prometheus", `--web.listen-address=0.0.0.0:${services.prometheus.port}`],
-    ports: [{ internal: services.prometheus.port, external: services.prometheus.port, ip: LOOPBACK }],
+    command: ["--config.file=/etc/prometheus/prometheus.yml", "--storage.tsdb.path=/prometheus", `--web.listen-address=0.0.0.0:${port}`],
+    ports: [{ internal: port, external: port, ip: LOOPBACK }],
     uploads: [{ path: "/etc/prometheus/prometheus.yml", content: renderPrometheusConfig(topology, dockerTarget(), { sidecar: true, source }) }],
-    volumes: [{ volume: prometheusVolume, containerPath: "/prometheus" }],
-    healthcheck: { test: ["CMD", "wget", "-q", "-O", "/dev/null", `http://127.0.0.1:${services.prometheus.port}/-/ready`], interval: "10s", timeout: "3s", retries: 3, startPeriod: "10s" },
+    volumes: [{ volume: volumes.prometheus, containerPath: "/prometheus" }],
+    healthcheck: { test: ["CMD", "wget", "-q", "-O", "/dev/null", `http://127.0.0.1:${port}${PROMETHEUS_PATHS.ready}`], interval: "10s", timeout: "3s", retries: 3, startPeriod: "10s" },
   };
+}
 
-  const datasource = Handlebars.create().compile(read("grafana", "datasource.yml.hbs"), { noEscape: true, strict: true });
-  const grafana: ContainerPlan = {
+function grafanaContainer({ topology, source, volumes }: StackContext): ContainerPlan {
+  const { services } = topology;
+  const datasource = Handlebars.create().compile(readTemplate("grafana", "datasource.yml.hbs"), { noEscape: true, strict: true });
+  return {
     name: DOCKER_HOSTS.grafana,
     image: { kind: "pull", name: PINNED_IMAGES.grafana },
     aliases: [DOCKER_HOSTS.grafana],
@@ -198,19 +236,12 @@ export function planDockerStack(topology: Topology, options: { source?: string }
     uploads: [
       {
         path: "/etc/grafana/provisioning/datasources/prometheus.yml",
-        content: datasource({ source, topology: name, prometheusUrl: `http://${DOCKER_HOSTS.prometheus}:${services.prometheus.port}`, scrapeInterval: services.prometheus.scrapeInterval }),
+        content: datasource({ source, topology: topology.name, prometheusUrl: `http://${DOCKER_HOSTS.prometheus}:${services.prometheus.port}`, scrapeInterval: services.prometheus.scrapeInterval }),
       },
-      { path: "/etc/grafana/provisioning/dashboards/haproxy.yml", content: read("grafana", "dashboards.yml") },
-      { path: "/etc/grafana/dashboards/haproxy.json", content: read("grafana", "haproxy-dashboard.json") },
+      { path: "/etc/grafana/provisioning/dashboards/haproxy.yml", content: readTemplate("grafana", "dashboards.yml") },
+      { path: "/etc/grafana/dashboards/haproxy.json", content: readTemplate("grafana", "haproxy-dashboard.json") },
     ],
-    volumes: [{ volume: grafanaVolume, containerPath: "/var/lib/grafana" }],
-    healthcheck: { test: ["CMD", "wget", "-q", "-O", "/dev/null", `http://127.0.0.1:${services.grafana.port}/api/health`], interval: "10s", timeout: "3s", retries: 3, startPeriod: "20s" },
-  };
-
-  return {
-    name,
-    network: name,
-    volumes: [socketVolume, prometheusVolume, grafanaVolume],
-    containers: [...webs.values(), haproxy, sidecar, prometheus, grafana],
+    volumes: [{ volume: volumes.grafana, containerPath: "/var/lib/grafana" }],
+    healthcheck: { test: ["CMD", "wget", "-q", "-O", "/dev/null", `http://127.0.0.1:${services.grafana.port}${GRAFANA_PATHS.health}`], interval: "10s", timeout: "3s", retries: 3, startPeriod: "20s" },
   };
 }

@@ -3,6 +3,7 @@
 // Every string that reaches haproxy.cfg is constrained here to a character set that cannot start
 // a new line, a comment (#) or a second argument, so rendering never needs to escape anything.
 import { z } from "zod";
+import { durationProblem } from "../../haproxy/duration.ts";
 
 const show = (value: unknown): string => JSON.stringify(value) ?? String(value);
 
@@ -27,30 +28,14 @@ export const Port = z
   .min(1, { error: (iss) => `${show(iss.input)} is not a port: use a whole number from 1 to 65535` })
   .max(65535, { error: (iss) => `${show(iss.input)} is not a port: use a whole number from 1 to 65535` });
 
-const UNIT_MS = { us: 0.001, ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
-const DURATION_PATTERN = /^([0-9]{1,10})(us|ms|s|m|h|d)$/;
-/** HAProxy's timers are signed 32-bit milliseconds. */
-const MAX_DURATION_MS = 2_147_483_647;
-
 /** A duration as HAProxy writes it ("500ms", "5s", "1m"): the unit is required, never implied. */
 export const Duration = z.string().check((ctx) => {
-  const ms = durationMs(ctx.value);
-  if (ms === undefined || ms <= 0 || ms > MAX_DURATION_MS) {
-    ctx.issues.push({
-      code: "custom",
-      input: ctx.value,
-      continue: true, // keep checking the rest, so every problem is reported at once
-      message: `${show(ctx.value)} is not a duration: use a positive whole number with a unit (us, ms, s, m, h, d), at most 24d, e.g. "500ms" or "5s"`,
-    });
+  const problem = durationProblem(ctx.value);
+  if (problem !== undefined) {
+    // continue: keep checking the rest, so every problem is reported at once
+    ctx.issues.push({ code: "custom", input: ctx.value, continue: true, message: problem });
   }
 });
-
-/** Milliseconds in a duration string, or undefined if it is not one. */
-export function durationMs(text: string): number | undefined {
-  const match = DURATION_PATTERN.exec(text);
-  if (!match) return undefined;
-  return Number(match[1]) * UNIT_MS[match[2] as keyof typeof UNIT_MS];
-}
 
 /** Absolute file-system paths (sockets, certificates); no spaces so each stays one argument. */
 const PATH_PATTERN = /^\/[A-Za-z0-9._/-]{0,200}$/;

@@ -1,7 +1,7 @@
 // npm run render -- [--topology FILE] [--target local|docker] [--run-dir DIR] [--out FILE] [--print-topology]
 import { resolve, relative } from "node:path";
-import { parseArgs } from "node:util";
-import { runMain } from "../cli-main.ts";
+import { parseCliArgs, runMain } from "../../lib/cli.ts";
+import { UsageError } from "../../lib/errors.ts";
 import { DEFAULT_TOPOLOGY_FILE, loadTopologyFile } from "../model/load.ts";
 import { writeFileAtomic } from "../files.ts";
 import { checkHaproxyConfig } from "./haproxy-check.ts";
@@ -17,40 +17,29 @@ const USAGE = `usage: npm run render -- [--topology FILE] [--target local|docker
   --out FILE        write atomically, only after haproxy -c accepts the config; otherwise print it
   --print-topology  print the validated topology, defaults filled in, as JSON that --topology accepts`;
 
+function parseTarget(name: string, runDir: string): RenderTarget {
+  if (name === "docker") return dockerTarget();
+  if (name === "local") return localTarget(resolve(runDir));
+  throw new UsageError(`--target ${JSON.stringify(name)} is not a target: use local or docker\n${USAGE}`);
+}
+
 async function main(argv: string[]): Promise<number> {
-  let args;
-  try {
-    args = parseArgs({
-      args: argv,
-      options: {
-        topology: { type: "string", default: DEFAULT_TOPOLOGY_FILE },
-        target: { type: "string", default: "local" },
-        "run-dir": { type: "string", default: ".run" },
-        out: { type: "string" },
-        "print-topology": { type: "boolean", default: false },
-        help: { type: "boolean", default: false },
-      },
-      strict: true,
-    }).values;
-  } catch (error) {
-    process.stderr.write(`${(error as Error).message}\n${USAGE}\n`);
-    return 2;
-  }
-  if (args.help) {
-    process.stdout.write(`${USAGE}\n`);
-    return 0;
-  }
+  const { values: args } = parseCliArgs(
+    argv,
+    {
+      topology: { type: "string", default: DEFAULT_TOPOLOGY_FILE },
+      target: { type: "string", default: "local" },
+      "run-dir": { type: "string", default: ".run" },
+      out: { type: "string" },
+      "print-topology": { type: "boolean", default: false },
+    },
+    USAGE,
+  );
+  const target = parseTarget(args.target, args["run-dir"]);
   const topology = await loadTopologyFile(args.topology);
   if (args["print-topology"]) {
     process.stdout.write(`${JSON.stringify(topology, null, 2)}\n`);
     return 0;
-  }
-  let target: RenderTarget;
-  if (args.target === "docker") target = dockerTarget();
-  else if (args.target === "local") target = localTarget(resolve(args["run-dir"]));
-  else {
-    process.stderr.write(`--target ${JSON.stringify(args.target)} is not a target: use local or docker\n`);
-    return 2;
   }
   const config = renderHaproxyConfig(topology, target, { source: relative(process.cwd(), resolve(args.topology)) });
   const { warnings } = await checkHaproxyConfig(config);

@@ -1,6 +1,6 @@
 // The second validation layer: the real HAProxy parses the rendered text (haproxy -c).
 import { execFile } from "node:child_process";
-import { mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BinaryMissingError, HaproxyConfigRejectedError } from "../errors.ts";
@@ -12,6 +12,11 @@ export interface HaproxyCheckOptions {
   errorPagesDir?: string;
   /** The directory the config's certs/ points at (TLS binds need their PEM files to exist). */
   certificatesDir?: string;
+  /**
+   * Without a certificatesDir: PEM file names to stand in for with throwaway self-signed ones, for
+   * a target whose certificates exist only where it is deployed (the docker stack's variable).
+   */
+  placeholderCertificates?: string[];
   haproxyBinary?: string;
 }
 
@@ -33,11 +38,25 @@ export async function checkHaproxyConfig(configText: string, options: HaproxyChe
     await writeFile(configPath, configText);
     await symlink(options.errorPagesDir ?? DEFAULT_ERROR_PAGES_DIR, join(dir, ERROR_PAGE_DIR));
     if (options.certificatesDir) await symlink(options.certificatesDir, join(dir, CERTIFICATE_DIR));
+    else if (options.placeholderCertificates?.length) await writeSelfSignedCertificates(join(dir, CERTIFICATE_DIR), options.placeholderCertificates);
     const { code, output } = await run(options.haproxyBinary ?? "haproxy", ["-c", "-f", configPath]);
     if (code !== 0) throw new HaproxyConfigRejectedError(output.replaceAll(dir + "/", ""), offendingLines(output, configText));
     return { warnings: output.split("\n").filter((line) => line.includes("[WARNING]")).map((l) => l.replaceAll(dir + "/", "")) };
   } finally {
     await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** A self-signed certificate and key, concatenated as HAProxy's crt wants, under each name (openssl). */
+export async function writeSelfSignedCertificates(dir: string, fileNames: readonly string[]): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  for (const name of fileNames) {
+    const [key, cert] = [join(dir, `${name}.key`), join(dir, `${name}.crt`)];
+    const { code, output } = await run("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2", "-subj", "/CN=localhost", "-keyout", key, "-out", cert], "openssl");
+    if (code !== 0) throw new Error(`openssl could not make a certificate: ${output}`);
+    await writeFile(join(dir, name), (await readFile(cert, "utf8")) + (await readFile(key, "utf8")));
+    await rm(key);
+    await rm(cert);
   }
 }
 
@@ -49,11 +68,11 @@ export function offendingLines(haproxyOutput: string, configText: string): strin
   return [...numbers].sort((a, b) => a - b).map((n) => `${String(n).padStart(5)} | ${lines[n - 1] ?? ""}`);
 }
 
-function run(binary: string, args: string[]): Promise<{ code: number; output: string }> {
+function run(binary: string, args: string[], debianPackage = "haproxy"): Promise<{ code: number; output: string }> {
   return new Promise((resolve, reject) => {
     execFile(binary, args, { timeout: 60_000, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
       const output = `${stdout}${stderr}`;
-      if (error && (error as NodeJS.ErrnoException).code === "ENOENT") return reject(new BinaryMissingError(binary, "haproxy"));
+      if (error && (error as NodeJS.ErrnoException).code === "ENOENT") return reject(new BinaryMissingError(binary, debianPackage));
       if (error && typeof error.code !== "number") return reject(error);
       resolve({ code: error ? (error.code as number) : 0, output });
     });

@@ -1,5 +1,8 @@
 // Where a rendered config runs. The model says what the topology is; a target says where its
 // pieces live: addresses, sockets, and the directories that error pages and certificates sit in.
+import { basename, dirname, join } from "node:path";
+import type { Topology } from "../model/schema.ts";
+import { TargetPlanError } from "../errors.ts";
 
 /** Paths inside the docker containers; the CDKTF stack mounts and uploads to exactly these. */
 export const DOCKER_PATHS = {
@@ -23,8 +26,6 @@ export const DOCKER_HOSTS = {
 export const ERROR_PAGE_DIR = "errors";
 export const CERTIFICATE_DIR = "certs";
 
-export type TargetKind = "local" | "docker";
-
 export interface DockerTarget {
   kind: "docker";
 }
@@ -42,3 +43,28 @@ export const localTarget = (runDir: string): LocalTarget => ({ kind: "local", ru
 
 /** On the local target every process shares 127.0.0.1: nothing listens beyond loopback. */
 export const LOCAL_ADDRESS = "127.0.0.1";
+
+export interface HaproxySockets {
+  /** The admin runtime API (stats socket): the sidecar, verify, drift and apply talk to it. */
+  admin: string;
+  /** The master CLI (haproxy -S): reloads and worker status. */
+  master: string;
+}
+
+/**
+ * Where HAProxy's two sockets are on a target, the one place that decides it. Docker: the model's
+ * paths, which must lie in the socket volume the sidecar shares. Local: the model's file names,
+ * inside the run directory (the model's directories are container paths).
+ */
+export function haproxySockets(global: Pick<Topology["global"], "statsSocket" | "masterSocket">, target: RenderTarget): HaproxySockets {
+  const paths = { admin: global.statsSocket.path, master: global.masterSocket };
+  if (target.kind === "local") return { admin: join(target.runDir, basename(paths.admin)), master: join(target.runDir, basename(paths.master)) };
+  const fields = { admin: "global.statsSocket.path", master: "global.masterSocket" } as const;
+  for (const which of ["admin", "master"] as const) {
+    if (dirname(paths[which]) !== DOCKER_PATHS.socketDir) {
+      throw new TargetPlanError(`${fields[which]}: ${JSON.stringify(paths[which])} is outside ${DOCKER_PATHS.socketDir}, the volume HAProxy shares with the sidecar (and the only directory the image's haproxy user may write): use ${DOCKER_PATHS.socketDir}/${basename(paths[which])}`);
+    }
+  }
+  if (paths.admin === paths.master) throw new TargetPlanError(`global.masterSocket: ${JSON.stringify(paths.master)} is also the stats socket: give each its own file`);
+  return paths;
+}

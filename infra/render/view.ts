@@ -1,7 +1,7 @@
 // The typed view that the Handlebars templates render: every decision (which directive, which
 // address for this target) is made here in TypeScript; the templates only lay out lines.
 import type { Backend, Bind, Frontend, Server, Topology } from "../model/schema.ts";
-import { CERTIFICATE_DIR, DOCKER_PATHS, ERROR_PAGE_DIR, LOCAL_ADDRESS, type RenderTarget } from "./targets.ts";
+import { CERTIFICATE_DIR, DOCKER_PATHS, ERROR_PAGE_DIR, LOCAL_ADDRESS, haproxySockets, type RenderTarget } from "./targets.ts";
 
 export interface ConfigView {
   header: { topology: string; source: string; target: string };
@@ -54,7 +54,7 @@ export interface BackendView {
 const DOCKER_RESOLVERS = "docker";
 
 export function buildView(topology: Topology, target: RenderTarget, source: string): ConfigView {
-  const statsSocketPath = target.kind === "local" ? `${target.runDir}/admin.sock` : topology.global.statsSocket.path;
+  const statsSocketPath = haproxySockets(topology.global, target).admin;
   const { statsSocket } = topology.global;
   const { timeouts } = topology.defaults;
   return {

@@ -1,80 +1,93 @@
 // npm start [-- --topology FILE] [--run-dir DIR] [--detach]   |   npm stop [-- --run-dir DIR]
 import { existsSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
-import { parseArgs } from "node:util";
-import { runMain } from "../cli-main.ts";
+import { parseCliArgs, runMain } from "../../lib/cli.ts";
+import { UsageError } from "../../lib/errors.ts";
+import { formatTable } from "../../lib/text-table.ts";
 import { DEFAULT_TOPOLOGY_FILE, loadTopologyFile } from "../model/load.ts";
 import { REPO_ROOT } from "../repo.ts";
 import { startLocalStack, stopLocalStack, type LocalStack } from "./stack.ts";
 import { runAssertions } from "../../sidecar/assertions/run.ts";
 import { renderTable } from "../../sidecar/assertions/report.ts";
+import { allPassed } from "../../sidecar/assertions/judge.ts";
 import { expectationsFromTopology, localStackAccess } from "./verify.ts";
 
 const USAGE = `usage: npm start [-- --topology FILE] [--run-dir DIR] [--detach]
-       npm stop  [-- --run-dir DIR]`;
+       npm stop  [-- --run-dir DIR]
+
+  --topology FILE  a .ts/.js module exporting "topology", or a .json document (default ${DEFAULT_TOPOLOGY_FILE})
+  --run-dir DIR    where the stack keeps its config, sockets, logs and state (default .run)
+  --detach         start in the background and return; npm stop stops it`;
+
+const DEFAULT_RUN_DIR = join(REPO_ROOT, ".run");
 
 async function main(argv: string[]): Promise<number> {
-  const [command = "start", ...rest] = argv;
-  const { values } = parseArgs({
-    args: rest,
-    options: {
+  const [command, ...rest] = argv;
+  const { values } = parseCliArgs(
+    rest,
+    {
       topology: { type: "string", default: DEFAULT_TOPOLOGY_FILE },
-      "run-dir": { type: "string", default: join(REPO_ROOT, ".run") },
+      "run-dir": { type: "string", default: DEFAULT_RUN_DIR },
       detach: { type: "boolean", default: false },
     },
-    strict: true,
-  });
+    USAGE,
+  );
   const runDir = resolve(values["run-dir"]);
-
   if (command === "stop") {
     const stopped = await stopLocalStack(runDir);
     console.log(stopped > 0 ? `stopped ${stopped} processes from ${runDir}` : `no stack running from ${runDir}`);
     return 0;
   }
-  if (command !== "start") {
-    console.error(USAGE);
-    return 2;
-  }
+  if (command !== "start") throw new UsageError(`unknown command ${JSON.stringify(command ?? "")}\n${USAGE}`);
 
-  const topology = await loadTopologyFile(values.topology);
+  const stack = await startVerified(values.topology, runDir);
+  if (stack === undefined) return 1;
+  if (values.detach) {
+    console.log(`\ndetached: stop it with npm stop${runDir === DEFAULT_RUN_DIR ? "" : ` -- --run-dir ${runDir}`}`);
+    return 0;
+  }
+  return runInForeground(stack);
+}
+
+/** Starts the stack and runs the quick assertions; undefined (and nothing left running) when they fail. */
+async function startVerified(topologyFile: string, runDir: string): Promise<LocalStack | undefined> {
+  const topology = await loadTopologyFile(topologyFile);
   const started = Date.now();
   const stack = await startLocalStack(topology, {
     runDir,
     sidecar: existsSync(join(REPO_ROOT, "sidecar/cli.ts")),
-    source: relative(REPO_ROOT, resolve(values.topology)),
+    source: relative(REPO_ROOT, resolve(topologyFile)),
     log: (line) => console.error(line),
   });
   const upSeconds = ((Date.now() - started) / 1000).toFixed(1);
-
   // The quick assertions before saying "up"; npm run verify runs failover and recovery too.
-  let verified: string;
   try {
-    const run = await runAssertions(expectationsFromTopology(topology), localStackAccess(stack.plan, (l) => console.error(l)), { only: ["distribution", "persistence"], requests: 200 });
-    verified = renderTable(run.results);
-    if (!run.results.every((r) => r.passed)) {
-      console.error(`${verified}\n\nthe running stack does not behave as the topology says; stopping it`);
+    const access = localStackAccess(stack.plan, (l) => console.error(l));
+    const run = await runAssertions(expectationsFromTopology(topology), access, { only: ["distribution", "persistence"], requests: 200 });
+    if (!allPassed(run.results)) {
+      console.error(`${renderTable(run.results)}\n\nthe running stack does not behave as the topology says; stopping it`);
       await stack.stop();
-      return 1;
+      return undefined;
     }
+    console.log(describe(stack, upSeconds, renderTable(run.results)));
+    return stack;
   } catch (error) {
     await stack.stop();
     throw error;
   }
-  console.log(describe(stack, upSeconds, verified));
+}
 
-  if (values.detach) {
-    console.log(`\ndetached: stop it with npm stop${values["run-dir"] === join(REPO_ROOT, ".run") ? "" : ` -- --run-dir ${runDir}`}`);
-    return 0;
-  }
+/** Stays until SIGINT or SIGTERM, then stops everything in reverse order. */
+function runInForeground(stack: LocalStack): Promise<number> {
   console.log("\nrunning; Ctrl-C stops everything");
   return new Promise((done) => {
+    let shuttingDown = false;
     // Tell the user when a component dies on its own (a failover test kills web servers on purpose).
     for (const p of stack.processes) {
       p.exited.then(() => {
         if (!shuttingDown) console.error(`${p.spec.name} (pid ${p.pid}) exited: ${p.exit?.code ?? p.exit?.signal}`);
       });
     }
-    let shuttingDown = false;
     const keepAlive = setInterval(() => {}, 1 << 30);
     const shutdown = (signal: string) => {
       if (shuttingDown) return;
@@ -95,14 +108,10 @@ function describe(stack: LocalStack, upSeconds: string, verified: string): strin
     const plan = stack.plan.components.find((c) => c.name === p.spec.name)!;
     return [plan.name, plan.url, String(p.pid), relative(process.cwd(), plan.logFile)];
   });
-  const table = [["component", "address", "pid", "log"], ...rows];
-  const widths = table[0]!.map((_, i) => Math.max(...table.map((r) => r[i]!.length)));
-  const lines = table.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd());
-  lines.splice(1, 0, widths.map((w) => "-".repeat(w)).join("  "));
   return [
     `stack "${stack.plan.topology.name}" is up in ${upSeconds} s; every server is UP in HAProxy`,
     "",
-    ...lines,
+    formatTable([["component", "address", "pid", "log"], ...rows]),
     "",
     "where to look:",
     ...stack.plan.links.map((l) => `  ${l.label.padEnd(20)} ${l.urls.join("  ")}`),

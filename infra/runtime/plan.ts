@@ -2,11 +2,14 @@
 // order, the ports each takes, the files to write, and the addresses to show.
 import { join } from "node:path";
 import { bindPorts, type Topology } from "../model/schema.ts";
+import { DEFAULT_TOPOLOGY_FILE } from "../model/load.ts";
 import { renderHaproxyConfig } from "../render/render.ts";
-import { renderPrometheusConfig } from "../render/prometheus.ts";
-import { LOCAL_ADDRESS, localTarget } from "../render/targets.ts";
+import { prometheusJobs, renderPrometheusConfig } from "../render/prometheus.ts";
+import { LOCAL_ADDRESS, haproxySockets, localTarget, type HaproxySockets } from "../render/targets.ts";
+import { PROMETHEUS_PATHS, WEB_APP_PATHS } from "../endpoints.ts";
 import { TargetPlanError } from "../errors.ts";
 import { REPO_ROOT } from "../repo.ts";
+import { SIDECAR_PATHS } from "../../sidecar/endpoints.ts";
 import type { ProcessSpec } from "./processes.ts";
 
 /** Where npm run verify leaves its last results, in the run directory; the sidecar exports them. */
@@ -16,11 +19,16 @@ export type ComponentKind = "web" | "haproxy" | "sidecar" | "prometheus";
 
 export interface ComponentPlan extends ProcessSpec {
   kind: ComponentKind;
-  /** Every port it listens on, with what for (for pre-flight checks and messages). */
+  /** Every port it listens on (for pre-flight checks and messages). */
   ports: number[];
   debianPackage: string;
-  /** Where it answers: shown in the table. */
+  /** Where a person looks: shown in the table. */
   url: string;
+  /**
+   * Answers 2xx once the component serves. HAProxy has none: it is ready when its stats socket
+   * reports every server UP.
+   */
+  readyUrl?: string;
 }
 
 export interface LocalStackPlan {
@@ -28,9 +36,10 @@ export interface LocalStackPlan {
   topology: Topology;
   haproxyConfig: string;
   prometheusConfig: string;
-  adminSocket: string;
-  masterSocket: string;
+  sockets: HaproxySockets;
   components: ComponentPlan[];
+  /** Prometheus's scrape-target API and the jobs it must report up. */
+  prometheus: { targetsApiUrl: string; jobs: string[] };
   links: { label: string; urls: string[] }[];
 }
 
@@ -45,30 +54,61 @@ const url = (port: number, path = "/") => `http://${LOCAL_ADDRESS}:${port}${path
 
 export function planLocalStack(topology: Topology, options: PlanOptions): LocalStackPlan {
   const { runDir } = options;
-  const logs = join(runDir, "logs");
   const target = localTarget(runDir);
-  const adminSocket = join(runDir, "admin.sock");
-  const masterSocket = join(runDir, "master.sock");
+  const sockets = haproxySockets(topology.global, target);
+  const logs = join(runDir, "logs");
+  const { services, monitoring } = topology;
 
-  // One gunicorn per distinct server port: on 127.0.0.1 the port is what tells servers apart.
+  const components = [
+    ...webComponents(topology, runDir, logs),
+    haproxyComponent(topology, sockets, runDir, logs),
+    ...(options.sidecar ? [sidecarComponent(topology, sockets, runDir, logs)] : []),
+    prometheusComponent(topology, runDir, logs),
+  ];
+  refuseSharedPorts(components);
+
+  const source = options.source ?? DEFAULT_TOPOLOGY_FILE;
+  const frontendPorts = bindPorts(topology.frontends.flatMap((f) => f.binds));
+  return {
+    runDir,
+    topology,
+    haproxyConfig: renderHaproxyConfig(topology, target, { source }),
+    prometheusConfig: renderPrometheusConfig(topology, target, { sidecar: options.sidecar, source }),
+    sockets,
+    components,
+    prometheus: {
+      targetsApiUrl: url(services.prometheus.port, PROMETHEUS_PATHS.targetsApi),
+      jobs: prometheusJobs(topology, target, { sidecar: options.sidecar }).map((j) => j.name),
+    },
+    links: [
+      { label: "frontend", urls: frontendPorts.map((p) => url(p)) },
+      { label: "HAProxy stats page", urls: [url(monitoring.port, monitoring.statsUri)] },
+      { label: "HAProxy metrics", urls: [url(monitoring.port, monitoring.metricsPath)] },
+      ...(options.sidecar ? [{ label: "sidecar metrics", urls: [url(services.sidecar.port, SIDECAR_PATHS.metrics)] }] : []),
+      { label: "Prometheus", urls: [url(services.prometheus.port, PROMETHEUS_PATHS.targetsPage)] },
+    ],
+  };
+}
+
+/** One gunicorn per distinct server port: on 127.0.0.1 the port is what tells servers apart. */
+function webComponents(topology: Topology, runDir: string, logs: string): ComponentPlan[] {
   const webByPort = new Map<number, ComponentPlan>();
-  for (const backend of topology.backends) {
-    for (const server of backend.servers) {
-      if (webByPort.has(server.port)) continue;
-      webByPort.set(server.port, {
-        kind: "web",
-        name: server.name,
-        command: "gunicorn",
-        // --pid puts the run directory on gunicorn's command line, where npm stop and the tests'
-        // leak checks can see it, besides recording the master's pid.
-        args: ["--chdir", join(REPO_ROOT, "apps/web"), "--config", join(REPO_ROOT, "apps/web/gunicorn.conf.py"), "--pid", join(runDir, `${server.name}.pid`), "app:app"],
-        env: { INSTANCE_NAME: server.name, BIND: `${LOCAL_ADDRESS}:${server.port}` },
-        logFile: join(logs, `${server.name}.log`),
-        ports: [server.port],
-        debianPackage: "gunicorn",
-        url: url(server.port, "/status"),
-      });
-    }
+  for (const server of topology.backends.flatMap((b) => b.servers)) {
+    if (webByPort.has(server.port)) continue;
+    webByPort.set(server.port, {
+      kind: "web",
+      name: server.name,
+      command: "gunicorn",
+      // --pid puts the run directory on gunicorn's command line, where npm stop and the tests'
+      // leak checks can see it, besides recording the master's pid.
+      args: ["--chdir", join(REPO_ROOT, "apps/web"), "--config", join(REPO_ROOT, "apps/web/gunicorn.conf.py"), "--pid", join(runDir, `${server.name}.pid`), "app:app"],
+      env: { INSTANCE_NAME: server.name, BIND: `${LOCAL_ADDRESS}:${server.port}` },
+      logFile: join(logs, `${server.name}.log`),
+      ports: [server.port],
+      debianPackage: "gunicorn",
+      url: url(server.port, WEB_APP_PATHS.status),
+      readyUrl: url(server.port, WEB_APP_PATHS.status),
+    });
   }
   const webs = [...webByPort.values()];
   const names = new Set<string>();
@@ -76,37 +116,49 @@ export function planLocalStack(topology: Topology, options: PlanOptions): LocalS
     if (names.has(web.name)) throw new TargetPlanError(`two servers named "${web.name}" listen on different ports: on the local target each server name must be unique`);
     names.add(web.name);
   }
+  return webs;
+}
 
-  const frontendPorts = bindPorts(topology.frontends.flatMap((f) => f.binds));
-  const haproxy: ComponentPlan = {
+function haproxyComponent(topology: Topology, sockets: HaproxySockets, runDir: string, logs: string): ComponentPlan {
+  const { monitoring } = topology;
+  return {
     kind: "haproxy",
     name: "haproxy",
     command: "haproxy",
-    // -W: master-worker, so a reload (-USR2 or the master socket) swaps workers without dropping traffic.
-    args: ["-W", "-S", `${masterSocket},mode,600`, "-f", join(runDir, "haproxy.cfg")],
+    // -W: master-worker, so a reload (the master socket) swaps workers without dropping traffic.
+    args: ["-W", "-S", `${sockets.master},mode,600`, "-f", join(runDir, "haproxy.cfg")],
     logFile: join(logs, "haproxy.log"),
-    ports: [...frontendPorts, topology.monitoring.port],
+    ports: [...bindPorts(topology.frontends.flatMap((f) => f.binds)), monitoring.port],
     debianPackage: "haproxy",
-    url: url(topology.monitoring.port, topology.monitoring.statsUri),
+    url: url(monitoring.port, monitoring.statsUri),
   };
-  const sidecar: ComponentPlan = {
+}
+
+function sidecarComponent(topology: Topology, sockets: HaproxySockets, runDir: string, logs: string): ComponentPlan {
+  const { port, pollInterval } = topology.services.sidecar;
+  return {
     kind: "sidecar",
     name: "sidecar",
     command: process.execPath,
     args: [
       "--import", "tsx", join(REPO_ROOT, "sidecar/cli.ts"),
-      "--stats-socket", adminSocket,
-      "--listen", `${LOCAL_ADDRESS}:${topology.services.sidecar.port}`,
-      "--interval", topology.services.sidecar.pollInterval,
+      "--stats-socket", sockets.admin,
+      "--listen", `${LOCAL_ADDRESS}:${port}`,
+      "--interval", pollInterval,
       "--assertions-file", join(runDir, ASSERTIONS_FILE),
     ],
     cwd: REPO_ROOT,
     logFile: join(logs, "sidecar.log"),
-    ports: [topology.services.sidecar.port],
+    ports: [port],
     debianPackage: "nodejs",
-    url: url(topology.services.sidecar.port, "/metrics"),
+    url: url(port, SIDECAR_PATHS.metrics),
+    readyUrl: url(port, SIDECAR_PATHS.health),
   };
-  const prometheus: ComponentPlan = {
+}
+
+function prometheusComponent(topology: Topology, runDir: string, logs: string): ComponentPlan {
+  const { port } = topology.services.prometheus;
+  return {
     kind: "prometheus",
     name: "prometheus",
     command: "prometheus",
@@ -114,15 +166,17 @@ export function planLocalStack(topology: Topology, options: PlanOptions): LocalS
       `--config.file=${join(runDir, "prometheus.yml")}`,
       `--storage.tsdb.path=${join(runDir, "prometheus-data")}`,
       "--storage.tsdb.retention.time=1d",
-      `--web.listen-address=${LOCAL_ADDRESS}:${topology.services.prometheus.port}`,
+      `--web.listen-address=${LOCAL_ADDRESS}:${port}`,
     ],
     logFile: join(logs, "prometheus.log"),
-    ports: [topology.services.prometheus.port],
+    ports: [port],
     debianPackage: "prometheus",
-    url: url(topology.services.prometheus.port),
+    url: url(port),
+    readyUrl: url(port, PROMETHEUS_PATHS.ready),
   };
+}
 
-  const components = [...webs, haproxy, ...(options.sidecar ? [sidecar] : []), prometheus];
+function refuseSharedPorts(components: ComponentPlan[]): void {
   const owners = new Map<number, string>();
   for (const component of components) {
     for (const port of component.ports) {
@@ -131,22 +185,4 @@ export function planLocalStack(topology: Topology, options: PlanOptions): LocalS
       owners.set(port, component.name);
     }
   }
-
-  const source = options.source ?? "infra/topology.ts";
-  return {
-    runDir,
-    topology,
-    haproxyConfig: renderHaproxyConfig(topology, target, { source }),
-    prometheusConfig: renderPrometheusConfig(topology, target, { sidecar: options.sidecar, source }),
-    adminSocket,
-    masterSocket,
-    components,
-    links: [
-      { label: "frontend", urls: frontendPorts.map((p) => url(p)) },
-      { label: "HAProxy stats page", urls: [url(topology.monitoring.port, topology.monitoring.statsUri)] },
-      { label: "HAProxy metrics", urls: [url(topology.monitoring.port, topology.monitoring.metricsPath)] },
-      ...(options.sidecar ? [{ label: "sidecar metrics", urls: [url(topology.services.sidecar.port, "/metrics")] }] : []),
-      { label: "Prometheus", urls: [url(topology.services.prometheus.port, "/targets")] },
-    ],
-  };
 }

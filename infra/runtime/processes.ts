@@ -1,7 +1,7 @@
 // Child processes of the local stack: each in its own process group (so a terminal's Ctrl-C
 // reaches only the runtime, which then stops them in order), output appended to a log file.
-import { setTimeout as sleep } from "node:timers/promises";
 import { spawn, type ChildProcess } from "node:child_process";
+import { pollUntil } from "../../lib/poll.ts";
 import { openSync, closeSync, readFileSync, readdirSync, existsSync } from "node:fs";
 
 export interface ProcessSpec {
@@ -104,14 +104,16 @@ export async function stopProcessGroup(pid: number, graceMs = 10_000): Promise<v
   const running = () => isAlive(pid) || groupAlive(pid);
   if (!running()) return;
   signalGroup("SIGTERM");
-  const deadline = Date.now() + graceMs;
-  while (Date.now() < deadline) {
-    if (!running()) return;
-    await sleep(50);
-  }
+  if (await gone(running, graceMs)) return;
   signalGroup("SIGKILL");
-  while (running()) await sleep(20);
+  await gone(running, KILL_WAIT_MS);
 }
+
+/** How long a SIGKILLed group may take to disappear (the kernel's, not the process's, time). */
+const KILL_WAIT_MS = 10_000;
+
+const gone = async (running: () => boolean, timeoutMs: number) =>
+  (await pollUntil(() => (running() ? undefined : true), { timeoutMs, intervalMs: 20 })) === true;
 
 /** Kills a process group at once (SIGKILL: a crash, not a shutdown) and waits until it is gone. */
 export async function killProcessGroup(pid: number): Promise<void> {
@@ -120,7 +122,7 @@ export async function killProcessGroup(pid: number): Promise<void> {
   } catch {
     /* already gone */
   }
-  while (isAlive(pid) || groupAlive(pid)) await sleep(20);
+  await gone(() => isAlive(pid) || groupAlive(pid), KILL_WAIT_MS);
 }
 
 /** Whether any process of the group led by `pgid` remains (a worker that outlived its master). */

@@ -1,17 +1,18 @@
 // The local stack's lifecycle: pre-flight checks, start in order with a health gate after each
 // component, stop in reverse. A start that fails stops whatever it had started.
-import { setTimeout as sleep } from "node:timers/promises";
 import { cp, mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { delimiter, join } from "node:path";
 import { accessSync, constants } from "node:fs";
 import type { Topology } from "../model/schema.ts";
-import { BinaryMissingError, ComponentFailedError, PortInUseError, StackAlreadyRunningError } from "../errors.ts";
+import { BinaryMissingError, ComponentFailedError, StackAlreadyRunningError, StackNotRunningError } from "../errors.ts";
+import { PortInUseError } from "../../lib/errors.ts";
+import { pollUntil } from "../../lib/poll.ts";
 import { writeFileAtomic } from "../files.ts";
 import { checkHaproxyConfig, DEFAULT_ERROR_PAGES_DIR } from "../render/haproxy-check.ts";
 import { ERROR_PAGE_DIR } from "../render/targets.ts";
-import { runtimeCommand } from "../../sidecar/runtime-api.ts";
-import { parseShowStat, serverStates, type ServerState } from "../../sidecar/show-stat.ts";
-import { durationMs } from "../model/schema.ts";
+import { runtimeCommand } from "../../haproxy/runtime-api.ts";
+import { parseShowStat, serverStates, type ServerState } from "../../haproxy/show-stat.ts";
+import { parseDuration } from "../../haproxy/duration.ts";
 import { planLocalStack, type ComponentPlan, type LocalStackPlan } from "./plan.ts";
 import { isPortFree, portOwner } from "./ports.ts";
 import { isAlive, lastLines, startProcess, stopProcessGroup, type ManagedProcess } from "./processes.ts";
@@ -114,7 +115,7 @@ export async function recordedProcesses(runDir: string): Promise<{ name: string;
 /** Records that component `name` now runs as `pid` (it was restarted), keeping the start order. */
 export async function recordRestart(runDir: string, name: string, pid: number): Promise<void> {
   const state = await readState(runDir);
-  if (!state) throw new Error(`no stack is recorded in ${runDir}`);
+  if (!state) throw new StackNotRunningError(runDir);
   state.processes = state.processes.map((p) => (p.name === name ? { name, pid } : p));
   await writeFileAtomic(join(runDir, STATE_FILE), `${JSON.stringify(state, null, 2)}\n`);
 }
@@ -174,59 +175,41 @@ function expectedUp(topology: Topology): { backend: string; server: string }[] {
 
 /** How long HAProxy may take to mark every server UP: rise × inter for the slowest, plus slack. */
 function haproxyReadyTimeoutMs(topology: Topology): number {
-  const slowest = Math.max(0, ...topology.backends.flatMap((b) => b.servers.map((s) => s.rise * (durationMs(s.inter) ?? 2000))));
+  const slowest = Math.max(0, ...topology.backends.flatMap((b) => b.servers.map((s) => s.rise * parseDuration(s.inter))));
   return slowest + 15_000;
 }
 
-async function waitUntilReady(component: ComponentPlan, managed: ManagedProcess, plan: LocalStackPlan): Promise<void> {
-  let timeoutMs = 20_000;
-  let probe: () => Promise<boolean | string>;
-  if (component.kind === "haproxy") {
-    timeoutMs = haproxyReadyTimeoutMs(plan.topology);
-    probe = async () => {
-      let states: ServerState[];
-      try {
-        states = serverStates(parseShowStat(await runtimeCommand({ path: plan.adminSocket }, "show stat")));
-      } catch (error) {
-        return `its stats socket does not answer (${(error as Error).message})`;
-      }
-      const notUp = expectedUp(plan.topology).filter(
-        (e) => states.find((s) => s.backend === e.backend && s.server === e.server)?.status !== "UP",
-      );
-      if (notUp.length === 0) return true;
-      return `reports ${notUp
-        .map((e) => {
-          const state = states.find((s) => s.backend === e.backend && s.server === e.server);
-          return `${e.backend}/${e.server} ${state ? `${state.status} (${state.checkStatus})` : "missing"}`;
-        })
-        .join(", ")}`;
-    };
-  } else if (component.kind === "sidecar") {
-    probe = () => httpOk(component.url.replace("/metrics", "/healthz"));
-  } else if (component.kind === "prometheus") {
-    probe = () => httpOk(`${component.url}-/ready`);
-  } else {
-    probe = () => httpOk(component.url);
+/** True when HAProxy reports every expected server UP; otherwise what it reports instead. */
+async function haproxyReady(plan: LocalStackPlan): Promise<true | string> {
+  let states: ServerState[];
+  try {
+    states = serverStates(parseShowStat(await runtimeCommand({ path: plan.sockets.admin }, "show stat")));
+  } catch (error) {
+    return `its stats socket does not answer (${(error as Error).message})`;
   }
+  const stateOf = (e: { backend: string; server: string }) => states.find((s) => s.backend === e.backend && s.server === e.server);
+  const notUp = expectedUp(plan.topology).filter((e) => stateOf(e)?.status !== "UP");
+  if (notUp.length === 0) return true;
+  return `reports ${notUp.map((e) => `${e.backend}/${e.server} ${stateOf(e) ? `${stateOf(e)!.status} (${stateOf(e)!.checkStatus})` : "missing"}`).join(", ")}`;
+}
 
-  const deadline = Date.now() + timeoutMs;
+async function waitUntilReady(component: ComponentPlan, managed: ManagedProcess, plan: LocalStackPlan): Promise<void> {
+  const readyUrl = component.readyUrl;
+  const probe: () => Promise<boolean | string> = readyUrl === undefined ? () => haproxyReady(plan) : () => httpOk(readyUrl);
+  const timeoutMs = component.kind === "haproxy" ? haproxyReadyTimeoutMs(plan.topology) : 20_000;
   let lastReason = "";
-  for (;;) {
-    if (managed.exit) {
-      const how = managed.exit.code !== null ? `code ${managed.exit.code}` : `signal ${managed.exit.signal}`;
-      throw new ComponentFailedError(component.name, `exited (${how}) before it was ready`, lastLines(component.logFile), component.logFile);
-    }
+  const outcome = await pollUntil(async () => {
+    if (managed.exit) return "exited" as const;
     const result = await probe();
-    if (result === true) return;
+    if (result === true) return "ready" as const;
     if (typeof result === "string") lastReason = result;
-    if (Date.now() > deadline) {
-      throw new ComponentFailedError(
-        component.name,
-        `did not become healthy within ${Math.round(timeoutMs / 1000)} s${lastReason ? `: ${lastReason}` : ""}`,
-        lastLines(component.logFile),
-        component.logFile,
-      );
-    }
-    await sleep(100);
+    return undefined;
+  }, { timeoutMs, intervalMs: 100 });
+  if (outcome === "ready") return;
+  const log = lastLines(component.logFile);
+  if (outcome === "exited") {
+    const how = managed.exit!.code !== null ? `code ${managed.exit!.code}` : `signal ${managed.exit!.signal}`;
+    throw new ComponentFailedError(component.name, `exited (${how}) before it was ready`, log, component.logFile);
   }
+  throw new ComponentFailedError(component.name, `did not become healthy within ${Math.round(timeoutMs / 1000)} s${lastReason ? `: ${lastReason}` : ""}`, log, component.logFile);
 }

@@ -3,13 +3,12 @@
 // Against the stack running from the run directory, or one it starts (and stops) itself.
 import { mkdir } from "node:fs/promises";
 import { join, relative, resolve } from "node:path";
-import { parseArgs } from "node:util";
-import { UsageError } from "../errors.ts";
-import { runMain } from "../cli-main.ts";
+import { UsageError } from "../../lib/errors.ts";
+import { parseCliArgs, runMain } from "../../lib/cli.ts";
 import { writeFileAtomic } from "../files.ts";
 import { DEFAULT_TOPOLOGY_FILE, loadTopologyFile } from "../model/load.ts";
 import { REPO_ROOT } from "../repo.ts";
-import { ASSERTIONS, type AssertionName } from "../../sidecar/assertions/judge.ts";
+import { ASSERTIONS, allPassed, type AssertionName, type AssertionResult } from "../../sidecar/assertions/judge.ts";
 import { runAssertions } from "../../sidecar/assertions/run.ts";
 import { renderHtmlReport, renderTable } from "../../sidecar/assertions/report.ts";
 import { isAlive } from "./processes.ts";
@@ -28,27 +27,28 @@ function parseOnly(text: string | undefined): AssertionName[] {
   return names as AssertionName[];
 }
 
+/** "4 passed, 0 failed, 1 skipped": the run's verdict in one line. */
+function summarize(results: AssertionResult[]): string {
+  const count = (verdict: string) => results.filter((r) => r.verdict === verdict).length;
+  return `${count("pass")} passed, ${count("fail")} failed${count("skip") ? `, ${count("skip")} skipped` : ""}`;
+}
+
 async function main(argv: string[]): Promise<number> {
-  let values;
-  try {
-    values = parseArgs({
-      args: argv,
-      options: {
-        only: { type: "string" },
-        json: { type: "string" },
-        report: { type: "string", default: join(REPO_ROOT, "reports") },
-        topology: { type: "string", default: DEFAULT_TOPOLOGY_FILE },
-        "run-dir": { type: "string", default: join(REPO_ROOT, ".run") },
-        requests: { type: "string", default: "1000" },
-      },
-      strict: true,
-    }).values;
-  } catch (error) {
-    throw new UsageError(`${(error as Error).message}\n${USAGE}`);
-  }
+  const { values } = parseCliArgs(
+    argv,
+    {
+      only: { type: "string" },
+      json: { type: "string" },
+      report: { type: "string", default: join(REPO_ROOT, "reports") },
+      topology: { type: "string", default: DEFAULT_TOPOLOGY_FILE },
+      "run-dir": { type: "string", default: join(REPO_ROOT, ".run") },
+      requests: { type: "string", default: "1000" },
+    },
+    USAGE,
+  );
   const only = parseOnly(values.only);
   const requests = Number(values.requests);
-  if (!Number.isInteger(requests) || requests < 10 || requests > 100_000) throw new UsageError(`--requests ${values.requests}: use a whole number from 10 to 100000`);
+  if (!Number.isInteger(requests) || requests < 10 || requests > 100_000) throw new UsageError(`--requests ${values.requests}: use a whole number from 10 to 100000\n${USAGE}`);
   const runDir = resolve(values["run-dir"]);
   const topology = await loadTopologyFile(values.topology);
   const log = (line: string) => process.stderr.write(`verify: ${line}\n`);
@@ -65,7 +65,7 @@ async function main(argv: string[]): Promise<number> {
     log(`checking ${only.join(", ")} through ${expectations.frontendUrl} (backend ${expectations.backend}, balance ${expectations.balance})`);
     const run = await runAssertions(expectations, localStackAccess(plan, log), { only, requests });
     const generatedAt = new Date().toISOString();
-    const report = { topology: topology.name, generatedAt, passed: run.results.every((r) => r.passed), results: run.results, timeline: run.timeline };
+    const report = { topology: topology.name, generatedAt, passed: allPassed(run.results), results: run.results, timeline: run.timeline };
     const json = `${JSON.stringify(report, null, 2)}\n`;
     // The sidecar exports these results as haproxy_sidecar_assertion_passed{assertion=...}.
     await writeFileAtomic(join(runDir, ASSERTIONS_FILE), json);
@@ -75,7 +75,7 @@ async function main(argv: string[]): Promise<number> {
     await writeFileAtomic(html, renderHtmlReport({ topology: topology.name, generatedAt, results: run.results, samples: run.timeline.samples, events: run.timeline.events }));
 
     console.log(renderTable(run.results));
-    console.log(`\n${report.passed ? "every assertion passed" : `${run.results.filter((r) => !r.passed).length} of ${run.results.length} assertions failed`}`);
+    console.log(`\n${summarize(run.results)}`);
     console.log(`report: ${html}${values.json ? `\njson:   ${resolve(values.json)}` : ""}`);
     return report.passed ? 0 : 1;
   } finally {

@@ -1,10 +1,10 @@
 // npm run verify's wiring: the model says what to expect, the local runtime provides the access
 // (stats socket, killing and restarting a gunicorn); the sidecar's assertions do the rest.
 import type { Topology } from "../model/schema.ts";
-import { durationMs } from "../model/schema.ts";
-import { LOCAL_ADDRESS, localTarget } from "../render/targets.ts";
-import { prometheusJobs } from "../render/prometheus.ts";
-import { runtimeCommand } from "../../sidecar/runtime-api.ts";
+import { parseDuration } from "../../haproxy/duration.ts";
+import { LOCAL_ADDRESS } from "../render/targets.ts";
+import { StackNotRunningError, VerifyNotPossibleError } from "../errors.ts";
+import { runtimeCommand } from "../../haproxy/runtime-api.ts";
 import type { Expectations } from "../../sidecar/assertions/judge.ts";
 import type { StackAccess } from "../../sidecar/assertions/run.ts";
 import type { LocalStackPlan } from "./plan.ts";
@@ -16,12 +16,12 @@ export function expectationsFromTopology(topology: Topology): Expectations {
   const frontend = topology.frontends[0]!;
   const backend = topology.backends.find((b) => b.name === frontend.defaultBackend)!;
   const bind = frontend.binds.find((b) => b.tlsCertificate === undefined);
-  if (!bind) throw new Error(`frontend ${frontend.name} has only TLS binds: npm run verify sends plain HTTP`);
+  if (!bind) throw new VerifyNotPossibleError(`frontends.${frontend.name}.binds: only TLS binds, and npm run verify sends plain HTTP: add a plain bind`);
   const { defaults } = topology;
   const retries = backend.retries ?? defaults.retries;
   const redispatch = backend.redispatch ?? defaults.redispatch;
   const retryOn = backend.retryOn ?? defaults.retryOn;
-  const inters = backend.servers.map((s) => durationMs(s.inter)!);
+  const inters = backend.servers.map((s) => parseDuration(s.inter));
   return {
     frontendUrl: `http://${LOCAL_ADDRESS}:${bind.port}/`,
     backend: backend.name,
@@ -29,8 +29,8 @@ export function expectationsFromTopology(topology: Topology): Expectations {
     cookie: backend.cookie?.name,
     lossless: retries > 0 && redispatch && (retryOn.includes("all-retryable-errors") || (retryOn.includes("conn-failure") && retryOn.includes("empty-response"))),
     // Without "timeout check", HAProxy gives a check as long as inter.
-    checkTimeoutMs: defaults.timeouts.check ? durationMs(defaults.timeouts.check)! : Math.max(...inters),
-    servers: backend.servers.map((s) => ({ name: s.name, weight: s.weight, active: !s.backup && !s.disabled, interMs: durationMs(s.inter)!, fall: s.fall, rise: s.rise })),
+    checkTimeoutMs: defaults.timeouts.check ? parseDuration(defaults.timeouts.check) : Math.max(...inters),
+    servers: backend.servers.map((s) => ({ name: s.name, weight: s.weight, active: !s.backup && !s.disabled, interMs: parseDuration(s.inter), fall: s.fall, rise: s.rise })),
   };
 }
 
@@ -38,15 +38,14 @@ export function expectationsFromTopology(topology: Topology): Expectations {
 export function localStackAccess(plan: LocalStackPlan, log: (line: string) => void): StackAccess {
   const web = (name: string) => {
     const component = plan.components.find((c) => c.kind === "web" && c.name === name);
-    if (!component) throw new Error(`no web server named ${name} in the local stack`);
+    if (!component) throw new VerifyNotPossibleError(`no web server named ${name} in the local stack's plan`);
     return component;
   };
-  const prometheus = plan.components.find((c) => c.kind === "prometheus");
   return {
-    api: (command) => runtimeCommand({ path: plan.adminSocket }, command, { timeoutMs: 2000 }),
+    api: (command) => runtimeCommand({ path: plan.sockets.admin }, command, { timeoutMs: 2000 }),
     async killServer(name) {
       const pid = (await recordedProcesses(plan.runDir))?.find((p) => p.name === web(name).name)?.pid;
-      if (pid === undefined) throw new Error(`${name} is not recorded in ${plan.runDir}/stack.json: is the stack running?`);
+      if (pid === undefined) throw new StackNotRunningError(plan.runDir, `${name} is not recorded in its stack.json`);
       await killProcessGroup(pid);
     },
     async startServer(name) {
@@ -54,10 +53,8 @@ export function localStackAccess(plan: LocalStackPlan, log: (line: string) => vo
       started.child.unref();
       await recordRestart(plan.runDir, name, started.pid);
     },
-    serverHealthUrl: (name) => web(name).url,
-    prometheus: prometheus
-      ? { targetsUrl: `${prometheus.url}api/v1/targets`, jobs: prometheusJobs(plan.topology, localTarget(plan.runDir), { sidecar: plan.components.some((c) => c.kind === "sidecar") }).map((j) => j.name) }
-      : undefined,
+    serverHealthUrl: (name) => web(name).readyUrl!,
+    prometheus: { targetsUrl: plan.prometheus.targetsApiUrl, jobs: plan.prometheus.jobs },
     log,
   };
 }

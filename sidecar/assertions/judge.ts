@@ -30,9 +30,15 @@ export interface Expectations {
 export const ASSERTIONS = ["health", "distribution", "persistence", "failover", "recovery"] as const;
 export type AssertionName = (typeof ASSERTIONS)[number];
 
+/** "skip": the model asks for nothing this assertion could check (no cookie: no persistence). */
+export type Verdict = "pass" | "fail" | "skip";
+export const verdictOf = (ok: boolean): Verdict => (ok ? "pass" : "fail");
+/** No assertion failed (skipped ones do not count against a run). */
+export const allPassed = (results: readonly AssertionResult[]) => results.every((r) => r.verdict !== "fail");
+
 export interface AssertionResult {
   assertion: AssertionName;
-  passed: boolean;
+  verdict: Verdict;
   expected: string;
   measured: string;
   /** Numbers for the JSON report and the chart. */
@@ -66,7 +72,7 @@ export function judgeDistribution(expect: Expectations, m: DistributionMeasureme
   const candidates = expect.servers.filter((s) => s.active && s.weight > 0 && m.up.includes(s.name));
   const total = [...m.counts.values()].reduce((a, b) => a + b, 0);
   const base = { assertion: "distribution" as const, data: { counts: Object.fromEntries(m.counts), failures: m.failures, balance: expect.balance } };
-  if (candidates.length === 0) return { ...base, passed: false, expected: "at least one active server UP", measured: `UP: ${m.up.join(", ") || "none"}` };
+  if (candidates.length === 0) return { ...base, verdict: "fail", expected: "at least one active server UP", measured: `UP: ${m.up.join(", ") || "none"}` };
   const failed = m.failures > 0 ? `; ${m.failures} requests failed` : "";
   const strays = [...m.counts.keys()].filter((s) => !candidates.some((c) => c.name === s));
 
@@ -80,7 +86,7 @@ export function judgeDistribution(expect: Expectations, m: DistributionMeasureme
       const measured = candidates.map((s) => `${s.name} ${pct((m.counts.get(s.name) ?? 0) / Math.max(total, 1))}`).join(", ");
       return {
         ...base,
-        passed: off.length === 0 && strays.length === 0 && m.failures === 0,
+        verdict: verdictOf(off.length === 0 && strays.length === 0 && m.failures === 0),
         expected: `${expected} of ${total + m.failures} requests (by weight, ±${pct(tolerance)}), none failed`,
         measured: `${measured}${strays.length ? `; also ${strays.join(", ")}` : ""}${failed}`,
       };
@@ -93,7 +99,7 @@ export function judgeDistribution(expect: Expectations, m: DistributionMeasureme
       const spread = candidates.length < 2 || used.size >= 2;
       return {
         ...base,
-        passed: split.length === 0 && spread && strays.length === 0 && m.failures === 0,
+        verdict: verdictOf(split.length === 0 && spread && strays.length === 0 && m.failures === 0),
         expected: `each ${key} always reaches one server, and ${m.serversByKey?.size ?? 0} ${keys} reach more than one server in all`,
         measured: `${split.length} ${keys} split across servers${split.length ? ` (${split[0]![0]}: ${[...split[0]![1]].join(", ")})` : ""}; servers used: ${[...used].join(", ") || "none"}${failed}`,
       };
@@ -102,7 +108,7 @@ export function judgeDistribution(expect: Expectations, m: DistributionMeasureme
       const first = candidates[0]!.name;
       return {
         ...base,
-        passed: (m.counts.get(first) ?? 0) === total && m.failures === 0 && total > 0,
+        verdict: verdictOf((m.counts.get(first) ?? 0) === total && m.failures === 0 && total > 0),
         expected: `every request on ${first} (balance first, below its maxconn)`,
         measured: `${list(m.counts)}${failed}`,
       };
@@ -120,7 +126,7 @@ export interface PersistenceMeasurement {
 export function judgePersistence(expect: Expectations, m: PersistenceMeasurement): AssertionResult {
   const base = { assertion: "persistence" as const, data: { ...m } };
   if (!expect.cookie) {
-    return { ...base, passed: true, expected: "no cookie persistence in the model: nothing to check", measured: "skipped" };
+    return { ...base, verdict: "skip", expected: "no cookie persistence in the model: nothing to check", measured: "skipped" };
   }
   const unpinned = m.clients.filter((c) => !c.gotCookie).length;
   const strayed = m.clients.filter((c) => c.servedBy.some((s) => s !== c.firstServer));
@@ -133,7 +139,7 @@ export function judgePersistence(expect: Expectations, m: PersistenceMeasurement
   ].join("; ");
   return {
     ...base,
-    passed: unpinned === 0 && strayed.length === 0 && redispatched,
+    verdict: verdictOf(unpinned === 0 && strayed.length === 0 && redispatched),
     expected: `every client gets a ${expect.cookie} cookie and stays on its server; a cookie naming a DOWN server is served (200) by a live one`,
     measured,
   };
@@ -174,7 +180,7 @@ export function judgeFailover(expect: Expectations, m: FailoverMeasurement): Ass
   const lossOk = !expect.lossless || failed === 0;
   return {
     assertion: "failover",
-    passed: detected !== undefined && detected <= bound && lossOk && stillSent === 0 && afterDown.length > 0,
+    verdict: verdictOf(detected !== undefined && detected <= bound && lossOk && stillSent === 0 && afterDown.length > 0),
     expected: `${m.server} DOWN within ${bound} ms (inter ${server.interMs} × fall ${server.fall} + check timeout ${expect.checkTimeoutMs} + slack ${TIMING_SLACK_MS}); ${expect.lossless ? "0 failed requests (retries, redispatch, retry-on)" : "failed requests reported (the backend does not retry)"}; then all traffic on the others`,
     measured: `DOWN after ${detected === undefined ? "never" : `${detected} ms`}; ${failed} of ${window.length} requests failed; ${stillSent} of ${afterDown.length} later requests still reached ${m.server}`,
     data: { server: m.server, killedAt: m.killedAt, downAt: m.downAt, detectionMs: detected, boundMs: bound, failed, requests: window.length },
@@ -202,7 +208,7 @@ export function judgeRecovery(expect: Expectations, m: RecoveryMeasurement): Ass
   const reached = afterUp.filter((s) => s.server === m.server).length;
   return {
     assertion: "recovery",
-    passed: took !== undefined && took <= bound && reached > 0,
+    verdict: verdictOf(took !== undefined && took <= bound && reached > 0),
     expected: `${m.server} UP within ${bound} ms of answering again (rise ${server.rise} × inter ${server.interMs} + one inter + slack ${TIMING_SLACK_MS}); then it takes traffic again`,
     measured: `UP after ${took === undefined ? "never" : `${took} ms`}; ${reached} of ${afterUp.length} later requests reached it`,
     data: { server: m.server, listeningAt: m.listeningAt, upAt: m.upAt, recoveryMs: took, boundMs: bound, reached },
@@ -229,7 +235,7 @@ export function judgeHealth(expect: Expectations, m: HealthMeasurement): Asserti
   ];
   return {
     assertion: "health",
-    passed: m.socketAnswers && missing.length === 0 && notUp.length === 0 && targetsDown.length === 0,
+    verdict: verdictOf(m.socketAnswers && missing.length === 0 && notUp.length === 0 && targetsDown.length === 0),
     expected: `the stats socket answers; HAProxy knows ${expect.servers.map((s) => s.name).join(", ")} in ${expect.backend}, active ones UP${m.prometheusTargets ? `; Prometheus scrapes ${(m.expectedJobs ?? []).join(", ")}, every target up` : ""}`,
     measured: [
       m.socketAnswers ? "socket answers" : "socket does not answer",

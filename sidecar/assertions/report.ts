@@ -1,10 +1,13 @@
 // Verdicts for people: a terminal table, and an HTML page whose chart (inline SVG, no scripts, no
 // network) shows requests per second per server over time with the DOWN/UP moments marked.
-import type { AssertionResult, TrafficSample } from "./judge.ts";
+import { allPassed, type AssertionResult, type TrafficSample, type Verdict } from "./judge.ts";
 import type { TimelineEvent } from "./run.ts";
 
+const VERDICT_LABELS: Record<Verdict, string> = { pass: "PASS", fail: "FAIL", skip: "SKIP" };
+
+/** One record per assertion on two lines: what was expected, then (→) what was measured. */
 export function renderTable(results: AssertionResult[]): string {
-  const rows = [["assertion", "verdict", "expected", "measured"], ...results.map((r) => [r.assertion, r.passed ? "PASS" : "FAIL", r.expected, r.measured])];
+  const rows = [["assertion", "verdict", "expected", "measured"], ...results.map((r) => [r.assertion, VERDICT_LABELS[r.verdict], r.expected, r.measured])];
   const widths = [0, 1].map((i) => Math.max(...rows.map((r) => r[i]!.length)));
   const line = (r: string[]) => `${r[0]!.padEnd(widths[0]!)}  ${r[1]!.padEnd(widths[1]!)}  ${r[2]}\n${" ".repeat(widths[0]! + widths[1]! + 4)}${r === rows[0] ? r[3] : `→ ${r[3]}`}`;
   return rows.map(line).join("\n");
@@ -86,10 +89,10 @@ export interface ReportInput {
 }
 
 export function renderHtmlReport(input: ReportInput): string {
-  const passed = input.results.every((r) => r.passed);
+  const passed = allPassed(input.results);
   const { series } = seriesOf(input.samples);
   const rows = input.results
-    .map((r) => `<tr class="${r.passed ? "pass" : "fail"}"><td>${r.assertion}</td><td>${r.passed ? "PASS" : "FAIL"}</td><td>${escapeHtml(r.expected)}</td><td>${escapeHtml(r.measured)}</td></tr>`)
+    .map((r) => `<tr class="${r.verdict}"><td>${r.assertion}</td><td>${VERDICT_LABELS[r.verdict]}</td><td>${escapeHtml(r.expected)}</td><td>${escapeHtml(r.measured)}</td></tr>`)
     .join("\n");
   const chart = input.samples.length
     ? `<h2>Requests per second per server, during failover and recovery</h2>
@@ -102,7 +105,7 @@ export function renderHtmlReport(input: ReportInput): string {
 body { font: 14px system-ui, sans-serif; margin: 2em; color: #222; }
 table { border-collapse: collapse; margin-bottom: 2em; }
 td, th { border: 1px solid #ccc; padding: 6px 10px; text-align: left; vertical-align: top; }
-tr.pass td:nth-child(2) { background: #d4f4d4; } tr.fail td:nth-child(2) { background: #f8d0d0; }
+tr.pass td:nth-child(2) { background: #d4f4d4; } tr.fail td:nth-child(2) { background: #f8d0d0; } tr.skip td:nth-child(2) { background: #eee; }
 .legend span { margin-right: 1.5em; } .legend i { display: inline-block; width: 14px; height: 14px; margin-right: 6px; vertical-align: -2px; }
 </style></head>
 <body>

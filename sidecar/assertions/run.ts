@@ -2,12 +2,13 @@
 // touches is passed in (the runtime API, a way to kill and restart a server), so the same code runs
 // against the local runtime or anything else that can provide those.
 import { setTimeout as sleep } from "node:timers/promises";
-import { parseShowStat, serverStates } from "../show-stat.ts";
+import { parseShowStat, serverStates } from "../../haproxy/show-stat.ts";
 import {
   judgeDistribution, judgeFailover, judgeHealth, judgePersistence, judgeRecovery,
   failoverBoundMs, recoveryBoundMs,
-  type AssertionName, type AssertionResult, type Expectations, type TrafficSample,
+  ASSERTIONS, type AssertionName, type AssertionResult, type Expectations, type TrafficSample,
 } from "./judge.ts";
+import { pollUntil } from "../../lib/poll.ts";
 import { backgroundTraffic, burst, TrafficClient } from "./traffic.ts";
 
 export interface StackAccess {
@@ -46,37 +47,42 @@ async function statuses(expect: Expectations, access: StackAccess): Promise<Map<
   return new Map(states.filter((s) => s.backend === expect.backend).map((s) => [s.server, s.status]));
 }
 
-/** Polls HAProxy until `server`'s status satisfies `wanted`; the time it did, or undefined. */
+/** Polls HAProxy until `server`'s status satisfies `wanted`; the time it did (by `now`), or undefined. */
 async function waitForStatus(expect: Expectations, access: StackAccess, server: string, wanted: (status: string) => boolean, timeoutMs: number, now: () => number): Promise<number | undefined> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    try {
-      const status = (await statuses(expect, access)).get(server);
-      if (status !== undefined && wanted(status)) return now();
-    } catch {
-      /* the socket may be busy for a moment: try again */
-    }
-    await sleep(50);
-  }
-  return undefined;
+  return pollUntil(async () => {
+    const status = (await statuses(expect, access)).get(server);
+    return status !== undefined && wanted(status) ? now() : undefined;
+  }, { timeoutMs, intervalMs: 50 });
 }
 
-export async function runAssertions(expect: Expectations, access: StackAccess, options: RunOptions): Promise<VerifyRun> {
-  const results: AssertionResult[] = [];
-  const selected = new Set(options.only);
-  const timeline: VerifyRun["timeline"] = { samples: [], events: [] };
+/** What every assertion of one run shares: failover and recovery judge the same kill and restart. */
+interface RunContext {
+  expect: Expectations;
+  access: StackAccess;
+  options: RunOptions;
+  faultRun?: Promise<FaultRun>;
+}
 
-  if (selected.has("health")) results.push(await health(expect, access));
-  if (selected.has("distribution")) results.push(await distribution(expect, access, options.requests));
-  if (selected.has("persistence")) results.push(await persistence(expect, access));
-  if (selected.has("failover") || selected.has("recovery")) {
-    const run = await failoverAndRecovery(expect, access);
-    timeline.samples = run.samples;
-    timeline.events = run.events;
-    if (selected.has("failover")) results.push(run.failover);
-    if (selected.has("recovery")) results.push(run.recovery);
-  }
-  return { results, timeline };
+type AssertionRunner = (context: RunContext) => Promise<AssertionResult>;
+
+const faultRun = (context: RunContext) => (context.faultRun ??= failoverAndRecovery(context.expect, context.access));
+
+/** One runner per assertion, keyed by its name: a new name without a runner does not compile. */
+const RUNNERS: Record<AssertionName, AssertionRunner> = {
+  health: ({ expect, access }) => health(expect, access),
+  distribution: ({ expect, access, options }) => distribution(expect, access, options.requests),
+  persistence: ({ expect, access }) => persistence(expect, access),
+  failover: async (context) => (await faultRun(context)).failover,
+  recovery: async (context) => (await faultRun(context)).recovery,
+};
+
+/** Runs the selected assertions, in the order of ASSERTIONS. */
+export async function runAssertions(expect: Expectations, access: StackAccess, options: RunOptions): Promise<VerifyRun> {
+  const context: RunContext = { expect, access, options };
+  const results: AssertionResult[] = [];
+  for (const name of ASSERTIONS.filter((n) => options.only.includes(n))) results.push(await RUNNERS[name](context));
+  const fault = context.faultRun ? await context.faultRun : undefined;
+  return { results, timeline: { samples: fault?.samples ?? [], events: fault?.events ?? [] } };
 }
 
 async function health(expect: Expectations, access: StackAccess): Promise<AssertionResult> {
@@ -92,20 +98,24 @@ async function health(expect: Expectations, access: StackAccess): Promise<Assert
   if (access.prometheus) {
     const { targetsUrl, jobs } = access.prometheus;
     // A Prometheus that just started knows its targets only after its first scrapes: wait, bounded.
-    const deadline = Date.now() + 30_000;
-    do {
-      prometheusTargets = new Map();
-      try {
-        const body = (await (await fetch(targetsUrl, { signal: AbortSignal.timeout(5000) })).json()) as { data: { activeTargets: { labels: { job: string }; health: string }[] } };
-        for (const target of body.data.activeTargets) prometheusTargets.set(target.labels.job, target.health);
-      } catch (error) {
-        prometheusTargets.set("prometheus", `not answering (${(error as Error).message})`);
-      }
-      if (jobs.every((job) => prometheusTargets!.get(job) === "up")) break;
-      await sleep(500);
-    } while (Date.now() < deadline);
+    await pollUntil(async () => {
+      prometheusTargets = await scrapeTargets(targetsUrl);
+      return jobs.every((job) => prometheusTargets!.get(job) === "up") ? true : undefined;
+    }, { timeoutMs: 30_000, intervalMs: 500 });
   }
   return judgeHealth(expect, { socketAnswers, known, prometheusTargets, expectedJobs: access.prometheus?.jobs });
+}
+
+/** Prometheus's scrape jobs and their health; a Prometheus that does not answer says so as a job. */
+async function scrapeTargets(targetsUrl: string): Promise<Map<string, string>> {
+  const targets = new Map<string, string>();
+  try {
+    const body = (await (await fetch(targetsUrl, { signal: AbortSignal.timeout(5000) })).json()) as { data: { activeTargets: { labels: { job: string }; health: string }[] } };
+    for (const target of body.data.activeTargets) targets.set(target.labels.job, target.health);
+  } catch (error) {
+    targets.set("prometheus", `not answering (${(error as Error).message})`);
+  }
+  return targets;
 }
 
 async function distribution(expect: Expectations, access: StackAccess, requests: number): Promise<AssertionResult> {
@@ -178,7 +188,14 @@ async function persistence(expect: Expectations, access: StackAccess): Promise<A
   }
 }
 
-async function failoverAndRecovery(expect: Expectations, access: StackAccess) {
+interface FaultRun {
+  samples: TrafficSample[];
+  events: TimelineEvent[];
+  failover: AssertionResult;
+  recovery: AssertionResult;
+}
+
+async function failoverAndRecovery(expect: Expectations, access: StackAccess): Promise<FaultRun> {
   const victim = expect.servers.find((s) => s.active)!;
   const events: TimelineEvent[] = [];
   const client = new TrafficClient(expect.frontendUrl, { connections: 8 });
@@ -201,15 +218,7 @@ async function failoverAndRecovery(expect: Expectations, access: StackAccess) {
     // Always start it again, so that verify leaves the stack as it found it.
     restartedAt = traffic.now();
     await access.startServer(victim.name);
-    const listenDeadline = Date.now() + 20_000;
-    while (Date.now() < listenDeadline) {
-      try {
-        if ((await fetch(access.serverHealthUrl(victim.name), { signal: AbortSignal.timeout(500) })).ok) break;
-      } catch {
-        /* not yet */
-      }
-      await sleep(50);
-    }
+    await pollUntil(async () => ((await fetch(access.serverHealthUrl(victim.name), { signal: AbortSignal.timeout(500) })).ok ? true : undefined), { timeoutMs: 20_000, intervalMs: 50 });
     listeningAt = traffic.now();
     events.push({ t: listeningAt, label: `${victim.name} answers again` });
     access.log(`restarted ${victim.name}; waiting for HAProxy to mark it UP`);

@@ -1,14 +1,8 @@
-// The sidecar's failures, each with a stable code and what to do about it.
-
-export abstract class SidecarError extends Error {
-  abstract readonly code: string;
-  override get name(): string {
-    return this.constructor.name;
-  }
-}
+// Failures talking to HAProxy's runtime API, each with a stable code and what to do about it.
+import { CodedError } from "../lib/errors.ts";
 
 /** The stats socket could not be reached, or did not answer completely. */
-export abstract class StatsSocketError extends SidecarError {}
+export abstract class StatsSocketError extends CodedError {}
 
 export class StatsSocketMissingError extends StatsSocketError {
   readonly code = "STATS_SOCKET_MISSING";
@@ -53,7 +47,7 @@ export class StatsSocketFailedError extends StatsSocketError {
 }
 
 /** The answer's structure is broken beyond one line (no header, for instance). */
-export class StatParseError extends SidecarError {
+export class StatParseError extends CodedError {
   readonly code = "STAT_PARSE_FAILED";
   constructor(message: string) {
     super(message);

@@ -9,6 +9,7 @@ import {
   StatsSocketTimeoutError,
   StatsSocketTruncatedError,
 } from "./errors.ts";
+import { UsageError } from "../lib/errors.ts";
 
 export type StatsEndpoint = { path: string } | { host: string; port: number };
 
@@ -17,7 +18,7 @@ export function parseEndpoint(text: string): StatsEndpoint {
   if (text.startsWith("unix:")) return { path: text.slice(5) };
   if (text.startsWith("/") || text.startsWith(".")) return { path: text };
   const match = /^(.+):(\d{1,5})$/.exec(text);
-  if (!match) throw new Error(`"${text}" is not a stats socket: use a unix socket path or host:port`);
+  if (!match) throw new UsageError(`--stats-socket: "${text}" is not a stats socket: use a unix socket path or host:port`);
   return { host: match[1]!, port: Number(match[2]) };
 }
 

@@ -1,0 +1,44 @@
+// How every CLI of the project reads its arguments and ends: its exit code, or its error on stderr
+// (a CodedError as "error CODE: message"; anything else with its stack, as the bug it is).
+import { parseArgs, type ParseArgsConfig } from "node:util";
+import { CodedError, UsageError } from "./errors.ts";
+
+type Options = NonNullable<ParseArgsConfig["options"]>;
+
+/** --help was asked for: the usage goes to stdout and the exit code is 0. */
+class HelpRequested extends Error {
+  constructor(readonly usage: string) {
+    super(usage);
+  }
+}
+
+/**
+ * node:util's parseArgs, strict, with every mistake (unknown flag, missing value, stray argument)
+ * turned into a UsageError that carries the usage; `--help` prints the usage.
+ */
+export function parseCliArgs<O extends Options>(argv: string[], options: O, usage: string, positionals = false) {
+  if (argv.includes("--help") || argv.includes("-h")) throw new HelpRequested(usage);
+  try {
+    return parseArgs({ args: argv, options, strict: true, allowPositionals: positionals });
+  } catch (error) {
+    throw new UsageError(`${(error as Error).message}\n${usage}`);
+  }
+}
+
+/** Exit code for a UsageError, as most Unix tools do. */
+export const USAGE_EXIT_CODE = 2;
+
+export function runMain(main: (argv: string[]) => Promise<number | void>, errorExitCode = 1): void {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code ?? 0),
+    (error: unknown) => {
+      if (error instanceof HelpRequested) {
+        process.stdout.write(`${error.usage}\n`);
+        process.exit(0);
+      }
+      if (error instanceof CodedError) process.stderr.write(`error ${error.code}: ${error.message}\n`);
+      else process.stderr.write(`unexpected error: ${error instanceof Error ? error.stack : String(error)}\n`);
+      process.exit(error instanceof UsageError ? USAGE_EXIT_CODE : errorExitCode);
+    },
+  );
+}
