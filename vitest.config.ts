@@ -1,6 +1,6 @@
 // npm test runs `vitest run` with this: one file at a time (the stack tests share loopback ports
-// and the machine's 2 cores), timeouts that fit a stack start, a closing "N passed, N failed" line,
-// and a global teardown that fails the run if any process a test started is still alive.
+// and the machine's 2 cores), timeouts that fit a stack start, and a summary reporter that fails the
+// run if any process a test started is still alive, then prints a closing "N passed, N failed" line.
 import { defineConfig } from "vitest/config";
 
 export default defineConfig({

@@ -13,6 +13,7 @@ declare -A runtime=(
   [gunicorn]=gunicorn
   [prometheus]=prometheus
   [promtool]=prometheus
+  [openssl]=openssl
 )
 declare -A testing=(
   [wrk]=wrk

@@ -58,45 +58,102 @@ export function renderHaproxyExpositionText(snapshot: HaproxySnapshot): RenderRe
   return { text: pieces.join(""), badCells };
 }
 
+/** Formats cells as the exporter prints them, counting those that should be numbers and are not. */
+class CellFormatter {
+  badCells = 0;
+
+  /** NaN when empty, seconds where the column holds milliseconds. */
+  value(raw: string | undefined, unit: MetricDef["unit"]): string {
+    if (raw === undefined || raw === "") return "NaN";
+    if (!NUMBER.test(raw)) {
+      this.badCells++;
+      return "NaN";
+    }
+    return unit === "ms" ? (Number(raw) / 1000).toFixed(6) : raw;
+  }
+}
+
+interface RowsByKind {
+  frontends: StatRow[];
+  backends: StatRow[];
+  servers: StatRow[];
+  /** A backend's servers, for the aggregated state counts. */
+  serversOf: Map<string, StatRow[]>;
+}
+
+function rowsByKind(stat: ParsedStat): RowsByKind {
+  const rows: RowsByKind = { frontends: [], backends: [], servers: [], serversOf: new Map() };
+  for (const row of stat.rows) {
+    if (row.kind === "frontend") rows.frontends.push(row);
+    else if (row.kind === "backend") rows.backends.push(row);
+    else if (row.kind === "server") {
+      rows.servers.push(row);
+      let list = rows.serversOf.get(row.proxy);
+      if (!list) rows.serversOf.set(row.proxy, (list = []));
+      list.push(row);
+    }
+  }
+  return rows;
+}
+
+const header = (def: MetricDef) => `# HELP ${def.name} ${def.help}\n# TYPE ${def.name} ${def.type}\n`;
+
+/** One state series per possible state, 1 for the current one, as the exporter prints them. */
+const stateLines = (name: string, labels: string, states: readonly string[], current: (state: string) => number) =>
+  states.map((s) => `${name}{${labels},state="${s}"} ${current(s)}\n`).join("");
+
+/** The lines of one metric family for one row; `plain` is the row's cell for simple families. */
+function seriesLines(def: MetricDef, row: StatRow, labels: string, plain: string | undefined, cells: CellFormatter, serversOf: RowsByKind["serversOf"]): string {
+  const name = def.name;
+  switch (def.source) {
+    case "status": {
+      const status = field(row, "status") ?? "";
+      if (row.kind === "frontend") return stateLines(name, labels, FRONTEND_STATES, (s) => (s === (status === "STOP" ? "DOWN" : "UP") ? 1 : 0));
+      if (row.kind === "backend") return stateLines(name, labels, BACKEND_STATES, (s) => (s === (status === "UP" ? "UP" : "DOWN") ? 1 : 0));
+      const state = serverState(status);
+      return stateLines(name, labels, SERVER_STATES, (s) => (s === state ? 1 : 0));
+    }
+    case "check_status": {
+      const state = checkState(field(row, "check_status") ?? "");
+      return state === "" ? "" : stateLines(name, labels, CHECK_STATES, (s) => (s === state ? 1 : 0)); // "": no health check
+    }
+    case "check_code":
+      return (field(row, "check_status") ?? "") === "" ? "" : `${name}{${labels}} ${cells.value(field(row, "check_code") || "0", undefined)}\n`;
+    case "check_duration":
+      return (field(row, "check_duration") ?? "") === "" ? "" : `${name}{${labels}} ${cells.value(field(row, "check_duration"), "ms")}\n`;
+    case "hrsp_":
+      return RESPONSE_CLASSES.map(([column, code]) => `${name}{${labels},code="${code}"} ${cells.value(field(row, column), undefined)}\n`).join("");
+    case "agg_server_status":
+    case "agg_server_check_status":
+    case "agg_check_status": {
+      // The backend's servers counted by state (or by check state), every state printed.
+      const byCheck = def.source === "agg_check_status";
+      const counts = new Map<string, number>();
+      for (const s of serversOf.get(row.proxy) ?? []) {
+        const state = byCheck ? checkState(field(s, "check_status") ?? "") : serverState(field(s, "status") ?? "");
+        counts.set(state, (counts.get(state) ?? 0) + 1);
+      }
+      return stateLines(name, labels, byCheck ? CHECK_STATES : SERVER_STATES, (s) => counts.get(s) ?? 0);
+    }
+    default:
+      return `${name}{${labels}} ${cells.value(plain, def.unit)}\n`;
+  }
+}
+
 /**
  * Renders into `emit` piece by piece, so that a caller can compress each at once and no string of
  * the whole exposition (38 MB at 10,000 servers) is ever built.
  */
 export function renderHaproxyExposition(snapshot: HaproxySnapshot, emit: ExpositionSink): RenderResult {
-  let badCells = 0;
-  /** A cell as the exporter prints it: NaN when empty, seconds where the column holds milliseconds. */
-  const value = (raw: string | undefined, unit: MetricDef["unit"]): string => {
-    if (raw === undefined || raw === "") return "NaN";
-    if (!NUMBER.test(raw)) {
-      badCells++;
-      return "NaN";
-    }
-    return unit === "ms" ? (Number(raw) / 1000).toFixed(6) : raw;
-  };
-  const header = (def: MetricDef) => `# HELP ${def.name} ${def.help}\n# TYPE ${def.name} ${def.type}\n`;
-
+  const cells = new CellFormatter();
   let out = "";
   for (const def of PROCESS_METRICS) {
     out += header(def);
     if (def.source === "Build info") out += `${def.name}{version="${escapeLabel(snapshot.info.get("Version") ?? "")}"} 1\n`;
-    else out += `${def.name} ${value(snapshot.info.get(def.source), def.unit)}\n`;
+    else out += `${def.name} ${cells.value(snapshot.info.get(def.source), def.unit)}\n`;
   }
 
-  const frontends: StatRow[] = [];
-  const backends: StatRow[] = [];
-  const servers: StatRow[] = [];
-  const serversOf = new Map<string, StatRow[]>();
-  for (const row of snapshot.stat.rows) {
-    if (row.kind === "frontend") frontends.push(row);
-    else if (row.kind === "backend") backends.push(row);
-    else if (row.kind === "server") {
-      servers.push(row);
-      let list = serversOf.get(row.proxy);
-      if (!list) serversOf.set(row.proxy, (list = []));
-      list.push(row);
-    }
-  }
-
+  const { frontends, backends, servers, serversOf } = rowsByKind(snapshot.stat);
   const scopes: [readonly MetricDef[], StatRow[], (row: StatRow) => string][] = [
     [FRONTEND_METRICS, frontends, (r) => `proxy="${escapeLabel(r.proxy)}"`],
     [BACKEND_METRICS, backends, (r) => `proxy="${escapeLabel(r.proxy)}"`],
@@ -107,66 +164,13 @@ export function renderHaproxyExposition(snapshot: HaproxySnapshot, emit: Exposit
     const isHttp = rows.map((r) => field(r, "mode") === "http");
     // Every row of one answer shares its column index: look each column up once per family.
     const columns = rows[0]?.columns ?? new Map<string, number>();
-    const cellsOf = (column: string) => {
-      const index = columns.get(column);
-      return (row: StatRow) => (index === undefined ? undefined : row.values[index]);
-    };
     for (const def of defs) {
       out += header(def);
-      const name = def.name;
-      const cell = cellsOf(def.source);
+      const index = columns.get(def.source);
       for (let i = 0; i < rows.length; i++) {
-        const row = rows[i]!;
-        const l = labels[i]!;
         if (def.httpOnly && !isHttp[i]) continue;
-        switch (def.source) {
-          case "status": {
-            const status = field(row, "status") ?? "";
-            if (row.kind === "frontend") {
-              const state = status === "STOP" ? "DOWN" : "UP";
-              for (const s of FRONTEND_STATES) out += `${name}{${l},state="${s}"} ${s === state ? 1 : 0}\n`;
-            } else if (row.kind === "backend") {
-              const state = status === "UP" ? "UP" : "DOWN";
-              for (const s of BACKEND_STATES) out += `${name}{${l},state="${s}"} ${s === state ? 1 : 0}\n`;
-            } else {
-              const state = serverState(status);
-              for (const s of SERVER_STATES) out += `${name}{${l},state="${s}"} ${s === state ? 1 : 0}\n`;
-            }
-            break;
-          }
-          case "check_status": {
-            const state = checkState(field(row, "check_status") ?? "");
-            if (state === "") break; // no health check on this server
-            for (const s of CHECK_STATES) out += `${name}{${l},state="${s}"} ${s === state ? 1 : 0}\n`;
-            break;
-          }
-          case "check_code":
-            if ((field(row, "check_status") ?? "") === "") break;
-            out += `${name}{${l}} ${value(field(row, "check_code") || "0", undefined)}\n`;
-            break;
-          case "check_duration":
-            if ((field(row, "check_duration") ?? "") === "") break;
-            out += `${name}{${l}} ${value(field(row, "check_duration"), "ms")}\n`;
-            break;
-          case "hrsp_":
-            for (const [column, code] of RESPONSE_CLASSES) out += `${name}{${l},code="${code}"} ${value(field(row, column), undefined)}\n`;
-            break;
-          case "agg_server_status":
-          case "agg_server_check_status":
-          case "agg_check_status": {
-            // The backend's servers counted by state (or by check state), every state printed.
-            const byCheck = def.source === "agg_check_status";
-            const counts = new Map<string, number>();
-            for (const s of serversOf.get(row.proxy) ?? []) {
-              const state = byCheck ? checkState(field(s, "check_status") ?? "") : serverState(field(s, "status") ?? "");
-              counts.set(state, (counts.get(state) ?? 0) + 1);
-            }
-            for (const s of byCheck ? CHECK_STATES : SERVER_STATES) out += `${name}{${l},state="${s}"} ${counts.get(s) ?? 0}\n`;
-            break;
-          }
-          default:
-            out += `${name}{${l}} ${value(cell(row), def.unit)}\n`;
-        }
+        const row = rows[i]!;
+        out += seriesLines(def, row, labels[i]!, index === undefined ? undefined : row.values[index], cells, serversOf);
         if (out.length >= PIECE_CHARS) {
           emit(out);
           out = "";
@@ -175,5 +179,5 @@ export function renderHaproxyExposition(snapshot: HaproxySnapshot, emit: Exposit
     }
   }
   emit(out);
-  return { badCells };
+  return { badCells: cells.badCells };
 }

@@ -1,5 +1,5 @@
 // Generated once from HAProxy 2.6's own exporter output (test/fixtures/haproxy-2.6/builtin-exporter.prom),
-// in the order it prints them; test/metrics-table.test.ts holds this table to that fixture.
+// in the order it prints them; test/sidecar-parse.test.ts holds this table to that fixture.
 // The "source" column is ours: which "show info" field or "show stat" column feeds each metric.
 import type { MetricDef } from "./metric-def.ts";
 

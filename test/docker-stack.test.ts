@@ -19,10 +19,13 @@ import { bindPorts } from "../infra/model/schema.ts";
 import { DockerTopologyStack } from "../infra/docker/stack.ts";
 import { TargetPlanError } from "../infra/errors.ts";
 import { REPO_ROOT } from "../infra/repo.ts";
+import { DEFAULT_TOPOLOGY_FILE } from "../infra/model/load.ts";
 import { editedTopology, seedTopology } from "./support/topologies.ts";
+import { everyFeatureTopology } from "./support/goldens.ts";
+import { stackSchemaProblems } from "./support/provider-schema.ts";
 import { runCli } from "./support/run-cli.ts";
 
-const SOURCE = "infra/topology.ts";
+const SOURCE = DEFAULT_TOPOLOGY_FILE;
 
 function synth(topology: Topology): { json: string; stack: any } {
   const app = Testing.app();
@@ -32,13 +35,39 @@ function synth(topology: Topology): { json: string; stack: any } {
 
 const containers = (stack: any): Record<string, any> => Object.fromEntries(Object.values(stack.resource.docker_container).map((c: any) => [c.name, c]));
 
+// Testing.toBeValidTerraform runs `terraform validate`, which needs Terraform and the provider: not
+// here. What validate would check of our resources, the provider's own types say.
+describe("every resource and attribute of the stack, against the docker provider's schema", () => {
+  for (const [name, input] of [["the default topology", seedTopology], ["every feature of the model", everyFeatureTopology]] as const) {
+    it(`${name}: every attribute is one the provider has, with its type, nested blocks included`, () => {
+      const { stack } = synth(parseTopology(input()));
+      assert.deepEqual(stackSchemaProblems(stack), []);
+    });
+  }
+
+  it("catches what validate would: an unknown attribute, a wrong type, a bad nested attribute, an unknown resource", () => {
+    const { stack } = synth(parseTopology(seedTopology()));
+    const haproxy = stack.resource.docker_container["container-haproxy"];
+    Object.assign(haproxy, { restart_policy: "always", must_run: "yes" });
+    haproxy.healthcheck.intervall = "5s";
+    haproxy.ports[0].internal = "80";
+    stack.resource.docker_swarm = { x: {} };
+    assert.deepEqual(stackSchemaProblems(stack).sort(), [
+      'resource.docker_container.container-haproxy.healthcheck.intervall: not an attribute of ContainerHealthcheck',
+      'resource.docker_container.container-haproxy.must_run: "yes" is not a boolean',
+      'resource.docker_container.container-haproxy.ports[0].internal: "80" is not a number',
+      "resource.docker_container.container-haproxy.restart_policy: not an attribute of ContainerConfig",
+      "resource.docker_swarm: the docker provider has no such resource",
+    ]);
+  });
+});
+
 describe("the CDKTF stack for the default topology", () => {
   const topology = parseTopology(seedTopology());
   const { json, stack } = synth(topology);
   const byName = containers(stack);
 
-  it("is valid Terraform with the docker provider, a network and the volumes", () => {
-    // Testing.toBeValidTerraform runs `terraform validate`, which needs Terraform and the provider: not here.
+  it("has the docker provider, a network and the volumes", () => {
     assert.ok(Testing.toHaveProvider(json, "docker"));
     assert.ok(Testing.toHaveResourceWithProperties(json, "docker_network", { name: "flask-lb", driver: "bridge" }));
     for (const volume of ["flask-lb-haproxy-socket", "flask-lb-prometheus-data", "flask-lb-grafana-data"]) {

@@ -17,12 +17,52 @@ function problemsOf(input: unknown): string[] {
   return [];
 }
 
-describe("the default topology", () => {
-  it("is valid and fills every default", () => {
-    const topology = parseTopology(seedTopology());
-    assert.equal(topology.frontends[0]!.defaultBackend, "flask_servers");
-    assert.equal(topology.backends[0]!.servers[0]!.weight, 1);
-    assert.equal(topology.global.statsSocket.level, "admin");
+describe("defaults", () => {
+  it("a topology with only the required fields resolves to this, every default filled in", () => {
+    const minimal = {
+      name: "minimal",
+      frontends: [{ name: "web", binds: [{ port: 80 }], defaultBackend: "app" }],
+      backends: [{ name: "app", servers: [{ name: "a", address: "10.0.0.1", port: 8080 }] }],
+    };
+    assert.deepEqual(parseTopology(minimal), {
+      name: "minimal",
+      global: {
+        maxconn: 4096,
+        logs: [{ target: "stdout", format: "raw", facility: "local0" }],
+        statsSocket: { path: "/var/lib/haproxy/admin.sock", mode: "660", level: "admin" },
+        masterSocket: "/var/lib/haproxy/master.sock",
+        hardStopAfter: "30s",
+      },
+      defaults: {
+        mode: "http",
+        httplog: true,
+        dontlognull: true,
+        timeouts: { connect: "5s", client: "10s", server: "10s" },
+        retries: 3,
+        redispatch: true,
+        retryOn: ["conn-failure", "empty-response", "response-timeout"],
+      },
+      frontends: [{ name: "web", binds: [{ address: "*", port: 80 }], defaultBackend: "app", forwardfor: true, errorPages: [] }],
+      backends: [{
+        name: "app",
+        balance: "roundrobin",
+        servers: [{ name: "a", address: "10.0.0.1", port: 8080, check: true, inter: "2s", fall: 3, rise: 2, weight: 1, backup: false, disabled: false }],
+      }],
+      monitoring: { address: "*", port: 8404, statsUri: "/stats", statsRefresh: "10s", metricsPath: "/metrics" },
+      services: { sidecar: { port: 9101, pollInterval: "2s" }, prometheus: { port: 9090, scrapeInterval: "5s" }, grafana: { port: 3000 } },
+    });
+  });
+
+  it("the default topology is valid, and what it spells out equals what parsing keeps", () => {
+    const input = seedTopology();
+    const topology = parseTopology(input);
+    // Every field the file sets survives parsing unchanged (parsing only adds defaults).
+    const sameWhereSet = (given: unknown, parsed: unknown): boolean =>
+      given !== null && typeof given === "object"
+        ? Object.entries(given).every(([k, v]) => sameWhereSet(v, (parsed as Record<string, unknown>)[k]))
+        : Object.is(given, parsed);
+    assert.ok(sameWhereSet(input, topology));
+    assert.deepEqual(parseTopology(JSON.parse(JSON.stringify(topology))), topology, "the resolved topology parses to itself");
   });
 });
 

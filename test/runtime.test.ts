@@ -14,7 +14,7 @@ import { once } from "node:events";
 import { recordedProcesses } from "../infra/runtime/stack.ts";
 import { runtimeCommand } from "../haproxy/runtime-api.ts";
 import { parseShowStat, serverStates } from "../haproxy/show-stat.ts";
-import { assertNoProcessLeft, eventually, getJson, makeRunDir, processesMentioning, startTestStack, type TestStack } from "./support/stack.ts";
+import { assertNoProcessLeft, eventually, getJson, makeRunDir, processesMentioning, runDirWithTopology, startTestStack, type TestStack } from "./support/stack.ts";
 import { seedTopology, editedTopology } from "./support/topologies.ts";
 import { runCli, REPO_ROOT } from "./support/run-cli.ts";
 
@@ -172,9 +172,7 @@ describe("pre-flight and start failures leave nothing running", () => {
 
 describe("npm start -- --detach and npm stop", () => {
   it("start in the background, refuse a second start, and stop every process", async () => {
-    const runDir = makeRunDir();
-    const file = join(runDir, "topology.json");
-    writeFileSync(file, JSON.stringify(await withFreePorts(seedTopology())));
+    const { runDir, file } = await runDirWithTopology();
     try {
       const started = await runCli("infra/runtime/cli.ts", ["start", "--topology", file, "--run-dir", runDir, "--detach"]);
       assert.equal(started.code, 0, started.stderr);
@@ -201,9 +199,7 @@ describe("npm start -- --detach and npm stop", () => {
 describe("npm start in the foreground", () => {
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
     it(`${signal} stops every process it started, in reverse order`, async () => {
-      const runDir = makeRunDir();
-      const file = join(runDir, "topology.json");
-      writeFileSync(file, JSON.stringify(await withFreePorts(seedTopology())));
+      const { runDir, file } = await runDirWithTopology();
       const child = spawn(process.execPath, ["--import", "tsx", join(REPO_ROOT, "infra/runtime/cli.ts"), "start", "--topology", file, "--run-dir", runDir], { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "pipe"] });
       let stdout = "";
       let stderr = "";

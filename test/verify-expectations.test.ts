@@ -4,23 +4,13 @@ import { describe, it } from "vitest";
 import { parseTopology } from "../infra/model/parse.ts";
 import { expectationsFromTopology } from "../infra/runtime/verify.ts";
 import { editedTopology } from "./support/topologies.ts";
+import { DEFAULT_EXPECTATIONS } from "./support/expectations.ts";
 
 const expect = (edit: (t: any) => void = () => {}) => expectationsFromTopology(parseTopology(editedTopology(edit)));
 
 describe("expectationsFromTopology", () => {
   it("the default topology: first frontend, its backend, cookie, lossless failover, the model's check timings", () => {
-    assert.deepEqual(expect(), {
-      frontendUrl: "http://127.0.0.1:60000/",
-      backend: "flask_servers",
-      balance: "roundrobin",
-      cookie: "SERVER",
-      lossless: true,
-      checkTimeoutMs: 2000,
-      servers: [
-        { name: "web-a", weight: 1, active: true, interMs: 500, fall: 2, rise: 3 },
-        { name: "web-b", weight: 1, active: true, interMs: 500, fall: 2, rise: 3 },
-      ],
-    });
+    assert.deepEqual(expect(), DEFAULT_EXPECTATIONS);
   });
 
   const lossless: [string, (t: any) => void, boolean][] = [

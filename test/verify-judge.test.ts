@@ -7,20 +7,8 @@ import {
   type Expectations, type TrafficSample,
 } from "../sidecar/assertions/judge.ts";
 import { renderChartSvg, renderTable, seriesOf } from "../sidecar/assertions/report.ts";
+import { expectations } from "./support/expectations.ts";
 
-const expectations = (edit: Partial<Expectations> = {}): Expectations => ({
-  frontendUrl: "http://127.0.0.1:1/",
-  backend: "flask_servers",
-  balance: "roundrobin",
-  cookie: "SERVER",
-  lossless: true,
-  checkTimeoutMs: 2000,
-  servers: [
-    { name: "web-a", weight: 1, active: true, interMs: 500, fall: 2, rise: 3 },
-    { name: "web-b", weight: 1, active: true, interMs: 500, fall: 2, rise: 3 },
-  ],
-  ...edit,
-});
 const counts = (entries: Record<string, number>) => new Map(Object.entries(entries));
 
 describe("judgeDistribution", () => {

@@ -12,8 +12,8 @@ import type { Topology } from "../infra/model/schema.ts";
 import { expectationsFromTopology, localStackAccess } from "../infra/runtime/verify.ts";
 import { runAssertions } from "../sidecar/assertions/run.ts";
 import { FAILED_COLOR, SERIES_COLORS } from "../sidecar/assertions/report.ts";
-import { assertNoProcessLeft, makeRunDir, startTestStack, type TestStack } from "./support/stack.ts";
-import { withFreePorts } from "../infra/runtime/ports.ts";
+import { assertNoProcessLeft, runDirWithTopology, startTestStack, type TestStack } from "./support/stack.ts";
+import { findOnPath } from "../infra/runtime/processes.ts";
 import { parseExposition, seriesKey } from "./support/exposition.ts";
 import { runCli } from "./support/run-cli.ts";
 import { seedTopology } from "./support/topologies.ts";
@@ -75,7 +75,7 @@ describe("npm run verify on a stack that runs the model", () => {
   });
 
   it("writes an HTML report whose chart shows each server and the failed requests, in Chromium", async () => {
-    const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: CHROMIUM_ARGS });
+    const browser = await chromium.launch({ executablePath: findOnPath("chromium"), args: CHROMIUM_ARGS });
     try {
       const page = await browser.newPage({ viewport: { width: 1000, height: 900 } });
       await page.goto(`file://${join(dir, "html", "verify.html")}`);
@@ -198,9 +198,7 @@ describe("the distribution assertion fits the balance algorithm, on real stacks"
 
 describe("npm run verify with no stack running", () => {
   it("starts the stack, checks it, stops it, and leaves nothing running", async () => {
-    const runDir = makeRunDir();
-    const file = join(runDir, "topology.json");
-    writeFileSync(file, JSON.stringify(await withFreePorts(seedTopology())));
+    const { runDir, file } = await runDirWithTopology();
     try {
       const result = await runCli("infra/runtime/verify-cli.ts", ["--topology", file, "--run-dir", runDir, "--only", "distribution", "--requests", "100", "--report", join(runDir, "html")], { timeoutMs: 120_000 });
       assert.equal(result.code, 0, `${result.stdout}\n${result.stderr}`);

@@ -2,7 +2,8 @@
 // reaches only the runtime, which then stops them in order), output appended to a log file.
 import { spawn, type ChildProcess } from "node:child_process";
 import { pollUntil } from "../../lib/poll.ts";
-import { openSync, closeSync, readFileSync, readdirSync, existsSync } from "node:fs";
+import { accessSync, constants, openSync, closeSync, readFileSync, readdirSync, existsSync } from "node:fs";
+import { delimiter, join } from "node:path";
 
 export interface ProcessSpec {
   name: string;
@@ -147,4 +148,17 @@ export function lastLines(file: string, count = 15): string[] {
   if (!existsSync(file)) return [];
   const lines = readFileSync(file, "utf8").split("\n").filter((l) => l.trim() !== "");
   return lines.slice(-count);
+}
+
+/** The full path of `command` as the shell would find it on PATH; undefined when it is not there. */
+export function findOnPath(command: string): string | undefined {
+  for (const dir of (process.env.PATH ?? "").split(delimiter).filter(Boolean)) {
+    try {
+      accessSync(join(dir, command), constants.X_OK);
+      return join(dir, command);
+    } catch {
+      /* not here */
+    }
+  }
+  return undefined;
 }

@@ -1,8 +1,7 @@
 // The local stack's lifecycle: pre-flight checks, start in order with a health gate after each
 // component, stop in reverse. A start that fails stops whatever it had started.
 import { cp, mkdir, readFile, rm, writeFile } from "node:fs/promises";
-import { delimiter, join } from "node:path";
-import { accessSync, constants } from "node:fs";
+import { join } from "node:path";
 import type { Topology } from "../model/schema.ts";
 import { BinaryMissingError, ComponentFailedError, StackAlreadyRunningError, StackNotRunningError } from "../errors.ts";
 import { PortInUseError } from "../../lib/errors.ts";
@@ -15,7 +14,7 @@ import { parseShowStat, serverStates, type ServerState } from "../../haproxy/sho
 import { parseDuration } from "../../haproxy/duration.ts";
 import { planLocalStack, type ComponentPlan, type LocalStackPlan } from "./plan.ts";
 import { isPortFree, portOwner } from "./ports.ts";
-import { isAlive, lastLines, startProcess, stopProcessGroup, type ManagedProcess } from "./processes.ts";
+import { findOnPath, isAlive, lastLines, startProcess, stopProcessGroup, type ManagedProcess } from "./processes.ts";
 
 export interface StartOptions {
   runDir: string;
@@ -144,16 +143,7 @@ function writeState(runDir: string, processes: ManagedProcess[]): Promise<void> 
 }
 
 function assertBinary(command: string, debianPackage: string): void {
-  if (command.includes("/")) return;
-  const found = (process.env.PATH ?? "").split(delimiter).some((dir) => {
-    try {
-      accessSync(join(dir, command), constants.X_OK);
-      return true;
-    } catch {
-      return false;
-    }
-  });
-  if (!found) throw new BinaryMissingError(command, debianPackage);
+  if (!command.includes("/") && findOnPath(command) === undefined) throw new BinaryMissingError(command, debianPackage);
 }
 
 // --- health gates ---------------------------------------------------------------------------------

@@ -1,10 +1,11 @@
 // Starting the real local stack for a test: free ports, a fresh run directory, and cleanup that
 // proves nothing was left behind.
 import assert from "node:assert/strict";
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseTopology } from "../../infra/model/parse.ts";
+import { pollUntil } from "../../lib/poll.ts";
 import type { Topology, TopologyInput } from "../../infra/model/schema.ts";
 import { withFreePorts } from "../../infra/runtime/ports.ts";
 import { groupAlive } from "../../infra/runtime/processes.ts";
@@ -21,6 +22,16 @@ export interface TestStack {
 
 export function makeRunDir(): string {
   return mkdtempSync(join(tmpdir(), "lb-stack-"));
+}
+
+/** A fresh run directory with the default topology (edited, on free ports) as topology.json in it. */
+export async function runDirWithTopology(edit: (t: any) => void = () => {}): Promise<{ runDir: string; file: string }> {
+  const runDir = makeRunDir();
+  const file = join(runDir, "topology.json");
+  const input = seedTopology() as any;
+  edit(input);
+  writeFileSync(file, JSON.stringify(await withFreePorts(input)));
+  return { runDir, file };
 }
 
 export async function startTestStack(edit: (t: any) => void = () => {}, options: { sidecar?: boolean } = {}): Promise<TestStack> {
@@ -73,12 +84,7 @@ export async function getJson(url: string): Promise<any> {
   return response.json();
 }
 
-/** Polls `check` until it returns true or `timeoutMs` passes; returns its last answer. */
+/** Polls `check` until it returns true or `timeoutMs` passes; whether it did. */
 export async function eventually(check: () => Promise<boolean>, timeoutMs: number, intervalMs = 200): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return true;
-    if (Date.now() > deadline) return false;
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
+  return (await pollUntil(async () => ((await check()) ? true : undefined), { timeoutMs, intervalMs })) === true;
 }

@@ -1,0 +1,138 @@
+// Each field of the model, stated as the directive it must render to: the golden files catch any
+// change; these say what is right. Every case edits the default topology and names the section.
+import assert from "node:assert/strict";
+import { describe, it } from "vitest";
+import { parseTopology } from "../infra/model/parse.ts";
+import { renderHaproxyConfig } from "../infra/render/render.ts";
+import { dockerTarget, localTarget } from "../infra/render/targets.ts";
+import { planLocalStack } from "../infra/runtime/plan.ts";
+import { planDockerStack } from "../infra/docker/plan.ts";
+import { editedTopology } from "./support/topologies.ts";
+
+/** The lines of one section ("frontend http_front", "global", ...), indented as rendered. */
+function section(config: string, heading: string): string[] {
+  const lines = config.split("\n");
+  const start = lines.indexOf(heading);
+  assert.ok(start >= 0, `no section "${heading}" in:\n${config}`);
+  const end = lines.findIndex((l, i) => i > start && /^\S/.test(l));
+  return lines.slice(start + 1, end < 0 ? undefined : end).filter((l) => l.trim() !== "");
+}
+
+const FRONTEND = "frontend http_front";
+const BACKEND = "backend flask_servers";
+
+/** `docker`: the bind addresses as the model says (the local target puts every listener on 127.0.0.1). */
+const cases: { field: string; edit: (t: any) => void; heading: string; lines: string[]; absent?: RegExp; docker?: true }[] = [
+  { field: "global.maxconn", edit: (t) => (t.global.maxconn = 20000), heading: "global", lines: ["    maxconn 20000"] },
+  { field: "global.nbthread", edit: (t) => (t.global.nbthread = 2), heading: "global", lines: ["    nbthread 2"] },
+  { field: "global.hardStopAfter", edit: (t) => (t.global.hardStopAfter = "1m"), heading: "global", lines: ["    hard-stop-after 1m"] },
+  {
+    field: "global.logs (a syslog target, a minimum level)",
+    edit: (t) => (t.global.logs = [{ target: "10.0.0.5:514", format: "rfc5424", facility: "local3", minLevel: "warning" }]),
+    heading: "global", lines: ["    log 10.0.0.5:514 format rfc5424 local3 warning"], absent: /log stdout/,
+  },
+  { field: "global.statsSocket mode and level", edit: (t) => (t.global.statsSocket = { ...t.global.statsSocket, mode: "600", level: "operator" }), heading: "global", lines: ["    stats socket /run/lb/admin.sock mode 600 level operator"] },
+  { field: "defaults.mode tcp", edit: (t) => { t.defaults.mode = "tcp"; t.frontends[0].forwardfor = false; t.frontends[0].errorPages = []; delete t.backends[0].cookie; t.backends[0].servers.forEach((s: any) => delete s.cookie); }, heading: "defaults", lines: ["    mode tcp", "    option tcplog"], absent: /option httplog/ },
+  { field: "defaults.httplog off", edit: (t) => (t.defaults.httplog = false), heading: "defaults", lines: [], absent: /option httplog/ },
+  { field: "defaults.timeouts (every one)", edit: (t) => (t.defaults.timeouts = { connect: "1s", client: "2s", server: "3s", check: "4s", httpRequest: "5s", queue: "6s" }), heading: "defaults", lines: ["    timeout connect 1s", "    timeout client 2s", "    timeout server 3s", "    timeout check 4s", "    timeout http-request 5s", "    timeout queue 6s"] },
+  { field: "defaults.retries, redispatch off, retryOn", edit: (t) => Object.assign(t.defaults, { retries: 5, redispatch: false, retryOn: ["503", "conn-failure"] }), heading: "defaults", lines: ["    retries 5", "    retry-on 503 conn-failure"], absent: /option redispatch/ },
+  { field: "frontends.binds (address, one port)", edit: (t) => (t.frontends[0].binds = [{ address: "10.1.2.3", port: 8080 }]), heading: FRONTEND, lines: ["    bind 10.1.2.3:8080"], docker: true },
+  { field: "frontends.binds.tlsCertificate", edit: (t) => t.frontends[0].binds.push({ port: 8443, tlsCertificate: "site.pem" }), heading: FRONTEND, lines: ["    bind *:60000-60001", "    bind *:8443 ssl crt certs/site.pem"], docker: true },
+  { field: "frontends.forwardfor off", edit: (t) => (t.frontends[0].forwardfor = false), heading: FRONTEND, lines: [], absent: /forwardfor/ },
+  { field: "frontends.allowlist", edit: (t) => (t.frontends[0].allowlist = ["10.0.0.0/8", "192.168.1.7"]), heading: FRONTEND, lines: ["    acl allowlisted src 10.0.0.0/8 192.168.1.7", "    http-request deny deny_status 403 if !allowlisted"] },
+  {
+    field: "frontends.rateLimit",
+    edit: (t) => (t.frontends[0].rateLimit = { requests: 100, window: "1m", tableSize: 5000 }),
+    heading: FRONTEND,
+    lines: ["    stick-table type ip size 5000 expire 1m store http_req_rate(1m)", "    http-request track-sc0 src", "    http-request deny deny_status 429 if { sc_http_req_rate(0) gt 100 }"],
+  },
+  { field: "frontends.errorPages", edit: (t) => (t.frontends[0].errorPages = [{ status: 403, file: "403.http" }]), heading: FRONTEND, lines: ["    errorfile 403 errors/403.http"], absent: /errorfile 503/ },
+  { field: "frontends.defaultBackend", edit: (t) => { t.backends.push({ ...structuredClone(t.backends[0]), name: "other" }); t.frontends[0].defaultBackend = "other"; }, heading: FRONTEND, lines: ["    default_backend other"] },
+  { field: "backends.balance", edit: (t) => (t.backends[0].balance = "source"), heading: BACKEND, lines: ["    balance source"] },
+  { field: "backends.healthCheck", edit: (t) => (t.backends[0].healthCheck = { method: "HEAD", path: "/ready?x=1", expectStatus: 204 }), heading: BACKEND, lines: ["    option httpchk HEAD /ready?x=1", "    http-check expect status 204"] },
+  { field: "backends.cookie (rewrite, every flag off)", edit: (t) => (t.backends[0].cookie = { name: "LB", insert: false, indirect: false, nocache: false, secure: false, httponly: false }), heading: BACKEND, lines: ["    cookie LB rewrite"] },
+  { field: "backends.cookie.secure", edit: (t) => (t.backends[0].cookie.secure = true), heading: BACKEND, lines: ["    cookie SERVER insert indirect nocache secure httponly"] },
+  { field: "backends retries/redispatch/retryOn overrides", edit: (t) => Object.assign(t.backends[0], { retries: 0, redispatch: false, retryOn: [] }), heading: BACKEND, lines: ["    no option redispatch", "    retries 0", "    retry-on none"] },
+  {
+    field: "servers: weight, backup, maxconn, no check, disabled",
+    edit: (t) => {
+      Object.assign(t.backends[0].servers[0], { weight: 7, maxconn: 50, inter: "1s", fall: 4, rise: 5 });
+      Object.assign(t.backends[0].servers[1], { backup: true, check: false });
+      t.backends[0].servers.push({ name: "web-c", address: "web-c", port: 5003, cookie: "web-c", disabled: true });
+    },
+    heading: BACKEND,
+    lines: [
+      "    server web-a 127.0.0.1:5001 check inter 1s fall 4 rise 5 weight 7 cookie web-a maxconn 50",
+      "    server web-b 127.0.0.1:5002 weight 1 cookie web-b backup",
+      "    server web-c 127.0.0.1:5003 check inter 2s fall 3 rise 2 weight 1 cookie web-c disabled",
+    ],
+  },
+  {
+    field: "monitoring",
+    edit: (t) => (t.monitoring = { address: "*", port: 9000, statsUri: "/haproxy", statsRefresh: "5s", metricsPath: "/prom" }),
+    heading: "frontend monitoring",
+    lines: ["    bind 127.0.0.1:9000", "    http-request use-service prometheus-exporter if { path /prom }", "    stats uri /haproxy", "    stats refresh 5s"],
+  },
+];
+
+describe("each field of the model renders its directive (local target, run directory /run/lb)", () => {
+  for (const c of cases) {
+    it(c.field, () => {
+      const config = renderHaproxyConfig(parseTopology(editedTopology(c.edit)), c.docker ? dockerTarget() : localTarget("/run/lb"));
+      const lines = section(config, c.heading);
+      for (const line of c.lines) assert.ok(lines.includes(line), `"${line}" missing from ${c.heading}:\n${lines.join("\n")}`);
+      if (c.absent) assert.doesNotMatch(lines.join("\n"), c.absent);
+    });
+  }
+});
+
+describe("sockets: one owner decides the path on each target", () => {
+  it("global.statsSocket.path: its file name, in the run directory, on the local target", () => {
+    const config = renderHaproxyConfig(parseTopology(editedTopology((t) => (t.global.statsSocket.path = "/var/lib/haproxy/api.sock"))), localTarget("/run/lb"));
+    assert.match(config, /^    stats socket \/run\/lb\/api\.sock mode 660 level admin expose-fd listeners$/m);
+  });
+
+  it("global.statsSocket.path: as it is, in the docker target's socket volume", () => {
+    const config = renderHaproxyConfig(parseTopology(editedTopology((t) => (t.global.statsSocket.path = "/var/lib/haproxy/api.sock"))), dockerTarget());
+    assert.match(config, /^    stats socket \/var\/lib\/haproxy\/api\.sock mode 660/m);
+  });
+
+  it("the local runtime starts HAProxy, the sidecar and readiness probes on the same paths the config names", () => {
+    const topology = parseTopology(editedTopology((t) => {
+      t.global.statsSocket.path = "/var/lib/haproxy/api.sock";
+      t.global.masterSocket = "/var/lib/haproxy/ctl.sock";
+    }));
+    const plan = planLocalStack(topology, { runDir: "/run/lb", sidecar: true });
+    assert.deepEqual(plan.sockets, { admin: "/run/lb/api.sock", master: "/run/lb/ctl.sock" });
+    const haproxy = plan.components.find((c) => c.kind === "haproxy")!;
+    assert.equal(haproxy.args[haproxy.args.indexOf("-S") + 1], "/run/lb/ctl.sock,mode,600");
+    const sidecar = plan.components.find((c) => c.kind === "sidecar")!;
+    assert.equal(sidecar.args[sidecar.args.indexOf("--stats-socket") + 1], "/run/lb/api.sock");
+    assert.match(plan.haproxyConfig, /^    stats socket \/run\/lb\/api\.sock /m);
+  });
+
+  it("the docker stack gives HAProxy's -S and the sidecar's --stats-socket the model's paths", () => {
+    const topology = parseTopology(editedTopology((t) => {
+      t.global.statsSocket.path = "/var/lib/haproxy/api.sock";
+      t.global.masterSocket = "/var/lib/haproxy/ctl.sock";
+    }));
+    const containers = planDockerStack(topology).containers;
+    const haproxy = containers.find((c) => c.name === "haproxy")!.command!;
+    assert.equal(haproxy[haproxy.indexOf("-S") + 1], "/var/lib/haproxy/ctl.sock,mode,600");
+    const sidecar = containers.find((c) => c.name === "sidecar")!.command!;
+    assert.equal(sidecar[sidecar.indexOf("--stats-socket") + 1], "/var/lib/haproxy/api.sock");
+  });
+
+  it("a socket outside the docker target's volume is refused, naming the field", () => {
+    for (const [field, edit] of [
+      ["global.statsSocket.path", (t: any) => (t.global.statsSocket.path = "/run/haproxy/admin.sock")],
+      ["global.masterSocket", (t: any) => (t.global.masterSocket = "/tmp/master.sock")],
+    ] as const) {
+      assert.throws(() => renderHaproxyConfig(parseTopology(editedTopology(edit)), dockerTarget()), (error: Error & { code?: string }) => {
+        assert.equal(error.code, "TARGET_PLAN_INVALID");
+        assert.match(error.message, new RegExp(`^${field.replace(".", "\\.")}: ".*" is outside /var/lib/haproxy, the volume HAProxy shares with the sidecar`));
+        return true;
+      });
+    }
+  });
+});

@@ -1,0 +1,114 @@
+// The docker provider's schema as @cdktf/provider-docker carries it: each resource's config
+// interface in its .d.ts, where every attribute is documented with its Terraform name
+// ("Docs at Terraform Registry: {@link ...#tf_name ...}") and typed. Read once, it lets a test check
+// every attribute of cdk.tf.json, nested blocks included: no Terraform, no provider download.
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { REPO_ROOT } from "../../infra/repo.ts";
+
+export type AttributeType =
+  | { kind: "string" | "number" | "boolean" | "string-list" | "string-map" }
+  | { kind: "block"; schema: string; list: boolean };
+
+/** Interface name → Terraform attribute name → type. */
+export type ProviderSchema = Map<string, Map<string, AttributeType>>;
+
+const PROVIDER_LIB = join(REPO_ROOT, "node_modules/@cdktf/provider-docker/lib");
+const PROPERTY = /\{@link \S+#([a-z0-9_]+) [^}]*\}\s*\*\/\s*readonly [A-Za-z0-9]+\??: (\{[^}]*\};|[^;]+;)/g;
+
+function attributeType(tsType: string): AttributeType {
+  const t = tsType.replace(/;$/, "").replace(/\s+/g, " ").trim();
+  if (t === "string") return { kind: "string" };
+  if (t === "number") return { kind: "number" };
+  if (t === "boolean | cdktf.IResolvable") return { kind: "boolean" };
+  if (t === "string[]") return { kind: "string-list" };
+  if (/^\{ \[key: string\]: string;? \}$/.test(t)) return { kind: "string-map" };
+  const list = /^([A-Z][A-Za-z0-9]*)\[\] \| cdktf\.IResolvable$/.exec(t);
+  if (list) return { kind: "block", schema: list[1]!, list: true };
+  if (/^[A-Z][A-Za-z0-9]*$/.test(t)) return { kind: "block", schema: t, list: false };
+  throw new Error(`provider-schema: a type this reader does not know: ${t}`);
+}
+
+/** The interfaces of one module of the provider (e.g. "container"), with their attributes. */
+export function readProviderModule(module: string): ProviderSchema {
+  const text = readFileSync(join(PROVIDER_LIB, module, "index.d.ts"), "utf8");
+  const schema: ProviderSchema = new Map();
+  for (const match of text.matchAll(/export interface ([A-Za-z0-9]+)(?: extends [^{]+)? \{([\s\S]*?)\n\}/g)) {
+    const attributes = new Map<string, AttributeType>();
+    for (const [, tfName, tsType] of match[2]!.matchAll(PROPERTY)) attributes.set(tfName!, attributeType(tsType!));
+    if (attributes.size > 0) schema.set(match[1]!, attributes);
+  }
+  return schema;
+}
+
+/** Terraform's meta-arguments, allowed on every resource. */
+const META_ARGUMENTS = new Set(["depends_on", "count", "for_each", "provider", "lifecycle", "provisioner", "connection", "//"]);
+
+/** "docker_container" → its module and config interface: container, ContainerConfig. */
+export function resourceSchemaName(resourceType: string): { module: string; config: string } {
+  const rest = resourceType.replace(/^docker_/, "");
+  const pascal = rest.split("_").map((w) => w[0]!.toUpperCase() + w.slice(1)).join("");
+  return { module: rest.replaceAll("_", "-"), config: `${pascal}Config` };
+}
+
+const isToken = (value: unknown) => typeof value === "string" && value.includes("${");
+
+/** Every problem of `value` against the interface `config`, each with its path; [] when it fits. */
+export function schemaProblems(schema: ProviderSchema, config: string, value: Record<string, unknown>, path: string): string[] {
+  const attributes = schema.get(config);
+  if (!attributes) return [`${path}: the provider has no ${config}`];
+  const problems: string[] = [];
+  for (const [name, item] of Object.entries(value)) {
+    const at = `${path}.${name}`;
+    const type = attributes.get(name);
+    if (!type) {
+      if (!META_ARGUMENTS.has(name)) problems.push(`${at}: not an attribute of ${config}`);
+      continue;
+    }
+    problems.push(...valueProblems(schema, type, item, at));
+  }
+  return problems;
+}
+
+function valueProblems(schema: ProviderSchema, type: AttributeType, value: unknown, at: string): string[] {
+  if (isToken(value)) return [];
+  const wrong = (what: string) => [`${at}: ${JSON.stringify(value)?.slice(0, 60)} is not ${what}`];
+  switch (type.kind) {
+    case "string":
+      return typeof value === "string" ? [] : wrong("a string");
+    case "number":
+      return typeof value === "number" ? [] : wrong("a number");
+    case "boolean":
+      return typeof value === "boolean" ? [] : wrong("a boolean");
+    case "string-list":
+      return Array.isArray(value) && value.every((v) => typeof v === "string") ? [] : wrong("a list of strings");
+    case "string-map":
+      return value !== null && typeof value === "object" && !Array.isArray(value) && Object.values(value).every((v) => typeof v === "string") ? [] : wrong("a map of strings");
+    case "block": {
+      const blocks = type.list ? value : [value];
+      if (!Array.isArray(blocks) || !blocks.every((b) => b !== null && typeof b === "object" && !Array.isArray(b))) return wrong(type.list ? `a list of ${type.schema} blocks` : `a ${type.schema} block`);
+      return blocks.flatMap((b, i) => schemaProblems(schema, type.schema, b as Record<string, unknown>, type.list ? `${at}[${i}]` : at));
+    }
+  }
+}
+
+/** Every problem of a synthesized stack's resources and provider against the provider's schema. */
+export function stackSchemaProblems(stack: { resource?: Record<string, Record<string, Record<string, unknown>>>; provider?: Record<string, Record<string, unknown>[]> }): string[] {
+  const problems: string[] = [];
+  for (const [resourceType, resources] of Object.entries(stack.resource ?? {})) {
+    const { module, config } = resourceSchemaName(resourceType);
+    let schema: ProviderSchema;
+    try {
+      schema = readProviderModule(module);
+    } catch {
+      problems.push(`resource.${resourceType}: the docker provider has no such resource`);
+      continue;
+    }
+    for (const [id, value] of Object.entries(resources)) problems.push(...schemaProblems(schema, config, value, `resource.${resourceType}.${id}`));
+  }
+  for (const [name, configs] of Object.entries(stack.provider ?? {})) {
+    if (name !== "docker") problems.push(`provider.${name}: not the docker provider`);
+    else configs.forEach((c, i) => problems.push(...schemaProblems(readProviderModule("provider"), "DockerProviderConfig", c, `provider.docker[${i}]`)));
+  }
+  return problems;
+}
