@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, it } from "vitest";
 import { checkHaproxyConfig } from "../infra/render/haproxy-check.ts";
 import { parseTopology } from "../infra/model/parse.ts";
+import { DEFAULT_TOPOLOGY_FILE } from "../infra/model/load.ts";
 import { renderHaproxyConfig } from "../infra/render/render.ts";
 import { dockerTarget, localTarget } from "../infra/render/targets.ts";
 import { HaproxyConfigRejectedError } from "../infra/errors.ts";
@@ -32,8 +33,8 @@ describe("golden files (refresh with npm run golden)", () => {
 });
 
 describe("the default topology", () => {
-  const local = renderHaproxyConfig(parseTopology(seedTopology()), localTarget(GOLDEN_RUN_DIR), { source: "infra/topology.ts" });
-  const docker = renderHaproxyConfig(parseTopology(seedTopology()), dockerTarget(), { source: "infra/topology.ts" });
+  const local = renderHaproxyConfig(parseTopology(seedTopology()), localTarget(GOLDEN_RUN_DIR), { source: DEFAULT_TOPOLOGY_FILE });
+  const docker = renderHaproxyConfig(parseTopology(seedTopology()), dockerTarget(), { source: DEFAULT_TOPOLOGY_FILE });
 
   it("fixes the seed's bug: the frontend's default_backend is the backend that exists", () => {
     assert.match(local, /^    default_backend flask_servers$/m);
@@ -80,7 +81,7 @@ describe("the default topology", () => {
   });
 
   it("is deterministic, starts with a generated-from comment and ends with one newline", () => {
-    const again = renderHaproxyConfig(parseTopology(seedTopology()), localTarget(GOLDEN_RUN_DIR), { source: "infra/topology.ts" });
+    const again = renderHaproxyConfig(parseTopology(seedTopology()), localTarget(GOLDEN_RUN_DIR), { source: DEFAULT_TOPOLOGY_FILE });
     assert.equal(again, local);
     assert.match(local, /^# Generated from infra\/topology\.ts \(topology "flask-lb", target local\)\.\n/);
     assert.ok(local.endsWith("\n") && !local.endsWith("\n\n"));

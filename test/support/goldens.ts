@@ -2,6 +2,7 @@
 // `npm run golden` rewrites them from the current templates; review the diff like code.
 import { fileURLToPath } from "node:url";
 import { parseTopology } from "../../infra/model/parse.ts";
+import { DEFAULT_TOPOLOGY_FILE } from "../../infra/model/load.ts";
 import { renderHaproxyConfig } from "../../infra/render/render.ts";
 import { dockerTarget, localTarget, type RenderTarget } from "../../infra/render/targets.ts";
 import type { TopologyInput } from "../../infra/model/schema.ts";
@@ -62,5 +63,5 @@ export const GOLDENS: Golden[] = [
 ];
 
 export function renderGolden(golden: Golden): string {
-  return renderHaproxyConfig(parseTopology(golden.topology()), golden.target, { source: "infra/topology.ts" });
+  return renderHaproxyConfig(parseTopology(golden.topology()), golden.target, { source: DEFAULT_TOPOLOGY_FILE });
 }
