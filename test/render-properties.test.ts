@@ -7,66 +7,11 @@ import { renderHaproxyConfig } from "../infra/render/render.ts";
 import { checkHaproxyConfig } from "../infra/render/haproxy-check.ts";
 import { localTarget, dockerTarget } from "../infra/render/targets.ts";
 import { TopologyInvalidError } from "../infra/errors.ts";
-import type { TopologyInput } from "../infra/model/schema.ts";
 import { seedTopology } from "./support/topologies.ts";
+import { nameArb, topologyArb } from "./support/arbitraries.ts";
 
 const RUN_DIR = "/var/run/lb-property";
 
-const nameArb = fc.stringMatching(/^[A-Za-z0-9_.:-]{1,20}$/);
-const durationArb = fc.tuple(fc.integer({ min: 1, max: 5000 }), fc.constantFrom("ms", "s")).map(([n, u]) => `${n}${u}`);
-
-/** Random valid topologies: distinct names and ports, references that resolve. */
-const topologyArb: fc.Arbitrary<TopologyInput> = fc
-  .record({
-    backendNames: fc.uniqueArray(nameArb, { minLength: 1, maxLength: 3 }),
-    serverCounts: fc.array(fc.integer({ min: 1, max: 4 }), { minLength: 3, maxLength: 3 }),
-    frontendNames: fc.uniqueArray(nameArb.filter((n) => n !== "monitoring"), { minLength: 1, maxLength: 2 }),
-    balance: fc.constantFrom("roundrobin", "leastconn", "source", "uri", "first"),
-    cookie: fc.boolean(),
-    healthCheck: fc.option(fc.record({ method: fc.constantFrom("GET", "HEAD", "OPTIONS"), path: fc.constantFrom("/", "/status", "/health?x=1"), expectStatus: fc.integer({ min: 200, max: 399 }) }), { nil: undefined }),
-    inter: durationArb,
-    fall: fc.integer({ min: 1, max: 10 }),
-    rise: fc.integer({ min: 1, max: 10 }),
-    weight: fc.integer({ min: 1, max: 256 }),
-    maxconn: fc.option(fc.integer({ min: 1, max: 10000 }), { nil: undefined }),
-    retries: fc.integer({ min: 0, max: 10 }),
-    retryOn: fc.subarray(["conn-failure", "empty-response", "response-timeout", "503"] as const),
-    timeout: durationArb,
-    rateLimit: fc.option(fc.integer({ min: 1, max: 100000 }), { nil: undefined }),
-    allowlist: fc.option(fc.array(fc.tuple(fc.integer({ min: 0, max: 255 }), fc.integer({ min: 0, max: 32 })).map(([a, m]) => `${a}.0.0.0/${m}`), { minLength: 1, maxLength: 3 }), { nil: undefined }),
-    basePort: fc.integer({ min: 1024, max: 50000 }),
-  })
-  .map((r) => ({
-    name: "property",
-    defaults: { timeouts: { connect: r.timeout, client: r.timeout, server: r.timeout }, retries: r.retries, retryOn: r.retryOn },
-    frontends: r.frontendNames.map((name, i) => ({
-      name,
-      binds: [{ port: r.basePort + i * 10, lastPort: r.basePort + i * 10 + 1 }],
-      defaultBackend: r.backendNames[i % r.backendNames.length]!,
-      rateLimit: r.rateLimit === undefined ? undefined : { requests: r.rateLimit },
-      allowlist: r.allowlist,
-    })),
-    backends: r.backendNames.map((name, b) => ({
-      name,
-      balance: r.balance,
-      healthCheck: r.healthCheck,
-      cookie: r.cookie ? { name: "SRV" } : undefined,
-      servers: Array.from({ length: r.serverCounts[b]! }, (_, s) => ({
-        name: `s${s}`,
-        address: `10.0.${b}.${s + 1}`,
-        port: 8000 + s,
-        inter: r.inter,
-        fall: r.fall,
-        rise: r.rise,
-        weight: r.weight,
-        maxconn: r.maxconn,
-        cookie: r.cookie ? `c${s}` : undefined,
-      })),
-    })),
-    monitoring: { port: r.basePort + 100 },
-    // Every listener has its own ports, the services' too (their defaults could fall in a range above).
-    services: { sidecar: { port: r.basePort + 200 }, prometheus: { port: r.basePort + 201 }, grafana: { port: r.basePort + 202 } },
-  }));
 
 describe("random valid topologies", () => {
   it("always render configs that haproxy -c accepts without warnings", async () => {

@@ -6,6 +6,7 @@ import { parseCliArgs, runMain } from "../../lib/cli.ts";
 import { DEFAULT_TOPOLOGY_FILE, loadTopologyFile } from "../model/load.ts";
 import { checkHaproxyConfig } from "../render/haproxy-check.ts";
 import { DOCKER_PATHS } from "../render/targets.ts";
+import { certificateFiles } from "../render/validate.ts";
 import { REPO_ROOT } from "../repo.ts";
 import { planDockerStack } from "./plan.ts";
 import { DockerTopologyStack } from "./stack.ts";
@@ -22,8 +23,7 @@ async function main(argv: string[]): Promise<number> {
   // Every config we hand to a deploy has passed the real HAProxy's check, as render's do.
   const haproxyConfig = plan.containers.flatMap((c) => c.uploads).find((u) => u.path === DOCKER_PATHS.config)!;
   // TLS certificates exist only on the Docker host (the certificates_dir variable): stand in for them.
-  const certificates = [...new Set(topology.frontends.flatMap((f) => f.binds.flatMap((b) => b.tlsCertificate ?? [])))];
-  await checkHaproxyConfig(haproxyConfig.content, { placeholderCertificates: certificates });
+  await checkHaproxyConfig(haproxyConfig.content, { placeholderCertificates: certificateFiles(topology) });
   // cdktf's CLI passes the output directory in CDKTF_OUTDIR; run on its own, it is cdktf.out.
   const app = new App({ outdir: values.outdir ?? process.env.CDKTF_OUTDIR ?? resolve(REPO_ROOT, "cdktf.out"), skipValidation: false });
   new DockerTopologyStack(app, plan);

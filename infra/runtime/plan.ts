@@ -11,6 +11,7 @@ import { TargetPlanError } from "../errors.ts";
 import { REPO_ROOT } from "../repo.ts";
 import { SIDECAR_PATHS } from "../../sidecar/endpoints.ts";
 import type { ProcessSpec } from "./processes.ts";
+import { HAPROXY_CONFIG_FILE } from "./applied.ts";
 
 /** Where npm run verify leaves its last results, in the run directory; the sidecar exports them. */
 export const ASSERTIONS_FILE = "verify.json";
@@ -126,7 +127,7 @@ function haproxyComponent(topology: Topology, sockets: HaproxySockets, runDir: s
     name: "haproxy",
     command: "haproxy",
     // -W: master-worker, so a reload (the master socket) swaps workers without dropping traffic.
-    args: ["-W", "-S", `${sockets.master},mode,600`, "-f", join(runDir, "haproxy.cfg")],
+    args: ["-W", "-S", `${sockets.master},mode,600`, "-f", join(runDir, HAPROXY_CONFIG_FILE)],
     logFile: join(logs, "haproxy.log"),
     ports: [...bindPorts(topology.frontends.flatMap((f) => f.binds)), monitoring.port],
     debianPackage: "haproxy",

@@ -12,6 +12,8 @@ import { ERROR_PAGE_DIR } from "../render/targets.ts";
 import { runtimeCommand } from "../../haproxy/runtime-api.ts";
 import { parseShowStat, serverStates, type ServerState } from "../../haproxy/show-stat.ts";
 import { parseDuration } from "../../haproxy/duration.ts";
+import { HAPROXY_CONFIG_FILE, recordApplied, sha256 } from "./applied.ts";
+import { DEFAULT_TOPOLOGY_FILE } from "../model/load.ts";
 import { planLocalStack, type ComponentPlan, type LocalStackPlan } from "./plan.ts";
 import { isPortFree, portOwner } from "./ports.ts";
 import { findOnPath, isAlive, lastLines, startProcess, stopProcessGroup, type ManagedProcess } from "./processes.ts";
@@ -73,7 +75,7 @@ export async function startLocalStack(topology: Topology, options: StartOptions)
   await mkdir(join(plan.runDir, "logs"), { recursive: true });
   await rm(join(plan.runDir, ERROR_PAGE_DIR), { recursive: true, force: true });
   await cp(DEFAULT_ERROR_PAGES_DIR, join(plan.runDir, ERROR_PAGE_DIR), { recursive: true });
-  await writeFileAtomic(join(plan.runDir, "haproxy.cfg"), plan.haproxyConfig);
+  await writeFileAtomic(join(plan.runDir, HAPROXY_CONFIG_FILE), plan.haproxyConfig);
   await writeFileAtomic(join(plan.runDir, "prometheus.yml"), plan.prometheusConfig);
   for (const component of plan.components) await writeFile(component.logFile, "");
 
@@ -86,6 +88,9 @@ export async function startLocalStack(topology: Topology, options: StartOptions)
       started.push(managed);
       await writeState(plan.runDir, started);
       await waitUntilReady(component, managed, plan);
+      if (component.kind === "haproxy") {
+        await recordApplied(plan.runDir, { appliedAt: new Date().toISOString(), source: options.source ?? DEFAULT_TOPOLOGY_FILE, topology, haproxyConfigSha256: sha256(plan.haproxyConfig) });
+      }
     }
   } catch (error) {
     log(`start failed; stopping ${started.map((p) => p.spec.name).reverse().join(", ") || "nothing"}`);

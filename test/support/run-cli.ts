@@ -4,6 +4,8 @@ import { REPO_ROOT } from "../../infra/repo.ts";
 
 export { REPO_ROOT };
 
+const TSX_LOADER = import.meta.resolve("tsx");
+
 export interface CliResult {
   code: number | null;
   stdout: string;
@@ -12,7 +14,8 @@ export interface CliResult {
 
 export function runCli(script: string, args: string[], options: { cwd?: string; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", `${REPO_ROOT}${script}`, ...args], {
+    // tsx by its file URL, so that a CLI runs from any working directory (a scratch git repository).
+    const child = spawn(process.execPath, ["--import", TSX_LOADER, `${REPO_ROOT}${script}`, ...args], {
       cwd: options.cwd ?? REPO_ROOT,
       env: options.env ?? process.env,
       stdio: ["ignore", "pipe", "pipe"],

@@ -1,0 +1,133 @@
+// Drift: what the running load balancer does that its topology does not say. Pure: the runtime
+// API's answers and the files' hashes come in, a report in the plan's words comes out.
+import { field, numberField, type ParsedStat } from "../../haproxy/show-stat.ts";
+import type { Server, Topology } from "../model/schema.ts";
+import { LOCAL_ADDRESS } from "../render/targets.ts";
+import { diffTopologies, type TopologyChange } from "./changes.ts";
+
+/** One server as HAProxy reports it over "show stat". */
+export interface ObservedServer {
+  backend: string;
+  name: string;
+  address: string;
+  port: number;
+  /** The configured (user) weight, not the effective one during slowstart. */
+  weight: number;
+  maxconn?: number;
+  /** Administrative state: maint (also "disabled" in the file), drain, or ready. */
+  adminState: "ready" | "maint" | "drain";
+  rise?: number;
+  fall?: number;
+  /** The health status when it is not an administrative one: UP, DOWN, "DOWN 1/2"... */
+  status: string;
+  checkStatus: string;
+}
+
+export interface Observation {
+  servers: ObservedServer[];
+  /** Backend → its balance algorithm. */
+  algorithms: Map<string, string>;
+}
+
+export function observe(stat: ParsedStat): Observation {
+  const servers: ObservedServer[] = [];
+  const algorithms = new Map<string, string>();
+  for (const row of stat.rows) {
+    if (row.kind === "backend") algorithms.set(row.proxy, field(row, "algo") ?? "");
+    if (row.kind !== "server") continue;
+    const status = field(row, "status") ?? "";
+    const [address = "", port = "0"] = (field(row, "addr") ?? "").split(/:(?=\d+$)/);
+    servers.push({
+      backend: row.proxy,
+      name: row.name,
+      address,
+      port: Number(port),
+      weight: numberField(row, "uweight") ?? numberField(row, "weight") ?? 0,
+      maxconn: numberField(row, "slim"),
+      adminState: status.startsWith("MAINT") ? "maint" : status.startsWith("DRAIN") ? "drain" : "ready",
+      rise: numberField(row, "check_rise"),
+      fall: numberField(row, "check_fall"),
+      status,
+      checkStatus: field(row, "check_status") ?? "",
+    });
+  }
+  return { servers, algorithms };
+}
+
+/**
+ * The topology HAProxy is running, as far as the runtime API tells: `base` (what it loaded) with
+ * every observable field replaced by what HAProxy reports. Fields it cannot see stay as in `base`.
+ */
+export function observedTopology(base: Topology, observation: Observation): Topology {
+  const topology = structuredClone(base);
+  const backends = new Map(topology.backends.map((b) => [b.name, b]));
+  for (const name of observation.algorithms.keys()) if (name !== "monitoring" && !backends.has(name)) backends.set(name, { name, balance: "roundrobin", servers: [] } as unknown as Topology["backends"][number]);
+  topology.backends = [...backends.values()].filter((b) => observation.algorithms.has(b.name));
+  for (const backend of topology.backends) {
+    const algorithm = observation.algorithms.get(backend.name);
+    if (algorithm) backend.balance = algorithm as typeof backend.balance;
+    const known = new Map(backend.servers.map((s) => [s.name, s]));
+    backend.servers = observation.servers.filter((o) => o.backend === backend.name).map((o) => observedServer(known.get(o.name), o));
+  }
+  return topology;
+}
+
+function observedServer(loaded: Server | undefined, o: ObservedServer): Server {
+  const server: Server = loaded ? { ...loaded } : { name: o.name, address: o.address, port: o.port, check: o.rise !== undefined, inter: "2s", fall: o.fall ?? 3, rise: o.rise ?? 2, weight: o.weight, backup: false, disabled: false };
+  // On the local target every server is 127.0.0.1: the model's address is then a name, not drift.
+  if (o.address !== LOCAL_ADDRESS || !loaded) server.address = o.address;
+  server.port = o.port;
+  server.weight = o.weight;
+  server.disabled = o.adminState === "maint";
+  if (server.maxconn !== undefined || o.maxconn !== undefined) server.maxconn = o.maxconn;
+  if (server.check && o.rise !== undefined) server.rise = o.rise;
+  if (server.check && o.fall !== undefined) server.fall = o.fall;
+  return server;
+}
+
+export interface ConfigFileFacts {
+  /** sha256 of the config HAProxy loaded (recorded at start or apply); undefined when not recorded. */
+  loaded?: string;
+  /** sha256 of haproxy.cfg on disk now. */
+  onDisk: string;
+  /** sha256 of the config the working tree's topology renders for this stack. */
+  rendered: string;
+}
+
+export interface DriftReport {
+  inSync: boolean;
+  /** Changed behind the topology's back, as the changes that would undo it (running → topology). */
+  drift: TopologyChange[];
+  /** In the working tree's topology, not yet applied to the running stack (running → topology). */
+  notApplied: TopologyChange[];
+  /** Problems with the config file itself: edited on disk, or a load that was never recorded. */
+  configFile: string[];
+  /** Not drift: servers whose health checks fail, and why. */
+  operational: string[];
+}
+
+export function judgeDrift(desired: Topology, loaded: Topology | undefined, observation: Observation, files: ConfigFileFacts): DriftReport {
+  const base = loaded ?? desired;
+  const running = observedTopology(base, observation);
+  const drift = diffTopologies(running, base).map(asRuntimeFix);
+  for (const o of observation.servers.filter((s) => s.adminState === "drain")) {
+    drift.push({ path: `backends.${o.backend}.servers.${o.name}.state`, kind: "change", from: "drain", to: "ready", class: "runtime", detail: `set server ${o.backend}/${o.name} state ready` });
+  }
+  const notApplied = loaded ? diffTopologies(loaded, desired) : [];
+  const configFile: string[] = [];
+  if (files.loaded !== undefined && files.onDisk !== files.loaded) {
+    configFile.push(`haproxy.cfg on disk was changed after HAProxy loaded it (sha256 ${files.loaded.slice(0, 12)} loaded, ${files.onDisk.slice(0, 12)} on disk): the next reload would load that edit`);
+  }
+  if (files.loaded === undefined) configFile.push("the stack recorded no loaded configuration (started by an older version?): restart it to record one");
+  else if (notApplied.length === 0 && files.rendered !== files.loaded) configFile.push(`HAProxy loaded a configuration the topology does not render (sha256 ${files.loaded.slice(0, 12)} loaded, ${files.rendered.slice(0, 12)} rendered): the templates changed since; npm run apply loads it`);
+  const operational = observation.servers
+    .filter((o) => o.adminState === "ready" && !/^(UP|no check)/.test(o.status))
+    .map((o) => `${o.backend}/${o.name} is ${o.status}${o.checkStatus ? ` (check: ${o.checkStatus})` : ""}: its health check fails, which the topology cannot fix`);
+  return { inSync: drift.length === 0 && notApplied.length === 0 && configFile.length === 0, drift, notApplied, configFile, operational };
+}
+
+/** A port changed behind the topology's back is undone at runtime, not by restarting the web app. */
+function asRuntimeFix(change: TopologyChange): TopologyChange {
+  const port = /^backends\.([^.]+)\.servers\.([^.]+)\.port$/.exec(change.path);
+  return port ? { ...change, class: "runtime", detail: `set server ${port[1]}/${port[2]} addr ${LOCAL_ADDRESS} port ${change.to}` } : change;
+}
