@@ -6,6 +6,7 @@ import { trafficBench } from "./traffic.bench.ts";
 import { sidecarBench } from "./sidecar.bench.ts";
 import { synthBench } from "./synth.bench.ts";
 import { failoverBench } from "./failover.bench.ts";
+import { planBench } from "./plan.bench.ts";
 import { formatBenchTable, type BenchRow } from "./table.ts";
 
 /** Every suite, in the order they run and print. */
@@ -14,6 +15,7 @@ const SUITES = {
   traffic: trafficBench,
   sidecar: sidecarBench,
   cdktf: synthBench,
+  plan: planBench,
   failover: failoverBench,
 } satisfies Record<string, () => Promise<BenchRow[]>>;
 type SuiteName = keyof typeof SUITES;

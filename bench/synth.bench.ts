@@ -11,7 +11,7 @@ import { DockerTopologyStack } from "../infra/docker/stack.ts";
 import { topology as seed } from "../infra/topology.ts";
 import { medianMs, ms, type BenchRow } from "./table.ts";
 
-function manyBackends(backends: number, servers: number): TopologyInput {
+export function manyBackends(backends: number, servers: number): TopologyInput {
   const copy = structuredClone(seed) as any;
   copy.backends = Array.from({ length: backends }, (_, b) => ({
     ...structuredClone(seed.backends[0]),

@@ -116,6 +116,17 @@ describe("every balance algorithm and mode renders a config HAProxy accepts", ()
   }
 });
 
+describe("haproxy -c on the docker target", () => {
+  it("does not resolve the containers' names on this machine (they resolve in the docker network)", async () => {
+    const config = renderHaproxyConfig(parseTopology(editedTopology((t) => {
+      for (let i = 0; i < 20; i++) t.backends[0].servers.push({ name: `extra-${i}`, address: `no-such-host-${i}.invalid`, port: 6000 + i, cookie: `extra-${i}` });
+    })), dockerTarget());
+    assert.match(config, /init-addr last,libc,none resolvers docker/);
+    const { warnings } = await checkHaproxyConfig(config);
+    assert.deepEqual(warnings.filter((w) => w.includes("could not resolve")), []);
+  });
+});
+
 describe("haproxy -c failures", () => {
   it("are reported with HAProxy's message and the offending lines", async () => {
     const config = renderHaproxyConfig(parseTopology(seedTopology()), localTarget(GOLDEN_RUN_DIR)).replace(

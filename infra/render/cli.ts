@@ -43,10 +43,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const config = renderHaproxyConfig(topology, target, { source: relative(process.cwd(), resolve(args.topology)) });
   const { warnings } = await checkHaproxyConfig(config);
-  // Container names resolve only inside the docker network; saying so once beats one warning per server.
-  const unresolved = (w: string) => target.kind === "docker" && w.includes("could not resolve address");
-  for (const warning of warnings.filter((w) => !unresolved(w))) process.stderr.write(`${warning}\n`);
-  if (warnings.some(unresolved)) process.stderr.write("note: container names do not resolve here; HAProxy resolves them in the docker network\n");
+  for (const warning of warnings) process.stderr.write(`${warning}\n`);
   if (args.out) {
     await writeFileAtomic(args.out, config);
     process.stderr.write(`wrote ${args.out} (haproxy -c: valid)\n`);

@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BinaryMissingError, HaproxyConfigRejectedError } from "../errors.ts";
 import { TEMPLATES_DIR } from "./render.ts";
+import { DOCKER_INIT_ADDR } from "./view.ts";
 import { CERTIFICATE_DIR, ERROR_PAGE_DIR } from "./targets.ts";
 
 export interface HaproxyCheckOptions {
@@ -30,12 +31,16 @@ export const DEFAULT_ERROR_PAGES_DIR = join(TEMPLATES_DIR, ERROR_PAGE_DIR);
 /**
  * Runs `haproxy -c` on `configText` in a scratch directory laid out as at run time (the config
  * with errors/ and certs/ beside it), so that the check reads the same relative paths.
+ *
+ * Server names are resolved where the config runs (the docker network), never by the check: it
+ * reads "init-addr none" for the target's init-addr, the one word it changes. Resolving them here
+ * waits on this machine's DNS for each name (1,000 names: 4 min 51 s measured, against 0.11 s).
  */
 export async function checkHaproxyConfig(configText: string, options: HaproxyCheckOptions = {}): Promise<HaproxyCheckResult> {
   const dir = await mkdtemp(join(tmpdir(), "haproxy-check-"));
   try {
     const configPath = join(dir, "haproxy.cfg");
-    await writeFile(configPath, configText);
+    await writeFile(configPath, configText.replaceAll(`init-addr ${DOCKER_INIT_ADDR} `, "init-addr none "));
     await symlink(options.errorPagesDir ?? DEFAULT_ERROR_PAGES_DIR, join(dir, ERROR_PAGE_DIR));
     if (options.certificatesDir) await symlink(options.certificatesDir, join(dir, CERTIFICATE_DIR));
     else if (options.placeholderCertificates?.length) await writeSelfSignedCertificates(join(dir, CERTIFICATE_DIR), options.placeholderCertificates);

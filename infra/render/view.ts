@@ -52,6 +52,8 @@ export interface BackendView {
 }
 
 const DOCKER_RESOLVERS = "docker";
+/** How the docker target's servers get their first address: the last known, else libc, else none yet. */
+export const DOCKER_INIT_ADDR = "last,libc,none";
 
 export function buildView(topology: Topology, target: RenderTarget, source: string): ConfigView {
   const statsSocketPath = haproxySockets(topology.global, target).admin;
@@ -150,7 +152,7 @@ function backendView(backend: Backend, mode: string, target: RenderTarget): Back
     retries: backend.retries === undefined ? undefined : String(backend.retries),
     retryOn: backend.retryOn === undefined ? undefined : backend.retryOn.length ? backend.retryOn.join(" ") : "none",
     // Container names resolve only once the containers run: start with no address rather than fail.
-    defaultServer: target.kind === "docker" ? `init-addr last,libc,none resolvers ${DOCKER_RESOLVERS}` : undefined,
+    defaultServer: target.kind === "docker" ? `init-addr ${DOCKER_INIT_ADDR} resolvers ${DOCKER_RESOLVERS}` : undefined,
     servers: backend.servers.map((s) => ({
       name: s.name,
       address: `${target.kind === "local" ? LOCAL_ADDRESS : s.address}:${s.port}`,
