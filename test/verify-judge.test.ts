@@ -10,6 +10,9 @@ import { renderChartSvg, renderTable, seriesOf } from "../sidecar/assertions/rep
 import { expectations } from "./support/expectations.ts";
 
 const counts = (entries: Record<string, number>) => new Map(Object.entries(entries));
+/** leastconn over web-a, web-b, web-c with these weights. */
+const weighted = (weights: number[]) =>
+  expectations({ balance: "leastconn", servers: weights.map((weight, i) => ({ name: `web-${"abc"[i]}`, weight, active: true, interMs: 500, fall: 2, rise: 3 })) });
 
 describe("judgeDistribution", () => {
   const cases: { name: string; expect: Expectations; counts: Record<string, number>; failures?: number; up?: string[]; passed: boolean; measured?: RegExp }[] = [
@@ -35,6 +38,9 @@ describe("judgeDistribution", () => {
     },
     { name: "leastconn follows load, not turns: 60/40 passes its wider band", expect: expectations({ balance: "leastconn" }), counts: { "web-a": 600, "web-b": 400 }, passed: true },
     { name: "leastconn: 70/30 fails even its wider band", expect: expectations({ balance: "leastconn" }), counts: { "web-a": 700, "web-b": 300 }, passed: false, measured: /web-a 70\.0 %/ },
+    { name: "leastconn, weights 3:1:1: 42/32/26 passes (the heavier takes the most, every server some)", expect: weighted([3, 1, 1]), counts: { "web-a": 425, "web-b": 315, "web-c": 260 }, passed: true },
+    { name: "leastconn, weights 3:1:1: the heavier taking less than a lighter one fails", expect: weighted([3, 1, 1]), counts: { "web-a": 200, "web-b": 420, "web-c": 380 }, passed: false, measured: /inverted: web-a < web-b, web-a < web-c/ },
+    { name: "leastconn, weights 3:1:1: a server with no traffic fails", expect: weighted([3, 1, 1]), counts: { "web-a": 600, "web-b": 400 }, passed: false, measured: /web-c 0\.0 %/ },
     { name: "balance first: everything on the first server passes", expect: expectations({ balance: "first" }), counts: { "web-a": 1000 }, passed: true },
     { name: "balance first: a request on the second fails", expect: expectations({ balance: "first" }), counts: { "web-a": 999, "web-b": 1 }, passed: false },
   ];

@@ -82,7 +82,7 @@ interface Rule {
   /** A path pattern: "*" is one name, "**" any rest. */
   pattern: string;
   kinds: readonly ChangeKind[];
-  classify: (names: string[], from: unknown, to: unknown) => { class: ChangeClass; detail: string };
+  classify: (names: string[], from: unknown, to: unknown, path: string) => { class: ChangeClass; detail: string };
 }
 
 const ANY: readonly ChangeKind[] = ["add", "remove", "change"];
@@ -90,22 +90,39 @@ const runtime = (detail: string) => ({ class: "runtime" as const, detail });
 const reload = (detail: string) => ({ class: "reload" as const, detail });
 const restart = (detail: string) => ({ class: "restart" as const, detail });
 
+/**
+ * The runtime API commands that set one server field to `value` (HAProxy 2.6), or undefined when the
+ * field has none. On the local target every server is 127.0.0.1, so an address needs no command there.
+ */
+export function runtimeApiCommands(path: string, value: unknown, target: "local" | "docker"): string[] | undefined {
+  const m = /^backends\.([^.]+)\.servers\.([^.]+)\.(weight|disabled|address|maxconn)$/.exec(path);
+  if (!m) return undefined;
+  const server = `${m[1]}/${m[2]}`;
+  switch (m[3]) {
+    case "weight":
+      return [`set server ${server} weight ${value}`];
+    case "disabled":
+      return [`set server ${server} state ${value ? "maint" : "ready"}`];
+    case "maxconn":
+      return [`set maxconn server ${server} ${value ?? 0}`];
+    default:
+      if (target === "local") return [];
+      return [/^[0-9.]+$/.test(String(value)) ? `set server ${server} addr ${value}` : `set server ${server} fqdn ${value}`];
+  }
+}
+
+const runtimeDetail = (path: string, to: unknown) => runtime(`${runtimeApiCommands(path, to, "docker")!.join("; ")}${to === undefined ? " (0: no limit)" : ""}`);
+
 /** First match wins; a path no rule names is a reload (it lives in haproxy.cfg). */
 const RULES: Rule[] = [
-  { pattern: "backends.*.servers.*.weight", kinds: ["change"], classify: ([b, s], _f, to) => runtime(`set server ${b}/${s} weight ${to}`) },
-  { pattern: "backends.*.servers.*.disabled", kinds: ["change"], classify: ([b, s], _f, to) => runtime(`set server ${b}/${s} state ${to ? "maint" : "ready"}`) },
-  {
-    pattern: "backends.*.servers.*.address", kinds: ["change"],
-    classify: ([b, s], _f, to) => runtime(/^[0-9.]+$/.test(String(to)) ? `set server ${b}/${s} addr ${to}` : `set server ${b}/${s} fqdn ${to} (resolved by the target's resolvers)`),
-  },
+  { pattern: "backends.*.servers.*.weight", kinds: ["change"], classify: (_n, _f, to, path) => runtimeDetail(path, to) },
+  { pattern: "backends.*.servers.*.disabled", kinds: ["change"], classify: (_n, _f, to, path) => runtimeDetail(path, to) },
+  { pattern: "backends.*.servers.*.address", kinds: ["change"], classify: (_n, _f, to, path) => runtimeDetail(path, to) },
   {
     pattern: "backends.*.servers.*.port", kinds: ["change"],
     classify: ([b, s], _f, to) => restart(`the web app ${s} listens on ${to}: it restarts there; HAProxy follows at runtime (set server ${b}/${s} addr ... port ${to})`),
   },
-  {
-    pattern: "backends.*.servers.*.maxconn", kinds: ANY,
-    classify: ([b, s], _f, to) => runtime(`set maxconn server ${b}/${s} ${to ?? 0}${to === undefined ? " (0: no limit)" : ""}`),
-  },
+  { pattern: "backends.*.servers.*.maxconn", kinds: ANY, classify: (_n, _f, to, path) => runtimeDetail(path, to) },
   {
     pattern: "backends.*.servers.*", kinds: ["add"],
     // HAProxy 2.6's "add server" needs a dynamic algorithm and refuses "cookie", and a server added
@@ -146,7 +163,7 @@ export function classifyChange(path: string, kind: ChangeKind, from: unknown, to
   for (const rule of RULES) {
     if (!rule.kinds.includes(kind)) continue;
     const names = matches(rule.pattern, path);
-    if (names) return rule.classify(names, from, to);
+    if (names) return rule.classify(names, from, to, path);
   }
   return reload("haproxy.cfg changes: a hitless reload (the new worker takes the listening sockets over)");
 }

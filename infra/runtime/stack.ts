@@ -124,6 +124,33 @@ export async function recordRestart(runDir: string, name: string, pid: number): 
   await writeFileAtomic(join(runDir, STATE_FILE), `${JSON.stringify(state, null, 2)}\n`);
 }
 
+/**
+ * Starts components of a running stack (web servers a change adds), each gated on its readiness,
+ * and records them before HAProxy in the state file so that npm stop stops them after it.
+ */
+export async function startComponents(plan: LocalStackPlan, components: ComponentPlan[]): Promise<void> {
+  const state = await readState(plan.runDir);
+  if (!state) throw new StackNotRunningError(plan.runDir);
+  for (const component of components) {
+    await writeFile(component.logFile, "", { flag: "a" });
+    const managed = await startProcess(component);
+    managed.child.unref();
+    const at = Math.max(0, state.processes.findIndex((p) => p.name === "haproxy"));
+    state.processes.splice(at, 0, { name: component.name, pid: managed.pid });
+    await writeFileAtomic(join(plan.runDir, STATE_FILE), `${JSON.stringify(state, null, 2)}\n`);
+    await waitUntilReady(component, managed, plan);
+  }
+}
+
+/** Stops components of a running stack by name (web servers a change removes) and forgets them. */
+export async function stopComponents(runDir: string, names: string[]): Promise<void> {
+  const state = await readState(runDir);
+  if (!state) throw new StackNotRunningError(runDir);
+  await stopAll(state.processes.filter((p) => names.includes(p.name)).map((p) => p.pid));
+  state.processes = state.processes.filter((p) => !names.includes(p.name));
+  await writeFileAtomic(join(runDir, STATE_FILE), `${JSON.stringify(state, null, 2)}\n`);
+}
+
 async function stopAll(pidsInStartOrder: number[]): Promise<void> {
   for (const pid of [...pidsInStartOrder].reverse()) await stopProcessGroup(pid);
 }

@@ -34,6 +34,17 @@ export function expectationsFromTopology(topology: Topology): Expectations {
   };
 }
 
+/**
+ * How long health checks take to settle after a change: the slowest server's checks, enough of them
+ * to go DOWN or UP (inter × max(fall, rise)), plus one check timeout. Verifying sooner would judge
+ * servers HAProxy has not looked at yet.
+ */
+export function checkSettleMs(topology: Topology): number {
+  const checkTimeoutMs = (s: Topology["backends"][number]["servers"][number]) => (topology.defaults.timeouts.check ? parseDuration(topology.defaults.timeouts.check) : parseDuration(s.inter));
+  const servers = topology.backends.flatMap((b) => b.servers).filter((s) => s.check);
+  return Math.max(0, ...servers.map((s) => parseDuration(s.inter) * Math.max(s.fall, s.rise) + checkTimeoutMs(s)));
+}
+
 /** Access to the local stack running from `plan.runDir`. */
 export function localStackAccess(plan: LocalStackPlan, log: (line: string) => void): StackAccess {
   const web = (name: string) => {

@@ -1,0 +1,171 @@
+// npm run apply -- [--topology FILE] [--run-dir DIR] [--dry-run] [--no-verify] [--json FILE] [--report DIR]
+// Against the local stack running from the run directory: plan from what it runs, validate, apply
+// the smallest change, verify by traffic, roll back by itself on failure.
+import { appendFile, cp, mkdir } from "node:fs/promises";
+import { join, relative, resolve } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { parseCliArgs, runMain } from "../../lib/cli.ts";
+import { runtimeCommand } from "../../haproxy/runtime-api.ts";
+import { parseDuration } from "../../haproxy/duration.ts";
+import { runAssertions } from "../../sidecar/assertions/run.ts";
+import { renderHtmlReport, renderTable } from "../../sidecar/assertions/report.ts";
+import { StackNotRunningError } from "../errors.ts";
+import { writeFileAtomic } from "../files.ts";
+import { DEFAULT_TOPOLOGY_FILE, loadTopologyFile } from "../model/load.ts";
+import type { Topology } from "../model/schema.ts";
+import { REPO_ROOT } from "../repo.ts";
+import { DEFAULT_ERROR_PAGES_DIR } from "../render/haproxy-check.ts";
+import { renderHaproxyConfig } from "../render/render.ts";
+import { ERROR_PAGE_DIR, haproxySockets, localTarget } from "../render/targets.ts";
+import { checkEveryTarget } from "../render/validate.ts";
+import { APPLIED_FILE, HAPROXY_CONFIG_FILE, readApplied, recordApplied, sha256 } from "../runtime/applied.ts";
+import { planLocalStack } from "../runtime/plan.ts";
+import { recordedProcesses, startComponents, stopComponents } from "../runtime/stack.ts";
+import { checkSettleMs, expectationsFromTopology, localStackAccess } from "../runtime/verify.ts";
+import { acquireApplyLock } from "./apply-lock.ts";
+import { applyTopology, type ApplyIO, type ApplyResult } from "./apply.ts";
+import { makePlan } from "./plan.ts";
+import { formatPlan } from "./format.ts";
+
+const USAGE = `usage: npm run apply -- [--topology FILE] [--run-dir DIR] [--dry-run] [--no-verify] [--json FILE] [--report DIR]
+
+  --topology FILE  the topology to apply (default ${DEFAULT_TOPOLOGY_FILE})
+  --run-dir DIR    the running local stack (default .run)
+  --dry-run        print the plan and stop
+  --no-verify      skip the traffic checks after the change (and after a rollback)
+  --json FILE      write the result as JSON
+  --report DIR     write the verification's HTML report there (default reports/)`;
+
+/** One line per apply in the run directory: the sidecar exports the last one and the counts. */
+export const APPLY_HISTORY_FILE = "apply-history.jsonl";
+
+/** Test seam: an apply that pauses after this step, so a test can kill it there. */
+const PAUSE_AFTER = process.env.APPLY_PAUSE_AFTER;
+
+interface LocalApply {
+  runDir: string;
+  /** The running stack's global section: where its sockets are. */
+  running: Topology["global"];
+  sidecar: boolean;
+  step: (step: string) => Promise<void>;
+  log: (line: string) => void;
+}
+
+function localIO({ runDir, running, sidecar, step, log }: LocalApply): ApplyIO {
+  const target = localTarget(runDir);
+  const sockets = haproxySockets(running, target);
+  const webs = (t: Topology) => planLocalStack(t, { runDir, sidecar }).components.filter((c) => c.kind === "web");
+  return {
+    admin: (command) => runtimeCommand({ path: sockets.admin }, command, { timeoutMs: 5000 }),
+    master: (command) => runtimeCommand({ path: sockets.master }, command, { timeoutMs: 5000 }),
+    writeConfig: async (text) => {
+      await cp(DEFAULT_ERROR_PAGES_DIR, join(runDir, ERROR_PAGE_DIR), { recursive: true });
+      await writeFileAtomic(join(runDir, HAPROXY_CONFIG_FILE), text);
+    },
+    render: (side) => renderHaproxyConfig(side.topology, target, { source: side.source }),
+    startAddedComponents: async (base, head) => {
+      const before = new Set(webs(base).map((w) => w.name));
+      const added = webs(head).filter((w) => !before.has(w.name));
+      if (added.length) log(`starting ${added.map((w) => w.name).join(", ")}`);
+      await startComponents(planLocalStack(head, { runDir, sidecar }), added);
+      return () => stopComponents(runDir, added.map((w) => w.name));
+    },
+    stopRemovedComponents: async (base, head) => {
+      const after = new Set(webs(head).map((w) => w.name));
+      const removed = webs(base).filter((w) => !after.has(w.name)).map((w) => w.name);
+      if (removed.length) log(`stopping ${removed.join(", ")}`);
+      await stopComponents(runDir, removed);
+    },
+    verify: async (t) => (await runAssertions(expectationsFromTopology(t), localStackAccess(planLocalStack(t, { runDir, sidecar }), log), { only: ["health", "distribution", "persistence"], requests: 200 })).results,
+    settleMs: checkSettleMs,
+    hardStopAfterMs: (t) => parseDuration(t.global.hardStopAfter),
+    checkpoint: async (s) => {
+      await step(s);
+      if (s === PAUSE_AFTER) {
+        log(`APPLY_PAUSE_AFTER=${s}: pausing (a test's seam)`);
+        await sleep(120_000);
+      }
+    },
+    log,
+  };
+}
+
+function describe(result: ApplyResult): string {
+  const lines = [formatPlan(result.plan, "text").trimEnd(), ""];
+  if (result.verification.length) lines.push(renderTable(result.verification), "");
+  switch (result.outcome) {
+    case "no-changes":
+      lines.push("nothing to apply");
+      break;
+    case "applied":
+      lines.push(`applied ${result.method === "runtime" ? "at runtime (no reload)" : "by a hitless reload"}${result.verification.length ? ", verified by traffic" : ""}`);
+      break;
+    case "rolled-back":
+      lines.push(`FAILED: ${result.failure}`, `rolled back: ${result.rollback}`);
+      break;
+    case "rollback-failed":
+      lines.push(`FAILED: ${result.failure}`, `!!! ${result.rollback}`, "!!! the stack may be half-applied: haproxy.cfg, applied.json and the logs are left as they are for a human; npm run drift shows what runs");
+  }
+  return `${lines.join("\n")}\n`;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const { values } = parseCliArgs(
+    argv,
+    {
+      topology: { type: "string", default: DEFAULT_TOPOLOGY_FILE },
+      "run-dir": { type: "string", default: join(REPO_ROOT, ".run") },
+      "dry-run": { type: "boolean", default: false },
+      "no-verify": { type: "boolean", default: false },
+      json: { type: "string" },
+      report: { type: "string", default: join(REPO_ROOT, "reports") },
+    },
+    USAGE,
+  );
+  const runDir = resolve(values["run-dir"]);
+  const log = (line: string) => process.stderr.write(`apply: ${line}\n`);
+  const head = await loadTopologyFile(values.topology);
+  const applied = await readApplied(runDir);
+  const processes = await recordedProcesses(runDir);
+  if (!applied || !processes) throw new StackNotRunningError(runDir, `no ${APPLIED_FILE} or stack.json there`);
+
+  if (values["dry-run"]) {
+    process.stdout.write(`${formatPlan(makePlan(applied.topology, head), "text")}\ndry run: nothing was applied\n`);
+    return 0;
+  }
+  // A config HAProxy would reject never reaches the running process.
+  await checkEveryTarget(head);
+
+  const lock = await acquireApplyLock(runDir, log);
+  const started = Date.now();
+  try {
+    const source = relative(REPO_ROOT, resolve(values.topology));
+    const io = localIO({ runDir, running: applied.topology.global, sidecar: processes.some((p) => p.name === "sidecar"), step: lock.step, log });
+    const next = { topology: head, source };
+    const result = await applyTopology(io, { base: { topology: applied.topology, source: applied.source }, head: next, verify: !values["no-verify"] });
+    if (result.outcome === "applied") {
+      await recordApplied(runDir, { appliedAt: new Date().toISOString(), source, topology: head, haproxyConfigSha256: sha256(io.render(next)) });
+      await lock.step("recorded");
+    }
+    await appendFile(join(runDir, APPLY_HISTORY_FILE), `${JSON.stringify({
+      time: new Date().toISOString(),
+      base: sha256(JSON.stringify(applied.topology)).slice(0, 16),
+      new: sha256(JSON.stringify(head)).slice(0, 16),
+      classes: [...new Set(result.plan.changes.map((c) => c.class))],
+      outcome: result.outcome,
+      method: result.method,
+      durationMs: Date.now() - started,
+    })}\n`);
+    if (values.json) await writeFileAtomic(resolve(values.json), `${JSON.stringify(result, null, 2)}\n`);
+    if (result.verification.length) {
+      await mkdir(resolve(values.report), { recursive: true });
+      await writeFileAtomic(join(resolve(values.report), "apply.html"), renderHtmlReport({ topology: head.name, generatedAt: new Date().toISOString(), results: result.verification, samples: [], events: [] }));
+    }
+    process.stdout.write(describe(result));
+    return result.outcome === "applied" || result.outcome === "no-changes" ? 0 : result.outcome === "rolled-back" ? 1 : 3;
+  } finally {
+    await lock.release();
+  }
+}
+
+runMain(main);

@@ -1,0 +1,169 @@
+// npm run apply's engine: the smallest change that takes the load balancer from what it runs to the
+// new topology, verified by traffic, undone by itself when anything fails. Everything it touches is
+// passed in (ApplyIO), so the same steps can run wherever HAProxy runs.
+import type { Topology } from "../model/schema.ts";
+import type { AssertionResult } from "../../sidecar/assertions/judge.ts";
+import { allPassed } from "../../sidecar/assertions/judge.ts";
+import { judgeReload, parseShowProc, type ShowProc } from "../../haproxy/master-cli.ts";
+import { pollUntil } from "../../lib/poll.ts";
+import { runtimeApiCommands, type TopologyChange } from "./changes.ts";
+import { hasChanges, makePlan, type Plan } from "./plan.ts";
+
+/** The steps, in order; each is written to the lock as it is reached, so a crash says where it stopped. */
+export const APPLY_STEPS = ["planned", "components-started", "runtime-applied", "config-written", "reloaded", "verified", "recorded"] as const;
+export type ApplyStep = (typeof APPLY_STEPS)[number];
+
+export interface ApplyIO {
+  /** HAProxy's admin runtime API: one command, its answer. */
+  admin(command: string): Promise<string>;
+  /** HAProxy's master CLI. */
+  master(command: string): Promise<string>;
+  /** Writes haproxy.cfg atomically (a reader sees the old file or the new one, never half). */
+  writeConfig(text: string): Promise<void>;
+  /** The config this target renders for one side of the change. */
+  render(side: Side): string;
+  /** Starts the web servers `head` has and `base` does not; returns how to stop them again. */
+  startAddedComponents(base: Topology, head: Topology): Promise<() => Promise<void>>;
+  /** Stops the web servers `base` had and `head` has not (after the reload has drained them). */
+  stopRemovedComponents(base: Topology, head: Topology): Promise<void>;
+  /** The quick end-to-end assertions, with the topology's expectations. */
+  verify(topology: Topology): Promise<AssertionResult[]>;
+  /** How long to let health checks settle after a change before verifying it. */
+  settleMs(topology: Topology): number;
+  /** How long an old worker may live after a reload (the topology's hard-stop-after). */
+  hardStopAfterMs(topology: Topology): number;
+  checkpoint(step: ApplyStep): Promise<void>;
+  log(line: string): void;
+}
+
+export type ApplyOutcome = "no-changes" | "applied" | "rolled-back" | "rollback-failed";
+
+export interface ApplyResult {
+  outcome: ApplyOutcome;
+  plan: Plan;
+  /** runtime: every change through the admin socket; reload: a new worker. */
+  method?: "runtime" | "reload";
+  /** What failed, when it did. */
+  failure?: string;
+  /** What was undone, and whether the old state serves again. */
+  rollback?: string;
+  verification: AssertionResult[];
+}
+
+/** A runtime-API answer that is not one of success (HAProxy 2.6 answers errors as text). */
+export function runtimeAnswerProblem(command: string, answer: string): string | undefined {
+  const text = answer.trim();
+  if (text === "" || /^(IP changed from|no need to change the addr|port changed from)/.test(text)) return undefined;
+  return `"${command}" was answered "${text.split("\n")[0]}"`;
+}
+
+class StepFailed extends Error {}
+
+async function runCommands(io: ApplyIO, commands: string[]): Promise<void> {
+  for (const command of commands) {
+    const problem = runtimeAnswerProblem(command, await io.admin(command));
+    if (problem) throw new StepFailed(problem);
+  }
+}
+
+/** The commands of each runtime change, and those that undo it, in order. */
+function runtimeSteps(changes: TopologyChange[]): { apply: string[]; undo: string[] }[] {
+  return changes.map((c) => ({ apply: runtimeApiCommands(c.path, c.to, "local") ?? [], undo: runtimeApiCommands(c.path, c.from, "local") ?? [] }));
+}
+
+async function showProc(io: ApplyIO): Promise<ShowProc> {
+  return parseShowProc(await io.master("show proc"));
+}
+
+/** Reloads through the master CLI and waits until "show proc" shows it took, or says why not. */
+async function reload(io: ApplyIO, topology: Topology): Promise<void> {
+  const before = await showProc(io);
+  await io.master("reload").catch(() => undefined); // 2.6 answers nothing and closes: "show proc" tells
+  let reason = "no answer from the master CLI";
+  const outcome = await pollUntil(async () => {
+    const judged = judgeReload(before, await showProc(io));
+    if (judged.took) return judged;
+    reason = judged.reason;
+    return /failed/.test(judged.reason) ? judged : undefined;
+  }, { timeoutMs: 15_000, intervalMs: 100 });
+  if (!outcome?.took) throw new StepFailed(`the reload did not take: ${reason}`);
+  // The old worker finishes its connections, then leaves; one still there past hard-stop-after is stuck.
+  const old = new Set(before.workers.map((w) => w.pid));
+  const gone = await pollUntil(async () => ((await showProc(io)).oldWorkers.some((w) => old.has(w.pid)) ? undefined : true), { timeoutMs: io.hardStopAfterMs(topology) + 2000, intervalMs: 200 });
+  if (!gone) throw new StepFailed(`the old worker is still running past hard-stop-after (${io.hardStopAfterMs(topology)} ms)`);
+}
+
+async function verify(io: ApplyIO, topology: Topology): Promise<AssertionResult[]> {
+  await new Promise((r) => setTimeout(r, io.settleMs(topology)));
+  const results = await io.verify(topology);
+  if (!allPassed(results)) throw new StepFailed(`verification failed: ${results.filter((r) => r.verdict === "fail").map((r) => `${r.assertion} (${r.measured})`).join("; ")}`);
+  return results;
+}
+
+/** One side of a change: the topology, and the file it came from (named in the config's header). */
+export interface Side {
+  topology: Topology;
+  source: string;
+}
+
+export interface ApplyOptions {
+  /** What runs now. */
+  base: Side;
+  head: Side;
+  /** Run the quick assertions after the change (and after a rollback). */
+  verify: boolean;
+}
+
+export async function applyTopology(io: ApplyIO, options: ApplyOptions): Promise<ApplyResult> {
+  const [base, head] = [options.base.topology, options.head.topology];
+  const plan = makePlan(base, head);
+  await io.checkpoint("planned");
+  if (!hasChanges(plan)) return { outcome: "no-changes", plan, verification: [] };
+  const active = plan.changes.filter((c) => c.class !== "none");
+  const method = active.every((c) => c.class === "runtime") ? "runtime" : "reload";
+  const undo: (() => Promise<void>)[] = [];
+  try {
+    const stopAdded = await io.startAddedComponents(base, head);
+    undo.push(stopAdded);
+    await io.checkpoint("components-started");
+    if (method === "runtime") {
+      for (const step of runtimeSteps(active)) {
+        undo.push(() => runCommands(io, step.undo));
+        await runCommands(io, step.apply);
+      }
+      undo.push(() => io.writeConfig(io.render(options.base)));
+      await io.checkpoint("runtime-applied");
+      // The file follows, so that a later reload keeps what the socket set.
+      await io.writeConfig(io.render(options.head));
+      await io.checkpoint("config-written");
+    } else {
+      undo.push(async () => {
+        await io.writeConfig(io.render(options.base));
+        await reload(io, base);
+      });
+      await io.writeConfig(io.render(options.head));
+      await io.checkpoint("config-written");
+      await reload(io, head);
+      await io.checkpoint("reloaded");
+    }
+    io.log(`${method === "runtime" ? "applied at runtime" : "reloaded"}; verifying with traffic`);
+    const verification = options.verify ? await verify(io, head) : [];
+    await io.checkpoint("verified");
+    await io.stopRemovedComponents(base, head);
+    return { outcome: "applied", plan, method, verification };
+  } catch (error) {
+    const failure = (error as Error).message;
+    io.log(`failed: ${failure}; rolling back`);
+    return { ...(await rollBack(io, base, undo, options.verify)), plan, method, failure };
+  }
+}
+
+async function rollBack(io: ApplyIO, base: Topology, undo: (() => Promise<void>)[], verifyAfter: boolean): Promise<Pick<ApplyResult, "outcome" | "rollback" | "verification">> {
+  try {
+    for (const step of undo.reverse()) await step();
+    const verification = verifyAfter ? await verify(io, base) : [];
+    return { outcome: "rolled-back", rollback: `undone in reverse (${undo.length} steps); the stack is back on the previous topology${verifyAfter ? ", verified by traffic" : ""}`, verification };
+  } catch (error) {
+    return { outcome: "rollback-failed", rollback: `ROLLBACK FAILED: ${(error as Error).message}`, verification: [] };
+  }
+}

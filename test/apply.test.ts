@@ -1,0 +1,189 @@
+// npm run apply against the real local stack, under real traffic: runtime changes without a
+// reload, reload changes with a new worker, a change that breaks traffic rolled back by itself, a
+// change HAProxy rejects never written, a killed apply recovered, one apply at a time.
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, it } from "vitest";
+import { parseShowProc } from "../haproxy/master-cli.ts";
+import { runtimeCommand } from "../haproxy/runtime-api.ts";
+import { sha256 } from "../infra/runtime/applied.ts";
+import { backgroundTraffic, burst, TrafficClient } from "../sidecar/assertions/traffic.ts";
+import { eventually, runDirWithTopology, startTestStack, type TestStack } from "./support/stack.ts";
+import { REPO_ROOT, runCli } from "./support/run-cli.ts";
+
+describe("npm run apply on a running stack", () => {
+  let running: TestStack;
+  let frontendUrl: string;
+  const file = (name: string) => join(running.runDir, name);
+  /** Writes the running topology with `edit` applied, returns its path. */
+  const topology = (name: string, edit: (t: any) => void) => {
+    const t = structuredClone(running.topology) as any;
+    edit(t);
+    writeFileSync(file(name), JSON.stringify(t));
+    return file(name);
+  };
+  const apply = (topologyFile: string, ...args: string[]) => runCli("infra/gitops/apply-cli.ts", ["--run-dir", running.runDir, "--topology", topologyFile, "--report", file("reports"), ...args], { timeoutMs: 90_000 });
+  const drift = (topologyFile: string) => runCli("infra/gitops/drift-cli.ts", ["--run-dir", running.runDir, "--topology", topologyFile]);
+  const workers = async () => parseShowProc(await runtimeCommand({ path: running.stack.plan.sockets.master }, "show proc")).workers.map((w) => w.pid);
+  const configSha = () => sha256(readFileSync(file("haproxy.cfg"), "utf8"));
+
+  /** Runs `during` while 8 keep-alive connections send requests; counts non-2xx answers and socket errors apart. */
+  async function underTraffic<T>(during: () => Promise<T>): Promise<{ result: T; requests: number; non2xx: number; socketErrors: number }> {
+    const client = new TrafficClient(frontendUrl, { connections: 8 });
+    const traffic = backgroundTraffic(client, { concurrency: 8, maxMs: 90_000, maxRequests: 200_000 });
+    try {
+      const result = await during();
+      const samples = await traffic.stop();
+      return { result, requests: samples.length, non2xx: samples.filter((s) => s.status !== undefined && s.status !== 200).length, socketErrors: samples.filter((s) => s.error !== undefined).length };
+    } finally {
+      await traffic.stop();
+      await client.close();
+    }
+  }
+
+  beforeAll(async () => {
+    running = await startTestStack((t) => (t.global.hardStopAfter = "5s"));
+    frontendUrl = `http://127.0.0.1:${running.topology.frontends[0]!.binds[0]!.port}/`;
+    writeFileSync(file("base.json"), JSON.stringify(running.topology));
+  });
+  afterAll(() => running?.cleanup());
+
+  it("--dry-run prints the plan and touches nothing", async () => {
+    const before = configSha();
+    const result = await apply(topology("dry.json", (t) => (t.backends[0].servers[0].weight = 2)), "--dry-run");
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /^Plan: 1 runtime change, 0 reloads, 0 restarts\.$/m);
+    assert.match(result.stdout, /dry run: nothing was applied/);
+    assert.equal(configSha(), before);
+  });
+
+  it("no changes: exit 0, nothing touched", async () => {
+    const result = await apply(file("base.json"));
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /^No changes\. The load balancer matches the topology\.$/m);
+  });
+
+  it("a weight, under traffic: applied at runtime (the same worker), 0 non-2xx, 0 socket errors, distribution follows", async () => {
+    const before = await workers();
+    const weighted = topology("weight.json", (t) => (t.backends[0].servers[0].weight = 3));
+    const run = await underTraffic(() => apply(weighted, "--json", file("weight-result.json")));
+    assert.equal(run.result.code, 0, `${run.result.stdout}\n${run.result.stderr}`);
+    assert.match(run.result.stdout, /applied at runtime \(no reload\), verified by traffic/);
+    assert.deepEqual(await workers(), before, "a runtime change must not start a new worker");
+    assert.ok(run.requests > 100, `only ${run.requests} requests ran during the apply`);
+    assert.deepEqual([run.non2xx, run.socketErrors], [0, 0]);
+    const result = JSON.parse(readFileSync(file("weight-result.json"), "utf8"));
+    assert.equal(result.method, "runtime");
+    const distribution = result.verification.find((r: { assertion: string }) => r.assertion === "distribution");
+    assert.equal(distribution.verdict, "pass");
+    assert.match(distribution.expected, /web-a 75\.0 %, web-b 25\.0 %/);
+    assert.equal((await drift(weighted)).code, 0, "in sync after the apply");
+  });
+
+  it("a balance algorithm and a new server, under traffic: a reload (a new worker), the new server takes traffic, 0 non-2xx", async () => {
+    const before = await workers();
+    const grown = topology("grown.json", (t) => {
+      t.backends[0].servers[0].weight = 3;
+      t.backends[0].balance = "leastconn";
+      t.backends[0].servers.push({ ...t.backends[0].servers[1], name: "web-c", address: "web-c", cookie: "web-c", port: t.backends[0].servers[1].port + 1 });
+    });
+    const run = await underTraffic(() => apply(grown, "--json", file("grown-result.json")));
+    assert.equal(run.result.code, 0, `${run.result.stdout}\n${run.result.stderr}`);
+    assert.match(run.result.stdout, /applied by a hitless reload, verified by traffic/);
+    assert.notDeepEqual(await workers(), before, "a reload starts a new worker");
+    assert.equal(run.non2xx, 0);
+    const result = JSON.parse(readFileSync(file("grown-result.json"), "utf8"));
+    assert.equal(result.method, "reload");
+    const counts = result.verification.find((r: { assertion: string }) => r.assertion === "distribution").data.counts;
+    assert.ok(counts["web-c"] > 0, `web-c took no traffic: ${JSON.stringify(counts)}`);
+    // back to the weighted topology: web-c leaves, drained by the reload, then its process stops
+    const back = await apply(file("weight.json"));
+    assert.equal(back.code, 0, back.stderr);
+    assert.match(back.stderr, /stopping web-c/);
+  });
+
+  it("a change that validates but breaks traffic (every health check fails): rolled back by itself, the old config live, traffic flows", async () => {
+    const before = configSha();
+    const broken = topology("broken.json", (t) => {
+      t.backends[0].servers[0].weight = 3;
+      t.backends[0].healthCheck.expectStatus = 418;
+    });
+    const result = await apply(broken);
+    assert.equal(result.code, 1, result.stdout);
+    assert.match(result.stdout, /^FAILED: verification failed: health .*not UP: web-a DOWN/m);
+    assert.match(result.stdout, /^rolled back: .*the stack is back on the previous topology, verified by traffic$/m);
+    assert.equal(configSha(), before, "the previous haproxy.cfg is back");
+    const client = new TrafficClient(frontendUrl, { connections: 4 });
+    const replies = await burst(client, 100, 4);
+    await client.close();
+    assert.deepEqual([...new Set(replies.map((r) => r.status))], [200]);
+    assert.equal((await drift(file("weight.json"))).code, 0, "drift: in sync with the previous topology");
+  });
+
+  it("a change HAProxy rejects is never written: the running config and worker are untouched", async () => {
+    const [before, pids] = [configSha(), await workers()];
+    const rejected = topology("rejected.json", (t) => (t.frontends[0].errorPages = [{ status: 404, file: "missing.http" }]));
+    const result = await apply(rejected);
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /^error HAPROXY_CONFIG_REJECTED: haproxy -c rejected the rendered configuration:[\s\S]*missing\.http/);
+    assert.equal(configSha(), before);
+    assert.deepEqual(await workers(), pids);
+  });
+
+  /** An apply paused (by its test seam) after `step`, as a child process the test can kill. */
+  async function pausedApply(topologyFile: string, step: string) {
+    const child = spawn(process.execPath, ["--import", import.meta.resolve("tsx"), join(REPO_ROOT, "infra/gitops/apply-cli.ts"), "--run-dir", running.runDir, "--topology", topologyFile, "--no-verify"], {
+      env: { ...process.env, APPLY_PAUSE_AFTER: step },
+      stdio: "ignore",
+    });
+    const reached = await eventually(async () => existsSync(file("apply.lock")) && JSON.parse(readFileSync(file("apply.lock"), "utf8")).step === step, 30_000);
+    assert.ok(reached, `the apply never reached ${step}`);
+    return child;
+  }
+
+  it("two applies at once: the second is refused with the holder's pid", async () => {
+    const first = await pausedApply(topology("first.json", (t) => (t.backends[0].servers[1].weight = 2)), "planned");
+    try {
+      const second = await apply(topology("second.json", (t) => (t.backends[0].servers[1].weight = 4)));
+      assert.equal(second.code, 1);
+      assert.match(second.stderr, new RegExp(`^error APPLY_LOCKED: another apply \\(pid ${first.pid}\\) is running, at step "planned"`));
+    } finally {
+      first.kill("SIGKILL");
+      await new Promise((r) => first.once("close", r));
+    }
+  });
+
+  it("an apply killed between writing the config and reloading: drift sees it, the next apply takes the stale lock over and recovers", async () => {
+    const target = topology("killed.json", (t) => (t.defaults.timeouts.server = "20s"));
+    const child = await pausedApply(target, "config-written");
+    child.kill("SIGKILL");
+    await new Promise((r) => child.once("close", r));
+    const seen = await drift(file("weight.json"));
+    assert.equal(seen.code, 2);
+    assert.match(seen.stdout, /haproxy\.cfg on disk was changed after HAProxy loaded it/);
+    const recovered = await apply(target);
+    assert.equal(recovered.code, 0, `${recovered.stdout}\n${recovered.stderr}`);
+    assert.match(recovered.stderr, /a previous apply \(pid \d+, .*\) died at step "config-written": taking its lock over/);
+    assert.equal((await drift(target)).code, 0, "in sync after the recovery");
+    assert.equal(existsSync(file("apply.lock")), false);
+  });
+
+  it("keeps one history line per apply, with its outcome", () => {
+    const lines = readFileSync(file("apply-history.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+    assert.deepEqual(lines.map((l) => l.outcome), ["no-changes", "applied", "applied", "applied", "rolled-back", "applied"]);
+    assert.deepEqual(lines[1].classes, ["runtime"]);
+    for (const l of lines) assert.ok(l.durationMs > 0 && /^[0-9a-f]{16}$/.test(l.base) && /^[0-9a-f]{16}$/.test(l.new));
+  });
+});
+
+describe("npm run apply with no stack running", () => {
+  it("refuses, saying how to start one", async () => {
+    const { runDir, file } = await runDirWithTopology();
+    const result = await runCli("infra/gitops/apply-cli.ts", ["--run-dir", runDir, "--topology", file]);
+    rmSync(runDir, { recursive: true, force: true });
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /^error STACK_NOT_RUNNING: no stack is running from .* \(no applied\.json or stack\.json there\): start one with npm start/);
+  });
+});
