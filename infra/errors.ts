@@ -71,6 +71,14 @@ export class StackNotRunningError extends CodedError {
   }
 }
 
+/** A change npm run apply cannot make under a running HAProxy; nothing was touched. */
+export class ApplyNeedsRestartError extends CodedError {
+  readonly code = "APPLY_NEEDS_RESTART";
+  constructor(message: string) {
+    super(message);
+  }
+}
+
 /** The end-to-end assertions cannot be run against this topology as it stands. */
 export class VerifyNotPossibleError extends CodedError {
   readonly code = "VERIFY_NOT_POSSIBLE";

@@ -21,6 +21,38 @@ export async function readAssertionResults(file: string): Promise<{ assertion: s
     .map(({ assertion, verdict }) => ({ assertion, passed: verdict === "pass" }));
 }
 
+/** What the sidecar exports of npm run apply's history: one JSON line per apply ({ time, outcome }). */
+export interface ApplyHistory {
+  last?: { timestampSeconds: number; success: boolean };
+  /** Applies by outcome (applied, no-changes, rolled-back, rollback-failed). */
+  counts: Map<string, number>;
+  /** Lines that are not an apply record: skipped. */
+  badLines: number;
+}
+
+/** Pure: the history file's text → what the metrics say. "no-changes" counts as a success. */
+export function parseApplyHistory(text: string): ApplyHistory {
+  const history: ApplyHistory = { counts: new Map(), badLines: 0 };
+  for (const line of text.split("\n")) {
+    if (line.trim() === "") continue;
+    let record: { time?: unknown; outcome?: unknown };
+    try {
+      record = JSON.parse(line);
+    } catch {
+      history.badLines++;
+      continue;
+    }
+    const time = typeof record.time === "string" ? Date.parse(record.time) : Number.NaN;
+    if (typeof record.outcome !== "string" || Number.isNaN(time)) {
+      history.badLines++;
+      continue;
+    }
+    history.counts.set(record.outcome, (history.counts.get(record.outcome) ?? 0) + 1);
+    history.last = { timestampSeconds: time / 1000, success: record.outcome === "applied" || record.outcome === "no-changes" };
+  }
+  return history;
+}
+
 export class SelfMetrics {
   readonly registry = new Registry();
   readonly scrapeSuccess = new Gauge({ name: "haproxy_sidecar_scrape_success", help: "1 if the last poll of HAProxy's stats socket succeeded, 0 if not", registers: [this.registry] });
@@ -32,10 +64,51 @@ export class SelfMetrics {
   readonly polls = new Counter({ name: "haproxy_sidecar_polls_total", help: "Polls of HAProxy's stats socket, successful or not", registers: [this.registry] });
   readonly assertionPassed: Gauge<"assertion">;
 
-  /** `assertionsFile`: where npm run verify writes its results, read at each scrape. */
-  constructor(options: { now?: () => number; assertionsFile?: string; log?: (line: string) => void } = {}) {
+  readonly lastApplySuccess: Gauge;
+  readonly lastApplyTimestamp: Gauge;
+  readonly applies: Gauge<"result">;
+
+  /**
+   * `assertionsFile`: where npm run verify writes its results; `applyHistoryFile`: where npm run
+   * apply appends a line per apply. Both are read at each scrape.
+   */
+  constructor(options: { now?: () => number; assertionsFile?: string; applyHistoryFile?: string; log?: (line: string) => void } = {}) {
     const now = options.now ?? Date.now;
-    const { assertionsFile, log = () => {} } = options;
+    const { assertionsFile, applyHistoryFile, log = () => {} } = options;
+    const history = async () => {
+      if (!applyHistoryFile) return undefined;
+      const text = await readFile(applyHistoryFile, "utf8").catch(() => "");
+      return parseApplyHistory(text);
+    };
+    this.lastApplySuccess = new Gauge({
+      name: "haproxy_sidecar_last_apply_success",
+      help: "1 if the last npm run apply succeeded (or had nothing to do), 0 if it failed and rolled back (NaN before the first)",
+      registers: [this.registry],
+      async collect() {
+        const last = (await history())?.last;
+        this.set(last ? (last.success ? 1 : 0) : Number.NaN);
+      },
+    });
+    this.lastApplyTimestamp = new Gauge({
+      name: "haproxy_sidecar_last_apply_timestamp_seconds",
+      help: "Unix time of the last npm run apply (NaN before the first)",
+      registers: [this.registry],
+      async collect() {
+        this.set((await history())?.last?.timestampSeconds ?? Number.NaN);
+      },
+    });
+    // A counter by meaning; kept in the history file, so it is read, not incremented, here.
+    this.applies = new Gauge({
+      name: "haproxy_sidecar_applies_total",
+      help: "npm run apply runs, by result (applied, no-changes, rolled-back, rollback-failed)",
+      labelNames: ["result"],
+      registers: [this.registry],
+      async collect() {
+        const read = await history();
+        this.reset();
+        for (const [result, count] of read?.counts ?? []) this.set({ result }, count);
+      },
+    });
     this.assertionPassed = new Gauge({
       name: "haproxy_sidecar_assertion_passed",
       help: "1 if the last run of an end-to-end assertion (npm run verify) passed, 0 if it failed",

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, it } from "vitest";
 import { parseShowProc } from "../haproxy/master-cli.ts";
 import { runtimeCommand } from "../haproxy/runtime-api.ts";
 import { sha256 } from "../infra/runtime/applied.ts";
+import { recordedProcesses } from "../infra/runtime/stack.ts";
 import { backgroundTraffic, burst, TrafficClient } from "../sidecar/assertions/traffic.ts";
 import { eventually, runDirWithTopology, startTestStack, type TestStack } from "./support/stack.ts";
 import { REPO_ROOT, runCli } from "./support/run-cli.ts";
@@ -122,6 +123,31 @@ describe("npm run apply on a running stack", () => {
     assert.equal((await drift(file("weight.json"))).code, 0, "drift: in sync with the previous topology");
   });
 
+  it("a Prometheus scrape interval: Prometheus restarts with its new configuration, HAProxy is untouched", async () => {
+    const [before, pids] = [configSha(), await workers()];
+    const prometheusPid = async () => (await recordedProcesses(running.runDir))!.find((p) => p.name === "prometheus")!.pid;
+    const oldPid = await prometheusPid();
+    const result = await apply(topology("scrape.json", (t) => {
+      t.backends[0].servers[0].weight = 3;
+      t.services.prometheus.scrapeInterval = "2s";
+    }));
+    assert.equal(result.code, 0, `${result.stdout}\n${result.stderr}`);
+    assert.match(result.stdout, /applied by restarting what changed \(HAProxy untouched\), verified by traffic/);
+    assert.notEqual(await prometheusPid(), oldPid);
+    assert.match(readFileSync(file("prometheus.yml"), "utf8"), /scrape_interval: 2s/);
+    assert.equal(configSha(), before);
+    assert.deepEqual(await workers(), pids);
+    assert.equal((await apply(file("weight.json"))).code, 0, "and back");
+  });
+
+  it("a change of HAProxy's own command line (the master socket) is refused before anything is touched", async () => {
+    const before = configSha();
+    const result = await apply(topology("master.json", (t) => (t.global.masterSocket = "/var/lib/haproxy/other-master.sock")));
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /^error APPLY_NEEDS_RESTART: HAProxy's command line changes \(global\.masterSocket\): HAProxy itself must restart; run npm stop, then npm start/);
+    assert.equal(configSha(), before);
+  });
+
   it("a change HAProxy rejects is never written: the running config and worker are untouched", async () => {
     const [before, pids] = [configSha(), await workers()];
     const rejected = topology("rejected.json", (t) => (t.frontends[0].errorPages = [{ status: 404, file: "missing.http" }]));
@@ -172,7 +198,7 @@ describe("npm run apply on a running stack", () => {
 
   it("keeps one history line per apply, with its outcome", () => {
     const lines = readFileSync(file("apply-history.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
-    assert.deepEqual(lines.map((l) => l.outcome), ["no-changes", "applied", "applied", "applied", "rolled-back", "applied"]);
+    assert.deepEqual(lines.map((l) => l.outcome), ["no-changes", "applied", "applied", "applied", "rolled-back", "applied", "applied", "applied"]);
     assert.deepEqual(lines[1].classes, ["runtime"]);
     for (const l of lines) assert.ok(l.durationMs > 0 && /^[0-9a-f]{16}$/.test(l.base) && /^[0-9a-f]{16}$/.test(l.new));
   });

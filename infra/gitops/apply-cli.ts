@@ -9,7 +9,7 @@ import { runtimeCommand } from "../../haproxy/runtime-api.ts";
 import { parseDuration } from "../../haproxy/duration.ts";
 import { runAssertions } from "../../sidecar/assertions/run.ts";
 import { renderHtmlReport, renderTable } from "../../sidecar/assertions/report.ts";
-import { StackNotRunningError } from "../errors.ts";
+import { ApplyNeedsRestartError, StackNotRunningError } from "../errors.ts";
 import { writeFileAtomic } from "../files.ts";
 import { DEFAULT_TOPOLOGY_FILE, loadTopologyFile } from "../model/load.ts";
 import type { Topology } from "../model/schema.ts";
@@ -18,8 +18,8 @@ import { DEFAULT_ERROR_PAGES_DIR } from "../render/haproxy-check.ts";
 import { renderHaproxyConfig } from "../render/render.ts";
 import { ERROR_PAGE_DIR, haproxySockets, localTarget } from "../render/targets.ts";
 import { checkEveryTarget } from "../render/validate.ts";
-import { APPLIED_FILE, HAPROXY_CONFIG_FILE, readApplied, recordApplied, sha256 } from "../runtime/applied.ts";
-import { planLocalStack } from "../runtime/plan.ts";
+import { APPLIED_FILE, APPLY_HISTORY_FILE, HAPROXY_CONFIG_FILE, readApplied, recordApplied, sha256 } from "../runtime/applied.ts";
+import { planLocalStack, PROMETHEUS_CONFIG_FILE, type ComponentPlan, type LocalStackPlan } from "../runtime/plan.ts";
 import { recordedProcesses, startComponents, stopComponents } from "../runtime/stack.ts";
 import { checkSettleMs, expectationsFromTopology, localStackAccess } from "../runtime/verify.ts";
 import { acquireApplyLock } from "./apply-lock.ts";
@@ -36,9 +36,6 @@ const USAGE = `usage: npm run apply -- [--topology FILE] [--run-dir DIR] [--dry-
   --json FILE      write the result as JSON
   --report DIR     write the verification's HTML report there (default reports/)`;
 
-/** One line per apply in the run directory: the sidecar exports the last one and the counts. */
-export const APPLY_HISTORY_FILE = "apply-history.jsonl";
-
 /** Test seam: an apply that pauses after this step, so a test can kill it there. */
 const PAUSE_AFTER = process.env.APPLY_PAUSE_AFTER;
 
@@ -54,7 +51,23 @@ interface LocalApply {
 function localIO({ runDir, running, sidecar, step, log }: LocalApply): ApplyIO {
   const target = localTarget(runDir);
   const sockets = haproxySockets(running, target);
-  const webs = (t: Topology) => planLocalStack(t, { runDir, sidecar }).components.filter((c) => c.kind === "web");
+  const planFor = (t: Topology) => planLocalStack(t, { runDir, sidecar });
+  const webs = (t: Topology) => planFor(t).components.filter((c) => c.kind === "web");
+  /** Components other than HAProxy that would start differently: command, arguments, environment, or Prometheus's configuration. */
+  const changedComponents = (base: Topology, head: Topology) => {
+    const [from, to] = [planFor(base), planFor(head)];
+    const before = new Map(from.components.map((c) => [c.name, c]));
+    const differs = (c: ComponentPlan) => specOf(before.get(c.name)!) !== specOf(c) || (c.kind === "prometheus" && from.prometheusConfig !== to.prometheusConfig);
+    return to.components.filter((c) => c.kind !== "haproxy" && before.has(c.name) && differs(c));
+  };
+  /** Restarts `components` as `plan` says, writing Prometheus's configuration first when it is one of them. */
+  const restart = async (plan: LocalStackPlan, components: ComponentPlan[]) => {
+    if (components.length === 0) return;
+    log(`restarting ${components.map((c) => c.name).join(", ")}`);
+    if (components.some((c) => c.kind === "prometheus")) await writeFileAtomic(join(runDir, PROMETHEUS_CONFIG_FILE), plan.prometheusConfig);
+    await stopComponents(runDir, components.map((c) => c.name));
+    await startComponents(plan, components);
+  };
   return {
     admin: (command) => runtimeCommand({ path: sockets.admin }, command, { timeoutMs: 5000 }),
     master: (command) => runtimeCommand({ path: sockets.master }, command, { timeoutMs: 5000 }),
@@ -69,6 +82,11 @@ function localIO({ runDir, running, sidecar, step, log }: LocalApply): ApplyIO {
       if (added.length) log(`starting ${added.map((w) => w.name).join(", ")}`);
       await startComponents(planLocalStack(head, { runDir, sidecar }), added);
       return () => stopComponents(runDir, added.map((w) => w.name));
+    },
+    restartChangedComponents: async (base, head) => {
+      const changed = changedComponents(base, head);
+      await restart(planFor(head), changed);
+      return () => restart(planFor(base), planFor(base).components.filter((c) => changed.some((x) => x.name === c.name)));
     },
     stopRemovedComponents: async (base, head) => {
       const after = new Set(webs(head).map((w) => w.name));
@@ -90,6 +108,16 @@ function localIO({ runDir, running, sidecar, step, log }: LocalApply): ApplyIO {
   };
 }
 
+const specOf = (c: ComponentPlan) => JSON.stringify([c.command, c.args, c.env ?? {}, c.ports]);
+
+/** HAProxy's own command line (the master socket, the config path) cannot change under a running master. */
+function refuseHaproxyRestart(base: Topology, head: Topology, runDir: string): void {
+  const haproxy = (t: Topology) => planLocalStack(t, { runDir, sidecar: false }).components.find((c) => c.kind === "haproxy")!;
+  if (specOf(haproxy(base)) !== specOf(haproxy(head))) {
+    throw new ApplyNeedsRestartError("HAProxy's command line changes (global.masterSocket): HAProxy itself must restart; run npm stop, then npm start");
+  }
+}
+
 function describe(result: ApplyResult): string {
   const lines = [formatPlan(result.plan, "text").trimEnd(), ""];
   if (result.verification.length) lines.push(renderTable(result.verification), "");
@@ -98,7 +126,7 @@ function describe(result: ApplyResult): string {
       lines.push("nothing to apply");
       break;
     case "applied":
-      lines.push(`applied ${result.method === "runtime" ? "at runtime (no reload)" : "by a hitless reload"}${result.verification.length ? ", verified by traffic" : ""}`);
+      lines.push(`applied ${{ runtime: "at runtime (no reload)", reload: "by a hitless reload", restart: "by restarting what changed (HAProxy untouched)" }[result.method!]}${result.verification.length ? ", verified by traffic" : ""}`);
       break;
     case "rolled-back":
       lines.push(`FAILED: ${result.failure}`, `rolled back: ${result.rollback}`);
@@ -135,6 +163,7 @@ async function main(argv: string[]): Promise<number> {
   }
   // A config HAProxy would reject never reaches the running process.
   await checkEveryTarget(head);
+  refuseHaproxyRestart(applied.topology, head, runDir);
 
   const lock = await acquireApplyLock(runDir, log);
   const started = Date.now();

@@ -26,6 +26,8 @@ export interface ApplyIO {
   startAddedComponents(base: Topology, head: Topology): Promise<() => Promise<void>>;
   /** Stops the web servers `base` had and `head` has not (after the reload has drained them). */
   stopRemovedComponents(base: Topology, head: Topology): Promise<void>;
+  /** Restarts the components (not HAProxy) whose settings differ; returns how to restart them back. */
+  restartChangedComponents(base: Topology, head: Topology): Promise<() => Promise<void>>;
   /** The quick end-to-end assertions, with the topology's expectations. */
   verify(topology: Topology): Promise<AssertionResult[]>;
   /** How long to let health checks settle after a change before verifying it. */
@@ -38,11 +40,16 @@ export interface ApplyIO {
 
 export type ApplyOutcome = "no-changes" | "applied" | "rolled-back" | "rollback-failed";
 
+export type ApplyMethod = "runtime" | "reload" | "restart";
+
 export interface ApplyResult {
   outcome: ApplyOutcome;
   plan: Plan;
-  /** runtime: every change through the admin socket; reload: a new worker. */
-  method?: "runtime" | "reload";
+  /**
+   * runtime: every change through the admin socket; reload: a new worker; restart: HAProxy's config
+   * is unchanged, only other components restart.
+   */
+  method?: ApplyMethod;
   /** What failed, when it did. */
   failure?: string;
   /** What was undone, and whether the old state serves again. */
@@ -120,12 +127,14 @@ export async function applyTopology(io: ApplyIO, options: ApplyOptions): Promise
   await io.checkpoint("planned");
   if (!hasChanges(plan)) return { outcome: "no-changes", plan, verification: [] };
   const active = plan.changes.filter((c) => c.class !== "none");
-  const method = active.every((c) => c.class === "runtime") ? "runtime" : "reload";
+  const configChanges = io.render(options.base) !== io.render({ ...options.base, topology: head });
+  const method: ApplyMethod = active.every((c) => c.class === "runtime") ? "runtime" : configChanges ? "reload" : "restart";
   const undo: (() => Promise<void>)[] = [];
   try {
     const stopAdded = await io.startAddedComponents(base, head);
     undo.push(stopAdded);
     await io.checkpoint("components-started");
+    undo.push(await io.restartChangedComponents(base, head));
     if (method === "runtime") {
       for (const step of runtimeSteps(active)) {
         undo.push(() => runCommands(io, step.undo));
@@ -136,7 +145,7 @@ export async function applyTopology(io: ApplyIO, options: ApplyOptions): Promise
       // The file follows, so that a later reload keeps what the socket set.
       await io.writeConfig(io.render(options.head));
       await io.checkpoint("config-written");
-    } else {
+    } else if (method === "reload") {
       undo.push(async () => {
         await io.writeConfig(io.render(options.base));
         await reload(io, base);
@@ -146,7 +155,7 @@ export async function applyTopology(io: ApplyIO, options: ApplyOptions): Promise
       await reload(io, head);
       await io.checkpoint("reloaded");
     }
-    io.log(`${method === "runtime" ? "applied at runtime" : "reloaded"}; verifying with traffic`);
+    io.log(`${{ runtime: "applied at runtime", reload: "reloaded", restart: "restarted what changed" }[method]}; verifying with traffic`);
     const verification = options.verify ? await verify(io, head) : [];
     await io.checkpoint("verified");
     await io.stopRemovedComponents(base, head);

@@ -8,6 +8,8 @@ import type { Topology } from "../model/schema.ts";
 import { writeFileAtomic } from "../files.ts";
 
 export const APPLIED_FILE = "applied.json";
+/** One JSON line per npm run apply, in the run directory; the sidecar exports the last and the counts. */
+export const APPLY_HISTORY_FILE = "apply-history.jsonl";
 /** The config HAProxy reads, in the run directory. */
 export const HAPROXY_CONFIG_FILE = "haproxy.cfg";
 

@@ -11,7 +11,10 @@ import { TargetPlanError } from "../errors.ts";
 import { REPO_ROOT } from "../repo.ts";
 import { SIDECAR_PATHS } from "../../sidecar/endpoints.ts";
 import type { ProcessSpec } from "./processes.ts";
-import { HAPROXY_CONFIG_FILE } from "./applied.ts";
+import { APPLY_HISTORY_FILE, HAPROXY_CONFIG_FILE } from "./applied.ts";
+
+/** Prometheus's configuration, in the run directory. */
+export const PROMETHEUS_CONFIG_FILE = "prometheus.yml";
 
 /** Where npm run verify leaves its last results, in the run directory; the sidecar exports them. */
 export const ASSERTIONS_FILE = "verify.json";
@@ -147,6 +150,7 @@ function sidecarComponent(topology: Topology, sockets: HaproxySockets, runDir: s
       "--listen", `${LOCAL_ADDRESS}:${port}`,
       "--interval", pollInterval,
       "--assertions-file", join(runDir, ASSERTIONS_FILE),
+      "--apply-history", join(runDir, APPLY_HISTORY_FILE),
     ],
     cwd: REPO_ROOT,
     logFile: join(logs, "sidecar.log"),
@@ -164,7 +168,7 @@ function prometheusComponent(topology: Topology, runDir: string, logs: string): 
     name: "prometheus",
     command: "prometheus",
     args: [
-      `--config.file=${join(runDir, "prometheus.yml")}`,
+      `--config.file=${join(runDir, PROMETHEUS_CONFIG_FILE)}`,
       `--storage.tsdb.path=${join(runDir, "prometheus-data")}`,
       "--storage.tsdb.retention.time=1d",
       `--web.listen-address=${LOCAL_ADDRESS}:${port}`,

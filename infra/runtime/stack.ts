@@ -14,7 +14,7 @@ import { parseShowStat, serverStates, type ServerState } from "../../haproxy/sho
 import { parseDuration } from "../../haproxy/duration.ts";
 import { HAPROXY_CONFIG_FILE, recordApplied, sha256 } from "./applied.ts";
 import { DEFAULT_TOPOLOGY_FILE } from "../model/load.ts";
-import { planLocalStack, type ComponentPlan, type LocalStackPlan } from "./plan.ts";
+import { PROMETHEUS_CONFIG_FILE, planLocalStack, type ComponentPlan, type LocalStackPlan } from "./plan.ts";
 import { isPortFree, portOwner } from "./ports.ts";
 import { findOnPath, isAlive, lastLines, startProcess, stopProcessGroup, type ManagedProcess } from "./processes.ts";
 
@@ -76,7 +76,7 @@ export async function startLocalStack(topology: Topology, options: StartOptions)
   await rm(join(plan.runDir, ERROR_PAGE_DIR), { recursive: true, force: true });
   await cp(DEFAULT_ERROR_PAGES_DIR, join(plan.runDir, ERROR_PAGE_DIR), { recursive: true });
   await writeFileAtomic(join(plan.runDir, HAPROXY_CONFIG_FILE), plan.haproxyConfig);
-  await writeFileAtomic(join(plan.runDir, "prometheus.yml"), plan.prometheusConfig);
+  await writeFileAtomic(join(plan.runDir, PROMETHEUS_CONFIG_FILE), plan.prometheusConfig);
   for (const component of plan.components) await writeFile(component.logFile, "");
 
   const started: ManagedProcess[] = [];
@@ -135,8 +135,9 @@ export async function startComponents(plan: LocalStackPlan, components: Componen
     await writeFile(component.logFile, "", { flag: "a" });
     const managed = await startProcess(component);
     managed.child.unref();
-    const at = Math.max(0, state.processes.findIndex((p) => p.name === "haproxy"));
-    state.processes.splice(at, 0, { name: component.name, pid: managed.pid });
+    // Web servers start before HAProxy (and stop after it); the others after it.
+    const haproxyAt = state.processes.findIndex((p) => p.name === "haproxy");
+    state.processes.splice(component.kind === "web" && haproxyAt >= 0 ? haproxyAt : state.processes.length, 0, { name: component.name, pid: managed.pid });
     await writeFileAtomic(join(plan.runDir, STATE_FILE), `${JSON.stringify(state, null, 2)}\n`);
     await waitUntilReady(component, managed, plan);
   }

@@ -47,6 +47,12 @@ async function statuses(expect: Expectations, access: StackAccess): Promise<Map<
   return new Map(states.filter((s) => s.backend === expect.backend).map((s) => [s.server, s.status]));
 }
 
+/** Requests HAProxy has sent to each server of the backend since it started ("show stat" stot). */
+async function requestsPerServer(expect: Expectations, access: StackAccess): Promise<Map<string, number>> {
+  const states = serverStates(parseShowStat(await access.api("show stat")));
+  return new Map(states.filter((s) => s.backend === expect.backend).map((s) => [s.server, s.sessionsTotal]));
+}
+
 /** Polls HAProxy until `server`'s status satisfies `wanted`; the time it did (by `now`), or undefined. */
 async function waitForStatus(expect: Expectations, access: StackAccess, server: string, wanted: (status: string) => boolean, timeoutMs: number, now: () => number): Promise<number | undefined> {
   return pollUntil(async () => {
@@ -144,9 +150,17 @@ async function distribution(expect: Expectations, access: StackAccess, requests:
   } else {
     const client = new TrafficClient(expect.frontendUrl, { connections: 4 });
     const path = (i: number) => (expect.balance === "uri" ? `/d/${i % 16}` : "/");
+    const before = await requestsPerServer(expect, access);
     const replies = await burst(client, requests, 4, (i) => client.get(path(i)));
     replies.forEach((reply, i) => tally(expect.balance === "uri" ? path(i) : undefined, reply));
     await client.close();
+    if (expect.balance === "roundrobin" || expect.balance === "leastconn") {
+      // Weighted shares are HAProxy's over all the requests it balanced in that window: its own
+      // counters see them all, where this client sees only its share of a stack that serves others too.
+      const after = await requestsPerServer(expect, access);
+      counts.clear();
+      for (const [server, total] of after) if (total - (before.get(server) ?? 0) > 0) counts.set(server, total - (before.get(server) ?? 0));
+    }
   }
   return judgeDistribution(expect, { counts, failures, serversByKey, up });
 }

@@ -1,0 +1,56 @@
+// The sidecar's view of npm run apply: the history file it reads at each scrape, and the series it serves.
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, writeFileSync, appendFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, it } from "vitest";
+import { parseApplyHistory, SelfMetrics } from "../sidecar/self-metrics.ts";
+import { parseExposition } from "./support/exposition.ts";
+
+const line = (time: string, outcome: string) => `${JSON.stringify({ time, base: "a", new: "b", classes: ["runtime"], outcome, durationMs: 5 })}\n`;
+
+describe("parseApplyHistory", () => {
+  it("counts applies by outcome and keeps the last; no-changes is a success, a rollback is not", () => {
+    const history = parseApplyHistory(line("2026-11-25T10:00:00Z", "applied") + line("2026-11-25T10:01:00Z", "no-changes") + line("2026-11-25T10:02:00Z", "rolled-back"));
+    assert.deepEqual([...history.counts], [["applied", 1], ["no-changes", 1], ["rolled-back", 1]]);
+    assert.deepEqual(history.last, { timestampSeconds: Date.parse("2026-11-25T10:02:00Z") / 1000, success: false });
+    assert.equal(parseApplyHistory(line("2026-11-25T10:03:00Z", "no-changes")).last?.success, true);
+  });
+
+  it("skips and counts what is not an apply record: a torn last line, a record without an outcome", () => {
+    const history = parseApplyHistory(`${line("2026-11-25T10:00:00Z", "applied")}{"time":"2026-11-25T10:01:00Z"}\n{"time":"2026-11-2`);
+    assert.equal(history.badLines, 2);
+    assert.deepEqual([...history.counts], [["applied", 1]]);
+  });
+
+  it("an empty or missing history: nothing", () => {
+    assert.deepEqual(parseApplyHistory(""), { counts: new Map(), badLines: 0 });
+  });
+});
+
+describe("the sidecar's apply series", () => {
+  it("are NaN (and no counts) before the first apply, then follow the file at each scrape", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "sidecar-apply-"));
+    try {
+      const file = join(dir, "apply-history.jsonl");
+      const metrics = new SelfMetrics({ applyHistoryFile: file });
+      const scrape = async () => parseExposition(await metrics.registry.metrics()).samples;
+      let samples = await scrape();
+      assert.ok(Number.isNaN(samples.get("haproxy_sidecar_last_apply_success")));
+      assert.ok(![...samples.keys()].some((k) => k.startsWith("haproxy_sidecar_applies_total")));
+      writeFileSync(file, line("2026-11-25T10:00:00Z", "applied"));
+      appendFileSync(file, line("2026-11-25T10:05:00Z", "rolled-back"));
+      samples = await scrape();
+      assert.equal(samples.get("haproxy_sidecar_last_apply_success"), 0);
+      assert.equal(samples.get("haproxy_sidecar_last_apply_timestamp_seconds"), Date.parse("2026-11-25T10:05:00Z") / 1000);
+      assert.equal(samples.get('haproxy_sidecar_applies_total{result="applied"}'), 1);
+      assert.equal(samples.get('haproxy_sidecar_applies_total{result="rolled-back"}'), 1);
+      appendFileSync(file, line("2026-11-25T10:06:00Z", "applied"));
+      samples = await scrape();
+      assert.equal(samples.get("haproxy_sidecar_last_apply_success"), 1);
+      assert.equal(samples.get('haproxy_sidecar_applies_total{result="applied"}'), 2);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
