@@ -14,6 +14,8 @@ export const topology = defineTopology({
     statsSocket: { path: "/var/lib/haproxy/admin.sock", mode: "660", level: "admin" },
     masterSocket: "/var/lib/haproxy/master.sock",
     hardStopAfter: "30s",
+    // Reloads (npm run apply) close the old worker's connections over 5 s, not all at once.
+    closeSpreadTime: "5s",
   },
   defaults: {
     mode: "http",
@@ -24,6 +26,8 @@ export const topology = defineTopology({
     retries: 3,
     redispatch: true,
     retryOn: ["conn-failure", "empty-response", "response-timeout"],
+    // A reload answers an idle keep-alive connection's next request before closing it, not under it.
+    idleCloseOnResponse: true,
   },
   frontends: [
     {

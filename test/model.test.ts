@@ -32,6 +32,7 @@ describe("defaults", () => {
         statsSocket: { path: "/var/lib/haproxy/admin.sock", mode: "660", level: "admin" },
         masterSocket: "/var/lib/haproxy/master.sock",
         hardStopAfter: "30s",
+        closeSpreadTime: "5s",
       },
       defaults: {
         mode: "http",
@@ -40,6 +41,7 @@ describe("defaults", () => {
         timeouts: { connect: "5s", client: "10s", server: "10s" },
         retries: 3,
         redispatch: true,
+        idleCloseOnResponse: true,
         retryOn: ["conn-failure", "empty-response", "response-timeout"],
       },
       frontends: [{ name: "web", binds: [{ address: "*", port: 80 }], defaultBackend: "app", forwardfor: true, errorPages: [] }],

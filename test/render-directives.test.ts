@@ -26,6 +26,9 @@ const cases: { field: string; edit: (t: any) => void; heading: string; lines: st
   { field: "global.maxconn", edit: (t) => (t.global.maxconn = 20000), heading: "global", lines: ["    maxconn 20000"] },
   { field: "global.nbthread", edit: (t) => (t.global.nbthread = 2), heading: "global", lines: ["    nbthread 2"] },
   { field: "global.hardStopAfter", edit: (t) => (t.global.hardStopAfter = "1m"), heading: "global", lines: ["    hard-stop-after 1m"] },
+  { field: "global.closeSpreadTime", edit: (t) => (t.global.closeSpreadTime = "infinite"), heading: "global", lines: ["    close-spread-time infinite"] },
+  { field: "defaults.idleCloseOnResponse (on by default)", edit: () => {}, heading: "defaults", lines: ["    option idle-close-on-response"] },
+  { field: "defaults.idleCloseOnResponse off", edit: (t) => (t.defaults.idleCloseOnResponse = false), heading: "defaults", lines: [], absent: /idle-close-on-response/ },
   {
     field: "global.logs (a syslog target, a minimum level)",
     edit: (t) => (t.global.logs = [{ target: "10.0.0.5:514", format: "rfc5424", facility: "local3", minLevel: "warning" }]),

@@ -11,6 +11,7 @@ export interface ConfigView {
     statsSocket: string;
     nbthread?: number;
     hardStopAfter: string;
+    closeSpreadTime: string;
   };
   defaults: {
     mode: string;
@@ -70,6 +71,7 @@ export function buildView(topology: Topology, target: RenderTarget, source: stri
       statsSocket: `${statsSocketPath} mode ${statsSocket.mode} level ${statsSocket.level}${statsSocket.level === "admin" ? " expose-fd listeners" : ""}`,
       nbthread: topology.global.nbthread,
       hardStopAfter: topology.global.hardStopAfter,
+      closeSpreadTime: topology.global.closeSpreadTime,
     },
     defaults: {
       mode: topology.defaults.mode,
@@ -78,6 +80,7 @@ export function buildView(topology: Topology, target: RenderTarget, source: stri
         topology.defaults.mode === "tcp" ? "tcplog" : undefined,
         topology.defaults.dontlognull ? "dontlognull" : undefined,
         topology.defaults.redispatch ? "redispatch" : undefined,
+        topology.defaults.idleCloseOnResponse && topology.defaults.mode === "http" ? "idle-close-on-response" : undefined,
       ].filter((o): o is string => o !== undefined),
       timeouts: (
         [

@@ -154,9 +154,10 @@ async function distribution(expect: Expectations, access: StackAccess, requests:
     const replies = await burst(client, requests, 4, (i) => client.get(path(i)));
     replies.forEach((reply, i) => tally(expect.balance === "uri" ? path(i) : undefined, reply));
     await client.close();
-    if (expect.balance === "roundrobin" || expect.balance === "leastconn") {
-      // Weighted shares are HAProxy's over all the requests it balanced in that window: its own
+    if (expect.balance === "roundrobin") {
+      // Weighted turns are HAProxy's over all the requests it balanced in that window: its own
       // counters see them all, where this client sees only its share of a stack that serves others too.
+      // (leastconn follows connections, not turns: there the client's own view is judged.)
       const after = await requestsPerServer(expect, access);
       counts.clear();
       for (const [server, total] of after) if (total - (before.get(server) ?? 0) > 0) counts.set(server, total - (before.get(server) ?? 0));
