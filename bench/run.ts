@@ -7,6 +7,7 @@ import { sidecarBench } from "./sidecar.bench.ts";
 import { synthBench } from "./synth.bench.ts";
 import { failoverBench } from "./failover.bench.ts";
 import { planBench } from "./plan.bench.ts";
+import { applyBench } from "./apply.bench.ts";
 import { formatBenchTable, type BenchRow } from "./table.ts";
 
 /** Every suite, in the order they run and print. */
@@ -16,6 +17,7 @@ const SUITES = {
   sidecar: sidecarBench,
   cdktf: synthBench,
   plan: planBench,
+  apply: applyBench,
   failover: failoverBench,
 } satisfies Record<string, () => Promise<BenchRow[]>>;
 type SuiteName = keyof typeof SUITES;

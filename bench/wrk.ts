@@ -8,6 +8,10 @@ export interface WrkResult {
   requests: number;
   /** Non-2xx/3xx responses plus socket errors: a throughput figure with errors is not comparable. */
   errors: number;
+  /** Connect, read, write and timeout errors: connections that broke. */
+  socketErrors: number;
+  /** Answers that were not 2xx or 3xx. */
+  non2xx: number;
 }
 
 const UNIT_MS: Record<string, number> = { us: 0.001, ms: 1, s: 1000, m: 60_000 };
@@ -25,12 +29,16 @@ export function parseWrkOutput(text: string): WrkResult {
   };
   const socketErrors = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(text);
   const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(text);
+  const socketErrorCount = socketErrors ? socketErrors.slice(1).reduce((sum, n) => sum + Number(n), 0) : 0;
+  const non2xxCount = non2xx ? Number(non2xx[1]) : 0;
   return {
     requestsPerSecond: Number(number(/^Requests\/sec:\s+([\d.]+)/m, "Requests/sec")[1]),
     p50Ms: latency("50"),
     p99Ms: latency("99"),
     requests: Number(number(/^\s+(\d+) requests in /m, "request count")[1]),
-    errors: (socketErrors ? socketErrors.slice(1).reduce((sum, n) => sum + Number(n), 0) : 0) + (non2xx ? Number(non2xx[1]) : 0),
+    errors: socketErrorCount + non2xxCount,
+    socketErrors: socketErrorCount,
+    non2xx: non2xxCount,
   };
 }
 

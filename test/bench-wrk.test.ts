@@ -11,7 +11,13 @@ const fixture = (name: string) => readFileSync(new URL(`fixtures/wrk/${name}`, i
 describe("parseWrkOutput", () => {
   it("reads throughput, median and p99 latency, and the request count", () => {
     const result = parseWrkOutput(fixture("non-2xx.txt"));
-    assert.deepEqual(result, { requestsPerSecond: 1151.07, p50Ms: 3.13, p99Ms: 12.12, requests: 1152, errors: 1152 });
+    assert.deepEqual(result, { requestsPerSecond: 1151.07, p50Ms: 3.13, p99Ms: 12.12, requests: 1152, errors: 1152, socketErrors: 0, non2xx: 1152 });
+  });
+
+  it("counts socket errors (connect, read, write, timeout) apart from non-2xx answers", () => {
+    const text = fixture("latency.txt").replace(/^(Requests\/sec:)/m, "  Socket errors: connect 1, read 7, write 2, timeout 3\n$1");
+    const result = parseWrkOutput(text);
+    assert.deepEqual([result.socketErrors, result.non2xx, result.errors], [13, 0, 13]);
   });
 
   it("counts no errors when every response was 2xx", () => {

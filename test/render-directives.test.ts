@@ -27,6 +27,7 @@ const cases: { field: string; edit: (t: any) => void; heading: string; lines: st
   { field: "global.nbthread", edit: (t) => (t.global.nbthread = 2), heading: "global", lines: ["    nbthread 2"] },
   { field: "global.hardStopAfter", edit: (t) => (t.global.hardStopAfter = "1m"), heading: "global", lines: ["    hard-stop-after 1m"] },
   { field: "global.closeSpreadTime", edit: (t) => (t.global.closeSpreadTime = "infinite"), heading: "global", lines: ["    close-spread-time infinite"] },
+  { field: "global.closeSpreadTime off", edit: (t) => (t.global.closeSpreadTime = "off"), heading: "global", lines: [], absent: /close-spread-time/ },
   { field: "defaults.idleCloseOnResponse (on by default)", edit: () => {}, heading: "defaults", lines: ["    option idle-close-on-response"] },
   { field: "defaults.idleCloseOnResponse off", edit: (t) => (t.defaults.idleCloseOnResponse = false), heading: "defaults", lines: [], absent: /idle-close-on-response/ },
   {

@@ -120,10 +120,10 @@ export const Global = z.strictObject({
   /**
    * After a reload, the old worker closes its connections spread over this window instead of all at
    * once, so clients reconnect to the new worker gradually ("infinite": only as each one ends, up to
-   * hard-stop-after). With idle-close-on-response, 5s measured the fewest errors while old workers
-   * still leave within seconds (see npm run bench, group apply).
+   * hard-stop-after; "off": all at once, HAProxy's own default). With idle-close-on-response, 5s
+   * measured the fewest errors while old workers still leave within seconds (npm run bench, apply).
    */
-  closeSpreadTime: z.union([z.literal("infinite"), Duration]).default("5s"),
+  closeSpreadTime: z.union([z.literal("infinite"), z.literal("off"), Duration]).default("5s"),
 });
 
 export const Timeouts = z.strictObject({

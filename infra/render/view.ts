@@ -11,7 +11,7 @@ export interface ConfigView {
     statsSocket: string;
     nbthread?: number;
     hardStopAfter: string;
-    closeSpreadTime: string;
+    closeSpreadTime?: string;
   };
   defaults: {
     mode: string;
@@ -71,7 +71,7 @@ export function buildView(topology: Topology, target: RenderTarget, source: stri
       statsSocket: `${statsSocketPath} mode ${statsSocket.mode} level ${statsSocket.level}${statsSocket.level === "admin" ? " expose-fd listeners" : ""}`,
       nbthread: topology.global.nbthread,
       hardStopAfter: topology.global.hardStopAfter,
-      closeSpreadTime: topology.global.closeSpreadTime,
+      closeSpreadTime: topology.global.closeSpreadTime === "off" ? undefined : topology.global.closeSpreadTime,
     },
     defaults: {
       mode: topology.defaults.mode,
