@@ -152,49 +152,64 @@ async function main(argv: string[]): Promise<number> {
   );
   const runDir = resolve(values["run-dir"]);
   const log = (line: string) => process.stderr.write(`apply: ${line}\n`);
-  const head = await loadTopologyFile(values.topology);
-  const applied = await readApplied(runDir);
-  const processes = await recordedProcesses(runDir);
-  if (!applied || !processes) throw new StackNotRunningError(runDir, `no ${APPLIED_FILE} or stack.json there`);
-
+  const head = { topology: await loadTopologyFile(values.topology), source: relative(REPO_ROOT, resolve(values.topology)) };
+  const before = await runningStack(runDir);
   if (values["dry-run"]) {
-    process.stdout.write(`${formatPlan(makePlan(applied.topology, head), "text")}\ndry run: nothing was applied\n`);
+    process.stdout.write(`${formatPlan(makePlan(before.applied.topology, head.topology), "text")}\ndry run: nothing was applied\n`);
     return 0;
   }
   // A config HAProxy would reject never reaches the running process.
-  await checkEveryTarget(head);
-  refuseHaproxyRestart(applied.topology, head, runDir);
+  await checkEveryTarget(head.topology);
+  refuseHaproxyRestart(before.applied.topology, head.topology, runDir);
 
   const lock = await acquireApplyLock(runDir, log);
-  const started = Date.now();
   try {
-    const source = relative(REPO_ROOT, resolve(values.topology));
+    // Read again under the lock: another apply may have finished in the meantime.
+    const { applied, processes } = await runningStack(runDir);
     const io = localIO({ runDir, running: applied.topology.global, sidecar: processes.some((p) => p.name === "sidecar"), step: lock.step, log });
-    const next = { topology: head, source };
-    const result = await applyTopology(io, { base: { topology: applied.topology, source: applied.source }, head: next, verify: !values["no-verify"] });
+    const started = Date.now();
+    const result = await applyTopology(io, { base: { topology: applied.topology, source: applied.source }, head, verify: !values["no-verify"] });
     if (result.outcome === "applied") {
-      await recordApplied(runDir, { appliedAt: new Date().toISOString(), source, topology: head, haproxyConfigSha256: sha256(io.render(next)) });
+      await recordApplied(runDir, { appliedAt: new Date().toISOString(), source: head.source, topology: head.topology, haproxyConfigSha256: sha256(io.render(head)) });
       await lock.step("recorded");
     }
-    await appendFile(join(runDir, APPLY_HISTORY_FILE), `${JSON.stringify({
-      time: new Date().toISOString(),
-      base: sha256(JSON.stringify(applied.topology)).slice(0, 16),
-      new: sha256(JSON.stringify(head)).slice(0, 16),
-      classes: [...new Set(result.plan.changes.map((c) => c.class))],
-      outcome: result.outcome,
-      method: result.method,
-      durationMs: Date.now() - started,
-    })}\n`);
-    if (values.json) await writeFileAtomic(resolve(values.json), `${JSON.stringify(result, null, 2)}\n`);
-    if (result.verification.length) {
-      await mkdir(resolve(values.report), { recursive: true });
-      await writeFileAtomic(join(resolve(values.report), "apply.html"), renderHtmlReport({ topology: head.name, generatedAt: new Date().toISOString(), results: result.verification, samples: [], events: [] }));
-    }
+    await appendHistory(runDir, applied.topology, head.topology, result, Date.now() - started);
+    await writeOutputs(result, head.topology, values.json, values.report);
     process.stdout.write(describe(result));
-    return result.outcome === "applied" || result.outcome === "no-changes" ? 0 : result.outcome === "rolled-back" ? 1 : 3;
+    return EXIT_CODES[result.outcome];
   } finally {
     await lock.release();
   }
+}
+
+/** 0 applied or nothing to do; 1 failed and rolled back; 3 the rollback failed too (a human is needed). */
+const EXIT_CODES: Record<ApplyResult["outcome"], number> = { applied: 0, "no-changes": 0, "rolled-back": 1, "rollback-failed": 3 };
+
+/** What the stack in the run directory runs, or STACK_NOT_RUNNING. */
+async function runningStack(runDir: string) {
+  const [applied, processes] = [await readApplied(runDir), await recordedProcesses(runDir)];
+  if (!applied || !processes) throw new StackNotRunningError(runDir, `no ${APPLIED_FILE} or stack.json there`);
+  return { applied, processes };
+}
+
+function appendHistory(runDir: string, base: Topology, head: Topology, result: ApplyResult, durationMs: number): Promise<void> {
+  const line = {
+    time: new Date().toISOString(),
+    base: sha256(JSON.stringify(base)).slice(0, 16),
+    new: sha256(JSON.stringify(head)).slice(0, 16),
+    classes: [...new Set(result.plan.changes.map((c) => c.class))],
+    outcome: result.outcome,
+    method: result.method,
+    durationMs,
+  };
+  return appendFile(join(runDir, APPLY_HISTORY_FILE), `${JSON.stringify(line)}\n`);
+}
+
+async function writeOutputs(result: ApplyResult, head: Topology, json: string | undefined, reportDir: string): Promise<void> {
+  if (json) await writeFileAtomic(resolve(json), `${JSON.stringify(result, null, 2)}\n`);
+  if (result.verification.length === 0) return;
+  await mkdir(resolve(reportDir), { recursive: true });
+  await writeFileAtomic(join(resolve(reportDir), "apply.html"), renderHtmlReport({ topology: head.name, generatedAt: new Date().toISOString(), results: result.verification, samples: [], events: [] }));
 }
 
 runMain(main);
