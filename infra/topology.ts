@@ -21,7 +21,7 @@ export const topology = defineTopology({
     mode: "http",
     httplog: true,
     dontlognull: true,
-    timeouts: { connect: "5s", client: "10s", server: "10s", check: "2s" },
+    timeouts: { connect: "5s", client: "10s", server: "10s", check: "2s", httpRequest: "5s" },
     // Not in the seed: without these a request in flight to a dying server fails with 503.
     retries: 3,
     redispatch: true,

@@ -38,7 +38,7 @@ describe("defaults", () => {
         mode: "http",
         httplog: true,
         dontlognull: true,
-        timeouts: { connect: "5s", client: "10s", server: "10s" },
+        timeouts: { connect: "5s", client: "10s", server: "10s", httpRequest: "5s" },
         retries: 3,
         redispatch: true,
         idleCloseOnResponse: true,

@@ -1,5 +1,7 @@
 // The local runtime: the whole topology as real processes on 127.0.0.1, and nothing left after.
 import assert from "node:assert/strict";
+import { connect } from "node:net";
+import { parseDuration } from "../haproxy/duration.ts";
 import { createServer, type Server } from "node:net";
 import { writeFileSync, rmSync, existsSync } from "node:fs";
 import { join } from "node:path";
@@ -62,6 +64,21 @@ describe("the whole local stack", () => {
     }, 20_000, 500);
     assert.ok(allUp, `targets: ${JSON.stringify(targets.map((t) => [t.labels.job, t.health]))}`);
     assert.deepEqual(targets.map((t) => t.labels.job).sort(), ["haproxy", "haproxy-sidecar", "prometheus"]);
+  });
+
+  it("cuts a client that sends an incomplete request at timeout http-request, with a 408 (no slowloris)", async () => {
+    const bound = parseDuration(running.topology.defaults.timeouts.httpRequest!);
+    const socket = connect({ host: "127.0.0.1", port: running.topology.frontends[0]!.binds[0]!.port });
+    await once(socket, "connect");
+    const opened = Date.now();
+    socket.write("GET / HTTP/1.1\r\nHost: x\r\n"); // headers never finished
+    let answer = "";
+    socket.on("data", (d) => (answer += d));
+    await once(socket, "close");
+    const heldMs = Date.now() - opened;
+    assert.match(answer, /^HTTP\/1\.1 408 /);
+    // Cut at the bound, not at the client timeout (10 s) it would otherwise hold the slot for.
+    assert.ok(heldMs >= bound - 100 && heldMs < parseDuration(running.topology.defaults.timeouts.client), `held for ${heldMs} ms; bound ${bound} ms`);
   });
 
   it("serves the custom 503 page when every server is down", async () => {

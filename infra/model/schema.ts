@@ -131,7 +131,12 @@ export const Timeouts = z.strictObject({
   client: Duration.default("10s"),
   server: Duration.default("10s"),
   check: Duration.optional(),
-  httpRequest: Duration.optional(),
+  /**
+   * How long a client may take to send a whole request (headers). Without it a connection that sends
+   * nothing holds a slot for the whole client timeout: a cheap slowloris against maxconn. 5s is
+   * generous for any real client, short against an attacker; HAProxy answers 408 when it passes.
+   */
+  httpRequest: Duration.default("5s"),
   queue: Duration.optional(),
 });
 
