@@ -14,6 +14,7 @@ declare -A runtime=(
   [prometheus]=prometheus
   [promtool]=prometheus
   [openssl]=openssl
+  [git]=git
 )
 declare -A testing=(
   [wrk]=wrk
