@@ -1,11 +1,13 @@
-// Stopping process groups for real: a group whose leader is gone still gets stopped.
+// Stopping process groups for real: a group whose leader is gone still gets stopped, and a pid that
+// now names another process is never signalled.
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "vitest";
-import { groupAlive, isAlive, startProcess, stopProcessGroup } from "../infra/runtime/processes.ts";
+import { groupAlive, isAlive, processStartTicks, startProcess, stopProcessGroup } from "../infra/runtime/processes.ts";
 import { eventually } from "./support/stack.ts";
+import { runCli } from "./support/run-cli.ts";
 
 describe("stopProcessGroup", () => {
   it("stops a group whose leader has exited but whose worker still runs", async () => {
@@ -18,6 +20,31 @@ describe("stopProcessGroup", () => {
       await stopProcessGroup(leader.pid, 2000);
       assert.equal(groupAlive(leader.pid), false, "the worker was left running");
     } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("npm stop and a recorded pid that names another process now", () => {
+  it("stops the processes that are still the recorded ones, and never signals a reused pid", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "lb-processes-"));
+    const ours = await startProcess({ name: "web-a", command: "sleep", args: ["30"], logFile: join(dir, "a.log") });
+    const stranger = await startProcess({ name: "unrelated", command: "sleep", args: ["30"], logFile: join(dir, "b.log") });
+    try {
+      // web-b's pid was recorded when another process had it: its start time does not match any more.
+      const processes = [
+        { name: "web-a", pid: ours.pid, startTicks: processStartTicks(ours.pid) },
+        { name: "web-b", pid: stranger.pid, startTicks: processStartTicks(stranger.pid)! - 1 },
+      ];
+      writeFileSync(join(dir, "stack.json"), JSON.stringify({ startedAt: new Date().toISOString(), processes }));
+      const result = await runCli("infra/runtime/cli.ts", ["stop", "--run-dir", dir]);
+      assert.equal(result.code, 0, result.stderr);
+      assert.match(result.stdout, /^stopped 1 processes from /);
+      assert.equal(isAlive(ours.pid), false, "the recorded process was not stopped");
+      assert.equal(isAlive(stranger.pid), true, "a process that merely reuses a recorded pid was signalled");
+    } finally {
+      await stopProcessGroup(ours.pid, 1000);
+      await stopProcessGroup(stranger.pid, 1000);
       rmSync(dir, { recursive: true, force: true });
     }
   });

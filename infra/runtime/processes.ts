@@ -69,6 +69,19 @@ function procStat(pid: number | string): { state: string; pgrp: number } | undef
 }
 
 /**
+ * When a process started, in clock ticks since boot (/proc/PID/stat field 22); undefined when it is
+ * gone. A pid and its start time name one process: a pid reused later has another start time.
+ */
+export function processStartTicks(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19]);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * Whether a process still runs. A zombie does not: it has exited and holds no port or file, it
  * only waits for its parent (or an init that may be slow to reap) to collect its status.
  */

@@ -16,7 +16,7 @@ import { HAPROXY_CONFIG_FILE, recordApplied, sha256 } from "./applied.ts";
 import { DEFAULT_TOPOLOGY_FILE } from "../model/load.ts";
 import { PROMETHEUS_CONFIG_FILE, planLocalStack, type ComponentPlan, type LocalStackPlan } from "./plan.ts";
 import { isPortFree, portOwner } from "./ports.ts";
-import { findOnPath, isAlive, lastLines, startProcess, stopProcessGroup, type ManagedProcess } from "./processes.ts";
+import { findOnPath, isAlive, lastLines, processStartTicks, startProcess, stopProcessGroup, type ManagedProcess } from "./processes.ts";
 
 export interface StartOptions {
   runDir: string;
@@ -27,10 +27,25 @@ export interface StartOptions {
   source?: string;
 }
 
+/** A process the stack started, as npm stop finds it again: its start time tells a reused pid apart. */
+export interface RecordedProcess {
+  name: string;
+  pid: number;
+  /** /proc start time; absent in state files written before it was recorded. */
+  startTicks?: number;
+}
+
 /** What npm stop needs to find the processes of a detached stack. */
 interface StateFile {
   startedAt: string;
-  processes: { name: string; pid: number }[];
+  processes: RecordedProcess[];
+}
+
+const record = (name: string, pid: number): RecordedProcess => ({ name, pid, startTicks: processStartTicks(pid) });
+
+/** Still the process that was recorded: alive, and started when it did (not a reused pid). */
+export function stillRecordedProcess(p: RecordedProcess): boolean {
+  return isAlive(p.pid) && (p.startTicks === undefined || processStartTicks(p.pid) === p.startTicks);
 }
 
 const STATE_FILE = "stack.json";
@@ -49,8 +64,8 @@ export class LocalStack {
    */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
-      const recorded = (await readState(this.plan.runDir))?.processes.map((p) => p.pid) ?? [];
-      const own = this.processes.map((p) => p.pid).filter((pid) => !recorded.includes(pid));
+      const recorded = (await readState(this.plan.runDir))?.processes ?? [];
+      const own = this.processes.filter((p) => !recorded.some((r) => r.pid === p.pid)).map((p) => record(p.spec.name, p.pid));
       await stopAll([...own, ...recorded]);
       await rm(join(this.plan.runDir, STATE_FILE), { force: true });
     })();
@@ -94,7 +109,7 @@ export async function startLocalStack(topology: Topology, options: StartOptions)
     }
   } catch (error) {
     log(`start failed; stopping ${started.map((p) => p.spec.name).reverse().join(", ") || "nothing"}`);
-    await stopAll(started.map((p) => p.pid));
+    await stopAll(started.map((p) => record(p.spec.name, p.pid)));
     await rm(join(plan.runDir, STATE_FILE), { force: true });
     throw error;
   }
@@ -105,14 +120,14 @@ export async function startLocalStack(topology: Topology, options: StartOptions)
 export async function stopLocalStack(runDir: string): Promise<number> {
   const state = await readState(runDir);
   if (!state) return 0;
-  const alive = state.processes.filter((p) => isAlive(p.pid));
-  await stopAll(state.processes.map((p) => p.pid));
+  const ours = state.processes.filter(stillRecordedProcess);
+  await stopAll(state.processes);
   await rm(join(runDir, STATE_FILE), { force: true });
-  return alive.length;
+  return ours.length;
 }
 
 /** The processes of the stack running from `runDir` (alive or not), in start order; undefined if none. */
-export async function recordedProcesses(runDir: string): Promise<{ name: string; pid: number }[] | undefined> {
+export async function recordedProcesses(runDir: string): Promise<RecordedProcess[] | undefined> {
   return (await readState(runDir))?.processes;
 }
 
@@ -120,7 +135,7 @@ export async function recordedProcesses(runDir: string): Promise<{ name: string;
 export async function recordRestart(runDir: string, name: string, pid: number): Promise<void> {
   const state = await readState(runDir);
   if (!state) throw new StackNotRunningError(runDir);
-  state.processes = state.processes.map((p) => (p.name === name ? { name, pid } : p));
+  state.processes = state.processes.map((p) => (p.name === name ? record(name, pid) : p));
   await writeFileAtomic(join(runDir, STATE_FILE), `${JSON.stringify(state, null, 2)}\n`);
 }
 
@@ -137,7 +152,7 @@ export async function startComponents(plan: LocalStackPlan, components: Componen
     managed.child.unref();
     // Web servers start before HAProxy (and stop after it); the others after it.
     const haproxyAt = state.processes.findIndex((p) => p.name === "haproxy");
-    state.processes.splice(component.kind === "web" && haproxyAt >= 0 ? haproxyAt : state.processes.length, 0, { name: component.name, pid: managed.pid });
+    state.processes.splice(component.kind === "web" && haproxyAt >= 0 ? haproxyAt : state.processes.length, 0, record(component.name, managed.pid));
     await writeFileAtomic(join(plan.runDir, STATE_FILE), `${JSON.stringify(state, null, 2)}\n`);
     await waitUntilReady(component, managed, plan);
   }
@@ -147,18 +162,21 @@ export async function startComponents(plan: LocalStackPlan, components: Componen
 export async function stopComponents(runDir: string, names: string[]): Promise<void> {
   const state = await readState(runDir);
   if (!state) throw new StackNotRunningError(runDir);
-  await stopAll(state.processes.filter((p) => names.includes(p.name)).map((p) => p.pid));
+  await stopAll(state.processes.filter((p) => names.includes(p.name)));
   state.processes = state.processes.filter((p) => !names.includes(p.name));
   await writeFileAtomic(join(runDir, STATE_FILE), `${JSON.stringify(state, null, 2)}\n`);
 }
 
-async function stopAll(pidsInStartOrder: number[]): Promise<void> {
-  for (const pid of [...pidsInStartOrder].reverse()) await stopProcessGroup(pid);
+/** Stops recorded processes in reverse start order; a pid now used by another process is never signalled. */
+async function stopAll(inStartOrder: RecordedProcess[]): Promise<void> {
+  for (const p of [...inStartOrder].reverse()) {
+    if (stillRecordedProcess(p) || !isAlive(p.pid)) await stopProcessGroup(p.pid);
+  }
 }
 
 async function refuseIfRunning(runDir: string): Promise<void> {
   const state = await readState(runDir);
-  const alive = state?.processes.filter((p) => isAlive(p.pid)).map((p) => p.pid) ?? [];
+  const alive = state?.processes.filter(stillRecordedProcess).map((p) => p.pid) ?? [];
   if (alive.length > 0) throw new StackAlreadyRunningError(runDir, alive);
 }
 
@@ -171,7 +189,7 @@ async function readState(runDir: string): Promise<StateFile | undefined> {
 }
 
 function writeState(runDir: string, processes: ManagedProcess[]): Promise<void> {
-  const state: StateFile = { startedAt: new Date().toISOString(), processes: processes.map((p) => ({ name: p.spec.name, pid: p.pid })) };
+  const state: StateFile = { startedAt: new Date().toISOString(), processes: processes.map((p) => record(p.spec.name, p.pid)) };
   return writeFileAtomic(join(runDir, STATE_FILE), `${JSON.stringify(state, null, 2)}\n`);
 }
 

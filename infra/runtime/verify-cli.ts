@@ -11,9 +11,8 @@ import { REPO_ROOT } from "../repo.ts";
 import { ASSERTIONS, allPassed, type AssertionName, type AssertionResult } from "../../sidecar/assertions/judge.ts";
 import { runAssertions } from "../../sidecar/assertions/run.ts";
 import { renderHtmlReport, renderTable } from "../../sidecar/assertions/report.ts";
-import { isAlive } from "./processes.ts";
 import { ASSERTIONS_FILE, planLocalStack } from "./plan.ts";
-import { recordedProcesses, startLocalStack, type LocalStack } from "./stack.ts";
+import { recordedProcesses, startLocalStack, stillRecordedProcess, type LocalStack } from "./stack.ts";
 import { expectationsFromTopology, localStackAccess } from "./verify.ts";
 
 const USAGE = `usage: npm run verify -- [--only ${ASSERTIONS.join(",")}] [--json FILE] [--report DIR]
@@ -53,7 +52,7 @@ async function main(argv: string[]): Promise<number> {
   const topology = await loadTopologyFile(values.topology);
   const log = (line: string) => process.stderr.write(`verify: ${line}\n`);
 
-  const running = (await recordedProcesses(runDir))?.some((p) => isAlive(p.pid)) ?? false;
+  const running = (await recordedProcesses(runDir))?.some(stillRecordedProcess) ?? false;
   let ownStack: LocalStack | undefined;
   if (!running) {
     log(`no stack runs from ${runDir}: starting one for this run`);
