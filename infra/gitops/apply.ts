@@ -7,7 +7,7 @@ import { allPassed } from "../../sidecar/assertions/judge.ts";
 import { judgeReload, parseShowProc, type ShowProc } from "../../haproxy/master-cli.ts";
 import { pollUntil } from "../../lib/poll.ts";
 import { runtimeApiCommands, type TopologyChange } from "./changes.ts";
-import { hasChanges, makePlan, type Plan } from "./plan.ts";
+import { hasChanges, type Plan } from "./plan.ts";
 
 /** The steps, in order; each is written to the lock as it is reached, so a crash says where it stopped. */
 export const APPLY_STEPS = ["planned", "components-started", "runtime-applied", "config-written", "reloaded", "verified", "recorded"] as const;
@@ -22,6 +22,8 @@ export interface ApplyIO {
   writeConfig(text: string): Promise<void>;
   /** The config this target renders for one side of the change. */
   render(side: Side): string;
+  /** The plan between two topologies, with the generated files this target has. */
+  plan(base: Topology, head: Topology): Plan;
   /** Starts the web servers `head` has and `base` does not; returns how to stop them again. */
   startAddedComponents(base: Topology, head: Topology): Promise<() => Promise<void>>;
   /** Stops the web servers `base` had and `head` has not (after the reload has drained them). */
@@ -123,7 +125,7 @@ export interface ApplyOptions {
 
 export async function applyTopology(io: ApplyIO, options: ApplyOptions): Promise<ApplyResult> {
   const [base, head] = [options.base.topology, options.head.topology];
-  const plan = makePlan(base, head);
+  const plan = io.plan(base, head);
   await io.checkpoint("planned");
   if (!hasChanges(plan)) return { outcome: "no-changes", plan, verification: [] };
   const active = plan.changes.filter((c) => c.class !== "none");

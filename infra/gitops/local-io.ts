@@ -1,0 +1,94 @@
+// The apply engine's edges on the local stack: its sockets, its run directory, its processes.
+import { cp } from "node:fs/promises";
+import { join } from "node:path";
+import { runtimeCommand } from "../../haproxy/runtime-api.ts";
+import { parseDuration } from "../../haproxy/duration.ts";
+import { runAssertions } from "../../sidecar/assertions/run.ts";
+import { ApplyNeedsRestartError } from "../errors.ts";
+import { writeFileAtomic } from "../files.ts";
+import type { Topology } from "../model/schema.ts";
+import { DEFAULT_ERROR_PAGES_DIR } from "../render/haproxy-check.ts";
+import { renderHaproxyConfig } from "../render/render.ts";
+import { ERROR_PAGE_DIR, haproxySockets, localTarget } from "../render/targets.ts";
+import { HAPROXY_CONFIG_FILE } from "../runtime/applied.ts";
+import { planLocalStack, PROMETHEUS_CONFIG_FILE, type ComponentPlan, type LocalStackPlan } from "../runtime/plan.ts";
+import { startComponents, stopComponents } from "../runtime/stack.ts";
+import { checkSettleMs, expectationsFromTopology, localStackAccess } from "../runtime/verify.ts";
+import type { ApplyIO } from "./apply.ts";
+import { checkpoint } from "./apply-run.ts";
+import { makePlan } from "./plan.ts";
+
+export interface LocalApply {
+  runDir: string;
+  /** The running stack's global section: where its sockets are. */
+  running: Topology["global"];
+  sidecar: boolean;
+  step: (step: string) => Promise<void>;
+  log: (line: string) => void;
+}
+
+export function localIO({ runDir, running, sidecar, step, log }: LocalApply): ApplyIO {
+  const target = localTarget(runDir);
+  const sockets = haproxySockets(running, target);
+  const planFor = (t: Topology) => planLocalStack(t, { runDir, sidecar });
+  const webs = (t: Topology) => planFor(t).components.filter((c) => c.kind === "web");
+  /** Components other than HAProxy that would start differently: command, arguments, environment, or Prometheus's configuration. */
+  const changedComponents = (base: Topology, head: Topology) => {
+    const [from, to] = [planFor(base), planFor(head)];
+    const before = new Map(from.components.map((c) => [c.name, c]));
+    const differs = (c: ComponentPlan) => specOf(before.get(c.name)!) !== specOf(c) || (c.kind === "prometheus" && from.prometheusConfig !== to.prometheusConfig);
+    return to.components.filter((c) => c.kind !== "haproxy" && before.has(c.name) && differs(c));
+  };
+  /** Restarts `components` as `plan` says, writing Prometheus's configuration first when it is one of them. */
+  const restart = async (plan: LocalStackPlan, components: ComponentPlan[]) => {
+    if (components.length === 0) return;
+    log(`restarting ${components.map((c) => c.name).join(", ")}`);
+    if (components.some((c) => c.kind === "prometheus")) await writeFileAtomic(join(runDir, PROMETHEUS_CONFIG_FILE), plan.prometheusConfig);
+    await stopComponents(runDir, components.map((c) => c.name));
+    await startComponents(plan, components);
+  };
+  return {
+    admin: (command) => runtimeCommand({ path: sockets.admin }, command, { timeoutMs: 5000 }),
+    master: (command) => runtimeCommand({ path: sockets.master }, command, { timeoutMs: 5000 }),
+    writeConfig: async (text) => {
+      await cp(DEFAULT_ERROR_PAGES_DIR, join(runDir, ERROR_PAGE_DIR), { recursive: true });
+      await writeFileAtomic(join(runDir, HAPROXY_CONFIG_FILE), text);
+    },
+    render: (side) => renderHaproxyConfig(side.topology, target, { source: side.source }),
+    plan: (base, head) => makePlan(base, head),
+    startAddedComponents: async (base, head) => {
+      const before = new Set(webs(base).map((w) => w.name));
+      const added = webs(head).filter((w) => !before.has(w.name));
+      if (added.length) log(`starting ${added.map((w) => w.name).join(", ")}`);
+      await startComponents(planLocalStack(head, { runDir, sidecar }), added);
+      return () => stopComponents(runDir, added.map((w) => w.name));
+    },
+    restartChangedComponents: async (base, head) => {
+      const changed = changedComponents(base, head);
+      await restart(planFor(head), changed);
+      return () => restart(planFor(base), planFor(base).components.filter((c) => changed.some((x) => x.name === c.name)));
+    },
+    stopRemovedComponents: async (base, head) => {
+      const after = new Set(webs(head).map((w) => w.name));
+      const removed = webs(base).filter((w) => !after.has(w.name)).map((w) => w.name);
+      if (removed.length) log(`stopping ${removed.join(", ")}`);
+      await stopComponents(runDir, removed);
+    },
+    verify: async (t) => (await runAssertions(expectationsFromTopology(t), localStackAccess(planLocalStack(t, { runDir, sidecar }), log), { only: ["health", "distribution", "persistence"], requests: 200 })).results,
+    settleMs: checkSettleMs,
+    hardStopAfterMs: (t) => parseDuration(t.global.hardStopAfter),
+    checkpoint: (s) => checkpoint(step, s, log),
+    log,
+  };
+}
+
+const specOf = (c: ComponentPlan) => JSON.stringify([c.command, c.args, c.env ?? {}, c.ports]);
+
+/** HAProxy's own command line (the master socket, the config path) cannot change under a running master. */
+export function refuseHaproxyRestart(base: Topology, head: Topology, runDir: string): void {
+  const haproxy = (t: Topology) => planLocalStack(t, { runDir, sidecar: false }).components.find((c) => c.kind === "haproxy")!;
+  if (specOf(haproxy(base)) !== specOf(haproxy(head))) {
+    throw new ApplyNeedsRestartError("HAProxy's command line changes (global.masterSocket): HAProxy itself must restart; run npm stop, then npm start");
+  }
+}
+
