@@ -62,6 +62,23 @@ describe("every resource and attribute of the stack, against the docker provider
   });
 });
 
+describe("a topology change re-creates the apply agent, never HAProxy", () => {
+  const base = containers(synth(parseTopology(seedTopology())).stack);
+  for (const [what, edit] of [
+    ["a weight", (t: any) => (t.backends[0].servers[0].weight = 3)],
+    ["a balance algorithm", (t: any) => (t.backends[0].balance = "leastconn")],
+    ["a timeout", (t: any) => (t.defaults.timeouts.server = "30s")],
+  ] as const) {
+    it(`${what}: the HAProxy container is the same, only what the agent receives differs`, () => {
+      const changed = containers(synth(parseTopology(editedTopology(edit))).stack);
+      assert.deepEqual(changed.haproxy, base.haproxy);
+      assert.notDeepEqual(changed["apply-agent"].upload, base["apply-agent"].upload);
+      const differing = Object.keys(base).filter((name) => JSON.stringify(base[name]) !== JSON.stringify(changed[name]));
+      assert.deepEqual(differing, ["apply-agent"]);
+    });
+  }
+});
+
 describe("the CDKTF stack for the default topology", () => {
   const topology = parseTopology(seedTopology());
   const { json, stack } = synth(topology);
@@ -77,23 +94,29 @@ describe("the CDKTF stack for the default topology", () => {
 
   it("declares every container: each server of the model, HAProxy, the sidecar, Prometheus, Grafana", () => {
     const servers = topology.backends.flatMap((b) => b.servers.map((s) => s.address));
-    assert.deepEqual(Object.keys(byName).sort(), [...new Set([...servers, "haproxy", "sidecar", "prometheus", "grafana"])].sort());
+    assert.deepEqual(Object.keys(byName).sort(), [...new Set([...servers, "haproxy", "apply-agent", "sidecar", "prometheus", "grafana"])].sort());
     for (const container of Object.values(byName)) {
       assert.deepEqual(container.networks_advanced.map((n: any) => n.aliases), [[container.name]], `${container.name} is reachable by its name`);
     }
   });
 
-  it("uploads into HAProxy the renderer's docker config, byte for byte, and HAProxy accepts it", async () => {
-    const uploaded = byName.haproxy.upload.find((u: any) => u.file === DOCKER_PATHS.config).content;
-    assert.equal(uploaded, renderHaproxyConfig(topology, dockerTarget(), { source: SOURCE }));
-    await checkHaproxyConfig(uploaded);
+  it("uploads the resolved topology to the apply agent, which renders a config HAProxy accepts", async () => {
+    const uploaded = byName["apply-agent"].upload.find((u: any) => u.file === DOCKER_PATHS.desiredTopology).content;
+    assert.deepEqual(JSON.parse(uploaded), JSON.parse(JSON.stringify(topology)));
+    await checkHaproxyConfig(renderHaproxyConfig(parseTopology(JSON.parse(uploaded)), dockerTarget(), { source: SOURCE }));
   });
 
-  it("uploads the error pages the config names, from templates/errors", () => {
-    for (const page of topology.frontends[0]!.errorPages) {
-      const upload = byName.haproxy.upload.find((u: any) => u.file === `${DOCKER_PATHS.configDir}/errors/${page.file}`);
-      assert.equal(upload?.content, readFileSync(join(REPO_ROOT, "templates/errors", page.file), "utf8"), page.file);
-    }
+  it("HAProxy reads the config the agent writes into their shared volume, created after the agent is healthy", () => {
+    assert.deepEqual(byName.haproxy.upload ?? [], [], "HAProxy gets no upload: a config change must not replace it");
+    assert.equal(byName.haproxy.command[byName.haproxy.command.indexOf("-f") + 1], DOCKER_PATHS.config);
+    assert.ok(DOCKER_PATHS.config.startsWith(`${DOCKER_PATHS.socketDir}/`));
+    const volumeOf = (c: any) => c.volumes.find((v: any) => v.container_path === DOCKER_PATHS.socketDir)?.volume_name;
+    assert.equal(volumeOf(byName["apply-agent"]), volumeOf(byName.haproxy));
+    assert.deepEqual(byName.haproxy.depends_on, ["docker_container.container-apply-agent"]);
+    assert.equal(byName["apply-agent"].wait, true);
+    assert.deepEqual(byName["apply-agent"].entrypoint, ["node", "/app/agent.mjs"]);
+    assert.equal(byName["apply-agent"].user, "99:99", "HAProxy's user: it owns the volume");
+    assert.equal(byName["apply-agent"].image, byName.sidecar.image, "the agent runs from the sidecar's image");
   });
 
   it("publishes exactly the frontend binds on every address, and the operator ports on loopback only", () => {
@@ -175,12 +198,12 @@ describe("the CDKTF stack for the default topology", () => {
 });
 
 describe("the stack follows the model", () => {
-  it("a TLS bind mounts certificates from a Terraform variable, not a path of this machine", () => {
+  it("a TLS bind mounts certificates from a Terraform variable, not a path of this machine, beside the config the agent writes (certs/ is relative to it)", () => {
     const topology = parseTopology(editedTopology((t) => (t.frontends[0].binds = [{ port: 443, tlsCertificate: "site.pem" }])));
     const { stack } = synth(topology);
     assert.equal(stack.variable.certificates_dir.type, "string");
     const haproxy = containers(stack).haproxy;
-    assert.ok(haproxy.volumes.some((v: any) => v.host_path === "${var.certificates_dir}" && v.container_path === "/usr/local/etc/haproxy/certs" && v.read_only === true));
+    assert.ok(haproxy.volumes.some((v: any) => v.host_path === "${var.certificates_dir}" && v.container_path === "/var/lib/haproxy/certs" && v.read_only === true));
     assert.deepEqual(haproxy.ports.map((p: any) => p.external), [443, 8404]);
   });
 

@@ -5,7 +5,8 @@ import { App } from "cdktf";
 import { parseCliArgs, runMain } from "../../lib/cli.ts";
 import { DEFAULT_TOPOLOGY_FILE, loadTopologyFile } from "../model/load.ts";
 import { checkHaproxyConfig } from "../render/haproxy-check.ts";
-import { DOCKER_PATHS } from "../render/targets.ts";
+import { dockerTarget } from "../render/targets.ts";
+import { renderHaproxyConfig } from "../render/render.ts";
 import { certificateFiles } from "../render/validate.ts";
 import { REPO_ROOT } from "../repo.ts";
 import { planDockerStack } from "./plan.ts";
@@ -20,10 +21,9 @@ async function main(argv: string[]): Promise<number> {
   const { values } = parseCliArgs(argv, { topology: { type: "string", default: DEFAULT_TOPOLOGY_FILE }, outdir: { type: "string" } }, USAGE);
   const topology = await loadTopologyFile(values.topology);
   const plan = planDockerStack(topology, { source: relative(REPO_ROOT, resolve(values.topology)) });
-  // Every config we hand to a deploy has passed the real HAProxy's check, as render's do.
-  const haproxyConfig = plan.containers.flatMap((c) => c.uploads).find((u) => u.path === DOCKER_PATHS.config)!;
+  // Every config the apply agent will write has passed the real HAProxy's check, as render's do.
   // TLS certificates exist only on the Docker host (the certificates_dir variable): stand in for them.
-  await checkHaproxyConfig(haproxyConfig.content, { placeholderCertificates: certificateFiles(topology) });
+  await checkHaproxyConfig(renderHaproxyConfig(topology, dockerTarget()), { placeholderCertificates: certificateFiles(topology) });
   // cdktf's CLI passes the output directory in CDKTF_OUTDIR; run on its own, it is cdktf.out.
   const app = new App({ outdir: values.outdir ?? process.env.CDKTF_OUTDIR ?? resolve(REPO_ROOT, "cdktf.out"), skipValidation: false });
   new DockerTopologyStack(app, plan);

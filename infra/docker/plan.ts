@@ -8,14 +8,15 @@ import Handlebars from "handlebars";
 import type { Topology } from "../model/schema.ts";
 import { bindPorts } from "../model/schema.ts";
 import { parseDuration } from "../../haproxy/duration.ts";
-import { renderHaproxyConfig, TEMPLATES_DIR } from "../render/render.ts";
+import { TEMPLATES_DIR } from "../render/render.ts";
 import { renderPrometheusConfig } from "../render/prometheus.ts";
-import { CERTIFICATE_DIR, DOCKER_HOSTS, DOCKER_PATHS, ERROR_PAGE_DIR, dockerTarget, haproxySockets, type HaproxySockets } from "../render/targets.ts";
+import { CERTIFICATE_DIR, DOCKER_HOSTS, DOCKER_PATHS, dockerTarget, haproxySockets, type HaproxySockets } from "../render/targets.ts";
 import { DEFAULT_TOPOLOGY_FILE } from "../model/load.ts";
 import { GRAFANA_PATHS, PROMETHEUS_PATHS, WEB_APP_PATHS } from "../endpoints.ts";
 import { SIDECAR_PATHS } from "../../sidecar/endpoints.ts";
 import { TargetPlanError } from "../errors.ts";
 import { REPO_ROOT } from "../repo.ts";
+import { APPLY_HISTORY_FILE } from "../runtime/applied.ts";
 
 /** Images pulled from a registry: pinned to the versions the test suite runs locally (Debian's). */
 export const PINNED_IMAGES = {
@@ -24,8 +25,11 @@ export const PINNED_IMAGES = {
   grafana: "grafana/grafana:10.4.2",
 } as const;
 
-/** What the sidecar's image is built from (sidecar/Dockerfile copies exactly these): a change rebuilds it. */
-export const SIDECAR_SOURCES = ["sidecar", "haproxy", "lib", "package.json", "package-lock.json"] as const;
+/**
+ * What the sidecar's image is built from (sidecar/Dockerfile copies exactly these): a change rebuilds
+ * it. The apply agent, which renders the topology, is bundled into the same image.
+ */
+export const SIDECAR_SOURCES = ["sidecar", "haproxy", "lib", "infra", "templates", "package.json", "package-lock.json"] as const;
 
 /** The official HAProxy image's unprivileged group, which owns the stats socket (see its Dockerfile). */
 export const HAPROXY_IMAGE_GID = "99";
@@ -77,6 +81,12 @@ export interface ContainerPlan {
   uploads: UploadedFile[];
   volumes: { volume: string; containerPath: string; readOnly?: boolean }[];
   healthcheck: { test: string[]; interval: string; timeout: string; retries: number; startPeriod: string };
+  /** Replaces the image's entrypoint (the apply agent runs from the sidecar's image). */
+  entrypoint?: string[];
+  /** Containers created (and healthy, when they wait) before this one. */
+  dependsOn?: string[];
+  /** Terraform waits for this container's health check before creating what depends on it. */
+  waitHealthy?: boolean;
   /** TLS binds need certificates from the deploying machine: a Terraform variable names the directory. */
   certificates?: { containerPath: string };
 }
@@ -128,7 +138,7 @@ export function planDockerStack(topology: Topology, options: { source?: string }
     name,
     network: name,
     volumes: Object.values(context.volumes),
-    containers: [...webContainers(topology), haproxyContainer(context), sidecarContainer(context), prometheusContainer(context), grafanaContainer(context)],
+    containers: [...webContainers(topology), agentContainer(context), haproxyContainer(context), sidecarContainer(context), prometheusContainer(context), grafanaContainer(context)],
   };
 }
 
@@ -163,9 +173,13 @@ function webContainers(topology: Topology): ContainerPlan[] {
   return [...webs.values()];
 }
 
-function haproxyContainer({ topology, source, sockets, volumes }: StackContext): ContainerPlan {
+/**
+ * HAProxy reads the config the apply agent writes into their shared volume: its own definition does
+ * not depend on the topology's proxies, so a config change never replaces it (only its published
+ * ports, monitoring listener and sockets do).
+ */
+function haproxyContainer({ topology, sockets, volumes }: StackContext): ContainerPlan {
   const { monitoring } = topology;
-  const usedErrorFiles = [...new Set(topology.frontends.flatMap((f) => f.errorPages.map((p) => p.file)))].sort();
   const usesTls = topology.frontends.some((f) => f.binds.some((b) => b.tlsCertificate !== undefined));
   return {
     name: DOCKER_HOSTS.haproxy,
@@ -177,27 +191,53 @@ function haproxyContainer({ topology, source, sockets, volumes }: StackContext):
       ...bindPorts(topology.frontends.flatMap((f) => f.binds)).map((p) => ({ internal: p, external: p, ip: EVERY_ADDRESS })),
       { internal: monitoring.port, external: monitoring.port, ip: LOOPBACK },
     ],
-    uploads: [
-      { path: DOCKER_PATHS.config, content: renderHaproxyConfig(topology, dockerTarget(), { source }) },
-      ...usedErrorFiles.map((file) => ({ path: `${DOCKER_PATHS.configDir}/${ERROR_PAGE_DIR}/${file}`, content: readTemplate(ERROR_PAGE_DIR, file) })),
-    ],
+    uploads: [],
     volumes: [{ volume: volumes.socket, containerPath: DOCKER_PATHS.socketDir }],
     // The image has bash but no curl: ask the stats page over bash's /dev/tcp.
     healthcheck: {
       test: ["CMD", "bash", "-c", `exec 3<>/dev/tcp/127.0.0.1/${monitoring.port} && printf 'GET ${monitoring.statsUri} HTTP/1.0\\r\\n\\r\\n' >&3 && head -n 1 <&3 | grep -q ' 200 '`],
       interval: "5s", timeout: "2s", retries: 3, startPeriod: "5s",
     },
-    certificates: usesTls ? { containerPath: `${DOCKER_PATHS.configDir}/${CERTIFICATE_DIR}` } : undefined,
+    certificates: usesTls ? { containerPath: `${DOCKER_PATHS.socketDir}/${CERTIFICATE_DIR}` } : undefined,
+    dependsOn: [DOCKER_HOSTS.agent],
   };
 }
+
+/**
+ * The apply agent: given the topology (an upload, so a change re-creates this container and nothing
+ * else), it writes HAProxy's first config into the shared volume, and applies every later change
+ * with npm run apply's engine: the runtime API or a master-socket reload, verified, rolled back.
+ * It runs from the sidecar's image as HAProxy's user (uid/gid 99), which owns the volume.
+ */
+function agentContainer({ topology, source, volumes }: StackContext): ContainerPlan {
+  const sidecar = sidecarImage(topology);
+  return {
+    name: DOCKER_HOSTS.agent,
+    image: sidecar,
+    aliases: [DOCKER_HOSTS.agent],
+    entrypoint: ["node", "/app/agent.mjs"],
+    command: ["--target", "docker", "--state-dir", DOCKER_PATHS.socketDir, "--desired", DOCKER_PATHS.desiredTopology, "--source", source],
+    user: `${HAPROXY_IMAGE_GID}:${HAPROXY_IMAGE_GID}`,
+    ports: [],
+    uploads: [{ path: DOCKER_PATHS.desiredTopology, content: `${JSON.stringify(topology, null, 2)}\n` }],
+    volumes: [{ volume: volumes.socket, containerPath: DOCKER_PATHS.socketDir }],
+    healthcheck: {
+      test: ["CMD", "node", "-e", `process.exit(require('fs').existsSync('${DOCKER_PATHS.config}') ? 0 : 1)`],
+      interval: "2s", timeout: "2s", retries: 15, startPeriod: "2s",
+    },
+    waitHealthy: true,
+  };
+}
+
+const sidecarImage = (topology: Topology): BuiltImage => ({ kind: "build", name: `${topology.name}-sidecar:local`, context: ".", dockerfile: "sidecar/Dockerfile", sourceHash: sourceHash(REPO_ROOT, [...SIDECAR_SOURCES]) });
 
 function sidecarContainer({ topology, sockets, volumes }: StackContext): ContainerPlan {
   const { port, pollInterval } = topology.services.sidecar;
   return {
     name: DOCKER_HOSTS.sidecar,
-    image: { kind: "build", name: `${topology.name}-sidecar:local`, context: ".", dockerfile: "sidecar/Dockerfile", sourceHash: sourceHash(REPO_ROOT, [...SIDECAR_SOURCES]) },
+    image: sidecarImage(topology),
     aliases: [DOCKER_HOSTS.sidecar],
-    command: ["--stats-socket", sockets.admin, "--listen", `0.0.0.0:${port}`, "--interval", pollInterval],
+    command: ["--stats-socket", sockets.admin, "--listen", `0.0.0.0:${port}`, "--interval", pollInterval, "--apply-history", `${DOCKER_PATHS.socketDir}/${APPLY_HISTORY_FILE}`],
     // The socket is HAProxy's (group 99, mode from the model): the sidecar joins that group, no more.
     groupAdd: [HAPROXY_IMAGE_GID],
     ports: [{ internal: port, external: port, ip: LOOPBACK }],

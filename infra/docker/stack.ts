@@ -25,6 +25,7 @@ export class DockerTopologyStack extends TerraformStack {
       ? new TerraformVariable(this, "certificates_dir", { type: "string", description: "Directory on the Docker host holding the PEM files the TLS binds name" })
       : undefined;
 
+    const created = new Map<string, Container>();
     for (const container of plan.containers) {
       let image = images.get(container.image.name);
       if (!image) {
@@ -42,11 +43,12 @@ export class DockerTopologyStack extends TerraformStack {
         image = new Image(this, `image-${spec.name.replace(/[^a-zA-Z0-9-]/g, "-")}`, config);
         images.set(spec.name, image);
       }
-      new Container(this, `container-${container.name}`, {
+      const resource = new Container(this, `container-${container.name}`, {
         name: container.name,
         hostname: container.name,
         image: image.imageId,
         restart: "unless-stopped",
+        entrypoint: container.entrypoint,
         command: container.command,
         env: container.env ? Object.entries(container.env).map(([k, v]) => `${k}=${v}`) : undefined,
         user: container.user,
@@ -60,7 +62,10 @@ export class DockerTopologyStack extends TerraformStack {
         ],
         healthcheck: container.healthcheck,
         mustRun: true,
+        wait: container.waitHealthy,
+        dependsOn: container.dependsOn?.map((name) => created.get(name)!),
       });
+      created.set(container.name, resource);
     }
 
     const published = plan.containers.flatMap((c) => c.ports.map((p) => `${c.name}: ${p.ip}:${p.external}`));

@@ -67,9 +67,15 @@ function renderOrEmpty(render: (t: Topology) => string, topology: Topology | und
   }
 }
 
-export function makePlan(base: Topology | undefined, head: Topology, options: { baseProblems?: string[] } = {}): Plan {
+export interface PlanOptions {
+  baseProblems?: string[];
+  /** Only these generated files (by name); every one by default. */
+  files?: readonly string[];
+}
+
+export function makePlan(base: Topology | undefined, head: Topology, options: PlanOptions = {}): Plan {
   const diffs: Record<string, string> = {};
-  for (const file of GENERATED_FILES) {
+  for (const file of GENERATED_FILES.filter((f) => !options.files || options.files.includes(f.name))) {
     const diff = unifiedDiff(file.file, renderOrEmpty(file.render, base), file.render(head));
     if (diff !== undefined) diffs[file.name] = diff;
   }

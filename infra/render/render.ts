@@ -7,7 +7,8 @@ import type { Topology } from "../model/schema.ts";
 import type { RenderTarget } from "./targets.ts";
 import { buildView, type ConfigView } from "./view.ts";
 
-export const TEMPLATES_DIR = fileURLToPath(new URL("../../templates/", import.meta.url));
+/** The templates beside this module in the repository; a bundle (the apply agent's image) says where with LB_TEMPLATES_DIR. */
+export const TEMPLATES_DIR = process.env.LB_TEMPLATES_DIR ?? fileURLToPath(new URL("../../templates/", import.meta.url));
 
 export interface RenderOptions {
   /** What the config was generated from, for its header: a path relative to the repository. */

@@ -6,10 +6,15 @@ import { TargetPlanError } from "../errors.ts";
 
 /** Paths inside the docker containers; the CDKTF stack mounts and uploads to exactly these. */
 export const DOCKER_PATHS = {
-  configDir: "/usr/local/etc/haproxy",
-  config: "/usr/local/etc/haproxy/haproxy.cfg",
-  /** The one directory the official image's unprivileged "haproxy" user (uid/gid 99) may write. */
+  /**
+   * The one directory the official image's unprivileged "haproxy" user (uid/gid 99) may write: a
+   * volume HAProxy shares with the sidecar and the apply agent, holding the sockets, the config the
+   * agent writes (and HAProxy reads), its error pages and the apply state.
+   */
   socketDir: "/var/lib/haproxy",
+  config: "/var/lib/haproxy/haproxy.cfg",
+  /** The topology CDKTF uploads to the apply agent: a change re-creates the agent, never HAProxy. */
+  desiredTopology: "/etc/lb/topology.json",
   /** Docker's embedded DNS server on user-defined networks. */
   dns: "127.0.0.11:53",
 } as const;
@@ -17,6 +22,7 @@ export const DOCKER_PATHS = {
 /** Container (and host) names on the docker network; Prometheus scrapes by these names. */
 export const DOCKER_HOSTS = {
   haproxy: "haproxy",
+  agent: "apply-agent",
   sidecar: "sidecar",
   prometheus: "prometheus",
   grafana: "grafana",

@@ -1,0 +1,75 @@
+// The apply engine's edges where HAProxy runs in a container: the volume it shares with the apply
+// agent (sockets, haproxy.cfg, error pages, apply state), and HAProxy by its name on the network.
+// Containers themselves are Terraform's: the agent starts, stops and restarts none of them.
+import { cp, mkdir } from "node:fs/promises";
+import { join } from "node:path";
+import { runtimeCommand } from "../../haproxy/runtime-api.ts";
+import { parseDuration } from "../../haproxy/duration.ts";
+import { runAssertions } from "../../sidecar/assertions/run.ts";
+import { VerifyNotPossibleError } from "../errors.ts";
+import { writeFileAtomic } from "../files.ts";
+import type { Topology } from "../model/schema.ts";
+import { DEFAULT_ERROR_PAGES_DIR } from "../render/haproxy-check.ts";
+import { renderHaproxyConfig } from "../render/render.ts";
+import { DOCKER_HOSTS, DOCKER_PATHS, ERROR_PAGE_DIR, dockerTarget, haproxySockets } from "../render/targets.ts";
+import { HAPROXY_CONFIG_FILE } from "../runtime/applied.ts";
+import { checkSettleMs, expectationsFromTopology } from "../runtime/verify.ts";
+import type { ApplyIO } from "./apply.ts";
+import { checkpoint } from "./apply-run.ts";
+import { makePlan } from "./plan.ts";
+
+/** The generated file the agent changes; the others (Prometheus, containers) are Terraform's. */
+const AGENT_FILES = ["haproxy.cfg (target docker)"];
+
+/** Writes the config and the error pages it names into HAProxy's volume (before its first start too). */
+export async function writeContainerConfig(stateDir: string, text: string): Promise<void> {
+  await mkdir(join(stateDir, ERROR_PAGE_DIR), { recursive: true });
+  await cp(DEFAULT_ERROR_PAGES_DIR, join(stateDir, ERROR_PAGE_DIR), { recursive: true });
+  await writeFileAtomic(join(stateDir, HAPROXY_CONFIG_FILE), text);
+}
+
+export interface ContainerApply {
+  /** HAProxy's volume, as the agent mounts it. */
+  stateDir: string;
+  running: Topology["global"];
+  step: (step: string) => Promise<void>;
+  log: (line: string) => void;
+}
+
+export function containerIO({ stateDir, running, step, log }: ContainerApply): ApplyIO {
+  // The sockets are where the model puts them in the volume; the agent mounts the volume at the same path.
+  const sockets = haproxySockets(running, dockerTarget());
+  const noContainers = async () => async () => {};
+  const unavailable = () => {
+    throw new VerifyNotPossibleError("the apply agent does not stop or start containers: npm run verify's failover checks run from outside");
+  };
+  return {
+    admin: (command) => runtimeCommand({ path: sockets.admin }, command, { timeoutMs: 5000 }),
+    master: (command) => runtimeCommand({ path: sockets.master }, command, { timeoutMs: 5000 }),
+    writeConfig: (text) => writeContainerConfig(stateDir, text),
+    render: (side) => renderHaproxyConfig(side.topology, dockerTarget(), { source: side.source }),
+    plan: (base, head) => makePlan(base, head, { files: AGENT_FILES }),
+    startAddedComponents: noContainers,
+    stopRemovedComponents: async () => {},
+    restartChangedComponents: noContainers,
+    verify: async (t) => {
+      const port = t.frontends[0]!.binds.find((b) => b.tlsCertificate === undefined)?.port;
+      const expectations = { ...expectationsFromTopology(t), frontendUrl: `http://${DOCKER_HOSTS.haproxy}:${port}/` };
+      const access = {
+        api: (command: string) => runtimeCommand({ path: sockets.admin }, command, { timeoutMs: 2000 }),
+        killServer: unavailable,
+        startServer: unavailable,
+        serverHealthUrl: unavailable,
+        log,
+      };
+      return (await runAssertions(expectations, access, { only: ["health", "distribution", "persistence"], requests: 200 })).results;
+    },
+    settleMs: checkSettleMs,
+    hardStopAfterMs: (t) => parseDuration(t.global.hardStopAfter),
+    checkpoint: (s) => checkpoint(step, s, log),
+    log,
+  };
+}
+
+/** Where the agent finds what it needs in a container, by default. */
+export const CONTAINER_DEFAULTS = { stateDir: DOCKER_PATHS.socketDir, desired: DOCKER_PATHS.desiredTopology } as const;
