@@ -116,6 +116,7 @@ describe("npm run apply on a running stack", () => {
     assert.match(result.stdout, /^FAILED: verification failed: health .*not UP: web-a DOWN/m);
     assert.match(result.stdout, /^rolled back: .*the stack is back on the previous topology, verified by traffic$/m);
     assert.equal(configSha(), before, "the previous haproxy.cfg is back");
+    assert.equal(sha256(readFileSync(file("haproxy.cfg.last-good"), "utf8")), before, "and kept as the last known good");
     const client = new TrafficClient(frontendUrl, { connections: 4 });
     const replies = await burst(client, 100, 4);
     await client.close();

@@ -20,6 +20,8 @@ export interface ApplyIO {
   master(command: string): Promise<string>;
   /** Writes haproxy.cfg atomically (a reader sees the old file or the new one, never half). */
   writeConfig(text: string): Promise<void>;
+  /** Keeps the config that works now beside it (haproxy.cfg.last-good), for the rollback and for people. */
+  keepLastGood(text: string): Promise<void>;
   /** The config this target renders for one side of the change. */
   render(side: Side): string;
   /** The plan between two topologies, with the generated files this target has. */
@@ -148,6 +150,7 @@ export async function applyTopology(io: ApplyIO, options: ApplyOptions): Promise
       await io.writeConfig(io.render(options.head));
       await io.checkpoint("config-written");
     } else if (method === "reload") {
+      await io.keepLastGood(io.render(options.base));
       undo.push(async () => {
         await io.writeConfig(io.render(options.base));
         await reload(io, base);

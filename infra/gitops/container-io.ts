@@ -12,7 +12,7 @@ import type { Topology } from "../model/schema.ts";
 import { DEFAULT_ERROR_PAGES_DIR } from "../render/haproxy-check.ts";
 import { renderHaproxyConfig } from "../render/render.ts";
 import { DOCKER_HOSTS, DOCKER_PATHS, ERROR_PAGE_DIR, dockerTarget, haproxySockets } from "../render/targets.ts";
-import { HAPROXY_CONFIG_FILE } from "../runtime/applied.ts";
+import { HAPROXY_CONFIG_FILE, LAST_GOOD_CONFIG_FILE } from "../runtime/applied.ts";
 import { checkSettleMs, expectationsFromTopology } from "../runtime/verify.ts";
 import type { ApplyIO } from "./apply.ts";
 import { checkpoint } from "./apply-run.ts";
@@ -47,6 +47,7 @@ export function containerIO({ stateDir, running, step, log }: ContainerApply): A
     admin: (command) => runtimeCommand({ path: sockets.admin }, command, { timeoutMs: 5000 }),
     master: (command) => runtimeCommand({ path: sockets.master }, command, { timeoutMs: 5000 }),
     writeConfig: (text) => writeContainerConfig(stateDir, text),
+    keepLastGood: (text) => writeFileAtomic(join(stateDir, LAST_GOOD_CONFIG_FILE), text),
     render: (side) => renderHaproxyConfig(side.topology, dockerTarget(), { source: side.source }),
     plan: (base, head) => makePlan(base, head, { files: AGENT_FILES }),
     startAddedComponents: noContainers,

@@ -10,7 +10,7 @@ import type { Topology } from "../model/schema.ts";
 import { DEFAULT_ERROR_PAGES_DIR } from "../render/haproxy-check.ts";
 import { renderHaproxyConfig } from "../render/render.ts";
 import { ERROR_PAGE_DIR, haproxySockets, localTarget } from "../render/targets.ts";
-import { HAPROXY_CONFIG_FILE } from "../runtime/applied.ts";
+import { HAPROXY_CONFIG_FILE, LAST_GOOD_CONFIG_FILE } from "../runtime/applied.ts";
 import { planLocalStack, PROMETHEUS_CONFIG_FILE, type ComponentPlan, type LocalStackPlan } from "../runtime/plan.ts";
 import { startComponents, stopComponents } from "../runtime/stack.ts";
 import { checkSettleMs, expectationsFromTopology, localStackAccess } from "../runtime/verify.ts";
@@ -54,6 +54,7 @@ export function localIO({ runDir, running, sidecar, step, log }: LocalApply): Ap
       await cp(DEFAULT_ERROR_PAGES_DIR, join(runDir, ERROR_PAGE_DIR), { recursive: true });
       await writeFileAtomic(join(runDir, HAPROXY_CONFIG_FILE), text);
     },
+    keepLastGood: (text) => writeFileAtomic(join(runDir, LAST_GOOD_CONFIG_FILE), text),
     render: (side) => renderHaproxyConfig(side.topology, target, { source: side.source }),
     plan: (base, head) => makePlan(base, head),
     startAddedComponents: async (base, head) => {

@@ -12,6 +12,8 @@ export const APPLIED_FILE = "applied.json";
 export const APPLY_HISTORY_FILE = "apply-history.jsonl";
 /** The config HAProxy reads, in the run directory. */
 export const HAPROXY_CONFIG_FILE = "haproxy.cfg";
+/** The config that worked before the last reload apply, beside it. */
+export const LAST_GOOD_CONFIG_FILE = "haproxy.cfg.last-good";
 
 export interface AppliedState {
   appliedAt: string;
