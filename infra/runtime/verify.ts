@@ -9,7 +9,7 @@ import type { Expectations } from "../../sidecar/assertions/judge.ts";
 import type { StackAccess } from "../../sidecar/assertions/run.ts";
 import type { LocalStackPlan } from "./plan.ts";
 import { killProcessGroup, startProcess } from "./processes.ts";
-import { recordedProcesses, recordRestart } from "./stack.ts";
+import { recordedProcesses, recordRestart, stillRecordedProcess } from "./stack.ts";
 
 /** What traffic through the first frontend must show, derived from the model. */
 export function expectationsFromTopology(topology: Topology): Expectations {
@@ -55,9 +55,11 @@ export function localStackAccess(plan: LocalStackPlan, log: (line: string) => vo
   return {
     api: (command) => runtimeCommand({ path: plan.sockets.admin }, command, { timeoutMs: 2000 }),
     async killServer(name) {
-      const pid = (await recordedProcesses(plan.runDir))?.find((p) => p.name === web(name).name)?.pid;
-      if (pid === undefined) throw new StackNotRunningError(plan.runDir, `${name} is not recorded in its stack.json`);
-      await killProcessGroup(pid);
+      const recorded = (await recordedProcesses(plan.runDir))?.find((p) => p.name === web(name).name);
+      if (recorded === undefined) throw new StackNotRunningError(plan.runDir, `${name} is not recorded in its stack.json`);
+      // A pid that names another process now is never signalled.
+      if (!stillRecordedProcess(recorded)) throw new StackNotRunningError(plan.runDir, `${name} (pid ${recorded.pid}) is no longer running`);
+      await killProcessGroup(recorded.pid);
     },
     async startServer(name) {
       const started = await startProcess(web(name));
