@@ -3,7 +3,7 @@ import { parseCliArgs, runMain } from "../lib/cli.ts";
 import { UsageError } from "../lib/errors.ts";
 import { renderBench } from "./render.bench.ts";
 import { trafficBench } from "./traffic.bench.ts";
-import { sidecarBench } from "./sidecar.bench.ts";
+import { concurrentScrapersBench, sidecarBench } from "./sidecar.bench.ts";
 import { synthBench } from "./synth.bench.ts";
 import { failoverBench } from "./failover.bench.ts";
 import { planBench } from "./plan.bench.ts";
@@ -15,6 +15,7 @@ const SUITES = {
   render: renderBench,
   traffic: trafficBench,
   sidecar: sidecarBench,
+  scrapers: concurrentScrapersBench,
   cdktf: synthBench,
   plan: planBench,
   apply: applyBench,

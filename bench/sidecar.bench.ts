@@ -108,3 +108,53 @@ export async function sidecarBench(): Promise<BenchRow[]> {
   }
   return rows;
 }
+
+/** Reads a whole /metrics answer the way a scraper does: gzip (Prometheus) or identity (curl, other tools). */
+async function scrapeBody(url: string, gzip: boolean): Promise<number> {
+  const response = await fetch(url, { headers: { "accept-encoding": gzip ? "gzip" : "identity" }, signal: AbortSignal.timeout(120_000) });
+  return (await response.arrayBuffer()).byteLength;
+}
+
+/**
+ * The sidecar's memory under 10 concurrent scrapers at 10,000 servers, side by side: one sidecar
+ * scraped with gzip, another (same HAProxy) with identity, 5 rounds each.
+ */
+export async function concurrentScrapersBench(): Promise<BenchRow[]> {
+  await promisify(execFile)("npm", ["run", "--silent", "build:sidecar"], { cwd: REPO_ROOT });
+  const bundle = join(REPO_ROOT, "dist/sidecar.mjs");
+  const servers = 10_000;
+  const dir = mkdtempSync(join(tmpdir(), "lb-sidecar-scrapers-"));
+  const started: ManagedProcess[] = [];
+  const rows: BenchRow[] = [];
+  try {
+    const socket = join(dir, "admin.sock");
+    writeFileSync(join(dir, "haproxy.cfg"), serverTemplateConfig(servers, socket, await findFreePortRange(1)));
+    started.push(await startProcess({ name: "haproxy", command: "haproxy", args: ["-f", join(dir, "haproxy.cfg")], logFile: join(dir, "haproxy.log") }));
+    await waitFor(async () => existsSync(socket), "HAProxy's stats socket");
+    for (const gzip of [true, false]) {
+      const port = await findFreePortRange(1);
+      const sidecar = await startProcess({
+        name: `sidecar-${gzip ? "gzip" : "identity"}`,
+        command: process.execPath,
+        args: [...SIDECAR_NODE_FLAGS, bundle, "--stats-socket", socket, "--listen", `127.0.0.1:${port}`, "--interval", "2s", "--timeout", "10s"],
+        logFile: join(dir, `sidecar-${gzip}.log`),
+      });
+      started.push(sidecar);
+      const url = `http://127.0.0.1:${port}/metrics`;
+      await waitFor(async () => (await scrapeMs(url)).text.includes("haproxy_sidecar_scrape_success 1"), "the sidecar's first poll");
+      let bytes = 0;
+      for (let round = 0; round < 5; round++) bytes = Math.max(...(await Promise.all(Array.from({ length: 10 }, () => scrapeBody(url, gzip)))));
+      const kind = gzip ? "gzip" : "identity";
+      rows.push({
+        group: "sidecar",
+        case: `sidecar resident memory (now / peak), ${servers} servers, 10 concurrent ${kind} scrapers`,
+        value: `${Math.round(rssKb(sidecar.pid, "VmRSS") / 1024)} MB`,
+        note: `peak ${Math.round(rssKb(sidecar.pid, "VmHWM") / 1024)} MB; goal < 150 MB; 5 rounds, ${(bytes / 1e6).toFixed(1)} MB per answer`,
+      });
+    }
+  } finally {
+    for (const p of started.reverse()) await stopProcessGroup(p.pid);
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return rows;
+}

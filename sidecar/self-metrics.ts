@@ -53,6 +53,9 @@ export function parseApplyHistory(text: string): ApplyHistory {
   return history;
 }
 
+/** prom-client's process and Node.js metrics, named as the sidecar's own. */
+const DEFAULT_METRICS_PREFIX = "haproxy_sidecar_";
+
 export class SelfMetrics {
   readonly registry = new Registry();
   readonly scrapeSuccess = new Gauge({ name: "haproxy_sidecar_scrape_success", help: "1 if the last poll of HAProxy's stats socket succeeded, 0 if not", registers: [this.registry] });
@@ -136,6 +139,9 @@ export class SelfMetrics {
       },
     });
     this.scrapeSuccess.set(0);
-    collectDefaultMetrics({ register: this.registry, prefix: "haproxy_sidecar_" });
+    collectDefaultMetrics({ register: this.registry, prefix: DEFAULT_METRICS_PREFIX });
+    // prom-client resets its event-loop histogram at each scrape; a scrape that comes before the next
+    // sample reads the empty histogram's minimum, 9223372036.85 s. The other lag families stay.
+    this.registry.removeSingleMetric(`${DEFAULT_METRICS_PREFIX}nodejs_eventloop_lag_min_seconds`);
   }
 }

@@ -1,4 +1,4 @@
-// The sidecar's view of npm run apply: the history file it reads at each scrape, and the series it serves.
+// The sidecar's own metrics: its view of npm run apply (the history file it reads at each scrape), and Node.js's.
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync, appendFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -51,6 +51,19 @@ describe("the sidecar's apply series", () => {
       assert.equal(samples.get('haproxy_sidecar_applies_total{result="applied"}'), 2);
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("the sidecar's Node.js metrics", () => {
+  it("never serve the empty event-loop histogram's minimum (9223372036.85 s): scrapes back to back stay sane", async () => {
+    const metrics = new SelfMetrics();
+    for (let i = 0; i < 5; i++) {
+      const samples = parseExposition(await metrics.registry.metrics()).samples;
+      assert.equal([...samples.keys()].some((k) => k.startsWith("haproxy_sidecar_nodejs_eventloop_lag_min_seconds")), false);
+      const lag = [...samples].filter(([k]) => k.startsWith("haproxy_sidecar_nodejs_eventloop_lag_"));
+      assert.ok(lag.length >= 5, "the other lag families are served");
+      for (const [key, value] of lag) assert.ok(Number.isNaN(value) || value < 1000, `${key} = ${value}`);
     }
   });
 });
