@@ -81,14 +81,34 @@ export function processStartTicks(pid: number): number | undefined {
   }
 }
 
+/** The states of a process's threads ("R", "S", "Z"...); [] when it is gone. */
+function threadStates(pid: number): string[] {
+  try {
+    return readdirSync(`/proc/${pid}/task`).flatMap((tid) => {
+      try {
+        const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
+        return [stat.slice(stat.lastIndexOf(")") + 2).split(" ")[0]!];
+      } catch {
+        return []; // exited meanwhile
+      }
+    });
+  } catch {
+    return [];
+  }
+}
+
 /**
- * Whether a process still runs. A zombie does not: it has exited and holds no port or file, it
- * only waits for its parent (or an init that may be slow to reap) to collect its status.
+ * Whether a process still runs. A zombie whose threads are all gone does not: it holds no port or
+ * file, it only waits for its parent (or an init that may be slow to reap) to collect its status.
  */
 export function isAlive(pid: number): boolean {
   if (existsSync("/proc/self/stat")) {
     const stat = procStat(pid);
-    return stat !== undefined && stat.state !== "Z";
+    if (stat === undefined) return false;
+    if (stat.state !== "Z") return true;
+    // A leader that is a zombie while its other threads still exit (HAProxy runs one per core) still
+    // holds its files, listening sockets included, until the last thread is gone.
+    return threadStates(pid).some((state) => state !== "Z");
   }
   try {
     process.kill(pid, 0);
