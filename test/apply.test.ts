@@ -13,6 +13,9 @@ import { recordedProcesses } from "../infra/runtime/stack.ts";
 import { backgroundTraffic, burst, TrafficClient } from "../sidecar/assertions/traffic.ts";
 import { eventually, runDirWithTopology, startTestStack, type TestStack } from "./support/stack.ts";
 import { REPO_ROOT, runCli } from "./support/run-cli.ts";
+import { editedTopology, seedTopology } from "./support/topologies.ts";
+import { parseTopology } from "../infra/model/parse.ts";
+import { refuseHaproxyRestart } from "../infra/gitops/local-io.ts";
 
 describe("npm run apply on a running stack", () => {
   let running: TestStack;
@@ -202,6 +205,17 @@ describe("npm run apply on a running stack", () => {
     assert.deepEqual(lines.map((l) => l.outcome), ["no-changes", "applied", "applied", "applied", "rolled-back", "applied", "applied", "applied"]);
     assert.deepEqual(lines[1].classes, ["runtime"]);
     for (const l of lines) assert.ok(l.durationMs > 0 && /^[0-9a-f]{16}$/.test(l.base) && /^[0-9a-f]{16}$/.test(l.new));
+  });
+});
+
+describe("what apply refuses before touching anything", () => {
+  const base = parseTopology(seedTopology());
+  it("a change of HAProxy's command line (the master socket) needs a restart", () => {
+    assert.throws(() => refuseHaproxyRestart(base, parseTopology(editedTopology((t) => (t.global.masterSocket = "/var/lib/haproxy/m2.sock"))), "/run/lb"), /APPLY_NEEDS_RESTART|HAProxy itself must restart/);
+  });
+  it("new frontend ports do not: a reload binds them", () => {
+    refuseHaproxyRestart(base, parseTopology(editedTopology((t) => t.frontends.push({ name: "extra", binds: [{ port: 61000 }], defaultBackend: "flask_servers" }))), "/run/lb");
+    refuseHaproxyRestart(base, parseTopology(editedTopology((t) => (t.frontends[0].binds[0].lastPort = 60005))), "/run/lb");
   });
 });
 

@@ -61,7 +61,7 @@ export function localIO({ runDir, running, sidecar, step, log }: LocalApply): Ap
       const before = new Set(webs(base).map((w) => w.name));
       const added = webs(head).filter((w) => !before.has(w.name));
       if (added.length) log(`starting ${added.map((w) => w.name).join(", ")}`);
-      await startComponents(planLocalStack(head, { runDir, sidecar }), added);
+      await startComponents(planFor(head), added);
       return () => stopComponents(runDir, added.map((w) => w.name));
     },
     restartChangedComponents: async (base, head) => {
@@ -75,7 +75,7 @@ export function localIO({ runDir, running, sidecar, step, log }: LocalApply): Ap
       if (removed.length) log(`stopping ${removed.join(", ")}`);
       await stopComponents(runDir, removed);
     },
-    verify: async (t) => (await runAssertions(expectationsFromTopology(t), localStackAccess(planLocalStack(t, { runDir, sidecar }), log), { only: ["health", "distribution", "persistence"], requests: 200 })).results,
+    verify: async (t) => (await runAssertions(expectationsFromTopology(t), localStackAccess(planFor(t), log), { only: ["health", "distribution", "persistence"], requests: 200 })).results,
     settleMs: checkSettleMs,
     hardStopAfterMs: (t) => parseDuration(t.global.hardStopAfter),
     checkpoint: (s) => checkpoint(step, s, log),
@@ -85,10 +85,16 @@ export function localIO({ runDir, running, sidecar, step, log }: LocalApply): Ap
 
 const specOf = (c: ComponentPlan) => JSON.stringify([c.command, c.args, c.env ?? {}, c.ports]);
 
-/** HAProxy's own command line (the master socket, the config path) cannot change under a running master. */
+/**
+ * HAProxy's own command line (the master socket, the config path) cannot change under a running
+ * master; its listening ports can (a reload binds them).
+ */
 export function refuseHaproxyRestart(base: Topology, head: Topology, runDir: string): void {
-  const haproxy = (t: Topology) => planLocalStack(t, { runDir, sidecar: false }).components.find((c) => c.kind === "haproxy")!;
-  if (specOf(haproxy(base)) !== specOf(haproxy(head))) {
+  const commandLine = (t: Topology) => {
+    const haproxy = planLocalStack(t, { runDir, sidecar: false }).components.find((c) => c.kind === "haproxy")!;
+    return JSON.stringify([haproxy.command, haproxy.args]);
+  };
+  if (commandLine(base) !== commandLine(head)) {
     throw new ApplyNeedsRestartError("HAProxy's command line changes (global.masterSocket): HAProxy itself must restart; run npm stop, then npm start");
   }
 }
