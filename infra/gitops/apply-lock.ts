@@ -29,10 +29,11 @@ export interface ApplyLock {
 export async function acquireApplyLock(runDir: string, log: (line: string) => void): Promise<ApplyLock> {
   const path = join(runDir, APPLY_LOCK_FILE);
   const content: LockContent = { pid: process.pid, startedAt: new Date().toISOString(), step: "locked" };
-  const write = () => writeFile(path, `${JSON.stringify(content)}\n`);
+  const text = () => `${JSON.stringify(content)}\n`;
+  const write = () => writeFile(path, text());
   try {
-    const handle = await open(path, "wx");
-    await handle.writeFile(`${JSON.stringify(content)}\n`);
+    const handle = await open(path, "wx"); // fails if another apply holds it
+    await handle.writeFile(text());
     await handle.close();
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;

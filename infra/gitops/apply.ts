@@ -6,6 +6,8 @@ import type { AssertionResult } from "../../sidecar/assertions/judge.ts";
 import { allPassed } from "../../sidecar/assertions/judge.ts";
 import { judgeReload, parseShowProc, type ShowProc } from "../../haproxy/master-cli.ts";
 import { pollUntil } from "../../lib/poll.ts";
+import { parseDuration } from "../../haproxy/duration.ts";
+import { checkSettleMs } from "../runtime/verify.ts";
 import { runtimeApiCommands, type TopologyChange } from "./changes.ts";
 import { hasChanges, type Plan } from "./plan.ts";
 
@@ -32,12 +34,8 @@ export interface ApplyIO {
   stopRemovedComponents(base: Topology, head: Topology): Promise<void>;
   /** Restarts the components (not HAProxy) whose settings differ; returns how to restart them back. */
   restartChangedComponents(base: Topology, head: Topology): Promise<() => Promise<void>>;
-  /** The quick end-to-end assertions, with the topology's expectations. */
+  /** The quick end-to-end assertions (APPLY_CHECKS), with the topology's expectations. */
   verify(topology: Topology): Promise<AssertionResult[]>;
-  /** How long to let health checks settle after a change before verifying it. */
-  settleMs(topology: Topology): number;
-  /** How long an old worker may live after a reload (the topology's hard-stop-after). */
-  hardStopAfterMs(topology: Topology): number;
   checkpoint(step: ApplyStep): Promise<void>;
   log(line: string): void;
 }
@@ -100,12 +98,13 @@ async function reload(io: ApplyIO, topology: Topology): Promise<void> {
   if (!outcome?.took) throw new StepFailed(`the reload did not take: ${reason}`);
   // The old worker finishes its connections, then leaves; one still there past hard-stop-after is stuck.
   const old = new Set(before.workers.map((w) => w.pid));
-  const gone = await pollUntil(async () => ((await showProc(io)).oldWorkers.some((w) => old.has(w.pid)) ? undefined : true), { timeoutMs: io.hardStopAfterMs(topology) + 2000, intervalMs: 200 });
-  if (!gone) throw new StepFailed(`the old worker is still running past hard-stop-after (${io.hardStopAfterMs(topology)} ms)`);
+  const hardStopAfterMs = parseDuration(topology.global.hardStopAfter);
+  const gone = await pollUntil(async () => ((await showProc(io)).oldWorkers.some((w) => old.has(w.pid)) ? undefined : true), { timeoutMs: hardStopAfterMs + 2000, intervalMs: 200 });
+  if (!gone) throw new StepFailed(`the old worker is still running past hard-stop-after (${hardStopAfterMs} ms)`);
 }
 
 async function verify(io: ApplyIO, topology: Topology): Promise<AssertionResult[]> {
-  await new Promise((r) => setTimeout(r, io.settleMs(topology)));
+  await new Promise((r) => setTimeout(r, checkSettleMs(topology)));
   const results = await io.verify(topology);
   if (!allPassed(results)) throw new StepFailed(`verification failed: ${results.filter((r) => r.verdict === "fail").map((r) => `${r.assertion} (${r.measured})`).join("; ")}`);
   return results;

@@ -4,7 +4,6 @@
 import { cp, mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { runtimeCommand } from "../../haproxy/runtime-api.ts";
-import { parseDuration } from "../../haproxy/duration.ts";
 import { runAssertions } from "../../sidecar/assertions/run.ts";
 import { VerifyNotPossibleError } from "../errors.ts";
 import { writeFileAtomic } from "../files.ts";
@@ -13,7 +12,7 @@ import { DEFAULT_ERROR_PAGES_DIR } from "../render/haproxy-check.ts";
 import { renderHaproxyConfig } from "../render/render.ts";
 import { DOCKER_HOSTS, DOCKER_PATHS, ERROR_PAGE_DIR, dockerTarget, haproxySockets } from "../render/targets.ts";
 import { HAPROXY_CONFIG_FILE, LAST_GOOD_CONFIG_FILE } from "../runtime/applied.ts";
-import { checkSettleMs, expectationsFromTopology } from "../runtime/verify.ts";
+import { APPLY_CHECKS, expectationsFromTopology } from "../runtime/verify.ts";
 import type { ApplyIO } from "./apply.ts";
 import { checkpoint } from "./apply-run.ts";
 import { makePlan } from "./plan.ts";
@@ -63,10 +62,8 @@ export function containerIO({ stateDir, running, step, log }: ContainerApply): A
         serverHealthUrl: unavailable,
         log,
       };
-      return (await runAssertions(expectations, access, { only: ["health", "distribution", "persistence"], requests: 200 })).results;
+      return (await runAssertions(expectations, access, APPLY_CHECKS)).results;
     },
-    settleMs: checkSettleMs,
-    hardStopAfterMs: (t) => parseDuration(t.global.hardStopAfter),
     checkpoint: (s) => checkpoint(step, s, log),
     log,
   };

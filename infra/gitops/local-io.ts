@@ -2,7 +2,6 @@
 import { cp } from "node:fs/promises";
 import { join } from "node:path";
 import { runtimeCommand } from "../../haproxy/runtime-api.ts";
-import { parseDuration } from "../../haproxy/duration.ts";
 import { runAssertions } from "../../sidecar/assertions/run.ts";
 import { ApplyNeedsRestartError } from "../errors.ts";
 import { writeFileAtomic } from "../files.ts";
@@ -13,7 +12,7 @@ import { ERROR_PAGE_DIR, haproxySockets, localTarget } from "../render/targets.t
 import { HAPROXY_CONFIG_FILE, LAST_GOOD_CONFIG_FILE } from "../runtime/applied.ts";
 import { planLocalStack, PROMETHEUS_CONFIG_FILE, type ComponentPlan, type LocalStackPlan } from "../runtime/plan.ts";
 import { startComponents, stopComponents } from "../runtime/stack.ts";
-import { checkSettleMs, expectationsFromTopology, localStackAccess } from "../runtime/verify.ts";
+import { APPLY_CHECKS, expectationsFromTopology, localStackAccess } from "../runtime/verify.ts";
 import type { ApplyIO } from "./apply.ts";
 import { checkpoint } from "./apply-run.ts";
 import { makePlan } from "./plan.ts";
@@ -75,9 +74,7 @@ export function localIO({ runDir, running, sidecar, step, log }: LocalApply): Ap
       if (removed.length) log(`stopping ${removed.join(", ")}`);
       await stopComponents(runDir, removed);
     },
-    verify: async (t) => (await runAssertions(expectationsFromTopology(t), localStackAccess(planFor(t), log), { only: ["health", "distribution", "persistence"], requests: 200 })).results,
-    settleMs: checkSettleMs,
-    hardStopAfterMs: (t) => parseDuration(t.global.hardStopAfter),
+    verify: async (t) => (await runAssertions(expectationsFromTopology(t), localStackAccess(planFor(t), log), APPLY_CHECKS)).results,
     checkpoint: (s) => checkpoint(step, s, log),
     log,
   };

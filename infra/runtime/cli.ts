@@ -10,7 +10,7 @@ import { startLocalStack, stopLocalStack, type LocalStack } from "./stack.ts";
 import { runAssertions } from "../../sidecar/assertions/run.ts";
 import { renderTable } from "../../sidecar/assertions/report.ts";
 import { allPassed } from "../../sidecar/assertions/judge.ts";
-import { expectationsFromTopology, localStackAccess } from "./verify.ts";
+import { expectationsFromTopology, localStackAccess, START_CHECKS } from "./verify.ts";
 
 const USAGE = `usage: npm start [-- --topology FILE] [--run-dir DIR] [--detach]
        npm stop  [-- --run-dir DIR]
@@ -63,7 +63,7 @@ async function startVerified(topologyFile: string, runDir: string): Promise<Loca
   // The quick assertions before saying "up"; npm run verify runs failover and recovery too.
   try {
     const access = localStackAccess(stack.plan, (l) => console.error(l));
-    const run = await runAssertions(expectationsFromTopology(topology), access, { only: ["distribution", "persistence"], requests: 200 });
+    const run = await runAssertions(expectationsFromTopology(topology), access, START_CHECKS);
     if (!allPassed(run.results)) {
       console.error(`${renderTable(run.results)}\n\nthe running stack does not behave as the topology says; stopping it`);
       await stack.stop();

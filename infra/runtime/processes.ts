@@ -56,16 +56,23 @@ export function startProcess(spec: ProcessSpec): Promise<ManagedProcess> {
   });
 }
 
-/** State and process group of a pid from /proc ("Z" is a zombie: exited, not yet reaped); undefined if gone. */
-function procStat(pid: number | string): { state: string; pgrp: number } | undefined {
+/**
+ * The fields of a /proc stat file after "pid (comm)", from the state (field 3) on; undefined when it
+ * is gone. comm may hold spaces and parentheses, so the fields are read after the last ")".
+ */
+function statFields(path: string): string[] | undefined {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    // "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses, so read after the last ")".
-    const [state, , pgrp] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return { state: state!, pgrp: Number(pgrp) };
+    const stat = readFileSync(path, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   } catch {
     return undefined;
   }
+}
+
+/** State and process group of a pid from /proc ("Z" is a zombie: exited, not yet reaped); undefined if gone. */
+function procStat(pid: number | string): { state: string; pgrp: number } | undefined {
+  const fields = statFields(`/proc/${pid}/stat`);
+  return fields && { state: fields[0]!, pgrp: Number(fields[2]) };
 }
 
 /**
@@ -73,25 +80,15 @@ function procStat(pid: number | string): { state: string; pgrp: number } | undef
  * gone. A pid and its start time name one process: a pid reused later has another start time.
  */
 export function processStartTicks(pid: number): number | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19]);
-  } catch {
-    return undefined;
-  }
+  const fields = statFields(`/proc/${pid}/stat`);
+  return fields && Number(fields[19]);
 }
 
 /** The states of a process's threads ("R", "S", "Z"...); [] when it is gone. */
 function threadStates(pid: number): string[] {
   try {
-    return readdirSync(`/proc/${pid}/task`).flatMap((tid) => {
-      try {
-        const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
-        return [stat.slice(stat.lastIndexOf(")") + 2).split(" ")[0]!];
-      } catch {
-        return []; // exited meanwhile
-      }
-    });
+    // A thread that exits between the listing and the read has no state: it is left out.
+    return readdirSync(`/proc/${pid}/task`).flatMap((tid) => statFields(`/proc/${pid}/task/${tid}/stat`)?.[0] ?? []);
   } catch {
     return [];
   }

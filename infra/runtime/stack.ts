@@ -136,7 +136,7 @@ export async function recordRestart(runDir: string, name: string, pid: number): 
   const state = await readState(runDir);
   if (!state) throw new StackNotRunningError(runDir);
   state.processes = state.processes.map((p) => (p.name === name ? record(name, pid) : p));
-  await writeFileAtomic(join(runDir, STATE_FILE), `${JSON.stringify(state, null, 2)}\n`);
+  await saveState(runDir, state);
 }
 
 /**
@@ -153,7 +153,7 @@ export async function startComponents(plan: LocalStackPlan, components: Componen
     // Web servers start before HAProxy (and stop after it); the others after it.
     const haproxyAt = state.processes.findIndex((p) => p.name === "haproxy");
     state.processes.splice(component.kind === "web" && haproxyAt >= 0 ? haproxyAt : state.processes.length, 0, record(component.name, managed.pid));
-    await writeFileAtomic(join(plan.runDir, STATE_FILE), `${JSON.stringify(state, null, 2)}\n`);
+    await saveState(plan.runDir, state);
     await waitUntilReady(component, managed, plan);
   }
 }
@@ -164,7 +164,7 @@ export async function stopComponents(runDir: string, names: string[]): Promise<v
   if (!state) throw new StackNotRunningError(runDir);
   await stopAll(state.processes.filter((p) => names.includes(p.name)));
   state.processes = state.processes.filter((p) => !names.includes(p.name));
-  await writeFileAtomic(join(runDir, STATE_FILE), `${JSON.stringify(state, null, 2)}\n`);
+  await saveState(runDir, state);
 }
 
 /** Stops recorded processes in reverse start order; a pid now used by another process is never signalled. */
@@ -189,7 +189,10 @@ async function readState(runDir: string): Promise<StateFile | undefined> {
 }
 
 function writeState(runDir: string, processes: ManagedProcess[]): Promise<void> {
-  const state: StateFile = { startedAt: new Date().toISOString(), processes: processes.map((p) => record(p.spec.name, p.pid)) };
+  return saveState(runDir, { startedAt: new Date().toISOString(), processes: processes.map((p) => record(p.spec.name, p.pid)) });
+}
+
+function saveState(runDir: string, state: StateFile): Promise<void> {
   return writeFileAtomic(join(runDir, STATE_FILE), `${JSON.stringify(state, null, 2)}\n`);
 }
 

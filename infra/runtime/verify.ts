@@ -6,7 +6,7 @@ import { LOCAL_ADDRESS } from "../render/targets.ts";
 import { StackNotRunningError, VerifyNotPossibleError } from "../errors.ts";
 import { runtimeCommand } from "../../haproxy/runtime-api.ts";
 import type { Expectations } from "../../sidecar/assertions/judge.ts";
-import type { StackAccess } from "../../sidecar/assertions/run.ts";
+import type { RunOptions, StackAccess } from "../../sidecar/assertions/run.ts";
 import type { LocalStackPlan } from "./plan.ts";
 import { killProcessGroup, startProcess } from "./processes.ts";
 import { recordedProcesses, recordRestart, stillRecordedProcess } from "./stack.ts";
@@ -33,6 +33,11 @@ export function expectationsFromTopology(topology: Topology): Expectations {
     servers: backend.servers.map((s) => ({ name: s.name, weight: s.weight, active: !s.backup && !s.disabled, interMs: parseDuration(s.inter), fall: s.fall, rise: s.rise })),
   };
 }
+
+/** What npm start checks before it says "up" (it has just gated on health itself). */
+export const START_CHECKS: RunOptions = { only: ["distribution", "persistence"], requests: 200 };
+/** What an apply verifies once its change is live: quick, and with no fault injected. */
+export const APPLY_CHECKS: RunOptions = { only: ["health", "distribution", "persistence"], requests: 200 };
 
 /**
  * How long health checks take to settle after a change: the slowest server's checks, enough of them
