@@ -58,8 +58,16 @@ export class ComponentFailedError extends CodedError {
 /** npm start found a stack already running from the same run directory. */
 export class StackAlreadyRunningError extends CodedError {
   readonly code = "STACK_ALREADY_RUNNING";
-  constructor(readonly runDir: string, readonly pids: number[]) {
-    super(`a stack is already running from ${runDir} (pids ${pids.join(", ")}): run npm stop first`);
+  constructor(readonly runDir: string, readonly alive: string[], readonly gone: string[] = []) {
+    super(`a stack is already running from ${runDir}: ${alive.join(", ")} alive${gone.length ? `; ${gone.join(", ")} gone` : ""}. npm run status shows it; npm stop stops it`);
+  }
+}
+
+/** The run directory's state file stayed locked by a live process (a hung npm run apply or verify?). */
+export class StackStateLockedError extends CodedError {
+  readonly code = "STACK_STATE_LOCKED";
+  constructor(readonly lockFile: string, readonly holder: number) {
+    super(`${lockFile} is held by pid ${holder || "unknown"} for more than 5 s: if that process hangs, stop it; the lock is then taken over`);
   }
 }
 

@@ -28,6 +28,12 @@ export function parseCliArgs<O extends Options>(argv: string[], options: O, usag
 /** Exit code for a UsageError, as most Unix tools do. */
 export const USAGE_EXIT_CODE = 2;
 
+/** How a CLI reports an error that ends it: the text for stderr and the exit code. */
+export function describeFailure(error: unknown, errorExitCode = 1): { text: string; exitCode: number } {
+  if (error instanceof CodedError) return { text: `error ${error.code}: ${error.message}`, exitCode: error instanceof UsageError ? USAGE_EXIT_CODE : errorExitCode };
+  return { text: `unexpected error: ${error instanceof Error ? error.stack : String(error)}`, exitCode: errorExitCode };
+}
+
 export function runMain(main: (argv: string[]) => Promise<number | void>, errorExitCode = 1): void {
   main(process.argv.slice(2)).then(
     (code) => process.exit(code ?? 0),
@@ -36,9 +42,9 @@ export function runMain(main: (argv: string[]) => Promise<number | void>, errorE
         process.stdout.write(`${error.usage}\n`);
         process.exit(0);
       }
-      if (error instanceof CodedError) process.stderr.write(`error ${error.code}: ${error.message}\n`);
-      else process.stderr.write(`unexpected error: ${error instanceof Error ? error.stack : String(error)}\n`);
-      process.exit(error instanceof UsageError ? USAGE_EXIT_CODE : errorExitCode);
+      const { text, exitCode } = describeFailure(error, errorExitCode);
+      process.stderr.write(`${text}\n`);
+      process.exit(exitCode);
     },
   );
 }

@@ -8,14 +8,15 @@ import { SelfMetrics } from "./self-metrics.ts";
 import { parseInterval, parseListen } from "./args.ts";
 import { SIDECAR_PATHS } from "./endpoints.ts";
 
-const USAGE = `usage: npm run sidecar -- --stats-socket PATH|HOST:PORT [--listen [HOST:]PORT] [--interval 2s] [--timeout 1s] [--assertions-file FILE] [--apply-history FILE]
+const USAGE = `usage: npm run sidecar -- --stats-socket PATH|HOST:PORT [--listen [HOST:]PORT] [--interval 2s] [--timeout 1s] [--assertions-file FILE] [--apply-history FILE] [--components-file FILE]
 
   --stats-socket     HAProxy's admin socket: a unix socket path, or host:port
   --listen           where /metrics and /healthz are served (default 127.0.0.1:9101)
   --interval         how often HAProxy is polled, as HAProxy writes durations (default 2s)
   --timeout          how long one poll may take (default 1s)
   --assertions-file  where npm run verify leaves its results, exported as haproxy_sidecar_assertion_passed
-  --apply-history    npm run apply's history, exported as haproxy_sidecar_last_apply_success, _applies_total...`;
+  --apply-history    npm run apply's history, exported as haproxy_sidecar_last_apply_success, _applies_total...
+  --components-file  the local runtime's stack.json, exported as haproxy_sidecar_component_up, _component_restarts_total`;
 
 const log = (line: string) => process.stderr.write(`${new Date().toISOString()} sidecar: ${line}\n`);
 
@@ -29,6 +30,7 @@ async function main(argv: string[]): Promise<void> {
       timeout: { type: "string", default: "1s" },
       "assertions-file": { type: "string" },
       "apply-history": { type: "string" },
+      "components-file": { type: "string" },
     },
     USAGE,
   );
@@ -38,7 +40,7 @@ async function main(argv: string[]): Promise<void> {
   const intervalMs = parseInterval("interval", values.interval);
   const timeoutMs = parseInterval("timeout", values.timeout);
 
-  const metrics = new SelfMetrics({ assertionsFile: values["assertions-file"], applyHistoryFile: values["apply-history"], log });
+  const metrics = new SelfMetrics({ assertionsFile: values["assertions-file"], applyHistoryFile: values["apply-history"], componentsFile: values["components-file"], log });
   const poller = new StatsPoller({ api: (command) => runtimeCommand(endpoint, command, { timeoutMs }), metrics, intervalMs, log });
   const server = createMetricsServer(poller, metrics);
   await new Promise<void>((listening, failed) => {

@@ -2,6 +2,7 @@
 // library's registry is the right tool here, unlike for HAProxy's thousands.
 import { readFile } from "node:fs/promises";
 import { Counter, Gauge, Registry, collectDefaultMetrics } from "prom-client";
+import { parseComponentStatuses, type ComponentStatus } from "./component-status.ts";
 
 /**
  * Reads the verdicts npm run verify left ({ results: [{ assertion, verdict }] }); [] when there are
@@ -70,14 +71,55 @@ export class SelfMetrics {
   readonly lastApplySuccess: Gauge;
   readonly lastApplyTimestamp: Gauge;
   readonly applies: Gauge<"result">;
+  readonly componentUp: Gauge<"component">;
+  readonly componentRestarts: Gauge<"component">;
 
   /**
    * `assertionsFile`: where npm run verify writes its results; `applyHistoryFile`: where npm run
-   * apply appends a line per apply. Both are read at each scrape.
+   * apply appends a line per apply; `componentsFile`: the local runtime's state file, where its
+   * supervisor records each component's state and restarts. All are read at each scrape.
    */
-  constructor(options: { now?: () => number; assertionsFile?: string; applyHistoryFile?: string; log?: (line: string) => void } = {}) {
+  constructor(options: { now?: () => number; assertionsFile?: string; applyHistoryFile?: string; componentsFile?: string; log?: (line: string) => void } = {}) {
     const now = options.now ?? Date.now;
-    const { assertionsFile, applyHistoryFile, log = () => {} } = options;
+    const { assertionsFile, applyHistoryFile, componentsFile, log = () => {} } = options;
+    const components = async (): Promise<ComponentStatus[]> => {
+      if (!componentsFile) return [];
+      let text: string;
+      try {
+        text = await readFile(componentsFile, "utf8");
+      } catch {
+        return []; // no stack (yet, or any more)
+      }
+      try {
+        return parseComponentStatuses(text);
+      } catch (error) {
+        log(`cannot read the component states in ${componentsFile}: ${(error as Error).message}`);
+        return [];
+      }
+    };
+    this.componentUp = new Gauge({
+      name: "haproxy_sidecar_component_up",
+      help: "1 if the supervisor records the stack's component as running, 0 if it is restarting, failed or stopped",
+      labelNames: ["component"],
+      registers: [this.registry],
+      async collect() {
+        const read = await components();
+        this.reset();
+        for (const c of read) this.set({ component: c.name }, c.state === "running" ? 1 : 0);
+      },
+    });
+    // A counter by meaning; kept in the state file, so it is read, not incremented, here.
+    this.componentRestarts = new Gauge({
+      name: "haproxy_sidecar_component_restarts_total",
+      help: "Restarts of the stack's component by its supervisor since the stack started",
+      labelNames: ["component"],
+      registers: [this.registry],
+      async collect() {
+        const read = await components();
+        this.reset();
+        for (const c of read) this.set({ component: c.name }, c.restarts);
+      },
+    });
     const history = async () => {
       if (!applyHistoryFile) return undefined;
       const text = await readFile(applyHistoryFile, "utf8").catch(() => "");

@@ -199,7 +199,7 @@ describe("npm start -- --detach and npm stop", () => {
 
       const again = await runCli("infra/runtime/cli.ts", ["start", "--topology", file, "--run-dir", runDir, "--detach"]);
       assert.equal(again.code, 1);
-      assert.match(again.stderr, /error STACK_ALREADY_RUNNING: a stack is already running from .* \(pids [\d, ]+\): run npm stop first/);
+      assert.match(again.stderr, /error STACK_ALREADY_RUNNING: a stack is already running from .*: web-a \(pid \d+\), .* alive\. npm run status shows it; npm stop stops it/);
 
       const stopped = await runCli("infra/runtime/cli.ts", ["stop", "--run-dir", runDir]);
       assert.equal(stopped.code, 0, stopped.stderr);

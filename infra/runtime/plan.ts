@@ -16,6 +16,9 @@ import { APPLY_HISTORY_FILE, HAPROXY_CONFIG_FILE } from "./applied.ts";
 /** Prometheus's configuration, in the run directory. */
 export const PROMETHEUS_CONFIG_FILE = "prometheus.yml";
 
+/** What the stack runs and what its supervisor knows of each process, in the run directory. */
+export const STACK_STATE_FILE = "stack.json";
+
 /** Where npm run verify leaves its last results, in the run directory; the sidecar exports them. */
 export const ASSERTIONS_FILE = "verify.json";
 
@@ -33,6 +36,11 @@ export interface ComponentPlan extends ProcessSpec {
    * reports every server UP.
    */
   readyUrl?: string;
+  /**
+   * HAProxy's stats socket: a restarted HAProxy is back once it answers there (its servers may be
+   * DOWN for reasons of their own; the first start waits for them, a restart does not).
+   */
+  readySocket?: string;
 }
 
 export interface LocalStackPlan {
@@ -135,6 +143,7 @@ function haproxyComponent(topology: Topology, sockets: HaproxySockets, runDir: s
     ports: [...bindPorts(topology.frontends.flatMap((f) => f.binds)), monitoring.port],
     debianPackage: "haproxy",
     url: url(monitoring.port, monitoring.statsUri),
+    readySocket: sockets.admin,
   };
 }
 
@@ -151,6 +160,7 @@ function sidecarComponent(topology: Topology, sockets: HaproxySockets, runDir: s
       "--interval", pollInterval,
       "--assertions-file", join(runDir, ASSERTIONS_FILE),
       "--apply-history", join(runDir, APPLY_HISTORY_FILE),
+      "--components-file", join(runDir, STACK_STATE_FILE),
     ],
     cwd: REPO_ROOT,
     logFile: join(logs, "sidecar.log"),

@@ -1,6 +1,6 @@
 // The local stack's lifecycle: pre-flight checks, start in order with a health gate after each
 // component, stop in reverse. A start that fails stops whatever it had started.
-import { cp, mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { cp, mkdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Topology } from "../model/schema.ts";
 import { BinaryMissingError, ComponentFailedError, StackAlreadyRunningError, StackNotRunningError } from "../errors.ts";
@@ -16,7 +16,8 @@ import { HAPROXY_CONFIG_FILE, recordApplied, sha256 } from "./applied.ts";
 import { DEFAULT_TOPOLOGY_FILE } from "../model/load.ts";
 import { PROMETHEUS_CONFIG_FILE, planLocalStack, type ComponentPlan, type LocalStackPlan } from "./plan.ts";
 import { isPortFree, portOwner } from "./ports.ts";
-import { findOnPath, isAlive, lastLines, processStartTicks, startProcess, stopProcessGroup, type ManagedProcess } from "./processes.ts";
+import { findOnPath, isAlive, lastLines, startProcess, stopProcessGroup, type ManagedProcess } from "./processes.ts";
+import { readState, recordProcess, stillRecordedProcess, updateProcess, updateState, type RecordedProcess } from "./state.ts";
 
 export interface StartOptions {
   runDir: string;
@@ -26,29 +27,6 @@ export interface StartOptions {
   /** What the topology came from, for generated-file headers. */
   source?: string;
 }
-
-/** A process the stack started, as npm stop finds it again: its start time tells a reused pid apart. */
-export interface RecordedProcess {
-  name: string;
-  pid: number;
-  /** /proc start time; absent in state files written before it was recorded. */
-  startTicks?: number;
-}
-
-/** What npm stop needs to find the processes of a detached stack. */
-interface StateFile {
-  startedAt: string;
-  processes: RecordedProcess[];
-}
-
-const record = (name: string, pid: number): RecordedProcess => ({ name, pid, startTicks: processStartTicks(pid) });
-
-/** Still the process that was recorded: alive, and started when it did (not a reused pid). */
-export function stillRecordedProcess(p: RecordedProcess): boolean {
-  return isAlive(p.pid) && (p.startTicks === undefined || processStartTicks(p.pid) === p.startTicks);
-}
-
-const STATE_FILE = "stack.json";
 
 export class LocalStack {
   private stopping: Promise<void> | undefined;
@@ -60,14 +38,14 @@ export class LocalStack {
 
   /**
    * Stops every component in reverse start order; safe to call more than once. The state file is
-   * the authority: a server that npm run verify killed and restarted has a new pid there.
+   * the authority: a server that npm run verify or the supervisor restarted has a new pid there.
    */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       const recorded = (await readState(this.plan.runDir))?.processes ?? [];
-      const own = this.processes.filter((p) => !recorded.some((r) => r.pid === p.pid)).map((p) => record(p.spec.name, p.pid));
+      const own = this.processes.filter((p) => !recorded.some((r) => r.pid === p.pid)).map((p) => recordProcess(p.spec.name, p.pid));
       await stopAll([...own, ...recorded]);
-      await rm(join(this.plan.runDir, STATE_FILE), { force: true });
+      await updateState(this.plan.runDir, () => null);
     })();
     return this.stopping;
   }
@@ -95,13 +73,14 @@ export async function startLocalStack(topology: Topology, options: StartOptions)
   for (const component of plan.components) await writeFile(component.logFile, "");
 
   const started: ManagedProcess[] = [];
+  const startedAt = new Date().toISOString();
   try {
     for (const component of plan.components) {
       log(`starting ${component.name}...`);
       const managed = await startProcess(component);
       managed.child.unref();
       started.push(managed);
-      await writeState(plan.runDir, started);
+      await updateState(plan.runDir, () => ({ startedAt, processes: started.map((p) => recordProcess(p.spec.name, p.pid, plan.components.find((c) => c.name === p.spec.name))) }));
       await waitUntilReady(component, managed, plan);
       if (component.kind === "haproxy") {
         await recordApplied(plan.runDir, { appliedAt: new Date().toISOString(), source: options.source ?? DEFAULT_TOPOLOGY_FILE, topology, haproxyConfigSha256: sha256(plan.haproxyConfig) });
@@ -109,34 +88,57 @@ export async function startLocalStack(topology: Topology, options: StartOptions)
     }
   } catch (error) {
     log(`start failed; stopping ${started.map((p) => p.spec.name).reverse().join(", ") || "nothing"}`);
-    await stopAll(started.map((p) => record(p.spec.name, p.pid)));
-    await rm(join(plan.runDir, STATE_FILE), { force: true });
+    await stopAll(started.map((p) => recordProcess(p.spec.name, p.pid)));
+    await updateState(plan.runDir, () => null);
     throw error;
   }
   return new LocalStack(plan, started);
 }
 
-/** npm stop: stops the stack recorded in the run directory. Returns how many processes it stopped. */
+/**
+ * npm stop: stops the stack recorded in the run directory. Its supervisor, when alive, is asked
+ * first (it stops the components itself and would otherwise restart them); whatever remains is
+ * stopped here. Returns how many processes it stopped.
+ */
 export async function stopLocalStack(runDir: string): Promise<number> {
   const state = await readState(runDir);
   if (!state) return 0;
-  const ours = state.processes.filter(stillRecordedProcess);
-  await stopAll(state.processes);
-  await rm(join(runDir, STATE_FILE), { force: true });
-  return ours.length;
+  const ours = state.processes.filter(stillRecordedProcess).length;
+  const { supervisor } = state;
+  if (supervisor && stillRecordedProcess(supervisor)) {
+    process.kill(supervisor.pid, "SIGTERM");
+    await pollUntil(() => (isAlive(supervisor.pid) ? undefined : true), { timeoutMs: SUPERVISOR_STOP_MS, intervalMs: 50 });
+  }
+  const left = await readState(runDir);
+  if (left) {
+    await stopAll(left.processes);
+    if (supervisor && stillRecordedProcess(supervisor)) await stopProcessGroup(supervisor.pid);
+    await updateState(runDir, () => null);
+  }
+  return ours;
 }
+
+/** How long a supervisor may take to stop the stack (each component has 10 s before SIGKILL). */
+const SUPERVISOR_STOP_MS = 60_000;
 
 /** The processes of the stack running from `runDir` (alive or not), in start order; undefined if none. */
 export async function recordedProcesses(runDir: string): Promise<RecordedProcess[] | undefined> {
   return (await readState(runDir))?.processes;
 }
 
-/** Records that component `name` now runs as `pid` (it was restarted), keeping the start order. */
+/** Records that component `name` now runs as `pid` (restarted by hand: verify's recovery test). */
 export async function recordRestart(runDir: string, name: string, pid: number): Promise<void> {
-  const state = await readState(runDir);
+  const state = await updateProcess(runDir, name, (p) => recordProcess(name, pid, undefined, p));
   if (!state) throw new StackNotRunningError(runDir);
-  state.processes = state.processes.map((p) => (p.name === name ? record(name, pid) : p));
-  await saveState(runDir, state);
+}
+
+/**
+ * Marks component `name` as stopped on purpose, so that the supervisor leaves it down (verify's
+ * failover test kills a server and must see HAProxy take it out); recordRestart brings it back.
+ */
+export async function holdComponent(runDir: string, name: string): Promise<void> {
+  const state = await updateProcess(runDir, name, (p) => ({ ...p, state: "stopped" }));
+  if (!state) throw new StackNotRunningError(runDir);
 }
 
 /**
@@ -144,31 +146,36 @@ export async function recordRestart(runDir: string, name: string, pid: number): 
  * and records them before HAProxy in the state file so that npm stop stops them after it.
  */
 export async function startComponents(plan: LocalStackPlan, components: ComponentPlan[]): Promise<void> {
-  const state = await readState(plan.runDir);
-  if (!state) throw new StackNotRunningError(plan.runDir);
+  if (!(await readState(plan.runDir))) throw new StackNotRunningError(plan.runDir);
   for (const component of components) {
     await writeFile(component.logFile, "", { flag: "a" });
     const managed = await startProcess(component);
     managed.child.unref();
-    // Web servers start before HAProxy (and stop after it); the others after it.
-    const haproxyAt = state.processes.findIndex((p) => p.name === "haproxy");
-    state.processes.splice(component.kind === "web" && haproxyAt >= 0 ? haproxyAt : state.processes.length, 0, record(component.name, managed.pid));
-    await saveState(plan.runDir, state);
+    await updateState(plan.runDir, (state) => {
+      if (!state) return undefined;
+      // Web servers start before HAProxy (and stop after it); the others after it.
+      const processes = [...state.processes];
+      const haproxyAt = processes.findIndex((p) => p.name === "haproxy");
+      processes.splice(component.kind === "web" && haproxyAt >= 0 ? haproxyAt : processes.length, 0, recordProcess(component.name, managed.pid, component));
+      return { ...state, processes };
+    });
     await waitUntilReady(component, managed, plan);
   }
 }
 
-/** Stops components of a running stack by name (web servers a change removes) and forgets them. */
+/**
+ * Stops components of a running stack by name (web servers a change removes) and forgets them.
+ * They are marked stopped first, so that a supervisor does not restart them meanwhile.
+ */
 export async function stopComponents(runDir: string, names: string[]): Promise<void> {
-  const state = await readState(runDir);
-  if (!state) throw new StackNotRunningError(runDir);
-  await stopAll(state.processes.filter((p) => names.includes(p.name)));
-  state.processes = state.processes.filter((p) => !names.includes(p.name));
-  await saveState(runDir, state);
+  const marked = await updateState(runDir, (state) => state && { ...state, processes: state.processes.map((p) => (names.includes(p.name) ? { ...p, state: "stopped" as const } : p)) });
+  if (!marked) throw new StackNotRunningError(runDir);
+  await stopAll(marked.processes.filter((p) => names.includes(p.name)));
+  await updateState(runDir, (state) => state && { ...state, processes: state.processes.filter((p) => !names.includes(p.name)) });
 }
 
 /** Stops recorded processes in reverse start order; a pid now used by another process is never signalled. */
-async function stopAll(inStartOrder: RecordedProcess[]): Promise<void> {
+export async function stopAll(inStartOrder: { pid: number; startTicks?: number }[]): Promise<void> {
   for (const p of [...inStartOrder].reverse()) {
     if (stillRecordedProcess(p) || !isAlive(p.pid)) await stopProcessGroup(p.pid);
   }
@@ -176,24 +183,11 @@ async function stopAll(inStartOrder: RecordedProcess[]): Promise<void> {
 
 async function refuseIfRunning(runDir: string): Promise<void> {
   const state = await readState(runDir);
-  const alive = state?.processes.filter(stillRecordedProcess).map((p) => p.pid) ?? [];
-  if (alive.length > 0) throw new StackAlreadyRunningError(runDir, alive);
-}
-
-async function readState(runDir: string): Promise<StateFile | undefined> {
-  try {
-    return JSON.parse(await readFile(join(runDir, STATE_FILE), "utf8")) as StateFile;
-  } catch {
-    return undefined;
+  const alive = state?.processes.filter(stillRecordedProcess) ?? [];
+  if (state && alive.length > 0) {
+    const gone = state.processes.filter((p) => !alive.includes(p)).map((p) => p.name);
+    throw new StackAlreadyRunningError(runDir, alive.map((p) => `${p.name} (pid ${p.pid})`), gone);
   }
-}
-
-function writeState(runDir: string, processes: ManagedProcess[]): Promise<void> {
-  return saveState(runDir, { startedAt: new Date().toISOString(), processes: processes.map((p) => record(p.spec.name, p.pid)) });
-}
-
-function saveState(runDir: string, state: StateFile): Promise<void> {
-  return writeFileAtomic(join(runDir, STATE_FILE), `${JSON.stringify(state, null, 2)}\n`);
 }
 
 function assertBinary(command: string, debianPackage: string): void {
@@ -207,6 +201,21 @@ async function httpOk(url: string): Promise<boolean> {
     const response = await fetch(url, { signal: AbortSignal.timeout(1000) });
     await response.arrayBuffer();
     return response.ok;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Whether a component serves: its ready URL answers 2xx, or (HAProxy) its stats socket answers,
+ * which its worker does only once it has bound its frontends.
+ */
+export async function serving(component: ComponentPlan): Promise<boolean> {
+  if (component.readyUrl !== undefined) return httpOk(component.readyUrl);
+  if (component.readySocket === undefined) return true;
+  try {
+    await runtimeCommand({ path: component.readySocket }, "show info", { timeoutMs: 1000 });
+    return true;
   } catch {
     return false;
   }

@@ -12,7 +12,8 @@ import { ASSERTIONS, allPassed, type AssertionName, type AssertionResult } from 
 import { runAssertions } from "../../sidecar/assertions/run.ts";
 import { renderHtmlReport, renderTable } from "../../sidecar/assertions/report.ts";
 import { ASSERTIONS_FILE, planLocalStack } from "./plan.ts";
-import { recordedProcesses, startLocalStack, stillRecordedProcess, type LocalStack } from "./stack.ts";
+import { recordedProcesses, startLocalStack, type LocalStack } from "./stack.ts";
+import { stillRecordedProcess } from "./state.ts";
 import { expectationsFromTopology, localStackAccess } from "./verify.ts";
 
 const USAGE = `usage: npm run verify -- [--only ${ASSERTIONS.join(",")}] [--json FILE] [--report DIR]

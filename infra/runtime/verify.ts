@@ -9,7 +9,8 @@ import type { Expectations } from "../../sidecar/assertions/judge.ts";
 import type { RunOptions, StackAccess } from "../../sidecar/assertions/run.ts";
 import type { LocalStackPlan } from "./plan.ts";
 import { killProcessGroup, startProcess } from "./processes.ts";
-import { recordedProcesses, recordRestart, stillRecordedProcess } from "./stack.ts";
+import { holdComponent, recordedProcesses, recordRestart } from "./stack.ts";
+import { stillRecordedProcess } from "./state.ts";
 
 /** What traffic through the first frontend must show, derived from the model. */
 export function expectationsFromTopology(topology: Topology): Expectations {
@@ -64,6 +65,7 @@ export function localStackAccess(plan: LocalStackPlan, log: (line: string) => vo
       if (recorded === undefined) throw new StackNotRunningError(plan.runDir, `${name} is not recorded in its stack.json`);
       // A pid that names another process now is never signalled.
       if (!stillRecordedProcess(recorded)) throw new StackNotRunningError(plan.runDir, `${name} (pid ${recorded.pid}) is no longer running`);
+      await holdComponent(plan.runDir, name); // or the supervisor would restart it before HAProxy notices
       await killProcessGroup(recorded.pid);
     },
     async startServer(name) {
