@@ -15,7 +15,7 @@ import { formatTable } from "../../lib/text-table.ts";
 import { DEFAULT_TOPOLOGY_FILE, loadTopologyFile } from "../model/load.ts";
 import { REPO_ROOT } from "../repo.ts";
 import { StackAlreadyRunningError } from "../errors.ts";
-import { startLocalStack, stopAll, stopLocalStack, type LocalStack } from "./stack.ts";
+import { serving, startLocalStack, stopAll, stopLocalStack, type LocalStack } from "./stack.ts";
 import { readState, updateState } from "./state.ts";
 import { Supervisor } from "./supervisor.ts";
 import { formatStatus, healthy, observeStack } from "./status.ts";
@@ -196,10 +196,13 @@ async function bringUp(topologyFile: string, runDir: string, output: Output): Pr
   return { supervisor, healthy: true };
 }
 
+/** Until every component runs under a live supervisor and serves. */
 const waitHealthy = (runDir: string) =>
   pollUntil(async () => {
     const state = await readState(runDir);
-    return state && healthy(observeStack(state)) ? true : undefined;
+    if (!state || !healthy(observeStack(state))) return undefined;
+    const answers = await Promise.all(state.processes.map((p) => (p.component ? serving(p.component) : true)));
+    return answers.every(Boolean) ? true : undefined;
   }, { timeoutMs: REPAIR_TIMEOUT_MS, intervalMs: 200 });
 
 async function printRepaired(runDir: string, output: Output): Promise<boolean> {

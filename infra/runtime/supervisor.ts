@@ -85,13 +85,15 @@ export class Supervisor {
 
   /** Gives failed components another chance (npm start on a stack with failed components). */
   async retryFailed(): Promise<string[]> {
-    const failed = ((await readState(this.runDir))?.processes ?? []).filter((p) => p.state === "failed").map((p) => p.name);
-    for (const name of failed) {
-      this.restartTimes.delete(name);
-      this.log(`${name}: retrying after it was marked failed`);
-      await updateProcess(this.runDir, name, (p) => ({ ...p, state: "running" }));
+    const failed = ((await readState(this.runDir))?.processes ?? []).filter((p) => p.state === "failed" && !this.handling.has(p.name));
+    for (const gone of failed) {
+      this.restartTimes.delete(gone.name);
+      this.log(`${gone.name}: restarting it after it was marked failed`);
+      if (!(await this.updateIfUnchanged(gone, "failed", (p) => ({ ...p, state: "restarting" })))) continue;
+      const restarted = gone.component ? this.restart(gone, gone.component, gone.lastExit ?? { code: null, signal: null, at: new Date().toISOString() }) : Promise.resolve();
+      this.track(gone.name, restarted);
     }
-    return failed;
+    return failed.map((p) => p.name);
   }
 
   private async look(): Promise<void> {
@@ -99,9 +101,14 @@ export class Supervisor {
     const state = await readState(this.runDir);
     for (const p of state?.processes ?? []) {
       if (p.state !== "running" || this.handling.has(p.name) || stillRecordedProcess(p)) continue;
-      const handled = this.handleExit(p).catch((error) => this.log(`${p.name}: supervising failed: ${(error as Error).message}`));
-      this.handling.set(p.name, handled.finally(() => this.handling.delete(p.name)));
+      this.track(p.name, this.handleExit(p));
     }
+  }
+
+  /** One piece of work per component at a time; stop() waits for them. */
+  private track(name: string, work: Promise<void>): void {
+    const handled = work.catch((error) => this.log(`${name}: supervising failed: ${(error as Error).message}`));
+    this.handling.set(name, handled.finally(() => this.handling.delete(name)));
   }
 
   private async handleExit(gone: RecordedProcess): Promise<void> {
@@ -111,11 +118,11 @@ export class Supervisor {
     if (!decision.restart || component === undefined) {
       const reason = decision.restart ? "its state file entry does not say how to start it" : decision.reason;
       this.log(`${gone.name} (pid ${gone.pid}) exited (${describeExit(exit)}); marked failed: ${reason}. npm run status shows it; npm start retries it`);
-      await this.updateIfUnchanged(gone, (p) => ({ ...p, state: "failed", lastExit: exit }));
+      await this.updateIfUnchanged(gone, "running", (p) => ({ ...p, state: "failed", lastExit: exit }));
       return;
     }
     this.log(`${gone.name} (pid ${gone.pid}) exited (${describeExit(exit)}); restarting in ${decision.delayMs} ms (restart ${decision.attempt} of at most ${this.policy.maxRestarts} in ${this.policy.windowMs / 1000} s)`);
-    if (!(await this.updateIfUnchanged(gone, (p) => ({ ...p, state: "restarting", lastExit: exit })))) return;
+    if (!(await this.updateIfUnchanged(gone, "running", (p) => ({ ...p, state: "restarting", lastExit: exit })))) return;
     try {
       await sleep(decision.delayMs, undefined, { signal: this.stopping.signal });
     } catch {
@@ -163,13 +170,13 @@ export class Supervisor {
     return { code: child?.exit?.code ?? null, signal: child?.exit?.signal ?? null, at: new Date().toISOString() };
   }
 
-  /** Changes the record only if it still names the same process; whether it did. */
-  private async updateIfUnchanged(gone: RecordedProcess, change: (p: RecordedProcess) => RecordedProcess): Promise<boolean> {
+  /** Changes the record only if it still names the same process in the same state; whether it did. */
+  private async updateIfUnchanged(gone: RecordedProcess, expected: RecordedProcess["state"], change: (p: RecordedProcess) => RecordedProcess): Promise<boolean> {
     let changed = false;
     await updateState(this.runDir, (state) => {
       if (!state) return undefined;
       const processes = state.processes.map((p) => {
-        if (p.name !== gone.name || p.pid !== gone.pid || p.state !== "running") return p;
+        if (p.name !== gone.name || p.pid !== gone.pid || p.state !== expected) return p;
         changed = true;
         return change(p);
       });
