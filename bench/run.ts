@@ -8,6 +8,7 @@ import { synthBench } from "./synth.bench.ts";
 import { failoverBench } from "./failover.bench.ts";
 import { planBench } from "./plan.bench.ts";
 import { applyBench } from "./apply.bench.ts";
+import { supervisionBench } from "./supervision.bench.ts";
 import { formatBenchTable, type BenchRow } from "./table.ts";
 
 /** Every suite, in the order they run and print. */
@@ -20,6 +21,7 @@ const SUITES = {
   plan: planBench,
   apply: applyBench,
   failover: failoverBench,
+  supervision: supervisionBench,
 } satisfies Record<string, () => Promise<BenchRow[]>>;
 type SuiteName = keyof typeof SUITES;
 const NAMES = Object.keys(SUITES) as SuiteName[];

@@ -138,6 +138,8 @@ function haproxyComponent(topology: Topology, sockets: HaproxySockets, runDir: s
     name: "haproxy",
     command: "haproxy",
     // -W: master-worker, so a reload (the master socket) swaps workers without dropping traffic.
+    // Exit-on-failure stays HAProxy's default: a dead worker takes its master down and the
+    // supervisor restarts both (supervisor.ts says why; bench/supervision.bench.ts measures it).
     args: ["-W", "-S", `${sockets.master},mode,600`, "-f", join(runDir, HAPROXY_CONFIG_FILE)],
     logFile: join(logs, "haproxy.log"),
     ports: [...bindPorts(topology.frontends.flatMap((f) => f.binds)), monitoring.port],
