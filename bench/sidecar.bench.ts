@@ -10,10 +10,9 @@ import { startProcess, stopProcessGroup, type ManagedProcess } from "../infra/ru
 import { REPO_ROOT } from "../infra/repo.ts";
 import { median, ms, type BenchRow } from "./table.ts";
 import { pollUntil } from "../lib/poll.ts";
+import { sidecarNodeFlags } from "../sidecar/node-flags.ts";
 
 const SAMPLES = 5;
-/** Node flag the sidecar's container runs with: a smaller young generation, ~15 MB less resident. */
-export const SIDECAR_NODE_FLAGS = ["--max-semi-space-size=2"];
 
 /** A HAProxy with `servers` servers (100 per backend), a stats socket and its built-in exporter. */
 export function serverTemplateConfig(servers: number, socket: string, metricsPort: number): string {
@@ -60,7 +59,7 @@ export async function sidecarBench(): Promise<BenchRow[]> {
       const sidecar = await startProcess({
         name: "sidecar",
         command: process.execPath,
-        args: [...SIDECAR_NODE_FLAGS, bundle, "--stats-socket", socket, "--listen", `127.0.0.1:${sidecarPort}`, "--interval", "2s", "--timeout", "10s"],
+        args: [...sidecarNodeFlags(servers), bundle, "--stats-socket", socket, "--listen", `127.0.0.1:${sidecarPort}`, "--interval", "2s", "--timeout", "10s"],
         logFile: join(dir, "sidecar.log"),
       });
       started.push(sidecar);
@@ -99,7 +98,7 @@ export async function sidecarBench(): Promise<BenchRow[]> {
         value: (median(goScrapes) / (median(polls) + median(ours))).toFixed(1),
         note: "goal ≥ 1 at 10,000 servers",
       });
-      rows.push({ group: "sidecar", case: `sidecar resident memory (now / peak), ${n}`, value: `${Math.round(rssKb(sidecar.pid, "VmRSS") / 1024)} MB`, note: `peak ${Math.round(rssKb(sidecar.pid, "VmHWM") / 1024)} MB; goal < 150 MB; bundled, ${SIDECAR_NODE_FLAGS.join(" ")}` });
+      rows.push({ group: "sidecar", case: `sidecar resident memory (now / peak), ${n}`, value: `${Math.round(rssKb(sidecar.pid, "VmRSS") / 1024)} MB`, note: `peak ${Math.round(rssKb(sidecar.pid, "VmHWM") / 1024)} MB; goal < 150 MB; bundled, ${sidecarNodeFlags(servers).join(" ")}` });
       rows.push({ group: "sidecar", case: `Go exporter resident memory (now / peak), ${n}`, value: `${Math.round(rssKb(go.pid, "VmRSS") / 1024)} MB`, note: `peak ${Math.round(rssKb(go.pid, "VmHWM") / 1024)} MB` });
     } finally {
       for (const p of started.reverse()) await stopProcessGroup(p.pid);
@@ -136,7 +135,7 @@ export async function concurrentScrapersBench(): Promise<BenchRow[]> {
       const sidecar = await startProcess({
         name: `sidecar-${gzip ? "gzip" : "identity"}`,
         command: process.execPath,
-        args: [...SIDECAR_NODE_FLAGS, bundle, "--stats-socket", socket, "--listen", `127.0.0.1:${port}`, "--interval", "2s", "--timeout", "10s"],
+        args: [...sidecarNodeFlags(servers), bundle, "--stats-socket", socket, "--listen", `127.0.0.1:${port}`, "--interval", "2s", "--timeout", "10s"],
         logFile: join(dir, `sidecar-${gzip}.log`),
       });
       started.push(sidecar);

@@ -6,7 +6,7 @@ import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 import Handlebars from "handlebars";
 import type { Topology } from "../model/schema.ts";
-import { bindPorts } from "../model/schema.ts";
+import { bindPorts, serverCount } from "../model/schema.ts";
 import { parseDuration } from "../../haproxy/duration.ts";
 import { TEMPLATES_DIR } from "../render/render.ts";
 import { renderPrometheusConfig } from "../render/prometheus.ts";
@@ -14,6 +14,7 @@ import { CERTIFICATE_DIR, DOCKER_HOSTS, DOCKER_PATHS, dockerTarget, haproxySocke
 import { DEFAULT_TOPOLOGY_FILE } from "../model/load.ts";
 import { GRAFANA_PATHS, PROMETHEUS_PATHS, WEB_APP_PATHS } from "../endpoints.ts";
 import { SIDECAR_PATHS } from "../../sidecar/endpoints.ts";
+import { sidecarNodeFlags } from "../../sidecar/node-flags.ts";
 import { TargetPlanError } from "../errors.ts";
 import { REPO_ROOT } from "../repo.ts";
 import { APPLY_HISTORY_FILE } from "../runtime/applied.ts";
@@ -240,6 +241,7 @@ function sidecarContainer({ topology, sockets, volumes }: StackContext): Contain
     command: ["--stats-socket", sockets.admin, "--listen", `0.0.0.0:${port}`, "--interval", pollInterval, "--apply-history", `${DOCKER_PATHS.socketDir}/${APPLY_HISTORY_FILE}`],
     // The socket is HAProxy's (group 99, mode from the model): the sidecar joins that group, no more.
     groupAdd: [HAPROXY_IMAGE_GID],
+    env: { NODE_OPTIONS: sidecarNodeFlags(serverCount(topology)).join(" ") },
     ports: [{ internal: port, external: port, ip: LOOPBACK }],
     uploads: [],
     volumes: [{ volume: volumes.socket, containerPath: DOCKER_PATHS.socketDir, readOnly: false }],

@@ -301,6 +301,9 @@ export function bindPorts(binds: readonly Pick<Bind, "port" | "lastPort">[]): nu
   return binds.flatMap((b) => Array.from({ length: (b.lastPort ?? b.port) - b.port + 1 }, (_, i) => b.port + i));
 }
 
+/** Every server of every backend: what sizes the sidecar. */
+export const serverCount = (topology: Pick<Topology, "backends">): number => topology.backends.reduce((n, b) => n + b.servers.length, 0);
+
 // --- cross-references ---------------------------------------------------------------------------
 
 interface PathIssue {

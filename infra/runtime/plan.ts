@@ -1,7 +1,7 @@
 // What the local runtime will start, decided without touching the machine: the processes in start
 // order, the ports each takes, the files to write, and the addresses to show.
 import { join } from "node:path";
-import { bindPorts, type Topology } from "../model/schema.ts";
+import { bindPorts, serverCount, type Topology } from "../model/schema.ts";
 import { DEFAULT_TOPOLOGY_FILE } from "../model/load.ts";
 import { renderHaproxyConfig } from "../render/render.ts";
 import { prometheusJobs, renderPrometheusConfig } from "../render/prometheus.ts";
@@ -10,6 +10,7 @@ import { PROMETHEUS_PATHS, WEB_APP_PATHS } from "../endpoints.ts";
 import { TargetPlanError } from "../errors.ts";
 import { REPO_ROOT } from "../repo.ts";
 import { SIDECAR_PATHS } from "../../sidecar/endpoints.ts";
+import { sidecarNodeFlags } from "../../sidecar/node-flags.ts";
 import type { ProcessSpec } from "./processes.ts";
 import { APPLY_HISTORY_FILE, HAPROXY_CONFIG_FILE } from "./applied.ts";
 
@@ -156,6 +157,7 @@ function sidecarComponent(topology: Topology, sockets: HaproxySockets, runDir: s
     name: "sidecar",
     command: process.execPath,
     args: [
+      ...sidecarNodeFlags(serverCount(topology)),
       "--import", "tsx", join(REPO_ROOT, "sidecar/cli.ts"),
       "--stats-socket", sockets.admin,
       "--listen", `${LOCAL_ADDRESS}:${port}`,
