@@ -33,6 +33,8 @@ describe("defaults", () => {
         masterSocket: "/var/lib/haproxy/master.sock",
         hardStopAfter: "30s",
         closeSpreadTime: "5s",
+        maxRequestHeaders: 100,
+        bufferSize: 16384,
       },
       defaults: {
         mode: "http",
@@ -42,6 +44,7 @@ describe("defaults", () => {
         retries: 3,
         redispatch: true,
         idleCloseOnResponse: true,
+        maxRequestBodyBytes: 10485760,
         retryOn: ["conn-failure", "empty-response", "response-timeout"],
       },
       frontends: [{ name: "web", binds: [{ address: "*", port: 80 }], defaultBackend: "app", forwardfor: true, errorPages: [] }],

@@ -15,14 +15,20 @@ import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { recordedProcesses } from "../infra/runtime/stack.ts";
 import { runtimeCommand } from "../haproxy/runtime-api.ts";
-import { parseShowStat, serverStates } from "../haproxy/show-stat.ts";
+import { field, parseShowStat, serverStates } from "../haproxy/show-stat.ts";
 import { assertNoProcessLeft, eventually, getJson, makeRunDir, processesMentioning, runDirWithTopology, startTestStack, type TestStack } from "./support/stack.ts";
 import { seedTopology, editedTopology } from "./support/topologies.ts";
 import { runCli, REPO_ROOT } from "./support/run-cli.ts";
 
 describe("the whole local stack", () => {
   let running: TestStack;
-  beforeAll(async () => (running = await startTestStack(() => {}, { sidecar: true })));
+  // Limits off HAProxy's own defaults, so that the test of them can only pass if they are rendered.
+  const limits = (t: any) => {
+    t.global.maxRequestHeaders = 40;
+    t.global.bufferSize = 32768;
+    t.defaults.maxRequestBodyBytes = 1_000_000;
+  };
+  beforeAll(async () => (running = await startTestStack(limits, { sidecar: true })));
   afterAll(() => running?.cleanup());
 
   it("sends requests through HAProxy to both web-a and web-b", async () => {
@@ -79,6 +85,33 @@ describe("the whole local stack", () => {
     assert.match(answer, /^HTTP\/1\.1 408 /);
     // Cut at the bound, not at the client timeout (10 s) it would otherwise hold the slot for.
     assert.ok(heldMs >= bound - 100 && heldMs < parseDuration(running.topology.defaults.timeouts.client), `held for ${heldMs} ms; bound ${bound} ms`);
+  });
+
+  it("refuses requests over the model's limits before any server sees them", async () => {
+    const port = running.topology.frontends[0]!.binds[0]!.port;
+    const { global, defaults } = running.topology;
+    const backendSessions = async () => parseShowStat(await runtimeCommand({ path: running.stack.plan.sockets.admin }, "show stat")).rows.find((r) => r.proxy === "flask_servers" && r.name === "BACKEND")!;
+    const before = Number(field(await backendSessions(), "stot"));
+    const ask = async (head: string) => {
+      const socket = connect({ host: "127.0.0.1", port });
+      await once(socket, "connect");
+      socket.write(`${head}\r\n`);
+      let answer = "";
+      socket.on("data", (d) => (answer += d));
+      await once(socket, "close");
+      return answer.split("\r\n")[0];
+    };
+    const headers = (count: number) => Array.from({ length: count }, (_, i) => `X-H${i}: v\r\n`).join("");
+    assert.equal(await ask(`GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n${headers(global.maxRequestHeaders + 5)}`), "HTTP/1.1 400 Bad request");
+    assert.equal(await ask(`GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-Big: ${"a".repeat(global.bufferSize)}\r\n`), "HTTP/1.1 400 Bad request");
+    assert.equal(await ask(`POST / HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: ${defaults.maxRequestBodyBytes + 1}\r\n`), "HTTP/1.1 413 Payload Too Large");
+    assert.equal(Number(field(await backendSessions(), "stot")), before, "a refused request reached the backend");
+    // Just under each limit, the same requests are served.
+    // Headers HAProxy's default 16 KB buffer would refuse fit in the larger one (in fields gunicorn takes: < 8 KB each).
+    const big = [1, 2, 3].map((i) => `X-Big${i}: ${"a".repeat(6000)}\r\n`).join("");
+    assert.match(await ask(`GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n${big}`), /^HTTP\/1\.1 200 /);
+    assert.match(await ask(`GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n${headers(global.maxRequestHeaders - 5)}`), /^HTTP\/1\.1 200 /);
+    assert.match(await ask(`POST / HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok`.replace(/\r\n$/, "")), /^HTTP\/1\.1 (200|405) /);
   });
 
   it("serves the custom 503 page when every server is down", async () => {

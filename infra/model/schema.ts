@@ -125,6 +125,16 @@ export const Global = z.strictObject({
    * noisy run to run), while old workers still leave within seconds.
    */
   closeSpreadTime: z.union([z.literal("infinite"), z.literal("off"), Duration]).default("5s"),
+  /**
+   * Header lines a request may carry (tune.http.maxhdr); one with more gets 400. HAProxy's own
+   * default is 101; stated here so that the limit is visible in the config.
+   */
+  maxRequestHeaders: intIn(1, 32767, "a header count").default(100),
+  /**
+   * Bytes of a connection's buffer (tune.bufsize): a request whose line and headers do not fit (less
+   * tune.maxrewrite, 1024) gets 400. HAProxy's default, stated; memory per connection grows with it.
+   */
+  bufferSize: intIn(8192, 1_048_576, "a buffer size in bytes").default(16384),
 });
 
 export const Timeouts = z.strictObject({
@@ -161,6 +171,12 @@ export const Defaults = z.strictObject({
    * may be sending on it at that moment: what breaks clients on a reload.
    */
   idleCloseOnResponse: z.boolean().default(true),
+  /**
+   * The largest request body an HTTP frontend accepts, by its Content-Length: a larger one gets 413
+   * before anything reaches a server. A chunked body (no Content-Length) is not measured: HAProxy
+   * sees only what fits in its buffer. 0 turns the limit off.
+   */
+  maxRequestBodyBytes: intIn(0, 2 ** 53 - 1, "a byte count").default(10 * 1024 * 1024),
   /** Which failures are retried at layer 7 (HAProxy's retry-on). */
   retryOn: z.array(z.enum(RETRY_ON_EVENTS)).default(["conn-failure", "empty-response", "response-timeout"]),
 });

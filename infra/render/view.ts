@@ -12,6 +12,8 @@ export interface ConfigView {
     nbthread?: number;
     hardStopAfter: string;
     closeSpreadTime?: string;
+    maxRequestHeaders: number;
+    bufferSize: number;
   };
   defaults: {
     mode: string;
@@ -33,6 +35,7 @@ export interface FrontendView {
   options: string[];
   allowlist?: string;
   rateLimit?: { tableSize: number; window: string; requests: number };
+  maxRequestBodyBytes?: number;
   errorPages: { status: number; path: string }[];
   defaultBackend: string;
 }
@@ -72,6 +75,8 @@ export function buildView(topology: Topology, target: RenderTarget, source: stri
       nbthread: topology.global.nbthread,
       hardStopAfter: topology.global.hardStopAfter,
       closeSpreadTime: topology.global.closeSpreadTime === "off" ? undefined : topology.global.closeSpreadTime,
+      maxRequestHeaders: topology.global.maxRequestHeaders,
+      bufferSize: topology.global.bufferSize,
     },
     defaults: {
       mode: topology.defaults.mode,
@@ -98,7 +103,7 @@ export function buildView(topology: Topology, target: RenderTarget, source: stri
       retryOn: topology.defaults.retryOn.length ? topology.defaults.retryOn.join(" ") : undefined,
     },
     resolvers: target.kind === "docker" ? { name: DOCKER_RESOLVERS, nameserver: DOCKER_PATHS.dns } : undefined,
-    frontends: topology.frontends.map((f) => frontendView(f, topology.defaults.mode, target)),
+    frontends: topology.frontends.map((f) => frontendView(f, topology.defaults, target)),
     monitoring: {
       bind: `${bindAddress(topology.monitoring.address, target)}:${topology.monitoring.port}`,
       statsUri: topology.monitoring.statsUri,
@@ -119,7 +124,8 @@ function bindLine(bind: Bind, target: RenderTarget): string {
   return `${bindAddress(bind.address, target)}:${ports}${tls}`;
 }
 
-function frontendView(frontend: Frontend, mode: string, target: RenderTarget): FrontendView {
+function frontendView(frontend: Frontend, defaults: Topology["defaults"], target: RenderTarget): FrontendView {
+  const { mode } = defaults;
   return {
     name: frontend.name,
     mode,
@@ -127,6 +133,7 @@ function frontendView(frontend: Frontend, mode: string, target: RenderTarget): F
     options: frontend.forwardfor ? ["forwardfor"] : [],
     allowlist: frontend.allowlist?.join(" "),
     rateLimit: frontend.rateLimit,
+    maxRequestBodyBytes: mode === "http" && defaults.maxRequestBodyBytes > 0 ? defaults.maxRequestBodyBytes : undefined,
     errorPages: frontend.errorPages.map((p) => ({ status: p.status, path: `${ERROR_PAGE_DIR}/${p.file}` })),
     defaultBackend: frontend.defaultBackend,
   };
