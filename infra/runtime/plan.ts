@@ -42,6 +42,12 @@ export interface ComponentPlan extends ProcessSpec {
    * DOWN for reasons of their own; the first start waits for them, a restart does not).
    */
   readySocket?: string;
+  /**
+   * A pid file the program refuses to start over while the pid in it looks alive (gunicorn): a
+   * crashed process can linger as a zombie that this machine's init is slow to reap, so the file is
+   * removed before each start.
+   */
+  pidFile?: string;
 }
 
 export interface LocalStackPlan {
@@ -116,6 +122,7 @@ function webComponents(topology: Topology, runDir: string, logs: string): Compon
       // leak checks can see it, besides recording the master's pid.
       args: ["--chdir", join(REPO_ROOT, "apps/web"), "--config", join(REPO_ROOT, "apps/web/gunicorn.conf.py"), "--pid", join(runDir, `${server.name}.pid`), "app:app"],
       env: { INSTANCE_NAME: server.name, BIND: `${LOCAL_ADDRESS}:${server.port}` },
+      pidFile: join(runDir, `${server.name}.pid`),
       logFile: join(logs, `${server.name}.log`),
       ports: [server.port],
       debianPackage: "gunicorn",

@@ -51,6 +51,12 @@ export class LocalStack {
   }
 }
 
+/** Starts one component's process (not waiting for it to serve); every start of a component goes here. */
+export async function launchComponent(component: ComponentPlan): Promise<ManagedProcess> {
+  if (component.pidFile !== undefined) await rm(component.pidFile, { force: true });
+  return startProcess(component);
+}
+
 export async function startLocalStack(topology: Topology, options: StartOptions): Promise<LocalStack> {
   const log = options.log ?? (() => {});
   const plan = planLocalStack(topology, { runDir: options.runDir, sidecar: options.sidecar ?? false, source: options.source });
@@ -77,7 +83,7 @@ export async function startLocalStack(topology: Topology, options: StartOptions)
   try {
     for (const component of plan.components) {
       log(`starting ${component.name}...`);
-      const managed = await startProcess(component);
+      const managed = await launchComponent(component);
       managed.child.unref();
       started.push(managed);
       await updateState(plan.runDir, () => ({ startedAt, processes: started.map((p) => recordProcess(p.spec.name, p.pid, plan.components.find((c) => c.name === p.spec.name))) }));
@@ -149,7 +155,7 @@ export async function startComponents(plan: LocalStackPlan, components: Componen
   if (!(await readState(plan.runDir))) throw new StackNotRunningError(plan.runDir);
   for (const component of components) {
     await writeFile(component.logFile, "", { flag: "a" });
-    const managed = await startProcess(component);
+    const managed = await launchComponent(component);
     managed.child.unref();
     await updateState(plan.runDir, (state) => {
       if (!state) return undefined;

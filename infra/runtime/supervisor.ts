@@ -10,8 +10,8 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { pollUntil } from "../../lib/poll.ts";
 import type { ComponentPlan } from "./plan.ts";
-import { startProcess, stopProcessGroup, type ManagedProcess } from "./processes.ts";
-import { serving } from "./stack.ts";
+import { stopProcessGroup, type ManagedProcess } from "./processes.ts";
+import { launchComponent, serving } from "./stack.ts";
 import { describeExit, readState, recordProcess, stillRecordedProcess, updateProcess, updateState, type ExitRecord, type RecordedProcess } from "./state.ts";
 
 export interface RestartPolicy {
@@ -139,7 +139,7 @@ export class Supervisor {
     const began = Date.now();
     let managed: ManagedProcess;
     try {
-      managed = await startProcess(component);
+      managed = await launchComponent(component);
     } catch (error) {
       this.log(`${gone.name}: cannot start ${component.command}: ${(error as Error).message}; marked failed`);
       await updateProcess(this.runDir, gone.name, (p) => ({ ...p, state: "failed" }));

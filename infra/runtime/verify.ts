@@ -8,8 +8,8 @@ import { runtimeCommand } from "../../haproxy/runtime-api.ts";
 import type { Expectations } from "../../sidecar/assertions/judge.ts";
 import type { RunOptions, StackAccess } from "../../sidecar/assertions/run.ts";
 import type { LocalStackPlan } from "./plan.ts";
-import { killProcessGroup, startProcess } from "./processes.ts";
-import { holdComponent, recordedProcesses, recordRestart } from "./stack.ts";
+import { killProcessGroup } from "./processes.ts";
+import { holdComponent, launchComponent, recordedProcesses, recordRestart } from "./stack.ts";
 import { stillRecordedProcess } from "./state.ts";
 
 /** What traffic through the first frontend must show, derived from the model. */
@@ -69,7 +69,7 @@ export function localStackAccess(plan: LocalStackPlan, log: (line: string) => vo
       await killProcessGroup(recorded.pid);
     },
     async startServer(name) {
-      const started = await startProcess(web(name));
+      const started = await launchComponent(web(name));
       started.child.unref();
       await recordRestart(plan.runDir, name, started.pid);
     },
