@@ -10,6 +10,20 @@ export const PROMETHEUS_PATHS = {
   /** The same for people. */
   targetsPage: "/targets",
   metrics: "/metrics",
+  /** Alerts and their state (pending, firing), as JSON. */
+  alertsApi: "/api/v1/alerts",
+  /** PromQL at one instant. */
+  queryApi: "/api/v1/query",
+  alertsPage: "/alerts",
+} as const;
+
+/** Alertmanager 0.25. */
+export const ALERTMANAGER_PATHS = {
+  ready: "/-/ready",
+  metrics: "/metrics",
+  /** The alerts it holds, as JSON. */
+  alertsApi: "/api/v2/alerts",
+  ui: "/#/alerts",
 } as const;
 
 /** Grafana 10. */

@@ -102,3 +102,11 @@ export class TargetPlanError extends CodedError {
     super(message);
   }
 }
+
+/** A webhook receiver's URL is not in the environment (secrets are never in the repository). */
+export class AlertReceiverUnsetError extends CodedError {
+  readonly code = "ALERT_RECEIVER_UNSET";
+  constructor(readonly field: string, readonly variable: string, problem = "is not set") {
+    super(`${field}: the environment variable ${variable} ${problem}: export ${variable}=https://... (the webhook's URL) before npm start, or remove the webhook from the topology`);
+  }
+}

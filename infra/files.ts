@@ -9,10 +9,11 @@ export function siblingTempPath(path: string): string {
 }
 
 /** Writes `text` to `path` atomically: to a temporary sibling first, flushed, then renamed over. */
-export async function writeFileAtomic(path: string, text: string): Promise<void> {
+export async function writeFileAtomic(path: string, text: string, options: { mode?: number } = {}): Promise<void> {
   const temp = siblingTempPath(path);
   try {
-    const handle = await open(temp, "wx", 0o644);
+    // Created with its final mode: a secret is never readable by others, not even for a moment.
+    const handle = await open(temp, "wx", options.mode ?? 0o644);
     try {
       await handle.writeFile(text);
       await handle.sync();

@@ -13,6 +13,7 @@ declare -A runtime=(
   [gunicorn]=gunicorn
   [prometheus]=prometheus
   [promtool]=prometheus
+  [prometheus-alertmanager]=prometheus-alertmanager
   [openssl]=openssl
   [git]=git
 )
@@ -48,7 +49,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
     exit 1
   fi
   # Debian starts packaged daemons on install where an init system runs; the stack starts its own.
-  for service in haproxy prometheus prometheus-haproxy-exporter; do
+  for service in haproxy prometheus prometheus-alertmanager prometheus-haproxy-exporter; do
     $sudo service "$service" stop >/dev/null 2>&1 || true
   done
 fi

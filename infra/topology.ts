@@ -62,7 +62,10 @@ export const topology = defineTopology({
   monitoring: { address: "*", port: 8404, statsUri: "/stats", metricsPath: "/metrics" },
   services: {
     sidecar: { port: 9101, pollInterval: "2s" },
-    prometheus: { port: 9090, scrapeInterval: "5s" },
+    prometheus: { port: 9090, scrapeInterval: "5s", evaluationInterval: "5s" },
+    // Alerts go to every webhook listed; each URL is read from the environment, never from this file:
+    // alertmanager: { port: 9093, webhooks: [{ name: "oncall", urlFromEnv: "LB_ONCALL_WEBHOOK_URL" }] },
+    alertmanager: { port: 9093 },
     grafana: { port: 3000 },
   },
 });

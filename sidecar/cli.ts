@@ -7,6 +7,7 @@ import { StatsPoller } from "./poller.ts";
 import { SelfMetrics } from "./self-metrics.ts";
 import { parseInterval, parseListen } from "./args.ts";
 import { SIDECAR_PATHS } from "./endpoints.ts";
+import { DistributionCheck } from "./distribution-check.ts";
 
 const USAGE = `usage: npm run sidecar -- --stats-socket PATH|HOST:PORT [--listen [HOST:]PORT] [--interval 2s] [--timeout 1s] [--assertions-file FILE] [--apply-history FILE] [--components-file FILE]
 
@@ -16,7 +17,10 @@ const USAGE = `usage: npm run sidecar -- --stats-socket PATH|HOST:PORT [--listen
   --timeout          how long one poll may take (default 1s)
   --assertions-file  where npm run verify leaves its results, exported as haproxy_sidecar_assertion_passed
   --apply-history    npm run apply's history, exported as haproxy_sidecar_last_apply_success, _applies_total...
-  --components-file  the local runtime's stack.json, exported as haproxy_sidecar_component_up, _component_restarts_total`;
+  --components-file  the local runtime's stack.json, exported as haproxy_sidecar_component_up, _component_restarts_total
+  --expected-file    the topology's weights (written by npm start and apply): the continuous distribution check
+                     and drift (haproxy_sidecar_server_share_*, _backend_distribution_skew, _topology_drift)
+  --distribution-window  how far back the distribution check measures shares (default 30s)`;
 
 const log = (line: string) => process.stderr.write(`${new Date().toISOString()} sidecar: ${line}\n`);
 
@@ -31,6 +35,8 @@ async function main(argv: string[]): Promise<void> {
       "assertions-file": { type: "string" },
       "apply-history": { type: "string" },
       "components-file": { type: "string" },
+      "expected-file": { type: "string" },
+      "distribution-window": { type: "string", default: "30s" },
     },
     USAGE,
   );
@@ -39,9 +45,24 @@ async function main(argv: string[]): Promise<void> {
   const listen = parseListen(values.listen);
   const intervalMs = parseInterval("interval", values.interval);
   const timeoutMs = parseInterval("timeout", values.timeout);
+  const windowMs = parseInterval("distribution-window", values["distribution-window"]);
 
-  const metrics = new SelfMetrics({ assertionsFile: values["assertions-file"], applyHistoryFile: values["apply-history"], componentsFile: values["components-file"], log });
-  const poller = new StatsPoller({ api: (command) => runtimeCommand(endpoint, command, { timeoutMs }), metrics, intervalMs, log });
+  const expectedFile = values["expected-file"];
+  const distribution = expectedFile ? new DistributionCheck({ expectedFile, windowMs, log }) : undefined;
+  const metrics = new SelfMetrics({
+    assertionsFile: values["assertions-file"],
+    applyHistoryFile: values["apply-history"],
+    componentsFile: values["components-file"],
+    distribution: distribution && (() => distribution.latest()),
+    log,
+  });
+  const poller = new StatsPoller({
+    api: (command) => runtimeCommand(endpoint, command, { timeoutMs }),
+    metrics,
+    intervalMs,
+    log,
+    observe: distribution && ((atMs, rows) => distribution.observe(atMs, rows)),
+  });
   const server = createMetricsServer(poller, metrics);
   await new Promise<void>((listening, failed) => {
     server.once("error", (error: NodeJS.ErrnoException) =>

@@ -51,10 +51,40 @@ const NUMBER = /^-?[0-9]+(\.[0-9]+)?$/;
 
 const escapeLabel = (value: string) => (/[\\"\n]/.test(value) ? value.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n") : value);
 
+/** The scopes of HAProxy 2.6's exporter (`/metrics?scope=...`); the sidecar has no stick-table series. */
+export const EXPORTER_SCOPES = ["global", "frontend", "backend", "server", "sticktable"] as const;
+export type ExporterScope = (typeof EXPORTER_SCOPES)[number];
+
+/** What a scrape asks for, as HAProxy's exporter reads its query string. */
+export interface ExpositionFilter {
+  scopes: ReadonlySet<ExporterScope>;
+  /** Skip servers in maintenance (`no-maint`). */
+  noMaint: boolean;
+}
+
+export const EVERYTHING: ExpositionFilter = { scopes: new Set(EXPORTER_SCOPES), noMaint: false };
+
+/**
+ * Pure: a query string → the filter, with the exporter's meaning: no `scope` means every scope;
+ * each `scope=NAME` adds one, `scope=*` adds all, an empty `scope=` clears what came before.
+ * Returns a message for a scope HAProxy does not know (it answers 400 too).
+ */
+export function parseExpositionQuery(query: URLSearchParams): ExpositionFilter | { problem: string } {
+  const asked = query.getAll("scope");
+  let scopes = new Set<ExporterScope>(asked.length === 0 ? EXPORTER_SCOPES : []);
+  for (const scope of asked) {
+    if (scope === "*") scopes = new Set(EXPORTER_SCOPES);
+    else if (scope === "") scopes = new Set();
+    else if ((EXPORTER_SCOPES as readonly string[]).includes(scope)) scopes.add(scope as ExporterScope);
+    else return { problem: `unknown scope ${JSON.stringify(scope)}: use ${EXPORTER_SCOPES.join(", ")} or *` };
+  }
+  return { scopes, noMaint: query.has("no-maint") };
+}
+
 /** The whole exposition as one string: for tests and small topologies. */
-export function renderHaproxyExpositionText(snapshot: HaproxySnapshot): RenderResult & { text: string } {
+export function renderHaproxyExpositionText(snapshot: HaproxySnapshot, filter: ExpositionFilter = EVERYTHING): RenderResult & { text: string } {
   const pieces: string[] = [];
-  const { badCells } = renderHaproxyExposition(snapshot, (piece) => pieces.push(piece));
+  const { badCells } = renderHaproxyExposition(snapshot, (piece) => pieces.push(piece), filter);
   return { text: pieces.join(""), badCells };
 }
 
@@ -144,22 +174,28 @@ function seriesLines(def: MetricDef, row: StatRow, labels: string, plain: string
  * Renders into `emit` piece by piece, so that a caller can compress each at once and no string of
  * the whole exposition (38 MB at 10,000 servers) is ever built.
  */
-export function renderHaproxyExposition(snapshot: HaproxySnapshot, emit: ExpositionSink): RenderResult {
+export function renderHaproxyExposition(snapshot: HaproxySnapshot, emit: ExpositionSink, filter: ExpositionFilter = EVERYTHING): RenderResult {
   const cells = new CellFormatter();
   let out = "";
-  for (const def of PROCESS_METRICS) {
+  for (const def of filter.scopes.has("global") ? PROCESS_METRICS : []) {
     out += header(def);
     if (def.source === "Build info") out += `${def.name}{version="${escapeLabel(snapshot.info.get("Version") ?? "")}"} 1\n`;
     else out += `${def.name} ${cells.value(snapshot.info.get(def.source), def.unit)}\n`;
   }
 
   const { frontends, backends, servers, serversOf } = rowsByKind(snapshot.stat);
-  const scopes: [readonly MetricDef[], StatRow[], (row: StatRow) => string][] = [
-    [FRONTEND_METRICS, frontends, (r) => `proxy="${escapeLabel(r.proxy)}"`],
-    [BACKEND_METRICS, backends, (r) => `proxy="${escapeLabel(r.proxy)}"`],
-    [SERVER_METRICS, servers, (r) => `proxy="${escapeLabel(r.proxy)}",server="${escapeLabel(r.name)}"`],
+  const scopes: [ExporterScope, readonly MetricDef[], StatRow[], (row: StatRow) => string][] = [
+    ["frontend", FRONTEND_METRICS, frontends, (r) => `proxy="${escapeLabel(r.proxy)}"`],
+    ["backend", BACKEND_METRICS, backends, (r) => `proxy="${escapeLabel(r.proxy)}"`],
+    [
+      "server",
+      SERVER_METRICS,
+      filter.noMaint ? servers.filter((r) => serverState(field(r, "status") ?? "") !== "MAINT") : servers,
+      (r) => `proxy="${escapeLabel(r.proxy)}",server="${escapeLabel(r.name)}"`,
+    ],
   ];
-  for (const [defs, rows, labelsOf] of scopes) {
+  for (const [scope, defs, rows, labelsOf] of scopes) {
+    if (!filter.scopes.has(scope)) continue;
     const labels = rows.map(labelsOf);
     const isHttp = rows.map((r) => field(r, "mode") === "http");
     // Every row of one answer shares its column index: look each column up once per family.

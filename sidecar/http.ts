@@ -1,5 +1,8 @@
 // The sidecar's HTTP side: /metrics (HAProxy's series from the cache + the sidecar's own) and /healthz.
 import { createServer, type Server, type ServerResponse } from "node:http";
+import { CompressedExposition } from "./compressed-exposition.ts";
+import { parseShowInfo, parseShowStat } from "../haproxy/show-stat.ts";
+import { parseExpositionQuery, renderHaproxyExposition, type ExpositionFilter } from "./exposition.ts";
 import type { StatsPoller } from "./poller.ts";
 import type { SelfMetrics } from "./self-metrics.ts";
 import { SIDECAR_PATHS } from "./endpoints.ts";
@@ -19,9 +22,8 @@ function drained(response: ServerResponse): Promise<void> {
   });
 }
 
-async function serveMetrics(poller: StatsPoller, metrics: SelfMetrics, head: boolean, gzip: boolean, response: ServerResponse): Promise<void> {
+async function serveMetrics(exposition: CompressedExposition, metrics: SelfMetrics, head: boolean, gzip: boolean, response: ServerResponse): Promise<void> {
   const own = await metrics.registry.metrics();
-  const exposition = poller.exposition();
   response.writeHead(200, { "content-type": EXPOSITION_CONTENT_TYPE, vary: "accept-encoding", ...(gzip ? { "content-encoding": "gzip" } : {}) });
   if (head) return void response.end();
   if (gzip) {
@@ -37,15 +39,37 @@ async function serveMetrics(poller: StatsPoller, metrics: SelfMetrics, head: boo
   response.end();
 }
 
+/**
+ * The exposition a scrape that asks for some scopes or no-maint gets: rendered from the last poll's
+ * answers, kept as text, so no scrape ever waits on HAProxy's socket; compressed as it is rendered,
+ * so it is served like the full one (one gzip stream, or inflated with backpressure).
+ */
+function filteredExposition(poller: StatsPoller, filter: ExpositionFilter): CompressedExposition {
+  const compressed = new CompressedExposition();
+  const answers = poller.answers();
+  if (answers) renderHaproxyExposition({ info: parseShowInfo(answers.info).info, stat: parseShowStat(answers.stat) }, (piece) => compressed.append(piece), filter);
+  compressed.flush();
+  return compressed;
+}
+
 export function createMetricsServer(poller: StatsPoller, metrics: SelfMetrics): Server {
   return createServer((request, response) => {
-    const path = (request.url ?? "/").split("?")[0];
+    const url = new URL(request.url ?? "/", "http://sidecar");
+    const path = url.pathname;
     if (request.method !== "GET" && request.method !== "HEAD") {
       response.writeHead(405, { allow: "GET, HEAD" }).end();
       return;
     }
     if (path === SIDECAR_PATHS.metrics) {
-      serveMetrics(poller, metrics, request.method === "HEAD", /\bgzip\b/.test(String(request.headers["accept-encoding"] ?? "")), response).catch((error: Error) => {
+      const head = request.method === "HEAD";
+      const gzip = /\bgzip\b/.test(String(request.headers["accept-encoding"] ?? ""));
+      const filtered = url.searchParams.has("scope") || url.searchParams.has("no-maint");
+      const filter = parseExpositionQuery(url.searchParams);
+      if ("problem" in filter) {
+        response.writeHead(400, { "content-type": "text/plain" }).end(`${filter.problem}\n`);
+        return;
+      }
+      serveMetrics(filtered ? filteredExposition(poller, filter) : poller.exposition(), metrics, head, gzip, response).catch((error: Error) => {
         if (!response.headersSent) response.writeHead(500, { "content-type": "text/plain" }).end(`${error.message}\n`);
         else response.destroy(error);
       });

@@ -3,7 +3,7 @@
 import { CodedError } from "../lib/errors.ts";
 import { renderHaproxyExposition } from "./exposition.ts";
 import { CompressedExposition } from "./compressed-exposition.ts";
-import { parseShowInfo, parseShowStat } from "../haproxy/show-stat.ts";
+import { parseShowInfo, parseShowStat, type StatRow } from "../haproxy/show-stat.ts";
 import type { SelfMetrics } from "./self-metrics.ts";
 
 /** Sends one runtime API command and returns the answer; the I/O edge, passed in. */
@@ -15,11 +15,20 @@ export interface PollerOptions {
   intervalMs: number;
   log: (line: string) => void;
   now?: () => number;
+  /** Given every successful poll's rows (the distribution check); awaited before the next poll. */
+  observe?: (atMs: number, rows: readonly StatRow[]) => Promise<void>;
+}
+
+/** HAProxy's answers of the last good poll, kept as text: a filtered scrape renders from them. */
+export interface RawSnapshot {
+  info: string;
+  stat: string;
 }
 
 export class StatsPoller {
   /** The last good exposition, compressed; undefined before the first success. */
   private snapshot: CompressedExposition | undefined;
+  private raw: RawSnapshot | undefined;
   private timer: NodeJS.Timeout | undefined;
   private running = false;
   /** The code of the failure last logged, so that a socket down for an hour logs once, not 1,800 times. */
@@ -33,6 +42,11 @@ export class StatsPoller {
   /** The HAProxy part of /metrics: the last good exposition (empty before the first success). */
   exposition(): CompressedExposition {
     return this.snapshot ?? new CompressedExposition();
+  }
+
+  /** The last good poll's answers (a few MB at 10,000 servers), for scrapes that filter. */
+  answers(): RawSnapshot | undefined {
+    return this.raw;
   }
 
   /** One poll: both commands, parse, render, swap the cache. Never throws. */
@@ -55,6 +69,8 @@ export class StatsPoller {
         log(`skipped what could not be parsed: ${problems.slice(0, 5).join("; ")}${problems.length > 5 ? `; and ${problems.length - 5} more` : ""}`);
       }
       this.snapshot = compressed;
+      this.raw = { info: infoText, stat: statText };
+      await this.options.observe?.(this.now(), stat.rows);
       metrics.scrapeSuccess.set(1);
       metrics.lastSuccess.set(this.now() / 1000);
       if (this.lastFailure !== undefined) log("HAProxy answers again: metrics are fresh");

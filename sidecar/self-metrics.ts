@@ -3,6 +3,7 @@
 import { readFile } from "node:fs/promises";
 import { Counter, Gauge, Registry, collectDefaultMetrics } from "prom-client";
 import { parseComponentStatuses, type ComponentStatus } from "./component-status.ts";
+import type { DistributionState } from "./distribution-check.ts";
 
 /**
  * Reads the verdicts npm run verify left ({ results: [{ assertion, verdict }] }); [] when there are
@@ -79,9 +80,20 @@ export class SelfMetrics {
    * apply appends a line per apply; `componentsFile`: the local runtime's state file, where its
    * supervisor records each component's state and restarts. All are read at each scrape.
    */
-  constructor(options: { now?: () => number; assertionsFile?: string; applyHistoryFile?: string; componentsFile?: string; log?: (line: string) => void } = {}) {
+  constructor(
+    options: {
+      now?: () => number;
+      assertionsFile?: string;
+      applyHistoryFile?: string;
+      componentsFile?: string;
+      /** The continuous distribution check's latest judgement. */
+      distribution?: () => DistributionState;
+      log?: (line: string) => void;
+    } = {},
+  ) {
     const now = options.now ?? Date.now;
-    const { assertionsFile, applyHistoryFile, componentsFile, log = () => {} } = options;
+    const { assertionsFile, applyHistoryFile, componentsFile, distribution, log = () => {} } = options;
+    if (distribution) this.registerDistribution(distribution);
     const components = async (): Promise<ComponentStatus[]> => {
       if (!componentsFile) return [];
       let text: string;
@@ -185,5 +197,60 @@ export class SelfMetrics {
     // prom-client resets its event-loop histogram at each scrape; a scrape that comes before the next
     // sample reads the empty histogram's minimum, 9223372036.85 s. The other lag families stay.
     this.registry.removeSingleMetric(`${DEFAULT_METRICS_PREFIX}nodejs_eventloop_lag_min_seconds`);
+  }
+
+  /** The distribution check's series: shares, skew and drift, each set afresh from the latest judgement. */
+  private registerDistribution(latest: () => DistributionState): void {
+    const registers = [this.registry];
+    new Gauge({
+      name: "haproxy_sidecar_server_share_observed",
+      help: "The server's share of its backend's requests over the distribution window, from HAProxy's counters",
+      labelNames: ["proxy", "server"],
+      registers,
+      collect() {
+        this.reset();
+        for (const s of latest().judgement?.shares ?? []) this.set({ proxy: s.proxy, server: s.server }, s.observed);
+      },
+    });
+    new Gauge({
+      name: "haproxy_sidecar_server_share_expected",
+      help: "The share the server's weight and state imply (only where the backend's algorithm shares by weight)",
+      labelNames: ["proxy", "server"],
+      registers,
+      collect() {
+        this.reset();
+        for (const s of latest().judgement?.shares ?? []) if (s.expected !== undefined) this.set({ proxy: s.proxy, server: s.server }, s.expected);
+      },
+    });
+    new Gauge({
+      name: "haproxy_sidecar_backend_distribution_skew",
+      help: "Largest difference between a server's observed and expected share in the backend (absent when it cannot be judged)",
+      labelNames: ["proxy"],
+      registers,
+      collect() {
+        this.reset();
+        for (const b of latest().judgement?.backends ?? []) if (b.skew !== undefined) this.set({ proxy: b.proxy }, b.skew);
+      },
+    });
+    new Gauge({
+      name: "haproxy_sidecar_backend_window_requests",
+      help: "Requests the backend's servers took in the distribution window",
+      labelNames: ["proxy"],
+      registers,
+      collect() {
+        this.reset();
+        for (const b of latest().judgement?.backends ?? []) this.set({ proxy: b.proxy }, b.requests);
+      },
+    });
+    new Gauge({
+      name: "haproxy_sidecar_topology_drift",
+      help: "1 for each server where the running HAProxy differs from the topology (reason: missing, unexpected, weight, state)",
+      labelNames: ["proxy", "server", "reason"],
+      registers,
+      collect() {
+        this.reset();
+        for (const d of latest().drift) this.set({ proxy: d.proxy, server: d.server, reason: d.reason }, 1);
+      },
+    });
   }
 }

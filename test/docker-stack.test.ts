@@ -20,6 +20,9 @@ import { DockerTopologyStack } from "../infra/docker/stack.ts";
 import { TargetPlanError } from "../infra/errors.ts";
 import { REPO_ROOT } from "../infra/repo.ts";
 import { DEFAULT_TOPOLOGY_FILE } from "../infra/model/load.ts";
+import { parse as parseYaml } from "yaml";
+import { RULES_FILE } from "../infra/render/alert-rules.ts";
+import { EXPECTED_DISTRIBUTION_FILE } from "../infra/runtime/applied.ts";
 import { editedTopology, seedTopology } from "./support/topologies.ts";
 import { everyFeatureTopology } from "./support/goldens.ts";
 import { stackSchemaProblems } from "./support/provider-schema.ts";
@@ -92,9 +95,9 @@ describe("the CDKTF stack for the default topology", () => {
     }
   });
 
-  it("declares every container: each server of the model, HAProxy, the sidecar, Prometheus, Grafana", () => {
+  it("declares every container: each server of the model, HAProxy, the sidecar, Prometheus, Alertmanager, Grafana", () => {
     const servers = topology.backends.flatMap((b) => b.servers.map((s) => s.address));
-    assert.deepEqual(Object.keys(byName).sort(), [...new Set([...servers, "haproxy", "apply-agent", "sidecar", "prometheus", "grafana"])].sort());
+    assert.deepEqual(Object.keys(byName).sort(), [...new Set([...servers, "haproxy", "apply-agent", "sidecar", "prometheus", "alertmanager", "grafana"])].sort());
     for (const container of Object.values(byName)) {
       assert.deepEqual(container.networks_advanced.map((n: any) => n.aliases), [[container.name]], `${container.name} is reachable by its name`);
     }
@@ -124,7 +127,7 @@ describe("the CDKTF stack for the default topology", () => {
     const published = byName.haproxy.ports.map((p: any) => `${p.ip}:${p.external}->${p.internal}`);
     assert.deepEqual(published, [...frontendPorts.map((p) => `0.0.0.0:${p}->${p}`), `127.0.0.1:${topology.monitoring.port}->${topology.monitoring.port}`]);
     assert.deepEqual(frontendPorts, [60000, 60001]);
-    for (const [name, port] of [["sidecar", topology.services.sidecar.port], ["prometheus", topology.services.prometheus.port], ["grafana", topology.services.grafana.port]] as const) {
+    for (const [name, port] of [["sidecar", topology.services.sidecar.port], ["prometheus", topology.services.prometheus.port], ["alertmanager", topology.services.alertmanager.port], ["grafana", topology.services.grafana.port]] as const) {
       assert.deepEqual(byName[name].ports.map((p: any) => `${p.ip}:${p.external}`), [`127.0.0.1:${port}`], name);
     }
     for (const server of ["web-a", "web-b"]) assert.deepEqual(byName[server].ports ?? [], [], `${server} must not be published`);
@@ -166,14 +169,45 @@ describe("the CDKTF stack for the default topology", () => {
     assert.match(built["flask-lb-web:local"].triggers.source, /^[0-9a-f]{64}$/);
   });
 
-  it("uploads Prometheus the generated config (scraping HAProxy, the sidecar, itself), which promtool accepts", async () => {
-    const uploaded = byName.prometheus.upload.find((u: any) => u.file === "/etc/prometheus/prometheus.yml").content;
+  it("uploads Prometheus the generated config and rules, which promtool accepts: HAProxy's series from the sidecar only, alerts to Alertmanager", async () => {
+    const files = Object.fromEntries(byName.prometheus.upload.map((u: any) => [u.file, u.content]));
+    const uploaded = files["/etc/prometheus/prometheus.yml"];
     assert.equal(uploaded, renderPrometheusConfig(topology, dockerTarget(), { sidecar: true, source: SOURCE }));
-    assert.match(uploaded, /targets: \["haproxy:8404"\][\s\S]*targets: \["sidecar:9101"\][\s\S]*targets: \["prometheus:9090"\]/);
+    const config = parseYaml(uploaded);
+    const jobs = Object.fromEntries(config.scrape_configs.map((j: any) => [j.job_name, j]));
+    assert.deepEqual(jobs.haproxy.static_configs, [{ targets: ["sidecar:9101"] }]);
+    assert.deepEqual(jobs["haproxy-exporter"].static_configs, [{ targets: ["haproxy:8404"] }]);
+    assert.deepEqual(jobs["haproxy-exporter"].metric_relabel_configs, [{ source_labels: ["__name__"], regex: "haproxy_.*", action: "drop" }]);
+    assert.deepEqual(jobs.alertmanager.static_configs, [{ targets: ["alertmanager:9093"] }]);
+    assert.deepEqual(jobs.prometheus.static_configs, [{ targets: ["prometheus:9090"] }]);
+    assert.deepEqual(config.alerting.alertmanagers, [{ static_configs: [{ targets: ["alertmanager:9093"] }] }]);
+    assert.deepEqual(config.rule_files, [RULES_FILE]);
     const dir = mkdtempSync(join(tmpdir(), "promtool-"));
     try {
       writeFileSync(join(dir, "prometheus.yml"), uploaded);
-      await promisify(execFile)("promtool", ["check", "config", join(dir, "prometheus.yml")]);
+      writeFileSync(join(dir, RULES_FILE), files[`/etc/prometheus/${RULES_FILE}`]);
+      // check config also checks the rule files it names
+      const { stdout } = await promisify(execFile)("promtool", ["check", "config", join(dir, "prometheus.yml")]);
+      assert.match(stdout, /SUCCESS: \d+ rules found/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("runs Alertmanager with the generated config (amtool accepts it), its webhook URLs from sensitive Terraform variables, never in the JSON", async () => {
+    const withWebhook = parseTopology({ ...seedTopology(), services: { alertmanager: { webhooks: [{ name: "oncall", urlFromEnv: "LB_ONCALL_WEBHOOK_URL" }] } } });
+    const synthesized = synth(withWebhook).stack;
+    assert.deepEqual(synthesized.variable.lb_oncall_webhook_url.sensitive, true);
+    const alertmanager = containers(synthesized).alertmanager;
+    const config = alertmanager.upload.find((u: any) => u.file === "/etc/alertmanager/alertmanager.yml").content;
+    assert.deepEqual(parseYaml(config).receivers[1], { name: "oncall", webhook_configs: [{ url: "${var.lb_oncall_webhook_url}", send_resolved: true }] });
+    assert.ok(alertmanager.command.includes("--cluster.listen-address="), "one Alertmanager: no gossip port");
+    assert.deepEqual(alertmanager.ports.map((p: any) => `${p.ip}:${p.external}`), ["127.0.0.1:9093"], "an operator port: loopback only");
+    const dir = mkdtempSync(join(tmpdir(), "amtool-"));
+    try {
+      // What Terraform would interpolate: any URL.
+      writeFileSync(join(dir, "alertmanager.yml"), config.replace("${var.lb_oncall_webhook_url}", "https://hooks.example.invalid/T0"));
+      await promisify(execFile)("amtool", ["check-config", join(dir, "alertmanager.yml")]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -186,6 +220,15 @@ describe("the CDKTF stack for the default topology", () => {
     const dashboard = JSON.parse(files["/etc/grafana/dashboards/haproxy.json"]);
     const queries: string[] = dashboard.panels.flatMap((p: any) => p.targets.map((t: any) => t.expr));
     assert.ok(queries.some((q) => q.includes("haproxy_server_status")));
+    // No npm run verify and no supervisor beside the containers: their panels would stay empty.
+    assert.ok(!queries.some((q) => q.includes("haproxy_sidecar_assertion_passed") || q.includes("haproxy_sidecar_component_up")));
+    assert.ok(queries.some((q) => q.includes("haproxy_sidecar_backend_distribution_skew")), "the continuous distribution check stands in");
+  });
+
+  it("gives the sidecar the expected-distribution file the agent writes into the shared volume", () => {
+    const command: string[] = byName.sidecar.command;
+    assert.equal(command[command.indexOf("--expected-file") + 1], `${DOCKER_PATHS.socketDir}/${EXPECTED_DISTRIBUTION_FILE}`);
+    assert.ok(byName.sidecar.volumes.some((v: any) => v.container_path === DOCKER_PATHS.socketDir));
   });
 
   it("keeps Terraform's state at the repository root through a relative path", () => {

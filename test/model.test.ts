@@ -54,7 +54,12 @@ describe("defaults", () => {
         servers: [{ name: "a", address: "10.0.0.1", port: 8080, check: true, inter: "2s", fall: 3, rise: 2, weight: 1, backup: false, disabled: false }],
       }],
       monitoring: { address: "*", port: 8404, statsUri: "/stats", statsRefresh: "10s", metricsPath: "/metrics" },
-      services: { sidecar: { port: 9101, pollInterval: "2s" }, prometheus: { port: 9090, scrapeInterval: "5s" }, grafana: { port: 3000 } },
+      services: {
+        sidecar: { port: 9101, pollInterval: "2s", distributionWindow: "30s" },
+        prometheus: { port: 9090, scrapeInterval: "5s", evaluationInterval: "5s" },
+        alertmanager: { port: 9093, groupWait: "10s", groupInterval: "1m", repeatInterval: "4h", webhooks: [] },
+        grafana: { port: 3000 },
+      },
     });
   });
 
@@ -149,6 +154,15 @@ describe("invalid topologies are refused with a message naming the field and wha
     ]],
     ["the monitoring name taken by a frontend", (t) => (t.frontends[0].name = "monitoring"), [
       'frontends.monitoring.name: "monitoring" is reserved for the monitoring listener: pick another name',
+    ]],
+    ["a webhook URL written where its environment variable's name goes", (t) => (t.services.alertmanager = { webhooks: [{ name: "ops", urlFromEnv: "https://hooks.example/T0" }] }), [
+      'services.alertmanager.webhooks.ops.urlFromEnv: "https://hooks.example/T0" is not an environment variable name: use capitals, digits and "_" (e.g. "LB_ALERT_WEBHOOK_URL")',
+    ]],
+    ["two webhooks of one name", (t) => (t.services.alertmanager = { webhooks: [{ name: "ops", urlFromEnv: "A" }, { name: "ops", urlFromEnv: "B" }] }), [
+      'services.alertmanager.webhooks.ops.name: "ops" is used twice among the alert webhooks: names must be unique',
+    ]],
+    ["Alertmanager on Prometheus's port", (t) => (t.services.alertmanager = { port: 9090 }), [
+      "services.alertmanager.port: port 9090 is already used by the prometheus: give each listener its own ports",
     ]],
   ];
   for (const [name, edit, expected] of table) {

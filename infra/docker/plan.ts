@@ -9,20 +9,24 @@ import type { Topology } from "../model/schema.ts";
 import { bindPorts, serverCount } from "../model/schema.ts";
 import { parseDuration } from "../../haproxy/duration.ts";
 import { TEMPLATES_DIR } from "../render/render.ts";
-import { renderPrometheusConfig } from "../render/prometheus.ts";
+import { generatedYaml, renderPrometheusConfig } from "../render/prometheus.ts";
+import { alertRuleGroups, RULES_FILE } from "../render/alert-rules.ts";
+import { alertmanagerConfig, ALERTMANAGER_CONFIG_FILE } from "../render/alertmanager.ts";
+import { renderDashboard } from "../render/dashboard.ts";
 import { CERTIFICATE_DIR, DOCKER_HOSTS, DOCKER_PATHS, dockerTarget, haproxySockets, type HaproxySockets } from "../render/targets.ts";
 import { DEFAULT_TOPOLOGY_FILE } from "../model/load.ts";
-import { GRAFANA_PATHS, PROMETHEUS_PATHS, WEB_APP_PATHS } from "../endpoints.ts";
+import { ALERTMANAGER_PATHS, GRAFANA_PATHS, PROMETHEUS_PATHS, WEB_APP_PATHS } from "../endpoints.ts";
 import { SIDECAR_PATHS } from "../../sidecar/endpoints.ts";
 import { sidecarNodeFlags } from "../../sidecar/node-flags.ts";
 import { TargetPlanError } from "../errors.ts";
 import { REPO_ROOT } from "../repo.ts";
-import { APPLY_HISTORY_FILE } from "../runtime/applied.ts";
+import { APPLY_HISTORY_FILE, EXPECTED_DISTRIBUTION_FILE } from "../runtime/applied.ts";
 
 /** Images pulled from a registry: pinned to the versions the test suite runs locally (Debian's). */
 export const PINNED_IMAGES = {
   haproxy: "haproxy:2.6.12",
   prometheus: "prom/prometheus:v2.42.0",
+  alertmanager: "prom/alertmanager:v0.25.0",
   grafana: "grafana/grafana:10.4.2",
 } as const;
 
@@ -92,12 +96,23 @@ export interface ContainerPlan {
   certificates?: { containerPath: string };
 }
 
+/** A Terraform input of the stack: a secret the deploying environment gives (TF_VAR_<name>), never the repository. */
+export interface StackVariable {
+  name: string;
+  description: string;
+  sensitive: boolean;
+}
+
 export interface DockerStackPlan {
   name: string;
   network: string;
   volumes: string[];
   containers: ContainerPlan[];
+  variables: StackVariable[];
 }
+
+/** The Terraform variable that holds a webhook's URL: its environment variable's name, in lower case (TF_VAR_ + that). */
+export const webhookVariable = (urlFromEnv: string) => urlFromEnv.toLowerCase();
 
 /** sha256 over the named files and directories of the repository, by relative path and content. */
 export function sourceHash(repoRoot: string, entries: string[]): string {
@@ -124,7 +139,7 @@ interface StackContext {
   topology: Topology;
   source: string;
   sockets: HaproxySockets;
-  volumes: { socket: string; prometheus: string; grafana: string };
+  volumes: { socket: string; prometheus: string; alertmanager: string; grafana: string };
 }
 
 export function planDockerStack(topology: Topology, options: { source?: string } = {}): DockerStackPlan {
@@ -133,13 +148,26 @@ export function planDockerStack(topology: Topology, options: { source?: string }
     topology,
     source: options.source ?? DEFAULT_TOPOLOGY_FILE,
     sockets: haproxySockets(topology.global, dockerTarget()),
-    volumes: { socket: `${name}-haproxy-socket`, prometheus: `${name}-prometheus-data`, grafana: `${name}-grafana-data` },
+    volumes: { socket: `${name}-haproxy-socket`, prometheus: `${name}-prometheus-data`, alertmanager: `${name}-alertmanager-data`, grafana: `${name}-grafana-data` },
   };
   return {
     name,
     network: name,
     volumes: Object.values(context.volumes),
-    containers: [...webContainers(topology), agentContainer(context), haproxyContainer(context), sidecarContainer(context), prometheusContainer(context), grafanaContainer(context)],
+    containers: [
+      ...webContainers(topology),
+      agentContainer(context),
+      haproxyContainer(context),
+      sidecarContainer(context),
+      alertmanagerContainer(context),
+      prometheusContainer(context),
+      grafanaContainer(context),
+    ],
+    variables: topology.services.alertmanager.webhooks.map((w) => ({
+      name: webhookVariable(w.urlFromEnv),
+      description: `The URL of alert webhook "${w.name}" (set TF_VAR_${webhookVariable(w.urlFromEnv)}; it carries a token, so it is never in the repository)`,
+      sensitive: true,
+    })),
   };
 }
 
@@ -233,12 +261,20 @@ function agentContainer({ topology, source, volumes }: StackContext): ContainerP
 const sidecarImage = (topology: Topology): BuiltImage => ({ kind: "build", name: `${topology.name}-sidecar:local`, context: ".", dockerfile: "sidecar/Dockerfile", sourceHash: sourceHash(REPO_ROOT, [...SIDECAR_SOURCES]) });
 
 function sidecarContainer({ topology, sockets, volumes }: StackContext): ContainerPlan {
-  const { port, pollInterval } = topology.services.sidecar;
+  const { port, pollInterval, distributionWindow } = topology.services.sidecar;
   return {
     name: DOCKER_HOSTS.sidecar,
     image: sidecarImage(topology),
     aliases: [DOCKER_HOSTS.sidecar],
-    command: ["--stats-socket", sockets.admin, "--listen", `0.0.0.0:${port}`, "--interval", pollInterval, "--apply-history", `${DOCKER_PATHS.socketDir}/${APPLY_HISTORY_FILE}`],
+    command: [
+      "--stats-socket", sockets.admin,
+      "--listen", `0.0.0.0:${port}`,
+      "--interval", pollInterval,
+      "--apply-history", `${DOCKER_PATHS.socketDir}/${APPLY_HISTORY_FILE}`,
+      // Written by the apply agent with every apply, like applied.json.
+      "--expected-file", `${DOCKER_PATHS.socketDir}/${EXPECTED_DISTRIBUTION_FILE}`,
+      "--distribution-window", distributionWindow,
+    ],
     // The socket is HAProxy's (group 99, mode from the model): the sidecar joins that group, no more.
     groupAdd: [HAPROXY_IMAGE_GID],
     env: { NODE_OPTIONS: sidecarNodeFlags(serverCount(topology)).join(" ") },
@@ -260,9 +296,28 @@ function prometheusContainer({ topology, source, volumes }: StackContext): Conta
     aliases: [DOCKER_HOSTS.prometheus],
     command: ["--config.file=/etc/prometheus/prometheus.yml", "--storage.tsdb.path=/prometheus", `--web.listen-address=0.0.0.0:${port}`],
     ports: [{ internal: port, external: port, ip: LOOPBACK }],
-    uploads: [{ path: "/etc/prometheus/prometheus.yml", content: renderPrometheusConfig(topology, dockerTarget(), { sidecar: true, source }) }],
+    uploads: [
+      { path: "/etc/prometheus/prometheus.yml", content: renderPrometheusConfig(topology, dockerTarget(), { sidecar: true, source }) },
+      { path: `/etc/prometheus/${RULES_FILE}`, content: generatedYaml(alertRuleGroups(), { source, topology: topology.name, target: "docker" }) },
+    ],
     volumes: [{ volume: volumes.prometheus, containerPath: "/prometheus" }],
     healthcheck: { test: ["CMD", "wget", "-q", "-O", "/dev/null", `http://127.0.0.1:${port}${PROMETHEUS_PATHS.ready}`], interval: "10s", timeout: "3s", retries: 3, startPeriod: "10s" },
+  };
+}
+
+/** Alertmanager: its webhook URLs are Terraform variables, interpolated into the uploaded file at deploy. */
+function alertmanagerContainer({ topology, source, volumes }: StackContext): ContainerPlan {
+  const { port } = topology.services.alertmanager;
+  const config = alertmanagerConfig(topology, (w) => `\${var.${webhookVariable(w.urlFromEnv)}}`);
+  return {
+    name: DOCKER_HOSTS.alertmanager,
+    image: { kind: "pull", name: PINNED_IMAGES.alertmanager },
+    aliases: [DOCKER_HOSTS.alertmanager],
+    command: [`--config.file=/etc/alertmanager/${ALERTMANAGER_CONFIG_FILE}`, "--storage.path=/alertmanager", `--web.listen-address=0.0.0.0:${port}`, "--cluster.listen-address="],
+    ports: [{ internal: port, external: port, ip: LOOPBACK }],
+    uploads: [{ path: `/etc/alertmanager/${ALERTMANAGER_CONFIG_FILE}`, content: generatedYaml(config, { source, topology: topology.name, target: "docker" }) }],
+    volumes: [{ volume: volumes.alertmanager, containerPath: "/alertmanager" }],
+    healthcheck: { test: ["CMD", "wget", "-q", "-O", "/dev/null", `http://127.0.0.1:${port}${ALERTMANAGER_PATHS.ready}`], interval: "10s", timeout: "3s", retries: 3, startPeriod: "5s" },
   };
 }
 
@@ -281,7 +336,9 @@ function grafanaContainer({ topology, source, volumes }: StackContext): Containe
         content: datasource({ source, topology: topology.name, prometheusUrl: `http://${DOCKER_HOSTS.prometheus}:${services.prometheus.port}`, scrapeInterval: services.prometheus.scrapeInterval }),
       },
       { path: "/etc/grafana/provisioning/dashboards/haproxy.yml", content: readTemplate("grafana", "dashboards.yml") },
-      { path: "/etc/grafana/dashboards/haproxy.json", content: readTemplate("grafana", "haproxy-dashboard.json") },
+      // No npm run verify runs beside the containers: the dashboard leaves its assertion and component panels out there
+      // (the sidecar's continuous distribution check, which needs no synthetic traffic, stands in).
+      { path: "/etc/grafana/dashboards/haproxy.json", content: renderDashboard({ localPanels: false }) },
     ],
     volumes: [{ volume: volumes.grafana, containerPath: "/var/lib/grafana" }],
     healthcheck: { test: ["CMD", "wget", "-q", "-O", "/dev/null", `http://127.0.0.1:${services.grafana.port}${GRAFANA_PATHS.health}`], interval: "10s", timeout: "3s", retries: 3, startPeriod: "20s" },

@@ -25,6 +25,8 @@ export class DockerTopologyStack extends TerraformStack {
       ? new TerraformVariable(this, "certificates_dir", { type: "string", description: "Directory on the Docker host holding the PEM files the TLS binds name" })
       : undefined;
 
+    for (const variable of plan.variables) new TerraformVariable(this, variable.name, { type: "string", description: variable.description, sensitive: variable.sensitive });
+
     const created = new Map<string, Container>();
     for (const container of plan.containers) {
       let image = images.get(container.image.name);

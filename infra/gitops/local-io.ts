@@ -10,8 +10,8 @@ import { DEFAULT_ERROR_PAGES_DIR } from "../render/haproxy-check.ts";
 import { renderHaproxyConfig } from "../render/render.ts";
 import { ERROR_PAGE_DIR, haproxySockets, localTarget } from "../render/targets.ts";
 import { HAPROXY_CONFIG_FILE, LAST_GOOD_CONFIG_FILE } from "../runtime/applied.ts";
-import { planLocalStack, PROMETHEUS_CONFIG_FILE, type ComponentPlan, type LocalStackPlan } from "../runtime/plan.ts";
-import { startComponents, stopComponents } from "../runtime/stack.ts";
+import { planLocalStack, type ComponentPlan, type LocalStackPlan } from "../runtime/plan.ts";
+import { startComponents, stopComponents, writeConfigFiles } from "../runtime/stack.ts";
 import { APPLY_CHECKS, expectationsFromTopology, localStackAccess } from "../runtime/verify.ts";
 import type { ApplyIO } from "./apply.ts";
 import { checkpoint } from "./apply-run.ts";
@@ -31,18 +31,18 @@ export function localIO({ runDir, running, sidecar, step, log }: LocalApply): Ap
   const sockets = haproxySockets(running, target);
   const planFor = (t: Topology) => planLocalStack(t, { runDir, sidecar });
   const webs = (t: Topology) => planFor(t).components.filter((c) => c.kind === "web");
-  /** Components other than HAProxy that would start differently: command, arguments, environment, or Prometheus's configuration. */
+  /** Components other than HAProxy that would start differently: command, arguments, environment, or the files they read. */
   const changedComponents = (base: Topology, head: Topology) => {
     const [from, to] = [planFor(base), planFor(head)];
     const before = new Map(from.components.map((c) => [c.name, c]));
-    const differs = (c: ComponentPlan) => specOf(before.get(c.name)!) !== specOf(c) || (c.kind === "prometheus" && from.prometheusConfig !== to.prometheusConfig);
+    const differs = (c: ComponentPlan) => specOf(before.get(c.name)!) !== specOf(c) || JSON.stringify(before.get(c.name)!.configFiles) !== JSON.stringify(c.configFiles);
     return to.components.filter((c) => c.kind !== "haproxy" && before.has(c.name) && differs(c));
   };
-  /** Restarts `components` as `plan` says, writing Prometheus's configuration first when it is one of them. */
+  /** Restarts `components` as `plan` says, writing the files they read first. */
   const restart = async (plan: LocalStackPlan, components: ComponentPlan[]) => {
     if (components.length === 0) return;
     log(`restarting ${components.map((c) => c.name).join(", ")}`);
-    if (components.some((c) => c.kind === "prometheus")) await writeFileAtomic(join(runDir, PROMETHEUS_CONFIG_FILE), plan.prometheusConfig);
+    await writeConfigFiles(runDir, components);
     await stopComponents(runDir, components.map((c) => c.name));
     await startComponents(plan, components);
   };

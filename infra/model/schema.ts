@@ -280,10 +280,45 @@ export const Monitoring = z.strictObject({
   metricsPath: UriPath.default("/metrics"),
 });
 
+/** An environment variable's name: where a secret comes from, so that none is in the repository. */
+const ENV_NAME_PATTERN = /^[A-Z_][A-Z0-9_]{0,127}$/;
+export const EnvName = z.string().regex(ENV_NAME_PATTERN, {
+  error: (iss) => `${show(iss.input)} is not an environment variable name: use capitals, digits and "_" (e.g. "LB_ALERT_WEBHOOK_URL")`,
+});
+
+/**
+ * Where Alertmanager delivers alerts. The URL is read from the environment when the stack starts
+ * (local) or from a Terraform variable (docker): webhook URLs carry tokens, so none is committed.
+ */
+export const WebhookReceiver = z.strictObject({
+  name: Name,
+  urlFromEnv: EnvName,
+  sendResolved: z.boolean().default(true),
+});
+
 /** The services around HAProxy: where they listen and how often they look. */
 export const Services = z.strictObject({
-  sidecar: z.strictObject({ port: Port.default(9101), pollInterval: Duration.default("2s") }).prefault({}),
-  prometheus: z.strictObject({ port: Port.default(9090), scrapeInterval: Duration.default("5s") }).prefault({}),
+  sidecar: z
+    .strictObject({
+      port: Port.default(9101),
+      pollInterval: Duration.default("2s"),
+      /** How far back the continuous distribution check compares each server's share with its weight. */
+      distributionWindow: Duration.default("30s"),
+    })
+    .prefault({}),
+  prometheus: z
+    .strictObject({ port: Port.default(9090), scrapeInterval: Duration.default("5s"), evaluationInterval: Duration.default("5s") })
+    .prefault({}),
+  alertmanager: z
+    .strictObject({
+      port: Port.default(9093),
+      /** How long Alertmanager waits to group a new alert with others before the first notification. */
+      groupWait: Duration.default("10s"),
+      groupInterval: Duration.default("1m"),
+      repeatInterval: Duration.default("4h"),
+      webhooks: z.array(WebhookReceiver).default([]),
+    })
+    .prefault({}),
   grafana: z.strictObject({ port: Port.default(3000) }).prefault({}),
 });
 
@@ -346,6 +381,8 @@ function crossReferenceIssues(topology: Topology): PathIssue[] {
   };
   duplicates(frontends.map((f) => f?.name), "frontends", (i) => ["frontends", i, "name"]);
   duplicates(backends.map((b) => b?.name), "backends", (i) => ["backends", i, "name"]);
+  const webhooks = topology.services?.alertmanager?.webhooks;
+  if (Array.isArray(webhooks)) duplicates(webhooks.map((w) => w?.name), "the alert webhooks", (i) => ["services", "alertmanager", "webhooks", i, "name"]);
 
   frontends.forEach((frontend, i) => {
     if (frontend?.name === MONITORING_PROXY) {
@@ -442,7 +479,7 @@ function portCollisions(topology: Topology): PathIssue[] {
   });
   const port = topology.monitoring?.port;
   if (isPort(port)) claim(port, port, "the monitoring listener", ["monitoring", "port"]);
-  for (const service of ["sidecar", "prometheus", "grafana"] as const) {
+  for (const service of ["sidecar", "prometheus", "alertmanager", "grafana"] as const) {
     const p = topology.services?.[service]?.port;
     if (isPort(p)) claim(p, p, `the ${service}`, ["services", service, "port"]);
   }

@@ -25,6 +25,7 @@ export const DOCKER_HOSTS = {
   agent: "apply-agent",
   sidecar: "sidecar",
   prometheus: "prometheus",
+  alertmanager: "alertmanager",
   grafana: "grafana",
 } as const;
 

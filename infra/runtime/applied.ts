@@ -6,6 +6,7 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Topology } from "../model/schema.ts";
 import { writeFileAtomic } from "../files.ts";
+import type { ExpectedDistribution } from "../../sidecar/distribution.ts";
 
 export const APPLIED_FILE = "applied.json";
 /** One JSON line per npm run apply, in the run directory; the sidecar exports the last and the counts. */
@@ -14,6 +15,8 @@ export const APPLY_HISTORY_FILE = "apply-history.jsonl";
 export const HAPROXY_CONFIG_FILE = "haproxy.cfg";
 /** The config that worked before the last reload apply, beside it. */
 export const LAST_GOOD_CONFIG_FILE = "haproxy.cfg.last-good";
+/** The topology's weights, beside applied.json: the sidecar's distribution check and drift read it. */
+export const EXPECTED_DISTRIBUTION_FILE = "expected-distribution.json";
 
 export interface AppliedState {
   appliedAt: string;
@@ -26,8 +29,21 @@ export interface AppliedState {
 
 export const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
 
-export function recordApplied(runDir: string, state: AppliedState): Promise<void> {
-  return writeFileAtomic(join(runDir, APPLIED_FILE), `${JSON.stringify(state, null, 2)}\n`);
+/** What the sidecar needs of a topology to judge the distribution and see drift. */
+export function expectedDistribution(topology: Topology): ExpectedDistribution {
+  return {
+    backends: topology.backends.map((b) => ({
+      name: b.name,
+      algorithm: b.balance,
+      servers: b.servers.map((s) => ({ name: s.name, weight: s.weight, disabled: s.disabled, backup: s.backup })),
+    })),
+  };
+}
+
+/** Records what HAProxy now runs: applied.json for plan/apply/drift, and the sidecar's expected distribution. */
+export async function recordApplied(runDir: string, state: AppliedState): Promise<void> {
+  await writeFileAtomic(join(runDir, APPLIED_FILE), `${JSON.stringify(state, null, 2)}\n`);
+  await writeFileAtomic(join(runDir, EXPECTED_DISTRIBUTION_FILE), `${JSON.stringify(expectedDistribution(state.topology))}\n`);
 }
 
 /** The recorded state, or undefined when none was recorded (no stack, or one started before this existed). */

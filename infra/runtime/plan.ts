@@ -4,15 +4,18 @@ import { join } from "node:path";
 import { bindPorts, serverCount, type Topology } from "../model/schema.ts";
 import { DEFAULT_TOPOLOGY_FILE } from "../model/load.ts";
 import { renderHaproxyConfig } from "../render/render.ts";
-import { prometheusJobs, renderPrometheusConfig } from "../render/prometheus.ts";
+import { generatedYaml, prometheusJobs, renderPrometheusConfig } from "../render/prometheus.ts";
+import { alertRuleGroups, RULES_FILE } from "../render/alert-rules.ts";
+import { renderDashboard } from "../render/dashboard.ts";
+import { ALERTMANAGER_CONFIG_FILE, alertmanagerConfig, webhookUrlsFromEnvironment } from "../render/alertmanager.ts";
 import { LOCAL_ADDRESS, haproxySockets, localTarget, type HaproxySockets } from "../render/targets.ts";
-import { PROMETHEUS_PATHS, WEB_APP_PATHS } from "../endpoints.ts";
+import { ALERTMANAGER_PATHS, PROMETHEUS_PATHS, WEB_APP_PATHS } from "../endpoints.ts";
 import { TargetPlanError } from "../errors.ts";
 import { REPO_ROOT } from "../repo.ts";
 import { SIDECAR_PATHS } from "../../sidecar/endpoints.ts";
 import { sidecarNodeFlags } from "../../sidecar/node-flags.ts";
 import type { ProcessSpec } from "./processes.ts";
-import { APPLY_HISTORY_FILE, HAPROXY_CONFIG_FILE } from "./applied.ts";
+import { APPLY_HISTORY_FILE, EXPECTED_DISTRIBUTION_FILE, HAPROXY_CONFIG_FILE } from "./applied.ts";
 
 /** Prometheus's configuration, in the run directory. */
 export const PROMETHEUS_CONFIG_FILE = "prometheus.yml";
@@ -20,10 +23,21 @@ export const PROMETHEUS_CONFIG_FILE = "prometheus.yml";
 /** What the stack runs and what its supervisor knows of each process, in the run directory. */
 export const STACK_STATE_FILE = "stack.json";
 
+/** The Grafana dashboard, written into the run directory for a user to import. */
+export const DASHBOARD_FILE = "grafana-dashboard.json";
+
 /** Where npm run verify leaves its last results, in the run directory; the sidecar exports them. */
 export const ASSERTIONS_FILE = "verify.json";
 
-export type ComponentKind = "web" | "haproxy" | "sidecar" | "prometheus";
+export type ComponentKind = "web" | "haproxy" | "sidecar" | "prometheus" | "alertmanager";
+
+/** A file a component reads at start, in the run directory: written before it starts or restarts. */
+export interface ConfigFile {
+  file: string;
+  content: string;
+  /** 0o600 for a file holding a secret (a webhook URL). */
+  mode: number;
+}
 
 export interface ComponentPlan extends ProcessSpec {
   kind: ComponentKind;
@@ -48,13 +62,16 @@ export interface ComponentPlan extends ProcessSpec {
    * removed before each start.
    */
   pidFile?: string;
+  /** What it reads at start: a change of one of these restarts it on apply. */
+  configFiles: ConfigFile[];
 }
 
 export interface LocalStackPlan {
   runDir: string;
   topology: Topology;
   haproxyConfig: string;
-  prometheusConfig: string;
+  /** Grafana's JSON model of the dashboard, every panel included (the local stack feeds them all). */
+  dashboard: string;
   sockets: HaproxySockets;
   components: ComponentPlan[];
   /** Prometheus's scrape-target API and the jobs it must report up. */
@@ -67,6 +84,8 @@ export interface PlanOptions {
   /** Start the metrics sidecar too. */
   sidecar: boolean;
   source?: string;
+  /** Where the alert webhooks' URLs are read from (default: this process's environment). */
+  env?: NodeJS.ProcessEnv;
 }
 
 const url = (port: number, path = "/") => `http://${LOCAL_ADDRESS}:${port}${path}`;
@@ -82,7 +101,8 @@ export function planLocalStack(topology: Topology, options: PlanOptions): LocalS
     ...webComponents(topology, runDir, logs),
     haproxyComponent(topology, sockets, runDir, logs),
     ...(options.sidecar ? [sidecarComponent(topology, sockets, runDir, logs)] : []),
-    prometheusComponent(topology, runDir, logs),
+    alertmanagerComponent(topology, runDir, logs, options.env ?? process.env),
+    prometheusComponent(topology, runDir, logs, generatedYaml(alertRuleGroups(), { source: options.source ?? DEFAULT_TOPOLOGY_FILE, topology: topology.name, target: "local" }), renderPrometheusConfig(topology, target, { sidecar: options.sidecar, source: options.source ?? DEFAULT_TOPOLOGY_FILE })),
   ];
   refuseSharedPorts(components);
 
@@ -92,7 +112,7 @@ export function planLocalStack(topology: Topology, options: PlanOptions): LocalS
     runDir,
     topology,
     haproxyConfig: renderHaproxyConfig(topology, target, { source }),
-    prometheusConfig: renderPrometheusConfig(topology, target, { sidecar: options.sidecar, source }),
+    dashboard: renderDashboard({ localPanels: true }),
     sockets,
     components,
     prometheus: {
@@ -104,7 +124,9 @@ export function planLocalStack(topology: Topology, options: PlanOptions): LocalS
       { label: "HAProxy stats page", urls: [url(monitoring.port, monitoring.statsUri)] },
       { label: "HAProxy metrics", urls: [url(monitoring.port, monitoring.metricsPath)] },
       ...(options.sidecar ? [{ label: "sidecar metrics", urls: [url(services.sidecar.port, SIDECAR_PATHS.metrics)] }] : []),
-      { label: "Prometheus", urls: [url(services.prometheus.port, PROMETHEUS_PATHS.targetsPage)] },
+      { label: "Prometheus", urls: [url(services.prometheus.port, PROMETHEUS_PATHS.targetsPage), url(services.prometheus.port, PROMETHEUS_PATHS.alertsPage)] },
+      { label: "Alertmanager", urls: [url(services.alertmanager.port, ALERTMANAGER_PATHS.ui)] },
+      { label: "Grafana dashboard", urls: [join(runDir, DASHBOARD_FILE)] },
     ],
   };
 }
@@ -128,6 +150,7 @@ function webComponents(topology: Topology, runDir: string, logs: string): Compon
       debianPackage: "gunicorn",
       url: url(server.port, WEB_APP_PATHS.status),
       readyUrl: url(server.port, WEB_APP_PATHS.status),
+      configFiles: [],
     });
   }
   const webs = [...webByPort.values()];
@@ -154,11 +177,12 @@ function haproxyComponent(topology: Topology, sockets: HaproxySockets, runDir: s
     debianPackage: "haproxy",
     url: url(monitoring.port, monitoring.statsUri),
     readySocket: sockets.admin,
+    configFiles: [], // haproxy.cfg has its own path through apply: validated, reloaded, never restarted
   };
 }
 
 function sidecarComponent(topology: Topology, sockets: HaproxySockets, runDir: string, logs: string): ComponentPlan {
-  const { port, pollInterval } = topology.services.sidecar;
+  const { port, pollInterval, distributionWindow } = topology.services.sidecar;
   return {
     kind: "sidecar",
     name: "sidecar",
@@ -172,6 +196,8 @@ function sidecarComponent(topology: Topology, sockets: HaproxySockets, runDir: s
       "--assertions-file", join(runDir, ASSERTIONS_FILE),
       "--apply-history", join(runDir, APPLY_HISTORY_FILE),
       "--components-file", join(runDir, STACK_STATE_FILE),
+      "--expected-file", join(runDir, EXPECTED_DISTRIBUTION_FILE),
+      "--distribution-window", distributionWindow,
     ],
     cwd: REPO_ROOT,
     logFile: join(logs, "sidecar.log"),
@@ -179,10 +205,11 @@ function sidecarComponent(topology: Topology, sockets: HaproxySockets, runDir: s
     debianPackage: "nodejs",
     url: url(port, SIDECAR_PATHS.metrics),
     readyUrl: url(port, SIDECAR_PATHS.health),
+    configFiles: [],
   };
 }
 
-function prometheusComponent(topology: Topology, runDir: string, logs: string): ComponentPlan {
+function prometheusComponent(topology: Topology, runDir: string, logs: string, rules: string, config: string): ComponentPlan {
   const { port } = topology.services.prometheus;
   return {
     kind: "prometheus",
@@ -199,6 +226,34 @@ function prometheusComponent(topology: Topology, runDir: string, logs: string): 
     debianPackage: "prometheus",
     url: url(port),
     readyUrl: url(port, PROMETHEUS_PATHS.ready),
+    configFiles: [
+      { file: PROMETHEUS_CONFIG_FILE, content: config, mode: 0o644 },
+      { file: RULES_FILE, content: rules, mode: 0o644 },
+    ],
+  };
+}
+
+function alertmanagerComponent(topology: Topology, runDir: string, logs: string, env: NodeJS.ProcessEnv): ComponentPlan {
+  const { port } = topology.services.alertmanager;
+  const config = generatedYaml(alertmanagerConfig(topology, webhookUrlsFromEnvironment(env)), { topology: topology.name, target: "local" });
+  return {
+    kind: "alertmanager",
+    name: "alertmanager",
+    command: "prometheus-alertmanager",
+    args: [
+      `--config.file=${join(runDir, ALERTMANAGER_CONFIG_FILE)}`,
+      `--storage.path=${join(runDir, "alertmanager-data")}`,
+      `--web.listen-address=${LOCAL_ADDRESS}:${port}`,
+      // One Alertmanager: no cluster gossip, which would otherwise listen on 0.0.0.0:9094.
+      "--cluster.listen-address=",
+    ],
+    logFile: join(logs, "alertmanager.log"),
+    ports: [port],
+    debianPackage: "prometheus-alertmanager",
+    url: url(port, ALERTMANAGER_PATHS.ui),
+    readyUrl: url(port, ALERTMANAGER_PATHS.ready),
+    // Webhook URLs carry tokens: only the stack's user reads this file.
+    configFiles: [{ file: ALERTMANAGER_CONFIG_FILE, content: config, mode: 0o600 }],
   };
 }
 

@@ -14,7 +14,7 @@ import { parseShowStat, serverStates, type ServerState } from "../../haproxy/sho
 import { parseDuration } from "../../haproxy/duration.ts";
 import { HAPROXY_CONFIG_FILE, recordApplied, sha256 } from "./applied.ts";
 import { DEFAULT_TOPOLOGY_FILE } from "../model/load.ts";
-import { PROMETHEUS_CONFIG_FILE, planLocalStack, type ComponentPlan, type LocalStackPlan } from "./plan.ts";
+import { DASHBOARD_FILE, planLocalStack, type ComponentPlan, type LocalStackPlan } from "./plan.ts";
 import { isPortFree, portOwner } from "./ports.ts";
 import { findOnPath, isAlive, lastLines, startProcess, stopProcessGroup, type ManagedProcess } from "./processes.ts";
 import { readState, recordProcess, stillRecordedProcess, updateProcess, updateState, type RecordedProcess } from "./state.ts";
@@ -51,6 +51,11 @@ export class LocalStack {
   }
 }
 
+/** Writes the files `components` read at start (atomically, each with its mode). */
+export async function writeConfigFiles(runDir: string, components: readonly ComponentPlan[]): Promise<void> {
+  for (const { file, content, mode } of components.flatMap((c) => c.configFiles)) await writeFileAtomic(join(runDir, file), content, { mode });
+}
+
 /** Starts one component's process (not waiting for it to serve); every start of a component goes here. */
 export async function launchComponent(component: ComponentPlan): Promise<ManagedProcess> {
   if (component.pidFile !== undefined) await rm(component.pidFile, { force: true });
@@ -75,7 +80,8 @@ export async function startLocalStack(topology: Topology, options: StartOptions)
   await rm(join(plan.runDir, ERROR_PAGE_DIR), { recursive: true, force: true });
   await cp(DEFAULT_ERROR_PAGES_DIR, join(plan.runDir, ERROR_PAGE_DIR), { recursive: true });
   await writeFileAtomic(join(plan.runDir, HAPROXY_CONFIG_FILE), plan.haproxyConfig);
-  await writeFileAtomic(join(plan.runDir, PROMETHEUS_CONFIG_FILE), plan.prometheusConfig);
+  await writeConfigFiles(plan.runDir, plan.components);
+  await writeFileAtomic(join(plan.runDir, DASHBOARD_FILE), plan.dashboard);
   for (const component of plan.components) await writeFile(component.logFile, "");
 
   const started: ManagedProcess[] = [];

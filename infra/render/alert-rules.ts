@@ -1,0 +1,190 @@
+// The Prometheus rules every stack ships: recording rules for what a dashboard and an alert would
+// otherwise both compute, and the alerts, each with what to look at first. Typed objects written
+// with the yaml library (generatedYaml), so quoting cannot go wrong; promtool checks and unit-tests
+// them (test/alert-rules.test.ts has a firing and a quiet case for every alert: the compiler checks it).
+//
+// Every HAProxy series comes from one job (HAPROXY_JOB, see prometheus.ts), so no expression
+// needs to select a job to avoid counting twice; sums keep job and instance so that two HAProxy
+// instances are never added together.
+
+/** The file name Prometheus reads the rules from, beside its configuration. */
+export const RULES_FILE = "haproxy-rules.yml";
+
+const BY = "job, instance, proxy";
+
+/** Recorded series, by name: a dashboard and the alerts read these instead of repeating the expression. */
+export const RECORDING_RULES = {
+  "haproxy:frontend_http_responses:rate1m": `sum by (${BY}, code) (rate(haproxy_frontend_http_responses_total[1m]))`,
+  "haproxy:backend_http_responses:rate1m": `sum by (${BY}, code) (rate(haproxy_backend_http_responses_total[1m]))`,
+  "haproxy:server_http_responses:rate1m": `sum by (${BY}, server) (rate(haproxy_server_http_responses_total[1m]))`,
+  "haproxy:frontend_5xx_ratio:rate1m": `sum by (${BY}) (haproxy:frontend_http_responses:rate1m{code="5xx"}) / sum by (${BY}) (haproxy:frontend_http_responses:rate1m)`,
+  "haproxy:backend_5xx_ratio:rate1m": `sum by (${BY}) (haproxy:backend_http_responses:rate1m{code="5xx"}) / sum by (${BY}) (haproxy:backend_http_responses:rate1m)`,
+} as const;
+export type RecordedSeries = keyof typeof RECORDING_RULES;
+
+export type Severity = "critical" | "warning";
+
+export interface AlertDefinition {
+  expr: string;
+  /** How long the expression must hold before the alert fires (Prometheus's `for`). */
+  for: string;
+  severity: Severity;
+  summary: string;
+  description: string;
+  /** What to look at first. */
+  runbook: string;
+}
+
+/** A 5xx ratio alert judges only proxies that carry traffic: 1 failed request of 2 is not an incident. */
+const MIN_RATE = 0.5;
+
+export const ALERTS = {
+  HAProxyBackendNoServerUp: {
+    expr: `haproxy_backend_status{state="UP"} == 0`,
+    for: "0s",
+    severity: "critical",
+    summary: "Backend {{ $labels.proxy }} has no server UP",
+    description: "HAProxy on {{ $labels.instance }} has no usable server in backend {{ $labels.proxy }}: every request to it gets a 503.",
+    runbook: "Open the stats page (or npm run status locally): why is each server DOWN (its check status and last check)? Start with the servers' own logs and /status; a change just applied can be rolled back with npm run apply of the previous topology.",
+  },
+  HAProxyServerDown: {
+    expr: `haproxy_server_status{state="DOWN"} == 1`,
+    for: "10s",
+    severity: "warning",
+    summary: "Server {{ $labels.proxy }}/{{ $labels.server }} is DOWN",
+    description: "HAProxy's health checks mark {{ $labels.server }} of backend {{ $labels.proxy }} DOWN; its traffic goes to the other servers.",
+    runbook: "Look at the server's check status on the stats page (L4CON: nothing listens; L7STS: it answers with an error), then at the server's own log and its /status endpoint.",
+  },
+  HAProxyServerFlapping: {
+    expr: `increase(haproxy_server_check_up_down_total[10m]) > 3`,
+    for: "0s",
+    severity: "warning",
+    summary: "Server {{ $labels.proxy }}/{{ $labels.server }} is flapping",
+    description: "{{ $labels.server }} went DOWN more than 3 times in 10 minutes: requests on it fail each time before the checks notice.",
+    runbook: "Compare the server's check duration with the check timeout (a slow /status near the timeout flaps), and look for restarts in its log (npm run status shows restarts locally).",
+  },
+  HAProxyFrontendHigh5xxRatio: {
+    expr: `haproxy:frontend_5xx_ratio:rate1m > 0.05 and on (${BY}) sum by (${BY}) (haproxy:frontend_http_responses:rate1m) > ${MIN_RATE}`,
+    for: "1m",
+    severity: "critical",
+    summary: "Frontend {{ $labels.proxy }} answers {{ $value | humanizePercentage }} of requests with 5xx",
+    description: "More than 5% of the responses of frontend {{ $labels.proxy }} on {{ $labels.instance }} are 5xx.",
+    runbook: "Which backend answers the 5xx (HAProxyBackendHigh5xxRatio, the dashboard's 5xx panel)? 503 from HAProxy itself means no server was available; 502/504 mean servers failed or were too slow.",
+  },
+  HAProxyBackendHigh5xxRatio: {
+    expr: `haproxy:backend_5xx_ratio:rate1m > 0.05 and on (${BY}) sum by (${BY}) (haproxy:backend_http_responses:rate1m) > ${MIN_RATE}`,
+    for: "1m",
+    severity: "critical",
+    summary: "Backend {{ $labels.proxy }} answers {{ $value | humanizePercentage }} of requests with 5xx",
+    description: "More than 5% of the responses of backend {{ $labels.proxy }} on {{ $labels.instance }} are 5xx.",
+    runbook: "Look at the servers' error logs and at which servers the 5xx come from (haproxy_server_http_responses_total by server); if only one server fails, put it in maintenance.",
+  },
+  HAProxyRequestsQueueing: {
+    expr: `haproxy_backend_current_queue > 0`,
+    for: "1m",
+    severity: "warning",
+    summary: "Requests queue in backend {{ $labels.proxy }}",
+    description: "{{ $value }} requests wait for a server slot in backend {{ $labels.proxy }}: its servers are at their maxconn.",
+    runbook: "Compare the servers' current sessions with their maxconn and the queue time on the dashboard; add servers or raise maxconn if the servers have headroom; a request queued past timeout queue gets a 503.",
+  },
+  HAProxyRetriesRising: {
+    expr:
+      `(sum by (${BY}) (rate(haproxy_backend_retry_warnings_total[5m])) + sum by (${BY}) (rate(haproxy_backend_redispatch_warnings_total[5m])))` +
+      ` / sum by (${BY}) (rate(haproxy_backend_http_requests_total[5m])) > 0.01`,
+    for: "5m",
+    severity: "warning",
+    summary: "Backend {{ $labels.proxy }} retries or redispatches {{ $value | humanizePercentage }} of requests",
+    description: "Requests to backend {{ $labels.proxy }} are retried or sent to another server: a server refuses connections or times out while its checks still pass.",
+    runbook: "Find the server with rising haproxy_server_retry_warnings_total; its connect time and its log tell why it refuses. The clients are still served: fix before the retries run out.",
+  },
+  HAProxySidecarPollFailing: {
+    expr: `haproxy_sidecar_scrape_success == 0`,
+    for: "30s",
+    severity: "critical",
+    summary: "The sidecar cannot read HAProxy's stats socket on {{ $labels.instance }}",
+    description: "The metrics of HAProxy are stale: the sidecar serves its last snapshot (haproxy_sidecar_snapshot_age_seconds grows).",
+    runbook: "The sidecar's log names the failure (STATS_SOCKET_REFUSED: HAProxy is down or restarting; STATS_SOCKET_TIMEOUT: it hangs; permission denied: the socket's mode or group).",
+  },
+  HAProxyExporterDown: {
+    expr: `up{job=~"haproxy|haproxy-exporter"} == 0`,
+    for: "30s",
+    severity: "critical",
+    summary: "Prometheus cannot scrape {{ $labels.job }} on {{ $labels.instance }}",
+    description: "The {{ $labels.job }} target does not answer: HAProxy's metrics are missing, so no other HAProxy alert can fire.",
+    runbook: "Is the process running (npm run status locally, the container's state otherwise)? Prometheus's targets page shows the scrape error.",
+  },
+  HAProxyAssertionFailing: {
+    expr: `haproxy_sidecar_assertion_passed == 0`,
+    for: "0s",
+    severity: "warning",
+    summary: "End-to-end assertion {{ $labels.assertion }} failed",
+    description: "The last npm run verify found that {{ $labels.assertion }} does not hold on the running stack.",
+    runbook: "Open the verify report (reports/verify.html, or the JSON it wrote): it says what was expected and what was measured.",
+  },
+  HAProxyDistributionSkew: {
+    expr: `haproxy_sidecar_backend_distribution_skew > 0.15`,
+    for: "30s",
+    severity: "warning",
+    summary: "Backend {{ $labels.proxy }} does not share traffic by its weights",
+    description: "A server's share of backend {{ $labels.proxy }}'s requests differs from what its weight implies by {{ $value | humanizePercentage }}.",
+    runbook: "Compare haproxy_sidecar_server_share_observed with _expected by server; a weight set over the runtime API shows as drift too (npm run drift). Persistence cookies held by few heavy clients also skew shares.",
+  },
+  HAProxyTopologyDrift: {
+    expr: `count by (${BY}) (haproxy_sidecar_topology_drift) > 0`,
+    for: "1m",
+    severity: "warning",
+    summary: "HAProxy differs from the topology in backend {{ $labels.proxy }}",
+    description: "{{ $value }} servers of backend {{ $labels.proxy }} run with a weight, state or presence the topology does not say.",
+    runbook: "npm run drift says what differs and how; a change made by hand over the socket is undone by npm run apply, or made permanent by a pull request.",
+  },
+  HAProxyApplyFailed: {
+    expr: `haproxy_sidecar_last_apply_success == 0`,
+    for: "0s",
+    severity: "warning",
+    summary: "The last apply on {{ $labels.instance }} failed and was rolled back",
+    description: "The running load balancer is on the previous topology; the merged change is not live.",
+    runbook: "The apply history (apply-history.jsonl) and the apply's output say which step failed; npm run plan shows the change.",
+  },
+  StackComponentRestarting: {
+    expr: `increase(haproxy_sidecar_component_restarts_total[10m]) > 2`,
+    for: "0s",
+    severity: "warning",
+    summary: "Component {{ $labels.component }} restarted {{ $value }} times in 10 minutes",
+    description: "The local stack's supervisor keeps restarting {{ $labels.component }}: it crashes after starting.",
+    runbook: "npm run status shows its last exit (code or signal); its log in .run/logs/ says why.",
+  },
+  StackComponentDown: {
+    expr: `haproxy_sidecar_component_up == 0`,
+    for: "30s",
+    severity: "critical",
+    summary: "Component {{ $labels.component }} is not running",
+    description: "The supervisor records {{ $labels.component }} as restarting, failed or stopped.",
+    runbook: "npm run status; a failed component is retried by npm start (it repairs the stack it finds).",
+  },
+} as const satisfies Record<string, AlertDefinition>;
+
+export type AlertName = keyof typeof ALERTS;
+
+export interface RuleGroup {
+  name: string;
+  rules: ({ record: string; expr: string } | { alert: string; expr: string; for: string; labels: { severity: Severity }; annotations: { summary: string; description: string; runbook: string } })[];
+}
+
+/** The rules file's document. */
+export function alertRuleGroups(): { groups: RuleGroup[] } {
+  return {
+    groups: [
+      { name: "haproxy.recording", rules: Object.entries(RECORDING_RULES).map(([record, expr]) => ({ record, expr })) },
+      {
+        name: "haproxy.alerts",
+        rules: Object.entries(ALERTS).map(([alert, a]: [string, AlertDefinition]) => ({
+          alert,
+          expr: a.expr,
+          for: a.for,
+          labels: { severity: a.severity },
+          annotations: { summary: a.summary, description: a.description, runbook: a.runbook },
+        })),
+      },
+    ],
+  };
+}
