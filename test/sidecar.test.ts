@@ -120,6 +120,45 @@ describe("the sidecar beside a real HAProxy, in the local stack", () => {
     for (const name of shared.filter((n) => served.has(n))) assert.deepEqual(labelNames(ours, name), labelNames(builtin, name), name);
   });
 
+  it("answers scope= and no-maint as HAProxy's exporter does, from its cache: the same series, the same refusals", async () => {
+    const admin = join(running.runDir, "admin.sock");
+    await runtimeCommand({ path: admin }, "set server flask_servers/web-b state maint", { timeoutMs: 2000 });
+    try {
+      // The one series the sidecar cannot serve: for a server in maintenance HAProxy's exporter keeps
+      // printing its last check's duration, which `show stat` (the sidecar's source) leaves empty.
+      const unknowable = seriesKey("haproxy_server_check_duration_seconds", { proxy: "flask_servers", server: "web-b" });
+      const seriesOf = (exposition: ParsedExposition) => [...exposition.samples.keys()].filter((k) => !k.startsWith("haproxy_sidecar_") && k !== unknowable).sort();
+      const familiesOf = (exposition: ParsedExposition) => exposition.metadata.map((m) => m.name).filter((n) => !n.startsWith("haproxy_sidecar_"));
+      // The sidecar must have polled since web-b went into maintenance.
+      assert.ok(await eventually(async () => !(await text(`${sidecarUrl}/metrics?no-maint`)).includes('haproxy_server_status{proxy="flask_servers",server="web-b"'), 10_000, 200), "the sidecar never saw web-b in maintenance");
+      const polls = Number(parseExposition(await text(`${sidecarUrl}/metrics`)).samples.get("haproxy_sidecar_polls_total"));
+      const queries = ["no-maint", "scope=server", "scope=server&no-maint", "scope=global", "scope=frontend&scope=backend", "scope=*", "scope=*&scope=", "scope=&scope=backend", "scope=sticktable"];
+      for (const query of queries) {
+        const [theirs, ours] = await Promise.all([fetch(`${builtinUrl}?${query}`), fetch(`${sidecarUrl}/metrics?${query}`)]);
+        assert.equal(ours.status, theirs.status, query);
+        const [builtin, sidecar] = [parseExposition(await theirs.text()), parseExposition(await ours.text())];
+        assert.deepEqual(seriesOf(sidecar), seriesOf(builtin), query);
+        assert.deepEqual(familiesOf(sidecar), familiesOf(builtin), `${query}: the same families, in the same order`);
+      }
+      const all = parseExposition(await text(`${sidecarUrl}/metrics`));
+      assert.ok(all.samples.has(seriesKey("haproxy_server_status", { proxy: "flask_servers", server: "web-b", state: "MAINT" })), "without no-maint web-b is served");
+      for (const bad of ["scope=bogus", "scope=server&scope=nope"]) {
+        const [theirs, ours] = await Promise.all([fetch(`${builtinUrl}?${bad}`), fetch(`${sidecarUrl}/metrics?${bad}`)]);
+        assert.deepEqual([ours.status, theirs.status], [400, 400], bad);
+        assert.match(await ours.text(), /unknown scope "(bogus|nope)": use global, frontend, backend, server, sticktable or \*/);
+      }
+      // Filtered scrapes are rendered from the last poll's answers: none of them polled HAProxy.
+      const after = Number(parseExposition(await text(`${sidecarUrl}/metrics`)).samples.get("haproxy_sidecar_polls_total"));
+      assert.ok(after - polls <= Math.ceil(2 + (queries.length * 2 * 100) / 1000), `polls went from ${polls} to ${after}: about one a second, not one per scrape`);
+      // gzip, as Prometheus asks for it
+      const gz = await fetch(`${sidecarUrl}/metrics?no-maint`, { headers: { "accept-encoding": "gzip" } });
+      assert.equal(gz.headers.get("content-encoding"), "gzip");
+      assert.ok((await gz.text()).includes("haproxy_server_status"), "fetch inflates it: a valid gzip stream");
+    } finally {
+      await runtimeCommand({ path: admin }, "set server flask_servers/web-b state ready", { timeoutMs: 2000 });
+    }
+  });
+
   it("answers /healthz and refuses other paths", async () => {
     const health = await fetch(`${sidecarUrl}/healthz`);
     assert.equal(health.status, 200);

@@ -149,7 +149,7 @@ export const ALERTS = {
     expr: `increase(haproxy_sidecar_component_restarts_total[10m]) > 2`,
     for: "0s",
     severity: "warning",
-    summary: "Component {{ $labels.component }} restarted {{ $value }} times in 10 minutes",
+    summary: "Component {{ $labels.component }} restarted {{ $value | printf \"%.0f\" }} times in 10 minutes",
     description: "The local stack's supervisor keeps restarting {{ $labels.component }}: it crashes after starting.",
     runbook: "npm run status shows its last exit (code or signal); its log in .run/logs/ says why.",
   },
