@@ -14,7 +14,7 @@ import { renderHtmlReport, renderTable } from "../../sidecar/assertions/report.t
 import { ASSERTIONS_FILE, planLocalStack } from "./plan.ts";
 import { recordedProcesses, startLocalStack, type LocalStack } from "./stack.ts";
 import { stillRecordedProcess } from "./state.ts";
-import { expectationsFromTopology, localStackAccess } from "./verify.ts";
+import { expectationsFromTopology, localStackAccess, recordVerifyReport } from "./verify.ts";
 
 const USAGE = `usage: npm run verify -- [--only ${ASSERTIONS.join(",")}] [--json FILE] [--report DIR]
                          [--topology FILE] [--run-dir DIR] [--requests N]`;
@@ -66,9 +66,7 @@ async function main(argv: string[]): Promise<number> {
     const run = await runAssertions(expectations, localStackAccess(plan, log), { only, requests });
     const generatedAt = new Date().toISOString();
     const report = { topology: topology.name, generatedAt, passed: allPassed(run.results), results: run.results, timeline: run.timeline };
-    const json = `${JSON.stringify(report, null, 2)}\n`;
-    // The sidecar exports these results as haproxy_sidecar_assertion_passed{assertion=...}.
-    await writeFileAtomic(join(runDir, ASSERTIONS_FILE), json);
+    const json = await recordVerifyReport(runDir, report);
     if (values.json) await writeFileAtomic(resolve(values.json), json);
     await mkdir(resolve(values.report), { recursive: true });
     const html = join(resolve(values.report), "verify.html");

@@ -7,7 +7,10 @@ import { StackNotRunningError, VerifyNotPossibleError } from "../errors.ts";
 import { runtimeCommand } from "../../haproxy/runtime-api.ts";
 import type { Expectations } from "../../sidecar/assertions/judge.ts";
 import type { RunOptions, StackAccess } from "../../sidecar/assertions/run.ts";
-import type { LocalStackPlan } from "./plan.ts";
+import { join } from "node:path";
+import { writeFileAtomic } from "../files.ts";
+import type { VerifyRun } from "../../sidecar/assertions/run.ts";
+import { ASSERTIONS_FILE, type LocalStackPlan } from "./plan.ts";
 import { killProcessGroup } from "./processes.ts";
 import { holdComponent, launchComponent, recordedProcesses, recordRestart } from "./stack.ts";
 import { stillRecordedProcess } from "./state.ts";
@@ -49,6 +52,21 @@ export function checkSettleMs(topology: Topology): number {
   const checkTimeoutMs = (s: Topology["backends"][number]["servers"][number]) => (topology.defaults.timeouts.check ? parseDuration(topology.defaults.timeouts.check) : parseDuration(s.inter));
   const servers = topology.backends.flatMap((b) => b.servers).filter((s) => s.check);
   return Math.max(0, ...servers.map((s) => parseDuration(s.inter) * Math.max(s.fall, s.rise) + checkTimeoutMs(s)));
+}
+
+/** What a verification leaves in the run directory: the sidecar exports it (haproxy_sidecar_assertion_passed). */
+export interface VerifyReport {
+  topology: string;
+  generatedAt: string;
+  passed: boolean;
+  results: VerifyRun["results"];
+  timeline?: VerifyRun["timeline"];
+}
+
+export async function recordVerifyReport(runDir: string, report: VerifyReport): Promise<string> {
+  const json = `${JSON.stringify(report, null, 2)}\n`;
+  await writeFileAtomic(join(runDir, ASSERTIONS_FILE), json);
+  return json;
 }
 
 /** Access to the local stack running from `plan.runDir`. */
