@@ -9,6 +9,7 @@ import { failoverBench } from "./failover.bench.ts";
 import { planBench } from "./plan.bench.ts";
 import { applyBench } from "./apply.bench.ts";
 import { supervisionBench } from "./supervision.bench.ts";
+import { alertDeliveryBench, prometheusScrapeBench } from "./observability.bench.ts";
 import { formatBenchTable, type BenchRow } from "./table.ts";
 
 /** Every suite, in the order they run and print. */
@@ -22,6 +23,8 @@ const SUITES = {
   apply: applyBench,
   failover: failoverBench,
   supervision: supervisionBench,
+  prometheus: prometheusScrapeBench,
+  alerts: alertDeliveryBench,
 } satisfies Record<string, () => Promise<BenchRow[]>>;
 type SuiteName = keyof typeof SUITES;
 const NAMES = Object.keys(SUITES) as SuiteName[];

@@ -14,15 +14,18 @@ import { sidecarNodeFlags } from "../sidecar/node-flags.ts";
 
 const SAMPLES = 5;
 
-/** A HAProxy with `servers` servers (100 per backend), a stats socket and its built-in exporter. */
-export function serverTemplateConfig(servers: number, socket: string, metricsPort: number): string {
+/**
+ * A HAProxy with `servers` servers (100 per backend), a stats socket and its built-in exporter;
+ * `disabled`: every server starts in maintenance, as unused server-template slots do.
+ */
+export function serverTemplateConfig(servers: number, socket: string, metricsPort: number, options: { disabled?: boolean } = {}): string {
   const perBackend = Math.min(servers, 100);
   const lines = [
     "global", `    stats socket ${socket} mode 600 level admin`, "    maxconn 4096",
     "defaults", "    mode http", "    timeout connect 1s", "    timeout client 5s", "    timeout server 5s",
     "frontend monitoring", `    bind 127.0.0.1:${metricsPort}`, "    http-request use-service prometheus-exporter if { path /metrics }",
   ];
-  for (let b = 0; b < Math.ceil(servers / perBackend); b++) lines.push(`backend pool_${b}`, `    server-template srv 1-${perBackend} 127.0.0.1:9`);
+  for (let b = 0; b < Math.ceil(servers / perBackend); b++) lines.push(`backend pool_${b}`, `    server-template srv 1-${perBackend} 127.0.0.1:9${options.disabled ? " disabled" : ""}`);
   return `${lines.join("\n")}\n`;
 }
 

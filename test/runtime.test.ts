@@ -61,7 +61,7 @@ describe("the whole local stack", () => {
     assert.match(answer, /\bworker\b/);
   });
 
-  it("has Prometheus scrape HAProxy, the sidecar and itself, every target up", async () => {
+  it("has Prometheus scrape the sidecar (HAProxy's series), HAProxy's own exporter, Alertmanager and itself, every target up", async () => {
     const url = `http://127.0.0.1:${running.topology.services.prometheus.port}/api/v1/targets`;
     let targets: { labels: { job: string }; health: string }[] = [];
     const allUp = await eventually(async () => {
@@ -69,7 +69,7 @@ describe("the whole local stack", () => {
       return targets.length > 0 && targets.every((t) => t.health === "up");
     }, 20_000, 500);
     assert.ok(allUp, `targets: ${JSON.stringify(targets.map((t) => [t.labels.job, t.health]))}`);
-    assert.deepEqual(targets.map((t) => t.labels.job).sort(), ["haproxy", "haproxy-sidecar", "prometheus"]);
+    assert.deepEqual(targets.map((t) => t.labels.job).sort(), ["alertmanager", "haproxy", "haproxy-exporter", "prometheus"]);
   });
 
   it("cuts a client that sends an incomplete request at timeout http-request, with a 408 (no slowloris)", async () => {
@@ -258,11 +258,11 @@ describe("npm start in the foreground", () => {
       try {
         assert.ok(await eventually(async () => stdout.includes("running; Ctrl-C stops everything"), 60_000, 100), `never came up:\n${stdout}\n${stderr}`);
         const pids = ((await recordedProcesses(runDir)) ?? []).map((p) => p.pid);
-        assert.equal(pids.length, 5, "web-a, web-b, haproxy, the sidecar and prometheus");
+        assert.equal(pids.length, 6, "web-a, web-b, haproxy, the sidecar, alertmanager and prometheus");
         child.kill(signal);
         const [code] = await once(child, "exit");
         assert.equal(code, 0);
-        assert.match(stderr, new RegExp(`${signal}: stopping prometheus, sidecar, haproxy, web-b, web-a`));
+        assert.match(stderr, new RegExp(`${signal}: stopping prometheus, alertmanager, sidecar, haproxy, web-b, web-a`));
         assertNoProcessLeft(pids, runDir);
       } finally {
         child.kill("SIGKILL");
