@@ -9,6 +9,8 @@ import { field, type ParsedStat, type StatRow } from "../haproxy/show-stat.ts";
 export interface HaproxySnapshot {
   info: ReadonlyMap<string, string>;
   stat: ParsedStat;
+  /** Servers in maintenance taken out of `stat` before parsing, per backend: still counted in its MAINT totals. */
+  maintenanceServers?: ReadonlyMap<string, number>;
 }
 
 /** The state labels the exporter prints, in its order. */
@@ -133,7 +135,7 @@ const stateLines = (name: string, labels: string, states: readonly string[], cur
   states.map((s) => `${name}{${labels},state="${s}"} ${current(s)}\n`).join("");
 
 /** The lines of one metric family for one row; `plain` is the row's cell for simple families. */
-function seriesLines(def: MetricDef, row: StatRow, labels: string, plain: string | undefined, cells: CellFormatter, serversOf: RowsByKind["serversOf"]): string {
+function seriesLines(def: MetricDef, row: StatRow, labels: string, plain: string | undefined, cells: CellFormatter, serversOf: RowsByKind["serversOf"], parked: ReadonlyMap<string, number> | undefined): string {
   const name = def.name;
   switch (def.source) {
     case "status": {
@@ -163,6 +165,8 @@ function seriesLines(def: MetricDef, row: StatRow, labels: string, plain: string
         const state = byCheck ? checkState(field(s, "check_status") ?? "") : serverState(field(s, "status") ?? "");
         counts.set(state, (counts.get(state) ?? 0) + 1);
       }
+      // Parked servers are in maintenance, their checks paused: MAINT by state, no check state.
+      if (!byCheck) counts.set("MAINT", (counts.get("MAINT") ?? 0) + (parked?.get(row.proxy) ?? 0));
       return stateLines(name, labels, byCheck ? CHECK_STATES : SERVER_STATES, (s) => counts.get(s) ?? 0);
     }
     default:
@@ -206,7 +210,7 @@ export function renderHaproxyExposition(snapshot: HaproxySnapshot, emit: Exposit
       for (let i = 0; i < rows.length; i++) {
         if (def.httpOnly && !isHttp[i]) continue;
         const row = rows[i]!;
-        out += seriesLines(def, row, labels[i]!, index === undefined ? undefined : row.values[index], cells, serversOf);
+        out += seriesLines(def, row, labels[i]!, index === undefined ? undefined : row.values[index], cells, serversOf, snapshot.maintenanceServers);
         if (out.length >= PIECE_CHARS) {
           emit(out);
           out = "";

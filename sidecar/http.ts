@@ -1,7 +1,7 @@
 // The sidecar's HTTP side: /metrics (HAProxy's series from the cache + the sidecar's own) and /healthz.
 import { createServer, type Server, type ServerResponse } from "node:http";
 import { CompressedExposition } from "./compressed-exposition.ts";
-import { parseShowInfo, parseShowStat } from "../haproxy/show-stat.ts";
+import { parseShowInfo, parseShowStat, withoutMaintenanceServers } from "../haproxy/show-stat.ts";
 import { parseExpositionQuery, renderHaproxyExposition, type ExpositionFilter } from "./exposition.ts";
 import type { StatsPoller } from "./poller.ts";
 import type { SelfMetrics } from "./self-metrics.ts";
@@ -47,7 +47,11 @@ async function serveMetrics(exposition: CompressedExposition, metrics: SelfMetri
 function filteredExposition(poller: StatsPoller, filter: ExpositionFilter): CompressedExposition {
   const compressed = new CompressedExposition();
   const answers = poller.answers();
-  if (answers) renderHaproxyExposition({ info: parseShowInfo(answers.info).info, stat: parseShowStat(answers.stat) }, (piece) => compressed.append(piece), filter);
+  if (answers) {
+    // no-maint: parked server lines are dropped by a scan, not parsed (10,000 template slots).
+    const { text, maintenanceServers } = filter.noMaint ? withoutMaintenanceServers(answers.stat) : { text: answers.stat, maintenanceServers: undefined };
+    renderHaproxyExposition({ info: parseShowInfo(answers.info).info, stat: parseShowStat(text), maintenanceServers }, (piece) => compressed.append(piece), filter);
+  }
   compressed.flush();
   return compressed;
 }

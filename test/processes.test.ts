@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "vitest";
-import { groupAlive, isAlive, processStartTicks, startProcess, stopProcessGroup } from "../infra/runtime/processes.ts";
+import { groupAlive, isAlive, processExecutable, processStartTicks, startProcess, stopProcessGroup } from "../infra/runtime/processes.ts";
 import { eventually } from "./support/stack.ts";
 import { runCli } from "./support/run-cli.ts";
 
@@ -32,9 +32,11 @@ describe("npm stop and a recorded pid that names another process now", () => {
     const stranger = await startProcess({ name: "unrelated", command: "sleep", args: ["30"], logFile: join(dir, "b.log") });
     try {
       // web-b's pid was recorded when another process had it: its start time does not match any more.
+      // prometheus's matches (a pid reused within one clock tick), but the program it runs does not.
       const processes = [
-        { name: "web-a", pid: ours.pid, startTicks: processStartTicks(ours.pid) },
+        { name: "web-a", pid: ours.pid, startTicks: processStartTicks(ours.pid), executable: processExecutable(ours.pid) },
         { name: "web-b", pid: stranger.pid, startTicks: processStartTicks(stranger.pid)! - 1 },
+        { name: "prometheus", pid: stranger.pid, startTicks: processStartTicks(stranger.pid), executable: "prometheus" },
       ];
       writeFileSync(join(dir, "stack.json"), JSON.stringify({ startedAt: new Date().toISOString(), processes }));
       const result = await runCli("infra/runtime/cli.ts", ["stop", "--run-dir", dir]);

@@ -4,8 +4,8 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { describe, it } from "vitest";
 import fc from "fast-check";
-import { field, parseShowInfo, parseShowStat, serverStates, splitCsvLine } from "../haproxy/show-stat.ts";
-import { checkState, renderHaproxyExpositionText, serverState } from "../sidecar/exposition.ts";
+import { field, parseShowInfo, parseShowStat, serverStates, splitCsvLine, withoutMaintenanceServers } from "../haproxy/show-stat.ts";
+import { checkState, EVERYTHING, renderHaproxyExpositionText, serverState } from "../sidecar/exposition.ts";
 import { StatParseError } from "../haproxy/errors.ts";
 import { BACKEND_METRICS, FRONTEND_METRICS, PROCESS_METRICS, SERVER_METRICS } from "../sidecar/promex-table.ts";
 import { parseExposition, seriesKey } from "./support/exposition.ts";
@@ -216,6 +216,45 @@ describe("properties (fast-check, bounded)", () => {
         return exposition.split("\n").every((line) => line === "" || line.startsWith("# ") || sample.test(line));
       }),
       { numRuns: 300 },
+    );
+  });
+
+  it("withoutMaintenanceServers drops exactly the MAINT servers the full parser sees, counts them, and the no-maint exposition is the same either way", () => {
+    const [header, ...lines] = SHOW_STAT.trimEnd().split("\n");
+    const columns = splitCsvLine(header!.slice(2));
+    const at = (name: string) => columns.indexOf(name);
+    const server = lines.find((l) => splitCsvLine(l)[at("type")] === "2")!;
+    const rowArb = fc.record({
+      proxy: fc.constantFrom("be_a", "be_b"),
+      name: fc.stringMatching(/^[a-z0-9_-]{1,8}$/),
+      status: fc.constantFrom("UP", "DOWN", "MAINT", "MAINT (via be_a/x)", "MAINT (resolution)", "DRAIN", "no check", "UP 1/3"),
+      checkStatus: fc.constantFrom("L7OK", "L4CON", ""),
+      quotedDesc: fc.boolean(),
+    });
+    fc.assert(
+      fc.property(fc.array(rowArb, { maxLength: 30 }), (rows) => {
+        const text = [header, ...rows.map((r) => {
+          const cells = splitCsvLine(server);
+          Object.assign(cells, { [at("pxname")]: r.proxy, [at("svname")]: r.name, [at("status")]: r.status, [at("check_status")]: r.checkStatus, [at("check_desc")]: r.quotedDesc ? '"a, b"' : "" });
+          return cells.join(",");
+        })].join("\n");
+        const full = parseShowStat(text);
+        const scanned = withoutMaintenanceServers(text);
+        const kept = parseShowStat(scanned.text);
+        const notMaint = full.rows.filter((r) => serverState(field(r, "status")!) !== "MAINT");
+        assert.deepEqual(kept.rows.map((r) => `${r.proxy}/${r.name}`), notMaint.map((r) => `${r.proxy}/${r.name}`));
+        for (const proxy of ["be_a", "be_b"]) {
+          assert.equal(scanned.maintenanceServers.get(proxy) ?? 0, full.rows.filter((r) => r.proxy === proxy && serverState(field(r, "status")!) === "MAINT").length);
+        }
+        const noMaint = { ...EVERYTHING, noMaint: true };
+        const info = new Map([["Version", "2.6.12"]]);
+        const fromFull = renderHaproxyExpositionText({ info, stat: full }, noMaint).text;
+        const fromScan = renderHaproxyExpositionText({ info, stat: kept, maintenanceServers: scanned.maintenanceServers }, noMaint).text;
+        // Checks paused in maintenance: only the check-state totals may differ, where a MAINT server kept a check status.
+        const withoutCheckTotals = (t: string) => t.split("\n").filter((l) => !l.startsWith("haproxy_backend_agg_check_status")).join("\n");
+        assert.equal(withoutCheckTotals(fromScan), withoutCheckTotals(fromFull));
+      }),
+      { numRuns: 200 },
     );
   });
 });

@@ -79,6 +79,15 @@ function procStat(pid: number | string): { state: string; pgrp: number } | undef
  * When a process started, in clock ticks since boot (/proc/PID/stat field 22); undefined when it is
  * gone. A pid and its start time name one process: a pid reused later has another start time.
  */
+/** The program a process runs (argv[0]): unchanged by HAProxy's re-exec on reload, unlike its arguments. */
+export function processExecutable(pid: number): string | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0")[0] || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export function processStartTicks(pid: number): number | undefined {
   const fields = statFields(`/proc/${pid}/stat`);
   return fields && Number(fields[19]);

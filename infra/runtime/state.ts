@@ -8,7 +8,7 @@ import type { ComponentStatus } from "../../sidecar/component-status.ts";
 import { writeFileAtomic } from "../files.ts";
 import { StackStateLockedError } from "../errors.ts";
 import { STACK_STATE_FILE, type ComponentPlan } from "./plan.ts";
-import { isAlive, processStartTicks } from "./processes.ts";
+import { isAlive, processExecutable, processStartTicks } from "./processes.ts";
 
 /** How a process ended: an exit code or a signal; both null when it was not our child (unknown). */
 export interface ExitRecord {
@@ -29,6 +29,8 @@ export interface RecordedProcess extends ComponentStatus {
   pid: number;
   /** /proc start time: a pid and its start time name one process, a reused pid has another. */
   startTicks?: number;
+  /** The program it runs (argv[0]): a second guard against a reused pid. */
+  executable?: string;
   startedAt?: string;
   lastExit?: ExitRecord;
   /** How it was started, so that the supervisor can start it again as it was. */
@@ -38,7 +40,7 @@ export interface RecordedProcess extends ComponentStatus {
 export interface StackState {
   startedAt: string;
   /** The process that restarts components (npm start, foreground or detached). */
-  supervisor?: { pid: number; startTicks?: number };
+  supervisor?: { pid: number; startTicks?: number; executable?: string };
   processes: RecordedProcess[];
 }
 
@@ -50,15 +52,20 @@ export function recordProcess(name: string, pid: number, component?: ComponentPl
     restarts: previous?.restarts ?? 0,
     pid,
     startTicks: processStartTicks(pid),
+    executable: processExecutable(pid),
     startedAt: new Date().toISOString(),
     ...(previous?.lastExit && { lastExit: previous.lastExit }),
     ...((component ?? previous?.component) && { component: component ?? previous?.component }),
   };
 }
 
-/** Still the process that was recorded: alive, and started when it did (not a reused pid). */
-export function stillRecordedProcess(p: { pid: number; startTicks?: number }): boolean {
-  return isAlive(p.pid) && (p.startTicks === undefined || processStartTicks(p.pid) === p.startTicks);
+/** Still the process that was recorded: alive, started when it did, running the same program (not a reused pid). */
+export function stillRecordedProcess(p: { pid: number; startTicks?: number; executable?: string }): boolean {
+  return (
+    isAlive(p.pid) &&
+    (p.startTicks === undefined || processStartTicks(p.pid) === p.startTicks) &&
+    (p.executable === undefined || processExecutable(p.pid) === p.executable)
+  );
 }
 
 export async function readState(runDir: string): Promise<StackState | undefined> {
