@@ -218,6 +218,8 @@ describe("the CDKTF stack for the default topology", () => {
     assert.match(files["/etc/grafana/provisioning/datasources/prometheus.yml"], /url: http:\/\/prometheus:9090\n/);
     assert.match(files["/etc/grafana/provisioning/dashboards/haproxy.yml"], /path: \/etc\/grafana\/dashboards/);
     const dashboard = JSON.parse(files["/etc/grafana/dashboards/haproxy.json"]);
+    const [datasource] = parseYaml(files["/etc/grafana/provisioning/datasources/prometheus.yml"]).datasources;
+    assert.deepEqual(new Set(dashboard.panels.map((p: any) => p.datasource.uid)), new Set([datasource.uid]), "every panel names the provisioned data source");
     const queries: string[] = dashboard.panels.flatMap((p: any) => p.targets.map((t: any) => t.expr));
     assert.ok(queries.some((q) => q.includes("haproxy_server_status")));
     // No npm run verify and no supervisor beside the containers: their panels would stay empty.

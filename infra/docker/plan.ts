@@ -4,7 +4,6 @@
 import { createHash } from "node:crypto";
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
-import Handlebars from "handlebars";
 import type { Topology } from "../model/schema.ts";
 import { bindPorts, serverCount } from "../model/schema.ts";
 import { parseDuration } from "../../haproxy/duration.ts";
@@ -12,7 +11,7 @@ import { TEMPLATES_DIR } from "../render/render.ts";
 import { generatedYaml, renderPrometheusConfig } from "../render/prometheus.ts";
 import { alertRuleGroups, RULES_FILE } from "../render/alert-rules.ts";
 import { alertmanagerConfig, ALERTMANAGER_CONFIG_FILE } from "../render/alertmanager.ts";
-import { renderDashboard } from "../render/dashboard.ts";
+import { DASHBOARD_DATASOURCE_UID, renderDashboard } from "../render/dashboard.ts";
 import { CERTIFICATE_DIR, DOCKER_HOSTS, DOCKER_PATHS, dockerTarget, haproxySockets, type HaproxySockets } from "../render/targets.ts";
 import { DEFAULT_TOPOLOGY_FILE } from "../model/load.ts";
 import { ALERTMANAGER_PATHS, GRAFANA_PATHS, PROMETHEUS_PATHS, WEB_APP_PATHS } from "../endpoints.ts";
@@ -323,7 +322,11 @@ function alertmanagerContainer({ topology, source, volumes }: StackContext): Con
 
 function grafanaContainer({ topology, source, volumes }: StackContext): ContainerPlan {
   const { services } = topology;
-  const datasource = Handlebars.create().compile(readTemplate("grafana", "datasource.yml.hbs"), { noEscape: true, strict: true });
+  const datasource = {
+    apiVersion: 1,
+    // The uid the dashboard's panels name (infra/render/dashboard.ts).
+    datasources: [{ name: "Prometheus", uid: DASHBOARD_DATASOURCE_UID, type: "prometheus", access: "proxy", url: `http://${DOCKER_HOSTS.prometheus}:${services.prometheus.port}`, isDefault: true, jsonData: { timeInterval: services.prometheus.scrapeInterval } }],
+  };
   return {
     name: DOCKER_HOSTS.grafana,
     image: { kind: "pull", name: PINNED_IMAGES.grafana },
@@ -333,7 +336,7 @@ function grafanaContainer({ topology, source, volumes }: StackContext): Containe
     uploads: [
       {
         path: "/etc/grafana/provisioning/datasources/prometheus.yml",
-        content: datasource({ source, topology: topology.name, prometheusUrl: `http://${DOCKER_HOSTS.prometheus}:${services.prometheus.port}`, scrapeInterval: services.prometheus.scrapeInterval }),
+        content: generatedYaml(datasource, { source, topology: topology.name, target: "docker" }),
       },
       { path: "/etc/grafana/provisioning/dashboards/haproxy.yml", content: readTemplate("grafana", "dashboards.yml") },
       // No npm run verify runs beside the containers: the dashboard leaves its assertion and component panels out there

@@ -11,8 +11,9 @@ import { PanelBuilder as StatPanel } from "@grafana/grafana-foundation-sdk/stat"
 import { PanelBuilder as StateTimelinePanel } from "@grafana/grafana-foundation-sdk/statetimeline";
 import type { RecordedSeries } from "./alert-rules.ts";
 
-/** The provisioned data source (templates/grafana/datasource.yml.hbs gives it this uid). */
-const PROMETHEUS: DataSourceRef = { type: "prometheus", uid: "prometheus" };
+/** The uid of the provisioned Prometheus data source (the CDKTF stack's Grafana provisioning gives it). */
+export const DASHBOARD_DATASOURCE_UID = "prometheus";
+const PROMETHEUS: DataSourceRef = { type: "prometheus", uid: DASHBOARD_DATASOURCE_UID };
 
 export const DASHBOARD_UID = "haproxy-gitops";
 

@@ -7,7 +7,6 @@ import { fork } from "node:child_process";
 import { appendFileSync, existsSync, mkdirSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { format } from "node:util";
 import { describeFailure, parseCliArgs, runMain } from "../../lib/cli.ts";
 import { UsageError } from "../../lib/errors.ts";
 import { pollUntil } from "../../lib/poll.ts";

@@ -11,7 +11,7 @@ import { REPO_ROOT } from "../repo.ts";
 import { ASSERTIONS, allPassed, type AssertionName, type AssertionResult } from "../../sidecar/assertions/judge.ts";
 import { runAssertions } from "../../sidecar/assertions/run.ts";
 import { renderHtmlReport, renderTable } from "../../sidecar/assertions/report.ts";
-import { ASSERTIONS_FILE, planLocalStack } from "./plan.ts";
+import { planLocalStack } from "./plan.ts";
 import { recordedProcesses, startLocalStack, type LocalStack } from "./stack.ts";
 import { stillRecordedProcess } from "./state.ts";
 import { expectationsFromTopology, localStackAccess, recordVerifyReport } from "./verify.ts";
