@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, it } from "vitest";
-import { readApplied } from "../infra/runtime/applied.ts";
+import { EXPECTED_DISTRIBUTION_FILE, readApplied } from "../infra/runtime/applied.ts";
 import { checkHaproxyConfig } from "../infra/render/haproxy-check.ts";
 import { backgroundTraffic, TrafficClient } from "../sidecar/assertions/traffic.ts";
 import { eventually, startTestStack, type TestStack } from "./support/stack.ts";
@@ -91,6 +91,8 @@ describe("the apply agent's bundle (what the sidecar's image runs)", () => {
     assert.match(config, /^# Generated from infra\/topology\.ts \(topology "flask-lb", target docker\)/);
     for (const page of ["429.http", "503.http"]) assert.ok(existsSync(join(volume, "errors", page)), page);
     assert.equal((await readApplied(volume))?.topology.name, "flask-lb");
+    // The sidecar's container reads the topology's weights from the same volume.
+    assert.equal(JSON.parse(readFileSync(join(volume, EXPECTED_DISTRIBUTION_FILE), "utf8")).backends[0].name, "flask_servers");
     await checkHaproxyConfig(config, { errorPagesDir: join(volume, "errors") });
   });
 

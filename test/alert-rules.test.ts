@@ -113,6 +113,11 @@ const CASES: Record<AlertName, AlertCase> = {
       at: "7m",
     },
   },
+  HAProxyDroppingLogs: {
+    interval: "30s",
+    fires: { series: [{ metric: "haproxy_process_dropped_logs_total", labels: LB, values: "0 0 0 3 3 3" }], at: "2m30s", labels: LB, value: 3 },
+    quiet: { series: [{ metric: "haproxy_process_dropped_logs_total", labels: LB, values: "7x10" }], at: "5m" },
+  },
   HAProxySidecarPollFailing: {
     interval: "5s",
     fires: { series: [{ metric: "haproxy_sidecar_scrape_success", labels: LB, values: "0x20" }], at: "1m", labels: LB, value: 0 },

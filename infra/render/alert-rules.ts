@@ -97,6 +97,14 @@ export const ALERTS = {
     description: "Requests to backend {{ $labels.proxy }} are retried or sent to another server: a server refuses connections or times out while its checks still pass.",
     runbook: "Find the server with rising haproxy_server_retry_warnings_total; its connect time and its log tell why it refuses. The clients are still served: fix before the retries run out.",
   },
+  HAProxyDroppingLogs: {
+    expr: `increase(haproxy_process_dropped_logs_total[5m]) > 0`,
+    for: "0s",
+    severity: "warning",
+    summary: "HAProxy on {{ $labels.instance }} drops log lines",
+    description: "HAProxy could not send {{ $value | printf \"%.0f\" }} log lines in 5 minutes: the access log has gaps, so an incident cannot be reconstructed from it.",
+    runbook: "The log target is too slow or unreachable: check the syslog receiver (or stdout's reader) and the global log settings; a ring buffer in front of a slow target absorbs bursts.",
+  },
   HAProxySidecarPollFailing: {
     expr: `haproxy_sidecar_scrape_success == 0`,
     for: "30s",
