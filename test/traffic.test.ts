@@ -4,7 +4,7 @@ import { once } from "node:events";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { describe, it } from "vitest";
-import { backgroundTraffic, burst, TrafficClient } from "../sidecar/assertions/traffic.ts";
+import { backgroundTraffic, burst, freshLoopbackSource, TrafficClient } from "../sidecar/assertions/traffic.ts";
 import { eventually } from "./support/stack.ts";
 
 async function server(handler: (remote: string) => { status?: number; servedBy?: string; destroy?: boolean }) {
@@ -120,6 +120,20 @@ describe("burst and backgroundTraffic", () => {
     } finally {
       await client.close();
       await s.close();
+    }
+  });
+});
+
+describe("freshLoopbackSource: the sources a rate-limited frontend sees as distinct clients", () => {
+  it("hands out distinct loopback addresses, never 127.0.0.1, never a .0 or .255", () => {
+    const seen = new Set<string>();
+    for (let i = 0; i < 2000; i++) {
+      const address = freshLoopbackSource();
+      assert.match(address, /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/);
+      assert.ok(!seen.has(address), `${address} handed out twice`);
+      assert.notEqual(address, "127.0.0.1");
+      assert.ok(!/\.(0|255)$/.test(address), address);
+      seen.add(address);
     }
   });
 });

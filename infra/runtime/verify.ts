@@ -26,7 +26,18 @@ export function expectationsFromTopology(topology: Topology): Expectations {
   const redispatch = backend.redispatch ?? defaults.redispatch;
   const retryOn = backend.retryOn ?? defaults.retryOn;
   const inters = backend.servers.map((s) => parseDuration(s.inter));
+  // The assertions' traffic comes from loopback: from 127.0.0.1, or spread over 127.0.0.0/8 when the
+  // frontend limits each client address (so that a production topology passes its own checks).
+  const allowlist = frontend.allowlist;
+  if (allowlist && !allowlist.some((network) => networkContains(network, LOCAL_ADDRESS))) {
+    throw new VerifyNotPossibleError(`frontends.${frontend.name}.allowlist: ${LOCAL_ADDRESS} is not in it, so every request from this machine gets 403: add "127.0.0.0/8" to check the stack from here`);
+  }
+  if (frontend.rateLimit && allowlist && !allowlist.some((network) => networkContains(network, "127.255.255.254") && networkContains(network, LOCAL_ADDRESS))) {
+    throw new VerifyNotPossibleError(`frontends.${frontend.name}.allowlist: the rate limit makes the checks spread their traffic over loopback addresses, and the allowlist admits only some: allow "127.0.0.0/8"`);
+  }
   return {
+    // One source sends fewer requests than the limit lets through in a window.
+    ...(frontend.rateLimit && { perSource: Math.max(1, Math.floor(frontend.rateLimit.requests * 0.9)) }),
     frontendUrl: `http://${LOCAL_ADDRESS}:${bind.port}/`,
     backend: backend.name,
     balance: backend.balance,
@@ -36,6 +47,14 @@ export function expectationsFromTopology(topology: Topology): Expectations {
     checkTimeoutMs: defaults.timeouts.check ? parseDuration(defaults.timeouts.check) : Math.max(...inters),
     servers: backend.servers.map((s) => ({ name: s.name, weight: s.weight, active: !s.backup && !s.disabled, interMs: parseDuration(s.inter), fall: s.fall, rise: s.rise })),
   };
+}
+
+/** Pure: whether an IPv4 network ("10.0.0.0/8", or one address) contains `address`. */
+export function networkContains(network: string, address: string): boolean {
+  const [base, bits = "32"] = network.split("/");
+  const toNumber = (ip: string) => ip.split(".").reduce((n, octet) => n * 256 + Number(octet), 0);
+  const size = 2 ** (32 - Number(bits));
+  return Math.floor(toNumber(base!) / size) === Math.floor(toNumber(address) / size);
 }
 
 /** What npm start checks before it says "up" (it has just gated on health itself). */

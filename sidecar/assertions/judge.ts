@@ -25,6 +25,8 @@ export interface Expectations {
   /** HAProxy's health-check timeout ("timeout check", else inter). */
   checkTimeoutMs: number;
   servers: ServerExpectation[];
+  /** The frontend rate-limits each client address: the assertions send at most this many requests from one source. */
+  perSource?: number;
 }
 
 export const ASSERTIONS = ["health", "distribution", "persistence", "failover", "recovery"] as const;

@@ -148,7 +148,7 @@ async function distribution(expect: Expectations, access: StackAccess, requests:
       await client.close();
     }
   } else {
-    const client = new TrafficClient(expect.frontendUrl, { connections: 4 });
+    const client = new TrafficClient(expect.frontendUrl, { connections: 4, perSource: expect.perSource });
     const path = (i: number) => (expect.balance === "uri" ? `/d/${i % 16}` : "/");
     const before = await requestsPerServer(expect, access);
     const replies = await burst(client, requests, 4, (i) => client.get(path(i)));
@@ -168,7 +168,7 @@ async function distribution(expect: Expectations, access: StackAccess, requests:
 
 async function persistence(expect: Expectations, access: StackAccess): Promise<AssertionResult> {
   if (!expect.cookie) return judgePersistence(expect, { clients: [] });
-  const client = new TrafficClient(expect.frontendUrl, { connections: 4 });
+  const client = new TrafficClient(expect.frontendUrl, { connections: 4, perSource: expect.perSource });
   try {
     const clients: { cookie?: string; firstServer: string | undefined; servedBy: string[] }[] = [];
     for (let c = 0; c < 4; c++) {
@@ -213,7 +213,7 @@ interface FaultRun {
 async function failoverAndRecovery(expect: Expectations, access: StackAccess): Promise<FaultRun> {
   const victim = expect.servers.find((s) => s.active)!;
   const events: TimelineEvent[] = [];
-  const client = new TrafficClient(expect.frontendUrl, { connections: 8 });
+  const client = new TrafficClient(expect.frontendUrl, { connections: 8, perSource: expect.perSource });
   const traffic = backgroundTraffic(client, { concurrency: 8, maxMs: 60_000, maxRequests: 500_000 });
   let downAt: number | undefined;
   let listeningAt = 0;

@@ -16,27 +16,64 @@ export interface ClientOptions {
   connections: number;
   /** A source address on this machine (127.0.0.2, ...): a distinct client for balance source. */
   localAddress?: string;
+  /**
+   * The frontend limits requests per client address: send at most this many from one source, then
+   * move to the next loopback address, so that the assertions' own traffic is never throttled.
+   */
+  perSource?: number;
   timeoutMs?: number;
 }
 
-export class TrafficClient {
-  private readonly pool: Pool;
-  private readonly timeoutMs: number;
+/**
+ * Loopback sources no client of this process has used, from a random place in 127.0.0.0/8: a run
+ * right after another does not reuse addresses the frontend still counts.
+ */
+let nextSource = 2 + Math.floor(Math.random() * 200) * 65_536;
+export function freshLoopbackSource(): string {
+  nextSource = nextSource >= 254 * 65_536 ? 2 : nextSource + 1;
+  if (nextSource % 256 === 0 || nextSource % 256 === 255) return freshLoopbackSource();
+  return `127.${(nextSource >> 16) & 255}.${(nextSource >> 8) & 255}.${nextSource & 255}`;
+}
 
-  constructor(url: string, options: ClientOptions) {
+export class TrafficClient {
+  private pool: Pool;
+  private readonly timeoutMs: number;
+  private readonly origin: string;
+  /** Requests sent from the current source, and the pools left behind to close. */
+  private sentFromSource = 0;
+  private readonly retired: Pool[] = [];
+
+  constructor(url: string, private readonly options: ClientOptions) {
     this.timeoutMs = options.timeoutMs ?? 5000;
-    this.pool = new Pool(new URL(url).origin, {
-      connections: options.connections,
+    this.origin = new URL(url).origin;
+    this.pool = this.newPool(options.localAddress ?? (options.perSource !== undefined ? freshLoopbackSource() : undefined));
+  }
+
+  private newPool(localAddress: string | undefined): Pool {
+    return new Pool(this.origin, {
+      connections: this.options.connections,
       // A top-level option: inside `connect` undici ignores it, and every client would be 127.0.0.1.
-      localAddress: options.localAddress,
+      localAddress,
       headersTimeout: this.timeoutMs,
       bodyTimeout: this.timeoutMs,
     });
   }
 
+  /** The pool to send the next request from: a new source once this one has used its budget. */
+  private nextPool(): Pool {
+    const { perSource, localAddress } = this.options;
+    if (perSource !== undefined && localAddress === undefined && this.sentFromSource >= perSource) {
+      this.retired.push(this.pool);
+      this.pool = this.newPool(freshLoopbackSource());
+      this.sentFromSource = 0;
+    }
+    this.sentFromSource++;
+    return this.pool;
+  }
+
   async get(path = "/", headers: Record<string, string> = {}): Promise<Reply> {
     try {
-      const response = await this.pool.request({ path, method: "GET", headers, signal: AbortSignal.timeout(this.timeoutMs) });
+      const response = await this.nextPool().request({ path, method: "GET", headers, signal: AbortSignal.timeout(this.timeoutMs) });
       await response.body.dump();
       const served = response.headers["x-served-by"];
       const cookie = response.headers["set-cookie"];
@@ -50,8 +87,8 @@ export class TrafficClient {
     }
   }
 
-  close(): Promise<void> {
-    return this.pool.close();
+  async close(): Promise<void> {
+    await Promise.all([this.pool, ...this.retired.splice(0)].map((pool) => pool.close()));
   }
 }
 
