@@ -10,6 +10,7 @@ import { SIDECAR_PATHS } from "./endpoints.ts";
 import { DistributionCheck } from "./distribution-check.ts";
 
 const USAGE = `usage: npm run sidecar -- --stats-socket PATH|HOST:PORT [--listen [HOST:]PORT] [--interval 2s] [--timeout 1s] [--assertions-file FILE] [--apply-history FILE] [--components-file FILE]
+                          [--expected-file FILE] [--distribution-window 30s]
 
   --stats-socket     HAProxy's admin socket: a unix socket path, or host:port
   --listen           where /metrics and /healthz are served (default 127.0.0.1:9101)

@@ -9,8 +9,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, describe, it } from "vitest";
 import { stringify } from "yaml";
-import { ALERTS, alertRuleGroups, RECORDING_RULES, RULES_FILE, type AlertName } from "../infra/render/alert-rules.ts";
-import { generatedYaml } from "../infra/render/prometheus.ts";
+import { ALERTS, RECORDING_RULES, renderAlertRules, RULES_FILE, type AlertName } from "../infra/render/alert-rules.ts";
 
 const run = promisify(execFile);
 
@@ -190,7 +189,7 @@ function expand(template: string, labels: Record<string, string>, value: number)
 const seriesText = (s: Series) => `${s.metric}{${Object.entries(s.labels).map(([k, v]) => `${k}="${v}"`).join(",")}}`;
 
 const dir = mkdtempSync(join(tmpdir(), "alert-rules-"));
-writeFileSync(join(dir, RULES_FILE), generatedYaml(alertRuleGroups(), { topology: "test", target: "local" }));
+writeFileSync(join(dir, RULES_FILE), renderAlertRules({ topology: "test", target: "local" }));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 async function promtoolTest(name: string, tests: object[]): Promise<{ ok: boolean; output: string }> {

@@ -8,9 +8,10 @@ import type { Topology } from "../model/schema.ts";
 import { bindPorts, serverCount } from "../model/schema.ts";
 import { parseDuration } from "../../haproxy/duration.ts";
 import { TEMPLATES_DIR } from "../render/render.ts";
-import { generatedYaml, renderPrometheusConfig } from "../render/prometheus.ts";
-import { alertRuleGroups, RULES_FILE } from "../render/alert-rules.ts";
-import { alertmanagerConfig, ALERTMANAGER_CONFIG_FILE } from "../render/alertmanager.ts";
+import { renderPrometheusConfig } from "../render/prometheus.ts";
+import { generatedYaml } from "../render/yaml.ts";
+import { renderAlertRules, RULES_FILE } from "../render/alert-rules.ts";
+import { ALERTMANAGER_CONFIG_FILE, renderAlertmanagerConfig } from "../render/alertmanager.ts";
 import { DASHBOARD_DATASOURCE_UID, renderDashboard } from "../render/dashboard.ts";
 import { CERTIFICATE_DIR, DOCKER_HOSTS, DOCKER_PATHS, dockerTarget, haproxySockets, type HaproxySockets } from "../render/targets.ts";
 import { DEFAULT_TOPOLOGY_FILE } from "../model/load.ts";
@@ -297,7 +298,7 @@ function prometheusContainer({ topology, source, volumes }: StackContext): Conta
     ports: [{ internal: port, external: port, ip: LOOPBACK }],
     uploads: [
       { path: "/etc/prometheus/prometheus.yml", content: renderPrometheusConfig(topology, dockerTarget(), { sidecar: true, source }) },
-      { path: `/etc/prometheus/${RULES_FILE}`, content: generatedYaml(alertRuleGroups(), { source, topology: topology.name, target: "docker" }) },
+      { path: `/etc/prometheus/${RULES_FILE}`, content: renderAlertRules({ source, topology: topology.name, target: "docker" }) },
     ],
     volumes: [{ volume: volumes.prometheus, containerPath: "/prometheus" }],
     healthcheck: { test: ["CMD", "wget", "-q", "-O", "/dev/null", `http://127.0.0.1:${port}${PROMETHEUS_PATHS.ready}`], interval: "10s", timeout: "3s", retries: 3, startPeriod: "10s" },
@@ -307,14 +308,13 @@ function prometheusContainer({ topology, source, volumes }: StackContext): Conta
 /** Alertmanager: its webhook URLs are Terraform variables, interpolated into the uploaded file at deploy. */
 function alertmanagerContainer({ topology, source, volumes }: StackContext): ContainerPlan {
   const { port } = topology.services.alertmanager;
-  const config = alertmanagerConfig(topology, (w) => `\${var.${webhookVariable(w.urlFromEnv)}}`);
   return {
     name: DOCKER_HOSTS.alertmanager,
     image: { kind: "pull", name: PINNED_IMAGES.alertmanager },
     aliases: [DOCKER_HOSTS.alertmanager],
     command: [`--config.file=/etc/alertmanager/${ALERTMANAGER_CONFIG_FILE}`, "--storage.path=/alertmanager", `--web.listen-address=0.0.0.0:${port}`, "--cluster.listen-address="],
     ports: [{ internal: port, external: port, ip: LOOPBACK }],
-    uploads: [{ path: `/etc/alertmanager/${ALERTMANAGER_CONFIG_FILE}`, content: generatedYaml(config, { source, topology: topology.name, target: "docker" }) }],
+    uploads: [{ path: `/etc/alertmanager/${ALERTMANAGER_CONFIG_FILE}`, content: renderAlertmanagerConfig(topology, (w) => `\${var.${webhookVariable(w.urlFromEnv)}}`, { source, target: "docker" }) }],
     volumes: [{ volume: volumes.alertmanager, containerPath: "/alertmanager" }],
     healthcheck: { test: ["CMD", "wget", "-q", "-O", "/dev/null", `http://127.0.0.1:${port}${ALERTMANAGER_PATHS.ready}`], interval: "10s", timeout: "3s", retries: 3, startPeriod: "5s" },
   };

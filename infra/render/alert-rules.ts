@@ -1,11 +1,13 @@
 // The Prometheus rules every stack ships: recording rules for what a dashboard and an alert would
 // otherwise both compute, and the alerts, each with what to look at first. Typed objects written
-// with the yaml library (generatedYaml), so quoting cannot go wrong; promtool checks and unit-tests
+// with the yaml library (yaml.ts), so quoting cannot go wrong; promtool checks and unit-tests
 // them (test/alert-rules.test.ts has a firing and a quiet case for every alert: the compiler checks it).
 //
 // Every HAProxy series comes from one job (HAPROXY_JOB, see prometheus.ts), so no expression
 // needs to select a job to avoid counting twice; sums keep job and instance so that two HAProxy
 // instances are never added together.
+
+import { generatedYaml, type GeneratedHeader } from "./yaml.ts";
 
 /** The file name Prometheus reads the rules from, beside its configuration. */
 export const RULES_FILE = "haproxy-rules.yml";
@@ -196,3 +198,6 @@ export function alertRuleGroups(): { groups: RuleGroup[] } {
     ],
   };
 }
+
+/** The rules file, as every target writes it. */
+export const renderAlertRules = (header: GeneratedHeader): string => generatedYaml(alertRuleGroups(), header);

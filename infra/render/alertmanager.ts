@@ -7,6 +7,7 @@
 // a sensitive Terraform variable, a plan shows a placeholder): see `WebhookUrls`.
 import type { Topology } from "../model/schema.ts";
 import { AlertReceiverUnsetError } from "../errors.ts";
+import { generatedYaml, type GeneratedHeader } from "./yaml.ts";
 
 /** The configuration file, beside Prometheus's. */
 export const ALERTMANAGER_CONFIG_FILE = "alertmanager.yml";
@@ -45,6 +46,9 @@ export function alertmanagerConfig(topology: Topology, urls: WebhookUrls): Alert
     receivers: [{ name: UI_ONLY_RECEIVER }, ...webhooks.map((w, i) => ({ name: w.name, webhook_configs: [{ url: urls(w, i), send_resolved: w.sendResolved }] }))],
   };
 }
+
+export const renderAlertmanagerConfig = (topology: Topology, urls: WebhookUrls, header: Omit<GeneratedHeader, "topology">): string =>
+  generatedYaml(alertmanagerConfig(topology, urls), { ...header, topology: topology.name });
 
 /** The local runtime's URLs: each from its environment variable, refused when the variable is unset. */
 export const webhookUrlsFromEnvironment =

@@ -6,7 +6,7 @@
 // HAProxy's built-in exporter is still scraped as "haproxy-exporter" so that its health is watched,
 // but its haproxy_* series are dropped before storage: stored twice, every sum over them would count
 // each request twice. Without the sidecar, "haproxy" is HAProxy's own exporter.
-import { stringify } from "yaml";
+import { generatedYaml } from "./yaml.ts";
 import type { Topology } from "../model/schema.ts";
 import { SIDECAR_PATHS } from "../../sidecar/endpoints.ts";
 import { RULES_FILE } from "./alert-rules.ts";
@@ -88,11 +88,6 @@ export function prometheusConfig(topology: Topology, target: RenderTarget, optio
       ...(job.dropSeries && { metric_relabel_configs: [{ source_labels: ["__name__"], regex: job.dropSeries, action: "drop" as const }] }),
     })),
   };
-}
-
-/** A generated YAML file: a header that says where it came from, then the document. */
-export function generatedYaml(document: unknown, header: { source?: string; topology: string; target: string }): string {
-  return `# Generated from ${header.source ?? "a topology"} (topology "${header.topology}", target ${header.target}). Do not edit by hand.\n${stringify(document, { lineWidth: 0, aliasDuplicateObjects: false })}`;
 }
 
 export function renderPrometheusConfig(topology: Topology, target: RenderTarget, options: PrometheusOptions): string {

@@ -4,11 +4,11 @@ import { join } from "node:path";
 import { bindPorts, serverCount, type Topology } from "../model/schema.ts";
 import { DEFAULT_TOPOLOGY_FILE } from "../model/load.ts";
 import { renderHaproxyConfig } from "../render/render.ts";
-import { generatedYaml, prometheusJobs, renderPrometheusConfig } from "../render/prometheus.ts";
-import { alertRuleGroups, RULES_FILE } from "../render/alert-rules.ts";
+import { prometheusJobs, renderPrometheusConfig } from "../render/prometheus.ts";
+import { renderAlertRules, RULES_FILE } from "../render/alert-rules.ts";
 import { renderDashboard } from "../render/dashboard.ts";
-import { ALERTMANAGER_CONFIG_FILE, alertmanagerConfig, webhookUrlsFromEnvironment } from "../render/alertmanager.ts";
-import { LOCAL_ADDRESS, haproxySockets, localTarget, type HaproxySockets } from "../render/targets.ts";
+import { ALERTMANAGER_CONFIG_FILE, renderAlertmanagerConfig, webhookUrlsFromEnvironment } from "../render/alertmanager.ts";
+import { LOCAL_ADDRESS, haproxySockets, localTarget, type HaproxySockets, type LocalTarget } from "../render/targets.ts";
 import { ALERTMANAGER_PATHS, PROMETHEUS_PATHS, WEB_APP_PATHS } from "../endpoints.ts";
 import { TargetPlanError } from "../errors.ts";
 import { REPO_ROOT } from "../repo.ts";
@@ -96,17 +96,17 @@ export function planLocalStack(topology: Topology, options: PlanOptions): LocalS
   const sockets = haproxySockets(topology.global, target);
   const logs = join(runDir, "logs");
   const { services, monitoring } = topology;
+  const source = options.source ?? DEFAULT_TOPOLOGY_FILE;
 
   const components = [
     ...webComponents(topology, runDir, logs),
     haproxyComponent(topology, sockets, runDir, logs),
     ...(options.sidecar ? [sidecarComponent(topology, sockets, runDir, logs)] : []),
     alertmanagerComponent(topology, runDir, logs, options.env ?? process.env),
-    prometheusComponent(topology, runDir, logs, generatedYaml(alertRuleGroups(), { source: options.source ?? DEFAULT_TOPOLOGY_FILE, topology: topology.name, target: "local" }), renderPrometheusConfig(topology, target, { sidecar: options.sidecar, source: options.source ?? DEFAULT_TOPOLOGY_FILE })),
+    prometheusComponent(topology, target, logs, { sidecar: options.sidecar, source }),
   ];
   refuseSharedPorts(components);
 
-  const source = options.source ?? DEFAULT_TOPOLOGY_FILE;
   const frontendPorts = bindPorts(topology.frontends.flatMap((f) => f.binds));
   return {
     runDir,
@@ -209,8 +209,9 @@ function sidecarComponent(topology: Topology, sockets: HaproxySockets, runDir: s
   };
 }
 
-function prometheusComponent(topology: Topology, runDir: string, logs: string, rules: string, config: string): ComponentPlan {
+function prometheusComponent(topology: Topology, target: LocalTarget, logs: string, options: { sidecar: boolean; source: string }): ComponentPlan {
   const { port } = topology.services.prometheus;
+  const { runDir } = target;
   return {
     kind: "prometheus",
     name: "prometheus",
@@ -227,15 +228,15 @@ function prometheusComponent(topology: Topology, runDir: string, logs: string, r
     url: url(port),
     readyUrl: url(port, PROMETHEUS_PATHS.ready),
     configFiles: [
-      { file: PROMETHEUS_CONFIG_FILE, content: config, mode: 0o644 },
-      { file: RULES_FILE, content: rules, mode: 0o644 },
+      { file: PROMETHEUS_CONFIG_FILE, content: renderPrometheusConfig(topology, target, options), mode: 0o644 },
+      { file: RULES_FILE, content: renderAlertRules({ source: options.source, topology: topology.name, target: target.kind }), mode: 0o644 },
     ],
   };
 }
 
 function alertmanagerComponent(topology: Topology, runDir: string, logs: string, env: NodeJS.ProcessEnv): ComponentPlan {
   const { port } = topology.services.alertmanager;
-  const config = generatedYaml(alertmanagerConfig(topology, webhookUrlsFromEnvironment(env)), { topology: topology.name, target: "local" });
+  const config = renderAlertmanagerConfig(topology, webhookUrlsFromEnvironment(env), { target: "local" });
   return {
     kind: "alertmanager",
     name: "alertmanager",

@@ -75,10 +75,6 @@ function procStat(pid: number | string): { state: string; pgrp: number } | undef
   return fields && { state: fields[0]!, pgrp: Number(fields[2]) };
 }
 
-/**
- * When a process started, in clock ticks since boot (/proc/PID/stat field 22); undefined when it is
- * gone. A pid and its start time name one process: a pid reused later has another start time.
- */
 /** The program a process runs (argv[0]): unchanged by HAProxy's re-exec on reload, unlike its arguments. */
 export function processExecutable(pid: number): string | undefined {
   try {
@@ -88,6 +84,10 @@ export function processExecutable(pid: number): string | undefined {
   }
 }
 
+/**
+ * When a process started, in clock ticks since boot (/proc/PID/stat field 22); undefined when it is
+ * gone. A pid and its start time name one process: a pid reused later has another start time.
+ */
 export function processStartTicks(pid: number): number | undefined {
   const fields = statFields(`/proc/${pid}/stat`);
   return fields && Number(fields[19]);

@@ -1,15 +1,14 @@
 // npm run verify's wiring: the model says what to expect, the local runtime provides the access
 // (stats socket, killing and restarting a gunicorn); the sidecar's assertions do the rest.
+import { join } from "node:path";
 import type { Topology } from "../model/schema.ts";
 import { parseDuration } from "../../haproxy/duration.ts";
 import { LOCAL_ADDRESS } from "../render/targets.ts";
 import { StackNotRunningError, VerifyNotPossibleError } from "../errors.ts";
 import { runtimeCommand } from "../../haproxy/runtime-api.ts";
 import type { Expectations } from "../../sidecar/assertions/judge.ts";
-import type { RunOptions, StackAccess } from "../../sidecar/assertions/run.ts";
-import { join } from "node:path";
+import type { RunOptions, StackAccess, VerifyRun } from "../../sidecar/assertions/run.ts";
 import { writeFileAtomic } from "../files.ts";
-import type { VerifyRun } from "../../sidecar/assertions/run.ts";
 import { ASSERTIONS_FILE, type LocalStackPlan } from "./plan.ts";
 import { killProcessGroup } from "./processes.ts";
 import { holdComponent, launchComponent, recordedProcesses, recordRestart } from "./stack.ts";
