@@ -110,3 +110,19 @@ export class AlertReceiverUnsetError extends CodedError {
     super(`${field}: the environment variable ${variable} ${problem}: export ${variable}=https://... (the webhook's URL) before npm start, or remove the webhook from the topology`);
   }
 }
+
+/** A certificate directory was given that lacks a file a TLS bind names. */
+export class CertificateMissingError extends CodedError {
+  readonly code = "CERTIFICATE_MISSING";
+  constructor(readonly dir: string, readonly files: string[], readonly fields: string[]) {
+    super(`${fields.join(", ")}: ${files.join(", ")} ${files.length > 1 ? "are" : "is"} not in ${dir}: put the PEM file (certificate, then key) there, or leave --certs-dir out for a development certificate`);
+  }
+}
+
+/** An error page file is not a raw HTTP response HAProxy can serve. */
+export class ErrorPageInvalidError extends CodedError {
+  readonly code = "ERROR_PAGE_INVALID";
+  constructor(readonly field: string, readonly file: string, problem: string) {
+    super(`${field}: ${file} ${problem}: an error page is a whole HTTP response ("HTTP/1.1 <status> <reason>", headers, an empty line, the body)`);
+  }
+}

@@ -32,7 +32,11 @@ export const topology = defineTopology({
   frontends: [
     {
       name: "http_front",
-      binds: [{ address: "*", port: 60000, lastPort: 60001 }],
+      binds: [
+        { address: "*", port: 60000, lastPort: 60001 },
+        // HTTPS; npm start makes a development certificate unless --certs-dir holds site.pem:
+        // { address: "*", port: 60443, tlsCertificate: "site.pem" },
+      ],
       defaultBackend: "flask_servers",
       forwardfor: true,
       errorPages: [
@@ -43,7 +47,9 @@ export const topology = defineTopology({
       // (the allowlist keeps loopback, from which npm start and npm run verify check the stack):
       // rateLimit: { requests: 200, window: "10s" },
       // allowlist: ["127.0.0.0/8", "10.0.0.0/8"],
-      // binds: [{ port: 443, tlsCertificate: "site.pem" }],
+      // With the HTTPS bind above (then set the cookie below to secure: true):
+      // httpsRedirect: true,
+      // hsts: { maxAgeSeconds: 31536000 },
     },
   ],
   backends: [

@@ -152,12 +152,12 @@ describe("npm run apply on a running stack", () => {
     assert.equal(configSha(), before);
   });
 
-  it("a change HAProxy rejects is never written: the running config and worker are untouched", async () => {
+  it("a change refused by the checks (an error page that is not there) is never written: the running config and worker are untouched", async () => {
     const [before, pids] = [configSha(), await workers()];
     const rejected = topology("rejected.json", (t) => (t.frontends[0].errorPages = [{ status: 404, file: "missing.http" }]));
     const result = await apply(rejected);
     assert.equal(result.code, 1);
-    assert.match(result.stderr, /^error HAPROXY_CONFIG_REJECTED: haproxy -c rejected the rendered configuration:[\s\S]*missing\.http/);
+    assert.match(result.stderr, /^error ERROR_PAGE_INVALID: frontends\.http_front\.errorPages\.0\.file: .*missing\.http cannot be read/);
     assert.equal(configSha(), before);
     assert.deepEqual(await workers(), pids);
   });

@@ -35,6 +35,7 @@ describe("defaults", () => {
         closeSpreadTime: "5s",
         maxRequestHeaders: 100,
         bufferSize: 16384,
+        tls: { minVersion: "TLSv1.2" },
       },
       defaults: {
         mode: "http",
@@ -47,7 +48,7 @@ describe("defaults", () => {
         maxRequestBodyBytes: 10485760,
         retryOn: ["conn-failure", "empty-response", "response-timeout"],
       },
-      frontends: [{ name: "web", binds: [{ address: "*", port: 80 }], defaultBackend: "app", forwardfor: true, errorPages: [] }],
+      frontends: [{ name: "web", binds: [{ address: "*", port: 80, http2: true }], defaultBackend: "app", forwardfor: true, errorPages: [], httpsRedirect: false }],
       backends: [{
         name: "app",
         balance: "roundrobin",
@@ -106,6 +107,16 @@ describe("invalid topologies are refused with a message naming the field and wha
     ["a name with a newline", (t) => (t.backends[0].name = "flask\nservers"), [
       'backends[0].name: "flask\\nservers" is not a valid name: use 1 to 64 letters, digits or "_.:-" (no spaces, "#" or line breaks)',
       'frontends.http_front.defaultBackend: "flask_servers" is not a backend; known: (none)',
+    ]],
+    ["an HTTPS redirect and HSTS on a frontend without a TLS bind", (t) => ((t.frontends[0].httpsRedirect = true), (t.frontends[0].hsts = {})), [
+      'frontends.http_front.httpsRedirect: frontend "http_front" has no TLS bind to redirect to: add a bind with tlsCertificate',
+      'frontends.http_front.hsts: frontend "http_front" has no TLS bind to send HSTS from: add a bind with tlsCertificate',
+    ]],
+    ["a SameSite=None cookie that is not Secure", (t) => (t.backends[0].cookie.sameSite = "None"), [
+      'backends.flask_servers.cookie.sameSite: browsers drop a SameSite=None cookie that is not Secure: set secure: true (and serve the frontend over TLS) or use "Lax"',
+    ]],
+    ["a TLS version HAProxy's ssl-min-ver does not take", (t) => (t.global.tls = { minVersion: "TLSv1.1" }), [
+      'global.tls.minVersion: "TLSv1.1" is not one of TLSv1.2, TLSv1.3',
     ]],
     ["a name with a space", (t) => (t.frontends[0].name = "http front"), [
       'frontends[0].name: "http front" is not a valid name: use 1 to 64 letters, digits or "_.:-" (no spaces, "#" or line breaks)',

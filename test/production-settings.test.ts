@@ -15,7 +15,7 @@ import { runtimeCommand } from "../haproxy/runtime-api.ts";
 import { runAssertions } from "../sidecar/assertions/run.ts";
 import { allPassed } from "../sidecar/assertions/judge.ts";
 import { loadTopologyFile } from "../infra/model/load.ts";
-import { expectationsFromTopology, localStackAccess, networkContains, START_CHECKS } from "../infra/runtime/verify.ts";
+import { expectationsFromTopology, localCa, localStackAccess, networkContains, START_CHECKS } from "../infra/runtime/verify.ts";
 import { VerifyNotPossibleError } from "../infra/errors.ts";
 import { startTestStack } from "./support/stack.ts";
 import { seedTopology } from "./support/topologies.ts";
@@ -33,14 +33,14 @@ async function requestFrom(source: string, url: string): Promise<{ status: numbe
   }
 }
 
-/** The default topology file with its suggested production lines (rate limit, allowlist) uncommented. */
+/** The default topology file with its suggested production lines (HTTPS bind, rate limit, allowlist, redirect, HSTS) uncommented. */
 async function uncommentedTopology(): Promise<{ input: unknown; uncommented: string[] }> {
   const text = readFileSync(join(REPO_ROOT, "infra/topology.ts"), "utf8");
   const uncommented: string[] = [];
   const edited = text
     .split("\n")
     .map((line) => {
-      const m = /^(\s*)\/\/ ((rateLimit|allowlist): .*,)$/.exec(line);
+      const m = /^(\s*)\/\/ ((rateLimit|allowlist|httpsRedirect|hsts): .*,|\{ .*tlsCertificate: .*\},)$/.exec(line);
       if (!m) return line;
       uncommented.push(m[2]!);
       return `${m[1]}${m[2]}`;
@@ -58,17 +58,22 @@ async function uncommentedTopology(): Promise<{ input: unknown; uncommented: str
 }
 
 describe("the production settings suggested in infra/topology.ts", () => {
-  it("uncommented, the stack starts and passes its own start-up checks (the checks' traffic stays under the per-client limit)", async () => {
+  it("uncommented, the stack starts and passes its own start-up checks (HTTPS with a development CA; the checks' traffic stays under the per-client limit)", async () => {
     const { input, uncommented } = await uncommentedTopology();
-    assert.deepEqual(uncommented.map((l) => l.split(":")[0]), ["rateLimit", "allowlist"], "the suggested lines were found");
-    const production = input as any;
+    assert.deepEqual(uncommented.map((l) => (l.startsWith("{") ? "bind" : l.split(":")[0])), ["bind", "rateLimit", "allowlist", "httpsRedirect", "hsts"], "the suggested lines were found");
+    const production = (input as any).frontends[0];
     const running = await startTestStack((t) => {
-      t.frontends[0].rateLimit = production.frontends[0].rateLimit;
-      t.frontends[0].allowlist = production.frontends[0].allowlist;
+      for (const field of ["binds", "rateLimit", "allowlist", "httpsRedirect", "hsts"]) t.frontends[0][field] = production[field];
+      t.backends[0].cookie.secure = true; // as the comment beside them says
     });
     try {
-      assert.ok(running.topology.frontends[0]!.rateLimit && running.topology.frontends[0]!.allowlist);
-      const run = await runAssertions(expectationsFromTopology(running.topology), localStackAccess(running.stack.plan, () => {}), START_CHECKS);
+      const frontend = running.topology.frontends[0]!;
+      assert.ok(frontend.rateLimit && frontend.allowlist && frontend.httpsRedirect && frontend.hsts && frontend.binds.some((b) => b.tlsCertificate));
+      assert.ok(running.stack.certificates.devCaFile, "a development CA signed the certificate");
+      const expectations = expectationsFromTopology(running.topology, { ca: localCa(running.runDir) });
+      assert.match(expectations.frontendUrl, /^https:/);
+      const run = await runAssertions(expectations, localStackAccess(running.stack.plan, () => {}), START_CHECKS);
+      assert.deepEqual(run.results.map((r) => r.assertion), START_CHECKS.only);
       assert.ok(allPassed(run.results), JSON.stringify(run.results.map((r) => [r.assertion, r.verdict, r.measured])));
     } finally {
       await running.cleanup();
@@ -90,10 +95,15 @@ describe("rate limiting per client address", () => {
       assert.equal(limited.status, 429);
       const page = readFileSync(join(REPO_ROOT, "templates/errors/429.http"), "utf8");
       assert.equal(limited.body, page.slice(page.indexOf("\r\n\r\n") >= 0 ? page.indexOf("\r\n\r\n") + 4 : page.indexOf("\n\n") + 2), "the configured 429 page");
-      assert.equal(Number(limited.headers["content-length"] ?? Buffer.byteLength(limited.body)), Buffer.byteLength(limited.body));
+      assert.equal(limited.headers["content-length"], String(Buffer.byteLength(limited.body)), "the page says its length (the connection can stay open)");
+      assert.equal(limited.headers["retry-after"], "3", "Retry-After is the window, in seconds");
       assert.equal((await requestFrom(polite, url)).status, 200, "another address is served meanwhile");
       await new Promise((r) => setTimeout(r, parseDuration("3s") + 500));
       assert.equal((await requestFrom(greedy, url)).status, 200, "served again after the window");
+      // npm run verify measures the same, from addresses of its own.
+      const verify = await runAssertions(expectationsFromTopology(running.topology), localStackAccess(running.stack.plan, () => {}), { only: ["security"], requests: 10 });
+      assert.equal(verify.results[0]!.verdict, "pass", verify.results[0]!.measured);
+      assert.match(verify.results[0]!.measured, /^20 served then 5 × 429 \(Retry-After 3\); another address 200; after the window 200/);
     } finally {
       await running.cleanup();
     }
@@ -113,6 +123,9 @@ describe("the IP allowlist", () => {
       assert.equal(await backendSessions(), before, "the backend saw no session from the refused client");
       assert.equal((await requestFrom("127.0.0.7", url)).status, 200);
       assert.equal(await backendSessions(), before + 1);
+      const verify = await runAssertions(expectationsFromTopology(running.topology), localStackAccess(running.stack.plan, () => {}), { only: ["security"], requests: 10 });
+      assert.equal(verify.results[0]!.verdict, "pass", verify.results[0]!.measured);
+      assert.match(verify.results[0]!.measured, /^outside 403, inside 200/);
     } finally {
       await running.cleanup();
     }

@@ -4,6 +4,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "n
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, it } from "vitest";
+import { writeSelfSignedCertificates } from "../infra/render/haproxy-check.ts";
 import { runCli } from "./support/run-cli.ts";
 import { editedTopology } from "./support/topologies.ts";
 
@@ -88,4 +89,49 @@ describe("npm run render", () => {
     assert.equal(result.code, 2);
     assert.match(result.stderr, /--target "kubernetes" is not a target: use local or docker/);
   });
+});
+
+describe("npm run render with TLS binds and error pages", () => {
+  const tlsTopology = () => {
+    const file = join(work, "tls.json");
+    writeFileSync(file, JSON.stringify(editedTopology((t) => t.frontends[0].binds.push({ port: 8443, tlsCertificate: "site.pem" }))));
+    return file;
+  };
+
+  it("without --certs-dir: checked with throwaway certificates, and says so", async () => {
+    const result = await runCli(CLI, ["--topology", tlsTopology()]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stderr, /no --certs-dir: checked with throwaway certificates standing in for site\.pem/);
+    assert.match(result.stdout, /bind 127\.0\.0\.1:8443 ssl crt certs\/site\.pem alpn h2,http\/1\.1/);
+  });
+
+  it("--certs-dir without the file: CERTIFICATE_MISSING naming the bind, nothing printed", async () => {
+    const dir = mkdtempSync(join(work, "certs-"));
+    const result = await runCli(CLI, ["--topology", tlsTopology(), "--certs-dir", dir]);
+    assert.equal(result.code, 1);
+    assert.equal(result.stdout, "");
+    assert.match(result.stderr, /^error CERTIFICATE_MISSING: frontends\.http_front\.binds\.1\.tlsCertificate: site\.pem is not in .*certs-/);
+  });
+
+  it("--certs-dir with the file: haproxy -c reads that certificate", async () => {
+    const dir = mkdtempSync(join(work, "certs-"));
+    await writeSelfSignedCertificates(dir, ["site.pem"]);
+    const result = await runCli(CLI, ["--topology", tlsTopology(), "--certs-dir", dir]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.doesNotMatch(result.stderr, /throwaway/);
+  });
+
+  for (const [name, page, problem] of [
+    ["a page answering another status", { status: 403, file: "429.http" }, /frontends\.http_front\.errorPages\.0\.file: .*templates\/errors\/429\.http answers 429, but it is the page for 403/],
+    ["a page that is not there", { status: 403, file: "nope.http" }, /frontends\.http_front\.errorPages\.0\.file: .*templates\/errors\/nope\.http cannot be read/],
+  ] as const) {
+    it(`${name}: ERROR_PAGE_INVALID with the field and the path, before haproxy -c`, async () => {
+      const file = join(work, "page.json");
+      writeFileSync(file, JSON.stringify(editedTopology((t) => (t.frontends[0].errorPages = [page]))));
+      const result = await runCli(CLI, ["--topology", file]);
+      assert.equal(result.code, 1);
+      assert.match(result.stderr, /^error ERROR_PAGE_INVALID: /);
+      assert.match(result.stderr, problem);
+    });
+  }
 });

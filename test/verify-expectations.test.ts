@@ -39,8 +39,41 @@ describe("expectationsFromTopology", () => {
     }).cookie, undefined);
   });
 
-  it("traffic goes to the first plain-HTTP bind; a frontend with only TLS binds is refused, saying why", () => {
-    assert.equal(expect((t) => t.frontends[0].binds.unshift({ port: 443, tlsCertificate: "site.pem" })).frontendUrl, "http://127.0.0.1:60000/");
-    assert.throws(() => expect((t) => (t.frontends[0].binds = [{ port: 443, tlsCertificate: "site.pem" }])), /frontends.http_front.binds: only TLS binds, and npm run verify sends plain HTTP/);
+  it("traffic goes to the first plain-HTTP bind; to the TLS bind when there is no plain one or plain requests are redirected", () => {
+    const tls = { port: 8443, tlsCertificate: "site.pem" };
+    assert.equal(expect((t) => t.frontends[0].binds.unshift(tls)).frontendUrl, "http://127.0.0.1:60000/");
+    assert.equal(expect((t) => (t.frontends[0].binds = [tls])).frontendUrl, "https://127.0.0.1:8443/");
+    assert.equal(expect((t) => (t.frontends[0].binds.push(tls), (t.frontends[0].httpsRedirect = true))).frontendUrl, "https://127.0.0.1:8443/");
+  });
+
+  it("every port of every frontend is an entry point: TLS ones with the minimum version and ALPN, plain ones redirected when asked, HSTS", () => {
+    const e = expect((t) => {
+      t.global.tls = { minVersion: "TLSv1.3" };
+      t.frontends[0].binds.push({ port: 8443, tlsCertificate: "site.pem", http2: false });
+      t.frontends[0].httpsRedirect = true;
+      t.frontends[0].hsts = { maxAgeSeconds: 60, preload: true };
+      t.frontends.push({ name: "api", binds: [{ port: 7000 }], defaultBackend: "flask_servers" });
+      t.backends[0].servers[1].disabled = true;
+    });
+    assert.deepEqual(e.entrypoints, [
+      { frontend: "http_front", url: "http://127.0.0.1:60000/", servers: ["web-a"], redirectTo: "https://127.0.0.1:8443/" },
+      { frontend: "http_front", url: "http://127.0.0.1:60001/", servers: ["web-a"], redirectTo: "https://127.0.0.1:8443/" },
+      { frontend: "http_front", url: "https://127.0.0.1:8443/", servers: ["web-a"], tls: { minVersion: "TLSv1.3", http2: false }, hsts: "max-age=60; preload" },
+      { frontend: "api", url: "http://127.0.0.1:7000/", servers: ["web-a"] },
+    ]);
+  });
+
+  it("security: the rate limit with its Retry-After, an address outside the allowlist, the cookie's attributes", () => {
+    const e = expect((t) => {
+      t.frontends[0].rateLimit = { requests: 50, window: "1500ms" };
+      t.backends[0].cookie = { ...t.backends[0].cookie, secure: true, sameSite: "None" };
+    });
+    assert.deepEqual(e.security, { rateLimit: { requests: 50, retryAfterSeconds: 2 }, cookie: { name: "SERVER", secure: true, httponly: true, sameSite: "None" } });
+    assert.deepEqual(expect((t) => (t.frontends[0].allowlist = ["127.0.0.0/9"])).security?.allowlist, { outsideSource: "127.255.255.254" });
+    assert.deepEqual(expect((t) => (t.frontends[0].allowlist = ["127.0.0.0/8"])).security?.allowlist, { untestable: "every loopback address is allowed, so no client outside the allowlist can be made on this machine" });
+  });
+
+  it("the CA given is the one HTTPS answers must chain to", () => {
+    assert.equal(expectationsFromTopology(parseTopology(editedTopology(() => {})), { ca: "PEM" }).ca, "PEM");
   });
 });

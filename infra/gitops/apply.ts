@@ -20,8 +20,11 @@ export interface ApplyIO {
   admin(command: string): Promise<string>;
   /** HAProxy's master CLI. */
   master(command: string): Promise<string>;
-  /** Writes haproxy.cfg atomically (a reader sees the old file or the new one, never half). */
-  writeConfig(text: string): Promise<void>;
+  /**
+   * Writes haproxy.cfg for one side atomically (a reader sees the old file or the new one, never
+   * half), with the files it names (error pages, certificates) in place first.
+   */
+  writeConfig(side: Side): Promise<void>;
   /** Keeps the config that works now beside it (haproxy.cfg.last-good), for the rollback and for people. */
   keepLastGood(text: string): Promise<void>;
   /** The config this target renders for one side of the change. */
@@ -143,18 +146,18 @@ export async function applyTopology(io: ApplyIO, options: ApplyOptions): Promise
         undo.push(() => runCommands(io, step.undo));
         await runCommands(io, step.apply);
       }
-      undo.push(() => io.writeConfig(io.render(options.base)));
+      undo.push(() => io.writeConfig(options.base));
       await io.checkpoint("runtime-applied");
       // The file follows, so that a later reload keeps what the socket set.
-      await io.writeConfig(io.render(options.head));
+      await io.writeConfig(options.head);
       await io.checkpoint("config-written");
     } else if (method === "reload") {
       await io.keepLastGood(io.render(options.base));
       undo.push(async () => {
-        await io.writeConfig(io.render(options.base));
+        await io.writeConfig(options.base);
         await reload(io, base);
       });
-      await io.writeConfig(io.render(options.head));
+      await io.writeConfig(options.head);
       await io.checkpoint("config-written");
       await reload(io, head);
       await io.checkpoint("reloaded");

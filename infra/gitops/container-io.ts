@@ -10,7 +10,7 @@ import { writeFileAtomic } from "../files.ts";
 import type { Topology } from "../model/schema.ts";
 import { DEFAULT_ERROR_PAGES_DIR } from "../render/haproxy-check.ts";
 import { renderHaproxyConfig } from "../render/render.ts";
-import { DOCKER_HOSTS, DOCKER_PATHS, ERROR_PAGE_DIR, dockerTarget, haproxySockets } from "../render/targets.ts";
+import { DOCKER_HOSTS, DOCKER_PATHS, ERROR_PAGE_DIR, LOCAL_ADDRESS, dockerTarget, haproxySockets } from "../render/targets.ts";
 import { HAPROXY_CONFIG_FILE, LAST_GOOD_CONFIG_FILE } from "../runtime/applied.ts";
 import { APPLY_CHECKS, expectationsFromTopology } from "../runtime/verify.ts";
 import type { ApplyIO } from "./apply.ts";
@@ -45,7 +45,8 @@ export function containerIO({ stateDir, running, step, log }: ContainerApply): A
   return {
     admin: (command) => runtimeCommand({ path: sockets.admin }, command, { timeoutMs: 5000 }),
     master: (command) => runtimeCommand({ path: sockets.master }, command, { timeoutMs: 5000 }),
-    writeConfig: (text) => writeContainerConfig(stateDir, text),
+    // Certificates are the certificates_dir variable's, mounted by Terraform.
+    writeConfig: (side) => writeContainerConfig(stateDir, renderHaproxyConfig(side.topology, dockerTarget(), { source: side.source })),
     keepLastGood: (text) => writeFileAtomic(join(stateDir, LAST_GOOD_CONFIG_FILE), text),
     render: (side) => renderHaproxyConfig(side.topology, dockerTarget(), { source: side.source }),
     plan: (base, head) => makePlan(base, head, { files: AGENT_FILES }),
@@ -54,7 +55,11 @@ export function containerIO({ stateDir, running, step, log }: ContainerApply): A
     restartChangedComponents: noContainers,
     verify: async (t) => {
       const port = t.frontends[0]!.binds.find((b) => b.tlsCertificate === undefined)?.port;
-      const expectations = { ...expectationsFromTopology(t), frontendUrl: `http://${DOCKER_HOSTS.haproxy}:${port}/` };
+      const local = expectationsFromTopology(t);
+      // HAProxy by its container name; TLS ports need the deployer's CA, which the agent is not given.
+      const inContainer = (url: string) => url.replace(`//${LOCAL_ADDRESS}:`, `//${DOCKER_HOSTS.haproxy}:`);
+      const entrypoints = local.entrypoints?.filter((e) => !e.tls && !e.redirectTo).map((e) => ({ ...e, url: inContainer(e.url) }));
+      const expectations = { ...local, frontendUrl: `http://${DOCKER_HOSTS.haproxy}:${port}/`, entrypoints };
       const access = {
         api: (command: string) => runtimeCommand({ path: sockets.admin }, command, { timeoutMs: 2000 }),
         killServer: unavailable,

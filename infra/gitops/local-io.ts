@@ -11,8 +11,9 @@ import { renderHaproxyConfig } from "../render/render.ts";
 import { ERROR_PAGE_DIR, haproxySockets, localTarget } from "../render/targets.ts";
 import { HAPROXY_CONFIG_FILE, LAST_GOOD_CONFIG_FILE } from "../runtime/applied.ts";
 import { planLocalStack, type ComponentPlan, type LocalStackPlan } from "../runtime/plan.ts";
+import { provisionCertificates } from "../runtime/certificates.ts";
 import { startComponents, stopComponents, writeConfigFiles } from "../runtime/stack.ts";
-import { APPLY_CHECKS, expectationsFromTopology, localStackAccess } from "../runtime/verify.ts";
+import { APPLY_CHECKS, expectationsFromTopology, localCa, localStackAccess } from "../runtime/verify.ts";
 import type { ApplyIO } from "./apply.ts";
 import { checkpoint } from "./apply-run.ts";
 import { makePlan } from "./plan.ts";
@@ -49,9 +50,11 @@ export function localIO({ runDir, running, sidecar, step, log }: LocalApply): Ap
   return {
     admin: (command) => runtimeCommand({ path: sockets.admin }, command, { timeoutMs: 5000 }),
     master: (command) => runtimeCommand({ path: sockets.master }, command, { timeoutMs: 5000 }),
-    writeConfig: async (text) => {
+    writeConfig: async (side) => {
       await cp(DEFAULT_ERROR_PAGES_DIR, join(runDir, ERROR_PAGE_DIR), { recursive: true });
-      await writeFileAtomic(join(runDir, HAPROXY_CONFIG_FILE), text);
+      // A bind added by this change gets its development certificate (those there are kept).
+      await provisionCertificates(runDir, side.topology);
+      await writeFileAtomic(join(runDir, HAPROXY_CONFIG_FILE), renderHaproxyConfig(side.topology, target, { source: side.source }));
     },
     keepLastGood: (text) => writeFileAtomic(join(runDir, LAST_GOOD_CONFIG_FILE), text),
     render: (side) => renderHaproxyConfig(side.topology, target, { source: side.source }),
@@ -74,7 +77,7 @@ export function localIO({ runDir, running, sidecar, step, log }: LocalApply): Ap
       if (removed.length) log(`stopping ${removed.join(", ")}`);
       await stopComponents(runDir, removed);
     },
-    verify: async (t) => (await runAssertions(expectationsFromTopology(t), localStackAccess(planFor(t), log), APPLY_CHECKS)).results,
+    verify: async (t) => (await runAssertions(expectationsFromTopology(t, { ca: localCa(runDir) }), localStackAccess(planFor(t), log), APPLY_CHECKS)).results,
     checkpoint: (s) => checkpoint(step, s, log),
     log,
   };

@@ -99,6 +99,9 @@ export const LogTarget = z.strictObject({
   minLevel: z.enum(["emerg", "alert", "crit", "err", "warning", "notice", "info", "debug"]).optional(),
 });
 
+/** The TLS versions a bind may require at least (HAProxy's ssl-min-ver words). */
+export const TLS_VERSIONS = ["TLSv1.2", "TLSv1.3"] as const;
+
 export const Global = z.strictObject({
   maxconn: intIn(1, 1_000_000, "a connection limit").default(4096),
   logs: z.array(LogTarget).max(2, { error: "HAProxy keeps at most 2 log targets per section" }).default([
@@ -135,6 +138,16 @@ export const Global = z.strictObject({
    * tune.maxrewrite, 1024) gets 400. HAProxy's default, stated; memory per connection grows with it.
    */
   bufferSize: intIn(8192, 1_048_576, "a buffer size in bytes").default(16384),
+  /** What every TLS bind accepts (rendered only when a bind terminates TLS). */
+  tls: z
+    .strictObject({
+      /**
+       * The oldest protocol a client may speak. TLSv1.2 by default: Mozilla's "intermediate" profile,
+       * which every client of the last decade speaks; TLSv1.0 and 1.1 are deprecated (RFC 8996).
+       */
+      minVersion: z.enum(TLS_VERSIONS, { error: (iss) => `${show(iss.input)} is not one of ${TLS_VERSIONS.join(", ")}` }).default("TLSv1.2"),
+    })
+    .prefault({}),
 });
 
 export const Timeouts = z.strictObject({
@@ -188,6 +201,16 @@ export const Bind = z.strictObject({
   lastPort: Port.optional(),
   /** TLS termination: a PEM (certificate + key) file name, looked up in the target's certificate directory. */
   tlsCertificate: FileName.optional(),
+  /** With tlsCertificate: offer HTTP/2 through ALPN (h2, then http/1.1). */
+  http2: z.boolean().default(true),
+});
+
+/** Strict-Transport-Security: browsers that saw it over HTTPS refuse plain HTTP to this host for maxAge. */
+export const Hsts = z.strictObject({
+  /** Seconds, as the header says them (a year by default; HAProxy's durations stop at 24 days). */
+  maxAgeSeconds: intIn(0, 2 ** 31 - 1, "a number of seconds").default(31_536_000),
+  includeSubdomains: z.boolean().default(false),
+  preload: z.boolean().default(false),
 });
 
 export const RateLimit = z.strictObject({
@@ -220,6 +243,10 @@ export const Frontend = z.strictObject({
   allowlist: z.array(Ipv4Cidr).min(1, { error: "an allowlist needs at least one network (omit it to allow everyone)" }).optional(),
   rateLimit: RateLimit.optional(),
   errorPages: z.array(ErrorPage).default([]),
+  /** Answer a request on a plain bind with 301 to this frontend's first TLS bind. */
+  httpsRedirect: z.boolean().default(false),
+  /** Send Strict-Transport-Security on HTTPS answers. */
+  hsts: Hsts.optional(),
 });
 
 export const HealthCheck = z.strictObject({
@@ -238,6 +265,8 @@ export const CookiePersistence = z.strictObject({
   /** Only sent over HTTPS: turn on when the frontend terminates TLS. */
   secure: z.boolean().default(false),
   httponly: z.boolean().default(true),
+  /** Whether browsers send the cookie on cross-site requests; "None" needs secure. */
+  sameSite: z.enum(["Strict", "Lax", "None"], { error: (iss) => `${show(iss.input)} is not a SameSite value: use "Strict", "Lax" or "None"` }).default("Lax"),
 });
 
 export const Server = z.strictObject({
@@ -402,6 +431,12 @@ function crossReferenceIssues(topology: Topology): PathIssue[] {
         });
       }
     });
+    const hasTlsBind = Array.isArray(frontend?.binds) && frontend.binds.some((b) => typeof b?.tlsCertificate === "string");
+    for (const feature of ["httpsRedirect", "hsts"] as const) {
+      if ((feature === "httpsRedirect" ? frontend?.httpsRedirect === true : frontend?.hsts !== undefined) && !hasTlsBind) {
+        issues.push({ path: ["frontends", i, feature], message: `frontend ${show(frontend.name)} has no TLS bind to ${feature === "httpsRedirect" ? "redirect to" : "send HSTS from"}: add a bind with tlsCertificate` });
+      }
+    }
     const statuses = (Array.isArray(frontend?.errorPages) ? frontend.errorPages : []).map((p) => p?.status);
     duplicates(statuses, "error pages", (j) => ["frontends", i, "errorPages", j, "status"]);
   });
@@ -422,6 +457,9 @@ function crossReferenceIssues(topology: Topology): PathIssue[] {
         }
       });
       duplicates(servers.map((s) => s?.cookie), `the cookie values of backend ${show(backend.name)}`, (j) => ["backends", i, "servers", j, "cookie"]);
+      if (backend.cookie.sameSite === "None" && backend.cookie.secure !== true) {
+        issues.push({ path: ["backends", i, "cookie", "sameSite"], message: `browsers drop a SameSite=None cookie that is not Secure: set secure: true (and serve the frontend over TLS) or use "Lax"` });
+      }
     } else {
       servers.forEach((server, j) => {
         if (server?.cookie !== undefined) {

@@ -4,16 +4,19 @@ import { parseCliArgs, runMain } from "../../lib/cli.ts";
 import { UsageError } from "../../lib/errors.ts";
 import { DEFAULT_TOPOLOGY_FILE, loadTopologyFile } from "../model/load.ts";
 import { writeFileAtomic } from "../files.ts";
-import { checkHaproxyConfig } from "./haproxy-check.ts";
+import { checkErrorPages } from "./error-pages.ts";
+import { checkHaproxyConfig, DEFAULT_ERROR_PAGES_DIR } from "./haproxy-check.ts";
+import { assertCertificatesPresent, certificateFiles } from "./validate.ts";
 import { renderHaproxyConfig } from "./render.ts";
 import { dockerTarget, localTarget, type RenderTarget } from "./targets.ts";
 
-const USAGE = `usage: npm run render -- [--topology FILE] [--target local|docker] [--run-dir DIR] [--out FILE]
+const USAGE = `usage: npm run render -- [--topology FILE] [--target local|docker] [--run-dir DIR] [--certs-dir DIR] [--out FILE]
        npm run render -- --print-topology [--topology FILE]
 
   --topology FILE   a .ts/.js module exporting "topology", or a .json document (default ${DEFAULT_TOPOLOGY_FILE})
   --target          local: everything on 127.0.0.1, sockets in --run-dir (default); docker: container names
   --run-dir DIR     where the local target's sockets live (default .run)
+  --certs-dir DIR   where the PEM files the TLS binds name are (default: checked with throwaway ones)
   --out FILE        write atomically, only after haproxy -c accepts the config; otherwise print it
   --print-topology  print the validated topology, defaults filled in, as JSON that --topology accepts`;
 
@@ -31,6 +34,7 @@ async function main(argv: string[]): Promise<number> {
       target: { type: "string", default: "local" },
       "run-dir": { type: "string", default: ".run" },
       out: { type: "string" },
+      "certs-dir": { type: "string" },
       "print-topology": { type: "boolean", default: false },
     },
     USAGE,
@@ -42,7 +46,12 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const config = renderHaproxyConfig(topology, target, { source: relative(process.cwd(), resolve(args.topology)) });
-  const { warnings } = await checkHaproxyConfig(config);
+  await checkErrorPages(topology, DEFAULT_ERROR_PAGES_DIR);
+  const certificates = certificateFiles(topology);
+  const certsDir = args["certs-dir"] && resolve(args["certs-dir"]);
+  if (certsDir) await assertCertificatesPresent(topology, certsDir);
+  else if (certificates.length) process.stderr.write(`no --certs-dir: checked with throwaway certificates standing in for ${certificates.join(", ")}\n`);
+  const { warnings } = await checkHaproxyConfig(config, certsDir ? { certificatesDir: certsDir } : { placeholderCertificates: certificates });
   for (const warning of warnings) process.stderr.write(`${warning}\n`);
   if (args.out) {
     await writeFileAtomic(args.out, config);

@@ -1,6 +1,7 @@
 // The typed view that the Handlebars templates render: every decision (which directive, which
 // address for this target) is made here in TypeScript; the templates only lay out lines.
 import type { Backend, Bind, Frontend, Server, Topology } from "../model/schema.ts";
+import { parseDuration } from "../../haproxy/duration.ts";
 import { CERTIFICATE_DIR, DOCKER_PATHS, ERROR_PAGE_DIR, LOCAL_ADDRESS, haproxySockets, type RenderTarget } from "./targets.ts";
 
 export interface ConfigView {
@@ -14,6 +15,8 @@ export interface ConfigView {
     closeSpreadTime?: string;
     maxRequestHeaders: number;
     bufferSize: number;
+    /** Present when a bind terminates TLS. */
+    tls?: { options: string; ciphers: string; ciphersuites: string };
   };
   defaults: {
     mode: string;
@@ -34,7 +37,11 @@ export interface FrontendView {
   binds: string[];
   options: string[];
   allowlist?: string;
-  rateLimit?: { tableSize: number; window: string; requests: number };
+  rateLimit?: { tableSize: number; window: string; requests: number; retryAfterSeconds: number };
+  /** The redirect rule's arguments for a request that did not come over TLS. */
+  httpsRedirect?: string;
+  /** The Strict-Transport-Security value, sent on answers over TLS. */
+  hsts?: string;
   maxRequestBodyBytes?: number;
   errorPages: { status: number; path: string }[];
   defaultBackend: string;
@@ -54,6 +61,13 @@ export interface BackendView {
   defaultServer?: string;
   servers: { name: string; address: string; options: string }[];
 }
+
+/**
+ * Mozilla's "intermediate" profile (forward secrecy, AEAD only), without its DHE suites so that no
+ * DH parameters are needed; TLS 1.3's suites are OpenSSL's defaults, stated.
+ */
+export const TLS12_CIPHERS = "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
+export const TLS13_CIPHERSUITES = "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256";
 
 const DOCKER_RESOLVERS = "docker";
 /** How the docker target's servers get their first address: the last known, else libc, else none yet. */
@@ -77,6 +91,9 @@ export function buildView(topology: Topology, target: RenderTarget, source: stri
       closeSpreadTime: topology.global.closeSpreadTime === "off" ? undefined : topology.global.closeSpreadTime,
       maxRequestHeaders: topology.global.maxRequestHeaders,
       bufferSize: topology.global.bufferSize,
+      tls: topology.frontends.some((f) => f.binds.some((b) => b.tlsCertificate !== undefined))
+        ? { options: `ssl-min-ver ${topology.global.tls.minVersion}`, ciphers: TLS12_CIPHERS, ciphersuites: TLS13_CIPHERSUITES }
+        : undefined,
     },
     defaults: {
       mode: topology.defaults.mode,
@@ -120,8 +137,24 @@ function bindAddress(address: string, target: RenderTarget): string {
 
 function bindLine(bind: Bind, target: RenderTarget): string {
   const ports = bind.lastPort !== undefined && bind.lastPort !== bind.port ? `${bind.port}-${bind.lastPort}` : `${bind.port}`;
-  const tls = bind.tlsCertificate !== undefined ? ` ssl crt ${CERTIFICATE_DIR}/${bind.tlsCertificate}` : "";
+  const tls = bind.tlsCertificate !== undefined ? ` ssl crt ${CERTIFICATE_DIR}/${bind.tlsCertificate}${bind.http2 ? " alpn h2,http/1.1" : ""}` : "";
   return `${bindAddress(bind.address, target)}:${ports}${tls}`;
+}
+
+/**
+ * Where a plain request is sent: the same host and path on the frontend's first TLS port. Not
+ * "redirect scheme https", which keeps the Host header's port (the plain one).
+ */
+function httpsRedirect(frontend: Frontend): string | undefined {
+  const port = frontend.binds.find((b) => b.tlsCertificate !== undefined)?.port;
+  if (!frontend.httpsRedirect || port === undefined) return undefined;
+  return `location https://%[req.hdr(host),field(1,:)]${port === 443 ? "" : `:${port}`}%[capture.req.uri] code 301`;
+}
+
+/** The Strict-Transport-Security value a frontend sends (what verify expects too). */
+export function hstsValue(hsts: Frontend["hsts"]): string | undefined {
+  if (!hsts) return undefined;
+  return ["max-age=" + hsts.maxAgeSeconds, hsts.includeSubdomains ? "includeSubDomains" : undefined, hsts.preload ? "preload" : undefined].filter(Boolean).join("; ");
 }
 
 function frontendView(frontend: Frontend, defaults: Topology["defaults"], target: RenderTarget): FrontendView {
@@ -132,7 +165,10 @@ function frontendView(frontend: Frontend, defaults: Topology["defaults"], target
     binds: frontend.binds.map((b) => bindLine(b, target)),
     options: frontend.forwardfor ? ["forwardfor"] : [],
     allowlist: frontend.allowlist?.join(" "),
-    rateLimit: frontend.rateLimit,
+    // A client over its limit may retry once its window has passed with no requests in it.
+    rateLimit: frontend.rateLimit && { ...frontend.rateLimit, retryAfterSeconds: Math.ceil(parseDuration(frontend.rateLimit.window) / 1000) },
+    httpsRedirect: httpsRedirect(frontend),
+    hsts: hstsValue(frontend.hsts),
     maxRequestBodyBytes: mode === "http" && defaults.maxRequestBodyBytes > 0 ? defaults.maxRequestBodyBytes : undefined,
     errorPages: frontend.errorPages.map((p) => ({ status: p.status, path: `${ERROR_PAGE_DIR}/${p.file}` })),
     defaultBackend: frontend.defaultBackend,
@@ -154,6 +190,7 @@ function backendView(backend: Backend, mode: string, target: RenderTarget): Back
           cookie.nocache ? "nocache" : undefined,
           cookie.secure ? "secure" : undefined,
           cookie.httponly ? "httponly" : undefined,
+          `attr "SameSite=${cookie.sameSite}"`,
         ]
           .filter((w) => w !== undefined)
           .join(" ")

@@ -21,14 +21,16 @@ import { formatStatus, healthy, observeStack } from "./status.ts";
 import { runAssertions } from "../../sidecar/assertions/run.ts";
 import { renderTable } from "../../sidecar/assertions/report.ts";
 import { allPassed } from "../../sidecar/assertions/judge.ts";
-import { expectationsFromTopology, localStackAccess, recordVerifyReport, START_CHECKS } from "./verify.ts";
+import { expectationsFromTopology, localCa, localStackAccess, recordVerifyReport, START_CHECKS } from "./verify.ts";
 
-const USAGE = `usage: npm start [-- --topology FILE] [--run-dir DIR] [--detach]
+const USAGE = `usage: npm start [-- --topology FILE] [--run-dir DIR] [--certs-dir DIR] [--detach]
        npm stop  [-- --run-dir DIR]
        npm run status [-- --run-dir DIR]
 
   --topology FILE  a .ts/.js module exporting "topology", or a .json document (default ${DEFAULT_TOPOLOGY_FILE})
   --run-dir DIR    where the stack keeps its config, sockets, logs and state (default .run)
+  --certs-dir DIR  where the PEM files the TLS binds name are (default: a development CA in the run
+                   directory signs one for each; its certificate is printed for curl --cacert)
   --detach         start in the background and return; npm stop stops it
 
 npm start on a stack that is already there repairs it: it supervises it again if its supervisor is
@@ -57,10 +59,12 @@ async function main(argv: string[]): Promise<number> {
       topology: { type: "string", default: DEFAULT_TOPOLOGY_FILE },
       "run-dir": { type: "string", default: DEFAULT_RUN_DIR },
       detach: { type: "boolean", default: false },
+      "certs-dir": { type: "string" },
     },
     USAGE,
   );
   const runDir = resolve(values["run-dir"]);
+  const start: StartRequest = { topologyFile: values.topology, runDir, certsDir: values["certs-dir"] && resolve(values["certs-dir"]) };
   switch (command) {
     case "stop": {
       const stopped = await stopLocalStack(runDir);
@@ -71,8 +75,8 @@ async function main(argv: string[]): Promise<number> {
       return printStatus(runDir);
     case "start":
       if (values.detach) return launchDetached(runDir, rest.filter((a) => a !== "--detach"));
-      if (process.send !== undefined) return runDetachedSupervisor(values.topology, runDir);
-      return superviseInForeground(values.topology, runDir, { out: (l) => console.log(l), err: (l) => console.error(l) });
+      if (process.send !== undefined) return runDetachedSupervisor(start);
+      return superviseInForeground(start, { out: (l) => console.log(l), err: (l) => console.error(l) });
     default:
       throw new UsageError(`unknown command ${JSON.stringify(command ?? "")}\n${USAGE}`);
   }
@@ -89,9 +93,17 @@ async function printStatus(runDir: string): Promise<number> {
   return healthy(view) ? 0 : 1;
 }
 
+/** What npm start was asked to start. */
+interface StartRequest {
+  topologyFile: string;
+  runDir: string;
+  certsDir?: string;
+}
+
 /** Starts the stack (or takes over the one that is there) and supervises it until SIGINT or SIGTERM. */
-async function superviseInForeground(topologyFile: string, runDir: string, output: Output): Promise<number> {
-  const up = await bringUp(topologyFile, runDir, output);
+async function superviseInForeground(start: StartRequest, output: Output): Promise<number> {
+  const { runDir } = start;
+  const up = await bringUp(start, output);
   if (up === undefined) return 1;
   if (up.supervisor === undefined) return up.healthy ? 0 : 1;
   output.out(`\nrunning; Ctrl-C stops everything`);
@@ -103,7 +115,8 @@ async function superviseInForeground(topologyFile: string, runDir: string, outpu
  * The detached supervisor: npm start --detach forked it with an IPC channel. Its lines go to the
  * parent until the stack is up, and to logs/supervisor.log always.
  */
-async function runDetachedSupervisor(topologyFile: string, runDir: string): Promise<number> {
+async function runDetachedSupervisor(start: StartRequest): Promise<number> {
+  const { runDir } = start;
   const logFile = join(runDir, SUPERVISOR_LOG);
   // Sends complete in order: waiting for the last one before exiting loses none.
   let sent = Promise.resolve();
@@ -117,7 +130,7 @@ async function runDetachedSupervisor(topologyFile: string, runDir: string): Prom
   const output: Output = { out: line("out"), err: line("err") };
   let up: Awaited<ReturnType<typeof bringUp>>;
   try {
-    up = await bringUp(topologyFile, runDir, output);
+    up = await bringUp(start, output);
   } catch (error) {
     const { text, exitCode } = describeFailure(error);
     output.err(text);
@@ -169,7 +182,8 @@ interface Up {
  * supervisor is asked to retry what failed; a stack whose supervisor is gone is taken over (its
  * components that are gone are restarted). Undefined when a fresh stack failed its checks.
  */
-async function bringUp(topologyFile: string, runDir: string, output: Output): Promise<Up | undefined> {
+async function bringUp(start: StartRequest, output: Output): Promise<Up | undefined> {
+  const { runDir } = start;
   const existing = await readState(runDir);
   const view = existing && observeStack(existing);
   if (view && view.components.some((c) => c.state === "running")) {
@@ -188,7 +202,7 @@ async function bringUp(topologyFile: string, runDir: string, output: Output): Pr
     await waitHealthy(runDir);
     return { supervisor, healthy: await printRepaired(runDir, output) };
   }
-  const stack = await startVerified(topologyFile, runDir, output);
+  const stack = await startVerified(start, output);
   if (stack === undefined) return undefined;
   const supervisor = new Supervisor(runDir, stack.processes, { log: output.err });
   await supervisor.start();
@@ -235,20 +249,21 @@ function supervise(supervisor: Supervisor, runDir: string, output: Output): Prom
 }
 
 /** Starts the stack and runs the quick assertions; undefined (and nothing left running) when they fail. */
-async function startVerified(topologyFile: string, runDir: string, output: Output): Promise<LocalStack | undefined> {
+async function startVerified({ topologyFile, runDir, certsDir }: StartRequest, output: Output): Promise<LocalStack | undefined> {
   const topology = await loadTopologyFile(topologyFile);
   const started = Date.now();
   const stack = await startLocalStack(topology, {
     runDir,
     sidecar: existsSync(join(REPO_ROOT, "sidecar/cli.ts")),
     source: relative(REPO_ROOT, resolve(topologyFile)),
+    certsDir,
     log: output.err,
   });
   const upSeconds = ((Date.now() - started) / 1000).toFixed(1);
   // The quick assertions before saying "up"; npm run verify runs failover and recovery too.
   try {
     const access = localStackAccess(stack.plan, output.err);
-    const run = await runAssertions(expectationsFromTopology(topology), access, START_CHECKS);
+    const run = await runAssertions(expectationsFromTopology(topology, { ca: localCa(runDir) }), access, START_CHECKS);
     if (!allPassed(run.results)) {
       output.err(`${renderTable(run.results)}\n\nthe running stack does not behave as the topology says; stopping it`);
       await stack.stop();
@@ -264,6 +279,16 @@ async function startVerified(topologyFile: string, runDir: string, output: Outpu
   }
 }
 
+/** Which certificates the TLS binds serve, and the CA to trust for the development ones. */
+function certificateLines({ certificates }: LocalStack): string[] {
+  const lines = certificates.given.length ? [`  ${"TLS certificates".padEnd(20)} ${certificates.given.join(", ")} from --certs-dir`] : [];
+  if (certificates.devCaFile) {
+    const ca = relative(process.cwd(), certificates.devCaFile).startsWith("..") ? certificates.devCaFile : relative(process.cwd(), certificates.devCaFile);
+    lines.push(`  ${"TLS (development)".padEnd(20)} ${certificates.generated.join(", ")} signed by ${ca}: curl --cacert ${ca} https://localhost:PORT/`);
+  }
+  return lines;
+}
+
 function describe(stack: LocalStack, upSeconds: string, verified: string): string {
   const rows = stack.processes.map((p) => {
     const plan = stack.plan.components.find((c) => c.name === p.spec.name)!;
@@ -277,6 +302,7 @@ function describe(stack: LocalStack, upSeconds: string, verified: string): strin
     "where to look:",
     ...stack.plan.links.map((l) => `  ${l.label.padEnd(20)} ${l.urls.join("  ")}`),
     `  ${"run directory".padEnd(20)} ${stack.plan.runDir}`,
+    ...certificateLines(stack),
     "",
     "verified (npm run verify for failover and recovery too):",
     verified,

@@ -107,7 +107,8 @@ export function planLocalStack(topology: Topology, options: PlanOptions): LocalS
   ];
   refuseSharedPorts(components);
 
-  const frontendPorts = bindPorts(topology.frontends.flatMap((f) => f.binds));
+  // A TLS bind's ports are https://; its development certificate names localhost and 127.0.0.1.
+  const frontendUrls = topology.frontends.flatMap((f) => f.binds).flatMap((b) => bindPorts([b]).map((p) => (b.tlsCertificate !== undefined ? url(p).replace(/^http:/, "https:") : url(p))));
   return {
     runDir,
     topology,
@@ -120,7 +121,7 @@ export function planLocalStack(topology: Topology, options: PlanOptions): LocalS
       jobs: prometheusJobs(topology, target, { sidecar: options.sidecar }).map((j) => j.name),
     },
     links: [
-      { label: "frontend", urls: frontendPorts.map((p) => url(p)) },
+      { label: "frontend", urls: frontendUrls },
       { label: "HAProxy stats page", urls: [url(monitoring.port, monitoring.statsUri)] },
       { label: "HAProxy metrics", urls: [url(monitoring.port, monitoring.metricsPath)] },
       ...(options.sidecar ? [{ label: "sidecar metrics", urls: [url(services.sidecar.port, SIDECAR_PATHS.metrics)] }] : []),

@@ -9,6 +9,8 @@ import { pollUntil } from "../../lib/poll.ts";
 import { writeFileAtomic } from "../files.ts";
 import { checkHaproxyConfig, DEFAULT_ERROR_PAGES_DIR } from "../render/haproxy-check.ts";
 import { ERROR_PAGE_DIR } from "../render/targets.ts";
+import { checkErrorPages } from "../render/error-pages.ts";
+import { provisionCertificates, type ProvisionedCertificates } from "./certificates.ts";
 import { runtimeCommand } from "../../haproxy/runtime-api.ts";
 import { parseShowStat, serverStates, type ServerState } from "../../haproxy/show-stat.ts";
 import { parseDuration } from "../../haproxy/duration.ts";
@@ -26,6 +28,8 @@ export interface StartOptions {
   log?: (line: string) => void;
   /** What the topology came from, for generated-file headers. */
   source?: string;
+  /** Where the TLS binds' PEM files are; without it, development certificates are made. */
+  certsDir?: string;
 }
 
 export class LocalStack {
@@ -34,6 +38,7 @@ export class LocalStack {
   constructor(
     readonly plan: LocalStackPlan,
     readonly processes: ManagedProcess[],
+    readonly certificates: ProvisionedCertificates = { dir: "", given: [], generated: [] },
   ) {}
 
   /**
@@ -74,7 +79,10 @@ export async function startLocalStack(topology: Topology, options: StartOptions)
       if (!(await isPortFree(port))) throw new PortInUseError(port, component.name, await portOwner(port));
     }
   }
-  await checkHaproxyConfig(plan.haproxyConfig);
+  await checkErrorPages(topology, DEFAULT_ERROR_PAGES_DIR);
+  await mkdir(plan.runDir, { recursive: true });
+  const certificates = await provisionCertificates(plan.runDir, topology, options.certsDir);
+  await checkHaproxyConfig(plan.haproxyConfig, { certificatesDir: certificates.dir });
 
   await mkdir(join(plan.runDir, "logs"), { recursive: true });
   await rm(join(plan.runDir, ERROR_PAGE_DIR), { recursive: true, force: true });
@@ -104,7 +112,7 @@ export async function startLocalStack(topology: Topology, options: StartOptions)
     await updateState(plan.runDir, () => null);
     throw error;
   }
-  return new LocalStack(plan, started);
+  return new LocalStack(plan, started, certificates);
 }
 
 /**

@@ -1,6 +1,7 @@
 // npm run verify -- [--only health,distribution,persistence,failover,recovery] [--json FILE]
 //                   [--report DIR] [--topology FILE] [--run-dir DIR] [--requests N]
 // Against the stack running from the run directory, or one it starts (and stops) itself.
+import { readFileSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { join, relative, resolve } from "node:path";
 import { UsageError } from "../../lib/errors.ts";
@@ -14,10 +15,12 @@ import { renderHtmlReport, renderTable } from "../../sidecar/assertions/report.t
 import { planLocalStack } from "./plan.ts";
 import { recordedProcesses, startLocalStack, type LocalStack } from "./stack.ts";
 import { stillRecordedProcess } from "./state.ts";
-import { expectationsFromTopology, localStackAccess, recordVerifyReport } from "./verify.ts";
+import { expectationsFromTopology, localCa, localStackAccess, recordVerifyReport } from "./verify.ts";
 
 const USAGE = `usage: npm run verify -- [--only ${ASSERTIONS.join(",")}] [--json FILE] [--report DIR]
-                         [--topology FILE] [--run-dir DIR] [--requests N]`;
+                         [--topology FILE] [--run-dir DIR] [--requests N] [--ca FILE]
+
+  --ca FILE  the CA certificate HTTPS answers must chain to (default: the run directory's development CA)`;
 
 function parseOnly(text: string | undefined): AssertionName[] {
   if (text === undefined) return [...ASSERTIONS];
@@ -33,6 +36,14 @@ function summarize(results: AssertionResult[]): string {
   return `${count("pass")} passed, ${count("fail")} failed${count("skip") ? `, ${count("skip")} skipped` : ""}`;
 }
 
+function readCa(file: string): string {
+  try {
+    return readFileSync(resolve(file), "utf8");
+  } catch (error) {
+    throw new UsageError(`--ca ${file}: cannot read it (${(error as NodeJS.ErrnoException).code})\n${USAGE}`);
+  }
+}
+
 async function main(argv: string[]): Promise<number> {
   const { values } = parseCliArgs(
     argv,
@@ -43,6 +54,7 @@ async function main(argv: string[]): Promise<number> {
       topology: { type: "string", default: DEFAULT_TOPOLOGY_FILE },
       "run-dir": { type: "string", default: join(REPO_ROOT, ".run") },
       requests: { type: "string", default: "1000" },
+      ca: { type: "string" },
     },
     USAGE,
   );
@@ -61,7 +73,7 @@ async function main(argv: string[]): Promise<number> {
   }
   try {
     const plan = ownStack?.plan ?? planLocalStack(topology, { runDir, sidecar: true });
-    const expectations = expectationsFromTopology(topology);
+    const expectations = expectationsFromTopology(topology, { ca: values.ca ? readCa(values.ca) : localCa(runDir) });
     log(`checking ${only.join(", ")} through ${expectations.frontendUrl} (backend ${expectations.backend}, balance ${expectations.balance})`);
     const run = await runAssertions(expectations, localStackAccess(plan, log), { only, requests });
     const generatedAt = new Date().toISOString();

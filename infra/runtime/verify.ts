@@ -1,12 +1,15 @@
 // npm run verify's wiring: the model says what to expect, the local runtime provides the access
 // (stats socket, killing and restarting a gunicorn); the sidecar's assertions do the rest.
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { Topology } from "../model/schema.ts";
+import { bindPorts, type Bind, type Topology } from "../model/schema.ts";
+import { hstsValue } from "../render/view.ts";
+import { DEV_CA_FILE } from "./certificates.ts";
 import { parseDuration } from "../../haproxy/duration.ts";
 import { LOCAL_ADDRESS } from "../render/targets.ts";
 import { StackNotRunningError, VerifyNotPossibleError } from "../errors.ts";
 import { runtimeCommand } from "../../haproxy/runtime-api.ts";
-import type { Expectations } from "../../sidecar/assertions/judge.ts";
+import type { EntrypointExpectation, Expectations } from "../../sidecar/assertions/judge.ts";
 import type { RunOptions, StackAccess, VerifyRun } from "../../sidecar/assertions/run.ts";
 import { writeFileAtomic } from "../files.ts";
 import { ASSERTIONS_FILE, type LocalStackPlan } from "./plan.ts";
@@ -14,12 +17,20 @@ import { killProcessGroup } from "./processes.ts";
 import { holdComponent, launchComponent, recordedProcesses, recordRestart } from "./stack.ts";
 import { stillRecordedProcess } from "./state.ts";
 
-/** What traffic through the first frontend must show, derived from the model. */
-export function expectationsFromTopology(topology: Topology): Expectations {
+export interface ExpectationOptions {
+  /** The CA certificate (PEM) HTTPS answers chain to: the run directory's development CA, or one given. */
+  ca?: string;
+}
+
+/**
+ * What traffic must show, derived from the model: the first frontend's backend in depth (through
+ * its HTTPS bind when plain requests are redirected), and every port of every frontend.
+ */
+export function expectationsFromTopology(topology: Topology, options: ExpectationOptions = {}): Expectations {
   const frontend = topology.frontends[0]!;
   const backend = topology.backends.find((b) => b.name === frontend.defaultBackend)!;
-  const bind = frontend.binds.find((b) => b.tlsCertificate === undefined);
-  if (!bind) throw new VerifyNotPossibleError(`frontends.${frontend.name}.binds: only TLS binds, and npm run verify sends plain HTTP: add a plain bind`);
+  const tlsBind = frontend.binds.find((b) => b.tlsCertificate !== undefined);
+  const bind = (frontend.httpsRedirect ? tlsBind : undefined) ?? frontend.binds.find((b) => b.tlsCertificate === undefined) ?? tlsBind!;
   const { defaults } = topology;
   const retries = backend.retries ?? defaults.retries;
   const redispatch = backend.redispatch ?? defaults.redispatch;
@@ -37,7 +48,8 @@ export function expectationsFromTopology(topology: Topology): Expectations {
   return {
     // One source sends fewer requests than the limit lets through in a window.
     ...(frontend.rateLimit && { perSource: Math.max(1, Math.floor(frontend.rateLimit.requests * 0.9)) }),
-    frontendUrl: `http://${LOCAL_ADDRESS}:${bind.port}/`,
+    frontendUrl: bindUrl(bind, bind.port),
+    ...(options.ca !== undefined && { ca: options.ca }),
     backend: backend.name,
     balance: backend.balance,
     cookie: backend.cookie?.name,
@@ -45,7 +57,49 @@ export function expectationsFromTopology(topology: Topology): Expectations {
     // Without "timeout check", HAProxy gives a check as long as inter.
     checkTimeoutMs: defaults.timeouts.check ? parseDuration(defaults.timeouts.check) : Math.max(...inters),
     servers: backend.servers.map((s) => ({ name: s.name, weight: s.weight, active: !s.backup && !s.disabled, interMs: parseDuration(s.inter), fall: s.fall, rise: s.rise })),
+    entrypoints: entrypointExpectations(topology),
+    security: {
+      ...(frontend.rateLimit && { rateLimit: { requests: frontend.rateLimit.requests, retryAfterSeconds: Math.ceil(parseDuration(frontend.rateLimit.window) / 1000) } }),
+      ...(allowlist && { allowlist: outsideSource(allowlist) }),
+      ...(backend.cookie && { cookie: { name: backend.cookie.name, secure: backend.cookie.secure, httponly: backend.cookie.httponly, sameSite: backend.cookie.sameSite } }),
+    },
   };
+}
+
+const bindUrl = (bind: Bind, port: number) => `${bind.tlsCertificate !== undefined ? "https" : "http"}://${LOCAL_ADDRESS}:${port}/`;
+
+/** Every port of every frontend: the servers that may answer, and what TLS, redirect and HSTS must show. */
+function entrypointExpectations(topology: Topology): EntrypointExpectation[] {
+  return topology.frontends.flatMap((frontend) => {
+    const backend = topology.backends.find((b) => b.name === frontend.defaultBackend)!;
+    const servers = backend.servers.filter((s) => !s.disabled && s.weight > 0).map((s) => s.name);
+    const tlsPort = frontend.binds.find((b) => b.tlsCertificate !== undefined)?.port;
+    return frontend.binds.flatMap((bind) =>
+      bindPorts([bind]).map((port): EntrypointExpectation => {
+        const tls = bind.tlsCertificate !== undefined;
+        return {
+          frontend: frontend.name,
+          url: bindUrl(bind, port),
+          servers,
+          ...(tls && { tls: { minVersion: topology.global.tls.minVersion, http2: bind.http2 } }),
+          ...(!tls && frontend.httpsRedirect && tlsPort !== undefined && { redirectTo: `https://${LOCAL_ADDRESS}:${tlsPort}/` }),
+          ...(tls && frontend.hsts && { hsts: hstsValue(frontend.hsts) }),
+        };
+      }),
+    );
+  });
+}
+
+/** A loopback address outside the allowlist, from which a 403 can be shown; or why there is none. */
+function outsideSource(allowlist: string[]): { outsideSource: string } | { untestable: string } {
+  const candidate = ["127.255.255.254", "127.200.0.1", "127.1.0.1", "127.0.1.1", "127.0.0.2"].find((address) => !allowlist.some((network) => networkContains(network, address)));
+  return candidate ? { outsideSource: candidate } : { untestable: "every loopback address is allowed, so no client outside the allowlist can be made on this machine" };
+}
+
+/** The run directory's development CA, when the stack made one. */
+export function localCa(runDir: string): string | undefined {
+  const file = join(runDir, DEV_CA_FILE);
+  return existsSync(file) ? readFileSync(file, "utf8") : undefined;
 }
 
 /** Pure: whether an IPv4 network ("10.0.0.0/8", or one address) contains `address`. */
@@ -57,9 +111,9 @@ export function networkContains(network: string, address: string): boolean {
 }
 
 /** What npm start checks before it says "up" (it has just gated on health itself). */
-export const START_CHECKS: RunOptions = { only: ["distribution", "persistence"], requests: 200 };
+export const START_CHECKS: RunOptions = { only: ["entrypoints", "distribution", "persistence"], requests: 200 };
 /** What an apply verifies once its change is live: quick, and with no fault injected. */
-export const APPLY_CHECKS: RunOptions = { only: ["health", "distribution", "persistence"], requests: 200 };
+export const APPLY_CHECKS: RunOptions = { only: ["health", "entrypoints", "distribution", "persistence"], requests: 200 };
 
 /**
  * How long health checks take to settle after a change: the slowest server's checks, enough of them

@@ -27,9 +27,35 @@ export interface Expectations {
   servers: ServerExpectation[];
   /** The frontend rate-limits each client address: the assertions send at most this many requests from one source. */
   perSource?: number;
+  /** The CA certificate (PEM) that HTTPS answers must chain to. */
+  ca?: string;
+  /** Every port of every frontend, and what each must answer. */
+  entrypoints?: EntrypointExpectation[];
+  /** The security features the model asks for, each checked with traffic. */
+  security?: SecurityExpectation;
 }
 
-export const ASSERTIONS = ["health", "distribution", "persistence", "failover", "recovery"] as const;
+export interface EntrypointExpectation {
+  frontend: string;
+  /** One port: http://127.0.0.1:60000/ or https://127.0.0.1:60443/. */
+  url: string;
+  /** The servers of the frontend's backend that may answer. */
+  servers: string[];
+  tls?: { minVersion: string; http2: boolean };
+  /** A plain port of a frontend that sends clients to HTTPS: the Location expected for "/". */
+  redirectTo?: string;
+  /** The Strict-Transport-Security value expected on HTTPS answers. */
+  hsts?: string;
+}
+
+export interface SecurityExpectation {
+  rateLimit?: { requests: number; retryAfterSeconds: number };
+  /** A loopback source outside the allowlist, or why none can be made on this machine. */
+  allowlist?: { outsideSource: string } | { untestable: string };
+  cookie?: { name: string; secure: boolean; httponly: boolean; sameSite: string };
+}
+
+export const ASSERTIONS = ["health", "entrypoints", "distribution", "persistence", "security", "failover", "recovery"] as const;
 export type AssertionName = (typeof ASSERTIONS)[number];
 
 /** "skip": the model asks for nothing this assertion could check (no cookie: no persistence). */
@@ -260,5 +286,117 @@ export function judgeHealth(expect: Expectations, m: HealthMeasurement): Asserti
       notUp.length ? `not UP: ${notUp.join(", ")}` : "active servers UP",
       m.prometheusTargets ? (targetsDown.length ? `targets down: ${targetsDown.join(", ")}` : `${m.prometheusTargets.size} targets up`) : "",
     ].filter(Boolean).join("; "),
+  };
+}
+
+export interface EntrypointMeasurement {
+  url: string;
+  status?: number;
+  server?: string;
+  location?: string;
+  hsts?: string;
+  error?: string;
+  tls?: {
+    /** The chain verified against the stack's CA. */
+    authorized: boolean;
+    authorizationError?: string;
+    protocol?: string;
+    /** What ALPN chose when h2 and http/1.1 were offered. */
+    alpn?: string;
+    /** A handshake offering only the version below the minimum: refused by the server, or not. */
+    belowMinimum?: { offered: string; outcome: string };
+  };
+}
+
+/** Pure: every port of every frontend answers as the model says (backend, TLS, redirect, HSTS). */
+export function judgeEntrypoints(expected: readonly EntrypointExpectation[], measured: readonly EntrypointMeasurement[]): AssertionResult {
+  const problems: string[] = [];
+  for (const ep of expected) {
+    const m = measured.find((x) => x.url === ep.url);
+    const say = (problem: string) => problems.push(`${ep.frontend} ${ep.url}: ${problem}`);
+    if (!m) {
+      say("not measured");
+      continue;
+    }
+    if (m.error) say(m.error);
+    else if (ep.redirectTo !== undefined) {
+      if (m.status !== 301 || m.location !== ep.redirectTo) say(`answered ${m.status}${m.location ? ` to ${m.location}` : ""}, not 301 to ${ep.redirectTo}`);
+    } else if (m.status !== 200 || !m.server || !ep.servers.includes(m.server)) say(`answered ${m.status ?? "nothing"} from ${m.server ?? "no server"}, not 200 from one of ${ep.servers.join(", ")}`);
+    if (ep.tls) {
+      const tls = m.tls;
+      if (!tls?.authorized) say(`certificate chain not verified (${tls?.authorizationError ?? "no TLS"})`);
+      if (tls?.protocol && tlsRank(tls.protocol) < tlsRank(ep.tls.minVersion)) say(`negotiated ${tls.protocol}, below ${ep.tls.minVersion}`);
+      if (tls?.belowMinimum && tls.belowMinimum.outcome !== "refused") say(`a client offering only ${tls.belowMinimum.offered} was ${tls.belowMinimum.outcome}`);
+      if (ep.tls.http2 && tls?.alpn !== "h2") say(`ALPN chose ${tls?.alpn || "nothing"}, not h2`);
+      if (ep.hsts !== undefined && m.hsts !== ep.hsts) say(`Strict-Transport-Security ${JSON.stringify(m.hsts ?? null)}, not ${JSON.stringify(ep.hsts)}`);
+    }
+  }
+  const tlsPorts = expected.filter((e) => e.tls).length;
+  return {
+    assertion: "entrypoints",
+    verdict: verdictOf(problems.length === 0 && expected.length > 0),
+    expected: `${expected.length} ports of ${new Set(expected.map((e) => e.frontend)).size} frontends answer from their backend${tlsPorts ? `; ${tlsPorts} over TLS with a verified chain, at least ${[...new Set(expected.flatMap((e) => e.tls?.minVersion ?? []))].join("/")}` : ""}`,
+    measured: problems.length ? problems.join("; ") : `${measured.length} ports as expected${measured.some((m) => m.tls) ? ` (TLS: ${[...new Set(measured.flatMap((m) => (m.tls ? [`${m.tls.protocol} ${m.tls.alpn || "no ALPN"}`] : [])))].join(", ")})` : ""}`,
+    data: { measured },
+  };
+}
+
+const tlsRank = (version: string) => ["TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"].indexOf(version);
+
+export interface SecurityMeasurement {
+  rateLimit?: { statuses: number[]; retryAfter?: string; otherSourceStatus?: number; afterWindowStatus?: number; skipped?: string };
+  allowlist?: { outsideStatus?: number; reachedServer?: boolean; insideStatus?: number };
+  /** The raw Set-Cookie header of a first answer. */
+  cookie?: { setCookie?: string };
+}
+
+/** Pure: the rate limit, the allowlist and the cookie attributes behave as the model says. */
+export function judgeSecurity(expected: SecurityExpectation | undefined, m: SecurityMeasurement): AssertionResult {
+  const checks: { what: string; ok: boolean | "skip"; measured: string }[] = [];
+  const limit = expected?.rateLimit;
+  if (limit) {
+    const r = m.rateLimit;
+    if (!r || r.skipped) checks.push({ what: "rate limit", ok: "skip", measured: r?.skipped ?? "not measured" });
+    else {
+      const served = r.statuses.filter((s) => s === 200).length;
+      const limited = r.statuses.filter((s) => s === 429).length;
+      checks.push({
+        what: `rate limit (${limit.requests} then 429, Retry-After ${limit.retryAfterSeconds}; another address served; served again after the window)`,
+        ok: served === limit.requests && limited === r.statuses.length - served && limited > 0 && r.retryAfter === String(limit.retryAfterSeconds) && r.otherSourceStatus === 200 && r.afterWindowStatus === 200,
+        measured: `${served} served then ${limited} × 429 (Retry-After ${r.retryAfter ?? "none"}); another address ${r.otherSourceStatus ?? "-"}; after the window ${r.afterWindowStatus ?? "-"}`,
+      });
+    }
+  }
+  const allow = expected?.allowlist;
+  if (allow) {
+    if ("untestable" in allow) checks.push({ what: "allowlist", ok: "skip", measured: allow.untestable });
+    else {
+      const a = m.allowlist;
+      checks.push({
+        what: `allowlist (403 from ${allow.outsideSource}, never reaching a server; 200 from inside)`,
+        ok: a?.outsideStatus === 403 && a.reachedServer === false && a.insideStatus === 200,
+        measured: `outside ${a?.outsideStatus ?? "-"}${a?.reachedServer ? " (reached a server)" : ""}, inside ${a?.insideStatus ?? "-"}`,
+      });
+    }
+  }
+  const cookie = expected?.cookie;
+  if (cookie) {
+    const raw = m.cookie?.setCookie ?? "";
+    const attrs = raw.split(";").slice(1).map((a) => a.trim().toLowerCase());
+    const want = [cookie.secure ? "secure" : undefined, cookie.httponly ? "httponly" : undefined, `samesite=${cookie.sameSite.toLowerCase()}`].filter((a): a is string => a !== undefined);
+    const unwanted = [!cookie.secure ? "secure" : undefined, !cookie.httponly ? "httponly" : undefined].filter((a): a is string => a !== undefined);
+    checks.push({
+      what: `cookie ${cookie.name} with ${want.join(", ")}`,
+      ok: raw.startsWith(`${cookie.name}=`) && want.every((w) => attrs.includes(w)) && !unwanted.some((u) => attrs.includes(u)),
+      measured: raw ? `Set-Cookie: ${raw}` : "no Set-Cookie",
+    });
+  }
+  const judged = checks.filter((c) => c.ok !== "skip");
+  return {
+    assertion: "security",
+    verdict: checks.length === 0 ? "skip" : judged.some((c) => c.ok === false) ? "fail" : "pass",
+    expected: checks.length ? checks.map((c) => c.what).join("; ") : "the model asks for no rate limit, allowlist or cookie",
+    measured: checks.map((c) => `${c.ok === "skip" ? "not checked: " : c.ok ? "" : "FAILED: "}${c.measured}`).join("; ") || "-",
+    data: { ...m },
   };
 }

@@ -4,12 +4,13 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { parseShowStat, serverStates } from "../../haproxy/show-stat.ts";
 import {
-  judgeDistribution, judgeFailover, judgeHealth, judgePersistence, judgeRecovery,
+  judgeDistribution, judgeEntrypoints, judgeFailover, judgeHealth, judgePersistence, judgeRecovery, judgeSecurity,
   failoverBoundMs, recoveryBoundMs,
   ASSERTIONS, type AssertionName, type AssertionResult, type Expectations, type TrafficSample,
 } from "./judge.ts";
 import { pollUntil } from "../../lib/poll.ts";
-import { backgroundTraffic, burst, TrafficClient } from "./traffic.ts";
+import { backgroundTraffic, burst, freshLoopbackSource, TrafficClient } from "./traffic.ts";
+import { measureSecurity, probeEntrypoint } from "./probes.ts";
 
 export interface StackAccess {
   /** HAProxy's runtime API: one command, its answer. */
@@ -77,10 +78,22 @@ const faultRun = (context: RunContext) => (context.faultRun ??= failoverAndRecov
 const RUNNERS: Record<AssertionName, AssertionRunner> = {
   health: ({ expect, access }) => health(expect, access),
   distribution: ({ expect, access, options }) => distribution(expect, access, options.requests),
+  entrypoints: async ({ expect }) => {
+    const measured = [];
+    for (const ep of expect.entrypoints ?? []) measured.push(await probeEntrypoint(ep, expect.ca, sourceFor(expect)));
+    return expect.entrypoints ? judgeEntrypoints(expect.entrypoints, measured) : { assertion: "entrypoints", verdict: "skip", expected: "-", measured: "the expectations list no entry points" };
+  },
   persistence: ({ expect, access }) => persistence(expect, access),
+  security: async ({ expect, access }) => {
+    const serverRequests = async () => [...(await requestsPerServer(expect, access)).values()].reduce((a, b) => a + b, 0);
+    return judgeSecurity(expect.security, expect.security ? await measureSecurity(expect.frontendUrl, expect.security, expect.ca, sourceFor(expect), { serverRequests }) : {});
+  },
   failover: async (context) => (await faultRun(context)).failover,
   recovery: async (context) => (await faultRun(context)).recovery,
 };
+
+/** Under a per-client rate limit each probe comes from a fresh loopback address, else from 127.0.0.1. */
+const sourceFor = (expect: Expectations) => () => (expect.perSource !== undefined ? freshLoopbackSource() : undefined);
 
 /** Runs the selected assertions, in the order of ASSERTIONS. */
 export async function runAssertions(expect: Expectations, access: StackAccess, options: RunOptions): Promise<VerifyRun> {
@@ -143,12 +156,12 @@ async function distribution(expect: Expectations, access: StackAccess, requests:
     // Distinct clients are distinct source addresses: the loopback range has plenty.
     const addresses = Array.from({ length: 16 }, (_, i) => `127.0.0.${i + 2}`);
     for (const address of addresses) {
-      const client = new TrafficClient(expect.frontendUrl, { connections: 2, localAddress: address });
+      const client = new TrafficClient(expect.frontendUrl, { connections: 2, localAddress: address, ca: expect.ca });
       for (const reply of await burst(client, Math.max(2, Math.floor(requests / addresses.length)), 2)) tally(address, reply);
       await client.close();
     }
   } else {
-    const client = new TrafficClient(expect.frontendUrl, { connections: 4, perSource: expect.perSource });
+    const client = new TrafficClient(expect.frontendUrl, { connections: 4, perSource: expect.perSource, ca: expect.ca });
     const path = (i: number) => (expect.balance === "uri" ? `/d/${i % 16}` : "/");
     const before = await requestsPerServer(expect, access);
     const replies = await burst(client, requests, 4, (i) => client.get(path(i)));
@@ -168,7 +181,7 @@ async function distribution(expect: Expectations, access: StackAccess, requests:
 
 async function persistence(expect: Expectations, access: StackAccess): Promise<AssertionResult> {
   if (!expect.cookie) return judgePersistence(expect, { clients: [] });
-  const client = new TrafficClient(expect.frontendUrl, { connections: 4, perSource: expect.perSource });
+  const client = new TrafficClient(expect.frontendUrl, { connections: 4, perSource: expect.perSource, ca: expect.ca });
   try {
     const clients: { cookie?: string; firstServer: string | undefined; servedBy: string[] }[] = [];
     for (let c = 0; c < 4; c++) {
@@ -213,7 +226,7 @@ interface FaultRun {
 async function failoverAndRecovery(expect: Expectations, access: StackAccess): Promise<FaultRun> {
   const victim = expect.servers.find((s) => s.active)!;
   const events: TimelineEvent[] = [];
-  const client = new TrafficClient(expect.frontendUrl, { connections: 8, perSource: expect.perSource });
+  const client = new TrafficClient(expect.frontendUrl, { connections: 8, perSource: expect.perSource, ca: expect.ca });
   const traffic = backgroundTraffic(client, { concurrency: 8, maxMs: 60_000, maxRequests: 500_000 });
   let downAt: number | undefined;
   let listeningAt = 0;

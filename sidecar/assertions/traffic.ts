@@ -22,6 +22,8 @@ export interface ClientOptions {
    */
   perSource?: number;
   timeoutMs?: number;
+  /** The CA certificate (PEM) an HTTPS frontend's chain must verify against. */
+  ca?: string;
 }
 
 /**
@@ -54,6 +56,7 @@ export class TrafficClient {
       connections: this.options.connections,
       // A top-level option: inside `connect` undici ignores it, and every client would be 127.0.0.1.
       localAddress,
+      connect: this.options.ca ? { ca: this.options.ca } : undefined,
       headersTimeout: this.timeoutMs,
       bodyTimeout: this.timeoutMs,
     });

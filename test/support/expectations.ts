@@ -13,6 +13,11 @@ export const DEFAULT_EXPECTATIONS: Expectations = {
     { name: "web-a", weight: 1, active: true, interMs: 500, fall: 2, rise: 3 },
     { name: "web-b", weight: 1, active: true, interMs: 500, fall: 2, rise: 3 },
   ],
+  entrypoints: [
+    { frontend: "http_front", url: "http://127.0.0.1:60000/", servers: ["web-a", "web-b"] },
+    { frontend: "http_front", url: "http://127.0.0.1:60001/", servers: ["web-a", "web-b"] },
+  ],
+  security: { cookie: { name: "SERVER", secure: false, httponly: true, sameSite: "Lax" } },
 };
 
 /** The default expectations with some fields replaced. */

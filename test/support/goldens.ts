@@ -27,11 +27,15 @@ export function everyFeatureTopology(): TopologyInput {
     t.frontends[0].errorPages.push({ status: 403, file: "403.http" });
     t.frontends.push({
       name: "https_front",
-      binds: [{ address: "*", port: 60443, tlsCertificate: "site.pem" }],
+      binds: [{ address: "*", port: 60080 }, { address: "*", port: 60443, tlsCertificate: "site.pem" }],
       defaultBackend: "api_servers",
       forwardfor: true,
+      httpsRedirect: true,
+      hsts: { maxAgeSeconds: 63072000, includeSubdomains: true, preload: true },
     });
+    t.global.tls = { minVersion: "TLSv1.3" };
     t.backends[0].cookie.secure = true;
+    t.backends[0].cookie.sameSite = "Strict";
     t.backends.push({
       name: "api_servers",
       balance: "leastconn",

@@ -34,13 +34,13 @@ export async function runDirWithTopology(edit: (t: any) => void = () => {}): Pro
   return { runDir, file };
 }
 
-export async function startTestStack(edit: (t: any) => void = () => {}, options: { sidecar?: boolean } = {}): Promise<TestStack> {
+export async function startTestStack(edit: (t: any) => void = () => {}, options: { sidecar?: boolean; certsDir?: string } = {}): Promise<TestStack> {
   const input = seedTopology() as any;
   input.services = { ...input.services, prometheus: { port: 9090, scrapeInterval: "1s" }, sidecar: { port: 9101, pollInterval: "1s" } };
   edit(input);
   const topology = parseTopology(await withFreePorts(input as TopologyInput));
   const runDir = makeRunDir();
-  const stack = await startLocalStack(topology, { runDir, sidecar: options.sidecar ?? false });
+  const stack = await startLocalStack(topology, { runDir, sidecar: options.sidecar ?? false, certsDir: options.certsDir });
   return {
     stack,
     topology,

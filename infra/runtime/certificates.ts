@@ -1,0 +1,118 @@
+// The local stack's TLS certificates: the ones the user gives (--certs-dir), or, for a bind whose
+// certificate is not there, one signed by a development CA of the run directory, the way mkcert
+// does it: one CA per machine (here per run directory), reused, so that a client trusts it once.
+import { execFile } from "node:child_process";
+import { existsSync } from "node:fs";
+import { copyFile, chmod, mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { BinaryMissingError } from "../errors.ts";
+import type { Topology } from "../model/schema.ts";
+import { CERTIFICATE_DIR } from "../render/targets.ts";
+import { assertCertificatesPresent, certificateFiles } from "../render/validate.ts";
+import { writeFileAtomic } from "../files.ts";
+
+/** The development CA, relative to the run directory: what `curl --cacert` takes. */
+export const DEV_CA_FILE = "tls/dev-ca.pem";
+const DEV_CA_KEY_FILE = "tls/dev-ca.key";
+/** Names a development certificate answers for: the local stack listens on 127.0.0.1. */
+export const DEV_CERTIFICATE_NAMES = ["localhost", "127.0.0.1"] as const;
+
+export interface ProvisionedCertificates {
+  /** Where HAProxy reads them (the run directory's certs/). */
+  dir: string;
+  /** Copied from the directory the user gave. */
+  given: string[];
+  /** Signed by the development CA because the user gave none. */
+  generated: string[];
+  /** The development CA's certificate, when one signed anything. */
+  devCaFile?: string;
+}
+
+/**
+ * Puts every certificate the topology's TLS binds name into `runDir`/certs: copied from `certsDir`,
+ * which must hold every file (a production certificate silently replaced by a development one
+ * would be worse than an error); without it, one signed by the development CA (kept across runs)
+ * for each file that is not there yet.
+ */
+export async function provisionCertificates(runDir: string, topology: Topology, certsDir?: string): Promise<ProvisionedCertificates> {
+  const names = certificateFiles(topology);
+  const dir = join(runDir, CERTIFICATE_DIR);
+  const result: ProvisionedCertificates = { dir, given: [], generated: [] };
+  if (names.length === 0) return result;
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  if (certsDir !== undefined) {
+    assertCertificatesPresent(topology, certsDir);
+    for (const name of names) {
+      await copyFile(join(certsDir, name), join(dir, name));
+      await chmod(join(dir, name), 0o600);
+      result.given.push(name);
+    }
+    return result;
+  }
+  // Without a directory: what is there stays (a certificate given at start, or one made before).
+  for (const name of names) {
+    const pem = join(dir, name);
+    if (!existsSync(pem)) await issueDevCertificate(await ensureDevCa(runDir), pem);
+    if (existsSync(join(runDir, DEV_CA_FILE)) && (await signedBy(pem, join(runDir, DEV_CA_FILE)))) result.generated.push(name);
+    else result.given.push(name);
+  }
+  if (result.generated.length) result.devCaFile = join(runDir, DEV_CA_FILE);
+  return result;
+}
+
+interface DevCa {
+  cert: string;
+  key: string;
+}
+
+async function ensureDevCa(runDir: string): Promise<DevCa> {
+  const ca = { cert: join(runDir, DEV_CA_FILE), key: join(runDir, DEV_CA_KEY_FILE) };
+  if (existsSync(ca.cert) && existsSync(ca.key)) return ca;
+  await mkdir(join(runDir, "tls"), { recursive: true, mode: 0o700 });
+  await openssl(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "3650",
+    "-subj", "/O=lb-stack development CA/CN=lb-stack development CA", "-keyout", ca.key, "-out", ca.cert,
+    "-addext", "basicConstraints=critical,CA:TRUE,pathlen:0", "-addext", "keyUsage=critical,keyCertSign,cRLSign"]);
+  await chmod(ca.key, 0o600);
+  return ca;
+}
+
+/** A leaf for the local stack's names, signed by the CA, written as HAProxy's crt wants (cert + key). */
+async function issueDevCertificate(ca: DevCa, pemPath: string): Promise<void> {
+  const [key, csr, cert, ext] = [".key", ".csr", ".crt", ".ext"].map((suffix) => `${pemPath}${suffix}`) as [string, string, string, string];
+  try {
+    await writeFile(ext, devCertificateExtensions(), { mode: 0o600 });
+    await openssl(["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-subj", "/O=lb-stack development certificate/CN=localhost", "-keyout", key, "-out", csr]);
+    // 397 days: the longest validity browsers accept for a leaf.
+    await openssl(["x509", "-req", "-in", csr, "-CA", ca.cert, "-CAkey", ca.key, "-CAcreateserial", "-days", "397", "-extfile", ext, "-out", cert]);
+    await writeFileAtomic(pemPath, (await readFile(cert, "utf8")) + (await readFile(key, "utf8")), { mode: 0o600 });
+  } finally {
+    for (const file of [key, csr, cert, ext]) await rm(file, { force: true });
+  }
+}
+
+/** Pure: the X.509 extensions of a development certificate (a server certificate for the local names). */
+export function devCertificateExtensions(): string {
+  const alt = DEV_CERTIFICATE_NAMES.map((n) => (/^[0-9.]+$/.test(n) ? `IP:${n}` : `DNS:${n}`)).join(",");
+  return `basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=${alt}\n`;
+}
+
+/** Whether the PEM at `pemPath` exists and verifies against the CA (a CA made anew invalidates old leaves). */
+async function signedBy(pemPath: string, caCert: string): Promise<boolean> {
+  if (!existsSync(pemPath)) return false;
+  try {
+    await openssl(["verify", "-CAfile", caCert, pemPath]);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function openssl(args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile("openssl", args, { timeout: 30_000 }, (error, stdout, stderr) => {
+      if (error && (error as NodeJS.ErrnoException).code === "ENOENT") return reject(new BinaryMissingError("openssl", "openssl"));
+      if (error) return reject(new Error(`openssl ${args[0]} failed: ${stderr.trim() || error.message}`));
+      resolve(stdout);
+    });
+  });
+}

@@ -1,0 +1,126 @@
+// The measurements behind the entrypoints and security assertions: one request per port, TLS
+// handshakes, the rate limit and the allowlist from distinct loopback sources. I/O only; judge.ts
+// decides what the numbers mean.
+import { connect as tlsConnect, type ConnectionOptions } from "node:tls";
+import { setTimeout as sleep } from "node:timers/promises";
+import { Pool } from "undici";
+import type { EntrypointExpectation, EntrypointMeasurement, SecurityExpectation, SecurityMeasurement } from "./judge.ts";
+import { freshLoopbackSource } from "./traffic.ts";
+
+const TIMEOUT_MS = 5000;
+
+export interface OneReply {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+}
+
+/** One GET from `localAddress` (a loopback source), trusting `ca` for HTTPS; never follows redirects. */
+export async function requestOnce(url: string, options: { localAddress?: string; ca?: string; path?: string } = {}): Promise<OneReply> {
+  const pool = new Pool(new URL(url).origin, { connections: 1, localAddress: options.localAddress, connect: options.ca ? { ca: options.ca } : undefined, headersTimeout: TIMEOUT_MS, bodyTimeout: TIMEOUT_MS });
+  try {
+    const response = await pool.request({ path: options.path ?? `${new URL(url).pathname}${new URL(url).search}`, method: "GET", signal: AbortSignal.timeout(TIMEOUT_MS) });
+    await response.body.dump();
+    return { status: response.statusCode, headers: response.headers };
+  } finally {
+    await pool.close();
+  }
+}
+
+const header = (reply: OneReply, name: string) => {
+  const value = reply.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+};
+
+/** A TLS handshake only: what the server chose, and whether the chain verifies against `ca`. */
+function handshake(url: URL, options: ConnectionOptions): Promise<{ authorized: boolean; authorizationError?: string; protocol?: string; alpn?: string } | { error: string }> {
+  return new Promise((resolve) => {
+    const socket = tlsConnect({ host: url.hostname, port: Number(url.port), rejectUnauthorized: false, ...options }, () => {
+      resolve({ authorized: socket.authorized, authorizationError: socket.authorizationError?.toString(), protocol: socket.getProtocol() ?? undefined, alpn: socket.alpnProtocol || undefined });
+      socket.end();
+    });
+    socket.setTimeout(TIMEOUT_MS, () => socket.destroy(new Error("handshake timed out")));
+    socket.on("error", (error: NodeJS.ErrnoException) => resolve({ error: error.code ?? error.message }));
+  });
+}
+
+/** The version just below `minVersion`, which a client may still offer (OpenSSL's security level 0 lets it). */
+const BELOW = { "TLSv1.2": "TLSv1.1", "TLSv1.3": "TLSv1.2" } as const;
+
+/** Where a probe's request comes from: 127.0.0.1 (undefined), or a fresh loopback address each time under a per-client rate limit. */
+export type SourceChoice = () => string | undefined;
+
+export async function probeEntrypoint(ep: EntrypointExpectation, ca: string | undefined, source: SourceChoice): Promise<EntrypointMeasurement> {
+  const measurement: EntrypointMeasurement = { url: ep.url };
+  try {
+    const reply = await requestOnce(ep.url, { ca, localAddress: source() });
+    Object.assign(measurement, { status: reply.status, server: header(reply, "x-served-by"), location: header(reply, "location"), hsts: header(reply, "strict-transport-security") });
+  } catch (error) {
+    measurement.error = (error as { code?: string }).code ?? (error as Error).message;
+  }
+  if (ep.tls) {
+    const url = new URL(ep.url);
+    const chosen = await handshake(url, { ca, ALPNProtocols: ["h2", "http/1.1"] });
+    const offered = BELOW[ep.tls.minVersion as keyof typeof BELOW];
+    const below = offered ? await handshake(url, { ca, minVersion: offered, maxVersion: offered, ciphers: "DEFAULT@SECLEVEL=0" }) : undefined;
+    // Refused means the server's protocol_version alert, not a client that could not offer it.
+    const outcome = below === undefined ? undefined : "error" in below ? (below.error === "ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION" ? "refused" : `failed otherwise (${below.error})`) : `accepted (${below.protocol})`;
+    measurement.tls = "error" in chosen ? { authorized: false, authorizationError: chosen.error } : { ...chosen, belowMinimum: offered && outcome ? { offered, outcome } : undefined };
+  }
+  return measurement;
+}
+
+/** Above this, reaching the limit would be a load test, not a check: the rate limit is then not measured. */
+export const RATE_LIMIT_MEASURABLE = 2000;
+
+export interface SecurityProbeAccess {
+  /** HAProxy's requests to each server of the backend so far (stot), to tell whether a request reached one. */
+  serverRequests(): Promise<number>;
+}
+
+export async function measureSecurity(url: string, expected: SecurityExpectation, ca: string | undefined, source: SourceChoice, access: SecurityProbeAccess): Promise<SecurityMeasurement> {
+  const m: SecurityMeasurement = {};
+  if (expected.cookie) {
+    const reply = await requestOnce(url, { ca, localAddress: source() });
+    m.cookie = { setCookie: header(reply, "set-cookie") };
+  }
+  if (expected.allowlist && "outsideSource" in expected.allowlist) {
+    const before = await access.serverRequests();
+    const outside = await requestOnce(url, { ca, localAddress: expected.allowlist.outsideSource });
+    const reachedServer = (await access.serverRequests()) > before;
+    const inside = await requestOnce(url, { ca, localAddress: "127.0.0.1" });
+    m.allowlist = { outsideStatus: outside.status, reachedServer, insideStatus: inside.status };
+  }
+  const limit = expected.rateLimit;
+  if (limit) {
+    if (limit.requests > RATE_LIMIT_MEASURABLE) {
+      m.rateLimit = { statuses: [], skipped: `the limit (${limit.requests} per window) is above ${RATE_LIMIT_MEASURABLE}: reaching it would be a load test` };
+    } else {
+      const [client, other] = [freshLoopbackSource(), freshLoopbackSource()];
+      const pool = new Pool(new URL(url).origin, { connections: 4, localAddress: client, connect: ca ? { ca } : undefined });
+      const statuses: number[] = [];
+      let retryAfter: string | undefined;
+      try {
+        // A few past the limit, 4 in flight: HAProxy counts each request as it tracks it.
+        const total = limit.requests + 5;
+        let next = 0;
+        await Promise.all(Array.from({ length: 4 }, async () => {
+          while (next < total) {
+            next++;
+            const response = await pool.request({ path: "/", method: "GET", signal: AbortSignal.timeout(TIMEOUT_MS) });
+            await response.body.dump();
+            statuses.push(response.statusCode);
+            if (response.statusCode === 429) retryAfter ??= header({ status: 429, headers: response.headers }, "retry-after");
+          }
+        }));
+      } finally {
+        await pool.close();
+      }
+      const otherSourceStatus = (await requestOnce(url, { ca, localAddress: other })).status;
+      // Nothing from the client for a whole window: its rate has decayed to 0.
+      await sleep(limit.retryAfterSeconds * 1000 + 500);
+      const afterWindowStatus = (await requestOnce(url, { ca, localAddress: client })).status;
+      m.rateLimit = { statuses, retryAfter, otherSourceStatus, afterWindowStatus };
+    }
+  }
+  return m;
+}
