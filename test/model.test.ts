@@ -112,6 +112,9 @@ describe("invalid topologies are refused with a message naming the field and wha
       'frontends.http_front.httpsRedirect: frontend "http_front" has no TLS bind to redirect to: add a bind with tlsCertificate',
       'frontends.http_front.hsts: frontend "http_front" has no TLS bind to send HSTS from: add a bind with tlsCertificate',
     ]],
+    ["TCP log shipping to stdout", (t) => (t.global.logs = [{ target: "stdout", transport: "tcp" }]), [
+      'global.logs[0].transport: stdout is not a network target: transport applies to a syslog "host:port"',
+    ]],
     ["a SameSite=None cookie that is not Secure", (t) => (t.backends[0].cookie.sameSite = "None"), [
       'backends.flask_servers.cookie.sameSite: browsers drop a SameSite=None cookie that is not Secure: set secure: true (and serve the frontend over TLS) or use "Lax"',
     ]],

@@ -48,6 +48,18 @@ const cases: { field: string; edit: (t: any) => void; heading: string; lines: st
   { field: "frontends.binds.tlsCertificate", edit: (t) => t.frontends[0].binds.push({ port: 8443, tlsCertificate: "site.pem" }), heading: FRONTEND, lines: ["    bind *:60000-60001", "    bind *:8443 ssl crt certs/site.pem alpn h2,http/1.1"], docker: true },
   { field: "frontends.binds.http2 off", edit: (t) => t.frontends[0].binds.push({ port: 8443, tlsCertificate: "site.pem", http2: false }), heading: FRONTEND, lines: ["    bind *:8443 ssl crt certs/site.pem"], absent: /alpn/, docker: true },
   {
+    field: "global.logs (a TCP target goes through a ring)",
+    edit: (t) => (t.global.logs = [{ target: "10.0.0.5:6514", transport: "tcp", format: "rfc5424", facility: "local2", minLevel: "notice" }]),
+    heading: "global",
+    lines: ["    log ring@log_tcp_1 local2 notice"],
+  },
+  {
+    field: "global.logs (the ring of a TCP target)",
+    edit: (t) => (t.global.logs = [{ target: "stdout" }, { target: "10.0.0.5:6514", transport: "tcp", format: "rfc5424" }]),
+    heading: "ring log_tcp_2",
+    lines: ["    format rfc5424", "    maxlen 4096", "    size 262144", "    server syslog 10.0.0.5:6514 log-proto octet-count"],
+  },
+  {
     field: "global.tls.minVersion (rendered with a TLS bind only)",
     edit: (t) => ((t.global.tls = { minVersion: "TLSv1.3" }), t.frontends[0].binds.push({ port: 8443, tlsCertificate: "site.pem" })),
     heading: "global",

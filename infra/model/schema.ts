@@ -97,6 +97,12 @@ export const LogTarget = z.strictObject({
   facility: z.enum(SYSLOG_FACILITIES).default("local0"),
   /** Only messages at this level or more severe are sent. */
   minLevel: z.enum(["emerg", "alert", "crit", "err", "warning", "notice", "info", "debug"]).optional(),
+  /**
+   * How a syslog "host:port" target is reached: UDP datagrams (syslog's classic transport, lossy
+   * under pressure), or TCP through a ring buffer (RFC 6587 octet counting; HAProxy 2.6 keeps the
+   * lines in memory while the server is away, and drops the oldest when the ring is full).
+   */
+  transport: z.enum(["udp", "tcp"], { error: (iss) => `${show(iss.input)} is not a log transport: use "udp" or "tcp"` }).default("udp"),
 });
 
 /** The TLS versions a bind may require at least (HAProxy's ssl-min-ver words). */
@@ -409,6 +415,11 @@ function crossReferenceIssues(topology: Topology): PathIssue[] {
     });
   };
   duplicates(frontends.map((f) => f?.name), "frontends", (i) => ["frontends", i, "name"]);
+  (Array.isArray(topology.global?.logs) ? topology.global.logs : []).forEach((log, i) => {
+    if ((log?.target === "stdout" || log?.target === "stderr") && log.transport === "tcp") {
+      issues.push({ path: ["global", "logs", i, "transport"], message: `${log.target} is not a network target: transport applies to a syslog "host:port"` });
+    }
+  });
   duplicates(backends.map((b) => b?.name), "backends", (i) => ["backends", i, "name"]);
   const webhooks = topology.services?.alertmanager?.webhooks;
   if (Array.isArray(webhooks)) duplicates(webhooks.map((w) => w?.name), "the alert webhooks", (i) => ["services", "alertmanager", "webhooks", i, "name"]);

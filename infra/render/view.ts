@@ -26,10 +26,23 @@ export interface ConfigView {
     retryOn?: string;
   };
   resolvers?: { name: string; nameserver: string };
+  /** One ring per TCP syslog target: HAProxy sends a ring's lines over TCP. */
+  rings: RingView[];
   frontends: FrontendView[];
   monitoring: { bind: string; statsUri: string; statsRefresh: string; metricsPath: string };
   backends: BackendView[];
 }
+
+export interface RingView {
+  name: string;
+  format: string;
+  server: string;
+  sizeBytes: number;
+  maxLineBytes: number;
+}
+
+/** A TCP log target's ring: room for a few thousand lines while the syslog server is away. */
+export const LOG_RING = { sizeBytes: 262_144, maxLineBytes: 4096 } as const;
 
 export interface FrontendView {
   name: string;
@@ -80,8 +93,8 @@ export function buildView(topology: Topology, target: RenderTarget, source: stri
   return {
     header: { topology: topology.name, source, target: target.kind },
     global: {
-      logs: topology.global.logs.map((log) =>
-        [log.target, "format", log.format, log.facility, log.minLevel].filter((w) => w !== undefined).join(" "),
+      logs: topology.global.logs.map((log, i) =>
+        (log.transport === "tcp" ? [`ring@${ringName(i)}`, log.facility, log.minLevel] : [log.target, "format", log.format, log.facility, log.minLevel]).filter((w) => w !== undefined).join(" "),
       ),
       maxconn: topology.global.maxconn,
       // expose-fd listeners: a reloading worker takes the listening sockets over from the old one (hitless).
@@ -120,6 +133,7 @@ export function buildView(topology: Topology, target: RenderTarget, source: stri
       retryOn: topology.defaults.retryOn.length ? topology.defaults.retryOn.join(" ") : undefined,
     },
     resolvers: target.kind === "docker" ? { name: DOCKER_RESOLVERS, nameserver: DOCKER_PATHS.dns } : undefined,
+    rings: topology.global.logs.flatMap((log, i) => (log.transport === "tcp" ? [{ name: ringName(i), format: log.format, server: log.target, ...LOG_RING }] : [])),
     frontends: topology.frontends.map((f) => frontendView(f, topology.defaults, target)),
     monitoring: {
       bind: `${bindAddress(topology.monitoring.address, target)}:${topology.monitoring.port}`,
@@ -130,6 +144,8 @@ export function buildView(topology: Topology, target: RenderTarget, source: stri
     backends: topology.backends.map((b) => backendView(b, topology.defaults.mode, target)),
   };
 }
+
+const ringName = (logIndex: number) => `log_tcp_${logIndex + 1}`;
 
 function bindAddress(address: string, target: RenderTarget): string {
   return target.kind === "local" ? LOCAL_ADDRESS : address;

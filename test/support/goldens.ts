@@ -19,7 +19,7 @@ export function everyFeatureTopology(): TopologyInput {
     t.global.nbthread = 2;
     t.global.logs = [
       { target: "stdout", format: "raw", facility: "local0", minLevel: "info" },
-      { target: "127.0.0.1:514", format: "rfc5424", facility: "local1" },
+      { target: "127.0.0.1:514", format: "rfc5424", facility: "local1", transport: "tcp" },
     ];
     t.defaults.timeouts = { connect: "3s", client: "30s", server: "30s", check: "1s", httpRequest: "5s", queue: "10s" };
     t.frontends[0].allowlist = ["127.0.0.0/8", "10.0.0.0/8"];
