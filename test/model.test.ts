@@ -28,7 +28,7 @@ describe("defaults", () => {
       name: "minimal",
       global: {
         maxconn: 4096,
-        logs: [{ target: "stdout", format: "raw", facility: "local0" }],
+        logs: [{ target: "stdout", format: "raw", facility: "local0", transport: "udp" }],
         statsSocket: { path: "/var/lib/haproxy/admin.sock", mode: "660", level: "admin" },
         masterSocket: "/var/lib/haproxy/master.sock",
         hardStopAfter: "30s",

@@ -4,6 +4,8 @@ GET /        says which instance answered (JSON body and the X-Served-By header)
              tests and the sidecar can tell where HAProxy sent each request. Any other path
              answers the same way (balance uri spreads requests by path).
 GET /status  the health endpoint HAProxy checks.
+GET /slow?ms=N  answers like / after N milliseconds (at most 5000): a request that holds its
+             connection, to show queueing behind a server's maxconn and HAProxy's timeouts.
 """
 import os
 import socket
@@ -21,6 +23,16 @@ app = Flask(__name__)
 def served_by(response):
     response.headers["X-Served-By"] = INSTANCE
     return response
+
+
+SLOW_MAX_MS = 5000
+
+
+@app.get("/slow")
+def slow():
+    ms = min(max(request.args.get("ms", default=1000, type=int), 0), SLOW_MAX_MS)
+    time.sleep(ms / 1000)
+    return index("slow")
 
 
 @app.get("/")

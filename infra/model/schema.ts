@@ -111,7 +111,7 @@ export const TLS_VERSIONS = ["TLSv1.2", "TLSv1.3"] as const;
 export const Global = z.strictObject({
   maxconn: intIn(1, 1_000_000, "a connection limit").default(4096),
   logs: z.array(LogTarget).max(2, { error: "HAProxy keeps at most 2 log targets per section" }).default([
-    { target: "stdout", format: "raw", facility: "local0" },
+    { target: "stdout", format: "raw", facility: "local0", transport: "udp" },
   ]),
   /** The admin runtime API socket that the sidecar and the local runtime read. */
   statsSocket: z

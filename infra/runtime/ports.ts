@@ -56,7 +56,14 @@ export async function withFreePorts(input: TopologyInput): Promise<TopologyInput
       if (bind.lastPort !== undefined) bind.lastPort = bind.port + width - 1;
     }
   }
-  for (const backend of copy.backends) for (const server of backend.servers) server.port = await findFreePortRange(1, taken);
+  // One port, one web server: servers of several backends on the same port keep sharing one.
+  const serverPorts = new Map<number, number>();
+  for (const backend of copy.backends) {
+    for (const server of backend.servers) {
+      if (!serverPorts.has(server.port)) serverPorts.set(server.port, await findFreePortRange(1, taken));
+      server.port = serverPorts.get(server.port)!;
+    }
+  }
   copy.monitoring.port = await findFreePortRange(1, taken);
   for (const service of Object.values(copy.services) as { port: number }[]) service.port = await findFreePortRange(1, taken);
   return copy;
