@@ -147,7 +147,7 @@ describe("the CDKTF stack for the default topology", () => {
   it("runs the web servers with the model's ports, names and health checks", () => {
     for (const server of topology.backends[0]!.servers) {
       const c = byName[server.address];
-      assert.deepEqual(c.env, [`INSTANCE_NAME=${server.name}`, `BIND=0.0.0.0:${server.port}`]);
+      assert.deepEqual(c.env, [`INSTANCE_NAME=${server.name}`, `BIND=0.0.0.0:${server.port}`, "PYTHONDONTWRITEBYTECODE=1"]);
       assert.deepEqual(c.healthcheck.test, ["CMD", "curl", "-fsS", "-o", "/dev/null", `http://127.0.0.1:${server.port}${topology.backends[0]!.healthCheck!.path}`]);
       assert.equal(c.healthcheck.interval, server.inter);
       assert.equal(c.healthcheck.retries, server.fall);
@@ -255,7 +255,7 @@ describe("the stack follows the model", () => {
   it("a third server in the model is a third web container, reachable by its address", () => {
     const topology = parseTopology(editedTopology((t) => t.backends[0].servers.push({ name: "web-c", address: "web-c", port: 5003, cookie: "web-c" })));
     const web = containers(synth(topology).stack)["web-c"];
-    assert.deepEqual(web.env, ["INSTANCE_NAME=web-c", "BIND=0.0.0.0:5003"]);
+    assert.deepEqual(web.env, ["INSTANCE_NAME=web-c", "BIND=0.0.0.0:5003", "PYTHONDONTWRITEBYTECODE=1"]);
   });
 
   it("two servers on one address with different ports are refused, saying why", () => {
@@ -273,7 +273,8 @@ describe("npm run synth", () => {
       const json = readFileSync(join(outdir, "stacks/flask-lb/cdk.tf.json"), "utf8");
       const manifest = readFileSync(join(outdir, "manifest.json"), "utf8");
       for (const text of [json, manifest]) {
-        for (const machinePath of [REPO_ROOT.replace(/\/$/, ""), outdir, tmpdir(), process.env.HOME ?? "/root"]) {
+        // tmpdir() + "/": a path under the machine's temporary directory (the containers' own /tmp tmpfs is theirs).
+        for (const machinePath of [REPO_ROOT.replace(/\/$/, ""), outdir, `${tmpdir()}/`, process.env.HOME ?? "/root"]) {
           assert.ok(!text.includes(machinePath), `the output names ${machinePath}`);
         }
       }
@@ -294,6 +295,44 @@ describe("npm run synth", () => {
       assert.match(result.stderr, /error TOPOLOGY_INVALID: the topology is invalid:\n  backends\.flask_servers\.servers\.web-a\.port: 70000 is not a port/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("the containers' security settings (checked on the synthesized JSON)", () => {
+  const { stack } = synth(parseTopology(everyFeatureTopology()));
+  const all = Object.values(containers(stack));
+  // Terraform uploads a file into these: Docker refuses to copy into a read-only root file system.
+  const WRITABLE_FOR_UPLOADS = ["apply-agent", "prometheus", "alertmanager", "grafana"];
+
+  it("every container runs as a named unprivileged user, never root", () => {
+    assert.ok(all.length >= 8);
+    for (const c of all) {
+      assert.ok(typeof c.user === "string" && c.user.length > 0, `${c.name}: no user`);
+      assert.doesNotMatch(c.user, /^(root|0)(:|$)/, `${c.name} runs as root`);
+    }
+  });
+
+  it("none is privileged, none on the host network, none may gain privileges (no-new-privileges)", () => {
+    for (const c of all) {
+      assert.equal(c.privileged, false, c.name);
+      assert.equal(c.network_mode, undefined, `${c.name}: network_mode ${c.network_mode}`);
+      assert.ok(c.networks_advanced.length > 0, `${c.name}: on the stack's network`);
+      assert.deepEqual(c.security_opts, ["no-new-privileges:true"], c.name);
+    }
+  });
+
+  it("read-only root file systems wherever nothing is uploaded into them, with a noexec tmpfs where they write", () => {
+    for (const c of all) {
+      const uploads = (c.upload ?? []).length;
+      if (WRITABLE_FOR_UPLOADS.includes(c.name)) {
+        assert.ok(uploads > 0, `${c.name} is writable for uploads it does not have`);
+        assert.notEqual(c.read_only, true, c.name);
+      } else {
+        assert.equal(c.read_only, true, `${c.name}: root file system not read-only`);
+        assert.equal(uploads, 0, c.name);
+        if (c.tmpfs) assert.match(c.tmpfs["/tmp"], /noexec/);
+      }
     }
   });
 });

@@ -94,7 +94,30 @@ export interface ContainerPlan {
   waitHealthy?: boolean;
   /** TLS binds need certificates from the deploying machine: a Terraform variable names the directory. */
   certificates?: { containerPath: string };
+  /**
+   * The root file system is mounted read-only (writes go to volumes and tmpfs). Not possible where
+   * Terraform uploads a file into it: Docker refuses to copy into a read-only root file system.
+   */
+  readOnlyRootfs: boolean;
+  /** In-memory directories a read-only container still writes (gunicorn's worker heartbeats in /tmp). */
+  tmpfs?: Record<string, string>;
 }
+
+/**
+ * The unprivileged user each image runs as, stated on the container so that a check of the stack
+ * (and a reader) need not know the images: our Dockerfiles' USER lines, and the upstream images' own.
+ */
+export const CONTAINER_USERS = {
+  web: "web",
+  haproxy: "99:99",
+  sidecar: "node",
+  prometheus: "nobody",
+  alertmanager: "nobody",
+  grafana: "472",
+} as const;
+
+/** A small tmpfs for /tmp, never executable. */
+const TMP = { "/tmp": "rw,noexec,nosuid,size=16m" };
 
 /** A Terraform input of the stack: a secret the deploying environment gives (TF_VAR_<name>), never the repository. */
 export interface StackVariable {
@@ -191,7 +214,10 @@ function webContainers(topology: Topology): ContainerPlan[] {
         name: server.address,
         image,
         aliases: [server.address],
-        env: { INSTANCE_NAME: server.name, BIND: `0.0.0.0:${server.port}` },
+        env: { INSTANCE_NAME: server.name, BIND: `0.0.0.0:${server.port}`, PYTHONDONTWRITEBYTECODE: "1" },
+        user: CONTAINER_USERS.web,
+        readOnlyRootfs: true,
+        tmpfs: TMP,
         ports: [],
         uploads: [],
         volumes: [],
@@ -216,6 +242,8 @@ function haproxyContainer({ topology, sockets, volumes }: StackContext): Contain
     aliases: [DOCKER_HOSTS.haproxy],
     // The image's entrypoint adds -W -db (master-worker, foreground); -S opens the master CLI for hitless reloads.
     command: ["haproxy", "-S", `${sockets.master},mode,600`, "-f", DOCKER_PATHS.config],
+    user: CONTAINER_USERS.haproxy,
+    readOnlyRootfs: true,
     ports: [
       ...bindPorts(topology.frontends.flatMap((f) => f.binds)).map((p) => ({ internal: p, external: p, ip: EVERY_ADDRESS })),
       { internal: monitoring.port, external: monitoring.port, ip: LOOPBACK },
@@ -247,6 +275,7 @@ function agentContainer({ topology, source, volumes }: StackContext): ContainerP
     entrypoint: ["node", "/app/agent.mjs"],
     command: ["--target", "docker", "--state-dir", DOCKER_PATHS.socketDir, "--desired", DOCKER_PATHS.desiredTopology, "--source", source],
     user: `${HAPROXY_IMAGE_GID}:${HAPROXY_IMAGE_GID}`,
+    readOnlyRootfs: false, // the topology is uploaded
     ports: [],
     uploads: [{ path: DOCKER_PATHS.desiredTopology, content: `${JSON.stringify(topology, null, 2)}\n` }],
     volumes: [{ volume: volumes.socket, containerPath: DOCKER_PATHS.socketDir }],
@@ -276,7 +305,10 @@ function sidecarContainer({ topology, sockets, volumes }: StackContext): Contain
       "--distribution-window", distributionWindow,
     ],
     // The socket is HAProxy's (group 99, mode from the model): the sidecar joins that group, no more.
+    user: CONTAINER_USERS.sidecar,
     groupAdd: [HAPROXY_IMAGE_GID],
+    readOnlyRootfs: true,
+    tmpfs: TMP,
     env: { NODE_OPTIONS: sidecarNodeFlags(serverCount(topology)).join(" ") },
     ports: [{ internal: port, external: port, ip: LOOPBACK }],
     uploads: [],
@@ -295,6 +327,8 @@ function prometheusContainer({ topology, source, volumes }: StackContext): Conta
     image: { kind: "pull", name: PINNED_IMAGES.prometheus },
     aliases: [DOCKER_HOSTS.prometheus],
     command: ["--config.file=/etc/prometheus/prometheus.yml", "--storage.tsdb.path=/prometheus", `--web.listen-address=0.0.0.0:${port}`],
+    user: CONTAINER_USERS.prometheus,
+    readOnlyRootfs: false, // its config and rules are uploaded
     ports: [{ internal: port, external: port, ip: LOOPBACK }],
     uploads: [
       { path: "/etc/prometheus/prometheus.yml", content: renderPrometheusConfig(topology, dockerTarget(), { sidecar: true, source }) },
@@ -313,6 +347,8 @@ function alertmanagerContainer({ topology, source, volumes }: StackContext): Con
     image: { kind: "pull", name: PINNED_IMAGES.alertmanager },
     aliases: [DOCKER_HOSTS.alertmanager],
     command: [`--config.file=/etc/alertmanager/${ALERTMANAGER_CONFIG_FILE}`, "--storage.path=/alertmanager", `--web.listen-address=0.0.0.0:${port}`, "--cluster.listen-address="],
+    user: CONTAINER_USERS.alertmanager,
+    readOnlyRootfs: false, // its config is uploaded
     ports: [{ internal: port, external: port, ip: LOOPBACK }],
     uploads: [{ path: `/etc/alertmanager/${ALERTMANAGER_CONFIG_FILE}`, content: renderAlertmanagerConfig(topology, (w) => `\${var.${webhookVariable(w.urlFromEnv)}}`, { source, target: "docker" }) }],
     volumes: [{ volume: volumes.alertmanager, containerPath: "/alertmanager" }],
@@ -332,6 +368,8 @@ function grafanaContainer({ topology, source, volumes }: StackContext): Containe
     image: { kind: "pull", name: PINNED_IMAGES.grafana },
     aliases: [DOCKER_HOSTS.grafana],
     env: { GF_SERVER_HTTP_PORT: String(services.grafana.port), GF_AUTH_ANONYMOUS_ENABLED: "true", GF_AUTH_ANONYMOUS_ORG_ROLE: "Viewer" },
+    user: CONTAINER_USERS.grafana,
+    readOnlyRootfs: false, // its provisioning files are uploaded
     ports: [{ internal: services.grafana.port, external: services.grafana.port, ip: LOOPBACK }],
     uploads: [
       {

@@ -63,6 +63,12 @@ export class DockerTopologyStack extends TerraformStack {
           ...(container.certificates && certificatesDir ? [{ hostPath: certificatesDir.stringValue, containerPath: container.certificates.containerPath, readOnly: true }] : []),
         ],
         healthcheck: container.healthcheck,
+        readOnly: container.readOnlyRootfs,
+        tmpfs: container.tmpfs,
+        // Nothing in the stack needs more than its image gives: no privileged mode, no host network
+        // (every container is on the stack's bridge network), and no gaining privileges by setuid.
+        privileged: false,
+        securityOpts: ["no-new-privileges:true"],
         mustRun: true,
         wait: container.waitHealthy,
         dependsOn: container.dependsOn?.map((name) => created.get(name)!),
