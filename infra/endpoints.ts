@@ -1,6 +1,12 @@
 // The HTTP endpoints of the components around HAProxy that the runtime, the stacks and verify
 // probe: each spelled once, here. (The sidecar's own are sidecar/endpoints.ts: it owns them.)
 
+/** HAProxy's monitoring listener (the model names its metrics path and stats page). */
+export const HAPROXY_PATHS = {
+  /** monitor-uri: 200 while HAProxy runs, answered without logging or touching a backend. */
+  health: "/healthz",
+} as const;
+
 /** Prometheus 2.x. */
 export const PROMETHEUS_PATHS = {
   /** 200 once it serves queries. */

@@ -126,3 +126,11 @@ export class ErrorPageInvalidError extends CodedError {
     super(`${field}: ${file} ${problem}: an error page is a whole HTTP response ("HTTP/1.1 <status> <reason>", headers, an empty line, the body)`);
   }
 }
+
+/** The stats page's login is to come from the environment, and a variable is not set. */
+export class StatsCredentialsUnsetError extends CodedError {
+  readonly code = "STATS_CREDENTIALS_UNSET";
+  constructor(readonly variable: string) {
+    super(`monitoring.statsAuth: the environment variable ${variable} is not set: export it before npm start (HAProxy reads the stats page's login from it), or remove statsAuth to run without a stats page`);
+  }
+}

@@ -66,7 +66,15 @@ export const topology = defineTopology({
       ],
     },
   ],
-  monitoring: { address: "*", port: 8404, statsUri: "/stats", metricsPath: "/metrics" },
+  monitoring: {
+    address: "*",
+    port: 8404,
+    metricsPath: "/metrics",
+    statsUri: "/stats",
+    // The stats page is served only with a login, which HAProxy reads from the environment
+    // (export both before npm start), and only on loopback unless statsOnPublicAddress is set:
+    // statsAuth: { userFromEnv: "LB_STATS_USER", passwordFromEnv: "LB_STATS_PASSWORD" },
+  },
   services: {
     sidecar: { port: 9101, pollInterval: "2s" },
     prometheus: { port: 9090, scrapeInterval: "5s", evaluationInterval: "5s" },

@@ -322,6 +322,16 @@ describe("the containers' security settings (checked on the synthesized JSON)", 
     }
   });
 
+  it("the stats page's login comes from sensitive Terraform variables into HAProxy's environment, never from the repository", () => {
+    const haproxy = containers(stack).haproxy;
+    assert.deepEqual(haproxy.env, ["LB_STATS_USER=${var.lb_stats_user}", "LB_STATS_PASSWORD=${var.lb_stats_password}"]);
+    for (const name of ["lb_stats_user", "lb_stats_password"]) assert.equal(stack.variable[name].sensitive, true, name);
+    // The default topology serves no stats page: no login to ask for.
+    const plain = synth(parseTopology(seedTopology())).stack;
+    assert.equal(containers(plain).haproxy.env, undefined);
+    assert.equal(plain.variable?.lb_stats_user, undefined);
+  });
+
   it("read-only root file systems wherever nothing is uploaded into them, with a noexec tmpfs where they write", () => {
     for (const c of all) {
       const uploads = (c.upload ?? []).length;

@@ -54,7 +54,7 @@ describe("defaults", () => {
         balance: "roundrobin",
         servers: [{ name: "a", address: "10.0.0.1", port: 8080, check: true, inter: "2s", fall: 3, rise: 2, weight: 1, backup: false, disabled: false }],
       }],
-      monitoring: { address: "*", port: 8404, statsUri: "/stats", statsRefresh: "10s", metricsPath: "/metrics" },
+      monitoring: { address: "*", port: 8404, statsUri: "/stats", statsRefresh: "10s", metricsPath: "/metrics", statsOnPublicAddress: false },
       services: {
         sidecar: { port: 9101, pollInterval: "2s", distributionWindow: "30s" },
         prometheus: { port: 9090, scrapeInterval: "5s", evaluationInterval: "5s" },

@@ -120,10 +120,32 @@ const cases: { field: string; edit: (t: any) => void; heading: string; lines: st
     ],
   },
   {
-    field: "monitoring",
+    field: "monitoring (no statsAuth: no stats page)",
     edit: (t) => (t.monitoring = { address: "*", port: 9000, statsUri: "/haproxy", statsRefresh: "5s", metricsPath: "/prom" }),
     heading: "frontend monitoring",
-    lines: ["    bind 127.0.0.1:9000", "    http-request use-service prometheus-exporter if { path /prom }", "    stats uri /haproxy", "    stats refresh 5s"],
+    lines: ["    bind 127.0.0.1:9000", "    monitor-uri /healthz", "    http-request use-service prometheus-exporter if { path /prom }"],
+    absent: /stats/,
+  },
+  {
+    field: "monitoring.statsAuth (a login from the environment, on loopback)",
+    edit: (t) => (t.monitoring = { address: "*", port: 9000, statsUri: "/haproxy", statsRefresh: "5s", statsAuth: { userFromEnv: "OPS_USER", passwordFromEnv: "OPS_PASSWORD" } }),
+    heading: "frontend monitoring",
+    lines: ["    stats enable", "    stats uri /haproxy", "    stats refresh 5s", "    stats hide-version", '    stats auth "${OPS_USER}:${OPS_PASSWORD}"'],
+  },
+  {
+    field: "monitoring.statsAuth on a public address: no stats page unless statsOnPublicAddress",
+    edit: (t) => (t.monitoring.statsAuth = { userFromEnv: "OPS_USER", passwordFromEnv: "OPS_PASSWORD" }),
+    heading: "frontend monitoring",
+    lines: ["    bind *:8404"],
+    absent: /stats/,
+    docker: true,
+  },
+  {
+    field: "monitoring.statsOnPublicAddress",
+    edit: (t) => ((t.monitoring.statsAuth = { userFromEnv: "OPS_USER", passwordFromEnv: "OPS_PASSWORD" }), (t.monitoring.statsOnPublicAddress = true)),
+    heading: "frontend monitoring",
+    lines: ["    bind *:8404", "    stats enable"],
+    docker: true,
   },
 ];
 

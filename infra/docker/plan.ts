@@ -15,7 +15,8 @@ import { ALERTMANAGER_CONFIG_FILE, renderAlertmanagerConfig } from "../render/al
 import { DASHBOARD_DATASOURCE_UID, renderDashboard } from "../render/dashboard.ts";
 import { CERTIFICATE_DIR, DOCKER_HOSTS, DOCKER_PATHS, dockerTarget, haproxySockets, type HaproxySockets } from "../render/targets.ts";
 import { DEFAULT_TOPOLOGY_FILE } from "../model/load.ts";
-import { ALERTMANAGER_PATHS, GRAFANA_PATHS, PROMETHEUS_PATHS, WEB_APP_PATHS } from "../endpoints.ts";
+import { ALERTMANAGER_PATHS, GRAFANA_PATHS, HAPROXY_PATHS, PROMETHEUS_PATHS, WEB_APP_PATHS } from "../endpoints.ts";
+import { statsPageServed } from "../render/view.ts";
 import { SIDECAR_PATHS } from "../../sidecar/endpoints.ts";
 import { sidecarNodeFlags } from "../../sidecar/node-flags.ts";
 import { TargetPlanError } from "../errors.ts";
@@ -134,8 +135,8 @@ export interface DockerStackPlan {
   variables: StackVariable[];
 }
 
-/** The Terraform variable that holds a webhook's URL: its environment variable's name, in lower case (TF_VAR_ + that). */
-export const webhookVariable = (urlFromEnv: string) => urlFromEnv.toLowerCase();
+/** The Terraform variable that holds a secret the model names by environment variable: that name in lower case (TF_VAR_ + that). */
+export const secretVariable = (urlFromEnv: string) => urlFromEnv.toLowerCase();
 
 /** sha256 over the named files and directories of the repository, by relative path and content. */
 export function sourceHash(repoRoot: string, entries: string[]): string {
@@ -186,12 +187,21 @@ export function planDockerStack(topology: Topology, options: { source?: string }
       prometheusContainer(context),
       grafanaContainer(context),
     ],
-    variables: topology.services.alertmanager.webhooks.map((w) => ({
-      name: webhookVariable(w.urlFromEnv),
-      description: `The URL of alert webhook "${w.name}" (set TF_VAR_${webhookVariable(w.urlFromEnv)}; it carries a token, so it is never in the repository)`,
-      sensitive: true,
-    })),
+    variables: [
+      ...statsSecrets(topology).map((name) => ({ name: secretVariable(name), description: `Part of the HAProxy stats page's login (set TF_VAR_${secretVariable(name)}; never in the repository)`, sensitive: true })),
+      ...topology.services.alertmanager.webhooks.map((w) => ({
+        name: secretVariable(w.urlFromEnv),
+        description: `The URL of alert webhook "${w.name}" (set TF_VAR_${secretVariable(w.urlFromEnv)}; it carries a token, so it is never in the repository)`,
+        sensitive: true,
+      })),
+    ],
   };
+}
+
+/** The environment variables of the stats page's login, when the docker target serves the page. */
+function statsSecrets(topology: Topology): string[] {
+  const auth = topology.monitoring.statsAuth;
+  return auth && statsPageServed(topology.monitoring, dockerTarget()) ? [auth.userFromEnv, auth.passwordFromEnv] : [];
 }
 
 const readTemplate = (...parts: string[]) => readFileSync(join(TEMPLATES_DIR, ...parts), "utf8");
@@ -242,6 +252,8 @@ function haproxyContainer({ topology, sockets, volumes }: StackContext): Contain
     aliases: [DOCKER_HOSTS.haproxy],
     // The image's entrypoint adds -W -db (master-worker, foreground); -S opens the master CLI for hitless reloads.
     command: ["haproxy", "-S", `${sockets.master},mode,600`, "-f", DOCKER_PATHS.config],
+    // The stats page's login, when it is served: HAProxy reads these variables as it parses its config.
+    env: statsPageServed(monitoring, dockerTarget()) ? Object.fromEntries(statsSecrets(topology).map((name) => [name, `\${var.${secretVariable(name)}}`])) : undefined,
     user: CONTAINER_USERS.haproxy,
     readOnlyRootfs: true,
     ports: [
@@ -252,7 +264,7 @@ function haproxyContainer({ topology, sockets, volumes }: StackContext): Contain
     volumes: [{ volume: volumes.socket, containerPath: DOCKER_PATHS.socketDir }],
     // The image has bash but no curl: ask the stats page over bash's /dev/tcp.
     healthcheck: {
-      test: ["CMD", "bash", "-c", `exec 3<>/dev/tcp/127.0.0.1/${monitoring.port} && printf 'GET ${monitoring.statsUri} HTTP/1.0\\r\\n\\r\\n' >&3 && head -n 1 <&3 | grep -q ' 200 '`],
+      test: ["CMD", "bash", "-c", `exec 3<>/dev/tcp/127.0.0.1/${monitoring.port} && printf 'GET ${HAPROXY_PATHS.health} HTTP/1.0\\r\\n\\r\\n' >&3 && head -n 1 <&3 | grep -q ' 200 '`],
       interval: "5s", timeout: "2s", retries: 3, startPeriod: "5s",
     },
     certificates: usesTls ? { containerPath: `${DOCKER_PATHS.socketDir}/${CERTIFICATE_DIR}` } : undefined,
@@ -350,7 +362,7 @@ function alertmanagerContainer({ topology, source, volumes }: StackContext): Con
     user: CONTAINER_USERS.alertmanager,
     readOnlyRootfs: false, // its config is uploaded
     ports: [{ internal: port, external: port, ip: LOOPBACK }],
-    uploads: [{ path: `/etc/alertmanager/${ALERTMANAGER_CONFIG_FILE}`, content: renderAlertmanagerConfig(topology, (w) => `\${var.${webhookVariable(w.urlFromEnv)}}`, { source, target: "docker" }) }],
+    uploads: [{ path: `/etc/alertmanager/${ALERTMANAGER_CONFIG_FILE}`, content: renderAlertmanagerConfig(topology, (w) => `\${var.${secretVariable(w.urlFromEnv)}}`, { source, target: "docker" }) }],
     volumes: [{ volume: volumes.alertmanager, containerPath: "/alertmanager" }],
     healthcheck: { test: ["CMD", "wget", "-q", "-O", "/dev/null", `http://127.0.0.1:${port}${ALERTMANAGER_PATHS.ready}`], interval: "10s", timeout: "3s", retries: 3, startPeriod: "5s" },
   };

@@ -306,19 +306,29 @@ export const Backend = z.strictObject({
   servers: z.array(Server).min(1, { error: "a backend needs at least one server" }),
 });
 
-/** One listener for operators: HAProxy's stats page and its built-in Prometheus exporter. */
+/** An environment variable's name: where a secret comes from, so that none is in the repository. */
+const ENV_NAME_PATTERN = /^[A-Z_][A-Z0-9_]{0,127}$/;
+export const EnvName = z.string().regex(ENV_NAME_PATTERN, {
+  error: (iss) => `${show(iss.input)} is not an environment variable name: use capitals, digits and "_" (e.g. "LB_ALERT_WEBHOOK_URL")`,
+});
+
+/** One listener for operators: HAProxy's built-in Prometheus exporter, and its stats page when asked. */
 export const Monitoring = z.strictObject({
   address: Host.default("*"),
   port: Port.default(8404),
   statsUri: UriPath.default("/stats"),
   statsRefresh: Duration.default("10s"),
   metricsPath: UriPath.default("/metrics"),
-});
-
-/** An environment variable's name: where a secret comes from, so that none is in the repository. */
-const ENV_NAME_PATTERN = /^[A-Z_][A-Z0-9_]{0,127}$/;
-export const EnvName = z.string().regex(ENV_NAME_PATTERN, {
-  error: (iss) => `${show(iss.input)} is not an environment variable name: use capitals, digits and "_" (e.g. "LB_ALERT_WEBHOOK_URL")`,
+  /**
+   * The stats page's login, which HAProxy reads from these environment variables as it starts: the
+   * credentials are never in the repository nor in the rendered config. Without it, no stats page.
+   */
+  statsAuth: z.strictObject({ userFromEnv: EnvName, passwordFromEnv: EnvName }).optional(),
+  /**
+   * Serve the stats page where the listener is not on loopback (the docker target's "*"). Off by
+   * default: the page lists every server and its state to whoever reaches the port.
+   */
+  statsOnPublicAddress: z.boolean().default(false),
 });
 
 /**

@@ -2,6 +2,7 @@
 // address for this target) is made here in TypeScript; the templates only lay out lines.
 import type { Backend, Bind, Frontend, Server, Topology } from "../model/schema.ts";
 import { parseDuration } from "../../haproxy/duration.ts";
+import { HAPROXY_PATHS } from "../endpoints.ts";
 import { CERTIFICATE_DIR, DOCKER_PATHS, ERROR_PAGE_DIR, LOCAL_ADDRESS, haproxySockets, type RenderTarget } from "./targets.ts";
 
 export interface ConfigView {
@@ -29,7 +30,7 @@ export interface ConfigView {
   /** One ring per TCP syslog target: HAProxy sends a ring's lines over TCP. */
   rings: RingView[];
   frontends: FrontendView[];
-  monitoring: { bind: string; statsUri: string; statsRefresh: string; metricsPath: string };
+  monitoring: { bind: string; metricsPath: string; healthUri: string; stats?: { uri: string; refresh: string; auth: string } };
   backends: BackendView[];
 }
 
@@ -137,15 +138,31 @@ export function buildView(topology: Topology, target: RenderTarget, source: stri
     frontends: topology.frontends.map((f) => frontendView(f, topology.defaults, target)),
     monitoring: {
       bind: `${bindAddress(topology.monitoring.address, target)}:${topology.monitoring.port}`,
-      statsUri: topology.monitoring.statsUri,
-      statsRefresh: topology.monitoring.statsRefresh,
       metricsPath: topology.monitoring.metricsPath,
+      healthUri: HAPROXY_PATHS.health,
+      stats: statsPageServed(topology.monitoring, target)
+        ? {
+            uri: topology.monitoring.statsUri,
+            refresh: topology.monitoring.statsRefresh,
+            // HAProxy expands "${NAME}" from its environment as it reads the config.
+            auth: `"\${${topology.monitoring.statsAuth!.userFromEnv}}:\${${topology.monitoring.statsAuth!.passwordFromEnv}}"`,
+          }
+        : undefined,
     },
     backends: topology.backends.map((b) => backendView(b, topology.defaults.mode, target)),
   };
 }
 
 const ringName = (logIndex: number) => `log_tcp_${logIndex + 1}`;
+
+/**
+ * Whether the stats page is served: only with a login from the environment, and on a public address
+ * (anything but loopback on this target) only when the model says so.
+ */
+export function statsPageServed(monitoring: Topology["monitoring"], target: RenderTarget): boolean {
+  if (!monitoring.statsAuth) return false;
+  return bindAddress(monitoring.address, target).startsWith("127.") || monitoring.statsOnPublicAddress;
+}
 
 function bindAddress(address: string, target: RenderTarget): string {
   return target.kind === "local" ? LOCAL_ADDRESS : address;

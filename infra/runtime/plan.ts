@@ -9,7 +9,8 @@ import { renderAlertRules, RULES_FILE } from "../render/alert-rules.ts";
 import { renderDashboard } from "../render/dashboard.ts";
 import { ALERTMANAGER_CONFIG_FILE, renderAlertmanagerConfig, webhookUrlsFromEnvironment } from "../render/alertmanager.ts";
 import { LOCAL_ADDRESS, haproxySockets, localTarget, type HaproxySockets, type LocalTarget } from "../render/targets.ts";
-import { ALERTMANAGER_PATHS, PROMETHEUS_PATHS, WEB_APP_PATHS } from "../endpoints.ts";
+import { ALERTMANAGER_PATHS, HAPROXY_PATHS, PROMETHEUS_PATHS, WEB_APP_PATHS } from "../endpoints.ts";
+import { statsPageServed } from "../render/view.ts";
 import { TargetPlanError } from "../errors.ts";
 import { REPO_ROOT } from "../repo.ts";
 import { SIDECAR_PATHS } from "../../sidecar/endpoints.ts";
@@ -122,7 +123,7 @@ export function planLocalStack(topology: Topology, options: PlanOptions): LocalS
     },
     links: [
       { label: "frontend", urls: frontendUrls },
-      { label: "HAProxy stats page", urls: [url(monitoring.port, monitoring.statsUri)] },
+      ...(statsPageServed(monitoring, target) ? [{ label: "HAProxy stats page", urls: [url(monitoring.port, monitoring.statsUri)] }] : []),
       { label: "HAProxy metrics", urls: [url(monitoring.port, monitoring.metricsPath)] },
       ...(options.sidecar ? [{ label: "sidecar metrics", urls: [url(services.sidecar.port, SIDECAR_PATHS.metrics)] }] : []),
       { label: "Prometheus", urls: [url(services.prometheus.port, PROMETHEUS_PATHS.targetsPage), url(services.prometheus.port, PROMETHEUS_PATHS.alertsPage)] },
@@ -176,7 +177,7 @@ function haproxyComponent(topology: Topology, sockets: HaproxySockets, runDir: s
     logFile: join(logs, "haproxy.log"),
     ports: [...bindPorts(topology.frontends.flatMap((f) => f.binds)), monitoring.port],
     debianPackage: "haproxy",
-    url: url(monitoring.port, monitoring.statsUri),
+    url: url(monitoring.port, HAPROXY_PATHS.health),
     readySocket: sockets.admin,
     configFiles: [], // haproxy.cfg has its own path through apply: validated, reloaded, never restarted
   };

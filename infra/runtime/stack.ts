@@ -3,12 +3,13 @@
 import { cp, mkdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Topology } from "../model/schema.ts";
-import { BinaryMissingError, ComponentFailedError, StackAlreadyRunningError, StackNotRunningError } from "../errors.ts";
+import { BinaryMissingError, ComponentFailedError, StackAlreadyRunningError, StackNotRunningError, StatsCredentialsUnsetError } from "../errors.ts";
 import { PortInUseError } from "../../lib/errors.ts";
 import { pollUntil } from "../../lib/poll.ts";
 import { writeFileAtomic } from "../files.ts";
 import { checkHaproxyConfig, DEFAULT_ERROR_PAGES_DIR } from "../render/haproxy-check.ts";
-import { ERROR_PAGE_DIR } from "../render/targets.ts";
+import { ERROR_PAGE_DIR, localTarget } from "../render/targets.ts";
+import { statsPageServed } from "../render/view.ts";
 import { checkErrorPages } from "../render/error-pages.ts";
 import { provisionCertificates, type ProvisionedCertificates } from "./certificates.ts";
 import { runtimeCommand } from "../../haproxy/runtime-api.ts";
@@ -79,6 +80,7 @@ export async function startLocalStack(topology: Topology, options: StartOptions)
       if (!(await isPortFree(port))) throw new PortInUseError(port, component.name, await portOwner(port));
     }
   }
+  requireStatsCredentials(topology, plan.runDir);
   await checkErrorPages(topology, DEFAULT_ERROR_PAGES_DIR);
   await mkdir(plan.runDir, { recursive: true });
   const certificates = await provisionCertificates(plan.runDir, topology, options.certsDir);
@@ -113,6 +115,16 @@ export async function startLocalStack(topology: Topology, options: StartOptions)
     throw error;
   }
   return new LocalStack(plan, started, certificates);
+}
+
+/**
+ * HAProxy reads the stats page's login from its environment, which it inherits from this process
+ * (and, after a crash, from the supervisor): an unset variable would mean an empty login.
+ */
+function requireStatsCredentials(topology: Topology, runDir: string, env: NodeJS.ProcessEnv = process.env): void {
+  const auth = topology.monitoring.statsAuth;
+  if (!auth || !statsPageServed(topology.monitoring, localTarget(runDir))) return;
+  for (const variable of [auth.userFromEnv, auth.passwordFromEnv]) if (!env[variable]) throw new StatsCredentialsUnsetError(variable);
 }
 
 /**

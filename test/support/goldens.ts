@@ -34,6 +34,8 @@ export function everyFeatureTopology(): TopologyInput {
       hsts: { maxAgeSeconds: 63072000, includeSubdomains: true, preload: true },
     });
     t.global.tls = { minVersion: "TLSv1.3" };
+    t.monitoring.statsAuth = { userFromEnv: "LB_STATS_USER", passwordFromEnv: "LB_STATS_PASSWORD" };
+    t.monitoring.statsOnPublicAddress = true;
     t.backends[0].cookie.secure = true;
     t.backends[0].cookie.sameSite = "Strict";
     t.backends.push({
