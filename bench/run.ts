@@ -3,6 +3,7 @@ import { parseCliArgs, runMain } from "../lib/cli.ts";
 import { UsageError } from "../lib/errors.ts";
 import { renderBench } from "./render.bench.ts";
 import { trafficBench } from "./traffic.bench.ts";
+import { httpsBench } from "./https.bench.ts";
 import { concurrentScrapersBench, sidecarBench } from "./sidecar.bench.ts";
 import { synthBench } from "./synth.bench.ts";
 import { failoverBench } from "./failover.bench.ts";
@@ -16,6 +17,7 @@ import { formatBenchTable, type BenchRow } from "./table.ts";
 const SUITES = {
   render: renderBench,
   traffic: trafficBench,
+  https: httpsBench,
   sidecar: sidecarBench,
   scrapers: concurrentScrapersBench,
   cdktf: synthBench,
