@@ -134,3 +134,11 @@ export class StatsCredentialsUnsetError extends CodedError {
     super(`monitoring.statsAuth: the environment variable ${variable} is not set: export it before npm start (HAProxy reads the stats page's login from it), or remove statsAuth to run without a stats page`);
   }
 }
+
+/** The local container deployer met something in the synthesized stack it does not implement. */
+export class DeployUnsupportedError extends CodedError {
+  readonly code = "DEPLOY_UNSUPPORTED";
+  constructor(readonly where: string, problem: string, todo = "cdktf deploy handles it; teach infra/containers/deploy-plan.ts its meaning (from the docker provider's documentation) to deploy it locally") {
+    super(`${where}: ${problem}: ${todo}`);
+  }
+}
