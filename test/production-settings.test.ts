@@ -112,7 +112,7 @@ describe("rate limiting per client address", () => {
 
 describe("the IP allowlist", () => {
   it("a source outside the list gets 403 and never reaches a server; one inside is served", async () => {
-    const running = await startTestStack((t) => (t.frontends[0].allowlist = ["127.0.0.0/24"]));
+    const running = await startTestStack((t) => ((t.frontends[0].allowlist = ["127.0.0.0/24"]), t.frontends[0].errorPages.push({ status: 403, file: "403.http" })));
     try {
       const url = `http://127.0.0.1:${running.topology.frontends[0]!.binds[0]!.port}/`;
       const backendSessions = async () =>
@@ -120,6 +120,8 @@ describe("the IP allowlist", () => {
       const before = await backendSessions();
       const outside = await requestFrom("127.0.9.5", url);
       assert.equal(outside.status, 403);
+      assert.match(outside.body, /"forbidden"/, "the configured 403 page");
+      assert.equal(outside.headers["content-length"], String(Buffer.byteLength(outside.body)));
       assert.equal(await backendSessions(), before, "the backend saw no session from the refused client");
       assert.equal((await requestFrom("127.0.0.7", url)).status, 200);
       assert.equal(await backendSessions(), before + 1);

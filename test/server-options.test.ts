@@ -29,7 +29,7 @@ describe("server options on a running stack", () => {
       return await Promise.all(Array.from({ length: count }, async () => {
         const response = await pool.request({ path, method: "GET" });
         const body = await response.body.text();
-        return { status: response.statusCode, server: response.headers["x-served-by"] as string | undefined, body };
+        return { status: response.statusCode, server: response.headers["x-served-by"] as string | undefined, body, length: response.headers["content-length"] };
       }));
     } finally {
       await pool.close();
@@ -61,7 +61,10 @@ describe("server options on a running stack", () => {
     // have waited 1.5 s by then and are answered 503 by HAProxy.
     const replies = await concurrent("queue_front", "/slow?ms=1000", 4);
     assert.deepEqual(replies.map((r) => r.status).sort(), [200, 200, 503, 503]);
-    assert.ok(replies.filter((r) => r.status === 503).every((r) => r.body.includes('"service unavailable"')), "the 503 page");
+    for (const reply of replies.filter((r) => r.status === 503)) {
+      assert.match(reply.body, /"service unavailable"/, "the configured 503 page");
+      assert.equal(reply.length, String(Buffer.byteLength(reply.body)), "with its Content-Length");
+    }
     assert.equal(await stat("queued", "web-a", "smax"), 1, "the server never had more than maxconn");
     // Requests not pinned to a server wait in the backend's queue (a server's own queue holds those
     // its persistence cookie sends to it).
