@@ -69,13 +69,13 @@ const cases: { field: string; edit: (t: any) => void; heading: string; lines: st
     field: "frontends.httpsRedirect (to the first TLS port, keeping host and path)",
     edit: (t) => (t.frontends[0].binds.push({ port: 8443, tlsCertificate: "site.pem" }), (t.frontends[0].httpsRedirect = true)),
     heading: FRONTEND,
-    lines: ["    http-request redirect location https://%[req.hdr(host),field(1,:)]:8443%[capture.req.uri] code 301 unless { ssl_fc }"],
+    lines: ["    http-request redirect location https://%[req.hdr(host),regsub(:[0-9]+$,)]:8443%[capture.req.uri] code 301 unless { ssl_fc }"],
   },
   {
     field: "frontends.httpsRedirect to port 443 names no port",
     edit: (t) => (t.frontends[0].binds.push({ port: 443, tlsCertificate: "site.pem" }), (t.frontends[0].httpsRedirect = true)),
     heading: FRONTEND,
-    lines: ["    http-request redirect location https://%[req.hdr(host),field(1,:)]%[capture.req.uri] code 301 unless { ssl_fc }"],
+    lines: ["    http-request redirect location https://%[req.hdr(host),regsub(:[0-9]+$,)]%[capture.req.uri] code 301 unless { ssl_fc }"],
   },
   {
     field: "frontends.hsts",

@@ -9,6 +9,7 @@ import { connect as tlsConnect, type ConnectionOptions } from "node:tls";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, it } from "vitest";
+import { Pool } from "undici";
 import { allPassed } from "../sidecar/assertions/judge.ts";
 import { requestOnce } from "../sidecar/assertions/probes.ts";
 import { runAssertions } from "../sidecar/assertions/run.ts";
@@ -93,6 +94,17 @@ describe("TLS termination with a development certificate (global.tls.minVersion 
     assert.equal(plain.status, 301);
     assert.equal(plain.headers.location, `https://127.0.0.1:${ports().tls}/some/path?q=1`);
     assert.equal(plain.headers["strict-transport-security"], undefined);
+    // The Host header's port is replaced, an IPv6 literal kept whole.
+    for (const [host, location] of [[`[::1]:${ports().plain}`, `https://[::1]:${ports().tls}/x`], ["example.test", `https://example.test:${ports().tls}/x`]]) {
+      const pool = new Pool(`http://127.0.0.1:${ports().plain}`, { connections: 1 });
+      try {
+        const response = await pool.request({ path: "/x", method: "GET", headers: { host } });
+        await response.body.dump();
+        assert.equal(response.headers.location, location, host);
+      } finally {
+        await pool.close();
+      }
+    }
     const secure = await requestOnce(`https://127.0.0.1:${ports().tls}/`, { ca });
     assert.equal(secure.headers["strict-transport-security"], "max-age=600; includeSubDomains");
   });

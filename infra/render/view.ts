@@ -181,7 +181,7 @@ function bindLine(bind: Bind, target: RenderTarget): string {
 function httpsRedirect(frontend: Frontend): string | undefined {
   const port = frontend.binds.find((b) => b.tlsCertificate !== undefined)?.port;
   if (!frontend.httpsRedirect || port === undefined) return undefined;
-  return `location https://%[req.hdr(host),field(1,:)]${port === 443 ? "" : `:${port}`}%[capture.req.uri] code 301`;
+  return `location https://%[req.hdr(host),regsub(:[0-9]+$,)]${port === 443 ? "" : `:${port}`}%[capture.req.uri] code 301`;
 }
 
 /** The Strict-Transport-Security value a frontend sends (what verify expects too). */
