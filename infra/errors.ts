@@ -142,3 +142,19 @@ export class DeployUnsupportedError extends CodedError {
     super(`${where}: ${problem}: ${todo}`);
   }
 }
+
+/** The container engine answered a call with an error. */
+export class EngineRequestError extends CodedError {
+  readonly code = "ENGINE_REQUEST_FAILED";
+  constructor(readonly call: string, readonly status: number, message: string) {
+    super(`the container engine refused ${call} (${status}): ${message}`);
+  }
+}
+
+/** No container engine can run here (podman missing, or its service never answered). */
+export class EngineUnavailableError extends CodedError {
+  readonly code = "CONTAINER_ENGINE_UNAVAILABLE";
+  constructor(reason: string) {
+    super(`no container engine: ${reason}`);
+  }
+}

@@ -62,6 +62,7 @@ export interface EngineContainerCreate {
     Privileged: boolean;
     SecurityOpt?: string[];
     GroupAdd?: string[];
+    Dns?: string[];
   };
   NetworkingConfig: { EndpointsConfig: Record<string, { Aliases: string[] }> };
 }

@@ -15,8 +15,6 @@ export const DOCKER_PATHS = {
   config: "/var/lib/haproxy/haproxy.cfg",
   /** The topology CDKTF uploads to the apply agent: a change re-creates the agent, never HAProxy. */
   desiredTopology: "/etc/lb/topology.json",
-  /** Docker's embedded DNS server on user-defined networks. */
-  dns: "127.0.0.11:53",
 } as const;
 
 /** Container (and host) names on the docker network; Prometheus scrapes by these names. */

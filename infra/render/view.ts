@@ -3,7 +3,7 @@
 import type { Backend, Bind, Frontend, Server, Topology } from "../model/schema.ts";
 import { parseDuration } from "../../haproxy/duration.ts";
 import { HAPROXY_PATHS } from "../endpoints.ts";
-import { CERTIFICATE_DIR, DOCKER_PATHS, ERROR_PAGE_DIR, LOCAL_ADDRESS, haproxySockets, type RenderTarget } from "./targets.ts";
+import { CERTIFICATE_DIR, ERROR_PAGE_DIR, LOCAL_ADDRESS, haproxySockets, type RenderTarget } from "./targets.ts";
 
 export interface ConfigView {
   header: { topology: string; source: string; target: string };
@@ -26,7 +26,7 @@ export interface ConfigView {
     retries: number;
     retryOn?: string;
   };
-  resolvers?: { name: string; nameserver: string };
+  resolvers?: { name: string };
   /** One ring per TCP syslog target: HAProxy sends a ring's lines over TCP. */
   rings: RingView[];
   frontends: FrontendView[];
@@ -133,7 +133,7 @@ export function buildView(topology: Topology, target: RenderTarget, source: stri
       retries: topology.defaults.retries,
       retryOn: topology.defaults.retryOn.length ? topology.defaults.retryOn.join(" ") : undefined,
     },
-    resolvers: target.kind === "docker" ? { name: DOCKER_RESOLVERS, nameserver: DOCKER_PATHS.dns } : undefined,
+    resolvers: target.kind === "docker" ? { name: DOCKER_RESOLVERS } : undefined,
     rings: topology.global.logs.flatMap((log, i) => (log.transport === "tcp" ? [{ name: ringName(i), format: log.format, server: log.target, ...LOG_RING }] : [])),
     frontends: topology.frontends.map((f) => frontendView(f, topology.defaults, target)),
     monitoring: {

@@ -1,0 +1,54 @@
+// npm run containers -- up|verify|down [--topology FILE] [--state-dir DIR]
+// A test and development tool: deploys exactly what the synthesized CDKTF stack declares on this
+// machine's podman (no Terraform provider can be downloaded here). `cdktf deploy` stays the way to deploy.
+import { join, relative, resolve } from "node:path";
+import { parseCliArgs, runMain } from "../../lib/cli.ts";
+import { UsageError } from "../../lib/errors.ts";
+import { formatTable } from "../../lib/text-table.ts";
+import { DEFAULT_TOPOLOGY_FILE, loadTopologyFile } from "../model/load.ts";
+import { REPO_ROOT } from "../repo.ts";
+import { planDeploy } from "./deploy-plan.ts";
+import { deployDown, deployUp, waitServersUp } from "./deploy.ts";
+import { startEngineService } from "./engine-service.ts";
+import { ensureImages } from "./images.ts";
+import { LEFT_OUT, synthesizeStack, withoutLeftOut } from "./stack-source.ts";
+
+const USAGE = `usage: npm run containers -- up|down [--topology FILE] [--state-dir DIR]
+
+  up     synthesize the CDKTF stack and deploy what cdk.tf.json declares on the local podman
+  down   remove every container, network and volume up created (images stay, as a cache)
+
+  --topology FILE  a .ts/.js module exporting "topology", or a .json document (default ${DEFAULT_TOPOLOGY_FILE})
+  --state-dir DIR  where the engine's socket, settings and log live (default .containers)
+Terraform variables come from TF_VAR_<name>, as for cdktf deploy.`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command !== "up" && command !== "down") throw new UsageError(`unknown command ${JSON.stringify(command ?? "")}\n${USAGE}`);
+  const { values } = parseCliArgs(rest, { topology: { type: "string", default: DEFAULT_TOPOLOGY_FILE }, "state-dir": { type: "string", default: join(REPO_ROOT, ".containers") } }, USAGE);
+  const topology = await loadTopologyFile(values.topology);
+  const log = (line: string) => process.stderr.write(`containers: ${line}\n`);
+  const engine = await startEngineService(resolve(values["state-dir"]));
+  try {
+    if (command === "down") {
+      const removed = await deployDown(engine.client, topology.name, log);
+      console.log(`removed ${removed.containers} containers, ${removed.networks} networks, ${removed.volumes} volumes of stack "${topology.name}"`);
+      return 0;
+    }
+    const { json, stackDir } = synthesizeStack(topology, relative(REPO_ROOT, resolve(values.topology)));
+    const variables = Object.fromEntries(Object.keys(json.variable ?? {}).map((name) => [name, process.env[`TF_VAR_${name}`] as string]).filter(([, v]) => v !== undefined));
+    const plan = withoutLeftOut(planDeploy(json, { stackDir, variables }), log);
+    const started = performance.now();
+    await ensureImages(engine, plan.images, { leaveOut: [...LEFT_OUT], log });
+    const imagesMs = performance.now() - started;
+    const report = await deployUp(engine.client, topology.name, plan, log);
+    const upMs = await waitServersUp(engine.client, topology, log);
+    console.log(formatTable([["container", "state", "health", "ready after"], ...report.containers.map((c) => [c.name, c.state, c.health, `${(c.ms / 1000).toFixed(1)} s`])]));
+    console.log(`\nstack "${topology.name}" is up: images ${(imagesMs / 1000).toFixed(1)} s, then every server UP in HAProxy after ${(upMs / 1000).toFixed(1)} s more; npm run containers -- down removes it`);
+    return 0;
+  } finally {
+    await engine.stop();
+  }
+}
+
+runMain(main);
