@@ -23,15 +23,23 @@ declare -A testing=(
   [prometheus-haproxy-exporter]=prometheus-haproxy-exporter
   [curl]=curl
   [socat]=socat
+  # The CDKTF stack deployed for real (npm run containers): podman with runc, a Debian bootstrapper.
+  [podman]=podman
+  [runc]=runc
+  [mmdebstrap]=mmdebstrap
+  [iptables]=iptables
 )
 
 missing=()
-need() { command -v "$1" >/dev/null 2>&1 || missing+=("$2"); }
+need() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || missing+=("$2"); }
 for bin in "${!runtime[@]}"; do need "$bin" "${runtime[$bin]}"; done
 # Flask is imported by Debian's python3 (the one gunicorn runs), not by whatever python3 is first on PATH.
 /usr/bin/python3 -c 'import flask' >/dev/null 2>&1 || missing+=(python3-flask)
 if [ "$profile" = test ]; then
   for bin in "${!testing[@]}"; do need "$bin" "${testing[$bin]}"; done
+  # podman's network helpers live off PATH.
+  [ -x /usr/lib/podman/netavark ] || missing+=(netavark)
+  [ -x /usr/lib/podman/aardvark-dns ] || missing+=(aardvark-dns)
 fi
 
 if [ "${#missing[@]}" -gt 0 ]; then
