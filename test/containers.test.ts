@@ -13,7 +13,7 @@ import { withFreePorts } from "../infra/runtime/ports.ts";
 import { engineUnavailableReason, startEngineService, type EngineService } from "../infra/containers/engine-service.ts";
 import { hostAdminSocket, STACK_LABEL } from "../infra/containers/deploy.ts";
 import { runtimeCommand } from "../haproxy/runtime-api.ts";
-import { parseShowStat, serverStates } from "../haproxy/show-stat.ts";
+import { field, parseShowStat, serverStates } from "../haproxy/show-stat.ts";
 import { backgroundTraffic, TrafficClient } from "../sidecar/assertions/traffic.ts";
 import { eventually, processesMentioning } from "./support/stack.ts";
 import { runCli } from "./support/run-cli.ts";
@@ -102,6 +102,37 @@ describe.skipIf(unavailable !== undefined)(`the CDKTF stack on podman (npm run c
       const failed = samples.filter((s) => s.status !== 200);
       assert.equal(failed.length, 0, `failed requests while web-a stopped and started: ${JSON.stringify(failed.slice(0, 5))}`);
       assert.ok(samples.some((s) => s.server === "web-a") && samples.some((s) => s.server === "web-b"));
+    }
+  });
+
+  it("npm run containers -- verify: health, entry points, distribution, persistence, failover and recovery pass through the published ports", async () => {
+    const verify = await runCli(CLI, ["verify", "--topology", topologyFile, "--state-dir", stateDir], { timeoutMs: 180_000 });
+    assert.equal(verify.code, 0, `${verify.stdout}\n${verify.stderr}`);
+    assert.match(verify.stdout, /^6 passed, 0 failed$/m);
+    assert.match(verify.stdout, /^failover +PASS /m);
+  });
+
+  it("a weight changed in the topology, applied as cdktf deploy would: only the apply agent is replaced, HAProxy keeps running, the change is live with 0 non-2xx", async () => {
+    const ids = async () => Object.fromEntries((await engine.client.listContainers(`${STACK_LABEL}=lb-containers-test`)).map((c) => [c.Names[0]!.replace(/^\//, ""), c.Id]));
+    const before = await ids();
+    const changed = structuredClone(topology) as any;
+    changed.backends[0].servers[0].weight = 3;
+    writeFileSync(topologyFile, JSON.stringify(changed));
+    const client = new TrafficClient(frontend(), { connections: 4, timeoutMs: 15_000 });
+    const traffic = backgroundTraffic(client, { concurrency: 4, maxMs: 120_000, maxRequests: 200_000 });
+    try {
+      const up = await runCli(CLI, ["up", "--topology", topologyFile, "--state-dir", stateDir], { timeoutMs: 300_000 });
+      assert.equal(up.code, 0, up.stderr);
+      assert.match(up.stderr, /replacing apply-agent: its definition changed/);
+      const after = await ids();
+      assert.deepEqual(Object.keys(before).filter((name) => before[name] !== after[name]), ["apply-agent"], "only the agent was replaced");
+      const weight = async () => Number(field(parseShowStat(await admin("show stat")).rows.find((r) => r.proxy === "flask_servers" && r.name === "web-a")!, "weight"));
+      assert.ok(await eventually(async () => (await weight()) === 3, 60_000), `web-a's weight is ${await weight()}`);
+    } finally {
+      const samples = await traffic.stop();
+      await client.close();
+      assert.ok(samples.length > 50);
+      assert.equal(samples.filter((s) => s.status !== 200).length, 0, "non-2xx or failed while the change was applied");
     }
   });
 

@@ -25,7 +25,8 @@ describe("planDeploy on the synthesized stack", () => {
     const names = plan.containers.map((c) => c.name);
     assert.deepEqual([...names].sort(), ["alertmanager", "apply-agent", "grafana", "haproxy", "prometheus", "sidecar", "web-a", "web-b"]);
     assert.ok(names.indexOf("apply-agent") < names.indexOf("haproxy"), "HAProxy after the agent that writes its config");
-    assert.deepEqual(plan.containers.find((c) => c.name === "haproxy")!.after, ["apply-agent"]);
+    assert.deepEqual(plan.containers.find((c) => c.name === "haproxy")!.after, ["apply-agent", "web-a", "web-b"]);
+    assert.ok(names.indexOf("web-b") < names.indexOf("haproxy"), "HAProxy after its servers");
     const built = plan.images.filter((i) => i.kind === "build").map((i) => [i.name, i.kind === "build" && i.context, i.kind === "build" && i.dockerfile]);
     assert.deepEqual(built.sort(), [["flask-lb-sidecar:local", "/repo", "sidecar/Dockerfile"], ["flask-lb-web:local", "/repo/apps/web", "Dockerfile"]].sort());
   });

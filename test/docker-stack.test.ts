@@ -115,7 +115,7 @@ describe("the CDKTF stack for the default topology", () => {
     assert.ok(DOCKER_PATHS.config.startsWith(`${DOCKER_PATHS.socketDir}/`));
     const volumeOf = (c: any) => c.volumes.find((v: any) => v.container_path === DOCKER_PATHS.socketDir)?.volume_name;
     assert.equal(volumeOf(byName["apply-agent"]), volumeOf(byName.haproxy));
-    assert.deepEqual(byName.haproxy.depends_on, ["docker_container.container-apply-agent"]);
+    assert.deepEqual(byName.haproxy.depends_on, ["docker_container.container-apply-agent", "docker_container.container-web-a", "docker_container.container-web-b"]);
     assert.equal(byName["apply-agent"].wait, true);
     assert.deepEqual(byName["apply-agent"].entrypoint, ["node", "/app/agent.mjs"]);
     assert.equal(byName["apply-agent"].user, "99:99", "HAProxy's user: it owns the volume");

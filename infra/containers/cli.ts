@@ -11,12 +11,17 @@ import { planDeploy } from "./deploy-plan.ts";
 import { deployDown, deployUp, waitServersUp } from "./deploy.ts";
 import { startEngineService } from "./engine-service.ts";
 import { ensureImages } from "./images.ts";
+import { containerStackAccess } from "./access.ts";
+import { expectationsFromTopology } from "../runtime/verify.ts";
+import { runAssertions } from "../../sidecar/assertions/run.ts";
+import { renderTable } from "../../sidecar/assertions/report.ts";
 import { LEFT_OUT, synthesizeStack, withoutLeftOut } from "./stack-source.ts";
 
-const USAGE = `usage: npm run containers -- up|down [--topology FILE] [--state-dir DIR]
+const USAGE = `usage: npm run containers -- up|verify|down [--topology FILE] [--state-dir DIR]
 
-  up     synthesize the CDKTF stack and deploy what cdk.tf.json declares on the local podman
-  down   remove every container, network and volume up created (images stay, as a cache)
+  up      synthesize the CDKTF stack and deploy what cdk.tf.json declares on the local podman
+  verify  the end-to-end assertions through the published ports (failover stops a web container)
+  down    remove every container, network and volume up created (images stay, as a cache)
 
   --topology FILE  a .ts/.js module exporting "topology", or a .json document (default ${DEFAULT_TOPOLOGY_FILE})
   --state-dir DIR  where the engine's socket, settings and log live (default .containers)
@@ -24,7 +29,7 @@ Terraform variables come from TF_VAR_<name>, as for cdktf deploy.`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
-  if (command !== "up" && command !== "down") throw new UsageError(`unknown command ${JSON.stringify(command ?? "")}\n${USAGE}`);
+  if (command !== "up" && command !== "down" && command !== "verify") throw new UsageError(`unknown command ${JSON.stringify(command ?? "")}\n${USAGE}`);
   const { values } = parseCliArgs(rest, { topology: { type: "string", default: DEFAULT_TOPOLOGY_FILE }, "state-dir": { type: "string", default: join(REPO_ROOT, ".containers") } }, USAGE);
   const topology = await loadTopologyFile(values.topology);
   const log = (line: string) => process.stderr.write(`containers: ${line}\n`);
@@ -34,6 +39,13 @@ async function main(argv: string[]): Promise<number> {
       const removed = await deployDown(engine.client, topology.name, log);
       console.log(`removed ${removed.containers} containers, ${removed.networks} networks, ${removed.volumes} volumes of stack "${topology.name}"`);
       return 0;
+    }
+    if (command === "verify") {
+      const run = await runAssertions(expectationsFromTopology(topology), await containerStackAccess(engine.client, topology, log), { only: ["health", "entrypoints", "distribution", "persistence", "failover", "recovery"], requests: 400 });
+      console.log(renderTable(run.results));
+      const failed = run.results.filter((r) => r.verdict === "fail").length;
+      console.log(`\n${run.results.length - failed} passed, ${failed} failed`);
+      return failed === 0 ? 0 : 1;
     }
     const { json, stackDir } = synthesizeStack(topology, relative(REPO_ROOT, resolve(values.topology)));
     const variables = Object.fromEntries(Object.keys(json.variable ?? {}).map((name) => [name, process.env[`TF_VAR_${name}`] as string]).filter(([, v]) => v !== undefined));

@@ -1,5 +1,6 @@
 // Carries a DeployPlan out on the engine, and takes down exactly what it created (every network,
 // volume and container it makes carries the stack's label; images stay, as a cache).
+import { createHash } from "node:crypto";
 import { posix } from "node:path";
 import { pollUntil } from "../../lib/poll.ts";
 import { EngineRequestError } from "../errors.ts";
@@ -22,28 +23,55 @@ export interface UpReport {
 }
 
 export async function deployUp(engine: EngineClient, stack: string, plan: DeployPlan, log: (line: string) => void): Promise<UpReport> {
+  // Terraform's containers name their image by its id: a rebuilt image replaces the container.
+  const imageIds = new Map<string, string>();
+  for (const c of plan.containers) imageIds.set(c.create.Image, (await engine.call<{ Id: string }>("GET", `/v1.41/images/${encodeURIComponent(c.create.Image)}/json`)).Id);
   const labels = { [STACK_LABEL]: stack };
+  const existing = new Map((await engine.listContainers(labelled(stack))).map((c) => [c.Names[0]!.replace(/^\//, ""), c]));
+  const networks = new Set((await engine.listNetworks(labelled(stack))).map((n) => n.Name));
+  const volumes = new Set((await engine.listVolumes(labelled(stack))).map((v) => v.Name));
   const gateways = new Map<string, string>();
   for (const network of plan.networks) {
-    await engine.createNetwork(network.name, network.driver, labels);
+    if (!networks.has(network.name)) await engine.createNetwork(network.name, network.driver, labels);
     gateways.set(network.name, await networkGateway(engine, network.name));
   }
-  for (const volume of plan.volumes) await engine.createVolume(volume, labels);
+  for (const volume of plan.volumes) if (!volumes.has(volume)) await engine.createVolume(volume, labels);
   const report: UpReport = { containers: [] };
   const started = performance.now();
   for (const container of plan.containers) {
-    log(`creating ${container.name}`);
-    await engine.createContainer(container.name, { ...forPodman(container.create, gateways.get(container.create.HostConfig.NetworkMode)), Labels: labels });
+    // As Terraform does: a container whose definition is unchanged stays; a changed one is replaced.
+    const definition = definitionHash(container, imageIds.get(container.create.Image)!);
+    const current = existing.get(container.name);
+    if (current?.Labels[DEFINITION_LABEL] === definition && current.State === "running") {
+      report.containers.push({ name: container.name, state: "running", health: "kept", ms: 0 });
+      continue;
+    }
+    if (current) {
+      log(`replacing ${container.name}: its definition changed`);
+      await engine.removeContainer(current.Id);
+    } else log(`creating ${container.name}`);
+    await engine.createContainer(container.name, { ...forPodman(container.create, gateways.get(container.create.HostConfig.NetworkMode)), Labels: { ...labels, [DEFINITION_LABEL]: definition } });
     for (const upload of container.uploads) await engine.putArchive(container.name, posix.dirname(upload.path), tarOneFile(posix.basename(upload.path), upload.content));
     await engine.start(container.name);
     // Terraform waits here only where the stack says so (wait = true); the rest are checked at the end.
     if (container.waitHealthy) await waitHealthy(engine, container);
+    report.containers.push({ name: container.name, state: "", health: "", ms: 0 });
   }
-  for (const container of plan.containers) {
-    const health = await waitHealthy(engine, container);
-    report.containers.push({ name: container.name, state: (await engine.inspect(container.name)).State.Status, health, ms: Math.round(performance.now() - started) });
+  for (const entry of report.containers.filter((c) => c.health !== "kept")) {
+    const container = plan.containers.find((c) => c.name === entry.name)!;
+    entry.health = await waitHealthy(engine, container);
+    entry.state = (await engine.inspect(container.name)).State.Status;
+    entry.ms = Math.round(performance.now() - started);
   }
   return report;
+}
+
+/** The label holding a container's definition hash: what decides "unchanged" on the next up. */
+export const DEFINITION_LABEL = "lb-stack.definition";
+
+/** Pure: a hash of what a container is made from (its create request, its image's id, its uploads). */
+export function definitionHash(container: ContainerToRun, imageId: string): string {
+  return createHash("sha256").update(JSON.stringify([container.create, imageId, container.uploads])).digest("hex").slice(0, 16);
 }
 
 /**

@@ -49,6 +49,8 @@ export function expectationsFromTopology(topology: Topology, options: Expectatio
     // One source sends fewer requests than the limit lets through in a window.
     ...(frontend.rateLimit && { perSource: Math.max(1, Math.floor(frontend.rateLimit.requests * 0.9)) }),
     frontendUrl: bindUrl(bind, bind.port),
+    // A server that vanished (a stopped container) answers nothing: HAProxy retries after timeout connect.
+    requestTimeoutMs: parseDuration(defaults.timeouts.connect) + 5000,
     ...(options.ca !== undefined && { ca: options.ca }),
     backend: backend.name,
     balance: backend.balance,

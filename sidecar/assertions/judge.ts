@@ -29,6 +29,11 @@ export interface Expectations {
   perSource?: number;
   /** The CA certificate (PEM) that HTTPS answers must chain to. */
   ca?: string;
+  /**
+   * How long a client waits for an answer before it counts the request failed: longer than HAProxy
+   * may take to give up on a server that answers nothing and retry elsewhere (timeout connect).
+   */
+  requestTimeoutMs?: number;
   /** Every port of every frontend, and what each must answer. */
   entrypoints?: EntrypointExpectation[];
   /** The security features the model asks for, each checked with traffic. */

@@ -156,12 +156,12 @@ async function distribution(expect: Expectations, access: StackAccess, requests:
     // Distinct clients are distinct source addresses: the loopback range has plenty.
     const addresses = Array.from({ length: 16 }, (_, i) => `127.0.0.${i + 2}`);
     for (const address of addresses) {
-      const client = new TrafficClient(expect.frontendUrl, { connections: 2, localAddress: address, ca: expect.ca });
+      const client = new TrafficClient(expect.frontendUrl, { connections: 2, localAddress: address, ca: expect.ca, timeoutMs: expect.requestTimeoutMs });
       for (const reply of await burst(client, Math.max(2, Math.floor(requests / addresses.length)), 2)) tally(address, reply);
       await client.close();
     }
   } else {
-    const client = new TrafficClient(expect.frontendUrl, { connections: 4, perSource: expect.perSource, ca: expect.ca });
+    const client = new TrafficClient(expect.frontendUrl, { connections: 4, perSource: expect.perSource, ca: expect.ca, timeoutMs: expect.requestTimeoutMs });
     const path = (i: number) => (expect.balance === "uri" ? `/d/${i % 16}` : "/");
     const before = await requestsPerServer(expect, access);
     const replies = await burst(client, requests, 4, (i) => client.get(path(i)));
@@ -181,7 +181,7 @@ async function distribution(expect: Expectations, access: StackAccess, requests:
 
 async function persistence(expect: Expectations, access: StackAccess): Promise<AssertionResult> {
   if (!expect.cookie) return judgePersistence(expect, { clients: [] });
-  const client = new TrafficClient(expect.frontendUrl, { connections: 4, perSource: expect.perSource, ca: expect.ca });
+  const client = new TrafficClient(expect.frontendUrl, { connections: 4, perSource: expect.perSource, ca: expect.ca, timeoutMs: expect.requestTimeoutMs });
   try {
     const clients: { cookie?: string; firstServer: string | undefined; servedBy: string[] }[] = [];
     for (let c = 0; c < 4; c++) {
@@ -226,7 +226,7 @@ interface FaultRun {
 async function failoverAndRecovery(expect: Expectations, access: StackAccess): Promise<FaultRun> {
   const victim = expect.servers.find((s) => s.active)!;
   const events: TimelineEvent[] = [];
-  const client = new TrafficClient(expect.frontendUrl, { connections: 8, perSource: expect.perSource, ca: expect.ca });
+  const client = new TrafficClient(expect.frontendUrl, { connections: 8, perSource: expect.perSource, ca: expect.ca, timeoutMs: expect.requestTimeoutMs });
   const traffic = backgroundTraffic(client, { concurrency: 8, maxMs: 60_000, maxRequests: 500_000 });
   let downAt: number | undefined;
   let listeningAt = 0;

@@ -4,6 +4,7 @@ import type { Expectations } from "../../sidecar/assertions/judge.ts";
 
 export const DEFAULT_EXPECTATIONS: Expectations = {
   frontendUrl: "http://127.0.0.1:60000/",
+  requestTimeoutMs: 10_000,
   backend: "flask_servers",
   balance: "roundrobin",
   cookie: "SERVER",
