@@ -11,6 +11,7 @@ import { planBench } from "./plan.bench.ts";
 import { applyBench } from "./apply.bench.ts";
 import { supervisionBench } from "./supervision.bench.ts";
 import { alertDeliveryBench, prometheusScrapeBench } from "./observability.bench.ts";
+import { containersBench } from "./containers.bench.ts";
 import { formatBenchTable, type BenchRow } from "./table.ts";
 
 /** Every suite, in the order they run and print. */
@@ -27,6 +28,7 @@ const SUITES = {
   supervision: supervisionBench,
   prometheus: prometheusScrapeBench,
   alerts: alertDeliveryBench,
+  containers: containersBench,
 } satisfies Record<string, () => Promise<BenchRow[]>>;
 type SuiteName = keyof typeof SUITES;
 const NAMES = Object.keys(SUITES) as SuiteName[];
