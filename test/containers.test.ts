@@ -80,22 +80,29 @@ describe.skipIf(unavailable !== undefined)(`the CDKTF stack on podman (npm run c
     assert.ok(await eventually(async () => (await targets()).some((t) => t.labels.job === "haproxy" && t.labels.instance === `sidecar:${topology.services.sidecar.port}` && t.health === "up"), 30_000), JSON.stringify(await targets()));
   });
 
-  it("web-a's container stopped under traffic: DOWN, 0 failed requests; started again: HAProxy resolves it again and it serves", async () => {
+  it("web-a's container stopped under traffic: DOWN, 0 failed requests; started again at a new address: HAProxy resolves it again and it serves", async () => {
     // A stopped container's address answers nothing (no RST, unlike a killed local process): a request
     // HAProxy had just sent there is retried elsewhere after "timeout connect" (5 s by default), so
     // the client waits longer than that instead of giving up at 5 s.
     const client = new TrafficClient(frontend(), { connections: 4, timeoutMs: 15_000 });
     const traffic = backgroundTraffic(client, { concurrency: 4, maxMs: 60_000, maxRequests: 100_000 });
     try {
+      const addressOf = async (name: string) => Object.values((await engine.client.inspect(name)).NetworkSettings.Networks)[0]!.IPAddress;
+      const before = await addressOf("web-a");
       await engine.client.stop("web-a", 2);
       assert.ok(await eventually(async () => (await status("web-a"))?.startsWith("DOWN") || (await status("web-a")) === "MAINT", 10_000), `web-a is ${await status("web-a")}`);
+      // Another container takes web-a's address meanwhile, so that web-a comes back at a new one.
+      await engine.client.createContainer("address-taker", { Image: "lb-containers-test-web:local", Cmd: ["sleep", "120"], HostConfig: { NetworkMode: "lb-containers-test", ReadonlyRootfs: false, Privileged: false }, NetworkingConfig: { EndpointsConfig: { "lb-containers-test": { Aliases: [] } } }, Labels: {} });
+      await engine.client.start("address-taker");
       await engine.client.start("web-a");
+      assert.notEqual(await addressOf("web-a"), before, "web-a came back at a new address");
       const started = Date.now();
       assert.ok(await eventually(async () => (await status("web-a")) === "UP", 15_000), `web-a is ${await status("web-a")}`);
       const upMs = Date.now() - started;
       // rise 3 × inter 500 ms, a DNS answer (hold nx 1 s), and the container's start.
       assert.ok(upMs < 8000, `UP after ${upMs} ms`);
     } finally {
+      await engine.client.removeContainer("address-taker").catch(() => {});
       const samples = await traffic.stop();
       await client.close();
       assert.ok(samples.length > 50, `${samples.length} requests`);

@@ -29,8 +29,11 @@ Terraform variables come from TF_VAR_<name>, as for cdktf deploy.`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
+  const options = { topology: { type: "string", default: DEFAULT_TOPOLOGY_FILE }, "state-dir": { type: "string", default: join(REPO_ROOT, ".containers") } } as const;
+  // A flag where the command goes is checked as a flag first: a mistyped one is named as such.
+  if (command?.startsWith("-")) parseCliArgs(argv, options, USAGE);
   if (command !== "up" && command !== "down" && command !== "verify") throw new UsageError(`unknown command ${JSON.stringify(command ?? "")}\n${USAGE}`);
-  const { values } = parseCliArgs(rest, { topology: { type: "string", default: DEFAULT_TOPOLOGY_FILE }, "state-dir": { type: "string", default: join(REPO_ROOT, ".containers") } }, USAGE);
+  const { values } = parseCliArgs(rest, options, USAGE);
   const topology = await loadTopologyFile(values.topology);
   const log = (line: string) => process.stderr.write(`containers: ${line}\n`);
   const engine = await startEngineService(resolve(values["state-dir"]));

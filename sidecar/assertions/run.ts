@@ -241,7 +241,12 @@ async function failoverAndRecovery(expect: Expectations, access: StackAccess): P
     access.log(`killed ${victim.name}; waiting for HAProxy to mark it DOWN`);
     downAt = await waitForStatus(expect, access, victim.name, (s) => s.startsWith("DOWN"), failoverBoundMs(expect, victim) + 5000, traffic.now);
     if (downAt !== undefined) events.push({ t: downAt, label: `${victim.name} DOWN` });
+    // Traffic after DOWN, to show it all goes to the others: at least 1.5 s of it, and some answers.
+    // Requests HAProxy had sent to a server that vanished without a reset (a stopped container) wait
+    // out timeout connect before their retry, holding every client connection meanwhile.
     await sleep(1500);
+    const answeredAfterDown = () => traffic.samples().filter((s) => downAt !== undefined && s.t > downAt && s.status !== undefined).length;
+    await pollUntil(() => (answeredAfterDown() >= 20 ? true : undefined), { timeoutMs: (expect.requestTimeoutMs ?? 5000) + 2000, intervalMs: 100 });
 
     // Always start it again, so that verify leaves the stack as it found it.
     restartedAt = traffic.now();
