@@ -17,7 +17,12 @@ const STAND_INS_DIR = fileURLToPath(new URL("./stand-ins/", import.meta.url));
 const SOURCES = ["/etc/apt/sources.list", "/etc/apt/sources.list.d"];
 /** The machine's own extra CA certificates: what its package mirrors and registries are trusted with. */
 const LOCAL_CA_DIR = "/usr/local/share/ca-certificates";
-const MMDEBSTRAP_ARGS = ["--quiet", "--variant=minbase", "--include=ca-certificates", `--customize-hook=copy-in ${LOCAL_CA_DIR} /usr/local/share`, '--customize-hook=chroot "$1" update-ca-certificates', "bookworm"];
+/** minbase with CA certificates, and this machine's own CAs when it has any (a mirror or registry behind a proxy needs them). */
+const mmdebstrapArgs = () => [
+  "--quiet", "--variant=minbase", "--include=ca-certificates",
+  ...(filesOf(LOCAL_CA_DIR).length ? [`--customize-hook=copy-in ${LOCAL_CA_DIR} /usr/local/share`, '--customize-hook=chroot "$1" update-ca-certificates'] : []),
+  "bookworm",
+];
 
 /**
  * Upstream images the stack pulls, and what stands in for each here. Grafana has no Debian package:
@@ -48,14 +53,15 @@ export interface ImageLog {
 
 /** The Debian base, made once per content of the machine's sources and CA certificates. */
 export async function ensureBaseImage(engine: EngineService, log: ImageLog): Promise<string> {
-  const key = hash(JSON.stringify(MMDEBSTRAP_ARGS), ...SOURCES.flatMap(contentOf), ...filesOf(LOCAL_CA_DIR));
+  const args = mmdebstrapArgs();
+  const key = hash(JSON.stringify(args), ...SOURCES.flatMap(contentOf), ...filesOf(LOCAL_CA_DIR));
   const tag = `localhost/lb-debian-base:${key}`;
   if (await engine.client.imageExists(tag)) return tag;
   log(`bootstrapping a Debian base image with mmdebstrap (once; about 20 s): ${tag}`);
   const scratch = mkdtempSync(join(tmpdir(), "lb-base-"));
   try {
     const tar = join(scratch, "base.tar");
-    await run("mmdebstrap", [...MMDEBSTRAP_ARGS, tar], 600_000);
+    await run("mmdebstrap", [...args, tar], 600_000);
     await engine.podman(["import", "--quiet", tar, tag], 300_000);
   } finally {
     rmSync(scratch, { recursive: true, force: true });
