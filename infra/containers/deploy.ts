@@ -25,7 +25,11 @@ export interface UpReport {
 export async function deployUp(engine: EngineClient, stack: string, plan: DeployPlan, log: (line: string) => void): Promise<UpReport> {
   // Terraform's containers name their image by its id: a rebuilt image replaces the container.
   const imageIds = new Map<string, string>();
-  for (const c of plan.containers) imageIds.set(c.create.Image, (await engine.call<{ Id: string }>("GET", `/v1.41/images/${encodeURIComponent(c.create.Image)}/json`)).Id);
+  for (const image of new Set(plan.containers.map((c) => c.create.Image))) {
+    const info = await engine.inspectImage(image);
+    if (!info) throw new EngineRequestError(`inspect image ${image}`, 404, "no such image: it was neither built nor stood in for");
+    imageIds.set(image, info.Id);
+  }
   const labels = { [STACK_LABEL]: stack };
   const existing = new Map((await engine.listContainers(labelled(stack))).map((c) => [c.Names[0]!.replace(/^\//, ""), c]));
   const networks = new Set((await engine.listNetworks(labelled(stack))).map((n) => n.Name));
@@ -36,14 +40,14 @@ export async function deployUp(engine: EngineClient, stack: string, plan: Deploy
     gateways.set(network.name, await networkGateway(engine, network.name));
   }
   for (const volume of plan.volumes) if (!volumes.has(volume)) await engine.createVolume(volume, labels);
-  const report: UpReport = { containers: [] };
+  const kept = new Set<string>();
   const started = performance.now();
   for (const container of plan.containers) {
     // As Terraform does: a container whose definition is unchanged stays; a changed one is replaced.
     const definition = definitionHash(container, imageIds.get(container.create.Image)!);
     const current = existing.get(container.name);
     if (current?.Labels[DEFINITION_LABEL] === definition && current.State === "running") {
-      report.containers.push({ name: container.name, state: "running", health: "kept", ms: 0 });
+      kept.add(container.name);
       continue;
     }
     if (current) {
@@ -55,13 +59,15 @@ export async function deployUp(engine: EngineClient, stack: string, plan: Deploy
     await engine.start(container.name);
     // Terraform waits here only where the stack says so (wait = true); the rest are checked at the end.
     if (container.waitHealthy) await waitHealthy(engine, container);
-    report.containers.push({ name: container.name, state: "", health: "", ms: 0 });
   }
-  for (const entry of report.containers.filter((c) => c.health !== "kept")) {
-    const container = plan.containers.find((c) => c.name === entry.name)!;
-    entry.health = await waitHealthy(engine, container);
-    entry.state = (await engine.inspect(container.name)).State.Status;
-    entry.ms = Math.round(performance.now() - started);
+  const report: UpReport = { containers: [] };
+  for (const container of plan.containers) {
+    if (kept.has(container.name)) {
+      report.containers.push({ name: container.name, state: "running", health: "kept", ms: 0 });
+      continue;
+    }
+    const health = await waitHealthy(engine, container);
+    report.containers.push({ name: container.name, state: (await engine.inspect(container.name)).State.Status, health, ms: Math.round(performance.now() - started) });
   }
   return report;
 }

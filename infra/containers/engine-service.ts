@@ -1,11 +1,11 @@
 // podman's Docker-compatible service, started for the length of one deployer command on a socket of
 // the project's own, with the project's containers.conf (CONTAINERS_CONF): no system file changes.
 // Containers outlive the service (podman's conmon keeps them), so nothing of it stays running.
-import { execFile } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { pollUntil } from "../../lib/poll.ts";
-import { EngineUnavailableError } from "../errors.ts";
+import { BinaryMissingError, EngineUnavailableError } from "../errors.ts";
+import { runProgram } from "../programs.ts";
 import { findOnPath, lastLines, startProcess, stopProcessGroup } from "../runtime/processes.ts";
 import { EngineClient } from "./engine.ts";
 import { parseProcLimits, renderContainersConf } from "./engine-config.ts";
@@ -28,6 +28,15 @@ export function engineUnavailableReason(): string | undefined {
   if (missing.length) return `${missing.join(", ")} not installed (apt-get install ${missing.join(" ")}; npm test installs them)`;
   if (process.getuid?.() !== 0) return "podman here runs rootful: run as root";
   return undefined;
+}
+
+/** Runs one of the engine's tools (podman, mmdebstrap); its failure is the engine's (CONTAINER_ENGINE_UNAVAILABLE). */
+export async function runTool(binary: string, args: string[], options: { env?: NodeJS.ProcessEnv; timeoutMs: number }): Promise<string> {
+  const { code, stdout, output } = await runProgram(binary, args, { debianPackage: binary, ...options }).catch((error: Error) => {
+    throw error instanceof BinaryMissingError ? error : new EngineUnavailableError(`${binary} ${args[0]} did not finish: ${error.message}`);
+  });
+  if (code !== 0) throw new EngineUnavailableError(`${binary} ${args[0]} failed: ${output.trim()}`);
+  return stdout;
 }
 
 export async function startEngineService(dir: string): Promise<EngineService> {
@@ -56,12 +65,6 @@ export async function startEngineService(dir: string): Promise<EngineService> {
     await stop();
     throw new EngineUnavailableError(`podman system service did not answer on ${socketPath} within 15 s:\n${lastLines(logFile).join("\n")}`);
   }
-  const podman = (args: string[], timeoutMs = 120_000) =>
-    new Promise<string>((resolve, reject) => {
-      execFile("podman", args, { env, timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
-        if (error) reject(new EngineUnavailableError(`podman ${args[0]} failed: ${stderr.trim() || error.message}`));
-        else resolve(stdout);
-      });
-    });
+  const podman = (args: string[], timeoutMs = 120_000) => runTool("podman", args, { env, timeoutMs });
   return { client, env, podman, stop };
 }

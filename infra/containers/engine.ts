@@ -57,12 +57,13 @@ export class EngineClient {
     return this.call("GET", `${API}/version`);
   }
 
-  async imageExists(name: string): Promise<boolean> {
+  /** An image's id and labels, or undefined when the engine has no such image. */
+  async inspectImage(name: string): Promise<{ Id: string; Labels: Record<string, string> } | undefined> {
     try {
-      await this.call("GET", `${API}/images/${encodeURIComponent(name)}/json`);
-      return true;
+      const info = await this.call<{ Id: string; Config?: { Labels?: Record<string, string> | null } }>("GET", `${API}/images/${encodeURIComponent(name)}/json`);
+      return { Id: info.Id, Labels: info.Config?.Labels ?? {} };
     } catch (error) {
-      if (error instanceof EngineRequestError && error.status === 404) return false;
+      if (error instanceof EngineRequestError && error.status === 404) return undefined;
       throw error;
     }
   }
@@ -83,7 +84,7 @@ export class EngineClient {
       // The steps, not every line each step prints (apt's output would drown the rest).
       if (parsed.stream?.startsWith("STEP ")) log(`${options.tag}: ${parsed.stream.trim()}`);
     }
-    if (!(await this.imageExists(options.tag))) throw new EngineRequestError(`build ${options.tag}`, 500, "the build ended without the image");
+    if (!(await this.inspectImage(options.tag))) throw new EngineRequestError(`build ${options.tag}`, 500, "the build ended without the image");
   }
 
   createNetwork(name: string, driver: string, labels: Record<string, string>): Promise<unknown> {

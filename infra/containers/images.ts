@@ -11,7 +11,7 @@ import { fileURLToPath } from "node:url";
 import { EngineUnavailableError } from "../errors.ts";
 import { PINNED_IMAGES } from "../docker/plan.ts";
 import type { ImageToBuild, ImageToPull } from "./deploy-plan.ts";
-import type { EngineService } from "./engine-service.ts";
+import { runTool, type EngineService } from "./engine-service.ts";
 
 const STAND_INS_DIR = fileURLToPath(new URL("./stand-ins/", import.meta.url));
 const SOURCES = ["/etc/apt/sources.list", "/etc/apt/sources.list.d"];
@@ -36,6 +36,8 @@ export const STAND_INS: Record<string, string | undefined> = {
   /** The sidecar's Dockerfile's default base. */
   "node:20-bookworm-slim": "node",
 };
+/** The label on a stand-in image: what it was built from, to tell when it must be built again. */
+const STAND_IN_LABEL = "lb.stand-in";
 /** The web app's Dockerfile's default base: the bootstrapped Debian base itself. */
 const DEBIAN_BASE = "debian:bookworm-slim";
 
@@ -56,12 +58,12 @@ export async function ensureBaseImage(engine: EngineService, log: ImageLog): Pro
   const args = mmdebstrapArgs();
   const key = hash(JSON.stringify(args), ...SOURCES.flatMap(contentOf), ...filesOf(LOCAL_CA_DIR));
   const tag = `localhost/lb-debian-base:${key}`;
-  if (await engine.client.imageExists(tag)) return tag;
+  if (await engine.client.inspectImage(tag)) return tag;
   log(`bootstrapping a Debian base image with mmdebstrap (once; about 20 s): ${tag}`);
   const scratch = mkdtempSync(join(tmpdir(), "lb-base-"));
   try {
     const tar = join(scratch, "base.tar");
-    await run("mmdebstrap", [...args, tar], 600_000);
+    await runTool("mmdebstrap", [...args, tar], { timeoutMs: 600_000 });
     await engine.podman(["import", "--quiet", tar, tag], 300_000);
   } finally {
     rmSync(scratch, { recursive: true, force: true });
@@ -77,21 +79,16 @@ export async function ensureStandIn(engine: EngineService, upstream: string, bas
   const extra = dir === "node" ? nodeFiles() : [];
   // Node and npm by version: the binary itself is 100 MB, not worth hashing.
   const key = hash(base, ...filesOf(context), dir === "node" ? `${process.version} npm ${JSON.parse(readFileSync(join(extra[1]!.from, "package.json"), "utf8")).version}` : "");
-  if ((await engine.client.imageExists(upstream)) && (await standInKey(engine, upstream)) === key) return;
+  if ((await engine.client.inspectImage(upstream))?.Labels[STAND_IN_LABEL] === key) return;
   log(`building a stand-in for ${upstream} (no registry here) from ${join("infra/containers/stand-ins", dir)}`);
   const scratch = mkdtempSync(join(tmpdir(), "lb-stand-in-"));
   try {
     cpSync(context, scratch, { recursive: true });
     for (const file of extra) cpSync(file.from, join(scratch, file.to), { recursive: true });
-    await engine.client.build(await tarDirectory(scratch), { tag: upstream, dockerfile: "Dockerfile", buildArgs: { BASE_IMAGE: base }, labels: { "lb.stand-in": key } }, log);
+    await engine.client.build(await tarDirectory(scratch), { tag: upstream, dockerfile: "Dockerfile", buildArgs: { BASE_IMAGE: base }, labels: { [STAND_IN_LABEL]: key } }, log);
   } finally {
     rmSync(scratch, { recursive: true, force: true });
   }
-}
-
-async function standInKey(engine: EngineService, image: string): Promise<string | undefined> {
-  const info = await engine.client.call<{ Config?: { Labels?: Record<string, string> } }>("GET", `/v1.41/images/${encodeURIComponent(image)}/json`);
-  return info.Config?.Labels?.["lb.stand-in"];
 }
 
 /** This machine's Node and npm, for the node stand-in. */
@@ -129,15 +126,6 @@ export async function tarDirectory(dir: string): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     execFile("tar", ["-C", dir, ...ignore.map((p) => `--exclude=./${p.replace(/^\//, "")}`), "-cf", "-", "."], { encoding: "buffer", maxBuffer: 1024 * 1024 * 1024 }, (error, stdout, stderr) => {
       if (error) reject(new Error(`tar of ${dir} failed: ${stderr.toString() || error.message}`));
-      else resolve(stdout);
-    });
-  });
-}
-
-function run(command: string, args: string[], timeoutMs: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    execFile(command, args, { timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
-      if (error) reject(new EngineUnavailableError(`${command} failed: ${stderr.trim() || error.message}`));
       else resolve(stdout);
     });
   });

@@ -1,9 +1,9 @@
 // The second validation layer: the real HAProxy parses the rendered text (haproxy -c).
-import { execFile } from "node:child_process";
 import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { BinaryMissingError, HaproxyConfigRejectedError } from "../errors.ts";
+import { HaproxyConfigRejectedError } from "../errors.ts";
+import { runProgram } from "../programs.ts";
 import { TEMPLATES_DIR } from "./render.ts";
 import { DOCKER_INIT_ADDR } from "./view.ts";
 import { CERTIFICATE_DIR, ERROR_PAGE_DIR } from "./targets.ts";
@@ -73,13 +73,4 @@ export function offendingLines(haproxyOutput: string, configText: string): strin
   return [...numbers].sort((a, b) => a - b).map((n) => `${String(n).padStart(5)} | ${lines[n - 1] ?? ""}`);
 }
 
-function run(binary: string, args: string[], debianPackage = "haproxy"): Promise<{ code: number; output: string }> {
-  return new Promise((resolve, reject) => {
-    execFile(binary, args, { timeout: 60_000, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
-      const output = `${stdout}${stderr}`;
-      if (error && (error as NodeJS.ErrnoException).code === "ENOENT") return reject(new BinaryMissingError(binary, debianPackage));
-      if (error && typeof error.code !== "number") return reject(error);
-      resolve({ code: error ? (error.code as number) : 0, output });
-    });
-  });
-}
+const run = (binary: string, args: string[], debianPackage = "haproxy") => runProgram(binary, args, { debianPackage, maxBuffer: 16 * 1024 * 1024 });

@@ -1,7 +1,7 @@
 // Where a rendered config runs. The model says what the topology is; a target says where its
 // pieces live: addresses, sockets, and the directories that error pages and certificates sit in.
 import { basename, dirname, join } from "node:path";
-import type { Topology } from "../model/schema.ts";
+import type { Bind, Topology } from "../model/schema.ts";
 import { TargetPlanError } from "../errors.ts";
 
 /** Paths inside the docker containers; the CDKTF stack mounts and uploads to exactly these. */
@@ -48,6 +48,9 @@ export const localTarget = (runDir: string): LocalTarget => ({ kind: "local", ru
 
 /** On the local target every process shares 127.0.0.1: nothing listens beyond loopback. */
 export const LOCAL_ADDRESS = "127.0.0.1";
+
+/** Where a client reaches one port of a bind on the local target: https:// for a TLS bind. */
+export const localBindUrl = (bind: Pick<Bind, "tlsCertificate">, port: number) => `${bind.tlsCertificate !== undefined ? "https" : "http"}://${LOCAL_ADDRESS}:${port}/`;
 
 export interface HaproxySockets {
   /** The admin runtime API (stats socket): the sidecar, verify, drift and apply talk to it. */

@@ -184,6 +184,9 @@ function httpsRedirect(frontend: Frontend): string | undefined {
   return `location https://%[req.hdr(host),regsub(:[0-9]+$,)]${port === 443 ? "" : `:${port}`}%[capture.req.uri] code 301`;
 }
 
+/** The Retry-After a client over the rate limit gets (what verify expects too): the window, in whole seconds. */
+export const retryAfterSeconds = (rateLimit: NonNullable<Frontend["rateLimit"]>) => Math.ceil(parseDuration(rateLimit.window) / 1000);
+
 /** The Strict-Transport-Security value a frontend sends (what verify expects too). */
 export function hstsValue(hsts: Frontend["hsts"]): string | undefined {
   if (!hsts) return undefined;
@@ -198,8 +201,8 @@ function frontendView(frontend: Frontend, defaults: Topology["defaults"], target
     binds: frontend.binds.map((b) => bindLine(b, target)),
     options: frontend.forwardfor ? ["forwardfor"] : [],
     allowlist: frontend.allowlist?.join(" "),
-    // A client over its limit may retry once its window has passed with no requests in it.
-    rateLimit: frontend.rateLimit && { ...frontend.rateLimit, retryAfterSeconds: Math.ceil(parseDuration(frontend.rateLimit.window) / 1000) },
+    // A client over its limit may retry once a window has passed with no requests from it.
+    rateLimit: frontend.rateLimit && { ...frontend.rateLimit, retryAfterSeconds: retryAfterSeconds(frontend.rateLimit) },
     httpsRedirect: httpsRedirect(frontend),
     hsts: hstsValue(frontend.hsts),
     maxRequestBodyBytes: mode === "http" && defaults.maxRequestBodyBytes > 0 ? defaults.maxRequestBodyBytes : undefined,

@@ -1,15 +1,14 @@
 // The local stack's TLS certificates: the ones the user gives (--certs-dir), or, for a bind whose
 // certificate is not there, one signed by a development CA of the run directory, the way mkcert
 // does it: one CA per machine (here per run directory), reused, so that a client trusts it once.
-import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
 import { copyFile, chmod, mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { BinaryMissingError } from "../errors.ts";
 import type { Topology } from "../model/schema.ts";
 import { CERTIFICATE_DIR } from "../render/targets.ts";
 import { assertCertificatesPresent, certificateFiles } from "../render/validate.ts";
 import { writeFileAtomic } from "../files.ts";
+import { runProgram } from "../programs.ts";
 
 /** The development CA, relative to the run directory: what `curl --cacert` takes. */
 export const DEV_CA_FILE = "tls/dev-ca.pem";
@@ -107,12 +106,8 @@ async function signedBy(pemPath: string, caCert: string): Promise<boolean> {
   }
 }
 
-function openssl(args: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    execFile("openssl", args, { timeout: 30_000 }, (error, stdout, stderr) => {
-      if (error && (error as NodeJS.ErrnoException).code === "ENOENT") return reject(new BinaryMissingError("openssl", "openssl"));
-      if (error) return reject(new Error(`openssl ${args[0]} failed: ${stderr.trim() || error.message}`));
-      resolve(stdout);
-    });
-  });
+async function openssl(args: string[]): Promise<string> {
+  const { code, stdout, output } = await runProgram("openssl", args, { debianPackage: "openssl", timeoutMs: 30_000 });
+  if (code !== 0) throw new Error(`openssl ${args[0]} failed: ${output.trim()}`);
+  return stdout;
 }

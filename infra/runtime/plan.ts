@@ -8,7 +8,7 @@ import { prometheusJobs, renderPrometheusConfig } from "../render/prometheus.ts"
 import { renderAlertRules, RULES_FILE } from "../render/alert-rules.ts";
 import { renderDashboard } from "../render/dashboard.ts";
 import { ALERTMANAGER_CONFIG_FILE, renderAlertmanagerConfig, webhookUrlsFromEnvironment } from "../render/alertmanager.ts";
-import { LOCAL_ADDRESS, haproxySockets, localTarget, type HaproxySockets, type LocalTarget } from "../render/targets.ts";
+import { LOCAL_ADDRESS, haproxySockets, localBindUrl, localTarget, type HaproxySockets, type LocalTarget } from "../render/targets.ts";
 import { ALERTMANAGER_PATHS, HAPROXY_PATHS, PROMETHEUS_PATHS, WEB_APP_PATHS } from "../endpoints.ts";
 import { statsPageServed } from "../render/view.ts";
 import { TargetPlanError } from "../errors.ts";
@@ -108,8 +108,7 @@ export function planLocalStack(topology: Topology, options: PlanOptions): LocalS
   ];
   refuseSharedPorts(components);
 
-  // A TLS bind's ports are https://; its development certificate names localhost and 127.0.0.1.
-  const frontendUrls = topology.frontends.flatMap((f) => f.binds).flatMap((b) => bindPorts([b]).map((p) => (b.tlsCertificate !== undefined ? url(p).replace(/^http:/, "https:") : url(p))));
+  const frontendUrls = topology.frontends.flatMap((f) => f.binds).flatMap((b) => bindPorts([b]).map((p) => localBindUrl(b, p)));
   return {
     runDir,
     topology,

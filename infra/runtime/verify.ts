@@ -2,11 +2,11 @@
 // (stats socket, killing and restarting a gunicorn); the sidecar's assertions do the rest.
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { bindPorts, type Bind, type Topology } from "../model/schema.ts";
-import { hstsValue } from "../render/view.ts";
+import { bindPorts, type Topology } from "../model/schema.ts";
+import { hstsValue, retryAfterSeconds } from "../render/view.ts";
 import { DEV_CA_FILE } from "./certificates.ts";
 import { parseDuration } from "../../haproxy/duration.ts";
-import { LOCAL_ADDRESS } from "../render/targets.ts";
+import { LOCAL_ADDRESS, localBindUrl } from "../render/targets.ts";
 import { StackNotRunningError, VerifyNotPossibleError } from "../errors.ts";
 import { runtimeCommand } from "../../haproxy/runtime-api.ts";
 import type { EntrypointExpectation, Expectations } from "../../sidecar/assertions/judge.ts";
@@ -48,7 +48,7 @@ export function expectationsFromTopology(topology: Topology, options: Expectatio
   return {
     // One source sends fewer requests than the limit lets through in a window.
     ...(frontend.rateLimit && { perSource: Math.max(1, Math.floor(frontend.rateLimit.requests * 0.9)) }),
-    frontendUrl: bindUrl(bind, bind.port),
+    frontendUrl: localBindUrl(bind, bind.port),
     // A server that vanished (a stopped container) answers nothing: HAProxy retries after timeout connect.
     requestTimeoutMs: parseDuration(defaults.timeouts.connect) + 5000,
     ...(options.ca !== undefined && { ca: options.ca }),
@@ -61,30 +61,28 @@ export function expectationsFromTopology(topology: Topology, options: Expectatio
     servers: backend.servers.map((s) => ({ name: s.name, weight: s.weight, active: !s.backup && !s.disabled, interMs: parseDuration(s.inter), fall: s.fall, rise: s.rise })),
     entrypoints: entrypointExpectations(topology),
     security: {
-      ...(frontend.rateLimit && { rateLimit: { requests: frontend.rateLimit.requests, retryAfterSeconds: Math.ceil(parseDuration(frontend.rateLimit.window) / 1000) } }),
+      ...(frontend.rateLimit && { rateLimit: { requests: frontend.rateLimit.requests, retryAfterSeconds: retryAfterSeconds(frontend.rateLimit) } }),
       ...(allowlist && { allowlist: outsideSource(allowlist) }),
       ...(backend.cookie && { cookie: { name: backend.cookie.name, secure: backend.cookie.secure, httponly: backend.cookie.httponly, sameSite: backend.cookie.sameSite } }),
     },
   };
 }
 
-const bindUrl = (bind: Bind, port: number) => `${bind.tlsCertificate !== undefined ? "https" : "http"}://${LOCAL_ADDRESS}:${port}/`;
-
 /** Every port of every frontend: the servers that may answer, and what TLS, redirect and HSTS must show. */
 function entrypointExpectations(topology: Topology): EntrypointExpectation[] {
   return topology.frontends.flatMap((frontend) => {
     const backend = topology.backends.find((b) => b.name === frontend.defaultBackend)!;
     const servers = backend.servers.filter((s) => !s.disabled && s.weight > 0).map((s) => s.name);
-    const tlsPort = frontend.binds.find((b) => b.tlsCertificate !== undefined)?.port;
+    const tlsBind = frontend.binds.find((b) => b.tlsCertificate !== undefined);
     return frontend.binds.flatMap((bind) =>
       bindPorts([bind]).map((port): EntrypointExpectation => {
         const tls = bind.tlsCertificate !== undefined;
         return {
           frontend: frontend.name,
-          url: bindUrl(bind, port),
+          url: localBindUrl(bind, port),
           servers,
           ...(tls && { tls: { minVersion: topology.global.tls.minVersion, http2: bind.http2 } }),
-          ...(!tls && frontend.httpsRedirect && tlsPort !== undefined && { redirectTo: `https://${LOCAL_ADDRESS}:${tlsPort}/` }),
+          ...(!tls && frontend.httpsRedirect && tlsBind && { redirectTo: localBindUrl(tlsBind, tlsBind.port) }),
           ...(tls && frontend.hsts && { hsts: hstsValue(frontend.hsts) }),
         };
       }),

@@ -108,15 +108,14 @@ export function judgeDistribution(expect: Expectations, m: DistributionMeasureme
     case "leastconn":
       return judgeLeastconn(base, candidates, m, total, strays, failed);
     case "roundrobin": {
-      const tolerance = SHARE_TOLERANCE;
       const weights = candidates.reduce((sum, s) => sum + s.weight, 0);
       const expected = candidates.map((s) => `${s.name} ${pct(s.weight / weights)}`).join(", ");
-      const off = candidates.filter((s) => Math.abs((m.counts.get(s.name) ?? 0) / Math.max(total, 1) - s.weight / weights) > tolerance);
+      const off = candidates.filter((s) => Math.abs((m.counts.get(s.name) ?? 0) / Math.max(total, 1) - s.weight / weights) > SHARE_TOLERANCE);
       const measured = candidates.map((s) => `${s.name} ${pct((m.counts.get(s.name) ?? 0) / Math.max(total, 1))}`).join(", ");
       return {
         ...base,
         verdict: verdictOf(off.length === 0 && strays.length === 0 && m.failures === 0),
-        expected: `${expected} of ${total + m.failures} requests (by weight, ±${pct(tolerance)}), none failed`,
+        expected: `${expected} of ${total + m.failures} requests (by weight, ±${pct(SHARE_TOLERANCE)}), none failed`,
         measured: `${measured}${strays.length ? `; also ${strays.join(", ")}` : ""}${failed}`,
       };
     }
