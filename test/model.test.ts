@@ -60,6 +60,7 @@ describe("defaults", () => {
         prometheus: { port: 9090, scrapeInterval: "5s", evaluationInterval: "5s" },
         alertmanager: { port: 9093, groupWait: "10s", groupInterval: "1m", repeatInterval: "4h", webhooks: [] },
         grafana: { port: 3000 },
+        dns: { port: 8053 },
       },
     });
   });
@@ -95,7 +96,7 @@ describe("invalid topologies are refused with a message naming the field and wha
       "frontends.http_front.binds[0].port: 80.5 is not a port: use a whole number from 1 to 65535",
     ]],
     ["an empty backend", (t) => (t.backends[0].servers = []), [
-      "backends.flask_servers.servers: a backend needs at least one server",
+      "backends.flask_servers.servers: backend \"flask_servers\" has no server: list servers or add a discovery group",
     ]],
     ["cookie persistence without server cookies", (t) => delete t.backends[0].servers[0].cookie, [
       'backends.flask_servers.servers.web-a.cookie: backend "flask_servers" uses cookie persistence, so every server needs a cookie value: add cookie: "web-a"',
@@ -177,6 +178,33 @@ describe("invalid topologies are refused with a message naming the field and wha
     ]],
     ["Alertmanager on Prometheus's port", (t) => (t.services.alertmanager = { port: 9090 }), [
       "services.alertmanager.port: port 9090 is already used by the prometheus: give each listener its own ports",
+    ]],
+    ["a discovered group of A records without a port", (t) => (t.backends[0].discovery = { name: "web", dnsName: "web.lb.internal", maxServers: 5 }), [
+      "backends.flask_servers.discovery.port: A records carry no port: give the group's port (or use SRV records)",
+    ]],
+    ["an SRV group with a port", (t) => (t.backends[0].discovery = { name: "web", dnsName: "_http._tcp.web.lb.internal", record: "SRV", port: 80, maxServers: 5 }), [
+      "backends.flask_servers.discovery.port: SRV records carry each server's port: remove port",
+    ]],
+    ["an SRV group named like a host", (t) => (t.backends[0].discovery = { name: "web", dnsName: "web.lb.internal", record: "SRV", maxServers: 5 }), [
+      'backends.flask_servers.discovery.dnsName: "web.lb.internal" is not an SRV name: SRV records are looked up as "_service._proto.name", e.g. "_http._tcp.web.lb.internal"',
+    ]],
+    ["more instances than slots", (t) => (t.backends[0].discovery = { name: "web", dnsName: "web.lb.internal", port: 80, maxServers: 2, instances: 3 }), [
+      "backends.flask_servers.discovery.instances: 3 instances do not fit in maxServers 2: HAProxy would leave 1 of them without traffic",
+    ]],
+    ["a listed server named like a slot", (t) => (t.backends[0].discovery = { name: "web-", dnsName: "web.lb.internal", port: 80, maxServers: 2, instances: 1 }, t.backends[0].servers[0].name = "web-1"), [
+      'backends.flask_servers.servers.web-1.name: "web-1" is also a slot of discovery group "web-": rename the server or the group',
+    ]],
+    ["a directive smuggled into a DNS name", (t) => (t.backends[0].discovery = { name: "web", dnsName: "web.lb.internal:80 backup", port: 80, maxServers: 2 }), [
+      'backends.flask_servers.discovery.dnsName: "web.lb.internal:80 backup" is not a DNS name: use labels of letters, digits and "-" separated by "." (an SRV name starts with "_service._proto.")',
+    ]],
+    ["a group name Kubernetes would refuse", (t) => (t.backends[0].discovery = { name: "Web_Pool", dnsName: "web.lb.internal", port: 80, maxServers: 2 }), [
+      'backends.flask_servers.discovery.name: "Web_Pool" is not a group name: use 1 to 41 lower-case letters, digits or "-", starting with a letter (it names containers and Kubernetes objects)',
+    ]],
+    ["a name server without its port", (t) => (t.backends[0].discovery = { name: "web", dnsName: "web.lb.internal", port: 80, maxServers: 2, resolver: { nameservers: ["10.0.0.2"] } }), [
+      'backends.flask_servers.discovery.resolver.nameservers[0]: "10.0.0.2" is not a name server: use "address:port", e.g. "10.0.0.2:53"',
+    ]],
+    ["more slots than the model allows", (t) => (t.backends[0].discovery = { name: "web", dnsName: "web.lb.internal", port: 80, maxServers: 20000 }), [
+      "backends.flask_servers.discovery.maxServers: 20000 is not a server count: use a whole number from 1 to 10000",
     ]],
   ];
   for (const [name, edit, expected] of table) {

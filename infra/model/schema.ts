@@ -292,6 +292,80 @@ export const Server = z.strictObject({
   disabled: z.boolean().default(false),
 });
 
+/** A DNS name: host-name labels, and the "_service._proto." labels an SRV name starts with. */
+const DNS_NAME_PATTERN = /^(_[A-Za-z0-9-]{1,62}\.){0,2}[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$/;
+export const DnsName = z.string().regex(DNS_NAME_PATTERN, {
+  error: (iss) => `${show(iss.input)} is not a DNS name: use labels of letters, digits and "-" separated by "." (an SRV name starts with "_service._proto.")`,
+});
+
+const HOST_PORT_PATTERN = /^[0-9]{1,3}(\.[0-9]{1,3}){3}:[0-9]{1,5}$/;
+
+/**
+ * How HAProxy asks for a discovered group's records (its "resolvers" section). HAProxy asks again
+ * every resolveEvery; a server whose address left the answer is put in maintenance after
+ * holdObsolete (new requests stop, requests in flight finish: a drain), a new address takes a free
+ * slot at the next answer and enters traffic once its health check passes.
+ */
+export const DnsResolver = z.strictObject({
+  /**
+   * The name servers, "address:port". Absent: the target's own (the local stack's dnsmasq; in
+   * containers the engine's resolver from /etc/resolv.conf, the cluster DNS in Kubernetes).
+   */
+  nameservers: z.array(z.string().regex(HOST_PORT_PATTERN, { error: (iss) => `${show(iss.input)} is not a name server: use "address:port", e.g. "10.0.0.2:53"` })).min(1).optional(),
+  /** How often HAProxy resolves the name (timeout resolve). */
+  resolveEvery: Duration.default("1s"),
+  /** How long HAProxy waits for an answer before asking again (timeout retry), and how many times (resolve_retries). */
+  retryTimeout: Duration.default("1s"),
+  retries: intIn(1, 100, "a retry count").default(3),
+  /** How long a valid answer stands in for a failed resolution (hold valid; HAProxy's default). */
+  holdValid: Duration.default("10s"),
+  /**
+   * How long a server whose record left the answer keeps its address (hold obsolete). 0: at once,
+   * so a scale-down drains the instance at the next answer; raise it when records flap.
+   */
+  holdObsolete: z.union([z.literal("0s"), Duration]).default("0s"),
+  /** How long servers keep their addresses after the name stopped existing (hold nx): the group scaled to 0. */
+  holdNx: Duration.default("30s"),
+  /**
+   * How long servers keep their addresses while the name server does not answer, refuses or errs
+   * (hold timeout/refused/other). HAProxy's 30 s default turns a DNS outage of 30 s into a load
+   * balancer outage (measured: every discovered server in maintenance 30 s after dnsmasq stopped);
+   * 5 minutes rides over a name server's restart or failover.
+   */
+  holdDuringOutage: Duration.default("5m"),
+  /** The largest answer HAProxy accepts (EDNS0): 512 bytes hold about 25 A records. */
+  acceptedPayloadSize: intIn(512, 65_535, "a payload size in bytes").default(8192),
+});
+
+/**
+ * Servers found through DNS instead of listed: HAProxy reserves maxServers slots (server-template)
+ * named <name>1..<name>N and fills them with the addresses the name resolves to, without a reload.
+ * With cookie persistence the cookie values are derived from each server's address and port
+ * (HAProxy's dynamic cookies), so a client stays on its instance while it exists and is rebalanced
+ * once it is gone; every HAProxy replica derives the same values.
+ */
+export const ServerGroup = z.strictObject({
+  /** The slots' name prefix, and the instances' (the local stack's processes, the containers, the Kubernetes Deployment). */
+  name: Name.refine((n) => /^[a-z][a-z0-9-]{0,40}$/.test(n), { error: (iss) => `${show(iss.input)} is not a group name: use 1 to 41 lower-case letters, digits or "-", starting with a letter (it names containers and Kubernetes objects)` }),
+  /** The name whose records list the servers; the Docker and Kubernetes stacks answer for it themselves. */
+  dnsName: DnsName,
+  /** A (IPv4) records with the port below, or SRV records, which carry each server's port (and weight). */
+  record: z.enum(["A", "SRV"], { error: (iss) => `${show(iss.input)} is not a record type: use "A" or "SRV"` }).default("A"),
+  /** The servers' port, for A records. */
+  port: Port.optional(),
+  /** The most servers the group may grow to: the slots HAProxy reserves. Changing it is a reload. */
+  maxServers: intIn(1, 10_000, "a server count"),
+  /** How many instances the local and Docker stacks start (Kubernetes: the autoscaler's minimum). Scaling later changes no config. */
+  instances: intIn(0, 10_000, "an instance count").default(2),
+  check: z.boolean().default(true),
+  inter: Duration.default("2s"),
+  fall: intIn(1, 1000, "a failure count").default(3),
+  rise: intIn(1, 1000, "a success count").default(2),
+  weight: intIn(0, 256, "a weight").default(1),
+  maxconn: intIn(1, 1_000_000, "a connection limit").optional(),
+  resolver: DnsResolver.prefault({}),
+});
+
 export const BALANCE_ALGORITHMS = ["roundrobin", "leastconn", "source", "uri", "first"] as const;
 
 export const Backend = z.strictObject({
@@ -303,7 +377,9 @@ export const Backend = z.strictObject({
   retries: intIn(0, 100, "a retry count").optional(),
   redispatch: z.boolean().optional(),
   retryOn: z.array(z.enum(RETRY_ON_EVENTS)).optional(),
-  servers: z.array(Server).min(1, { error: "a backend needs at least one server" }),
+  /** Listed servers; a backend needs these, a discovered group, or both. */
+  servers: z.array(Server).default([]),
+  discovery: ServerGroup.optional(),
 });
 
 /** An environment variable's name: where a secret comes from, so that none is in the repository. */
@@ -365,6 +441,8 @@ export const Services = z.strictObject({
     })
     .prefault({}),
   grafana: z.strictObject({ port: Port.default(3000) }).prefault({}),
+  /** The local stack's name server (dnsmasq), started when a backend discovers its servers through DNS. */
+  dns: z.strictObject({ port: Port.default(8053) }).prefault({}),
 });
 
 /** The proxy name the monitoring listener takes; user proxies may not reuse it. */
@@ -391,6 +469,7 @@ export type Frontend = z.output<typeof Frontend>;
 export type Backend = z.output<typeof Backend>;
 export type Server = z.output<typeof Server>;
 export type Bind = z.output<typeof Bind>;
+export type ServerGroup = z.output<typeof ServerGroup>;
 
 /** Every port the binds listen on: a bind's port, or each port of its range port..lastPort. */
 export function bindPorts(binds: readonly Pick<Bind, "port" | "lastPort">[]): number[] {
@@ -398,7 +477,10 @@ export function bindPorts(binds: readonly Pick<Bind, "port" | "lastPort">[]): nu
 }
 
 /** Every server of every backend: what sizes the sidecar. */
-export const serverCount = (topology: Pick<Topology, "backends">): number => topology.backends.reduce((n, b) => n + b.servers.length, 0);
+export const serverCount = (topology: Pick<Topology, "backends">): number => topology.backends.reduce((n, b) => n + b.servers.length + (b.discovery?.maxServers ?? 0), 0);
+
+/** The names HAProxy gives a discovered group's slots (server-template): <name>1 .. <name>N. */
+export const groupSlotNames = (group: Pick<ServerGroup, "name" | "maxServers">): string[] => Array.from({ length: group.maxServers }, (_, i) => `${group.name}${i + 1}`);
 
 // --- cross-references ---------------------------------------------------------------------------
 
@@ -467,6 +549,7 @@ function crossReferenceIssues(topology: Topology): PathIssue[] {
   backends.forEach((backend, i) => {
     if (backend === undefined || backend === null) return;
     const servers = Array.isArray(backend.servers) ? backend.servers : [];
+    issues.push(...groupIssues(backend, i));
     duplicates(servers.map((s) => s?.name), `the servers of backend ${show(backend.name)}`, (j) => ["backends", i, "servers", j, "name"]);
     if (backend.cookie) {
       servers.forEach((server, j) => {
@@ -491,12 +574,33 @@ function crossReferenceIssues(topology: Topology): PathIssue[] {
         }
       });
     }
-    if (servers.length > 0 && servers.every((s) => s?.backup === true || s?.disabled === true)) {
+    if (servers.length > 0 && backend.discovery === undefined && servers.every((s) => s?.backup === true || s?.disabled === true)) {
       issues.push({
         path: ["backends", i, "servers"],
         message: `backend ${show(backend.name)} has no active server (all are backup or disabled): it would serve only errors`,
       });
     }
+  });
+  return issues;
+}
+
+/** A backend's discovered group: present or servers listed, a port where the records carry none, room for its instances. */
+function groupIssues(backend: Backend, i: number): PathIssue[] {
+  const group = backend.discovery;
+  const issues: PathIssue[] = [];
+  if (group === undefined) {
+    if (Array.isArray(backend.servers) && backend.servers.length === 0) issues.push({ path: ["backends", i, "servers"], message: `backend ${show(backend.name)} has no server: list servers or add a discovery group` });
+    return issues;
+  }
+  if (group.record === "A" && group.port === undefined) issues.push({ path: ["backends", i, "discovery", "port"], message: `A records carry no port: give the group's port (or use SRV records)` });
+  if (group.record === "SRV" && group.port !== undefined) issues.push({ path: ["backends", i, "discovery", "port"], message: `SRV records carry each server's port: remove port` });
+  if (group.record === "SRV" && typeof group.dnsName === "string" && !group.dnsName.startsWith("_")) issues.push({ path: ["backends", i, "discovery", "dnsName"], message: `${show(group.dnsName)} is not an SRV name: SRV records are looked up as "_service._proto.name", e.g. "_http._tcp.${group.dnsName}"` });
+  if (typeof group.instances === "number" && typeof group.maxServers === "number" && group.instances > group.maxServers) {
+    issues.push({ path: ["backends", i, "discovery", "instances"], message: `${group.instances} instances do not fit in maxServers ${group.maxServers}: HAProxy would leave ${group.instances - group.maxServers} of them without traffic` });
+  }
+  const slotNames = typeof group.name === "string" && typeof group.maxServers === "number" ? new Set(groupSlotNames(group)) : new Set<string>();
+  (Array.isArray(backend.servers) ? backend.servers : []).forEach((server, j) => {
+    if (slotNames.has(server?.name)) issues.push({ path: ["backends", i, "servers", j, "name"], message: `${show(server.name)} is also a slot of discovery group ${show(group.name)}: rename the server or the group` });
   });
   return issues;
 }
@@ -538,7 +642,7 @@ function portCollisions(topology: Topology): PathIssue[] {
   });
   const port = topology.monitoring?.port;
   if (isPort(port)) claim(port, port, "the monitoring listener", ["monitoring", "port"]);
-  for (const service of ["sidecar", "prometheus", "alertmanager", "grafana"] as const) {
+  for (const service of ["sidecar", "prometheus", "alertmanager", "grafana", "dns"] as const) {
     const p = topology.services?.[service]?.port;
     if (isPort(p)) claim(p, p, `the ${service}`, ["services", service, "port"]);
   }

@@ -1,7 +1,7 @@
 // Where a rendered config runs. The model says what the topology is; a target says where its
 // pieces live: addresses, sockets, and the directories that error pages and certificates sit in.
 import { basename, dirname, join } from "node:path";
-import type { Bind, Topology } from "../model/schema.ts";
+import type { Bind, ServerGroup, Topology } from "../model/schema.ts";
 import { TargetPlanError } from "../errors.ts";
 
 /** Paths inside the docker containers; the CDKTF stack mounts and uploads to exactly these. */
@@ -41,9 +41,20 @@ export interface LocalTarget {
   runDir: string;
 }
 
-export type RenderTarget = DockerTarget | LocalTarget;
+/** HAProxy in a Kubernetes pod: servers are Services of this namespace, found through the cluster's DNS. */
+export interface KubernetesTarget {
+  kind: "kubernetes";
+  namespace: string;
+  clusterDomain: string;
+}
+
+export type RenderTarget = DockerTarget | LocalTarget | KubernetesTarget;
+/** Where HAProxy runs in a container: sockets in a shared volume, servers by name through the container's DNS. */
+export type ContainerTarget = DockerTarget | KubernetesTarget;
+export const isContainerTarget = (target: RenderTarget): target is ContainerTarget => target.kind !== "local";
 
 export const dockerTarget = (): DockerTarget => ({ kind: "docker" });
+export const kubernetesTarget = (namespace: string, clusterDomain = "cluster.local"): KubernetesTarget => ({ kind: "kubernetes", namespace, clusterDomain });
 export const localTarget = (runDir: string): LocalTarget => ({ kind: "local", runDir });
 
 /** On the local target every process shares 127.0.0.1: nothing listens beyond loopback. */
@@ -51,6 +62,32 @@ export const LOCAL_ADDRESS = "127.0.0.1";
 
 /** Where a client reaches one port of a bind on the local target: https:// for a TLS bind. */
 export const localBindUrl = (bind: Pick<Bind, "tlsCertificate">, port: number) => `${bind.tlsCertificate !== undefined ? "https" : "http"}://${LOCAL_ADDRESS}:${port}/`;
+
+/** The local stack's name server (dnsmasq), which answers for the discovered groups' names. */
+export const localNameServer = (topology: Pick<Topology, "services">) => `${LOCAL_ADDRESS}:${topology.services.dns.port}`;
+
+/**
+ * The name a discovered group's records are asked for on a target: the model's, which the local
+ * stack's dnsmasq and the Docker network's aliases answer for (Kubernetes answers for a Service's
+ * own name, chosen by that stack).
+ */
+export function groupDnsName(group: Pick<ServerGroup, "name" | "dnsName">, target: RenderTarget): string {
+  return target.kind === "kubernetes" ? serviceDnsName(group.name, target) : group.dnsName;
+}
+
+/**
+ * A Service's name in the cluster's DNS. HAProxy's resolvers use no search domains, so a name must be
+ * whole: "web" alone resolves for libc in the pod, never for a resolvers section.
+ */
+export const serviceDnsName = (service: string, target: KubernetesTarget) => `${service}.${target.namespace}.svc.${target.clusterDomain}`;
+
+/** Where a listed server is reached from HAProxy on a target. */
+export function serverHost(address: string, target: RenderTarget): string {
+  if (target.kind === "local") return LOCAL_ADDRESS;
+  // A bare name is a Service of the namespace; a dotted name or an address is reached as it is.
+  if (target.kind === "kubernetes" && !address.includes(".")) return serviceDnsName(address, target);
+  return address;
+}
 
 export interface HaproxySockets {
   /** The admin runtime API (stats socket): the sidecar, verify, drift and apply talk to it. */
@@ -67,6 +104,7 @@ export interface HaproxySockets {
 export function haproxySockets(global: Pick<Topology["global"], "statsSocket" | "masterSocket">, target: RenderTarget): HaproxySockets {
   const paths = { admin: global.statsSocket.path, master: global.masterSocket };
   if (target.kind === "local") return { admin: join(target.runDir, basename(paths.admin)), master: join(target.runDir, basename(paths.master)) };
+  // Docker and Kubernetes alike: the socket volume (a named volume, an emptyDir) is mounted there.
   const fields = { admin: "global.statsSocket.path", master: "global.masterSocket" } as const;
   for (const which of ["admin", "master"] as const) {
     if (dirname(paths[which]) !== DOCKER_PATHS.socketDir) {

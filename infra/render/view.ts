@@ -1,9 +1,9 @@
 // The typed view that the Handlebars templates render: every decision (which directive, which
 // address for this target) is made here in TypeScript; the templates only lay out lines.
-import type { Backend, Bind, Frontend, Server, Topology } from "../model/schema.ts";
+import type { Backend, Bind, Frontend, Server, ServerGroup, Topology } from "../model/schema.ts";
 import { parseDuration } from "../../haproxy/duration.ts";
 import { HAPROXY_PATHS } from "../endpoints.ts";
-import { CERTIFICATE_DIR, ERROR_PAGE_DIR, LOCAL_ADDRESS, haproxySockets, type RenderTarget } from "./targets.ts";
+import { CERTIFICATE_DIR, ERROR_PAGE_DIR, LOCAL_ADDRESS, groupDnsName, haproxySockets, isContainerTarget, localNameServer, serverHost, type RenderTarget } from "./targets.ts";
 
 export interface ConfigView {
   header: { topology: string; source: string; target: string };
@@ -26,12 +26,18 @@ export interface ConfigView {
     retries: number;
     retryOn?: string;
   };
-  resolvers?: { name: string };
+  /** HAProxy's resolvers sections: the docker target's (container names), one per discovered group. */
+  resolvers: ResolversView[];
   /** One ring per TCP syslog target: HAProxy sends a ring's lines over TCP. */
   rings: RingView[];
   frontends: FrontendView[];
   monitoring: { bind: string; metricsPath: string; healthUri: string; stats?: { uri: string; refresh: string; auth: string } };
   backends: BackendView[];
+}
+
+export interface ResolversView {
+  name: string;
+  lines: string[];
 }
 
 export interface RingView {
@@ -74,6 +80,10 @@ export interface BackendView {
   retryOn?: string;
   defaultServer?: string;
   servers: { name: string; address: string; options: string }[];
+  /** A discovered group's slots: "server-template <prefix> <count> <address> <options>". */
+  serverTemplate?: { prefix: string; count: number; address: string; options: string };
+  /** With cookie persistence on a discovered group: the key HAProxy derives each server's cookie from. */
+  dynamicCookieKey?: string;
 }
 
 /**
@@ -84,6 +94,44 @@ export const TLS12_CIPHERS = "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM
 export const TLS13_CIPHERSUITES = "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256";
 
 const DOCKER_RESOLVERS = "docker";
+/** The resolvers section listed servers' names resolve through in a container (the cluster's DNS in Kubernetes). */
+const containerResolvers = (target: RenderTarget) => (target.kind === "kubernetes" ? "cluster" : DOCKER_RESOLVERS);
+const DOCKER_RESOLVER_LINES = [
+  "# The container's own name server, whatever the engine: Docker's 127.0.0.11, podman's",
+  "# aardvark-dns on the network's gateway (measured: a fixed 127.0.0.11 left every server MAINT there).",
+  "parse-resolv-conf",
+  "hold valid 10s",
+  "# A name that does not resolve yet (a container not started) is asked again within a second:",
+  "# HAProxy's default (hold nx 30s) kept servers MAINT for 40 s after an up (measured on podman).",
+  "hold nx 1s",
+  "hold other 1s",
+  "timeout resolve 1s",
+  "timeout retry 1s",
+];
+
+/** The resolvers section a discovered group's slots resolve through. */
+export const groupResolversName = (backend: string) => `dns_${backend}`;
+
+function groupResolvers(backend: string, group: ServerGroup, topology: Topology, target: RenderTarget): ResolversView {
+  const r = group.resolver;
+  const nameservers = r.nameservers ?? (target.kind === "local" ? [localNameServer(topology)] : undefined);
+  return {
+    name: groupResolversName(backend),
+    lines: [
+      ...(nameservers ? nameservers.map((ns, i) => `nameserver ns${i + 1} ${ns}`) : ["parse-resolv-conf"]),
+      `accepted_payload_size ${r.acceptedPayloadSize}`,
+      `resolve_retries ${r.retries}`,
+      `timeout resolve ${r.resolveEvery}`,
+      `timeout retry ${r.retryTimeout}`,
+      `hold valid ${r.holdValid}`,
+      `hold obsolete ${r.holdObsolete}`,
+      `hold nx ${r.holdNx}`,
+      `hold timeout ${r.holdDuringOutage}`,
+      `hold refused ${r.holdDuringOutage}`,
+      `hold other ${r.holdDuringOutage}`,
+    ],
+  };
+}
 /** How the docker target's servers get their first address: the last known, else libc, else none yet. */
 export const DOCKER_INIT_ADDR = "last,libc,none";
 
@@ -133,7 +181,10 @@ export function buildView(topology: Topology, target: RenderTarget, source: stri
       retries: topology.defaults.retries,
       retryOn: topology.defaults.retryOn.length ? topology.defaults.retryOn.join(" ") : undefined,
     },
-    resolvers: target.kind === "docker" ? { name: DOCKER_RESOLVERS } : undefined,
+    resolvers: [
+      ...(isContainerTarget(target) && topology.backends.some((b) => b.servers.length > 0) ? [{ name: containerResolvers(target), lines: DOCKER_RESOLVER_LINES }] : []),
+      ...topology.backends.flatMap((b) => (b.discovery ? [groupResolvers(b.name, b.discovery, topology, target)] : [])),
+    ],
     rings: topology.global.logs.flatMap((log, i) => (log.transport === "tcp" ? [{ name: ringName(i), format: log.format, server: log.target, ...LOG_RING }] : [])),
     frontends: topology.frontends.map((f) => frontendView(f, topology.defaults, target)),
     monitoring: {
@@ -149,7 +200,7 @@ export function buildView(topology: Topology, target: RenderTarget, source: stri
           }
         : undefined,
     },
-    backends: topology.backends.map((b) => backendView(b, topology.defaults.mode, target)),
+    backends: topology.backends.map((b) => backendView(b, topology, target)),
   };
 }
 
@@ -211,8 +262,10 @@ function frontendView(frontend: Frontend, defaults: Topology["defaults"], target
   };
 }
 
-function backendView(backend: Backend, mode: string, target: RenderTarget): BackendView {
+function backendView(backend: Backend, topology: Topology, target: RenderTarget): BackendView {
+  const { mode } = topology.defaults;
   const cookie = backend.cookie;
+  const group = backend.discovery;
   return {
     name: backend.name,
     mode,
@@ -227,6 +280,8 @@ function backendView(backend: Backend, mode: string, target: RenderTarget): Back
           cookie.secure ? "secure" : undefined,
           cookie.httponly ? "httponly" : undefined,
           `attr "SameSite=${cookie.sameSite}"`,
+          // A discovered server has no cookie value of its own: HAProxy derives one from its address.
+          group ? "dynamic" : undefined,
         ]
           .filter((w) => w !== undefined)
           .join(" ")
@@ -235,16 +290,28 @@ function backendView(backend: Backend, mode: string, target: RenderTarget): Back
     retries: backend.retries === undefined ? undefined : String(backend.retries),
     retryOn: backend.retryOn === undefined ? undefined : backend.retryOn.length ? backend.retryOn.join(" ") : "none",
     // Container names resolve only once the containers run: start with no address rather than fail.
-    defaultServer: target.kind === "docker" ? `init-addr ${DOCKER_INIT_ADDR} resolvers ${DOCKER_RESOLVERS}` : undefined,
+    defaultServer: isContainerTarget(target) && backend.servers.length > 0 ? `init-addr ${DOCKER_INIT_ADDR} resolvers ${containerResolvers(target)}` : undefined,
     servers: backend.servers.map((s) => ({
       name: s.name,
-      address: `${target.kind === "local" ? LOCAL_ADDRESS : s.address}:${s.port}`,
+      address: `${serverHost(s.address, target)}:${s.port}`,
       options: serverOptions(s),
     })),
+    serverTemplate: group && {
+      prefix: group.name,
+      count: group.maxServers,
+      address: `${groupDnsName(group, target)}${group.port !== undefined ? `:${group.port}` : ""}`,
+      // init-addr none: the slots start empty and take addresses from the answers, never from libc at start.
+      options: `${serverOptions({ ...group, cookie: undefined, backup: false, disabled: false })} resolvers ${groupResolversName(backend.name)} init-addr none${group.record === "A" ? " resolve-prefer ipv4" : ""}`,
+    },
+    // The same on every HAProxy replica, so that each derives the same cookie for a server.
+    dynamicCookieKey: group && cookie ? dynamicCookieKey(topology.name, backend.name) : undefined,
   };
 }
 
-function serverOptions(server: Server): string {
+/** Not a secret (it only keeps addresses out of cookies), but stable: every replica must agree on it. */
+export const dynamicCookieKey = (topology: string, backend: string) => `${topology}.${backend}`;
+
+function serverOptions(server: Pick<Server, "check" | "inter" | "fall" | "rise" | "weight" | "cookie" | "backup" | "maxconn" | "disabled">): string {
   return [
     server.check ? `check inter ${server.inter} fall ${server.fall} rise ${server.rise}` : undefined,
     `weight ${server.weight}`,

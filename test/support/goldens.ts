@@ -4,7 +4,8 @@ import { fileURLToPath } from "node:url";
 import { parseTopology } from "../../infra/model/parse.ts";
 import { DEFAULT_TOPOLOGY_FILE } from "../../infra/model/load.ts";
 import { renderHaproxyConfig } from "../../infra/render/render.ts";
-import { dockerTarget, localTarget, type RenderTarget } from "../../infra/render/targets.ts";
+import { dockerTarget, kubernetesTarget, localTarget, type RenderTarget } from "../../infra/render/targets.ts";
+import { topology as discoveryExample } from "../../infra/topologies/discovery.ts";
 import type { TopologyInput } from "../../infra/model/schema.ts";
 import { editedTopology, seedTopology } from "./topologies.ts";
 
@@ -52,8 +53,27 @@ export function everyFeatureTopology(): TopologyInput {
         { name: "api-old", address: "10.1.0.14", port: 8080, disabled: true, check: false },
       ],
     });
+    t.backends.push({
+      name: "consul_servers",
+      balance: "roundrobin",
+      healthCheck: { method: "GET", path: "/status", expectStatus: 200 },
+      servers: [],
+      discovery: {
+        name: "svc",
+        dnsName: "_http._tcp.web.service.consul",
+        record: "SRV",
+        maxServers: 20,
+        instances: 3,
+        weight: 5,
+        maxconn: 100,
+        resolver: { nameservers: ["10.0.0.2:8600", "10.0.0.3:8600"], resolveEvery: "2s", retryTimeout: "500ms", retries: 5, holdValid: "30s", holdObsolete: "10s", holdNx: "1m", holdDuringOutage: "10m", acceptedPayloadSize: 4096 },
+      },
+    });
   });
 }
+
+/** The discovery example (infra/topologies/discovery.ts): a server-template group with dynamic cookies. */
+export const discoveryTopology = (): TopologyInput => structuredClone(discoveryExample) as TopologyInput;
 
 export interface Golden {
   file: string;
@@ -66,6 +86,10 @@ export const GOLDENS: Golden[] = [
   { file: "default.docker.cfg", topology: seedTopology, target: dockerTarget() },
   { file: "every-feature.local.cfg", topology: everyFeatureTopology, target: localTarget(GOLDEN_RUN_DIR) },
   { file: "every-feature.docker.cfg", topology: everyFeatureTopology, target: dockerTarget() },
+  { file: "every-feature.kubernetes.cfg", topology: everyFeatureTopology, target: kubernetesTarget("flask-lb") },
+  { file: "discovery.local.cfg", topology: discoveryTopology, target: localTarget(GOLDEN_RUN_DIR) },
+  { file: "discovery.docker.cfg", topology: discoveryTopology, target: dockerTarget() },
+  { file: "discovery.kubernetes.cfg", topology: discoveryTopology, target: kubernetesTarget("flask-lb") },
 ];
 
 export function renderGolden(golden: Golden): string {
