@@ -158,3 +158,19 @@ export class EngineUnavailableError extends CodedError {
     super(`no container engine: ${reason}`);
   }
 }
+
+/** npm run scale cannot do what it was asked: no such group, beyond its slots, or not a local stack. */
+export class ScaleNotPossibleError extends CodedError {
+  readonly code = "SCALE_NOT_POSSIBLE";
+  constructor(message: string) {
+    super(message);
+  }
+}
+
+/** Scaling started or stopped instances but HAProxy did not follow within the bound its settings imply. */
+export class ScaleNotFollowedError extends CodedError {
+  readonly code = "SCALE_NOT_FOLLOWED";
+  constructor(message: string) {
+    super(message);
+  }
+}

@@ -16,6 +16,8 @@ declare -A runtime=(
   [prometheus-alertmanager]=prometheus-alertmanager
   [openssl]=openssl
   [git]=git
+  # The name server of topologies whose backends discover their servers through DNS.
+  [dnsmasq]=dnsmasq-base
 )
 declare -A testing=(
   [wrk]=wrk

@@ -20,7 +20,12 @@ export const MIN_JUDGED_REQUESTS = 20;
 
 /** What the topology says of each backend, as the sidecar reads it (written by npm start, apply and the agent). */
 export interface ExpectedDistribution {
-  backends: { name: string; algorithm: string; servers: { name: string; weight: number; disabled: boolean; backup: boolean }[] }[];
+  backends: {
+    name: string;
+    algorithm: string;
+    /** discovered: a slot of a DNS-discovered group, in maintenance whenever DNS gives it no address. */
+    servers: { name: string; weight: number; disabled: boolean; backup: boolean; discovered?: boolean }[];
+  }[];
 }
 
 export class ExpectedFileInvalidError extends CodedError {
@@ -178,6 +183,7 @@ export function findDrift(samples: readonly ServerSample[], expected: ExpectedDi
       const sample = running.get(server.name);
       running.delete(server.name);
       if (!sample) drift.push({ proxy: backend.name, server: server.name, reason: "missing" });
+      else if (server.discovered && sample.state === "MAINT") continue; // an empty slot (or one drained by DNS)
       else if (server.disabled !== (sample.state === "MAINT")) drift.push({ proxy: backend.name, server: server.name, reason: "state" });
       else if (!server.disabled && sample.state === "DRAIN") drift.push({ proxy: backend.name, server: server.name, reason: "state" });
       else if (sample.weight !== server.weight) drift.push({ proxy: backend.name, server: server.name, reason: "weight" });

@@ -138,6 +138,15 @@ const RULES: Rule[] = [
     pattern: "backends.*.servers.*", kinds: ["remove"],
     classify: ([b, s]) => reload(`server ${b}/${s} leaves haproxy.cfg; the reload drains it (the old worker finishes its connections)`),
   },
+  {
+    pattern: "backends.*.discovery.instances", kinds: ["change"],
+    classify: ([b], from, to) => restart(`${from} → ${to} instances of ${b}'s discovered group: HAProxy's config does not change, DNS tells it (the local stack starts or stops instances and its name server's records follow, as npm run scale does; the Docker stack adds or removes containers behind the alias)`),
+  },
+  {
+    pattern: "backends.*.discovery.maxServers", kinds: ["change"],
+    classify: ([b], from, to) => reload(`${b}'s slots for discovered servers: ${from} → ${to} (server-template): a reload, after which the new worker resolves the group again`),
+  },
+  { pattern: "services.dns.**", kinds: ANY, classify: () => restart("the local stack's name server restarts on its new port (HAProxy's resolvers follow with a reload)") },
   { pattern: "services.sidecar.**", kinds: ANY, classify: () => restart("the sidecar restarts with its new settings") },
   { pattern: "services.prometheus.**", kinds: ANY, classify: () => restart("Prometheus restarts with its new configuration") },
   { pattern: "services.grafana.**", kinds: ANY, classify: () => restart("Grafana restarts") },

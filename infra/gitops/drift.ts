@@ -67,7 +67,13 @@ export function observedTopology(base: Topology, observation: Observation): Topo
     const algorithm = observation.algorithms.get(backend.name);
     if (algorithm) backend.balance = algorithm as typeof backend.balance;
     const known = new Map(backend.servers.map((s) => [s.name, s]));
-    backend.servers = observation.servers.filter((o) => o.backend === backend.name).map((o) => observedServer(known.get(o.name), o));
+    // A discovered group's slots are its own: their addresses and maintenance come from DNS, not the
+    // topology. What the file fixes, the number of slots, is observed.
+    const prefix = backend.discovery?.name;
+    const isSlot = (o: ObservedServer) => prefix !== undefined && !known.has(o.name) && o.name.startsWith(prefix) && /^\d+$/.test(o.name.slice(prefix.length));
+    const observed = observation.servers.filter((o) => o.backend === backend.name);
+    if (backend.discovery) backend.discovery.maxServers = observed.filter(isSlot).length;
+    backend.servers = observed.filter((o) => !isSlot(o)).map((o) => observedServer(known.get(o.name), o));
   }
   return topology;
 }

@@ -13,7 +13,7 @@ import { HAPROXY_CONFIG_FILE, LAST_GOOD_CONFIG_FILE } from "../runtime/applied.t
 import { planLocalStack, type ComponentPlan, type LocalStackPlan } from "../runtime/plan.ts";
 import { provisionCertificates } from "../runtime/certificates.ts";
 import { startComponents, stopComponents, writeConfigFiles } from "../runtime/stack.ts";
-import { APPLY_CHECKS, expectationsFromTopology, localCa, localStackAccess } from "../runtime/verify.ts";
+import { APPLY_CHECKS, expectationsFromTopology, readLocalDiscoveredServers, localCa, localStackAccess } from "../runtime/verify.ts";
 import type { ApplyIO } from "./apply.ts";
 import { checkpoint } from "./apply-run.ts";
 import { makePlan } from "./plan.ts";
@@ -77,7 +77,7 @@ export function localIO({ runDir, running, sidecar, step, log }: LocalApply): Ap
       if (removed.length) log(`stopping ${removed.join(", ")}`);
       await stopComponents(runDir, removed);
     },
-    verify: async (t) => (await runAssertions(expectationsFromTopology(t, { ca: localCa(runDir) }), localStackAccess(planFor(t), log), APPLY_CHECKS)).results,
+    verify: async (t) => (await runAssertions(expectationsFromTopology(t, { ca: localCa(runDir), discovered: await readLocalDiscoveredServers(planFor(t)) }), localStackAccess(planFor(t), log), APPLY_CHECKS)).results,
     checkpoint: (s) => checkpoint(step, s, log),
     log,
   };

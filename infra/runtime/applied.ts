@@ -4,7 +4,7 @@
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import type { Topology } from "../model/schema.ts";
+import { groupSlotNames, type Topology } from "../model/schema.ts";
 import { writeFileAtomic } from "../files.ts";
 import type { ExpectedDistribution } from "../../sidecar/distribution.ts";
 
@@ -35,7 +35,11 @@ export function expectedDistribution(topology: Topology): ExpectedDistribution {
     backends: topology.backends.map((b) => ({
       name: b.name,
       algorithm: b.balance,
-      servers: b.servers.map((s) => ({ name: s.name, weight: s.weight, disabled: s.disabled, backup: s.backup })),
+      servers: [
+        ...b.servers.map((s) => ({ name: s.name, weight: s.weight, disabled: s.disabled, backup: s.backup })),
+        // Every slot: in traffic while DNS gives it an address (HAProxy keeps the others in maintenance).
+        ...(b.discovery ? groupSlotNames(b.discovery).map((name) => ({ name, weight: b.discovery!.weight, disabled: false, backup: false, discovered: true })) : []),
+      ],
     })),
   };
 }

@@ -21,7 +21,7 @@ import { formatStatus, healthy, observeStack } from "./status.ts";
 import { runAssertions } from "../../sidecar/assertions/run.ts";
 import { renderTable } from "../../sidecar/assertions/report.ts";
 import { allPassed } from "../../sidecar/assertions/judge.ts";
-import { expectationsFromTopology, localCa, localStackAccess, recordVerifyReport, START_CHECKS } from "./verify.ts";
+import { expectationsFromTopology, readLocalDiscoveredServers, localCa, localStackAccess, recordVerifyReport, START_CHECKS } from "./verify.ts";
 
 const USAGE = `usage: npm start [-- --topology FILE] [--run-dir DIR] [--certs-dir DIR] [--detach]
        npm stop  [-- --run-dir DIR]
@@ -263,7 +263,7 @@ async function startVerified({ topologyFile, runDir, certsDir }: StartRequest, o
   // The quick assertions before saying "up"; npm run verify runs failover and recovery too.
   try {
     const access = localStackAccess(stack.plan, output.err);
-    const run = await runAssertions(expectationsFromTopology(topology, { ca: localCa(runDir) }), access, START_CHECKS);
+    const run = await runAssertions(expectationsFromTopology(topology, { ca: localCa(runDir), discovered: await readLocalDiscoveredServers(stack.plan) }), access, START_CHECKS);
     if (!allPassed(run.results)) {
       output.err(`${renderTable(run.results)}\n\nthe running stack does not behave as the topology says; stopping it`);
       await stack.stop();

@@ -1,6 +1,7 @@
 // What the local runtime will start, decided without touching the machine: the processes in start
 // order, the ports each takes, the files to write, and the addresses to show.
 import { join } from "node:path";
+import { userInfo } from "node:os";
 import { bindPorts, serverCount, type Topology } from "../model/schema.ts";
 import { DEFAULT_TOPOLOGY_FILE } from "../model/load.ts";
 import { renderHaproxyConfig } from "../render/render.ts";
@@ -30,7 +31,10 @@ export const DASHBOARD_FILE = "grafana-dashboard.json";
 /** Where npm run verify leaves its last results, in the run directory; the sidecar exports them. */
 export const ASSERTIONS_FILE = "verify.json";
 
-export type ComponentKind = "web" | "haproxy" | "sidecar" | "prometheus" | "alertmanager";
+export type ComponentKind = "web" | "dns" | "haproxy" | "sidecar" | "prometheus" | "alertmanager";
+
+/** The name server's records (a hosts file dnsmasq re-reads on SIGHUP), in the run directory. */
+export const DNS_HOSTS_FILE = "dns.hosts";
 
 /** A file a component reads at start, in the run directory: written before it starts or restarts. */
 export interface ConfigFile {
@@ -52,6 +56,8 @@ export interface ComponentPlan extends ProcessSpec {
    * reports every server UP.
    */
   readyUrl?: string;
+  /** A name this name server answers once it serves (dnsmasq). */
+  readyDns?: { server: string; name: string };
   /**
    * HAProxy's stats socket: a restarted HAProxy is back once it answers there (its servers may be
    * DOWN for reasons of their own; the first start waits for them, a restart does not).
@@ -101,6 +107,8 @@ export function planLocalStack(topology: Topology, options: PlanOptions): LocalS
 
   const components = [
     ...webComponents(topology, runDir, logs),
+    ...groupInstanceComponents(topology, runDir, logs),
+    ...dnsComponents(topology, runDir, logs),
     haproxyComponent(topology, sockets, runDir, logs),
     ...(options.sidecar ? [sidecarComponent(topology, sockets, runDir, logs)] : []),
     alertmanagerComponent(topology, runDir, logs, options.env ?? process.env),
@@ -132,27 +140,33 @@ export function planLocalStack(topology: Topology, options: PlanOptions): LocalS
   };
 }
 
+/** One gunicorn serving on host:port, named `name` (its log, pid file and INSTANCE_NAME). */
+function gunicornComponent(name: string, host: string, port: number, runDir: string, logs: string): ComponentPlan {
+  const base = `http://${host}:${port}`;
+  return {
+    kind: "web",
+    name,
+    command: "gunicorn",
+    // --pid puts the run directory on gunicorn's command line, where npm stop and the tests'
+    // leak checks can see it, besides recording the master's pid.
+    args: ["--chdir", join(REPO_ROOT, "apps/web"), "--config", join(REPO_ROOT, "apps/web/gunicorn.conf.py"), "--pid", join(runDir, `${name}.pid`), "app:app"],
+    env: { INSTANCE_NAME: name, BIND: `${host}:${port}` },
+    pidFile: join(runDir, `${name}.pid`),
+    logFile: join(logs, `${name}.log`),
+    // Only 127.0.0.1's ports can collide with the stack's other listeners.
+    ports: host === LOCAL_ADDRESS ? [port] : [],
+    debianPackage: "gunicorn",
+    url: `${base}${WEB_APP_PATHS.status}`,
+    readyUrl: `${base}${WEB_APP_PATHS.status}`,
+    configFiles: [],
+  };
+}
+
 /** One gunicorn per distinct server port: on 127.0.0.1 the port is what tells servers apart. */
 function webComponents(topology: Topology, runDir: string, logs: string): ComponentPlan[] {
   const webByPort = new Map<number, ComponentPlan>();
   for (const server of topology.backends.flatMap((b) => b.servers)) {
-    if (webByPort.has(server.port)) continue;
-    webByPort.set(server.port, {
-      kind: "web",
-      name: server.name,
-      command: "gunicorn",
-      // --pid puts the run directory on gunicorn's command line, where npm stop and the tests'
-      // leak checks can see it, besides recording the master's pid.
-      args: ["--chdir", join(REPO_ROOT, "apps/web"), "--config", join(REPO_ROOT, "apps/web/gunicorn.conf.py"), "--pid", join(runDir, `${server.name}.pid`), "app:app"],
-      env: { INSTANCE_NAME: server.name, BIND: `${LOCAL_ADDRESS}:${server.port}` },
-      pidFile: join(runDir, `${server.name}.pid`),
-      logFile: join(logs, `${server.name}.log`),
-      ports: [server.port],
-      debianPackage: "gunicorn",
-      url: url(server.port, WEB_APP_PATHS.status),
-      readyUrl: url(server.port, WEB_APP_PATHS.status),
-      configFiles: [],
-    });
+    if (!webByPort.has(server.port)) webByPort.set(server.port, gunicornComponent(server.name, LOCAL_ADDRESS, server.port, runDir, logs));
   }
   const webs = [...webByPort.values()];
   const names = new Set<string>();
@@ -161,6 +175,87 @@ function webComponents(topology: Topology, runDir: string, logs: string): Compon
     names.add(web.name);
   }
   return webs;
+}
+
+/** A discovered group's instance on the local stack: its own loopback address, the group's port. */
+export interface GroupInstance {
+  backend: string;
+  /** "web-3": the group's name and the instance's number. */
+  name: string;
+  address: string;
+  port: number;
+  dnsName: string;
+}
+
+/**
+ * The instances a discovered group runs with `count` of them on the local stack: instance i of the
+ * g-th group listens on 127.0.g.i (every 127/8 address is loopback on Linux), so that the group's
+ * name resolves to one address per instance, as it would to one per host or container.
+ */
+export function groupInstances(topology: Topology, backendName: string, count: number): GroupInstance[] {
+  const groups = topology.backends.filter((b) => b.discovery !== undefined);
+  const at = groups.findIndex((b) => b.name === backendName);
+  const group = groups[at]?.discovery;
+  if (!group) throw new TargetPlanError(`backend "${backendName}" has no discovery group; known groups: ${groups.map((b) => b.name).join(", ") || "(none)"}`);
+  if (group.record !== "A" || group.resolver.nameservers !== undefined) {
+    throw new TargetPlanError(`backends.${backendName}.discovery: the local stack answers a group's name with its own dnsmasq, as A records: use record "A" and no resolver.nameservers to run it locally`);
+  }
+  if (count > LOCAL_INSTANCES_MAX) throw new TargetPlanError(`backends.${backendName}.discovery: the local stack runs at most ${LOCAL_INSTANCES_MAX} instances of a group (one loopback address each), not ${count}`);
+  return Array.from({ length: count }, (_, i) => ({ backend: backendName, name: `${group.name}-${i + 1}`, address: `127.0.${at + 1}.${i + 1}`, port: group.port!, dnsName: group.dnsName }));
+}
+
+/** Addresses 127.0.g.1 to 127.0.g.254 per group. */
+export const LOCAL_INSTANCES_MAX = 254;
+
+/** Every discovered group's instances at its count (npm run scale records a new count in the applied topology): the records dnsmasq serves. */
+export const allGroupInstances = (topology: Topology) => topology.backends.flatMap((b) => (b.discovery ? groupInstances(topology, b.name, b.discovery.instances) : []));
+
+function groupInstanceComponents(topology: Topology, runDir: string, logs: string): ComponentPlan[] {
+  return allGroupInstances(topology).map((i) => gunicornComponent(i.name, i.address, i.port, runDir, logs));
+}
+
+/** The name server's records: one A record per instance. */
+export const dnsHostsFile = (instances: readonly GroupInstance[]) => instances.map((i) => `${i.address} ${i.dnsName}\n`).join("");
+
+/**
+ * dnsmasq answers the discovered groups' names from a hosts file (re-read on SIGHUP) and nothing
+ * else: no upstream, no /etc/hosts, on 127.0.0.1 only; started only when a backend discovers.
+ */
+function dnsComponents(topology: Topology, runDir: string, logs: string): ComponentPlan[] {
+  const instances = allGroupInstances(topology);
+  const groups = topology.backends.filter((b) => b.discovery !== undefined);
+  if (groups.length === 0) return [];
+  const { port } = topology.services.dns;
+  return [
+    {
+      kind: "dns",
+      name: "dnsmasq",
+      command: "dnsmasq",
+      args: [
+        "--keep-in-foreground",
+        "--conf-file=/dev/null",
+        "--no-resolv",
+        "--no-hosts",
+        "--no-poll",
+        `--addn-hosts=${join(runDir, DNS_HOSTS_FILE)}`,
+        `--listen-address=${LOCAL_ADDRESS}`,
+        "--bind-interfaces",
+        `--port=${port}`,
+        // HAProxy asks every resolveEvery anyway; a client that caches should not hold an old answer.
+        "--local-ttl=1",
+        "--log-facility=-",
+        // As whoever started the stack: no privileges to drop, and the run directory stays readable.
+        `--user=${userInfo().username}`,
+        `--pid-file=${join(runDir, "dnsmasq.pid")}`,
+      ],
+      logFile: join(logs, "dnsmasq.log"),
+      ports: [port],
+      debianPackage: "dnsmasq-base",
+      url: `dns://${LOCAL_ADDRESS}:${port}`,
+      readyDns: { server: `${LOCAL_ADDRESS}:${port}`, name: groups[0]!.discovery!.dnsName },
+      configFiles: [{ file: DNS_HOSTS_FILE, content: dnsHostsFile(instances), mode: 0o644 }],
+    },
+  ];
 }
 
 function haproxyComponent(topology: Topology, sockets: HaproxySockets, runDir: string, logs: string): ComponentPlan {

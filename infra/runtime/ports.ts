@@ -63,6 +63,8 @@ export async function withFreePorts(input: TopologyInput): Promise<TopologyInput
       if (!serverPorts.has(server.port)) serverPorts.set(server.port, await findFreePortRange(1, taken));
       server.port = serverPorts.get(server.port)!;
     }
+    // A discovered group's instances share one port on addresses of their own.
+    if (backend.discovery?.port !== undefined) backend.discovery.port = await findFreePortRange(1, taken);
   }
   copy.monitoring.port = await findFreePortRange(1, taken);
   for (const service of Object.values(copy.services) as { port: number }[]) service.port = await findFreePortRange(1, taken);

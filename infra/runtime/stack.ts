@@ -2,7 +2,8 @@
 // component, stop in reverse. A start that fails stops whatever it had started.
 import { cp, mkdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import type { Topology } from "../model/schema.ts";
+import { groupSlotNames, type Topology } from "../model/schema.ts";
+import { dnsServing } from "./dns.ts";
 import { BinaryMissingError, ComponentFailedError, StackAlreadyRunningError, StackNotRunningError, StatsCredentialsUnsetError } from "../errors.ts";
 import { PortInUseError } from "../../lib/errors.ts";
 import { pollUntil } from "../../lib/poll.ts";
@@ -244,6 +245,7 @@ async function httpOk(url: string): Promise<boolean> {
  */
 export async function serving(component: ComponentPlan): Promise<boolean> {
   if (component.readyUrl !== undefined) return httpOk(component.readyUrl);
+  if (component.readyDns !== undefined) return dnsServing(component.readyDns.server, component.readyDns.name);
   if (component.readySocket === undefined) return true;
   try {
     await runtimeCommand({ path: component.readySocket }, "show info", { timeoutMs: 1000 });
@@ -258,9 +260,18 @@ function expectedUp(topology: Topology): { backend: string; server: string }[] {
   return topology.backends.flatMap((b) => b.servers.filter((s) => s.check && !s.disabled).map((s) => ({ backend: b.name, server: s.name })));
 }
 
-/** How long HAProxy may take to mark every server UP: rise × inter for the slowest, plus slack. */
+/** Discovered groups whose instances HAProxy should report UP: as many slots UP as instances run. */
+function expectedGroupsUp(topology: Topology): { backend: string; slots: string[]; instances: number }[] {
+  return topology.backends.flatMap((b) => (b.discovery?.check ? [{ backend: b.name, slots: groupSlotNames(b.discovery), instances: b.discovery.instances }] : []));
+}
+
+/** How long HAProxy may take to mark every server UP: rise × inter for the slowest (a group's first resolution too), plus slack. */
 function haproxyReadyTimeoutMs(topology: Topology): number {
-  const slowest = Math.max(0, ...topology.backends.flatMap((b) => b.servers.map((s) => s.rise * parseDuration(s.inter))));
+  const slowest = Math.max(
+    0,
+    ...topology.backends.flatMap((b) => b.servers.map((s) => s.rise * parseDuration(s.inter))),
+    ...topology.backends.flatMap((b) => (b.discovery ? [parseDuration(b.discovery.resolver.resolveEvery) + b.discovery.rise * parseDuration(b.discovery.inter)] : [])),
+  );
   return slowest + 15_000;
 }
 
@@ -274,13 +285,18 @@ async function haproxyReady(plan: LocalStackPlan): Promise<true | string> {
   }
   const stateOf = (e: { backend: string; server: string }) => states.find((s) => s.backend === e.backend && s.server === e.server);
   const notUp = expectedUp(plan.topology).filter((e) => stateOf(e)?.status !== "UP");
-  if (notUp.length === 0) return true;
-  return `reports ${notUp.map((e) => `${e.backend}/${e.server} ${stateOf(e) ? `${stateOf(e)!.status} (${stateOf(e)!.checkStatus})` : "missing"}`).join(", ")}`;
+  const groupsShort = expectedGroupsUp(plan.topology)
+    .map((g) => ({ ...g, up: g.slots.filter((server) => stateOf({ backend: g.backend, server })?.status === "UP").length }))
+    .filter((g) => g.up < g.instances);
+  if (notUp.length === 0 && groupsShort.length === 0) return true;
+  return `reports ${[
+    ...notUp.map((e) => `${e.backend}/${e.server} ${stateOf(e) ? `${stateOf(e)!.status} (${stateOf(e)!.checkStatus})` : "missing"}`),
+    ...groupsShort.map((g) => `${g.up} of ${g.instances} discovered servers of ${g.backend} UP`),
+  ].join(", ")}`;
 }
 
 async function waitUntilReady(component: ComponentPlan, managed: ManagedProcess, plan: LocalStackPlan): Promise<void> {
-  const readyUrl = component.readyUrl;
-  const probe: () => Promise<boolean | string> = readyUrl === undefined ? () => haproxyReady(plan) : () => httpOk(readyUrl);
+  const probe: () => Promise<boolean | string> = component.kind === "haproxy" ? () => haproxyReady(plan) : () => serving(component);
   const timeoutMs = component.kind === "haproxy" ? haproxyReadyTimeoutMs(plan.topology) : 20_000;
   let lastReason = "";
   const outcome = await pollUntil(async () => {

@@ -15,7 +15,7 @@ import { renderHtmlReport, renderTable } from "../../sidecar/assertions/report.t
 import { planLocalStack } from "./plan.ts";
 import { recordedProcesses, startLocalStack, type LocalStack } from "./stack.ts";
 import { stillRecordedProcess } from "./state.ts";
-import { expectationsFromTopology, localCa, localStackAccess, recordVerifyReport } from "./verify.ts";
+import { expectationsFromTopology, readLocalDiscoveredServers, localCa, localStackAccess, recordVerifyReport } from "./verify.ts";
 
 const USAGE = `usage: npm run verify -- [--only ${ASSERTIONS.join(",")}] [--json FILE] [--report DIR]
                          [--topology FILE] [--run-dir DIR] [--requests N] [--ca FILE]
@@ -73,7 +73,7 @@ async function main(argv: string[]): Promise<number> {
   }
   try {
     const plan = ownStack?.plan ?? planLocalStack(topology, { runDir, sidecar: true });
-    const expectations = expectationsFromTopology(topology, { ca: values.ca ? readCa(values.ca) : localCa(runDir) });
+    const expectations = expectationsFromTopology(topology, { ca: values.ca ? readCa(values.ca) : localCa(runDir), discovered: await readLocalDiscoveredServers(plan) });
     log(`checking ${only.join(", ")} through ${expectations.frontendUrl} (backend ${expectations.backend}, balance ${expectations.balance})`);
     const run = await runAssertions(expectations, localStackAccess(plan, log), { only, requests });
     const generatedAt = new Date().toISOString();

@@ -2,7 +2,8 @@
 // (stats socket, killing and restarting a gunicorn); the sidecar's assertions do the rest.
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { bindPorts, type Topology } from "../model/schema.ts";
+import { bindPorts, groupSlotNames, type Topology } from "../model/schema.ts";
+import { field, parseShowStat, type StatRow } from "../../haproxy/show-stat.ts";
 import { hstsValue, retryAfterSeconds } from "../render/view.ts";
 import { DEV_CA_FILE } from "./certificates.ts";
 import { parseDuration } from "../../haproxy/duration.ts";
@@ -12,7 +13,7 @@ import { runtimeCommand } from "../../haproxy/runtime-api.ts";
 import type { EntrypointExpectation, Expectations } from "../../sidecar/assertions/judge.ts";
 import type { RunOptions, StackAccess, VerifyRun } from "../../sidecar/assertions/run.ts";
 import { writeFileAtomic } from "../files.ts";
-import { ASSERTIONS_FILE, type LocalStackPlan } from "./plan.ts";
+import { ASSERTIONS_FILE, type ComponentPlan, type LocalStackPlan } from "./plan.ts";
 import { killProcessGroup } from "./processes.ts";
 import { holdComponent, launchComponent, recordedProcesses, recordRestart } from "./stack.ts";
 import { stillRecordedProcess } from "./state.ts";
@@ -20,6 +21,46 @@ import { stillRecordedProcess } from "./state.ts";
 export interface ExpectationOptions {
   /** The CA certificate (PEM) HTTPS answers chain to: the run directory's development CA, or one given. */
   ca?: string;
+  /** The discovered groups' servers as HAProxy holds them now (readDiscoveredServers): the model lists none. */
+  discovered?: readonly DiscoveredServer[];
+}
+
+/** A slot of a discovered group that holds an address: a server verify can send traffic to and fail. */
+export interface DiscoveredServer {
+  backend: string;
+  slot: string;
+  /** "address:port", as HAProxy reports it. */
+  address: string;
+  /** The name the instance at that address answers as (X-Served-By), where known. */
+  instance?: string;
+}
+
+/** Pure: the slots of the topology's discovered groups that hold an address and are not in maintenance. */
+export function discoveredServers(rows: readonly StatRow[], topology: Topology): DiscoveredServer[] {
+  const slots = new Map(topology.backends.flatMap((b) => (b.discovery ? groupSlotNames(b.discovery).map((slot) => [`${b.name}/${slot}`, b.name] as const) : [])));
+  return rows
+    .filter((r) => r.kind === "server" && slots.has(`${r.proxy}/${r.name}`))
+    .map((r) => ({ backend: r.proxy, slot: r.name, address: field(r, "addr") ?? "", status: field(r, "status") ?? "" }))
+    .filter((s) => /:\d+$/.test(s.address) && !s.status.startsWith("MAINT"))
+    .map(({ status: _status, ...server }) => server);
+}
+
+/** The discovered groups' servers, from the running HAProxy; [] for a topology without groups (no question asked). */
+export async function readDiscoveredServers(adminSocket: string, topology: Topology): Promise<DiscoveredServer[]> {
+  if (!topology.backends.some((b) => b.discovery)) return [];
+  return discoveredServers(parseShowStat(await runtimeCommand({ path: adminSocket }, "show stat", { timeoutMs: 2000 })).rows, topology);
+}
+
+/** The web components the local stack runs, as recorded (npm run scale may have started more than the topology file counts). */
+async function runningWebComponents(plan: LocalStackPlan): Promise<ComponentPlan[]> {
+  const recorded = ((await recordedProcesses(plan.runDir)) ?? []).flatMap((p) => (p.component ? [p.component] : []));
+  return [...recorded, ...plan.components].filter((c) => c.kind === "web");
+}
+
+/** The discovered servers of the local stack, each with the instance at its address. */
+export async function readLocalDiscoveredServers(plan: LocalStackPlan, topology: Topology = plan.topology): Promise<DiscoveredServer[]> {
+  const webs = await runningWebComponents(plan);
+  return (await readDiscoveredServers(plan.sockets.admin, topology)).map((d) => ({ ...d, instance: webs.find((c) => c.env?.BIND === d.address)?.name }));
 }
 
 /**
@@ -35,7 +76,9 @@ export function expectationsFromTopology(topology: Topology, options: Expectatio
   const retries = backend.retries ?? defaults.retries;
   const redispatch = backend.redispatch ?? defaults.redispatch;
   const retryOn = backend.retryOn ?? defaults.retryOn;
-  const inters = backend.servers.map((s) => parseDuration(s.inter));
+  const group = backend.discovery;
+  const discovered = (options.discovered ?? []).filter((d) => d.backend === backend.name);
+  const inters = [...backend.servers.map((s) => s.inter), ...(group ? [group.inter] : [])].map(parseDuration);
   // The assertions' traffic comes from loopback: from 127.0.0.1, or spread over 127.0.0.0/8 when the
   // frontend limits each client address (so that a production topology passes its own checks).
   const allowlist = frontend.allowlist;
@@ -58,8 +101,12 @@ export function expectationsFromTopology(topology: Topology, options: Expectatio
     lossless: retries > 0 && redispatch && (retryOn.includes("all-retryable-errors") || (retryOn.includes("conn-failure") && retryOn.includes("empty-response"))),
     // Without "timeout check", HAProxy gives a check as long as inter.
     checkTimeoutMs: defaults.timeouts.check ? parseDuration(defaults.timeouts.check) : Math.max(...inters),
-    servers: backend.servers.map((s) => ({ name: s.name, weight: s.weight, active: !s.backup && !s.disabled, interMs: parseDuration(s.inter), fall: s.fall, rise: s.rise })),
-    entrypoints: entrypointExpectations(topology),
+    servers: [
+      ...backend.servers.map((s) => ({ name: s.name, weight: s.weight, active: !s.backup && !s.disabled, interMs: parseDuration(s.inter), fall: s.fall, rise: s.rise })),
+      ...(group ? discovered.map((d) => ({ name: d.slot, weight: group.weight, active: true, interMs: parseDuration(group.inter), fall: group.fall, rise: group.rise })) : []),
+    ],
+    entrypoints: entrypointExpectations(topology, options.discovered ?? []),
+    serverNames: Object.fromEntries((options.discovered ?? []).flatMap((d) => (d.instance !== undefined && d.instance !== d.slot ? [[d.instance, d.slot]] : []))),
     security: {
       ...(frontend.rateLimit && { rateLimit: { requests: frontend.rateLimit.requests, retryAfterSeconds: retryAfterSeconds(frontend.rateLimit) } }),
       ...(allowlist && { allowlist: outsideSource(allowlist) }),
@@ -69,10 +116,13 @@ export function expectationsFromTopology(topology: Topology, options: Expectatio
 }
 
 /** Every port of every frontend: the servers that may answer, and what TLS, redirect and HSTS must show. */
-function entrypointExpectations(topology: Topology): EntrypointExpectation[] {
+function entrypointExpectations(topology: Topology, discovered: readonly DiscoveredServer[]): EntrypointExpectation[] {
   return topology.frontends.flatMap((frontend) => {
     const backend = topology.backends.find((b) => b.name === frontend.defaultBackend)!;
-    const servers = backend.servers.filter((s) => !s.disabled && s.weight > 0).map((s) => s.name);
+    const servers = [
+      ...backend.servers.filter((s) => !s.disabled && s.weight > 0).map((s) => s.name),
+      ...(backend.discovery && backend.discovery.weight > 0 ? discovered.filter((d) => d.backend === backend.name).map((d) => d.slot) : []),
+    ];
     const tlsBind = frontend.binds.find((b) => b.tlsCertificate !== undefined);
     return frontend.binds.flatMap((bind) =>
       bindPorts([bind]).map((port): EntrypointExpectation => {
@@ -121,9 +171,12 @@ export const APPLY_CHECKS: RunOptions = { only: ["health", "entrypoints", "distr
  * servers HAProxy has not looked at yet.
  */
 export function checkSettleMs(topology: Topology): number {
-  const checkTimeoutMs = (s: Topology["backends"][number]["servers"][number]) => (topology.defaults.timeouts.check ? parseDuration(topology.defaults.timeouts.check) : parseDuration(s.inter));
+  const checkTimeoutMs = (s: { inter: string }) => (topology.defaults.timeouts.check ? parseDuration(topology.defaults.timeouts.check) : parseDuration(s.inter));
+  const settle = (s: { inter: string; fall: number; rise: number }) => parseDuration(s.inter) * Math.max(s.fall, s.rise) + checkTimeoutMs(s);
   const servers = topology.backends.flatMap((b) => b.servers).filter((s) => s.check);
-  return Math.max(0, ...servers.map((s) => parseDuration(s.inter) * Math.max(s.fall, s.rise) + checkTimeoutMs(s)));
+  // A discovered group's records are read again first: a resolution, and a retry if one was lost.
+  const groups = topology.backends.flatMap((b) => (b.discovery?.check ? [b.discovery] : []));
+  return Math.max(0, ...servers.map(settle), ...groups.map((g) => parseDuration(g.resolver.resolveEvery) + parseDuration(g.resolver.retryTimeout) + settle(g)));
 }
 
 /** What a verification leaves in the run directory: the sidecar exports it (haproxy_sidecar_assertion_passed). */
@@ -143,27 +196,36 @@ export async function recordVerifyReport(runDir: string, report: VerifyReport): 
 
 /** Access to the local stack running from `plan.runDir`. */
 export function localStackAccess(plan: LocalStackPlan, log: (line: string) => void): StackAccess {
-  const web = (name: string) => {
-    const component = plan.components.find((c) => c.kind === "web" && c.name === name);
+  // A discovered group's slot is the instance at the address HAProxy holds for it (read once, when
+  // first asked: a fault test fails the instance that served, and starts that one again).
+  const slotInstances = new Map<string, string>();
+  const web = async (name: string) => {
+    const components = await runningWebComponents(plan);
+    if (!slotInstances.has(name)) {
+      for (const d of await readLocalDiscoveredServers(plan)) if (d.instance) slotInstances.set(d.slot, d.instance);
+    }
+    const component = components.find((c) => c.name === (slotInstances.get(name) ?? name));
     if (!component) throw new VerifyNotPossibleError(`no web server named ${name} in the local stack's plan`);
     return component;
   };
   return {
     api: (command) => runtimeCommand({ path: plan.sockets.admin }, command, { timeoutMs: 2000 }),
     async killServer(name) {
-      const recorded = (await recordedProcesses(plan.runDir))?.find((p) => p.name === web(name).name);
+      const { name: instance } = await web(name);
+      const recorded = (await recordedProcesses(plan.runDir))?.find((p) => p.name === instance);
       if (recorded === undefined) throw new StackNotRunningError(plan.runDir, `${name} is not recorded in its stack.json`);
       // A pid that names another process now is never signalled.
       if (!stillRecordedProcess(recorded)) throw new StackNotRunningError(plan.runDir, `${name} (pid ${recorded.pid}) is no longer running`);
-      await holdComponent(plan.runDir, name); // or the supervisor would restart it before HAProxy notices
+      await holdComponent(plan.runDir, instance); // or the supervisor would restart it before HAProxy notices
       await killProcessGroup(recorded.pid);
     },
     async startServer(name) {
-      const started = await launchComponent(web(name));
+      const component = await web(name);
+      const started = await launchComponent(component);
       started.child.unref();
-      await recordRestart(plan.runDir, name, started.pid);
+      await recordRestart(plan.runDir, component.name, started.pid);
     },
-    serverHealthUrl: (name) => web(name).readyUrl!,
+    serverHealthUrl: async (name) => (await web(name)).readyUrl!,
     prometheus: { targetsUrl: plan.prometheus.targetsApiUrl, jobs: plan.prometheus.jobs },
     log,
   };

@@ -38,6 +38,11 @@ export interface Expectations {
   entrypoints?: EntrypointExpectation[];
   /** The security features the model asks for, each checked with traffic. */
   security?: SecurityExpectation;
+  /**
+   * X-Served-By → HAProxy's server name, where they differ: a discovered instance answers as itself
+   * ("web-3"), HAProxy knows it by the slot its address took ("web1").
+   */
+  serverNames?: Record<string, string>;
 }
 
 export interface EntrypointExpectation {
@@ -170,6 +175,9 @@ export interface PersistenceMeasurement {
   downServer?: { server: string; status: number; servedBy: string | undefined };
 }
 
+/** Whether a DOWN server's clients have another active server to go to. */
+export const canRedispatch = (expect: Pick<Expectations, "servers">) => expect.servers.filter((s) => s.active).length >= 2;
+
 export function judgePersistence(expect: Expectations, m: PersistenceMeasurement): AssertionResult {
   const base = { assertion: "persistence" as const, data: { ...m } };
   if (!expect.cookie) {
@@ -178,16 +186,18 @@ export function judgePersistence(expect: Expectations, m: PersistenceMeasurement
   const unpinned = m.clients.filter((c) => !c.gotCookie).length;
   const strayed = m.clients.filter((c) => c.servedBy.some((s) => s !== c.firstServer));
   const down = m.downServer;
-  const redispatched = down !== undefined && down.status === 200 && down.servedBy !== undefined && down.servedBy !== down.server;
+  // With one active server (a group scaled to 1) no other can take a DOWN server's clients.
+  const downCase = canRedispatch(expect);
+  const redispatched = !downCase || (down !== undefined && down.status === 200 && down.servedBy !== undefined && down.servedBy !== down.server);
   const measured = [
     unpinned ? `${unpinned} of ${m.clients.length} clients got no ${expect.cookie} cookie` : `${m.clients.length} clients pinned (${[...new Set(m.clients.map((c) => c.firstServer))].join(", ")})`,
     strayed.length ? `${strayed.length} left their server (${strayed[0]!.firstServer} → ${strayed[0]!.servedBy.find((s) => s !== strayed[0]!.firstServer)})` : "none left its server",
-    down ? `cookie for DOWN ${down.server} → ${down.status} from ${down.servedBy ?? "nobody"}` : "DOWN case not run",
+    down ? `cookie for DOWN ${down.server} → ${down.status} from ${down.servedBy ?? "nobody"}` : downCase ? "DOWN case not run" : "DOWN case not applicable",
   ].join("; ");
   return {
     ...base,
     verdict: verdictOf(unpinned === 0 && strayed.length === 0 && redispatched),
-    expected: `every client gets a ${expect.cookie} cookie and stays on its server; a cookie naming a DOWN server is served (200) by a live one`,
+    expected: `every client gets a ${expect.cookie} cookie and stays on its server; ${downCase ? "a cookie naming a DOWN server is served (200) by a live one" : "(one active server: no other to take a DOWN server's clients)"}`,
     measured,
   };
 }

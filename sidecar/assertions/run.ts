@@ -5,7 +5,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { parseShowStat, serverStates } from "../../haproxy/show-stat.ts";
 import {
   judgeDistribution, judgeEntrypoints, judgeFailover, judgeHealth, judgePersistence, judgeRecovery, judgeSecurity,
-  failoverBoundMs, recoveryBoundMs,
+  canRedispatch, failoverBoundMs, recoveryBoundMs,
   ASSERTIONS, type AssertionName, type AssertionResult, type Expectations, type TrafficSample,
 } from "./judge.ts";
 import { pollUntil } from "../../lib/poll.ts";
@@ -20,7 +20,7 @@ export interface StackAccess {
   /** Starts it again. */
   startServer(name: string): Promise<void>;
   /** The server's own health URL, to tell when it listens again. */
-  serverHealthUrl(name: string): string;
+  serverHealthUrl(name: string): string | Promise<string>;
   /** Prometheus's /api/v1/targets and the scrape jobs it must have, when Prometheus belongs to the check. */
   prometheus?: { targetsUrl: string; jobs: string[] };
   log(line: string): void;
@@ -80,7 +80,7 @@ const RUNNERS: Record<AssertionName, AssertionRunner> = {
   distribution: ({ expect, access, options }) => distribution(expect, access, options.requests),
   entrypoints: async ({ expect }) => {
     const measured = [];
-    for (const ep of expect.entrypoints ?? []) measured.push(await probeEntrypoint(ep, expect.ca, sourceFor(expect)));
+    for (const ep of expect.entrypoints ?? []) measured.push(await probeEntrypoint(ep, expect.ca, sourceFor(expect), expect.serverNames));
     return expect.entrypoints ? judgeEntrypoints(expect.entrypoints, measured) : { assertion: "entrypoints", verdict: "skip", expected: "-", measured: "the expectations list no entry points" };
   },
   persistence: ({ expect, access }) => persistence(expect, access),
@@ -91,6 +91,10 @@ const RUNNERS: Record<AssertionName, AssertionRunner> = {
   failover: async (context) => (await faultRun(context)).failover,
   recovery: async (context) => (await faultRun(context)).recovery,
 };
+
+/** A client of the frontend under test, as every assertion sends: its CA, timeout and server names. */
+const clientFor = (expect: Expectations, options: { connections: number; localAddress?: string; perSource?: number }) =>
+  new TrafficClient(expect.frontendUrl, { ...options, ca: expect.ca, timeoutMs: expect.requestTimeoutMs, serverNames: expect.serverNames });
 
 /** Under a per-client rate limit each probe comes from a fresh loopback address, else from 127.0.0.1. */
 const sourceFor = (expect: Expectations) => () => (expect.perSource !== undefined ? freshLoopbackSource() : undefined);
@@ -156,12 +160,12 @@ async function distribution(expect: Expectations, access: StackAccess, requests:
     // Distinct clients are distinct source addresses: the loopback range has plenty.
     const addresses = Array.from({ length: 16 }, (_, i) => `127.0.0.${i + 2}`);
     for (const address of addresses) {
-      const client = new TrafficClient(expect.frontendUrl, { connections: 2, localAddress: address, ca: expect.ca, timeoutMs: expect.requestTimeoutMs });
+      const client = clientFor(expect, { connections: 2, localAddress: address });
       for (const reply of await burst(client, Math.max(2, Math.floor(requests / addresses.length)), 2)) tally(address, reply);
       await client.close();
     }
   } else {
-    const client = new TrafficClient(expect.frontendUrl, { connections: 4, perSource: expect.perSource, ca: expect.ca, timeoutMs: expect.requestTimeoutMs });
+    const client = clientFor(expect, { connections: 4, perSource: expect.perSource });
     const path = (i: number) => (expect.balance === "uri" ? `/d/${i % 16}` : "/");
     const before = await requestsPerServer(expect, access);
     const replies = await burst(client, requests, 4, (i) => client.get(path(i)));
@@ -181,7 +185,7 @@ async function distribution(expect: Expectations, access: StackAccess, requests:
 
 async function persistence(expect: Expectations, access: StackAccess): Promise<AssertionResult> {
   if (!expect.cookie) return judgePersistence(expect, { clients: [] });
-  const client = new TrafficClient(expect.frontendUrl, { connections: 4, perSource: expect.perSource, ca: expect.ca, timeoutMs: expect.requestTimeoutMs });
+  const client = clientFor(expect, { connections: 4, perSource: expect.perSource });
   try {
     const clients: { cookie?: string; firstServer: string | undefined; servedBy: string[] }[] = [];
     for (let c = 0; c < 4; c++) {
@@ -196,7 +200,7 @@ async function persistence(expect: Expectations, access: StackAccess): Promise<A
     }
     const pinned = clients.find((c) => c.cookie && c.firstServer);
     let downServer: { server: string; status: number; servedBy: string | undefined } | undefined;
-    if (pinned) {
+    if (pinned && canRedispatch(expect)) {
       const server = pinned.firstServer!;
       const now = () => Date.now();
       await access.api(`set server ${expect.backend}/${server} health down`);
@@ -226,7 +230,7 @@ interface FaultRun {
 async function failoverAndRecovery(expect: Expectations, access: StackAccess): Promise<FaultRun> {
   const victim = expect.servers.find((s) => s.active)!;
   const events: TimelineEvent[] = [];
-  const client = new TrafficClient(expect.frontendUrl, { connections: 8, perSource: expect.perSource, ca: expect.ca, timeoutMs: expect.requestTimeoutMs });
+  const client = clientFor(expect, { connections: 8, perSource: expect.perSource });
   const traffic = backgroundTraffic(client, { concurrency: 8, maxMs: 60_000, maxRequests: 500_000 });
   let downAt: number | undefined;
   let listeningAt = 0;
@@ -251,7 +255,7 @@ async function failoverAndRecovery(expect: Expectations, access: StackAccess): P
     // Always start it again, so that verify leaves the stack as it found it.
     restartedAt = traffic.now();
     await access.startServer(victim.name);
-    await pollUntil(async () => ((await fetch(access.serverHealthUrl(victim.name), { signal: AbortSignal.timeout(500) })).ok ? true : undefined), { timeoutMs: 20_000, intervalMs: 50 });
+    await pollUntil(async () => ((await fetch(await access.serverHealthUrl(victim.name), { signal: AbortSignal.timeout(500) })).ok ? true : undefined), { timeoutMs: 20_000, intervalMs: 50 });
     listeningAt = traffic.now();
     events.push({ t: listeningAt, label: `${victim.name} answers again` });
     access.log(`restarted ${victim.name}; waiting for HAProxy to mark it UP`);

@@ -24,6 +24,8 @@ export interface ClientOptions {
   timeoutMs?: number;
   /** The CA certificate (PEM) an HTTPS frontend's chain must verify against. */
   ca?: string;
+  /** X-Served-By → HAProxy's server name, where they differ (Expectations.serverNames). */
+  serverNames?: Record<string, string>;
 }
 
 /**
@@ -82,7 +84,7 @@ export class TrafficClient {
       const cookie = response.headers["set-cookie"];
       return {
         status: response.statusCode,
-        server: typeof served === "string" ? served : undefined,
+        server: typeof served === "string" ? (this.options.serverNames?.[served] ?? served) : undefined,
         setCookie: (Array.isArray(cookie) ? cookie[0] : cookie)?.split(";")[0],
       };
     } catch (error) {
