@@ -26,6 +26,21 @@ export const topologyArb: fc.Arbitrary<TopologyInput> = fc
     rateLimit: fc.option(fc.integer({ min: 1, max: 100000 }), { nil: undefined }),
     allowlist: fc.option(fc.array(fc.tuple(fc.integer({ min: 0, max: 255 }), fc.integer({ min: 0, max: 32 })).map(([a, m]) => `${a}.0.0.0/${m}`), { minLength: 1, maxLength: 3 }), { nil: undefined }),
     basePort: fc.integer({ min: 1024, max: 50000 }),
+    // A discovered group on the first backend, beside its listed servers.
+    discovery: fc.option(
+      fc.record({
+        srv: fc.boolean(),
+        maxServers: fc.integer({ min: 1, max: 50 }),
+        weight: fc.integer({ min: 0, max: 256 }),
+        nameservers: fc.option(fc.constant("10.0.0.2:53").map((ns) => [ns]), { nil: undefined }),
+        resolveEvery: durationArb,
+        holdValid: durationArb,
+        holdObsolete: fc.oneof(fc.constant("0s"), durationArb),
+        holdDuringOutage: durationArb,
+        acceptedPayloadSize: fc.integer({ min: 512, max: 65535 }),
+      }),
+      { nil: undefined },
+    ),
   })
   .map((r) => ({
     name: "property",
@@ -53,8 +68,20 @@ export const topologyArb: fc.Arbitrary<TopologyInput> = fc
         maxconn: r.maxconn,
         cookie: r.cookie ? `c${s}` : undefined,
       })),
+      discovery: b === 0 && r.discovery
+        ? {
+            name: "grp",
+            dnsName: r.discovery.srv ? "_http._tcp.app.example.internal" : "app.example.internal",
+            record: (r.discovery.srv ? "SRV" : "A") as "SRV" | "A",
+            port: r.discovery.srv ? undefined : 9000,
+            maxServers: r.discovery.maxServers,
+            instances: Math.min(2, r.discovery.maxServers),
+            weight: r.discovery.weight,
+            resolver: { nameservers: r.discovery.nameservers, resolveEvery: r.discovery.resolveEvery, holdValid: r.discovery.holdValid, holdObsolete: r.discovery.holdObsolete, holdDuringOutage: r.discovery.holdDuringOutage, acceptedPayloadSize: r.discovery.acceptedPayloadSize },
+          }
+        : undefined,
     })),
     monitoring: { port: r.basePort + 100 },
     // Every listener has its own ports, the services' too (their defaults could fall in a range above).
-    services: { sidecar: { port: r.basePort + 200 }, prometheus: { port: r.basePort + 201 }, grafana: { port: r.basePort + 202 } },
+    services: { sidecar: { port: r.basePort + 200 }, prometheus: { port: r.basePort + 201 }, grafana: { port: r.basePort + 202 }, dns: { port: r.basePort + 203 } },
   }));
