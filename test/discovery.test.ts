@@ -52,13 +52,12 @@ describe("npm run scale's plan", () => {
     });
   }
 
-  it("the local stack refuses a group it cannot answer for (SRV records, or another name server), naming the field", () => {
-    for (const edit of [
-      (t: any) => Object.assign(t.backends[0].discovery, { record: "SRV", dnsName: "_http._tcp.web.lb.internal", port: undefined }),
-      (t: any) => (t.backends[0].discovery.resolver = { nameservers: ["10.0.0.2:53"] }),
-    ]) {
-      assert.throws(() => planLocalStack(topology(edit), { runDir: "/run/lb", sidecar: false }), /TARGET_PLAN_INVALID|backends\.web_pool\.discovery: the local stack answers a group's name with its own dnsmasq/);
-    }
+  it("the local stack refuses SRV records it cannot answer for, naming the field; a group with its own name servers runs no instance", () => {
+    const srv = (t: any) => Object.assign(t.backends[0].discovery, { record: "SRV", dnsName: "_http._tcp.web.lb.internal", port: undefined });
+    assert.throws(() => planLocalStack(topology(srv), { runDir: "/run/lb", sidecar: false }), (e: Error & { code?: string }) => e.code === "TARGET_PLAN_INVALID" && /^backends\.web_pool\.discovery\.record: the local stack answers a group's name with its own dnsmasq, as A records/.test(e.message));
+    const external = planLocalStack(topology((t) => (t.backends[0].discovery.resolver = { nameservers: ["10.0.0.2:53"] })), { runDir: "/run/lb", sidecar: false });
+    assert.deepEqual(external.components.filter((c) => c.kind === "web" || c.kind === "dns").map((c) => c.name), []);
+    assert.throws(() => planScale(topology((t) => (t.backends[0].discovery.resolver = { nameservers: ["10.0.0.2:53"] })), "web_pool", 3), /its records are served by its own name servers/);
   });
 
   it("plans dnsmasq before HAProxy, answering from the run directory on 127.0.0.1 only, only when a backend discovers", () => {

@@ -24,7 +24,7 @@ import { parse as parseYaml } from "yaml";
 import { RULES_FILE } from "../infra/render/alert-rules.ts";
 import { EXPECTED_DISTRIBUTION_FILE } from "../infra/runtime/applied.ts";
 import { editedTopology, seedTopology } from "./support/topologies.ts";
-import { everyFeatureTopology } from "./support/goldens.ts";
+import { discoveryTopology, everyFeatureTopology } from "./support/goldens.ts";
 import { stackSchemaProblems } from "./support/provider-schema.ts";
 import { runCli } from "./support/run-cli.ts";
 
@@ -261,6 +261,50 @@ describe("the stack follows the model", () => {
   it("two servers on one address with different ports are refused, saying why", () => {
     const topology = parseTopology(editedTopology((t) => t.backends[0].servers.push({ name: "web-c", address: "web-a", port: 5009, cookie: "web-c" })));
     assert.throws(() => planDockerStack(topology), (e: unknown) => e instanceof TargetPlanError && /server address "web-a" is used with ports 5001 and 5009/.test(e.message));
+  });
+});
+
+describe("a discovered group in the Docker stack: containers behind one network alias, scaled by their count", () => {
+  const withInstances = (n: number) => {
+    const input = discoveryTopology() as any;
+    input.backends[0].discovery.instances = n;
+    return containers(synth(parseTopology(input)).stack);
+  };
+
+  it("every attribute is one the provider has", () => {
+    assert.deepEqual(stackSchemaProblems(synth(parseTopology(discoveryTopology())).stack), []);
+  });
+
+  it("runs `instances` web containers, each answering to the group's DNS name (the alias HAProxy resolves) on the group's port", () => {
+    const five = withInstances(5);
+    const webs = Object.keys(five).filter((n) => /^web-\d+$/.test(n)).sort();
+    assert.deepEqual(webs, ["web-1", "web-2", "web-3", "web-4", "web-5"]);
+    for (const name of webs) {
+      assert.deepEqual(five[name].networks_advanced, [{ name: "${docker_network.network.name}", aliases: ["web.lb.internal"] }]);
+      assert.ok(five[name].env.includes("BIND=0.0.0.0:5100"), five[name].env.join(" "));
+    }
+  });
+
+  it("a larger count adds containers and touches neither HAProxy's container nor its config (the agent's topology differs, its plan is no reload)", () => {
+    const [two, five] = [withInstances(2), withInstances(5)];
+    assert.deepEqual(five.haproxy, two.haproxy);
+    const differing = Object.keys(five).filter((name) => JSON.stringify(two[name]) !== JSON.stringify(five[name]));
+    assert.deepEqual(differing.sort(), ["apply-agent", "web-3", "web-4", "web-5"]);
+    const rendered = (n: number) => {
+      const input = discoveryTopology() as any;
+      input.backends[0].discovery.instances = n;
+      return renderHaproxyConfig(parseTopology(input), dockerTarget(), { source: SOURCE });
+    };
+    assert.equal(rendered(5), rendered(2));
+  });
+
+  it("SRV records Docker's name server cannot give are refused, naming the field; a group with its own name servers gets no container", () => {
+    const srv = discoveryTopology() as any;
+    Object.assign(srv.backends[0].discovery, { record: "SRV", dnsName: "_http._tcp.web.lb.internal", port: undefined });
+    assert.throws(() => planDockerStack(parseTopology(srv)), (e: unknown) => e instanceof TargetPlanError && /^backends\.web_pool\.discovery\.record: on the docker target the group's name is a network alias/.test(e.message));
+    const external = discoveryTopology() as any;
+    external.backends[0].discovery.resolver = { nameservers: ["10.0.0.2:53"] };
+    assert.deepEqual(Object.keys(containers(synth(parseTopology(external)).stack)).filter((n) => n.startsWith("web")), []);
   });
 });
 

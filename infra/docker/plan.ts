@@ -235,7 +235,37 @@ function webContainers(topology: Topology): ContainerPlan[] {
       });
     }
   }
-  return [...webs.values()];
+  return [...webs.values(), ...groupContainers(topology, image)];
+}
+
+/**
+ * A discovered group's instances: `instances` containers that all answer to the group's DNS name (a
+ * network alias), so that Docker's name server returns one address per container and HAProxy's
+ * slots follow a new count without a change to its config or its container.
+ */
+function groupContainers(topology: Topology, image: BuiltImage): ContainerPlan[] {
+  return topology.backends.flatMap((backend) => {
+    const group = backend.discovery;
+    // A group with name servers of its own (Consul, a cloud DNS) is run by someone else: HAProxy only asks.
+    if (!group || group.resolver.nameservers !== undefined) return [];
+    if (group.record !== "A") {
+      throw new TargetPlanError(`backends.${backend.name}.discovery.record: on the docker target the group's name is a network alias, which Docker's name server answers with A records only: use "A" (or give resolver.nameservers that serve the SRV records)`);
+    }
+    const healthPath = backend.healthCheck?.path ?? WEB_APP_PATHS.status;
+    return Array.from({ length: group.instances }, (_, i): ContainerPlan => ({
+      name: `${group.name}-${i + 1}`,
+      image,
+      aliases: [group.dnsName],
+      env: { INSTANCE_NAME: `${group.name}-${i + 1}`, BIND: `0.0.0.0:${group.port}`, PYTHONDONTWRITEBYTECODE: "1" },
+      user: CONTAINER_USERS.web,
+      readOnlyRootfs: true,
+      tmpfs: TMP,
+      ports: [],
+      uploads: [],
+      volumes: [],
+      healthcheck: { test: ["CMD", "curl", "-fsS", "-o", "/dev/null", `http://127.0.0.1:${group.port}${healthPath}`], interval: goDuration(group.inter), timeout: "2s", retries: group.fall, startPeriod: "10s" },
+    }));
+  });
 }
 
 /**

@@ -12,7 +12,7 @@ import { DEFAULT_ERROR_PAGES_DIR } from "../render/haproxy-check.ts";
 import { renderHaproxyConfig } from "../render/render.ts";
 import { DOCKER_HOSTS, DOCKER_PATHS, ERROR_PAGE_DIR, LOCAL_ADDRESS, dockerTarget, haproxySockets } from "../render/targets.ts";
 import { HAPROXY_CONFIG_FILE, LAST_GOOD_CONFIG_FILE } from "../runtime/applied.ts";
-import { APPLY_CHECKS, expectationsFromTopology } from "../runtime/verify.ts";
+import { APPLY_CHECKS, expectationsFromTopology, readDiscoveredServers } from "../runtime/verify.ts";
 import type { ApplyIO } from "./apply.ts";
 import { checkpoint } from "./apply-run.ts";
 import { makePlan } from "./plan.ts";
@@ -55,7 +55,8 @@ export function containerIO({ stateDir, running, step, log }: ContainerApply): A
     restartChangedComponents: noContainers,
     verify: async (t) => {
       const port = t.frontends[0]!.binds.find((b) => b.tlsCertificate === undefined)?.port;
-      const local = expectationsFromTopology(t);
+      // A discovered group's servers are the slots HAProxy filled from Docker's DNS.
+      const local = expectationsFromTopology(t, { discovered: await readDiscoveredServers(sockets.admin, t) });
       // HAProxy by its container name; TLS ports need the deployer's CA, which the agent is not given.
       const inContainer = (url: string) => url.replace(`//${LOCAL_ADDRESS}:`, `//${DOCKER_HOSTS.haproxy}:`);
       const entrypoints = local.entrypoints?.filter((e) => !e.tls && !e.redirectTo).map((e) => ({ ...e, url: inContainer(e.url) }));

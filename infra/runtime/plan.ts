@@ -2,7 +2,7 @@
 // order, the ports each takes, the files to write, and the addresses to show.
 import { join } from "node:path";
 import { userInfo } from "node:os";
-import { bindPorts, serverCount, type Topology } from "../model/schema.ts";
+import { bindPorts, serverCount, type ServerGroup, type Topology } from "../model/schema.ts";
 import { DEFAULT_TOPOLOGY_FILE } from "../model/load.ts";
 import { renderHaproxyConfig } from "../render/render.ts";
 import { prometheusJobs, renderPrometheusConfig } from "../render/prometheus.ts";
@@ -197,18 +197,22 @@ export function groupInstances(topology: Topology, backendName: string, count: n
   const at = groups.findIndex((b) => b.name === backendName);
   const group = groups[at]?.discovery;
   if (!group) throw new TargetPlanError(`backend "${backendName}" has no discovery group; known groups: ${groups.map((b) => b.name).join(", ") || "(none)"}`);
-  if (group.record !== "A" || group.resolver.nameservers !== undefined) {
-    throw new TargetPlanError(`backends.${backendName}.discovery: the local stack answers a group's name with its own dnsmasq, as A records: use record "A" and no resolver.nameservers to run it locally`);
+  if (!runsInstances(group)) throw new TargetPlanError(`backends.${backendName}.discovery: its records are served by its own name servers (resolver.nameservers): the local stack runs no instances of it`);
+  if (group.record !== "A") {
+    throw new TargetPlanError(`backends.${backendName}.discovery.record: the local stack answers a group's name with its own dnsmasq, as A records: use "A" (or give resolver.nameservers that serve the SRV records)`);
   }
   if (count > LOCAL_INSTANCES_MAX) throw new TargetPlanError(`backends.${backendName}.discovery: the local stack runs at most ${LOCAL_INSTANCES_MAX} instances of a group (one loopback address each), not ${count}`);
   return Array.from({ length: count }, (_, i) => ({ backend: backendName, name: `${group.name}-${i + 1}`, address: `127.0.${at + 1}.${i + 1}`, port: group.port!, dnsName: group.dnsName }));
 }
 
+/** Whether the stacks run a group's instances: unless it names its own name servers (Consul, a cloud DNS), whose records someone else keeps. */
+export const runsInstances = (group: Pick<ServerGroup, "resolver">) => group.resolver.nameservers === undefined;
+
 /** Addresses 127.0.g.1 to 127.0.g.254 per group. */
 export const LOCAL_INSTANCES_MAX = 254;
 
 /** Every discovered group's instances at its count (npm run scale records a new count in the applied topology): the records dnsmasq serves. */
-export const allGroupInstances = (topology: Topology) => topology.backends.flatMap((b) => (b.discovery ? groupInstances(topology, b.name, b.discovery.instances) : []));
+export const allGroupInstances = (topology: Topology) => topology.backends.flatMap((b) => (b.discovery && runsInstances(b.discovery) ? groupInstances(topology, b.name, b.discovery.instances) : []));
 
 function groupInstanceComponents(topology: Topology, runDir: string, logs: string): ComponentPlan[] {
   return allGroupInstances(topology).map((i) => gunicornComponent(i.name, i.address, i.port, runDir, logs));
@@ -223,7 +227,7 @@ export const dnsHostsFile = (instances: readonly GroupInstance[]) => instances.m
  */
 function dnsComponents(topology: Topology, runDir: string, logs: string): ComponentPlan[] {
   const instances = allGroupInstances(topology);
-  const groups = topology.backends.filter((b) => b.discovery !== undefined);
+  const groups = topology.backends.filter((b) => b.discovery !== undefined && runsInstances(b.discovery));
   if (groups.length === 0) return [];
   const { port } = topology.services.dns;
   return [

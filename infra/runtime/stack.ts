@@ -18,7 +18,7 @@ import { parseShowStat, serverStates, type ServerState } from "../../haproxy/sho
 import { parseDuration } from "../../haproxy/duration.ts";
 import { HAPROXY_CONFIG_FILE, recordApplied, sha256 } from "./applied.ts";
 import { DEFAULT_TOPOLOGY_FILE } from "../model/load.ts";
-import { DASHBOARD_FILE, planLocalStack, type ComponentPlan, type LocalStackPlan } from "./plan.ts";
+import { DASHBOARD_FILE, planLocalStack, runsInstances, type ComponentPlan, type LocalStackPlan } from "./plan.ts";
 import { isPortFree, portOwner } from "./ports.ts";
 import { findOnPath, isAlive, lastLines, startProcess, stopProcessGroup, type ManagedProcess } from "./processes.ts";
 import { readState, recordProcess, stillRecordedProcess, updateProcess, updateState, type RecordedProcess } from "./state.ts";
@@ -262,7 +262,7 @@ function expectedUp(topology: Topology): { backend: string; server: string }[] {
 
 /** Discovered groups whose instances HAProxy should report UP: as many slots UP as instances run. */
 function expectedGroupsUp(topology: Topology): { backend: string; slots: string[]; instances: number }[] {
-  return topology.backends.flatMap((b) => (b.discovery?.check ? [{ backend: b.name, slots: groupSlotNames(b.discovery), instances: b.discovery.instances }] : []));
+  return topology.backends.flatMap((b) => (b.discovery?.check && runsInstances(b.discovery) ? [{ backend: b.name, slots: groupSlotNames(b.discovery), instances: b.discovery.instances }] : []));
 }
 
 /** How long HAProxy may take to mark every server UP: rise × inter for the slowest (a group's first resolution too), plus slack. */

@@ -31,8 +31,6 @@ export interface DiscoveredServer {
   slot: string;
   /** "address:port", as HAProxy reports it. */
   address: string;
-  /** The name the instance at that address answers as (X-Served-By), where known. */
-  instance?: string;
 }
 
 /** Pure: the slots of the topology's discovered groups that hold an address and are not in maintenance. */
@@ -57,11 +55,8 @@ async function runningWebComponents(plan: LocalStackPlan): Promise<ComponentPlan
   return [...recorded, ...plan.components].filter((c) => c.kind === "web");
 }
 
-/** The discovered servers of the local stack, each with the instance at its address. */
-export async function readLocalDiscoveredServers(plan: LocalStackPlan, topology: Topology = plan.topology): Promise<DiscoveredServer[]> {
-  const webs = await runningWebComponents(plan);
-  return (await readDiscoveredServers(plan.sockets.admin, topology)).map((d) => ({ ...d, instance: webs.find((c) => c.env?.BIND === d.address)?.name }));
-}
+/** The discovered servers of the local stack. */
+export const readLocalDiscoveredServers = (plan: LocalStackPlan, topology: Topology = plan.topology) => readDiscoveredServers(plan.sockets.admin, topology);
 
 /**
  * What traffic must show, derived from the model: the first frontend's backend in depth (through
@@ -106,7 +101,7 @@ export function expectationsFromTopology(topology: Topology, options: Expectatio
       ...(group ? discovered.map((d) => ({ name: d.slot, weight: group.weight, active: true, interMs: parseDuration(group.inter), fall: group.fall, rise: group.rise })) : []),
     ],
     entrypoints: entrypointExpectations(topology, options.discovered ?? []),
-    serverNames: Object.fromEntries((options.discovered ?? []).flatMap((d) => (d.instance !== undefined && d.instance !== d.slot ? [[d.instance, d.slot]] : []))),
+    ...(options.discovered?.length && { serverNames: Object.fromEntries(options.discovered.map((d) => [d.address, d.slot])) }),
     security: {
       ...(frontend.rateLimit && { rateLimit: { requests: frontend.rateLimit.requests, retryAfterSeconds: retryAfterSeconds(frontend.rateLimit) } }),
       ...(allowlist && { allowlist: outsideSource(allowlist) }),
@@ -202,7 +197,10 @@ export function localStackAccess(plan: LocalStackPlan, log: (line: string) => vo
   const web = async (name: string) => {
     const components = await runningWebComponents(plan);
     if (!slotInstances.has(name)) {
-      for (const d of await readLocalDiscoveredServers(plan)) if (d.instance) slotInstances.set(d.slot, d.instance);
+      for (const d of await readLocalDiscoveredServers(plan)) {
+        const instance = components.find((c) => c.env?.BIND === d.address);
+        if (instance) slotInstances.set(d.slot, instance.name);
+      }
     }
     const component = components.find((c) => c.name === (slotInstances.get(name) ?? name));
     if (!component) throw new VerifyNotPossibleError(`no web server named ${name} in the local stack's plan`);

@@ -39,8 +39,8 @@ export interface Expectations {
   /** The security features the model asks for, each checked with traffic. */
   security?: SecurityExpectation;
   /**
-   * X-Served-By → HAProxy's server name, where they differ: a discovered instance answers as itself
-   * ("web-3"), HAProxy knows it by the slot its address took ("web1").
+   * X-Served-At ("address:port") → HAProxy's server name, where the instance's own name differs: a
+   * discovered instance answers as itself ("web-3"), HAProxy knows it by the slot its address took ("web1").
    */
   serverNames?: Record<string, string>;
 }

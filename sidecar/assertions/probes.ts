@@ -5,7 +5,7 @@ import { connect as tlsConnect, type ConnectionOptions } from "node:tls";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Pool } from "undici";
 import type { EntrypointExpectation, EntrypointMeasurement, SecurityExpectation, SecurityMeasurement } from "./judge.ts";
-import { freshLoopbackSource } from "./traffic.ts";
+import { freshLoopbackSource, serverName } from "./traffic.ts";
 
 const TIMEOUT_MS = 5000;
 
@@ -47,16 +47,13 @@ function handshake(url: URL, options: ConnectionOptions): Promise<{ authorized: 
 const BELOW = { "TLSv1.2": "TLSv1.1", "TLSv1.3": "TLSv1.2" } as const;
 
 /** Where a probe's request comes from: 127.0.0.1 (undefined), or a fresh loopback address each time under a per-client rate limit. */
-/** The HAProxy server an instance's X-Served-By names (a discovered instance answers as itself, HAProxy knows it by its slot). */
-const serverName = (served: string | undefined, serverNames: Record<string, string>) => (served === undefined ? undefined : (serverNames[served] ?? served));
-
 export type SourceChoice = () => string | undefined;
 
 export async function probeEntrypoint(ep: EntrypointExpectation, ca: string | undefined, source: SourceChoice, serverNames: Record<string, string> = {}): Promise<EntrypointMeasurement> {
   const measurement: EntrypointMeasurement = { url: ep.url };
   try {
     const reply = await requestOnce(ep.url, { ca, localAddress: source() });
-    Object.assign(measurement, { status: reply.status, server: serverName(header(reply, "x-served-by"), serverNames), location: header(reply, "location"), hsts: header(reply, "strict-transport-security") });
+    Object.assign(measurement, { status: reply.status, server: serverName(header(reply, "x-served-by"), header(reply, "x-served-at"), serverNames), location: header(reply, "location"), hsts: header(reply, "strict-transport-security") });
   } catch (error) {
     measurement.error = (error as { code?: string }).code ?? (error as Error).message;
   }

@@ -24,7 +24,7 @@ export interface ClientOptions {
   timeoutMs?: number;
   /** The CA certificate (PEM) an HTTPS frontend's chain must verify against. */
   ca?: string;
-  /** X-Served-By → HAProxy's server name, where they differ (Expectations.serverNames). */
+  /** X-Served-At → HAProxy's server name, where it differs from X-Served-By (Expectations.serverNames). */
   serverNames?: Record<string, string>;
 }
 
@@ -37,6 +37,14 @@ export function freshLoopbackSource(): string {
   nextSource = nextSource >= 254 * 65_536 ? 2 : nextSource + 1;
   if (nextSource % 256 === 0 || nextSource % 256 === 255) return freshLoopbackSource();
   return `127.${(nextSource >> 16) & 255}.${(nextSource >> 8) & 255}.${nextSource & 255}`;
+}
+
+/**
+ * The HAProxy server that answered: the name the instance gives (X-Served-By), unless the address it
+ * was reached at (X-Served-At) is one HAProxy knows by another name (a discovered group's slot).
+ */
+export function serverName(servedBy: string | undefined, servedAt: string | undefined, serverNames: Record<string, string> = {}): string | undefined {
+  return (servedAt !== undefined ? serverNames[servedAt] : undefined) ?? servedBy;
 }
 
 export class TrafficClient {
@@ -81,10 +89,11 @@ export class TrafficClient {
       const response = await this.nextPool().request({ path, method: "GET", headers, signal: AbortSignal.timeout(this.timeoutMs) });
       await response.body.dump();
       const served = response.headers["x-served-by"];
+      const at = response.headers["x-served-at"];
       const cookie = response.headers["set-cookie"];
       return {
         status: response.statusCode,
-        server: typeof served === "string" ? (this.options.serverNames?.[served] ?? served) : undefined,
+        server: serverName(typeof served === "string" ? served : undefined, typeof at === "string" ? at : undefined, this.options.serverNames),
         setCookie: (Array.isArray(cookie) ? cookie[0] : cookie)?.split(";")[0],
       };
     } catch (error) {
