@@ -309,14 +309,17 @@ describe("a discovered group in the Docker stack: containers behind one network 
 });
 
 describe("npm run synth", () => {
-  it("writes cdktf.out with no path of the machine that synthesized it, offline", async () => {
+  it("writes both stacks (Docker, Kubernetes) into cdktf.out with no path of the machine that synthesized it, offline", async () => {
     const outdir = mkdtempSync(join(tmpdir(), "cdktf-out-"));
     try {
-      const result = await runCli("infra/docker/main.ts", ["--outdir", outdir]);
+      const result = await runCli("infra/synth.ts", ["--outdir", outdir]);
       assert.equal(result.code, 0, result.stderr);
       const json = readFileSync(join(outdir, "stacks/flask-lb/cdk.tf.json"), "utf8");
+      const kubernetes = readFileSync(join(outdir, "stacks/flask-lb-kubernetes/cdk.tf.json"), "utf8");
       const manifest = readFileSync(join(outdir, "manifest.json"), "utf8");
-      for (const text of [json, manifest]) {
+      assert.match(result.stderr, /synthesized stack "flask-lb" .*\nsynthesized stack "flask-lb-kubernetes" .*\nhaproxy -c: both configs valid/);
+      assert.ok(JSON.parse(kubernetes).resource.kubernetes_deployment_v1.haproxy);
+      for (const text of [json, kubernetes, manifest]) {
         // tmpdir() + "/": a path under the machine's temporary directory (the containers' own /tmp tmpfs is theirs).
         for (const machinePath of [REPO_ROOT.replace(/\/$/, ""), outdir, `${tmpdir()}/`, process.env.HOME ?? "/root"]) {
           assert.ok(!text.includes(machinePath), `the output names ${machinePath}`);
@@ -334,7 +337,7 @@ describe("npm run synth", () => {
     try {
       const file = join(dir, "broken.json");
       writeFileSync(file, JSON.stringify(editedTopology((t) => (t.backends[0].servers[0].port = 70000))));
-      const result = await runCli("infra/docker/main.ts", ["--topology", file, "--outdir", join(dir, "out")]);
+      const result = await runCli("infra/synth.ts", ["--topology", file, "--outdir", join(dir, "out")]);
       assert.equal(result.code, 1);
       assert.match(result.stderr, /error TOPOLOGY_INVALID: the topology is invalid:\n  backends\.flask_servers\.servers\.web-a\.port: 70000 is not a port/);
     } finally {

@@ -1,19 +1,24 @@
-// The docker provider's schema as @cdktf/provider-docker carries it: each resource's config
-// interface in its .d.ts, where every attribute is documented with its Terraform name
+// A provider's schema as its @cdktf package carries it (docker, kubernetes): each resource's config
+// interface in its .d.ts files, where every attribute is documented with its Terraform name
 // ("Docs at Terraform Registry: {@link ...#tf_name ...}") and typed. Read once, it lets a test check
 // every attribute of cdk.tf.json, nested blocks included: no Terraform, no provider download.
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { REPO_ROOT } from "../../infra/repo.ts";
 
 export type AttributeType =
-  | { kind: "string" | "number" | "boolean" | "string-list" | "string-map" }
+  | { kind: "string" | "number" | "boolean" | "string-list" | "number-list" | "string-map" }
   | { kind: "block"; schema: string; list: boolean };
 
 /** Interface name → Terraform attribute name → type. */
 export type ProviderSchema = Map<string, Map<string, AttributeType>>;
 
-const PROVIDER_LIB = join(REPO_ROOT, "node_modules/@cdktf/provider-docker/lib");
+/** The providers the stacks use: their package and resource-type prefix. */
+export const PROVIDERS = {
+  docker: { lib: join(REPO_ROOT, "node_modules/@cdktf/provider-docker/lib"), config: "DockerProviderConfig" },
+  kubernetes: { lib: join(REPO_ROOT, "node_modules/@cdktf/provider-kubernetes/lib"), config: "KubernetesProviderConfig" },
+} as const;
+export type ProviderName = keyof typeof PROVIDERS;
 const PROPERTY = /\{@link \S+#([a-z0-9_]+) [^}]*\}\s*\*\/\s*readonly [A-Za-z0-9]+\??: (\{[^}]*\};|[^;]+;)/g;
 
 function attributeType(tsType: string): AttributeType {
@@ -22,6 +27,7 @@ function attributeType(tsType: string): AttributeType {
   if (t === "number") return { kind: "number" };
   if (t === "boolean | cdktf.IResolvable") return { kind: "boolean" };
   if (t === "string[]") return { kind: "string-list" };
+  if (t === "number[]") return { kind: "number-list" };
   if (/^\{ \[key: string\]: string;? \}$/.test(t)) return { kind: "string-map" };
   const list = /^([A-Z][A-Za-z0-9]*)\[\] \| cdktf\.IResolvable$/.exec(t);
   if (list) return { kind: "block", schema: list[1]!, list: true };
@@ -29,9 +35,14 @@ function attributeType(tsType: string): AttributeType {
   throw new Error(`provider-schema: a type this reader does not know: ${t}`);
 }
 
+/** Every .d.ts file of a module (the kubernetes provider splits its structs over several). */
+function declarationFiles(dir: string): string[] {
+  return readdirSync(dir).flatMap((f) => (statSync(join(dir, f)).isDirectory() ? declarationFiles(join(dir, f)) : f.endsWith(".d.ts") ? [join(dir, f)] : []));
+}
+
 /** The interfaces of one module of the provider (e.g. "container"), with their attributes. */
-export function readProviderModule(module: string): ProviderSchema {
-  const text = readFileSync(join(PROVIDER_LIB, module, "index.d.ts"), "utf8");
+export function readProviderModule(module: string, provider: ProviderName = "docker"): ProviderSchema {
+  const text = declarationFiles(join(PROVIDERS[provider].lib, module)).map((f) => readFileSync(f, "utf8")).join("\n");
   const schema: ProviderSchema = new Map();
   for (const match of text.matchAll(/export interface ([A-Za-z0-9]+)(?: extends [^{]+)? \{([\s\S]*?)\n\}/g)) {
     const attributes = new Map<string, AttributeType>();
@@ -45,8 +56,8 @@ export function readProviderModule(module: string): ProviderSchema {
 const META_ARGUMENTS = new Set(["depends_on", "count", "for_each", "provider", "lifecycle", "provisioner", "connection", "//"]);
 
 /** "docker_container" → its module and config interface: container, ContainerConfig. */
-export function resourceSchemaName(resourceType: string): { module: string; config: string } {
-  const rest = resourceType.replace(/^docker_/, "");
+export function resourceSchemaName(resourceType: string, provider: ProviderName = "docker"): { module: string; config: string } {
+  const rest = resourceType.replace(new RegExp(`^${provider}_`), "");
   const pascal = rest.split("_").map((w) => w[0]!.toUpperCase() + w.slice(1)).join("");
   return { module: rest.replaceAll("_", "-"), config: `${pascal}Config` };
 }
@@ -82,6 +93,8 @@ function valueProblems(schema: ProviderSchema, type: AttributeType, value: unkno
       return typeof value === "boolean" ? [] : wrong("a boolean");
     case "string-list":
       return Array.isArray(value) && value.every((v) => typeof v === "string") ? [] : wrong("a list of strings");
+    case "number-list":
+      return Array.isArray(value) && value.every((v) => typeof v === "number") ? [] : wrong("a list of numbers");
     case "string-map":
       return value !== null && typeof value === "object" && !Array.isArray(value) && Object.values(value).every((v) => typeof v === "string") ? [] : wrong("a map of strings");
     case "block": {
@@ -93,22 +106,22 @@ function valueProblems(schema: ProviderSchema, type: AttributeType, value: unkno
 }
 
 /** Every problem of a synthesized stack's resources and provider against the provider's schema. */
-export function stackSchemaProblems(stack: { resource?: Record<string, Record<string, Record<string, unknown>>>; provider?: Record<string, Record<string, unknown>[]> }): string[] {
+export function stackSchemaProblems(stack: { resource?: Record<string, Record<string, Record<string, unknown>>>; provider?: Record<string, Record<string, unknown>[]> }, provider: ProviderName = "docker"): string[] {
   const problems: string[] = [];
   for (const [resourceType, resources] of Object.entries(stack.resource ?? {})) {
-    const { module, config } = resourceSchemaName(resourceType);
+    const { module, config } = resourceSchemaName(resourceType, provider);
     let schema: ProviderSchema;
     try {
-      schema = readProviderModule(module);
+      schema = readProviderModule(module, provider);
     } catch {
-      problems.push(`resource.${resourceType}: the docker provider has no such resource`);
+      problems.push(`resource.${resourceType}: the ${provider} provider has no such resource`);
       continue;
     }
     for (const [id, value] of Object.entries(resources)) problems.push(...schemaProblems(schema, config, value, `resource.${resourceType}.${id}`));
   }
   for (const [name, configs] of Object.entries(stack.provider ?? {})) {
-    if (name !== "docker") problems.push(`provider.${name}: not the docker provider`);
-    else configs.forEach((c, i) => problems.push(...schemaProblems(readProviderModule("provider"), "DockerProviderConfig", c, `provider.docker[${i}]`)));
+    if (name !== provider) problems.push(`provider.${name}: not the ${provider} provider`);
+    else configs.forEach((c, i) => problems.push(...schemaProblems(readProviderModule("provider", provider), PROVIDERS[provider].config, c, `provider.${provider}[${i}]`)));
   }
   return problems;
 }
