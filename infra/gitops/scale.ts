@@ -67,6 +67,9 @@ export interface InstanceOutcome {
 
 export interface ScaleResult extends Omit<ScalePlan, "start" | "stop"> {
   instances: InstanceOutcome[];
+  /** When the new instances' records were published, and the leaving ones' removed (epoch ms). */
+  recordsAddedAt?: number;
+  recordsRemovedAt?: number;
 }
 
 interface SlotState {
@@ -109,12 +112,14 @@ export async function scaleGroup(backend: string, to: number, options: ScaleOpti
       process.kill(dns.pid, "SIGHUP"); // dnsmasq re-reads its hosts file and empties its cache
     };
     const outcomes: InstanceOutcome[] = [];
+    const times: Pick<ScaleResult, "recordsAddedAt" | "recordsRemovedAt"> = {};
     const checkTimeout = applied.topology.defaults.timeouts.check;
 
     if (plan.start.length > 0) {
       log(`starting ${plan.start.map((i) => `${i.name} (${i.address})`).join(", ")}`);
       await startComponents(stack, stack.components.filter((c) => plan.start.some((i) => i.name === c.name)));
       const published = Date.now();
+      times.recordsAddedAt = published;
       await publish();
       log(`published their records; waiting for HAProxy (bound ${trafficBoundMs(group, checkTimeout)} ms each)`);
       for (const instance of plan.start) {
@@ -129,6 +134,7 @@ export async function scaleGroup(backend: string, to: number, options: ScaleOpti
       const before = await slots();
       const leaving = plan.stop.map((i) => ({ instance: i, address: `${i.address}:${i.port}`, slot: before.find((s) => s.address === `${i.address}:${i.port}`)?.slot }));
       const removed = Date.now();
+      times.recordsRemovedAt = removed;
       await publish();
       log(`removed the records of ${plan.stop.map((i) => i.name).join(", ")}; HAProxy drains them`);
       for (const leaver of leaving) {
@@ -147,7 +153,7 @@ export async function scaleGroup(backend: string, to: number, options: ScaleOpti
 
     // What runs now: the next apply plans from it, and verify finds the instances.
     await recordApplied(runDir, { ...applied, appliedAt: new Date().toISOString(), topology: head });
-    return { backend, from: plan.from, to: plan.to, instances: outcomes };
+    return { backend, from: plan.from, to: plan.to, instances: outcomes, ...times };
   } finally {
     await lock.release();
   }
