@@ -11,7 +11,7 @@ import type { Topology } from "../infra/model/schema.ts";
 import { expectedDistribution } from "../infra/runtime/applied.ts";
 import { dnsHostsFile, groupInstances, planLocalStack } from "../infra/runtime/plan.ts";
 import { discoveredServers } from "../infra/runtime/verify.ts";
-import { findDrift, type ServerSample } from "../sidecar/distribution.ts";
+import { findDrift, judgeDistribution, type ServerSample } from "../sidecar/distribution.ts";
 import { parseShowStat } from "../haproxy/show-stat.ts";
 import { discoveryTopology } from "./support/goldens.ts";
 
@@ -131,6 +131,18 @@ describe("slots that DNS fills and empties", () => {
     const expected = expectedDistribution(topology());
     assert.equal(expected.backends[0]!.servers.length, 10);
     assert.deepEqual(expected.backends[0]!.servers[0], { name: "web1", weight: 1, disabled: false, backup: false, discovered: true });
+  });
+
+  it("the continuous distribution check expects the filled slots to share the requests, the empty ones none, as the set changes", () => {
+    const poll = (filled: number, sessions: number): ServerSample[] =>
+      Array.from({ length: 10 }, (_, i) => ({ proxy: "web_pool", server: `web${i + 1}`, sessions: i < filled ? sessions : 0, state: i < filled ? "UP" : "MAINT", weight: 1 }));
+    const expected = expectedDistribution(topology());
+    const atFive = judgeDistribution(poll(5, 0), poll(5, 20), expected);
+    assert.deepEqual(atFive.shares.filter((s) => s.expected! > 0).map((s) => [s.server, s.expected]), ["web1", "web2", "web3", "web4", "web5"].map((n) => [n, 0.2]));
+    assert.equal(atFive.backends[0]!.skew, 0);
+    const atTwo = judgeDistribution(poll(2, 20), poll(2, 70), expected);
+    assert.deepEqual(atTwo.shares.filter((s) => s.expected! > 0).map((s) => s.server), ["web1", "web2"]);
+    assert.equal(atTwo.backends[0]!.skew, 0);
   });
 
   it("an empty slot in maintenance is not drift; a weight changed by hand on a filled one is", () => {
