@@ -3,9 +3,9 @@
 // stats socket shared with the sidecar as the stack declares, Prometheus scraping the sidecar by
 // container name, a web container stopped under traffic and started again, and down leaving nothing.
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, it } from "vitest";
 import { parseTopology } from "../infra/model/parse.ts";
 import type { Topology } from "../infra/model/schema.ts";
@@ -143,10 +143,41 @@ describe.skipIf(unavailable !== undefined)(`the CDKTF stack on podman (npm run c
     }
   });
 
+  it("a discovered group behind one network alias: HAProxy fills a slot per container from the engine's DNS; a larger count adds a container and touches neither HAProxy's container nor its config", async () => {
+    const ids = async () => Object.fromEntries((await engine.client.listContainers(`${STACK_LABEL}=lb-containers-test`)).map((c) => [c.Names[0]!.replace(/^\//, ""), c.Id]));
+    const withGroup = (instances: number) => {
+      const t = structuredClone(topology) as any;
+      t.backends.push({ name: "pool", healthCheck: { path: "/status" }, discovery: { name: "pool", dnsName: "pool.lb.internal", port: 5100, maxServers: 4, instances, inter: "500ms", fall: 2, rise: 2 } });
+      writeFileSync(topologyFile, JSON.stringify(t));
+    };
+    const poolUp = async () => {
+      const rows = parseShowStat(await admin("show stat")).rows.filter((r) => r.proxy === "pool" && r.kind === "server");
+      return rows.filter((r) => field(r, "status") === "UP").map((r) => field(r, "addr"));
+    };
+    withGroup(2);
+    const first = await runCli(CLI, ["up", "--topology", topologyFile, "--state-dir", stateDir], { timeoutMs: 300_000 });
+    assert.equal(first.code, 0, first.stderr);
+    assert.ok(await eventually(async () => new Set(await poolUp()).size === 2, 30_000), `pool's slots UP: ${(await poolUp()).join(", ")}`);
+    const before = await ids();
+    const configFile = join(dirname(await hostAdminSocket(engine.client, topology)), "haproxy.cfg");
+    const config = readFileSync(configFile, "utf8");
+    const workerPid = async () => /^Pid: (\d+)$/m.exec(await admin("show info"))![1];
+    const worker = await workerPid();
+    withGroup(3);
+    const second = await runCli(CLI, ["up", "--topology", topologyFile, "--state-dir", stateDir], { timeoutMs: 300_000 });
+    assert.equal(second.code, 0, second.stderr);
+    const after = await ids();
+    assert.deepEqual(Object.keys(after).filter((name) => before[name] !== after[name]).sort(), ["apply-agent", "pool-3"], "a new container, and the agent given the new topology");
+    assert.equal(after.haproxy, before.haproxy, "HAProxy's container kept");
+    assert.ok(await eventually(async () => new Set(await poolUp()).size === 3, 30_000), `pool's slots UP: ${(await poolUp()).join(", ")}`);
+    assert.equal(readFileSync(configFile, "utf8"), config, "HAProxy's config unchanged");
+    assert.equal(await workerPid(), worker, "the same HAProxy worker: no reload");
+  });
+
   it("down removes every container, network and volume it created, and leaves no engine process", async () => {
     const down = await runCli(CLI, ["down", "--topology", topologyFile, "--state-dir", stateDir], { timeoutMs: 120_000 });
     assert.equal(down.code, 0, down.stderr);
-    assert.match(down.stdout, /^removed 7 containers, 1 networks, 4 volumes of stack "lb-containers-test"$/m);
+    assert.match(down.stdout, /^removed 10 containers, 1 networks, 4 volumes of stack "lb-containers-test"$/m);
     const label = `${STACK_LABEL}=lb-containers-test`;
     assert.deepEqual(await engine.client.listContainers(label), []);
     assert.deepEqual(await engine.client.listNetworks(label), []);

@@ -60,6 +60,13 @@ describe("a discovered group on the local stack: dnsmasq, HAProxy's resolvers, n
     assert.equal((await slots()).length, group().maxServers, "HAProxy reserves maxServers slots");
   });
 
+  it("npm run verify's failover and recovery kill the instance behind a slot and start it again: no request lost, the slot DOWN then UP", { timeout: 90_000 }, async () => {
+    const discovered = await readLocalDiscoveredServers(stack.plan);
+    assert.equal(discovered.length, 2);
+    const { results } = await runAssertions(expectationsFromTopology(topology, { discovered }), localStackAccess(stack.plan, () => {}), { only: ["failover", "recovery"], requests: 100 });
+    for (const r of results) assert.equal(r.verdict, "pass", `${r.assertion}: ${r.measured}`);
+  });
+
   it("scales 2 → 5 → 1 under bounded traffic: no reload, no failed request, new instances in traffic within the bound, leaving ones drained before they stop", { timeout: 120_000 }, async () => {
     const configBefore = sha256(readFileSync(join(runDir, "haproxy.cfg"), "utf8"));
     const workersBefore = await workers();
