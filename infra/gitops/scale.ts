@@ -111,6 +111,7 @@ export async function scaleGroup(backend: string, to: number, options: ScaleOpti
       await writeFileAtomic(join(runDir, DNS_HOSTS_FILE), dnsHostsFile(allGroupInstances(head)), { mode: 0o644 });
       process.kill(dns.pid, "SIGHUP"); // dnsmasq re-reads its hosts file and empties its cache
     };
+    const recordRunning = () => recordApplied(runDir, { ...applied, appliedAt: new Date().toISOString(), topology: head });
     const outcomes: InstanceOutcome[] = [];
     const times: Pick<ScaleResult, "recordsAddedAt" | "recordsRemovedAt"> = {};
     const checkTimeout = applied.topology.defaults.timeouts.check;
@@ -121,6 +122,8 @@ export async function scaleGroup(backend: string, to: number, options: ScaleOpti
       const published = Date.now();
       times.recordsAddedAt = published;
       await publish();
+      // They run and DNS names them: that is what runs now, even if HAProxy is slow to follow.
+      await recordRunning();
       log(`published their records; waiting for HAProxy (bound ${trafficBoundMs(group, checkTimeout)} ms each)`);
       for (const instance of plan.start) {
         const address = `${instance.address}:${instance.port}`;
@@ -152,7 +155,7 @@ export async function scaleGroup(backend: string, to: number, options: ScaleOpti
     }
 
     // What runs now: the next apply plans from it, and verify finds the instances.
-    await recordApplied(runDir, { ...applied, appliedAt: new Date().toISOString(), topology: head });
+    await recordRunning();
     return { backend, from: plan.from, to: plan.to, instances: outcomes, ...times };
   } finally {
     await lock.release();

@@ -121,7 +121,7 @@ export function planKubernetesStack(topology: Topology, options: KubernetesOptio
       object: { apiVersion: "policy/v1", kind: "PodDisruptionBudget", metadata: meta("haproxy"), spec: { maxUnavailable: 1, selector: { matchLabels: { [LABEL]: "haproxy" } } } },
     },
     frontendService(topology, meta, options.frontendServiceType ?? "LoadBalancer"),
-    ...webObjects(topology, target, meta),
+    ...webObjects(topology, meta),
   ];
   return { name, namespace, target, haproxyConfig, objects, usesTls };
 }
@@ -275,7 +275,7 @@ function webContainer(name: string, port: number, healthPath: string): Container
 }
 
 /** Listed servers whose address is a bare name become a Deployment and a Service of that name; a discovered group, a Deployment, a headless Service and an autoscaler. */
-function webObjects(topology: Topology, target: KubernetesTarget, meta: Meta): PlannedObject[] {
+function webObjects(topology: Topology, meta: Meta): PlannedObject[] {
   const objects: PlannedObject[] = [];
   const seen = new Set<string>();
   for (const backend of topology.backends) {
@@ -288,12 +288,12 @@ function webObjects(topology: Topology, target: KubernetesTarget, meta: Meta): P
       objects.push(webService(name, server.port, meta, false));
     }
     const group = backend.discovery;
-    if (group && group.resolver.nameservers === undefined) objects.push(...groupObjects(topology, backend, group, target, meta));
+    if (group && group.resolver.nameservers === undefined) objects.push(...groupObjects(topology, backend, group, meta));
   }
   return objects;
 }
 
-function groupObjects(topology: Topology, backend: Backend, group: ServerGroup, _target: KubernetesTarget, meta: Meta): PlannedObject[] {
+function groupObjects(topology: Topology, backend: Backend, group: ServerGroup, meta: Meta): PlannedObject[] {
   if (group.record !== "A") throw new TargetPlanError(`backends.${backend.name}.discovery.record: the Kubernetes stack's group is a headless Service, resolved as A records: use "A" (or give resolver.nameservers that serve the SRV records)`);
   const name = kubernetesName(group.name, `backends.${backend.name}.discovery.name`);
   const healthPath = backend.healthCheck?.path ?? WEB_APP_PATHS.status;
