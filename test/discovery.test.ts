@@ -13,6 +13,8 @@ import { dnsHostsFile, groupInstances, planLocalStack } from "../infra/runtime/p
 import { discoveredServers } from "../infra/runtime/verify.ts";
 import { findDrift, judgeDistribution, type ServerSample } from "../sidecar/distribution.ts";
 import { parseShowStat } from "../haproxy/show-stat.ts";
+import { renderHaproxyConfig } from "../infra/render/render.ts";
+import { localTarget } from "../infra/render/targets.ts";
 import { discoveryTopology } from "./support/goldens.ts";
 
 const topology = (edit: (t: any) => void = () => {}): Topology => {
@@ -69,6 +71,15 @@ describe("npm run scale's plan", () => {
     assert.equal(planLocalStack(parseTopology(discoveryTopology() as any), { runDir: "/run/lb", sidecar: false }).components.filter((c) => c.kind === "dns").length, 1);
     const seed = topology((t) => (t.backends[0] = { name: "web_pool", servers: [{ name: "a", address: "a", port: 5001 }] }));
     assert.equal(planLocalStack(seed, { runDir: "/run/lb", sidecar: false }).components.some((c) => c.kind === "dns"), false);
+  });
+});
+
+describe("rendering a group's record type", () => {
+  const template = (edit: (t: any) => void) => /server-template .*/.exec(renderHaproxyConfig(topology(edit), localTarget("/run/lb")))![0];
+  it("A records take IPv4 addresses, AAAA records IPv6 ones, SRV records whatever their targets resolve to, with their ports", () => {
+    assert.match(template(() => {}), / web\.lb\.internal:5100 .* resolve-prefer ipv4$/);
+    assert.match(template((t) => Object.assign(t.backends[0].discovery, { record: "AAAA", resolver: { nameservers: ["10.0.0.2:53"] } })), / web\.lb\.internal:5100 .* resolve-prefer ipv6$/);
+    assert.match(template((t) => Object.assign(t.backends[0].discovery, { record: "SRV", dnsName: "_http._tcp.web.lb.internal", port: undefined, resolver: { nameservers: ["10.0.0.2:53"] } })), / _http\._tcp\.web\.lb\.internal check .* init-addr none$/);
   });
 });
 

@@ -182,6 +182,9 @@ describe("invalid topologies are refused with a message naming the field and wha
     ["a discovered group of A records without a port", (t) => (t.backends[0].discovery = { name: "web", dnsName: "web.lb.internal", maxServers: 5 }), [
       "backends.flask_servers.discovery.port: A records carry no port: give the group's port (or use SRV records)",
     ]],
+    ["a discovered group of AAAA records without a port", (t) => (t.backends[0].discovery = { name: "web", dnsName: "web.lb.internal", record: "AAAA", maxServers: 5 }), [
+      "backends.flask_servers.discovery.port: AAAA records carry no port: give the group's port (or use SRV records)",
+    ]],
     ["an SRV group with a port", (t) => (t.backends[0].discovery = { name: "web", dnsName: "_http._tcp.web.lb.internal", record: "SRV", port: 80, maxServers: 5 }), [
       "backends.flask_servers.discovery.port: SRV records carry each server's port: remove port",
     ]],

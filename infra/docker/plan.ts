@@ -249,7 +249,7 @@ function groupContainers(topology: Topology, image: BuiltImage): ContainerPlan[]
     // A group with name servers of its own (Consul, a cloud DNS) is run by someone else: HAProxy only asks.
     if (!group || group.resolver.nameservers !== undefined) return [];
     if (group.record !== "A") {
-      throw new TargetPlanError(`backends.${backend.name}.discovery.record: on the docker target the group's name is a network alias, which Docker's name server answers with A records only: use "A" (or give resolver.nameservers that serve the SRV records)`);
+      throw new TargetPlanError(`backends.${backend.name}.discovery.record: on the docker target the group's name is a network alias, which Docker's name server answers with A records only: use "A" (or give resolver.nameservers that serve the ${group.record} records)`);
     }
     const healthPath = backend.healthCheck?.path ?? WEB_APP_PATHS.status;
     return Array.from({ length: group.instances }, (_, i): ContainerPlan => ({

@@ -294,7 +294,7 @@ function webObjects(topology: Topology, meta: Meta): PlannedObject[] {
 }
 
 function groupObjects(topology: Topology, backend: Backend, group: ServerGroup, meta: Meta): PlannedObject[] {
-  if (group.record !== "A") throw new TargetPlanError(`backends.${backend.name}.discovery.record: the Kubernetes stack's group is a headless Service, resolved as A records: use "A" (or give resolver.nameservers that serve the SRV records)`);
+  if (group.record !== "A") throw new TargetPlanError(`backends.${backend.name}.discovery.record: the Kubernetes stack's group is a headless Service, resolved as A records: use "A" (or give resolver.nameservers that serve the ${group.record} records)`);
   const name = kubernetesName(group.name, `backends.${backend.name}.discovery.name`);
   const healthPath = backend.healthCheck?.path ?? WEB_APP_PATHS.status;
   return [

@@ -349,9 +349,9 @@ export const ServerGroup = z.strictObject({
   name: Name.refine((n) => /^[a-z][a-z0-9-]{0,40}$/.test(n), { error: (iss) => `${show(iss.input)} is not a group name: use 1 to 41 lower-case letters, digits or "-", starting with a letter (it names containers and Kubernetes objects)` }),
   /** The name whose records list the servers; the Docker and Kubernetes stacks answer for it themselves. */
   dnsName: DnsName,
-  /** A (IPv4) records with the port below, or SRV records, which carry each server's port (and weight). */
-  record: z.enum(["A", "SRV"], { error: (iss) => `${show(iss.input)} is not a record type: use "A" or "SRV"` }).default("A"),
-  /** The servers' port, for A records. */
+  /** A (IPv4) or AAAA (IPv6) records with the port below, or SRV records, which carry each server's port (and weight). */
+  record: z.enum(["A", "AAAA", "SRV"], { error: (iss) => `${show(iss.input)} is not a record type: use "A", "AAAA" or "SRV"` }).default("A"),
+  /** The servers' port, for A and AAAA records. */
   port: Port.optional(),
   /** The most servers the group may grow to: the slots HAProxy reserves. Changing it is a reload. */
   maxServers: intIn(1, 10_000, "a server count"),
@@ -592,7 +592,7 @@ function groupIssues(backend: Backend, i: number): PathIssue[] {
     if (Array.isArray(backend.servers) && backend.servers.length === 0) issues.push({ path: ["backends", i, "servers"], message: `backend ${show(backend.name)} has no server: list servers or add a discovery group` });
     return issues;
   }
-  if (group.record === "A" && group.port === undefined) issues.push({ path: ["backends", i, "discovery", "port"], message: `A records carry no port: give the group's port (or use SRV records)` });
+  if (group.record !== "SRV" && group.port === undefined) issues.push({ path: ["backends", i, "discovery", "port"], message: `${group.record} records carry no port: give the group's port (or use SRV records)` });
   if (group.record === "SRV" && group.port !== undefined) issues.push({ path: ["backends", i, "discovery", "port"], message: `SRV records carry each server's port: remove port` });
   if (group.record === "SRV" && typeof group.dnsName === "string" && !group.dnsName.startsWith("_")) issues.push({ path: ["backends", i, "discovery", "dnsName"], message: `${show(group.dnsName)} is not an SRV name: SRV records are looked up as "_service._proto.name", e.g. "_http._tcp.${group.dnsName}"` });
   if (typeof group.instances === "number" && typeof group.maxServers === "number" && group.instances > group.maxServers) {

@@ -301,12 +301,15 @@ function backendView(backend: Backend, topology: Topology, target: RenderTarget)
       count: group.maxServers,
       address: `${groupDnsName(group, target)}${group.port !== undefined ? `:${group.port}` : ""}`,
       // init-addr none: the slots start empty and take addresses from the answers, never from libc at start.
-      options: `${serverOptions({ ...group, cookie: undefined, backup: false, disabled: false })} resolvers ${groupResolversName(backend.name)} init-addr none${group.record === "A" ? " resolve-prefer ipv4" : ""}`,
+      options: `${serverOptions({ ...group, cookie: undefined, backup: false, disabled: false })} resolvers ${groupResolversName(backend.name)} init-addr none${RESOLVE_PREFER[group.record]}`,
     },
     // The same on every HAProxy replica, so that each derives the same cookie for a server.
     dynamicCookieKey: group && cookie ? dynamicCookieKey(topology.name, backend.name) : undefined,
   };
 }
+
+/** Which family a slot takes from an answer (an SRV record's targets may have both). */
+const RESOLVE_PREFER: Record<ServerGroup["record"], string> = { A: " resolve-prefer ipv4", AAAA: " resolve-prefer ipv6", SRV: "" };
 
 /** Not a secret (it only keeps addresses out of cookies), but stable: every replica must agree on it. */
 export const dynamicCookieKey = (topology: string, backend: string) => `${topology}.${backend}`;

@@ -199,7 +199,7 @@ export function groupInstances(topology: Topology, backendName: string, count: n
   if (!group) throw new TargetPlanError(`backend "${backendName}" has no discovery group; known groups: ${groups.map((b) => b.name).join(", ") || "(none)"}`);
   if (!runsInstances(group)) throw new TargetPlanError(`backends.${backendName}.discovery: its records are served by its own name servers (resolver.nameservers): the local stack runs no instances of it`);
   if (group.record !== "A") {
-    throw new TargetPlanError(`backends.${backendName}.discovery.record: the local stack answers a group's name with its own dnsmasq, as A records: use "A" (or give resolver.nameservers that serve the SRV records)`);
+    throw new TargetPlanError(`backends.${backendName}.discovery.record: the local stack answers a group's name with its own dnsmasq, as A records: use "A" (or give resolver.nameservers that serve the ${group.record} records)`);
   }
   if (count > LOCAL_INSTANCES_MAX) throw new TargetPlanError(`backends.${backendName}.discovery: the local stack runs at most ${LOCAL_INSTANCES_MAX} instances of a group (one loopback address each), not ${count}`);
   return Array.from({ length: count }, (_, i) => ({ backend: backendName, name: `${group.name}-${i + 1}`, address: `127.0.${at + 1}.${i + 1}`, port: group.port!, dnsName: group.dnsName }));

@@ -29,7 +29,7 @@ export const topologyArb: fc.Arbitrary<TopologyInput> = fc
     // A discovered group on the first backend, beside its listed servers.
     discovery: fc.option(
       fc.record({
-        srv: fc.boolean(),
+        record: fc.constantFrom("A", "AAAA", "SRV"),
         maxServers: fc.integer({ min: 1, max: 50 }),
         weight: fc.integer({ min: 0, max: 256 }),
         nameservers: fc.option(fc.constant("10.0.0.2:53").map((ns) => [ns]), { nil: undefined }),
@@ -71,9 +71,9 @@ export const topologyArb: fc.Arbitrary<TopologyInput> = fc
       discovery: b === 0 && r.discovery
         ? {
             name: "grp",
-            dnsName: r.discovery.srv ? "_http._tcp.app.example.internal" : "app.example.internal",
-            record: (r.discovery.srv ? "SRV" : "A") as "SRV" | "A",
-            port: r.discovery.srv ? undefined : 9000,
+            dnsName: r.discovery.record === "SRV" ? "_http._tcp.app.example.internal" : "app.example.internal",
+            record: r.discovery.record as "A" | "AAAA" | "SRV",
+            port: r.discovery.record === "SRV" ? undefined : 9000,
             maxServers: r.discovery.maxServers,
             instances: Math.min(2, r.discovery.maxServers),
             weight: r.discovery.weight,
