@@ -6,8 +6,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseTopology } from "../infra/model/parse.ts";
 import { withFreePorts } from "../infra/runtime/ports.ts";
-import { startLocalStack } from "../infra/runtime/stack.ts";
-import { scaleGroup, trafficBoundMs, removalBoundMs } from "../infra/gitops/scale.ts";
+import { recordedProcesses, startLocalStack } from "../infra/runtime/stack.ts";
+import { groupSlots, scaleGroup, trafficBoundMs, removalBoundMs } from "../infra/gitops/scale.ts";
+import { runtimeCommand } from "../haproxy/runtime-api.ts";
+import { pollUntil } from "../lib/poll.ts";
 import { backgroundTraffic, TrafficClient } from "../sidecar/assertions/traffic.ts";
 import { topology as example } from "../infra/topologies/discovery.ts";
 import { median, type BenchRow } from "./table.ts";
@@ -67,3 +69,36 @@ export async function discoveryBench(): Promise<BenchRow[]> {
 }
 
 const backend = (topology: ReturnType<typeof parseTopology>) => topology.backends.find((b) => b.discovery)!.name;
+
+/**
+ * The name server dies and stays dead: how long HAProxy keeps the discovered servers, with HAProxy's
+ * own hold (30 s for timeout/refused/other) and with the model's holdDuringOutage (5 m).
+ */
+export async function dnsOutageBench(): Promise<BenchRow[]> {
+  const rows: BenchRow[] = [];
+  const watchMs = 45_000;
+  for (const hold of ["30s", "5m"]) {
+    const input = structuredClone(example) as any;
+    input.backends[0].discovery.resolver = { holdDuringOutage: hold };
+    const topology = parseTopology(await withFreePorts(input));
+    const runDir = mkdtempSync(join(tmpdir(), "lb-dns-outage-bench-"));
+    const stack = await startLocalStack(topology, { runDir });
+    try {
+      const dns = ((await recordedProcesses(runDir)) ?? []).find((p) => p.name === "dnsmasq")!;
+      const killedAt = Date.now();
+      process.kill(dns.pid, "SIGKILL");
+      const group = topology.backends[0]!.discovery!;
+      const allGone = await pollUntil(async () => (groupSlots(await runtimeCommand({ path: stack.plan.sockets.admin }, "show stat"), topology.backends[0]!.name, group).every((s) => !s.status.startsWith("UP")) ? true : undefined), { timeoutMs: watchMs, intervalMs: 200 });
+      rows.push({
+        group: "discovery",
+        case: `name server dead → every discovered server in maintenance (hold ${hold} during an outage${hold === "30s" ? ", HAProxy's default" : ", the model's"})`,
+        value: allGone ? `${((Date.now() - killedAt) / 1000).toFixed(1)} s` : `not within ${watchMs / 1000} s`,
+        note: allGone ? "the backend then answers 503: a DNS outage became an LB outage" : "the servers keep their addresses and keep serving",
+      });
+    } finally {
+      await stack.stop();
+      rmSync(runDir, { recursive: true, force: true });
+    }
+  }
+  return rows;
+}

@@ -12,7 +12,7 @@ import { applyBench } from "./apply.bench.ts";
 import { supervisionBench } from "./supervision.bench.ts";
 import { alertDeliveryBench, prometheusScrapeBench } from "./observability.bench.ts";
 import { containersBench } from "./containers.bench.ts";
-import { discoveryBench } from "./discovery.bench.ts";
+import { discoveryBench, dnsOutageBench } from "./discovery.bench.ts";
 import { formatBenchTable, type BenchRow } from "./table.ts";
 
 /** Every suite, in the order they run and print. */
@@ -27,6 +27,7 @@ const SUITES = {
   apply: applyBench,
   failover: failoverBench,
   discovery: discoveryBench,
+  "dns-outage": dnsOutageBench,
   supervision: supervisionBench,
   prometheus: prometheusScrapeBench,
   alerts: alertDeliveryBench,

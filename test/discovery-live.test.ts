@@ -16,10 +16,13 @@ import { renderHaproxyConfig } from "../infra/render/render.ts";
 import { localTarget } from "../infra/render/targets.ts";
 import { readApplied, sha256 } from "../infra/runtime/applied.ts";
 import { findFreePortRange, withFreePorts } from "../infra/runtime/ports.ts";
-import { recordedProcesses, startLocalStack, type LocalStack } from "../infra/runtime/stack.ts";
+import { holdComponent, recordedProcesses, startLocalStack, type LocalStack } from "../infra/runtime/stack.ts";
 import { expectationsFromTopology, localStackAccess, readLocalDiscoveredServers } from "../infra/runtime/verify.ts";
 import { groupSlots, removalBoundMs, scaleGroup, trafficBoundMs } from "../infra/gitops/scale.ts";
 import { runAssertions } from "../sidecar/assertions/run.ts";
+import { Supervisor } from "../infra/runtime/supervisor.ts";
+import { readState, updateProcess } from "../infra/runtime/state.ts";
+import { parseDuration } from "../haproxy/duration.ts";
 import { backgroundTraffic, TrafficClient } from "../sidecar/assertions/traffic.ts";
 import { pollUntil } from "../lib/poll.ts";
 import { discoveryTopology } from "./support/goldens.ts";
@@ -120,6 +123,38 @@ describe("a discovered group on the local stack: dnsmasq, HAProxy's resolvers, n
     assert.deepEqual(await workers(), workersBefore, "the same HAProxy worker throughout: no reload");
     assert.equal(sha256(readFileSync(join(runDir, "haproxy.cfg"), "utf8")), configBefore, "haproxy.cfg unchanged");
     assert.equal((await readApplied(runDir))!.topology.backends[0]!.discovery!.instances, 1, "the running count is recorded for apply and drift");
+  });
+
+  it("the name server dead for 6 s: HAProxy keeps every discovered server and no request fails; the supervisor starts dnsmasq again, and scaling works again", { timeout: 60_000 }, async () => {
+    const supervisor = new Supervisor(runDir, stack.processes, { log: () => {} });
+    await supervisor.start();
+    const client = new TrafficClient(frontendUrl, { connections: 2 });
+    const traffic = backgroundTraffic(client, { concurrency: 2, maxMs: 30_000, maxRequests: 50_000 });
+    try {
+      const dns = (await readState(runDir))!.processes.find((p) => p.name === "dnsmasq")!;
+      const upBefore = (await slots()).filter((s) => s.status.startsWith("UP")).length;
+      // Held first, so that the supervisor leaves it dead for a while; then it is the supervisor's again.
+      await holdComponent(runDir, "dnsmasq");
+      process.kill(dns.pid, "SIGKILL");
+      // Longer than HAProxy takes to give up on a resolution (retries × retry timeout) and ask again.
+      const r = group().resolver;
+      await new Promise((done) => setTimeout(done, r.retries * parseDuration(r.retryTimeout) + 2 * parseDuration(r.resolveEvery) + 1000));
+      assert.equal((await slots()).filter((s) => s.status.startsWith("UP")).length, upBefore, "HAProxy kept its discovered servers while DNS was away");
+      await updateProcess(runDir, "dnsmasq", (p) => ({ ...p, state: "running" }));
+      assert.ok(await eventually(async () => {
+        const now = (await readState(runDir))!.processes.find((p) => p.name === "dnsmasq")!;
+        return now.pid !== dns.pid && now.state === "running" && now.restarts === dns.restarts + 1;
+      }, 15_000), "the supervisor started dnsmasq again");
+      const again = await scaleGroup(backend, upBefore + 1, { runDir, log: () => {} });
+      assert.equal(again.instances.length, 1);
+      await scaleGroup(backend, upBefore, { runDir, log: () => {} });
+    } finally {
+      await supervisor.stop();
+      await traffic.stop();
+      await client.close();
+    }
+    const failed = traffic.samples().filter((s) => s.error !== undefined || s.status !== 200);
+    assert.deepEqual(failed.slice(0, 3), [], `${failed.length} of ${traffic.samples().length} failed while the name server was away`);
   });
 
   it("npm run drift sees the scaled group in sync with what was recorded, and the topology file's count as not applied", async () => {
