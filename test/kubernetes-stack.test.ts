@@ -22,6 +22,7 @@ import { kubernetesTarget } from "../infra/render/targets.ts";
 import { certificateFiles } from "../infra/render/validate.ts";
 import { REPO_ROOT } from "../infra/repo.ts";
 import { TargetPlanError } from "../infra/errors.ts";
+import { parseDuration } from "../haproxy/duration.ts";
 import { DEFAULT_TOPOLOGY_FILE } from "../infra/model/load.ts";
 import { discoveryTopology, everyFeatureTopology } from "./support/goldens.ts";
 import { stackSchemaProblems } from "./support/provider-schema.ts";
@@ -128,6 +129,15 @@ describe("HAProxy's pods", () => {
     assert.equal(pdb.spec!.maxUnavailable, 1);
     assert.deepEqual(pdb.spec!.selector!.matchLabels, d.spec!.selector.matchLabels);
     assert.throws(() => plan(seedTopology(), { haproxyReplicas: 1 }), (e: unknown) => e instanceof TargetPlanError && /at least 2/.test(e.message));
+  });
+
+  it("a terminating HAProxy pod stops softly: it keeps accepting while it leaves the Service, then finishes its connections within hard-stop-after and its grace period", () => {
+    const topology = parseTopology(seedTopology() as any);
+    const d = deployment(plan(seedTopology()), "haproxy");
+    const preStop = containersOf(d)[0]!.lifecycle!.preStop!.exec!.command!.join(" ");
+    const [, wait] = /sleep (\d+); kill -USR1 1;/.exec(preStop) ?? [];
+    assert.ok(wait, preStop);
+    assert.equal(d.spec!.template.spec!.terminationGracePeriodSeconds, Number(wait) + parseDuration(topology.global.hardStopAfter) / 1000 + 5);
   });
 
   it("a config change rolls the pods (the config's hash is in the pod template); a new instance count does not touch HAProxy", () => {

@@ -147,6 +147,11 @@ function haproxyDeployment(
     ports: [...ports.map((p) => ({ name: portName("fe", p), containerPort: p })), { name: "monitoring", containerPort: monitoring.port }],
     readinessProbe: { ...health, periodSeconds: 2, failureThreshold: 2 },
     livenessProbe: { ...health, periodSeconds: 10, failureThreshold: 3 },
+    // Kubernetes stops a container with SIGTERM, which HAProxy's master takes as a hard stop (every
+    // connection cut; the image's STOPSIGNAL SIGUSR1 is Docker's, not the kubelet's). Instead: wait for
+    // the Service to stop sending here, then a soft stop (listeners closed, connections finish within
+    // hard-stop-after), and let the kubelet's SIGTERM find it gone.
+    lifecycle: { preStop: { exec: { command: ["sh", "-c", `sleep ${ENDPOINT_DEREGISTRATION_SECONDS}; kill -USR1 1; while kill -0 1 2>/dev/null; do sleep 1; done`] } } },
     securityContext: { ...RESTRICTED, runAsUser: 99, runAsGroup: 99, ...(ports.some((p) => p < 1024) && { capabilities: { drop: ["ALL"], add: ["NET_BIND_SERVICE"] } }) },
     resources: { requests: { cpu: "250m", memory: "128Mi" }, limits: { memory: "512Mi" } },
     volumeMounts: [
@@ -188,8 +193,8 @@ function haproxyDeployment(
         preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 100, podAffinityTerm: { topologyKey: "kubernetes.io/hostname", labelSelector: { matchLabels: { [LABEL]: "haproxy" } } } }],
       },
     },
-    // Connections in flight finish within the reload window HAProxy grants an old worker.
-    terminationGracePeriodSeconds: Math.ceil(parseDuration(topology.global.hardStopAfter) / 1000) + 5,
+    // The preStop's wait, then connections in flight finish within hard-stop-after.
+    terminationGracePeriodSeconds: ENDPOINT_DEREGISTRATION_SECONDS + Math.ceil(parseDuration(topology.global.hardStopAfter) / 1000) + 5,
     volumes: [
       {
         name: "config",
@@ -235,6 +240,9 @@ function haproxyDeployment(
     },
   };
 }
+
+/** How long a terminating pod keeps accepting, while endpoints and the cloud's load balancer stop sending to it. */
+const ENDPOINT_DEREGISTRATION_SECONDS = 5;
 
 /** Port names are at most 15 characters: "fe-60000". */
 const portName = (prefix: string, port: number) => `${prefix}-${port}`;
