@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { EngineUnavailableError } from "../errors.ts";
-import { PINNED_IMAGES } from "../docker/plan.ts";
+import { PINNED_IMAGES } from "../images.ts";
 import type { ImageToBuild, ImageToPull } from "./deploy-plan.ts";
 import { runTool, type EngineService } from "./engine-service.ts";
 

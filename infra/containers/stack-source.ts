@@ -5,7 +5,8 @@ import { join, resolve } from "node:path";
 import { App } from "cdktf";
 import type { Topology } from "../model/schema.ts";
 import { REPO_ROOT } from "../repo.ts";
-import { planDockerStack, PINNED_IMAGES } from "../docker/plan.ts";
+import { planDockerStack } from "../docker/plan.ts";
+import { PINNED_IMAGES } from "../images.ts";
 import { DockerTopologyStack } from "../docker/stack.ts";
 import type { DeployPlan } from "./deploy-plan.ts";
 

@@ -20,16 +20,10 @@ import { statsPageServed } from "../render/view.ts";
 import { SIDECAR_PATHS } from "../../sidecar/endpoints.ts";
 import { sidecarNodeFlags } from "../../sidecar/node-flags.ts";
 import { TargetPlanError } from "../errors.ts";
+import { PINNED_IMAGES } from "../images.ts";
 import { REPO_ROOT } from "../repo.ts";
 import { APPLY_HISTORY_FILE, EXPECTED_DISTRIBUTION_FILE } from "../runtime/applied.ts";
 
-/** Images pulled from a registry: pinned to the versions the test suite runs locally (Debian's). */
-export const PINNED_IMAGES = {
-  haproxy: "haproxy:2.6.12",
-  prometheus: "prom/prometheus:v2.42.0",
-  alertmanager: "prom/alertmanager:v0.25.0",
-  grafana: "grafana/grafana:10.4.2",
-} as const;
 
 /**
  * What the sidecar's image is built from (sidecar/Dockerfile copies exactly these): a change rebuilds

@@ -28,7 +28,7 @@ import { expectedDistribution, EXPECTED_DISTRIBUTION_FILE } from "../runtime/app
 import { DEFAULT_TOPOLOGY_FILE } from "../model/load.ts";
 import { SIDECAR_PATHS } from "../../sidecar/endpoints.ts";
 import { sidecarNodeFlags } from "../../sidecar/node-flags.ts";
-import { PINNED_IMAGES } from "../docker/plan.ts";
+import { PINNED_IMAGES } from "../images.ts";
 
 /** Where the ConfigMap (haproxy.cfg, its error pages, the expected distribution) is mounted in HAProxy's pod. */
 export const KUBERNETES_PATHS = {
