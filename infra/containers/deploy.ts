@@ -8,7 +8,7 @@ import type { ContainerToRun, DeployPlan, EngineContainerCreate } from "./deploy
 import { tarOneFile, type EngineClient } from "./engine.ts";
 import { runtimeCommand } from "../../haproxy/runtime-api.ts";
 import { parseShowStat, serverStates } from "../../haproxy/show-stat.ts";
-import type { Topology } from "../model/schema.ts";
+import { groupSlotNames, type Topology } from "../model/schema.ts";
 import { DOCKER_HOSTS, DOCKER_PATHS } from "../render/targets.ts";
 
 /** The label on everything the deployer creates, valued with the stack's name. */
@@ -163,14 +163,20 @@ export async function waitServersUp(engine: EngineClient, topology: Topology, lo
   const started = performance.now();
   const socket = await hostAdminSocket(engine, topology);
   const expected = topology.backends.flatMap((b) => b.servers.filter((s) => s.check && !s.disabled).map((s) => `${b.name}/${s.name}`));
+  // A discovered group's containers: as many of its slots UP (filled from the network alias).
+  const groups = topology.backends.flatMap((b) => (b.discovery?.check && b.discovery.resolver.nameservers === undefined ? [{ backend: b.name, slots: groupSlotNames(b.discovery), instances: b.discovery.instances }] : []));
   let last = "";
   const up = await pollUntil(async () => {
     const states = serverStates(parseShowStat(await runtimeCommand({ path: socket }, "show stat", { timeoutMs: 2000 })));
     const notUp = expected.filter((name) => states.find((s) => `${s.backend}/${s.server}` === name)?.status !== "UP");
-    last = notUp.join(", ");
-    return notUp.length === 0 ? true : undefined;
+    const short = groups
+      .map((g) => ({ ...g, up: states.filter((s) => s.backend === g.backend && g.slots.includes(s.server) && s.status === "UP").length }))
+      .filter((g) => g.up < g.instances)
+      .map((g) => `${g.up} of ${g.instances} discovered servers of ${g.backend}`);
+    last = [...notUp, ...short].join(", ");
+    return notUp.length === 0 && short.length === 0 ? true : undefined;
   }, { timeoutMs, intervalMs: 250 });
   if (!up) throw new EngineRequestError("waiting for HAProxy's servers", 500, `not UP after ${timeoutMs / 1000} s: ${last || "the stats socket did not answer"}`);
-  log(`every server UP in HAProxy (${expected.length})`);
+  log(`every server UP in HAProxy (${expected.length + groups.reduce((n, g) => n + g.instances, 0)})`);
   return performance.now() - started;
 }
