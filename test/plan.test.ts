@@ -106,8 +106,10 @@ describe("makePlan", () => {
   it("a weight: one runtime change, the docker config's diff, and the local one left out (it differs only in addresses)", () => {
     const plan = makePlan(base, parseTopology(editedTopology((t) => (t.backends[0].servers[0].weight = 3))));
     assert.equal(plan.summary, "Plan: 1 runtime change, 0 reloads, 0 restarts.");
-    assert.deepEqual(Object.keys(plan.diffs), ["haproxy.cfg (target docker)", "docker stack containers (CDKTF)"]);
+    assert.deepEqual(Object.keys(plan.diffs), ["haproxy.cfg (target docker)", "docker stack containers (CDKTF)", "kubernetes stack objects (CDKTF)"]);
     assert.match(plan.diffs["haproxy.cfg (target docker)"]!, /^-    server web-a web-a:5001 .*weight 1 cookie web-a$\n^\+    server web-a web-a:5001 .*weight 3 cookie web-a$/m);
+    // In a cluster the new config rolls HAProxy's pods: their template's config hash changes.
+    assert.match(plan.diffs["kubernetes stack objects (CDKTF)"]!, /^-\s+"checksum\/haproxy-config": "[0-9a-f]{64}"/m);
   });
 
   it("a Prometheus scrape interval: a restart, and prometheus.yml's diff", () => {
@@ -175,7 +177,7 @@ describe("npm run plan on a git repository", () => {
       assert.equal(result.code, 2, result.stderr);
       assert.equal(result.stdout.split("\n")[0], summary);
       assert.match(result.stdout, line);
-      assert.match(result.stdout, /^--- (haproxy\.cfg \(target docker\)|prometheus\.yml|docker stack containers \(CDKTF\)) ---$/m);
+      assert.match(result.stdout, /^--- (haproxy\.cfg \(target docker\)|prometheus\.yml|docker stack containers \(CDKTF\)|kubernetes stack objects \(CDKTF\)) ---$/m);
     });
   }
 
@@ -277,12 +279,12 @@ describe("npm run plan on a git repository", () => {
     const list = tokens.find((t) => t.type === "list") as Token & { items: { text: string }[] };
     assert.deepEqual(list.items.map((i) => i.text.split(" **")[1]?.split("**")[0]), ["runtime", "restart"]);
     const code = tokens.filter((t) => t.type === "code") as (Token & { lang: string; text: string })[];
-    assert.deepEqual(code.map((c) => c.lang), ["diff", "diff", "diff"]);
+    assert.deepEqual(code.map((c) => c.lang), ["diff", "diff", "diff", "diff"]);
     assert.ok(code.every((c) => c.text.startsWith("--- a/")));
     // Each fenced diff sits between a <details><summary> and a </details>.
     const order = tokens.map((t) => (t.type === "html" ? (t as Token & { text: string }).text.trim().split("\n")[0] : t.type)).filter((t) => t !== "space");
     const detailsAt = order.flatMap((t, i) => (t === "<details>" ? [i] : []));
-    assert.equal(detailsAt.length, 3);
+    assert.equal(detailsAt.length, 4);
     for (const i of detailsAt) assert.deepEqual(order.slice(i, i + 3), ["<details>", "code", "</details>"].map((x, j) => (j === 0 ? order[i] : x)));
   });
 });

@@ -7,6 +7,7 @@ import { renderHaproxyConfig } from "../render/render.ts";
 import { renderPrometheusConfig } from "../render/prometheus.ts";
 import { dockerTarget, localTarget } from "../render/targets.ts";
 import { planDockerStack } from "../docker/plan.ts";
+import { planKubernetesStack } from "../kubernetes/plan.ts";
 import { diffTopologies, type ChangeClass, type TopologyChange } from "./changes.ts";
 
 export interface Plan {
@@ -29,7 +30,19 @@ export const GENERATED_FILES: { name: string; file: string; render: (topology: T
   { name: "haproxy.cfg (target local)", file: "haproxy.cfg", render: (t) => renderHaproxyConfig(t, localTarget(PLAN_RUN_DIR), { source: SOURCE }) },
   { name: "prometheus.yml", file: "prometheus.yml", render: (t) => renderPrometheusConfig(t, dockerTarget(), { sidecar: true, source: SOURCE }) },
   { name: "docker stack containers (CDKTF)", file: "containers.json", render: (t) => `${JSON.stringify(dockerContainers(t), null, 2)}\n` },
+  { name: "kubernetes stack objects (CDKTF)", file: "kubernetes.json", render: (t) => `${JSON.stringify(kubernetesObjects(t), null, 2)}\n` },
 ];
+
+/**
+ * The Kubernetes stack's objects, a ConfigMap's files as content hashes (their text has its own
+ * diff): a changed config shows as the HAProxy pods' config-hash annotation, i.e. a rollout.
+ */
+function kubernetesObjects(topology: Topology) {
+  const digest = (text: string) => `sha256 ${createHash("sha256").update(text).digest("hex").slice(0, 12)}`;
+  return planKubernetesStack(topology, { source: SOURCE }).objects.map(({ id, object }) =>
+    object.kind === "ConfigMap" ? { id, ...object, data: Object.fromEntries(Object.entries(object.data ?? {}).map(([key, text]) => [key, digest(text)])) } : { id, ...object },
+  );
+}
 
 /**
  * What the CDKTF stack declares per container, uploads as their paths and content hashes (their text
