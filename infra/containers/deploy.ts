@@ -8,7 +8,7 @@ import type { ContainerToRun, DeployPlan, EngineContainerCreate } from "./deploy
 import { tarOneFile, type EngineClient } from "./engine.ts";
 import { runtimeCommand } from "../../haproxy/runtime-api.ts";
 import { parseShowStat, serverStates } from "../../haproxy/show-stat.ts";
-import { groupSlotNames, type Topology } from "../model/schema.ts";
+import { groupsExpectedUp, type Topology } from "../model/schema.ts";
 import { DOCKER_HOSTS, DOCKER_PATHS } from "../render/targets.ts";
 
 /** The label on everything the deployer creates, valued with the stack's name. */
@@ -164,7 +164,7 @@ export async function waitServersUp(engine: EngineClient, topology: Topology, lo
   const socket = await hostAdminSocket(engine, topology);
   const expected = topology.backends.flatMap((b) => b.servers.filter((s) => s.check && !s.disabled).map((s) => `${b.name}/${s.name}`));
   // A discovered group's containers: as many of its slots UP (filled from the network alias).
-  const groups = topology.backends.flatMap((b) => (b.discovery?.check && b.discovery.resolver.nameservers === undefined ? [{ backend: b.name, slots: groupSlotNames(b.discovery), instances: b.discovery.instances }] : []));
+  const groups = groupsExpectedUp(topology);
   let last = "";
   const up = await pollUntil(async () => {
     const states = serverStates(parseShowStat(await runtimeCommand({ path: socket }, "show stat", { timeoutMs: 2000 })));

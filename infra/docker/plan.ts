@@ -5,7 +5,7 @@ import { createHash } from "node:crypto";
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 import type { Topology } from "../model/schema.ts";
-import { bindPorts, serverCount } from "../model/schema.ts";
+import { bindPorts, runsInstances, serverCount } from "../model/schema.ts";
 import { parseDuration } from "../../haproxy/duration.ts";
 import { TEMPLATES_DIR } from "../render/render.ts";
 import { renderPrometheusConfig } from "../render/prometheus.ts";
@@ -213,20 +213,7 @@ function webContainers(topology: Topology): ContainerPlan[] {
         }
         continue;
       }
-      const healthPath = backend.healthCheck?.path ?? WEB_APP_PATHS.status;
-      webs.set(server.address, {
-        name: server.address,
-        image,
-        aliases: [server.address],
-        env: { INSTANCE_NAME: server.name, BIND: `0.0.0.0:${server.port}`, PYTHONDONTWRITEBYTECODE: "1" },
-        user: CONTAINER_USERS.web,
-        readOnlyRootfs: true,
-        tmpfs: TMP,
-        ports: [],
-        uploads: [],
-        volumes: [],
-        healthcheck: { test: ["CMD", "curl", "-fsS", "-o", "/dev/null", `http://127.0.0.1:${server.port}${healthPath}`], interval: goDuration(server.inter), timeout: "2s", retries: server.fall, startPeriod: "10s" },
-      });
+      webs.set(server.address, webContainer({ name: server.address, alias: server.address, instance: server.name, port: server.port, healthPath: backend.healthCheck?.path, checks: server, image }));
     }
   }
   return [...webs.values(), ...groupContainers(topology, image)];
@@ -241,25 +228,31 @@ function groupContainers(topology: Topology, image: BuiltImage): ContainerPlan[]
   return topology.backends.flatMap((backend) => {
     const group = backend.discovery;
     // A group with name servers of its own (Consul, a cloud DNS) is run by someone else: HAProxy only asks.
-    if (!group || group.resolver.nameservers !== undefined) return [];
+    if (!group || !runsInstances(group)) return [];
     if (group.record !== "A") {
       throw new TargetPlanError(`backends.${backend.name}.discovery.record: on the docker target the group's name is a network alias, which Docker's name server answers with A records only: use "A" (or give resolver.nameservers that serve the ${group.record} records)`);
     }
-    const healthPath = backend.healthCheck?.path ?? WEB_APP_PATHS.status;
-    return Array.from({ length: group.instances }, (_, i): ContainerPlan => ({
-      name: `${group.name}-${i + 1}`,
-      image,
-      aliases: [group.dnsName],
-      env: { INSTANCE_NAME: `${group.name}-${i + 1}`, BIND: `0.0.0.0:${group.port}`, PYTHONDONTWRITEBYTECODE: "1" },
-      user: CONTAINER_USERS.web,
-      readOnlyRootfs: true,
-      tmpfs: TMP,
-      ports: [],
-      uploads: [],
-      volumes: [],
-      healthcheck: { test: ["CMD", "curl", "-fsS", "-o", "/dev/null", `http://127.0.0.1:${group.port}${healthPath}`], interval: goDuration(group.inter), timeout: "2s", retries: group.fall, startPeriod: "10s" },
-    }));
+    return Array.from({ length: group.instances }, (_, i) =>
+      webContainer({ name: `${group.name}-${i + 1}`, alias: group.dnsName, instance: `${group.name}-${i + 1}`, port: group.port!, healthPath: backend.healthCheck?.path, checks: group, image }),
+    );
   });
+}
+
+/** One container of the web app: reached by `alias` on the network, answering as `instance`, checked as the model says. */
+function webContainer(w: { name: string; alias: string; instance: string; port: number; healthPath: string | undefined; checks: { inter: string; fall: number }; image: BuiltImage }): ContainerPlan {
+  return {
+    name: w.name,
+    image: w.image,
+    aliases: [w.alias],
+    env: { INSTANCE_NAME: w.instance, BIND: `0.0.0.0:${w.port}`, PYTHONDONTWRITEBYTECODE: "1" },
+    user: CONTAINER_USERS.web,
+    readOnlyRootfs: true,
+    tmpfs: TMP,
+    ports: [],
+    uploads: [],
+    volumes: [],
+    healthcheck: { test: ["CMD", "curl", "-fsS", "-o", "/dev/null", `http://127.0.0.1:${w.port}${w.healthPath ?? WEB_APP_PATHS.status}`], interval: goDuration(w.checks.inter), timeout: "2s", retries: w.checks.fall, startPeriod: "10s" },
+  };
 }
 
 /**

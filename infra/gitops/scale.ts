@@ -9,7 +9,7 @@ import { runtimeCommand } from "../../haproxy/runtime-api.ts";
 import { pollUntil } from "../../lib/poll.ts";
 import { ScaleNotFollowedError, ScaleNotPossibleError, StackNotRunningError } from "../errors.ts";
 import { writeFileAtomic } from "../files.ts";
-import type { ServerGroup, Topology } from "../model/schema.ts";
+import { recordRemovalMs, resolutionMs, type ServerGroup, type Topology } from "../model/schema.ts";
 import { readApplied, recordApplied } from "../runtime/applied.ts";
 import { DNS_HOSTS_FILE, allGroupInstances, dnsHostsFile, groupInstances, planLocalStack, type GroupInstance } from "../runtime/plan.ts";
 import { startComponents, stopComponents } from "../runtime/stack.ts";
@@ -45,13 +45,12 @@ export function planScale(topology: Topology, backend: string, to: number): Scal
  */
 export function trafficBoundMs(group: ServerGroup, checkTimeout: string | undefined): number {
   const check = checkTimeout ? parseDuration(checkTimeout) : parseDuration(group.inter);
-  return parseDuration(group.resolver.resolveEvery) + parseDuration(group.resolver.retryTimeout) + group.rise * parseDuration(group.inter) + check + 1000;
+  return resolutionMs(group.resolver) + group.rise * parseDuration(group.inter) + check + 1000;
 }
 
 /** How long a removed record takes to put its slot in maintenance: the next resolution, then hold obsolete, plus slack. */
 export function removalBoundMs(group: ServerGroup): number {
-  const obsolete = group.resolver.holdObsolete === "0s" ? 0 : parseDuration(group.resolver.holdObsolete);
-  return parseDuration(group.resolver.resolveEvery) + parseDuration(group.resolver.retryTimeout) + obsolete + 1000;
+  return recordRemovalMs(group.resolver) + 1000;
 }
 
 export interface InstanceOutcome {

@@ -18,7 +18,7 @@ import type { IPodDisruptionBudget } from "kubernetes-models/policy/v1/PodDisrup
 import type { IHorizontalPodAutoscaler } from "kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler";
 import type { IIoK8sApiCoreV1Container as Container, IIoK8sApiCoreV1PodSpec as PodSpec } from "kubernetes-models/v1";
 import { parseDuration } from "../../haproxy/duration.ts";
-import { bindPorts, serverCount, type Backend, type ServerGroup, type Topology } from "../model/schema.ts";
+import { bindPorts, recordRemovalMs, runsInstances, serverCount, type Backend, type ServerGroup, type Topology } from "../model/schema.ts";
 import { renderHaproxyConfig, TEMPLATES_DIR } from "../render/render.ts";
 import { renderAlertRules, RULES_FILE } from "../render/alert-rules.ts";
 import { CERTIFICATE_DIR, DOCKER_PATHS, ERROR_PAGE_DIR, haproxySockets, kubernetesTarget, type KubernetesTarget } from "../render/targets.ts";
@@ -296,7 +296,7 @@ function webObjects(topology: Topology, meta: Meta): PlannedObject[] {
       objects.push(webService(name, server.port, meta, false));
     }
     const group = backend.discovery;
-    if (group && group.resolver.nameservers === undefined) objects.push(...groupObjects(topology, backend, group, meta));
+    if (group && runsInstances(group)) objects.push(...groupObjects(topology, backend, group, meta));
   }
   return objects;
 }
@@ -332,8 +332,7 @@ function groupObjects(topology: Topology, backend: Backend, group: ServerGroup, 
  * 5 s by default in CoreDNS's kubernetes plugin). Only then does the app stop.
  */
 export function leaveDelaySeconds(group: ServerGroup): number {
-  const obsolete = group.resolver.holdObsolete === "0s" ? 0 : parseDuration(group.resolver.holdObsolete);
-  return Math.ceil((parseDuration(group.resolver.resolveEvery) + parseDuration(group.resolver.retryTimeout) + obsolete) / 1000) + COREDNS_TTL_SECONDS;
+  return Math.ceil(recordRemovalMs(group.resolver) / 1000) + COREDNS_TTL_SECONDS;
 }
 const COREDNS_TTL_SECONDS = 5;
 

@@ -3,7 +3,7 @@
 // Every string that reaches haproxy.cfg is constrained here to a character set that cannot start
 // a new line, a comment (#) or a second argument, so rendering never needs to escape anything.
 import { z } from "zod";
-import { durationProblem } from "../../haproxy/duration.ts";
+import { durationProblem, parseDuration } from "../../haproxy/duration.ts";
 
 const show = (value: unknown): string => JSON.stringify(value) ?? String(value);
 
@@ -478,6 +478,23 @@ export function bindPorts(binds: readonly Pick<Bind, "port" | "lastPort">[]): nu
 
 /** Every server of every backend: what sizes the sidecar. */
 export const serverCount = (topology: Pick<Topology, "backends">): number => topology.backends.reduce((n, b) => n + b.servers.length + (b.discovery?.maxServers ?? 0), 0);
+
+/**
+ * Whether the stacks run a group's instances: unless it names its own name servers (Consul, a cloud
+ * DNS), whose records someone else keeps.
+ */
+export const runsInstances = (group: Pick<ServerGroup, "resolver">) => group.resolver.nameservers === undefined;
+
+/** The groups whose instances the stacks run and check: HAProxy should hold `instances` of their slots UP. */
+export function groupsExpectedUp(topology: Pick<Topology, "backends">): { backend: string; slots: string[]; instances: number }[] {
+  return topology.backends.flatMap((b) => (b.discovery?.check && runsInstances(b.discovery) ? [{ backend: b.name, slots: groupSlotNames(b.discovery), instances: b.discovery.instances }] : []));
+}
+
+/** At most how long a change of a group's records takes to reach HAProxy: its next resolution, and a retry if an answer was lost. */
+export const resolutionMs = (resolver: Pick<ServerGroup["resolver"], "resolveEvery" | "retryTimeout">) => parseDuration(resolver.resolveEvery) + parseDuration(resolver.retryTimeout);
+
+/** At most how long a removed record's server keeps HAProxy's traffic: a resolution, then hold obsolete. */
+export const recordRemovalMs = (resolver: ServerGroup["resolver"]) => resolutionMs(resolver) + (resolver.holdObsolete === "0s" ? 0 : parseDuration(resolver.holdObsolete));
 
 /** The names HAProxy gives a discovered group's slots (server-template): <name>1 .. <name>N. */
 export const groupSlotNames = (group: Pick<ServerGroup, "name" | "maxServers">): string[] => Array.from({ length: group.maxServers }, (_, i) => `${group.name}${i + 1}`);

@@ -2,7 +2,7 @@
 // order, the ports each takes, the files to write, and the addresses to show.
 import { join } from "node:path";
 import { userInfo } from "node:os";
-import { bindPorts, serverCount, type ServerGroup, type Topology } from "../model/schema.ts";
+import { bindPorts, runsInstances, serverCount, type Topology } from "../model/schema.ts";
 import { DEFAULT_TOPOLOGY_FILE } from "../model/load.ts";
 import { renderHaproxyConfig } from "../render/render.ts";
 import { prometheusJobs, renderPrometheusConfig } from "../render/prometheus.ts";
@@ -204,9 +204,6 @@ export function groupInstances(topology: Topology, backendName: string, count: n
   if (count > LOCAL_INSTANCES_MAX) throw new TargetPlanError(`backends.${backendName}.discovery: the local stack runs at most ${LOCAL_INSTANCES_MAX} instances of a group (one loopback address each), not ${count}`);
   return Array.from({ length: count }, (_, i) => ({ backend: backendName, name: `${group.name}-${i + 1}`, address: `127.0.${at + 1}.${i + 1}`, port: group.port!, dnsName: group.dnsName }));
 }
-
-/** Whether the stacks run a group's instances: unless it names its own name servers (Consul, a cloud DNS), whose records someone else keeps. */
-export const runsInstances = (group: Pick<ServerGroup, "resolver">) => group.resolver.nameservers === undefined;
 
 /** Addresses 127.0.g.1 to 127.0.g.254 per group. */
 export const LOCAL_INSTANCES_MAX = 254;

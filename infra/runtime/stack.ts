@@ -2,7 +2,7 @@
 // component, stop in reverse. A start that fails stops whatever it had started.
 import { cp, mkdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { groupSlotNames, type Topology } from "../model/schema.ts";
+import { groupsExpectedUp, type Topology } from "../model/schema.ts";
 import { dnsServing } from "./dns.ts";
 import { BinaryMissingError, ComponentFailedError, StackAlreadyRunningError, StackNotRunningError, StatsCredentialsUnsetError } from "../errors.ts";
 import { PortInUseError } from "../../lib/errors.ts";
@@ -18,7 +18,7 @@ import { parseShowStat, serverStates, type ServerState } from "../../haproxy/sho
 import { parseDuration } from "../../haproxy/duration.ts";
 import { HAPROXY_CONFIG_FILE, recordApplied, sha256 } from "./applied.ts";
 import { DEFAULT_TOPOLOGY_FILE } from "../model/load.ts";
-import { DASHBOARD_FILE, planLocalStack, runsInstances, type ComponentPlan, type LocalStackPlan } from "./plan.ts";
+import { DASHBOARD_FILE, planLocalStack, type ComponentPlan, type LocalStackPlan } from "./plan.ts";
 import { isPortFree, portOwner } from "./ports.ts";
 import { findOnPath, isAlive, lastLines, startProcess, stopProcessGroup, type ManagedProcess } from "./processes.ts";
 import { readState, recordProcess, stillRecordedProcess, updateProcess, updateState, type RecordedProcess } from "./state.ts";
@@ -260,11 +260,6 @@ function expectedUp(topology: Topology): { backend: string; server: string }[] {
   return topology.backends.flatMap((b) => b.servers.filter((s) => s.check && !s.disabled).map((s) => ({ backend: b.name, server: s.name })));
 }
 
-/** Discovered groups whose instances HAProxy should report UP: as many slots UP as instances run. */
-function expectedGroupsUp(topology: Topology): { backend: string; slots: string[]; instances: number }[] {
-  return topology.backends.flatMap((b) => (b.discovery?.check && runsInstances(b.discovery) ? [{ backend: b.name, slots: groupSlotNames(b.discovery), instances: b.discovery.instances }] : []));
-}
-
 /** How long HAProxy may take to mark every server UP: rise × inter for the slowest (a group's first resolution too), plus slack. */
 function haproxyReadyTimeoutMs(topology: Topology): number {
   const slowest = Math.max(
@@ -285,7 +280,7 @@ async function haproxyReady(plan: LocalStackPlan): Promise<true | string> {
   }
   const stateOf = (e: { backend: string; server: string }) => states.find((s) => s.backend === e.backend && s.server === e.server);
   const notUp = expectedUp(plan.topology).filter((e) => stateOf(e)?.status !== "UP");
-  const groupsShort = expectedGroupsUp(plan.topology)
+  const groupsShort = groupsExpectedUp(plan.topology)
     .map((g) => ({ ...g, up: g.slots.filter((server) => stateOf({ backend: g.backend, server })?.status === "UP").length }))
     .filter((g) => g.up < g.instances);
   if (notUp.length === 0 && groupsShort.length === 0) return true;

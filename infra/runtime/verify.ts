@@ -2,7 +2,7 @@
 // (stats socket, killing and restarting a gunicorn); the sidecar's assertions do the rest.
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { bindPorts, groupSlotNames, type Topology } from "../model/schema.ts";
+import { bindPorts, groupSlotNames, resolutionMs, type Topology } from "../model/schema.ts";
 import { field, parseShowStat, type StatRow } from "../../haproxy/show-stat.ts";
 import { hstsValue, retryAfterSeconds } from "../render/view.ts";
 import { DEV_CA_FILE } from "./certificates.ts";
@@ -171,7 +171,7 @@ export function checkSettleMs(topology: Topology): number {
   const servers = topology.backends.flatMap((b) => b.servers).filter((s) => s.check);
   // A discovered group's records are read again first: a resolution, and a retry if one was lost.
   const groups = topology.backends.flatMap((b) => (b.discovery?.check ? [b.discovery] : []));
-  return Math.max(0, ...servers.map(settle), ...groups.map((g) => parseDuration(g.resolver.resolveEvery) + parseDuration(g.resolver.retryTimeout) + settle(g)));
+  return Math.max(0, ...servers.map(settle), ...groups.map((g) => resolutionMs(g.resolver) + settle(g)));
 }
 
 /** What a verification leaves in the run directory: the sidecar exports it (haproxy_sidecar_assertion_passed). */
