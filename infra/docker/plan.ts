@@ -1,9 +1,8 @@
 // What the Docker topology is, decided from the model without cdktf: containers, images, ports,
 // files, health checks. stack.ts only maps this onto cdktf resources, so cdktf stays confined
 // there and this plan can be read and tested on its own.
-import { createHash } from "node:crypto";
-import { readdirSync, readFileSync, statSync } from "node:fs";
-import { join, relative } from "node:path";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import type { Topology } from "../model/schema.ts";
 import { bindPorts, runsInstances, serverCount } from "../model/schema.ts";
 import { parseDuration } from "../../haproxy/duration.ts";
@@ -21,15 +20,8 @@ import { SIDECAR_PATHS } from "../../sidecar/endpoints.ts";
 import { sidecarNodeFlags } from "../../sidecar/node-flags.ts";
 import { TargetPlanError } from "../errors.ts";
 import { PINNED_IMAGES } from "../images.ts";
-import { REPO_ROOT } from "../repo.ts";
 import { APPLY_HISTORY_FILE, EXPECTED_DISTRIBUTION_FILE } from "../runtime/applied.ts";
 
-
-/**
- * What the sidecar's image is built from (sidecar/Dockerfile copies exactly these): a change rebuilds
- * it. The apply agent, which renders the topology, is bundled into the same image.
- */
-export const SIDECAR_SOURCES = ["sidecar", "haproxy", "lib", "infra", "templates", "package.json", "package-lock.json"] as const;
 
 /** The official HAProxy image's unprivileged group, which owns the stats socket (see its Dockerfile). */
 export const HAPROXY_IMAGE_GID = "99";
@@ -53,14 +45,23 @@ export interface PublishedPort {
   ip: string;
 }
 
+/**
+ * What goes into a built image, relative to the repository root: files and directories copied as
+ * they are, and the entry points of esbuild bundles (whose inputs esbuild itself lists). The stack
+ * hashes exactly these into the image's trigger, so an edit elsewhere (the topology) rebuilds nothing.
+ */
+export interface ImageSources {
+  files: readonly string[];
+  bundles: readonly string[];
+}
+
 export interface BuiltImage {
   kind: "build";
   name: string;
   /** Relative to the repository root. */
   context: string;
   dockerfile: string;
-  /** sha256 over the files the image is built from: a change rebuilds it. */
-  sourceHash: string;
+  sources: ImageSources;
 }
 
 export interface PulledImage {
@@ -132,18 +133,6 @@ export interface DockerStackPlan {
 /** The Terraform variable that holds a secret the model names by environment variable: that name in lower case (TF_VAR_ + that). */
 export const secretVariable = (urlFromEnv: string) => urlFromEnv.toLowerCase();
 
-/** sha256 over the named files and directories of the repository, by relative path and content. */
-export function sourceHash(repoRoot: string, entries: string[]): string {
-  const hash = createHash("sha256");
-  const add = (path: string): void => {
-    if (statSync(path).isDirectory()) {
-      for (const child of readdirSync(path).sort()) if (child !== "__pycache__") add(join(path, child));
-    } else hash.update(`${relative(repoRoot, path)}\0`).update(readFileSync(path)).update("\0");
-  };
-  for (const entry of entries) add(join(repoRoot, entry));
-  return hash.digest("hex");
-}
-
 const LOOPBACK = "127.0.0.1";
 const EVERY_ADDRESS = "0.0.0.0";
 
@@ -202,7 +191,7 @@ const readTemplate = (...parts: string[]) => readFileSync(join(TEMPLATES_DIR, ..
 
 /** One web container per distinct server address: the address is its host name on the network. */
 function webContainers(topology: Topology): ContainerPlan[] {
-  const image: BuiltImage = { kind: "build", name: `${topology.name}-web:local`, context: "apps/web", dockerfile: "Dockerfile", sourceHash: sourceHash(REPO_ROOT, ["apps/web"]) };
+  const image: BuiltImage = { kind: "build", name: `${topology.name}-web:local`, context: "apps/web", dockerfile: "Dockerfile", sources: { files: ["apps/web"], bundles: [] } };
   const webs = new Map<string, ContainerPlan>();
   for (const backend of topology.backends) {
     for (const server of backend.servers) {
@@ -319,7 +308,16 @@ function agentContainer({ topology, source, volumes }: StackContext): ContainerP
   };
 }
 
-const sidecarImage = (topology: Topology): BuiltImage => ({ kind: "build", name: `${topology.name}-sidecar:local`, context: ".", dockerfile: "sidecar/Dockerfile", sourceHash: sourceHash(REPO_ROOT, [...SIDECAR_SOURCES]) });
+/**
+ * The sidecar and the apply agent, each an esbuild bundle (package.json's build:sidecar and
+ * build:agent), with the templates the agent renders: all the final image holds.
+ */
+export const SIDECAR_IMAGE_SOURCES: ImageSources = {
+  files: ["sidecar/Dockerfile", "package.json", "package-lock.json", "templates"],
+  bundles: ["sidecar/cli.ts", "infra/gitops/agent-cli.ts"],
+};
+
+const sidecarImage = (topology: Topology): BuiltImage => ({ kind: "build", name: `${topology.name}-sidecar:local`, context: ".", dockerfile: "sidecar/Dockerfile", sources: SIDECAR_IMAGE_SOURCES });
 
 function sidecarContainer({ topology, sockets, volumes }: StackContext): ContainerPlan {
   const { port, pollInterval, distributionWindow } = topology.services.sidecar;

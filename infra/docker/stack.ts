@@ -7,6 +7,8 @@ import { Image, type ImageConfig } from "@cdktf/provider-docker/lib/image/index.
 import { Network } from "@cdktf/provider-docker/lib/network/index.js";
 import { DockerProvider } from "@cdktf/provider-docker/lib/provider/index.js";
 import { Volume } from "@cdktf/provider-docker/lib/volume/index.js";
+import { REPO_ROOT } from "../repo.ts";
+import { imageSourceHash } from "./image-sources.ts";
 import { FROM_STACK_DIR_TO_REPO, type DockerStackPlan } from "./plan.ts";
 
 export class DockerTopologyStack extends TerraformStack {
@@ -39,7 +41,7 @@ export class DockerTopologyStack extends TerraformStack {
                 keepLocally: true,
                 buildAttribute: { context: spec.context === "." ? FROM_STACK_DIR_TO_REPO : `${FROM_STACK_DIR_TO_REPO}/${spec.context}`, dockerfile: spec.dockerfile },
                 // A change to the sources changes this hash, and Terraform rebuilds the image.
-                triggers: { source: spec.sourceHash },
+                triggers: { source: imageSourceHash(REPO_ROOT, spec.sources) },
               }
             : { name: spec.name, keepLocally: true };
         image = new Image(this, `image-${spec.name.replace(/[^a-zA-Z0-9-]/g, "-")}`, config);
