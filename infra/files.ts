@@ -1,6 +1,6 @@
 // File writes that never leave a half-written file where a reader (HAProxy, a user) looks.
 import { randomBytes } from "node:crypto";
-import { open, rename, rm } from "node:fs/promises";
+import { link, open, rename, rm } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 
 /** A temporary name beside `path`, so that the final rename stays on one file system (atomic). */
@@ -24,5 +24,19 @@ export async function writeFileAtomic(path: string, text: string, options: { mod
   } catch (error) {
     await rm(temp, { force: true });
     throw error;
+  }
+}
+
+/**
+ * Creates `path` with `text`, failing with EEXIST when it exists: written to a temporary sibling
+ * first and linked into place, so the file appears whole or not at all (a lock never reads empty).
+ */
+export async function createFileExclusive(path: string, text: string): Promise<void> {
+  const temp = siblingTempPath(path);
+  try {
+    await writeFileAtomic(temp, text);
+    await link(temp, path);
+  } finally {
+    await rm(temp, { force: true });
   }
 }

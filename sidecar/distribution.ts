@@ -10,7 +10,7 @@
 // expected share or skew, since a weight does not predict it.
 import { field, type StatRow } from "../haproxy/show-stat.ts";
 import { serverState } from "./exposition.ts";
-import { CodedError } from "../lib/errors.ts";
+import { parseStateFile, type StateFileFormat } from "../lib/state-file.ts";
 
 /** The algorithms whose traffic shares follow the servers' weights. */
 export const WEIGHT_SHARED_ALGORITHMS: readonly string[] = ["roundrobin", "static-rr", "random"];
@@ -28,35 +28,35 @@ export interface ExpectedDistribution {
   }[];
 }
 
-export class ExpectedFileInvalidError extends CodedError {
-  readonly code = "EXPECTED_FILE_INVALID";
-  constructor(file: string, reason: string) {
-    super(`${file}: ${reason}; it is written by npm start and npm run apply (the apply agent in containers): apply the topology again`);
-  }
-}
+/**
+ * The expected-distribution file: written by npm start, every apply and the apply agent; read here
+ * (again whenever it changes).
+ */
+export const EXPECTED_DISTRIBUTION_FORMAT: StateFileFormat<ExpectedDistribution> = {
+  describes: "the topology's weights for the distribution check and drift",
+  version: 1,
+  validate: (document) => {
+    const backends = document.backends;
+    if (!Array.isArray(backends)) throw new Error('no "backends" list');
+    backends.forEach((b, i) => {
+      const ok =
+        typeof b?.name === "string" &&
+        typeof b?.algorithm === "string" &&
+        Array.isArray(b?.servers) &&
+        b.servers.every((s: unknown) => {
+          const server = s as { name?: unknown; weight?: unknown; disabled?: unknown; backup?: unknown };
+          return typeof server?.name === "string" && typeof server.weight === "number" && typeof server.disabled === "boolean" && typeof server.backup === "boolean";
+        });
+      if (!ok) throw new Error(`backends[${i}] needs name, algorithm and servers of { name, weight, disabled, backup }`);
+    });
+    return document as unknown as ExpectedDistribution;
+  },
+  fix: "apply the topology again (npm run apply), which rewrites it",
+};
 
-/** Pure: the expected-distribution file's text → its contents, or a reason it is not one. */
+/** The expected distribution in `text`; a STATE_FILE_* error naming `file` when it is not one. */
 export function parseExpectedDistribution(text: string, file: string): ExpectedDistribution {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch (error) {
-    throw new ExpectedFileInvalidError(file, `not JSON (${(error as Error).message})`);
-  }
-  const backends = (parsed as { backends?: unknown })?.backends;
-  if (!Array.isArray(backends)) throw new ExpectedFileInvalidError(file, 'no "backends" list');
-  backends.forEach((b, i) => {
-    const ok =
-      typeof b?.name === "string" &&
-      typeof b?.algorithm === "string" &&
-      Array.isArray(b?.servers) &&
-      b.servers.every((s: unknown) => {
-        const server = s as { name?: unknown; weight?: unknown; disabled?: unknown; backup?: unknown };
-        return typeof server?.name === "string" && typeof server.weight === "number" && typeof server.disabled === "boolean" && typeof server.backup === "boolean";
-      });
-    if (!ok) throw new ExpectedFileInvalidError(file, `backends[${i}] needs name, algorithm and servers of { name, weight, disabled, backup }`);
-  });
-  return parsed as ExpectedDistribution;
+  return parseStateFile(file, text, EXPECTED_DISTRIBUTION_FORMAT);
 }
 
 /** One server as HAProxy reports it in one poll. */

@@ -2,6 +2,7 @@
 // library's registry is the right tool here, unlike for HAProxy's thousands.
 import { readFile } from "node:fs/promises";
 import { Counter, Gauge, Registry, collectDefaultMetrics } from "prom-client";
+import { parseStateFile, type StateFileFormat } from "../lib/state-file.ts";
 import { parseComponentStatuses, type ComponentStatus } from "./component-status.ts";
 import type { DistributionState } from "./distribution-check.ts";
 
@@ -32,23 +33,37 @@ export interface ApplyHistory {
   badLines: number;
 }
 
+/** One line of the apply history, as npm run apply and the apply agent append it (the rest of the line is for people). */
+export interface ApplyHistoryLine {
+  time: string;
+  outcome: string;
+  [detail: string]: unknown;
+}
+
+/** Each line of the history is a state document of its own: a line cut short by a crash spoils only itself. */
+export const APPLY_HISTORY_LINE_FORMAT: StateFileFormat<ApplyHistoryLine> = {
+  describes: "one line of the apply history",
+  version: 1,
+  validate: (document) => {
+    if (typeof document.outcome !== "string" || typeof document.time !== "string" || Number.isNaN(Date.parse(document.time))) throw new Error("needs time and outcome");
+    return document as ApplyHistoryLine;
+  },
+  fix: "the line is skipped and counted",
+};
+
 /** Pure: the history file's text → what the metrics say. "no-changes" counts as a success. */
 export function parseApplyHistory(text: string): ApplyHistory {
   const history: ApplyHistory = { counts: new Map(), badLines: 0 };
   for (const line of text.split("\n")) {
     if (line.trim() === "") continue;
-    let record: { time?: unknown; outcome?: unknown };
+    let record: ApplyHistoryLine;
     try {
-      record = JSON.parse(line);
+      record = parseStateFile("apply history", line, APPLY_HISTORY_LINE_FORMAT);
     } catch {
       history.badLines++;
       continue;
     }
-    const time = typeof record.time === "string" ? Date.parse(record.time) : Number.NaN;
-    if (typeof record.outcome !== "string" || Number.isNaN(time)) {
-      history.badLines++;
-      continue;
-    }
+    const time = Date.parse(record.time);
     history.counts.set(record.outcome, (history.counts.get(record.outcome) ?? 0) + 1);
     history.last = { timestampSeconds: time / 1000, success: record.outcome === "applied" || record.outcome === "no-changes" };
   }

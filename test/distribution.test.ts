@@ -13,7 +13,7 @@ import {
   type ServerSample,
 } from "../sidecar/distribution.ts";
 import { parseExpositionQuery, EXPORTER_SCOPES } from "../sidecar/exposition.ts";
-import { expectedDistribution } from "../infra/runtime/applied.ts";
+import { expectedDistribution, expectedDistributionText } from "../infra/runtime/applied.ts";
 import { parseTopology } from "../infra/model/parse.ts";
 import { seedTopology } from "./support/topologies.ts";
 
@@ -165,7 +165,7 @@ describe("findDrift: where the running HAProxy differs from the topology", () =>
 describe("the expected-distribution file", () => {
   it("is what npm start and apply write for a topology, and what the sidecar reads back", () => {
     const written = expectedDistribution(parseTopology(seedTopology()));
-    assert.deepEqual(parseExpectedDistribution(JSON.stringify(written), "f.json"), written);
+    assert.deepEqual(parseExpectedDistribution(expectedDistributionText(parseTopology(seedTopology())), "f.json"), written);
     assert.deepEqual(written.backends[0], {
       name: "flask_servers",
       algorithm: "roundrobin",
@@ -176,14 +176,18 @@ describe("the expected-distribution file", () => {
     });
   });
 
-  const bad: [string, string, RegExp][] = [
-    ["not JSON", "{", /f\.json: not JSON/],
-    ["no backends", "{}", /f\.json: no "backends" list/],
-    ["a server without a weight", '{"backends":[{"name":"be","algorithm":"roundrobin","servers":[{"name":"a","disabled":false,"backup":false}]}]}', /backends\[0\] needs name, algorithm and servers/],
+  const v1 = (document: object) => JSON.stringify({ schemaVersion: 1, ...document });
+  const bad: [string, string, string, RegExp][] = [
+    ["an empty file", "", "STATE_FILE_CORRUPT", /f\.json \(.*\) is empty/],
+    ["a file cut short", v1({ backends: [] }).slice(0, 20), "STATE_FILE_CORRUPT", /f\.json \(.*\) is not whole JSON, perhaps cut short/],
+    ["a file of an older version", JSON.stringify({ backends: [] }), "STATE_FILE_VERSION", /f\.json was written by an older version of the stack \(schema without a version, this one reads 1\)/],
+    ["a file of a newer version", JSON.stringify({ schemaVersion: 2, backends: [] }), "STATE_FILE_VERSION", /f\.json was written by a newer version/],
+    ["no backends", v1({}), "STATE_FILE_CORRUPT", /f\.json .*: no "backends" list/],
+    ["a server without a weight", v1({ backends: [{ name: "be", algorithm: "roundrobin", servers: [{ name: "a", disabled: false, backup: false }] }] }), "STATE_FILE_CORRUPT", /backends\[0\] needs name, algorithm and servers/],
   ];
-  for (const [name, text, message] of bad) {
+  for (const [name, text, code, message] of bad) {
     it(`refuses ${name}, naming the file and what to do`, () => {
-      assert.throws(() => parseExpectedDistribution(text, "f.json"), (error: Error & { code?: string }) => error.code === "EXPECTED_FILE_INVALID" && message.test(error.message) && /apply the topology again/.test(error.message));
+      assert.throws(() => parseExpectedDistribution(text, "f.json"), (error: Error & { code?: string }) => error.code === code && message.test(error.message) && /apply the topology again/.test(error.message) && !error.message.includes("\n"));
     });
   }
 });

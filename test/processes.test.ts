@@ -6,6 +6,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "vitest";
 import { groupAlive, isAlive, processExecutable, processStartTicks, startProcess, stopProcessGroup } from "../infra/runtime/processes.ts";
+import { stateFileText } from "../lib/state-file.ts";
+import { STACK_STATE_FORMAT } from "../infra/runtime/state.ts";
 import { eventually } from "./support/stack.ts";
 import { runCli } from "./support/run-cli.ts";
 
@@ -38,7 +40,7 @@ describe("npm stop and a recorded pid that names another process now", () => {
         { name: "web-b", pid: stranger.pid, startTicks: processStartTicks(stranger.pid)! - 1 },
         { name: "prometheus", pid: stranger.pid, startTicks: processStartTicks(stranger.pid), executable: "prometheus" },
       ];
-      writeFileSync(join(dir, "stack.json"), JSON.stringify({ startedAt: new Date().toISOString(), processes }));
+      writeFileSync(join(dir, "stack.json"), stateFileText(STACK_STATE_FORMAT, { startedAt: new Date().toISOString(), processes: processes.map((p) => ({ ...p, state: "running" as const, restarts: 0 })) }));
       const result = await runCli("infra/runtime/cli.ts", ["stop", "--run-dir", dir]);
       assert.equal(result.code, 0, result.stderr);
       assert.match(result.stdout, /^stopped 1 processes from /);

@@ -4,10 +4,11 @@ import { mkdtempSync, rmSync, writeFileSync, appendFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "vitest";
-import { parseApplyHistory, SelfMetrics } from "../sidecar/self-metrics.ts";
+import { stateFileText } from "../lib/state-file.ts";
+import { APPLY_HISTORY_LINE_FORMAT, parseApplyHistory, SelfMetrics } from "../sidecar/self-metrics.ts";
 import { parseExposition } from "./support/exposition.ts";
 
-const line = (time: string, outcome: string) => `${JSON.stringify({ time, base: "a", new: "b", classes: ["runtime"], outcome, durationMs: 5 })}\n`;
+const line = (time: string, outcome: string) => stateFileText(APPLY_HISTORY_LINE_FORMAT, { time, base: "a", new: "b", classes: ["runtime"], outcome, durationMs: 5 }, { indent: 0 });
 
 describe("parseApplyHistory", () => {
   it("counts applies by outcome and keeps the last; no-changes is a success, a rollback is not", () => {
@@ -17,9 +18,9 @@ describe("parseApplyHistory", () => {
     assert.equal(parseApplyHistory(line("2026-11-25T10:03:00Z", "no-changes")).last?.success, true);
   });
 
-  it("skips and counts what is not an apply record: a torn last line, a record without an outcome", () => {
-    const history = parseApplyHistory(`${line("2026-11-25T10:00:00Z", "applied")}{"time":"2026-11-25T10:01:00Z"}\n{"time":"2026-11-2`);
-    assert.equal(history.badLines, 2);
+  it("skips and counts what is not an apply record: a torn last line, a record without an outcome, a line of another version", () => {
+    const history = parseApplyHistory(`${line("2026-11-25T10:00:00Z", "applied")}{"schemaVersion":1,"time":"2026-11-25T10:01:00Z"}\n{"time":"2026-11-25T10:01:00Z","outcome":"applied"}\n{"schemaVersion":1,"time":"2026-11-2`);
+    assert.equal(history.badLines, 3);
     assert.deepEqual([...history.counts], [["applied", 1]]);
   });
 

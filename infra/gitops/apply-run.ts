@@ -3,6 +3,8 @@
 import { appendFile } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { stateFileText } from "../../lib/state-file.ts";
+import { APPLY_HISTORY_LINE_FORMAT } from "../../sidecar/self-metrics.ts";
 import { StackNotRunningError } from "../errors.ts";
 import type { Topology } from "../model/schema.ts";
 import { APPLIED_FILE, APPLY_HISTORY_FILE, readApplied, recordApplied, sha256, type AppliedState } from "../runtime/applied.ts";
@@ -63,5 +65,5 @@ function appendHistory(stateDir: string, base: Topology, head: Topology, result:
     method: result.method,
     durationMs,
   };
-  return appendFile(join(stateDir, APPLY_HISTORY_FILE), `${JSON.stringify(line)}\n`);
+  return appendFile(join(stateDir, APPLY_HISTORY_FILE), stateFileText(APPLY_HISTORY_LINE_FORMAT, line, { indent: 0 }));
 }

@@ -24,7 +24,7 @@ import { renderAlertRules, RULES_FILE } from "../render/alert-rules.ts";
 import { CERTIFICATE_DIR, DOCKER_PATHS, ERROR_PAGE_DIR, haproxySockets, kubernetesTarget, type KubernetesTarget } from "../render/targets.ts";
 import { HAPROXY_PATHS, WEB_APP_PATHS } from "../endpoints.ts";
 import { TargetPlanError } from "../errors.ts";
-import { expectedDistribution, EXPECTED_DISTRIBUTION_FILE } from "../runtime/applied.ts";
+import { expectedDistributionText, EXPECTED_DISTRIBUTION_FILE } from "../runtime/applied.ts";
 import { DEFAULT_TOPOLOGY_FILE } from "../model/load.ts";
 import { SIDECAR_PATHS } from "../../sidecar/endpoints.ts";
 import { sidecarNodeFlags } from "../../sidecar/node-flags.ts";
@@ -103,7 +103,7 @@ export function planKubernetesStack(topology: Topology, options: KubernetesOptio
   const errorPages = [...new Set(topology.frontends.flatMap((f) => f.errorPages.map((p) => p.file)))];
   const configData: Record<string, string> = {
     "haproxy.cfg": haproxyConfig,
-    [EXPECTED_DISTRIBUTION_FILE]: `${JSON.stringify(expectedDistribution(topology))}\n`,
+    [EXPECTED_DISTRIBUTION_FILE]: expectedDistributionText(topology),
     ...Object.fromEntries(errorPages.map((file) => [errorPageKey(file), readFileSync(join(TEMPLATES_DIR, ERROR_PAGE_DIR, file), "utf8")])),
   };
   const configHash = createHash("sha256").update(JSON.stringify(configData)).digest("hex");

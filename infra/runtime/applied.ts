@@ -2,11 +2,11 @@
 // topology and the hash of the haproxy.cfg HAProxy loaded. The base of npm run apply's plan, and
 // what npm run drift compares the running HAProxy and the file on disk with.
 import { createHash } from "node:crypto";
-import { readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { readStateFile, stateFileText, type StateFileFormat } from "../../lib/state-file.ts";
 import { groupSlotNames, type Topology } from "../model/schema.ts";
 import { writeFileAtomic } from "../files.ts";
-import type { ExpectedDistribution } from "../../sidecar/distribution.ts";
+import { EXPECTED_DISTRIBUTION_FORMAT, type ExpectedDistribution } from "../../sidecar/distribution.ts";
 
 export const APPLIED_FILE = "applied.json";
 /** One JSON line per npm run apply, in the run directory; the sidecar exports the last and the counts. */
@@ -44,17 +44,34 @@ export function expectedDistribution(topology: Topology): ExpectedDistribution {
   };
 }
 
+const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v);
+
+/**
+ * Checked on read for its own fields; the topology in it was validated when it was applied and is
+ * checked again by whatever plans from it.
+ */
+export const APPLIED_FORMAT: StateFileFormat<AppliedState> = {
+  describes: "the record of what the running stack applied, the base of every plan",
+  version: 1,
+  validate: (document) => {
+    const wrong = (["appliedAt", "source", "haproxyConfigSha256"] as const).filter((k) => typeof document[k] !== "string");
+    if (!isObject(document.topology)) wrong.push("topology" as never);
+    if (wrong.length) throw new Error(`${wrong.join(", ")} missing or of the wrong type`);
+    return document as unknown as AppliedState;
+  },
+  fix: "apply cannot know what runs; put back a good copy, or restart the stack (npm stop, then npm start) to record it again; npm run drift shows what HAProxy runs meanwhile",
+};
+
+/** The expected-distribution file's text for `topology`, as every target writes it. */
+export const expectedDistributionText = (topology: Topology) => stateFileText(EXPECTED_DISTRIBUTION_FORMAT, expectedDistribution(topology), { indent: 0 });
+
 /** Records what HAProxy now runs: applied.json for plan/apply/drift, and the sidecar's expected distribution. */
 export async function recordApplied(runDir: string, state: AppliedState): Promise<void> {
-  await writeFileAtomic(join(runDir, APPLIED_FILE), `${JSON.stringify(state, null, 2)}\n`);
-  await writeFileAtomic(join(runDir, EXPECTED_DISTRIBUTION_FILE), `${JSON.stringify(expectedDistribution(state.topology))}\n`);
+  await writeFileAtomic(join(runDir, APPLIED_FILE), stateFileText(APPLIED_FORMAT, state));
+  await writeFileAtomic(join(runDir, EXPECTED_DISTRIBUTION_FILE), expectedDistributionText(state.topology));
 }
 
-/** The recorded state, or undefined when none was recorded (no stack, or one started before this existed). */
-export async function readApplied(runDir: string): Promise<AppliedState | undefined> {
-  try {
-    return JSON.parse(await readFile(join(runDir, APPLIED_FILE), "utf8")) as AppliedState;
-  } catch {
-    return undefined;
-  }
+/** The recorded state, or undefined when none was recorded; a file that cannot be read is a STATE_FILE_* error. */
+export function readApplied(runDir: string): Promise<AppliedState | undefined> {
+  return readStateFile(join(runDir, APPLIED_FILE), APPLIED_FORMAT);
 }

@@ -9,13 +9,16 @@ import { join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describeFailure, parseCliArgs, runMain } from "../../lib/cli.ts";
 import { UsageError } from "../../lib/errors.ts";
+import { StateFileError } from "../../lib/state-file.ts";
 import { pollUntil } from "../../lib/poll.ts";
 import { formatTable } from "../../lib/text-table.ts";
 import { DEFAULT_TOPOLOGY_FILE, loadTopologyFile } from "../model/load.ts";
 import { REPO_ROOT } from "../repo.ts";
 import { StackAlreadyRunningError } from "../errors.ts";
 import { serving, startLocalStack, stopAll, stopLocalStack, type LocalStack } from "./stack.ts";
-import { readState, updateState } from "./state.ts";
+import { readState, updateState, type StackState } from "./state.ts";
+import { markedProcessGroups, RUN_DIR_MARKER } from "./processes.ts";
+import { STACK_STATE_FILE } from "./plan.ts";
 import { Supervisor } from "./supervisor.ts";
 import { formatStatus, healthy, observeStack } from "./status.ts";
 import { runAssertions } from "../../sidecar/assertions/run.ts";
@@ -67,8 +70,10 @@ async function main(argv: string[]): Promise<number> {
   const start: StartRequest = { topologyFile: values.topology, runDir, certsDir: values["certs-dir"] && resolve(values["certs-dir"]) };
   switch (command) {
     case "stop": {
-      const stopped = await stopLocalStack(runDir);
-      console.log(stopped > 0 ? `stopped ${stopped} processes from ${runDir}` : `no stack running from ${runDir}`);
+      const { stopped, unreadable, unrecorded } = await stopLocalStack(runDir);
+      if (unreadable) console.error(`${unreadable.file} could not be read (${unreadable.code}); the stack's processes were found by their ${RUN_DIR_MARKER} instead, and the file was kept as ${STACK_STATE_FILE}.unreadable`);
+      if (unrecorded > 0 && !unreadable) console.error(`${unrecorded} process groups of ${runDir} were not in ${STACK_STATE_FILE}: found by their ${RUN_DIR_MARKER} and stopped`);
+      console.log(stopped + unrecorded > 0 ? `stopped ${stopped + unrecorded} processes from ${runDir}` : `no stack running from ${runDir}`);
       return 0;
     }
     case "status":
@@ -83,7 +88,15 @@ async function main(argv: string[]): Promise<number> {
 }
 
 async function printStatus(runDir: string): Promise<number> {
-  const state = await readState(runDir);
+  let state: StackState | undefined;
+  try {
+    state = await readState(runDir);
+  } catch (error) {
+    if (!(error instanceof StateFileError)) throw error;
+    const marked = markedProcessGroups(runDir);
+    console.log(`${error.message}\n${marked.length} process groups of ${runDir} run (found by their ${RUN_DIR_MARKER}: ${marked.map((g) => g.pgid).join(", ") || "none"})`);
+    return 1;
+  }
   if (!state) {
     console.log(`no stack running from ${runDir}`);
     return 3;
@@ -154,6 +167,7 @@ async function launchDetached(runDir: string, args: string[]): Promise<number> {
   mkdirSync(join(runDir, "logs"), { recursive: true });
   const child = fork(fileURLToPath(import.meta.url), ["start", ...args], {
     cwd: process.cwd(),
+    env: { ...process.env, [RUN_DIR_MARKER]: runDir },
     detached: true,
     stdio: ["ignore", "ignore", "ignore", "ipc"],
   });
@@ -236,7 +250,8 @@ function supervise(supervisor: Supervisor, runDir: string, output: Output): Prom
       if (shuttingDown) return;
       shuttingDown = true;
       await supervisor.stop();
-      const recorded = (await readState(runDir))?.processes ?? [];
+      // An unreadable record: npm stop finds the processes by their marker; here, the ones this process knows.
+      const recorded = (await readState(runDir).catch(() => undefined))?.processes ?? [];
       output.err(`\n${signal}: stopping ${recorded.map((p) => p.name).reverse().join(", ")}`);
       await stopAll(recorded);
       await updateState(runDir, () => null);

@@ -16,7 +16,7 @@ import { TargetPlanError } from "../errors.ts";
 import { REPO_ROOT } from "../repo.ts";
 import { SIDECAR_PATHS } from "../../sidecar/endpoints.ts";
 import { sidecarNodeFlags } from "../../sidecar/node-flags.ts";
-import type { ProcessSpec } from "./processes.ts";
+import { RUN_DIR_MARKER, type ProcessSpec } from "./processes.ts";
 import { APPLY_HISTORY_FILE, EXPECTED_DISTRIBUTION_FILE, HAPROXY_CONFIG_FILE } from "./applied.ts";
 
 /** Prometheus's configuration, in the run directory. */
@@ -113,7 +113,7 @@ export function planLocalStack(topology: Topology, options: PlanOptions): LocalS
     ...(options.sidecar ? [sidecarComponent(topology, sockets, runDir, logs)] : []),
     alertmanagerComponent(topology, runDir, logs, options.env ?? process.env),
     prometheusComponent(topology, target, logs, { sidecar: options.sidecar, source }),
-  ];
+  ].map((c) => ({ ...c, env: { ...c.env, [RUN_DIR_MARKER]: runDir } }));
   refuseSharedPorts(components);
 
   const frontendUrls = topology.frontends.flatMap((f) => f.binds).flatMap((b) => bindPorts([b]).map((p) => localBindUrl(b, p)));

@@ -125,6 +125,50 @@ export function isAlive(pid: number): boolean {
 }
 
 /**
+ * The environment variable every process of a local stack carries, set to its run directory: a trace
+ * of the stack that no state file can lose (children inherit it: HAProxy's and gunicorn's workers).
+ */
+export const RUN_DIR_MARKER = "LB_RUN_DIR";
+
+/** A process group that carries the marker, and its leader's parent. */
+export interface MarkedGroup {
+  pgid: number;
+  startTicks: number;
+  parent: number;
+}
+
+/** The process groups whose processes carry RUN_DIR_MARKER=runDir, oldest first (start order). */
+export function markedProcessGroups(runDir: string): MarkedGroup[] {
+  const needle = `${RUN_DIR_MARKER}=${runDir}`;
+  const groups = new Map<number, MarkedGroup>();
+  for (const entry of existsSync("/proc/self/environ") ? readdirSync("/proc") : []) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    let environ: string;
+    try {
+      environ = readFileSync(`/proc/${entry}/environ`, "utf8");
+    } catch {
+      continue; // gone, or another user's
+    }
+    if (!environ.split("\0").includes(needle)) continue;
+    const fields = statFields(`/proc/${entry}/stat`);
+    if (!fields || fields[0] === "Z") continue;
+    const [parent, pgid, startTicks] = [Number(fields[1]), Number(fields[2]), Number(fields[19])];
+    const known = groups.get(pgid);
+    if (!known || startTicks < known.startTicks) groups.set(pgid, { pgid, startTicks, parent: pgid === Number(entry) ? parent : (known?.parent ?? parent) });
+  }
+  return [...groups.values()].sort((a, b) => a.startTicks - b.startTicks);
+}
+
+/** The command line of a process, its arguments joined by spaces; "" when it is gone. */
+export function processCommandLine(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").join(" ").trim();
+  } catch {
+    return "";
+  }
+}
+
+/**
  * Stops a process group: SIGTERM, then SIGKILL if it is still there after `graceMs`.
  * Works on pids from an earlier run too (npm stop), where there is no ChildProcess to wait on.
  */

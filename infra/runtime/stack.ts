@@ -1,11 +1,12 @@
 // The local stack's lifecycle: pre-flight checks, start in order with a health gate after each
 // component, stop in reverse. A start that fails stops whatever it had started.
-import { cp, mkdir, rm, writeFile } from "node:fs/promises";
+import { cp, mkdir, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { groupsExpectedUp, type Topology } from "../model/schema.ts";
 import { dnsServing } from "./dns.ts";
 import { BinaryMissingError, ComponentFailedError, StackAlreadyRunningError, StackNotRunningError, StatsCredentialsUnsetError } from "../errors.ts";
 import { PortInUseError } from "../../lib/errors.ts";
+import { StateFileError } from "../../lib/state-file.ts";
 import { pollUntil } from "../../lib/poll.ts";
 import { writeFileAtomic } from "../files.ts";
 import { checkHaproxyConfig, DEFAULT_ERROR_PAGES_DIR } from "../render/haproxy-check.ts";
@@ -18,10 +19,10 @@ import { parseShowStat, serverStates, type ServerState } from "../../haproxy/sho
 import { parseDuration } from "../../haproxy/duration.ts";
 import { HAPROXY_CONFIG_FILE, recordApplied, sha256 } from "./applied.ts";
 import { DEFAULT_TOPOLOGY_FILE } from "../model/load.ts";
-import { DASHBOARD_FILE, planLocalStack, type ComponentPlan, type LocalStackPlan } from "./plan.ts";
+import { DASHBOARD_FILE, STACK_STATE_FILE, planLocalStack, type ComponentPlan, type LocalStackPlan } from "./plan.ts";
 import { isPortFree, portOwner } from "./ports.ts";
-import { findOnPath, isAlive, lastLines, startProcess, stopProcessGroup, type ManagedProcess } from "./processes.ts";
-import { readState, recordProcess, stillRecordedProcess, updateProcess, updateState, type RecordedProcess } from "./state.ts";
+import { findOnPath, isAlive, killProcessGroup, lastLines, markedProcessGroups, processCommandLine, startProcess, stopProcessGroup, type ManagedProcess } from "./processes.ts";
+import { readState, recordProcess, stillRecordedProcess, updateProcess, updateState, type RecordedProcess, type StackState } from "./state.ts";
 
 export interface StartOptions {
   runDir: string;
@@ -128,27 +129,63 @@ function requireStatsCredentials(topology: Topology, runDir: string, env: NodeJS
   for (const variable of [auth.userFromEnv, auth.passwordFromEnv]) if (!env[variable]) throw new StatsCredentialsUnsetError(variable);
 }
 
+/** What npm stop did: processes stopped, and what it had to do without the state file. */
+export interface StopOutcome {
+  stopped: number;
+  /** The state file could not be read: the processes were found by their marker instead. */
+  unreadable?: StateFileError;
+  /** Processes of the stack that the state file did not name (found by their marker), stopped too. */
+  unrecorded: number;
+}
+
 /**
  * npm stop: stops the stack recorded in the run directory. Its supervisor, when alive, is asked
  * first (it stops the components itself and would otherwise restart them); whatever remains is
- * stopped here. Returns how many processes it stopped.
+ * stopped here, and so is every process that carries the run directory's marker, recorded or not.
  */
-export async function stopLocalStack(runDir: string): Promise<number> {
-  const state = await readState(runDir);
-  if (!state) return 0;
+export async function stopLocalStack(runDir: string): Promise<StopOutcome> {
+  let state: StackState | undefined;
+  try {
+    state = await readState(runDir);
+  } catch (error) {
+    if (!(error instanceof StateFileError)) throw error;
+    return { stopped: await stopMarked(runDir, { supervisorsToo: true }), unreadable: error, unrecorded: 0 };
+  }
+  if (!state) return { stopped: 0, unrecorded: await stopMarked(runDir, { supervisorsToo: true }) };
   const ours = state.processes.filter(stillRecordedProcess).length;
   const { supervisor } = state;
   if (supervisor && stillRecordedProcess(supervisor)) {
     process.kill(supervisor.pid, "SIGTERM");
     await pollUntil(() => (isAlive(supervisor.pid) ? undefined : true), { timeoutMs: SUPERVISOR_STOP_MS, intervalMs: 50 });
   }
-  const left = await readState(runDir);
+  const left = await readState(runDir).catch(() => undefined);
   if (left) {
     await stopAll(left.processes);
     if (supervisor && stillRecordedProcess(supervisor)) await stopProcessGroup(supervisor.pid);
-    await updateState(runDir, () => null);
   }
-  return ours;
+  await updateState(runDir, () => null);
+  return { stopped: ours, unrecorded: await stopMarked(runDir, { supervisorsToo: false }) };
+}
+
+/**
+ * Stops every process group carrying the run directory's marker, newest first. A supervisor (the
+ * npm start that started them) is killed first: without a readable record it could not stop them
+ * in order, and would start them again.
+ */
+async function stopMarked(runDir: string, { supervisorsToo }: { supervisorsToo: boolean }): Promise<number> {
+  const groups = markedProcessGroups(runDir);
+  if (supervisorsToo) {
+    const supervisors = new Set([...groups.map((g) => g.pgid), ...groups.map((g) => g.parent)].filter((pid) => pid > 1 && pid !== process.pid && /runtime\/cli\.ts start/.test(processCommandLine(pid))));
+    for (const pid of supervisors) await killProcessGroup(pid);
+  }
+  const rest = markedProcessGroups(runDir);
+  await stopAll(rest.map((g) => ({ pid: g.pgid })));
+  if (supervisorsToo) {
+    const file = join(runDir, STACK_STATE_FILE);
+    // Kept for a person to look at, out of the way of the next npm start.
+    await rename(file, `${file}.unreadable`).catch(() => undefined);
+  }
+  return rest.length;
 }
 
 /** How long a supervisor may take to stop the stack (each component has 10 s before SIGKILL). */

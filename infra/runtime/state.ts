@@ -1,11 +1,13 @@
 // The run directory's stack.json: which processes the stack runs, how to start each again, and what
 // the supervisor knows of them. Several processes update it (npm start's supervisor, npm run apply,
 // npm run verify), so every change goes through updateState, under a lock.
-import { open, readFile, rm } from "node:fs/promises";
+import { readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { z } from "zod";
+import { readStateFile, stateFileText, type StateFileFormat } from "../../lib/state-file.ts";
 import type { ComponentStatus } from "../../sidecar/component-status.ts";
-import { writeFileAtomic } from "../files.ts";
+import { createFileExclusive, writeFileAtomic } from "../files.ts";
 import { StackStateLockedError } from "../errors.ts";
 import { STACK_STATE_FILE, type ComponentPlan } from "./plan.ts";
 import { isAlive, processExecutable, processStartTicks } from "./processes.ts";
@@ -68,12 +70,29 @@ export function stillRecordedProcess(p: { pid: number; startTicks?: number; exec
   );
 }
 
-export async function readState(runDir: string): Promise<StackState | undefined> {
-  try {
-    return JSON.parse(await readFile(join(runDir, STACK_STATE_FILE), "utf8")) as StackState;
-  } catch {
-    return undefined;
-  }
+const recordedPid = z.object({ pid: z.number().int().positive(), startTicks: z.number().optional(), executable: z.string().optional() });
+
+/** What is checked on read: enough to find, stop and restart every process; the rest is carried as written. */
+const stackStateSchema = z.object({
+  startedAt: z.string(),
+  supervisor: recordedPid.optional(),
+  processes: z.array(recordedPid.extend({ name: z.string().min(1), state: z.string(), restarts: z.number() }).passthrough()),
+});
+
+export const STACK_STATE_FORMAT: StateFileFormat<StackState> = {
+  describes: "the stack's record of its processes",
+  version: 1,
+  validate: (document) => {
+    const checked = stackStateSchema.safeParse(document);
+    if (!checked.success) throw new Error(checked.error.issues.map((i) => `${i.path.join(".") || "(top)"}: ${i.message}`).join("; "));
+    return document as unknown as StackState;
+  },
+  fix: "npm stop finds the stack's processes without it (each carries the run directory in its environment) and stops them; then npm start",
+};
+
+/** The recorded stack, or undefined when none is recorded; a file that cannot be read is a STATE_FILE_* error. */
+export function readState(runDir: string): Promise<StackState | undefined> {
+  return readStateFile(join(runDir, STACK_STATE_FILE), STACK_STATE_FORMAT);
 }
 
 /**
@@ -85,7 +104,7 @@ export async function updateState(runDir: string, change: (state: StackState | u
   try {
     const next = change(await readState(runDir));
     if (next === null) await rm(join(runDir, STACK_STATE_FILE), { force: true });
-    else if (next !== undefined) await writeFileAtomic(join(runDir, STACK_STATE_FILE), `${JSON.stringify(next, null, 2)}\n`);
+    else if (next !== undefined) await writeFileAtomic(join(runDir, STACK_STATE_FILE), stateFileText(STACK_STATE_FORMAT, next));
     return next ?? undefined;
   } finally {
     await release();
@@ -105,16 +124,15 @@ async function lockState(runDir: string): Promise<() => Promise<void>> {
   const deadline = Date.now() + LOCK_WAIT_MS;
   for (;;) {
     try {
-      const handle = await open(path, "wx");
-      await handle.writeFile(String(process.pid));
-      await handle.close();
+      // Written whole before it exists under its name: a lock file never lacks its holder's pid.
+      await createFileExclusive(path, String(process.pid));
       return () => rm(path, { force: true });
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === "ENOENT") throw error; // no run directory
       if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
       const holder = Number(await readFile(path, "utf8").catch(() => ""));
-      // An empty file is a holder between open and write: wait for it like for any other.
-      if (holder > 0 && !isAlive(holder)) {
+      // Not a pid (an older version's half-written lock): nobody can hold it.
+      if (!(holder > 0) || !isAlive(holder)) {
         await rm(path, { force: true });
         continue;
       }

@@ -69,11 +69,18 @@ export class Supervisor {
   }
 
   private readonly pollIntervalMs: number;
+  private lastProblem: string | undefined;
+
+  private sayOnce(problem: string): void {
+    if (problem !== this.lastProblem) this.log(`cannot supervise: ${problem}`);
+    this.lastProblem = problem;
+  }
 
   /** Records this process as the stack's supervisor and starts watching. */
   async start(): Promise<void> {
     await updateState(this.runDir, (state) => state && { ...state, supervisor: recordProcess("supervisor", process.pid) });
-    this.timer = setInterval(() => void this.look(), this.pollIntervalMs);
+    // A record that cannot be read is said once per problem, and looked at again next time.
+    this.timer = setInterval(() => void this.look().catch((error) => this.sayOnce((error as Error).message)), this.pollIntervalMs);
   }
 
   /** Stops watching; restarts under way finish recording what they started (npm stop then stops it). */
