@@ -2,7 +2,6 @@
 // model: "<name>" for one Docker host, "<name>-kubernetes" for a cluster.
 //   npm run synth [-- --topology FILE] [--outdir DIR] [--haproxy-replicas N]
 import { relative, resolve } from "node:path";
-import { App } from "cdktf";
 import { parseCliArgs, runMain } from "../lib/cli.ts";
 import { UsageError } from "../lib/errors.ts";
 import { DEFAULT_TOPOLOGY_FILE, loadTopologyFile } from "./model/load.ts";
@@ -11,10 +10,8 @@ import { dockerTarget } from "./render/targets.ts";
 import { renderHaproxyConfig } from "./render/render.ts";
 import { certificateFiles } from "./render/validate.ts";
 import { REPO_ROOT } from "./repo.ts";
-import { planDockerStack } from "./docker/plan.ts";
-import { DockerTopologyStack } from "./docker/stack.ts";
 import { planKubernetesStack } from "./kubernetes/plan.ts";
-import { KubernetesTopologyStack } from "./kubernetes/stack.ts";
+import { synthesizeStacks } from "./stacks.ts";
 
 const USAGE = `usage: npm run synth [-- --topology FILE] [--outdir DIR] [--haproxy-replicas N]
 
@@ -28,7 +25,6 @@ async function main(argv: string[]): Promise<number> {
   if (!Number.isInteger(replicas)) throw new UsageError(`--haproxy-replicas ${values["haproxy-replicas"]}: use a whole number\n${USAGE}`);
   const topology = await loadTopologyFile(values.topology);
   const source = relative(REPO_ROOT, resolve(values.topology));
-  const docker = planDockerStack(topology, { source });
   const kubernetes = planKubernetesStack(topology, { source, haproxyReplicas: replicas });
   // Every config either stack runs has passed the real HAProxy's check, as render's do. TLS
   // certificates exist only where the stack is deployed: stand in for them.
@@ -36,11 +32,9 @@ async function main(argv: string[]): Promise<number> {
     await checkHaproxyConfig(config, { placeholderCertificates: certificateFiles(topology) });
   }
   // cdktf's CLI passes the output directory in CDKTF_OUTDIR; run on its own, it is cdktf.out.
-  const app = new App({ outdir: values.outdir ?? process.env.CDKTF_OUTDIR ?? resolve(REPO_ROOT, "cdktf.out"), skipValidation: false });
-  const stacks = [new DockerTopologyStack(app, docker), new KubernetesTopologyStack(app, kubernetes)];
-  app.synth();
-  const where = relative(process.cwd(), app.outdir) || ".";
-  for (const stack of stacks) process.stderr.write(`synthesized stack "${stack.node.id}" into ${where}/stacks/${stack.node.id}/cdk.tf.json\n`);
+  const { outdir, stacks } = synthesizeStacks(topology, values.outdir ?? process.env.CDKTF_OUTDIR ?? resolve(REPO_ROOT, "cdktf.out"), { source, haproxyReplicas: replicas });
+  const where = relative(process.cwd(), outdir) || ".";
+  for (const id of stacks.keys()) process.stderr.write(`synthesized stack "${id}" into ${where}/stacks/${id}/cdk.tf.json\n`);
   process.stderr.write("haproxy -c: both configs valid\n");
   return 0;
 }

@@ -99,7 +99,8 @@ describe("plan and apply: what a change of a group takes", () => {
   const change = (edit: (t: any) => void) => {
     const base = topology();
     const head = topology(edit);
-    return { changes: diffTopologies(base, head), plan: makePlan(base, head) };
+    const plan = makePlan(base, head);
+    return { changes: plan.changes, plan };
   };
   it("a new instance count is no config change: HAProxy's config renders identically, only instances (containers) come and go", () => {
     const { changes, plan } = change((t) => (t.backends[0].discovery.instances = 5));

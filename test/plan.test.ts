@@ -9,44 +9,72 @@ import { afterAll, beforeAll, describe, it } from "vitest";
 import fc from "fast-check";
 import { marked, type Token } from "marked";
 import { parseTopology } from "../infra/model/parse.ts";
-import { classifyChange, diffTopologies, type ChangeClass, type ChangeKind } from "../infra/gitops/changes.ts";
+import { diffTopologies, runtimeApiCommands } from "../infra/gitops/changes.ts";
 import { makePlan } from "../infra/gitops/plan.ts";
 import { PLAN_COMMENT_MARKER } from "../infra/gitops/format.ts";
 import { editedTopology, seedTopology } from "./support/topologies.ts";
 import { topologyArb } from "./support/arbitraries.ts";
 import { runCli } from "./support/run-cli.ts";
 
-describe("classifyChange: what applying a change takes", () => {
-  const table: [string, ChangeKind, unknown, ChangeClass, RegExp][] = [
-    ["backends.b.servers.s.weight", "change", 3, "runtime", /^set server b\/s weight 3$/],
-    ["backends.b.servers.s.disabled", "change", true, "runtime", /^set server b\/s state maint$/],
-    ["backends.b.servers.s.disabled", "change", false, "runtime", /^set server b\/s state ready$/],
-    ["backends.b.servers.s.address", "change", "10.0.0.9", "runtime", /^set server b\/s addr 10\.0\.0\.9$/],
-    ["backends.b.servers.s.address", "change", "web-z", "runtime", /^set server b\/s fqdn web-z/],
-    ["backends.b.servers.s.maxconn", "change", 50, "runtime", /^set maxconn server b\/s 50$/],
-    ["backends.b.servers.s.maxconn", "remove", undefined, "runtime", /^set maxconn server b\/s 0 \(0: no limit\)$/],
-    ["backends.b.servers.s.port", "change", 5009, "restart", /the web app s listens on 5009/],
-    ["backends.b.servers.s", "add", { name: "s", cookie: "s" }, "reload", /refuses the "cookie" keyword/],
-    ["backends.b.servers.s", "add", { name: "s" }, "reload", /only the file survives the next reload/],
-    ["backends.b.servers.s", "remove", undefined, "reload", /drains it/],
-    ["backends.b.servers.s.inter", "change", "1s", "reload", /hitless reload/],
-    ["backends.b.balance", "change", "leastconn", "reload", /hitless reload/],
-    ["backends.b", "add", {}, "reload", /hitless reload/],
-    ["defaults.timeouts.client", "change", "20s", "reload", /hitless reload/],
-    ["global.maxconn", "change", 9000, "reload", /hitless reload/],
-    ["global.masterSocket", "change", "/var/lib/haproxy/m.sock", "restart", /command-line option/],
-    ["services.sidecar.pollInterval", "change", "1s", "restart", /sidecar restarts/],
-    ["services.prometheus.port", "change", 9091, "restart", /Prometheus restarts/],
-    ["services.grafana.port", "change", 3001, "restart", /Grafana restarts/],
-    ["name", "change", "other", "restart", /named after the topology/],
+describe("runtimeApiCommands: what HAProxy's runtime API sets for a server field", () => {
+  const table: [string, unknown, "local" | "docker", string[] | undefined][] = [
+    ["backends.b.servers.s.weight", 3, "local", ["set server b/s weight 3"]],
+    ["backends.b.servers.s.disabled", true, "local", ["set server b/s state maint"]],
+    ["backends.b.servers.s.disabled", false, "local", ["set server b/s state ready"]],
+    ["backends.b.servers.s.address", "10.0.0.9", "docker", ["set server b/s addr 10.0.0.9"]],
+    ["backends.b.servers.s.address", "web-z", "docker", ["set server b/s fqdn web-z"]],
+    ["backends.b.servers.s.address", "10.0.0.9", "local", []],
+    ["backends.b.servers.s.maxconn", 50, "local", ["set maxconn server b/s 50"]],
+    ["backends.b.servers.s.maxconn", undefined, "local", ["set maxconn server b/s 0"]],
+    ["backends.b.servers.s.port", 5009, "local", undefined],
+    ["backends.b.balance", "leastconn", "local", undefined],
   ];
-  for (const [path, kind, to, expected, detail] of table) {
-    it(`${kind} ${path} → ${expected}`, () => {
-      const result = classifyChange(path, kind, undefined, to);
-      assert.equal(result.class, expected);
-      assert.match(result.detail, detail);
+  for (const [path, value, target, commands] of table) {
+    it(`${path} = ${JSON.stringify(value)} on ${target}: ${JSON.stringify(commands)}`, () => assert.deepEqual(runtimeApiCommands(path, value, target), commands));
+  }
+});
+
+/** "target action component" for each action of the plan, sorted: what a case expects. */
+const actionsOf = (plan: ReturnType<typeof makePlan>) => plan.actions.map((a) => `${a.target} ${a.action} ${a.component}`).sort();
+
+describe("the plan's actions per target, derived from what each target runs", () => {
+  const base = parseTopology(seedTopology());
+  const tls = (t: any) => t.frontends[0].binds.push({ address: "*", port: 60443, tlsCertificate: "site.pem" });
+  // Every case: the local stack's summary line, and every action on every target (Kubernetes' HAProxy
+  // is replaced pod by pod whenever its config changes: the pod template carries the config's hash).
+  const table: [string, (t: any) => void, string, string[]][] = [
+    ["a server weight", (t) => (t.backends[0].servers[0].weight = 3), "Plan: 1 runtime change, 0 reloads, 0 restarts.", ["docker replace apply-agent", "docker runtime haproxy", "kubernetes replace haproxy", "kubernetes update haproxy-config", "local runtime haproxy"]],
+    ["a server's address and port", (t) => Object.assign(t.backends[0].servers[0], { address: "web-z", port: 5009 }), "Plan: 0 runtime changes, 1 reload (2 changes), 1 restart.", ["docker create web-z", "docker destroy web-a", "docker reload haproxy", "docker replace apply-agent", "kubernetes create web-z-deployment", "kubernetes create web-z-service", "kubernetes destroy web-a-deployment", "kubernetes destroy web-a-service", "kubernetes replace haproxy", "kubernetes update haproxy-config", "local reload haproxy", "local restart web-a"]],
+    ["the balance algorithm", (t) => (t.backends[0].balance = "leastconn"), "Plan: 0 runtime changes, 1 reload (1 change), 0 restarts.", ["docker reload haproxy", "docker replace apply-agent", "kubernetes replace haproxy", "kubernetes update haproxy-config", "local reload haproxy"]],
+    ["a timeout", (t) => (t.defaults.timeouts.connect = "4s"), "Plan: 0 runtime changes, 1 reload (1 change), 0 restarts.", ["docker reload haproxy", "docker replace apply-agent", "kubernetes replace haproxy", "kubernetes update haproxy-config", "local reload haproxy"]],
+    ["an error page", (t) => t.frontends[0].errorPages.pop(), "Plan: 0 runtime changes, 1 reload (1 change), 0 restarts.", ["docker reload haproxy", "docker replace apply-agent", "kubernetes replace haproxy", "kubernetes update haproxy-config", "local reload haproxy"]],
+    ["a TLS bind (a published port: HAProxy's container is replaced)", tls, "Plan: 0 runtime changes, 1 reload (1 change), 0 restarts.", ["docker replace apply-agent", "docker replace haproxy", "kubernetes replace haproxy", "kubernetes update frontend-service", "kubernetes update haproxy-config", "local reload haproxy"]],
+    ["the rate limit", (t) => (t.frontends[0].rateLimit = { requests: 100, window: "10s" }), "Plan: 0 runtime changes, 1 reload (1 change), 0 restarts.", ["docker reload haproxy", "docker replace apply-agent", "kubernetes replace haproxy", "kubernetes update haproxy-config", "local reload haproxy"]],
+    ["Prometheus's scrape interval", (t) => (t.services.prometheus.scrapeInterval = "15s"), "Plan: 0 runtime changes, 0 reloads, 1 restart.", ["docker replace apply-agent", "docker replace grafana", "docker replace prometheus", "local restart prometheus"]],
+    ["an Alertmanager setting (HAProxy's config does not change: no reload)", (t) => (t.services.alertmanager.groupWait = "10s"), "Plan: 0 runtime changes, 0 reloads, 1 restart.", ["docker replace alertmanager", "docker replace apply-agent", "local restart alertmanager"]],
+    ["a web server added", (t) => t.backends[0].servers.push({ name: "web-c", address: "web-c", port: 5003, cookie: "web-c" }), "Plan: 0 runtime changes, 1 reload (1 change), 0 restarts, 1 started.", ["docker create web-c", "docker reload haproxy", "docker replace apply-agent", "kubernetes create web-c-deployment", "kubernetes create web-c-service", "kubernetes replace haproxy", "kubernetes update haproxy-config", "local create web-c", "local reload haproxy"]],
+    ["a web server removed", (t) => t.backends[0].servers.pop(), "Plan: 0 runtime changes, 1 reload (1 change), 0 restarts, 1 stopped.", ["docker destroy web-b", "docker reload haproxy", "docker replace apply-agent", "kubernetes destroy web-b-deployment", "kubernetes destroy web-b-service", "kubernetes replace haproxy", "kubernetes update haproxy-config", "local destroy web-b", "local reload haproxy"]],
+  ];
+  for (const [name, edit, summary, actions] of table) {
+    it(name, () => {
+      const plan = makePlan(base, parseTopology(editedTopology(edit)));
+      assert.equal(plan.summary, summary);
+      assert.deepEqual(actionsOf(plan), actions);
+      for (const a of plan.actions) assert.ok(a.paths.length > 0 && a.reason.length > 0, `${a.target}/${a.component} says no path or reason`);
     });
   }
+
+  it("attributes each action to the edit behind it, when one change makes several", () => {
+    const plan = makePlan(base, parseTopology(editedTopology((t) => {
+      t.backends[0].servers[0].weight = 3;
+      t.services.alertmanager.groupWait = "10s";
+    })));
+    const paths = (target: string, component: string) => plan.actions.find((a) => a.target === target && a.component === component)?.paths;
+    assert.deepEqual(paths("local", "haproxy"), ["backends.flask_servers.servers.web-a.weight"]);
+    assert.deepEqual(paths("local", "alertmanager"), ["services.alertmanager.groupWait"]);
+    assert.deepEqual(paths("docker", "apply-agent"), ["backends.flask_servers.servers.web-a.weight", "services.alertmanager.groupWait"]);
+    assert.deepEqual(plan.changes.map((c) => c.class), ["runtime", "restart"]);
+  });
 });
 
 /** A topology with its lists in a canonical order and its object keys sorted: equal means the same. */
@@ -76,16 +104,21 @@ describe("diffTopologies: properties", () => {
     );
   });
 
-  it("any two different topologies have a change, each with a class and a path into the topology", () => {
+  it("any two different topologies have a change, each classified by the actions behind it, each action with a path", () => {
     fc.assert(
       fc.property(fc.constantFrom(...parsed), fc.constantFrom(...parsed), (a, b) => {
-        const changes = diffTopologies(a, b);
+        const plan = makePlan(a, b);
+        const changes = plan.changes;
         assert.equal(changes.length === 0, JSON.stringify(normalized(a)) === JSON.stringify(normalized(b)));
+        const haproxy = plan.actions.find((x) => x.target === "local" && x.component === "haproxy")?.action;
         for (const c of changes) {
-          assert.ok(["runtime", "reload", "restart"].includes(c.class), c.path);
+          assert.ok(["runtime", "reload", "restart", "none"].includes(c.class), c.path);
+          if (c.class === "runtime") assert.equal(haproxy, "runtime", c.path);
+          if (c.class === "reload") assert.ok(haproxy === "reload", c.path);
           assert.ok(c.detail.length > 0);
           assert.match(c.path, /^(name|global|defaults|frontends|backends|monitoring|services)\b/);
         }
+        for (const x of plan.actions) assert.ok(x.paths.length > 0 && x.paths.every((p) => changes.some((c) => c.path === p)), `${x.target}/${x.component}`);
         // Reversed, the same paths with the opposite kinds.
         assert.deepEqual(diffTopologies(b, a).map((c) => c.path).sort(), changes.map((c) => c.path).sort());
       }),
@@ -106,10 +139,10 @@ describe("makePlan", () => {
   it("a weight: one runtime change, the docker config's diff, and the local one left out (it differs only in addresses)", () => {
     const plan = makePlan(base, parseTopology(editedTopology((t) => (t.backends[0].servers[0].weight = 3))));
     assert.equal(plan.summary, "Plan: 1 runtime change, 0 reloads, 0 restarts.");
-    assert.deepEqual(Object.keys(plan.diffs), ["haproxy.cfg (target docker)", "docker stack containers (CDKTF)", "kubernetes stack objects (CDKTF)"]);
+    assert.deepEqual(Object.keys(plan.diffs), ["haproxy.cfg (target docker)"]);
     assert.match(plan.diffs["haproxy.cfg (target docker)"]!, /^-    server web-a web-a:5001 .*weight 1 cookie web-a$\n^\+    server web-a web-a:5001 .*weight 3 cookie web-a$/m);
     // In a cluster the new config rolls HAProxy's pods: their template's config hash changes.
-    assert.match(plan.diffs["kubernetes stack objects (CDKTF)"]!, /^-\s+"checksum\/haproxy-config": "[0-9a-f]{64}"/m);
+    assert.match(plan.actions.find((a) => a.target === "kubernetes" && a.component === "haproxy")!.reason, /rolling update/);
   });
 
   it("a Prometheus scrape interval: a restart, and prometheus.yml's diff", () => {
@@ -152,9 +185,10 @@ describe("npm run plan on a git repository", () => {
   const cases: [string, (t: any) => void, string, RegExp][] = [
     ["a weight", (t) => (t.backends[0].servers[0].weight = 3), "Plan: 1 runtime change, 0 reloads, 0 restarts.", /^~ backends\.flask_servers\.servers\.web-a\.weight: 1 → 3   \(runtime: set server flask_servers\/web-a weight 3\)$/m],
     ["a server state", (t) => (t.backends[0].servers[1].disabled = true), "Plan: 1 runtime change, 0 reloads, 0 restarts.", /^~ backends\.flask_servers\.servers\.web-b\.disabled: false → true   \(runtime: set server flask_servers\/web-b state maint\)$/m],
-    ["an address", (t) => (t.backends[0].servers[0].address = "10.0.0.7"), "Plan: 1 runtime change, 0 reloads, 0 restarts.", /^~ backends\.flask_servers\.servers\.web-a\.address: web-a → 10\.0\.0\.7   \(runtime: set server flask_servers\/web-a addr 10\.0\.0\.7\)$/m],
-    ["a new server", (t) => t.backends[0].servers.push({ name: "web-c", address: "web-c", port: 5003, cookie: "web-c" }), "Plan: 0 runtime changes, 1 reload (1 change), 0 restarts.", /^\+ backends\.flask_servers\.servers\.web-c   \(reload: new server flask_servers\/web-c: reloaded/m],
-    ["a removed server", (t) => t.backends[0].servers.pop(), "Plan: 0 runtime changes, 1 reload (1 change), 0 restarts.", /^- backends\.flask_servers\.servers\.web-b   \(reload: server flask_servers\/web-b leaves haproxy\.cfg/m],
+    // Every server of the local stack is on 127.0.0.1: an address changes the containers and the cluster only.
+    ["an address", (t) => (t.backends[0].servers[0].address = "10.0.0.7"), "Plan: nothing changes on the local stack; 8 actions on the other targets.", /^~ backends\.flask_servers\.servers\.web-a\.address: web-a → 10\.0\.0\.7   \(none: nothing the local stack runs reads it \(docker: destroy web-a, replace apply-agent, runtime haproxy, create 10\.0\.0\.7; /m],
+    ["a new server", (t) => t.backends[0].servers.push({ name: "web-c", address: "web-c", port: 5003, cookie: "web-c" }), "Plan: 0 runtime changes, 1 reload (1 change), 0 restarts, 1 started.", /^\+ backends\.flask_servers\.servers\.web-c   \(reload: a hitless reload: haproxy\.cfg changes \(local: reload haproxy, create web-c; /m],
+    ["a removed server", (t) => t.backends[0].servers.pop(), "Plan: 0 runtime changes, 1 reload (1 change), 0 restarts, 1 stopped.", /^- backends\.flask_servers\.servers\.web-b   \(reload: a hitless reload: haproxy\.cfg changes \(local: destroy web-b, reload haproxy; /m],
     ["the balance algorithm", (t) => (t.backends[0].balance = "leastconn"), "Plan: 0 runtime changes, 1 reload (1 change), 0 restarts.", /^~ backends\.flask_servers\.balance: roundrobin → leastconn   \(reload: /m],
     ["a timeout", (t) => (t.defaults.timeouts.server = "30s"), "Plan: 0 runtime changes, 1 reload (1 change), 0 restarts.", /^~ defaults\.timeouts\.server: 10s → 30s   \(reload: /m],
     ["a new frontend", (t) => t.frontends.push({ name: "admin_front", binds: [{ port: 61000 }], defaultBackend: "flask_servers" }), "Plan: 0 runtime changes, 1 reload (1 change), 0 restarts.", /^\+ frontends\.admin_front   \(reload: /m],
@@ -167,7 +201,7 @@ describe("npm run plan on a git repository", () => {
       "Plan: 0 runtime changes, 1 reload (3 changes), 0 restarts.",
       /^~ frontends\.http_front\.defaultBackend: flask_servers → app_servers   \(reload: .*\n- backends\.flask_servers   \(reload: .*\n\+ backends\.app_servers   \(reload: /m,
     ],
-    ["the sidecar's poll interval", (t) => (t.services.sidecar.pollInterval = "1s"), "Plan: 0 runtime changes, 0 reloads, 1 restart.", /^~ services\.sidecar\.pollInterval: 2s → 1s   \(restart: the sidecar restarts/m],
+    ["the sidecar's poll interval", (t) => (t.services.sidecar.pollInterval = "1s"), "Plan: 0 runtime changes, 0 reloads, 1 restart.", /^~ services\.sidecar\.pollInterval: 2s → 1s   \(restart: sidecar restarts \(local: restart sidecar; docker: replace apply-agent, replace sidecar; kubernetes: replace haproxy\)\)$/m],
   ];
   for (const [name, edit, summary, line] of cases) {
     it(`${name}: ${summary}`, async () => {
@@ -177,19 +211,27 @@ describe("npm run plan on a git repository", () => {
       assert.equal(result.code, 2, result.stderr);
       assert.equal(result.stdout.split("\n")[0], summary);
       assert.match(result.stdout, line);
-      assert.match(result.stdout, /^--- (haproxy\.cfg \(target docker\)|prometheus\.yml|docker stack containers \(CDKTF\)|kubernetes stack objects \(CDKTF\)) ---$/m);
+      assert.match(result.stdout, /^  flask-lb:   Plan: \d+ to add, \d+ to change, \d+ to replace, \d+ to destroy\. \(cdktf deploy\)$/m);
     });
   }
 
-  it("reordered lists and a field spelled out at its default: No changes", async () => {
+  it("reordered lists and a field spelled out at its default: no field changes, but the config's order does (server ids, hashing): a reload, said so", async () => {
     write((t) => {
       t.backends[0].servers.reverse();
       t.frontends[0].errorPages.reverse();
       t.backends[0].servers[0].weight = 1;
     });
     const result = await plan("--detailed-exitcode");
+    assert.equal(result.code, 2, result.stderr);
+    assert.match(result.stdout, /^Plan: 0 runtime changes, 1 reload \(0 changes\), 0 restarts\.$/m);
+    assert.doesNotMatch(result.stdout, /^[~+-] (backends|frontends)/m);
+  });
+
+  it("a field spelled out at its default: the same resolved topology, No changes", async () => {
+    write((t) => (t.backends[0].servers[0].weight = 1));
+    const result = await plan("--detailed-exitcode");
     assert.equal(result.code, 0, result.stderr);
-    assert.match(result.stdout, /^No changes/);
+    assert.equal(result.stdout, "No changes. The load balancer matches the topology.\n");
   });
 
   it("a .ts topology that imports another file: the base's import is read from the base commit, and a comment-only edit is no change", async () => {
@@ -259,8 +301,15 @@ describe("npm run plan on a git repository", () => {
     const result = await plan("--format", "json");
     write(() => {});
     const data = JSON.parse(result.stdout);
-    assert.deepEqual(Object.keys(data).sort(), ["changes", "diffs", "summary"]);
-    assert.deepEqual(data.changes, [{ path: "backends.flask_servers.servers.web-a.weight", kind: "change", from: 1, to: 2, class: "runtime", detail: "set server flask_servers/web-a weight 2" }]);
+    assert.deepEqual(Object.keys(data).sort(), ["base", "createdAt", "head", "plan", "schemaVersion"]);
+    assert.deepEqual(Object.keys(data.plan).sort(), ["actions", "changes", "diffs", "stacks", "summary", "targetSummaries"]);
+    assert.deepEqual(data.plan.changes, [{ path: "backends.flask_servers.servers.web-a.weight", kind: "change", from: 1, to: 2, class: "runtime", detail: "set server flask_servers/web-a weight 2" }]);
+    assert.match(data.base.from, /^git [0-9a-f]{40}$/);
+    assert.equal(data.head.topology.backends[0].servers[0].weight, 2);
+    assert.deepEqual(data.plan.stacks.map((s: { stack: string; summary: string }) => [s.stack, s.summary]), [
+      ["flask-lb", "Plan: 0 to add, 0 to change, 1 to replace, 0 to destroy."],
+      ["flask-lb-kubernetes", "Plan: 0 to add, 2 to change, 0 to replace, 0 to destroy."],
+    ]);
   });
 
   it("--format markdown: GitHub-flavoured markdown with the marker, the summary, the list, and each diff folded in <details>", async () => {
@@ -279,12 +328,15 @@ describe("npm run plan on a git repository", () => {
     const list = tokens.find((t) => t.type === "list") as Token & { items: { text: string }[] };
     assert.deepEqual(list.items.map((i) => i.text.split(" **")[1]?.split("**")[0]), ["runtime", "restart"]);
     const code = tokens.filter((t) => t.type === "code") as (Token & { lang: string; text: string })[];
-    assert.deepEqual(code.map((c) => c.lang), ["diff", "diff", "diff", "diff"]);
+    assert.deepEqual(code.map((c) => c.lang), ["diff", "diff"]);
     assert.ok(code.every((c) => c.text.startsWith("--- a/")));
     // Each fenced diff sits between a <details><summary> and a </details>.
     const order = tokens.map((t) => (t.type === "html" ? (t as Token & { text: string }).text.trim().split("\n")[0] : t.type)).filter((t) => t !== "space");
-    const detailsAt = order.flatMap((t, i) => (t === "<details>" ? [i] : []));
-    assert.equal(detailsAt.length, 4);
+    const detailsAt = order.flatMap((t, i) => (t === "<details>" && order[i + 1] === "code" ? [i] : []));
+    assert.equal(detailsAt.length, 2);
+    // The actions and each stack's Terraform resources are folded too; the target table comes first.
+    assert.ok(order.filter((t) => t === "<details>").length >= 3);
+    assert.ok(tokens.some((t) => t.type === "table"));
     for (const i of detailsAt) assert.deepEqual(order.slice(i, i + 3), ["<details>", "code", "</details>"].map((x, j) => (j === 0 ? order[i] : x)));
   });
 });

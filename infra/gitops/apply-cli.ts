@@ -18,12 +18,18 @@ import { APPLY_EXIT_CODES, runApply } from "./apply-run.ts";
 import { localIO, refuseHaproxyRestart } from "./local-io.ts";
 import { makePlan } from "./plan.ts";
 import { formatPlan } from "./format.ts";
+import { readSavedPlan, savePlanText, topologyHash } from "./saved-plan.ts";
+import { UsageError } from "../../lib/errors.ts";
+import { parseTopology } from "../model/parse.ts";
 
-const USAGE = `usage: npm run apply -- [--topology FILE] [--run-dir DIR] [--dry-run] [--no-verify] [--json FILE] [--report DIR]
+const USAGE = `usage: npm run apply -- [--topology FILE | --plan FILE] [--run-dir DIR] [--dry-run [--out FILE]] [--no-verify] [--json FILE] [--report DIR]
 
-  --topology FILE  the topology to apply (default ${DEFAULT_TOPOLOGY_FILE})
+  --topology FILE  the topology to plan and apply in one go (default ${DEFAULT_TOPOLOGY_FILE})
+  --plan FILE      a saved plan (npm run plan -- --out FILE, or --dry-run --out FILE): applied exactly,
+                   refused when what runs is no longer its base
   --run-dir DIR    the running local stack (default .run)
   --dry-run        print the plan and stop
+  --out FILE       with --dry-run: save the plan there, for --plan
   --no-verify      skip the traffic checks after the change (and after a rollback)
   --json FILE      write the result as JSON
   --report DIR     write the verification's HTML report there (default reports/)`;
@@ -36,7 +42,7 @@ function describe(result: ApplyResult): string {
       lines.push("nothing to apply");
       break;
     case "applied":
-      lines.push(`applied ${{ runtime: "at runtime (no reload)", reload: "by a hitless reload", restart: "by restarting what changed (HAProxy untouched)" }[result.method!]}${result.verification.length ? ", verified by traffic" : ""}`);
+      lines.push(`applied ${{ runtime: "at runtime (no reload)", reload: "by a hitless reload", restart: "by restarting what changed (HAProxy untouched)", record: "as a record: nothing the local stack runs changes" }[result.method!]}${result.verification.length ? ", verified by traffic" : ""}`);
       break;
     case "rolled-back":
       lines.push(`FAILED: ${result.failure}`, `rolled back: ${result.rollback}`);
@@ -51,7 +57,9 @@ async function main(argv: string[]): Promise<number> {
   const { values } = parseCliArgs(
     argv,
     {
-      topology: { type: "string", default: DEFAULT_TOPOLOGY_FILE },
+      topology: { type: "string" },
+      plan: { type: "string" },
+      out: { type: "string" },
       "run-dir": { type: "string", default: join(REPO_ROOT, ".run") },
       "dry-run": { type: "boolean", default: false },
       "no-verify": { type: "boolean", default: false },
@@ -62,10 +70,20 @@ async function main(argv: string[]): Promise<number> {
   );
   const runDir = resolve(values["run-dir"]);
   const log = (line: string) => process.stderr.write(`apply: ${line}\n`);
-  const head = { topology: await loadTopologyFile(values.topology), source: relative(REPO_ROOT, resolve(values.topology)) };
+  if (values.plan !== undefined && values.topology !== undefined) throw new UsageError(`--plan and --topology: a saved plan carries its topology; give one of them\n${USAGE}`);
+  if (values.out !== undefined && !values["dry-run"]) throw new UsageError(`--out saves the plan of a --dry-run\n${USAGE}`);
+  const saved = values.plan === undefined ? undefined : { file: values.plan, plan: await readSavedPlan(resolve(values.plan)) };
+  const topologyFile = values.topology ?? DEFAULT_TOPOLOGY_FILE;
+  // A saved plan's head is checked again as any topology is: this version must accept it.
+  const head = saved ? { topology: parseTopology(saved.plan.head.topology), source: saved.plan.head.source } : { topology: await loadTopologyFile(topologyFile), source: relative(REPO_ROOT, resolve(topologyFile)) };
   const before = await runningStack(runDir);
   if (values["dry-run"]) {
-    process.stdout.write(`${formatPlan(makePlan(before.applied.topology, head.topology), "text")}\ndry run: nothing was applied\n`);
+    const plan = saved?.plan.plan ?? makePlan(before.applied.topology, head.topology);
+    process.stdout.write(`${formatPlan(plan, "text")}\ndry run: nothing was applied\n`);
+    if (values.out) {
+      await writeFileAtomic(resolve(values.out), savePlanText(plan, { topologySha256: topologyHash(before.applied.topology), from: `the stack running from ${runDir}`, topology: before.applied.topology }, head));
+      process.stderr.write(`apply: plan saved to ${values.out}: npm run apply -- --plan ${values.out}\n`);
+    }
     return 0;
   }
   // A config HAProxy would reject never reaches the running process.
@@ -77,6 +95,7 @@ async function main(argv: string[]): Promise<number> {
     head,
     verify: !values["no-verify"],
     log,
+    saved,
     io: async (applied, step) => {
       // Read again under the lock: another apply may have finished in the meantime.
       const { processes } = await runningStack(runDir);

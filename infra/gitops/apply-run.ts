@@ -10,6 +10,8 @@ import type { Topology } from "../model/schema.ts";
 import { APPLIED_FILE, APPLY_HISTORY_FILE, readApplied, recordApplied, sha256, type AppliedState } from "../runtime/applied.ts";
 import { acquireApplyLock } from "./apply-lock.ts";
 import { applyTopology, type ApplyIO, type ApplyResult, type Side } from "./apply.ts";
+import type { Plan } from "./plan.ts";
+import { judgeSavedPlan, type SavedPlan } from "./saved-plan.ts";
 
 /** 0 applied or nothing to do; 1 failed and rolled back; 3 the rollback failed too (a human is needed). */
 export const APPLY_EXIT_CODES: Record<ApplyResult["outcome"], number> = { applied: 0, "no-changes": 0, "rolled-back": 1, "rollback-failed": 3 };
@@ -34,6 +36,8 @@ export interface ApplyRun {
   log: (line: string) => void;
   /** The engine's edges, made once what runs is known (under the lock). */
   io: (applied: AppliedState, step: (step: string) => Promise<void>) => Promise<ApplyIO>;
+  /** A saved plan to carry out exactly, checked under the lock against what runs. */
+  saved?: { file: string; plan: SavedPlan };
 }
 
 export async function runApply(run: ApplyRun): Promise<ApplyResult> {
@@ -42,8 +46,17 @@ export async function runApply(run: ApplyRun): Promise<ApplyResult> {
     const applied = await readApplied(run.stateDir);
     if (!applied) throw new StackNotRunningError(run.stateDir, `no ${APPLIED_FILE} there`);
     const io = await run.io(applied, lock.step);
+    let plan: Plan | undefined;
+    if (run.saved) {
+      const verdict = judgeSavedPlan(run.saved.file, run.saved.plan, applied.topology, io.plan(applied.topology, run.head.topology));
+      if (!verdict.apply) {
+        run.log(`${run.saved.file}: its head already runs: nothing to do`);
+        return { outcome: "no-changes", plan: run.saved.plan.plan, verification: [] };
+      }
+      plan = run.saved.plan.plan;
+    }
     const started = Date.now();
-    const result = await applyTopology(io, { base: { topology: applied.topology, source: applied.source }, head: run.head, verify: run.verify });
+    const result = await applyTopology(io, { base: { topology: applied.topology, source: applied.source }, head: run.head, verify: run.verify, plan });
     if (result.outcome === "applied") {
       await recordApplied(run.stateDir, { appliedAt: new Date().toISOString(), source: run.head.source, topology: run.head.topology, haproxyConfigSha256: sha256(io.render(run.head)) });
       await lock.step("recorded");

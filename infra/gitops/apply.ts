@@ -9,13 +9,16 @@ import { pollUntil } from "../../lib/poll.ts";
 import { parseDuration } from "../../haproxy/duration.ts";
 import { checkSettleMs } from "../runtime/verify.ts";
 import { runtimeApiCommands, type TopologyChange } from "./changes.ts";
-import { hasChanges, type Plan } from "./plan.ts";
+import type { Plan } from "./plan.ts";
+import type { Target } from "./component-actions.ts";
 
 /** The steps, in order; each is written to the lock as it is reached, so a crash says where it stopped. */
 export const APPLY_STEPS = ["planned", "components-started", "runtime-applied", "config-written", "reloaded", "verified", "recorded"] as const;
 export type ApplyStep = (typeof APPLY_STEPS)[number];
 
 export interface ApplyIO {
+  /** Whose actions of the plan this edge carries out (the local stack's, or HAProxy's in the Docker stack for the apply agent). */
+  target: "local" | "docker";
   /** HAProxy's admin runtime API: one command, its answer. */
   admin(command: string): Promise<string>;
   /** HAProxy's master CLI. */
@@ -31,12 +34,12 @@ export interface ApplyIO {
   render(side: Side): string;
   /** The plan between two topologies, with the generated files this target has. */
   plan(base: Topology, head: Topology): Plan;
-  /** Starts the web servers `head` has and `base` does not; returns how to stop them again. */
-  startAddedComponents(base: Topology, head: Topology): Promise<() => Promise<void>>;
-  /** Stops the web servers `base` had and `head` has not (after the reload has drained them). */
-  stopRemovedComponents(base: Topology, head: Topology): Promise<void>;
-  /** Restarts the components (not HAProxy) whose settings differ; returns how to restart them back. */
-  restartChangedComponents(base: Topology, head: Topology): Promise<() => Promise<void>>;
+  /** Starts the components the plan creates, as `head` describes them; returns how to stop them again. */
+  startComponents(names: string[], head: Topology): Promise<() => Promise<void>>;
+  /** Stops the components the plan destroys (after the reload has drained them). */
+  stopComponents(names: string[]): Promise<void>;
+  /** Restarts the components (not HAProxy) the plan restarts, as `head` describes them; returns how to restart them as `base` did. */
+  restartComponents(names: string[], base: Topology, head: Topology): Promise<() => Promise<void>>;
   /** The quick end-to-end assertions (APPLY_CHECKS), with the topology's expectations. */
   verify(topology: Topology): Promise<AssertionResult[]>;
   checkpoint(step: ApplyStep): Promise<void>;
@@ -45,14 +48,15 @@ export interface ApplyIO {
 
 export type ApplyOutcome = "no-changes" | "applied" | "rolled-back" | "rollback-failed";
 
-export type ApplyMethod = "runtime" | "reload" | "restart";
+export type ApplyMethod = "runtime" | "reload" | "restart" | "record";
 
 export interface ApplyResult {
   outcome: ApplyOutcome;
   plan: Plan;
   /**
    * runtime: every change through the admin socket; reload: a new worker; restart: HAProxy's config
-   * is unchanged, only other components restart.
+   * is unchanged, only other components restart (or start, or stop); record: nothing the local stack
+   * runs changes (other targets' components do), the topology is recorded as applied.
    */
   method?: ApplyMethod;
   /** What failed, when it did. */
@@ -78,9 +82,12 @@ async function runCommands(io: ApplyIO, commands: string[]): Promise<void> {
   }
 }
 
-/** The commands of each runtime change, and those that undo it, in order. */
-function runtimeSteps(changes: TopologyChange[]): { apply: string[]; undo: string[] }[] {
-  return changes.map((c) => ({ apply: runtimeApiCommands(c.path, c.to, "local") ?? [], undo: runtimeApiCommands(c.path, c.from, "local") ?? [] }));
+/** The commands of each change the runtime API makes on `target`, and those that undo it, in order. */
+function runtimeSteps(changes: readonly TopologyChange[], target: "local" | "docker"): { apply: string[]; undo: string[] }[] {
+  return changes.flatMap((c) => {
+    const apply = runtimeApiCommands(c.path, c.to, target);
+    return apply ? [{ apply, undo: runtimeApiCommands(c.path, c.from, target) ?? [] }] : [];
+  });
 }
 
 async function showProc(io: ApplyIO): Promise<ShowProc> {
@@ -125,24 +132,33 @@ export interface ApplyOptions {
   head: Side;
   /** Run the quick assertions after the change (and after a rollback). */
   verify: boolean;
+  /** The plan to carry out (a saved one, checked against what runs by the caller); made here otherwise. */
+  plan?: Plan;
+}
+
+/** What the plan's actions for `target` make apply do, HAProxy's first. */
+export function applyMethod(plan: Plan, target: Target): ApplyMethod | undefined {
+  const local = plan.actions.filter((a) => a.target === target);
+  const haproxy = local.find((a) => a.component === "haproxy")?.action;
+  if (haproxy === "runtime" || haproxy === "reload") return haproxy;
+  if (local.length > 0) return "restart";
+  return plan.changes.length > 0 ? "record" : undefined;
 }
 
 export async function applyTopology(io: ApplyIO, options: ApplyOptions): Promise<ApplyResult> {
   const [base, head] = [options.base.topology, options.head.topology];
-  const plan = io.plan(base, head);
+  const plan = options.plan ?? io.plan(base, head);
   await io.checkpoint("planned");
-  if (!hasChanges(plan)) return { outcome: "no-changes", plan, verification: [] };
-  const active = plan.changes.filter((c) => c.class !== "none");
-  const configChanges = io.render(options.base) !== io.render({ ...options.base, topology: head });
-  const method: ApplyMethod = active.every((c) => c.class === "runtime") ? "runtime" : configChanges ? "reload" : "restart";
+  const method = applyMethod(plan, io.target);
+  if (method === undefined) return { outcome: "no-changes", plan, verification: [] };
+  const names = (action: string) => plan.actions.filter((a) => a.target === io.target && a.action === action && a.component !== "haproxy").map((a) => a.component);
   const undo: (() => Promise<void>)[] = [];
   try {
-    const stopAdded = await io.startAddedComponents(base, head);
-    undo.push(stopAdded);
+    undo.push(await io.startComponents(names("create"), head));
     await io.checkpoint("components-started");
-    undo.push(await io.restartChangedComponents(base, head));
+    undo.push(await io.restartComponents(names("restart"), base, head));
     if (method === "runtime") {
-      for (const step of runtimeSteps(active)) {
+      for (const step of runtimeSteps(plan.changes, io.target)) {
         undo.push(() => runCommands(io, step.undo));
         await runCommands(io, step.apply);
       }
@@ -162,10 +178,10 @@ export async function applyTopology(io: ApplyIO, options: ApplyOptions): Promise
       await reload(io, head);
       await io.checkpoint("reloaded");
     }
-    io.log(`${{ runtime: "applied at runtime", reload: "reloaded", restart: "restarted what changed" }[method]}; verifying with traffic`);
+    io.log(`${{ runtime: "applied at runtime", reload: "reloaded", restart: "restarted what changed", record: "nothing the local stack runs changes" }[method]}; verifying with traffic`);
     const verification = options.verify ? await verify(io, head) : [];
     await io.checkpoint("verified");
-    await io.stopRemovedComponents(base, head);
+    await io.stopComponents(names("destroy"));
     return { outcome: "applied", plan, method, verification };
   } catch (error) {
     const failure = (error as Error).message;

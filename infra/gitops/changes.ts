@@ -1,14 +1,15 @@
-// What a change of the topology means for the load balancer, as data: a semantic diff of two
-// resolved topologies (lists matched by name, never by position) and one pure function that
-// classifies each change by what applying it takes. npm run plan, apply and drift all read these.
+// What changed between two topologies, as data: a semantic diff of two resolved topologies (lists
+// matched by name, never by position), and what HAProxy's runtime API can do of it. What a change
+// takes is not decided here by its path: the plan derives it from what each target runs.
 import type { Topology } from "../model/schema.ts";
 
 export type ChangeKind = "add" | "remove" | "change";
 
 /**
- * runtime: HAProxy 2.6's runtime API applies it, no reload; reload: a new haproxy.cfg and a
- * hitless reload; restart: another component (sidecar, Prometheus, Grafana, a web app) restarts;
- * none: it renders identically (set by the plan after rendering both sides).
+ * What a change takes on the local stack, from the component actions it causes (the plan derives
+ * it): runtime: HAProxy's runtime API, no reload; reload: a new haproxy.cfg and a hitless reload;
+ * restart: another component of the local stack starts again, or starts or stops; none: nothing the
+ * local stack runs reads it (other targets may still change: the plan's actions say).
  */
 export type ChangeClass = "runtime" | "reload" | "restart" | "none";
 export const CHANGE_CLASSES: readonly ChangeClass[] = ["runtime", "reload", "restart", "none"];
@@ -69,26 +70,17 @@ function diffValues(from: unknown, to: unknown, at: Segment[], field: string, ou
 
 const pathOf = (at: Segment[]) => at.map((s) => ("field" in s ? s.field : s.item)).join(".");
 
-/** Every difference from `base` to `head`, in the order of the topology, each classified. */
-export function diffTopologies(base: Topology | undefined, head: Topology): TopologyChange[] {
+/** A change before the plan says what it takes. */
+export type TopologyEdit = Omit<TopologyChange, "class" | "detail">;
+
+/** Every difference from `base` to `head`, in the order of the topology. */
+export function diffTopologies(base: Topology | undefined, head: Topology): TopologyEdit[] {
   const raw: RawChange[] = [];
   diffValues(base ?? {}, head, [], "", raw);
-  return raw.map((c) => ({ path: pathOf(c.at), kind: c.kind, ...(c.kind !== "add" ? { from: c.from } : {}), ...(c.kind !== "remove" ? { to: c.to } : {}), ...classifyChange(pathOf(c.at), c.kind, c.from, c.to) }));
+  return raw.map((c) => ({ path: pathOf(c.at), kind: c.kind, ...(c.kind !== "add" ? { from: c.from } : {}), ...(c.kind !== "remove" ? { to: c.to } : {}) }));
 }
 
-// --- classification -------------------------------------------------------------------------------
-
-interface Rule {
-  /** A path pattern: "*" is one name, "**" any rest. */
-  pattern: string;
-  kinds: readonly ChangeKind[];
-  classify: (names: string[], from: unknown, to: unknown, path: string) => { class: ChangeClass; detail: string };
-}
-
-const ANY: readonly ChangeKind[] = ["add", "remove", "change"];
-const runtime = (detail: string) => ({ class: "runtime" as const, detail });
-const reload = (detail: string) => ({ class: "reload" as const, detail });
-const restart = (detail: string) => ({ class: "restart" as const, detail });
+// --- the runtime API ---------------------------------------------------------------------------------
 
 /**
  * The runtime API commands that set one server field to `value` (HAProxy 2.6), or undefined when the
@@ -111,68 +103,26 @@ export function runtimeApiCommands(path: string, value: unknown, target: "local"
   }
 }
 
-const runtimeDetail = (path: string, to: unknown) => runtime(`${runtimeApiCommands(path, to, "docker")!.join("; ")}${to === undefined ? " (0: no limit)" : ""}`);
+/** Whether the runtime API can make this change (a server that exists on both sides). */
+const runtimeCapable = (c: RawChange) => runtimeApiCommands(pathOf(c.at), c.to, "docker") !== undefined && (c.kind === "change" || pathOf(c.at).endsWith(".maxconn"));
 
-/** First match wins; a path no rule names is a reload (it lives in haproxy.cfg). */
-const RULES: Rule[] = [
-  { pattern: "backends.*.servers.*.weight", kinds: ["change"], classify: (_n, _f, to, path) => runtimeDetail(path, to) },
-  { pattern: "backends.*.servers.*.disabled", kinds: ["change"], classify: (_n, _f, to, path) => runtimeDetail(path, to) },
-  { pattern: "backends.*.servers.*.address", kinds: ["change"], classify: (_n, _f, to, path) => runtimeDetail(path, to) },
-  {
-    pattern: "backends.*.servers.*.port", kinds: ["change"],
-    classify: ([b, s], _f, to) => restart(`the web app ${s} listens on ${to}: it restarts there; HAProxy follows at runtime (set server ${b}/${s} addr ... port ${to})`),
-  },
-  { pattern: "backends.*.servers.*.maxconn", kinds: ANY, classify: (_n, _f, to, path) => runtimeDetail(path, to) },
-  {
-    pattern: "backends.*.servers.*", kinds: ["add"],
-    // HAProxy 2.6's "add server" needs a dynamic algorithm and refuses "cookie", and a server added
-    // at runtime is lost at the next reload unless the file has it too: a reload says it honestly.
-    classify: ([b, s], _f, to) =>
-      reload(
-        (to as { cookie?: string })?.cookie !== undefined
-          ? `new server ${b}/${s}: reloaded (HAProxy 2.6's "add server" refuses the "cookie" keyword this backend's persistence needs)`
-          : `new server ${b}/${s}: reloaded ("add server" could add it under a dynamic algorithm, but only the file survives the next reload: one reload keeps both in step)`,
-      ),
-  },
-  {
-    pattern: "backends.*.servers.*", kinds: ["remove"],
-    classify: ([b, s]) => reload(`server ${b}/${s} leaves haproxy.cfg; the reload drains it (the old worker finishes its connections)`),
-  },
-  {
-    pattern: "backends.*.discovery.instances", kinds: ["change"],
-    classify: ([b], from, to) => restart(`${from} → ${to} instances of ${b}'s discovered group: HAProxy's config does not change, DNS tells it (the local stack starts or stops instances and its name server's records follow, as npm run scale does; the Docker stack adds or removes containers behind the alias)`),
-  },
-  {
-    pattern: "backends.*.discovery.maxServers", kinds: ["change"],
-    classify: ([b], from, to) => reload(`${b}'s slots for discovered servers: ${from} → ${to} (server-template): a reload, after which the new worker resolves the group again`),
-  },
-  { pattern: "services.dns.**", kinds: ANY, classify: () => restart("the local stack's name server restarts on its new port (HAProxy's resolvers follow with a reload)") },
-  { pattern: "services.sidecar.**", kinds: ANY, classify: () => restart("the sidecar restarts with its new settings") },
-  { pattern: "services.prometheus.**", kinds: ANY, classify: () => restart("Prometheus restarts with its new configuration") },
-  { pattern: "services.grafana.**", kinds: ANY, classify: () => restart("Grafana restarts") },
-  { pattern: "name", kinds: ANY, classify: () => restart("the stack is named after the topology: the docker stack's containers, network and volumes are replaced") },
-  { pattern: "global.masterSocket", kinds: ANY, classify: () => restart("HAProxy's master socket is a command-line option: HAProxy restarts") },
-];
-
-function matches(pattern: string, path: string): string[] | undefined {
-  const p = pattern.split(".");
-  const segments = path.split(".");
-  const names: string[] = [];
-  for (let i = 0; i < p.length; i++) {
-    if (p[i] === "**") return names;
-    if (i >= segments.length) return undefined;
-    if (p[i] === "*") names.push(segments[i]!);
-    else if (p[i] !== segments[i]) return undefined;
+/**
+ * `base` with only the changes the runtime API can make applied: when it renders the head's config
+ * to the letter, the whole change needs no reload.
+ */
+export function withRuntimeChanges(base: Topology, head: Topology): Topology {
+  const raw: RawChange[] = [];
+  diffValues(base, head, [], "", raw);
+  const copy = structuredClone(base) as unknown as Record<string, unknown>;
+  for (const change of raw.filter(runtimeCapable)) {
+    let node: unknown = copy;
+    let field = "";
+    for (const segment of change.at.slice(0, -1)) {
+      node = "field" in segment ? (node as Record<string, unknown>)[(field = segment.field)] : (node as unknown[]).find((x) => LIST_KEYS[field]!(x) === segment.item);
+    }
+    const last = change.at.at(-1) as { field: string };
+    if (change.to === undefined) delete (node as Record<string, unknown>)[last.field];
+    else (node as Record<string, unknown>)[last.field] = change.to;
   }
-  return p.length === segments.length ? names : undefined;
-}
-
-/** What applying one change takes: the class and the command or action, from the table above. */
-export function classifyChange(path: string, kind: ChangeKind, from: unknown, to: unknown): { class: ChangeClass; detail: string } {
-  for (const rule of RULES) {
-    if (!rule.kinds.includes(kind)) continue;
-    const names = matches(rule.pattern, path);
-    if (names) return rule.classify(names, from, to, path);
-  }
-  return reload("haproxy.cfg changes: a hitless reload (the new worker takes the listening sockets over)");
+  return copy as unknown as Topology;
 }

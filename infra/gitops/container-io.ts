@@ -43,6 +43,7 @@ export function containerIO({ stateDir, running, step, log }: ContainerApply): A
     throw new VerifyNotPossibleError("the apply agent does not stop or start containers: npm run verify's failover checks run from outside");
   };
   return {
+    target: "docker",
     admin: (command) => runtimeCommand({ path: sockets.admin }, command, { timeoutMs: 5000 }),
     master: (command) => runtimeCommand({ path: sockets.master }, command, { timeoutMs: 5000 }),
     // Certificates are the certificates_dir variable's, mounted by Terraform.
@@ -50,9 +51,10 @@ export function containerIO({ stateDir, running, step, log }: ContainerApply): A
     keepLastGood: (text) => writeFileAtomic(join(stateDir, LAST_GOOD_CONFIG_FILE), text),
     render: (side) => renderHaproxyConfig(side.topology, dockerTarget(), { source: side.source }),
     plan: (base, head) => makePlan(base, head, { files: AGENT_FILES }),
-    startAddedComponents: noContainers,
-    stopRemovedComponents: async () => {},
-    restartChangedComponents: noContainers,
+    // Terraform creates, replaces and destroys the containers; the agent changes HAProxy alone.
+    startComponents: noContainers,
+    stopComponents: async () => {},
+    restartComponents: noContainers,
     verify: async (t) => {
       const port = t.frontends[0]!.binds.find((b) => b.tlsCertificate === undefined)?.port;
       // A discovered group's servers are the slots HAProxy filled from Docker's DNS.

@@ -3,7 +3,8 @@
 import { field, numberField, type ParsedStat } from "../../haproxy/show-stat.ts";
 import type { Server, Topology } from "../model/schema.ts";
 import { LOCAL_ADDRESS } from "../render/targets.ts";
-import { diffTopologies, type TopologyChange } from "./changes.ts";
+import { diffTopologies, runtimeApiCommands, type TopologyChange, type TopologyEdit } from "./changes.ts";
+import { makePlan } from "./plan.ts";
 
 /** One server as HAProxy reports it over "show stat". */
 export interface ObservedServer {
@@ -115,11 +116,11 @@ export interface DriftReport {
 export function judgeDrift(desired: Topology, loaded: Topology | undefined, observation: Observation, files: ConfigFileFacts): DriftReport {
   const base = loaded ?? desired;
   const running = observedTopology(base, observation);
-  const drift = diffTopologies(running, base).map(asRuntimeFix);
+  const drift = diffTopologies(running, base).map(asDriftFix);
   for (const o of observation.servers.filter((s) => s.adminState === "drain")) {
     drift.push({ path: `backends.${o.backend}.servers.${o.name}.state`, kind: "change", from: "drain", to: "ready", class: "runtime", detail: `set server ${o.backend}/${o.name} state ready` });
   }
-  const notApplied = loaded ? diffTopologies(loaded, desired) : [];
+  const notApplied = loaded ? makePlan(loaded, desired).changes : [];
   const configFile: string[] = [];
   if (files.loaded !== undefined && files.onDisk !== files.loaded) {
     configFile.push(`haproxy.cfg on disk was changed after HAProxy loaded it (sha256 ${files.loaded.slice(0, 12)} loaded, ${files.onDisk.slice(0, 12)} on disk): the next reload would load that edit`);
@@ -132,8 +133,14 @@ export function judgeDrift(desired: Topology, loaded: Topology | undefined, obse
   return { inSync: drift.length === 0 && notApplied.length === 0 && configFile.length === 0, drift, notApplied, configFile, operational };
 }
 
-/** A port changed behind the topology's back is undone at runtime, not by restarting the web app. */
-function asRuntimeFix(change: TopologyChange): TopologyChange {
+/**
+ * What undoes a change made behind the topology's back: the runtime API where it can (a port too,
+ * not by restarting the web app), else a reload of the topology's config (npm run apply).
+ */
+function asDriftFix(change: TopologyEdit): TopologyChange {
   const port = /^backends\.([^.]+)\.servers\.([^.]+)\.port$/.exec(change.path);
-  return port ? { ...change, class: "runtime", detail: `set server ${port[1]}/${port[2]} addr ${LOCAL_ADDRESS} port ${change.to}` } : change;
+  if (port) return { ...change, class: "runtime", detail: `set server ${port[1]}/${port[2]} addr ${LOCAL_ADDRESS} port ${change.to}` };
+  const commands = runtimeApiCommands(change.path, change.to, "local");
+  if (commands?.length) return { ...change, class: "runtime", detail: commands.join("; ") };
+  return { ...change, class: "reload", detail: "npm run apply reloads the topology's config" };
 }

@@ -1,5 +1,7 @@
 // A plan for people and for programs: terminal text, a pull-request comment, JSON (the contract).
-import type { Plan } from "./plan.ts";
+import { hasChanges, type Plan } from "./plan.ts";
+import { TARGETS, type ComponentAction } from "./component-actions.ts";
+import type { ResourceAction } from "./terraform-diff.ts";
 import type { TopologyChange } from "./changes.ts";
 
 export const PLAN_FORMATS = ["text", "markdown", "json"] as const;
@@ -24,13 +26,29 @@ export function formatPlan(plan: Plan, format: PlanFormat): string {
   return formatText(plan);
 }
 
+/** One line per target, then one per synthesized stack: the first thing a reviewer reads. */
+function targetLines(plan: Plan): string[] {
+  return [
+    ...TARGETS.map((t) => `  ${t.padEnd(11)} ${plan.targetSummaries[t]}`),
+    ...(plan.stacks ?? []).map((s) => `  ${`${s.stack}:`.padEnd(11)} ${s.summary} (cdktf deploy)`),
+  ];
+}
+
+const actionLine = (a: ComponentAction) => `${a.target}/${a.component}: ${a.action}, ${a.reason}${a.paths.length ? ` (${a.paths.join(", ")})` : ""}`;
+const RESOURCE_SYMBOLS = { create: "+", update: "~", replace: "-/+", destroy: "-" } as const;
+const resourceLine = (r: ResourceAction) => `${RESOURCE_SYMBOLS[r.action]} ${r.address}: ${r.action}, ${r.reason}`;
+
 function formatText(plan: Plan): string {
-  const lines = [plan.summary];
+  const lines = [plan.summary, ...(hasChanges(plan) ? targetLines(plan) : [])];
   if (plan.baseProblems) lines.push("", "The base topology is invalid, so every item shows as new:", ...plan.baseProblems.map((p) => `  ${p}`));
   if (plan.changes.length > 0) lines.push("", ...plan.changes.map(changeLine));
+  if (plan.actions.length > 0) lines.push("", "actions:", ...plan.actions.map((a) => `  ${actionLine(a)}`));
+  for (const stack of plan.stacks ?? []) if (stack.resources.length) lines.push("", `terraform, stack ${stack.stack}:`, ...stack.resources.map((r) => `  ${resourceLine(r)}`));
   for (const [name, diff] of Object.entries(plan.diffs)) lines.push("", `--- ${name} ---`, diff);
   return `${lines.join("\n")}\n`;
 }
+
+const cell = (text: string) => text.replaceAll("|", "\\|");
 
 /** Backticks inside a code span or fence would end it early. */
 const code = (text: string) => `\`${text.replaceAll("`", "'")}\``;
@@ -38,8 +56,13 @@ const code = (text: string) => `\`${text.replaceAll("`", "'")}\``;
 function formatMarkdown(plan: Plan): string {
   const lines = [PLAN_COMMENT_MARKER, `### ${plan.summary}`];
   if (plan.baseProblems) lines.push("", "> [!WARNING]", "> The base topology is invalid, so every item shows as new:", ...plan.baseProblems.map((p) => `> - ${code(p)}`));
+  if (hasChanges(plan)) lines.push("", "| target | what happens |", "| --- | --- |", ...TARGETS.map((t) => `| ${t} | ${cell(plan.targetSummaries[t])} |`), ...(plan.stacks ?? []).map((s) => `| ${s.stack} (cdktf deploy) | ${cell(s.summary)} |`));
   if (plan.changes.length > 0) {
     lines.push("", ...plan.changes.map((c) => `- ${code(`${SYMBOLS[c.kind]} ${c.path}${c.kind === "change" ? `: ${show(c.from)} → ${show(c.to)}` : ""}`)} **${c.class}**: ${c.detail.replaceAll("|", "\\|")}`));
+  }
+  if (plan.actions.length > 0) lines.push("", "<details>", "<summary>actions, per target and component</summary>", "", ...plan.actions.map((a) => `- ${cell(actionLine(a))}`), "", "</details>");
+  for (const stack of plan.stacks ?? []) {
+    if (stack.resources.length) lines.push("", "<details>", `<summary>terraform, stack ${stack.stack}: ${stack.summary}</summary>`, "", ...stack.resources.map((r) => `- ${code(resourceLine(r))}`), "", "</details>");
   }
   for (const [name, diff] of Object.entries(plan.diffs)) {
     const fence = "`".repeat(Math.max(3, ...[...diff.matchAll(/`+/g)].map((m) => m[0].length + 1)));

@@ -31,23 +31,17 @@ export function localIO({ runDir, running, sidecar, step, log }: LocalApply): Ap
   const target = localTarget(runDir);
   const sockets = haproxySockets(running, target);
   const planFor = (t: Topology) => planLocalStack(t, { runDir, sidecar });
-  const webs = (t: Topology) => planFor(t).components.filter((c) => c.kind === "web");
-  /** Components other than HAProxy that would start differently: command, arguments, environment, or the files they read. */
-  const changedComponents = (base: Topology, head: Topology) => {
-    const [from, to] = [planFor(base), planFor(head)];
-    const before = new Map(from.components.map((c) => [c.name, c]));
-    const differs = (c: ComponentPlan) => specOf(before.get(c.name)!) !== specOf(c) || JSON.stringify(before.get(c.name)!.configFiles) !== JSON.stringify(c.configFiles);
-    return to.components.filter((c) => c.kind !== "haproxy" && before.has(c.name) && differs(c));
-  };
-  /** Restarts `components` as `plan` says, writing the files they read first. */
-  const restart = async (plan: LocalStackPlan, components: ComponentPlan[]) => {
-    if (components.length === 0) return;
-    log(`restarting ${components.map((c) => c.name).join(", ")}`);
+  /** Restarts `names` as `plan` says, writing the files they read first. */
+  const restart = async (plan: LocalStackPlan, names: string[]) => {
+    if (names.length === 0) return;
+    log(`restarting ${names.join(", ")}`);
+    const components = plan.components.filter((c) => names.includes(c.name));
     await writeConfigFiles(runDir, components);
-    await stopComponents(runDir, components.map((c) => c.name));
+    await stopComponents(runDir, names);
     await startComponents(plan, components);
   };
   return {
+    target: "local",
     admin: (command) => runtimeCommand({ path: sockets.admin }, command, { timeoutMs: 5000 }),
     master: (command) => runtimeCommand({ path: sockets.master }, command, { timeoutMs: 5000 }),
     writeConfig: async (side) => {
@@ -59,31 +53,24 @@ export function localIO({ runDir, running, sidecar, step, log }: LocalApply): Ap
     keepLastGood: (text) => writeFileAtomic(join(runDir, LAST_GOOD_CONFIG_FILE), text),
     render: (side) => renderHaproxyConfig(side.topology, target, { source: side.source }),
     plan: (base, head) => makePlan(base, head),
-    startAddedComponents: async (base, head) => {
-      const before = new Set(webs(base).map((w) => w.name));
-      const added = webs(head).filter((w) => !before.has(w.name));
-      if (added.length) log(`starting ${added.map((w) => w.name).join(", ")}`);
-      await startComponents(planFor(head), added);
-      return () => stopComponents(runDir, added.map((w) => w.name));
+    startComponents: async (names, head) => {
+      if (names.length) log(`starting ${names.join(", ")}`);
+      await startComponents(planFor(head), planFor(head).components.filter((c) => names.includes(c.name)));
+      return () => stopComponents(runDir, names);
     },
-    restartChangedComponents: async (base, head) => {
-      const changed = changedComponents(base, head);
-      await restart(planFor(head), changed);
-      return () => restart(planFor(base), planFor(base).components.filter((c) => changed.some((x) => x.name === c.name)));
+    restartComponents: async (names, base, head) => {
+      await restart(planFor(head), names);
+      return () => restart(planFor(base), names);
     },
-    stopRemovedComponents: async (base, head) => {
-      const after = new Set(webs(head).map((w) => w.name));
-      const removed = webs(base).filter((w) => !after.has(w.name)).map((w) => w.name);
-      if (removed.length) log(`stopping ${removed.join(", ")}`);
-      await stopComponents(runDir, removed);
+    stopComponents: async (names) => {
+      if (names.length) log(`stopping ${names.join(", ")}`);
+      await stopComponents(runDir, names);
     },
     verify: async (t) => (await runAssertions(expectationsFromTopology(t, { ca: localCa(runDir), discovered: await readLocalDiscoveredServers(planFor(t)) }), localStackAccess(planFor(t), log), APPLY_CHECKS)).results,
     checkpoint: (s) => checkpoint(step, s, log),
     log,
   };
 }
-
-const specOf = (c: ComponentPlan) => JSON.stringify([c.command, c.args, c.env ?? {}, c.ports]);
 
 /**
  * HAProxy's own command line (the master socket, the config path) cannot change under a running

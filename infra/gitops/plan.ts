@@ -1,19 +1,25 @@
 // A plan is data: what a topology change does to the load balancer, computed from the two resolved
-// topologies alone. npm run plan prints it, the PR comment is made from it, apply executes it.
-import { createHash } from "node:crypto";
+// topologies alone. npm run plan prints it, the PR comment is made from it, apply carries it out
+// (a saved plan, to the letter), the apply agent applies the same object.
 import { createTwoFilesPatch } from "diff";
 import type { Topology } from "../model/schema.ts";
 import { renderHaproxyConfig } from "../render/render.ts";
 import { renderPrometheusConfig } from "../render/prometheus.ts";
 import { dockerTarget, localTarget } from "../render/targets.ts";
-import { planDockerStack } from "../docker/plan.ts";
-import { planKubernetesStack } from "../kubernetes/plan.ts";
-import { diffTopologies, type ChangeClass, type TopologyChange } from "./changes.ts";
+import { componentActions, TARGETS, type ComponentAction, type ComponentActionKind, type Target } from "./component-actions.ts";
+import { diffTopologies, runtimeApiCommands, type ChangeClass, type TopologyChange, type TopologyEdit } from "./changes.ts";
+import type { StackDiff } from "./terraform-diff.ts";
 
 export interface Plan {
-  /** One line, Terraform's way: "Plan: 2 runtime changes, 1 reload, 0 restarts." */
+  /** One line, Terraform's way: "Plan: 2 runtime changes, 1 reload, 0 restarts." (the local stack, which npm run apply changes). */
   summary: string;
+  /** One line per target: what happens to its components. */
+  targetSummaries: Record<Target, string>;
   changes: TopologyChange[];
+  /** What each component of each target does, with its reason and the paths behind it. */
+  actions: ComponentAction[];
+  /** What Terraform would do to each resource of the synthesized stacks (npm run plan synthesizes both sides). */
+  stacks?: StackDiff[];
   /** Generated file → its unified diff; only files that change. */
   diffs: Record<string, string>;
   /** The base did not validate: the plan shows everything as new, and says why. */
@@ -24,38 +30,12 @@ export interface Plan {
 const PLAN_RUN_DIR = "/run/lb";
 const SOURCE = "the topology";
 
-/** Every file generated from the topology that a reviewer should see change, each rendered alike. */
+/** Every generated file a reviewer reads as text, each rendered alike; the stacks' objects are shown as actions instead. */
 export const GENERATED_FILES: { name: string; file: string; render: (topology: Topology) => string }[] = [
   { name: "haproxy.cfg (target docker)", file: "haproxy.cfg", render: (t) => renderHaproxyConfig(t, dockerTarget(), { source: SOURCE }) },
   { name: "haproxy.cfg (target local)", file: "haproxy.cfg", render: (t) => renderHaproxyConfig(t, localTarget(PLAN_RUN_DIR), { source: SOURCE }) },
   { name: "prometheus.yml", file: "prometheus.yml", render: (t) => renderPrometheusConfig(t, dockerTarget(), { sidecar: true, source: SOURCE }) },
-  { name: "docker stack containers (CDKTF)", file: "containers.json", render: (t) => `${JSON.stringify(dockerContainers(t), null, 2)}\n` },
-  { name: "kubernetes stack objects (CDKTF)", file: "kubernetes.json", render: (t) => `${JSON.stringify(kubernetesObjects(t), null, 2)}\n` },
 ];
-
-/**
- * The Kubernetes stack's objects, a ConfigMap's files as content hashes (their text has its own
- * diff): a changed config shows as the HAProxy pods' config-hash annotation, i.e. a rollout.
- */
-function kubernetesObjects(topology: Topology) {
-  const digest = (text: string) => `sha256 ${createHash("sha256").update(text).digest("hex").slice(0, 12)}`;
-  return planKubernetesStack(topology, { source: SOURCE }).objects.map(({ id, object }) =>
-    object.kind === "ConfigMap" ? { id, ...object, data: Object.fromEntries(Object.entries(object.data ?? {}).map(([key, text]) => [key, digest(text)])) } : { id, ...object },
-  );
-}
-
-/**
- * What the CDKTF stack declares per container, uploads as their paths and content hashes (their text
- * has its own diff): a changed hash is a container Terraform replaces.
- */
-function dockerContainers(topology: Topology) {
-  return planDockerStack(topology, { source: SOURCE }).containers.map(({ name, uploads, image, ...container }) => ({
-    name,
-    image: image.name,
-    ...container,
-    uploads: uploads.map((u) => `${u.path} (sha256 ${createHash("sha256").update(u.content).digest("hex").slice(0, 12)})`),
-  }));
-}
 
 /** A config diff's changed lines with addresses and target-only lines left out: what is more than addresses. */
 const changedBeyondAddresses = (diff: string) =>
@@ -84,6 +64,8 @@ export interface PlanOptions {
   baseProblems?: string[];
   /** Only these generated files (by name); every one by default. */
   files?: readonly string[];
+  /** What Terraform would do to the synthesized stacks, when the caller synthesized both sides. */
+  stacks?: StackDiff[];
 }
 
 export function makePlan(base: Topology | undefined, head: Topology, options: PlanOptions = {}): Plan {
@@ -96,22 +78,74 @@ export function makePlan(base: Topology | undefined, head: Topology, options: Pl
   const [docker, local] = [diffs["haproxy.cfg (target docker)"], diffs["haproxy.cfg (target local)"]];
   if (local !== undefined && docker !== undefined && changedBeyondAddresses(local) === changedBeyondAddresses(docker)) delete diffs["haproxy.cfg (target local)"];
 
-  let changes = diffTopologies(base, head);
-  // Nothing any component reads changed: a change that renders identically is no change to apply.
-  if (Object.keys(diffs).length === 0) changes = changes.map((c) => ({ ...c, class: "none", detail: "renders identically: nothing to apply" }));
-  return { summary: summarize(changes), changes, diffs, ...(options.baseProblems ? { baseProblems: options.baseProblems } : {}) };
+  const edits = diffTopologies(base, head);
+  const { actions, problems } = componentActions(base, head, edits);
+  const changes = edits.map((edit) => classify(edit, actions));
+  return {
+    summary: summarize(changes, actions),
+    targetSummaries: Object.fromEntries(TARGETS.map((t) => [t, problems[t] ? `cannot run this topology: ${problems[t]}` : summarizeTarget(actions.filter((a) => a.target === t))])) as Record<Target, string>,
+    changes,
+    actions,
+    ...(options.stacks ? { stacks: options.stacks } : {}),
+    diffs,
+    ...(options.baseProblems ? { baseProblems: options.baseProblems } : {}),
+  };
+}
+
+/** "local: reload haproxy; docker: replace apply-agent": where a change shows, target by target. */
+function effects(actions: readonly ComponentAction[]): string {
+  return TARGETS.flatMap((target) => {
+    const here = actions.filter((a) => a.target === target);
+    return here.length ? [`${target}: ${here.map((a) => `${a.action} ${a.component}`).join(", ")}`] : [];
+  }).join("; ");
+}
+
+/** What one edit takes on the local stack, from the component actions it is behind. */
+function classify(edit: TopologyEdit, actions: readonly ComponentAction[]): TopologyChange {
+  const mine = actions.filter((a) => a.paths.includes(edit.path));
+  const local = mine.filter((a) => a.target === "local");
+  const haproxy = local.find((a) => a.component === "haproxy");
+  const elsewhere = effects(mine);
+  let result: { class: ChangeClass; detail: string };
+  if (haproxy?.action === "runtime") {
+    const commands = runtimeApiCommands(edit.path, edit.to, "docker");
+    result = { class: "runtime", detail: `${commands?.length ? commands.join("; ") : "no command on the local stack"}${edit.to === undefined && edit.path.endsWith(".maxconn") ? " (0: no limit)" : ""}` };
+  } else if (haproxy) {
+    result = { class: haproxy.action === "reload" ? "reload" : "restart", detail: `${haproxy.reason} (${elsewhere})` };
+  } else if (local.length) {
+    result = { class: "restart", detail: `${local.map((a) => `${a.component} ${a.action === "restart" ? "restarts" : a.action === "create" ? "starts" : "stops"}`).join(", ")} (${elsewhere})` };
+  } else {
+    result = { class: "none", detail: mine.length ? `nothing the local stack runs reads it (${elsewhere})` : "renders identically: nothing to apply" };
+  }
+  return { ...edit, ...result };
 }
 
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
 
-export function summarize(changes: readonly TopologyChange[]): string {
-  const count = (c: ChangeClass) => changes.filter((x) => x.class === c).length;
-  if (changes.every((c) => c.class === "none")) {
+/** The local stack's line, which npm run apply carries out: runtime changes, one reload, restarts (and starts and stops). */
+export function summarize(changes: readonly TopologyChange[], actions: readonly ComponentAction[]): string {
+  if (actions.length === 0) {
     return changes.length === 0 ? "No changes. The load balancer matches the topology." : `No changes to apply: ${plural(changes.length, "edit")} that render identically.`;
   }
-  // One reload applies every reload-class change; restarts are counted per change.
-  return `Plan: ${plural(count("runtime"), "runtime change")}, ${count("reload") > 0 ? `1 reload (${plural(count("reload"), "change")})` : "0 reloads"}, ${plural(count("restart"), "restart")}.`;
+  const local = actions.filter((a) => a.target === "local");
+  if (local.length === 0) return `Plan: nothing changes on the local stack; ${plural(actions.length, "action")} on the other targets.`;
+  const count = (kind: ComponentActionKind) => local.filter((a) => a.action === kind && a.component !== "haproxy").length;
+  const haproxy = local.find((a) => a.component === "haproxy");
+  const runtime = haproxy?.action === "runtime" ? changes.filter((c) => c.class === "runtime").length : 0;
+  const reloads = haproxy?.action === "reload" ? `1 reload (${plural(changes.filter((c) => c.class === "reload").length, "change")})` : "0 reloads";
+  const restarts = count("restart") + (haproxy?.action === "restart" ? 1 : 0);
+  const startsStops = [count("create") && `${count("create")} started`, count("destroy") && `${count("destroy")} stopped`].filter(Boolean);
+  return `Plan: ${plural(runtime, "runtime change")}, ${reloads}, ${plural(restarts, "restart")}${startsStops.length ? `, ${startsStops.join(", ")}` : ""}.`;
 }
 
-/** Whether applying the plan would touch anything. */
-export const hasChanges = (plan: Plan) => plan.changes.some((c) => c.class !== "none");
+function summarizeTarget(actions: readonly ComponentAction[]): string {
+  if (actions.length === 0) return "no changes";
+  const kinds = [...new Set(actions.map((a) => a.action))];
+  return kinds.map((k) => `${k} ${actions.filter((a) => a.action === k).map((a) => a.component).join(", ")}`).join("; ");
+}
+
+/** Whether applying the plan would touch anything, on any target. */
+export const hasChanges = (plan: Plan) => plan.actions.length > 0 || (plan.stacks ?? []).some((s) => s.resources.length > 0);
+
+/** The local stack's part of the plan: what npm run apply does. */
+export const localActions = (plan: Plan) => plan.actions.filter((a) => a.target === "local");
