@@ -3,9 +3,19 @@
 // run if any process a test started is still alive, then prints a closing "N passed, N failed" line.
 import { defineConfig } from "vitest/config";
 
+/**
+ * npm run test:fast: the files that start no stack (the model, the renderer with haproxy -c, the plan,
+ * the parsers, the stacks at synth level), for the edit-and-check loop; npm test runs every file.
+ */
+const FAST_TIER = [
+  "architecture", "model", "render", "render-directives", "render-properties", "error-pages", "plan", "distribution",
+  "sidecar-parse", "sidecar-self-metrics", "compressed-exposition", "verify-judge", "verify-expectations", "alert-rules",
+  "docker-stack", "kubernetes-stack", "deploy-plan", "engine-config", "master-cli", "workflows", "image-sources", "terraform-diff",
+].map((name) => `test/${name}.test.ts`);
+
 export default defineConfig({
   test: {
-    include: ["test/**/*.test.ts"],
+    include: process.env.TEST_TIER === "fast" ? FAST_TIER : ["test/**/*.test.ts"],
     fileParallelism: false,
     pool: "forks",
     testTimeout: 120_000,

@@ -103,7 +103,9 @@ export function diffStacks(stack: string, base: SynthesizedStack | undefined, he
       continue;
     }
     const paths: string[] = [];
-    differingPaths(old, body, "", paths);
+    // depends_on only orders creation, and "//" is cdktf's metadata: Terraform plans no change for either.
+    const [{ depends_on: _a, "//": _b, ...was }, { depends_on: _c, "//": _d, ...is }] = [old, body];
+    differingPaths(was, is, "", paths);
     if (paths.length === 0) continue;
     const rule = RESOURCE_RULES[address.split(".")[0]!]!;
     const forcing = paths.filter((p) => forcesReplacement(rule, p));
