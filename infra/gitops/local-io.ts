@@ -10,7 +10,7 @@ import { DEFAULT_ERROR_PAGES_DIR } from "../render/haproxy-check.ts";
 import { renderHaproxyConfig } from "../render/render.ts";
 import { ERROR_PAGE_DIR, haproxySockets, localTarget } from "../render/targets.ts";
 import { HAPROXY_CONFIG_FILE, LAST_GOOD_CONFIG_FILE } from "../runtime/applied.ts";
-import { planLocalStack, type ComponentPlan, type LocalStackPlan } from "../runtime/plan.ts";
+import { planLocalStack, type LocalStackPlan } from "../runtime/plan.ts";
 import { provisionCertificates } from "../runtime/certificates.ts";
 import { startComponents, stopComponents, writeConfigFiles } from "../runtime/stack.ts";
 import { APPLY_CHECKS, expectationsFromTopology, readLocalDiscoveredServers, localCa, localStackAccess } from "../runtime/verify.ts";
