@@ -5,6 +5,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { describe, it } from "vitest";
+import { parse as parseYaml } from "yaml";
 import { REPO_ROOT } from "../infra/repo.ts";
 
 // The package's ESM build calls require(); its CommonJS build works.
@@ -35,6 +36,24 @@ describe("the GitHub workflows", () => {
     const messages = (await runLint(bad, "bad.yml")).map((r) => r.message).join("\n");
     assert.match(messages, /potentially untrusted/);
     assert.match(messages, /input "fetch-deph" is not defined/);
+  });
+
+  it("every job that runs HAProxy (the suite, the plan, synth) runs on Debian bookworm and checks for HAProxy 2.6 before anything else", () => {
+    const checked: string[] = [];
+    for (const file of files) {
+      const workflow = parseYaml(readFileSync(join(WORKFLOWS, file), "utf8")) as { jobs: Record<string, { container?: { image?: string }; steps: { run?: string }[] }> };
+      for (const [name, job] of Object.entries(workflow.jobs)) {
+        const runs = job.steps.map((s) => s.run ?? "");
+        const usesHaproxy = runs.some((r) => /npm (test|run (--silent )?(plan|synth))/.test(r));
+        if (!usesHaproxy) continue;
+        checked.push(`${file}:${name}`);
+        assert.equal(job.container?.image, "debian:bookworm", `${file}: job ${name}`);
+        const check = runs.findIndex((r) => /haproxy -v \| grep -q '\^HAProxy version 2\\\.6\\\.'/.test(r));
+        const first = runs.findIndex((r) => /npm (test|run)/.test(r));
+        assert.ok(check >= 0 && check < first, `${file}: job ${name} checks haproxy -v before it runs npm`);
+      }
+    }
+    assert.deepEqual(checked.sort(), ["main.yml:synth", "main.yml:test", "pull-request.yml:plan", "pull-request.yml:test"]);
   });
 
   it("the pull-request workflow posts the markdown plan as one sticky comment, found by the plan's marker", () => {
