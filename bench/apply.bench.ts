@@ -12,6 +12,7 @@ import type { Topology } from "../infra/model/schema.ts";
 import { REPO_ROOT } from "../infra/repo.ts";
 import { withFreePorts } from "../infra/runtime/ports.ts";
 import { killProcessGroup, startProcess } from "../infra/runtime/processes.ts";
+import { killOnInterrupt } from "../lib/interrupt.ts";
 import { recordRestart, startLocalStack, type LocalStack } from "../infra/runtime/stack.ts";
 import { runtimeCommand } from "../haproxy/runtime-api.ts";
 import { parseShowStat, serverStates } from "../haproxy/show-stat.ts";
@@ -44,7 +45,7 @@ const SCENARIOS: Scenario[] = [
 
 /** wrk until SIGINT; its summary parsed. */
 function startWrk(url: string): { stop: () => Promise<WrkResult> } {
-  const child = spawn("wrk", ["--latency", "-t1", `-c${CONNECTIONS}`, "-d600s", "--timeout", "5s", url], { stdio: ["ignore", "pipe", "pipe"] });
+  const child = killOnInterrupt(spawn("wrk", ["--latency", "-t1", `-c${CONNECTIONS}`, "-d600s", "--timeout", "5s", url], { stdio: ["ignore", "pipe", "pipe"] }));
   let out = "";
   child.stdout.on("data", (d) => (out += d));
   return {
@@ -58,7 +59,7 @@ function startWrk(url: string): { stop: () => Promise<WrkResult> } {
 
 function applyCli(runDir: string, file: string): Promise<number> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ["--import", "tsx", join(REPO_ROOT, "infra/gitops/apply-cli.ts"), "--run-dir", runDir, "--topology", file, "--report", join(runDir, "reports")], { cwd: REPO_ROOT, stdio: "ignore" });
+    const child = killOnInterrupt(spawn(process.execPath, ["--import", "tsx", join(REPO_ROOT, "infra/gitops/apply-cli.ts"), "--run-dir", runDir, "--topology", file, "--report", join(runDir, "reports")], { cwd: REPO_ROOT, stdio: "ignore" }));
     child.once("close", (code) => resolve(code ?? 1));
   });
 }

@@ -1,6 +1,7 @@
 // npm run bench [-- --only render,traffic,...]: every benchmark, one table. Speed targets live here, never in tests.
 import { parseCliArgs, runMain } from "../lib/cli.ts";
 import { UsageError } from "../lib/errors.ts";
+import { handleInterrupts } from "../lib/interrupt.ts";
 import { renderBench } from "./render.bench.ts";
 import { trafficBench } from "./traffic.bench.ts";
 import { httpsBench } from "./https.bench.ts";
@@ -40,6 +41,8 @@ const USAGE = `usage: npm run bench [-- --only ${NAMES.join(",")}]`;
 
 async function main(argv: string[]): Promise<number> {
   const { values } = parseCliArgs(argv, { only: { type: "string" } }, USAGE);
+  // Stopped half-way (Ctrl-C, a timeout), it stops the stacks, servers and load generators it started.
+  handleInterrupts((line) => process.stderr.write(`bench: ${line}\n`));
   const only = values.only === undefined ? NAMES : values.only.split(",").map((n) => n.trim());
   const unknown = only.filter((n) => !(n in SUITES));
   if (unknown.length > 0 || only.length === 0) throw new UsageError(`--only: unknown ${unknown.join(", ") || "(empty)"}; choose from ${NAMES.join(", ")}\n${USAGE}`);

@@ -1,5 +1,6 @@
 // Running Debian's wrk against a URL, bounded in time, and reading its summary.
 import { execFile } from "node:child_process";
+import { killOnInterrupt } from "../lib/interrupt.ts";
 
 export interface WrkResult {
   requestsPerSecond: number;
@@ -51,13 +52,13 @@ export interface WrkOptions {
 export function runWrk(url: string, options: WrkOptions): Promise<WrkResult> {
   const args = ["--latency", `-t${options.threads ?? 1}`, `-c${options.connections}`, `-d${options.seconds}s`, "--timeout", "5s", url];
   return new Promise((resolve, reject) => {
-    execFile("wrk", args, { timeout: (options.seconds + 30) * 1000 }, (error, stdout, stderr) => {
+    killOnInterrupt(execFile("wrk", args, { timeout: (options.seconds + 30) * 1000 }, (error, stdout, stderr) => {
       if (error) return reject(new Error(`wrk ${args.join(" ")} failed: ${error.message}\n${stderr}`));
       try {
         resolve(parseWrkOutput(stdout));
       } catch (parseError) {
         reject(parseError);
       }
-    });
+    }));
   });
 }

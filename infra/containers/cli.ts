@@ -3,6 +3,9 @@
 // machine's podman (no Terraform provider can be downloaded here). `cdktf deploy` stays the way to deploy.
 import { join, relative, resolve } from "node:path";
 import { parseCliArgs, runMain } from "../../lib/cli.ts";
+import { handleInterrupts } from "../../lib/interrupt.ts";
+import { planDockerStack } from "../docker/plan.ts";
+import type { Topology } from "../model/schema.ts";
 import { UsageError } from "../../lib/errors.ts";
 import { formatTable } from "../../lib/text-table.ts";
 import { DEFAULT_TOPOLOGY_FILE, loadTopologyFile } from "../model/load.ts";
@@ -36,6 +39,8 @@ async function main(argv: string[]): Promise<number> {
   const { values } = parseCliArgs(rest, options, USAGE);
   const topology = await loadTopologyFile(values.topology);
   const log = (line: string) => process.stderr.write(`containers: ${line}\n`);
+  // Interrupted, it stops the engine's service it started (containers it created stay, as Terraform's would: down removes them).
+  handleInterrupts(log);
   const engine = await startEngineService(resolve(values["state-dir"]));
   try {
     if (command === "down") {
@@ -66,10 +71,19 @@ async function main(argv: string[]): Promise<number> {
     const upMs = await waitServersUp(engine.client, topology, log);
     console.log(formatTable([["container", "state", "health", "ready after"], ...report.containers.map((c) => [c.name, c.state, c.health, `${(c.ms / 1000).toFixed(1)} s`])]));
     console.log(`\nstack "${topology.name}" is up: images ${(imagesMs / 1000).toFixed(1)} s, then every server UP in HAProxy after ${(upMs / 1000).toFixed(1)} s more; npm run containers -- down removes it`);
+    console.log(`\nwhere to look:\n${whereToLook(topology, report.containers.map((c) => c.name)).map((l) => `  ${l}`).join("\n")}`);
     return 0;
   } finally {
     await engine.stop();
   }
+}
+
+/** The published ports of what a person looks at, as npm start prints them: the frontends, HAProxy's metrics, the sidecar, Prometheus, Alertmanager. */
+function whereToLook(topology: Topology, running: string[]): string[] {
+  const looked: Record<string, string> = { haproxy: "HAProxy", sidecar: "sidecar metrics", prometheus: "Prometheus", alertmanager: "Alertmanager", grafana: "Grafana" };
+  return planDockerStack(topology, {}).containers
+    .filter((c) => looked[c.name] && running.includes(c.name))
+    .flatMap((c) => c.ports.map((p) => `${looked[c.name]!.padEnd(16)} http://${p.ip === "" || p.ip === "0.0.0.0" ? "127.0.0.1" : p.ip}:${p.external}/`));
 }
 
 runMain(main);

@@ -1,6 +1,7 @@
 // Child processes of the local stack: each in its own process group (so a terminal's Ctrl-C
 // reaches only the runtime, which then stops them in order), output appended to a log file.
 import { spawn, type ChildProcess } from "node:child_process";
+import { stopOnInterrupt } from "../../lib/interrupt.ts";
 import { pollUntil } from "../../lib/poll.ts";
 import { accessSync, constants, openSync, closeSync, readFileSync, readdirSync, existsSync } from "node:fs";
 import { delimiter, join } from "node:path";
@@ -39,6 +40,8 @@ export function startProcess(spec: ProcessSpec): Promise<ManagedProcess> {
     }
     child.once("error", reject);
     child.once("spawn", () => {
+      // An interrupted command that handles interrupts stops the group it started (a worker may outlive its leader).
+      const forget = stopOnInterrupt(() => stopProcessGroup(child.pid!, 2000));
       const managed: ManagedProcess = {
         spec,
         pid: child.pid!,
@@ -47,6 +50,7 @@ export function startProcess(spec: ProcessSpec): Promise<ManagedProcess> {
         exited: new Promise((done) =>
           child.once("exit", (code, signal) => {
             managed.exit = { code, signal };
+            if (!groupAlive(child.pid!)) forget();
             done();
           }),
         ),

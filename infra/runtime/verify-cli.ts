@@ -6,6 +6,7 @@ import { mkdir } from "node:fs/promises";
 import { join, relative, resolve } from "node:path";
 import { UsageError } from "../../lib/errors.ts";
 import { parseCliArgs, runMain } from "../../lib/cli.ts";
+import { handleInterrupts } from "../../lib/interrupt.ts";
 import { writeFileAtomic } from "../files.ts";
 import { DEFAULT_TOPOLOGY_FILE, loadTopologyFile } from "../model/load.ts";
 import { REPO_ROOT } from "../repo.ts";
@@ -68,6 +69,8 @@ async function main(argv: string[]): Promise<number> {
   const running = (await recordedProcesses(runDir))?.some(stillRecordedProcess) ?? false;
   let ownStack: LocalStack | undefined;
   if (!running) {
+    // Its own stack is stopped if it is interrupted; a running stack's servers are its supervisor's.
+    handleInterrupts(log);
     log(`no stack runs from ${runDir}: starting one for this run`);
     ownStack = await startLocalStack(topology, { runDir, sidecar: true, source: relative(REPO_ROOT, resolve(values.topology)), log });
   }
