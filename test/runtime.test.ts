@@ -238,7 +238,7 @@ describe("npm start -- --detach and npm stop", () => {
       assert.equal(stopped.code, 0, stopped.stderr);
       assert.match(stopped.stdout, /^stopped \d+ processes/);
       assertNoProcessLeft([], runDir);
-      assert.equal(await stopLocalStack(runDir), 0);
+      assert.deepEqual(await stopLocalStack(runDir), { stopped: 0, unrecorded: 0 });
     } finally {
       await stopLocalStack(runDir);
       rmSync(runDir, { recursive: true, force: true });

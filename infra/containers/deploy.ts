@@ -9,6 +9,7 @@ import { tarOneFile, type EngineClient } from "./engine.ts";
 import { runtimeCommand } from "../../haproxy/runtime-api.ts";
 import { parseShowStat, serverStates } from "../../haproxy/show-stat.ts";
 import { groupsExpectedUp, type Topology } from "../model/schema.ts";
+import { readApplied, topologyHash } from "../runtime/applied.ts";
 import { DOCKER_HOSTS, DOCKER_PATHS } from "../render/targets.ts";
 
 /** The label on everything the deployer creates, valued with the stack's name. */
@@ -162,6 +163,12 @@ export async function hostAdminSocket(engine: EngineClient, topology: Topology):
 export async function waitServersUp(engine: EngineClient, topology: Topology, log: (line: string) => void, timeoutMs = 60_000): Promise<number> {
   const started = performance.now();
   const socket = await hostAdminSocket(engine, topology);
+  // The apply agent applies the uploaded topology after its container starts: until it records it, HAProxy may still reload.
+  const applied = await pollUntil(async () => {
+    const record = await readApplied(posix.dirname(socket)).catch(() => undefined);
+    return record && topologyHash(record.topology) === topologyHash(topology) ? true : undefined;
+  }, { timeoutMs, intervalMs: 250 });
+  if (!applied) throw new EngineRequestError("waiting for the apply agent", 500, `it did not record the topology as applied within ${timeoutMs / 1000} s: its container's log says why (podman logs apply-agent)`);
   const expected = topology.backends.flatMap((b) => b.servers.filter((s) => s.check && !s.disabled).map((s) => `${b.name}/${s.name}`));
   // A discovered group's containers: as many of its slots UP (filled from the network alias).
   const groups = groupsExpectedUp(topology);

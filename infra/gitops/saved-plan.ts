@@ -2,16 +2,15 @@
 // --dry-run --out writes, and what npm run apply -- --plan carries out to the letter. It names its
 // base by hash, so a plan whose base no longer runs is refused with what moved, and it holds the
 // head topology itself, so what is applied is what was reviewed.
-import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { CodedError } from "../../lib/errors.ts";
 import { parseStateFile, stateFileText, type StateFileFormat } from "../../lib/state-file.ts";
 import type { Topology } from "../model/schema.ts";
+import { topologyHash } from "../runtime/applied.ts";
 import { diffTopologies } from "./changes.ts";
 import type { Plan } from "./plan.ts";
 
-/** The canonical hash of a resolved topology: what a plan's base and head are named by. */
-export const topologyHash = (topology: Topology) => createHash("sha256").update(JSON.stringify(topology)).digest("hex");
+export { topologyHash };
 
 export interface SavedPlan {
   /** What the plan was computed against: a git commit, or the stack running from a run directory. */

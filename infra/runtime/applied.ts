@@ -29,6 +29,9 @@ export interface AppliedState {
 
 export const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
 
+/** The canonical hash of a resolved topology: what a saved plan's base and head, and a record of what runs, are compared by. */
+export const topologyHash = (topology: Topology) => sha256(JSON.stringify(topology));
+
 /** What the sidecar needs of a topology to judge the distribution and see drift. */
 export function expectedDistribution(topology: Topology): ExpectedDistribution {
   return {
