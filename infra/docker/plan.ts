@@ -20,11 +20,12 @@ import { SIDECAR_PATHS } from "../../sidecar/endpoints.ts";
 import { sidecarNodeFlags } from "../../sidecar/node-flags.ts";
 import { TargetPlanError } from "../errors.ts";
 import { PINNED_IMAGES } from "../images.ts";
+import { HAPROXY_GID, HAPROXY_UID, haproxyArguments, sidecarArguments } from "../components.ts";
 import { APPLY_HISTORY_FILE, EXPECTED_DISTRIBUTION_FILE } from "../runtime/applied.ts";
 
 
-/** The official HAProxy image's unprivileged group, which owns the stats socket (see its Dockerfile). */
-export const HAPROXY_IMAGE_GID = "99";
+/** The official HAProxy image's unprivileged group, which owns the stats socket, as Docker takes it. */
+export const HAPROXY_IMAGE_GID = String(HAPROXY_GID);
 
 /**
  * Build contexts relative to the synthesized stack's directory (cdktf.out/stacks/<name>), where
@@ -105,7 +106,7 @@ export interface ContainerPlan {
  */
 export const CONTAINER_USERS = {
   web: "web",
-  haproxy: "99:99",
+  haproxy: `${HAPROXY_UID}:${HAPROXY_GID}`,
   sidecar: "node",
   prometheus: "nobody",
   alertmanager: "nobody",
@@ -257,7 +258,7 @@ function haproxyContainer({ topology, sockets, volumes }: StackContext): Contain
     image: { kind: "pull", name: PINNED_IMAGES.haproxy },
     aliases: [DOCKER_HOSTS.haproxy],
     // The image's entrypoint adds -W -db (master-worker, foreground); -S opens the master CLI for hitless reloads.
-    command: ["haproxy", "-S", `${sockets.master},mode,600`, "-f", DOCKER_PATHS.config],
+    command: ["haproxy", ...haproxyArguments(sockets.master, DOCKER_PATHS.config)],
     // The stats page's login, when it is served: HAProxy reads these variables as it parses its config.
     env: statsPageServed(monitoring, dockerTarget()) ? Object.fromEntries(statsSecrets(topology).map((name) => [name, `\${var.${secretVariable(name)}}`])) : undefined,
     user: CONTAINER_USERS.haproxy,
@@ -320,20 +321,18 @@ export const SIDECAR_IMAGE_SOURCES: ImageSources = {
 const sidecarImage = (topology: Topology): BuiltImage => ({ kind: "build", name: `${topology.name}-sidecar:local`, context: ".", dockerfile: "sidecar/Dockerfile", sources: SIDECAR_IMAGE_SOURCES });
 
 function sidecarContainer({ topology, sockets, volumes }: StackContext): ContainerPlan {
-  const { port, pollInterval, distributionWindow } = topology.services.sidecar;
+  const { port } = topology.services.sidecar;
   return {
     name: DOCKER_HOSTS.sidecar,
     image: sidecarImage(topology),
     aliases: [DOCKER_HOSTS.sidecar],
-    command: [
-      "--stats-socket", sockets.admin,
-      "--listen", `0.0.0.0:${port}`,
-      "--interval", pollInterval,
-      "--apply-history", `${DOCKER_PATHS.socketDir}/${APPLY_HISTORY_FILE}`,
-      // Written by the apply agent with every apply, like applied.json.
-      "--expected-file", `${DOCKER_PATHS.socketDir}/${EXPECTED_DISTRIBUTION_FILE}`,
-      "--distribution-window", distributionWindow,
-    ],
+    // The apply history and the expected distribution are written by the apply agent with every apply, like applied.json.
+    command: sidecarArguments(topology, {
+      statsSocket: sockets.admin,
+      listenAddress: EVERY_ADDRESS,
+      applyHistory: `${DOCKER_PATHS.socketDir}/${APPLY_HISTORY_FILE}`,
+      expectedFile: `${DOCKER_PATHS.socketDir}/${EXPECTED_DISTRIBUTION_FILE}`,
+    }),
     // The socket is HAProxy's (group 99, mode from the model): the sidecar joins that group, no more.
     user: CONTAINER_USERS.sidecar,
     groupAdd: [HAPROXY_IMAGE_GID],

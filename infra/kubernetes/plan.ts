@@ -25,6 +25,7 @@ import { CERTIFICATE_DIR, DOCKER_PATHS, ERROR_PAGE_DIR, haproxySockets, kubernet
 import { HAPROXY_PATHS, WEB_APP_PATHS } from "../endpoints.ts";
 import { TargetPlanError } from "../errors.ts";
 import { expectedDistributionText, EXPECTED_DISTRIBUTION_FILE } from "../runtime/applied.ts";
+import { HAPROXY_GID, HAPROXY_UID, haproxyArguments, sidecarArguments } from "../components.ts";
 import { DEFAULT_TOPOLOGY_FILE } from "../model/load.ts";
 import { SIDECAR_PATHS } from "../../sidecar/endpoints.ts";
 import { sidecarNodeFlags } from "../../sidecar/node-flags.ts";
@@ -143,7 +144,7 @@ function haproxyDeployment(
     name: "haproxy",
     image: variable(KUBERNETES_VARIABLES.haproxyImage),
     // The image's entrypoint adds -W -db (master-worker, foreground); -S opens the master CLI.
-    args: ["haproxy", "-S", `${sockets.master},mode,600`, "-f", KUBERNETES_PATHS.config],
+    args: ["haproxy", ...haproxyArguments(sockets.master, KUBERNETES_PATHS.config)],
     ports: [...ports.map((p) => ({ name: portName("fe", p), containerPort: p })), { name: "monitoring", containerPort: monitoring.port }],
     readinessProbe: { ...health, periodSeconds: 2, failureThreshold: 2 },
     livenessProbe: { ...health, periodSeconds: 10, failureThreshold: 3 },
@@ -152,7 +153,7 @@ function haproxyDeployment(
     // the Service to stop sending here, then a soft stop (listeners closed, connections finish within
     // hard-stop-after), and let the kubelet's SIGTERM find it gone.
     lifecycle: { preStop: { exec: { command: ["sh", "-c", `sleep ${ENDPOINT_DEREGISTRATION_SECONDS}; kill -USR1 1; while kill -0 1 2>/dev/null; do sleep 1; done`] } } },
-    securityContext: { ...RESTRICTED, runAsUser: 99, runAsGroup: 99, ...(ports.some((p) => p < 1024) && { capabilities: { drop: ["ALL"], add: ["NET_BIND_SERVICE"] } }) },
+    securityContext: { ...RESTRICTED, runAsUser: HAPROXY_UID, runAsGroup: HAPROXY_GID, ...(ports.some((p) => p < 1024) && { capabilities: { drop: ["ALL"], add: ["NET_BIND_SERVICE"] } }) },
     resources: { requests: { cpu: "250m", memory: "128Mi" }, limits: { memory: "512Mi" } },
     volumeMounts: [
       { name: "config", mountPath: KUBERNETES_PATHS.configDir, readOnly: true },
@@ -165,18 +166,12 @@ function haproxyDeployment(
     image: image(`${topology.name}-sidecar`),
     // The image's entrypoint runs the bundle; its heap is sized by the servers HAProxy may report.
     env: [{ name: "NODE_OPTIONS", value: sidecarNodeFlags(serverCount(topology)).join(" ") }],
-    args: [
-      "--stats-socket", sockets.admin,
-      "--listen", `0.0.0.0:${services.sidecar.port}`,
-      "--interval", services.sidecar.pollInterval,
-      "--expected-file", `${KUBERNETES_PATHS.configDir}/${EXPECTED_DISTRIBUTION_FILE}`,
-      "--distribution-window", services.sidecar.distributionWindow,
-    ],
+    args: sidecarArguments(topology, { statsSocket: sockets.admin, listenAddress: "0.0.0.0", expectedFile: `${KUBERNETES_PATHS.configDir}/${EXPECTED_DISTRIBUTION_FILE}` }),
     ports: [{ name: "metrics", containerPort: services.sidecar.port }],
     readinessProbe: { httpGet: { path: SIDECAR_PATHS.health, port: services.sidecar.port }, periodSeconds: 5 },
     livenessProbe: { httpGet: { path: SIDECAR_PATHS.health, port: services.sidecar.port }, periodSeconds: 10, failureThreshold: 3 },
     // HAProxy's group owns the socket (mode 660): the sidecar runs in it to read it (the image's node user otherwise).
-    securityContext: { ...RESTRICTED, runAsUser: 1000, runAsGroup: 99 },
+    securityContext: { ...RESTRICTED, runAsUser: 1000, runAsGroup: HAPROXY_GID },
     resources: { requests: { cpu: "50m", memory: "64Mi" }, limits: { memory: "256Mi" } },
     volumeMounts: [
       { name: "sockets", mountPath: KUBERNETES_PATHS.socketDir },
@@ -185,7 +180,7 @@ function haproxyDeployment(
   };
   const spec: PodSpec = {
     containers: [haproxy, sidecar],
-    securityContext: { fsGroup: 99 },
+    securityContext: { fsGroup: HAPROXY_GID },
     // Replicas on different nodes where the cluster has them; on one node, still scheduled.
     topologySpreadConstraints: [{ maxSkew: 1, topologyKey: "kubernetes.io/hostname", whenUnsatisfiable: "ScheduleAnyway", labelSelector: { matchLabels: { [LABEL]: "haproxy" } } }],
     affinity: {

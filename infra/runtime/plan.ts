@@ -14,6 +14,7 @@ import { ALERTMANAGER_PATHS, HAPROXY_PATHS, PROMETHEUS_PATHS, WEB_APP_PATHS } fr
 import { statsPageServed } from "../render/view.ts";
 import { TargetPlanError } from "../errors.ts";
 import { REPO_ROOT } from "../repo.ts";
+import { haproxyArguments, sidecarArguments } from "../components.ts";
 import { SIDECAR_PATHS } from "../../sidecar/endpoints.ts";
 import { sidecarNodeFlags } from "../../sidecar/node-flags.ts";
 import { RUN_DIR_MARKER, type ProcessSpec } from "./processes.ts";
@@ -268,7 +269,7 @@ function haproxyComponent(topology: Topology, sockets: HaproxySockets, runDir: s
     // -W: master-worker, so a reload (the master socket) swaps workers without dropping traffic.
     // Exit-on-failure stays HAProxy's default: a dead worker takes its master down and the
     // supervisor restarts both (supervisor.ts says why; bench/supervision.bench.ts measures it).
-    args: ["-W", "-S", `${sockets.master},mode,600`, "-f", join(runDir, HAPROXY_CONFIG_FILE)],
+    args: ["-W", ...haproxyArguments(sockets.master, join(runDir, HAPROXY_CONFIG_FILE))],
     logFile: join(logs, "haproxy.log"),
     ports: [...bindPorts(topology.frontends.flatMap((f) => f.binds)), monitoring.port],
     debianPackage: "haproxy",
@@ -279,7 +280,7 @@ function haproxyComponent(topology: Topology, sockets: HaproxySockets, runDir: s
 }
 
 function sidecarComponent(topology: Topology, sockets: HaproxySockets, runDir: string, logs: string): ComponentPlan {
-  const { port, pollInterval, distributionWindow } = topology.services.sidecar;
+  const { port } = topology.services.sidecar;
   return {
     kind: "sidecar",
     name: "sidecar",
@@ -287,14 +288,14 @@ function sidecarComponent(topology: Topology, sockets: HaproxySockets, runDir: s
     args: [
       ...sidecarNodeFlags(serverCount(topology)),
       "--import", "tsx", join(REPO_ROOT, "sidecar/cli.ts"),
-      "--stats-socket", sockets.admin,
-      "--listen", `${LOCAL_ADDRESS}:${port}`,
-      "--interval", pollInterval,
-      "--assertions-file", join(runDir, ASSERTIONS_FILE),
-      "--apply-history", join(runDir, APPLY_HISTORY_FILE),
-      "--components-file", join(runDir, STACK_STATE_FILE),
-      "--expected-file", join(runDir, EXPECTED_DISTRIBUTION_FILE),
-      "--distribution-window", distributionWindow,
+      ...sidecarArguments(topology, {
+        statsSocket: sockets.admin,
+        listenAddress: LOCAL_ADDRESS,
+        assertionsFile: join(runDir, ASSERTIONS_FILE),
+        applyHistory: join(runDir, APPLY_HISTORY_FILE),
+        componentsFile: join(runDir, STACK_STATE_FILE),
+        expectedFile: join(runDir, EXPECTED_DISTRIBUTION_FILE),
+      }),
     ],
     cwd: REPO_ROOT,
     logFile: join(logs, "sidecar.log"),
