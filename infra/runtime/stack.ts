@@ -17,6 +17,7 @@ import { provisionCertificates, type ProvisionedCertificates } from "./certifica
 import { runtimeCommand } from "../../haproxy/runtime-api.ts";
 import { parseShowStat, serverStates, type ServerState } from "../../haproxy/show-stat.ts";
 import { parseDuration } from "../../haproxy/duration.ts";
+import { upWithinMs } from "../../haproxy/check-timing.ts";
 import { HAPROXY_CONFIG_FILE, recordApplied, sha256 } from "./applied.ts";
 import { DEFAULT_TOPOLOGY_FILE } from "../model/load.ts";
 import { DASHBOARD_FILE, STACK_STATE_FILE, planLocalStack, type ComponentPlan, type LocalStackPlan } from "./plan.ts";
@@ -301,8 +302,8 @@ function expectedUp(topology: Topology): { backend: string; server: string }[] {
 function haproxyReadyTimeoutMs(topology: Topology): number {
   const slowest = Math.max(
     0,
-    ...topology.backends.flatMap((b) => b.servers.map((s) => s.rise * parseDuration(s.inter))),
-    ...topology.backends.flatMap((b) => (b.discovery ? [parseDuration(b.discovery.resolver.resolveEvery) + b.discovery.rise * parseDuration(b.discovery.inter)] : [])),
+    ...topology.backends.flatMap((b) => b.servers.map((s) => upWithinMs({ interMs: parseDuration(s.inter), rise: s.rise }))),
+    ...topology.backends.flatMap((b) => (b.discovery ? [parseDuration(b.discovery.resolver.resolveEvery) + upWithinMs({ interMs: parseDuration(b.discovery.inter), rise: b.discovery.rise })] : [])),
   );
   return slowest + 15_000;
 }

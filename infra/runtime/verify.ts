@@ -1,5 +1,6 @@
 // npm run verify's wiring: the model says what to expect, the local runtime provides the access
 // (stats socket, killing and restarting a gunicorn); the sidecar's assertions do the rest.
+import { settleMs } from "../../haproxy/check-timing.ts";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { bindPorts, groupSlotNames, resolutionMs, type Topology } from "../model/schema.ts";
@@ -167,7 +168,7 @@ export const APPLY_CHECKS: RunOptions = { only: ["health", "entrypoints", "distr
  */
 export function checkSettleMs(topology: Topology): number {
   const checkTimeoutMs = (s: { inter: string }) => (topology.defaults.timeouts.check ? parseDuration(topology.defaults.timeouts.check) : parseDuration(s.inter));
-  const settle = (s: { inter: string; fall: number; rise: number }) => parseDuration(s.inter) * Math.max(s.fall, s.rise) + checkTimeoutMs(s);
+  const settle = (s: { inter: string; fall: number; rise: number }) => settleMs({ interMs: parseDuration(s.inter), fall: s.fall, rise: s.rise, checkTimeoutMs: checkTimeoutMs(s) });
   const servers = topology.backends.flatMap((b) => b.servers).filter((s) => s.check);
   // A discovered group's records are read again first: a resolution, and a retry if one was lost.
   const groups = topology.backends.flatMap((b) => (b.discovery?.check ? [b.discovery] : []));

@@ -1,5 +1,6 @@
 // What traffic must show, and pure functions that judge a measurement against it. The caller
 // derives Expectations from the topology model; nothing here reads the model, HAProxy or a socket.
+import { downWithinMs, upWithinMs } from "../../haproxy/check-timing.ts";
 
 export type Balance = "roundrobin" | "leastconn" | "source" | "uri" | "first";
 
@@ -222,7 +223,7 @@ export interface FailoverMeasurement {
 }
 
 export function failoverBoundMs(expect: Expectations, server: ServerExpectation): number {
-  return server.interMs * server.fall + expect.checkTimeoutMs + TIMING_SLACK_MS;
+  return downWithinMs({ ...server, checkTimeoutMs: expect.checkTimeoutMs }) + TIMING_SLACK_MS;
 }
 
 export function judgeFailover(expect: Expectations, m: FailoverMeasurement): AssertionResult {
@@ -253,8 +254,7 @@ export interface RecoveryMeasurement {
 }
 
 export function recoveryBoundMs(server: ServerExpectation): number {
-  // The first check may come up to one inter after the server listens, then rise checks pass.
-  return server.rise * server.interMs + server.interMs + TIMING_SLACK_MS;
+  return upWithinMs(server) + TIMING_SLACK_MS;
 }
 
 export function judgeRecovery(expect: Expectations, m: RecoveryMeasurement): AssertionResult {
