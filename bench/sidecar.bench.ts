@@ -74,7 +74,7 @@ export async function sidecarBench(): Promise<BenchRow[]> {
       });
       started.push(go);
       const sidecarUrl = `http://127.0.0.1:${sidecarPort}/metrics`;
-      await waitFor(async () => (await scrapeMs(sidecarUrl)).text.includes("haproxy_sidecar_scrape_success 1"), "the sidecar's first poll");
+      await waitFor(async () => (await scrapeMs(sidecarUrl)).text.includes("haproxy_sidecar_poll_success 1"), "the sidecar's first poll");
       await waitFor(async () => (await scrapeMs(`http://127.0.0.1:${goPort}/metrics`)).text.includes("haproxy_up 1"), "the Go exporter's first scrape");
 
       const polls: number[] = [];
@@ -84,7 +84,7 @@ export async function sidecarBench(): Promise<BenchRow[]> {
       for (let i = 0; i < SAMPLES; i++) {
         const scrape = await scrapeMs(sidecarUrl);
         ours.push(scrape.ms);
-        polls.push(1000 * Number(/^haproxy_sidecar_scrape_duration_seconds (\S+)$/m.exec(scrape.text)![1]));
+        polls.push(1000 * Number(/^haproxy_sidecar_poll_duration_seconds (\S+)$/m.exec(scrape.text)![1]));
         builtin.push((await scrapeMs(`http://127.0.0.1:${builtinPort}/metrics`)).ms);
         goScrapes.push((await scrapeMs(`http://127.0.0.1:${goPort}/metrics`)).ms);
         await new Promise((r) => setTimeout(r, 1000)); // let at least one more poll happen between samples
@@ -143,7 +143,7 @@ export async function concurrentScrapersBench(): Promise<BenchRow[]> {
       });
       started.push(sidecar);
       const url = `http://127.0.0.1:${port}/metrics`;
-      await waitFor(async () => (await scrapeMs(url)).text.includes("haproxy_sidecar_scrape_success 1"), "the sidecar's first poll");
+      await waitFor(async () => (await scrapeMs(url)).text.includes("haproxy_sidecar_poll_success 1"), "the sidecar's first poll");
       let bytes = 0;
       for (let round = 0; round < 5; round++) bytes = Math.max(...(await Promise.all(Array.from({ length: 10 }, () => scrapeBody(url, gzip)))));
       const kind = gzip ? "gzip" : "identity";

@@ -79,7 +79,7 @@ export function createMetricsServer(poller: StatsPoller, metrics: SelfMetrics): 
       });
     } else if (path === SIDECAR_PATHS.health) {
       // The sidecar is healthy while it runs and serves; whether HAProxy answers is a metric, not its health.
-      metrics.scrapeSuccess.get().then((success) => {
+      metrics.pollSuccess.get().then((success) => {
         response.writeHead(200, { "content-type": "application/json" });
         response.end(`${JSON.stringify({ status: "ok", haproxy: success.values[0]?.value === 1 ? "answering" : "not answering" })}\n`);
       });

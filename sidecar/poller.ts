@@ -71,14 +71,14 @@ export class StatsPoller {
       this.snapshot = compressed;
       this.raw = { info: infoText, stat: statText };
       await this.options.observe?.(this.now(), stat.rows);
-      metrics.scrapeSuccess.set(1);
+      metrics.pollSuccess.set(1);
       metrics.lastSuccess.set(this.now() / 1000);
       if (this.lastFailure !== undefined) log("HAProxy answers again: metrics are fresh");
       this.lastFailure = undefined;
       return true;
     } catch (error) {
       const code = error instanceof CodedError ? error.code : "UNEXPECTED";
-      metrics.scrapeSuccess.set(0);
+      metrics.pollSuccess.set(0);
       metrics.pollFailures.inc({ code });
       if (code !== this.lastFailure) {
         log(`poll failed (${code}): ${(error as Error).message}${this.snapshot ? "; serving the last good snapshot, marked stale" : ""}`);
@@ -86,7 +86,7 @@ export class StatsPoller {
       this.lastFailure = code;
       return false;
     } finally {
-      metrics.scrapeDuration.set((performance.now() - started) / 1000);
+      metrics.pollDuration.set((performance.now() - started) / 1000);
     }
   }
 

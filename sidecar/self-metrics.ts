@@ -75,20 +75,20 @@ const DEFAULT_METRICS_PREFIX = "haproxy_sidecar_";
 
 export class SelfMetrics {
   readonly registry = new Registry();
-  readonly scrapeSuccess = new Gauge({ name: "haproxy_sidecar_scrape_success", help: "1 if the last poll of HAProxy's stats socket succeeded, 0 if not", registers: [this.registry] });
-  readonly scrapeDuration = new Gauge({ name: "haproxy_sidecar_scrape_duration_seconds", help: "Duration of the last poll: socket round trips, parsing and rendering", registers: [this.registry] });
+  readonly pollSuccess = new Gauge({ name: "haproxy_sidecar_poll_success", help: "1 if the last poll of HAProxy's stats socket succeeded, 0 if not", registers: [this.registry] });
+  readonly pollDuration = new Gauge({ name: "haproxy_sidecar_poll_duration_seconds", help: "Duration of the last poll: socket round trips, parsing and rendering", registers: [this.registry] });
   readonly lastSuccess = new Gauge({ name: "haproxy_sidecar_last_success_timestamp_seconds", help: "Unix time of the last successful poll (0 before the first)", registers: [this.registry] });
   readonly snapshotAge: Gauge;
   readonly parseErrors = new Counter({ name: "haproxy_sidecar_parse_errors_total", help: "Lines or cells of HAProxy's answers that could not be parsed and were skipped", registers: [this.registry] });
-  readonly pollFailures = new Counter({ name: "haproxy_sidecar_scrape_failures_total", help: "Failed polls, by error code", labelNames: ["code"], registers: [this.registry] });
+  readonly pollFailures = new Counter({ name: "haproxy_sidecar_poll_failures_total", help: "Failed polls, by error code", labelNames: ["code"], registers: [this.registry] });
   readonly polls = new Counter({ name: "haproxy_sidecar_polls_total", help: "Polls of HAProxy's stats socket, successful or not", registers: [this.registry] });
   readonly assertionPassed: Gauge<"assertion">;
 
   readonly lastApplySuccess: Gauge;
   readonly lastApplyTimestamp: Gauge;
-  readonly applies: Gauge<"result">;
+  readonly applies: Counter<"result">;
   readonly componentUp: Gauge<"component">;
-  readonly componentRestarts: Gauge<"component">;
+  readonly componentRestarts: Counter<"component">;
 
   /**
    * `assertionsFile`: where npm run verify writes its results; `applyHistoryFile`: where npm run
@@ -135,8 +135,8 @@ export class SelfMetrics {
         for (const c of read) this.set({ component: c.name }, c.state === "running" ? 1 : 0);
       },
     });
-    // A counter by meaning; kept in the state file, so it is read, not incremented, here.
-    this.componentRestarts = new Gauge({
+    // A counter, kept in the state file: read (reset, then the recorded count), not incremented, here.
+    this.componentRestarts = new Counter({
       name: "haproxy_sidecar_component_restarts_total",
       help: "Restarts of the stack's component by its supervisor since the stack started",
       labelNames: ["component"],
@@ -144,7 +144,7 @@ export class SelfMetrics {
       async collect() {
         const read = await components();
         this.reset();
-        for (const c of read) this.set({ component: c.name }, c.restarts);
+        for (const c of read) this.inc({ component: c.name }, c.restarts);
       },
     });
     const history = async () => {
@@ -169,8 +169,8 @@ export class SelfMetrics {
         this.set((await history())?.last?.timestampSeconds ?? Number.NaN);
       },
     });
-    // A counter by meaning; kept in the history file, so it is read, not incremented, here.
-    this.applies = new Gauge({
+    // A counter, kept in the history file: read (reset, then the recorded count), not incremented, here.
+    this.applies = new Counter({
       name: "haproxy_sidecar_applies_total",
       help: "npm run apply runs, by result (applied, no-changes, rolled-back, rollback-failed)",
       labelNames: ["result"],
@@ -178,7 +178,7 @@ export class SelfMetrics {
       async collect() {
         const read = await history();
         this.reset();
-        for (const [result, count] of read?.counts ?? []) this.set({ result }, count);
+        for (const [result, count] of read?.counts ?? []) this.inc({ result }, count);
       },
     });
     this.assertionPassed = new Gauge({
@@ -207,11 +207,13 @@ export class SelfMetrics {
         this.set(last > 0 ? now() / 1000 - last : Number.NaN);
       },
     });
-    this.scrapeSuccess.set(0);
+    this.pollSuccess.set(0);
     collectDefaultMetrics({ register: this.registry, prefix: DEFAULT_METRICS_PREFIX });
     // prom-client resets its event-loop histogram at each scrape; a scrape that comes before the next
     // sample reads the empty histogram's minimum, 9223372036.85 s. The other lag families stay.
     this.registry.removeSingleMetric(`${DEFAULT_METRICS_PREFIX}nodejs_eventloop_lag_min_seconds`);
+    // Gauges that prom-client names _total (promtool check metrics refuses them): counts of handles in use, not counters.
+    for (const name of ["nodejs_active_handles_total", "nodejs_active_requests_total", "nodejs_active_resources_total"]) this.registry.removeSingleMetric(`${DEFAULT_METRICS_PREFIX}${name}`);
   }
 
   /** The distribution check's series: shares, skew and drift, each set afresh from the latest judgement. */

@@ -119,9 +119,9 @@ const CASES: Record<AlertName, AlertCase> = {
   },
   HAProxySidecarPollFailing: {
     interval: "5s",
-    fires: { series: [{ metric: "haproxy_sidecar_scrape_success", labels: LB, values: "0x20" }], at: "1m", labels: LB, value: 0 },
+    fires: { series: [{ metric: "haproxy_sidecar_poll_success", labels: LB, values: "0x20" }], at: "1m", labels: LB, value: 0 },
     // One failed poll (HAProxy reloading) is not an outage.
-    quiet: { series: [{ metric: "haproxy_sidecar_scrape_success", labels: LB, values: "1x5 0 1x14" }], at: "1m" },
+    quiet: { series: [{ metric: "haproxy_sidecar_poll_success", labels: LB, values: "1x5 0 1x14" }], at: "1m" },
   },
   HAProxyExporterDown: {
     interval: "5s",

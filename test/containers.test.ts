@@ -72,7 +72,7 @@ describe.skipIf(unavailable !== undefined)(`the CDKTF stack on podman (npm run c
     assert.equal(sidecar.Config.User, "node");
     assert.deepEqual(sidecar.HostConfig.GroupAdd, ["99"]);
     const metrics = await (await fetch(`http://127.0.0.1:${topology.services.sidecar.port}/metrics`)).text();
-    assert.match(metrics, /^haproxy_sidecar_scrape_success 1$/m);
+    assert.match(metrics, /^haproxy_sidecar_poll_success 1$/m);
   });
 
   it("Prometheus, in its container, scrapes the sidecar by container name", async () => {

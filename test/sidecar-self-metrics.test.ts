@@ -1,5 +1,6 @@
 // The sidecar's own metrics: its view of npm run apply (the history file it reads at each scrape), and Node.js's.
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync, appendFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -50,6 +51,26 @@ describe("the sidecar's apply series", () => {
       samples = await scrape();
       assert.equal(samples.get("haproxy_sidecar_last_apply_success"), 1);
       assert.equal(samples.get('haproxy_sidecar_applies_total{result="applied"}'), 2);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("the sidecar's own metrics, every family with samples", () => {
+  it("pass promtool check metrics: counters end in _total, nothing else does; every family has help and a type", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "sidecar-promtool-"));
+    try {
+      writeFileSync(join(dir, "history.jsonl"), line("2026-11-25T10:00:00Z", "applied"));
+      writeFileSync(join(dir, "stack.json"), JSON.stringify({ processes: [{ name: "web-a", state: "running", restarts: 2 }] }));
+      writeFileSync(join(dir, "verify.json"), JSON.stringify({ results: [{ assertion: "distribution", verdict: "pass" }] }));
+      const metrics = new SelfMetrics({ applyHistoryFile: join(dir, "history.jsonl"), componentsFile: join(dir, "stack.json"), assertionsFile: join(dir, "verify.json"), distribution: () => ({ drift: [] }) });
+      const text = await metrics.registry.metrics();
+      for (const family of ["haproxy_sidecar_applies_total", "haproxy_sidecar_component_restarts_total", "haproxy_sidecar_poll_success"]) assert.match(text, new RegExp(`^${family}`, "m"));
+      assert.match(text, /^# TYPE haproxy_sidecar_applies_total counter$/m);
+      const checked = spawnSync("promtool", ["check", "metrics"], { input: text, encoding: "utf8" });
+      assert.equal(`${checked.stdout}${checked.stderr}`, "");
+      assert.equal(checked.status, 0);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -103,7 +103,7 @@ describe("the sidecar beside a real HAProxy, in the local stack", () => {
       assert.equal(ours.samples.get(seriesKey("haproxy_server_status", { proxy: "flask_servers", server, state: "UP" })), 1);
       assert.equal(ours.samples.get(seriesKey("haproxy_server_status", { proxy: "flask_servers", server, state: "DOWN" })), 0);
     }
-    assert.equal(ours.samples.get("haproxy_sidecar_scrape_success"), 1);
+    assert.equal(ours.samples.get("haproxy_sidecar_poll_success"), 1);
   });
 
   it("serves every metric of the reference Grafana dashboard that HAProxy's exporter serves (141 for 2.6)", async (t) => {
@@ -220,7 +220,7 @@ describe("sidecar faults: it keeps serving, says what is wrong, and recovers", (
     try {
       assert.equal(await h.poller.pollOnce(), true);
       const before = await h.scrape();
-      assert.equal(before.samples.get("haproxy_sidecar_scrape_success"), 1);
+      assert.equal(before.samples.get("haproxy_sidecar_poll_success"), 1);
       const fe = seriesKey("haproxy_frontend_status", { proxy: "fe", state: "UP" });
       assert.equal(before.samples.get(fe), 1);
 
@@ -228,17 +228,17 @@ describe("sidecar faults: it keeps serving, says what is wrong, and recovers", (
       assert.equal(await h.poller.pollOnce(), false);
       assert.equal(await h.poller.pollOnce(), false);
       const during = await h.scrape();
-      assert.equal(during.samples.get("haproxy_sidecar_scrape_success"), 0);
+      assert.equal(during.samples.get("haproxy_sidecar_poll_success"), 0);
       assert.equal(during.samples.get(fe), 1, "the last good snapshot is no longer served");
       assert.ok(during.samples.get("haproxy_sidecar_snapshot_age_seconds")! >= 0);
-      assert.equal(during.samples.get(seriesKey("haproxy_sidecar_scrape_failures_total", { code: "STATS_SOCKET_REFUSED" })), 2);
+      assert.equal(during.samples.get(seriesKey("haproxy_sidecar_poll_failures_total", { code: "STATS_SOCKET_REFUSED" })), 2);
       assert.equal(h.logs.filter((l) => l.includes("poll failed")).length, 1, h.logs.join("\n"));
       assert.match(h.logs.find((l) => l.includes("poll failed"))!, /poll failed \(STATS_SOCKET_REFUSED\): the stats socket .*admin\.sock refused the connection: HAProxy is down or restarting; serving the last good snapshot, marked stale/);
 
       rmSync(socket, { force: true });
       haproxy = await startHaproxy(socket, port);
       assert.equal(await h.poller.pollOnce(), true);
-      assert.equal((await h.scrape()).samples.get("haproxy_sidecar_scrape_success"), 1);
+      assert.equal((await h.scrape()).samples.get("haproxy_sidecar_poll_success"), 1);
       assert.match(h.logs.at(-1)!, /HAProxy answers again/);
     } finally {
       await h.close();
@@ -263,10 +263,10 @@ describe("sidecar faults: it keeps serving, says what is wrong, and recovers", (
         void poll.then(() => (pollDone = true));
         const during = await h.scrape();
         if (fault.code === "STATS_SOCKET_TIMEOUT") assert.equal(pollDone, false, "the scrape waited for the hung socket");
-        assert.equal(during.samples.get("haproxy_sidecar_scrape_success"), 0);
+        assert.equal(during.samples.get("haproxy_sidecar_poll_success"), 0);
         assert.equal(await poll, false);
         const after = await h.scrape();
-        assert.equal(after.samples.get(seriesKey("haproxy_sidecar_scrape_failures_total", { code: fault.code })), 1);
+        assert.equal(after.samples.get(seriesKey("haproxy_sidecar_poll_failures_total", { code: fault.code })), 1);
         assert.match(h.logs.join("\n"), new RegExp(`poll failed \\(${fault.code}\\): .*${fault.message.source}`));
       } finally {
         await h.close();

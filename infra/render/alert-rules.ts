@@ -108,7 +108,7 @@ export const ALERTS = {
     runbook: "The log target is too slow or unreachable: check the syslog receiver (or stdout's reader) and the global log settings; a ring buffer in front of a slow target absorbs bursts.",
   },
   HAProxySidecarPollFailing: {
-    expr: `haproxy_sidecar_scrape_success == 0`,
+    expr: `haproxy_sidecar_poll_success == 0`,
     for: "30s",
     severity: "critical",
     summary: "The sidecar cannot read HAProxy's stats socket on {{ $labels.instance }}",

@@ -154,9 +154,9 @@ export const DASHBOARD_PANELS: PanelSpec[] = [
     unit: "s",
     description: "Whether the sidecar reads HAProxy's socket (1), how old the served metrics are, and how long a poll takes.",
     queries: [
-      { expr: 'haproxy_sidecar_scrape_success{instance=~"$instance"}', legend: "poll success" },
+      { expr: 'haproxy_sidecar_poll_success{instance=~"$instance"}', legend: "poll success" },
       { expr: 'haproxy_sidecar_snapshot_age_seconds{instance=~"$instance"}', legend: "snapshot age" },
-      { expr: 'haproxy_sidecar_scrape_duration_seconds{instance=~"$instance"}', legend: "poll duration" },
+      { expr: 'haproxy_sidecar_poll_duration_seconds{instance=~"$instance"}', legend: "poll duration" },
     ],
   },
   {
