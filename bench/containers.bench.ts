@@ -14,7 +14,7 @@ import { deployDown, deployUp, waitServersUp } from "../infra/containers/deploy.
 import { engineUnavailableReason, startEngineService, type EngineService } from "../infra/containers/engine-service.ts";
 import { ensureImages, STAND_INS } from "../infra/containers/images.ts";
 import { LEFT_OUT, synthesizeStack, withoutLeftOut } from "../infra/containers/stack-source.ts";
-import { runAssertions } from "../sidecar/assertions/run.ts";
+import { runAssertions } from "../verification/run.ts";
 import { topology as seed } from "../infra/topology.ts";
 import type { BenchRow } from "./table.ts";
 

@@ -10,7 +10,7 @@ import { recordedProcesses, startLocalStack } from "../infra/runtime/stack.ts";
 import { groupSlots, scaleGroup, trafficBoundMs, removalBoundMs } from "../infra/gitops/scale.ts";
 import { runtimeCommand } from "../haproxy/runtime-api.ts";
 import { pollUntil } from "../lib/poll.ts";
-import { backgroundTraffic, TrafficClient } from "../sidecar/assertions/traffic.ts";
+import { backgroundTraffic, TrafficClient } from "../verification/traffic.ts";
 import { topology as example } from "../infra/topologies/discovery.ts";
 import { median, type BenchRow } from "./table.ts";
 

@@ -8,7 +8,7 @@ import { parseTopology } from "../infra/model/parse.ts";
 import { withFreePorts } from "../infra/runtime/ports.ts";
 import { startLocalStack } from "../infra/runtime/stack.ts";
 import { expectationsFromTopology, localStackAccess } from "../infra/runtime/verify.ts";
-import { runAssertions } from "../sidecar/assertions/run.ts";
+import { runAssertions } from "../verification/run.ts";
 import { topology as seed } from "../infra/topology.ts";
 import type { BenchRow } from "./table.ts";
 import { parseDuration } from "../haproxy/duration.ts";

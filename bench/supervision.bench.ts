@@ -16,7 +16,7 @@ import { topology as seed } from "../infra/topology.ts";
 import { runtimeCommand } from "../haproxy/runtime-api.ts";
 import { parseShowProc } from "../haproxy/master-cli.ts";
 import { pollUntil } from "../lib/poll.ts";
-import { TrafficClient } from "../sidecar/assertions/traffic.ts";
+import { TrafficClient } from "../verification/traffic.ts";
 import { median, type BenchRow } from "./table.ts";
 
 const CLIENTS = 8;

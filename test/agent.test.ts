@@ -10,7 +10,7 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, it } from "vitest";
 import { EXPECTED_DISTRIBUTION_FILE, readApplied } from "../infra/runtime/applied.ts";
 import { checkHaproxyConfig } from "../infra/render/haproxy-check.ts";
-import { backgroundTraffic, TrafficClient } from "../sidecar/assertions/traffic.ts";
+import { backgroundTraffic, TrafficClient } from "../verification/traffic.ts";
 import { eventually, startTestStack, type TestStack } from "./support/stack.ts";
 import { REPO_ROOT, runCli } from "./support/run-cli.ts";
 import { seedTopology } from "./support/topologies.ts";

@@ -10,7 +10,7 @@ import { parseShowProc } from "../haproxy/master-cli.ts";
 import { runtimeCommand } from "../haproxy/runtime-api.ts";
 import { sha256 } from "../infra/runtime/applied.ts";
 import { recordedProcesses } from "../infra/runtime/stack.ts";
-import { backgroundTraffic, burst, TrafficClient } from "../sidecar/assertions/traffic.ts";
+import { backgroundTraffic, burst, TrafficClient } from "../verification/traffic.ts";
 import { eventually, runDirWithTopology, startTestStack, type TestStack } from "./support/stack.ts";
 import { REPO_ROOT, runCli } from "./support/run-cli.ts";
 import { editedTopology, seedTopology } from "./support/topologies.ts";

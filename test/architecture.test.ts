@@ -1,18 +1,23 @@
 // The house rules of the layout, checked on the import graph: data flows one way (lib ← haproxy ←
-// sidecar ← infra), the sidecar never reads the model, and no module imports itself back in a cycle.
+// sidecar, verification ← infra), the sidecar never reads the model, and no module imports itself back in a cycle.
 import assert from "node:assert/strict";
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { describe, it } from "vitest";
 import { REPO_ROOT } from "../infra/repo.ts";
 
-const LAYERS = ["lib", "haproxy", "sidecar", "infra"] as const;
-/** What each top-level folder may import from the project (besides itself). */
+const LAYERS = ["lib", "haproxy", "sidecar", "verification", "infra"] as const;
+/**
+ * What each top-level folder may import from the project (besides itself): the sidecar reads HAProxy
+ * and nothing of the stack; the verification engine (traffic, probes, judges) reads HAProxy too, and
+ * the stack's commands (start, apply, verify, containers) use both.
+ */
 const MAY_IMPORT: Record<(typeof LAYERS)[number], readonly string[]> = {
   lib: [],
   haproxy: ["lib"],
   sidecar: ["lib", "haproxy"],
-  infra: ["lib", "haproxy", "sidecar"],
+  verification: ["lib", "haproxy"],
+  infra: ["lib", "haproxy", "sidecar", "verification"],
 };
 
 function sourceFiles(dir: string): string[] {

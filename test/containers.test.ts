@@ -14,7 +14,7 @@ import { engineUnavailableReason, startEngineService, type EngineService } from 
 import { hostAdminSocket, STACK_LABEL } from "../infra/containers/deploy.ts";
 import { runtimeCommand } from "../haproxy/runtime-api.ts";
 import { field, parseShowStat, serverStates } from "../haproxy/show-stat.ts";
-import { backgroundTraffic, TrafficClient } from "../sidecar/assertions/traffic.ts";
+import { backgroundTraffic, TrafficClient } from "../verification/traffic.ts";
 import { eventually, processesMentioning } from "./support/stack.ts";
 import { runCli } from "./support/run-cli.ts";
 import { seedTopology } from "./support/topologies.ts";

@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import { createServer, type AddressInfo, type Server } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, it } from "vitest";
-import { requestOnce } from "../sidecar/assertions/probes.ts";
+import { requestOnce } from "../verification/probes.ts";
 import { eventually, startTestStack, type TestStack } from "./support/stack.ts";
 
 /** Splits an RFC 6587 octet-counted stream ("LEN SP MSG" repeated) into messages; the rest waits for more bytes. */

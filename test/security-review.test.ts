@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { readdirSync, readFileSync, readlinkSync, rmSync, statSync } from "node:fs";
 import { connect } from "node:net";
 import { afterAll, beforeAll, describe, it } from "vitest";
-import { requestOnce } from "../sidecar/assertions/probes.ts";
+import { requestOnce } from "../verification/probes.ts";
 import { StatsCredentialsUnsetError } from "../infra/errors.ts";
 import { parseTopology } from "../infra/model/parse.ts";
 import { withFreePorts } from "../infra/runtime/ports.ts";

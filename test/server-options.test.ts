@@ -8,7 +8,7 @@ import { Pool } from "undici";
 import { runtimeCommand } from "../haproxy/runtime-api.ts";
 import { field, parseShowStat, serverStates } from "../haproxy/show-stat.ts";
 import { SIDECAR_PATHS } from "../sidecar/endpoints.ts";
-import { requestOnce } from "../sidecar/assertions/probes.ts";
+import { requestOnce } from "../verification/probes.ts";
 import { eventually, startTestStack, type TestStack } from "./support/stack.ts";
 
 const QUEUE_TIMEOUT_MS = 1500;

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, it } from "vitest";
 import { parseComponentStatuses } from "../sidecar/component-status.ts";
-import { backgroundTraffic, TrafficClient } from "../sidecar/assertions/traffic.ts";
+import { backgroundTraffic, TrafficClient } from "../verification/traffic.ts";
 import { runtimeCommand } from "../haproxy/runtime-api.ts";
 import { parseShowProc } from "../haproxy/master-cli.ts";
 import { findFreePortRange } from "../infra/runtime/ports.ts";

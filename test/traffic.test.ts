@@ -4,7 +4,7 @@ import { once } from "node:events";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { describe, it } from "vitest";
-import { backgroundTraffic, burst, freshLoopbackSource, TrafficClient } from "../sidecar/assertions/traffic.ts";
+import { backgroundTraffic, burst, freshLoopbackSource, TrafficClient } from "../verification/traffic.ts";
 import { eventually } from "./support/stack.ts";
 
 async function server(handler: (remote: string) => { status?: number; servedBy?: string; destroy?: boolean }) {

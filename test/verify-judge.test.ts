@@ -5,8 +5,8 @@ import { describe, it } from "vitest";
 import {
   judgeDistribution, judgeFailover, judgeHealth, judgePersistence, judgeRecovery,
   type Expectations, type TrafficSample,
-} from "../sidecar/assertions/judge.ts";
-import { renderChartSvg, renderTable, seriesOf } from "../sidecar/assertions/report.ts";
+} from "../verification/judge.ts";
+import { renderChartSvg, renderTable, seriesOf } from "../verification/report.ts";
 import { expectations } from "./support/expectations.ts";
 
 const counts = (entries: Record<string, number>) => new Map(Object.entries(entries));

@@ -1,6 +1,6 @@
 // npm run verify's access to the stack deployed on the local engine: HAProxy's admin socket in its
 // volume, and a web server killed and started by stopping and starting its container.
-import type { StackAccess } from "../../sidecar/assertions/run.ts";
+import type { StackAccess } from "../../verification/run.ts";
 import { runtimeCommand } from "../../haproxy/runtime-api.ts";
 import { VerifyNotPossibleError } from "../errors.ts";
 import type { Topology } from "../model/schema.ts";

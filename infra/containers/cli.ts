@@ -16,8 +16,8 @@ import { startEngineService } from "./engine-service.ts";
 import { ensureImages } from "./images.ts";
 import { containerStackAccess } from "./access.ts";
 import { expectationsFromTopology, readDiscoveredServers } from "../runtime/verify.ts";
-import { runAssertions } from "../../sidecar/assertions/run.ts";
-import { renderTable } from "../../sidecar/assertions/report.ts";
+import { runAssertions } from "../../verification/run.ts";
+import { renderTable } from "../../verification/report.ts";
 import { LEFT_OUT, synthesizeStack, withoutLeftOut } from "./stack-source.ts";
 
 const USAGE = `usage: npm run containers -- up|verify|down [--topology FILE] [--state-dir DIR]

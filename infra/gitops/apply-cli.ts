@@ -4,7 +4,7 @@
 import { mkdir } from "node:fs/promises";
 import { join, relative, resolve } from "node:path";
 import { parseCliArgs, runMain } from "../../lib/cli.ts";
-import { renderHtmlReport, renderTable } from "../../sidecar/assertions/report.ts";
+import { renderHtmlReport, renderTable } from "../../verification/report.ts";
 import { StackNotRunningError } from "../errors.ts";
 import { writeFileAtomic } from "../files.ts";
 import { DEFAULT_TOPOLOGY_FILE, loadTopologyFile } from "../model/load.ts";

@@ -2,8 +2,8 @@
 // new topology, verified by traffic, undone by itself when anything fails. Everything it touches is
 // passed in (ApplyIO), so the same steps can run wherever HAProxy runs.
 import type { Topology } from "../model/schema.ts";
-import type { AssertionResult } from "../../sidecar/assertions/judge.ts";
-import { allPassed } from "../../sidecar/assertions/judge.ts";
+import type { AssertionResult } from "../../verification/judge.ts";
+import { allPassed } from "../../verification/judge.ts";
 import { judgeReload, parseShowProc, type ShowProc } from "../../haproxy/master-cli.ts";
 import { pollUntil } from "../../lib/poll.ts";
 import { checkSettleMs } from "../runtime/verify.ts";

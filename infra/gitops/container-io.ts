@@ -4,7 +4,7 @@
 import { cp, mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { runtimeCommand } from "../../haproxy/runtime-api.ts";
-import { runAssertions } from "../../sidecar/assertions/run.ts";
+import { runAssertions } from "../../verification/run.ts";
 import { VerifyNotPossibleError } from "../errors.ts";
 import { writeFileAtomic } from "../files.ts";
 import type { Topology } from "../model/schema.ts";

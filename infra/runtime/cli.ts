@@ -21,9 +21,9 @@ import { markedProcessGroups, RUN_DIR_MARKER } from "./processes.ts";
 import { STACK_STATE_FILE } from "./plan.ts";
 import { Supervisor } from "./supervisor.ts";
 import { formatStatus, healthy, observeStack } from "./status.ts";
-import { runAssertions } from "../../sidecar/assertions/run.ts";
-import { renderTable } from "../../sidecar/assertions/report.ts";
-import { allPassed } from "../../sidecar/assertions/judge.ts";
+import { runAssertions } from "../../verification/run.ts";
+import { renderTable } from "../../verification/report.ts";
+import { allPassed } from "../../verification/judge.ts";
 import { expectationsFromTopology, readLocalDiscoveredServers, localCa, localStackAccess, recordVerifyReport, START_CHECKS } from "./verify.ts";
 
 const USAGE = `usage: npm start [-- --topology FILE] [--run-dir DIR] [--certs-dir DIR] [--detach]

@@ -1,6 +1,6 @@
 // What npm run verify expects of the default topology: the judges' tests start from it, and the
 // model-derivation test checks that the default topology derives exactly this.
-import type { Expectations } from "../../sidecar/assertions/judge.ts";
+import type { Expectations } from "../../verification/judge.ts";
 
 export const DEFAULT_EXPECTATIONS: Expectations = {
   frontendUrl: "http://127.0.0.1:60000/",

@@ -2,13 +2,13 @@
 // touches is passed in (the runtime API, a way to kill and restart a server), so the same code runs
 // against the local runtime or anything else that can provide those.
 import { setTimeout as sleep } from "node:timers/promises";
-import { parseShowStat, serverStates } from "../../haproxy/show-stat.ts";
+import { parseShowStat, serverStates } from "../haproxy/show-stat.ts";
 import {
   judgeDistribution, judgeEntrypoints, judgeFailover, judgeHealth, judgePersistence, judgeRecovery, judgeSecurity,
   canRedispatch, failoverBoundMs, recoveryBoundMs,
   ASSERTIONS, type AssertionName, type AssertionResult, type Expectations, type TrafficSample,
 } from "./judge.ts";
-import { pollUntil } from "../../lib/poll.ts";
+import { pollUntil } from "../lib/poll.ts";
 import { backgroundTraffic, burst, freshLoopbackSource, TrafficClient } from "./traffic.ts";
 import { measureSecurity, probeEntrypoint } from "./probes.ts";
 

@@ -1,6 +1,6 @@
 // What traffic must show, and pure functions that judge a measurement against it. The caller
 // derives Expectations from the topology model; nothing here reads the model, HAProxy or a socket.
-import { downWithinMs, upWithinMs } from "../../haproxy/check-timing.ts";
+import { downWithinMs, upWithinMs } from "../haproxy/check-timing.ts";
 
 export type Balance = "roundrobin" | "leastconn" | "source" | "uri" | "first";
 
