@@ -10,7 +10,7 @@ import { defineConfig } from "vitest/config";
 const FAST_TIER = [
   "architecture", "model", "render", "render-directives", "render-properties", "error-pages", "plan", "distribution",
   "sidecar-parse", "sidecar-self-metrics", "compressed-exposition", "verify-judge", "verify-expectations", "alert-rules",
-  "docker-stack", "kubernetes-stack", "deploy-plan", "engine-config", "master-cli", "workflows", "image-sources", "terraform-diff",
+  "docker-stack", "kubernetes-stack", "deploy-sequence", "engine-config", "master-cli", "workflows", "image-sources", "terraform-diff",
 ].map((name) => `test/${name}.test.ts`);
 
 export default defineConfig({

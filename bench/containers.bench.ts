@@ -9,7 +9,7 @@ import { withFreePorts } from "../infra/runtime/ports.ts";
 import { REPO_ROOT } from "../infra/repo.ts";
 import { expectationsFromTopology } from "../infra/runtime/verify.ts";
 import { containerStackAccess } from "../infra/containers/access.ts";
-import { planDeploy } from "../infra/containers/deploy-plan.ts";
+import { deploySequence } from "../infra/containers/deploy-sequence.ts";
 import { deployDown, deployUp, waitServersUp } from "../infra/containers/deploy.ts";
 import { engineUnavailableReason, startEngineService, type EngineService } from "../infra/containers/engine-service.ts";
 import { ensureImages, STAND_INS } from "../infra/containers/images.ts";
@@ -32,7 +32,7 @@ export async function containersBench(): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];
   try {
     const { json, stackDir } = synthesizeStack(topology, relative(REPO_ROOT, join(scratch, "topology.json")));
-    const plan = withoutLeftOut(planDeploy(json, { stackDir, variables: {} }), quiet);
+    const plan = withoutLeftOut(deploySequence(json, { stackDir, variables: {} }), quiet);
     const up = async () => {
       const started = performance.now();
       await ensureImages(engine, plan.images, { leaveOut: [...LEFT_OUT], log: quiet });

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { App } from "cdktf";
 import { parseTopology } from "../infra/model/parse.ts";
 import type { TopologyInput } from "../infra/model/schema.ts";
-import { planDockerStack } from "../infra/docker/plan.ts";
+import { declareDockerStack } from "../infra/docker/declaration.ts";
 import { DockerTopologyStack } from "../infra/docker/stack.ts";
 import { topology as seed } from "../infra/topology.ts";
 import { medianMs, ms, type BenchRow } from "./table.ts";
@@ -33,7 +33,7 @@ export async function synthBench(): Promise<BenchRow[]> {
     try {
       const time = await medianMs(runs, () => {
         const app = new App({ outdir });
-        new DockerTopologyStack(app, planDockerStack(topology));
+        new DockerTopologyStack(app, declareDockerStack(topology));
         app.synth();
       });
       rows.push({ group: "cdktf", case: `synth, ${label}`, value: ms(time), note: `median of ${runs}; plan + constructs + cdk.tf.json written` });

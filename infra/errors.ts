@@ -138,7 +138,7 @@ export class StatsCredentialsUnsetError extends CodedError {
 /** The local container deployer met something in the synthesized stack it does not implement. */
 export class DeployUnsupportedError extends CodedError {
   readonly code = "DEPLOY_UNSUPPORTED";
-  constructor(readonly where: string, problem: string, todo = "cdktf deploy handles it; teach infra/containers/deploy-plan.ts its meaning (from the docker provider's documentation) to deploy it locally") {
+  constructor(readonly where: string, problem: string, todo = "cdktf deploy handles it; teach infra/containers/deploy-sequence.ts its meaning (from the docker provider's documentation) to deploy it locally") {
     super(`${where}: ${problem}: ${todo}`);
   }
 }

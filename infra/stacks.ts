@@ -4,9 +4,9 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { App } from "cdktf";
 import type { Topology } from "./model/schema.ts";
-import { planDockerStack } from "./docker/plan.ts";
+import { declareDockerStack } from "./docker/declaration.ts";
 import { DockerTopologyStack } from "./docker/stack.ts";
-import { planKubernetesStack } from "./kubernetes/plan.ts";
+import { declareKubernetesStack } from "./kubernetes/declaration.ts";
 import { KubernetesTopologyStack } from "./kubernetes/stack.ts";
 
 export interface StackOptions {
@@ -21,8 +21,8 @@ export interface SynthesizedStacks {
 }
 
 export function synthesizeStacks(topology: Topology, outdir: string, options: StackOptions): SynthesizedStacks {
-  const docker = planDockerStack(topology, { source: options.source });
-  const kubernetes = planKubernetesStack(topology, { source: options.source, haproxyReplicas: options.haproxyReplicas });
+  const docker = declareDockerStack(topology, { source: options.source });
+  const kubernetes = declareKubernetesStack(topology, { source: options.source, haproxyReplicas: options.haproxyReplicas });
   const app = new App({ outdir, skipValidation: false });
   const ids = [new DockerTopologyStack(app, docker), new KubernetesTopologyStack(app, kubernetes)].map((s) => s.node.id);
   app.synth();

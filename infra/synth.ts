@@ -10,7 +10,7 @@ import { dockerTarget } from "./render/targets.ts";
 import { renderHaproxyConfig } from "./render/render.ts";
 import { certificateFiles } from "./render/validate.ts";
 import { REPO_ROOT } from "./repo.ts";
-import { planKubernetesStack } from "./kubernetes/plan.ts";
+import { declareKubernetesStack } from "./kubernetes/declaration.ts";
 import { synthesizeStacks } from "./stacks.ts";
 
 const USAGE = `usage: npm run synth [-- --topology FILE] [--outdir DIR] [--haproxy-replicas N]
@@ -25,7 +25,7 @@ async function main(argv: string[]): Promise<number> {
   if (!Number.isInteger(replicas)) throw new UsageError(`--haproxy-replicas ${values["haproxy-replicas"]}: use a whole number\n${USAGE}`);
   const topology = await loadTopologyFile(values.topology);
   const source = relative(REPO_ROOT, resolve(values.topology));
-  const kubernetes = planKubernetesStack(topology, { source, haproxyReplicas: replicas });
+  const kubernetes = declareKubernetesStack(topology, { source, haproxyReplicas: replicas });
   // Every config either stack runs has passed the real HAProxy's check, as render's do. TLS
   // certificates exist only where the stack is deployed: stand in for them.
   for (const config of [renderHaproxyConfig(topology, dockerTarget()), kubernetes.haproxyConfig]) {

@@ -5,11 +5,11 @@ import assert from "node:assert/strict";
 import { describe, it } from "vitest";
 import { diffTopologies } from "../infra/gitops/changes.ts";
 import { makePlan } from "../infra/gitops/plan.ts";
-import { planScale, removalBoundMs, trafficBoundMs } from "../infra/gitops/scale.ts";
+import { scaleSteps, removalBoundMs, trafficBoundMs } from "../infra/gitops/scale.ts";
 import { parseTopology } from "../infra/model/parse.ts";
 import type { Topology } from "../infra/model/schema.ts";
 import { expectedDistribution } from "../infra/runtime/applied.ts";
-import { dnsHostsFile, groupInstances, planLocalStack } from "../infra/runtime/plan.ts";
+import { dnsHostsFile, groupInstances, declareLocalStack } from "../infra/runtime/declaration.ts";
 import { discoveredServers } from "../infra/runtime/verify.ts";
 import { findDrift, judgeDistribution, type ServerSample } from "../sidecar/distribution.ts";
 import { parseShowStat } from "../haproxy/show-stat.ts";
@@ -31,7 +31,7 @@ describe("npm run scale's plan", () => {
   ];
   for (const [name, to, start, stop] of table) {
     it(name, () => {
-      const plan = planScale(topology(), "web_pool", to);
+      const plan = scaleSteps(topology(), "web_pool", to);
       assert.deepEqual([plan.start.map((i) => i.name), plan.stop.map((i) => i.name)], [start, stop]);
     });
   }
@@ -50,27 +50,27 @@ describe("npm run scale's plan", () => {
   ];
   for (const [name, edit, backend, count, message] of refusals) {
     it(`refuses ${name}: SCALE_NOT_POSSIBLE`, () => {
-      assert.throws(() => planScale(topology(edit), backend, count), (e: Error & { code?: string }) => e.code === "SCALE_NOT_POSSIBLE" && message.test(e.message));
+      assert.throws(() => scaleSteps(topology(edit), backend, count), (e: Error & { code?: string }) => e.code === "SCALE_NOT_POSSIBLE" && message.test(e.message));
     });
   }
 
   it("the local stack refuses SRV records it cannot answer for, naming the field; a group with its own name servers runs no instance", () => {
     const srv = (t: any) => Object.assign(t.backends[0].discovery, { record: "SRV", dnsName: "_http._tcp.web.lb.internal", port: undefined });
-    assert.throws(() => planLocalStack(topology(srv), { runDir: "/run/lb", sidecar: false }), (e: Error & { code?: string }) => e.code === "TARGET_PLAN_INVALID" && /^backends\.web_pool\.discovery\.record: the local stack answers a group's name with its own dnsmasq, as A records/.test(e.message));
-    const external = planLocalStack(topology((t) => (t.backends[0].discovery.resolver = { nameservers: ["10.0.0.2:53"] })), { runDir: "/run/lb", sidecar: false });
+    assert.throws(() => declareLocalStack(topology(srv), { runDir: "/run/lb", sidecar: false }), (e: Error & { code?: string }) => e.code === "TARGET_PLAN_INVALID" && /^backends\.web_pool\.discovery\.record: the local stack answers a group's name with its own dnsmasq, as A records/.test(e.message));
+    const external = declareLocalStack(topology((t) => (t.backends[0].discovery.resolver = { nameservers: ["10.0.0.2:53"] })), { runDir: "/run/lb", sidecar: false });
     assert.deepEqual(external.components.filter((c) => c.kind === "web" || c.kind === "dns").map((c) => c.name), []);
-    assert.throws(() => planScale(topology((t) => (t.backends[0].discovery.resolver = { nameservers: ["10.0.0.2:53"] })), "web_pool", 3), /its records are served by its own name servers/);
+    assert.throws(() => scaleSteps(topology((t) => (t.backends[0].discovery.resolver = { nameservers: ["10.0.0.2:53"] })), "web_pool", 3), /its records are served by its own name servers/);
   });
 
   it("plans dnsmasq before HAProxy, answering from the run directory on 127.0.0.1 only, only when a backend discovers", () => {
-    const plan = planLocalStack(topology(), { runDir: "/run/lb", sidecar: false });
+    const plan = declareLocalStack(topology(), { runDir: "/run/lb", sidecar: false });
     const names = plan.components.map((c) => c.name);
     assert.ok(names.indexOf("dnsmasq") < names.indexOf("haproxy") && names.indexOf("web-2") < names.indexOf("dnsmasq"), names.join(", "));
     const dns = plan.components.find((c) => c.name === "dnsmasq")!;
     assert.ok(dns.args.includes("--listen-address=127.0.0.1") && dns.args.includes("--no-resolv") && dns.args.includes("--addn-hosts=/run/lb/dns.hosts"), dns.args.join(" "));
-    assert.equal(planLocalStack(parseTopology(discoveryTopology() as any), { runDir: "/run/lb", sidecar: false }).components.filter((c) => c.kind === "dns").length, 1);
+    assert.equal(declareLocalStack(parseTopology(discoveryTopology() as any), { runDir: "/run/lb", sidecar: false }).components.filter((c) => c.kind === "dns").length, 1);
     const seed = topology((t) => (t.backends[0] = { name: "web_pool", servers: [{ name: "a", address: "a", port: 5001 }] }));
-    assert.equal(planLocalStack(seed, { runDir: "/run/lb", sidecar: false }).components.some((c) => c.kind === "dns"), false);
+    assert.equal(declareLocalStack(seed, { runDir: "/run/lb", sidecar: false }).components.some((c) => c.kind === "dns"), false);
   });
 });
 

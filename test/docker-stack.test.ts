@@ -14,7 +14,7 @@ import { renderHaproxyConfig } from "../infra/render/render.ts";
 import { renderPrometheusConfig } from "../infra/render/prometheus.ts";
 import { checkHaproxyConfig } from "../infra/render/haproxy-check.ts";
 import { DOCKER_PATHS, dockerTarget } from "../infra/render/targets.ts";
-import { planDockerStack } from "../infra/docker/plan.ts";
+import { declareDockerStack } from "../infra/docker/declaration.ts";
 import { PINNED_IMAGES } from "../infra/images.ts";
 import { bindPorts } from "../infra/model/schema.ts";
 import { DockerTopologyStack } from "../infra/docker/stack.ts";
@@ -33,7 +33,7 @@ const SOURCE = DEFAULT_TOPOLOGY_FILE;
 
 function synth(topology: Topology): { json: string; stack: any } {
   const app = Testing.app();
-  const json = Testing.synth(new DockerTopologyStack(app, planDockerStack(topology, { source: SOURCE })));
+  const json = Testing.synth(new DockerTopologyStack(app, declareDockerStack(topology, { source: SOURCE })));
   return { json, stack: JSON.parse(json) };
 }
 
@@ -261,7 +261,7 @@ describe("the stack follows the model", () => {
 
   it("two servers on one address with different ports are refused, saying why", () => {
     const topology = parseTopology(editedTopology((t) => t.backends[0].servers.push({ name: "web-c", address: "web-a", port: 5009, cookie: "web-c" })));
-    assert.throws(() => planDockerStack(topology), (e: unknown) => e instanceof TargetPlanError && /server address "web-a" is used with ports 5001 and 5009/.test(e.message));
+    assert.throws(() => declareDockerStack(topology), (e: unknown) => e instanceof TargetPlanError && /server address "web-a" is used with ports 5001 and 5009/.test(e.message));
   });
 });
 
@@ -302,7 +302,7 @@ describe("a discovered group in the Docker stack: containers behind one network 
   it("SRV records Docker's name server cannot give are refused, naming the field; a group with its own name servers gets no container", () => {
     const srv = discoveryTopology() as any;
     Object.assign(srv.backends[0].discovery, { record: "SRV", dnsName: "_http._tcp.web.lb.internal", port: undefined });
-    assert.throws(() => planDockerStack(parseTopology(srv)), (e: unknown) => e instanceof TargetPlanError && /^backends\.web_pool\.discovery\.record: on the docker target the group's name is a network alias/.test(e.message));
+    assert.throws(() => declareDockerStack(parseTopology(srv)), (e: unknown) => e instanceof TargetPlanError && /^backends\.web_pool\.discovery\.record: on the docker target the group's name is a network alias/.test(e.message));
     const external = discoveryTopology() as any;
     external.backends[0].discovery.resolver = { nameservers: ["10.0.0.2:53"] };
     assert.deepEqual(Object.keys(containers(synth(parseTopology(external)).stack)).filter((n) => n.startsWith("web")), []);

@@ -7,7 +7,7 @@ import { appendFileSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, it } from "vitest";
 import { imageInputFiles } from "../infra/docker/image-sources.ts";
-import { SIDECAR_IMAGE_SOURCES } from "../infra/docker/plan.ts";
+import { SIDECAR_IMAGE_SOURCES } from "../infra/docker/declaration.ts";
 import { REPO_ROOT } from "../infra/repo.ts";
 import { copyRepository, type RepoCopy } from "./support/repo-copy.ts";
 

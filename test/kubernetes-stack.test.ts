@@ -13,7 +13,7 @@ import { ConfigMap } from "kubernetes-models/v1/ConfigMap";
 import { Namespace } from "kubernetes-models/v1/Namespace";
 import { Service } from "kubernetes-models/v1/Service";
 import type { IDeployment } from "kubernetes-models/apps/v1/Deployment";
-import { CONFIG_HASH_ANNOTATION, KUBERNETES_PATHS, leaveDelaySeconds, planKubernetesStack, type KubernetesStackPlan } from "../infra/kubernetes/plan.ts";
+import { CONFIG_HASH_ANNOTATION, KUBERNETES_PATHS, leaveDelaySeconds, declareKubernetesStack, type KubernetesStackDeclaration } from "../infra/kubernetes/declaration.ts";
 import { KubernetesTopologyStack, toProviderConfig } from "../infra/kubernetes/stack.ts";
 import { parseTopology } from "../infra/model/parse.ts";
 import { checkHaproxyConfig } from "../infra/render/haproxy-check.ts";
@@ -36,9 +36,9 @@ const TOPOLOGIES = [
 
 const MODELS: Record<string, new (data: any) => { validate(): void }> = { Namespace, ConfigMap, Service, Deployment, PodDisruptionBudget, HorizontalPodAutoscaler };
 
-const plan = (input: unknown, options = {}) => planKubernetesStack(parseTopology(input as any), { source: DEFAULT_TOPOLOGY_FILE, ...options });
-const synth = (p: KubernetesStackPlan) => JSON.parse(Testing.synth(new KubernetesTopologyStack(Testing.app(), p)));
-const deployment = (p: KubernetesStackPlan, name: string) => p.objects.find((o) => o.object.kind === "Deployment" && o.object.metadata?.name === name)!.object as IDeployment;
+const plan = (input: unknown, options = {}) => declareKubernetesStack(parseTopology(input as any), { source: DEFAULT_TOPOLOGY_FILE, ...options });
+const synth = (p: KubernetesStackDeclaration) => JSON.parse(Testing.synth(new KubernetesTopologyStack(Testing.app(), p)));
+const deployment = (p: KubernetesStackDeclaration, name: string) => p.objects.find((o) => o.object.kind === "Deployment" && o.object.metadata?.name === name)!.object as IDeployment;
 const containersOf = (d: IDeployment) => d.spec!.template.spec!.containers;
 
 describe("every object against Kubernetes' schema, every resource against the provider's", () => {
@@ -144,7 +144,7 @@ describe("HAProxy's pods", () => {
     const base = plan(discoveryTopology());
     const weight = discoveryTopology() as any;
     weight.backends[0].discovery.maxServers = 20;
-    const hash = (p: KubernetesStackPlan) => deployment(p, "haproxy").spec!.template.metadata!.annotations![CONFIG_HASH_ANNOTATION];
+    const hash = (p: KubernetesStackDeclaration) => deployment(p, "haproxy").spec!.template.metadata!.annotations![CONFIG_HASH_ANNOTATION];
     assert.notEqual(hash(plan(weight)), hash(base));
     const more = discoveryTopology() as any;
     more.backends[0].discovery.instances = 5;

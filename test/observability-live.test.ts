@@ -16,7 +16,7 @@ import { runAssertions } from "../verification/run.ts";
 import { ALERTS } from "../infra/render/alert-rules.ts";
 import { DASHBOARD_PANELS } from "../infra/render/dashboard.ts";
 import { HAPROXY_JOB } from "../infra/render/prometheus.ts";
-import { DASHBOARD_FILE, PROMETHEUS_CONFIG_FILE } from "../infra/runtime/plan.ts";
+import { DASHBOARD_FILE, PROMETHEUS_CONFIG_FILE } from "../infra/runtime/declaration.ts";
 import { expectationsFromTopology, localStackAccess, recordVerifyReport, START_CHECKS } from "../infra/runtime/verify.ts";
 import { ALERTMANAGER_PATHS, PROMETHEUS_PATHS } from "../infra/endpoints.ts";
 import { eventually, getJson, startTestStack, type TestStack } from "./support/stack.ts";

@@ -5,8 +5,8 @@ import { describe, it } from "vitest";
 import { parseTopology } from "../infra/model/parse.ts";
 import { renderHaproxyConfig } from "../infra/render/render.ts";
 import { dockerTarget, localTarget } from "../infra/render/targets.ts";
-import { planLocalStack } from "../infra/runtime/plan.ts";
-import { planDockerStack } from "../infra/docker/plan.ts";
+import { declareLocalStack } from "../infra/runtime/declaration.ts";
+import { declareDockerStack } from "../infra/docker/declaration.ts";
 import { editedTopology } from "./support/topologies.ts";
 
 /** The lines of one section ("frontend http_front", "global", ...), indented as rendered. */
@@ -176,7 +176,7 @@ describe("sockets: one owner decides the path on each target", () => {
       t.global.statsSocket.path = "/var/lib/haproxy/api.sock";
       t.global.masterSocket = "/var/lib/haproxy/ctl.sock";
     }));
-    const plan = planLocalStack(topology, { runDir: "/run/lb", sidecar: true });
+    const plan = declareLocalStack(topology, { runDir: "/run/lb", sidecar: true });
     assert.deepEqual(plan.sockets, { admin: "/run/lb/api.sock", master: "/run/lb/ctl.sock" });
     const haproxy = plan.components.find((c) => c.kind === "haproxy")!;
     assert.equal(haproxy.args[haproxy.args.indexOf("-S") + 1], "/run/lb/ctl.sock,mode,600");
@@ -190,7 +190,7 @@ describe("sockets: one owner decides the path on each target", () => {
       t.global.statsSocket.path = "/var/lib/haproxy/api.sock";
       t.global.masterSocket = "/var/lib/haproxy/ctl.sock";
     }));
-    const containers = planDockerStack(topology).containers;
+    const containers = declareDockerStack(topology).containers;
     const haproxy = containers.find((c) => c.name === "haproxy")!.command!;
     assert.equal(haproxy[haproxy.indexOf("-S") + 1], "/var/lib/haproxy/ctl.sock,mode,600");
     const sidecar = containers.find((c) => c.name === "sidecar")!.command!;

@@ -2,8 +2,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "vitest";
 import { parseTopology } from "../infra/model/parse.ts";
-import { planDockerStack } from "../infra/docker/plan.ts";
-import { planLocalStack } from "../infra/runtime/plan.ts";
+import { declareDockerStack } from "../infra/docker/declaration.ts";
+import { declareLocalStack } from "../infra/runtime/declaration.ts";
 import { sidecarHeapLimitMb, sidecarNodeFlags } from "../sidecar/node-flags.ts";
 import { seedTopology } from "./support/topologies.ts";
 
@@ -29,9 +29,9 @@ describe("the sidecar's Node.js flags", () => {
   it("are what the local runtime and the Docker stack run the sidecar with", () => {
     const topology = topologyWith(300);
     const flags = sidecarNodeFlags(300);
-    const local = planLocalStack(topology, { runDir: "/tmp/run", sidecar: true }).components.find((c) => c.kind === "sidecar")!;
+    const local = declareLocalStack(topology, { runDir: "/tmp/run", sidecar: true }).components.find((c) => c.kind === "sidecar")!;
     assert.deepEqual(local.args.slice(0, flags.length), flags);
-    const docker = planDockerStack(topology).containers.find((c) => c.name === "sidecar")!;
+    const docker = declareDockerStack(topology).containers.find((c) => c.name === "sidecar")!;
     assert.equal(docker.env?.NODE_OPTIONS, flags.join(" "));
   });
 });

@@ -4,13 +4,13 @@
 import { join, relative, resolve } from "node:path";
 import { parseCliArgs, runMain } from "../../lib/cli.ts";
 import { handleInterrupts } from "../../lib/interrupt.ts";
-import { planDockerStack } from "../docker/plan.ts";
+import { declareDockerStack } from "../docker/declaration.ts";
 import type { Topology } from "../model/schema.ts";
 import { UsageError } from "../../lib/errors.ts";
 import { formatTable } from "../../lib/text-table.ts";
 import { DEFAULT_TOPOLOGY_FILE, loadTopologyFile } from "../model/load.ts";
 import { REPO_ROOT } from "../repo.ts";
-import { planDeploy } from "./deploy-plan.ts";
+import { deploySequence } from "./deploy-sequence.ts";
 import { deployDown, deployUp, hostAdminSocket, waitServersUp } from "./deploy.ts";
 import { startEngineService } from "./engine-service.ts";
 import { ensureImages } from "./images.ts";
@@ -63,7 +63,7 @@ async function main(argv: string[]): Promise<number> {
     }
     const { json, stackDir } = synthesizeStack(topology, relative(REPO_ROOT, resolve(values.topology)));
     const variables = Object.fromEntries(Object.keys(json.variable ?? {}).map((name) => [name, process.env[`TF_VAR_${name}`] as string]).filter(([, v]) => v !== undefined));
-    const plan = withoutLeftOut(planDeploy(json, { stackDir, variables }), log);
+    const plan = withoutLeftOut(deploySequence(json, { stackDir, variables }), log);
     const started = performance.now();
     await ensureImages(engine, plan.images, { leaveOut: [...LEFT_OUT], log });
     const imagesMs = performance.now() - started;
@@ -81,7 +81,7 @@ async function main(argv: string[]): Promise<number> {
 /** The published ports of what a person looks at, as npm start prints them: the frontends, HAProxy's metrics, the sidecar, Prometheus, Alertmanager. */
 function whereToLook(topology: Topology, running: string[]): string[] {
   const looked: Record<string, string> = { haproxy: "HAProxy", sidecar: "sidecar metrics", prometheus: "Prometheus", alertmanager: "Alertmanager", grafana: "Grafana" };
-  return planDockerStack(topology, {}).containers
+  return declareDockerStack(topology, {}).containers
     .filter((c) => looked[c.name] && running.includes(c.name))
     .flatMap((c) => c.ports.map((p) => `${looked[c.name]!.padEnd(16)} http://${p.ip === "" || p.ip === "0.0.0.0" ? "127.0.0.1" : p.ip}:${p.external}/`));
 }

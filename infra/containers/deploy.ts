@@ -1,10 +1,10 @@
-// Carries a DeployPlan out on the engine, and takes down exactly what it created (every network,
+// Carries a DeploySequence out on the engine, and takes down exactly what it created (every network,
 // volume and container it makes carries the stack's label; images stay, as a cache).
 import { createHash } from "node:crypto";
 import { posix } from "node:path";
 import { pollUntil } from "../../lib/poll.ts";
 import { EngineRequestError } from "../errors.ts";
-import type { ContainerToRun, DeployPlan, EngineContainerCreate } from "./deploy-plan.ts";
+import type { ContainerToRun, DeploySequence, EngineContainerCreate } from "./deploy-sequence.ts";
 import { tarOneFile, type EngineClient } from "./engine.ts";
 import { runtimeCommand } from "../../haproxy/runtime-api.ts";
 import { parseShowStat, serverStates } from "../../haproxy/show-stat.ts";
@@ -23,7 +23,7 @@ export interface UpReport {
   containers: { name: string; state: string; health: string; ms: number }[];
 }
 
-export async function deployUp(engine: EngineClient, stack: string, plan: DeployPlan, log: (line: string) => void): Promise<UpReport> {
+export async function deployUp(engine: EngineClient, stack: string, plan: DeploySequence, log: (line: string) => void): Promise<UpReport> {
   // Terraform's containers name their image by its id: a rebuilt image replaces the container.
   const imageIds = new Map<string, string>();
   for (const image of new Set(plan.containers.map((c) => c.create.Image))) {

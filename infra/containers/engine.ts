@@ -3,7 +3,7 @@
 // because nothing else runs health checks where systemd does not (podman schedules them with it).
 import { Client } from "undici";
 import { EngineRequestError } from "../errors.ts";
-import type { EngineContainerCreate } from "./deploy-plan.ts";
+import type { EngineContainerCreate } from "./deploy-sequence.ts";
 
 const API = "/v1.41";
 /** podman's libpod API, served on the same socket. */

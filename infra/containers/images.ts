@@ -10,7 +10,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { EngineUnavailableError } from "../errors.ts";
 import { PINNED_IMAGES } from "../images.ts";
-import type { ImageToBuild, ImageToPull } from "./deploy-plan.ts";
+import type { ImageToBuild, ImageToPull } from "./deploy-sequence.ts";
 import { runTool, type EngineService } from "./engine-service.ts";
 
 const STAND_INS_DIR = fileURLToPath(new URL("./stand-ins/", import.meta.url));

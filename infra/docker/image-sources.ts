@@ -5,7 +5,7 @@ import { createHash } from "node:crypto";
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 import { buildSync, stop as stopEsbuild } from "esbuild";
-import type { ImageSources } from "./plan.ts";
+import type { ImageSources } from "./declaration.ts";
 
 /** The repository files an image is made of, relative to the root, sorted. */
 export function imageInputFiles(repoRoot: string, sources: ImageSources): string[] {

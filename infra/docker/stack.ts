@@ -9,10 +9,10 @@ import { DockerProvider } from "@cdktf/provider-docker/lib/provider/index.js";
 import { Volume } from "@cdktf/provider-docker/lib/volume/index.js";
 import { REPO_ROOT } from "../repo.ts";
 import { imageSourceHash } from "./image-sources.ts";
-import { FROM_STACK_DIR_TO_REPO, type DockerStackPlan } from "./plan.ts";
+import { FROM_STACK_DIR_TO_REPO, type DockerStackDeclaration } from "./declaration.ts";
 
 export class DockerTopologyStack extends TerraformStack {
-  constructor(scope: Construct, plan: DockerStackPlan) {
+  constructor(scope: Construct, plan: DockerStackDeclaration) {
     super(scope, plan.name);
     // Relative to cdktf.out/stacks/<name>, where Terraform runs: the state lands at the repository
     // root, and no absolute path of the synthesizing machine is written (cdktf's default would be).

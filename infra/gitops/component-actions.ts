@@ -6,9 +6,9 @@
 import type { Topology } from "../model/schema.ts";
 import { renderHaproxyConfig } from "../render/render.ts";
 import { dockerTarget, localTarget } from "../render/targets.ts";
-import { planLocalStack } from "../runtime/plan.ts";
-import { planDockerStack } from "../docker/plan.ts";
-import { planKubernetesStack } from "../kubernetes/plan.ts";
+import { declareLocalStack } from "../runtime/declaration.ts";
+import { declareDockerStack } from "../docker/declaration.ts";
+import { declareKubernetesStack } from "../kubernetes/declaration.ts";
 import { withRuntimeChanges, type TopologyEdit } from "./changes.ts";
 
 export const TARGETS = ["local", "docker", "kubernetes"] as const;
@@ -55,7 +55,7 @@ const json = (value: unknown) => JSON.stringify(value);
 /** Each target's description of what runs, keyed by component. */
 const DESCRIBE: Record<Target, (t: Topology) => Description> = {
   local: (t) => {
-    const plan = planLocalStack(t, { runDir: PLAN_RUN_DIR, sidecar: true, source: SOURCE, env: PLACEHOLDER_ENV });
+    const plan = declareLocalStack(t, { runDir: PLAN_RUN_DIR, sidecar: true, source: SOURCE, env: PLACEHOLDER_ENV });
     return new Map(
       plan.components.map((c) => [
         c.name,
@@ -64,7 +64,7 @@ const DESCRIBE: Record<Target, (t: Topology) => Description> = {
     );
   },
   docker: (t) => {
-    const plan = planDockerStack(t, { source: SOURCE });
+    const plan = declareDockerStack(t, { source: SOURCE });
     // As the docker provider sees a container: the health check changes in place; depends_on only orders creation.
     return new Map(
       plan.containers.map(({ name, image, healthcheck, waitHealthy, dependsOn: _order, ...container }) => [
@@ -73,7 +73,7 @@ const DESCRIBE: Record<Target, (t: Topology) => Description> = {
       ]),
     );
   },
-  kubernetes: (t) => new Map(planKubernetesStack(t, { source: SOURCE }).objects.map(({ id, object }) => [id, { spec: json(object) }])),
+  kubernetes: (t) => new Map(declareKubernetesStack(t, { source: SOURCE }).objects.map(({ id, object }) => [id, { spec: json(object) }])),
 };
 
 /** The config a target's HAProxy would run, for the runtime check. */

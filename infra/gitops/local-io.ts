@@ -10,7 +10,7 @@ import { DEFAULT_ERROR_PAGES_DIR } from "../render/haproxy-check.ts";
 import { renderHaproxyConfig } from "../render/render.ts";
 import { ERROR_PAGE_DIR, haproxySockets, localTarget } from "../render/targets.ts";
 import { HAPROXY_CONFIG_FILE, LAST_GOOD_CONFIG_FILE } from "../runtime/applied.ts";
-import { planLocalStack, type LocalStackPlan } from "../runtime/plan.ts";
+import { declareLocalStack, type LocalStackDeclaration } from "../runtime/declaration.ts";
 import { provisionCertificates } from "../runtime/certificates.ts";
 import { startComponents, stopComponents, writeConfigFiles } from "../runtime/stack.ts";
 import { APPLY_CHECKS, expectationsFromTopology, readLocalDiscoveredServers, localCa, localStackAccess } from "../runtime/verify.ts";
@@ -30,9 +30,9 @@ export interface LocalApply {
 export function localIO({ runDir, running, sidecar, step, log }: LocalApply): ApplyIO {
   const target = localTarget(runDir);
   const sockets = haproxySockets(running, target);
-  const planFor = (t: Topology) => planLocalStack(t, { runDir, sidecar });
+  const planFor = (t: Topology) => declareLocalStack(t, { runDir, sidecar });
   /** Restarts `names` as `plan` says, writing the files they read first. */
-  const restart = async (plan: LocalStackPlan, names: string[]) => {
+  const restart = async (plan: LocalStackDeclaration, names: string[]) => {
     if (names.length === 0) return;
     log(`restarting ${names.join(", ")}`);
     const components = plan.components.filter((c) => names.includes(c.name));
@@ -78,7 +78,7 @@ export function localIO({ runDir, running, sidecar, step, log }: LocalApply): Ap
  */
 export function refuseHaproxyRestart(base: Topology, head: Topology, runDir: string): void {
   const commandLine = (t: Topology) => {
-    const haproxy = planLocalStack(t, { runDir, sidecar: false }).components.find((c) => c.kind === "haproxy")!;
+    const haproxy = declareLocalStack(t, { runDir, sidecar: false }).components.find((c) => c.kind === "haproxy")!;
     return JSON.stringify([haproxy.command, haproxy.args]);
   };
   if (commandLine(base) !== commandLine(head)) {

@@ -11,13 +11,13 @@ import { ScaleNotFollowedError, ScaleNotPossibleError, StackNotRunningError } fr
 import { writeFileAtomic } from "../files.ts";
 import { recordRemovalMs, resolutionMs, type ServerGroup, type Topology } from "../model/schema.ts";
 import { readApplied, recordApplied } from "../runtime/applied.ts";
-import { DNS_HOSTS_FILE, allGroupInstances, dnsHostsFile, groupInstances, planLocalStack, type GroupInstance } from "../runtime/plan.ts";
+import { DNS_HOSTS_FILE, allGroupInstances, dnsHostsFile, groupInstances, declareLocalStack, type GroupInstance } from "../runtime/declaration.ts";
 import { startComponents, stopComponents } from "../runtime/stack.ts";
 import { readState, stillRecordedProcess } from "../runtime/state.ts";
 import { acquireApplyLock } from "./apply-lock.ts";
 
 /** What a scale does, decided from the counts alone. */
-export interface ScalePlan {
+export interface ScaleSteps {
   backend: string;
   from: number;
   to: number;
@@ -26,7 +26,7 @@ export interface ScalePlan {
 }
 
 /** Pure: the instances to start (the new numbers) or stop (the highest numbers first go). */
-export function planScale(topology: Topology, backend: string, to: number): ScalePlan {
+export function scaleSteps(topology: Topology, backend: string, to: number): ScaleSteps {
   const group = topology.backends.find((b) => b.name === backend)?.discovery;
   const groups = topology.backends.filter((b) => b.discovery).map((b) => b.name);
   if (!group) throw new ScaleNotPossibleError(`backend "${backend}" has no discovery group to scale; ${groups.length ? `groups: ${groups.join(", ")}` : "this topology has none (add discovery to a backend)"}`);
@@ -64,7 +64,7 @@ export interface InstanceOutcome {
   slot: string;
 }
 
-export interface ScaleResult extends Omit<ScalePlan, "start" | "stop"> {
+export interface ScaleResult extends Omit<ScaleSteps, "start" | "stop"> {
   instances: InstanceOutcome[];
   /** When the new instances' records were published, and the leaving ones' removed (epoch ms). */
   recordsAddedAt?: number;
@@ -97,11 +97,11 @@ export async function scaleGroup(backend: string, to: number, options: ScaleOpti
   try {
     const [applied, state] = [await readApplied(runDir), await readState(runDir)];
     if (!applied || !state) throw new StackNotRunningError(runDir, "npm run scale works on the local stack: start it with npm start");
-    const plan = planScale(applied.topology, backend, to);
+    const plan = scaleSteps(applied.topology, backend, to);
     const group = applied.topology.backends.find((b) => b.name === backend)!.discovery!;
     const head: Topology = structuredClone(applied.topology);
     head.backends.find((b) => b.name === backend)!.discovery!.instances = to;
-    const stack = planLocalStack(head, { runDir, sidecar: state.processes.some((p) => p.name === "sidecar") });
+    const stack = declareLocalStack(head, { runDir, sidecar: state.processes.some((p) => p.name === "sidecar") });
     const dns = state.processes.find((p) => p.name === "dnsmasq");
     if (!dns || !stillRecordedProcess(dns)) throw new StackNotRunningError(runDir, "its name server (dnsmasq) is not running: npm start repairs the stack");
     const admin = stack.sockets.admin;

@@ -11,7 +11,7 @@ import { NamespaceV1 } from "@cdktf/provider-kubernetes/lib/namespace-v1/index.j
 import { PodDisruptionBudgetV1 } from "@cdktf/provider-kubernetes/lib/pod-disruption-budget-v1/index.js";
 import { KubernetesProvider } from "@cdktf/provider-kubernetes/lib/provider/index.js";
 import { ServiceV1 } from "@cdktf/provider-kubernetes/lib/service-v1/index.js";
-import { KUBERNETES_VARIABLES, type KubernetesStackPlan, type PlannedObject } from "./plan.ts";
+import { KUBERNETES_VARIABLES, type KubernetesStackDeclaration, type PlannedObject } from "./declaration.ts";
 
 /** API list fields whose provider block is named in the singular. */
 const SINGULAR: Record<string, string> = {
@@ -51,7 +51,7 @@ export function toProviderConfig(value: unknown, key = "", parent = ""): unknown
 }
 
 export class KubernetesTopologyStack extends TerraformStack {
-  constructor(scope: Construct, plan: KubernetesStackPlan) {
+  constructor(scope: Construct, plan: KubernetesStackDeclaration) {
     super(scope, `${plan.name}-kubernetes`);
     new LocalBackend(this, { path: `../../../terraform.${plan.name}-kubernetes.tfstate` });
     for (const v of Object.values(KUBERNETES_VARIABLES)) {

@@ -18,7 +18,7 @@ import { StackAlreadyRunningError } from "../errors.ts";
 import { serving, startLocalStack, stopAll, stopLocalStack, type LocalStack } from "./stack.ts";
 import { readState, updateState, type StackState } from "./state.ts";
 import { markedProcessGroups, RUN_DIR_MARKER } from "./processes.ts";
-import { STACK_STATE_FILE } from "./plan.ts";
+import { STACK_STATE_FILE } from "./declaration.ts";
 import { Supervisor } from "./supervisor.ts";
 import { formatStatus, healthy, observeStack } from "./status.ts";
 import { runAssertions } from "../../verification/run.ts";

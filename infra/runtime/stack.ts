@@ -20,7 +20,7 @@ import { parseDuration } from "../../haproxy/duration.ts";
 import { upWithinMs } from "../../haproxy/check-timing.ts";
 import { HAPROXY_CONFIG_FILE, recordApplied, sha256 } from "./applied.ts";
 import { DEFAULT_TOPOLOGY_FILE } from "../model/load.ts";
-import { DASHBOARD_FILE, STACK_STATE_FILE, planLocalStack, type ComponentPlan, type LocalStackPlan } from "./plan.ts";
+import { DASHBOARD_FILE, STACK_STATE_FILE, declareLocalStack, type LocalComponent, type LocalStackDeclaration } from "./declaration.ts";
 import { isPortFree, portOwner } from "./ports.ts";
 import { findOnPath, isAlive, killProcessGroup, lastLines, markedProcessGroups, processCommandLine, startProcess, stopProcessGroup, type ManagedProcess } from "./processes.ts";
 import { readState, recordProcess, stillRecordedProcess, updateProcess, updateState, type RecordedProcess, type StackState } from "./state.ts";
@@ -40,7 +40,7 @@ export class LocalStack {
   private stopping: Promise<void> | undefined;
 
   constructor(
-    readonly plan: LocalStackPlan,
+    readonly plan: LocalStackDeclaration,
     readonly processes: ManagedProcess[],
     readonly certificates: ProvisionedCertificates = { dir: "", given: [], generated: [] },
   ) {}
@@ -61,19 +61,19 @@ export class LocalStack {
 }
 
 /** Writes the files `components` read at start (atomically, each with its mode). */
-export async function writeConfigFiles(runDir: string, components: readonly ComponentPlan[]): Promise<void> {
+export async function writeConfigFiles(runDir: string, components: readonly LocalComponent[]): Promise<void> {
   for (const { file, content, mode } of components.flatMap((c) => c.configFiles)) await writeFileAtomic(join(runDir, file), content, { mode });
 }
 
 /** Starts one component's process (not waiting for it to serve); every start of a component goes here. */
-export async function launchComponent(component: ComponentPlan): Promise<ManagedProcess> {
+export async function launchComponent(component: LocalComponent): Promise<ManagedProcess> {
   if (component.pidFile !== undefined) await rm(component.pidFile, { force: true });
   return startProcess(component);
 }
 
 export async function startLocalStack(topology: Topology, options: StartOptions): Promise<LocalStack> {
   const log = options.log ?? (() => {});
-  const plan = planLocalStack(topology, { runDir: options.runDir, sidecar: options.sidecar ?? false, source: options.source });
+  const plan = declareLocalStack(topology, { runDir: options.runDir, sidecar: options.sidecar ?? false, source: options.source });
 
   // Pre-flight: nothing is started until everything that can be checked has been.
   await refuseIfRunning(plan.runDir);
@@ -216,7 +216,7 @@ export async function holdComponent(runDir: string, name: string): Promise<void>
  * Starts components of a running stack (web servers a change adds), each gated on its readiness,
  * and records them before HAProxy in the state file so that npm stop stops them after it.
  */
-export async function startComponents(plan: LocalStackPlan, components: ComponentPlan[]): Promise<void> {
+export async function startComponents(plan: LocalStackDeclaration, components: LocalComponent[]): Promise<void> {
   if (!(await readState(plan.runDir))) throw new StackNotRunningError(plan.runDir);
   for (const component of components) {
     await writeFile(component.logFile, "", { flag: "a" });
@@ -281,7 +281,7 @@ async function httpOk(url: string): Promise<boolean> {
  * Whether a component serves: its ready URL answers 2xx, or (HAProxy) its stats socket answers,
  * which its worker does only once it has bound its frontends.
  */
-export async function serving(component: ComponentPlan): Promise<boolean> {
+export async function serving(component: LocalComponent): Promise<boolean> {
   if (component.readyUrl !== undefined) return httpOk(component.readyUrl);
   if (component.readyDns !== undefined) return dnsServing(component.readyDns.server, component.readyDns.name);
   if (component.readySocket === undefined) return true;
@@ -309,7 +309,7 @@ function haproxyReadyTimeoutMs(topology: Topology): number {
 }
 
 /** True when HAProxy reports every expected server UP; otherwise what it reports instead. */
-async function haproxyReady(plan: LocalStackPlan): Promise<true | string> {
+async function haproxyReady(plan: LocalStackDeclaration): Promise<true | string> {
   let states: ServerState[];
   try {
     states = serverStates(parseShowStat(await runtimeCommand({ path: plan.sockets.admin }, "show stat")));
@@ -328,7 +328,7 @@ async function haproxyReady(plan: LocalStackPlan): Promise<true | string> {
   ].join(", ")}`;
 }
 
-async function waitUntilReady(component: ComponentPlan, managed: ManagedProcess, plan: LocalStackPlan): Promise<void> {
+async function waitUntilReady(component: LocalComponent, managed: ManagedProcess, plan: LocalStackDeclaration): Promise<void> {
   const probe: () => Promise<boolean | string> = component.kind === "haproxy" ? () => haproxyReady(plan) : () => serving(component);
   const timeoutMs = component.kind === "haproxy" ? haproxyReadyTimeoutMs(plan.topology) : 20_000;
   let lastReason = "";

@@ -9,7 +9,7 @@ import { readStateFile, stateFileText, type StateFileFormat } from "../../lib/st
 import type { ComponentStatus } from "../../sidecar/component-status.ts";
 import { createFileExclusive, writeFileAtomic } from "../files.ts";
 import { StackStateLockedError } from "../errors.ts";
-import { STACK_STATE_FILE, type ComponentPlan } from "./plan.ts";
+import { STACK_STATE_FILE, type LocalComponent } from "./declaration.ts";
 import { isAlive, processExecutable, processStartTicks } from "./processes.ts";
 
 /** How a process ended: an exit code or a signal; both null when it was not our child (unknown). */
@@ -36,7 +36,7 @@ export interface RecordedProcess extends ComponentStatus {
   startedAt?: string;
   lastExit?: ExitRecord;
   /** How it was started, so that the supervisor can start it again as it was. */
-  component?: ComponentPlan;
+  component?: LocalComponent;
 }
 
 export interface StackState {
@@ -47,7 +47,7 @@ export interface StackState {
 }
 
 /** A fresh record of `component` running as `pid`; `previous` keeps its restart count and last exit. */
-export function recordProcess(name: string, pid: number, component?: ComponentPlan, previous?: RecordedProcess): RecordedProcess {
+export function recordProcess(name: string, pid: number, component?: LocalComponent, previous?: RecordedProcess): RecordedProcess {
   return {
     name,
     state: "running",

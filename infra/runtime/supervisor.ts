@@ -9,7 +9,7 @@
 // (HAPROXY_MWORKER_WAIT_ONLY; test/supervision.test.ts holds this fact, bench/ measures the cost).
 import { setTimeout as sleep } from "node:timers/promises";
 import { pollUntil } from "../../lib/poll.ts";
-import type { ComponentPlan } from "./plan.ts";
+import type { LocalComponent } from "./declaration.ts";
 import { stopProcessGroup, type ManagedProcess } from "./processes.ts";
 import { launchComponent, serving } from "./stack.ts";
 import { describeExit, readState, recordProcess, stillRecordedProcess, updateProcess, updateState, type ExitRecord, type RecordedProcess } from "./state.ts";
@@ -138,7 +138,7 @@ export class Supervisor {
     await this.restart(gone, component, exit);
   }
 
-  private async restart(gone: RecordedProcess, component: ComponentPlan, exit: ExitRecord): Promise<void> {
+  private async restart(gone: RecordedProcess, component: LocalComponent, exit: ExitRecord): Promise<void> {
     const current = (await readState(this.runDir))?.processes.find((p) => p.name === gone.name);
     if (current?.pid !== gone.pid || current.state !== "restarting") return; // held, removed or replaced meanwhile
     // What is left of the old process group (an orphaned HAProxy or gunicorn worker) holds its ports.

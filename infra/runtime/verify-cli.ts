@@ -13,7 +13,7 @@ import { REPO_ROOT } from "../repo.ts";
 import { ASSERTIONS, allPassed, type AssertionName, type AssertionResult } from "../../verification/judge.ts";
 import { runAssertions } from "../../verification/run.ts";
 import { renderHtmlReport, renderTable } from "../../verification/report.ts";
-import { planLocalStack } from "./plan.ts";
+import { declareLocalStack } from "./declaration.ts";
 import { recordedProcesses, startLocalStack, type LocalStack } from "./stack.ts";
 import { stillRecordedProcess } from "./state.ts";
 import { expectationsFromTopology, readLocalDiscoveredServers, localCa, localStackAccess, recordVerifyReport } from "./verify.ts";
@@ -75,7 +75,7 @@ async function main(argv: string[]): Promise<number> {
     ownStack = await startLocalStack(topology, { runDir, sidecar: true, source: relative(REPO_ROOT, resolve(values.topology)), log });
   }
   try {
-    const plan = ownStack?.plan ?? planLocalStack(topology, { runDir, sidecar: true });
+    const plan = ownStack?.plan ?? declareLocalStack(topology, { runDir, sidecar: true });
     const expectations = expectationsFromTopology(topology, { ca: values.ca ? readCa(values.ca) : localCa(runDir), discovered: await readLocalDiscoveredServers(plan) });
     log(`checking ${only.join(", ")} through ${expectations.frontendUrl} (backend ${expectations.backend}, balance ${expectations.balance})`);
     const run = await runAssertions(expectations, localStackAccess(plan, log), { only, requests });

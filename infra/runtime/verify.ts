@@ -14,7 +14,7 @@ import { runtimeCommand } from "../../haproxy/runtime-api.ts";
 import type { EntrypointExpectation, Expectations } from "../../verification/judge.ts";
 import type { RunOptions, StackAccess, VerifyRun } from "../../verification/run.ts";
 import { writeFileAtomic } from "../files.ts";
-import { ASSERTIONS_FILE, type ComponentPlan, type LocalStackPlan } from "./plan.ts";
+import { ASSERTIONS_FILE, type LocalComponent, type LocalStackDeclaration } from "./declaration.ts";
 import { killProcessGroup } from "./processes.ts";
 import { holdComponent, launchComponent, recordedProcesses, recordRestart } from "./stack.ts";
 import { stillRecordedProcess } from "./state.ts";
@@ -51,13 +51,13 @@ export async function readDiscoveredServers(adminSocket: string, topology: Topol
 }
 
 /** The web components the local stack runs, as recorded (npm run scale may have started more than the topology file counts). */
-async function runningWebComponents(plan: LocalStackPlan): Promise<ComponentPlan[]> {
+async function runningWebComponents(plan: LocalStackDeclaration): Promise<LocalComponent[]> {
   const recorded = ((await recordedProcesses(plan.runDir)) ?? []).flatMap((p) => (p.component ? [p.component] : []));
   return [...recorded, ...plan.components].filter((c) => c.kind === "web");
 }
 
 /** The discovered servers of the local stack. */
-export const readLocalDiscoveredServers = (plan: LocalStackPlan, topology: Topology = plan.topology) => readDiscoveredServers(plan.sockets.admin, topology);
+export const readLocalDiscoveredServers = (plan: LocalStackDeclaration, topology: Topology = plan.topology) => readDiscoveredServers(plan.sockets.admin, topology);
 
 /**
  * What traffic must show, derived from the model: the first frontend's backend in depth (through
@@ -191,7 +191,7 @@ export async function recordVerifyReport(runDir: string, report: VerifyReport): 
 }
 
 /** Access to the local stack running from `plan.runDir`. */
-export function localStackAccess(plan: LocalStackPlan, log: (line: string) => void): StackAccess {
+export function localStackAccess(plan: LocalStackDeclaration, log: (line: string) => void): StackAccess {
   // A discovered group's slot is the instance at the address HAProxy holds for it (read once, when
   // first asked: a fault test fails the instance that served, and starts that one again).
   const slotInstances = new Map<string, string>();

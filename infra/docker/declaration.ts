@@ -1,6 +1,6 @@
 // What the Docker topology is, decided from the model without cdktf: containers, images, ports,
 // files, health checks. stack.ts only maps this onto cdktf resources, so cdktf stays confined
-// there and this plan can be read and tested on its own.
+// there and this declaration can be read and tested on its own.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Topology } from "../model/schema.ts";
@@ -70,7 +70,7 @@ export interface PulledImage {
   name: string;
 }
 
-export interface ContainerPlan {
+export interface ContainerDeclaration {
   name: string;
   image: BuiltImage | PulledImage;
   /** Network aliases: the names other containers (and haproxy.cfg) reach it by. */
@@ -123,11 +123,11 @@ export interface StackVariable {
   sensitive: boolean;
 }
 
-export interface DockerStackPlan {
+export interface DockerStackDeclaration {
   name: string;
   network: string;
   volumes: string[];
-  containers: ContainerPlan[];
+  containers: ContainerDeclaration[];
   variables: StackVariable[];
 }
 
@@ -150,7 +150,7 @@ interface StackContext {
   volumes: { socket: string; prometheus: string; alertmanager: string; grafana: string };
 }
 
-export function planDockerStack(topology: Topology, options: { source?: string } = {}): DockerStackPlan {
+export function declareDockerStack(topology: Topology, options: { source?: string } = {}): DockerStackDeclaration {
   const name = topology.name;
   const context: StackContext = {
     topology,
@@ -191,9 +191,9 @@ function statsSecrets(topology: Topology): string[] {
 const readTemplate = (...parts: string[]) => readFileSync(join(TEMPLATES_DIR, ...parts), "utf8");
 
 /** One web container per distinct server address: the address is its host name on the network. */
-function webContainers(topology: Topology): ContainerPlan[] {
+function webContainers(topology: Topology): ContainerDeclaration[] {
   const image: BuiltImage = { kind: "build", name: `${topology.name}-web:local`, context: "apps/web", dockerfile: "Dockerfile", sources: { files: ["apps/web"], bundles: [] } };
-  const webs = new Map<string, ContainerPlan>();
+  const webs = new Map<string, ContainerDeclaration>();
   for (const backend of topology.backends) {
     for (const server of backend.servers) {
       const existing = webs.get(server.address);
@@ -214,7 +214,7 @@ function webContainers(topology: Topology): ContainerPlan[] {
  * network alias), so that Docker's name server returns one address per container and HAProxy's
  * slots follow a new count without a change to its config or its container.
  */
-function groupContainers(topology: Topology, image: BuiltImage): ContainerPlan[] {
+function groupContainers(topology: Topology, image: BuiltImage): ContainerDeclaration[] {
   return topology.backends.flatMap((backend) => {
     const group = backend.discovery;
     // A group with name servers of its own (Consul, a cloud DNS) is run by someone else: HAProxy only asks.
@@ -229,7 +229,7 @@ function groupContainers(topology: Topology, image: BuiltImage): ContainerPlan[]
 }
 
 /** One container of the web app: reached by `alias` on the network, answering as `instance`, checked as the model says. */
-function webContainer(w: { name: string; alias: string; instance: string; port: number; healthPath: string | undefined; checks: { inter: string; fall: number }; image: BuiltImage }): ContainerPlan {
+function webContainer(w: { name: string; alias: string; instance: string; port: number; healthPath: string | undefined; checks: { inter: string; fall: number }; image: BuiltImage }): ContainerDeclaration {
   return {
     name: w.name,
     image: w.image,
@@ -250,7 +250,7 @@ function webContainer(w: { name: string; alias: string; instance: string; port: 
  * not depend on the topology's proxies, so a config change never replaces it (only its published
  * ports, monitoring listener and sockets do).
  */
-function haproxyContainer({ topology, sockets, volumes }: StackContext): ContainerPlan {
+function haproxyContainer({ topology, sockets, volumes }: StackContext): ContainerDeclaration {
   const { monitoring } = topology;
   const usesTls = topology.frontends.some((f) => f.binds.some((b) => b.tlsCertificate !== undefined));
   return {
@@ -288,7 +288,7 @@ function haproxyContainer({ topology, sockets, volumes }: StackContext): Contain
  * with npm run apply's engine: the runtime API or a master-socket reload, verified, rolled back.
  * It runs from the sidecar's image as HAProxy's user (uid/gid 99), which owns the volume.
  */
-function agentContainer({ topology, source, volumes }: StackContext): ContainerPlan {
+function agentContainer({ topology, source, volumes }: StackContext): ContainerDeclaration {
   const sidecar = sidecarImage(topology);
   return {
     name: DOCKER_HOSTS.agent,
@@ -320,7 +320,7 @@ export const SIDECAR_IMAGE_SOURCES: ImageSources = {
 
 const sidecarImage = (topology: Topology): BuiltImage => ({ kind: "build", name: `${topology.name}-sidecar:local`, context: ".", dockerfile: "sidecar/Dockerfile", sources: SIDECAR_IMAGE_SOURCES });
 
-function sidecarContainer({ topology, sockets, volumes }: StackContext): ContainerPlan {
+function sidecarContainer({ topology, sockets, volumes }: StackContext): ContainerDeclaration {
   const { port } = topology.services.sidecar;
   return {
     name: DOCKER_HOSTS.sidecar,
@@ -349,7 +349,7 @@ function sidecarContainer({ topology, sockets, volumes }: StackContext): Contain
   };
 }
 
-function prometheusContainer({ topology, source, volumes }: StackContext): ContainerPlan {
+function prometheusContainer({ topology, source, volumes }: StackContext): ContainerDeclaration {
   const { port } = topology.services.prometheus;
   return {
     name: DOCKER_HOSTS.prometheus,
@@ -369,7 +369,7 @@ function prometheusContainer({ topology, source, volumes }: StackContext): Conta
 }
 
 /** Alertmanager: its webhook URLs are Terraform variables, interpolated into the uploaded file at deploy. */
-function alertmanagerContainer({ topology, source, volumes }: StackContext): ContainerPlan {
+function alertmanagerContainer({ topology, source, volumes }: StackContext): ContainerDeclaration {
   const { port } = topology.services.alertmanager;
   return {
     name: DOCKER_HOSTS.alertmanager,
@@ -385,7 +385,7 @@ function alertmanagerContainer({ topology, source, volumes }: StackContext): Con
   };
 }
 
-function grafanaContainer({ topology, source, volumes }: StackContext): ContainerPlan {
+function grafanaContainer({ topology, source, volumes }: StackContext): ContainerDeclaration {
   const { services } = topology;
   const datasource = {
     apiVersion: 1,

@@ -5,21 +5,21 @@ import assert from "node:assert/strict";
 import { describe, it } from "vitest";
 import { Testing } from "cdktf";
 import { parseTopology } from "../infra/model/parse.ts";
-import { planDockerStack } from "../infra/docker/plan.ts";
+import { declareDockerStack } from "../infra/docker/declaration.ts";
 import { DockerTopologyStack } from "../infra/docker/stack.ts";
 import { DeployUnsupportedError } from "../infra/errors.ts";
-import { goDurationNs, planDeploy } from "../infra/containers/deploy-plan.ts";
+import { goDurationNs, deploySequence } from "../infra/containers/deploy-sequence.ts";
 import { RULES_FILE } from "../infra/render/alert-rules.ts";
 import { everyFeatureTopology } from "./support/goldens.ts";
 import { seedTopology } from "./support/topologies.ts";
 
-const synth = (input = seedTopology()) => JSON.parse(Testing.synth(new DockerTopologyStack(Testing.app(), planDockerStack(parseTopology(input)))));
+const synth = (input = seedTopology()) => JSON.parse(Testing.synth(new DockerTopologyStack(Testing.app(), declareDockerStack(parseTopology(input)))));
 const STACK_DIR = "/repo/cdktf.out/stacks/flask-lb"; // ${path.module}: the stack's context is three levels up, the repository
 const inputs = { stackDir: STACK_DIR, variables: {} };
 
-describe("planDeploy on the synthesized stack", () => {
+describe("deploySequence on the synthesized stack", () => {
   it("the default topology: every image, the network, the volumes and every container, in depends_on order", () => {
-    const plan = planDeploy(synth(), inputs);
+    const plan = deploySequence(synth(), inputs);
     assert.deepEqual(plan.networks, [{ name: "flask-lb", driver: "bridge" }]);
     assert.deepEqual(plan.volumes.sort(), ["flask-lb-alertmanager-data", "flask-lb-grafana-data", "flask-lb-haproxy-socket", "flask-lb-prometheus-data"]);
     const names = plan.containers.map((c) => c.name);
@@ -32,7 +32,7 @@ describe("planDeploy on the synthesized stack", () => {
   });
 
   it("a container's request carries what the stack declares: image, command, user, env, ports, mounts, health check, hardening", () => {
-    const plan = planDeploy(synth(), inputs);
+    const plan = deploySequence(synth(), inputs);
     const haproxy = plan.containers.find((c) => c.name === "haproxy")!.create;
     assert.equal(haproxy.Image, "haproxy:2.6.12");
     assert.equal(haproxy.User, "99:99");
@@ -57,9 +57,9 @@ describe("planDeploy on the synthesized stack", () => {
 
   it("every feature of the model: variables are substituted where the stack uses them, and a missing one is named", () => {
     const stack = synth(everyFeatureTopology());
-    assert.throws(() => planDeploy(stack, inputs), (e: Error) => e instanceof DeployUnsupportedError && /^variable\.\w+: has no value: set TF_VAR_\w+$/.test(e.message));
+    assert.throws(() => deploySequence(stack, inputs), (e: Error) => e instanceof DeployUnsupportedError && /^variable\.\w+: has no value: set TF_VAR_\w+$/.test(e.message));
     const variables = Object.fromEntries(Object.keys(stack.variable).map((name) => [name, `value-of-${name}`]));
-    const plan = planDeploy(stack, { ...inputs, variables });
+    const plan = deploySequence(stack, { ...inputs, variables });
     const haproxy = plan.containers.find((c) => c.name === "haproxy")!;
     assert.deepEqual(haproxy.create.Env, ["LB_STATS_USER=value-of-lb_stats_user", "LB_STATS_PASSWORD=value-of-lb_stats_password"]);
     assert.deepEqual(haproxy.create.HostConfig.Mounts?.find((m) => m.Type === "bind"), { Type: "bind", Source: "value-of-certificates_dir", Target: "/var/lib/haproxy/certs", ReadOnly: true });
@@ -76,7 +76,7 @@ describe("planDeploy on the synthesized stack", () => {
     it(`refuses ${name}, naming it`, () => {
       const stack = synth();
       edit(stack);
-      assert.throws(() => planDeploy(stack, inputs), (e: Error) => e instanceof DeployUnsupportedError && message.test(e.message));
+      assert.throws(() => deploySequence(stack, inputs), (e: Error) => e instanceof DeployUnsupportedError && message.test(e.message));
     });
   }
 });

@@ -45,7 +45,7 @@ export interface ConfigFile {
   mode: number;
 }
 
-export interface ComponentPlan extends ProcessSpec {
+export interface LocalComponent extends ProcessSpec {
   kind: ComponentKind;
   /** Every port it listens on (for pre-flight checks and messages). */
   ports: number[];
@@ -74,20 +74,20 @@ export interface ComponentPlan extends ProcessSpec {
   configFiles: ConfigFile[];
 }
 
-export interface LocalStackPlan {
+export interface LocalStackDeclaration {
   runDir: string;
   topology: Topology;
   haproxyConfig: string;
   /** Grafana's JSON model of the dashboard, every panel included (the local stack feeds them all). */
   dashboard: string;
   sockets: HaproxySockets;
-  components: ComponentPlan[];
+  components: LocalComponent[];
   /** Prometheus's scrape-target API and the jobs it must report up. */
   prometheus: { targetsApiUrl: string; jobs: string[] };
   links: { label: string; urls: string[] }[];
 }
 
-export interface PlanOptions {
+export interface LocalStackOptions {
   runDir: string;
   /** Start the metrics sidecar too. */
   sidecar: boolean;
@@ -98,7 +98,7 @@ export interface PlanOptions {
 
 const url = (port: number, path = "/") => `http://${LOCAL_ADDRESS}:${port}${path}`;
 
-export function planLocalStack(topology: Topology, options: PlanOptions): LocalStackPlan {
+export function declareLocalStack(topology: Topology, options: LocalStackOptions): LocalStackDeclaration {
   const { runDir } = options;
   const target = localTarget(runDir);
   const sockets = haproxySockets(topology.global, target);
@@ -142,7 +142,7 @@ export function planLocalStack(topology: Topology, options: PlanOptions): LocalS
 }
 
 /** One gunicorn serving on host:port, named `name` (its log, pid file and INSTANCE_NAME). */
-function gunicornComponent(name: string, host: string, port: number, runDir: string, logs: string): ComponentPlan {
+function gunicornComponent(name: string, host: string, port: number, runDir: string, logs: string): LocalComponent {
   const base = `http://${host}:${port}`;
   return {
     kind: "web",
@@ -164,8 +164,8 @@ function gunicornComponent(name: string, host: string, port: number, runDir: str
 }
 
 /** One gunicorn per distinct server port: on 127.0.0.1 the port is what tells servers apart. */
-function webComponents(topology: Topology, runDir: string, logs: string): ComponentPlan[] {
-  const webByPort = new Map<number, ComponentPlan>();
+function webComponents(topology: Topology, runDir: string, logs: string): LocalComponent[] {
+  const webByPort = new Map<number, LocalComponent>();
   for (const server of topology.backends.flatMap((b) => b.servers)) {
     if (!webByPort.has(server.port)) webByPort.set(server.port, gunicornComponent(server.name, LOCAL_ADDRESS, server.port, runDir, logs));
   }
@@ -212,7 +212,7 @@ export const LOCAL_INSTANCES_MAX = 254;
 /** Every discovered group's instances at its count (npm run scale records a new count in the applied topology): the records dnsmasq serves. */
 export const allGroupInstances = (topology: Topology) => topology.backends.flatMap((b) => (b.discovery && runsInstances(b.discovery) ? groupInstances(topology, b.name, b.discovery.instances) : []));
 
-function groupInstanceComponents(topology: Topology, runDir: string, logs: string): ComponentPlan[] {
+function groupInstanceComponents(topology: Topology, runDir: string, logs: string): LocalComponent[] {
   return allGroupInstances(topology).map((i) => gunicornComponent(i.name, i.address, i.port, runDir, logs));
 }
 
@@ -223,7 +223,7 @@ export const dnsHostsFile = (instances: readonly GroupInstance[]) => instances.m
  * dnsmasq answers the discovered groups' names from a hosts file (re-read on SIGHUP) and nothing
  * else: no upstream, no /etc/hosts, on 127.0.0.1 only; started only when a backend discovers.
  */
-function dnsComponents(topology: Topology, runDir: string, logs: string): ComponentPlan[] {
+function dnsComponents(topology: Topology, runDir: string, logs: string): LocalComponent[] {
   const instances = allGroupInstances(topology);
   const groups = topology.backends.filter((b) => b.discovery !== undefined && runsInstances(b.discovery));
   if (groups.length === 0) return [];
@@ -260,7 +260,7 @@ function dnsComponents(topology: Topology, runDir: string, logs: string): Compon
   ];
 }
 
-function haproxyComponent(topology: Topology, sockets: HaproxySockets, runDir: string, logs: string): ComponentPlan {
+function haproxyComponent(topology: Topology, sockets: HaproxySockets, runDir: string, logs: string): LocalComponent {
   const { monitoring } = topology;
   return {
     kind: "haproxy",
@@ -279,7 +279,7 @@ function haproxyComponent(topology: Topology, sockets: HaproxySockets, runDir: s
   };
 }
 
-function sidecarComponent(topology: Topology, sockets: HaproxySockets, runDir: string, logs: string): ComponentPlan {
+function sidecarComponent(topology: Topology, sockets: HaproxySockets, runDir: string, logs: string): LocalComponent {
   const { port } = topology.services.sidecar;
   return {
     kind: "sidecar",
@@ -307,7 +307,7 @@ function sidecarComponent(topology: Topology, sockets: HaproxySockets, runDir: s
   };
 }
 
-function prometheusComponent(topology: Topology, target: LocalTarget, logs: string, options: { sidecar: boolean; source: string }): ComponentPlan {
+function prometheusComponent(topology: Topology, target: LocalTarget, logs: string, options: { sidecar: boolean; source: string }): LocalComponent {
   const { port } = topology.services.prometheus;
   const { runDir } = target;
   return {
@@ -332,7 +332,7 @@ function prometheusComponent(topology: Topology, target: LocalTarget, logs: stri
   };
 }
 
-function alertmanagerComponent(topology: Topology, runDir: string, logs: string, env: NodeJS.ProcessEnv): ComponentPlan {
+function alertmanagerComponent(topology: Topology, runDir: string, logs: string, env: NodeJS.ProcessEnv): LocalComponent {
   const { port } = topology.services.alertmanager;
   const config = renderAlertmanagerConfig(topology, webhookUrlsFromEnvironment(env), { target: "local" });
   return {
@@ -356,7 +356,7 @@ function alertmanagerComponent(topology: Topology, runDir: string, logs: string,
   };
 }
 
-function refuseSharedPorts(components: ComponentPlan[]): void {
+function refuseSharedPorts(components: LocalComponent[]): void {
   const owners = new Map<number, string>();
   for (const component of components) {
     for (const port of component.ports) {

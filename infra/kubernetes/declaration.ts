@@ -67,7 +67,7 @@ export interface PlannedObject {
   ignoreChanges?: string[];
 }
 
-export interface KubernetesStackPlan {
+export interface KubernetesStackDeclaration {
   name: string;
   namespace: string;
   target: KubernetesTarget;
@@ -94,7 +94,7 @@ const image = (name: string) => `${variable(KUBERNETES_VARIABLES.registry)}/${na
 /** What every container of the stack runs with: no root, no privilege to gain, nothing writable but its volumes. */
 const RESTRICTED = { runAsNonRoot: true, allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] }, seccompProfile: { type: "RuntimeDefault" as const } };
 
-export function planKubernetesStack(topology: Topology, options: KubernetesOptions = {}): KubernetesStackPlan {
+export function declareKubernetesStack(topology: Topology, options: KubernetesOptions = {}): KubernetesStackDeclaration {
   const name = kubernetesName(topology.name, "name");
   const namespace = name;
   const target = kubernetesTarget(namespace);

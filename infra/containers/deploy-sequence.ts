@@ -79,7 +79,7 @@ export interface ContainerToRun {
   after: string[];
 }
 
-export interface DeployPlan {
+export interface DeploySequence {
   images: (ImageToBuild | ImageToPull)[];
   networks: { name: string; driver: string }[];
   volumes: string[];
@@ -95,7 +95,7 @@ export interface DeployInputs {
 }
 
 /** Reads a synthesized docker stack into what to build, create and start; refuses what it does not know. */
-export function planDeploy(stack: { resource?: Record<string, Record<string, Record<string, unknown>>>; variable?: Record<string, unknown> }, inputs: DeployInputs): DeployPlan {
+export function deploySequence(stack: { resource?: Record<string, Record<string, Record<string, unknown>>>; variable?: Record<string, unknown> }, inputs: DeployInputs): DeploySequence {
   const resources = stack.resource ?? {};
   for (const type of Object.keys(resources)) {
     if (!(type in KNOWN_ATTRIBUTES)) throw new DeployUnsupportedError(`resource.${type}`, "the local deployer knows no such resource type");
