@@ -1,6 +1,7 @@
 // A discovered group scaled under load (the discovery example's default resolver settings): how long
 // a new DNS record takes to get traffic, how long a removed one keeps it, and what fails meanwhile.
 // Three rounds of 2 → 5 → 1 while 8 connections keep sending.
+import { localGroupRuntime } from "../infra/runtime/group-runtime.ts";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -33,7 +34,7 @@ export async function discoveryBench(): Promise<BenchRow[]> {
   const trafficStart = Date.now() - traffic.now();
   try {
     for (let round = 0; round < ROUNDS; round++) {
-      const up = await scaleGroup(backend(topology), 5, { runDir, log });
+      const up = await scaleGroup(backend(topology), 5, { runDir, runtime: (running) => localGroupRuntime(runDir, running), log });
       await new Promise((r) => setTimeout(r, 2000));
       // The scale publishes the records once the new instances serve: the times count from there.
       for (const i of up.instances) {
@@ -41,7 +42,7 @@ export async function discoveryBench(): Promise<BenchRow[]> {
         const first = traffic.samples().find((s) => epochOf(s.t) >= up.recordsAddedAt! && s.server === i.instance);
         if (first) recordToFirstAnswer.push(epochOf(first.t) - up.recordsAddedAt!);
       }
-      const down = await scaleGroup(backend(topology), 1, { runDir, log });
+      const down = await scaleGroup(backend(topology), 1, { runDir, runtime: (running) => localGroupRuntime(runDir, running), log });
       for (const i of down.instances) {
         removalToMaintenance.push(i.dnsToHaproxyMs);
         const last = traffic.samples().filter((s) => s.server === i.instance).at(-1);

@@ -1,6 +1,7 @@
 // Servers found through DNS, on the real components: dnsmasq answering a group's name on loopback,
 // HAProxy 2.6's resolvers filling server-template slots, the sidecar and verify following the set.
 // npm run scale grows and shrinks the group under traffic: no reload, no failed request.
+import { localGroupRuntime } from "../infra/runtime/group-runtime.ts";
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
@@ -78,7 +79,7 @@ describe("a discovered group on the local stack: dnsmasq, HAProxy's resolvers, n
     const log = () => {};
     try {
       await eventually(async () => traffic.samples().length > 50, 5000);
-      const up = await scaleGroup(backend, 5, { runDir, log });
+      const up = await scaleGroup(backend, 5, { runDir, runtime: (running) => localGroupRuntime(runDir, running), log });
       const scaledUpAt = traffic.now();
       assert.deepEqual(up.instances.map((i) => i.instance), ["web-3", "web-4", "web-5"]);
       const bound = trafficBoundMs(group(), topology.defaults.timeouts.check);
@@ -101,7 +102,7 @@ describe("a discovered group on the local stack: dnsmasq, HAProxy's resolvers, n
       assert.equal(results[0]!.verdict, "pass", results[0]!.measured);
       assert.equal((results[0]!.measured.match(/web\d+ \d/g) ?? []).length, 5, results[0]!.measured);
 
-      const down = await scaleGroup(backend, 1, { runDir, log });
+      const down = await scaleGroup(backend, 1, { runDir, runtime: (running) => localGroupRuntime(runDir, running), log });
       const scaledDownAt = traffic.now();
       assert.deepEqual(down.instances.map((i) => i.instance), ["web-5", "web-4", "web-3", "web-2"]);
       for (const i of down.instances) {
@@ -145,9 +146,9 @@ describe("a discovered group on the local stack: dnsmasq, HAProxy's resolvers, n
         const now = (await readState(runDir))!.processes.find((p) => p.name === "dnsmasq")!;
         return now.pid !== dns.pid && now.state === "running" && now.restarts === dns.restarts + 1;
       }, 15_000), "the supervisor started dnsmasq again");
-      const again = await scaleGroup(backend, upBefore + 1, { runDir, log: () => {} });
+      const again = await scaleGroup(backend, upBefore + 1, { runDir, runtime: (running) => localGroupRuntime(runDir, running), log: () => {} });
       assert.equal(again.instances.length, 1);
-      await scaleGroup(backend, upBefore, { runDir, log: () => {} });
+      await scaleGroup(backend, upBefore, { runDir, runtime: (running) => localGroupRuntime(runDir, running), log: () => {} });
     } finally {
       await supervisor.stop();
       await traffic.stop();

@@ -3,7 +3,6 @@
 // treat slots that DNS fills and empties.
 import assert from "node:assert/strict";
 import { describe, it } from "vitest";
-import { diffTopologies } from "../infra/gitops/changes.ts";
 import { makePlan } from "../infra/gitops/plan.ts";
 import { scaleSteps, removalBoundMs, trafficBoundMs } from "../infra/gitops/scale.ts";
 import { parseTopology } from "../infra/model/parse.ts";

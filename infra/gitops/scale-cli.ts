@@ -3,6 +3,7 @@
 // before DNS names them, leaving ones drained by HAProxy before they stop; haproxy.cfg unchanged.
 import { join, resolve } from "node:path";
 import { parseCliArgs, runMain } from "../../lib/cli.ts";
+import { localGroupRuntime } from "../runtime/group-runtime.ts";
 import { UsageError } from "../../lib/errors.ts";
 import { formatTable } from "../../lib/text-table.ts";
 import { writeFileAtomic } from "../files.ts";
@@ -36,7 +37,8 @@ async function main(argv: string[]): Promise<number> {
   const [backend, count, ...extra] = positionals;
   if (backend === undefined || count === undefined || extra.length > 0) throw new UsageError(`give a backend and a count\n${USAGE}`);
   if (!/^\d+$/.test(count)) throw new UsageError(`${JSON.stringify(count)} is not an instance count: use a whole number\n${USAGE}`);
-  const result = await scaleGroup(backend, Number(count), { runDir: resolve(values["run-dir"]), log: (line) => process.stderr.write(`scale: ${line}\n`) });
+  const runDir = resolve(values["run-dir"]);
+  const result = await scaleGroup(backend, Number(count), { runDir, runtime: (running) => localGroupRuntime(runDir, running), log: (line) => process.stderr.write(`scale: ${line}\n`) });
   if (values.json) await writeFileAtomic(resolve(values.json), `${JSON.stringify(result, null, 2)}\n`);
   process.stdout.write(describeScale(result));
   return 0;

@@ -2,18 +2,14 @@
 // to haproxy.cfg. DNS is the only thing HAProxy hears: a new instance is started and serving before
 // its record appears; a leaving one loses its record first, HAProxy puts its slot in maintenance
 // (requests in flight finish), and its process stops only once HAProxy has drained it.
-import { join } from "node:path";
 import { parseDuration } from "../../haproxy/duration.ts";
 import { field, parseShowStat } from "../../haproxy/show-stat.ts";
-import { runtimeCommand } from "../../haproxy/runtime-api.ts";
 import { pollUntil } from "../../lib/poll.ts";
 import { ScaleNotFollowedError, ScaleNotPossibleError, StackNotRunningError } from "../errors.ts";
-import { writeFileAtomic } from "../files.ts";
 import { recordRemovalMs, resolutionMs, type ServerGroup, type Topology } from "../model/schema.ts";
 import { readApplied, recordApplied } from "../runtime/applied.ts";
-import { DNS_HOSTS_FILE, allGroupInstances, dnsHostsFile, groupInstances, declareLocalStack, type GroupInstance } from "../runtime/declaration.ts";
-import { startComponents, stopComponents } from "../runtime/stack.ts";
-import { readState, stillRecordedProcess } from "../runtime/state.ts";
+import { groupInstances, type GroupInstance } from "../runtime/declaration.ts";
+import type { GroupRuntime } from "../runtime/group-runtime.ts";
 import { acquireApplyLock } from "./apply-lock.ts";
 
 /** What a scale does, decided from the counts alone. */
@@ -87,7 +83,10 @@ export function groupSlots(showStat: string, backend: string, group: Pick<Server
 }
 
 export interface ScaleOptions {
+  /** Where the apply lock and the record of what runs are. */
   runDir: string;
+  /** The stack the group runs on, given what runs now (the local stack: localGroupRuntime). */
+  runtime: (running: Topology) => Promise<GroupRuntime>;
   log: (line: string) => void;
 }
 
@@ -95,21 +94,15 @@ export async function scaleGroup(backend: string, to: number, options: ScaleOpti
   const { runDir, log } = options;
   const lock = await acquireApplyLock(runDir, log);
   try {
-    const [applied, state] = [await readApplied(runDir), await readState(runDir)];
-    if (!applied || !state) throw new StackNotRunningError(runDir, "npm run scale works on the local stack: start it with npm start");
+    const applied = await readApplied(runDir);
+    if (!applied) throw new StackNotRunningError(runDir, "npm run scale works on the local stack: start it with npm start");
     const plan = scaleSteps(applied.topology, backend, to);
     const group = applied.topology.backends.find((b) => b.name === backend)!.discovery!;
     const head: Topology = structuredClone(applied.topology);
     head.backends.find((b) => b.name === backend)!.discovery!.instances = to;
-    const stack = declareLocalStack(head, { runDir, sidecar: state.processes.some((p) => p.name === "sidecar") });
-    const dns = state.processes.find((p) => p.name === "dnsmasq");
-    if (!dns || !stillRecordedProcess(dns)) throw new StackNotRunningError(runDir, "its name server (dnsmasq) is not running: npm start repairs the stack");
-    const admin = stack.sockets.admin;
-    const slots = async () => groupSlots(await runtimeCommand({ path: admin }, "show stat", { timeoutMs: 2000 }), backend, group);
-    const publish = async () => {
-      await writeFileAtomic(join(runDir, DNS_HOSTS_FILE), dnsHostsFile(allGroupInstances(head)), { mode: 0o644 });
-      process.kill(dns.pid, "SIGHUP"); // dnsmasq re-reads its hosts file and empties its cache
-    };
+    const runtime = await options.runtime(applied.topology);
+    const slots = async () => groupSlots(await runtime.admin("show stat"), backend, group);
+    const publish = () => runtime.publishRecords(head);
     const recordRunning = () => recordApplied(runDir, { ...applied, appliedAt: new Date().toISOString(), topology: head });
     const outcomes: InstanceOutcome[] = [];
     const times: Pick<ScaleResult, "recordsAddedAt" | "recordsRemovedAt"> = {};
@@ -117,7 +110,7 @@ export async function scaleGroup(backend: string, to: number, options: ScaleOpti
 
     if (plan.start.length > 0) {
       log(`starting ${plan.start.map((i) => `${i.name} (${i.address})`).join(", ")}`);
-      await startComponents(stack, stack.components.filter((c) => plan.start.some((i) => i.name === c.name)));
+      await runtime.startInstances(head, plan.start.map((i) => i.name));
       const published = Date.now();
       times.recordsAddedAt = published;
       await publish();
@@ -150,7 +143,7 @@ export async function scaleGroup(backend: string, to: number, options: ScaleOpti
         if (!drained) log(`${leaver.instance.name} still had connections ${drainBound} ms after it left: stopping it anyway (timeout server has passed)`);
         outcomes.push({ instance: leaver.instance.name, address: leaver.address, action: "stopped", dnsToHaproxyMs: inMaintenance - removed, drainMs: Date.now() - inMaintenance, slot: leaver.slot ?? "-" });
       }
-      await stopComponents(runDir, plan.stop.map((i) => i.name));
+      await runtime.stopInstances(plan.stop.map((i) => i.name));
     }
 
     // What runs now: the next apply plans from it, and verify finds the instances.
