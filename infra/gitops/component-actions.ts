@@ -52,6 +52,20 @@ type Description = Map<string, Described>;
 
 const json = (value: unknown) => JSON.stringify(value);
 
+const renders = new WeakMap<Topology, Map<string, string>>();
+
+/** HAProxy's config for a topology on the local or docker target, rendered once per topology object (the plan asks several times). */
+export function planConfig(topology: Topology, target: "local" | "docker"): string {
+  let byTarget = renders.get(topology);
+  if (!byTarget) renders.set(topology, (byTarget = new Map()));
+  let config = byTarget.get(target);
+  if (config === undefined) {
+    config = renderHaproxyConfig(topology, target === "local" ? localTarget(PLAN_RUN_DIR) : dockerTarget(), { source: SOURCE });
+    byTarget.set(target, config);
+  }
+  return config;
+}
+
 /** Each target's description of what runs, keyed by component. */
 const DESCRIBE: Record<Target, (t: Topology) => Description> = {
   local: (t) => {
@@ -69,7 +83,7 @@ const DESCRIBE: Record<Target, (t: Topology) => Description> = {
     return new Map(
       plan.containers.map(({ name, image, healthcheck, waitHealthy, dependsOn: _order, ...container }) => [
         name,
-        { spec: json([image, container]), inPlace: json([healthcheck, waitHealthy]), ...(name === "haproxy" ? { haproxyConfig: renderHaproxyConfig(t, dockerTarget(), { source: SOURCE }) } : {}) },
+        { spec: json([image, container]), inPlace: json([healthcheck, waitHealthy]), ...(name === "haproxy" ? { haproxyConfig: planConfig(t, "docker") } : {}) },
       ]),
     );
   },
@@ -78,8 +92,8 @@ const DESCRIBE: Record<Target, (t: Topology) => Description> = {
 
 /** The config a target's HAProxy would run, for the runtime check. */
 const HAPROXY_CONFIG: Partial<Record<Target, (t: Topology) => string>> = {
-  local: (t) => renderHaproxyConfig(t, localTarget(PLAN_RUN_DIR), { source: SOURCE }),
-  docker: (t) => renderHaproxyConfig(t, dockerTarget(), { source: SOURCE }),
+  local: (t) => planConfig(t, "local"),
+  docker: (t) => planConfig(t, "docker"),
 };
 
 function describe(target: Target, topology: Topology | undefined): Description {
@@ -167,6 +181,7 @@ export function componentActions(base: Topology | undefined, head: Topology, cha
   const pathsOf = (part: string) => changes.filter((c) => partOf(c.path, names) === part).map((c) => c.path);
   const all: ComponentAction[] = [];
   const problems: ComponentActions["problems"] = {};
+  const runtimeOnlyBase = base && withRuntimeChanges(base, head);
   for (const target of TARGETS) {
     let after: Description;
     try {
@@ -178,7 +193,7 @@ export function componentActions(base: Topology | undefined, head: Topology, cha
     const before = describe(target, base);
     const config = HAPROXY_CONFIG[target];
     // Runtime only when the config the runtime changes alone would give is the new config, to the letter.
-    const runtimeOnly = base !== undefined && config !== undefined && config(withRuntimeChanges(base, head)) === config(head);
+    const runtimeOnly = runtimeOnlyBase !== undefined && config !== undefined && config(runtimeOnlyBase) === config(head);
     const actions = actionsBetween(target, before, after, runtimeOnly);
     if (actions.length === 0) continue;
     const attributable = base !== undefined && parts.length > 1 && parts.length <= MAX_ATTRIBUTED_PARTS;

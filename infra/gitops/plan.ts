@@ -3,10 +3,9 @@
 // (a saved plan, to the letter), the apply agent applies the same object.
 import { createTwoFilesPatch } from "diff";
 import type { Topology } from "../model/schema.ts";
-import { renderHaproxyConfig } from "../render/render.ts";
 import { renderPrometheusConfig } from "../render/prometheus.ts";
-import { dockerTarget, localTarget } from "../render/targets.ts";
-import { componentActions, TARGETS, type ComponentAction, type ComponentActionKind, type Target } from "./component-actions.ts";
+import { dockerTarget } from "../render/targets.ts";
+import { componentActions, planConfig, TARGETS, type ComponentAction, type ComponentActionKind, type Target } from "./component-actions.ts";
 import { diffTopologies, runtimeApiCommands, type ChangeClass, type TopologyChange, type TopologyEdit } from "./changes.ts";
 import type { StackDiff } from "./terraform-diff.ts";
 
@@ -26,14 +25,12 @@ export interface Plan {
   baseProblems?: string[];
 }
 
-/** A run directory that stands for every machine's, so that the local diff shows no machine path. */
-const PLAN_RUN_DIR = "/run/lb";
 const SOURCE = "the topology";
 
 /** Every generated file a reviewer reads as text, each rendered alike; the stacks' objects are shown as actions instead. */
 export const GENERATED_FILES: { name: string; file: string; render: (topology: Topology) => string }[] = [
-  { name: "haproxy.cfg (target docker)", file: "haproxy.cfg", render: (t) => renderHaproxyConfig(t, dockerTarget(), { source: SOURCE }) },
-  { name: "haproxy.cfg (target local)", file: "haproxy.cfg", render: (t) => renderHaproxyConfig(t, localTarget(PLAN_RUN_DIR), { source: SOURCE }) },
+  { name: "haproxy.cfg (target docker)", file: "haproxy.cfg", render: (t) => planConfig(t, "docker") },
+  { name: "haproxy.cfg (target local)", file: "haproxy.cfg", render: (t) => planConfig(t, "local") },
   { name: "prometheus.yml", file: "prometheus.yml", render: (t) => renderPrometheusConfig(t, dockerTarget(), { sidecar: true, source: SOURCE }) },
 ];
 
