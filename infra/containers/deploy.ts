@@ -164,11 +164,13 @@ export async function waitServersUp(engine: EngineClient, topology: Topology, lo
   const started = performance.now();
   const socket = await hostAdminSocket(engine, topology);
   // The apply agent applies the uploaded topology after its container starts: until it records it, HAProxy may still reload.
+  // Its apply includes a reload (up to 45 s) and the verification by traffic.
+  const agentMs = 120_000;
   const applied = await pollUntil(async () => {
     const record = await readApplied(posix.dirname(socket)).catch(() => undefined);
     return record && topologyHash(record.topology) === topologyHash(topology) ? true : undefined;
-  }, { timeoutMs, intervalMs: 250 });
-  if (!applied) throw new EngineRequestError("waiting for the apply agent", 500, `it did not record the topology as applied within ${timeoutMs / 1000} s: its container's log says why (podman logs apply-agent)`);
+  }, { timeoutMs: agentMs, intervalMs: 250 });
+  if (!applied) throw new EngineRequestError("waiting for the apply agent", 500, `it did not record the topology as applied within ${agentMs / 1000} s: its container's log says why (podman logs apply-agent)`);
   const expected = topology.backends.flatMap((b) => b.servers.filter((s) => s.check && !s.disabled).map((s) => `${b.name}/${s.name}`));
   // A discovered group's containers: as many of its slots UP (filled from the network alias).
   const groups = groupsExpectedUp(topology);

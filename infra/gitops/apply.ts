@@ -93,6 +93,14 @@ async function showProc(io: ApplyIO): Promise<ShowProc> {
   return parseShowProc(await io.master("show proc"));
 }
 
+/**
+ * How long a reload may take to show in "show proc": the new master parses the config again and, for
+ * servers named by host (init-addr last,libc,none), resolves each through libc; a name server that is
+ * slow then (podman's restarts as containers join its network) held a measured reload for 20 s. The old
+ * worker serves meanwhile, so waiting is safe; giving up would roll back a reload that took.
+ */
+const RELOAD_SHOWS_WITHIN_MS = 45_000;
+
 /** Reloads through the master CLI and waits until "show proc" shows it took, or says why not. */
 async function reload(io: ApplyIO, topology: Topology): Promise<void> {
   const before = await showProc(io);
@@ -103,7 +111,7 @@ async function reload(io: ApplyIO, topology: Topology): Promise<void> {
     if (judged.took) return judged;
     reason = judged.reason;
     return /failed/.test(judged.reason) ? judged : undefined;
-  }, { timeoutMs: 15_000, intervalMs: 100 });
+  }, { timeoutMs: RELOAD_SHOWS_WITHIN_MS, intervalMs: 100 });
   if (!outcome?.took) throw new StepFailed(`the reload did not take: ${reason}`);
   // The old worker finishes its connections and leaves by itself, within hard-stop-after (HAProxy's
   // own bound): the apply does not wait for it; show proc (and npm run status) shows it meanwhile.
