@@ -10,6 +10,9 @@ import { killProcessGroup } from "../infra/runtime/processes.ts";
 import { recordedProcesses } from "../infra/runtime/stack.ts";
 import { eventually, runDirWithTopology, startTestStack, type TestStack } from "./support/stack.ts";
 import { runCli } from "./support/run-cli.ts";
+import { judgeDrift } from "../infra/gitops/drift.ts";
+import { parseTopology } from "../infra/model/parse.ts";
+import { seedTopology } from "./support/topologies.ts";
 
 describe("npm run drift on a running stack", () => {
   let running: TestStack;
@@ -100,5 +103,16 @@ describe("npm run drift with no stack running", () => {
     rmSync(runDir, { recursive: true, force: true });
     assert.equal(result.code, 1);
     assert.match(result.stderr, /^error STACK_NOT_RUNNING: no stack is running from .*: start one with npm start -- --detach --run-dir /);
+  });
+});
+
+describe("judgeDrift: an old worker still draining after a reload", () => {
+  it("is operational state, said with its pid, never drift", () => {
+    const topology = parseTopology(seedTopology());
+    const servers = topology.backends[0]!.servers.map((s) => ({ backend: topology.backends[0]!.name, name: s.name, address: "127.0.0.1", port: s.port, weight: s.weight, adminState: "ready", status: "UP", checkStatus: "L7OK", rise: s.rise, fall: s.fall }));
+    const observation = { servers, algorithms: new Map([[topology.backends[0]!.name, "roundrobin"]]), drainingWorkers: [4242] } as unknown as Parameters<typeof judgeDrift>[2];
+    const report = judgeDrift(topology, topology, observation, { loaded: "a", onDisk: "a", rendered: "a" });
+    assert.ok(report.operational.some((line) => /old worker 4242 still finishes the connections it had before a reload .*hard-stop-after 30s/.test(line)), report.operational.join("\n"));
+    assert.ok(!JSON.stringify(report.drift).includes("4242"));
   });
 });

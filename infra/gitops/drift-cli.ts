@@ -6,6 +6,7 @@ import { join, resolve } from "node:path";
 import { parseCliArgs, runMain } from "../../lib/cli.ts";
 import { UsageError } from "../../lib/errors.ts";
 import { runtimeCommand } from "../../haproxy/runtime-api.ts";
+import { parseShowProc } from "../../haproxy/master-cli.ts";
 import { parseShowStat } from "../../haproxy/show-stat.ts";
 import { StackNotRunningError } from "../errors.ts";
 import { DEFAULT_TOPOLOGY_FILE, loadTopologyFile } from "../model/load.ts";
@@ -53,7 +54,10 @@ async function main(argv: string[]): Promise<number> {
     throw new StackNotRunningError(runDir, `HAProxy's stats socket does not answer: ${(error as Error).message}`);
   }
   const onDisk = await readFile(join(runDir, HAPROXY_CONFIG_FILE), "utf8").catch(() => "");
-  const report = judgeDrift(desired, applied?.topology, observe(parseShowStat(statText)), {
+  // Old workers draining after a reload: operational state, shown, never drift.
+  const proc = await runtimeCommand({ path: haproxySockets((applied?.topology ?? desired).global, target).master }, "show proc", { timeoutMs: 2000 }).then(parseShowProc, () => undefined);
+  const observation = { ...observe(parseShowStat(statText)), drainingWorkers: proc?.oldWorkers.map((w) => w.pid) ?? [] };
+  const report = judgeDrift(desired, applied?.topology, observation, {
     loaded: applied?.haproxyConfigSha256,
     onDisk: sha256(onDisk),
     rendered: sha256(renderHaproxyConfig(desired, target, { source: applied?.source })),

@@ -28,6 +28,8 @@ export interface Observation {
   servers: ObservedServer[];
   /** Backend → its balance algorithm. */
   algorithms: Map<string, string>;
+  /** Workers a reload left, still finishing their connections (show proc's old workers). */
+  drainingWorkers?: number[];
 }
 
 export function observe(stat: ParsedStat): Observation {
@@ -130,6 +132,9 @@ export function judgeDrift(desired: Topology, loaded: Topology | undefined, obse
   const operational = observation.servers
     .filter((o) => o.adminState === "ready" && !/^(UP|no check)/.test(o.status))
     .map((o) => `${o.backend}/${o.name} is ${o.status}${o.checkStatus ? ` (check: ${o.checkStatus})` : ""}: its health check fails, which the topology cannot fix`);
+  if (observation.drainingWorkers?.length) {
+    operational.push(`HAProxy's old worker ${observation.drainingWorkers.join(", ")} still finishes the connections it had before a reload (it leaves by itself, within hard-stop-after ${base.global.hardStopAfter})`);
+  }
   return { inSync: drift.length === 0 && notApplied.length === 0 && configFile.length === 0, drift, notApplied, configFile, operational };
 }
 
