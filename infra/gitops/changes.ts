@@ -44,6 +44,7 @@ const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typ
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 
 function diffValues(from: unknown, to: unknown, at: Segment[], field: string, out: RawChange[]): void {
+  if (from === to) return; // the same value, or the same object (a part the plan took over whole)
   const keyOf = LIST_KEYS[field];
   // A named list that appears or disappears as a whole is its items appearing or disappearing.
   if (keyOf && (from === undefined || to === undefined) && Array.isArray(from ?? to)) return diffValues(from ?? [], to ?? [], at, field, out);
