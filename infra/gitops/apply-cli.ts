@@ -11,14 +11,14 @@ import { DEFAULT_TOPOLOGY_FILE, loadTopologyFile } from "../model/load.ts";
 import type { Topology } from "../model/schema.ts";
 import { REPO_ROOT } from "../repo.ts";
 import { checkEveryTarget } from "../render/validate.ts";
-import { APPLIED_FILE, readApplied } from "../runtime/applied.ts";
+import { APPLIED_FILE, readApplied, topologyHash } from "../runtime/applied.ts";
 import { recordedProcesses } from "../runtime/stack.ts";
 import type { ApplyResult } from "./apply.ts";
 import { APPLY_EXIT_CODES, runApply } from "./apply-run.ts";
 import { localIO, refuseHaproxyRestart } from "./local-io.ts";
 import { makePlan } from "./plan.ts";
 import { formatPlan } from "./format.ts";
-import { readSavedPlan, savePlanText, topologyHash } from "./saved-plan.ts";
+import { readSavedPlan, savePlanText } from "./saved-plan.ts";
 import { UsageError } from "../../lib/errors.ts";
 import { parseTopology } from "../model/parse.ts";
 

@@ -55,12 +55,12 @@ const json = (value: unknown) => JSON.stringify(value);
 const renders = new WeakMap<Topology, Map<string, string>>();
 
 /** HAProxy's config for a topology on the local or docker target, rendered once per topology object (the plan asks several times). */
-export function planConfig(topology: Topology, target: "local" | "docker"): string {
+export function planConfig(topology: Topology, target: "local" | "docker", rendered?: string): string {
   let byTarget = renders.get(topology);
   if (!byTarget) renders.set(topology, (byTarget = new Map()));
   let config = byTarget.get(target);
   if (config === undefined) {
-    config = renderHaproxyConfig(topology, target === "local" ? localTarget(PLAN_RUN_DIR) : dockerTarget(), { source: SOURCE });
+    config = rendered ?? renderHaproxyConfig(topology, target === "local" ? localTarget(PLAN_RUN_DIR) : dockerTarget(), { source: SOURCE });
     byTarget.set(target, config);
   }
   return config;
@@ -70,6 +70,8 @@ export function planConfig(topology: Topology, target: "local" | "docker"): stri
 const DESCRIBE: Record<Target, (t: Topology) => Description> = {
   local: (t) => {
     const plan = declareLocalStack(t, { runDir: PLAN_RUN_DIR, sidecar: true, source: SOURCE, env: PLACEHOLDER_ENV });
+    // The declaration rendered the same config (same run directory, same source): the plan's other uses take it.
+    planConfig(t, "local", plan.haproxyConfig);
     return new Map(
       plan.components.map((c) => [
         c.name,
@@ -88,12 +90,6 @@ const DESCRIBE: Record<Target, (t: Topology) => Description> = {
     );
   },
   kubernetes: (t) => new Map(declareKubernetesStack(t, { source: SOURCE }).objects.map(({ id, object }) => [id, { spec: json(object) }])),
-};
-
-/** The config a target's HAProxy would run, for the runtime check. */
-const HAPROXY_CONFIG: Partial<Record<Target, (t: Topology) => string>> = {
-  local: (t) => planConfig(t, "local"),
-  docker: (t) => planConfig(t, "docker"),
 };
 
 function describe(target: Target, topology: Topology | undefined): Description {
@@ -191,9 +187,9 @@ export function componentActions(base: Topology | undefined, head: Topology, cha
       continue;
     }
     const before = describe(target, base);
-    const config = HAPROXY_CONFIG[target];
-    // Runtime only when the config the runtime changes alone would give is the new config, to the letter.
-    const runtimeOnly = runtimeOnlyBase !== undefined && config !== undefined && config(runtimeOnlyBase) === config(head);
+    // Runtime only when the config the runtime changes alone would give is the new config, to the letter
+    // (the targets whose HAProxy takes runtime changes: Kubernetes rolls its pods instead).
+    const runtimeOnly = runtimeOnlyBase !== undefined && target !== "kubernetes" && planConfig(runtimeOnlyBase, target) === planConfig(head, target);
     const actions = actionsBetween(target, before, after, runtimeOnly);
     if (actions.length === 0) continue;
     const attributable = base !== undefined && parts.length > 1 && parts.length <= MAX_ATTRIBUTED_PARTS;

@@ -13,7 +13,8 @@ import { checkEveryTarget } from "../render/validate.ts";
 import { formatPlan, PLAN_FORMATS, type PlanFormat } from "./format.ts";
 import { defaultBase, hasUncommittedChanges, repositoryRoot, resolveCommit, topologyInputAt } from "./git.ts";
 import { hasChanges, makePlan } from "./plan.ts";
-import { savePlanText, topologyHash } from "./saved-plan.ts";
+import { savePlanText } from "./saved-plan.ts";
+import { topologyHash } from "../runtime/applied.ts";
 import { diffStacks, type StackDiff } from "./terraform-diff.ts";
 import { synthesizeStacks } from "../stacks.ts";
 

@@ -10,7 +10,6 @@ import { topologyHash } from "../runtime/applied.ts";
 import { diffTopologies } from "./changes.ts";
 import type { Plan } from "./plan.ts";
 
-export { topologyHash };
 
 export interface SavedPlan {
   /** What the plan was computed against: a git commit, or the stack running from a run directory. */
