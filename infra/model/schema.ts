@@ -1,20 +1,17 @@
 // The topology model: one zod schema, from which every TypeScript type is inferred.
 //
 // Every string that reaches haproxy.cfg is constrained here to a character set that cannot start
-// a new line, a comment (#) or a second argument, so rendering never needs to escape anything.
+// a new line, a comment (#) or a second argument, so rendering never needs to escape anything; the
+// routing values (./routing.ts) are rendered in single quotes and only have to leave the quote out.
 import { z } from "zod";
 import { durationProblem, parseDuration } from "../../haproxy/duration.ts";
+import { HAPROXY_ERROR_STATUSES } from "../../haproxy/statuses.ts";
+import { NAME_PATTERN, Name, show } from "./names.ts";
+import { Route, RouteTable, Condition, routingIssues } from "./routing.ts";
 
-const show = (value: unknown): string => JSON.stringify(value) ?? String(value);
+export { NAME_PATTERN, Name };
 
 // --- scalar types -------------------------------------------------------------------------------
-
-/** Proxy (frontend/backend) and server names: what HAProxy accepts in a name. */
-export const NAME_PATTERN = /^[A-Za-z0-9_.:-]{1,64}$/;
-export const Name = z.string().regex(NAME_PATTERN, {
-  error: (iss) =>
-    `${show(iss.input)} is not a valid name: use 1 to 64 letters, digits or "_.:-" (no spaces, "#" or line breaks)`,
-});
 
 /** Host names and IPv4 addresses; "*" means every address. */
 const HOST_PATTERN = /^(\*|[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?)$/;
@@ -168,6 +165,8 @@ export const Timeouts = z.strictObject({
    */
   httpRequest: Duration.default("5s"),
   queue: Duration.optional(),
+  /** How long a tarpitted request is held before its refusal (HAProxy: the connect timeout when absent). */
+  tarpit: Duration.optional(),
 });
 
 export const RETRY_ON_EVENTS = [
@@ -228,7 +227,7 @@ export const RateLimit = z.strictObject({
 });
 
 /** The statuses HAProxy 2.6 can serve an errorfile for. */
-export const ERROR_PAGE_STATUSES = [200, 400, 401, 403, 404, 405, 407, 408, 410, 413, 425, 429, 500, 501, 502, 503, 504] as const;
+export const ERROR_PAGE_STATUSES = HAPROXY_ERROR_STATUSES;
 
 export const ErrorPage = z.strictObject({
   status: z.number().refine((s) => (ERROR_PAGE_STATUSES as readonly number[]).includes(s), {
@@ -241,8 +240,17 @@ export const ErrorPage = z.strictObject({
 export const Frontend = z.strictObject({
   name: Name,
   binds: z.array(Bind).min(1, { error: "a frontend needs at least one bind" }),
-  /** The backend that receives every request: must name a backend of this topology. */
-  defaultBackend: Name,
+  /**
+   * The backend that receives every request no route takes: must name a backend of this topology.
+   * Optional when the last route takes every request.
+   */
+  defaultBackend: Name.optional(),
+  /** Conditions the routes use by name ({ condition: "internal" }): HAProxy's named ACLs. */
+  conditions: z.record(Name, Condition).default({}),
+  /** First match wins: each request takes the first route whose condition it meets, else the default backend. */
+  routes: z.array(Route).default([]),
+  /** Host (or host and path prefix) → backend tables, looked up by a route { table }. */
+  routeTables: z.array(RouteTable).default([]),
   /** Add X-Forwarded-For so the servers see the client address. */
   forwardfor: z.boolean().default(true),
   /** When set, only these client networks are served; others get 403. */
@@ -537,6 +545,7 @@ function crossReferenceIssues(topology: Topology): PathIssue[] {
     if (frontend?.name === MONITORING_PROXY) {
       issues.push({ path: ["frontends", i, "name"], message: `"${MONITORING_PROXY}" is reserved for the monitoring listener: pick another name` });
     }
+    if (frontend) issues.push(...routingIssues(frontend, ["frontends", i], backendNames));
     if (typeof frontend?.defaultBackend === "string" && !backendNames.includes(frontend.defaultBackend)) {
       issues.push({
         path: ["frontends", i, "defaultBackend"],
@@ -633,6 +642,7 @@ function httpOnlyInTcpMode(topology: Topology): PathIssue[] {
     if (f?.rateLimit !== undefined) refuse(["frontends", i, "rateLimit"], "a per-request rate limit");
     if (f?.allowlist !== undefined) refuse(["frontends", i, "allowlist"], "the allowlist (enforced with http-request)");
     if (Array.isArray(f?.errorPages) && f.errorPages.length > 0) refuse(["frontends", i, "errorPages"], "an error page");
+    if (Array.isArray(f?.routes) && f.routes.length > 0) refuse(["frontends", i, "routes"], "HTTP routing");
   });
   (Array.isArray(topology.backends) ? topology.backends : []).forEach((b, i) => {
     if (b?.cookie !== undefined) refuse(["backends", i, "cookie"], "cookie persistence");

@@ -7,6 +7,8 @@ import { runProgram } from "../programs.ts";
 import { TEMPLATES_DIR } from "./render.ts";
 import { DOCKER_INIT_ADDR } from "./view.ts";
 import { CERTIFICATE_DIR, ERROR_PAGE_DIR } from "./targets.ts";
+import type { MapFile } from "./routing.ts";
+import { writeMapFiles } from "./map-files.ts";
 
 export interface HaproxyCheckOptions {
   /** The directory the config's errors/ points at; the project's error pages by default. */
@@ -19,6 +21,8 @@ export interface HaproxyCheckOptions {
    */
   placeholderCertificates?: string[];
   haproxyBinary?: string;
+  /** The route tables' map files, written beside the config as at run time. */
+  maps?: readonly MapFile[];
 }
 
 export interface HaproxyCheckResult {
@@ -42,6 +46,7 @@ export async function checkHaproxyConfig(configText: string, options: HaproxyChe
     const configPath = join(dir, "haproxy.cfg");
     await writeFile(configPath, configText.replaceAll(`init-addr ${DOCKER_INIT_ADDR} `, "init-addr none "));
     await symlink(options.errorPagesDir ?? DEFAULT_ERROR_PAGES_DIR, join(dir, ERROR_PAGE_DIR));
+    await writeMapFiles(dir, options.maps ?? []);
     if (options.certificatesDir) await symlink(options.certificatesDir, join(dir, CERTIFICATE_DIR));
     else if (options.placeholderCertificates?.length) await writeSelfSignedCertificates(join(dir, CERTIFICATE_DIR), options.placeholderCertificates);
     const { code, output } = await run(options.haproxyBinary ?? "haproxy", ["-c", "-f", configPath]);

@@ -3,6 +3,7 @@
 import type { Backend, Bind, Frontend, Server, ServerGroup, Topology } from "../model/schema.ts";
 import { parseDuration } from "../../haproxy/duration.ts";
 import { HAPROXY_PATHS } from "../endpoints.ts";
+import { routingView, type RoutingView } from "./routing.ts";
 import { CERTIFICATE_DIR, ERROR_PAGE_DIR, LOCAL_ADDRESS, groupDnsName, haproxySockets, isContainerTarget, localNameServer, serverHost, type RenderTarget } from "./targets.ts";
 
 export interface ConfigView {
@@ -64,7 +65,8 @@ export interface FrontendView {
   hsts?: string;
   maxRequestBodyBytes?: number;
   errorPages: { status: number; path: string }[];
-  defaultBackend: string;
+  routing: RoutingView;
+  defaultBackend?: string;
 }
 
 export interface BackendView {
@@ -174,6 +176,7 @@ export function buildView(topology: Topology, target: RenderTarget, source: stri
           ["check", timeouts.check],
           ["http-request", timeouts.httpRequest],
           ["queue", timeouts.queue],
+          ["tarpit", timeouts.tarpit],
         ] as const
       )
         .filter(([, value]) => value !== undefined)
@@ -244,6 +247,9 @@ export function hstsValue(hsts: Frontend["hsts"]): string | undefined {
   return ["max-age=" + hsts.maxAgeSeconds, hsts.includeSubdomains ? "includeSubDomains" : undefined, hsts.preload ? "preload" : undefined].filter(Boolean).join("; ");
 }
 
+/** The ACL the allowlist's deny rule tests (the template names it too). */
+const ALLOWLIST_ACL = "allowlisted";
+
 function frontendView(frontend: Frontend, defaults: Topology["defaults"], target: RenderTarget): FrontendView {
   const { mode } = defaults;
   return {
@@ -258,6 +264,7 @@ function frontendView(frontend: Frontend, defaults: Topology["defaults"], target
     hsts: hstsValue(frontend.hsts),
     maxRequestBodyBytes: mode === "http" && defaults.maxRequestBodyBytes > 0 ? defaults.maxRequestBodyBytes : undefined,
     errorPages: frontend.errorPages.map((p) => ({ status: p.status, path: `${ERROR_PAGE_DIR}/${p.file}` })),
+    routing: routingView(frontend, [ALLOWLIST_ACL]),
     defaultBackend: frontend.defaultBackend,
   };
 }

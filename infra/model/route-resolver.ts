@@ -1,0 +1,151 @@
+// Which action a frontend takes for a request, straight from the topology: a pure function, written
+// apart from the renderer (it reads the condition tree, never the ACLs), so that sending the same
+// requests through the real HAProxy and through this tests one against the other.
+import { BlockList, isIP } from "node:net";
+import { asList, expandCondition, routeAction, tableEntryKey, type Condition, type Route } from "./routing.ts";
+import type { Frontend } from "./schema.ts";
+
+export interface RouteRequest {
+  method: string;
+  /** The Host header as sent (with a port or not); absent: no Host header. */
+  host?: string;
+  /** The path, without the query string. */
+  path: string;
+  /** The query string, without "?". */
+  query?: string;
+  /** Header lines other than Host, in order, as sent. */
+  headers?: readonly (readonly [string, string])[];
+  /** The client's address. */
+  source: string;
+  tls: boolean;
+}
+
+/** What the frontend does with a request; `route` names the rule that decided ("routes.2", a route's name, "defaultBackend"...). */
+export type RouteOutcome =
+  | { kind: "backend"; backend: string; route: string }
+  | { kind: "redirect"; status: number; location: string; route: string }
+  | { kind: "respond"; status: number; contentType?: string; body?: string; route: string }
+  | { kind: "deny"; status: number; route: string }
+  | { kind: "tarpit"; status: number; route: string }
+  /** No route took it and there is no default backend: HAProxy answers 503. */
+  | { kind: "unrouted"; route: string };
+
+/** The Host header as routes compare it: lower-case, without a port (HOST_KEY in the renderer). */
+export const routeHost = (host: string | undefined) => host?.toLowerCase().replace(/:[0-9]+$/, "");
+
+const headerValues = (request: RouteRequest, name: string) =>
+  (request.headers ?? []).filter(([n]) => n.toLowerCase() === name.toLowerCase()).map(([, v]) => v.trim());
+
+/**
+ * The values of every `name=` parameter of the query string, undecoded: an ACL on url_param tries
+ * each. A bare "name" without "=" is no parameter to HAProxy (measured).
+ */
+function queryParams(query: string | undefined, name: string): string[] {
+  return (query ?? "").split("&").flatMap((part) => (part.startsWith(`${name}=`) ? [part.slice(name.length + 1)] : []));
+}
+
+function inNetworks(address: string, networks: readonly string[]): boolean {
+  const family = isIP(address);
+  if (family === 0) return false;
+  const list = new BlockList();
+  for (const network of networks) {
+    const [net, bits] = network.split("/");
+    const type = isIP(net!) === 6 ? "ipv6" : "ipv4";
+    if (bits === undefined) list.addAddress(net!, type);
+    else list.addSubnet(net!, Number(bits), type);
+  }
+  return list.check(address, family === 6 ? "ipv6" : "ipv4");
+}
+
+function valueMatches(values: string[], m: NonNullable<Condition["header"]>): boolean {
+  const fold = (s: string) => (m.ignoreCase ? s.toLowerCase() : s);
+  if (m.present) return values.length > 0;
+  if (m.equals !== undefined) return values.some((v) => asList(m.equals).some((e) => fold(v) === fold(e)));
+  if (m.prefix !== undefined) return values.some((v) => asList(m.prefix).some((p) => fold(v).startsWith(fold(p))));
+  const regex = new RegExp(m.regex!, m.ignoreCase ? "i" : "");
+  return values.some((v) => regex.test(v));
+}
+
+/** Whether `request` meets `condition` (named conditions written out). */
+export function conditionHolds(condition: Condition, request: RouteRequest): boolean {
+  const host = routeHost(request.host);
+  const path = request.path;
+  if (condition.all) return condition.all.every((c) => conditionHolds(c, request));
+  if (condition.any) return condition.any.some((c) => conditionHolds(c, request));
+  if (condition.not) return !conditionHolds(condition.not, request);
+  if (condition.host !== undefined) {
+    if (host === undefined) return false;
+    return asList(condition.host).some((h) => {
+      const want = h.toLowerCase();
+      if (!want.startsWith("*.")) return host === want;
+      // "*.example.com": exactly one label in front of ".example.com".
+      const label = host.slice(0, host.length - want.length + 1);
+      return host.endsWith(want.slice(1)) && label.length > 0 && !label.includes(".");
+    });
+  }
+  if (condition.path !== undefined) return asList(condition.path).includes(path);
+  if (condition.pathPrefix !== undefined) return asList(condition.pathPrefix).some((p) => (p.endsWith("/") ? path.startsWith(p) : path === p || path.startsWith(`${p}/`)));
+  if (condition.pathBegins !== undefined) return asList(condition.pathBegins).some((p) => path.startsWith(p));
+  if (condition.pathSuffix !== undefined) return asList(condition.pathSuffix).some((s) => path.endsWith(s));
+  if (condition.pathRegex !== undefined) return new RegExp(condition.pathRegex).test(path);
+  if (condition.method !== undefined) return (asList(condition.method) as string[]).includes(request.method);
+  if (condition.source !== undefined) return inNetworks(request.source, asList(condition.source));
+  if (condition.tls !== undefined) return request.tls === condition.tls;
+  if (condition.header !== undefined) return valueMatches(headerValues(request, condition.header.name), condition.header);
+  if (condition.query !== undefined) return valueMatches(queryParams(request.query, condition.query.name), condition.query);
+  throw new Error(`a condition of no known kind: ${JSON.stringify(condition)}`);
+}
+
+/** The backend a route table names for the request, or undefined: the longest prefix for host+path. */
+function tableBackend(table: Frontend["routeTables"][number], request: RouteRequest): string | undefined {
+  const host = routeHost(request.host);
+  if (host === undefined) return undefined;
+  const entries = table.entries.map((e) => ({ key: tableEntryKey(table, e), backend: e.backend }));
+  if (table.key === "host") return entries.find((e) => e.key === host)?.backend;
+  const lookup = `${host}${request.path}/`;
+  return entries.filter((e) => lookup.startsWith(e.key)).sort((a, b) => b.key.length - a.key.length)[0]?.backend;
+}
+
+const routeName = (route: Route, index: number) => route.name ?? `routes.${index}`;
+
+function redirectLocation(r: NonNullable<Route["redirect"]>, request: RouteRequest): string {
+  if (r.location !== undefined) return r.location;
+  const uri = `${request.path}${request.query !== undefined && !r.dropQuery ? `?${request.query}` : ""}`;
+  if (r.prefix !== undefined) return `${r.prefix}${uri}`;
+  return `${r.scheme}://${request.host ?? ""}${uri}`;
+}
+
+/**
+ * What `frontend` does with `request`: its allowlist and HTTPS redirect first (as the config orders
+ * them), then the first route that takes it, else the default backend. The rate limit, which depends
+ * on the requests before, is not modelled.
+ */
+export function resolveRoute(frontend: Frontend, request: RouteRequest, tlsPort?: number): RouteOutcome {
+  if (frontend.allowlist && !inNetworks(request.source, frontend.allowlist)) return { kind: "deny", status: 403, route: "allowlist" };
+  if (frontend.httpsRedirect && !request.tls && tlsPort !== undefined) {
+    const uri = `${request.path}${request.query !== undefined ? `?${request.query}` : ""}`;
+    return { kind: "redirect", status: 301, location: `https://${request.host?.replace(/:[0-9]+$/, "") ?? ""}${tlsPort === 443 ? "" : `:${tlsPort}`}${uri}`, route: "httpsRedirect" };
+  }
+  for (const [index, route] of frontend.routes.entries()) {
+    if (route.when && !conditionHolds(expandCondition(route.when, frontend.conditions), request)) continue;
+    const name = routeName(route, index);
+    switch (routeAction(route)) {
+      case "backend":
+        return { kind: "backend", backend: route.backend!, route: name };
+      case "table": {
+        const backend = tableBackend(frontend.routeTables.find((t) => t.name === route.table)!, request);
+        if (backend === undefined) continue;
+        return { kind: "backend", backend, route: `${name} (table ${route.table})` };
+      }
+      case "redirect":
+        return { kind: "redirect", status: route.redirect!.code, location: redirectLocation(route.redirect!, request), route: name };
+      case "respond":
+        return { kind: "respond", status: route.respond!.status, ...(route.respond!.body !== undefined ? { contentType: route.respond!.contentType, body: route.respond!.body } : {}), route: name };
+      case "deny":
+        return { kind: "deny", status: route.deny!.status, route: name };
+      case "tarpit":
+        return { kind: "tarpit", status: route.tarpit!.status, route: name };
+    }
+  }
+  return frontend.defaultBackend !== undefined ? { kind: "backend", backend: frontend.defaultBackend, route: "defaultBackend" } : { kind: "unrouted", route: "no route" };
+}

@@ -1,0 +1,410 @@
+// Routing in the topology: typed conditions (never raw ACL text), first-match routes with one action
+// each, and route tables that HAProxy looks up in map files (changed at runtime, without a reload).
+//
+// Every string here reaches haproxy.cfg inside single quotes, where HAProxy 2.6 interprets nothing
+// (no escapes, no environment variables, no comments): a value only has to leave out the quote
+// itself and line breaks to stay one argument. Values that reach a log-format string (a redirect's
+// location) also have their "%" doubled by the renderer.
+import { isIP } from "node:net";
+import { z } from "zod";
+import { HAPROXY_ERROR_STATUSES } from "../../haproxy/statuses.ts";
+import { Name, show } from "./names.ts";
+
+/** A string of printable ASCII without the single quote: one quoted argument, whatever else it holds. */
+const QUOTABLE_PATTERN = /^[\x20-\x26\x28-\x7e]*$/;
+const quotable = (what: string, max: number) =>
+  z
+    .string()
+    .max(max, { error: `${what} is longer than ${max} characters` })
+    .regex(QUOTABLE_PATTERN, { error: (iss) => `${show(iss.input)} is not usable as ${what}: use printable ASCII without "'" or line breaks` });
+
+export const HTTP_METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE"] as const;
+export const Method = z.enum(HTTP_METHODS, { error: (iss) => `${show(iss.input)} is not an HTTP method: use one of ${HTTP_METHODS.join(", ")}` });
+
+const LABEL = "[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?";
+/** An exact host name. */
+const EXACT_HOST_PATTERN = new RegExp(`^${LABEL}(\\.${LABEL})*$`);
+/** An exact host name, or "*.example.com": any one label in front of the rest (as a certificate's wildcard). */
+const HOST_PATTERN_PATTERN = new RegExp(`^(\\*\\.)?${LABEL}(\\.${LABEL})*$`);
+export const RouteHost = z.string().max(253).regex(HOST_PATTERN_PATTERN, {
+  error: (iss) => `${show(iss.input)} is not a host to match: use a host name ("api.example.com") or "*.example.com" (no port, no scheme)`,
+});
+export const ExactHost = z.string().max(253).regex(EXACT_HOST_PATTERN, {
+  error: (iss) => `${show(iss.input)} is not a host name: use e.g. "api.example.com" (no port, no scheme, no wildcard in a table)`,
+});
+
+/** A request path: what HAProxy's "path" fetch returns (no query string, no fragment). */
+const ROUTE_PATH_PATTERN = /^\/[A-Za-z0-9._~!$&()*+,;=:@%/-]{0,1000}$/;
+export const RoutePath = z.string().regex(ROUTE_PATH_PATTERN, {
+  error: (iss) => `${show(iss.input)} is not a path to match: start with "/" and use no spaces, quotes, "?" or "#"`,
+});
+const PATH_SUFFIX_PATTERN = /^[A-Za-z0-9._~!$&()*+,;=:@%/-]{1,200}$/;
+export const PathSuffix = z.string().regex(PATH_SUFFIX_PATTERN, {
+  error: (iss) => `${show(iss.input)} is not a path suffix: use e.g. ".css", no spaces, quotes, "?" or "#"`,
+});
+
+/** A regular expression: compiled by JavaScript here (the resolver's) and by PCRE2 in haproxy -c. */
+export const Regex = quotable("a regular expression", 512).check((ctx) => {
+  try {
+    new RegExp(ctx.value);
+  } catch (error) {
+    ctx.issues.push({ code: "custom", input: ctx.value, continue: true, message: `${show(ctx.value)} is not a regular expression: ${(error as Error).message.replace(/^Invalid regular expression: /, "")}` });
+  }
+});
+
+/** A header's name: an HTTP token, letters, digits and "-" (what HAProxy's fetch arguments take as they are). */
+export const HeaderName = z.string().regex(/^[A-Za-z0-9-]{1,64}$/, {
+  error: (iss) => `${show(iss.input)} is not a header name: use 1 to 64 letters, digits or "-"`,
+});
+export const HeaderValue = quotable("a header value", 1024);
+export const QueryName = z.string().regex(/^[A-Za-z0-9_.~-]{1,64}$/, {
+  error: (iss) => `${show(iss.input)} is not a query parameter name: use 1 to 64 letters, digits or "_.~-"`,
+});
+
+/** An IPv4 or IPv6 address, or a network in CIDR notation. */
+export const Cidr = z.string().check((ctx) => {
+  const [address = "", bits, ...rest] = ctx.value.split("/");
+  const family = isIP(address);
+  const max = family === 6 ? 128 : 32;
+  const ok = family !== 0 && rest.length === 0 && (bits === undefined || (/^[0-9]{1,3}$/.test(bits) && Number(bits) <= max));
+  if (!ok) ctx.issues.push({ code: "custom", input: ctx.value, continue: true, message: `${show(ctx.value)} is not an address or network: use e.g. "10.0.0.0/8", "192.168.1.10" or "2001:db8::/32"` });
+});
+
+const oneOrMore = <T extends z.ZodType>(item: T) => z.union([item, z.array(item).min(1, { error: "give at least one value" })]);
+
+/** How a header's or query parameter's value is matched: exactly one of these. */
+const ValueMatch = {
+  /** The header (parameter) is there, whatever its value. */
+  present: z.literal(true).optional(),
+  equals: oneOrMore(HeaderValue).optional(),
+  prefix: oneOrMore(HeaderValue).optional(),
+  regex: Regex.optional(),
+  /** Compare values without regard to case. */
+  ignoreCase: z.boolean().default(false),
+};
+const VALUE_MATCHES = ["present", "equals", "prefix", "regex"] as const;
+const exactlyOneMatch = (value: Record<string, unknown>, ctx: z.core.$RefinementCtx) => {
+  const given = VALUE_MATCHES.filter((k) => value[k] !== undefined);
+  if (given.length !== 1) ctx.addIssue({ code: "custom", message: `say how the value is matched with exactly one of ${VALUE_MATCHES.join(", ")}${given.length ? ` (found ${given.join(", ")})` : ""}` });
+};
+
+export const HeaderCondition = z.strictObject({ name: HeaderName, ...ValueMatch }).superRefine(exactlyOneMatch);
+export const QueryCondition = z.strictObject({ name: QueryName, ...ValueMatch }).superRefine(exactlyOneMatch);
+
+/** The kinds a condition can be: each condition object has exactly one of these keys. */
+export const CONDITION_KINDS = ["host", "path", "pathPrefix", "pathBegins", "pathSuffix", "pathRegex", "method", "header", "query", "source", "tls", "all", "any", "not", "condition"] as const;
+export type ConditionKind = (typeof CONDITION_KINDS)[number];
+
+/**
+ * What a request must be for a route to take it: exactly one key. Hosts compare without regard to
+ * case or the port; paths compare exactly (case matters, as it does to servers).
+ */
+export interface Condition {
+  /** The Host header (or HTTP/2's :authority), any of these; "*.example.com" is one label in front. */
+  host?: string | string[];
+  /** The path is exactly one of these. */
+  path?: string | string[];
+  /** The path is one of these or lies below it: "/api" takes "/api" and "/api/users", never "/apis". */
+  pathPrefix?: string | string[];
+  /** The path starts with one of these, segment boundary or not: "/api" takes "/apis" too. */
+  pathBegins?: string | string[];
+  pathSuffix?: string | string[];
+  pathRegex?: string;
+  method?: (typeof HTTP_METHODS)[number] | (typeof HTTP_METHODS)[number][];
+  header?: z.output<typeof HeaderCondition>;
+  query?: z.output<typeof QueryCondition>;
+  /** The client's address is in one of these networks (the connection's source, not X-Forwarded-For). */
+  source?: string | string[];
+  /** The request came over TLS (true) or plain HTTP (false). */
+  tls?: boolean;
+  all?: Condition[];
+  any?: Condition[];
+  not?: Condition;
+  /** One of the frontend's named conditions, by name. */
+  condition?: string;
+}
+
+export const Condition: z.ZodType<Condition, z.input<z.ZodType<Condition>>> = z
+  .strictObject({
+    host: oneOrMore(RouteHost).optional(),
+    path: oneOrMore(RoutePath).optional(),
+    pathPrefix: oneOrMore(RoutePath).optional(),
+    pathBegins: oneOrMore(RoutePath).optional(),
+    pathSuffix: oneOrMore(PathSuffix).optional(),
+    pathRegex: Regex.optional(),
+    method: oneOrMore(Method).optional(),
+    header: HeaderCondition.optional(),
+    query: QueryCondition.optional(),
+    source: oneOrMore(Cidr).optional(),
+    tls: z.boolean().optional(),
+    get all() {
+      return z.array(Condition).min(1, { error: "all needs at least one condition" }).optional();
+    },
+    get any() {
+      return z.array(Condition).min(1, { error: "any needs at least one condition" }).optional();
+    },
+    get not() {
+      return Condition.optional();
+    },
+    condition: Name.optional(),
+  })
+  .superRefine((condition, ctx) => {
+    const given = CONDITION_KINDS.filter((k) => (condition as Record<string, unknown>)[k] !== undefined);
+    if (given.length !== 1) {
+      ctx.addIssue({ code: "custom", message: given.length ? `a condition has exactly one kind, found ${given.join(" and ")}: combine them with all or any` : `a condition needs one of ${CONDITION_KINDS.join(", ")}` });
+    }
+  }) as unknown as z.ZodType<Condition, z.input<z.ZodType<Condition>>>;
+
+export const REDIRECT_CODES = [301, 302, 303, 307, 308] as const;
+
+export const Redirect = z
+  .strictObject({
+    /** Send the client to exactly this URL. */
+    location: quotable("a redirect location", 2048).optional(),
+    /** Send the client to this prefix followed by the request's path (and query): "https://new.example.com". */
+    prefix: quotable("a redirect prefix", 2048).optional(),
+    /** The same host and path under this scheme (the Host header's port is kept). */
+    scheme: z.enum(["http", "https"], { error: (iss) => `${show(iss.input)} is not a scheme: use "http" or "https"` }).optional(),
+    code: z
+      .number()
+      .refine((c) => (REDIRECT_CODES as readonly number[]).includes(c), { error: (iss) => `${show(iss.input)} is not a redirect status: use one of ${REDIRECT_CODES.join(", ")}` })
+      .default(302),
+    /** Leave the request's query string out of the new URL (prefix and scheme keep it by default). */
+    dropQuery: z.boolean().default(false),
+  })
+  .superRefine((r, ctx) => {
+    const given = (["location", "prefix", "scheme"] as const).filter((k) => r[k] !== undefined);
+    if (given.length !== 1) ctx.addIssue({ code: "custom", message: `a redirect needs exactly one of location, prefix, scheme${given.length ? ` (found ${given.join(", ")})` : ""}` });
+    if (r.prefix !== undefined && r.prefix.endsWith("/")) ctx.addIssue({ code: "custom", path: ["prefix"], message: `${show(r.prefix)} ends with "/": the request's path, which starts with one, follows it` });
+  });
+
+const CONTENT_TYPE_PATTERN = /^[a-z0-9!#$&^_.+-]{1,64}\/[a-z0-9!#$&^_.+-]{1,64}(; ?charset=[A-Za-z0-9_-]{1,32})?$/;
+
+/** An answer HAProxy gives itself, without a server. */
+export const Respond = z.strictObject({
+  status: z.number().int().min(200, { error: "a response's status is 200 to 599" }).max(599, { error: "a response's status is 200 to 599" }),
+  contentType: z.string().regex(CONTENT_TYPE_PATTERN, { error: (iss) => `${show(iss.input)} is not a content type: use e.g. "text/plain" or "application/json; charset=utf-8"` }).default("text/plain"),
+  /** The body, short text (a longer one belongs to a server or an error page). */
+  body: quotable("a response body", 1024).min(1, { error: "an empty body is no body: leave body out" }).optional(),
+});
+
+/** What a deny or tarpit may answer: a 4xx or 5xx status HAProxy has a message for. */
+export const DENY_STATUSES = HAPROXY_ERROR_STATUSES.filter((s) => s >= 400);
+const denyStatus = z.number().refine((s) => (DENY_STATUSES as readonly number[]).includes(s), {
+  error: (iss) => `${show(iss.input)} is not a status HAProxy can refuse with: use one of ${DENY_STATUSES.join(", ")}`,
+});
+
+/** The things a route can do with a request it takes: exactly one. */
+export const ROUTE_ACTIONS = ["backend", "redirect", "respond", "deny", "tarpit", "table"] as const;
+export type RouteActionKind = (typeof ROUTE_ACTIONS)[number];
+
+export const Route = z
+  .strictObject({
+    /** What the plan and verify call it; "routes.<index>" otherwise. */
+    name: Name.optional(),
+    /** Which requests the route takes; absent: every request that reaches it. */
+    when: Condition.optional(),
+    /** Send the request to this backend. */
+    backend: Name.optional(),
+    redirect: Redirect.optional(),
+    respond: Respond.optional(),
+    /** Refuse the request with this status (403 by default). */
+    deny: z.strictObject({ status: denyStatus.default(403) }).optional(),
+    /** Hold the request for timeouts.tarpit, then refuse it: slows down a client that scans. */
+    tarpit: z.strictObject({ status: denyStatus.default(403) }).optional(),
+    /** Look the request up in this route table; a request the table does not hold goes on to the next route. */
+    table: Name.optional(),
+  })
+  .superRefine((route, ctx) => {
+    const given = ROUTE_ACTIONS.filter((k) => route[k] !== undefined);
+    if (given.length !== 1) ctx.addIssue({ code: "custom", message: `a route does exactly one of ${ROUTE_ACTIONS.join(", ")}${given.length ? ` (found ${given.join(" and ")})` : ""}` });
+  });
+
+export const RouteTableEntry = z.strictObject({
+  host: ExactHost,
+  /** With key "host+path": the path prefix (on segment boundaries); the longest that fits wins. */
+  pathPrefix: RoutePath.optional(),
+  backend: Name,
+});
+
+/**
+ * Many routes of one shape kept in a map file: a host, or a host and a path prefix, to a backend.
+ * Entries change through the runtime API (no reload), and the file is written in the same step.
+ */
+export const RouteTable = z.strictObject({
+  name: Name,
+  key: z.enum(["host", "host+path"], { error: (iss) => `${show(iss.input)} is not a table key: use "host" or "host+path"` }).default("host"),
+  entries: z.array(RouteTableEntry).default([]),
+});
+
+export type Route = z.output<typeof Route>;
+export type RouteTable = z.output<typeof RouteTable>;
+export type RouteTableEntry = z.output<typeof RouteTableEntry>;
+export type Redirect = z.output<typeof Redirect>;
+
+/** What a route does, by kind. */
+export const routeAction = (route: Route): RouteActionKind => ROUTE_ACTIONS.find((k) => route[k] !== undefined)!;
+
+/** A table entry's key as HAProxy's map holds it: the host, lower-case, then the path prefix and "/" (see the renderer). */
+export function tableEntryKey(table: Pick<RouteTable, "key">, entry: Pick<RouteTableEntry, "host" | "pathPrefix">): string {
+  const host = entry.host.toLowerCase();
+  if (table.key === "host") return host;
+  return `${host}${(entry.pathPrefix ?? "/").replace(/\/+$/, "")}/`;
+}
+
+/** The condition kinds a value list belongs to, for the resolver and the renderer. */
+export const asList = <T>(value: T | T[] | undefined): T[] => (value === undefined ? [] : Array.isArray(value) ? value : [value]);
+
+// --- cross-references -------------------------------------------------------------------------------
+
+type Path = (string | number)[];
+interface PathIssue {
+  path: Path;
+  message: string;
+}
+
+interface FrontendRouting {
+  name?: unknown;
+  defaultBackend?: unknown;
+  conditions?: Record<string, Condition>;
+  routes?: Route[];
+  routeTables?: RouteTable[];
+}
+
+/** Named conditions referred to by `condition`, in a condition tree. */
+function referencedNames(condition: Condition | undefined): string[] {
+  if (!condition || typeof condition !== "object") return [];
+  if (typeof condition.condition === "string") return [condition.condition];
+  return [...(Array.isArray(condition.all) ? condition.all : []), ...(Array.isArray(condition.any) ? condition.any : []), ...(condition.not ? [condition.not] : [])].flatMap(referencedNames);
+}
+
+/** A condition with every named condition written out (the names are known and acyclic). */
+export function expandCondition(condition: Condition, named: Readonly<Record<string, Condition>>): Condition {
+  if (condition.condition !== undefined) return expandCondition(named[condition.condition]!, named);
+  if (condition.all) return { all: condition.all.map((c) => expandCondition(c, named)) };
+  if (condition.any) return { any: condition.any.map((c) => expandCondition(c, named)) };
+  if (condition.not) return { not: expandCondition(condition.not, named) };
+  return condition;
+}
+
+/** Why a condition is too big to render, or undefined (also when a name in it is unknown: reported on its own). */
+function sizeProblem(condition: Condition, named: Readonly<Record<string, Condition>>): string | undefined {
+  let terms: Terms;
+  try {
+    terms = conditionTerms(expandCondition(condition, named));
+  } catch {
+    return undefined;
+  }
+  if (terms.length > MAX_CONDITION_TERMS) return `this condition becomes more than ${MAX_CONDITION_TERMS} alternatives in HAProxy's terms (all of several any's multiply): split it into several routes`;
+  const longest = Math.max(...terms.map((t) => t.length));
+  if (longest > MAX_TERM_LITERALS) return `this condition needs ${longest} tests at once, more than the ${MAX_TERM_LITERALS} HAProxy can read on one line: split it into several routes`;
+  return undefined;
+}
+
+/**
+ * A frontend's routing against the rest of the topology: backends and tables that exist, named
+ * conditions that exist and do not refer to themselves, table keys given once, routes that can match.
+ * Reads defensively: zod calls it even when fields failed their own checks.
+ */
+export function routingIssues(frontend: FrontendRouting, at: Path, backendNames: readonly string[]): PathIssue[] {
+  const issues: PathIssue[] = [];
+  const named = frontend.conditions && typeof frontend.conditions === "object" ? frontend.conditions : {};
+  const routes = Array.isArray(frontend.routes) ? frontend.routes : [];
+  const tables = Array.isArray(frontend.routeTables) ? frontend.routeTables : [];
+  const knownBackends = backendNames.join(", ") || "(none)";
+  const checkBackend = (name: unknown, path: Path) => {
+    if (typeof name === "string" && !backendNames.includes(name)) issues.push({ path, message: `${show(name)} is not a backend; known: ${knownBackends}` });
+  };
+  const checkReferences = (condition: Condition | undefined, path: Path) => {
+    for (const name of referencedNames(condition)) {
+      if (!(name in named)) issues.push({ path, message: `${show(name)} is not one of this frontend's conditions; known: ${Object.keys(named).join(", ") || "(none)"}` });
+    }
+  };
+
+  // Named conditions: known names, no cycle (a condition that needs itself can never be decided).
+  const cyclic = new Set<string>();
+  const visit = (name: string, trail: string[]) => {
+    if (trail.includes(name)) return void cyclic.add(trail[0]!);
+    for (const next of referencedNames(named[name])) if (next in named) visit(next, [...trail, name]);
+  };
+  for (const [name, condition] of Object.entries(named)) {
+    checkReferences(condition, [...at, "conditions", name]);
+    visit(name, []);
+  }
+  for (const name of cyclic) issues.push({ path: [...at, "conditions", name], message: `condition ${show(name)} refers to itself (through ${referencedNames(named[name]).join(", ")}): a condition cannot depend on its own answer` });
+
+  const tableNames = new Set<string>();
+  tables.forEach((table, t) => {
+    if (!table || typeof table.name !== "string") return;
+    if (tableNames.has(table.name)) issues.push({ path: [...at, "routeTables", t, "name"], message: `${show(table.name)} is used twice among the route tables: names must be unique` });
+    tableNames.add(table.name);
+    if (!routes.some((r) => r?.table === table.name)) issues.push({ path: [...at, "routeTables", t, "name"], message: `no route looks table ${show(table.name)} up: add a route { table: ${show(table.name)} } where it should take its turn` });
+    const keys = new Map<string, number>();
+    (Array.isArray(table.entries) ? table.entries : []).forEach((entry, e) => {
+      if (!entry || typeof entry.host !== "string") return;
+      const path: Path = [...at, "routeTables", t, "entries", e];
+      checkBackend(entry.backend, [...path, "backend"]);
+      if (table.key === "host" && entry.pathPrefix !== undefined) issues.push({ path: [...path, "pathPrefix"], message: `table ${show(table.name)} is keyed by host alone: remove pathPrefix, or set the table's key to "host+path"` });
+      const key = tableEntryKey(table, entry);
+      const first = keys.get(key);
+      if (first !== undefined) issues.push({ path: [...path, "host"], message: `${show(entry.host)}${entry.pathPrefix ? ` ${show(entry.pathPrefix)}` : ""} is already an entry of table ${show(table.name)} (entry ${first}): give each key once` });
+      else keys.set(key, e);
+    });
+  });
+
+  routes.forEach((route, r) => {
+    if (!route || typeof route !== "object") return;
+    const path: Path = [...at, "routes", r];
+    checkReferences(route.when, [...path, "when"]);
+    const tooBig = route.when && cyclic.size === 0 ? sizeProblem(route.when, named) : undefined;
+    if (tooBig) issues.push({ path: [...path, "when"], message: tooBig });
+    checkBackend(route.backend, [...path, "backend"]);
+    if (typeof route.table === "string" && !tables.some((t) => t?.name === route.table)) {
+      issues.push({ path: [...path, "table"], message: `${show(route.table)} is not one of this frontend's route tables; known: ${[...tableNames].join(", ") || "(none)"}` });
+    }
+    // A route after one that takes the same requests (or every request) can never match. A table
+    // route passes what it does not hold on, so it shadows nothing.
+    const shadow = routes.slice(0, r).findIndex((earlier) => earlier && earlier.table === undefined && (earlier.when === undefined || JSON.stringify(earlier.when) === JSON.stringify(route.when)));
+    if (shadow >= 0) {
+      const earlier = routes[shadow]!;
+      issues.push({ path, message: `this route can never match: route ${shadow}${earlier.name ? ` (${show(earlier.name)})` : ""} takes ${earlier.when === undefined ? "every request" : "the same requests"} first; remove it or move it before route ${shadow}` });
+    }
+  });
+
+  if (frontend.defaultBackend === undefined) {
+    const last = routes.at(-1);
+    const catchAll = last !== undefined && last.when === undefined && last.table === undefined;
+    if (!catchAll) issues.push({ path: [...at, "defaultBackend"], message: `requests that no route takes have nowhere to go: add defaultBackend, or end the routes with one that has no when` });
+  }
+  return issues;
+}
+
+// --- the condition as HAProxy can say it ---------------------------------------------------------------
+
+/** A condition of one kind other than all/any/not/condition: what one named ACL tests. */
+export type LeafCondition = Omit<Condition, "all" | "any" | "not" | "condition">;
+export interface Literal {
+  leaf: LeafCondition;
+  negated: boolean;
+}
+/** Disjunctive normal form: any of these conjunctions, each all of its literals (HAProxy's "a b || c !d"). */
+export type Terms = Literal[][];
+
+/** The most conjunctions one route's condition may become (a line each in the config): beyond, past reading. */
+export const MAX_CONDITION_TERMS = 64;
+/** The most tests one conjunction may hold: HAProxy reads 64 words on a line, and the rule itself takes a few. */
+export const MAX_TERM_LITERALS = 50;
+
+/**
+ * A condition (named ones written out) in disjunctive normal form, since HAProxy's conditions have
+ * no parentheses; `not` moves inwards by De Morgan. Stops growing at MAX_CONDITION_TERMS + 1.
+ */
+export function conditionTerms(condition: Condition, negated = false): Terms {
+  const cap = (terms: Terms) => terms.slice(0, MAX_CONDITION_TERMS + 1);
+  const product = (parts: Terms[]): Terms => cap(parts.reduce<Terms>((acc, part) => acc.flatMap((left) => part.map((right) => [...left, ...right])), [[]]));
+  const union = (parts: Terms[]): Terms => cap(parts.flat());
+  if (condition.not) return conditionTerms(condition.not, !negated);
+  if (condition.all) return (negated ? union : product)(condition.all.map((c) => conditionTerms(c, negated)));
+  if (condition.any) return (negated ? product : union)(condition.any.map((c) => conditionTerms(c, negated)));
+  return [[{ leaf: condition, negated }]];
+}

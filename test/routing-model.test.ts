@@ -1,0 +1,223 @@
+// Routing in the model: what a route may say, and what its author reads when it is wrong; then how
+// the routes become HAProxy's words (first match made explicit), checked by haproxy -c.
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import { describe, it } from "vitest";
+import { TopologyInvalidError } from "../infra/errors.ts";
+import { parseTopology } from "../infra/model/parse.ts";
+import { resolveRoute } from "../infra/model/route-resolver.ts";
+import { conditionTerms, tableEntryKey, type Condition } from "../infra/model/routing.ts";
+import { checkHaproxyConfig } from "../infra/render/haproxy-check.ts";
+import { renderHaproxyConfig } from "../infra/render/render.ts";
+import { mapFileLines, mapFiles } from "../infra/render/routing.ts";
+import { localTarget } from "../infra/render/targets.ts";
+
+/** A frontend with routes, over three backends; `edit` changes the frontend. */
+function routed(edit: (frontend: any) => void = () => {}): any {
+  const frontend: any = {
+    name: "edge",
+    binds: [{ port: 8080 }],
+    defaultBackend: "site",
+    conditions: { internal: { source: ["10.0.0.0/8", "fd00::/8"] } },
+    routes: [
+      { name: "api-v2", when: { all: [{ pathPrefix: "/api" }, { header: { name: "X-Api-Version", equals: "2" } }] }, backend: "api_v2" },
+      { name: "api", when: { pathPrefix: "/api" }, backend: "api_v1" },
+      { name: "admin", when: { all: [{ pathPrefix: "/admin" }, { not: { condition: "internal" } }] }, deny: {} },
+      { name: "tenants", table: "tenants" },
+    ],
+    routeTables: [{ name: "tenants", entries: [{ host: "a.example.com", backend: "api_v1" }, { host: "b.example.com", backend: "api_v2" }] }],
+  };
+  edit(frontend);
+  return {
+    name: "routing",
+    frontends: [frontend],
+    backends: ["site", "api_v1", "api_v2"].map((name, i) => ({ name, servers: [{ name: "s1", address: "10.0.0.1", port: 8001 + i }] })),
+  };
+}
+
+function problemsOf(input: unknown): string[] {
+  try {
+    parseTopology(input);
+  } catch (error) {
+    assert.ok(error instanceof TopologyInvalidError, `expected TopologyInvalidError, got ${error}`);
+    return error.problems.map((p) => `${p.path}: ${p.message}`);
+  }
+  return [];
+}
+
+describe("routing in the model: refused at load with the field's path", () => {
+  const table: [string, (f: any) => void, string[]][] = [
+    ["a route to a missing backend", (f) => (f.routes[1].backend = "api_v3"), [
+      'frontends.edge.routes.api.backend: "api_v3" is not a backend; known: site, api_v1, api_v2',
+    ]],
+    ["a route with two actions", (f) => (f.routes[1].deny = {}), [
+      "frontends.edge.routes.api: a route does exactly one of backend, redirect, respond, deny, tarpit, table (found backend and deny)",
+    ]],
+    ["a condition with two kinds", (f) => (f.routes[1].when = { pathPrefix: "/api", method: "GET" }), [
+      "frontends.edge.routes.api.when: a condition has exactly one kind, found pathPrefix and method: combine them with all or any",
+    ]],
+    ["a regular expression that does not compile", (f) => (f.routes[1].when = { pathRegex: "^/api/(v[0-9]+" }), [
+      'frontends.edge.routes.api.when.pathRegex: "^/api/(v[0-9]+" is not a regular expression: /^/api/(v[0-9]+/: Unterminated group',
+    ]],
+    ["a header name that is not one", (f) => (f.routes[0].when.all[1].header.name = "X Api"), [
+      'frontends.edge.routes.api-v2.when.all[1].header.name: "X Api" is not a header name: use 1 to 64 letters, digits or "-"',
+    ]],
+    ["a header value that would end the argument", (f) => (f.routes[0].when.all[1].header.equals = "2' || 1"), [
+      `frontends.edge.routes.api-v2.when.all[1].header.equals: "2' || 1" is not usable as a header value: use printable ASCII without "'" or line breaks`,
+    ]],
+    ["a directive smuggled into a path", (f) => (f.routes[1].when = { pathPrefix: "/api\n    use_backend evil" }), [
+      'frontends.edge.routes.api.when.pathPrefix: "/api\\n    use_backend evil" is not a path to match: start with "/" and use no spaces, quotes, "?" or "#"',
+    ]],
+    ["a route after one that takes the same requests", (f) => f.routes.splice(2, 0, { when: { pathPrefix: "/api" }, respond: { status: 404 } }), [
+      'frontends.edge.routes[2]: this route can never match: route 1 ("api") takes the same requests first; remove it or move it before route 1',
+    ]],
+    ["a route after one that takes every request", (f) => f.routes.splice(1, 0, { backend: "site" }), [
+      'frontends.edge.routes.api: this route can never match: route 1 takes every request first; remove it or move it before route 1',
+      'frontends.edge.routes.admin: this route can never match: route 1 takes every request first; remove it or move it before route 1',
+      'frontends.edge.routes.tenants: this route can never match: route 1 takes every request first; remove it or move it before route 1',
+    ]],
+    ["two table entries with the same key (hosts compare without case)", (f) => f.routeTables[0].entries.push({ host: "A.example.com", backend: "site" }), [
+      'frontends.edge.routeTables.tenants.entries[2].host: "A.example.com" is already an entry of table "tenants" (entry 0): give each key once',
+    ]],
+    ["a path prefix in a table keyed by host", (f) => (f.routeTables[0].entries[0].pathPrefix = "/x"), [
+      'frontends.edge.routeTables.tenants.entries[0].pathPrefix: table "tenants" is keyed by host alone: remove pathPrefix, or set the table\'s key to "host+path"',
+    ]],
+    ["a table entry to a missing backend", (f) => (f.routeTables[0].entries[0].backend = "gone"), [
+      'frontends.edge.routeTables.tenants.entries[0].backend: "gone" is not a backend; known: site, api_v1, api_v2',
+    ]],
+    ["a table no route looks up", (f) => f.routes.pop(), [
+      'frontends.edge.routeTables.tenants.name: no route looks table "tenants" up: add a route { table: "tenants" } where it should take its turn',
+    ]],
+    ["a route to a missing table", (f) => (f.routes[3].table = "tenant"), [
+      'frontends.edge.routeTables.tenants.name: no route looks table "tenants" up: add a route { table: "tenants" } where it should take its turn',
+      'frontends.edge.routes.tenants.table: "tenant" is not one of this frontend\'s route tables; known: tenants',
+    ]],
+    ["an unknown named condition", (f) => (f.routes[2].when.all[1].not.condition = "intern"), [
+      'frontends.edge.routes.admin.when: "intern" is not one of this frontend\'s conditions; known: internal',
+    ]],
+    ["named conditions that refer to each other", (f) => (f.conditions = { a: { any: [{ condition: "b" }, { method: "GET" }] }, b: { not: { condition: "a" } } }), [
+      'frontends.edge.conditions.a: condition "a" refers to itself (through b): a condition cannot depend on its own answer',
+      'frontends.edge.conditions.b: condition "b" refers to itself (through a): a condition cannot depend on its own answer',
+      'frontends.edge.routes.admin.when: "internal" is not one of this frontend\'s conditions; known: a, b',
+    ]],
+    ["no default backend and routes that leave requests", (f) => delete f.defaultBackend, [
+      "frontends.edge.defaultBackend: requests that no route takes have nowhere to go: add defaultBackend, or end the routes with one that has no when",
+    ]],
+    ["a deny status HAProxy has no message for", (f) => (f.routes[2].deny = { status: 451 }), [
+      "frontends.edge.routes.admin.deny.status: 451 is not a status HAProxy can refuse with: use one of 400, 401, 403, 404, 405, 407, 408, 410, 413, 425, 429, 500, 501, 502, 503, 504",
+    ]],
+    ["a redirect with both a location and a scheme", (f) => (f.routes[1] = { when: { host: "old.example.com" }, redirect: { location: "https://new.example.com/", scheme: "https" } }), [
+      "frontends.edge.routes[1].redirect: a redirect needs exactly one of location, prefix, scheme (found location, scheme)",
+    ]],
+    ["a wildcard in the middle of a host", (f) => (f.routes[1].when = { host: "api.*.example.com" }), [
+      'frontends.edge.routes.api.when.host: "api.*.example.com" is not a host to match: use a host name ("api.example.com") or "*.example.com" (no port, no scheme)',
+    ]],
+    ["a network that is not one", (f) => (f.conditions.internal.source = ["10.0.0.0/33", "fd00::/129"]), [
+      'frontends.edge.conditions.internal.source[0]: "10.0.0.0/33" is not an address or network: use e.g. "10.0.0.0/8", "192.168.1.10" or "2001:db8::/32"',
+      'frontends.edge.conditions.internal.source[1]: "fd00::/129" is not an address or network: use e.g. "10.0.0.0/8", "192.168.1.10" or "2001:db8::/32"',
+    ]],
+    ["a condition that multiplies past what HAProxy can read", (f) => (f.routes[1].when = { all: Array.from({ length: 7 }, (_, i) => ({ any: [{ path: `/a${i}` }, { path: `/b${i}` }] })) }), [
+      "frontends.edge.routes.api.when: this condition becomes more than 64 alternatives in HAProxy's terms (all of several any's multiply): split it into several routes",
+    ]],
+  ];
+  for (const [name, edit, expected] of table) it(name, () => assert.deepEqual(problemsOf(routed(edit)), expected));
+
+  it("the example frontend itself is valid", () => assert.deepEqual(problemsOf(routed()), []));
+  it("routes need HTTP", () => {
+    const input = routed();
+    input.defaults = { mode: "tcp", httplog: false };
+    input.frontends[0].forwardfor = false;
+    assert.ok(problemsOf(input).includes('frontends.edge.routes: HTTP routing needs HTTP, but defaults.mode is "tcp": remove it or use mode "http"'));
+  });
+});
+
+describe("conditions in HAProxy's terms (no parentheses: any of all)", () => {
+  const leaf = (path: string): Condition => ({ path });
+  const text = (c: Condition) => conditionTerms(c).map((t) => t.map((l) => `${l.negated ? "!" : ""}${l.leaf.path}`).join(" ")).join(" || ");
+  const cases: [string, Condition, string][] = [
+    ["a leaf", leaf("/a"), "/a"],
+    ["all", { all: [leaf("/a"), leaf("/b")] }, "/a /b"],
+    ["any", { any: [leaf("/a"), leaf("/b")] }, "/a || /b"],
+    ["all of any: multiplied out", { all: [{ any: [leaf("/a"), leaf("/b")] }, leaf("/c")] }, "/a /c || /b /c"],
+    ["not of all: De Morgan", { not: { all: [leaf("/a"), leaf("/b")] } }, "!/a || !/b"],
+    ["not of any: De Morgan", { not: { any: [leaf("/a"), leaf("/b")] } }, "!/a !/b"],
+    ["not not", { not: { not: leaf("/a") } }, "/a"],
+  ];
+  for (const [name, condition, expected] of cases) it(name, () => assert.equal(text(condition), expected));
+});
+
+describe("route tables as map files", () => {
+  it("host+path keys end in '/' so that a prefix matches on segment boundaries, longest first", () => {
+    const table = { name: "t", key: "host+path" as const, entries: [{ host: "A.example.com", pathPrefix: "/", backend: "x" }, { host: "a.example.com", pathPrefix: "/api/v2", backend: "y" }, { host: "a.example.com", pathPrefix: "/api/", backend: "z" }] };
+    assert.deepEqual(mapFileLines(table), ["a.example.com/api/v2/ y", "a.example.com/api/ z", "a.example.com/ x"]);
+    assert.equal(tableEntryKey({ key: "host" }, { host: "B.Example.com" }), "b.example.com");
+  });
+
+  it("the resolver takes the longest prefix, never a longer name's (/docs/v2 is not /docs/v20)", () => {
+    const topology = parseTopology(routed((f) => (f.routeTables[0] = { name: "tenants", key: "host+path", entries: [{ host: "a.example.com", pathPrefix: "/docs/v2", backend: "api_v2" }, { host: "a.example.com", backend: "api_v1" }] })));
+    const backendFor = (path: string) => {
+      const outcome = resolveRoute(topology.frontends[0]!, { method: "GET", host: "a.example.com", path, source: "192.0.2.1", tls: false });
+      return outcome.kind === "backend" ? outcome.backend : outcome.kind;
+    };
+    assert.deepEqual(["/docs/v2", "/docs/v2/intro", "/docs/v20", "/"].map(backendFor), ["api_v2", "api_v2", "api_v1", "api_v1"]);
+  });
+});
+
+describe("rendered routes", () => {
+  it("the example frontend renders to exactly these rules, and HAProxy accepts them", async () => {
+    const topology = parseTopology(routed());
+    const config = renderHaproxyConfig(topology, localTarget("/run/lb"));
+    const routing = config.split("\n").filter((l) => /^    (acl|http-request set-var|http-request deny deny_status 403 if \{ var|use_backend|default_backend)/.test(l));
+    assert.deepEqual(routing, [
+      "    acl route_taken var(txn.route) -m found",
+      "    acl in_table_tenants req.hdr(host),lower,regsub(:[0-9]+$,),map(maps/edge.tenants.map) -m found",
+      "    acl internal src '10.0.0.0/8' 'fd00::/8'",
+      "    acl path_prefix_1 path -m str '/api'",
+      "    acl path_prefix_1 path -m beg '/api/'",
+      "    acl header_2 req.fhdr(X-Api-Version) -m str '2'",
+      "    acl path_prefix_3 path -m str '/admin'",
+      "    acl path_prefix_3 path -m beg '/admin/'",
+      "    http-request set-var(txn.route) int(0) if !route_taken path_prefix_1 header_2",
+      "    http-request set-var(txn.route) int(1) if !route_taken path_prefix_1",
+      "    http-request set-var(txn.route) int(2) if !route_taken path_prefix_3 !internal",
+      "    http-request set-var(txn.route) int(3) if !route_taken in_table_tenants",
+      "    http-request deny deny_status 403 if { var(txn.route) -m int 2 }",
+      "    use_backend api_v2 if { var(txn.route) -m int 0 }",
+      "    use_backend api_v1 if { var(txn.route) -m int 1 }",
+      "    use_backend %[req.hdr(host),lower,regsub(:[0-9]+$,),map(maps/edge.tenants.map)] if { var(txn.route) -m int 3 }",
+      "    default_backend site",
+    ]);
+    assert.deepEqual(mapFiles(topology), [{ path: "maps/edge.tenants.map", content: "a.example.com api_v1\nb.example.com api_v2\n" }]);
+    await checkHaproxyConfig(config, { maps: mapFiles(topology) });
+  });
+
+  it("a user's condition named like a rule's own ACL is renamed, never merged with it", () => {
+    const topology = parseTopology(routed((f) => ((f.conditions = { route_taken: { method: "POST" }, allowlisted: { method: "PUT" } }), (f.allowlist = ["10.0.0.0/8"]), (f.routes[2].when = { any: [{ condition: "route_taken" }, { condition: "allowlisted" }] }))));
+    const acls = renderHaproxyConfig(topology, localTarget("/run/lb")).split("\n").filter((l) => /^    acl (route_taken|allowlisted)/.test(l));
+    assert.deepEqual(acls, ["    acl allowlisted src 10.0.0.0/8", "    acl route_taken var(txn.route) -m found", "    acl route_taken_1 method POST", "    acl allowlisted_2 method PUT"]);
+  });
+
+  it("any route value stays inside its quotes: haproxy -c accepts every generated one, and nothing leaks out", async () => {
+    const printable = fc.string({ unit: fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c)), maxLength: 30 });
+    await fc.assert(
+      fc.asyncProperty(printable, printable, async (value, body) => {
+        const input = routed((f) => {
+          f.routes[0].when.all[1].header.equals = value;
+          f.routes.splice(3, 0, { when: { header: { name: "X-Probe", prefix: value, ignoreCase: true } }, respond: { status: 200, body: body || "x" } });
+        });
+        let topology;
+        try {
+          topology = parseTopology(input);
+        } catch (error) {
+          assert.ok(value.includes("'") || body.includes("'"), `refused without a quote in it: ${(error as Error).message}`);
+          return;
+        }
+        const config = renderHaproxyConfig(topology, localTarget("/run/lb"));
+        // The value appears only inside single quotes, on the lines that carry it.
+        assert.equal(config.split("\n").filter((l) => /^\s*(use_backend|default_backend|server|backend|frontend)\b/.test(l)).length, 3 + 3 + 2 + 1 + 3);
+        await checkHaproxyConfig(config, { maps: mapFiles(topology) });
+      }),
+      { numRuns: 25 },
+    );
+  });
+});
