@@ -38,7 +38,7 @@ interface Agent {
 /** HAProxy in a container has no config before the agent's first: write it, and record it as applied. */
 async function bootstrap(agent: Agent, topology: Topology, source: string): Promise<void> {
   const config = renderHaproxyConfig(topology, dockerTarget(), { source });
-  await writeContainerConfig(agent.stateDir, config);
+  await writeContainerConfig(agent.stateDir, topology, config);
   await recordApplied(agent.stateDir, { appliedAt: new Date().toISOString(), source, topology, haproxyConfigSha256: sha256(config) });
   agent.log("wrote HAProxy's first configuration");
 }

@@ -7,7 +7,7 @@ import { allPassed } from "../../verification/judge.ts";
 import { judgeReload, parseShowProc, type ShowProc } from "../../haproxy/master-cli.ts";
 import { pollUntil } from "../../lib/poll.ts";
 import { checkSettleMs } from "../runtime/verify.ts";
-import { runtimeApiCommands, type TopologyChange } from "./changes.ts";
+import { runtimeApiCommands, tableReplacements, type TopologyChange } from "./changes.ts";
 import type { Plan } from "./plan.ts";
 import type { Target } from "./component-actions.ts";
 
@@ -89,6 +89,39 @@ function runtimeSteps(changes: readonly TopologyChange[], target: "local" | "doc
   });
 }
 
+/**
+ * The most bytes of entries one "add map" carries: the runtime API reads a command and its payload
+ * into one buffer (tune.bufsize, 16 kB by default), so a large table goes in several.
+ */
+export const MAP_PAYLOAD_BYTES = 8192;
+
+/** Lines in batches of at most `bytes` (a longer line alone). */
+export function payloadBatches(lines: readonly string[], bytes: number): string[][] {
+  const batches: string[][] = [];
+  let size = 0;
+  for (const line of lines) {
+    if (batches.length === 0 || size + line.length + 1 > bytes) {
+      batches.push([]);
+      size = 0;
+    }
+    batches.at(-1)!.push(line);
+    size += line.length + 1;
+  }
+  return batches;
+}
+
+/**
+ * Replaces a map's entries in one atomic step (HAProxy 2.6's versioned maps): a new version is
+ * filled aside and committed at once, so no request sees half a table.
+ */
+async function replaceMap(io: ApplyIO, file: string, lines: readonly string[]): Promise<void> {
+  const answer = await io.admin(`prepare map ${file}`);
+  const version = /New version created: ([0-9]+)/.exec(answer)?.[1];
+  if (version === undefined) throw new StepFailed(`"prepare map ${file}" was answered "${answer.trim().split("\n")[0]}"`);
+  for (const batch of payloadBatches(lines, MAP_PAYLOAD_BYTES)) await runCommands(io, [`add map @${version} ${file} <<\n${batch.join("\n")}\n`]);
+  await runCommands(io, [`commit map @${version} ${file}`]);
+}
+
 async function showProc(io: ApplyIO): Promise<ShowProc> {
   return parseShowProc(await io.master("show proc"));
 }
@@ -124,7 +157,7 @@ async function reload(io: ApplyIO, topology: Topology): Promise<void> {
  * connection limits changed at runtime (no server's state moves); otherwise every check's settle time.
  */
 export function settleMs(plan: Plan, method: ApplyMethod | undefined, topology: Topology): number {
-  const stateKept = method === "runtime" && plan.changes.every((c) => /\.(weight|maxconn)$/.test(c.path));
+  const stateKept = method === "runtime" && plan.changes.every((c) => /\.(weight|maxconn)$/.test(c.path) || /\.routeTables\..+\.entries\b/.test(c.path));
   return stateKept ? 0 : checkSettleMs(topology);
 }
 
@@ -176,6 +209,11 @@ export async function applyTopology(io: ApplyIO, options: ApplyOptions): Promise
       for (const step of runtimeSteps(plan.changes, io.target)) {
         undo.push(() => runCommands(io, step.undo));
         await runCommands(io, step.apply);
+      }
+      for (const table of tableReplacements(base, head)) {
+        undo.push(() => replaceMap(io, table.file, table.previous));
+        io.log(`route table ${table.file}: ${table.lines.length} entries, replaced at runtime`);
+        await replaceMap(io, table.file, table.lines);
       }
       undo.push(() => io.writeConfig(options.base));
       await io.checkpoint("runtime-applied");

@@ -1,7 +1,9 @@
 // What changed between two topologies, as data: a semantic diff of two resolved topologies (lists
 // matched by name, never by position), and what HAProxy's runtime API can do of it. What a change
 // takes is not decided here by its path: the plan derives it from what each target runs.
+import { tableEntryKey } from "../model/routing.ts";
 import type { Topology } from "../model/schema.ts";
+import { mapFileLines, tableMapPath } from "../render/routing.ts";
 
 export type ChangeKind = "add" | "remove" | "change";
 
@@ -33,6 +35,9 @@ const LIST_KEYS: Partial<Record<string, (item: any) => string>> = {
   binds: (b) => `${b.address}:${b.port}`,
   errorPages: (p) => String(p.status),
   logs: (l) => l.target,
+  routeTables: (t) => t.name,
+  // A table's entries by their key (what HAProxy's map holds), so that one entry's edit is one change.
+  entries: (e) => (e.pathPrefix === undefined ? e.host.toLowerCase() : tableEntryKey({ key: "host+path" }, e)),
 };
 /** Lists of values whose order means nothing: compared as sets. */
 const SET_LISTS = new Set(["allowlist", "retryOn"]);
@@ -104,8 +109,34 @@ export function runtimeApiCommands(path: string, value: unknown, target: "local"
   }
 }
 
-/** Whether the runtime API can make this change (a server that exists on both sides). */
-const runtimeCapable = (c: RawChange) => runtimeApiCommands(pathOf(c.at), c.to, "docker") !== undefined && (c.kind === "change" || pathOf(c.at).endsWith(".maxconn"));
+/** Whether the change is to a route table's entries: HAProxy's map, replaced through the runtime API. */
+const isTableEntryChange = (c: RawChange) => {
+  const [frontends, , tables, , entries] = c.at;
+  return c.at.length >= 6 && frontends && "field" in frontends && frontends.field === "frontends" && tables && "field" in tables && tables.field === "routeTables" && entries && "field" in entries && entries.field === "entries";
+};
+
+/** Whether the runtime API can make this change (a server that exists on both sides, a table's entry). */
+const runtimeCapable = (c: RawChange) => isTableEntryChange(c) || (runtimeApiCommands(pathOf(c.at), c.to, "docker") !== undefined && (c.kind === "change" || pathOf(c.at).endsWith(".maxconn")));
+
+/** A route table whose entries change: its map file and its lines on each side. */
+export interface TableReplacement {
+  /** The map file as the config names it, which is also how the runtime API knows the map. */
+  file: string;
+  lines: string[];
+  previous: string[];
+}
+
+/** The route tables on both sides whose entries differ: each is replaced whole, in one atomic commit. */
+export function tableReplacements(base: Topology, head: Topology): TableReplacement[] {
+  return head.frontends.flatMap((f) =>
+    f.routeTables.flatMap((table) => {
+      const before = base.frontends.find((b) => b.name === f.name)?.routeTables.find((t) => t.name === table.name);
+      if (!before || before.key !== table.key) return [];
+      const [lines, previous] = [mapFileLines(table), mapFileLines(before)];
+      return same(lines, previous) ? [] : [{ file: tableMapPath(f.name, table.name), lines, previous }];
+    }),
+  );
+}
 
 /**
  * `base` with only the changes the runtime API can make applied: when it renders the head's config
@@ -121,7 +152,15 @@ export function withRuntimeChanges(base: Topology, head: Topology): Topology {
     for (const segment of change.at.slice(0, -1)) {
       node = "field" in segment ? (node as Record<string, unknown>)[(field = segment.field)] : (node as unknown[]).find((x) => LIST_KEYS[field]!(x) === segment.item);
     }
-    const last = change.at.at(-1) as { field: string };
+    const last = change.at.at(-1)!;
+    if ("item" in last) {
+      // An item added to or removed from a keyed list (a table's entry).
+      const list = node as unknown[];
+      const at = list.findIndex((x) => LIST_KEYS[field]!(x) === last.item);
+      if (at >= 0) list.splice(at, 1);
+      if (change.to !== undefined) list.push(change.to);
+      continue;
+    }
     if (change.to === undefined) delete (node as Record<string, unknown>)[last.field];
     else (node as Record<string, unknown>)[last.field] = change.to;
   }

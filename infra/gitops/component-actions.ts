@@ -5,6 +5,7 @@
 // each edited part of the topology is applied to the base alone, and what it changes is its doing.
 import type { Topology } from "../model/schema.ts";
 import { renderHaproxyConfig } from "../render/render.ts";
+import { mapFiles } from "../render/routing.ts";
 import { dockerTarget, localTarget } from "../render/targets.ts";
 import { declareLocalStack } from "../runtime/declaration.ts";
 import { declareDockerStack } from "../docker/declaration.ts";
@@ -44,7 +45,7 @@ interface Described {
   spec: string;
   /** What the target changes in place (a container's health check). */
   inPlace?: string;
-  /** HAProxy's configuration: a change of it alone is a runtime change or a reload, not a restart. */
+  /** HAProxy's configuration and its map files: a change of them alone is a runtime change or a reload, not a restart. */
   haproxyConfig?: string;
 }
 
@@ -66,6 +67,9 @@ export function planConfig(topology: Topology, target: "local" | "docker", rende
   return config;
 }
 
+/** What HAProxy reads: its config, and the route tables' map files beside it. */
+const haproxyFiles = (config: string, topology: Topology) => `${config}\n${json(mapFiles(topology))}`;
+
 /** Each target's description of what runs, keyed by component. */
 const DESCRIBE: Record<Target, (t: Topology) => Description> = {
   local: (t) => {
@@ -75,7 +79,7 @@ const DESCRIBE: Record<Target, (t: Topology) => Description> = {
     return new Map(
       plan.components.map((c) => [
         c.name,
-        c.kind === "haproxy" ? { spec: json([c.command, c.args, c.env ?? {}]), haproxyConfig: plan.haproxyConfig } : { spec: json([c.command, c.args, c.env ?? {}, c.ports, c.configFiles]) },
+        c.kind === "haproxy" ? { spec: json([c.command, c.args, c.env ?? {}]), haproxyConfig: haproxyFiles(plan.haproxyConfig, t) } : { spec: json([c.command, c.args, c.env ?? {}, c.ports, c.configFiles]) },
       ]),
     );
   },
@@ -85,7 +89,7 @@ const DESCRIBE: Record<Target, (t: Topology) => Description> = {
     return new Map(
       plan.containers.map(({ name, image, healthcheck, waitHealthy, dependsOn: _order, ...container }) => [
         name,
-        { spec: json([image, container]), inPlace: json([healthcheck, waitHealthy]), ...(name === "haproxy" ? { haproxyConfig: planConfig(t, "docker") } : {}) },
+        { spec: json([image, container]), inPlace: json([healthcheck, waitHealthy]), ...(name === "haproxy" ? { haproxyConfig: haproxyFiles(planConfig(t, "docker"), t) } : {}) },
       ]),
     );
   },

@@ -10,6 +10,8 @@ import { writeFileAtomic } from "../files.ts";
 import type { Topology } from "../model/schema.ts";
 import { DEFAULT_ERROR_PAGES_DIR } from "../render/haproxy-check.ts";
 import { renderHaproxyConfig } from "../render/render.ts";
+import { writeMapFiles } from "../render/map-files.ts";
+import { mapFiles } from "../render/routing.ts";
 import { DOCKER_HOSTS, DOCKER_PATHS, ERROR_PAGE_DIR, LOCAL_ADDRESS, dockerTarget, haproxySockets } from "../render/targets.ts";
 import { HAPROXY_CONFIG_FILE, LAST_GOOD_CONFIG_FILE } from "../runtime/applied.ts";
 import { APPLY_CHECKS, expectationsFromTopology, readDiscoveredServers } from "../runtime/verify.ts";
@@ -20,10 +22,11 @@ import { makePlan } from "./plan.ts";
 /** The generated file the agent changes; the others (Prometheus, containers) are Terraform's. */
 const AGENT_FILES = ["haproxy.cfg (target docker)"];
 
-/** Writes the config and the error pages it names into HAProxy's volume (before its first start too). */
-export async function writeContainerConfig(stateDir: string, text: string): Promise<void> {
+/** Writes the config, the error pages and the map files it names into HAProxy's volume (before its first start too). */
+export async function writeContainerConfig(stateDir: string, topology: Topology, text: string): Promise<void> {
   await mkdir(join(stateDir, ERROR_PAGE_DIR), { recursive: true });
   await cp(DEFAULT_ERROR_PAGES_DIR, join(stateDir, ERROR_PAGE_DIR), { recursive: true });
+  await writeMapFiles(stateDir, mapFiles(topology));
   await writeFileAtomic(join(stateDir, HAPROXY_CONFIG_FILE), text);
 }
 
@@ -47,7 +50,7 @@ export function containerIO({ stateDir, running, step, log }: ContainerApply): A
     admin: (command) => runtimeCommand({ path: sockets.admin }, command, { timeoutMs: 5000 }),
     master: (command) => runtimeCommand({ path: sockets.master }, command, { timeoutMs: 5000 }),
     // Certificates are the certificates_dir variable's, mounted by Terraform.
-    writeConfig: (side) => writeContainerConfig(stateDir, renderHaproxyConfig(side.topology, dockerTarget(), { source: side.source })),
+    writeConfig: (side) => writeContainerConfig(stateDir, side.topology, renderHaproxyConfig(side.topology, dockerTarget(), { source: side.source })),
     keepLastGood: (text) => writeFileAtomic(join(stateDir, LAST_GOOD_CONFIG_FILE), text),
     render: (side) => renderHaproxyConfig(side.topology, dockerTarget(), { source: side.source }),
     plan: (base, head) => makePlan(base, head, { files: AGENT_FILES }),

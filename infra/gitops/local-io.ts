@@ -8,6 +8,8 @@ import { writeFileAtomic } from "../files.ts";
 import type { Topology } from "../model/schema.ts";
 import { DEFAULT_ERROR_PAGES_DIR } from "../render/haproxy-check.ts";
 import { renderHaproxyConfig } from "../render/render.ts";
+import { writeMapFiles } from "../render/map-files.ts";
+import { mapFiles } from "../render/routing.ts";
 import { ERROR_PAGE_DIR, haproxySockets, localTarget } from "../render/targets.ts";
 import { HAPROXY_CONFIG_FILE, LAST_GOOD_CONFIG_FILE } from "../runtime/applied.ts";
 import { declareLocalStack, type LocalStackDeclaration } from "../runtime/declaration.ts";
@@ -48,6 +50,7 @@ export function localIO({ runDir, running, sidecar, step, log }: LocalApply): Ap
       await cp(DEFAULT_ERROR_PAGES_DIR, join(runDir, ERROR_PAGE_DIR), { recursive: true });
       // A bind added by this change gets its development certificate (those there are kept).
       await provisionCertificates(runDir, side.topology);
+      await writeMapFiles(runDir, mapFiles(side.topology));
       await writeFileAtomic(join(runDir, HAPROXY_CONFIG_FILE), renderHaproxyConfig(side.topology, target, { source: side.source }));
     },
     keepLastGood: (text) => writeFileAtomic(join(runDir, LAST_GOOD_CONFIG_FILE), text),

@@ -9,7 +9,7 @@
 // discovered group resolves it, and a HorizontalPodAutoscaler changes the count with no config change.
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import type { IConfigMap } from "kubernetes-models/v1/ConfigMap";
 import type { INamespace } from "kubernetes-models/v1/Namespace";
 import type { IService } from "kubernetes-models/v1/Service";
@@ -20,6 +20,7 @@ import type { IIoK8sApiCoreV1Container as Container, IIoK8sApiCoreV1PodSpec as P
 import { parseDuration } from "../../haproxy/duration.ts";
 import { bindPorts, recordRemovalMs, runsInstances, serverCount, type Backend, type ServerGroup, type Topology } from "../model/schema.ts";
 import { renderHaproxyConfig, TEMPLATES_DIR } from "../render/render.ts";
+import { mapFiles } from "../render/routing.ts";
 import { renderAlertRules, RULES_FILE } from "../render/alert-rules.ts";
 import { CERTIFICATE_DIR, DOCKER_PATHS, ERROR_PAGE_DIR, haproxySockets, kubernetesTarget, type KubernetesTarget } from "../render/targets.ts";
 import { HAPROXY_PATHS, WEB_APP_PATHS } from "../endpoints.ts";
@@ -102,10 +103,13 @@ export function declareKubernetesStack(topology: Topology, options: KubernetesOp
   if (!Number.isInteger(replicas) || replicas < 2) throw new TargetPlanError(`${replicas} HAProxy replicas: use at least 2, so that a rolling update or a drained node never takes the last one away`);
   const haproxyConfig = renderHaproxyConfig(topology, target, { source: options.source ?? DEFAULT_TOPOLOGY_FILE });
   const errorPages = [...new Set(topology.frontends.flatMap((f) => f.errorPages.map((p) => p.file)))];
+  // A table's entries change in the ConfigMap, and so in the config's hash: the pods roll (no agent applies them at runtime here).
+  const maps = mapFiles(topology);
   const configData: Record<string, string> = {
     "haproxy.cfg": haproxyConfig,
     [EXPECTED_DISTRIBUTION_FILE]: expectedDistributionText(topology),
     ...Object.fromEntries(errorPages.map((file) => [errorPageKey(file), readFileSync(join(TEMPLATES_DIR, ERROR_PAGE_DIR, file), "utf8")])),
+    ...Object.fromEntries(maps.map((map) => [mapKey(map.path), map.content])),
   };
   const configHash = createHash("sha256").update(JSON.stringify(configData)).digest("hex");
   const meta = (object: string, extra: Record<string, string> = {}) => ({ name: object, namespace, labels: { [LABEL]: object, [PART_OF]: name, ...extra } });
@@ -116,7 +120,7 @@ export function declareKubernetesStack(topology: Topology, options: KubernetesOp
     { id: "haproxy-config", object: { apiVersion: "v1", kind: "ConfigMap", metadata: meta("haproxy-config"), data: configData } },
     // The alert rules, for the cluster's own Prometheus (a rule-file sidecar or an operator picks them up).
     { id: "alert-rules", object: { apiVersion: "v1", kind: "ConfigMap", metadata: meta("haproxy-alert-rules", { "prometheus.io/rules": "true" }), data: { [RULES_FILE]: renderAlertRules({ source: options.source ?? DEFAULT_TOPOLOGY_FILE, topology: topology.name, target: "kubernetes" }) } } },
-    haproxyDeployment(topology, { name, namespace, replicas, configHash, errorPages, usesTls, meta }),
+    haproxyDeployment(topology, { name, namespace, replicas, configHash, errorPages, maps: maps.map((m) => m.path), usesTls, meta }),
     {
       id: "haproxy-pdb",
       object: { apiVersion: "policy/v1", kind: "PodDisruptionBudget", metadata: meta("haproxy"), spec: { maxUnavailable: 1, selector: { matchLabels: { [LABEL]: "haproxy" } } } },
@@ -129,12 +133,14 @@ export function declareKubernetesStack(topology: Topology, options: KubernetesOp
 
 /** ConfigMap keys cannot hold "/": error pages are keys of their own, mounted back into errors/. */
 const errorPageKey = (file: string) => `error-page-${file}`;
+/** A ConfigMap key has no "/": the map file's name, marked as one. */
+const mapKey = (path: string) => `map-${basename(path)}`;
 
 type Meta = (object: string, extra?: Record<string, string>) => { name: string; namespace: string; labels: Record<string, string> };
 
 function haproxyDeployment(
   topology: Topology,
-  c: { name: string; namespace: string; replicas: number; configHash: string; errorPages: string[]; usesTls: boolean; meta: Meta },
+  c: { name: string; namespace: string; replicas: number; configHash: string; errorPages: string[]; maps: string[]; usesTls: boolean; meta: Meta },
 ): PlannedObject {
   const sockets = haproxySockets(topology.global, kubernetesTarget(c.namespace));
   const { monitoring, services } = topology;
@@ -199,6 +205,7 @@ function haproxyDeployment(
             { key: "haproxy.cfg", path: "haproxy.cfg" },
             { key: EXPECTED_DISTRIBUTION_FILE, path: EXPECTED_DISTRIBUTION_FILE },
             ...c.errorPages.map((file) => ({ key: errorPageKey(file), path: `${ERROR_PAGE_DIR}/${file}` })),
+            ...c.maps.map((path) => ({ key: mapKey(path), path })),
           ],
         },
       },

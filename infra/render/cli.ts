@@ -1,5 +1,5 @@
 // npm run render -- [--topology FILE] [--target local|docker] [--run-dir DIR] [--out FILE] [--print-topology]
-import { resolve, relative } from "node:path";
+import { dirname, resolve, relative } from "node:path";
 import { parseCliArgs, runMain } from "../../lib/cli.ts";
 import { UsageError } from "../../lib/errors.ts";
 import { DEFAULT_TOPOLOGY_FILE, loadTopologyFile } from "../model/load.ts";
@@ -8,6 +8,8 @@ import { checkErrorPages } from "./error-pages.ts";
 import { checkHaproxyConfig, DEFAULT_ERROR_PAGES_DIR } from "./haproxy-check.ts";
 import { assertCertificatesPresent, certificateFiles } from "./validate.ts";
 import { renderHaproxyConfig } from "./render.ts";
+import { writeMapFiles } from "./map-files.ts";
+import { mapFiles } from "./routing.ts";
 import { dockerTarget, localTarget, type RenderTarget } from "./targets.ts";
 
 const USAGE = `usage: npm run render -- [--topology FILE] [--target local|docker] [--run-dir DIR] [--certs-dir DIR] [--out FILE]
@@ -51,11 +53,14 @@ async function main(argv: string[]): Promise<number> {
   const certsDir = args["certs-dir"] && resolve(args["certs-dir"]);
   if (certsDir) await assertCertificatesPresent(topology, certsDir);
   else if (certificates.length) process.stderr.write(`no --certs-dir: checked with throwaway certificates standing in for ${certificates.join(", ")}\n`);
-  const { warnings } = await checkHaproxyConfig(config, certsDir ? { certificatesDir: certsDir } : { placeholderCertificates: certificates });
+  const maps = mapFiles(topology);
+  const { warnings } = await checkHaproxyConfig(config, certsDir ? { certificatesDir: certsDir, maps } : { placeholderCertificates: certificates, maps });
   for (const warning of warnings) process.stderr.write(`${warning}\n`);
   if (args.out) {
+    // The map files the config names go beside it, where HAProxy looks for them.
+    if (maps.length) await writeMapFiles(dirname(resolve(args.out)), maps);
     await writeFileAtomic(args.out, config);
-    process.stderr.write(`wrote ${args.out} (haproxy -c: valid)\n`);
+    process.stderr.write(`wrote ${args.out}${maps.length ? ` and ${maps.map((m) => m.path).join(", ")}` : ""} (haproxy -c: valid)\n`);
   } else {
     process.stdout.write(config);
   }

@@ -7,6 +7,7 @@ import type { Topology } from "../model/schema.ts";
 import { checkErrorPages } from "./error-pages.ts";
 import { checkHaproxyConfig, DEFAULT_ERROR_PAGES_DIR } from "./haproxy-check.ts";
 import { renderHaproxyConfig } from "./render.ts";
+import { mapFiles } from "./routing.ts";
 import { dockerTarget, localTarget, type RenderTarget } from "./targets.ts";
 
 /** A certificate directory that was given must hold every PEM file a TLS bind names (CERTIFICATE_MISSING). */
@@ -29,6 +30,7 @@ export async function checkEveryTarget(topology: Topology, options: { runDir?: s
   await checkErrorPages(topology, DEFAULT_ERROR_PAGES_DIR);
   const targets: RenderTarget[] = [dockerTarget(), localTarget(options.runDir ?? "/run/lb")];
   for (const target of targets) {
-    await checkHaproxyConfig(renderHaproxyConfig(topology, target), options.certificatesDir ? { certificatesDir: options.certificatesDir } : { placeholderCertificates: certificateFiles(topology) });
+    const maps = mapFiles(topology);
+    await checkHaproxyConfig(renderHaproxyConfig(topology, target), options.certificatesDir ? { certificatesDir: options.certificatesDir, maps } : { placeholderCertificates: certificateFiles(topology), maps });
   }
 }

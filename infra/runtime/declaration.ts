@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { userInfo } from "node:os";
 import { bindPorts, runsInstances, serverCount, type Topology } from "../model/schema.ts";
 import { DEFAULT_TOPOLOGY_FILE } from "../model/load.ts";
+import { mapFiles, type MapFile } from "../render/routing.ts";
 import { renderHaproxyConfig } from "../render/render.ts";
 import { prometheusJobs, renderPrometheusConfig } from "../render/prometheus.ts";
 import { renderAlertRules, RULES_FILE } from "../render/alert-rules.ts";
@@ -78,6 +79,8 @@ export interface LocalStackDeclaration {
   runDir: string;
   topology: Topology;
   haproxyConfig: string;
+  /** The route tables' map files, beside haproxy.cfg. */
+  haproxyMaps: MapFile[];
   /** Grafana's JSON model of the dashboard, every panel included (the local stack feeds them all). */
   dashboard: string;
   sockets: HaproxySockets;
@@ -122,6 +125,7 @@ export function declareLocalStack(topology: Topology, options: LocalStackOptions
     runDir,
     topology,
     haproxyConfig: renderHaproxyConfig(topology, target, { source }),
+    haproxyMaps: mapFiles(topology),
     dashboard: renderDashboard({ localPanels: true }),
     sockets,
     components,

@@ -1,0 +1,115 @@
+// Routing on the real local stack: requests reach the backend the resolver names (by the server that
+// answers), and route-table entries added, changed and removed by npm run apply are served at once
+// with no new HAProxy worker, the map file written in the same step, and kept by a later reload.
+import assert from "node:assert/strict";
+import { readFileSync, writeFileSync } from "node:fs";
+import http from "node:http";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, it } from "vitest";
+import { parseShowProc } from "../haproxy/master-cli.ts";
+import { runtimeCommand } from "../haproxy/runtime-api.ts";
+import { resolveRoute } from "../infra/model/route-resolver.ts";
+import { startTestStack, type TestStack } from "./support/stack.ts";
+import { runCli } from "./support/run-cli.ts";
+
+/** The seed's flask_servers (web-a, web-b) and an "api" backend (web-c), routed by path, host and a table. */
+function routedSeed(t: any): void {
+  t.global.hardStopAfter = "5s";
+  t.backends.push({ name: "api", healthCheck: { method: "GET", path: "/status", expectStatus: 200 }, servers: [{ name: "web-c", address: "web-c", port: 5003, inter: "500ms", fall: 2, rise: 2 }] });
+  Object.assign(t.frontends[0], {
+    routes: [
+      { name: "api", when: { pathPrefix: "/api" }, backend: "api" },
+      { name: "moved", when: { host: "old.example.com" }, redirect: { prefix: "https://new.example.com", code: 301 } },
+      { name: "lb-health", when: { all: [{ path: "/lb-health" }, { method: ["GET", "HEAD"] }] }, respond: { status: 200, body: "ok" } },
+      { name: "tenants", table: "tenants" },
+    ],
+    routeTables: [{ name: "tenants", entries: [{ host: "a.example.com", backend: "api" }] }],
+  });
+}
+
+const SERVED_BY: Record<string, string> = { "web-a": "flask_servers", "web-b": "flask_servers", "web-c": "api" };
+
+describe("routing on the real local stack", () => {
+  let running: TestStack;
+  let port: number;
+  const file = (name: string) => join(running.runDir, name);
+  const workers = async () => parseShowProc(await runtimeCommand({ path: running.stack.plan.sockets.master }, "show proc")).workers.map((w) => w.pid);
+  const apply = (topologyFile: string, ...args: string[]) => runCli("infra/gitops/apply-cli.ts", ["--run-dir", running.runDir, "--topology", topologyFile, ...args], { timeoutMs: 120_000 });
+  const withEntries = (name: string, entries: { host: string; backend: string }[], edit: (t: any) => void = () => {}) => {
+    const t = structuredClone(running.topology) as any;
+    t.frontends[0].routeTables[0].entries = entries;
+    edit(t);
+    writeFileSync(file(name), JSON.stringify(t));
+    return file(name);
+  };
+  /** One request with its own Host header (fetch may not set one). */
+  const send = (method: string, host: string, target: string) =>
+    new Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }>((resolve, reject) => {
+      const req = http.request({ host: "127.0.0.1", port, method, path: target, headers: { host }, agent: false, timeout: 5000 }, (res) => {
+        let body = "";
+        res.setEncoding("utf8").on("data", (c) => (body += c)).on("end", () => resolve({ status: res.statusCode!, headers: res.headers, body }));
+      });
+      req.on("timeout", () => req.destroy(new Error("no answer in 5 s"))).on("error", reject).end();
+    });
+  /** Which backend answered a request for `host` (by the server that did), or the status. */
+  const backendFor = async (host: string, path = "/") => {
+    const response = await send("GET", host, path);
+    const server = response.headers["x-served-by"] as string | undefined;
+    return server ? SERVED_BY[server] : `status ${response.status}`;
+  };
+
+  beforeAll(async () => {
+    running = await startTestStack(routedSeed);
+    port = running.topology.frontends[0]!.binds[0]!.port;
+  });
+  afterAll(() => running?.cleanup());
+
+  it("requests go where the resolver says: path prefix, host redirect, an answer of its own, the table, the default", async () => {
+    const frontend = running.topology.frontends[0]!;
+    const cases: [string, string, string][] = [
+      ["GET", "www.example.com", "/api/users"],
+      ["GET", "www.example.com", "/apis"],
+      ["GET", "old.example.com", "/x?y=1"],
+      ["GET", "www.example.com", "/lb-health"],
+      ["POST", "www.example.com", "/lb-health"],
+      ["GET", "A.Example.com:8080", "/"],
+      ["GET", "b.example.com", "/"],
+    ];
+    for (const [method, host, target] of cases) {
+      const [path, query] = target.split("?") as [string, string | undefined];
+      const expected = resolveRoute(frontend, { method, host, path, query, source: "127.0.0.1", tls: false, headers: [] });
+      const response = await send(method, host, target);
+      const served = response.headers["x-served-by"] as string | undefined;
+      const seen = served ? `backend ${SERVED_BY[served]}` : response.status >= 300 && response.status < 400 ? `redirect ${response.status} ${response.headers.location}` : `respond ${response.status} ${response.body}`;
+      const want = expected.kind === "backend" ? `backend ${expected.backend}` : expected.kind === "redirect" ? `redirect ${expected.status} ${expected.location}` : expected.kind === "respond" ? `respond ${expected.status} ${expected.body}` : expected.kind;
+      assert.equal(seen, want, `${method} ${host}${target}`);
+    }
+  });
+
+  it("a table entry added and one changed by apply: at runtime (the same worker), served at once, the map file written", async () => {
+    const before = await workers();
+    const result = await apply(withEntries("entries.json", [{ host: "a.example.com", backend: "flask_servers" }, { host: "b.example.com", backend: "api" }]));
+    assert.equal(result.code, 0, `${result.stdout}\n${result.stderr}`);
+    assert.match(result.stdout, /^Plan: 2 runtime changes, 0 reloads, 0 restarts\.$/m);
+    assert.match(result.stdout, /applied at runtime \(no reload\)/);
+    assert.deepEqual(await workers(), before, "a table entry must not start a new worker");
+    assert.deepEqual([await backendFor("a.example.com"), await backendFor("b.example.com")], ["flask_servers", "api"]);
+    assert.equal(readFileSync(file("maps/http_front.tenants.map"), "utf8"), "a.example.com flask_servers\nb.example.com api\n");
+    const shown = await runtimeCommand({ path: running.stack.plan.sockets.admin }, "show map maps/http_front.tenants.map");
+    assert.deepEqual(shown.trim().split("\n").map((l) => l.split(" ").slice(1).join(" ")).sort(), ["a.example.com flask_servers", "b.example.com api"]);
+  });
+
+  it("an entry removed at runtime, then a reload-class change: every entry still served as the topology says", async () => {
+    const removed = await apply(withEntries("removed.json", [{ host: "b.example.com", backend: "api" }]));
+    assert.equal(removed.code, 0, `${removed.stdout}\n${removed.stderr}`);
+    assert.match(removed.stdout, /^Plan: 1 runtime change, 0 reloads, 0 restarts\.$/m);
+    assert.deepEqual([await backendFor("a.example.com"), await backendFor("b.example.com")], ["flask_servers", "api"], "a.example.com falls back to the default backend");
+
+    const before = await workers();
+    const reloaded = await apply(withEntries("reload.json", [{ host: "b.example.com", backend: "api" }], (t) => (t.defaults.timeouts.client = "11s")));
+    assert.equal(reloaded.code, 0, `${reloaded.stdout}\n${reloaded.stderr}`);
+    assert.match(reloaded.stdout, /applied by a hitless reload/);
+    assert.notDeepEqual(await workers(), before, "the timeout takes a new worker");
+    assert.deepEqual([await backendFor("a.example.com"), await backendFor("b.example.com")], ["flask_servers", "api"]);
+  });
+});
