@@ -92,6 +92,8 @@ describe("routing on the real local stack", () => {
     assert.equal(result.code, 0, `${result.stdout}\n${result.stderr}`);
     assert.match(result.stdout, /^Plan: 2 runtime changes, 0 reloads, 0 restarts\.$/m);
     assert.match(result.stdout, /applied at runtime \(no reload\)/);
+    // Verified by traffic: the routing matrix (every route's match and near misses, the new entries among them).
+    assert.match(result.stdout, /^routing\s+PASS\s+\d+ requests \(\d+ matches, \d+ near misses\) over 4 routes/m);
     assert.deepEqual(await workers(), before, "a table entry must not start a new worker");
     assert.deepEqual([await backendFor("a.example.com"), await backendFor("b.example.com")], ["flask_servers", "api"]);
     assert.equal(readFileSync(file("maps/http_front.tenants.map"), "utf8"), "a.example.com flask_servers\nb.example.com api\n");

@@ -6,6 +6,7 @@ import { describe, it } from "vitest";
 import { TopologyInvalidError } from "../infra/errors.ts";
 import { parseTopology } from "../infra/model/parse.ts";
 import { resolveRoute } from "../infra/model/route-resolver.ts";
+import { routingMatrix } from "../infra/model/route-matrix.ts";
 import { conditionTerms, tableEntryKey, type Condition } from "../infra/model/routing.ts";
 import { checkHaproxyConfig } from "../infra/render/haproxy-check.ts";
 import { renderHaproxyConfig } from "../infra/render/render.ts";
@@ -219,5 +220,32 @@ describe("rendered routes", () => {
       }),
       { numRuns: 25 },
     );
+  });
+});
+
+describe("the routing matrix verify sends", () => {
+  it("every route of the example gets a request it takes, and near misses it must not take, each labelled by the resolver", () => {
+    const frontend = parseTopology(routed()).frontends[0]!;
+    const cases = routingMatrix(frontend, { tls: false, sources: ["127.0.0.1", "127.0.0.2"] });
+    const lines = cases.map((c) => `${c.route} ${c.kind}: ${c.request.method} ${c.request.host}${c.request.path} ${JSON.stringify(c.request.headers)} → ${c.expected.kind === "backend" ? c.expected.backend : c.expected.kind} (${c.expected.route})`);
+    assert.deepEqual(lines, [
+      'api-v2 match: GET verify.invalid/api/probe [["X-Api-Version","2"]] → api_v2 (api-v2)',
+      'api-v2 near miss: GET verify.invalid/apis [["X-Api-Version","2"]] → site (defaultBackend)',
+      "api-v2 near miss: GET verify.invalid/api/probe [] → api_v1 (api)",
+      "api match: GET verify.invalid/api/probe [] → api_v1 (api)",
+      "api near miss: GET verify.invalid/apis [] → site (defaultBackend)",
+      "admin match: GET verify.invalid/admin/probe [] → deny (admin)",
+      "admin near miss: GET verify.invalid/admins [] → site (defaultBackend)",
+      "tenants match: GET a.example.com/verify-probe [] → api_v1 (tenants (table tenants))",
+      "tenants near miss: GET unknown.invalid/verify-probe [] → site (defaultBackend)",
+      "tenants match: GET b.example.com/verify-probe [] → api_v2 (tenants (table tenants))",
+    ]);
+  });
+
+  it("a source this machine cannot send from leaves the case out rather than guess", () => {
+    const frontend = parseTopology(routed((f) => (f.conditions.internal = { source: "10.0.0.0/8" }))).frontends[0]!;
+    // "not internal" is met from 127.0.0.1, but its near miss (from inside 10/8) cannot be sent from here.
+    const admin = routingMatrix(frontend, { tls: false, sources: ["127.0.0.1"] }).filter((c) => c.route === "admin");
+    assert.deepEqual(admin.map((c) => `${c.kind} ${c.request.path} ${c.request.source}`), ["match /admin/probe 127.0.0.1", "near miss /admins 127.0.0.1"]);
   });
 });

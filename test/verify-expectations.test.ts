@@ -56,10 +56,37 @@ describe("expectationsFromTopology", () => {
       t.backends[0].servers[1].disabled = true;
     });
     assert.deepEqual(e.entrypoints, [
-      { frontend: "http_front", url: "http://127.0.0.1:60000/", servers: ["web-a"], redirectTo: "https://127.0.0.1:8443/" },
-      { frontend: "http_front", url: "http://127.0.0.1:60001/", servers: ["web-a"], redirectTo: "https://127.0.0.1:8443/" },
+      { frontend: "http_front", url: "http://127.0.0.1:60000/", servers: [], redirectTo: "https://127.0.0.1:8443/" },
+      { frontend: "http_front", url: "http://127.0.0.1:60001/", servers: [], redirectTo: "https://127.0.0.1:8443/" },
       { frontend: "http_front", url: "https://127.0.0.1:8443/", servers: ["web-a"], tls: { minVersion: "TLSv1.3", http2: false }, hsts: "max-age=60; preload" },
       { frontend: "api", url: "http://127.0.0.1:7000/", servers: ["web-a"] },
+    ]);
+  });
+
+  it("a routed frontend: each port expects what its routes do with \"/\" there, and the backend in depth is where \"/\" goes", () => {
+    const e = expect((t) => {
+      t.backends.push({ name: "site", servers: [{ name: "web-c", address: "web-c", port: 5003 }] });
+      t.frontends[0].routes = [
+        { when: { path: "/" }, backend: "site" },
+        { when: { method: "POST" }, deny: {} },
+      ];
+      t.frontends.push({ name: "edge", binds: [{ port: 7000 }, { port: 7001 }], routes: [{ when: { path: "/" }, redirect: { location: "https://example.com/", code: 308 } }, { respond: { status: 404, body: "none" } }] });
+    });
+    assert.equal(e.backend, "site");
+    assert.deepEqual(e.entrypoints, [
+      { frontend: "http_front", url: "http://127.0.0.1:60000/", servers: ["web-c"] },
+      { frontend: "http_front", url: "http://127.0.0.1:60001/", servers: ["web-c"] },
+      { frontend: "edge", url: "http://127.0.0.1:7000/", servers: [], redirectTo: "https://example.com/", redirectStatus: 308 },
+      { frontend: "edge", url: "http://127.0.0.1:7001/", servers: [], redirectTo: "https://example.com/", redirectStatus: 308 },
+    ]);
+    assert.deepEqual(e.routing?.map((r) => `${r.kind} ${r.method} ${r.host}${r.target} → ${r.status} ${r.servers?.join(",") ?? r.location ?? r.body ?? ""}`), [
+      "match GET verify.invalid/ → 200 web-c",
+      "near miss GET verify.invalid/-not → 200 web-a,web-b",
+      "match POST verify.invalid/verify-probe → 403 ",
+      "near miss GET verify.invalid/verify-probe → 200 web-a,web-b",
+      "match GET verify.invalid/ → 308 https://example.com/",
+      "near miss GET verify.invalid/-not → 404 none",
+      "match GET verify.invalid/verify-probe → 404 none",
     ]);
   });
 

@@ -3,8 +3,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "vitest";
 import {
-  judgeDistribution, judgeFailover, judgeHealth, judgePersistence, judgeRecovery,
-  type Expectations, type TrafficSample,
+  judgeDistribution, judgeFailover, judgeHealth, judgePersistence, judgeRecovery, judgeRouting,
+  type Expectations, type RoutingExpectation, type RoutingMeasurement, type TrafficSample, type Verdict,
 } from "../verification/judge.ts";
 import { renderChartSvg, renderTable, seriesOf } from "../verification/report.ts";
 import { expectations } from "./support/expectations.ts";
@@ -182,4 +182,29 @@ describe("the report", () => {
     const table = renderTable([{ assertion: "distribution", verdict: "fail", expected: "web-a 75.0 %", measured: "web-a 50.0 %" }]);
     assert.match(table, /^distribution +FAIL +web-a 75\.0 %\n +→ web-a 50\.0 %$/m);
   });
+});
+
+describe("routing: every request of the matrix answered as the resolver said", () => {
+  const request = { route: "api", kind: "match" as const, url: "http://127.0.0.1:60000/", method: "GET", host: "api.example.com", target: "/api/x", headers: [] as [string, string][], source: "127.0.0.1" };
+  const toBackend = { ...request, status: 200, servers: ["web-c"], outcome: "backend api (api)" };
+  const toRedirect = { ...request, status: 301, location: "https://new.example.com/api/x", outcome: "redirect" };
+  const toAnswer = { ...request, status: 200, body: "ok", outcome: "answer 200" };
+  const cases: [string, RoutingExpectation, RoutingMeasurement, Verdict, RegExp?][] = [
+    ["the backend's server answered", toBackend, { status: 200, server: "web-c" }, "pass"],
+    ["another backend's server answered", toBackend, { status: 200, server: "web-a" }, "fail", /answered from web-a, expected backend api/],
+    ["refused instead", toBackend, { status: 403 }, "fail", /answered 403/],
+    ["redirected where expected", toRedirect, { status: 301, location: "https://new.example.com/api/x" }, "pass"],
+    ["redirected elsewhere", toRedirect, { status: 301, location: "https://new.example.com/" }, "fail", /redirected to https:\/\/new.example.com\//],
+    ["answered with the body", toAnswer, { status: 200, body: "ok" }, "pass"],
+    ["answered by a server instead", toAnswer, { status: 200, server: "web-a", body: "{}" }, "fail", /answered "\{\}"/],
+    ["no answer", toBackend, { error: "ECONNREFUSED" }, "fail", /ECONNREFUSED/],
+  ];
+  for (const [name, expected, measured, verdict, message] of cases) {
+    it(name, () => {
+      const result = judgeRouting([expected], [measured]);
+      assert.equal(result.verdict, verdict, result.measured);
+      if (message) assert.match(result.measured, message);
+    });
+  }
+  it("no routes: skipped, not passed", () => assert.equal(judgeRouting([], []).verdict, "skip"));
 });

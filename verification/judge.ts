@@ -37,6 +37,8 @@ export interface Expectations {
   requestTimeoutMs?: number;
   /** Every port of every frontend, and what each must answer. */
   entrypoints?: EntrypointExpectation[];
+  /** Requests that show the frontends' routes: each must be answered as the topology says. */
+  routing?: RoutingExpectation[];
   /** The security features the model asks for, each checked with traffic. */
   security?: SecurityExpectation;
   /**
@@ -53,8 +55,12 @@ export interface EntrypointExpectation {
   /** The servers of the frontend's backend that may answer. */
   servers: string[];
   tls?: { minVersion: string; http2: boolean };
-  /** A plain port of a frontend that sends clients to HTTPS: the Location expected for "/". */
+  /** A port whose "/" is redirected (to HTTPS, or by a route): the Location expected. */
   redirectTo?: string;
+  /** The redirect's status (301 unless a route says otherwise). */
+  redirectStatus?: number;
+  /** A port whose "/" HAProxy answers itself (a route that responds or refuses): the status expected. */
+  answers?: number;
   /** The Strict-Transport-Security value expected on HTTPS answers. */
   hsts?: string;
 }
@@ -66,7 +72,7 @@ export interface SecurityExpectation {
   cookie?: { name: string; secure: boolean; httponly: boolean; sameSite: string };
 }
 
-export const ASSERTIONS = ["health", "entrypoints", "distribution", "persistence", "security", "failover", "recovery"] as const;
+export const ASSERTIONS = ["health", "entrypoints", "routing", "distribution", "persistence", "security", "failover", "recovery"] as const;
 export type AssertionName = (typeof ASSERTIONS)[number];
 
 /** "skip": the model asks for nothing this assertion could check (no cookie: no persistence). */
@@ -323,6 +329,61 @@ export interface EntrypointMeasurement {
 }
 
 /** Pure: every port of every frontend answers as the model says (backend, TLS, redirect, HSTS). */
+/** One request of the routing matrix and what must come of it. */
+export interface RoutingExpectation {
+  /** The route the request is about, and whether the route must take it. */
+  route: string;
+  kind: "match" | "near miss";
+  /** The bind the request goes to. */
+  url: string;
+  method: string;
+  host: string;
+  /** Path and query, as sent. */
+  target: string;
+  headers: [string, string][];
+  /** The client address it comes from (loopback); "" for the machine's own choice. */
+  source: string;
+  /** What the resolver says: the status, and which servers may answer, the Location, the body. */
+  status: number;
+  servers?: string[];
+  location?: string;
+  body?: string;
+  /** The decision in words, for the report: "backend api_v2 (route api-v2)". */
+  outcome: string;
+}
+
+export interface RoutingMeasurement {
+  status?: number;
+  server?: string;
+  location?: string;
+  body?: string;
+  error?: string;
+}
+
+/** Every request of the matrix answered as the resolver said: status, server, Location, body. */
+export function judgeRouting(expected: readonly RoutingExpectation[], measured: readonly RoutingMeasurement[]): AssertionResult {
+  const problems: string[] = [];
+  expected.forEach((e, i) => {
+    const m = measured[i];
+    const request = `${e.method} ${e.host}${e.target}${e.headers.length ? ` [${e.headers.map(([n, v]) => `${n}: ${v}`).join(", ")}]` : ""}${e.source !== "127.0.0.1" ? ` from ${e.source}` : ""}`;
+    const say = (problem: string) => problems.push(`${request} (${e.kind} of ${e.route}): ${problem}, expected ${e.outcome}`);
+    if (!m || m.error !== undefined) return say(m?.error ?? "not measured");
+    if (m.status !== e.status) return say(`answered ${m.status}${m.server ? ` from ${m.server}` : ""}${m.location ? ` to ${m.location}` : ""}`);
+    if (e.servers && (!m.server || !e.servers.includes(m.server))) return say(`answered from ${m.server ?? "no server"}`);
+    if (e.location !== undefined && m.location !== e.location) return say(`redirected to ${m.location ?? "nowhere"}`);
+    if (e.body !== undefined && m.body !== e.body) return say(`answered ${JSON.stringify(m.body?.slice(0, 60))}`);
+  });
+  const routes = new Set(expected.map((e) => e.route)).size;
+  if (expected.length === 0) return { assertion: "routing", verdict: "skip", expected: "-", measured: "no frontend has routes" };
+  return {
+    assertion: "routing",
+    verdict: verdictOf(problems.length === 0),
+    expected: `${expected.length} requests (${expected.filter((e) => e.kind === "match").length} matches, ${expected.filter((e) => e.kind === "near miss").length} near misses) over ${routes} routes answered as the topology says`,
+    measured: problems.length ? problems.slice(0, 5).join("; ") + (problems.length > 5 ? `; and ${problems.length - 5} more` : "") : `${measured.length} requests as expected`,
+    data: { measured },
+  };
+}
+
 export function judgeEntrypoints(expected: readonly EntrypointExpectation[], measured: readonly EntrypointMeasurement[]): AssertionResult {
   const problems: string[] = [];
   for (const ep of expected) {
@@ -334,7 +395,10 @@ export function judgeEntrypoints(expected: readonly EntrypointExpectation[], mea
     }
     if (m.error) say(m.error);
     else if (ep.redirectTo !== undefined) {
-      if (m.status !== 301 || m.location !== ep.redirectTo) say(`answered ${m.status}${m.location ? ` to ${m.location}` : ""}, not 301 to ${ep.redirectTo}`);
+      const status = ep.redirectStatus ?? 301;
+      if (m.status !== status || m.location !== ep.redirectTo) say(`answered ${m.status}${m.location ? ` to ${m.location}` : ""}, not ${status} to ${ep.redirectTo}`);
+    } else if (ep.answers !== undefined) {
+      if (m.status !== ep.answers) say(`answered ${m.status ?? "nothing"}, not ${ep.answers}`);
     } else if (m.status !== 200 || !m.server || !ep.servers.includes(m.server)) say(`answered ${m.status ?? "nothing"} from ${m.server ?? "no server"}, not 200 from one of ${ep.servers.join(", ")}`);
     if (ep.tls) {
       const tls = m.tls;

@@ -1,10 +1,12 @@
 // The measurements behind the entrypoints and security assertions: one request per port, TLS
 // handshakes, the rate limit and the allowlist from distinct loopback sources. I/O only; judge.ts
 // decides what the numbers mean.
+import http from "node:http";
+import https from "node:https";
 import { connect as tlsConnect, type ConnectionOptions } from "node:tls";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Pool } from "undici";
-import type { EntrypointExpectation, EntrypointMeasurement, SecurityExpectation, SecurityMeasurement } from "./judge.ts";
+import type { EntrypointExpectation, EntrypointMeasurement, RoutingExpectation, RoutingMeasurement, SecurityExpectation, SecurityMeasurement } from "./judge.ts";
 import { freshLoopbackSource, serverName } from "./traffic.ts";
 
 const TIMEOUT_MS = 5000;
@@ -67,6 +69,32 @@ export async function probeEntrypoint(ep: EntrypointExpectation, ca: string | un
     measurement.tls = "error" in chosen ? { authorized: false, authorizationError: chosen.error } : { ...chosen, belowMinimum: offered && outcome ? { offered, outcome } : undefined };
   }
   return measurement;
+}
+
+/**
+ * One request of the routing matrix, exactly as written (its own Host header, method, source), over
+ * node's own client: fetch may not set Host. Never follows a redirect.
+ */
+export function probeRoute(e: RoutingExpectation, ca: string | undefined, serverNames: Record<string, string>, timeoutMs = TIMEOUT_MS): Promise<RoutingMeasurement> {
+  const url = new URL(e.url);
+  const client = url.protocol === "https:" ? https : http;
+  return new Promise((resolve) => {
+    const req = client.request(
+      { host: url.hostname, port: Number(url.port), method: e.method, path: e.target, headers: [["Host", e.host], ...e.headers].flat(), setHost: false, agent: false, localAddress: e.source || undefined, ca, timeout: timeoutMs },
+      (res) => {
+        let body = "";
+        res.setEncoding("utf8");
+        res.on("data", (chunk: string) => (body += chunk.length + body.length <= 4096 ? chunk : ""));
+        res.on("end", () => {
+          const one = (name: string) => (Array.isArray(res.headers[name]) ? res.headers[name][0] : (res.headers[name] as string | undefined));
+          resolve({ status: res.statusCode, server: serverName(one("x-served-by"), one("x-served-at"), serverNames), location: one("location"), body });
+        });
+      },
+    );
+    req.on("timeout", () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+    req.on("error", (error: NodeJS.ErrnoException) => resolve({ error: error.code ?? error.message }));
+    req.end();
+  });
 }
 
 /** Above this, reaching the limit would be a load test, not a check: the rate limit is then not measured. */

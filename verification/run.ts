@@ -4,13 +4,13 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { parseShowStat, serverStates } from "../haproxy/show-stat.ts";
 import {
-  judgeDistribution, judgeEntrypoints, judgeFailover, judgeHealth, judgePersistence, judgeRecovery, judgeSecurity,
+  judgeDistribution, judgeEntrypoints, judgeRouting, judgeFailover, judgeHealth, judgePersistence, judgeRecovery, judgeSecurity,
   canRedispatch, failoverBoundMs, recoveryBoundMs,
   ASSERTIONS, type AssertionName, type AssertionResult, type Expectations, type TrafficSample,
 } from "./judge.ts";
 import { pollUntil } from "../lib/poll.ts";
 import { backgroundTraffic, burst, freshLoopbackSource, TrafficClient } from "./traffic.ts";
-import { measureSecurity, probeEntrypoint } from "./probes.ts";
+import { measureSecurity, probeEntrypoint, probeRoute } from "./probes.ts";
 
 export interface StackAccess {
   /** HAProxy's runtime API: one command, its answer. */
@@ -82,6 +82,11 @@ const RUNNERS: Record<AssertionName, AssertionRunner> = {
     const measured = [];
     for (const ep of expect.entrypoints ?? []) measured.push(await probeEntrypoint(ep, expect.ca, sourceFor(expect), expect.serverNames));
     return expect.entrypoints ? judgeEntrypoints(expect.entrypoints, measured) : { assertion: "entrypoints", verdict: "skip", expected: "-", measured: "the expectations list no entry points" };
+  },
+  routing: async ({ expect }) => {
+    const measured = [];
+    for (const e of expect.routing ?? []) measured.push(await probeRoute(e, expect.ca, expect.serverNames ?? {}, expect.requestTimeoutMs));
+    return judgeRouting(expect.routing ?? [], measured);
   },
   persistence: ({ expect, access }) => persistence(expect, access),
   security: async ({ expect, access }) => {

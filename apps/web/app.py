@@ -3,8 +3,9 @@
 GET /        says which instance answered (JSON body and the X-Served-By header), so that
              tests and the sidecar can tell where HAProxy sent each request, and the address
              the connection reached (X-Served-At: "address:port", what HAProxy knows a
-             discovered server by). Any other path answers the same way (balance uri spreads
-             requests by path).
+             discovered server by). Any other path and method answers the same way (balance uri
+             spreads requests by path), echoing the request as it arrived (method, path, query,
+             headers: what routes and rules made of it); X-Answer-Status: N asks for status N.
 GET /status  the health endpoint HAProxy checks.
 GET /slow?ms=N  answers like / after N milliseconds (at most 5000): a request that holds its
              connection, to show queueing behind a server's maxconn and HAProxy's timeouts.
@@ -41,15 +42,25 @@ def slow():
     return index("slow")
 
 
-@app.get("/")
-@app.get("/<path:path>")
+ECHO_METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]
+
+
+@app.route("/", methods=ECHO_METHODS)
+@app.route("/<path:path>", methods=ECHO_METHODS)
 def index(path=""):
-    return jsonify(
+    """Echoes the request as it arrived (what the routes and rules made of it), with the status
+    X-Answer-Status asks for (200 otherwise)."""
+    status = request.headers.get("X-Answer-Status", default=200, type=int)
+    body = jsonify(
         server=INSTANCE,
         pid=os.getpid(),
+        method=request.method,
         path=request.path,
+        query=request.query_string.decode("latin-1"),
+        headers=[[name, value] for name, value in request.headers.items()],
         forwarded_for=request.headers.get("X-Forwarded-For"),
     )
+    return body, status if 200 <= status <= 599 else 200
 
 
 @app.get("/status")

@@ -65,7 +65,10 @@ export function containerIO({ stateDir, running, step, log }: ContainerApply): A
       // HAProxy by its container name; TLS ports need the deployer's CA, which the agent is not given.
       const inContainer = (url: string) => url.replace(`//${LOCAL_ADDRESS}:`, `//${DOCKER_HOSTS.haproxy}:`);
       const entrypoints = local.entrypoints?.filter((e) => !e.tls && !e.redirectTo).map((e) => ({ ...e, url: inContainer(e.url) }));
-      const expectations = { ...local, frontendUrl: `http://${DOCKER_HOSTS.haproxy}:${port}/`, entrypoints };
+      // The agent's requests come from its own address, not loopback: routes that depend on the client's address are checked from outside.
+      const sourceBound = t.frontends.some((f) => f.allowlist !== undefined || JSON.stringify(f.routes).includes('"source"') || JSON.stringify(f.conditions).includes('"source"'));
+      const routing = sourceBound ? undefined : local.routing?.filter((e) => e.url.startsWith("http:")).map((e) => ({ ...e, url: inContainer(e.url), source: "" }));
+      const expectations = { ...local, frontendUrl: `http://${DOCKER_HOSTS.haproxy}:${port}/`, entrypoints, routing };
       const access = {
         api: (command: string) => runtimeCommand({ path: sockets.admin }, command, { timeoutMs: 2000 }),
         killServer: unavailable,

@@ -3,7 +3,7 @@
 import { settleMs } from "../../haproxy/check-timing.ts";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { bindPorts, groupSlotNames, resolutionMs, type Topology } from "../model/schema.ts";
+import { bindPorts, groupSlotNames, resolutionMs, type Bind, type Topology } from "../model/schema.ts";
 import { field, parseShowStat, type StatRow } from "../../haproxy/show-stat.ts";
 import { hstsValue, retryAfterSeconds } from "../render/view.ts";
 import { DEV_CA_FILE } from "./certificates.ts";
@@ -11,7 +11,9 @@ import { parseDuration } from "../../haproxy/duration.ts";
 import { LOCAL_ADDRESS, localBindUrl } from "../render/targets.ts";
 import { StackNotRunningError, VerifyNotPossibleError } from "../errors.ts";
 import { runtimeCommand } from "../../haproxy/runtime-api.ts";
-import type { EntrypointExpectation, Expectations } from "../../verification/judge.ts";
+import type { EntrypointExpectation, Expectations, RoutingExpectation } from "../../verification/judge.ts";
+import { resolveRoute, type RouteRequest } from "../model/route-resolver.ts";
+import { routingMatrix } from "../model/route-matrix.ts";
 import type { RunOptions, StackAccess, VerifyRun } from "../../verification/run.ts";
 import { writeFileAtomic } from "../files.ts";
 import { ASSERTIONS_FILE, type LocalComponent, type LocalStackDeclaration } from "./declaration.ts";
@@ -65,9 +67,13 @@ export const readLocalDiscoveredServers = (plan: LocalStackDeclaration, topology
  */
 export function expectationsFromTopology(topology: Topology, options: ExpectationOptions = {}): Expectations {
   const frontend = topology.frontends[0]!;
-  const backend = topology.backends.find((b) => b.name === frontend.defaultBackend)!;
   const tlsBind = frontend.binds.find((b) => b.tlsCertificate !== undefined);
   const bind = (frontend.httpsRedirect ? tlsBind : undefined) ?? frontend.binds.find((b) => b.tlsCertificate === undefined) ?? tlsBind!;
+  // The backend in depth is where the frontend's routes send "/" (its default backend without routes).
+  const root = resolveRoute(frontend, rootRequest(bind, bind.port), tlsBind?.port);
+  const backendName = root.kind === "backend" ? root.backend : frontend.defaultBackend;
+  const backend = topology.backends.find((b) => b.name === backendName);
+  if (!backend) throw new VerifyNotPossibleError(`frontends.${frontend.name}: its routes answer "/" themselves (${root.route}) and it has no defaultBackend: the checks send their traffic to "/"; add a route or a defaultBackend that serves it`);
   const { defaults } = topology;
   const retries = backend.retries ?? defaults.retries;
   const redispatch = backend.redispatch ?? defaults.redispatch;
@@ -102,6 +108,7 @@ export function expectationsFromTopology(topology: Topology, options: Expectatio
       ...(group ? discovered.map((d) => ({ name: d.slot, weight: group.weight, active: true, interMs: parseDuration(group.inter), fall: group.fall, rise: group.rise })) : []),
     ],
     entrypoints: entrypointExpectations(topology, options.discovered ?? []),
+    routing: routingExpectations(topology, options),
     ...(options.discovered?.length && { serverNames: Object.fromEntries(options.discovered.map((d) => [d.address, d.slot])) }),
     security: {
       ...(frontend.rateLimit && { rateLimit: { requests: frontend.rateLimit.requests, retryAfterSeconds: retryAfterSeconds(frontend.rateLimit) } }),
@@ -111,28 +118,69 @@ export function expectationsFromTopology(topology: Topology, options: Expectatio
   };
 }
 
-/** Every port of every frontend: the servers that may answer, and what TLS, redirect and HSTS must show. */
+/** The servers of a backend that may answer: enabled, weighted, and the discovered slots that hold an address. */
+function answeringServers(topology: Topology, backendName: string, discovered: readonly DiscoveredServer[]): string[] {
+  const backend = topology.backends.find((b) => b.name === backendName)!;
+  return [
+    ...backend.servers.filter((s) => !s.disabled && s.weight > 0).map((s) => s.name),
+    ...(backend.discovery && backend.discovery.weight > 0 ? discovered.filter((d) => d.backend === backend.name).map((d) => d.slot) : []),
+  ];
+}
+
+/** "GET /" as a check sends it to one port of a bind: Host is the address and port it connects to. */
+const rootRequest = (bind: Bind, port: number): RouteRequest => ({ method: "GET", host: `${LOCAL_ADDRESS}:${port}`, path: "/", source: LOCAL_ADDRESS, tls: bind.tlsCertificate !== undefined, headers: [] });
+
+/** Every port of every frontend: what "/" must answer there (as the routes decide), and what TLS and HSTS must show. */
 function entrypointExpectations(topology: Topology, discovered: readonly DiscoveredServer[]): EntrypointExpectation[] {
   return topology.frontends.flatMap((frontend) => {
-    const backend = topology.backends.find((b) => b.name === frontend.defaultBackend)!;
-    const servers = [
-      ...backend.servers.filter((s) => !s.disabled && s.weight > 0).map((s) => s.name),
-      ...(backend.discovery && backend.discovery.weight > 0 ? discovered.filter((d) => d.backend === backend.name).map((d) => d.slot) : []),
-    ];
     const tlsBind = frontend.binds.find((b) => b.tlsCertificate !== undefined);
     return frontend.binds.flatMap((bind) =>
       bindPorts([bind]).map((port): EntrypointExpectation => {
         const tls = bind.tlsCertificate !== undefined;
+        const outcome = resolveRoute(frontend, rootRequest(bind, port), tlsBind?.port);
+        // The HTTPS redirect's Location is the TLS bind's URL as this machine reaches it.
+        const answer: Partial<EntrypointExpectation> =
+          outcome.kind === "backend" ? {} : outcome.route === "httpsRedirect" && tlsBind ? { redirectTo: localBindUrl(tlsBind, tlsBind.port) } : outcome.kind === "redirect" ? { redirectTo: outcome.location, redirectStatus: outcome.status } : { answers: outcome.kind === "unrouted" ? 503 : outcome.status };
         return {
           frontend: frontend.name,
           url: localBindUrl(bind, port),
-          servers,
+          servers: outcome.kind === "backend" ? answeringServers(topology, outcome.backend, discovered) : [],
+          ...answer,
           ...(tls && { tls: { minVersion: topology.global.tls.minVersion, http2: bind.http2 } }),
-          ...(!tls && frontend.httpsRedirect && tlsBind && { redirectTo: localBindUrl(tlsBind, tlsBind.port) }),
           ...(tls && frontend.hsts && { hsts: hstsValue(frontend.hsts) }),
         };
       }),
     );
+  });
+}
+
+/** Loopback addresses the routing checks may send from (source conditions, allowlists). */
+const ROUTING_SOURCES = ["127.0.0.1", "127.0.0.2", "127.0.0.3", "127.10.0.1", "127.255.255.254"];
+
+/** Every frontend's routing matrix, as requests to its first plain (or TLS) port, with what must answer. */
+function routingExpectations(topology: Topology, options: ExpectationOptions): RoutingExpectation[] {
+  return topology.frontends.flatMap((frontend) => {
+    if (frontend.routes.length === 0) return [];
+    const plain = frontend.binds.find((b) => b.tlsCertificate === undefined);
+    // TLS requests need the CA the stack's certificates chain to.
+    const tlsBind = options.ca !== undefined ? frontend.binds.find((b) => b.tlsCertificate !== undefined) : undefined;
+    return routingMatrix(frontend, { tls: tlsBind !== undefined, sources: ROUTING_SOURCES }).flatMap(({ route, kind, request, expected }): RoutingExpectation[] => {
+      const bind = request.tls ? tlsBind : plain;
+      if (!bind) return [];
+      const base = { route, kind, url: localBindUrl(bind, bind.port), method: request.method, host: request.host ?? "", target: `${request.path}${request.query !== undefined ? `?${request.query}` : ""}`, headers: (request.headers ?? []).map(([n, v]): [string, string] => [n, v]), source: request.source };
+      switch (expected.kind) {
+        case "backend":
+          return [{ ...base, status: 200, servers: answeringServers(topology, expected.backend, options.discovered ?? []), outcome: `backend ${expected.backend} (${expected.route})` }];
+        case "redirect":
+          return [{ ...base, status: expected.status, location: expected.location, outcome: `redirect ${expected.status} to ${expected.location} (${expected.route})` }];
+        case "respond":
+          return [{ ...base, status: expected.status, ...(expected.body !== undefined && request.method !== "HEAD" && { body: expected.body }), outcome: `answer ${expected.status} (${expected.route})` }];
+        case "unrouted":
+          return [{ ...base, status: 503, outcome: "503: no route, no default backend" }];
+        default:
+          return [{ ...base, status: expected.status, outcome: `${expected.kind} ${expected.status} (${expected.route})` }];
+      }
+    });
   });
 }
 
@@ -157,9 +205,9 @@ export function networkContains(network: string, address: string): boolean {
 }
 
 /** What npm start checks before it says "up" (it has just gated on health itself). */
-export const START_CHECKS: RunOptions = { only: ["entrypoints", "distribution", "persistence"], requests: 200 };
+export const START_CHECKS: RunOptions = { only: ["entrypoints", "routing", "distribution", "persistence"], requests: 200 };
 /** What an apply verifies once its change is live: quick, and with no fault injected. */
-export const APPLY_CHECKS: RunOptions = { only: ["health", "entrypoints", "distribution", "persistence"], requests: 200 };
+export const APPLY_CHECKS: RunOptions = { only: ["health", "entrypoints", "routing", "distribution", "persistence"], requests: 200 };
 
 /**
  * How long health checks take to settle after a change: the slowest server's checks, enough of them

@@ -18,6 +18,7 @@ export const DEFAULT_EXPECTATIONS: Expectations = {
     { frontend: "http_front", url: "http://127.0.0.1:60000/", servers: ["web-a", "web-b"] },
     { frontend: "http_front", url: "http://127.0.0.1:60001/", servers: ["web-a", "web-b"] },
   ],
+  routing: [],
   security: { cookie: { name: "SERVER", secure: false, httponly: true, sameSite: "Lax" } },
 };
 
