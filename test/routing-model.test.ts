@@ -7,6 +7,7 @@ import { TopologyInvalidError } from "../infra/errors.ts";
 import { parseTopology } from "../infra/model/parse.ts";
 import { resolveRoute } from "../infra/model/route-resolver.ts";
 import { routingMatrix } from "../infra/model/route-matrix.ts";
+import { makePlan } from "../infra/gitops/plan.ts";
 import { conditionTerms, tableEntryKey, type Condition } from "../infra/model/routing.ts";
 import { checkHaproxyConfig } from "../infra/render/haproxy-check.ts";
 import { renderHaproxyConfig } from "../infra/render/render.ts";
@@ -32,7 +33,7 @@ function routed(edit: (frontend: any) => void = () => {}): any {
   return {
     name: "routing",
     frontends: [frontend],
-    backends: ["site", "api_v1", "api_v2"].map((name, i) => ({ name, servers: [{ name: "s1", address: "10.0.0.1", port: 8001 + i }] })),
+    backends: ["site", "api_v1", "api_v2"].map((name, i) => ({ name, servers: [{ name: `s${i + 1}`, address: "10.0.0.1", port: 8001 + i }] })),
   };
 }
 
@@ -172,12 +173,12 @@ describe("rendered routes", () => {
     assert.deepEqual(routing, [
       "    acl route_taken var(txn.route) -m found",
       "    acl in_table_tenants req.hdr(host),lower,regsub(:[0-9]+$,),map(maps/edge.tenants.map) -m found",
-      "    acl internal src '10.0.0.0/8' 'fd00::/8'",
-      "    acl path_prefix_1 path -m str '/api'",
-      "    acl path_prefix_1 path -m beg '/api/'",
-      "    acl header_2 req.fhdr(X-Api-Version) -m str '2'",
-      "    acl path_prefix_3 path -m str '/admin'",
-      "    acl path_prefix_3 path -m beg '/admin/'",
+      "    acl internal src -- '10.0.0.0/8' 'fd00::/8'",
+      "    acl path_prefix_1 path -m str -- '/api'",
+      "    acl path_prefix_1 path -m beg -- '/api/'",
+      "    acl header_2 req.fhdr(X-Api-Version) -m str -- '2'",
+      "    acl path_prefix_3 path -m str -- '/admin'",
+      "    acl path_prefix_3 path -m beg -- '/admin/'",
       "    http-request set-var(txn.route) int(0) if !route_taken path_prefix_1 header_2",
       "    http-request set-var(txn.route) int(1) if !route_taken path_prefix_1",
       "    http-request set-var(txn.route) int(2) if !route_taken path_prefix_3 !internal",
@@ -248,4 +249,30 @@ describe("the routing matrix verify sends", () => {
     const admin = routingMatrix(frontend, { tls: false, sources: ["127.0.0.1"] }).filter((c) => c.route === "admin");
     assert.deepEqual(admin.map((c) => `${c.kind} ${c.request.path} ${c.request.source}`), ["match /admin/probe 127.0.0.1", "near miss /admins 127.0.0.1"]);
   });
+});
+
+describe("the plan of a routing change", () => {
+  const plan = (edit: (f: any) => void) => makePlan(parseTopology(routed()), parseTopology(routed(edit)));
+
+  it("a table entry added: a runtime change, the map file's diff, and the requests it moves", () => {
+    const p = plan((f) => f.routeTables[0].entries.push({ host: "c.example.com", backend: "api_v2" }));
+    assert.equal(p.summary, "Plan: 1 runtime change, 0 reloads, 0 restarts.");
+    assert.deepEqual(p.changes.map((c) => `${c.kind} ${c.path} ${c.class}`), ["add frontends.edge.routeTables.tenants.entries.c.example.com runtime"]);
+    assert.match(p.diffs["maps/edge.tenants.map"]!, /^\+c\.example\.com api_v2$/m);
+    assert.equal(p.diffs["haproxy.cfg (target docker)"], undefined, "haproxy.cfg does not change");
+    assert.deepEqual(p.routing, [{ frontend: "edge", request: "GET c.example.com/verify-probe", before: "backend site", after: "backend api_v2" }]);
+  });
+
+  it("a route's backend changed: a reload, and each request the route takes moves", () => {
+    const p = plan((f) => (f.routes[1].backend = "site"));
+    assert.equal(p.summary, "Plan: 0 runtime changes, 1 reload (1 change), 0 restarts.");
+    assert.deepEqual(p.routing?.map((e) => `${e.request}: ${e.before} → ${e.after}`), ["GET verify.invalid/api/probe: backend api_v1 → backend site"]);
+  });
+
+  it("a route added in front: what it now takes, and nothing else", () => {
+    const p = plan((f) => f.routes.unshift({ name: "maintenance", when: { all: [{ pathPrefix: "/api" }, { method: "DELETE" }] }, respond: { status: 503, body: "read-only" } }));
+    assert.deepEqual(p.routing?.map((e) => `${e.request}: ${e.before} → ${e.after}`), ["DELETE verify.invalid/api/probe: backend api_v1 → answer 503"]);
+  });
+
+  it("an edit that moves no request shows no routing effect", () => assert.equal(plan((f) => (f.routes[1].name = "api-v1")).routing, undefined));
 });

@@ -3,6 +3,7 @@ import { hasChanges, type Plan } from "./plan.ts";
 import { TARGETS, type ComponentAction } from "./component-actions.ts";
 import type { ResourceAction } from "./terraform-diff.ts";
 import type { TopologyChange } from "./changes.ts";
+import type { RoutingEffect } from "./routing-effects.ts";
 
 export const PLAN_FORMATS = ["text", "markdown", "json"] as const;
 export type PlanFormat = (typeof PLAN_FORMATS)[number];
@@ -34,6 +35,7 @@ function targetLines(plan: Plan): string[] {
   ];
 }
 
+const routingLine = (e: RoutingEffect) => `${e.frontend}: ${e.request}: ${e.before} → ${e.after}`;
 const actionLine = (a: ComponentAction) => `${a.target}/${a.component}: ${a.action}, ${a.reason}${a.paths.length ? ` (${a.paths.join(", ")})` : ""}`;
 const RESOURCE_SYMBOLS = { create: "+", update: "~", replace: "-/+", destroy: "-" } as const;
 const resourceLine = (r: ResourceAction) => `${RESOURCE_SYMBOLS[r.action]} ${r.address}: ${r.action}, ${r.reason}`;
@@ -42,6 +44,7 @@ function formatText(plan: Plan): string {
   const lines = [plan.summary, ...(hasChanges(plan) ? targetLines(plan) : [])];
   if (plan.baseProblems) lines.push("", "The base topology is invalid, so every item shows as new:", ...plan.baseProblems.map((p) => `  ${p}`));
   if (plan.changes.length > 0) lines.push("", ...plan.changes.map(changeLine));
+  if (plan.routing?.length) lines.push("", "requests whose outcome changes:", ...plan.routing.map((e) => `  ${routingLine(e)}`));
   if (plan.actions.length > 0) lines.push("", "actions:", ...plan.actions.map((a) => `  ${actionLine(a)}`));
   for (const stack of plan.stacks ?? []) if (stack.resources.length) lines.push("", `terraform, stack ${stack.stack}:`, ...stack.resources.map((r) => `  ${resourceLine(r)}`));
   for (const [name, diff] of Object.entries(plan.diffs)) lines.push("", `--- ${name} ---`, diff);
@@ -60,6 +63,7 @@ function formatMarkdown(plan: Plan): string {
   if (plan.changes.length > 0) {
     lines.push("", ...plan.changes.map((c) => `- ${code(`${SYMBOLS[c.kind]} ${c.path}${c.kind === "change" ? `: ${show(c.from)} → ${show(c.to)}` : ""}`)} **${c.class}**: ${c.detail.replaceAll("|", "\\|")}`));
   }
+  if (plan.routing?.length) lines.push("", "**Requests whose outcome changes**", "", ...plan.routing.map((e) => `- ${code(routingLine(e))}`));
   if (plan.actions.length > 0) lines.push("", "<details>", "<summary>actions, per target and component</summary>", "", ...plan.actions.map((a) => `- ${cell(actionLine(a))}`), "", "</details>");
   for (const stack of plan.stacks ?? []) {
     if (stack.resources.length) lines.push("", "<details>", `<summary>terraform, stack ${stack.stack}: ${stack.summary}</summary>`, "", ...stack.resources.map((r) => `- ${code(resourceLine(r))}`), "", "</details>");

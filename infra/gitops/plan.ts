@@ -8,6 +8,8 @@ import { dockerTarget } from "../render/targets.ts";
 import { componentActions, planConfig, TARGETS, type ComponentAction, type ComponentActionKind, type Target } from "./component-actions.ts";
 import { diffTopologies, runtimeApiCommands, type ChangeClass, type TopologyChange, type TopologyEdit } from "./changes.ts";
 import type { StackDiff } from "./terraform-diff.ts";
+import { mapFiles } from "../render/routing.ts";
+import { routingEffects, type RoutingEffect } from "./routing-effects.ts";
 
 export interface Plan {
   /** One line, Terraform's way: "Plan: 2 runtime changes, 1 reload, 0 restarts." (the local stack, which npm run apply changes). */
@@ -19,7 +21,9 @@ export interface Plan {
   actions: ComponentAction[];
   /** What Terraform would do to each resource of the synthesized stacks (npm run plan synthesizes both sides). */
   stacks?: StackDiff[];
-  /** Generated file → its unified diff; only files that change. */
+  /** Example requests whose outcome the change moves, per frontend whose routing changes. */
+  routing?: RoutingEffect[];
+  /** Generated file → its unified diff; only files that change (the route tables' map files among them). */
   diffs: Record<string, string>;
   /** The base did not validate: the plan shows everything as new, and says why. */
   baseProblems?: string[];
@@ -75,7 +79,16 @@ export function makePlan(base: Topology | undefined, head: Topology, options: Pl
   const [docker, local] = [diffs["haproxy.cfg (target docker)"], diffs["haproxy.cfg (target local)"]];
   if (local !== undefined && docker !== undefined && changedBeyondAddresses(local) === changedBeyondAddresses(docker)) delete diffs["haproxy.cfg (target local)"];
 
+  // The route tables' map files, which HAProxy reads beside the config.
+  const maps = (t: Topology | undefined) => new Map((t ? mapFiles(t) : []).map((m) => [m.path, m.content]));
+  const [mapsBefore, mapsAfter] = [maps(base), maps(head)];
+  for (const path of new Set([...mapsBefore.keys(), ...mapsAfter.keys()])) {
+    const diff = unifiedDiff(path, mapsBefore.get(path) ?? "", mapsAfter.get(path) ?? "");
+    if (diff !== undefined) diffs[path] = diff;
+  }
+
   const edits = diffTopologies(base, head);
+  const routing = base ? routingEffects(base, head) : [];
   const { actions, problems } = componentActions(base, head, edits);
   const changes = edits.map((edit) => classify(edit, actions));
   return {
@@ -84,6 +97,7 @@ export function makePlan(base: Topology | undefined, head: Topology, options: Pl
     changes,
     actions,
     ...(options.stacks ? { stacks: options.stacks } : {}),
+    ...(routing.length ? { routing } : {}),
     diffs,
     ...(options.baseProblems ? { baseProblems: options.baseProblems } : {}),
   };

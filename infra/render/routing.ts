@@ -63,7 +63,8 @@ export function mapFiles(topology: Pick<Topology, "frontends">): MapFile[] {
 
 /** The acl lines of one leaf condition (several lines for one ACL: any of them matches). */
 function leafCriteria(leaf: LeafCondition): string[] {
-  const list = (values: string[], transform: (v: string) => string = (v) => v) => values.map((v) => quote(transform(v))).join(" ");
+  // "--" ends the flags: a pattern that starts with "-" is a pattern, quoted or not (haproxy -c refuses it otherwise).
+  const list = (values: string[], transform: (v: string) => string = (v) => v) => `-- ${values.map((v) => quote(transform(v))).join(" ")}`;
   if (leaf.host !== undefined) {
     const hosts = asList(leaf.host).map((h) => h.toLowerCase());
     const exact = hosts.filter((h) => !h.startsWith("*."));
@@ -82,7 +83,7 @@ function leafCriteria(leaf: LeafCondition): string[] {
   }
   if (leaf.pathBegins !== undefined) return [`path -m beg ${list(asList(leaf.pathBegins))}`];
   if (leaf.pathSuffix !== undefined) return [`path -m end ${list(asList(leaf.pathSuffix))}`];
-  if (leaf.pathRegex !== undefined) return [`path -m reg ${quote(leaf.pathRegex)}`];
+  if (leaf.pathRegex !== undefined) return [`path -m reg ${list([leaf.pathRegex])}`];
   if (leaf.method !== undefined) return [`method ${asList(leaf.method).join(" ")}`];
   if (leaf.source !== undefined) return [`src ${list(asList(leaf.source))}`];
   if (leaf.tls !== undefined) return ["ssl_fc"];
@@ -94,7 +95,7 @@ function leafCriteria(leaf: LeafCondition): string[] {
     if (value.present) return [leaf.header ? `req.fhdr_cnt(${value.name}) gt 0` : `${fetch} -m found`];
     if (value.equals !== undefined) return [`${fetch} ${i}-m str ${list(asList(value.equals))}`];
     if (value.prefix !== undefined) return [`${fetch} ${i}-m beg ${list(asList(value.prefix))}`];
-    return [`${fetch} ${i}-m reg ${quote(value.regex!)}`];
+    return [`${fetch} ${i}-m reg ${list([value.regex!])}`];
   }
   throw new Error(`a condition of no known kind: ${JSON.stringify(leaf)}`);
 }
