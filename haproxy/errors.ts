@@ -53,3 +53,11 @@ export class StatParseError extends CodedError {
     super(message);
   }
 }
+
+/** "show map" answered something that is not its list of entries (an unknown map: "Unknown map identifier"). */
+export class ShowMapGarbledError extends CodedError {
+  readonly code = "SHOW_MAP_GARBLED";
+  constructor(readonly map: string, readonly line: string) {
+    super(`"show map ${map}" answered ${JSON.stringify(line.slice(0, 80))}, not "<reference> <key> <value>" lines: is ${map} a map HAProxy loaded (show map lists them)?`);
+  }
+}

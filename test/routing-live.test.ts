@@ -114,4 +114,19 @@ describe("routing on the real local stack", () => {
     assert.notDeepEqual(await workers(), before, "the timeout takes a new worker");
     assert.deepEqual([await backendFor("a.example.com"), await backendFor("b.example.com")], ["flask_servers", "api"]);
   });
+
+  it("an entry changed behind the topology's back (the runtime API): npm run drift shows it, with the runtime fix", async () => {
+    const current = file("reload.json");
+    const admin = { path: running.stack.plan.sockets.admin };
+    assert.equal((await runCli("infra/gitops/drift-cli.ts", ["--run-dir", running.runDir, "--topology", current])).code, 0, "in sync before");
+    assert.equal((await runtimeCommand(admin, "add map maps/http_front.tenants.map rogue.example.com api")).trim(), "");
+    assert.equal((await runtimeCommand(admin, "set map maps/http_front.tenants.map b.example.com flask_servers")).trim(), "");
+    const drift = await runCli("infra/gitops/drift-cli.ts", ["--run-dir", running.runDir, "--topology", current]);
+    assert.equal(drift.code, 2, drift.stdout + drift.stderr);
+    assert.match(drift.stdout, /^~ frontends\.http_front\.routeTables\.tenants\.entries\.b\.example\.com\.backend: flask_servers → api   \(runtime: set map maps\/http_front\.tenants\.map b\.example\.com api\)$/m);
+    assert.match(drift.stdout, /^- frontends\.http_front\.routeTables\.tenants\.entries\.rogue\.example\.com   \(runtime: del map maps\/http_front\.tenants\.map rogue\.example\.com\)$/m);
+    // The fixes the report names, run as they are: in sync again.
+    for (const fix of ["set map maps/http_front.tenants.map b.example.com api", "del map maps/http_front.tenants.map rogue.example.com"]) assert.equal((await runtimeCommand(admin, fix)).trim(), "");
+    assert.equal((await runCli("infra/gitops/drift-cli.ts", ["--run-dir", running.runDir, "--topology", current])).code, 0, "in sync after the fixes");
+  });
 });

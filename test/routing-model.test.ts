@@ -1,7 +1,12 @@
 // Routing in the model: what a route may say, and what its author reads when it is wrong; then how
 // the routes become HAProxy's words (first match made explicit), checked by haproxy -c.
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import fc from "fast-check";
+import { ShowMapGarbledError } from "../haproxy/errors.ts";
+import { parseShowMap } from "../haproxy/show-map.ts";
+import { REPO_ROOT } from "../infra/repo.ts";
 import { describe, it } from "vitest";
 import { TopologyInvalidError } from "../infra/errors.ts";
 import { parseTopology } from "../infra/model/parse.ts";
@@ -275,4 +280,15 @@ describe("the plan of a routing change", () => {
   });
 
   it("an edit that moves no request shows no routing effect", () => assert.equal(plan((f) => (f.routes[1].name = "api-v1")).routing, undefined));
+});
+
+describe("show map, as HAProxy 2.6 answers it (fixtures captured from haproxy 2.6.12; capture.sh captures the unknown map)", () => {
+  const fixture = (name: string) => readFileSync(join(REPO_ROOT, "test/fixtures/haproxy-2.6", `show-map-${name}`), "utf8");
+  it("entries: key and value", () => {
+    assert.deepEqual(parseShowMap(fixture("two-entries.txt"), "maps/x.map"), [{ key: "m.example.com", value: "be_a" }, { key: "api.example.com/v2/", value: "be_b" }]);
+  });
+  it("an empty map: no entries", () => assert.deepEqual(parseShowMap(fixture("empty.txt"), "maps/x.map"), []));
+  it("an unknown map: a typed error naming the map and what to check", () => {
+    assert.throws(() => parseShowMap(fixture("unknown.txt"), "maps/x.map"), (error: unknown) => error instanceof ShowMapGarbledError && error.code === "SHOW_MAP_GARBLED" && /"show map maps\/x\.map" answered "Unknown map identifier/.test(error.message));
+  });
 });

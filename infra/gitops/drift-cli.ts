@@ -8,6 +8,8 @@ import { UsageError } from "../../lib/errors.ts";
 import { runtimeCommand } from "../../haproxy/runtime-api.ts";
 import { parseShowProc } from "../../haproxy/master-cli.ts";
 import { parseShowStat } from "../../haproxy/show-stat.ts";
+import { parseShowMap, type MapEntry } from "../../haproxy/show-map.ts";
+import { mapFiles } from "../render/routing.ts";
 import { StackNotRunningError } from "../errors.ts";
 import { DEFAULT_TOPOLOGY_FILE, loadTopologyFile } from "../model/load.ts";
 import { REPO_ROOT } from "../repo.ts";
@@ -56,7 +58,11 @@ async function main(argv: string[]): Promise<number> {
   const onDisk = await readFile(join(runDir, HAPROXY_CONFIG_FILE), "utf8").catch(() => "");
   // Old workers draining after a reload: operational state, shown, never drift.
   const proc = await runtimeCommand({ path: haproxySockets((applied?.topology ?? desired).global, target).master }, "show proc", { timeoutMs: 2000 }).then(parseShowProc, () => undefined);
-  const observation = { ...observe(parseShowStat(statText)), drainingWorkers: proc?.oldWorkers.map((w) => w.pid) ?? [] };
+  // Each route table HAProxy loaded, as it holds it now (entries changed at runtime show here).
+  const admin = haproxySockets((applied?.topology ?? desired).global, target).admin;
+  const maps = new Map<string, MapEntry[]>();
+  for (const { path } of mapFiles(applied?.topology ?? desired)) maps.set(path, parseShowMap(await runtimeCommand({ path: admin }, `show map ${path}`, { timeoutMs: 5000 }), path));
+  const observation = { ...observe(parseShowStat(statText)), drainingWorkers: proc?.oldWorkers.map((w) => w.pid) ?? [], maps };
   const report = judgeDrift(desired, applied?.topology, observation, {
     loaded: applied?.haproxyConfigSha256,
     onDisk: sha256(onDisk),

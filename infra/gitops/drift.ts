@@ -1,7 +1,10 @@
 // Drift: what the running load balancer does that its topology does not say. Pure: the runtime
 // API's answers and the files' hashes come in, a report in the plan's words comes out.
 import { field, numberField, type ParsedStat } from "../../haproxy/show-stat.ts";
+import type { MapEntry } from "../../haproxy/show-map.ts";
+import { tableEntryKey, type RouteTable, type RouteTableEntry } from "../model/routing.ts";
 import type { Server, Topology } from "../model/schema.ts";
+import { tableMapPath } from "../render/routing.ts";
 import { LOCAL_ADDRESS } from "../render/targets.ts";
 import { diffTopologies, runtimeApiCommands, type TopologyChange, type TopologyEdit } from "./changes.ts";
 import { makePlan } from "./plan.ts";
@@ -30,6 +33,8 @@ export interface Observation {
   algorithms: Map<string, string>;
   /** Workers a reload left, still finishing their connections (show proc's old workers). */
   drainingWorkers?: number[];
+  /** Each route table's map as HAProxy holds it ("show map"), by the file the config names. */
+  maps?: Map<string, MapEntry[]>;
 }
 
 export function observe(stat: ParsedStat): Observation {
@@ -78,7 +83,22 @@ export function observedTopology(base: Topology, observation: Observation): Topo
     if (backend.discovery) backend.discovery.maxServers = observed.filter(isSlot).length;
     backend.servers = observed.filter((o) => !isSlot(o)).map((o) => observedServer(known.get(o.name), o));
   }
+  for (const frontend of topology.frontends) {
+    for (const table of frontend.routeTables) {
+      const entries = observation.maps?.get(tableMapPath(frontend.name, table.name));
+      if (entries) table.entries = entries.map((e) => observedEntry(table, e));
+    }
+  }
   return topology;
+}
+
+/** A map entry as a table entry: the loaded one with the same key (and the backend HAProxy holds), else one made from the key. */
+function observedEntry(table: RouteTable, entry: MapEntry): RouteTableEntry {
+  const loaded = table.entries.find((e) => tableEntryKey(table, e) === entry.key);
+  if (loaded) return { ...loaded, backend: entry.value };
+  if (table.key === "host") return { host: entry.key, backend: entry.value };
+  const slash = entry.key.indexOf("/");
+  return { host: entry.key.slice(0, slash), pathPrefix: entry.key.slice(slash).replace(/(.)\/$/, "$1"), backend: entry.value };
 }
 
 function observedServer(loaded: Server | undefined, o: ObservedServer): Server {
@@ -118,7 +138,7 @@ export interface DriftReport {
 export function judgeDrift(desired: Topology, loaded: Topology | undefined, observation: Observation, files: ConfigFileFacts): DriftReport {
   const base = loaded ?? desired;
   const running = observedTopology(base, observation);
-  const drift = diffTopologies(running, base).map(asDriftFix);
+  const drift = diffTopologies(running, base).map((change) => tableEntryFix(change, base) ?? asDriftFix(change));
   for (const o of observation.servers.filter((s) => s.adminState === "drain")) {
     drift.push({ path: `backends.${o.backend}.servers.${o.name}.state`, kind: "change", from: "drain", to: "ready", class: "runtime", detail: `set server ${o.backend}/${o.name} state ready` });
   }
@@ -136,6 +156,23 @@ export function judgeDrift(desired: Topology, loaded: Topology | undefined, obse
     operational.push(`HAProxy's old worker ${observation.drainingWorkers.join(", ")} still finishes the connections it had before a reload (it leaves by itself, within hard-stop-after ${base.global.hardStopAfter})`);
   }
   return { inSync: drift.length === 0 && notApplied.length === 0 && configFile.length === 0, drift, notApplied, configFile, operational };
+}
+
+/** The runtime command that puts a route table's entry back as the topology says, for a change to one. */
+function tableEntryFix(change: TopologyEdit, topology: Topology): TopologyChange | undefined {
+  for (const frontend of topology.frontends) {
+    for (const table of frontend.routeTables) {
+      const prefix = `frontends.${frontend.name}.routeTables.${table.name}.entries.`;
+      if (!change.path.startsWith(prefix)) continue;
+      const file = tableMapPath(frontend.name, table.name);
+      const entry = (change.to ?? change.from) as RouteTableEntry;
+      if (change.kind === "remove") return { ...change, class: "runtime", detail: `del map ${file} ${tableEntryKey(table, entry)}` };
+      if (change.kind === "add") return { ...change, class: "runtime", detail: `add map ${file} ${tableEntryKey(table, entry)} ${entry.backend}` };
+      const wanted = table.entries.find((e) => change.path === `${prefix}${e.pathPrefix === undefined ? e.host.toLowerCase() : tableEntryKey({ key: "host+path" }, e)}.backend`);
+      if (wanted) return { ...change, class: "runtime", detail: `set map ${file} ${tableEntryKey(table, wanted)} ${wanted.backend}` };
+    }
+  }
+  return undefined;
 }
 
 /**
