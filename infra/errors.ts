@@ -174,3 +174,11 @@ export class ScaleNotFollowedError extends CodedError {
     super(message);
   }
 }
+
+/** A userlist's password hash is not in the environment HAProxy starts with (or is not a crypt hash). */
+export class LoginHashUnsetError extends CodedError {
+  readonly code = "LOGIN_HASH_UNSET";
+  constructor(readonly field: string, readonly variable: string, readonly problem: string) {
+    super(`${field}: the environment variable ${variable} ${problem}: export the user's password hash (e.g. export ${variable}="$(openssl passwd -6)") before npm start; HAProxy reads it as it starts`);
+  }
+}

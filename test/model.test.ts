@@ -48,11 +48,14 @@ describe("defaults", () => {
         maxRequestBodyBytes: 10485760,
         retryOn: ["conn-failure", "empty-response", "response-timeout"],
       },
-      frontends: [{ name: "web", binds: [{ address: "*", port: 80, http2: true }], defaultBackend: "app", forwardfor: true, errorPages: [], httpsRedirect: false, conditions: {}, routes: [], routeTables: [] }],
+      frontends: [{ name: "web", binds: [{ address: "*", port: 80, http2: true }], defaultBackend: "app", forwardfor: true, errorPages: [], httpsRedirect: false, conditions: {}, routes: [], routeTables: [], requestRules: [], responseRules: [] }],
+      userlists: [],
       backends: [{
         name: "app",
         balance: "roundrobin",
         servers: [{ name: "a", address: "10.0.0.1", port: 8080, check: true, inter: "2s", fall: 3, rise: 2, weight: 1, backup: false, disabled: false }],
+        requestRules: [],
+        responseRules: [],
       }],
       monitoring: { address: "*", port: 8404, statsUri: "/stats", statsRefresh: "10s", metricsPath: "/metrics", statsOnPublicAddress: false },
       services: {

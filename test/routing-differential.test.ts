@@ -27,6 +27,9 @@ const PATHS = ["/", "/api", "/api/", "/api/users", "/apis", "/admin", "/admin/x"
 
 // --- conditions and routes ------------------------------------------------------------------------
 
+/** A value with every character HAProxy's config reads specially: quotes, backslash, "$", "#", "%". */
+const TRICKY = `a"b$c\\d'e #f %[src]`;
+
 const one = <T>(values: readonly T[]) => fc.constantFrom(...values);
 const some = <T>(values: readonly T[]) => fc.subarray([...values], { minLength: 1, maxLength: 2 });
 
@@ -40,7 +43,7 @@ const leafArb: fc.Arbitrary<Condition> = fc.oneof(
   some(["GET", "POST", "DELETE", "HEAD"] as const).map((method) => ({ method })),
   fc.oneof(
     fc.constant({ name: "X-Version", present: true as const, ignoreCase: false }),
-    fc.record({ name: fc.constant("X-Version"), equals: one(["2", "v2"]), ignoreCase: fc.boolean() }),
+    fc.record({ name: fc.constant("X-Version"), equals: one(["2", "v2", TRICKY, "-x"]), ignoreCase: fc.boolean() }),
     fc.record({ name: fc.constant("X-Canary"), prefix: one(["ye", "Y"]), ignoreCase: fc.boolean() }),
     fc.record({ name: fc.constant("X-Version"), regex: fc.constant("^[0-9]+$"), ignoreCase: fc.boolean() }),
   ).map((header) => ({ header })),
@@ -62,11 +65,11 @@ const conditionArb: fc.Arbitrary<Condition> = fc.letrec<{ c: Condition }>((tie) 
 const actionArb = fc.oneof(
   one(BACKENDS).map((backend) => ({ backend })),
   fc.oneof(
-    fc.record({ location: one(["https://new.example.com/moved", "/elsewhere?x=100%25"]), code: one([301, 302, 303, 307, 308]) }),
+    fc.record({ location: one(["https://new.example.com/moved", "/elsewhere?x=100%25", "/q?a='b'&c=$HOME"]), code: one([301, 302, 303, 307, 308]) }),
     fc.record({ prefix: one(["https://new.example.com", "/v2"]), code: one([301, 302]), dropQuery: fc.boolean() }),
     fc.record({ scheme: one(["https", "http"] as const), code: one([301, 308]), dropQuery: fc.boolean() }),
   ).map((redirect) => ({ redirect })),
-  fc.record({ status: one([200, 404, 410, 299]), body: fc.option(one(["ok", "gone 100%", "{\"a\": 1}"]), { nil: undefined }) }).map((respond) => ({ respond })),
+  fc.record({ status: one([200, 404, 410, 299]), body: fc.option(one(["ok", "gone 100%", "{\"a\": 1}", TRICKY]), { nil: undefined }) }).map((respond) => ({ respond })),
   one([403, 404, 429]).map((status) => ({ deny: { status } })),
   one([403, 500]).map((status) => ({ tarpit: { status } })),
   fc.constant({ table: "sites" }),
@@ -92,7 +95,7 @@ const requestArb: fc.Arbitrary<RouteRequest> = fc.record({
   host: fc.tuple(one(HOSTS), fc.boolean(), fc.option(one([":8080", ":80"]), { nil: "" })).map(([h, upper, port]) => `${upper ? h.toUpperCase() : h}${port}`),
   path: one(PATHS),
   query: fc.option(one(["debug=1", "debug=0&x=1", "x=1&debug=1", "debug", "debug=1&debug=0"]), { nil: undefined }),
-  headers: fc.array(fc.oneof(fc.tuple(fc.constant("X-Version"), one(["2", "v2", "V2", "12", "2 "])), fc.tuple(fc.constant("X-Canary"), one(["yes", "YES", "no"]))), { maxLength: 3 }),
+  headers: fc.array(fc.oneof(fc.tuple(fc.constant("X-Version"), one(["2", "v2", "V2", "12", "2 ", TRICKY, "-x"])), fc.tuple(fc.constant("X-Canary"), one(["yes", "YES", "no"]))), { maxLength: 3 }),
   source: one(["127.0.0.1", "127.0.0.2", "127.0.0.5"]),
   tls: fc.boolean(),
 });
@@ -138,6 +141,8 @@ function mismatch(expected: RouteOutcome, seen: Seen, method: string): string | 
         return { status: expected.status };
       case "unrouted":
         return { status: 503 };
+      case "auth":
+        return { status: 401 };
     }
   })();
   const got = { status: seen.status, ...("backend" in want ? { backend: seen.backend } : {}), ...("location" in want ? { location: seen.location } : {}), ...("body" in want ? { body: seen.body } : {}) };

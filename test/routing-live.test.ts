@@ -3,6 +3,7 @@
 // with no new HAProxy worker, the map file written in the same step, and kept by a later reload.
 import assert from "node:assert/strict";
 import { readFileSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
 import http from "node:http";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, it } from "vitest";
@@ -15,9 +16,21 @@ import { runCli } from "./support/run-cli.ts";
 /** The seed's flask_servers (web-a, web-b) and an "api" backend (web-c), routed by path, host and a table. */
 function routedSeed(t: any): void {
   t.global.hardStopAfter = "5s";
-  t.backends.push({ name: "api", healthCheck: { method: "GET", path: "/status", expectStatus: 200 }, servers: [{ name: "web-c", address: "web-c", port: 5003, inter: "500ms", fall: 2, rise: 2 }] });
+  t.backends.push({
+    name: "api",
+    healthCheck: { method: "GET", path: "/status", expectStatus: 200 },
+    servers: [{ name: "web-c", address: "web-c", port: 5003, inter: "500ms", fall: 2, rise: 2 }],
+    requestRules: [{ addPrefix: "/v1" }],
+    responseRules: [{ addHeader: { name: "X-Backend", value: "api" } }],
+  });
+  t.userlists = [{ name: "admins", users: [{ name: "alice", passwordHashFromEnv: "LB_TEST_ADMIN_HASH" }] }];
   Object.assign(t.frontends[0], {
+    requestRules: [{ when: { pathPrefix: "/api" }, stripPrefix: "/api" }, { setHeader: { name: "X-Edge", value: TRICKY } }, { deleteHeader: "X-Debug" }],
+    responseRules: [{ when: { pathSuffix: ".css" }, setHeader: { name: "Cache-Control", value: "max-age=3600" } }],
+    forwardedHeaders: {},
+    securityHeaders: {},
     routes: [
+      { name: "admin", when: { pathPrefix: "/admin" }, backend: "api", auth: { userlist: "admins", realm: "Admin area" } },
       { name: "api", when: { pathPrefix: "/api" }, backend: "api" },
       { name: "moved", when: { host: "old.example.com" }, redirect: { prefix: "https://new.example.com", code: 301 } },
       { name: "lb-health", when: { all: [{ path: "/lb-health" }, { method: ["GET", "HEAD"] }] }, respond: { status: 200, body: "ok" } },
@@ -26,6 +39,9 @@ function routedSeed(t: any): void {
     routeTables: [{ name: "tenants", entries: [{ host: "a.example.com", backend: "api" }] }],
   });
 }
+
+/** A header value with every character HAProxy's config reads specially. */
+const TRICKY = `a"b$c\\d'e #f %[src]`;
 
 const SERVED_BY: Record<string, string> = { "web-a": "flask_servers", "web-b": "flask_servers", "web-c": "api" };
 
@@ -43,9 +59,9 @@ describe("routing on the real local stack", () => {
     return file(name);
   };
   /** One request with its own Host header (fetch may not set one). */
-  const send = (method: string, host: string, target: string) =>
+  const send = (method: string, host: string, target: string, headers: Record<string, string> = {}) =>
     new Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }>((resolve, reject) => {
-      const req = http.request({ host: "127.0.0.1", port, method, path: target, headers: { host }, agent: false, timeout: 5000 }, (res) => {
+      const req = http.request({ host: "127.0.0.1", port, method, path: target, headers: { ...headers, host }, agent: false, timeout: 5000 }, (res) => {
         let body = "";
         res.setEncoding("utf8").on("data", (c) => (body += c)).on("end", () => resolve({ status: res.statusCode!, headers: res.headers, body }));
       });
@@ -59,10 +75,15 @@ describe("routing on the real local stack", () => {
   };
 
   beforeAll(async () => {
+    // HAProxy reads the login's hash from its environment as it starts.
+    process.env.LB_TEST_ADMIN_HASH = execFileSync("openssl", ["passwd", "-6", "s3cret"], { encoding: "utf8" }).trim();
     running = await startTestStack(routedSeed);
     port = running.topology.frontends[0]!.binds[0]!.port;
   });
-  afterAll(() => running?.cleanup());
+  afterAll(async () => {
+    await running?.cleanup();
+    delete process.env.LB_TEST_ADMIN_HASH;
+  });
 
   it("requests go where the resolver says: path prefix, host redirect, an answer of its own, the table, the default", async () => {
     const frontend = running.topology.frontends[0]!;
@@ -86,6 +107,31 @@ describe("routing on the real local stack", () => {
     }
   });
 
+  it("rules: the path stripped by the frontend and prefixed by the backend, headers set and removed, forwarded and security headers", async () => {
+    const api = await send("GET", "www.example.com:8080", "/api/users?x=1", { "X-Debug": "1" });
+    assert.equal(api.status, 200);
+    const echoed = JSON.parse(api.body) as { path: string; query: string; headers: [string, string][] };
+    const header = (name: string) => echoed.headers.find(([n]) => n.toLowerCase() === name.toLowerCase())?.[1];
+    assert.deepEqual([echoed.path, echoed.query], ["/v1/users", "x=1"]);
+    assert.deepEqual([header("X-Edge"), header("X-Debug"), header("X-Forwarded-Proto"), header("X-Forwarded-Host"), header("X-Forwarded-Port")], [TRICKY, undefined, "http", "www.example.com:8080", String(port)]);
+    assert.deepEqual([api.headers["x-backend"], api.headers["x-frame-options"], api.headers["x-content-type-options"], api.headers["referrer-policy"]], ["api", "DENY", "nosniff", "strict-origin-when-cross-origin"]);
+    // The backend's cookie persistence (nocache) adds "private" to an answer that sets its cookie.
+    assert.match(String((await send("GET", "www.example.com", "/static/app.css")).headers["cache-control"]), /^max-age=3600(, private)?$/);
+    assert.equal((await send("GET", "www.example.com", "/static/app.js")).headers["cache-control"], undefined);
+    // HAProxy's own answers carry the security headers too.
+    assert.equal((await send("GET", "www.example.com", "/lb-health")).headers["x-frame-options"], "DENY");
+  });
+
+  it("a route behind a login: 401 with the realm without one or with a wrong one, the backend with the right one", async () => {
+    const basic = (password: string) => ({ authorization: `Basic ${Buffer.from(`alice:${password}`).toString("base64")}` });
+    const none = await send("GET", "www.example.com", "/admin/users");
+    assert.equal(none.status, 401);
+    assert.match(String(none.headers["www-authenticate"]), /Basic realm="Admin area"/);
+    assert.equal((await send("GET", "www.example.com", "/admin/users", basic("wrong"))).status, 401);
+    const right = await send("GET", "www.example.com", "/admin/users", basic("s3cret"));
+    assert.deepEqual([right.status, right.headers["x-served-by"]], [200, "web-c"]);
+  });
+
   it("a table entry added and one changed by apply: at runtime (the same worker), served at once, the map file written", async () => {
     const before = await workers();
     const result = await apply(withEntries("entries.json", [{ host: "a.example.com", backend: "flask_servers" }, { host: "b.example.com", backend: "api" }]));
@@ -93,7 +139,7 @@ describe("routing on the real local stack", () => {
     assert.match(result.stdout, /^Plan: 2 runtime changes, 0 reloads, 0 restarts\.$/m);
     assert.match(result.stdout, /applied at runtime \(no reload\)/);
     // Verified by traffic: the routing matrix (every route's match and near misses, the new entries among them).
-    assert.match(result.stdout, /^routing\s+PASS\s+\d+ requests \(\d+ matches, \d+ near misses\) over 4 routes/m);
+    assert.match(result.stdout, /^routing\s+PASS\s+\d+ requests \(\d+ matches, \d+ near misses\) over 5 routes/m);
     assert.deepEqual(await workers(), before, "a table entry must not start a new worker");
     assert.deepEqual([await backendFor("a.example.com"), await backendFor("b.example.com")], ["flask_servers", "api"]);
     assert.equal(readFileSync(file("maps/http_front.tenants.map"), "utf8"), "a.example.com flask_servers\nb.example.com api\n");

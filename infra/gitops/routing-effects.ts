@@ -29,6 +29,8 @@ export const describeOutcome = (o: RouteOutcome): string => {
       return `answer ${o.status}`;
     case "unrouted":
       return "503 (no route, no default backend)";
+    case "auth":
+      return `401 (login for ${o.realm})`;
     default:
       return `${o.kind} ${o.status}`;
   }

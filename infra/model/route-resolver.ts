@@ -27,6 +27,8 @@ export type RouteOutcome =
   | { kind: "respond"; status: number; contentType?: string; body?: string; route: string }
   | { kind: "deny"; status: number; route: string }
   | { kind: "tarpit"; status: number; route: string }
+  /** The route asks for a login the request does not carry: 401 with the realm. */
+  | { kind: "auth"; status: 401; realm: string; route: string }
   /** No route took it and there is no default backend: HAProxy answers 503. */
   | { kind: "unrouted"; route: string };
 
@@ -129,6 +131,10 @@ export function resolveRoute(frontend: Frontend, request: RouteRequest, tlsPort?
   for (const [index, route] of frontend.routes.entries()) {
     if (route.when && !conditionHolds(expandCondition(route.when, frontend.conditions), request)) continue;
     const name = routeName(route, index);
+    // A login is asked before the action; one that is sent is taken as valid (the resolver knows no passwords).
+    if (route.auth && !(request.headers ?? []).some(([n]) => n.toLowerCase() === "authorization") && !(route.table !== undefined && tableBackend(frontend.routeTables.find((t) => t.name === route.table)!, request) === undefined)) {
+      return { kind: "auth", status: 401, realm: route.auth.realm, route: name };
+    }
     switch (routeAction(route)) {
       case "backend":
         return { kind: "backend", backend: route.backend!, route: name };

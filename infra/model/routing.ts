@@ -1,22 +1,22 @@
 // Routing in the topology: typed conditions (never raw ACL text), first-match routes with one action
 // each, and route tables that HAProxy looks up in map files (changed at runtime, without a reload).
 //
-// Every string here reaches haproxy.cfg inside single quotes, where HAProxy 2.6 interprets nothing
-// (no escapes, no environment variables, no comments): a value only has to leave out the quote
-// itself and line breaks to stay one argument. Values that reach a log-format string (a redirect's
-// location) also have their "%" doubled by the renderer.
+// Every string here reaches haproxy.cfg inside double quotes, with "\\", "\"" and "$" escaped by
+// the renderer (no environment variable, no comment, no second argument can come of it): a value
+// only has to be printable ASCII, without line breaks. Values that reach a log-format string (a
+// redirect's location, a header a rule sets) also have their "%" doubled.
 import { isIP } from "node:net";
 import { z } from "zod";
 import { HAPROXY_ERROR_STATUSES } from "../../haproxy/statuses.ts";
 import { Name, show } from "./names.ts";
 
-/** A string of printable ASCII without the single quote: one quoted argument, whatever else it holds. */
-const QUOTABLE_PATTERN = /^[\x20-\x26\x28-\x7e]*$/;
+/** A string of printable ASCII: one quoted argument, whatever it holds. */
+const QUOTABLE_PATTERN = /^[\x20-\x7e]*$/;
 const quotable = (what: string, max: number) =>
   z
     .string()
     .max(max, { error: `${what} is longer than ${max} characters` })
-    .regex(QUOTABLE_PATTERN, { error: (iss) => `${show(iss.input)} is not usable as ${what}: use printable ASCII without "'" or line breaks` });
+    .regex(QUOTABLE_PATTERN, { error: (iss) => `${show(iss.input)} is not usable as ${what}: use printable ASCII, no line breaks or control characters` });
 
 export const HTTP_METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE"] as const;
 export const Method = z.enum(HTTP_METHODS, { error: (iss) => `${show(iss.input)} is not an HTTP method: use one of ${HTTP_METHODS.join(", ")}` });
@@ -194,6 +194,91 @@ const denyStatus = z.number().refine((s) => (DENY_STATUSES as readonly number[])
   error: (iss) => `${show(iss.input)} is not a status HAProxy can refuse with: use one of ${DENY_STATUSES.join(", ")}`,
 });
 
+/** A header value the stack writes as it is (never an expression: "%" is taken literally). */
+const WrittenHeaderValue = quotable("a header value", 1024);
+const HeaderWrite = z.strictObject({ name: HeaderName, value: WrittenHeaderValue });
+
+/** The things a request or response rule can do: exactly one per rule. */
+export const RULE_ACTIONS = ["setHeader", "addHeader", "deleteHeader", "setPath", "replacePath", "stripPrefix", "addPrefix", "setHost", "setStatus"] as const;
+export type RuleActionKind = (typeof RULE_ACTIONS)[number];
+/** What only a request has (its path and Host), and only a response (its status). */
+export const REQUEST_ONLY_ACTIONS: readonly RuleActionKind[] = ["setPath", "replacePath", "stripPrefix", "addPrefix", "setHost"];
+export const RESPONSE_ONLY_ACTIONS: readonly RuleActionKind[] = ["setStatus"];
+
+/**
+ * A change HAProxy makes to what it forwards (a request to the server, a response to the client),
+ * when the request meets `when` (a response rule's condition is on its request too).
+ */
+export const Rule = z
+  .strictObject({
+    when: Condition.optional(),
+    /** Replace every occurrence of the header with this value. */
+    setHeader: HeaderWrite.optional(),
+    /** Add one more occurrence of the header. */
+    addHeader: HeaderWrite.optional(),
+    deleteHeader: HeaderName.optional(),
+    setPath: RoutePath.optional(),
+    /** Rewrite the path: a regular expression, and its replacement with \\1, \\2... for its groups. */
+    replacePath: z.strictObject({ regex: Regex, with: quotable("a path replacement", 1024).min(1) }).optional(),
+    /** Take this prefix off the path, on segment boundaries: "/api" makes "/api/users" "/users" and "/api" "/". */
+    stripPrefix: RoutePath.refine((p) => p !== "/", { error: 'stripping "/" would leave no path: give a longer prefix' }).optional(),
+    /** Put this prefix in front of the path: "/v1" makes "/users" "/v1/users". */
+    addPrefix: RoutePath.refine((p) => p !== "/", { error: 'adding "/" would change nothing: give a longer prefix' }).optional(),
+    /** Forward the request with this Host header. */
+    setHost: ExactHost.optional(),
+    /** Answer with this status instead of the server's. */
+    setStatus: z.number().int().min(100).max(599).optional(),
+  })
+  .superRefine((rule, ctx) => {
+    const given = RULE_ACTIONS.filter((k) => rule[k] !== undefined);
+    if (given.length !== 1) ctx.addIssue({ code: "custom", message: `a rule does exactly one of ${RULE_ACTIONS.join(", ")}${given.length ? ` (found ${given.join(" and ")})` : ""}` });
+  });
+export type Rule = z.output<typeof Rule>;
+export const ruleAction = (rule: Rule): RuleActionKind => RULE_ACTIONS.find((k) => rule[k] !== undefined)!;
+
+/** The headers that tell a server how the client reached the load balancer. */
+export const ForwardedHeaders = z.strictObject({
+  /** X-Forwarded-Proto: https or http. */
+  proto: z.boolean().default(true),
+  /** X-Forwarded-Host: the Host header the client sent. */
+  host: z.boolean().default(true),
+  /** X-Forwarded-Port: the port the client connected to. */
+  port: z.boolean().default(true),
+});
+
+/** Response headers that tell browsers to be careful, on every answer (HAProxy's own included). */
+export const SecurityHeaders = z.strictObject({
+  /** X-Content-Type-Options: nosniff. */
+  noSniff: z.boolean().default(true),
+  /** X-Frame-Options. */
+  /** X-Frame-Options ("off": not sent). */
+  frameOptions: z.enum(["DENY", "SAMEORIGIN", "off"]).default("DENY"),
+  /** Referrer-Policy ("off": not sent). */
+  referrerPolicy: z.enum(["no-referrer", "same-origin", "strict-origin", "strict-origin-when-cross-origin", "no-referrer-when-downgrade", "off"]).default("strict-origin-when-cross-origin"),
+  /** Content-Security-Policy, as the site needs it (no default: a wrong one breaks the site). */
+  contentSecurityPolicy: quotable("a Content-Security-Policy", 2048).optional(),
+});
+
+/** Users whose password hashes (crypt(3), e.g. openssl passwd -6) come from the environment: never in the topology. */
+export const Userlist = z.strictObject({
+  name: Name,
+  users: z
+    .array(
+      z.strictObject({
+        name: z.string().regex(/^[A-Za-z0-9_.@-]{1,64}$/, { error: (iss) => `${show(iss.input)} is not a user name: use 1 to 64 letters, digits or "_.@-"` }),
+        /** The environment variable holding the user's password hash ("$6$..."), read by HAProxy as it starts. */
+        passwordHashFromEnv: z.string().regex(/^[A-Z_][A-Z0-9_]{0,127}$/, { error: (iss) => `${show(iss.input)} is not an environment variable name: use capitals, digits and "_"` }),
+      }),
+    )
+    .min(1, { error: "a userlist needs at least one user" }),
+});
+
+/** Basic authentication in front of a route: a client without a valid login gets 401 and the realm. */
+export const RouteAuth = z.strictObject({
+  userlist: Name,
+  realm: z.string().regex(/^[A-Za-z0-9 _.,:-]{1,64}$/, { error: (iss) => `${show(iss.input)} is not a realm: use 1 to 64 letters, digits, spaces or "_.,:-"` }),
+});
+
 /** The things a route can do with a request it takes: exactly one. */
 export const ROUTE_ACTIONS = ["backend", "redirect", "respond", "deny", "tarpit", "table"] as const;
 export type RouteActionKind = (typeof ROUTE_ACTIONS)[number];
@@ -214,6 +299,8 @@ export const Route = z
     tarpit: z.strictObject({ status: denyStatus.default(403) }).optional(),
     /** Look the request up in this route table; a request the table does not hold goes on to the next route. */
     table: Name.optional(),
+    /** A login from a userlist before the route's action: 401 without one. */
+    auth: RouteAuth.optional(),
   })
   .superRefine((route, ctx) => {
     const given = ROUTE_ACTIONS.filter((k) => route[k] !== undefined);
@@ -269,6 +356,31 @@ interface FrontendRouting {
   conditions?: Record<string, Condition>;
   routes?: Route[];
   routeTables?: RouteTable[];
+  requestRules?: Rule[];
+  responseRules?: Rule[];
+}
+
+/**
+ * Rules in their place: a request rule cannot set a status, a response rule cannot rewrite the
+ * request; a condition names only conditions that exist (a backend has none of its own).
+ */
+export function ruleIssues(proxy: { requestRules?: unknown; responseRules?: unknown }, at: Path, named: Readonly<Record<string, Condition>> | undefined): PathIssue[] {
+  const issues: PathIssue[] = [];
+  const places = [
+    ["requestRules", RESPONSE_ONLY_ACTIONS, "a response's"],
+    ["responseRules", REQUEST_ONLY_ACTIONS, "a request's"],
+  ] as const;
+  for (const [list, wrong, whose] of places) {
+    const rules = Array.isArray(proxy[list]) ? (proxy[list] as Rule[]) : [];
+    rules.forEach((rule, i) => {
+      if (!rule || typeof rule !== "object") return;
+      for (const action of wrong) if (rule[action] !== undefined) issues.push({ path: [...at, list, i, action], message: `${action} changes ${whose} part: move the rule to ${list === "requestRules" ? "responseRules" : "requestRules"}` });
+      for (const name of referencedNames(rule.when)) {
+        if (!named || !(name in named)) issues.push({ path: [...at, list, i, "when"], message: named ? `${show(name)} is not one of this frontend's conditions; known: ${Object.keys(named).join(", ") || "(none)"}` : `${show(name)}: a backend has no named conditions; write the condition out` });
+      }
+    });
+  }
+  return issues;
 }
 
 /** Named conditions referred to by `condition`, in a condition tree. */

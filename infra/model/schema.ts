@@ -7,7 +7,7 @@ import { z } from "zod";
 import { durationProblem, parseDuration } from "../../haproxy/duration.ts";
 import { HAPROXY_ERROR_STATUSES } from "../../haproxy/statuses.ts";
 import { NAME_PATTERN, Name, show } from "./names.ts";
-import { Route, RouteTable, Condition, routingIssues } from "./routing.ts";
+import { Condition, ForwardedHeaders, Route, RouteTable, Rule, SecurityHeaders, Userlist, routingIssues, ruleIssues } from "./routing.ts";
 
 export { NAME_PATTERN, Name };
 
@@ -251,6 +251,14 @@ export const Frontend = z.strictObject({
   routes: z.array(Route).default([]),
   /** Host (or host and path prefix) → backend tables, looked up by a route { table }. */
   routeTables: z.array(RouteTable).default([]),
+  /** Changes to every request this frontend forwards, in order, after the routes have chosen (they see the request as it came). */
+  requestRules: z.array(Rule).default([]),
+  /** Changes to every response it sends back, in order. */
+  responseRules: z.array(Rule).default([]),
+  /** X-Forwarded-Proto, -Host and -Port, for servers that build URLs. */
+  forwardedHeaders: ForwardedHeaders.optional(),
+  /** Browser security headers on every answer. */
+  securityHeaders: SecurityHeaders.optional(),
   /** Add X-Forwarded-For so the servers see the client address. */
   forwardfor: z.boolean().default(true),
   /** When set, only these client networks are served; others get 403. */
@@ -388,6 +396,10 @@ export const Backend = z.strictObject({
   /** Listed servers; a backend needs these, a discovered group, or both. */
   servers: z.array(Server).default([]),
   discovery: ServerGroup.optional(),
+  /** Changes to the requests this backend forwards, after the frontend's. */
+  requestRules: z.array(Rule).default([]),
+  /** Changes to its responses, before the frontend's. */
+  responseRules: z.array(Rule).default([]),
 });
 
 /** An environment variable's name: where a secret comes from, so that none is in the repository. */
@@ -463,6 +475,8 @@ export const Topology = z
     global: Global.prefault({}),
     defaults: Defaults.prefault({}),
     frontends: z.array(Frontend).min(1, { error: "a topology needs at least one frontend" }),
+    /** Logins for routes with auth: password hashes come from the environment. */
+    userlists: z.array(Userlist).default([]),
     backends: z.array(Backend).min(1, { error: "a topology needs at least one backend" }),
     monitoring: Monitoring.prefault({}),
     services: Services.prefault({}),
@@ -522,6 +536,8 @@ function crossReferenceIssues(topology: Topology): PathIssue[] {
   const backends = Array.isArray(topology.backends) ? topology.backends : [];
   // Only valid names are listed as "known": an invalid one has its own issue, and may hold a line break.
   const backendNames = backends.map((b) => b?.name).filter((n): n is string => typeof n === "string" && NAME_PATTERN.test(n));
+  const userlists = Array.isArray(topology.userlists) ? topology.userlists : [];
+  const userlistNames = userlists.map((u) => u?.name).filter((n): n is string => typeof n === "string");
 
   const duplicates = (names: unknown[], where: string, path: (i: number) => (string | number)[]) => {
     const seen = new Set<unknown>();
@@ -532,6 +548,7 @@ function crossReferenceIssues(topology: Topology): PathIssue[] {
     });
   };
   duplicates(frontends.map((f) => f?.name), "frontends", (i) => ["frontends", i, "name"]);
+  duplicates(userlistNames, "userlists", (i) => ["userlists", i, "name"]);
   (Array.isArray(topology.global?.logs) ? topology.global.logs : []).forEach((log, i) => {
     if ((log?.target === "stdout" || log?.target === "stderr") && log.transport === "tcp") {
       issues.push({ path: ["global", "logs", i, "transport"], message: `${log.target} is not a network target: transport applies to a syslog "host:port"` });
@@ -545,7 +562,12 @@ function crossReferenceIssues(topology: Topology): PathIssue[] {
     if (frontend?.name === MONITORING_PROXY) {
       issues.push({ path: ["frontends", i, "name"], message: `"${MONITORING_PROXY}" is reserved for the monitoring listener: pick another name` });
     }
-    if (frontend) issues.push(...routingIssues(frontend, ["frontends", i], backendNames));
+    if (frontend) issues.push(...routingIssues(frontend, ["frontends", i], backendNames), ...ruleIssues(frontend, ["frontends", i], frontend.conditions ?? {}));
+    (Array.isArray(frontend?.routes) ? frontend.routes : []).forEach((route, j) => {
+      if (typeof route?.auth?.userlist === "string" && !userlistNames.includes(route.auth.userlist)) {
+        issues.push({ path: ["frontends", i, "routes", j, "auth", "userlist"], message: `${show(route.auth.userlist)} is not a userlist; known: ${userlistNames.join(", ") || "(none): add one to userlists"}` });
+      }
+    });
     if (typeof frontend?.defaultBackend === "string" && !backendNames.includes(frontend.defaultBackend)) {
       issues.push({
         path: ["frontends", i, "defaultBackend"],
@@ -575,7 +597,7 @@ function crossReferenceIssues(topology: Topology): PathIssue[] {
   backends.forEach((backend, i) => {
     if (backend === undefined || backend === null) return;
     const servers = Array.isArray(backend.servers) ? backend.servers : [];
-    issues.push(...groupIssues(backend, i));
+    issues.push(...groupIssues(backend, i), ...ruleIssues(backend, ["backends", i], undefined));
     duplicates(servers.map((s) => s?.name), `the servers of backend ${show(backend.name)}`, (j) => ["backends", i, "servers", j, "name"]);
     if (backend.cookie) {
       servers.forEach((server, j) => {

@@ -2,8 +2,10 @@
 // use_backend, whatever their order in the file, so first-match is made explicit: each route in
 // turn marks the request as its own (txn.route) when it meets the condition and no earlier route
 // took it, and each action then runs only for the route that took the request.
-import { asList, conditionTerms, expandCondition, routeAction, tableEntryKey, type Condition, type LeafCondition, type Route, type RouteTable, type Terms } from "../model/routing.ts";
-import type { Frontend, Topology } from "../model/schema.ts";
+import { conditionTerms, expandCondition, routeAction, tableEntryKey, type Route, type RouteTable, type Terms } from "../model/routing.ts";
+import type { Backend, Frontend, Topology } from "../model/schema.ts";
+import { forwardedHeaderRules, rulesView, securityHeaderRules } from "./rules.ts";
+import { AclNames, HOST_KEY, conjunctionText, quote, quoteLogFormat } from "./acls.ts";
 
 /** The directory, beside haproxy.cfg, that holds the route tables' map files. */
 export const MAP_DIR = "maps";
@@ -15,6 +17,10 @@ export interface RoutingView {
   requestRules: string[];
   /** use_backend lines, without the keyword. */
   useBackends: string[];
+  /** http-response rules, without the keyword. */
+  responseRules: string[];
+  /** http-after-response rules (on HAProxy's own answers too), without the keyword. */
+  afterResponseRules: string[];
 }
 
 /** A map file: its path relative to the config's directory, and its lines. */
@@ -30,14 +36,6 @@ const tableHeldAcl = (table: string) => `in_table_${table}`;
 const ROUTE_VAR = "txn.route";
 /** The variable the host+path tables' key is built from (concat takes a variable, not a fetch). */
 const PATH_VAR = "txn.route_path";
-/** The Host header as routes compare it: lower-case, without a port. */
-export const HOST_KEY = "req.hdr(host),lower,regsub(:[0-9]+$,)";
-
-/** A value as one single-quoted argument; the model has refused the quote itself. */
-const quote = (value: string) => `'${value}'`;
-/** A value in a log-format argument (a redirect's location): "%" starts an expression there. */
-const quoteLogFormat = (value: string) => quote(value.replaceAll("%", "%%"));
-const escapeRegex = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
 /** The map file a route table is kept in. */
 export const tableMapPath = (frontend: string, table: string) => `${MAP_DIR}/${frontend}.${table}.map`;
@@ -61,98 +59,8 @@ export function mapFiles(topology: Pick<Topology, "frontends">): MapFile[] {
   return topology.frontends.flatMap((f) => f.routeTables.map((t) => ({ path: tableMapPath(f.name, t.name), content: mapFileLines(t).map((l) => `${l}\n`).join("") })));
 }
 
-/** The acl lines of one leaf condition (several lines for one ACL: any of them matches). */
-function leafCriteria(leaf: LeafCondition): string[] {
-  // "--" ends the flags: a pattern that starts with "-" is a pattern, quoted or not (haproxy -c refuses it otherwise).
-  const list = (values: string[], transform: (v: string) => string = (v) => v) => `-- ${values.map((v) => quote(transform(v))).join(" ")}`;
-  if (leaf.host !== undefined) {
-    const hosts = asList(leaf.host).map((h) => h.toLowerCase());
-    const exact = hosts.filter((h) => !h.startsWith("*."));
-    const wildcard = hosts.filter((h) => h.startsWith("*."));
-    return [
-      ...(exact.length ? [`${HOST_KEY} -m str ${list(exact)}`] : []),
-      ...(wildcard.length ? [`${HOST_KEY} -m reg ${list(wildcard, (h) => `^[^.]+${escapeRegex(h.slice(1))}$`)}`] : []),
-    ];
-  }
-  if (leaf.path !== undefined) return [`path -m str ${list(asList(leaf.path))}`];
-  if (leaf.pathPrefix !== undefined) {
-    const prefixes = asList(leaf.pathPrefix);
-    // "/api" takes "/api" itself and everything under "/api/"; "/api/" only what is under it.
-    const whole = prefixes.filter((p) => !p.endsWith("/"));
-    return [...(whole.length ? [`path -m str ${list(whole)}`] : []), `path -m beg ${list(prefixes, (p) => (p.endsWith("/") ? p : `${p}/`))}`];
-  }
-  if (leaf.pathBegins !== undefined) return [`path -m beg ${list(asList(leaf.pathBegins))}`];
-  if (leaf.pathSuffix !== undefined) return [`path -m end ${list(asList(leaf.pathSuffix))}`];
-  if (leaf.pathRegex !== undefined) return [`path -m reg ${list([leaf.pathRegex])}`];
-  if (leaf.method !== undefined) return [`method ${asList(leaf.method).join(" ")}`];
-  if (leaf.source !== undefined) return [`src ${list(asList(leaf.source))}`];
-  if (leaf.tls !== undefined) return ["ssl_fc"];
-  const value = leaf.header ?? leaf.query;
-  if (value !== undefined) {
-    // The whole value of each occurrence (req.fhdr), not its comma-separated parts (req.hdr).
-    const fetch = leaf.header ? `req.fhdr(${value.name})` : `url_param(${value.name})`;
-    const i = value.ignoreCase ? "-i " : "";
-    if (value.present) return [leaf.header ? `req.fhdr_cnt(${value.name}) gt 0` : `${fetch} -m found`];
-    if (value.equals !== undefined) return [`${fetch} ${i}-m str ${list(asList(value.equals))}`];
-    if (value.prefix !== undefined) return [`${fetch} ${i}-m beg ${list(asList(value.prefix))}`];
-    return [`${fetch} ${i}-m reg ${list([value.regex!])}`];
-  }
-  throw new Error(`a condition of no known kind: ${JSON.stringify(leaf)}`);
-}
-
-const ACL_PREFIX: Record<string, string> = { host: "host", path: "path", pathPrefix: "path_prefix", pathBegins: "path_begins", pathSuffix: "path_suffix", pathRegex: "path_regex", method: "method", header: "header", query: "query", source: "source", tls: "tls" };
-
-/** Names each distinct leaf once per frontend; a named condition that is one leaf keeps its name. */
-class AclNames {
-  readonly lines: string[] = [];
-  private readonly byLeaf = new Map<string, string>();
-  private readonly taken: Set<string>;
-  private count = 0;
-
-  /** `reserved`: ACL names the frontend already uses (its allowlist's). */
-  constructor(named: Readonly<Record<string, Condition>>, reserved: readonly string[]) {
-    this.taken = new Set([...Object.keys(named), ...reserved]);
-    for (const [name, condition] of Object.entries(named)) {
-      if (isLeaf(condition)) this.define(condition, reserved.includes(name) ? this.freshName(name) : name);
-    }
-  }
-
-  nameOf(condition: LeafCondition): string {
-    // "tls: false" is the negation of the one ssl_fc ACL.
-    const leaf = condition.tls === false ? { tls: true } : condition;
-    return this.byLeaf.get(leafKey(leaf)) ?? this.define(leaf, this.freshName(ACL_PREFIX[Object.keys(leaf).find((k) => k in ACL_PREFIX)!]!));
-  }
-
-  /** kind_N, never a name the frontend's conditions or rules use already. */
-  private freshName(kind: string): string {
-    let name: string;
-    do name = `${kind}_${++this.count}`;
-    while (this.taken.has(name));
-    this.taken.add(name);
-    return name;
-  }
-
-  private define(leaf: LeafCondition, name: string): string {
-    const key = leafKey(leaf);
-    const existing = this.byLeaf.get(key);
-    if (existing) return existing;
-    this.byLeaf.set(key, name);
-    for (const criterion of leafCriteria(leaf)) this.lines.push(`${name} ${criterion}`);
-    return name;
-  }
-}
-
-const isLeaf = (c: Condition) => c.all === undefined && c.any === undefined && c.not === undefined && c.condition === undefined;
-/** Leaves that test the same thing share an ACL; the order of a list's values does not make another. */
-const leafKey = (leaf: LeafCondition) => JSON.stringify(leaf, (_k, v) => (Array.isArray(v) ? [...v].sort() : v));
-
-/** HAProxy's words for one conjunction ("a !b"): the leaves' ACL names, negated where they are. */
-function conjunctionText(conjunction: Terms[number], acls: AclNames): string[] {
-  return conjunction.map((l) => `${l.negated !== (l.leaf.tls === false) ? "!" : ""}${acls.nameOf(l.leaf)}`);
-}
-
 /** The anonymous ACL an action runs under: this route took the request. */
-const took = (index: number) => `{ var(${ROUTE_VAR}) -m int ${index} }`;
+export const took = (index: number) => `{ var(${ROUTE_VAR}) -m int ${index} }`;
 
 function actionRule(route: Route, index: number, frontend: string, tables: readonly RouteTable[]): { requestRule?: string; useBackend?: string } {
   const when = `if ${took(index)}`;
@@ -190,6 +98,7 @@ export function routingView(frontend: Frontend, reservedAcls: readonly string[])
   const acls = new AclNames(frontend.conditions, [...reservedAcls, ROUTE_TAKEN_ACL, ...frontend.routeTables.map((t) => tableHeldAcl(t.name))]);
   const definitions: string[] = [];
   const marks: string[] = [];
+  const auth: string[] = [];
   const actions: string[] = [];
   const useBackends: string[] = [];
   if (frontend.routes.length > 0) definitions.push(`${ROUTE_TAKEN_ACL} var(${ROUTE_VAR}) -m found`);
@@ -199,9 +108,26 @@ export function routingView(frontend: Frontend, reservedAcls: readonly string[])
     const held = route.table !== undefined ? [tableHeldAcl(route.table)] : [];
     const terms: Terms = route.when ? conditionTerms(expandCondition(route.when, frontend.conditions)) : [[]];
     for (const conjunction of terms) marks.push(`set-var(${ROUTE_VAR}) int(${index}) if ${["!" + ROUTE_TAKEN_ACL, ...held, ...conjunctionText(conjunction, acls)].join(" ")}`);
+    // A login first: the action runs only for a client that has one.
+    if (route.auth) auth.push(`auth realm ${quote(route.auth.realm)} if ${took(index)} !{ http_auth(${route.auth.userlist}) }`);
     const { requestRule, useBackend } = actionRule(route, index, frontend.name, frontend.routeTables);
     if (requestRule) actions.push(requestRule);
     if (useBackend) useBackends.push(useBackend);
   });
-  return { acls: [...definitions, ...acls.lines], requestRules: [...marks, ...actions], useBackends };
+  // The rules' conditions are decided here too, on the request as it came, before any rule rewrites it.
+  const rules = rulesView(frontend, acls, frontend.conditions, "fe");
+  return {
+    acls: [...definitions, ...acls.lines],
+    requestRules: [...marks, ...rules.marks, ...auth, ...actions, ...forwardedHeaderRules(frontend.forwardedHeaders), ...rules.request],
+    useBackends,
+    responseRules: rules.response,
+    afterResponseRules: securityHeaderRules(frontend.securityHeaders),
+  };
+}
+
+/** A backend's rules: its own ACLs (a backend section cannot see the frontend's), its own marks. */
+export function backendRulesView(backend: Pick<Backend, "requestRules" | "responseRules">): Omit<RoutingView, "useBackends" | "afterResponseRules"> {
+  const acls = new AclNames({}, []);
+  const rules = rulesView(backend, acls, {}, "be");
+  return { acls: acls.lines, requestRules: [...rules.marks, ...rules.request], responseRules: rules.response };
 }

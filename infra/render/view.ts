@@ -3,7 +3,7 @@
 import type { Backend, Bind, Frontend, Server, ServerGroup, Topology } from "../model/schema.ts";
 import { parseDuration } from "../../haproxy/duration.ts";
 import { HAPROXY_PATHS } from "../endpoints.ts";
-import { routingView, type RoutingView } from "./routing.ts";
+import { backendRulesView, routingView, type RoutingView } from "./routing.ts";
 import { CERTIFICATE_DIR, ERROR_PAGE_DIR, LOCAL_ADDRESS, groupDnsName, haproxySockets, isContainerTarget, localNameServer, serverHost, type RenderTarget } from "./targets.ts";
 
 export interface ConfigView {
@@ -27,6 +27,8 @@ export interface ConfigView {
     retries: number;
     retryOn?: string;
   };
+  /** Logins for routes with auth: HAProxy reads each password hash from the environment ("${NAME}"). */
+  userlists: { name: string; users: { name: string; env: string }[] }[];
   /** HAProxy's resolvers sections: the docker target's (container names), one per discovered group. */
   resolvers: ResolversView[];
   /** One ring per TCP syslog target: HAProxy sends a ring's lines over TCP. */
@@ -86,6 +88,7 @@ export interface BackendView {
   serverTemplate?: { prefix: string; count: number; address: string; options: string };
   /** With cookie persistence on a discovered group: the key HAProxy derives each server's cookie from. */
   dynamicCookieKey?: string;
+  rules: Omit<RoutingView, "useBackends" | "afterResponseRules">;
 }
 
 /**
@@ -184,6 +187,7 @@ export function buildView(topology: Topology, target: RenderTarget, source: stri
       retries: topology.defaults.retries,
       retryOn: topology.defaults.retryOn.length ? topology.defaults.retryOn.join(" ") : undefined,
     },
+    userlists: topology.userlists.map((u) => ({ name: u.name, users: u.users.map((user) => ({ name: user.name, env: user.passwordHashFromEnv })) })),
     resolvers: [
       ...(isContainerTarget(target) && topology.backends.some((b) => b.servers.length > 0) ? [{ name: containerResolvers(target), lines: DOCKER_RESOLVER_LINES }] : []),
       ...topology.backends.flatMap((b) => (b.discovery ? [groupResolvers(b.name, b.discovery, topology, target)] : [])),
@@ -312,6 +316,7 @@ function backendView(backend: Backend, topology: Topology, target: RenderTarget)
     },
     // The same on every HAProxy replica, so that each derives the same cookie for a server.
     dynamicCookieKey: group && cookie ? dynamicCookieKey(topology.name, backend.name) : undefined,
+    rules: backendRulesView(backend),
   };
 }
 

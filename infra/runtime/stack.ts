@@ -4,7 +4,7 @@ import { cp, mkdir, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { groupsExpectedUp, type Topology } from "../model/schema.ts";
 import { dnsServing } from "./dns.ts";
-import { BinaryMissingError, ComponentFailedError, StackAlreadyRunningError, StackNotRunningError, StatsCredentialsUnsetError } from "../errors.ts";
+import { BinaryMissingError, ComponentFailedError, LoginHashUnsetError, StackAlreadyRunningError, StackNotRunningError, StatsCredentialsUnsetError } from "../errors.ts";
 import { PortInUseError } from "../../lib/errors.ts";
 import { StateFileError } from "../../lib/state-file.ts";
 import { pollUntil } from "../../lib/poll.ts";
@@ -85,6 +85,7 @@ export async function startLocalStack(topology: Topology, options: StartOptions)
     }
   }
   requireStatsCredentials(topology, plan.runDir);
+  requireLoginHashes(topology);
   await checkErrorPages(topology, DEFAULT_ERROR_PAGES_DIR);
   await mkdir(plan.runDir, { recursive: true });
   const certificates = await provisionCertificates(plan.runDir, topology, options.certsDir);
@@ -130,6 +131,18 @@ function requireStatsCredentials(topology: Topology, runDir: string, env: NodeJS
   const auth = topology.monitoring.statsAuth;
   if (!auth || !statsPageServed(topology.monitoring, localTarget(runDir))) return;
   for (const variable of [auth.userFromEnv, auth.passwordFromEnv]) if (!env[variable]) throw new StatsCredentialsUnsetError(variable);
+}
+
+/** Every userlist user's password hash is in the environment, as a crypt(3) hash ("$6$...", "$5$...", "$2y$..."). */
+export function requireLoginHashes(topology: Topology, env: NodeJS.ProcessEnv = process.env): void {
+  for (const list of topology.userlists) {
+    for (const user of list.users) {
+      const value = env[user.passwordHashFromEnv];
+      const field = `userlists.${list.name}.users.${user.name}.passwordHashFromEnv`;
+      if (!value) throw new LoginHashUnsetError(field, user.passwordHashFromEnv, "is not set");
+      if (!/^\$[0-9a-z]+\$/.test(value)) throw new LoginHashUnsetError(field, user.passwordHashFromEnv, "does not hold a password hash (it should start like $6$)");
+    }
+  }
 }
 
 /** What npm stop did: processes stopped, and what it had to do without the state file. */

@@ -177,6 +177,8 @@ function routingExpectations(topology: Topology, options: ExpectationOptions): R
           return [{ ...base, status: expected.status, ...(expected.body !== undefined && request.method !== "HEAD" && { body: expected.body }), outcome: `answer ${expected.status} (${expected.route})` }];
         case "unrouted":
           return [{ ...base, status: 503, outcome: "503: no route, no default backend" }];
+        case "auth":
+          return [{ ...base, status: 401, outcome: `401, a login for ${expected.realm} (${expected.route})` }];
         default:
           return [{ ...base, status: expected.status, outcome: `${expected.kind} ${expected.status} (${expected.route})` }];
       }
