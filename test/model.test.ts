@@ -53,7 +53,7 @@ describe("defaults", () => {
       backends: [{
         name: "app",
         balance: "roundrobin",
-        servers: [{ name: "a", address: "10.0.0.1", port: 8080, check: true, inter: "2s", fall: 3, rise: 2, weight: 1, backup: false, disabled: false }],
+        servers: [{ name: "a", address: "10.0.0.1", port: 8080, check: true, inter: "2s", fall: 3, rise: 2, weight: 1, backup: false, external: false, disabled: false }],
         requestRules: [],
         responseRules: [],
       }],

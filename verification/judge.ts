@@ -37,6 +37,11 @@ export interface Expectations {
   requestTimeoutMs?: number;
   /** Every port of every frontend, and what each must answer. */
   entrypoints?: EntrypointExpectation[];
+  /**
+   * Why the backend's answers cannot say which server gave them (servers the stack does not run): the
+   * assertions that must tell servers apart (distribution, persistence, failover, recovery) skip.
+   */
+  unattributable?: string;
   /** Requests that show the frontends' routes: each must be answered as the topology says. */
   routing?: RoutingExpectation[];
   /** The security features the model asks for, each checked with traffic. */
@@ -52,8 +57,10 @@ export interface EntrypointExpectation {
   frontend: string;
   /** One port: http://127.0.0.1:60000/ or https://127.0.0.1:60443/. */
   url: string;
-  /** The servers of the frontend's backend that may answer. */
+  /** The servers of the frontend's backend that may answer; empty with anyServer. */
   servers: string[];
+  /** The backend's servers do not say who they are (servers the stack does not run): a 200 is enough. */
+  anyServer?: boolean;
   tls?: { minVersion: string; http2: boolean };
   /** A port whose "/" is redirected (to HTTPS, or by a route): the Location expected. */
   redirectTo?: string;
@@ -399,6 +406,8 @@ export function judgeEntrypoints(expected: readonly EntrypointExpectation[], mea
       if (m.status !== status || m.location !== ep.redirectTo) say(`answered ${m.status}${m.location ? ` to ${m.location}` : ""}, not ${status} to ${ep.redirectTo}`);
     } else if (ep.answers !== undefined) {
       if (m.status !== ep.answers) say(`answered ${m.status ?? "nothing"}, not ${ep.answers}`);
+    } else if (ep.anyServer) {
+      if (m.status !== 200) say(`answered ${m.status ?? "nothing"}, not 200`);
     } else if (m.status !== 200 || !m.server || !ep.servers.includes(m.server)) say(`answered ${m.status ?? "nothing"} from ${m.server ?? "no server"}, not 200 from one of ${ep.servers.join(", ")}`);
     if (ep.tls) {
       const tls = m.tls;

@@ -77,7 +77,7 @@ const faultRun = (context: RunContext) => (context.faultRun ??= failoverAndRecov
 /** One runner per assertion, keyed by its name: a new name without a runner does not compile. */
 const RUNNERS: Record<AssertionName, AssertionRunner> = {
   health: ({ expect, access }) => health(expect, access),
-  distribution: ({ expect, access, options }) => distribution(expect, access, options.requests),
+  distribution: ({ expect, access, options }) => unattributable("distribution", expect) ?? distribution(expect, access, options.requests),
   entrypoints: async ({ expect }) => {
     const measured = [];
     for (const ep of expect.entrypoints ?? []) measured.push(await probeEntrypoint(ep, expect.ca, sourceFor(expect), expect.serverNames));
@@ -88,14 +88,20 @@ const RUNNERS: Record<AssertionName, AssertionRunner> = {
     for (const e of expect.routing ?? []) measured.push(await probeRoute(e, expect.ca, expect.serverNames ?? {}, expect.requestTimeoutMs));
     return judgeRouting(expect.routing ?? [], measured);
   },
-  persistence: ({ expect, access }) => persistence(expect, access),
+  persistence: ({ expect, access }) => unattributable("persistence", expect) ?? persistence(expect, access),
   security: async ({ expect, access }) => {
     const serverRequests = async () => [...(await requestsPerServer(expect, access)).values()].reduce((a, b) => a + b, 0);
     return judgeSecurity(expect.security, expect.security ? await measureSecurity(expect.frontendUrl, expect.security, expect.ca, sourceFor(expect), { serverRequests }) : {});
   },
-  failover: async (context) => (await faultRun(context)).failover,
-  recovery: async (context) => (await faultRun(context)).recovery,
+  failover: async (context) => unattributable("failover", context.expect) ?? (await faultRun(context)).failover,
+  recovery: async (context) => unattributable("recovery", context.expect) ?? (await faultRun(context)).recovery,
 };
+
+/** A skip for an assertion that must tell servers apart, when the backend's answers cannot say which server gave them. */
+function unattributable(assertion: AssertionName, expect: Expectations): Promise<AssertionResult> | undefined {
+  if (expect.unattributable === undefined) return undefined;
+  return Promise.resolve({ assertion, verdict: "skip", expected: "-", measured: expect.unattributable });
+}
 
 /** A client of the frontend under test, as every assertion sends: its CA, timeout and server names. */
 const clientFor = (expect: Expectations, options: { connections: number; localAddress?: string; perSource?: number }) =>

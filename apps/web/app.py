@@ -19,7 +19,8 @@ from flask import Flask, jsonify, request
 INSTANCE = os.environ.get("INSTANCE_NAME", socket.gethostname())
 STARTED = time.time()
 
-app = Flask(__name__)
+# No static folder: /static/... is a path like any other (the edge example routes it to a cache).
+app = Flask(__name__, static_folder=None)
 
 
 @app.after_request

@@ -195,7 +195,7 @@ function webContainers(topology: Topology): ContainerDeclaration[] {
   const image: BuiltImage = { kind: "build", name: `${topology.name}-web:local`, context: "apps/web", dockerfile: "Dockerfile", sources: { files: ["apps/web"], bundles: [] } };
   const webs = new Map<string, ContainerDeclaration>();
   for (const backend of topology.backends) {
-    for (const server of backend.servers) {
+    for (const server of backend.servers.filter((s) => !s.external)) {
       const existing = webs.get(server.address);
       if (existing) {
         if (existing.env?.BIND !== `0.0.0.0:${server.port}`) {
@@ -278,7 +278,7 @@ function haproxyContainer({ topology, sockets, volumes }: StackContext): Contain
     // After its servers too: their names resolve as HAProxy starts (init-addr libc). Started before
     // them, HAProxy's resolvers took 40 to 55 s to find them (measured on podman); later restarts of
     // a server are followed within seconds.
-    dependsOn: [DOCKER_HOSTS.agent, ...new Set(topology.backends.flatMap((b) => b.servers.map((s) => s.address)))],
+    dependsOn: [DOCKER_HOSTS.agent, ...new Set(topology.backends.flatMap((b) => b.servers.filter((s) => !s.external).map((s) => s.address)))],
   };
 }
 

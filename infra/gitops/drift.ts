@@ -1,6 +1,7 @@
 // Drift: what the running load balancer does that its topology does not say. Pure: the runtime
 // API's answers and the files' hashes come in, a report in the plan's words comes out.
 import { field, numberField, type ParsedStat } from "../../haproxy/show-stat.ts";
+import { isIP } from "node:net";
 import type { MapEntry } from "../../haproxy/show-map.ts";
 import { tableEntryKey, type RouteTable, type RouteTableEntry } from "../model/routing.ts";
 import type { Server, Topology } from "../model/schema.ts";
@@ -102,9 +103,11 @@ function observedEntry(table: RouteTable, entry: MapEntry): RouteTableEntry {
 }
 
 function observedServer(loaded: Server | undefined, o: ObservedServer): Server {
-  const server: Server = loaded ? { ...loaded } : { name: o.name, address: o.address, port: o.port, check: o.rise !== undefined, inter: "2s", fall: o.fall ?? 3, rise: o.rise ?? 2, weight: o.weight, backup: false, disabled: false };
-  // On the local target every server is 127.0.0.1: the model's address is then a name, not drift.
-  if (o.address !== LOCAL_ADDRESS || !loaded) server.address = o.address;
+  const server: Server = loaded ? { ...loaded } : { name: o.name, address: o.address, port: o.port, check: o.rise !== undefined, inter: "2s", fall: o.fall ?? 3, rise: o.rise ?? 2, weight: o.weight, backup: false, external: false, disabled: false };
+  // On the local target every server is 127.0.0.1: the model's address is then a name, not drift; an
+  // external server named by host shows the address its name resolved to.
+  const namedExternal = loaded?.external === true && isIP(loaded.address) === 0;
+  if ((o.address !== LOCAL_ADDRESS || !loaded) && !namedExternal) server.address = o.address;
   server.port = o.port;
   server.weight = o.weight;
   server.disabled = o.adminState === "maint";

@@ -291,7 +291,7 @@ function webObjects(topology: Topology, meta: Meta): PlannedObject[] {
   for (const backend of topology.backends) {
     const healthPath = backend.healthCheck?.path ?? WEB_APP_PATHS.status;
     for (const server of backend.servers) {
-      if (server.address.includes(".") || seen.has(server.address)) continue; // reached as it is, outside the cluster
+      if (server.external || server.address.includes(".") || seen.has(server.address)) continue; // reached as it is, outside the cluster
       seen.add(server.address);
       const name = kubernetesName(server.address, `backends.${backend.name}.servers.${server.name}.address`);
       objects.push(webDeployment(topology, name, server.port, healthPath, 1, meta, undefined));

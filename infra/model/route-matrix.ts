@@ -29,7 +29,7 @@ export interface MatrixOptions {
 const BASE: RouteRequest = { method: "GET", host: "verify.invalid", path: "/verify-probe", source: "127.0.0.1", tls: false, headers: [] };
 
 /** Paths a regular expression is tried against when no other leaf offers one. */
-const REGEX_PATHS = ["/", "/v1/", "/v2/", "/v1/x", "/api/", "/api/v1/x", "/static/x.css", "/x.js", "/users", "/a/b/users"];
+const REGEX_PATHS = ["/", "/v1/", "/v2/", "/v1/x", "/api/", "/api/v1/x", "/static/x.css", "/x.js", "/users", "/a/b/users", "/index.php", "/.env", "/x.asp"];
 const HEADER_TRIES = ["1", "2", "v1", "v2", "yes", "true", "probe"];
 
 type Edit = (r: RouteRequest) => RouteRequest | undefined;

@@ -304,6 +304,12 @@ export const Server = z.strictObject({
   /** The value of the persistence cookie that pins a client to this server. */
   cookie: CookieValue.optional(),
   backup: z.boolean().default(false),
+  /**
+   * A service that already runs (a database's API, another team's app): the stacks start nothing for
+   * it, and every target reaches it at its address as written. Its answers do not say which server
+   * gave them, so verify checks its health and status codes, not the spread of traffic over it.
+   */
+  external: z.boolean().default(false),
   maxconn: intIn(1, 1_000_000, "a connection limit").optional(),
   disabled: z.boolean().default(false),
 });
@@ -396,6 +402,21 @@ export const Backend = z.strictObject({
   /** Listed servers; a backend needs these, a discovered group, or both. */
   servers: z.array(Server).default([]),
   discovery: ServerGroup.optional(),
+  /**
+   * HAProxy's small object cache in front of the servers: answers that say they may be cached
+   * (Cache-Control max-age or Expires, from the server or a response rule; no Set-Cookie, no Vary
+   * beyond encoding) are served from memory until they age out; a cached answer carries an Age header.
+   */
+  cache: z
+    .strictObject({
+      /** The longest an answer is kept, whatever its Cache-Control says. */
+      maxAgeSeconds: intIn(1, 86_400, "a number of seconds").default(60),
+      /** The memory the cache takes. */
+      totalMegabytes: intIn(1, 4095, "a size in megabytes").default(64),
+      /** The largest answer kept (tune.bufsize and above need this raised). */
+      maxObjectBytes: intIn(1024, 2 ** 31 - 1, "a size in bytes").default(1_048_576),
+    })
+    .optional(),
   /** Changes to the requests this backend forwards, after the frontend's. */
   requestRules: z.array(Rule).default([]),
   /** Changes to its responses, before the frontend's. */
@@ -665,9 +686,14 @@ function httpOnlyInTcpMode(topology: Topology): PathIssue[] {
     if (f?.allowlist !== undefined) refuse(["frontends", i, "allowlist"], "the allowlist (enforced with http-request)");
     if (Array.isArray(f?.errorPages) && f.errorPages.length > 0) refuse(["frontends", i, "errorPages"], "an error page");
     if (Array.isArray(f?.routes) && f.routes.length > 0) refuse(["frontends", i, "routes"], "HTTP routing");
+    for (const field of ["requestRules", "responseRules"] as const) if (Array.isArray(f?.[field]) && f[field].length > 0) refuse(["frontends", i, field], "an HTTP rule");
+    if (f?.forwardedHeaders !== undefined) refuse(["frontends", i, "forwardedHeaders"], "X-Forwarded headers");
+    if (f?.securityHeaders !== undefined) refuse(["frontends", i, "securityHeaders"], "a response header");
   });
   (Array.isArray(topology.backends) ? topology.backends : []).forEach((b, i) => {
     if (b?.cookie !== undefined) refuse(["backends", i, "cookie"], "cookie persistence");
+    if (b?.cache !== undefined) refuse(["backends", i, "cache"], "an HTTP cache");
+    for (const field of ["requestRules", "responseRules"] as const) if (Array.isArray(b?.[field]) && b[field].length > 0) refuse(["backends", i, field], "an HTTP rule");
   });
   return issues;
 }

@@ -29,6 +29,8 @@ export interface ConfigView {
   };
   /** Logins for routes with auth: HAProxy reads each password hash from the environment ("${NAME}"). */
   userlists: { name: string; users: { name: string; env: string }[] }[];
+  /** One cache section per backend that caches. */
+  caches: { name: string; totalMegabytes: number; maxObjectBytes: number; maxAgeSeconds: number }[];
   /** HAProxy's resolvers sections: the docker target's (container names), one per discovered group. */
   resolvers: ResolversView[];
   /** One ring per TCP syslog target: HAProxy sends a ring's lines over TCP. */
@@ -89,7 +91,12 @@ export interface BackendView {
   /** With cookie persistence on a discovered group: the key HAProxy derives each server's cookie from. */
   dynamicCookieKey?: string;
   rules: Omit<RoutingView, "useBackends" | "afterResponseRules">;
+  /** The cache this backend serves from and stores into. */
+  cache?: string;
 }
+
+/** A backend's cache section. */
+export const cacheName = (backend: string) => `cache_${backend}`;
 
 /**
  * Mozilla's "intermediate" profile (forward secrecy, AEAD only), without its DHE suites so that no
@@ -187,6 +194,7 @@ export function buildView(topology: Topology, target: RenderTarget, source: stri
       retries: topology.defaults.retries,
       retryOn: topology.defaults.retryOn.length ? topology.defaults.retryOn.join(" ") : undefined,
     },
+    caches: topology.backends.flatMap((b) => (b.cache ? [{ name: cacheName(b.name), ...b.cache }] : [])),
     userlists: topology.userlists.map((u) => ({ name: u.name, users: u.users.map((user) => ({ name: user.name, env: user.passwordHashFromEnv })) })),
     resolvers: [
       ...(isContainerTarget(target) && topology.backends.some((b) => b.servers.length > 0) ? [{ name: containerResolvers(target), lines: DOCKER_RESOLVER_LINES }] : []),
@@ -304,7 +312,7 @@ function backendView(backend: Backend, topology: Topology, target: RenderTarget)
     defaultServer: isContainerTarget(target) && backend.servers.length > 0 ? `init-addr ${DOCKER_INIT_ADDR} resolvers ${containerResolvers(target)}` : undefined,
     servers: backend.servers.map((s) => ({
       name: s.name,
-      address: `${serverHost(s.address, target)}:${s.port}`,
+      address: `${s.external ? s.address : serverHost(s.address, target)}:${s.port}`,
       options: serverOptions(s),
     })),
     serverTemplate: group && {
@@ -317,6 +325,7 @@ function backendView(backend: Backend, topology: Topology, target: RenderTarget)
     // The same on every HAProxy replica, so that each derives the same cookie for a server.
     dynamicCookieKey: group && cookie ? dynamicCookieKey(topology.name, backend.name) : undefined,
     rules: backendRulesView(backend),
+    cache: backend.cache ? cacheName(backend.name) : undefined,
   };
 }
 

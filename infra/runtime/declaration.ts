@@ -170,7 +170,7 @@ function gunicornComponent(name: string, host: string, port: number, runDir: str
 /** One gunicorn per distinct server port: on 127.0.0.1 the port is what tells servers apart. */
 function webComponents(topology: Topology, runDir: string, logs: string): LocalComponent[] {
   const webByPort = new Map<number, LocalComponent>();
-  for (const server of topology.backends.flatMap((b) => b.servers)) {
+  for (const server of topology.backends.flatMap((b) => b.servers).filter((s) => !s.external)) {
     if (!webByPort.has(server.port)) webByPort.set(server.port, gunicornComponent(server.name, LOCAL_ADDRESS, server.port, runDir, logs));
   }
   const webs = [...webByPort.values()];

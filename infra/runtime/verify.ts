@@ -108,6 +108,7 @@ export function expectationsFromTopology(topology: Topology, options: Expectatio
       ...(group ? discovered.map((d) => ({ name: d.slot, weight: group.weight, active: true, interMs: parseDuration(group.inter), fall: group.fall, rise: group.rise })) : []),
     ],
     entrypoints: entrypointExpectations(topology, options.discovered ?? []),
+    ...(backend.servers.some((s) => s.external) && { unattributable: `backend ${backend.name} has servers the stack does not run (${backend.servers.filter((s) => s.external).map((s) => s.name).join(", ")}): their answers do not say which server gave them` }),
     routing: routingExpectations(topology, options),
     ...(options.discovered?.length && { serverNames: Object.fromEntries(options.discovered.map((d) => [d.address, d.slot])) }),
     security: {
@@ -118,9 +119,13 @@ export function expectationsFromTopology(topology: Topology, options: Expectatio
   };
 }
 
-/** The servers of a backend that may answer: enabled, weighted, and the discovered slots that hold an address. */
-function answeringServers(topology: Topology, backendName: string, discovered: readonly DiscoveredServer[]): string[] {
+/**
+ * The servers of a backend that may answer: enabled, weighted, and the discovered slots that hold an
+ * address; undefined when one is a server the stack does not run (its answers do not name it).
+ */
+function answeringServers(topology: Topology, backendName: string, discovered: readonly DiscoveredServer[]): string[] | undefined {
   const backend = topology.backends.find((b) => b.name === backendName)!;
+  if (backend.servers.some((s) => s.external && !s.disabled)) return undefined;
   return [
     ...backend.servers.filter((s) => !s.disabled && s.weight > 0).map((s) => s.name),
     ...(backend.discovery && backend.discovery.weight > 0 ? discovered.filter((d) => d.backend === backend.name).map((d) => d.slot) : []),
@@ -144,7 +149,8 @@ function entrypointExpectations(topology: Topology, discovered: readonly Discove
         return {
           frontend: frontend.name,
           url: localBindUrl(bind, port),
-          servers: outcome.kind === "backend" ? answeringServers(topology, outcome.backend, discovered) : [],
+          servers: outcome.kind === "backend" ? (answeringServers(topology, outcome.backend, discovered) ?? []) : [],
+          ...(outcome.kind === "backend" && answeringServers(topology, outcome.backend, discovered) === undefined && { anyServer: true }),
           ...answer,
           ...(tls && { tls: { minVersion: topology.global.tls.minVersion, http2: bind.http2 } }),
           ...(tls && frontend.hsts && { hsts: hstsValue(frontend.hsts) }),
@@ -170,7 +176,7 @@ function routingExpectations(topology: Topology, options: ExpectationOptions): R
       const base = { route, kind, url: localBindUrl(bind, bind.port), method: request.method, host: request.host ?? "", target: `${request.path}${request.query !== undefined ? `?${request.query}` : ""}`, headers: (request.headers ?? []).map(([n, v]): [string, string] => [n, v]), source: request.source };
       switch (expected.kind) {
         case "backend":
-          return [{ ...base, status: 200, servers: answeringServers(topology, expected.backend, options.discovered ?? []), outcome: `backend ${expected.backend} (${expected.route})` }];
+          return [{ ...base, status: 200, ...(answeringServers(topology, expected.backend, options.discovered ?? []) && { servers: answeringServers(topology, expected.backend, options.discovered ?? []) }), outcome: `backend ${expected.backend} (${expected.route})` }];
         case "redirect":
           return [{ ...base, status: expected.status, location: expected.location, outcome: `redirect ${expected.status} to ${expected.location} (${expected.route})` }];
         case "respond":
