@@ -90,6 +90,12 @@ describe("expectationsFromTopology", () => {
     ]);
   });
 
+  it("a backend of servers the stack does not run: a 200 from any of them, and the assertions that tell servers apart skip with why", () => {
+    const e = expect((t) => (t.backends[0].servers[1] = { ...t.backends[0].servers[1], address: "10.1.2.3", external: true }));
+    assert.equal(e.unattributable, 'backend flask_servers has servers the stack does not run (web-b): their answers do not say which server gave them');
+    assert.deepEqual(e.entrypoints?.[0], { frontend: "http_front", url: "http://127.0.0.1:60000/", servers: [], anyServer: true });
+  });
+
   it("security: the rate limit with its Retry-After, an address outside the allowlist, the cookie's attributes", () => {
     const e = expect((t) => {
       t.frontends[0].rateLimit = { requests: 50, window: "1500ms" };
