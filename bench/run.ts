@@ -14,6 +14,7 @@ import { supervisionBench } from "./supervision.bench.ts";
 import { alertDeliveryBench, prometheusScrapeBench } from "./observability.bench.ts";
 import { containersBench } from "./containers.bench.ts";
 import { discoveryBench, dnsOutageBench } from "./discovery.bench.ts";
+import { routingBench } from "./routing.bench.ts";
 import { formatBenchTable, type BenchRow } from "./table.ts";
 
 /** Every suite, in the order they run and print. */
@@ -25,6 +26,7 @@ const SUITES = {
   scrapers: concurrentScrapersBench,
   cdktf: synthBench,
   plan: planBench,
+  routing: routingBench,
   apply: applyBench,
   failover: failoverBench,
   discovery: discoveryBench,

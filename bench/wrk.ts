@@ -47,10 +47,12 @@ export interface WrkOptions {
   seconds: number;
   connections: number;
   threads?: number;
+  /** Request headers, "Name: value" (a Host to route on). */
+  headers?: string[];
 }
 
 export function runWrk(url: string, options: WrkOptions): Promise<WrkResult> {
-  const args = ["--latency", `-t${options.threads ?? 1}`, `-c${options.connections}`, `-d${options.seconds}s`, "--timeout", "5s", url];
+  const args = ["--latency", `-t${options.threads ?? 1}`, `-c${options.connections}`, `-d${options.seconds}s`, "--timeout", "5s", ...(options.headers ?? []).flatMap((h) => ["-H", h]), url];
   return new Promise((resolve, reject) => {
     killOnInterrupt(execFile("wrk", args, { timeout: (options.seconds + 30) * 1000 }, (error, stdout, stderr) => {
       if (error) return reject(new Error(`wrk ${args.join(" ")} failed: ${error.message}\n${stderr}`));

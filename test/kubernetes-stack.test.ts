@@ -214,3 +214,25 @@ describe("the web tier", () => {
     assert.throws(() => plan(srv), (e: unknown) => e instanceof TargetPlanError && /^backends\.web_pool\.discovery\.record: /.test(e.message));
   });
 });
+
+describe("route tables in the Kubernetes stack", () => {
+  it("the map files are in the ConfigMap and mounted beside haproxy.cfg where the config names them; an entry changes the config hash (the pods roll)", async () => {
+    const input = (entries: { host: string; backend: string }[]) =>
+      parseTopology({
+        name: "routed",
+        frontends: [{ name: "edge", binds: [{ port: 8080 }], defaultBackend: "app", routes: [{ table: "hosts" }], routeTables: [{ name: "hosts", entries }] }],
+        backends: [{ name: "app", servers: [{ name: "a", address: "app", port: 8080 }] }],
+      });
+    const plan = declareKubernetesStack(input([{ host: "a.example.com", backend: "app" }]));
+    const configMap = plan.objects.find((o) => o.id === "haproxy-config")!.object as { data: Record<string, string> };
+    assert.equal(configMap.data["map-edge.hosts.map"], "a.example.com app\n");
+    const deployment = plan.objects.find((o) => o.id === "haproxy")!.object as IDeployment;
+    const items = deployment.spec!.template.spec!.volumes!.find((v) => v.name === "config")!.configMap!.items!;
+    assert.ok(items.some((i) => i.key === "map-edge.hosts.map" && i.path === "maps/edge.hosts.map"));
+    assert.match(plan.haproxyConfig, /map\(maps\/edge\.hosts\.map\)/);
+    await checkHaproxyConfig(plan.haproxyConfig, { maps: [{ path: "maps/edge.hosts.map", content: configMap.data["map-edge.hosts.map"]! }] });
+    const changed = declareKubernetesStack(input([{ host: "b.example.com", backend: "app" }]));
+    const hash = (p: KubernetesStackDeclaration) => (p.objects.find((o) => o.id === "haproxy")!.object as IDeployment).spec!.template.metadata!.annotations![CONFIG_HASH_ANNOTATION];
+    assert.notEqual(hash(changed), hash(plan));
+  });
+});

@@ -199,13 +199,14 @@ describe("rendered routes", () => {
     const routing = config.split("\n").filter((l) => /^    (acl|http-request set-var|http-request deny deny_status 403 if \{ var|use_backend|default_backend)/.test(l));
     assert.deepEqual(routing, [
       "    acl route_taken var(txn.route) -m found",
-      "    acl in_table_tenants req.hdr(host),lower,regsub(:[0-9]+$,),map(maps/edge.tenants.map) -m found",
+      "    acl in_table_tenants var(txn.table_tenants) -m found",
       "    acl internal src -- \"10.0.0.0/8\" \"fd00::/8\"",
       "    acl path_prefix_1 path -m str -- \"/api\"",
       "    acl path_prefix_1 path -m beg -- \"/api/\"",
       "    acl header_2 req.fhdr(X-Api-Version) -m str -- \"2\"",
       "    acl path_prefix_3 path -m str -- \"/admin\"",
       "    acl path_prefix_3 path -m beg -- \"/admin/\"",
+      "    http-request set-var(txn.table_tenants) req.hdr(host),field(1,:),lower,map(maps/edge.tenants.map)",
       "    http-request set-var(txn.route) int(0) if !route_taken path_prefix_1 header_2",
       "    http-request set-var(txn.route) int(1) if !route_taken path_prefix_1",
       "    http-request set-var(txn.route) int(2) if !route_taken path_prefix_3 !internal",
@@ -213,7 +214,7 @@ describe("rendered routes", () => {
       "    http-request deny deny_status 403 if { var(txn.route) -m int 2 }",
       "    use_backend api_v2 if { var(txn.route) -m int 0 }",
       "    use_backend api_v1 if { var(txn.route) -m int 1 }",
-      "    use_backend %[req.hdr(host),lower,regsub(:[0-9]+$,),map(maps/edge.tenants.map)] if { var(txn.route) -m int 3 }",
+      "    use_backend %[var(txn.table_tenants)] if { var(txn.route) -m int 3 }",
       "    default_backend site",
     ]);
     assert.deepEqual(mapFiles(topology), [{ path: "maps/edge.tenants.map", content: "a.example.com api_v1\nb.example.com api_v2\n" }]);

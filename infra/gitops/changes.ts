@@ -145,24 +145,23 @@ export function tableReplacements(base: Topology, head: Topology): TableReplacem
 export function withRuntimeChanges(base: Topology, head: Topology): Topology {
   const raw: RawChange[] = [];
   diffValues(base, head, [], "", raw);
-  const copy = structuredClone(base) as unknown as Record<string, unknown>;
-  for (const change of raw.filter(runtimeCapable)) {
+  const copy = structuredClone(base) as unknown as Topology;
+  // A table on both sides takes the head's entries whole (one step, however many entries changed).
+  for (const frontend of copy.frontends) {
+    for (const table of frontend.routeTables) {
+      const after = head.frontends.find((f) => f.name === frontend.name)?.routeTables.find((t) => t.name === table.name);
+      if (after) table.entries = after.entries;
+    }
+  }
+  for (const change of raw.filter((c) => runtimeCapable(c) && !isTableEntryChange(c))) {
     let node: unknown = copy;
     let field = "";
     for (const segment of change.at.slice(0, -1)) {
       node = "field" in segment ? (node as Record<string, unknown>)[(field = segment.field)] : (node as unknown[]).find((x) => LIST_KEYS[field]!(x) === segment.item);
     }
-    const last = change.at.at(-1)!;
-    if ("item" in last) {
-      // An item added to or removed from a keyed list (a table's entry).
-      const list = node as unknown[];
-      const at = list.findIndex((x) => LIST_KEYS[field]!(x) === last.item);
-      if (at >= 0) list.splice(at, 1);
-      if (change.to !== undefined) list.push(change.to);
-      continue;
-    }
+    const last = change.at.at(-1) as { field: string };
     if (change.to === undefined) delete (node as Record<string, unknown>)[last.field];
     else (node as Record<string, unknown>)[last.field] = change.to;
   }
-  return copy as unknown as Topology;
+  return copy;
 }

@@ -52,6 +52,20 @@ function unifiedDiff(name: string, before: string, after: string): string | unde
   return patch.replace(/^=+\n/m, "").trimEnd();
 }
 
+/** Past this many changed lines a map file's diff is summed up: nobody reads 20,000 lines, and computing them costs seconds. */
+const MAP_DIFF_LINES = 200;
+
+/** A map file's diff: unified when it is short, else the counts and the first lines removed and added. */
+function mapDiff(name: string, before: string, after: string): string | undefined {
+  if (before === after) return undefined;
+  const [old, now] = [new Set(before.split("\n").filter(Boolean)), new Set(after.split("\n").filter(Boolean))];
+  const removed = [...old].filter((l) => !now.has(l));
+  const added = [...now].filter((l) => !old.has(l));
+  if (removed.length + added.length <= MAP_DIFF_LINES) return unifiedDiff(name, before, after);
+  const sample = 10;
+  return [`--- a/${name}`, `+++ b/${name}`, `@@ ${removed.length} lines removed, ${added.length} added (the first ${sample} of each) @@`, ...removed.slice(0, sample).map((l) => `-${l}`), ...added.slice(0, sample).map((l) => `+${l}`)].join("\n");
+}
+
 function renderOrEmpty(render: (t: Topology) => string, topology: Topology | undefined): string {
   if (!topology) return "";
   try {
@@ -83,14 +97,16 @@ export function makePlan(base: Topology | undefined, head: Topology, options: Pl
   const maps = (t: Topology | undefined) => new Map((t ? mapFiles(t) : []).map((m) => [m.path, m.content]));
   const [mapsBefore, mapsAfter] = [maps(base), maps(head)];
   for (const path of new Set([...mapsBefore.keys(), ...mapsAfter.keys()])) {
-    const diff = unifiedDiff(path, mapsBefore.get(path) ?? "", mapsAfter.get(path) ?? "");
+    const diff = mapDiff(path, mapsBefore.get(path) ?? "", mapsAfter.get(path) ?? "");
     if (diff !== undefined) diffs[path] = diff;
   }
 
   const edits = diffTopologies(base, head);
   const routing = base ? routingEffects(base, head) : [];
   const { actions, problems } = componentActions(base, head, edits);
-  const changes = edits.map((edit) => classify(edit, actions));
+  const actionsByPath = new Map<string, ComponentAction[]>();
+  for (const action of actions) for (const path of action.paths) actionsByPath.set(path, [...(actionsByPath.get(path) ?? []), action]);
+  const changes = edits.map((edit) => classify(edit, actionsByPath.get(edit.path) ?? []));
   return {
     summary: summarize(changes, actions),
     targetSummaries: Object.fromEntries(TARGETS.map((t) => [t, problems[t] ? `cannot run this topology: ${problems[t]}` : summarizeTarget(actions.filter((a) => a.target === t))])) as Record<Target, string>,
@@ -111,9 +127,8 @@ function effects(actions: readonly ComponentAction[]): string {
   }).join("; ");
 }
 
-/** What one edit takes on the local stack, from the component actions it is behind. */
-function classify(edit: TopologyEdit, actions: readonly ComponentAction[]): TopologyChange {
-  const mine = actions.filter((a) => a.paths.includes(edit.path));
+/** What one edit takes on the local stack, from the component actions it is behind (`mine`). */
+function classify(edit: TopologyEdit, mine: readonly ComponentAction[]): TopologyChange {
   const local = mine.filter((a) => a.target === "local");
   const haproxy = local.find((a) => a.component === "haproxy");
   const elsewhere = effects(mine);

@@ -32,8 +32,8 @@ export type RouteOutcome =
   /** No route took it and there is no default backend: HAProxy answers 503. */
   | { kind: "unrouted"; route: string };
 
-/** The Host header as routes compare it: lower-case, without a port (HOST_KEY in the renderer). */
-export const routeHost = (host: string | undefined) => host?.toLowerCase().replace(/:[0-9]+$/, "");
+/** The Host header as routes compare it: up to its first ":" (no port), lower-case (HOST_KEY in the renderer). */
+export const routeHost = (host: string | undefined) => host?.split(":")[0]!.toLowerCase();
 
 const headerValues = (request: RouteRequest, name: string) =>
   (request.headers ?? []).filter(([n]) => n.toLowerCase() === name.toLowerCase()).map(([, v]) => v.trim());

@@ -14,7 +14,7 @@ export const escapeRegex = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g,
 
 
 /** The Host header as routes compare it: lower-case, without a port. */
-export const HOST_KEY = "req.hdr(host),lower,regsub(:[0-9]+$,)";
+export const HOST_KEY = "req.hdr(host),field(1,:),lower";
 
 /** The acl lines of one leaf condition (several lines for one ACL: any of them matches). */
 function leafCriteria(leaf: LeafCondition): string[] {

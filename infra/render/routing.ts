@@ -31,6 +31,8 @@ export interface MapFile {
 
 /** The ACL that says a table holds the request's key (a table's name is unique in its frontend). */
 const tableHeldAcl = (table: string) => `in_table_${table}`;
+/** The variable a table's answer for this request is kept in: looked up once, used by the mark and by use_backend. */
+const tableVar = (table: string) => `txn.table_${table}`;
 
 /** The variable that holds which route took the request. */
 const ROUTE_VAR = "txn.route";
@@ -62,13 +64,13 @@ export function mapFiles(topology: Pick<Topology, "frontends">): MapFile[] {
 /** The anonymous ACL an action runs under: this route took the request. */
 export const took = (index: number) => `{ var(${ROUTE_VAR}) -m int ${index} }`;
 
-function actionRule(route: Route, index: number, frontend: string, tables: readonly RouteTable[]): { requestRule?: string; useBackend?: string } {
+function actionRule(route: Route, index: number): { requestRule?: string; useBackend?: string } {
   const when = `if ${took(index)}`;
   switch (routeAction(route)) {
     case "backend":
       return { useBackend: `${route.backend} ${when}` };
     case "table":
-      return { useBackend: `%[${tableLookup(frontend, tables.find((t) => t.name === route.table)!)}] ${when}` };
+      return { useBackend: `%[var(${tableVar(route.table!)})] ${when}` };
     case "redirect": {
       const r = route.redirect!;
       const target = r.location !== undefined ? `location ${quoteLogFormat(r.location)}` : r.prefix !== undefined ? `prefix ${quoteLogFormat(r.prefix)}` : `scheme ${r.scheme}`;
@@ -103,14 +105,17 @@ export function routingView(frontend: Frontend, reservedAcls: readonly string[])
   const useBackends: string[] = [];
   if (frontend.routes.length > 0) definitions.push(`${ROUTE_TAKEN_ACL} var(${ROUTE_VAR}) -m found`);
   if (frontend.routeTables.some((t) => t.key === "host+path")) marks.push(`set-var(${PATH_VAR}) path`);
-  for (const table of frontend.routeTables) definitions.push(`${tableHeldAcl(table.name)} ${tableLookup(frontend.name, table)} -m found`);
+  for (const table of frontend.routeTables) {
+    definitions.push(`${tableHeldAcl(table.name)} var(${tableVar(table.name)}) -m found`);
+    marks.push(`set-var(${tableVar(table.name)}) ${tableLookup(frontend.name, table)}`);
+  }
   frontend.routes.forEach((route, index) => {
     const held = route.table !== undefined ? [tableHeldAcl(route.table)] : [];
     const terms: Terms = route.when ? conditionTerms(expandCondition(route.when, frontend.conditions)) : [[]];
     for (const conjunction of terms) marks.push(`set-var(${ROUTE_VAR}) int(${index}) if ${["!" + ROUTE_TAKEN_ACL, ...held, ...conjunctionText(conjunction, acls)].join(" ")}`);
     // A login first: the action runs only for a client that has one.
     if (route.auth) auth.push(`auth realm ${quote(route.auth.realm)} if ${took(index)} !{ http_auth(${route.auth.userlist}) }`);
-    const { requestRule, useBackend } = actionRule(route, index, frontend.name, frontend.routeTables);
+    const { requestRule, useBackend } = actionRule(route, index);
     if (requestRule) actions.push(requestRule);
     if (useBackend) useBackends.push(useBackend);
   });
