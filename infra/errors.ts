@@ -130,8 +130,8 @@ export class ErrorPageInvalidError extends CodedError {
 /** The stats page's login is to come from the environment, and a variable is not set. */
 export class StatsCredentialsUnsetError extends CodedError {
   readonly code = "STATS_CREDENTIALS_UNSET";
-  constructor(readonly variable: string) {
-    super(`monitoring.statsAuth: the environment variable ${variable} is not set: export it before npm start (HAProxy reads the stats page's login from it), or remove statsAuth to run without a stats page`);
+  constructor(readonly variable: string, readonly field = "monitoring.statsAuth") {
+    super(`${field}: the environment variable ${variable} is not set: export it before npm start (HAProxy reads the stats page's login from it), or remove ${field.split(".").at(-1)} to run without that stats page`);
   }
 }
 

@@ -125,6 +125,12 @@ describe("invalid topologies are refused with a message naming the field and wha
     ["a TLS version HAProxy's ssl-min-ver does not take", (t) => (t.global.tls = { minVersion: "TLSv1.1" }), [
       'global.tls.minVersion: "TLSv1.1" is not one of TLSv1.2, TLSv1.3',
     ]],
+    ["balance hdr without its header", (t) => (t.backends[0].balance = "hdr"), [
+      "backends.flask_servers.balanceKey: balance hdr picks the server by a header: name it in balanceKey",
+    ]],
+    ["a hash type where nothing is hashed", (t) => (t.backends[0].hashType = "consistent"), [
+      'backends.flask_servers.hashType: balance "roundrobin" hashes nothing: hashType applies to source, uri, url_param, hdr',
+    ]],
     ["a name with a space", (t) => (t.frontends[0].name = "http front"), [
       'frontends[0].name: "http front" is not a valid name: use 1 to 64 letters, digits or "_.:-" (no spaces, "#" or line breaks)',
     ]],

@@ -6,6 +6,7 @@ import { parseTopology } from "../infra/model/parse.ts";
 import { renderHaproxyConfig } from "../infra/render/render.ts";
 import { checkHaproxyConfig } from "../infra/render/haproxy-check.ts";
 import { localTarget, dockerTarget } from "../infra/render/targets.ts";
+import { mapFiles } from "../infra/render/routing.ts";
 import { TopologyInvalidError } from "../infra/errors.ts";
 import { seedTopology } from "./support/topologies.ts";
 import { nameArb, topologyArb } from "./support/arbitraries.ts";
@@ -17,8 +18,9 @@ describe("random valid topologies", () => {
   it("always render configs that haproxy -c accepts without warnings", async () => {
     await fc.assert(
       fc.asyncProperty(topologyArb, fc.boolean(), async (input, docker) => {
-        const config = renderHaproxyConfig(parseTopology(input), docker ? dockerTarget() : localTarget(RUN_DIR));
-        const { warnings } = await checkHaproxyConfig(config);
+        const topology = parseTopology(input);
+        const config = renderHaproxyConfig(topology, docker ? dockerTarget() : localTarget(RUN_DIR));
+        const { warnings } = await checkHaproxyConfig(config, { maps: mapFiles(topology) });
         assert.deepEqual(warnings, []);
       }),
       { numRuns: 100 },
@@ -43,11 +45,44 @@ const STRING_FIELDS: [field: string, safe: string, set: (t: any, v: string) => v
   ["TLS certificate", "x.pem", (t, v) => (t.frontends[0].binds[0].tlsCertificate = v)],
   ["timeout", "10s", (t, v) => (t.defaults.timeouts.server = v)],
   ["allowlist entry", "10.0.0.0/8", (t, v) => (t.frontends[0].allowlist = [v])],
+  ["a route's header value", "v", (t, v) => (t.frontends[0].routes = [{ when: { header: { name: "X-A", equals: v } }, backend: "flask_servers" }])],
+  ["a route's query prefix", "v", (t, v) => (t.frontends[0].routes = [{ when: { query: { name: "q", prefix: v } }, backend: "flask_servers" }])],
+  ["a route's path regex", "^/v", (t, v) => (t.frontends[0].routes = [{ when: { pathRegex: v }, backend: "flask_servers" }])],
+  ["a route's path prefix", "/p", (t, v) => (t.frontends[0].routes = [{ when: { pathPrefix: v }, backend: "flask_servers" }])],
+  ["a route's host", "a.example.com", (t, v) => (t.frontends[0].routes = [{ when: { host: v }, backend: "flask_servers" }])],
+  ["a response body", "ok", (t, v) => (t.frontends[0].routes = [{ when: { path: "/x" }, respond: { status: 200, body: v } }])],
+  ["a redirect location", "/x", (t, v) => (t.frontends[0].routes = [{ when: { path: "/x" }, redirect: { location: v } }])],
+  ["a header a rule sets", "v", (t, v) => (t.frontends[0].requestRules = [{ setHeader: { name: "X-Set", value: v } }])],
+  ["a path replacement", "/v", (t, v) => (t.frontends[0].requestRules = [{ replacePath: { regex: "^/old(.*)", with: v } }])],
+  ["a table entry's host", "a.example.com", (t, v) => ((t.frontends[0].routes = [{ table: "t" }]), (t.frontends[0].routeTables = [{ name: "t", entries: [{ host: v, backend: "flask_servers" }] }]))],
 ];
 
-/** The shape of a config: per line, its indentation, its keyword and how many words follow. */
-const skeleton = (config: string) =>
-  config.split("\n").map((line) => `${/^\s*\S*/.exec(line)![0]} +${line.trim().split(/\s+/).length - 1}`);
+/**
+ * The words of a config line as HAProxy reads them: whitespace splits them except inside double
+ * quotes (where a backslash escapes the next character) and single quotes.
+ */
+function words(line: string): string[] {
+  const out: string[] = [];
+  let word: string | undefined;
+  let quote: '"' | "'" | undefined;
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i]!;
+    if (quote === undefined && /\s/.test(c)) {
+      if (word !== undefined) out.push(word);
+      word = undefined;
+      continue;
+    }
+    word ??= "";
+    if (c === "\\" && quote !== "'") word += line[++i] ?? "";
+    else if ((c === '"' || c === "'") && (quote === undefined || quote === c)) quote = quote === undefined ? c : undefined;
+    else word += c;
+  }
+  if (word !== undefined) out.push(word);
+  return out;
+}
+
+/** The shape of a config: per line, its indentation, its keyword and how many words follow (a map file's lines too). */
+const skeleton = (config: string) => config.split("\n").map((line) => `${/^\s*\S*/.exec(line)![0]} +${words(line).length - 1}`);
 
 describe("no string field can change the structure of the output", () => {
   const hostile = fc.oneof(
@@ -72,6 +107,7 @@ describe("no string field can change the structure of the output", () => {
             throw error;
           }
           assert.deepEqual(skeleton(renderHaproxyConfig(topology, localTarget(RUN_DIR))), expected, `accepted ${JSON.stringify(value)}`);
+          for (const map of mapFiles(topology)) assert.ok(map.content.split("\n").filter(Boolean).every((l) => words(l).length === 2 && !l.includes("#")), `a map line of more than a key and a value: ${JSON.stringify(map.content)}`);
         }),
         { numRuns: 300 },
       );

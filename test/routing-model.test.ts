@@ -228,12 +228,12 @@ describe("rendered routes", () => {
   });
 
   it("any printable route value stays inside its quotes (\\, \", $, #, ', % included): haproxy -c accepts every one, and nothing leaks out", async () => {
-    const printable = fc.string({ unit: fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c)), maxLength: 30 });
+    const printable = fc.string({ unit: fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c)), minLength: 1, maxLength: 30 });
     await fc.assert(
       fc.asyncProperty(printable, printable, async (value, body) => {
         const input = routed((f) => {
           f.routes[0].when.all[1].header.equals = value;
-          f.routes.splice(3, 0, { when: { header: { name: "X-Probe", prefix: value, ignoreCase: true } }, respond: { status: 200, body: body || "x" } });
+          f.routes.splice(3, 0, { when: { header: { name: "X-Probe", prefix: value, ignoreCase: true } }, respond: { status: 200, body } });
         });
         // Every printable value is accepted: quoting, not refusing, keeps it one argument.
         const topology = parseTopology(input);

@@ -35,7 +35,8 @@ describe("npm run verify on a stack that runs the model", () => {
   let dir: string;
   let result: Awaited<ReturnType<typeof runCli>>;
   beforeAll(async () => {
-    running = await startTestStack(() => {}, { sidecar: true });
+    // One route, so that every assertion (routing too) has something to check.
+    running = await startTestStack((t) => (t.frontends[0].routes = [{ name: "lb-health", when: { path: "/lb-health" }, respond: { status: 200, body: "ok" } }]), { sidecar: true });
     dir = mkdtempSync(join(tmpdir(), "verify-"));
     writeFileSync(join(dir, "topology.json"), JSON.stringify(running.topology));
     result = await runCli("infra/runtime/verify-cli.ts", ["--topology", join(dir, "topology.json"), "--run-dir", running.runDir, "--json", join(dir, "report.json"), "--report", join(dir, "html"), "--requests", "400"], { timeoutMs: 120_000 });
@@ -183,13 +184,14 @@ describe("each assertion fails when the running stack drifts from the model", ()
 
 
 describe("the distribution assertion fits the balance algorithm, on real stacks", () => {
-  for (const balance of ["source", "uri", "leastconn"] as const) {
+  const keys: Partial<Record<string, string>> = { url_param: "user", hdr: "X-Tenant" };
+  for (const balance of ["source", "uri", "leastconn", "url_param", "hdr", "random"] as const) {
     it(`balance ${balance}`, async () => {
-      const running = await startTestStack((t) => (t.backends[0].balance = balance), { sidecar: false });
+      const running = await startTestStack((t) => Object.assign(t.backends[0], { balance, ...(keys[balance] && { balanceKey: keys[balance], hashType: "consistent" }) }), { sidecar: false });
       try {
         const { results } = await runAssertions(expectationsFromTopology(running.topology), localStackAccess(running.stack.plan, quiet), { only: ["distribution"], requests: 320 });
         assert.equal(results[0]!.verdict, "pass", `${results[0]!.expected}\n${results[0]!.measured}`);
-        if (balance !== "leastconn") assert.match(results[0]!.measured, /^0 (client addresses|paths) split across servers; servers used: web-[ab], web-[ab]$/);
+        if (balance !== "leastconn" && balance !== "random") assert.match(results[0]!.measured, /^0 (client addresses|paths|user values|X-Tenant values) split across servers; servers used: web-[ab], web-[ab]$/);
       } finally {
         await running.cleanup();
       }

@@ -2,7 +2,7 @@
 // derives Expectations from the topology model; nothing here reads the model, HAProxy or a socket.
 import { downWithinMs, upWithinMs } from "../haproxy/check-timing.ts";
 
-export type Balance = "roundrobin" | "leastconn" | "source" | "uri" | "first";
+export type Balance = "roundrobin" | "leastconn" | "source" | "uri" | "first" | "random" | "url_param" | "hdr";
 
 export interface ServerExpectation {
   name: string;
@@ -19,6 +19,8 @@ export interface Expectations {
   frontendUrl: string;
   backend: string;
   balance: Balance;
+  /** With url_param or hdr: the parameter or header the traffic varies (16 values), each of which must stay on one server. */
+  balanceKey?: string;
   /** The persistence cookie's name, when the backend pins clients to servers. */
   cookie?: string;
   /** retries > 0, redispatch and retry-on conn-failure: a dying server must cost no request. */
@@ -125,6 +127,7 @@ export function judgeDistribution(expect: Expectations, m: DistributionMeasureme
 
   switch (expect.balance) {
     case "leastconn":
+    case "random":
       return judgeLeastconn(base, candidates, m, total, strays, failed);
     case "roundrobin": {
       const weights = candidates.reduce((sum, s) => sum + s.weight, 0);
@@ -139,8 +142,10 @@ export function judgeDistribution(expect: Expectations, m: DistributionMeasureme
       };
     }
     case "source":
-    case "uri": {
-      const [key, keys] = expect.balance === "source" ? ["client address", "client addresses"] : ["path", "paths"];
+    case "uri":
+    case "url_param":
+    case "hdr": {
+      const [key, keys] = { source: ["client address", "client addresses"], uri: ["path", "paths"], url_param: [`${expect.balanceKey} value`, `${expect.balanceKey} values`], hdr: [`${expect.balanceKey} value`, `${expect.balanceKey} values`] }[expect.balance];
       const split = [...(m.serversByKey ?? new Map())].filter(([, servers]) => servers.size > 1);
       const used = new Set([...(m.serversByKey?.values() ?? [])].flatMap((s) => [...s]));
       const spread = candidates.length < 2 || used.size >= 2;

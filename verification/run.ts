@@ -177,10 +177,13 @@ async function distribution(expect: Expectations, access: StackAccess, requests:
     }
   } else {
     const client = clientFor(expect, { connections: 4, perSource: expect.perSource });
-    const path = (i: number) => (expect.balance === "uri" ? `/d/${i % 16}` : "/");
+    // The key the algorithm hashes, 16 values of it: a path, a query parameter, a header.
+    const key = (i: number) => (["uri", "url_param", "hdr"].includes(expect.balance) ? `k${i % 16}` : undefined);
+    const path = (i: number) => (expect.balance === "uri" ? `/d/${key(i)}` : expect.balance === "url_param" ? `/?${expect.balanceKey}=${key(i)}` : "/");
+    const headers = (i: number): Record<string, string> => (expect.balance === "hdr" ? { [expect.balanceKey!]: key(i)! } : {});
     const before = await requestsPerServer(expect, access);
-    const replies = await burst(client, requests, 4, (i) => client.get(path(i)));
-    replies.forEach((reply, i) => tally(expect.balance === "uri" ? path(i) : undefined, reply));
+    const replies = await burst(client, requests, 4, (i) => client.get(path(i), headers(i)));
+    replies.forEach((reply, i) => tally(key(i), reply));
     await client.close();
     if (expect.balance === "roundrobin") {
       // Weighted turns are HAProxy's over all the requests it balanced in that window: its own

@@ -12,9 +12,11 @@ import { Name, show } from "./names.ts";
 
 /** A string of printable ASCII: one quoted argument, whatever it holds. */
 const QUOTABLE_PATTERN = /^[\x20-\x7e]*$/;
+/** HAProxy 2.6 reads an empty quoted argument as no argument at all: a value has at least one character. */
 const quotable = (what: string, max: number) =>
   z
     .string()
+    .min(1, { error: `${what} is empty: HAProxy reads "" as no argument at all` })
     .max(max, { error: `${what} is longer than ${max} characters` })
     .regex(QUOTABLE_PATTERN, { error: (iss) => `${show(iss.input)} is not usable as ${what}: use printable ASCII, no line breaks or control characters` });
 
@@ -185,7 +187,7 @@ export const Respond = z.strictObject({
   status: z.number().int().min(200, { error: "a response's status is 200 to 599" }).max(599, { error: "a response's status is 200 to 599" }),
   contentType: z.string().regex(CONTENT_TYPE_PATTERN, { error: (iss) => `${show(iss.input)} is not a content type: use e.g. "text/plain" or "application/json; charset=utf-8"` }).default("text/plain"),
   /** The body, short text (a longer one belongs to a server or an error page). */
-  body: quotable("a response body", 1024).min(1, { error: "an empty body is no body: leave body out" }).optional(),
+  body: quotable("a response body", 1024).optional(),
 });
 
 /** What a deny or tarpit may answer: a 4xx or 5xx status HAProxy has a message for. */
@@ -219,7 +221,7 @@ export const Rule = z
     deleteHeader: HeaderName.optional(),
     setPath: RoutePath.optional(),
     /** Rewrite the path: a regular expression, and its replacement with \\1, \\2... for its groups. */
-    replacePath: z.strictObject({ regex: Regex, with: quotable("a path replacement", 1024).min(1) }).optional(),
+    replacePath: z.strictObject({ regex: Regex, with: quotable("a path replacement", 1024) }).optional(),
     /** Take this prefix off the path, on segment boundaries: "/api" makes "/api/users" "/users" and "/api" "/". */
     stripPrefix: RoutePath.refine((p) => p !== "/", { error: 'stripping "/" would leave no path: give a longer prefix' }).optional(),
     /** Put this prefix in front of the path: "/v1" makes "/users" "/v1/users". */

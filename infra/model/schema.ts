@@ -78,6 +78,12 @@ const intIn = (min: number, max: number, what: string) =>
     .min(min, { error: (iss) => `${show(iss.input)} is not ${what}: use a whole number from ${min} to ${max}` })
     .max(max, { error: (iss) => `${show(iss.input)} is not ${what}: use a whole number from ${min} to ${max}` });
 
+/** An environment variable's name: where a secret comes from, so that none is in the repository. */
+const ENV_NAME_PATTERN = /^[A-Z_][A-Z0-9_]{0,127}$/;
+export const EnvName = z.string().regex(ENV_NAME_PATTERN, {
+  error: (iss) => `${show(iss.input)} is not an environment variable name: use capitals, digits and "_" (e.g. "LB_ALERT_WEBHOOK_URL")`,
+});
+
 // --- sections -----------------------------------------------------------------------------------
 
 export const SYSLOG_FACILITIES = [
@@ -259,6 +265,39 @@ export const Frontend = z.strictObject({
   forwardedHeaders: ForwardedHeaders.optional(),
   /** Browser security headers on every answer. */
   securityHeaders: SecurityHeaders.optional(),
+  /**
+   * HAProxy's stats page on this frontend, behind a login HAProxy reads from the environment; its
+   * admin actions (drain, maintenance, weight) only for clients in adminFrom.
+   */
+  statsPage: z
+    .strictObject({
+      uri: UriPath.default("/haproxy-stats"),
+      userFromEnv: EnvName,
+      passwordFromEnv: EnvName,
+      refresh: Duration.default("10s"),
+      adminFrom: z.array(Ipv4Cidr).min(1).optional(),
+    })
+    .optional(),
+  /** Connections this frontend takes at once (the rest wait in the kernel's backlog); global.maxconn bounds them all. */
+  maxconn: intIn(1, 1_000_000, "a connection limit").optional(),
+  /** This frontend's own timeouts, over the defaults'. */
+  timeouts: z
+    .strictObject({
+      client: Duration.optional(),
+      /** How long an idle keep-alive connection waits for its next request. */
+      httpKeepAlive: Duration.optional(),
+      httpRequest: Duration.optional(),
+      /** How long a half-closed client connection may stay. */
+      clientFin: Duration.optional(),
+    })
+    .optional(),
+  /** Compress answers of these types with these algorithms (HAProxy's compression filter). */
+  compression: z
+    .strictObject({
+      algorithms: z.array(z.enum(["gzip", "deflate", "raw-deflate"])).min(1).default(["gzip"]),
+      types: z.array(z.string().regex(/^[a-z0-9.+-]{1,64}\/[a-z0-9.+*-]{1,64}$/, { error: (iss) => `${JSON.stringify(iss.input)} is not a content type: use e.g. "text/html"` })).min(1).default(["text/html", "text/plain", "text/css", "application/javascript", "application/json"]),
+    })
+    .optional(),
   /** Add X-Forwarded-For so the servers see the client address. */
   forwardfor: z.boolean().default(true),
   /** When set, only these client networks are served; others get 403. */
@@ -388,11 +427,20 @@ export const ServerGroup = z.strictObject({
   resolver: DnsResolver.prefault({}),
 });
 
-export const BALANCE_ALGORITHMS = ["roundrobin", "leastconn", "source", "uri", "first"] as const;
+export const BALANCE_ALGORITHMS = ["roundrobin", "leastconn", "source", "uri", "first", "random", "url_param", "hdr"] as const;
+/** The algorithms that hash a key to a server: hashType says how. */
+export const HASHING_ALGORITHMS: readonly (typeof BALANCE_ALGORITHMS)[number][] = ["source", "uri", "url_param", "hdr"];
 
 export const Backend = z.strictObject({
   name: Name,
   balance: z.enum(BALANCE_ALGORITHMS).default("roundrobin"),
+  /** With balance url_param: the query parameter; with hdr: the header, whose value picks the server (a request without it is balanced round robin). */
+  balanceKey: z.string().regex(/^[A-Za-z0-9_.~-]{1,64}$/, { error: (iss) => `${JSON.stringify(iss.input)} is not a parameter or header name: use 1 to 64 letters, digits or "_.~-"` }).optional(),
+  /**
+   * How a hashing algorithm turns a key into a server: "consistent" moves only the keys of a server
+   * that comes or goes (caches, sessions kept where they are), "map-based" (HAProxy's default) may move most.
+   */
+  hashType: z.enum(["map-based", "consistent"], { error: (iss) => `${JSON.stringify(iss.input)} is not a hash type: use "map-based" or "consistent"` }).optional(),
   healthCheck: HealthCheck.optional(),
   cookie: CookiePersistence.optional(),
   /** Overrides of the defaults section's retry settings for this backend. */
@@ -417,17 +465,40 @@ export const Backend = z.strictObject({
       maxObjectBytes: intIn(1024, 2 ** 31 - 1, "a size in bytes").default(1_048_576),
     })
     .optional(),
+  /** This backend's own timeouts, over the defaults'. */
+  timeouts: z
+    .strictObject({
+      connect: Duration.optional(),
+      server: Duration.optional(),
+      queue: Duration.optional(),
+      /** How long a tunnel (WebSocket, CONNECT) may stay idle. */
+      tunnel: Duration.optional(),
+      /** How long a half-closed server connection may stay. */
+      serverFin: Duration.optional(),
+    })
+    .optional(),
+  /**
+   * How HAProxy keeps connections to the servers: "keep-alive" (HAProxy's default, reused by the same
+   * client), or "server-close" (a new one per request, for servers that mishandle keep-alive).
+   */
+  connectionMode: z.enum(["keep-alive", "server-close"]).optional(),
+  /** Whether idle server connections are shared between clients (HAProxy's http-reuse). */
+  httpReuse: z.enum(["never", "safe", "aggressive", "always"]).optional(),
+  /** Keep each client on one server by its address (a stick table; not a cookie): for clients that keep none. */
+  stickOnSource: z
+    .strictObject({
+      /** How long an idle client's server is remembered. */
+      expire: Duration.default("30m"),
+      tableSize: intIn(1, 100_000_000, "a table size").default(100_000),
+    })
+    .optional(),
   /** Changes to the requests this backend forwards, after the frontend's. */
   requestRules: z.array(Rule).default([]),
   /** Changes to its responses, before the frontend's. */
   responseRules: z.array(Rule).default([]),
 });
 
-/** An environment variable's name: where a secret comes from, so that none is in the repository. */
-const ENV_NAME_PATTERN = /^[A-Z_][A-Z0-9_]{0,127}$/;
-export const EnvName = z.string().regex(ENV_NAME_PATTERN, {
-  error: (iss) => `${show(iss.input)} is not an environment variable name: use capitals, digits and "_" (e.g. "LB_ALERT_WEBHOOK_URL")`,
-});
+
 
 /** One listener for operators: HAProxy's built-in Prometheus exporter, and its stats page when asked. */
 export const Monitoring = z.strictObject({
@@ -618,7 +689,7 @@ function crossReferenceIssues(topology: Topology): PathIssue[] {
   backends.forEach((backend, i) => {
     if (backend === undefined || backend === null) return;
     const servers = Array.isArray(backend.servers) ? backend.servers : [];
-    issues.push(...groupIssues(backend, i), ...ruleIssues(backend, ["backends", i], undefined));
+    issues.push(...groupIssues(backend, i), ...ruleIssues(backend, ["backends", i], undefined), ...balanceIssues(backend, i));
     duplicates(servers.map((s) => s?.name), `the servers of backend ${show(backend.name)}`, (j) => ["backends", i, "servers", j, "name"]);
     if (backend.cookie) {
       servers.forEach((server, j) => {
@@ -650,6 +721,16 @@ function crossReferenceIssues(topology: Topology): PathIssue[] {
       });
     }
   });
+  return issues;
+}
+
+/** What an algorithm needs: a key for url_param and hdr (and only there), a hash type only where it hashes. */
+function balanceIssues(backend: Backend, i: number): PathIssue[] {
+  const issues: PathIssue[] = [];
+  const keyed = backend.balance === "url_param" || backend.balance === "hdr";
+  if (keyed && backend.balanceKey === undefined) issues.push({ path: ["backends", i, "balanceKey"], message: `balance ${backend.balance} picks the server by ${backend.balance === "hdr" ? "a header" : "a query parameter"}: name it in balanceKey` });
+  if (!keyed && backend.balanceKey !== undefined) issues.push({ path: ["backends", i, "balanceKey"], message: `balance ${show(backend.balance)} takes no key: remove balanceKey, or use url_param or hdr` });
+  if (backend.hashType !== undefined && !HASHING_ALGORITHMS.includes(backend.balance)) issues.push({ path: ["backends", i, "hashType"], message: `balance ${show(backend.balance)} hashes nothing: hashType applies to ${HASHING_ALGORITHMS.join(", ")}` });
   return issues;
 }
 
@@ -689,10 +770,14 @@ function httpOnlyInTcpMode(topology: Topology): PathIssue[] {
     for (const field of ["requestRules", "responseRules"] as const) if (Array.isArray(f?.[field]) && f[field].length > 0) refuse(["frontends", i, field], "an HTTP rule");
     if (f?.forwardedHeaders !== undefined) refuse(["frontends", i, "forwardedHeaders"], "X-Forwarded headers");
     if (f?.securityHeaders !== undefined) refuse(["frontends", i, "securityHeaders"], "a response header");
+    if (f?.compression !== undefined) refuse(["frontends", i, "compression"], "HTTP compression");
+    if (f?.statsPage !== undefined) refuse(["frontends", i, "statsPage"], "the stats page");
   });
   (Array.isArray(topology.backends) ? topology.backends : []).forEach((b, i) => {
     if (b?.cookie !== undefined) refuse(["backends", i, "cookie"], "cookie persistence");
     if (b?.cache !== undefined) refuse(["backends", i, "cache"], "an HTTP cache");
+    if (b?.httpReuse !== undefined) refuse(["backends", i, "httpReuse"], "http-reuse");
+    if (b?.connectionMode !== undefined) refuse(["backends", i, "connectionMode"], "an HTTP connection mode");
     for (const field of ["requestRules", "responseRules"] as const) if (Array.isArray(b?.[field]) && b[field].length > 0) refuse(["backends", i, field], "an HTTP rule");
   });
   return issues;

@@ -71,12 +71,15 @@ export interface FrontendView {
   errorPages: { status: number; path: string }[];
   routing: RoutingView;
   defaultBackend?: string;
+  /** Per-proxy lines: maxconn, timeouts, compression. */
+  settings: string[];
 }
 
 export interface BackendView {
   name: string;
   mode: string;
   balance: string;
+  hashType?: string;
   httpCheck?: { method: string; path: string; expectStatus: number };
   cookie?: string;
   /** "option redispatch" or "no option redispatch" when the backend overrides the defaults. */
@@ -93,7 +96,25 @@ export interface BackendView {
   rules: Omit<RoutingView, "useBackends" | "afterResponseRules">;
   /** The cache this backend serves from and stores into. */
   cache?: string;
+  /** Per-proxy lines: timeouts, connection mode, http-reuse, stickiness on the source. */
+  settings: string[];
 }
+
+/** A frontend's stats page: a login from the environment ("${NAME}", expanded as HAProxy starts), admin actions from an allowlist only. */
+function statsPageLines(page: Frontend["statsPage"]): string[] {
+  if (!page) return [];
+  return [
+    "stats enable",
+    `stats uri ${page.uri}`,
+    `stats refresh ${page.refresh}`,
+    "stats hide-version",
+    `stats auth "\${${page.userFromEnv}}:\${${page.passwordFromEnv}}"`,
+    ...(page.adminFrom ? [`stats admin if { src ${page.adminFrom.join(" ")} }`] : []),
+  ];
+}
+
+/** "timeout NAME VALUE" for each timeout given. */
+const timeoutLines = (timeouts: Record<string, string | undefined>) => Object.entries(timeouts).flatMap(([name, value]) => (value === undefined ? [] : [`timeout ${name} ${value}`]));
 
 /** A backend's cache section. */
 export const cacheName = (backend: string) => `cache_${backend}`;
@@ -277,6 +298,12 @@ function frontendView(frontend: Frontend, defaults: Topology["defaults"], target
     maxRequestBodyBytes: mode === "http" && defaults.maxRequestBodyBytes > 0 ? defaults.maxRequestBodyBytes : undefined,
     errorPages: frontend.errorPages.map((p) => ({ status: p.status, path: `${ERROR_PAGE_DIR}/${p.file}` })),
     routing: routingView(frontend, [ALLOWLIST_ACL]),
+    settings: [
+      ...(frontend.maxconn !== undefined ? [`maxconn ${frontend.maxconn}`] : []),
+      ...timeoutLines({ client: frontend.timeouts?.client, "http-keep-alive": frontend.timeouts?.httpKeepAlive, "http-request": frontend.timeouts?.httpRequest, "client-fin": frontend.timeouts?.clientFin }),
+      ...(frontend.compression ? [`compression algo ${frontend.compression.algorithms.join(" ")}`, `compression type ${frontend.compression.types.join(" ")}`] : []),
+      ...statsPageLines(frontend.statsPage),
+    ],
     defaultBackend: frontend.defaultBackend,
   };
 }
@@ -288,7 +315,8 @@ function backendView(backend: Backend, topology: Topology, target: RenderTarget)
   return {
     name: backend.name,
     mode,
-    balance: backend.balance,
+    balance: backend.balance === "url_param" ? `url_param ${backend.balanceKey}` : backend.balance === "hdr" ? `hdr(${backend.balanceKey})` : backend.balance,
+    hashType: backend.hashType,
     httpCheck: backend.healthCheck,
     cookie: cookie
       ? [
@@ -326,6 +354,12 @@ function backendView(backend: Backend, topology: Topology, target: RenderTarget)
     dynamicCookieKey: group && cookie ? dynamicCookieKey(topology.name, backend.name) : undefined,
     rules: backendRulesView(backend),
     cache: backend.cache ? cacheName(backend.name) : undefined,
+    settings: [
+      ...timeoutLines({ connect: backend.timeouts?.connect, server: backend.timeouts?.server, queue: backend.timeouts?.queue, tunnel: backend.timeouts?.tunnel, "server-fin": backend.timeouts?.serverFin }),
+      ...(backend.connectionMode === "server-close" ? ["option http-server-close"] : backend.connectionMode === "keep-alive" ? ["option http-keep-alive"] : []),
+      ...(backend.httpReuse ? [`http-reuse ${backend.httpReuse}`] : []),
+      ...(backend.stickOnSource ? [`stick-table type ip size ${backend.stickOnSource.tableSize} expire ${backend.stickOnSource.expire}`, "stick on src"] : []),
+    ],
   };
 }
 

@@ -129,8 +129,13 @@ export async function startLocalStack(topology: Topology, options: StartOptions)
  */
 function requireStatsCredentials(topology: Topology, runDir: string, env: NodeJS.ProcessEnv = process.env): void {
   const auth = topology.monitoring.statsAuth;
-  if (!auth || !statsPageServed(topology.monitoring, localTarget(runDir))) return;
-  for (const variable of [auth.userFromEnv, auth.passwordFromEnv]) if (!env[variable]) throw new StatsCredentialsUnsetError(variable);
+  if (auth && statsPageServed(topology.monitoring, localTarget(runDir))) {
+    for (const variable of [auth.userFromEnv, auth.passwordFromEnv]) if (!env[variable]) throw new StatsCredentialsUnsetError(variable);
+  }
+  for (const frontend of topology.frontends) {
+    const page = frontend.statsPage;
+    if (page) for (const variable of [page.userFromEnv, page.passwordFromEnv]) if (!env[variable]) throw new StatsCredentialsUnsetError(variable, `frontends.${frontend.name}.statsPage`);
+  }
 }
 
 /** Every userlist user's password hash is in the environment, as a crypt(3) hash ("$6$...", "$5$...", "$2y$..."). */

@@ -99,6 +99,7 @@ export function expectationsFromTopology(topology: Topology, options: Expectatio
     ...(options.ca !== undefined && { ca: options.ca }),
     backend: backend.name,
     balance: backend.balance,
+    ...(backend.balanceKey !== undefined && { balanceKey: backend.balanceKey }),
     cookie: backend.cookie?.name,
     lossless: retries > 0 && redispatch && (retryOn.includes("all-retryable-errors") || (retryOn.includes("conn-failure") && retryOn.includes("empty-response"))),
     // Without "timeout check", HAProxy gives a check as long as inter.

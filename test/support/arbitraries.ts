@@ -12,7 +12,10 @@ export const topologyArb: fc.Arbitrary<TopologyInput> = fc
     backendNames: fc.uniqueArray(nameArb, { minLength: 1, maxLength: 3 }),
     serverCounts: fc.array(fc.integer({ min: 1, max: 4 }), { minLength: 3, maxLength: 3 }),
     frontendNames: fc.uniqueArray(nameArb.filter((n) => n !== "monitoring"), { minLength: 1, maxLength: 2 }),
-    balance: fc.constantFrom("roundrobin", "leastconn", "source", "uri", "first"),
+    balance: fc.constantFrom("roundrobin", "leastconn", "source", "uri", "first", "random", "url_param", "hdr"),
+    consistent: fc.boolean(),
+    // Routes and rules carrying any printable value: the renderer must keep each one argument.
+    routing: fc.option(fc.string({ unit: fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c)), minLength: 1, maxLength: 24 }), { nil: undefined }),
     cookie: fc.boolean(),
     healthCheck: fc.option(fc.record({ method: fc.constantFrom("GET", "HEAD", "OPTIONS"), path: fc.constantFrom("/", "/status", "/health?x=1"), expectStatus: fc.integer({ min: 200, max: 399 }) }), { nil: undefined }),
     inter: durationArb,
@@ -51,10 +54,22 @@ export const topologyArb: fc.Arbitrary<TopologyInput> = fc
       defaultBackend: r.backendNames[i % r.backendNames.length]!,
       rateLimit: r.rateLimit === undefined ? undefined : { requests: r.rateLimit },
       allowlist: r.allowlist,
+      ...(r.routing !== undefined && {
+        routes: [
+          { when: { any: [{ header: { name: "X-Probe", equals: r.routing } }, { query: { name: "q", prefix: r.routing } }] }, backend: r.backendNames[0]! },
+          { when: { pathPrefix: "/probe" }, respond: { status: 200, body: r.routing } },
+          { when: { pathRegex: "^/r/[0-9]+$" }, redirect: { location: `/to/${encodeURIComponent(r.routing)}`, code: 302 } },
+        ],
+        requestRules: [{ setHeader: { name: "X-Set", value: r.routing } }, { when: { header: { name: "X-Probe", present: true } }, deleteHeader: "X-Probe" }],
+        responseRules: [{ addHeader: { name: "X-Added", value: r.routing } }],
+      }),
     })),
     backends: r.backendNames.map((name, b) => ({
       name,
       balance: r.balance,
+      ...(r.balance === "url_param" && { balanceKey: "user" }),
+      ...(r.balance === "hdr" && { balanceKey: "X-Tenant" }),
+      ...(r.consistent && ["source", "uri", "url_param", "hdr"].includes(r.balance) && { hashType: "consistent" as const }),
       healthCheck: r.healthCheck,
       cookie: r.cookie ? { name: "SRV" } : undefined,
       servers: Array.from({ length: r.serverCounts[b]! }, (_, s) => ({
