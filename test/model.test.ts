@@ -48,7 +48,7 @@ describe("defaults", () => {
         maxRequestBodyBytes: 10485760,
         retryOn: ["conn-failure", "empty-response", "response-timeout"],
       },
-      frontends: [{ name: "web", binds: [{ address: "*", port: 80, http2: true }], defaultBackend: "app", forwardfor: true, errorPages: [], httpsRedirect: false, conditions: {}, routes: [], routeTables: [], requestRules: [], responseRules: [] }],
+      frontends: [{ name: "web", binds: [{ address: "*", port: 80, http2: true }], defaultBackend: "app", forwardfor: true, errorPages: [], httpsRedirect: false, conditions: {}, routes: [], routeTables: [], requestRules: [], responseRules: [], rateLimits: [] }],
       userlists: [],
       backends: [{
         name: "app",

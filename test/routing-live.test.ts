@@ -29,6 +29,10 @@ function routedSeed(t: any): void {
     responseRules: [{ when: { pathSuffix: ".css" }, setHeader: { name: "Cache-Control", value: "max-age=3600" } }],
     forwardedHeaders: {},
     securityHeaders: {},
+    rateLimits: [
+      { name: "per-path", key: "path", limit: 3, window: "10s", when: { pathPrefix: "/limited" } },
+      { name: "per-tenant", key: { header: "X-Tenant" }, limit: 2, window: "10s", when: { header: { name: "X-Tenant", present: true } } },
+    ],
     routes: [
       { name: "admin", when: { pathPrefix: "/admin" }, backend: "api", auth: { userlist: "admins", realm: "Admin area" } },
       { name: "api", when: { pathPrefix: "/api" }, backend: "api" },
@@ -120,6 +124,21 @@ describe("routing on the real local stack", () => {
     assert.equal((await send("GET", "www.example.com", "/static/app.js")).headers["cache-control"], undefined);
     // HAProxy's own answers carry the security headers too.
     assert.equal((await send("GET", "www.example.com", "/lb-health")).headers["x-frame-options"], "DENY");
+  });
+
+  it("rate limits keyed by the path and by a header: past the limit 429 with Retry-After, other keys served", async () => {
+    const statuses = async (target: string, headers: Record<string, string> = {}, n = 1) => {
+      const out: number[] = [];
+      for (let i = 0; i < n; i++) out.push((await send("GET", "www.example.com", target, headers)).status);
+      return out;
+    };
+    assert.deepEqual(await statuses("/limited/a", {}, 5), [200, 200, 200, 429, 429]);
+    const refused = await send("GET", "www.example.com", "/limited/a");
+    assert.deepEqual([refused.status, refused.headers["retry-after"]], [429, "10"]);
+    assert.deepEqual(await statuses("/limited/b"), [200], "another path has its own count");
+    assert.deepEqual(await statuses("/", { "X-Tenant": "acme" }, 4), [200, 200, 429, 429]);
+    assert.deepEqual(await statuses("/", { "X-Tenant": "globex" }), [200], "another tenant has its own count");
+    assert.deepEqual(await statuses("/", {}, 3), [200, 200, 200], "requests without the header are not limited");
   });
 
   it("a route behind a login: 401 with the realm without one or with a wrong one, the backend with the right one", async () => {

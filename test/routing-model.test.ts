@@ -133,6 +133,12 @@ describe("routing in the model: refused at load with the field's path", () => {
     ["a rule with two actions", (f) => (f.requestRules = [{ setHeader: { name: "X-A", value: "1" }, deleteHeader: "X-B" }]), [
       "frontends.edge.requestRules[0]: a rule does exactly one of setHeader, addHeader, deleteHeader, setPath, replacePath, stripPrefix, addPrefix, setHost, setStatus (found setHeader and deleteHeader)",
     ]],
+    ["three keyed rate limits (HAProxy tracks three counters, rateLimit takes one)", (f) => (f.rateLimits = ["a", "b", "c"].map((name) => ({ name, key: "path", limit: 10 }))), [
+      "frontends.edge.rateLimits: HAProxy tracks 3 counters per request and rateLimit takes one: give at most 2 rateLimits",
+    ]],
+    ["a rate limit under a condition that does not exist", (f) => (f.rateLimits = [{ name: "a", key: { header: "X-Tenant" }, limit: 10, when: { condition: "tenants" } }]), [
+      `frontends.edge.rateLimits.a.when: "tenants" is not one of this frontend's conditions; known: internal`,
+    ]],
     ["a login from a userlist that does not exist", (f) => (f.routes[1].auth = { userlist: "staff", realm: "Staff" }), [
       'frontends.edge.routes.api.auth.userlist: "staff" is not a userlist; known: (none): add one to userlists',
     ]],

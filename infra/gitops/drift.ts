@@ -5,7 +5,7 @@ import { isIP } from "node:net";
 import type { MapEntry } from "../../haproxy/show-map.ts";
 import { tableEntryKey, type RouteTable, type RouteTableEntry } from "../model/routing.ts";
 import type { Server, Topology } from "../model/schema.ts";
-import { tableMapPath } from "../render/routing.ts";
+import { rateLimitTables, tableMapPath } from "../render/routing.ts";
 import { LOCAL_ADDRESS } from "../render/targets.ts";
 import { diffTopologies, runtimeApiCommands, type TopologyChange, type TopologyEdit } from "./changes.ts";
 import { makePlan } from "./plan.ts";
@@ -70,8 +70,10 @@ export function observe(stat: ParsedStat): Observation {
 export function observedTopology(base: Topology, observation: Observation): Topology {
   const topology = structuredClone(base);
   const backends = new Map(topology.backends.map((b) => [b.name, b]));
-  for (const name of observation.algorithms.keys()) if (name !== "monitoring" && !backends.has(name)) backends.set(name, { name, balance: "roundrobin", servers: [] } as unknown as Topology["backends"][number]);
-  topology.backends = [...backends.values()].filter((b) => observation.algorithms.has(b.name));
+  // The keyed rate limits' table sections are backends to HAProxy, not to the topology.
+  const tables = new Set(rateLimitTables(base.frontends).map((t) => t.name));
+  for (const name of observation.algorithms.keys()) if (name !== "monitoring" && !tables.has(name) && !backends.has(name)) backends.set(name, { name, balance: "roundrobin", servers: [] } as unknown as Topology["backends"][number]);
+  topology.backends = [...backends.values()].filter((b) => observation.algorithms.has(b.name) && !tables.has(b.name));
   for (const backend of topology.backends) {
     const algorithm = observation.algorithms.get(backend.name);
     if (algorithm) backend.balance = algorithm as typeof backend.balance;

@@ -281,6 +281,28 @@ export const RouteAuth = z.strictObject({
   realm: z.string().regex(/^[A-Za-z0-9 _.,:-]{1,64}$/, { error: (iss) => `${show(iss.input)} is not a realm: use 1 to 64 letters, digits, spaces or "_.,:-"` }),
 });
 
+/**
+ * A limit counted in a stick table of its own: requests or HTTP errors per key (the client's address,
+ * the path, or a header's value), for the requests that meet `when`; past it, 429 until the rate
+ * falls. HAProxy 2.6 tracks three counters per request: the frontend's rateLimit takes one, so a
+ * frontend has at most two of these.
+ */
+export const KeyedRateLimit = z.strictObject({
+  name: Name,
+  key: z.union([z.enum(["source", "path"]), z.strictObject({ header: HeaderName })], { error: 'a rate limit\'s key is "source", "path" or { header: NAME }' }),
+  /** What is counted: requests, or answers with an HTTP error status (4xx, as HAProxy's http_err_rate counts them). */
+  count: z.enum(["requests", "errors"]).default("requests"),
+  /** How many in a window pass; the next get 429. */
+  limit: z.number().int().min(1).max(10_000_000),
+  window: z.string().regex(/^[0-9]{1,7}(ms|s|m|h|d)$/, { error: (iss) => `${show(iss.input)} is not a duration: use e.g. "10s" or "1m"` }).default("10s"),
+  when: Condition.optional(),
+  /** Keys tracked at once. */
+  tableSize: z.number().int().min(1).max(100_000_000).default(100_000),
+});
+export type KeyedRateLimit = z.output<typeof KeyedRateLimit>;
+/** The stick counters a frontend's keyed limits may use: sc0 is the frontend's rateLimit's. */
+export const KEYED_RATE_LIMIT_COUNTERS = [1, 2] as const;
+
 /** The things a route can do with a request it takes: exactly one. */
 export const ROUTE_ACTIONS = ["backend", "redirect", "respond", "deny", "tarpit", "table"] as const;
 export type RouteActionKind = (typeof ROUTE_ACTIONS)[number];
@@ -360,6 +382,7 @@ interface FrontendRouting {
   routeTables?: RouteTable[];
   requestRules?: Rule[];
   responseRules?: Rule[];
+  rateLimits?: KeyedRateLimit[];
 }
 
 /**
@@ -446,6 +469,15 @@ export function routingIssues(frontend: FrontendRouting, at: Path, backendNames:
     visit(name, []);
   }
   for (const name of cyclic) issues.push({ path: [...at, "conditions", name], message: `condition ${show(name)} refers to itself (through ${referencedNames(named[name]).join(", ")}): a condition cannot depend on its own answer` });
+
+  const limits = Array.isArray(frontend.rateLimits) ? frontend.rateLimits : [];
+  const limitNames = new Set<string>();
+  limits.forEach((limit, l) => {
+    if (!limit) return;
+    if (limitNames.has(limit.name)) issues.push({ path: [...at, "rateLimits", l, "name"], message: `${show(limit.name)} is used twice among the rate limits: names must be unique` });
+    limitNames.add(limit.name);
+    checkReferences(limit.when, [...at, "rateLimits", l, "when"]);
+  });
 
   const tableNames = new Set<string>();
   tables.forEach((table, t) => {

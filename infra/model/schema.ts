@@ -7,7 +7,7 @@ import { z } from "zod";
 import { durationProblem, parseDuration } from "../../haproxy/duration.ts";
 import { HAPROXY_ERROR_STATUSES } from "../../haproxy/statuses.ts";
 import { NAME_PATTERN, Name, show } from "./names.ts";
-import { Condition, ForwardedHeaders, Route, RouteTable, Rule, SecurityHeaders, Userlist, routingIssues, ruleIssues } from "./routing.ts";
+import { Condition, ForwardedHeaders, KEYED_RATE_LIMIT_COUNTERS, KeyedRateLimit, Route, RouteTable, Rule, SecurityHeaders, Userlist, routingIssues, ruleIssues } from "./routing.ts";
 
 export { NAME_PATTERN, Name };
 
@@ -303,6 +303,8 @@ export const Frontend = z.strictObject({
   /** When set, only these client networks are served; others get 403. */
   allowlist: z.array(Ipv4Cidr).min(1, { error: "an allowlist needs at least one network (omit it to allow everyone)" }).optional(),
   rateLimit: RateLimit.optional(),
+  /** Limits keyed by more than the client's address, each in a stick table of its own (at most two). */
+  rateLimits: z.array(KeyedRateLimit).max(KEYED_RATE_LIMIT_COUNTERS.length, { error: `HAProxy tracks ${KEYED_RATE_LIMIT_COUNTERS.length + 1} counters per request and rateLimit takes one: give at most ${KEYED_RATE_LIMIT_COUNTERS.length} rateLimits` }).default([]),
   errorPages: z.array(ErrorPage).default([]),
   /** Answer a request on a plain bind with 301 to this frontend's first TLS bind. */
   httpsRedirect: z.boolean().default(false),
@@ -764,6 +766,7 @@ function httpOnlyInTcpMode(topology: Topology): PathIssue[] {
   (Array.isArray(topology.frontends) ? topology.frontends : []).forEach((f, i) => {
     if (f?.forwardfor === true) refuse(["frontends", i, "forwardfor"], "X-Forwarded-For");
     if (f?.rateLimit !== undefined) refuse(["frontends", i, "rateLimit"], "a per-request rate limit");
+    if (Array.isArray(f?.rateLimits) && f.rateLimits.length > 0) refuse(["frontends", i, "rateLimits"], "a per-request rate limit");
     if (f?.allowlist !== undefined) refuse(["frontends", i, "allowlist"], "the allowlist (enforced with http-request)");
     if (Array.isArray(f?.errorPages) && f.errorPages.length > 0) refuse(["frontends", i, "errorPages"], "an error page");
     if (Array.isArray(f?.routes) && f.routes.length > 0) refuse(["frontends", i, "routes"], "HTTP routing");

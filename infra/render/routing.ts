@@ -2,7 +2,8 @@
 // use_backend, whatever their order in the file, so first-match is made explicit: each route in
 // turn marks the request as its own (txn.route) when it meets the condition and no earlier route
 // took it, and each action then runs only for the route that took the request.
-import { conditionTerms, expandCondition, routeAction, tableEntryKey, type Route, type RouteTable, type Terms } from "../model/routing.ts";
+import { parseDuration } from "../../haproxy/duration.ts";
+import { KEYED_RATE_LIMIT_COUNTERS, conditionTerms, expandCondition, routeAction, tableEntryKey, type Route, type RouteTable, type Terms } from "../model/routing.ts";
 import type { Backend, Frontend, Topology } from "../model/schema.ts";
 import { forwardedHeaderRules, rulesView, securityHeaderRules } from "./rules.ts";
 import { AclNames, HOST_KEY, conjunctionText, quote, quoteLogFormat } from "./acls.ts";
@@ -121,13 +122,44 @@ export function routingView(frontend: Frontend, reservedAcls: readonly string[])
   });
   // The rules' conditions are decided here too, on the request as it came, before any rule rewrites it.
   const rules = rulesView(frontend, acls, frontend.conditions, "fe");
+  const limits = rateLimitRules(frontend, acls);
   return {
     acls: [...definitions, ...acls.lines],
-    requestRules: [...marks, ...rules.marks, ...auth, ...actions, ...forwardedHeaderRules(frontend.forwardedHeaders), ...rules.request],
+    requestRules: [...marks, ...rules.marks, ...limits.request, ...auth, ...actions, ...forwardedHeaderRules(frontend.forwardedHeaders), ...rules.request],
     useBackends,
     responseRules: rules.response,
-    afterResponseRules: securityHeaderRules(frontend.securityHeaders),
+    afterResponseRules: [...limits.afterResponse, ...securityHeaderRules(frontend.securityHeaders)],
   };
+}
+
+/** The section a keyed rate limit's stick table lives in (HAProxy: one table per proxy section). */
+export const rateLimitTable = (frontend: string, limit: string) => `rate_${frontend}_${limit}`;
+
+/** The stick-table sections of every frontend's keyed rate limits. */
+export function rateLimitTables(frontends: readonly Frontend[]): { name: string; table: string }[] {
+  return frontends.flatMap((f) =>
+    f.rateLimits.map((limit) => ({
+      name: rateLimitTable(f.name, limit.name),
+      table: `stick-table type ${limit.key === "source" ? "ipv6" : "string len 256"} size ${limit.tableSize} expire ${limit.window} store ${limit.count === "errors" ? "http_err_rate" : "http_req_rate"}(${limit.window})`,
+    })),
+  );
+}
+
+/** Tracking, the refusal past the limit (429) and its Retry-After, for each keyed rate limit on its own counter. */
+function rateLimitRules(frontend: Frontend, acls: AclNames): { request: string[]; afterResponse: string[] } {
+  const request: string[] = [];
+  const afterResponse: string[] = [];
+  frontend.rateLimits.forEach((limit, j) => {
+    const counter = KEYED_RATE_LIMIT_COUNTERS[j]!;
+    const key = limit.key === "source" ? "src" : limit.key === "path" ? "path" : `req.hdr(${limit.key.header})`;
+    const [applies, hit] = [`txn.limit_${j}`, `txn.limit_${j}_hit`];
+    if (limit.when) for (const conjunction of conditionTerms(expandCondition(limit.when, frontend.conditions))) request.push(`set-var(${applies}) bool(true)${conjunction.length ? ` if ${conjunctionText(conjunction, acls).join(" ")}` : ""}`);
+    request.push(`track-sc${counter} ${key} table ${rateLimitTable(frontend.name, limit.name)}${limit.when ? ` if { var(${applies}) -m bool }` : ""}`);
+    request.push(`set-var(${hit}) bool(true) if { sc_${limit.count === "errors" ? "http_err_rate" : "http_req_rate"}(${counter}) gt ${limit.limit} }`);
+    request.push(`deny deny_status 429 if { var(${hit}) -m bool }`);
+    afterResponse.push(`set-header Retry-After ${Math.ceil(parseDuration(limit.window) / 1000)} if { var(${hit}) -m bool }`);
+  });
+  return { request, afterResponse };
 }
 
 /** A backend's rules: its own ACLs (a backend section cannot see the frontend's), its own marks. */

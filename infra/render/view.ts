@@ -3,7 +3,7 @@
 import type { Backend, Bind, Frontend, Server, ServerGroup, Topology } from "../model/schema.ts";
 import { parseDuration } from "../../haproxy/duration.ts";
 import { HAPROXY_PATHS } from "../endpoints.ts";
-import { backendRulesView, routingView, type RoutingView } from "./routing.ts";
+import { backendRulesView, rateLimitTables, routingView, type RoutingView } from "./routing.ts";
 import { CERTIFICATE_DIR, ERROR_PAGE_DIR, LOCAL_ADDRESS, groupDnsName, haproxySockets, isContainerTarget, localNameServer, serverHost, type RenderTarget } from "./targets.ts";
 
 export interface ConfigView {
@@ -29,6 +29,8 @@ export interface ConfigView {
   };
   /** Logins for routes with auth: HAProxy reads each password hash from the environment ("${NAME}"). */
   userlists: { name: string; users: { name: string; env: string }[] }[];
+  /** The keyed rate limits' stick tables, each in a section of its own. */
+  stickTables: { name: string; table: string }[];
   /** One cache section per backend that caches. */
   caches: { name: string; totalMegabytes: number; maxObjectBytes: number; maxAgeSeconds: number }[];
   /** HAProxy's resolvers sections: the docker target's (container names), one per discovered group. */
@@ -215,6 +217,7 @@ export function buildView(topology: Topology, target: RenderTarget, source: stri
       retries: topology.defaults.retries,
       retryOn: topology.defaults.retryOn.length ? topology.defaults.retryOn.join(" ") : undefined,
     },
+    stickTables: rateLimitTables(topology.frontends),
     caches: topology.backends.flatMap((b) => (b.cache ? [{ name: cacheName(b.name), ...b.cache }] : [])),
     userlists: topology.userlists.map((u) => ({ name: u.name, users: u.users.map((user) => ({ name: user.name, env: user.passwordHashFromEnv })) })),
     resolvers: [
