@@ -25,8 +25,14 @@ function routedSeed(t: any): void {
   });
   t.userlists = [{ name: "admins", users: [{ name: "alice", passwordHashFromEnv: "LB_TEST_ADMIN_HASH" }] }];
   Object.assign(t.frontends[0], {
-    requestRules: [{ when: { pathPrefix: "/api" }, stripPrefix: "/api" }, { setHeader: { name: "X-Edge", value: TRICKY } }, { deleteHeader: "X-Debug" }],
-    responseRules: [{ when: { pathSuffix: ".css" }, setHeader: { name: "Cache-Control", value: "max-age=3600" } }],
+    requestRules: [
+      { when: { pathPrefix: "/api" }, stripPrefix: "/api" },
+      { setHeader: { name: "X-Edge", value: TRICKY } },
+      { deleteHeader: "X-Debug" },
+      { when: { path: "/moved-internally" }, setPath: "/new-home" },
+      { when: { pathPrefix: "/internal" }, setHost: "internal.example.com" },
+    ],
+    responseRules: [{ when: { pathSuffix: ".css" }, setHeader: { name: "Cache-Control", value: "max-age=3600" } }, { when: { path: "/teapot" }, setStatus: 418 }],
     forwardedHeaders: {},
     securityHeaders: {},
     rateLimits: [
@@ -122,6 +128,11 @@ describe("routing on the real local stack", () => {
     // The backend's cookie persistence (nocache) adds "private" to an answer that sets its cookie.
     assert.match(String((await send("GET", "www.example.com", "/static/app.css")).headers["cache-control"]), /^max-age=3600(, private)?$/);
     assert.equal((await send("GET", "www.example.com", "/static/app.js")).headers["cache-control"], undefined);
+    const echoedOf = async (target: string) => JSON.parse((await send("GET", "www.example.com", target)).body) as { path: string; headers: [string, string][] };
+    assert.equal((await echoedOf("/moved-internally")).path, "/new-home");
+    assert.equal((await echoedOf("/internal/x")).headers.find(([n]) => n.toLowerCase() === "host")?.[1], "internal.example.com");
+    const teapot = await send("GET", "www.example.com", "/teapot");
+    assert.deepEqual([teapot.status, typeof teapot.headers["x-served-by"]], [418, "string"], "the server's 200, answered as 418");
     // HAProxy's own answers carry the security headers too.
     assert.equal((await send("GET", "www.example.com", "/lb-health")).headers["x-frame-options"], "DENY");
   });
