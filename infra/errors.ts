@@ -182,3 +182,11 @@ export class LoginHashUnsetError extends CodedError {
     super(`${field}: the environment variable ${variable} ${problem}: export the user's password hash (e.g. export ${variable}="$(openssl passwd -6)") before npm start; HAProxy reads it as it starts`);
   }
 }
+
+/** A Lua script the topology loads is not in templates/lua/. */
+export class LuaScriptMissingError extends CodedError {
+  readonly code = "LUA_SCRIPT_MISSING";
+  constructor(readonly field: string, readonly path: string) {
+    super(`${field}: ${path} cannot be read: put the script in templates/lua/ (scripts are code the repository keeps, like the error pages)`);
+  }
+}

@@ -50,6 +50,7 @@ describe("defaults", () => {
       },
       frontends: [{ name: "web", binds: [{ address: "*", port: 80, http2: true }], defaultBackend: "app", forwardfor: true, errorPages: [], httpsRedirect: false, conditions: {}, routes: [], routeTables: [], requestRules: [], responseRules: [], rateLimits: [] }],
       userlists: [],
+      lua: { scripts: [] },
       backends: [{
         name: "app",
         balance: "roundrobin",

@@ -143,6 +143,8 @@ function mismatch(expected: RouteOutcome, seen: Seen, method: string): string | 
         return { status: 503 };
       case "auth":
         return { status: 401 };
+      case "service":
+        throw new Error("the generator makes no Lua services");
     }
   })();
   const got = { status: seen.status, ...("backend" in want ? { backend: seen.backend } : {}), ...("location" in want ? { location: seen.location } : {}), ...("body" in want ? { body: seen.body } : {}) };

@@ -24,6 +24,7 @@ function routedSeed(t: any): void {
     responseRules: [{ addHeader: { name: "X-Backend", value: "api" } }],
   });
   t.userlists = [{ name: "admins", users: [{ name: "alice", passwordHashFromEnv: "LB_TEST_ADMIN_HASH" }] }];
+  t.lua = { scripts: [{ file: "example.lua" }] };
   Object.assign(t.frontends[0], {
     requestRules: [
       { when: { pathPrefix: "/api" }, stripPrefix: "/api" },
@@ -31,6 +32,7 @@ function routedSeed(t: any): void {
       { deleteHeader: "X-Debug" },
       { when: { path: "/moved-internally" }, setPath: "/new-home" },
       { when: { pathPrefix: "/internal" }, setHost: "internal.example.com" },
+      { when: { path: "/lua-tag" }, lua: "tag_request" },
     ],
     responseRules: [{ when: { pathSuffix: ".css" }, setHeader: { name: "Cache-Control", value: "max-age=3600" } }, { when: { path: "/teapot" }, setStatus: 418 }],
     forwardedHeaders: {},
@@ -41,6 +43,7 @@ function routedSeed(t: any): void {
     ],
     routes: [
       { name: "admin", when: { pathPrefix: "/admin" }, backend: "api", auth: { userlist: "admins", realm: "Admin area" } },
+      { name: "lua", when: { path: "/lua-hello" }, service: "hello" },
       { name: "api", when: { pathPrefix: "/api" }, backend: "api" },
       { name: "moved", when: { host: "old.example.com" }, redirect: { prefix: "https://new.example.com", code: 301 } },
       { name: "lb-health", when: { all: [{ path: "/lb-health" }, { method: ["GET", "HEAD"] }] }, respond: { status: 200, body: "ok" } },
@@ -131,6 +134,10 @@ describe("routing on the real local stack", () => {
     const echoedOf = async (target: string) => JSON.parse((await send("GET", "www.example.com", target)).body) as { path: string; headers: [string, string][] };
     assert.equal((await echoedOf("/moved-internally")).path, "/new-home");
     assert.equal((await echoedOf("/internal/x")).headers.find(([n]) => n.toLowerCase() === "host")?.[1], "internal.example.com");
+    // Lua, by name: a service that answers, an action that marks the request.
+    const hello = await send("GET", "www.example.com", "/lua-hello");
+    assert.deepEqual([hello.status, hello.body, hello.headers["x-served-by"]], [200, "hello from lua\n", undefined]);
+    assert.equal((await echoedOf("/lua-tag")).headers.find(([n]) => n.toLowerCase() === "x-lua")?.[1], "tagged");
     const teapot = await send("GET", "www.example.com", "/teapot");
     assert.deepEqual([teapot.status, typeof teapot.headers["x-served-by"]], [418, "string"], "the server's 200, answered as 418");
     // HAProxy's own answers carry the security headers too.
@@ -169,7 +176,7 @@ describe("routing on the real local stack", () => {
     assert.match(result.stdout, /^Plan: 2 runtime changes, 0 reloads, 0 restarts\.$/m);
     assert.match(result.stdout, /applied at runtime \(no reload\)/);
     // Verified by traffic: the routing matrix (every route's match and near misses, the new entries among them).
-    assert.match(result.stdout, /^routing\s+PASS\s+\d+ requests \(\d+ matches, \d+ near misses\) over 5 routes/m);
+    assert.match(result.stdout, /^routing\s+PASS\s+\d+ requests \(\d+ matches, \d+ near misses\) over 6 routes/m);
     assert.deepEqual(await workers(), before, "a table entry must not start a new worker");
     assert.deepEqual([await backendFor("a.example.com"), await backendFor("b.example.com")], ["flask_servers", "api"]);
     assert.equal(readFileSync(file("maps/http_front.tenants.map"), "utf8"), "a.example.com flask_servers\nb.example.com api\n");

@@ -8,7 +8,8 @@ import { ShowMapGarbledError } from "../haproxy/errors.ts";
 import { parseShowMap } from "../haproxy/show-map.ts";
 import { REPO_ROOT } from "../infra/repo.ts";
 import { describe, it } from "vitest";
-import { TopologyInvalidError } from "../infra/errors.ts";
+import { HaproxyConfigRejectedError, LuaScriptMissingError, TopologyInvalidError } from "../infra/errors.ts";
+import { readLuaScripts } from "../infra/render/lua.ts";
 import { parseTopology } from "../infra/model/parse.ts";
 import { resolveRoute } from "../infra/model/route-resolver.ts";
 import { routingMatrix } from "../infra/model/route-matrix.ts";
@@ -58,7 +59,7 @@ describe("routing in the model: refused at load with the field's path", () => {
       'frontends.edge.routes.api.backend: "api_v3" is not a backend; known: site, api_v1, api_v2',
     ]],
     ["a route with two actions", (f) => (f.routes[1].deny = {}), [
-      "frontends.edge.routes.api: a route does exactly one of backend, redirect, respond, deny, tarpit, table (found backend and deny)",
+      "frontends.edge.routes.api: a route does exactly one of backend, redirect, respond, deny, tarpit, table, service (found backend and deny)",
     ]],
     ["a condition with two kinds", (f) => (f.routes[1].when = { pathPrefix: "/api", method: "GET" }), [
       "frontends.edge.routes.api.when: a condition has exactly one kind, found pathPrefix and method: combine them with all or any",
@@ -131,7 +132,7 @@ describe("routing in the model: refused at load with the field's path", () => {
       "frontends.edge.responseRules[0].stripPrefix: stripPrefix changes a request's part: move the rule to requestRules",
     ]],
     ["a rule with two actions", (f) => (f.requestRules = [{ setHeader: { name: "X-A", value: "1" }, deleteHeader: "X-B" }]), [
-      "frontends.edge.requestRules[0]: a rule does exactly one of setHeader, addHeader, deleteHeader, setPath, replacePath, stripPrefix, addPrefix, setHost, setStatus (found setHeader and deleteHeader)",
+      "frontends.edge.requestRules[0]: a rule does exactly one of setHeader, addHeader, deleteHeader, setPath, replacePath, stripPrefix, addPrefix, setHost, setStatus, lua (found setHeader and deleteHeader)",
     ]],
     ["three keyed rate limits (HAProxy tracks three counters, rateLimit takes one)", (f) => (f.rateLimits = ["a", "b", "c"].map((name) => ({ name, key: "path", limit: 10 }))), [
       "frontends.edge.rateLimits: HAProxy tracks 3 counters per request and rateLimit takes one: give at most 2 rateLimits",
@@ -314,5 +315,38 @@ describe("show map, as HAProxy 2.6 answers it (fixtures captured from haproxy 2.
   it("an empty map: no entries", () => assert.deepEqual(parseShowMap(fixture("empty.txt"), "maps/x.map"), []));
   it("an unknown map: a typed error naming the map and what to check", () => {
     assert.throws(() => parseShowMap(fixture("unknown.txt"), "maps/x.map"), (error: unknown) => error instanceof ShowMapGarbledError && error.code === "SHOW_MAP_GARBLED" && /"show map maps\/x\.map" answered "Unknown map identifier/.test(error.message));
+  });
+});
+
+describe("Lua, by name", () => {
+  const withLua = (edit: (f: any) => void, scripts = [{ file: "example.lua" }]) => {
+    const input = routed(edit);
+    input.lua = { scripts };
+    return parseTopology(input);
+  };
+
+  it("a service and an action the script registers: lua-load beside the config, use-service and the action by name; HAProxy accepts them", async () => {
+    const topology = withLua((f) => {
+      f.routes.splice(0, 0, { name: "hello", when: { path: "/hello" }, service: "hello" });
+      f.requestRules = [{ lua: "tag_request" }];
+    });
+    const config = renderHaproxyConfig(topology, localTarget("/run/lb"));
+    assert.match(config, /^    default-path config\n    lua-load lua\/example\.lua$/m);
+    assert.match(config, /^    http-request use-service lua\.hello if \{ var\(txn\.route\) -m int 0 \}$/m);
+    assert.match(config, /^    http-request lua\.tag_request$/m);
+    await checkHaproxyConfig(config, { maps: mapFiles(topology) });
+  });
+
+  it("a name no script registers: haproxy -c refuses it, naming the line", async () => {
+    const topology = withLua((f) => f.routes.splice(0, 0, { when: { path: "/hello" }, service: "nope" }));
+    await assert.rejects(checkHaproxyConfig(renderHaproxyConfig(topology, localTarget("/run/lb")), { maps: mapFiles(topology) }), (error: unknown) => error instanceof HaproxyConfigRejectedError && /'lua\.nope' unknown service name/.test(error.message));
+  });
+
+  it("a script that is not in templates/lua/: refused with its field", () => {
+    assert.throws(() => readLuaScripts(withLua(() => {}, [{ file: "missing.lua" }])), (error: unknown) => error instanceof LuaScriptMissingError && error.code === "LUA_SCRIPT_MISSING" && error.message.startsWith("lua.scripts[0].file: "));
+  });
+
+  it("a Lua name that could carry more than a name is refused", () => {
+    assert.deepEqual(problemsOf(routed((f) => f.routes.splice(0, 0, { when: { path: "/x" }, service: "hello if TRUE" }))), ['frontends.edge.routes[0].service: "hello if TRUE" is not a Lua name: use 1 to 64 lower-case letters, digits or "_", starting with a letter or "_"']);
   });
 });

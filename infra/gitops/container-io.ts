@@ -8,11 +8,11 @@ import { runAssertions } from "../../verification/run.ts";
 import { VerifyNotPossibleError } from "../errors.ts";
 import { writeFileAtomic } from "../files.ts";
 import type { Topology } from "../model/schema.ts";
-import { DEFAULT_ERROR_PAGES_DIR } from "../render/haproxy-check.ts";
+import { DEFAULT_ERROR_PAGES_DIR, DEFAULT_LUA_DIR } from "../render/haproxy-check.ts";
 import { renderHaproxyConfig } from "../render/render.ts";
 import { writeMapFiles } from "../render/map-files.ts";
 import { mapFiles } from "../render/routing.ts";
-import { DOCKER_HOSTS, DOCKER_PATHS, ERROR_PAGE_DIR, LOCAL_ADDRESS, dockerTarget, haproxySockets } from "../render/targets.ts";
+import { DOCKER_HOSTS, DOCKER_PATHS, ERROR_PAGE_DIR, LOCAL_ADDRESS, LUA_DIR, dockerTarget, haproxySockets } from "../render/targets.ts";
 import { HAPROXY_CONFIG_FILE, LAST_GOOD_CONFIG_FILE } from "../runtime/applied.ts";
 import { APPLY_CHECKS, expectationsFromTopology, readDiscoveredServers } from "../runtime/verify.ts";
 import type { ApplyIO } from "./apply.ts";
@@ -26,6 +26,7 @@ const AGENT_FILES = ["haproxy.cfg (target docker)"];
 export async function writeContainerConfig(stateDir: string, topology: Topology, text: string): Promise<void> {
   await mkdir(join(stateDir, ERROR_PAGE_DIR), { recursive: true });
   await cp(DEFAULT_ERROR_PAGES_DIR, join(stateDir, ERROR_PAGE_DIR), { recursive: true });
+  await cp(DEFAULT_LUA_DIR, join(stateDir, LUA_DIR), { recursive: true });
   await writeMapFiles(stateDir, mapFiles(topology));
   await writeFileAtomic(join(stateDir, HAPROXY_CONFIG_FILE), text);
 }

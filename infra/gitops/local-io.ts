@@ -6,11 +6,11 @@ import { runAssertions } from "../../verification/run.ts";
 import { ApplyNeedsRestartError } from "../errors.ts";
 import { writeFileAtomic } from "../files.ts";
 import type { Topology } from "../model/schema.ts";
-import { DEFAULT_ERROR_PAGES_DIR } from "../render/haproxy-check.ts";
+import { DEFAULT_ERROR_PAGES_DIR, DEFAULT_LUA_DIR } from "../render/haproxy-check.ts";
 import { renderHaproxyConfig } from "../render/render.ts";
 import { writeMapFiles } from "../render/map-files.ts";
 import { mapFiles } from "../render/routing.ts";
-import { ERROR_PAGE_DIR, haproxySockets, localTarget } from "../render/targets.ts";
+import { ERROR_PAGE_DIR, LUA_DIR, haproxySockets, localTarget } from "../render/targets.ts";
 import { HAPROXY_CONFIG_FILE, LAST_GOOD_CONFIG_FILE } from "../runtime/applied.ts";
 import { declareLocalStack, type LocalStackDeclaration } from "../runtime/declaration.ts";
 import { provisionCertificates } from "../runtime/certificates.ts";
@@ -48,6 +48,7 @@ export function localIO({ runDir, running, sidecar, step, log }: LocalApply): Ap
     master: (command) => runtimeCommand({ path: sockets.master }, command, { timeoutMs: 5000 }),
     writeConfig: async (side) => {
       await cp(DEFAULT_ERROR_PAGES_DIR, join(runDir, ERROR_PAGE_DIR), { recursive: true });
+      await cp(DEFAULT_LUA_DIR, join(runDir, LUA_DIR), { recursive: true });
       // A bind added by this change gets its development certificate (those there are kept).
       await provisionCertificates(runDir, side.topology);
       await writeMapFiles(runDir, mapFiles(side.topology));

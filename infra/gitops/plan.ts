@@ -135,7 +135,8 @@ function classify(edit: TopologyEdit, mine: readonly ComponentAction[]): Topolog
   let result: { class: ChangeClass; detail: string };
   if (haproxy?.action === "runtime") {
     const commands = runtimeApiCommands(edit.path, edit.to, "docker");
-    result = { class: "runtime", detail: `${commands?.length ? commands.join("; ") : "no command on the local stack"}${edit.to === undefined && edit.path.endsWith(".maxconn") ? " (0: no limit)" : ""}` };
+    if (/\.routeTables\..+\.entries\b/.test(edit.path)) result = { class: "runtime", detail: "its table's map replaced whole through the runtime API (prepare, add, commit map), the map file written" };
+    else result = { class: "runtime", detail: `${commands?.length ? commands.join("; ") : "no command on the local stack"}${edit.to === undefined && edit.path.endsWith(".maxconn") ? " (0: no limit)" : ""}` };
   } else if (haproxy) {
     result = { class: haproxy.action === "reload" ? "reload" : "restart", detail: `${haproxy.reason} (${elsewhere})` };
   } else if (local.length) {

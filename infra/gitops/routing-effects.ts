@@ -31,6 +31,8 @@ export const describeOutcome = (o: RouteOutcome): string => {
       return "503 (no route, no default backend)";
     case "auth":
       return `401 (login for ${o.realm})`;
+    case "service":
+      return `Lua service ${o.service}`;
     default:
       return `${o.kind} ${o.status}`;
   }

@@ -21,8 +21,9 @@ import { parseDuration } from "../../haproxy/duration.ts";
 import { bindPorts, recordRemovalMs, runsInstances, serverCount, type Backend, type ServerGroup, type Topology } from "../model/schema.ts";
 import { renderHaproxyConfig, TEMPLATES_DIR } from "../render/render.ts";
 import { mapFiles } from "../render/routing.ts";
+import { readLuaScripts } from "../render/lua.ts";
 import { renderAlertRules, RULES_FILE } from "../render/alert-rules.ts";
-import { CERTIFICATE_DIR, DOCKER_PATHS, ERROR_PAGE_DIR, haproxySockets, kubernetesTarget, type KubernetesTarget } from "../render/targets.ts";
+import { CERTIFICATE_DIR, DOCKER_PATHS, ERROR_PAGE_DIR, LUA_DIR, haproxySockets, kubernetesTarget, type KubernetesTarget } from "../render/targets.ts";
 import { HAPROXY_PATHS, WEB_APP_PATHS } from "../endpoints.ts";
 import { TargetPlanError } from "../errors.ts";
 import { expectedDistributionText, EXPECTED_DISTRIBUTION_FILE } from "../runtime/applied.ts";
@@ -105,11 +106,13 @@ export function declareKubernetesStack(topology: Topology, options: KubernetesOp
   const errorPages = [...new Set(topology.frontends.flatMap((f) => f.errorPages.map((p) => p.file)))];
   // A table's entries change in the ConfigMap, and so in the config's hash: the pods roll (no agent applies them at runtime here).
   const maps = mapFiles(topology);
+  const luaScripts = topology.lua.scripts.map((s) => s.file);
   const configData: Record<string, string> = {
     "haproxy.cfg": haproxyConfig,
     [EXPECTED_DISTRIBUTION_FILE]: expectedDistributionText(topology),
     ...Object.fromEntries(errorPages.map((file) => [errorPageKey(file), readFileSync(join(TEMPLATES_DIR, ERROR_PAGE_DIR, file), "utf8")])),
     ...Object.fromEntries(maps.map((map) => [mapKey(map.path), map.content])),
+    ...Object.fromEntries(readLuaScripts(topology).map(({ file, text }) => [luaKey(file), text])),
   };
   const configHash = createHash("sha256").update(JSON.stringify(configData)).digest("hex");
   const meta = (object: string, extra: Record<string, string> = {}) => ({ name: object, namespace, labels: { [LABEL]: object, [PART_OF]: name, ...extra } });
@@ -120,7 +123,7 @@ export function declareKubernetesStack(topology: Topology, options: KubernetesOp
     { id: "haproxy-config", object: { apiVersion: "v1", kind: "ConfigMap", metadata: meta("haproxy-config"), data: configData } },
     // The alert rules, for the cluster's own Prometheus (a rule-file sidecar or an operator picks them up).
     { id: "alert-rules", object: { apiVersion: "v1", kind: "ConfigMap", metadata: meta("haproxy-alert-rules", { "prometheus.io/rules": "true" }), data: { [RULES_FILE]: renderAlertRules({ source: options.source ?? DEFAULT_TOPOLOGY_FILE, topology: topology.name, target: "kubernetes" }) } } },
-    haproxyDeployment(topology, { name, namespace, replicas, configHash, errorPages, maps: maps.map((m) => m.path), usesTls, meta }),
+    haproxyDeployment(topology, { name, namespace, replicas, configHash, errorPages, maps: maps.map((m) => m.path), luaScripts, usesTls, meta }),
     {
       id: "haproxy-pdb",
       object: { apiVersion: "policy/v1", kind: "PodDisruptionBudget", metadata: meta("haproxy"), spec: { maxUnavailable: 1, selector: { matchLabels: { [LABEL]: "haproxy" } } } },
@@ -135,12 +138,13 @@ export function declareKubernetesStack(topology: Topology, options: KubernetesOp
 const errorPageKey = (file: string) => `error-page-${file}`;
 /** A ConfigMap key has no "/": the map file's name, marked as one. */
 const mapKey = (path: string) => `map-${basename(path)}`;
+const luaKey = (file: string) => `lua-${file}`;
 
 type Meta = (object: string, extra?: Record<string, string>) => { name: string; namespace: string; labels: Record<string, string> };
 
 function haproxyDeployment(
   topology: Topology,
-  c: { name: string; namespace: string; replicas: number; configHash: string; errorPages: string[]; maps: string[]; usesTls: boolean; meta: Meta },
+  c: { name: string; namespace: string; replicas: number; configHash: string; errorPages: string[]; maps: string[]; luaScripts: string[]; usesTls: boolean; meta: Meta },
 ): PlannedObject {
   const sockets = haproxySockets(topology.global, kubernetesTarget(c.namespace));
   const { monitoring, services } = topology;
@@ -206,6 +210,7 @@ function haproxyDeployment(
             { key: EXPECTED_DISTRIBUTION_FILE, path: EXPECTED_DISTRIBUTION_FILE },
             ...c.errorPages.map((file) => ({ key: errorPageKey(file), path: `${ERROR_PAGE_DIR}/${file}` })),
             ...c.maps.map((path) => ({ key: mapKey(path), path })),
+            ...c.luaScripts.map((file) => ({ key: luaKey(file), path: `${LUA_DIR}/${file}` })),
           ],
         },
       },

@@ -27,6 +27,8 @@ export type RouteOutcome =
   | { kind: "respond"; status: number; contentType?: string; body?: string; route: string }
   | { kind: "deny"; status: number; route: string }
   | { kind: "tarpit"; status: number; route: string }
+  /** A Lua service answers: what it says is the script's, not the topology's. */
+  | { kind: "service"; service: string; route: string }
   /** The route asks for a login the request does not carry: 401 with the realm. */
   | { kind: "auth"; status: 401; realm: string; route: string }
   /** No route took it and there is no default backend: HAProxy answers 503. */
@@ -151,6 +153,8 @@ export function resolveRoute(frontend: Frontend, request: RouteRequest, tlsPort?
         return { kind: "deny", status: route.deny!.status, route: name };
       case "tarpit":
         return { kind: "tarpit", status: route.tarpit!.status, route: name };
+      case "service":
+        return { kind: "service", service: route.service!, route: name };
     }
   }
   return frontend.defaultBackend !== undefined ? { kind: "backend", backend: frontend.defaultBackend, route: "defaultBackend" } : { kind: "unrouted", route: "no route" };

@@ -196,12 +196,15 @@ const denyStatus = z.number().refine((s) => (DENY_STATUSES as readonly number[])
   error: (iss) => `${show(iss.input)} is not a status HAProxy can refuse with: use one of ${DENY_STATUSES.join(", ")}`,
 });
 
+/** A name a Lua script registers (a service, an action): what follows "lua." in the config. */
+export const LuaName = z.string().regex(/^[a-z_][a-z0-9_]{0,63}$/, { error: (iss) => `${show(iss.input)} is not a Lua name: use 1 to 64 lower-case letters, digits or "_", starting with a letter or "_"` });
+
 /** A header value the stack writes as it is (never an expression: "%" is taken literally). */
 const WrittenHeaderValue = quotable("a header value", 1024);
 const HeaderWrite = z.strictObject({ name: HeaderName, value: WrittenHeaderValue });
 
 /** The things a request or response rule can do: exactly one per rule. */
-export const RULE_ACTIONS = ["setHeader", "addHeader", "deleteHeader", "setPath", "replacePath", "stripPrefix", "addPrefix", "setHost", "setStatus"] as const;
+export const RULE_ACTIONS = ["setHeader", "addHeader", "deleteHeader", "setPath", "replacePath", "stripPrefix", "addPrefix", "setHost", "setStatus", "lua"] as const;
 export type RuleActionKind = (typeof RULE_ACTIONS)[number];
 /** What only a request has (its path and Host), and only a response (its status). */
 export const REQUEST_ONLY_ACTIONS: readonly RuleActionKind[] = ["setPath", "replacePath", "stripPrefix", "addPrefix", "setHost"];
@@ -230,6 +233,8 @@ export const Rule = z
     setHost: ExactHost.optional(),
     /** Answer with this status instead of the server's. */
     setStatus: z.number().int().min(100).max(599).optional(),
+    /** Run this action, registered by one of lua.scripts (core.register_action). */
+    lua: LuaName.optional(),
   })
   .superRefine((rule, ctx) => {
     const given = RULE_ACTIONS.filter((k) => rule[k] !== undefined);
@@ -304,7 +309,7 @@ export type KeyedRateLimit = z.output<typeof KeyedRateLimit>;
 export const KEYED_RATE_LIMIT_COUNTERS = [1, 2] as const;
 
 /** The things a route can do with a request it takes: exactly one. */
-export const ROUTE_ACTIONS = ["backend", "redirect", "respond", "deny", "tarpit", "table"] as const;
+export const ROUTE_ACTIONS = ["backend", "redirect", "respond", "deny", "tarpit", "table", "service"] as const;
 export type RouteActionKind = (typeof ROUTE_ACTIONS)[number];
 
 export const Route = z
@@ -323,6 +328,8 @@ export const Route = z
     tarpit: z.strictObject({ status: denyStatus.default(403) }).optional(),
     /** Look the request up in this route table; a request the table does not hold goes on to the next route. */
     table: Name.optional(),
+    /** Answer with this service, registered by one of lua.scripts (core.register_service). */
+    service: LuaName.optional(),
     /** A login from a userlist before the route's action: 401 without one. */
     auth: RouteAuth.optional(),
   })

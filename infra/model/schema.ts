@@ -571,6 +571,15 @@ export const Topology = z
     frontends: z.array(Frontend).min(1, { error: "a topology needs at least one frontend" }),
     /** Logins for routes with auth: password hashes come from the environment. */
     userlists: z.array(Userlist).default([]),
+    /**
+     * Lua scripts HAProxy loads (from templates/lua/, code the user owns), whose services and actions
+     * routes and rules use by name; haproxy -c refuses a name no script registers.
+     */
+    lua: z
+      .strictObject({
+        scripts: z.array(z.strictObject({ file: FileName, /** Load it in every thread (lua-load-per-thread): its state is not shared. */ perThread: z.boolean().default(false) })).default([]),
+      })
+      .prefault({}),
     backends: z.array(Backend).min(1, { error: "a topology needs at least one backend" }),
     monitoring: Monitoring.prefault({}),
     services: Services.prefault({}),

@@ -10,6 +10,7 @@ import { assertCertificatesPresent, certificateFiles } from "./validate.ts";
 import { renderHaproxyConfig } from "./render.ts";
 import { writeMapFiles } from "./map-files.ts";
 import { mapFiles } from "./routing.ts";
+import { readLuaScripts } from "./lua.ts";
 import { dockerTarget, localTarget, type RenderTarget } from "./targets.ts";
 
 const USAGE = `usage: npm run render -- [--topology FILE] [--target local|docker] [--run-dir DIR] [--certs-dir DIR] [--out FILE]
@@ -49,6 +50,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const config = renderHaproxyConfig(topology, target, { source: relative(process.cwd(), resolve(args.topology)) });
   await checkErrorPages(topology, DEFAULT_ERROR_PAGES_DIR);
+  readLuaScripts(topology);
   const certificates = certificateFiles(topology);
   const certsDir = args["certs-dir"] && resolve(args["certs-dir"]);
   if (certsDir) await assertCertificatesPresent(topology, certsDir);

@@ -6,7 +6,7 @@ import { HaproxyConfigRejectedError } from "../errors.ts";
 import { runProgram } from "../programs.ts";
 import { TEMPLATES_DIR } from "./render.ts";
 import { DOCKER_INIT_ADDR } from "./view.ts";
-import { CERTIFICATE_DIR, ERROR_PAGE_DIR } from "./targets.ts";
+import { CERTIFICATE_DIR, ERROR_PAGE_DIR, LUA_DIR } from "./targets.ts";
 import type { MapFile } from "./routing.ts";
 import { writeMapFiles } from "./map-files.ts";
 
@@ -31,6 +31,8 @@ export interface HaproxyCheckResult {
 }
 
 export const DEFAULT_ERROR_PAGES_DIR = join(TEMPLATES_DIR, ERROR_PAGE_DIR);
+/** The Lua scripts a topology may load: code the user owns, beside the error pages. */
+export const DEFAULT_LUA_DIR = join(TEMPLATES_DIR, LUA_DIR);
 
 /**
  * Runs `haproxy -c` on `configText` in a scratch directory laid out as at run time (the config
@@ -46,6 +48,7 @@ export async function checkHaproxyConfig(configText: string, options: HaproxyChe
     const configPath = join(dir, "haproxy.cfg");
     await writeFile(configPath, configText.replaceAll(`init-addr ${DOCKER_INIT_ADDR} `, "init-addr none "));
     await symlink(options.errorPagesDir ?? DEFAULT_ERROR_PAGES_DIR, join(dir, ERROR_PAGE_DIR));
+    await symlink(DEFAULT_LUA_DIR, join(dir, LUA_DIR));
     await writeMapFiles(dir, options.maps ?? []);
     if (options.certificatesDir) await symlink(options.certificatesDir, join(dir, CERTIFICATE_DIR));
     else if (options.placeholderCertificates?.length) await writeSelfSignedCertificates(join(dir, CERTIFICATE_DIR), options.placeholderCertificates);

@@ -86,6 +86,8 @@ function actionRule(route: Route, index: number): { requestRule?: string; useBac
       return { requestRule: `deny deny_status ${route.deny!.status} ${when}` };
     case "tarpit":
       return { requestRule: `tarpit deny_status ${route.tarpit!.status} ${when}` };
+    case "service":
+      return { requestRule: `use-service lua.${route.service} ${when}` };
   }
 }
 

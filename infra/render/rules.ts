@@ -38,6 +38,8 @@ function actionText(rule: Rule, side: "request" | "response"): string {
       return `set-header Host ${quote(rule.setHost!)}`;
     case "setStatus":
       return `set-status ${rule.setStatus}`;
+    case "lua":
+      return `lua.${rule.lua}`;
   }
   throw new Error(`a ${side} rule of no known kind`);
 }

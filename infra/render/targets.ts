@@ -30,6 +30,7 @@ export const DOCKER_HOSTS = {
 /** Relative to the config file's directory (HAProxy's "default-path config"). */
 export const ERROR_PAGE_DIR = "errors";
 export const CERTIFICATE_DIR = "certs";
+export const LUA_DIR = "lua";
 
 export interface DockerTarget {
   kind: "docker";

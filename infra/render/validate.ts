@@ -8,6 +8,7 @@ import { checkErrorPages } from "./error-pages.ts";
 import { checkHaproxyConfig, DEFAULT_ERROR_PAGES_DIR } from "./haproxy-check.ts";
 import { renderHaproxyConfig } from "./render.ts";
 import { mapFiles } from "./routing.ts";
+import { readLuaScripts } from "./lua.ts";
 import { dockerTarget, localTarget, type RenderTarget } from "./targets.ts";
 
 /** A certificate directory that was given must hold every PEM file a TLS bind names (CERTIFICATE_MISSING). */
@@ -28,6 +29,7 @@ export const certificateFiles = (topology: Topology) => [...new Set(topology.fro
  */
 export async function checkEveryTarget(topology: Topology, options: { runDir?: string; certificatesDir?: string } = {}): Promise<void> {
   await checkErrorPages(topology, DEFAULT_ERROR_PAGES_DIR);
+  readLuaScripts(topology);
   const targets: RenderTarget[] = [dockerTarget(), localTarget(options.runDir ?? "/run/lb")];
   for (const target of targets) {
     const maps = mapFiles(topology);

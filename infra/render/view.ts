@@ -4,7 +4,7 @@ import type { Backend, Bind, Frontend, Server, ServerGroup, Topology } from "../
 import { parseDuration } from "../../haproxy/duration.ts";
 import { HAPROXY_PATHS } from "../endpoints.ts";
 import { backendRulesView, rateLimitTables, routingView, type RoutingView } from "./routing.ts";
-import { CERTIFICATE_DIR, ERROR_PAGE_DIR, LOCAL_ADDRESS, groupDnsName, haproxySockets, isContainerTarget, localNameServer, serverHost, type RenderTarget } from "./targets.ts";
+import { CERTIFICATE_DIR, ERROR_PAGE_DIR, LUA_DIR, LOCAL_ADDRESS, groupDnsName, haproxySockets, isContainerTarget, localNameServer, serverHost, type RenderTarget } from "./targets.ts";
 
 export interface ConfigView {
   header: { topology: string; source: string; target: string };
@@ -19,6 +19,8 @@ export interface ConfigView {
     bufferSize: number;
     /** Present when a bind terminates TLS. */
     tls?: { options: string; ciphers: string; ciphersuites: string };
+    /** lua-load (or lua-load-per-thread) lines, after default-path: the scripts sit beside the config. */
+    luaLoads: string[];
   };
   defaults: {
     mode: string;
@@ -187,6 +189,7 @@ export function buildView(topology: Topology, target: RenderTarget, source: stri
       hardStopAfter: topology.global.hardStopAfter,
       closeSpreadTime: topology.global.closeSpreadTime === "off" ? undefined : topology.global.closeSpreadTime,
       maxRequestHeaders: topology.global.maxRequestHeaders,
+      luaLoads: topology.lua.scripts.map((s) => `${s.perThread ? "lua-load-per-thread" : "lua-load"} ${LUA_DIR}/${s.file}`),
       bufferSize: topology.global.bufferSize,
       tls: topology.frontends.some((f) => f.binds.some((b) => b.tlsCertificate !== undefined))
         ? { options: `ssl-min-ver ${topology.global.tls.minVersion}`, ciphers: TLS12_CIPHERS, ciphersuites: TLS13_CIPHERSUITES }

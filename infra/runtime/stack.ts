@@ -9,9 +9,10 @@ import { PortInUseError } from "../../lib/errors.ts";
 import { StateFileError } from "../../lib/state-file.ts";
 import { pollUntil } from "../../lib/poll.ts";
 import { writeFileAtomic } from "../files.ts";
-import { checkHaproxyConfig, DEFAULT_ERROR_PAGES_DIR } from "../render/haproxy-check.ts";
-import { ERROR_PAGE_DIR, localTarget } from "../render/targets.ts";
+import { checkHaproxyConfig, DEFAULT_ERROR_PAGES_DIR, DEFAULT_LUA_DIR } from "../render/haproxy-check.ts";
+import { ERROR_PAGE_DIR, LUA_DIR, localTarget } from "../render/targets.ts";
 import { writeMapFiles } from "../render/map-files.ts";
+import { readLuaScripts } from "../render/lua.ts";
 import { statsPageServed } from "../render/view.ts";
 import { checkErrorPages } from "../render/error-pages.ts";
 import { provisionCertificates, type ProvisionedCertificates } from "./certificates.ts";
@@ -87,6 +88,7 @@ export async function startLocalStack(topology: Topology, options: StartOptions)
   requireStatsCredentials(topology, plan.runDir);
   requireLoginHashes(topology);
   await checkErrorPages(topology, DEFAULT_ERROR_PAGES_DIR);
+  readLuaScripts(topology);
   await mkdir(plan.runDir, { recursive: true });
   const certificates = await provisionCertificates(plan.runDir, topology, options.certsDir);
   await checkHaproxyConfig(plan.haproxyConfig, { certificatesDir: certificates.dir, maps: plan.haproxyMaps });
@@ -94,6 +96,7 @@ export async function startLocalStack(topology: Topology, options: StartOptions)
   await mkdir(join(plan.runDir, "logs"), { recursive: true });
   await rm(join(plan.runDir, ERROR_PAGE_DIR), { recursive: true, force: true });
   await cp(DEFAULT_ERROR_PAGES_DIR, join(plan.runDir, ERROR_PAGE_DIR), { recursive: true });
+  await cp(DEFAULT_LUA_DIR, join(plan.runDir, LUA_DIR), { recursive: true });
   await writeMapFiles(plan.runDir, plan.haproxyMaps);
   await writeFileAtomic(join(plan.runDir, HAPROXY_CONFIG_FILE), plan.haproxyConfig);
   await writeConfigFiles(plan.runDir, plan.components);
