@@ -19,7 +19,7 @@ import { parseShowStat, serverStates } from "../haproxy/show-stat.ts";
 import { pollUntil } from "../lib/poll.ts";
 import { topology as seed } from "../infra/topology.ts";
 import { median, ms, type BenchRow } from "./table.ts";
-import { parseWrkOutput, type WrkResult } from "./wrk.ts";
+import { startWrk } from "./wrk.ts";
 
 const APPLIES = 10;
 const CONNECTIONS = 32;
@@ -43,23 +43,10 @@ const SCENARIOS: Scenario[] = [
   { name: "(d) naive stop and start of HAProxy", base: () => {} },
 ];
 
-/** wrk until SIGINT; its summary parsed. */
-function startWrk(url: string): { stop: () => Promise<WrkResult> } {
-  const child = killOnInterrupt(spawn("wrk", ["--latency", "-t1", `-c${CONNECTIONS}`, "-d600s", "--timeout", "5s", url], { stdio: ["ignore", "pipe", "pipe"] }));
-  let out = "";
-  child.stdout.on("data", (d) => (out += d));
-  return {
-    stop: async () => {
-      child.kill("SIGINT");
-      await new Promise((r) => child.once("close", r));
-      return parseWrkOutput(out);
-    },
-  };
-}
-
-function applyCli(runDir: string, file: string): Promise<number> {
+/** npm run apply on `file`, as a user runs it (its own process); its exit code. */
+export function applyCli(runDir: string, file: string, extraArgs: string[] = []): Promise<number> {
   return new Promise((resolve) => {
-    const child = killOnInterrupt(spawn(process.execPath, ["--import", "tsx", join(REPO_ROOT, "infra/gitops/apply-cli.ts"), "--run-dir", runDir, "--topology", file, "--report", join(runDir, "reports")], { cwd: REPO_ROOT, stdio: "ignore" }));
+    const child = killOnInterrupt(spawn(process.execPath, ["--import", "tsx", join(REPO_ROOT, "infra/gitops/apply-cli.ts"), "--run-dir", runDir, "--topology", file, ...extraArgs], { cwd: REPO_ROOT, stdio: "ignore" }));
     child.once("close", (code) => resolve(code ?? 1));
   });
 }
@@ -83,7 +70,7 @@ async function runScenario(scenario: Scenario, scratch: string): Promise<BenchRo
   const runDir = join(scratch, scenario.name.slice(1, 2));
   const stack = await startLocalStack(topology, { runDir });
   try {
-    const wrk = startWrk(`http://127.0.0.1:${topology.frontends[0]!.binds[0]!.port}/`);
+    const wrk = startWrk(`http://127.0.0.1:${topology.frontends[0]!.binds[0]!.port}/`, CONNECTIONS);
     await new Promise((r) => setTimeout(r, 1000));
     const times: number[] = [];
     let failed = 0;
@@ -94,7 +81,7 @@ async function runScenario(scenario: Scenario, scratch: string): Promise<BenchRo
         scenario.change(next, i + 1);
         const file = join(runDir, `apply-${i}.json`);
         writeFileSync(file, JSON.stringify(next));
-        if ((await applyCli(runDir, file)) !== 0) failed++;
+        if ((await applyCli(runDir, file, ["--report", join(runDir, "reports")])) !== 0) failed++;
       } else {
         await naiveRestart(stack);
       }

@@ -3,7 +3,7 @@
 // origin (HAProxy answering by itself, so that routing is what differs); (2) render and haproxy -c
 // with 10,000 table entries and 500 routes; (3) on the real local stack under wrk, a table entry
 // added by apply (until served, reloads) and all 10,000 entries replaced in one apply.
-import { spawn } from "node:child_process";
+import { request } from "node:http";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -12,7 +12,6 @@ import { parseShowProc } from "../haproxy/master-cli.ts";
 import { runtimeCommand } from "../haproxy/runtime-api.ts";
 import { parseTopology } from "../infra/model/parse.ts";
 import type { Topology, TopologyInput } from "../infra/model/schema.ts";
-import { REPO_ROOT } from "../infra/repo.ts";
 import { checkHaproxyConfig } from "../infra/render/haproxy-check.ts";
 import { writeMapFiles } from "../infra/render/map-files.ts";
 import { renderHaproxyConfig } from "../infra/render/render.ts";
@@ -22,10 +21,10 @@ import { findFreePortRange, withFreePorts } from "../infra/runtime/ports.ts";
 import { startProcess, stopProcessGroup, type ManagedProcess } from "../infra/runtime/processes.ts";
 import { startLocalStack } from "../infra/runtime/stack.ts";
 import { topology as seed } from "../infra/topology.ts";
-import { killOnInterrupt } from "../lib/interrupt.ts";
 import { pollUntil } from "../lib/poll.ts";
 import { median, medianMs, ms, type BenchRow } from "./table.ts";
-import { parseWrkOutput, runWrk, type WrkResult } from "./wrk.ts";
+import { runWrk, startWrk, type WrkResult } from "./wrk.ts";
+import { applyCli } from "./apply.bench.ts";
 
 const HOSTS = 10_000;
 const BACKENDS = 10;
@@ -131,30 +130,8 @@ async function renderRows(): Promise<BenchRow[]> {
   ];
 }
 
-function applyCli(runDir: string, file: string): Promise<number> {
-  return new Promise((resolve) => {
-    const child = killOnInterrupt(spawn(process.execPath, ["--import", "tsx", join(REPO_ROOT, "infra/gitops/apply-cli.ts"), "--run-dir", runDir, "--topology", file], { cwd: REPO_ROOT, stdio: "ignore" }));
-    child.once("close", (code) => resolve(code ?? 1));
-  });
-}
-
-/** wrk until stopped, its summary parsed. */
-function startWrk(url: string): { stop: () => Promise<WrkResult> } {
-  const child = killOnInterrupt(spawn("wrk", ["--latency", "-t1", "-c16", "-d600s", "--timeout", "5s", url], { stdio: ["ignore", "pipe", "pipe"] }));
-  let out = "";
-  child.stdout.on("data", (d) => (out += d));
-  return {
-    stop: async () => {
-      child.kill("SIGINT");
-      await new Promise((r) => child.once("close", r));
-      return parseWrkOutput(out);
-    },
-  };
-}
-
 /** Whether a request for `name` is answered by the api backend's server (web-c). */
-async function servedByApi(port: number, name: string): Promise<boolean> {
-  const { request } = await import("node:http");
+function servedByApi(port: number, name: string): Promise<boolean> {
   return new Promise((resolve) => {
     const req = request({ host: "127.0.0.1", port, path: "/", headers: { host: name }, agent: false, timeout: 2000 }, (res) => {
       res.resume();
@@ -200,7 +177,7 @@ async function applyRows(scratch: string): Promise<BenchRow[]> {
       const r = await applyEntries(name, [...entries], probe);
       rows.push({ group: "routing", case: `apply, ${name}: until served`, value: r.served === undefined ? "never" : ms(r.served), note: `idle machine; from starting npm run apply (node included); to verified ${ms(r.total)}; exit ${r.code}; new workers: ${r.reloads} (goal 0)` });
     }
-    const wrk = startWrk(`http://127.0.0.1:${port}/`);
+    const wrk = startWrk(`http://127.0.0.1:${port}/`, CONNECTIONS);
     await new Promise((r) => setTimeout(r, 1000));
     const r = await applyEntries("10,000 replaced under load", Array.from({ length: HOSTS }, (_, i) => ({ host: host(i, "again"), backend: "api" })), host(HOSTS - 1, "again"));
     const load = await wrk.stop();

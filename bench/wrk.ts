@@ -1,5 +1,5 @@
 // Running Debian's wrk against a URL, bounded in time, and reading its summary.
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { killOnInterrupt } from "../lib/interrupt.ts";
 
 export interface WrkResult {
@@ -63,4 +63,18 @@ export function runWrk(url: string, options: WrkOptions): Promise<WrkResult> {
       }
     }));
   });
+}
+
+/** wrk in the background until stopped (SIGINT; 10 minutes at most), its summary parsed then. */
+export function startWrk(url: string, connections: number): { stop: () => Promise<WrkResult> } {
+  const child = killOnInterrupt(spawn("wrk", ["--latency", "-t1", `-c${connections}`, "-d600s", "--timeout", "5s", url], { stdio: ["ignore", "pipe", "pipe"] }));
+  let out = "";
+  child.stdout.on("data", (d) => (out += d));
+  return {
+    stop: async () => {
+      child.kill("SIGINT");
+      await new Promise((r) => child.once("close", r));
+      return parseWrkOutput(out);
+    },
+  };
 }

@@ -10,24 +10,22 @@ import { loadTopologyFile } from "../infra/model/load.ts";
 import { parseTopology } from "../infra/model/parse.ts";
 import type { Topology } from "../infra/model/schema.ts";
 import { withFreePorts } from "../infra/runtime/ports.ts";
-import { recordedProcesses, startLocalStack, type LocalStack } from "../infra/runtime/stack.ts";
 import { expectationsFromTopology, localCa, localStackAccess, START_CHECKS } from "../infra/runtime/verify.ts";
 import { runAssertions } from "../verification/run.ts";
-import { assertNoProcessLeft, makeRunDir } from "./support/stack.ts";
+import { startTopologyStack, type TestStack } from "./support/stack.ts";
 import { REPO_ROOT } from "./support/run-cli.ts";
-import { rmSync } from "node:fs";
 import { join } from "node:path";
 
 describe("the edge example on the real local stack", () => {
   let topology: Topology;
-  let stack: LocalStack;
-  let runDir: string;
+  let running: TestStack;
+  const runDir = () => running.runDir;
   const port = (tls: boolean) => topology.frontends[0]!.binds.find((b) => (b.tlsCertificate !== undefined) === tls)!.port;
   /** One request with its own Host header, over HTTPS when asked (trusting the development CA). */
   const send = (path: string, options: { host?: string; tls?: boolean } = {}) =>
     new Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }>((resolve, reject) => {
       const request = options.tls ? https.request : http.request;
-      const req = request({ host: "127.0.0.1", port: port(options.tls ?? false), path, headers: { host: options.host ?? "www.example.com" }, agent: false, ca: localCa(runDir), servername: "localhost", timeout: 10_000 }, (res) => {
+      const req = request({ host: "127.0.0.1", port: port(options.tls ?? false), path, headers: { host: options.host ?? "www.example.com" }, agent: false, ca: localCa(runDir()), servername: "localhost", timeout: 10_000 }, (res) => {
         let body = "";
         res.setEncoding("utf8").on("data", (c: string) => (body += c)).on("end", () => resolve({ status: res.statusCode!, headers: res.headers, body }));
       });
@@ -37,21 +35,15 @@ describe("the edge example on the real local stack", () => {
   beforeAll(async () => {
     process.env.LB_EDGE_ADMIN_HASH = execFileSync("openssl", ["passwd", "-6", "edge-admin"], { encoding: "utf8" }).trim();
     topology = parseTopology(await withFreePorts(await loadTopologyFile(join(REPO_ROOT, "infra/topologies/edge.ts"))));
-    runDir = makeRunDir();
-    stack = await startLocalStack(topology, { runDir, sidecar: false });
+    running = await startTopologyStack(topology);
   });
   afterAll(async () => {
-    if (stack) {
-      const pids = [...new Set([...stack.processes.map((p) => p.pid), ...((await recordedProcesses(runDir)) ?? []).map((p) => p.pid)])];
-      await stack.stop();
-      assertNoProcessLeft(pids, runDir);
-    }
-    rmSync(runDir, { recursive: true, force: true });
+    await running?.cleanup();
     delete process.env.LB_EDGE_ADMIN_HASH;
   });
 
   it("passes npm start's checks, every route proven by its matches and near misses", async () => {
-    const run = await runAssertions(expectationsFromTopology(topology, { ca: localCa(runDir) }), localStackAccess(stack.plan, () => {}), START_CHECKS);
+    const run = await runAssertions(expectationsFromTopology(topology, { ca: localCa(runDir()) }), localStackAccess(running.stack.plan, () => {}), START_CHECKS);
     const failed = run.results.filter((r) => r.verdict !== "pass");
     assert.deepEqual(failed.map((r) => `${r.assertion}: ${r.measured}`), []);
     const routing = run.results.find((r) => r.assertion === "routing")!;

@@ -2,18 +2,16 @@
 // loopback address) is balanced, health-checked and routed to, and nothing is started for it.
 import assert from "node:assert/strict";
 import http from "node:http";
-import { rmSync } from "node:fs";
 import { afterAll, beforeAll, describe, it } from "vitest";
 import { parseShowStat, serverStates } from "../haproxy/show-stat.ts";
 import { runtimeCommand } from "../haproxy/runtime-api.ts";
 import { parseTopology } from "../infra/model/parse.ts";
 import type { Topology } from "../infra/model/schema.ts";
 import { withFreePorts } from "../infra/runtime/ports.ts";
-import { recordedProcesses, startLocalStack, type LocalStack } from "../infra/runtime/stack.ts";
 import { expectationsFromTopology, localStackAccess, START_CHECKS } from "../infra/runtime/verify.ts";
 import { pollUntil } from "../lib/poll.ts";
 import { runAssertions } from "../verification/run.ts";
-import { assertNoProcessLeft, makeRunDir } from "./support/stack.ts";
+import { startTopologyStack, type TestStack } from "./support/stack.ts";
 import { seedTopology } from "./support/topologies.ts";
 
 const EXTERNAL_ADDRESS = "127.0.0.5";
@@ -21,8 +19,7 @@ const EXTERNAL_ADDRESS = "127.0.0.5";
 describe("a server the stack does not run", () => {
   let service: http.Server;
   let topology: Topology;
-  let stack: LocalStack;
-  let runDir: string;
+  let running: TestStack;
   let requests = 0;
 
   beforeAll(async () => {
@@ -37,23 +34,17 @@ describe("a server the stack does not run", () => {
     const ported = (await withFreePorts(input)) as any;
     ported.backends[1].servers[0].port = (service.address() as { port: number }).port;
     topology = parseTopology(ported);
-    runDir = makeRunDir();
-    stack = await startLocalStack(topology, { runDir, sidecar: false });
+    running = await startTopologyStack(topology);
   });
   afterAll(async () => {
-    if (stack) {
-      const pids = [...new Set([...stack.processes.map((p) => p.pid), ...((await recordedProcesses(runDir)) ?? []).map((p) => p.pid)])];
-      await stack.stop();
-      assertNoProcessLeft(pids, runDir);
-    }
-    rmSync(runDir, { recursive: true, force: true });
+    await running?.cleanup();
     await new Promise((r) => service.close(r));
   });
 
   it("nothing is started for it; HAProxy checks it at its own address and routes to it", async () => {
-    assert.deepEqual(stack.plan.components.filter((c) => c.kind === "web").map((c) => c.name), ["web-a", "web-b"]);
+    assert.deepEqual(running.stack.plan.components.filter((c) => c.kind === "web").map((c) => c.name), ["web-a", "web-b"]);
     const up = await pollUntil(async () => {
-      const billing = serverStates(parseShowStat(await runtimeCommand({ path: stack.plan.sockets.admin }, "show stat"))).find((s) => s.backend === "billing");
+      const billing = serverStates(parseShowStat(await runtimeCommand({ path: running.stack.plan.sockets.admin }, "show stat"))).find((s) => s.backend === "billing");
       return billing?.status === "UP" ? billing : undefined;
     }, { timeoutMs: 10_000, intervalMs: 100 });
     assert.ok(up, "the external server never came UP");
@@ -64,7 +55,7 @@ describe("a server the stack does not run", () => {
   });
 
   it("npm start's checks pass: the route's requests are judged by their status, the default backend in depth", async () => {
-    const run = await runAssertions(expectationsFromTopology(topology), localStackAccess(stack.plan, () => {}), START_CHECKS);
+    const run = await runAssertions(expectationsFromTopology(topology), localStackAccess(running.stack.plan, () => {}), START_CHECKS);
     assert.deepEqual(run.results.filter((r) => r.verdict !== "pass").map((r) => `${r.assertion}: ${r.measured}`), []);
   });
 });

@@ -144,14 +144,15 @@ function entrypointExpectations(topology: Topology, discovered: readonly Discove
       bindPorts([bind]).map((port): EntrypointExpectation => {
         const tls = bind.tlsCertificate !== undefined;
         const outcome = resolveRoute(frontend, rootRequest(bind, port), tlsBind?.port);
+        const servers = outcome.kind === "backend" ? answeringServers(topology, outcome.backend, discovered) : [];
         // The HTTPS redirect's Location is the TLS bind's URL as this machine reaches it.
         const answer: Partial<EntrypointExpectation> =
           outcome.kind === "backend" ? {} : outcome.route === "httpsRedirect" && tlsBind ? { redirectTo: localBindUrl(tlsBind, tlsBind.port) } : outcome.kind === "redirect" ? { redirectTo: outcome.location, redirectStatus: outcome.status } : outcome.kind === "service" ? { anyServer: true } : { answers: outcome.kind === "unrouted" ? 503 : outcome.status };
         return {
           frontend: frontend.name,
           url: localBindUrl(bind, port),
-          servers: outcome.kind === "backend" ? (answeringServers(topology, outcome.backend, discovered) ?? []) : [],
-          ...(outcome.kind === "backend" && answeringServers(topology, outcome.backend, discovered) === undefined && { anyServer: true }),
+          servers: servers ?? [],
+          ...(servers === undefined && { anyServer: true }),
           ...answer,
           ...(tls && { tls: { minVersion: topology.global.tls.minVersion, http2: bind.http2 } }),
           ...(tls && frontend.hsts && { hsts: hstsValue(frontend.hsts) }),
@@ -176,8 +177,10 @@ function routingExpectations(topology: Topology, options: ExpectationOptions): R
       if (!bind) return [];
       const base = { route, kind, url: localBindUrl(bind, bind.port), method: request.method, host: request.host ?? "", target: `${request.path}${request.query !== undefined ? `?${request.query}` : ""}`, headers: (request.headers ?? []).map(([n, v]): [string, string] => [n, v]), source: request.source };
       switch (expected.kind) {
-        case "backend":
-          return [{ ...base, status: 200, ...(answeringServers(topology, expected.backend, options.discovered ?? []) && { servers: answeringServers(topology, expected.backend, options.discovered ?? []) }), outcome: `backend ${expected.backend} (${expected.route})` }];
+        case "backend": {
+          const servers = answeringServers(topology, expected.backend, options.discovered ?? []);
+          return [{ ...base, status: 200, ...(servers && { servers }), outcome: `backend ${expected.backend} (${expected.route})` }];
+        }
         case "redirect":
           return [{ ...base, status: expected.status, location: expected.location, outcome: `redirect ${expected.status} to ${expected.location} (${expected.route})` }];
         case "respond":

@@ -38,7 +38,11 @@ export async function startTestStack(edit: (t: any) => void = () => {}, options:
   const input = seedTopology() as any;
   input.services = { ...input.services, prometheus: { port: 9090, scrapeInterval: "1s" }, sidecar: { port: 9101, pollInterval: "1s" } };
   edit(input);
-  const topology = parseTopology(await withFreePorts(input as TopologyInput));
+  return startTopologyStack(parseTopology(await withFreePorts(input as TopologyInput)), options);
+}
+
+/** The local stack for a topology already on free ports, in a fresh run directory, with the same cleanup. */
+export async function startTopologyStack(topology: Topology, options: { sidecar?: boolean; certsDir?: string } = {}): Promise<TestStack> {
   const runDir = makeRunDir();
   const stack = await startLocalStack(topology, { runDir, sidecar: options.sidecar ?? false, certsDir: options.certsDir });
   return {
