@@ -18,6 +18,9 @@ declare -A runtime=(
   [git]=git
   # The name server of topologies whose backends discover their servers through DNS.
   [dnsmasq]=dnsmasq-base
+  # The Redis and PostgreSQL servers a topology's TCP backends run on the local stack (infra/topologies/data.ts).
+  [redis-server]=redis-server
+  [redis-cli]=redis-tools
 )
 declare -A testing=(
   [wrk]=wrk
@@ -25,6 +28,8 @@ declare -A testing=(
   [prometheus-haproxy-exporter]=prometheus-haproxy-exporter
   [curl]=curl
   [socat]=socat
+  # redis-benchmark, for the TCP benchmarks (redis-tools, like redis-cli).
+  [redis-benchmark]=redis-tools
   # The CDKTF stack deployed for real (npm run containers): podman with runc, a Debian bootstrapper.
   [podman]=podman
   [runc]=runc
@@ -37,6 +42,8 @@ need() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || missing+=("
 for bin in "${!runtime[@]}"; do need "$bin" "${runtime[$bin]}"; done
 # Flask is imported by Debian's python3 (the one gunicorn runs), not by whatever python3 is first on PATH.
 /usr/bin/python3 -c 'import flask' >/dev/null 2>&1 || missing+=(python3-flask)
+# PostgreSQL's server lives off PATH, under its major version.
+ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || missing+=(postgresql)
 if [ "$profile" = test ]; then
   for bin in "${!testing[@]}"; do need "$bin" "${testing[$bin]}"; done
   # podman's network helpers live off PATH.
@@ -59,7 +66,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
     exit 1
   fi
   # Debian starts packaged daemons on install where an init system runs; the stack starts its own.
-  for service in haproxy prometheus prometheus-alertmanager prometheus-haproxy-exporter; do
+  for service in haproxy prometheus prometheus-alertmanager prometheus-haproxy-exporter redis-server postgresql; do
     $sudo service "$service" stop >/dev/null 2>&1 || true
   done
 fi

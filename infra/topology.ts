@@ -56,7 +56,7 @@ export const topology = defineTopology({
     {
       name: "flask_servers",
       balance: "roundrobin",
-      healthCheck: { method: "GET", path: "/status", expectStatus: 200 },
+      healthCheck: { http: { method: "GET", path: "/status", expectStatus: 200 } },
       cookie: { name: "SERVER", insert: true, indirect: true, nocache: true, secure: false, httponly: true },
       // The seed had "fall 1 rise 5" with the default inter 2s: measured to lose requests while a
       // server dies and to take ~10 s to bring it back. These values lost none (see bench/).

@@ -112,7 +112,7 @@ describe("npm run apply on a running stack", () => {
     const before = configSha();
     const broken = topology("broken.json", (t) => {
       t.backends[0].servers[0].weight = 3;
-      t.backends[0].healthCheck.expectStatus = 418;
+      t.backends[0].healthCheck.http.expectStatus = 418;
     });
     const result = await apply(broken);
     assert.equal(result.code, 1, result.stdout);

@@ -147,7 +147,7 @@ describe.skipIf(unavailable !== undefined)(`the CDKTF stack on podman (npm run c
     const ids = async () => Object.fromEntries((await engine.client.listContainers(`${STACK_LABEL}=lb-containers-test`)).map((c) => [c.Names[0]!.replace(/^\//, ""), c.Id]));
     const withGroup = (instances: number) => {
       const t = structuredClone(topology) as any;
-      t.backends.push({ name: "pool", healthCheck: { path: "/status" }, discovery: { name: "pool", dnsName: "pool.lb.internal", port: 5100, maxServers: 4, instances, inter: "500ms", fall: 2, rise: 2 } });
+      t.backends.push({ name: "pool", healthCheck: { http: { path: "/status" } }, discovery: { name: "pool", dnsName: "pool.lb.internal", port: 5100, maxServers: 4, instances, inter: "500ms", fall: 2, rise: 2 } });
       writeFileSync(topologyFile, JSON.stringify(t));
     };
     const poolUp = async () => {

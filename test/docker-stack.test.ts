@@ -149,7 +149,7 @@ describe("the CDKTF stack for the default topology", () => {
     for (const server of topology.backends[0]!.servers) {
       const c = byName[server.address];
       assert.deepEqual(c.env, [`INSTANCE_NAME=${server.name}`, `BIND=0.0.0.0:${server.port}`, "PYTHONDONTWRITEBYTECODE=1"]);
-      assert.deepEqual(c.healthcheck.test, ["CMD", "curl", "-fsS", "-o", "/dev/null", `http://127.0.0.1:${server.port}${topology.backends[0]!.healthCheck!.path}`]);
+      assert.deepEqual(c.healthcheck.test, ["CMD", "curl", "-fsS", "-o", "/dev/null", `http://127.0.0.1:${server.port}${topology.backends[0]!.healthCheck!.http!.path}`]);
       assert.equal(c.healthcheck.interval, server.inter);
       assert.equal(c.healthcheck.retries, server.fall);
     }

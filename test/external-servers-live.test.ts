@@ -29,7 +29,7 @@ describe("a server the stack does not run", () => {
     });
     await new Promise<void>((resolve) => service.listen(0, EXTERNAL_ADDRESS, resolve));
     const input = seedTopology() as any;
-    input.backends.push({ name: "billing", healthCheck: { method: "GET", path: "/health", expectStatus: 200 }, servers: [{ name: "billing-1", address: EXTERNAL_ADDRESS, port: 1, external: true, inter: "500ms", rise: 1 }] });
+    input.backends.push({ name: "billing", healthCheck: { http: { method: "GET", path: "/health", expectStatus: 200 } }, servers: [{ name: "billing-1", address: EXTERNAL_ADDRESS, port: 1, external: true, inter: "500ms", rise: 1 }] });
     input.frontends[0].routes = [{ name: "billing", when: { pathPrefix: "/billing" }, backend: "billing" }];
     const ported = (await withFreePorts(input)) as any;
     ported.backends[1].servers[0].port = (service.address() as { port: number }).port;

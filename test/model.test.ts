@@ -48,7 +48,7 @@ describe("defaults", () => {
         maxRequestBodyBytes: 10485760,
         retryOn: ["conn-failure", "empty-response", "response-timeout"],
       },
-      frontends: [{ name: "web", binds: [{ address: "*", port: 80, http2: true }], defaultBackend: "app", forwardfor: true, errorPages: [], httpsRedirect: false, conditions: {}, routes: [], routeTables: [], requestRules: [], responseRules: [], rateLimits: [] }],
+      frontends: [{ name: "web", binds: [{ address: "*", dualStack: false, port: 80, http2: true, strictSni: false }], defaultBackend: "app", inspectDelay: "5s", tcpKeepAlive: false, errorPages: [], httpsRedirect: false, conditions: {}, routes: [], routeTables: [], requestRules: [], responseRules: [], rateLimits: [] }],
       userlists: [],
       lua: { scripts: [] },
       backends: [{
@@ -57,6 +57,9 @@ describe("defaults", () => {
         servers: [{ name: "a", address: "10.0.0.1", port: 8080, check: true, inter: "2s", fall: 3, rise: 2, weight: 1, backup: false, external: false, disabled: false }],
         requestRules: [],
         responseRules: [],
+        shutdownSessionsOnDown: false,
+        shutdownBackupSessionsOnUp: false,
+        tcpKeepAlive: false,
       }],
       monitoring: { address: "*", port: 8404, statsUri: "/stats", statsRefresh: "10s", metricsPath: "/metrics", statsOnPublicAddress: false },
       services: {
@@ -138,8 +141,8 @@ describe("invalid topologies are refused with a message naming the field and wha
     ["a bind range that runs backwards", (t) => (t.frontends[0].binds[0].lastPort = 59999), [
       "frontends.http_front.binds[0].lastPort: the range 60000-59999 runs backwards: lastPort must be at least port",
     ]],
-    ["a directive smuggled into a health-check path", (t) => (t.backends[0].healthCheck.path = "/status\n    server evil 10.0.0.1:80"), [
-      'backends.flask_servers.healthCheck.path: "/status\\n    server evil 10.0.0.1:80" is not a request path: start with "/" and use no spaces, quotes or "#"',
+    ["a directive smuggled into a health-check path", (t) => (t.backends[0].healthCheck.http.path = "/status\n    server evil 10.0.0.1:80"), [
+      'backends.flask_servers.healthCheck.http.path: "/status\\n    server evil 10.0.0.1:80" is not a request path: start with "/" and use no spaces, quotes or "#"',
     ]],
     ["a comment smuggled into an address", (t) => (t.backends[0].servers[0].address = "web-a#x"), [
       'backends.flask_servers.servers.web-a.address: "web-a#x" is not a host: use a host name, an IPv4 address or "*"',
@@ -173,9 +176,9 @@ describe("invalid topologies are refused with a message naming the field and wha
       'frontends.http_front.errorPages[0].file: "../../etc/passwd" is not a file name: use letters, digits and "._-", no directories',
     ]],
     ["HTTP features in mode tcp", (t) => (t.defaults.mode = "tcp"), [
-      'frontends.http_front.forwardfor: X-Forwarded-For needs HTTP, but defaults.mode is "tcp": remove it or use mode "http"',
-      'frontends.http_front.errorPages: an error page needs HTTP, but defaults.mode is "tcp": remove it or use mode "http"',
-      'backends.flask_servers.cookie: cookie persistence needs HTTP, but defaults.mode is "tcp": remove it or use mode "http"',
+      'frontends.http_front.forwardfor: X-Forwarded-For needs HTTP, but the frontend is in mode tcp: remove it or use mode "http"',
+      'frontends.http_front.errorPages: an error page needs HTTP, but the frontend is in mode tcp: remove it or use mode "http"',
+      'backends.flask_servers.cookie: cookie persistence needs HTTP, but the backend is in mode tcp: remove it or use mode "http"',
     ]],
     ["the monitoring name taken by a frontend", (t) => (t.frontends[0].name = "monitoring"), [
       'frontends.monitoring.name: "monitoring" is reserved for the monitoring listener: pick another name',

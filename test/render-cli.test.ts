@@ -115,7 +115,7 @@ describe("npm run render with TLS binds and error pages", () => {
 
   it("--certs-dir with the file: haproxy -c reads that certificate", async () => {
     const dir = mkdtempSync(join(work, "certs-"));
-    await writeSelfSignedCertificates(dir, ["site.pem"]);
+    await writeSelfSignedCertificates(dir, [{ name: "site.pem", kind: "certificate" }]);
     const result = await runCli(CLI, ["--topology", tlsTopology(), "--certs-dir", dir]);
     assert.equal(result.code, 0, result.stderr);
     assert.doesNotMatch(result.stderr, /throwaway/);

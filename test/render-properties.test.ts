@@ -36,7 +36,7 @@ const STRING_FIELDS: [field: string, safe: string, set: (t: any, v: string) => v
   ["server name", "safe", (t, v) => (t.backends[0].servers[0].name = v)],
   ["server address", "safe", (t, v) => (t.backends[0].servers[0].address = v)],
   ["bind address", "safe", (t, v) => (t.frontends[0].binds[0].address = v)],
-  ["health-check path", "/x", (t, v) => (t.backends[0].healthCheck.path = v)],
+  ["health-check path", "/x", (t, v) => (t.backends[0].healthCheck.http.path = v)],
   ["cookie name", "safe", (t, v) => (t.backends[0].cookie.name = v)],
   ["server cookie", "safe", (t, v) => (t.backends[0].servers[0].cookie = v)],
   ["stats socket path", "/x", (t, v) => (t.global.statsSocket.path = v)],

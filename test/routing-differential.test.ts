@@ -172,7 +172,7 @@ describe("routing: the resolver and the real HAProxy agree", () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), "routing-diff-"));
-    await writeSelfSignedCertificates(join(dir, "certs"), ["site.pem"]);
+    await writeSelfSignedCertificates(join(dir, "certs"), [{ name: "site.pem", kind: "certificate" }]);
     for (const name of BACKENDS) {
       const server = http.createServer((req, res) => {
         req.resume();

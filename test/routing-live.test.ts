@@ -18,7 +18,7 @@ function routedSeed(t: any): void {
   t.global.hardStopAfter = "5s";
   t.backends.push({
     name: "api",
-    healthCheck: { method: "GET", path: "/status", expectStatus: 200 },
+    healthCheck: { http: { method: "GET", path: "/status", expectStatus: 200 } },
     servers: [{ name: "web-c", address: "web-c", port: 5003, inter: "500ms", fall: 2, rise: 2 }],
     requestRules: [{ addPrefix: "/v1" }],
     responseRules: [{ addHeader: { name: "X-Backend", value: "api" } }],

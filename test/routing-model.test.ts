@@ -159,11 +159,21 @@ describe("routing in the model: refused at load with the field's path", () => {
   });
 
   it("the example frontend itself is valid", () => assert.deepEqual(problemsOf(routed()), []));
-  it("routes need HTTP", () => {
+  it("a TCP frontend's routes test what a connection shows (no request), and only send or refuse", () => {
     const input = routed();
     input.defaults = { mode: "tcp", httplog: false };
-    input.frontends[0].forwardfor = false;
-    assert.ok(problemsOf(input).includes('frontends.edge.routes: HTTP routing needs HTTP, but defaults.mode is "tcp": remove it or use mode "http"'));
+    const why = "a TCP frontend sees no HTTP request: use sni, alpn, source or destinationPort, or mode http";
+    assert.deepEqual(problemsOf(input), [
+      `frontends.edge.routes.api-v2.when: pathPrefix, header: ${why}`,
+      `frontends.edge.routes.api.when: pathPrefix: ${why}`,
+      `frontends.edge.routes.admin.when: pathPrefix: ${why}`,
+      "frontends.edge.routes.tenants.table: table needs HTTP: a TCP frontend's routes send to a backend or deny",
+      "frontends.edge.routeTables: route tables look up the Host header: a TCP frontend has none; use routes with sni",
+    ]);
+  });
+  it("an HTTP frontend terminates TLS itself: it matches the host, not the ClientHello", () => {
+    const input = routed((f) => f.routes.unshift({ when: { sni: "db.example.com" }, backend: "site" }));
+    assert.deepEqual(problemsOf(input), ["frontends.edge.routes[0].when: sni: an HTTP frontend terminates TLS itself: match the host instead, or use mode tcp to pass TLS through"]);
   });
 });
 

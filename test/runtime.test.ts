@@ -171,7 +171,7 @@ describe("pre-flight and start failures leave nothing running", () => {
   });
 
   it("a server that never passes its health check is named with HAProxy's verdict, and everything stops", async () => {
-    const topology = parseTopology(await withFreePorts(editedTopology((t) => (t.backends[0].healthCheck.expectStatus = 418))));
+    const topology = parseTopology(await withFreePorts(editedTopology((t) => (t.backends[0].healthCheck.http.expectStatus = 418))));
     const runDir = makeRunDir();
     try {
       await assert.rejects(startLocalStack(topology, { runDir }), (error: unknown) => {

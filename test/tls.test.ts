@@ -135,7 +135,7 @@ describe("TLS with the user's certificate (--certs-dir)", () => {
   afterAll(() => rmSync(certsDir, { recursive: true, force: true }));
 
   it("HAProxy serves the certificate from the directory given, and no development CA is made", async () => {
-    await writeSelfSignedCertificates(certsDir, ["site.pem"]);
+    await writeSelfSignedCertificates(certsDir, [{ name: "site.pem", kind: "certificate" }]);
     const given = new X509Certificate(readFileSync(join(certsDir, "site.pem")));
     const running = await startTestStack((t) => t.frontends[0].binds.push({ port: 60443, tlsCertificate: "site.pem" }), { certsDir });
     try {

@@ -72,6 +72,21 @@ export interface EntrypointExpectation {
   answers?: number;
   /** The Strict-Transport-Security value expected on HTTPS answers. */
   hsts?: string;
+  /** A TCP frontend's port: what a connection must show (url is tcp://...); the HTTP fields do not apply. */
+  tcp?: TcpProbe;
+}
+
+/**
+ * What a connection to a TCP port must show: it opens; Redis answers PING; PostgreSQL answers its
+ * SSL request; a TLS handshake naming serverName is completed by a server whose verified
+ * certificate carries that name (TLS passed through to it); or the connection is refused.
+ */
+export interface TcpProbe {
+  probe: "connect" | "redis" | "postgresql" | "tls" | "refused";
+  /** The SNI a tls or refused probe sends. */
+  serverName?: string;
+  /** The backend the routes send it to, for the report. */
+  backend?: string;
 }
 
 export interface SecurityExpectation {
@@ -338,6 +353,8 @@ export interface EntrypointMeasurement {
     /** A handshake offering only the version below the minimum: refused by the server, or not. */
     belowMinimum?: { offered: string; outcome: string };
   };
+  /** A TCP probe's outcome: what it saw, and whether that is what the probe looks for. */
+  tcp?: { serverName?: string; ok: boolean; saw: string };
 }
 
 /** Pure: every port of every frontend answers as the model says (backend, TLS, redirect, HSTS). */
@@ -399,10 +416,14 @@ export function judgeRouting(expected: readonly RoutingExpectation[], measured: 
 export function judgeEntrypoints(expected: readonly EntrypointExpectation[], measured: readonly EntrypointMeasurement[]): AssertionResult {
   const problems: string[] = [];
   for (const ep of expected) {
-    const m = measured.find((x) => x.url === ep.url);
-    const say = (problem: string) => problems.push(`${ep.frontend} ${ep.url}: ${problem}`);
+    const m = measured.find((x) => x.url === ep.url && x.tcp?.serverName === ep.tcp?.serverName);
+    const say = (problem: string) => problems.push(`${ep.frontend} ${ep.url}${ep.tcp?.serverName ? ` (SNI ${ep.tcp.serverName})` : ""}: ${problem}`);
     if (!m) {
       say("not measured");
+      continue;
+    }
+    if (ep.tcp) {
+      if (!m.tcp?.ok) say(`${tcpProbeGoal(ep.tcp)}, but ${m.tcp?.saw ?? m.error ?? "nothing was seen"}`);
       continue;
     }
     if (m.error) say(m.error);
@@ -431,6 +452,23 @@ export function judgeEntrypoints(expected: readonly EntrypointExpectation[], mea
     measured: problems.length ? problems.join("; ") : `${measured.length} ports as expected${measured.some((m) => m.tls) ? ` (TLS: ${[...new Set(measured.flatMap((m) => (m.tls ? [`${m.tls.protocol} ${m.tls.alpn || "no ALPN"}`] : [])))].join(", ")})` : ""}`,
     data: { measured },
   };
+}
+
+/** What a TCP probe looks for, as the report says it. */
+export function tcpProbeGoal(p: TcpProbe): string {
+  const to = p.backend ? ` (backend ${p.backend})` : "";
+  switch (p.probe) {
+    case "connect":
+      return `a connection opens${to}`;
+    case "redis":
+      return `Redis answers PING with +PONG${to}`;
+    case "postgresql":
+      return `PostgreSQL answers an SSL request${to}`;
+    case "tls":
+      return `a handshake for ${p.serverName ?? "no name"} completes with a verified certificate for that name${to}`;
+    case "refused":
+      return `a handshake for ${p.serverName ?? "no name"} is refused`;
+  }
 }
 
 const tlsRank = (version: string) => ["TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"].indexOf(version);

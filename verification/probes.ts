@@ -3,10 +3,11 @@
 // decides what the numbers mean.
 import http from "node:http";
 import https from "node:https";
-import { connect as tlsConnect, type ConnectionOptions } from "node:tls";
+import { connect as netConnect } from "node:net";
+import { checkServerIdentity, connect as tlsConnect, type ConnectionOptions } from "node:tls";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Pool } from "undici";
-import type { EntrypointExpectation, EntrypointMeasurement, RoutingExpectation, RoutingMeasurement, SecurityExpectation, SecurityMeasurement } from "./judge.ts";
+import type { EntrypointExpectation, EntrypointMeasurement, TcpProbe, RoutingExpectation, RoutingMeasurement, SecurityExpectation, SecurityMeasurement } from "./judge.ts";
 import { freshLoopbackSource, serverName } from "./traffic.ts";
 
 const TIMEOUT_MS = 5000;
@@ -52,6 +53,7 @@ const BELOW = { "TLSv1.2": "TLSv1.1", "TLSv1.3": "TLSv1.2" } as const;
 export type SourceChoice = () => string | undefined;
 
 export async function probeEntrypoint(ep: EntrypointExpectation, ca: string | undefined, source: SourceChoice, serverNames: Record<string, string> = {}): Promise<EntrypointMeasurement> {
+  if (ep.tcp) return { url: ep.url, tcp: { serverName: ep.tcp.serverName, ...(await probeTcp(new URL(ep.url), ep.tcp, ca, source())) } };
   const measurement: EntrypointMeasurement = { url: ep.url };
   try {
     const reply = await requestOnce(ep.url, { ca, localAddress: source() });
@@ -151,4 +153,52 @@ export async function measureSecurity(url: string, expected: SecurityExpectation
     }
   }
   return m;
+}
+
+/** Opens a connection to a TCP port and, by the probe, speaks a few bytes of its protocol. */
+export function probeTcp(url: URL, p: TcpProbe, ca: string | undefined, localAddress?: string): Promise<{ ok: boolean; saw: string }> {
+  const target = { host: url.hostname, port: Number(url.port), localAddress };
+  if (p.probe === "tls" || p.probe === "refused") {
+    return new Promise((resolve) => {
+      const socket = tlsConnect({ ...target, servername: p.serverName, ca, rejectUnauthorized: false }, () => {
+        const certificate = socket.getPeerCertificate();
+        const names = certificate.subjectaltname ?? certificate.subject?.CN ?? "no name";
+        const mismatch = p.serverName ? checkServerIdentity(p.serverName, certificate) : undefined;
+        socket.end();
+        if (p.probe === "refused") return resolve({ ok: false, saw: `a handshake completed (certificate for ${names})` });
+        if (!socket.authorized) return resolve({ ok: false, saw: `a certificate whose chain does not verify (${socket.authorizationError})` });
+        resolve({ ok: mismatch === undefined, saw: `a certificate for ${names}${mismatch ? `, not ${p.serverName}` : ""}` });
+      });
+      socket.setTimeout(TIMEOUT_MS, () => socket.destroy(new Error(`no handshake within ${TIMEOUT_MS} ms`)));
+      socket.on("error", (error: NodeJS.ErrnoException) => resolve({ ok: p.probe === "refused", saw: `the connection ended without a handshake (${error.code ?? error.message})` }));
+    });
+  }
+  const hello = p.probe === "redis" ? Buffer.from("PING\r\n") : p.probe === "postgresql" ? Buffer.from([0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f]) : undefined;
+  return new Promise((resolve) => {
+    let answer = Buffer.alloc(0);
+    const socket = netConnect(target, () => {
+      if (!hello) {
+        socket.end();
+        return resolve({ ok: true, saw: "a connection" });
+      }
+      socket.write(hello);
+    });
+    const judge = () => {
+      const text = answer.toString("latin1");
+      if (p.probe === "redis") return text.includes("\r\n") ? { ok: text.startsWith("+PONG"), saw: JSON.stringify(text.trim()) } : undefined;
+      // PostgreSQL answers an SSL request with one byte: S (it will speak TLS) or N (it will not).
+      return answer.length >= 1 ? { ok: text[0] === "S" || text[0] === "N", saw: `${JSON.stringify(text.slice(0, 1))} to the SSL request` } : undefined;
+    };
+    socket.on("data", (chunk: Buffer) => {
+      answer = Buffer.concat([answer, chunk]);
+      const verdict = judge();
+      if (verdict) {
+        socket.destroy();
+        resolve(verdict);
+      }
+    });
+    socket.setTimeout(TIMEOUT_MS, () => socket.destroy(new Error(`no answer within ${TIMEOUT_MS} ms`)));
+    socket.on("error", (error: NodeJS.ErrnoException) => resolve({ ok: false, saw: error.code ?? error.message }));
+    socket.on("close", () => resolve({ ok: false, saw: answer.length ? `only ${JSON.stringify(answer.toString("latin1"))}` : "the connection closed without an answer" }));
+  });
 }

@@ -15,3 +15,7 @@ accesslog = os.environ.get("ACCESS_LOG", "-") or None
 errorlog = "-"
 loglevel = "info"
 proc_name = os.environ.get("INSTANCE_NAME", "web")
+# TLS, for a server that keeps its own certificate (HAProxy passes its TLS through, or verifies it):
+# one PEM file holding the certificate and its key.
+if os.environ.get("TLS_CERTIFICATE"):
+    certfile = keyfile = os.environ["TLS_CERTIFICATE"]

@@ -5,6 +5,8 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Topology } from "../model/schema.ts";
 import { bindPorts, runsInstances, serverCount } from "../model/schema.ts";
+import { httpCheckPath } from "../model/checks.ts";
+import { refuseNonWebServers } from "../render/targets.ts";
 import { parseDuration } from "../../haproxy/duration.ts";
 import { TEMPLATES_DIR } from "../render/render.ts";
 import { renderPrometheusConfig } from "../render/prometheus.ts";
@@ -195,6 +197,7 @@ function webContainers(topology: Topology): ContainerDeclaration[] {
   const image: BuiltImage = { kind: "build", name: `${topology.name}-web:local`, context: "apps/web", dockerfile: "Dockerfile", sources: { files: ["apps/web"], bundles: [] } };
   const webs = new Map<string, ContainerDeclaration>();
   for (const backend of topology.backends) {
+    refuseNonWebServers(backend, "docker");
     for (const server of backend.servers.filter((s) => !s.external)) {
       const existing = webs.get(server.address);
       if (existing) {
@@ -203,7 +206,7 @@ function webContainers(topology: Topology): ContainerDeclaration[] {
         }
         continue;
       }
-      webs.set(server.address, webContainer({ name: server.address, alias: server.address, instance: server.name, port: server.port, healthPath: backend.healthCheck?.path, checks: server, image }));
+      webs.set(server.address, webContainer({ name: server.address, alias: server.address, instance: server.name, port: server.port, healthPath: httpCheckPath(backend), checks: server, image }));
     }
   }
   return [...webs.values(), ...groupContainers(topology, image)];
@@ -223,7 +226,7 @@ function groupContainers(topology: Topology, image: BuiltImage): ContainerDeclar
       throw new TargetPlanError(`backends.${backend.name}.discovery.record: on the docker target the group's name is a network alias, which Docker's name server answers with A records only: use "A" (or give resolver.nameservers that serve the ${group.record} records)`);
     }
     return Array.from({ length: group.instances }, (_, i) =>
-      webContainer({ name: `${group.name}-${i + 1}`, alias: group.dnsName, instance: `${group.name}-${i + 1}`, port: group.port!, healthPath: backend.healthCheck?.path, checks: group, image }),
+      webContainer({ name: `${group.name}-${i + 1}`, alias: group.dnsName, instance: `${group.name}-${i + 1}`, port: group.port!, healthPath: httpCheckPath(backend), checks: group, image }),
     );
   });
 }

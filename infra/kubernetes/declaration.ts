@@ -19,6 +19,8 @@ import type { IHorizontalPodAutoscaler } from "kubernetes-models/autoscaling/v2/
 import type { IIoK8sApiCoreV1Container as Container, IIoK8sApiCoreV1PodSpec as PodSpec } from "kubernetes-models/v1";
 import { parseDuration } from "../../haproxy/duration.ts";
 import { bindPorts, recordRemovalMs, runsInstances, serverCount, type Backend, type ServerGroup, type Topology } from "../model/schema.ts";
+import { httpCheckPath } from "../model/checks.ts";
+import { refuseNonWebServers } from "../render/targets.ts";
 import { renderHaproxyConfig, TEMPLATES_DIR } from "../render/render.ts";
 import { mapFiles } from "../render/routing.ts";
 import { readLuaScripts } from "../render/lua.ts";
@@ -294,7 +296,8 @@ function webObjects(topology: Topology, meta: Meta): PlannedObject[] {
   const objects: PlannedObject[] = [];
   const seen = new Set<string>();
   for (const backend of topology.backends) {
-    const healthPath = backend.healthCheck?.path ?? WEB_APP_PATHS.status;
+    refuseNonWebServers(backend, "kubernetes");
+    const healthPath = httpCheckPath(backend) ?? WEB_APP_PATHS.status;
     for (const server of backend.servers) {
       if (server.external || server.address.includes(".") || seen.has(server.address)) continue; // reached as it is, outside the cluster
       seen.add(server.address);
@@ -311,7 +314,7 @@ function webObjects(topology: Topology, meta: Meta): PlannedObject[] {
 function groupObjects(topology: Topology, backend: Backend, group: ServerGroup, meta: Meta): PlannedObject[] {
   if (group.record !== "A") throw new TargetPlanError(`backends.${backend.name}.discovery.record: the Kubernetes stack's group is a headless Service, resolved as A records: use "A" (or give resolver.nameservers that serve the ${group.record} records)`);
   const name = kubernetesName(group.name, `backends.${backend.name}.discovery.name`);
-  const healthPath = backend.healthCheck?.path ?? WEB_APP_PATHS.status;
+  const healthPath = httpCheckPath(backend) ?? WEB_APP_PATHS.status;
   return [
     webDeployment(topology, name, group.port!, healthPath, Math.max(1, group.instances), meta, group),
     webService(name, group.port!, meta, true),

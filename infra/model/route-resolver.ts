@@ -18,6 +18,11 @@ export interface RouteRequest {
   /** The client's address. */
   source: string;
   tls: boolean;
+  /** A TCP connection's TLS ClientHello: the server name it asks for, the protocols it offers. */
+  sni?: string;
+  alpn?: readonly string[];
+  /** The port the client connected to. */
+  destinationPort?: number;
 }
 
 /** What the frontend does with a request; `route` names the rule that decided ("routes.2", a route's name, "defaultBackend"...). */
@@ -70,6 +75,17 @@ function valueMatches(values: string[], m: NonNullable<Condition["header"]>): bo
   return values.some((v) => regex.test(v));
 }
 
+/** Whether a lower-case name is one of `patterns` ("*.example.com": exactly one label in front of ".example.com"). */
+function nameMatches(name: string | undefined, patterns: readonly string[]): boolean {
+  if (name === undefined) return false;
+  return patterns.some((h) => {
+    const want = h.toLowerCase();
+    if (!want.startsWith("*.")) return name === want;
+    const label = name.slice(0, name.length - want.length + 1);
+    return name.endsWith(want.slice(1)) && label.length > 0 && !label.includes(".");
+  });
+}
+
 /** Whether `request` meets `condition` (named conditions written out). */
 export function conditionHolds(condition: Condition, request: RouteRequest): boolean {
   const host = routeHost(request.host);
@@ -77,16 +93,10 @@ export function conditionHolds(condition: Condition, request: RouteRequest): boo
   if (condition.all) return condition.all.every((c) => conditionHolds(c, request));
   if (condition.any) return condition.any.some((c) => conditionHolds(c, request));
   if (condition.not) return !conditionHolds(condition.not, request);
-  if (condition.host !== undefined) {
-    if (host === undefined) return false;
-    return asList(condition.host).some((h) => {
-      const want = h.toLowerCase();
-      if (!want.startsWith("*.")) return host === want;
-      // "*.example.com": exactly one label in front of ".example.com".
-      const label = host.slice(0, host.length - want.length + 1);
-      return host.endsWith(want.slice(1)) && label.length > 0 && !label.includes(".");
-    });
-  }
+  if (condition.host !== undefined) return nameMatches(host, asList(condition.host));
+  if (condition.sni !== undefined) return nameMatches(request.sni?.toLowerCase(), asList(condition.sni));
+  if (condition.alpn !== undefined) return asList(condition.alpn).some((p) => request.alpn?.includes(p) === true);
+  if (condition.destinationPort !== undefined) return request.destinationPort !== undefined && asList(condition.destinationPort).includes(request.destinationPort);
   if (condition.path !== undefined) return asList(condition.path).includes(path);
   if (condition.pathPrefix !== undefined) return asList(condition.pathPrefix).some((p) => (p.endsWith("/") ? path.startsWith(p) : path === p || path.startsWith(`${p}/`)));
   if (condition.pathBegins !== undefined) return asList(condition.pathBegins).some((p) => path.startsWith(p));

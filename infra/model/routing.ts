@@ -94,8 +94,15 @@ export const HeaderCondition = z.strictObject({ name: HeaderName, ...ValueMatch 
 export const QueryCondition = z.strictObject({ name: QueryName, ...ValueMatch }).superRefine(exactlyOneMatch);
 
 /** The kinds a condition can be: each condition object has exactly one of these keys. */
-export const CONDITION_KINDS = ["host", "path", "pathPrefix", "pathBegins", "pathSuffix", "pathRegex", "method", "header", "query", "source", "tls", "all", "any", "not", "condition"] as const;
+export const CONDITION_KINDS = ["host", "path", "pathPrefix", "pathBegins", "pathSuffix", "pathRegex", "method", "header", "query", "source", "tls", "sni", "alpn", "destinationPort", "all", "any", "not", "condition"] as const;
 export type ConditionKind = (typeof CONDITION_KINDS)[number];
+/** What only an HTTP frontend can see (the request), and only a TCP one (a TLS ClientHello it passes through). */
+export const HTTP_CONDITION_KINDS: readonly ConditionKind[] = ["host", "path", "pathPrefix", "pathBegins", "pathSuffix", "pathRegex", "method", "header", "query"];
+export const TCP_CONDITION_KINDS: readonly ConditionKind[] = ["sni", "alpn"];
+
+/** A protocol a client offers through ALPN ("h2", "http/1.1", "postgresql"). */
+const AlpnProtocol = z.string().regex(/^[A-Za-z0-9._\/-]{1,64}$/, { error: (iss) => `${show(iss.input)} is not an ALPN protocol: use e.g. "h2" or "http/1.1"` });
+const DestinationPort = z.number().int().min(1, { error: "a port is 1 to 65535" }).max(65535, { error: "a port is 1 to 65535" });
 
 /**
  * What a request must be for a route to take it: exactly one key. Hosts compare without regard to
@@ -119,6 +126,12 @@ export interface Condition {
   source?: string | string[];
   /** The request came over TLS (true) or plain HTTP (false). */
   tls?: boolean;
+  /** TCP frontends: the server name of the TLS ClientHello passed through (any of these; "*.example.com" as for host). */
+  sni?: string | string[];
+  /** TCP frontends: a protocol the ClientHello offers through ALPN. */
+  alpn?: string | string[];
+  /** The port the client connected to (a frontend with several binds). */
+  destinationPort?: number | number[];
   all?: Condition[];
   any?: Condition[];
   not?: Condition;
@@ -139,6 +152,9 @@ export const Condition: z.ZodType<Condition, z.input<z.ZodType<Condition>>> = z
     query: QueryCondition.optional(),
     source: oneOrMore(Cidr).optional(),
     tls: z.boolean().optional(),
+    sni: oneOrMore(RouteHost).optional(),
+    alpn: oneOrMore(AlpnProtocol).optional(),
+    destinationPort: oneOrMore(DestinationPort).optional(),
     get all() {
       return z.array(Condition).min(1, { error: "all needs at least one condition" }).optional();
     },
@@ -370,6 +386,9 @@ export function tableEntryKey(table: Pick<RouteTable, "key">, entry: Pick<RouteT
   return `${host}${(entry.pathPrefix ?? "/").replace(/\/+$/, "")}/`;
 }
 
+/** The server names a condition asks for by SNI, wherever they stand in it (named conditions written out first). */
+export const sniNamesIn = (c: Condition): string[] => [...asList(c.sni), ...(c.all ?? []).flatMap(sniNamesIn), ...(c.any ?? []).flatMap(sniNamesIn)];
+
 /** The condition kinds a value list belongs to, for the resolver and the renderer. */
 export const asList = <T>(value: T | T[] | undefined): T[] => (value === undefined ? [] : Array.isArray(value) ? value : [value]);
 
@@ -450,8 +469,9 @@ function sizeProblem(condition: Condition, named: Readonly<Record<string, Condit
  * conditions that exist and do not refer to themselves, table keys given once, routes that can match.
  * Reads defensively: zod calls it even when fields failed their own checks.
  */
-export function routingIssues(frontend: FrontendRouting, at: Path, backendNames: readonly string[]): PathIssue[] {
+export function routingIssues(frontend: FrontendRouting, at: Path, backendNames: readonly string[], mode: "http" | "tcp" = "http"): PathIssue[] {
   const issues: PathIssue[] = [];
+  issues.push(...modeIssues(frontend, at, mode));
   const named = frontend.conditions && typeof frontend.conditions === "object" ? frontend.conditions : {};
   const routes = Array.isArray(frontend.routes) ? frontend.routes : [];
   const tables = Array.isArray(frontend.routeTables) ? frontend.routeTables : [];
@@ -529,6 +549,39 @@ export function routingIssues(frontend: FrontendRouting, at: Path, backendNames:
     const catchAll = last !== undefined && last.when === undefined && last.table === undefined;
     if (!catchAll) issues.push({ path: [...at, "defaultBackend"], message: `requests that no route takes have nowhere to go: add defaultBackend, or end the routes with one that has no when` });
   }
+  return issues;
+}
+
+/** The condition kinds used in a tree, named conditions not written out. */
+function kindsIn(condition: Condition | undefined): ConditionKind[] {
+  if (!condition || typeof condition !== "object") return [];
+  const own = CONDITION_KINDS.filter((k) => (condition as Record<string, unknown>)[k] !== undefined);
+  return [...own, ...[...(Array.isArray(condition.all) ? condition.all : []), ...(Array.isArray(condition.any) ? condition.any : []), ...(condition.not ? [condition.not] : [])].flatMap(kindsIn)];
+}
+
+/** The route actions a TCP frontend can take: it sees a connection, not a request to answer. */
+export const TCP_ROUTE_ACTIONS: readonly RouteActionKind[] = ["backend", "deny"];
+
+/** What a frontend's mode cannot do: HTTP tests in a TCP frontend, ClientHello tests in an HTTP one, answers without HTTP. */
+function modeIssues(frontend: FrontendRouting, at: Path, mode: "http" | "tcp"): PathIssue[] {
+  const issues: PathIssue[] = [];
+  const wrongKinds = mode === "tcp" ? HTTP_CONDITION_KINDS : TCP_CONDITION_KINDS;
+  const why = mode === "tcp" ? "a TCP frontend sees no HTTP request: use sni, alpn, source or destinationPort, or mode http" : "an HTTP frontend terminates TLS itself: match the host instead, or use mode tcp to pass TLS through";
+  const checkKinds = (condition: Condition | undefined, path: Path) => {
+    const wrong = [...new Set(kindsIn(condition).filter((k) => wrongKinds.includes(k)))];
+    if (wrong.length) issues.push({ path, message: `${wrong.join(", ")}: ${why}` });
+  };
+  const named = frontend.conditions && typeof frontend.conditions === "object" ? frontend.conditions : {};
+  for (const [name, condition] of Object.entries(named)) checkKinds(condition, [...at, "conditions", name]);
+  (Array.isArray(frontend.routes) ? frontend.routes : []).forEach((route, r) => {
+    if (!route || typeof route !== "object") return;
+    checkKinds(route.when, [...at, "routes", r, "when"]);
+    if (mode !== "tcp") return;
+    const action = ROUTE_ACTIONS.find((k) => route[k] !== undefined);
+    if (action !== undefined && !TCP_ROUTE_ACTIONS.includes(action)) issues.push({ path: [...at, "routes", r, action], message: `${action} needs HTTP: a TCP frontend's routes send to a backend or deny` });
+    if (route.auth !== undefined) issues.push({ path: [...at, "routes", r, "auth"], message: "a login is asked over HTTP: a TCP frontend cannot ask one" });
+  });
+  if (mode === "tcp" && Array.isArray(frontend.routeTables) && frontend.routeTables.length > 0) issues.push({ path: [...at, "routeTables"], message: "route tables look up the Host header: a TCP frontend has none; use routes with sni" });
   return issues;
 }
 

@@ -3,13 +3,16 @@
 // Every string that reaches haproxy.cfg is constrained here to a character set that cannot start
 // a new line, a comment (#) or a second argument, so rendering never needs to escape anything; the
 // routing values (./routing.ts) are rendered in single quotes and only have to leave the quote out.
+import { isIP } from "node:net";
 import { z } from "zod";
 import { durationProblem, parseDuration } from "../../haproxy/duration.ts";
 import { HAPROXY_ERROR_STATUSES } from "../../haproxy/statuses.ts";
 import { NAME_PATTERN, Name, show } from "./names.ts";
+import { AgentCheck, HealthCheck, TCP_ONLY_CHECK_KINDS, checkKind } from "./checks.ts";
+import { AcceptProxy, ClientCertificates, SEND_PROXY_VERSIONS, ServerTls, TlsSettings } from "./tls.ts";
 import { Condition, ForwardedHeaders, KEYED_RATE_LIMIT_COUNTERS, KeyedRateLimit, Route, RouteTable, Rule, SecurityHeaders, Userlist, routingIssues, ruleIssues } from "./routing.ts";
 
-export { NAME_PATTERN, Name };
+export { NAME_PATTERN, Name, HealthCheck };
 
 // --- scalar types -------------------------------------------------------------------------------
 
@@ -17,6 +20,12 @@ export { NAME_PATTERN, Name };
 const HOST_PATTERN = /^(\*|[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?)$/;
 export const Host = z.string().regex(HOST_PATTERN, {
   error: (iss) => `${show(iss.input)} is not a host: use a host name, an IPv4 address or "*"`,
+});
+
+/** Where a bind listens: a host name, an IPv4 address, an IPv6 address ("::1", "::" for every one) or "*". */
+export const BindAddress = z.string().check((ctx) => {
+  if (HOST_PATTERN.test(ctx.value) || isIP(ctx.value) === 6) return;
+  ctx.issues.push({ code: "custom", input: ctx.value, continue: true, message: `${show(ctx.value)} is not an address to listen on: use "*", a host name, an IPv4 or an IPv6 address ("::" for every IPv6 one)` });
 });
 
 export const Port = z
@@ -155,6 +164,8 @@ export const Global = z.strictObject({
        * which every client of the last decade speaks; TLSv1.0 and 1.1 are deprecated (RFC 8996).
        */
       minVersion: z.enum(TLS_VERSIONS, { error: (iss) => `${show(iss.input)} is not one of ${TLS_VERSIONS.join(", ")}` }).default("TLSv1.2"),
+      /** Every TLS bind's ciphers, suites and curves, where the bind says none (Mozilla's intermediate profile when absent). */
+      ...TlsSettings,
     })
     .prefault({}),
 });
@@ -173,6 +184,11 @@ export const Timeouts = z.strictObject({
   queue: Duration.optional(),
   /** How long a tarpitted request is held before its refusal (HAProxy: the connect timeout when absent). */
   tarpit: Duration.optional(),
+  /** How long an established tunnel (a TCP proxy's connection, a WebSocket) may stay idle: database and broker connections idle for minutes. */
+  tunnel: Duration.optional(),
+  /** How long a half-closed connection may stay, on the client's and on the server's side. */
+  clientFin: Duration.optional(),
+  serverFin: Duration.optional(),
 });
 
 export const RETRY_ON_EVENTS = [
@@ -206,15 +222,30 @@ export const Defaults = z.strictObject({
 });
 
 export const Bind = z.strictObject({
-  address: Host.default("*"),
+  address: BindAddress.default("*"),
+  /** With an IPv6 address of "::": accept IPv4 clients on the same socket too (dual stack). */
+  dualStack: z.boolean().default(false),
   port: Port,
   /** The last port of a range (inclusive), as in "bind *:60000-60001". */
   lastPort: Port.optional(),
-  /** TLS termination: a PEM (certificate + key) file name, looked up in the target's certificate directory. */
-  tlsCertificate: FileName.optional(),
-  /** With tlsCertificate: offer HTTP/2 through ALPN (h2, then http/1.1). */
+  /**
+   * TLS termination: a PEM (certificate + key) file name, looked up in the target's certificate
+   * directory; several, and HAProxy picks by the name the client asks for (SNI), the first by default.
+   */
+  tlsCertificate: z.union([FileName, z.array(FileName).min(1, { error: "give at least one certificate" })]).optional(),
+  /** With tlsCertificate on an HTTP frontend: offer HTTP/2 through ALPN (h2, then http/1.1). */
   http2: z.boolean().default(true),
+  /** Refuse a client whose SNI names no certificate of the bind, instead of presenting the first. */
+  strictSni: z.boolean().default(false),
+  ...TlsSettings,
+  /** Mutual TLS: clients present a certificate signed by this CA. */
+  clientCertificates: ClientCertificates.optional(),
+  /** The PROXY protocol: a load balancer in front tells HAProxy each client's address. */
+  acceptProxy: AcceptProxy.optional(),
 });
+
+/** The certificate files of a bind, in order. */
+export const bindCertificates = (bind: Pick<Bind, "tlsCertificate">): string[] => (bind.tlsCertificate === undefined ? [] : Array.isArray(bind.tlsCertificate) ? bind.tlsCertificate : [bind.tlsCertificate]);
 
 /** Strict-Transport-Security: browsers that saw it over HTTPS refuse plain HTTP to this host for maxAge. */
 export const Hsts = z.strictObject({
@@ -243,8 +274,14 @@ export const ErrorPage = z.strictObject({
   file: FileName,
 });
 
+export const PROXY_MODES = ["http", "tcp"] as const;
+export type ProxyMode = (typeof PROXY_MODES)[number];
+const ProxyModeField = z.enum(PROXY_MODES, { error: (iss) => `${show(iss.input)} is not a mode: use "http" or "tcp"` });
+
 export const Frontend = z.strictObject({
   name: Name,
+  /** http: HAProxy reads each request (routes, rules, headers); tcp: it passes bytes (databases, brokers, TLS it does not terminate). The defaults' mode when absent. */
+  mode: ProxyModeField.optional(),
   binds: z.array(Bind).min(1, { error: "a frontend needs at least one bind" }),
   /**
    * The backend that receives every request no route takes: must name a backend of this topology.
@@ -298,8 +335,15 @@ export const Frontend = z.strictObject({
       types: z.array(z.string().regex(/^[a-z0-9.+-]{1,64}\/[a-z0-9.+*-]{1,64}$/, { error: (iss) => `${JSON.stringify(iss.input)} is not a content type: use e.g. "text/html"` })).min(1).default(["text/html", "text/plain", "text/css", "application/javascript", "application/json"]),
     })
     .optional(),
-  /** Add X-Forwarded-For so the servers see the client address. */
-  forwardfor: z.boolean().default(true),
+  /** Add X-Forwarded-For so the servers see the client address (HTTP frontends; on by default there). */
+  forwardfor: z.boolean().optional(),
+  /**
+   * TCP frontends whose routes read the TLS ClientHello (sni, alpn): how long HAProxy waits for it
+   * before routing without it.
+   */
+  inspectDelay: Duration.default("5s"),
+  /** TCP keep-alive probes on client connections (option clitcpka): idle database clients behind a firewall that forgets them. */
+  tcpKeepAlive: z.boolean().default(false),
   /** When set, only these client networks are served; others get 403. */
   allowlist: z.array(Ipv4Cidr).min(1, { error: "an allowlist needs at least one network (omit it to allow everyone)" }).optional(),
   rateLimit: RateLimit.optional(),
@@ -310,12 +354,6 @@ export const Frontend = z.strictObject({
   httpsRedirect: z.boolean().default(false),
   /** Send Strict-Transport-Security on HTTPS answers. */
   hsts: Hsts.optional(),
-});
-
-export const HealthCheck = z.strictObject({
-  method: z.enum(["GET", "HEAD", "OPTIONS"]).default("GET"),
-  path: UriPath.default("/"),
-  expectStatus: intIn(100, 599, "an HTTP status").default(200),
 });
 
 export const CookiePersistence = z.strictObject({
@@ -435,6 +473,8 @@ export const HASHING_ALGORITHMS: readonly (typeof BALANCE_ALGORITHMS)[number][] 
 
 export const Backend = z.strictObject({
   name: Name,
+  /** tcp for databases, brokers and TLS passed through; the defaults' mode when absent. A frontend sends only to backends of its own mode. */
+  mode: ProxyModeField.optional(),
   balance: z.enum(BALANCE_ALGORITHMS).default("roundrobin"),
   /** With balance url_param: the query parameter; with hdr: the header, whose value picks the server (a request without it is balanced round robin). */
   balanceKey: z.string().regex(/^[A-Za-z0-9_.~-]{1,64}$/, { error: (iss) => `${JSON.stringify(iss.input)} is not a parameter or header name: use 1 to 64 letters, digits or "_.~-"` }).optional(),
@@ -444,6 +484,20 @@ export const Backend = z.strictObject({
    */
   hashType: z.enum(["map-based", "consistent"], { error: (iss) => `${JSON.stringify(iss.input)} is not a hash type: use "map-based" or "consistent"` }).optional(),
   healthCheck: HealthCheck.optional(),
+  /** An agent on each server reports its weight or state (agent-check). */
+  agent: AgentCheck.optional(),
+  /** A server coming UP gets its full weight over this time (slowstart): caches warm, pools fill. */
+  slowStart: Duration.optional(),
+  /** Close every connection to a server marked DOWN at once, so clients reconnect to one that serves (a demoted primary). */
+  shutdownSessionsOnDown: z.boolean().default(false),
+  /** Close the connections to the backup servers once an active server is UP again. */
+  shutdownBackupSessionsOnUp: z.boolean().default(false),
+  /** TLS to the servers. */
+  tls: ServerTls.optional(),
+  /** Send each server the PROXY protocol header (v2 binary, v1 text), so it sees the client's address. */
+  sendProxy: z.enum(SEND_PROXY_VERSIONS, { error: (iss) => `${show(iss.input)} is not a PROXY protocol version: use "v1" or "v2"` }).optional(),
+  /** TCP keep-alive probes on server connections (option srvtcpka). */
+  tcpKeepAlive: z.boolean().default(false),
   cookie: CookiePersistence.optional(),
   /** Overrides of the defaults section's retry settings for this backend. */
   retries: intIn(0, 100, "a retry count").optional(),
@@ -665,7 +719,7 @@ function crossReferenceIssues(topology: Topology): PathIssue[] {
     if (frontend?.name === MONITORING_PROXY) {
       issues.push({ path: ["frontends", i, "name"], message: `"${MONITORING_PROXY}" is reserved for the monitoring listener: pick another name` });
     }
-    if (frontend) issues.push(...routingIssues(frontend, ["frontends", i], backendNames), ...ruleIssues(frontend, ["frontends", i], frontend.conditions ?? {}));
+    if (frontend) issues.push(...routingIssues(frontend, ["frontends", i], backendNames, proxyMode(frontend, topology.defaults)), ...ruleIssues(frontend, ["frontends", i], frontend.conditions ?? {}));
     (Array.isArray(frontend?.routes) ? frontend.routes : []).forEach((route, j) => {
       if (typeof route?.auth?.userlist === "string" && !userlistNames.includes(route.auth.userlist)) {
         issues.push({ path: ["frontends", i, "routes", j, "auth", "userlist"], message: `${show(route.auth.userlist)} is not a userlist; known: ${userlistNames.join(", ") || "(none): add one to userlists"}` });
@@ -685,7 +739,7 @@ function crossReferenceIssues(topology: Topology): PathIssue[] {
         });
       }
     });
-    const hasTlsBind = Array.isArray(frontend?.binds) && frontend.binds.some((b) => typeof b?.tlsCertificate === "string");
+    const hasTlsBind = Array.isArray(frontend?.binds) && frontend.binds.some((b) => b?.tlsCertificate !== undefined);
     for (const feature of ["httpsRedirect", "hsts"] as const) {
       if ((feature === "httpsRedirect" ? frontend?.httpsRedirect === true : frontend?.hsts !== undefined) && !hasTlsBind) {
         issues.push({ path: ["frontends", i, feature], message: `frontend ${show(frontend.name)} has no TLS bind to ${feature === "httpsRedirect" ? "redirect to" : "send HSTS from"}: add a bind with tlsCertificate` });
@@ -695,7 +749,7 @@ function crossReferenceIssues(topology: Topology): PathIssue[] {
     duplicates(statuses, "error pages", (j) => ["frontends", i, "errorPages", j, "status"]);
   });
 
-  issues.push(...portCollisions(topology), ...httpOnlyInTcpMode(topology));
+  issues.push(...portCollisions(topology), ...httpOnlyInTcpMode(topology), ...modeMismatches(topology), ...tlsBindIssues(topology));
 
   backends.forEach((backend, i) => {
     if (backend === undefined || backend === null) return;
@@ -766,26 +820,96 @@ function groupIssues(backend: Backend, i: number): PathIssue[] {
   return issues;
 }
 
-/** Features that exist only for HTTP, asked for in mode tcp: HAProxy would refuse or ignore them. */
+/** A proxy's mode: its own, else the defaults'. */
+export const proxyMode = (proxy: { mode?: ProxyMode }, defaults: Pick<Topology["defaults"], "mode"> | undefined): ProxyMode => proxy?.mode ?? defaults?.mode ?? "http";
+
+/** The backends a frontend sends to: its default, its routes', its tables' entries. */
+export function frontendBackends(frontend: Pick<Frontend, "defaultBackend" | "routes" | "routeTables">): { backend: string; path: (string | number)[] }[] {
+  return [
+    ...(typeof frontend.defaultBackend === "string" ? [{ backend: frontend.defaultBackend, path: ["defaultBackend"] }] : []),
+    ...(Array.isArray(frontend.routes) ? frontend.routes : []).flatMap((r, j) => (typeof r?.backend === "string" ? [{ backend: r.backend, path: ["routes", j, "backend"] }] : [])),
+    ...(Array.isArray(frontend.routeTables) ? frontend.routeTables : []).flatMap((t, j) => (Array.isArray(t?.entries) ? t.entries : []).flatMap((e, k) => (typeof e?.backend === "string" ? [{ backend: e.backend, path: ["routeTables", j, "entries", k, "backend"] }] : []))),
+  ];
+}
+
+/** A frontend sends only to backends of its own mode (HAProxy refuses the config otherwise); a check fits its backend's mode. */
+function modeMismatches(topology: Topology): PathIssue[] {
+  const issues: PathIssue[] = [];
+  const backends = Array.isArray(topology.backends) ? topology.backends : [];
+  (Array.isArray(topology.frontends) ? topology.frontends : []).forEach((f, i) => {
+    if (!f) return;
+    const mode = proxyMode(f, topology.defaults);
+    for (const { backend, path } of frontendBackends(f)) {
+      const target = backends.find((b) => b?.name === backend);
+      if (target && proxyMode(target, topology.defaults) !== mode) {
+        issues.push({ path: ["frontends", i, ...path], message: `frontend ${show(f.name)} is in mode ${mode} and backend ${show(backend)} in mode ${proxyMode(target, topology.defaults)}: a frontend sends only to backends of its own mode` });
+      }
+    }
+  });
+  backends.forEach((b, i) => {
+    if (!b?.healthCheck || typeof b.healthCheck !== "object") return;
+    const kind = CHECK_KINDS_GIVEN(b.healthCheck);
+    if (kind !== undefined && TCP_ONLY_CHECK_KINDS.includes(kind) && proxyMode(b, topology.defaults) === "http") {
+      issues.push({ path: ["backends", i, "healthCheck", kind], message: `a ${kind} check speaks to servers that are not HTTP servers, but backend ${show(b.name)} is in mode http: set mode "tcp"` });
+    }
+  });
+  return issues;
+}
+
+const CHECK_KINDS_GIVEN = (check: HealthCheck) => {
+  try {
+    return checkKind(check);
+  } catch {
+    return undefined;
+  }
+};
+
+/** TLS settings on a bind that terminates no TLS, and a dual stack that is not on "::". */
+function tlsBindIssues(topology: Topology): PathIssue[] {
+  const issues: PathIssue[] = [];
+  (Array.isArray(topology.frontends) ? topology.frontends : []).forEach((f, i) => {
+    (Array.isArray(f?.binds) ? f.binds : []).forEach((b, j) => {
+      if (!b) return;
+      if (b.tlsCertificate === undefined) {
+        for (const field of ["ciphers", "ciphersuites", "curves", "clientCertificates"] as const) {
+          if (b[field] !== undefined) issues.push({ path: ["frontends", i, "binds", j, field], message: `this bind terminates no TLS: add tlsCertificate, or remove ${field}` });
+        }
+        if (b.strictSni) issues.push({ path: ["frontends", i, "binds", j, "strictSni"], message: "this bind terminates no TLS: add tlsCertificate, or remove strictSni" });
+      }
+      if (b.dualStack && b.address !== "::") issues.push({ path: ["frontends", i, "binds", j, "dualStack"], message: `dual stack takes IPv4 clients on an IPv6 socket listening on "::": set address "::" (or "*" listens on IPv4 alone)` });
+      if (b.clientCertificates?.subjectHeader !== undefined && proxyMode(f, topology.defaults) === "tcp") {
+        issues.push({ path: ["frontends", i, "binds", j, "clientCertificates", "subjectHeader"], message: "a TCP frontend forwards no headers: the subject reaches servers only through an HTTP frontend" });
+      }
+    });
+  });
+  return issues;
+}
+
+/** Features that exist only for HTTP, asked for in a proxy in mode tcp: HAProxy would refuse or ignore them. */
 function httpOnlyInTcpMode(topology: Topology): PathIssue[] {
-  if (topology.defaults?.mode !== "tcp") return [];
   const issues: PathIssue[] = [];
   const refuse = (path: (string | number)[], what: string) =>
-    issues.push({ path, message: `${what} needs HTTP, but defaults.mode is "tcp": remove it or use mode "http"` });
+    issues.push({ path, message: `${what} needs HTTP, but ${path[0] === "frontends" ? "the frontend" : "the backend"} is in mode tcp: remove it or use mode "http"` });
   (Array.isArray(topology.frontends) ? topology.frontends : []).forEach((f, i) => {
+    if (!f || proxyMode(f, topology.defaults) !== "tcp") return;
     if (f?.forwardfor === true) refuse(["frontends", i, "forwardfor"], "X-Forwarded-For");
+    if (f?.httpsRedirect === true) refuse(["frontends", i, "httpsRedirect"], "the HTTPS redirect");
+    if (f?.hsts !== undefined) refuse(["frontends", i, "hsts"], "Strict-Transport-Security");
     if (f?.rateLimit !== undefined) refuse(["frontends", i, "rateLimit"], "a per-request rate limit");
     if (Array.isArray(f?.rateLimits) && f.rateLimits.length > 0) refuse(["frontends", i, "rateLimits"], "a per-request rate limit");
     if (f?.allowlist !== undefined) refuse(["frontends", i, "allowlist"], "the allowlist (enforced with http-request)");
     if (Array.isArray(f?.errorPages) && f.errorPages.length > 0) refuse(["frontends", i, "errorPages"], "an error page");
-    if (Array.isArray(f?.routes) && f.routes.length > 0) refuse(["frontends", i, "routes"], "HTTP routing");
     for (const field of ["requestRules", "responseRules"] as const) if (Array.isArray(f?.[field]) && f[field].length > 0) refuse(["frontends", i, field], "an HTTP rule");
     if (f?.forwardedHeaders !== undefined) refuse(["frontends", i, "forwardedHeaders"], "X-Forwarded headers");
     if (f?.securityHeaders !== undefined) refuse(["frontends", i, "securityHeaders"], "a response header");
     if (f?.compression !== undefined) refuse(["frontends", i, "compression"], "HTTP compression");
     if (f?.statsPage !== undefined) refuse(["frontends", i, "statsPage"], "the stats page");
+    for (const field of ["httpKeepAlive", "httpRequest"] as const) if (f?.timeouts?.[field] !== undefined) refuse(["frontends", i, "timeouts", field], `timeouts.${field}`);
   });
   (Array.isArray(topology.backends) ? topology.backends : []).forEach((b, i) => {
+    if (!b || proxyMode(b, topology.defaults) !== "tcp") return;
+    if (b.balance === "uri" || b.balance === "url_param" || b.balance === "hdr") refuse(["backends", i, "balance"], `balance ${b.balance}`);
+    if (b.retryOn !== undefined && b.retryOn.some((e) => e !== "none" && e !== "conn-failure")) refuse(["backends", i, "retryOn"], "retrying on an HTTP answer");
     if (b?.cookie !== undefined) refuse(["backends", i, "cookie"], "cookie persistence");
     if (b?.cache !== undefined) refuse(["backends", i, "cache"], "an HTTP cache");
     if (b?.httpReuse !== undefined) refuse(["backends", i, "httpReuse"], "http-reuse");

@@ -9,6 +9,8 @@ import { asList, type Condition, type LeafCondition, type Terms } from "../model
  */
 export const quote = (value: string) => `"${value.replace(/[\\"$]/g, "\\$&")}"`;
 /** A value in a log-format argument (a redirect's location): "%" starts an expression there. */
+/** Check text (a protocol's bytes) as one double-quoted argument: line breaks and tabs as HAProxy's escapes. */
+export const quoteCheckText = (value: string) => quote(value).replaceAll("\r", "\\r").replaceAll("\n", "\\n").replaceAll("\t", "\\t");
 export const quoteLogFormat = (value: string) => quote(value.replaceAll("%", "%%"));
 export const escapeRegex = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
@@ -42,6 +44,18 @@ function leafCriteria(leaf: LeafCondition): string[] {
   if (leaf.method !== undefined) return [`method ${asList(leaf.method).join(" ")}`];
   if (leaf.source !== undefined) return [`src ${list(asList(leaf.source))}`];
   if (leaf.tls !== undefined) return ["ssl_fc"];
+  if (leaf.sni !== undefined) {
+    // The ClientHello's server name, as the host is compared: lower-case, "*.x" one label in front.
+    const names = asList(leaf.sni).map((h) => h.toLowerCase());
+    const exact = names.filter((h) => !h.startsWith("*."));
+    const wildcard = names.filter((h) => h.startsWith("*."));
+    return [
+      ...(exact.length ? [`req.ssl_sni,lower -m str ${list(exact)}`] : []),
+      ...(wildcard.length ? [`req.ssl_sni,lower -m reg ${list(wildcard, (h) => `^[^.]+${escapeRegex(h.slice(1))}$`)}`] : []),
+    ];
+  }
+  if (leaf.alpn !== undefined) return [`req.ssl_alpn -m str ${list(asList(leaf.alpn))}`];
+  if (leaf.destinationPort !== undefined) return [`dst_port ${asList(leaf.destinationPort).join(" ")}`];
   const value = leaf.header ?? leaf.query;
   if (value !== undefined) {
     // The whole value of each occurrence (req.fhdr), not its comma-separated parts (req.hdr).
@@ -55,7 +69,7 @@ function leafCriteria(leaf: LeafCondition): string[] {
   throw new Error(`a condition of no known kind: ${JSON.stringify(leaf)}`);
 }
 
-const ACL_PREFIX: Record<string, string> = { host: "host", path: "path", pathPrefix: "path_prefix", pathBegins: "path_begins", pathSuffix: "path_suffix", pathRegex: "path_regex", method: "method", header: "header", query: "query", source: "source", tls: "tls" };
+const ACL_PREFIX: Record<string, string> = { host: "host", path: "path", pathPrefix: "path_prefix", pathBegins: "path_begins", pathSuffix: "path_suffix", pathRegex: "path_regex", method: "method", header: "header", query: "query", source: "source", tls: "tls", sni: "sni", alpn: "alpn", destinationPort: "dst_port" };
 
 /** Names each distinct leaf once per frontend; a named condition that is one leaf keeps its name. */
 export class AclNames {

@@ -54,7 +54,7 @@ async function main(argv: string[]): Promise<number> {
   const certificates = certificateFiles(topology);
   const certsDir = args["certs-dir"] && resolve(args["certs-dir"]);
   if (certsDir) await assertCertificatesPresent(topology, certsDir);
-  else if (certificates.length) process.stderr.write(`no --certs-dir: checked with throwaway certificates standing in for ${certificates.join(", ")}\n`);
+  else if (certificates.length) process.stderr.write(`no --certs-dir: checked with throwaway certificates standing in for ${certificates.map((c) => c.name).join(", ")}\n`);
   const maps = mapFiles(topology);
   const { warnings } = await checkHaproxyConfig(config, certsDir ? { certificatesDir: certsDir, maps } : { placeholderCertificates: certificates, maps });
   for (const warning of warnings) process.stderr.write(`${warning}\n`);

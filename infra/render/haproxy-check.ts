@@ -10,6 +10,14 @@ import { CERTIFICATE_DIR, ERROR_PAGE_DIR, LUA_DIR } from "./targets.ts";
 import type { MapFile } from "./routing.ts";
 import { writeMapFiles } from "./map-files.ts";
 
+/** A file of the certificate directory the config names: a certificate with its key, a CA's certificates, or a CRL. */
+export interface TlsFile {
+  name: string;
+  kind: "certificate" | "ca" | "crl";
+  /** The fields that name it ("frontends.web.binds.0.tlsCertificate"). */
+  fields: string[];
+}
+
 export interface HaproxyCheckOptions {
   /** The directory the config's errors/ points at; the project's error pages by default. */
   errorPagesDir?: string;
@@ -19,7 +27,7 @@ export interface HaproxyCheckOptions {
    * Without a certificatesDir: PEM file names to stand in for with throwaway self-signed ones, for
    * a target whose certificates exist only where it is deployed (the docker stack's variable).
    */
-  placeholderCertificates?: string[];
+  placeholderCertificates?: readonly TlsFile[];
   haproxyBinary?: string;
   /** The route tables' map files, written beside the config as at run time. */
   maps?: readonly MapFile[];
@@ -60,17 +68,38 @@ export async function checkHaproxyConfig(configText: string, options: HaproxyChe
   }
 }
 
-/** A self-signed certificate and key, concatenated as HAProxy's crt wants, under each name (openssl). */
-export async function writeSelfSignedCertificates(dir: string, fileNames: readonly string[]): Promise<void> {
+/**
+ * Throwaway stand-ins under each name (openssl): a self-signed certificate and key, concatenated as
+ * HAProxy's crt wants (and readable as a CA file), or an empty CRL of such a CA.
+ */
+export async function writeSelfSignedCertificates(dir: string, files: readonly Pick<TlsFile, "name" | "kind">[]): Promise<void> {
   await mkdir(dir, { recursive: true });
-  for (const name of fileNames) {
+  for (const { name, kind } of files) {
     const [key, cert] = [join(dir, `${name}.key`), join(dir, `${name}.crt`)];
-    const { code, output } = await run("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2", "-subj", "/CN=localhost", "-keyout", key, "-out", cert], "openssl");
-    if (code !== 0) throw new Error(`openssl could not make a certificate: ${output}`);
-    await writeFile(join(dir, name), (await readFile(cert, "utf8")) + (await readFile(key, "utf8")));
+    await openssl(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2", "-subj", "/CN=localhost", "-keyout", key, "-out", cert]);
+    if (kind === "crl") await writeEmptyCrl(join(dir, name), { key, cert });
+    else await writeFile(join(dir, name), (await readFile(cert, "utf8")) + (await readFile(key, "utf8")));
     await rm(key);
     await rm(cert);
   }
+}
+
+/** An empty certificate revocation list signed by `ca` (openssl ca wants a database and a config). */
+export async function writeEmptyCrl(path: string, ca: { key: string; cert: string }, days = 2): Promise<void> {
+  const scratch = await mkdtemp(join(tmpdir(), "crl-"));
+  try {
+    await writeFile(join(scratch, "index.txt"), "");
+    await writeFile(join(scratch, "crlnumber"), "01\n");
+    await writeFile(join(scratch, "ca.cnf"), `[ca]\ndefault_ca = d\n[d]\ndatabase = ${scratch}/index.txt\ncrlnumber = ${scratch}/crlnumber\ndefault_md = sha256\ndefault_crl_days = ${days}\n`);
+    await openssl(["ca", "-batch", "-config", join(scratch, "ca.cnf"), "-gencrl", "-keyfile", ca.key, "-cert", ca.cert, "-out", path]);
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
+}
+
+async function openssl(args: string[]): Promise<void> {
+  const { code, output } = await run("openssl", args, "openssl");
+  if (code !== 0) throw new Error(`openssl ${args[0]} failed: ${output.trim()}`);
 }
 
 /** The config lines HAProxy's messages point at ("[haproxy.cfg:12]"), numbered. */

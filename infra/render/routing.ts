@@ -16,6 +16,8 @@ export interface RoutingView {
   acls: string[];
   /** The http-request rules: the first-match marks, then the actions that answer by themselves. */
   requestRules: string[];
+  /** A TCP frontend's tcp-request rules (its marks, its refusals), without the keyword. */
+  tcpRequestRules: string[];
   /** use_backend lines, without the keyword. */
   useBackends: string[];
   /** http-response rules, without the keyword. */
@@ -65,8 +67,9 @@ export function mapFiles(topology: Pick<Topology, "frontends">): MapFile[] {
 /** The anonymous ACL an action runs under: this route took the request. */
 export const took = (index: number) => `{ var(${ROUTE_VAR}) -m int ${index} }`;
 
-function actionRule(route: Route, index: number): { requestRule?: string; useBackend?: string } {
+function actionRule(route: Route, index: number, mode: "http" | "tcp"): { requestRule?: string; useBackend?: string } {
   const when = `if ${took(index)}`;
+  if (mode === "tcp" && routeAction(route) === "deny") return { requestRule: `content reject ${when}` };
   switch (routeAction(route)) {
     case "backend":
       return { useBackend: `${route.backend} ${when}` };
@@ -99,7 +102,7 @@ const ROUTE_TAKEN_ACL = "route_taken";
  * condition gets a line of its own: HAProxy reads at most 64 words on a line, and "||" chains of a
  * nested condition reach that quickly.
  */
-export function routingView(frontend: Frontend, reservedAcls: readonly string[]): RoutingView {
+export function routingView(frontend: Frontend, reservedAcls: readonly string[], mode: "http" | "tcp" = "http"): RoutingView {
   const acls = new AclNames(frontend.conditions, [...reservedAcls, ROUTE_TAKEN_ACL, ...frontend.routeTables.map((t) => tableHeldAcl(t.name))]);
   const definitions: string[] = [];
   const marks: string[] = [];
@@ -118,16 +121,29 @@ export function routingView(frontend: Frontend, reservedAcls: readonly string[])
     for (const conjunction of terms) marks.push(`set-var(${ROUTE_VAR}) int(${index}) if ${["!" + ROUTE_TAKEN_ACL, ...held, ...conjunctionText(conjunction, acls)].join(" ")}`);
     // A login first: the action runs only for a client that has one.
     if (route.auth) auth.push(`auth realm ${quote(route.auth.realm)} if ${took(index)} !{ http_auth(${route.auth.userlist}) }`);
-    const { requestRule, useBackend } = actionRule(route, index);
+    const { requestRule, useBackend } = actionRule(route, index, mode);
     if (requestRule) actions.push(requestRule);
     if (useBackend) useBackends.push(useBackend);
   });
+  if (mode === "tcp") {
+    // The marks wait for the ClientHello their SNI or ALPN tests need, up to the inspect delay.
+    const readsHello = frontend.routes.some((r) => r.when && conditionTerms(expandCondition(r.when, frontend.conditions)).some((t) => t.some((l) => l.leaf.sni !== undefined || l.leaf.alpn !== undefined)));
+    return {
+      acls: [...definitions, ...acls.lines],
+      requestRules: [],
+      tcpRequestRules: [...(readsHello ? [`inspect-delay ${frontend.inspectDelay}`] : []), ...marks.map((m) => `content ${m}`), ...actions],
+      useBackends,
+      responseRules: [],
+      afterResponseRules: [],
+    };
+  }
   // The rules' conditions are decided here too, on the request as it came, before any rule rewrites it.
   const rules = rulesView(frontend, acls, frontend.conditions, "fe");
   const limits = rateLimitRules(frontend, acls);
   return {
     acls: [...definitions, ...acls.lines],
     requestRules: [...marks, ...rules.marks, ...limits.request, ...auth, ...actions, ...forwardedHeaderRules(frontend.forwardedHeaders), ...rules.request],
+    tcpRequestRules: [],
     useBackends,
     responseRules: rules.response,
     afterResponseRules: [...limits.afterResponse, ...securityHeaderRules(frontend.securityHeaders)],
@@ -168,5 +184,5 @@ function rateLimitRules(frontend: Frontend, acls: AclNames): { request: string[]
 export function backendRulesView(backend: Pick<Backend, "requestRules" | "responseRules">): Omit<RoutingView, "useBackends" | "afterResponseRules"> {
   const acls = new AclNames({}, []);
   const rules = rulesView(backend, acls, {}, "be");
-  return { acls: acls.lines, requestRules: [...rules.marks, ...rules.request], responseRules: rules.response };
+  return { acls: acls.lines, requestRules: [...rules.marks, ...rules.request], responseRules: rules.response, tcpRequestRules: [] };
 }

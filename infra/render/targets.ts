@@ -1,7 +1,8 @@
 // Where a rendered config runs. The model says what the topology is; a target says where its
 // pieces live: addresses, sockets, and the directories that error pages and certificates sit in.
 import { basename, dirname, join } from "node:path";
-import type { Bind, ServerGroup, Topology } from "../model/schema.ts";
+import { runsInstances, type Backend, type Bind, type ServerGroup, type Topology } from "../model/schema.ts";
+import { serverProtocol } from "../model/checks.ts";
 import { TargetPlanError } from "../errors.ts";
 
 /** Paths inside the docker containers; the CDKTF stack mounts and uploads to exactly these. */
@@ -114,4 +115,17 @@ export function haproxySockets(global: Pick<Topology["global"], "statsSocket" | 
   }
   if (paths.admin === paths.master) throw new TargetPlanError(`global.masterSocket: ${JSON.stringify(paths.master)} is also the stats socket: give each its own file`);
   return paths;
+}
+
+/**
+ * The container stacks build one image for servers, the web app: a backend whose servers speak
+ * another protocol (Redis, PostgreSQL, TLS) runs them elsewhere, marked external, until those
+ * stacks build images for them too (the local stack runs them).
+ */
+export function refuseNonWebServers(backend: Pick<Backend, "name" | "servers" | "discovery" | "healthCheck">, target: "docker" | "kubernetes"): void {
+  const protocol = serverProtocol(backend);
+  if (protocol === "http") return;
+  const run = [...backend.servers.filter((s) => !s.external).map((s) => `backends.${backend.name}.servers.${s.name}`), ...(backend.discovery && runsInstances(backend.discovery) ? [`backends.${backend.name}.discovery`] : [])];
+  if (run.length === 0) return;
+  throw new TargetPlanError(`${run.join(", ")}: the ${target} stack runs web servers only, and these speak ${protocol ?? "a protocol their check does not name"}: mark them external (run them where they run today), or use the local stack`);
 }

@@ -3,24 +3,46 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { CertificateMissingError } from "../errors.ts";
-import type { Topology } from "../model/schema.ts";
+import { bindCertificates, type Topology } from "../model/schema.ts";
 import { checkErrorPages } from "./error-pages.ts";
-import { checkHaproxyConfig, DEFAULT_ERROR_PAGES_DIR } from "./haproxy-check.ts";
+import { checkHaproxyConfig, DEFAULT_ERROR_PAGES_DIR, type TlsFile } from "./haproxy-check.ts";
+
+export type { TlsFile };
 import { renderHaproxyConfig } from "./render.ts";
 import { mapFiles } from "./routing.ts";
 import { readLuaScripts } from "./lua.ts";
 import { dockerTarget, localTarget, type RenderTarget } from "./targets.ts";
 
-/** A certificate directory that was given must hold every PEM file a TLS bind names (CERTIFICATE_MISSING). */
-export function assertCertificatesPresent(topology: Topology, certsDir: string): void {
-  const missing = certificateFiles(topology).filter((name) => !existsSync(join(certsDir, name)));
-  if (missing.length === 0) return;
-  const fields = topology.frontends.flatMap((f) => f.binds.flatMap((b, j) => (b.tlsCertificate && missing.includes(b.tlsCertificate) ? [`frontends.${f.name}.binds.${j}.tlsCertificate`] : [])));
-  throw new CertificateMissingError(certsDir, missing, fields);
+/** Every file of the certificate directory the topology names, each once, in the order the topology names them. */
+export function certificateFiles(topology: Topology): TlsFile[] {
+  const files = new Map<string, TlsFile>();
+  const add = (name: string | undefined, kind: TlsFile["kind"], field: string) => {
+    if (name === undefined) return;
+    const file = files.get(name) ?? { name, kind, fields: [] };
+    file.fields.push(field);
+    files.set(name, file);
+  };
+  for (const f of topology.frontends) {
+    f.binds.forEach((b, j) => {
+      const at = `frontends.${f.name}.binds.${j}`;
+      for (const name of bindCertificates(b)) add(name, "certificate", `${at}.tlsCertificate`);
+      add(b.clientCertificates?.caFile, "ca", `${at}.clientCertificates.caFile`);
+      add(b.clientCertificates?.crlFile, "crl", `${at}.clientCertificates.crlFile`);
+    });
+  }
+  for (const b of topology.backends) {
+    add(b.tls?.caFile, "ca", `backends.${b.name}.tls.caFile`);
+    add(b.tls?.clientCertificate, "certificate", `backends.${b.name}.tls.clientCertificate`);
+  }
+  return [...files.values()];
 }
 
-/** The PEM files the TLS binds name. */
-export const certificateFiles = (topology: Topology) => [...new Set(topology.frontends.flatMap((f) => f.binds.flatMap((b) => b.tlsCertificate ?? [])))];
+/** A certificate directory that was given must hold every file the topology names (CERTIFICATE_MISSING). */
+export function assertCertificatesPresent(topology: Topology, certsDir: string): void {
+  const missing = certificateFiles(topology).filter((file) => !existsSync(join(certsDir, file.name)));
+  if (missing.length === 0) return;
+  throw new CertificateMissingError(certsDir, missing.map((f) => f.name), missing.flatMap((f) => f.fields));
+}
 
 /**
  * haproxy -c on the config for each target (throws HaproxyConfigRejectedError or TargetPlanError).

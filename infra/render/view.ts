@@ -1,9 +1,11 @@
 // The typed view that the Handlebars templates render: every decision (which directive, which
 // address for this target) is made here in TypeScript; the templates only lay out lines.
-import type { Backend, Bind, Frontend, Server, ServerGroup, Topology } from "../model/schema.ts";
+import { bindCertificates, proxyMode, type Backend, type Bind, type Frontend, type ProxyMode, type Server, type ServerGroup, type Topology } from "../model/schema.ts";
+import { checkKind, type CheckStep, type HealthCheck } from "../model/checks.ts";
 import { parseDuration } from "../../haproxy/duration.ts";
 import { HAPROXY_PATHS } from "../endpoints.ts";
 import { backendRulesView, rateLimitTables, routingView, type RoutingView } from "./routing.ts";
+import { quote, quoteCheckText } from "./acls.ts";
 import { CERTIFICATE_DIR, ERROR_PAGE_DIR, LUA_DIR, LOCAL_ADDRESS, groupDnsName, haproxySockets, isContainerTarget, localNameServer, serverHost, type RenderTarget } from "./targets.ts";
 
 export interface ConfigView {
@@ -18,7 +20,9 @@ export interface ConfigView {
     maxRequestHeaders: number;
     bufferSize: number;
     /** Present when a bind terminates TLS. */
-    tls?: { options: string; ciphers: string; ciphersuites: string };
+    tls?: { options: string; ciphers: string; ciphersuites: string; curves?: string };
+    /** Present when a backend speaks TLS to its servers. */
+    serverTls?: { options: string };
     /** lua-load (or lua-load-per-thread) lines, after default-path: the scripts sit beside the config. */
     luaLoads: string[];
   };
@@ -65,6 +69,7 @@ export interface FrontendView {
   mode: string;
   binds: string[];
   options: string[];
+  noOptions: string[];
   allowlist?: string;
   rateLimit?: { tableSize: number; window: string; requests: number; retryAfterSeconds: number };
   /** The redirect rule's arguments for a request that did not come over TLS. */
@@ -84,7 +89,8 @@ export interface BackendView {
   mode: string;
   balance: string;
   hashType?: string;
-  httpCheck?: { method: string; path: string; expectStatus: number };
+  /** The health check's own lines (option httpchk, http-check, tcp-check...). */
+  checkLines: string[];
   cookie?: string;
   /** "option redispatch" or "no option redispatch" when the backend overrides the defaults. */
   redispatch?: string;
@@ -192,8 +198,14 @@ export function buildView(topology: Topology, target: RenderTarget, source: stri
       luaLoads: topology.lua.scripts.map((s) => `${s.perThread ? "lua-load-per-thread" : "lua-load"} ${LUA_DIR}/${s.file}`),
       bufferSize: topology.global.bufferSize,
       tls: topology.frontends.some((f) => f.binds.some((b) => b.tlsCertificate !== undefined))
-        ? { options: `ssl-min-ver ${topology.global.tls.minVersion}`, ciphers: TLS12_CIPHERS, ciphersuites: TLS13_CIPHERSUITES }
+        ? {
+            options: `ssl-min-ver ${topology.global.tls.minVersion}`,
+            ciphers: topology.global.tls.ciphers ?? TLS12_CIPHERS,
+            ciphersuites: topology.global.tls.ciphersuites ?? TLS13_CIPHERSUITES,
+            curves: topology.global.tls.curves?.join(":"),
+          }
         : undefined,
+      serverTls: topology.backends.some((b) => b.tls !== undefined) ? { options: `ssl-min-ver ${topology.global.tls.minVersion}` } : undefined,
     },
     defaults: {
       mode: topology.defaults.mode,
@@ -213,6 +225,9 @@ export function buildView(topology: Topology, target: RenderTarget, source: stri
           ["http-request", timeouts.httpRequest],
           ["queue", timeouts.queue],
           ["tarpit", timeouts.tarpit],
+          ["tunnel", timeouts.tunnel],
+          ["client-fin", timeouts.clientFin],
+          ["server-fin", timeouts.serverFin],
         ] as const
       )
         .filter(([, value]) => value !== undefined)
@@ -257,15 +272,44 @@ export function statsPageServed(monitoring: Topology["monitoring"], target: Rend
   return bindAddress(monitoring.address, target).startsWith("127.") || monitoring.statsOnPublicAddress;
 }
 
+/** The address a bind listens on: loopback on the local target (IPv6's for an IPv6 bind), IPv6 in brackets. */
 function bindAddress(address: string, target: RenderTarget): string {
-  return target.kind === "local" ? LOCAL_ADDRESS : address;
+  const v6 = address.includes(":");
+  if (target.kind === "local") return v6 ? "[::1]" : LOCAL_ADDRESS;
+  return v6 ? `[${address}]` : address;
 }
 
-function bindLine(bind: Bind, target: RenderTarget): string {
-  const ports = bind.lastPort !== undefined && bind.lastPort !== bind.port ? `${bind.port}-${bind.lastPort}` : `${bind.port}`;
-  const tls = bind.tlsCertificate !== undefined ? ` ssl crt ${CERTIFICATE_DIR}/${bind.tlsCertificate}${bind.http2 ? " alpn h2,http/1.1" : ""}` : "";
-  return `${bindAddress(bind.address, target)}:${ports}${tls}`;
+/** A bind's ports as HAProxy writes them, and as dst_port matches them. */
+const bindPortText = (bind: Pick<Bind, "port" | "lastPort">, separator: "-" | ":") => (bind.lastPort !== undefined && bind.lastPort !== bind.port ? `${bind.port}${separator}${bind.lastPort}` : `${bind.port}`);
+
+function bindLine(bind: Bind, mode: ProxyMode, target: RenderTarget): string {
+  const words = [`${bindAddress(bind.address, target)}:${bindPortText(bind, "-")}`];
+  if (bind.dualStack && target.kind !== "local") words.push("v4v6");
+  if (bind.acceptProxy) words.push("accept-proxy");
+  const certificates = bindCertificates(bind);
+  if (certificates.length) {
+    words.push("ssl", ...certificates.map((c) => `crt ${CERTIFICATE_DIR}/${c}`));
+    if (bind.strictSni) words.push("strict-sni");
+    if (mode === "http" && bind.http2) words.push("alpn h2,http/1.1");
+    if (bind.ciphers) words.push(`ciphers ${bind.ciphers}`);
+    if (bind.ciphersuites) words.push(`ciphersuites ${bind.ciphersuites}`);
+    if (bind.curves) words.push(`curves ${bind.curves.join(":")}`);
+    const client = bind.clientCertificates;
+    if (client) words.push(`ca-file ${CERTIFICATE_DIR}/${client.caFile}`, `verify ${client.verify}`, ...(client.crlFile ? [`crl-file ${CERTIFICATE_DIR}/${client.crlFile}`] : []));
+  }
+  return words.join(" ");
 }
+
+/** The PROXY protocol only from the declared networks: tcp-request connection rules see the real peer, not the header's claim. */
+const acceptProxyRules = (binds: readonly Bind[]) =>
+  binds.flatMap((b) => (b.acceptProxy ? [`tcp-request connection reject if { dst_port ${bindPortText(b, ":")} } !{ src ${b.acceptProxy.from.join(" ")} }`] : []));
+
+/** The client certificate's subject, passed on to the servers of an HTTP frontend (absent without one). */
+const clientSubjectRules = (binds: readonly Bind[]) =>
+  [...new Set(binds.flatMap((b) => (b.clientCertificates?.subjectHeader ? [b.clientCertificates.subjectHeader] : [])))].flatMap((header) => [
+    `http-request del-header ${header}`,
+    `http-request set-header ${header} %[ssl_c_s_dn] if { ssl_c_used }`,
+  ]);
 
 /**
  * Where a plain request is sent: the same host and path on the frontend's first TLS port. Not
@@ -290,21 +334,32 @@ export function hstsValue(hsts: Frontend["hsts"]): string | undefined {
 const ALLOWLIST_ACL = "allowlisted";
 
 function frontendView(frontend: Frontend, defaults: Topology["defaults"], target: RenderTarget): FrontendView {
-  const { mode } = defaults;
+  const mode = proxyMode(frontend, defaults);
+  const http = mode === "http";
   return {
     name: frontend.name,
     mode,
-    binds: frontend.binds.map((b) => bindLine(b, target)),
-    options: frontend.forwardfor ? ["forwardfor"] : [],
+    binds: frontend.binds.map((b) => bindLine(b, mode, target)),
+    options: [
+      ...(http && (frontend.forwardfor ?? true) ? ["forwardfor"] : []),
+      // The log format follows the frontend's mode, whatever the defaults say.
+      ...(http && defaults.mode === "tcp" && defaults.httplog ? ["httplog"] : []),
+      ...(!http && defaults.mode === "http" ? ["tcplog"] : []),
+      ...(frontend.tcpKeepAlive ? ["clitcpka"] : []),
+    ],
+    // The defaults' HTTP-only options, which a TCP frontend would otherwise warn about.
+    noOptions: !http && defaults.mode === "http" && defaults.idleCloseOnResponse ? ["idle-close-on-response"] : [],
     allowlist: frontend.allowlist?.join(" "),
     // A client over its limit may retry once a window has passed with no requests from it.
     rateLimit: frontend.rateLimit && { ...frontend.rateLimit, retryAfterSeconds: retryAfterSeconds(frontend.rateLimit) },
     httpsRedirect: httpsRedirect(frontend),
     hsts: hstsValue(frontend.hsts),
-    maxRequestBodyBytes: mode === "http" && defaults.maxRequestBodyBytes > 0 ? defaults.maxRequestBodyBytes : undefined,
+    maxRequestBodyBytes: http && defaults.maxRequestBodyBytes > 0 ? defaults.maxRequestBodyBytes : undefined,
     errorPages: frontend.errorPages.map((p) => ({ status: p.status, path: `${ERROR_PAGE_DIR}/${p.file}` })),
-    routing: routingView(frontend, [ALLOWLIST_ACL]),
+    routing: routingView(frontend, [ALLOWLIST_ACL], mode),
     settings: [
+      ...acceptProxyRules(frontend.binds),
+      ...(http ? clientSubjectRules(frontend.binds) : []),
       ...(frontend.maxconn !== undefined ? [`maxconn ${frontend.maxconn}`] : []),
       ...timeoutLines({ client: frontend.timeouts?.client, "http-keep-alive": frontend.timeouts?.httpKeepAlive, "http-request": frontend.timeouts?.httpRequest, "client-fin": frontend.timeouts?.clientFin }),
       ...(frontend.compression ? [`compression algo ${frontend.compression.algorithms.join(" ")}`, `compression type ${frontend.compression.types.join(" ")}`] : []),
@@ -315,7 +370,7 @@ function frontendView(frontend: Frontend, defaults: Topology["defaults"], target
 }
 
 function backendView(backend: Backend, topology: Topology, target: RenderTarget): BackendView {
-  const { mode } = topology.defaults;
+  const mode = proxyMode(backend, topology.defaults);
   const cookie = backend.cookie;
   const group = backend.discovery;
   return {
@@ -323,7 +378,7 @@ function backendView(backend: Backend, topology: Topology, target: RenderTarget)
     mode,
     balance: backend.balance === "url_param" ? `url_param ${backend.balanceKey}` : backend.balance === "hdr" ? `hdr(${backend.balanceKey})` : backend.balance,
     hashType: backend.hashType,
-    httpCheck: backend.healthCheck,
+    checkLines: backend.healthCheck ? checkLines(backend.healthCheck) : [],
     cookie: cookie
       ? [
           cookie.name,
@@ -347,14 +402,14 @@ function backendView(backend: Backend, topology: Topology, target: RenderTarget)
     servers: backend.servers.map((s) => ({
       name: s.name,
       address: `${s.external ? s.address : serverHost(s.address, target)}:${s.port}`,
-      options: serverOptions(s),
+      options: [serverOptions(s), ...backendServerOptions(backend)].join(" "),
     })),
     serverTemplate: group && {
       prefix: group.name,
       count: group.maxServers,
       address: `${groupDnsName(group, target)}${group.port !== undefined ? `:${group.port}` : ""}`,
       // init-addr none: the slots start empty and take addresses from the answers, never from libc at start.
-      options: `${serverOptions({ ...group, cookie: undefined, backup: false, disabled: false })} resolvers ${groupResolversName(backend.name)} init-addr none${RESOLVE_PREFER[group.record]}`,
+      options: [serverOptions({ ...group, cookie: undefined, backup: false, disabled: false }), ...backendServerOptions(backend), `resolvers ${groupResolversName(backend.name)} init-addr none${RESOLVE_PREFER[group.record]}`].join(" "),
     },
     // The same on every HAProxy replica, so that each derives the same cookie for a server.
     dynamicCookieKey: group && cookie ? dynamicCookieKey(topology.name, backend.name) : undefined,
@@ -365,8 +420,100 @@ function backendView(backend: Backend, topology: Topology, target: RenderTarget)
       ...(backend.connectionMode === "server-close" ? ["option http-server-close"] : backend.connectionMode === "keep-alive" ? ["option http-keep-alive"] : []),
       ...(backend.httpReuse ? [`http-reuse ${backend.httpReuse}`] : []),
       ...(backend.stickOnSource ? [`stick-table type ip size ${backend.stickOnSource.tableSize} expire ${backend.stickOnSource.expire}`, "stick on src"] : []),
+      ...(backend.tcpKeepAlive ? ["option srvtcpka"] : []),
     ],
   };
+}
+
+/** A tcp-check sequence's step. */
+function stepLine(step: CheckStep): string {
+  if (step.connect) return ["tcp-check connect", step.connect.port !== undefined ? `port ${step.connect.port}` : undefined, step.connect.tls ? "ssl" : undefined].filter(Boolean).join(" ");
+  if (step.send !== undefined) return `tcp-check send ${quoteCheckText(step.send)}`;
+  if (step.sendBinary !== undefined) return `tcp-check send-binary ${step.sendBinary.toLowerCase()}`;
+  const e = step.expect!;
+  const not = e.negate ? "!" : "";
+  if (e.string !== undefined) return `tcp-check expect ${not}string ${quoteCheckText(e.string)}`;
+  if (e.regex !== undefined) return `tcp-check expect ${not}rstring ${quote(e.regex)}`;
+  return `tcp-check expect ${not}binary ${e.binary!.toLowerCase()}`;
+}
+
+/**
+ * Redis: PING answered by +PONG; a primary-only check also asks INFO replication for role:master
+ * (redis-check alone takes a replica too). QUIT at the end, so that the server closes first.
+ */
+function redisSteps(redis: NonNullable<HealthCheck["redis"]>, primaryOnly: boolean): string[] {
+  if (!primaryOnly && redis.passwordFromEnv === undefined) return ["option redis-check"];
+  return [
+    "option tcp-check",
+    // HAProxy expands ${NAME} from its environment inside double quotes: the password is never in the config.
+    ...(redis.passwordFromEnv ? [`tcp-check send "AUTH \${${redis.passwordFromEnv}}\\r\\n"`, "tcp-check expect string +OK"] : []),
+    stepLine({ send: "PING\r\n" }),
+    stepLine({ expect: { string: "+PONG", negate: false } }),
+    // QUIT right behind the question: the server closes after its answer, so a replica fails the
+    // expectation at once instead of after the check's timeout (HAProxy waits for more data).
+    ...(primaryOnly
+      ? [stepLine({ send: "INFO replication\r\nQUIT\r\n" }), stepLine({ expect: { string: "role:master", negate: false } })]
+      : [stepLine({ send: "QUIT\r\n" }), stepLine({ expect: { string: "+OK", negate: false } })]),
+  ];
+}
+
+/** A health check's own lines in the backend section; where it connects (port, TLS) goes on the servers. */
+export function checkLines(check: HealthCheck): string[] {
+  switch (checkKind(check)) {
+    case "http": {
+      const h = check.http!;
+      return [
+        `option httpchk ${h.method} ${h.path}`,
+        ...(h.host ? [`http-check send hdr Host ${h.host}`] : []),
+        `http-check expect status ${h.expectStatus}`,
+        ...(h.expectBody !== undefined ? [`http-check expect string ${quote(h.expectBody)}`] : []),
+        ...(h.expectBodyRegex !== undefined ? [`http-check expect rstring ${quote(h.expectBodyRegex)}`] : []),
+      ];
+    }
+    case "connect":
+      return [];
+    case "steps":
+      return ["option tcp-check", ...check.steps!.map(stepLine)];
+    case "redis":
+      return redisSteps(check.redis!, check.primaryOnly);
+    case "postgresql":
+      return [`option pgsql-check user ${check.postgresql!.user}`];
+    case "mysql":
+      return [`option mysql-check user ${check.mysql!.user} post-41`];
+    case "smtp":
+      return [`option smtpchk EHLO ${check.smtp!.domain}`];
+    case "ldap":
+      return ["option ldap-check"];
+    case "tlsHello":
+      return ["option ssl-hello-chk"];
+  }
+}
+
+/** What every server of a backend shares: where its check goes, its agent, TLS, the PROXY protocol, what happens as it goes DOWN or UP. */
+function backendServerOptions(backend: Backend): string[] {
+  const check = backend.healthCheck;
+  const tls = backend.tls;
+  const words: string[] = [];
+  if (check?.port !== undefined) words.push(`port ${check.port}`);
+  if (check?.tls) words.push("check-ssl");
+  if (backend.agent) words.push(`agent-check agent-port ${backend.agent.port} agent-inter ${backend.agent.inter}${backend.agent.send !== undefined ? ` agent-send ${quoteCheckText(backend.agent.send)}` : ""}`);
+  if (backend.slowStart) words.push(`slowstart ${backend.slowStart}`);
+  if (backend.shutdownSessionsOnDown) words.push("on-marked-down shutdown-sessions");
+  if (backend.shutdownBackupSessionsOnUp) words.push("on-marked-up shutdown-backup-sessions");
+  if (backend.sendProxy) {
+    words.push(backend.sendProxy === "v2" ? "send-proxy-v2" : "send-proxy");
+    // A check on the traffic's port meets the same server, which expects the header there too.
+    if (check !== undefined && check.port === undefined && checkKind(check) !== "connect") words.push("check-send-proxy");
+  }
+  if (tls) {
+    words.push("ssl");
+    if (tls.insecureSkipVerify) words.push("verify none");
+    else words.push("verify required", `ca-file ${CERTIFICATE_DIR}/${tls.caFile}`);
+    if (tls.serverName !== undefined) words.push(`sni str(${tls.serverName})`, `verifyhost ${tls.serverName}`, ...(check?.tls || check?.port === undefined ? [`check-sni ${tls.serverName}`] : []));
+    if (tls.clientCertificate !== undefined) words.push(`crt ${CERTIFICATE_DIR}/${tls.clientCertificate}`);
+    if (tls.alpn) words.push(`alpn ${tls.alpn.join(",")}`);
+  }
+  return words;
 }
 
 /** Which family a slot takes from an answer (an SRV record's targets may have both). */

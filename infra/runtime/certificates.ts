@@ -3,11 +3,12 @@
 // does it: one CA per machine (here per run directory), reused, so that a client trusts it once.
 import { existsSync } from "node:fs";
 import { copyFile, chmod, mkdir, readFile, rm, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import type { Topology } from "../model/schema.ts";
 import { CERTIFICATE_DIR } from "../render/targets.ts";
 import { assertCertificatesPresent, certificateFiles } from "../render/validate.ts";
 import { writeFileAtomic } from "../files.ts";
+import { writeEmptyCrl } from "../render/haproxy-check.ts";
 import { runProgram } from "../programs.ts";
 
 /** The development CA, relative to the run directory: what `curl --cacert` takes. */
@@ -34,14 +35,14 @@ export interface ProvisionedCertificates {
  * for each file that is not there yet.
  */
 export async function provisionCertificates(runDir: string, topology: Topology, certsDir?: string): Promise<ProvisionedCertificates> {
-  const names = certificateFiles(topology);
+  const files = certificateFiles(topology);
   const dir = join(runDir, CERTIFICATE_DIR);
   const result: ProvisionedCertificates = { dir, given: [], generated: [] };
-  if (names.length === 0) return result;
+  if (files.length === 0) return result;
   await mkdir(dir, { recursive: true, mode: 0o700 });
   if (certsDir !== undefined) {
     assertCertificatesPresent(topology, certsDir);
-    for (const name of names) {
+    for (const { name } of files) {
       await copyFile(join(certsDir, name), join(dir, name));
       await chmod(join(dir, name), 0o600);
       result.given.push(name);
@@ -49,10 +50,17 @@ export async function provisionCertificates(runDir: string, topology: Topology, 
     return result;
   }
   // Without a directory: what is there stays (a certificate given at start, or one made before).
-  for (const name of names) {
-    const pem = join(dir, name);
-    if (!existsSync(pem)) await issueDevCertificate(await ensureDevCa(runDir), pem);
-    if (existsSync(join(runDir, DEV_CA_FILE)) && (await signedBy(pem, join(runDir, DEV_CA_FILE)))) result.generated.push(name);
+  // A CA file stands for the development CA (which signs the servers' development certificates
+  // too), a CRL for an empty one of it.
+  for (const { name, kind } of files) {
+    const path = join(dir, name);
+    if (!existsSync(path)) {
+      const ca = await ensureDevCa(runDir);
+      if (kind === "certificate") await issueDevCertificate(ca, path);
+      else if (kind === "ca") await copyFile(ca.cert, path);
+      else await writeEmptyCrl(path, ca, 365);
+    }
+    if (kind !== "certificate" || (existsSync(join(runDir, DEV_CA_FILE)) && (await signedBy(path, join(runDir, DEV_CA_FILE))))) result.generated.push(name);
     else result.given.push(name);
   }
   if (result.generated.length) result.devCaFile = join(runDir, DEV_CA_FILE);
@@ -75,12 +83,24 @@ async function ensureDevCa(runDir: string): Promise<DevCa> {
   return ca;
 }
 
-/** A leaf for the local stack's names, signed by the CA, written as HAProxy's crt wants (cert + key). */
-async function issueDevCertificate(ca: DevCa, pemPath: string): Promise<void> {
+/**
+ * A development certificate for one of the local stack's own servers (a TLS service behind a TCP
+ * frontend): signed by the run directory's development CA for `names` and the local ones, kept
+ * across runs while that CA signed it.
+ */
+export async function provisionServerCertificate(runDir: string, pemPath: string, names: readonly string[]): Promise<void> {
+  const caFile = join(runDir, DEV_CA_FILE);
+  if (existsSync(pemPath) && existsSync(caFile) && (await signedBy(pemPath, caFile))) return;
+  await mkdir(dirname(pemPath), { recursive: true, mode: 0o700 });
+  await issueDevCertificate(await ensureDevCa(runDir), pemPath, names);
+}
+
+/** A leaf for the local stack's names (and `names`), signed by the CA, written as HAProxy's crt wants (cert + key). */
+async function issueDevCertificate(ca: DevCa, pemPath: string, names: readonly string[] = []): Promise<void> {
   const [key, csr, cert, ext] = [".key", ".csr", ".crt", ".ext"].map((suffix) => `${pemPath}${suffix}`) as [string, string, string, string];
   try {
-    await writeFile(ext, devCertificateExtensions(), { mode: 0o600 });
-    await openssl(["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-subj", "/O=lb-stack development certificate/CN=localhost", "-keyout", key, "-out", csr]);
+    await writeFile(ext, devCertificateExtensions(names), { mode: 0o600 });
+    await openssl(["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-subj", `/O=lb-stack development certificate/CN=${names[0] ?? "localhost"}`, "-keyout", key, "-out", csr]);
     // 397 days: the longest validity browsers accept for a leaf.
     await openssl(["x509", "-req", "-in", csr, "-CA", ca.cert, "-CAkey", ca.key, "-CAcreateserial", "-days", "397", "-extfile", ext, "-out", cert]);
     await writeFileAtomic(pemPath, (await readFile(cert, "utf8")) + (await readFile(key, "utf8")), { mode: 0o600 });
@@ -90,8 +110,8 @@ async function issueDevCertificate(ca: DevCa, pemPath: string): Promise<void> {
 }
 
 /** Pure: the X.509 extensions of a development certificate (a server certificate for the local names). */
-export function devCertificateExtensions(): string {
-  const alt = DEV_CERTIFICATE_NAMES.map((n) => (/^[0-9.]+$/.test(n) ? `IP:${n}` : `DNS:${n}`)).join(",");
+export function devCertificateExtensions(names: readonly string[] = []): string {
+  const alt = [...names, ...DEV_CERTIFICATE_NAMES].map((n) => (/^[0-9.]+$/.test(n) ? `IP:${n}` : `DNS:${n}`)).join(",");
   return `basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=${alt}\n`;
 }
 

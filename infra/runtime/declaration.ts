@@ -2,7 +2,9 @@
 // order, the ports each takes, the files to write, and the addresses to show.
 import { join } from "node:path";
 import { userInfo } from "node:os";
-import { bindPorts, runsInstances, serverCount, type Topology } from "../model/schema.ts";
+import { bindPorts, proxyMode, runsInstances, serverCount, type Topology } from "../model/schema.ts";
+import { checkKind, picksPrimary, serverProtocol } from "../model/checks.ts";
+import { expandCondition, sniNamesIn } from "../model/routing.ts";
 import { DEFAULT_TOPOLOGY_FILE } from "../model/load.ts";
 import { mapFiles, type MapFile } from "../render/routing.ts";
 import { renderHaproxyConfig } from "../render/render.ts";
@@ -33,6 +35,7 @@ export const DASHBOARD_FILE = "grafana-dashboard.json";
 /** Where npm run verify leaves its last results, in the run directory; the sidecar exports them. */
 export const ASSERTIONS_FILE = "verify.json";
 
+/** "web": the servers HAProxy sends to (the web app, and the Redis, PostgreSQL and TLS servers of a data topology). */
 export type ComponentKind = "web" | "dns" | "haproxy" | "sidecar" | "prometheus" | "alertmanager";
 
 /** The name server's records (a hosts file dnsmasq re-reads on SIGHUP), in the run directory. */
@@ -60,6 +63,10 @@ export interface LocalComponent extends ProcessSpec {
   readyUrl?: string;
   /** A name this name server answers once it serves (dnsmasq). */
   readyDns?: { server: string; name: string };
+  /** A TCP port that accepts connections once it serves (Redis, PostgreSQL, a TLS server). */
+  readyTcp?: { host: string; port: number };
+  /** A development certificate it serves with, issued before it starts (a TLS server's). */
+  certificate?: { file: string; names: string[] };
   /**
    * HAProxy's stats socket: a restarted HAProxy is back once it answers there (its servers may be
    * DOWN for reasons of their own; the first start waits for them, a restart does not).
@@ -120,7 +127,7 @@ export function declareLocalStack(topology: Topology, options: LocalStackOptions
   ].map((c) => ({ ...c, env: { ...c.env, [RUN_DIR_MARKER]: runDir } }));
   refuseSharedPorts(components);
 
-  const frontendUrls = topology.frontends.flatMap((f) => f.binds).flatMap((b) => bindPorts([b]).map((p) => localBindUrl(b, p)));
+  const frontendUrls = topology.frontends.flatMap((f) => f.binds.flatMap((b) => bindPorts([b]).map((p) => (proxyMode(f, topology.defaults) === "tcp" ? `tcp://${LOCAL_ADDRESS}:${p}` : localBindUrl(b, p)))));
   return {
     runDir,
     topology,
@@ -145,9 +152,56 @@ export function declareLocalStack(topology: Topology, options: LocalStackOptions
   };
 }
 
-/** One gunicorn serving on host:port, named `name` (its log, pid file and INSTANCE_NAME). */
-function gunicornComponent(name: string, host: string, port: number, runDir: string, logs: string): LocalComponent {
-  const base = `http://${host}:${port}`;
+/**
+ * A TLS server's development certificate: for the names the routes to its backend ask for by SNI
+ * (what a client of that route sees), beside the local ones.
+ */
+function tlsServerCertificate(topology: Topology, backend: string, server: string, runDir: string): NonNullable<LocalComponent["certificate"]> {
+  const names = topology.frontends.flatMap((f) => f.routes.filter((r) => r.backend === backend && r.when !== undefined).flatMap((r) => sniNamesIn(expandCondition(r.when!, f.conditions))));
+  return { file: join(runDir, "tls", `${server}.pem`), names: [...new Set(names)] };
+}
+
+/**
+ * A Redis server on 127.0.0.1:port, replicating the one on `replicaOf` when given; nothing kept
+ * on disk (no snapshots, no append-only file): the local stack's data lives as long as it runs.
+ */
+function redisComponent(name: string, port: number, replicaOf: number | undefined, runDir: string, logs: string): LocalComponent {
+  return {
+    kind: "web",
+    name,
+    command: "redis-server",
+    args: ["--bind", LOCAL_ADDRESS, "--port", String(port), "--save", "", "--appendonly", "no", "--dir", runDir, "--dbfilename", `${name}.rdb`, ...(replicaOf !== undefined ? ["--replicaof", LOCAL_ADDRESS, String(replicaOf)] : [])],
+    logFile: join(logs, `${name}.log`),
+    ports: [port],
+    debianPackage: "redis-server",
+    url: `redis://${LOCAL_ADDRESS}:${port}`,
+    readyTcp: { host: LOCAL_ADDRESS, port },
+    configFiles: [],
+  };
+}
+
+/**
+ * A PostgreSQL server on 127.0.0.1:port, its data in the run directory (made by apps/postgres/run.sh
+ * on first start, with a login role for the health check that needs no password from loopback).
+ */
+function postgresComponent(name: string, port: number, checkUser: string, runDir: string, logs: string): LocalComponent {
+  return {
+    kind: "web",
+    name,
+    command: join(REPO_ROOT, "apps/postgres/run.sh"),
+    args: [join(runDir, name), String(port), checkUser],
+    logFile: join(logs, `${name}.log`),
+    ports: [port],
+    debianPackage: "postgresql",
+    url: `postgresql://${LOCAL_ADDRESS}:${port}/postgres`,
+    readyTcp: { host: LOCAL_ADDRESS, port },
+    configFiles: [],
+  };
+}
+
+/** One gunicorn serving on host:port, named `name` (its log, pid file and INSTANCE_NAME); over TLS with a certificate. */
+function gunicornComponent(name: string, host: string, port: number, runDir: string, logs: string, certificate?: LocalComponent["certificate"]): LocalComponent {
+  const base = `${certificate ? "https" : "http"}://${host}:${port}`;
   return {
     kind: "web",
     name,
@@ -155,14 +209,15 @@ function gunicornComponent(name: string, host: string, port: number, runDir: str
     // --pid puts the run directory on gunicorn's command line, where npm stop and the tests'
     // leak checks can see it, besides recording the master's pid.
     args: ["--chdir", join(REPO_ROOT, "apps/web"), "--config", join(REPO_ROOT, "apps/web/gunicorn.conf.py"), "--pid", join(runDir, `${name}.pid`), "app:app"],
-    env: { INSTANCE_NAME: name, BIND: `${host}:${port}` },
+    env: { INSTANCE_NAME: name, BIND: `${host}:${port}`, ...(certificate ? { TLS_CERTIFICATE: certificate.file } : {}) },
     pidFile: join(runDir, `${name}.pid`),
     logFile: join(logs, `${name}.log`),
     // Only 127.0.0.1's ports can collide with the stack's other listeners.
     ports: host === LOCAL_ADDRESS ? [port] : [],
     debianPackage: "gunicorn",
     url: `${base}${WEB_APP_PATHS.status}`,
-    readyUrl: `${base}${WEB_APP_PATHS.status}`,
+    // A TLS server's certificate is the development CA's, which this process does not trust: its port answering is enough.
+    ...(certificate ? { readyTcp: { host, port }, certificate } : { readyUrl: `${base}${WEB_APP_PATHS.status}` }),
     configFiles: [],
   };
 }
@@ -170,8 +225,23 @@ function gunicornComponent(name: string, host: string, port: number, runDir: str
 /** One gunicorn per distinct server port: on 127.0.0.1 the port is what tells servers apart. */
 function webComponents(topology: Topology, runDir: string, logs: string): LocalComponent[] {
   const webByPort = new Map<number, LocalComponent>();
-  for (const server of topology.backends.flatMap((b) => b.servers).filter((s) => !s.external)) {
-    if (!webByPort.has(server.port)) webByPort.set(server.port, gunicornComponent(server.name, LOCAL_ADDRESS, server.port, runDir, logs));
+  for (const backend of topology.backends) {
+    const protocol = serverProtocol(backend);
+    const servers = backend.servers.filter((s) => !s.external);
+    if (servers.length > 0 && protocol === undefined) {
+      throw new TargetPlanError(`backends.${backend.name}: its check (${checkKind(backend.healthCheck!)}) does not say what its servers are, so the local stack cannot run them: mark them external, or use an http, redis, postgresql or tlsHello check`);
+    }
+    // In a backend whose check finds the primary, the first server starts as the primary and the others replicate it.
+    const primary = picksPrimary(backend) ? servers.find((s) => !s.backup && !s.disabled) : undefined;
+    for (const server of servers) {
+      if (webByPort.has(server.port)) continue;
+      const component =
+        protocol === "redis" ? redisComponent(server.name, server.port, server === primary || primary === undefined ? undefined : primary.port, runDir, logs)
+        : protocol === "postgresql" ? postgresComponent(server.name, server.port, backend.healthCheck!.postgresql!.user, runDir, logs)
+        : protocol === "tls" ? { ...gunicornComponent(server.name, LOCAL_ADDRESS, server.port, runDir, logs, tlsServerCertificate(topology, backend.name, server.name, runDir)) }
+        : gunicornComponent(server.name, LOCAL_ADDRESS, server.port, runDir, logs);
+      webByPort.set(server.port, component);
+    }
   }
   const webs = [...webByPort.values()];
   const names = new Set<string>();

@@ -2,6 +2,8 @@
 // component, stop in reverse. A start that fails stops whatever it had started.
 import { cp, mkdir, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { connect } from "node:net";
+import { picksPrimary } from "../model/checks.ts";
 import { groupsExpectedUp, type Topology } from "../model/schema.ts";
 import { dnsServing } from "./dns.ts";
 import { BinaryMissingError, ComponentFailedError, LoginHashUnsetError, StackAlreadyRunningError, StackNotRunningError, StatsCredentialsUnsetError } from "../errors.ts";
@@ -15,7 +17,7 @@ import { writeMapFiles } from "../render/map-files.ts";
 import { readLuaScripts } from "../render/lua.ts";
 import { statsPageServed } from "../render/view.ts";
 import { checkErrorPages } from "../render/error-pages.ts";
-import { provisionCertificates, type ProvisionedCertificates } from "./certificates.ts";
+import { provisionCertificates, provisionServerCertificate, type ProvisionedCertificates } from "./certificates.ts";
 import { runtimeCommand } from "../../haproxy/runtime-api.ts";
 import { parseShowStat, serverStates, type ServerState } from "../../haproxy/show-stat.ts";
 import { parseDuration } from "../../haproxy/duration.ts";
@@ -67,6 +69,11 @@ export async function writeConfigFiles(runDir: string, components: readonly Loca
   for (const { file, content, mode } of components.flatMap((c) => c.configFiles)) await writeFileAtomic(join(runDir, file), content, { mode });
 }
 
+/** The development certificates the stack's own TLS servers serve with. */
+async function provisionServerCertificates(runDir: string, components: readonly LocalComponent[]): Promise<void> {
+  for (const { certificate } of components) if (certificate) await provisionServerCertificate(runDir, certificate.file, certificate.names);
+}
+
 /** Starts one component's process (not waiting for it to serve); every start of a component goes here. */
 export async function launchComponent(component: LocalComponent): Promise<ManagedProcess> {
   if (component.pidFile !== undefined) await rm(component.pidFile, { force: true });
@@ -91,6 +98,7 @@ export async function startLocalStack(topology: Topology, options: StartOptions)
   readLuaScripts(topology);
   await mkdir(plan.runDir, { recursive: true });
   const certificates = await provisionCertificates(plan.runDir, topology, options.certsDir);
+  await provisionServerCertificates(plan.runDir, plan.components);
   await checkHaproxyConfig(plan.haproxyConfig, { certificatesDir: certificates.dir, maps: plan.haproxyMaps });
 
   await mkdir(join(plan.runDir, "logs"), { recursive: true });
@@ -241,6 +249,7 @@ export async function holdComponent(runDir: string, name: string): Promise<void>
  */
 export async function startComponents(plan: LocalStackDeclaration, components: LocalComponent[]): Promise<void> {
   if (!(await readState(plan.runDir))) throw new StackNotRunningError(plan.runDir);
+  await provisionServerCertificates(plan.runDir, components);
   for (const component of components) {
     await writeFile(component.logFile, "", { flag: "a" });
     const managed = await launchComponent(component);
@@ -307,6 +316,7 @@ async function httpOk(url: string): Promise<boolean> {
 export async function serving(component: LocalComponent): Promise<boolean> {
   if (component.readyUrl !== undefined) return httpOk(component.readyUrl);
   if (component.readyDns !== undefined) return dnsServing(component.readyDns.server, component.readyDns.name);
+  if (component.readyTcp !== undefined) return tcpAccepts(component.readyTcp.host, component.readyTcp.port);
   if (component.readySocket === undefined) return true;
   try {
     await runtimeCommand({ path: component.readySocket }, "show info", { timeoutMs: 1000 });
@@ -316,9 +326,21 @@ export async function serving(component: LocalComponent): Promise<boolean> {
   }
 }
 
-/** Servers HAProxy should report UP: checked and not disabled. */
+/** Servers HAProxy should report UP: checked and not disabled, outside backends whose check finds one primary. */
 function expectedUp(topology: Topology): { backend: string; server: string }[] {
-  return topology.backends.flatMap((b) => b.servers.filter((s) => s.check && !s.disabled).map((s) => ({ backend: b.name, server: s.name })));
+  return topology.backends.filter((b) => !picksPrimary(b)).flatMap((b) => b.servers.filter((s) => s.check && !s.disabled).map((s) => ({ backend: b.name, server: s.name })));
+}
+
+/** Whether something accepts a TCP connection on host:port within a second. */
+function tcpAccepts(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host, port, timeout: 1000 });
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.once("connect", () => done(true)).once("error", () => done(false)).once("timeout", () => done(false));
+  });
 }
 
 /** How long HAProxy may take to mark every server UP: rise × inter for the slowest (a group's first resolution too), plus slack. */
@@ -341,11 +363,16 @@ async function haproxyReady(plan: LocalStackDeclaration): Promise<true | string>
   }
   const stateOf = (e: { backend: string; server: string }) => states.find((s) => s.backend === e.backend && s.server === e.server);
   const notUp = expectedUp(plan.topology).filter((e) => stateOf(e)?.status !== "UP");
+  const primaries = plan.topology.backends
+    .filter(picksPrimary)
+    .map((b) => ({ backend: b.name, up: b.servers.filter((s) => stateOf({ backend: b.name, server: s.name })?.status === "UP").map((s) => s.name) }))
+    .filter((p) => p.up.length !== 1);
   const groupsShort = groupsExpectedUp(plan.topology)
     .map((g) => ({ ...g, up: g.slots.filter((server) => stateOf({ backend: g.backend, server })?.status === "UP").length }))
     .filter((g) => g.up < g.instances);
-  if (notUp.length === 0 && groupsShort.length === 0) return true;
+  if (notUp.length === 0 && groupsShort.length === 0 && primaries.length === 0) return true;
   return `reports ${[
+    ...primaries.map((p) => `${p.up.length === 0 ? "no primary" : `${p.up.length} primaries (${p.up.join(", ")})`} UP in ${p.backend}`),
     ...notUp.map((e) => `${e.backend}/${e.server} ${stateOf(e) ? `${stateOf(e)!.status} (${stateOf(e)!.checkStatus})` : "missing"}`),
     ...groupsShort.map((g) => `${g.up} of ${g.instances} discovered servers of ${g.backend} UP`),
   ].join(", ")}`;

@@ -3,7 +3,9 @@
 import { settleMs } from "../../haproxy/check-timing.ts";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { bindPorts, groupSlotNames, resolutionMs, type Bind, type Topology } from "../model/schema.ts";
+import { bindPorts, groupSlotNames, proxyMode, resolutionMs, type Bind, type Topology } from "../model/schema.ts";
+import { serverProtocol } from "../model/checks.ts";
+import { expandCondition, sniNamesIn } from "../model/routing.ts";
 import { field, parseShowStat, type StatRow } from "../../haproxy/show-stat.ts";
 import { hstsValue, retryAfterSeconds } from "../render/view.ts";
 import { DEV_CA_FILE } from "./certificates.ts";
@@ -11,7 +13,7 @@ import { parseDuration } from "../../haproxy/duration.ts";
 import { LOCAL_ADDRESS, localBindUrl } from "../render/targets.ts";
 import { StackNotRunningError, VerifyNotPossibleError } from "../errors.ts";
 import { runtimeCommand } from "../../haproxy/runtime-api.ts";
-import type { EntrypointExpectation, Expectations, RoutingExpectation } from "../../verification/judge.ts";
+import type { EntrypointExpectation, Expectations, RoutingExpectation, TcpProbe } from "../../verification/judge.ts";
 import { resolveRoute, type RouteRequest } from "../model/route-resolver.ts";
 import { routingMatrix } from "../model/route-matrix.ts";
 import type { RunOptions, StackAccess, VerifyRun } from "../../verification/run.ts";
@@ -139,6 +141,7 @@ const rootRequest = (bind: Bind, port: number): RouteRequest => ({ method: "GET"
 /** Every port of every frontend: what "/" must answer there (as the routes decide), and what TLS and HSTS must show. */
 function entrypointExpectations(topology: Topology, discovered: readonly DiscoveredServer[]): EntrypointExpectation[] {
   return topology.frontends.flatMap((frontend) => {
+    if (proxyMode(frontend, topology.defaults) === "tcp") return tcpEntrypoints(topology, frontend);
     const tlsBind = frontend.binds.find((b) => b.tlsCertificate !== undefined);
     return frontend.binds.flatMap((bind) =>
       bindPorts([bind]).map((port): EntrypointExpectation => {
@@ -162,13 +165,44 @@ function entrypointExpectations(topology: Topology, discovered: readonly Discove
   });
 }
 
+/**
+ * A TCP frontend's ports: a connection to each, speaking its backend's protocol; with routes by
+ * SNI, a handshake for each name a route lists (the certificate seen must be its server's own) and
+ * one for a name no route takes (refused where a route denies it).
+ */
+function tcpEntrypoints(topology: Topology, frontend: Topology["frontends"][number]): EntrypointExpectation[] {
+  const probeFor = (backend: string): TcpProbe => {
+    const protocol = serverProtocol(topology.backends.find((b) => b.name === backend)!);
+    return { probe: protocol === "redis" || protocol === "postgresql" ? protocol : "connect", backend };
+  };
+  const names = [...new Set(frontend.routes.flatMap((r) => (r.when ? sniNamesIn(expandCondition(r.when, frontend.conditions)) : [])))].filter((n) => !n.startsWith("*."));
+  return frontend.binds.flatMap((bind) =>
+    bindPorts([bind]).flatMap((port): EntrypointExpectation[] => {
+      const url = `tcp://${LOCAL_ADDRESS}:${port}`;
+      const request = (sni?: string): RouteRequest => ({ method: "", path: "/", source: LOCAL_ADDRESS, tls: false, destinationPort: port, ...(sni !== undefined && { sni }) });
+      const expectation = (sni?: string): EntrypointExpectation | undefined => {
+        const outcome = resolveRoute(frontend, request(sni));
+        const base = { frontend: frontend.name, url, servers: [], anyServer: true };
+        if (outcome.kind === "deny") return { ...base, tcp: { probe: "refused", serverName: sni } };
+        if (outcome.kind !== "backend") return undefined;
+        const protocol = serverProtocol(topology.backends.find((b) => b.name === outcome.backend)!);
+        if (sni !== undefined) return protocol === "tls" ? { ...base, tcp: { probe: "tls", serverName: sni, backend: outcome.backend } } : undefined;
+        return { ...base, tcp: probeFor(outcome.backend) };
+      };
+      if (names.length === 0) return [expectation()].filter((e) => e !== undefined);
+      return [...names.map((n) => expectation(n)), expectation(`unrouted-${port}.invalid`)].filter((e) => e !== undefined);
+    }),
+  );
+}
+
 /** Loopback addresses the routing checks may send from (source conditions, allowlists). */
 const ROUTING_SOURCES = ["127.0.0.1", "127.0.0.2", "127.0.0.3", "127.10.0.1", "127.255.255.254"];
 
 /** Every frontend's routing matrix, as requests to its first plain (or TLS) port, with what must answer. */
 function routingExpectations(topology: Topology, options: ExpectationOptions): RoutingExpectation[] {
   return topology.frontends.flatMap((frontend) => {
-    if (frontend.routes.length === 0) return [];
+    // A TCP frontend's routes are proven by the entry points' handshakes.
+    if (frontend.routes.length === 0 || proxyMode(frontend, topology.defaults) === "tcp") return [];
     const plain = frontend.binds.find((b) => b.tlsCertificate === undefined);
     // TLS requests need the CA the stack's certificates chain to.
     const tlsBind = options.ca !== undefined ? frontend.binds.find((b) => b.tlsCertificate !== undefined) : undefined;

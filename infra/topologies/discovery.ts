@@ -17,7 +17,7 @@ export const topology = defineTopology({
     {
       name: "web_pool",
       balance: "roundrobin",
-      healthCheck: { method: "GET", path: "/status", expectStatus: 200 },
+      healthCheck: { http: { method: "GET", path: "/status", expectStatus: 200 } },
       // Discovered servers get cookie values HAProxy derives from their address and port.
       cookie: { name: "SERVER", insert: true, indirect: true, nocache: true, secure: false, httponly: true },
       discovery: {

@@ -9,7 +9,7 @@
 import { defineTopology } from "../model/parse.ts";
 import { topology as seed } from "../topology.ts";
 
-const check = { method: "GET", path: "/status", expectStatus: 200 } as const;
+const check = { http: { method: "GET", path: "/status", expectStatus: 200 } } as const;
 const server = (name: string, port: number) => ({ name, address: name, port, inter: "500ms", fall: 2, rise: 2 });
 
 export const topology = defineTopology({

@@ -17,7 +17,7 @@ export const topologyArb: fc.Arbitrary<TopologyInput> = fc
     // Routes and rules carrying any printable value: the renderer must keep each one argument.
     routing: fc.option(fc.string({ unit: fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c)), minLength: 1, maxLength: 24 }), { nil: undefined }),
     cookie: fc.boolean(),
-    healthCheck: fc.option(fc.record({ method: fc.constantFrom("GET", "HEAD", "OPTIONS"), path: fc.constantFrom("/", "/status", "/health?x=1"), expectStatus: fc.integer({ min: 200, max: 399 }) }), { nil: undefined }),
+    healthCheck: fc.option(fc.record({ http: fc.record({ method: fc.constantFrom("GET", "HEAD", "OPTIONS"), path: fc.constantFrom("/", "/status", "/health?x=1"), expectStatus: fc.integer({ min: 200, max: 399 }) }) }), { nil: undefined }),
     inter: durationArb,
     fall: fc.integer({ min: 1, max: 10 }),
     rise: fc.integer({ min: 1, max: 10 }),

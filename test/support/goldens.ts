@@ -42,7 +42,7 @@ export function everyFeatureTopology(): TopologyInput {
     t.backends.push({
       name: "api_servers",
       balance: "leastconn",
-      healthCheck: { method: "HEAD", path: "/status?deep=1", expectStatus: 204 },
+      healthCheck: { http: { method: "HEAD", path: "/status?deep=1", expectStatus: 204 } },
       retries: 0,
       redispatch: false,
       retryOn: [],
@@ -56,7 +56,7 @@ export function everyFeatureTopology(): TopologyInput {
     t.backends.push({
       name: "consul_servers",
       balance: "roundrobin",
-      healthCheck: { method: "GET", path: "/status", expectStatus: 200 },
+      healthCheck: { http: { method: "GET", path: "/status", expectStatus: 200 } },
       servers: [],
       discovery: {
         name: "svc",

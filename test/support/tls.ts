@@ -7,6 +7,6 @@ import { writeSelfSignedCertificates } from "../../infra/render/haproxy-check.ts
 /** A directory holding site.pem (certificate and key); the caller removes it. */
 export async function makeCertificateDir(): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), "lb-certs-"));
-  await writeSelfSignedCertificates(dir, ["site.pem"]);
+  await writeSelfSignedCertificates(dir, [{ name: "site.pem", kind: "certificate" }]);
   return dir;
 }

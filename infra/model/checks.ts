@@ -1,0 +1,152 @@
+// How HAProxy decides that a server is healthy: one check kind per backend (HTTP, a bare connect,
+// a protocol's own handshake, or a typed tcp-check sequence), on the traffic's port or another one,
+// and optionally an agent that reports a server's own weight or state.
+//
+// A check that finds a primary (a Redis master, a Patroni leader) passes on one server only: the
+// others are DOWN by design, which the stack, verify and the alerts treat as healthy.
+import { z } from "zod";
+import { show } from "./names.ts";
+import { HeaderValue, Regex } from "./routing.ts";
+
+const intIn = (min: number, max: number, what: string) =>
+  z.number({ error: (iss) => `${show(iss.input)} is not ${what}` }).int({ error: `use a whole number for ${what}` }).min(min, { error: `${what} is at least ${min}` }).max(max, { error: `${what} is at most ${max}` });
+const CheckPort = intIn(1, 65535, "a port");
+
+/** Text a check sends or expects: printable ASCII and the line breaks and tabs protocols use. */
+const CHECK_TEXT_PATTERN = /^[\x20-\x7e\r\n\t]{1,1024}$/;
+export const CheckText = z.string().regex(CHECK_TEXT_PATTERN, { error: (iss) => `${show(iss.input)} is not usable check text: use 1 to 1024 printable ASCII characters, "\\r", "\\n" or "\\t"` });
+/** Bytes as hexadecimal digits, two per byte. */
+export const HexBytes = z.string().regex(/^([0-9a-fA-F]{2}){1,512}$/, { error: (iss) => `${show(iss.input)} is not hexadecimal bytes: use pairs of hex digits, e.g. "0d0a"` });
+
+/** What a check's answer must hold: exactly one of these. */
+const EXPECTS = ["string", "regex", "binary"] as const;
+export const CheckExpect = z
+  .strictObject({
+    string: CheckText.optional(),
+    regex: Regex.optional(),
+    binary: HexBytes.optional(),
+    /** The check passes when the answer does NOT hold it. */
+    negate: z.boolean().default(false),
+  })
+  .superRefine((expect, ctx) => {
+    const given = EXPECTS.filter((k) => expect[k] !== undefined);
+    if (given.length !== 1) ctx.addIssue({ code: "custom", message: `an expectation has exactly one of ${EXPECTS.join(", ")}${given.length ? ` (found ${given.join(", ")})` : ""}` });
+  });
+export type CheckExpect = z.output<typeof CheckExpect>;
+
+/** One step of a tcp-check sequence: exactly one of connect, send, sendBinary, expect. */
+const STEP_KINDS = ["connect", "send", "sendBinary", "expect"] as const;
+export const CheckStep = z
+  .strictObject({
+    /** Open the connection (first step implied when absent): on another port, over TLS. */
+    connect: z.strictObject({ port: CheckPort.optional(), tls: z.boolean().default(false) }).optional(),
+    send: CheckText.optional(),
+    sendBinary: HexBytes.optional(),
+    expect: CheckExpect.optional(),
+  })
+  .superRefine((step, ctx) => {
+    const given = STEP_KINDS.filter((k) => step[k] !== undefined);
+    if (given.length !== 1) ctx.addIssue({ code: "custom", message: `a check step is exactly one of ${STEP_KINDS.join(", ")}${given.length ? ` (found ${given.join(" and ")})` : ""}` });
+  });
+export type CheckStep = z.output<typeof CheckStep>;
+
+const DatabaseUser = z.string().regex(/^[A-Za-z0-9_.-]{1,63}$/, { error: (iss) => `${show(iss.input)} is not a user name: use 1 to 63 letters, digits or "_.-"` });
+const EnvName = z.string().regex(/^[A-Z_][A-Z0-9_]{0,127}$/, { error: (iss) => `${show(iss.input)} is not an environment variable name: use capitals, digits and "_"` });
+
+/** The check kinds: a backend's healthCheck has exactly one. */
+export const CHECK_KINDS = ["http", "connect", "steps", "redis", "postgresql", "mysql", "smtp", "ldap", "tlsHello"] as const;
+export type CheckKind = (typeof CHECK_KINDS)[number];
+/**
+ * The kinds that speak a protocol other than HTTP, which an HTTP backend's servers do not. An HTTP
+ * check fits a TCP backend (Patroni's REST API beside PostgreSQL), a connect or a sequence fits both.
+ */
+export const TCP_ONLY_CHECK_KINDS: readonly CheckKind[] = ["redis", "postgresql", "mysql", "smtp", "ldap", "tlsHello"];
+
+export const HttpCheck = z.strictObject({
+  method: z.enum(["GET", "HEAD", "OPTIONS"]).default("GET"),
+  path: z.string().regex(/^\/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]{0,200}$/, { error: (iss) => `${show(iss.input)} is not a request path: start with "/" and use no spaces, quotes or "#"` }).default("/"),
+  /** The Host header the check sends (servers behind name-based virtual hosts need one). */
+  host: z.string().regex(/^[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?$/, { error: (iss) => `${show(iss.input)} is not a host: use e.g. "api.example.com"` }).optional(),
+  expectStatus: intIn(100, 599, "an HTTP status").default(200),
+  /** The body must also contain this text (an endpoint that answers 200 with "not ready" fails). */
+  expectBody: HeaderValue.optional(),
+  /** The body must also match this regular expression. */
+  expectBodyRegex: Regex.optional(),
+});
+
+export const HealthCheck = z
+  .strictObject({
+    /** An HTTP request and the status (and body) it must get. */
+    http: HttpCheck.optional(),
+    /** A TCP connection that opens: the least a server must do. */
+    connect: z.literal(true).optional(),
+    /** A tcp-check sequence: connect, send, expect, in order. */
+    steps: z.array(CheckStep).min(1, { error: "a check sequence needs at least one step" }).max(32, { error: "keep a check sequence to 32 steps" }).optional(),
+    /** Redis answers PING (and, with primaryOnly, says role:master). */
+    redis: z.strictObject({ /** AUTH first, with the password HAProxy reads from this environment variable. */ passwordFromEnv: EnvName.optional() }).optional(),
+    /** PostgreSQL answers a startup message for this user (pgsql-check); it needs no password, only a pg_hba entry. */
+    postgresql: z.strictObject({ user: DatabaseUser }).optional(),
+    /** MySQL or MariaDB answers a login of this user, which needs no password (mysql-check post-41). */
+    mysql: z.strictObject({ user: DatabaseUser }).optional(),
+    /** An SMTP server greets, answers EHLO with 2xx. */
+    smtp: z.strictObject({ domain: z.string().regex(/^[A-Za-z0-9.-]{1,253}$/).default("localhost") }).optional(),
+    /** An LDAP server answers an anonymous bind. */
+    ldap: z.literal(true).optional(),
+    /** A TLS server answers a ClientHello (ssl-hello-chk): TLS passed through, never terminated here. */
+    tlsHello: z.literal(true).optional(),
+    /** Check this port instead of the traffic's (Patroni's REST API on 8008 while 5432 carries the traffic). */
+    port: CheckPort.optional(),
+    /** Check over TLS (check-ssl), verified as the backend's tls says. */
+    tls: z.boolean().default(false),
+    /**
+     * Only the primary passes (a Redis master, a Patroni leader): one server UP and the rest DOWN is
+     * healthy, none or several UP is not. With redis, the check asks for role:master.
+     */
+    primaryOnly: z.boolean().default(false),
+  })
+  .superRefine((check, ctx) => {
+    const given = CHECK_KINDS.filter((k) => check[k] !== undefined);
+    if (given.length !== 1) ctx.addIssue({ code: "custom", message: `a health check is exactly one of ${CHECK_KINDS.join(", ")}${given.length ? ` (found ${given.join(" and ")})` : ""}` });
+    if (check.tls && check.tlsHello) ctx.addIssue({ code: "custom", path: ["tls"], message: "tlsHello sends its own ClientHello in the clear: remove tls" });
+  });
+export type HealthCheck = z.output<typeof HealthCheck>;
+
+/** A check's kind. */
+export const checkKind = (check: HealthCheck): CheckKind => CHECK_KINDS.find((k) => check[k] !== undefined)!;
+
+/**
+ * An agent on each server (HAProxy's agent-check) that answers a line such as "75%", "drain",
+ * "maint", "up" or "down": the server's own say on its weight and state, beside the health check.
+ */
+export const AgentCheck = z.strictObject({
+  port: CheckPort,
+  inter: z.string().regex(/^[0-9]{1,7}(us|ms|s|m|h|d)$/, { error: (iss) => `${show(iss.input)} is not a duration: use e.g. "2s"` }).default("2s"),
+  /** What HAProxy sends the agent first (a line), if anything. */
+  send: CheckText.optional(),
+});
+export type AgentCheck = z.output<typeof AgentCheck>;
+
+/** Whether a backend's servers are expected UP one at a time: its check finds the primary. */
+export const picksPrimary = (backend: { healthCheck?: Pick<HealthCheck, "primaryOnly"> }) => backend.healthCheck?.primaryOnly === true;
+
+/** The HTTP path a check asks, where it is an HTTP check: what container health checks reuse. */
+export const httpCheckPath = (backend: { healthCheck?: Pick<HealthCheck, "http"> }) => backend.healthCheck?.http?.path;
+
+/** What a backend's servers speak, as far as the stacks must know to run and probe them. */
+export type ServerProtocol = "http" | "redis" | "postgresql" | "tls";
+
+/**
+ * What a backend's servers speak, told by its check: an HTTP check (or none) means web servers,
+ * redis and postgresql checks those databases, tlsHello TLS servers whose TLS HAProxy passes
+ * through. Undefined for checks that do not say (connect, steps, mysql, smtp, ldap): the stacks run
+ * no server for such a backend, whose servers must be external.
+ */
+export function serverProtocol(backend: { healthCheck?: HealthCheck }): ServerProtocol | undefined {
+  const check = backend.healthCheck;
+  if (check === undefined) return "http";
+  const kind = checkKind(check);
+  if (kind === "http") return "http";
+  if (kind === "redis" || kind === "postgresql") return kind;
+  if (kind === "tlsHello") return "tls";
+  return undefined;
+}
