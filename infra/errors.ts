@@ -37,6 +37,14 @@ export class HaproxyConfigRejectedError extends CodedError {
   }
 }
 
+/** HAProxy's OpenSSL refused a TLS setting of the topology (a cipher list, cipher suites), named by its field. */
+export class TlsSettingRejectedError extends CodedError {
+  readonly code = "TLS_SETTING_REJECTED";
+  constructor(readonly field: string, readonly value: string) {
+    super(`${field}: OpenSSL knows no cipher in ${JSON.stringify(value)}: use OpenSSL's names ("openssl ciphers -v" lists them; TLS 1.3 suites look like TLS_AES_128_GCM_SHA256)`);
+  }
+}
+
 /** A program the stack needs is not installed. */
 export class BinaryMissingError extends CodedError {
   readonly code = "BINARY_MISSING";

@@ -5,11 +5,10 @@ import { relative, resolve } from "node:path";
 import { parseCliArgs, runMain } from "../lib/cli.ts";
 import { UsageError } from "../lib/errors.ts";
 import { DEFAULT_TOPOLOGY_FILE, loadTopologyFile } from "./model/load.ts";
-import { checkHaproxyConfig } from "./render/haproxy-check.ts";
 import { dockerTarget } from "./render/targets.ts";
 import { renderHaproxyConfig } from "./render/render.ts";
 import { mapFiles } from "./render/routing.ts";
-import { certificateFiles } from "./render/validate.ts";
+import { certificateFiles, checkTopologyConfig } from "./render/validate.ts";
 import { REPO_ROOT } from "./repo.ts";
 import { declareKubernetesStack } from "./kubernetes/declaration.ts";
 import { synthesizeStacks } from "./stacks.ts";
@@ -30,7 +29,7 @@ async function main(argv: string[]): Promise<number> {
   // Every config either stack runs has passed the real HAProxy's check, as render's do. TLS
   // certificates exist only where the stack is deployed: stand in for them.
   for (const config of [renderHaproxyConfig(topology, dockerTarget()), kubernetes.haproxyConfig]) {
-    await checkHaproxyConfig(config, { placeholderCertificates: certificateFiles(topology), maps: mapFiles(topology) });
+    await checkTopologyConfig(topology, config, { placeholderCertificates: certificateFiles(topology), maps: mapFiles(topology) });
   }
   // cdktf's CLI passes the output directory in CDKTF_OUTDIR; run on its own, it is cdktf.out.
   const { outdir, stacks } = synthesizeStacks(topology, values.outdir ?? process.env.CDKTF_OUTDIR ?? resolve(REPO_ROOT, "cdktf.out"), { source, haproxyReplicas: replicas });

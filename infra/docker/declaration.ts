@@ -6,6 +6,7 @@ import { join } from "node:path";
 import type { Topology } from "../model/schema.ts";
 import { bindPorts, runsInstances, serverCount } from "../model/schema.ts";
 import { httpCheckPath } from "../model/checks.ts";
+import { certificateFiles } from "../render/validate.ts";
 import { refuseNonWebServers } from "../render/targets.ts";
 import { parseDuration } from "../../haproxy/duration.ts";
 import { TEMPLATES_DIR } from "../render/render.ts";
@@ -255,7 +256,7 @@ function webContainer(w: { name: string; alias: string; instance: string; port: 
  */
 function haproxyContainer({ topology, sockets, volumes }: StackContext): ContainerDeclaration {
   const { monitoring } = topology;
-  const usesTls = topology.frontends.some((f) => f.binds.some((b) => b.tlsCertificate !== undefined));
+  const usesTls = certificateFiles(topology).length > 0;
   return {
     name: DOCKER_HOSTS.haproxy,
     image: { kind: "pull", name: PINNED_IMAGES.haproxy },

@@ -20,12 +20,13 @@ import type { IIoK8sApiCoreV1Container as Container, IIoK8sApiCoreV1PodSpec as P
 import { parseDuration } from "../../haproxy/duration.ts";
 import { bindPorts, recordRemovalMs, runsInstances, serverCount, type Backend, type ServerGroup, type Topology } from "../model/schema.ts";
 import { httpCheckPath } from "../model/checks.ts";
+import { certificateFiles } from "../render/validate.ts";
 import { refuseNonWebServers } from "../render/targets.ts";
 import { renderHaproxyConfig, TEMPLATES_DIR } from "../render/render.ts";
 import { mapFiles } from "../render/routing.ts";
 import { readLuaScripts } from "../render/lua.ts";
 import { renderAlertRules, RULES_FILE } from "../render/alert-rules.ts";
-import { CERTIFICATE_DIR, DOCKER_PATHS, ERROR_PAGE_DIR, LUA_DIR, haproxySockets, kubernetesTarget, type KubernetesTarget } from "../render/targets.ts";
+import { CERTIFICATE_DIR, DOCKER_PATHS, ERROR_PAGE_DIR, KUBERNETES_CONFIG_DIR, LUA_DIR, haproxySockets, kubernetesTarget, type KubernetesTarget } from "../render/targets.ts";
 import { HAPROXY_PATHS, WEB_APP_PATHS } from "../endpoints.ts";
 import { TargetPlanError } from "../errors.ts";
 import { expectedDistributionText, EXPECTED_DISTRIBUTION_FILE } from "../runtime/applied.ts";
@@ -37,8 +38,8 @@ import { PINNED_IMAGES } from "../images.ts";
 
 /** Where the ConfigMap (haproxy.cfg, its error pages, the expected distribution) is mounted in HAProxy's pod. */
 export const KUBERNETES_PATHS = {
-  configDir: "/etc/haproxy",
-  config: "/etc/haproxy/haproxy.cfg",
+  configDir: KUBERNETES_CONFIG_DIR,
+  config: `${KUBERNETES_CONFIG_DIR}/haproxy.cfg`,
   /** The stats and master sockets: an emptyDir HAProxy and the sidecar share (the model's directory). */
   socketDir: DOCKER_PATHS.socketDir,
 } as const;
@@ -118,7 +119,7 @@ export function declareKubernetesStack(topology: Topology, options: KubernetesOp
   };
   const configHash = createHash("sha256").update(JSON.stringify(configData)).digest("hex");
   const meta = (object: string, extra: Record<string, string> = {}) => ({ name: object, namespace, labels: { [LABEL]: object, [PART_OF]: name, ...extra } });
-  const usesTls = topology.frontends.some((f) => f.binds.some((b) => b.tlsCertificate !== undefined));
+  const usesTls = certificateFiles(topology).length > 0;
 
   const objects: PlannedObject[] = [
     { id: "namespace", object: { apiVersion: "v1", kind: "Namespace", metadata: { name: namespace, labels: { [PART_OF]: name } } } },

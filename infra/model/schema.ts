@@ -852,6 +852,9 @@ function modeMismatches(topology: Topology): PathIssue[] {
     if (kind !== undefined && TCP_ONLY_CHECK_KINDS.includes(kind) && proxyMode(b, topology.defaults) === "http") {
       issues.push({ path: ["backends", i, "healthCheck", kind], message: `a ${kind} check speaks to servers that are not HTTP servers, but backend ${show(b.name)} is in mode http: set mode "tcp"` });
     }
+    // HAProxy verifies a check's TLS as the server's: without the backend's tls it would refuse the config.
+    const tlsNeed = b.healthCheck.tls ? ["healthCheck", "tls"] : (Array.isArray(b.healthCheck.steps) ? b.healthCheck.steps : []).map((step, j) => (step?.connect?.tls ? ["healthCheck", "steps", j, "connect", "tls"] : undefined)).find((p) => p !== undefined);
+    if (tlsNeed && b.tls === undefined) issues.push({ path: ["backends", i, ...tlsNeed], message: `a check over TLS verifies the server's certificate as the backend's tls says: add tls to backend ${show(b.name)} (caFile, or insecureSkipVerify)` });
   });
   return issues;
 }

@@ -5,8 +5,8 @@ import { UsageError } from "../../lib/errors.ts";
 import { DEFAULT_TOPOLOGY_FILE, loadTopologyFile } from "../model/load.ts";
 import { writeFileAtomic } from "../files.ts";
 import { checkErrorPages } from "./error-pages.ts";
-import { checkHaproxyConfig, DEFAULT_ERROR_PAGES_DIR } from "./haproxy-check.ts";
-import { assertCertificatesPresent, certificateFiles } from "./validate.ts";
+import { DEFAULT_ERROR_PAGES_DIR } from "./haproxy-check.ts";
+import { assertCertificatesPresent, certificateFiles, checkTopologyConfig } from "./validate.ts";
 import { renderHaproxyConfig } from "./render.ts";
 import { writeMapFiles } from "./map-files.ts";
 import { mapFiles } from "./routing.ts";
@@ -56,7 +56,7 @@ async function main(argv: string[]): Promise<number> {
   if (certsDir) await assertCertificatesPresent(topology, certsDir);
   else if (certificates.length) process.stderr.write(`no --certs-dir: checked with throwaway certificates standing in for ${certificates.map((c) => c.name).join(", ")}\n`);
   const maps = mapFiles(topology);
-  const { warnings } = await checkHaproxyConfig(config, certsDir ? { certificatesDir: certsDir, maps } : { placeholderCertificates: certificates, maps });
+  const { warnings } = await checkTopologyConfig(topology, config, certsDir ? { certificatesDir: certsDir, maps } : { placeholderCertificates: certificates, maps });
   for (const warning of warnings) process.stderr.write(`${warning}\n`);
   if (args.out) {
     // The map files the config names go beside it, where HAProxy looks for them.

@@ -6,7 +6,7 @@ import { HaproxyConfigRejectedError } from "../errors.ts";
 import { runProgram } from "../programs.ts";
 import { TEMPLATES_DIR } from "./render.ts";
 import { DOCKER_INIT_ADDR } from "./view.ts";
-import { CERTIFICATE_DIR, ERROR_PAGE_DIR, LUA_DIR } from "./targets.ts";
+import { CERTIFICATE_DIR, CERTIFICATE_DIR_VARIABLE, ERROR_PAGE_DIR, LUA_DIR } from "./targets.ts";
 import type { MapFile } from "./routing.ts";
 import { writeMapFiles } from "./map-files.ts";
 
@@ -60,7 +60,8 @@ export async function checkHaproxyConfig(configText: string, options: HaproxyChe
     await writeMapFiles(dir, options.maps ?? []);
     if (options.certificatesDir) await symlink(options.certificatesDir, join(dir, CERTIFICATE_DIR));
     else if (options.placeholderCertificates?.length) await writeSelfSignedCertificates(join(dir, CERTIFICATE_DIR), options.placeholderCertificates);
-    const { code, output } = await run(options.haproxyBinary ?? "haproxy", ["-c", "-f", configPath]);
+    // The one file HAProxy reads from an absolute path (a server's client certificate): here, the scratch copy.
+    const { code, output } = await runProgram(options.haproxyBinary ?? "haproxy", ["-c", "-f", configPath], { debianPackage: "haproxy", maxBuffer: 16 * 1024 * 1024, env: { ...process.env, [CERTIFICATE_DIR_VARIABLE]: join(dir, CERTIFICATE_DIR) } });
     if (code !== 0) throw new HaproxyConfigRejectedError(output.replaceAll(dir + "/", ""), offendingLines(output, configText));
     return { warnings: output.split("\n").filter((line) => line.includes("[WARNING]")).map((l) => l.replaceAll(dir + "/", "")) };
   } finally {

@@ -33,6 +33,23 @@ export const ERROR_PAGE_DIR = "errors";
 export const CERTIFICATE_DIR = "certs";
 export const LUA_DIR = "lua";
 
+/** Where the Kubernetes pods hold haproxy.cfg and what sits beside it (a ConfigMap, the certificates' Secret). */
+export const KUBERNETES_CONFIG_DIR = "/etc/haproxy";
+
+/**
+ * The certificate directory as an absolute path on a target. HAProxy 2.6 reads a server's client
+ * certificate (crt on a server line) relative to where it was started, not beside the config as
+ * every other file: the config names that one through this directory, in an environment variable
+ * the check sets to its scratch copy (presetenv keeps a value already set).
+ */
+export function certificateDirPath(target: RenderTarget): string {
+  if (target.kind === "local") return join(target.runDir, CERTIFICATE_DIR);
+  if (target.kind === "docker") return `${DOCKER_PATHS.socketDir}/${CERTIFICATE_DIR}`;
+  return `${KUBERNETES_CONFIG_DIR}/${CERTIFICATE_DIR}`;
+}
+/** The variable that names the certificate directory in the config (see certificateDirPath). */
+export const CERTIFICATE_DIR_VARIABLE = "LB_CERTIFICATE_DIR";
+
 export interface DockerTarget {
   kind: "docker";
 }

@@ -2,10 +2,10 @@
 // every target: what render, plan and apply each check before anything is written.
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { CertificateMissingError } from "../errors.ts";
+import { CertificateMissingError, HaproxyConfigRejectedError, TlsSettingRejectedError } from "../errors.ts";
 import { bindCertificates, type Topology } from "../model/schema.ts";
 import { checkErrorPages } from "./error-pages.ts";
-import { checkHaproxyConfig, DEFAULT_ERROR_PAGES_DIR, type TlsFile } from "./haproxy-check.ts";
+import { checkHaproxyConfig, DEFAULT_ERROR_PAGES_DIR, type HaproxyCheckOptions, type HaproxyCheckResult, type TlsFile } from "./haproxy-check.ts";
 
 export type { TlsFile };
 import { renderHaproxyConfig } from "./render.ts";
@@ -44,6 +44,30 @@ export function assertCertificatesPresent(topology: Topology, certsDir: string):
   throw new CertificateMissingError(certsDir, missing.map((f) => f.name), missing.flatMap((f) => f.fields));
 }
 
+/** The topology's cipher settings, each with its field. */
+function cipherSettings(topology: Topology): { field: string; value: string }[] {
+  const settings = (at: string, from: { ciphers?: string; ciphersuites?: string }) =>
+    (["ciphers", "ciphersuites"] as const).flatMap((key) => (from[key] !== undefined ? [{ field: `${at}.${key}`, value: from[key]! }] : []));
+  return [...settings("global.tls", topology.global.tls), ...topology.frontends.flatMap((f) => f.binds.flatMap((b, j) => settings(`frontends.${f.name}.binds.${j}`, b)))];
+}
+
+/**
+ * haproxy -c on a config rendered from `topology`: a cipher list OpenSSL refuses is named by its
+ * field (TLS_SETTING_REJECTED) rather than by a line of the rendered config.
+ */
+export async function checkTopologyConfig(topology: Topology, config: string, options: HaproxyCheckOptions): Promise<HaproxyCheckResult> {
+  try {
+    return await checkHaproxyConfig(config, options);
+  } catch (error) {
+    if (error instanceof HaproxyConfigRejectedError) {
+      const refused = /unable to set (?:SSL cipher list|TLS 1\.3 cipher suites) to '([^']*)'/.exec(error.haproxyOutput)?.[1];
+      const setting = cipherSettings(topology).find((s) => s.value === refused);
+      if (setting) throw new TlsSettingRejectedError(setting.field, setting.value);
+    }
+    throw error;
+  }
+}
+
 /**
  * haproxy -c on the config for each target (throws HaproxyConfigRejectedError or TargetPlanError).
  * The error pages are checked first, so that a bad one is named by its field.
@@ -55,6 +79,6 @@ export async function checkEveryTarget(topology: Topology, options: { runDir?: s
   const targets: RenderTarget[] = [dockerTarget(), localTarget(options.runDir ?? "/run/lb")];
   for (const target of targets) {
     const maps = mapFiles(topology);
-    await checkHaproxyConfig(renderHaproxyConfig(topology, target), options.certificatesDir ? { certificatesDir: options.certificatesDir, maps } : { placeholderCertificates: certificateFiles(topology), maps });
+    await checkTopologyConfig(topology, renderHaproxyConfig(topology, target), options.certificatesDir ? { certificatesDir: options.certificatesDir, maps } : { placeholderCertificates: certificateFiles(topology), maps });
   }
 }

@@ -6,7 +6,7 @@ import { parseDuration } from "../../haproxy/duration.ts";
 import { HAPROXY_PATHS } from "../endpoints.ts";
 import { backendRulesView, rateLimitTables, routingView, type RoutingView } from "./routing.ts";
 import { quote, quoteCheckText } from "./acls.ts";
-import { CERTIFICATE_DIR, ERROR_PAGE_DIR, LUA_DIR, LOCAL_ADDRESS, groupDnsName, haproxySockets, isContainerTarget, localNameServer, serverHost, type RenderTarget } from "./targets.ts";
+import { CERTIFICATE_DIR, CERTIFICATE_DIR_VARIABLE, ERROR_PAGE_DIR, certificateDirPath, LUA_DIR, LOCAL_ADDRESS, groupDnsName, haproxySockets, isContainerTarget, localNameServer, serverHost, type RenderTarget } from "./targets.ts";
 
 export interface ConfigView {
   header: { topology: string; source: string; target: string };
@@ -23,6 +23,8 @@ export interface ConfigView {
     tls?: { options: string; ciphers: string; ciphersuites: string; curves?: string };
     /** Present when a backend speaks TLS to its servers. */
     serverTls?: { options: string };
+    /** presetenv lines: defaults for the variables the config reads (the certificate directory's absolute path). */
+    presetenv: string[];
     /** lua-load (or lua-load-per-thread) lines, after default-path: the scripts sit beside the config. */
     luaLoads: string[];
   };
@@ -206,6 +208,7 @@ export function buildView(topology: Topology, target: RenderTarget, source: stri
           }
         : undefined,
       serverTls: topology.backends.some((b) => b.tls !== undefined) ? { options: `ssl-min-ver ${topology.global.tls.minVersion}` } : undefined,
+      presetenv: topology.backends.some((b) => b.tls?.clientCertificate !== undefined) ? [`${CERTIFICATE_DIR_VARIABLE} ${certificateDirPath(target)}`] : [],
     },
     defaults: {
       mode: topology.defaults.mode,
@@ -510,7 +513,7 @@ function backendServerOptions(backend: Backend): string[] {
     if (tls.insecureSkipVerify) words.push("verify none");
     else words.push("verify required", `ca-file ${CERTIFICATE_DIR}/${tls.caFile}`);
     if (tls.serverName !== undefined) words.push(`sni str(${tls.serverName})`, `verifyhost ${tls.serverName}`, ...(check?.tls || check?.port === undefined ? [`check-sni ${tls.serverName}`] : []));
-    if (tls.clientCertificate !== undefined) words.push(`crt ${CERTIFICATE_DIR}/${tls.clientCertificate}`);
+    if (tls.clientCertificate !== undefined) words.push(`crt "\${${CERTIFICATE_DIR_VARIABLE}}/${tls.clientCertificate}"`);
     if (tls.alpn) words.push(`alpn ${tls.alpn.join(",")}`);
   }
   return words;

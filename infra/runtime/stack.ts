@@ -11,7 +11,8 @@ import { PortInUseError } from "../../lib/errors.ts";
 import { StateFileError } from "../../lib/state-file.ts";
 import { pollUntil } from "../../lib/poll.ts";
 import { writeFileAtomic } from "../files.ts";
-import { checkHaproxyConfig, DEFAULT_ERROR_PAGES_DIR, DEFAULT_LUA_DIR } from "../render/haproxy-check.ts";
+import { DEFAULT_ERROR_PAGES_DIR, DEFAULT_LUA_DIR } from "../render/haproxy-check.ts";
+import { checkTopologyConfig } from "../render/validate.ts";
 import { ERROR_PAGE_DIR, LUA_DIR, localTarget } from "../render/targets.ts";
 import { writeMapFiles } from "../render/map-files.ts";
 import { readLuaScripts } from "../render/lua.ts";
@@ -99,7 +100,7 @@ export async function startLocalStack(topology: Topology, options: StartOptions)
   await mkdir(plan.runDir, { recursive: true });
   const certificates = await provisionCertificates(plan.runDir, topology, options.certsDir);
   await provisionServerCertificates(plan.runDir, plan.components);
-  await checkHaproxyConfig(plan.haproxyConfig, { certificatesDir: certificates.dir, maps: plan.haproxyMaps });
+  await checkTopologyConfig(topology, plan.haproxyConfig, { certificatesDir: certificates.dir, maps: plan.haproxyMaps });
 
   await mkdir(join(plan.runDir, "logs"), { recursive: true });
   await rm(join(plan.runDir, ERROR_PAGE_DIR), { recursive: true, force: true });

@@ -1,0 +1,268 @@
+// TCP proxies and TLS beyond the bind's certificate, from the model to haproxy.cfg: what is refused
+// at load (with the field's path), the directive each field renders to, and that the real HAProxy
+// 2.6 accepts every case (haproxy -c, with stand-ins for the certificate directory's files).
+import assert from "node:assert/strict";
+import { describe, it } from "vitest";
+import { parseTopology } from "../infra/model/parse.ts";
+import { topology as dataTopology } from "../infra/topologies/data.ts";
+import { renderHaproxyConfig } from "../infra/render/render.ts";
+import { dockerTarget, localTarget } from "../infra/render/targets.ts";
+import { certificateFiles, checkEveryTarget } from "../infra/render/validate.ts";
+import { TlsSettingRejectedError, TopologyInvalidError } from "../infra/errors.ts";
+import { resolveRoute } from "../infra/model/route-resolver.ts";
+
+/** A TCP frontend "db" on 5432 in front of backend "pg" (two servers), beside nothing else. */
+function tcpTopology(edit: (t: any) => void = () => {}): any {
+  const t: any = {
+    name: "tcp",
+    frontends: [{ name: "db", mode: "tcp", binds: [{ port: 5432 }], defaultBackend: "pg" }],
+    backends: [{ name: "pg", mode: "tcp", servers: [{ name: "pg-1", address: "10.0.0.1", port: 5432 }, { name: "pg-2", address: "10.0.0.2", port: 5432 }] }],
+  };
+  edit(t);
+  return t;
+}
+
+function problemsOf(input: unknown): string[] {
+  try {
+    parseTopology(input);
+  } catch (error) {
+    if (error instanceof TopologyInvalidError) return error.problems.map((p) => `${p.path}: ${p.message}`);
+    throw error;
+  }
+  return [];
+}
+
+/** The lines of one section ("backend pg"), without their indentation. */
+function section(config: string, heading: string): string[] {
+  const lines = config.split("\n");
+  const start = lines.indexOf(heading);
+  assert.ok(start >= 0, `no section "${heading}" in:\n${config}`);
+  const end = lines.findIndex((l, i) => i > start && /^\S/.test(l));
+  return lines.slice(start + 1, end < 0 ? undefined : end).map((l) => l.trim()).filter((l) => l !== "");
+}
+
+describe("TCP and TLS in the model: refused at load with the field's path", () => {
+  const cases: [string, (t: any) => void, string[]][] = [
+    ["a TCP frontend sending to an HTTP backend", (t) => (t.backends[0].mode = "http"), [
+      'frontends.db.defaultBackend: frontend "db" is in mode tcp and backend "pg" in mode http: a frontend sends only to backends of its own mode',
+    ]],
+    ["a Redis check on an HTTP backend", (t) => Object.assign(t.backends[0], { mode: "http", healthCheck: { redis: {} } }), [
+      'frontends.db.defaultBackend: frontend "db" is in mode tcp and backend "pg" in mode http: a frontend sends only to backends of its own mode',
+      'backends.pg.healthCheck.redis: a redis check speaks to servers that are not HTTP servers, but backend "pg" is in mode http: set mode "tcp"',
+    ]],
+    ["a check of two kinds", (t) => (t.backends[0].healthCheck = { postgresql: { user: "check" }, connect: true }), [
+      "backends.pg.healthCheck: a health check is exactly one of http, connect, steps, redis, postgresql, mysql, smtp, ldap, tlsHello (found connect and postgresql)",
+    ]],
+    ["a check's expectation that is not a regular expression", (t) => (t.backends[0].healthCheck = { steps: [{ send: "PING\r\n" }, { expect: { regex: "(+PONG" } }] }), [
+      'backends.pg.healthCheck.steps[1].expect.regex: "(+PONG" is not a regular expression: /(+PONG/: Nothing to repeat',
+    ]],
+    ["check text with a character HAProxy would read as a new line of config", (t) => (t.backends[0].healthCheck = { steps: [{ send: "PING\u0000" }] }), [
+      'backends.pg.healthCheck.steps[0].send: "PING\\u0000" is not usable check text: use 1 to 1024 printable ASCII characters, "\\r", "\\n" or "\\t"',
+    ]],
+    ["TLS to servers that says nothing of verification", (t) => (t.backends[0].tls = {}), [
+      "backends.pg.tls: say how the servers' certificates are verified: give caFile (or, knowingly, insecureSkipVerify: true)",
+    ]],
+    ["verify none under any other name", (t) => (t.backends[0].tls = { verify: "none" }), [
+      'backends.pg.tls: Unrecognized key: "verify": remove it or check its spelling',
+      "backends.pg.tls: say how the servers' certificates are verified: give caFile (or, knowingly, insecureSkipVerify: true)",
+    ]],
+    ["a server name that insecureSkipVerify would never check", (t) => (t.backends[0].tls = { insecureSkipVerify: true, serverName: "db.internal" }), [
+      "backends.pg.tls.serverName: with insecureSkipVerify the server's name is never checked: give caFile to verify it",
+    ]],
+    ["a check over TLS with nothing to verify the server by", (t) => (t.backends[0].healthCheck = { steps: [{ connect: { port: 8443, tls: true } }] }), [
+      'backends.pg.healthCheck.steps[0].connect.tls: a check over TLS verifies the server\'s certificate as the backend\'s tls says: add tls to backend "pg" (caFile, or insecureSkipVerify)',
+    ]],
+    ["the PROXY protocol accepted from every address", (t) => (t.frontends[0].binds[0].acceptProxy = { from: ["0.0.0.0/0"] }), [
+      'frontends.db.binds[0].acceptProxy.from[0]: "0.0.0.0/0" is every address: name the load balancers that send the PROXY header, or any client could claim any address',
+    ]],
+    ["the PROXY protocol accepted from nobody named", (t) => (t.frontends[0].binds[0].acceptProxy = { from: [] }), [
+      "frontends.db.binds[0].acceptProxy.from: say which networks may send the PROXY header: an open accept-proxy lets any client claim any address",
+    ]],
+    ["a curve OpenSSL does not know", (t) => (t.frontends[0].binds[0] = { port: 5432, tlsCertificate: "db.pem", curves: ["P-256", "P-999"] }), [
+      'frontends.db.binds[0].curves[1]: "P-999" is not a curve OpenSSL knows: use one of X25519, X448, P-256, P-384, P-521, prime256v1, secp384r1, secp521r1, ffdhe2048, ffdhe3072, ffdhe4096',
+    ]],
+    ["a cipher list with a space in it", (t) => (t.frontends[0].binds[0] = { port: 5432, tlsCertificate: "db.pem", ciphers: "AES128 SHA" }), [
+      'frontends.db.binds[0].ciphers: "AES128 SHA" is not a cipher list: use OpenSSL names separated by ":", e.g. "ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-AES256-GCM-SHA384"',
+    ]],
+    ["TLS settings on a bind that terminates no TLS", (t) => Object.assign(t.frontends[0].binds[0], { ciphers: "ECDHE-RSA-AES128-GCM-SHA256", strictSni: true, clientCertificates: { caFile: "clients.pem" } }), [
+      "frontends.db.binds[0].ciphers: this bind terminates no TLS: add tlsCertificate, or remove ciphers",
+      "frontends.db.binds[0].clientCertificates: this bind terminates no TLS: add tlsCertificate, or remove clientCertificates",
+      "frontends.db.binds[0].strictSni: this bind terminates no TLS: add tlsCertificate, or remove strictSni",
+    ]],
+    ["a client certificate's subject passed on by a TCP frontend", (t) => (t.frontends[0].binds[0] = { port: 5432, tlsCertificate: "db.pem", clientCertificates: { caFile: "clients.pem", subjectHeader: "X-Client-DN" } }), [
+      "frontends.db.binds[0].clientCertificates.subjectHeader: a TCP frontend forwards no headers: the subject reaches servers only through an HTTP frontend",
+    ]],
+    ["dual stack on an IPv4 address", (t) => Object.assign(t.frontends[0].binds[0], { address: "10.0.0.5", dualStack: true }), [
+      'frontends.db.binds[0].dualStack: dual stack takes IPv4 clients on an IPv6 socket listening on "::": set address "::" (or "*" listens on IPv4 alone)',
+    ]],
+    ["HTTP features on a TCP proxy", (t) => { Object.assign(t.frontends[0], { forwardfor: true, timeouts: { httpKeepAlive: "5s" } }); Object.assign(t.backends[0], { balance: "uri", retryOn: ["503"] }); }, [
+      'frontends.db.forwardfor: X-Forwarded-For needs HTTP, but the frontend is in mode tcp: remove it or use mode "http"',
+      'frontends.db.timeouts.httpKeepAlive: timeouts.httpKeepAlive needs HTTP, but the frontend is in mode tcp: remove it or use mode "http"',
+      'backends.pg.balance: balance uri needs HTTP, but the backend is in mode tcp: remove it or use mode "http"',
+      'backends.pg.retryOn: retrying on an HTTP answer needs HTTP, but the backend is in mode tcp: remove it or use mode "http"',
+    ]],
+    ["a TCP route that answers as HTTP would", (t) => (t.frontends[0].routes = [{ when: { sni: "a.example.com" }, redirect: { scheme: "https" } }]), [
+      "frontends.db.routes[0].redirect: redirect needs HTTP: a TCP frontend's routes send to a backend or deny",
+    ]],
+  ];
+  for (const [name, edit, expected] of cases) it(name, () => assert.deepEqual(problemsOf(tcpTopology(edit)), expected));
+
+  it("the data example is valid", () => assert.deepEqual(problemsOf(dataTopology), []));
+});
+
+/** Each field, the section it renders in and the lines it renders to (local target unless docker). */
+const directives: { field: string; edit: (t: any) => void; heading: string; lines: string[]; absent?: RegExp; docker?: true }[] = [
+  { field: "mode tcp: tcplog, not the defaults' HTTP options", edit: () => {}, heading: "frontend db", lines: ["mode tcp", "option tcplog", "no option idle-close-on-response"], absent: /forwardfor|deny_status 413/ },
+  { field: "frontends.tcpKeepAlive, timeouts.clientFin", edit: (t) => Object.assign(t.frontends[0], { tcpKeepAlive: true, timeouts: { client: "1h", clientFin: "30s" } }), heading: "frontend db", lines: ["option clitcpka", "timeout client 1h", "timeout client-fin 30s"] },
+  { field: "backends.tcpKeepAlive, timeouts.tunnel and serverFin", edit: (t) => Object.assign(t.backends[0], { tcpKeepAlive: true, timeouts: { tunnel: "1h", serverFin: "30s" } }), heading: "backend pg", lines: ["mode tcp", "option srvtcpka", "timeout tunnel 1h", "timeout server-fin 30s"] },
+  { field: "defaults.timeouts.tunnel, clientFin, serverFin", edit: (t) => (t.defaults = { timeouts: { tunnel: "2h", clientFin: "10s", serverFin: "10s" } }), heading: "defaults", lines: ["timeout tunnel 2h", "timeout client-fin 10s", "timeout server-fin 10s"] },
+  { field: "healthCheck.postgresql", edit: (t) => (t.backends[0].healthCheck = { postgresql: { user: "haproxy_check" } }), heading: "backend pg", lines: ["option pgsql-check user haproxy_check", "server pg-1 127.0.0.1:5432 check inter 2s fall 3 rise 2 weight 1"] },
+  { field: "healthCheck.mysql", edit: (t) => (t.backends[0].healthCheck = { mysql: { user: "haproxy" } }), heading: "backend pg", lines: ["option mysql-check user haproxy post-41"] },
+  { field: "healthCheck.smtp", edit: (t) => (t.backends[0].healthCheck = { smtp: { domain: "lb.example.com" } }), heading: "backend pg", lines: ["option smtpchk EHLO lb.example.com"] },
+  { field: "healthCheck.ldap", edit: (t) => (t.backends[0].healthCheck = { ldap: true }), heading: "backend pg", lines: ["option ldap-check"] },
+  { field: "healthCheck.tlsHello", edit: (t) => (t.backends[0].healthCheck = { tlsHello: true }), heading: "backend pg", lines: ["option ssl-hello-chk"] },
+  { field: "healthCheck.connect (no protocol: the connection alone)", edit: (t) => (t.backends[0].healthCheck = { connect: true }), heading: "backend pg", lines: ["server pg-1 127.0.0.1:5432 check inter 2s fall 3 rise 2 weight 1"], absent: /option .*chk|tcp-check/ },
+  { field: "healthCheck.redis", edit: (t) => (t.backends[0].healthCheck = { redis: {} }), heading: "backend pg", lines: ["option redis-check"] },
+  {
+    field: "healthCheck.redis with primaryOnly and a password from the environment",
+    edit: (t) => (t.backends[0].healthCheck = { redis: { passwordFromEnv: "LB_REDIS_PASSWORD" }, primaryOnly: true }),
+    heading: "backend pg",
+    lines: ["option tcp-check", 'tcp-check send "AUTH ${LB_REDIS_PASSWORD}\\r\\n"', "tcp-check expect string +OK", 'tcp-check send "PING\\r\\n"', 'tcp-check expect string "+PONG"', 'tcp-check send "INFO replication\\r\\nQUIT\\r\\n"', 'tcp-check expect string "role:master"'],
+  },
+  {
+    field: "healthCheck.steps (connect on a port over TLS, send text and bytes, expect text, a regex, bytes, or not)",
+    edit: (t) => Object.assign(t.backends[0], { tls: { caFile: "internal-ca.pem" }, healthCheck: { steps: [{ connect: { port: 8443, tls: true } }, { send: 'HELLO "x" $HOME\r\n' }, { expect: { string: "OK" } }, { sendBinary: "0D0a" }, { expect: { regex: "^ready [0-9]+$" } }, { expect: { binary: "00ff", negate: true } }] } }),
+    heading: "backend pg",
+    lines: ["option tcp-check", "tcp-check connect port 8443 ssl", 'tcp-check send "HELLO \\"x\\" \\$HOME\\r\\n"', 'tcp-check expect string "OK"', "tcp-check send-binary 0d0a", 'tcp-check expect rstring "^ready [0-9]+\\$"', "tcp-check expect !binary 00ff"],
+  },
+  {
+    field: "healthCheck.http with a Host, a body and a regex (Patroni's REST API on its own port)",
+    edit: (t) => (t.backends[0].healthCheck = { http: { path: "/primary", host: "patroni.internal", expectBody: '"role": "master"', expectBodyRegex: "running|streaming" }, port: 8008, primaryOnly: true }),
+    heading: "backend pg",
+    lines: ["option httpchk GET /primary", "http-check send hdr Host patroni.internal", "http-check expect status 200", 'http-check expect string "\\"role\\": \\"master\\""', 'http-check expect rstring "running|streaming"', "server pg-1 127.0.0.1:5432 check inter 2s fall 3 rise 2 weight 1 port 8008"],
+  },
+  {
+    field: "agent, slowStart, shutdownSessionsOnDown, shutdownBackupSessionsOnUp",
+    edit: (t) => Object.assign(t.backends[0], { agent: { port: 9777, inter: "5s", send: "status\n" }, slowStart: "30s", shutdownSessionsOnDown: true, shutdownBackupSessionsOnUp: true }),
+    heading: "backend pg",
+    lines: ['server pg-1 127.0.0.1:5432 check inter 2s fall 3 rise 2 weight 1 agent-check agent-port 9777 agent-inter 5s agent-send "status\\n" slowstart 30s on-marked-down shutdown-sessions on-marked-up shutdown-backup-sessions'],
+  },
+  {
+    field: "tls to servers, verified (a CA, SNI and verifyhost, a client certificate, ALPN), checked over TLS",
+    edit: (t) => Object.assign(t.backends[0], { tls: { caFile: "internal-ca.pem", serverName: "db.internal", clientCertificate: "lb-client.pem", alpn: ["h2", "http/1.1"] }, healthCheck: { connect: true, tls: true } }),
+    heading: "backend pg",
+    lines: ["server pg-1 127.0.0.1:5432 check inter 2s fall 3 rise 2 weight 1 check-ssl ssl verify required ca-file certs/internal-ca.pem sni str(db.internal) verifyhost db.internal check-sni db.internal crt \"\${LB_CERTIFICATE_DIR}/lb-client.pem\" alpn h2,http/1.1"],
+  },
+  { field: "tls.clientCertificate: HAProxy reads a server's crt from where it runs, so the config names the target's certificate directory", edit: (t) => (t.backends[0].tls = { caFile: "ca.pem", clientCertificate: "lb-client.pem" }), heading: "global", lines: ["presetenv LB_CERTIFICATE_DIR /run/lb/certs"] },
+  { field: "tls.insecureSkipVerify: verify none, by that name only", edit: (t) => (t.backends[0].tls = { insecureSkipVerify: true }), heading: "backend pg", lines: ["server pg-1 127.0.0.1:5432 check inter 2s fall 3 rise 2 weight 1 ssl verify none"] },
+  { field: "tls to servers: the minimum version for every server", edit: (t) => (t.backends[0].tls = { insecureSkipVerify: true }), heading: "global", lines: ["ssl-default-server-options ssl-min-ver TLSv1.2"] },
+  { field: "sendProxy v2 (the check sends the header too)", edit: (t) => Object.assign(t.backends[0], { sendProxy: "v2", healthCheck: { postgresql: { user: "check" } } }), heading: "backend pg", lines: ["server pg-1 127.0.0.1:5432 check inter 2s fall 3 rise 2 weight 1 send-proxy-v2 check-send-proxy"] },
+  { field: "sendProxy v1, a check on another port (which expects no header)", edit: (t) => Object.assign(t.backends[0], { sendProxy: "v1", healthCheck: { http: { path: "/health" }, port: 8008 } }), heading: "backend pg", lines: ["server pg-1 127.0.0.1:5432 check inter 2s fall 3 rise 2 weight 1 port 8008 send-proxy"] },
+  {
+    field: "binds.acceptProxy, only from the declared networks",
+    edit: (t) => (t.frontends[0].binds = [{ port: 5432, acceptProxy: { from: ["10.0.0.0/8", "fd00::/8"] } }, { port: 5433 }]),
+    heading: "frontend db",
+    lines: ["bind 127.0.0.1:5432 accept-proxy", "bind 127.0.0.1:5433", "tcp-request connection reject if { dst_port 5432 } !{ src 10.0.0.0/8 fd00::/8 }"],
+  },
+  { field: "binds: IPv6, dual stack", edit: (t) => (t.frontends[0].binds = [{ address: "::", port: 5432, dualStack: true }, { address: "2001:db8::10", port: 5433 }]), heading: "frontend db", lines: ["bind [::]:5432 v4v6", "bind [2001:db8::10]:5433"], docker: true },
+  { field: "binds: IPv6 on the local target is IPv6's loopback", edit: (t) => (t.frontends[0].binds = [{ address: "::", port: 5432 }]), heading: "frontend db", lines: ["bind [::1]:5432"] },
+  {
+    field: "binds: TLS terminated on a TCP frontend (several certificates, strict SNI, ciphers, suites, curves, client certificates with a CRL)",
+    edit: (t) => (t.frontends[0].binds = [{ port: 5432, tlsCertificate: ["db-a.pem", "db-b.pem"], strictSni: true, ciphers: "ECDHE-RSA-AES256-GCM-SHA384", ciphersuites: "TLS_AES_256_GCM_SHA384", curves: ["X25519", "P-256"], clientCertificates: { caFile: "clients-ca.pem", verify: "optional", crlFile: "clients.crl" } }]),
+    heading: "frontend db",
+    lines: ["bind 127.0.0.1:5432 ssl crt certs/db-a.pem crt certs/db-b.pem strict-sni ciphers ECDHE-RSA-AES256-GCM-SHA384 ciphersuites TLS_AES_256_GCM_SHA384 curves X25519:P-256 ca-file certs/clients-ca.pem verify optional crl-file certs/clients.crl"],
+    absent: /alpn/,
+  },
+  { field: "global.tls ciphers, suites and curves for every TLS bind", edit: (t) => { t.global = { tls: { ciphers: "ECDHE-RSA-AES128-GCM-SHA256", ciphersuites: "TLS_AES_128_GCM_SHA256", curves: ["X25519"] } }; t.frontends[0].binds[0].tlsCertificate = "db.pem"; }, heading: "global", lines: ["ssl-default-bind-ciphers ECDHE-RSA-AES128-GCM-SHA256", "ssl-default-bind-ciphersuites TLS_AES_128_GCM_SHA256", "ssl-default-bind-curves X25519"] },
+  {
+    field: "routes on SNI (exact and wildcard), ALPN and the destination port, first match, the rest refused",
+    edit: (t) => {
+      t.backends.push({ name: "pg_replicas", mode: "tcp", servers: [{ name: "pg-3", address: "10.0.0.3", port: 5432 }] });
+      t.frontends[0].binds.push({ port: 5433 });
+      t.frontends[0].inspectDelay = "2s";
+      t.frontends[0].routes = [
+        { when: { any: [{ sni: "Primary.DB.example.com" }, { sni: "*.rw.example.com" }] }, backend: "pg" },
+        { when: { all: [{ alpn: "postgresql" }, { destinationPort: 5433 }] }, backend: "pg_replicas" },
+        { when: { not: { source: "10.0.0.0/8" } }, deny: {} },
+      ];
+    },
+    heading: "frontend db",
+    lines: [
+      'acl sni_1 req.ssl_sni,lower -m str -- "primary.db.example.com"',
+      'acl sni_2 req.ssl_sni,lower -m reg -- "^[^.]+\\\\.rw\\\\.example\\\\.com\\$"',
+      'acl alpn_3 req.ssl_alpn -m str -- "postgresql"',
+      "acl dst_port_4 dst_port 5433",
+      'acl source_5 src -- "10.0.0.0/8"',
+      "tcp-request inspect-delay 2s",
+      "tcp-request content set-var(txn.route) int(0) if !route_taken sni_1",
+      "tcp-request content set-var(txn.route) int(0) if !route_taken sni_2",
+      "tcp-request content set-var(txn.route) int(1) if !route_taken alpn_3 dst_port_4",
+      "tcp-request content set-var(txn.route) int(2) if !route_taken !source_5",
+      "tcp-request content reject if { var(txn.route) -m int 2 }",
+      "use_backend pg if { var(txn.route) -m int 0 }",
+      "use_backend pg_replicas if { var(txn.route) -m int 1 }",
+      "default_backend pg",
+    ],
+  },
+];
+
+describe("each TCP and TLS field renders its directive, and haproxy -c accepts it", () => {
+  for (const c of directives) {
+    it(c.field, async () => {
+      const topology = parseTopology(tcpTopology(c.edit));
+      const config = renderHaproxyConfig(topology, c.docker ? dockerTarget() : localTarget("/run/lb"));
+      const lines = section(config, c.heading);
+      for (const line of c.lines) assert.ok(lines.includes(line), `"${line}" missing from ${c.heading}:\n${lines.join("\n")}`);
+      if (c.absent) assert.doesNotMatch(lines.join("\n"), c.absent);
+      await checkEveryTarget(topology);
+    });
+  }
+
+  it("every file of the certificate directory a topology names, with its kind and the fields that name it", () => {
+    const topology = parseTopology(tcpTopology((t) => {
+      t.frontends[0].binds = [{ port: 5432, tlsCertificate: ["db.pem", "shared.pem"], clientCertificates: { caFile: "clients-ca.pem", crlFile: "clients.crl" } }];
+      t.backends[0].tls = { caFile: "internal-ca.pem", clientCertificate: "shared.pem" };
+    }));
+    assert.deepEqual(certificateFiles(topology), [
+      { name: "db.pem", kind: "certificate", fields: ["frontends.db.binds.0.tlsCertificate"] },
+      { name: "shared.pem", kind: "certificate", fields: ["frontends.db.binds.0.tlsCertificate", "backends.pg.tls.clientCertificate"] },
+      { name: "clients-ca.pem", kind: "ca", fields: ["frontends.db.binds.0.clientCertificates.caFile"] },
+      { name: "clients.crl", kind: "crl", fields: ["frontends.db.binds.0.clientCertificates.crlFile"] },
+      { name: "internal-ca.pem", kind: "ca", fields: ["backends.pg.tls.caFile"] },
+    ]);
+  });
+
+  it("a cipher list OpenSSL refuses is found by haproxy -c and named by its field", async () => {
+    const topology = parseTopology(tcpTopology((t) => (t.frontends[0].binds = [{ port: 5432, tlsCertificate: "db.pem", ciphers: "NO-SUCH-CIPHER" }])));
+    await assert.rejects(checkEveryTarget(topology), (error: unknown) => {
+      assert.ok(error instanceof TlsSettingRejectedError);
+      assert.equal(error.code, "TLS_SETTING_REJECTED");
+      assert.match(error.message, /^frontends\.db\.binds\.0\.ciphers: OpenSSL knows no cipher in "NO-SUCH-CIPHER"/);
+      return true;
+    });
+  });
+
+  it("the data example renders for the local target and haproxy -c accepts it", async () => {
+    const topology = parseTopology(dataTopology);
+    await checkEveryTarget(topology);
+  });
+});
+
+describe("the resolver reads a TCP connection as the config does", () => {
+  const frontend = parseTopology(tcpTopology(directives.find((d) => d.field.startsWith("routes on SNI"))!.edit)).frontends[0]!;
+  const connection = (sni: string | undefined, port: number, source = "10.1.2.3", alpn?: string[]) => resolveRoute(frontend, { method: "", path: "/", source, tls: false, sni, destinationPort: port, alpn });
+  const cases: [string, ReturnType<typeof connection>["kind"], string | undefined, ReturnType<typeof connection>][] = [
+    ["an exact name, any case", "backend", "pg", connection("PRIMARY.db.example.com", 5432)],
+    ["one label under a wildcard", "backend", "pg", connection("x.rw.example.com", 5432)],
+    ["two labels under a wildcard are not one", "backend", "pg", connection("a.b.rw.example.com", 5432)],
+    ["ALPN on the replicas' port", "backend", "pg_replicas", connection(undefined, 5433, "10.1.2.3", ["postgresql"])],
+    ["ALPN on another port", "backend", "pg", connection(undefined, 5432, "10.1.2.3", ["postgresql"])],
+    ["a stranger with no name", "deny", undefined, connection(undefined, 5432, "192.0.2.1")],
+  ];
+  for (const [name, kind, backend, outcome] of cases) {
+    it(name, () => {
+      assert.equal(outcome.kind, kind);
+      if (backend !== undefined) assert.equal(outcome.kind === "backend" && outcome.backend, backend);
+    });
+  }
+});
