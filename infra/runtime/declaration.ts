@@ -153,12 +153,13 @@ export function declareLocalStack(topology: Topology, options: LocalStackOptions
 }
 
 /**
- * A TLS server's development certificate: for the names the routes to its backend ask for by SNI
- * (what a client of that route sees), beside the local ones.
+ * A TLS server's development certificate: for the name HAProxy verifies it by and the names the
+ * routes to its backend ask for by SNI (what a client of that route sees), beside the local ones.
  */
 function tlsServerCertificate(topology: Topology, backend: string, server: string, runDir: string): NonNullable<LocalComponent["certificate"]> {
   const names = topology.frontends.flatMap((f) => f.routes.filter((r) => r.backend === backend && r.when !== undefined).flatMap((r) => sniNamesIn(expandCondition(r.when!, f.conditions))));
-  return { file: join(runDir, "tls", `${server}.pem`), names: [...new Set(names)] };
+  const serverName = topology.backends.find((b) => b.name === backend)?.tls?.serverName;
+  return { file: join(runDir, "tls", `${server}.pem`), names: [...new Set([...(serverName ? [serverName] : []), ...names])] };
 }
 
 /**
@@ -238,7 +239,8 @@ function webComponents(topology: Topology, runDir: string, logs: string): LocalC
       const component =
         protocol === "redis" ? redisComponent(server.name, server.port, server === primary || primary === undefined ? undefined : primary.port, runDir, logs)
         : protocol === "postgresql" ? postgresComponent(server.name, server.port, backend.healthCheck!.postgresql!.user, runDir, logs)
-        : protocol === "tls" ? { ...gunicornComponent(server.name, LOCAL_ADDRESS, server.port, runDir, logs, tlsServerCertificate(topology, backend.name, server.name, runDir)) }
+        // TLS passed through, or re-encrypted by HAProxy: the server keeps a certificate of its own.
+        : protocol === "tls" || backend.tls !== undefined ? gunicornComponent(server.name, LOCAL_ADDRESS, server.port, runDir, logs, tlsServerCertificate(topology, backend.name, server.name, runDir))
         : gunicornComponent(server.name, LOCAL_ADDRESS, server.port, runDir, logs);
       webByPort.set(server.port, component);
     }
