@@ -5,17 +5,20 @@ import type { StatRow } from "../haproxy/show-stat.ts";
 import {
   findDrift,
   judgeDistribution,
+  primaryCounts,
   parseExpectedDistribution,
   SampleWindow,
   serverSamples,
   type DistributionJudgement,
   type DriftItem,
   type ExpectedDistribution,
+  type PrimaryCount,
 } from "./distribution.ts";
 
 export interface DistributionState {
   judgement?: DistributionJudgement;
   drift: DriftItem[];
+  primaries: PrimaryCount[];
 }
 
 export class DistributionCheck {
@@ -24,7 +27,7 @@ export class DistributionCheck {
   /** mtime and size of the file last read, so an unchanged file is not parsed at every poll. */
   private seen = "";
   private lastProblem: string | undefined;
-  private state: DistributionState = { drift: [] };
+  private state: DistributionState = { drift: [], primaries: [] };
 
   constructor(private readonly options: { expectedFile: string; windowMs: number; log: (line: string) => void }) {
     this.window = new SampleWindow(options.windowMs);
@@ -41,12 +44,13 @@ export class DistributionCheck {
     this.window.add(atMs, samples);
     const span = this.window.span();
     if (!this.expected) {
-      this.state = { drift: [] };
+      this.state = { drift: [], primaries: [] };
       return;
     }
     this.state = {
       judgement: span && judgeDistribution(span.oldest, span.newest, this.expected),
       drift: findDrift(samples, this.expected),
+      primaries: primaryCounts(samples, this.expected),
     };
   }
 

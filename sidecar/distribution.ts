@@ -23,6 +23,8 @@ export interface ExpectedDistribution {
   backends: {
     name: string;
     algorithm: string;
+    /** Its check passes on the primary only: exactly one server UP is healthy (absent: false). */
+    primaryOnly?: boolean;
     /** discovered: a slot of a DNS-discovered group, in maintenance whenever DNS gives it no address. */
     servers: { name: string; weight: number; disabled: boolean; backup: boolean; discovered?: boolean }[];
   }[];
@@ -191,6 +193,17 @@ export function findDrift(samples: readonly ServerSample[], expected: ExpectedDi
     for (const extra of running.keys()) drift.push({ proxy: backend.name, server: extra, reason: "unexpected" });
   }
   return drift;
+}
+
+/** A backend whose check finds the primary, and how many of its servers are UP now (1 is healthy). */
+export interface PrimaryCount {
+  proxy: string;
+  up: number;
+}
+
+/** Pure: the UP servers of each backend whose check passes on the primary only. */
+export function primaryCounts(samples: readonly ServerSample[], expected: ExpectedDistribution): PrimaryCount[] {
+  return expected.backends.filter((b) => b.primaryOnly === true).map((b) => ({ proxy: b.name, up: samples.filter((s) => s.proxy === b.name && s.state === "UP").length }));
 }
 
 /** The polls inside the window: the oldest kept is the base the shares are measured from. */

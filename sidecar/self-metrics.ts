@@ -260,6 +260,16 @@ export class SelfMetrics {
       },
     });
     new Gauge({
+      name: "haproxy_sidecar_backend_primaries",
+      help: "Servers UP in a backend whose check passes on the primary only (a Redis master, a Patroni leader): 1 is healthy, 0 or more is an outage or a split brain",
+      labelNames: ["proxy"],
+      registers,
+      collect() {
+        this.reset();
+        for (const p of latest().primaries) this.set({ proxy: p.proxy }, p.up);
+      },
+    });
+    new Gauge({
       name: "haproxy_sidecar_topology_drift",
       help: "1 for each server where the running HAProxy differs from the topology (reason: missing, unexpected, weight, state)",
       labelNames: ["proxy", "server", "reason"],

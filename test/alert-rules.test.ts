@@ -39,7 +39,21 @@ const CASES: Record<AlertName, AlertCase> = {
   HAProxyServerDown: {
     interval: "5s",
     fires: { series: [{ metric: "haproxy_server_status", labels: { ...LB, proxy: "be", server: "web-a", state: "DOWN" }, values: "1x10" }], at: "30s", labels: { ...LB, proxy: "be", server: "web-a", state: "DOWN" }, value: 1 },
-    quiet: { series: [{ metric: "haproxy_server_status", labels: { ...LB, proxy: "be", server: "web-a", state: "DOWN" }, values: "0x10" }], at: "30s" },
+    // A replica DOWN in a backend whose check finds the primary is by design: quiet.
+    quiet: {
+      series: [
+        { metric: "haproxy_server_status", labels: { ...LB, proxy: "be", server: "web-a", state: "DOWN" }, values: "0x10" },
+        { metric: "haproxy_server_status", labels: { ...LB, proxy: "redis", server: "redis-b", state: "DOWN" }, values: "1x10" },
+        { metric: "haproxy_sidecar_backend_primaries", labels: { ...LB, proxy: "redis" }, values: "1x10" },
+      ],
+      at: "30s",
+    },
+  },
+  HAProxyPrimaryNotOne: {
+    interval: "5s",
+    // Two primaries (a split brain); quiet with one, as the replica's DOWN is by design.
+    fires: { series: [{ metric: "haproxy_sidecar_backend_primaries", labels: { ...LB, proxy: "redis" }, values: "1 1 2x10" }], at: "30s", labels: { ...LB, proxy: "redis" }, value: 2 },
+    quiet: { series: [{ metric: "haproxy_sidecar_backend_primaries", labels: { ...LB, proxy: "redis" }, values: "1x10" }], at: "30s" },
   },
   HAProxyServerFlapping: {
     interval: "30s",

@@ -18,7 +18,7 @@ import { runAssertions } from "../verification/run.ts";
 import { runtimeCommand } from "../haproxy/runtime-api.ts";
 import { parseShowStat, serverStates } from "../haproxy/show-stat.ts";
 import { probeTcp } from "../verification/probes.ts";
-import { startTopologyStack, type TestStack } from "./support/stack.ts";
+import { eventually, startTopologyStack, type TestStack } from "./support/stack.ts";
 import { REPO_ROOT } from "./support/run-cli.ts";
 
 /** One inline Redis command on a fresh connection: the first line of the answer. */
@@ -47,7 +47,7 @@ describe("the data example on the real local stack", () => {
 
   beforeAll(async () => {
     topology = parseTopology(await withFreePorts(await loadTopologyFile(join(REPO_ROOT, "infra/topologies/data.ts"))));
-    running = await startTopologyStack(topology);
+    running = await startTopologyStack(topology, { sidecar: true });
   });
   afterAll(async () => {
     await running?.cleanup();
@@ -71,8 +71,10 @@ describe("the data example on the real local stack", () => {
   /** "server STATUS" of the redis backend's servers, as HAProxy reports them. */
   const redisStates = async () => serverStates(parseShowStat(await runtimeCommand({ path: running.stack.plan.sockets.admin }, "show stat"))).filter((s) => s.backend === "redis").map((s) => `${s.server} ${s.status.split(" ")[0]}`);
 
-  it("HAProxy holds one Redis server UP, the primary; the replica is DOWN by design", async () => {
+  it("HAProxy holds one Redis server UP, the primary; the replica is DOWN by design, and the sidecar counts one primary", async () => {
     assert.deepEqual(await redisStates(), ["redis-a UP", "redis-b DOWN"]);
+    const metrics = `http://127.0.0.1:${topology.services.sidecar.port}/metrics`;
+    assert.ok(await eventually(async () => /^haproxy_sidecar_backend_primaries\{proxy="redis"\} 1$/m.test(await (await fetch(metrics)).text()), 10_000), "the sidecar does not count one primary");
   });
 
   it("a query reaches PostgreSQL through its TCP frontend", () => {

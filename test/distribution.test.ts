@@ -5,6 +5,7 @@ import { describe, it } from "vitest";
 import fc from "fast-check";
 import {
   findDrift,
+  primaryCounts,
   judgeDistribution,
   MIN_JUDGED_REQUESTS,
   parseExpectedDistribution,
@@ -16,6 +17,7 @@ import { parseExpositionQuery, EXPORTER_SCOPES } from "../sidecar/exposition.ts"
 import { expectedDistribution, expectedDistributionText } from "../infra/runtime/applied.ts";
 import { parseTopology } from "../infra/model/parse.ts";
 import { seedTopology } from "./support/topologies.ts";
+import { topology as dataTopology } from "../infra/topologies/data.ts";
 
 const sample = (server: string, sessions: number, over: Partial<ServerSample> = {}): ServerSample => ({ proxy: "be", server, sessions, state: "UP", weight: 1, ...over });
 const expected = (algorithm: string, servers: { name: string; weight?: number; disabled?: boolean; backup?: boolean }[]): ExpectedDistribution => ({
@@ -160,6 +162,22 @@ describe("findDrift: where the running HAProxy differs from the topology", () =>
   for (const [name, samples, drift] of cases) {
     it(name, () => assert.deepEqual(findDrift(samples, topology).map((d) => `${d.proxy}/${d.server} ${d.reason}`), drift));
   }
+});
+
+describe("primaryCounts: a backend whose check finds the primary holds exactly one server UP", () => {
+  const topology: ExpectedDistribution = { backends: [{ ...expected("first", [{ name: "a" }, { name: "b" }]).backends[0]!, primaryOnly: true }, { ...expected("roundrobin", [{ name: "w" }]).backends[0]!, name: "web" }] };
+  const cases: [string, ServerSample[], number][] = [
+    ["one primary, the replica DOWN by design", [sample("a", 0), sample("b", 0, { state: "DOWN" })], 1],
+    ["none: every connection refused", [sample("a", 0, { state: "DOWN" }), sample("b", 0, { state: "DOWN" })], 0],
+    ["two: a split brain", [sample("a", 0), sample("b", 0)], 2],
+  ];
+  for (const [name, samples, up] of cases) {
+    it(name, () => assert.deepEqual(primaryCounts([...samples, { ...sample("w", 0), proxy: "web" }], topology), [{ proxy: "be", up }]));
+  }
+  it("the file says so for such a backend, and only for it", () => {
+    const written = expectedDistribution(parseTopology(dataTopology));
+    assert.deepEqual(written.backends.filter((b) => b.primaryOnly).map((b) => b.name), ["redis"]);
+  });
 });
 
 describe("the expected-distribution file", () => {

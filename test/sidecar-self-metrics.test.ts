@@ -64,10 +64,11 @@ describe("the sidecar's own metrics, every family with samples", () => {
       writeFileSync(join(dir, "history.jsonl"), line("2026-11-25T10:00:00Z", "applied"));
       writeFileSync(join(dir, "stack.json"), JSON.stringify({ processes: [{ name: "web-a", state: "running", restarts: 2 }] }));
       writeFileSync(join(dir, "verify.json"), JSON.stringify({ results: [{ assertion: "distribution", verdict: "pass" }] }));
-      const metrics = new SelfMetrics({ applyHistoryFile: join(dir, "history.jsonl"), componentsFile: join(dir, "stack.json"), assertionsFile: join(dir, "verify.json"), distribution: () => ({ drift: [] }) });
+      const metrics = new SelfMetrics({ applyHistoryFile: join(dir, "history.jsonl"), componentsFile: join(dir, "stack.json"), assertionsFile: join(dir, "verify.json"), distribution: () => ({ drift: [], primaries: [{ proxy: "redis", up: 2 }] }) });
       const text = await metrics.registry.metrics();
       for (const family of ["haproxy_sidecar_applies_total", "haproxy_sidecar_component_restarts_total", "haproxy_sidecar_poll_success"]) assert.match(text, new RegExp(`^${family}`, "m"));
       assert.match(text, /^# TYPE haproxy_sidecar_applies_total counter$/m);
+      assert.match(text, /^haproxy_sidecar_backend_primaries{proxy="redis"} 2$/m);
       const checked = spawnSync("promtool", ["check", "metrics"], { input: text, encoding: "utf8" });
       assert.equal(`${checked.stdout}${checked.stderr}`, "");
       assert.equal(checked.status, 0);

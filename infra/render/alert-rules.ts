@@ -50,12 +50,21 @@ export const ALERTS = {
     runbook: "Open the stats page (or npm run status locally): why is each server DOWN (its check status and last check)? Start with the servers' own logs and /status; a change just applied can be rolled back with npm run apply of the previous topology.",
   },
   HAProxyServerDown: {
-    expr: `haproxy_server_status{state="DOWN"} == 1`,
+    // Not in a backend whose check finds the primary: its replicas are DOWN by design (HAProxyPrimaryNotOne watches it).
+    expr: `haproxy_server_status{state="DOWN"} == 1 unless on (proxy) haproxy_sidecar_backend_primaries`,
     for: "10s",
     severity: "warning",
     summary: "Server {{ $labels.proxy }}/{{ $labels.server }} is DOWN",
     description: "HAProxy's health checks mark {{ $labels.server }} of backend {{ $labels.proxy }} DOWN; its traffic goes to the other servers.",
     runbook: "Look at the server's check status on the stats page (L4CON: nothing listens; L7STS: it answers with an error), then at the server's own log and its /status endpoint.",
+  },
+  HAProxyPrimaryNotOne: {
+    expr: `haproxy_sidecar_backend_primaries != 1`,
+    for: "10s",
+    severity: "critical",
+    summary: "Backend {{ $labels.proxy }} has {{ $value }} primaries UP, not one",
+    description: "The check of backend {{ $labels.proxy }} passes on the primary only. None UP: every connection is refused. Two or more: clients write to several primaries (a split brain).",
+    runbook: "Ask each server its role (redis-cli -p PORT INFO replication; for Patroni, its REST API /primary): with none, promote a replica; with several, demote all but one, then watch HAProxyServerDown stay quiet and one server UP on the stats page.",
   },
   HAProxyServerFlapping: {
     expr: `increase(haproxy_server_check_up_down_total[10m]) > 3`,

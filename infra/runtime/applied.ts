@@ -5,6 +5,7 @@ import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { readStateFile, stateFileText, type StateFileFormat } from "../../lib/state-file.ts";
 import { groupSlotNames, type Topology } from "../model/schema.ts";
+import { picksPrimary } from "../model/checks.ts";
 import { writeFileAtomic } from "../files.ts";
 import { EXPECTED_DISTRIBUTION_FORMAT, type ExpectedDistribution } from "../../sidecar/distribution.ts";
 
@@ -38,6 +39,7 @@ export function expectedDistribution(topology: Topology): ExpectedDistribution {
     backends: topology.backends.map((b) => ({
       name: b.name,
       algorithm: b.balance,
+      ...(picksPrimary(b) && { primaryOnly: true }),
       servers: [
         ...b.servers.map((s) => ({ name: s.name, weight: s.weight, disabled: s.disabled, backup: s.backup })),
         // Every slot: in traffic while DNS gives it an address (HAProxy keeps the others in maintenance).
