@@ -15,6 +15,7 @@ import { alertDeliveryBench, prometheusScrapeBench } from "./observability.bench
 import { containersBench } from "./containers.bench.ts";
 import { discoveryBench, dnsOutageBench } from "./discovery.bench.ts";
 import { routingBench } from "./routing.bench.ts";
+import { tcpBench } from "./tcp.bench.ts";
 import { formatBenchTable, type BenchRow } from "./table.ts";
 
 /** Every suite, in the order they run and print. */
@@ -27,6 +28,7 @@ const SUITES = {
   cdktf: synthBench,
   plan: planBench,
   routing: routingBench,
+  tcp: tcpBench,
   apply: applyBench,
   failover: failoverBench,
   discovery: discoveryBench,

@@ -10,9 +10,9 @@ bin="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)"
 
 as_owner=""
 if [ "$(id -u)" -eq 0 ]; then
-  # The postgres user must reach the data directory: the run directory becomes traversable (not listable).
-  chmod o+x "$(dirname "$data")"
-  as_owner="setpriv --reuid=postgres --regid=postgres --init-groups --"
+  # As the postgres user, with the one privilege of passing through directories it may not
+  # search (a run directory under a private home): no directory's mode is changed for it.
+  as_owner="setpriv --reuid=postgres --regid=postgres --init-groups --inh-caps=+dac_read_search --ambient-caps=+dac_read_search --"
 fi
 
 if [ ! -f "$data/PG_VERSION" ]; then
