@@ -5,7 +5,6 @@
 // HAProxy to a server over TLS (re-encryption) ÷ to a plain one, kept-alive and a new server
 // connection per request.
 import { execFile } from "node:child_process";
-import { connect } from "node:net";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -17,6 +16,7 @@ import { topology as data } from "../infra/topologies/data.ts";
 import { killOnInterrupt } from "../lib/interrupt.ts";
 import { median, ms, type BenchRow } from "./table.ts";
 import { runWrk } from "./wrk.ts";
+import { redisCommand } from "../lib/redis-command.ts";
 
 const ROUNDS = 3;
 const REQUESTS = 50_000;
@@ -38,23 +38,6 @@ function redisBenchmark(port: number, tests: string, pipeline: number): Promise<
   });
 }
 
-/** One inline Redis command on a fresh connection: the first line of the answer. */
-function redis(port: number, command: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = connect({ host: "127.0.0.1", port });
-    let answer = "";
-    socket.setTimeout(5000, () => socket.destroy(new Error(`no answer to ${command}`)));
-    socket.on("connect", () => socket.write(`${command}\r\n`));
-    socket.on("data", (chunk) => {
-      answer += chunk.toString("latin1");
-      if (answer.includes("\r\n")) {
-        socket.destroy();
-        resolve(answer.split("\r\n")[0]!);
-      }
-    });
-    socket.on("error", reject);
-  });
-}
 
 async function redisRows(topology: Topology): Promise<BenchRow[]> {
   const front = topology.frontends.find((f) => f.name === "redis")!.binds[0]!.port;
@@ -88,11 +71,11 @@ async function redisRows(topology: Topology): Promise<BenchRow[]> {
   let [primary, replica] = ports as [number, number];
   for (let round = 0; round < ROUNDS; round++) {
     const started = performance.now();
-    await redis(replica, "REPLICAOF NO ONE");
-    await redis(primary, `REPLICAOF 127.0.0.1 ${replica}`);
+    await redisCommand(replica, "REPLICAOF NO ONE");
+    await redisCommand(primary, `REPLICAOF 127.0.0.1 ${replica}`);
     let refused = 0;
     for (;;) {
-      const answer = await redis(front, `SET switch ${round}`).catch(() => "error");
+      const answer = await redisCommand(front, `SET switch ${round}`).catch(() => "error");
       if (answer === "+OK") break;
       refused++;
       if (performance.now() - started > 30_000) throw new Error("no write was accepted within 30 s of the switch");

@@ -20,24 +20,8 @@ import { parseShowStat, serverStates } from "../haproxy/show-stat.ts";
 import { probeTcp } from "../verification/probes.ts";
 import { eventually, startTopologyStack, type TestStack } from "./support/stack.ts";
 import { REPO_ROOT } from "./support/run-cli.ts";
+import { redisCommand } from "../lib/redis-command.ts";
 
-/** One inline Redis command on a fresh connection: the first line of the answer. */
-function redis(port: number, command: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = connect({ host: "127.0.0.1", port });
-    let answer = "";
-    socket.setTimeout(5000, () => socket.destroy(new Error(`no answer to ${command} within 5 s`)));
-    socket.on("connect", () => socket.write(`${command}\r\n`));
-    socket.on("data", (chunk) => {
-      answer += chunk.toString("latin1");
-      if (answer.includes("\r\n")) {
-        socket.destroy();
-        resolve(answer.split("\r\n")[0]!);
-      }
-    });
-    socket.on("error", reject);
-  });
-}
 
 describe("the data example on the real local stack", () => {
   let topology: Topology;
@@ -107,8 +91,8 @@ describe("the data example on the real local stack", () => {
   it("a Redis primary switch: writes follow the new primary within the check's bound, the old primary's sessions are cut", async () => {
     const front = frontendPort("redis");
     const [a, b] = [serverPort("redis", "redis-a"), serverPort("redis", "redis-b")];
-    assert.equal(await redis(front, "SET before-switch 1"), "+OK");
-    assert.equal(await redis(a, "GET before-switch"), "$1", "the write went to the primary, redis-a");
+    assert.equal(await redisCommand(front, "SET before-switch 1"), "+OK");
+    assert.equal(await redisCommand(a, "GET before-switch"), "$1", "the write went to the primary, redis-a");
 
     // A client that stays connected through HAProxy to the primary.
     const held: Socket = connect({ host: "127.0.0.1", port: front });
@@ -117,15 +101,15 @@ describe("the data example on the real local stack", () => {
     await new Promise<void>((resolve) => held.on("data", () => resolve()).on("connect", () => held.write("PING\r\n")));
 
     const switchedAt = Date.now();
-    assert.equal(await redis(b, "REPLICAOF NO ONE"), "+OK");
-    assert.equal(await redis(a, `REPLICAOF 127.0.0.1 ${b}`), "+OK");
+    assert.equal(await redisCommand(b, "REPLICAOF NO ONE"), "+OK");
+    assert.equal(await redisCommand(a, `REPLICAOF 127.0.0.1 ${b}`), "+OK");
     const server = topology.backends.find((x) => x.name === "redis")!.servers[0]!;
     // DOWN after fall failed checks, UP after rise passed ones, one interval of slack each way.
     const boundMs = (server.fall + server.rise + 2) * parseDuration(server.inter) + 1000;
     let refused = 0;
     let acceptedAt: number | undefined;
     while (Date.now() - switchedAt < boundMs + 5000) {
-      const answer = await redis(front, "SET after-switch 1").catch((e: Error) => `error ${e.message}`);
+      const answer = await redisCommand(front, "SET after-switch 1").catch((e: Error) => `error ${e.message}`);
       if (answer === "+OK") {
         acceptedAt = Date.now();
         break;
@@ -135,7 +119,7 @@ describe("the data example on the real local stack", () => {
     }
     assert.ok(acceptedAt !== undefined, "no write was accepted through HAProxy after the switch");
     assert.ok(acceptedAt - switchedAt <= boundMs, `the first write was accepted ${acceptedAt - switchedAt} ms after the switch, over the bound of ${boundMs} ms`);
-    assert.equal(await redis(b, "GET after-switch"), "$1", "the write went to the new primary, redis-b");
+    assert.equal(await redisCommand(b, "GET after-switch"), "$1", "the write went to the new primary, redis-b");
     const closedAt = await Promise.race([closed, new Promise<undefined>((r) => setTimeout(() => r(undefined), boundMs))]);
     assert.ok(closedAt !== undefined, "the session held to the old primary was not cut");
     held.destroy();

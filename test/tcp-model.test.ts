@@ -10,6 +10,7 @@ import { dockerTarget, localTarget } from "../infra/render/targets.ts";
 import { certificateFiles, checkEveryTarget } from "../infra/render/validate.ts";
 import { TlsSettingRejectedError, TopologyInvalidError } from "../infra/errors.ts";
 import { resolveRoute } from "../infra/model/route-resolver.ts";
+import { makePlan } from "../infra/gitops/plan.ts";
 
 /** A TCP frontend "db" on 5432 in front of backend "pg" (two servers), beside nothing else. */
 function tcpTopology(edit: (t: any) => void = () => {}): any {
@@ -266,3 +267,16 @@ describe("the resolver reads a TCP connection as the config does", () => {
     });
   }
 });
+
+describe("the plan shows which connections a TCP routing change moves", () => {
+  it("moving a name from one TLS service to another, the connections that go elsewhere", () => {
+    const head = structuredClone(dataTopology) as any;
+    head.frontends.find((f: any) => f.name === "tls_services").routes[0].when = { sni: "ledger.data.test" };
+    const plan = makePlan(parseTopology(dataTopology), parseTopology(head));
+    assert.deepEqual(plan.routing?.map((e) => `${e.request}: ${e.before} → ${e.after}`), [
+      "a connection for billing.data.test: backend billing → refused",
+      "a connection for ledger.data.test: backend ledger → backend billing",
+    ]);
+  });
+});
+

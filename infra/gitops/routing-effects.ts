@@ -3,7 +3,7 @@
 // shows them so that a reviewer reads effects, not only edits.
 import { resolveRoute, type RouteOutcome, type RouteRequest } from "../model/route-resolver.ts";
 import { routingMatrix } from "../model/route-matrix.ts";
-import type { Frontend, Topology } from "../model/schema.ts";
+import { proxyMode, type Frontend, type Topology } from "../model/schema.ts";
 
 export interface RoutingEffect {
   frontend: string;
@@ -19,7 +19,9 @@ const routingOf = (f: Frontend) => JSON.stringify([f.routes, f.routeTables, f.co
 /** Sources that examples may come from: any address works, the stack is not asked. */
 const SOURCES = ["127.0.0.1", "10.0.0.1", "192.168.0.1", "203.0.113.1"];
 
-export const describeOutcome = (o: RouteOutcome): string => {
+/** `connection`: a TCP frontend's, which HAProxy refuses by closing it (no status). */
+export const describeOutcome = (o: RouteOutcome, connection = false): string => {
+  if (connection && o.kind === "deny") return "refused";
   switch (o.kind) {
     case "backend":
       return `backend ${o.backend}`;
@@ -39,7 +41,9 @@ export const describeOutcome = (o: RouteOutcome): string => {
 };
 
 export const describeRequest = (r: RouteRequest): string =>
-  `${r.method} ${r.tls ? "https://" : ""}${r.host ?? ""}${r.path}${r.query !== undefined ? `?${r.query}` : ""}${r.headers?.length ? ` [${r.headers.map(([n, v]) => `${n}: ${v}`).join(", ")}]` : ""}${r.source !== "127.0.0.1" ? ` from ${r.source}` : ""}`;
+  r.sni !== undefined || r.alpn !== undefined || r.destinationPort !== undefined
+    ? ["a connection", r.sni !== undefined ? `for ${r.sni}` : undefined, r.alpn ? `offering ${r.alpn.join(", ")}` : undefined, r.destinationPort !== undefined ? `to port ${r.destinationPort}` : undefined, r.source !== "127.0.0.1" ? `from ${r.source}` : undefined].filter(Boolean).join(" ")
+    : `${r.method} ${r.tls ? "https://" : ""}${r.host ?? ""}${r.path}${r.query !== undefined ? `?${r.query}` : ""}${r.headers?.length ? ` [${r.headers.map(([n, v]) => `${n}: ${v}`).join(", ")}]` : ""}${r.source !== "127.0.0.1" ? ` from ${r.source}` : ""}`;
 
 /** Up to `limit` example requests per frontend whose outcome differs between `base` and `head`. */
 export function routingEffects(base: Topology, head: Topology, limit = 20): RoutingEffect[] {
@@ -51,7 +55,8 @@ export function routingEffects(base: Topology, head: Topology, limit = 20): Rout
     for (const c of [...routingMatrix(before, options), ...routingMatrix(after, options)]) requests.set(describeRequest(c.request), c.request);
     const effects: RoutingEffect[] = [];
     for (const [text, request] of requests) {
-      const [was, becomes] = [describeOutcome(resolveRoute(before, request)), describeOutcome(resolveRoute(after, request))];
+      const tcp = proxyMode(after, head.defaults) === "tcp";
+      const [was, becomes] = [describeOutcome(resolveRoute(before, request), tcp), describeOutcome(resolveRoute(after, request), tcp)];
       if (was !== becomes && effects.length < limit) effects.push({ frontend: after.name, request: text, before: was, after: becomes });
     }
     return effects;

@@ -92,6 +92,17 @@ function leafEdit(leaf: LeafCondition, meet: boolean, options: MatrixOptions): E
     const tls = meet ? leaf.tls : !leaf.tls;
     return (r) => (tls && !options.tls ? undefined : { ...r, tls });
   }
+  // A TCP connection's ClientHello and port.
+  if (leaf.sni !== undefined) {
+    const name = asList(leaf.sni)[0]!;
+    return (r) => ({ ...r, sni: meet ? name.replace(/^\*\./, "probe.") : "verify.invalid" });
+  }
+  if (leaf.alpn !== undefined) return (r) => ({ ...r, alpn: meet ? [asList(leaf.alpn)[0]!] : ["verify-probe"] });
+  if (leaf.destinationPort !== undefined) {
+    const ports = asList(leaf.destinationPort);
+    const other = [ports[0]! + 1, ports[0]! - 1].find((p) => p >= 1 && p <= 65535 && !ports.includes(p));
+    return (r) => (meet ? { ...r, destinationPort: ports[0]! } : other === undefined ? undefined : { ...r, destinationPort: other });
+  }
   return () => undefined;
 }
 

@@ -29,6 +29,31 @@ export const topologyArb: fc.Arbitrary<TopologyInput> = fc
     rateLimit: fc.option(fc.integer({ min: 1, max: 100000 }), { nil: undefined }),
     allowlist: fc.option(fc.array(fc.tuple(fc.integer({ min: 0, max: 255 }), fc.integer({ min: 0, max: 32 })).map(([a, m]) => `${a}.0.0.0/${m}`), { minLength: 1, maxLength: 3 }), { nil: undefined }),
     basePort: fc.integer({ min: 1024, max: 50000 }),
+    // A TCP frontend and backend beside the HTTP ones: SNI routes, a check of any kind with any printable text.
+    tcp: fc.option(
+      fc.record({
+        check: fc.oneof(
+          fc.constant({ connect: true as const }),
+          fc.record({ redis: fc.constant({}), primaryOnly: fc.boolean() }),
+          fc.constant({ postgresql: { user: "check" } }),
+          fc.constant({ mysql: { user: "check" } }),
+          fc.constant({ tlsHello: true as const }),
+          fc.constant({ ldap: true as const }),
+          fc.record({ steps: fc.array(fc.oneof(
+            fc.string({ unit: fc.oneof(fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c)), fc.constantFrom("\r", "\n", "\t")), minLength: 1, maxLength: 24 }).map((send) => ({ send })),
+            fc.string({ unit: fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c)), minLength: 1, maxLength: 24 }).map((string) => ({ expect: { string } })),
+            fc.uint8Array({ minLength: 1, maxLength: 8 }).map((b) => ({ sendBinary: Buffer.from(b).toString("hex") })),
+          ), { minLength: 1, maxLength: 6 }) }),
+        ),
+        sni: fc.uniqueArray(fc.stringMatching(/^(\*\.)?[a-z0-9]{1,10}\.example\.com$/), { minLength: 1, maxLength: 4 }),
+        sendProxy: fc.constantFrom(undefined, "v1" as const, "v2" as const),
+        acceptProxy: fc.boolean(),
+        checkPort: fc.option(fc.integer({ min: 1, max: 65535 }), { nil: undefined }),
+        tunnel: fc.option(durationArb, { nil: undefined }),
+        agentSend: fc.option(fc.string({ unit: fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c)), minLength: 1, maxLength: 16 }), { nil: undefined }),
+      }),
+      { nil: undefined },
+    ),
     // A discovered group on the first backend, beside its listed servers.
     discovery: fc.option(
       fc.record({
@@ -48,7 +73,7 @@ export const topologyArb: fc.Arbitrary<TopologyInput> = fc
   .map((r) => ({
     name: "property",
     defaults: { timeouts: { connect: r.timeout, client: r.timeout, server: r.timeout }, retries: r.retries, retryOn: r.retryOn },
-    frontends: r.frontendNames.map((name, i) => ({
+    frontends: [...r.frontendNames.map((name, i) => ({
       name,
       binds: [{ port: r.basePort + i * 10, lastPort: r.basePort + i * 10 + 1 }],
       defaultBackend: r.backendNames[i % r.backendNames.length]!,
@@ -63,8 +88,8 @@ export const topologyArb: fc.Arbitrary<TopologyInput> = fc
         requestRules: [{ setHeader: { name: "X-Set", value: r.routing } }, { when: { header: { name: "X-Probe", present: true } }, deleteHeader: "X-Probe" }],
         responseRules: [{ addHeader: { name: "X-Added", value: r.routing } }],
       }),
-    })),
-    backends: r.backendNames.map((name, b) => ({
+    })), ...tcpFrontends(r.tcp, r.basePort)],
+    backends: [...r.backendNames.map((name, b) => ({
       name,
       balance: r.balance,
       ...(r.balance === "url_param" && { balanceKey: "user" }),
@@ -95,8 +120,46 @@ export const topologyArb: fc.Arbitrary<TopologyInput> = fc
             resolver: { nameservers: r.discovery.nameservers, resolveEvery: r.discovery.resolveEvery, holdValid: r.discovery.holdValid, holdObsolete: r.discovery.holdObsolete, holdDuringOutage: r.discovery.holdDuringOutage, acceptedPayloadSize: r.discovery.acceptedPayloadSize },
           }
         : undefined,
-    })),
+    })), ...tcpBackends(r.tcp)],
     monitoring: { port: r.basePort + 100 },
     // Every listener has its own ports, the services' too (their defaults could fall in a range above).
     services: { sidecar: { port: r.basePort + 200 }, prometheus: { port: r.basePort + 201 }, grafana: { port: r.basePort + 202 }, dns: { port: r.basePort + 203 } },
   }));
+
+/** Longer than nameArb's names, so that they never collide with the HTTP ones. */
+const TCP_FRONTEND = "tcp_frontend_for_props";
+const TCP_BACKEND = "tcp_backend_for_properties";
+
+interface TcpChoice {
+  check: Record<string, unknown>;
+  sni: string[];
+  sendProxy: "v1" | "v2" | undefined;
+  acceptProxy: boolean;
+  checkPort: number | undefined;
+  tunnel: string | undefined;
+  agentSend: string | undefined;
+}
+
+function tcpFrontends(tcp: TcpChoice | undefined, basePort: number) {
+  if (!tcp) return [];
+  return [{
+    name: TCP_FRONTEND,
+    mode: "tcp" as const,
+    binds: [{ port: basePort + 50, ...(tcp.acceptProxy && { acceptProxy: { from: ["10.0.0.0/8", "fd00::/8"] } }) }],
+    routes: [{ when: { sni: tcp.sni }, backend: TCP_BACKEND }, { deny: {} }],
+  }];
+}
+
+function tcpBackends(tcp: TcpChoice | undefined) {
+  if (!tcp) return [];
+  return [{
+    name: TCP_BACKEND,
+    mode: "tcp" as const,
+    healthCheck: { ...tcp.check, ...(tcp.checkPort !== undefined && { port: tcp.checkPort }) },
+    sendProxy: tcp.sendProxy,
+    ...(tcp.agentSend !== undefined && { agent: { port: 9777, send: tcp.agentSend } }),
+    timeouts: { tunnel: tcp.tunnel },
+    shutdownSessionsOnDown: true,
+    servers: [{ name: "t1", address: "10.9.0.1", port: 6379 }, { name: "t2", address: "10.9.0.2", port: 6379 }],
+  }];
+}
