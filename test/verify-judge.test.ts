@@ -3,8 +3,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "vitest";
 import {
-  judgeDistribution, judgeFailover, judgeHealth, judgePersistence, judgeRecovery, judgeRouting,
-  type Expectations, type RoutingExpectation, type RoutingMeasurement, type TrafficSample, type Verdict,
+  judgeDistribution, judgeEntrypoints, judgeFailover, judgeHealth, judgePersistence, judgeRecovery, judgeRouting,
+  type EntrypointExpectation, type EntrypointMeasurement, type Expectations, type RoutingExpectation, type RoutingMeasurement, type TrafficSample, type Verdict,
 } from "../verification/judge.ts";
 import { renderChartSvg, renderTable, seriesOf } from "../verification/report.ts";
 import { expectations } from "./support/expectations.ts";
@@ -207,4 +207,32 @@ describe("routing: every request of the matrix answered as the resolver said", (
     });
   }
   it("no routes: skipped, not passed", () => assert.equal(judgeRouting([], []).verdict, "skip"));
+});
+
+describe("entry points of TCP frontends: each probe passes only on what it looks for", () => {
+  const url = "tcp://127.0.0.1:8444";
+  const expected: EntrypointExpectation[] = [
+    { frontend: "redis", url: "tcp://127.0.0.1:6380", servers: [], anyServer: true, tcp: { probe: "redis", backend: "redis" } },
+    { frontend: "tls_services", url, servers: [], anyServer: true, tcp: { probe: "tls", serverName: "billing.data.test", backend: "billing" } },
+    { frontend: "tls_services", url, servers: [], anyServer: true, tcp: { probe: "refused", serverName: "unknown.invalid" } },
+  ];
+  const measured = (ok: [boolean, boolean, boolean]): EntrypointMeasurement[] => [
+    { url: "tcp://127.0.0.1:6380", tcp: { ok: ok[0], saw: ok[0] ? '"+PONG"' : '"-NOAUTH Authentication required."' } },
+    { url, tcp: { serverName: "billing.data.test", ok: ok[1], saw: ok[1] ? "a certificate for DNS:billing.data.test" : "a certificate for DNS:ledger.data.test, not billing.data.test" } },
+    { url, tcp: { serverName: "unknown.invalid", ok: ok[2], saw: ok[2] ? "the connection ended without a handshake (ECONNRESET)" : "a handshake completed (certificate for DNS:billing.data.test)" } },
+  ];
+  it("passes when every probe saw what it looks for, counting ports and probes apart", () => {
+    const result = judgeEntrypoints(expected, measured([true, true, true]));
+    assert.equal(result.verdict, "pass");
+    assert.match(result.expected, /^2 ports of 2 frontends answer from their backend \(3 connections to TCP ports/);
+  });
+  it("fails naming the probe, its SNI name and what it saw instead", () => {
+    const result = judgeEntrypoints(expected, measured([false, false, false]));
+    assert.equal(result.verdict, "fail");
+    assert.equal(result.measured, [
+      'redis tcp://127.0.0.1:6380: Redis answers PING with +PONG (backend redis), but "-NOAUTH Authentication required."',
+      "tls_services tcp://127.0.0.1:8444 (SNI billing.data.test): a handshake for billing.data.test completes with a verified certificate for that name (backend billing), but a certificate for DNS:ledger.data.test, not billing.data.test",
+      "tls_services tcp://127.0.0.1:8444 (SNI unknown.invalid): a handshake for unknown.invalid is refused, but a handshake completed (certificate for DNS:billing.data.test)",
+    ].join("; "));
+  });
 });

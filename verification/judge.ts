@@ -403,7 +403,7 @@ export function judgeRouting(expected: readonly RoutingExpectation[], measured: 
     if (e.body !== undefined && m.body !== e.body) return say(`answered ${JSON.stringify(m.body?.slice(0, 60))}`);
   });
   const routes = new Set(expected.map((e) => e.route)).size;
-  if (expected.length === 0) return { assertion: "routing", verdict: "skip", expected: "-", measured: "no frontend has routes" };
+  if (expected.length === 0) return { assertion: "routing", verdict: "skip", expected: "-", measured: "no HTTP frontend has routes (a TCP frontend's are proven by the entry points)" };
   return {
     assertion: "routing",
     verdict: verdictOf(problems.length === 0),
@@ -445,11 +445,12 @@ export function judgeEntrypoints(expected: readonly EntrypointExpectation[], mea
     }
   }
   const tlsPorts = expected.filter((e) => e.tls).length;
+  const tcpProbes = expected.filter((e) => e.tcp).length;
   return {
     assertion: "entrypoints",
     verdict: verdictOf(problems.length === 0 && expected.length > 0),
-    expected: `${expected.length} ports of ${new Set(expected.map((e) => e.frontend)).size} frontends answer from their backend${tlsPorts ? `; ${tlsPorts} over TLS with a verified chain, at least ${[...new Set(expected.flatMap((e) => e.tls?.minVersion ?? []))].join("/")}` : ""}`,
-    measured: problems.length ? problems.join("; ") : `${measured.length} ports as expected${measured.some((m) => m.tls) ? ` (TLS: ${[...new Set(measured.flatMap((m) => (m.tls ? [`${m.tls.protocol} ${m.tls.alpn || "no ALPN"}`] : [])))].join(", ")})` : ""}`,
+    expected: `${new Set(expected.map((e) => e.url)).size} ports of ${new Set(expected.map((e) => e.frontend)).size} frontends answer from their backend${tcpProbes ? ` (${tcpProbes} connections to TCP ports speak their protocol or show their SNI name's certificate)` : ""}${tlsPorts ? `; ${tlsPorts} over TLS with a verified chain, at least ${[...new Set(expected.flatMap((e) => e.tls?.minVersion ?? []))].join("/")}` : ""}`,
+    measured: problems.length ? problems.join("; ") : `${measured.length} ${tcpProbes ? "probes" : "ports"} as expected${measured.some((m) => m.tls) ? ` (TLS: ${[...new Set(measured.flatMap((m) => (m.tls ? [`${m.tls.protocol} ${m.tls.alpn || "no ALPN"}`] : [])))].join(", ")})` : ""}`,
     data: { measured },
   };
 }

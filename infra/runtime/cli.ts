@@ -25,6 +25,7 @@ import { runAssertions } from "../../verification/run.ts";
 import { renderTable } from "../../verification/report.ts";
 import { allPassed } from "../../verification/judge.ts";
 import { expectationsFromTopology, readLocalDiscoveredServers, localCa, localStackAccess, recordVerifyReport, START_CHECKS } from "./verify.ts";
+import { picksPrimary } from "../model/checks.ts";
 
 const USAGE = `usage: npm start [-- --topology FILE] [--run-dir DIR] [--certs-dir DIR] [--detach]
        npm stop  [-- --run-dir DIR]
@@ -310,7 +311,7 @@ function describe(stack: LocalStack, upSeconds: string, verified: string): strin
     return [plan.name, plan.url, String(p.pid), relative(process.cwd(), plan.logFile)];
   });
   return [
-    `stack "${stack.plan.topology.name}" is up in ${upSeconds} s; every server is UP in HAProxy`,
+    `stack "${stack.plan.topology.name}" is up in ${upSeconds} s; every server is UP in HAProxy${stack.plan.topology.backends.some(picksPrimary) ? " (one primary where a check finds it)" : ""}`,
     "",
     formatTable([["component", "address", "pid", "log"], ...rows]),
     "",
