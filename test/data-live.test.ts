@@ -88,6 +88,15 @@ describe("the data example on the real local stack", () => {
     assert.match(wrong.saw, /not billing\.data\.test/, wrong.saw);
   });
 
+  it("a TCP backend fails over as an HTTP one does: a TLS server killed, connections keep reaching the other, DOWN and UP within the check's bounds", async () => {
+    const expectations = expectationsFromTopology(topology, { ca: localCa(running.runDir) });
+    assert.equal(expectations.tcpFailover?.backend, "billing");
+    const run = await runAssertions(expectations, localStackAccess(running.stack.plan, () => {}), { only: ["tcpFailover"], requests: 0 });
+    const result = run.results[0]!;
+    assert.equal(result.verdict, "pass", `${result.expected} → ${result.measured}`);
+    assert.match(result.measured, /^DOWN after \d+ ms, UP after \d+ ms; \d+ connections, none failed$/);
+  });
+
   it("a Redis primary switch: writes follow the new primary within the check's bound, the old primary's sessions are cut", async () => {
     const front = frontendPort("redis");
     const [a, b] = [serverPort("redis", "redis-a"), serverPort("redis", "redis-b")];

@@ -39,6 +39,8 @@ export interface Expectations {
   requestTimeoutMs?: number;
   /** Every port of every frontend, and what each must answer. */
   entrypoints?: EntrypointExpectation[];
+  /** A TCP backend to fail over (npm run verify's tcpFailover). */
+  tcpFailover?: TcpFailoverExpectation;
   /**
    * Why the backend's answers cannot say which server gave them (servers the stack does not run): the
    * assertions that must tell servers apart (distribution, persistence, failover, recovery) skip.
@@ -89,6 +91,61 @@ export interface TcpProbe {
   backend?: string;
 }
 
+/**
+ * A TCP backend's failover: connections through its frontend while one of its servers is killed,
+ * marked DOWN, started again and marked UP. The connections must keep succeeding (HAProxy retries a
+ * refused connect on another server) and the states must change within the check's bounds.
+ */
+export interface TcpFailoverExpectation {
+  frontend: string;
+  /** tcp://127.0.0.1:PORT, and what each connection must show. */
+  url: string;
+  probe: TcpProbe;
+  backend: string;
+  victim: string;
+  /** Where the victim itself listens (tcp://127.0.0.1:PORT): when it accepts again, it is back. */
+  victimUrl: string;
+  /** The victim's check timing. */
+  interMs: number;
+  fall: number;
+  rise: number;
+  checkTimeoutMs: number;
+  /** retries with redispatch: a refused connect goes to another server, so no connection may fail. */
+  lossless: boolean;
+}
+
+export interface TcpFailoverMeasurement {
+  /** Each connection's start (ms from the run's start) and whether it showed what the probe looks for. */
+  probes: { t: number; ok: boolean; saw: string }[];
+  killedAt: number;
+  downAt?: number;
+  listeningAt: number;
+  upAt?: number;
+}
+
+/** Pure: the victim went DOWN and came back UP within its check's bounds, and the connections kept succeeding. */
+export function judgeTcpFailover(e: TcpFailoverExpectation | undefined, m: TcpFailoverMeasurement | undefined): AssertionResult {
+  if (!e || !m) return { assertion: "tcpFailover", verdict: "skip", expected: "-", measured: "no TCP frontend sends to a backend of two or more servers the stack runs (a backend whose check finds the primary switches by promotion, not by failover)" };
+  const downBound = downWithinMs(e) + TIMING_SLACK_MS;
+  const upBound = upWithinMs(e) + TIMING_SLACK_MS;
+  const failed = m.probes.filter((p) => !p.ok && (e.lossless || m.downAt === undefined || p.t > m.downAt + 200));
+  const problems = [
+    m.downAt === undefined ? `${e.victim} was never marked DOWN` : m.downAt - m.killedAt > downBound ? `${e.victim} DOWN after ${Math.round(m.downAt - m.killedAt)} ms, over ${downBound} ms` : undefined,
+    m.upAt === undefined ? `${e.victim} was never marked UP again` : m.upAt - m.listeningAt > upBound ? `${e.victim} UP after ${Math.round(m.upAt - m.listeningAt)} ms, over ${upBound} ms` : undefined,
+    failed.length ? `${failed.length} of ${m.probes.length} connections failed (first: ${failed[0]!.saw})` : undefined,
+    m.probes.length === 0 ? "no connection was made" : undefined,
+  ].filter((p): p is string => p !== undefined);
+  return {
+    assertion: "tcpFailover",
+    verdict: verdictOf(problems.length === 0),
+    expected: `${e.frontend} (backend ${e.backend}): ${e.victim} killed is DOWN within ${downBound} ms and UP within ${upBound} ms of answering again; ${e.lossless ? "every" : "after DOWN, every"} connection meanwhile: ${tcpProbeGoal(e.probe)}`,
+    measured: problems.length
+      ? problems.join("; ")
+      : `DOWN after ${Math.round(m.downAt! - m.killedAt)} ms, UP after ${Math.round(m.upAt! - m.listeningAt)} ms; ${m.probes.length} connections, ${m.probes.some((p) => !p.ok) ? `${m.probes.filter((p) => !p.ok).length} failed before DOWN (no retries take them elsewhere)` : "none failed"}`,
+    data: { ...m },
+  };
+}
+
 export interface SecurityExpectation {
   rateLimit?: { requests: number; retryAfterSeconds: number };
   /** A loopback source outside the allowlist, or why none can be made on this machine. */
@@ -96,7 +153,7 @@ export interface SecurityExpectation {
   cookie?: { name: string; secure: boolean; httponly: boolean; sameSite: string };
 }
 
-export const ASSERTIONS = ["health", "entrypoints", "routing", "distribution", "persistence", "security", "failover", "recovery"] as const;
+export const ASSERTIONS = ["health", "entrypoints", "routing", "distribution", "persistence", "security", "failover", "recovery", "tcpFailover"] as const;
 export type AssertionName = (typeof ASSERTIONS)[number];
 
 /** "skip": the model asks for nothing this assertion could check (no cookie: no persistence). */

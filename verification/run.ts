@@ -4,13 +4,13 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { parseShowStat, serverStates } from "../haproxy/show-stat.ts";
 import {
-  judgeDistribution, judgeEntrypoints, judgeRouting, judgeFailover, judgeHealth, judgePersistence, judgeRecovery, judgeSecurity,
+  judgeDistribution, judgeEntrypoints, judgeRouting, judgeFailover, judgeHealth, judgePersistence, judgeRecovery, judgeSecurity, judgeTcpFailover,
   canRedispatch, failoverBoundMs, recoveryBoundMs,
-  ASSERTIONS, type AssertionName, type AssertionResult, type Expectations, type TrafficSample,
+  ASSERTIONS, type AssertionName, type AssertionResult, type Expectations, type TcpFailoverExpectation, type TcpFailoverMeasurement, type TrafficSample,
 } from "./judge.ts";
 import { pollUntil } from "../lib/poll.ts";
 import { backgroundTraffic, burst, freshLoopbackSource, TrafficClient } from "./traffic.ts";
-import { measureSecurity, probeEntrypoint, probeRoute } from "./probes.ts";
+import { measureSecurity, probeEntrypoint, probeRoute, probeTcp } from "./probes.ts";
 
 export interface StackAccess {
   /** HAProxy's runtime API: one command, its answer. */
@@ -95,7 +95,51 @@ const RUNNERS: Record<AssertionName, AssertionRunner> = {
   },
   failover: async (context) => unattributable("failover", context.expect) ?? (await faultRun(context)).failover,
   recovery: async (context) => unattributable("recovery", context.expect) ?? (await faultRun(context)).recovery,
+  tcpFailover: async ({ expect, access }) => judgeTcpFailover(expect.tcpFailover, expect.tcpFailover && (await tcpFailover(expect.tcpFailover, expect.ca, access))),
 };
+
+/**
+ * Connections through a TCP frontend, one after another, while one server of its backend is killed
+ * and started again: what each showed, and when HAProxy marked the server DOWN and UP.
+ */
+async function tcpFailover(e: TcpFailoverExpectation, ca: string | undefined, access: StackAccess): Promise<TcpFailoverMeasurement> {
+  const started = performance.now();
+  const now = () => performance.now() - started;
+  const status = async () => serverStates(parseShowStat(await access.api("show stat"))).find((s) => s.backend === e.backend && s.server === e.victim)?.status ?? "";
+  const probes: TcpFailoverMeasurement["probes"] = [];
+  let stop = false;
+  const loop = (async () => {
+    while (!stop) {
+      const t = now();
+      const outcome = await probeTcp(new URL(e.url), e.probe, ca);
+      probes.push({ t, ...outcome });
+      await sleep(20);
+    }
+  })();
+  const waitFor = (wanted: (s: string) => boolean, timeoutMs: number) => pollUntil(async () => (wanted(await status()) ? now() : undefined), { timeoutMs, intervalMs: 50 });
+  let killedAt = 0;
+  let downAt: number | undefined;
+  let listeningAt = 0;
+  let upAt: number | undefined;
+  try {
+    await sleep(500);
+    killedAt = now();
+    await access.killServer(e.victim);
+    access.log(`killed ${e.victim}; waiting for HAProxy to mark it DOWN`);
+    downAt = await waitFor((s) => s.startsWith("DOWN"), e.interMs * (e.fall + 2) + e.checkTimeoutMs + 5000);
+    await sleep(1000);
+    // Always started again, so that verify leaves the stack as it found it.
+    await access.startServer(e.victim);
+    await pollUntil(async () => ((await probeTcp(new URL(e.victimUrl), { probe: "connect" }, undefined)).ok ? true : undefined), { timeoutMs: 20_000, intervalMs: 50 });
+    listeningAt = now();
+    upAt = await waitFor((s) => s === "UP", e.interMs * (e.rise + 2) + 10_000);
+    await sleep(500);
+  } finally {
+    stop = true;
+    await loop;
+  }
+  return { probes, killedAt, ...(downAt !== undefined && { downAt }), listeningAt, ...(upAt !== undefined && { upAt }) };
+}
 
 /** A skip for an assertion that must tell servers apart, when the backend's answers cannot say which server gave them. */
 function unattributable(assertion: AssertionName, expect: Expectations): Promise<AssertionResult> | undefined {

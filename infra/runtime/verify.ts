@@ -4,7 +4,7 @@ import { settleMs } from "../../haproxy/check-timing.ts";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { bindPorts, groupSlotNames, proxyMode, resolutionMs, type Bind, type Topology } from "../model/schema.ts";
-import { serverProtocol } from "../model/checks.ts";
+import { picksPrimary, serverProtocol } from "../model/checks.ts";
 import { expandCondition, sniNamesIn } from "../model/routing.ts";
 import { field, parseShowStat, type StatRow } from "../../haproxy/show-stat.ts";
 import { hstsValue, retryAfterSeconds } from "../render/view.ts";
@@ -13,7 +13,7 @@ import { parseDuration } from "../../haproxy/duration.ts";
 import { LOCAL_ADDRESS, localBindUrl } from "../render/targets.ts";
 import { StackNotRunningError, VerifyNotPossibleError } from "../errors.ts";
 import { runtimeCommand } from "../../haproxy/runtime-api.ts";
-import type { EntrypointExpectation, Expectations, RoutingExpectation, TcpProbe } from "../../verification/judge.ts";
+import type { EntrypointExpectation, Expectations, RoutingExpectation, TcpFailoverExpectation, TcpProbe } from "../../verification/judge.ts";
 import { resolveRoute, type RouteRequest } from "../model/route-resolver.ts";
 import { routingMatrix } from "../model/route-matrix.ts";
 import type { RunOptions, StackAccess, VerifyRun } from "../../verification/run.ts";
@@ -111,6 +111,7 @@ export function expectationsFromTopology(topology: Topology, options: Expectatio
       ...(group ? discovered.map((d) => ({ name: d.slot, weight: group.weight, active: true, interMs: parseDuration(group.inter), fall: group.fall, rise: group.rise })) : []),
     ],
     entrypoints: entrypointExpectations(topology, options.discovered ?? []),
+    ...tcpFailoverExpectation(topology),
     ...(backend.servers.some((s) => s.external) && { unattributable: `backend ${backend.name} has servers the stack does not run (${backend.servers.filter((s) => s.external).map((s) => s.name).join(", ")}): their answers do not say which server gave them` }),
     routing: routingExpectations(topology, options),
     ...(options.discovered?.length && { serverNames: Object.fromEntries(options.discovered.map((d) => [d.address, d.slot])) }),
@@ -193,6 +194,41 @@ function tcpEntrypoints(topology: Topology, frontend: Topology["frontends"][numb
       return [...names.map((n) => expectation(n)), expectation(`unrouted-${port}.invalid`)].filter((e) => e !== undefined);
     }),
   );
+}
+
+/**
+ * The TCP backend verify fails over: the first that a TCP frontend's entry points reach, with two or
+ * more active, checked servers the stack runs (not one whose check finds the primary: a primary
+ * changes by promotion, which is the database's business, not a failover).
+ */
+function tcpFailoverExpectation(topology: Topology): { tcpFailover?: TcpFailoverExpectation } {
+  for (const ep of entrypointExpectations(topology, [])) {
+    const probe = ep.tcp;
+    if (!probe?.backend || (probe.probe !== "tls" && probe.probe !== "redis" && probe.probe !== "postgresql" && probe.probe !== "connect")) continue;
+    const backend = topology.backends.find((b) => b.name === probe.backend)!;
+    const active = backend.servers.filter((s) => !s.backup && !s.disabled && s.check);
+    if (picksPrimary(backend) || backend.servers.some((s) => s.external) || active.length < 2) continue;
+    const victim = active[0]!;
+    const { defaults } = topology;
+    const retries = backend.retries ?? defaults.retries;
+    const redispatch = backend.redispatch ?? defaults.redispatch;
+    return {
+      tcpFailover: {
+        frontend: ep.frontend,
+        url: ep.url,
+        probe,
+        backend: backend.name,
+        victim: victim.name,
+        victimUrl: `tcp://${LOCAL_ADDRESS}:${victim.port}`,
+        interMs: parseDuration(victim.inter),
+        fall: victim.fall,
+        rise: victim.rise,
+        checkTimeoutMs: defaults.timeouts.check ? parseDuration(defaults.timeouts.check) : parseDuration(victim.inter),
+        lossless: retries > 0 && redispatch,
+      },
+    };
+  }
+  return {};
 }
 
 /** Loopback addresses the routing checks may send from (source conditions, allowlists). */

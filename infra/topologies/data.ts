@@ -53,7 +53,8 @@ export const topology = defineTopology({
       timeouts: { server: "30m" },
       servers: [{ name: "pg-a", address: "pg-a", port: 7101, ...fastChecks }],
     },
-    { name: "billing", mode: "tcp", healthCheck: { tlsHello: true }, servers: [{ name: "billing-1", address: "billing-1", port: 7201, ...fastChecks }] },
+    // Two servers: npm run verify kills one and connections must keep reaching the other (tcpFailover).
+    { name: "billing", mode: "tcp", healthCheck: { tlsHello: true }, servers: [{ name: "billing-1", address: "billing-1", port: 7201, ...fastChecks }, { name: "billing-2", address: "billing-2", port: 7203, ...fastChecks }] },
     { name: "ledger", mode: "tcp", healthCheck: { tlsHello: true }, servers: [{ name: "ledger-1", address: "ledger-1", port: 7202, ...fastChecks }] },
   ],
 });
