@@ -8,7 +8,9 @@ import { topology as dataTopology } from "../infra/topologies/data.ts";
 import { renderHaproxyConfig } from "../infra/render/render.ts";
 import { dockerTarget, localTarget } from "../infra/render/targets.ts";
 import { certificateFiles, checkEveryTarget } from "../infra/render/validate.ts";
-import { TlsSettingRejectedError, TopologyInvalidError } from "../infra/errors.ts";
+import { TargetPlanError, TlsSettingRejectedError, TopologyInvalidError } from "../infra/errors.ts";
+import { declareDockerStack } from "../infra/docker/declaration.ts";
+import { declareKubernetesStack } from "../infra/kubernetes/declaration.ts";
 import { resolveRoute } from "../infra/model/route-resolver.ts";
 import { makePlan } from "../infra/gitops/plan.ts";
 
@@ -158,6 +160,7 @@ const directives: { field: string; edit: (t: any) => void; heading: string; line
   { field: "tls.insecureSkipVerify: verify none, by that name only", edit: (t) => (t.backends[0].tls = { insecureSkipVerify: true }), heading: "backend pg", lines: ["server pg-1 127.0.0.1:5432 check inter 2s fall 3 rise 2 weight 1 ssl verify none"] },
   { field: "tls to servers: the minimum version for every server", edit: (t) => (t.backends[0].tls = { insecureSkipVerify: true }), heading: "global", lines: ["ssl-default-server-options ssl-min-ver TLSv1.2"] },
   { field: "sendProxy v2 (the check sends the header too)", edit: (t) => Object.assign(t.backends[0], { sendProxy: "v2", healthCheck: { postgresql: { user: "check" } } }), heading: "backend pg", lines: ["server pg-1 127.0.0.1:5432 check inter 2s fall 3 rise 2 weight 1 send-proxy-v2 check-send-proxy"] },
+  { field: "healthCheck.address and port: a check on another address (an agent on a management interface)", edit: (t) => (t.backends[0].healthCheck = { http: { path: "/health" }, address: "10.99.0.1", port: 8008 }), heading: "backend pg", lines: ["server pg-1 127.0.0.1:5432 check inter 2s fall 3 rise 2 weight 1 addr 10.99.0.1 port 8008"] },
   { field: "sendProxy v1, a check on another port (which expects no header)", edit: (t) => Object.assign(t.backends[0], { sendProxy: "v1", healthCheck: { http: { path: "/health" }, port: 8008 } }), heading: "backend pg", lines: ["server pg-1 127.0.0.1:5432 check inter 2s fall 3 rise 2 weight 1 port 8008 send-proxy"] },
   {
     field: "binds.acceptProxy, only from the declared networks",
@@ -277,6 +280,21 @@ describe("the plan shows which connections a TCP routing change moves", () => {
       "a connection for billing.data.test: backend billing → refused",
       "a connection for ledger.data.test: backend ledger → backend billing",
     ]);
+  });
+});
+
+describe("the container stacks run web servers only", () => {
+  it("refuse a backend whose servers speak another protocol, naming them, and take it once they are external", () => {
+    assert.throws(() => declareDockerStack(parseTopology(dataTopology), { source: "infra/topologies/data.ts" }), (error: unknown) => {
+      assert.ok(error instanceof TargetPlanError);
+      assert.equal(error.message, "backends.redis.servers.redis-a, backends.redis.servers.redis-b: the docker stack runs web servers only, and these speak redis: mark them external (run them where they run today), or use the local stack");
+      return true;
+    });
+    const external = structuredClone(dataTopology) as any;
+    for (const b of external.backends) if (b.name !== "flask_servers") for (const server of b.servers) Object.assign(server, { external: true, address: "10.1.2.3" });
+    const kubernetes = declareKubernetesStack(parseTopology(external), { source: "x", haproxyReplicas: 2 });
+    assert.match(kubernetes.haproxyConfig, /^frontend tls_services$/m);
+    assert.ok(declareDockerStack(parseTopology(external), { source: "x" }).containers.length > 0);
   });
 });
 

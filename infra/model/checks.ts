@@ -4,6 +4,7 @@
 //
 // A check that finds a primary (a Redis master, a Patroni leader) passes on one server only: the
 // others are DOWN by design, which the stack, verify and the alerts treat as healthy.
+import { isIP } from "node:net";
 import { z } from "zod";
 import { show } from "./names.ts";
 import { HeaderValue, Regex } from "./routing.ts";
@@ -96,6 +97,8 @@ export const HealthCheck = z
     tlsHello: z.literal(true).optional(),
     /** Check this port instead of the traffic's (Patroni's REST API on 8008 while 5432 carries the traffic). */
     port: CheckPort.optional(),
+    /** Check this address instead of the server's (an agent or sidecar on another interface): every server's check goes there. */
+    address: z.string().refine((a) => isIP(a) !== 0, { error: (iss) => `${show(iss.input)} is not an IP address: a check's address is an IPv4 or IPv6 address` }).optional(),
     /** Check over TLS (check-ssl), verified as the backend's tls says. */
     tls: z.boolean().default(false),
     /**

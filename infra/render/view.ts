@@ -497,6 +497,7 @@ function backendServerOptions(backend: Backend): string[] {
   const check = backend.healthCheck;
   const tls = backend.tls;
   const words: string[] = [];
+  if (check?.address !== undefined) words.push(`addr ${check.address}`);
   if (check?.port !== undefined) words.push(`port ${check.port}`);
   if (check?.tls) words.push("check-ssl");
   if (backend.agent) words.push(`agent-check agent-port ${backend.agent.port} agent-inter ${backend.agent.inter}${backend.agent.send !== undefined ? ` agent-send ${quoteCheckText(backend.agent.send)}` : ""}`);
@@ -506,7 +507,7 @@ function backendServerOptions(backend: Backend): string[] {
   if (backend.sendProxy) {
     words.push(backend.sendProxy === "v2" ? "send-proxy-v2" : "send-proxy");
     // A check on the traffic's port meets the same server, which expects the header there too.
-    if (check !== undefined && check.port === undefined && checkKind(check) !== "connect") words.push("check-send-proxy");
+    if (check !== undefined && check.port === undefined && check.address === undefined && checkKind(check) !== "connect") words.push("check-send-proxy");
   }
   if (tls) {
     words.push("ssl");
