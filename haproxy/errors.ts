@@ -1,4 +1,4 @@
-// Failures talking to HAProxy's runtime API, each with a stable code and what to do about it.
+// Failures talking to HAProxy (its runtime API) or reading what it reads (its config files), each with a stable code and what to do about it.
 import { CodedError } from "../lib/errors.ts";
 
 /** The stats socket could not be reached, or did not answer completely. */
@@ -59,5 +59,13 @@ export class ShowMapGarbledError extends CodedError {
   readonly code = "SHOW_MAP_GARBLED";
   constructor(readonly map: string, readonly line: string) {
     super(`"show map ${map}" answered ${JSON.stringify(line.slice(0, 80))}, not "<reference> <key> <value>" lines: is ${map} a map HAProxy loaded (show map lists them)?`);
+  }
+}
+
+/** A config file HAProxy could not read either: an unclosed quote, a broken escape, a directive outside a section. */
+export class ConfigSyntaxError extends CodedError {
+  readonly code = "CONFIG_SYNTAX";
+  constructor(readonly file: string, readonly line: number, readonly why: string) {
+    super(`${file}:${line}: ${why}`);
   }
 }
