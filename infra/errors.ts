@@ -45,6 +45,14 @@ export class TlsSettingRejectedError extends CodedError {
   }
 }
 
+/** An imported config has lines the model cannot hold (or that it holds but refuses): each as FILE:LINE: directive: why. */
+export class ImportRefusedError extends CodedError {
+  readonly code = "IMPORT_REFUSED";
+  constructor(readonly lines: string[]) {
+    super(`the config cannot be imported as it stands (${lines.length} line${lines.length === 1 ? "" : "s"}):\n${lines.map((l) => `  ${l}`).join("\n")}\nNothing was written: change these lines (or the model) and import again; --report FILE writes the whole accounting.`);
+  }
+}
+
 /** A program the stack needs is not installed. */
 export class BinaryMissingError extends CodedError {
   readonly code = "BINARY_MISSING";

@@ -2,6 +2,7 @@
 // address for this target) is made here in TypeScript; the templates only lay out lines.
 import { bindCertificates, proxyMode, type Backend, type Bind, type Frontend, type ProxyMode, type Server, type ServerGroup, type Topology } from "../model/schema.ts";
 import { checkKind, type CheckStep, type HealthCheck } from "../model/checks.ts";
+import { isIP } from "node:net";
 import { parseDuration } from "../../haproxy/duration.ts";
 import { HAPROXY_PATHS } from "../endpoints.ts";
 import { backendRulesView, rateLimitTables, routingView, type RoutingView } from "./routing.ts";
@@ -405,7 +406,9 @@ function backendView(backend: Backend, topology: Topology, target: RenderTarget)
     servers: backend.servers.map((s) => ({
       name: s.name,
       address: `${s.external ? s.address : serverHost(s.address, target)}:${s.port}`,
-      options: [serverOptions(s), ...backendServerOptions(backend)].join(" "),
+      // A name of someone else's service that does not resolve as HAProxy starts leaves that server without an
+      // address (it is checked DOWN) rather than stopping every other backend (the containers' default-server says so).
+      options: [serverOptions(s), ...backendServerOptions(backend), ...(s.external && target.kind === "local" && isIP(s.address) === 0 ? [`init-addr ${DOCKER_INIT_ADDR}`] : [])].join(" "),
     })),
     serverTemplate: group && {
       prefix: group.name,

@@ -1,0 +1,51 @@
+// npm run import -- FILE... [--out FILE.json|FILE.ts] [--report FILE.md]: an existing haproxy.cfg
+// (several files in HAProxy's -f order) becomes a topology, or is refused line by line. The result
+// must validate and render to a config the real HAProxy accepts before anything is written.
+import { readFile } from "node:fs/promises";
+import { basename, dirname, join, relative, resolve } from "node:path";
+import { parseConfig } from "../../haproxy/config-parser.ts";
+import { parseCliArgs, runMain } from "../../lib/cli.ts";
+import { UsageError } from "../../lib/errors.ts";
+import { ImportRefusedError } from "../errors.ts";
+import { writeFileAtomic } from "../files.ts";
+import { checkEveryTarget } from "../render/validate.ts";
+import { accountingReport, importConfig, refusals } from "./import.ts";
+import { validateImported } from "./validate.ts";
+import { REPO_ROOT } from "../repo.ts";
+
+const USAGE = `usage: npm run import -- FILE... [--out FILE.json|FILE.ts] [--report FILE.md]
+
+  FILE...        haproxy.cfg files, in the order HAProxy loads them (-f a -f b)
+  --out FILE     write the topology: a .json document or a .ts module (default: print the JSON)
+  --report FILE  write the accounting of every line (mapped, normalised, decided by the stack, refused)
+
+Servers are imported as servers the stack balances but does not run (external). Nothing is written
+when a line cannot be imported: each is listed as FILE:LINE: directive: why.`;
+
+/** A topology module beside `out`, importing defineTopology from wherever the repository's model is. */
+function tsModule(topology: unknown, sources: string[], out: string): string {
+  const model = relative(dirname(resolve(out)), join(REPO_ROOT, "infra/model/parse.ts"));
+  return `// Imported from ${sources.join(", ")} by npm run import: the topology is now the source of truth.\nimport { defineTopology } from "${model.startsWith(".") ? model : `./${model}`}";\n\nexport const topology = defineTopology(${JSON.stringify(topology, null, 2)});\n`;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseCliArgs(argv, { out: { type: "string" }, report: { type: "string" } }, USAGE, true);
+  if (positionals.length === 0) throw new UsageError(`name at least one config file\n${USAGE}`);
+  if (values.out && !/\.(json|ts)$/.test(values.out)) throw new UsageError(`--out ${values.out}: write a .json or a .ts file\n${USAGE}`);
+  const files = await Promise.all(positionals.map(async (file) => ({ file: relative(process.cwd(), file) || file, text: await readFile(file, "utf8") })));
+  const result = importConfig(parseConfig(files), basename(positionals[0]!).replace(/\.cfg$/, "").replace(/[^A-Za-z0-9_.:-]/g, "_").slice(0, 64) || "imported");
+  if (values.report) await writeFileAtomic(values.report, accountingReport(result.accounts));
+  const refused = refusals(result.accounts);
+  if (refused.length) throw new ImportRefusedError(refused);
+  const topology = validateImported(result);
+  // The round trip's first proof: what the topology renders, the real HAProxy accepts, on every target.
+  await checkEveryTarget(topology);
+  const text = values.out?.endsWith(".ts") ? tsModule(result.topology, files.map((f) => f.file), values.out) : `${JSON.stringify(result.topology, null, 2)}\n`;
+  if (values.out) await writeFileAtomic(values.out, text);
+  else process.stdout.write(text);
+  const counts = (["mapped", "normalised", "decided"] as const).map((o) => `${result.accounts.filter((a) => a.outcome === o).length} ${o}`).join(", ");
+  process.stderr.write(`imported ${result.accounts.length} lines (${counts})${values.out ? ` into ${values.out}` : ""}; haproxy -c accepts what it renders\n`);
+  return 0;
+}
+
+runMain(main);

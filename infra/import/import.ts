@@ -1,0 +1,510 @@
+// An existing haproxy.cfg → a topology, every line accounted for: mapped to a field, decided by the
+// stack (with what now governs it), or refused with why. One handler per keyword and section kind,
+// in a registry; a keyword without a handler is refused, never dropped and never passed through.
+// Pure: files in, a topology and its accounting out (the CLI reads and writes).
+import type { Directive, Location, ParsedConfig, Section, Word } from "../../haproxy/config-parser.ts";
+import { where } from "../../haproxy/config-parser.ts";
+import { durationProblem } from "../../haproxy/duration.ts";
+
+/** What became of one line of the original. */
+export interface LineAccount {
+  at: Location;
+  /** The line's words, as the report shows them. */
+  directive: string;
+  outcome: "mapped" | "decided" | "normalised" | "refused";
+  /** The field it now lives in, or what governs it ("global.statsSocket: the stack places the socket"). */
+  field?: string;
+  /** Why it was refused, or what the normalisation changed. */
+  why?: string;
+}
+
+export interface ImportResult {
+  /** The topology, as a TopologyInput (validated by the caller, whose errors point back through `fieldLines`). */
+  topology: Record<string, unknown>;
+  accounts: LineAccount[];
+  /** Which line set each field: a model error on a field names the line. */
+  fieldLines: Map<string, Location>;
+}
+
+type Outcome = { field: string; why?: string; normalised?: true } | { decided: string } | { refused: string };
+
+interface Draft {
+  global: Record<string, unknown> & { logs?: unknown[]; tls?: Record<string, unknown> };
+  defaults: Record<string, unknown> & { timeouts: Record<string, string> };
+  /** What a defaults section gives each frontend or backend that the model keeps per proxy. */
+  proxyDefaults: { forwardfor?: boolean; balance?: string };
+  frontends: Record<string, unknown>[];
+  backends: Record<string, unknown>[];
+}
+
+interface Context {
+  draft: Draft;
+  /** The proxy being read: the frontend and/or backend a section fills. */
+  frontend?: Record<string, unknown> & { name: string };
+  backend?: Record<string, unknown> & { name: string };
+  fieldLines: Map<string, Location>;
+  /** A frontend's ACLs by name, until a rule uses them. */
+  acls: Map<string, Record<string, unknown>[]>;
+}
+
+const text = (d: Directive) => d.words.map((w) => w.raw).join(" ");
+const values = (words: readonly Word[]) => words.map((w) => w.value);
+
+/** HAProxy reads a bare number as milliseconds; the model wants the unit written. */
+function duration(value: string | undefined): { value: string; normalised: boolean } | { problem: string } {
+  if (value === undefined) return { problem: "a duration is missing" };
+  const written = /^\d+$/.test(value) ? `${value}ms` : value;
+  const problem = durationProblem(written);
+  return problem ? { problem } : { value: written, normalised: written !== value };
+}
+
+const int = (value: string | undefined): number | undefined => (value !== undefined && /^\d+$/.test(value) ? Number(value) : undefined);
+
+// --- global -------------------------------------------------------------------------------------
+
+/** Directives the stack decides for itself, and what governs them now. */
+const DECIDED_GLOBAL: Record<string, string> = {
+  daemon: "the stack runs HAProxy in the foreground under its supervisor (or as a container's process)",
+  pidfile: "the stack's supervisor keeps the pid",
+  user: "the stack chooses the user (the local user; the image's haproxy user in containers)",
+  group: "the stack chooses the group (the socket group shared with the sidecar)",
+  chroot: "not used by the stack: HAProxy runs as an unprivileged user in its own directory",
+  "master-worker": "always: the stack runs HAProxy with -W and a master socket",
+  nbproc: "HAProxy 2.6 runs one process (threads: global.nbthread)",
+  "stats socket": "global.statsSocket: the stack places the admin socket for the sidecar and apply",
+  "stats timeout": "the stack's value (30s)",
+  "default-path": "the stack reads every file beside the config (default-path config)",
+  "ca-base": "files are named, and kept in the target's certificate directory",
+  "crt-base": "files are named, and kept in the target's certificate directory",
+};
+
+function globalDirective(d: Directive, ctx: Context): Outcome {
+  const [keyword, ...args] = values(d.words);
+  const g = ctx.draft.global;
+  const two = `${keyword} ${args[0] ?? ""}`;
+  if (two in DECIDED_GLOBAL) return { decided: DECIDED_GLOBAL[two]! };
+  if (keyword! in DECIDED_GLOBAL) return { decided: DECIDED_GLOBAL[keyword!]! };
+  switch (keyword) {
+    case "maxconn":
+      return setInt(g, "maxconn", args[0], "global.maxconn");
+    case "nbthread":
+      return setInt(g, "nbthread", args[0], "global.nbthread");
+    case "tune.bufsize":
+      return setInt(g, "bufferSize", args[0], "global.bufferSize");
+    case "tune.http.maxhdr":
+      return setInt(g, "maxRequestHeaders", args[0], "global.maxRequestHeaders");
+    case "hard-stop-after":
+      return setDuration(g, "hardStopAfter", args[0], "global.hardStopAfter");
+    case "log": {
+      // log <target> [len N] [format F] <facility> [max level [min level]]
+      const [target, ...rest] = args;
+      if (target === "global" || target === undefined) return { refused: "a log line needs a target" };
+      const format = rest[0] === "format" ? rest[1] : undefined;
+      const [facility, minLevel] = format ? rest.slice(2) : rest;
+      const log = { target: target.replace(/^udp@/, ""), ...(format && { format }), ...(facility && { facility }), ...(minLevel && { minLevel }) };
+      g.logs = [...(g.logs ?? []), log];
+      return { field: `global.logs[${g.logs.length - 1}]` };
+    }
+    case "ssl-default-bind-ciphers":
+      g.tls = { ...g.tls, ciphers: args[0] };
+      return { field: "global.tls.ciphers" };
+    case "ssl-default-bind-ciphersuites":
+      g.tls = { ...g.tls, ciphersuites: args[0] };
+      return { field: "global.tls.ciphersuites" };
+    case "ssl-default-bind-options": {
+      const min = args.indexOf("ssl-min-ver");
+      const rest = args.filter((a, i) => i !== min && i !== min + 1 && a !== "no-tls-tickets");
+      if (min < 0 || rest.length) return { refused: `only "ssl-min-ver TLSv1.2|TLSv1.3" is in the model (global.tls.minVersion); found ${args.join(" ")}` };
+      g.tls = { ...g.tls, minVersion: args[min + 1] };
+      return { field: "global.tls.minVersion" };
+    }
+    default:
+      return { refused: "not in the model yet" };
+  }
+}
+
+function setInt(target: Record<string, unknown>, key: string, value: string | undefined, field: string): Outcome {
+  const n = int(value);
+  if (n === undefined) return { refused: `${JSON.stringify(value ?? "")} is not a whole number` };
+  target[key] = n;
+  return { field };
+}
+
+function setDuration(target: Record<string, unknown>, key: string, value: string | undefined, field: string): Outcome {
+  const d = duration(value);
+  if ("problem" in d) return { refused: d.problem };
+  target[key] = d.value;
+  return d.normalised ? { field, why: `${value} (milliseconds, as HAProxy reads a bare number) written ${d.value}`, normalised: true } : { field };
+}
+
+// --- proxies ------------------------------------------------------------------------------------
+
+const TIMEOUTS: Record<string, { defaults: string; frontend?: string; backend?: string }> = {
+  connect: { defaults: "connect", backend: "connect" },
+  client: { defaults: "client", frontend: "client" },
+  server: { defaults: "server", backend: "server" },
+  check: { defaults: "check" },
+  queue: { defaults: "queue", backend: "queue" },
+  "http-request": { defaults: "httpRequest", frontend: "httpRequest" },
+  "http-keep-alive": { defaults: "httpKeepAlive", frontend: "httpKeepAlive" },
+  tunnel: { defaults: "tunnel", backend: "tunnel" },
+  "client-fin": { defaults: "clientFin", frontend: "clientFin" },
+  "server-fin": { defaults: "serverFin", backend: "serverFin" },
+  tarpit: { defaults: "tarpit" },
+};
+
+const BALANCES = ["roundrobin", "leastconn", "source", "uri", "first", "random"];
+
+/** One line of a defaults, frontend, backend or listen section. */
+function proxyDirective(kind: Section["kind"], d: Directive, ctx: Context): Outcome {
+  const [keyword, ...args] = values(d.words);
+  const { frontend, backend, draft } = ctx;
+  const inDefaults = kind === "defaults";
+  const fe = frontend ? `frontends.${frontend.name}` : undefined;
+  const be = backend ? `backends.${backend.name}` : undefined;
+  switch (keyword) {
+    case "mode": {
+      if (args[0] !== "http" && args[0] !== "tcp") return { refused: `mode ${args[0]}: use http or tcp` };
+      if (inDefaults) draft.defaults.mode = args[0];
+      if (frontend) frontend.mode = args[0];
+      if (backend) backend.mode = args[0];
+      return { field: inDefaults ? "defaults.mode" : [fe, be].filter(Boolean).map((p) => `${p}.mode`).join(", ") };
+    }
+    case "log":
+      return args[0] === "global" ? { decided: "every proxy logs where global.logs say" } : { refused: "a proxy's own log target is not in the model: logs go where global.logs say" };
+    case "maxconn":
+      if (!frontend) return { refused: "maxconn belongs to a frontend (or global)" };
+      return setInt(frontend, "maxconn", args[0], `${fe}.maxconn`);
+    case "retries":
+      return setInt(inDefaults ? draft.defaults : backend ?? {}, "retries", args[0], inDefaults ? "defaults.retries" : `${be}.retries`);
+    case "timeout": {
+      const t = TIMEOUTS[args[0] ?? ""];
+      if (!t) return { refused: `timeout ${args[0]} is not in the model` };
+      if (inDefaults) return setDuration(draft.defaults.timeouts, t.defaults, args[1], `defaults.timeouts.${t.defaults}`);
+      const owner = t.frontend && frontend ? { proxy: frontend, key: t.frontend, path: fe } : t.backend && backend ? { proxy: backend, key: t.backend, path: be } : undefined;
+      if (!owner) return { refused: `timeout ${args[0]} is not set per ${kind} in the model: set it in defaults` };
+      const timeouts = (owner.proxy.timeouts ??= {}) as Record<string, unknown>;
+      return setDuration(timeouts, owner.key, args[1], `${owner.path}.timeouts.${owner.key}`);
+    }
+    case "option":
+      return optionDirective(args, kind, ctx);
+    case "no":
+      if (args[0] === "option" && args[1] === "forwardfor" && frontend) {
+        frontend.forwardfor = false;
+        return { field: `${fe}.forwardfor` };
+      }
+      return { refused: `"no ${args.join(" ")}" is not in the model` };
+    case "balance":
+      if (!BALANCES.includes(args[0] ?? "") || args.length > 1) return { refused: `balance ${args.join(" ")} is not in the model (it has ${BALANCES.join(", ")}, url_param and hdr)` };
+      if (inDefaults) draft.proxyDefaults.balance = args[0];
+      else if (backend) backend.balance = args[0];
+      else return { refused: "balance belongs to a backend" };
+      return { field: inDefaults ? "each backend's balance" : `${be}.balance` };
+    case "bind":
+      if (!frontend) return { refused: "bind belongs to a frontend" };
+      return bindDirective(args, frontend);
+    case "default_backend":
+      if (!frontend) return { refused: "default_backend belongs to a frontend" };
+      frontend.defaultBackend = args[0];
+      return { field: `${fe}.defaultBackend` };
+    case "acl": {
+      if (!frontend) return { refused: "ACLs in a backend are not in the model yet" };
+      const condition = aclCondition(args.slice(1));
+      if ("refused" in condition) return condition;
+      ctx.acls.set(args[0]!, [...(ctx.acls.get(args[0]!) ?? []), condition.condition]);
+      return condition.why ? { field: `${fe}.conditions.${args[0]}`, why: condition.why, normalised: true } : { field: `${fe}.conditions.${args[0]}` };
+    }
+    case "use_backend":
+      if (!frontend) return { refused: "use_backend belongs to a frontend" };
+      return useBackend(args, frontend, ctx);
+    case "server":
+      if (!backend) return { refused: "server belongs to a backend" };
+      return serverDirective(args, backend);
+    case "cookie":
+      if (!backend) return { refused: "cookie persistence belongs to a backend" };
+      return cookieDirective(args, backend);
+    case "http-check":
+      if (!backend) return { refused: "http-check belongs to a backend" };
+      return httpCheckDirective(args, backend);
+    default:
+      return { refused: "not in the model yet" };
+  }
+}
+
+function optionDirective(args: string[], kind: Section["kind"], ctx: Context): Outcome {
+  const { frontend, backend, draft } = ctx;
+  const [name, ...rest] = args;
+  const inDefaults = kind === "defaults";
+  const flag = (key: string) => {
+    draft.defaults[key] = true;
+    return { field: `defaults.${key}` };
+  };
+  switch (name) {
+    case "httplog":
+      return inDefaults ? flag("httplog") : { decided: "the log format follows the proxy's mode (option httplog for HTTP)" };
+    case "tcplog":
+      return { decided: "the log format follows the proxy's mode (option tcplog for TCP)" };
+    case "dontlognull":
+      return inDefaults ? flag("dontlognull") : { refused: "dontlognull is set in defaults in the model" };
+    case "redispatch":
+      if (inDefaults) return flag("redispatch");
+      if (backend) {
+        backend.redispatch = true;
+        return { field: `backends.${backend.name}.redispatch` };
+      }
+      return { refused: "redispatch belongs to a backend" };
+    case "forwardfor":
+      if (rest.length) return { refused: `option forwardfor ${rest.join(" ")}: only the plain option is in the model` };
+      if (inDefaults) {
+        draft.proxyDefaults.forwardfor = true;
+        return { field: "each frontend's forwardfor" };
+      }
+      if (!frontend) return { refused: "forwardfor belongs to a frontend" };
+      frontend.forwardfor = true;
+      return { field: `frontends.${frontend.name}.forwardfor` };
+    case "http-server-close":
+    case "http-keep-alive": {
+      if (!backend) return { refused: `option ${name} is kept per backend in the model (connectionMode)` };
+      backend.connectionMode = name === "http-server-close" ? "server-close" : "keep-alive";
+      return { field: `backends.${backend.name}.connectionMode` };
+    }
+    case "httpchk": {
+      if (!backend) return { refused: "a health check belongs to a backend" };
+      const [method, path] = rest.length >= 2 ? rest : ["GET", rest[0] ?? "/"];
+      const check = (backend.healthCheck ??= {}) as Record<string, unknown>;
+      check.http = { ...(check.http as object), method, path };
+      return { field: `backends.${backend.name}.healthCheck.http` };
+    }
+    case "redis-check":
+    case "ssl-hello-chk":
+    case "ldap-check": {
+      if (!backend) return { refused: "a health check belongs to a backend" };
+      backend.healthCheck = { [name === "redis-check" ? "redis" : name === "ssl-hello-chk" ? "tlsHello" : "ldap"]: name === "redis-check" ? {} : true };
+      return { field: `backends.${backend.name}.healthCheck` };
+    }
+    case "pgsql-check":
+    case "mysql-check": {
+      if (!backend) return { refused: "a health check belongs to a backend" };
+      const user = rest[0] === "user" ? rest[1] : undefined;
+      if (!user) return { refused: `option ${name} without "user NAME" is not in the model` };
+      backend.healthCheck = { [name === "pgsql-check" ? "postgresql" : "mysql"]: { user } };
+      return { field: `backends.${backend.name}.healthCheck` };
+    }
+    default:
+      return { refused: `option ${name} is not in the model yet` };
+  }
+}
+
+/** "*:80", "10.0.0.1:8080-8081", ":443", "[::]:80", "ipv4@0.0.0.0:80" with ssl crt FILE and alpn. */
+function bindDirective(args: string[], frontend: Record<string, unknown> & { name: string }): Outcome {
+  const [address, ...options] = args;
+  const m = /^(?:ipv[46]@)?(\[[0-9a-fA-F:.]+\]|[^:\s]*):(\d+)(?:-(\d+))?$/.exec(address ?? "");
+  if (!m) return { refused: `${JSON.stringify(address)} is not an address the model holds (host:port, :port, [v6]:port, a port range)` };
+  const host = m[1]!.replace(/^\[|\]$/g, "");
+  const bind: Record<string, unknown> = { port: Number(m[2]), ...(m[3] && { lastPort: Number(m[3]) }), ...(host && host !== "*" && host !== "0.0.0.0" && { address: host === "::" ? "::" : host }) };
+  for (let i = 0; i < options.length; i++) {
+    const option = options[i]!;
+    if (option === "ssl") continue;
+    if (option === "crt") {
+      const file = options[++i] ?? "";
+      bind.tlsCertificate = [...((bind.tlsCertificate as string[]) ?? []), file.split("/").pop()!];
+    } else if (option === "alpn") bind.http2 = (options[++i] ?? "").split(",").includes("h2");
+    else if (option === "v4v6") bind.dualStack = true;
+    else if (option === "strict-sni") bind.strictSni = true;
+    else return { refused: `the bind option ${option} is not in the model yet` };
+  }
+  if (Array.isArray(bind.tlsCertificate) && bind.tlsCertificate.length === 1) bind.tlsCertificate = bind.tlsCertificate[0];
+  if (bind.tlsCertificate !== undefined && bind.http2 === undefined) bind.http2 = false;
+  const binds = (frontend.binds ??= []) as unknown[];
+  binds.push(bind);
+  return { field: `frontends.${frontend.name}.binds[${binds.length - 1}]${bind.tlsCertificate !== undefined ? ` (the certificate file ${String(bind.tlsCertificate)} goes in the certificate directory)` : ""}` };
+}
+
+/** An ACL's criterion as a condition of the model, where one says the same. */
+function aclCondition(words: string[]): { condition: Record<string, unknown>; why?: string } | { refused: string } {
+  const flags = new Set<string>();
+  let i = 1;
+  while (words[i]?.startsWith("-")) {
+    if (words[i] === "--") {
+      i++;
+      break;
+    }
+    flags.add(words[i]!);
+    i++;
+  }
+  const criterion = words[0] ?? "";
+  const patterns = words.slice(i);
+  const list = (v: string[]) => (v.length === 1 ? v[0] : v);
+  if (flags.size > (flags.has("-i") ? 1 : 0)) return { refused: `the ACL flags ${[...flags].join(" ")} are not in the model` };
+  if (patterns.length === 0 && criterion !== "ssl_fc") return { refused: "an ACL without a pattern" };
+  switch (criterion) {
+    case "hdr(host)":
+    case "req.hdr(host)":
+      return { condition: { host: list(patterns.map((p) => p.toLowerCase())) }, why: `the model compares the Host header without its port${flags.has("-i") ? "" : " and without regard to case"} (HAProxy compared the whole header${flags.has("-i") ? "" : ", case and all"})` };
+    case "path":
+      return { condition: { path: list(patterns) } };
+    case "path_beg":
+      return { condition: { pathBegins: list(patterns) } };
+    case "path_end":
+      return { condition: { pathSuffix: list(patterns) } };
+    case "path_reg":
+      return patterns.length === 1 ? { condition: { pathRegex: patterns[0] } } : { refused: "path_reg with several patterns" };
+    case "src":
+      return { condition: { source: list(patterns) } };
+    case "method":
+      return { condition: { method: list(patterns) } };
+    case "ssl_fc":
+      return { condition: { tls: true } };
+    default:
+      return { refused: `the ACL criterion ${criterion} is not in the model yet` };
+  }
+}
+
+/** use_backend NAME if|unless a [!b] [|| c]: a route, in the frontend's order. */
+function useBackend(args: string[], frontend: Record<string, unknown> & { name: string }, ctx: Context): Outcome {
+  const [name, keyword, ...expression] = args;
+  if (keyword !== "if" && keyword !== "unless") return { refused: "use_backend without a condition: use default_backend" };
+  const alternatives: Record<string, unknown>[] = [];
+  for (const part of expression.join(" ").split("||").map((p) => p.trim().split(/\s+/).filter(Boolean))) {
+    const terms: Record<string, unknown>[] = [];
+    for (const term of part) {
+      const negated = term.startsWith("!");
+      const acl = negated ? term.slice(1) : term;
+      if (acl.startsWith("{")) return { refused: "anonymous ACLs ({ ... }) are not read yet: name them with acl" };
+      if (!ctx.acls.has(acl)) return { refused: `the ACL ${acl} is not defined above in this frontend` };
+      terms.push(negated ? { not: { condition: acl } } : { condition: acl });
+    }
+    alternatives.push(terms.length === 1 ? terms[0]! : { all: terms });
+  }
+  const when = alternatives.length === 1 ? alternatives[0]! : { any: alternatives };
+  const routes = (frontend.routes ??= []) as unknown[];
+  routes.push({ when: keyword === "unless" ? { not: when } : when, backend: name });
+  return { field: `frontends.${frontend.name}.routes[${routes.length - 1}]` };
+}
+
+function serverDirective(args: string[], backend: Record<string, unknown> & { name: string }): Outcome {
+  const [name, address, ...options] = args;
+  const m = /^([^:\s]+|\[[0-9a-fA-F:.]+\]):(\d+)$/.exec(address ?? "");
+  if (!name || !m) return { refused: `${JSON.stringify(address ?? "")} is not an address with a port the model holds` };
+  const server: Record<string, unknown> = { name, address: m[1]!.replace(/^\[|\]$/g, ""), port: Number(m[2]), external: true, check: false };
+  for (let i = 0; i < options.length; i++) {
+    const option = options[i]!;
+    const next = () => options[++i];
+    if (option === "check") server.check = true;
+    else if (option === "backup") server.backup = true;
+    else if (option === "disabled") server.disabled = true;
+    else if (option === "inter") {
+      const d = duration(next());
+      if ("problem" in d) return { refused: d.problem };
+      server.inter = d.value;
+    } else if (option === "fall" || option === "rise" || option === "weight" || option === "maxconn") {
+      const n = int(next());
+      if (n === undefined) return { refused: `${option} needs a whole number` };
+      server[option] = n;
+    } else if (option === "cookie") server.cookie = next();
+    else return { refused: `the server option ${option} is not in the model yet` };
+  }
+  const servers = (backend.servers ??= []) as unknown[];
+  servers.push(server);
+  return { field: `backends.${backend.name}.servers.${name} (a server the stack balances but does not run)` };
+}
+
+function cookieDirective(args: string[], backend: Record<string, unknown> & { name: string }): Outcome {
+  const [name, ...options] = args;
+  const cookie: Record<string, unknown> = { name, insert: false, indirect: false, nocache: false, httponly: false };
+  for (const option of options) {
+    if (option === "insert" || option === "indirect" || option === "nocache" || option === "secure" || option === "httponly") cookie[option] = true;
+    else if (option === "rewrite") cookie.insert = false;
+    else return { refused: `the cookie option ${option} is not in the model yet` };
+  }
+  backend.cookie = cookie;
+  return { field: `backends.${backend.name}.cookie`, why: 'HAProxy sets no SameSite attribute here; the model adds SameSite=Lax unless told otherwise', normalised: true };
+}
+
+function httpCheckDirective(args: string[], backend: Record<string, unknown> & { name: string }): Outcome {
+  const check = (backend.healthCheck ??= { http: { method: "GET", path: "/" } }) as Record<string, Record<string, unknown>>;
+  if (!check.http) return { refused: "http-check needs option httpchk first" };
+  const [verb, kind, ...rest] = args;
+  if (verb !== "expect") return { refused: `http-check ${verb} is not in the model yet` };
+  if (kind === "status" && int(rest[0]) !== undefined) check.http.expectStatus = int(rest[0]);
+  else if (kind === "string" && rest.length === 1) check.http.expectBody = rest[0];
+  else if (kind === "rstring" && rest.length === 1) check.http.expectBodyRegex = rest[0];
+  else return { refused: `http-check expect ${kind} ${rest.join(" ")} is not in the model yet` };
+  return { field: `backends.${backend.name}.healthCheck.http` };
+}
+
+// --- the whole config ----------------------------------------------------------------------------
+
+const SECTION_OUTCOME: Partial<Record<Section["kind"], string>> = {
+  program: "the stack supervises its own processes: run the program beside it",
+};
+
+/** Imports parsed files; nothing is thrown for a refused line: the accounts say which and why. */
+export function importConfig(parsed: ParsedConfig, name = "imported"): ImportResult {
+  const draft: Draft = { global: {}, defaults: { timeouts: {} }, proxyDefaults: {}, frontends: [], backends: [] };
+  const accounts: LineAccount[] = [];
+  const fieldLines = new Map<string, Location>();
+  let defaultsSeen = 0;
+  for (const section of parsed.sections) {
+    const header = [section.kind, section.name, ...section.args.map((a) => a.raw)].filter(Boolean).join(" ");
+    const ctx: Context = { draft, fieldLines, acls: new Map() };
+    const refusedSection = SECTION_OUTCOME[section.kind] ?? (["global", "defaults", "frontend", "backend", "listen"].includes(section.kind) ? undefined : `${section.kind} sections are not in the model yet`);
+    const account = (at: Location, directive: string, outcome: Outcome) => {
+      if ("refused" in outcome) accounts.push({ at, directive, outcome: "refused", why: outcome.refused });
+      else if ("decided" in outcome) accounts.push({ at, directive, outcome: "decided", field: outcome.decided });
+      else {
+        accounts.push({ at, directive, outcome: outcome.normalised ? "normalised" : "mapped", field: outcome.field, ...(outcome.why && { why: outcome.why }) });
+        fieldLines.set(outcome.field.split(" ")[0]!.replace(/\[(\d+)\]/g, ".$1"), at);
+      }
+    };
+    if (refusedSection) {
+      account(section.at, header, { refused: refusedSection });
+      for (const d of section.directives) account(d.at, text(d), { refused: `inside a ${section.kind} section` });
+      continue;
+    }
+    if (section.kind === "defaults") {
+      defaultsSeen++;
+      if (defaultsSeen > 1 || section.args.length > 0) {
+        account(section.at, header, { refused: "several defaults sections, and defaults ... from, are not read yet: merge them into one" });
+        for (const d of section.directives) account(d.at, text(d), { refused: "in a defaults section that is not read" });
+        continue;
+      }
+    }
+    if (section.kind === "frontend" || section.kind === "listen") {
+      if (section.args.length) account(section.at, header, { refused: "an address on the section line: write it as a bind line" });
+      ctx.frontend = { name: section.name!, binds: [], ...(draft.proxyDefaults.forwardfor && { forwardfor: true }) };
+      draft.frontends.push(ctx.frontend);
+    }
+    if (section.kind === "backend" || section.kind === "listen") {
+      ctx.backend = { name: section.name!, servers: [], ...(draft.proxyDefaults.balance && { balance: draft.proxyDefaults.balance }) };
+      draft.backends.push(ctx.backend);
+      // A listen section is a frontend whose default backend is its own half.
+      if (ctx.frontend) ctx.frontend.defaultBackend = section.name;
+    }
+    if (!section.args.length) account(section.at, header, { field: section.kind === "global" ? "global" : section.kind === "defaults" ? "defaults" : [ctx.frontend && `frontends.${section.name}`, ctx.backend && `backends.${section.name}`].filter(Boolean).join(" and ") });
+    for (const d of section.directives) account(d.at, text(d), section.kind === "global" ? globalDirective(d, ctx) : proxyDirective(section.kind, d, ctx));
+    if (ctx.frontend && ctx.acls.size) {
+      const used = JSON.stringify(ctx.frontend.routes ?? []);
+      ctx.frontend.conditions = Object.fromEntries([...ctx.acls].filter(([name]) => used.includes(`"condition":"${name}"`)).map(([name, conditions]) => [name, conditions.length === 1 ? conditions[0] : { any: conditions }]));
+    }
+  }
+  const { timeouts, ...defaults } = draft.defaults;
+  const topology = {
+    name,
+    ...(Object.keys(draft.global).length && { global: draft.global }),
+    defaults: { ...defaults, ...(Object.keys(timeouts).length && { timeouts }) },
+    frontends: draft.frontends,
+    backends: draft.backends,
+  };
+  return { topology, accounts, fieldLines };
+}
+
+/** "FILE:LINE: directive: why", one per refused line: what import prints when it refuses. */
+export const refusals = (accounts: readonly LineAccount[]) => accounts.filter((a) => a.outcome === "refused").map((a) => `${where(a.at)}: ${a.directive}: ${a.why}`);
+
+/** The accounting as a markdown table a reviewer reads. */
+export function accountingReport(accounts: readonly LineAccount[]): string {
+  const cell = (s: string | undefined) => (s ?? "").replaceAll("|", "\\|");
+  const counts = (["mapped", "normalised", "decided", "refused"] as const).map((o) => `${accounts.filter((a) => a.outcome === o).length} ${o}`).join(", ");
+  return [`# Import report\n`, `${accounts.length} lines: ${counts}.\n`, "| line | directive | outcome | field or reason |", "|---|---|---|---|", ...accounts.map((a) => `| ${where(a.at)} | \`${cell(a.directive)}\` | ${a.outcome} | ${cell([a.field, a.why].filter(Boolean).join(": "))} |`)].join("\n") + "\n";
+}

@@ -1,0 +1,105 @@
+// npm run import: an existing haproxy.cfg becomes a topology, every line accounted for, or is refused
+// line by line (FILE:LINE: directive: why); what it imports validates and renders to a config the real
+// HAProxy accepts. Fixtures in test/fixtures/import/ are written in the shapes real deployments use.
+import assert from "node:assert/strict";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, it } from "vitest";
+import { parseConfig } from "../haproxy/config-parser.ts";
+import { ConfigSyntaxError } from "../haproxy/errors.ts";
+import { ImportRefusedError } from "../infra/errors.ts";
+import { importConfig, refusals } from "../infra/import/import.ts";
+import { validateImported } from "../infra/import/validate.ts";
+import { resolveRoute } from "../infra/model/route-resolver.ts";
+import { checkEveryTarget } from "../infra/render/validate.ts";
+import { REPO_ROOT, runCli } from "./support/run-cli.ts";
+
+const FIXTURES = join(REPO_ROOT, "test/fixtures/import");
+const read = (name: string, edit: (text: string) => string = (t) => t) => ({ file: name, text: edit(readFileSync(join(FIXTURES, name), "utf8")) });
+const imported = (...files: { file: string; text: string }[]) => importConfig(parseConfig(files));
+
+describe("the seed's own config", () => {
+  it("is refused on its one bug: default_backend names no backend, with the line, the backends that exist and nothing written", () => {
+    const result = imported(read("seed.cfg"));
+    assert.deepEqual(refusals(result.accounts), []);
+    assert.throws(() => validateImported(result), (e: unknown) => {
+      assert.ok(e instanceof ImportRefusedError);
+      assert.deepEqual(e.lines, ['seed.cfg:16: default_backend backend_servers: "backend_servers" is not a backend; known: flask_servers']);
+      return true;
+    });
+  });
+
+  it("fixed, imports whole: every line mapped or decided, the cookie's SameSite said as a normalisation, and haproxy -c accepts the render", async () => {
+    const result = imported(read("seed.cfg", (t) => t.replace("default_backend backend_servers", "default_backend flask_servers")));
+    assert.equal(result.accounts.length, 21);
+    assert.deepEqual(result.accounts.filter((a) => a.outcome !== "mapped").map((a) => `${a.at.line} ${a.outcome}`), ["7 decided", "23 normalised"]);
+    const topology = validateImported(result);
+    assert.deepEqual(topology.backends[0]!.servers.map((s) => [s.name, s.address, s.port, s.check, s.fall, s.rise, s.cookie, s.external]), [
+      ["web-a", "web-a", 5001, true, 1, 5, "web-a", true],
+      ["web-b", "web-b", 5002, true, 1, 5, "web-b", true],
+    ]);
+    assert.deepEqual(topology.frontends[0]!.binds, [{ address: "*", dualStack: false, port: 60000, lastPort: 60001, http2: true, strictSni: false }]);
+    await checkEveryTarget(topology);
+  });
+});
+
+describe("an edge with host and path routing, TLS, persistence and a TCP listen section", () => {
+  it("imports: ACLs become named conditions, use_backend lines routes in order, listen a frontend and a backend, what the stack decides said so", async () => {
+    const result = imported(read("shop-edge.cfg"));
+    assert.deepEqual(refusals(result.accounts), []);
+    const topology = validateImported(result);
+    const edge = topology.frontends.find((f) => f.name === "shop_edge")!;
+    assert.deepEqual(edge.conditions, { is_api: { any: [{ host: "api.shop.example" }, { pathBegins: "/api/" }] }, from_office: { source: "10.20.0.0/16" }, is_admin: { pathBegins: "/admin" } });
+    const to = (host: string, path: string, source = "192.0.2.1") => {
+      const o = resolveRoute(edge, { method: "GET", host, path, source, tls: false });
+      return o.kind === "backend" ? o.backend : o.kind;
+    };
+    assert.deepEqual([to("api.shop.example", "/"), to("www.shop.example", "/api/orders"), to("www.shop.example", "/admin", "10.20.1.1"), to("www.shop.example", "/admin"), to("www.shop.example", "/")], ["api", "api", "admin", "static", "static"]);
+    assert.deepEqual(topology.frontends.find((f) => f.name === "reporting_db")!.defaultBackend, "reporting_db");
+    assert.deepEqual(topology.backends.find((b) => b.name === "reporting_db")!.healthCheck, { postgresql: { user: "haproxy" }, tls: false, primaryOnly: false });
+    const decided = result.accounts.filter((a) => a.outcome === "decided").map((a) => a.directive.split(" ")[0]);
+    assert.deepEqual(decided, ["daemon", "user", "group", "pidfile", "stats", "log"]);
+    const normalised = result.accounts.filter((a) => a.outcome === "normalised").map((a) => `${a.at.line}: ${a.why}`);
+    assert.deepEqual(normalised, [
+      "19: 5000 (milliseconds, as HAProxy reads a bare number) written 5000ms",
+      "29: the model compares the Host header without its port (HAProxy compared the whole header)",
+      "49: HAProxy sets no SameSite attribute here; the model adds SameSite=Lax unless told otherwise",
+    ]);
+    await checkEveryTarget(topology);
+  });
+
+  it("refuses what the model cannot hold yet, each line as FILE:LINE: directive: why, and never drops one", () => {
+    const result = imported(read("shop-edge.cfg", (t) => t.replace("    option forwardfor\n", "    option forwardfor\n    http-request set-header X-Edge shop\n    acl api_v2 hdr_sub(user-agent) curl\n").replace("backend admin\n", "backend admin\n    stick-table type ip size 1m expire 10m\n")));
+    assert.deepEqual(refusals(result.accounts), [
+      "shop-edge.cfg:28: http-request set-header X-Edge shop: not in the model yet",
+      "shop-edge.cfg:29: acl api_v2 hdr_sub(user-agent) curl: the ACL criterion hdr_sub(user-agent) is not in the model yet",
+      "shop-edge.cfg:47: stick-table type ip size 1m expire 10m: not in the model yet",
+    ]);
+    const lines = readFileSync(join(FIXTURES, "shop-edge.cfg"), "utf8").split("\n").filter((l) => l.trim() !== "" && !l.trim().startsWith("#")).length;
+    assert.equal(result.accounts.length, lines + 3, "every line that is not blank or a comment has its account");
+  });
+});
+
+describe("bad input", () => {
+  it("an unclosed quote: CONFIG_SYNTAX with the file and line", () => {
+    assert.throws(() => imported({ file: "broken.cfg", text: 'frontend f\n    bind :80\n    http-request set-header X "open\n' }), (e: unknown) => e instanceof ConfigSyntaxError && e.message === 'broken.cfg:3: the double quote opened in "\\"open" is never closed');
+  });
+
+  it("npm run import writes nothing when it refuses, and its report all the same", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "lb-import-"));
+    try {
+      const out = join(dir, "topology.json");
+      const report = join(dir, "report.md");
+      const refused = await runCli("infra/import/cli.ts", [join(FIXTURES, "seed.cfg"), "--out", out, "--report", report]);
+      assert.equal(refused.code, 1);
+      assert.match(refused.stderr, /^error IMPORT_REFUSED: .*\n  test\/fixtures\/import\/seed\.cfg:16: default_backend backend_servers: "backend_servers" is not a backend; known: flask_servers\n/m);
+      assert.equal(existsSync(out), false);
+      assert.match(readFileSync(report, "utf8"), /^21 lines: 19 mapped, 1 normalised, 1 decided, 0 refused\.$/m);
+      const usage = await runCli("infra/import/cli.ts", ["--out", out]);
+      assert.equal(usage.code, 2);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
