@@ -81,6 +81,15 @@ describe("an edge with host and path routing, TLS, persistence and a TCP listen 
   });
 });
 
+describe("syntax of other versions", () => {
+  it("an address on a listen line becomes a bind line, and the report says so", () => {
+    const result = imported({ file: "old.cfg", text: "listen legacy 0.0.0.0:8080\n    mode http\n    server a 10.0.0.1:80 check\n" });
+    assert.deepEqual(refusals(result.accounts), []);
+    assert.deepEqual(result.accounts[0], { at: { file: "old.cfg", line: 1 }, directive: "listen legacy 0.0.0.0:8080", outcome: "normalised", field: "frontends.legacy.binds[0]", why: "the address on the section line is written as a bind line (HAProxy 2.6 wants bind)" });
+    assert.deepEqual(validateImported(result).frontends[0]!.binds.map((b) => b.port), [8080]);
+  });
+});
+
 describe("bad input", () => {
   it("an unclosed quote: CONFIG_SYNTAX with the file and line", () => {
     assert.throws(() => imported({ file: "broken.cfg", text: 'frontend f\n    bind :80\n    http-request set-header X "open\n' }), (e: unknown) => e instanceof ConfigSyntaxError && e.message === 'broken.cfg:3: the double quote opened in "\\"open" is never closed');

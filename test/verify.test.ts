@@ -30,6 +30,10 @@ function modelOf(running: Topology, edit: (t: any) => void): Topology {
 
 const quiet = () => {};
 
+
+/** What the default topology gives an assertion nothing to check with: no TCP frontend to fail over. */
+const SKIPPED = new Set<string>(["tcpFailover"]);
+
 describe("npm run verify on a stack that runs the model", () => {
   let running: TestStack;
   let dir: string;
@@ -46,10 +50,10 @@ describe("npm run verify on a stack that runs the model", () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it("exits 0 and prints a table with a PASS per assertion", () => {
+  it("exits 0 and prints a table with a PASS per assertion (SKIP for tcpFailover: the default topology has no TCP frontend)", () => {
     assert.equal(result.code, 0, `${result.stdout}\n${result.stderr}`);
-    for (const name of ASSERTIONS) assert.match(result.stdout, new RegExp(`^${name} +PASS `, "m"));
-    assert.match(result.stdout, new RegExp(`^${ASSERTIONS.length} passed, 0 failed$`, "m"));
+    for (const name of ASSERTIONS) assert.match(result.stdout, new RegExp(`^${name} +${SKIPPED.has(name) ? "SKIP" : "PASS"} `, "m"));
+    assert.match(result.stdout, new RegExp(`^${ASSERTIONS.length - SKIPPED.size} passed, 0 failed, ${SKIPPED.size} skipped$`, "m"));
   });
 
   it("writes a JSON report with the measurements", () => {
@@ -72,7 +76,8 @@ describe("npm run verify on a stack that runs the model", () => {
   it("has the sidecar export each verdict as haproxy_sidecar_assertion_passed", async () => {
     const metrics = parseExposition(await (await fetch(`http://127.0.0.1:${running.topology.services.sidecar.port}/metrics`)).text());
     for (const assertion of ASSERTIONS) {
-      assert.equal(metrics.samples.get(seriesKey("haproxy_sidecar_assertion_passed", { assertion })), 1, assertion);
+      // A skipped assertion passed nothing and failed nothing: no sample.
+      assert.equal(metrics.samples.get(seriesKey("haproxy_sidecar_assertion_passed", { assertion })), SKIPPED.has(assertion) ? undefined : 1, assertion);
     }
   });
 

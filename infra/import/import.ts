@@ -471,9 +471,13 @@ export function importConfig(parsed: ParsedConfig, name = "imported"): ImportRes
       }
     }
     if (section.kind === "frontend" || section.kind === "listen") {
-      if (section.args.length) account(section.at, header, { refused: "an address on the section line: write it as a bind line" });
       ctx.frontend = { name: section.name!, binds: [], ...(draft.proxyDefaults.forwardfor && { forwardfor: true }) };
       draft.frontends.push(ctx.frontend);
+      // The old form "listen NAME ADDRESS:PORT": the address is a bind line, as HAProxy 2.6 wants it.
+      if (section.args.length) {
+        const bound = bindDirective(values(section.args), ctx.frontend);
+        account(section.at, header, "refused" in bound ? bound : { ...bound, why: "the address on the section line is written as a bind line (HAProxy 2.6 wants bind)", normalised: true });
+      }
     }
     if (section.kind === "backend" || section.kind === "listen") {
       ctx.backend = { name: section.name!, servers: [], ...(draft.proxyDefaults.balance && { balance: draft.proxyDefaults.balance }) };
