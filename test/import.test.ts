@@ -12,12 +12,13 @@ import { ImportRefusedError } from "../infra/errors.ts";
 import { importConfig, refusals } from "../infra/import/import.ts";
 import { validateImported } from "../infra/import/validate.ts";
 import { resolveRoute } from "../infra/model/route-resolver.ts";
+import { loadTopologyFile } from "../infra/model/load.ts";
 import { checkEveryTarget } from "../infra/render/validate.ts";
 import { REPO_ROOT, runCli } from "./support/run-cli.ts";
 
 const FIXTURES = join(REPO_ROOT, "test/fixtures/import");
 const read = (name: string, edit: (text: string) => string = (t) => t) => ({ file: name, text: edit(readFileSync(join(FIXTURES, name), "utf8")) });
-const imported = (...files: { file: string; text: string }[]) => importConfig(parseConfig(files));
+const imported = (files: { file: string; text: string } | { file: string; text: string }[], name?: string) => importConfig(parseConfig(Array.isArray(files) ? files : [files]), name);
 
 describe("the seed's own config", () => {
   it("is refused on its one bug: default_backend names no backend, with the line, the backends that exist and nothing written", () => {
@@ -64,7 +65,7 @@ describe("an edge with host and path routing, TLS, persistence and a TCP listen 
     assert.deepEqual(normalised, [
       "19: 5000 (milliseconds, as HAProxy reads a bare number) written 5000ms",
       "29: the model compares the Host header without its port (HAProxy compared the whole header)",
-      "49: HAProxy sets no SameSite attribute here; the model adds SameSite=Lax unless told otherwise",
+      "50: HAProxy sets no SameSite attribute here; the model adds SameSite=Lax unless told otherwise",
     ]);
     await checkEveryTarget(topology);
   });
@@ -74,7 +75,7 @@ describe("an edge with host and path routing, TLS, persistence and a TCP listen 
     assert.deepEqual(refusals(result.accounts), [
       "shop-edge.cfg:28: http-request set-header X-Edge shop: not in the model yet",
       "shop-edge.cfg:29: acl api_v2 hdr_sub(user-agent) curl: the ACL criterion hdr_sub(user-agent) is not in the model yet",
-      "shop-edge.cfg:47: stick-table type ip size 1m expire 10m: not in the model yet",
+      "shop-edge.cfg:48: stick-table type ip size 1m expire 10m: not in the model yet",
     ]);
     const lines = readFileSync(join(FIXTURES, "shop-edge.cfg"), "utf8").split("\n").filter((l) => l.trim() !== "" && !l.trim().startsWith("#")).length;
     assert.equal(result.accounts.length, lines + 3, "every line that is not blank or a comment has its account");
@@ -93,6 +94,23 @@ describe("syntax of other versions", () => {
 describe("bad input", () => {
   it("an unclosed quote: CONFIG_SYNTAX with the file and line", () => {
     assert.throws(() => imported({ file: "broken.cfg", text: 'frontend f\n    bind :80\n    http-request set-header X "open\n' }), (e: unknown) => e instanceof ConfigSyntaxError && e.message === 'broken.cfg:3: the double quote opened in "\\"open" is never closed');
+  });
+
+  it("npm run import --out FILE.ts: a topology module that loads to the same topology, each section's and server's comments above what it became", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "lb-import-"));
+    try {
+      const out = join(dir, "topologies", "shop.ts");
+      const run = await runCli("infra/import/cli.ts", [join(FIXTURES, "shop-edge.cfg"), "--out", out]);
+      assert.equal(run.code, 0, run.stderr);
+      const module = readFileSync(out, "utf8");
+      assert.match(module, /\n {4}\/\/ The order service's API \(team orders\)\n {4}\{\n {6}name: "api",/);
+      assert.match(module, /\n {8}\/\/ the spare in the old rack: only when static-1 is down\n {8}\{\n {10}name: "static-2",/);
+      assert.match(module, /^ {2}\/\/ The shop's edge: an API and a static site by host and path, PostgreSQL for the reporting box\.\n {2}global: \{/m);
+      const loaded = await loadTopologyFile(out);
+      assert.deepEqual(loaded, validateImported(imported({ file: "shop-edge.cfg", text: readFileSync(join(FIXTURES, "shop-edge.cfg"), "utf8") }, "shop-edge")));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("npm run import writes nothing when it refuses, and its report all the same", async () => {

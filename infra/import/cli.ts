@@ -1,7 +1,7 @@
 // npm run import -- FILE... [--out FILE.json|FILE.ts] [--report FILE.md]: an existing haproxy.cfg
 // (several files in HAProxy's -f order) becomes a topology, or is refused line by line. The result
 // must validate and render to a config the real HAProxy accepts before anything is written.
-import { readFile } from "node:fs/promises";
+import { mkdir, readFile } from "node:fs/promises";
 import { basename, dirname, join, relative, resolve } from "node:path";
 import { parseConfig } from "../../haproxy/config-parser.ts";
 import { parseCliArgs, runMain } from "../../lib/cli.ts";
@@ -9,7 +9,7 @@ import { UsageError } from "../../lib/errors.ts";
 import { ImportRefusedError } from "../errors.ts";
 import { writeFileAtomic } from "../files.ts";
 import { checkEveryTarget } from "../render/validate.ts";
-import { accountingReport, importConfig, refusals } from "./import.ts";
+import { accountingReport, importConfig, refusals, type ImportResult } from "./import.ts";
 import { validateImported } from "./validate.ts";
 import { REPO_ROOT } from "../repo.ts";
 
@@ -22,10 +22,39 @@ const USAGE = `usage: npm run import -- FILE... [--out FILE.json|FILE.ts] [--rep
 Servers are imported as servers the stack balances but does not run (external). Nothing is written
 when a line cannot be imported: each is listed as FILE:LINE: directive: why.`;
 
-/** A topology module beside `out`, importing defineTopology from wherever the repository's model is. */
-function tsModule(topology: unknown, sources: string[], out: string): string {
+/**
+ * A topology module beside `out`, importing defineTopology from wherever the repository's model is,
+ * each section's and server's comments written above what it became.
+ */
+function tsModule(result: ImportResult, sources: string[], out: string): string {
   const model = relative(dirname(resolve(out)), join(REPO_ROOT, "infra/model/parse.ts"));
-  return `// Imported from ${sources.join(", ")} by npm run import: the topology is now the source of truth.\nimport { defineTopology } from "${model.startsWith(".") ? model : `./${model}`}";\n\nexport const topology = defineTopology(${JSON.stringify(topology, null, 2)});\n`;
+  return `// Imported from ${sources.join(", ")} by npm run import: the topology is now the source of truth.\nimport { defineTopology } from "${model.startsWith(".") ? model : `./${model}`}";\n\nexport const topology = defineTopology(${withComments(result.topology, "", result.comments, "")});\n`;
+}
+
+/** JSON as TypeScript, with "// comment" lines above the items `comments` names by path (a named item: its name). */
+function withComments(value: unknown, path: string, comments: ReadonlyMap<string, string[]>, indent: string): string {
+  const inner = `${indent}  `;
+  const above = (p: string) => (comments.get(p) ?? []).map((c) => `${inner}// ${c}\n`).join("");
+  if (Array.isArray(value)) {
+    if (value.length === 0) return "[]";
+    const items = value.map((item, i) => {
+      const name = (item as { name?: unknown })?.name;
+      const itemPath = `${path}.${typeof name === "string" ? name : i}`;
+      return `${above(itemPath)}${inner}${withComments(item, itemPath, comments, inner)}`;
+    });
+    return `[\n${items.join(",\n")},\n${indent}]`;
+  }
+  if (value !== null && typeof value === "object") {
+    const entries = Object.entries(value).filter(([, v]) => v !== undefined);
+    if (entries.length === 0) return "{}";
+    const fields = entries.map(([k, v]) => {
+      const fieldPath = path ? `${path}.${k}` : k;
+      // A top-level section (global, defaults) keeps its comments above its field.
+      return `${path ? "" : above(fieldPath)}${inner}${/^[A-Za-z_$][A-Za-z0-9_$]*$/.test(k) ? k : JSON.stringify(k)}: ${withComments(v, fieldPath, comments, inner)}`;
+    });
+    return `{\n${fields.join(",\n")},\n${indent}}`;
+  }
+  return JSON.stringify(value);
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -40,8 +69,11 @@ async function main(argv: string[]): Promise<number> {
   const topology = validateImported(result);
   // The round trip's first proof: what the topology renders, the real HAProxy accepts, on every target.
   await checkEveryTarget(topology);
-  const text = values.out?.endsWith(".ts") ? tsModule(result.topology, files.map((f) => f.file), values.out) : `${JSON.stringify(result.topology, null, 2)}\n`;
-  if (values.out) await writeFileAtomic(values.out, text);
+  const text = values.out?.endsWith(".ts") ? tsModule(result, files.map((f) => f.file), values.out) : `${JSON.stringify(result.topology, null, 2)}\n`;
+  if (values.out) {
+    await mkdir(dirname(resolve(values.out)), { recursive: true });
+    await writeFileAtomic(values.out, text);
+  }
   else process.stdout.write(text);
   const counts = (["mapped", "normalised", "decided"] as const).map((o) => `${result.accounts.filter((a) => a.outcome === o).length} ${o}`).join(", ");
   process.stderr.write(`imported ${result.accounts.length} lines (${counts})${values.out ? ` into ${values.out}` : ""}; haproxy -c accepts what it renders\n`);

@@ -24,6 +24,11 @@ export interface ImportResult {
   accounts: LineAccount[];
   /** Which line set each field: a model error on a field names the line. */
   fieldLines: Map<string, Location>;
+  /**
+   * The comments that stood on a section or a server, by the path of what it became
+   * ("frontends.shop_edge", "backends.api.servers.api-1"): a .ts topology keeps them beside it.
+   */
+  comments: Map<string, string[]>;
 }
 
 type Outcome = { field: string; why?: string; normalised?: true } | { decided: string } | { refused: string };
@@ -444,6 +449,7 @@ export function importConfig(parsed: ParsedConfig, name = "imported"): ImportRes
   const draft: Draft = { global: {}, defaults: { timeouts: {} }, proxyDefaults: {}, frontends: [], backends: [] };
   const accounts: LineAccount[] = [];
   const fieldLines = new Map<string, Location>();
+  const comments = new Map<string, string[]>();
   let defaultsSeen = 0;
   for (const section of parsed.sections) {
     const header = [section.kind, section.name, ...section.args.map((a) => a.raw)].filter(Boolean).join(" ");
@@ -485,6 +491,8 @@ export function importConfig(parsed: ParsedConfig, name = "imported"): ImportRes
       // A listen section is a frontend whose default backend is its own half.
       if (ctx.frontend) ctx.frontend.defaultBackend = section.name;
     }
+    if (section.comments.length) for (const path of [ctx.frontend && `frontends.${section.name}`, ctx.backend && `backends.${section.name}`, section.kind === "global" || section.kind === "defaults" ? section.kind : undefined]) if (path) comments.set(path, section.comments);
+    if (ctx.backend) for (const d of section.directives) if (d.words[0]?.value === "server" && d.comments.length && d.words[1]) comments.set(`backends.${section.name}.servers.${d.words[1].value}`, d.comments);
     if (!section.args.length) account(section.at, header, { field: section.kind === "global" ? "global" : section.kind === "defaults" ? "defaults" : [ctx.frontend && `frontends.${section.name}`, ctx.backend && `backends.${section.name}`].filter(Boolean).join(" and ") });
     for (const d of section.directives) account(d.at, text(d), section.kind === "global" ? globalDirective(d, ctx) : proxyDirective(section.kind, d, ctx));
     if (ctx.frontend && ctx.acls.size) {
@@ -500,7 +508,7 @@ export function importConfig(parsed: ParsedConfig, name = "imported"): ImportRes
     frontends: draft.frontends,
     backends: draft.backends,
   };
-  return { topology, accounts, fieldLines };
+  return { topology, accounts, fieldLines, comments };
 }
 
 /** "FILE:LINE: directive: why", one per refused line: what import prints when it refuses. */
