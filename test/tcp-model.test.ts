@@ -13,6 +13,7 @@ import { declareDockerStack } from "../infra/docker/declaration.ts";
 import { declareKubernetesStack } from "../infra/kubernetes/declaration.ts";
 import { resolveRoute } from "../infra/model/route-resolver.ts";
 import { makePlan } from "../infra/gitops/plan.ts";
+import { notReady, readyServerCount } from "../infra/runtime/readiness.ts";
 
 /** A TCP frontend "db" on 5432 in front of backend "pg" (two servers), beside nothing else. */
 function tcpTopology(edit: (t: any) => void = () => {}): any {
@@ -298,3 +299,15 @@ describe("the container stacks run web servers only", () => {
   });
 });
 
+
+describe("readiness: every checked server UP, one where the check finds the primary", () => {
+  const topology = parseTopology(dataTopology);
+  const up = (backend: string, server: string, status = "UP") => ({ backend, server, status, checkStatus: "L7OK" }) as never;
+  const all = topology.backends.filter((b) => b.name !== "redis").flatMap((b) => b.servers.map((s) => up(b.name, s.name)));
+  it("ready with the redis replica DOWN", () => assert.deepEqual(notReady(topology, [...all, up("redis", "redis-a"), up("redis", "redis-b", "DOWN")]), []));
+  it("not ready with no primary, or two", () => {
+    assert.deepEqual(notReady(topology, [...all, up("redis", "redis-a", "DOWN"), up("redis", "redis-b", "DOWN")]), ["no primary UP in redis"]);
+    assert.deepEqual(notReady(topology, [...all, up("redis", "redis-a"), up("redis", "redis-b")]), ["2 primaries (redis-a, redis-b) UP in redis"]);
+  });
+  it("counts one server for the primary backend", () => assert.equal(readyServerCount(topology), all.length + 1));
+});

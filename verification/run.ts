@@ -43,9 +43,9 @@ export interface VerifyRun {
   timeline: { samples: TrafficSample[]; events: TimelineEvent[] };
 }
 
-async function statuses(expect: Expectations, access: StackAccess): Promise<Map<string, string>> {
+async function statuses(backend: string, access: StackAccess): Promise<Map<string, string>> {
   const states = serverStates(parseShowStat(await access.api("show stat")));
-  return new Map(states.filter((s) => s.backend === expect.backend).map((s) => [s.server, s.status]));
+  return new Map(states.filter((s) => s.backend === backend).map((s) => [s.server, s.status]));
 }
 
 /** Requests HAProxy has sent to each server of the backend since it started ("show stat" stot). */
@@ -55,9 +55,9 @@ async function requestsPerServer(expect: Expectations, access: StackAccess): Pro
 }
 
 /** Polls HAProxy until `server`'s status satisfies `wanted`; the time it did (by `now`), or undefined. */
-async function waitForStatus(expect: Expectations, access: StackAccess, server: string, wanted: (status: string) => boolean, timeoutMs: number, now: () => number): Promise<number | undefined> {
+async function waitForStatus(backend: string, access: StackAccess, server: string, wanted: (status: string) => boolean, timeoutMs: number, now: () => number): Promise<number | undefined> {
   return pollUntil(async () => {
-    const status = (await statuses(expect, access)).get(server);
+    const status = (await statuses(backend, access)).get(server);
     return status !== undefined && wanted(status) ? now() : undefined;
   }, { timeoutMs, intervalMs: 50 });
 }
@@ -105,7 +105,6 @@ const RUNNERS: Record<AssertionName, AssertionRunner> = {
 async function tcpFailover(e: TcpFailoverExpectation, ca: string | undefined, access: StackAccess): Promise<TcpFailoverMeasurement> {
   const started = performance.now();
   const now = () => performance.now() - started;
-  const status = async () => serverStates(parseShowStat(await access.api("show stat"))).find((s) => s.backend === e.backend && s.server === e.victim)?.status ?? "";
   const probes: TcpFailoverMeasurement["probes"] = [];
   let stop = false;
   const loop = (async () => {
@@ -116,7 +115,7 @@ async function tcpFailover(e: TcpFailoverExpectation, ca: string | undefined, ac
       await sleep(20);
     }
   })();
-  const waitFor = (wanted: (s: string) => boolean, timeoutMs: number) => pollUntil(async () => (wanted(await status()) ? now() : undefined), { timeoutMs, intervalMs: 50 });
+  const waitFor = (wanted: (s: string) => boolean, timeoutMs: number) => waitForStatus(e.backend, access, e.victim, wanted, timeoutMs, now);
   let killedAt = 0;
   let downAt: number | undefined;
   let listeningAt = 0;
@@ -167,7 +166,7 @@ async function health(expect: Expectations, access: StackAccess): Promise<Assert
   let known = new Map<string, string>();
   let socketAnswers = true;
   try {
-    known = await statuses(expect, access);
+    known = await statuses(expect.backend, access);
   } catch (error) {
     socketAnswers = false;
     access.log(`the stats socket did not answer: ${(error as Error).message}`);
@@ -197,7 +196,7 @@ async function scrapeTargets(targetsUrl: string): Promise<Map<string, string>> {
 }
 
 async function distribution(expect: Expectations, access: StackAccess, requests: number): Promise<AssertionResult> {
-  const statusBefore = await statuses(expect, access);
+  const statusBefore = await statuses(expect.backend, access);
   const up = [...statusBefore].filter(([, s]) => s === "UP").map(([name]) => name);
   const counts = new Map<string, number>();
   const serversByKey = new Map<string, Set<string>>();
@@ -263,13 +262,13 @@ async function persistence(expect: Expectations, access: StackAccess): Promise<A
       const now = () => Date.now();
       await access.api(`set server ${expect.backend}/${server} health down`);
       try {
-        await waitForStatus(expect, access, server, (s) => s.startsWith("DOWN"), 5000, now);
+        await waitForStatus(expect.backend, access, server, (s) => s.startsWith("DOWN"), 5000, now);
         const reply = await client.get("/", { cookie: pinned.cookie! });
         downServer = { server, status: reply.status ?? 0, servedBy: reply.server };
       } finally {
         await access.api(`set server ${expect.backend}/${server} health up`);
         const s = expect.servers.find((x) => x.name === server);
-        await waitForStatus(expect, access, server, (st) => st === "UP", s ? recoveryBoundMs(s) + 5000 : 15_000, now);
+        await waitForStatus(expect.backend, access, server, (st) => st === "UP", s ? recoveryBoundMs(s) + 5000 : 15_000, now);
       }
     }
     return judgePersistence(expect, { clients: clients.map(({ cookie, firstServer, servedBy }) => ({ gotCookie: cookie !== undefined, firstServer, servedBy })), downServer });
@@ -301,7 +300,7 @@ async function failoverAndRecovery(expect: Expectations, access: StackAccess): P
     await access.killServer(victim.name);
     events.push({ t: killedAt, label: `${victim.name} killed` });
     access.log(`killed ${victim.name}; waiting for HAProxy to mark it DOWN`);
-    downAt = await waitForStatus(expect, access, victim.name, (s) => s.startsWith("DOWN"), failoverBoundMs(expect, victim) + 5000, traffic.now);
+    downAt = await waitForStatus(expect.backend, access, victim.name, (s) => s.startsWith("DOWN"), failoverBoundMs(expect, victim) + 5000, traffic.now);
     if (downAt !== undefined) events.push({ t: downAt, label: `${victim.name} DOWN` });
     // Traffic after DOWN, to show it all goes to the others: at least 1.5 s of it, and some answers.
     // Requests HAProxy had sent to a server that vanished without a reset (a stopped container) wait
@@ -317,7 +316,7 @@ async function failoverAndRecovery(expect: Expectations, access: StackAccess): P
     listeningAt = traffic.now();
     events.push({ t: listeningAt, label: `${victim.name} answers again` });
     access.log(`restarted ${victim.name}; waiting for HAProxy to mark it UP`);
-    upAt = await waitForStatus(expect, access, victim.name, (s) => s === "UP", recoveryBoundMs(victim) + 10_000, traffic.now);
+    upAt = await waitForStatus(expect.backend, access, victim.name, (s) => s === "UP", recoveryBoundMs(victim) + 10_000, traffic.now);
     if (upAt !== undefined) events.push({ t: upAt, label: `${victim.name} UP` });
     await sleep(1500);
   } finally {

@@ -8,7 +8,8 @@ import type { ContainerToRun, DeploySequence, EngineContainerCreate } from "./de
 import { tarOneFile, type EngineClient } from "./engine.ts";
 import { runtimeCommand } from "../../haproxy/runtime-api.ts";
 import { parseShowStat, serverStates } from "../../haproxy/show-stat.ts";
-import { groupsExpectedUp, type Topology } from "../model/schema.ts";
+import type { Topology } from "../model/schema.ts";
+import { notReady, readyServerCount } from "../runtime/readiness.ts";
 import { readApplied, topologyHash } from "../runtime/applied.ts";
 import { DOCKER_HOSTS, DOCKER_PATHS } from "../render/targets.ts";
 
@@ -171,21 +172,13 @@ export async function waitServersUp(engine: EngineClient, topology: Topology, lo
     return record && topologyHash(record.topology) === topologyHash(topology) ? true : undefined;
   }, { timeoutMs: agentMs, intervalMs: 250 });
   if (!applied) throw new EngineRequestError("waiting for the apply agent", 500, `it did not record the topology as applied within ${agentMs / 1000} s: its container's log says why (podman logs apply-agent)`);
-  const expected = topology.backends.flatMap((b) => b.servers.filter((s) => s.check && !s.disabled).map((s) => `${b.name}/${s.name}`));
-  // A discovered group's containers: as many of its slots UP (filled from the network alias).
-  const groups = groupsExpectedUp(topology);
   let last = "";
   const up = await pollUntil(async () => {
     const states = serverStates(parseShowStat(await runtimeCommand({ path: socket }, "show stat", { timeoutMs: 2000 })));
-    const notUp = expected.filter((name) => states.find((s) => `${s.backend}/${s.server}` === name)?.status !== "UP");
-    const short = groups
-      .map((g) => ({ ...g, up: states.filter((s) => s.backend === g.backend && g.slots.includes(s.server) && s.status === "UP").length }))
-      .filter((g) => g.up < g.instances)
-      .map((g) => `${g.up} of ${g.instances} discovered servers of ${g.backend}`);
-    last = [...notUp, ...short].join(", ");
-    return notUp.length === 0 && short.length === 0 ? true : undefined;
+    last = notReady(topology, states).join(", ");
+    return last === "" ? true : undefined;
   }, { timeoutMs, intervalMs: 250 });
   if (!up) throw new EngineRequestError("waiting for HAProxy's servers", 500, `not UP after ${timeoutMs / 1000} s: ${last || "the stats socket did not answer"}`);
-  log(`every server UP in HAProxy (${expected.length + groups.reduce((n, g) => n + g.instances, 0)})`);
+  log(`every server UP in HAProxy (${readyServerCount(topology)})`);
   return performance.now() - started;
 }

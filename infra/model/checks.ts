@@ -6,11 +6,9 @@
 // others are DOWN by design, which the stack, verify and the alerts treat as healthy.
 import { isIP } from "node:net";
 import { z } from "zod";
-import { show } from "./names.ts";
+import { EnvName, intIn, show } from "./names.ts";
 import { HeaderValue, Regex } from "./routing.ts";
 
-const intIn = (min: number, max: number, what: string) =>
-  z.number({ error: (iss) => `${show(iss.input)} is not ${what}` }).int({ error: `use a whole number for ${what}` }).min(min, { error: `${what} is at least ${min}` }).max(max, { error: `${what} is at most ${max}` });
 const CheckPort = intIn(1, 65535, "a port");
 
 /** Text a check sends or expects: printable ASCII and the line breaks and tabs protocols use. */
@@ -52,7 +50,6 @@ export const CheckStep = z
 export type CheckStep = z.output<typeof CheckStep>;
 
 const DatabaseUser = z.string().regex(/^[A-Za-z0-9_.-]{1,63}$/, { error: (iss) => `${show(iss.input)} is not a user name: use 1 to 63 letters, digits or "_.-"` });
-const EnvName = z.string().regex(/^[A-Z_][A-Z0-9_]{0,127}$/, { error: (iss) => `${show(iss.input)} is not an environment variable name: use capitals, digits and "_"` });
 
 /** The check kinds: a backend's healthCheck has exactly one. */
 export const CHECK_KINDS = ["http", "connect", "steps", "redis", "postgresql", "mysql", "smtp", "ldap", "tlsHello"] as const;

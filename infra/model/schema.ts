@@ -7,12 +7,12 @@ import { isIP } from "node:net";
 import { z } from "zod";
 import { durationProblem, parseDuration } from "../../haproxy/duration.ts";
 import { HAPROXY_ERROR_STATUSES } from "../../haproxy/statuses.ts";
-import { NAME_PATTERN, Name, show } from "./names.ts";
+import { EnvName, FileName, NAME_PATTERN, Name, intIn, show } from "./names.ts";
 import { AgentCheck, HealthCheck, TCP_ONLY_CHECK_KINDS, checkKind } from "./checks.ts";
 import { AcceptProxy, ClientCertificates, SEND_PROXY_VERSIONS, ServerTls, TlsSettings } from "./tls.ts";
 import { Condition, ForwardedHeaders, KEYED_RATE_LIMIT_COUNTERS, KeyedRateLimit, Route, RouteTable, Rule, SecurityHeaders, Userlist, routingIssues, ruleIssues } from "./routing.ts";
 
-export { NAME_PATTERN, Name, HealthCheck };
+export { EnvName, FileName, NAME_PATTERN, Name, HealthCheck };
 
 // --- scalar types -------------------------------------------------------------------------------
 
@@ -49,12 +49,6 @@ export const FilePath = z.string().regex(PATH_PATTERN, {
   error: (iss) => `${show(iss.input)} is not a usable path: use an absolute path of letters, digits and "._/-"`,
 });
 
-/** A file name inside a directory chosen by the render target (error pages, certificates). */
-const FILE_NAME_PATTERN = /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,100}$/;
-export const FileName = z.string().regex(FILE_NAME_PATTERN, {
-  error: (iss) => `${show(iss.input)} is not a file name: use letters, digits and "._-", no directories`,
-});
-
 /** An HTTP request path for health checks and service endpoints. */
 const URI_PATH_PATTERN = /^\/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]{0,200}$/;
 export const UriPath = z.string().regex(URI_PATH_PATTERN, {
@@ -78,19 +72,6 @@ export const Ipv4Cidr = z.string().check((ctx) => {
 const COOKIE_VALUE_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
 export const CookieValue = z.string().regex(COOKIE_VALUE_PATTERN, {
   error: (iss) => `${show(iss.input)} is not a cookie value: use 1 to 64 letters, digits or "_.-"`,
-});
-
-const intIn = (min: number, max: number, what: string) =>
-  z
-    .number({ error: (iss) => `${show(iss.input)} is not ${what}: use a whole number from ${min} to ${max}` })
-    .int({ error: (iss) => `${show(iss.input)} is not ${what}: use a whole number from ${min} to ${max}` })
-    .min(min, { error: (iss) => `${show(iss.input)} is not ${what}: use a whole number from ${min} to ${max}` })
-    .max(max, { error: (iss) => `${show(iss.input)} is not ${what}: use a whole number from ${min} to ${max}` });
-
-/** An environment variable's name: where a secret comes from, so that none is in the repository. */
-const ENV_NAME_PATTERN = /^[A-Z_][A-Z0-9_]{0,127}$/;
-export const EnvName = z.string().regex(ENV_NAME_PATTERN, {
-  error: (iss) => `${show(iss.input)} is not an environment variable name: use capitals, digits and "_" (e.g. "LB_ALERT_WEBHOOK_URL")`,
 });
 
 // --- sections -----------------------------------------------------------------------------------

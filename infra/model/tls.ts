@@ -3,10 +3,8 @@
 // client certificate). Files are named, never given as paths: they live in the target's
 // certificate directory beside the binds' certificates.
 import { z } from "zod";
-import { show } from "./names.ts";
+import { FileName, show } from "./names.ts";
 import { Cidr, ExactHost, HeaderName } from "./routing.ts";
-
-const FileName = z.string().regex(/^[A-Za-z0-9_-][A-Za-z0-9._-]{0,100}$/, { error: (iss) => `${show(iss.input)} is not a file name: use letters, digits and "._-", no directories` });
 
 /** An OpenSSL cipher list ("ECDHE-RSA-AES128-GCM-SHA256:..."): its words are checked against OpenSSL before a render. */
 export const CipherList = z.string().regex(/^[A-Za-z0-9_+!@=.-]{1,64}(:[A-Za-z0-9_+!@=.-]{1,64}){0,63}$/, {

@@ -3,8 +3,8 @@
 import { cp, mkdir, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { connect } from "node:net";
-import { picksPrimary } from "../model/checks.ts";
-import { groupsExpectedUp, type Topology } from "../model/schema.ts";
+import type { Topology } from "../model/schema.ts";
+import { notReady } from "./readiness.ts";
 import { dnsServing } from "./dns.ts";
 import { BinaryMissingError, ComponentFailedError, LoginHashUnsetError, StackAlreadyRunningError, StackNotRunningError, StatsCredentialsUnsetError } from "../errors.ts";
 import { PortInUseError } from "../../lib/errors.ts";
@@ -327,11 +327,6 @@ export async function serving(component: LocalComponent): Promise<boolean> {
   }
 }
 
-/** Servers HAProxy should report UP: checked and not disabled, outside backends whose check finds one primary. */
-function expectedUp(topology: Topology): { backend: string; server: string }[] {
-  return topology.backends.filter((b) => !picksPrimary(b)).flatMap((b) => b.servers.filter((s) => s.check && !s.disabled).map((s) => ({ backend: b.name, server: s.name })));
-}
-
 /** Whether something accepts a TCP connection on host:port within a second. */
 function tcpAccepts(host: string, port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -362,21 +357,8 @@ async function haproxyReady(plan: LocalStackDeclaration): Promise<true | string>
   } catch (error) {
     return `its stats socket does not answer (${(error as Error).message})`;
   }
-  const stateOf = (e: { backend: string; server: string }) => states.find((s) => s.backend === e.backend && s.server === e.server);
-  const notUp = expectedUp(plan.topology).filter((e) => stateOf(e)?.status !== "UP");
-  const primaries = plan.topology.backends
-    .filter(picksPrimary)
-    .map((b) => ({ backend: b.name, up: b.servers.filter((s) => stateOf({ backend: b.name, server: s.name })?.status === "UP").map((s) => s.name) }))
-    .filter((p) => p.up.length !== 1);
-  const groupsShort = groupsExpectedUp(plan.topology)
-    .map((g) => ({ ...g, up: g.slots.filter((server) => stateOf({ backend: g.backend, server })?.status === "UP").length }))
-    .filter((g) => g.up < g.instances);
-  if (notUp.length === 0 && groupsShort.length === 0 && primaries.length === 0) return true;
-  return `reports ${[
-    ...primaries.map((p) => `${p.up.length === 0 ? "no primary" : `${p.up.length} primaries (${p.up.join(", ")})`} UP in ${p.backend}`),
-    ...notUp.map((e) => `${e.backend}/${e.server} ${stateOf(e) ? `${stateOf(e)!.status} (${stateOf(e)!.checkStatus})` : "missing"}`),
-    ...groupsShort.map((g) => `${g.up} of ${g.instances} discovered servers of ${g.backend} UP`),
-  ].join(", ")}`;
+  const problems = notReady(plan.topology, states);
+  return problems.length === 0 ? true : `reports ${problems.join(", ")}`;
 }
 
 async function waitUntilReady(component: LocalComponent, managed: ManagedProcess, plan: LocalStackDeclaration): Promise<void> {

@@ -77,6 +77,7 @@ export function expectationsFromTopology(topology: Topology, options: Expectatio
   const backend = topology.backends.find((b) => b.name === backendName);
   if (!backend) throw new VerifyNotPossibleError(`frontends.${frontend.name}: its routes answer "/" themselves (${root.route}) and it has no defaultBackend: the checks send their traffic to "/"; add a route or a defaultBackend that serves it`);
   const { defaults } = topology;
+  const entrypoints = entrypointExpectations(topology, options.discovered ?? []);
   const retries = backend.retries ?? defaults.retries;
   const redispatch = backend.redispatch ?? defaults.redispatch;
   const retryOn = backend.retryOn ?? defaults.retryOn;
@@ -110,8 +111,8 @@ export function expectationsFromTopology(topology: Topology, options: Expectatio
       ...backend.servers.map((s) => ({ name: s.name, weight: s.weight, active: !s.backup && !s.disabled, interMs: parseDuration(s.inter), fall: s.fall, rise: s.rise })),
       ...(group ? discovered.map((d) => ({ name: d.slot, weight: group.weight, active: true, interMs: parseDuration(group.inter), fall: group.fall, rise: group.rise })) : []),
     ],
-    entrypoints: entrypointExpectations(topology, options.discovered ?? []),
-    ...tcpFailoverExpectation(topology),
+    entrypoints,
+    ...tcpFailoverExpectation(topology, entrypoints),
     ...(backend.servers.some((s) => s.external) && { unattributable: `backend ${backend.name} has servers the stack does not run (${backend.servers.filter((s) => s.external).map((s) => s.name).join(", ")}): their answers do not say which server gave them` }),
     routing: routingExpectations(topology, options),
     ...(options.discovered?.length && { serverNames: Object.fromEntries(options.discovered.map((d) => [d.address, d.slot])) }),
@@ -201,8 +202,8 @@ function tcpEntrypoints(topology: Topology, frontend: Topology["frontends"][numb
  * more active, checked servers the stack runs (not one whose check finds the primary: a primary
  * changes by promotion, which is the database's business, not a failover).
  */
-function tcpFailoverExpectation(topology: Topology): { tcpFailover?: TcpFailoverExpectation } {
-  for (const ep of entrypointExpectations(topology, [])) {
+function tcpFailoverExpectation(topology: Topology, entrypoints: readonly EntrypointExpectation[]): { tcpFailover?: TcpFailoverExpectation } {
+  for (const ep of entrypoints) {
     const probe = ep.tcp;
     if (!probe?.backend || (probe.probe !== "tls" && probe.probe !== "redis" && probe.probe !== "postgresql" && probe.probe !== "connect")) continue;
     const backend = topology.backends.find((b) => b.name === probe.backend)!;
