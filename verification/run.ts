@@ -197,7 +197,8 @@ async function scrapeTargets(targetsUrl: string): Promise<Map<string, string>> {
 
 async function distribution(expect: Expectations, access: StackAccess, requests: number): Promise<AssertionResult> {
   const statusBefore = await statuses(expect.backend, access);
-  const up = [...statusBefore].filter(([, s]) => s === "UP").map(([name]) => name);
+  // "UP 1/3" (a check failed, not yet marked DOWN) still takes its turns: it is a candidate too.
+  const up = [...statusBefore].filter(([, s]) => s.startsWith("UP")).map(([name]) => name);
   const counts = new Map<string, number>();
   const serversByKey = new Map<string, Set<string>>();
   let failures = 0;
