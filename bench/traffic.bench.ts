@@ -6,7 +6,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseTopology } from "../infra/model/parse.ts";
-import type { Topology } from "../infra/model/schema.ts";
+import { onNetwork, type Topology } from "../infra/model/schema.ts";
 import { renderHaproxyConfig } from "../infra/render/render.ts";
 import { DEFAULT_ERROR_PAGES_DIR } from "../infra/render/haproxy-check.ts";
 import { ERROR_PAGE_DIR, localTarget } from "../infra/render/targets.ts";
@@ -75,7 +75,7 @@ export async function trafficBench(): Promise<BenchRow[]> {
   const stack = await startLocalStack(topology, { runDir: join(scratch, "stack") });
   rows.push({ group: "runtime", case: "start to every server UP (web, HAProxy, Prometheus)", value: ms(performance.now() - started), note: "one start" });
   try {
-    const servers = topology.backends[0]!.servers.map((s) => ({ name: s.name, port: s.port }));
+    const servers = topology.backends[0]!.servers.filter(onNetwork).map((s) => ({ name: s.name, port: s.port }));
     const quiet = await variant(topology, (t) => (t.global.logs = []));
     const quietDir = join(scratch, "quiet");
     extra.push(await startHaproxy(quietDir, renderHaproxyConfig(quiet, localTarget(quietDir))));

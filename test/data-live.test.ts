@@ -27,7 +27,7 @@ describe("the data example on the real local stack", () => {
   let topology: Topology;
   let running: TestStack;
   const frontendPort = (name: string) => topology.frontends.find((f) => f.name === name)!.binds[0]!.port;
-  const serverPort = (backend: string, server: string) => topology.backends.find((b) => b.name === backend)!.servers.find((s) => s.name === server)!.port;
+  const serverPort = (backend: string, server: string) => topology.backends.find((b) => b.name === backend)!.servers.find((s) => s.name === server)!.port!;
 
   beforeAll(async () => {
     topology = parseTopology(await withFreePorts(await loadTopologyFile(join(REPO_ROOT, "infra/topologies/data.ts"))));

@@ -16,7 +16,7 @@ import { checkHaproxyConfig } from "../infra/render/haproxy-check.ts";
 import { DOCKER_PATHS, dockerTarget } from "../infra/render/targets.ts";
 import { declareDockerStack } from "../infra/docker/declaration.ts";
 import { PINNED_IMAGES } from "../infra/images.ts";
-import { bindPorts } from "../infra/model/schema.ts";
+import { bindPorts, onNetwork } from "../infra/model/schema.ts";
 import { DockerTopologyStack } from "../infra/docker/stack.ts";
 import { TargetPlanError } from "../infra/errors.ts";
 import { REPO_ROOT } from "../infra/repo.ts";
@@ -146,7 +146,7 @@ describe("the CDKTF stack for the default topology", () => {
   });
 
   it("runs the web servers with the model's ports, names and health checks", () => {
-    for (const server of topology.backends[0]!.servers) {
+    for (const server of topology.backends[0]!.servers.filter(onNetwork)) {
       const c = byName[server.address];
       assert.deepEqual(c.env, [`INSTANCE_NAME=${server.name}`, `BIND=0.0.0.0:${server.port}`, "PYTHONDONTWRITEBYTECODE=1"]);
       assert.deepEqual(c.healthcheck.test, ["CMD", "curl", "-fsS", "-o", "/dev/null", `http://127.0.0.1:${server.port}${topology.backends[0]!.healthCheck!.http!.path}`]);

@@ -57,6 +57,7 @@ describe("an edge with host and path routing, TLS, persistence and a TCP listen 
       return o.kind === "backend" ? o.backend : o.kind;
     };
     assert.deepEqual([to("api.shop.example", "/"), to("www.shop.example", "/api/orders"), to("www.shop.example", "/admin", "10.20.1.1"), to("www.shop.example", "/admin"), to("www.shop.example", "/")], ["api", "api", "admin", "static", "static"]);
+    assert.deepEqual(topology.backends.find((b) => b.name === "admin")!.servers.map((s) => [s.name, s.address ?? s.unixSocket, s.port, s.backup]), [["admin-1", "10.0.1.21", 8080, false], ["admin-local", "/run/admin/app.sock", undefined, true]]);
     assert.deepEqual(topology.frontends.find((f) => f.name === "reporting_db")!.defaultBackend, "reporting_db");
     assert.deepEqual(topology.backends.find((b) => b.name === "reporting_db")!.healthCheck, { postgresql: { user: "haproxy" }, tls: false, primaryOnly: false });
     const decided = result.accounts.filter((a) => a.outcome === "decided").map((a) => a.directive.split(" ")[0]);
@@ -65,7 +66,7 @@ describe("an edge with host and path routing, TLS, persistence and a TCP listen 
     assert.deepEqual(normalised, [
       "19: 5000 (milliseconds, as HAProxy reads a bare number) written 5000ms",
       "29: the model compares the Host header without its port (HAProxy compared the whole header)",
-      "50: HAProxy sets no SameSite attribute here; the model adds SameSite=Lax unless told otherwise",
+      "52: HAProxy sets no SameSite attribute here; the model adds SameSite=Lax unless told otherwise",
     ]);
     await checkEveryTarget(topology);
   });

@@ -108,6 +108,17 @@ describe("TCP and TLS in the model: refused at load with the field's path", () =
     ["a TCP route that answers as HTTP would", (t) => (t.frontends[0].routes = [{ when: { sni: "a.example.com" }, redirect: { scheme: "https" } }]), [
       "frontends.db.routes[0].redirect: redirect needs HTTP: a TCP frontend's routes send to a backend or deny",
     ]],
+    ["a server on a unix socket that also names an address and port", (t) => (t.backends[0].servers[0].unixSocket = "/run/pg/.s.PGSQL.5432"), [
+      'backends.pg.servers.pg-1.address: server "pg-1" is on the unix socket /run/pg/.s.PGSQL.5432: remove address, or remove unixSocket',
+      'backends.pg.servers.pg-1.port: server "pg-1" is on the unix socket /run/pg/.s.PGSQL.5432: remove port, or remove unixSocket',
+    ]],
+    ["a server with neither an address and port nor a socket", (t) => delete t.backends[0].servers[1].port, [
+      'backends.pg.servers.pg-2.port: server "pg-2" needs an address and a port (or a unixSocket)',
+    ]],
+    ["a socket path that is relative, or too long", (t) => t.backends[0].servers.splice(0, 2, { name: "a", unixSocket: "run/a.sock" }, { name: "b", unixSocket: `/${"x".repeat(110)}` }), [
+      'backends.pg.servers.a.unixSocket: "run/a.sock" is not a socket path: use an absolute path of letters, digits and "._/-"',
+      `backends.pg.servers.b.unixSocket: "/${"x".repeat(110)}" is longer than a unix socket path may be (107 bytes)`,
+    ]],
   ];
   for (const [name, edit, expected] of cases) it(name, () => assert.deepEqual(problemsOf(tcpTopology(edit)), expected));
 
@@ -281,6 +292,27 @@ describe("the plan shows which connections a TCP routing change moves", () => {
       "a connection for billing.data.test: backend billing → refused",
       "a connection for ledger.data.test: backend ledger → backend billing",
     ]);
+  });
+});
+
+describe("servers on unix sockets: the local target only", () => {
+  const onSockets = () => parseTopology(tcpTopology((t) => (t.backends[0].servers = [{ name: "pg-1", unixSocket: "/run/postgresql/.s.PGSQL.5432", external: true }, { name: "pg-2", address: "10.0.0.2", port: 5432 }])));
+  it("renders unix@PATH on the local target, which haproxy -c accepts; the container targets are skipped by the check", async () => {
+    const lines = section(renderHaproxyConfig(onSockets(), localTarget("/run/lb")), "backend pg");
+    assert.ok(lines.some((l) => l.startsWith("server pg-1 unix@/run/postgresql/.s.PGSQL.5432 check")), lines.join("\n"));
+    await checkEveryTarget(onSockets());
+  });
+  it("the docker and kubernetes stacks refuse them by field: HAProxy there shares no file system with its servers", () => {
+    const message = "backends.pg.servers.pg-1.unixSocket: the docker stack's HAProxy shares no file system with its servers: give the server an address and port";
+    assert.throws(() => renderHaproxyConfig(onSockets(), dockerTarget()), (e: unknown) => e instanceof TargetPlanError && e.message === message);
+    assert.throws(() => declareDockerStack(onSockets(), { source: "x" }), (e: unknown) => e instanceof TargetPlanError && e.message.startsWith("backends.pg.servers.pg-1.unixSocket: the docker stack"));
+    assert.throws(() => declareKubernetesStack(onSockets(), { source: "x", haproxyReplicas: 2 }), (e: unknown) => e instanceof TargetPlanError && /^backends\.pg\.servers\.pg-1\.unixSocket: the kubernetes stack/.test(e.message));
+  });
+  it("the plan says the container targets cannot run it, and still shows the local config", () => {
+    const plan = makePlan(parseTopology(tcpTopology()), onSockets());
+    assert.match(plan.targetSummaries.docker, /^cannot run this topology: backends\.pg\.servers\.pg-1\.unixSocket/);
+    assert.match(plan.diffs["haproxy.cfg (target local)"] ?? "", /\+\s+server pg-1 unix@/);
+    assert.equal(plan.diffs["haproxy.cfg (target docker)"], undefined);
   });
 });
 

@@ -6,13 +6,14 @@ import { VerifyNotPossibleError } from "../errors.ts";
 import type { Topology } from "../model/schema.ts";
 import { httpCheckPath } from "../model/checks.ts";
 import { WEB_APP_PATHS } from "../endpoints.ts";
+import { containerServers } from "../render/targets.ts";
 import { hostAdminSocket } from "./deploy.ts";
 import type { EngineClient } from "./engine.ts";
 
 export async function containerStackAccess(engine: EngineClient, topology: Topology, log: (line: string) => void): Promise<StackAccess> {
   const socket = await hostAdminSocket(engine, topology);
   const server = (name: string) => {
-    const found = topology.backends.flatMap((b) => b.servers.map((s) => ({ ...s, healthPath: httpCheckPath(b) ?? WEB_APP_PATHS.status }))).find((s) => s.name === name);
+    const found = topology.backends.flatMap((b) => containerServers(b, "docker").map((s) => ({ ...s, healthPath: httpCheckPath(b) ?? WEB_APP_PATHS.status }))).find((s) => s.name === name);
     if (!found) throw new VerifyNotPossibleError(`no server named ${name} in the topology`);
     return found;
   };

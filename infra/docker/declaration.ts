@@ -7,7 +7,7 @@ import type { Topology } from "../model/schema.ts";
 import { bindPorts, runsInstances, serverCount } from "../model/schema.ts";
 import { httpCheckPath } from "../model/checks.ts";
 import { certificateFiles } from "../render/validate.ts";
-import { refuseNonWebServers } from "../render/targets.ts";
+import { containerServers } from "../render/targets.ts";
 import { parseDuration } from "../../haproxy/duration.ts";
 import { TEMPLATES_DIR } from "../render/render.ts";
 import { renderPrometheusConfig } from "../render/prometheus.ts";
@@ -198,8 +198,7 @@ function webContainers(topology: Topology): ContainerDeclaration[] {
   const image: BuiltImage = { kind: "build", name: `${topology.name}-web:local`, context: "apps/web", dockerfile: "Dockerfile", sources: { files: ["apps/web"], bundles: [] } };
   const webs = new Map<string, ContainerDeclaration>();
   for (const backend of topology.backends) {
-    refuseNonWebServers(backend, "docker");
-    for (const server of backend.servers.filter((s) => !s.external)) {
+    for (const server of containerServers(backend, "docker").filter((s) => !s.external)) {
       const existing = webs.get(server.address);
       if (existing) {
         if (existing.env?.BIND !== `0.0.0.0:${server.port}`) {
@@ -282,7 +281,7 @@ function haproxyContainer({ topology, sockets, volumes }: StackContext): Contain
     // After its servers too: their names resolve as HAProxy starts (init-addr libc). Started before
     // them, HAProxy's resolvers took 40 to 55 s to find them (measured on podman); later restarts of
     // a server are followed within seconds.
-    dependsOn: [DOCKER_HOSTS.agent, ...new Set(topology.backends.flatMap((b) => b.servers.filter((s) => !s.external).map((s) => s.address)))],
+    dependsOn: [DOCKER_HOSTS.agent, ...new Set(topology.backends.flatMap((b) => containerServers(b, "docker").filter((s) => !s.external).map((s) => s.address)))],
   };
 }
 

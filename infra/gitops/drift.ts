@@ -108,9 +108,12 @@ function observedServer(loaded: Server | undefined, o: ObservedServer): Server {
   const server: Server = loaded ? { ...loaded } : { name: o.name, address: o.address, port: o.port, check: o.rise !== undefined, inter: "2s", fall: o.fall ?? 3, rise: o.rise ?? 2, weight: o.weight, backup: false, external: false, disabled: false };
   // On the local target every server is 127.0.0.1: the model's address is then a name, not drift; an
   // external server named by host shows the address its name resolved to.
-  const namedExternal = loaded?.external === true && isIP(loaded.address) === 0;
-  if ((o.address !== LOCAL_ADDRESS || !loaded) && !namedExternal) server.address = o.address;
-  server.port = o.port;
+  const namedExternal = loaded?.external === true && loaded.address !== undefined && isIP(loaded.address) === 0;
+  // A server on a unix socket has no address or port to differ in (HAProxy's state file shows none).
+  if (loaded?.unixSocket === undefined) {
+    if ((o.address !== LOCAL_ADDRESS || !loaded) && !namedExternal) server.address = o.address;
+    server.port = o.port;
+  }
   server.weight = o.weight;
   server.disabled = o.adminState === "maint";
   if (server.maxconn !== undefined || o.maxconn !== undefined) server.maxconn = o.maxconn;

@@ -1,6 +1,7 @@
 // A plan is data: what a topology change does to the load balancer, computed from the two resolved
 // topologies alone. npm run plan prints it, the PR comment is made from it, apply carries it out
 // (a saved plan, to the letter), the apply agent applies the same object.
+import { TargetPlanError } from "../errors.ts";
 import { createTwoFilesPatch } from "diff";
 import type { Topology } from "../model/schema.ts";
 import { renderPrometheusConfig } from "../render/prometheus.ts";
@@ -75,6 +76,16 @@ function renderOrEmpty(render: (t: Topology) => string, topology: Topology | und
   }
 }
 
+/** The file as a target renders it, or undefined when that target cannot run the topology (a unix socket server in a container). */
+function renderForTarget(render: (t: Topology) => string, topology: Topology): string | undefined {
+  try {
+    return render(topology);
+  } catch (error) {
+    if (error instanceof TargetPlanError) return undefined;
+    throw error;
+  }
+}
+
 export interface PlanOptions {
   baseProblems?: string[];
   /** Only these generated files (by name); every one by default. */
@@ -86,7 +97,9 @@ export interface PlanOptions {
 export function makePlan(base: Topology | undefined, head: Topology, options: PlanOptions = {}): Plan {
   const diffs: Record<string, string> = {};
   for (const file of GENERATED_FILES.filter((f) => !options.files || options.files.includes(f.name))) {
-    const diff = unifiedDiff(file.file, renderOrEmpty(file.render, base), file.render(head));
+    const rendered = renderForTarget(file.render, head);
+    if (rendered === undefined) continue; // the target cannot run this topology: its summary says why
+    const diff = unifiedDiff(file.file, renderOrEmpty(file.render, base), rendered);
     if (diff !== undefined) diffs[file.name] = diff;
   }
   // The local config is shown only where it says more than the docker one: addresses and paths differ by design.

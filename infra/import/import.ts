@@ -390,8 +390,11 @@ function useBackend(args: string[], frontend: Record<string, unknown> & { name: 
 function serverDirective(args: string[], backend: Record<string, unknown> & { name: string }): Outcome {
   const [name, address, ...options] = args;
   const m = /^([^:\s]+|\[[0-9a-fA-F:.]+\]):(\d+)$/.exec(address ?? "");
-  if (!name || !m) return { refused: `${JSON.stringify(address ?? "")} is not an address with a port the model holds` };
-  const server: Record<string, unknown> = { name, address: m[1]!.replace(/^\[|\]$/g, ""), port: Number(m[2]), external: true, check: false };
+  // A unix socket: "unix@/path", or an absolute path as HAProxy also takes it.
+  const socket = /^(?:unix@)?(\/\S+)$/.exec(address ?? "")?.[1];
+  if (!name || (!m && socket === undefined)) return { refused: `${JSON.stringify(address ?? "")} is not an address with a port, or a unix socket, the model holds` };
+  const at = m ? { address: m[1]!.replace(/^\[|\]$/g, ""), port: Number(m[2]) } : { unixSocket: socket };
+  const server: Record<string, unknown> = { name, ...at, external: true, check: false };
   for (let i = 0; i < options.length; i++) {
     const option = options[i]!;
     const next = () => options[++i];

@@ -21,7 +21,7 @@ import { parseDuration } from "../../haproxy/duration.ts";
 import { bindPorts, recordRemovalMs, runsInstances, serverCount, type Backend, type ServerGroup, type Topology } from "../model/schema.ts";
 import { httpCheckPath } from "../model/checks.ts";
 import { certificateFiles } from "../render/validate.ts";
-import { refuseNonWebServers } from "../render/targets.ts";
+import { containerServers } from "../render/targets.ts";
 import { renderHaproxyConfig, TEMPLATES_DIR } from "../render/render.ts";
 import { mapFiles } from "../render/routing.ts";
 import { readLuaScripts } from "../render/lua.ts";
@@ -297,9 +297,9 @@ function webObjects(topology: Topology, meta: Meta): PlannedObject[] {
   const objects: PlannedObject[] = [];
   const seen = new Set<string>();
   for (const backend of topology.backends) {
-    refuseNonWebServers(backend, "kubernetes");
+    const servers = containerServers(backend, "kubernetes");
     const healthPath = httpCheckPath(backend) ?? WEB_APP_PATHS.status;
-    for (const server of backend.servers) {
+    for (const server of servers) {
       if (server.external || server.address.includes(".") || seen.has(server.address)) continue; // reached as it is, outside the cluster
       seen.add(server.address);
       const name = kubernetesName(server.address, `backends.${backend.name}.servers.${server.name}.address`);

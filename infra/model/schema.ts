@@ -351,11 +351,22 @@ export const CookiePersistence = z.strictObject({
   sameSite: z.enum(["Strict", "Lax", "None"], { error: (iss) => `${show(iss.input)} is not a SameSite value: use "Strict", "Lax" or "None"` }).default("Lax"),
 });
 
+/** A unix socket's path: absolute, and short enough for sun_path (107 bytes and a NUL). */
+const SocketPath = z
+  .string()
+  .regex(/^\/[A-Za-z0-9._\/-]+$/, { error: (iss) => `${show(iss.input)} is not a socket path: use an absolute path of letters, digits and "._/-"` })
+  .max(107, { error: (iss) => `${show(iss.input)} is longer than a unix socket path may be (107 bytes)` });
+
 export const Server = z.strictObject({
   name: Name,
-  /** Host name (the container's, for the docker target) or IPv4 address. */
-  address: Host.refine((h) => h !== "*", { error: 'a server address cannot be "*": name its host' }),
-  port: Port,
+  /** Host name (the container's, for the docker target) or IPv4 address; absent for a server on a unix socket. */
+  address: Host.refine((h) => h !== "*", { error: 'a server address cannot be "*": name its host' }).optional(),
+  port: Port.optional(),
+  /**
+   * A unix socket instead of address and port: a service on HAProxy's own host (PHP-FPM behind a
+   * web server, an app that listens on a socket). Only the local target shares a host with HAProxy.
+   */
+  unixSocket: SocketPath.optional(),
   check: z.boolean().default(true),
   inter: Duration.default("2s"),
   fall: intIn(1, 1000, "a failure count").default(3),
@@ -628,6 +639,9 @@ export type TopologyInput = z.input<typeof Topology>;
 export type Frontend = z.output<typeof Frontend>;
 export type Backend = z.output<typeof Backend>;
 export type Server = z.output<typeof Server>;
+/** A server reached over the network (address and port), which is every server but one on a unix socket. */
+export type NetworkServer = Server & { address: string; port: number };
+export const onNetwork = (server: Server): server is NetworkServer => server.unixSocket === undefined;
 export type Bind = z.output<typeof Bind>;
 export type ServerGroup = z.output<typeof ServerGroup>;
 
@@ -737,6 +751,19 @@ function crossReferenceIssues(topology: Topology): PathIssue[] {
     const servers = Array.isArray(backend.servers) ? backend.servers : [];
     issues.push(...groupIssues(backend, i), ...ruleIssues(backend, ["backends", i], undefined), ...balanceIssues(backend, i));
     duplicates(servers.map((s) => s?.name), `the servers of backend ${show(backend.name)}`, (j) => ["backends", i, "servers", j, "name"]);
+    servers.forEach((server, j) => {
+      if (!server) return;
+      const where = ["backends", i, "servers", j];
+      if (server.unixSocket !== undefined) {
+        for (const field of ["address", "port"] as const) {
+          if (server[field] !== undefined) issues.push({ path: [...where, field], message: `server ${show(server.name)} is on the unix socket ${server.unixSocket}: remove ${field}, or remove unixSocket` });
+        }
+      } else {
+        for (const field of ["address", "port"] as const) {
+          if (server[field] === undefined) issues.push({ path: [...where, field], message: `server ${show(server.name)} needs an address and a port (or a unixSocket)` });
+        }
+      }
+    });
     if (backend.cookie) {
       servers.forEach((server, j) => {
         if (server && server.cookie === undefined) {

@@ -1,7 +1,7 @@
 // Where a rendered config runs. The model says what the topology is; a target says where its
 // pieces live: addresses, sockets, and the directories that error pages and certificates sit in.
 import { basename, dirname, join } from "node:path";
-import { runsInstances, type Backend, type Bind, type ServerGroup, type Topology } from "../model/schema.ts";
+import { onNetwork, runsInstances, type Backend, type Bind, type NetworkServer, type Server, type ServerGroup, type Topology } from "../model/schema.ts";
 import { serverProtocol } from "../model/checks.ts";
 import { TargetPlanError } from "../errors.ts";
 
@@ -101,6 +101,16 @@ export function groupDnsName(group: Pick<ServerGroup, "name" | "dnsName">, targe
 export const serviceDnsName = (service: string, target: KubernetesTarget) => `${service}.${target.namespace}.svc.${target.clusterDomain}`;
 
 /** Where a listed server is reached from HAProxy on a target. */
+/**
+ * Where HAProxy connects to a server: a unix socket on its own host (local target only: in a
+ * container or pod HAProxy shares no file system with the server), else address:port.
+ */
+export function serverEndpoint(backendName: string, server: Server, target: RenderTarget): string {
+  if (onNetwork(server)) return `${server.external ? server.address : serverHost(server.address, target)}:${server.port}`;
+  if (target.kind !== "local") throw new TargetPlanError(`backends.${backendName}.servers.${server.name}.unixSocket: the ${target.kind} stack's HAProxy shares no file system with its servers: give the server an address and port`);
+  return `unix@${server.unixSocket}`;
+}
+
 export function serverHost(address: string, target: RenderTarget): string {
   if (target.kind === "local") return LOCAL_ADDRESS;
   // A bare name is a Service of the namespace; a dotted name or an address is reached as it is.
@@ -135,14 +145,18 @@ export function haproxySockets(global: Pick<Topology["global"], "statsSocket" | 
 }
 
 /**
- * The container stacks build one image for servers, the web app: a backend whose servers speak
- * another protocol (Redis, PostgreSQL, TLS) runs them elsewhere, marked external, until those
- * stacks build images for them too (the local stack runs them).
+ * A backend's servers as a container stack reaches them, or why it cannot. The container stacks
+ * build one image for servers, the web app: a backend whose servers speak another protocol (Redis,
+ * PostgreSQL, TLS) runs them elsewhere, marked external, until those stacks build images for them
+ * too (the local stack runs them). A unix socket is on HAProxy's host, which a container does not share.
  */
-export function refuseNonWebServers(backend: Pick<Backend, "name" | "servers" | "discovery" | "healthCheck">, target: "docker" | "kubernetes"): void {
+export function containerServers(backend: Pick<Backend, "name" | "servers" | "discovery" | "healthCheck">, target: "docker" | "kubernetes"): NetworkServer[] {
+  const onSocket = backend.servers.find((s) => !onNetwork(s));
+  if (onSocket) throw new TargetPlanError(`backends.${backend.name}.servers.${onSocket.name}.unixSocket: the ${target} stack's HAProxy shares no file system with its servers: give the server an address and port, or use the local stack`);
+  const servers = backend.servers.filter(onNetwork);
   const protocol = serverProtocol(backend);
-  if (protocol === "http") return;
+  if (protocol === "http") return servers;
   const run = [...backend.servers.filter((s) => !s.external).map((s) => `backends.${backend.name}.servers.${s.name}`), ...(backend.discovery && runsInstances(backend.discovery) ? [`backends.${backend.name}.discovery`] : [])];
-  if (run.length === 0) return;
+  if (run.length === 0) return servers;
   throw new TargetPlanError(`${run.join(", ")}: the ${target} stack runs web servers only, and these speak ${protocol ?? "a protocol their check does not name"}: mark them external (run them where they run today), or use the local stack`);
 }

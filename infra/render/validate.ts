@@ -2,7 +2,7 @@
 // every target: what render, plan and apply each check before anything is written.
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { CertificateMissingError, HaproxyConfigRejectedError, TlsSettingRejectedError } from "../errors.ts";
+import { CertificateMissingError, HaproxyConfigRejectedError, TargetPlanError, TlsSettingRejectedError } from "../errors.ts";
 import { bindCertificates, type Topology } from "../model/schema.ts";
 import { checkErrorPages } from "./error-pages.ts";
 import { checkHaproxyConfig, DEFAULT_ERROR_PAGES_DIR, type HaproxyCheckOptions, type HaproxyCheckResult, type TlsFile } from "./haproxy-check.ts";
@@ -69,16 +69,25 @@ export async function checkTopologyConfig(topology: Topology, config: string, op
 }
 
 /**
- * haproxy -c on the config for each target (throws HaproxyConfigRejectedError or TargetPlanError).
- * The error pages are checked first, so that a bad one is named by its field.
- * Without a certificate directory, throwaway certificates stand in for the ones the binds name.
+ * haproxy -c on the config for each target that can run the topology (throws
+ * HaproxyConfigRejectedError, or TargetPlanError when the local target cannot either). A container
+ * target that cannot (a server on a unix socket) is left to its own stack's refusal, which the plan
+ * shows. The error pages are checked first, so that a bad one is named by its field. Without a
+ * certificate directory, throwaway certificates stand in for the ones the binds name.
  */
 export async function checkEveryTarget(topology: Topology, options: { runDir?: string; certificatesDir?: string } = {}): Promise<void> {
   await checkErrorPages(topology, DEFAULT_ERROR_PAGES_DIR);
   readLuaScripts(topology);
   const targets: RenderTarget[] = [dockerTarget(), localTarget(options.runDir ?? "/run/lb")];
   for (const target of targets) {
+    let config: string;
+    try {
+      config = renderHaproxyConfig(topology, target);
+    } catch (error) {
+      if (error instanceof TargetPlanError && target.kind !== "local") continue;
+      throw error;
+    }
     const maps = mapFiles(topology);
-    await checkTopologyConfig(topology, renderHaproxyConfig(topology, target), options.certificatesDir ? { certificatesDir: options.certificatesDir, maps } : { placeholderCertificates: certificateFiles(topology), maps });
+    await checkTopologyConfig(topology, config, options.certificatesDir ? { certificatesDir: options.certificatesDir, maps } : { placeholderCertificates: certificateFiles(topology), maps });
   }
 }

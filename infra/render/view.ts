@@ -7,7 +7,7 @@ import { parseDuration } from "../../haproxy/duration.ts";
 import { HAPROXY_PATHS } from "../endpoints.ts";
 import { backendRulesView, rateLimitTables, routingView, type RoutingView } from "./routing.ts";
 import { quote, quoteCheckText } from "./acls.ts";
-import { CERTIFICATE_DIR, CERTIFICATE_DIR_VARIABLE, ERROR_PAGE_DIR, certificateDirPath, LUA_DIR, LOCAL_ADDRESS, groupDnsName, haproxySockets, isContainerTarget, localNameServer, serverHost, type RenderTarget } from "./targets.ts";
+import { CERTIFICATE_DIR, CERTIFICATE_DIR_VARIABLE, ERROR_PAGE_DIR, certificateDirPath, LUA_DIR, LOCAL_ADDRESS, groupDnsName, haproxySockets, isContainerTarget, localNameServer, serverEndpoint, type RenderTarget } from "./targets.ts";
 
 export interface ConfigView {
   header: { topology: string; source: string; target: string };
@@ -405,10 +405,10 @@ function backendView(backend: Backend, topology: Topology, target: RenderTarget)
     defaultServer: isContainerTarget(target) && backend.servers.length > 0 ? `init-addr ${DOCKER_INIT_ADDR} resolvers ${containerResolvers(target)}` : undefined,
     servers: backend.servers.map((s) => ({
       name: s.name,
-      address: `${s.external ? s.address : serverHost(s.address, target)}:${s.port}`,
+      address: serverEndpoint(backend.name, s, target),
       // A name of someone else's service that does not resolve as HAProxy starts leaves that server without an
       // address (it is checked DOWN) rather than stopping every other backend (the containers' default-server says so).
-      options: [serverOptions(s), ...backendServerOptions(backend), ...(s.external && target.kind === "local" && isIP(s.address) === 0 ? [`init-addr ${DOCKER_INIT_ADDR}`] : [])].join(" "),
+      options: [serverOptions(s), ...backendServerOptions(backend), ...(s.external && target.kind === "local" && s.address !== undefined && isIP(s.address) === 0 ? [`init-addr ${DOCKER_INIT_ADDR}`] : [])].join(" "),
     })),
     serverTemplate: group && {
       prefix: group.name,

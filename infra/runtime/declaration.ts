@@ -2,7 +2,7 @@
 // order, the ports each takes, the files to write, and the addresses to show.
 import { join } from "node:path";
 import { userInfo } from "node:os";
-import { bindPorts, proxyMode, runsInstances, serverCount, type Topology } from "../model/schema.ts";
+import { bindPorts, onNetwork, proxyMode, runsInstances, serverCount, type Backend, type Server, type Topology } from "../model/schema.ts";
 import { checkKind, picksPrimary, serverProtocol } from "../model/checks.ts";
 import { expandCondition, sniNamesIn } from "../model/routing.ts";
 import { DEFAULT_TOPOLOGY_FILE } from "../model/load.ts";
@@ -63,8 +63,8 @@ export interface LocalComponent extends ProcessSpec {
   readyUrl?: string;
   /** A name this name server answers once it serves (dnsmasq). */
   readyDns?: { server: string; name: string };
-  /** A TCP port that accepts connections once it serves (Redis, PostgreSQL, a TLS server). */
-  readyTcp?: { host: string; port: number };
+  /** Where it accepts connections once it serves (Redis, PostgreSQL, a TLS server, a server on a unix socket). */
+  readyConnect?: Listener;
   /** A development certificate it serves with, issued before it starts (a TLS server's). */
   certificate?: { file: string; names: string[] };
   /**
@@ -176,7 +176,7 @@ function redisComponent(name: string, port: number, replicaOf: number | undefine
     ports: [port],
     debianPackage: "redis-server",
     url: `redis://${LOCAL_ADDRESS}:${port}`,
-    readyTcp: { host: LOCAL_ADDRESS, port },
+    readyConnect: { host: LOCAL_ADDRESS, port },
     configFiles: [],
   };
 }
@@ -195,14 +195,18 @@ function postgresComponent(name: string, port: number, checkUser: string, runDir
     ports: [port],
     debianPackage: "postgresql",
     url: `postgresql://${LOCAL_ADDRESS}:${port}/postgres`,
-    readyTcp: { host: LOCAL_ADDRESS, port },
+    readyConnect: { host: LOCAL_ADDRESS, port },
     configFiles: [],
   };
 }
 
-/** One gunicorn serving on host:port, named `name` (its log, pid file and INSTANCE_NAME); over TLS with a certificate. */
-function gunicornComponent(name: string, host: string, port: number, runDir: string, logs: string, certificate?: LocalComponent["certificate"]): LocalComponent {
-  const base = `${certificate ? "https" : "http"}://${host}:${port}`;
+/** Where a server listens: host and port, or a unix socket's path. */
+export type Listener = { host: string; port: number } | { path: string };
+
+/** One gunicorn serving on a listener, named `name` (its log, pid file and INSTANCE_NAME); over TLS with a certificate. */
+function gunicornComponent(name: string, listener: Listener, runDir: string, logs: string, certificate?: LocalComponent["certificate"]): LocalComponent {
+  const onSocket = "path" in listener;
+  const base = onSocket ? `unix:${listener.path}` : `${certificate ? "https" : "http"}://${listener.host}:${listener.port}`;
   return {
     kind: "web",
     name,
@@ -210,22 +214,38 @@ function gunicornComponent(name: string, host: string, port: number, runDir: str
     // --pid puts the run directory on gunicorn's command line, where npm stop and the tests'
     // leak checks can see it, besides recording the master's pid.
     args: ["--chdir", join(REPO_ROOT, "apps/web"), "--config", join(REPO_ROOT, "apps/web/gunicorn.conf.py"), "--pid", join(runDir, `${name}.pid`), "app:app"],
-    env: { INSTANCE_NAME: name, BIND: `${host}:${port}`, ...(certificate ? { TLS_CERTIFICATE: certificate.file } : {}) },
+    env: { INSTANCE_NAME: name, BIND: onSocket ? `unix:${listener.path}` : `${listener.host}:${listener.port}`, ...(certificate ? { TLS_CERTIFICATE: certificate.file } : {}) },
     pidFile: join(runDir, `${name}.pid`),
     logFile: join(logs, `${name}.log`),
     // Only 127.0.0.1's ports can collide with the stack's other listeners.
-    ports: host === LOCAL_ADDRESS ? [port] : [],
+    ports: !onSocket && listener.host === LOCAL_ADDRESS ? [listener.port] : [],
     debianPackage: "gunicorn",
-    url: `${base}${WEB_APP_PATHS.status}`,
-    // A TLS server's certificate is the development CA's, which this process does not trust: its port answering is enough.
-    ...(certificate ? { readyTcp: { host, port }, certificate } : { readyUrl: `${base}${WEB_APP_PATHS.status}` }),
+    url: onSocket ? base : `${base}${WEB_APP_PATHS.status}`,
+    // A TLS server's certificate is the development CA's, which this process does not trust, and a
+    // socket is no URL: accepting connections is enough.
+    ...(certificate || onSocket ? { readyConnect: listener, ...(certificate && { certificate }) } : { readyUrl: `${base}${WEB_APP_PATHS.status}` }),
     configFiles: [],
   };
 }
 
-/** One gunicorn per distinct server port: on 127.0.0.1 the port is what tells servers apart. */
+/** The process that serves one server of a backend, by the protocol its check speaks. */
+function serverComponent(topology: Topology, backend: Backend, server: Server, primary: Server | undefined, runDir: string, logs: string): LocalComponent {
+  const protocol = serverProtocol(backend);
+  if (!onNetwork(server)) {
+    if (protocol !== "http" || backend.tls !== undefined) throw new TargetPlanError(`backends.${backend.name}.servers.${server.name}.unixSocket: the local stack runs plain HTTP servers on unix sockets, not ${backend.tls ? "TLS" : protocol} ones: give it a port, or mark it external`);
+    return gunicornComponent(server.name, { path: server.unixSocket! }, runDir, logs);
+  }
+  if (protocol === "redis") return redisComponent(server.name, server.port, server === primary || primary === undefined || !onNetwork(primary) ? undefined : primary.port, runDir, logs);
+  if (protocol === "postgresql") return postgresComponent(server.name, server.port, backend.healthCheck!.postgresql!.user, runDir, logs);
+  // TLS passed through, or re-encrypted by HAProxy: the server keeps a certificate of its own.
+  if (protocol === "tls" || backend.tls !== undefined) return gunicornComponent(server.name, { host: LOCAL_ADDRESS, port: server.port }, runDir, logs, tlsServerCertificate(topology, backend.name, server.name, runDir));
+  return gunicornComponent(server.name, { host: LOCAL_ADDRESS, port: server.port }, runDir, logs);
+}
+
+/** One process per distinct server port or socket: on 127.0.0.1 the port is what tells servers apart. */
 function webComponents(topology: Topology, runDir: string, logs: string): LocalComponent[] {
-  const webByPort = new Map<number, LocalComponent>();
+  // Keyed by where each listens: servers on one port (or socket) are one process.
+  const webByListener = new Map<string, LocalComponent>();
   for (const backend of topology.backends) {
     const protocol = serverProtocol(backend);
     const servers = backend.servers.filter((s) => !s.external);
@@ -235,17 +255,12 @@ function webComponents(topology: Topology, runDir: string, logs: string): LocalC
     // In a backend whose check finds the primary, the first server starts as the primary and the others replicate it.
     const primary = picksPrimary(backend) ? servers.find((s) => !s.backup && !s.disabled) : undefined;
     for (const server of servers) {
-      if (webByPort.has(server.port)) continue;
-      const component =
-        protocol === "redis" ? redisComponent(server.name, server.port, server === primary || primary === undefined ? undefined : primary.port, runDir, logs)
-        : protocol === "postgresql" ? postgresComponent(server.name, server.port, backend.healthCheck!.postgresql!.user, runDir, logs)
-        // TLS passed through, or re-encrypted by HAProxy: the server keeps a certificate of its own.
-        : protocol === "tls" || backend.tls !== undefined ? gunicornComponent(server.name, LOCAL_ADDRESS, server.port, runDir, logs, tlsServerCertificate(topology, backend.name, server.name, runDir))
-        : gunicornComponent(server.name, LOCAL_ADDRESS, server.port, runDir, logs);
-      webByPort.set(server.port, component);
+      const key = server.unixSocket ?? String(server.port);
+      if (webByListener.has(key)) continue;
+      webByListener.set(key, serverComponent(topology, backend, server, primary, runDir, logs));
     }
   }
-  const webs = [...webByPort.values()];
+  const webs = [...webByListener.values()];
   const names = new Set<string>();
   for (const web of webs) {
     if (names.has(web.name)) throw new TargetPlanError(`two servers named "${web.name}" listen on different ports: on the local target each server name must be unique`);
@@ -289,7 +304,7 @@ export const LOCAL_INSTANCES_MAX = 254;
 export const allGroupInstances = (topology: Topology) => topology.backends.flatMap((b) => (b.discovery && runsInstances(b.discovery) ? groupInstances(topology, b.name, b.discovery.instances) : []));
 
 function groupInstanceComponents(topology: Topology, runDir: string, logs: string): LocalComponent[] {
-  return allGroupInstances(topology).map((i) => gunicornComponent(i.name, i.address, i.port, runDir, logs));
+  return allGroupInstances(topology).map((i) => gunicornComponent(i.name, { host: i.address, port: i.port }, runDir, logs));
 }
 
 /** The name server's records: one A record per instance. */

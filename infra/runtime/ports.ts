@@ -60,6 +60,7 @@ export async function withFreePorts(input: TopologyInput): Promise<TopologyInput
   const serverPorts = new Map<number, number>();
   for (const backend of copy.backends) {
     for (const server of backend.servers) {
+      if (server.port === undefined) continue; // on a unix socket
       if (!serverPorts.has(server.port)) serverPorts.set(server.port, await findFreePortRange(1, taken));
       server.port = serverPorts.get(server.port)!;
     }

@@ -25,7 +25,7 @@ import { parseDuration } from "../../haproxy/duration.ts";
 import { upWithinMs } from "../../haproxy/check-timing.ts";
 import { HAPROXY_CONFIG_FILE, recordApplied, sha256 } from "./applied.ts";
 import { DEFAULT_TOPOLOGY_FILE } from "../model/load.ts";
-import { DASHBOARD_FILE, STACK_STATE_FILE, declareLocalStack, type LocalComponent, type LocalStackDeclaration } from "./declaration.ts";
+import { DASHBOARD_FILE, STACK_STATE_FILE, declareLocalStack, type Listener, type LocalComponent, type LocalStackDeclaration } from "./declaration.ts";
 import { isPortFree, portOwner } from "./ports.ts";
 import { findOnPath, isAlive, killProcessGroup, lastLines, markedProcessGroups, processCommandLine, startProcess, stopProcessGroup, type ManagedProcess } from "./processes.ts";
 import { readState, recordProcess, stillRecordedProcess, updateProcess, updateState, type RecordedProcess, type StackState } from "./state.ts";
@@ -317,7 +317,7 @@ async function httpOk(url: string): Promise<boolean> {
 export async function serving(component: LocalComponent): Promise<boolean> {
   if (component.readyUrl !== undefined) return httpOk(component.readyUrl);
   if (component.readyDns !== undefined) return dnsServing(component.readyDns.server, component.readyDns.name);
-  if (component.readyTcp !== undefined) return tcpAccepts(component.readyTcp.host, component.readyTcp.port);
+  if (component.readyConnect !== undefined) return accepts(component.readyConnect);
   if (component.readySocket === undefined) return true;
   try {
     await runtimeCommand({ path: component.readySocket }, "show info", { timeoutMs: 1000 });
@@ -327,10 +327,10 @@ export async function serving(component: LocalComponent): Promise<boolean> {
   }
 }
 
-/** Whether something accepts a TCP connection on host:port within a second. */
-function tcpAccepts(host: string, port: number): Promise<boolean> {
+/** Whether something accepts a connection on host:port or a unix socket within a second. */
+function accepts(listener: Listener): Promise<boolean> {
   return new Promise((resolve) => {
-    const socket = connect({ host, port, timeout: 1000 });
+    const socket = connect({ ...listener, timeout: 1000 });
     const done = (ok: boolean) => {
       socket.destroy();
       resolve(ok);
