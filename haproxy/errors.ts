@@ -62,6 +62,14 @@ export class ShowMapGarbledError extends CodedError {
   }
 }
 
+/** A certificate command's answer that is not what HAProxy 2.6 prints: another version, or not a certificate answer. */
+export class SslCertAnswerError extends CodedError {
+  readonly code = "SSL_CERT_ANSWER_GARBLED";
+  constructor(readonly command: string, readonly what: string) {
+    super(`"${command}" answered with ${what}, not what HAProxy 2.6 prints: is this HAProxy 2.6 with the file in a TLS bind?`);
+  }
+}
+
 /** A config file HAProxy could not read either: an unclosed quote, a broken escape, a directive outside a section. */
 export class ConfigSyntaxError extends CodedError {
   readonly code = "CONFIG_SYNTAX";

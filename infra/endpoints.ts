@@ -7,6 +7,9 @@ export const HAPROXY_PATHS = {
   health: "/healthz",
 } as const;
 
+/** RFC 8555's HTTP-01: where an ACME server fetches a token's key authorization, on port 80 of each name. */
+export const ACME_CHALLENGE_PATH = "/.well-known/acme-challenge/";
+
 /** Prometheus 2.x. */
 export const PROMETHEUS_PATHS = {
   /** 200 once it serves queries. */

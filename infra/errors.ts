@@ -206,3 +206,35 @@ export class LuaScriptMissingError extends CodedError {
     super(`${field}: ${path} cannot be read: put the script in templates/lua/ (scripts are code the repository keeps, like the error pages)`);
   }
 }
+
+/** The ACME server did not issue a certificate (down, refusing, a challenge it could not validate). */
+export class AcmeIssueFailedError extends CodedError {
+  readonly code = "ACME_ISSUE_FAILED";
+  constructor(readonly file: string, readonly directoryUrl: string, readonly reason: string) {
+    super(`${file}: ${directoryUrl} issued no certificate: ${reason}. The served certificate stays; the issuer retries with backoff (npm run certs -- status shows when)`);
+  }
+}
+
+/** A managed certificate's ACME settings cannot be used as they stand (an unset variable, an unreadable CA file). */
+export class AcmeSettingsError extends CodedError {
+  readonly code = "ACME_SETTINGS_INVALID";
+  constructor(readonly field: string, problem: string) {
+    super(`${field}: ${problem}`);
+  }
+}
+
+/** A certificate that must not be served: its key, names, dates or chain are wrong. Nothing was installed. */
+export class CertificateRefusedError extends CodedError {
+  readonly code = "CERTIFICATE_REFUSED";
+  constructor(readonly file: string, readonly problems: string[]) {
+    super(`${file}: not installed, the served certificate stays: ${problems.join("; ")}`);
+  }
+}
+
+/** HAProxy did not take a certificate through its runtime API ("set ssl cert" or "commit ssl cert"). */
+export class CertificateInstallFailedError extends CodedError {
+  readonly code = "CERTIFICATE_INSTALL_FAILED";
+  constructor(readonly file: string, readonly socket: string, readonly answer: string) {
+    super(`${file}: HAProxy at ${socket} did not take the certificate (${answer.trim().split("\n").join(" ")}); its transaction was aborted and the served certificate stays`);
+  }
+}

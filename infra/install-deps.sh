@@ -30,6 +30,8 @@ declare -A testing=(
   [socat]=socat
   # redis-benchmark, for the TCP benchmarks (redis-tools, like redis-cli).
   [redis-benchmark]=redis-tools
+  # Let's Encrypt's test ACME server: the certificate issuer's tests get certificates from it.
+  [pebble]=pebble
   # The CDKTF stack deployed for real (npm run containers): podman with runc, a Debian bootstrapper.
   [podman]=podman
   [runc]=runc

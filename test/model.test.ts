@@ -50,6 +50,7 @@ describe("defaults", () => {
       },
       frontends: [{ name: "web", binds: [{ address: "*", dualStack: false, port: 80, http2: true, strictSni: false }], defaultBackend: "app", inspectDelay: "5s", tcpKeepAlive: false, errorPages: [], httpsRedirect: false, conditions: {}, routes: [], routeTables: [], requestRules: [], responseRules: [], rateLimits: [] }],
       userlists: [],
+      certificates: [],
       lua: { scripts: [] },
       backends: [{
         name: "app",

@@ -9,6 +9,7 @@ import { durationProblem, parseDuration } from "../../haproxy/duration.ts";
 import { HAPROXY_ERROR_STATUSES } from "../../haproxy/statuses.ts";
 import { EnvName, FileName, NAME_PATTERN, Name, intIn, show } from "./names.ts";
 import { AgentCheck, HealthCheck, TCP_ONLY_CHECK_KINDS, checkKind } from "./checks.ts";
+import { ManagedCertificate } from "./certificates.ts";
 import { AcceptProxy, ClientCertificates, SEND_PROXY_VERSIONS, ServerTls, TlsSettings } from "./tls.ts";
 import { Condition, ForwardedHeaders, KEYED_RATE_LIMIT_COUNTERS, KeyedRateLimit, Route, RouteTable, Rule, SecurityHeaders, Userlist, routingIssues, ruleIssues } from "./routing.ts";
 
@@ -627,6 +628,11 @@ export const Topology = z
       })
       .prefault({}),
     backends: z.array(Backend).min(1, { error: "a topology needs at least one backend" }),
+    /**
+     * Certificates the stack obtains and renews itself (ACME), each installed as the file the binds
+     * name, at runtime: no reload. A bind's file that is not here is given (--certs-dir).
+     */
+    certificates: z.array(ManagedCertificate).default([]),
     monitoring: Monitoring.prefault({}),
     services: Services.prefault({}),
   })
@@ -744,7 +750,7 @@ function crossReferenceIssues(topology: Topology): PathIssue[] {
     duplicates(statuses, "error pages", (j) => ["frontends", i, "errorPages", j, "status"]);
   });
 
-  issues.push(...portCollisions(topology), ...httpOnlyInTcpMode(topology), ...modeMismatches(topology), ...tlsBindIssues(topology));
+  issues.push(...portCollisions(topology), ...httpOnlyInTcpMode(topology), ...modeMismatches(topology), ...tlsBindIssues(topology), ...managedCertificateIssues(topology));
 
   backends.forEach((backend, i) => {
     if (backend === undefined || backend === null) return;
@@ -794,6 +800,29 @@ function crossReferenceIssues(topology: Topology): PathIssue[] {
       });
     }
   });
+  return issues;
+}
+
+/**
+ * A managed certificate is served by a bind (else nothing would use it), once per file, and the
+ * ACME server can reach the stack over plain HTTP to fetch its challenges (HTTP-01).
+ */
+function managedCertificateIssues(topology: Topology): PathIssue[] {
+  const certificates = Array.isArray(topology.certificates) ? topology.certificates : [];
+  if (certificates.length === 0) return [];
+  const issues: PathIssue[] = [];
+  const frontends = Array.isArray(topology.frontends) ? topology.frontends : [];
+  const binds = frontends.flatMap((f) => (Array.isArray(f?.binds) ? f.binds : []));
+  const served = new Set(binds.flatMap((b) => (b ? bindCertificates(b) : [])));
+  const seen = new Set<string>();
+  certificates.forEach((certificate, i) => {
+    if (!certificate) return;
+    if (seen.has(certificate.file)) issues.push({ path: ["certificates", i, "file"], message: `${show(certificate.file)} is managed twice: one entry per file, with every name it needs` });
+    seen.add(certificate.file);
+    if (!served.has(certificate.file)) issues.push({ path: ["certificates", i, "file"], message: `no bind serves ${show(certificate.file)}: name it in a bind's tlsCertificate, or remove it` });
+  });
+  const answersChallenges = frontends.some((f) => f && (f.mode ?? topology.defaults?.mode) !== "tcp" && (Array.isArray(f.binds) ? f.binds : []).some((b) => b?.tlsCertificate === undefined));
+  if (!answersChallenges) issues.push({ path: ["certificates"], message: "HTTP-01 needs a plain HTTP bind where the ACME server fetches its challenges: add a bind without tlsCertificate to an HTTP frontend (port 80 in production)" });
   return issues;
 }
 

@@ -59,9 +59,18 @@ export function mapFileLines(table: RouteTable): string[] {
     .map((e) => `${e.key} ${e.backend}`);
 }
 
-/** Every route table's map file: what the config names, to be written beside it. */
-export function mapFiles(topology: Pick<Topology, "frontends">): MapFile[] {
-  return topology.frontends.flatMap((f) => f.routeTables.map((t) => ({ path: tableMapPath(f.name, t.name), content: mapFileLines(t).map((l) => `${l}\n`).join("") })));
+/**
+ * The ACME HTTP-01 tokens the issuer is answering: token → key authorization, added and deleted at
+ * runtime; on disk it starts empty (a challenge lives seconds, and a reload meanwhile only retries it).
+ */
+export const ACME_CHALLENGE_MAP = `${MAP_DIR}/acme-challenges.map`;
+
+/** Every map file the config names (the route tables', the ACME challenges'), to be written beside it. */
+export function mapFiles(topology: Pick<Topology, "frontends" | "certificates">): MapFile[] {
+  return [
+    ...topology.frontends.flatMap((f) => f.routeTables.map((t) => ({ path: tableMapPath(f.name, t.name), content: mapFileLines(t).map((l) => `${l}\n`).join("") }))),
+    ...(topology.certificates.length > 0 ? [{ path: ACME_CHALLENGE_MAP, content: "" }] : []),
+  ];
 }
 
 /** The anonymous ACL an action runs under: this route took the request. */

@@ -31,6 +31,8 @@ export const DOCKER_HOSTS = {
 /** Relative to the config file's directory (HAProxy's "default-path config"). */
 export const ERROR_PAGE_DIR = "errors";
 export const CERTIFICATE_DIR = "certs";
+/** How a bind's crt names a certificate file, which is also its name in the runtime API's "set ssl cert". */
+export const bindCertificatePath = (file: string) => `${CERTIFICATE_DIR}/${file}`;
 export const LUA_DIR = "lua";
 
 /** Where the Kubernetes pods hold haproxy.cfg and what sits beside it (a ConfigMap, the certificates' Secret). */

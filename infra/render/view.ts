@@ -4,10 +4,10 @@ import { bindCertificates, proxyMode, type Backend, type Bind, type Frontend, ty
 import { checkKind, type CheckStep, type HealthCheck } from "../model/checks.ts";
 import { isIP } from "node:net";
 import { parseDuration } from "../../haproxy/duration.ts";
-import { HAPROXY_PATHS } from "../endpoints.ts";
-import { backendRulesView, rateLimitTables, routingView, type RoutingView } from "./routing.ts";
+import { ACME_CHALLENGE_PATH, HAPROXY_PATHS } from "../endpoints.ts";
+import { ACME_CHALLENGE_MAP, backendRulesView, rateLimitTables, routingView, type RoutingView } from "./routing.ts";
 import { quote, quoteCheckText } from "./acls.ts";
-import { CERTIFICATE_DIR, CERTIFICATE_DIR_VARIABLE, ERROR_PAGE_DIR, certificateDirPath, LUA_DIR, LOCAL_ADDRESS, groupDnsName, haproxySockets, isContainerTarget, localNameServer, serverEndpoint, type RenderTarget } from "./targets.ts";
+import { CERTIFICATE_DIR, CERTIFICATE_DIR_VARIABLE, bindCertificatePath, ERROR_PAGE_DIR, certificateDirPath, LUA_DIR, LOCAL_ADDRESS, groupDnsName, haproxySockets, isContainerTarget, localNameServer, serverEndpoint, type RenderTarget } from "./targets.ts";
 
 export interface ConfigView {
   header: { topology: string; source: string; target: string };
@@ -75,6 +75,8 @@ export interface FrontendView {
   noOptions: string[];
   allowlist?: string;
   rateLimit?: { tableSize: number; window: string; requests: number; retryAfterSeconds: number };
+  /** The rule that answers ACME HTTP-01 challenges from their map, before anything else may refuse or redirect them. */
+  acmeChallengeRule?: string;
   /** The redirect rule's arguments for a request that did not come over TLS. */
   httpsRedirect?: string;
   /** The Strict-Transport-Security value, sent on answers over TLS. */
@@ -247,7 +249,7 @@ export function buildView(topology: Topology, target: RenderTarget, source: stri
       ...topology.backends.flatMap((b) => (b.discovery ? [groupResolvers(b.name, b.discovery, topology, target)] : [])),
     ],
     rings: topology.global.logs.flatMap((log, i) => (log.transport === "tcp" ? [{ name: ringName(i), format: log.format, server: log.target, ...LOG_RING }] : [])),
-    frontends: topology.frontends.map((f) => frontendView(f, topology.defaults, target)),
+    frontends: topology.frontends.map((f) => frontendView(f, topology.defaults, target, topology.certificates.length > 0)),
     monitoring: {
       bind: `${bindAddress(topology.monitoring.address, target)}:${topology.monitoring.port}`,
       metricsPath: topology.monitoring.metricsPath,
@@ -292,7 +294,7 @@ function bindLine(bind: Bind, mode: ProxyMode, target: RenderTarget): string {
   if (bind.acceptProxy) words.push("accept-proxy");
   const certificates = bindCertificates(bind);
   if (certificates.length) {
-    words.push("ssl", ...certificates.map((c) => `crt ${CERTIFICATE_DIR}/${c}`));
+    words.push("ssl", ...certificates.map((c) => `crt ${bindCertificatePath(c)}`));
     if (bind.strictSni) words.push("strict-sni");
     if (mode === "http" && bind.http2) words.push("alpn h2,http/1.1");
     if (bind.ciphers) words.push(`ciphers ${bind.ciphers}`);
@@ -337,7 +339,14 @@ export function hstsValue(hsts: Frontend["hsts"]): string | undefined {
 /** The ACL the allowlist's deny rule tests (the template names it too). */
 const ALLOWLIST_ACL = "allowlisted";
 
-function frontendView(frontend: Frontend, defaults: Topology["defaults"], target: RenderTarget): FrontendView {
+/**
+ * An ACME server's HTTP-01 request, answered with the key authorization the issuer put in the map
+ * for its token (at runtime: no reload); a token not in the map goes on like any request.
+ */
+const ACME_CHALLENGE_LOOKUP = `path,field(4,/),map(${ACME_CHALLENGE_MAP})`;
+const ACME_CHALLENGE_RULE = `return status 200 content-type text/plain lf-string "%[${ACME_CHALLENGE_LOOKUP}]" if { path_beg ${ACME_CHALLENGE_PATH} } { ${ACME_CHALLENGE_LOOKUP} -m found }`;
+
+function frontendView(frontend: Frontend, defaults: Topology["defaults"], target: RenderTarget, managesCertificates: boolean): FrontendView {
   const mode = proxyMode(frontend, defaults);
   const http = mode === "http";
   return {
@@ -356,6 +365,7 @@ function frontendView(frontend: Frontend, defaults: Topology["defaults"], target
     allowlist: frontend.allowlist?.join(" "),
     // A client over its limit may retry once a window has passed with no requests from it.
     rateLimit: frontend.rateLimit && { ...frontend.rateLimit, retryAfterSeconds: retryAfterSeconds(frontend.rateLimit) },
+    acmeChallengeRule: http && managesCertificates ? ACME_CHALLENGE_RULE : undefined,
     httpsRedirect: httpsRedirect(frontend),
     hsts: hstsValue(frontend.hsts),
     maxRequestBodyBytes: http && defaults.maxRequestBodyBytes > 0 ? defaults.maxRequestBodyBytes : undefined,

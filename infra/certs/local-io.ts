@@ -1,0 +1,90 @@
+// The issuer's I/O on the local stack: its HAProxy's admin socket, the run directory's certificate
+// files, its state file (certificates.json) and account keys, and the ACME server the topology
+// names (its URL and CA from the environment where the model says so).
+import { existsSync } from "node:fs";
+import { mkdir, readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { z } from "zod";
+import { readStateFile, stateFileText, type StateFileFormat } from "../../lib/state-file.ts";
+import { AcmeSettingsError } from "../errors.ts";
+import { writeFileAtomic } from "../files.ts";
+import { acmeDirectoryUrl, type ManagedCertificate } from "../model/certificates.ts";
+import type { Topology } from "../model/schema.ts";
+import { CERTIFICATE_DIR, haproxySockets, localTarget } from "../render/targets.ts";
+import { issueCertificate, newAccountKey } from "./acme.ts";
+import { bundlePem, installCertificate, mapChallengeResponder, servedCertificate } from "./haproxy-io.ts";
+import type { IssuanceRecord } from "./policy.ts";
+import type { CertificateIo } from "./renewer.ts";
+
+/** The issuer's record, in the run directory. */
+export const CERTIFICATES_STATE_FILE = "certificates.json";
+/** The ACME account keys, in the run directory. */
+const ACCOUNT_DIR = "acme";
+
+const Record = z.strictObject({
+  serial: z.string().optional(),
+  installedAt: z.string().optional(),
+  jitterDraw: z.number().min(0).max(1).optional(),
+  failures: z.number().int().min(0),
+  lastError: z.string().optional(),
+  nextAttemptAt: z.string().optional(),
+  renewals: z.strictObject({ succeeded: z.number().int().min(0), failed: z.number().int().min(0) }),
+});
+
+export const CERTIFICATES_STATE: StateFileFormat<{ certificates: Record<string, IssuanceRecord> }> = {
+  describes: "the certificate issuer's record",
+  version: 1,
+  validate: (document) => z.strictObject({ certificates: z.record(z.string(), Record) }).parse(document) as { certificates: Record<string, IssuanceRecord> },
+  fix: "delete it: the issuer then treats every served certificate as not its own and issues each again",
+};
+
+/** What the issuer needs from the ACME settings, resolved now: a missing variable or CA file is named by its field. */
+async function acmeAccess(certificate: ManagedCertificate, index: number, env: NodeJS.ProcessEnv) {
+  const field = `certificates[${index}].acme`;
+  const directoryUrl = acmeDirectoryUrl(certificate.acme, env);
+  if (!directoryUrl) throw new AcmeSettingsError(`${field}.directoryUrlFromEnv`, `the environment variable ${certificate.acme.directoryUrlFromEnv} is not set: export it to the ACME directory's URL`);
+  let caPem: string | undefined;
+  if (certificate.acme.caFileFromEnv !== undefined) {
+    const path = env[certificate.acme.caFileFromEnv];
+    if (!path) throw new AcmeSettingsError(`${field}.caFileFromEnv`, `the environment variable ${certificate.acme.caFileFromEnv} is not set: export it to the path of the ACME server's CA (PEM)`);
+    caPem = await readFile(path, "utf8").catch((error: Error) => {
+      throw new AcmeSettingsError(`${field}.caFileFromEnv`, `${path} (from ${certificate.acme.caFileFromEnv}) cannot be read: ${error.message}`);
+    });
+  }
+  return { directoryUrl, caPem };
+}
+
+/** The account key for a certificate's settings: made once (ECDSA P-256), kept in the run directory, mode 600. */
+async function accountKey(runDir: string, certificate: ManagedCertificate): Promise<string> {
+  const path = join(runDir, ACCOUNT_DIR, certificate.acme.accountKeyFile);
+  if (existsSync(path)) return readFile(path, "utf8");
+  await mkdir(join(runDir, ACCOUNT_DIR), { recursive: true, mode: 0o700 });
+  const key = await newAccountKey();
+  await writeFileAtomic(path, key, { mode: 0o600 });
+  return key;
+}
+
+export function localCertificateIo(runDir: string, topology: Topology, options: { env?: NodeJS.ProcessEnv; log?: (line: string) => void } = {}): CertificateIo {
+  const env = options.env ?? process.env;
+  const log = options.log ?? ((line: string) => console.log(line));
+  const admin = haproxySockets(topology.global, localTarget(runDir)).admin;
+  const stateFile = join(runDir, CERTIFICATES_STATE_FILE);
+  return {
+    now: () => new Date(),
+    random: Math.random,
+    served: (file) => servedCertificate(admin, file),
+    async issue(certificate) {
+      const index = topology.certificates.indexOf(certificate);
+      const { directoryUrl, caPem } = await acmeAccess(certificate, index, env);
+      return issueCertificate(certificate, { directoryUrl, ...(caPem !== undefined && { caPem }), accountKey: await accountKey(runDir, certificate), responder: mapChallengeResponder([admin]), log });
+    },
+    async install(file, bundle) {
+      await installCertificate([admin], file, bundle);
+      // The same certificate on disk, so that the next reload or restart serves it too.
+      await writeFileAtomic(join(runDir, CERTIFICATE_DIR, file), bundlePem(bundle), { mode: 0o600 });
+    },
+    readRecords: async () => (await readStateFile(stateFile, CERTIFICATES_STATE))?.certificates ?? {},
+    writeRecords: (certificates) => writeFileAtomic(stateFile, stateFileText(CERTIFICATES_STATE, { certificates })),
+    log,
+  };
+}

@@ -1,0 +1,103 @@
+// When a managed certificate is (re)issued, how long a failed attempt waits, and whether a
+// certificate may be installed: pure functions of the facts, the model and the clock.
+import { X509Certificate, createPrivateKey } from "node:crypto";
+import { normalizeSerial } from "../../haproxy/ssl-cert.ts";
+import type { ManagedCertificate } from "../model/certificates.ts";
+
+/** What the stack knows of a certificate it serves (from HAProxy's "show ssl cert"). */
+export interface CertificateFacts {
+  serial: string;
+  notBefore: Date;
+  notAfter: Date;
+  names: string[];
+}
+
+/** What the issuer recorded for one certificate file (certificates.json in the state directory). */
+export interface IssuanceRecord {
+  /** The serial the stack last installed; another one served means someone else's (a placeholder, a hand edit). */
+  serial?: string;
+  installedAt?: string;
+  /** A draw in [0, 1) made once per installed certificate: its renewal's jitter, stable across restarts. */
+  jitterDraw?: number;
+  /** Attempts failed in a row since the last success. */
+  failures: number;
+  lastError?: string;
+  /** No attempt before this (ISO time): the backoff after a failure. */
+  nextAttemptAt?: string;
+  /** Outcomes since the record began, for the sidecar's counters. */
+  renewals: { succeeded: number; failed: number };
+}
+
+export const emptyRecord = (): IssuanceRecord => ({ failures: 0, renewals: { succeeded: 0, failed: 0 } });
+
+/** When a certificate is renewed: when `renewWhenLeft` (plus up to `jitter`) of its lifetime is left. */
+export function renewalAt(facts: Pick<CertificateFacts, "notBefore" | "notAfter">, certificate: Pick<ManagedCertificate, "renewWhenLeft" | "jitter">, jitterDraw: number): Date {
+  const lifetime = facts.notAfter.getTime() - facts.notBefore.getTime();
+  return new Date(facts.notAfter.getTime() - lifetime * (certificate.renewWhenLeft + certificate.jitter * jitterDraw));
+}
+
+/** Why the certificate must be issued now, or undefined when the served one stands. */
+export function issueReason(certificate: ManagedCertificate, served: CertificateFacts | undefined, record: IssuanceRecord, now: Date): string | undefined {
+  if (served === undefined) return "HAProxy serves no certificate for this file";
+  if (record.serial !== served.serial) return `the served certificate (serial ${served.serial}) is not one the stack obtained: a placeholder or a hand-installed one`;
+  const missing = certificate.names.filter((n) => !served.names.includes(n));
+  if (missing.length) return `the served certificate lacks ${missing.join(", ")}`;
+  const at = renewalAt(served, certificate, record.jitterDraw ?? 0);
+  if (now >= at) return `${Math.round(certificate.renewWhenLeft * 100)} % of its lifetime is left (renewal due ${at.toISOString()})`;
+  return undefined;
+}
+
+/** Backoff after `failures` failed attempts in a row: 30 s, doubling, at most 6 hours (ACME servers rate-limit failed validations). */
+export function retryDelayMs(failures: number): number {
+  return Math.min(30_000 * 2 ** Math.max(0, failures - 1), 6 * 3600_000);
+}
+
+/** A certificate chain and its key as issued: leaf first, then the intermediates. */
+export interface CertificateBundle {
+  chain: string[];
+  key: string;
+}
+
+/** Splits PEM text into its certificates, in order. */
+export const pemCertificates = (pem: string): string[] => pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+
+/**
+ * Why a certificate must not be installed, each said so that a person can act on it; [] when it
+ * may. Checks what a client would otherwise find out: the key, the names, the dates, the chain.
+ */
+export function certificateProblems(bundle: CertificateBundle, names: readonly string[], now: Date): string[] {
+  if (bundle.chain.length === 0) return ["no certificate in the bundle"];
+  let certificates: X509Certificate[];
+  try {
+    certificates = bundle.chain.map((pem) => new X509Certificate(pem));
+  } catch (error) {
+    return [`a certificate of the chain does not parse: ${(error as Error).message}`];
+  }
+  const problems: string[] = [];
+  const leaf = certificates[0]!;
+  try {
+    if (!leaf.checkPrivateKey(createPrivateKey(bundle.key))) problems.push("the key does not match the certificate");
+  } catch (error) {
+    problems.push(`the key does not parse: ${(error as Error).message}`);
+  }
+  const lacking = names.filter((name) => leaf.checkHost(name, { wildcards: true, subject: "never" }) === undefined);
+  if (lacking.length) problems.push(`the certificate lacks ${lacking.join(", ")}`);
+  if (now.getTime() >= new Date(leaf.validTo).getTime()) problems.push(`the certificate expired on ${new Date(leaf.validTo).toISOString()}`);
+  if (now.getTime() < new Date(leaf.validFrom).getTime()) problems.push(`the certificate is not valid before ${new Date(leaf.validFrom).toISOString()}`);
+  for (let i = 0; i + 1 < certificates.length; i++) {
+    const [child, parent] = [certificates[i]!, certificates[i + 1]!];
+    if (!child.checkIssued(parent) || !child.verify(parent.publicKey)) problems.push(`the chain is broken: certificate ${i + 1} (${child.subject.replace(/\n/g, ", ")}) is not signed by the next one (${parent.subject.replace(/\n/g, ", ")})`);
+  }
+  return problems;
+}
+
+/** Facts of a PEM certificate, in HAProxy's spelling (serial upper-case hexadecimal). */
+export function certificateFacts(pem: string): CertificateFacts {
+  const x = new X509Certificate(pem);
+  return {
+    serial: normalizeSerial(x.serialNumber),
+    notBefore: new Date(x.validFrom),
+    notAfter: new Date(x.validTo),
+    names: (x.subjectAltName ?? "").split(", ").filter((n) => n.startsWith("DNS:")).map((n) => n.slice(4)),
+  };
+}
