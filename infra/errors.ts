@@ -238,3 +238,11 @@ export class CertificateInstallFailedError extends CodedError {
     super(`${file}: HAProxy at ${socket} did not take the certificate (${answer.trim().split("\n").join(" ")}); its transaction was aborted and the served certificate stays`);
   }
 }
+
+/** Another issuer pass (the supervised issuer, or npm run certs -- renew) holds the run directory's certificates. */
+export class IssuerBusyError extends CodedError {
+  readonly code = "ISSUER_BUSY";
+  constructor(readonly holder: number) {
+    super(`another certificate pass (pid ${holder}) is running: wait for it (seconds), then run the command again`);
+  }
+}

@@ -17,7 +17,9 @@ import { pemCertificates } from "../infra/certs/policy.ts";
 import { CERTIFICATES_STATE_FILE, localCertificateIo } from "../infra/certs/local-io.ts";
 import { runtimeCommand } from "../haproxy/runtime-api.ts";
 import { parseShowProc } from "../haproxy/master-cli.ts";
-import { startTopologyStack, type TestStack } from "./support/stack.ts";
+import { stopProcessGroup } from "../infra/runtime/processes.ts";
+import { eventually, startTopologyStack, type TestStack } from "./support/stack.ts";
+import { runCli } from "./support/run-cli.ts";
 import { startPebble, type Pebble } from "./support/pebble.ts";
 
 /** The certificate the TLS port shows to a client asking for `name`. */
@@ -36,73 +38,92 @@ describe("certificates from a real ACME server (pebble), installed without a rel
   let topology: Topology;
   let pebble: Pebble;
   let running: TestStack;
-  let env: NodeJS.ProcessEnv;
-  const logs: string[] = [];
+  let workersAtStart: number[];
+  const env = () => ({ ...process.env, LB_ACME_DIRECTORY: pebble.directoryUrl, LB_ACME_CA: pebble.caFile });
   const tlsPort = () => topology.frontends[0]!.binds.find((b) => b.tlsCertificate !== undefined)!.port;
   const plainPort = () => topology.frontends[0]!.binds.find((b) => b.tlsCertificate === undefined)!.port;
   const workers = async () => parseShowProc(await runtimeCommand({ path: running.stack.plan.sockets.master }, "show proc")).workers.map((w) => w.pid);
-  const io = () => localCertificateIo(running.runDir, topology, { env, log: (l) => logs.push(l) });
+  const certs = (...args: string[]) => runCli("infra/certs/cli.ts", [...args, "--run-dir", running.runDir], { env: env() });
+  const record = () => JSON.parse(readFileSync(join(running.runDir, CERTIFICATES_STATE_FILE), "utf8")).certificates["shop.pem"];
 
   beforeAll(async () => {
     topology = parseTopology(await withFreePorts(acmeExample));
     pebble = await startPebble(plainPort());
-    env = { LB_ACME_DIRECTORY: pebble.directoryUrl, LB_ACME_CA: pebble.caFile };
-    running = await startTopologyStack(topology);
+    // The stack's issuer reads the ACME server's URL and CA from the environment it is started in.
+    const saved = { ...process.env };
+    Object.assign(process.env, { LB_ACME_DIRECTORY: pebble.directoryUrl, LB_ACME_CA: pebble.caFile });
+    try {
+      running = await startTopologyStack(topology);
+    } finally {
+      for (const key of ["LB_ACME_DIRECTORY", "LB_ACME_CA"]) if (saved[key] === undefined) delete process.env[key];
+    }
+    workersAtStart = await workers();
   }, 60_000);
   afterAll(async () => {
     await running?.cleanup();
     await pebble?.close();
   });
 
-  it("before issuance the bind serves the placeholder the stack made (the development CA's)", async () => {
-    const served = await servedTo(tlsPort(), "shop.lb.test");
-    assert.match(served.issuer, /lb-stack development CA/);
-  });
-
-  it("issues through HTTP-01 answered by HAProxy, installs at runtime: the new certificate served, the same worker, the file on disk", async () => {
-    const before = await workers();
-    const outcomes = await renewDue(topology, io());
-    assert.equal(outcomes.length, 1);
-    const outcome = outcomes[0]!;
-    assert.equal(outcome.action, "installed", JSON.stringify(outcome) + "\n" + logs.join("\n"));
+  it("the stack's issuer replaces the development placeholder with a certificate from pebble within seconds: HTTP-01 answered by HAProxy, no reload", async () => {
+    assert.ok(await eventually(async () => !/development/.test((await servedTo(tlsPort(), "shop.lb.test")).issuer), 15_000), "pebble's certificate served within 15 s");
     const served = await servedTo(tlsPort(), "www.shop.lb.test");
-    assert.equal(served.serialNumber.replace(/^0+/, ""), outcome.action === "installed" ? outcome.serial : "");
-    assert.doesNotMatch(served.issuer, /development/);
     assert.ok(served.checkHost("shop.lb.test") && served.checkHost("www.shop.lb.test"));
     // The chain written beside it leads from the served leaf to pebble's root.
     const chain = pemCertificates(readFileSync(join(running.runDir, "certs", "shop.pem"), "utf8")).map((pem) => new X509Certificate(pem));
     const root = new X509Certificate(await pebble.issuingRoot());
+    assert.equal(chain[0]!.serialNumber, served.serialNumber, "the file on disk is the served certificate");
     assert.ok(chain.length >= 2 && served.verify(chain[1]!.publicKey) && chain.at(-1)!.verify(root.publicKey), "the chain leads to pebble's root");
-    assert.deepEqual(await workers(), before, "no reload: the same worker");
-    const onDisk = new X509Certificate(readFileSync(join(running.runDir, "certs", "shop.pem"), "utf8"));
-    assert.equal(onDisk.serialNumber, served.serialNumber, "the file on disk is the served certificate");
+    assert.deepEqual(await workers(), workersAtStart, "no reload: the same worker");
     assert.equal(await runtimeCommand({ path: running.stack.plan.sockets.admin }, "show map maps/acme-challenges.map"), "", "the challenge tokens removed after");
+    assert.equal(record().serial, served.serialNumber.replace(/^0+/, ""));
+    // From here the test drives the passes itself: the supervised issuer stops.
+    await stopProcessGroup(running.stack.processes.find((p) => p.spec.name === "issuer")!.pid);
   });
 
-  it("a second pass keeps it: not due for renewal", async () => {
-    const [outcome] = await renewDue(topology, io());
+  it("npm run certs -- status shows what HAProxy serves, its source and its next renewal", async () => {
+    const status = await certs("status", "--json");
+    assert.equal(status.code, 0, status.stderr);
+    const [row] = JSON.parse(status.stdout);
+    assert.equal(row.file, "shop.pem");
+    assert.equal(row.source, "acme");
+    assert.deepEqual(row.names, ["shop.lb.test", "www.shop.lb.test"]);
+    assert.match(row.issuer, /Pebble Intermediate/);
+    assert.ok(new Date(row.renewal).getTime() > Date.now(), row.renewal);
+    assert.match((await certs("status")).stdout, /^shop\.pem +shop\.lb\.test www\.shop\.lb\.test +.*Pebble.* acme /m);
+  });
+
+  it("a pass keeps a certificate that is not due", async () => {
+    const [outcome] = await renewDue(topology, localCertificateIo(running.runDir, topology, { env: env(), log: () => {} }));
     assert.equal(outcome!.action, "kept");
   });
 
-  it("the ACME server down: the served certificate stays, the failure is recorded with a backoff; back up, a renewal installs a new one", async () => {
+  it("the ACME server down: renew fails, the served certificate stays, the failure recorded with a backoff; back up, renew installs a new one", async () => {
     const servedBefore = (await servedTo(tlsPort(), "shop.lb.test")).serialNumber;
     await pebble.stop();
-    const [failed] = await renewDue(topology, io(), { force: ["shop.pem"] });
-    assert.equal(failed!.action, "failed");
-    assert.match(failed!.action === "failed" ? failed!.error : "", /^shop\.pem: https:\/\/127\.0\.0\.1:\d+\/dir issued no certificate: .*ECONNREFUSED/);
+    const failed = await certs("renew");
+    assert.equal(failed.code, 1, failed.stdout + failed.stderr);
+    assert.match(failed.stdout, /^shop\.pem: failed, the served certificate stays; next attempt after \S+: shop\.pem: https:\/\/127\.0\.0\.1:\d+\/dir issued no certificate: cannot reach it: connect ECONNREFUSED/m);
     assert.equal((await servedTo(tlsPort(), "shop.lb.test")).serialNumber, servedBefore);
-    const record = JSON.parse(readFileSync(join(running.runDir, CERTIFICATES_STATE_FILE), "utf8")).certificates["shop.pem"];
-    assert.equal(record.failures, 1);
-    assert.ok(new Date(record.nextAttemptAt).getTime() > Date.now());
-    // Not forced: the backoff holds the next attempt.
-    const [waiting] = await renewDue(topology, { ...io(), served: async () => undefined });
+    assert.equal(record().failures, 1);
+    assert.ok(new Date(record().nextAttemptAt).getTime() > Date.now());
+    // Not forced, a due certificate waits for its backoff.
+    const [waiting] = await renewDue(topology, { ...localCertificateIo(running.runDir, topology, { env: env(), log: () => {} }), served: async () => undefined });
     assert.equal(waiting!.action, "waiting");
 
     await pebble.start();
-    const [renewed] = await renewDue(topology, io(), { force: ["shop.pem"] });
-    assert.equal(renewed!.action, "installed", JSON.stringify(renewed));
+    const renewed = await certs("renew", "shop.pem");
+    assert.equal(renewed.code, 0, renewed.stdout + renewed.stderr);
+    assert.match(renewed.stdout, /^shop\.pem: installed serial [0-9A-F]+, valid until /m);
     assert.notEqual((await servedTo(tlsPort(), "shop.lb.test")).serialNumber, servedBefore);
-    const after = JSON.parse(readFileSync(join(running.runDir, CERTIFICATES_STATE_FILE), "utf8")).certificates["shop.pem"];
-    assert.deepEqual([after.failures, after.renewals], [0, { succeeded: 2, failed: 1 }]);
+    assert.deepEqual([record().failures, record().renewals], [0, { succeeded: 2, failed: 1 }]);
+  });
+
+  it("npm run certs refuses what it cannot do, naming it", async () => {
+    const unknown = await certs("renew", "other.pem");
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /^error USAGE: "other\.pem" is not a managed certificate: use one of shop\.pem$/m);
+    const notRunning = await runCli("infra/certs/cli.ts", ["status", "--run-dir", join(running.runDir, "nothing")]);
+    assert.equal(notRunning.code, 1);
+    assert.match(notRunning.stderr, /^error STACK_NOT_RUNNING: no stack is running from /m);
   });
 });

@@ -2,12 +2,13 @@
 // files, its state file (certificates.json) and account keys, and the ACME server the topology
 // names (its URL and CA from the environment where the model says so).
 import { existsSync } from "node:fs";
-import { mkdir, readFile } from "node:fs/promises";
+import { mkdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { z } from "zod";
 import { readStateFile, stateFileText, type StateFileFormat } from "../../lib/state-file.ts";
-import { AcmeSettingsError } from "../errors.ts";
-import { writeFileAtomic } from "../files.ts";
+import { AcmeSettingsError, IssuerBusyError } from "../errors.ts";
+import { createFileExclusive, writeFileAtomic } from "../files.ts";
+import { isAlive } from "../runtime/processes.ts";
 import { acmeDirectoryUrl, type ManagedCertificate } from "../model/certificates.ts";
 import type { Topology } from "../model/schema.ts";
 import { CERTIFICATE_DIR, haproxySockets, localTarget } from "../render/targets.ts";
@@ -18,6 +19,8 @@ import type { CertificateIo } from "./renewer.ts";
 
 /** The issuer's record, in the run directory. */
 export const CERTIFICATES_STATE_FILE = "certificates.json";
+/** Held during a pass: the issuer's loop and npm run certs -- renew never issue at once. */
+const LOCK_FILE = "certificates.lock";
 /** The ACME account keys, in the run directory. */
 const ACCOUNT_DIR = "acme";
 
@@ -87,4 +90,25 @@ export function localCertificateIo(runDir: string, topology: Topology, options: 
     writeRecords: (certificates) => writeFileAtomic(stateFile, stateFileText(CERTIFICATES_STATE, { certificates })),
     log,
   };
+}
+
+/**
+ * Runs `pass` holding the issuer's lock (a file with the holder's pid): a second pass at the same
+ * time is refused with IssuerBusyError; a lock whose holder died is taken over.
+ */
+export async function withIssuerLock<T>(runDir: string, pass: () => Promise<T>): Promise<T> {
+  const path = join(runDir, LOCK_FILE);
+  try {
+    await createFileExclusive(path, `${process.pid}\n`);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+    const holder = Number((await readFile(path, "utf8").catch(() => "")).trim());
+    if (Number.isInteger(holder) && holder > 0 && isAlive(holder)) throw new IssuerBusyError(holder);
+    await writeFileAtomic(path, `${process.pid}\n`);
+  }
+  try {
+    return await pass();
+  } finally {
+    await rm(path, { force: true });
+  }
 }

@@ -39,7 +39,8 @@ export function certificateFiles(topology: Topology): TlsFile[] {
 
 /** A certificate directory that was given must hold every file the topology names (CERTIFICATE_MISSING). */
 export function assertCertificatesPresent(topology: Topology, certsDir: string): void {
-  const missing = certificateFiles(topology).filter((file) => !existsSync(join(certsDir, file.name)));
+  const managed = new Set(topology.certificates.map((c) => c.file));
+  const missing = certificateFiles(topology).filter((file) => !managed.has(file.name) && !existsSync(join(certsDir, file.name)));
   if (missing.length === 0) return;
   throw new CertificateMissingError(certsDir, missing.map((f) => f.name), missing.flatMap((f) => f.fields));
 }

@@ -40,13 +40,20 @@ export async function provisionCertificates(runDir: string, topology: Topology, 
   const result: ProvisionedCertificates = { dir, given: [], generated: [] };
   if (files.length === 0) return result;
   await mkdir(dir, { recursive: true, mode: 0o700 });
+  // A managed certificate is the issuer's: a stand-in until it installs one (kept across runs once it has).
+  const managed = new Set(topology.certificates.map((c) => c.file));
   if (certsDir !== undefined) {
     assertCertificatesPresent(topology, certsDir);
-    for (const { name } of files) {
+    for (const { name } of files.filter((f) => !managed.has(f.name))) {
       await copyFile(join(certsDir, name), join(dir, name));
       await chmod(join(dir, name), 0o600);
       result.given.push(name);
     }
+    for (const name of managed) {
+      if (!existsSync(join(dir, name))) await issueDevCertificate(await ensureDevCa(runDir), join(dir, name));
+      result.generated.push(name);
+    }
+    if (managed.size) result.devCaFile = join(runDir, DEV_CA_FILE);
     return result;
   }
   // Without a directory: what is there stays (a certificate given at start, or one made before).

@@ -36,7 +36,7 @@ export const DASHBOARD_FILE = "grafana-dashboard.json";
 export const ASSERTIONS_FILE = "verify.json";
 
 /** "web": the servers HAProxy sends to (the web app, and the Redis, PostgreSQL and TLS servers of a data topology). */
-export type ComponentKind = "web" | "dns" | "haproxy" | "sidecar" | "prometheus" | "alertmanager";
+export type ComponentKind = "web" | "dns" | "haproxy" | "sidecar" | "issuer" | "prometheus" | "alertmanager";
 
 /** The name server's records (a hosts file dnsmasq re-reads on SIGHUP), in the run directory. */
 export const DNS_HOSTS_FILE = "dns.hosts";
@@ -122,6 +122,7 @@ export function declareLocalStack(topology: Topology, options: LocalStackOptions
     ...dnsComponents(topology, runDir, logs),
     haproxyComponent(topology, sockets, runDir, logs),
     ...(options.sidecar ? [sidecarComponent(topology, sockets, runDir, logs)] : []),
+    ...(topology.certificates.length > 0 ? [issuerComponent(runDir, logs)] : []),
     alertmanagerComponent(topology, runDir, logs, options.env ?? process.env),
     prometheusComponent(topology, target, logs, { sidecar: options.sidecar, source }),
   ].map((c) => ({ ...c, env: { ...c.env, [RUN_DIR_MARKER]: runDir } }));
@@ -369,6 +370,29 @@ function haproxyComponent(topology: Topology, sockets: HaproxySockets, runDir: s
     configFiles: [], // haproxy.cfg has its own path through apply: validated, reloaded, never restarted
   };
 }
+
+/**
+ * The certificate issuer (npm run certs -- run): obtains and renews the managed certificates and
+ * installs them in HAProxy at runtime. Started after HAProxy, whose placeholder it replaces; the
+ * ACME settings it reads from the environment are the stack's (LB_ACME_DIRECTORY and the like).
+ */
+function issuerComponent(runDir: string, logs: string): LocalComponent {
+  return {
+    kind: "issuer",
+    name: "issuer",
+    command: process.execPath,
+    args: ["--import", "tsx", join(REPO_ROOT, "infra/certs/cli.ts"), "run", "--run-dir", runDir, "--every", ISSUER_PASS_EVERY],
+    cwd: REPO_ROOT,
+    logFile: join(logs, "issuer.log"),
+    ports: [],
+    debianPackage: "nodejs",
+    url: join(logs, "issuer.log"),
+    configFiles: [],
+  };
+}
+
+/** How often the issuer looks at the certificates: a renewal is due days ahead, a failed attempt backs off from 30 s. */
+const ISSUER_PASS_EVERY = "30s";
 
 function sidecarComponent(topology: Topology, sockets: HaproxySockets, runDir: string, logs: string): LocalComponent {
   const { port } = topology.services.sidecar;

@@ -1,0 +1,117 @@
+// npm run certs -- status | renew [FILE] | run [--every DURATION]   [--run-dir DIR] [--json]
+// The running local stack's certificates: what each bind serves (from HAProxy), renewal now, or
+// the issuer's loop (run by the stack's supervisor when the topology manages certificates).
+import { join, resolve } from "node:path";
+import { parseCliArgs, runMain } from "../../lib/cli.ts";
+import { UsageError } from "../../lib/errors.ts";
+import { formatTable } from "../../lib/text-table.ts";
+import { durationProblem, parseDuration } from "../../haproxy/duration.ts";
+import { readApplied } from "../runtime/applied.ts";
+import { StackNotRunningError } from "../errors.ts";
+import { REPO_ROOT } from "../repo.ts";
+import { bindCertificates, type Topology } from "../model/schema.ts";
+import { localCertificateIo, withIssuerLock } from "./local-io.ts";
+import { renewDue, type RenewalOutcome } from "./renewer.ts";
+import { certificateStatuses, type CertificateStatus } from "./status.ts";
+
+const USAGE = `usage: npm run certs -- COMMAND [--run-dir DIR] [--json]
+
+  status            every certificate the binds serve, as HAProxy serves it: names, issuer,
+                    serial, expiry, source (acme, given, development) and the next renewal
+  renew [FILE]      obtain and install a managed certificate now (every one without FILE)
+  run               the issuer: renews what is due, every --every (default 1m), until stopped
+  --every DURATION  how often run looks (e.g. 30s, 5m)
+  --run-dir DIR     the running local stack (default .run)
+  --json            print the result as JSON
+
+Certificates are installed through HAProxy's runtime API: no reload, connections keep theirs.`;
+
+export function describeStatuses(statuses: readonly CertificateStatus[]): string {
+  if (statuses.length === 0) return "no bind serves a certificate\n";
+  const rows = statuses.map((s) => [s.file, s.names.join(" "), s.issuer, s.serial, s.notAfter ?? "", s.source, s.renewal ?? "", s.failures ? `${s.failures} failed: ${s.lastError}` : ""]);
+  return `${formatTable([["file", "names", "issuer", "serial", "not after", "source", "next renewal", "trouble"], ...rows])}\n`;
+}
+
+export function describeOutcomes(outcomes: readonly RenewalOutcome[]): string {
+  return outcomes
+    .map((o) => {
+      switch (o.action) {
+        case "kept": return `${o.file}: kept (not due)`;
+        case "waiting": return `${o.file}: waiting until ${o.nextAttemptAt}: ${o.reason}`;
+        case "installed": return `${o.file}: installed serial ${o.serial}, valid until ${o.notAfter} (${o.reason})`;
+        case "failed": return `${o.file}: failed, the served certificate stays; next attempt after ${o.nextAttemptAt}: ${o.error}`;
+      }
+    })
+    .map((line) => `${line}\n`)
+    .join("");
+}
+
+async function runningTopology(runDir: string, command: string): Promise<Topology> {
+  const applied = await readApplied(runDir);
+  if (!applied) throw new StackNotRunningError(runDir, `npm run certs -- ${command} works on the local stack`);
+  return applied.topology;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseCliArgs(argv, { "run-dir": { type: "string", default: join(REPO_ROOT, ".run") }, every: { type: "string", default: "1m" }, json: { type: "boolean", default: false } }, USAGE, true);
+  const [command, ...rest] = positionals;
+  const runDir = resolve(values["run-dir"]);
+  const print = (value: unknown, text: string) => process.stdout.write(values.json ? `${JSON.stringify(value, null, 2)}\n` : text);
+  switch (command) {
+    case "status": {
+      if (rest.length) throw new UsageError(`status takes no argument\n${USAGE}`);
+      const topology = await runningTopology(runDir, "status");
+      const io = localCertificateIo(runDir, topology);
+      const files = [...new Set(topology.frontends.flatMap((f) => f.binds.flatMap(bindCertificates)))];
+      const served = new Map(await Promise.all(files.map(async (file) => [file, await io.served(file)] as const)));
+      const statuses = certificateStatuses(topology, served, await io.readRecords(), io.now());
+      print(statuses, describeStatuses(statuses));
+      return 0;
+    }
+    case "renew": {
+      if (rest.length > 1) throw new UsageError(`renew takes at most one file\n${USAGE}`);
+      const topology = await runningTopology(runDir, "renew");
+      const managed = topology.certificates.map((c) => c.file);
+      if (managed.length === 0) throw new UsageError(`the running topology manages no certificate (its certificates list is empty): nothing to renew`);
+      if (rest[0] !== undefined && !managed.includes(rest[0])) throw new UsageError(`${JSON.stringify(rest[0])} is not a managed certificate: use one of ${managed.join(", ")}`);
+      const io = localCertificateIo(runDir, topology, { log: (line) => process.stderr.write(`certs: ${line}\n`) });
+      const outcomes = await withIssuerLock(runDir, () => renewDue(topology, io, { force: rest[0] !== undefined ? [rest[0]] : managed }));
+      print(outcomes, describeOutcomes(outcomes));
+      return outcomes.some((o) => o.action === "failed") ? 1 : 0;
+    }
+    case "run": {
+      if (rest.length) throw new UsageError(`run takes no argument\n${USAGE}`);
+      const problem = durationProblem(values.every);
+      if (problem !== undefined) throw new UsageError(`--every ${JSON.stringify(values.every)}: ${problem}\n${USAGE}`);
+      return runIssuer(runDir, parseDuration(values.every));
+    }
+    default:
+      throw new UsageError(`${command === undefined ? "give a command" : `${JSON.stringify(command)} is not a command`}\n${USAGE}`);
+  }
+}
+
+/** The issuer's loop: a pass at start and every `everyMs`, until SIGTERM or SIGINT (after the pass in flight). */
+async function runIssuer(runDir: string, everyMs: number): Promise<number> {
+  let stopping = false;
+  let wake: () => void = () => {};
+  for (const signal of ["SIGTERM", "SIGINT"] as const) process.on(signal, () => ((stopping = true), wake()));
+  const log = (line: string) => process.stdout.write(`${new Date().toISOString()} ${line}\n`);
+  while (!stopping) {
+    try {
+      // The running topology, read each pass: an apply may have changed the certificates.
+      const topology = await runningTopology(runDir, "run");
+      const outcomes = await withIssuerLock(runDir, () => renewDue(topology, localCertificateIo(runDir, topology, { log })));
+      for (const outcome of outcomes) if (outcome.action !== "kept") log(describeOutcomes([outcome]).trim());
+    } catch (error) {
+      // A pass that cannot run (HAProxy restarting, the state file unreadable) is said, and the next one tries again.
+      log(`pass failed: ${(error as Error).message}`);
+    }
+    await new Promise<void>((done) => {
+      const timer = setTimeout(done, everyMs);
+      wake = () => (clearTimeout(timer), done());
+    });
+  }
+  return 0;
+}
+
+runMain(main);
