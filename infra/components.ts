@@ -28,6 +28,8 @@ export interface SidecarPaths {
   /** The local supervisor's record of the components. */
   componentsFile?: string;
   expectedFile: string;
+  /** The certificate issuer's record, where an issuer runs beside HAProxy (the local stack). */
+  certificatesFile?: string;
 }
 
 /** The sidecar's arguments for a topology, as every target runs it. */
@@ -42,5 +44,6 @@ export function sidecarArguments(topology: Topology, paths: SidecarPaths): strin
     ...(paths.componentsFile ? ["--components-file", paths.componentsFile] : []),
     "--expected-file", paths.expectedFile,
     "--distribution-window", distributionWindow,
+    ...(paths.certificatesFile ? ["--certificates-file", paths.certificatesFile] : []),
   ];
 }

@@ -2,6 +2,7 @@
 import { parseCliArgs, runMain } from "../lib/cli.ts";
 import { PortInUseError, UsageError } from "../lib/errors.ts";
 import { describeEndpoint, parseEndpoint, runtimeCommand } from "../haproxy/runtime-api.ts";
+import { parseShowSslCert, parseSslCertList, type ServedCertificate } from "../haproxy/ssl-cert.ts";
 import { createMetricsServer } from "./http.ts";
 import { StatsPoller } from "./poller.ts";
 import { SelfMetrics } from "./self-metrics.ts";
@@ -10,7 +11,7 @@ import { SIDECAR_PATHS } from "./endpoints.ts";
 import { DistributionCheck } from "./distribution-check.ts";
 
 const USAGE = `usage: npm run sidecar -- --stats-socket PATH|HOST:PORT [--listen [HOST:]PORT] [--interval 2s] [--timeout 1s] [--assertions-file FILE] [--apply-history FILE] [--components-file FILE]
-                          [--expected-file FILE] [--distribution-window 30s]
+                          [--expected-file FILE] [--distribution-window 30s] [--certificates-file FILE]
 
   --stats-socket     HAProxy's admin socket: a unix socket path, or host:port
   --listen           where /metrics and /healthz are served (default 127.0.0.1:9101)
@@ -21,7 +22,16 @@ const USAGE = `usage: npm run sidecar -- --stats-socket PATH|HOST:PORT [--listen
   --components-file  the local runtime's stack.json, exported as haproxy_sidecar_component_up, _component_restarts_total
   --expected-file    the topology's weights (written by npm start and apply): the continuous distribution check
                      and drift (haproxy_sidecar_server_share_*, _backend_distribution_skew, _topology_drift)
-  --distribution-window  how far back the distribution check measures shares (default 30s)`;
+  --distribution-window  how far back the distribution check measures shares (default 30s)
+  --certificates-file    the certificate issuer's record (certificates.json): its renewals, exported beside
+                     what HAProxy serves (haproxy_sidecar_certificate_*)`;
+
+/** Every certificate HAProxy serves: the list, then each file's details. */
+async function servedCertificates(api: (command: string) => Promise<string>): Promise<ServedCertificate[]> {
+  const files = parseSslCertList(await api("show ssl cert"));
+  const served = await Promise.all(files.map(async (file) => parseShowSslCert(await api(`show ssl cert ${file}`), file)));
+  return served.filter((c): c is ServedCertificate => c !== undefined);
+}
 
 const log = (line: string) => process.stderr.write(`${new Date().toISOString()} sidecar: ${line}\n`);
 
@@ -38,6 +48,7 @@ async function main(argv: string[]): Promise<void> {
       "components-file": { type: "string" },
       "expected-file": { type: "string" },
       "distribution-window": { type: "string", default: "30s" },
+      "certificates-file": { type: "string" },
     },
     USAGE,
   );
@@ -55,6 +66,7 @@ async function main(argv: string[]): Promise<void> {
     applyHistoryFile: values["apply-history"],
     componentsFile: values["components-file"],
     distribution: distribution && (() => distribution.latest()),
+    certificates: { served: () => servedCertificates((command) => runtimeCommand(endpoint, command, { timeoutMs })), recordsFile: values["certificates-file"], log },
     log,
   });
   const poller = new StatsPoller({

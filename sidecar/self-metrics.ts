@@ -5,6 +5,7 @@ import { Counter, Gauge, Registry, collectDefaultMetrics } from "prom-client";
 import { parseStateFile, type StateFileFormat } from "../lib/state-file.ts";
 import { parseComponentStatuses, type ComponentStatus } from "./component-status.ts";
 import type { DistributionState } from "./distribution-check.ts";
+import { registerCertificateMetrics, type CertificateSources } from "./certificates.ts";
 
 /**
  * Reads the verdicts npm run verify left ({ results: [{ assertion, verdict }] }); [] when there are
@@ -103,12 +104,15 @@ export class SelfMetrics {
       componentsFile?: string;
       /** The continuous distribution check's latest judgement. */
       distribution?: () => DistributionState;
+      /** The certificates HAProxy serves, and the issuer's record of its renewals. */
+      certificates?: CertificateSources;
       log?: (line: string) => void;
     } = {},
   ) {
     const now = options.now ?? Date.now;
     const { assertionsFile, applyHistoryFile, componentsFile, distribution, log = () => {} } = options;
     if (distribution) this.registerDistribution(distribution);
+    if (options.certificates) registerCertificateMetrics(this.registry, options.certificates);
     const components = async (): Promise<ComponentStatus[]> => {
       if (!componentsFile) return [];
       let text: string;

@@ -44,6 +44,11 @@ describe("certificates from a real ACME server (pebble), installed without a rel
   const plainPort = () => topology.frontends[0]!.binds.find((b) => b.tlsCertificate === undefined)!.port;
   const workers = async () => parseShowProc(await runtimeCommand({ path: running.stack.plan.sockets.master }, "show proc")).workers.map((w) => w.pid);
   const certs = (...args: string[]) => runCli("infra/certs/cli.ts", [...args, "--run-dir", running.runDir], { env: env() });
+  /** The sidecar's certificate series for shop.pem, by metric name. */
+  const certificateMetrics = async () => {
+    const text = await (await fetch(`http://127.0.0.1:${topology.services.sidecar.port}/metrics`)).text();
+    return Object.fromEntries(text.split("\n").filter((l) => l.startsWith("haproxy_sidecar_certificate_") && l.includes('file="shop.pem"')).map((l) => [l.slice(0, l.indexOf("{")) + (l.includes('result="') ? `:${/result="(\w+)"/.exec(l)![1]}` : ""), Number(l.slice(l.lastIndexOf(" ") + 1))]));
+  };
   const record = () => JSON.parse(readFileSync(join(running.runDir, CERTIFICATES_STATE_FILE), "utf8")).certificates["shop.pem"];
 
   beforeAll(async () => {
@@ -53,7 +58,7 @@ describe("certificates from a real ACME server (pebble), installed without a rel
     const saved = { ...process.env };
     Object.assign(process.env, { LB_ACME_DIRECTORY: pebble.directoryUrl, LB_ACME_CA: pebble.caFile });
     try {
-      running = await startTopologyStack(topology);
+      running = await startTopologyStack(topology, { sidecar: true });
     } finally {
       for (const key of ["LB_ACME_DIRECTORY", "LB_ACME_CA"]) if (saved[key] === undefined) delete process.env[key];
     }
@@ -92,6 +97,16 @@ describe("certificates from a real ACME server (pebble), installed without a rel
     assert.match((await certs("status")).stdout, /^shop\.pem +shop\.lb\.test www\.shop\.lb\.test +.*Pebble.* acme /m);
   });
 
+  it("the sidecar exports what HAProxy serves and the issuer's record: expiry, lifetime, the installed one served, no failure", async () => {
+    const served = await servedTo(tlsPort(), "shop.lb.test");
+    const m = await certificateMetrics();
+    assert.equal(m.haproxy_sidecar_certificate_not_after_seconds, Math.floor(new Date(served.validTo).getTime() / 1000));
+    assert.equal(m.haproxy_sidecar_certificate_not_before_seconds, Math.floor(new Date(served.validFrom).getTime() / 1000));
+    assert.equal(m.haproxy_sidecar_certificate_installed_served, 1);
+    assert.equal(m.haproxy_sidecar_certificate_renewal_failures, 0);
+    assert.equal(m.haproxy_sidecar_certificate_info, 1);
+  });
+
   it("a pass keeps a certificate that is not due", async () => {
     const [outcome] = await renewDue(topology, localCertificateIo(running.runDir, topology, { env: env(), log: () => {} }));
     assert.equal(outcome!.action, "kept");
@@ -105,6 +120,7 @@ describe("certificates from a real ACME server (pebble), installed without a rel
     assert.match(failed.stdout, /^shop\.pem: failed, the served certificate stays; next attempt after \S+: shop\.pem: https:\/\/127\.0\.0\.1:\d+\/dir issued no certificate: cannot reach it: connect ECONNREFUSED/m);
     assert.equal((await servedTo(tlsPort(), "shop.lb.test")).serialNumber, servedBefore);
     assert.equal(record().failures, 1);
+    assert.equal((await certificateMetrics()).haproxy_sidecar_certificate_renewal_failures, 1, "the failure counted where HAProxyCertificateRenewalFailing sees it");
     assert.ok(new Date(record().nextAttemptAt).getTime() > Date.now());
     // Not forced, a due certificate waits for its backoff.
     const [waiting] = await renewDue(topology, { ...localCertificateIo(running.runDir, topology, { env: env(), log: () => {} }), served: async () => undefined });
@@ -116,6 +132,8 @@ describe("certificates from a real ACME server (pebble), installed without a rel
     assert.match(renewed.stdout, /^shop\.pem: installed serial [0-9A-F]+, valid until /m);
     assert.notEqual((await servedTo(tlsPort(), "shop.lb.test")).serialNumber, servedBefore);
     assert.deepEqual([record().failures, record().renewals], [0, { succeeded: 2, failed: 1 }]);
+    const m = await certificateMetrics();
+    assert.deepEqual([m.haproxy_sidecar_certificate_renewal_failures, m["haproxy_sidecar_certificate_renewals_total:succeeded"], m["haproxy_sidecar_certificate_renewals_total:failed"], m.haproxy_sidecar_certificate_installed_served], [0, 2, 1, 1]);
   });
 
   it("npm run certs refuses what it cannot do, naming it", async () => {

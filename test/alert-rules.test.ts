@@ -183,7 +183,33 @@ const CASES: Record<AlertName, AlertCase> = {
     fires: { series: [{ metric: "haproxy_sidecar_component_up", labels: { ...LB, component: "sidecar" }, values: "0x20" }], at: "1m", labels: { ...LB, component: "sidecar" }, value: 0 },
     quiet: { series: [{ metric: "haproxy_sidecar_component_up", labels: { ...LB, component: "sidecar" }, values: "1x20" }], at: "1m" },
   },
+  HAProxyCertificateRenewalFailing: {
+    interval: "30s",
+    // Two failed attempts, then a success: fires while failing, quiet once it renewed.
+    fires: { series: [{ metric: "haproxy_sidecar_certificate_renewal_failures", labels: { ...LB, file: "shop.pem" }, values: "0 1 2 2" }], at: "1m", labels: { ...LB, file: "shop.pem" }, value: 2 },
+    quiet: { series: [{ metric: "haproxy_sidecar_certificate_renewal_failures", labels: { ...LB, file: "shop.pem" }, values: "0 1 2 0 0" }], at: "2m" },
+  },
+  HAProxyCertificateExpiringSoon: {
+    interval: "1m",
+    // A 90-day certificate: 10 days left (under a sixth, 15 days) fires; 20 days left is quiet. promtool's clock starts at 0.
+    fires: { series: [{ metric: "haproxy_sidecar_certificate_not_after_seconds", labels: { ...LB, file: "shop.pem" }, values: String(10 * 86_400) }, { metric: "haproxy_sidecar_certificate_not_before_seconds", labels: { ...LB, file: "shop.pem" }, values: String(-80 * 86_400) }], at: "0m", labels: { ...LB, file: "shop.pem" }, value: 10 * 86_400 },
+    quiet: { series: [{ metric: "haproxy_sidecar_certificate_not_after_seconds", labels: { ...LB, file: "shop.pem" }, values: String(20 * 86_400) }, { metric: "haproxy_sidecar_certificate_not_before_seconds", labels: { ...LB, file: "shop.pem" }, values: String(-70 * 86_400) }], at: "0m" },
+  },
+  HAProxyCertificateNotInstalled: {
+    interval: "1m",
+    fires: { series: [{ metric: "haproxy_sidecar_certificate_installed_served", labels: { ...LB, file: "shop.pem" }, values: "0x10" }], at: "6m", labels: { ...LB, file: "shop.pem" }, value: 0 },
+    // The placeholder for a minute at start, then the issued one.
+    quiet: { series: [{ metric: "haproxy_sidecar_certificate_installed_served", labels: { ...LB, file: "shop.pem" }, values: "0 1x10" }], at: "6m" },
+  },
 };
+
+/** Prometheus's humanizeDuration for whole seconds of a minute or more: "10d 0h 0m 0s", "3h 2m 1s", "5m 0s". */
+function humanizeDuration(seconds: number): string {
+  const [d, h, m, s] = [Math.floor(seconds / 86_400), Math.floor(seconds / 3600) % 24, Math.floor(seconds / 60) % 60, Math.floor(seconds) % 60];
+  if (d > 0) return `${d}d ${h}h ${m}m ${s}s`;
+  if (h > 0) return `${h}h ${m}m ${s}s`;
+  return `${m}m ${s}s`;
+}
 
 /**
  * What Prometheus makes of an annotation for these labels and value: the few template forms the
@@ -196,6 +222,7 @@ function expand(template: string, labels: Record<string, string>, value: number)
     if (body === "$value") return String(value);
     if (body === "$value | humanizePercentage") return `${Number((value * 100).toPrecision(4))}%`;
     if (body === '$value | printf "%.0f"') return value.toFixed(0);
+    if (body === "$value | humanizeDuration") return humanizeDuration(value);
     throw new Error(`the test does not know how Prometheus expands {{ ${body} }}`);
   });
 }

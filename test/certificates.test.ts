@@ -13,6 +13,8 @@ import { certificateFacts, certificateProblems, emptyRecord, issueReason, pemCer
 import { parseTopology } from "../infra/model/parse.ts";
 import { TopologyInvalidError } from "../infra/errors.ts";
 import { topology as acmeExample } from "../infra/topologies/acme.ts";
+import { registerCertificateMetrics } from "../sidecar/certificates.ts";
+import { Registry } from "prom-client";
 
 const fixture = (name: string) => readFileSync(join(import.meta.dirname, "fixtures/haproxy-2.6", name), "utf8");
 
@@ -140,4 +142,41 @@ describe("the model of managed certificates: refused at load with the field's pa
     ["a renewal share that is not one", (t) => (t.certificates[0].renewWhenLeft = 1.5), ["certificates[0].renewWhenLeft: 1.5 is not a share of the lifetime: use a number between 0 and 1, e.g. 0.33"]],
   ];
   for (const [name, edit, expected] of cases) it(name, () => assert.deepEqual(problemsOf(edit), expected));
+});
+
+describe("the sidecar's certificate metrics: what HAProxy serves, and the issuer's record", () => {
+  const dir = mkdtempSync(join(tmpdir(), "lb-certs-metrics-"));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const served = parseShowSslCert(fixture("show-ssl-cert.txt"), "certs/shop.pem")!;
+  const scrape = async (records: string | undefined) => {
+    const file = join(dir, "certificates.json");
+    if (records !== undefined) writeFileSync(file, records);
+    else rmSync(file, { force: true });
+    const logged: string[] = [];
+    const registry = new Registry();
+    registerCertificateMetrics(registry, { served: async () => [served], recordsFile: file, log: (l) => logged.push(l) });
+    return { text: await registry.metrics(), logged };
+  };
+  const line = (text: string, name: string) => text.split("\n").find((l) => l.startsWith(name));
+
+  it("served: expiry, start and info labelled by the topology's file name", async () => {
+    const { text } = await scrape(undefined);
+    assert.equal(line(text, "haproxy_sidecar_certificate_not_after_seconds"), `haproxy_sidecar_certificate_not_after_seconds{file="shop.pem"} ${served.notAfter.getTime() / 1000}`);
+    assert.equal(line(text, "haproxy_sidecar_certificate_info"), `haproxy_sidecar_certificate_info{file="shop.pem",serial="${served.serial}",issuer="/CN=shop.lb.test",names="shop.lb.test,www.shop.lb.test"} 1`);
+    assert.equal(line(text, "haproxy_sidecar_certificate_installed_served"), undefined, "no record: not a managed certificate");
+  });
+  it("recorded: the installed one served or not, failures in a row, renewals by result", async () => {
+    const records = (serial: string) => JSON.stringify({ schemaVersion: 1, certificates: { "shop.pem": { serial, failures: 2, renewals: { succeeded: 3, failed: 4 } } } });
+    const mine = (await scrape(records(served.serial))).text;
+    assert.equal(line(mine, "haproxy_sidecar_certificate_installed_served"), 'haproxy_sidecar_certificate_installed_served{file="shop.pem"} 1');
+    assert.equal(line(mine, "haproxy_sidecar_certificate_renewal_failures"), 'haproxy_sidecar_certificate_renewal_failures{file="shop.pem"} 2');
+    assert.match(mine, /^haproxy_sidecar_certificate_renewals_total\{file="shop.pem",result="failed"\} 4$/m);
+    assert.equal(line((await scrape(records("0A"))).text, "haproxy_sidecar_certificate_installed_served"), 'haproxy_sidecar_certificate_installed_served{file="shop.pem"} 0');
+  });
+  it("a corrupt record file is said (STATE_FILE_CORRUPT's message) and exported as no record; what HAProxy serves still is", async () => {
+    const { text, logged } = await scrape('{"schemaVersion": 1, "certificates": {"shop.pem": {"failures": -1}}}');
+    assert.match(logged.join("\n"), /certificates\.json \(the certificate issuer's record\) does not hold what it should: the record of shop\.pem needs failures and renewals counts/);
+    assert.equal(line(text, "haproxy_sidecar_certificate_renewal_failures"), undefined);
+    assert.ok(line(text, "haproxy_sidecar_certificate_not_after_seconds"));
+  });
 });

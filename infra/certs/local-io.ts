@@ -4,8 +4,8 @@
 import { existsSync } from "node:fs";
 import { mkdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
-import { z } from "zod";
-import { readStateFile, stateFileText, type StateFileFormat } from "../../lib/state-file.ts";
+import { readStateFile, stateFileText } from "../../lib/state-file.ts";
+import { ISSUANCE_RECORDS_FORMAT } from "../../sidecar/certificates.ts";
 import { AcmeSettingsError, IssuerBusyError } from "../errors.ts";
 import { createFileExclusive, writeFileAtomic } from "../files.ts";
 import { isAlive } from "../runtime/processes.ts";
@@ -14,7 +14,6 @@ import type { Topology } from "../model/schema.ts";
 import { CERTIFICATE_DIR, haproxySockets, localTarget } from "../render/targets.ts";
 import { issueCertificate, newAccountKey } from "./acme.ts";
 import { bundlePem, installCertificate, mapChallengeResponder, servedCertificate } from "./haproxy-io.ts";
-import type { IssuanceRecord } from "./policy.ts";
 import type { CertificateIo } from "./renewer.ts";
 
 /** The issuer's record, in the run directory. */
@@ -23,23 +22,6 @@ export const CERTIFICATES_STATE_FILE = "certificates.json";
 const LOCK_FILE = "certificates.lock";
 /** The ACME account keys, in the run directory. */
 const ACCOUNT_DIR = "acme";
-
-const Record = z.strictObject({
-  serial: z.string().optional(),
-  installedAt: z.string().optional(),
-  jitterDraw: z.number().min(0).max(1).optional(),
-  failures: z.number().int().min(0),
-  lastError: z.string().optional(),
-  nextAttemptAt: z.string().optional(),
-  renewals: z.strictObject({ succeeded: z.number().int().min(0), failed: z.number().int().min(0) }),
-});
-
-export const CERTIFICATES_STATE: StateFileFormat<{ certificates: Record<string, IssuanceRecord> }> = {
-  describes: "the certificate issuer's record",
-  version: 1,
-  validate: (document) => z.strictObject({ certificates: z.record(z.string(), Record) }).parse(document) as { certificates: Record<string, IssuanceRecord> },
-  fix: "delete it: the issuer then treats every served certificate as not its own and issues each again",
-};
 
 /** What the issuer needs from the ACME settings, resolved now: a missing variable or CA file is named by its field. */
 async function acmeAccess(certificate: ManagedCertificate, index: number, env: NodeJS.ProcessEnv) {
@@ -86,8 +68,8 @@ export function localCertificateIo(runDir: string, topology: Topology, options: 
       // The same certificate on disk, so that the next reload or restart serves it too.
       await writeFileAtomic(join(runDir, CERTIFICATE_DIR, file), bundlePem(bundle), { mode: 0o600 });
     },
-    readRecords: async () => (await readStateFile(stateFile, CERTIFICATES_STATE))?.certificates ?? {},
-    writeRecords: (certificates) => writeFileAtomic(stateFile, stateFileText(CERTIFICATES_STATE, { certificates })),
+    readRecords: async () => (await readStateFile(stateFile, ISSUANCE_RECORDS_FORMAT))?.certificates ?? {},
+    writeRecords: (certificates) => writeFileAtomic(stateFile, stateFileText(ISSUANCE_RECORDS_FORMAT, { certificates })),
     log,
   };
 }

@@ -2,7 +2,10 @@
 // certificate may be installed: pure functions of the facts, the model and the clock.
 import { X509Certificate, createPrivateKey } from "node:crypto";
 import { normalizeSerial } from "../../haproxy/ssl-cert.ts";
+import type { IssuanceRecord } from "../../sidecar/certificates.ts";
 import type { ManagedCertificate } from "../model/certificates.ts";
+
+export type { IssuanceRecord };
 
 /** What the stack knows of a certificate it serves (from HAProxy's "show ssl cert"). */
 export interface CertificateFacts {
@@ -10,22 +13,6 @@ export interface CertificateFacts {
   notBefore: Date;
   notAfter: Date;
   names: string[];
-}
-
-/** What the issuer recorded for one certificate file (certificates.json in the state directory). */
-export interface IssuanceRecord {
-  /** The serial the stack last installed; another one served means someone else's (a placeholder, a hand edit). */
-  serial?: string;
-  installedAt?: string;
-  /** A draw in [0, 1) made once per installed certificate: its renewal's jitter, stable across restarts. */
-  jitterDraw?: number;
-  /** Attempts failed in a row since the last success. */
-  failures: number;
-  lastError?: string;
-  /** No attempt before this (ISO time): the backoff after a failure. */
-  nextAttemptAt?: string;
-  /** Outcomes since the record began, for the sidecar's counters. */
-  renewals: { succeeded: number; failed: number };
 }
 
 export const emptyRecord = (): IssuanceRecord => ({ failures: 0, renewals: { succeeded: 0, failed: 0 } });

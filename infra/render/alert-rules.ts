@@ -180,6 +180,31 @@ export const ALERTS = {
     description: "The supervisor records {{ $labels.component }} as restarting, failed or stopped.",
     runbook: "npm run status; a failed component is retried by npm start (it repairs the stack it finds).",
   },
+  HAProxyCertificateRenewalFailing: {
+    expr: `haproxy_sidecar_certificate_renewal_failures > 0`,
+    for: "0s",
+    severity: "warning",
+    summary: "Renewing certificate {{ $labels.file }} failed {{ $value | printf \"%.0f\" }} times in a row",
+    description: "The stack's issuer could not obtain {{ $labels.file }} from its ACME server; the served certificate stays, and the issuer retries with backoff.",
+    runbook: "npm run certs -- status shows the last error and the next attempt: an ACME server down or refusing (its status page), a challenge it could not fetch (is the plain HTTP port reachable from it, on port 80?), a rate limit (wait). npm run certs -- renew tries again now.",
+  },
+  HAProxyCertificateExpiringSoon: {
+    // Less than a sixth of its lifetime left: renewal at a third has failed for a long time, or nothing renews it.
+    expr: `(haproxy_sidecar_certificate_not_after_seconds - time()) < (haproxy_sidecar_certificate_not_after_seconds - haproxy_sidecar_certificate_not_before_seconds) / 6`,
+    for: "0s",
+    severity: "critical",
+    summary: "Certificate {{ $labels.file }} expires in {{ $value | humanizeDuration }}",
+    description: "HAProxy serves {{ $labels.file }} with less than a sixth of its lifetime left: clients will refuse it once it expires.",
+    runbook: "A managed certificate: HAProxyCertificateRenewalFailing says why renewal fails (npm run certs -- status). A given one: put a renewed PEM file in the certificate directory and apply (or set ssl cert through the runtime API).",
+  },
+  HAProxyCertificateNotInstalled: {
+    expr: `haproxy_sidecar_certificate_installed_served == 0`,
+    for: "5m",
+    severity: "warning",
+    summary: "HAProxy does not serve the certificate the issuer installed for {{ $labels.file }}",
+    description: "The certificate served from {{ $labels.file }} is not the one the stack last obtained: the placeholder still (no certificate obtained yet), or one replaced behind the issuer's back.",
+    runbook: "npm run certs -- status compares the two (serial, issuer). A placeholder: see HAProxyCertificateRenewalFailing. Another certificate: find who installed it (the runtime API's set ssl cert, a hand-copied file and a reload), then npm run certs -- renew.",
+  },
 } as const satisfies Record<string, AlertDefinition>;
 
 export type AlertName = keyof typeof ALERTS;

@@ -19,6 +19,7 @@ import { TargetPlanError } from "../errors.ts";
 import { REPO_ROOT } from "../repo.ts";
 import { haproxyArguments, sidecarArguments } from "../components.ts";
 import { SIDECAR_PATHS } from "../../sidecar/endpoints.ts";
+import { CERTIFICATES_STATE_FILE } from "../certs/local-io.ts";
 import { sidecarNodeFlags } from "../../sidecar/node-flags.ts";
 import { RUN_DIR_MARKER, type ProcessSpec } from "./processes.ts";
 import { APPLY_HISTORY_FILE, EXPECTED_DISTRIBUTION_FILE, HAPROXY_CONFIG_FILE } from "./applied.ts";
@@ -410,6 +411,7 @@ function sidecarComponent(topology: Topology, sockets: HaproxySockets, runDir: s
         applyHistory: join(runDir, APPLY_HISTORY_FILE),
         componentsFile: join(runDir, STACK_STATE_FILE),
         expectedFile: join(runDir, EXPECTED_DISTRIBUTION_FILE),
+        ...(topology.certificates.length > 0 && { certificatesFile: join(runDir, CERTIFICATES_STATE_FILE) }),
       }),
     ],
     cwd: REPO_ROOT,
