@@ -3,9 +3,10 @@
 // the placeholder through the runtime API (no new worker), is on disk for the next reload, and an
 // ACME server that is down leaves the served certificate in place, the failure recorded and retried.
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { connect } from "node:tls";
+import { connect, type TLSSocket } from "node:tls";
+import { Agent, request } from "node:https";
 import { X509Certificate } from "node:crypto";
 import { afterAll, beforeAll, describe, it } from "vitest";
 import { parseTopology } from "../infra/model/parse.ts";
@@ -14,13 +15,14 @@ import { withFreePorts } from "../infra/runtime/ports.ts";
 import { topology as acmeExample } from "../infra/topologies/acme.ts";
 import { renewDue } from "../infra/certs/renewer.ts";
 import { pemCertificates } from "../infra/certs/policy.ts";
+import { issuerConfig } from "../infra/certs/config.ts";
 import { CERTIFICATES_STATE_FILE, localCertificateIo } from "../infra/certs/local-io.ts";
 import { runtimeCommand } from "../haproxy/runtime-api.ts";
 import { parseShowProc } from "../haproxy/master-cli.ts";
 import { stopProcessGroup } from "../infra/runtime/processes.ts";
 import { eventually, startTopologyStack, type TestStack } from "./support/stack.ts";
 import { runCli } from "./support/run-cli.ts";
-import { startPebble, type Pebble } from "./support/pebble.ts";
+import { startPebble, type Pebble } from "../infra/certs/test-acme-server.ts";
 
 /** The certificate the TLS port shows to a client asking for `name`. */
 function servedTo(port: number, name: string): Promise<X509Certificate> {
@@ -39,7 +41,10 @@ describe("certificates from a real ACME server (pebble), installed without a rel
   let pebble: Pebble;
   let running: TestStack;
   let workersAtStart: number[];
-  const env = () => ({ ...process.env, LB_ACME_DIRECTORY: pebble.directoryUrl, LB_ACME_CA: pebble.caFile });
+  let rootsFile: string;
+  const env = () => ({ ...process.env, LB_ACME_DIRECTORY: pebble.directoryUrl, LB_ACME_CA: pebble.caFile, LB_ACME_ROOTS: rootsFile });
+  /** Pebble makes a new root at each start: verify and apply trust the current one. */
+  const writeRoots = async () => writeFileSync(rootsFile, await pebble.issuingRoot());
   const tlsPort = () => topology.frontends[0]!.binds.find((b) => b.tlsCertificate !== undefined)!.port;
   const plainPort = () => topology.frontends[0]!.binds.find((b) => b.tlsCertificate === undefined)!.port;
   const workers = async () => parseShowProc(await runtimeCommand({ path: running.stack.plan.sockets.master }, "show proc")).workers.map((w) => w.pid);
@@ -54,13 +59,15 @@ describe("certificates from a real ACME server (pebble), installed without a rel
   beforeAll(async () => {
     topology = parseTopology(await withFreePorts(acmeExample));
     pebble = await startPebble(plainPort());
+    rootsFile = join(pebble.dir, "roots.pem");
+    await writeRoots();
     // The stack's issuer reads the ACME server's URL and CA from the environment it is started in.
     const saved = { ...process.env };
-    Object.assign(process.env, { LB_ACME_DIRECTORY: pebble.directoryUrl, LB_ACME_CA: pebble.caFile });
+    Object.assign(process.env, { LB_ACME_DIRECTORY: pebble.directoryUrl, LB_ACME_CA: pebble.caFile, LB_ACME_ROOTS: rootsFile });
     try {
       running = await startTopologyStack(topology, { sidecar: true });
     } finally {
-      for (const key of ["LB_ACME_DIRECTORY", "LB_ACME_CA"]) if (saved[key] === undefined) delete process.env[key];
+      for (const key of ["LB_ACME_DIRECTORY", "LB_ACME_CA", "LB_ACME_ROOTS"]) if (saved[key] === undefined) delete process.env[key];
     }
     workersAtStart = await workers();
   }, 60_000);
@@ -107,8 +114,48 @@ describe("certificates from a real ACME server (pebble), installed without a rel
     assert.equal(m.haproxy_sidecar_certificate_info, 1);
   });
 
+  it("rotation under load: npm run certs -- renew while kept-alive and new-connection HTTPS traffic runs, nothing fails, no new worker, new connections see the new serial", async () => {
+    const ca = await pebble.issuingRoot();
+    const keptAlive = new Agent({ keepAlive: true, maxSockets: 2, ca });
+    const serialBefore = (await servedTo(tlsPort(), "shop.lb.test")).serialNumber;
+    const before = await workers();
+    const tally = { keptAlive: 0, newConnection: 0, failed: [] as string[], serials: new Set<string>() };
+    let running_ = true;
+    const get = (agent: Agent | false) =>
+      new Promise<void>((done) => {
+        const req = request({ host: "127.0.0.1", port: tlsPort(), servername: "shop.lb.test", headers: { host: "shop.lb.test" }, path: "/", agent: agent === false ? undefined : agent, ...(agent === false ? { ca, agent: false } : {}) }, (res) => {
+          if (agent === false) tally.serials.add((res.socket as TLSSocket).getPeerX509Certificate()!.serialNumber);
+          res.resume();
+          res.on("end", () => {
+            if (res.statusCode === 200) agent === false ? tally.newConnection++ : tally.keptAlive++;
+            else tally.failed.push(`HTTP ${res.statusCode}`);
+            done();
+          });
+        });
+        req.on("error", (e) => (tally.failed.push(e.message), done()));
+        req.end();
+      });
+    const loop = async (agent: Agent | false) => {
+      for (let i = 0; running_ && i < 5000; i++) await get(agent);
+    };
+    const loops = [loop(keptAlive), loop(keptAlive), loop(false)];
+    await new Promise((r) => setTimeout(r, 1000));
+    const renewed = await certs("renew", "shop.pem");
+    await new Promise((r) => setTimeout(r, 1000));
+    running_ = false;
+    await Promise.all(loops);
+    keptAlive.destroy();
+    assert.equal(renewed.code, 0, renewed.stdout + renewed.stderr);
+    assert.deepEqual(tally.failed.slice(0, 5), [], `${tally.failed.length} requests failed`);
+    assert.ok(tally.keptAlive > 50 && tally.newConnection > 20, JSON.stringify({ ...tally, serials: [...tally.serials] }));
+    assert.deepEqual(await workers(), before, "no new worker");
+    const serialAfter = (await servedTo(tlsPort(), "shop.lb.test")).serialNumber;
+    assert.notEqual(serialAfter, serialBefore);
+    assert.deepEqual([...tally.serials].sort(), [serialBefore, serialAfter].sort(), "new connections saw the old serial, then the new one");
+  });
+
   it("a pass keeps a certificate that is not due", async () => {
-    const [outcome] = await renewDue(topology, localCertificateIo(running.runDir, topology, { env: env(), log: () => {} }));
+    const [outcome] = await renewDue(issuerConfig(topology, running.stack.plan.sockets.admin), localCertificateIo(running.runDir, issuerConfig(topology, running.stack.plan.sockets.admin), { env: env(), log: () => {} }));
     assert.equal(outcome!.action, "kept");
   });
 
@@ -123,17 +170,32 @@ describe("certificates from a real ACME server (pebble), installed without a rel
     assert.equal((await certificateMetrics()).haproxy_sidecar_certificate_renewal_failures, 1, "the failure counted where HAProxyCertificateRenewalFailing sees it");
     assert.ok(new Date(record().nextAttemptAt).getTime() > Date.now());
     // Not forced, a due certificate waits for its backoff.
-    const [waiting] = await renewDue(topology, { ...localCertificateIo(running.runDir, topology, { env: env(), log: () => {} }), served: async () => undefined });
+    const [waiting] = await renewDue(topology, { ...localCertificateIo(running.runDir, issuerConfig(topology, running.stack.plan.sockets.admin), { env: env(), log: () => {} }), served: async () => undefined });
     assert.equal(waiting!.action, "waiting");
 
     await pebble.start();
+    await writeRoots();
     const renewed = await certs("renew", "shop.pem");
     assert.equal(renewed.code, 0, renewed.stdout + renewed.stderr);
     assert.match(renewed.stdout, /^shop\.pem: installed serial [0-9A-F]+, valid until /m);
     assert.notEqual((await servedTo(tlsPort(), "shop.lb.test")).serialNumber, servedBefore);
-    assert.deepEqual([record().failures, record().renewals], [0, { succeeded: 2, failed: 1 }]);
+    assert.deepEqual([record().failures, record().renewals], [0, { succeeded: 3, failed: 1 }]);
     const m = await certificateMetrics();
-    assert.deepEqual([m.haproxy_sidecar_certificate_renewal_failures, m["haproxy_sidecar_certificate_renewals_total:succeeded"], m["haproxy_sidecar_certificate_renewals_total:failed"], m.haproxy_sidecar_certificate_installed_served], [0, 2, 1, 1]);
+    assert.deepEqual([m.haproxy_sidecar_certificate_renewal_failures, m["haproxy_sidecar_certificate_renewals_total:succeeded"], m["haproxy_sidecar_certificate_renewals_total:failed"], m.haproxy_sidecar_certificate_installed_served], [0, 3, 1, 1]);
+  });
+
+  it("npm run apply of a new name: runtime (the issuer restarts with it), the new certificate covers it, the same HAProxy worker", async () => {
+    const before = await workers();
+    const edited = structuredClone(topology) as any;
+    edited.certificates[0].names.push("api.shop.lb.test");
+    const file = join(running.runDir, "topology-names.json");
+    writeFileSync(file, JSON.stringify(edited));
+    const applied = await runCli("infra/gitops/apply-cli.ts", ["--topology", file, "--run-dir", running.runDir], { env: env(), timeoutMs: 120_000 });
+    assert.equal(applied.code, 0, applied.stdout + applied.stderr);
+    assert.match(applied.stdout, /certificates\.shop\.pem\.names.*runtime/);
+    assert.ok(await eventually(async () => (await servedTo(tlsPort(), "api.shop.lb.test")).checkHost("api.shop.lb.test") !== undefined, 15_000), "a certificate for api.shop.lb.test served within 15 s");
+    assert.deepEqual(await workers(), before, "no reload");
+    topology = parseTopology(edited);
   });
 
   it("npm run certs refuses what it cannot do, naming it", async () => {

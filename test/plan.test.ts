@@ -8,6 +8,7 @@ import { diffTopologies, runtimeApiCommands } from "../infra/gitops/changes.ts";
 import { makePlan } from "../infra/gitops/plan.ts";
 import { editedTopology, seedTopology } from "./support/topologies.ts";
 import { topologyArb } from "./support/arbitraries.ts";
+import { topology as acmeExample } from "../infra/topologies/acme.ts";
 
 describe("runtimeApiCommands: what HAProxy's runtime API sets for a server field", () => {
   const table: [string, unknown, "local" | "docker", string[] | undefined][] = [
@@ -136,6 +137,22 @@ describe("makePlan", () => {
     assert.match(plan.diffs["haproxy.cfg (target docker)"]!, /^-    server web-a web-a:5001 .*weight 1 cookie web-a$\n^\+    server web-a web-a:5001 .*weight 3 cookie web-a$/m);
     // In a cluster the new config rolls HAProxy's pods: their template's config hash changes.
     assert.match(plan.actions.find((a) => a.target === "kubernetes" && a.component === "haproxy")!.reason, /rolling update/);
+  });
+
+  it("a managed certificate's names: runtime, by the issuer restarting with them (HAProxy's config unchanged); a new managed certificate: a reload, for the challenge rule", () => {
+    const withCertificate = parseTopology(acmeExample);
+    const names = structuredClone(acmeExample) as any;
+    names.certificates[0].names.push("api.shop.lb.test");
+    const plan = makePlan(withCertificate, parseTopology(names));
+    assert.equal(plan.summary, "Plan: 1 runtime change, 0 reloads, 1 restart.");
+    assert.deepEqual(plan.changes.map((c) => [c.path, c.class]), [["certificates.shop.pem.names", "runtime"]]);
+    assert.match(plan.changes[0]!.detail, /^the certificate issuer restarts and obtains the certificate these settings ask for, installed with set ssl cert and commit ssl cert \(no reload\)/);
+    assert.deepEqual(plan.actions.filter((a) => a.target === "local").map((a) => `${a.action} ${a.component}`), ["restart issuer"]);
+    const none = structuredClone(acmeExample) as any;
+    none.certificates = [];
+    const added = makePlan(parseTopology(none), withCertificate);
+    assert.deepEqual(added.changes.map((c) => [c.path, c.class]), [["certificates.shop.pem", "reload"]]);
+    assert.match(added.diffs["haproxy.cfg (target docker)"]!, /^\+    http-request return status 200 content-type text\/plain lf-string .*acme-challenges\.map/m);
   });
 
   it("a Prometheus scrape interval: a restart, and prometheus.yml's diff", () => {

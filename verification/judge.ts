@@ -65,7 +65,8 @@ export interface EntrypointExpectation {
   servers: string[];
   /** The backend's servers do not say who they are (servers the stack does not run): a 200 is enough. */
   anyServer?: boolean;
-  tls?: { minVersion: string; http2: boolean };
+  /** serverName: the name a client asks for (SNI) and checks the certificate against, when not the address (a certificate for public names). */
+  tls?: { minVersion: string; http2: boolean; serverName?: string };
   /** A port whose "/" is redirected (to HTTPS, or by a route): the Location expected. */
   redirectTo?: string;
   /** The redirect's status (301 unless a route says otherwise). */

@@ -18,8 +18,9 @@ export interface OneReply {
 }
 
 /** One GET from `localAddress` (a loopback source), trusting `ca` for HTTPS; never follows redirects. */
-export async function requestOnce(url: string, options: { localAddress?: string; ca?: string; path?: string } = {}): Promise<OneReply> {
-  const pool = new Pool(new URL(url).origin, { connections: 1, localAddress: options.localAddress, connect: options.ca ? { ca: options.ca } : undefined, headersTimeout: TIMEOUT_MS, bodyTimeout: TIMEOUT_MS });
+export async function requestOnce(url: string, options: { localAddress?: string; ca?: string; path?: string; serverName?: string } = {}): Promise<OneReply> {
+  const connect = options.ca || options.serverName ? { ...(options.ca && { ca: options.ca }), ...(options.serverName && { servername: options.serverName }) } : undefined;
+  const pool = new Pool(new URL(url).origin, { connections: 1, localAddress: options.localAddress, connect, headersTimeout: TIMEOUT_MS, bodyTimeout: TIMEOUT_MS });
   try {
     const response = await pool.request({ path: options.path ?? `${new URL(url).pathname}${new URL(url).search}`, method: "GET", signal: AbortSignal.timeout(TIMEOUT_MS) });
     await response.body.dump();
@@ -56,16 +57,17 @@ export async function probeEntrypoint(ep: EntrypointExpectation, ca: string | un
   if (ep.tcp) return { url: ep.url, tcp: { serverName: ep.tcp.serverName, ...(await probeTcp(new URL(ep.url), ep.tcp, ca, source())) } };
   const measurement: EntrypointMeasurement = { url: ep.url };
   try {
-    const reply = await requestOnce(ep.url, { ca, localAddress: source() });
+    const reply = await requestOnce(ep.url, { ca, localAddress: source(), ...(ep.tls?.serverName && { serverName: ep.tls.serverName }) });
     Object.assign(measurement, { status: reply.status, server: serverName(header(reply, "x-served-by"), header(reply, "x-served-at"), serverNames), location: header(reply, "location"), hsts: header(reply, "strict-transport-security") });
   } catch (error) {
     measurement.error = (error as { code?: string }).code ?? (error as Error).message;
   }
   if (ep.tls) {
     const url = new URL(ep.url);
-    const chosen = await handshake(url, { ca, ALPNProtocols: ["h2", "http/1.1"] });
+    const named = ep.tls.serverName ? { servername: ep.tls.serverName } : {};
+    const chosen = await handshake(url, { ca, ALPNProtocols: ["h2", "http/1.1"], ...named });
     const offered = BELOW[ep.tls.minVersion as keyof typeof BELOW];
-    const below = offered ? await handshake(url, { ca, minVersion: offered, maxVersion: offered, ciphers: "DEFAULT@SECLEVEL=0" }) : undefined;
+    const below = offered ? await handshake(url, { ca, minVersion: offered, maxVersion: offered, ciphers: "DEFAULT@SECLEVEL=0", ...named }) : undefined;
     // Refused means the server's protocol_version alert, not a client that could not offer it.
     const outcome = below === undefined ? undefined : "error" in below ? (below.error === "ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION" ? "refused" : `failed otherwise (${below.error})`) : `accepted (${below.protocol})`;
     measurement.tls = "error" in chosen ? { authorized: false, authorizationError: chosen.error } : { ...chosen, belowMinimum: offered && outcome ? { offered, outcome } : undefined };

@@ -9,7 +9,8 @@ import { durationProblem, parseDuration } from "../../haproxy/duration.ts";
 import { readApplied } from "../runtime/applied.ts";
 import { StackNotRunningError } from "../errors.ts";
 import { REPO_ROOT } from "../repo.ts";
-import { bindCertificates, type Topology } from "../model/schema.ts";
+import { haproxySockets, localTarget } from "../render/targets.ts";
+import { ISSUER_CONFIG_FILE, issuerConfig, readIssuerConfig, type IssuerConfig } from "./config.ts";
 import { localCertificateIo, withIssuerLock } from "./local-io.ts";
 import { renewDue, type RenewalOutcome } from "./renewer.ts";
 import { certificateStatuses, type CertificateStatus } from "./status.ts";
@@ -46,10 +47,13 @@ export function describeOutcomes(outcomes: readonly RenewalOutcome[]): string {
     .join("");
 }
 
-async function runningTopology(runDir: string, command: string): Promise<Topology> {
+/** The running stack's issuer configuration: from issuer.json where it manages certificates, else from what it applied. */
+async function runningConfig(runDir: string, command: string): Promise<IssuerConfig> {
+  const written = await readIssuerConfig(join(runDir, ISSUER_CONFIG_FILE));
+  if (written) return written;
   const applied = await readApplied(runDir);
   if (!applied) throw new StackNotRunningError(runDir, `npm run certs -- ${command} works on the local stack`);
-  return applied.topology;
+  return issuerConfig(applied.topology, haproxySockets(applied.topology.global, localTarget(runDir)).admin);
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -60,22 +64,21 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case "status": {
       if (rest.length) throw new UsageError(`status takes no argument\n${USAGE}`);
-      const topology = await runningTopology(runDir, "status");
-      const io = localCertificateIo(runDir, topology);
-      const files = [...new Set(topology.frontends.flatMap((f) => f.binds.flatMap(bindCertificates)))];
-      const served = new Map(await Promise.all(files.map(async (file) => [file, await io.served(file)] as const)));
-      const statuses = certificateStatuses(topology, served, await io.readRecords(), io.now());
+      const config = await runningConfig(runDir, "status");
+      const io = localCertificateIo(runDir, config);
+      const served = new Map(await Promise.all(config.files.map(async (file) => [file, await io.served(file)] as const)));
+      const statuses = certificateStatuses(config, served, await io.readRecords(), io.now());
       print(statuses, describeStatuses(statuses));
       return 0;
     }
     case "renew": {
       if (rest.length > 1) throw new UsageError(`renew takes at most one file\n${USAGE}`);
-      const topology = await runningTopology(runDir, "renew");
-      const managed = topology.certificates.map((c) => c.file);
+      const config = await runningConfig(runDir, "renew");
+      const managed = config.certificates.map((c) => c.file);
       if (managed.length === 0) throw new UsageError(`the running topology manages no certificate (its certificates list is empty): nothing to renew`);
       if (rest[0] !== undefined && !managed.includes(rest[0])) throw new UsageError(`${JSON.stringify(rest[0])} is not a managed certificate: use one of ${managed.join(", ")}`);
-      const io = localCertificateIo(runDir, topology, { log: (line) => process.stderr.write(`certs: ${line}\n`) });
-      const outcomes = await withIssuerLock(runDir, () => renewDue(topology, io, { force: rest[0] !== undefined ? [rest[0]] : managed }));
+      const io = localCertificateIo(runDir, config, { log: (line) => process.stderr.write(`certs: ${line}\n`) });
+      const outcomes = await withIssuerLock(runDir, () => renewDue(config, io, { force: rest[0] !== undefined ? [rest[0]] : managed }));
       print(outcomes, describeOutcomes(outcomes));
       return outcomes.some((o) => o.action === "failed") ? 1 : 0;
     }
@@ -98,10 +101,10 @@ async function runIssuer(runDir: string, everyMs: number): Promise<number> {
   const log = (line: string) => process.stdout.write(`${new Date().toISOString()} ${line}\n`);
   while (!stopping) {
     try {
-      // The running topology, read each pass: an apply may have changed the certificates.
-      const topology = await runningTopology(runDir, "run");
-      const outcomes = await withIssuerLock(runDir, () => renewDue(topology, localCertificateIo(runDir, topology, { log })));
-      for (const outcome of outcomes) if (outcome.action !== "kept") log(describeOutcomes([outcome]).trim());
+      // Read each pass: a restart after an apply has a new one anyway, and a pass that failed to read it retries.
+      const config = await runningConfig(runDir, "run");
+      // The renewer logs what it issues and why an attempt failed; a wait for the backoff is in npm run certs -- status.
+      await withIssuerLock(runDir, () => renewDue(config, localCertificateIo(runDir, config, { log })));
     } catch (error) {
       // A pass that cannot run (HAProxy restarting, the state file unreadable) is said, and the next one tries again.
       log(`pass failed: ${(error as Error).message}`);

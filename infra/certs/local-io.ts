@@ -10,8 +10,8 @@ import { AcmeSettingsError, IssuerBusyError } from "../errors.ts";
 import { createFileExclusive, writeFileAtomic } from "../files.ts";
 import { isAlive } from "../runtime/processes.ts";
 import { acmeDirectoryUrl, type ManagedCertificate } from "../model/certificates.ts";
-import type { Topology } from "../model/schema.ts";
-import { CERTIFICATE_DIR, haproxySockets, localTarget } from "../render/targets.ts";
+import { CERTIFICATE_DIR } from "../render/targets.ts";
+import type { IssuerConfig } from "./config.ts";
 import { issueCertificate, newAccountKey } from "./acme.ts";
 import { bundlePem, installCertificate, mapChallengeResponder, servedCertificate } from "./haproxy-io.ts";
 import type { CertificateIo } from "./renewer.ts";
@@ -49,17 +49,18 @@ async function accountKey(runDir: string, certificate: ManagedCertificate): Prom
   return key;
 }
 
-export function localCertificateIo(runDir: string, topology: Topology, options: { env?: NodeJS.ProcessEnv; log?: (line: string) => void } = {}): CertificateIo {
+/** The issuer's I/O for the certificates of `config`, through the HAProxy at its admin socket. */
+export function localCertificateIo(runDir: string, config: Pick<IssuerConfig, "adminSocket" | "certificates">, options: { env?: NodeJS.ProcessEnv; log?: (line: string) => void } = {}): CertificateIo {
   const env = options.env ?? process.env;
   const log = options.log ?? ((line: string) => console.log(line));
-  const admin = haproxySockets(topology.global, localTarget(runDir)).admin;
+  const admin = config.adminSocket;
   const stateFile = join(runDir, CERTIFICATES_STATE_FILE);
   return {
     now: () => new Date(),
     random: Math.random,
     served: (file) => servedCertificate(admin, file),
     async issue(certificate) {
-      const index = topology.certificates.indexOf(certificate);
+      const index = config.certificates.indexOf(certificate);
       const { directoryUrl, caPem } = await acmeAccess(certificate, index, env);
       return issueCertificate(certificate, { directoryUrl, ...(caPem !== undefined && { caPem }), accountKey: await accountKey(runDir, certificate), responder: mapChallengeResponder([admin]), log });
     },

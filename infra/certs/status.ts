@@ -2,7 +2,7 @@
 // serves (so what clients get), where it comes from, and for a managed one its next renewal and
 // the issuer's trouble, if any. Pure: the served certificates and records are read by the caller.
 import type { ServedCertificate } from "../../haproxy/ssl-cert.ts";
-import { bindCertificates, type Topology } from "../model/schema.ts";
+import type { IssuerConfig } from "./config.ts";
 import { emptyRecord, issueReason, renewalAt, type IssuanceRecord } from "./policy.ts";
 
 export interface CertificateStatus {
@@ -22,11 +22,10 @@ export interface CertificateStatus {
 /** The development CA's subject, by which a stand-in is told from a given certificate. */
 const DEVELOPMENT_ISSUER = /lb-stack development CA/;
 
-export function certificateStatuses(topology: Pick<Topology, "frontends" | "certificates">, served: ReadonlyMap<string, ServedCertificate | undefined>, records: Readonly<Record<string, IssuanceRecord>>, now: Date): CertificateStatus[] {
-  const files = [...new Set(topology.frontends.flatMap((f) => f.binds.flatMap(bindCertificates)))];
-  return files.map((file) => {
+export function certificateStatuses(config: Pick<IssuerConfig, "files" | "certificates">, served: ReadonlyMap<string, ServedCertificate | undefined>, records: Readonly<Record<string, IssuanceRecord>>, now: Date): CertificateStatus[] {
+  return config.files.map((file) => {
     const certificate = served.get(file);
-    const managed = topology.certificates.find((c) => c.file === file);
+    const managed = config.certificates.find((c) => c.file === file);
     const record = records[file] ?? emptyRecord();
     const base = {
       file,

@@ -36,6 +36,8 @@ const LIST_KEYS: Partial<Record<string, (item: any) => string>> = {
   errorPages: (p) => String(p.status),
   logs: (l) => l.target,
   routeTables: (t) => t.name,
+  // A managed certificate by the file it is installed as.
+  certificates: (c) => c.file,
   // A table's entries by their key (what HAProxy's map holds), so that one entry's edit is one change.
   entries: (e) => (e.pathPrefix === undefined ? e.host.toLowerCase() : tableEntryKey({ key: "host+path" }, e)),
 };

@@ -70,7 +70,7 @@ export function localIO({ runDir, running, sidecar, step, log }: LocalApply): Ap
       if (names.length) log(`stopping ${names.join(", ")}`);
       await stopComponents(runDir, names);
     },
-    verify: async (t) => (await runAssertions(expectationsFromTopology(t, { ca: localCa(runDir), discovered: await readLocalDiscoveredServers(planFor(t)) }), localStackAccess(planFor(t), log), APPLY_CHECKS)).results,
+    verify: async (t) => (await runAssertions(expectationsFromTopology(t, { ca: localCa(runDir, t), discovered: await readLocalDiscoveredServers(planFor(t)) }), localStackAccess(planFor(t), log), APPLY_CHECKS)).results,
     checkpoint: (s) => checkpoint(step, s, log),
     log,
   };

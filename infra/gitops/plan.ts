@@ -9,6 +9,7 @@ import { dockerTarget } from "../render/targets.ts";
 import { componentActions, planConfig, TARGETS, type ComponentAction, type ComponentActionKind, type Target } from "./component-actions.ts";
 import { diffTopologies, runtimeApiCommands, type ChangeClass, type TopologyChange, type TopologyEdit } from "./changes.ts";
 import type { StackDiff } from "./terraform-diff.ts";
+import { ISSUER_COMPONENT } from "../runtime/declaration.ts";
 import { mapFiles } from "../render/routing.ts";
 import { routingEffects, type RoutingEffect } from "./routing-effects.ts";
 
@@ -152,6 +153,9 @@ function classify(edit: TopologyEdit, mine: readonly ComponentAction[]): Topolog
     else result = { class: "runtime", detail: `${commands?.length ? commands.join("; ") : "no command on the local stack"}${edit.to === undefined && edit.path.endsWith(".maxconn") ? " (0: no limit)" : ""}` };
   } else if (haproxy) {
     result = { class: haproxy.action === "reload" ? "reload" : "restart", detail: `${haproxy.reason} (${elsewhere})` };
+  } else if (local.length && local.every((a) => a.component === ISSUER_COMPONENT && a.action !== "destroy")) {
+    // The issuer (re)starts with the new settings, and its first pass installs what they ask for through the runtime API.
+    result = { class: "runtime", detail: `the certificate issuer ${local[0]!.action === "create" ? "starts" : "restarts"} and obtains the certificate these settings ask for, installed with set ssl cert and commit ssl cert (no reload), the file written (${elsewhere})` };
   } else if (local.length) {
     result = { class: "restart", detail: `${local.map((a) => `${a.component} ${a.action === "restart" ? "restarts" : a.action === "create" ? "starts" : "stops"}`).join(", ")} (${elsewhere})` };
   } else {
@@ -171,7 +175,7 @@ export function summarize(changes: readonly TopologyChange[], actions: readonly 
   if (local.length === 0) return `Plan: nothing changes on the local stack; ${plural(actions.length, "action")} on the other targets.`;
   const count = (kind: ComponentActionKind) => local.filter((a) => a.action === kind && a.component !== "haproxy").length;
   const haproxy = local.find((a) => a.component === "haproxy");
-  const runtime = haproxy?.action === "runtime" ? changes.filter((c) => c.class === "runtime").length : 0;
+  const runtime = changes.filter((c) => c.class === "runtime").length;
   const reloads = haproxy?.action === "reload" ? `1 reload (${plural(changes.filter((c) => c.class === "reload").length, "change")})` : "0 reloads";
   const restarts = count("restart") + (haproxy?.action === "restart" ? 1 : 0);
   const startsStops = [count("create") && `${count("create")} started`, count("destroy") && `${count("destroy")} stopped`].filter(Boolean);

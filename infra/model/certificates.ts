@@ -29,6 +29,12 @@ export const AcmeIssuer = z
      * step-ca): the environment variable holding its PEM file's path.
      */
     caFileFromEnv: EnvName.optional(),
+    /**
+     * The roots its certificates chain to, when no public CA's are (a private or test ACME CA:
+     * pebble's /roots/0): the environment variable holding their PEM file's path. npm run verify
+     * and apply trust them beside the system's roots.
+     */
+    rootsFileFromEnv: EnvName.optional(),
     /** The account's key, in the stack's state directory: made on first use, kept across renewals. */
     accountKeyFile: FileName.default("acme-account.key"),
   })

@@ -40,8 +40,9 @@ export async function provisionCertificates(runDir: string, topology: Topology, 
   const result: ProvisionedCertificates = { dir, given: [], generated: [] };
   if (files.length === 0) return result;
   await mkdir(dir, { recursive: true, mode: 0o700 });
-  // A managed certificate is the issuer's: a stand-in until it installs one (kept across runs once it has).
+  // A managed certificate is the issuer's: a stand-in for its names until it installs one (kept across runs once it has).
   const managed = new Set(topology.certificates.map((c) => c.file));
+  const managedNames = (file: string) => topology.certificates.find((c) => c.file === file)?.names ?? [];
   if (certsDir !== undefined) {
     assertCertificatesPresent(topology, certsDir);
     for (const { name } of files.filter((f) => !managed.has(f.name))) {
@@ -50,7 +51,7 @@ export async function provisionCertificates(runDir: string, topology: Topology, 
       result.given.push(name);
     }
     for (const name of managed) {
-      if (!existsSync(join(dir, name))) await issueDevCertificate(await ensureDevCa(runDir), join(dir, name));
+      if (!existsSync(join(dir, name))) await issueDevCertificate(await ensureDevCa(runDir), join(dir, name), managedNames(name));
       result.generated.push(name);
     }
     if (managed.size) result.devCaFile = join(runDir, DEV_CA_FILE);
@@ -63,7 +64,7 @@ export async function provisionCertificates(runDir: string, topology: Topology, 
     const path = join(dir, name);
     if (!existsSync(path)) {
       const ca = await ensureDevCa(runDir);
-      if (kind === "certificate") await issueDevCertificate(ca, path);
+      if (kind === "certificate") await issueDevCertificate(ca, path, managedNames(name));
       else if (kind === "ca") await copyFile(ca.cert, path);
       else await writeEmptyCrl(path, ca, 365);
     }

@@ -279,7 +279,7 @@ async function startVerified({ topologyFile, runDir, certsDir }: StartRequest, o
   // The quick assertions before saying "up"; npm run verify runs failover and recovery too.
   try {
     const access = localStackAccess(stack.plan, output.err);
-    const run = await runAssertions(expectationsFromTopology(topology, { ca: localCa(runDir), discovered: await readLocalDiscoveredServers(stack.plan) }), access, START_CHECKS);
+    const run = await runAssertions(expectationsFromTopology(topology, { ca: localCa(runDir, topology), discovered: await readLocalDiscoveredServers(stack.plan) }), access, START_CHECKS);
     if (!allPassed(run.results)) {
       output.err(`${renderTable(run.results)}\n\nthe running stack does not behave as the topology says; stopping it`);
       await stack.stop();
@@ -296,12 +296,15 @@ async function startVerified({ topologyFile, runDir, certsDir }: StartRequest, o
 }
 
 /** Which certificates the TLS binds serve, and the CA to trust for the development ones. */
-function certificateLines({ certificates }: LocalStack): string[] {
+function certificateLines({ certificates, plan }: LocalStack): string[] {
   const lines = certificates.given.length ? [`  ${"TLS certificates".padEnd(20)} ${certificates.given.join(", ")} from --certs-dir`] : [];
-  if (certificates.devCaFile) {
+  const managed = plan.topology.certificates.map((c) => c.file);
+  const development = certificates.generated.filter((f) => !managed.includes(f));
+  if (certificates.devCaFile && development.length) {
     const ca = relative(process.cwd(), certificates.devCaFile).startsWith("..") ? certificates.devCaFile : relative(process.cwd(), certificates.devCaFile);
-    lines.push(`  ${"TLS (development)".padEnd(20)} ${certificates.generated.join(", ")} signed by ${ca}: curl --cacert ${ca} https://localhost:PORT/`);
+    lines.push(`  ${"TLS (development)".padEnd(20)} ${development.join(", ")} signed by ${ca}: curl --cacert ${ca} https://localhost:PORT/`);
   }
+  if (managed.length) lines.push(`  ${"TLS (ACME)".padEnd(20)} ${managed.join(", ")} obtained and renewed by the issuer: npm run certs -- status`);
   return lines;
 }
 

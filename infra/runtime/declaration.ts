@@ -20,6 +20,7 @@ import { REPO_ROOT } from "../repo.ts";
 import { haproxyArguments, sidecarArguments } from "../components.ts";
 import { SIDECAR_PATHS } from "../../sidecar/endpoints.ts";
 import { CERTIFICATES_STATE_FILE } from "../certs/local-io.ts";
+import { ISSUER_CONFIG_FILE, issuerConfig, issuerConfigText, type IssuerConfig } from "../certs/config.ts";
 import { sidecarNodeFlags } from "../../sidecar/node-flags.ts";
 import { RUN_DIR_MARKER, type ProcessSpec } from "./processes.ts";
 import { APPLY_HISTORY_FILE, EXPECTED_DISTRIBUTION_FILE, HAPROXY_CONFIG_FILE } from "./applied.ts";
@@ -123,7 +124,7 @@ export function declareLocalStack(topology: Topology, options: LocalStackOptions
     ...dnsComponents(topology, runDir, logs),
     haproxyComponent(topology, sockets, runDir, logs),
     ...(options.sidecar ? [sidecarComponent(topology, sockets, runDir, logs)] : []),
-    ...(topology.certificates.length > 0 ? [issuerComponent(runDir, logs)] : []),
+    ...(topology.certificates.length > 0 ? [issuerComponent(issuerConfig(topology, sockets.admin), runDir, logs)] : []),
     alertmanagerComponent(topology, runDir, logs, options.env ?? process.env),
     prometheusComponent(topology, target, logs, { sidecar: options.sidecar, source }),
   ].map((c) => ({ ...c, env: { ...c.env, [RUN_DIR_MARKER]: runDir } }));
@@ -377,10 +378,12 @@ function haproxyComponent(topology: Topology, sockets: HaproxySockets, runDir: s
  * installs them in HAProxy at runtime. Started after HAProxy, whose placeholder it replaces; the
  * ACME settings it reads from the environment are the stack's (LB_ACME_DIRECTORY and the like).
  */
-function issuerComponent(runDir: string, logs: string): LocalComponent {
+export const ISSUER_COMPONENT = "issuer";
+
+function issuerComponent(config: IssuerConfig, runDir: string, logs: string): LocalComponent {
   return {
     kind: "issuer",
-    name: "issuer",
+    name: ISSUER_COMPONENT,
     command: process.execPath,
     args: ["--import", "tsx", join(REPO_ROOT, "infra/certs/cli.ts"), "run", "--run-dir", runDir, "--every", ISSUER_PASS_EVERY],
     cwd: REPO_ROOT,
@@ -388,7 +391,7 @@ function issuerComponent(runDir: string, logs: string): LocalComponent {
     ports: [],
     debianPackage: "nodejs",
     url: join(logs, "issuer.log"),
-    configFiles: [],
+    configFiles: [{ file: ISSUER_CONFIG_FILE, content: issuerConfigText(config), mode: 0o644 }],
   };
 }
 

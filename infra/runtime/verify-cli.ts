@@ -76,7 +76,7 @@ async function main(argv: string[]): Promise<number> {
   }
   try {
     const plan = ownStack?.plan ?? declareLocalStack(topology, { runDir, sidecar: true });
-    const expectations = expectationsFromTopology(topology, { ca: values.ca ? readCa(values.ca) : localCa(runDir), discovered: await readLocalDiscoveredServers(plan) });
+    const expectations = expectationsFromTopology(topology, { ca: values.ca ? readCa(values.ca) : localCa(runDir, topology), discovered: await readLocalDiscoveredServers(plan) });
     log(`checking ${only.join(", ")} through ${expectations.frontendUrl} (backend ${expectations.backend}, balance ${expectations.balance})`);
     const run = await runAssertions(expectations, localStackAccess(plan, log), { only, requests });
     const generatedAt = new Date().toISOString();

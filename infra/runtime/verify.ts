@@ -2,8 +2,9 @@
 // (stats socket, killing and restarting a gunicorn); the sidecar's assertions do the rest.
 import { settleMs } from "../../haproxy/check-timing.ts";
 import { existsSync, readFileSync } from "node:fs";
+import { rootCertificates } from "node:tls";
 import { join } from "node:path";
-import { bindPorts, groupSlotNames, proxyMode, resolutionMs, type Bind, type Topology } from "../model/schema.ts";
+import { bindCertificates, bindPorts, groupSlotNames, proxyMode, resolutionMs, type Bind, type Topology } from "../model/schema.ts";
 import { picksPrimary, serverProtocol } from "../model/checks.ts";
 import { expandCondition, sniNamesIn } from "../model/routing.ts";
 import { field, parseShowStat, type StatRow } from "../../haproxy/show-stat.ts";
@@ -159,12 +160,18 @@ function entrypointExpectations(topology: Topology, discovered: readonly Discove
           servers: servers ?? [],
           ...(servers === undefined && { anyServer: true }),
           ...answer,
-          ...(tls && { tls: { minVersion: topology.global.tls.minVersion, http2: bind.http2 } }),
+          ...(tls && { tls: { minVersion: topology.global.tls.minVersion, http2: bind.http2, ...managedServerName(topology, bind) } }),
           ...(tls && frontend.hsts && { hsts: hstsValue(frontend.hsts) }),
         };
       }),
     );
   });
+}
+
+/** A bind whose default certificate the stack manages is reached by that certificate's first name, as its clients do. */
+function managedServerName(topology: Topology, bind: Bind): { serverName?: string } {
+  const managed = topology.certificates.find((c) => c.file === bindCertificates(bind)[0]);
+  return managed ? { serverName: managed.names[0]! } : {};
 }
 
 /**
@@ -276,9 +283,17 @@ function outsideSource(allowlist: string[]): { outsideSource: string } | { untes
 }
 
 /** The run directory's development CA, when the stack made one. */
-export function localCa(runDir: string): string | undefined {
+export function localCa(runDir: string, managed: Pick<Topology, "certificates"> = { certificates: [] }, env: NodeJS.ProcessEnv = process.env): string | undefined {
   const file = join(runDir, DEV_CA_FILE);
-  return existsSync(file) ? readFileSync(file, "utf8") : undefined;
+  const dev = existsSync(file) ? readFileSync(file, "utf8") : undefined;
+  if (managed.certificates.length === 0) return dev;
+  // Managed certificates chain to a public CA (the system's roots, which a given CA would replace),
+  // or to the roots a private ACME server names; until one is issued, the development placeholder.
+  const roots = managed.certificates.flatMap((c) => {
+    const path = c.acme.rootsFileFromEnv !== undefined ? env[c.acme.rootsFileFromEnv] : undefined;
+    return path && existsSync(path) ? [readFileSync(path, "utf8")] : [];
+  });
+  return [...rootCertificates, ...(dev ? [dev] : []), ...roots].join("\n");
 }
 
 /** Pure: whether an IPv4 network ("10.0.0.0/8", or one address) contains `address`. */

@@ -3,7 +3,7 @@
 // certificate replaces the placeholder through the runtime API, with no reload.
 //
 //   LB_ACME_DIRECTORY=https://127.0.0.1:14000/dir LB_ACME_CA=/path/to/pebble-ca.pem \
-//     npm start -- --topology infra/topologies/acme.ts
+//   LB_ACME_ROOTS=/path/to/pebble-root.pem npm start -- --topology infra/topologies/acme.ts
 //
 // The README's "Certificates" section says how to run pebble (Let's Encrypt's test server) for it.
 import { defineTopology } from "../model/parse.ts";
@@ -25,7 +25,7 @@ export const topology = defineTopology({
     {
       file: "shop.pem",
       names: ["shop.lb.test", "www.shop.lb.test"],
-      acme: { directoryUrlFromEnv: "LB_ACME_DIRECTORY", caFileFromEnv: "LB_ACME_CA", contact: ["ops@lb.test"] },
+      acme: { directoryUrlFromEnv: "LB_ACME_DIRECTORY", caFileFromEnv: "LB_ACME_CA", rootsFileFromEnv: "LB_ACME_ROOTS", contact: ["ops@lb.test"] },
     },
   ],
 });

@@ -1,16 +1,19 @@
-// A real ACME server for tests: Debian's pebble (Let's Encrypt's test server), behind TLS from a CA
-// the test makes, validating HTTP-01 on the stack's plain port, and resolving the test's names
-// through a dnsmasq that answers every name under lb.test with 127.0.0.1. Started and stopped by
-// the test; pebble can be stopped and started again (an ACME outage) on the same ports.
+// A test ACME server on this machine: Debian's pebble (Let's Encrypt's test server), behind TLS from
+// a throwaway CA, validating HTTP-01 on the stack's plain port, and resolving names through a
+// dnsmasq that answers every name under lb.test with 127.0.0.1. For the tests, and for trying the
+// ACME example by hand (npm run acme-server). Pebble can be stopped and started again (an ACME
+// outage) on the same ports; close() stops both and removes the files.
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { Agent, get } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { findFreePortRange } from "../../infra/runtime/ports.ts";
+import { findFreePortRange } from "../runtime/ports.ts";
 
 export interface Pebble {
   directoryUrl: string;
+  /** Its scratch directory, removed by close(). */
+  dir: string;
   /** The CA that signed pebble's own TLS certificate: what LB_ACME_CA points at. */
   caFile: string;
   /** The root pebble issues under (it makes a new one per start): what a client trusts to verify issued certificates. */
@@ -79,6 +82,7 @@ export async function startPebble(httpPort: number): Promise<Pebble> {
   await start();
   return {
     directoryUrl,
+    dir,
     caFile: file("ca.pem"),
     issuingRoot: async () => (await httpsGet(`https://127.0.0.1:${ports.management}/roots/0`, ca())).body,
     stop: () => stopChild(pebble),
