@@ -16,6 +16,7 @@ import { containersBench } from "./containers.bench.ts";
 import { discoveryBench, dnsOutageBench } from "./discovery.bench.ts";
 import { routingBench } from "./routing.bench.ts";
 import { tcpBench } from "./tcp.bench.ts";
+import { certificatesBench } from "./certificates.bench.ts";
 import { formatBenchTable, type BenchRow } from "./table.ts";
 
 /** Every suite, in the order they run and print. */
@@ -29,6 +30,7 @@ const SUITES = {
   plan: planBench,
   routing: routingBench,
   tcp: tcpBench,
+  certs: certificatesBench,
   apply: applyBench,
   failover: failoverBench,
   discovery: discoveryBench,

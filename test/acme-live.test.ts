@@ -7,7 +7,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { connect, type TLSSocket } from "node:tls";
 import { Agent, request } from "node:https";
-import { X509Certificate } from "node:crypto";
+import { X509Certificate, generateKeyPairSync } from "node:crypto";
 import { afterAll, beforeAll, describe, it } from "vitest";
 import { parseTopology } from "../infra/model/parse.ts";
 import type { Topology } from "../infra/model/schema.ts";
@@ -182,6 +182,30 @@ describe("certificates from a real ACME server (pebble), installed without a rel
     assert.deepEqual([record().failures, record().renewals], [0, { succeeded: 3, failed: 1 }]);
     const m = await certificateMetrics();
     assert.deepEqual([m.haproxy_sidecar_certificate_renewal_failures, m["haproxy_sidecar_certificate_renewals_total:succeeded"], m["haproxy_sidecar_certificate_renewals_total:failed"], m.haproxy_sidecar_certificate_installed_served], [0, 3, 1, 1]);
+  });
+
+  it("a bad certificate from the ACME side is refused before it is installed, the served one unchanged: a key that does not match, a name it lacks", async () => {
+    const config = issuerConfig(topology, running.stack.plan.sockets.admin);
+    const servedBefore = (await servedTo(tlsPort(), "shop.lb.test")).serialNumber;
+    const onDisk = readFileSync(join(running.runDir, "certs", "shop.pem"), "utf8");
+    const chain = pemCertificates(onDisk);
+    const otherKey = generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey.export({ type: "pkcs8", format: "pem" }).toString();
+    const key = onDisk.slice(onDisk.indexOf("-----BEGIN PRIVATE KEY-----"));
+    const cases: [string, typeof config, { chain: string[]; key: string }, RegExp][] = [
+      ["a key that does not match", config, { chain, key: otherKey }, /^shop\.pem: not installed, the served certificate stays: the key does not match the certificate$/],
+      ["a name it lacks", { ...config, certificates: [{ ...config.certificates[0]!, names: [...config.certificates[0]!.names, "extra.lb.test"] }] }, { chain, key }, /^shop\.pem: not installed, the served certificate stays: the certificate lacks extra\.lb\.test$/],
+    ];
+    for (const [name, which, bundle, expected] of cases) {
+      const io = { ...localCertificateIo(running.runDir, which, { env: env(), log: () => {} }), issue: async () => bundle };
+      const [outcome] = await renewDue(which, io, { force: ["shop.pem"] });
+      assert.equal(outcome!.action, "failed", name);
+      assert.match(outcome!.action === "failed" ? outcome!.error : "", expected, name);
+      assert.equal((await servedTo(tlsPort(), "shop.lb.test")).serialNumber, servedBefore, `${name}: the served certificate unchanged`);
+      assert.equal(readFileSync(join(running.runDir, "certs", "shop.pem"), "utf8"), onDisk, `${name}: the file unchanged`);
+    }
+    // The record shows the refusals; a good pass clears them.
+    const [good] = await renewDue(config, localCertificateIo(running.runDir, config, { env: env(), log: () => {} }), { force: ["shop.pem"] });
+    assert.equal(good!.action, "installed");
   });
 
   it("npm run apply of a new name: runtime (the issuer restarts with it), the new certificate covers it, the same HAProxy worker", async () => {
