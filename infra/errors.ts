@@ -246,3 +246,19 @@ export class IssuerBusyError extends CodedError {
     super(`another certificate pass (pid ${holder}) is running: wait for it (seconds), then run the command again`);
   }
 }
+
+/** Another command is carrying out this backend's rollout. */
+export class RolloutBusyError extends CodedError {
+  readonly code = "ROLLOUT_BUSY";
+  constructor(readonly backend: string, readonly holder: number, step: number, steps: number[]) {
+    super(`the rollout of ${backend} is being carried out by pid ${holder} (step ${step + 1} of ${steps.length}, ${steps[step]} %): watch it with npm run rollout -- ${backend} --status, or stop it with --abort`);
+  }
+}
+
+/** npm run rollout was asked for a backend that has no canary, or cannot be rolled out here. */
+export class RolloutNotPossibleError extends CodedError {
+  readonly code = "ROLLOUT_NOT_POSSIBLE";
+  constructor(message: string) {
+    super(message);
+  }
+}

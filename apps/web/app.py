@@ -9,9 +9,17 @@ GET /        says which instance answered (JSON body and the X-Served-By header)
 GET /status  the health endpoint HAProxy checks.
 GET /slow?ms=N  answers like / after N milliseconds (at most 5000): a request that holds its
              connection, to show queueing behind a server's maxconn and HAProxy's timeouts.
+POST /fault?errors=0.2&delay_ms=300  makes that share of this instance's answers to traffic 500
+             and adds that latency (not /status: its health checks still pass); errors=0&delay_ms=0
+             clears it. From loopback only. Shared by the instance's worker processes (a file).
+GET /fault   the fault in force.
 """
+import ipaddress
+import json
 import os
+import random
 import socket
+import tempfile
 import time
 
 from flask import Flask, jsonify, request
@@ -34,6 +42,53 @@ def served_by(response):
 
 
 SLOW_MAX_MS = 5000
+
+# One file per gunicorn master (the workers' parent): every worker of the instance sees the same fault.
+FAULT_FILE = os.path.join(tempfile.gettempdir(), f"lb-web-fault-{INSTANCE}-{os.getppid()}.json")
+NO_FAULT = {"errors": 0.0, "delay_ms": 0}
+
+
+def current_fault():
+    try:
+        with open(FAULT_FILE, encoding="utf-8") as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return NO_FAULT
+
+
+@app.route("/fault", methods=["GET", "POST"])
+def fault():
+    if request.method == "GET":
+        return jsonify(current_fault())
+    if not ipaddress.ip_address(request.remote_addr or "0.0.0.0").is_loopback:
+        return jsonify(error="the fault switch answers loopback clients only"), 403
+    errors = request.args.get("errors", default=0.0, type=float)
+    delay_ms = request.args.get("delay_ms", default=0, type=int)
+    if not 0 <= errors <= 1 or not 0 <= delay_ms <= SLOW_MAX_MS:
+        return jsonify(error=f"errors is a share from 0 to 1 and delay_ms from 0 to {SLOW_MAX_MS}"), 400
+    chosen = {"errors": errors, "delay_ms": delay_ms}
+    if not errors and not delay_ms:
+        if os.path.exists(FAULT_FILE):
+            os.remove(FAULT_FILE)
+        return jsonify(chosen)
+    temp = f"{FAULT_FILE}.{os.getpid()}"
+    with open(temp, "w", encoding="utf-8") as f:
+        json.dump(chosen, f)
+    os.replace(temp, FAULT_FILE)
+    return jsonify(chosen)
+
+
+@app.before_request
+def injected_fault():
+    """The fault in force, on traffic only: /status and the switch itself are spared."""
+    if request.path in ("/status", "/fault"):
+        return None
+    chosen = current_fault()
+    if chosen["delay_ms"]:
+        time.sleep(chosen["delay_ms"] / 1000)
+    if chosen["errors"] and random.random() < chosen["errors"]:
+        return jsonify(error="injected fault", server=INSTANCE), 500
+    return None
 
 
 @app.get("/slow")

@@ -4,7 +4,7 @@ import { field, numberField, type ParsedStat } from "../../haproxy/show-stat.ts"
 import { isIP } from "node:net";
 import type { MapEntry } from "../../haproxy/show-map.ts";
 import { tableEntryKey, type RouteTable, type RouteTableEntry } from "../model/routing.ts";
-import type { Server, Topology } from "../model/schema.ts";
+import { configuredWeight, type Server, type Topology } from "../model/schema.ts";
 import { rateLimitTables, tableMapPath } from "../render/routing.ts";
 import { LOCAL_ADDRESS } from "../render/targets.ts";
 import { diffTopologies, runtimeApiCommands, type TopologyChange, type TopologyEdit } from "./changes.ts";
@@ -84,7 +84,7 @@ export function observedTopology(base: Topology, observation: Observation): Topo
     const isSlot = (o: ObservedServer) => prefix !== undefined && !known.has(o.name) && o.name.startsWith(prefix) && /^\d+$/.test(o.name.slice(prefix.length));
     const observed = observation.servers.filter((o) => o.backend === backend.name);
     if (backend.discovery) backend.discovery.maxServers = observed.filter(isSlot).length;
-    backend.servers = observed.filter((o) => !isSlot(o)).map((o) => observedServer(known.get(o.name), o));
+    backend.servers = observed.filter((o) => !isSlot(o)).map((o) => observedServer(known.get(o.name), o, backend));
   }
   for (const frontend of topology.frontends) {
     for (const table of frontend.routeTables) {
@@ -104,7 +104,7 @@ function observedEntry(table: RouteTable, entry: MapEntry): RouteTableEntry {
   return { host: entry.key.slice(0, slash), pathPrefix: entry.key.slice(slash).replace(/(.)\/$/, "$1"), backend: entry.value };
 }
 
-function observedServer(loaded: Server | undefined, o: ObservedServer): Server {
+function observedServer(loaded: Server | undefined, o: ObservedServer, backend: Pick<Topology["backends"][number], "canary">): Server {
   const server: Server = loaded ? { ...loaded } : { name: o.name, address: o.address, port: o.port, check: o.rise !== undefined, inter: "2s", fall: o.fall ?? 3, rise: o.rise ?? 2, weight: o.weight, backup: false, external: false, disabled: false };
   // On the local target every server is 127.0.0.1: the model's address is then a name, not drift; an
   // external server named by host shows the address its name resolved to.
@@ -114,7 +114,8 @@ function observedServer(loaded: Server | undefined, o: ObservedServer): Server {
     if ((o.address !== LOCAL_ADDRESS || !loaded) && !namedExternal) server.address = o.address;
     server.port = o.port;
   }
-  server.weight = o.weight;
+  // A canary's server is configured at 0 until a rollout: at 0 it is as the topology says.
+  server.weight = loaded && o.weight === configuredWeight(backend, loaded) ? loaded.weight : o.weight;
   server.disabled = o.adminState === "maint";
   if (server.maxconn !== undefined || o.maxconn !== undefined) server.maxconn = o.maxconn;
   if (server.check && o.rise !== undefined) server.rise = o.rise;

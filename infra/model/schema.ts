@@ -10,6 +10,7 @@ import { HAPROXY_ERROR_STATUSES } from "../../haproxy/statuses.ts";
 import { EnvName, FileName, NAME_PATTERN, Name, intIn, show } from "./names.ts";
 import { AgentCheck, HealthCheck, TCP_ONLY_CHECK_KINDS, checkKind } from "./checks.ts";
 import { ManagedCertificate } from "./certificates.ts";
+import { Canary, canaryIssues } from "./canary.ts";
 import { AcceptProxy, ClientCertificates, SEND_PROXY_VERSIONS, ServerTls, TlsSettings } from "./tls.ts";
 import { Condition, ForwardedHeaders, KEYED_RATE_LIMIT_COUNTERS, KeyedRateLimit, Route, RouteTable, Rule, SecurityHeaders, Userlist, routingIssues, ruleIssues } from "./routing.ts";
 
@@ -479,6 +480,8 @@ export const Backend = z.strictObject({
   healthCheck: HealthCheck.optional(),
   /** An agent on each server reports its weight or state (agent-check). */
   agent: AgentCheck.optional(),
+  /** Some of the servers as a new version, taking a growing share of the traffic step by step (npm run rollout). */
+  canary: Canary.optional(),
   /** A server coming UP gets its full weight over this time (slowstart): caches warm, pools fill. */
   slowStart: Duration.optional(),
   /** Close every connection to a server marked DOWN at once, so clients reconnect to one that serves (a demoted primary). */
@@ -645,6 +648,12 @@ export type TopologyInput = z.input<typeof Topology>;
 export type Frontend = z.output<typeof Frontend>;
 export type Backend = z.output<typeof Backend>;
 export type Server = z.output<typeof Server>;
+/**
+ * The weight a server is configured with: a canary's servers take no traffic until a rollout gives
+ * them some (npm run rollout); their model weight is theirs once promoted.
+ */
+export const configuredWeight = (backend: Pick<Backend, "canary">, server: Pick<Server, "name" | "weight">): number => (backend.canary?.servers.includes(server.name) ? 0 : server.weight);
+
 /** A server reached over the network (address and port), which is every server but one on a unix socket. */
 export type NetworkServer = Server & { address: string; port: number };
 export const onNetwork = (server: Server): server is NetworkServer => server.unixSocket === undefined;
@@ -756,6 +765,10 @@ function crossReferenceIssues(topology: Topology): PathIssue[] {
     if (backend === undefined || backend === null) return;
     const servers = Array.isArray(backend.servers) ? backend.servers : [];
     issues.push(...groupIssues(backend, i), ...ruleIssues(backend, ["backends", i], undefined), ...balanceIssues(backend, i));
+    if (backend.canary) {
+      for (const issue of canaryIssues(backend.canary, servers.map((s) => s?.name).filter((n): n is string => typeof n === "string"))) issues.push({ path: ["backends", i, "canary", ...issue.path], message: issue.message });
+      if ((backend.mode ?? topology.defaults?.mode) === "tcp") issues.push({ path: ["backends", i, "canary"], message: `a canary is judged by its HTTP answers: backend ${show(backend.name)} is in mode tcp` });
+    }
     duplicates(servers.map((s) => s?.name), `the servers of backend ${show(backend.name)}`, (j) => ["backends", i, "servers", j, "name"]);
     servers.forEach((server, j) => {
       if (!server) return;

@@ -1,6 +1,6 @@
 // The typed view that the Handlebars templates render: every decision (which directive, which
 // address for this target) is made here in TypeScript; the templates only lay out lines.
-import { bindCertificates, proxyMode, type Backend, type Bind, type Frontend, type ProxyMode, type Server, type ServerGroup, type Topology } from "../model/schema.ts";
+import { bindCertificates, configuredWeight, proxyMode, type Backend, type Bind, type Frontend, type ProxyMode, type Server, type ServerGroup, type Topology } from "../model/schema.ts";
 import { checkKind, type CheckStep, type HealthCheck } from "../model/checks.ts";
 import { isIP } from "node:net";
 import { parseDuration } from "../../haproxy/duration.ts";
@@ -418,7 +418,7 @@ function backendView(backend: Backend, topology: Topology, target: RenderTarget)
       address: serverEndpoint(backend.name, s, target),
       // A name of someone else's service that does not resolve as HAProxy starts leaves that server without an
       // address (it is checked DOWN) rather than stopping every other backend (the containers' default-server says so).
-      options: [serverOptions(s), ...backendServerOptions(backend), ...(s.external && target.kind === "local" && s.address !== undefined && isIP(s.address) === 0 ? [`init-addr ${DOCKER_INIT_ADDR}`] : [])].join(" "),
+      options: [serverOptions({ ...s, weight: configuredWeight(backend, s) }), ...backendServerOptions(backend), ...(s.external && target.kind === "local" && s.address !== undefined && isIP(s.address) === 0 ? [`init-addr ${DOCKER_INIT_ADDR}`] : [])].join(" "),
     })),
     serverTemplate: group && {
       prefix: group.name,

@@ -4,7 +4,7 @@ import { settleMs } from "../../haproxy/check-timing.ts";
 import { existsSync, readFileSync } from "node:fs";
 import { rootCertificates } from "node:tls";
 import { join } from "node:path";
-import { bindCertificates, bindPorts, groupSlotNames, proxyMode, resolutionMs, type Bind, type Topology } from "../model/schema.ts";
+import { bindCertificates, bindPorts, configuredWeight, groupSlotNames, proxyMode, resolutionMs, type Bind, type Topology } from "../model/schema.ts";
 import { picksPrimary, serverProtocol } from "../model/checks.ts";
 import { expandCondition, sniNamesIn } from "../model/routing.ts";
 import { field, parseShowStat, type StatRow } from "../../haproxy/show-stat.ts";
@@ -109,7 +109,7 @@ export function expectationsFromTopology(topology: Topology, options: Expectatio
     // Without "timeout check", HAProxy gives a check as long as inter.
     checkTimeoutMs: defaults.timeouts.check ? parseDuration(defaults.timeouts.check) : Math.max(...inters),
     servers: [
-      ...backend.servers.map((s) => ({ name: s.name, weight: s.weight, active: !s.backup && !s.disabled, interMs: parseDuration(s.inter), fall: s.fall, rise: s.rise })),
+      ...backend.servers.map((s) => ({ name: s.name, weight: configuredWeight(backend, s), active: !s.backup && !s.disabled, interMs: parseDuration(s.inter), fall: s.fall, rise: s.rise })),
       ...(group ? discovered.map((d) => ({ name: d.slot, weight: group.weight, active: true, interMs: parseDuration(group.inter), fall: group.fall, rise: group.rise })) : []),
     ],
     entrypoints,
@@ -133,7 +133,7 @@ function answeringServers(topology: Topology, backendName: string, discovered: r
   const backend = topology.backends.find((b) => b.name === backendName)!;
   if (backend.servers.some((s) => s.external && !s.disabled)) return undefined;
   return [
-    ...backend.servers.filter((s) => !s.disabled && s.weight > 0).map((s) => s.name),
+    ...backend.servers.filter((s) => !s.disabled && configuredWeight(backend, s) > 0).map((s) => s.name),
     ...(backend.discovery && backend.discovery.weight > 0 ? discovered.filter((d) => d.backend === backend.name).map((d) => d.slot) : []),
   ];
 }

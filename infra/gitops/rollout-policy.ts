@@ -1,0 +1,109 @@
+// A canary rollout's pure parts: each step's server weights, the PromQL that measures the canary
+// over an interval, and the verdict on what it measured (pass, fail, or inconclusive: never
+// promote blind).
+import type { Canary, CanaryAnalysis } from "../model/canary.ts";
+import type { Backend } from "../model/schema.ts";
+
+/** HAProxy's largest server weight. */
+const MAX_WEIGHT = 256;
+
+export type Weights = Record<string, number>;
+
+type WeightedServer = Pick<Backend["servers"][number], "name" | "weight" | "backup" | "disabled">;
+
+const active = (s: WeightedServer) => !s.backup && !s.disabled && s.weight > 0;
+
+/**
+ * The weight of each active server when the canary takes `percent` of the traffic: the canary's
+ * servers share it in proportion to their own weights, the stable servers the rest in theirs,
+ * scaled to HAProxy's 1..256. 0 is the stable set alone, 100 the canary alone.
+ */
+export function stepWeights(servers: readonly WeightedServer[], canary: readonly string[], percent: number): Weights {
+  const live = servers.filter(active);
+  const [inCanary, stable] = [live.filter((s) => canary.includes(s.name)), live.filter((s) => !canary.includes(s.name))];
+  const sum = (list: WeightedServer[]) => list.reduce((n, s) => n + s.weight, 0);
+  const [c, s] = [sum(inCanary), sum(stable)];
+  // Canary share = c·fc / (c·fc + s·fs) = percent / 100 with fs = 100 − percent, fc = percent·s / c.
+  const raw = new Map<string, number>([
+    ...stable.map((x) => [x.name, percent >= 100 ? 0 : x.weight * (100 - percent)] as const),
+    ...inCanary.map((x) => [x.name, percent <= 0 ? 0 : percent >= 100 ? x.weight : (x.weight * percent * s) / c] as const),
+  ]);
+  const top = Math.max(...raw.values());
+  const scale = top > MAX_WEIGHT ? MAX_WEIGHT / top : 1;
+  return Object.fromEntries([...raw].map(([name, w]) => [name, w === 0 ? 0 : Math.max(1, Math.round(w * scale))]));
+}
+
+/** The canary's share of the traffic the weights give (what the distribution check should see). */
+export const canaryShare = (weights: Weights, canary: readonly string[]): number => {
+  const total = Object.values(weights).reduce((a, b) => a + b, 0);
+  return total === 0 ? 0 : Object.entries(weights).filter(([n]) => canary.includes(n)).reduce((a, [, w]) => a + w, 0) / total;
+};
+
+/** Server names as a PromQL regular expression (names are [A-Za-z0-9_.:-]: only "." needs escaping). */
+const serverRegex = (names: readonly string[]) => names.map((n) => n.replace(/\./g, "\\\\.")).join("|");
+
+export interface AnalysisQueries {
+  requests: string;
+  errors: string;
+  responseMs: string;
+  stableRequests: string;
+  stableErrors: string;
+  custom: { name: string; query: string; max?: number; min?: number }[];
+}
+
+/** The PromQL that measures the canary (and, for context, the stable servers) over the last `window`. */
+export function analysisQueries(backend: string, canary: Canary, stable: readonly string[], window: string): AnalysisQueries {
+  const answers = (servers: readonly string[], code?: string) => `sum(increase(haproxy_server_http_responses_total{proxy="${backend}",server=~"${serverRegex(servers)}"${code ? `,code="${code}"` : ""}}[${window}]))`;
+  const fill = (q: string) => q.replaceAll("$backend", backend).replaceAll("$canary", serverRegex(canary.servers)).replaceAll("$stable", serverRegex(stable)).replaceAll("$window", window);
+  return {
+    requests: answers(canary.servers),
+    errors: answers(canary.servers, "5xx"),
+    responseMs: `max(haproxy_server_response_time_average_seconds{proxy="${backend}",server=~"${serverRegex(canary.servers)}"}) * 1000`,
+    stableRequests: answers(stable),
+    stableErrors: answers(stable, "5xx"),
+    custom: canary.analysis.queries.map((q) => ({ name: q.name, query: fill(q.query), ...(q.max !== undefined && { max: q.max }), ...(q.min !== undefined && { min: q.min }) })),
+  };
+}
+
+/** What one analysis measured; undefined where Prometheus had no value. */
+export interface AnalysisMeasurement {
+  requests?: number;
+  errors?: number;
+  responseMs?: number;
+  stableRequests?: number;
+  stableErrors?: number;
+  custom: { name: string; value?: number; max?: number; min?: number }[];
+}
+
+export type Verdict = "pass" | "fail" | "inconclusive";
+
+export interface AnalysisVerdict {
+  verdict: Verdict;
+  /** Each check's finding, for the log, the status and the alert. */
+  findings: string[];
+}
+
+const pct = (x: number) => `${(100 * x).toFixed(1)} %`;
+
+/** The verdict on one interval: any failed check fails it; else any missing number leaves it inconclusive. */
+export function judgeAnalysis(analysis: CanaryAnalysis, m: AnalysisMeasurement): AnalysisVerdict {
+  const failed: string[] = [];
+  const unknown: string[] = [];
+  const passed: string[] = [];
+  if (m.requests === undefined || m.errors === undefined) unknown.push("no data for the canary's answers (Prometheus has no series yet, or is not answering)");
+  else if (m.requests < analysis.minRequests) unknown.push(`the canary answered ${Math.round(m.requests)} requests, fewer than ${analysis.minRequests}: too few to judge`);
+  else {
+    const success = 1 - m.errors / m.requests;
+    const stable = m.stableRequests ? ` (stable servers: ${pct(1 - (m.stableErrors ?? 0) / m.stableRequests)})` : "";
+    (success < analysis.successRatio ? failed : passed).push(`success ratio ${pct(success)} of ${Math.round(m.requests)} answers, ${success < analysis.successRatio ? "below" : "at least"} ${pct(analysis.successRatio)}${stable}`);
+  }
+  if (m.responseMs === undefined) unknown.push("no response time for the canary");
+  else (m.responseMs > analysis.maxResponseMs ? failed : passed).push(`response time ${Math.round(m.responseMs)} ms, ${m.responseMs > analysis.maxResponseMs ? "over" : "within"} ${analysis.maxResponseMs} ms`);
+  for (const q of m.custom) {
+    if (q.value === undefined) unknown.push(`${q.name}: no value`);
+    else if ((q.max !== undefined && q.value > q.max) || (q.min !== undefined && q.value < q.min)) failed.push(`${q.name} = ${q.value}, outside ${q.min ?? "-∞"}..${q.max ?? "∞"}`);
+    else passed.push(`${q.name} = ${q.value}`);
+  }
+  const verdict: Verdict = failed.length ? "fail" : unknown.length ? "inconclusive" : "pass";
+  return { verdict, findings: [...failed, ...unknown, ...passed] };
+}

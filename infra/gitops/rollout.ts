@@ -1,0 +1,144 @@
+// A canary rollout, carried out: each step's weights through the runtime API (no reload), an
+// interval, the analysis in Prometheus, then the next step, a pause (inconclusive), or the abort
+// (weights back on the stable servers at once). Its state is a file, written at every transition,
+// so that a crash of the command is resumed (or aborted) by the next run, which says which.
+import type { Backend } from "../model/schema.ts";
+import { parseDuration } from "../../haproxy/duration.ts";
+import { RolloutBusyError } from "../errors.ts";
+import { analysisQueries, judgeAnalysis, stepWeights, type AnalysisMeasurement, type AnalysisVerdict, type Weights } from "./rollout-policy.ts";
+
+export type RolloutPhase = "running" | "paused" | "promoted" | "aborted";
+
+export interface RolloutState {
+  backend: string;
+  canary: string[];
+  steps: number[];
+  /** The step being run (an index into steps). */
+  step: number;
+  phase: RolloutPhase;
+  /** Failed analyses so far. */
+  failures: number;
+  /** The process carrying it out; another run takes over only when it is gone. */
+  pid: number;
+  startedAt: string;
+  updatedAt: string;
+  /** Set by npm run rollout -- --abort while another process runs it. */
+  abortRequested?: boolean;
+  /** Why it paused, aborted or was promoted. */
+  reason?: string;
+  history: { at: string; step: number; percent: number; verdict: AnalysisVerdict["verdict"]; findings: string[] }[];
+}
+
+export interface RolloutIo {
+  setWeights(backend: string, weights: Weights): Promise<void>;
+  /** One number from Prometheus; undefined for no data; throws when Prometheus does not answer. */
+  query(promql: string): Promise<number | undefined>;
+  sleep(ms: number): Promise<void>;
+  now(): Date;
+  readState(): Promise<RolloutState | undefined>;
+  writeState(state: RolloutState): Promise<void>;
+  /** Whether a process is alive (the state's holder). */
+  alive(pid: number): boolean;
+  pid: number;
+  log(line: string): void;
+}
+
+/** How often the running command looks for an abort asked by another one. */
+const ABORT_POLL_MS = 500;
+
+/** Measures the canary over the interval; Prometheus not answering is no data (inconclusive), said so. */
+async function measure(backend: Backend, io: RolloutIo, window: string): Promise<AnalysisMeasurement & { unreachable?: string }> {
+  const canary = backend.canary!;
+  const stable = backend.servers.filter((s) => !canary.servers.includes(s.name)).map((s) => s.name);
+  const q = analysisQueries(backend.name, canary, stable, window);
+  try {
+    const [requests, errors, responseMs, stableRequests, stableErrors] = await Promise.all([q.requests, q.errors, q.responseMs, q.stableRequests, q.stableErrors].map((x) => io.query(x)));
+    const custom = await Promise.all(q.custom.map(async (c) => ({ ...c, value: await io.query(c.query) })));
+    return { requests, errors, responseMs, stableRequests, stableErrors, custom };
+  } catch (error) {
+    return { custom: [], unreachable: (error as Error).message };
+  }
+}
+
+/**
+ * Runs (or resumes) the rollout of `backend`'s canary to its end: "promoted" or "aborted". A state
+ * left by a process that died is resumed at its step; one that ended is started afresh.
+ */
+export async function runRollout(backend: Backend, io: RolloutIo): Promise<RolloutState> {
+  const canary = backend.canary!;
+  const found = await io.readState();
+  if (found && (found.phase === "running" || found.phase === "paused") && found.pid !== io.pid && io.alive(found.pid)) throw new RolloutBusyError(backend.name, found.pid, found.step, found.steps);
+  const now = () => io.now().toISOString();
+  let state: RolloutState;
+  if (found && (found.phase === "running" || found.phase === "paused") && sameCanary(found, backend)) {
+    state = { ...found, pid: io.pid, phase: "running", updatedAt: now() };
+    io.log(`resuming the rollout of ${backend.name} at step ${state.step + 1} of ${state.steps.length} (${state.steps[state.step]} %): the process that ran it (pid ${found.pid}) is gone`);
+  } else {
+    state = { backend: backend.name, canary: [...canary.servers], steps: [...canary.steps], step: 0, phase: "running", failures: 0, pid: io.pid, startedAt: now(), updatedAt: now(), history: [] };
+    io.log(`rollout of ${backend.name}: canary ${canary.servers.join(", ")}, steps ${canary.steps.join(", ")} %, every ${canary.interval}`);
+  }
+  const save = async (change: Partial<RolloutState>) => {
+    state = { ...state, ...change, updatedAt: now() };
+    await io.writeState(state);
+  };
+  const abort = async (reason: string) => {
+    await io.setWeights(backend.name, stepWeights(backend.servers, canary.servers, 0));
+    await save({ phase: "aborted", reason });
+    io.log(`aborted: ${reason}; every weight back on the stable servers`);
+    return state;
+  };
+  await save({});
+  const intervalMs = parseDuration(canary.interval);
+  /** Waits an interval, or less when an abort is asked for; true when one was. */
+  const wait = async () => {
+    for (let waited = 0; waited < intervalMs; waited += ABORT_POLL_MS) {
+      await io.sleep(Math.min(ABORT_POLL_MS, intervalMs - waited));
+      if ((await io.readState())?.abortRequested) return true;
+    }
+    return false;
+  };
+
+  while (state.step < state.steps.length) {
+    const percent = state.steps[state.step]!;
+    await io.setWeights(backend.name, stepWeights(backend.servers, canary.servers, percent));
+    await save({ phase: "running" });
+    io.log(`step ${state.step + 1} of ${state.steps.length}: the canary takes ${percent} %`);
+    if (await wait()) return abort("asked for (npm run rollout -- --abort)");
+    const measured = await measure(backend, io, canary.interval);
+    const judged = measured.unreachable ? { verdict: "inconclusive" as const, findings: [`Prometheus did not answer: ${measured.unreachable}`] } : judgeAnalysis(canary.analysis, measured);
+    await save({ history: [...state.history, { at: now(), step: state.step, percent, verdict: judged.verdict, findings: judged.findings }] });
+    io.log(`step ${state.step + 1} (${percent} %): ${judged.verdict}: ${judged.findings.join("; ")}`);
+    if (judged.verdict === "pass") {
+      await save({ step: state.step + 1, reason: undefined });
+    } else if (judged.verdict === "inconclusive") {
+      // Never promoted blind: the step holds its weights and is judged again after another interval.
+      await save({ phase: "paused", reason: judged.findings.join("; ") });
+    } else {
+      await save({ failures: state.failures + 1 });
+      if (state.failures >= canary.failureLimit) return abort(`${state.failures} failed analyses (limit ${canary.failureLimit}): ${judged.findings.join("; ")}`);
+    }
+  }
+  await io.setWeights(backend.name, stepWeights(backend.servers, canary.servers, 100));
+  await save({ phase: "promoted", reason: `every step passed: the canary (${canary.servers.join(", ")}) takes the traffic` });
+  io.log(`promoted: ${canary.servers.join(", ")} take all of ${backend.name}'s traffic`);
+  return state;
+}
+
+const sameCanary = (state: RolloutState, backend: Backend) => JSON.stringify([state.canary, state.steps]) === JSON.stringify([backend.canary!.servers, backend.canary!.steps]);
+
+/**
+ * npm run rollout -- --abort: asks the running command to abort (it does within half a second), or
+ * aborts a rollout whose command is gone by itself. undefined when there is nothing to abort.
+ */
+export async function abortRollout(backend: Backend, io: RolloutIo): Promise<RolloutState | undefined> {
+  const found = await io.readState();
+  if (!found || found.phase === "promoted" || found.phase === "aborted") return undefined;
+  if (found.pid !== io.pid && io.alive(found.pid)) {
+    await io.writeState({ ...found, abortRequested: true, updatedAt: io.now().toISOString() });
+    return { ...found, abortRequested: true };
+  }
+  await io.setWeights(backend.name, stepWeights(backend.servers, backend.canary?.servers ?? found.canary, 0));
+  const aborted: RolloutState = { ...found, phase: "aborted", reason: "asked for (npm run rollout -- --abort); its command was gone", updatedAt: io.now().toISOString() };
+  await io.writeState(aborted);
+  return aborted;
+}

@@ -1,0 +1,67 @@
+// Progressive delivery, the model's part: a backend's canary is some of its servers (the new
+// version) that take a growing share of its traffic, step by step, each step judged by its metrics
+// in Prometheus before the next. Blue/green is one step of 100.
+import { z } from "zod";
+import { durationProblem } from "../../haproxy/duration.ts";
+import { Name, intIn, show } from "./names.ts";
+
+const Interval = z.string().check((ctx) => {
+  const problem = durationProblem(ctx.value);
+  if (problem !== undefined) ctx.issues.push({ code: "custom", input: ctx.value, message: problem });
+});
+
+/** A check of the canary's own series: a PromQL expression and the bound its value must keep. */
+export const CanaryQuery = z
+  .strictObject({
+    name: Name,
+    /**
+     * PromQL with placeholders: $backend, $canary and $stable (the servers' names as a regular
+     * expression for server=~"..."), $window (the interval, e.g. 30s). One number, or one series.
+     */
+    query: z.string().min(1).max(2000).refine((q) => !/[\r\n]/.test(q), { error: "a query is one line" }),
+    max: z.number().optional(),
+    min: z.number().optional(),
+  })
+  .refine((q) => q.max !== undefined || q.min !== undefined, { error: "a query needs a bound: max, min or both" });
+
+export const CanaryAnalysis = z.strictObject({
+  /** The share of the canary's answers that are not 5xx, at least (Flagger's request-success-rate: 99 %). */
+  successRatio: z.number().gt(0, { error: (iss) => `${show(iss.input)} is not a ratio: use a number above 0, at most 1` }).max(1, { error: (iss) => `${show(iss.input)} is not a ratio: use a number above 0, at most 1` }).default(0.99),
+  /**
+   * The canary's response time, at most: HAProxy's own timer (the average over each server's
+   * last 1024 answers), the slowest canary server's.
+   */
+  maxResponseMs: intIn(1, 600_000, "a response time in ms").default(500),
+  /** Fewer answers from the canary than this in an interval judge nothing: the step waits (inconclusive). */
+  minRequests: intIn(1, 1_000_000, "a request count").default(20),
+  queries: z.array(CanaryQuery).default([]),
+});
+
+export const Canary = z.strictObject({
+  /** The backend's servers that run the new version (listed in the backend's servers). */
+  servers: z.array(Name).min(1, { error: "a canary needs at least one server" }),
+  /** The canary's share of the backend's traffic at each step, in percent, rising to 100. */
+  steps: z.array(intIn(1, 100, "a share in percent")).min(1).default([5, 10, 25, 50, 100]),
+  /** How long each step runs before it is judged. */
+  interval: Interval.default("30s"),
+  /** Failed analyses (not inconclusive ones) before the rollout aborts. */
+  failureLimit: intIn(1, 100, "a failure count").default(1),
+  analysis: CanaryAnalysis.prefault({}),
+});
+
+export type Canary = z.output<typeof Canary>;
+export type CanaryAnalysis = z.output<typeof CanaryAnalysis>;
+
+/** What a backend's canary must say of its servers and steps, as issues with their paths under the canary. */
+export function canaryIssues(canary: Canary, serverNames: readonly string[]): { path: (string | number)[]; message: string }[] {
+  const issues: { path: (string | number)[]; message: string }[] = [];
+  canary.servers.forEach((name, i) => {
+    if (!serverNames.includes(name)) issues.push({ path: ["servers", i], message: `${show(name)} is not a server of this backend: list it in servers first` });
+  });
+  if (canary.servers.length > 0 && serverNames.every((n) => canary.servers.includes(n))) issues.push({ path: ["servers"], message: "every server is in the canary: keep at least one stable server to compare with and fall back to" });
+  canary.steps.forEach((step, i) => {
+    if (i > 0 && step <= canary.steps[i - 1]!) issues.push({ path: ["steps", i], message: `${step} does not rise above ${canary.steps[i - 1]}: steps go up to 100` });
+  });
+  if (canary.steps.at(-1) !== 100) issues.push({ path: ["steps"], message: "the last step is 100: the canary takes all the traffic before it is promoted" });
+  return issues;
+}

@@ -1,0 +1,184 @@
+// Progressive delivery's pure parts and its engine on a fake clock and a fake Prometheus: each
+// step's weights, the analysis queries, the verdicts, and the rollout's transitions (promote, abort
+// at the failure limit, pause when inconclusive, resume after a crash, abort on request).
+import assert from "node:assert/strict";
+import { describe, it } from "vitest";
+import fc from "fast-check";
+import { parseTopology } from "../infra/model/parse.ts";
+import { TopologyInvalidError, RolloutBusyError } from "../infra/errors.ts";
+import { analysisQueries, canaryShare, judgeAnalysis, stepWeights, type AnalysisMeasurement } from "../infra/gitops/rollout-policy.ts";
+import { abortRollout, runRollout, type RolloutIo, type RolloutState } from "../infra/gitops/rollout.ts";
+import { topology as canaryExample } from "../infra/topologies/canary.ts";
+import { renderHaproxyConfig } from "../infra/render/render.ts";
+import { localTarget } from "../infra/render/targets.ts";
+
+const server = (name: string, weight = 1, extra: { backup?: boolean; disabled?: boolean } = {}) => ({ name, weight, backup: false, disabled: false, ...extra });
+
+describe("each step's weights: the canary's share of the traffic, in HAProxy's 1..256", () => {
+  const servers = [server("web-a"), server("web-b"), server("web-c")];
+  const cases: [string, ReturnType<typeof server>[], number, Record<string, number>][] = [
+    ["before the rollout (0 %): the stable servers alone", servers, 0, { "web-a": 100, "web-b": 100, "web-c": 0 }],
+    ["10 %: web-c a ninth of web-a + web-b", servers, 10, { "web-a": 90, "web-b": 90, "web-c": 20 }],
+    ["50 %", servers, 50, { "web-a": 50, "web-b": 50, "web-c": 100 }],
+    ["100 %: the canary alone, at its own weight", servers, 100, { "web-a": 0, "web-b": 0, "web-c": 1 }],
+    ["heavy weights are scaled down to 256", [server("web-a", 200), server("web-b", 200), server("web-c", 100)], 50, { "web-a": 128, "web-b": 128, "web-c": 256 }],
+    ["a backup and a disabled server take no part", [...servers, server("spare", 1, { backup: true }), server("off", 1, { disabled: true })], 50, { "web-a": 50, "web-b": 50, "web-c": 100 }],
+  ];
+  for (const [name, list, percent, expected] of cases) it(name, () => assert.deepEqual(stepWeights(list, ["web-c"], percent), expected));
+
+  it("for any weights and step, the canary's share is the step's (±1.5 %, rounding) and every weight fits HAProxy", () => {
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 1, max: 256 }), { minLength: 1, maxLength: 5 }), fc.array(fc.integer({ min: 1, max: 256 }), { minLength: 1, maxLength: 3 }), fc.integer({ min: 1, max: 99 }), (stable, canary, percent) => {
+        const list = [...stable.map((w, i) => server(`s${i}`, w)), ...canary.map((w, i) => server(`c${i}`, w))];
+        const names = canary.map((_, i) => `c${i}`);
+        const weights = stepWeights(list, names, percent);
+        assert.ok(Object.values(weights).every((w) => Number.isInteger(w) && w >= 1 && w <= 256), JSON.stringify(weights));
+        assert.ok(Math.abs(canaryShare(weights, names) - percent / 100) <= 0.015 + 1 / 256, `${percent} %: ${canaryShare(weights, names)}`);
+      }),
+    );
+  });
+});
+
+describe("the analysis: what is measured in Prometheus, and what it means", () => {
+  const canary = parseTopology(canaryExample).backends[0]!.canary!;
+  it("the queries measure the canary's servers (and the stable ones) over the interval", () => {
+    const q = analysisQueries("flask_servers", canary, ["web-a", "web-b"], "20s");
+    assert.equal(q.requests, 'sum(increase(haproxy_server_http_responses_total{proxy="flask_servers",server=~"web-c"}[20s]))');
+    assert.equal(q.errors, 'sum(increase(haproxy_server_http_responses_total{proxy="flask_servers",server=~"web-c",code="5xx"}[20s]))');
+    assert.equal(q.responseMs, 'max(haproxy_server_response_time_average_seconds{proxy="flask_servers",server=~"web-c"}) * 1000');
+    assert.equal(q.stableRequests, 'sum(increase(haproxy_server_http_responses_total{proxy="flask_servers",server=~"web-a|web-b"}[20s]))');
+  });
+  it("a custom query's placeholders are filled", () => {
+    const custom = analysisQueries("b", { ...canary, analysis: { ...canary.analysis, queries: [{ name: "q", query: 'rate(x{proxy="$backend",server=~"$canary"}[$window]) / rate(x{server=~"$stable"}[$window])', max: 2 }] } }, ["a.1"], "1m").custom;
+    assert.deepEqual(custom, [{ name: "q", query: 'rate(x{proxy="b",server=~"web-c"}[1m]) / rate(x{server=~"a\\\\.1"}[1m])', max: 2 }]);
+  });
+  const m = (over: Partial<AnalysisMeasurement>): AnalysisMeasurement => ({ requests: 100, errors: 0, responseMs: 20, stableRequests: 200, stableErrors: 0, custom: [], ...over });
+  const cases: [string, AnalysisMeasurement, "pass" | "fail" | "inconclusive", RegExp][] = [
+    ["healthy", m({}), "pass", /^success ratio 100\.0 % of 100 answers, at least 99\.0 % \(stable servers: 100\.0 %\)$/],
+    ["20 % errors", m({ errors: 20 }), "fail", /^success ratio 80\.0 % of 100 answers, below 99\.0 %/],
+    ["slow", m({ responseMs: 800 }), "fail", /^response time 800 ms, over 500 ms$/],
+    ["no data (a new series, Prometheus empty)", m({ requests: undefined, errors: undefined }), "inconclusive", /^no data for the canary's answers/],
+    ["too few requests to judge", m({ requests: 5, errors: 0 }), "inconclusive", /^the canary answered 5 requests, fewer than 20: too few to judge$/],
+    ["a custom query out of bounds", m({ custom: [{ name: "queue", value: 9, max: 3 }] }), "fail", /^queue = 9, outside -∞\.\.3$/],
+    ["a custom query without a value", m({ custom: [{ name: "queue", max: 3 }] }), "inconclusive", /^queue: no value$/],
+  ];
+  for (const [name, measured, verdict, first] of cases) {
+    it(`${name}: ${verdict}`, () => {
+      const judged = judgeAnalysis(canary.analysis, measured);
+      assert.equal(judged.verdict, verdict);
+      assert.match(judged.findings[0]!, first);
+    });
+  }
+});
+
+/** A rollout's world: weights set, analyses answered from a script, a clock that advances by what is slept. */
+function fakeWorld(answers: ("pass" | "fail" | "nodata" | "down")[], initial?: RolloutState) {
+  let clock = Date.parse("2026-12-03T12:00:00Z");
+  let state = initial;
+  const weights: Record<string, number>[] = [];
+  const logs: string[] = [];
+  let analysis = 0;
+  let abortAt: number | undefined;
+  const io: RolloutIo = {
+    setWeights: async (_b, w) => void weights.push(w),
+    async query(promql) {
+      const answer = answers[Math.min(analysis, answers.length - 1)];
+      if (promql.includes("server=~\"web-c\"") && promql.startsWith("sum(increase") && !promql.includes("5xx")) analysis++;
+      if (answer === "down") throw new Error("connect ECONNREFUSED 127.0.0.1:9090");
+      if (answer === "nodata") return undefined;
+      if (promql.includes("response_time")) return 20;
+      if (promql.includes("5xx")) return answer === "fail" ? 30 : 0;
+      return 100;
+    },
+    sleep: async (ms) => {
+      clock += ms;
+      if (abortAt !== undefined && clock >= abortAt && state) state = { ...state, abortRequested: true };
+    },
+    now: () => new Date(clock),
+    readState: async () => state,
+    writeState: async (s) => void (state = s),
+    alive: (pid) => pid === 4242,
+    pid: 1000,
+    log: (l) => void logs.push(l),
+  };
+  return { io, weights, logs, state: () => state, abortAfter: (ms: number) => (abortAt = clock + ms) };
+}
+
+describe("the rollout: steps, verdicts, pauses, aborts, and a crash resumed", () => {
+  const backend = parseTopology(canaryExample).backends[0]!;
+  const share = (w: Record<string, number>) => Math.round(canaryShare(w, ["web-c"]) * 100);
+
+  it("every analysis passing: each step's share in turn, then promoted", async () => {
+    const world = fakeWorld(["pass"]);
+    const state = await runRollout(backend, world.io);
+    assert.equal(state.phase, "promoted");
+    assert.deepEqual(world.weights.map(share), [10, 50, 100, 100]);
+    assert.deepEqual(state.history.map((h) => [h.percent, h.verdict]), [[10, "pass"], [50, "pass"], [100, "pass"]]);
+  });
+  it("a failed analysis at the failure limit: aborted, every weight back on the stable servers", async () => {
+    const world = fakeWorld(["fail"]);
+    const state = await runRollout(backend, world.io);
+    assert.equal(state.phase, "aborted");
+    assert.deepEqual(world.weights.at(-1), { "web-a": 100, "web-b": 100, "web-c": 0 });
+    assert.match(state.reason!, /^1 failed analyses \(limit 1\): success ratio 70\.0 %/);
+  });
+  it("inconclusive (no data, then Prometheus down): paused on the same step, never promoted blind, then on", async () => {
+    const world = fakeWorld(["nodata", "down", "pass"]);
+    const state = await runRollout(backend, world.io);
+    assert.equal(state.phase, "promoted");
+    assert.deepEqual(state.history.map((h) => [h.percent, h.verdict]), [[10, "inconclusive"], [10, "inconclusive"], [10, "pass"], [50, "pass"], [100, "pass"]]);
+    assert.match(state.history[1]!.findings[0]!, /^Prometheus did not answer: connect ECONNREFUSED/);
+  });
+  it("a state left by a process that died: resumed at its step, said so", async () => {
+    const left: RolloutState = { backend: "flask_servers", canary: ["web-c"], steps: [10, 50, 100], step: 1, phase: "running", failures: 0, pid: 999, startedAt: "x", updatedAt: "x", history: [] };
+    const world = fakeWorld(["pass"], left);
+    const state = await runRollout(backend, world.io);
+    assert.equal(state.phase, "promoted");
+    assert.deepEqual(world.weights.map(share), [50, 100, 100]);
+    assert.match(world.logs[0]!, /^resuming the rollout of flask_servers at step 2 of 3 \(50 %\): the process that ran it \(pid 999\) is gone$/);
+  });
+  it("a state held by a live process: refused (ROLLOUT_BUSY)", async () => {
+    const held: RolloutState = { backend: "flask_servers", canary: ["web-c"], steps: [10, 50, 100], step: 0, phase: "running", failures: 0, pid: 4242, startedAt: "x", updatedAt: "x", history: [] };
+    await assert.rejects(runRollout(backend, fakeWorld(["pass"], held).io), (e: unknown) => e instanceof RolloutBusyError && e.code === "ROLLOUT_BUSY");
+  });
+  it("an abort asked for while a step waits: aborted within the half-second poll", async () => {
+    const world = fakeWorld(["pass"]);
+    world.abortAfter(5000);
+    const state = await runRollout(backend, world.io);
+    assert.equal(state.phase, "aborted");
+    assert.equal(state.reason, "asked for (npm run rollout -- --abort)");
+    assert.deepEqual(world.weights.at(-1), { "web-a": 100, "web-b": 100, "web-c": 0 });
+  });
+  it("--abort on a rollout whose command is gone: weights back at once, aborted", async () => {
+    const left: RolloutState = { backend: "flask_servers", canary: ["web-c"], steps: [10, 50, 100], step: 1, phase: "paused", failures: 0, pid: 999, startedAt: "x", updatedAt: "x", history: [] };
+    const world = fakeWorld(["pass"], left);
+    const aborted = await abortRollout(backend, world.io);
+    assert.equal(aborted!.phase, "aborted");
+    assert.deepEqual(world.weights, [{ "web-a": 100, "web-b": 100, "web-c": 0 }]);
+  });
+});
+
+describe("the canary in the model and the config", () => {
+  const problemsOf = (edit: (t: any) => void) => {
+    const t: any = structuredClone(canaryExample);
+    edit(t);
+    try {
+      parseTopology(t);
+      return [];
+    } catch (error) {
+      if (error instanceof TopologyInvalidError) return error.problems.map((p) => `${p.path}: ${p.message}`);
+      throw error;
+    }
+  };
+  const cases: [string, (t: any) => void, string[]][] = [
+    ["a canary server the backend does not list", (t) => (t.backends[0].canary.servers = ["web-z"]), ['backends.flask_servers.canary.servers[0]: "web-z" is not a server of this backend: list it in servers first']],
+    ["every server in the canary", (t) => (t.backends[0].canary.servers = ["web-a", "web-b", "web-c"]), ["backends.flask_servers.canary.servers: every server is in the canary: keep at least one stable server to compare with and fall back to"]],
+    ["steps that fall, or stop short of 100", (t) => (t.backends[0].canary.steps = [50, 10, 90]), ["backends.flask_servers.canary.steps[1]: 10 does not rise above 50: steps go up to 100", "backends.flask_servers.canary.steps: the last step is 100: the canary takes all the traffic before it is promoted"]],
+  ];
+  for (const [name, edit, expected] of cases) it(name, () => assert.deepEqual(problemsOf(edit), expected));
+  it("the canary's servers are configured at weight 0: checked, but no traffic until a rollout", () => {
+    const config = renderHaproxyConfig(parseTopology(canaryExample), localTarget("/run/lb"));
+    assert.match(config, /^    server web-c 127\.0\.0\.1:5003 check inter 500ms fall 2 rise 3 weight 0 cookie web-c$/m);
+    assert.match(config, /^    server web-a 127\.0\.0\.1:5001 check inter 500ms fall 2 rise 3 weight 1 cookie web-a$/m);
+  });
+});
