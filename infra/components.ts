@@ -30,6 +30,8 @@ export interface SidecarPaths {
   expectedFile: string;
   /** The certificate issuer's record, where an issuer runs beside HAProxy (the local stack). */
   certificatesFile?: string;
+  /** Where npm run rollout keeps its state (the local stack's run directory). */
+  rolloutsDir?: string;
 }
 
 /** The sidecar's arguments for a topology, as every target runs it. */
@@ -45,5 +47,6 @@ export function sidecarArguments(topology: Topology, paths: SidecarPaths): strin
     "--expected-file", paths.expectedFile,
     "--distribution-window", distributionWindow,
     ...(paths.certificatesFile ? ["--certificates-file", paths.certificatesFile] : []),
+    ...(paths.rolloutsDir ? ["--rollouts-dir", paths.rolloutsDir] : []),
   ];
 }

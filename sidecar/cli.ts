@@ -11,7 +11,7 @@ import { SIDECAR_PATHS } from "./endpoints.ts";
 import { DistributionCheck } from "./distribution-check.ts";
 
 const USAGE = `usage: npm run sidecar -- --stats-socket PATH|HOST:PORT [--listen [HOST:]PORT] [--interval 2s] [--timeout 1s] [--assertions-file FILE] [--apply-history FILE] [--components-file FILE]
-                          [--expected-file FILE] [--distribution-window 30s] [--certificates-file FILE]
+                          [--expected-file FILE] [--distribution-window 30s] [--certificates-file FILE] [--rollouts-dir DIR]
 
   --stats-socket     HAProxy's admin socket: a unix socket path, or host:port
   --listen           where /metrics and /healthz are served (default 127.0.0.1:9101)
@@ -24,7 +24,8 @@ const USAGE = `usage: npm run sidecar -- --stats-socket PATH|HOST:PORT [--listen
                      and drift (haproxy_sidecar_server_share_*, _backend_distribution_skew, _topology_drift)
   --distribution-window  how far back the distribution check measures shares (default 30s)
   --certificates-file    the certificate issuer's record (certificates.json): its renewals, exported beside
-                     what HAProxy serves (haproxy_sidecar_certificate_*)`;
+                     what HAProxy serves (haproxy_sidecar_certificate_*)
+  --rollouts-dir     where npm run rollout keeps its state (the run directory): haproxy_sidecar_rollout_*`;
 
 /** Every certificate HAProxy serves: the list, then each file's details. */
 async function servedCertificates(api: (command: string) => Promise<string>): Promise<ServedCertificate[]> {
@@ -49,6 +50,7 @@ async function main(argv: string[]): Promise<void> {
       "expected-file": { type: "string" },
       "distribution-window": { type: "string", default: "30s" },
       "certificates-file": { type: "string" },
+      "rollouts-dir": { type: "string" },
     },
     USAGE,
   );
@@ -66,6 +68,7 @@ async function main(argv: string[]): Promise<void> {
     applyHistoryFile: values["apply-history"],
     componentsFile: values["components-file"],
     distribution: distribution && (() => distribution.latest()),
+    rolloutsDir: values["rollouts-dir"],
     certificates: { served: () => servedCertificates((command) => runtimeCommand(endpoint, command, { timeoutMs })), recordsFile: values["certificates-file"], log },
     log,
   });

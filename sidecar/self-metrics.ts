@@ -6,6 +6,7 @@ import { parseStateFile, type StateFileFormat } from "../lib/state-file.ts";
 import { parseComponentStatuses, type ComponentStatus } from "./component-status.ts";
 import type { DistributionState } from "./distribution-check.ts";
 import { registerCertificateMetrics, type CertificateSources } from "./certificates.ts";
+import { registerRolloutMetrics } from "./rollouts.ts";
 
 /**
  * Reads the verdicts npm run verify left ({ results: [{ assertion, verdict }] }); [] when there are
@@ -106,6 +107,8 @@ export class SelfMetrics {
       distribution?: () => DistributionState;
       /** The certificates HAProxy serves, and the issuer's record of its renewals. */
       certificates?: CertificateSources;
+      /** Where npm run rollout keeps each backend's rollout state (the run directory). */
+      rolloutsDir?: string;
       log?: (line: string) => void;
     } = {},
   ) {
@@ -113,6 +116,7 @@ export class SelfMetrics {
     const { assertionsFile, applyHistoryFile, componentsFile, distribution, log = () => {} } = options;
     if (distribution) this.registerDistribution(distribution);
     if (options.certificates) registerCertificateMetrics(this.registry, options.certificates);
+    if (options.rolloutsDir) registerRolloutMetrics(this.registry, options.rolloutsDir, log);
     const components = async (): Promise<ComponentStatus[]> => {
       if (!componentsFile) return [];
       let text: string;

@@ -195,6 +195,17 @@ const CASES: Record<AlertName, AlertCase> = {
     fires: { series: [{ metric: "haproxy_sidecar_certificate_not_after_seconds", labels: { ...LB, file: "shop.pem" }, values: String(10 * 86_400) }, { metric: "haproxy_sidecar_certificate_not_before_seconds", labels: { ...LB, file: "shop.pem" }, values: String(-80 * 86_400) }], at: "0m", labels: { ...LB, file: "shop.pem" }, value: 10 * 86_400 },
     quiet: { series: [{ metric: "haproxy_sidecar_certificate_not_after_seconds", labels: { ...LB, file: "shop.pem" }, values: String(20 * 86_400) }, { metric: "haproxy_sidecar_certificate_not_before_seconds", labels: { ...LB, file: "shop.pem" }, values: String(-70 * 86_400) }], at: "0m" },
   },
+  HAProxyRolloutAborted: {
+    interval: "1m",
+    // Aborted 2 minutes in (the transition's time: 120 s); quiet when the abort is over an hour old.
+    fires: { series: [{ metric: "haproxy_sidecar_rollout_phase", labels: { ...LB, backend: "web", phase: "aborted" }, values: "0 0 1x10" }, { metric: "haproxy_sidecar_rollout_transition_timestamp_seconds", labels: { ...LB, backend: "web" }, values: "0 0 120x10" }], at: "5m", labels: { ...LB, backend: "web", phase: "aborted" }, value: 1 },
+    quiet: { series: [{ metric: "haproxy_sidecar_rollout_phase", labels: { ...LB, backend: "web", phase: "aborted" }, values: "1x70" }, { metric: "haproxy_sidecar_rollout_transition_timestamp_seconds", labels: { ...LB, backend: "web" }, values: "0x70" }], at: "65m" },
+  },
+  HAProxyRolloutPaused: {
+    interval: "1m",
+    fires: { series: [{ metric: "haproxy_sidecar_rollout_phase", labels: { ...LB, backend: "web", phase: "paused" }, values: "1x10" }], at: "6m", labels: { ...LB, backend: "web", phase: "paused" }, value: 1 },
+    quiet: { series: [{ metric: "haproxy_sidecar_rollout_phase", labels: { ...LB, backend: "web", phase: "paused" }, values: "1 1 0x10" }], at: "6m" },
+  },
   HAProxyCertificateNotInstalled: {
     interval: "1m",
     fires: { series: [{ metric: "haproxy_sidecar_certificate_installed_served", labels: { ...LB, file: "shop.pem" }, values: "0x10" }], at: "6m", labels: { ...LB, file: "shop.pem" }, value: 0 },

@@ -11,6 +11,11 @@ import { abortRollout, runRollout, type RolloutIo, type RolloutState } from "../
 import { topology as canaryExample } from "../infra/topologies/canary.ts";
 import { renderHaproxyConfig } from "../infra/render/render.ts";
 import { localTarget } from "../infra/render/targets.ts";
+import { registerRolloutMetrics } from "../sidecar/rollouts.ts";
+import { Registry } from "prom-client";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 
 const server = (name: string, weight = 1, extra: { backup?: boolean; disabled?: boolean } = {}) => ({ name, weight, backup: false, disabled: false, ...extra });
 
@@ -180,5 +185,29 @@ describe("the canary in the model and the config", () => {
     const config = renderHaproxyConfig(parseTopology(canaryExample), localTarget("/run/lb"));
     assert.match(config, /^    server web-c 127\.0\.0\.1:5003 check inter 500ms fall 2 rise 3 weight 0 cookie web-c$/m);
     assert.match(config, /^    server web-a 127\.0\.0\.1:5001 check inter 500ms fall 2 rise 3 weight 1 cookie web-a$/m);
+  });
+});
+
+describe("the sidecar's rollout metrics, from the state files in the run directory", () => {
+  it("phase, canary share, failed analyses and the last transition per backend; a corrupt file said and left out", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "lb-rollout-metrics-"));
+    try {
+      const state: RolloutState = { backend: "web", canary: ["web-c"], steps: [10, 50, 100], step: 1, phase: "paused", failures: 2, pid: 1, startedAt: "2026-12-03T12:00:00Z", updatedAt: "2026-12-03T12:01:40Z", history: [] };
+      writeFileSync(join(dir, "rollout-web.json"), JSON.stringify({ schemaVersion: 1, ...state }));
+      writeFileSync(join(dir, "rollout-api.json"), '{"schemaVersion": 1, "backend": "api"}');
+      const logged: string[] = [];
+      const registry = new Registry();
+      registerRolloutMetrics(registry, dir, (l) => logged.push(l));
+      const text = await registry.metrics();
+      assert.match(text, /^haproxy_sidecar_rollout_phase\{backend="web",phase="paused"\} 1$/m);
+      assert.match(text, /^haproxy_sidecar_rollout_phase\{backend="web",phase="running"\} 0$/m);
+      assert.match(text, /^haproxy_sidecar_rollout_canary_percent\{backend="web"\} 50$/m);
+      assert.match(text, /^haproxy_sidecar_rollout_failed_analyses\{backend="web"\} 2$/m);
+      assert.match(text, new RegExp(`^haproxy_sidecar_rollout_transition_timestamp_seconds\\{backend="web"\\} ${Date.parse(state.updatedAt) / 1000}$`, "m"));
+      assert.doesNotMatch(text, /backend="api"/);
+      assert.match(logged.join("\n"), /rollout-api\.json \(a canary rollout's state\) does not hold what it should/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -4,7 +4,8 @@
 import { join, resolve } from "node:path";
 import { parseCliArgs, runMain } from "../../lib/cli.ts";
 import { UsageError } from "../../lib/errors.ts";
-import { readStateFile, stateFileText, type StateFileFormat } from "../../lib/state-file.ts";
+import { readStateFile, stateFileText } from "../../lib/state-file.ts";
+import { ROLLOUT_STATE_FORMAT, rolloutStateFile } from "../../sidecar/rollouts.ts";
 import { runtimeCommand } from "../../haproxy/runtime-api.ts";
 import { RolloutNotPossibleError, StackNotRunningError } from "../errors.ts";
 import { writeFileAtomic } from "../files.ts";
@@ -30,20 +31,6 @@ const USAGE = `usage: npm run rollout -- BACKEND [--topology FILE] [--run-dir DI
 
 Exit status: 0 promoted (or --status, --abort done), 1 aborted.`;
 
-/** rollout-BACKEND.json in the run directory. */
-const stateFile = (runDir: string, backend: string) => join(runDir, `rollout-${backend}.json`);
-
-const ROLLOUT_STATE: StateFileFormat<RolloutState> = {
-  describes: "a canary rollout's state",
-  version: 1,
-  validate: (document) => {
-    const ok = typeof document.backend === "string" && Array.isArray(document.canary) && Array.isArray(document.steps) && Number.isInteger(document.step) && typeof document.phase === "string" && Number.isInteger(document.pid) && Array.isArray(document.history);
-    if (!ok) throw new Error("needs backend, canary, steps, step, phase, pid and history");
-    return document as unknown as RolloutState;
-  },
-  fix: "if no rollout runs (npm run rollout -- BACKEND --status says which pid), delete it: the next run starts the rollout from its first step",
-};
-
 /** One number from the stack's Prometheus (the first series' value); undefined for no data. */
 async function prometheusQuery(baseUrl: string, promql: string): Promise<number | undefined> {
   const response = await fetch(`${baseUrl}${PROMETHEUS_PATHS.queryApi}?query=${encodeURIComponent(promql)}`, { signal: AbortSignal.timeout(5000) });
@@ -58,7 +45,7 @@ async function prometheusQuery(baseUrl: string, promql: string): Promise<number 
 export function localRolloutIo(runDir: string, topology: Topology, backend: string, log: (line: string) => void): RolloutIo {
   const admin = haproxySockets(topology.global, localTarget(runDir)).admin;
   const prometheus = `http://${LOCAL_ADDRESS}:${topology.services.prometheus.port}`;
-  const file = stateFile(runDir, backend);
+  const file = rolloutStateFile(runDir, backend);
   return {
     async setWeights(name, weights) {
       for (const [server, weight] of Object.entries(weights)) {
@@ -73,8 +60,8 @@ export function localRolloutIo(runDir: string, topology: Topology, backend: stri
     query: (promql) => prometheusQuery(prometheus, promql),
     sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
     now: () => new Date(),
-    readState: () => readStateFile(file, ROLLOUT_STATE),
-    writeState: (state) => writeFileAtomic(file, stateFileText(ROLLOUT_STATE, state)),
+    readState: () => readStateFile(file, ROLLOUT_STATE_FORMAT),
+    writeState: (state) => writeFileAtomic(file, stateFileText(ROLLOUT_STATE_FORMAT, state)),
     alive: isAlive,
     pid: process.pid,
     log,

@@ -5,29 +5,10 @@
 import type { Backend } from "../model/schema.ts";
 import { parseDuration } from "../../haproxy/duration.ts";
 import { RolloutBusyError } from "../errors.ts";
-import { analysisQueries, judgeAnalysis, stepWeights, type AnalysisMeasurement, type AnalysisVerdict, type Weights } from "./rollout-policy.ts";
+import type { RolloutPhase, RolloutState } from "../../sidecar/rollouts.ts";
+import { analysisQueries, judgeAnalysis, stepWeights, type AnalysisMeasurement, type Weights } from "./rollout-policy.ts";
 
-export type RolloutPhase = "running" | "paused" | "promoted" | "aborted";
-
-export interface RolloutState {
-  backend: string;
-  canary: string[];
-  steps: number[];
-  /** The step being run (an index into steps). */
-  step: number;
-  phase: RolloutPhase;
-  /** Failed analyses so far. */
-  failures: number;
-  /** The process carrying it out; another run takes over only when it is gone. */
-  pid: number;
-  startedAt: string;
-  updatedAt: string;
-  /** Set by npm run rollout -- --abort while another process runs it. */
-  abortRequested?: boolean;
-  /** Why it paused, aborted or was promoted. */
-  reason?: string;
-  history: { at: string; step: number; percent: number; verdict: AnalysisVerdict["verdict"]; findings: string[] }[];
-}
+export type { RolloutPhase, RolloutState };
 
 export interface RolloutIo {
   setWeights(backend: string, weights: Weights): Promise<void>;

@@ -205,6 +205,23 @@ export const ALERTS = {
     description: "The certificate served from {{ $labels.file }} is not the one the stack last obtained: the placeholder still (no certificate obtained yet), or one replaced behind the issuer's back.",
     runbook: "npm run certs -- status compares the two (serial, issuer). A placeholder: see HAProxyCertificateRenewalFailing. Another certificate: find who installed it (the runtime API's set ssl cert, a hand-copied file and a reload), then npm run certs -- renew.",
   },
+  HAProxyRolloutAborted: {
+    // An abort within the last hour: the release needs a look, not a page that lasts until the next rollout.
+    expr: `haproxy_sidecar_rollout_phase{phase="aborted"} == 1 and on (job, instance, backend) (time() - haproxy_sidecar_rollout_transition_timestamp_seconds) < 3600`,
+    for: "0s",
+    severity: "warning",
+    summary: "The canary rollout of {{ $labels.backend }} was aborted",
+    description: "Its analysis failed (or someone aborted it): every weight is back on the stable servers; the canary takes no traffic.",
+    runbook: "npm run rollout -- BACKEND --status shows each analysis and why it failed (success ratio, response time, a query). Look at the canary servers' logs and the dashboard's per-server panels before the next attempt.",
+  },
+  HAProxyRolloutPaused: {
+    expr: `haproxy_sidecar_rollout_phase{phase="paused"} == 1`,
+    for: "5m",
+    severity: "warning",
+    summary: "The canary rollout of {{ $labels.backend }} has been paused for 5 minutes",
+    description: "Its analysis is inconclusive: no data, too few requests to judge, or Prometheus not answering. It holds its step and never promotes blind.",
+    runbook: "npm run rollout -- BACKEND --status says why. Too few requests: the canary's share is too small for the traffic (raise the step or lower minRequests). No data or Prometheus down: see the Prometheus and sidecar alerts. --abort ends it.",
+  },
 } as const satisfies Record<string, AlertDefinition>;
 
 export type AlertName = keyof typeof ALERTS;

@@ -415,6 +415,7 @@ function sidecarComponent(topology: Topology, sockets: HaproxySockets, runDir: s
         componentsFile: join(runDir, STACK_STATE_FILE),
         expectedFile: join(runDir, EXPECTED_DISTRIBUTION_FILE),
         ...(topology.certificates.length > 0 && { certificatesFile: join(runDir, CERTIFICATES_STATE_FILE) }),
+        ...(topology.backends.some((b) => b.canary) && { rolloutsDir: runDir }),
       }),
     ],
     cwd: REPO_ROOT,

@@ -1,0 +1,102 @@
+// npm run rollout on the real local stack, its steps judged in the stack's own Prometheus (scraping
+// the sidecar): a canary that answers 500 to 20 % of its requests is aborted at its first analysis,
+// with every weight back on the stable servers and no request failed by them; a healthy canary is
+// promoted through every step with no failed request; the command killed between steps is resumed.
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, it } from "vitest";
+import { runtimeCommand } from "../haproxy/runtime-api.ts";
+import { field, parseShowStat } from "../haproxy/show-stat.ts";
+import { parseTopology } from "../infra/model/parse.ts";
+import type { Topology } from "../infra/model/schema.ts";
+import { withFreePorts } from "../infra/runtime/ports.ts";
+import { topology as canaryExample } from "../infra/topologies/canary.ts";
+import { backgroundTraffic, TrafficClient } from "../verification/traffic.ts";
+import { eventually, startTopologyStack, type TestStack } from "./support/stack.ts";
+import { REPO_ROOT, runCli } from "./support/run-cli.ts";
+
+describe("npm run rollout on the local stack, judged in its Prometheus", () => {
+  let topology: Topology;
+  let running: TestStack;
+  const backend = "flask_servers";
+  const port = (server: string) => topology.backends[0]!.servers.find((s) => s.name === server)!.port!;
+  const fault = (errors: number, delayMs = 0) => fetch(`http://127.0.0.1:${port("web-c")}/fault?errors=${errors}&delay_ms=${delayMs}`, { method: "POST" }).then((r) => r.json());
+  const weights = async () => Object.fromEntries(parseShowStat(await runtimeCommand({ path: running.stack.plan.sockets.admin }, "show stat")).rows.filter((r) => r.kind === "server" && r.proxy === backend).map((r) => [r.name, Number(field(r, "weight"))]));
+  const rollout = (...args: string[]) => runCli("infra/gitops/rollout-cli.ts", [backend, "--run-dir", running.runDir, ...args], { timeoutMs: 120_000 });
+  const state = () => JSON.parse(readFileSync(join(running.runDir, `rollout-${backend}.json`), "utf8"));
+  const interval = 5000;
+  /** Runs `fn` under bounded background traffic to the frontend; returns what it returned and the traffic's samples. */
+  const underTraffic = async <T>(fn: () => Promise<T>) => {
+    const client = new TrafficClient(`http://127.0.0.1:${topology.frontends[0]!.binds[0]!.port}/`, { connections: 2 });
+    const traffic = backgroundTraffic(client, { concurrency: 2, maxMs: 60_000, maxRequests: 20_000 });
+    try {
+      return { result: await fn(), samples: traffic.samples };
+    } finally {
+      await traffic.stop();
+      await client.close();
+    }
+  };
+
+  beforeAll(async () => {
+    const input = structuredClone(canaryExample) as any;
+    input.backends[0].canary = { ...input.backends[0].canary, steps: [50, 100], interval: "5s", analysis: { successRatio: 0.99, maxResponseMs: 500, minRequests: 10 } };
+    input.services = { ...input.services, sidecar: { port: 9101, pollInterval: "1s" }, prometheus: { port: 9090, scrapeInterval: "1s", evaluationInterval: "1s" } };
+    topology = parseTopology(await withFreePorts(input));
+    running = await startTopologyStack(topology, { sidecar: true });
+  }, 90_000);
+  afterAll(async () => {
+    await running?.cleanup();
+  });
+
+  it("before a rollout the canary is checked UP but takes no traffic (weight 0)", async () => {
+    assert.deepEqual(await weights(), { "web-a": 1, "web-b": 1, "web-c": 0 });
+  });
+
+  it("a canary answering 500 to 20 % of its requests: aborted at its first analysis, weights back on the stable servers, none of their requests failed", async () => {
+    await fault(0.2);
+    const started = Date.now();
+    const { result, samples: sampled } = await underTraffic(() => rollout()).finally(() => fault(0));
+    const took = Date.now() - started;
+    assert.equal(result.code, 1, result.stdout + result.stderr);
+    assert.match(result.stderr, /aborted: 1 failed analyses \(limit 1\): success ratio \d+\.\d % of \d+ answers, below 99\.0 %/);
+    assert.equal(state().phase, "aborted");
+    assert.deepEqual(await weights(), { "web-a": 1, "web-b": 1, "web-c": 0 });
+    // One interval at the first step, then the abort: within interval × failureLimit plus one interval (and the command's start).
+    assert.ok(took < 2 * interval + 5000, `aborted after ${took} ms`);
+    const samples = sampled();
+    const stableFailed = samples.filter((s) => s.server !== "web-c" && (s.error !== undefined || s.status !== 200));
+    assert.deepEqual(stableFailed.slice(0, 3), [], `${stableFailed.length} requests failed on the stable servers`);
+    assert.ok(samples.some((s) => s.server === "web-c" && s.status === 500), "the canary's faults were seen by clients during its step");
+    // What HAProxyRolloutAborted reads.
+    const metrics = await (await fetch(`http://127.0.0.1:${topology.services.sidecar.port}/metrics`)).text();
+    assert.match(metrics, /^haproxy_sidecar_rollout_phase\{backend="flask_servers",phase="aborted"\} 1$/m);
+    assert.match(metrics, /^haproxy_sidecar_rollout_failed_analyses\{backend="flask_servers"\} 1$/m);
+  });
+
+  it("a healthy canary: promoted through every step, no request failed, the canary alone at the end", async () => {
+    const { result, samples } = await underTraffic(() => rollout());
+    assert.equal(result.code, 0, result.stdout + result.stderr);
+    assert.deepEqual(state().history.map((h: { percent: number; verdict: string }) => [h.percent, h.verdict]), [[50, "pass"], [100, "pass"]]);
+    assert.deepEqual(await weights(), { "web-a": 0, "web-b": 0, "web-c": 1 });
+    const failed = samples().filter((s) => s.error !== undefined || s.status !== 200);
+    assert.deepEqual(failed.slice(0, 3), [], `${failed.length} of ${samples().length} requests failed`);
+    assert.ok(samples().some((s) => s.server === "web-c"));
+    const status = await rollout("--status");
+    assert.match(status.stdout, /^flask_servers: promoted \(every step passed/);
+  });
+
+  it("the command killed during a step: the next run says it resumes, at that step", async () => {
+    // The promoted rollout has ended: this run starts afresh at its first step, and is killed there.
+    await underTraffic(async () => {
+      const child = spawn(process.execPath, ["--import", import.meta.resolve("tsx"), join(REPO_ROOT, "infra/gitops/rollout-cli.ts"), backend, "--run-dir", running.runDir], { stdio: "ignore" });
+      assert.ok(await eventually(async () => state().phase === "running" && state().pid === child.pid, 10_000), "the first run is at its first step");
+      child.kill("SIGKILL");
+      await new Promise((r) => child.once("exit", r));
+      const resumed = await rollout();
+      assert.match(resumed.stderr, /resuming the rollout of flask_servers at step 1 of 2 \(50 %\): the process that ran it \(pid \d+\) is gone/);
+      assert.equal(resumed.code, 0, resumed.stderr);
+    });
+  });
+});
