@@ -22,7 +22,7 @@ const server = (name: string, weight = 1, extra: { backup?: boolean; disabled?: 
 describe("each step's weights: the canary's share of the traffic, in HAProxy's 1..256", () => {
   const servers = [server("web-a"), server("web-b"), server("web-c")];
   const cases: [string, ReturnType<typeof server>[], number, Record<string, number>][] = [
-    ["before the rollout (0 %): the stable servers alone", servers, 0, { "web-a": 100, "web-b": 100, "web-c": 0 }],
+    ["before the rollout, or aborted (0 %): the stable servers alone, at their own weights", servers, 0, { "web-a": 1, "web-b": 1, "web-c": 0 }],
     ["10 %: web-c a ninth of web-a + web-b", servers, 10, { "web-a": 90, "web-b": 90, "web-c": 20 }],
     ["50 %", servers, 50, { "web-a": 50, "web-b": 50, "web-c": 100 }],
     ["100 %: the canary alone, at its own weight", servers, 100, { "web-a": 0, "web-b": 0, "web-c": 1 }],
@@ -124,7 +124,7 @@ describe("the rollout: steps, verdicts, pauses, aborts, and a crash resumed", ()
     const world = fakeWorld(["fail"]);
     const state = await runRollout(backend, world.io);
     assert.equal(state.phase, "aborted");
-    assert.deepEqual(world.weights.at(-1), { "web-a": 100, "web-b": 100, "web-c": 0 });
+    assert.deepEqual(world.weights.at(-1), { "web-a": 1, "web-b": 1, "web-c": 0 });
     assert.match(state.reason!, /^1 failed analyses \(limit 1\): success ratio 70\.0 %/);
   });
   it("inconclusive (no data, then Prometheus down): paused on the same step, never promoted blind, then on", async () => {
@@ -152,14 +152,14 @@ describe("the rollout: steps, verdicts, pauses, aborts, and a crash resumed", ()
     const state = await runRollout(backend, world.io);
     assert.equal(state.phase, "aborted");
     assert.equal(state.reason, "asked for (npm run rollout -- --abort)");
-    assert.deepEqual(world.weights.at(-1), { "web-a": 100, "web-b": 100, "web-c": 0 });
+    assert.deepEqual(world.weights.at(-1), { "web-a": 1, "web-b": 1, "web-c": 0 });
   });
   it("--abort on a rollout whose command is gone: weights back at once, aborted", async () => {
     const left: RolloutState = { backend: "flask_servers", canary: ["web-c"], steps: [10, 50, 100], step: 1, phase: "paused", failures: 0, pid: 999, startedAt: "x", updatedAt: "x", history: [] };
     const world = fakeWorld(["pass"], left);
     const aborted = await abortRollout(backend, world.io);
     assert.equal(aborted!.phase, "aborted");
-    assert.deepEqual(world.weights, [{ "web-a": 100, "web-b": 100, "web-c": 0 }]);
+    assert.deepEqual(world.weights, [{ "web-a": 1, "web-b": 1, "web-c": 0 }]);
   });
 });
 

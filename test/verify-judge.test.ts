@@ -240,14 +240,15 @@ describe("entry points of TCP frontends: each probe passes only on what it looks
 describe("judgeTcpFailover: DOWN and UP within the check's bounds, no connection lost", () => {
   const e: TcpFailoverExpectation = { frontend: "tls_services", url: "tcp://127.0.0.1:8444", probe: { probe: "tls", serverName: "billing.data.test", backend: "billing" }, backend: "billing", victim: "billing-1", victimUrl: "tcp://127.0.0.1:7201", interMs: 500, fall: 2, rise: 1, checkTimeoutMs: 500, lossless: true };
   const ok = (t: number) => ({ t, ok: true, saw: "a certificate for DNS:billing.data.test" });
-  const base = { probes: [ok(0), ok(600), ok(1200), ok(2500), ok(3000)], killedAt: 500, downAt: 1400, listeningAt: 2600, upAt: 3200 };
+  const base = { probes: [ok(0), ok(600), ok(1200), ok(2500), ok(3000)], killedAt: 500, killDoneAt: 550, downAt: 1400, listeningAt: 2600, upAt: 3200 };
   const cases: [string, Partial<typeof base> & { probes?: { t: number; ok: boolean; saw: string }[] }, Partial<TcpFailoverExpectation>, Verdict, RegExp][] = [
     ["within the bounds, none lost", {}, {}, "pass", /^DOWN after 900 ms, UP after 600 ms; 5 connections, none failed$/],
     ["never DOWN", { downAt: undefined }, {}, "fail", /billing-1 was never marked DOWN/],
     ["DOWN too late (bound: 2 × 500 + 500 + 1000 ms)", { downAt: 3001 }, {}, "fail", /DOWN after 2501 ms, over 2500 ms/],
     ["UP too late (bound: 1 × 500 + 500 + 1000 ms)", { upAt: 4601 }, {}, "fail", /UP after 2001 ms, over 2000 ms/],
     ["a connection lost while lossless", { probes: [ok(0), { t: 700, ok: false, saw: "ECONNRESET" }, ok(3000)] }, {}, "fail", /1 of 3 connections failed \(first: ECONNRESET\)/],
-    ["a connection lost before DOWN, without retries: allowed", { probes: [ok(0), { t: 700, ok: false, saw: "ECONNRESET" }, ok(3000)] }, { lossless: false }, "pass", /3 connections, 1 failed before DOWN \(no retries take them elsewhere\)$/],
+    ["a connection lost before DOWN, without retries: allowed", { probes: [ok(0), { t: 700, ok: false, saw: "ECONNRESET" }, ok(3000)] }, { lossless: false }, "pass", /3 connections, 1 failed: open to the server as it died, or before DOWN \(no retries take them elsewhere\)$/],
+    ["a connection open to the server as it died, while lossless: cut, allowed (TCP has nothing to retry)", { probes: [ok(0), { t: 520, ok: false, saw: "ECONNRESET" }, ok(3000)] }, {}, "pass", /3 connections, 1 failed: open to the server as it died$/],
   ];
   for (const [name, m, over, verdict, measured] of cases) {
     it(name, () => {

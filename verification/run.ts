@@ -117,6 +117,7 @@ async function tcpFailover(e: TcpFailoverExpectation, ca: string | undefined, ac
   })();
   const waitFor = (wanted: (s: string) => boolean, timeoutMs: number) => waitForStatus(e.backend, access, e.victim, wanted, timeoutMs, now);
   let killedAt = 0;
+  let killDoneAt = 0;
   let downAt: number | undefined;
   let listeningAt = 0;
   let upAt: number | undefined;
@@ -124,6 +125,7 @@ async function tcpFailover(e: TcpFailoverExpectation, ca: string | undefined, ac
     await sleep(500);
     killedAt = now();
     await access.killServer(e.victim);
+    killDoneAt = now();
     access.log(`killed ${e.victim}; waiting for HAProxy to mark it DOWN`);
     downAt = await waitFor((s) => s.startsWith("DOWN"), e.interMs * (e.fall + 2) + e.checkTimeoutMs + 5000);
     await sleep(1000);
@@ -137,7 +139,7 @@ async function tcpFailover(e: TcpFailoverExpectation, ca: string | undefined, ac
     stop = true;
     await loop;
   }
-  return { probes, killedAt, ...(downAt !== undefined && { downAt }), listeningAt, ...(upAt !== undefined && { upAt }) };
+  return { probes, killedAt, killDoneAt, ...(downAt !== undefined && { downAt }), listeningAt, ...(upAt !== undefined && { upAt }) };
 }
 
 /** A skip for an assertion that must tell servers apart, when the backend's answers cannot say which server gave them. */

@@ -16,7 +16,7 @@ const active = (s: WeightedServer) => !s.backup && !s.disabled && s.weight > 0;
 /**
  * The weight of each active server when the canary takes `percent` of the traffic: the canary's
  * servers share it in proportion to their own weights, the stable servers the rest in theirs,
- * scaled to HAProxy's 1..256. 0 is the stable set alone, 100 the canary alone.
+ * scaled to HAProxy's 1..256. 0 is the stable set alone and 100 the canary alone, each at its own weights.
  */
 export function stepWeights(servers: readonly WeightedServer[], canary: readonly string[], percent: number): Weights {
   const live = servers.filter(active);
@@ -25,7 +25,7 @@ export function stepWeights(servers: readonly WeightedServer[], canary: readonly
   const [c, s] = [sum(inCanary), sum(stable)];
   // Canary share = c·fc / (c·fc + s·fs) = percent / 100 with fs = 100 − percent, fc = percent·s / c.
   const raw = new Map<string, number>([
-    ...stable.map((x) => [x.name, percent >= 100 ? 0 : x.weight * (100 - percent)] as const),
+    ...stable.map((x) => [x.name, percent >= 100 ? 0 : percent <= 0 ? x.weight : x.weight * (100 - percent)] as const),
     ...inCanary.map((x) => [x.name, percent <= 0 ? 0 : percent >= 100 ? x.weight : (x.weight * percent * s) / c] as const),
   ]);
   const top = Math.max(...raw.values());
