@@ -9,6 +9,8 @@ import { makePlan } from "../infra/gitops/plan.ts";
 import { editedTopology, seedTopology } from "./support/topologies.ts";
 import { topologyArb } from "./support/arbitraries.ts";
 import { topology as acmeExample } from "../infra/topologies/acme.ts";
+import { topology as canaryExample } from "../infra/topologies/canary.ts";
+import { rolloutPreviewLine } from "../infra/gitops/rollout-policy.ts";
 
 describe("runtimeApiCommands: what HAProxy's runtime API sets for a server field", () => {
   const table: [string, unknown, "local" | "docker", string[] | undefined][] = [
@@ -153,6 +155,14 @@ describe("makePlan", () => {
     const added = makePlan(parseTopology(none), withCertificate);
     assert.deepEqual(added.changes.map((c) => [c.path, c.class]), [["certificates.shop.pem", "reload"]]);
     assert.match(added.diffs["haproxy.cfg (target docker)"]!, /^\+    http-request return status 200 content-type text\/plain lf-string .*acme-challenges\.map/m);
+  });
+
+  it("a canary added: its servers join at weight 0 (a reload), and the plan shows the rollout to come, its steps, checks and least duration", () => {
+    const plan = makePlan(base, parseTopology(canaryExample));
+    assert.match(plan.diffs["haproxy.cfg (target docker)"]!, /^\+    server web-c web-c:5003 .*weight 0 cookie web-c$/m);
+    assert.deepEqual(plan.rollouts?.map((r) => [r.backend, r.canary, r.steps, r.atLeastMs]), [["flask_servers", ["web-c"], [10, 50, 100], 60_000]]);
+    assert.equal(rolloutPreviewLine(plan.rollouts![0]!), "flask_servers: web-c at 10 → 50 → 100 % every 20s (at least 60 s): success ratio ≥ 99.0 %, response time ≤ 500 ms, at least 20 requests per interval, abort after 1 failed analyses; then npm run rollout -- flask_servers");
+    assert.equal(makePlan(parseTopology(canaryExample), parseTopology(canaryExample)).rollouts, undefined, "an unchanged canary shows no rollout");
   });
 
   it("a Prometheus scrape interval: a restart, and prometheus.yml's diff", () => {

@@ -4,7 +4,7 @@
 // promoted through every step with no failed request; the command killed between steps is resumed.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, it } from "vitest";
 import { runtimeCommand } from "../haproxy/runtime-api.ts";
@@ -27,6 +27,7 @@ describe("npm run rollout on the local stack, judged in its Prometheus", () => {
   const rollout = (...args: string[]) => runCli("infra/gitops/rollout-cli.ts", [backend, "--run-dir", running.runDir, ...args], { timeoutMs: 120_000 });
   const state = () => JSON.parse(readFileSync(join(running.runDir, `rollout-${backend}.json`), "utf8"));
   const interval = 5000;
+  let topologyFile: string;
   /** Runs `fn` under bounded background traffic to the frontend; returns what it returned and the traffic's samples. */
   const underTraffic = async <T>(fn: () => Promise<T>) => {
     const client = new TrafficClient(`http://127.0.0.1:${topology.frontends[0]!.binds[0]!.port}/`, { connections: 2 });
@@ -45,6 +46,8 @@ describe("npm run rollout on the local stack, judged in its Prometheus", () => {
     input.services = { ...input.services, sidecar: { port: 9101, pollInterval: "1s" }, prometheus: { port: 9090, scrapeInterval: "1s", evaluationInterval: "1s" } };
     topology = parseTopology(await withFreePorts(input));
     running = await startTopologyStack(topology, { sidecar: true });
+    topologyFile = join(running.runDir, "canary-topology.json");
+    writeFileSync(topologyFile, JSON.stringify(topology));
   }, 90_000);
   afterAll(async () => {
     await running?.cleanup();
@@ -85,16 +88,27 @@ describe("npm run rollout on the local stack, judged in its Prometheus", () => {
     assert.ok(samples().some((s) => s.server === "web-c"));
     const status = await rollout("--status");
     assert.match(status.stdout, /^flask_servers: promoted \(every step passed/);
+    // Recorded as what runs: the applied record and the config on disk say so, and drift finds nothing.
+    const applied = JSON.parse(readFileSync(join(running.runDir, "applied.json"), "utf8"));
+    assert.deepEqual(applied.topology.backends[0].servers.map((s: { name: string; weight: number }) => [s.name, s.weight]), [["web-a", 0], ["web-b", 0], ["web-c", 1]]);
+    assert.match(readFileSync(join(running.runDir, "haproxy.cfg"), "utf8"), /^    server web-c 127\.0\.0\.1:\d+ check .*weight 1 /m);
+    // The promoted topology is what a pull request would now say: against it, HAProxy's weights, the config on disk and the record agree.
+    const promotedFile = join(running.runDir, "promoted-topology.json");
+    writeFileSync(promotedFile, JSON.stringify(applied.topology));
+    const drift = await runCli("infra/gitops/drift-cli.ts", ["--run-dir", running.runDir, "--topology", promotedFile]);
+    assert.equal(drift.code, 0, drift.stdout + drift.stderr);
+    assert.match(drift.stdout, /^In sync\./);
   });
 
   it("the command killed during a step: the next run says it resumes, at that step", async () => {
     // The promoted rollout has ended: this run starts afresh at its first step, and is killed there.
     await underTraffic(async () => {
-      const child = spawn(process.execPath, ["--import", import.meta.resolve("tsx"), join(REPO_ROOT, "infra/gitops/rollout-cli.ts"), backend, "--run-dir", running.runDir], { stdio: "ignore" });
+      // The applied record has no canary now (promoted): the run takes it from the topology file.
+      const child = spawn(process.execPath, ["--import", import.meta.resolve("tsx"), join(REPO_ROOT, "infra/gitops/rollout-cli.ts"), backend, "--run-dir", running.runDir, "--topology", topologyFile], { stdio: "ignore" });
       assert.ok(await eventually(async () => state().phase === "running" && state().pid === child.pid, 10_000), "the first run is at its first step");
       child.kill("SIGKILL");
       await new Promise((r) => child.once("exit", r));
-      const resumed = await rollout();
+      const resumed = await rollout("--topology", topologyFile);
       assert.match(resumed.stderr, /resuming the rollout of flask_servers at step 1 of 2 \(50 %\): the process that ran it \(pid \d+\) is gone/);
       assert.equal(resumed.code, 0, resumed.stderr);
     });

@@ -6,7 +6,7 @@ import { describe, it } from "vitest";
 import fc from "fast-check";
 import { parseTopology } from "../infra/model/parse.ts";
 import { TopologyInvalidError, RolloutBusyError } from "../infra/errors.ts";
-import { analysisQueries, canaryShare, judgeAnalysis, stepWeights, type AnalysisMeasurement } from "../infra/gitops/rollout-policy.ts";
+import { analysisQueries, canaryShare, judgeAnalysis, promotedTopology, stepWeights, type AnalysisMeasurement } from "../infra/gitops/rollout-policy.ts";
 import { abortRollout, runRollout, type RolloutIo, type RolloutState } from "../infra/gitops/rollout.ts";
 import { topology as canaryExample } from "../infra/topologies/canary.ts";
 import { renderHaproxyConfig } from "../infra/render/render.ts";
@@ -100,6 +100,7 @@ function fakeWorld(answers: ("pass" | "fail" | "nodata" | "down")[], initial?: R
       if (abortAt !== undefined && clock >= abortAt && state) state = { ...state, abortRequested: true };
     },
     now: () => new Date(clock),
+    recordPromotion: async () => void logs.push("recorded"),
     readState: async () => state,
     writeState: async (s) => void (state = s),
     alive: (pid) => pid === 4242,
@@ -119,6 +120,12 @@ describe("the rollout: steps, verdicts, pauses, aborts, and a crash resumed", ()
     assert.equal(state.phase, "promoted");
     assert.deepEqual(world.weights.map(share), [10, 50, 100, 100]);
     assert.deepEqual(state.history.map((h) => [h.percent, h.verdict]), [[10, "pass"], [50, "pass"], [100, "pass"]]);
+    assert.ok(world.logs.includes("recorded"), "the promotion recorded as what runs");
+  });
+  it("promoted, as a topology: the canary at its own weights, the former stable servers at 0, no canary left", () => {
+    const promoted = promotedTopology(parseTopology(canaryExample), "flask_servers").backends[0]!;
+    assert.equal(promoted.canary, undefined);
+    assert.deepEqual(promoted.servers.map((s) => [s.name, s.weight]), [["web-a", 0], ["web-b", 0], ["web-c", 1]]);
   });
   it("a failed analysis at the failure limit: aborted, every weight back on the stable servers", async () => {
     const world = fakeWorld(["fail"]);

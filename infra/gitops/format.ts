@@ -4,6 +4,7 @@ import { TARGETS, type ComponentAction } from "./component-actions.ts";
 import type { ResourceAction } from "./terraform-diff.ts";
 import type { TopologyChange } from "./changes.ts";
 import type { RoutingEffect } from "./routing-effects.ts";
+import { rolloutPreviewLine } from "./rollout-policy.ts";
 
 export const PLAN_FORMATS = ["text", "markdown", "json"] as const;
 export type PlanFormat = (typeof PLAN_FORMATS)[number];
@@ -45,6 +46,7 @@ function formatText(plan: Plan): string {
   if (plan.baseProblems) lines.push("", "The base topology is invalid, so every item shows as new:", ...plan.baseProblems.map((p) => `  ${p}`));
   if (plan.changes.length > 0) lines.push("", ...plan.changes.map(changeLine));
   if (plan.routing?.length) lines.push("", "requests whose outcome changes:", ...plan.routing.map((e) => `  ${routingLine(e)}`));
+  if (plan.rollouts?.length) lines.push("", "canary rollouts (after apply):", ...plan.rollouts.map((r) => `  ${rolloutPreviewLine(r)}`));
   if (plan.actions.length > 0) lines.push("", "actions:", ...plan.actions.map((a) => `  ${actionLine(a)}`));
   for (const stack of plan.stacks ?? []) if (stack.resources.length) lines.push("", `terraform, stack ${stack.stack}:`, ...stack.resources.map((r) => `  ${resourceLine(r)}`));
   for (const [name, diff] of Object.entries(plan.diffs)) lines.push("", `--- ${name} ---`, diff);
@@ -64,6 +66,7 @@ function formatMarkdown(plan: Plan): string {
     lines.push("", ...plan.changes.map((c) => `- ${code(`${SYMBOLS[c.kind]} ${c.path}${c.kind === "change" ? `: ${show(c.from)} → ${show(c.to)}` : ""}`)} **${c.class}**: ${c.detail.replaceAll("|", "\\|")}`));
   }
   if (plan.routing?.length) lines.push("", "**Requests whose outcome changes**", "", ...plan.routing.map((e) => `- ${code(routingLine(e))}`));
+  if (plan.rollouts?.length) lines.push("", "**Canary rollouts** (after apply)", "", ...plan.rollouts.map((r) => `- ${rolloutPreviewLine(r)}`));
   if (plan.actions.length > 0) lines.push("", "<details>", "<summary>actions, per target and component</summary>", "", ...plan.actions.map((a) => `- ${cell(actionLine(a))}`), "", "</details>");
   for (const stack of plan.stacks ?? []) {
     if (stack.resources.length) lines.push("", "<details>", `<summary>terraform, stack ${stack.stack}: ${stack.summary}</summary>`, "", ...stack.resources.map((r) => `- ${code(resourceLine(r))}`), "", "</details>");

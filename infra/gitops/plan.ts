@@ -12,6 +12,7 @@ import type { StackDiff } from "./terraform-diff.ts";
 import { ISSUER_COMPONENT } from "../runtime/declaration.ts";
 import { mapFiles } from "../render/routing.ts";
 import { routingEffects, type RoutingEffect } from "./routing-effects.ts";
+import { rolloutPreviews, type RolloutPreview } from "./rollout-policy.ts";
 
 export interface Plan {
   /** One line, Terraform's way: "Plan: 2 runtime changes, 1 reload, 0 restarts." (the local stack, which npm run apply changes). */
@@ -25,6 +26,8 @@ export interface Plan {
   stacks?: StackDiff[];
   /** Example requests whose outcome the change moves, per frontend whose routing changes. */
   routing?: RoutingEffect[];
+  /** The canary rollouts the change brings or alters: carried out by npm run rollout, step by step, after apply. */
+  rollouts?: RolloutPreview[];
   /** Generated file → its unified diff; only files that change (the route tables' map files among them). */
   diffs: Record<string, string>;
   /** The base did not validate: the plan shows everything as new, and says why. */
@@ -117,6 +120,7 @@ export function makePlan(base: Topology | undefined, head: Topology, options: Pl
 
   const edits = diffTopologies(base, head);
   const routing = base ? routingEffects(base, head) : [];
+  const rollouts = rolloutPreviews(base, head);
   const { actions, problems } = componentActions(base, head, edits);
   const actionsByPath = new Map<string, ComponentAction[]>();
   for (const action of actions) for (const path of action.paths) actionsByPath.set(path, [...(actionsByPath.get(path) ?? []), action]);
@@ -128,6 +132,7 @@ export function makePlan(base: Topology | undefined, head: Topology, options: Pl
     actions,
     ...(options.stacks ? { stacks: options.stacks } : {}),
     ...(routing.length ? { routing } : {}),
+    ...(rollouts.length ? { rollouts } : {}),
     diffs,
     ...(options.baseProblems ? { baseProblems: options.baseProblems } : {}),
   };

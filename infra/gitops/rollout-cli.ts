@@ -13,7 +13,9 @@ import { loadTopologyFile } from "../model/load.ts";
 import type { Topology } from "../model/schema.ts";
 import { PROMETHEUS_PATHS } from "../endpoints.ts";
 import { LOCAL_ADDRESS, haproxySockets, localTarget } from "../render/targets.ts";
-import { EXPECTED_DISTRIBUTION_FILE, expectedDistributionText, readApplied } from "../runtime/applied.ts";
+import { EXPECTED_DISTRIBUTION_FILE, HAPROXY_CONFIG_FILE, expectedDistributionText, readApplied, recordApplied, sha256 } from "../runtime/applied.ts";
+import { declareLocalStack } from "../runtime/declaration.ts";
+import { promotedTopology } from "./rollout-policy.ts";
 import { isAlive } from "../runtime/processes.ts";
 import { REPO_ROOT } from "../repo.ts";
 import { abortRollout, runRollout, type RolloutIo, type RolloutState } from "./rollout.ts";
@@ -42,6 +44,9 @@ async function prometheusQuery(baseUrl: string, promql: string): Promise<number 
   return Number.isFinite(value) ? value : undefined;
 }
 
+/** What the applied record says a promotion came from. */
+const PROMOTION_SOURCE = "npm run rollout (the canary promoted)";
+
 export function localRolloutIo(runDir: string, topology: Topology, backend: string, log: (line: string) => void): RolloutIo {
   const admin = haproxySockets(topology.global, localTarget(runDir)).admin;
   const prometheus = `http://${LOCAL_ADDRESS}:${topology.services.prometheus.port}`;
@@ -56,6 +61,13 @@ export function localRolloutIo(runDir: string, topology: Topology, backend: stri
       // The sidecar's distribution check and drift expect this step's shares, not the configured ones.
       const atStep = { ...topology, backends: topology.backends.map((b) => (b.name === name ? { ...b, canary: undefined, servers: b.servers.map((s) => ({ ...s, weight: weights[s.name] ?? s.weight })) } : b)) };
       await writeFileAtomic(join(runDir, EXPECTED_DISTRIBUTION_FILE), expectedDistributionText(atStep));
+    },
+    async recordPromotion(name) {
+      // As apply's runtime path does: the file follows what the socket set, so that a later reload keeps it.
+      const promoted = promotedTopology(topology, name);
+      const config = declareLocalStack(promoted, { runDir, sidecar: false, source: PROMOTION_SOURCE }).haproxyConfig;
+      await writeFileAtomic(join(runDir, HAPROXY_CONFIG_FILE), config);
+      await recordApplied(runDir, { appliedAt: new Date().toISOString(), source: PROMOTION_SOURCE, topology: promoted, haproxyConfigSha256: sha256(config) });
     },
     query: (promql) => prometheusQuery(prometheus, promql),
     sleep: (ms) => new Promise((r) => setTimeout(r, ms)),

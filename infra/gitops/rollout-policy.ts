@@ -1,8 +1,9 @@
 // A canary rollout's pure parts: each step's server weights, the PromQL that measures the canary
 // over an interval, and the verdict on what it measured (pass, fail, or inconclusive: never
 // promote blind).
+import { parseDuration } from "../../haproxy/duration.ts";
 import type { Canary, CanaryAnalysis } from "../model/canary.ts";
-import type { Backend } from "../model/schema.ts";
+import type { Backend, Topology } from "../model/schema.ts";
 
 /** HAProxy's largest server weight. */
 const MAX_WEIGHT = 256;
@@ -107,3 +108,50 @@ export function judgeAnalysis(analysis: CanaryAnalysis, m: AnalysisMeasurement):
   const verdict: Verdict = failed.length ? "fail" : unknown.length ? "inconclusive" : "pass";
   return { verdict, findings: [...failed, ...unknown, ...passed] };
 }
+
+/**
+ * What runs once a canary is promoted, as a topology: the canary's servers at their own weights,
+ * the former stable servers at 0 (kept, drained, until a change removes them), no canary left.
+ */
+export function promotedTopology(topology: Topology, backendName: string): Topology {
+  return {
+    ...topology,
+    backends: topology.backends.map((b) => {
+      if (b.name !== backendName || !b.canary) return b;
+      const { canary, ...rest } = b;
+      return { ...rest, servers: b.servers.map((s) => (canary.servers.includes(s.name) ? s : { ...s, weight: 0 })) };
+    }),
+  };
+}
+
+/** What a plan shows of a canary a change brings or alters: its steps, its checks, how long it takes at least. */
+export interface RolloutPreview {
+  backend: string;
+  canary: string[];
+  steps: number[];
+  interval: string;
+  /** Every step passing at its first analysis: steps × interval. */
+  atLeastMs: number;
+  checks: string[];
+  command: string;
+}
+
+export function rolloutPreviews(base: Pick<Topology, "backends"> | undefined, head: Pick<Topology, "backends">): RolloutPreview[] {
+  return head.backends.flatMap((b) => {
+    const before = base?.backends.find((x) => x.name === b.name)?.canary;
+    if (!b.canary || JSON.stringify(before) === JSON.stringify(b.canary)) return [];
+    const a = b.canary.analysis;
+    return [{
+      backend: b.name,
+      canary: b.canary.servers,
+      steps: b.canary.steps,
+      interval: b.canary.interval,
+      atLeastMs: b.canary.steps.length * parseDuration(b.canary.interval),
+      checks: [`success ratio ≥ ${(a.successRatio * 100).toFixed(1)} %`, `response time ≤ ${a.maxResponseMs} ms`, `at least ${a.minRequests} requests per interval`, ...a.queries.map((q) => `${q.name} within ${q.min ?? "-∞"}..${q.max ?? "∞"}`), `abort after ${b.canary.failureLimit} failed analyses`],
+      command: `npm run rollout -- ${b.name}`,
+    }];
+  });
+}
+
+/** "flask_servers: web-c at 10 → 50 → 100 % every 20s (at least 60 s): success ratio ≥ 99.0 %, ...; npm run rollout -- flask_servers" */
+export const rolloutPreviewLine = (r: RolloutPreview) => `${r.backend}: ${r.canary.join(", ")} at ${r.steps.join(" → ")} % every ${r.interval} (at least ${Math.round(r.atLeastMs / 1000)} s): ${r.checks.join(", ")}; then ${r.command}`;

@@ -16,6 +16,8 @@ export interface RolloutIo {
   query(promql: string): Promise<number | undefined>;
   sleep(ms: number): Promise<void>;
   now(): Date;
+  /** Records the promoted canary as what runs (the config file and the applied record), after its weights are set. */
+  recordPromotion(backend: string): Promise<void>;
   readState(): Promise<RolloutState | undefined>;
   writeState(state: RolloutState): Promise<void>;
   /** Whether a process is alive (the state's holder). */
@@ -100,6 +102,7 @@ export async function runRollout(backend: Backend, io: RolloutIo): Promise<Rollo
     }
   }
   await io.setWeights(backend.name, stepWeights(backend.servers, canary.servers, 100));
+  await io.recordPromotion(backend.name);
   await save({ phase: "promoted", reason: `every step passed: the canary (${canary.servers.join(", ")}) takes the traffic` });
   io.log(`promoted: ${canary.servers.join(", ")} take all of ${backend.name}'s traffic`);
   return state;
