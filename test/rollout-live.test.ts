@@ -31,7 +31,8 @@ describe("npm run rollout on the local stack, judged in its Prometheus", () => {
   /** Runs `fn` under bounded background traffic to the frontend; returns what it returned and the traffic's samples. */
   const underTraffic = async <T>(fn: () => Promise<T>) => {
     const client = new TrafficClient(`http://127.0.0.1:${topology.frontends[0]!.binds[0]!.port}/`, { connections: 2 });
-    const traffic = backgroundTraffic(client, { concurrency: 2, maxMs: 60_000, maxRequests: 20_000 });
+    // Bounded by time more than by count: about a thousand requests a second here, for as long as a rollout takes.
+    const traffic = backgroundTraffic(client, { concurrency: 2, maxMs: 80_000, maxRequests: 150_000 });
     try {
       return { result: await fn(), samples: traffic.samples };
     } finally {
@@ -54,6 +55,15 @@ describe("npm run rollout on the local stack, judged in its Prometheus", () => {
   });
 
   it("before a rollout the canary is checked UP but takes no traffic (weight 0)", async () => {
+    assert.deepEqual(await weights(), { "web-a": 1, "web-b": 1, "web-c": 0 });
+  });
+
+  // First, while web-c has answered nothing: HAProxy's response time is an average over a server's last 1024 answers.
+  it("a slow canary (response time over its bound): aborted at its first analysis", async () => {
+    await fault(0, 700);
+    const { result } = await underTraffic(() => rollout("--topology", topologyFile)).finally(() => fault(0));
+    assert.equal(result.code, 1, result.stdout + result.stderr);
+    assert.match(result.stderr, /aborted: 1 failed analyses \(limit 1\): response time \d+ ms, over 500 ms/);
     assert.deepEqual(await weights(), { "web-a": 1, "web-b": 1, "web-c": 0 });
   });
 
@@ -98,6 +108,28 @@ describe("npm run rollout on the local stack, judged in its Prometheus", () => {
     const drift = await runCli("infra/gitops/drift-cli.ts", ["--run-dir", running.runDir, "--topology", promotedFile]);
     assert.equal(drift.code, 0, drift.stdout + drift.stderr);
     assert.match(drift.stdout, /^In sync\./);
+  });
+
+  it("Prometheus not answering mid-rollout: the step pauses, says why, and goes on once it answers again", { timeout: 90_000 }, async () => {
+    const prometheus = running.stack.processes.find((p) => p.spec.name === "prometheus")!;
+    const { result } = await underTraffic(async () => {
+      const run = rollout("--topology", topologyFile);
+      // Frozen (SIGSTOP) during the first step: its queries time out.
+      await new Promise((r) => setTimeout(r, 1000));
+      process.kill(prometheus.pid, "SIGSTOP");
+      try {
+        assert.ok(await eventually(async () => state().phase === "paused", 20_000), "the rollout paused");
+        assert.match(state().reason, /^Prometheus did not answer/);
+        assert.equal(state().step, 0, "held at its step");
+      } finally {
+        process.kill(prometheus.pid, "SIGCONT");
+      }
+      return run;
+    });
+    assert.equal(result.code, 0, result.stderr);
+    const verdicts = state().history.map((h: { percent: number; verdict: string }) => `${h.percent} ${h.verdict}`);
+    assert.equal(verdicts[0], "50 inconclusive");
+    assert.deepEqual(verdicts.slice(-2), ["50 pass", "100 pass"]);
   });
 
   it("the command killed during a step: the next run says it resumes, at that step", async () => {

@@ -140,6 +140,7 @@ describe("the rollout: steps, verdicts, pauses, aborts, and a crash resumed", ()
     assert.equal(state.phase, "promoted");
     assert.deepEqual(state.history.map((h) => [h.percent, h.verdict]), [[10, "inconclusive"], [10, "inconclusive"], [10, "pass"], [50, "pass"], [100, "pass"]]);
     assert.match(state.history[1]!.findings[0]!, /^Prometheus did not answer: connect ECONNREFUSED/);
+    assert.deepEqual(world.weights.map(share), [10, 50, 100, 100], "a step judged again keeps its weights: set once per step");
   });
   it("a state left by a process that died: resumed at its step, said so", async () => {
     const left: RolloutState = { backend: "flask_servers", canary: ["web-c"], steps: [10, 50, 100], step: 1, phase: "running", failures: 0, pid: 999, startedAt: "x", updatedAt: "x", history: [] };

@@ -81,23 +81,28 @@ export async function runRollout(backend: Backend, io: RolloutIo): Promise<Rollo
     return false;
   };
 
+  // A step's weights are set when it starts (or is resumed); a step judged again keeps them, and a pause stays a pause.
+  let starting = true;
   while (state.step < state.steps.length) {
     const percent = state.steps[state.step]!;
-    await io.setWeights(backend.name, stepWeights(backend.servers, canary.servers, percent));
-    await save({ phase: "running" });
-    io.log(`step ${state.step + 1} of ${state.steps.length}: the canary takes ${percent} %`);
+    if (starting) {
+      await io.setWeights(backend.name, stepWeights(backend.servers, canary.servers, percent));
+      await save({ phase: "running" });
+      io.log(`step ${state.step + 1} of ${state.steps.length}: the canary takes ${percent} %`);
+    }
     if (await wait()) return abort("asked for (npm run rollout -- --abort)");
     const measured = await measure(backend, io, canary.interval);
     const judged = measured.unreachable ? { verdict: "inconclusive" as const, findings: [`Prometheus did not answer: ${measured.unreachable}`] } : judgeAnalysis(canary.analysis, measured);
     await save({ history: [...state.history, { at: now(), step: state.step, percent, verdict: judged.verdict, findings: judged.findings }] });
     io.log(`step ${state.step + 1} (${percent} %): ${judged.verdict}: ${judged.findings.join("; ")}`);
+    starting = judged.verdict === "pass";
     if (judged.verdict === "pass") {
       await save({ step: state.step + 1, reason: undefined });
     } else if (judged.verdict === "inconclusive") {
       // Never promoted blind: the step holds its weights and is judged again after another interval.
       await save({ phase: "paused", reason: judged.findings.join("; ") });
     } else {
-      await save({ failures: state.failures + 1 });
+      await save({ phase: "running", failures: state.failures + 1 });
       if (state.failures >= canary.failureLimit) return abort(`${state.failures} failed analyses (limit ${canary.failureLimit}): ${judged.findings.join("; ")}`);
     }
   }

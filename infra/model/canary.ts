@@ -29,7 +29,8 @@ export const CanaryAnalysis = z.strictObject({
   successRatio: z.number().gt(0, { error: (iss) => `${show(iss.input)} is not a ratio: use a number above 0, at most 1` }).max(1, { error: (iss) => `${show(iss.input)} is not a ratio: use a number above 0, at most 1` }).default(0.99),
   /**
    * The canary's response time, at most: HAProxy's own timer (the average over each server's
-   * last 1024 answers), the slowest canary server's.
+   * last 1024 answers), the slowest canary server's. A fresh canary server's average is its
+   * rollout's; one that served much before moves slowly (a PromQL query can judge otherwise).
    */
   maxResponseMs: intIn(1, 600_000, "a response time in ms").default(500),
   /** Fewer answers from the canary than this in an interval judge nothing: the step waits (inconclusive). */
