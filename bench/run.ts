@@ -17,6 +17,7 @@ import { discoveryBench, dnsOutageBench } from "./discovery.bench.ts";
 import { routingBench } from "./routing.bench.ts";
 import { tcpBench } from "./tcp.bench.ts";
 import { certificatesBench } from "./certificates.bench.ts";
+import { rolloutBench } from "./rollout.bench.ts";
 import { formatBenchTable, type BenchRow } from "./table.ts";
 
 /** Every suite, in the order they run and print. */
@@ -31,6 +32,7 @@ const SUITES = {
   routing: routingBench,
   tcp: tcpBench,
   certs: certificatesBench,
+  rollout: rolloutBench,
   apply: applyBench,
   failover: failoverBench,
   discovery: discoveryBench,

@@ -1,0 +1,64 @@
+// npm run rollout's I/O on the local stack: HAProxy's runtime API for the weights (and the
+// sidecar's expected distribution beside them), the stack's Prometheus for the analyses, the state
+// file, and the promotion recorded as what runs.
+import { join } from "node:path";
+import { readStateFile, stateFileText } from "../../lib/state-file.ts";
+import { ROLLOUT_STATE_FORMAT, rolloutStateFile } from "../../sidecar/rollouts.ts";
+import { runtimeCommand } from "../../haproxy/runtime-api.ts";
+import { writeFileAtomic } from "../files.ts";
+import type { Topology } from "../model/schema.ts";
+import { PROMETHEUS_PATHS } from "../endpoints.ts";
+import { LOCAL_ADDRESS, haproxySockets, localTarget } from "../render/targets.ts";
+import { EXPECTED_DISTRIBUTION_FILE, HAPROXY_CONFIG_FILE, expectedDistributionText, recordApplied, sha256 } from "../runtime/applied.ts";
+import { declareLocalStack } from "../runtime/declaration.ts";
+import { isAlive } from "../runtime/processes.ts";
+import { runtimeAnswerProblem } from "./apply.ts";
+import { promotedTopology } from "./rollout-policy.ts";
+import type { RolloutIo } from "./rollout.ts";
+
+/** One number from the stack's Prometheus (the first series' value); undefined for no data. */
+async function prometheusQuery(baseUrl: string, promql: string): Promise<number | undefined> {
+  const response = await fetch(`${baseUrl}${PROMETHEUS_PATHS.queryApi}?query=${encodeURIComponent(promql)}`, { signal: AbortSignal.timeout(5000) });
+  if (!response.ok) throw new Error(`Prometheus answered HTTP ${response.status} to ${promql}`);
+  const body = (await response.json()) as { data?: { resultType?: string; result?: unknown } };
+  const result = body.data?.result;
+  const raw = body.data?.resultType === "scalar" ? (result as [number, string])[1] : ((result as { value: [number, string] }[] | undefined)?.[0]?.value[1]);
+  const value = raw === undefined ? Number.NaN : Number(raw);
+  return Number.isFinite(value) ? value : undefined;
+}
+
+/** What the applied record says a promotion came from. */
+const PROMOTION_SOURCE = "npm run rollout (the canary promoted)";
+
+export function localRolloutIo(runDir: string, topology: Topology, backend: string, log: (line: string) => void): RolloutIo {
+  const admin = haproxySockets(topology.global, localTarget(runDir)).admin;
+  const prometheus = `http://${LOCAL_ADDRESS}:${topology.services.prometheus.port}`;
+  const file = rolloutStateFile(runDir, backend);
+  return {
+    async setWeights(name, weights) {
+      for (const [server, weight] of Object.entries(weights)) {
+        const command = `set server ${name}/${server} weight ${weight}`;
+        const problem = runtimeAnswerProblem(command, await runtimeCommand({ path: admin }, command, { timeoutMs: 5000 }));
+        if (problem) throw new Error(problem);
+      }
+      // The sidecar's distribution check and drift expect this step's shares, not the configured ones.
+      const atStep = { ...topology, backends: topology.backends.map((b) => (b.name === name ? { ...b, canary: undefined, servers: b.servers.map((s) => ({ ...s, weight: weights[s.name] ?? s.weight })) } : b)) };
+      await writeFileAtomic(join(runDir, EXPECTED_DISTRIBUTION_FILE), expectedDistributionText(atStep));
+    },
+    async recordPromotion(name) {
+      // As apply's runtime path does: the file follows what the socket set, so that a later reload keeps it.
+      const promoted = promotedTopology(topology, name);
+      const config = declareLocalStack(promoted, { runDir, sidecar: false, source: PROMOTION_SOURCE }).haproxyConfig;
+      await writeFileAtomic(join(runDir, HAPROXY_CONFIG_FILE), config);
+      await recordApplied(runDir, { appliedAt: new Date().toISOString(), source: PROMOTION_SOURCE, topology: promoted, haproxyConfigSha256: sha256(config) });
+    },
+    query: (promql) => prometheusQuery(prometheus, promql),
+    sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+    now: () => new Date(),
+    readState: () => readStateFile(file, ROLLOUT_STATE_FORMAT),
+    writeState: (state) => writeFileAtomic(file, stateFileText(ROLLOUT_STATE_FORMAT, state)),
+    alive: isAlive,
+    pid: process.pid,
+    log,
+  };
+}
