@@ -123,7 +123,7 @@ export const topologyArb: fc.Arbitrary<TopologyInput> = fc
     })), ...tcpBackends(r.tcp)],
     monitoring: { port: r.basePort + 100 },
     // Every listener has its own ports, the services' too (their defaults could fall in a range above).
-    services: { sidecar: { port: r.basePort + 200 }, prometheus: { port: r.basePort + 201 }, grafana: { port: r.basePort + 202 }, dns: { port: r.basePort + 203 } },
+    services: { sidecar: { port: r.basePort + 200 }, prometheus: { port: r.basePort + 201 }, grafana: { port: r.basePort + 202 }, dns: { port: r.basePort + 203 }, alertmanager: { port: r.basePort + 204 } },
   }));
 
 /** Longer than nameArb's names, so that they never collide with the HTTP ones. */
