@@ -47,7 +47,11 @@ async function main(argv: string[]): Promise<number> {
     print(await io.readState(), `${name}: no rollout has run`);
     return 0;
   }
-  if (!backend.canary) throw new RolloutNotPossibleError(`backends.${name} has no canary: declare one (servers, steps, interval, analysis) to roll it out`);
+  if (!backend.canary) {
+    throw new RolloutNotPossibleError(values.topology
+      ? `backends.${name} has no canary in ${values.topology}: declare one (servers, steps, interval, analysis) to roll it out`
+      : `the running stack's backends.${name} has no canary (never applied, or promoted since): give the topology that declares it with --topology FILE`);
+  }
   if (values.abort) {
     print(await abortRollout(backend, io), `${name}: no rollout in progress`);
     return 0;
