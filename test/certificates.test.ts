@@ -7,11 +7,11 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, it } from "vitest";
+import { topologyProblems } from "./support/topologies.ts";
 import { normalizeSerial, parseShowSslCert, parseSslCertList, sslCertCommitted, sslCertTransactionOpened } from "../haproxy/ssl-cert.ts";
 import { SslCertAnswerError } from "../haproxy/errors.ts";
 import { certificateFacts, certificateProblems, emptyRecord, issueReason, pemCertificates, renewalAt, retryDelayMs } from "../infra/certs/policy.ts";
 import { parseTopology } from "../infra/model/parse.ts";
-import { TopologyInvalidError } from "../infra/errors.ts";
 import { topology as acmeExample } from "../infra/topologies/acme.ts";
 import { registerCertificateMetrics } from "../sidecar/certificates.ts";
 import { Registry } from "prom-client";
@@ -125,13 +125,7 @@ describe("the model of managed certificates: refused at load with the field's pa
   const problemsOf = (edit: (t: any) => void) => {
     const t: any = structuredClone(acmeExample);
     edit(t);
-    try {
-      parseTopology(t);
-      return [];
-    } catch (error) {
-      if (error instanceof TopologyInvalidError) return error.problems.map((p) => `${p.path}: ${p.message}`);
-      throw error;
-    }
+    return topologyProblems(t);
   };
   const cases: [string, (t: any) => void, string[]][] = [
     ["a file no bind serves", (t) => (t.certificates[0].file = "other.pem"), ['certificates[0].file: no bind serves "other.pem": name it in a bind\'s tlsCertificate, or remove it']],

@@ -3,19 +3,9 @@ import assert from "node:assert/strict";
 import { describe, it } from "vitest";
 import { parseTopology } from "../infra/model/parse.ts";
 import { durationMs } from "../haproxy/duration.ts";
-import { TopologyInvalidError } from "../infra/errors.ts";
-import { editedTopology, seedTopology } from "./support/topologies.ts";
+import { editedTopology, seedTopology, topologyProblems } from "./support/topologies.ts";
 
-function problemsOf(input: unknown): string[] {
-  try {
-    parseTopology(input);
-  } catch (error) {
-    assert.ok(error instanceof TopologyInvalidError, `expected TopologyInvalidError, got ${error}`);
-    assert.equal(error.code, "TOPOLOGY_INVALID");
-    return error.problems.map((p) => `${p.path}: ${p.message}`);
-  }
-  return [];
-}
+const problemsOf = topologyProblems;
 
 describe("defaults", () => {
   it("a topology with only the required fields resolves to this, every default filled in", () => {

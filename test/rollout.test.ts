@@ -3,9 +3,10 @@
 // at the failure limit, pause when inconclusive, resume after a crash, abort on request).
 import assert from "node:assert/strict";
 import { describe, it } from "vitest";
+import { topologyProblems } from "./support/topologies.ts";
 import fc from "fast-check";
 import { parseTopology } from "../infra/model/parse.ts";
-import { TopologyInvalidError, RolloutBusyError } from "../infra/errors.ts";
+import { RolloutBusyError } from "../infra/errors.ts";
 import { analysisQueries, canaryShare, judgeAnalysis, promotedTopology, stepWeights, type AnalysisMeasurement } from "../infra/gitops/rollout-policy.ts";
 import { abortRollout, runRollout, type RolloutIo, type RolloutState } from "../infra/gitops/rollout.ts";
 import { topology as canaryExample } from "../infra/topologies/canary.ts";
@@ -175,13 +176,7 @@ describe("the canary in the model and the config", () => {
   const problemsOf = (edit: (t: any) => void) => {
     const t: any = structuredClone(canaryExample);
     edit(t);
-    try {
-      parseTopology(t);
-      return [];
-    } catch (error) {
-      if (error instanceof TopologyInvalidError) return error.problems.map((p) => `${p.path}: ${p.message}`);
-      throw error;
-    }
+    return topologyProblems(t);
   };
   const cases: [string, (t: any) => void, string[]][] = [
     ["a canary server the backend does not list", (t) => (t.backends[0].canary.servers = ["web-z"]), ['backends.flask_servers.canary.servers[0]: "web-z" is not a server of this backend: list it in servers first']],

@@ -8,7 +8,8 @@ import { ShowMapGarbledError } from "../haproxy/errors.ts";
 import { parseShowMap } from "../haproxy/show-map.ts";
 import { REPO_ROOT } from "../infra/repo.ts";
 import { describe, it } from "vitest";
-import { HaproxyConfigRejectedError, LuaScriptMissingError, TopologyInvalidError } from "../infra/errors.ts";
+import { topologyProblems } from "./support/topologies.ts";
+import { HaproxyConfigRejectedError, LuaScriptMissingError } from "../infra/errors.ts";
 import { readLuaScripts } from "../infra/render/lua.ts";
 import { parseTopology } from "../infra/model/parse.ts";
 import { resolveRoute } from "../infra/model/route-resolver.ts";
@@ -43,15 +44,7 @@ function routed(edit: (frontend: any) => void = () => {}): any {
   };
 }
 
-function problemsOf(input: unknown): string[] {
-  try {
-    parseTopology(input);
-  } catch (error) {
-    assert.ok(error instanceof TopologyInvalidError, `expected TopologyInvalidError, got ${error}`);
-    return error.problems.map((p) => `${p.path}: ${p.message}`);
-  }
-  return [];
-}
+const problemsOf = topologyProblems;
 
 describe("routing in the model: refused at load with the field's path", () => {
   const table: [string, (f: any) => void, string[]][] = [

@@ -3,12 +3,13 @@
 // 2.6 accepts every case (haproxy -c, with stand-ins for the certificate directory's files).
 import assert from "node:assert/strict";
 import { describe, it } from "vitest";
+import { topologyProblems } from "./support/topologies.ts";
 import { parseTopology } from "../infra/model/parse.ts";
 import { topology as dataTopology } from "../infra/topologies/data.ts";
 import { renderHaproxyConfig } from "../infra/render/render.ts";
 import { dockerTarget, localTarget } from "../infra/render/targets.ts";
 import { certificateFiles, checkEveryTarget } from "../infra/render/validate.ts";
-import { TargetPlanError, TlsSettingRejectedError, TopologyInvalidError } from "../infra/errors.ts";
+import { TargetPlanError, TlsSettingRejectedError } from "../infra/errors.ts";
 import { declareDockerStack } from "../infra/docker/declaration.ts";
 import { declareKubernetesStack } from "../infra/kubernetes/declaration.ts";
 import { resolveRoute } from "../infra/model/route-resolver.ts";
@@ -26,15 +27,7 @@ function tcpTopology(edit: (t: any) => void = () => {}): any {
   return t;
 }
 
-function problemsOf(input: unknown): string[] {
-  try {
-    parseTopology(input);
-  } catch (error) {
-    if (error instanceof TopologyInvalidError) return error.problems.map((p) => `${p.path}: ${p.message}`);
-    throw error;
-  }
-  return [];
-}
+const problemsOf = topologyProblems;
 
 /** The lines of one section ("backend pg"), without their indentation. */
 function section(config: string, heading: string): string[] {

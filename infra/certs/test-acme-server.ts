@@ -4,7 +4,7 @@
 // ACME example by hand (npm run acme-server). Pebble can be stopped and started again (an ACME
 // outage) on the same ports; close() stops both and removes the files.
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { Agent, get } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -68,7 +68,7 @@ export async function startPebble(httpPort: number): Promise<Pebble> {
 
   const dns = spawn("dnsmasq", ["--keep-in-foreground", "--no-resolv", "--no-hosts", "--bind-interfaces", "--listen-address=127.0.0.1", `--port=${ports.dns}`, "--address=/lb.test/127.0.0.1", `--pid-file=${file("dnsmasq.pid")}`], { stdio: "ignore" });
   let pebble: ChildProcess | undefined;
-  const ca = () => execFileSync("cat", [file("ca.pem")], { encoding: "utf8" });
+  const ca = () => readFileSync(file("ca.pem"), "utf8");
   const directoryUrl = `https://127.0.0.1:${ports.acme}/dir`;
   const start = async () => {
     // No sleep before validating, every nonce good, no authorization reused: each order validates afresh.
