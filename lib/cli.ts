@@ -2,6 +2,7 @@
 // (a CodedError as "error CODE: message"; anything else with its stack, as the bug it is).
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { CodedError, UsageError } from "./errors.ts";
+import { interrupting } from "./interrupt.ts";
 
 type Options = NonNullable<ParseArgsConfig["options"]>;
 
@@ -36,8 +37,12 @@ export function describeFailure(error: unknown, errorExitCode = 1): { text: stri
 
 export function runMain(main: (argv: string[]) => Promise<number | void>, errorExitCode = 1): void {
   main(process.argv.slice(2)).then(
-    (code) => process.exit(code ?? 0),
+    (code) => {
+      // An interrupt being handled ends the command itself, with its own exit code, once its cleanups ran.
+      if (!interrupting()) process.exit(code ?? 0);
+    },
     (error: unknown) => {
+      if (interrupting()) return;
       if (error instanceof HelpRequested) {
         process.stdout.write(`${error.usage}\n`);
         process.exit(0);

@@ -6,6 +6,12 @@
 type Cleanup = () => unknown;
 const cleanups = new Set<Cleanup>();
 let handling = false;
+let stopping = false;
+
+/** True once an interrupt is being handled: the command's own ending (an error from a child it killed) must wait for it. */
+export function interrupting(): boolean {
+  return stopping;
+}
 
 /** Registers `cleanup` to run if the command is interrupted; returns how to take it back (done normally). */
 export function stopOnInterrupt(cleanup: Cleanup): () => void {
@@ -19,7 +25,6 @@ const EXIT_CODES = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 } as const;
 export function handleInterrupts(log: (line: string) => void = (line) => process.stderr.write(`${line}\n`)): void {
   if (handling) return;
   handling = true;
-  let stopping = false;
   for (const signal of Object.keys(EXIT_CODES) as (keyof typeof EXIT_CODES)[]) {
     process.on(signal, () => {
       if (stopping) return;

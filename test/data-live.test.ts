@@ -94,7 +94,8 @@ describe("the data example on the real local stack", () => {
     const run = await runAssertions(expectations, localStackAccess(running.stack.plan, () => {}), { only: ["tcpFailover"], requests: 0 });
     const result = run.results[0]!;
     assert.equal(result.verdict, "pass", `${result.expected} → ${result.measured}`);
-    assert.match(result.measured, /^DOWN after \d+ ms, UP after \d+ ms; \d+ connections, none failed$/);
+    // Only a connection open to the killed server may fail (TCP has nothing to retry); every later one succeeded.
+    assert.match(result.measured, /^DOWN after \d+ ms, UP after \d+ ms; \d+ connections, (none failed|1 failed: open to the server as it died)$/);
   });
 
   it("a Redis primary switch: writes follow the new primary within the check's bound, the old primary's sessions are cut", async () => {
