@@ -210,8 +210,9 @@ export class LuaScriptMissingError extends CodedError {
 /** The ACME server did not issue a certificate (down, refusing, a challenge it could not validate). */
 export class AcmeIssueFailedError extends CodedError {
   readonly code = "ACME_ISSUE_FAILED";
-  constructor(readonly file: string, readonly directoryUrl: string, readonly reason: string) {
-    super(`${file}: ${directoryUrl} issued no certificate: ${reason}. The served certificate stays; the issuer retries with backoff (npm run certs -- status shows when)`);
+  /** `retryAfterMs`: how long the ACME server asked the issuer to wait (its Retry-After), when it said. */
+  constructor(readonly file: string, readonly directoryUrl: string, readonly reason: string, readonly retryAfterMs?: number) {
+    super(`${file}: ${directoryUrl} issued no certificate: ${reason}${retryAfterMs !== undefined ? ` (it asked to be asked again in ${Math.ceil(retryAfterMs / 1000)} s)` : ""}. The served certificate stays; the issuer retries with backoff (npm run certs -- status shows when)`);
   }
 }
 

@@ -10,7 +10,7 @@ import { afterAll, describe, it } from "vitest";
 import { topologyProblems } from "./support/topologies.ts";
 import { normalizeSerial, parseShowSslCert, parseSslCertList, sslCertCommitted, sslCertTransactionOpened } from "../haproxy/ssl-cert.ts";
 import { SslCertAnswerError } from "../haproxy/errors.ts";
-import { certificateFacts, certificateProblems, emptyRecord, issueReason, pemCertificates, renewalAt, retryDelayMs } from "../infra/certs/policy.ts";
+import { certificateFacts, certificateProblems, emptyRecord, issueReason, nextAttemptAt, pemCertificates, renewalAt, retryAfterMs, retryDelayMs } from "../infra/certs/policy.ts";
 import { parseTopology } from "../infra/model/parse.ts";
 import { topology as acmeExample } from "../infra/topologies/acme.ts";
 import { registerCertificateMetrics } from "../sidecar/certificates.ts";
@@ -75,6 +75,23 @@ describe("when a managed certificate is issued", () => {
   });
   it("failed attempts back off: 30 s, doubling, at most 6 hours", () => {
     assert.deepEqual([1, 2, 3, 10, 11, 30].map(retryDelayMs), [30_000, 60_000, 120_000, 15_360_000, 6 * 3600_000, 6 * 3600_000]);
+  });
+  const now = new Date("2026-12-03T12:00:00Z");
+  const retryAfters: [string, string | undefined, number | undefined][] = [
+    ["seconds", "120", 120_000],
+    ["seconds with blanks", " 3600 ", 3_600_000],
+    ["an HTTP date ahead", "Thu, 03 Dec 2026 12:10:00 GMT", 600_000],
+    ["an HTTP date already past", "Thu, 03 Dec 2026 11:00:00 GMT", undefined],
+    ["zero", "0", undefined],
+    ["absent", undefined, undefined],
+    ["garbled", "soon", undefined],
+    ["a bare number with a sign", "-5", undefined],
+  ];
+  for (const [name, header, ms] of retryAfters) it(`Retry-After, ${name}: ${ms ?? "none"}`, () => assert.equal(retryAfterMs(header, now), ms));
+  it("a failed attempt is tried again after the backoff, or later when the ACME server asked for longer, never sooner", () => {
+    assert.equal(nextAttemptAt(1, now).getTime() - now.getTime(), 30_000);
+    assert.equal(nextAttemptAt(1, now, 3_600_000).getTime() - now.getTime(), 3_600_000);
+    assert.equal(nextAttemptAt(3, now, 1000).getTime() - now.getTime(), 120_000);
   });
 });
 

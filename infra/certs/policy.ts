@@ -39,6 +39,25 @@ export function retryDelayMs(failures: number): number {
   return Math.min(30_000 * 2 ** Math.max(0, failures - 1), 6 * 3600_000);
 }
 
+/**
+ * An HTTP Retry-After header (RFC 9110 §10.2.3: seconds, or an HTTP date) as milliseconds from
+ * `now`; undefined when absent, unreadable or already past. ACME servers send it with a rate
+ * limit (429) or while they are unavailable (503).
+ */
+export function retryAfterMs(header: string | undefined, now: Date): number | undefined {
+  const text = header?.trim();
+  if (!text) return undefined;
+  if (/^\d+$/.test(text)) return Number(text) > 0 ? Number(text) * 1000 : undefined;
+  const at = Date.parse(text);
+  if (Number.isNaN(at) || !/[a-z]/i.test(text)) return undefined;
+  return at > now.getTime() ? at - now.getTime() : undefined;
+}
+
+/** When a failed attempt is tried again: after the backoff, or later when the ACME server asked for longer. */
+export function nextAttemptAt(failures: number, now: Date, serverAskedMs?: number): Date {
+  return new Date(now.getTime() + Math.max(retryDelayMs(failures), serverAskedMs ?? 0));
+}
+
 /** A certificate chain and its key as issued: leaf first, then the intermediates. */
 export interface CertificateBundle {
   chain: string[];

@@ -5,8 +5,8 @@
 import type { ServedCertificate } from "../../haproxy/ssl-cert.ts";
 import type { ManagedCertificate } from "../model/certificates.ts";
 import type { Topology } from "../model/schema.ts";
-import { CertificateRefusedError } from "../errors.ts";
-import { certificateFacts, certificateProblems, emptyRecord, issueReason, retryDelayMs, type CertificateBundle, type IssuanceRecord } from "./policy.ts";
+import { AcmeIssueFailedError, CertificateRefusedError } from "../errors.ts";
+import { certificateFacts, certificateProblems, emptyRecord, issueReason, nextAttemptAt, type CertificateBundle, type IssuanceRecord } from "./policy.ts";
 
 export interface CertificateIo {
   now(): Date;
@@ -72,7 +72,8 @@ async function renewOne(certificate: ManagedCertificate, record: IssuanceRecord,
     record.failures++;
     record.renewals.failed++;
     record.lastError = (error as Error).message;
-    record.nextAttemptAt = new Date(io.now().getTime() + retryDelayMs(record.failures)).toISOString();
+    // A rate limit's Retry-After is respected: asking sooner only extends the limit.
+    record.nextAttemptAt = nextAttemptAt(record.failures, io.now(), error instanceof AcmeIssueFailedError ? error.retryAfterMs : undefined).toISOString();
     io.log(`${file}: ${record.lastError} (attempt ${record.failures}; next after ${record.nextAttemptAt})`);
     return { file, action: "failed", reason, error: record.lastError, nextAttemptAt: record.nextAttemptAt };
   }
