@@ -130,8 +130,8 @@ export class AlertReceiverUnsetError extends CodedError {
 /** A certificate directory was given that lacks a file a TLS bind names. */
 export class CertificateMissingError extends CodedError {
   readonly code = "CERTIFICATE_MISSING";
-  constructor(readonly dir: string, readonly files: string[], readonly fields: string[]) {
-    super(`${fields.join(", ")}: ${files.join(", ")} ${files.length > 1 ? "are" : "is"} not in ${dir}: put the PEM file (certificate, then key) there, or leave --certs-dir out for a development certificate`);
+  constructor(readonly dir: string, readonly files: string[], readonly fields: string[], fix = "put the PEM file (certificate, then key) there, or leave --certs-dir out for a development certificate") {
+    super(`${fields.length ? `${fields.join(", ")}: ` : ""}${files.join(", ")} ${files.length > 1 ? "are" : "is"} not in ${dir}: ${fix}`);
   }
 }
 

@@ -3,7 +3,7 @@
 // and the judgement that refuses a bad certificate before it is installed.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, it } from "vitest";
@@ -12,6 +12,8 @@ import { normalizeSerial, parseShowSslCert, parseSslCertList, sslCertCommitted, 
 import { SslCertAnswerError } from "../haproxy/errors.ts";
 import { certificateFacts, certificateProblems, emptyRecord, issueReason, nextAttemptAt, pemCertificates, renewalAt, retryAfterMs, retryDelayMs } from "../infra/certs/policy.ts";
 import { parseTopology } from "../infra/model/parse.ts";
+import { prepareCertificateDirectory } from "../infra/certs/certificate-dir.ts";
+import { CertificateMissingError } from "../infra/errors.ts";
 import { topology as acmeExample } from "../infra/topologies/acme.ts";
 import { registerCertificateMetrics } from "../sidecar/certificates.ts";
 import { Registry } from "prom-client";
@@ -136,6 +138,48 @@ describe("a certificate is judged before it is installed", () => {
     });
   }
   it("PEM text splits into its certificates, in order", () => assert.equal(pemCertificates(good.chain.join("\n") + good.key).length, 2));
+});
+
+describe("the issuer fills HAProxy's certificate directory where it owns it (the Docker stack)", () => {
+  const root = mkdtempSync(join(tmpdir(), "lb-certs-dir-"));
+  afterAll(() => rmSync(root, { recursive: true, force: true }));
+  const managed = parseTopology(acmeExample).certificates;
+  const config = { certificates: managed, given: ["site.pem", "clients-ca.pem"] };
+  const givenDir = join(root, "given");
+  execFileSync("mkdir", ["-p", givenDir]);
+  writeFileSync(join(givenDir, "site.pem"), "SITE\n");
+  writeFileSync(join(givenDir, "clients-ca.pem"), "CA\n");
+
+  it("copies the given files, and writes a placeholder for a managed certificate: self-signed for its names, its key with it, a week long", async () => {
+    const runDir = join(root, "first");
+    assert.deepEqual(await prepareCertificateDirectory(runDir, config, givenDir), { copied: ["site.pem", "clients-ca.pem"], placeholders: ["shop.pem"] });
+    assert.equal(readFileSync(join(runDir, "certs/site.pem"), "utf8"), "SITE\n");
+    const pem = readFileSync(join(runDir, "certs/shop.pem"), "utf8");
+    const bundle = { chain: pemCertificates(pem), key: pem.slice(pem.indexOf("-----BEGIN PRIVATE KEY")) };
+    const now = new Date();
+    assert.deepEqual(certificateProblems(bundle, managed[0]!.names, now), []);
+    const facts = certificateFacts(bundle.chain[0]!);
+    assert.equal(Math.round((facts.notAfter.getTime() - now.getTime()) / 86_400_000), 7);
+    assert.equal(statSync(join(runDir, "certs/shop.pem")).mode & 0o777, 0o600);
+  });
+
+  it("keeps a managed certificate already issued (a restart serves it, not a placeholder); given files are copied again", async () => {
+    const runDir = join(root, "again");
+    await prepareCertificateDirectory(runDir, config, givenDir);
+    writeFileSync(join(runDir, "certs/shop.pem"), "ISSUED\n");
+    writeFileSync(join(givenDir, "site.pem"), "SITE, RENEWED BY HAND\n");
+    assert.deepEqual((await prepareCertificateDirectory(runDir, config, givenDir)).placeholders, []);
+    assert.equal(readFileSync(join(runDir, "certs/shop.pem"), "utf8"), "ISSUED\n");
+    assert.equal(readFileSync(join(runDir, "certs/site.pem"), "utf8"), "SITE, RENEWED BY HAND\n");
+  });
+
+  it("a given file missing: CERTIFICATE_MISSING naming it and the variable to set, and nothing written", async () => {
+    const runDir = join(root, "missing");
+    const error = await prepareCertificateDirectory(runDir, { ...config, given: ["site.pem", "absent.pem"] }, givenDir).then(() => undefined, (e: unknown) => e);
+    assert.ok(error instanceof CertificateMissingError && error.code === "CERTIFICATE_MISSING", String(error));
+    assert.match(error.message, /^absent\.pem is not in .*given: .*TF_VAR_certificates_dir/);
+    assert.equal(existsSync(runDir), false);
+  });
 });
 
 describe("the model of managed certificates: refused at load with the field's path", () => {

@@ -25,6 +25,7 @@ import { parse as parseYaml } from "yaml";
 import { RULES_FILE } from "../infra/render/alert-rules.ts";
 import { EXPECTED_DISTRIBUTION_FILE } from "../infra/runtime/applied.ts";
 import { editedTopology, seedTopology } from "./support/topologies.ts";
+import { topology as acmeExample } from "../infra/topologies/acme.ts";
 import { discoveryTopology, everyFeatureTopology } from "./support/goldens.ts";
 import { stackSchemaProblems } from "./support/provider-schema.ts";
 import { runCli } from "./support/run-cli.ts";
@@ -263,6 +264,68 @@ describe("the stack follows the model", () => {
     const topology = parseTopology(editedTopology((t) => t.backends[0].servers.push({ name: "web-c", address: "web-a", port: 5009, cookie: "web-c" })));
     assert.throws(() => declareDockerStack(topology), (e: unknown) => e instanceof TargetPlanError && /server address "web-a" is used with ports 5001 and 5009/.test(e.message));
   });
+});
+
+describe("managed certificates in the Docker stack: one issuer container fills and renews HAProxy's certificate directory", () => {
+  const withGiven = () => {
+    const input = structuredClone(acmeExample) as any;
+    input.frontends[0].binds.push({ address: "*", port: 61443, tlsCertificate: "given.pem" });
+    return parseTopology(input);
+  };
+  const acme = parseTopology(acmeExample);
+  const { stack } = synth(acme);
+  const all = containers(stack);
+  const issuer = all["certificate-issuer"];
+  const uploaded = (container: any, path: string) => container.upload.find((u: any) => u.file === path)?.content;
+
+  it("every attribute is one the provider has", () => assert.deepEqual(stackSchemaProblems(stack), []));
+
+  it("runs the issuer's bundle from the sidecar's image, as HAProxy's user, on the shared volume, with its configuration uploaded", () => {
+    assert.equal(issuer.image, all.sidecar.image);
+    assert.deepEqual(issuer.entrypoint, ["node", "/app/certs.mjs"]);
+    assert.deepEqual(issuer.command, ["run", "--run-dir", DOCKER_PATHS.socketDir, "--config", DOCKER_PATHS.issuerConfig, "--prepare-certificates"]);
+    assert.equal(issuer.user, all["apply-agent"].user, "the volume's owner, as the agent");
+    assert.deepEqual(issuer.volumes.map((v: any) => v.container_path), [DOCKER_PATHS.socketDir]);
+    const config = JSON.parse(uploaded(issuer, DOCKER_PATHS.issuerConfig));
+    assert.deepEqual(config.certificates.map((c: any) => c.names), [["shop.lb.test", "www.shop.lb.test"]]);
+    assert.equal(config.adminSocket, all.sidecar.command[all.sidecar.command.indexOf("--stats-socket") + 1], "the socket HAProxy's admin socket is, as the sidecar reads it");
+  });
+
+  it("HAProxy starts after the issuer is healthy (every certificate file in place), and reads them from the volume, not a host directory", () => {
+    assert.ok(all.haproxy.depends_on.includes("docker_container.container-certificate-issuer"), JSON.stringify(all.haproxy.depends_on));
+    assert.equal(issuer.wait, true);
+    assert.match(issuer.healthcheck.test.join(" "), /\["shop\.pem"\]\.every/);
+    assert.equal(all.haproxy.volumes.some((v: any) => v.host_path !== undefined), false);
+    assert.equal(stack.variable.certificates_dir, undefined, "nothing given: no directory to mount");
+  });
+
+  it("the ACME settings the model takes from the environment come from Terraform variables: the URL as it is, the CA's PEM text uploaded", () => {
+    assert.deepEqual(Object.keys(stack.variable).sort(), ["lb_acme_ca", "lb_acme_directory"]);
+    assert.ok(issuer.env.includes("LB_ACME_DIRECTORY=${var.lb_acme_directory}"), issuer.env.join(" "));
+    assert.ok(issuer.env.includes(`LB_ACME_CA=${DOCKER_PATHS.acmeCaDir}/LB_ACME_CA.pem`), issuer.env.join(" "));
+    assert.equal(uploaded(issuer, `${DOCKER_PATHS.acmeCaDir}/LB_ACME_CA.pem`), "${var.lb_acme_ca}");
+  });
+
+  it("the sidecar reads the issuer's record in the volume (renewal failures, what it installed)", () => {
+    assert.equal(all.sidecar.command[all.sidecar.command.indexOf("--certificates-file") + 1], `${DOCKER_PATHS.socketDir}/certificates.json`);
+  });
+
+  it("given certificates beside managed ones: mounted read-only into the issuer, which copies them in; HAProxy mounts none", () => {
+    const given = containers(synth(withGiven()).stack);
+    assert.ok(given["certificate-issuer"].volumes.some((v: any) => v.host_path === "${var.certificates_dir}" && v.container_path === DOCKER_PATHS.givenCertificates && v.read_only === true));
+    assert.deepEqual(given["certificate-issuer"].command.slice(-2), ["--given", DOCKER_PATHS.givenCertificates]);
+    assert.equal(given.haproxy.volumes.some((v: any) => v.host_path !== undefined), false);
+  });
+
+  it("new names re-create the issuer and the agent, never HAProxy", () => {
+    const input = structuredClone(acmeExample) as any;
+    input.certificates[0].names.push("api.shop.lb.test");
+    const changed = containers(synth(parseTopology(input)).stack);
+    const differing = Object.keys(changed).filter((name) => JSON.stringify(all[name]) !== JSON.stringify(changed[name]));
+    assert.deepEqual(differing.sort(), ["apply-agent", "certificate-issuer"]);
+  });
+
+  it("a topology without managed certificates has no issuer", () => assert.equal(containers(synth(parseTopology(seedTopology())).stack)["certificate-issuer"], undefined));
 });
 
 describe("a discovered group in the Docker stack: containers behind one network alias, scaled by their count", () => {

@@ -1,6 +1,7 @@
-// npm run certs -- status | renew [FILE] | run [--every DURATION]   [--run-dir DIR] [--json]
+// npm run certs -- status | renew [FILE] | run [--every DURATION] [--prepare-certificates [--given DIR]]   [--run-dir DIR] [--config FILE] [--json]
 // The running local stack's certificates: what each bind serves (from HAProxy), renewal now, or
-// the issuer's loop (run by the stack's supervisor when the topology manages certificates).
+// the issuer's loop (run by the stack's supervisor when the topology manages certificates, and in a
+// container of its own in the Docker stack).
 import { join, resolve } from "node:path";
 import { parseCliArgs, runMain } from "../../lib/cli.ts";
 import { UsageError } from "../../lib/errors.ts";
@@ -12,17 +13,23 @@ import { REPO_ROOT } from "../repo.ts";
 import { haproxySockets, localTarget } from "../render/targets.ts";
 import { ISSUER_CONFIG_FILE, issuerConfig, readIssuerConfig, type IssuerConfig } from "./config.ts";
 import { localCertificateIo, withIssuerLock } from "./local-io.ts";
+import { prepareCertificateDirectory } from "./certificate-dir.ts";
 import { renewDue, type RenewalOutcome } from "./renewer.ts";
 import { certificateStatuses, type CertificateStatus } from "./status.ts";
 
-const USAGE = `usage: npm run certs -- COMMAND [--run-dir DIR] [--json]
+const USAGE = `usage: npm run certs -- COMMAND [--run-dir DIR] [--config FILE] [--json]
 
   status            every certificate the binds serve, as HAProxy serves it: names, issuer,
                     serial, expiry, source (acme, given, development) and the next renewal
   renew [FILE]      obtain and install a managed certificate now (every one without FILE)
   run               the issuer: renews what is due, every --every (default 1m), until stopped
   --every DURATION  how often run looks (e.g. 30s, 5m)
+  --prepare-certificates
+                    run first fills HAProxy's certificate directory: the --given files copied
+                    in, a placeholder for each managed certificate not issued yet (the Docker stack)
+  --given DIR       where the files the user gives are (read-only)
   --run-dir DIR     the running local stack (default .run)
+  --config FILE     the issuer's configuration (default: issuer.json in --run-dir)
   --json            print the result as JSON
 
 Certificates are installed through HAProxy's runtime API: no reload, connections keep theirs.`;
@@ -48,8 +55,8 @@ export function describeOutcomes(outcomes: readonly RenewalOutcome[]): string {
 }
 
 /** The running stack's issuer configuration: from issuer.json where it manages certificates, else from what it applied. */
-async function runningConfig(runDir: string, command: string): Promise<IssuerConfig> {
-  const written = await readIssuerConfig(join(runDir, ISSUER_CONFIG_FILE));
+async function runningConfig(runDir: string, configFile: string, command: string): Promise<IssuerConfig> {
+  const written = await readIssuerConfig(configFile);
   if (written) return written;
   const applied = await readApplied(runDir);
   if (!applied) throw new StackNotRunningError(runDir, `npm run certs -- ${command} works on the local stack`);
@@ -57,14 +64,24 @@ async function runningConfig(runDir: string, command: string): Promise<IssuerCon
 }
 
 async function main(argv: string[]): Promise<number> {
-  const { values, positionals } = parseCliArgs(argv, { "run-dir": { type: "string", default: join(REPO_ROOT, ".run") }, every: { type: "string", default: "1m" }, json: { type: "boolean", default: false } }, USAGE, true);
+  const { values, positionals } = parseCliArgs(argv, {
+    "run-dir": { type: "string", default: join(REPO_ROOT, ".run") },
+    config: { type: "string" },
+    every: { type: "string", default: "1m" },
+    "prepare-certificates": { type: "boolean", default: false },
+    given: { type: "string" },
+    json: { type: "boolean", default: false },
+  }, USAGE, true);
   const [command, ...rest] = positionals;
   const runDir = resolve(values["run-dir"]);
+  const configFile = resolve(values.config ?? join(runDir, ISSUER_CONFIG_FILE));
+  if (command !== "run" && (values["prepare-certificates"] || values.given !== undefined)) throw new UsageError(`--prepare-certificates and --given go with run\n${USAGE}`);
+  if (values.given !== undefined && !values["prepare-certificates"]) throw new UsageError(`--given goes with --prepare-certificates\n${USAGE}`);
   const print = (value: unknown, text: string) => process.stdout.write(values.json ? `${JSON.stringify(value, null, 2)}\n` : text);
   switch (command) {
     case "status": {
       if (rest.length) throw new UsageError(`status takes no argument\n${USAGE}`);
-      const config = await runningConfig(runDir, "status");
+      const config = await runningConfig(runDir, configFile, "status");
       const io = localCertificateIo(runDir, config);
       const served = new Map(await Promise.all(config.files.map(async (file) => [file, await io.served(file)] as const)));
       const statuses = certificateStatuses(config, served, await io.readRecords(), io.now());
@@ -73,7 +90,7 @@ async function main(argv: string[]): Promise<number> {
     }
     case "renew": {
       if (rest.length > 1) throw new UsageError(`renew takes at most one file\n${USAGE}`);
-      const config = await runningConfig(runDir, "renew");
+      const config = await runningConfig(runDir, configFile, "renew");
       const managed = config.certificates.map((c) => c.file);
       if (managed.length === 0) throw new UsageError(`the running topology manages no certificate (its certificates list is empty): nothing to renew`);
       if (rest[0] !== undefined && !managed.includes(rest[0])) throw new UsageError(`${JSON.stringify(rest[0])} is not a managed certificate: use one of ${managed.join(", ")}`);
@@ -86,31 +103,44 @@ async function main(argv: string[]): Promise<number> {
       if (rest.length) throw new UsageError(`run takes no argument\n${USAGE}`);
       const problem = durationProblem(values.every);
       if (problem !== undefined) throw new UsageError(`--every ${JSON.stringify(values.every)}: ${problem}\n${USAGE}`);
-      return runIssuer(runDir, parseDuration(values.every));
+      return runIssuer(runDir, configFile, parseDuration(values.every), values["prepare-certificates"] ? { given: values.given === undefined ? undefined : resolve(values.given) } : undefined);
     }
     default:
       throw new UsageError(`${command === undefined ? "give a command" : `${JSON.stringify(command)} is not a command`}\n${USAGE}`);
   }
 }
 
-/** The issuer's loop: a pass at start and every `everyMs`, until SIGTERM or SIGINT (after the pass in flight). */
-async function runIssuer(runDir: string, everyMs: number): Promise<number> {
+/** A pass that could not run (HAProxy not answering yet) is tried again this soon, or at --every if that is sooner. */
+const RETRY_PASS_MS = 3000;
+
+/**
+ * The issuer's loop: a pass at start and every `everyMs`, until SIGTERM or SIGINT (after the pass
+ * in flight). With `prepare`, it first fills HAProxy's certificate directory (the Docker stack,
+ * where HAProxy starts after it): a file it cannot find ends it, named, before HAProxy starts.
+ */
+async function runIssuer(runDir: string, configFile: string, everyMs: number, prepare?: { given: string | undefined }): Promise<number> {
   let stopping = false;
   let wake: () => void = () => {};
   for (const signal of ["SIGTERM", "SIGINT"] as const) process.on(signal, () => ((stopping = true), wake()));
   const log = (line: string) => process.stdout.write(`${new Date().toISOString()} ${line}\n`);
+  if (prepare) {
+    const { copied, placeholders } = await prepareCertificateDirectory(runDir, await runningConfig(runDir, configFile, "run"), prepare.given);
+    log(`certificate directory ready: ${copied.length} given files copied${placeholders.length ? `, placeholders for ${placeholders.join(", ")} until issued` : ""}`);
+  }
   while (!stopping) {
+    let passed = false;
     try {
       // Read each pass: a restart after an apply has a new one anyway, and a pass that failed to read it retries.
-      const config = await runningConfig(runDir, "run");
+      const config = await runningConfig(runDir, configFile, "run");
       // The renewer logs what it issues and why an attempt failed; a wait for the backoff is in npm run certs -- status.
       await withIssuerLock(runDir, () => renewDue(config, localCertificateIo(runDir, config, { log })));
+      passed = true;
     } catch (error) {
-      // A pass that cannot run (HAProxy restarting, the state file unreadable) is said, and the next one tries again.
+      // A pass that cannot run (HAProxy starting or restarting, the state file unreadable) is said, and tried again soon.
       log(`pass failed: ${(error as Error).message}`);
     }
     await new Promise<void>((done) => {
-      const timer = setTimeout(done, everyMs);
+      const timer = setTimeout(done, passed ? everyMs : Math.min(everyMs, RETRY_PASS_MS));
       wake = () => (clearTimeout(timer), done());
     });
   }

@@ -12,6 +12,8 @@ import { findFreePortRange } from "../runtime/ports.ts";
 
 export interface Pebble {
   directoryUrl: string;
+  /** The same directory as an issuer in a container reaches it (with startPebble's forContainers). */
+  directoryUrlFromContainers: string;
   /** Its scratch directory, removed by close(). */
   dir: string;
   /** The CA that signed pebble's own TLS certificate: what LB_ACME_CA points at. */
@@ -49,13 +51,20 @@ function stopChild(child: ChildProcess | undefined): Promise<void> {
   });
 }
 
-/** Pebble validating HTTP-01 challenges on 127.0.0.1:`httpPort`. */
-export async function startPebble(httpPort: number): Promise<Pebble> {
+/** The name a container on podman's bridge reaches its host by (the network's gateway). */
+export const CONTAINER_HOST_NAME = "host.containers.internal";
+
+/**
+ * Pebble validating HTTP-01 challenges on 127.0.0.1:`httpPort`. With `forContainers`, its ACME
+ * port listens on every address and its certificate names CONTAINER_HOST_NAME too, so that an
+ * issuer in a container reaches it through the bridge's gateway (`directoryUrlFromContainers`).
+ */
+export async function startPebble(httpPort: number, options: { forContainers?: boolean } = {}): Promise<Pebble> {
   const dir = mkdtempSync(join(tmpdir(), "lb-pebble-"));
   const file = (name: string) => join(dir, name);
   openssl(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2", "-subj", "/CN=test ACME CA", "-keyout", file("ca.key"), "-out", file("ca.pem"), "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign"]);
   openssl(["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", file("pebble.key"), "-out", file("pebble.csr")]);
-  writeFileSync(file("pebble.ext"), "subjectAltName=IP:127.0.0.1,DNS:localhost\n");
+  writeFileSync(file("pebble.ext"), `subjectAltName=IP:127.0.0.1,DNS:localhost${options.forContainers ? `,DNS:${CONTAINER_HOST_NAME}` : ""}\n`);
   openssl(["x509", "-req", "-in", file("pebble.csr"), "-CA", file("ca.pem"), "-CAkey", file("ca.key"), "-CAcreateserial", "-days", "2", "-extfile", file("pebble.ext"), "-out", file("pebble.pem")]);
   const taken = new Set([httpPort]);
   const port = async () => {
@@ -64,7 +73,7 @@ export async function startPebble(httpPort: number): Promise<Pebble> {
     return p;
   };
   const ports = { acme: await port(), management: await port(), tls: await port(), dns: await port() };
-  writeFileSync(file("pebble.json"), JSON.stringify({ pebble: { listenAddress: `127.0.0.1:${ports.acme}`, managementListenAddress: `127.0.0.1:${ports.management}`, certificate: file("pebble.pem"), privateKey: file("pebble.key"), httpPort, tlsPort: ports.tls, ocspResponderURL: "", externalAccountBindingRequired: false } }));
+  writeFileSync(file("pebble.json"), JSON.stringify({ pebble: { listenAddress: `${options.forContainers ? "0.0.0.0" : "127.0.0.1"}:${ports.acme}`, managementListenAddress: `127.0.0.1:${ports.management}`, certificate: file("pebble.pem"), privateKey: file("pebble.key"), httpPort, tlsPort: ports.tls, ocspResponderURL: "", externalAccountBindingRequired: false } }));
 
   const dns = spawn("dnsmasq", ["--keep-in-foreground", "--no-resolv", "--no-hosts", "--bind-interfaces", "--listen-address=127.0.0.1", `--port=${ports.dns}`, "--address=/lb.test/127.0.0.1", `--pid-file=${file("dnsmasq.pid")}`], { stdio: "ignore" });
   let pebble: ChildProcess | undefined;
@@ -82,6 +91,7 @@ export async function startPebble(httpPort: number): Promise<Pebble> {
   await start();
   return {
     directoryUrl,
+    directoryUrlFromContainers: `https://${CONTAINER_HOST_NAME}:${ports.acme}/dir`,
     dir,
     caFile: file("ca.pem"),
     issuingRoot: async () => (await httpsGet(`https://127.0.0.1:${ports.management}/roots/0`, ca())).body,

@@ -25,6 +25,8 @@ import { TargetPlanError } from "../errors.ts";
 import { PINNED_IMAGES } from "../images.ts";
 import { HAPROXY_GID, HAPROXY_UID, haproxyArguments, sidecarArguments } from "../components.ts";
 import { APPLY_HISTORY_FILE, EXPECTED_DISTRIBUTION_FILE } from "../runtime/applied.ts";
+import { issuerConfig, issuerConfigText } from "../certs/config.ts";
+import { CERTIFICATES_STATE_FILE } from "../certs/local-io.ts";
 
 
 /** The official HAProxy image's unprivileged group, which owns the stats socket, as Docker takes it. */
@@ -168,6 +170,7 @@ export function declareDockerStack(topology: Topology, options: { source?: strin
     containers: [
       ...webContainers(topology),
       agentContainer(context),
+      ...(topology.certificates.length > 0 ? [issuerContainer(context)] : []),
       haproxyContainer(context),
       sidecarContainer(context),
       alertmanagerContainer(context),
@@ -181,8 +184,27 @@ export function declareDockerStack(topology: Topology, options: { source?: strin
         description: `The URL of alert webhook "${w.name}" (set TF_VAR_${secretVariable(w.urlFromEnv)}; it carries a token, so it is never in the repository)`,
         sensitive: true,
       })),
+      ...acmeVariables(topology),
     ],
   };
+}
+
+/**
+ * The ACME settings the model takes from the environment, as the issuer's container gets them: a
+ * directory URL as it is, a CA file as its PEM text (uploaded, the variable pointing at it).
+ */
+function acmeSettings(topology: Topology): { urls: string[]; caFiles: string[] } {
+  const issuers = topology.certificates.map((c) => c.acme);
+  const unique = (names: (string | undefined)[]) => [...new Set(names.filter((n): n is string => n !== undefined))];
+  return { urls: unique(issuers.map((a) => a.directoryUrlFromEnv)), caFiles: unique(issuers.map((a) => a.caFileFromEnv)) };
+}
+
+function acmeVariables(topology: Topology): StackVariable[] {
+  const { urls, caFiles } = acmeSettings(topology);
+  return [
+    ...urls.map((name) => ({ name: secretVariable(name), description: `The ACME directory's URL the certificates take from ${name} (set TF_VAR_${secretVariable(name)})`, sensitive: false })),
+    ...caFiles.map((name) => ({ name: secretVariable(name), description: `The ACME server's CA as PEM text, for ${name} (set TF_VAR_${secretVariable(name)}="$(cat ca.pem)")`, sensitive: false })),
+  ];
 }
 
 /** The environment variables of the stats page's login, when the docker target serves the page. */
@@ -255,7 +277,9 @@ function webContainer(w: { name: string; alias: string; instance: string; port: 
  */
 function haproxyContainer({ topology, sockets, volumes }: StackContext): ContainerDeclaration {
   const { monitoring } = topology;
-  const usesTls = certificateFiles(topology).length > 0;
+  // Where the stack manages certificates, the issuer fills the certificate directory in the volume
+  // (given files copied in, issued ones written); otherwise HAProxy reads the given ones in place.
+  const mountsCertificates = certificateFiles(topology).length > 0 && topology.certificates.length === 0;
   return {
     name: DOCKER_HOSTS.haproxy,
     image: { kind: "pull", name: PINNED_IMAGES.haproxy },
@@ -277,11 +301,11 @@ function haproxyContainer({ topology, sockets, volumes }: StackContext): Contain
       test: ["CMD", "bash", "-c", `exec 3<>/dev/tcp/127.0.0.1/${monitoring.port} && printf 'GET ${HAPROXY_PATHS.health} HTTP/1.0\\r\\n\\r\\n' >&3 && head -n 1 <&3 | grep -q ' 200 '`],
       interval: "5s", timeout: "2s", retries: 3, startPeriod: "5s",
     },
-    certificates: usesTls ? { containerPath: `${DOCKER_PATHS.socketDir}/${CERTIFICATE_DIR}` } : undefined,
+    certificates: mountsCertificates ? { containerPath: `${DOCKER_PATHS.socketDir}/${CERTIFICATE_DIR}` } : undefined,
     // After its servers too: their names resolve as HAProxy starts (init-addr libc). Started before
     // them, HAProxy's resolvers took 40 to 55 s to find them (measured on podman); later restarts of
     // a server are followed within seconds.
-    dependsOn: [DOCKER_HOSTS.agent, ...new Set(topology.backends.flatMap((b) => containerServers(b, "docker").filter((s) => !s.external).map((s) => s.address)))],
+    dependsOn: [DOCKER_HOSTS.agent, ...(topology.certificates.length > 0 ? [DOCKER_HOSTS.issuer] : []), ...new Set(topology.backends.flatMap((b) => containerServers(b, "docker").filter((s) => !s.external).map((s) => s.address)))],
   };
 }
 
@@ -313,12 +337,49 @@ function agentContainer({ topology, source, volumes }: StackContext): ContainerD
 }
 
 /**
+ * The certificate issuer, one per stack (ACME accounts and rate limits are per stack, not per
+ * HAProxy): from the sidecar's image, as HAProxy's user, which owns the volume. Before HAProxy
+ * starts it fills the certificate directory (the given files, a placeholder for each managed
+ * certificate not issued yet); then it renews what is due through HAProxy's admin socket, with
+ * the HTTP-01 challenges in HAProxy's map, and writes each certificate it installs into the volume.
+ */
+function issuerContainer({ topology, sockets, volumes }: StackContext): ContainerDeclaration {
+  const config = issuerConfig(topology, sockets.admin);
+  const { urls, caFiles } = acmeSettings(topology);
+  const caFile = (name: string) => `${DOCKER_PATHS.acmeCaDir}/${name}.pem`;
+  return {
+    name: DOCKER_HOSTS.issuer,
+    image: sidecarImage(topology),
+    aliases: [DOCKER_HOSTS.issuer],
+    entrypoint: ["node", "/app/certs.mjs"],
+    command: ["run", "--run-dir", DOCKER_PATHS.socketDir, "--config", DOCKER_PATHS.issuerConfig, "--prepare-certificates", ...(config.given.length ? ["--given", DOCKER_PATHS.givenCertificates] : [])],
+    env: Object.fromEntries([...urls.map((name) => [name, `\${var.${secretVariable(name)}}`]), ...caFiles.map((name) => [name, caFile(name)])]),
+    user: `${HAPROXY_IMAGE_GID}:${HAPROXY_IMAGE_GID}`,
+    readOnlyRootfs: false, // its configuration and the ACME CAs are uploaded
+    ports: [],
+    uploads: [
+      { path: DOCKER_PATHS.issuerConfig, content: issuerConfigText(config) },
+      ...caFiles.map((name) => ({ path: caFile(name), content: `\${var.${secretVariable(name)}}` })),
+    ],
+    volumes: [{ volume: volumes.socket, containerPath: DOCKER_PATHS.socketDir }],
+    // Healthy once every file HAProxy's config names is in place: HAProxy starts after that.
+    healthcheck: {
+      test: ["CMD", "node", "-e", `process.exit(${JSON.stringify([...config.given, ...config.certificates.map((c) => c.file)])}.every((f) => require('fs').existsSync('${DOCKER_PATHS.socketDir}/${CERTIFICATE_DIR}/' + f)) ? 0 : 1)`],
+      interval: "2s", timeout: "2s", retries: 15, startPeriod: "2s",
+    },
+    certificates: config.given.length ? { containerPath: DOCKER_PATHS.givenCertificates } : undefined,
+    dependsOn: [DOCKER_HOSTS.agent],
+    waitHealthy: true,
+  };
+}
+
+/**
  * The sidecar and the apply agent, each an esbuild bundle (package.json's build:sidecar and
  * build:agent), with the templates the agent renders: all the final image holds.
  */
 export const SIDECAR_IMAGE_SOURCES: ImageSources = {
   files: ["sidecar/Dockerfile", "package.json", "package-lock.json", "templates"],
-  bundles: ["sidecar/cli.ts", "infra/gitops/agent-cli.ts"],
+  bundles: ["sidecar/cli.ts", "infra/gitops/agent-cli.ts", "infra/certs/cli.ts"],
 };
 
 const sidecarImage = (topology: Topology): BuiltImage => ({ kind: "build", name: `${topology.name}-sidecar:local`, context: ".", dockerfile: "sidecar/Dockerfile", sources: SIDECAR_IMAGE_SOURCES });
@@ -335,6 +396,7 @@ function sidecarContainer({ topology, sockets, volumes }: StackContext): Contain
       listenAddress: EVERY_ADDRESS,
       applyHistory: `${DOCKER_PATHS.socketDir}/${APPLY_HISTORY_FILE}`,
       expectedFile: `${DOCKER_PATHS.socketDir}/${EXPECTED_DISTRIBUTION_FILE}`,
+      ...(topology.certificates.length > 0 && { certificatesFile: `${DOCKER_PATHS.socketDir}/${CERTIFICATES_STATE_FILE}` }),
     }),
     // The socket is HAProxy's (group 99, mode from the model): the sidecar joins that group, no more.
     user: CONTAINER_USERS.sidecar,

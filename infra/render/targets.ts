@@ -16,12 +16,20 @@ export const DOCKER_PATHS = {
   config: "/var/lib/haproxy/haproxy.cfg",
   /** The topology CDKTF uploads to the apply agent: a change re-creates the agent, never HAProxy. */
   desiredTopology: "/etc/lb/topology.json",
+  /** The certificate issuer's configuration, uploaded: a change of names re-creates the issuer, never HAProxy. */
+  issuerConfig: "/etc/lb/issuer.json",
+  /** Where the issuer sees the certificate files the deploying machine gives (its certificates_dir), read-only. */
+  givenCertificates: "/etc/lb/given-certs",
+  /** The ACME servers' CAs, uploaded from Terraform variables, one file per environment variable the model names. */
+  acmeCaDir: "/etc/lb/acme-ca",
 } as const;
 
 /** Container (and host) names on the docker network; Prometheus scrapes by these names. */
 export const DOCKER_HOSTS = {
   haproxy: "haproxy",
   agent: "apply-agent",
+  /** Only where the topology manages certificates (ACME). */
+  issuer: "certificate-issuer",
   sidecar: "sidecar",
   prometheus: "prometheus",
   alertmanager: "alertmanager",
