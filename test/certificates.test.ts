@@ -152,7 +152,7 @@ describe("the issuer fills HAProxy's certificate directory where it owns it (the
 
   it("copies the given files, and writes a placeholder for a managed certificate: self-signed for its names, its key with it, a week long", async () => {
     const runDir = join(root, "first");
-    assert.deepEqual(await prepareCertificateDirectory(runDir, config, givenDir), { copied: ["site.pem", "clients-ca.pem"], placeholders: ["shop.pem"] });
+    assert.deepEqual(await prepareCertificateDirectory(runDir, config, givenDir), { copied: ["site.pem", "clients-ca.pem"], placeholders: ["shop.pem"], issued: [] });
     assert.equal(readFileSync(join(runDir, "certs/site.pem"), "utf8"), "SITE\n");
     const pem = readFileSync(join(runDir, "certs/shop.pem"), "utf8");
     const bundle = { chain: pemCertificates(pem), key: pem.slice(pem.indexOf("-----BEGIN PRIVATE KEY")) };

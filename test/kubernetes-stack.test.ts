@@ -13,13 +13,14 @@ import { ConfigMap } from "kubernetes-models/v1/ConfigMap";
 import { Namespace } from "kubernetes-models/v1/Namespace";
 import { Service } from "kubernetes-models/v1/Service";
 import type { IDeployment } from "kubernetes-models/apps/v1/Deployment";
-import { CONFIG_HASH_ANNOTATION, KUBERNETES_PATHS, leaveDelaySeconds, declareKubernetesStack, type KubernetesStackDeclaration } from "../infra/kubernetes/declaration.ts";
+import { CONFIG_HASH_ANNOTATION, KUBERNETES_CERTIFICATE_PATHS, KUBERNETES_PATHS, leaveDelaySeconds, declareKubernetesStack, type KubernetesStackDeclaration } from "../infra/kubernetes/declaration.ts";
 import { KubernetesTopologyStack, toProviderConfig } from "../infra/kubernetes/stack.ts";
 import { parseTopology } from "../infra/model/parse.ts";
 import { checkHaproxyConfig } from "../infra/render/haproxy-check.ts";
 import { renderHaproxyConfig } from "../infra/render/render.ts";
 import { kubernetesTarget } from "../infra/render/targets.ts";
 import { certificateFiles } from "../infra/render/validate.ts";
+import { mapFiles } from "../infra/render/routing.ts";
 import { REPO_ROOT } from "../infra/repo.ts";
 import { TargetPlanError } from "../infra/errors.ts";
 import { parseDuration } from "../haproxy/duration.ts";
@@ -27,14 +28,40 @@ import { DEFAULT_TOPOLOGY_FILE } from "../infra/model/load.ts";
 import { discoveryTopology, everyFeatureTopology } from "./support/goldens.ts";
 import { stackSchemaProblems } from "./support/provider-schema.ts";
 import { seedTopology } from "./support/topologies.ts";
+import { z } from "zod";
+import { topology as acmeExample } from "../infra/topologies/acme.ts";
 
 const TOPOLOGIES = [
   ["the default topology", seedTopology],
   ["the discovery example", discoveryTopology],
   ["every feature of the model", everyFeatureTopology],
+  ["the ACME example", () => structuredClone(acmeExample)],
 ] as const;
 
-const MODELS: Record<string, new (data: any) => { validate(): void }> = { Namespace, ConfigMap, Service, Deployment, PodDisruptionBudget, HorizontalPodAutoscaler };
+/**
+ * cert-manager's Certificate is a custom resource kubernetes-models does not know: the fields the
+ * stack sets, held to cert-manager.io/v1's CRD (required, types, enums).
+ */
+const CertificateSchema = z.strictObject({
+  apiVersion: z.literal("cert-manager.io/v1"),
+  kind: z.literal("Certificate"),
+  metadata: z.strictObject({ name: z.string().regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/), namespace: z.string(), labels: z.record(z.string(), z.string()) }),
+  spec: z.strictObject({
+    secretName: z.string().min(1),
+    dnsNames: z.array(z.string()).min(1),
+    issuerRef: z.strictObject({ name: z.string(), kind: z.string(), group: z.string() }),
+    privateKey: z.strictObject({ algorithm: z.enum(["RSA", "ECDSA", "Ed25519"]), size: z.number().int(), rotationPolicy: z.enum(["Never", "Always"]) }),
+    renewBeforePercentage: z.number().int().min(1).max(99),
+  }),
+});
+class Certificate {
+  constructor(private readonly data: unknown) {}
+  validate() {
+    CertificateSchema.parse(this.data);
+  }
+}
+
+const MODELS: Record<string, new (data: any) => { validate(): void }> = { Namespace, ConfigMap, Service, Deployment, PodDisruptionBudget, HorizontalPodAutoscaler, Certificate };
 
 const plan = (input: unknown, options = {}) => declareKubernetesStack(parseTopology(input as any), { source: DEFAULT_TOPOLOGY_FILE, ...options });
 const synth = (p: KubernetesStackDeclaration) => JSON.parse(Testing.synth(new KubernetesTopologyStack(Testing.app(), p)));
@@ -70,6 +97,62 @@ describe("every object against Kubernetes' schema, every resource against the pr
   });
 });
 
+describe("managed certificates in the Kubernetes stack: cert-manager issues, each HAProxy pod follows at runtime", () => {
+  const p = plan(structuredClone(acmeExample));
+  const d = deployment(p, "haproxy");
+  const pod = d.spec!.template.spec!;
+  const container = (name: string) => [...pod.containers, ...(pod.initContainers ?? [])].find((c) => c.name === name)!;
+  const certificate = p.objects.find((o) => o.object.kind === "Certificate")!.object as any;
+  const stack = synth(p);
+
+  it("a cert-manager Certificate per managed certificate: its names, the cluster's issuer from variables, renewal at the model's share of the lifetime", () => {
+    assert.deepEqual(certificate.spec, {
+      secretName: "cert-shop-pem",
+      dnsNames: ["shop.lb.test", "www.shop.lb.test"],
+      issuerRef: { name: "${var.cert_manager_issuer}", kind: "${var.cert_manager_issuer_kind}", group: "cert-manager.io" },
+      privateKey: { algorithm: "ECDSA", size: 256, rotationPolicy: "Always" },
+      renewBeforePercentage: 33,
+    });
+    assert.deepEqual(stack.resource.kubernetes_manifest[Object.keys(stack.resource.kubernetes_manifest)[0]!].manifest.kind, "Certificate");
+    assert.equal(stack.variable.cert_manager_issuer_kind.default, "ClusterIssuer");
+    assert.ok(stack.variable.cert_manager_issuer);
+    assert.equal(stack.variable.tls_secret_name, undefined, "no file is given: no Secret of the user's to mount");
+  });
+
+  it("an init container fills HAProxy's certificate directory (an emptyDir) from the issued Secret, or a placeholder while there is none", () => {
+    const init = container("certificates");
+    assert.deepEqual(init.command, ["node", "/app/certs.mjs"]);
+    assert.deepEqual(init.args, ["prepare", "--run-dir", KUBERNETES_PATHS.configDir, "--config", KUBERNETES_CERTIFICATE_PATHS.issuerConfig, "--issued", KUBERNETES_CERTIFICATE_PATHS.issued]);
+    const issued = pod.volumes!.find((v) => v.name === "issued-certificates")!;
+    assert.deepEqual(issued.projected!.sources, [{ secret: { name: "cert-shop-pem", optional: true, items: [{ key: "tls.crt", path: "shop.pem/tls.crt" }, { key: "tls.key", path: "shop.pem/tls.key" }] } }]);
+    assert.ok(pod.volumes!.find((v) => v.name === "certificates")!.emptyDir);
+    assert.deepEqual(container("haproxy").volumeMounts!.find((m) => m.name === "certificates"), { name: "certificates", mountPath: `${KUBERNETES_PATHS.configDir}/certs`, readOnly: true });
+  });
+
+  it("a follower beside HAProxy installs what cert-manager renews through this pod's admin socket, as HAProxy's user", () => {
+    const follower = container("certificate-follower");
+    assert.equal(follower.args![0], "follow");
+    assert.equal(follower.args![follower.args!.indexOf("--every") + 1], "30s");
+    assert.deepEqual(follower.volumeMounts!.find((m) => m.name === "sockets")?.mountPath, KUBERNETES_PATHS.socketDir);
+    assert.equal(follower.securityContext!.runAsUser, container("haproxy").securityContext!.runAsUser);
+    assert.equal(follower.securityContext!.readOnlyRootFilesystem, true);
+    const config = JSON.parse((p.objects.find((o) => o.id === "haproxy-config")!.object as ConfigMap).data!["issuer.json"]!);
+    const container_ = container("sidecar");
+    assert.equal(config.adminSocket, container_.args![container_.args!.indexOf("--stats-socket") + 1], "the admin socket HAProxy's config opens");
+    assert.deepEqual(pod.volumes!.find((v) => v.name === "config")!.configMap!.items!.some((i) => i.key === "issuer.json"), false, "mounted as the whole ConfigMap's items list names it");
+  });
+
+  it("given files beside managed ones come from the user's Secret into the init container only", () => {
+    const input = structuredClone(acmeExample) as any;
+    input.frontends[0].binds.push({ address: "*", port: 61443, tlsCertificate: "given.pem" });
+    const withGiven = deployment(plan(input), "haproxy").spec!.template.spec!;
+    const init = withGiven.initContainers![0]!;
+    assert.deepEqual(init.args!.slice(-2), ["--given", KUBERNETES_CERTIFICATE_PATHS.given]);
+    assert.ok(withGiven.volumes!.some((v) => v.name === "given-certificates" && v.secret?.secretName === "${var.tls_secret_name}"));
+    assert.equal(withGiven.containers.some((c) => c.volumeMounts!.some((m) => m.name === "given-certificates")), false);
+  });
+});
+
 describe("HAProxy's pods", () => {
   for (const [name, input] of TOPOLOGIES) {
     it(`${name}: the ConfigMap holds the config rendered for the cluster, which haproxy -c accepts`, async () => {
@@ -77,7 +160,7 @@ describe("HAProxy's pods", () => {
       const p = plan(input());
       const config = (p.objects.find((o) => o.id === "haproxy-config")!.object as ConfigMap).data!["haproxy.cfg"]!;
       assert.equal(config, renderHaproxyConfig(topology, kubernetesTarget(p.namespace), { source: DEFAULT_TOPOLOGY_FILE }));
-      await checkHaproxyConfig(config, { placeholderCertificates: certificateFiles(topology) });
+      await checkHaproxyConfig(config, { placeholderCertificates: certificateFiles(topology), maps: mapFiles(topology) });
     });
   }
 
@@ -97,11 +180,11 @@ describe("HAProxy's pods", () => {
     assert.match(p.haproxyConfig, /stats socket \S+ mode 660 /);
   });
 
-  it("every probe points at a port its container listens on", () => {
+  it("every probe points at a port its container listens on (the certificate follower listens on none: a container that exits is restarted)", () => {
     for (const [, input] of TOPOLOGIES) {
       const p = plan(input());
       for (const { object } of p.objects.filter((o) => o.object.kind === "Deployment")) {
-        for (const c of containersOf(object as IDeployment)) {
+        for (const c of containersOf(object as IDeployment).filter((c) => c.name !== "certificate-follower")) {
           const listening = (c.ports ?? []).map((port) => port.containerPort);
           for (const probe of [c.readinessProbe, c.livenessProbe]) {
             assert.ok(probe?.httpGet, `${c.name} has a probe`);

@@ -1,7 +1,10 @@
-// npm run certs -- status | renew [FILE] | run [--every DURATION] [--prepare-certificates [--given DIR]]   [--run-dir DIR] [--config FILE] [--json]
+// npm run certs -- status | renew [FILE] | run [--every DURATION] [--prepare-certificates [--given DIR]]
+//                  | prepare [--given DIR] [--issued DIR] | follow --issued DIR [--every DURATION] [--once]
+//                  [--run-dir DIR] [--config FILE] [--json]
 // The running local stack's certificates: what each bind serves (from HAProxy), renewal now, or
 // the issuer's loop (run by the stack's supervisor when the topology manages certificates, and in a
-// container of its own in the Docker stack).
+// container of its own in the Docker stack); in a Kubernetes pod, where cert-manager issues,
+// prepare (an init container) and follow (installs each newly issued certificate at runtime).
 import { join, resolve } from "node:path";
 import { parseCliArgs, runMain } from "../../lib/cli.ts";
 import { UsageError } from "../../lib/errors.ts";
@@ -14,6 +17,7 @@ import { haproxySockets, localTarget } from "../render/targets.ts";
 import { ISSUER_CONFIG_FILE, issuerConfig, readIssuerConfig, type IssuerConfig } from "./config.ts";
 import { localCertificateIo, withIssuerLock } from "./local-io.ts";
 import { prepareCertificateDirectory } from "./certificate-dir.ts";
+import { followIssued, readIssuedBundle } from "./follow.ts";
 import { renewDue, type RenewalOutcome } from "./renewer.ts";
 import { certificateStatuses, type CertificateStatus } from "./status.ts";
 
@@ -28,6 +32,12 @@ const USAGE = `usage: npm run certs -- COMMAND [--run-dir DIR] [--config FILE] [
                     run first fills HAProxy's certificate directory: the --given files copied
                     in, a placeholder for each managed certificate not issued yet (the Docker stack)
   --given DIR       where the files the user gives are (read-only)
+  prepare           fill HAProxy's certificate directory once and exit: --given files, the
+                    --issued certificate or else a placeholder for each managed one
+  follow            install each certificate issued elsewhere (cert-manager: --issued DIR/FILE/
+                    tls.crt and tls.key) that HAProxy does not serve yet, judged first, every --every
+  --issued DIR      where certificates issued elsewhere are
+  --once            follow looks once and exits (1 if it refused one)
   --run-dir DIR     the running local stack (default .run)
   --config FILE     the issuer's configuration (default: issuer.json in --run-dir)
   --json            print the result as JSON
@@ -70,13 +80,18 @@ async function main(argv: string[]): Promise<number> {
     every: { type: "string", default: "1m" },
     "prepare-certificates": { type: "boolean", default: false },
     given: { type: "string" },
+    issued: { type: "string" },
+    once: { type: "boolean", default: false },
     json: { type: "boolean", default: false },
   }, USAGE, true);
   const [command, ...rest] = positionals;
   const runDir = resolve(values["run-dir"]);
   const configFile = resolve(values.config ?? join(runDir, ISSUER_CONFIG_FILE));
-  if (command !== "run" && (values["prepare-certificates"] || values.given !== undefined)) throw new UsageError(`--prepare-certificates and --given go with run\n${USAGE}`);
-  if (values.given !== undefined && !values["prepare-certificates"]) throw new UsageError(`--given goes with --prepare-certificates\n${USAGE}`);
+  if (values["prepare-certificates"] && command !== "run") throw new UsageError(`--prepare-certificates goes with run\n${USAGE}`);
+  if (values.given !== undefined && !values["prepare-certificates"] && command !== "prepare") throw new UsageError(`--given goes with prepare, or run --prepare-certificates\n${USAGE}`);
+  if (values.issued !== undefined && command !== "prepare" && command !== "follow") throw new UsageError(`--issued goes with prepare or follow\n${USAGE}`);
+  if (values.once && command !== "follow") throw new UsageError(`--once goes with follow\n${USAGE}`);
+  const dirOption = (value: string | undefined) => (value === undefined ? undefined : resolve(value));
   const print = (value: unknown, text: string) => process.stdout.write(values.json ? `${JSON.stringify(value, null, 2)}\n` : text);
   switch (command) {
     case "status": {
@@ -105,9 +120,57 @@ async function main(argv: string[]): Promise<number> {
       if (problem !== undefined) throw new UsageError(`--every ${JSON.stringify(values.every)}: ${problem}\n${USAGE}`);
       return runIssuer(runDir, configFile, parseDuration(values.every), values["prepare-certificates"] ? { given: values.given === undefined ? undefined : resolve(values.given) } : undefined);
     }
+    case "prepare": {
+      if (rest.length) throw new UsageError(`prepare takes no argument\n${USAGE}`);
+      const prepared = await prepareCertificateDirectory(runDir, await runningConfig(runDir, configFile, "prepare"), dirOption(values.given), dirOption(values.issued));
+      print(prepared, `certificate directory ready: ${prepared.copied.length} given files copied, ${prepared.issued.length} issued, ${prepared.placeholders.length} placeholders\n`);
+      return 0;
+    }
+    case "follow": {
+      if (rest.length) throw new UsageError(`follow takes no argument\n${USAGE}`);
+      if (values.issued === undefined) throw new UsageError(`follow needs --issued DIR: where the issued certificates are\n${USAGE}`);
+      const problem = durationProblem(values.every);
+      if (problem !== undefined) throw new UsageError(`--every ${JSON.stringify(values.every)}: ${problem}\n${USAGE}`);
+      return runFollower(runDir, configFile, resolve(values.issued), parseDuration(values.every), values.once, (value, text) => print(value, text));
+    }
     default:
       throw new UsageError(`${command === undefined ? "give a command" : `${JSON.stringify(command)} is not a command`}\n${USAGE}`);
   }
+}
+
+/**
+ * The follower's loop (or one look with `once`): each certificate issued elsewhere that HAProxy
+ * does not serve yet is judged and installed. A look that cannot run is said and tried again soon.
+ */
+async function runFollower(runDir: string, configFile: string, issuedDir: string, everyMs: number, once: boolean, print: (value: unknown, text: string) => void): Promise<number> {
+  const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`);
+  const look = async () => {
+    const config = await runningConfig(runDir, configFile, "follow");
+    const io = localCertificateIo(runDir, config, { log });
+    return followIssued(config.certificates, { now: io.now, served: io.served, install: io.install, issued: (file) => readIssuedBundle(issuedDir, file), log });
+  };
+  if (once) {
+    const outcomes = await look();
+    print(outcomes, outcomes.map((o) => `${o.file}: ${o.action}${o.action === "installed" ? ` serial ${o.serial}` : o.action === "refused" ? `: ${o.problems.join("; ")}` : ""}\n`).join(""));
+    return outcomes.some((o) => o.action === "refused") ? 1 : 0;
+  }
+  let stopping = false;
+  let wake: () => void = () => {};
+  for (const signal of ["SIGTERM", "SIGINT"] as const) process.on(signal, () => ((stopping = true), wake()));
+  while (!stopping) {
+    let looked = false;
+    try {
+      await look();
+      looked = true;
+    } catch (error) {
+      log(`look failed: ${(error as Error).message}`);
+    }
+    await new Promise<void>((done) => {
+      const timer = setTimeout(done, looked ? everyMs : Math.min(everyMs, RETRY_PASS_MS));
+      wake = () => (clearTimeout(timer), done());
+    });
+  }
+  return 0;
 }
 
 /** A pass that could not run (HAProxy not answering yet) is tried again this soon, or at --every if that is sooner. */

@@ -7,6 +7,8 @@
 // template, so a config change rolls the pods (no runtime apply in a cluster: pods are cattle). The
 // web app is a Deployment behind a headless Service, whose DNS answer lists the ready pods: HAProxy's
 // discovered group resolves it, and a HorizontalPodAutoscaler changes the count with no config change.
+// Managed certificates are cert-manager's to issue (one issuer per cluster, the cluster's own
+// ClusterIssuer): a Certificate each, whose Secret every HAProxy pod follows at runtime.
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { basename, join } from "node:path";
@@ -35,6 +37,8 @@ import { DEFAULT_TOPOLOGY_FILE } from "../model/load.ts";
 import { SIDECAR_PATHS } from "../../sidecar/endpoints.ts";
 import { sidecarNodeFlags } from "../../sidecar/node-flags.ts";
 import { PINNED_IMAGES } from "../images.ts";
+import { issuerConfig, issuerConfigText, ISSUER_CONFIG_FILE } from "../certs/config.ts";
+import { ISSUED_FILES } from "../certs/follow.ts";
 
 /** Where the ConfigMap (haproxy.cfg, its error pages, the expected distribution) is mounted in HAProxy's pod. */
 export const KUBERNETES_PATHS = {
@@ -51,7 +55,33 @@ export const KUBERNETES_VARIABLES = {
   haproxyImage: { name: "haproxy_image", description: "HAProxy's image", default: PINNED_IMAGES.haproxy },
   kubeconfig: { name: "kubeconfig", description: "Path of the kubeconfig whose current context is the cluster", default: "~/.kube/config" },
   tlsSecret: { name: "tls_secret_name", description: "The Secret holding the PEM files the TLS binds name (one key per file)", default: "haproxy-certificates" },
+  certManagerIssuer: { name: "cert_manager_issuer", description: "The cert-manager issuer that signs the managed certificates (its ACME account, solvers and rate limits are the cluster's), e.g. letsencrypt-prod" },
+  certManagerIssuerKind: { name: "cert_manager_issuer_kind", description: "ClusterIssuer, or Issuer (one in the stack's namespace)", default: "ClusterIssuer" },
 } as const;
+
+/** A cert-manager Certificate (cert-manager.io/v1), in the fields the stack sets. */
+export interface ICertificate {
+  apiVersion: "cert-manager.io/v1";
+  kind: "Certificate";
+  metadata: { name: string; namespace: string; labels: Record<string, string> };
+  spec: {
+    secretName: string;
+    dnsNames: string[];
+    issuerRef: { name: string; kind: string; group: "cert-manager.io" };
+    privateKey: { algorithm: "ECDSA"; size: 256; rotationPolicy: "Always" };
+    renewBeforePercentage: number;
+  };
+}
+
+/** Where HAProxy's pod sees what the certificates need: the issued Secrets, the given files, its certificate directory. */
+export const KUBERNETES_CERTIFICATE_PATHS = {
+  issued: "/etc/lb/issued-certs",
+  given: "/etc/lb/given-certs",
+  issuerConfig: `${KUBERNETES_CONFIG_DIR}/${ISSUER_CONFIG_FILE}`,
+} as const;
+
+/** How often a pod's follower looks for a certificate cert-manager renewed (the kubelet refreshes a Secret's files within about a minute). */
+const FOLLOW_EVERY = "30s";
 const variable = (v: { name: string }) => `\${var.${v.name}}`;
 
 export interface KubernetesOptions {
@@ -62,7 +92,7 @@ export interface KubernetesOptions {
   source?: string;
 }
 
-export type KubernetesObject = INamespace | IConfigMap | IService | IDeployment | IPodDisruptionBudget | IHorizontalPodAutoscaler;
+export type KubernetesObject = INamespace | IConfigMap | IService | IDeployment | IPodDisruptionBudget | IHorizontalPodAutoscaler | ICertificate;
 
 export interface PlannedObject {
   /** The Terraform resource id. */
@@ -78,8 +108,10 @@ export interface KubernetesStackDeclaration {
   target: KubernetesTarget;
   haproxyConfig: string;
   objects: PlannedObject[];
-  /** Whether a TLS bind needs the certificates Secret. */
+  /** Whether a TLS file the user gives is needed: the certificates Secret. */
   usesTls: boolean;
+  /** Whether cert-manager issues managed certificates: its issuer's variables. */
+  managesCertificates: boolean;
 }
 
 /** A name Kubernetes takes (an RFC 1123 label) from a model name, or why not. */
@@ -110,8 +142,12 @@ export function declareKubernetesStack(topology: Topology, options: KubernetesOp
   // A table's entries change in the ConfigMap, and so in the config's hash: the pods roll (no agent applies them at runtime here).
   const maps = mapFiles(topology);
   const luaScripts = topology.lua.scripts.map((s) => s.file);
+  const sockets = haproxySockets(topology.global, target);
+  const certificates = issuerConfig(topology, sockets.admin);
+  const managesCertificates = certificates.certificates.length > 0;
   const configData: Record<string, string> = {
     "haproxy.cfg": haproxyConfig,
+    ...(managesCertificates && { [ISSUER_CONFIG_FILE]: issuerConfigText(certificates) }),
     [EXPECTED_DISTRIBUTION_FILE]: expectedDistributionText(topology),
     ...Object.fromEntries(errorPages.map((file) => [errorPageKey(file), readFileSync(join(TEMPLATES_DIR, ERROR_PAGE_DIR, file), "utf8")])),
     ...Object.fromEntries(maps.map((map) => [mapKey(map.path), map.content])),
@@ -119,23 +155,42 @@ export function declareKubernetesStack(topology: Topology, options: KubernetesOp
   };
   const configHash = createHash("sha256").update(JSON.stringify(configData)).digest("hex");
   const meta = (object: string, extra: Record<string, string> = {}) => ({ name: object, namespace, labels: { [LABEL]: object, [PART_OF]: name, ...extra } });
-  const usesTls = certificateFiles(topology).length > 0;
+  const usesTls = certificates.given.length > 0;
 
   const objects: PlannedObject[] = [
     { id: "namespace", object: { apiVersion: "v1", kind: "Namespace", metadata: { name: namespace, labels: { [PART_OF]: name } } } },
     { id: "haproxy-config", object: { apiVersion: "v1", kind: "ConfigMap", metadata: meta("haproxy-config"), data: configData } },
     // The alert rules, for the cluster's own Prometheus (a rule-file sidecar or an operator picks them up).
     { id: "alert-rules", object: { apiVersion: "v1", kind: "ConfigMap", metadata: meta("haproxy-alert-rules", { "prometheus.io/rules": "true" }), data: { [RULES_FILE]: renderAlertRules({ source: options.source ?? DEFAULT_TOPOLOGY_FILE, topology: topology.name, target: "kubernetes" }) } } },
-    haproxyDeployment(topology, { name, namespace, replicas, configHash, errorPages, maps: maps.map((m) => m.path), luaScripts, usesTls, meta }),
+    haproxyDeployment(topology, { name, namespace, replicas, configHash, errorPages, maps: maps.map((m) => m.path), luaScripts, usesTls, managed: certificates.certificates.map((c) => c.file), meta }),
     {
       id: "haproxy-pdb",
       object: { apiVersion: "policy/v1", kind: "PodDisruptionBudget", metadata: meta("haproxy"), spec: { maxUnavailable: 1, selector: { matchLabels: { [LABEL]: "haproxy" } } } },
     },
     frontendService(topology, meta, options.frontendServiceType ?? "LoadBalancer"),
     ...webObjects(topology, meta),
+    ...topology.certificates.map((c): PlannedObject => ({
+      id: `certificate-${issuedSecretName(c.file)}`,
+      object: {
+        apiVersion: "cert-manager.io/v1",
+        kind: "Certificate",
+        metadata: meta(issuedSecretName(c.file)),
+        spec: {
+          secretName: issuedSecretName(c.file),
+          dnsNames: c.names,
+          issuerRef: { name: variable(KUBERNETES_VARIABLES.certManagerIssuer), kind: variable(KUBERNETES_VARIABLES.certManagerIssuerKind), group: "cert-manager.io" },
+          // A new key with every certificate, as the stack's own issuer does.
+          privateKey: { algorithm: "ECDSA", size: 256, rotationPolicy: "Always" },
+          renewBeforePercentage: Math.round(c.renewWhenLeft * 100),
+        },
+      },
+    })),
   ];
-  return { name, namespace, target, haproxyConfig, objects, usesTls };
+  return { name, namespace, target, haproxyConfig, objects, usesTls, managesCertificates };
 }
+
+/** The Secret cert-manager writes a managed certificate into: "shop.pem" → "cert-shop-pem". */
+export const issuedSecretName = (file: string) => kubernetesName(`cert-${file}`, `certificates[${JSON.stringify(file)}].file`);
 
 /** ConfigMap keys cannot hold "/": error pages are keys of their own, mounted back into errors/. */
 const errorPageKey = (file: string) => `error-page-${file}`;
@@ -147,7 +202,7 @@ type Meta = (object: string, extra?: Record<string, string>) => { name: string; 
 
 function haproxyDeployment(
   topology: Topology,
-  c: { name: string; namespace: string; replicas: number; configHash: string; errorPages: string[]; maps: string[]; luaScripts: string[]; usesTls: boolean; meta: Meta },
+  c: { name: string; namespace: string; replicas: number; configHash: string; errorPages: string[]; maps: string[]; luaScripts: string[]; usesTls: boolean; managed: string[]; meta: Meta },
 ): PlannedObject {
   const sockets = haproxySockets(topology.global, kubernetesTarget(c.namespace));
   const { monitoring, services } = topology;
@@ -171,9 +226,10 @@ function haproxyDeployment(
     volumeMounts: [
       { name: "config", mountPath: KUBERNETES_PATHS.configDir, readOnly: true },
       { name: "sockets", mountPath: KUBERNETES_PATHS.socketDir },
-      ...(c.usesTls ? [{ name: "certificates", mountPath: `${KUBERNETES_PATHS.configDir}/${CERTIFICATE_DIR}`, readOnly: true }] : []),
+      ...(c.usesTls || c.managed.length ? [{ name: "certificates", mountPath: `${KUBERNETES_PATHS.configDir}/${CERTIFICATE_DIR}`, readOnly: true }] : []),
     ],
   };
+  const follower = c.managed.length ? certificateContainers(topology, c) : undefined;
   const sidecar: Container = {
     name: "sidecar",
     image: image(`${topology.name}-sidecar`),
@@ -192,7 +248,8 @@ function haproxyDeployment(
     ],
   };
   const spec: PodSpec = {
-    containers: [haproxy, sidecar],
+    ...(follower && { initContainers: [follower.prepare] }),
+    containers: [haproxy, sidecar, ...(follower ? [follower.follow] : [])],
     securityContext: { fsGroup: HAPROXY_GID },
     // Replicas on different nodes where the cluster has them; on one node, still scheduled.
     topologySpreadConstraints: [{ maxSkew: 1, topologyKey: "kubernetes.io/hostname", whenUnsatisfiable: "ScheduleAnyway", labelSelector: { matchLabels: { [LABEL]: "haproxy" } } }],
@@ -218,7 +275,17 @@ function haproxyDeployment(
         },
       },
       { name: "sockets", emptyDir: { medium: "Memory", sizeLimit: "16Mi" } },
-      ...(c.usesTls ? [{ name: "certificates", secret: { secretName: variable(KUBERNETES_VARIABLES.tlsSecret) } }] : []),
+      ...(c.managed.length
+        ? [
+            // Filled by the init container, kept current by the follower: HAProxy reads it.
+            { name: "certificates", emptyDir: { medium: "Memory" as const, sizeLimit: "16Mi" } },
+            // Each managed certificate's Secret, optional: a pod starts before cert-manager has issued (a placeholder serves until then).
+            { name: "issued-certificates", projected: { sources: c.managed.map((file) => ({ secret: { name: issuedSecretName(file), optional: true, items: [{ key: ISSUED_FILES.chain, path: `${file}/${ISSUED_FILES.chain}` }, { key: ISSUED_FILES.key, path: `${file}/${ISSUED_FILES.key}` }] } })) } },
+            ...(c.usesTls ? [{ name: "given-certificates", secret: { secretName: variable(KUBERNETES_VARIABLES.tlsSecret) } }] : []),
+          ]
+        : c.usesTls
+          ? [{ name: "certificates", secret: { secretName: variable(KUBERNETES_VARIABLES.tlsSecret) } }]
+          : []),
     ],
   };
   return {
@@ -248,6 +315,34 @@ function haproxyDeployment(
         },
       },
     },
+  };
+}
+
+/**
+ * Where cert-manager issues: an init container fills HAProxy's certificate directory (the given
+ * files, each issued certificate or a placeholder), and a follower beside HAProxy installs every
+ * certificate cert-manager renews through this pod's admin socket, with no reload and no new pod.
+ * Both run the certificate bundle of the sidecar's image, as HAProxy's user.
+ */
+function certificateContainers(topology: Topology, c: { usesTls: boolean }): { prepare: Container; follow: Container } {
+  const common = ["--run-dir", KUBERNETES_PATHS.configDir, "--config", KUBERNETES_CERTIFICATE_PATHS.issuerConfig, "--issued", KUBERNETES_CERTIFICATE_PATHS.issued];
+  const container = (name: string, args: string[], mounts: Container["volumeMounts"]): Container => ({
+    name,
+    image: image(`${topology.name}-sidecar`),
+    command: ["node", "/app/certs.mjs"],
+    args,
+    securityContext: { ...RESTRICTED, runAsUser: HAPROXY_UID, runAsGroup: HAPROXY_GID },
+    resources: { requests: { cpu: "10m", memory: "48Mi" }, limits: { memory: "128Mi" } },
+    volumeMounts: [
+      { name: "config", mountPath: KUBERNETES_PATHS.configDir, readOnly: true },
+      { name: "certificates", mountPath: `${KUBERNETES_PATHS.configDir}/${CERTIFICATE_DIR}` },
+      { name: "issued-certificates", mountPath: KUBERNETES_CERTIFICATE_PATHS.issued, readOnly: true },
+      ...(mounts ?? []),
+    ],
+  });
+  return {
+    prepare: container("certificates", ["prepare", ...common, ...(c.usesTls ? ["--given", KUBERNETES_CERTIFICATE_PATHS.given] : [])], c.usesTls ? [{ name: "given-certificates", mountPath: KUBERNETES_CERTIFICATE_PATHS.given, readOnly: true }] : []),
+    follow: container("certificate-follower", ["follow", ...common, "--every", FOLLOW_EVERY], [{ name: "sockets", mountPath: KUBERNETES_PATHS.socketDir }]),
   };
 }
 

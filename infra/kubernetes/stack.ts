@@ -11,6 +11,7 @@ import { NamespaceV1 } from "@cdktf/provider-kubernetes/lib/namespace-v1/index.j
 import { PodDisruptionBudgetV1 } from "@cdktf/provider-kubernetes/lib/pod-disruption-budget-v1/index.js";
 import { KubernetesProvider } from "@cdktf/provider-kubernetes/lib/provider/index.js";
 import { ServiceV1 } from "@cdktf/provider-kubernetes/lib/service-v1/index.js";
+import { Manifest } from "@cdktf/provider-kubernetes/lib/manifest/index.js";
 import { KUBERNETES_VARIABLES, type KubernetesStackDeclaration, type PlannedObject } from "./declaration.ts";
 
 /** API list fields whose provider block is named in the singular. */
@@ -26,8 +27,8 @@ const SINGULAR: Record<string, string> = {
 /** API fields the provider names otherwise. */
 const RENAMED: Record<string, string> = { clusterIP: "clusterIp", preferredDuringSchedulingIgnoredDuringExecution: "preferredDuringSchedulingIgnoredDuringExecution" };
 
-/** API objects the provider takes as a list of one block. */
-const AS_LIST = new Set(["labelSelector", "preStop"]);
+/** API objects the provider takes as a list of one block ("field@parent" where only under that parent). */
+const AS_LIST = new Set(["labelSelector", "preStop", "projected", "secret@sources"]);
 
 /** Numbers the provider takes as strings (IntOrString fields, and a few it types so). */
 const AS_STRING = new Set(["replicas", "maxUnavailable", "maxSurge", "targetPort", "runAsUser", "runAsGroup", "fsGroup", "port@httpGet"]);
@@ -42,7 +43,7 @@ export function toProviderConfig(value: unknown, key = "", parent = ""): unknown
       Object.entries(value).map(([k, v]) => {
         const name = Array.isArray(v) && v.some((x) => x !== null && typeof x === "object") ? (SINGULAR[k] ?? k) : (RENAMED[k] ?? k);
         const converted = toProviderConfig(v, k, key);
-        return [name, AS_LIST.has(k) && !Array.isArray(v) ? [converted] : converted];
+        return [name, (AS_LIST.has(k) || AS_LIST.has(`${k}@${key}`)) && !Array.isArray(v) ? [converted] : converted];
       }),
     );
   }
@@ -56,6 +57,7 @@ export class KubernetesTopologyStack extends TerraformStack {
     new LocalBackend(this, { path: `../../../terraform.${plan.name}-kubernetes.tfstate` });
     for (const v of Object.values(KUBERNETES_VARIABLES)) {
       if (v === KUBERNETES_VARIABLES.tlsSecret && !plan.usesTls) continue;
+      if ((v === KUBERNETES_VARIABLES.certManagerIssuer || v === KUBERNETES_VARIABLES.certManagerIssuerKind) && !plan.managesCertificates) continue;
       new TerraformVariable(this, v.name, { type: "string", description: v.description, ...("default" in v && { default: v.default }) });
     }
     new KubernetesProvider(this, "kubernetes", { configPath: `\${var.${KUBERNETES_VARIABLES.kubeconfig.name}}` });
@@ -64,6 +66,11 @@ export class KubernetesTopologyStack extends TerraformStack {
     const ns = new NamespaceV1(this, namespace.id, toProviderConfig(namespace.object) as any);
     for (const planned of plan.objects) {
       if (planned === namespace) continue;
+      // A custom resource (cert-manager's Certificate) is a manifest as the API takes it; its CRD must be installed before the plan.
+      if (planned.object.kind === "Certificate") {
+        new Manifest(this, planned.id, { manifest: planned.object as unknown as Record<string, unknown>, dependsOn: [ns] });
+        continue;
+      }
       const config = { ...(toProviderConfig(stripTypeMeta(planned)) as object), dependsOn: [ns], ...(planned.ignoreChanges && { lifecycle: { ignoreChanges: planned.ignoreChanges } }) };
       const Resource = RESOURCES[planned.object.kind];
       if (!Resource) throw new Error(`no provider resource for ${planned.object.kind}`);

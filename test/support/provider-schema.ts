@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { REPO_ROOT } from "../../infra/repo.ts";
 
 export type AttributeType =
-  | { kind: "string" | "number" | "boolean" | "string-list" | "number-list" | "string-map" }
+  | { kind: "string" | "number" | "boolean" | "string-list" | "number-list" | "string-map" | "dynamic" }
   | { kind: "block"; schema: string; list: boolean };
 
 /** Interface name → Terraform attribute name → type. */
@@ -29,6 +29,8 @@ function attributeType(tsType: string): AttributeType {
   if (t === "string[]") return { kind: "string-list" };
   if (t === "number[]") return { kind: "number-list" };
   if (/^\{ \[key: string\]: string;? \}$/.test(t)) return { kind: "string-map" };
+  // A dynamic attribute (kubernetes_manifest's manifest): any object, which the provider checks against the cluster's CRD.
+  if (/^\{ \[key: string\]: any;? \}$/.test(t)) return { kind: "dynamic" };
   const list = /^([A-Z][A-Za-z0-9]*)\[\] \| cdktf\.IResolvable$/.exec(t);
   if (list) return { kind: "block", schema: list[1]!, list: true };
   if (/^[A-Z][A-Za-z0-9]*$/.test(t)) return { kind: "block", schema: t, list: false };
@@ -95,6 +97,8 @@ function valueProblems(schema: ProviderSchema, type: AttributeType, value: unkno
       return Array.isArray(value) && value.every((v) => typeof v === "string") ? [] : wrong("a list of strings");
     case "number-list":
       return Array.isArray(value) && value.every((v) => typeof v === "number") ? [] : wrong("a list of numbers");
+    case "dynamic":
+      return value !== null && typeof value === "object" && !Array.isArray(value) ? [] : wrong("an object");
     case "string-map":
       return value !== null && typeof value === "object" && !Array.isArray(value) && Object.values(value).every((v) => typeof v === "string") ? [] : wrong("a map of strings");
     case "block": {
