@@ -23,6 +23,7 @@ import { stopProcessGroup } from "../infra/runtime/processes.ts";
 import { eventually, startTopologyStack, type TestStack } from "./support/stack.ts";
 import { runCli } from "./support/run-cli.ts";
 import { startPebble, type Pebble } from "../infra/certs/test-acme-server.ts";
+import { PROMETHEUS_PATHS } from "../infra/endpoints.ts";
 
 /** The certificate the TLS port shows to a client asking for `name`. */
 function servedTo(port: number, name: string): Promise<X509Certificate> {
@@ -54,10 +55,16 @@ describe("certificates from a real ACME server (pebble), installed without a rel
     const text = await (await fetch(`http://127.0.0.1:${topology.services.sidecar.port}/metrics`)).text();
     return Object.fromEntries(text.split("\n").filter((l) => l.startsWith("haproxy_sidecar_certificate_") && l.includes('file="shop.pem"')).map((l) => [l.slice(0, l.indexOf("{")) + (l.includes('result="') ? `:${/result="(\w+)"/.exec(l)![1]}` : ""), Number(l.slice(l.lastIndexOf(" ") + 1))]));
   };
+  /** The state of HAProxyCertificateRenewalFailing for shop.pem in the stack's Prometheus (undefined: not active). */
+  const renewalAlert = async (): Promise<string | undefined> => {
+    const answer = (await (await fetch(`http://127.0.0.1:${topology.services.prometheus.port}${PROMETHEUS_PATHS.alertsApi}`)).json()) as { data: { alerts: { labels: Record<string, string>; state: string }[] } };
+    return answer.data.alerts.find((a) => a.labels.alertname === "HAProxyCertificateRenewalFailing" && a.labels.file === "shop.pem")?.state;
+  };
   const record = () => JSON.parse(readFileSync(join(running.runDir, CERTIFICATES_STATE_FILE), "utf8")).certificates["shop.pem"];
 
   beforeAll(async () => {
-    topology = parseTopology(await withFreePorts(acmeExample));
+    // Prometheus scrapes and evaluates every second, so that the renewal alert is seen firing and resolving.
+    topology = parseTopology(await withFreePorts({ ...acmeExample, services: { ...acmeExample.services, prometheus: { port: 9090, scrapeInterval: "1s", evaluationInterval: "1s" } } }));
     pebble = await startPebble(plainPort());
     rootsFile = join(pebble.dir, "roots.pem");
     await writeRoots();
@@ -169,6 +176,7 @@ describe("certificates from a real ACME server (pebble), installed without a rel
     assert.equal(record().failures, 1);
     assert.equal((await certificateMetrics()).haproxy_sidecar_certificate_renewal_failures, 1, "the failure counted where HAProxyCertificateRenewalFailing sees it");
     assert.ok(new Date(record().nextAttemptAt).getTime() > Date.now());
+    assert.ok(await eventually(async () => (await renewalAlert()) === "firing", 20_000, 250), `HAProxyCertificateRenewalFailing is ${await renewalAlert()}`);
     // Not forced, a due certificate waits for its backoff.
     const [waiting] = await renewDue(topology, { ...localCertificateIo(running.runDir, issuerConfig(topology, running.stack.plan.sockets.admin), { env: env(), log: () => {} }), served: async () => undefined });
     assert.equal(waiting!.action, "waiting");
@@ -182,6 +190,7 @@ describe("certificates from a real ACME server (pebble), installed without a rel
     assert.deepEqual([record().failures, record().renewals], [0, { succeeded: 3, failed: 1 }]);
     const m = await certificateMetrics();
     assert.deepEqual([m.haproxy_sidecar_certificate_renewal_failures, m["haproxy_sidecar_certificate_renewals_total:succeeded"], m["haproxy_sidecar_certificate_renewals_total:failed"], m.haproxy_sidecar_certificate_installed_served], [0, 3, 1, 1]);
+    assert.ok(await eventually(async () => (await renewalAlert()) === undefined, 20_000, 250), `HAProxyCertificateRenewalFailing is still ${await renewalAlert()}`);
   });
 
   it("a bad certificate from the ACME side is refused before it is installed, the served one unchanged: a key that does not match, a name it lacks", async () => {
