@@ -119,6 +119,47 @@ describe("npm run certs -- follow: certificates issued elsewhere, installed into
     assert.equal(onDisk, serial);
   });
 
+  describe("npm run certs -- install: a certificate the user gives, replaced at runtime", () => {
+    const givenConfig = join(dir, "given-issuer.json");
+    const install = (from: string, file = "shop.pem", config = givenConfig) => runCli(CLI, ["install", file, "--from", from, "--run-dir", dir, "--config", config]);
+    const bundleFile = (name: string) => {
+      const path = join(dir, name);
+      writeFileSync(path, readFileSync(join(issued, "shop.pem", "tls.crt"), "utf8") + readFileSync(join(issued, "shop.pem", "tls.key"), "utf8"));
+      return path;
+    };
+    beforeAll(() => writeFileSync(givenConfig, issuerConfigText({ adminSocket: socket, certificates: [], files: ["shop.pem"], given: ["shop.pem"] })));
+
+    it("one covering every name served: installed, new handshakes get it, the same process, the file written", async () => {
+      const pid = await workerPid();
+      const before = await served();
+      const serial = issue(["shop.lb.test", "www.shop.lb.test", "api.shop.lb.test"]);
+      const result = await install(bundleFile("new.pem"));
+      assert.equal(result.code, 0, result.stderr);
+      assert.match(result.stdout, new RegExp(`^shop\\.pem: installed serial ${serial}, valid until \\S+ \\(was ${before}\\); no reload$`, "m"));
+      assert.equal(await served(), serial);
+      assert.equal(await workerPid(), pid);
+      assert.match(readFileSync(join(dir, "certs/shop.pem"), "utf8"), new RegExp(readFileSync(join(issued, "shop.pem", "tls.crt"), "utf8").split("\n")[1]!.replace(/[+/]/g, "."), "m"));
+    });
+
+    it("one that drops a name the served one has is refused, naming it; the served one unchanged", async () => {
+      const before = await served();
+      issue(["shop.lb.test", "www.shop.lb.test"]);
+      const result = await install(bundleFile("narrower.pem"));
+      assert.equal(result.code, 1);
+      assert.match(result.stderr, /^error CERTIFICATE_REFUSED: shop\.pem: not installed, the served certificate stays: the certificate lacks api\.shop\.lb\.test/m);
+      assert.equal(await served(), before);
+    });
+
+    it("a managed certificate, or one no bind serves, is a usage error saying what to do", async () => {
+      const managed = await install(bundleFile("any.pem"), "shop.pem", join(dir, "issuer.json"));
+      assert.equal(managed.code, 2);
+      assert.match(managed.stderr, /shop\.pem is managed .*npm run certs -- renew shop\.pem/);
+      const unknown = await install(bundleFile("any.pem"), "other.pem");
+      assert.equal(unknown.code, 2);
+      assert.match(unknown.stderr, /"other\.pem" is not a certificate the binds serve: use one of shop\.pem/);
+    });
+  });
+
   it("mistakes are usage errors naming the flag", async () => {
     const noIssued = await runCli(CLI, ["follow", "--once", "--run-dir", dir]);
     assert.equal(noIssued.code, 2);

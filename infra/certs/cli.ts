@@ -1,5 +1,6 @@
 // npm run certs -- status | renew [FILE] | run [--every DURATION] [--prepare-certificates [--given DIR]]
 //                  | prepare [--given DIR] [--issued DIR] | follow --issued DIR [--every DURATION] [--once]
+//                  | install FILE --from PEM
 //                  [--run-dir DIR] [--config FILE] [--json]
 // The running local stack's certificates: what each bind serves (from HAProxy), renewal now, or
 // the issuer's loop (run by the stack's supervisor when the topology manages certificates, and in a
@@ -17,7 +18,9 @@ import { haproxySockets, localTarget } from "../render/targets.ts";
 import { ISSUER_CONFIG_FILE, issuerConfig, readIssuerConfig, type IssuerConfig } from "./config.ts";
 import { localCertificateIo, withIssuerLock } from "./local-io.ts";
 import { prepareCertificateDirectory } from "./certificate-dir.ts";
-import { followIssued, readIssuedBundle } from "./follow.ts";
+import { followIssued, installGiven, readIssuedBundle } from "./follow.ts";
+import { bundleFromPem } from "./policy.ts";
+import { readFile } from "node:fs/promises";
 import { renewDue, type RenewalOutcome } from "./renewer.ts";
 import { certificateStatuses, type CertificateStatus } from "./status.ts";
 
@@ -26,6 +29,10 @@ const USAGE = `usage: npm run certs -- COMMAND [--run-dir DIR] [--config FILE] [
   status            every certificate the binds serve, as HAProxy serves it: names, issuer,
                     serial, expiry, source (acme, given, development) and the next renewal
   renew [FILE]      obtain and install a managed certificate now (every one without FILE)
+  install FILE --from PEM
+                    replace a certificate you give (not a managed one) at runtime: judged first
+                    (its key, dates, chain, and every name the served one has), then installed
+                    and written to the certificate directory
   run               the issuer: renews what is due, every --every (default 1m), until stopped
   --every DURATION  how often run looks (e.g. 30s, 5m)
   --prepare-certificates
@@ -37,6 +44,7 @@ const USAGE = `usage: npm run certs -- COMMAND [--run-dir DIR] [--config FILE] [
   follow            install each certificate issued elsewhere (cert-manager: --issued DIR/FILE/
                     tls.crt and tls.key) that HAProxy does not serve yet, judged first, every --every
   --issued DIR      where certificates issued elsewhere are
+  --from PEM        the new certificate file: the chain, then the key
   --once            follow looks once and exits (1 if it refused one)
   --run-dir DIR     the running local stack (default .run)
   --config FILE     the issuer's configuration (default: issuer.json in --run-dir)
@@ -81,6 +89,7 @@ async function main(argv: string[]): Promise<number> {
     "prepare-certificates": { type: "boolean", default: false },
     given: { type: "string" },
     issued: { type: "string" },
+    from: { type: "string" },
     once: { type: "boolean", default: false },
     json: { type: "boolean", default: false },
   }, USAGE, true);
@@ -91,6 +100,7 @@ async function main(argv: string[]): Promise<number> {
   if (values.given !== undefined && !values["prepare-certificates"] && command !== "prepare") throw new UsageError(`--given goes with prepare, or run --prepare-certificates\n${USAGE}`);
   if (values.issued !== undefined && command !== "prepare" && command !== "follow") throw new UsageError(`--issued goes with prepare or follow\n${USAGE}`);
   if (values.once && command !== "follow") throw new UsageError(`--once goes with follow\n${USAGE}`);
+  if (values.from !== undefined && command !== "install") throw new UsageError(`--from goes with install\n${USAGE}`);
   const dirOption = (value: string | undefined) => (value === undefined ? undefined : resolve(value));
   const print = (value: unknown, text: string) => process.stdout.write(values.json ? `${JSON.stringify(value, null, 2)}\n` : text);
   switch (command) {
@@ -119,6 +129,20 @@ async function main(argv: string[]): Promise<number> {
       const problem = durationProblem(values.every);
       if (problem !== undefined) throw new UsageError(`--every ${JSON.stringify(values.every)}: ${problem}\n${USAGE}`);
       return runIssuer(runDir, configFile, parseDuration(values.every), values["prepare-certificates"] ? { given: values.given === undefined ? undefined : resolve(values.given) } : undefined);
+    }
+    case "install": {
+      if (rest.length !== 1 || values.from === undefined) throw new UsageError(`install takes one certificate file and --from PEM\n${USAGE}`);
+      const file = rest[0]!;
+      const config = await runningConfig(runDir, configFile, "install");
+      if (config.certificates.some((c) => c.file === file)) throw new UsageError(`${file} is managed (the stack obtains it from its ACME server): npm run certs -- renew ${file} replaces it`);
+      if (!config.files.includes(file)) throw new UsageError(`${JSON.stringify(file)} is not a certificate the binds serve: use one of ${config.files.join(", ") || "(none)"}`);
+      const pem = await readFile(resolve(values.from), "utf8").catch((error: Error) => {
+        throw new UsageError(`--from ${values.from}: ${error.message}`);
+      });
+      const io = localCertificateIo(runDir, config, { log: (line) => process.stderr.write(`certs: ${line}\n`) });
+      const outcome = await installGiven(file, bundleFromPem(pem), { now: io.now, served: io.served, install: io.install });
+      print(outcome, `${file}: installed serial ${outcome.serial}, valid until ${outcome.notAfter} (was ${outcome.previousSerial ?? "none"}); no reload\n`);
+      return 0;
     }
     case "prepare": {
       if (rest.length) throw new UsageError(`prepare takes no argument\n${USAGE}`);

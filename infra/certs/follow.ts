@@ -1,7 +1,8 @@
-// Where another issuer obtains the certificates (cert-manager in Kubernetes, which writes each into
-// a Secret the kubelet keeps current in HAProxy's pod), HAProxy still takes each new one at
-// runtime: a follower in the pod compares what HAProxy serves with what was issued and installs
-// the difference, judged first, with no reload and no new pod. The I/O is passed in.
+// Certificates the stack does not obtain itself, taken at runtime all the same: where another
+// issuer obtains them (cert-manager in Kubernetes, which writes each into a Secret the kubelet keeps
+// current in HAProxy's pod), a follower compares what HAProxy serves with what was issued and
+// installs the difference; a certificate the user gives is replaced by npm run certs -- install.
+// Judged first, with no reload and no new pod. The I/O is passed in.
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -9,6 +10,7 @@ import type { ServedCertificate } from "../../haproxy/ssl-cert.ts";
 import { CertificateRefusedError } from "../errors.ts";
 import type { ManagedCertificate } from "../model/certificates.ts";
 import { certificateFacts, certificateProblems, pemCertificates, type CertificateBundle } from "./policy.ts";
+import { DEVELOPMENT_ISSUER } from "./status.ts";
 
 /** The keys of a kubernetes.io/tls Secret, as the pod sees them: ISSUED_DIR/FILE/tls.crt and tls.key. */
 export const ISSUED_FILES = { chain: "tls.crt", key: "tls.key" } as const;
@@ -59,4 +61,20 @@ export async function followIssued(certificates: readonly ManagedCertificate[], 
     outcomes.push({ file, action: "installed", serial });
   }
   return outcomes;
+}
+
+/**
+ * Replaces a certificate the user gives: the new one must cover every name the served one has
+ * (a client asking for a dropped name would be refused; a development stand-in's names excepted),
+ * besides the key, dates and chain.
+ * Refused with CertificateRefusedError, the served one unchanged.
+ */
+export async function installGiven(file: string, bundle: CertificateBundle, io: Pick<FollowIo, "now" | "served" | "install">): Promise<{ file: string; serial: string; notAfter: string; previousSerial?: string }> {
+  const served = await io.served(file);
+  const required = served && !DEVELOPMENT_ISSUER.test(served.issuer) ? served.names : [];
+  const problems = certificateProblems(bundle, required, io.now());
+  if (problems.length) throw new CertificateRefusedError(file, problems);
+  await io.install(file, bundle);
+  const facts = certificateFacts(bundle.chain[0]!);
+  return { file, serial: facts.serial, notAfter: facts.notAfter.toISOString(), ...(served && { previousSerial: served.serial }) };
 }

@@ -67,6 +67,12 @@ export interface CertificateBundle {
 /** Splits PEM text into its certificates, in order. */
 export const pemCertificates = (pem: string): string[] => pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
 
+/** A crt file as HAProxy takes it (the chain, then the key, in one PEM file) as a bundle; "" for a key it lacks, which the judgement then names. */
+export function bundleFromPem(pem: string): CertificateBundle {
+  const key = /-----BEGIN ((?:EC|RSA) )?PRIVATE KEY-----[\s\S]+?-----END \1PRIVATE KEY-----/.exec(pem)?.[0] ?? "";
+  return { chain: pemCertificates(pem), key };
+}
+
 /**
  * Why a certificate must not be installed, each said so that a person can act on it; [] when it
  * may. Checks what a client would otherwise find out: the key, the names, the dates, the chain.

@@ -20,7 +20,7 @@ export interface CertificateStatus {
 }
 
 /** The development CA's subject, by which a stand-in is told from a given certificate. */
-const DEVELOPMENT_ISSUER = /lb-stack development CA/;
+export const DEVELOPMENT_ISSUER = /lb-stack development CA/;
 
 export function certificateStatuses(config: Pick<IssuerConfig, "files" | "certificates">, served: ReadonlyMap<string, ServedCertificate | undefined>, records: Readonly<Record<string, IssuanceRecord>>, now: Date): CertificateStatus[] {
   return config.files.map((file) => {

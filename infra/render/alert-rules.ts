@@ -195,7 +195,7 @@ export const ALERTS = {
     severity: "critical",
     summary: "Certificate {{ $labels.file }} expires in {{ $value | humanizeDuration }}",
     description: "HAProxy serves {{ $labels.file }} with less than a sixth of its lifetime left: clients will refuse it once it expires.",
-    runbook: "A managed certificate: HAProxyCertificateRenewalFailing says why renewal fails (npm run certs -- status). A given one: put a renewed PEM file in the certificate directory and apply (or set ssl cert through the runtime API).",
+    runbook: "A managed certificate: HAProxyCertificateRenewalFailing says why renewal fails (npm run certs -- status). A given one: npm run certs -- install FILE --from NEW.pem replaces it at runtime, judged first (it must cover every name the served one has).",
   },
   HAProxyCertificateNotInstalled: {
     expr: `haproxy_sidecar_certificate_installed_served == 0`,
