@@ -4,6 +4,8 @@
 // promoted through every step with no failed request; the command killed between steps is resumed.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, it } from "vitest";
@@ -17,6 +19,8 @@ import { backgroundTraffic, TrafficClient } from "../verification/traffic.ts";
 import { eventually, startTopologyStack, type TestStack } from "./support/stack.ts";
 import { REPO_ROOT, runCli } from "./support/run-cli.ts";
 
+const WEBHOOK_ENV = "LB_TEST_ROLLOUT_WEBHOOK_URL";
+
 describe("npm run rollout on the local stack, judged in its Prometheus", () => {
   let topology: Topology;
   let running: TestStack;
@@ -28,6 +32,9 @@ describe("npm run rollout on the local stack, judged in its Prometheus", () => {
   const state = () => JSON.parse(readFileSync(join(running.runDir, `rollout-${backend}.json`), "utf8"));
   const interval = 5000;
   let topologyFile: string;
+  let webhook: Server;
+  const notifications: { alerts: { status: string; labels: Record<string, string> }[] }[] = [];
+  const delivered = (alertname: string) => notifications.some((n) => n.alerts.some((a) => a.status === "firing" && a.labels.alertname === alertname && a.labels.backend === backend));
   /** Runs `fn` under bounded background traffic to the frontend; returns what it returned and the traffic's samples. */
   const underTraffic = async <T>(fn: () => Promise<T>) => {
     const client = new TrafficClient(`http://127.0.0.1:${topology.frontends[0]!.binds[0]!.port}/`, { connections: 2 });
@@ -44,14 +51,32 @@ describe("npm run rollout on the local stack, judged in its Prometheus", () => {
   beforeAll(async () => {
     const input = structuredClone(canaryExample) as any;
     input.backends[0].canary = { ...input.backends[0].canary, steps: [50, 100], interval: "5s", analysis: { successRatio: 0.99, maxResponseMs: 500, minRequests: 10 } };
-    input.services = { ...input.services, sidecar: { port: 9101, pollInterval: "1s" }, prometheus: { port: 9090, scrapeInterval: "1s", evaluationInterval: "1s" } };
+    input.services = {
+      ...input.services,
+      sidecar: { port: 9101, pollInterval: "1s" },
+      prometheus: { port: 9090, scrapeInterval: "1s", evaluationInterval: "1s" },
+      alertmanager: { port: 9093, groupWait: "1s", groupInterval: "1s", repeatInterval: "1h", webhooks: [{ name: "test", urlFromEnv: WEBHOOK_ENV }] },
+    };
     topology = parseTopology(await withFreePorts(input));
+    // Alertmanager posts to this test's webhook: the abort's alert is seen where a team would get it.
+    webhook = createServer((request, response) => {
+      let body = "";
+      request.on("data", (chunk) => (body += chunk));
+      request.on("end", () => {
+        notifications.push(JSON.parse(body));
+        response.end();
+      });
+    });
+    await new Promise<void>((listening) => webhook.listen(0, "127.0.0.1", listening));
+    process.env[WEBHOOK_ENV] = `http://127.0.0.1:${(webhook.address() as AddressInfo).port}/alerts`;
     running = await startTopologyStack(topology, { sidecar: true });
     topologyFile = join(running.runDir, "canary-topology.json");
     writeFileSync(topologyFile, JSON.stringify(topology));
   }, 90_000);
   afterAll(async () => {
     await running?.cleanup();
+    await new Promise((closed) => webhook?.close(closed));
+    delete process.env[WEBHOOK_ENV];
   });
 
   it("before a rollout the canary is checked UP but takes no traffic (weight 0)", async () => {
@@ -59,12 +84,14 @@ describe("npm run rollout on the local stack, judged in its Prometheus", () => {
   });
 
   // First, while web-c has answered nothing: HAProxy's response time is an average over a server's last 1024 answers.
-  it("a slow canary (response time over its bound): aborted at its first analysis", async () => {
+  it("a slow canary (response time over its bound): aborted at its first analysis, HAProxyRolloutAborted at the webhook", async () => {
     await fault(0, 700);
     const { result } = await underTraffic(() => rollout("--topology", topologyFile)).finally(() => fault(0));
     assert.equal(result.code, 1, result.stdout + result.stderr);
     assert.match(result.stderr, /aborted: 1 failed analyses \(limit 1\): response time \d+ ms, over 500 ms/);
     assert.deepEqual(await weights(), { "web-a": 1, "web-b": 1, "web-c": 0 });
+    // The abort's alert where a team gets it: sidecar poll, a scrape, an evaluation, Alertmanager's group_wait.
+    assert.ok(await eventually(async () => delivered("HAProxyRolloutAborted"), 20_000, 250), `HAProxyRolloutAborted not at the webhook: ${JSON.stringify(notifications).slice(0, 400)}`);
   });
 
   it("a canary answering 500 to 20 % of its requests: aborted at its first analysis, weights back on the stable servers, none of their requests failed", async () => {
