@@ -13,6 +13,8 @@ import { runCli } from "./support/run-cli.ts";
 import { judgeDrift } from "../infra/gitops/drift.ts";
 import { parseTopology } from "../infra/model/parse.ts";
 import { seedTopology } from "./support/topologies.ts";
+import { topology as canaryExample } from "../infra/topologies/canary.ts";
+import { rolloutWeights } from "../infra/gitops/rollout-policy.ts";
 
 describe("npm run drift on a running stack", () => {
   let running: TestStack;
@@ -114,5 +116,43 @@ describe("judgeDrift: an old worker still draining after a reload", () => {
     const report = judgeDrift(topology, topology, observation, { loaded: "a", onDisk: "a", rendered: "a" });
     assert.ok(report.operational.some((line) => /old worker 4242 still finishes the connections it had before a reload .*hard-stop-after 30s/.test(line)), report.operational.join("\n"));
     assert.ok(!JSON.stringify(report.drift).includes("4242"));
+  });
+});
+
+describe("judgeDrift: a canary rollout in progress", () => {
+  const topology = parseTopology(canaryExample);
+  const backend = topology.backends[0]!;
+  const state = { backend: backend.name, canary: backend.canary!.servers, steps: [10, 50, 100], step: 1, phase: "running" as const };
+  const observed = (weights: Record<string, number>) =>
+    ({
+      servers: backend.servers.map((s) => ({ backend: backend.name, name: s.name, address: "127.0.0.1", port: s.port, weight: weights[s.name], adminState: "ready", status: "UP", checkStatus: "L7OK", rise: s.rise, fall: s.fall })),
+      algorithms: new Map([[backend.name, "roundrobin"]]),
+    }) as unknown as Parameters<typeof judgeDrift>[2];
+  const judge = (observation: Parameters<typeof judgeDrift>[2]) => judgeDrift(topology, topology, observation, { loaded: "a", onDisk: "a", rendered: "a" });
+
+  it("the step's weights are expected while it runs or pauses, and said so, never drift", () => {
+    const weights = rolloutWeights(topology, state)!;
+    assert.ok(weights["web-c"]! > 0, JSON.stringify(weights));
+    const report = judge({ ...observed(weights), rollouts: new Map([[backend.name, { percent: 50, phase: "running", weights }]]) });
+    assert.deepEqual(report.drift, []);
+    assert.equal(report.inSync, true);
+    assert.ok(report.operational.some((l) => /a canary rollout of flask_servers is running at 50 %: its step's weights are expected/.test(l)), report.operational.join("\n"));
+  });
+
+  it("the same weights with no rollout to explain them are drift", () => {
+    const report = judge(observed(rolloutWeights(topology, state)!));
+    assert.ok(report.drift.some((c) => c.path === "backends.flask_servers.servers.web-c.weight"), JSON.stringify(report.drift));
+  });
+
+  it("a weight off the step's is drift under a rollout too", () => {
+    const weights = rolloutWeights(topology, state)!;
+    const report = judge({ ...observed({ ...weights, "web-a": weights["web-a"]! + 7 }), rollouts: new Map([[backend.name, { percent: 50, phase: "running", weights }]]) });
+    assert.deepEqual(report.drift.map((c) => c.path), ["backends.flask_servers.servers.web-a.weight"]);
+  });
+
+  it("promoted, aborted or past its last step: no step weights (the configured ones hold)", () => {
+    for (const phase of ["promoted", "aborted"] as const) assert.equal(rolloutWeights(topology, { ...state, phase }), undefined);
+    assert.equal(rolloutWeights(topology, { ...state, step: 3 }), undefined);
+    assert.deepEqual(rolloutWeights(topology, { ...state, phase: "paused" }), rolloutWeights(topology, state));
   });
 });

@@ -159,14 +159,20 @@ describe("npm run rollout on the local stack, judged in its Prometheus", () => {
     assert.deepEqual(verdicts.slice(-2), ["50 pass", "100 pass"]);
   });
 
-  it("the command killed during a step: the next run says it resumes, at that step", async () => {
+  it("the command killed during a step: drift expects the step's weights; the next run says it resumes, at that step", async () => {
     // The promoted rollout has ended: this run starts afresh at its first step, and is killed there.
     await underTraffic(async () => {
       // The applied record has no canary now (promoted): the run takes it from the topology file.
       const child = spawn(process.execPath, ["--import", import.meta.resolve("tsx"), join(REPO_ROOT, "infra/gitops/rollout-cli.ts"), backend, "--run-dir", running.runDir, "--topology", topologyFile], { stdio: "ignore" });
       assert.ok(await eventually(async () => state().phase === "running" && state().pid === child.pid, 10_000), "the first run is at its first step");
+      assert.ok(await eventually(async () => (await weights())["web-c"]! > 0, 10_000), "its first step's weights are set");
       child.kill("SIGKILL");
       await new Promise((r) => child.once("exit", r));
+      // Left at a step, the weights are the step's: drift expects them (and says why), it does not report them.
+      const drift = await runCli("infra/gitops/drift-cli.ts", ["--run-dir", running.runDir, "--topology", topologyFile, "--format", "json"]);
+      const report = JSON.parse(drift.stdout);
+      assert.deepEqual(report.drift.filter((c: { path: string }) => c.path.endsWith(".weight")), [], drift.stdout);
+      assert.ok(report.operational.some((l: string) => /a canary rollout of flask_servers is running at 50 %/.test(l)), drift.stdout);
       const resumed = await rollout("--topology", topologyFile);
       assert.match(resumed.stderr, /resuming the rollout of flask_servers at step 1 of 2 \(50 %\): the process that ran it \(pid \d+\) is gone/);
       assert.equal(resumed.code, 0, resumed.stderr);

@@ -18,6 +18,9 @@ import { haproxySockets, localTarget } from "../render/targets.ts";
 import { HAPROXY_CONFIG_FILE, readApplied, sha256 } from "../runtime/applied.ts";
 import { changeLine } from "./format.ts";
 import { judgeDrift, observe, type DriftReport } from "./drift.ts";
+import { rolloutWeights } from "./rollout-policy.ts";
+import { readStateFile } from "../../lib/state-file.ts";
+import { ROLLOUT_STATE_FORMAT, rolloutStateFile } from "../../sidecar/rollouts.ts";
 
 const USAGE = `usage: npm run drift -- [--run-dir DIR] [--topology FILE] [--format text|json]
 
@@ -62,7 +65,16 @@ async function main(argv: string[]): Promise<number> {
   const admin = haproxySockets((applied?.topology ?? desired).global, target).admin;
   const maps = new Map<string, MapEntry[]>();
   for (const { path } of mapFiles(applied?.topology ?? desired)) maps.set(path, parseShowMap(await runtimeCommand({ path: admin }, `show map ${path}`, { timeoutMs: 5000 }), path));
-  const observation = { ...observe(parseShowStat(statText)), drainingWorkers: proc?.oldWorkers.map((w) => w.pid) ?? [], maps };
+  // A rollout in progress sets its step's weights through the runtime API: those are expected, not drift.
+  const rollouts = new Map<string, { percent: number; phase: string; weights: Record<string, number> }>();
+  // The canary is the working tree's (npm run rollout -- --topology) or the applied topology's.
+  const withCanary = (name: string) => [desired, applied?.topology].find((t) => t?.backends.some((b) => b.name === name && b.canary));
+  for (const name of new Set([...desired.backends, ...(applied?.topology.backends ?? [])].filter((b) => b.canary).map((b) => b.name))) {
+    const state = await readStateFile(rolloutStateFile(runDir, name), ROLLOUT_STATE_FORMAT);
+    const weights = state && rolloutWeights(withCanary(name)!, state);
+    if (state && weights) rollouts.set(name, { percent: state.steps[state.step]!, phase: state.phase, weights });
+  }
+  const observation = { ...observe(parseShowStat(statText)), drainingWorkers: proc?.oldWorkers.map((w) => w.pid) ?? [], maps, rollouts };
   const report = judgeDrift(desired, applied?.topology, observation, {
     loaded: applied?.haproxyConfigSha256,
     onDisk: sha256(onDisk),

@@ -36,6 +36,8 @@ export interface Observation {
   drainingWorkers?: number[];
   /** Each route table's map as HAProxy holds it ("show map"), by the file the config names. */
   maps?: Map<string, MapEntry[]>;
+  /** Backends a canary rollout is under, with the weights its current step set (rolloutWeights). */
+  rollouts?: Map<string, { percent: number; phase: string; weights: Record<string, number> }>;
 }
 
 export function observe(stat: ParsedStat): Observation {
@@ -84,7 +86,8 @@ export function observedTopology(base: Topology, observation: Observation): Topo
     const isSlot = (o: ObservedServer) => prefix !== undefined && !known.has(o.name) && o.name.startsWith(prefix) && /^\d+$/.test(o.name.slice(prefix.length));
     const observed = observation.servers.filter((o) => o.backend === backend.name);
     if (backend.discovery) backend.discovery.maxServers = observed.filter(isSlot).length;
-    backend.servers = observed.filter((o) => !isSlot(o)).map((o) => observedServer(known.get(o.name), o, backend));
+    const rollout = observation.rollouts?.get(backend.name);
+    backend.servers = observed.filter((o) => !isSlot(o)).map((o) => observedServer(known.get(o.name), o, backend, rollout?.weights));
   }
   for (const frontend of topology.frontends) {
     for (const table of frontend.routeTables) {
@@ -104,7 +107,7 @@ function observedEntry(table: RouteTable, entry: MapEntry): RouteTableEntry {
   return { host: entry.key.slice(0, slash), pathPrefix: entry.key.slice(slash).replace(/(.)\/$/, "$1"), backend: entry.value };
 }
 
-function observedServer(loaded: Server | undefined, o: ObservedServer, backend: Pick<Topology["backends"][number], "canary">): Server {
+function observedServer(loaded: Server | undefined, o: ObservedServer, backend: Pick<Topology["backends"][number], "canary">, rolloutWeights?: Record<string, number>): Server {
   const server: Server = loaded ? { ...loaded } : { name: o.name, address: o.address, port: o.port, check: o.rise !== undefined, inter: "2s", fall: o.fall ?? 3, rise: o.rise ?? 2, weight: o.weight, backup: false, external: false, disabled: false };
   // On the local target every server is 127.0.0.1: the model's address is then a name, not drift; an
   // external server named by host shows the address its name resolved to.
@@ -114,8 +117,10 @@ function observedServer(loaded: Server | undefined, o: ObservedServer, backend: 
     if ((o.address !== LOCAL_ADDRESS || !loaded) && !namedExternal) server.address = o.address;
     server.port = o.port;
   }
-  // A canary's server is configured at 0 until a rollout: at 0 it is as the topology says.
-  server.weight = loaded && o.weight === configuredWeight(backend, loaded) ? loaded.weight : o.weight;
+  // A canary's server is configured at 0 until a rollout: at 0 it is as the topology says. Under a
+  // rollout, every server of the backend is as the topology says at the weight of the current step.
+  const expected = rolloutWeights?.[o.name] ?? (loaded ? configuredWeight(backend, loaded) : undefined);
+  server.weight = loaded && o.weight === expected ? loaded.weight : o.weight;
   server.disabled = o.adminState === "maint";
   if (server.maxconn !== undefined || o.maxconn !== undefined) server.maxconn = o.maxconn;
   if (server.check && o.rise !== undefined) server.rise = o.rise;
@@ -161,6 +166,9 @@ export function judgeDrift(desired: Topology, loaded: Topology | undefined, obse
   const operational = observation.servers
     .filter((o) => o.adminState === "ready" && !/^(UP|no check)/.test(o.status))
     .map((o) => `${o.backend}/${o.name} is ${o.status}${o.checkStatus ? ` (check: ${o.checkStatus})` : ""}: its health check fails, which the topology cannot fix`);
+  for (const [backend, r] of observation.rollouts ?? []) {
+    operational.push(`a canary rollout of ${backend} is ${r.phase} at ${r.percent} %: its step's weights are expected, not the configured ones (npm run rollout -- ${backend} --status)`);
+  }
   if (observation.drainingWorkers?.length) {
     operational.push(`HAProxy's old worker ${observation.drainingWorkers.join(", ")} still finishes the connections it had before a reload (it leaves by itself, within hard-stop-after ${base.global.hardStopAfter})`);
   }

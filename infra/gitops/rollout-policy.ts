@@ -4,6 +4,7 @@
 import { parseDuration } from "../../haproxy/duration.ts";
 import type { Canary, CanaryAnalysis } from "../model/canary.ts";
 import type { Backend, Topology } from "../model/schema.ts";
+import type { RolloutState } from "../../sidecar/rollouts.ts";
 
 /** HAProxy's largest server weight. */
 const MAX_WEIGHT = 256;
@@ -32,6 +33,17 @@ export function stepWeights(servers: readonly WeightedServer[], canary: readonly
   const top = Math.max(...raw.values());
   const scale = top > MAX_WEIGHT ? MAX_WEIGHT / top : 1;
   return Object.fromEntries([...raw].map(([name, w]) => [name, w === 0 ? 0 : Math.max(1, Math.round(w * scale))]));
+}
+
+/**
+ * The weights a rollout in progress has set (running or paused, with a step still to pass): what
+ * drift and the distribution check expect of the backend instead of its configured weights.
+ * Undefined once it is promoted or aborted (the configured weights hold again), or for a backend gone.
+ */
+export function rolloutWeights(topology: Pick<Topology, "backends">, state: Pick<RolloutState, "backend" | "canary" | "steps" | "step" | "phase">): Weights | undefined {
+  const backend = topology.backends.find((b) => b.name === state.backend);
+  if (!backend || (state.phase !== "running" && state.phase !== "paused") || state.step >= state.steps.length) return undefined;
+  return stepWeights(backend.servers, state.canary, state.steps[state.step]!);
 }
 
 /** The canary's share of the traffic the weights give (what the distribution check should see). */
