@@ -178,4 +178,29 @@ describe("npm run rollout on the local stack, judged in its Prometheus", () => {
       assert.equal(resumed.code, 0, resumed.stderr);
     });
   });
+
+  it("npm run apply of a change that brings a canary: applied, then its rollout started by itself and promoted, no request failed", { timeout: 120_000 }, async () => {
+    // Promoted above: the stack runs web-c as a stable server; the topology file declares it the canary again.
+    const { result, samples } = await underTraffic(async () => {
+      const apply = await runCli("infra/gitops/apply-cli.ts", ["--topology", topologyFile, "--run-dir", running.runDir, "--no-verify"], { timeoutMs: 60_000 });
+      const started = /the rollout of flask_servers's canary started \(pid (\d+), output in (\S+)\)/.exec(apply.stdout);
+      assert.ok(started, apply.stdout + apply.stderr);
+      const pid = Number(started[1]);
+      try {
+        assert.ok(await eventually(async () => state().pid === pid && state().phase === "promoted", 60_000, 500), `the rollout started by apply is ${state().phase}: ${readFileSync(started[2]!, "utf8")}`);
+      } finally {
+        try {
+          process.kill(pid, "SIGKILL");
+        } catch {
+          /* ended by itself */
+        }
+      }
+      return apply;
+    });
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /^applied (at runtime|by a hitless reload)/m);
+    assert.deepEqual(state().history.map((h: { percent: number; verdict: string }) => `${h.percent} ${h.verdict}`), ["50 pass", "100 pass"]);
+    const failed = samples().filter((s) => s.error !== undefined || s.status !== 200);
+    assert.deepEqual(failed.slice(0, 3), [], `${failed.length} requests failed`);
+  });
 });

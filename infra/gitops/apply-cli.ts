@@ -1,6 +1,9 @@
-// npm run apply -- [--topology FILE] [--run-dir DIR] [--dry-run] [--no-verify] [--json FILE] [--report DIR]
+// npm run apply -- [--topology FILE] [--run-dir DIR] [--dry-run] [--no-verify] [--no-rollout] [--json FILE] [--report DIR]
 // Against the local stack running from the run directory: plan from what it runs, validate, apply
-// the smallest change, verify by traffic, roll back by itself on failure.
+// the smallest change, verify by traffic, roll back by itself on failure; then start the rollout of
+// each canary the change brought.
+import { spawn } from "node:child_process";
+import { closeSync, openSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { join, relative, resolve } from "node:path";
 import { parseCliArgs, runMain } from "../../lib/cli.ts";
@@ -22,7 +25,7 @@ import { readSavedPlan, savePlanText } from "./saved-plan.ts";
 import { UsageError } from "../../lib/errors.ts";
 import { parseTopology } from "../model/parse.ts";
 
-const USAGE = `usage: npm run apply -- [--topology FILE | --plan FILE] [--run-dir DIR] [--dry-run [--out FILE]] [--no-verify] [--json FILE] [--report DIR]
+const USAGE = `usage: npm run apply -- [--topology FILE | --plan FILE] [--run-dir DIR] [--dry-run [--out FILE]] [--no-verify] [--no-rollout] [--json FILE] [--report DIR]
 
   --topology FILE  the topology to plan and apply in one go (default ${DEFAULT_TOPOLOGY_FILE})
   --plan FILE      a saved plan (npm run plan -- --out FILE, or --dry-run --out FILE): applied exactly,
@@ -31,6 +34,7 @@ const USAGE = `usage: npm run apply -- [--topology FILE | --plan FILE] [--run-di
   --dry-run        print the plan and stop
   --out FILE       with --dry-run: save the plan there, for --plan
   --no-verify      skip the traffic checks after the change (and after a rollback)
+  --no-rollout     a canary the change brings is not rolled out now (npm run rollout -- BACKEND later)
   --json FILE      write the result as JSON
   --report DIR     write the verification's HTML report there (default reports/)`;
 
@@ -63,6 +67,7 @@ async function main(argv: string[]): Promise<number> {
       "run-dir": { type: "string", default: join(REPO_ROOT, ".run") },
       "dry-run": { type: "boolean", default: false },
       "no-verify": { type: "boolean", default: false },
+      "no-rollout": { type: "boolean", default: false },
       json: { type: "string" },
       report: { type: "string", default: join(REPO_ROOT, "reports") },
     },
@@ -104,7 +109,30 @@ async function main(argv: string[]): Promise<number> {
   });
   await writeOutputs(result, head.topology, values.json, values.report);
   process.stdout.write(describe(result));
+  if (result.outcome === "applied" && result.plan.rollouts?.length) {
+    if (values["no-rollout"]) for (const r of result.plan.rollouts) process.stdout.write(`the canary of ${r.backend} waits: ${r.command}\n`);
+    else for (const started of startRollouts(runDir, result.plan.rollouts.map((r) => r.backend))) process.stdout.write(`${started}\n`);
+  }
   return APPLY_EXIT_CODES[result.outcome];
+}
+
+/**
+ * The rollout of each canary the change brought, started as npm run rollout would be, detached: it
+ * outlives apply by its steps × interval, writes its state (npm run rollout -- BACKEND --status)
+ * and its output to rollout-BACKEND.log in the run directory, and ends by itself, promoted or aborted.
+ */
+function startRollouts(runDir: string, backends: readonly string[]): string[] {
+  return backends.map((backend) => {
+    const logFile = join(runDir, `rollout-${backend}.log`);
+    const out = openSync(logFile, "a");
+    try {
+      const child = spawn(process.execPath, ["--import", "tsx", join(REPO_ROOT, "infra/gitops/rollout-cli.ts"), backend, "--run-dir", runDir], { cwd: REPO_ROOT, detached: true, stdio: ["ignore", out, out] });
+      child.unref();
+      return `the rollout of ${backend}'s canary started (pid ${child.pid}, output in ${logFile}): npm run rollout -- ${backend} --status, or --abort`;
+    } finally {
+      closeSync(out);
+    }
+  });
 }
 
 /** What the stack in the run directory runs, or STACK_NOT_RUNNING. */
