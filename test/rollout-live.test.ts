@@ -83,6 +83,16 @@ describe("npm run rollout on the local stack, judged in its Prometheus", () => {
     assert.deepEqual(await weights(), { "web-a": 1, "web-b": 1, "web-c": 0 });
   });
 
+  it("a tester pinned by the canary's header reaches it at weight 0, even carrying a stable server's persistence cookie; others never do", async () => {
+    const frontend = `http://127.0.0.1:${topology.frontends[0]!.binds[0]!.port}/`;
+    const answeredBy = async (headers: Record<string, string>) => ((await (await fetch(frontend, { headers })).json()) as { server: string }).server;
+    for (let i = 0; i < 5; i++) assert.equal(await answeredBy({ "X-Canary": "always" }), "web-c");
+    assert.equal(await answeredBy({ "X-Canary": "always", cookie: `${topology.backends[0]!.cookie!.name}=web-a` }), "web-c");
+    const others = new Set<string>();
+    for (let i = 0; i < 10; i++) others.add(await answeredBy({ "X-Canary": "sometimes" }));
+    assert.deepEqual([...others].sort(), ["web-a", "web-b"]);
+  });
+
   // First, while web-c has answered nothing: HAProxy's response time is an average over a server's last 1024 answers.
   it("a slow canary (response time over its bound): aborted at its first analysis, HAProxyRolloutAborted at the webhook", async () => {
     await fault(0, 700);

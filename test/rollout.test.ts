@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "vitest";
 import { topologyProblems } from "./support/topologies.ts";
+import { checkHaproxyConfig } from "../infra/render/haproxy-check.ts";
 import fc from "fast-check";
 import { parseTopology } from "../infra/model/parse.ts";
 import { RolloutBusyError } from "../infra/errors.ts";
@@ -182,12 +183,30 @@ describe("the canary in the model and the config", () => {
     ["a canary server the backend does not list", (t) => (t.backends[0].canary.servers = ["web-z"]), ['backends.flask_servers.canary.servers[0]: "web-z" is not a server of this backend: list it in servers first']],
     ["every server in the canary", (t) => (t.backends[0].canary.servers = ["web-a", "web-b", "web-c"]), ["backends.flask_servers.canary.servers: every server is in the canary: keep at least one stable server to compare with and fall back to"]],
     ["steps that fall, or stop short of 100", (t) => (t.backends[0].canary.steps = [50, 10, 90]), ["backends.flask_servers.canary.steps[1]: 10 does not rise above 50: steps go up to 100", "backends.flask_servers.canary.steps: the last step is 100: the canary takes all the traffic before it is promoted"]],
+    ["a pin on what a backend cannot see: a ClientHello's SNI, a named condition", (t) => (t.backends[0].canary.pin = { any: [{ sni: "a.example.com" }, { condition: "testers" }] }), ["backends.flask_servers.canary.pin: sni, condition: a pin tests the request itself (header, query, path, host, source...): a backend has no named conditions and sees no TLS ClientHello"]],
+    ["a pin with a header value that would end the line", (t) => (t.backends[0].canary.pin = { header: { name: "X-Canary", equals: "on\nuse-server web-a" } }), ['backends.flask_servers.canary.pin.header.equals: "on\\nuse-server web-a" is not usable as a header value: use printable ASCII, no line breaks or control characters']],
   ];
   for (const [name, edit, expected] of cases) it(name, () => assert.deepEqual(problemsOf(edit), expected));
   it("the canary's servers are configured at weight 0: checked, but no traffic until a rollout", () => {
     const config = renderHaproxyConfig(parseTopology(canaryExample), localTarget("/run/lb"));
     assert.match(config, /^    server web-c 127\.0\.0\.1:5003 check inter 500ms fall 2 rise 3 weight 0 cookie web-c$/m);
     assert.match(config, /^    server web-a 127\.0\.0\.1:5001 check inter 500ms fall 2 rise 3 weight 1 cookie web-a$/m);
+  });
+  it("a pin sends matching requests to the canary (use-server), several canary servers sharing them at random; haproxy -c accepts it", async () => {
+    const one = renderHaproxyConfig(parseTopology(canaryExample), localTarget("/run/lb"));
+    assert.match(one, /^    acl (\S+) req\.fhdr\(X-Canary\) -m str -- "always"\n    use-server web-c if \1$/m);
+    const two: any = structuredClone(canaryExample);
+    two.backends[0].servers.push({ name: "web-d", address: "web-d", port: 5004, cookie: "web-d" });
+    two.backends[0].canary.servers.push("web-d");
+    two.backends[0].canary.pin = { any: [{ header: { name: "X-Canary", equals: "always" } }, { query: { name: "canary", present: true } }] };
+    const config = renderHaproxyConfig(parseTopology(two), localTarget("/run/lb"));
+    assert.deepEqual(config.split("\n").filter((l) => l.includes("use-server")).map((l) => l.trim().replace(/\b(header|query)_\d+\b/, "$1")), [
+      "use-server web-c if header { rand(2) eq 0 }",
+      "use-server web-d if header { rand(2) eq 1 }",
+      "use-server web-c if query { rand(2) eq 0 }",
+      "use-server web-d if query { rand(2) eq 1 }",
+    ]);
+    await checkHaproxyConfig(config);
   });
 });
 

@@ -4,6 +4,7 @@
 import { z } from "zod";
 import { durationProblem } from "../../haproxy/duration.ts";
 import { Name, intIn, show } from "./names.ts";
+import { Condition, kindsIn, TCP_CONDITION_KINDS } from "./routing.ts";
 
 const Interval = z.string().check((ctx) => {
   const problem = durationProblem(ctx.value);
@@ -48,6 +49,13 @@ export const Canary = z.strictObject({
   /** Failed analyses (not inconclusive ones) before the rollout aborts. */
   failureLimit: intIn(1, 100, "a failure count").default(1),
   analysis: CanaryAnalysis.prefault({}),
+  /**
+   * Requests that match go to the canary whatever the step, even before a rollout (at weight 0):
+   * testers pin themselves with a header or a cookie, e.g. { header: { name: "X-Canary", equals: "always" } }.
+   * Several canary servers share them at random. After an abort they go on reaching the canary:
+   * remove the pin (or the canary) to end that.
+   */
+  pin: Condition.optional(),
 });
 
 export type Canary = z.output<typeof Canary>;
@@ -56,6 +64,11 @@ export type CanaryAnalysis = z.output<typeof CanaryAnalysis>;
 /** What a backend's canary must say of its servers and steps, as issues with their paths under the canary. */
 export function canaryIssues(canary: Canary, serverNames: readonly string[]): { path: (string | number)[]; message: string }[] {
   const issues: { path: (string | number)[]; message: string }[] = [];
+  if (canary.pin !== undefined) {
+    const kinds = kindsIn(canary.pin);
+    const wrong = [...new Set(kinds.filter((k) => TCP_CONDITION_KINDS.includes(k) || k === "condition"))];
+    if (wrong.length) issues.push({ path: ["pin"], message: `${wrong.join(", ")}: a pin tests the request itself (header, query, path, host, source...): a backend has no named conditions and sees no TLS ClientHello` });
+  }
   canary.servers.forEach((name, i) => {
     if (!serverNames.includes(name)) issues.push({ path: ["servers", i], message: `${show(name)} is not a server of this backend: list it in servers first` });
   });

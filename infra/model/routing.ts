@@ -553,7 +553,7 @@ export function routingIssues(frontend: FrontendRouting, at: Path, backendNames:
 }
 
 /** The condition kinds used in a tree, named conditions not written out. */
-function kindsIn(condition: Condition | undefined): ConditionKind[] {
+export function kindsIn(condition: Condition | undefined): ConditionKind[] {
   if (!condition || typeof condition !== "object") return [];
   const own = CONDITION_KINDS.filter((k) => (condition as Record<string, unknown>)[k] !== undefined);
   return [...own, ...[...(Array.isArray(condition.all) ? condition.all : []), ...(Array.isArray(condition.any) ? condition.any : []), ...(condition.not ? [condition.not] : [])].flatMap(kindsIn)];

@@ -190,8 +190,22 @@ function rateLimitRules(frontend: Frontend, acls: AclNames): { request: string[]
 }
 
 /** A backend's rules: its own ACLs (a backend section cannot see the frontend's), its own marks. */
-export function backendRulesView(backend: Pick<Backend, "requestRules" | "responseRules">): Omit<RoutingView, "useBackends" | "afterResponseRules"> {
+export type BackendRulesView = Omit<RoutingView, "useBackends" | "afterResponseRules"> & {
+  /** "web-c if acl_1": requests a canary's pin matches, to its servers (several share them at random). */
+  useServers: string[];
+};
+
+export function backendRulesView(backend: Pick<Backend, "requestRules" | "responseRules" | "canary">): BackendRulesView {
   const acls = new AclNames({}, []);
   const rules = rulesView(backend, acls, {}, "be");
-  return { acls: acls.lines, requestRules: [...rules.marks, ...rules.request], responseRules: rules.response, tcpRequestRules: [] };
+  const useServers: string[] = [];
+  const pin = backend.canary?.pin;
+  if (pin) {
+    const servers = backend.canary!.servers;
+    for (const conjunction of conditionTerms(expandCondition(pin, {}))) {
+      const test = conjunctionText(conjunction, acls).join(" ");
+      servers.forEach((server, i) => useServers.push(`${server} if ${test}${servers.length > 1 ? ` { rand(${servers.length}) eq ${i} }` : ""}`));
+    }
+  }
+  return { acls: acls.lines, requestRules: [...rules.marks, ...rules.request], responseRules: rules.response, tcpRequestRules: [], useServers };
 }

@@ -5,7 +5,7 @@ import { checkKind, type CheckStep, type HealthCheck } from "../model/checks.ts"
 import { isIP } from "node:net";
 import { parseDuration } from "../../haproxy/duration.ts";
 import { ACME_CHALLENGE_PATH, HAPROXY_PATHS } from "../endpoints.ts";
-import { ACME_CHALLENGE_MAP, backendRulesView, rateLimitTables, routingView, type RoutingView } from "./routing.ts";
+import { ACME_CHALLENGE_MAP, backendRulesView, rateLimitTables, routingView, type BackendRulesView, type RoutingView } from "./routing.ts";
 import { quote, quoteCheckText } from "./acls.ts";
 import { CERTIFICATE_DIR, CERTIFICATE_DIR_VARIABLE, bindCertificatePath, ERROR_PAGE_DIR, certificateDirPath, LUA_DIR, LOCAL_ADDRESS, groupDnsName, haproxySockets, isContainerTarget, localNameServer, serverEndpoint, type RenderTarget } from "./targets.ts";
 
@@ -108,7 +108,7 @@ export interface BackendView {
   serverTemplate?: { prefix: string; count: number; address: string; options: string };
   /** With cookie persistence on a discovered group: the key HAProxy derives each server's cookie from. */
   dynamicCookieKey?: string;
-  rules: Omit<RoutingView, "useBackends" | "afterResponseRules">;
+  rules: BackendRulesView;
   /** The cache this backend serves from and stores into. */
   cache?: string;
   /** Per-proxy lines: timeouts, connection mode, http-reuse, stickiness on the source. */
