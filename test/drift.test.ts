@@ -14,7 +14,7 @@ import { judgeDrift } from "../infra/gitops/drift.ts";
 import { parseTopology } from "../infra/model/parse.ts";
 import { seedTopology } from "./support/topologies.ts";
 import { topology as canaryExample } from "../infra/topologies/canary.ts";
-import { rolloutWeights } from "../infra/gitops/rollout-policy.ts";
+import { rolloutExpectation, rolloutWeights } from "../infra/gitops/rollout-policy.ts";
 
 describe("npm run drift on a running stack", () => {
   let running: TestStack;
@@ -148,6 +148,22 @@ describe("judgeDrift: a canary rollout in progress", () => {
     const weights = rolloutWeights(topology, state)!;
     const report = judge({ ...observed({ ...weights, "web-a": weights["web-a"]! + 7 }), rollouts: new Map([[backend.name, { percent: 50, phase: "running", weights }]]) });
     assert.deepEqual(report.drift.map((c) => c.path), ["backends.flask_servers.servers.web-a.weight"]);
+  });
+
+  it("aborted with onAbort move-sessions: the canary in maintenance is expected and said so; another server in maintenance is drift", () => {
+    const aborted = rolloutExpectation(topology, { ...state, phase: "aborted" })!;
+    assert.deepEqual(aborted, { phase: "aborted", maintenance: ["web-c"] });
+    const configured = { "web-a": 1, "web-b": 1, "web-c": 0 };
+    const inMaint = (names: string[]) => {
+      const o = observed(configured);
+      for (const server of (o as any).servers) if (names.includes(server.name)) Object.assign(server, { adminState: "maint", status: "MAINT" });
+      return { ...o, rollouts: new Map([[backend.name, aborted]]) };
+    };
+    const report = judge(inMaint(["web-c"]));
+    assert.deepEqual(report.drift, []);
+    assert.ok(report.operational.some((l) => /web-c of flask_servers stay in maintenance after an aborted rollout/.test(l)), report.operational.join("\n"));
+    assert.deepEqual(judge(inMaint(["web-a", "web-c"])).drift.map((c) => c.path), ["backends.flask_servers.servers.web-a.disabled"]);
+    assert.equal(rolloutExpectation({ backends: [{ ...backend, canary: { ...backend.canary!, onAbort: "keep-sessions" } }] }, { ...state, phase: "aborted" }), undefined);
   });
 
   it("promoted, aborted or past its last step: no step weights (the configured ones hold)", () => {

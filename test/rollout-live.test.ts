@@ -94,12 +94,16 @@ describe("npm run rollout on the local stack, judged in its Prometheus", () => {
   });
 
   // First, while web-c has answered nothing: HAProxy's response time is an average over a server's last 1024 answers.
-  it("a slow canary (response time over its bound): aborted at its first analysis, HAProxyRolloutAborted at the webhook", async () => {
+  it("a slow canary (response time over its bound): aborted at its first analysis, its pinned sessions moved, HAProxyRolloutAborted at the webhook", async () => {
     await fault(0, 700);
     const { result } = await underTraffic(() => rollout("--topology", topologyFile)).finally(() => fault(0));
     assert.equal(result.code, 1, result.stdout + result.stderr);
     assert.match(result.stderr, /aborted: 1 failed analyses \(limit 1\): response time \d+ ms, over 500 ms/);
     assert.deepEqual(await weights(), { "web-a": 1, "web-b": 1, "web-c": 0 });
+    // onAbort move-sessions (the default): the canary in maintenance, so a session its cookie pinned there moves to a stable server.
+    assert.match((await runtimeCommand({ path: running.stack.plan.sockets.admin }, "show stat")).split("\n").find((l) => l.startsWith(`${backend},web-c,`)) ?? "", /,MAINT,/);
+    const cookie = `${topology.backends[0]!.cookie!.name}=web-c`;
+    for (let i = 0; i < 4; i++) assert.notEqual(((await (await fetch(`http://127.0.0.1:${topology.frontends[0]!.binds[0]!.port}/`, { headers: { cookie } })).json()) as { server: string }).server, "web-c");
     // The abort's alert where a team gets it: sidecar poll, a scrape, an evaluation, Alertmanager's group_wait.
     assert.ok(await eventually(async () => delivered("HAProxyRolloutAborted"), 20_000, 250), `HAProxyRolloutAborted not at the webhook: ${JSON.stringify(notifications).slice(0, 400)}`);
   });

@@ -83,11 +83,13 @@ function fakeWorld(answers: ("pass" | "fail" | "nodata" | "down")[], initial?: R
   let clock = Date.parse("2026-12-03T12:00:00Z");
   let state = initial;
   const weights: Record<string, number>[] = [];
+  const adminStates: string[] = [];
   const logs: string[] = [];
   let analysis = 0;
   let abortAt: number | undefined;
   const io: RolloutIo = {
     setWeights: async (_b, w) => void weights.push(w),
+    setAdminState: async (_b, servers, s) => void adminStates.push(`${servers.join(",")} ${s}`),
     async query(promql) {
       const answer = answers[Math.min(analysis, answers.length - 1)];
       if (promql.includes("server=~\"web-c\"") && promql.startsWith("sum(increase") && !promql.includes("5xx")) analysis++;
@@ -109,7 +111,7 @@ function fakeWorld(answers: ("pass" | "fail" | "nodata" | "down")[], initial?: R
     pid: 1000,
     log: (l) => void logs.push(l),
   };
-  return { io, weights, logs, state: () => state, abortAfter: (ms: number) => (abortAt = clock + ms) };
+  return { io, weights, adminStates, logs, state: () => state, abortAfter: (ms: number) => (abortAt = clock + ms) };
 }
 
 describe("the rollout: steps, verdicts, pauses, aborts, and a crash resumed", () => {
@@ -135,6 +137,13 @@ describe("the rollout: steps, verdicts, pauses, aborts, and a crash resumed", ()
     assert.equal(state.phase, "aborted");
     assert.deepEqual(world.weights.at(-1), { "web-a": 1, "web-b": 1, "web-c": 0 });
     assert.match(state.reason!, /^1 failed analyses \(limit 1\): success ratio 70\.0 %/);
+    assert.deepEqual(world.adminStates, ["web-c ready", "web-c maint"], "ready at the start (an earlier abort's maintenance undone), maintenance at the abort: sessions pinned to the canary move");
+  });
+  it("onAbort keep-sessions: aborted at weight 0 only, the canary never put in maintenance", async () => {
+    const keeping = { ...backend, canary: { ...backend.canary!, onAbort: "keep-sessions" as const } };
+    const world = fakeWorld(["fail"]);
+    assert.equal((await runRollout(keeping, world.io)).phase, "aborted");
+    assert.deepEqual(world.adminStates, ["web-c ready"]);
   });
   it("inconclusive (no data, then Prometheus down): paused on the same step, never promoted blind, then on", async () => {
     const world = fakeWorld(["nodata", "down", "pass"]);
@@ -170,6 +179,7 @@ describe("the rollout: steps, verdicts, pauses, aborts, and a crash resumed", ()
     const aborted = await abortRollout(backend, world.io);
     assert.equal(aborted!.phase, "aborted");
     assert.deepEqual(world.weights, [{ "web-a": 1, "web-b": 1, "web-c": 0 }]);
+    assert.deepEqual(world.adminStates, ["web-c maint"]);
   });
 });
 

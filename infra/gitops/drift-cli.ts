@@ -18,7 +18,7 @@ import { haproxySockets, localTarget } from "../render/targets.ts";
 import { HAPROXY_CONFIG_FILE, readApplied, sha256 } from "../runtime/applied.ts";
 import { changeLine } from "./format.ts";
 import { judgeDrift, observe, type DriftReport } from "./drift.ts";
-import { rolloutWeights } from "./rollout-policy.ts";
+import { rolloutExpectation, type RolloutExpectation } from "./rollout-policy.ts";
 import { readStateFile } from "../../lib/state-file.ts";
 import { ROLLOUT_STATE_FORMAT, rolloutStateFile } from "../../sidecar/rollouts.ts";
 
@@ -66,13 +66,13 @@ async function main(argv: string[]): Promise<number> {
   const maps = new Map<string, MapEntry[]>();
   for (const { path } of mapFiles(applied?.topology ?? desired)) maps.set(path, parseShowMap(await runtimeCommand({ path: admin }, `show map ${path}`, { timeoutMs: 5000 }), path));
   // A rollout in progress sets its step's weights through the runtime API: those are expected, not drift.
-  const rollouts = new Map<string, { percent: number; phase: string; weights: Record<string, number> }>();
+  const rollouts = new Map<string, RolloutExpectation>();
   // The canary is the working tree's (npm run rollout -- --topology) or the applied topology's.
   const withCanary = (name: string) => [desired, applied?.topology].find((t) => t?.backends.some((b) => b.name === name && b.canary));
   for (const name of new Set([...desired.backends, ...(applied?.topology.backends ?? [])].filter((b) => b.canary).map((b) => b.name))) {
     const state = await readStateFile(rolloutStateFile(runDir, name), ROLLOUT_STATE_FORMAT);
-    const weights = state && rolloutWeights(withCanary(name)!, state);
-    if (state && weights) rollouts.set(name, { percent: state.steps[state.step]!, phase: state.phase, weights });
+    const expectation = state && rolloutExpectation(withCanary(name)!, state);
+    if (expectation) rollouts.set(name, expectation);
   }
   const observation = { ...observe(parseShowStat(statText)), drainingWorkers: proc?.oldWorkers.map((w) => w.pid) ?? [], maps, rollouts };
   const report = judgeDrift(desired, applied?.topology, observation, {

@@ -9,6 +9,7 @@ import { rateLimitTables, tableMapPath } from "../render/routing.ts";
 import { LOCAL_ADDRESS } from "../render/targets.ts";
 import { diffTopologies, runtimeApiCommands, type TopologyChange, type TopologyEdit } from "./changes.ts";
 import { makePlan } from "./plan.ts";
+import type { RolloutExpectation } from "./rollout-policy.ts";
 
 /** One server as HAProxy reports it over "show stat". */
 export interface ObservedServer {
@@ -36,8 +37,8 @@ export interface Observation {
   drainingWorkers?: number[];
   /** Each route table's map as HAProxy holds it ("show map"), by the file the config names. */
   maps?: Map<string, MapEntry[]>;
-  /** Backends a canary rollout is under, with the weights its current step set (rolloutWeights). */
-  rollouts?: Map<string, { percent: number; phase: string; weights: Record<string, number> }>;
+  /** Backends a canary rollout is under or left (rolloutExpectation): its step's weights, or an abort's maintenance. */
+  rollouts?: Map<string, RolloutExpectation>;
 }
 
 export function observe(stat: ParsedStat): Observation {
@@ -87,7 +88,7 @@ export function observedTopology(base: Topology, observation: Observation): Topo
     const observed = observation.servers.filter((o) => o.backend === backend.name);
     if (backend.discovery) backend.discovery.maxServers = observed.filter(isSlot).length;
     const rollout = observation.rollouts?.get(backend.name);
-    backend.servers = observed.filter((o) => !isSlot(o)).map((o) => observedServer(known.get(o.name), o, backend, rollout?.weights));
+    backend.servers = observed.filter((o) => !isSlot(o)).map((o) => observedServer(known.get(o.name), o, backend, rollout));
   }
   for (const frontend of topology.frontends) {
     for (const table of frontend.routeTables) {
@@ -107,7 +108,7 @@ function observedEntry(table: RouteTable, entry: MapEntry): RouteTableEntry {
   return { host: entry.key.slice(0, slash), pathPrefix: entry.key.slice(slash).replace(/(.)\/$/, "$1"), backend: entry.value };
 }
 
-function observedServer(loaded: Server | undefined, o: ObservedServer, backend: Pick<Topology["backends"][number], "canary">, rolloutWeights?: Record<string, number>): Server {
+function observedServer(loaded: Server | undefined, o: ObservedServer, backend: Pick<Topology["backends"][number], "canary">, rollout?: RolloutExpectation): Server {
   const server: Server = loaded ? { ...loaded } : { name: o.name, address: o.address, port: o.port, check: o.rise !== undefined, inter: "2s", fall: o.fall ?? 3, rise: o.rise ?? 2, weight: o.weight, backup: false, external: false, disabled: false };
   // On the local target every server is 127.0.0.1: the model's address is then a name, not drift; an
   // external server named by host shows the address its name resolved to.
@@ -119,9 +120,11 @@ function observedServer(loaded: Server | undefined, o: ObservedServer, backend: 
   }
   // A canary's server is configured at 0 until a rollout: at 0 it is as the topology says. Under a
   // rollout, every server of the backend is as the topology says at the weight of the current step.
-  const expected = rolloutWeights?.[o.name] ?? (loaded ? configuredWeight(backend, loaded) : undefined);
+  const expected = rollout?.weights?.[o.name] ?? (loaded ? configuredWeight(backend, loaded) : undefined);
   server.weight = loaded && o.weight === expected ? loaded.weight : o.weight;
-  server.disabled = o.adminState === "maint";
+  // An aborted rollout may leave the canary in maintenance (its sessions moved): expected, not drift.
+  const maintenanceExpected = loaded !== undefined && rollout?.maintenance?.includes(o.name) === true;
+  server.disabled = o.adminState === "maint" ? (maintenanceExpected ? loaded!.disabled : true) : false;
   if (server.maxconn !== undefined || o.maxconn !== undefined) server.maxconn = o.maxconn;
   if (server.check && o.rise !== undefined) server.rise = o.rise;
   if (server.check && o.fall !== undefined) server.fall = o.fall;
@@ -167,7 +170,9 @@ export function judgeDrift(desired: Topology, loaded: Topology | undefined, obse
     .filter((o) => o.adminState === "ready" && !/^(UP|no check)/.test(o.status))
     .map((o) => `${o.backend}/${o.name} is ${o.status}${o.checkStatus ? ` (check: ${o.checkStatus})` : ""}: its health check fails, which the topology cannot fix`);
   for (const [backend, r] of observation.rollouts ?? []) {
-    operational.push(`a canary rollout of ${backend} is ${r.phase} at ${r.percent} %: its step's weights are expected, not the configured ones (npm run rollout -- ${backend} --status)`);
+    if (r.weights) operational.push(`a canary rollout of ${backend} is ${r.phase} at ${r.percent} %: its step's weights are expected, not the configured ones (npm run rollout -- ${backend} --status)`);
+    const inMaintenance = (r.maintenance ?? []).filter((name) => observation.servers.some((o) => o.backend === backend && o.name === name && o.adminState === "maint"));
+    if (inMaintenance.length) operational.push(`${inMaintenance.join(", ")} of ${backend} stay in maintenance after an aborted rollout (the sessions pinned to the canary moved): the next rollout puts them back`);
   }
   if (observation.drainingWorkers?.length) {
     operational.push(`HAProxy's old worker ${observation.drainingWorkers.join(", ")} still finishes the connections it had before a reload (it leaves by itself, within hard-stop-after ${base.global.hardStopAfter})`);

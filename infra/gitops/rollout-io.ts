@@ -45,6 +45,13 @@ export function localRolloutIo(runDir: string, topology: Topology, backend: stri
       const atStep = { ...topology, backends: topology.backends.map((b) => (b.name === name ? { ...b, canary: undefined, servers: b.servers.map((s) => ({ ...s, weight: weights[s.name] ?? s.weight })) } : b)) };
       await writeFileAtomic(join(runDir, EXPECTED_DISTRIBUTION_FILE), expectedDistributionText(atStep));
     },
+    async setAdminState(name, servers, state) {
+      for (const server of servers) {
+        const command = `set server ${name}/${server} state ${state}`;
+        const problem = runtimeAnswerProblem(command, await runtimeCommand({ path: admin }, command, { timeoutMs: 5000 }));
+        if (problem) throw new Error(problem);
+      }
+    },
     async recordPromotion(name) {
       // As apply's runtime path does: the file follows what the socket set, so that a later reload keeps it.
       const promoted = promotedTopology(topology, name);

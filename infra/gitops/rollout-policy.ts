@@ -46,6 +46,25 @@ export function rolloutWeights(topology: Pick<Topology, "backends">, state: Pick
   return stepWeights(backend.servers, state.canary, state.steps[state.step]!);
 }
 
+/** What a rollout's state makes of its backend at runtime: what drift expects instead of the configuration. */
+export interface RolloutExpectation {
+  phase: RolloutState["phase"];
+  /** The current step's share, while it runs or pauses. */
+  percent?: number;
+  /** The current step's weights, while it runs or pauses. */
+  weights?: Weights;
+  /** Servers an abort put in maintenance (onAbort: move-sessions). */
+  maintenance?: string[];
+}
+
+export function rolloutExpectation(topology: Pick<Topology, "backends">, state: Pick<RolloutState, "backend" | "canary" | "steps" | "step" | "phase">): RolloutExpectation | undefined {
+  const weights = rolloutWeights(topology, state);
+  if (weights) return { phase: state.phase, percent: state.steps[state.step]!, weights };
+  const backend = topology.backends.find((b) => b.name === state.backend);
+  if (state.phase === "aborted" && backend?.canary?.onAbort === "move-sessions") return { phase: state.phase, maintenance: state.canary };
+  return undefined;
+}
+
 /** The canary's share of the traffic the weights give (what the distribution check should see). */
 export const canaryShare = (weights: Weights, canary: readonly string[]): number => {
   const total = Object.values(weights).reduce((a, b) => a + b, 0);

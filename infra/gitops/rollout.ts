@@ -12,6 +12,8 @@ export type { RolloutPhase, RolloutState };
 
 export interface RolloutIo {
   setWeights(backend: string, weights: Weights): Promise<void>;
+  /** Puts servers in maintenance (their persistence cookies no longer honoured) or back to ready. */
+  setAdminState(backend: string, servers: readonly string[], state: "maint" | "ready"): Promise<void>;
   /** One number from Prometheus; undefined for no data; throws when Prometheus does not answer. */
   query(promql: string): Promise<number | undefined>;
   sleep(ms: number): Promise<void>;
@@ -59,6 +61,8 @@ export async function runRollout(backend: Backend, io: RolloutIo): Promise<Rollo
   } else {
     state = { backend: backend.name, canary: [...canary.servers], steps: [...canary.steps], step: 0, phase: "running", failures: 0, pid: io.pid, startedAt: now(), updatedAt: now(), history: [] };
     io.log(`rollout of ${backend.name}: canary ${canary.servers.join(", ")}, steps ${canary.steps.join(", ")} %, every ${canary.interval}`);
+    // An earlier abort may have left the canary in maintenance (onAbort: move-sessions).
+    await io.setAdminState(backend.name, canary.servers, "ready");
   }
   const save = async (change: Partial<RolloutState>) => {
     state = { ...state, ...change, updatedAt: now() };
@@ -66,8 +70,10 @@ export async function runRollout(backend: Backend, io: RolloutIo): Promise<Rollo
   };
   const abort = async (reason: string) => {
     await io.setWeights(backend.name, stepWeights(backend.servers, canary.servers, 0));
+    const moved = canary.onAbort === "move-sessions";
+    if (moved) await io.setAdminState(backend.name, canary.servers, "maint");
     await save({ phase: "aborted", reason });
-    io.log(`aborted: ${reason}; every weight back on the stable servers`);
+    io.log(`aborted: ${reason}; every weight back on the stable servers${moved ? ", the canary in maintenance (sessions pinned to it move to the stable servers)" : ""}`);
     return state;
   };
   await save({});
@@ -127,6 +133,7 @@ export async function abortRollout(backend: Backend, io: RolloutIo): Promise<Rol
     return { ...found, abortRequested: true };
   }
   await io.setWeights(backend.name, stepWeights(backend.servers, backend.canary?.servers ?? found.canary, 0));
+  if ((backend.canary?.onAbort ?? "move-sessions") === "move-sessions") await io.setAdminState(backend.name, backend.canary?.servers ?? found.canary, "maint");
   const aborted: RolloutState = { ...found, phase: "aborted", reason: "asked for (npm run rollout -- --abort); its command was gone", updatedAt: io.now().toISOString() };
   await io.writeState(aborted);
   return aborted;

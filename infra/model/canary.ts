@@ -52,10 +52,16 @@ export const Canary = z.strictObject({
   /**
    * Requests that match go to the canary whatever the step, even before a rollout (at weight 0):
    * testers pin themselves with a header or a cookie, e.g. { header: { name: "X-Canary", equals: "always" } }.
-   * Several canary servers share them at random. After an abort they go on reaching the canary:
-   * remove the pin (or the canary) to end that.
+   * Several canary servers share them at random. After an abort they follow onAbort, as sessions do.
    */
   pin: Condition.optional(),
+  /**
+   * Sessions the persistence cookie (or a pin) holds on the canary when a rollout aborts:
+   * "move-sessions" puts the canary's servers in maintenance, so that their cookies are no longer
+   * honoured and each such session's next request goes to a stable server (the next rollout puts
+   * them back); "keep-sessions" leaves them at weight 0, where pinned sessions finish on the canary.
+   */
+  onAbort: z.enum(["move-sessions", "keep-sessions"], { error: (iss) => `${show(iss.input)} is not what an abort does to pinned sessions: use "move-sessions" or "keep-sessions"` }).default("move-sessions"),
 });
 
 export type Canary = z.output<typeof Canary>;
