@@ -112,7 +112,7 @@ describe("diffTopologies: properties", () => {
           if (c.class === "runtime") assert.equal(haproxy, "runtime", c.path);
           if (c.class === "reload") assert.ok(haproxy === "reload", c.path);
           assert.ok(c.detail.length > 0);
-          assert.match(c.path, /^(name|global|defaults|frontends|backends|monitoring|services)\b/);
+          assert.match(c.path, /^(name|global|defaults|frontends|backends|certificates|monitoring|services)\b/);
         }
         for (const x of plan.actions) assert.ok(x.paths.length > 0 && x.paths.every((p) => changes.some((c) => c.path === p)), `${x.target}/${x.component}`);
         // Reversed, the same paths with the opposite kinds.

@@ -10,6 +10,7 @@ import { mapFiles } from "../infra/render/routing.ts";
 import { TopologyInvalidError } from "../infra/errors.ts";
 import { seedTopology } from "./support/topologies.ts";
 import { nameArb, topologyArb } from "./support/arbitraries.ts";
+import { certificateFiles } from "../infra/render/validate.ts";
 
 const RUN_DIR = "/var/run/lb-property";
 
@@ -20,7 +21,7 @@ describe("random valid topologies", () => {
       fc.asyncProperty(topologyArb, fc.boolean(), async (input, docker) => {
         const topology = parseTopology(input);
         const config = renderHaproxyConfig(topology, docker ? dockerTarget() : localTarget(RUN_DIR));
-        const { warnings } = await checkHaproxyConfig(config, { maps: mapFiles(topology) });
+        const { warnings } = await checkHaproxyConfig(config, { maps: mapFiles(topology), placeholderCertificates: certificateFiles(topology) });
         assert.deepEqual(warnings, []);
       }),
       { numRuns: 100 },
@@ -54,6 +55,14 @@ const STRING_FIELDS: [field: string, safe: string, set: (t: any, v: string) => v
   ["a redirect location", "/x", (t, v) => (t.frontends[0].routes = [{ when: { path: "/x" }, redirect: { location: v } }])],
   ["a header a rule sets", "v", (t, v) => (t.frontends[0].requestRules = [{ setHeader: { name: "X-Set", value: v } }])],
   ["a path replacement", "/v", (t, v) => (t.frontends[0].requestRules = [{ replacePath: { regex: "^/old(.*)", with: v } }])],
+  ["a canary pin's header value", "v", (t, v) => {
+    t.backends[0].servers.push({ name: "web-z", address: "web-z", port: 5009, cookie: "web-z" });
+    t.backends[0].canary = { servers: ["web-z"], pin: { header: { name: "X-Canary", equals: v } } };
+  }],
+  ["a managed certificate's name", "shop.example.com", (t, v) => {
+    t.frontends[0].binds.push({ port: 61443, tlsCertificate: "managed.pem" });
+    t.certificates = [{ file: "managed.pem", names: [v], acme: { directoryUrl: "https://acme.example.com/dir" } }];
+  }],
   ["a table entry's host", "a.example.com", (t, v) => ((t.frontends[0].routes = [{ table: "t" }]), (t.frontends[0].routeTables = [{ name: "t", entries: [{ host: v, backend: "flask_servers" }] }]))],
 ];
 

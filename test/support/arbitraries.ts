@@ -29,6 +29,10 @@ export const topologyArb: fc.Arbitrary<TopologyInput> = fc
     rateLimit: fc.option(fc.integer({ min: 1, max: 100000 }), { nil: undefined }),
     allowlist: fc.option(fc.array(fc.tuple(fc.integer({ min: 0, max: 255 }), fc.integer({ min: 0, max: 32 })).map(([a, m]) => `${a}.0.0.0/${m}`), { minLength: 1, maxLength: 3 }), { nil: undefined }),
     basePort: fc.integer({ min: 1024, max: 50000 }),
+    // A canary on the first backend (its last server), pinned by a header of any printable value.
+    canary: fc.option(fc.record({ steps: fc.constantFrom([100], [10, 50, 100], [5, 10, 25, 50, 100]), onAbort: fc.constantFrom("move-sessions" as const, "keep-sessions" as const) }), { nil: undefined }),
+    // A managed certificate served by a TLS bind of the first frontend (HTTP-01 answered on its plain bind).
+    acme: fc.boolean(),
     // A TCP frontend and backend beside the HTTP ones: SNI routes, a check of any kind with any printable text.
     tcp: fc.option(
       fc.record({
@@ -73,9 +77,10 @@ export const topologyArb: fc.Arbitrary<TopologyInput> = fc
   .map((r) => ({
     name: "property",
     defaults: { timeouts: { connect: r.timeout, client: r.timeout, server: r.timeout }, retries: r.retries, retryOn: r.retryOn },
+    ...(r.acme && { certificates: [{ file: "managed.pem", names: ["shop.example.com", "www.shop.example.com"], acme: { directoryUrl: "https://acme.example.com/directory", contact: ["ops@example.com"] } }] }),
     frontends: [...r.frontendNames.map((name, i) => ({
       name,
-      binds: [{ port: r.basePort + i * 10, lastPort: r.basePort + i * 10 + 1 }],
+      binds: [{ port: r.basePort + i * 10, lastPort: r.basePort + i * 10 + 1 }, ...(r.acme && i === 0 ? [{ port: r.basePort + i * 10 + 5, tlsCertificate: "managed.pem" }] : [])],
       defaultBackend: r.backendNames[i % r.backendNames.length]!,
       rateLimit: r.rateLimit === undefined ? undefined : { requests: r.rateLimit },
       allowlist: r.allowlist,
@@ -108,6 +113,9 @@ export const topologyArb: fc.Arbitrary<TopologyInput> = fc
         maxconn: r.maxconn,
         cookie: r.cookie ? `c${s}` : undefined,
       })),
+      canary: b === 0 && r.canary && r.serverCounts[b]! >= 2
+        ? { servers: [`s${r.serverCounts[b]! - 1}`], steps: [...r.canary.steps], interval: "10s", onAbort: r.canary.onAbort, pin: { header: { name: "X-Canary", equals: r.routing ?? "always" } } }
+        : undefined,
       discovery: b === 0 && r.discovery
         ? {
             name: "grp",
