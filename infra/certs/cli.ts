@@ -102,6 +102,11 @@ async function main(argv: string[]): Promise<number> {
   if (values.once && command !== "follow") throw new UsageError(`--once goes with follow\n${USAGE}`);
   if (values.from !== undefined && command !== "install") throw new UsageError(`--from goes with install\n${USAGE}`);
   const dirOption = (value: string | undefined) => (value === undefined ? undefined : resolve(value));
+  const everyMs = () => {
+    const problem = durationProblem(values.every);
+    if (problem !== undefined) throw new UsageError(`--every ${JSON.stringify(values.every)}: ${problem}\n${USAGE}`);
+    return parseDuration(values.every);
+  };
   const print = (value: unknown, text: string) => process.stdout.write(values.json ? `${JSON.stringify(value, null, 2)}\n` : text);
   switch (command) {
     case "status": {
@@ -126,9 +131,7 @@ async function main(argv: string[]): Promise<number> {
     }
     case "run": {
       if (rest.length) throw new UsageError(`run takes no argument\n${USAGE}`);
-      const problem = durationProblem(values.every);
-      if (problem !== undefined) throw new UsageError(`--every ${JSON.stringify(values.every)}: ${problem}\n${USAGE}`);
-      return runIssuer(runDir, configFile, parseDuration(values.every), values["prepare-certificates"] ? { given: values.given === undefined ? undefined : resolve(values.given) } : undefined);
+      return runIssuer(runDir, configFile, everyMs(), values["prepare-certificates"] ? { given: dirOption(values.given) } : undefined);
     }
     case "install": {
       if (rest.length !== 1 || values.from === undefined) throw new UsageError(`install takes one certificate file and --from PEM\n${USAGE}`);
@@ -153,9 +156,7 @@ async function main(argv: string[]): Promise<number> {
     case "follow": {
       if (rest.length) throw new UsageError(`follow takes no argument\n${USAGE}`);
       if (values.issued === undefined) throw new UsageError(`follow needs --issued DIR: where the issued certificates are\n${USAGE}`);
-      const problem = durationProblem(values.every);
-      if (problem !== undefined) throw new UsageError(`--every ${JSON.stringify(values.every)}: ${problem}\n${USAGE}`);
-      return runFollower(runDir, configFile, resolve(values.issued), parseDuration(values.every), values.once, (value, text) => print(value, text));
+      return runFollower(runDir, configFile, resolve(values.issued), everyMs(), values.once, (value, text) => print(value, text));
     }
     default:
       throw new UsageError(`${command === undefined ? "give a command" : `${JSON.stringify(command)} is not a command`}\n${USAGE}`);
@@ -178,53 +179,27 @@ async function runFollower(runDir: string, configFile: string, issuedDir: string
     print(outcomes, outcomes.map((o) => `${o.file}: ${o.action}${o.action === "installed" ? ` serial ${o.serial}` : o.action === "refused" ? `: ${o.problems.join("; ")}` : ""}\n`).join(""));
     return outcomes.some((o) => o.action === "refused") ? 1 : 0;
   }
-  let stopping = false;
-  let wake: () => void = () => {};
-  for (const signal of ["SIGTERM", "SIGINT"] as const) process.on(signal, () => ((stopping = true), wake()));
-  while (!stopping) {
-    let looked = false;
-    try {
-      await look();
-      looked = true;
-    } catch (error) {
-      log(`look failed: ${(error as Error).message}`);
-    }
-    await new Promise<void>((done) => {
-      const timer = setTimeout(done, looked ? everyMs : Math.min(everyMs, RETRY_PASS_MS));
-      wake = () => (clearTimeout(timer), done());
-    });
-  }
-  return 0;
+  return repeatUntilStopped(look, everyMs, (error) => log(`look failed: ${error.message}`));
 }
 
 /** A pass that could not run (HAProxy not answering yet) is tried again this soon, or at --every if that is sooner. */
 const RETRY_PASS_MS = 3000;
 
 /**
- * The issuer's loop: a pass at start and every `everyMs`, until SIGTERM or SIGINT (after the pass
- * in flight). With `prepare`, it first fills HAProxy's certificate directory (the Docker stack,
- * where HAProxy starts after it): a file it cannot find ends it, named, before HAProxy starts.
+ * Runs `pass` at once and every `everyMs` until SIGTERM or SIGINT (after the pass in flight). A pass
+ * that throws is said through `failed` and tried again within RETRY_PASS_MS.
  */
-async function runIssuer(runDir: string, configFile: string, everyMs: number, prepare?: { given: string | undefined }): Promise<number> {
+async function repeatUntilStopped(pass: () => Promise<unknown>, everyMs: number, failed: (error: Error) => void): Promise<number> {
   let stopping = false;
   let wake: () => void = () => {};
   for (const signal of ["SIGTERM", "SIGINT"] as const) process.on(signal, () => ((stopping = true), wake()));
-  const log = (line: string) => process.stdout.write(`${new Date().toISOString()} ${line}\n`);
-  if (prepare) {
-    const { copied, placeholders } = await prepareCertificateDirectory(runDir, await runningConfig(runDir, configFile, "run"), prepare.given);
-    log(`certificate directory ready: ${copied.length} given files copied${placeholders.length ? `, placeholders for ${placeholders.join(", ")} until issued` : ""}`);
-  }
   while (!stopping) {
     let passed = false;
     try {
-      // Read each pass: a restart after an apply has a new one anyway, and a pass that failed to read it retries.
-      const config = await runningConfig(runDir, configFile, "run");
-      // The renewer logs what it issues and why an attempt failed; a wait for the backoff is in npm run certs -- status.
-      await withIssuerLock(runDir, () => renewDue(config, localCertificateIo(runDir, config, { log })));
+      await pass();
       passed = true;
     } catch (error) {
-      // A pass that cannot run (HAProxy starting or restarting, the state file unreadable) is said, and tried again soon.
-      log(`pass failed: ${(error as Error).message}`);
+      failed(error as Error);
     }
     await new Promise<void>((done) => {
       const timer = setTimeout(done, passed ? everyMs : Math.min(everyMs, RETRY_PASS_MS));
@@ -232,6 +207,27 @@ async function runIssuer(runDir: string, configFile: string, everyMs: number, pr
     });
   }
   return 0;
+}
+
+/**
+ * The issuer's loop: a pass at start and every `everyMs`, until SIGTERM or SIGINT (after the pass
+ * in flight). With `prepare`, it first fills HAProxy's certificate directory (the Docker stack,
+ * where HAProxy starts after it): a file it cannot find ends it, named, before HAProxy starts.
+ */
+async function runIssuer(runDir: string, configFile: string, everyMs: number, prepare?: { given: string | undefined }): Promise<number> {
+  const log = (line: string) => process.stdout.write(`${new Date().toISOString()} ${line}\n`);
+  if (prepare) {
+    const { copied, placeholders } = await prepareCertificateDirectory(runDir, await runningConfig(runDir, configFile, "run"), prepare.given);
+    log(`certificate directory ready: ${copied.length} given files copied${placeholders.length ? `, placeholders for ${placeholders.join(", ")} until issued` : ""}`);
+  }
+  const pass = async () => {
+    // Read each pass: a restart after an apply has a new one anyway, and a pass that failed to read it retries.
+    const config = await runningConfig(runDir, configFile, "run");
+    // The renewer logs what it issues and why an attempt failed; a wait for the backoff is in npm run certs -- status.
+    await withIssuerLock(runDir, () => renewDue(config, localCertificateIo(runDir, config, { log })));
+  };
+  // A pass that cannot run (HAProxy starting or restarting, the state file unreadable) is said, and tried again soon.
+  return repeatUntilStopped(pass, everyMs, (error) => log(`pass failed: ${error.message}`));
 }
 
 runMain(main);

@@ -34,24 +34,21 @@ export function localRolloutIo(runDir: string, topology: Topology, backend: stri
   const admin = haproxySockets(topology.global, localTarget(runDir)).admin;
   const prometheus = `http://${LOCAL_ADDRESS}:${topology.services.prometheus.port}`;
   const file = rolloutStateFile(runDir, backend);
+  /** Each command through the admin socket, in order; the first HAProxy refuses ends it. */
+  const runAll = async (commands: string[]) => {
+    for (const command of commands) {
+      const problem = runtimeAnswerProblem(command, await runtimeCommand({ path: admin }, command, { timeoutMs: 5000 }));
+      if (problem) throw new Error(problem);
+    }
+  };
   return {
     async setWeights(name, weights) {
-      for (const [server, weight] of Object.entries(weights)) {
-        const command = `set server ${name}/${server} weight ${weight}`;
-        const problem = runtimeAnswerProblem(command, await runtimeCommand({ path: admin }, command, { timeoutMs: 5000 }));
-        if (problem) throw new Error(problem);
-      }
+      await runAll(Object.entries(weights).map(([server, weight]) => `set server ${name}/${server} weight ${weight}`));
       // The sidecar's distribution check and drift expect this step's shares, not the configured ones.
       const atStep = { ...topology, backends: topology.backends.map((b) => (b.name === name ? { ...b, canary: undefined, servers: b.servers.map((s) => ({ ...s, weight: weights[s.name] ?? s.weight })) } : b)) };
       await writeFileAtomic(join(runDir, EXPECTED_DISTRIBUTION_FILE), expectedDistributionText(atStep));
     },
-    async setAdminState(name, servers, state) {
-      for (const server of servers) {
-        const command = `set server ${name}/${server} state ${state}`;
-        const problem = runtimeAnswerProblem(command, await runtimeCommand({ path: admin }, command, { timeoutMs: 5000 }));
-        if (problem) throw new Error(problem);
-      }
-    },
+    setAdminState: (name, servers, state) => runAll(servers.map((server) => `set server ${name}/${server} state ${state}`)),
     async recordPromotion(name) {
       // As apply's runtime path does: the file follows what the socket set, so that a later reload keeps it.
       const promoted = promotedTopology(topology, name);

@@ -22,7 +22,6 @@ import type { IIoK8sApiCoreV1Container as Container, IIoK8sApiCoreV1PodSpec as P
 import { parseDuration } from "../../haproxy/duration.ts";
 import { bindPorts, recordRemovalMs, runsInstances, serverCount, type Backend, type ServerGroup, type Topology } from "../model/schema.ts";
 import { httpCheckPath } from "../model/checks.ts";
-import { certificateFiles } from "../render/validate.ts";
 import { containerServers } from "../render/targets.ts";
 import { renderHaproxyConfig, TEMPLATES_DIR } from "../render/render.ts";
 import { mapFiles } from "../render/routing.ts";
