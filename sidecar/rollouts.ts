@@ -24,6 +24,8 @@ export interface RolloutState {
   updatedAt: string;
   /** Set by npm run rollout -- --abort while another process runs it. */
   abortRequested?: boolean;
+  /** The weights the current step set (a discovered group's follow the slots in traffic). */
+  weights?: Record<string, number>;
   /** Why it paused, aborted or was promoted. */
   reason?: string;
   history: { at: string; step: number; percent: number; verdict: "pass" | "fail" | "inconclusive"; findings: string[] }[];

@@ -122,7 +122,7 @@ describe("judgeDrift: an old worker still draining after a reload", () => {
 describe("judgeDrift: a canary rollout in progress", () => {
   const topology = parseTopology(canaryExample);
   const backend = topology.backends[0]!;
-  const state = { backend: backend.name, canary: backend.canary!.servers, steps: [10, 50, 100], step: 1, phase: "running" as const };
+  const state = { backend: backend.name, canary: backend.canary!.servers!, steps: [10, 50, 100], step: 1, phase: "running" as const };
   const observed = (weights: Record<string, number>) =>
     ({
       servers: backend.servers.map((s) => ({ backend: backend.name, name: s.name, address: "127.0.0.1", port: s.port, weight: weights[s.name], adminState: "ready", status: "UP", checkStatus: "L7OK", rise: s.rise, fall: s.fall })),

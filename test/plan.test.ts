@@ -164,6 +164,16 @@ describe("makePlan", () => {
     assert.equal(rolloutPreviewLine(plan.rollouts![0]!), "flask_servers: web-c at 10 → 50 → 100 % every 20s (at least 60 s): success ratio ≥ 99.0 %, response time ≤ 500 ms, at least 20 requests per interval, abort after 1 failed analyses; then npm run rollout -- flask_servers");
     assert.equal(makePlan(parseTopology(canaryExample), parseTopology(canaryExample)).rollouts, undefined, "an unchanged canary shows no rollout");
   });
+  it("a waiting canary's pin, checks or onAbort changed: no rollout starts; its servers or steps changed: one does", () => {
+    const edited = (edit: (c: any) => void) => {
+      const t: any = structuredClone(canaryExample);
+      edit(t.backends[0].canary);
+      return parseTopology(t);
+    };
+    const base = parseTopology(canaryExample);
+    for (const edit of [(c: any) => (c.pin = { header: { name: "X-Tester", present: true } }), (c: any) => (c.onAbort = "keep-sessions"), (c: any) => (c.analysis.maxResponseMs = 900)]) assert.equal(makePlan(base, edited(edit)).rollouts, undefined, edit.toString());
+    assert.deepEqual(makePlan(base, edited((c) => (c.steps = [50, 100]))).rollouts?.map((r) => r.steps), [[50, 100]]);
+  });
 
   it("a Prometheus scrape interval: a restart, and prometheus.yml's diff", () => {
     const plan = makePlan(base, parseTopology(editedTopology((t) => (t.services.prometheus.scrapeInterval = "15s"))));

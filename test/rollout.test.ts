@@ -8,11 +8,12 @@ import { checkHaproxyConfig } from "../infra/render/haproxy-check.ts";
 import fc from "fast-check";
 import { parseTopology } from "../infra/model/parse.ts";
 import { RolloutBusyError } from "../infra/errors.ts";
-import { analysisQueries, canaryShare, judgeAnalysis, promotedTopology, stepWeights, type AnalysisMeasurement } from "../infra/gitops/rollout-policy.ts";
+import { analysisQueries, backendStepWeights, canaryShare, judgeAnalysis, promotedTopology, rolloutPreviews, stepWeights, type AnalysisMeasurement } from "../infra/gitops/rollout-policy.ts";
 import { abortRollout, runRollout, type RolloutIo, type RolloutState } from "../infra/gitops/rollout.ts";
 import { topology as canaryExample } from "../infra/topologies/canary.ts";
+import { topology as groupCanaryExample } from "../infra/topologies/canary-group.ts";
 import { renderHaproxyConfig } from "../infra/render/render.ts";
-import { localTarget } from "../infra/render/targets.ts";
+import { dockerTarget, kubernetesTarget, localTarget } from "../infra/render/targets.ts";
 import { registerRolloutMetrics } from "../sidecar/rollouts.ts";
 import { Registry } from "prom-client";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -47,16 +48,18 @@ describe("each step's weights: the canary's share of the traffic, in HAProxy's 1
 });
 
 describe("the analysis: what is measured in Prometheus, and what it means", () => {
-  const canary = parseTopology(canaryExample).backends[0]!.canary!;
+  const backend = parseTopology(canaryExample).backends[0]!;
+  const canary = backend.canary!;
   it("the queries measure the canary's servers (and the stable ones) over the interval", () => {
-    const q = analysisQueries("flask_servers", canary, ["web-a", "web-b"], "20s");
+    const q = analysisQueries(backend, "20s");
     assert.equal(q.requests, 'sum(increase(haproxy_server_http_responses_total{proxy="flask_servers",server=~"web-c"}[20s]))');
     assert.equal(q.errors, 'sum(increase(haproxy_server_http_responses_total{proxy="flask_servers",server=~"web-c",code="5xx"}[20s]))');
     assert.equal(q.responseMs, 'max(haproxy_server_response_time_average_seconds{proxy="flask_servers",server=~"web-c"}) * 1000');
     assert.equal(q.stableRequests, 'sum(increase(haproxy_server_http_responses_total{proxy="flask_servers",server=~"web-a|web-b"}[20s]))');
   });
   it("a custom query's placeholders are filled", () => {
-    const custom = analysisQueries("b", { ...canary, analysis: { ...canary.analysis, queries: [{ name: "q", query: 'rate(x{proxy="$backend",server=~"$canary"}[$window]) / rate(x{server=~"$stable"}[$window])', max: 2 }] } }, ["a.1"], "1m").custom;
+    const withQuery = { ...canary, analysis: { ...canary.analysis, queries: [{ name: "q", query: 'rate(x{proxy="$backend",server=~"$canary"}[$window]) / rate(x{server=~"$stable"}[$window])', max: 2 }] } };
+    const custom = analysisQueries({ ...backend, name: "b", servers: [backend.servers[2]!, { ...backend.servers[0]!, name: "a.1" }], canary: withQuery }, "1m").custom;
     assert.deepEqual(custom, [{ name: "q", query: 'rate(x{proxy="b",server=~"web-c"}[1m]) / rate(x{server=~"a\\\\.1"}[1m])', max: 2 }]);
   });
   const m = (over: Partial<AnalysisMeasurement>): AnalysisMeasurement => ({ requests: 100, errors: 0, responseMs: 20, stableRequests: 200, stableErrors: 0, custom: [], ...over });
@@ -79,8 +82,9 @@ describe("the analysis: what is measured in Prometheus, and what it means", () =
 });
 
 /** A rollout's world: weights set, analyses answered from a script, a clock that advances by what is slept. */
-function fakeWorld(answers: ("pass" | "fail" | "nodata" | "down")[], initial?: RolloutState) {
-  let clock = Date.parse("2026-12-03T12:00:00Z");
+function fakeWorld(answers: ("pass" | "fail" | "nodata" | "down")[], initial?: RolloutState, group?: { pattern: string; slotsInTraffic: (elapsedMs: number) => string[] }) {
+  const start = Date.parse("2026-12-03T12:00:00Z");
+  let clock = start;
   let state = initial;
   const weights: Record<string, number>[] = [];
   const adminStates: string[] = [];
@@ -90,9 +94,10 @@ function fakeWorld(answers: ("pass" | "fail" | "nodata" | "down")[], initial?: R
   const io: RolloutIo = {
     setWeights: async (_b, w) => void weights.push(w),
     setAdminState: async (_b, servers, s) => void adminStates.push(`${servers.join(",")} ${s}`),
+    slotsInTraffic: async () => group?.slotsInTraffic(clock - start) ?? [],
     async query(promql) {
       const answer = answers[Math.min(analysis, answers.length - 1)];
-      if (promql.includes("server=~\"web-c\"") && promql.startsWith("sum(increase") && !promql.includes("5xx")) analysis++;
+      if (promql.includes(`server=~"${group?.pattern ?? "web-c"}"`) && promql.startsWith("sum(increase") && !promql.includes("5xx")) analysis++;
       if (answer === "down") throw new Error("connect ECONNREFUSED 127.0.0.1:9090");
       if (answer === "nodata") return undefined;
       if (promql.includes("response_time")) return 20;
@@ -202,7 +207,7 @@ describe("the canary in the model and the config", () => {
     assert.match(config, /^    server web-c 127\.0\.0\.1:5003 check inter 500ms fall 2 rise 3 weight 0 cookie web-c$/m);
     assert.match(config, /^    server web-a 127\.0\.0\.1:5001 check inter 500ms fall 2 rise 3 weight 1 cookie web-a$/m);
   });
-  it("a pin sends matching requests to the canary (use-server), several canary servers sharing them at random; haproxy -c accepts it", async () => {
+  it("a pin sends matching requests to the canary (use-server), several canary servers sharing them at random, each one's own rule the fallback for one down; haproxy -c accepts it", async () => {
     const one = renderHaproxyConfig(parseTopology(canaryExample), localTarget("/run/lb"));
     assert.match(one, /^    acl (\S+) req\.fhdr\(X-Canary\) -m str -- "always"\n    use-server web-c if \1$/m);
     const two: any = structuredClone(canaryExample);
@@ -213,8 +218,12 @@ describe("the canary in the model and the config", () => {
     assert.deepEqual(config.split("\n").filter((l) => l.includes("use-server")).map((l) => l.trim().replace(/\b(header|query)_\d+\b/, "$1")), [
       "use-server web-c if header { rand(2) eq 0 }",
       "use-server web-d if header { rand(2) eq 1 }",
+      "use-server web-c if header",
+      "use-server web-d if header",
       "use-server web-c if query { rand(2) eq 0 }",
       "use-server web-d if query { rand(2) eq 1 }",
+      "use-server web-c if query",
+      "use-server web-d if query",
     ]);
     await checkHaproxyConfig(config);
   });
@@ -242,4 +251,88 @@ describe("the sidecar's rollout metrics, from the state files in the run directo
       rmSync(dir, { recursive: true, force: true });
     }
   });
+});
+
+describe("a discovered group as the canary: the listed servers are the stable set, the group's slots the canary", () => {
+  const backend = parseTopology(groupCanaryExample).backends[0]!;
+  const slots = ["next1", "next2", "next3", "next4"];
+  const canaryPart = (w: Record<string, number>, inTraffic: string[]) => canaryShare(Object.fromEntries(Object.entries(w).filter(([n]) => !n.startsWith("next") || inTraffic.includes(n))), inTraffic);
+
+  it("each step's share holds for the slots in traffic, and every slot takes one weight (a slot DNS fills mid-step enters at its share)", () => {
+    for (const inTraffic of [["next1"], ["next1", "next3"], ["next1", "next2", "next3", "next4"]]) {
+      for (const percent of [10, 50]) {
+        const weights = backendStepWeights(backend, percent, inTraffic);
+        assert.equal(new Set(slots.map((s) => weights[s])).size, 1, JSON.stringify(weights));
+        assert.ok(Math.abs(canaryPart(weights, inTraffic) - percent / 100) < 0.01, `${inTraffic.length} slots at ${percent} %: ${JSON.stringify(weights)}`);
+      }
+    }
+  });
+  it("0 % and 100 %: the stable servers alone, then the group alone, whatever DNS holds", () => {
+    assert.deepEqual(backendStepWeights(backend, 0, ["next1"]), { "web-a": 1, "web-b": 1, next1: 0, next2: 0, next3: 0, next4: 0 });
+    assert.deepEqual(backendStepWeights(backend, 100, []), { "web-a": 0, "web-b": 0, next1: 1, next2: 1, next3: 1, next4: 1 });
+  });
+  it("no slot in traffic yet: weighed as if one were (the stable servers keep the traffic meanwhile)", () => {
+    assert.deepEqual(backendStepWeights(backend, 50, []), backendStepWeights(backend, 50, ["next2"]));
+  });
+  it("a listed canary beside a discovered stable group: the group's slots in traffic count as stable servers", () => {
+    const mixed = { ...backend, servers: [...backend.servers, { ...backend.servers[0]!, name: "web-c" }], canary: { ...backend.canary!, group: undefined, servers: ["web-c"] } };
+    const weights = backendStepWeights(mixed, 10, ["next1", "next2"]);
+    const traffic = Object.fromEntries(Object.entries(weights).filter(([n]) => !["next3", "next4"].includes(n)));
+    assert.ok(Math.abs(canaryShare(traffic, ["web-c"]) - 0.1) < 0.01, JSON.stringify(weights));
+    assert.equal(weights.next3, weights.next1);
+  });
+  it("the analysis measures the group's slots by their prefix, the listed servers as the stable set", () => {
+    const q = analysisQueries(backend, "20s");
+    assert.equal(q.requests, 'sum(increase(haproxy_server_http_responses_total{proxy="flask_servers",server=~"next[1-9][0-9]*"}[20s]))');
+    assert.equal(q.stableRequests, 'sum(increase(haproxy_server_http_responses_total{proxy="flask_servers",server=~"web-a|web-b"}[20s]))');
+  });
+  it("the rollout follows the slots in traffic: DNS adds an instance mid-step, the weights are set again and the share holds", async () => {
+    const world = fakeWorld(["pass"], undefined, { pattern: "next[1-9][0-9]*", slotsInTraffic: (ms) => (ms < 12_000 ? ["next1", "next2"] : ["next1", "next2", "next3"]) });
+    const state = await runRollout(backend, world.io);
+    assert.equal(state.phase, "promoted");
+    const atTen = world.weights.slice(0, 2);
+    assert.deepEqual(atTen.map((w, i) => Math.round(canaryPart(w, i === 0 ? ["next1", "next2"] : ["next1", "next2", "next3"]) * 100)), [10, 10]);
+    assert.ok(atTen[1]!.next1! < atTen[0]!.next1!, "three slots share the step: each weighs less");
+    assert.ok(world.logs.some((l) => l === "next has 3 slots in traffic now: the weights follow (the canary keeps 10 %)"), world.logs.join("\n"));
+    assert.deepEqual(world.adminStates[0], `${slots.join(",")} ready`);
+    assert.match(world.logs[0]!, /^rollout of flask_servers: canary group next, steps 10, 50, 100 %/);
+  });
+  it("aborted: every slot back at 0, in maintenance (move-sessions), stable servers at their own weights", async () => {
+    const world = fakeWorld(["fail"], undefined, { pattern: "next[1-9][0-9]*", slotsInTraffic: () => ["next1"] });
+    assert.equal((await runRollout(backend, world.io)).phase, "aborted");
+    assert.deepEqual(world.weights.at(-1), { "web-a": 1, "web-b": 1, next1: 0, next2: 0, next3: 0, next4: 0 });
+    assert.deepEqual(world.adminStates.at(-1), `${slots.join(",")} maint`);
+  });
+  it("promoted, as a topology: the group at its weight, the listed servers at 0, no canary left", () => {
+    const promoted = promotedTopology(parseTopology(groupCanaryExample), "flask_servers").backends[0]!;
+    assert.equal(promoted.canary, undefined);
+    assert.deepEqual(promoted.servers.map((s) => s.weight), [0, 0]);
+    assert.equal(promoted.discovery!.weight, 1);
+  });
+  it("the plan names the group", () => {
+    assert.match(rolloutPreviews(undefined, parseTopology(groupCanaryExample))[0]!.canary.join(), /^group next$/);
+  });
+  it("configured: the slots at weight 0 until a rollout; a pin sends testers to the first slot in traffic; haproxy -c accepts it on every target", async () => {
+    const topology = parseTopology(groupCanaryExample);
+    for (const target of [localTarget("/run/lb"), dockerTarget(), kubernetesTarget("lb")]) {
+      const config = renderHaproxyConfig(topology, target);
+      assert.match(config, /^    server-template next 4 \S+ check inter 500ms fall 2 rise 2 weight 0 /m);
+      assert.deepEqual(config.split("\n").filter((l) => l.includes("use-server")).map((l) => l.trim()), slots.map((s) => `use-server ${s} if header_1`));
+      await checkHaproxyConfig(config);
+    }
+  });
+  const problemsOf = (edit: (t: any) => void) => {
+    const t: any = structuredClone(groupCanaryExample);
+    edit(t);
+    return topologyProblems(t);
+  };
+  const cases: [string, (t: any) => void, string[]][] = [
+    ["servers and group both", (t) => (t.backends[0].canary.servers = ["web-a"]), ["backends.flask_servers.canary: a canary is either servers (listed) or group (discovered): give exactly one"]],
+    ["neither", (t) => delete t.backends[0].canary.group, ["backends.flask_servers.canary: a canary is either servers (listed) or group (discovered): give exactly one"]],
+    ["another group's name", (t) => (t.backends[0].canary.group = "web"), ['backends.flask_servers.canary.group: "web" is not this backend\'s discovered group: its group is "next"']],
+    ["a backend that discovers nothing", (t) => delete t.backends[0].discovery, ['backends.flask_servers.canary.group: "next": this backend discovers no group: add discovery, or list the canary\'s servers']],
+    ["no listed server to be the stable set", (t) => (t.backends[0].servers = []), ["backends.flask_servers.canary.group: a group canary needs listed servers beside it: they are the stable set to compare with and fall back to"]],
+    ["a pin on more slots than rules should test", (t) => (t.backends[0].discovery.maxServers = 101), ["backends.flask_servers.canary.pin: a pin on a group renders a rule per slot: at most 100 slots (maxServers is 101)"]],
+  ];
+  for (const [name, edit, expected] of cases) it(`refused: ${name}`, () => assert.deepEqual(problemsOf(edit), expected));
 });

@@ -60,3 +60,16 @@ export async function acquireApplyLock(runDir: string, log: (line: string) => vo
     release: () => rm(path, { force: true }),
   };
 }
+
+/** The lock once the apply or scale holding it is done (each is bounded); ApplyLockedError after `timeoutMs`. */
+export async function acquireApplyLockWhenFree(runDir: string, log: (line: string) => void, timeoutMs: number): Promise<ApplyLock> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await acquireApplyLock(runDir, log);
+    } catch (error) {
+      if (!(error instanceof ApplyLockedError) || Date.now() >= deadline) throw error;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+}

@@ -6,14 +6,16 @@ import { readStateFile, stateFileText } from "../../lib/state-file.ts";
 import { ROLLOUT_STATE_FORMAT, rolloutStateFile } from "../../sidecar/rollouts.ts";
 import { runtimeCommand } from "../../haproxy/runtime-api.ts";
 import { writeFileAtomic } from "../files.ts";
-import type { Topology } from "../model/schema.ts";
+import { groupSlotNames, type Backend, type Topology } from "../model/schema.ts";
 import { PROMETHEUS_PATHS } from "../endpoints.ts";
 import { LOCAL_ADDRESS, haproxySockets, localTarget } from "../render/targets.ts";
-import { EXPECTED_DISTRIBUTION_FILE, HAPROXY_CONFIG_FILE, expectedDistributionText, recordApplied, sha256 } from "../runtime/applied.ts";
+import { EXPECTED_DISTRIBUTION_FILE, HAPROXY_CONFIG_FILE, expectedDistributionText, readApplied, recordApplied, sha256 } from "../runtime/applied.ts";
 import { declareLocalStack } from "../runtime/declaration.ts";
 import { isAlive } from "../runtime/processes.ts";
 import { runtimeAnswerProblem } from "./apply.ts";
-import { promotedTopology } from "./rollout-policy.ts";
+import { acquireApplyLockWhenFree } from "./apply-lock.ts";
+import { promotedTopology, type Weights } from "./rollout-policy.ts";
+import { groupSlots } from "./scale.ts";
 import type { RolloutIo } from "./rollout.ts";
 
 /** One number from the stack's Prometheus (the first series' value); undefined for no data. */
@@ -25,6 +27,26 @@ async function prometheusQuery(baseUrl: string, promql: string): Promise<number 
   const raw = body.data?.resultType === "scalar" ? (result as [number, string])[1] : ((result as { value: [number, string] }[] | undefined)?.[0]?.value[1]);
   const value = raw === undefined ? Number.NaN : Number(raw);
   return Number.isFinite(value) ? value : undefined;
+}
+
+/** A backend at a step's weights, as the expected distribution describes it (every slot of a group shares one weight). */
+function weighed(backend: Backend, weights: Weights): Backend {
+  const slotWeight = backend.discovery && weights[groupSlotNames(backend.discovery)[0]!];
+  return {
+    ...backend,
+    canary: undefined,
+    servers: backend.servers.map((s) => ({ ...s, weight: weights[s.name] ?? s.weight })),
+    ...(backend.discovery && slotWeight !== undefined && { discovery: { ...backend.discovery, weight: slotWeight } }),
+  };
+}
+
+/** How long a promotion waits for an apply or a scale in progress to finish. */
+const PROMOTION_LOCK_WAIT_MS = 180_000;
+
+/** The topology with `backend`'s discovered group at `instances` (what a scale recorded), when given. */
+function withInstances(topology: Topology, backend: string, instances: number | undefined): Topology {
+  if (instances === undefined) return topology;
+  return { ...topology, backends: topology.backends.map((b) => (b.name === backend && b.discovery ? { ...b, discovery: { ...b.discovery, instances } } : b)) };
 }
 
 /** What the applied record says a promotion came from. */
@@ -41,20 +63,35 @@ export function localRolloutIo(runDir: string, topology: Topology, backend: stri
       if (problem) throw new Error(problem);
     }
   };
+  const recordPromoted = async (promoted: Topology) => {
+    const config = declareLocalStack(promoted, { runDir, sidecar: false, source: PROMOTION_SOURCE }).haproxyConfig;
+    await writeFileAtomic(join(runDir, HAPROXY_CONFIG_FILE), config);
+    await recordApplied(runDir, { appliedAt: new Date().toISOString(), source: PROMOTION_SOURCE, topology: promoted, haproxyConfigSha256: sha256(config) });
+  };
   return {
     async setWeights(name, weights) {
       await runAll(Object.entries(weights).map(([server, weight]) => `set server ${name}/${server} weight ${weight}`));
       // The sidecar's distribution check and drift expect this step's shares, not the configured ones.
-      const atStep = { ...topology, backends: topology.backends.map((b) => (b.name === name ? { ...b, canary: undefined, servers: b.servers.map((s) => ({ ...s, weight: weights[s.name] ?? s.weight })) } : b)) };
+      const atStep = { ...topology, backends: topology.backends.map((b) => (b.name === name ? weighed(b, weights) : b)) };
       await writeFileAtomic(join(runDir, EXPECTED_DISTRIBUTION_FILE), expectedDistributionText(atStep));
     },
     setAdminState: (name, servers, state) => runAll(servers.map((server) => `set server ${name}/${server} state ${state}`)),
+    async slotsInTraffic(name) {
+      const group = topology.backends.find((b) => b.name === name)?.discovery;
+      if (!group) return [];
+      const stat = await runtimeCommand({ path: admin }, "show stat", { timeoutMs: 5000 });
+      return groupSlots(stat, name, group).filter((slot) => slot.status.startsWith("UP")).map((slot) => slot.slot);
+    },
     async recordPromotion(name) {
       // As apply's runtime path does: the file follows what the socket set, so that a later reload keeps it.
-      const promoted = promotedTopology(topology, name);
-      const config = declareLocalStack(promoted, { runDir, sidecar: false, source: PROMOTION_SOURCE }).haproxyConfig;
-      await writeFileAtomic(join(runDir, HAPROXY_CONFIG_FILE), config);
-      await recordApplied(runDir, { appliedAt: new Date().toISOString(), source: PROMOTION_SOURCE, topology: promoted, haproxyConfigSha256: sha256(config) });
+      // Under the apply lock, from what runs now: a scale during the rollout changed the group's instances.
+      const lock = await acquireApplyLockWhenFree(runDir, log, PROMOTION_LOCK_WAIT_MS);
+      try {
+        const instances = (await readApplied(runDir))?.topology.backends.find((b) => b.name === name)?.discovery?.instances;
+        await recordPromoted(promotedTopology(withInstances(topology, name, instances), name));
+      } finally {
+        await lock.release();
+      }
     },
     query: (promql) => prometheusQuery(prometheus, promql),
     sleep: (ms) => new Promise((r) => setTimeout(r, ms)),

@@ -3,7 +3,7 @@
 // promote blind).
 import { parseDuration } from "../../haproxy/duration.ts";
 import type { Canary, CanaryAnalysis } from "../model/canary.ts";
-import type { Backend, Topology } from "../model/schema.ts";
+import { canaryServerNames, groupSlotNames, type Backend, type Topology } from "../model/schema.ts";
 import type { RolloutState } from "../../sidecar/rollouts.ts";
 
 /** HAProxy's largest server weight. */
@@ -36,14 +36,35 @@ export function stepWeights(servers: readonly WeightedServer[], canary: readonly
 }
 
 /**
+ * A backend's weights when its canary takes `percent`: its listed servers and the discovered slots
+ * in traffic now (`slotsInTraffic`) weighed as stepWeights does. Every slot of the group takes the
+ * weight of one in traffic, so that an instance DNS adds mid-step enters at its share; with none in
+ * traffic yet, the slots are weighed as if one were.
+ */
+export function backendStepWeights(backend: Pick<Backend, "servers" | "discovery" | "canary">, percent: number, slotsInTraffic: readonly string[]): Weights {
+  const group = backend.discovery;
+  const slots = group ? groupSlotNames(group) : [];
+  const filled = slots.filter((slot) => slotsInTraffic.includes(slot));
+  const weighed = filled.length === 0 && slots.length > 0 ? [slots[0]!] : filled;
+  const members: WeightedServer[] = [...backend.servers, ...weighed.map((name) => ({ name, weight: group!.weight, backup: false, disabled: false }))];
+  const weights = stepWeights(members, canaryServerNames(backend), percent);
+  const slotWeight = weighed.length ? weights[weighed[0]!] : undefined;
+  for (const slot of slots) {
+    if (slotWeight === undefined) delete weights[slot];
+    else weights[slot] = slotWeight;
+  }
+  return weights;
+}
+
+/**
  * The weights a rollout in progress has set (running or paused, with a step still to pass): what
  * drift and the distribution check expect of the backend instead of its configured weights.
  * Undefined once it is promoted or aborted (the configured weights hold again), or for a backend gone.
  */
-export function rolloutWeights(topology: Pick<Topology, "backends">, state: Pick<RolloutState, "backend" | "canary" | "steps" | "step" | "phase">): Weights | undefined {
+export function rolloutWeights(topology: Pick<Topology, "backends">, state: Pick<RolloutState, "backend" | "canary" | "steps" | "step" | "phase" | "weights">): Weights | undefined {
   const backend = topology.backends.find((b) => b.name === state.backend);
   if (!backend || (state.phase !== "running" && state.phase !== "paused") || state.step >= state.steps.length) return undefined;
-  return stepWeights(backend.servers, state.canary, state.steps[state.step]!);
+  return state.weights ?? stepWeights(backend.servers, state.canary, state.steps[state.step]!);
 }
 
 /** What a rollout's state makes of its backend at runtime: what drift expects instead of the configuration. */
@@ -57,7 +78,7 @@ export interface RolloutExpectation {
   maintenance?: string[];
 }
 
-export function rolloutExpectation(topology: Pick<Topology, "backends">, state: Pick<RolloutState, "backend" | "canary" | "steps" | "step" | "phase">): RolloutExpectation | undefined {
+export function rolloutExpectation(topology: Pick<Topology, "backends">, state: Pick<RolloutState, "backend" | "canary" | "steps" | "step" | "phase" | "weights">): RolloutExpectation | undefined {
   const weights = rolloutWeights(topology, state);
   if (weights) return { phase: state.phase, percent: state.steps[state.step]!, weights };
   const backend = topology.backends.find((b) => b.name === state.backend);
@@ -71,8 +92,17 @@ export const canaryShare = (weights: Weights, canary: readonly string[]): number
   return total === 0 ? 0 : Object.entries(weights).filter(([n]) => canary.includes(n)).reduce((a, [, w]) => a + w, 0) / total;
 };
 
-/** Server names as a PromQL regular expression (names are [A-Za-z0-9_.:-]: only "." needs escaping). */
-const serverRegex = (names: readonly string[]) => names.map((n) => n.replace(/\./g, "\\\\.")).join("|");
+/** Server names as a PromQL regular expression (names are [A-Za-z0-9_.:-]: only "." needs escaping); a group's slots by their prefix. */
+const serverRegex = (names: readonly string[], group?: string) => [...names.map((n) => n.replace(/\./g, "\\\\.")), ...(group === undefined ? [] : [`${group.replace(/\./g, "\\\\.")}[1-9][0-9]*`])].join("|");
+
+/** The canary's and the stable set's servers as PromQL regular expressions for server=~"...". */
+export function serverPatterns(backend: Pick<Backend, "servers" | "discovery" | "canary">): { canary: string; stable: string } {
+  const canary = backend.canary!;
+  const group = backend.discovery?.name;
+  const listedCanary = canary.servers ?? [];
+  const stable = backend.servers.filter((s) => !listedCanary.includes(s.name)).map((s) => s.name);
+  return canary.group !== undefined ? { canary: serverRegex([], group), stable: serverRegex(stable) } : { canary: serverRegex(listedCanary), stable: serverRegex(stable, group) };
+}
 
 export interface AnalysisQueries {
   requests: string;
@@ -84,15 +114,17 @@ export interface AnalysisQueries {
 }
 
 /** The PromQL that measures the canary (and, for context, the stable servers) over the last `window`. */
-export function analysisQueries(backend: string, canary: Canary, stable: readonly string[], window: string): AnalysisQueries {
-  const answers = (servers: readonly string[], code?: string) => `sum(increase(haproxy_server_http_responses_total{proxy="${backend}",server=~"${serverRegex(servers)}"${code ? `,code="${code}"` : ""}}[${window}]))`;
-  const fill = (q: string) => q.replaceAll("$backend", backend).replaceAll("$canary", serverRegex(canary.servers)).replaceAll("$stable", serverRegex(stable)).replaceAll("$window", window);
+export function analysisQueries(backend: Pick<Backend, "name" | "servers" | "discovery" | "canary">, window: string): AnalysisQueries {
+  const canary = backend.canary!;
+  const patterns = serverPatterns(backend);
+  const answers = (servers: string, code?: string) => `sum(increase(haproxy_server_http_responses_total{proxy="${backend.name}",server=~"${servers}"${code ? `,code="${code}"` : ""}}[${window}]))`;
+  const fill = (q: string) => q.replaceAll("$backend", backend.name).replaceAll("$canary", patterns.canary).replaceAll("$stable", patterns.stable).replaceAll("$window", window);
   return {
-    requests: answers(canary.servers),
-    errors: answers(canary.servers, "5xx"),
-    responseMs: `max(haproxy_server_response_time_average_seconds{proxy="${backend}",server=~"${serverRegex(canary.servers)}"}) * 1000`,
-    stableRequests: answers(stable),
-    stableErrors: answers(stable, "5xx"),
+    requests: answers(patterns.canary),
+    errors: answers(patterns.canary, "5xx"),
+    responseMs: `max(haproxy_server_response_time_average_seconds{proxy="${backend.name}",server=~"${patterns.canary}"}) * 1000`,
+    stableRequests: answers(patterns.stable),
+    stableErrors: answers(patterns.stable, "5xx"),
     custom: canary.analysis.queries.map((q) => ({ name: q.name, query: fill(q.query), ...(q.max !== undefined && { max: q.max }), ...(q.min !== undefined && { min: q.min }) })),
   };
 }
@@ -150,7 +182,12 @@ export function promotedTopology(topology: Topology, backendName: string): Topol
     backends: topology.backends.map((b) => {
       if (b.name !== backendName || !b.canary) return b;
       const { canary, ...rest } = b;
-      return { ...rest, servers: b.servers.map((s) => (canary.servers.includes(s.name) ? s : { ...s, weight: 0 })) };
+      const groupIsCanary = canary.group !== undefined;
+      return {
+        ...rest,
+        servers: b.servers.map((s) => (canary.servers?.includes(s.name) ? s : { ...s, weight: 0 })),
+        ...(b.discovery && { discovery: groupIsCanary ? b.discovery : { ...b.discovery, weight: 0 } }),
+      };
     }),
   };
 }
@@ -167,14 +204,18 @@ export interface RolloutPreview {
   command: string;
 }
 
+/** What makes a release: the servers that run it and the steps it takes. Its pin, checks and onAbort only tune the next rollout. */
+const release = (canary: Canary | undefined) => canary && JSON.stringify([canary.servers, canary.group, canary.steps]);
+
+/** The rollouts a change starts: a canary that appears, or whose servers or steps change. */
 export function rolloutPreviews(base: Pick<Topology, "backends"> | undefined, head: Pick<Topology, "backends">): RolloutPreview[] {
   return head.backends.flatMap((b) => {
     const before = base?.backends.find((x) => x.name === b.name)?.canary;
-    if (!b.canary || JSON.stringify(before) === JSON.stringify(b.canary)) return [];
+    if (!b.canary || release(before) === release(b.canary)) return [];
     const a = b.canary.analysis;
     return [{
       backend: b.name,
-      canary: b.canary.servers,
+      canary: b.canary.group !== undefined ? [`group ${b.canary.group}`] : b.canary.servers!,
       steps: b.canary.steps,
       interval: b.canary.interval,
       atLeastMs: b.canary.steps.length * parseDuration(b.canary.interval),

@@ -40,8 +40,13 @@ export const CanaryAnalysis = z.strictObject({
 });
 
 export const Canary = z.strictObject({
-  /** The backend's servers that run the new version (listed in the backend's servers). */
-  servers: z.array(Name).min(1, { error: "a canary needs at least one server" }),
+  /** The backend's servers that run the new version (listed in the backend's servers); or group. */
+  servers: z.array(Name).min(1, { error: "a canary needs at least one server" }).optional(),
+  /**
+   * The backend's discovered group (its discovery's name) runs the new version: its slots are the
+   * canary, the listed servers the stable set. Each step's weights follow the slots DNS fills.
+   */
+  group: Name.optional(),
   /** The canary's share of the backend's traffic at each step, in percent, rising to 100. */
   steps: z.array(intIn(1, 100, "a share in percent")).min(1).default([5, 10, 25, 50, 100]),
   /** How long each step runs before it is judged. */
@@ -67,18 +72,38 @@ export const Canary = z.strictObject({
 export type Canary = z.output<typeof Canary>;
 export type CanaryAnalysis = z.output<typeof CanaryAnalysis>;
 
+/** A pinned group renders a rule per slot: beyond this many slots, every request would test too many. */
+export const MAX_PINNED_SLOTS = 100;
+
+/** What the backend around a canary offers it: its listed servers' names and its discovered group. */
+export interface CanaryBackend {
+  serverNames: readonly string[];
+  group?: { name: string; maxServers: number };
+}
+
 /** What a backend's canary must say of its servers and steps, as issues with their paths under the canary. */
-export function canaryIssues(canary: Canary, serverNames: readonly string[]): { path: (string | number)[]; message: string }[] {
+export function canaryIssues(canary: Canary, backend: CanaryBackend): { path: (string | number)[]; message: string }[] {
   const issues: { path: (string | number)[]; message: string }[] = [];
+  const { serverNames, group } = backend;
+  if ((canary.servers === undefined) === (canary.group === undefined)) issues.push({ path: [], message: "a canary is either servers (listed) or group (discovered): give exactly one" });
+  if (canary.group !== undefined) {
+    if (group === undefined) issues.push({ path: ["group"], message: `${show(canary.group)}: this backend discovers no group: add discovery, or list the canary's servers` });
+    else if (group.name !== canary.group) issues.push({ path: ["group"], message: `${show(canary.group)} is not this backend's discovered group: its group is ${show(group.name)}` });
+    else {
+      if (serverNames.length === 0) issues.push({ path: ["group"], message: "a group canary needs listed servers beside it: they are the stable set to compare with and fall back to" });
+      if (canary.pin !== undefined && group.maxServers > MAX_PINNED_SLOTS) issues.push({ path: ["pin"], message: `a pin on a group renders a rule per slot: at most ${MAX_PINNED_SLOTS} slots (maxServers is ${group.maxServers})` });
+    }
+  }
   if (canary.pin !== undefined) {
     const kinds = kindsIn(canary.pin);
     const wrong = [...new Set(kinds.filter((k) => TCP_CONDITION_KINDS.includes(k) || k === "condition"))];
     if (wrong.length) issues.push({ path: ["pin"], message: `${wrong.join(", ")}: a pin tests the request itself (header, query, path, host, source...): a backend has no named conditions and sees no TLS ClientHello` });
   }
-  canary.servers.forEach((name, i) => {
+  const listed = canary.servers ?? [];
+  listed.forEach((name, i) => {
     if (!serverNames.includes(name)) issues.push({ path: ["servers", i], message: `${show(name)} is not a server of this backend: list it in servers first` });
   });
-  if (canary.servers.length > 0 && serverNames.every((n) => canary.servers.includes(n))) issues.push({ path: ["servers"], message: "every server is in the canary: keep at least one stable server to compare with and fall back to" });
+  if (listed.length > 0 && group === undefined && serverNames.every((n) => listed.includes(n))) issues.push({ path: ["servers"], message: "every server is in the canary: keep at least one stable server to compare with and fall back to" });
   canary.steps.forEach((step, i) => {
     if (i > 0 && step <= canary.steps[i - 1]!) issues.push({ path: ["steps", i], message: `${step} does not rise above ${canary.steps[i - 1]}: steps go up to 100` });
   });

@@ -652,7 +652,14 @@ export type Server = z.output<typeof Server>;
  * The weight a server is configured with: a canary's servers take no traffic until a rollout gives
  * them some (npm run rollout); their model weight is theirs once promoted.
  */
-export const configuredWeight = (backend: Pick<Backend, "canary">, server: Pick<Server, "name" | "weight">): number => (backend.canary?.servers.includes(server.name) ? 0 : server.weight);
+export const configuredWeight = (backend: Pick<Backend, "canary">, server: Pick<Server, "name" | "weight">): number => (backend.canary?.servers?.includes(server.name) ? 0 : server.weight);
+
+/** The weight a discovered group's slots are configured with: 0 while the group is a canary not yet rolled out. */
+export const configuredGroupWeight = (backend: Pick<Backend, "canary">, group: Pick<ServerGroup, "name" | "weight">): number => (backend.canary?.group === group.name ? 0 : group.weight);
+
+/** A backend's canary servers by name: those listed, or every slot of its discovered group. */
+export const canaryServerNames = (backend: Pick<Backend, "canary" | "discovery">): string[] =>
+  backend.canary?.group !== undefined && backend.discovery ? groupSlotNames(backend.discovery) : [...(backend.canary?.servers ?? [])];
 
 /** A server reached over the network (address and port), which is every server but one on a unix socket. */
 export type NetworkServer = Server & { address: string; port: number };
@@ -766,7 +773,8 @@ function crossReferenceIssues(topology: Topology): PathIssue[] {
     const servers = Array.isArray(backend.servers) ? backend.servers : [];
     issues.push(...groupIssues(backend, i), ...ruleIssues(backend, ["backends", i], undefined), ...balanceIssues(backend, i));
     if (backend.canary) {
-      for (const issue of canaryIssues(backend.canary, servers.map((s) => s?.name).filter((n): n is string => typeof n === "string"))) issues.push({ path: ["backends", i, "canary", ...issue.path], message: issue.message });
+      const group = backend.discovery && typeof backend.discovery.name === "string" && typeof backend.discovery.maxServers === "number" ? { name: backend.discovery.name, maxServers: backend.discovery.maxServers } : undefined;
+      for (const issue of canaryIssues(backend.canary, { serverNames: servers.map((s) => s?.name).filter((n): n is string => typeof n === "string"), group })) issues.push({ path: ["backends", i, "canary", ...issue.path], message: issue.message });
       if ((backend.mode ?? topology.defaults?.mode) === "tcp") issues.push({ path: ["backends", i, "canary"], message: `a canary is judged by its HTTP answers: backend ${show(backend.name)} is in mode tcp` });
     }
     duplicates(servers.map((s) => s?.name), `the servers of backend ${show(backend.name)}`, (j) => ["backends", i, "servers", j, "name"]);

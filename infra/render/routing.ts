@@ -4,7 +4,7 @@
 // took it, and each action then runs only for the route that took the request.
 import { parseDuration } from "../../haproxy/duration.ts";
 import { KEYED_RATE_LIMIT_COUNTERS, conditionTerms, expandCondition, routeAction, tableEntryKey, type Route, type RouteTable, type Terms } from "../model/routing.ts";
-import type { Backend, Frontend, Topology } from "../model/schema.ts";
+import { canaryServerNames, type Backend, type Frontend, type Topology } from "../model/schema.ts";
 import { forwardedHeaderRules, rulesView, securityHeaderRules } from "./rules.ts";
 import { AclNames, HOST_KEY, conjunctionText, quote, quoteLogFormat } from "./acls.ts";
 
@@ -191,20 +191,26 @@ function rateLimitRules(frontend: Frontend, acls: AclNames): { request: string[]
 
 /** A backend's rules: its own ACLs (a backend section cannot see the frontend's), its own marks. */
 export type BackendRulesView = Omit<RoutingView, "useBackends" | "afterResponseRules"> & {
-  /** "web-c if acl_1": requests a canary's pin matches, to its servers (several share them at random). */
+  /**
+   * "web-c if acl_1": requests a canary's pin matches, to its servers. Listed servers share them at
+   * random; HAProxy skips a rule whose server is down or empty, so each server's own rule follows
+   * as a fallback (a group's slots have only these: the first slot in traffic takes them).
+   */
   useServers: string[];
 };
 
-export function backendRulesView(backend: Pick<Backend, "requestRules" | "responseRules" | "canary">): BackendRulesView {
+export function backendRulesView(backend: Pick<Backend, "requestRules" | "responseRules" | "canary" | "discovery">): BackendRulesView {
   const acls = new AclNames({}, []);
   const rules = rulesView(backend, acls, {}, "be");
   const useServers: string[] = [];
   const pin = backend.canary?.pin;
   if (pin) {
-    const servers = backend.canary!.servers;
+    const servers = canaryServerNames(backend);
+    const spread = backend.canary!.group === undefined && servers.length > 1;
     for (const conjunction of conditionTerms(expandCondition(pin, {}))) {
       const test = conjunctionText(conjunction, acls).join(" ");
-      servers.forEach((server, i) => useServers.push(`${server} if ${test}${servers.length > 1 ? ` { rand(${servers.length}) eq ${i} }` : ""}`));
+      if (spread) servers.forEach((server, i) => useServers.push(`${server} if ${test} { rand(${servers.length}) eq ${i} }`));
+      servers.forEach((server) => useServers.push(`${server} if ${test}`));
     }
   }
   return { acls: acls.lines, requestRules: [...rules.marks, ...rules.request], responseRules: rules.response, tcpRequestRules: [], useServers };

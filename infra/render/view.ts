@@ -1,6 +1,6 @@
 // The typed view that the Handlebars templates render: every decision (which directive, which
 // address for this target) is made here in TypeScript; the templates only lay out lines.
-import { bindCertificates, configuredWeight, proxyMode, type Backend, type Bind, type Frontend, type ProxyMode, type Server, type ServerGroup, type Topology } from "../model/schema.ts";
+import { bindCertificates, configuredGroupWeight, configuredWeight, proxyMode, type Backend, type Bind, type Frontend, type ProxyMode, type Server, type ServerGroup, type Topology } from "../model/schema.ts";
 import { checkKind, type CheckStep, type HealthCheck } from "../model/checks.ts";
 import { isIP } from "node:net";
 import { parseDuration } from "../../haproxy/duration.ts";
@@ -425,7 +425,7 @@ function backendView(backend: Backend, topology: Topology, target: RenderTarget)
       count: group.maxServers,
       address: `${groupDnsName(group, target)}${group.port !== undefined ? `:${group.port}` : ""}`,
       // init-addr none: the slots start empty and take addresses from the answers, never from libc at start.
-      options: [serverOptions({ ...group, cookie: undefined, backup: false, disabled: false }), ...backendServerOptions(backend), `resolvers ${groupResolversName(backend.name)} init-addr none${RESOLVE_PREFER[group.record]}`].join(" "),
+      options: [serverOptions({ ...group, weight: configuredGroupWeight(backend, group), cookie: undefined, backup: false, disabled: false }), ...backendServerOptions(backend), `resolvers ${groupResolversName(backend.name)} init-addr none${RESOLVE_PREFER[group.record]}`].join(" "),
     },
     // The same on every HAProxy replica, so that each derives the same cookie for a server.
     dynamicCookieKey: group && cookie ? dynamicCookieKey(topology.name, backend.name) : undefined,

@@ -4,7 +4,7 @@
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { readStateFile, stateFileText, type StateFileFormat } from "../../lib/state-file.ts";
-import { configuredWeight, groupSlotNames, type Topology } from "../model/schema.ts";
+import { configuredGroupWeight, configuredWeight, groupSlotNames, type Topology } from "../model/schema.ts";
 import { picksPrimary } from "../model/checks.ts";
 import { writeFileAtomic } from "../files.ts";
 import { EXPECTED_DISTRIBUTION_FORMAT, type ExpectedDistribution } from "../../sidecar/distribution.ts";
@@ -43,7 +43,7 @@ export function expectedDistribution(topology: Topology): ExpectedDistribution {
       servers: [
         ...b.servers.map((s) => ({ name: s.name, weight: configuredWeight(b, s), disabled: s.disabled, backup: s.backup })),
         // Every slot: in traffic while DNS gives it an address (HAProxy keeps the others in maintenance).
-        ...(b.discovery ? groupSlotNames(b.discovery).map((name) => ({ name, weight: b.discovery!.weight, disabled: false, backup: false, discovered: true })) : []),
+        ...(b.discovery ? groupSlotNames(b.discovery).map((name) => ({ name, weight: configuredGroupWeight(b, b.discovery!), disabled: false, backup: false, discovered: true })) : []),
       ],
     })),
   };

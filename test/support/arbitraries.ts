@@ -29,8 +29,8 @@ export const topologyArb: fc.Arbitrary<TopologyInput> = fc
     rateLimit: fc.option(fc.integer({ min: 1, max: 100000 }), { nil: undefined }),
     allowlist: fc.option(fc.array(fc.tuple(fc.integer({ min: 0, max: 255 }), fc.integer({ min: 0, max: 32 })).map(([a, m]) => `${a}.0.0.0/${m}`), { minLength: 1, maxLength: 3 }), { nil: undefined }),
     basePort: fc.integer({ min: 1024, max: 50000 }),
-    // A canary on the first backend (its last server), pinned by a header of any printable value.
-    canary: fc.option(fc.record({ steps: fc.constantFrom([100], [10, 50, 100], [5, 10, 25, 50, 100]), onAbort: fc.constantFrom("move-sessions" as const, "keep-sessions" as const) }), { nil: undefined }),
+    // A canary on the first backend (its last server, or its discovered group), pinned by a header of any printable value.
+    canary: fc.option(fc.record({ ofGroup: fc.boolean(), steps: fc.constantFrom([100], [10, 50, 100], [5, 10, 25, 50, 100]), onAbort: fc.constantFrom("move-sessions" as const, "keep-sessions" as const) }), { nil: undefined }),
     // A managed certificate served by a TLS bind of the first frontend (HTTP-01 answered on its plain bind).
     acme: fc.boolean(),
     // A TCP frontend and backend beside the HTTP ones: SNI routes, a check of any kind with any printable text.
@@ -113,7 +113,9 @@ export const topologyArb: fc.Arbitrary<TopologyInput> = fc
         maxconn: r.maxconn,
         cookie: r.cookie ? `c${s}` : undefined,
       })),
-      canary: b === 0 && r.canary && r.serverCounts[b]! >= 2
+      canary: b === 0 && r.canary && r.canary.ofGroup && r.discovery && r.discovery.maxServers <= 100 && r.serverCounts[b]! >= 1
+        ? { group: "grp", steps: [...r.canary.steps], interval: "10s", onAbort: r.canary.onAbort, pin: { header: { name: "X-Canary", equals: r.routing ?? "always" } } }
+        : b === 0 && r.canary && r.serverCounts[b]! >= 2
         ? { servers: [`s${r.serverCounts[b]! - 1}`], steps: [...r.canary.steps], interval: "10s", onAbort: r.canary.onAbort, pin: { header: { name: "X-Canary", equals: r.routing ?? "always" } } }
         : undefined,
       discovery: b === 0 && r.discovery
