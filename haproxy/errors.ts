@@ -62,6 +62,14 @@ export class ShowMapGarbledError extends CodedError {
   }
 }
 
+/** "show table" answered something that is not a table's header and entries (an unknown table: "No such table"). */
+export class ShowTableGarbledError extends CodedError {
+  readonly code = "SHOW_TABLE_GARBLED";
+  constructor(readonly command: string, readonly line: string) {
+    super(`"${command}" answered ${JSON.stringify(line.slice(0, 80))}, not "# table: ..." and "<reference>: key=... <counter>=<value>" lines: is it a table HAProxy loaded (show table lists them)?`);
+  }
+}
+
 /** A certificate command's answer that is not what HAProxy 2.6 prints: another version, or not a certificate answer. */
 export class SslCertAnswerError extends CodedError {
   readonly code = "SSL_CERT_ANSWER_GARBLED";

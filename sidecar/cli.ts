@@ -9,6 +9,7 @@ import { SelfMetrics } from "./self-metrics.ts";
 import { parseInterval, parseListen } from "./args.ts";
 import { SIDECAR_PATHS } from "./endpoints.ts";
 import { DistributionCheck } from "./distribution-check.ts";
+import { SlowAnswers } from "./slow-answers.ts";
 
 const USAGE = `usage: npm run sidecar -- --stats-socket PATH|HOST:PORT [--listen [HOST:]PORT] [--interval 2s] [--timeout 1s] [--assertions-file FILE] [--apply-history FILE] [--components-file FILE]
                           [--expected-file FILE] [--distribution-window 30s] [--certificates-file FILE] [--rollouts-dir DIR]
@@ -72,12 +73,17 @@ async function main(argv: string[]): Promise<void> {
     certificates: { served: () => servedCertificates((command) => runtimeCommand(endpoint, command, { timeoutMs })), recordsFile: values["certificates-file"], log },
     log,
   });
+  const api = (command: string) => runtimeCommand(endpoint, command, { timeoutMs });
+  const slowAnswers = new SlowAnswers(api, metrics.registry, log);
   const poller = new StatsPoller({
-    api: (command) => runtimeCommand(endpoint, command, { timeoutMs }),
+    api,
     metrics,
     intervalMs,
     log,
-    observe: distribution && ((atMs, rows) => distribution.observe(atMs, rows)),
+    observe: async (atMs, rows) => {
+      await slowAnswers.observe(rows);
+      await distribution?.observe(atMs, rows);
+    },
   });
   const server = createMetricsServer(poller, metrics);
   await new Promise<void>((listening, failed) => {

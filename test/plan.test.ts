@@ -161,7 +161,7 @@ describe("makePlan", () => {
     const plan = makePlan(base, parseTopology(canaryExample));
     assert.match(plan.diffs["haproxy.cfg (target docker)"]!, /^\+    server web-c web-c:5003 .*weight 0 cookie web-c$/m);
     assert.deepEqual(plan.rollouts?.map((r) => [r.backend, r.canary, r.steps, r.atLeastMs]), [["flask_servers", ["web-c"], [10, 50, 100], 60_000]]);
-    assert.equal(rolloutPreviewLine(plan.rollouts![0]!), "flask_servers: web-c at 10 → 50 → 100 % every 20s (at least 60 s): success ratio ≥ 99.0 %, response time ≤ 500 ms, at least 20 requests per interval, abort after 1 failed analyses; then npm run rollout -- flask_servers");
+    assert.equal(rolloutPreviewLine(plan.rollouts![0]!), "flask_servers: web-c at 10 → 50 → 100 % every 20s (at least 60 s): success ratio ≥ 99.0 %, p99 response time ≤ 500 ms, at least 20 requests per interval, abort after 1 failed analyses; then npm run rollout -- flask_servers");
     assert.equal(makePlan(parseTopology(canaryExample), parseTopology(canaryExample)).rollouts, undefined, "an unchanged canary shows no rollout");
   });
   it("a waiting canary's pin, checks or onAbort changed: no rollout starts; its servers or steps changed: one does", () => {

@@ -54,7 +54,7 @@ describe("the analysis: what is measured in Prometheus, and what it means", () =
     const q = analysisQueries(backend, "20s");
     assert.equal(q.requests, 'sum(increase(haproxy_server_http_responses_total{proxy="flask_servers",server=~"web-c"}[20s]))');
     assert.equal(q.errors, 'sum(increase(haproxy_server_http_responses_total{proxy="flask_servers",server=~"web-c",code="5xx"}[20s]))');
-    assert.equal(q.responseMs, 'max(haproxy_server_response_time_average_seconds{proxy="flask_servers",server=~"web-c"}) * 1000');
+    assert.equal(q.slow, 'sum(increase(haproxy_sidecar_server_slow_responses_total{proxy="flask_servers",server=~"web-c"}[20s]))');
     assert.equal(q.stableRequests, 'sum(increase(haproxy_server_http_responses_total{proxy="flask_servers",server=~"web-a|web-b"}[20s]))');
   });
   it("a custom query's placeholders are filled", () => {
@@ -62,11 +62,13 @@ describe("the analysis: what is measured in Prometheus, and what it means", () =
     const custom = analysisQueries({ ...backend, name: "b", servers: [backend.servers[2]!, { ...backend.servers[0]!, name: "a.1" }], canary: withQuery }, "1m").custom;
     assert.deepEqual(custom, [{ name: "q", query: 'rate(x{proxy="b",server=~"web-c"}[1m]) / rate(x{server=~"a\\\\.1"}[1m])', max: 2 }]);
   });
-  const m = (over: Partial<AnalysisMeasurement>): AnalysisMeasurement => ({ requests: 100, errors: 0, responseMs: 20, stableRequests: 200, stableErrors: 0, custom: [], ...over });
+  const m = (over: Partial<AnalysisMeasurement>): AnalysisMeasurement => ({ requests: 100, errors: 0, slow: 0, stableRequests: 200, stableErrors: 0, custom: [], ...over });
   const cases: [string, AnalysisMeasurement, "pass" | "fail" | "inconclusive", RegExp][] = [
     ["healthy", m({}), "pass", /^success ratio 100\.0 % of 100 answers, at least 99\.0 % \(stable servers: 100\.0 %\)$/],
     ["20 % errors", m({ errors: 20 }), "fail", /^success ratio 80\.0 % of 100 answers, below 99\.0 %/],
-    ["slow", m({ responseMs: 800 }), "fail", /^response time 800 ms, over 500 ms$/],
+    ["2 % of the answers slower than the bound: the p99 over it", m({ slow: 2 }), "fail", /^p99 response time over 500 ms: 2\.0 % of the answers slower \(at most 1\.0 %\)$/],
+    ["1 % slower: the p99 still within it", m({ slow: 1 }), "pass", /^success ratio/],
+    ["no count of slow answers (the sidecar's series missing)", m({ slow: undefined }), "inconclusive", /^no count of the canary's slow answers \(haproxy_sidecar_server_slow_responses_total\): its p99 response time is unknown$/],
     ["no data (a new series, Prometheus empty)", m({ requests: undefined, errors: undefined }), "inconclusive", /^no data for the canary's answers/],
     ["too few requests to judge", m({ requests: 5, errors: 0 }), "inconclusive", /^the canary answered 5 requests, fewer than 20: too few to judge$/],
     ["a custom query out of bounds", m({ custom: [{ name: "queue", value: 9, max: 3 }] }), "fail", /^queue = 9, outside -∞\.\.3$/],
@@ -97,10 +99,10 @@ function fakeWorld(answers: ("pass" | "fail" | "nodata" | "down")[], initial?: R
     slotsInTraffic: async () => group?.slotsInTraffic(clock - start) ?? [],
     async query(promql) {
       const answer = answers[Math.min(analysis, answers.length - 1)];
-      if (promql.includes(`server=~"${group?.pattern ?? "web-c"}"`) && promql.startsWith("sum(increase") && !promql.includes("5xx")) analysis++;
+      if (promql.includes(`server=~"${group?.pattern ?? "web-c"}"`) && promql.startsWith("sum(increase(haproxy_server_http_responses_total") && !promql.includes("5xx")) analysis++;
       if (answer === "down") throw new Error("connect ECONNREFUSED 127.0.0.1:9090");
       if (answer === "nodata") return undefined;
-      if (promql.includes("response_time")) return 20;
+      if (promql.includes("slow_responses")) return 0;
       if (promql.includes("5xx")) return answer === "fail" ? 30 : 0;
       return 100;
     },
@@ -202,6 +204,28 @@ describe("the canary in the model and the config", () => {
     ["a pin with a header value that would end the line", (t) => (t.backends[0].canary.pin = { header: { name: "X-Canary", equals: "on\nuse-server web-a" } }), ['backends.flask_servers.canary.pin.header.equals: "on\\nuse-server web-a" is not usable as a header value: use printable ASCII, no line breaks or control characters']],
   ];
   for (const [name, edit, expected] of cases) it(name, () => assert.deepEqual(problemsOf(edit), expected));
+  it("HAProxy counts each server's answers slower than the bound (Tr) in a table of its own, before any other response rule, on the stick counter no frontend tracks with", async () => {
+    const config = renderHaproxyConfig(parseTopology(canaryExample), localTarget("/run/lb"));
+    const backend = config.slice(config.indexOf("backend flask_servers"));
+    const responseRules = backend.split("\n").filter((l) => l.startsWith("    http-response"));
+    assert.deepEqual(responseRules.slice(0, 3), [
+      '    http-response set-var-fmt(txn.lb_response_ms) "%Tr"',
+      "    http-response track-sc2 srv_name table lb_slow_flask_servers if { var(txn.lb_response_ms) -m int gt 500 }",
+      "    http-response sc-inc-gpc0(2) if { var(txn.lb_response_ms) -m int gt 500 }",
+    ]);
+    assert.match(config, /^backend lb_slow_flask_servers\n    stick-table type string len 64 size 16 expire 24h store gpc0$/m);
+    // A frontend's rateLimit takes sc0, its keyed limits sc1 and sc2: with all three, none is left.
+    const crowded: any = structuredClone(canaryExample);
+    crowded.frontends[0].rateLimit = { requests: 100, window: "10s" };
+    crowded.frontends[0].rateLimits = [{ name: "by_user", key: { header: "X-User" }, limit: 100 }];
+    assert.match(renderHaproxyConfig(parseTopology(crowded), localTarget("/run/lb")), /track-sc2 srv_name/);
+    crowded.frontends[0].rateLimits.push({ name: "by_token", key: { header: "X-Token" }, limit: 100 });
+    assert.deepEqual(topologyProblems(crowded), ["backends.flask_servers.canary: HAProxy counts the canary's slow answers on a stick counter, and the frontends' rate limits take all three: drop one frontend's rateLimit or a keyed rate limit"]);
+    delete crowded.frontends[0].rateLimit;
+    const sc0 = renderHaproxyConfig(parseTopology(crowded), localTarget("/run/lb"));
+    assert.match(sc0, /^    http-response track-sc0 srv_name table lb_slow_flask_servers /m);
+    await checkHaproxyConfig(sc0);
+  });
   it("the canary's servers are configured at weight 0: checked, but no traffic until a rollout", () => {
     const config = renderHaproxyConfig(parseTopology(canaryExample), localTarget("/run/lb"));
     assert.match(config, /^    server web-c 127\.0\.0\.1:5003 check inter 500ms fall 2 rise 3 weight 0 cookie web-c$/m);
@@ -209,7 +233,7 @@ describe("the canary in the model and the config", () => {
   });
   it("a pin sends matching requests to the canary (use-server), several canary servers sharing them at random, each one's own rule the fallback for one down; haproxy -c accepts it", async () => {
     const one = renderHaproxyConfig(parseTopology(canaryExample), localTarget("/run/lb"));
-    assert.match(one, /^    acl (\S+) req\.fhdr\(X-Canary\) -m str -- "always"\n    use-server web-c if \1$/m);
+    assert.match(one, /^    acl (\S+) req\.fhdr\(X-Canary\) -m str -- "always"\n(    http-response .*\n)*    use-server web-c if \1$/m);
     const two: any = structuredClone(canaryExample);
     two.backends[0].servers.push({ name: "web-d", address: "web-d", port: 5004, cookie: "web-d" });
     two.backends[0].canary.servers.push("web-d");

@@ -6,7 +6,9 @@ import { describe, it } from "vitest";
 import fc from "fast-check";
 import { field, parseShowInfo, parseShowStat, serverStates, splitCsvLine, withoutMaintenanceServers } from "../haproxy/show-stat.ts";
 import { checkState, EVERYTHING, renderHaproxyExpositionText, serverState } from "../sidecar/exposition.ts";
-import { StatParseError } from "../haproxy/errors.ts";
+import { ShowTableGarbledError, StatParseError } from "../haproxy/errors.ts";
+import { parseTableEntries, parseTableList } from "../haproxy/show-table.ts";
+import { slowAnswerCounts, slowAnswersTable } from "../sidecar/slow-answers.ts";
 import { BACKEND_METRICS, FRONTEND_METRICS, PROCESS_METRICS, SERVER_METRICS } from "../sidecar/promex-table.ts";
 import { parseExposition, seriesKey } from "./support/exposition.ts";
 
@@ -253,6 +255,36 @@ describe("properties (fast-check, bounded)", () => {
         // Checks paused in maintenance: only the check-state totals may differ, where a MAINT server kept a check status.
         const withoutCheckTotals = (t: string) => t.split("\n").filter((l) => !l.startsWith("haproxy_backend_agg_check_status")).join("\n");
         assert.equal(withoutCheckTotals(fromScan), withoutCheckTotals(fromFull));
+      }),
+      { numRuns: 200 },
+    );
+  });
+});
+
+describe("show table: a canary's slow-answer counts, as HAProxy 2.6 prints them", () => {
+  it("the list of tables, and one table's entries with their counters", () => {
+    assert.deepEqual(parseTableList(fixture("show-table-list.txt")), [{ name: "lb_slow_web", type: "string", size: 100, used: 1 }]);
+    assert.deepEqual(parseTableEntries(fixture("show-table-slow.txt"), "lb_slow_web"), [{ key: "web-c", data: { gpc0: 2 } }]);
+  });
+  it("an unknown table's answer, an entry cut short, or nothing at all: SHOW_TABLE_GARBLED, naming the command and the line", () => {
+    const cases: [string, string, RegExp][] = [
+      [fixture("show-table-unknown.txt"), "lb_slow_none", /^"show table lb_slow_none" answered "No such table"/],
+      [`${fixture("show-table-slow.txt").trim()}\n0x7f: key=web-d use=0 exp=`, "lb_slow_web", /answered "0x7f: key=web-d use=0 exp="/],
+      ["", "lb_slow_web", /^"show table lb_slow_web" answered ""/],
+    ];
+    for (const [text, table, message] of cases) assert.throws(() => parseTableEntries(text, table), (e: unknown) => e instanceof ShowTableGarbledError && e.code === "SHOW_TABLE_GARBLED" && message.test(e.message));
+  });
+  it("every server of a proxy with a table is counted, 0 where HAProxy holds no entry; proxies without one are not", () => {
+    const rows = parseShowStat(SHOW_STAT).rows;
+    const counts = slowAnswerCounts([{ table: slowAnswersTable("flask_servers"), text: fixture("show-table-slow.txt").replace("key=web-c", "key=web-b") }], rows);
+    assert.deepEqual([...counts.entries()].map(([proxy, servers]) => [proxy, Object.fromEntries(servers)]), [["flask_servers", { "web-a": 0, "web-b": 2 }]]);
+  });
+  it("property: any entries HAProxy could print are read back, key and counters", () => {
+    const name = fc.stringMatching(/^[A-Za-z0-9_.:-]{1,64}$/);
+    fc.assert(
+      fc.property(fc.uniqueArray(fc.tuple(name, fc.nat(), fc.nat()), { selector: ([k]) => k, maxLength: 20 }), (entries) => {
+        const text = [`# table: t, type: string, size:100, used:${entries.length}`, ...entries.map(([key, gpc0, rate], i) => `0x${(0x7f00 + i).toString(16)}: key=${key} use=0 exp=86399985 gpc0=${gpc0} http_req_rate(10000)=${rate}`), ""].join("\n");
+        assert.deepEqual(parseTableEntries(text, "t"), entries.map(([key, gpc0, rate]) => ({ key, data: { gpc0, "http_req_rate(10000)": rate } })));
       }),
       { numRuns: 200 },
     );

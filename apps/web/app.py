@@ -9,9 +9,10 @@ GET /        says which instance answered (JSON body and the X-Served-By header)
 GET /status  the health endpoint HAProxy checks.
 GET /slow?ms=N  answers like / after N milliseconds (at most 5000): a request that holds its
              connection, to show queueing behind a server's maxconn and HAProxy's timeouts.
-POST /fault?errors=0.2&delay_ms=300  makes that share of this instance's answers to traffic 500
-             and adds that latency (not /status: its health checks still pass); errors=0&delay_ms=0
-             clears it. From loopback only. Shared by the instance's worker processes (a file).
+POST /fault?errors=0.2&delay_ms=300[&delayed=0.05]  makes that share of this instance's answers to
+             traffic 500 and adds that latency to all of them, or to the share `delayed` (not /status:
+             its health checks still pass); errors=0&delay_ms=0 clears it. From loopback only. Shared
+             by the instance's worker processes (a file).
 GET /fault   the fault in force.
 """
 import ipaddress
@@ -45,7 +46,7 @@ SLOW_MAX_MS = 5000
 
 # One file per gunicorn master (the workers' parent): every worker of the instance sees the same fault.
 FAULT_FILE = os.path.join(tempfile.gettempdir(), f"lb-web-fault-{INSTANCE}-{os.getppid()}.json")
-NO_FAULT = {"errors": 0.0, "delay_ms": 0}
+NO_FAULT = {"errors": 0.0, "delay_ms": 0, "delayed": 1.0}
 
 
 def current_fault():
@@ -64,9 +65,10 @@ def fault():
         return jsonify(error="the fault switch answers loopback clients only"), 403
     errors = request.args.get("errors", default=0.0, type=float)
     delay_ms = request.args.get("delay_ms", default=0, type=int)
-    if not 0 <= errors <= 1 or not 0 <= delay_ms <= SLOW_MAX_MS:
-        return jsonify(error=f"errors is a share from 0 to 1 and delay_ms from 0 to {SLOW_MAX_MS}"), 400
-    chosen = {"errors": errors, "delay_ms": delay_ms}
+    delayed = request.args.get("delayed", default=1.0, type=float)
+    if not 0 <= errors <= 1 or not 0 <= delay_ms <= SLOW_MAX_MS or not 0 <= delayed <= 1:
+        return jsonify(error=f"errors and delayed are shares from 0 to 1, delay_ms from 0 to {SLOW_MAX_MS}"), 400
+    chosen = {"errors": errors, "delay_ms": delay_ms, "delayed": delayed}
     if not errors and not delay_ms:
         if os.path.exists(FAULT_FILE):
             os.remove(FAULT_FILE)
@@ -84,7 +86,7 @@ def injected_fault():
     if request.path in ("/status", "/fault"):
         return None
     chosen = current_fault()
-    if chosen["delay_ms"]:
+    if chosen["delay_ms"] and random.random() < chosen.get("delayed", 1.0):
         time.sleep(chosen["delay_ms"] / 1000)
     if chosen["errors"] and random.random() < chosen["errors"]:
         return jsonify(error="injected fault", server=INSTANCE), 500

@@ -6,6 +6,7 @@ import type { MapEntry } from "../../haproxy/show-map.ts";
 import { tableEntryKey, type RouteTable, type RouteTableEntry } from "../model/routing.ts";
 import { configuredWeight, type Server, type Topology } from "../model/schema.ts";
 import { rateLimitTables, tableMapPath } from "../render/routing.ts";
+import { isSlowAnswersTable } from "../../sidecar/slow-answers.ts";
 import { LOCAL_ADDRESS } from "../render/targets.ts";
 import { diffTopologies, runtimeApiCommands, type TopologyChange, type TopologyEdit } from "./changes.ts";
 import { makePlan } from "./plan.ts";
@@ -73,10 +74,12 @@ export function observe(stat: ParsedStat): Observation {
 export function observedTopology(base: Topology, observation: Observation): Topology {
   const topology = structuredClone(base);
   const backends = new Map(topology.backends.map((b) => [b.name, b]));
-  // The keyed rate limits' table sections are backends to HAProxy, not to the topology.
-  const tables = new Set(rateLimitTables(base.frontends).map((t) => t.name));
-  for (const name of observation.algorithms.keys()) if (name !== "monitoring" && !tables.has(name) && !backends.has(name)) backends.set(name, { name, balance: "roundrobin", servers: [] } as unknown as Topology["backends"][number]);
-  topology.backends = [...backends.values()].filter((b) => observation.algorithms.has(b.name) && !tables.has(b.name));
+  // The keyed rate limits' and the canaries' table sections are backends to HAProxy, not to the
+  // topology (a promoted canary's stays until the next reload).
+  const rateTables = new Set(rateLimitTables(base.frontends).map((t) => t.name));
+  const isTable = (name: string) => rateTables.has(name) || isSlowAnswersTable(name);
+  for (const name of observation.algorithms.keys()) if (name !== "monitoring" && !isTable(name) && !backends.has(name)) backends.set(name, { name, balance: "roundrobin", servers: [] } as unknown as Topology["backends"][number]);
+  topology.backends = [...backends.values()].filter((b) => observation.algorithms.has(b.name) && !isTable(b.name));
   for (const backend of topology.backends) {
     const algorithm = observation.algorithms.get(backend.name);
     if (algorithm) backend.balance = algorithm as typeof backend.balance;

@@ -107,7 +107,8 @@ export function serverPatterns(backend: Pick<Backend, "servers" | "discovery" | 
 export interface AnalysisQueries {
   requests: string;
   errors: string;
-  responseMs: string;
+  /** The canary's answers slower than maxResponseMs (counted by HAProxy, exported by the sidecar). */
+  slow: string;
   stableRequests: string;
   stableErrors: string;
   custom: { name: string; query: string; max?: number; min?: number }[];
@@ -122,7 +123,7 @@ export function analysisQueries(backend: Pick<Backend, "name" | "servers" | "dis
   return {
     requests: answers(patterns.canary),
     errors: answers(patterns.canary, "5xx"),
-    responseMs: `max(haproxy_server_response_time_average_seconds{proxy="${backend.name}",server=~"${patterns.canary}"}) * 1000`,
+    slow: `sum(increase(haproxy_sidecar_server_slow_responses_total{proxy="${backend.name}",server=~"${patterns.canary}"}[${window}]))`,
     stableRequests: answers(patterns.stable),
     stableErrors: answers(patterns.stable, "5xx"),
     custom: canary.analysis.queries.map((q) => ({ name: q.name, query: fill(q.query), ...(q.max !== undefined && { max: q.max }), ...(q.min !== undefined && { min: q.min }) })),
@@ -133,7 +134,7 @@ export function analysisQueries(backend: Pick<Backend, "name" | "servers" | "dis
 export interface AnalysisMeasurement {
   requests?: number;
   errors?: number;
-  responseMs?: number;
+  slow?: number;
   stableRequests?: number;
   stableErrors?: number;
   custom: { name: string; value?: number; max?: number; min?: number }[];
@@ -161,8 +162,13 @@ export function judgeAnalysis(analysis: CanaryAnalysis, m: AnalysisMeasurement):
     const stable = m.stableRequests ? ` (stable servers: ${pct(1 - (m.stableErrors ?? 0) / m.stableRequests)})` : "";
     (success < analysis.successRatio ? failed : passed).push(`success ratio ${pct(success)} of ${Math.round(m.requests)} answers, ${success < analysis.successRatio ? "below" : "at least"} ${pct(analysis.successRatio)}${stable}`);
   }
-  if (m.responseMs === undefined) unknown.push("no response time for the canary");
-  else (m.responseMs > analysis.maxResponseMs ? failed : passed).push(`response time ${Math.round(m.responseMs)} ms, ${m.responseMs > analysis.maxResponseMs ? "over" : "within"} ${analysis.maxResponseMs} ms`);
+  const p = `p${analysis.responsePercentile}`;
+  if (m.slow === undefined) unknown.push(`no count of the canary's slow answers (haproxy_sidecar_server_slow_responses_total): its ${p} response time is unknown`);
+  else if (m.requests !== undefined && m.requests >= analysis.minRequests) {
+    // The percentile is within the bound exactly when at most (100 − percentile) % of the answers are slower.
+    const [share, allowed] = [m.slow / m.requests, (100 - analysis.responsePercentile) / 100];
+    (share > allowed ? failed : passed).push(`${p} response time ${share > allowed ? "over" : "within"} ${analysis.maxResponseMs} ms: ${pct(share)} of the answers slower (at most ${pct(allowed)})`);
+  }
   for (const q of m.custom) {
     if (q.value === undefined) unknown.push(`${q.name}: no value`);
     else if ((q.max !== undefined && q.value > q.max) || (q.min !== undefined && q.value < q.min)) failed.push(`${q.name} = ${q.value}, outside ${q.min ?? "-∞"}..${q.max ?? "∞"}`);
@@ -219,7 +225,7 @@ export function rolloutPreviews(base: Pick<Topology, "backends"> | undefined, he
       steps: b.canary.steps,
       interval: b.canary.interval,
       atLeastMs: b.canary.steps.length * parseDuration(b.canary.interval),
-      checks: [`success ratio ≥ ${(a.successRatio * 100).toFixed(1)} %`, `response time ≤ ${a.maxResponseMs} ms`, `at least ${a.minRequests} requests per interval`, ...a.queries.map((q) => `${q.name} within ${q.min ?? "-∞"}..${q.max ?? "∞"}`), `abort after ${b.canary.failureLimit} failed analyses`],
+      checks: [`success ratio ≥ ${(a.successRatio * 100).toFixed(1)} %`, `p${a.responsePercentile} response time ≤ ${a.maxResponseMs} ms`, `at least ${a.minRequests} requests per interval`, ...a.queries.map((q) => `${q.name} within ${q.min ?? "-∞"}..${q.max ?? "∞"}`), `abort after ${b.canary.failureLimit} failed analyses`],
       command: `npm run rollout -- ${b.name}`,
     }];
   });

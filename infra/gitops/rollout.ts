@@ -37,9 +37,9 @@ const ABORT_POLL_MS = 500;
 async function measure(backend: Backend, io: RolloutIo, window: string): Promise<AnalysisMeasurement & { unreachable?: string }> {
   const q = analysisQueries(backend, window);
   try {
-    const [requests, errors, responseMs, stableRequests, stableErrors] = await Promise.all([q.requests, q.errors, q.responseMs, q.stableRequests, q.stableErrors].map((x) => io.query(x)));
+    const [requests, errors, slow, stableRequests, stableErrors] = await Promise.all([q.requests, q.errors, q.slow, q.stableRequests, q.stableErrors].map((x) => io.query(x)));
     const custom = await Promise.all(q.custom.map(async (c) => ({ ...c, value: await io.query(c.query) })));
-    return { requests, errors, responseMs, stableRequests, stableErrors, custom };
+    return { requests, errors, slow, stableRequests, stableErrors, custom };
   } catch (error) {
     return { custom: [], unreachable: (error as Error).message };
   }

@@ -29,11 +29,13 @@ export const CanaryAnalysis = z.strictObject({
   /** The share of the canary's answers that are not 5xx, at least (Flagger's request-success-rate: 99 %). */
   successRatio: z.number().gt(0, { error: (iss) => `${show(iss.input)} is not a ratio: use a number above 0, at most 1` }).max(1, { error: (iss) => `${show(iss.input)} is not a ratio: use a number above 0, at most 1` }).default(0.99),
   /**
-   * The canary's response time, at most: HAProxy's own timer (the average over each server's
-   * last 1024 answers), the slowest canary server's. A fresh canary server's average is its
-   * rollout's; one that served much before moves slowly (a PromQL query can judge otherwise).
+   * The canary's response time at responsePercentile, at most (Flagger's request-duration: p99 ≤ 500 ms),
+   * from HAProxy's own timer Tr (the request sent to the server until its response headers came back).
+   * HAProxy counts, per server, the answers slower than this; the check holds while at most
+   * (100 − responsePercentile) % of the canary's answers in an interval are among them.
    */
   maxResponseMs: intIn(1, 600_000, "a response time in ms").default(500),
+  responsePercentile: z.number().min(50, { error: (iss) => `${show(iss.input)} is not a percentile to judge: use 50 to 99.9` }).max(99.9, { error: (iss) => `${show(iss.input)} is not a percentile to judge: use 50 to 99.9` }).default(99),
   /** Fewer answers from the canary than this in an interval judge nothing: the step waits (inconclusive). */
   minRequests: intIn(1, 1_000_000, "a request count").default(20),
   queries: z.array(CanaryQuery).default([]),

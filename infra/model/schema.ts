@@ -661,6 +661,15 @@ export const configuredGroupWeight = (backend: Pick<Backend, "canary">, group: P
 export const canaryServerNames = (backend: Pick<Backend, "canary" | "discovery">): string[] =>
   backend.canary?.group !== undefined && backend.discovery ? groupSlotNames(backend.discovery) : [...(backend.canary?.servers ?? [])];
 
+/**
+ * The stick counter a canary's slow-answer count tracks with: one no frontend tracks with already
+ * (HAProxy 2.6 has three per request: rateLimit takes sc0, keyed limits sc1 and sc2). None free: undefined.
+ */
+export function canaryTimingCounter(frontends: readonly Pick<Frontend, "rateLimit" | "rateLimits">[]): number | undefined {
+  const used = new Set(frontends.flatMap((f) => [...(f.rateLimit ? [0] : []), ...KEYED_RATE_LIMIT_COUNTERS.slice(0, Array.isArray(f.rateLimits) ? f.rateLimits.length : 0)]));
+  return [2, 1, 0].find((counter) => !used.has(counter));
+}
+
 /** A server reached over the network (address and port), which is every server but one on a unix socket. */
 export type NetworkServer = Server & { address: string; port: number };
 export const onNetwork = (server: Server): server is NetworkServer => server.unixSocket === undefined;
@@ -776,6 +785,7 @@ function crossReferenceIssues(topology: Topology): PathIssue[] {
       const group = backend.discovery && typeof backend.discovery.name === "string" && typeof backend.discovery.maxServers === "number" ? { name: backend.discovery.name, maxServers: backend.discovery.maxServers } : undefined;
       for (const issue of canaryIssues(backend.canary, { serverNames: servers.map((s) => s?.name).filter((n): n is string => typeof n === "string"), group })) issues.push({ path: ["backends", i, "canary", ...issue.path], message: issue.message });
       if ((backend.mode ?? topology.defaults?.mode) === "tcp") issues.push({ path: ["backends", i, "canary"], message: `a canary is judged by its HTTP answers: backend ${show(backend.name)} is in mode tcp` });
+      if (canaryTimingCounter(frontends.filter((f) => f)) === undefined) issues.push({ path: ["backends", i, "canary"], message: "HAProxy counts the canary's slow answers on a stick counter, and the frontends' rate limits take all three: drop one frontend's rateLimit or a keyed rate limit" });
     }
     duplicates(servers.map((s) => s?.name), `the servers of backend ${show(backend.name)}`, (j) => ["backends", i, "servers", j, "name"]);
     servers.forEach((server, j) => {

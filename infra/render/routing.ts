@@ -199,7 +199,23 @@ export type BackendRulesView = Omit<RoutingView, "useBackends" | "afterResponseR
   useServers: string[];
 };
 
-export function backendRulesView(backend: Pick<Backend, "requestRules" | "responseRules" | "canary" | "discovery">): BackendRulesView {
+/** Where a canary's slow answers are counted: the stick counter free for it, and the table. */
+export interface SlowAnswerCounting {
+  counter: number;
+  table: string;
+}
+
+/**
+ * A canary's response-time check, HAProxy's part: each answer slower than the bound (Tr, the
+ * server's time to its response headers) counts on its server's entry, before any other response rule.
+ */
+function slowAnswerRules(boundMs: number, counting: SlowAnswerCounting): string[] {
+  const slow = `{ var(${SLOW_ANSWER_VAR}) -m int gt ${boundMs} }`;
+  return [`set-var-fmt(${SLOW_ANSWER_VAR}) "%Tr"`, `track-sc${counting.counter} srv_name table ${counting.table} if ${slow}`, `sc-inc-gpc0(${counting.counter}) if ${slow}`];
+}
+const SLOW_ANSWER_VAR = "txn.lb_response_ms";
+
+export function backendRulesView(backend: Pick<Backend, "requestRules" | "responseRules" | "canary" | "discovery">, slowAnswers?: SlowAnswerCounting): BackendRulesView {
   const acls = new AclNames({}, []);
   const rules = rulesView(backend, acls, {}, "be");
   const useServers: string[] = [];
@@ -213,5 +229,6 @@ export function backendRulesView(backend: Pick<Backend, "requestRules" | "respon
       servers.forEach((server) => useServers.push(`${server} if ${test}`));
     }
   }
-  return { acls: acls.lines, requestRules: [...rules.marks, ...rules.request], responseRules: rules.response, tcpRequestRules: [], useServers };
+  const counting = backend.canary && slowAnswers ? slowAnswerRules(backend.canary.analysis.maxResponseMs, slowAnswers) : [];
+  return { acls: acls.lines, requestRules: [...rules.marks, ...rules.request], responseRules: [...counting, ...rules.response], tcpRequestRules: [], useServers };
 }

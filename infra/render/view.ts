@@ -1,6 +1,6 @@
 // The typed view that the Handlebars templates render: every decision (which directive, which
 // address for this target) is made here in TypeScript; the templates only lay out lines.
-import { bindCertificates, configuredGroupWeight, configuredWeight, proxyMode, type Backend, type Bind, type Frontend, type ProxyMode, type Server, type ServerGroup, type Topology } from "../model/schema.ts";
+import { bindCertificates, canaryTimingCounter, configuredGroupWeight, configuredWeight, proxyMode, type Backend, type Bind, type Frontend, type ProxyMode, type Server, type ServerGroup, type Topology } from "../model/schema.ts";
 import { checkKind, type CheckStep, type HealthCheck } from "../model/checks.ts";
 import { isIP } from "node:net";
 import { parseDuration } from "../../haproxy/duration.ts";
@@ -8,6 +8,7 @@ import { ACME_CHALLENGE_PATH, HAPROXY_PATHS } from "../endpoints.ts";
 import { ACME_CHALLENGE_MAP, backendRulesView, rateLimitTables, routingView, type BackendRulesView, type RoutingView } from "./routing.ts";
 import { quote, quoteCheckText } from "./acls.ts";
 import { CERTIFICATE_DIR, CERTIFICATE_DIR_VARIABLE, bindCertificatePath, ERROR_PAGE_DIR, certificateDirPath, LUA_DIR, LOCAL_ADDRESS, groupDnsName, haproxySockets, isContainerTarget, localNameServer, serverEndpoint, type RenderTarget } from "./targets.ts";
+import { slowAnswersTable } from "../../sidecar/slow-answers.ts";
 
 export interface ConfigView {
   header: { topology: string; source: string; target: string };
@@ -39,7 +40,8 @@ export interface ConfigView {
   /** Logins for routes with auth: HAProxy reads each password hash from the environment ("${NAME}"). */
   userlists: { name: string; users: { name: string; env: string }[] }[];
   /** The keyed rate limits' stick tables, each in a section of its own. */
-  stickTables: { name: string; table: string }[];
+  /** Stick tables in sections of their own (no servers), with what each is for. */
+  stickTables: { name: string; table: string; purpose: string }[];
   /** One cache section per backend that caches. */
   caches: { name: string; totalMegabytes: number; maxObjectBytes: number; maxAgeSeconds: number }[];
   /** HAProxy's resolvers sections: the docker target's (container names), one per discovered group. */
@@ -241,7 +243,10 @@ export function buildView(topology: Topology, target: RenderTarget, source: stri
       retries: topology.defaults.retries,
       retryOn: topology.defaults.retryOn.length ? topology.defaults.retryOn.join(" ") : undefined,
     },
-    stickTables: rateLimitTables(topology.frontends),
+    stickTables: [
+      ...rateLimitTables(topology.frontends).map((t) => ({ ...t, purpose: "A rate limit's counts per key" })),
+      ...topology.backends.flatMap((b) => (b.canary ? [{ name: slowAnswersTable(b.name), table: slowAnswersTableLine(b), purpose: `The answers slower than ${b.canary.analysis.maxResponseMs} ms per server, for backend ${b.name}'s canary` }] : [])),
+    ],
     caches: topology.backends.flatMap((b) => (b.cache ? [{ name: cacheName(b.name), ...b.cache }] : [])),
     userlists: topology.userlists.map((u) => ({ name: u.name, users: u.users.map((user) => ({ name: user.name, env: user.passwordHashFromEnv })) })),
     resolvers: [
@@ -383,6 +388,12 @@ function frontendView(frontend: Frontend, defaults: Topology["defaults"], target
   };
 }
 
+/** Where the canaries' slow answers are counted: on the stick counter no frontend tracks with. */
+const slowAnswerCounting = (topology: Topology) => (backend: Pick<Backend, "name">) => ({ counter: canaryTimingCounter(topology.frontends)!, table: slowAnswersTable(backend.name) });
+
+/** A slow-answer table: one entry per server name (Name: at most 64 characters), kept a day after its last slow answer. */
+const slowAnswersTableLine = (backend: Backend) => `stick-table type string len 64 size ${Math.max(16, backend.servers.length + (backend.discovery?.maxServers ?? 0))} expire 24h store gpc0`;
+
 function backendView(backend: Backend, topology: Topology, target: RenderTarget): BackendView {
   const mode = proxyMode(backend, topology.defaults);
   const cookie = backend.cookie;
@@ -429,7 +440,7 @@ function backendView(backend: Backend, topology: Topology, target: RenderTarget)
     },
     // The same on every HAProxy replica, so that each derives the same cookie for a server.
     dynamicCookieKey: group && cookie ? dynamicCookieKey(topology.name, backend.name) : undefined,
-    rules: backendRulesView(backend),
+    rules: backendRulesView(backend, slowAnswerCounting(topology)(backend)),
     cache: backend.cache ? cacheName(backend.name) : undefined,
     settings: [
       ...timeoutLines({ connect: backend.timeouts?.connect, server: backend.timeouts?.server, queue: backend.timeouts?.queue, tunnel: backend.timeouts?.tunnel, "server-fin": backend.timeouts?.serverFin }),
