@@ -9,6 +9,8 @@ import { parseStateFile, type StateFileFormat } from "../lib/state-file.ts";
 export type RolloutPhase = "running" | "paused" | "promoted" | "aborted";
 export const ROLLOUT_PHASES: readonly RolloutPhase[] = ["running", "paused", "promoted", "aborted"];
 
+const VERDICTS = ["pass", "fail", "inconclusive"] as const;
+
 export interface RolloutState {
   backend: string;
   canary: string[];
@@ -28,7 +30,7 @@ export interface RolloutState {
   weights?: Record<string, number>;
   /** Why it paused, aborted or was promoted. */
   reason?: string;
-  history: { at: string; step: number; percent: number; verdict: "pass" | "fail" | "inconclusive"; findings: string[] }[];
+  history: { at: string; step: number; percent: number; verdict: (typeof VERDICTS)[number]; findings: string[] }[];
 }
 
 /** The state file of `backend`'s rollout, in the run directory. */
@@ -90,6 +92,16 @@ export function registerRolloutMetrics(registry: Registry, dir: string, log: (li
     async collect() {
       this.reset();
       for (const r of await readRollouts(dir, log)) this.set({ backend: r.backend }, r.failures);
+    },
+  });
+  new Gauge({
+    name: "haproxy_sidecar_rollout_analyses",
+    help: "The rollout's analyses so far by verdict (pass, fail, inconclusive)",
+    labelNames: ["backend", "verdict"],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const r of await readRollouts(dir, log)) for (const verdict of VERDICTS) this.set({ backend: r.backend, verdict }, r.history.filter((h) => h.verdict === verdict).length);
     },
   });
   new Gauge({

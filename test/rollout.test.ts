@@ -257,7 +257,8 @@ describe("the sidecar's rollout metrics, from the state files in the run directo
   it("phase, canary share, failed analyses and the last transition per backend; a corrupt file said and left out", async () => {
     const dir = mkdtempSync(join(tmpdir(), "lb-rollout-metrics-"));
     try {
-      const state: RolloutState = { backend: "web", canary: ["web-c"], steps: [10, 50, 100], step: 1, phase: "paused", failures: 2, pid: 1, startedAt: "2026-12-03T12:00:00Z", updatedAt: "2026-12-03T12:01:40Z", history: [] };
+      const analysis = (verdict: "pass" | "fail" | "inconclusive") => ({ at: "2026-12-03T12:01:00Z", step: 0, percent: 10, verdict, findings: [] });
+      const state: RolloutState = { backend: "web", canary: ["web-c"], steps: [10, 50, 100], step: 1, phase: "paused", failures: 2, pid: 1, startedAt: "2026-12-03T12:00:00Z", updatedAt: "2026-12-03T12:01:40Z", history: [analysis("fail"), analysis("pass"), analysis("fail"), analysis("inconclusive")] };
       writeFileSync(join(dir, "rollout-web.json"), JSON.stringify({ schemaVersion: 1, ...state }));
       writeFileSync(join(dir, "rollout-api.json"), '{"schemaVersion": 1, "backend": "api"}');
       const logged: string[] = [];
@@ -268,6 +269,7 @@ describe("the sidecar's rollout metrics, from the state files in the run directo
       assert.match(text, /^haproxy_sidecar_rollout_phase\{backend="web",phase="running"\} 0$/m);
       assert.match(text, /^haproxy_sidecar_rollout_canary_percent\{backend="web"\} 50$/m);
       assert.match(text, /^haproxy_sidecar_rollout_failed_analyses\{backend="web"\} 2$/m);
+      for (const [verdict, n] of [["pass", 1], ["fail", 2], ["inconclusive", 1]]) assert.match(text, new RegExp(`^haproxy_sidecar_rollout_analyses\\{backend="web",verdict="${verdict}"\\} ${n}$`, "m"));
       assert.match(text, new RegExp(`^haproxy_sidecar_rollout_transition_timestamp_seconds\\{backend="web"\\} ${Date.parse(state.updatedAt) / 1000}$`, "m"));
       assert.doesNotMatch(text, /backend="api"/);
       assert.match(logged.join("\n"), /rollout-api\.json \(a canary rollout's state\) does not hold what it should/);
