@@ -72,15 +72,44 @@ describe("an edge with host and path routing, TLS, persistence and a TCP listen 
   });
 
   it("refuses what the model cannot hold yet, each line as FILE:LINE: directive: why, and never drops one", () => {
-    const result = imported(read("shop-edge.cfg", (t) => t.replace("    option forwardfor\n", "    option forwardfor\n    http-request set-header X-Edge shop\n    acl api_v2 hdr_sub(user-agent) curl\n").replace("backend admin\n", "backend admin\n    stick-table type ip size 1m expire 10m\n")));
+    const result = imported(read("shop-edge.cfg", (t) => t.replace("    option forwardfor\n", "    option forwardfor\n    http-request set-var(txn.edge) str(shop)\n    acl api_v2 hdr_sub(user-agent) curl\n").replace("backend admin\n", "backend admin\n    stick-table type ip size 1m expire 10m\n")));
     assert.deepEqual(refusals(result.accounts), [
-      "shop-edge.cfg:28: http-request set-header X-Edge shop: not in the model yet",
+      "shop-edge.cfg:28: http-request set-var(txn.edge) str(shop): http-request set-var(txn.edge) is not in the model yet",
       "shop-edge.cfg:29: acl api_v2 hdr_sub(user-agent) curl: the ACL criterion hdr_sub(user-agent) is not in the model yet",
       "shop-edge.cfg:48: stick-table type ip size 1m expire 10m: not in the model yet",
     ]);
     const lines = readFileSync(join(FIXTURES, "shop-edge.cfg"), "utf8").split("\n").filter((l) => l.trim() !== "" && !l.trim().startsWith("#")).length;
     assert.equal(result.accounts.length, lines + 3, "every line that is not blank or a comment has its account");
   });
+});
+
+describe("http-request and http-response rules, anonymous ACLs", () => {
+  const edge = () => imported(read("rules-edge.cfg"));
+  it("rules-edge.cfg imports whole: refusals, redirects and answers become routes ahead of the use_backend ones, rewrites become rules in order", async () => {
+    const result = edge();
+    assert.deepEqual(refusals(result.accounts), []);
+    const topology = validateImported(result);
+    const www = topology.frontends[0]!;
+    assert.deepEqual(www.routes.map((r) => Object.keys(r).filter((k) => k !== "when").join()), ["deny", "deny", "redirect", "redirect", "respond", "backend", "backend"]);
+    assert.deepEqual(www.routes[0]!.when, { any: [{ pathSuffix: ".php" }, { pathBegins: "/wp-admin" }] });
+    assert.deepEqual(www.routes[6]!.when, { not: { all: [{ method: ["GET", "HEAD"] }, { not: { pathBegins: "/static/" } }] } });
+    assert.deepEqual(www.requestRules.map((r) => r.setHeader?.name ?? r.deleteHeader), ["X-Forwarded-Proto", "X-Debug"]);
+    assert.deepEqual(topology.backends.find((b) => b.name === "api")!.requestRules, [
+      { when: { pathBegins: "/api/v1/" }, setHeader: { name: "X-Api-Version", value: "1" } },
+      { replacePath: { regex: "^/api/(.*)", with: "/\\1" } },
+    ]);
+    await checkEveryTarget(topology);
+  });
+  const refusedLine = (cfg: string) => refusals(imported({ file: "r.cfg", text: cfg }).accounts);
+  const cases: [string, string, string[]][] = [
+    ["a condition that reads what an earlier rule rewrote", "backend api\n    http-request replace-path ^/api/(.*) /\\1\n    http-request set-header X-V 1 if { path_beg /v1/ }\n    server a 10.0.0.1:80\n", ["r.cfg:3: http-request set-header X-V 1 if { path_beg /v1/ }: its condition reads the path, which r.cfg:2 (http-request replace-path ^/api/(.*) /\\1) rewrites before it; the model decides conditions on the request as it came: test what the request had before the rewrite"]],
+    ["a use_backend that reads a header a rule set", "frontend f\n    bind :80\n    http-request set-header Host internal.example\n    use_backend b if { hdr(host) -i internal.example }\n    default_backend b\nbackend b\n    server a 10.0.0.1:80\n", ["r.cfg:4: use_backend b if { hdr(host) -i internal.example }: its condition reads the host header, which r.cfg:3 (http-request set-header Host internal.example) rewrites before it; the model decides conditions on the request as it came: test what the request had before the rewrite"]],
+    ["a header value that is an expression", "frontend f\n    bind :80\n    http-request set-header X-Client %[src]\n    default_backend b\nbackend b\n    server a 10.0.0.1:80\n", ['r.cfg:3: http-request set-header X-Client %[src]: "%[src]" is an expression (log-format): the model writes a header value as it is']],
+    ["a response rule on the response's status", "frontend f\n    bind :80\n    http-response set-header X-Err 1 if { status 500 }\n    default_backend b\nbackend b\n    server a 10.0.0.1:80\n", ["r.cfg:3: http-response set-header X-Err 1 if { status 500 }: the ACL criterion status is not in the model yet"]],
+    ["a refusal in a backend", "backend b\n    http-request deny if { path_beg /admin }\n    server a 10.0.0.1:80\n", ["r.cfg:2: http-request deny if { path_beg /admin }: http-request deny in a backend is not in the model: make it a route of the frontends that use this backend"]],
+    ["an anonymous ACL left open", "frontend f\n    bind :80\n    use_backend b if { path_beg /x\n    default_backend b\nbackend b\n    server a 10.0.0.1:80\n", ["r.cfg:3: use_backend b if { path_beg /x: an anonymous ACL ({ ...) is not closed"]],
+  ];
+  for (const [name, cfg, expected] of cases) it(`refused: ${name}`, () => assert.deepEqual(refusedLine(cfg), expected));
 });
 
 describe("syntax of other versions", () => {

@@ -50,6 +50,12 @@ interface Context {
   fieldLines: Map<string, Location>;
   /** A frontend's ACLs by name, until a rule uses them. */
   acls: Map<string, Record<string, unknown>[]>;
+  /** The section's request rewrites so far: what each changes ("path", "header:x-name") and its line. */
+  rewrites: { changes: string; at: Location; directive: string }[];
+  /** The section's refusals, denials, redirects and answers (http-request), as routes: before every use_backend. */
+  terminalRoutes: Record<string, unknown>[];
+  /** The line being read (for what a later line's condition reads). */
+  at?: Location;
 }
 
 const text = (d: Directive) => d.words.map((w) => w.raw).join(" ");
@@ -213,15 +219,20 @@ function proxyDirective(kind: Section["kind"], d: Directive, ctx: Context): Outc
       frontend.defaultBackend = args[0];
       return { field: `${fe}.defaultBackend` };
     case "acl": {
-      if (!frontend) return { refused: "ACLs in a backend are not in the model yet" };
       const condition = aclCondition(args.slice(1));
       if ("refused" in condition) return condition;
       ctx.acls.set(args[0]!, [...(ctx.acls.get(args[0]!) ?? []), condition.condition]);
-      return condition.why ? { field: `${fe}.conditions.${args[0]}`, why: condition.why, normalised: true } : { field: `${fe}.conditions.${args[0]}` };
+      // A backend has no named conditions in the model: its rules carry the condition itself.
+      const field = frontend ? `${fe}.conditions.${args[0]}` : `${be}: the rules that use ${args[0]}`;
+      return condition.why ? { field, why: condition.why, normalised: true } : { field };
     }
     case "use_backend":
       if (!frontend) return { refused: "use_backend belongs to a frontend" };
       return useBackend(args, frontend, ctx);
+    case "http-request":
+      return httpRule("request", args, ctx);
+    case "http-response":
+      return httpRule("response", args, ctx);
     case "server":
       if (!backend) return { refused: "server belongs to a backend" };
       return serverDirective(args, backend);
@@ -365,26 +376,202 @@ function aclCondition(words: string[]): { condition: Record<string, unknown>; wh
   }
 }
 
-/** use_backend NAME if|unless a [!b] [|| c]: a route, in the frontend's order. */
-function useBackend(args: string[], frontend: Record<string, unknown> & { name: string }, ctx: Context): Outcome {
-  const [name, keyword, ...expression] = args;
-  if (keyword !== "if" && keyword !== "unless") return { refused: "use_backend without a condition: use default_backend" };
-  const alternatives: Record<string, unknown>[] = [];
-  for (const part of expression.join(" ").split("||").map((p) => p.trim().split(/\s+/).filter(Boolean))) {
-    const terms: Record<string, unknown>[] = [];
-    for (const term of part) {
-      const negated = term.startsWith("!");
-      const acl = negated ? term.slice(1) : term;
-      if (acl.startsWith("{")) return { refused: "anonymous ACLs ({ ... }) are not read yet: name them with acl" };
-      if (!ctx.acls.has(acl)) return { refused: `the ACL ${acl} is not defined above in this frontend` };
-      terms.push(negated ? { not: { condition: acl } } : { condition: acl });
+/** What a condition reads of the request that a rule can rewrite: "path", "header:host"... */
+function conditionReads(condition: unknown, ctx: Context): Set<string> {
+  const reads = new Set<string>();
+  const walk = (c: unknown) => {
+    if (c === null || typeof c !== "object") return;
+    for (const [kind, value] of Object.entries(c as Record<string, unknown>)) {
+      if (kind === "host") reads.add("header:host");
+      else if (kind.startsWith("path")) reads.add("path");
+      else if (kind === "condition") for (const named of ctx.acls.get(String(value)) ?? []) walk(named);
+      else if (kind === "all" || kind === "any") (value as unknown[]).forEach(walk);
+      else if (kind === "not") walk(value);
     }
-    alternatives.push(terms.length === 1 ? terms[0]! : { all: terms });
+  };
+  walk(condition);
+  return reads;
+}
+
+/**
+ * "if|unless" and what follows, as a condition of the model: named ACLs defined above, anonymous
+ * ones ({ criterion [flags] patterns }), "!" for not, juxtaposition for and, "||" or "or" for or.
+ */
+function conditionOf(words: string[], ctx: Context, owner: string): { when?: Record<string, unknown>; why?: string } | { refused: string } {
+  if (words.length === 0) return {};
+  const [keyword, ...expression] = words;
+  if (keyword !== "if" && keyword !== "unless") return { refused: `expected "if" or "unless" before the condition, found ${JSON.stringify(keyword)}` };
+  const alternatives: Record<string, unknown>[] = [];
+  const normalisations: string[] = [];
+  let terms: Record<string, unknown>[] = [];
+  for (let i = 0; i < expression.length; i++) {
+    const word = expression[i]!;
+    if (word === "||" || word === "or") {
+      if (!terms.length) return { refused: `"${word}" with nothing before it` };
+      alternatives.push(terms.length === 1 ? terms[0]! : { all: terms });
+      terms = [];
+      continue;
+    }
+    const negated = word.startsWith("!");
+    const rest = negated ? word.slice(1) : word;
+    let term: Record<string, unknown>;
+    if (rest === "{" || (rest === "" && expression[i + 1] === "{")) {
+      if (rest === "") i++;
+      const close = expression.indexOf("}", i + 1);
+      if (close < 0) return { refused: "an anonymous ACL ({ ...) is not closed" };
+      const anonymous = aclCondition(expression.slice(i + 1, close));
+      if ("refused" in anonymous) return anonymous;
+      if (anonymous.why) normalisations.push(anonymous.why);
+      term = anonymous.condition;
+      i = close;
+    } else {
+      if (!ctx.acls.has(rest)) return { refused: `the ACL ${rest} is not defined above in this ${owner}` };
+      term = { condition: rest };
+    }
+    terms.push(negated ? { not: term } : term);
   }
+  if (!terms.length) return { refused: "a condition that ends with an operator" };
+  alternatives.push(terms.length === 1 ? terms[0]! : { all: terms });
   const when = alternatives.length === 1 ? alternatives[0]! : { any: alternatives };
+  return { when: keyword === "unless" ? { not: when } : when, ...(normalisations.length && { why: normalisations.join("; ") }) };
+}
+
+/**
+ * The model decides every condition on the request as it came: a condition that reads what an
+ * earlier rule of the config rewrote would decide otherwise, so it is refused, naming that rule.
+ */
+function rewrittenBefore(when: unknown, ctx: Context): string | undefined {
+  const reads = conditionReads(when, ctx);
+  const earlier = ctx.rewrites.find((r) => reads.has(r.changes));
+  return earlier && `its condition reads ${earlier.changes === "path" ? "the path" : `the ${earlier.changes.slice("header:".length)} header`}, which ${where(earlier.at)} (${earlier.directive}) rewrites before it; the model decides conditions on the request as it came: test what the request had before the rewrite`;
+}
+
+/** use_backend NAME if|unless a [!b] [|| c] [{ anonymous }]: a route, in the frontend's order. */
+function useBackend(args: string[], frontend: Record<string, unknown> & { name: string }, ctx: Context): Outcome {
+  const [name, ...condition] = args;
+  if (condition.length === 0) return { refused: "use_backend without a condition: use default_backend" };
+  const parsed = conditionOf(condition, ctx, "frontend");
+  if ("refused" in parsed) return parsed;
+  const rewritten = rewrittenBefore(parsed.when, ctx);
+  if (rewritten) return { refused: rewritten };
   const routes = (frontend.routes ??= []) as unknown[];
-  routes.push({ when: keyword === "unless" ? { not: when } : when, backend: name });
-  return { field: `frontends.${frontend.name}.routes[${routes.length - 1}]` };
+  routes.push({ when: parsed.when, backend: name });
+  const field = `frontends.${frontend.name}.routes[${ctx.terminalRoutes.length + routes.length - 1}]`;
+  return parsed.why ? { field, why: parsed.why, normalised: true } : { field };
+}
+
+type Refusal = { refused: string };
+const isRefusal = (x: object): x is Refusal => typeof (x as Partial<Refusal>).refused === "string";
+
+/** A literal the model writes as it is: HAProxy would read "%" as the start of an expression. */
+const literal = (value: string | undefined, what: string): { value: string } | { refused: string } =>
+  value === undefined ? { refused: `${what} is missing` } : value.includes("%") ? { refused: `${JSON.stringify(value)} is an expression (log-format): the model writes ${what} as it is` } : { value };
+
+/** What a rewrite action changes, for the conditions read after it. */
+const REWRITES: Record<string, (args: string[]) => string> = {
+  "set-header": (a) => `header:${a[0]!.toLowerCase()}`,
+  "add-header": (a) => `header:${a[0]!.toLowerCase()}`,
+  "del-header": (a) => `header:${a[0]!.toLowerCase()}`,
+  "set-path": () => "path",
+  "replace-path": () => "path",
+};
+
+/** http-request and http-response rules, in a frontend or a backend, each with its optional condition. */
+function httpRule(phase: "request" | "response", args: string[], ctx: Context): Outcome {
+  const [action, ...rest] = args;
+  const { frontend, backend } = ctx;
+  const owner = backend && !frontend ? backend : frontend ?? backend;
+  if (!owner) return { refused: `http-${phase} belongs to a frontend or a backend` };
+  const path = `${owner === frontend ? "frontends" : "backends"}.${owner.name}`;
+  const at = ["if", "unless"].map((k) => rest.indexOf(k)).filter((i) => i >= 0).sort((a, b) => a - b)[0] ?? rest.length;
+  const [params, condition] = [rest.slice(0, at), rest.slice(at)];
+  const parsed = conditionOf(condition, ctx, owner === frontend ? "frontend" : "backend");
+  if ("refused" in parsed) return parsed;
+  if (phase === "response" && condition.length && /(status|res\.|resp\.|shdr|capture\.res)/.test(condition.join(" "))) return { refused: "a response rule's condition is decided on its request in the model: the response's status and headers are not tested" };
+  const rewritten = rewrittenBefore(parsed.when, ctx);
+  if (rewritten) return { refused: rewritten };
+  const when = parsed.when && { when: parsed.when };
+  const done = (field: string): Outcome => (parsed.why ? { field, why: parsed.why, normalised: true } : { field });
+
+  // Rewrites: a rule of the model, in the config's order.
+  const rule = ((): Record<string, unknown> | Refusal | undefined => {
+    switch (action) {
+      case "set-header":
+      case "add-header": {
+        if (params.length !== 2) return { refused: `${action} takes a header name and one value` };
+        const value = literal(params[1], "a header value");
+        if ("refused" in value) return value;
+        return { [action === "set-header" ? "setHeader" : "addHeader"]: { name: params[0], value: value.value } };
+      }
+      case "del-header":
+        return params.length === 1 ? { deleteHeader: params[0] } : { refused: "del-header with a match method (-m) is not in the model: delete the header by its name" };
+      case "set-path": {
+        if (phase !== "request") break;
+        const value = literal(params[0], "a path");
+        return "refused" in value ? value : { setPath: value.value };
+      }
+      case "replace-path": {
+        if (phase !== "request") break;
+        if (params.length !== 2) return { refused: "replace-path takes a regular expression and its replacement" };
+        const replacement = literal(params[1], "a replacement");
+        return "refused" in replacement ? replacement : { replacePath: { regex: params[0], with: replacement.value } };
+      }
+      case "set-status": {
+        if (phase !== "response" || params.length !== 1 || int(params[0]) === undefined) return { refused: "set-status N (a response's status, nothing more) is what the model holds" };
+        return { setStatus: int(params[0]) };
+      }
+    }
+    return undefined;
+  })();
+  if (rule !== undefined && isRefusal(rule)) return rule;
+  if (rule !== undefined) {
+    const field = phase === "request" ? "requestRules" : "responseRules";
+    const list = (owner[field] ??= []) as unknown[];
+    list.push({ ...when, ...rule });
+    if (phase === "request" && REWRITES[action!]) ctx.rewrites.push({ changes: REWRITES[action!]!(params), at: ctx.at!, directive: `http-request ${args.join(" ")}` });
+    return done(`${path}.${field}[${list.length - 1}]`);
+  }
+
+  // Refusals, redirects and answers: routes of the frontend, ahead of its use_backend routes (HAProxy runs every http-request rule before use_backend).
+  if (phase === "request" && ["deny", "tarpit", "redirect", "return"].includes(action!)) {
+    if (owner !== frontend) return { refused: `http-request ${action} in a backend is not in the model: make it a route of the frontends that use this backend` };
+    const route = terminalRoute(action!, params);
+    if (isRefusal(route)) return route;
+    if (action === "redirect" && !("location" in (route.redirect as object)) && ctx.rewrites.some((r) => r.changes === "path")) return { refused: `this redirect keeps the request's path, which ${where(ctx.rewrites.find((r) => r.changes === "path")!.at)} rewrites before it; the model redirects the request as it came` };
+    ctx.terminalRoutes.push({ ...when, ...route });
+    return done(`${path}.routes[${ctx.terminalRoutes.length - 1}]`);
+  }
+  return { refused: `http-${phase} ${action} is not in the model yet` };
+}
+
+/** deny [deny_status N], tarpit [deny_status N], redirect location|prefix|scheme X [code N] [drop-query], return [status N] [content-type T] [string S]. */
+function terminalRoute(action: string, params: string[]): Record<string, unknown> | Refusal {
+  const options = new Map<string, string>();
+  const flags = new Set<string>();
+  const [head, ...tail] = action === "redirect" ? [params[0], ...params.slice(2)] : [undefined, ...params];
+  for (let i = 0; i < tail.length; i++) {
+    const word = tail[i]!;
+    if (word === "drop-query") flags.add(word);
+    else if (["deny_status", "code", "status", "content-type", "string"].includes(word) && tail[i + 1] !== undefined) options.set(word, tail[++i]!);
+    else return { refused: `the ${action} option ${word} is not in the model` };
+  }
+  const status = (key: string) => (options.has(key) ? int(options.get(key)) ?? Number.NaN : undefined);
+  switch (action) {
+    case "deny":
+    case "tarpit":
+      return { [action]: { ...(status("deny_status") !== undefined && { status: status("deny_status") }) } };
+    case "redirect": {
+      if (head !== "location" && head !== "prefix" && head !== "scheme") return { refused: `redirect ${head}: use location, prefix or scheme` };
+      const target = literal(params[1], `a redirect ${head}`);
+      if ("refused" in target) return target;
+      return { redirect: { [head]: target.value, ...(status("code") !== undefined && { code: status("code") }), ...(flags.has("drop-query") && { dropQuery: true }) } };
+    }
+    default: {
+      const body = options.get("string");
+      if (body !== undefined && body.includes("%")) return { refused: `${JSON.stringify(body)}: the model answers with text as it is (no lf-string)` };
+      return { respond: { status: status("status") ?? 200, ...(options.has("content-type") && { contentType: options.get("content-type") }), ...(body !== undefined && { body }) } };
+    }
+  }
 }
 
 function serverDirective(args: string[], backend: Record<string, unknown> & { name: string }): Outcome {
@@ -456,7 +643,7 @@ export function importConfig(parsed: ParsedConfig, name = "imported"): ImportRes
   let defaultsSeen = 0;
   for (const section of parsed.sections) {
     const header = [section.kind, section.name, ...section.args.map((a) => a.raw)].filter(Boolean).join(" ");
-    const ctx: Context = { draft, fieldLines, acls: new Map() };
+    const ctx: Context = { draft, fieldLines, acls: new Map(), rewrites: [], terminalRoutes: [] };
     const refusedSection = SECTION_OUTCOME[section.kind] ?? (["global", "defaults", "frontend", "backend", "listen"].includes(section.kind) ? undefined : `${section.kind} sections are not in the model yet`);
     const account = (at: Location, directive: string, outcome: Outcome) => {
       if ("refused" in outcome) accounts.push({ at, directive, outcome: "refused", why: outcome.refused });
@@ -497,9 +684,15 @@ export function importConfig(parsed: ParsedConfig, name = "imported"): ImportRes
     if (section.comments.length) for (const path of [ctx.frontend && `frontends.${section.name}`, ctx.backend && `backends.${section.name}`, section.kind === "global" || section.kind === "defaults" ? section.kind : undefined]) if (path) comments.set(path, section.comments);
     if (ctx.backend) for (const d of section.directives) if (d.words[0]?.value === "server" && d.comments.length && d.words[1]) comments.set(`backends.${section.name}.servers.${d.words[1].value}`, d.comments);
     if (!section.args.length) account(section.at, header, { field: section.kind === "global" ? "global" : section.kind === "defaults" ? "defaults" : [ctx.frontend && `frontends.${section.name}`, ctx.backend && `backends.${section.name}`].filter(Boolean).join(" and ") });
-    for (const d of section.directives) account(d.at, text(d), section.kind === "global" ? globalDirective(d, ctx) : proxyDirective(section.kind, d, ctx));
+    for (const d of section.directives) {
+      ctx.at = d.at;
+      account(d.at, text(d), section.kind === "global" ? globalDirective(d, ctx) : proxyDirective(section.kind, d, ctx));
+    }
+    if (ctx.frontend && ctx.terminalRoutes.length) ctx.frontend.routes = [...ctx.terminalRoutes, ...((ctx.frontend.routes as unknown[]) ?? [])];
+    // A backend's rules name no condition: each takes its ACLs' conditions themselves.
+    if (ctx.backend && !ctx.frontend) for (const field of ["requestRules", "responseRules"]) if (Array.isArray(ctx.backend[field])) ctx.backend[field] = (ctx.backend[field] as Record<string, unknown>[]).map((r) => (r.when ? { ...r, when: inlineConditions(r.when, ctx.acls) } : r));
     if (ctx.frontend && ctx.acls.size) {
-      const used = JSON.stringify(ctx.frontend.routes ?? []);
+      const used = JSON.stringify([ctx.frontend.routes ?? [], ctx.frontend.requestRules ?? [], ctx.frontend.responseRules ?? []]);
       ctx.frontend.conditions = Object.fromEntries([...ctx.acls].filter(([name]) => used.includes(`"condition":"${name}"`)).map(([name, conditions]) => [name, conditions.length === 1 ? conditions[0] : { any: conditions }]));
     }
   }
@@ -512,6 +705,17 @@ export function importConfig(parsed: ParsedConfig, name = "imported"): ImportRes
     backends: draft.backends,
   };
   return { topology, accounts, fieldLines, comments };
+}
+
+/** A condition with each named ACL replaced by what it tests (several lines of one name: any of them). */
+function inlineConditions(condition: unknown, acls: Map<string, Record<string, unknown>[]>): unknown {
+  if (condition === null || typeof condition !== "object") return condition;
+  const c = condition as Record<string, unknown>;
+  if (typeof c.condition === "string") {
+    const named = acls.get(c.condition) ?? [];
+    return named.length === 1 ? named[0] : { any: named };
+  }
+  return Object.fromEntries(Object.entries(c).map(([k, v]) => [k, Array.isArray(v) ? v.map((x) => inlineConditions(x, acls)) : k === "not" ? inlineConditions(v, acls) : v]));
 }
 
 /** "FILE:LINE: directive: why", one per refused line: what import prints when it refuses. */

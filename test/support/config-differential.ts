@@ -1,0 +1,150 @@
+// Two configs side by side on the real HAProxy, the same requests to each: an original haproxy.cfg
+// (its binds and servers moved to loopback) and the config rendered from its imported topology
+// (moved the same way). Stand-in servers say which backend and server answered and what they
+// received; the answers are compared field by field.
+import { mkdirSync, writeFileSync } from "node:fs";
+import http from "node:http";
+import https from "node:https";
+import { join } from "node:path";
+import type { TopologyInput } from "../../infra/model/schema.ts";
+import { killProcessGroup, startProcess } from "../../infra/runtime/processes.ts";
+import { pollUntil } from "../../lib/poll.ts";
+
+export interface DiffRequest {
+  method: string;
+  host: string;
+  path: string;
+  tls: boolean;
+  headers: [string, string][];
+}
+
+/** What one request got: HAProxy's answer, and what the server behind it received. */
+export interface Answer {
+  status: number;
+  location?: string;
+  backend?: string;
+  /** The response headers asked for (lower-case), absent ones as null. */
+  responseHeaders: Record<string, string | null>;
+  /** The body HAProxy wrote itself (no server answered). */
+  body?: string;
+  /** What the server received: its path and the request headers asked for. */
+  received?: { path: string; headers: Record<string, string | null> };
+}
+
+/** One stand-in server per backend/server name, on its own loopback port. */
+export async function startStandIns(servers: readonly { backend: string; server: string }[]): Promise<{ port: (backend: string, server: string) => number; close: () => Promise<void> }> {
+  const ports = new Map<string, number>();
+  const running: http.Server[] = [];
+  for (const { backend, server } of servers) {
+    const standIn = http.createServer((req, res) => {
+      req.resume();
+      const body = JSON.stringify({ backend, server, path: req.url, headers: req.headers });
+      res.writeHead(200, { "X-Backend": backend, "X-Server": server, Server: "stand-in/1", "Content-Type": "application/json" }).end(body);
+    });
+    await new Promise<void>((listening) => standIn.listen(0, "127.0.0.1", listening));
+    running.push(standIn);
+    ports.set(`${backend}/${server}`, (standIn.address() as { port: number }).port);
+  }
+  return {
+    port: (backend, server) => ports.get(`${backend}/${server}`)!,
+    close: async () => void (await Promise.all(running.map((s) => new Promise((closed) => s.close(closed))))),
+  };
+}
+
+export interface Placement {
+  /** The loopback port of the original's n-th bind line (and the imported frontends' binds, in the same order). */
+  bindPorts: number[];
+  serverPort: (backend: string, server: string) => number;
+  /** The certificate every TLS bind serves. */
+  certificate: string;
+}
+
+/** At most this many connections: what this machine's file descriptor limit allows HAProxy. */
+const TEST_MAXCONN = 2000;
+
+/** Global lines a test cannot keep: they fork, change user or name paths of the original machine. */
+const HOST_ONLY = /^(daemon|user|group|pidfile|chroot|stats\s+socket|log\s)/;
+
+/** The original config, its binds and servers on loopback, what needs root or the original's paths left out. */
+export function placeOriginal(text: string, placement: Placement): string {
+  let section = "";
+  let proxy = "";
+  let bind = 0;
+  return text
+    .split("\n")
+    .flatMap((line) => {
+      const words = line.trim().split(/\s+/);
+      if (/^\S/.test(line) && words[0]) [section, proxy] = [words[0], words[1] ?? ""];
+      const body = line.trim();
+      if (section === "global" && HOST_ONLY.test(body)) return [];
+      // This machine's file descriptors hold fewer connections than a production box's.
+      if (section === "global" && words[0] === "maxconn") return [`    maxconn ${Math.min(Number(words[1]), TEST_MAXCONN)}`];
+      if (words[0] === "bind") {
+        const options = words.slice(2).map((w, i, all) => (all[i - 1] === "crt" ? placement.certificate : w));
+        return [`    bind 127.0.0.1:${placement.bindPorts[bind++]} ${options.join(" ")}`.trimEnd()];
+      }
+      if (words[0] === "server" && words[1]) return [`    server ${words[1]} 127.0.0.1:${placement.serverPort(proxy, words[1])} ${words.slice(3).join(" ")}`.trimEnd()];
+      return [line];
+    })
+    .join("\n");
+}
+
+/** The imported topology, placed the same way: binds in order on the same ports, servers at their stand-ins. */
+export function placeImported(topology: TopologyInput, placement: Placement & { certificateName: string; monitoringPort: number }): TopologyInput {
+  let bind = 0;
+  const maxconn = topology.global?.maxconn;
+  return {
+    ...topology,
+    ...(maxconn !== undefined && { global: { ...topology.global, maxconn: Math.min(maxconn, TEST_MAXCONN) } }),
+    frontends: topology.frontends.map((f) => ({ ...f, binds: f.binds.map((b) => ({ ...b, address: "127.0.0.1", port: placement.bindPorts[bind++]!, lastPort: undefined, ...(b.tlsCertificate !== undefined && { tlsCertificate: placement.certificateName }) })) })),
+    backends: topology.backends.map((b) => ({ ...b, servers: (b.servers ?? []).map((s) => ({ ...s, address: "127.0.0.1", port: placement.serverPort(b.name, s.name), unixSocket: undefined, external: true })) })),
+    monitoring: { ...topology.monitoring, port: placement.monitoringPort },
+  } as TopologyInput;
+}
+
+function send(request: DiffRequest, port: number, ask: { responseHeaders: string[]; requestHeaders: string[] }): Promise<Answer> {
+  const module = request.tls ? https : http;
+  return new Promise((resolve, reject) => {
+    const req = module.request(
+      { host: "127.0.0.1", port, method: request.method, path: request.path, headers: ["Host", request.host, ...request.headers.flat()], setHost: false, agent: false, rejectUnauthorized: false, timeout: 5000 },
+      (res) => {
+        let body = "";
+        res.setEncoding("utf8");
+        res.on("data", (chunk) => (body += chunk));
+        res.on("end", () => {
+          const backend = res.headers["x-backend"] as string | undefined;
+          const responseHeaders = Object.fromEntries(ask.responseHeaders.map((h) => [h, (res.headers[h] as string | undefined) ?? null]));
+          const seen = backend !== undefined && request.method !== "HEAD" ? (JSON.parse(body) as { path: string; headers: Record<string, string> }) : undefined;
+          resolve({
+            status: res.statusCode!,
+            ...(res.headers.location !== undefined && { location: res.headers.location }),
+            ...(backend !== undefined && { backend }),
+            responseHeaders,
+            ...(backend === undefined && { body }),
+            ...(seen && { received: { path: seen.path, headers: Object.fromEntries(ask.requestHeaders.map((h) => [h, seen.headers[h] ?? null])) } }),
+          });
+        });
+      },
+    );
+    req.on("timeout", () => req.destroy(new Error("no answer within 5 s")));
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+/** Runs `config` on the real HAProxy in `dir`, sends every request (to the plain or the TLS port), and stops it. */
+export async function answersOf(config: string, dir: string, name: string, requests: readonly DiffRequest[], ports: { plain: number; tls: number }, ask: { responseHeaders: string[]; requestHeaders: string[] }): Promise<Answer[]> {
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `${name}.cfg`);
+  writeFileSync(file, config);
+  const haproxy = await startProcess({ name: `haproxy-${name}`, command: "haproxy", args: ["-f", file], logFile: join(dir, `${name}.log`) });
+  try {
+    const up = await pollUntil(() => send({ method: "GET", host: "up.invalid", path: "/", tls: false, headers: [] }, ports.plain, ask).then(() => true, () => undefined), { timeoutMs: 5000, intervalMs: 20 });
+    if (!up) throw new Error(`HAProxy never answered on ${ports.plain} (${name}): see ${join(dir, `${name}.log`)}`);
+    const answers: Answer[] = [];
+    for (const request of requests) answers.push(await send(request, request.tls ? ports.tls : ports.plain, ask));
+    return answers;
+  } finally {
+    await killProcessGroup(haproxy.pid);
+  }
+}
