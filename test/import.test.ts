@@ -9,7 +9,9 @@ import { describe, it } from "vitest";
 import { parseConfig } from "../haproxy/config-parser.ts";
 import { ConfigSyntaxError } from "../haproxy/errors.ts";
 import { ImportRefusedError } from "../infra/errors.ts";
-import { importConfig, refusals } from "../infra/import/import.ts";
+import { accountingReport, importConfig, refusals } from "../infra/import/import.ts";
+import { renderHaproxyConfig } from "../infra/render/render.ts";
+import { localTarget } from "../infra/render/targets.ts";
 import { validateImported } from "../infra/import/validate.ts";
 import { resolveRoute } from "../infra/model/route-resolver.ts";
 import { loadTopologyFile } from "../infra/model/load.ts";
@@ -110,6 +112,18 @@ describe("http-request and http-response rules, anonymous ACLs", () => {
     ["an anonymous ACL left open", "frontend f\n    bind :80\n    use_backend b if { path_beg /x\n    default_backend b\nbackend b\n    server a 10.0.0.1:80\n", ["r.cfg:3: use_backend b if { path_beg /x: an anonymous ACL ({ ...) is not closed"]],
   ];
   for (const [name, cfg, expected] of cases) it(`refused: ${name}`, () => assert.deepEqual(refusedLine(cfg), expected));
+});
+
+describe("what HAProxy does when a config says nothing stays so; what the stack adds is said", () => {
+  it("no body limit, retries on connection failures only, no redispatch: as HAProxy; the timeouts and production settings the stack adds are listed", async () => {
+    const result = imported({ file: "bare.cfg", text: "defaults\n    mode http\n    timeout client 30s\nfrontend f\n    bind :80\n    default_backend b\nbackend b\n    server a 10.0.0.1:80\n" });
+    const topology = validateImported(result);
+    assert.deepEqual([topology.defaults.maxRequestBodyBytes, topology.defaults.retryOn, topology.defaults.redispatch], [0, ["conn-failure"], false]);
+    const config = renderHaproxyConfig(topology, localTarget("/run/lb"));
+    assert.doesNotMatch(config, /deny_status 413|^\s+option redispatch/m);
+    assert.deepEqual(result.additions.filter((a) => a.startsWith("defaults.timeouts")).map((a) => a.split(" ")[0]), ["defaults.timeouts.connect", "defaults.timeouts.server", "defaults.timeouts.httpRequest"]);
+    assert.match(accountingReport(result.accounts, result.additions), /\n## Added by the stack \(not in the original\)\n\n- defaults\.timeouts\.connect = 5s: the original sets none/);
+  });
 });
 
 describe("syntax of other versions", () => {

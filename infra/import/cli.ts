@@ -63,7 +63,7 @@ async function main(argv: string[]): Promise<number> {
   if (values.out && !/\.(json|ts)$/.test(values.out)) throw new UsageError(`--out ${values.out}: write a .json or a .ts file\n${USAGE}`);
   const files = await Promise.all(positionals.map(async (file) => ({ file: relative(process.cwd(), file) || file, text: await readFile(file, "utf8") })));
   const result = importConfig(parseConfig(files), basename(positionals[0]!).replace(/\.cfg$/, "").replace(/[^A-Za-z0-9_.:-]/g, "_").slice(0, 64) || "imported");
-  if (values.report) await writeFileAtomic(values.report, accountingReport(result.accounts));
+  if (values.report) await writeFileAtomic(values.report, accountingReport(result.accounts, result.additions));
   const refused = refusals(result.accounts);
   if (refused.length) throw new ImportRefusedError(refused);
   const topology = validateImported(result);

@@ -29,6 +29,8 @@ export interface ImportResult {
    * ("frontends.shop_edge", "backends.api.servers.api-1"): a .ts topology keeps them beside it.
    */
   comments: Map<string, string[]>;
+  /** What the stack sets that the original did not: production settings, and values HAProxy leaves unset. */
+  additions: string[];
 }
 
 type Outcome = { field: string; why?: string; normalised?: true } | { decided: string } | { refused: string };
@@ -188,6 +190,13 @@ function proxyDirective(kind: Section["kind"], d: Directive, ctx: Context): Outc
       return setInt(frontend, "maxconn", args[0], `${fe}.maxconn`);
     case "retries":
       return setInt(inDefaults ? draft.defaults : backend ?? {}, "retries", args[0], inDefaults ? "defaults.retries" : `${be}.retries`);
+    case "retry-on": {
+      if (!inDefaults && !backend) return { refused: "retry-on belongs to a backend (or defaults)" };
+      const events = args.includes("none") ? [] : args;
+      if (inDefaults) draft.defaults.retryOn = events;
+      else backend!.retryOn = events;
+      return { field: inDefaults ? "defaults.retryOn" : `${be}.retryOn` };
+    }
     case "timeout": {
       const t = TIMEOUTS[args[0] ?? ""];
       if (!t) return { refused: `timeout ${args[0]} is not in the model` };
@@ -636,7 +645,9 @@ const SECTION_OUTCOME: Partial<Record<Section["kind"], string>> = {
 
 /** Imports parsed files; nothing is thrown for a refused line: the accounts say which and why. */
 export function importConfig(parsed: ParsedConfig, name = "imported"): ImportResult {
-  const draft: Draft = { global: {}, defaults: { timeouts: {} }, proxyDefaults: {}, frontends: [], backends: [] };
+  // The model's defaults where HAProxy's own differ and the difference changes what clients get:
+  // the original had none of these unless a line of it says so.
+  const draft: Draft = { global: {}, defaults: { timeouts: {}, httplog: false, dontlognull: false, redispatch: false, maxRequestBodyBytes: 0, retryOn: ["conn-failure"] }, proxyDefaults: {}, frontends: [], backends: [] };
   const accounts: LineAccount[] = [];
   const fieldLines = new Map<string, Location>();
   const comments = new Map<string, string[]>();
@@ -704,7 +715,23 @@ export function importConfig(parsed: ParsedConfig, name = "imported"): ImportRes
     frontends: draft.frontends,
     backends: draft.backends,
   };
-  return { topology, accounts, fieldLines, comments };
+  return { topology, accounts, fieldLines, comments, additions: stackAdditions(draft) };
+}
+
+/** The model's timeouts HAProxy has no value for unless told: the stack's value stands in, said. */
+const ADDED_TIMEOUTS: Record<string, string> = { connect: "5s", client: "10s", server: "10s", httpRequest: "5s" };
+
+/** What the rendered config has that the original did not say, each with why. */
+function stackAdditions(draft: Draft): string[] {
+  const g = draft.global;
+  return [
+    ...Object.entries(ADDED_TIMEOUTS).filter(([k]) => draft.defaults.timeouts[k] === undefined).map(([k, v]) => `defaults.timeouts.${k} = ${v}: the original sets none (HAProxy would wait without limit, and warns)`),
+    ...(g.hardStopAfter === undefined ? ["global.hardStopAfter = 30s: an old worker ends 30 s after a reload at the latest"] : []),
+    "global.closeSpreadTime = 5s: idle connections are closed over 5 s after a reload, not at once",
+    ...(g.maxRequestHeaders === undefined ? ["global.maxRequestHeaders = 100 (HAProxy's default is 101)"] : []),
+    "defaults.idleCloseOnResponse = true (option idle-close-on-response): a reload closes idle keep-alive connections after an answer, never under a client sending on them",
+    "the stack's admin and master sockets, the monitoring listener (stats, /metrics) and the error pages' directory",
+  ];
 }
 
 /** A condition with each named ACL replaced by what it tests (several lines of one name: any of them). */
@@ -722,8 +749,15 @@ function inlineConditions(condition: unknown, acls: Map<string, Record<string, u
 export const refusals = (accounts: readonly LineAccount[]) => accounts.filter((a) => a.outcome === "refused").map((a) => `${where(a.at)}: ${a.directive}: ${a.why}`);
 
 /** The accounting as a markdown table a reviewer reads. */
-export function accountingReport(accounts: readonly LineAccount[]): string {
+export function accountingReport(accounts: readonly LineAccount[], additions: readonly string[] = []): string {
   const cell = (s: string | undefined) => (s ?? "").replaceAll("|", "\\|");
   const counts = (["mapped", "normalised", "decided", "refused"] as const).map((o) => `${accounts.filter((a) => a.outcome === o).length} ${o}`).join(", ");
-  return [`# Import report\n`, `${accounts.length} lines: ${counts}.\n`, "| line | directive | outcome | field or reason |", "|---|---|---|---|", ...accounts.map((a) => `| ${where(a.at)} | \`${cell(a.directive)}\` | ${a.outcome} | ${cell([a.field, a.why].filter(Boolean).join(": "))} |`)].join("\n") + "\n";
+  return [
+    `# Import report\n`,
+    `${accounts.length} lines: ${counts}.\n`,
+    "| line | directive | outcome | field or reason |",
+    "|---|---|---|---|",
+    ...accounts.map((a) => `| ${where(a.at)} | \`${cell(a.directive)}\` | ${a.outcome} | ${cell([a.field, a.why].filter(Boolean).join(": "))} |`),
+    ...(additions.length ? ["", "## Added by the stack (not in the original)", "", ...additions.map((a) => `- ${a}`)] : []),
+  ].join("\n") + "\n";
 }
