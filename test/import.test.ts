@@ -126,6 +126,25 @@ describe("what HAProxy does when a config says nothing stays so; what the stack 
   });
 });
 
+describe("several defaults sections, named, and from", () => {
+  it("several-defaults.cfg imports whole: the first is the model's defaults, a later one's settings are written in each proxy that takes it", () => {
+    const topology = validateImported(imported(read("several-defaults.cfg")));
+    const fe = (n: string) => topology.frontends.find((f) => f.name === n)!;
+    const be = (n: string) => topology.backends.find((b) => b.name === n)!;
+    assert.deepEqual([topology.defaults.mode, topology.defaults.timeouts.client], ["http", "30s"]);
+    assert.deepEqual([fe("postgres").mode, fe("postgres").forwardfor, fe("postgres").timeouts?.client, be("postgres").timeouts?.server], ["tcp", false, "1h", "1h"]);
+    assert.deepEqual([fe("redis").mode, fe("redis").timeouts?.client], ["tcp", undefined], "from tcp_services, with the client timeout the first defaults have too");
+    assert.deepEqual([fe("admin").mode, fe("admin").forwardfor], [undefined, true], "from web: the first defaults again");
+  });
+  const refusedLine = (cfg: string) => refusals(imported({ file: "d.cfg", text: cfg }).accounts);
+  const cases: [string, string, string[]][] = [
+    ["a proxy before the first defaults", "frontend f\n    bind :80\n    default_backend b\ndefaults\n    mode http\nbackend b\n    server a 10.0.0.1:80\n", ["d.cfg:1: frontend f: it comes before the first defaults section, so HAProxy gives it none; the model gives every proxy the defaults: move it below them"]],
+    ["from a defaults section that is not there", "defaults\n    mode http\nbackend b from nowhere\n    server a 10.0.0.1:80\n", ['d.cfg:3: backend b from nowhere: no defaults section named "nowhere" comes before it', "d.cfg:4: server a 10.0.0.1:80: in a section whose defaults are missing"]],
+    ["a setting of the first defaults the later ones leave unset, which the model cannot unset per proxy", "defaults\n    mode http\n    timeout check 2s\ndefaults\n    mode http\nbackend b\n    server a 10.0.0.1:80\n", ["d.cfg:3: timeout check 2s: backend b takes other defaults, which leave this unset (HAProxy's own value); the model cannot unset it for one proxy: repeat it in those defaults"]],
+  ];
+  for (const [name, cfg, expected] of cases) it(`refused: ${name}`, () => assert.deepEqual(refusedLine(cfg), expected));
+});
+
 describe("syntax of other versions", () => {
   it("an address on a listen line becomes a bind line, and the report says so", () => {
     const result = imported({ file: "old.cfg", text: "listen legacy 0.0.0.0:8080\n    mode http\n    server a 10.0.0.1:80 check\n" });

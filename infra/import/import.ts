@@ -33,7 +33,8 @@ export interface ImportResult {
   additions: string[];
 }
 
-type Outcome = { field: string; why?: string; normalised?: true } | { decided: string } | { refused: string };
+/** otherKind: the line belongs to the other kind of proxy (a defaults line replayed in a backend may be a frontend's). */
+type Outcome = { field: string; why?: string; normalised?: true } | { decided: string } | { refused: string; otherKind?: true };
 
 interface Draft {
   global: Record<string, unknown> & { logs?: unknown[]; tls?: Record<string, unknown> };
@@ -186,12 +187,12 @@ function proxyDirective(kind: Section["kind"], d: Directive, ctx: Context): Outc
     case "log":
       return args[0] === "global" ? { decided: "every proxy logs where global.logs say" } : { refused: "a proxy's own log target is not in the model: logs go where global.logs say" };
     case "maxconn":
-      if (!frontend) return { refused: "maxconn belongs to a frontend (or global)" };
+      if (!frontend) return { refused: "maxconn belongs to a frontend (or global)", otherKind: true };
       return setInt(frontend, "maxconn", args[0], `${fe}.maxconn`);
     case "retries":
       return setInt(inDefaults ? draft.defaults : backend ?? {}, "retries", args[0], inDefaults ? "defaults.retries" : `${be}.retries`);
     case "retry-on": {
-      if (!inDefaults && !backend) return { refused: "retry-on belongs to a backend (or defaults)" };
+      if (!inDefaults && !backend) return { refused: "retry-on belongs to a backend (or defaults)", otherKind: true };
       const events = args.includes("none") ? [] : args;
       if (inDefaults) draft.defaults.retryOn = events;
       else backend!.retryOn = events;
@@ -218,13 +219,13 @@ function proxyDirective(kind: Section["kind"], d: Directive, ctx: Context): Outc
       if (!BALANCES.includes(args[0] ?? "") || args.length > 1) return { refused: `balance ${args.join(" ")} is not in the model (it has ${BALANCES.join(", ")}, url_param and hdr)` };
       if (inDefaults) draft.proxyDefaults.balance = args[0];
       else if (backend) backend.balance = args[0];
-      else return { refused: "balance belongs to a backend" };
+      else return { refused: "balance belongs to a backend", otherKind: true };
       return { field: inDefaults ? "each backend's balance" : `${be}.balance` };
     case "bind":
-      if (!frontend) return { refused: "bind belongs to a frontend" };
+      if (!frontend) return { refused: "bind belongs to a frontend", otherKind: true };
       return bindDirective(args, frontend);
     case "default_backend":
-      if (!frontend) return { refused: "default_backend belongs to a frontend" };
+      if (!frontend) return { refused: "default_backend belongs to a frontend", otherKind: true };
       frontend.defaultBackend = args[0];
       return { field: `${fe}.defaultBackend` };
     case "acl": {
@@ -236,20 +237,20 @@ function proxyDirective(kind: Section["kind"], d: Directive, ctx: Context): Outc
       return condition.why ? { field, why: condition.why, normalised: true } : { field };
     }
     case "use_backend":
-      if (!frontend) return { refused: "use_backend belongs to a frontend" };
+      if (!frontend) return { refused: "use_backend belongs to a frontend", otherKind: true };
       return useBackend(args, frontend, ctx);
     case "http-request":
       return httpRule("request", args, ctx);
     case "http-response":
       return httpRule("response", args, ctx);
     case "server":
-      if (!backend) return { refused: "server belongs to a backend" };
+      if (!backend) return { refused: "server belongs to a backend", otherKind: true };
       return serverDirective(args, backend);
     case "cookie":
-      if (!backend) return { refused: "cookie persistence belongs to a backend" };
+      if (!backend) return { refused: "cookie persistence belongs to a backend", otherKind: true };
       return cookieDirective(args, backend);
     case "http-check":
-      if (!backend) return { refused: "http-check belongs to a backend" };
+      if (!backend) return { refused: "http-check belongs to a backend", otherKind: true };
       return httpCheckDirective(args, backend);
     default:
       return { refused: "not in the model yet" };
@@ -277,24 +278,24 @@ function optionDirective(args: string[], kind: Section["kind"], ctx: Context): O
         backend.redispatch = true;
         return { field: `backends.${backend.name}.redispatch` };
       }
-      return { refused: "redispatch belongs to a backend" };
+      return { refused: "redispatch belongs to a backend", otherKind: true };
     case "forwardfor":
       if (rest.length) return { refused: `option forwardfor ${rest.join(" ")}: only the plain option is in the model` };
       if (inDefaults) {
         draft.proxyDefaults.forwardfor = true;
         return { field: "each frontend's forwardfor" };
       }
-      if (!frontend) return { refused: "forwardfor belongs to a frontend" };
+      if (!frontend) return { refused: "forwardfor belongs to a frontend", otherKind: true };
       frontend.forwardfor = true;
       return { field: `frontends.${frontend.name}.forwardfor` };
     case "http-server-close":
     case "http-keep-alive": {
-      if (!backend) return { refused: `option ${name} is kept per backend in the model (connectionMode)` };
+      if (!backend) return { refused: `option ${name} is kept per backend in the model (connectionMode)`, otherKind: true };
       backend.connectionMode = name === "http-server-close" ? "server-close" : "keep-alive";
       return { field: `backends.${backend.name}.connectionMode` };
     }
     case "httpchk": {
-      if (!backend) return { refused: "a health check belongs to a backend" };
+      if (!backend) return { refused: "a health check belongs to a backend", otherKind: true };
       const [method, path] = rest.length >= 2 ? rest : ["GET", rest[0] ?? "/"];
       const check = (backend.healthCheck ??= {}) as Record<string, unknown>;
       check.http = { ...(check.http as object), method, path };
@@ -303,13 +304,13 @@ function optionDirective(args: string[], kind: Section["kind"], ctx: Context): O
     case "redis-check":
     case "ssl-hello-chk":
     case "ldap-check": {
-      if (!backend) return { refused: "a health check belongs to a backend" };
+      if (!backend) return { refused: "a health check belongs to a backend", otherKind: true };
       backend.healthCheck = { [name === "redis-check" ? "redis" : name === "ssl-hello-chk" ? "tlsHello" : "ldap"]: name === "redis-check" ? {} : true };
       return { field: `backends.${backend.name}.healthCheck` };
     }
     case "pgsql-check":
     case "mysql-check": {
-      if (!backend) return { refused: "a health check belongs to a backend" };
+      if (!backend) return { refused: "a health check belongs to a backend", otherKind: true };
       const user = rest[0] === "user" ? rest[1] : undefined;
       if (!user) return { refused: `option ${name} without "user NAME" is not in the model` };
       backend.healthCheck = { [name === "pgsql-check" ? "postgresql" : "mysql"]: { user } };
@@ -490,7 +491,7 @@ function httpRule(phase: "request" | "response", args: string[], ctx: Context): 
   const [action, ...rest] = args;
   const { frontend, backend } = ctx;
   const owner = backend && !frontend ? backend : frontend ?? backend;
-  if (!owner) return { refused: `http-${phase} belongs to a frontend or a backend` };
+  if (!owner) return { refused: `http-${phase} belongs to a frontend or a backend`, otherKind: true };
   const path = `${owner === frontend ? "frontends" : "backends"}.${owner.name}`;
   const at = ["if", "unless"].map((k) => rest.indexOf(k)).filter((i) => i >= 0).sort((a, b) => a - b)[0] ?? rest.length;
   const [params, condition] = [rest.slice(0, at), rest.slice(at)];
@@ -651,7 +652,8 @@ export function importConfig(parsed: ParsedConfig, name = "imported"): ImportRes
   const accounts: LineAccount[] = [];
   const fieldLines = new Map<string, Location>();
   const comments = new Map<string, string[]>();
-  let defaultsSeen = 0;
+  /** The first defaults section (the model's defaults), the one in force, and the named ones for "from". */
+  const defaultsOf: { base?: Section; current?: Section; named: Map<string, Section> } = { named: new Map() };
   for (const section of parsed.sections) {
     const header = [section.kind, section.name, ...section.args.map((a) => a.raw)].filter(Boolean).join(" ");
     const ctx: Context = { draft, fieldLines, acls: new Map(), rewrites: [], terminalRoutes: [] };
@@ -669,11 +671,21 @@ export function importConfig(parsed: ParsedConfig, name = "imported"): ImportRes
       for (const d of section.directives) account(d.at, text(d), { refused: `inside a ${section.kind} section` });
       continue;
     }
+    const from = section.args[0]?.value === "from" ? section.args[1]?.value : undefined;
+    if (from !== undefined && !defaultsOf.named.has(from)) {
+      account(section.at, header, { refused: `no defaults section named ${JSON.stringify(from)} comes before it` });
+      for (const d of section.directives) account(d.at, text(d), { refused: "in a section whose defaults are missing" });
+      continue;
+    }
     if (section.kind === "defaults") {
-      defaultsSeen++;
-      if (defaultsSeen > 1 || section.args.length > 0) {
-        account(section.at, header, { refused: "several defaults sections, and defaults ... from, are not read yet: merge them into one" });
-        for (const d of section.directives) account(d.at, text(d), { refused: "in a defaults section that is not read" });
+      if (section.name) defaultsOf.named.set(section.name, section);
+      if (defaultsOf.base === undefined && from === undefined) defaultsOf.base = defaultsOf.current = section;
+      else {
+        // A later defaults section (or one "from" another): what HAProxy gives the proxies that take it is
+        // replayed in each of them (see replayDefaults); its lines are accounted there when they cannot be.
+        defaultsOf.current = section;
+        account(section.at, header, { field: "the proxies that take these defaults (each line replayed in each of them)" });
+        for (const d of section.directives) account(d.at, text(d), { field: "each proxy that takes these defaults", why: "a defaults section after the first: its settings are written in each proxy that takes it", normalised: true });
         continue;
       }
     }
@@ -681,7 +693,7 @@ export function importConfig(parsed: ParsedConfig, name = "imported"): ImportRes
       ctx.frontend = { name: section.name!, binds: [], ...(draft.proxyDefaults.forwardfor && { forwardfor: true }) };
       draft.frontends.push(ctx.frontend);
       // The old form "listen NAME ADDRESS:PORT": the address is a bind line, as HAProxy 2.6 wants it.
-      if (section.args.length) {
+      if (section.args.length && from === undefined) {
         const bound = bindDirective(values(section.args), ctx.frontend);
         account(section.at, header, "refused" in bound ? bound : { ...bound, why: "the address on the section line is written as a bind line (HAProxy 2.6 wants bind)", normalised: true });
       }
@@ -694,7 +706,11 @@ export function importConfig(parsed: ParsedConfig, name = "imported"): ImportRes
     }
     if (section.comments.length) for (const path of [ctx.frontend && `frontends.${section.name}`, ctx.backend && `backends.${section.name}`, section.kind === "global" || section.kind === "defaults" ? section.kind : undefined]) if (path) comments.set(path, section.comments);
     if (ctx.backend) for (const d of section.directives) if (d.words[0]?.value === "server" && d.comments.length && d.words[1]) comments.set(`backends.${section.name}.servers.${d.words[1].value}`, d.comments);
-    if (!section.args.length) account(section.at, header, { field: section.kind === "global" ? "global" : section.kind === "defaults" ? "defaults" : [ctx.frontend && `frontends.${section.name}`, ctx.backend && `backends.${section.name}`].filter(Boolean).join(" and ") });
+    if (!section.args.length || from !== undefined) account(section.at, header, { field: section.kind === "global" ? "global" : section.kind === "defaults" ? "defaults" : [ctx.frontend && `frontends.${section.name}`, ctx.backend && `backends.${section.name}`].filter(Boolean).join(" and ") });
+    if (ctx.frontend || ctx.backend) {
+      const taken = from !== undefined ? defaultsOf.named.get(from)! : defaultsOf.current;
+      for (const problem of replayDefaults(section, taken, defaultsOf, ctx)) account(problem.at, problem.directive, { refused: problem.why });
+    }
     for (const d of section.directives) {
       ctx.at = d.at;
       account(d.at, text(d), section.kind === "global" ? globalDirective(d, ctx) : proxyDirective(section.kind, d, ctx));
@@ -705,6 +721,14 @@ export function importConfig(parsed: ParsedConfig, name = "imported"): ImportRes
     if (ctx.frontend && ctx.acls.size) {
       const used = JSON.stringify([ctx.frontend.routes ?? [], ctx.frontend.requestRules ?? [], ctx.frontend.responseRules ?? []]);
       ctx.frontend.conditions = Object.fromEntries([...ctx.acls].filter(([name]) => used.includes(`"condition":"${name}"`)).map(([name, conditions]) => [name, conditions.length === 1 ? conditions[0] : { any: conditions }]));
+    }
+  }
+  // A proxy above every defaults section gets none of them from HAProxy, while the model gives every proxy its defaults.
+  if (defaultsOf.base) {
+    const first = parsed.sections.indexOf(defaultsOf.base);
+    for (const early of parsed.sections.slice(0, first).filter((s) => ["frontend", "backend", "listen"].includes(s.kind))) {
+      const header = accounts.find((a) => a.at === early.at);
+      if (header) Object.assign(header, { outcome: "refused", field: undefined, why: "it comes before the first defaults section, so HAProxy gives it none; the model gives every proxy the defaults: move it below them" });
     }
   }
   const { timeouts, ...defaults } = draft.defaults;
@@ -732,6 +756,66 @@ function stackAdditions(draft: Draft): string[] {
     "defaults.idleCloseOnResponse = true (option idle-close-on-response): a reload closes idle keep-alive connections after an answer, never under a client sending on them",
     "the stack's admin and master sockets, the monitoring listener (stats, /metrics) and the error pages' directory",
   ];
+}
+
+/** What a directive sets, for matching a later defaults section's lines with the first's: "timeout client", "option forwardfor", "mode". */
+function directiveKey(d: Directive): string {
+  const [first, second, third] = values(d.words);
+  if (first === "no" && second === "option") return `option ${third}`;
+  return first === "timeout" || first === "option" ? `${first} ${second}` : first!;
+}
+
+/** Settings a later line replaces rather than adds to. */
+const SINGLE_VALUED = /^(timeout \S+|option \S+|mode|balance|retries|retry-on|maxconn|cookie)$/;
+
+/** What a proxy gets when its defaults do not set what the first defaults set: HAProxy's own value, where the model holds it per proxy. */
+const BUILT_IN: Record<string, (ctx: Context) => void> = {
+  mode: (ctx) => {
+    if (ctx.frontend) ctx.frontend.mode = "tcp";
+    if (ctx.backend) ctx.backend.mode = "tcp";
+  },
+  "option forwardfor": (ctx) => void (ctx.frontend && (ctx.frontend.forwardfor = false)),
+  balance: (ctx) => void (ctx.backend && (ctx.backend.balance = "roundrobin")),
+  "option redispatch": (ctx) => void (ctx.backend && (ctx.backend.redispatch = false)),
+  retries: (ctx) => void (ctx.backend && (ctx.backend.retries = 3)),
+  "retry-on": (ctx) => void (ctx.backend && (ctx.backend.retryOn = ["conn-failure"])),
+  "option httplog": () => {},
+  "option tcplog": () => {},
+  "option dontlognull": () => {},
+  log: () => {},
+};
+
+/**
+ * A proxy that takes other defaults than the first (the model's): HAProxy gives it those defaults
+ * (and what they take "from"), never the first's. Each of their lines not the same as in the first is
+ * replayed in the proxy, before its own lines; each setting of the first they do not repeat goes back
+ * to HAProxy's own value in the proxy. What the model cannot hold per proxy is refused at that line.
+ */
+function replayDefaults(proxy: Section, taken: Section | undefined, defaultsOf: { base?: Section; named: Map<string, Section> }, ctx: Context): { at: Location; directive: string; why: string }[] {
+  const kind = `${proxy.kind} ${proxy.name}`;
+  if (taken === undefined || taken === defaultsOf.base) return [];
+  const chain: Section[] = [];
+  for (let s: Section | undefined = taken; s && !chain.includes(s); s = s.args[0]?.value === "from" ? defaultsOf.named.get(s.args[1]?.value ?? "") : undefined) chain.unshift(s);
+  // A setting the chain repeats takes its last value (a "from" child overrides its parent).
+  const all = chain.flatMap((s) => s.directives);
+  const lines = all.filter((d, i) => !SINGLE_VALUED.test(directiveKey(d)) || !all.slice(i + 1).some((later) => directiveKey(later) === directiveKey(d)));
+  const base = defaultsOf.base?.directives ?? [];
+  const problems: { at: Location; directive: string; why: string }[] = [];
+  for (const d of lines) {
+    if (base.some((b) => text(b) === text(d))) continue;
+    ctx.at = d.at;
+    const outcome = proxyDirective(proxy.kind, d, ctx);
+    if ("refused" in outcome && !outcome.otherKind) problems.push({ at: d.at, directive: text(d), why: `${outcome.refused} (in ${kind}, which takes these defaults)` });
+  }
+  const keys = new Set(lines.map(directiveKey));
+  for (const b of base) {
+    const key = directiveKey(b);
+    if (keys.has(key)) continue;
+    const reset = BUILT_IN[key];
+    if (reset) reset(ctx);
+    else problems.push({ at: b.at, directive: text(b), why: `${kind} takes other defaults, which leave this unset (HAProxy's own value); the model cannot unset it for one proxy: repeat it in those defaults` });
+  }
+  return problems;
 }
 
 /** A condition with each named ACL replaced by what it tests (several lines of one name: any of them). */

@@ -11,6 +11,8 @@ import { killProcessGroup, startProcess } from "../../infra/runtime/processes.ts
 import { pollUntil } from "../../lib/poll.ts";
 
 export interface DiffRequest {
+  /** Which bind line (of the original, in order) it is sent to. */
+  bind: number;
   method: string;
   host: string;
   path: string;
@@ -132,17 +134,18 @@ function send(request: DiffRequest, port: number, ask: { responseHeaders: string
   });
 }
 
-/** Runs `config` on the real HAProxy in `dir`, sends every request (to the plain or the TLS port), and stops it. */
-export async function answersOf(config: string, dir: string, name: string, requests: readonly DiffRequest[], ports: { plain: number; tls: number }, ask: { responseHeaders: string[]; requestHeaders: string[] }): Promise<Answer[]> {
+/** Runs `config` on the real HAProxy in `dir`, sends every request to its bind's port, and stops it. */
+export async function answersOf(config: string, dir: string, name: string, requests: readonly DiffRequest[], bindPorts: readonly number[], ask: { responseHeaders: string[]; requestHeaders: string[] }): Promise<Answer[]> {
   mkdirSync(dir, { recursive: true });
   const file = join(dir, `${name}.cfg`);
   writeFileSync(file, config);
   const haproxy = await startProcess({ name: `haproxy-${name}`, command: "haproxy", args: ["-f", file], logFile: join(dir, `${name}.log`) });
   try {
-    const up = await pollUntil(() => send({ method: "GET", host: "up.invalid", path: "/", tls: false, headers: [] }, ports.plain, ask).then(() => true, () => undefined), { timeoutMs: 5000, intervalMs: 20 });
-    if (!up) throw new Error(`HAProxy never answered on ${ports.plain} (${name}): see ${join(dir, `${name}.log`)}`);
+    const first = requests[0]!;
+    const up = await pollUntil(() => send(first, bindPorts[first.bind]!, ask).then(() => true, () => undefined), { timeoutMs: 5000, intervalMs: 20 });
+    if (!up) throw new Error(`HAProxy never answered on ${bindPorts[first.bind]} (${name}): see ${join(dir, `${name}.log`)}`);
     const answers: Answer[] = [];
-    for (const request of requests) answers.push(await send(request, request.tls ? ports.tls : ports.plain, ask));
+    for (const request of requests) answers.push(await send(request, bindPorts[request.bind]!, ask));
     return answers;
   } finally {
     await killProcessGroup(haproxy.pid);
