@@ -78,7 +78,7 @@ describe("an edge with host and path routing, TLS, persistence and a TCP listen 
     assert.deepEqual(refusals(result.accounts), [
       "shop-edge.cfg:28: http-request set-var(txn.edge) str(shop): http-request set-var(txn.edge) is not in the model yet",
       "shop-edge.cfg:29: acl api_v2 hdr_sub(user-agent) curl: the ACL criterion hdr_sub(user-agent) is not in the model yet",
-      "shop-edge.cfg:48: stick-table type ip size 1m expire 10m: not in the model yet",
+      "shop-edge.cfg:48: stick-table type ip size 1m expire 10m: a stick table nothing tracks into (no stick on src here): a table that counts for rate limits belongs to a frontend's rateLimit",
     ]);
     const lines = readFileSync(join(FIXTURES, "shop-edge.cfg"), "utf8").split("\n").filter((l) => l.trim() !== "" && !l.trim().startsWith("#")).length;
     assert.equal(result.accounts.length, lines + 3, "every line that is not blank or a comment has its account");

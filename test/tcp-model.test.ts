@@ -67,7 +67,7 @@ describe("TCP and TLS in the model: refused at load with the field's path", () =
       "backends.pg.tls.serverName: with insecureSkipVerify the server's name is never checked: give caFile to verify it",
     ]],
     ["a check over TLS with nothing to verify the server by", (t) => (t.backends[0].healthCheck = { steps: [{ connect: { port: 8443, tls: true } }] }), [
-      'backends.pg.healthCheck.steps[0].connect.tls: a check over TLS verifies the server\'s certificate as the backend\'s tls says: add tls to backend "pg" (caFile, or insecureSkipVerify)',
+      'backends.pg.healthCheck.steps[0].connect.tls: a check over TLS verifies the server\'s certificate: add tls to backend "pg" (caFile, or insecureSkipVerify), or healthCheck.tlsVerify where its traffic is not TLS',
     ]],
     ["the PROXY protocol accepted from every address", (t) => (t.frontends[0].binds[0].acceptProxy = { from: ["0.0.0.0/0"] }), [
       'frontends.db.binds[0].acceptProxy.from[0]: "0.0.0.0/0" is every address: name the load balancers that send the PROXY header, or any client could claim any address',
@@ -126,6 +126,14 @@ const directives: { field: string; edit: (t: any) => void; heading: string; line
   { field: "defaults.timeouts.tunnel, clientFin, serverFin", edit: (t) => (t.defaults = { timeouts: { tunnel: "2h", clientFin: "10s", serverFin: "10s" } }), heading: "defaults", lines: ["timeout tunnel 2h", "timeout client-fin 10s", "timeout server-fin 10s"] },
   { field: "healthCheck.postgresql", edit: (t) => (t.backends[0].healthCheck = { postgresql: { user: "haproxy_check" } }), heading: "backend pg", lines: ["option pgsql-check user haproxy_check", "server pg-1 127.0.0.1:5432 check inter 2s fall 3 rise 2 weight 1"] },
   { field: "healthCheck.mysql", edit: (t) => (t.backends[0].healthCheck = { mysql: { user: "haproxy" } }), heading: "backend pg", lines: ["option mysql-check user haproxy post-41"] },
+  {
+    field: "healthCheck.tlsVerify: a check over TLS to servers whose traffic passes through (no ssl on the traffic)",
+    edit: (t) => (t.backends[0].healthCheck = { http: { path: "/readyz" }, tls: true, tlsVerify: { insecureSkipVerify: true } }),
+    heading: "backend pg",
+    lines: ["server pg-1 127.0.0.1:5432 check inter 2s fall 3 rise 2 weight 1 check-ssl verify none"],
+    absent: / ssl verify| ssl$/m,
+  },
+  { field: "servers' fastInter and downInter", edit: (t) => Object.assign(t.backends[0].servers[0], { fastInter: "500ms", downInter: "10s" }), heading: "backend pg", lines: ["server pg-1 127.0.0.1:5432 check inter 2s fall 3 rise 2 fastinter 500ms downinter 10s weight 1"] },
   { field: "healthCheck.smtp", edit: (t) => (t.backends[0].healthCheck = { smtp: { domain: "lb.example.com" } }), heading: "backend pg", lines: ["option smtpchk EHLO lb.example.com"] },
   { field: "healthCheck.ldap", edit: (t) => (t.backends[0].healthCheck = { ldap: true }), heading: "backend pg", lines: ["option ldap-check"] },
   { field: "healthCheck.tlsHello", edit: (t) => (t.backends[0].healthCheck = { tlsHello: true }), heading: "backend pg", lines: ["option ssl-hello-chk"] },

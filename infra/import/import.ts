@@ -40,7 +40,7 @@ interface Draft {
   global: Record<string, unknown> & { logs?: unknown[]; tls?: Record<string, unknown> };
   defaults: Record<string, unknown> & { timeouts: Record<string, string> };
   /** What a defaults section gives each frontend or backend that the model keeps per proxy. */
-  proxyDefaults: { forwardfor?: boolean; balance?: string };
+  proxyDefaults: { forwardfor?: boolean; balance?: string; defaultServer?: string[]; connectionMode?: string };
   frontends: Record<string, unknown>[];
   backends: Record<string, unknown>[];
 }
@@ -59,6 +59,12 @@ interface Context {
   terminalRoutes: Record<string, unknown>[];
   /** The line being read (for what a later line's condition reads). */
   at?: Location;
+  /** default-server options in force for the section's server lines (the defaults' first). */
+  defaultServer: string[];
+  /** A backend's stick-table and stick on src lines: the model holds them as one thing (stickOnSource). */
+  stick: { table?: Location; on?: Location };
+  /** What each server line says that the model keeps per backend, to be the same on every server. */
+  lifted: { at: Location; name: string; settings: Record<string, unknown> }[];
 }
 
 const text = (d: Directive) => d.words.map((w) => w.raw).join(" ");
@@ -216,6 +222,11 @@ function proxyDirective(kind: Section["kind"], d: Directive, ctx: Context): Outc
       }
       return { refused: `"no ${args.join(" ")}" is not in the model` };
     case "balance":
+      if (backend && !inDefaults && (/^hdr\(([A-Za-z0-9_.~-]+)\)$/.test(args[0] ?? "") || (args[0] === "url_param" && args.length === 2))) {
+        const header = /^hdr\(([^)]+)\)$/.exec(args[0]!)?.[1];
+        Object.assign(backend, header ? { balance: "hdr", balanceKey: header } : { balance: "url_param", balanceKey: args[1] });
+        return { field: `${be}.balance, ${be}.balanceKey` };
+      }
       if (!BALANCES.includes(args[0] ?? "") || args.length > 1) return { refused: `balance ${args.join(" ")} is not in the model (it has ${BALANCES.join(", ")}, url_param and hdr)` };
       if (inDefaults) draft.proxyDefaults.balance = args[0];
       else if (backend) backend.balance = args[0];
@@ -245,7 +256,51 @@ function proxyDirective(kind: Section["kind"], d: Directive, ctx: Context): Outc
       return httpRule("response", args, ctx);
     case "server":
       if (!backend) return { refused: "server belongs to a backend", otherKind: true };
-      return serverDirective(args, backend);
+      return serverDirective(args, backend, ctx);
+    case "default-server":
+      if (inDefaults) {
+        draft.proxyDefaults.defaultServer = [...(draft.proxyDefaults.defaultServer ?? []), ...args];
+        return { field: "each backend's servers (default-server)" };
+      }
+      if (!backend) return { refused: "default-server belongs to a backend", otherKind: true };
+      {
+        // Its options are read on each server line after it: refused here, once, where the model lacks one.
+        const trial = serverDirective(["default-server", "127.0.0.1:1", ...args], { name: backend.name }, { ...ctx, defaultServer: [], lifted: [], stick: {} });
+        if ("refused" in trial) return trial;
+      }
+      ctx.defaultServer = [...ctx.defaultServer, ...args];
+      return { field: `backends.${backend.name}.servers (each server line after it)` };
+    case "stick-table": {
+      if (!backend || frontend) return { refused: "a stick table is read with stick on src, in a backend: a frontend's tables are its rate limits (frontends.rateLimit)" };
+      const m = /^type ip size (\d+[kmg]?) expire (\S+)$/.exec(args.join(" "));
+      const size = m && Number(m[1]!.replace(/[kmg]$/, "")) * ({ k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[m[1]!.slice(-1)] ?? 1);
+      const expire = m && duration(m[2]);
+      if (!m || !expire || "problem" in expire) return { refused: "only stick-table type ip size N expire D (with stick on src) is in the model: backends.stickOnSource" };
+      backend.stickOnSource = { ...(backend.stickOnSource as object), tableSize: size, expire: expire.value };
+      ctx.stick.table = ctx.at;
+      return { field: `backends.${backend.name}.stickOnSource` };
+    }
+    case "stick": {
+      if (!backend || args.join(" ") !== "on src") return { refused: "only stick on src is in the model: backends.stickOnSource" };
+      backend.stickOnSource = { ...(backend.stickOnSource as object) };
+      ctx.stick.on = ctx.at;
+      return { field: `backends.${backend.name}.stickOnSource` };
+    }
+    case "hash-type": {
+      if (!backend) return { refused: "hash-type belongs to a backend", otherKind: true };
+      if (args[0] !== "consistent" && args[0] !== "map-based") return { refused: `hash-type ${args.join(" ")}: the model has map-based or consistent` };
+      backend.hashType = args[0];
+      return { field: `backends.${backend.name}.hashType` };
+    }
+    case "tcp-check":
+      if (!backend) return { refused: "tcp-check belongs to a backend", otherKind: true };
+      return tcpCheckDirective(args, backend);
+    case "tcp-request": {
+      if (!frontend) return { refused: "tcp-request belongs to a frontend here", otherKind: true };
+      if (args[0] === "inspect-delay") return setDuration(frontend, "inspectDelay", args[1], `frontends.${frontend.name}.inspectDelay`);
+      if (args.join(" ") === "content accept if { req_ssl_hello_type 1 }" || args.join(" ") === "content accept if { req.ssl_hello_type 1 }") return { decided: "a TCP frontend's routes wait for the ClientHello their SNI needs, up to inspectDelay" };
+      return { refused: `tcp-request ${args.join(" ")} is not in the model yet` };
+    }
     case "cookie":
       if (!backend) return { refused: "cookie persistence belongs to a backend", otherKind: true };
       return cookieDirective(args, backend);
@@ -256,6 +311,9 @@ function proxyDirective(kind: Section["kind"], d: Directive, ctx: Context): Outc
       return { refused: "not in the model yet" };
   }
 }
+
+/** The REST endpoints that answer 200 on a cluster's leader only (Patroni's names). */
+const PRIMARY_ENDPOINTS = ["/primary", "/master", "/leader", "/read-write"];
 
 function optionDirective(args: string[], kind: Section["kind"], ctx: Context): Outcome {
   const { frontend, backend, draft } = ctx;
@@ -290,8 +348,13 @@ function optionDirective(args: string[], kind: Section["kind"], ctx: Context): O
       return { field: `frontends.${frontend.name}.forwardfor` };
     case "http-server-close":
     case "http-keep-alive": {
+      const mode = name === "http-server-close" ? "server-close" : "keep-alive";
+      if (inDefaults) {
+        draft.proxyDefaults.connectionMode = mode;
+        return { field: "each backend's connectionMode", why: "kept per backend in the model: each backend closes (or keeps) its server connections as the defaults said", normalised: true };
+      }
       if (!backend) return { refused: `option ${name} is kept per backend in the model (connectionMode)`, otherKind: true };
-      backend.connectionMode = name === "http-server-close" ? "server-close" : "keep-alive";
+      backend.connectionMode = mode;
       return { field: `backends.${backend.name}.connectionMode` };
     }
     case "httpchk": {
@@ -299,7 +362,32 @@ function optionDirective(args: string[], kind: Section["kind"], ctx: Context): O
       const [method, path] = rest.length >= 2 ? rest : ["GET", rest[0] ?? "/"];
       const check = (backend.healthCheck ??= {}) as Record<string, unknown>;
       check.http = { ...(check.http as object), method, path };
+      // Patroni's (and its kind's) leader endpoint: one server passes by design.
+      if (PRIMARY_ENDPOINTS.includes(path!)) {
+        check.primaryOnly = true;
+        return { field: `backends.${backend.name}.healthCheck.http`, why: `${path} answers 200 on the leader only: one server UP and the others DOWN is healthy (healthCheck.primaryOnly)`, normalised: true };
+      }
       return { field: `backends.${backend.name}.healthCheck.http` };
+    }
+    case "smtpchk": {
+      if (!backend) return { refused: "a health check belongs to a backend", otherKind: true };
+      const [greeting, domain] = rest;
+      if (rest.length && (!["EHLO", "HELO"].includes(greeting ?? "") || !domain)) return { refused: `option smtpchk ${rest.join(" ")}: the model greets with EHLO DOMAIN` };
+      backend.healthCheck = { smtp: { ...(domain && { domain }) } };
+      return greeting === "HELO" ? { field: `backends.${backend.name}.healthCheck.smtp`, why: "HELO written EHLO: a server that answers HELO answers EHLO the same", normalised: true } : { field: `backends.${backend.name}.healthCheck.smtp` };
+    }
+    case "tcp-check": {
+      if (!backend) return { refused: "a health check belongs to a backend", otherKind: true };
+      backend.healthCheck = { steps: [] };
+      return { field: `backends.${backend.name}.healthCheck.steps (the tcp-check lines that follow)` };
+    }
+    case "tcpka":
+    case "clitcpka":
+    case "srvtcpka": {
+      const on = [name !== "srvtcpka" && frontend, name !== "clitcpka" && backend].filter((p): p is Record<string, unknown> & { name: string } => Boolean(p));
+      if (inDefaults || on.length === 0) return { refused: `option ${name} is kept per frontend and backend in the model (tcpKeepAlive)`, otherKind: true };
+      for (const proxy of on) proxy.tcpKeepAlive = true;
+      return { field: on.map((p) => `${p === frontend ? "frontends" : "backends"}.${p.name}.tcpKeepAlive`).join(", ") };
     }
     case "redis-check":
     case "ssl-hello-chk":
@@ -369,6 +457,8 @@ function aclCondition(words: string[]): { condition: Record<string, unknown>; wh
       return { condition: { host: list(patterns.map((p) => p.toLowerCase())) }, why: `the model compares the Host header without its port${flags.has("-i") ? "" : " and without regard to case"} (HAProxy compared the whole header${flags.has("-i") ? "" : ", case and all"})` };
     case "path":
       return { condition: { path: list(patterns) } };
+    case "hdr_beg(host)":
+      break;
     case "path_beg":
       return { condition: { pathBegins: list(patterns) } };
     case "path_end":
@@ -381,9 +471,23 @@ function aclCondition(words: string[]): { condition: Record<string, unknown>; wh
       return { condition: { method: list(patterns) } };
     case "ssl_fc":
       return { condition: { tls: true } };
-    default:
-      return { refused: `the ACL criterion ${criterion} is not in the model yet` };
+    case "req_ssl_sni":
+    case "req.ssl_sni":
+      return { condition: { sni: list(patterns.map((p) => p.toLowerCase())) }, why: flags.has("-i") ? undefined : "the model compares a server name without regard to case (as DNS does)" };
+    case "req.ssl_alpn":
+      return { condition: { alpn: list(patterns) } };
+    case "dst_port":
+      return patterns.every((p) => int(p) !== undefined) ? { condition: { destinationPort: patterns.length === 1 ? int(patterns[0]) : patterns.map((p) => int(p)) } } : { refused: "dst_port with a range is not in the model: list the ports" };
   }
+  // A header by name: the model compares each occurrence's whole value (req.fhdr).
+  const header = /^(?:req\.)?hdr(_beg|_reg)?\(([A-Za-z0-9!#$%&'*+.^_`|~-]+)\)$/.exec(criterion);
+  if (header && header[2]!.toLowerCase() !== "host") {
+    const [kind, name] = [header[1], header[2]!];
+    if (kind === "_reg" && patterns.length !== 1) return { refused: `${criterion} with several patterns` };
+    const match = kind === "_beg" ? { prefix: list(patterns) } : kind === "_reg" ? { regex: patterns[0] } : { equals: list(patterns) };
+    return { condition: { header: { name, ...match, ...(flags.has("-i") && { ignoreCase: true }) } }, why: "compared with each occurrence's whole value (HAProxy's hdr() compares each comma-separated part)" };
+  }
+  return { refused: `the ACL criterion ${criterion} is not in the model yet` };
 }
 
 /** What a condition reads of the request that a rule can rewrite: "path", "header:host"... */
@@ -584,8 +688,35 @@ function terminalRoute(action: string, params: string[]): Record<string, unknown
   }
 }
 
-function serverDirective(args: string[], backend: Record<string, unknown> & { name: string }): Outcome {
-  const [name, address, ...options] = args;
+/**
+ * A server option the model keeps per backend (every server of a backend says the same): its
+ * setting, as part of a backend, and how many words it takes after the keyword.
+ */
+const LIFTED_OPTIONS: Record<string, { words: number; set: (value: string[], into: Record<string, unknown>) => string | undefined }> = {
+  "send-proxy": { words: 0, set: (_, b) => void (b.sendProxy = "v1") },
+  "send-proxy-v2": { words: 0, set: (_, b) => void (b.sendProxy = "v2") },
+  slowstart: { words: 1, set: ([d], b) => { const v = duration(d); return "problem" in v ? v.problem : void (b.slowStart = v.value); } },
+  "on-marked-down": { words: 1, set: ([v], b) => (v === "shutdown-sessions" ? void (b.shutdownSessionsOnDown = true) : `on-marked-down ${v} is not in the model (only shutdown-sessions)`) },
+  "on-marked-up": { words: 1, set: ([v], b) => (v === "shutdown-backup-sessions" ? void (b.shutdownBackupSessionsOnUp = true) : `on-marked-up ${v} is not in the model (only shutdown-backup-sessions)`) },
+  port: { words: 1, set: ([p], b) => (int(p) === undefined ? `port ${p} is not a port` : void (b.checkPort = int(p))) },
+  addr: { words: 1, set: ([a], b) => void (b.checkAddress = a) },
+  "check-ssl": { words: 0, set: (_, b) => void (b.checkTls = true) },
+  ssl: { words: 0, set: (_, b) => void (b.trafficTls = true) },
+  verify: { words: 1, set: ([v], b) => (v === "none" ? void (b.tls = { ...(b.tls as object), insecureSkipVerify: true }) : v === "required" ? undefined : `verify ${v}: use required or none`) },
+  "ca-file": { words: 1, set: ([f], b) => void (b.tls = { ...(b.tls as object), caFile: f!.split("/").pop() }) },
+  crt: { words: 1, set: ([f], b) => void (b.tls = { ...(b.tls as object), clientCertificate: f!.split("/").pop() }) },
+  verifyhost: { words: 1, set: ([h], b) => void (b.tls = { ...(b.tls as object), serverName: h }) },
+  sni: { words: 1, set: ([e], b) => { const m = /^str\(([^)]+)\)$/.exec(e ?? ""); return m ? void (b.tls = { ...(b.tls as object), serverName: m[1] }) : `sni ${e}: only a fixed name, str(NAME), is in the model`; } },
+  alpn: { words: 1, set: ([a], b) => void (b.tls = { ...(b.tls as object), alpn: a!.split(",") }) },
+  "agent-check": { words: 0, set: (_, b) => void (b.agent = { ...(b.agent as object) }) },
+  "agent-port": { words: 1, set: ([p], b) => void (b.agent = { ...(b.agent as object), port: int(p) }) },
+  "agent-inter": { words: 1, set: ([d], b) => { const v = duration(d); return "problem" in v ? v.problem : void (b.agent = { ...(b.agent as object), inter: v.value }); } },
+};
+
+function serverDirective(args: string[], backend: Record<string, unknown> & { name: string }, ctx: Context): Outcome {
+  const [name, address, ...own] = args;
+  const options = [...ctx.defaultServer, ...own];
+  const lifted: Record<string, unknown> = {};
   const m = /^([^:\s]+|\[[0-9a-fA-F:.]+\]):(\d+)$/.exec(address ?? "");
   // A unix socket: "unix@/path", or an absolute path as HAProxy also takes it.
   const socket = /^(?:unix@)?(\/\S+)$/.exec(address ?? "")?.[1];
@@ -598,19 +729,25 @@ function serverDirective(args: string[], backend: Record<string, unknown> & { na
     if (option === "check") server.check = true;
     else if (option === "backup") server.backup = true;
     else if (option === "disabled") server.disabled = true;
-    else if (option === "inter") {
+    else if (option === "inter" || option === "fastinter" || option === "downinter") {
       const d = duration(next());
       if ("problem" in d) return { refused: d.problem };
-      server.inter = d.value;
+      server[{ inter: "inter", fastinter: "fastInter", downinter: "downInter" }[option]] = d.value;
     } else if (option === "fall" || option === "rise" || option === "weight" || option === "maxconn") {
       const n = int(next());
       if (n === undefined) return { refused: `${option} needs a whole number` };
       server[option] = n;
     } else if (option === "cookie") server.cookie = next();
-    else return { refused: `the server option ${option} is not in the model yet` };
+    else if (LIFTED_OPTIONS[option]) {
+      const { words, set } = LIFTED_OPTIONS[option]!;
+      const problem = set(options.slice(i + 1, i + 1 + words), lifted);
+      i += words;
+      if (problem) return { refused: problem };
+    } else return { refused: `the server option ${option} is not in the model yet` };
   }
   const servers = (backend.servers ??= []) as unknown[];
   servers.push(server);
+  ctx.lifted.push({ at: ctx.at!, name: name!, settings: lifted });
   return { field: `backends.${backend.name}.servers.${name} (a server the stack balances but does not run)` };
 }
 
@@ -648,7 +785,7 @@ const SECTION_OUTCOME: Partial<Record<Section["kind"], string>> = {
 export function importConfig(parsed: ParsedConfig, name = "imported"): ImportResult {
   // The model's defaults where HAProxy's own differ and the difference changes what clients get:
   // the original had none of these unless a line of it says so.
-  const draft: Draft = { global: {}, defaults: { timeouts: {}, httplog: false, dontlognull: false, redispatch: false, maxRequestBodyBytes: 0, retryOn: ["conn-failure"] }, proxyDefaults: {}, frontends: [], backends: [] };
+  const draft: Draft = { global: {}, defaults: { timeouts: {}, mode: "tcp", httplog: false, dontlognull: false, redispatch: false, maxRequestBodyBytes: 0, retryOn: ["conn-failure"] }, proxyDefaults: {}, frontends: [], backends: [] };
   const accounts: LineAccount[] = [];
   const fieldLines = new Map<string, Location>();
   const comments = new Map<string, string[]>();
@@ -656,7 +793,7 @@ export function importConfig(parsed: ParsedConfig, name = "imported"): ImportRes
   const defaultsOf: { base?: Section; current?: Section; named: Map<string, Section> } = { named: new Map() };
   for (const section of parsed.sections) {
     const header = [section.kind, section.name, ...section.args.map((a) => a.raw)].filter(Boolean).join(" ");
-    const ctx: Context = { draft, fieldLines, acls: new Map(), rewrites: [], terminalRoutes: [] };
+    const ctx: Context = { draft, fieldLines, acls: new Map(), rewrites: [], terminalRoutes: [], defaultServer: [...(draft.proxyDefaults.defaultServer ?? [])], lifted: [], stick: {} };
     const refusedSection = SECTION_OUTCOME[section.kind] ?? (["global", "defaults", "frontend", "backend", "listen"].includes(section.kind) ? undefined : `${section.kind} sections are not in the model yet`);
     const account = (at: Location, directive: string, outcome: Outcome) => {
       if ("refused" in outcome) accounts.push({ at, directive, outcome: "refused", why: outcome.refused });
@@ -690,7 +827,8 @@ export function importConfig(parsed: ParsedConfig, name = "imported"): ImportRes
       }
     }
     if (section.kind === "frontend" || section.kind === "listen") {
-      ctx.frontend = { name: section.name!, binds: [], ...(draft.proxyDefaults.forwardfor && { forwardfor: true }) };
+      // The model adds X-Forwarded-For unless told not to; HAProxy does only where a line says so.
+      ctx.frontend = { name: section.name!, binds: [], forwardfor: draft.proxyDefaults.forwardfor === true };
       draft.frontends.push(ctx.frontend);
       // The old form "listen NAME ADDRESS:PORT": the address is a bind line, as HAProxy 2.6 wants it.
       if (section.args.length && from === undefined) {
@@ -699,7 +837,7 @@ export function importConfig(parsed: ParsedConfig, name = "imported"): ImportRes
       }
     }
     if (section.kind === "backend" || section.kind === "listen") {
-      ctx.backend = { name: section.name!, servers: [], ...(draft.proxyDefaults.balance && { balance: draft.proxyDefaults.balance }) };
+      ctx.backend = { name: section.name!, servers: [], ...(draft.proxyDefaults.balance && { balance: draft.proxyDefaults.balance }), ...(draft.proxyDefaults.connectionMode && { connectionMode: draft.proxyDefaults.connectionMode }) };
       draft.backends.push(ctx.backend);
       // A listen section is a frontend whose default backend is its own half.
       if (ctx.frontend) ctx.frontend.defaultBackend = section.name;
@@ -714,6 +852,15 @@ export function importConfig(parsed: ParsedConfig, name = "imported"): ImportRes
     for (const d of section.directives) {
       ctx.at = d.at;
       account(d.at, text(d), section.kind === "global" ? globalDirective(d, ctx) : proxyDirective(section.kind, d, ctx));
+    }
+    if (ctx.backend) {
+      const refuseLine = (at: Location, why: string) => {
+        const line = accounts.find((a) => a.at === at);
+        if (line) Object.assign(line, { outcome: "refused", field: undefined, why });
+      };
+      liftServerSettings(ctx, refuseLine);
+      if (ctx.stick.table && !ctx.stick.on) refuseLine(ctx.stick.table, "a stick table nothing tracks into (no stick on src here): a table that counts for rate limits belongs to a frontend's rateLimit");
+      if (ctx.stick.on && !ctx.stick.table) refuseLine(ctx.stick.on, "stick on src needs a stick-table in the same backend (type ip size N expire D)");
     }
     if (ctx.frontend && ctx.terminalRoutes.length) ctx.frontend.routes = [...ctx.terminalRoutes, ...((ctx.frontend.routes as unknown[]) ?? [])];
     // A backend's rules name no condition: each takes its ACLs' conditions themselves.
@@ -779,6 +926,8 @@ const BUILT_IN: Record<string, (ctx: Context) => void> = {
   "option redispatch": (ctx) => void (ctx.backend && (ctx.backend.redispatch = false)),
   retries: (ctx) => void (ctx.backend && (ctx.backend.retries = 3)),
   "retry-on": (ctx) => void (ctx.backend && (ctx.backend.retryOn = ["conn-failure"])),
+  "option http-server-close": (ctx) => void (ctx.backend && delete ctx.backend.connectionMode),
+  "option http-keep-alive": (ctx) => void (ctx.backend && delete ctx.backend.connectionMode),
   "option httplog": () => {},
   "option tcplog": () => {},
   "option dontlognull": () => {},
@@ -816,6 +965,66 @@ function replayDefaults(proxy: Section, taken: Section | undefined, defaultsOf: 
     else problems.push({ at: b.at, directive: text(b), why: `${kind} takes other defaults, which leave this unset (HAProxy's own value); the model cannot unset it for one proxy: repeat it in those defaults` });
   }
   return problems;
+}
+
+/** tcp-check connect [port N] [ssl] | send TEXT | send-binary HEX | expect [!] string|rstring|binary PATTERN. */
+function tcpCheckDirective(args: string[], backend: Record<string, unknown> & { name: string }): Outcome {
+  const check = backend.healthCheck as { steps?: Record<string, unknown>[]; primaryOnly?: boolean } | undefined;
+  if (!check?.steps) return { refused: "tcp-check needs option tcp-check first" };
+  const [verb, ...rest] = args;
+  const field = `backends.${backend.name}.healthCheck.steps[${check.steps.length}]`;
+  switch (verb) {
+    case "connect": {
+      const connect: Record<string, unknown> = {};
+      for (let i = 0; i < rest.length; i++) {
+        if (rest[i] === "port" && int(rest[i + 1]) !== undefined) connect.port = int(rest[++i]);
+        else if (rest[i] === "ssl") connect.tls = true;
+        else return { refused: `tcp-check connect ${rest[i]} is not in the model` };
+      }
+      check.steps.push({ connect });
+      return { field };
+    }
+    case "send":
+    case "send-binary":
+      if (rest.length !== 1) return { refused: `tcp-check ${verb} takes one argument` };
+      check.steps.push(verb === "send" ? { send: rest[0] } : { sendBinary: rest[0] });
+      return { field };
+    case "expect": {
+      const negate = rest[0] === "!";
+      const [kind, pattern, ...more] = negate ? rest.slice(1) : rest;
+      const key = kind === "string" ? "string" : kind === "rstring" ? "regex" : kind === "binary" ? "binary" : undefined;
+      if (!key || pattern === undefined || more.length) return { refused: `tcp-check expect ${rest.join(" ")}: the model has string, rstring and binary` };
+      check.steps.push({ expect: { [key]: pattern, ...(negate && { negate: true }) } });
+      // Redis without Sentinel: a check that asks for role:master finds the one primary, by design.
+      if (!negate && key === "string" && pattern === "role:master") {
+        check.primaryOnly = true;
+        return { field, why: "a check that expects role:master picks the primary: one server UP and the others DOWN is healthy (healthCheck.primaryOnly)", normalised: true };
+      }
+      return { field };
+    }
+    default:
+      return { refused: `tcp-check ${verb} is not in the model yet` };
+  }
+}
+
+/**
+ * The server options the model keeps per backend, once a section's servers are read: every server
+ * must say the same (an empty group of servers says nothing); the first that differs is refused.
+ */
+function liftServerSettings(ctx: Context, refuse: (at: Location, why: string) => void): void {
+  const backend = ctx.backend!;
+  const [first, ...rest] = ctx.lifted;
+  if (!first) return;
+  const differing = rest.find((l) => JSON.stringify(l.settings) !== JSON.stringify(first.settings));
+  if (differing) return refuse(differing.at, `the model keeps ${Object.keys({ ...first.settings, ...differing.settings }).join(", ")} per backend, and ${differing.name} says otherwise than ${first.name}: every server of ${backend.name} must say the same`);
+  const { checkPort, checkAddress, checkTls, trafficTls, tls, ...settings } = first.settings as Record<string, unknown> & { checkPort?: number; checkAddress?: string; checkTls?: boolean; trafficTls?: boolean; tls?: Record<string, unknown> };
+  Object.assign(backend, settings);
+  // verify, ca-file and the rest speak of the traffic with ssl; without it, of the check over TLS alone.
+  if (tls && trafficTls) backend.tls = tls;
+  if (checkPort !== undefined || checkAddress !== undefined || checkTls) {
+    const check = (backend.healthCheck ??= { connect: true }) as Record<string, unknown>;
+    Object.assign(check, { ...(checkPort !== undefined && { port: checkPort }), ...(checkAddress !== undefined && { address: checkAddress }), ...(checkTls && { tls: true }), ...(checkTls && !trafficTls && tls && { tlsVerify: tls }) });
+  }
 }
 
 /** A condition with each named ACL replaced by what it tests (several lines of one name: any of them). */

@@ -8,6 +8,7 @@ import { isIP } from "node:net";
 import { z } from "zod";
 import { EnvName, intIn, show } from "./names.ts";
 import { HeaderValue, Regex } from "./routing.ts";
+import { ServerTls } from "./tls.ts";
 
 const CheckPort = intIn(1, 65535, "a port");
 
@@ -96,8 +97,13 @@ export const HealthCheck = z
     port: CheckPort.optional(),
     /** Check this address instead of the server's (an agent or sidecar on another interface): every server's check goes there. */
     address: z.string().refine((a) => isIP(a) !== 0, { error: (iss) => `${show(iss.input)} is not an IP address: a check's address is an IPv4 or IPv6 address` }).optional(),
-    /** Check over TLS (check-ssl), verified as the backend's tls says. */
+    /** Check over TLS (check-ssl), verified as the backend's tls says, or as tlsVerify says where the traffic is not TLS. */
     tls: z.boolean().default(false),
+    /**
+     * How a check over TLS verifies servers whose traffic passes through untouched (the backend has no
+     * tls): a Kubernetes API server's /readyz behind a TCP frontend. The backend's tls governs otherwise.
+     */
+    tlsVerify: ServerTls.optional(),
     /**
      * Only the primary passes (a Redis master, a Patroni leader): one server UP and the rest DOWN is
      * healthy, none or several UP is not. With redis, the check asks for role:master.

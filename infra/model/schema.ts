@@ -371,6 +371,9 @@ export const Server = z.strictObject({
   unixSocket: SocketPath.optional(),
   check: z.boolean().default(true),
   inter: Duration.default("2s"),
+  /** The interval while the server is going down or up (fastinter) and while it is DOWN (downinter); inter otherwise. */
+  fastInter: Duration.optional(),
+  downInter: Duration.optional(),
   fall: intIn(1, 1000, "a failure count").default(3),
   rise: intIn(1, 1000, "a success count").default(2),
   weight: intIn(0, 256, "a weight").default(1),
@@ -922,7 +925,8 @@ function modeMismatches(topology: Topology): PathIssue[] {
     }
     // HAProxy verifies a check's TLS as the server's: without the backend's tls it would refuse the config.
     const tlsNeed = b.healthCheck.tls ? ["healthCheck", "tls"] : (Array.isArray(b.healthCheck.steps) ? b.healthCheck.steps : []).map((step, j) => (step?.connect?.tls ? ["healthCheck", "steps", j, "connect", "tls"] : undefined)).find((p) => p !== undefined);
-    if (tlsNeed && b.tls === undefined) issues.push({ path: ["backends", i, ...tlsNeed], message: `a check over TLS verifies the server's certificate as the backend's tls says: add tls to backend ${show(b.name)} (caFile, or insecureSkipVerify)` });
+    if (tlsNeed && b.tls === undefined && b.healthCheck.tlsVerify === undefined) issues.push({ path: ["backends", i, ...tlsNeed], message: `a check over TLS verifies the server's certificate: add tls to backend ${show(b.name)} (caFile, or insecureSkipVerify), or healthCheck.tlsVerify where its traffic is not TLS` });
+    if (b.healthCheck.tlsVerify !== undefined && b.tls !== undefined) issues.push({ path: ["backends", i, "healthCheck", "tlsVerify"], message: `backend ${show(b.name)}'s tls verifies its checks too: remove tlsVerify` });
   });
   return issues;
 }

@@ -33,6 +33,7 @@ export function certificateFiles(topology: Topology): TlsFile[] {
   for (const b of topology.backends) {
     add(b.tls?.caFile, "ca", `backends.${b.name}.tls.caFile`);
     add(b.tls?.clientCertificate, "certificate", `backends.${b.name}.tls.clientCertificate`);
+    add(b.healthCheck?.tlsVerify?.caFile, "ca", `backends.${b.name}.healthCheck.tlsVerify.caFile`);
   }
   return [...files.values()];
 }

@@ -524,6 +524,11 @@ function backendServerOptions(backend: Backend): string[] {
   if (check?.address !== undefined) words.push(`addr ${check.address}`);
   if (check?.port !== undefined) words.push(`port ${check.port}`);
   if (check?.tls) words.push("check-ssl");
+  // Without ssl, verify and ca-file govern the check alone: the traffic passes through as it came.
+  if (check?.tls && !tls && check.tlsVerify) {
+    const v = check.tlsVerify;
+    words.push(...(v.insecureSkipVerify ? ["verify none"] : ["verify required", `ca-file ${CERTIFICATE_DIR}/${v.caFile}`]), ...(v.serverName !== undefined ? [`check-sni ${v.serverName}`, `verifyhost ${v.serverName}`] : []));
+  }
   if (backend.agent) words.push(`agent-check agent-port ${backend.agent.port} agent-inter ${backend.agent.inter}${backend.agent.send !== undefined ? ` agent-send ${quoteCheckText(backend.agent.send)}` : ""}`);
   if (backend.slowStart) words.push(`slowstart ${backend.slowStart}`);
   if (backend.shutdownSessionsOnDown) words.push("on-marked-down shutdown-sessions");
@@ -550,9 +555,11 @@ const RESOLVE_PREFER: Record<ServerGroup["record"], string> = { A: " resolve-pre
 /** Not a secret (it only keeps addresses out of cookies), but stable: every replica must agree on it. */
 export const dynamicCookieKey = (topology: string, backend: string) => `${topology}.${backend}`;
 
-function serverOptions(server: Pick<Server, "check" | "inter" | "fall" | "rise" | "weight" | "cookie" | "backup" | "maxconn" | "disabled">): string {
+function serverOptions(server: Pick<Server, "check" | "inter" | "fall" | "rise" | "weight" | "cookie" | "backup" | "maxconn" | "disabled"> & Partial<Pick<Server, "fastInter" | "downInter">>): string {
   return [
     server.check ? `check inter ${server.inter} fall ${server.fall} rise ${server.rise}` : undefined,
+    server.check && server.fastInter !== undefined ? `fastinter ${server.fastInter}` : undefined,
+    server.check && server.downInter !== undefined ? `downinter ${server.downInter}` : undefined,
     `weight ${server.weight}`,
     server.cookie !== undefined ? `cookie ${server.cookie}` : undefined,
     server.backup ? "backup" : undefined,

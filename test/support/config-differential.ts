@@ -5,6 +5,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import https from "node:https";
+import { createServer } from "node:net";
 import { join } from "node:path";
 import type { TopologyInput } from "../../infra/model/schema.ts";
 import { killProcessGroup, startProcess } from "../../infra/runtime/processes.ts";
@@ -22,7 +23,9 @@ export interface DiffRequest {
 
 /** What one request got: HAProxy's answer, and what the server behind it received. */
 export interface Answer {
+  /** 0 when the connection failed: `error` says how. */
   status: number;
+  error?: string;
   location?: string;
   backend?: string;
   /** The response headers asked for (lower-case), absent ones as null. */
@@ -33,27 +36,58 @@ export interface Answer {
   received?: { path: string; headers: Record<string, string | null> };
 }
 
-/** One stand-in server per backend/server name, on its own loopback port. */
-export async function startStandIns(servers: readonly { backend: string; server: string }[]): Promise<{ port: (backend: string, server: string) => number; close: () => Promise<void> }> {
+/** The PROXY protocol header at the start of `data` (v1 text or v2 binary): its length, or undefined while incomplete. */
+function proxyHeaderLength(data: Buffer): number | undefined {
+  if (data.subarray(0, 6).toString("latin1") === "PROXY ") {
+    const end = data.indexOf("\r\n");
+    return end < 0 ? undefined : end + 2;
+  }
+  if (data.length < 16) return undefined;
+  const length = 16 + data.readUInt16BE(14);
+  return data.length < length ? undefined : length;
+}
+
+/** One stand-in server per backend/server name, on its own loopback port; over TLS (with `pem`) where `tls` says, after a PROXY protocol header where `proxy` says. */
+export async function startStandIns(servers: readonly { backend: string; server: string; tls?: boolean; proxy?: boolean }[], pem?: string): Promise<{ port: (backend: string, server: string) => number; close: () => Promise<void> }> {
   const ports = new Map<string, number>();
-  const running: http.Server[] = [];
-  for (const { backend, server } of servers) {
-    const standIn = http.createServer((req, res) => {
+  const running: (http.Server | ReturnType<typeof createServer>)[] = [];
+  for (const { backend, server, tls, proxy } of servers) {
+    const answer = (req: http.IncomingMessage, res: http.ServerResponse) => {
       req.resume();
       const body = JSON.stringify({ backend, server, path: req.url, headers: req.headers });
       res.writeHead(200, { "X-Backend": backend, "X-Server": server, Server: "stand-in/1", "Content-Type": "application/json" }).end(body);
-    });
+    };
+    const web = tls ? https.createServer({ cert: pem, key: pem }, answer) : http.createServer(answer);
+    // A server behind send-proxy reads the header first, then speaks HTTP on the rest of the stream.
+    const standIn = proxy
+      ? createServer((socket) => {
+          let buffered = Buffer.alloc(0);
+          const read = (chunk: Buffer) => {
+            buffered = Buffer.concat([buffered, chunk]);
+            const length = proxyHeaderLength(buffered);
+            if (length === undefined) return;
+            socket.off("data", read);
+            socket.pause();
+            socket.unshift(buffered.subarray(length));
+            web.emit("connection", socket);
+            socket.resume();
+          };
+          socket.on("data", read);
+        })
+      : web;
     await new Promise<void>((listening) => standIn.listen(0, "127.0.0.1", listening));
     running.push(standIn);
     ports.set(`${backend}/${server}`, (standIn.address() as { port: number }).port);
   }
   return {
     port: (backend, server) => ports.get(`${backend}/${server}`)!,
-    close: async () => void (await Promise.all(running.map((s) => new Promise((closed) => s.close(closed))))),
+    close: async () => void (await Promise.all(running.map((s) => new Promise<void>((closed) => s.close(() => closed()))))),
   };
 }
 
 export interface Placement {
+  /** Health checks off on both sides: stand-ins speak HTTP, not each server's protocol; routing is what is compared. */
+  withoutChecks?: boolean;
   /** The loopback port of the original's n-th bind line (and the imported frontends' binds, in the same order). */
   bindPorts: number[];
   serverPort: (backend: string, server: string) => number;
@@ -85,7 +119,11 @@ export function placeOriginal(text: string, placement: Placement): string {
         const options = words.slice(2).map((w, i, all) => (all[i - 1] === "crt" ? placement.certificate : w));
         return [`    bind 127.0.0.1:${placement.bindPorts[bind++]} ${options.join(" ")}`.trimEnd()];
       }
-      if (words[0] === "server" && words[1]) return [`    server ${words[1]} 127.0.0.1:${placement.serverPort(proxy, words[1])} ${words.slice(3).join(" ")}`.trimEnd()];
+      if (words[0] === "server" && words[1]) {
+        const options = placement.withoutChecks ? words.slice(3).filter((w) => w !== "check") : words.slice(3);
+        return [`    server ${words[1]} 127.0.0.1:${placement.serverPort(proxy, words[1])} ${options.join(" ")}`.trimEnd()];
+      }
+      if (placement.withoutChecks && words[0] === "default-server") return [`    ${words.filter((w) => w !== "check").join(" ")}`];
       return [line];
     })
     .join("\n");
@@ -99,16 +137,22 @@ export function placeImported(topology: TopologyInput, placement: Placement & { 
     ...topology,
     ...(maxconn !== undefined && { global: { ...topology.global, maxconn: Math.min(maxconn, TEST_MAXCONN) } }),
     frontends: topology.frontends.map((f) => ({ ...f, binds: f.binds.map((b) => ({ ...b, address: "127.0.0.1", port: placement.bindPorts[bind++]!, lastPort: undefined, ...(b.tlsCertificate !== undefined && { tlsCertificate: placement.certificateName }) })) })),
-    backends: topology.backends.map((b) => ({ ...b, servers: (b.servers ?? []).map((s) => ({ ...s, address: "127.0.0.1", port: placement.serverPort(b.name, s.name), unixSocket: undefined, external: true })) })),
+    backends: topology.backends.map((b) => ({ ...b, servers: (b.servers ?? []).map((s) => ({ ...s, address: "127.0.0.1", port: placement.serverPort(b.name, s.name), unixSocket: undefined, external: true, ...(placement.withoutChecks && { check: false }) })) })),
     monitoring: { ...topology.monitoring, port: placement.monitoringPort },
   } as TopologyInput;
 }
 
-function send(request: DiffRequest, port: number, ask: { responseHeaders: string[]; requestHeaders: string[] }): Promise<Answer> {
+export interface Ask {
+  responseHeaders: string[];
+  requestHeaders: string[];
+  errorsAreAnswers?: boolean;
+}
+
+function send(request: DiffRequest, port: number, ask: Ask): Promise<Answer> {
   const module = request.tls ? https : http;
   return new Promise((resolve, reject) => {
     const req = module.request(
-      { host: "127.0.0.1", port, method: request.method, path: request.path, headers: ["Host", request.host, ...request.headers.flat()], setHost: false, agent: false, rejectUnauthorized: false, timeout: 5000 },
+      { host: "127.0.0.1", port, method: request.method, path: request.path, headers: ["Host", request.host, ...request.headers.flat()], setHost: false, agent: false, rejectUnauthorized: false, timeout: 5000, ...(request.tls && { servername: request.host.replace(/:\d+$/, "") }) },
       (res) => {
         let body = "";
         res.setEncoding("utf8");
@@ -129,21 +173,35 @@ function send(request: DiffRequest, port: number, ask: { responseHeaders: string
       },
     );
     req.on("timeout", () => req.destroy(new Error("no answer within 5 s")));
-    req.on("error", reject);
+    // A refused or cut connection is an answer too: both configs must refuse or cut the same ones.
+    req.on("error", (error: NodeJS.ErrnoException) => (ask.errorsAreAnswers ? resolve({ status: 0, error: error.code ?? error.message, responseHeaders: {} }) : reject(error)));
     req.end();
   });
 }
 
+/** A port free now (HAProxy binds it a moment later). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.on("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
 /** Runs `config` on the real HAProxy in `dir`, sends every request to its bind's port, and stops it. */
-export async function answersOf(config: string, dir: string, name: string, requests: readonly DiffRequest[], bindPorts: readonly number[], ask: { responseHeaders: string[]; requestHeaders: string[] }): Promise<Answer[]> {
+export async function answersOf(config: string, dir: string, name: string, requests: readonly DiffRequest[], bindPorts: readonly number[], ask: Ask): Promise<Answer[]> {
   mkdirSync(dir, { recursive: true });
   const file = join(dir, `${name}.cfg`);
-  writeFileSync(file, config);
+  // A listener of the test's own says HAProxy is up: probing a TCP bind would open a server connection and move a roundrobin's turn.
+  const probe = await freePort();
+  writeFileSync(file, `${config}\n\nlisten lb_test_probe\n    mode http\n    bind 127.0.0.1:${probe}\n    http-request return status 200\n`);
   const haproxy = await startProcess({ name: `haproxy-${name}`, command: "haproxy", args: ["-f", file], logFile: join(dir, `${name}.log`) });
   try {
-    const first = requests[0]!;
-    const up = await pollUntil(() => send(first, bindPorts[first.bind]!, ask).then(() => true, () => undefined), { timeoutMs: 5000, intervalMs: 20 });
-    if (!up) throw new Error(`HAProxy never answered on ${bindPorts[first.bind]} (${name}): see ${join(dir, `${name}.log`)}`);
+    const up = await pollUntil(() => fetch(`http://127.0.0.1:${probe}/`).then((r) => (r.ok ? true : undefined), () => undefined), { timeoutMs: 5000, intervalMs: 20 });
+    if (!up) throw new Error(`HAProxy never answered on its probe port ${probe} (${name}): see ${join(dir, `${name}.log`)}`);
     const answers: Answer[] = [];
     for (const request of requests) answers.push(await send(request, bindPorts[request.bind]!, ask));
     return answers;

@@ -1,0 +1,111 @@
+// The import corpus (test/fixtures/import/corpus/): configs written here in the shapes real
+// deployments use (Patroni, Galera, Redis, RabbitMQ, a Kubernetes API, mail with the PROXY protocol,
+// SNI passthrough, WebSockets, a Docker socket proxy...). Each must import whole, render to a config
+// the real HAProxy accepts on every target, and answer as the original does side by side (binds and
+// servers on loopback, health checks off: stand-ins speak HTTP, or TLS where the servers do).
+import assert from "node:assert/strict";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, it } from "vitest";
+import { parseConfig } from "../haproxy/config-parser.ts";
+import { importConfig, refusals } from "../infra/import/import.ts";
+import { validateImported } from "../infra/import/validate.ts";
+import { parseTopology } from "../infra/model/parse.ts";
+import type { Condition } from "../infra/model/routing.ts";
+import { proxyMode, type Topology } from "../infra/model/schema.ts";
+import { writeSelfSignedCertificates } from "../infra/render/haproxy-check.ts";
+import { renderHaproxyConfig } from "../infra/render/render.ts";
+import { localTarget } from "../infra/render/targets.ts";
+import { checkEveryTarget } from "../infra/render/validate.ts";
+import { findFreePortRange } from "../infra/runtime/ports.ts";
+import { answersOf, placeImported, placeOriginal, startStandIns, type Answer, type DiffRequest } from "./support/config-differential.ts";
+import { REPO_ROOT } from "./support/run-cli.ts";
+
+const CORPUS = join(REPO_ROOT, "test/fixtures/import/corpus");
+const files = readdirSync(CORPUS).filter((f) => f.endsWith(".cfg")).sort();
+
+/** Every value of one kind that the routes' conditions name (hosts, SNI names, path prefixes...). */
+function named(topology: Topology, kind: "host" | "sni" | "pathBegins" | "pathPrefix" | "path"): string[] {
+  const found = new Set<string>();
+  const walk = (c: Condition | undefined) => {
+    if (!c) return;
+    const v = c[kind];
+    for (const x of v === undefined ? [] : Array.isArray(v) ? v : [v]) found.add(String(x).replace(/^\*\./, "any."));
+    [...(c.all ?? []), ...(c.any ?? [])].forEach(walk);
+    walk(c.not);
+  };
+  for (const f of topology.frontends) {
+    f.routes.forEach((r) => walk(r.when));
+    Object.values(f.conditions).forEach(walk);
+  }
+  return [...found];
+}
+
+/** Backends whose servers speak TLS themselves: the stand-ins answer over TLS there. */
+const tlsBackends = (topology: Topology) => new Set(topology.backends.filter((b) => b.tls || b.healthCheck?.tlsHello || b.healthCheck?.tlsVerify).map((b) => b.name));
+
+/** Requests for every bind: TLS where the bind terminates it or passes TLS servers through (with SNI), hosts and paths the routes name. */
+function requestsFor(topology: Topology): DiffRequest[] {
+  const tlsServers = tlsBackends(topology);
+  const hosts = [...named(topology, "host"), ...named(topology, "sni"), "www.example.com"];
+  const paths = ["/", "/x", ...[...named(topology, "pathBegins"), ...named(topology, "pathPrefix"), ...named(topology, "path")].map((p) => `${p.replace(/\/$/, "")}/item`)];
+  let bind = 0;
+  return topology.frontends.flatMap((f) =>
+    f.binds.flatMap((b) => {
+      const index = bind++;
+      const passesTls = proxyMode(f, topology.defaults) === "tcp" && [f.defaultBackend, ...f.routes.map((r) => r.backend)].some((n) => n !== undefined && tlsServers.has(n));
+      const tls = b.tlsCertificate !== undefined || passesTls;
+      // Keys a hashing balance reads: a tenant header, an account parameter.
+      const keys: [string, string][][] = [[], [["X-Tenant", "acme"]], [["X-Tenant", "globex"]]];
+      return hosts.flatMap((host) => paths.flatMap((path) => keys.flatMap((headers, k) => ["GET", "POST"].map((method) => ({ bind: index, method, host, path: k === 2 ? `${path}?account=${path.length}` : path, tls, headers }) as DiffRequest))));
+    }),
+  );
+}
+
+describe("the import corpus: configs in the shapes real deployments use", () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), "lb-import-corpus-"));
+    await writeSelfSignedCertificates(join(dir, "certs"), [{ name: "site.pem", kind: "certificate" }]);
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("holds at least ten configs", () => assert.ok(files.length >= 10, files.join(", ")));
+
+  for (const file of files) {
+    it(`${file}: imports whole, haproxy -c accepts it on every target, and it answers as the original does`, async () => {
+      const text = readFileSync(join(CORPUS, file), "utf8");
+      const result = importConfig(parseConfig([{ file, text }]), file.replace(/\.cfg$/, ""));
+      assert.deepEqual(refusals(result.accounts), []);
+      const topology = validateImported(result);
+      await checkEveryTarget(topology);
+
+      const tlsServers = tlsBackends(topology);
+      const pem = readFileSync(join(dir, "certs", "site.pem"), "utf8");
+      const standIns = await startStandIns(topology.backends.flatMap((b) => b.servers.map((s) => ({ backend: b.name, server: s.name, tls: tlsServers.has(b.name), proxy: b.sendProxy !== undefined }))), pem);
+      try {
+        const bindCount = topology.frontends.reduce((n, f) => n + f.binds.length, 0);
+        const first = await findFreePortRange(bindCount + 1);
+        const placement = { bindPorts: Array.from({ length: bindCount }, (_, i) => first + i), serverPort: standIns.port, certificate: join(dir, "certs", "site.pem"), withoutChecks: true };
+        const original = placeOriginal(text, placement);
+        const rendered = renderHaproxyConfig(parseTopology(placeImported(topology, { ...placement, certificateName: "site.pem", monitoringPort: first + bindCount })), localTarget(dir));
+        const requests = requestsFor(topology);
+        // Which server answered too: the same balance over the same servers, sent the same requests in the same order, chooses alike.
+        const ask = { responseHeaders: ["server", "x-server"], requestHeaders: ["x-forwarded-for", "x-forwarded-proto", "x-gateway"], errorsAreAnswers: true };
+        // leastconn, random and first choose by the connections open at that instant: which server is not compared there.
+        const unordered = new Set(topology.backends.filter((b) => ["leastconn", "random", "first"].includes(b.balance)).map((b) => b.name));
+        const comparable = (answers: Answer[]) => answers.map((a) => (a.backend !== undefined && unordered.has(a.backend) ? { ...a, responseHeaders: { ...a.responseHeaders, "x-server": "(by connection count)" } } : a));
+        const before = comparable(await answersOf(original, dir, "original", requests, placement.bindPorts, ask));
+        const after = comparable(await answersOf(rendered, dir, "imported", requests, placement.bindPorts, ask));
+        const differences = requests.flatMap((r, i) => (JSON.stringify(before[i]) === JSON.stringify(after[i]) ? [] : [`${r.method} ${r.tls ? "https" : "http"}://${r.host}${r.path} (bind ${r.bind}):\n  original ${JSON.stringify(before[i])}\n  imported ${JSON.stringify(after[i])}`]));
+        assert.deepEqual(differences.slice(0, 3), [], `${differences.length} of ${requests.length} requests answered differently`);
+        // Not vacuous: every bind reached a backend with some request.
+        const reached = new Set(before.flatMap((a, i) => (a.backend !== undefined ? [requests[i]!.bind] : [])));
+        assert.deepEqual([...reached].sort(), placement.bindPorts.map((_, i) => i), `binds that reached no backend: ${JSON.stringify(before.filter((a) => a.backend === undefined).slice(0, 3))}`);
+      } finally {
+        await standIns.close();
+      }
+    });
+  }
+});
