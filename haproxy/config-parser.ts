@@ -29,7 +29,8 @@ export interface Directive {
 }
 
 /** The keywords that open a section in HAProxy 2.6. */
-export const SECTION_KEYWORDS = ["global", "defaults", "frontend", "backend", "listen", "resolvers", "peers", "userlist", "cache", "http-errors", "ring", "mailers", "program"] as const;
+// The last three are newer than 2.6: read as sections only so that an importer can refuse them by name.
+export const SECTION_KEYWORDS = ["global", "defaults", "frontend", "backend", "listen", "resolvers", "peers", "userlist", "cache", "http-errors", "ring", "mailers", "program", "crt-store", "traces", "acme"] as const;
 export type SectionKind = (typeof SECTION_KEYWORDS)[number];
 
 export interface Section {

@@ -146,6 +146,31 @@ describe("several defaults sections, named, and from", () => {
 });
 
 describe("syntax of other versions", () => {
+  it("legacy-1.5.cfg: reqadd, reqidel, reqirep of a whole header, rspdel, rspadd, block and redirect translated through their exact modern equivalents, each said", async () => {
+    const result = imported(read("legacy-1.5.cfg"));
+    assert.deepEqual(refusals(result.accounts), []);
+    assert.deepEqual(result.accounts.filter((a) => /removed in HAProxy 2\.1/.test(a.why ?? "")).map((a) => `${a.at.line} ${a.why}`), [
+      "19 block (removed in HAProxy 2.1) read as http-request deny if bad_bot",
+      "20 reqadd (removed in HAProxy 2.1) read as http-request add-header X-Forwarded-Proto http",
+      "21 reqidel (removed in HAProxy 2.1) read as http-request del-header X-Internal-Token",
+      "22 reqirep (removed in HAProxy 2.1) read as http-request set-header Via legacy-lb",
+      "23 rspdel (removed in HAProxy 2.1) read as http-response del-header Server",
+      "24 rspadd (removed in HAProxy 2.1) read as http-response add-header X-Served-By legacy-lb",
+    ]);
+    const www = validateImported(result).frontends[0]!;
+    assert.deepEqual(www.routes.map((r) => Object.keys(r).filter((k) => k !== "when").join()), ["deny", "redirect"]);
+    assert.deepEqual(www.requestRules.map((r) => r.addHeader?.name ?? r.deleteHeader ?? r.setHeader?.name), ["X-Forwarded-Proto", "X-Internal-Token", "Via"]);
+    await checkEveryTarget(validateImported(result));
+  });
+  it("what has no exact equivalent is refused naming the nearest; what is newer than 2.6 is refused as such", () => {
+    const result = imported({ file: "mixed.cfg", text: "frontend f\n    bind :80\n    reqrep ^([^\\ :]*)\\ /old/(.*) \\1\\ /new/\\2\n    reqdeny ^User-Agent:.*curl\n    default_backend b\nbackend b\n    server a 10.0.0.1:80\ncrt-store web\n    load crt site.pem\n" });
+    assert.deepEqual(refusals(result.accounts), [
+      "mixed.cfg:3: reqrep ^([^\\ :]*)\\ /old/(.*) \\1\\ /new/\\2: reqrep ^([^ :]*) /old/(.*) \\1 /new/\\2: a regular expression over the whole request line has no exact equivalent; write http-request replace-header, replace-path or set-header for what it meant",
+      "mixed.cfg:4: reqdeny ^User-Agent:.*curl: reqdeny (removed in HAProxy 2.1) has no exact equivalent here: write http-request deny with an ACL on what it matched",
+      "mixed.cfg:8: crt-store web: crt-store is newer than HAProxy 2.6 (3.0): name each certificate on its bind (tlsCertificate), or manage it (certificates)",
+      "mixed.cfg:9: load crt site.pem: inside a crt-store section",
+    ]);
+  });
   it("an address on a listen line becomes a bind line, and the report says so", () => {
     const result = imported({ file: "old.cfg", text: "listen legacy 0.0.0.0:8080\n    mode http\n    server a 10.0.0.1:80 check\n" });
     assert.deepEqual(refusals(result.accounts), []);

@@ -57,6 +57,8 @@ interface Context {
   rewrites: { changes: string; at: Location; directive: string }[];
   /** The section's refusals, denials, redirects and answers (http-request), as routes: before every use_backend. */
   terminalRoutes: Record<string, unknown>[];
+  /** The section's redirect rules (the directive, not http-request redirect): routes after the terminal ones. */
+  redirectRoutes: Record<string, unknown>[];
   /** The line being read (for what a later line's condition reads). */
   at?: Location;
   /** default-server options in force for the section's server lines (the defaults' first). */
@@ -250,6 +252,36 @@ function proxyDirective(kind: Section["kind"], d: Directive, ctx: Context): Outc
     case "use_backend":
       if (!frontend) return { refused: "use_backend belongs to a frontend", otherKind: true };
       return useBackend(args, frontend, ctx);
+    case "reqadd":
+    case "rspadd":
+    case "reqdel":
+    case "reqidel":
+    case "rspdel":
+    case "rspidel":
+    case "reqrep":
+    case "reqirep":
+    case "rsprep":
+    case "rspirep":
+    case "block":
+    case "reqallow":
+    case "reqiallow":
+    case "reqdeny":
+    case "reqideny":
+    case "reqpass":
+    case "reqipass":
+    case "reqtarpit":
+    case "reqitarpit":
+    case "rspdeny":
+    case "rspideny":
+      return legacyDirective(keyword, args, ctx);
+    case "redirect": {
+      // HAProxy runs its redirect rules after every http-request rule: their routes follow those.
+      const before = ctx.terminalRoutes.length;
+      const outcome = httpRule("request", ["redirect", ...args], ctx);
+      if (ctx.terminalRoutes.length === before) return outcome;
+      ctx.redirectRoutes.push(ctx.terminalRoutes.pop()!);
+      return { field: `frontends.${frontend!.name}.routes (the redirects, after the http-request rules' routes)` };
+    }
     case "http-request":
       return httpRule("request", args, ctx);
     case "http-response":
@@ -577,6 +609,55 @@ function useBackend(args: string[], frontend: Record<string, unknown> & { name: 
 type Refusal = { refused: string };
 const isRefusal = (x: object): x is Refusal => typeof (x as Partial<Refusal>).refused === "string";
 
+/** "Name: value" as the old header directives wrote a whole header line. */
+const HEADER_LINE = /^([A-Za-z0-9!#$%&'*+.^_`|~-]+):\s*(.*)$/;
+/** "^Name:" (optionally followed by ".*"), the regular expression of an old directive that means one header by name. */
+const HEADER_BY_NAME = /^\^\(?([A-Za-z0-9!#$%&'*+.^_`|~-]+):\)?(?:\.\*|\s\.\*)?$/;
+
+/**
+ * The directives HAProxy 2.6 no longer reads (removed in 2.1) where an exact modern equivalent
+ * exists, translated through that equivalent and said so; the others refused with the nearest one.
+ */
+function legacyDirective(keyword: string, args: string[], ctx: Context): Outcome {
+  const phase = keyword.startsWith("rsp") ? "response" : "request";
+  const translated = (modern: string[], from: string): Outcome => {
+    const outcome = httpRule(phase, modern, ctx);
+    if ("refused" in outcome) return outcome;
+    if ("decided" in outcome) return outcome;
+    return { ...outcome, why: `${from} (removed in HAProxy 2.1) read as http-${phase} ${modern.join(" ")}`, normalised: true };
+  };
+  const [first, second, ...rest] = args;
+  switch (keyword) {
+    case "reqadd":
+    case "rspadd": {
+      const header = HEADER_LINE.exec(first ?? "");
+      if (!header || second !== undefined && !["if", "unless"].includes(second)) return { refused: `${keyword} takes one "Name: value" header line: write http-${phase} add-header NAME VALUE` };
+      return translated(["add-header", header[1]!, header[2]!, ...args.slice(1)], keyword);
+    }
+    case "reqdel":
+    case "reqidel":
+    case "rspdel":
+    case "rspidel": {
+      const name = HEADER_BY_NAME.exec(first ?? "")?.[1];
+      if (!name) return { refused: `${keyword} ${first}: only a whole header by name ("^Name:") has an exact equivalent: write http-${phase} del-header NAME` };
+      return translated(["del-header", name, ...args.slice(1)], keyword);
+    }
+    case "reqrep":
+    case "reqirep":
+    case "rsprep":
+    case "rspirep": {
+      const name = HEADER_BY_NAME.exec(first ?? "")?.[1];
+      const header = HEADER_LINE.exec(second ?? "");
+      if (name && header && header[1]!.toLowerCase() === name.toLowerCase() && !/\\\d/.test(header[2]!)) return translated(["set-header", header[1]!, header[2]!, ...rest], keyword);
+      return { refused: `${keyword} ${args.join(" ")}: a regular expression over the whole ${phase} line has no exact equivalent; write http-${phase} replace-header, replace-path or set-header for what it meant` };
+    }
+    case "block":
+      return translated(["deny", ...args], "block");
+    default:
+      return { refused: `${keyword} (removed in HAProxy 2.1) has no exact equivalent here: write http-${phase} ${keyword.includes("deny") ? "deny" : keyword.includes("tarpit") ? "tarpit" : "rules"} with an ACL on what it matched` };
+  }
+}
+
 /** A literal the model writes as it is: HAProxy would read "%" as the start of an expression. */
 const literal = (value: string | undefined, what: string): { value: string } | { refused: string } =>
   value === undefined ? { refused: `${what} is missing` } : value.includes("%") ? { refused: `${JSON.stringify(value)} is an expression (log-format): the model writes ${what} as it is` } : { value };
@@ -779,6 +860,9 @@ function httpCheckDirective(args: string[], backend: Record<string, unknown> & {
 
 const SECTION_OUTCOME: Partial<Record<Section["kind"], string>> = {
   program: "the stack supervises its own processes: run the program beside it",
+  "crt-store": "crt-store is newer than HAProxy 2.6 (3.0): name each certificate on its bind (tlsCertificate), or manage it (certificates)",
+  traces: "traces is newer than HAProxy 2.6 (3.1)",
+  acme: "acme sections are newer than HAProxy 2.6 (3.2): certificates are managed by the stack (certificates)",
 };
 
 /** Imports parsed files; nothing is thrown for a refused line: the accounts say which and why. */
@@ -793,7 +877,7 @@ export function importConfig(parsed: ParsedConfig, name = "imported"): ImportRes
   const defaultsOf: { base?: Section; current?: Section; named: Map<string, Section> } = { named: new Map() };
   for (const section of parsed.sections) {
     const header = [section.kind, section.name, ...section.args.map((a) => a.raw)].filter(Boolean).join(" ");
-    const ctx: Context = { draft, fieldLines, acls: new Map(), rewrites: [], terminalRoutes: [], defaultServer: [...(draft.proxyDefaults.defaultServer ?? [])], lifted: [], stick: {} };
+    const ctx: Context = { draft, fieldLines, acls: new Map(), rewrites: [], terminalRoutes: [], redirectRoutes: [], defaultServer: [...(draft.proxyDefaults.defaultServer ?? [])], lifted: [], stick: {} };
     const refusedSection = SECTION_OUTCOME[section.kind] ?? (["global", "defaults", "frontend", "backend", "listen"].includes(section.kind) ? undefined : `${section.kind} sections are not in the model yet`);
     const account = (at: Location, directive: string, outcome: Outcome) => {
       if ("refused" in outcome) accounts.push({ at, directive, outcome: "refused", why: outcome.refused });
@@ -862,7 +946,7 @@ export function importConfig(parsed: ParsedConfig, name = "imported"): ImportRes
       if (ctx.stick.table && !ctx.stick.on) refuseLine(ctx.stick.table, "a stick table nothing tracks into (no stick on src here): a table that counts for rate limits belongs to a frontend's rateLimit");
       if (ctx.stick.on && !ctx.stick.table) refuseLine(ctx.stick.on, "stick on src needs a stick-table in the same backend (type ip size N expire D)");
     }
-    if (ctx.frontend && ctx.terminalRoutes.length) ctx.frontend.routes = [...ctx.terminalRoutes, ...((ctx.frontend.routes as unknown[]) ?? [])];
+    if (ctx.frontend && ctx.terminalRoutes.length + ctx.redirectRoutes.length) ctx.frontend.routes = [...ctx.terminalRoutes, ...ctx.redirectRoutes, ...((ctx.frontend.routes as unknown[]) ?? [])];
     // A backend's rules name no condition: each takes its ACLs' conditions themselves.
     if (ctx.backend && !ctx.frontend) for (const field of ["requestRules", "responseRules"]) if (Array.isArray(ctx.backend[field])) ctx.backend[field] = (ctx.backend[field] as Record<string, unknown>[]).map((r) => (r.when ? { ...r, when: inlineConditions(r.when, ctx.acls) } : r));
     if (ctx.frontend && ctx.acls.size) {
