@@ -26,7 +26,7 @@ const CORPUS = join(REPO_ROOT, "test/fixtures/import/corpus");
 const files = readdirSync(CORPUS).filter((f) => f.endsWith(".cfg")).sort();
 
 /** Every value of one kind that the routes' conditions name (hosts, SNI names, path prefixes...). */
-function named(topology: Topology, kind: "host" | "sni" | "pathBegins" | "pathPrefix" | "path"): string[] {
+function named(topology: Topology, kind: "host" | "sni" | "pathBegins" | "pathPrefix" | "path" | "method"): string[] {
   const found = new Set<string>();
   const walk = (c: Condition | undefined) => {
     if (!c) return;
@@ -49,7 +49,7 @@ const tlsBackends = (topology: Topology) => new Set(topology.backends.filter((b)
 function requestsFor(topology: Topology): DiffRequest[] {
   const tlsServers = tlsBackends(topology);
   const hosts = [...named(topology, "host"), ...named(topology, "sni"), "www.example.com"];
-  const paths = ["/", "/x", ...[...named(topology, "pathBegins"), ...named(topology, "pathPrefix"), ...named(topology, "path")].map((p) => `${p.replace(/\/$/, "")}/item`)];
+  const paths = ["/", "/x", ...named(topology, "path"), ...[...named(topology, "pathBegins"), ...named(topology, "pathPrefix")].map((p) => `${p.replace(/\/$/, "")}/item`)];
   let bind = 0;
   return topology.frontends.flatMap((f) =>
     f.binds.flatMap((b) => {
@@ -58,7 +58,11 @@ function requestsFor(topology: Topology): DiffRequest[] {
       const tls = b.tlsCertificate !== undefined || passesTls;
       // Keys a hashing balance reads: a tenant header, an account parameter.
       const keys: [string, string][][] = [[], [["X-Tenant", "acme"]], [["X-Tenant", "globex"]]];
-      return hosts.flatMap((host) => paths.flatMap((path) => keys.flatMap((headers, k) => ["GET", "POST"].map((method) => ({ bind: index, method, host, path: k === 2 ? `${path}?account=${path.length}` : path, tls, headers }) as DiffRequest))));
+      const methods = [...new Set(["GET", "POST", ...named(topology, "method")])];
+      const matrix = hosts.flatMap((host) => paths.flatMap((path) => keys.flatMap((headers, k) => methods.map((method) => ({ bind: index, method, host, path: k === 2 ? `${path}?account=${path.length}` : path, tls, headers }) as DiffRequest))));
+      // Then a burst from one client: a rate limit must refuse the same requests on both sides.
+      const burst = Array.from({ length: 25 }, () => ({ bind: index, method: "GET", host: hosts[0]!, path: "/", tls, headers: [] }) as DiffRequest);
+      return [...matrix, ...burst];
     }),
   );
 }
@@ -100,9 +104,12 @@ describe("the import corpus: configs in the shapes real deployments use", () => 
         const after = comparable(await answersOf(rendered, dir, "imported", requests, placement.bindPorts, ask));
         const differences = requests.flatMap((r, i) => (JSON.stringify(before[i]) === JSON.stringify(after[i]) ? [] : [`${r.method} ${r.tls ? "https" : "http"}://${r.host}${r.path} (bind ${r.bind}):\n  original ${JSON.stringify(before[i])}\n  imported ${JSON.stringify(after[i])}`]));
         assert.deepEqual(differences.slice(0, 3), [], `${differences.length} of ${requests.length} requests answered differently`);
-        // Not vacuous: every bind reached a backend with some request.
-        const reached = new Set(before.flatMap((a, i) => (a.backend !== undefined ? [requests[i]!.bind] : [])));
-        assert.deepEqual([...reached].sort(), placement.bindPorts.map((_, i) => i), `binds that reached no backend: ${JSON.stringify(before.filter((a) => a.backend === undefined).slice(0, 3))}`);
+        // Not vacuous: a rate limit refused some of the burst.
+        if (topology.frontends.some((f) => f.rateLimit)) assert.ok(before.some((a) => a.status === 429), "the burst never met the rate limit");
+        // Every bind answered something other than a failed connection (a backend, or HAProxy's own redirect or refusal), and some reached a backend.
+        const answered = new Set(before.flatMap((a, i) => (a.status !== 0 ? [requests[i]!.bind] : [])));
+        assert.deepEqual([...answered].sort(), placement.bindPorts.map((_, i) => i), `binds that never answered: ${JSON.stringify(before.filter((a) => a.status === 0).slice(0, 3))}`);
+        assert.ok(before.some((a) => a.backend !== undefined), "no request reached a backend");
       } finally {
         await standIns.close();
       }

@@ -145,6 +145,33 @@ describe("several defaults sections, named, and from", () => {
   for (const [name, cfg, expected] of cases) it(`refused: ${name}`, () => assert.deepEqual(refusedLine(cfg), expected));
 });
 
+describe("what the model holds as one thing, from several lines: refused when a part is missing", () => {
+  const refusedLine = (cfg: string) => refusals(imported({ file: "p.cfg", text: cfg }).accounts);
+  const fe = (lines: string) => `frontend f\n    bind :80\n${lines}    default_backend b\nbackend b\n    server a 10.0.0.1:80\n`;
+  const cases: [string, string, string[]][] = [
+    ["a rate limit without its refusal", fe("    stick-table type ip size 100k expire 30s store http_req_rate(10s)\n    http-request track-sc0 src\n"), [
+      "p.cfg:3: stick-table type ip size 100k expire 30s store http_req_rate(10s): a per-client rate limit needs its three lines in the frontend; missing: http-request deny deny_status 429 if { sc_http_req_rate(0) gt N }",
+      "p.cfg:4: http-request track-sc0 src: a per-client rate limit needs its three lines in the frontend; missing: http-request deny deny_status 429 if { sc_http_req_rate(0) gt N }",
+    ]],
+    ["a rate limit counted after a route answered", fe("    http-request return status 200 if { path /healthz }\n    stick-table type ip size 1k expire 10s store http_req_rate(10s)\n    http-request track-sc0 src\n    http-request deny deny_status 429 if { sc_http_req_rate(0) gt 5 }\n"), [
+      "p.cfg:4: stick-table type ip size 1k expire 10s store http_req_rate(10s): a per-client rate limit needs its three lines in the frontend; missing: http-request track-sc0 src",
+      "p.cfg:5: http-request track-sc0 src: the rules above answer, refuse or redirect some requests before they are counted; the model counts every request before its routes (frontends.rateLimit): put the limit's lines first, or leave those requests counted",
+      "p.cfg:6: http-request deny deny_status 429 if { sc_http_req_rate(0) gt 5 }: a per-client rate limit needs its three lines in the frontend; missing: http-request track-sc0 src",
+    ]],
+    ["a cache used but never stored into", "backend b\n    http-request cache-use c\n    server a 10.0.0.1:80\ncache c\n    total-max-size 16\n", ["p.cfg:2: http-request cache-use c: a cache needs both lines in the backend: http-request cache-use and http-response cache-store"]],
+    ["a cache that no section defines", "backend b\n    http-request cache-use c\n    http-response cache-store c\n    server a 10.0.0.1:80\n", ['p.cfg:2: http-request cache-use c: no cache section named "c"']],
+  ];
+  for (const [name, cfg, expected] of cases) it(`refused: ${name}`, () => assert.deepEqual(refusedLine(cfg), expected));
+  it("a frontend named like the stack's monitoring listener is renamed, and the stack's listeners move off the config's ports, said", () => {
+    const result = imported({ file: "m.cfg", text: "frontend monitoring\n    bind :3000\n    bind :8404\n    default_backend b\nbackend b\n    server a 10.0.0.1:80\n" });
+    const topology = validateImported(result);
+    assert.equal(topology.frontends[0]!.name, "monitoring_frontend");
+    assert.equal(result.accounts[0]!.why, "the stack's monitoring listener is named monitoring: this frontend is frontends.monitoring_frontend");
+    assert.deepEqual([topology.monitoring.port, topology.services.grafana.port], [18404, 13000]);
+    assert.ok(result.additions.includes("services.grafana.port = 13000: Grafana moves off 3000, which the config's frontends listen on"), result.additions.join("\n"));
+  });
+});
+
 describe("syntax of other versions", () => {
   it("legacy-1.5.cfg: reqadd, reqidel, reqirep of a whole header, rspdel, rspadd, block and redirect translated through their exact modern equivalents, each said", async () => {
     const result = imported(read("legacy-1.5.cfg"));

@@ -5,6 +5,7 @@
 import type { Directive, Location, ParsedConfig, Section, Word } from "../../haproxy/config-parser.ts";
 import { where } from "../../haproxy/config-parser.ts";
 import { durationProblem } from "../../haproxy/duration.ts";
+import { MONITORING_PROXY } from "../model/schema.ts";
 
 /** What became of one line of the original. */
 export interface LineAccount {
@@ -43,6 +44,10 @@ interface Draft {
   proxyDefaults: { forwardfor?: boolean; balance?: string; defaultServer?: string[]; connectionMode?: string };
   frontends: Record<string, unknown>[];
   backends: Record<string, unknown>[];
+  /** cache sections by name, with the line that opened each. */
+  caches: Map<string, { at: Location; settings: Record<string, number> }>;
+  /** Backends that use a cache (cache-use and cache-store lines), settled once every section is read. */
+  cacheUses: { backend: Record<string, unknown> & { name: string }; cache: string; use?: Location; store?: Location }[];
 }
 
 interface Context {
@@ -65,6 +70,8 @@ interface Context {
   defaultServer: string[];
   /** A backend's stick-table and stick on src lines: the model holds them as one thing (stickOnSource). */
   stick: { table?: Location; on?: Location };
+  /** A frontend's per-client rate limit, the three lines HAProxy needs for it: the model holds them as one (rateLimit). */
+  rate: { table?: { at: Location; size: number; window: string }; track?: Location; deny?: { at: Location; requests: number } };
   /** What each server line says that the model keeps per backend, to be the same on every server. */
   lifted: { at: Location; name: string; settings: Record<string, unknown> }[];
 }
@@ -297,12 +304,19 @@ function proxyDirective(kind: Section["kind"], d: Directive, ctx: Context): Outc
       if (!backend) return { refused: "default-server belongs to a backend", otherKind: true };
       {
         // Its options are read on each server line after it: refused here, once, where the model lacks one.
-        const trial = serverDirective(["default-server", "127.0.0.1:1", ...args], { name: backend.name }, { ...ctx, defaultServer: [], lifted: [], stick: {} });
+        const trial = serverDirective(["default-server", "127.0.0.1:1", ...args], { name: backend.name }, { ...ctx, defaultServer: [], lifted: [], stick: {}, rate: {} });
         if ("refused" in trial) return trial;
       }
       ctx.defaultServer = [...ctx.defaultServer, ...args];
       return { field: `backends.${backend.name}.servers (each server line after it)` };
     case "stick-table": {
+      if (frontend && !backend) {
+        const m = /^type ip size (\d+)([kmg]?) expire \S+ store http_req_rate\((\S+)\)$/.exec(args.join(" "));
+        const window = m && duration(m[3]);
+        if (!m || !window || "problem" in window) return { refused: "a frontend's stick table is read as a per-client rate limit: type ip size N expire D store http_req_rate(WINDOW), with track-sc0 src and a deny 429 (frontends.rateLimit)" };
+        ctx.rate.table = { at: ctx.at!, size: Number(m[1]) * ({ k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[m[2] as "k"] ?? 1), window: window.value };
+        return { field: `frontends.${frontend.name}.rateLimit` };
+      }
       if (!backend || frontend) return { refused: "a stick table is read with stick on src, in a backend: a frontend's tables are its rate limits (frontends.rateLimit)" };
       const m = /^type ip size (\d+[kmg]?) expire (\S+)$/.exec(args.join(" "));
       const size = m && Number(m[1]!.replace(/[kmg]$/, "")) * ({ k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[m[1]!.slice(-1)] ?? 1);
@@ -678,6 +692,24 @@ function httpRule(phase: "request" | "response", args: string[], ctx: Context): 
   const owner = backend && !frontend ? backend : frontend ?? backend;
   if (!owner) return { refused: `http-${phase} belongs to a frontend or a backend`, otherKind: true };
   const path = `${owner === frontend ? "frontends" : "backends"}.${owner.name}`;
+  // A cache: looked up before the request goes on, stored as the answer comes back (backend.cache).
+  if ((action === "cache-use" && phase === "request") || (action === "cache-store" && phase === "response")) {
+    if (owner !== backend || rest.length !== 1) return { refused: `${action} NAME (no condition) in a backend is what the model holds (backends.cache): a cache per backend` };
+    const use = ctx.draft.cacheUses.find((u) => u.backend === backend && u.cache === rest[0]) ?? (ctx.draft.cacheUses.push({ backend, cache: rest[0]! }), ctx.draft.cacheUses.at(-1)!);
+    use[action === "cache-use" ? "use" : "store"] = ctx.at;
+    return { field: `backends.${backend.name}.cache` };
+  }
+  // The rate limit's parts: tracking every client by address, and the refusal past the limit.
+  if (phase === "request" && owner === frontend && args.join(" ") === "track-sc0 src") {
+    if (ctx.terminalRoutes.length) return { refused: "the rules above answer, refuse or redirect some requests before they are counted; the model counts every request before its routes (frontends.rateLimit): put the limit's lines first, or leave those requests counted" };
+    ctx.rate.track = ctx.at;
+    return { field: `frontends.${frontend!.name}.rateLimit` };
+  }
+  const limited = phase === "request" && owner === frontend ? /^deny deny_status 429 if \{ sc0?_http_req_rate(?:\(0\))? gt (\d+) \}$/.exec(args.join(" ")) : null;
+  if (limited) {
+    ctx.rate.deny = { at: ctx.at!, requests: Number(limited[1]) };
+    return { field: `frontends.${frontend!.name}.rateLimit.requests`, why: "the refusal also says when to try again (Retry-After: the window)", normalised: true };
+  }
   const at = ["if", "unless"].map((k) => rest.indexOf(k)).filter((i) => i >= 0).sort((a, b) => a - b)[0] ?? rest.length;
   const [params, condition] = [rest.slice(0, at), rest.slice(at)];
   const parsed = conditionOf(condition, ctx, owner === frontend ? "frontend" : "backend");
@@ -869,16 +901,18 @@ const SECTION_OUTCOME: Partial<Record<Section["kind"], string>> = {
 export function importConfig(parsed: ParsedConfig, name = "imported"): ImportResult {
   // The model's defaults where HAProxy's own differ and the difference changes what clients get:
   // the original had none of these unless a line of it says so.
-  const draft: Draft = { global: {}, defaults: { timeouts: {}, mode: "tcp", httplog: false, dontlognull: false, redispatch: false, maxRequestBodyBytes: 0, retryOn: ["conn-failure"] }, proxyDefaults: {}, frontends: [], backends: [] };
+  const draft: Draft = { global: {}, defaults: { timeouts: {}, mode: "tcp", httplog: false, dontlognull: false, redispatch: false, maxRequestBodyBytes: 0, retryOn: ["conn-failure"] }, proxyDefaults: {}, frontends: [], backends: [], caches: new Map(), cacheUses: [] };
   const accounts: LineAccount[] = [];
   const fieldLines = new Map<string, Location>();
   const comments = new Map<string, string[]>();
+  /** Section lines whose proxy got another name, and why. */
+  const renamed = new Map<Location, string>();
   /** The first defaults section (the model's defaults), the one in force, and the named ones for "from". */
   const defaultsOf: { base?: Section; current?: Section; named: Map<string, Section> } = { named: new Map() };
   for (const section of parsed.sections) {
     const header = [section.kind, section.name, ...section.args.map((a) => a.raw)].filter(Boolean).join(" ");
-    const ctx: Context = { draft, fieldLines, acls: new Map(), rewrites: [], terminalRoutes: [], redirectRoutes: [], defaultServer: [...(draft.proxyDefaults.defaultServer ?? [])], lifted: [], stick: {} };
-    const refusedSection = SECTION_OUTCOME[section.kind] ?? (["global", "defaults", "frontend", "backend", "listen"].includes(section.kind) ? undefined : `${section.kind} sections are not in the model yet`);
+    const ctx: Context = { draft, fieldLines, acls: new Map(), rewrites: [], terminalRoutes: [], redirectRoutes: [], defaultServer: [...(draft.proxyDefaults.defaultServer ?? [])], lifted: [], stick: {}, rate: {} };
+    const refusedSection = SECTION_OUTCOME[section.kind] ?? (["global", "defaults", "frontend", "backend", "listen", "cache"].includes(section.kind) ? undefined : `${section.kind} sections are not in the model yet`);
     const account = (at: Location, directive: string, outcome: Outcome) => {
       if ("refused" in outcome) accounts.push({ at, directive, outcome: "refused", why: outcome.refused });
       else if ("decided" in outcome) accounts.push({ at, directive, outcome: "decided", field: outcome.decided });
@@ -890,6 +924,10 @@ export function importConfig(parsed: ParsedConfig, name = "imported"): ImportRes
     if (refusedSection) {
       account(section.at, header, { refused: refusedSection });
       for (const d of section.directives) account(d.at, text(d), { refused: `inside a ${section.kind} section` });
+      continue;
+    }
+    if (section.kind === "cache") {
+      readCacheSection(section, draft, account);
       continue;
     }
     const from = section.args[0]?.value === "from" ? section.args[1]?.value : undefined;
@@ -912,7 +950,10 @@ export function importConfig(parsed: ParsedConfig, name = "imported"): ImportRes
     }
     if (section.kind === "frontend" || section.kind === "listen") {
       // The model adds X-Forwarded-For unless told not to; HAProxy does only where a line says so.
-      ctx.frontend = { name: section.name!, binds: [], forwardfor: draft.proxyDefaults.forwardfor === true };
+      // The stack's own listener has the reserved name: the config's frontend of that name is renamed, said on its header line.
+      const name = section.name === MONITORING_PROXY ? `${section.name}_frontend` : section.name!;
+      if (name !== section.name) renamed.set(section.at, `the stack's monitoring listener is named ${MONITORING_PROXY}: this frontend is frontends.${name}`);
+      ctx.frontend = { name, binds: [], forwardfor: draft.proxyDefaults.forwardfor === true };
       draft.frontends.push(ctx.frontend);
       // The old form "listen NAME ADDRESS:PORT": the address is a bind line, as HAProxy 2.6 wants it.
       if (section.args.length && from === undefined) {
@@ -946,6 +987,14 @@ export function importConfig(parsed: ParsedConfig, name = "imported"): ImportRes
       if (ctx.stick.table && !ctx.stick.on) refuseLine(ctx.stick.table, "a stick table nothing tracks into (no stick on src here): a table that counts for rate limits belongs to a frontend's rateLimit");
       if (ctx.stick.on && !ctx.stick.table) refuseLine(ctx.stick.on, "stick on src needs a stick-table in the same backend (type ip size N expire D)");
     }
+    if (ctx.frontend && (ctx.rate.table || ctx.rate.track || ctx.rate.deny)) {
+      const { table, track, deny } = ctx.rate;
+      if (table && track && deny) ctx.frontend.rateLimit = { requests: deny.requests, window: table.window, tableSize: table.size };
+      else {
+        const missing = [!table && "stick-table ... store http_req_rate(WINDOW)", !track && "http-request track-sc0 src", !deny && "http-request deny deny_status 429 if { sc_http_req_rate(0) gt N }"].filter(Boolean).join(", ");
+        for (const line of [table?.at, track, deny?.at]) if (line) { const a = accounts.find((x) => x.at === line); if (a) Object.assign(a, { outcome: "refused", field: undefined, why: `a per-client rate limit needs its three lines in the frontend; missing: ${missing}` }); }
+      }
+    }
     if (ctx.frontend && ctx.terminalRoutes.length + ctx.redirectRoutes.length) ctx.frontend.routes = [...ctx.terminalRoutes, ...ctx.redirectRoutes, ...((ctx.frontend.routes as unknown[]) ?? [])];
     // A backend's rules name no condition: each takes its ACLs' conditions themselves.
     if (ctx.backend && !ctx.frontend) for (const field of ["requestRules", "responseRules"]) if (Array.isArray(ctx.backend[field])) ctx.backend[field] = (ctx.backend[field] as Record<string, unknown>[]).map((r) => (r.when ? { ...r, when: inlineConditions(r.when, ctx.acls) } : r));
@@ -962,6 +1011,30 @@ export function importConfig(parsed: ParsedConfig, name = "imported"): ImportRes
       if (header) Object.assign(header, { outcome: "refused", field: undefined, why: "it comes before the first defaults section, so HAProxy gives it none; the model gives every proxy the defaults: move it below them" });
     }
   }
+  for (const use of draft.cacheUses) {
+    const cache = draft.caches.get(use.cache);
+    const refuse = (at: Location | undefined, why: string) => {
+      const line = accounts.find((a) => a.at === at);
+      if (line) Object.assign(line, { outcome: "refused", field: undefined, why });
+    };
+    if (!cache) refuse(use.use ?? use.store, `no cache section named ${JSON.stringify(use.cache)}`);
+    else if (!use.use || !use.store) refuse(use.use ?? use.store, "a cache needs both lines in the backend: http-request cache-use and http-response cache-store");
+    else use.backend.cache = cache.settings;
+  }
+  for (const [at, why] of renamed) {
+    const header = accounts.find((a) => a.at === at);
+    if (header && header.outcome !== "refused") Object.assign(header, { outcome: "normalised", why });
+  }
+  // A frontend with no default_backend: HAProxy answers 503 (or closes a TCP connection) where no rule routes.
+  const additions = stackAdditions(draft);
+  for (const f of draft.frontends) {
+    const routes = (f.routes ?? []) as { when?: unknown }[];
+    if (f.defaultBackend === undefined && !routes.some((r) => r.when === undefined)) {
+      f.routes = [...routes, { deny: { status: 503 } }];
+      additions.push(`frontends.${f.name}: a last route refuses with 503 what no rule routes (the config has no default_backend: HAProxy answers 503, or closes a TCP connection)`);
+    }
+  }
+  const services = servicesClear(draft.frontends, additions);
   const { timeouts, ...defaults } = draft.defaults;
   const topology = {
     name,
@@ -969,8 +1042,36 @@ export function importConfig(parsed: ParsedConfig, name = "imported"): ImportRes
     defaults: { ...defaults, ...(Object.keys(timeouts).length && { timeouts }) },
     frontends: draft.frontends,
     backends: draft.backends,
+    ...services,
   };
-  return { topology, accounts, fieldLines, comments, additions: stackAdditions(draft) };
+  return { topology, accounts, fieldLines, comments, additions };
+}
+
+/** The stack's own listeners and their default ports: moved where the config's binds take the port. */
+const STACK_PORTS: { path: string[]; port: number; what: string }[] = [
+  { path: ["monitoring", "port"], port: 8404, what: "the monitoring listener (stats, /metrics)" },
+  { path: ["services", "sidecar", "port"], port: 9101, what: "the sidecar" },
+  { path: ["services", "prometheus", "port"], port: 9090, what: "Prometheus" },
+  { path: ["services", "alertmanager", "port"], port: 9093, what: "Alertmanager" },
+  { path: ["services", "grafana", "port"], port: 3000, what: "Grafana" },
+  { path: ["services", "dns", "port"], port: 8053, what: "the local name server" },
+];
+
+/** monitoring and services, with each stack listener whose default port a bind takes moved to a free one. */
+function servicesClear(frontends: Record<string, unknown>[], additions: string[]): Record<string, Record<string, unknown>> {
+  const taken = new Set(frontends.flatMap((f) => ((f.binds ?? []) as { port: number; lastPort?: number }[]).flatMap((b) => Array.from({ length: (b.lastPort ?? b.port) - b.port + 1 }, (_, i) => b.port + i))));
+  const out: Record<string, Record<string, unknown>> = {};
+  for (const { path, port, what } of STACK_PORTS) {
+    if (!taken.has(port)) continue;
+    let moved = port + 10_000;
+    while (taken.has(moved)) moved++;
+    taken.add(moved);
+    let node = out;
+    for (const key of path.slice(0, -1)) node = (node[key] ??= {}) as Record<string, Record<string, unknown>>;
+    (node as Record<string, unknown>)[path.at(-1)!] = moved;
+    additions.push(`${path.join(".")} = ${moved}: ${what} moves off ${port}, which the config's frontends listen on`);
+  }
+  return out;
 }
 
 /** The model's timeouts HAProxy has no value for unless told: the stack's value stands in, said. */
@@ -1109,6 +1210,26 @@ function liftServerSettings(ctx: Context, refuse: (at: Location, why: string) =>
     const check = (backend.healthCheck ??= { connect: true }) as Record<string, unknown>;
     Object.assign(check, { ...(checkPort !== undefined && { port: checkPort }), ...(checkAddress !== undefined && { address: checkAddress }), ...(checkTls && { tls: true }), ...(checkTls && !trafficTls && tls && { tlsVerify: tls }) });
   }
+}
+
+/** A cache section: its size, largest object and longest age, for each backend that uses it. */
+function readCacheSection(section: Section, draft: Draft, account: (at: Location, directive: string, outcome: Outcome) => void): void {
+  const settings: Record<string, number> = {};
+  account(section.at, `cache ${section.name}`, { field: `the cache of each backend that uses ${section.name} (a cache per backend in the model)` });
+  for (const d of section.directives) {
+    const [keyword, value] = values(d.words);
+    const n = int(value);
+    const key = { "total-max-size": "totalMegabytes", "max-object-size": "maxObjectBytes", "max-age": "maxAgeSeconds" }[keyword ?? ""];
+    if (!key || n === undefined) account(d.at, text(d), { refused: `${keyword} is not in the model (a cache has total-max-size, max-object-size and max-age)` });
+    else {
+      settings[key] = n;
+      account(d.at, text(d), { field: `backends.*.cache.${key}` });
+    }
+  }
+  // HAProxy's own values where the section says nothing: a 256th of the size per object, 60 seconds.
+  if (settings.totalMegabytes !== undefined) settings.maxObjectBytes ??= Math.floor((settings.totalMegabytes * 1024 * 1024) / 256);
+  settings.maxAgeSeconds ??= 60;
+  draft.caches.set(section.name!, { at: section.at, settings });
 }
 
 /** A condition with each named ACL replaced by what it tests (several lines of one name: any of them). */

@@ -21,7 +21,8 @@ const quotable = (what: string, max: number) =>
     .regex(QUOTABLE_PATTERN, { error: (iss) => `${show(iss.input)} is not usable as ${what}: use printable ASCII, no line breaks or control characters` });
 
 export const HTTP_METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE"] as const;
-export const Method = z.enum(HTTP_METHODS, { error: (iss) => `${show(iss.input)} is not an HTTP method: use one of ${HTTP_METHODS.join(", ")}` });
+/** An HTTP method: a standard one, or an extension the servers understand (PURGE, BAN, PROPFIND): a token in capitals. */
+export const Method = z.string().regex(/^[A-Z][A-Z0-9_-]{0,31}$/, { error: (iss) => `${show(iss.input)} is not an HTTP method: use capitals, e.g. ${HTTP_METHODS.join(", ")}, or an extension such as PURGE` });
 
 const LABEL = "[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?";
 /** An exact host name. */
@@ -119,7 +120,7 @@ export interface Condition {
   pathBegins?: string | string[];
   pathSuffix?: string | string[];
   pathRegex?: string;
-  method?: (typeof HTTP_METHODS)[number] | (typeof HTTP_METHODS)[number][];
+  method?: string | string[];
   header?: z.output<typeof HeaderCondition>;
   query?: z.output<typeof QueryCondition>;
   /** The client's address is in one of these networks (the connection's source, not X-Forwarded-For). */
