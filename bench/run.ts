@@ -18,6 +18,7 @@ import { routingBench } from "./routing.bench.ts";
 import { tcpBench } from "./tcp.bench.ts";
 import { certificatesBench } from "./certificates.bench.ts";
 import { rolloutBench } from "./rollout.bench.ts";
+import { importBench } from "./import.bench.ts";
 import { formatBenchTable, type BenchRow } from "./table.ts";
 
 /** Every suite, in the order they run and print. */
@@ -33,6 +34,7 @@ const SUITES = {
   tcp: tcpBench,
   certs: certificatesBench,
   rollout: rolloutBench,
+  import: importBench,
   apply: applyBench,
   failover: failoverBench,
   discovery: discoveryBench,

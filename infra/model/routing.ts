@@ -526,6 +526,9 @@ export function routingIssues(frontend: FrontendRouting, at: Path, backendNames:
     });
   });
 
+  // The first route that takes every request, and the first that takes each condition: what a later route can be shadowed by.
+  let takesAll: number | undefined;
+  const firstWith = new Map<string, number>();
   routes.forEach((route, r) => {
     if (!route || typeof route !== "object") return;
     const path: Path = [...at, "routes", r];
@@ -538,7 +541,13 @@ export function routingIssues(frontend: FrontendRouting, at: Path, backendNames:
     }
     // A route after one that takes the same requests (or every request) can never match. A table
     // route passes what it does not hold on, so it shadows nothing.
-    const shadow = routes.slice(0, r).findIndex((earlier) => earlier && earlier.table === undefined && (earlier.when === undefined || JSON.stringify(earlier.when) === JSON.stringify(route.when)));
+    const key = JSON.stringify(route.when);
+    const candidates = [takesAll, firstWith.get(key)].filter((i): i is number => i !== undefined);
+    const shadow = candidates.length ? Math.min(...candidates) : -1;
+    if (route.table === undefined) {
+      if (route.when === undefined) takesAll ??= r;
+      else if (!firstWith.has(key)) firstWith.set(key, r);
+    }
     if (shadow >= 0) {
       const earlier = routes[shadow]!;
       issues.push({ path, message: `this route can never match: route ${shadow}${earlier.name ? ` (${show(earlier.name)})` : ""} takes ${earlier.when === undefined ? "every request" : "the same requests"} first; remove it or move it before route ${shadow}` });
