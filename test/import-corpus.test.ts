@@ -6,11 +6,14 @@
 import assert from "node:assert/strict";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { afterAll, beforeAll, describe, it } from "vitest";
 import { parseConfig } from "../haproxy/config-parser.ts";
 import { importConfig, refusals } from "../infra/import/import.ts";
 import { validateImported } from "../infra/import/validate.ts";
+import { filesNamedBy } from "../infra/import/named-files.ts";
+import { writeMapFiles } from "../infra/render/map-files.ts";
+import { mapFiles } from "../infra/render/routing.ts";
 import { parseTopology } from "../infra/model/parse.ts";
 import type { Condition } from "../infra/model/routing.ts";
 import { proxyMode, type Topology } from "../infra/model/schema.ts";
@@ -48,7 +51,9 @@ const tlsBackends = (topology: Topology) => new Set(topology.backends.filter((b)
 /** Requests for every bind: TLS where the bind terminates it or passes TLS servers through (with SNI), hosts and paths the routes name. */
 function requestsFor(topology: Topology): DiffRequest[] {
   const tlsServers = tlsBackends(topology);
-  const hosts = [...named(topology, "host"), ...named(topology, "sni"), "www.example.com"];
+  const tableHosts = topology.frontends.flatMap((f) => f.routeTables.flatMap((t) => t.entries.map((e) => e.host)));
+  // Each table host as sent, in capitals and with a port too: the lookup must treat them alike on both sides.
+  const hosts = [...named(topology, "host"), ...named(topology, "sni"), ...tableHosts, ...tableHosts.slice(0, 1).flatMap((h) => [h.toUpperCase(), `${h}:8084`]), "www.example.com"];
   const paths = ["/", "/x", ...named(topology, "path"), ...[...named(topology, "pathBegins"), ...named(topology, "pathPrefix")].map((p) => `${p.replace(/\/$/, "")}/item`)];
   let bind = 0;
   return topology.frontends.flatMap((f) =>
@@ -80,7 +85,7 @@ describe("the import corpus: configs in the shapes real deployments use", () => 
   for (const file of files) {
     it(`${file}: imports whole, haproxy -c accepts it on every target, and it answers as the original does`, async () => {
       const text = readFileSync(join(CORPUS, file), "utf8");
-      const result = importConfig(parseConfig([{ file, text }]), file.replace(/\.cfg$/, ""));
+      const result = importConfig(parseConfig([{ file, text }]), file.replace(/\.cfg$/, ""), filesNamedBy(join(CORPUS, file)));
       assert.deepEqual(refusals(result.accounts), []);
       const topology = validateImported(result);
       await checkEveryTarget(topology);
@@ -92,7 +97,9 @@ describe("the import corpus: configs in the shapes real deployments use", () => 
         const bindCount = topology.frontends.reduce((n, f) => n + f.binds.length, 0);
         const first = await findFreePortRange(bindCount + 1);
         const placement = { bindPorts: Array.from({ length: bindCount }, (_, i) => first + i), serverPort: standIns.port, certificate: join(dir, "certs", "site.pem"), withoutChecks: true };
-        const original = placeOriginal(text, placement);
+        // The original's maps are read where the corpus keeps them; the imported config's are written beside it.
+        const original = placeOriginal(text.replace(/map(_\w+)?\(([^,)]+)/g, (_, kind: string | undefined, path: string) => `map${kind ?? ""}(${join(CORPUS, basename(path))}`), placement);
+        await writeMapFiles(dir, mapFiles(topology));
         const rendered = renderHaproxyConfig(parseTopology(placeImported(topology, { ...placement, certificateName: "site.pem", monitoringPort: first + bindCount })), localTarget(dir));
         const requests = requestsFor(topology);
         // Which server answered too: the same balance over the same servers, sent the same requests in the same order, chooses alike.

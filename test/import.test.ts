@@ -172,6 +172,25 @@ describe("what the model holds as one thing, from several lines: refused when a 
   });
 });
 
+describe("a backend chosen by a map of hosts: a route table", () => {
+  const withMap = (map: string | undefined, line = "use_backend %[req.hdr(host),lower,map(/etc/haproxy/sites.map,b)]") =>
+    importConfig(parseConfig([{ file: "h.cfg", text: `defaults\n    mode http\nfrontend f\n    bind :80\n    ${line}\n    default_backend b\nbackend b\n    server a 10.0.0.1:80\nbackend c\n    server c 10.0.0.2:80\n` }]), "h", { read: (path) => (path === "/etc/haproxy/sites.map" ? map : undefined) });
+  it("the map's entries become the table's, its default the default backend; a default_backend after it is never reached, said", () => {
+    const result = withMap("# site backend\nA.example.com c\n\nb.example.com   b\n");
+    assert.deepEqual(refusals(result.accounts), []);
+    const f = validateImported(result).frontends[0]!;
+    assert.deepEqual([f.routeTables[0]!.name, f.routeTables[0]!.entries, f.routes, f.defaultBackend], ["sites", [{ host: "A.example.com", backend: "c" }, { host: "b.example.com", backend: "b" }], [{ table: "sites" }], "b"]);
+    assert.deepEqual(result.accounts.find((a) => a.at.line === 6)!.outcome, "decided");
+    assert.match(result.accounts.find((a) => a.at.line === 5)!.why!, /^the model looks the Host up without its port/);
+  });
+  const cases: [string, string | undefined, string | undefined, string][] = [
+    ["a map import cannot find", undefined, undefined, "h.cfg:5: use_backend %[req.hdr(host),lower,map(/etc/haproxy/sites.map,b)]: the map /etc/haproxy/sites.map is not found (beside the config or where the config says): give it to import"],
+    ["a map line that is not HOST BACKEND", "a.example.com\n", undefined, 'h.cfg:5: use_backend %[req.hdr(host),lower,map(/etc/haproxy/sites.map,b)]: /etc/haproxy/sites.map:1: "a.example.com" is not "HOST BACKEND"'],
+    ["another expression", "", "use_backend %[path,map_beg(/etc/haproxy/paths.map)]", "h.cfg:5: use_backend %[path,map_beg(/etc/haproxy/paths.map)]: a backend chosen by an expression: only the Host header looked up in a map (req.hdr(host),lower,map(FILE[,DEFAULT])) is in the model (routeTables)"],
+  ];
+  for (const [name, map, line, expected] of cases) it(`refused: ${name}`, () => assert.deepEqual(refusals(withMap(map, line).accounts), [expected]));
+});
+
 describe("syntax of other versions", () => {
   it("legacy-1.5.cfg: reqadd, reqidel, reqirep of a whole header, rspdel, rspadd, block and redirect translated through their exact modern equivalents, each said", async () => {
     const result = imported(read("legacy-1.5.cfg"));

@@ -10,6 +10,7 @@ import { ImportRefusedError } from "../errors.ts";
 import { writeFileAtomic } from "../files.ts";
 import { checkEveryTarget } from "../render/validate.ts";
 import { accountingReport, importConfig, refusals, type ImportResult } from "./import.ts";
+import { filesNamedBy } from "./named-files.ts";
 import { validateImported } from "./validate.ts";
 import { REPO_ROOT } from "../repo.ts";
 
@@ -62,7 +63,7 @@ async function main(argv: string[]): Promise<number> {
   if (positionals.length === 0) throw new UsageError(`name at least one config file\n${USAGE}`);
   if (values.out && !/\.(json|ts)$/.test(values.out)) throw new UsageError(`--out ${values.out}: write a .json or a .ts file\n${USAGE}`);
   const files = await Promise.all(positionals.map(async (file) => ({ file: relative(process.cwd(), file) || file, text: await readFile(file, "utf8") })));
-  const result = importConfig(parseConfig(files), basename(positionals[0]!).replace(/\.cfg$/, "").replace(/[^A-Za-z0-9_.:-]/g, "_").slice(0, 64) || "imported");
+  const result = importConfig(parseConfig(files), basename(positionals[0]!).replace(/\.cfg$/, "").replace(/[^A-Za-z0-9_.:-]/g, "_").slice(0, 64) || "imported", filesNamedBy(positionals[0]!));
   if (values.report) await writeFileAtomic(values.report, accountingReport(result.accounts, result.additions));
   const refused = refusals(result.accounts);
   if (refused.length) throw new ImportRefusedError(refused);

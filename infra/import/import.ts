@@ -51,6 +51,7 @@ interface Draft {
 }
 
 interface Context {
+  files: ImportFiles;
   draft: Draft;
   /** The proxy being read: the frontend and/or backend a section fills. */
   frontend?: Record<string, unknown> & { name: string };
@@ -64,6 +65,8 @@ interface Context {
   terminalRoutes: Record<string, unknown>[];
   /** The section's redirect rules (the directive, not http-request redirect): routes after the terminal ones. */
   redirectRoutes: Record<string, unknown>[];
+  /** A map lookup's default: it chooses every request the map does not hold, so no later default_backend is reached. */
+  mapDefault?: string;
   /** The line being read (for what a later line's condition reads). */
   at?: Location;
   /** default-server options in force for the section's server lines (the defaults' first). */
@@ -246,6 +249,7 @@ function proxyDirective(kind: Section["kind"], d: Directive, ctx: Context): Outc
       return bindDirective(args, frontend);
     case "default_backend":
       if (!frontend) return { refused: "default_backend belongs to a frontend", otherKind: true };
+      if (ctx.mapDefault !== undefined) return { decided: `never reached: the map lookup above chooses ${ctx.mapDefault} for every host it does not hold (frontends.${frontend.name}.defaultBackend)` };
       frontend.defaultBackend = args[0];
       return { field: `${fe}.defaultBackend` };
     case "acl": {
@@ -607,8 +611,45 @@ function rewrittenBefore(when: unknown, ctx: Context): string | undefined {
 }
 
 /** use_backend NAME if|unless a [!b] [|| c] [{ anonymous }]: a route, in the frontend's order. */
+/** use_backend %[req.hdr(host)[,field(1,:)],lower,map(FILE[,DEFAULT])]: the Host looked up in a map, a route table of the model. */
+const HOST_MAP = /^%\[(?:req\.)?hdr\(host\)(,field\(1,:\))?(,lower)?,map(?:_str)?\(([^,)]+)(?:,([^)]+))?\)\]$/i;
+
+function useBackendByMap(expression: string, frontend: Record<string, unknown> & { name: string }, ctx: Context): Outcome {
+  const m = HOST_MAP.exec(expression);
+  if (!m) return { refused: "a backend chosen by an expression: only the Host header looked up in a map (req.hdr(host),lower,map(FILE[,DEFAULT])) is in the model (routeTables)" };
+  const [, portless, lower, file, fallback] = m;
+  const text = ctx.files.read(file!);
+  if (text === undefined) return { refused: `the map ${file} is not found (beside the config or where the config says): give it to import` };
+  const entries: { host: string; backend: string }[] = [];
+  for (const [i, raw] of text.split("\n").entries()) {
+    const line = raw.replace(/#.*$/, "").trim();
+    if (!line) continue;
+    const [host, backend, ...extra] = line.split(/\s+/);
+    if (!backend || extra.length || !/^[A-Za-z0-9.*-]+$/.test(host!)) return { refused: `${file}:${i + 1}: ${JSON.stringify(raw)} is not "HOST BACKEND"` };
+    entries.push({ host: host!, backend: backend! });
+  }
+  const tableName = file!.split("/").pop()!.replace(/\.map$/, "").replace(/[^A-Za-z0-9_]/g, "_").slice(0, 64) || "hosts";
+  const tables = (frontend.routeTables ??= []) as unknown[];
+  tables.push({ name: tableName, key: "host", entries });
+  const routes = (frontend.routes ??= []) as unknown[];
+  routes.push({ table: tableName });
+  // The map's default answers every request the map does not hold: the frontend's default backend from here on.
+  if (fallback !== undefined) {
+    frontend.defaultBackend = fallback;
+    ctx.mapDefault = fallback;
+  }
+  const why = [
+    !portless && "the model looks the Host up without its port (the config looked up the whole header)",
+    !lower && "the model looks the Host up in lower case (the config compared it as sent)",
+    fallback !== undefined && `the map's default ${fallback} becomes the default backend (no later use_backend is reached: this rule always chooses)`,
+  ].filter(Boolean).join("; ");
+  const field = `frontends.${frontend.name}.routeTables.${tableName} (${entries.length} entries from ${file})`;
+  return why ? { field, why, normalised: true } : { field };
+}
+
 function useBackend(args: string[], frontend: Record<string, unknown> & { name: string }, ctx: Context): Outcome {
   const [name, ...condition] = args;
+  if (name?.startsWith("%[")) return condition.length ? { refused: "a map lookup with a condition is not in the model: a route table route takes what its table holds" } : useBackendByMap(name, frontend, ctx);
   if (condition.length === 0) return { refused: "use_backend without a condition: use default_backend" };
   const parsed = conditionOf(condition, ctx, "frontend");
   if ("refused" in parsed) return parsed;
@@ -898,7 +939,13 @@ const SECTION_OUTCOME: Partial<Record<Section["kind"], string>> = {
 };
 
 /** Imports parsed files; nothing is thrown for a refused line: the accounts say which and why. */
-export function importConfig(parsed: ParsedConfig, name = "imported"): ImportResult {
+/** What the importer reads besides the config: a file a config names (a map), by the path written in it. */
+export interface ImportFiles {
+  /** The file's text, or undefined when it cannot be found. */
+  read(path: string): string | undefined;
+}
+
+export function importConfig(parsed: ParsedConfig, name = "imported", files: ImportFiles = { read: () => undefined }): ImportResult {
   // The model's defaults where HAProxy's own differ and the difference changes what clients get:
   // the original had none of these unless a line of it says so.
   const draft: Draft = { global: {}, defaults: { timeouts: {}, mode: "tcp", httplog: false, dontlognull: false, redispatch: false, maxRequestBodyBytes: 0, retryOn: ["conn-failure"] }, proxyDefaults: {}, frontends: [], backends: [], caches: new Map(), cacheUses: [] };
@@ -911,7 +958,7 @@ export function importConfig(parsed: ParsedConfig, name = "imported"): ImportRes
   const defaultsOf: { base?: Section; current?: Section; named: Map<string, Section> } = { named: new Map() };
   for (const section of parsed.sections) {
     const header = [section.kind, section.name, ...section.args.map((a) => a.raw)].filter(Boolean).join(" ");
-    const ctx: Context = { draft, fieldLines, acls: new Map(), rewrites: [], terminalRoutes: [], redirectRoutes: [], defaultServer: [...(draft.proxyDefaults.defaultServer ?? [])], lifted: [], stick: {}, rate: {} };
+    const ctx: Context = { files, draft, fieldLines, acls: new Map(), rewrites: [], terminalRoutes: [], redirectRoutes: [], defaultServer: [...(draft.proxyDefaults.defaultServer ?? [])], lifted: [], stick: {}, rate: {} };
     const refusedSection = SECTION_OUTCOME[section.kind] ?? (["global", "defaults", "frontend", "backend", "listen", "cache"].includes(section.kind) ? undefined : `${section.kind} sections are not in the model yet`);
     const account = (at: Location, directive: string, outcome: Outcome) => {
       if ("refused" in outcome) accounts.push({ at, directive, outcome: "refused", why: outcome.refused });
