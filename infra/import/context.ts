@@ -1,0 +1,90 @@
+// The importer's shared parts: what becomes of a line (Outcome), the topology being built (Draft),
+// the section being read (Context), and the small readers of words, numbers and durations.
+import type { Directive, Location, Word } from "../../haproxy/config-parser.ts";
+import { durationProblem } from "../../haproxy/duration.ts";
+
+/** otherKind: the line belongs to the other kind of proxy (a defaults line replayed in a backend may be a frontend's). */
+export type Outcome = { field: string; why?: string; normalised?: true } | { decided: string } | { refused: string; otherKind?: true };
+
+export interface Draft {
+  global: Record<string, unknown> & { logs?: unknown[]; tls?: Record<string, unknown> };
+  defaults: Record<string, unknown> & { timeouts: Record<string, string> };
+  /** What a defaults section gives each frontend or backend that the model keeps per proxy. */
+  proxyDefaults: { forwardfor?: boolean; balance?: string; defaultServer?: string[]; connectionMode?: string };
+  frontends: Record<string, unknown>[];
+  backends: Record<string, unknown>[];
+  /** cache sections by name, with the line that opened each. */
+  caches: Map<string, { at: Location; settings: Record<string, number> }>;
+  /** Backends that use a cache (cache-use and cache-store lines), settled once every section is read. */
+  cacheUses: { backend: Record<string, unknown> & { name: string }; cache: string; use?: Location; store?: Location }[];
+}
+
+export interface Context {
+  files: ImportFiles;
+  draft: Draft;
+  /** The proxy being read: the frontend and/or backend a section fills. */
+  frontend?: Record<string, unknown> & { name: string };
+  backend?: Record<string, unknown> & { name: string };
+  fieldLines: Map<string, Location>;
+  /** A frontend's ACLs by name, until a rule uses them. */
+  acls: Map<string, Record<string, unknown>[]>;
+  /** The section's request rewrites so far: what each changes ("path", "header:x-name") and its line. */
+  rewrites: { changes: string; at: Location; directive: string }[];
+  /** The section's refusals, denials, redirects and answers (http-request), as routes: before every use_backend. */
+  terminalRoutes: Record<string, unknown>[];
+  /** The section's redirect rules (the directive, not http-request redirect): routes after the terminal ones. */
+  redirectRoutes: Record<string, unknown>[];
+  /** A map lookup's default: it chooses every request the map does not hold, so no later default_backend is reached. */
+  mapDefault?: string;
+  /** The line being read (for what a later line's condition reads). */
+  at?: Location;
+  /** default-server options in force for the section's server lines (the defaults' first). */
+  defaultServer: string[];
+  /** A backend's stick-table and stick on src lines: the model holds them as one thing (stickOnSource). */
+  stick: { table?: Location; on?: Location };
+  /** A frontend's per-client rate limit, the three lines HAProxy needs for it: the model holds them as one (rateLimit). */
+  rate: { table?: { at: Location; size: number; window: string }; track?: Location; deny?: { at: Location; requests: number } };
+  /** What each server line says that the model keeps per backend, to be the same on every server. */
+  lifted: { at: Location; name: string; settings: Record<string, unknown> }[];
+}
+
+export const text = (d: Directive) => d.words.map((w) => w.raw).join(" ");
+export const values = (words: readonly Word[]) => words.map((w) => w.value);
+
+/** HAProxy reads a bare number as milliseconds; the model wants the unit written. */
+export function duration(value: string | undefined): { value: string; normalised: boolean } | { problem: string } {
+  if (value === undefined) return { problem: "a duration is missing" };
+  const written = /^\d+$/.test(value) ? `${value}ms` : value;
+  const problem = durationProblem(written);
+  return problem ? { problem } : { value: written, normalised: written !== value };
+}
+
+export const int = (value: string | undefined): number | undefined => (value !== undefined && /^\d+$/.test(value) ? Number(value) : undefined);
+
+export function setInt(target: Record<string, unknown>, key: string, value: string | undefined, field: string): Outcome {
+  const n = int(value);
+  if (n === undefined) return { refused: `${JSON.stringify(value ?? "")} is not a whole number` };
+  target[key] = n;
+  return { field };
+}
+
+export function setDuration(target: Record<string, unknown>, key: string, value: string | undefined, field: string): Outcome {
+  const d = duration(value);
+  if ("problem" in d) return { refused: d.problem };
+  target[key] = d.value;
+  return d.normalised ? { field, why: `${value} (milliseconds, as HAProxy reads a bare number) written ${d.value}`, normalised: true } : { field };
+}
+
+export type Refusal = { refused: string };
+export const isRefusal = (x: object): x is Refusal => typeof (x as Partial<Refusal>).refused === "string";
+
+/** A literal the model writes as it is: HAProxy would read "%" as the start of an expression. */
+export const literal = (value: string | undefined, what: string): { value: string } | { refused: string } =>
+  value === undefined ? { refused: `${what} is missing` } : value.includes("%") ? { refused: `${JSON.stringify(value)} is an expression (log-format): the model writes ${what} as it is` } : { value };
+
+/** Imports parsed files; nothing is thrown for a refused line: the accounts say which and why. */
+/** What the importer reads besides the config: a file a config names (a map), by the path written in it. */
+export interface ImportFiles {
+  /** The file's text, or undefined when it cannot be found. */
+  read(path: string): string | undefined;
+}

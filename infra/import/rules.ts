@@ -1,0 +1,230 @@
+// Rules: use_backend (by condition, or a map of hosts: a route table), http-request and
+// http-response rules, and the directives HAProxy 2.1 removed, translated where an exact equivalent exists.
+import { where } from "../../haproxy/config-parser.ts";
+import { type Context, int, isRefusal, literal, type Outcome, type Refusal, text } from "./context.ts";
+import { conditionOf, rewrittenBefore } from "./conditions.ts";
+
+/** use_backend NAME if|unless a [!b] [|| c] [{ anonymous }]: a route, in the frontend's order. */
+/** use_backend %[req.hdr(host)[,field(1,:)],lower,map(FILE[,DEFAULT])]: the Host looked up in a map, a route table of the model. */
+export const HOST_MAP = /^%\[(?:req\.)?hdr\(host\)(,field\(1,:\))?(,lower)?,map(?:_str)?\(([^,)]+)(?:,([^)]+))?\)\]$/i;
+
+export function useBackendByMap(expression: string, frontend: Record<string, unknown> & { name: string }, ctx: Context): Outcome {
+  const m = HOST_MAP.exec(expression);
+  if (!m) return { refused: "a backend chosen by an expression: only the Host header looked up in a map (req.hdr(host),lower,map(FILE[,DEFAULT])) is in the model (routeTables)" };
+  const [, portless, lower, file, fallback] = m;
+  const text = ctx.files.read(file!);
+  if (text === undefined) return { refused: `the map ${file} is not found (beside the config or where the config says): give it to import` };
+  const entries: { host: string; backend: string }[] = [];
+  for (const [i, raw] of text.split("\n").entries()) {
+    const line = raw.replace(/#.*$/, "").trim();
+    if (!line) continue;
+    const [host, backend, ...extra] = line.split(/\s+/);
+    if (!backend || extra.length || !/^[A-Za-z0-9.*-]+$/.test(host!)) return { refused: `${file}:${i + 1}: ${JSON.stringify(raw)} is not "HOST BACKEND"` };
+    entries.push({ host: host!, backend: backend! });
+  }
+  const tableName = file!.split("/").pop()!.replace(/\.map$/, "").replace(/[^A-Za-z0-9_]/g, "_").slice(0, 64) || "hosts";
+  const tables = (frontend.routeTables ??= []) as unknown[];
+  tables.push({ name: tableName, key: "host", entries });
+  const routes = (frontend.routes ??= []) as unknown[];
+  routes.push({ table: tableName });
+  // The map's default answers every request the map does not hold: the frontend's default backend from here on.
+  if (fallback !== undefined) {
+    frontend.defaultBackend = fallback;
+    ctx.mapDefault = fallback;
+  }
+  const why = [
+    !portless && "the model looks the Host up without its port (the config looked up the whole header)",
+    !lower && "the model looks the Host up in lower case (the config compared it as sent)",
+    fallback !== undefined && `the map's default ${fallback} becomes the default backend (no later use_backend is reached: this rule always chooses)`,
+  ].filter(Boolean).join("; ");
+  const field = `frontends.${frontend.name}.routeTables.${tableName} (${entries.length} entries from ${file})`;
+  return why ? { field, why, normalised: true } : { field };
+}
+
+export function useBackend(args: string[], frontend: Record<string, unknown> & { name: string }, ctx: Context): Outcome {
+  const [name, ...condition] = args;
+  if (name?.startsWith("%[")) return condition.length ? { refused: "a map lookup with a condition is not in the model: a route table route takes what its table holds" } : useBackendByMap(name, frontend, ctx);
+  if (condition.length === 0) return { refused: "use_backend without a condition: use default_backend" };
+  const parsed = conditionOf(condition, ctx, "frontend");
+  if ("refused" in parsed) return parsed;
+  const rewritten = rewrittenBefore(parsed.when, ctx);
+  if (rewritten) return { refused: rewritten };
+  const routes = (frontend.routes ??= []) as unknown[];
+  routes.push({ when: parsed.when, backend: name });
+  const field = `frontends.${frontend.name}.routes[${ctx.terminalRoutes.length + routes.length - 1}]`;
+  return parsed.why ? { field, why: parsed.why, normalised: true } : { field };
+}
+
+/** "Name: value" as the old header directives wrote a whole header line. */
+export const HEADER_LINE = /^([A-Za-z0-9!#$%&'*+.^_`|~-]+):\s*(.*)$/;
+/** "^Name:" (optionally followed by ".*"), the regular expression of an old directive that means one header by name. */
+export const HEADER_BY_NAME = /^\^\(?([A-Za-z0-9!#$%&'*+.^_`|~-]+):\)?(?:\.\*|\s\.\*)?$/;
+
+/**
+ * The directives HAProxy 2.6 no longer reads (removed in 2.1) where an exact modern equivalent
+ * exists, translated through that equivalent and said so; the others refused with the nearest one.
+ */
+export function legacyDirective(keyword: string, args: string[], ctx: Context): Outcome {
+  const phase = keyword.startsWith("rsp") ? "response" : "request";
+  const translated = (modern: string[], from: string): Outcome => {
+    const outcome = httpRule(phase, modern, ctx);
+    if ("refused" in outcome) return outcome;
+    if ("decided" in outcome) return outcome;
+    return { ...outcome, why: `${from} (removed in HAProxy 2.1) read as http-${phase} ${modern.join(" ")}`, normalised: true };
+  };
+  const [first, second, ...rest] = args;
+  switch (keyword) {
+    case "reqadd":
+    case "rspadd": {
+      const header = HEADER_LINE.exec(first ?? "");
+      if (!header || second !== undefined && !["if", "unless"].includes(second)) return { refused: `${keyword} takes one "Name: value" header line: write http-${phase} add-header NAME VALUE` };
+      return translated(["add-header", header[1]!, header[2]!, ...args.slice(1)], keyword);
+    }
+    case "reqdel":
+    case "reqidel":
+    case "rspdel":
+    case "rspidel": {
+      const name = HEADER_BY_NAME.exec(first ?? "")?.[1];
+      if (!name) return { refused: `${keyword} ${first}: only a whole header by name ("^Name:") has an exact equivalent: write http-${phase} del-header NAME` };
+      return translated(["del-header", name, ...args.slice(1)], keyword);
+    }
+    case "reqrep":
+    case "reqirep":
+    case "rsprep":
+    case "rspirep": {
+      const name = HEADER_BY_NAME.exec(first ?? "")?.[1];
+      const header = HEADER_LINE.exec(second ?? "");
+      if (name && header && header[1]!.toLowerCase() === name.toLowerCase() && !/\\\d/.test(header[2]!)) return translated(["set-header", header[1]!, header[2]!, ...rest], keyword);
+      return { refused: `${keyword} ${args.join(" ")}: a regular expression over the whole ${phase} line has no exact equivalent; write http-${phase} replace-header, replace-path or set-header for what it meant` };
+    }
+    case "block":
+      return translated(["deny", ...args], "block");
+    default:
+      return { refused: `${keyword} (removed in HAProxy 2.1) has no exact equivalent here: write http-${phase} ${keyword.includes("deny") ? "deny" : keyword.includes("tarpit") ? "tarpit" : "rules"} with an ACL on what it matched` };
+  }
+}
+
+/** What a rewrite action changes, for the conditions read after it. */
+export const REWRITES: Record<string, (args: string[]) => string> = {
+  "set-header": (a) => `header:${a[0]!.toLowerCase()}`,
+  "add-header": (a) => `header:${a[0]!.toLowerCase()}`,
+  "del-header": (a) => `header:${a[0]!.toLowerCase()}`,
+  "set-path": () => "path",
+  "replace-path": () => "path",
+};
+
+/** http-request and http-response rules, in a frontend or a backend, each with its optional condition. */
+export function httpRule(phase: "request" | "response", args: string[], ctx: Context): Outcome {
+  const [action, ...rest] = args;
+  const { frontend, backend } = ctx;
+  const owner = backend && !frontend ? backend : frontend ?? backend;
+  if (!owner) return { refused: `http-${phase} belongs to a frontend or a backend`, otherKind: true };
+  const path = `${owner === frontend ? "frontends" : "backends"}.${owner.name}`;
+  // A cache: looked up before the request goes on, stored as the answer comes back (backend.cache).
+  if ((action === "cache-use" && phase === "request") || (action === "cache-store" && phase === "response")) {
+    if (owner !== backend || rest.length !== 1) return { refused: `${action} NAME (no condition) in a backend is what the model holds (backends.cache): a cache per backend` };
+    const use = ctx.draft.cacheUses.find((u) => u.backend === backend && u.cache === rest[0]) ?? (ctx.draft.cacheUses.push({ backend, cache: rest[0]! }), ctx.draft.cacheUses.at(-1)!);
+    use[action === "cache-use" ? "use" : "store"] = ctx.at;
+    return { field: `backends.${backend.name}.cache` };
+  }
+  // The rate limit's parts: tracking every client by address, and the refusal past the limit.
+  if (phase === "request" && owner === frontend && args.join(" ") === "track-sc0 src") {
+    if (ctx.terminalRoutes.length) return { refused: "the rules above answer, refuse or redirect some requests before they are counted; the model counts every request before its routes (frontends.rateLimit): put the limit's lines first, or leave those requests counted" };
+    ctx.rate.track = ctx.at;
+    return { field: `frontends.${frontend!.name}.rateLimit` };
+  }
+  const limited = phase === "request" && owner === frontend ? /^deny deny_status 429 if \{ sc0?_http_req_rate(?:\(0\))? gt (\d+) \}$/.exec(args.join(" ")) : null;
+  if (limited) {
+    ctx.rate.deny = { at: ctx.at!, requests: Number(limited[1]) };
+    return { field: `frontends.${frontend!.name}.rateLimit.requests`, why: "the refusal also says when to try again (Retry-After: the window)", normalised: true };
+  }
+  const at = ["if", "unless"].map((k) => rest.indexOf(k)).filter((i) => i >= 0).sort((a, b) => a - b)[0] ?? rest.length;
+  const [params, condition] = [rest.slice(0, at), rest.slice(at)];
+  const parsed = conditionOf(condition, ctx, owner === frontend ? "frontend" : "backend");
+  if ("refused" in parsed) return parsed;
+  if (phase === "response" && condition.length && /(status|res\.|resp\.|shdr|capture\.res)/.test(condition.join(" "))) return { refused: "a response rule's condition is decided on its request in the model: the response's status and headers are not tested" };
+  const rewritten = rewrittenBefore(parsed.when, ctx);
+  if (rewritten) return { refused: rewritten };
+  const when = parsed.when && { when: parsed.when };
+  const done = (field: string): Outcome => (parsed.why ? { field, why: parsed.why, normalised: true } : { field });
+
+  // Rewrites: a rule of the model, in the config's order.
+  const rule = ((): Record<string, unknown> | Refusal | undefined => {
+    switch (action) {
+      case "set-header":
+      case "add-header": {
+        if (params.length !== 2) return { refused: `${action} takes a header name and one value` };
+        const value = literal(params[1], "a header value");
+        if ("refused" in value) return value;
+        return { [action === "set-header" ? "setHeader" : "addHeader"]: { name: params[0], value: value.value } };
+      }
+      case "del-header":
+        return params.length === 1 ? { deleteHeader: params[0] } : { refused: "del-header with a match method (-m) is not in the model: delete the header by its name" };
+      case "set-path": {
+        if (phase !== "request") break;
+        const value = literal(params[0], "a path");
+        return "refused" in value ? value : { setPath: value.value };
+      }
+      case "replace-path": {
+        if (phase !== "request") break;
+        if (params.length !== 2) return { refused: "replace-path takes a regular expression and its replacement" };
+        const replacement = literal(params[1], "a replacement");
+        return "refused" in replacement ? replacement : { replacePath: { regex: params[0], with: replacement.value } };
+      }
+      case "set-status": {
+        if (phase !== "response" || params.length !== 1 || int(params[0]) === undefined) return { refused: "set-status N (a response's status, nothing more) is what the model holds" };
+        return { setStatus: int(params[0]) };
+      }
+    }
+    return undefined;
+  })();
+  if (rule !== undefined && isRefusal(rule)) return rule;
+  if (rule !== undefined) {
+    const field = phase === "request" ? "requestRules" : "responseRules";
+    const list = (owner[field] ??= []) as unknown[];
+    list.push({ ...when, ...rule });
+    if (phase === "request" && REWRITES[action!]) ctx.rewrites.push({ changes: REWRITES[action!]!(params), at: ctx.at!, directive: `http-request ${args.join(" ")}` });
+    return done(`${path}.${field}[${list.length - 1}]`);
+  }
+
+  // Refusals, redirects and answers: routes of the frontend, ahead of its use_backend routes (HAProxy runs every http-request rule before use_backend).
+  if (phase === "request" && ["deny", "tarpit", "redirect", "return"].includes(action!)) {
+    if (owner !== frontend) return { refused: `http-request ${action} in a backend is not in the model: make it a route of the frontends that use this backend` };
+    const route = terminalRoute(action!, params);
+    if (isRefusal(route)) return route;
+    if (action === "redirect" && !("location" in (route.redirect as object)) && ctx.rewrites.some((r) => r.changes === "path")) return { refused: `this redirect keeps the request's path, which ${where(ctx.rewrites.find((r) => r.changes === "path")!.at)} rewrites before it; the model redirects the request as it came` };
+    ctx.terminalRoutes.push({ ...when, ...route });
+    return done(`${path}.routes[${ctx.terminalRoutes.length - 1}]`);
+  }
+  return { refused: `http-${phase} ${action} is not in the model yet` };
+}
+
+/** deny [deny_status N], tarpit [deny_status N], redirect location|prefix|scheme X [code N] [drop-query], return [status N] [content-type T] [string S]. */
+export function terminalRoute(action: string, params: string[]): Record<string, unknown> | Refusal {
+  const options = new Map<string, string>();
+  const flags = new Set<string>();
+  const [head, ...tail] = action === "redirect" ? [params[0], ...params.slice(2)] : [undefined, ...params];
+  for (let i = 0; i < tail.length; i++) {
+    const word = tail[i]!;
+    if (word === "drop-query") flags.add(word);
+    else if (["deny_status", "code", "status", "content-type", "string"].includes(word) && tail[i + 1] !== undefined) options.set(word, tail[++i]!);
+    else return { refused: `the ${action} option ${word} is not in the model` };
+  }
+  const status = (key: string) => (options.has(key) ? int(options.get(key)) ?? Number.NaN : undefined);
+  switch (action) {
+    case "deny":
+    case "tarpit":
+      return { [action]: { ...(status("deny_status") !== undefined && { status: status("deny_status") }) } };
+    case "redirect": {
+      if (head !== "location" && head !== "prefix" && head !== "scheme") return { refused: `redirect ${head}: use location, prefix or scheme` };
+      const target = literal(params[1], `a redirect ${head}`);
+      if ("refused" in target) return target;
+      return { redirect: { [head]: target.value, ...(status("code") !== undefined && { code: status("code") }), ...(flags.has("drop-query") && { dropQuery: true }) } };
+    }
+    default: {
+      const body = options.get("string");
+      if (body !== undefined && body.includes("%")) return { refused: `${JSON.stringify(body)}: the model answers with text as it is (no lf-string)` };
+      return { respond: { status: status("status") ?? 200, ...(options.has("content-type") && { contentType: options.get("content-type") }), ...(body !== undefined && { body }) } };
+    }
+  }
+}

@@ -1,0 +1,151 @@
+// Servers and their checks: server lines (with default-server), the options the model keeps per
+// backend (read when every server agrees), cookies, HTTP checks and tcp-check sequences.
+import type { Location } from "../../haproxy/config-parser.ts";
+import { type Context, duration, int, type Outcome } from "./context.ts";
+
+/**
+ * A server option the model keeps per backend (every server of a backend says the same): its
+ * setting, as part of a backend, and how many words it takes after the keyword.
+ */
+export const LIFTED_OPTIONS: Record<string, { words: number; set: (value: string[], into: Record<string, unknown>) => string | undefined }> = {
+  "send-proxy": { words: 0, set: (_, b) => void (b.sendProxy = "v1") },
+  "send-proxy-v2": { words: 0, set: (_, b) => void (b.sendProxy = "v2") },
+  slowstart: { words: 1, set: ([d], b) => { const v = duration(d); return "problem" in v ? v.problem : void (b.slowStart = v.value); } },
+  "on-marked-down": { words: 1, set: ([v], b) => (v === "shutdown-sessions" ? void (b.shutdownSessionsOnDown = true) : `on-marked-down ${v} is not in the model (only shutdown-sessions)`) },
+  "on-marked-up": { words: 1, set: ([v], b) => (v === "shutdown-backup-sessions" ? void (b.shutdownBackupSessionsOnUp = true) : `on-marked-up ${v} is not in the model (only shutdown-backup-sessions)`) },
+  port: { words: 1, set: ([p], b) => (int(p) === undefined ? `port ${p} is not a port` : void (b.checkPort = int(p))) },
+  addr: { words: 1, set: ([a], b) => void (b.checkAddress = a) },
+  "check-ssl": { words: 0, set: (_, b) => void (b.checkTls = true) },
+  ssl: { words: 0, set: (_, b) => void (b.trafficTls = true) },
+  verify: { words: 1, set: ([v], b) => (v === "none" ? void (b.tls = { ...(b.tls as object), insecureSkipVerify: true }) : v === "required" ? undefined : `verify ${v}: use required or none`) },
+  "ca-file": { words: 1, set: ([f], b) => void (b.tls = { ...(b.tls as object), caFile: f!.split("/").pop() }) },
+  crt: { words: 1, set: ([f], b) => void (b.tls = { ...(b.tls as object), clientCertificate: f!.split("/").pop() }) },
+  verifyhost: { words: 1, set: ([h], b) => void (b.tls = { ...(b.tls as object), serverName: h }) },
+  sni: { words: 1, set: ([e], b) => { const m = /^str\(([^)]+)\)$/.exec(e ?? ""); return m ? void (b.tls = { ...(b.tls as object), serverName: m[1] }) : `sni ${e}: only a fixed name, str(NAME), is in the model`; } },
+  alpn: { words: 1, set: ([a], b) => void (b.tls = { ...(b.tls as object), alpn: a!.split(",") }) },
+  "agent-check": { words: 0, set: (_, b) => void (b.agent = { ...(b.agent as object) }) },
+  "agent-port": { words: 1, set: ([p], b) => void (b.agent = { ...(b.agent as object), port: int(p) }) },
+  "agent-inter": { words: 1, set: ([d], b) => { const v = duration(d); return "problem" in v ? v.problem : void (b.agent = { ...(b.agent as object), inter: v.value }); } },
+};
+
+export function serverDirective(args: string[], backend: Record<string, unknown> & { name: string }, ctx: Context): Outcome {
+  const [name, address, ...own] = args;
+  const options = [...ctx.defaultServer, ...own];
+  const lifted: Record<string, unknown> = {};
+  const m = /^([^:\s]+|\[[0-9a-fA-F:.]+\]):(\d+)$/.exec(address ?? "");
+  // A unix socket: "unix@/path", or an absolute path as HAProxy also takes it.
+  const socket = /^(?:unix@)?(\/\S+)$/.exec(address ?? "")?.[1];
+  if (!name || (!m && socket === undefined)) return { refused: `${JSON.stringify(address ?? "")} is not an address with a port, or a unix socket, the model holds` };
+  const at = m ? { address: m[1]!.replace(/^\[|\]$/g, ""), port: Number(m[2]) } : { unixSocket: socket };
+  const server: Record<string, unknown> = { name, ...at, external: true, check: false };
+  for (let i = 0; i < options.length; i++) {
+    const option = options[i]!;
+    const next = () => options[++i];
+    if (option === "check") server.check = true;
+    else if (option === "backup") server.backup = true;
+    else if (option === "disabled") server.disabled = true;
+    else if (option === "inter" || option === "fastinter" || option === "downinter") {
+      const d = duration(next());
+      if ("problem" in d) return { refused: d.problem };
+      server[{ inter: "inter", fastinter: "fastInter", downinter: "downInter" }[option]] = d.value;
+    } else if (option === "fall" || option === "rise" || option === "weight" || option === "maxconn") {
+      const n = int(next());
+      if (n === undefined) return { refused: `${option} needs a whole number` };
+      server[option] = n;
+    } else if (option === "cookie") server.cookie = next();
+    else if (LIFTED_OPTIONS[option]) {
+      const { words, set } = LIFTED_OPTIONS[option]!;
+      const problem = set(options.slice(i + 1, i + 1 + words), lifted);
+      i += words;
+      if (problem) return { refused: problem };
+    } else return { refused: `the server option ${option} is not in the model yet` };
+  }
+  const servers = (backend.servers ??= []) as unknown[];
+  servers.push(server);
+  ctx.lifted.push({ at: ctx.at!, name: name!, settings: lifted });
+  return { field: `backends.${backend.name}.servers.${name} (a server the stack balances but does not run)` };
+}
+
+export function cookieDirective(args: string[], backend: Record<string, unknown> & { name: string }): Outcome {
+  const [name, ...options] = args;
+  const cookie: Record<string, unknown> = { name, insert: false, indirect: false, nocache: false, httponly: false };
+  for (const option of options) {
+    if (option === "insert" || option === "indirect" || option === "nocache" || option === "secure" || option === "httponly") cookie[option] = true;
+    else if (option === "rewrite") cookie.insert = false;
+    else return { refused: `the cookie option ${option} is not in the model yet` };
+  }
+  backend.cookie = cookie;
+  return { field: `backends.${backend.name}.cookie`, why: 'HAProxy sets no SameSite attribute here; the model adds SameSite=Lax unless told otherwise', normalised: true };
+}
+
+export function httpCheckDirective(args: string[], backend: Record<string, unknown> & { name: string }): Outcome {
+  const check = (backend.healthCheck ??= { http: { method: "GET", path: "/" } }) as Record<string, Record<string, unknown>>;
+  if (!check.http) return { refused: "http-check needs option httpchk first" };
+  const [verb, kind, ...rest] = args;
+  if (verb !== "expect") return { refused: `http-check ${verb} is not in the model yet` };
+  if (kind === "status" && int(rest[0]) !== undefined) check.http.expectStatus = int(rest[0]);
+  else if (kind === "string" && rest.length === 1) check.http.expectBody = rest[0];
+  else if (kind === "rstring" && rest.length === 1) check.http.expectBodyRegex = rest[0];
+  else return { refused: `http-check expect ${kind} ${rest.join(" ")} is not in the model yet` };
+  return { field: `backends.${backend.name}.healthCheck.http` };
+}
+
+/** tcp-check connect [port N] [ssl] | send TEXT | send-binary HEX | expect [!] string|rstring|binary PATTERN. */
+export function tcpCheckDirective(args: string[], backend: Record<string, unknown> & { name: string }): Outcome {
+  const check = backend.healthCheck as { steps?: Record<string, unknown>[]; primaryOnly?: boolean } | undefined;
+  if (!check?.steps) return { refused: "tcp-check needs option tcp-check first" };
+  const [verb, ...rest] = args;
+  const field = `backends.${backend.name}.healthCheck.steps[${check.steps.length}]`;
+  switch (verb) {
+    case "connect": {
+      const connect: Record<string, unknown> = {};
+      for (let i = 0; i < rest.length; i++) {
+        if (rest[i] === "port" && int(rest[i + 1]) !== undefined) connect.port = int(rest[++i]);
+        else if (rest[i] === "ssl") connect.tls = true;
+        else return { refused: `tcp-check connect ${rest[i]} is not in the model` };
+      }
+      check.steps.push({ connect });
+      return { field };
+    }
+    case "send":
+    case "send-binary":
+      if (rest.length !== 1) return { refused: `tcp-check ${verb} takes one argument` };
+      check.steps.push(verb === "send" ? { send: rest[0] } : { sendBinary: rest[0] });
+      return { field };
+    case "expect": {
+      const negate = rest[0] === "!";
+      const [kind, pattern, ...more] = negate ? rest.slice(1) : rest;
+      const key = kind === "string" ? "string" : kind === "rstring" ? "regex" : kind === "binary" ? "binary" : undefined;
+      if (!key || pattern === undefined || more.length) return { refused: `tcp-check expect ${rest.join(" ")}: the model has string, rstring and binary` };
+      check.steps.push({ expect: { [key]: pattern, ...(negate && { negate: true }) } });
+      // Redis without Sentinel: a check that asks for role:master finds the one primary, by design.
+      if (!negate && key === "string" && pattern === "role:master") {
+        check.primaryOnly = true;
+        return { field, why: "a check that expects role:master picks the primary: one server UP and the others DOWN is healthy (healthCheck.primaryOnly)", normalised: true };
+      }
+      return { field };
+    }
+    default:
+      return { refused: `tcp-check ${verb} is not in the model yet` };
+  }
+}
+
+/**
+ * The server options the model keeps per backend, once a section's servers are read: every server
+ * must say the same (an empty group of servers says nothing); the first that differs is refused.
+ */
+export function liftServerSettings(ctx: Context, refuse: (at: Location, why: string) => void): void {
+  const backend = ctx.backend!;
+  const [first, ...rest] = ctx.lifted;
+  if (!first) return;
+  const differing = rest.find((l) => JSON.stringify(l.settings) !== JSON.stringify(first.settings));
+  if (differing) return refuse(differing.at, `the model keeps ${Object.keys({ ...first.settings, ...differing.settings }).join(", ")} per backend, and ${differing.name} says otherwise than ${first.name}: every server of ${backend.name} must say the same`);
+  const { checkPort, checkAddress, checkTls, trafficTls, tls, ...settings } = first.settings as Record<string, unknown> & { checkPort?: number; checkAddress?: string; checkTls?: boolean; trafficTls?: boolean; tls?: Record<string, unknown> };
+  Object.assign(backend, settings);
+  // verify, ca-file and the rest speak of the traffic with ssl; without it, of the check over TLS alone.
+  if (tls && trafficTls) backend.tls = tls;
+  if (checkPort !== undefined || checkAddress !== undefined || checkTls) {
+    const check = (backend.healthCheck ??= { connect: true }) as Record<string, unknown>;
+    Object.assign(check, { ...(checkPort !== undefined && { port: checkPort }), ...(checkAddress !== undefined && { address: checkAddress }), ...(checkTls && { tls: true }), ...(checkTls && !trafficTls && tls && { tlsVerify: tls }) });
+  }
+}
