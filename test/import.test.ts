@@ -191,6 +191,29 @@ describe("a backend chosen by a map of hosts: a route table", () => {
   for (const [name, map, line, expected] of cases) it(`refused: ${name}`, () => assert.deepEqual(refusals(withMap(map, line).accounts), [expected]));
 });
 
+describe("servers found through DNS: resolvers and server-template", () => {
+  it("consul-services.cfg: each server-template a discovered group (SRV or A with its port), its resolvers section the group's resolver; haproxy -c accepts it on every target", async () => {
+    const result = imported(read("consul-services.cfg"));
+    assert.deepEqual(refusals(result.accounts), []);
+    const topology = validateImported(result);
+    const [catalog, billing] = topology.backends.map((b) => b.discovery!);
+    assert.deepEqual([catalog!.name, catalog!.record, catalog!.dnsName, catalog!.maxServers, catalog!.port], ["catalog", "SRV", "_catalog._tcp.service.consul", 10, undefined]);
+    assert.deepEqual([billing!.record, billing!.port, billing!.maxServers], ["A", 9000, 5]);
+    assert.deepEqual(catalog!.resolver, { nameservers: ["10.105.0.2:8600", "10.105.0.3:8600"], resolveEvery: "1s", retryTimeout: "1s", retries: 3, holdValid: "10s", holdObsolete: "0s", holdNx: "30s", holdDuringOutage: "5m", acceptedPayloadSize: 8192 });
+    await checkEveryTarget(topology);
+  });
+  const refusedLine = (cfg: string) => refusals(imported({ file: "r.cfg", text: cfg }).accounts);
+  const cases: [string, string, string[]][] = [
+    ["holds through an outage that differ", "resolvers dns\n    nameserver a 10.0.0.2:53\n    hold timeout 30s\n    hold refused 5m\nbackend b\n    server-template s 3 s.example.com:80 resolvers dns\n", [
+      "r.cfg:3: hold timeout 30s: hold timeout, refused and other differ (30s, 5m): the model holds addresses through an outage for one duration (holdDuringOutage)",
+      "r.cfg:4: hold refused 5m: hold timeout, refused and other differ (30s, 5m): the model holds addresses through an outage for one duration (holdDuringOutage)",
+    ]],
+    ["a resolvers section that is not there", "backend b\n    server-template s 3 s.example.com:80 resolvers nowhere\n", ['r.cfg:2: server-template s 3 s.example.com:80 resolvers nowhere: no resolvers section named "nowhere"']],
+    ["slots that start with the libc's address", "resolvers dns\n    nameserver a 10.0.0.2:53\nbackend b\n    server-template s 3 s.example.com:80 resolvers dns init-addr libc\n", ["r.cfg:4: server-template s 3 s.example.com:80 resolvers dns init-addr libc: init-addr libc: a discovered group's slots start empty in the model (init-addr none)"]],
+  ];
+  for (const [name, cfg, expected] of cases) it(`refused: ${name}`, () => assert.deepEqual(refusedLine(cfg), expected));
+});
+
 describe("syntax of other versions", () => {
   it("legacy-1.5.cfg: reqadd, reqidel, reqirep of a whole header, rspdel, rspadd, block and redirect translated through their exact modern equivalents, each said", async () => {
     const result = imported(read("legacy-1.5.cfg"));

@@ -15,6 +15,10 @@ export interface Draft {
   backends: Record<string, unknown>[];
   /** cache sections by name, with the line that opened each. */
   caches: Map<string, { at: Location; settings: Record<string, number> }>;
+  /** resolvers sections by name: the model's resolver settings for a discovered group. */
+  resolvers: Map<string, { at: Location; settings: Record<string, unknown> }>;
+  /** Discovered groups (server-template lines) waiting for their resolvers section, settled once every section is read. */
+  groups: { backend: Record<string, unknown> & { name: string }; resolvers: string; at: Location }[];
   /** Backends that use a cache (cache-use and cache-store lines), settled once every section is read. */
   cacheUses: { backend: Record<string, unknown> & { name: string }; cache: string; use?: Location; store?: Location }[];
 }

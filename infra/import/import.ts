@@ -8,7 +8,7 @@ import { MONITORING_PROXY } from "../model/schema.ts";
 import { type Context, type Draft, duration, type ImportFiles, int, type Outcome, setDuration, setInt, text, values } from "./context.ts";
 import { aclCondition, inlineConditions } from "./conditions.ts";
 import { httpRule, legacyDirective, useBackend } from "./rules.ts";
-import { cookieDirective, httpCheckDirective, liftServerSettings, serverDirective, tcpCheckDirective } from "./servers.ts";
+import { cookieDirective, httpCheckDirective, liftServerSettings, serverDirective, serverTemplateDirective, tcpCheckDirective } from "./servers.ts";
 import { replayDefaults, servicesClear, stackAdditions } from "./defaults.ts";
 
 export type { ImportFiles } from "./context.ts";
@@ -234,6 +234,9 @@ function proxyDirective(kind: Section["kind"], d: Directive, ctx: Context): Outc
     case "server":
       if (!backend) return { refused: "server belongs to a backend", otherKind: true };
       return serverDirective(args, backend, ctx);
+    case "server-template":
+      if (!backend) return { refused: "server-template belongs to a backend", otherKind: true };
+      return serverTemplateDirective(args, backend, ctx);
     case "default-server":
       if (inDefaults) {
         draft.proxyDefaults.defaultServer = [...(draft.proxyDefaults.defaultServer ?? []), ...args];
@@ -430,7 +433,7 @@ const SECTION_OUTCOME: Partial<Record<Section["kind"], string>> = {
 export function importConfig(parsed: ParsedConfig, name = "imported", files: ImportFiles = { read: () => undefined }): ImportResult {
   // The model's defaults where HAProxy's own differ and the difference changes what clients get:
   // the original had none of these unless a line of it says so.
-  const draft: Draft = { global: {}, defaults: { timeouts: {}, mode: "tcp", httplog: false, dontlognull: false, redispatch: false, maxRequestBodyBytes: 0, retryOn: ["conn-failure"] }, proxyDefaults: {}, frontends: [], backends: [], caches: new Map(), cacheUses: [] };
+  const draft: Draft = { global: {}, defaults: { timeouts: {}, mode: "tcp", httplog: false, dontlognull: false, redispatch: false, maxRequestBodyBytes: 0, retryOn: ["conn-failure"] }, proxyDefaults: {}, frontends: [], backends: [], caches: new Map(), cacheUses: [], resolvers: new Map(), groups: [] };
   const accounts: LineAccount[] = [];
   const fieldLines = new Map<string, Location>();
   const comments = new Map<string, string[]>();
@@ -441,7 +444,7 @@ export function importConfig(parsed: ParsedConfig, name = "imported", files: Imp
   for (const section of parsed.sections) {
     const header = [section.kind, section.name, ...section.args.map((a) => a.raw)].filter(Boolean).join(" ");
     const ctx: Context = { files, draft, fieldLines, acls: new Map(), rewrites: [], terminalRoutes: [], redirectRoutes: [], defaultServer: [...(draft.proxyDefaults.defaultServer ?? [])], lifted: [], stick: {}, rate: {} };
-    const refusedSection = SECTION_OUTCOME[section.kind] ?? (["global", "defaults", "frontend", "backend", "listen", "cache"].includes(section.kind) ? undefined : `${section.kind} sections are not in the model yet`);
+    const refusedSection = SECTION_OUTCOME[section.kind] ?? (["global", "defaults", "frontend", "backend", "listen", "cache", "resolvers"].includes(section.kind) ? undefined : `${section.kind} sections are not in the model yet`);
     const account = (at: Location, directive: string, outcome: Outcome) => {
       if ("refused" in outcome) accounts.push({ at, directive, outcome: "refused", why: outcome.refused });
       else if ("decided" in outcome) accounts.push({ at, directive, outcome: "decided", field: outcome.decided });
@@ -457,6 +460,10 @@ export function importConfig(parsed: ParsedConfig, name = "imported", files: Imp
     }
     if (section.kind === "cache") {
       readCacheSection(section, draft, account);
+      continue;
+    }
+    if (section.kind === "resolvers") {
+      readResolversSection(section, draft, account);
       continue;
     }
     const from = section.args[0]?.value === "from" ? section.args[1]?.value : undefined;
@@ -540,6 +547,13 @@ export function importConfig(parsed: ParsedConfig, name = "imported", files: Imp
       if (header) Object.assign(header, { outcome: "refused", field: undefined, why: "it comes before the first defaults section, so HAProxy gives it none; the model gives every proxy the defaults: move it below them" });
     }
   }
+  for (const group of draft.groups) {
+    const resolvers = draft.resolvers.get(group.resolvers);
+    const line = accounts.find((a) => a.at === group.at);
+    if (!resolvers) {
+      if (line) Object.assign(line, { outcome: "refused", field: undefined, why: `no resolvers section named ${JSON.stringify(group.resolvers)}` });
+    } else (group.backend.discovery as Record<string, unknown>).resolver = resolvers.settings;
+  }
   for (const use of draft.cacheUses) {
     const cache = draft.caches.get(use.cache);
     const refuse = (at: Location | undefined, why: string) => {
@@ -574,6 +588,51 @@ export function importConfig(parsed: ParsedConfig, name = "imported", files: Imp
     ...services,
   };
   return { topology, accounts, fieldLines, comments, additions };
+}
+
+/** The resolvers keywords and the model's resolver fields (timeouts and holds as durations). */
+const RESOLVER_FIELDS: Record<string, string> = { "timeout resolve": "resolveEvery", "timeout retry": "retryTimeout", "hold valid": "holdValid", "hold obsolete": "holdObsolete", "hold nx": "holdNx" };
+/** The holds HAProxy keeps apart and the model as one (holdDuringOutage): the name server silent, refusing or failing. */
+const OUTAGE_HOLDS = ["hold timeout", "hold refused", "hold other"];
+
+/** A resolvers section: its name servers and timings, for the discovered groups that name it. */
+function readResolversSection(section: Section, draft: Draft, account: (at: Location, directive: string, outcome: Outcome) => void): void {
+  const settings: Record<string, unknown> = {};
+  const nameservers: string[] = [];
+  const outage: { at: Location; value: string }[] = [];
+  account(section.at, `resolvers ${section.name}`, { field: `the resolver of each discovered group that names ${section.name}` });
+  for (const d of section.directives) {
+    const [keyword, second, third] = values(d.words);
+    const two = `${keyword} ${second}`;
+    if (keyword === "nameserver" && third !== undefined && /^[0-9.]+:\d+$/.test(third)) {
+      nameservers.push(third);
+      account(d.at, text(d), { field: "discovery.resolver.nameservers" });
+    } else if (keyword === "resolve_retries" && int(second) !== undefined) {
+      settings.retries = int(second);
+      account(d.at, text(d), { field: "discovery.resolver.retries" });
+    } else if (keyword === "accepted_payload_size" && int(second) !== undefined) {
+      settings.acceptedPayloadSize = int(second);
+      account(d.at, text(d), { field: "discovery.resolver.acceptedPayloadSize" });
+    } else if (RESOLVER_FIELDS[two] || OUTAGE_HOLDS.includes(two)) {
+      // hold obsolete 0: addresses leave at once (the model's "0s").
+      const value = two === "hold obsolete" && /^0(ms|s)?$/.test(third ?? "") ? { value: "0s", normalised: false } : duration(third);
+      if ("problem" in value) account(d.at, text(d), { refused: value.problem });
+      else if (OUTAGE_HOLDS.includes(two)) outage.push({ at: d.at, value: value.value });
+      else {
+        settings[RESOLVER_FIELDS[two]!] = value.value;
+        account(d.at, text(d), { field: `discovery.resolver.${RESOLVER_FIELDS[two]}` });
+      }
+    } else if (keyword === "parse-resolv-conf") account(d.at, text(d), { field: "discovery.resolver (no nameservers: the target's own, from resolv.conf in containers)" });
+    else account(d.at, text(d), { refused: `${two.trim()} is not in the model's resolver (nameservers, resolve_retries, timeouts, holds, accepted_payload_size)` });
+  }
+  const distinct = [...new Set(outage.map((o) => o.value))];
+  for (const o of outage) {
+    const line = section.directives.find((d) => d.at === o.at)!;
+    account(o.at, text(line), distinct.length === 1 ? { field: "discovery.resolver.holdDuringOutage" } : { refused: `hold timeout, refused and other differ (${distinct.join(", ")}): the model holds addresses through an outage for one duration (holdDuringOutage)` });
+  }
+  if (distinct.length === 1) settings.holdDuringOutage = distinct[0];
+  if (nameservers.length) settings.nameservers = nameservers;
+  draft.resolvers.set(section.name!, { at: section.at, settings });
 }
 
 /** A cache section: its size, largest object and longest age, for each backend that uses it. */

@@ -149,3 +149,45 @@ export function liftServerSettings(ctx: Context, refuse: (at: Location, why: str
     Object.assign(check, { ...(checkPort !== undefined && { port: checkPort }), ...(checkAddress !== undefined && { address: checkAddress }), ...(checkTls && { tls: true }), ...(checkTls && !trafficTls && tls && { tlsVerify: tls }) });
   }
 }
+
+/**
+ * server-template PREFIX COUNT NAME[:PORT] ... resolvers R: a group found through DNS (backend.discovery),
+ * its slots PREFIX1..PREFIXCOUNT. SRV names (_service._proto.name) carry their ports; A and AAAA ones need one.
+ */
+export function serverTemplateDirective(args: string[], backend: Record<string, unknown> & { name: string }, ctx: Context): Outcome {
+  const [prefix, count, address, ...options] = [args[0], args[1], args[2], ...ctx.defaultServer, ...args.slice(3)];
+  if (backend.discovery) return { refused: "a backend discovers one group in the model: one server-template per backend" };
+  if (!prefix || !/^[a-z][a-z0-9-]{0,40}$/.test(prefix)) return { refused: `${JSON.stringify(prefix)} is not a group name the model takes (1 to 41 lower-case letters, digits or "-", starting with a letter)` };
+  const maxServers = int(count);
+  const m = /^([A-Za-z0-9._-]+)(?::(\d+))?$/.exec(address ?? "");
+  if (maxServers === undefined || !m) return { refused: "server-template PREFIX COUNT NAME[:PORT] is what the model reads" };
+  const srv = m[1]!.startsWith("_");
+  const group: Record<string, unknown> = { name: prefix, dnsName: m[1], record: srv ? "SRV" : "A", ...(m[2] && { port: Number(m[2]) }), maxServers, instances: 0, check: false };
+  let resolvers: string | undefined;
+  for (let i = 0; i < options.length; i++) {
+    const option = options[i]!;
+    const next = () => options[++i];
+    if (option === "check") group.check = true;
+    else if (option === "resolvers") resolvers = next();
+    else if (option === "resolve-prefer") {
+      const prefer = next();
+      if (!srv) group.record = prefer === "ipv6" ? "AAAA" : "A";
+    } else if (option === "init-addr") {
+      // The slots start empty and take the answers' addresses: what the model always renders.
+      const from = next();
+      if (from !== "none") return { refused: `init-addr ${from}: a discovered group's slots start empty in the model (init-addr none)` };
+    } else if (["inter", "fall", "rise", "weight", "maxconn"].includes(option)) {
+      const value = next();
+      if (option === "inter") {
+        const d = duration(value);
+        if ("problem" in d) return { refused: d.problem };
+        group.inter = d.value;
+      } else if (int(value) === undefined) return { refused: `${option} needs a whole number` };
+      else group[option] = int(value);
+    } else return { refused: `the server-template option ${option} is not in the model's discovered groups` };
+  }
+  if (!resolvers) return { refused: "a discovered group names its resolvers section (resolvers NAME)" };
+  backend.discovery = group;
+  ctx.draft.groups.push({ backend, resolvers, at: ctx.at! });
+  return { field: `backends.${backend.name}.discovery (slots ${prefix}1..${prefix}${maxServers}; the stack runs no instances: someone else's DNS keeps the records)` };
+}
