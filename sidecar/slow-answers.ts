@@ -32,6 +32,8 @@ export function slowAnswerCounts(tables: readonly { table: string; text: string 
 /** Reads the slow-answer tables after each poll and exports the last counts read. */
 export class SlowAnswers {
   private counts: SlowAnswerCounts = new Map();
+  /** The failure last logged: a socket that refuses show table for an hour logs once. */
+  private lastFailure: string | undefined;
 
   constructor(
     private readonly api: (command: string) => Promise<string>,
@@ -51,14 +53,17 @@ export class SlowAnswers {
     });
   }
 
-  /** After a poll: the tables' counts for the servers it listed. A failure keeps the last counts, said once per poll. */
+  /** After a poll: the tables' counts for the servers it listed. A failure keeps the last counts. */
   async observe(rows: readonly StatRow[]): Promise<void> {
     try {
       const tables = parseTableList(await this.api("show table")).filter((t) => isSlowAnswersTable(t.name));
       const answers = await Promise.all(tables.map(async (t) => ({ table: t.name, text: await this.api(`show table ${t.name}`) })));
       this.counts = slowAnswerCounts(answers, rows);
+      this.lastFailure = undefined;
     } catch (error) {
-      this.log(`slow-answer counts not read (kept from the last poll): ${(error as Error).message}`);
+      const message = (error as Error).message;
+      if (message !== this.lastFailure) this.log(`slow-answer counts not read (kept from the last poll; said once until it changes): ${message}`);
+      this.lastFailure = message;
     }
   }
 }

@@ -8,7 +8,8 @@ import { field, parseShowInfo, parseShowStat, serverStates, splitCsvLine, withou
 import { checkState, EVERYTHING, renderHaproxyExpositionText, serverState } from "../sidecar/exposition.ts";
 import { ShowTableGarbledError, StatParseError } from "../haproxy/errors.ts";
 import { parseTableEntries, parseTableList } from "../haproxy/show-table.ts";
-import { slowAnswerCounts, slowAnswersTable } from "../sidecar/slow-answers.ts";
+import { SlowAnswers, slowAnswerCounts, slowAnswersTable } from "../sidecar/slow-answers.ts";
+import { Registry } from "prom-client";
 import { BACKEND_METRICS, FRONTEND_METRICS, PROCESS_METRICS, SERVER_METRICS } from "../sidecar/promex-table.ts";
 import { parseExposition, seriesKey } from "./support/exposition.ts";
 
@@ -278,6 +279,24 @@ describe("show table: a canary's slow-answer counts, as HAProxy 2.6 prints them"
     const rows = parseShowStat(SHOW_STAT).rows;
     const counts = slowAnswerCounts([{ table: slowAnswersTable("flask_servers"), text: fixture("show-table-slow.txt").replace("key=web-c", "key=web-b") }], rows);
     assert.deepEqual([...counts.entries()].map(([proxy, servers]) => [proxy, Object.fromEntries(servers)]), [["flask_servers", { "web-a": 0, "web-b": 2 }]]);
+  });
+  it("a socket that stops answering: the last counts are kept and exported, the failure said once until it changes", async () => {
+    const rows = parseShowStat(SHOW_STAT).rows;
+    let answering = true;
+    const api = async (command: string) => {
+      if (!answering) throw new Error("connect ECONNREFUSED admin.sock");
+      return command === "show table" ? "# table: lb_slow_flask_servers, type: string, size:100, used:1\n" : fixture("show-table-slow.txt").replace("lb_slow_web", "lb_slow_flask_servers").replace("key=web-c", "key=web-a");
+    };
+    const registry = new Registry();
+    const logged: string[] = [];
+    const slow = new SlowAnswers(api, registry, (l) => logged.push(l));
+    await slow.observe(rows);
+    answering = false;
+    await slow.observe(rows);
+    await slow.observe(rows);
+    assert.match(await registry.metrics(), /^haproxy_sidecar_server_slow_responses_total\{proxy="flask_servers",server="web-a"\} 2$/m);
+    assert.match(await registry.metrics(), /^haproxy_sidecar_server_slow_responses_total\{proxy="flask_servers",server="web-b"\} 0$/m);
+    assert.deepEqual(logged, ["slow-answer counts not read (kept from the last poll; said once until it changes): connect ECONNREFUSED admin.sock"]);
   });
   it("property: any entries HAProxy could print are read back, key and counters", () => {
     const name = fc.stringMatching(/^[A-Za-z0-9_.:-]{1,64}$/);
