@@ -5,6 +5,7 @@ import { parseTopology } from "../infra/model/parse.ts";
 import { expectationsFromTopology } from "../infra/runtime/verify.ts";
 import { editedTopology } from "./support/topologies.ts";
 import { DEFAULT_EXPECTATIONS } from "./support/expectations.ts";
+import { topology as dataTopology } from "../infra/topologies/data.ts";
 
 const expect = (edit: (t: any) => void = () => {}) => expectationsFromTopology(parseTopology(editedTopology(edit)));
 
@@ -108,5 +109,19 @@ describe("expectationsFromTopology", () => {
 
   it("the CA given is the one HTTPS answers must chain to", () => {
     assert.equal(expectationsFromTopology(parseTopology(editedTopology(() => {})), { ca: "PEM" }).ca, "PEM");
+  });
+});
+
+describe("tcpFailover: every TCP backend the stack can fail over, once each", () => {
+  it("the data example: billing (two TLS servers); not Redis (its check finds the primary), nor one-server backends", () => {
+    assert.deepEqual(expectationsFromTopology(parseTopology(dataTopology)).tcpFailovers?.map((f) => [f.backend, f.victim]), [["billing", "billing-1"]]);
+  });
+  it("a second backend with two servers the stack runs is failed over too, after the first", () => {
+    const two: any = structuredClone(dataTopology);
+    two.backends.find((b: any) => b.name === "ledger").servers.push({ name: "ledger-2", address: "ledger-2", port: 7204 });
+    assert.deepEqual(expectationsFromTopology(parseTopology(two)).tcpFailovers?.map((f) => f.backend), ["billing", "ledger"]);
+  });
+  it("none where no TCP frontend reaches such a backend: the assertion is skipped", () => {
+    assert.equal(expectationsFromTopology(parseTopology(editedTopology(() => {}))).tcpFailovers, undefined);
   });
 });

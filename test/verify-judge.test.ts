@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "vitest";
 import {
-  judgeDistribution, judgeEntrypoints, judgeFailover, judgeTcpFailover, judgeHealth, judgePersistence, judgeRecovery, judgeRouting,
+  judgeDistribution, judgeEntrypoints, judgeFailover, judgeTcpFailover, judgeTcpFailovers, judgeHealth, judgePersistence, judgeRecovery, judgeRouting,
   type EntrypointExpectation, type EntrypointMeasurement, type Expectations, type TcpFailoverExpectation, type RoutingExpectation, type RoutingMeasurement, type TrafficSample, type Verdict,
 } from "../verification/judge.ts";
 import { renderChartSvg, renderTable, seriesOf } from "../verification/report.ts";
@@ -258,4 +258,12 @@ describe("judgeTcpFailover: DOWN and UP within the check's bounds, no connection
     });
   }
   it("skips, saying why, when no TCP backend can fail over", () => assert.equal(judgeTcpFailover(undefined, undefined).verdict, "skip"));
+  it("several backends: one verdict, each backend's own measurement, failing when any fails", () => {
+    const ledger = { ...e, backend: "ledger", victim: "ledger-1" };
+    const both = judgeTcpFailovers([{ e, m: base as never }, { e: ledger, m: { ...base, downAt: undefined } as never }]);
+    assert.equal(both.verdict, "fail");
+    assert.match(both.measured, /^billing: DOWN after 900 ms, UP after 600 ms; 5 connections, none failed; ledger: FAIL: ledger-1 was never marked DOWN/);
+    assert.equal(judgeTcpFailovers([{ e, m: base as never }, { e: ledger, m: base as never }]).verdict, "pass");
+    assert.equal(judgeTcpFailovers([]).verdict, "skip");
+  });
 });

@@ -39,8 +39,8 @@ export interface Expectations {
   requestTimeoutMs?: number;
   /** Every port of every frontend, and what each must answer. */
   entrypoints?: EntrypointExpectation[];
-  /** A TCP backend to fail over (npm run verify's tcpFailover). */
-  tcpFailover?: TcpFailoverExpectation;
+  /** The TCP backends to fail over, one after another (npm run verify's tcpFailover). */
+  tcpFailovers?: TcpFailoverExpectation[];
   /**
    * Why the backend's answers cannot say which server gave them (servers the stack does not run): the
    * assertions that must tell servers apart (distribution, persistence, failover, recovery) skip.
@@ -157,6 +157,20 @@ export interface SecurityExpectation {
   /** A loopback source outside the allowlist, or why none can be made on this machine. */
   allowlist?: { outsideSource: string } | { untestable: string };
   cookie?: { name: string; secure: boolean; httponly: boolean; sameSite: string };
+}
+
+/** Pure: every TCP backend's failover, one verdict: each must pass; each says its own. */
+export function judgeTcpFailovers(runs: readonly { e: TcpFailoverExpectation; m: TcpFailoverMeasurement }[]): AssertionResult {
+  if (runs.length === 0) return judgeTcpFailover(undefined, undefined);
+  if (runs.length === 1) return judgeTcpFailover(runs[0]!.e, runs[0]!.m);
+  const each = runs.map(({ e, m }) => ({ backend: e.backend, result: judgeTcpFailover(e, m) }));
+  return {
+    assertion: "tcpFailover",
+    verdict: verdictOf(each.every((r) => r.result.verdict === "pass")),
+    expected: each.map((r) => r.result.expected).join("; "),
+    measured: each.map((r) => `${r.backend}: ${r.result.verdict === "pass" ? "" : "FAIL: "}${r.result.measured}`).join("; "),
+    data: Object.fromEntries(each.map((r) => [r.backend, r.result.data])),
+  };
 }
 
 export const ASSERTIONS = ["health", "entrypoints", "routing", "distribution", "persistence", "security", "failover", "recovery", "tcpFailover"] as const;

@@ -4,7 +4,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { parseShowStat, serverStates } from "../haproxy/show-stat.ts";
 import {
-  judgeDistribution, judgeEntrypoints, judgeRouting, judgeFailover, judgeHealth, judgePersistence, judgeRecovery, judgeSecurity, judgeTcpFailover,
+  judgeDistribution, judgeEntrypoints, judgeRouting, judgeFailover, judgeHealth, judgePersistence, judgeRecovery, judgeSecurity, judgeTcpFailovers,
   canRedispatch, failoverBoundMs, recoveryBoundMs,
   ASSERTIONS, type AssertionName, type AssertionResult, type Expectations, type TcpFailoverExpectation, type TcpFailoverMeasurement, type TrafficSample,
 } from "./judge.ts";
@@ -95,7 +95,12 @@ const RUNNERS: Record<AssertionName, AssertionRunner> = {
   },
   failover: async (context) => unattributable("failover", context.expect) ?? (await faultRun(context)).failover,
   recovery: async (context) => unattributable("recovery", context.expect) ?? (await faultRun(context)).recovery,
-  tcpFailover: async ({ expect, access }) => judgeTcpFailover(expect.tcpFailover, expect.tcpFailover && (await tcpFailover(expect.tcpFailover, expect.ca, access))),
+  tcpFailover: async ({ expect, access }) => {
+    // One backend at a time: each kills a server of its own, and the next starts from a whole stack.
+    const runs: { e: TcpFailoverExpectation; m: TcpFailoverMeasurement }[] = [];
+    for (const e of expect.tcpFailovers ?? []) runs.push({ e, m: await tcpFailover(e, expect.ca, access) });
+    return judgeTcpFailovers(runs);
+  },
 };
 
 /**

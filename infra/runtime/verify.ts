@@ -113,7 +113,7 @@ export function expectationsFromTopology(topology: Topology, options: Expectatio
       ...(group ? discovered.map((d) => ({ name: d.slot, weight: group.weight, active: true, interMs: parseDuration(group.inter), fall: group.fall, rise: group.rise })) : []),
     ],
     entrypoints,
-    ...tcpFailoverExpectation(topology, entrypoints),
+    ...tcpFailoverExpectations(topology, entrypoints),
     ...(backend.servers.some((s) => s.external) && { unattributable: `backend ${backend.name} has servers the stack does not run (${backend.servers.filter((s) => s.external).map((s) => s.name).join(", ")}): their answers do not say which server gave them` }),
     routing: routingExpectations(topology, options),
     ...(options.discovered?.length && { serverNames: Object.fromEntries(options.discovered.map((d) => [d.address, d.slot])) }),
@@ -205,14 +205,16 @@ function tcpEntrypoints(topology: Topology, frontend: Topology["frontends"][numb
 }
 
 /**
- * The TCP backend verify fails over: the first that a TCP frontend's entry points reach, with two or
- * more active, checked servers the stack runs (not one whose check finds the primary: a primary
+ * The TCP backends verify fails over, each once: those a TCP frontend's entry points reach, with two
+ * or more active, checked servers the stack runs (not one whose check finds the primary: a primary
  * changes by promotion, which is the database's business, not a failover).
  */
-function tcpFailoverExpectation(topology: Topology, entrypoints: readonly EntrypointExpectation[]): { tcpFailover?: TcpFailoverExpectation } {
+function tcpFailoverExpectations(topology: Topology, entrypoints: readonly EntrypointExpectation[]): { tcpFailovers?: TcpFailoverExpectation[] } {
+  const failovers: TcpFailoverExpectation[] = [];
   for (const ep of entrypoints) {
     const probe = ep.tcp;
     if (!probe?.backend || (probe.probe !== "tls" && probe.probe !== "redis" && probe.probe !== "postgresql" && probe.probe !== "connect")) continue;
+    if (failovers.some((f) => f.backend === probe.backend)) continue;
     const backend = topology.backends.find((b) => b.name === probe.backend)!;
     const active = backend.servers.filter((s) => !s.backup && !s.disabled && s.check);
     if (picksPrimary(backend) || backend.servers.some((s) => s.external) || active.length < 2) continue;
@@ -220,23 +222,21 @@ function tcpFailoverExpectation(topology: Topology, entrypoints: readonly Entryp
     const { defaults } = topology;
     const retries = backend.retries ?? defaults.retries;
     const redispatch = backend.redispatch ?? defaults.redispatch;
-    return {
-      tcpFailover: {
-        frontend: ep.frontend,
-        url: ep.url,
-        probe,
-        backend: backend.name,
-        victim: victim.name,
-        victimUrl: `tcp://${LOCAL_ADDRESS}:${victim.port}`,
-        interMs: parseDuration(victim.inter),
-        fall: victim.fall,
-        rise: victim.rise,
-        checkTimeoutMs: defaults.timeouts.check ? parseDuration(defaults.timeouts.check) : parseDuration(victim.inter),
-        lossless: retries > 0 && redispatch,
-      },
-    };
+    failovers.push({
+      frontend: ep.frontend,
+      url: ep.url,
+      probe,
+      backend: backend.name,
+      victim: victim.name,
+      victimUrl: `tcp://${LOCAL_ADDRESS}:${victim.port}`,
+      interMs: parseDuration(victim.inter),
+      fall: victim.fall,
+      rise: victim.rise,
+      checkTimeoutMs: defaults.timeouts.check ? parseDuration(defaults.timeouts.check) : parseDuration(victim.inter),
+      lossless: retries > 0 && redispatch,
+    });
   }
-  return {};
+  return failovers.length ? { tcpFailovers: failovers } : {};
 }
 
 /** Loopback addresses the routing checks may send from (source conditions, allowlists). */
