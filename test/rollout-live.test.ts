@@ -99,7 +99,8 @@ describe("npm run rollout on the local stack, judged in its Prometheus", () => {
     assert.equal(result.code, 1, result.stdout + result.stderr);
     const judged = /aborted: 1 failed analyses \(limit 1\): p99 response time over 500 ms: ([\d.]+) % of the answers slower \(at most 1\.0 %\)/.exec(result.stderr);
     assert.ok(judged, result.stderr);
-    assert.ok(Number(judged[1]) > 2 && Number(judged[1]) < 10, `about 5 % slower: ${judged[1]} %`);
+    // 5 % drawn at random over one interval's answers (a hundred or two; increase() extrapolates): well over 1 %, far from all.
+    assert.ok(Number(judged[1]) > 1 && Number(judged[1]) < 30, `about 5 % slower: ${judged[1]} %`);
     // HAProxy's own average (rtime, its last 1024 answers) would have let it through.
     const row = parseShowStat(await runtimeCommand({ path: running.stack.plan.sockets.admin }, "show stat")).rows.find((r) => r.proxy === backend && r.name === "web-c")!;
     assert.ok(Number(field(row, "rtime")) < 500, `web-c's average response time: ${field(row, "rtime")} ms`);
