@@ -103,6 +103,9 @@ function globalDirective(d: Directive, ctx: Context): Outcome {
   }
 }
 
+/** A stick table's size as HAProxy writes it: a count, with k, m or g for 1024, 1024² or 1024³. */
+const tableSize = (written: string) => Number(written.replace(/[kmg]$/, "")) * ({ k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[written.slice(-1)] ?? 1);
+
 // --- proxies ------------------------------------------------------------------------------------
 
 const TIMEOUTS: Record<string, { defaults: string; frontend?: string; backend?: string }> = {
@@ -252,15 +255,15 @@ function proxyDirective(kind: Section["kind"], d: Directive, ctx: Context): Outc
       return { field: `backends.${backend.name}.servers (each server line after it)` };
     case "stick-table": {
       if (frontend && !backend) {
-        const m = /^type ip size (\d+)([kmg]?) expire \S+ store http_req_rate\((\S+)\)$/.exec(args.join(" "));
-        const window = m && duration(m[3]);
+        const m = /^type ip size (\d+[kmg]?) expire \S+ store http_req_rate\((\S+)\)$/.exec(args.join(" "));
+        const window = m && duration(m[2]);
         if (!m || !window || "problem" in window) return { refused: "a frontend's stick table is read as a per-client rate limit: type ip size N expire D store http_req_rate(WINDOW), with track-sc0 src and a deny 429 (frontends.rateLimit)" };
-        ctx.rate.table = { at: ctx.at!, size: Number(m[1]) * ({ k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[m[2] as "k"] ?? 1), window: window.value };
+        ctx.rate.table = { at: ctx.at!, size: tableSize(m[1]!), window: window.value };
         return { field: `frontends.${frontend.name}.rateLimit` };
       }
       if (!backend || frontend) return { refused: "a stick table is read with stick on src, in a backend: a frontend's tables are its rate limits (frontends.rateLimit)" };
       const m = /^type ip size (\d+[kmg]?) expire (\S+)$/.exec(args.join(" "));
-      const size = m && Number(m[1]!.replace(/[kmg]$/, "")) * ({ k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[m[1]!.slice(-1)] ?? 1);
+      const size = m && tableSize(m[1]!);
       const expire = m && duration(m[2]);
       if (!m || !expire || "problem" in expire) return { refused: "only stick-table type ip size N expire D (with stick on src) is in the model: backends.stickOnSource" };
       backend.stickOnSource = { ...(backend.stickOnSource as object), tableSize: size, expire: expire.value };
