@@ -113,6 +113,7 @@ describe("the import corpus: configs in the shapes real deployments use", () => 
         assert.deepEqual(differences.slice(0, 3), [], `${differences.length} of ${requests.length} requests answered differently`);
         // Not vacuous: a rate limit refused some of the burst.
         if (topology.frontends.some((f) => f.rateLimit)) assert.ok(before.some((a) => a.status === 429), "the burst never met the rate limit");
+        if (topology.frontends.some((f) => f.rateLimits.some((l) => l.count === "connections"))) assert.ok(before.some((a) => a.status === 0), "no connection met the connection-rate limit");
         // Every bind answered something other than a failed connection (a backend, or HAProxy's own redirect or refusal), and some reached a backend.
         const answered = new Set(before.flatMap((a, i) => (a.status !== 0 ? [requests[i]!.bind] : [])));
         assert.deepEqual([...answered].sort(), placement.bindPorts.map((_, i) => i), `binds that never answered: ${JSON.stringify(before.filter((a) => a.status === 0).slice(0, 3))}`);

@@ -153,6 +153,19 @@ describe("what the model holds as one thing, from several lines: refused when a 
       "p.cfg:3: stick-table type ip size 100k expire 30s store http_req_rate(10s): a per-client rate limit needs its three lines in the frontend; missing: http-request deny deny_status 429 if { sc_http_req_rate(0) gt N }",
       "p.cfg:4: http-request track-sc0 src: a per-client rate limit needs its three lines in the frontend; missing: http-request deny deny_status 429 if { sc_http_req_rate(0) gt N }",
     ]],
+    ["a connection-rate limit whose refusal names another counter", fe("    stick-table type ip size 100k expire 30s store conn_rate(10s)\n    tcp-request connection track-sc1 src\n    tcp-request connection reject if { sc0_conn_rate gt 20 }\n"), [
+      "p.cfg:3: stick-table type ip size 100k expire 30s store conn_rate(10s): the limit's track-sc and its refusal name different stick counters",
+      "p.cfg:4: tcp-request connection track-sc1 src: the limit's track-sc and its refusal name different stick counters",
+      "p.cfg:5: tcp-request connection reject if { sc0_conn_rate gt 20 }: the limit's track-sc and its refusal name different stick counters",
+    ]],
+    ["a connection count refused by a per-request limit's line", fe("    stick-table type ip size 100k expire 30s store conn_rate(10s)\n    tcp-request connection track-sc0 src\n    http-request deny deny_status 429 if { sc_http_req_rate(0) gt 5 }\n"), [
+      "p.cfg:3: stick-table type ip size 100k expire 30s store conn_rate(10s): a per-client rate limit needs its three lines in the frontend; missing: tcp-request connection reject if { scN_conn_rate gt LIMIT }",
+      "p.cfg:4: tcp-request connection track-sc0 src: a per-client rate limit needs its three lines in the frontend; missing: tcp-request connection reject if { scN_conn_rate gt LIMIT }",
+      "p.cfg:5: http-request deny deny_status 429 if { sc_http_req_rate(0) gt 5 }: a per-client rate limit needs its three lines in the frontend; missing: tcp-request connection reject if { scN_conn_rate gt LIMIT }",
+    ]],
+    ["a rate table whose entries expire before its window ends", fe("    stick-table type ip size 100k expire 5s store conn_rate(10s)\n    tcp-request connection track-sc0 src\n    tcp-request connection reject if { sc0_conn_rate gt 20 }\n"), [
+      "p.cfg:3: stick-table type ip size 100k expire 5s store conn_rate(10s): entries expire (5s) before the window (10s) ends, so a client's rate is forgotten early; the model keeps an entry for the window: set expire to the window",
+    ]],
     ["a rate limit counted after a route answered", fe("    http-request return status 200 if { path /healthz }\n    stick-table type ip size 1k expire 10s store http_req_rate(10s)\n    http-request track-sc0 src\n    http-request deny deny_status 429 if { sc_http_req_rate(0) gt 5 }\n"), [
       "p.cfg:4: stick-table type ip size 1k expire 10s store http_req_rate(10s): a per-client rate limit needs its three lines in the frontend; missing: http-request track-sc0 src",
       "p.cfg:5: http-request track-sc0 src: the rules above answer, refuse or redirect some requests before they are counted; the model counts every request before its routes (frontends.rateLimit): put the limit's lines first, or leave those requests counted",

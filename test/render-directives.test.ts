@@ -97,6 +97,23 @@ const cases: { field: string; edit: (t: any) => void; heading: string; lines: st
       "    http-after-response set-header Retry-After 60 if { var(txn.rate_limited) -m bool }",
     ],
   },
+  {
+    field: "frontends.rateLimits counting connections (refused as they open, under a condition on the source)",
+    edit: (t) => (t.frontends[0].rateLimits = [{ name: "flood", key: "source", count: "connections", limit: 20, window: "10s", when: { not: { source: "10.0.0.0/8" } } }]),
+    heading: FRONTEND,
+    lines: [
+      '    acl source_1 src -- "10.0.0.0/8"',
+      "    tcp-request connection track-sc1 src table rate_http_front_flood if !source_1",
+      "    tcp-request connection reject if { sc_conn_rate(1) gt 20 }",
+    ],
+    absent: /http-request .*sc1|Retry-After/,
+  },
+  {
+    field: "frontends.rateLimits counting connections: the table stores conn_rate",
+    edit: (t) => (t.frontends[0].rateLimits = [{ name: "flood", key: "source", count: "connections", limit: 20, window: "10s", tableSize: 1000 }]),
+    heading: "backend rate_http_front_flood",
+    lines: ["    stick-table type ipv6 size 1000 expire 10s store conn_rate(10s)"],
+  },
   { field: "frontends.errorPages", edit: (t) => (t.frontends[0].errorPages = [{ status: 403, file: "403.http" }]), heading: FRONTEND, lines: ["    errorfile 403 errors/403.http"], absent: /errorfile 503/ },
   { field: "frontends.defaultBackend", edit: (t) => { t.backends.push({ ...structuredClone(t.backends[0]), name: "other" }); t.frontends[0].defaultBackend = "other"; }, heading: FRONTEND, lines: ["    default_backend other"] },
   { field: "backends.balance", edit: (t) => (t.backends[0].balance = "source"), heading: BACKEND, lines: ["    balance source"] },

@@ -133,6 +133,10 @@ describe("routing in the model: refused at load with the field's path", () => {
     ["a rate limit under a condition that does not exist", (f) => (f.rateLimits = [{ name: "a", key: { header: "X-Tenant" }, limit: 10, when: { condition: "tenants" } }]), [
       `frontends.edge.rateLimits.a.when: "tenants" is not one of this frontend's conditions; known: internal`,
     ]],
+    ["a connection-rate limit keyed or conditioned on what a connection has not sent yet", (f) => (f.rateLimits = [{ name: "flood", key: "path", count: "connections", limit: 10, when: { any: [{ condition: "internal" }, { header: { name: "X-Bot", present: true } }] } }]), [
+      'frontends.edge.rateLimits.flood.key: a connection is counted as it opens, before any request is read: key it by "source"',
+      "frontends.edge.rateLimits.flood.when: header: a connection is counted before anything is read from it: test only source or destinationPort",
+    ]],
     ["a login from a userlist that does not exist", (f) => (f.routes[1].auth = { userlist: "staff", realm: "Staff" }), [
       'frontends.edge.routes.api.auth.userlist: "staff" is not a userlist; known: (none): add one to userlists',
     ]],
@@ -163,6 +167,15 @@ describe("routing in the model: refused at load with the field's path", () => {
       "frontends.edge.routes.tenants.table: table needs HTTP: a TCP frontend's routes send to a backend or deny",
       "frontends.edge.routeTables: route tables look up the Host header: a TCP frontend has none; use routes with sni",
     ]);
+  });
+  it("a TCP frontend limits connections per client, and refuses a limit on requests", () => {
+    const input = routed((f) => {
+      f.routes = [{ when: { destinationPort: 5433 }, backend: "api_v1" }];
+      f.routeTables = [];
+      f.rateLimits = [{ name: "flood", key: "source", count: "connections", limit: 50, when: { condition: "internal" } }, { name: "calls", key: "source", limit: 50 }];
+    });
+    input.defaults = { mode: "tcp", httplog: false };
+    assert.deepEqual(problemsOf(input), ['frontends.edge.rateLimits.calls.count: a rate limit counting requests (a TCP frontend counts "connections") needs HTTP, but the frontend is in mode tcp: remove it or use mode "http"']);
   });
   it("an HTTP frontend terminates TLS itself: it matches the host, not the ClientHello", () => {
     const input = routed((f) => f.routes.unshift({ when: { sni: "db.example.com" }, backend: "site" }));
@@ -234,7 +247,7 @@ describe("rendered routes", () => {
   it("a user's condition named like a rule's own ACL is renamed, never merged with it", () => {
     const topology = parseTopology(routed((f) => ((f.conditions = { route_taken: { method: "POST" }, allowlisted: { method: "PUT" } }), (f.allowlist = ["10.0.0.0/8"]), (f.routes[2].when = { any: [{ condition: "route_taken" }, { condition: "allowlisted" }] }))));
     const acls = renderHaproxyConfig(topology, localTarget("/run/lb")).split("\n").filter((l) => /^    acl (route_taken|allowlisted)/.test(l));
-    assert.deepEqual(acls, ["    acl allowlisted src 10.0.0.0/8", "    acl route_taken var(txn.route) -m found", "    acl route_taken_1 method POST", "    acl allowlisted_2 method PUT"]);
+    assert.deepEqual(acls, ["    acl route_taken var(txn.route) -m found", "    acl route_taken_1 method POST", "    acl allowlisted_2 method PUT", "    acl allowlisted src 10.0.0.0/8"]);
   });
 
   it("any printable route value stays inside its quotes (\\, \", $, #, ', % included): haproxy -c accepts every one, and nothing leaks out", async () => {

@@ -46,10 +46,19 @@ export interface Context {
   defaultServer: string[];
   /** A backend's stick-table and stick on src lines: the model holds them as one thing (stickOnSource). */
   stick: { table?: Location; on?: Location };
-  /** A frontend's per-client rate limit, the three lines HAProxy needs for it: the model holds them as one (rateLimit). */
-  rate: { table?: { at: Location; size: number; window: string }; track?: Location; deny?: { at: Location; requests: number } };
+  /**
+   * A frontend's per-client rate limit, the three lines HAProxy needs for it: the model holds them as
+   * one (rateLimit for requests, a rateLimits entry for connections). Each part says what it counts.
+   */
+  rate: { table?: RatePart & { size: number; window: string }; track?: RatePart & { counter: number }; deny?: RatePart & { counter: number; limit: number } };
   /** What each server line says that the model keeps per backend, to be the same on every server. */
   lifted: { at: Location; name: string; settings: Record<string, unknown> }[];
+}
+
+/** One line of a per-client rate limit, and what it counts. */
+export interface RatePart {
+  at: Location;
+  counts: "requests" | "connections";
 }
 
 export const text = (d: Directive) => d.words.map((w) => w.raw).join(" ");

@@ -5,6 +5,7 @@
 import type { Directive, Location, ParsedConfig, Section } from "../../haproxy/config-parser.ts";
 import { where } from "../../haproxy/config-parser.ts";
 import { MONITORING_PROXY } from "../model/schema.ts";
+import { parseDuration } from "../../haproxy/duration.ts";
 import { type Context, type Draft, duration, type ImportFiles, int, type Outcome, setDuration, setInt, text, values } from "./context.ts";
 import { aclCondition, inlineConditions } from "./conditions.ts";
 import { httpRule, legacyDirective, useBackend } from "./rules.ts";
@@ -255,11 +256,17 @@ function proxyDirective(kind: Section["kind"], d: Directive, ctx: Context): Outc
       return { field: `backends.${backend.name}.servers (each server line after it)` };
     case "stick-table": {
       if (frontend && !backend) {
-        const m = /^type ip size (\d+[kmg]?) expire \S+ store http_req_rate\((\S+)\)$/.exec(args.join(" "));
-        const window = m && duration(m[2]);
-        if (!m || !window || "problem" in window) return { refused: "a frontend's stick table is read as a per-client rate limit: type ip size N expire D store http_req_rate(WINDOW), with track-sc0 src and a deny 429 (frontends.rateLimit)" };
-        ctx.rate.table = { at: ctx.at!, size: tableSize(m[1]!), window: window.value };
-        return { field: `frontends.${frontend.name}.rateLimit` };
+        const m = /^type ip(?:v6)? size (\d+[kmg]?) expire (\S+) store (http_req_rate|conn_rate)\((\S+)\)$/.exec(args.join(" "));
+        const window = m && duration(m[4]);
+        if (!m || !window || "problem" in window) return { refused: "a frontend's stick table is read as a per-client rate limit: type ip size N expire D store http_req_rate(WINDOW) (with track-sc0 src and a deny 429: frontends.rateLimit) or store conn_rate(WINDOW) (with tcp-request connection track-scN src and reject: a rateLimits entry counting connections)" };
+        const counts = m[3] === "conn_rate" ? "connections" : "requests";
+        ctx.rate.table = { at: ctx.at!, counts, size: tableSize(m[1]!), window: window.value };
+        const field = `frontends.${frontend.name}.${counts === "connections" ? "rateLimits" : "rateLimit"}`;
+        const expire = duration(m[2]);
+        if (!("value" in expire) || expire.value === window.value) return { field };
+        // An entry idle for the window has a rate of 0 already, so a longer expiry changes nothing; a shorter one forgets a client's rate early.
+        if (parseDuration(expire.value) < parseDuration(window.value)) return { refused: `entries expire (${m[2]}) before the window (${window.value}) ends, so a client's rate is forgotten early; the model keeps an entry for the window: set expire to the window` };
+        return { field, why: `entries expire after the window (${window.value}), not after ${m[2]}: a client idle that long has a rate of 0 either way`, normalised: true };
       }
       if (!backend || frontend) return { refused: "a stick table is read with stick on src, in a backend: a frontend's tables are its rate limits (frontends.rateLimit)" };
       const m = /^type ip size (\d+[kmg]?) expire (\S+)$/.exec(args.join(" "));
@@ -289,6 +296,17 @@ function proxyDirective(kind: Section["kind"], d: Directive, ctx: Context): Outc
       if (!frontend) return { refused: "tcp-request belongs to a frontend here", otherKind: true };
       if (args[0] === "inspect-delay") return setDuration(frontend, "inspectDelay", args[1], `frontends.${frontend.name}.inspectDelay`);
       if (args.join(" ") === "content accept if { req_ssl_hello_type 1 }" || args.join(" ") === "content accept if { req.ssl_hello_type 1 }") return { decided: "a TCP frontend's routes wait for the ClientHello their SNI needs, up to inspectDelay" };
+      // A connection-rate limit's parts: tracking every client by address as it connects, and the refusal past the limit.
+      const tracked = /^connection track-sc([0-2]) src$/.exec(args.join(" "));
+      if (tracked) {
+        ctx.rate.track = { at: ctx.at!, counts: "connections", counter: Number(tracked[1]) };
+        return { field: `frontends.${frontend.name}.rateLimits` };
+      }
+      const rejected = /^connection reject if \{ (?:sc([0-2])_conn_rate|sc_conn_rate\(([0-2])\)|src_conn_rate) gt (\d+) \}$/.exec(args.join(" "));
+      if (rejected) {
+        ctx.rate.deny = { at: ctx.at!, counts: "connections", counter: Number(rejected[1] ?? rejected[2] ?? ctx.rate.track?.counter ?? 0), limit: Number(rejected[3]) };
+        return { field: `frontends.${frontend.name}.rateLimits`, why: "a connection past the limit is closed as it opens, as here" };
+      }
       return { refused: `tcp-request ${args.join(" ")} is not in the model yet` };
     }
     case "cookie":
@@ -523,15 +541,25 @@ export function importConfig(parsed: ParsedConfig, name = "imported", files: Imp
         if (line) Object.assign(line, { outcome: "refused", field: undefined, why });
       };
       liftServerSettings(ctx, refuseLine);
+      // option tcp-check with no tcp-check line after it: HAProxy's check is then a plain connect.
+      const check = ctx.backend.healthCheck as { steps?: unknown[] } | undefined;
+      if (check?.steps?.length === 0) ctx.backend.healthCheck = { connect: true };
       if (ctx.stick.table && !ctx.stick.on) refuseLine(ctx.stick.table, "a stick table nothing tracks into (no stick on src here): a table that counts for rate limits belongs to a frontend's rateLimit");
       if (ctx.stick.on && !ctx.stick.table) refuseLine(ctx.stick.on, "stick on src needs a stick-table in the same backend (type ip size N expire D)");
     }
     if (ctx.frontend && (ctx.rate.table || ctx.rate.track || ctx.rate.deny)) {
       const { table, track, deny } = ctx.rate;
-      if (table && track && deny) ctx.frontend.rateLimit = { requests: deny.requests, window: table.window, tableSize: table.size };
+      const counts = (table ?? track ?? deny)!.counts;
+      const whole = table?.counts === counts && track?.counts === counts && deny?.counts === counts && track.counter === deny.counter;
+      if (whole && counts === "requests") ctx.frontend.rateLimit = { requests: deny.limit, window: table.window, tableSize: table.size };
+      else if (whole) ctx.frontend.rateLimits = [{ name: "connections", key: "source", count: "connections", limit: deny.limit, window: table.window, tableSize: table.size }];
       else {
-        const missing = [!table && "stick-table ... store http_req_rate(WINDOW)", !track && "http-request track-sc0 src", !deny && "http-request deny deny_status 429 if { sc_http_req_rate(0) gt N }"].filter(Boolean).join(", ");
-        for (const line of [table?.at, track, deny?.at]) if (line) { const a = accounts.find((x) => x.at === line); if (a) Object.assign(a, { outcome: "refused", field: undefined, why: `a per-client rate limit needs its three lines in the frontend; missing: ${missing}` }); }
+        const lines = counts === "requests"
+          ? ["stick-table ... store http_req_rate(WINDOW)", "http-request track-sc0 src", "http-request deny deny_status 429 if { sc_http_req_rate(0) gt N }"]
+          : ["stick-table ... store conn_rate(WINDOW)", "tcp-request connection track-scN src", "tcp-request connection reject if { scN_conn_rate gt LIMIT }"];
+        const missing = [table, track, deny].map((part, i) => (part?.counts === counts ? undefined : lines[i])).filter(Boolean).join(", ");
+        const why = missing ? `a per-client rate limit needs its three lines in the frontend; missing: ${missing}` : "the limit's track-sc and its refusal name different stick counters";
+        for (const part of [table, track, deny]) if (part) { const a = accounts.find((x) => x.at === part.at); if (a) Object.assign(a, { outcome: "refused", field: undefined, why }); }
       }
     }
     if (ctx.frontend && ctx.terminalRoutes.length + ctx.redirectRoutes.length) ctx.frontend.routes = [...ctx.terminalRoutes, ...ctx.redirectRoutes, ...((ctx.frontend.routes as unknown[]) ?? [])];

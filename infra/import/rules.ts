@@ -130,12 +130,12 @@ export function httpRule(phase: "request" | "response", args: string[], ctx: Con
   // The rate limit's parts: tracking every client by address, and the refusal past the limit.
   if (phase === "request" && owner === frontend && args.join(" ") === "track-sc0 src") {
     if (ctx.terminalRoutes.length) return { refused: "the rules above answer, refuse or redirect some requests before they are counted; the model counts every request before its routes (frontends.rateLimit): put the limit's lines first, or leave those requests counted" };
-    ctx.rate.track = ctx.at;
+    ctx.rate.track = { at: ctx.at!, counts: "requests", counter: 0 };
     return { field: `frontends.${frontend!.name}.rateLimit` };
   }
   const limited = phase === "request" && owner === frontend ? /^deny deny_status 429 if \{ sc0?_http_req_rate(?:\(0\))? gt (\d+) \}$/.exec(args.join(" ")) : null;
   if (limited) {
-    ctx.rate.deny = { at: ctx.at!, requests: Number(limited[1]) };
+    ctx.rate.deny = { at: ctx.at!, counts: "requests", counter: 0, limit: Number(limited[1]) };
     return { field: `frontends.${frontend!.name}.rateLimit.requests`, why: "the refusal also says when to try again (Retry-After: the window)", normalised: true };
   }
   const at = ["if", "unless"].map((k) => rest.indexOf(k)).filter((i) => i >= 0).sort((a, b) => a - b)[0] ?? rest.length;

@@ -306,15 +306,18 @@ export const RouteAuth = z.strictObject({
 /**
  * A limit counted in a stick table of its own: requests or HTTP errors per key (the client's address,
  * the path, or a header's value), for the requests that meet `when`; past it, 429 until the rate
- * falls. HAProxy 2.6 tracks three counters per request: the frontend's rateLimit takes one, so a
- * frontend has at most two of these.
+ * falls. Or connections per client address, counted as each opens: past the limit the connection is
+ * closed before anything is read from it (no TLS handshake, no 429: a flood is refused at its
+ * cheapest), in TCP frontends too. HAProxy 2.6 tracks three counters per request: the frontend's
+ * rateLimit takes one, so a frontend has at most two of these.
  */
+export const RATE_LIMIT_COUNTS = ["requests", "errors", "connections"] as const;
 export const KeyedRateLimit = z.strictObject({
   name: Name,
   key: z.union([z.enum(["source", "path"]), z.strictObject({ header: HeaderName })], { error: 'a rate limit\'s key is "source", "path" or { header: NAME }' }),
-  /** What is counted: requests, or answers with an HTTP error status (4xx, as HAProxy's http_err_rate counts them). */
-  count: z.enum(["requests", "errors"]).default("requests"),
-  /** How many in a window pass; the next get 429. */
+  /** What is counted: requests, answers with an HTTP error status (4xx, as HAProxy's http_err_rate counts them), or connections opened. */
+  count: z.enum(RATE_LIMIT_COUNTS).default("requests"),
+  /** How many in a window pass; the next get 429 (a connection past the limit is closed). */
   limit: z.number().int().min(1).max(10_000_000),
   window: z.string().regex(/^[0-9]{1,7}(ms|s|m|h|d)$/, { error: (iss) => `${show(iss.input)} is not a duration: use e.g. "10s" or "1m"` }).default("10s"),
   when: Condition.optional(),
@@ -324,6 +327,8 @@ export const KeyedRateLimit = z.strictObject({
 export type KeyedRateLimit = z.output<typeof KeyedRateLimit>;
 /** The stick counters a frontend's keyed limits may use: sc0 is the frontend's rateLimit's. */
 export const KEYED_RATE_LIMIT_COUNTERS = [1, 2] as const;
+/** What a connection-rate limit's condition can test: a connection has no request yet, only its addresses. */
+export const CONNECTION_CONDITION_KINDS: readonly ConditionKind[] = ["source", "destinationPort", "all", "any", "not", "condition"];
 
 /** The things a route can do with a request it takes: exactly one. */
 export const ROUTE_ACTIONS = ["backend", "redirect", "respond", "deny", "tarpit", "table", "service"] as const;
@@ -451,6 +456,15 @@ export function expandCondition(condition: Condition, named: Readonly<Record<str
   return condition;
 }
 
+/** The kinds a condition tests with its named conditions written out; none when a name is unknown (reported on its own). */
+function expandedKinds(condition: Condition, named: Readonly<Record<string, Condition>>): ConditionKind[] {
+  try {
+    return kindsIn(expandCondition(condition, named));
+  } catch {
+    return [];
+  }
+}
+
 /** Why a condition is too big to render, or undefined (also when a name in it is unknown: reported on its own). */
 function sizeProblem(condition: Condition, named: Readonly<Record<string, Condition>>): string | undefined {
   let terms: Terms;
@@ -505,6 +519,11 @@ export function routingIssues(frontend: FrontendRouting, at: Path, backendNames:
     if (limitNames.has(limit.name)) issues.push({ path: [...at, "rateLimits", l, "name"], message: `${show(limit.name)} is used twice among the rate limits: names must be unique` });
     limitNames.add(limit.name);
     checkReferences(limit.when, [...at, "rateLimits", l, "when"]);
+    if (limit.count !== "connections") return;
+    if (limit.key !== "source") issues.push({ path: [...at, "rateLimits", l, "key"], message: 'a connection is counted as it opens, before any request is read: key it by "source"' });
+    const tested = cyclic.size === 0 && limit.when ? expandedKinds(limit.when, named) : [];
+    const unknowable = [...new Set(tested.filter((k) => !CONNECTION_CONDITION_KINDS.includes(k)))];
+    if (unknowable.length) issues.push({ path: [...at, "rateLimits", l, "when"], message: `${unknowable.join(", ")}: a connection is counted before anything is read from it: test only source or destinationPort` });
   });
 
   const tableNames = new Set<string>();

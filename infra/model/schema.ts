@@ -971,7 +971,7 @@ function httpOnlyInTcpMode(topology: Topology): PathIssue[] {
     if (f?.httpsRedirect === true) refuse(["frontends", i, "httpsRedirect"], "the HTTPS redirect");
     if (f?.hsts !== undefined) refuse(["frontends", i, "hsts"], "Strict-Transport-Security");
     if (f?.rateLimit !== undefined) refuse(["frontends", i, "rateLimit"], "a per-request rate limit");
-    if (Array.isArray(f?.rateLimits) && f.rateLimits.length > 0) refuse(["frontends", i, "rateLimits"], "a per-request rate limit");
+    if (Array.isArray(f?.rateLimits)) f.rateLimits.forEach((limit, l) => limit?.count !== "connections" && refuse(["frontends", i, "rateLimits", l, "count"], `a rate limit counting ${limit?.count ?? "requests"} (a TCP frontend counts "connections")`));
     if (f?.allowlist !== undefined) refuse(["frontends", i, "allowlist"], "the allowlist (enforced with http-request)");
     if (Array.isArray(f?.errorPages) && f.errorPages.length > 0) refuse(["frontends", i, "errorPages"], "an error page");
     for (const field of ["requestRules", "responseRules"] as const) if (Array.isArray(f?.[field]) && f[field].length > 0) refuse(["frontends", i, field], "an HTTP rule");

@@ -136,11 +136,12 @@ export function routingView(frontend: Frontend, reservedAcls: readonly string[],
   });
   if (mode === "tcp") {
     // The marks wait for the ClientHello their SNI or ALPN tests need, up to the inspect delay.
+    const limits = rateLimitRules(frontend, acls); // before acls.lines is read: its conditions name ACLs too
     const readsHello = frontend.routes.some((r) => r.when && conditionTerms(expandCondition(r.when, frontend.conditions)).some((t) => t.some((l) => l.leaf.sni !== undefined || l.leaf.alpn !== undefined)));
     return {
       acls: [...definitions, ...acls.lines],
       requestRules: [],
-      tcpRequestRules: [...(readsHello ? [`inspect-delay ${frontend.inspectDelay}`] : []), ...marks.map((m) => `content ${m}`), ...actions],
+      tcpRequestRules: [...limits.connection, ...(readsHello ? [`inspect-delay ${frontend.inspectDelay}`] : []), ...marks.map((m) => `content ${m}`), ...actions],
       useBackends,
       responseRules: [],
       afterResponseRules: [],
@@ -152,7 +153,7 @@ export function routingView(frontend: Frontend, reservedAcls: readonly string[],
   return {
     acls: [...definitions, ...acls.lines],
     requestRules: [...marks, ...rules.marks, ...limits.request, ...auth, ...actions, ...forwardedHeaderRules(frontend.forwardedHeaders), ...rules.request],
-    tcpRequestRules: [],
+    tcpRequestRules: limits.connection,
     useBackends,
     responseRules: rules.response,
     afterResponseRules: [...limits.afterResponse, ...securityHeaderRules(frontend.securityHeaders)],
@@ -167,26 +168,41 @@ export function rateLimitTables(frontends: readonly Frontend[]): { name: string;
   return frontends.flatMap((f) =>
     f.rateLimits.map((limit) => ({
       name: rateLimitTable(f.name, limit.name),
-      table: `stick-table type ${limit.key === "source" ? "ipv6" : "string len 256"} size ${limit.tableSize} expire ${limit.window} store ${limit.count === "errors" ? "http_err_rate" : "http_req_rate"}(${limit.window})`,
+      table: `stick-table type ${limit.key === "source" ? "ipv6" : "string len 256"} size ${limit.tableSize} expire ${limit.window} store ${RATE_COUNTERS[limit.count]}(${limit.window})`,
     })),
   );
 }
 
-/** Tracking, the refusal past the limit (429) and its Retry-After, for each keyed rate limit on its own counter. */
-function rateLimitRules(frontend: Frontend, acls: AclNames): { request: string[]; afterResponse: string[] } {
+/** The rate a stick table stores for what a limit counts. */
+const RATE_COUNTERS = { requests: "http_req_rate", errors: "http_err_rate", connections: "conn_rate" } as const;
+
+/**
+ * Tracking, the refusal past the limit (429) and its Retry-After, for each keyed rate limit on its own
+ * counter; a connection-rate limit's tracking and refusal are tcp-request connection rules, which
+ * HAProxy runs as a connection opens (before a TLS handshake), so they come first in any frontend.
+ */
+function rateLimitRules(frontend: Frontend, acls: AclNames): { connection: string[]; request: string[]; afterResponse: string[] } {
+  const connection: string[] = [];
   const request: string[] = [];
   const afterResponse: string[] = [];
   frontend.rateLimits.forEach((limit, j) => {
     const counter = KEYED_RATE_LIMIT_COUNTERS[j]!;
+    if (limit.count === "connections") {
+      // No variable to carry the condition at this stage: a track line per conjunction (the first that tracks wins), and an untracked counter has no rate.
+      const terms = limit.when ? conditionTerms(expandCondition(limit.when, frontend.conditions)) : [[]];
+      for (const conjunction of terms) connection.push(`connection track-sc${counter} src table ${rateLimitTable(frontend.name, limit.name)}${conjunction.length ? ` if ${conjunctionText(conjunction, acls).join(" ")}` : ""}`);
+      connection.push(`connection reject if { sc_conn_rate(${counter}) gt ${limit.limit} }`);
+      return;
+    }
     const key = limit.key === "source" ? "src" : limit.key === "path" ? "path" : `req.hdr(${limit.key.header})`;
     const [applies, hit] = [`txn.limit_${j}`, `txn.limit_${j}_hit`];
     if (limit.when) for (const conjunction of conditionTerms(expandCondition(limit.when, frontend.conditions))) request.push(`set-var(${applies}) bool(true)${conjunction.length ? ` if ${conjunctionText(conjunction, acls).join(" ")}` : ""}`);
     request.push(`track-sc${counter} ${key} table ${rateLimitTable(frontend.name, limit.name)}${limit.when ? ` if { var(${applies}) -m bool }` : ""}`);
-    request.push(`set-var(${hit}) bool(true) if { sc_${limit.count === "errors" ? "http_err_rate" : "http_req_rate"}(${counter}) gt ${limit.limit} }`);
+    request.push(`set-var(${hit}) bool(true) if { sc_${RATE_COUNTERS[limit.count]}(${counter}) gt ${limit.limit} }`);
     request.push(`deny deny_status 429 if { var(${hit}) -m bool }`);
     afterResponse.push(`set-header Retry-After ${Math.ceil(parseDuration(limit.window) / 1000)} if { var(${hit}) -m bool }`);
   });
-  return { request, afterResponse };
+  return { connection, request, afterResponse };
 }
 
 /** A backend's rules: its own ACLs (a backend section cannot see the frontend's), its own marks. */
