@@ -36,6 +36,10 @@ describe.skipIf(unavailable !== undefined)(`the CDKTF stack on podman (npm run c
     // Its own name (networks, volumes, images) and free ports: a user's stack or local run is not touched.
     const input = seedTopology() as any;
     input.name = "lb-containers-test";
+    // A route table whose hosts go to a backend that answers itself: its entries change at runtime (a test below).
+    input.backends.push({ name: "parked", answer: { respond: { status: 200, body: "parked domain" } } });
+    input.frontends[0].routes = [{ name: "sites", table: "sites" }];
+    input.frontends[0].routeTables = [{ name: "sites", entries: [{ host: "a.example.com", backend: "parked" }] }];
     topology = parseTopology(await withFreePorts(input));
     writeFileSync(topologyFile, JSON.stringify(topology));
     const up = await runCli(CLI, ["up", "--topology", topologyFile, "--state-dir", stateDir], { timeoutMs: 600_000 });
@@ -141,6 +145,29 @@ describe.skipIf(unavailable !== undefined)(`the CDKTF stack on podman (npm run c
       assert.ok(samples.length > 50);
       assert.equal(samples.filter((s) => s.status !== 200).length, 0, "non-2xx or failed while the change was applied");
     }
+  });
+
+  it("a route-table entry added in the topology: the apply agent adds it at runtime (same worker), writes the map file in the volume, and it is served at once", async () => {
+    const ids = async () => Object.fromEntries((await engine.client.listContainers(`${STACK_LABEL}=lb-containers-test`)).map((c) => [c.Names[0]!.replace(/^\//, ""), c.Id]));
+    const workerPid = async () => /^Pid: (\d+)$/m.exec(await admin("show info"))![1];
+    const hostAnswer = async (host: string) => {
+      const response = await fetch(frontend(), { headers: { host } });
+      return `${response.status} ${await response.text()}`;
+    };
+    assert.notEqual(await hostAnswer("b.example.com"), "200 parked domain", "b.example.com is not in the table yet");
+    const [before, worker] = [await ids(), await workerPid()];
+    const changed = JSON.parse(readFileSync(topologyFile, "utf8"));
+    changed.frontends[0].routeTables[0].entries.push({ host: "b.example.com", backend: "parked" });
+    writeFileSync(topologyFile, JSON.stringify(changed));
+    const up = await runCli(CLI, ["up", "--topology", topologyFile, "--state-dir", stateDir], { timeoutMs: 300_000 });
+    assert.equal(up.code, 0, up.stderr);
+    const after = await ids();
+    assert.deepEqual(Object.keys(before).filter((name) => before[name] !== after[name]), ["apply-agent"], "only the agent was replaced");
+    assert.ok(await eventually(async () => (await hostAnswer("b.example.com")) === "200 parked domain", 60_000), `b.example.com answers ${await hostAnswer("b.example.com")}`);
+    assert.equal(await workerPid(), worker, "the same HAProxy worker: no reload");
+    const mapFile = join(dirname(await hostAdminSocket(engine.client, topology)), "maps", "http_front.sites.map");
+    assert.match(readFileSync(mapFile, "utf8"), /^b\.example\.com parked$/m, "the map file in the volume holds the entry, for the next reload");
+    assert.match(await admin("show map maps/http_front.sites.map"), /b\.example\.com parked/);
   });
 
   it("a discovered group behind one network alias: HAProxy fills a slot per container from the engine's DNS; a larger count adds a container and touches neither HAProxy's container nor its config", async () => {

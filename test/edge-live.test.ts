@@ -47,8 +47,8 @@ describe("the edge example on the real local stack", () => {
     const failed = run.results.filter((r) => r.verdict !== "pass");
     assert.deepEqual(failed.map((r) => `${r.assertion}: ${r.measured}`), []);
     const routing = run.results.find((r) => r.assertion === "routing")!;
-    // 8 of the 9 routes: admin-outside takes only clients outside 127.0.0.0/8, which this machine cannot be.
-    assert.match(routing.expected, /over 8 routes answered as the topology says/);
+    // 9 of the 10 routes: admin-outside takes only clients outside 127.0.0.0/8, which this machine cannot be.
+    assert.match(routing.expected, /over 9 routes answered as the topology says/);
   });
 
   it("static files: the second answer comes from HAProxy's cache (an Age header), with the backend's Cache-Control", async () => {
@@ -71,6 +71,11 @@ describe("the edge example on the real local stack", () => {
     assert.deepEqual([site.status, site.headers["strict-transport-security"], site.headers["x-frame-options"]], [200, "max-age=31536000", "SAMEORIGIN"]);
     const old = await send("/page?a=1", { tls: true, host: "old.example.com" });
     assert.deepEqual([old.status, old.headers.location], [301, "https://www.example.com/page?a=1"]);
+  });
+
+  it("a backend with no servers answers its own requests: the retired shop's 410", async () => {
+    const answer = await send("/shop/cart");
+    assert.deepEqual([answer.status, answer.body, answer.headers["x-content-type-options"]], [410, "The shop has closed: see https://www.example.com/", "nosniff"]);
   });
 
   it("a scanner's request is held (tarpit) before its refusal", async () => {

@@ -94,7 +94,7 @@ describe("invalid topologies are refused with a message naming the field and wha
       "frontends.http_front.binds[0].port: 80.5 is not a port: use a whole number from 1 to 65535",
     ]],
     ["an empty backend", (t) => (t.backends[0].servers = []), [
-      "backends.flask_servers.servers: backend \"flask_servers\" has no server: list servers or add a discovery group",
+      "backends.flask_servers.servers: backend \"flask_servers\" has no server: list servers, add a discovery group, or give it an answer",
     ]],
     ["cookie persistence without server cookies", (t) => delete t.backends[0].servers[0].cookie, [
       'backends.flask_servers.servers.web-a.cookie: backend "flask_servers" uses cookie persistence, so every server needs a cookie value: add cookie: "web-a"',

@@ -114,6 +114,13 @@ const cases: { field: string; edit: (t: any) => void; heading: string; lines: st
     heading: "backend rate_http_front_flood",
     lines: ["    stick-table type ipv6 size 1000 expire 10s store conn_rate(10s)"],
   },
+  {
+    field: "backends.answer (no servers: HAProxy answers every request itself)",
+    edit: (t) => { t.backends.push({ name: "maintenance", answer: { respond: { status: 503, contentType: "text/html", body: "<h1>Back soon</h1>" } } }); t.frontends[0].defaultBackend = "maintenance"; },
+    heading: "backend maintenance",
+    lines: ['    http-request return status 503 content-type "text/html" string "<h1>Back soon</h1>"'],
+    absent: /server |option httpchk/,
+  },
   { field: "frontends.errorPages", edit: (t) => (t.frontends[0].errorPages = [{ status: 403, file: "403.http" }]), heading: FRONTEND, lines: ["    errorfile 403 errors/403.http"], absent: /errorfile 503/ },
   { field: "frontends.defaultBackend", edit: (t) => { t.backends.push({ ...structuredClone(t.backends[0]), name: "other" }); t.frontends[0].defaultBackend = "other"; }, heading: FRONTEND, lines: ["    default_backend other"] },
   { field: "backends.balance", edit: (t) => (t.backends[0].balance = "source"), heading: BACKEND, lines: ["    balance source"] },

@@ -1,6 +1,7 @@
 // The route resolver against the real HAProxy: random frontends (conditions of every kind, nested
-// all/any/not, named conditions, every action, a route table) are rendered and run, random requests
-// go through HAProxy to real servers, and what happened must be what resolveRoute says.
+// all/any/not, named conditions, every action, a route table, a backend that answers itself) are
+// rendered and run, random requests go through HAProxy to real servers, and what happened must be
+// what resolveRoute (followed into the backend) says.
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import http from "node:http";
@@ -10,7 +11,7 @@ import { join } from "node:path";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, it } from "vitest";
 import { parseTopology } from "../infra/model/parse.ts";
-import { resolveRoute, type RouteOutcome, type RouteRequest } from "../infra/model/route-resolver.ts";
+import { followBackend, resolveRoute, type RouteOutcome, type RouteRequest } from "../infra/model/route-resolver.ts";
 import type { Condition } from "../infra/model/routing.ts";
 import { Topology, type Frontend, type TopologyInput } from "../infra/model/schema.ts";
 import { checkHaproxyConfig, writeSelfSignedCertificates } from "../infra/render/haproxy-check.ts";
@@ -62,8 +63,11 @@ const conditionArb: fc.Arbitrary<Condition> = fc.letrec<{ c: Condition }>((tie) 
   ),
 })).c;
 
-const actionArb = fc.oneof(
-  one(BACKENDS).map((backend) => ({ backend })),
+/** A backend with no servers that answers every request itself. */
+const ANSWERING = "answers";
+
+/** What HAProxy answers itself: a route's answer, or an answering backend's. */
+const answerArb = fc.oneof(
   fc.oneof(
     fc.record({ location: one(["https://new.example.com/moved", "/elsewhere?x=100%25", "/q?a='b'&c=$HOME"]), code: one([301, 302, 303, 307, 308]) }),
     fc.record({ prefix: one(["https://new.example.com", "/v2"]), code: one([301, 302]), dropQuery: fc.boolean() }),
@@ -72,8 +76,9 @@ const actionArb = fc.oneof(
   fc.record({ status: one([200, 404, 410, 299]), body: fc.option(one(["ok", "gone 100%", "{\"a\": 1}", TRICKY]), { nil: undefined }) }).map((respond) => ({ respond })),
   one([403, 404, 429]).map((status) => ({ deny: { status } })),
   one([403, 500]).map((status) => ({ tarpit: { status } })),
-  fc.constant({ table: "sites" }),
 );
+
+const actionArb = fc.oneof(one([...BACKENDS, ANSWERING]).map((backend) => ({ backend })), answerArb, fc.constant({ table: "sites" }));
 
 const frontendArb = fc.record({
   named: conditionArb,
@@ -83,7 +88,8 @@ const frontendArb = fc.record({
   tableKey: one(["host", "host+path"] as const),
   entries: fc.uniqueArray(fc.record({ host: one(["a.example.com", "api.example.com", "x.apps.example.com"]), pathPrefix: one(["/", "/api", "/api/users", "/static/"]), backend: one(BACKENDS) }), { maxLength: 5, selector: (e) => `${e.host}${e.pathPrefix}` }),
   /** Absent only where a catch-all route answers (the model refuses it otherwise). */
-  defaultBackend: fc.option(one(BACKENDS), { nil: undefined, freq: 4 }),
+  defaultBackend: fc.option(one([...BACKENDS, ANSWERING]), { nil: undefined, freq: 4 }),
+  answer: answerArb,
 });
 
 type FrontendShape = typeof frontendArb extends fc.Arbitrary<infer T> ? T : never;
@@ -144,7 +150,8 @@ function mismatch(expected: RouteOutcome, seen: Seen, method: string): string | 
       case "auth":
         return { status: 401 };
       case "service":
-        throw new Error("the generator makes no Lua services");
+      case "undecided":
+        throw new Error("the generator makes no Lua services or conditions");
     }
   })();
   const got = { status: seen.status, ...("backend" in want ? { backend: seen.backend } : {}), ...("location" in want ? { location: seen.location } : {}), ...("body" in want ? { body: seen.body } : {}) };
@@ -202,7 +209,7 @@ describe("routing: the resolver and the real HAProxy agree", () => {
           ...(shape.defaultBackend || !shape.catchAll || "table" in shape.catchAll ? { defaultBackend: shape.defaultBackend ?? "b0" } : {}),
         },
       ],
-      backends: BACKENDS.map((name, i) => ({ name, servers: [{ name: "s1", address: "127.0.0.1", port: serverPorts[i]!, check: false }] })),
+      backends: [...BACKENDS.map((name, i) => ({ name, servers: [{ name: "s1", address: "127.0.0.1", port: serverPorts[i]!, check: false }] })), { name: ANSWERING, answer: shape.answer }] as never,
       monitoring: { port: ports.monitoring },
     };
   }
@@ -229,7 +236,7 @@ describe("routing: the resolver and the real HAProxy agree", () => {
           runs++;
           const frontend: Frontend = topology.frontends[0]!;
           for (const request of requests) {
-            const problem = mismatch(resolveRoute(frontend, request), await send(ports.plain, ports.tls, request), request.method);
+            const problem = mismatch(followBackend(resolveRoute(frontend, request), topology.backends, request), await send(ports.plain, ports.tls, request), request.method);
             assert.equal(problem, undefined, `${request.method} ${request.tls ? "https" : "http"}://${request.host}${request.path}${request.query ? `?${request.query}` : ""} headers ${JSON.stringify(request.headers)} from ${request.source}\n${config.split("\n").filter((l) => /^\s+(acl|http-request|use_backend|default_backend)/.test(l)).join("\n")}\nmap: ${JSON.stringify(mapFiles(topology))}`);
           }
         } finally {

@@ -48,6 +48,9 @@ function routedSeed(t: any): void {
       { name: "moved", when: { host: "old.example.com" }, redirect: { prefix: "https://new.example.com", code: 301 } },
       { name: "lb-health", when: { all: [{ path: "/lb-health" }, { method: ["GET", "HEAD"] }] }, respond: { status: 200, body: "ok" } },
       { name: "tenants", table: "tenants" },
+      // Lua decides these: a fetch (the tenant in the path), a converter (a header's first label).
+      { name: "lua-tenant", when: { all: [{ pathPrefix: "/t" }, { lua: { fetch: "tenant_of_path", equals: "acme" } }] }, backend: "api" },
+      { name: "lua-origin", when: { all: [{ header: { name: "X-Origin", present: true } }, { header: { name: "X-Origin", luaConverter: "first_label", equals: "beta" } }] }, backend: "api" },
     ],
     routeTables: [{ name: "tenants", entries: [{ host: "a.example.com", backend: "api" }] }],
   });
@@ -120,6 +123,17 @@ describe("routing on the real local stack", () => {
     }
   });
 
+  it("conditions a Lua fetch and a Lua converter decide, on the real HAProxy", async () => {
+    const backendOf = async (path: string, headers: Record<string, string> = {}) => {
+      const served = (await send("GET", "www.example.com", path, headers)).headers["x-served-by"] as string | undefined;
+      return served ? SERVED_BY[served] : "none";
+    };
+    assert.deepEqual(
+      [await backendOf("/t/acme/orders"), await backendOf("/t/globex/orders"), await backendOf("/", { "X-Origin": "BETA.example.com:443" }), await backendOf("/", { "X-Origin": "www.example.com" })],
+      ["api", "flask_servers", "api", "flask_servers"],
+    );
+  });
+
   it("rules: the path stripped by the frontend and prefixed by the backend, headers set and removed, forwarded and security headers", async () => {
     const api = await send("GET", "www.example.com:8080", "/api/users?x=1", { "X-Debug": "1" });
     assert.equal(api.status, 200);
@@ -176,7 +190,7 @@ describe("routing on the real local stack", () => {
     assert.match(result.stdout, /^Plan: 2 runtime changes, 0 reloads, 0 restarts\.$/m);
     assert.match(result.stdout, /applied at runtime \(no reload\)/);
     // Verified by traffic: the routing matrix (every route's match and near misses, the new entries among them).
-    assert.match(result.stdout, /^routing\s+PASS\s+\d+ requests \(\d+ matches, \d+ near misses\) over 6 routes/m);
+    assert.match(result.stdout, /^routing\s+PASS\s+\d+ requests \(\d+ matches, \d+ near misses\) over 7 routes/m);
     assert.deepEqual(await workers(), before, "a table entry must not start a new worker");
     assert.deepEqual([await backendFor("a.example.com"), await backendFor("b.example.com")], ["flask_servers", "api"]);
     assert.equal(readFileSync(file("maps/http_front.tenants.map"), "utf8"), "a.example.com flask_servers\nb.example.com api\n");

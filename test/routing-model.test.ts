@@ -143,6 +143,25 @@ describe("routing in the model: refused at load with the field's path", () => {
   ];
   for (const [name, edit, expected] of table) it(name, () => assert.deepEqual(problemsOf(routed(edit)), expected));
 
+  it("a backend that answers itself: no servers and nothing about them, HTTP only; valid alone", () => {
+    const answering = (edit: (b: any) => void) => {
+      const input = routed();
+      input.backends.push({ name: "maintenance", answer: { respond: { status: 503, body: "back soon" } } });
+      edit(input.backends.at(-1));
+      return problemsOf(input);
+    };
+    assert.deepEqual(answering(() => {}), []);
+    assert.deepEqual(answering((b) => Object.assign(b, { servers: [{ name: "s", address: "10.0.0.1", port: 80 }], slowStart: "10s", responseRules: [{ setStatus: 200 }] })), [
+      'backends.maintenance.answer: backend "maintenance" answers every request itself, so its servers would get none: remove answer, or the servers',
+      'backends.maintenance.slowStart: backend "maintenance" has no servers (it answers itself): remove slowStart',
+      'backends.maintenance.responseRules: backend "maintenance" answers every request itself, so its rules would change nothing: remove them (a frontend\'s rules run before it)',
+    ]);
+    assert.deepEqual(answering((b) => Object.assign(b, { mode: "tcp" })).filter((p) => p.startsWith("backends.maintenance.answer")), [
+      'backends.maintenance.answer: an answer of the backend\'s own needs HTTP, but the backend is in mode tcp: remove it or use mode "http"',
+    ]);
+    assert.deepEqual(answering((b) => (b.answer = { deny: {}, redirect: { scheme: "https" } })), ["backends.maintenance.answer: an answer is exactly one of redirect, respond, deny, tarpit (found redirect and deny)"]);
+  });
+
   it("a backend's rule cannot name a frontend's condition", () => {
     const input = routed();
     input.backends[1].requestRules = [{ when: { condition: "internal" }, addPrefix: "/v1" }];
@@ -351,6 +370,39 @@ describe("Lua, by name", () => {
     assert.match(config, /^    http-request use-service lua\.hello if \{ var\(txn\.route\) -m int 0 \}$/m);
     assert.match(config, /^    http-request lua\.tag_request$/m);
     await checkHaproxyConfig(config, { maps: mapFiles(topology) });
+  });
+
+  it("a fetch and a converter in conditions: the ACL reads lua.NAME (with its arguments, after the header); HAProxy accepts them", async () => {
+    const topology = withLua((f) => {
+      f.routes.splice(0, 0, { name: "tenant", when: { lua: { fetch: "tenant_of_path", args: ["t", "x.y"], equals: "acme" } }, backend: "api_v2" });
+      f.routes.splice(1, 0, { name: "beta", when: { header: { name: "X-Origin", luaConverter: "first_label", prefix: "beta" } }, backend: "api_v2" });
+    });
+    const config = renderHaproxyConfig(topology, localTarget("/run/lb"));
+    assert.match(config, /^    acl lua_\d+ lua\.tenant_of_path\(t,x\.y\) -m str -- "acme"$/m);
+    assert.match(config, /^    acl header_\d+ req\.fhdr\(X-Origin\),lua\.first_label -m beg -- "beta"$/m);
+    await checkHaproxyConfig(config, { maps: mapFiles(topology) });
+  });
+
+  it("a fetch no script registers: haproxy -c refuses it", async () => {
+    const topology = withLua((f) => f.routes.splice(0, 0, { when: { lua: { fetch: "nope", present: true } }, backend: "api_v2" }));
+    await assert.rejects(checkHaproxyConfig(renderHaproxyConfig(topology, localTarget("/run/lb")), { maps: mapFiles(topology) }), (error: unknown) => error instanceof HaproxyConfigRejectedError && /lua\.nope/.test(error.message));
+  });
+
+  it("the resolver leaves to Lua what only Lua can say, and decides what another part settles", () => {
+    const topology = withLua((f) => {
+      f.routes.splice(0, 0, { name: "tenant", when: { all: [{ pathPrefix: "/t" }, { lua: { fetch: "tenant_of_path", equals: "acme" } }] }, backend: "api_v2" });
+    });
+    const outcome = (path: string) => resolveRoute(topology.frontends[0]!, { method: "GET", host: "a.example.com", path, source: "192.0.2.1", tls: false });
+    assert.deepEqual(outcome("/t/acme"), { kind: "undecided", route: "tenant", by: "lua.tenant_of_path" });
+    assert.deepEqual(outcome("/api/users").route, "api", "a path outside /t settles all without Lua");
+  });
+
+  it("refused: a converter on a presence test, a converter on a fetch, an argument that is more than a word", () => {
+    assert.deepEqual(problemsOf(routed((f) => f.routes.splice(0, 0, { when: { any: [{ header: { name: "X-A", present: true, luaConverter: "first_label" } }, { lua: { fetch: "f", args: ["a b"], equals: "x", luaConverter: "first_label" } }] }, backend: "api_v2" }))), [
+      "frontends.edge.routes[0].when.any[0].header.luaConverter: present asks whether the value is there, which no converter changes: remove luaConverter, or compare its result",
+      'frontends.edge.routes[0].when.any[1].lua.args[0]: "a b" is not a Lua fetch argument: use 1 to 64 letters, digits or "_.:/-"',
+      "frontends.edge.routes[0].when.any[1].lua.luaConverter: a Lua fetch computes the value itself: do the conversion in the fetch",
+    ]);
   });
 
   it("a name no script registers: haproxy -c refuses it, naming the line", async () => {

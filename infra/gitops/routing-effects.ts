@@ -1,7 +1,7 @@
 // What a routing change does to requests: example requests (each route's matches and near misses, on
 // either side) resolved against both topologies, and those whose outcome changes. Pure; the plan
 // shows them so that a reviewer reads effects, not only edits.
-import { resolveRoute, type RouteOutcome, type RouteRequest } from "../model/route-resolver.ts";
+import { followBackend, resolveRoute, type RouteOutcome, type RouteRequest } from "../model/route-resolver.ts";
 import { routingMatrix } from "../model/route-matrix.ts";
 import { proxyMode, type Frontend, type Topology } from "../model/schema.ts";
 
@@ -35,6 +35,8 @@ export const describeOutcome = (o: RouteOutcome, connection = false): string => 
       return `401 (login for ${o.realm})`;
     case "service":
       return `Lua service ${o.service}`;
+    case "undecided":
+      return `as ${o.by} decides (route ${o.route})`;
     default:
       return `${o.kind} ${o.status}`;
   }
@@ -56,7 +58,7 @@ export function routingEffects(base: Topology, head: Topology, limit = 20): Rout
     const effects: RoutingEffect[] = [];
     for (const [text, request] of requests) {
       const tcp = proxyMode(after, head.defaults) === "tcp";
-      const [was, becomes] = [describeOutcome(resolveRoute(before, request), tcp), describeOutcome(resolveRoute(after, request), tcp)];
+      const [was, becomes] = [describeOutcome(followBackend(resolveRoute(before, request), base.backends, request), tcp), describeOutcome(followBackend(resolveRoute(after, request), head.backends, request), tcp)];
       if (was !== becomes && effects.length < limit) effects.push({ frontend: after.name, request: text, before: was, after: becomes });
     }
     return effects;

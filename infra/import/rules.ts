@@ -189,9 +189,15 @@ export function httpRule(phase: "request" | "response", args: string[], ctx: Con
 
   // Refusals, redirects and answers: routes of the frontend, ahead of its use_backend routes (HAProxy runs every http-request rule before use_backend).
   if (phase === "request" && ["deny", "tarpit", "redirect", "return"].includes(action!)) {
-    if (owner !== frontend) return { refused: `http-request ${action} in a backend is not in the model: make it a route of the frontends that use this backend` };
     const route = terminalRoute(action!, params);
     if (isRefusal(route)) return route;
+    if (owner !== frontend) {
+      // A backend that answers every request itself (a maintenance page, a redirect, a refusal) holds it as its answer.
+      if (when !== undefined) return { refused: `a conditional http-request ${action} in a backend is not in the model: make it a route of the frontends that use this backend (an unconditional one is the backend's answer)` };
+      if (owner.answer !== undefined) return { refused: "the backend answers every request by an earlier line: this one is never reached" };
+      owner.answer = route;
+      return done(`${path}.answer`);
+    }
     if (action === "redirect" && !("location" in (route.redirect as object)) && ctx.rewrites.some((r) => r.changes === "path")) return { refused: `this redirect keeps the request's path, which ${where(ctx.rewrites.find((r) => r.changes === "path")!.at)} rewrites before it; the model redirects the request as it came` };
     ctx.terminalRoutes.push({ ...when, ...route });
     return done(`${path}.routes[${ctx.terminalRoutes.length - 1}]`);

@@ -1,9 +1,9 @@
 // The requests that show a frontend's routes work: for every route, one that it must take and near
 // misses that it must not (the path one segment off, the header absent, another host...), each with
 // what the resolver says must happen. Pure; verify sends them through the real HAProxy.
-import { conditionHolds, resolveRoute, type RouteOutcome, type RouteRequest } from "./route-resolver.ts";
+import { conditionHolds, followBackend, resolveRoute, type RouteOutcome, type RouteRequest } from "./route-resolver.ts";
 import { HTTP_METHODS, asList, conditionTerms, expandCondition, tableEntryKey, type LeafCondition, type Literal } from "./routing.ts";
-import type { Frontend } from "./schema.ts";
+import type { Backend, Frontend } from "./schema.ts";
 
 export interface RoutingCase {
   /** The route the case is about ("api", "routes.2", "tenants (table tenants)"). */
@@ -23,6 +23,8 @@ export interface MatrixOptions {
   tableEntries?: number;
   /** Near misses per route. */
   nearMisses?: number;
+  /** The topology's backends: a request sent to one that answers itself expects that answer. */
+  backends?: readonly Pick<Backend, "name" | "answer">[];
 }
 
 /** The request every case starts from: it meets no condition of its own. */
@@ -122,7 +124,7 @@ export function routingMatrix(frontend: Frontend, options: MatrixOptions): Routi
     const key = `${route} ${JSON.stringify(request)}`;
     if (seen.has(key)) return false;
     seen.add(key);
-    cases.push({ route, kind, request, expected: resolveRoute(frontend, request) });
+    cases.push({ route, kind, request, expected: followBackend(resolveRoute(frontend, request), options.backends ?? [], request) });
     return true;
   };
   frontend.routes.forEach((route, index) => {

@@ -2,8 +2,8 @@
 // apart from the renderer (it reads the condition tree, never the ACLs), so that sending the same
 // requests through the real HAProxy and through this tests one against the other.
 import { BlockList, isIP } from "node:net";
-import { asList, expandCondition, routeAction, tableEntryKey, type Condition, type Route } from "./routing.ts";
-import type { Frontend } from "./schema.ts";
+import { answerKind, asList, expandCondition, routeAction, tableEntryKey, type BackendAnswer, type Condition, type Route } from "./routing.ts";
+import type { Backend, Frontend } from "./schema.ts";
 
 export interface RouteRequest {
   method: string;
@@ -37,7 +37,9 @@ export type RouteOutcome =
   /** The route asks for a login the request does not carry: 401 with the realm. */
   | { kind: "auth"; status: 401; realm: string; route: string }
   /** No route took it and there is no default backend: HAProxy answers 503. */
-  | { kind: "unrouted"; route: string };
+  | { kind: "unrouted"; route: string }
+  /** Whether `route` takes it is a Lua script's to say (a fetch or a converter in its condition): not the resolver's. */
+  | { kind: "undecided"; route: string; by: string };
 
 /** The Host header as routes compare it: up to its first ":" (no port), lower-case (HOST_KEY in the renderer). */
 export const routeHost = (host: string | undefined) => host?.split(":")[0]!.toLowerCase();
@@ -86,13 +88,35 @@ function nameMatches(name: string | undefined, patterns: readonly string[]): boo
   });
 }
 
-/** Whether `request` meets `condition` (named conditions written out). */
+/** Whether `request` meets `condition` (named conditions written out); throws where a Lua script decides (see conditionDecision). */
 export function conditionHolds(condition: Condition, request: RouteRequest): boolean {
+  const decision = conditionDecision(condition, request);
+  if (typeof decision === "string") throw new Error(`${decision} decides this condition: the resolver cannot run Lua`);
+  return decision;
+}
+
+/**
+ * Whether `request` meets `condition`, or the Lua fetch or converter ("lua.NAME") that decides it.
+ * all and any decide without Lua where another part settles them (a false part of all, a true part of any).
+ */
+export function conditionDecision(condition: Condition, request: RouteRequest): boolean | string {
+  if (condition.all || condition.any) {
+    const settles = Boolean(condition.any);
+    const parts = (condition.all ?? condition.any)!.map((c) => conditionDecision(c, request));
+    return parts.includes(settles) ? settles : parts.find((p) => typeof p === "string") ?? !settles;
+  }
+  if (condition.not) {
+    const inner = conditionDecision(condition.not, request);
+    return typeof inner === "string" ? inner : !inner;
+  }
+  const byLua = condition.lua ? `lua.${condition.lua.fetch}` : (condition.header ?? condition.query)?.luaConverter;
+  if (byLua !== undefined) return byLua.startsWith("lua.") ? byLua : `lua.${byLua}`;
+  return leafHolds(condition, request);
+}
+
+function leafHolds(condition: Condition, request: RouteRequest): boolean {
   const host = routeHost(request.host);
   const path = request.path;
-  if (condition.all) return condition.all.every((c) => conditionHolds(c, request));
-  if (condition.any) return condition.any.some((c) => conditionHolds(c, request));
-  if (condition.not) return !conditionHolds(condition.not, request);
   if (condition.host !== undefined) return nameMatches(host, asList(condition.host));
   if (condition.sni !== undefined) return nameMatches(request.sni?.toLowerCase(), asList(condition.sni));
   if (condition.alpn !== undefined) return asList(condition.alpn).some((p) => request.alpn?.includes(p) === true);
@@ -141,8 +165,10 @@ export function resolveRoute(frontend: Frontend, request: RouteRequest, tlsPort?
     return { kind: "redirect", status: 301, location: `https://${request.host?.replace(/:[0-9]+$/, "") ?? ""}${tlsPort === 443 ? "" : `:${tlsPort}`}${uri}`, route: "httpsRedirect" };
   }
   for (const [index, route] of frontend.routes.entries()) {
-    if (route.when && !conditionHolds(expandCondition(route.when, frontend.conditions), request)) continue;
     const name = routeName(route, index);
+    const decision = route.when ? conditionDecision(expandCondition(route.when, frontend.conditions), request) : true;
+    if (typeof decision === "string") return { kind: "undecided", route: name, by: decision };
+    if (!decision) continue;
     // A login is asked before the action; one that is sent is taken as valid (the resolver knows no passwords).
     if (route.auth && !(request.headers ?? []).some(([n]) => n.toLowerCase() === "authorization") && !(route.table !== undefined && tableBackend(frontend.routeTables.find((t) => t.name === route.table)!, request) === undefined)) {
       return { kind: "auth", status: 401, realm: route.auth.realm, route: name };
@@ -155,17 +181,36 @@ export function resolveRoute(frontend: Frontend, request: RouteRequest, tlsPort?
         if (backend === undefined) continue;
         return { kind: "backend", backend, route: `${name} (table ${route.table})` };
       }
-      case "redirect":
-        return { kind: "redirect", status: route.redirect!.code, location: redirectLocation(route.redirect!, request), route: name };
-      case "respond":
-        return { kind: "respond", status: route.respond!.status, ...(route.respond!.body !== undefined ? { contentType: route.respond!.contentType, body: route.respond!.body } : {}), route: name };
-      case "deny":
-        return { kind: "deny", status: route.deny!.status, route: name };
-      case "tarpit":
-        return { kind: "tarpit", status: route.tarpit!.status, route: name };
       case "service":
         return { kind: "service", service: route.service!, route: name };
+      default:
+        return answerOutcome(route, request, name);
     }
   }
   return frontend.defaultBackend !== undefined ? { kind: "backend", backend: frontend.defaultBackend, route: "defaultBackend" } : { kind: "unrouted", route: "no route" };
+}
+
+/** An answer HAProxy gives itself, for this request. */
+function answerOutcome(answer: BackendAnswer, request: RouteRequest, route: string): RouteOutcome {
+  switch (answerKind(answer)) {
+    case "redirect":
+      return { kind: "redirect", status: answer.redirect!.code, location: redirectLocation(answer.redirect!, request), route };
+    case "respond":
+      return { kind: "respond", status: answer.respond!.status, ...(answer.respond!.body !== undefined ? { contentType: answer.respond!.contentType, body: answer.respond!.body } : {}), route };
+    case "deny":
+      return { kind: "deny", status: answer.deny!.status, route };
+    case "tarpit":
+      return { kind: "tarpit", status: answer.tarpit!.status, route };
+  }
+}
+
+/**
+ * What becomes of a request the frontend sends to a backend: the backend's own answer where it has
+ * no servers, else the backend itself. The answer is decided on the request as it came: a frontend
+ * rule that rewrites the path changes what a prefix or scheme redirect's Location carries in HAProxy.
+ */
+export function followBackend(outcome: RouteOutcome, backends: readonly Pick<Backend, "name" | "answer">[], request: RouteRequest): RouteOutcome {
+  if (outcome.kind !== "backend") return outcome;
+  const answer = backends.find((b) => b.name === outcome.backend)?.answer;
+  return answer ? answerOutcome(answer, request, `${outcome.route} (backend ${outcome.backend} answers)`) : outcome;
 }

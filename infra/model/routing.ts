@@ -75,6 +75,12 @@ export const Cidr = z.string().check((ctx) => {
 
 const oneOrMore = <T extends z.ZodType>(item: T) => z.union([item, z.array(item).min(1, { error: "give at least one value" })]);
 
+/** A name a Lua script registers (a service, an action, a fetch, a converter): what follows "lua." in the config. */
+export const LuaName = z.string().regex(/^[a-z_][a-z0-9_]{0,63}$/, { error: (iss) => `${show(iss.input)} is not a Lua name: use 1 to 64 lower-case letters, digits or "_", starting with a letter or "_"` });
+
+/** An argument to a Lua fetch, as HAProxy passes it (a string): letters, digits and "_.:/-", no quoting needed. */
+const LuaArgument = z.string().regex(/^[A-Za-z0-9_.:\/-]{1,64}$/, { error: (iss) => `${show(iss.input)} is not a Lua fetch argument: use 1 to 64 letters, digits or "_.:/-"` });
+
 /** How a header's or query parameter's value is matched: exactly one of these. */
 const ValueMatch = {
   /** The header (parameter) is there, whatever its value. */
@@ -84,21 +90,34 @@ const ValueMatch = {
   regex: Regex.optional(),
   /** Compare values without regard to case. */
   ignoreCase: z.boolean().default(false),
+  /**
+   * Pass the value through this Lua converter (core.register_converters in one of lua.scripts) before
+   * it is compared: a token decoded, a name normalised. The resolver cannot run Lua: verify leaves such routes to traffic the script's author knows.
+   */
+  luaConverter: LuaName.optional(),
 };
 const VALUE_MATCHES = ["present", "equals", "prefix", "regex"] as const;
 const exactlyOneMatch = (value: Record<string, unknown>, ctx: z.core.$RefinementCtx) => {
   const given = VALUE_MATCHES.filter((k) => value[k] !== undefined);
   if (given.length !== 1) ctx.addIssue({ code: "custom", message: `say how the value is matched with exactly one of ${VALUE_MATCHES.join(", ")}${given.length ? ` (found ${given.join(", ")})` : ""}` });
+  if (value.present !== undefined && value.luaConverter !== undefined) ctx.addIssue({ code: "custom", path: ["luaConverter"], message: "present asks whether the value is there, which no converter changes: remove luaConverter, or compare its result" });
 };
 
 export const HeaderCondition = z.strictObject({ name: HeaderName, ...ValueMatch }).superRefine(exactlyOneMatch);
 export const QueryCondition = z.strictObject({ name: QueryName, ...ValueMatch }).superRefine(exactlyOneMatch);
+/** A value a Lua fetch computes for the request (core.register_fetches in one of lua.scripts), matched like a header's. */
+export const LuaFetchCondition = z
+  .strictObject({ fetch: LuaName, args: z.array(LuaArgument).max(5).optional(), ...ValueMatch })
+  .superRefine((value, ctx) => {
+    exactlyOneMatch(value, ctx);
+    if (value.luaConverter !== undefined) ctx.addIssue({ code: "custom", path: ["luaConverter"], message: "a Lua fetch computes the value itself: do the conversion in the fetch" });
+  });
 
 /** The kinds a condition can be: each condition object has exactly one of these keys. */
-export const CONDITION_KINDS = ["host", "path", "pathPrefix", "pathBegins", "pathSuffix", "pathRegex", "method", "header", "query", "source", "tls", "sni", "alpn", "destinationPort", "all", "any", "not", "condition"] as const;
+export const CONDITION_KINDS = ["host", "path", "pathPrefix", "pathBegins", "pathSuffix", "pathRegex", "method", "header", "query", "lua", "source", "tls", "sni", "alpn", "destinationPort", "all", "any", "not", "condition"] as const;
 export type ConditionKind = (typeof CONDITION_KINDS)[number];
 /** What only an HTTP frontend can see (the request), and only a TCP one (a TLS ClientHello it passes through). */
-export const HTTP_CONDITION_KINDS: readonly ConditionKind[] = ["host", "path", "pathPrefix", "pathBegins", "pathSuffix", "pathRegex", "method", "header", "query"];
+export const HTTP_CONDITION_KINDS: readonly ConditionKind[] = ["host", "path", "pathPrefix", "pathBegins", "pathSuffix", "pathRegex", "method", "header", "query", "lua"];
 export const TCP_CONDITION_KINDS: readonly ConditionKind[] = ["sni", "alpn"];
 
 /** A protocol a client offers through ALPN ("h2", "http/1.1", "postgresql"). */
@@ -123,6 +142,8 @@ export interface Condition {
   method?: string | string[];
   header?: z.output<typeof HeaderCondition>;
   query?: z.output<typeof QueryCondition>;
+  /** What a Lua fetch of lua.scripts says of the request. */
+  lua?: z.output<typeof LuaFetchCondition>;
   /** The client's address is in one of these networks (the connection's source, not X-Forwarded-For). */
   source?: string | string[];
   /** The request came over TLS (true) or plain HTTP (false). */
@@ -151,6 +172,7 @@ export const Condition: z.ZodType<Condition, z.input<z.ZodType<Condition>>> = z
     method: oneOrMore(Method).optional(),
     header: HeaderCondition.optional(),
     query: QueryCondition.optional(),
+    lua: LuaFetchCondition.optional(),
     source: oneOrMore(Cidr).optional(),
     tls: z.boolean().optional(),
     sni: oneOrMore(RouteHost).optional(),
@@ -213,8 +235,23 @@ const denyStatus = z.number().refine((s) => (DENY_STATUSES as readonly number[])
   error: (iss) => `${show(iss.input)} is not a status HAProxy can refuse with: use one of ${DENY_STATUSES.join(", ")}`,
 });
 
-/** A name a Lua script registers (a service, an action): what follows "lua." in the config. */
-export const LuaName = z.string().regex(/^[a-z_][a-z0-9_]{0,63}$/, { error: (iss) => `${show(iss.input)} is not a Lua name: use 1 to 64 lower-case letters, digits or "_", starting with a letter or "_"` });
+/** A refusal's or a tarpit's status. */
+const Refusal = z.strictObject({ status: denyStatus.default(403) });
+
+/**
+ * What a backend with no servers answers every request sent to it with, as a route would: a
+ * maintenance page, a redirect to another site, a refusal. Exactly one.
+ */
+export const BACKEND_ANSWERS = ["redirect", "respond", "deny", "tarpit"] as const;
+export const BackendAnswer = z
+  .strictObject({ redirect: Redirect.optional(), respond: Respond.optional(), deny: Refusal.optional(), tarpit: Refusal.optional() })
+  .superRefine((answer, ctx) => {
+    const given = BACKEND_ANSWERS.filter((k) => answer[k] !== undefined);
+    if (given.length !== 1) ctx.addIssue({ code: "custom", message: `an answer is exactly one of ${BACKEND_ANSWERS.join(", ")}${given.length ? ` (found ${given.join(" and ")})` : ""}` });
+  });
+export type BackendAnswer = z.output<typeof BackendAnswer>;
+export const answerKind = (answer: BackendAnswer): (typeof BACKEND_ANSWERS)[number] => BACKEND_ANSWERS.find((k) => answer[k] !== undefined)!;
+
 
 /** A header value the stack writes as it is (never an expression: "%" is taken literally). */
 const WrittenHeaderValue = quotable("a header value", 1024);
@@ -345,9 +382,9 @@ export const Route = z
     redirect: Redirect.optional(),
     respond: Respond.optional(),
     /** Refuse the request with this status (403 by default). */
-    deny: z.strictObject({ status: denyStatus.default(403) }).optional(),
+    deny: Refusal.optional(),
     /** Hold the request for timeouts.tarpit, then refuse it: slows down a client that scans. */
-    tarpit: z.strictObject({ status: denyStatus.default(403) }).optional(),
+    tarpit: Refusal.optional(),
     /** Look the request up in this route table; a request the table does not hold goes on to the next route. */
     table: Name.optional(),
     /** Answer with this service, registered by one of lua.scripts (core.register_service). */

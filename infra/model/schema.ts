@@ -12,7 +12,7 @@ import { AgentCheck, HealthCheck, TCP_ONLY_CHECK_KINDS, checkKind } from "./chec
 import { ManagedCertificate } from "./certificates.ts";
 import { Canary, canaryIssues } from "./canary.ts";
 import { AcceptProxy, ClientCertificates, SEND_PROXY_VERSIONS, ServerTls, TlsSettings } from "./tls.ts";
-import { Condition, ForwardedHeaders, KEYED_RATE_LIMIT_COUNTERS, KeyedRateLimit, Route, RouteTable, Rule, SecurityHeaders, Userlist, routingIssues, ruleIssues } from "./routing.ts";
+import { BackendAnswer, Condition, ForwardedHeaders, KEYED_RATE_LIMIT_COUNTERS, KeyedRateLimit, Route, RouteTable, Rule, SecurityHeaders, Userlist, routingIssues, ruleIssues } from "./routing.ts";
 
 export { EnvName, FileName, NAME_PATTERN, Name, HealthCheck };
 
@@ -502,8 +502,13 @@ export const Backend = z.strictObject({
   retries: intIn(0, 100, "a retry count").optional(),
   redispatch: z.boolean().optional(),
   retryOn: z.array(z.enum(RETRY_ON_EVENTS)).optional(),
-  /** Listed servers; a backend needs these, a discovered group, or both. */
+  /** Listed servers; a backend needs these, a discovered group, or both (or an answer instead). */
   servers: z.array(Server).default([]),
+  /**
+   * A backend with no servers that answers every request itself (a maintenance page, a redirect to
+   * another site, a refusal): the routes that send requests here need not say it.
+   */
+  answer: BackendAnswer.optional(),
   discovery: ServerGroup.optional(),
   /**
    * HAProxy's small object cache in front of the servers: answers that say they may be cached
@@ -870,12 +875,26 @@ function balanceIssues(backend: Backend, i: number): PathIssue[] {
   return issues;
 }
 
+/** The fields that speak of servers: a backend that answers itself has none for them to act on. */
+const SERVER_FIELDS = ["discovery", "healthCheck", "agent", "canary", "cookie", "stickOnSource", "slowStart", "tls", "sendProxy", "balanceKey", "hashType", "cache"] as const;
+
+/** A backend that answers itself: no servers, nothing about servers (its mode is checked with HTTP's other features). */
+function answerIssues(backend: Backend, i: number): PathIssue[] {
+  const issues: PathIssue[] = [];
+  if (Array.isArray(backend.servers) && backend.servers.length > 0) issues.push({ path: ["backends", i, "answer"], message: `backend ${show(backend.name)} answers every request itself, so its servers would get none: remove answer, or the servers` });
+  for (const field of SERVER_FIELDS) if (backend[field] !== undefined) issues.push({ path: ["backends", i, field], message: `backend ${show(backend.name)} has no servers (it answers itself): remove ${field}` });
+  // Its answer ends the request: a request rule would change nothing that is sent on, and http-response never runs on HAProxy's own answers.
+  for (const field of ["requestRules", "responseRules"] as const) if (Array.isArray(backend[field]) && backend[field].length > 0) issues.push({ path: ["backends", i, field], message: `backend ${show(backend.name)} answers every request itself, so its rules would change nothing: remove them (a frontend's rules run before it)` });
+  return issues;
+}
+
 /** A backend's discovered group: present or servers listed, a port where the records carry none, room for its instances. */
 function groupIssues(backend: Backend, i: number): PathIssue[] {
   const group = backend.discovery;
   const issues: PathIssue[] = [];
+  if (backend.answer !== undefined) return answerIssues(backend, i);
   if (group === undefined) {
-    if (Array.isArray(backend.servers) && backend.servers.length === 0) issues.push({ path: ["backends", i, "servers"], message: `backend ${show(backend.name)} has no server: list servers or add a discovery group` });
+    if (Array.isArray(backend.servers) && backend.servers.length === 0) issues.push({ path: ["backends", i, "servers"], message: `backend ${show(backend.name)} has no server: list servers, add a discovery group, or give it an answer` });
     return issues;
   }
   if (group.record !== "SRV" && group.port === undefined) issues.push({ path: ["backends", i, "discovery", "port"], message: `${group.record} records carry no port: give the group's port (or use SRV records)` });
@@ -986,6 +1005,7 @@ function httpOnlyInTcpMode(topology: Topology): PathIssue[] {
     if (b.balance === "uri" || b.balance === "url_param" || b.balance === "hdr") refuse(["backends", i, "balance"], `balance ${b.balance}`);
     if (b.retryOn !== undefined && b.retryOn.some((e) => e !== "none" && e !== "conn-failure")) refuse(["backends", i, "retryOn"], "retrying on an HTTP answer");
     if (b?.cookie !== undefined) refuse(["backends", i, "cookie"], "cookie persistence");
+    if (b?.answer !== undefined) refuse(["backends", i, "answer"], "an answer of the backend's own");
     if (b?.cache !== undefined) refuse(["backends", i, "cache"], "an HTTP cache");
     if (b?.httpReuse !== undefined) refuse(["backends", i, "httpReuse"], "http-reuse");
     if (b?.connectionMode !== undefined) refuse(["backends", i, "connectionMode"], "an HTTP connection mode");

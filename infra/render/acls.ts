@@ -19,9 +19,10 @@ export const escapeRegex = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g,
 export const HOST_KEY = "req.hdr(host),field(1,:),lower";
 
 /** The acl lines of one leaf condition (several lines for one ACL: any of them matches). */
+/** Patterns, each quoted; "--" ends the flags: a pattern that starts with "-" is a pattern, quoted or not (haproxy -c refuses it otherwise). */
+const list = (values: string[], transform: (v: string) => string = (v) => v) => `-- ${values.map((v) => quote(transform(v))).join(" ")}`;
+
 function leafCriteria(leaf: LeafCondition): string[] {
-  // "--" ends the flags: a pattern that starts with "-" is a pattern, quoted or not (haproxy -c refuses it otherwise).
-  const list = (values: string[], transform: (v: string) => string = (v) => v) => `-- ${values.map((v) => quote(transform(v))).join(" ")}`;
   if (leaf.host !== undefined) {
     const hosts = asList(leaf.host).map((h) => h.toLowerCase());
     const exact = hosts.filter((h) => !h.startsWith("*."));
@@ -56,20 +57,26 @@ function leafCriteria(leaf: LeafCondition): string[] {
   }
   if (leaf.alpn !== undefined) return [`req.ssl_alpn -m str ${list(asList(leaf.alpn))}`];
   if (leaf.destinationPort !== undefined) return [`dst_port ${asList(leaf.destinationPort).join(" ")}`];
+  if (leaf.lua !== undefined) return valueMatch(`lua.${leaf.lua.fetch}${leaf.lua.args?.length ? `(${leaf.lua.args.join(",")})` : ""}`, leaf.lua);
   const value = leaf.header ?? leaf.query;
   if (value !== undefined) {
+    if (value.present) return [leaf.header ? `req.fhdr_cnt(${value.name}) gt 0` : `url_param(${value.name}) -m found`];
     // The whole value of each occurrence (req.fhdr), not its comma-separated parts (req.hdr).
-    const fetch = leaf.header ? `req.fhdr(${value.name})` : `url_param(${value.name})`;
-    const i = value.ignoreCase ? "-i " : "";
-    if (value.present) return [leaf.header ? `req.fhdr_cnt(${value.name}) gt 0` : `${fetch} -m found`];
-    if (value.equals !== undefined) return [`${fetch} ${i}-m str ${list(asList(value.equals))}`];
-    if (value.prefix !== undefined) return [`${fetch} ${i}-m beg ${list(asList(value.prefix))}`];
-    return [`${fetch} ${i}-m reg ${list([value.regex!])}`];
+    return valueMatch(`${leaf.header ? `req.fhdr(${value.name})` : `url_param(${value.name})`}${value.luaConverter ? `,lua.${value.luaConverter}` : ""}`, value);
   }
   throw new Error(`a condition of no known kind: ${JSON.stringify(leaf)}`);
 }
 
-const ACL_PREFIX: Record<string, string> = { host: "host", path: "path", pathPrefix: "path_prefix", pathBegins: "path_begins", pathSuffix: "path_suffix", pathRegex: "path_regex", method: "method", header: "header", query: "query", source: "source", tls: "tls", sni: "sni", alpn: "alpn", destinationPort: "dst_port" };
+/** A fetch's value matched as the condition says (found, equal, beginning with, or by a regex). */
+function valueMatch(fetch: string, value: { present?: true; equals?: string | string[]; prefix?: string | string[]; regex?: string; ignoreCase: boolean }): string[] {
+  const i = value.ignoreCase ? "-i " : "";
+  if (value.present) return [`${fetch} -m found`];
+  if (value.equals !== undefined) return [`${fetch} ${i}-m str ${list(asList(value.equals))}`];
+  if (value.prefix !== undefined) return [`${fetch} ${i}-m beg ${list(asList(value.prefix))}`];
+  return [`${fetch} ${i}-m reg ${list([value.regex!])}`];
+}
+
+const ACL_PREFIX: Record<string, string> = { host: "host", path: "path", pathPrefix: "path_prefix", pathBegins: "path_begins", pathSuffix: "path_suffix", pathRegex: "path_regex", method: "method", header: "header", query: "query", lua: "lua", source: "source", tls: "tls", sni: "sni", alpn: "alpn", destinationPort: "dst_port" };
 
 /** Names each distinct leaf once per frontend; a named condition that is one leaf keeps its name. */
 export class AclNames {

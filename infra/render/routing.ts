@@ -3,7 +3,7 @@
 // turn marks the request as its own (txn.route) when it meets the condition and no earlier route
 // took it, and each action then runs only for the route that took the request.
 import { parseDuration } from "../../haproxy/duration.ts";
-import { KEYED_RATE_LIMIT_COUNTERS, conditionTerms, expandCondition, routeAction, tableEntryKey, type Route, type RouteTable, type Terms } from "../model/routing.ts";
+import { KEYED_RATE_LIMIT_COUNTERS, answerKind, conditionTerms, type BackendAnswer, expandCondition, routeAction, tableEntryKey, type Route, type RouteTable, type Terms } from "../model/routing.ts";
 import { canaryServerNames, type Backend, type Frontend, type Topology } from "../model/schema.ts";
 import { forwardedHeaderRules, rulesView, securityHeaderRules } from "./rules.ts";
 import { AclNames, HOST_KEY, conjunctionText, quote, quoteLogFormat } from "./acls.ts";
@@ -76,6 +76,26 @@ export function mapFiles(topology: Pick<Topology, "frontends" | "certificates">)
 /** The anonymous ACL an action runs under: this route took the request. */
 export const took = (index: number) => `{ var(${ROUTE_VAR}) -m int ${index} }`;
 
+/** An answer HAProxy gives itself (a redirect, a response, a refusal) as an http-request rule, without its condition. */
+export function answerRule(answer: BackendAnswer): string {
+  switch (answerKind(answer)) {
+    case "redirect": {
+      const r = answer.redirect!;
+      const target = r.location !== undefined ? `location ${quoteLogFormat(r.location)}` : r.prefix !== undefined ? `prefix ${quoteLogFormat(r.prefix)}` : `scheme ${r.scheme}`;
+      return `redirect ${target} code ${r.code}${r.dropQuery ? " drop-query" : ""}`;
+    }
+    case "respond": {
+      const r = answer.respond!;
+      const body = r.body !== undefined ? ` content-type ${quote(r.contentType)} string ${quote(r.body)}` : "";
+      return `return status ${r.status}${body}`;
+    }
+    case "deny":
+      return `deny deny_status ${answer.deny!.status}`;
+    case "tarpit":
+      return `tarpit deny_status ${answer.tarpit!.status}`;
+  }
+}
+
 function actionRule(route: Route, index: number, mode: "http" | "tcp"): { requestRule?: string; useBackend?: string } {
   const when = `if ${took(index)}`;
   if (mode === "tcp" && routeAction(route) === "deny") return { requestRule: `content reject ${when}` };
@@ -84,22 +104,10 @@ function actionRule(route: Route, index: number, mode: "http" | "tcp"): { reques
       return { useBackend: `${route.backend} ${when}` };
     case "table":
       return { useBackend: `%[var(${tableVar(route.table!)})] ${when}` };
-    case "redirect": {
-      const r = route.redirect!;
-      const target = r.location !== undefined ? `location ${quoteLogFormat(r.location)}` : r.prefix !== undefined ? `prefix ${quoteLogFormat(r.prefix)}` : `scheme ${r.scheme}`;
-      return { requestRule: `redirect ${target} code ${r.code}${r.dropQuery ? " drop-query" : ""} ${when}` };
-    }
-    case "respond": {
-      const r = route.respond!;
-      const body = r.body !== undefined ? ` content-type ${quote(r.contentType)} string ${quote(r.body)}` : "";
-      return { requestRule: `return status ${r.status}${body} ${when}` };
-    }
-    case "deny":
-      return { requestRule: `deny deny_status ${route.deny!.status} ${when}` };
-    case "tarpit":
-      return { requestRule: `tarpit deny_status ${route.tarpit!.status} ${when}` };
     case "service":
       return { requestRule: `use-service lua.${route.service} ${when}` };
+    default:
+      return { requestRule: `${answerRule(route)} ${when}` };
   }
 }
 
@@ -231,7 +239,7 @@ function slowAnswerRules(boundMs: number, counting: SlowAnswerCounting): string[
 }
 const SLOW_ANSWER_VAR = "txn.lb_response_ms";
 
-export function backendRulesView(backend: Pick<Backend, "requestRules" | "responseRules" | "canary" | "discovery">, slowAnswers?: SlowAnswerCounting): BackendRulesView {
+export function backendRulesView(backend: Pick<Backend, "requestRules" | "responseRules" | "canary" | "discovery" | "answer">, slowAnswers?: SlowAnswerCounting): BackendRulesView {
   const acls = new AclNames({}, []);
   const rules = rulesView(backend, acls, {}, "be");
   const useServers: string[] = [];
@@ -246,5 +254,7 @@ export function backendRulesView(backend: Pick<Backend, "requestRules" | "respon
     }
   }
   const counting = backend.canary && slowAnswers ? slowAnswerRules(backend.canary.analysis.maxResponseMs, slowAnswers) : [];
-  return { acls: acls.lines, requestRules: [...rules.marks, ...rules.request], responseRules: [...counting, ...rules.response], tcpRequestRules: [], useServers };
+  // A backend without servers answers after its own request rules: the answer ends the request.
+  const answer = backend.answer ? [answerRule(backend.answer)] : [];
+  return { acls: acls.lines, requestRules: [...rules.marks, ...rules.request, ...answer], responseRules: [...counting, ...rules.response], tcpRequestRules: [], useServers };
 }

@@ -15,7 +15,7 @@ import { LOCAL_ADDRESS, localBindUrl } from "../render/targets.ts";
 import { StackNotRunningError, VerifyNotPossibleError } from "../errors.ts";
 import { runtimeCommand } from "../../haproxy/runtime-api.ts";
 import type { EntrypointExpectation, Expectations, RoutingExpectation, TcpFailoverExpectation, TcpProbe } from "../../verification/judge.ts";
-import { resolveRoute, type RouteRequest } from "../model/route-resolver.ts";
+import { followBackend, resolveRoute, type RouteRequest } from "../model/route-resolver.ts";
 import { routingMatrix } from "../model/route-matrix.ts";
 import type { RunOptions, StackAccess, VerifyRun } from "../../verification/run.ts";
 import { writeFileAtomic } from "../files.ts";
@@ -73,7 +73,7 @@ export function expectationsFromTopology(topology: Topology, options: Expectatio
   const tlsBind = frontend.binds.find((b) => b.tlsCertificate !== undefined);
   const bind = (frontend.httpsRedirect ? tlsBind : undefined) ?? frontend.binds.find((b) => b.tlsCertificate === undefined) ?? tlsBind!;
   // The backend in depth is where the frontend's routes send "/" (its default backend without routes).
-  const root = resolveRoute(frontend, rootRequest(bind, bind.port), tlsBind?.port);
+  const root = followBackend(resolveRoute(frontend, rootRequest(bind, bind.port), tlsBind?.port), topology.backends, rootRequest(bind, bind.port));
   const backendName = root.kind === "backend" ? root.backend : frontend.defaultBackend;
   const backend = topology.backends.find((b) => b.name === backendName);
   if (!backend) throw new VerifyNotPossibleError(`frontends.${frontend.name}: its routes answer "/" themselves (${root.route}) and it has no defaultBackend: the checks send their traffic to "/"; add a route or a defaultBackend that serves it`);
@@ -149,11 +149,11 @@ function entrypointExpectations(topology: Topology, discovered: readonly Discove
     return frontend.binds.flatMap((bind) =>
       bindPorts([bind]).map((port): EntrypointExpectation => {
         const tls = bind.tlsCertificate !== undefined;
-        const outcome = resolveRoute(frontend, rootRequest(bind, port), tlsBind?.port);
+        const outcome = followBackend(resolveRoute(frontend, rootRequest(bind, port), tlsBind?.port), topology.backends, rootRequest(bind, port));
         const servers = outcome.kind === "backend" ? answeringServers(topology, outcome.backend, discovered) : [];
         // The HTTPS redirect's Location is the TLS bind's URL as this machine reaches it.
         const answer: Partial<EntrypointExpectation> =
-          outcome.kind === "backend" ? {} : outcome.route === "httpsRedirect" && tlsBind ? { redirectTo: localBindUrl(tlsBind, tlsBind.port) } : outcome.kind === "redirect" ? { redirectTo: outcome.location, redirectStatus: outcome.status } : outcome.kind === "service" ? { anyServer: true } : { answers: outcome.kind === "unrouted" ? 503 : outcome.status };
+          outcome.kind === "backend" ? {} : outcome.route === "httpsRedirect" && tlsBind ? { redirectTo: localBindUrl(tlsBind, tlsBind.port) } : outcome.kind === "redirect" ? { redirectTo: outcome.location, redirectStatus: outcome.status } : outcome.kind === "service" || outcome.kind === "undecided" ? { anyServer: true } : { answers: outcome.kind === "unrouted" ? 503 : outcome.status };
         return {
           frontend: frontend.name,
           url: localBindUrl(bind, port),
@@ -250,7 +250,7 @@ function routingExpectations(topology: Topology, options: ExpectationOptions): R
     const plain = frontend.binds.find((b) => b.tlsCertificate === undefined);
     // TLS requests need the CA the stack's certificates chain to.
     const tlsBind = options.ca !== undefined ? frontend.binds.find((b) => b.tlsCertificate !== undefined) : undefined;
-    return routingMatrix(frontend, { tls: tlsBind !== undefined, sources: ROUTING_SOURCES }).flatMap(({ route, kind, request, expected }): RoutingExpectation[] => {
+    return routingMatrix(frontend, { tls: tlsBind !== undefined, sources: ROUTING_SOURCES, backends: topology.backends }).flatMap(({ route, kind, request, expected }): RoutingExpectation[] => {
       const bind = request.tls ? tlsBind : plain;
       if (!bind) return [];
       const base = { route, kind, url: localBindUrl(bind, bind.port), method: request.method, host: request.host ?? "", target: `${request.path}${request.query !== undefined ? `?${request.query}` : ""}`, headers: (request.headers ?? []).map(([n, v]): [string, string] => [n, v]), source: request.source };
@@ -268,7 +268,8 @@ function routingExpectations(topology: Topology, options: ExpectationOptions): R
         case "auth":
           return [{ ...base, status: 401, outcome: `401, a login for ${expected.realm} (${expected.route})` }];
         case "service":
-          return []; // what a Lua service answers is the script's to say, not the topology's
+        case "undecided":
+          return []; // what a Lua service answers, or which requests a Lua fetch lets through, is the script's to say, not the topology's
         default:
           return [{ ...base, status: expected.status, outcome: `${expected.kind} ${expected.status} (${expected.route})` }];
       }

@@ -1,7 +1,7 @@
 // A multi-service edge, the shape a team's real load balancer has: a site, an API with two versions
 // (chosen by path, or by a header), static files behind a cache, an admin area behind an allowlist
-// and a login, redirects, security headers, and a table of customer hosts that changes without a
-// reload. npm start runs it and verify proves every route by traffic.
+// and a login, redirects, security headers, a retired service answered without servers, and a table
+// of customer hosts that changes without a reload. npm start runs it and verify proves every route by traffic.
 //
 //   export LB_EDGE_ADMIN_HASH="$(openssl passwd -6)"   # the admin login's password hash
 //   npm start -- --topology infra/topologies/edge.ts
@@ -42,6 +42,7 @@ export const topology = defineTopology({
         { name: "api-v1", when: { pathPrefix: "/api" }, backend: "api_v1" },
         { name: "static", when: { any: [{ pathPrefix: "/static" }, { pathSuffix: [".css", ".js", ".png"] }] }, backend: "static" },
         { name: "scanners", when: { pathRegex: "\\.(php|asp|env)$" }, tarpit: { status: 404 } },
+        { name: "shop", when: { pathPrefix: "/shop" }, backend: "retired_shop" },
         { name: "customers", table: "customers" },
       ],
       // Customers' own host names, each to the backend that serves them: entries change at runtime.
@@ -68,6 +69,8 @@ export const topology = defineTopology({
     { name: "api_v2", healthCheck: check, servers: [server("web-d", 5004)], requestRules: [{ replacePath: { regex: "^/api(/v2)?(/.*)?$", with: "/v2\\2" } }] },
     { name: "static", healthCheck: check, servers: [server("web-e", 5005)], cache: { maxAgeSeconds: 300, totalMegabytes: 32 }, responseRules: [{ setHeader: { name: "Cache-Control", value: "public, max-age=300" } }] },
     { name: "admin", healthCheck: check, servers: [server("web-f", 5006)] },
+    // The old shop's servers are gone: the backend answers its old links itself.
+    { name: "retired_shop", answer: { respond: { status: 410, contentType: "text/plain", body: "The shop has closed: see https://www.example.com/" } } },
   ],
   defaults: { ...seed.defaults!, timeouts: { ...seed.defaults!.timeouts, tarpit: "2s" } },
 });
