@@ -103,6 +103,11 @@ describe("http-request and http-response rules, anonymous ACLs", () => {
     await checkEveryTarget(topology);
   });
   const refusedLine = (cfg: string) => refusals(imported({ file: "r.cfg", text: cfg }).accounts);
+  it("a response rule under a condition on a request header whose name merely contains 'status' is imported", () => {
+    const result = imported({ file: "r.cfg", text: "defaults\n    mode http\nfrontend f\n    bind :80\n    http-response set-header X-Seen 1 if { hdr(x-status) -i ok }\n    default_backend b\nbackend b\n    server a 10.0.0.1:80\n" });
+    assert.deepEqual(refusals(result.accounts), []);
+    assert.deepEqual(validateImported(result).frontends[0]!.responseRules, [{ when: { header: { name: "x-status", equals: "ok", ignoreCase: true } }, setHeader: { name: "X-Seen", value: "1" } }]);
+  });
   const cases: [string, string, string[]][] = [
     ["a condition that reads what an earlier rule rewrote", "backend api\n    http-request replace-path ^/api/(.*) /\\1\n    http-request set-header X-V 1 if { path_beg /v1/ }\n    server a 10.0.0.1:80\n", ["r.cfg:3: http-request set-header X-V 1 if { path_beg /v1/ }: its condition reads the path, which r.cfg:2 (http-request replace-path ^/api/(.*) /\\1) rewrites before it; the model decides conditions on the request as it came: test what the request had before the rewrite"]],
     ["a use_backend that reads a header a rule set", "frontend f\n    bind :80\n    http-request set-header Host internal.example\n    use_backend b if { hdr(host) -i internal.example }\n    default_backend b\nbackend b\n    server a 10.0.0.1:80\n", ["r.cfg:4: use_backend b if { hdr(host) -i internal.example }: its condition reads the host header, which r.cfg:3 (http-request set-header Host internal.example) rewrites before it; the model decides conditions on the request as it came: test what the request had before the rewrite"]],

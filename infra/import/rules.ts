@@ -142,7 +142,7 @@ export function httpRule(phase: "request" | "response", args: string[], ctx: Con
   const [params, condition] = [rest.slice(0, at), rest.slice(at)];
   const parsed = conditionOf(condition, ctx, owner === frontend ? "frontend" : "backend");
   if ("refused" in parsed) return parsed;
-  if (phase === "response" && condition.length && /(status|res\.|resp\.|shdr|capture\.res)/.test(condition.join(" "))) return { refused: "a response rule's condition is decided on its request in the model: the response's status and headers are not tested" };
+  if (phase === "response" && condition.length && /(?<![\w.-])(status|res\.|resp\.|shdr|capture\.res)/.test(condition.join(" "))) return { refused: "a response rule's condition is decided on its request in the model: the response's status and headers are not tested" };
   const rewritten = rewrittenBefore(parsed.when, ctx);
   if (rewritten) return { refused: rewritten };
   const when = parsed.when && { when: parsed.when };
