@@ -34,6 +34,18 @@ describe("diffStacks: Terraform's action per resource", () => {
     });
   }
 
+  const secret = (extra: Record<string, unknown>) => stack({ kubernetes_secret_v1: { tls: { metadata: { name: "tls", namespace: "lb" }, data: { a: "1" }, ...extra } } });
+  const service = (spec: Record<string, unknown>) => stack({ kubernetes_service_v1: { lb: { metadata: { name: "lb", namespace: "lb" }, spec: { type: "ClusterIP", port: [{ port: 80 }], ...spec } } } });
+  const kubernetes: [string, SynthesizedStack, SynthesizedStack, string[]][] = [
+    ["a Secret's data: update in place", secret({}), secret({ data: { a: "2" } }), ["kubernetes_secret_v1.tls update data.a"]],
+    ["a Secret's type (ForceNew in the provider): replace", secret({}), secret({ type: "kubernetes.io/tls" }), ["kubernetes_secret_v1.tls replace type"]],
+    ["a Service's ports: update in place", service({}), service({ port: [{ port: 8080 }] }), ["kubernetes_service_v1.lb update spec.port.port"]],
+    ["a Service's load balancer class (ForceNew): replace", service({}), service({ load_balancer_class: "internal" }), ["kubernetes_service_v1.lb replace spec.load_balancer_class"]],
+  ];
+  for (const [name, from, to, expected] of kubernetes) {
+    it(name, () => assert.deepEqual(diffStacks("k", from, to).resources.map((r) => `${r.address} ${r.action} ${r.attributes.join(",")}`), expected));
+  }
+
   it("says its summary as Terraform does", () => {
     assert.equal(diffStacks("s", base, stack({ docker_image: { web: image("b") }, docker_container: {} })).summary, "Plan: 0 to add, 0 to change, 1 to replace, 1 to destroy.");
   });

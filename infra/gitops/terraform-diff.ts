@@ -26,9 +26,10 @@ export interface StackDiff {
 /**
  * Per resource type: the top-level attributes the provider changes in place; every other one forces
  * a replacement. Read from the providers' schemas (kreuzwerker/docker 3.6: attributes without
- * ForceNew; hashicorp/kubernetes 2.38: everything but metadata.name and metadata.namespace, and a
- * Deployment's or disruption budget's selector). A type missing here is refused, so that an
- * attribute's meaning is never guessed.
+ * ForceNew; hashicorp/kubernetes: everything but metadata.name and metadata.namespace, a Secret's
+ * type, a Service's cluster IPs, load balancer class and health-check node port (read in the
+ * provider's source), and a Deployment's or disruption budget's selector (from its documentation).
+ * A type missing here is refused, so that an attribute's meaning is never guessed.
  */
 interface TypeRule {
   inPlace: readonly string[] | "all";
@@ -45,8 +46,8 @@ export const RESOURCE_RULES: Record<string, TypeRule> = {
   docker_volume: { inPlace: ["depends_on", "//"] },
   kubernetes_namespace_v1: { inPlace: "all", forceNew: META_FORCE_NEW },
   kubernetes_config_map_v1: { inPlace: "all", forceNew: META_FORCE_NEW },
-  kubernetes_secret_v1: { inPlace: "all", forceNew: META_FORCE_NEW },
-  kubernetes_service_v1: { inPlace: "all", forceNew: [...META_FORCE_NEW, "spec.cluster_ip"] },
+  kubernetes_secret_v1: { inPlace: "all", forceNew: [...META_FORCE_NEW, "type"] },
+  kubernetes_service_v1: { inPlace: "all", forceNew: [...META_FORCE_NEW, "spec.cluster_ip", "spec.cluster_ips", "spec.load_balancer_class", "spec.health_check_node_port"] },
   kubernetes_deployment_v1: { inPlace: "all", forceNew: [...META_FORCE_NEW, "spec.selector"] },
   kubernetes_pod_disruption_budget_v1: { inPlace: "all", forceNew: [...META_FORCE_NEW, "spec.selector"] },
   kubernetes_horizontal_pod_autoscaler_v2: { inPlace: "all", forceNew: META_FORCE_NEW },
