@@ -27,8 +27,9 @@ export interface StackDiff {
  * Per resource type: the top-level attributes the provider changes in place; every other one forces
  * a replacement. Read from the providers' schemas (kreuzwerker/docker 3.6: attributes without
  * ForceNew; hashicorp/kubernetes: everything but metadata.name and metadata.namespace, a Secret's
- * type, a Service's cluster IPs, load balancer class and health-check node port (read in the
- * provider's source), and a Deployment's or disruption budget's selector (from its documentation).
+ * type, a Service's cluster IPs, load balancer class and health-check node port, a Deployment's
+ * selector (each read in the provider's source), and a disruption budget's selector (from its
+ * documentation).
  * A type missing here is refused, so that an attribute's meaning is never guessed.
  */
 interface TypeRule {
