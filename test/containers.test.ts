@@ -4,6 +4,7 @@
 // container name, a web container stopped under traffic and started again, and down leaving nothing.
 import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import http from "node:http";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, it } from "vitest";
@@ -150,10 +151,16 @@ describe.skipIf(unavailable !== undefined)(`the CDKTF stack on podman (npm run c
   it("a route-table entry added in the topology: the apply agent adds it at runtime (same worker), writes the map file in the volume, and it is served at once", async () => {
     const ids = async () => Object.fromEntries((await engine.client.listContainers(`${STACK_LABEL}=lb-containers-test`)).map((c) => [c.Names[0]!.replace(/^\//, ""), c.Id]));
     const workerPid = async () => /^Pid: (\d+)$/m.exec(await admin("show info"))![1];
-    const hostAnswer = async (host: string) => {
-      const response = await fetch(frontend(), { headers: { host } });
-      return `${response.status} ${await response.text()}`;
-    };
+    // fetch sends its own Host header: node:http sends the one asked for.
+    const hostAnswer = (host: string) =>
+      new Promise<string>((resolve, reject) => {
+        const req = http.get(frontend(), { headers: { host }, agent: false, timeout: 5000 }, (res) => {
+          let body = "";
+          res.setEncoding("utf8").on("data", (c: string) => (body += c)).on("end", () => resolve(`${res.statusCode} ${body}`));
+        });
+        req.on("timeout", () => req.destroy(new Error("no answer in 5 s"))).on("error", reject);
+      });
+    assert.equal(await hostAnswer("a.example.com"), "200 parked domain", "the table's first entry is served");
     assert.notEqual(await hostAnswer("b.example.com"), "200 parked domain", "b.example.com is not in the table yet");
     const [before, worker] = [await ids(), await workerPid()];
     const changed = JSON.parse(readFileSync(topologyFile, "utf8"));

@@ -8,21 +8,12 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { afterAll, beforeAll, describe, it } from "vitest";
-import { parseConfig } from "../haproxy/config-parser.ts";
-import { importConfig, refusals } from "../infra/import/import.ts";
-import { validateImported } from "../infra/import/validate.ts";
 import { filesNamedBy } from "../infra/import/named-files.ts";
-import { writeMapFiles } from "../infra/render/map-files.ts";
-import { mapFiles } from "../infra/render/routing.ts";
-import { parseTopology } from "../infra/model/parse.ts";
 import type { Condition } from "../infra/model/routing.ts";
 import { proxyMode, type Topology } from "../infra/model/schema.ts";
 import { writeSelfSignedCertificates } from "../infra/render/haproxy-check.ts";
-import { renderHaproxyConfig } from "../infra/render/render.ts";
-import { localTarget } from "../infra/render/targets.ts";
 import { checkEveryTarget } from "../infra/render/validate.ts";
-import { findFreePortRange } from "../infra/runtime/ports.ts";
-import { answersOf, placeImported, placeOriginal, startStandIns, type Answer, type DiffRequest } from "./support/config-differential.ts";
+import { sideBySide, type Answer, type DiffRequest } from "./support/config-differential.ts";
 import { REPO_ROOT } from "./support/run-cli.ts";
 
 const CORPUS = join(REPO_ROOT, "test/fixtures/import/corpus");
@@ -72,11 +63,19 @@ function requestsFor(topology: Topology): DiffRequest[] {
   );
 }
 
+/** leastconn, random and first choose by the connections open at that instant: which server answered is not compared there. */
+function unorderedServersLeftOut(answers: Answer[], topology: Topology): Answer[] {
+  const unordered = new Set(topology.backends.filter((b) => ["leastconn", "random", "first"].includes(b.balance)).map((b) => b.name));
+  return answers.map((a) => (a.backend !== undefined && unordered.has(a.backend) ? { ...a, responseHeaders: { ...a.responseHeaders, "x-server": "(by connection count)" } } : a));
+}
+
 describe("the import corpus: configs in the shapes real deployments use", () => {
   let dir: string;
+  let certificate: { file: string; pem: string };
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), "lb-import-corpus-"));
     await writeSelfSignedCertificates(join(dir, "certs"), [{ name: "site.pem", kind: "certificate" }]);
+    certificate = { file: join(dir, "certs", "site.pem"), pem: readFileSync(join(dir, "certs", "site.pem"), "utf8") };
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -84,43 +83,30 @@ describe("the import corpus: configs in the shapes real deployments use", () => 
 
   for (const file of files) {
     it(`${file}: imports whole, haproxy -c accepts it on every target, and it answers as the original does`, async () => {
-      const text = readFileSync(join(CORPUS, file), "utf8");
-      const result = importConfig(parseConfig([{ file, text }]), file.replace(/\.cfg$/, ""), filesNamedBy(join(CORPUS, file)));
-      assert.deepEqual(refusals(result.accounts), []);
-      const topology = validateImported(result);
-      await checkEveryTarget(topology);
-
-      const tlsServers = tlsBackends(topology);
-      const pem = readFileSync(join(dir, "certs", "site.pem"), "utf8");
-      const standIns = await startStandIns(topology.backends.flatMap((b) => b.servers.map((s) => ({ backend: b.name, server: s.name, tls: tlsServers.has(b.name), proxy: b.sendProxy !== undefined }))), pem);
-      try {
-        const bindCount = topology.frontends.reduce((n, f) => n + f.binds.length, 0);
-        const first = await findFreePortRange(bindCount + 1);
-        const placement = { bindPorts: Array.from({ length: bindCount }, (_, i) => first + i), serverPort: standIns.port, certificate: join(dir, "certs", "site.pem"), withoutChecks: true };
-        // The original's maps are read where the corpus keeps them; the imported config's are written beside it.
-        const original = placeOriginal(text.replace(/map(_\w+)?\(([^,)]+)/g, (_, kind: string | undefined, path: string) => `map${kind ?? ""}(${join(CORPUS, basename(path))}`), placement);
-        await writeMapFiles(dir, mapFiles(topology));
-        const rendered = renderHaproxyConfig(parseTopology(placeImported(topology, { ...placement, certificateName: "site.pem", monitoringPort: first + bindCount })), localTarget(dir));
-        const requests = requestsFor(topology);
+      const { topology, before, differences, sent } = await sideBySide(dir, {
+        file,
+        text: readFileSync(join(CORPUS, file), "utf8"),
+        files: filesNamedBy(join(CORPUS, file)),
+        requests: requestsFor,
         // Which server answered too: the same balance over the same servers, sent the same requests in the same order, chooses alike.
-        const ask = { responseHeaders: ["server", "x-server"], requestHeaders: ["x-forwarded-for", "x-forwarded-proto", "x-gateway"], errorsAreAnswers: true };
-        // leastconn, random and first choose by the connections open at that instant: which server is not compared there.
-        const unordered = new Set(topology.backends.filter((b) => ["leastconn", "random", "first"].includes(b.balance)).map((b) => b.name));
-        const comparable = (answers: Answer[]) => answers.map((a) => (a.backend !== undefined && unordered.has(a.backend) ? { ...a, responseHeaders: { ...a.responseHeaders, "x-server": "(by connection count)" } } : a));
-        const before = comparable(await answersOf(original, dir, "original", requests, placement.bindPorts, ask));
-        const after = comparable(await answersOf(rendered, dir, "imported", requests, placement.bindPorts, ask));
-        const differences = requests.flatMap((r, i) => (JSON.stringify(before[i]) === JSON.stringify(after[i]) ? [] : [`${r.method} ${r.tls ? "https" : "http"}://${r.host}${r.path} (bind ${r.bind}):\n  original ${JSON.stringify(before[i])}\n  imported ${JSON.stringify(after[i])}`]));
-        assert.deepEqual(differences.slice(0, 3), [], `${differences.length} of ${requests.length} requests answered differently`);
-        // Not vacuous: a rate limit refused some of the burst.
-        if (topology.frontends.some((f) => f.rateLimit)) assert.ok(before.some((a) => a.status === 429), "the burst never met the rate limit");
-        if (topology.frontends.some((f) => f.rateLimits.some((l) => l.count === "connections"))) assert.ok(before.some((a) => a.status === 0), "no connection met the connection-rate limit");
-        // Every bind answered something other than a failed connection (a backend, or HAProxy's own redirect or refusal), and some reached a backend.
-        const answered = new Set(before.flatMap((a, i) => (a.status !== 0 ? [requests[i]!.bind] : [])));
-        assert.deepEqual([...answered].sort(), placement.bindPorts.map((_, i) => i), `binds that never answered: ${JSON.stringify(before.filter((a) => a.status === 0).slice(0, 3))}`);
-        assert.ok(before.some((a) => a.backend !== undefined), "no request reached a backend");
-      } finally {
-        await standIns.close();
-      }
+        ask: { responseHeaders: ["server", "x-server"], requestHeaders: ["x-forwarded-for", "x-forwarded-proto", "x-gateway"], errorsAreAnswers: true },
+        withoutChecks: true,
+        certificate,
+        tlsBackends,
+        // The original's maps are read where the corpus keeps them; the imported config's are written beside it.
+        adaptOriginal: (original) => original.replace(/map(_\w+)?\(([^,)]+)/g, (_, kind: string | undefined, path: string) => `map${kind ?? ""}(${join(CORPUS, basename(path))}`),
+        comparable: unorderedServersLeftOut,
+      });
+      await checkEveryTarget(topology);
+      assert.deepEqual(differences.slice(0, 3), [], `${differences.length} of ${sent.length} requests answered differently`);
+      // Not vacuous: a rate limit refused some of the burst.
+      if (topology.frontends.some((f) => f.rateLimit)) assert.ok(before.some((a) => a.status === 429), "the burst never met the rate limit");
+      if (topology.frontends.some((f) => f.rateLimits.some((l) => l.count === "connections"))) assert.ok(before.some((a) => a.status === 0), "no connection met the connection-rate limit");
+      // Every bind answered something other than a failed connection (a backend, or HAProxy's own redirect or refusal), and some reached a backend.
+      const bindCount = topology.frontends.reduce((n, f) => n + f.binds.length, 0);
+      const answered = new Set(before.flatMap((a, i) => (a.status !== 0 ? [sent[i]!.bind] : [])));
+      assert.deepEqual([...answered].sort(), Array.from({ length: bindCount }, (_, i) => i), `binds that never answered: ${JSON.stringify(before.filter((a) => a.status === 0).slice(0, 3))}`);
+      assert.ok(before.some((a) => a.backend !== undefined), "no request reached a backend");
     });
   }
 });

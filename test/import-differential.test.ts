@@ -8,15 +8,8 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, it } from "vitest";
-import { parseConfig } from "../haproxy/config-parser.ts";
-import { importConfig, refusals } from "../infra/import/import.ts";
-import { validateImported } from "../infra/import/validate.ts";
-import { parseTopology } from "../infra/model/parse.ts";
 import { writeSelfSignedCertificates } from "../infra/render/haproxy-check.ts";
-import { renderHaproxyConfig } from "../infra/render/render.ts";
-import { localTarget } from "../infra/render/targets.ts";
-import { findFreePortRange } from "../infra/runtime/ports.ts";
-import { answersOf, placeImported, placeOriginal, startStandIns, type DiffRequest } from "./support/config-differential.ts";
+import { sideBySide, type Ask, type DiffRequest } from "./support/config-differential.ts";
 import { REPO_ROOT } from "./support/run-cli.ts";
 
 const fixture = (name: string) => readFileSync(join(REPO_ROOT, "test/fixtures/import", name), "utf8");
@@ -26,46 +19,26 @@ function matrix(binds: { tls: boolean }[], hosts: string[], paths: string[]): Di
   return hosts.flatMap((host) => paths.flatMap((path) => ["GET", "POST", "HEAD"].flatMap((method) => binds.map(({ tls }, bind) => ({ bind, method, host, path, tls, headers: (bind + path.length) % 2 ? [["X-Debug", "1"]] : [] }) as DiffRequest))));
 }
 
-/** Imports `file`, places both configs on loopback, and sends `requests` to each: the answers that differ. */
-async function sideBySide(dir: string, file: string, bindCount: number, requests: (topology: ReturnType<typeof validateImported>) => DiffRequest[], ask: { responseHeaders: string[]; requestHeaders: string[] }) {
-  const text = fixture(file);
-  const result = importConfig(parseConfig([{ file, text }]), file.replace(/\.cfg$/, ""));
-  assert.deepEqual(refusals(result.accounts), []);
-  const topology = validateImported(result);
-  const standIns = await startStandIns(topology.backends.flatMap((b) => b.servers.map((s) => ({ backend: b.name, server: s.name }))));
-  try {
-    const first = await findFreePortRange(bindCount + 1);
-    const bindPorts = Array.from({ length: bindCount }, (_, i) => first + i);
-    const placement = { bindPorts, serverPort: standIns.port, certificate: join(dir, "certs", "site.pem") };
-    const original = placeOriginal(text, placement);
-    const rendered = renderHaproxyConfig(parseTopology(placeImported(topology, { ...placement, certificateName: "site.pem", monitoringPort: first + bindCount })), localTarget(dir));
-    const sent = requests(topology);
-    const before = await answersOf(original, dir, "original", sent, bindPorts, ask);
-    const after = await answersOf(rendered, dir, "imported", sent, bindPorts, ask);
-    const differences = sent.flatMap((r, i) => (JSON.stringify(before[i]) === JSON.stringify(after[i]) ? [] : [`${r.method} ${r.tls ? "https" : "http"}://${r.host}${r.path} (bind ${r.bind}) ${JSON.stringify(r.headers)}:\n  original ${JSON.stringify(before[i])}\n  imported ${JSON.stringify(after[i])}`]));
-    return { before, differences, sent };
-  } finally {
-    await standIns.close();
-  }
-}
-
 describe("an imported config answers as the original does, on the real HAProxy", () => {
   let dir: string;
+  let certificate: { file: string; pem: string };
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), "lb-import-diff-"));
     await writeSelfSignedCertificates(join(dir, "certs"), [{ name: "site.pem", kind: "certificate" }]);
+    certificate = { file: join(dir, "certs", "site.pem"), pem: readFileSync(join(dir, "certs", "site.pem"), "utf8") };
   });
+  const side = (file: string, requests: () => DiffRequest[], ask: Ask) => sideBySide(dir, { file, text: fixture(file), requests, ask, certificate });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it("rules-edge.cfg: refusals, redirects, a maintenance answer, routes by host, path and method, the headers its rules set and delete", async () => {
-    const { before, differences, sent } = await sideBySide(dir, "rules-edge.cfg", 2, () => matrix([{ tls: false }, { tls: true }], ["www.example.com", "API.example.com", "shop.example.com:8443"], ["/", "/index.php", "/wp-admin/setup", "/old-shop/cart?id=3", "/maintenance/window", "/api/v1/users", "/api/v2/items", "/static/app.css", "/about"]), { responseHeaders: ["server", "x-frame-options", "cache-control"], requestHeaders: ["x-forwarded-proto", "x-api-version", "x-debug"] });
+    const { before, differences, sent } = await side("rules-edge.cfg", () => matrix([{ tls: false }, { tls: true }], ["www.example.com", "API.example.com", "shop.example.com:8443"], ["/", "/index.php", "/wp-admin/setup", "/old-shop/cart?id=3", "/maintenance/window", "/api/v1/users", "/api/v2/items", "/static/app.css", "/about"]), { responseHeaders: ["server", "x-frame-options", "cache-control"], requestHeaders: ["x-forwarded-proto", "x-api-version", "x-debug"] });
     assert.deepEqual(differences.slice(0, 5), [], `${differences.length} of ${sent.length} requests answered differently`);
     // The matrix reaches every behaviour the config has: each refusal, redirect and answer, each backend.
     assert.deepEqual([...new Set(before.map((a) => a.backend ?? `${a.status}`))].sort(), ["301", "308", "404", "503", "api", "static", "web"]);
   });
 
   it("several-defaults.cfg: web and TCP defaults, one from another, a frontend naming the first again: each listener reaches its backend with its own mode's handling", async () => {
-    const { before, differences, sent } = await sideBySide(dir, "several-defaults.cfg", 4, () => matrix([{ tls: false }, { tls: false }, { tls: false }, { tls: false }], ["www.example.com"], ["/", "/x"]), { responseHeaders: ["server"], requestHeaders: ["x-forwarded-for", "x-debug"] });
+    const { before, differences, sent } = await side("several-defaults.cfg", () => matrix([{ tls: false }, { tls: false }, { tls: false }, { tls: false }], ["www.example.com"], ["/", "/x"]), { responseHeaders: ["server"], requestHeaders: ["x-forwarded-for", "x-debug"] });
     assert.deepEqual(differences.slice(0, 5), [], `${differences.length} of ${sent.length} requests answered differently`);
     assert.deepEqual([...new Set(before.map((a) => a.backend))].sort(), ["app", "postgres", "redis"]);
     // forwardfor came with the web defaults only: the TCP listeners pass the request untouched.

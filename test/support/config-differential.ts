@@ -2,12 +2,23 @@
 // (its binds and servers moved to loopback) and the config rendered from its imported topology
 // (moved the same way). Stand-in servers say which backend and server answered and what they
 // received; the answers are compared field by field.
+import assert from "node:assert/strict";
 import { mkdirSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import https from "node:https";
 import { createServer } from "node:net";
-import { join } from "node:path";
-import type { TopologyInput } from "../../infra/model/schema.ts";
+import { basename, join } from "node:path";
+import { parseConfig } from "../../haproxy/config-parser.ts";
+import type { ImportFiles } from "../../infra/import/context.ts";
+import { importConfig, refusals } from "../../infra/import/import.ts";
+import { validateImported } from "../../infra/import/validate.ts";
+import { parseTopology } from "../../infra/model/parse.ts";
+import type { Topology, TopologyInput } from "../../infra/model/schema.ts";
+import { writeMapFiles } from "../../infra/render/map-files.ts";
+import { renderHaproxyConfig } from "../../infra/render/render.ts";
+import { mapFiles } from "../../infra/render/routing.ts";
+import { localTarget } from "../../infra/render/targets.ts";
+import { findFreePortRange } from "../../infra/runtime/ports.ts";
 import { killProcessGroup, startProcess } from "../../infra/runtime/processes.ts";
 import { pollUntil } from "../../lib/poll.ts";
 
@@ -207,5 +218,54 @@ export async function answersOf(config: string, dir: string, name: string, reque
     return answers;
   } finally {
     await killProcessGroup(haproxy.pid);
+  }
+}
+
+/** One config to import and run beside its import. */
+export interface SideBySideCase {
+  file: string;
+  text: string;
+  /** The files it names (maps), as npm run import reads them. */
+  files?: ImportFiles;
+  /** The requests to send, from the imported topology (its binds in order, its routes' hosts and paths). */
+  requests: (topology: Topology) => DiffRequest[];
+  ask: Ask;
+  /** Health checks off on both sides (stand-ins speak HTTP, not each server's protocol). */
+  withoutChecks?: boolean;
+  /** The certificate TLS binds serve, and TLS stand-ins present (PEM, key included). */
+  certificate: { file: string; pem: string };
+  /** Backends whose stand-ins speak TLS (the servers do). */
+  tlsBackends?: (topology: Topology) => ReadonlySet<string>;
+  /** The original as it runs here (its map paths moved to where the test keeps them, say). */
+  adaptOriginal?: (text: string) => string;
+  /** Answers as they are compared (which server, where the balance depends on timing, left out). */
+  comparable?: (answers: Answer[], topology: Topology) => Answer[];
+}
+
+/**
+ * Imports the config (refusing nothing), places the original and the imported topology's config on
+ * loopback with stand-in servers, sends the same requests to each, and says which answers differ.
+ */
+export async function sideBySide(dir: string, c: SideBySideCase): Promise<{ topology: Topology; before: Answer[]; differences: string[]; sent: DiffRequest[] }> {
+  const result = importConfig(parseConfig([{ file: c.file, text: c.text }]), c.file.replace(/\.cfg$/, ""), c.files);
+  assert.deepEqual(refusals(result.accounts), []);
+  const topology = validateImported(result);
+  const tls = c.tlsBackends?.(topology) ?? new Set<string>();
+  const standIns = await startStandIns(topology.backends.flatMap((b) => b.servers.map((s) => ({ backend: b.name, server: s.name, tls: tls.has(b.name), proxy: b.sendProxy !== undefined }))), c.certificate.pem);
+  try {
+    const bindCount = topology.frontends.reduce((n, f) => n + f.binds.length, 0);
+    const first = await findFreePortRange(bindCount + 1);
+    const placement = { bindPorts: Array.from({ length: bindCount }, (_, i) => first + i), serverPort: standIns.port, certificate: c.certificate.file, withoutChecks: c.withoutChecks };
+    const original = placeOriginal((c.adaptOriginal ?? ((t) => t))(c.text), placement);
+    await writeMapFiles(dir, mapFiles(topology));
+    const rendered = renderHaproxyConfig(parseTopology(placeImported(topology, { ...placement, certificateName: basename(c.certificate.file), monitoringPort: first + bindCount })), localTarget(dir));
+    const sent = c.requests(topology);
+    const comparable = (answers: Answer[]) => (c.comparable ? c.comparable(answers, topology) : answers);
+    const before = comparable(await answersOf(original, dir, "original", sent, placement.bindPorts, c.ask));
+    const after = comparable(await answersOf(rendered, dir, "imported", sent, placement.bindPorts, c.ask));
+    const differences = sent.flatMap((r, i) => (JSON.stringify(before[i]) === JSON.stringify(after[i]) ? [] : [`${r.method} ${r.tls ? "https" : "http"}://${r.host}${r.path} (bind ${r.bind}) ${JSON.stringify(r.headers)}:\n  original ${JSON.stringify(before[i])}\n  imported ${JSON.stringify(after[i])}`]));
+    return { topology, before, differences, sent };
+  } finally {
+    await standIns.close();
   }
 }
