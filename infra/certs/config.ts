@@ -9,6 +9,8 @@ import { certificateFiles } from "../render/validate.ts";
 import { readStateFile, stateFileText, type StateFileFormat } from "../../lib/state-file.ts";
 
 export const ISSUER_CONFIG_FILE = "issuer.json";
+/** The issuer's record of what it issued and installed, beside its config (the sidecar exports it). */
+export const CERTIFICATES_STATE_FILE = "certificates.json";
 
 export interface IssuerConfig {
   adminSocket: string;

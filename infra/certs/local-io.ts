@@ -11,13 +11,11 @@ import { createFileExclusive, writeFileAtomic } from "../files.ts";
 import { isAlive } from "../runtime/processes.ts";
 import { acmeDirectoryUrl, type ManagedCertificate } from "../model/certificates.ts";
 import { CERTIFICATE_DIR } from "../render/targets.ts";
-import type { IssuerConfig } from "./config.ts";
+import { CERTIFICATES_STATE_FILE, type IssuerConfig } from "./config.ts";
 import { issueCertificate, newAccountKey } from "./acme.ts";
 import { bundlePem, installCertificate, mapChallengeResponder, servedCertificate } from "./haproxy-io.ts";
 import type { CertificateIo } from "./renewer.ts";
 
-/** The issuer's record, in the run directory. */
-export const CERTIFICATES_STATE_FILE = "certificates.json";
 /** Held during a pass: the issuer's loop and npm run certs -- renew never issue at once. */
 const LOCK_FILE = "certificates.lock";
 /** The ACME account keys, in the run directory. */

@@ -25,8 +25,7 @@ import { TargetPlanError } from "../errors.ts";
 import { PINNED_IMAGES } from "../images.ts";
 import { HAPROXY_GID, HAPROXY_UID, haproxyArguments, sidecarArguments } from "../components.ts";
 import { APPLY_HISTORY_FILE, EXPECTED_DISTRIBUTION_FILE } from "../runtime/applied.ts";
-import { issuerConfig, issuerConfigText } from "../certs/config.ts";
-import { CERTIFICATES_STATE_FILE } from "../certs/local-io.ts";
+import { CERTIFICATES_STATE_FILE, issuerConfig, issuerConfigText } from "../certs/config.ts";
 
 
 /** The official HAProxy image's unprivileged group, which owns the stats socket, as Docker takes it. */

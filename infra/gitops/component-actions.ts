@@ -135,12 +135,12 @@ function actionsBetween(target: Target, before: Description, after: Description,
  * The parts of a topology an edit is attributed to: a named item of a top-level list, a service, or
  * a top-level section. Applying one part of the head to the base shows what that part changes.
  */
-function partOf(path: string, names: ReadonlySet<string>): string {
+function partOf(path: string, namesLongestFirst: readonly string[]): string {
   const first = path.split(".")[0]!;
   if (first !== "backends" && first !== "frontends" && first !== "services") return first;
   // A name may hold dots: the longest name of either side that the path goes through.
   const rest = path.slice(first.length + 1);
-  const name = [...names].filter((n) => rest === n || rest.startsWith(`${n}.`)).sort((a, b) => b.length - a.length)[0] ?? rest.split(".")[0]!;
+  const name = namesLongestFirst.find((n) => rest === n || rest.startsWith(`${n}.`)) ?? rest.split(".")[0]!;
   return `${first}.${name}`;
 }
 
@@ -176,9 +176,17 @@ export interface ComponentActions {
 
 /** Every component action of every target between `base` and `head`, each with the paths behind it. */
 export function componentActions(base: Topology | undefined, head: Topology, changes: readonly TopologyEdit[]): ComponentActions {
-  const names = new Set([base, head].flatMap((t) => (t ? [...t.backends, ...t.frontends].map((x) => x.name) : [])));
-  const parts = [...new Set(changes.map((c) => partOf(c.path, names)))];
-  const pathsOf = (part: string) => changes.filter((c) => partOf(c.path, names) === part).map((c) => c.path);
+  const names = [...new Set([base, head].flatMap((t) => (t ? [...t.backends, ...t.frontends].map((x) => x.name) : [])))].sort((a, b) => b.length - a.length);
+  // Each change's part, found once: a table of thousands of entries makes as many changes.
+  const pathsByPart = new Map<string, string[]>();
+  for (const c of changes) {
+    const part = partOf(c.path, names);
+    const paths = pathsByPart.get(part);
+    if (paths) paths.push(c.path);
+    else pathsByPart.set(part, [c.path]);
+  }
+  const parts = [...pathsByPart.keys()];
+  const pathsOf = (part: string) => pathsByPart.get(part) ?? [];
   const all: ComponentAction[] = [];
   const problems: ComponentActions["problems"] = {};
   const runtimeOnlyBase = base && withRuntimeChanges(base, head);

@@ -123,7 +123,13 @@ export function makePlan(base: Topology | undefined, head: Topology, options: Pl
   const rollouts = rolloutPreviews(base, head);
   const { actions, problems } = componentActions(base, head, edits);
   const actionsByPath = new Map<string, ComponentAction[]>();
-  for (const action of actions) for (const path of action.paths) actionsByPath.set(path, [...(actionsByPath.get(path) ?? []), action]);
+  for (const action of actions) {
+    for (const path of action.paths) {
+      const mine = actionsByPath.get(path);
+      if (mine) mine.push(action);
+      else actionsByPath.set(path, [action]);
+    }
+  }
   const changes = edits.map((edit) => classify(edit, actionsByPath.get(edit.path) ?? []));
   return {
     summary: summarize(changes, actions),
@@ -150,21 +156,24 @@ function effects(actions: readonly ComponentAction[]): string {
 function classify(edit: TopologyEdit, mine: readonly ComponentAction[]): TopologyChange {
   const local = mine.filter((a) => a.target === "local");
   const haproxy = local.find((a) => a.component === "haproxy");
-  const elsewhere = effects(mine);
+  // Said only where a change is not a runtime one: a table of thousands of entries makes as many runtime edits.
+  const elsewhere = () => effects(mine);
   let result: { class: ChangeClass; detail: string };
   if (haproxy?.action === "runtime") {
-    const commands = runtimeApiCommands(edit.path, edit.to, "docker");
     if (/\.routeTables\..+\.entries\b/.test(edit.path)) result = { class: "runtime", detail: "its table's map replaced whole through the runtime API (prepare, add, commit map), the map file written" };
-    else result = { class: "runtime", detail: `${commands?.length ? commands.join("; ") : "no command on the local stack"}${edit.to === undefined && edit.path.endsWith(".maxconn") ? " (0: no limit)" : ""}` };
+    else {
+      const commands = runtimeApiCommands(edit.path, edit.to, "docker");
+      result = { class: "runtime", detail: `${commands?.length ? commands.join("; ") : "no command on the local stack"}${edit.to === undefined && edit.path.endsWith(".maxconn") ? " (0: no limit)" : ""}` };
+    }
   } else if (haproxy) {
-    result = { class: haproxy.action === "reload" ? "reload" : "restart", detail: `${haproxy.reason} (${elsewhere})` };
+    result = { class: haproxy.action === "reload" ? "reload" : "restart", detail: `${haproxy.reason} (${elsewhere()})` };
   } else if (local.length && local.every((a) => a.component === ISSUER_COMPONENT && a.action !== "destroy")) {
     // The issuer (re)starts with the new settings, and its first pass installs what they ask for through the runtime API.
-    result = { class: "runtime", detail: `the certificate issuer ${local[0]!.action === "create" ? "starts" : "restarts"} and obtains the certificate these settings ask for, installed with set ssl cert and commit ssl cert (no reload), the file written (${elsewhere})` };
+    result = { class: "runtime", detail: `the certificate issuer ${local[0]!.action === "create" ? "starts" : "restarts"} and obtains the certificate these settings ask for, installed with set ssl cert and commit ssl cert (no reload), the file written (${elsewhere()})` };
   } else if (local.length) {
-    result = { class: "restart", detail: `${local.map((a) => `${a.component} ${a.action === "restart" ? "restarts" : a.action === "create" ? "starts" : "stops"}`).join(", ")} (${elsewhere})` };
+    result = { class: "restart", detail: `${local.map((a) => `${a.component} ${a.action === "restart" ? "restarts" : a.action === "create" ? "starts" : "stops"}`).join(", ")} (${elsewhere()})` };
   } else {
-    result = { class: "none", detail: mine.length ? `nothing the local stack runs reads it (${elsewhere})` : "renders identically: nothing to apply" };
+    result = { class: "none", detail: mine.length ? `nothing the local stack runs reads it (${elsewhere()})` : "renders identically: nothing to apply" };
   }
   return { ...edit, ...result };
 }

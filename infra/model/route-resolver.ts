@@ -134,14 +134,37 @@ function leafHolds(condition: Condition, request: RouteRequest): boolean {
   throw new Error(`a condition of no known kind: ${JSON.stringify(condition)}`);
 }
 
-/** The backend a route table names for the request, or undefined: the longest prefix for host+path. */
+/** Each table's entries by key, built once per table (a table may hold tens of thousands). */
+const tableIndexes = new WeakMap<Frontend["routeTables"][number], Map<string, string>>();
+function tableIndex(table: Frontend["routeTables"][number]): Map<string, string> {
+  let index = tableIndexes.get(table);
+  if (!index) {
+    index = new Map();
+    // The first entry of a key wins, as the map file's first line does.
+    for (const e of table.entries) {
+      const key = tableEntryKey(table, e);
+      if (!index.has(key)) index.set(key, e.backend);
+    }
+    tableIndexes.set(table, index);
+  }
+  return index;
+}
+
+/**
+ * The backend a route table names for the request, or undefined: for host+path, the longest key that
+ * begins the request's host, path and a "/" (keys end in "/", so only prefixes up to a "/" can match).
+ */
 function tableBackend(table: Frontend["routeTables"][number], request: RouteRequest): string | undefined {
   const host = routeHost(request.host);
   if (host === undefined) return undefined;
-  const entries = table.entries.map((e) => ({ key: tableEntryKey(table, e), backend: e.backend }));
-  if (table.key === "host") return entries.find((e) => e.key === host)?.backend;
+  const index = tableIndex(table);
+  if (table.key === "host") return index.get(host);
   const lookup = `${host}${request.path}/`;
-  return entries.filter((e) => lookup.startsWith(e.key)).sort((a, b) => b.key.length - a.key.length)[0]?.backend;
+  for (let end = lookup.length; end > 0; end = lookup.lastIndexOf("/", end - 2) + 1) {
+    const backend = index.get(lookup.slice(0, end));
+    if (backend !== undefined) return backend;
+  }
+  return undefined;
 }
 
 const routeName = (route: Route, index: number) => route.name ?? `routes.${index}`;

@@ -81,15 +81,18 @@ export async function checkEveryTarget(topology: Topology, options: { runDir?: s
   await checkErrorPages(topology, DEFAULT_ERROR_PAGES_DIR);
   readLuaScripts(topology);
   const targets: RenderTarget[] = [dockerTarget(), localTarget(options.runDir ?? "/run/lb")];
-  for (const target of targets) {
+  const maps = mapFiles(topology);
+  const checks = targets.map(async (target) => {
     let config: string;
     try {
       config = renderHaproxyConfig(topology, target);
     } catch (error) {
-      if (error instanceof TargetPlanError && target.kind !== "local") continue;
+      if (error instanceof TargetPlanError && target.kind !== "local") return;
       throw error;
     }
-    const maps = mapFiles(topology);
     await checkTopologyConfig(topology, config, options.certificatesDir ? { certificatesDir: options.certificatesDir, maps } : { placeholderCertificates: certificateFiles(topology), maps });
-  }
+  });
+  // Side by side (each haproxy -c is its own process); the first target's refusal is the one told.
+  const refusal = (await Promise.allSettled(checks)).find((r) => r.status === "rejected");
+  if (refusal) throw refusal.reason;
 }
