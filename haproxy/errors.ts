@@ -85,3 +85,11 @@ export class ConfigSyntaxError extends CodedError {
     super(`${file}:${line}: ${why}`);
   }
 }
+
+/** A runtime-API command HAProxy answered with an error (it answers errors as text): the command and the answer. */
+export class RuntimeCommandRefusedError extends CodedError {
+  readonly code = "RUNTIME_COMMAND_REFUSED";
+  constructor(readonly problem: string) {
+    super(`${problem}: HAProxy kept what it had; check the command against what runs (npm run drift)`);
+  }
+}

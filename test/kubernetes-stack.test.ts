@@ -299,7 +299,7 @@ describe("the web tier", () => {
 });
 
 describe("route tables in the Kubernetes stack", () => {
-  it("the map files are in the ConfigMap and mounted beside haproxy.cfg where the config names them; an entry changes the config hash (the pods roll)", async () => {
+  it("the map files are in the ConfigMap and mounted beside haproxy.cfg where the config names them; an entry changes the ConfigMap, not the pods: a follower in each pod puts it into HAProxy", async () => {
     const input = (entries: { host: string; backend: string }[]) =>
       parseTopology({
         name: "routed",
@@ -315,7 +315,14 @@ describe("route tables in the Kubernetes stack", () => {
     assert.match(plan.haproxyConfig, /map\(maps\/edge\.hosts\.map\)/);
     await checkHaproxyConfig(plan.haproxyConfig, { maps: [{ path: "maps/edge.hosts.map", content: configMap.data["map-edge.hosts.map"]! }] });
     const changed = declareKubernetesStack(input([{ host: "b.example.com", backend: "app" }]));
-    const hash = (p: KubernetesStackDeclaration) => (p.objects.find((o) => o.id === "haproxy")!.object as IDeployment).spec!.template.metadata!.annotations![CONFIG_HASH_ANNOTATION];
-    assert.notEqual(hash(changed), hash(plan));
+    const pod = (p: KubernetesStackDeclaration) => (p.objects.find((o) => o.id === "haproxy")!.object as IDeployment).spec!.template;
+    assert.deepEqual(pod(changed), pod(plan), "the pod template (its config hash included) does not change: the pods do not roll");
+    assert.notDeepEqual(changed.objects.find((o) => o.id === "haproxy-config"), plan.objects.find((o) => o.id === "haproxy-config"));
+    const follower = pod(plan).spec!.containers.find((c) => c.name === "route-tables")!;
+    assert.deepEqual([follower.command, follower.args], [["node", "/app/agent.mjs"], ["--follow-maps", "/etc/haproxy", "--map", "maps/edge.hosts.map", "--admin-socket", "/var/lib/haproxy/admin.sock", "--interval", "5s"]]);
+    assert.deepEqual(follower.securityContext?.runAsGroup, 99, "in HAProxy's group: the admin socket is its");
+    // A new table is a new config line: that one does roll the pods.
+    const another = declareKubernetesStack(parseTopology({ name: "routed", frontends: [{ name: "edge", binds: [{ port: 8080 }], defaultBackend: "app", routes: [{ table: "hosts" }, { table: "more" }], routeTables: [{ name: "hosts", entries: [] }, { name: "more", entries: [] }] }], backends: [{ name: "app", servers: [{ name: "a", address: "app", port: 8080 }] }] }));
+    assert.notEqual(pod(another).metadata!.annotations![CONFIG_HASH_ANNOTATION], pod(plan).metadata!.annotations![CONFIG_HASH_ANNOTATION]);
   });
 });

@@ -5,6 +5,8 @@ import type { Topology } from "../model/schema.ts";
 import type { AssertionResult } from "../../verification/judge.ts";
 import { allPassed } from "../../verification/judge.ts";
 import { judgeReload, parseShowProc, type ShowProc } from "../../haproxy/master-cli.ts";
+import { RuntimeCommandRefusedError } from "../../haproxy/errors.ts";
+import { replaceMapEntries, runCommands as runtimeCommands } from "../../haproxy/runtime-commands.ts";
 import { pollUntil } from "../../lib/poll.ts";
 import { checkSettleMs } from "../runtime/verify.ts";
 import { runtimeApiCommands, tableReplacements, type TopologyChange } from "./changes.ts";
@@ -65,21 +67,19 @@ export interface ApplyResult {
   verification: AssertionResult[];
 }
 
-/** A runtime-API answer that is not one of success (HAProxy 2.6 answers errors as text). */
-export function runtimeAnswerProblem(command: string, answer: string): string | undefined {
-  const text = answer.trim();
-  if (text === "" || /^(IP changed from|no need to change the addr|port changed from)/.test(text)) return undefined;
-  return `"${command}" was answered "${text.split("\n")[0]}"`;
-}
-
 class StepFailed extends Error {}
 
-async function runCommands(io: ApplyIO, commands: string[]): Promise<void> {
-  for (const command of commands) {
-    const problem = runtimeAnswerProblem(command, await io.admin(command));
-    if (problem) throw new StepFailed(problem);
+/** HAProxy's refusal of a runtime command fails the step (and rolls the apply back). */
+async function asStep(work: Promise<void>): Promise<void> {
+  try {
+    await work;
+  } catch (error) {
+    if (error instanceof RuntimeCommandRefusedError) throw new StepFailed(error.problem);
+    throw error;
   }
 }
+
+const runCommands = (io: ApplyIO, commands: string[]) => asStep(runtimeCommands((command) => io.admin(command), commands));
 
 /** The commands of each change the runtime API makes on `target`, and those that undo it, in order. */
 function runtimeSteps(changes: readonly TopologyChange[], target: "local" | "docker"): { apply: string[]; undo: string[] }[] {
@@ -89,38 +89,8 @@ function runtimeSteps(changes: readonly TopologyChange[], target: "local" | "doc
   });
 }
 
-/**
- * The most bytes of entries one "add map" carries: the runtime API reads a command and its payload
- * into one buffer (tune.bufsize, 16 kB by default), so a large table goes in several.
- */
-export const MAP_PAYLOAD_BYTES = 8192;
-
-/** Lines in batches of at most `bytes` (a longer line alone). */
-export function payloadBatches(lines: readonly string[], bytes: number): string[][] {
-  const batches: string[][] = [];
-  let size = 0;
-  for (const line of lines) {
-    if (batches.length === 0 || size + line.length + 1 > bytes) {
-      batches.push([]);
-      size = 0;
-    }
-    batches.at(-1)!.push(line);
-    size += line.length + 1;
-  }
-  return batches;
-}
-
-/**
- * Replaces a map's entries in one atomic step (HAProxy 2.6's versioned maps): a new version is
- * filled aside and committed at once, so no request sees half a table.
- */
-async function replaceMap(io: ApplyIO, file: string, lines: readonly string[]): Promise<void> {
-  const answer = await io.admin(`prepare map ${file}`);
-  const version = /New version created: ([0-9]+)/.exec(answer)?.[1];
-  if (version === undefined) throw new StepFailed(`"prepare map ${file}" was answered "${answer.trim().split("\n")[0]}"`);
-  for (const batch of payloadBatches(lines, MAP_PAYLOAD_BYTES)) await runCommands(io, [`add map @${version} ${file} <<\n${batch.join("\n")}\n`]);
-  await runCommands(io, [`commit map @${version} ${file}`]);
-}
+/** Replaces a map's entries in one atomic step: no request sees half a table. */
+const replaceMap = (io: ApplyIO, file: string, lines: readonly string[]) => asStep(replaceMapEntries((command) => io.admin(command), file, lines));
 
 async function showProc(io: ApplyIO): Promise<ShowProc> {
   return parseShowProc(await io.master("show proc"));

@@ -12,7 +12,7 @@ import { LOCAL_ADDRESS, haproxySockets, localTarget } from "../render/targets.ts
 import { EXPECTED_DISTRIBUTION_FILE, HAPROXY_CONFIG_FILE, expectedDistributionText, readApplied, recordApplied, sha256 } from "../runtime/applied.ts";
 import { declareLocalStack } from "../runtime/declaration.ts";
 import { isAlive } from "../runtime/processes.ts";
-import { runtimeAnswerProblem } from "./apply.ts";
+import { runtimeAnswerProblem } from "../../haproxy/runtime-commands.ts";
 import { acquireApplyLockWhenFree } from "./apply-lock.ts";
 import { promotedTopology, type Weights } from "./rollout-policy.ts";
 import { groupSlots } from "./scale.ts";

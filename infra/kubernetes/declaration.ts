@@ -24,7 +24,7 @@ import { bindPorts, recordRemovalMs, runsInstances, serverCount, type Backend, t
 import { httpCheckPath } from "../model/checks.ts";
 import { containerServers } from "../render/targets.ts";
 import { renderHaproxyConfig, TEMPLATES_DIR } from "../render/render.ts";
-import { mapFiles } from "../render/routing.ts";
+import { mapFiles, tableMapPath } from "../render/routing.ts";
 import { readLuaScripts } from "../render/lua.ts";
 import { renderAlertRules, RULES_FILE } from "../render/alert-rules.ts";
 import { CERTIFICATE_DIR, DOCKER_PATHS, ERROR_PAGE_DIR, KUBERNETES_CONFIG_DIR, LUA_DIR, haproxySockets, kubernetesTarget, type KubernetesTarget } from "../render/targets.ts";
@@ -78,6 +78,9 @@ export const KUBERNETES_CERTIFICATE_PATHS = {
   given: "/etc/lb/given-certs",
   issuerConfig: `${KUBERNETES_CONFIG_DIR}/${ISSUER_CONFIG_FILE}`,
 } as const;
+
+/** How often a pod's route-table follower looks at its map files (the kubelet swaps a changed ConfigMap's files in within about a minute). */
+const TABLES_FOLLOW_EVERY = "5s";
 
 /** How often a pod's follower looks for a certificate cert-manager renewed (the kubelet refreshes a Secret's files within about a minute). */
 const FOLLOW_EVERY = "30s";
@@ -138,8 +141,9 @@ export function declareKubernetesStack(topology: Topology, options: KubernetesOp
   if (!Number.isInteger(replicas) || replicas < 2) throw new TargetPlanError(`${replicas} HAProxy replicas: use at least 2, so that a rolling update or a drained node never takes the last one away`);
   const haproxyConfig = renderHaproxyConfig(topology, target, { source: options.source ?? DEFAULT_TOPOLOGY_FILE });
   const errorPages = [...new Set(topology.frontends.flatMap((f) => f.errorPages.map((p) => p.file)))];
-  // A table's entries change in the ConfigMap, and so in the config's hash: the pods roll (no agent applies them at runtime here).
   const maps = mapFiles(topology);
+  // A table's entries change in the ConfigMap only: the follower in each pod puts them into HAProxy at runtime, so they stay out of the hash that rolls the pods.
+  const tableMaps = topology.frontends.flatMap((f) => f.routeTables.map((t) => tableMapPath(f.name, t.name)));
   const luaScripts = topology.lua.scripts.map((s) => s.file);
   const sockets = haproxySockets(topology.global, target);
   const certificates = issuerConfig(topology, sockets.admin);
@@ -152,7 +156,8 @@ export function declareKubernetesStack(topology: Topology, options: KubernetesOp
     ...Object.fromEntries(maps.map((map) => [mapKey(map.path), map.content])),
     ...Object.fromEntries(readLuaScripts(topology).map(({ file, text }) => [luaKey(file), text])),
   };
-  const configHash = createHash("sha256").update(JSON.stringify(configData)).digest("hex");
+  const rolling = Object.fromEntries(Object.entries(configData).filter(([key]) => !tableMaps.some((path) => mapKey(path) === key)));
+  const configHash = createHash("sha256").update(JSON.stringify(rolling)).digest("hex");
   const meta = (object: string, extra: Record<string, string> = {}) => ({ name: object, namespace, labels: { [LABEL]: object, [PART_OF]: name, ...extra } });
   const usesTls = certificates.given.length > 0;
 
@@ -161,7 +166,7 @@ export function declareKubernetesStack(topology: Topology, options: KubernetesOp
     { id: "haproxy-config", object: { apiVersion: "v1", kind: "ConfigMap", metadata: meta("haproxy-config"), data: configData } },
     // The alert rules, for the cluster's own Prometheus (a rule-file sidecar or an operator picks them up).
     { id: "alert-rules", object: { apiVersion: "v1", kind: "ConfigMap", metadata: meta("haproxy-alert-rules", { "prometheus.io/rules": "true" }), data: { [RULES_FILE]: renderAlertRules({ source: options.source ?? DEFAULT_TOPOLOGY_FILE, topology: topology.name, target: "kubernetes" }) } } },
-    haproxyDeployment(topology, { name, namespace, replicas, configHash, errorPages, maps: maps.map((m) => m.path), luaScripts, usesTls, managed: certificates.certificates.map((c) => c.file), meta }),
+    haproxyDeployment(topology, { name, namespace, replicas, configHash, errorPages, maps: maps.map((m) => m.path), tableMaps, luaScripts, usesTls, managed: certificates.certificates.map((c) => c.file), meta }),
     {
       id: "haproxy-pdb",
       object: { apiVersion: "policy/v1", kind: "PodDisruptionBudget", metadata: meta("haproxy"), spec: { maxUnavailable: 1, selector: { matchLabels: { [LABEL]: "haproxy" } } } },
@@ -201,7 +206,7 @@ type Meta = (object: string, extra?: Record<string, string>) => { name: string; 
 
 function haproxyDeployment(
   topology: Topology,
-  c: { name: string; namespace: string; replicas: number; configHash: string; errorPages: string[]; maps: string[]; luaScripts: string[]; usesTls: boolean; managed: string[]; meta: Meta },
+  c: { name: string; namespace: string; replicas: number; configHash: string; errorPages: string[]; maps: string[]; tableMaps: string[]; luaScripts: string[]; usesTls: boolean; managed: string[]; meta: Meta },
 ): PlannedObject {
   const sockets = haproxySockets(topology.global, kubernetesTarget(c.namespace));
   const { monitoring, services } = topology;
@@ -246,9 +251,24 @@ function haproxyDeployment(
       { name: "config", mountPath: KUBERNETES_PATHS.configDir, readOnly: true },
     ],
   };
+  // The route tables' follower: the apply agent's bundle, watching this pod's ConfigMap files.
+  const tables: Container | undefined = c.tableMaps.length
+    ? {
+        name: "route-tables",
+        image: image(`${topology.name}-sidecar`),
+        command: ["node", "/app/agent.mjs"],
+        args: ["--follow-maps", KUBERNETES_PATHS.configDir, ...c.tableMaps.flatMap((map) => ["--map", map]), "--admin-socket", sockets.admin, "--interval", TABLES_FOLLOW_EVERY],
+        securityContext: { ...RESTRICTED, runAsUser: HAPROXY_UID, runAsGroup: HAPROXY_GID },
+        resources: { requests: { cpu: "10m", memory: "48Mi" }, limits: { memory: "128Mi" } },
+        volumeMounts: [
+          { name: "sockets", mountPath: KUBERNETES_PATHS.socketDir },
+          { name: "config", mountPath: KUBERNETES_PATHS.configDir, readOnly: true },
+        ],
+      }
+    : undefined;
   const spec: PodSpec = {
     ...(follower && { initContainers: [follower.prepare] }),
-    containers: [haproxy, sidecar, ...(follower ? [follower.follow] : [])],
+    containers: [haproxy, sidecar, ...(follower ? [follower.follow] : []), ...(tables ? [tables] : [])],
     securityContext: { fsGroup: HAPROXY_GID },
     // Replicas on different nodes where the cluster has them; on one node, still scheduled.
     topologySpreadConstraints: [{ maxSkew: 1, topologyKey: "kubernetes.io/hostname", whenUnsatisfiable: "ScheduleAnyway", labelSelector: { matchLabels: { [LABEL]: "haproxy" } } }],
