@@ -143,6 +143,14 @@ export class ErrorPageInvalidError extends CodedError {
   }
 }
 
+/** A response's body file is missing or too large for HAProxy's buffer. */
+export class ResponseBodyFileError extends CodedError {
+  readonly code = "RESPONSE_BODY_FILE_INVALID";
+  constructor(readonly field: string, readonly file: string, problem: string) {
+    super(`${field}: ${file} ${problem}: a response body file holds the body alone, in templates/errors/ beside the error pages`);
+  }
+}
+
 /** The stats page's login is to come from the environment, and a variable is not set. */
 export class StatsCredentialsUnsetError extends CodedError {
   readonly code = "STATS_CREDENTIALS_UNSET";

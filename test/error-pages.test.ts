@@ -2,10 +2,14 @@
 // named before HAProxy sees it (HAProxy 2.6 itself refuses some, and serves others with
 // "connection: close" because they carry no Content-Length).
 import assert from "node:assert/strict";
-import { readFileSync, readdirSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "vitest";
-import { errorPageProblem } from "../infra/render/error-pages.ts";
+import { checkErrorPages, errorDirectoryFiles, errorPageProblem } from "../infra/render/error-pages.ts";
+import { ResponseBodyFileError } from "../infra/errors.ts";
+import { parseTopology } from "../infra/model/parse.ts";
+import { editedTopology, topologyProblems } from "./support/topologies.ts";
 import { DEFAULT_ERROR_PAGES_DIR } from "../infra/render/haproxy-check.ts";
 
 const page = (text: string) => Buffer.from(text.replaceAll("\n", "\r\n"));
@@ -38,4 +42,26 @@ describe("errorPageProblem", () => {
       else assert.match(found ?? "(none)", problem);
     });
   }
+});
+
+describe("response bodies from files (respond.bodyFile), read beside the error pages", () => {
+  const withBody = (bodyFile: string, bufferSize?: number) =>
+    parseTopology(editedTopology((t) => {
+      t.backends.push({ name: "maintenance", answer: { respond: { status: 503, contentType: "text/html", bodyFile } } });
+      if (bufferSize) t.global.bufferSize = bufferSize;
+    }));
+  it("the shipped maintenance page is taken", async () => {
+    await checkErrorPages(withBody("maintenance.html"), DEFAULT_ERROR_PAGES_DIR);
+    assert.ok(errorDirectoryFiles(withBody("maintenance.html")).includes("maintenance.html"), "the Kubernetes ConfigMap carries it with the error pages");
+  });
+  it("a file that is not there, and one larger than HAProxy's buffer: RESPONSE_BODY_FILE_INVALID naming the field", async () => {
+    await assert.rejects(checkErrorPages(withBody("nope.html"), DEFAULT_ERROR_PAGES_DIR), (e: unknown) => e instanceof ResponseBodyFileError && e.code === "RESPONSE_BODY_FILE_INVALID" && /^backends\.maintenance\.answer\.respond\.bodyFile: .*nope\.html cannot be read/.test(e.message));
+    const dir = mkdtempSync(join(tmpdir(), "lb-bodies-"));
+    writeFileSync(join(dir, "big.html"), "x".repeat(9000));
+    await assert.rejects(checkErrorPages(withBody("big.html", 8192), dir), (e: unknown) => e instanceof ResponseBodyFileError && /big\.html is 9000 bytes, more than HAProxy's buffer holds beside the headers \(7168\)/.test(e.message));
+    rmSync(dir, { recursive: true, force: true });
+  });
+  it("a response with a body and a body file is refused by field", () => {
+    assert.deepEqual(topologyProblems(editedTopology((t) => t.backends.push({ name: "m", answer: { respond: { status: 503, body: "x", bodyFile: "maintenance.html" } } }))), ["backends.m.answer.respond.bodyFile: a response has one body: give body or bodyFile, not both"]);
+  });
 });

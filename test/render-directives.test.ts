@@ -121,6 +121,12 @@ const cases: { field: string; edit: (t: any) => void; heading: string; lines: st
     lines: ['    http-request return status 503 content-type "text/html" string "<h1>Back soon</h1>"'],
     absent: /server |option httpchk/,
   },
+  {
+    field: "a route's respond.bodyFile (a file beside the error pages, as the body)",
+    edit: (t) => (t.frontends[0].routes = [{ when: { pathPrefix: "/maintenance" }, respond: { status: 503, contentType: "text/html", bodyFile: "maintenance.html" } }]),
+    heading: FRONTEND,
+    lines: ['    http-request return status 503 content-type "text/html" file errors/maintenance.html if { var(txn.route) -m int 0 }'],
+  },
   { field: "frontends.errorPages", edit: (t) => (t.frontends[0].errorPages = [{ status: 403, file: "403.http" }]), heading: FRONTEND, lines: ["    errorfile 403 errors/403.http"], absent: /errorfile 503/ },
   { field: "frontends.defaultBackend", edit: (t) => { t.backends.push({ ...structuredClone(t.backends[0]), name: "other" }); t.frontends[0].defaultBackend = "other"; }, heading: FRONTEND, lines: ["    default_backend other"] },
   { field: "backends.balance", edit: (t) => (t.backends[0].balance = "source"), heading: BACKEND, lines: ["    balance source"] },

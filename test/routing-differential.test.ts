@@ -3,7 +3,7 @@
 // rendered and run, random requests go through HAProxy to real servers, and what happened must be
 // what resolveRoute (followed into the backend) says.
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import https from "node:https";
 import { tmpdir } from "node:os";
@@ -14,7 +14,7 @@ import { parseTopology } from "../infra/model/parse.ts";
 import { followBackend, resolveRoute, type RouteOutcome, type RouteRequest } from "../infra/model/route-resolver.ts";
 import type { Condition } from "../infra/model/routing.ts";
 import { Topology, type Frontend, type TopologyInput } from "../infra/model/schema.ts";
-import { checkHaproxyConfig, writeSelfSignedCertificates } from "../infra/render/haproxy-check.ts";
+import { DEFAULT_ERROR_PAGES_DIR, checkHaproxyConfig, writeSelfSignedCertificates } from "../infra/render/haproxy-check.ts";
 import { writeMapFiles } from "../infra/render/map-files.ts";
 import { renderHaproxyConfig } from "../infra/render/render.ts";
 import { mapFiles } from "../infra/render/routing.ts";
@@ -74,6 +74,7 @@ const answerArb = fc.oneof(
     fc.record({ scheme: one(["https", "http"] as const), code: one([301, 308]), dropQuery: fc.boolean() }),
   ).map((redirect) => ({ redirect })),
   fc.record({ status: one([200, 404, 410, 299]), body: fc.option(one(["ok", "gone 100%", "{\"a\": 1}", TRICKY]), { nil: undefined }) }).map((respond) => ({ respond })),
+  one([200, 503]).map((status) => ({ respond: { status, contentType: "text/html", bodyFile: "maintenance.html" } })),
   one([403, 404, 429]).map((status) => ({ deny: { status } })),
   one([403, 500]).map((status) => ({ tarpit: { status } })),
 );
@@ -140,8 +141,10 @@ function mismatch(expected: RouteOutcome, seen: Seen, method: string): string | 
         return { status: 200, backend: expected.backend };
       case "redirect":
         return { status: expected.status, location: expected.location };
-      case "respond":
-        return { status: expected.status, ...(expected.body !== undefined && method !== "HEAD" ? { body: expected.body } : {}) };
+      case "respond": {
+        const body = expected.bodyFile !== undefined ? readFileSync(join(DEFAULT_ERROR_PAGES_DIR, expected.bodyFile), "utf8") : expected.body;
+        return { status: expected.status, ...(body !== undefined && method !== "HEAD" ? { body } : {}) };
+      }
       case "deny":
       case "tarpit":
         return { status: expected.status };
@@ -179,6 +182,7 @@ describe("routing: the resolver and the real HAProxy agree", () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), "routing-diff-"));
+    symlinkSync(DEFAULT_ERROR_PAGES_DIR, join(dir, "errors"));
     await writeSelfSignedCertificates(join(dir, "certs"), [{ name: "site.pem", kind: "certificate" }]);
     for (const name of BACKENDS) {
       const server = http.createServer((req, res) => {

@@ -25,6 +25,7 @@ import { httpCheckPath } from "../model/checks.ts";
 import { containerServers } from "../render/targets.ts";
 import { renderHaproxyConfig, TEMPLATES_DIR } from "../render/render.ts";
 import { mapFiles, tableMapPath } from "../render/routing.ts";
+import { errorDirectoryFiles } from "../render/error-pages.ts";
 import { readLuaScripts } from "../render/lua.ts";
 import { renderAlertRules, RULES_FILE } from "../render/alert-rules.ts";
 import { CERTIFICATE_DIR, DOCKER_PATHS, ERROR_PAGE_DIR, KUBERNETES_CONFIG_DIR, LUA_DIR, haproxySockets, kubernetesTarget, type KubernetesTarget } from "../render/targets.ts";
@@ -140,7 +141,7 @@ export function declareKubernetesStack(topology: Topology, options: KubernetesOp
   const replicas = options.haproxyReplicas ?? 2;
   if (!Number.isInteger(replicas) || replicas < 2) throw new TargetPlanError(`${replicas} HAProxy replicas: use at least 2, so that a rolling update or a drained node never takes the last one away`);
   const haproxyConfig = renderHaproxyConfig(topology, target, { source: options.source ?? DEFAULT_TOPOLOGY_FILE });
-  const errorPages = [...new Set(topology.frontends.flatMap((f) => f.errorPages.map((p) => p.file)))];
+  const errorPages = errorDirectoryFiles(topology);
   const maps = mapFiles(topology);
   // A table's entries change in the ConfigMap only: the follower in each pod puts them into HAProxy at runtime, so they stay out of the hash that rolls the pods.
   const tableMaps = topology.frontends.flatMap((f) => f.routeTables.map((t) => tableMapPath(f.name, t.name)));

@@ -29,7 +29,7 @@ export interface RouteRequest {
 export type RouteOutcome =
   | { kind: "backend"; backend: string; route: string }
   | { kind: "redirect"; status: number; location: string; route: string }
-  | { kind: "respond"; status: number; contentType?: string; body?: string; route: string }
+  | { kind: "respond"; status: number; contentType?: string; body?: string; bodyFile?: string; route: string }
   | { kind: "deny"; status: number; route: string }
   | { kind: "tarpit"; status: number; route: string }
   /** A Lua service answers: what it says is the script's, not the topology's. */
@@ -219,7 +219,7 @@ function answerOutcome(answer: BackendAnswer, request: RouteRequest, route: stri
     case "redirect":
       return { kind: "redirect", status: answer.redirect!.code, location: redirectLocation(answer.redirect!, request), route };
     case "respond":
-      return { kind: "respond", status: answer.respond!.status, ...(answer.respond!.body !== undefined ? { contentType: answer.respond!.contentType, body: answer.respond!.body } : {}), route };
+      return { kind: "respond", status: answer.respond!.status, ...(answer.respond!.body !== undefined ? { contentType: answer.respond!.contentType, body: answer.respond!.body } : {}), ...(answer.respond!.bodyFile !== undefined ? { contentType: answer.respond!.contentType, bodyFile: answer.respond!.bodyFile } : {}), route };
     case "deny":
       return { kind: "deny", status: answer.deny!.status, route };
     case "tarpit":

@@ -8,7 +8,7 @@
 import { isIP } from "node:net";
 import { z } from "zod";
 import { HAPROXY_ERROR_STATUSES } from "../../haproxy/statuses.ts";
-import { Name, show } from "./names.ts";
+import { FileName, Name, show } from "./names.ts";
 
 /** A string of printable ASCII: one quoted argument, whatever it holds. */
 const QUOTABLE_PATTERN = /^[\x20-\x7e]*$/;
@@ -222,12 +222,18 @@ export const Redirect = z
 const CONTENT_TYPE_PATTERN = /^[a-z0-9!#$&^_.+-]{1,64}\/[a-z0-9!#$&^_.+-]{1,64}(; ?charset=[A-Za-z0-9_-]{1,32})?$/;
 
 /** An answer HAProxy gives itself, without a server. */
-export const Respond = z.strictObject({
-  status: z.number().int().min(200, { error: "a response's status is 200 to 599" }).max(599, { error: "a response's status is 200 to 599" }),
-  contentType: z.string().regex(CONTENT_TYPE_PATTERN, { error: (iss) => `${show(iss.input)} is not a content type: use e.g. "text/plain" or "application/json; charset=utf-8"` }).default("text/plain"),
-  /** The body, short text (a longer one belongs to a server or an error page). */
-  body: quotable("a response body", 1024).optional(),
-});
+export const Respond = z
+  .strictObject({
+    status: z.number().int().min(200, { error: "a response's status is 200 to 599" }).max(599, { error: "a response's status is 200 to 599" }),
+    contentType: z.string().regex(CONTENT_TYPE_PATTERN, { error: (iss) => `${show(iss.input)} is not a content type: use e.g. "text/plain" or "application/json; charset=utf-8"` }).default("text/plain"),
+    /** The body, short text. */
+    body: quotable("a response body", 1024).optional(),
+    /** The body from a file beside the error pages (templates/errors/: a maintenance page), loaded as HAProxy starts; it fits in a buffer. */
+    bodyFile: FileName.optional(),
+  })
+  .superRefine((r, ctx) => {
+    if (r.body !== undefined && r.bodyFile !== undefined) ctx.addIssue({ code: "custom", path: ["bodyFile"], message: "a response has one body: give body or bodyFile, not both" });
+  });
 
 /** What a deny or tarpit may answer: a 4xx or 5xx status HAProxy has a message for. */
 export const DENY_STATUSES = HAPROXY_ERROR_STATUSES.filter((s) => s >= 400);

@@ -2,7 +2,7 @@
 // before haproxy -c, with the field and the file that name it.
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { ErrorPageInvalidError } from "../errors.ts";
+import { ErrorPageInvalidError, ResponseBodyFileError } from "../errors.ts";
 import type { Topology } from "../model/schema.ts";
 
 /**
@@ -29,8 +29,26 @@ export function errorPageProblem(bytes: Buffer, status: number, bufferSize: numb
   return undefined;
 }
 
-/** Reads every error page the topology names from `dir` and refuses the first bad one. */
+/** The response bodies the topology takes from files (a route's or a backend's answer), each with its field. */
+export function responseBodyFiles(topology: Topology): { field: string; file: string }[] {
+  return [
+    ...topology.frontends.flatMap((f) => f.routes.flatMap((r, i) => (r.respond?.bodyFile !== undefined ? [{ field: `frontends.${f.name}.routes.${r.name ?? i}.respond.bodyFile`, file: r.respond.bodyFile }] : []))),
+    ...topology.backends.flatMap((b) => (b.answer?.respond?.bodyFile !== undefined ? [{ field: `backends.${b.name}.answer.respond.bodyFile`, file: b.answer.respond.bodyFile }] : [])),
+  ];
+}
+
+/** Every file of the error-page directory the config names: error pages and response bodies (each target ships these). */
+export const errorDirectoryFiles = (topology: Topology): string[] => [...new Set([...topology.frontends.flatMap((f) => f.errorPages.map((p) => p.file)), ...responseBodyFiles(topology).map((b) => b.file)])];
+
+/** Reads every error page and response body the topology names from `dir` and refuses the first bad one. */
 export async function checkErrorPages(topology: Topology, dir: string): Promise<void> {
+  for (const { field, file } of responseBodyFiles(topology)) {
+    const path = join(dir, file);
+    const bytes = await readFile(path).catch(() => undefined);
+    if (bytes === undefined) throw new ResponseBodyFileError(field, path, "cannot be read");
+    // The answer is built in one buffer, its headers beside the body.
+    if (bytes.length > topology.global.bufferSize - 1024) throw new ResponseBodyFileError(field, path, `is ${bytes.length} bytes, more than HAProxy's buffer holds beside the headers (${topology.global.bufferSize - 1024})`);
+  }
   for (const frontend of topology.frontends) {
     for (const [j, page] of frontend.errorPages.entries()) {
       const field = `frontends.${frontend.name}.errorPages.${j}.file`;

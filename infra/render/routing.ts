@@ -7,6 +7,7 @@ import { KEYED_RATE_LIMIT_COUNTERS, answerKind, conditionTerms, type BackendAnsw
 import { canaryServerNames, type Backend, type Frontend, type Topology } from "../model/schema.ts";
 import { forwardedHeaderRules, rulesView, securityHeaderRules } from "./rules.ts";
 import { AclNames, HOST_KEY, conjunctionText, quote, quoteLogFormat } from "./acls.ts";
+import { ERROR_PAGE_DIR } from "./targets.ts";
 
 /** The directory, beside haproxy.cfg, that holds the route tables' map files. */
 export const MAP_DIR = "maps";
@@ -86,7 +87,7 @@ export function answerRule(answer: BackendAnswer): string {
     }
     case "respond": {
       const r = answer.respond!;
-      const body = r.body !== undefined ? ` content-type ${quote(r.contentType)} string ${quote(r.body)}` : "";
+      const body = r.body !== undefined ? ` content-type ${quote(r.contentType)} string ${quote(r.body)}` : r.bodyFile !== undefined ? ` content-type ${quote(r.contentType)} file ${ERROR_PAGE_DIR}/${r.bodyFile}` : "";
       return `return status ${r.status}${body}`;
     }
     case "deny":
