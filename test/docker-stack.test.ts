@@ -443,6 +443,15 @@ describe("the containers' security settings (checked on the synthesized JSON)", 
     assert.equal(plain.variable?.lb_stats_user, undefined);
   });
 
+  it("the userlists' password hashes come from sensitive Terraform variables into HAProxy's environment, never from the repository", () => {
+    const withLogin = synth(parseTopology(editedTopology((t) => {
+      t.userlists = [{ name: "admins", users: [{ name: "alice", passwordHashFromEnv: "LB_ALICE_HASH" }] }];
+      t.frontends[0].routes = [{ when: { pathPrefix: "/admin" }, backend: "flask_servers", auth: { userlist: "admins", realm: "Admin" } }];
+    }))).stack;
+    assert.deepEqual(containers(withLogin).haproxy.env, ["LB_ALICE_HASH=${var.lb_alice_hash}"]);
+    assert.equal(withLogin.variable.lb_alice_hash.sensitive, true);
+  });
+
   it("read-only root file systems wherever nothing is uploaded into them, with a noexec tmpfs where they write", () => {
     for (const c of all) {
       const uploads = (c.upload ?? []).length;

@@ -299,6 +299,14 @@ describe("the web tier", () => {
 });
 
 describe("route tables in the Kubernetes stack", () => {
+  it("the userlists' password hashes reach HAProxy's environment from the logins Secret (a variable names it); without userlists, no such variable", () => {
+    const withLogin = declareKubernetesStack(parseTopology({ name: "routed", userlists: [{ name: "admins", users: [{ name: "alice", passwordHashFromEnv: "LB_ALICE_HASH" }] }], frontends: [{ name: "edge", binds: [{ port: 8080 }], defaultBackend: "app", routes: [{ when: { pathPrefix: "/admin" }, backend: "app", auth: { userlist: "admins", realm: "Admin" } }] }], backends: [{ name: "app", servers: [{ name: "a", address: "app", port: 8080 }] }] }));
+    const haproxy = (withLogin.objects.find((o) => o.id === "haproxy")!.object as IDeployment).spec!.template.spec!.containers.find((c) => c.name === "haproxy")!;
+    assert.deepEqual(haproxy.env, [{ name: "LB_ALICE_HASH", valueFrom: { secretKeyRef: { name: "${var.login_secret_name}", key: "LB_ALICE_HASH" } } }]);
+    assert.equal(synth(withLogin).variable.login_secret_name.default, "haproxy-logins");
+    assert.equal(synth(declareKubernetesStack(parseTopology(seedTopology()))).variable.login_secret_name, undefined);
+  });
+
   it("the map files are in the ConfigMap and mounted beside haproxy.cfg where the config names them; an entry changes the ConfigMap, not the pods: a follower in each pod puts it into HAProxy", async () => {
     const input = (entries: { host: string; backend: string }[]) =>
       parseTopology({

@@ -5,6 +5,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Topology } from "../model/schema.ts";
 import { bindPorts, runsInstances, serverCount } from "../model/schema.ts";
+import { loginHashVariables } from "../model/routing.ts";
 import { httpCheckPath } from "../model/checks.ts";
 import { certificateFiles } from "../render/validate.ts";
 import { containerServers } from "../render/targets.ts";
@@ -178,6 +179,7 @@ export function declareDockerStack(topology: Topology, options: { source?: strin
     ],
     variables: [
       ...statsSecrets(topology).map((name) => ({ name: secretVariable(name), description: `Part of the HAProxy stats page's login (set TF_VAR_${secretVariable(name)}; never in the repository)`, sensitive: true })),
+      ...loginHashVariables(topology).map((name) => ({ name: secretVariable(name), description: `A password hash of the userlists ($6$..., from openssl passwd -6; set TF_VAR_${secretVariable(name)}; never in the repository)`, sensitive: true })),
       ...topology.services.alertmanager.webhooks.map((w) => ({
         name: secretVariable(w.urlFromEnv),
         description: `The URL of alert webhook "${w.name}" (set TF_VAR_${secretVariable(w.urlFromEnv)}; it carries a token, so it is never in the repository)`,
@@ -211,6 +213,9 @@ function statsSecrets(topology: Topology): string[] {
   const auth = topology.monitoring.statsAuth;
   return auth && statsPageServed(topology.monitoring, dockerTarget()) ? [auth.userFromEnv, auth.passwordFromEnv] : [];
 }
+
+/** Every secret HAProxy's config reads from its environment. */
+const haproxySecrets = (topology: Topology): string[] => [...statsSecrets(topology), ...loginHashVariables(topology)];
 
 const readTemplate = (...parts: string[]) => readFileSync(join(TEMPLATES_DIR, ...parts), "utf8");
 
@@ -285,8 +290,8 @@ function haproxyContainer({ topology, sockets, volumes }: StackContext): Contain
     aliases: [DOCKER_HOSTS.haproxy],
     // The image's entrypoint adds -W -db (master-worker, foreground); -S opens the master CLI for hitless reloads.
     command: ["haproxy", ...haproxyArguments(sockets.master, DOCKER_PATHS.config)],
-    // The stats page's login, when it is served: HAProxy reads these variables as it parses its config.
-    env: statsPageServed(monitoring, dockerTarget()) ? Object.fromEntries(statsSecrets(topology).map((name) => [name, `\${var.${secretVariable(name)}}`])) : undefined,
+    // The stats page's login, when it is served, and the userlists' password hashes: HAProxy reads these variables as it parses its config.
+    env: haproxySecrets(topology).length ? Object.fromEntries(haproxySecrets(topology).map((name) => [name, `\${var.${secretVariable(name)}}`])) : undefined,
     user: CONTAINER_USERS.haproxy,
     readOnlyRootfs: true,
     ports: [

@@ -26,6 +26,7 @@ import { containerServers } from "../render/targets.ts";
 import { renderHaproxyConfig, TEMPLATES_DIR } from "../render/render.ts";
 import { mapFiles, tableMapPath } from "../render/routing.ts";
 import { errorDirectoryFiles } from "../render/error-pages.ts";
+import { loginHashVariables } from "../model/routing.ts";
 import { readLuaScripts } from "../render/lua.ts";
 import { renderAlertRules, RULES_FILE } from "../render/alert-rules.ts";
 import { CERTIFICATE_DIR, DOCKER_PATHS, ERROR_PAGE_DIR, KUBERNETES_CONFIG_DIR, LUA_DIR, haproxySockets, kubernetesTarget, type KubernetesTarget } from "../render/targets.ts";
@@ -55,6 +56,7 @@ export const KUBERNETES_VARIABLES = {
   haproxyImage: { name: "haproxy_image", description: "HAProxy's image", default: PINNED_IMAGES.haproxy },
   kubeconfig: { name: "kubeconfig", description: "Path of the kubeconfig whose current context is the cluster", default: "~/.kube/config" },
   tlsSecret: { name: "tls_secret_name", description: "The Secret holding the PEM files the TLS binds name (one key per file)", default: "haproxy-certificates" },
+  loginSecret: { name: "login_secret_name", description: "The Secret holding the userlists' password hashes, one key per environment variable the topology names", default: "haproxy-logins" },
   certManagerIssuer: { name: "cert_manager_issuer", description: "The cert-manager issuer that signs the managed certificates (its ACME account, solvers and rate limits are the cluster's), e.g. letsencrypt-prod" },
   certManagerIssuerKind: { name: "cert_manager_issuer_kind", description: "ClusterIssuer, or Issuer (one in the stack's namespace)", default: "ClusterIssuer" },
 } as const;
@@ -115,6 +117,8 @@ export interface KubernetesStackDeclaration {
   usesTls: boolean;
   /** Whether cert-manager issues managed certificates: its issuer's variables. */
   managesCertificates: boolean;
+  /** Whether HAProxy reads userlists' password hashes: the logins Secret. */
+  readsLogins: boolean;
 }
 
 /** A name Kubernetes takes (an RFC 1123 label) from a model name, or why not. */
@@ -191,7 +195,7 @@ export function declareKubernetesStack(topology: Topology, options: KubernetesOp
       },
     })),
   ];
-  return { name, namespace, target, haproxyConfig, objects, usesTls, managesCertificates };
+  return { name, namespace, target, haproxyConfig, objects, usesTls, managesCertificates, readsLogins: loginHashVariables(topology).length > 0 };
 }
 
 /** The Secret cert-manager writes a managed certificate into: "shop.pem" → "cert-shop-pem". */
@@ -218,6 +222,8 @@ function haproxyDeployment(
     image: variable(KUBERNETES_VARIABLES.haproxyImage),
     // The image's entrypoint adds -W -db (master-worker, foreground); -S opens the master CLI.
     args: ["haproxy", ...haproxyArguments(sockets.master, KUBERNETES_PATHS.config)],
+    // The userlists' password hashes, which HAProxy reads from its environment as it parses its config.
+    ...(loginHashVariables(topology).length && { env: loginHashVariables(topology).map((name) => ({ name, valueFrom: { secretKeyRef: { name: variable(KUBERNETES_VARIABLES.loginSecret), key: name } } })) }),
     ports: [...ports.map((p) => ({ name: portName("fe", p), containerPort: p })), { name: "monitoring", containerPort: monitoring.port }],
     readinessProbe: { ...health, periodSeconds: 2, failureThreshold: 2 },
     livenessProbe: { ...health, periodSeconds: 10, failureThreshold: 3 },

@@ -58,6 +58,7 @@ export class KubernetesTopologyStack extends TerraformStack {
     for (const v of Object.values(KUBERNETES_VARIABLES)) {
       if (v === KUBERNETES_VARIABLES.tlsSecret && !plan.usesTls) continue;
       if ((v === KUBERNETES_VARIABLES.certManagerIssuer || v === KUBERNETES_VARIABLES.certManagerIssuerKind) && !plan.managesCertificates) continue;
+      if (v === KUBERNETES_VARIABLES.loginSecret && !plan.readsLogins) continue;
       new TerraformVariable(this, v.name, { type: "string", description: v.description, ...("default" in v && { default: v.default }) });
     }
     new KubernetesProvider(this, "kubernetes", { configPath: `\${var.${KUBERNETES_VARIABLES.kubeconfig.name}}` });

@@ -340,6 +340,9 @@ export const Userlist = z.strictObject({
     .min(1, { error: "a userlist needs at least one user" }),
 });
 
+/** The environment variables holding the userlists' password hashes (each read by HAProxy as it parses its config). */
+export const loginHashVariables = (topology: { userlists: readonly z.output<typeof Userlist>[] }): string[] => [...new Set(topology.userlists.flatMap((list) => list.users.map((u) => u.passwordHashFromEnv)))];
+
 /** Basic authentication in front of a route: a client without a valid login gets 401 and the realm. */
 export const RouteAuth = z.strictObject({
   userlist: Name,
