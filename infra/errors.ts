@@ -203,7 +203,7 @@ export class ScaleNotFollowedError extends CodedError {
 export class LoginHashUnsetError extends CodedError {
   readonly code = "LOGIN_HASH_UNSET";
   constructor(readonly field: string, readonly variable: string, readonly problem: string) {
-    super(`${field}: the environment variable ${variable} ${problem}: export the user's password hash (e.g. export ${variable}="$(openssl passwd -6)") before npm start; HAProxy reads it as it starts`);
+    super(`${field}: the environment variable ${variable} ${problem}: export the user's password hash (e.g. export ${variable}="$(openssl passwd -6)"), or ${variable}_FILE naming a file that holds it, before npm start; HAProxy reads it as it starts`);
   }
 }
 

@@ -2,7 +2,8 @@
 // answers), and route-table entries added, changed and removed by npm run apply are served at once
 // with no new HAProxy worker, the map file written in the same step, and kept by a later reload.
 import assert from "node:assert/strict";
-import { readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { execFileSync } from "node:child_process";
 import http from "node:http";
 import { join } from "node:path";
@@ -92,13 +93,17 @@ describe("routing on the real local stack", () => {
 
   beforeAll(async () => {
     // HAProxy reads the login's hash from its environment as it starts.
-    process.env.LB_TEST_ADMIN_HASH = execFileSync("openssl", ["passwd", "-6", "s3cret"], { encoding: "utf8" }).trim();
+    // From a file, as a secret mounted beside the stack would give it: npm start reads it into HAProxy's environment.
+    const hashFile = join(mkdtempSync(join(tmpdir(), "lb-login-")), "admin.hash");
+    writeFileSync(hashFile, execFileSync("openssl", ["passwd", "-6", "s3cret"], { encoding: "utf8" }));
+    process.env.LB_TEST_ADMIN_HASH_FILE = hashFile;
     running = await startTestStack(routedSeed);
     port = running.topology.frontends[0]!.binds[0]!.port;
   });
   afterAll(async () => {
     await running?.cleanup();
     delete process.env.LB_TEST_ADMIN_HASH;
+    delete process.env.LB_TEST_ADMIN_HASH_FILE;
   });
 
   it("requests go where the resolver says: path prefix, host redirect, an answer of its own, the table, the default", async () => {

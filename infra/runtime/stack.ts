@@ -1,5 +1,6 @@
 // The local stack's lifecycle: pre-flight checks, start in order with a health gate after each
 // component, stop in reverse. A start that fails stops whatever it had started.
+import { readFileSync } from "node:fs";
 import { cp, mkdir, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { connect } from "node:net";
@@ -150,12 +151,24 @@ function requireStatsCredentials(topology: Topology, runDir: string, env: NodeJS
   }
 }
 
-/** Every userlist user's password hash is in the environment, as a crypt(3) hash ("$6$...", "$5$...", "$2y$..."). */
+/**
+ * Every userlist user's password hash is in the environment, as a crypt(3) hash ("$6$...", "$5$...",
+ * "$2y$..."): in its variable, or in the file VARIABLE_FILE names (Docker's convention for secrets),
+ * read into the variable here so that HAProxy, started from this environment, finds it.
+ */
 export function requireLoginHashes(topology: Topology, env: NodeJS.ProcessEnv = process.env): void {
   for (const list of topology.userlists) {
     for (const user of list.users) {
-      const value = env[user.passwordHashFromEnv];
       const field = `userlists.${list.name}.users.${user.name}.passwordHashFromEnv`;
+      const file = env[`${user.passwordHashFromEnv}_FILE`];
+      if (!env[user.passwordHashFromEnv] && file) {
+        try {
+          env[user.passwordHashFromEnv] = readFileSync(file, "utf8").trim();
+        } catch {
+          throw new LoginHashUnsetError(field, user.passwordHashFromEnv, `is not set, and ${user.passwordHashFromEnv}_FILE names ${file}, which cannot be read`);
+        }
+      }
+      const value = env[user.passwordHashFromEnv];
       if (!value) throw new LoginHashUnsetError(field, user.passwordHashFromEnv, "is not set");
       if (!/^\$[0-9a-z]+\$/.test(value)) throw new LoginHashUnsetError(field, user.passwordHashFromEnv, "does not hold a password hash (it should start like $6$)");
     }
