@@ -60,6 +60,16 @@ describe("the plan's actions per target, derived from what each target runs", ()
     });
   }
 
+  it("a route-table entry: at runtime on every target; in Kubernetes the ConfigMap changes in place and the pods' follower puts it in, no pod rolls", () => {
+    const routed = (entries: { host: string; backend: string }[]) => parseTopology(editedTopology((t) => {
+      t.frontends[0].routes = [{ table: "sites" }];
+      t.frontends[0].routeTables = [{ name: "sites", entries }];
+    }));
+    const plan = makePlan(routed([{ host: "a.example.com", backend: "flask_servers" }]), routed([{ host: "a.example.com", backend: "flask_servers" }, { host: "b.example.com", backend: "flask_servers" }]));
+    assert.deepEqual(actionsOf(plan), ["docker replace apply-agent", "docker runtime haproxy", "kubernetes update haproxy-config", "local runtime haproxy"]);
+    assert.match(plan.actions.find((a) => a.target === "kubernetes")!.reason, /the route-tables container in each HAProxy pod puts them into HAProxy at runtime, no pod rolls/);
+  });
+
   it("attributes each action to the edit behind it, when one change makes several", () => {
     const plan = makePlan(base, parseTopology(editedTopology((t) => {
       t.backends[0].servers[0].weight = 3;

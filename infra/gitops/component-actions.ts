@@ -9,7 +9,7 @@ import { mapFiles } from "../render/routing.ts";
 import { dockerTarget, localTarget } from "../render/targets.ts";
 import { declareLocalStack } from "../runtime/declaration.ts";
 import { declareDockerStack } from "../docker/declaration.ts";
-import { declareKubernetesStack } from "../kubernetes/declaration.ts";
+import { HAPROXY_CONFIG_MAP, declareKubernetesStack, followedConfigKeys } from "../kubernetes/declaration.ts";
 import { withRuntimeChanges, type TopologyEdit } from "./changes.ts";
 
 export const TARGETS = ["local", "docker", "kubernetes"] as const;
@@ -47,6 +47,8 @@ interface Described {
   inPlace?: string;
   /** HAProxy's configuration and its map files: a change of them alone is a runtime change or a reload, not a restart. */
   haproxyConfig?: string;
+  /** Route tables' map files a follower beside HAProxy puts in at runtime (the Kubernetes ConfigMap's). */
+  followedMaps?: string;
 }
 
 type Description = Map<string, Described>;
@@ -93,7 +95,16 @@ const DESCRIBE: Record<Target, (t: Topology) => Description> = {
       ]),
     );
   },
-  kubernetes: (t) => new Map(declareKubernetesStack(t, { source: SOURCE }).objects.map(({ id, object }) => [id, { spec: json(object) }])),
+  kubernetes: (t) => {
+    const followed = new Set(followedConfigKeys(t));
+    return new Map(
+      declareKubernetesStack(t, { source: SOURCE }).objects.map(({ id, object }): [string, Described] => {
+        if (id !== HAPROXY_CONFIG_MAP) return [id, { spec: json(object) }];
+        const data = Object.entries((object as { data?: Record<string, string> }).data ?? {});
+        return [id, { spec: json({ ...object, data: Object.fromEntries(data.filter(([key]) => !followed.has(key))) }), followedMaps: json(data.filter(([key]) => followed.has(key))) }];
+      }),
+    );
+  },
 };
 
 function describe(target: Target, topology: Topology | undefined): Description {
@@ -116,6 +127,7 @@ function compare(target: Target, name: string, before: Described | undefined, af
     return { target, component: name, action: name === "haproxy" ? "replace" : "update", reason: name === "haproxy" ? "a rolling update: its pods are replaced one at a time (the config hash in the pod template changes)" : "changed in place" };
   }
   if (before.inPlace !== after.inPlace) return { target, component: name, action: "update", reason: "its health check changes in place" };
+  if (before.followedMaps !== after.followedMaps) return { target, component: name, action: "update", reason: "its route tables' map files change in place: the route-tables container in each HAProxy pod puts them into HAProxy at runtime, no pod rolls" };
   if (before.haproxyConfig !== after.haproxyConfig) {
     const how = target === "docker" ? "by the apply agent, " : "";
     return runtimeOnly

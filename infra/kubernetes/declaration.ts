@@ -132,6 +132,8 @@ const LABEL = "app.kubernetes.io/name";
 const PART_OF = "app.kubernetes.io/part-of";
 /** The pod-template annotation that rolls HAProxy's pods when what they read changes. */
 export const CONFIG_HASH_ANNOTATION = "checksum/haproxy-config";
+/** The id of HAProxy's ConfigMap among the stack's objects. */
+export const HAPROXY_CONFIG_MAP = "haproxy-config";
 
 const image = (name: string) => `${variable(KUBERNETES_VARIABLES.registry)}/${name}:${variable(KUBERNETES_VARIABLES.tag)}`;
 
@@ -161,14 +163,15 @@ export function declareKubernetesStack(topology: Topology, options: KubernetesOp
     ...Object.fromEntries(maps.map((map) => [mapKey(map.path), map.content])),
     ...Object.fromEntries(readLuaScripts(topology).map(({ file, text }) => [luaKey(file), text])),
   };
-  const rolling = Object.fromEntries(Object.entries(configData).filter(([key]) => !tableMaps.some((path) => mapKey(path) === key)));
+  const followed = new Set(followedConfigKeys(topology));
+  const rolling = Object.fromEntries(Object.entries(configData).filter(([key]) => !followed.has(key)));
   const configHash = createHash("sha256").update(JSON.stringify(rolling)).digest("hex");
   const meta = (object: string, extra: Record<string, string> = {}) => ({ name: object, namespace, labels: { [LABEL]: object, [PART_OF]: name, ...extra } });
   const usesTls = certificates.given.length > 0;
 
   const objects: PlannedObject[] = [
     { id: "namespace", object: { apiVersion: "v1", kind: "Namespace", metadata: { name: namespace, labels: { [PART_OF]: name } } } },
-    { id: "haproxy-config", object: { apiVersion: "v1", kind: "ConfigMap", metadata: meta("haproxy-config"), data: configData } },
+    { id: HAPROXY_CONFIG_MAP, object: { apiVersion: "v1", kind: "ConfigMap", metadata: meta("haproxy-config"), data: configData } },
     // The alert rules, for the cluster's own Prometheus (a rule-file sidecar or an operator picks them up).
     { id: "alert-rules", object: { apiVersion: "v1", kind: "ConfigMap", metadata: meta("haproxy-alert-rules", { "prometheus.io/rules": "true" }), data: { [RULES_FILE]: renderAlertRules({ source: options.source ?? DEFAULT_TOPOLOGY_FILE, topology: topology.name, target: "kubernetes" }) } } },
     haproxyDeployment(topology, { name, namespace, replicas, configHash, errorPages, maps: maps.map((m) => m.path), tableMaps, luaScripts, usesTls, managed: certificates.certificates.map((c) => c.file), meta }),
@@ -205,6 +208,9 @@ export const issuedSecretName = (file: string) => kubernetesName(`cert-${file}`,
 const errorPageKey = (file: string) => `error-page-${file}`;
 /** A ConfigMap key has no "/": the map file's name, marked as one. */
 const mapKey = (path: string) => `map-${basename(path)}`;
+
+/** The ConfigMap keys the pods' route-tables follower puts into HAProxy at runtime: a change of these alone rolls no pod. */
+export const followedConfigKeys = (topology: Pick<Topology, "frontends">): string[] => topology.frontends.flatMap((f) => f.routeTables.map((t) => mapKey(tableMapPath(f.name, t.name))));
 const luaKey = (file: string) => `lua-${file}`;
 
 type Meta = (object: string, extra?: Record<string, string>) => { name: string; namespace: string; labels: Record<string, string> };
