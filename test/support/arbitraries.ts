@@ -27,6 +27,15 @@ export const topologyArb: fc.Arbitrary<TopologyInput> = fc
     retryOn: fc.subarray(["conn-failure", "empty-response", "response-timeout", "503"] as const),
     timeout: durationArb,
     rateLimit: fc.option(fc.integer({ min: 1, max: 100000 }), { nil: undefined }),
+    // Connections per client counted as they open, on every frontend (TCP ones too), under a condition on the source.
+    connectionLimit: fc.option(fc.record({ limit: fc.integer({ min: 1, max: 10000 }), window: durationArb, exempt: fc.boolean() }), { nil: undefined }),
+    // A backend with no servers that answers itself (a route sends to it where routes exist).
+    answer: fc.option(fc.oneof(
+      fc.record({ status: fc.constantFrom(200, 410, 503), body: fc.string({ unit: fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c)), minLength: 1, maxLength: 24 }) }).map((respond) => ({ respond })),
+      fc.constant({ respond: { status: 503, contentType: "text/html", bodyFile: "maintenance.html" } }),
+      fc.constantFrom(301, 302, 308).map((code) => ({ redirect: { prefix: "https://www.example.com", code } })),
+      fc.constantFrom(403, 404).map((status) => ({ deny: { status } })),
+    ), { nil: undefined }),
     allowlist: fc.option(fc.array(fc.tuple(fc.integer({ min: 0, max: 255 }), fc.integer({ min: 0, max: 32 })).map(([a, m]) => `${a}.0.0.0/${m}`), { minLength: 1, maxLength: 3 }), { nil: undefined }),
     basePort: fc.integer({ min: 1024, max: 50000 }),
     // A canary on the first backend (its last server, or its discovered group), pinned by a header of any printable value.
@@ -83,9 +92,11 @@ export const topologyArb: fc.Arbitrary<TopologyInput> = fc
       binds: [{ port: r.basePort + i * 10, lastPort: r.basePort + i * 10 + 1 }, ...(r.acme && i === 0 ? [{ port: r.basePort + i * 10 + 5, tlsCertificate: "managed.pem" }] : [])],
       defaultBackend: r.backendNames[i % r.backendNames.length]!,
       rateLimit: r.rateLimit === undefined ? undefined : { requests: r.rateLimit },
+      ...(r.connectionLimit && { rateLimits: [connectionLimit(r.connectionLimit)] }),
       allowlist: r.allowlist,
       ...(r.routing !== undefined && {
         routes: [
+          ...(r.answer ? [{ when: { pathPrefix: "/gone" }, backend: ANSWERING_BACKEND }] : []),
           { when: { any: [{ header: { name: "X-Probe", equals: r.routing } }, { query: { name: "q", prefix: r.routing } }] }, backend: r.backendNames[0]! },
           { when: { pathPrefix: "/probe" }, respond: { status: 200, body: r.routing } },
           { when: { pathRegex: "^/r/[0-9]+$" }, redirect: { location: `/to/${encodeURIComponent(r.routing)}`, code: 302 } },
@@ -93,7 +104,7 @@ export const topologyArb: fc.Arbitrary<TopologyInput> = fc
         requestRules: [{ setHeader: { name: "X-Set", value: r.routing } }, { when: { header: { name: "X-Probe", present: true } }, deleteHeader: "X-Probe" }],
         responseRules: [{ addHeader: { name: "X-Added", value: r.routing } }],
       }),
-    })), ...tcpFrontends(r.tcp, r.basePort)],
+    })), ...tcpFrontends(r.tcp, r.basePort, r.connectionLimit)],
     backends: [...r.backendNames.map((name, b) => ({
       name,
       balance: r.balance,
@@ -130,7 +141,7 @@ export const topologyArb: fc.Arbitrary<TopologyInput> = fc
             resolver: { nameservers: r.discovery.nameservers, resolveEvery: r.discovery.resolveEvery, holdValid: r.discovery.holdValid, holdObsolete: r.discovery.holdObsolete, holdDuringOutage: r.discovery.holdDuringOutage, acceptedPayloadSize: r.discovery.acceptedPayloadSize },
           }
         : undefined,
-    })), ...tcpBackends(r.tcp)],
+    })), ...tcpBackends(r.tcp), ...(r.answer ? [{ name: ANSWERING_BACKEND, answer: r.answer }] : [])],
     monitoring: { port: r.basePort + 100 },
     // Every listener has its own ports, the services' too (their defaults could fall in a range above).
     services: { sidecar: { port: r.basePort + 200 }, prometheus: { port: r.basePort + 201 }, grafana: { port: r.basePort + 202 }, dns: { port: r.basePort + 203 }, alertmanager: { port: r.basePort + 204 } },
@@ -150,11 +161,17 @@ interface TcpChoice {
   agentSend: string | undefined;
 }
 
-function tcpFrontends(tcp: TcpChoice | undefined, basePort: number) {
+/** Longer than nameArb's names. */
+const ANSWERING_BACKEND = "answering_backend_for_properties";
+
+const connectionLimit = (c: { limit: number; window: string; exempt: boolean }) => ({ name: "conns", key: "source" as const, count: "connections" as const, limit: c.limit, window: c.window, ...(c.exempt && { when: { not: { source: ["10.0.0.0/8", "fd00::/8"] } } }) });
+
+function tcpFrontends(tcp: TcpChoice | undefined, basePort: number, limit?: { limit: number; window: string; exempt: boolean }) {
   if (!tcp) return [];
   return [{
     name: TCP_FRONTEND,
     mode: "tcp" as const,
+    ...(limit && { rateLimits: [connectionLimit(limit)] }),
     binds: [{ port: basePort + 50, ...(tcp.acceptProxy && { acceptProxy: { from: ["10.0.0.0/8", "fd00::/8"] } }) }],
     routes: [{ when: { sni: tcp.sni }, backend: TCP_BACKEND }, { deny: {} }],
   }];
