@@ -55,8 +55,10 @@ describe("the apply agent on a running local stack", () => {
       assert.ok(samples.length > 100);
       assert.equal(samples.filter((s) => s.status !== undefined && s.status !== 200).length, 0, "non-2xx answers while the agent applied");
     }
-    const history = readFileSync(join(running.runDir, "apply-history.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
-    assert.deepEqual(history.map((h) => [h.outcome, h.method ?? null]), [["no-changes", null], ["applied", "runtime"], ["applied", "reload"]]);
+    // The history line follows the applied record (apply records what runs first): wait for it too.
+    const history = () => readFileSync(join(running.runDir, "apply-history.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as { outcome: string; method?: string });
+    await eventually(async () => history().length >= 3, 10_000);
+    assert.deepEqual(history().map((h) => [h.outcome, h.method ?? null]), [["no-changes", null], ["applied", "runtime"], ["applied", "reload"]]);
   });
 
   it("a topology file that does not load is said, not applied, and the agent goes on", async () => {
