@@ -1,7 +1,7 @@
 // The route resolver against the real HAProxy: random frontends (conditions of every kind, nested
 // all/any/not, named conditions, every action, a route table, a backend that answers itself) are
 // rendered and run, random requests go through HAProxy to real servers, and what happened must be
-// what resolveRoute (followed into the backend) says.
+// what resolveRequest (the route, followed into a backend that answers itself) says.
 import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import http from "node:http";
@@ -11,7 +11,7 @@ import { join } from "node:path";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, it } from "vitest";
 import { parseTopology } from "../infra/model/parse.ts";
-import { followBackend, resolveRoute, type RouteOutcome, type RouteRequest } from "../infra/model/route-resolver.ts";
+import { resolveRequest, type RouteOutcome, type RouteRequest } from "../infra/model/route-resolver.ts";
 import type { Condition } from "../infra/model/routing.ts";
 import { Topology, type Frontend, type TopologyInput } from "../infra/model/schema.ts";
 import { DEFAULT_ERROR_PAGES_DIR, checkHaproxyConfig, writeSelfSignedCertificates } from "../infra/render/haproxy-check.ts";
@@ -240,7 +240,7 @@ describe("routing: the resolver and the real HAProxy agree", () => {
           runs++;
           const frontend: Frontend = topology.frontends[0]!;
           for (const request of requests) {
-            const problem = mismatch(followBackend(resolveRoute(frontend, request), topology.backends, request), await send(ports.plain, ports.tls, request), request.method);
+            const problem = mismatch(resolveRequest(frontend, topology.backends, request), await send(ports.plain, ports.tls, request), request.method);
             assert.equal(problem, undefined, `${request.method} ${request.tls ? "https" : "http"}://${request.host}${request.path}${request.query ? `?${request.query}` : ""} headers ${JSON.stringify(request.headers)} from ${request.source}\n${config.split("\n").filter((l) => /^\s+(acl|http-request|use_backend|default_backend)/.test(l)).join("\n")}\nmap: ${JSON.stringify(mapFiles(topology))}`);
           }
         } finally {

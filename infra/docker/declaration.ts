@@ -284,6 +284,7 @@ function haproxyContainer({ topology, sockets, volumes }: StackContext): Contain
   // Where the stack manages certificates, the issuer fills the certificate directory in the volume
   // (given files copied in, issued ones written); otherwise HAProxy reads the given ones in place.
   const mountsCertificates = certificateFiles(topology).length > 0 && topology.certificates.length === 0;
+  const secrets = haproxySecrets(topology);
   return {
     name: DOCKER_HOSTS.haproxy,
     image: { kind: "pull", name: PINNED_IMAGES.haproxy },
@@ -291,7 +292,7 @@ function haproxyContainer({ topology, sockets, volumes }: StackContext): Contain
     // The image's entrypoint adds -W -db (master-worker, foreground); -S opens the master CLI for hitless reloads.
     command: ["haproxy", ...haproxyArguments(sockets.master, DOCKER_PATHS.config)],
     // The stats page's login, when it is served, and the userlists' password hashes: HAProxy reads these variables as it parses its config.
-    env: haproxySecrets(topology).length ? Object.fromEntries(haproxySecrets(topology).map((name) => [name, `\${var.${secretVariable(name)}}`])) : undefined,
+    env: secrets.length ? Object.fromEntries(secrets.map((name) => [name, `\${var.${secretVariable(name)}}`])) : undefined,
     user: CONTAINER_USERS.haproxy,
     readOnlyRootfs: true,
     ports: [

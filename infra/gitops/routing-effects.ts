@@ -1,7 +1,7 @@
 // What a routing change does to requests: example requests (each route's matches and near misses, on
 // either side) resolved against both topologies, and those whose outcome changes. Pure; the plan
 // shows them so that a reviewer reads effects, not only edits.
-import { followBackend, resolveRoute, type RouteOutcome, type RouteRequest } from "../model/route-resolver.ts";
+import { resolveRequest, type RouteOutcome, type RouteRequest } from "../model/route-resolver.ts";
 import { routingMatrix } from "../model/route-matrix.ts";
 import { proxyMode, type Frontend, type Topology } from "../model/schema.ts";
 
@@ -58,7 +58,7 @@ export function routingEffects(base: Topology, head: Topology, limit = 20): Rout
     const effects: RoutingEffect[] = [];
     for (const [text, request] of requests) {
       const tcp = proxyMode(after, head.defaults) === "tcp";
-      const [was, becomes] = [describeOutcome(followBackend(resolveRoute(before, request), base.backends, request), tcp), describeOutcome(followBackend(resolveRoute(after, request), head.backends, request), tcp)];
+      const [was, becomes] = [describeOutcome(resolveRequest(before, base.backends, request), tcp), describeOutcome(resolveRequest(after, head.backends, request), tcp)];
       if (was !== becomes && effects.length < limit) effects.push({ frontend: after.name, request: text, before: was, after: becomes });
     }
     return effects;

@@ -149,8 +149,7 @@ export function declareKubernetesStack(topology: Topology, options: KubernetesOp
   const haproxyConfig = renderHaproxyConfig(topology, target, { source: options.source ?? DEFAULT_TOPOLOGY_FILE });
   const errorPages = errorDirectoryFiles(topology);
   const maps = mapFiles(topology);
-  // A table's entries change in the ConfigMap only: the follower in each pod puts them into HAProxy at runtime, so they stay out of the hash that rolls the pods.
-  const tableMaps = topology.frontends.flatMap((f) => f.routeTables.map((t) => tableMapPath(f.name, t.name)));
+  const tableMaps = tableMapPaths(topology);
   const luaScripts = topology.lua.scripts.map((s) => s.file);
   const sockets = haproxySockets(topology.global, target);
   const certificates = issuerConfig(topology, sockets.admin);
@@ -163,6 +162,7 @@ export function declareKubernetesStack(topology: Topology, options: KubernetesOp
     ...Object.fromEntries(maps.map((map) => [mapKey(map.path), map.content])),
     ...Object.fromEntries(readLuaScripts(topology).map(({ file, text }) => [luaKey(file), text])),
   };
+  // A table's entries change in the ConfigMap only: the follower in each pod puts them into HAProxy at runtime, so they stay out of the hash that rolls the pods.
   const followed = new Set(followedConfigKeys(topology));
   const rolling = Object.fromEntries(Object.entries(configData).filter(([key]) => !followed.has(key)));
   const configHash = createHash("sha256").update(JSON.stringify(rolling)).digest("hex");
@@ -209,8 +209,11 @@ const errorPageKey = (file: string) => `error-page-${file}`;
 /** A ConfigMap key has no "/": the map file's name, marked as one. */
 const mapKey = (path: string) => `map-${basename(path)}`;
 
+/** The route tables' map files, as the config names them. */
+const tableMapPaths = (topology: Pick<Topology, "frontends">): string[] => topology.frontends.flatMap((f) => f.routeTables.map((t) => tableMapPath(f.name, t.name)));
+
 /** The ConfigMap keys the pods' route-tables follower puts into HAProxy at runtime: a change of these alone rolls no pod. */
-export const followedConfigKeys = (topology: Pick<Topology, "frontends">): string[] => topology.frontends.flatMap((f) => f.routeTables.map((t) => mapKey(tableMapPath(f.name, t.name))));
+export const followedConfigKeys = (topology: Pick<Topology, "frontends">): string[] => tableMapPaths(topology).map(mapKey);
 const luaKey = (file: string) => `lua-${file}`;
 
 type Meta = (object: string, extra?: Record<string, string>) => { name: string; namespace: string; labels: Record<string, string> };
@@ -223,13 +226,14 @@ function haproxyDeployment(
   const { monitoring, services } = topology;
   const ports = bindPorts(topology.frontends.flatMap((f) => f.binds));
   const health = { httpGet: { path: HAPROXY_PATHS.health, port: monitoring.port } };
+  const logins = loginHashVariables(topology);
   const haproxy: Container = {
     name: "haproxy",
     image: variable(KUBERNETES_VARIABLES.haproxyImage),
     // The image's entrypoint adds -W -db (master-worker, foreground); -S opens the master CLI.
     args: ["haproxy", ...haproxyArguments(sockets.master, KUBERNETES_PATHS.config)],
     // The userlists' password hashes, which HAProxy reads from its environment as it parses its config.
-    ...(loginHashVariables(topology).length && { env: loginHashVariables(topology).map((name) => ({ name, valueFrom: { secretKeyRef: { name: variable(KUBERNETES_VARIABLES.loginSecret), key: name } } })) }),
+    ...(logins.length && { env: logins.map((name) => ({ name, valueFrom: { secretKeyRef: { name: variable(KUBERNETES_VARIABLES.loginSecret), key: name } } })) }),
     ports: [...ports.map((p) => ({ name: portName("fe", p), containerPort: p })), { name: "monitoring", containerPort: monitoring.port }],
     readinessProbe: { ...health, periodSeconds: 2, failureThreshold: 2 },
     livenessProbe: { ...health, periodSeconds: 10, failureThreshold: 3 },

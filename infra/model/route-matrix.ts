@@ -1,7 +1,7 @@
 // The requests that show a frontend's routes work: for every route, one that it must take and near
 // misses that it must not (the path one segment off, the header absent, another host...), each with
 // what the resolver says must happen. Pure; verify sends them through the real HAProxy.
-import { conditionHolds, followBackend, resolveRoute, type RouteOutcome, type RouteRequest } from "./route-resolver.ts";
+import { conditionHolds, resolveRequest, resolveRoute, type RouteOutcome, type RouteRequest } from "./route-resolver.ts";
 import { HTTP_METHODS, asList, conditionTerms, expandCondition, tableEntryKey, type LeafCondition, type Literal } from "./routing.ts";
 import type { Backend, Frontend } from "./schema.ts";
 
@@ -124,7 +124,7 @@ export function routingMatrix(frontend: Frontend, options: MatrixOptions): Routi
     const key = `${route} ${JSON.stringify(request)}`;
     if (seen.has(key)) return false;
     seen.add(key);
-    cases.push({ route, kind, request, expected: followBackend(resolveRoute(frontend, request), options.backends ?? [], request) });
+    cases.push({ route, kind, request, expected: resolveRequest(frontend, options.backends ?? [], request) });
     return true;
   };
   frontend.routes.forEach((route, index) => {

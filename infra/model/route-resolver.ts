@@ -109,8 +109,8 @@ export function conditionDecision(condition: Condition, request: RouteRequest): 
     const inner = conditionDecision(condition.not, request);
     return typeof inner === "string" ? inner : !inner;
   }
-  const byLua = condition.lua ? `lua.${condition.lua.fetch}` : (condition.header ?? condition.query)?.luaConverter;
-  if (byLua !== undefined) return byLua.startsWith("lua.") ? byLua : `lua.${byLua}`;
+  const luaName = condition.lua?.fetch ?? (condition.header ?? condition.query)?.luaConverter;
+  if (luaName !== undefined) return `lua.${luaName}`;
   return leafHolds(condition, request);
 }
 
@@ -218,8 +218,10 @@ function answerOutcome(answer: BackendAnswer, request: RouteRequest, route: stri
   switch (answerKind(answer)) {
     case "redirect":
       return { kind: "redirect", status: answer.redirect!.code, location: redirectLocation(answer.redirect!, request), route };
-    case "respond":
-      return { kind: "respond", status: answer.respond!.status, ...(answer.respond!.body !== undefined ? { contentType: answer.respond!.contentType, body: answer.respond!.body } : {}), ...(answer.respond!.bodyFile !== undefined ? { contentType: answer.respond!.contentType, bodyFile: answer.respond!.bodyFile } : {}), route };
+    case "respond": {
+      const { status, contentType, body, bodyFile } = answer.respond!;
+      return { kind: "respond", status, ...(body !== undefined && { contentType, body }), ...(bodyFile !== undefined && { contentType, bodyFile }), route };
+    }
     case "deny":
       return { kind: "deny", status: answer.deny!.status, route };
     case "tarpit":
@@ -228,11 +230,13 @@ function answerOutcome(answer: BackendAnswer, request: RouteRequest, route: stri
 }
 
 /**
- * What becomes of a request the frontend sends to a backend: the backend's own answer where it has
- * no servers, else the backend itself. The answer is decided on the request as it came: a frontend
- * rule that rewrites the path changes what a prefix or scheme redirect's Location carries in HAProxy.
+ * What becomes of `request`: what `frontend` does with it, followed into the backend it sends it to
+ * where that backend has no servers and answers itself. The answer is decided on the request as it
+ * came: a frontend rule that rewrites the path changes what a prefix or scheme redirect's Location
+ * carries in HAProxy.
  */
-export function followBackend(outcome: RouteOutcome, backends: readonly Pick<Backend, "name" | "answer">[], request: RouteRequest): RouteOutcome {
+export function resolveRequest(frontend: Frontend, backends: readonly Pick<Backend, "name" | "answer">[], request: RouteRequest, tlsPort?: number): RouteOutcome {
+  const outcome = resolveRoute(frontend, request, tlsPort);
   if (outcome.kind !== "backend") return outcome;
   const answer = backends.find((b) => b.name === outcome.backend)?.answer;
   return answer ? answerOutcome(answer, request, `${outcome.route} (backend ${outcome.backend} answers)`) : outcome;

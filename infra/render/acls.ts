@@ -18,10 +18,10 @@ export const escapeRegex = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g,
 /** The Host header as routes compare it: lower-case, without a port. */
 export const HOST_KEY = "req.hdr(host),field(1,:),lower";
 
-/** The acl lines of one leaf condition (several lines for one ACL: any of them matches). */
 /** Patterns, each quoted; "--" ends the flags: a pattern that starts with "-" is a pattern, quoted or not (haproxy -c refuses it otherwise). */
 const list = (values: string[], transform: (v: string) => string = (v) => v) => `-- ${values.map((v) => quote(transform(v))).join(" ")}`;
 
+/** The acl lines of one leaf condition (several lines for one ACL: any of them matches). */
 function leafCriteria(leaf: LeafCondition): string[] {
   if (leaf.host !== undefined) {
     const hosts = asList(leaf.host).map((h) => h.toLowerCase());

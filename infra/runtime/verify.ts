@@ -15,7 +15,7 @@ import { LOCAL_ADDRESS, localBindUrl } from "../render/targets.ts";
 import { StackNotRunningError, VerifyNotPossibleError } from "../errors.ts";
 import { runtimeCommand } from "../../haproxy/runtime-api.ts";
 import type { EntrypointExpectation, Expectations, RoutingExpectation, TcpFailoverExpectation, TcpProbe } from "../../verification/judge.ts";
-import { followBackend, resolveRoute, type RouteRequest } from "../model/route-resolver.ts";
+import { resolveRequest, resolveRoute, type RouteRequest } from "../model/route-resolver.ts";
 import { routingMatrix } from "../model/route-matrix.ts";
 import type { RunOptions, StackAccess, VerifyRun } from "../../verification/run.ts";
 import { writeFileAtomic } from "../files.ts";
@@ -73,7 +73,7 @@ export function expectationsFromTopology(topology: Topology, options: Expectatio
   const tlsBind = frontend.binds.find((b) => b.tlsCertificate !== undefined);
   const bind = (frontend.httpsRedirect ? tlsBind : undefined) ?? frontend.binds.find((b) => b.tlsCertificate === undefined) ?? tlsBind!;
   // The backend in depth is where the frontend's routes send "/" (its default backend without routes).
-  const root = followBackend(resolveRoute(frontend, rootRequest(bind, bind.port), tlsBind?.port), topology.backends, rootRequest(bind, bind.port));
+  const root = resolveRequest(frontend, topology.backends, rootRequest(bind, bind.port), tlsBind?.port);
   const backendName = root.kind === "backend" ? root.backend : frontend.defaultBackend;
   const backend = topology.backends.find((b) => b.name === backendName);
   if (!backend) throw new VerifyNotPossibleError(`frontends.${frontend.name}: its routes answer "/" themselves (${root.route}) and it has no defaultBackend: the checks send their traffic to "/"; add a route or a defaultBackend that serves it`);
@@ -149,7 +149,7 @@ function entrypointExpectations(topology: Topology, discovered: readonly Discove
     return frontend.binds.flatMap((bind) =>
       bindPorts([bind]).map((port): EntrypointExpectation => {
         const tls = bind.tlsCertificate !== undefined;
-        const outcome = followBackend(resolveRoute(frontend, rootRequest(bind, port), tlsBind?.port), topology.backends, rootRequest(bind, port));
+        const outcome = resolveRequest(frontend, topology.backends, rootRequest(bind, port), tlsBind?.port);
         const servers = outcome.kind === "backend" ? answeringServers(topology, outcome.backend, discovered) : [];
         // The HTTPS redirect's Location is the TLS bind's URL as this machine reaches it.
         const answer: Partial<EntrypointExpectation> =
