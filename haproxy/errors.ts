@@ -4,6 +4,7 @@ import { CodedError } from "../lib/errors.ts";
 /** The stats socket could not be reached, or did not answer completely. */
 export abstract class StatsSocketError extends CodedError {}
 
+/** Nothing listens at the stats socket's path (HAProxy not started, or another path configured). */
 export class StatsSocketMissingError extends StatsSocketError {
   readonly code = "STATS_SOCKET_MISSING";
   constructor(readonly endpoint: string) {
@@ -11,6 +12,7 @@ export class StatsSocketMissingError extends StatsSocketError {
   }
 }
 
+/** The socket exists but nobody accepts on it: HAProxy stopped or is restarting. */
 export class StatsSocketRefusedError extends StatsSocketError {
   readonly code = "STATS_SOCKET_REFUSED";
   constructor(readonly endpoint: string) {
@@ -18,6 +20,7 @@ export class StatsSocketRefusedError extends StatsSocketError {
   }
 }
 
+/** The socket's file mode or group keeps this user out. */
 export class StatsSocketPermissionError extends StatsSocketError {
   readonly code = "STATS_SOCKET_PERMISSION";
   constructor(readonly endpoint: string) {
@@ -25,6 +28,7 @@ export class StatsSocketPermissionError extends StatsSocketError {
   }
 }
 
+/** HAProxy accepted but did not answer in time: overloaded or hung. */
 export class StatsSocketTimeoutError extends StatsSocketError {
   readonly code = "STATS_SOCKET_TIMEOUT";
   constructor(readonly endpoint: string, readonly timeoutMs: number) {
@@ -32,6 +36,7 @@ export class StatsSocketTimeoutError extends StatsSocketError {
   }
 }
 
+/** The answer stopped before its end: HAProxy went away mid-answer (a restart). */
 export class StatsSocketTruncatedError extends StatsSocketError {
   readonly code = "STATS_SOCKET_TRUNCATED";
   constructor(readonly endpoint: string, readonly receivedBytes: number) {
@@ -39,6 +44,7 @@ export class StatsSocketTruncatedError extends StatsSocketError {
   }
 }
 
+/** Any other socket failure, with the system's reason. */
 export class StatsSocketFailedError extends StatsSocketError {
   readonly code = "STATS_SOCKET_FAILED";
   constructor(readonly endpoint: string, reason: string) {

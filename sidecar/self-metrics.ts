@@ -73,7 +73,7 @@ export function parseApplyHistory(text: string): ApplyHistory {
 }
 
 /** prom-client's process and Node.js metrics, named as the sidecar's own. */
-const DEFAULT_METRICS_PREFIX = "haproxy_sidecar_";
+export const DEFAULT_METRICS_PREFIX = "haproxy_sidecar_";
 
 export class SelfMetrics {
   readonly registry = new Registry();

@@ -9,7 +9,8 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, describe, it } from "vitest";
 import { stringify } from "yaml";
-import { ALERTS, RECORDING_RULES, renderAlertRules, RULES_FILE, type AlertName } from "../infra/render/alert-rules.ts";
+import { ALERTS, RECORDING_RULES, renderAlertRules, RULES_FILE, runbookAnchor, type AlertName } from "../infra/render/alert-rules.ts";
+import { RUNBOOK_PAGE } from "../infra/model/schema.ts";
 
 const run = promisify(execFile);
 
@@ -241,7 +242,7 @@ function expand(template: string, labels: Record<string, string>, value: number)
 const seriesText = (s: Series) => `${s.metric}{${Object.entries(s.labels).map(([k, v]) => `${k}="${v}"`).join(",")}}`;
 
 const dir = mkdtempSync(join(tmpdir(), "alert-rules-"));
-writeFileSync(join(dir, RULES_FILE), renderAlertRules({ topology: "test", target: "local" }));
+writeFileSync(join(dir, RULES_FILE), renderAlertRules({ topology: "test", target: "local" }, RUNBOOK_PAGE));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 async function promtoolTest(name: string, tests: object[]): Promise<{ ok: boolean; output: string }> {
@@ -264,7 +265,7 @@ describe("the rules file", () => {
 
   it("every alert says what it is, why it matters and what to look at first", () => {
     for (const [name, alert] of Object.entries(ALERTS)) {
-      for (const field of ["summary", "description", "runbook"] as const) assert.ok(alert[field].length > 20, `${name}.${field}`);
+      for (const field of ["summary", "description", "confirm", "runbook"] as const) assert.ok(alert[field].length > 20, `${name}.${field}`);
       assert.match(alert.severity, /^(critical|warning)$/, name);
     }
   });
@@ -275,7 +276,10 @@ describe("promtool test rules: each alert fires on its fault, with its labels an
     it(name, async () => {
       const alert = ALERTS[name];
       const labels = { ...c.fires.labels, severity: alert.severity };
-      const annotations = Object.fromEntries((["summary", "description", "runbook"] as const).map((k) => [k, expand(alert[k], { ...labels, alertname: name }, c.fires.value)]));
+      const annotations = {
+        ...Object.fromEntries((["summary", "description", "runbook"] as const).map((k) => [k, expand(alert[k], { ...labels, alertname: name }, c.fires.value)])),
+        runbook_url: `${RUNBOOK_PAGE}#${runbookAnchor(name)}`,
+      };
       const fires = {
         interval: c.interval,
         input_series: c.fires.series.map((s) => ({ series: seriesText(s), values: s.values })),

@@ -55,7 +55,7 @@ describe("defaults", () => {
       monitoring: { address: "*", port: 8404, statsUri: "/stats", statsRefresh: "10s", metricsPath: "/metrics", statsOnPublicAddress: false },
       services: {
         sidecar: { port: 9101, pollInterval: "2s", distributionWindow: "30s" },
-        prometheus: { port: 9090, scrapeInterval: "5s", evaluationInterval: "5s" },
+        prometheus: { port: 9090, scrapeInterval: "5s", evaluationInterval: "5s", runbookUrl: "docs/operations/alerts.md" },
         alertmanager: { port: 9093, groupWait: "10s", groupInterval: "1m", repeatInterval: "4h", webhooks: [] },
         grafana: { port: 3000 },
         dns: { port: 8053 },

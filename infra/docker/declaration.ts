@@ -431,7 +431,7 @@ function prometheusContainer({ topology, source, volumes }: StackContext): Conta
     ports: [{ internal: port, external: port, ip: LOOPBACK }],
     uploads: [
       { path: "/etc/prometheus/prometheus.yml", content: renderPrometheusConfig(topology, dockerTarget(), { sidecar: true, source }) },
-      { path: `/etc/prometheus/${RULES_FILE}`, content: renderAlertRules({ source, topology: topology.name, target: "docker" }) },
+      { path: `/etc/prometheus/${RULES_FILE}`, content: renderAlertRules({ source, topology: topology.name, target: "docker" }, topology.services.prometheus.runbookUrl) },
     ],
     volumes: [{ volume: volumes.prometheus, containerPath: "/prometheus" }],
     healthcheck: { test: ["CMD", "wget", "-q", "-O", "/dev/null", `http://127.0.0.1:${port}${PROMETHEUS_PATHS.ready}`], interval: "10s", timeout: "3s", retries: 3, startPeriod: "10s" },

@@ -10,6 +10,7 @@ import { isAlive } from "../runtime/processes.ts";
 
 export const APPLY_LOCK_FILE = "apply.lock";
 
+/** Another apply holds the run directory's apply lock: two applies at once would interleave their steps. */
 export class ApplyLockedError extends CodedError {
   readonly code = "APPLY_LOCKED";
   constructor(readonly holder: number, readonly step: string) {

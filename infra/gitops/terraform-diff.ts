@@ -81,6 +81,7 @@ function forcesReplacement(rule: TypeRule, path: string): boolean {
   return !rule.inPlace.includes(path.split(".")[0]!);
 }
 
+/** A synthesized resource type the plan has no replace rules for: its Terraform action cannot be predicted, so the plan refuses to guess. */
 export class UnknownResourceTypeError extends CodedError {
   readonly code = "PLAN_RESOURCE_TYPE_UNKNOWN";
   constructor(type: string) {

@@ -173,7 +173,7 @@ export function declareKubernetesStack(topology: Topology, options: KubernetesOp
     { id: "namespace", object: { apiVersion: "v1", kind: "Namespace", metadata: { name: namespace, labels: { [PART_OF]: name } } } },
     { id: HAPROXY_CONFIG_MAP, object: { apiVersion: "v1", kind: "ConfigMap", metadata: meta("haproxy-config"), data: configData } },
     // The alert rules, for the cluster's own Prometheus (a rule-file sidecar or an operator picks them up).
-    { id: "alert-rules", object: { apiVersion: "v1", kind: "ConfigMap", metadata: meta("haproxy-alert-rules", { "prometheus.io/rules": "true" }), data: { [RULES_FILE]: renderAlertRules({ source: options.source ?? DEFAULT_TOPOLOGY_FILE, topology: topology.name, target: "kubernetes" }) } } },
+    { id: "alert-rules", object: { apiVersion: "v1", kind: "ConfigMap", metadata: meta("haproxy-alert-rules", { "prometheus.io/rules": "true" }), data: { [RULES_FILE]: renderAlertRules({ source: options.source ?? DEFAULT_TOPOLOGY_FILE, topology: topology.name, target: "kubernetes" }, topology.services.prometheus.runbookUrl) } } },
     haproxyDeployment(topology, { name, namespace, replicas, configHash, errorPages, maps: maps.map((m) => m.path), tableMaps, luaScripts, usesTls, managed: certificates.certificates.map((c) => c.file), meta }),
     {
       id: "haproxy-pdb",

@@ -14,62 +14,31 @@ const Interval = z.string().check((ctx) => {
 /** A check of the canary's own series: a PromQL expression and the bound its value must keep. */
 export const CanaryQuery = z
   .strictObject({
-    name: Name,
-    /**
-     * PromQL with placeholders: $backend, $canary and $stable (the servers' names as a regular
-     * expression for server=~"..."), $window (the interval, e.g. 30s). One number, or one series.
-     */
-    query: z.string().min(1).max(2000).refine((q) => !/[\r\n]/.test(q), { error: "a query is one line" }),
-    max: z.number().optional(),
-    min: z.number().optional(),
+    name: Name.describe("What the rollout's status calls it."),
+    query: z.string().min(1).max(2000).refine((q) => !/[\r\n]/.test(q), { error: "a query is one line" }).describe("PromQL with placeholders: $backend, $canary and $stable (the servers' names as a regular expression for server=~\"...\"), $window (the interval, e.g. 30s). One number, or one series."),
+    max: z.number().optional().describe("The value must be at most this."),
+    min: z.number().optional().describe("The value must be at least this."),
   })
-  .refine((q) => q.max !== undefined || q.min !== undefined, { error: "a query needs a bound: max, min or both" });
+  .refine((q) => q.max !== undefined || q.min !== undefined, { error: "a query needs a bound: max, min or both" }).meta({ id: "CanaryQuery" });
 
 export const CanaryAnalysis = z.strictObject({
-  /** The share of the canary's answers that are not 5xx, at least (Flagger's request-success-rate: 99 %). */
-  successRatio: z.number().gt(0, { error: (iss) => `${show(iss.input)} is not a ratio: use a number above 0, at most 1` }).max(1, { error: (iss) => `${show(iss.input)} is not a ratio: use a number above 0, at most 1` }).default(0.99),
-  /**
-   * The canary's response time at responsePercentile, at most (Flagger's request-duration: p99 ≤ 500 ms),
-   * from HAProxy's own timer Tr (the request sent to the server until its response headers came back).
-   * HAProxy counts, per server, the answers slower than this; the check holds while at most
-   * (100 − responsePercentile) % of the canary's answers in an interval are among them.
-   */
-  maxResponseMs: intIn(1, 600_000, "a response time in ms").default(500),
-  responsePercentile: z.number().min(50, { error: (iss) => `${show(iss.input)} is not a percentile to judge: use 50 to 99.9` }).max(99.9, { error: (iss) => `${show(iss.input)} is not a percentile to judge: use 50 to 99.9` }).default(99),
-  /** Fewer answers from the canary than this in an interval judge nothing: the step waits (inconclusive). */
-  minRequests: intIn(1, 1_000_000, "a request count").default(20),
-  queries: z.array(CanaryQuery).default([]),
-});
+  successRatio: z.number().gt(0, { error: (iss) => `${show(iss.input)} is not a ratio: use a number above 0, at most 1` }).max(1, { error: (iss) => `${show(iss.input)} is not a ratio: use a number above 0, at most 1` }).default(0.99).describe("The share of the canary's answers that are not 5xx, at least (Flagger's request-success-rate: 99 %)."),
+  maxResponseMs: intIn(1, 600_000, "a response time in ms").default(500).describe("The canary's response time at responsePercentile, at most (Flagger's request-duration: p99 ≤ 500 ms), from HAProxy's own timer Tr (the request sent to the server until its response headers came back). HAProxy counts, per server, the answers slower than this; the check holds while at most (100 − responsePercentile) % of the canary's answers in an interval are among them."),
+  responsePercentile: z.number().min(50, { error: (iss) => `${show(iss.input)} is not a percentile to judge: use 50 to 99.9` }).max(99.9, { error: (iss) => `${show(iss.input)} is not a percentile to judge: use 50 to 99.9` }).default(99).describe("The percentile of the canary's response times that maxResponseMs bounds."),
+  minRequests: intIn(1, 1_000_000, "a request count").default(20).describe("Fewer answers from the canary than this in an interval judge nothing: the step waits (inconclusive)."),
+  queries: z.array(CanaryQuery).default([]).describe("More checks, each a PromQL query and the bound its value must keep."),
+}).meta({ id: "CanaryAnalysis" });
 
 export const Canary = z.strictObject({
-  /** The backend's servers that run the new version (listed in the backend's servers); or group. */
-  servers: z.array(Name).min(1, { error: "a canary needs at least one server" }).optional(),
-  /**
-   * The backend's discovered group (its discovery's name) runs the new version: its slots are the
-   * canary, the listed servers the stable set. Each step's weights follow the slots DNS fills.
-   */
-  group: Name.optional(),
-  /** The canary's share of the backend's traffic at each step, in percent, rising to 100. */
-  steps: z.array(intIn(1, 100, "a share in percent")).min(1).default([5, 10, 25, 50, 100]),
-  /** How long each step runs before it is judged. */
-  interval: Interval.default("30s"),
-  /** Failed analyses (not inconclusive ones) before the rollout aborts. */
-  failureLimit: intIn(1, 100, "a failure count").default(1),
-  analysis: CanaryAnalysis.prefault({}),
-  /**
-   * Requests that match go to the canary whatever the step, even before a rollout (at weight 0):
-   * testers pin themselves with a header or a cookie, e.g. { header: { name: "X-Canary", equals: "always" } }.
-   * Several canary servers share them at random. After an abort they follow onAbort, as sessions do.
-   */
-  pin: Condition.optional(),
-  /**
-   * Sessions the persistence cookie (or a pin) holds on the canary when a rollout aborts:
-   * "move-sessions" puts the canary's servers in maintenance, so that their cookies are no longer
-   * honoured and each such session's next request goes to a stable server (the next rollout puts
-   * them back); "keep-sessions" leaves them at weight 0, where pinned sessions finish on the canary.
-   */
-  onAbort: z.enum(["move-sessions", "keep-sessions"], { error: (iss) => `${show(iss.input)} is not what an abort does to pinned sessions: use "move-sessions" or "keep-sessions"` }).default("move-sessions"),
-});
+  servers: z.array(Name).min(1, { error: "a canary needs at least one server" }).optional().describe("The backend's servers that run the new version (listed in the backend's servers); or group."),
+  group: Name.optional().describe("The backend's discovered group (its discovery's name) runs the new version: its slots are the canary, the listed servers the stable set. Each step's weights follow the slots DNS fills."),
+  steps: z.array(intIn(1, 100, "a share in percent")).min(1).default([5, 10, 25, 50, 100]).describe("The canary's share of the backend's traffic at each step, in percent, rising to 100."),
+  interval: Interval.default("30s").describe("How long each step runs before it is judged."),
+  failureLimit: intIn(1, 100, "a failure count").default(1).describe("Failed analyses (not inconclusive ones) before the rollout aborts."),
+  analysis: CanaryAnalysis.prefault({}).describe("How each step is judged: from HAProxy's own counters, and optional Prometheus queries."),
+  pin: Condition.optional().describe("Requests that match go to the canary whatever the step, even before a rollout (at weight 0): testers pin themselves with a header or a cookie, e.g. { header: { name: \"X-Canary\", equals: \"always\" } }. Several canary servers share them at random. After an abort they follow onAbort, as sessions do."),
+  onAbort: z.enum(["move-sessions", "keep-sessions"], { error: (iss) => `${show(iss.input)} is not what an abort does to pinned sessions: use "move-sessions" or "keep-sessions"` }).default("move-sessions").describe("Sessions the persistence cookie (or a pin) holds on the canary when a rollout aborts: \"move-sessions\" puts the canary's servers in maintenance, so that their cookies are no longer honoured and each such session's next request goes to a stable server (the next rollout puts them back); \"keep-sessions\" leaves them at weight 0, where pinned sessions finish on the canary."),
+}).meta({ id: "Canary" });
 
 export type Canary = z.output<typeof Canary>;
 export type CanaryAnalysis = z.output<typeof CanaryAnalysis>;

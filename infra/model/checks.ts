@@ -14,40 +14,38 @@ const CheckPort = intIn(1, 65535, "a port");
 
 /** Text a check sends or expects: printable ASCII and the line breaks and tabs protocols use. */
 const CHECK_TEXT_PATTERN = /^[\x20-\x7e\r\n\t]{1,1024}$/;
-export const CheckText = z.string().regex(CHECK_TEXT_PATTERN, { error: (iss) => `${show(iss.input)} is not usable check text: use 1 to 1024 printable ASCII characters, "\\r", "\\n" or "\\t"` });
+export const CheckText = z.string().regex(CHECK_TEXT_PATTERN, { error: (iss) => `${show(iss.input)} is not usable check text: use 1 to 1024 printable ASCII characters, "\\r", "\\n" or "\\t"` }).meta({ title: "text" });
 /** Bytes as hexadecimal digits, two per byte. */
-export const HexBytes = z.string().regex(/^([0-9a-fA-F]{2}){1,512}$/, { error: (iss) => `${show(iss.input)} is not hexadecimal bytes: use pairs of hex digits, e.g. "0d0a"` });
+export const HexBytes = z.string().regex(/^([0-9a-fA-F]{2}){1,512}$/, { error: (iss) => `${show(iss.input)} is not hexadecimal bytes: use pairs of hex digits, e.g. "0d0a"` }).meta({ title: "hex bytes" });
 
 /** What a check's answer must hold: exactly one of these. */
 const EXPECTS = ["string", "regex", "binary"] as const;
 export const CheckExpect = z
   .strictObject({
-    string: CheckText.optional(),
-    regex: Regex.optional(),
-    binary: HexBytes.optional(),
-    /** The check passes when the answer does NOT hold it. */
-    negate: z.boolean().default(false),
+    string: CheckText.optional().describe("The answer contains this text."),
+    regex: Regex.optional().describe("The answer matches this regular expression."),
+    binary: HexBytes.optional().describe("The answer contains these bytes (hexadecimal)."),
+    negate: z.boolean().default(false).describe("The check passes when the answer does NOT hold it."),
   })
   .superRefine((expect, ctx) => {
     const given = EXPECTS.filter((k) => expect[k] !== undefined);
     if (given.length !== 1) ctx.addIssue({ code: "custom", message: `an expectation has exactly one of ${EXPECTS.join(", ")}${given.length ? ` (found ${given.join(", ")})` : ""}` });
-  });
+  }).meta({ id: "CheckExpect" });
 export type CheckExpect = z.output<typeof CheckExpect>;
 
 /** One step of a tcp-check sequence: exactly one of connect, send, sendBinary, expect. */
 const STEP_KINDS = ["connect", "send", "sendBinary", "expect"] as const;
 export const CheckStep = z
   .strictObject({
-    /** Open the connection (first step implied when absent): on another port, over TLS. */
-    connect: z.strictObject({ port: CheckPort.optional(), tls: z.boolean().default(false) }).optional(),
-    send: CheckText.optional(),
-    sendBinary: HexBytes.optional(),
-    expect: CheckExpect.optional(),
+    connect: z.strictObject({ port: CheckPort.optional().describe("Connect to this port instead of the server's."), tls: z.boolean().default(false).describe("Connect over TLS.") }).optional().describe("Open the connection (first step implied when absent): on another port, over TLS."),
+    send: CheckText.optional().describe("Send this text."),
+    sendBinary: HexBytes.optional().describe("Send these bytes (hexadecimal)."),
+    expect: CheckExpect.optional().describe("Wait for an answer that holds this."),
   })
   .superRefine((step, ctx) => {
     const given = STEP_KINDS.filter((k) => step[k] !== undefined);
     if (given.length !== 1) ctx.addIssue({ code: "custom", message: `a check step is exactly one of ${STEP_KINDS.join(", ")}${given.length ? ` (found ${given.join(" and ")})` : ""}` });
-  });
+  }).meta({ id: "CheckStep" });
 export type CheckStep = z.output<typeof CheckStep>;
 
 const DatabaseUser = z.string().regex(/^[A-Za-z0-9_.-]{1,63}$/, { error: (iss) => `${show(iss.input)} is not a user name: use 1 to 63 letters, digits or "_.-"` });
@@ -62,59 +60,36 @@ export type CheckKind = (typeof CHECK_KINDS)[number];
 export const TCP_ONLY_CHECK_KINDS: readonly CheckKind[] = ["redis", "postgresql", "mysql", "smtp", "ldap", "tlsHello"];
 
 export const HttpCheck = z.strictObject({
-  method: z.enum(["GET", "HEAD", "OPTIONS"]).default("GET"),
-  path: z.string().regex(/^\/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]{0,200}$/, { error: (iss) => `${show(iss.input)} is not a request path: start with "/" and use no spaces, quotes or "#"` }).default("/"),
-  /** The Host header the check sends (servers behind name-based virtual hosts need one). */
-  host: z.string().regex(/^[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?$/, { error: (iss) => `${show(iss.input)} is not a host: use e.g. "api.example.com"` }).optional(),
-  expectStatus: intIn(100, 599, "an HTTP status").default(200),
-  /** The body must also contain this text (an endpoint that answers 200 with "not ready" fails). */
-  expectBody: HeaderValue.optional(),
-  /** The body must also match this regular expression. */
-  expectBodyRegex: Regex.optional(),
-});
+  method: z.enum(["GET", "HEAD", "OPTIONS"]).default("GET").describe("The check request's method."),
+  path: z.string().regex(/^\/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]{0,200}$/, { error: (iss) => `${show(iss.input)} is not a request path: start with "/" and use no spaces, quotes or "#"` }).default("/").describe("The path it asks for (a readiness endpoint)."),
+  host: z.string().regex(/^[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?$/, { error: (iss) => `${show(iss.input)} is not a host: use e.g. "api.example.com"` }).optional().describe("The Host header the check sends (servers behind name-based virtual hosts need one)."),
+  expectStatus: intIn(100, 599, "an HTTP status").default(200).describe("The status a healthy server answers."),
+  expectBody: HeaderValue.optional().describe("The body must also contain this text (an endpoint that answers 200 with \"not ready\" fails)."),
+  expectBodyRegex: Regex.optional().describe("The body must also match this regular expression."),
+}).meta({ id: "HttpCheck" });
 
 export const HealthCheck = z
   .strictObject({
-    /** An HTTP request and the status (and body) it must get. */
-    http: HttpCheck.optional(),
-    /** A TCP connection that opens: the least a server must do. */
-    connect: z.literal(true).optional(),
-    /** A tcp-check sequence: connect, send, expect, in order. */
-    steps: z.array(CheckStep).min(1, { error: "a check sequence needs at least one step" }).max(32, { error: "keep a check sequence to 32 steps" }).optional(),
-    /** Redis answers PING (and, with primaryOnly, says role:master). */
-    redis: z.strictObject({ /** AUTH first, with the password HAProxy reads from this environment variable. */ passwordFromEnv: EnvName.optional() }).optional(),
-    /** PostgreSQL answers a startup message for this user (pgsql-check); it needs no password, only a pg_hba entry. */
-    postgresql: z.strictObject({ user: DatabaseUser }).optional(),
-    /** MySQL or MariaDB answers a login of this user, which needs no password (mysql-check post-41). */
-    mysql: z.strictObject({ user: DatabaseUser }).optional(),
-    /** An SMTP server greets, answers EHLO with 2xx. */
-    smtp: z.strictObject({ domain: z.string().regex(/^[A-Za-z0-9.-]{1,253}$/).default("localhost") }).optional(),
-    /** An LDAP server answers an anonymous bind. */
-    ldap: z.literal(true).optional(),
-    /** A TLS server answers a ClientHello (ssl-hello-chk): TLS passed through, never terminated here. */
-    tlsHello: z.literal(true).optional(),
-    /** Check this port instead of the traffic's (Patroni's REST API on 8008 while 5432 carries the traffic). */
-    port: CheckPort.optional(),
-    /** Check this address instead of the server's (an agent or sidecar on another interface): every server's check goes there. */
-    address: z.string().refine((a) => isIP(a) !== 0, { error: (iss) => `${show(iss.input)} is not an IP address: a check's address is an IPv4 or IPv6 address` }).optional(),
-    /** Check over TLS (check-ssl), verified as the backend's tls says, or as tlsVerify says where the traffic is not TLS. */
-    tls: z.boolean().default(false),
-    /**
-     * How a check over TLS verifies servers whose traffic passes through untouched (the backend has no
-     * tls): a Kubernetes API server's /readyz behind a TCP frontend. The backend's tls governs otherwise.
-     */
-    tlsVerify: ServerTls.optional(),
-    /**
-     * Only the primary passes (a Redis master, a Patroni leader): one server UP and the rest DOWN is
-     * healthy, none or several UP is not. With redis, the check asks for role:master.
-     */
-    primaryOnly: z.boolean().default(false),
+    http: HttpCheck.optional().describe("An HTTP request and the status (and body) it must get."),
+    connect: z.literal(true).optional().describe("A TCP connection that opens: the least a server must do."),
+    steps: z.array(CheckStep).min(1, { error: "a check sequence needs at least one step" }).max(32, { error: "keep a check sequence to 32 steps" }).optional().describe("A tcp-check sequence: connect, send, expect, in order."),
+    redis: z.strictObject({ /** AUTH first, with the password HAProxy reads from this environment variable. */ passwordFromEnv: EnvName.optional().describe("AUTH first, with the password HAProxy reads from this environment variable.") }).optional().describe("Redis answers PING (and, with primaryOnly, says role:master)."),
+    postgresql: z.strictObject({ user: DatabaseUser.describe("The user the startup message names.") }).optional().describe("PostgreSQL answers a startup message for this user (pgsql-check); it needs no password, only a pg_hba entry."),
+    mysql: z.strictObject({ user: DatabaseUser.describe("The user that logs in.") }).optional().describe("MySQL or MariaDB answers a login of this user, which needs no password (mysql-check post-41)."),
+    smtp: z.strictObject({ domain: z.string().regex(/^[A-Za-z0-9.-]{1,253}$/).default("localhost").describe("The domain the check's EHLO names.") }).optional().describe("An SMTP server greets, answers EHLO with 2xx."),
+    ldap: z.literal(true).optional().describe("An LDAP server answers an anonymous bind."),
+    tlsHello: z.literal(true).optional().describe("A TLS server answers a ClientHello (ssl-hello-chk): TLS passed through, never terminated here."),
+    port: CheckPort.optional().describe("Check this port instead of the traffic's (Patroni's REST API on 8008 while 5432 carries the traffic)."),
+    address: z.string().refine((a) => isIP(a) !== 0, { error: (iss) => `${show(iss.input)} is not an IP address: a check's address is an IPv4 or IPv6 address` }).optional().describe("Check this address instead of the server's (an agent or sidecar on another interface): every server's check goes there."),
+    tls: z.boolean().default(false).describe("Check over TLS (check-ssl), verified as the backend's tls says, or as tlsVerify says where the traffic is not TLS."),
+    tlsVerify: ServerTls.optional().describe("How a check over TLS verifies servers whose traffic passes through untouched (the backend has no tls): a Kubernetes API server's /readyz behind a TCP frontend. The backend's tls governs otherwise."),
+    primaryOnly: z.boolean().default(false).describe("Only the primary passes (a Redis master, a Patroni leader): one server UP and the rest DOWN is healthy, none or several UP is not. With redis, the check asks for role:master."),
   })
   .superRefine((check, ctx) => {
     const given = CHECK_KINDS.filter((k) => check[k] !== undefined);
     if (given.length !== 1) ctx.addIssue({ code: "custom", message: `a health check is exactly one of ${CHECK_KINDS.join(", ")}${given.length ? ` (found ${given.join(" and ")})` : ""}` });
     if (check.tls && check.tlsHello) ctx.addIssue({ code: "custom", path: ["tls"], message: "tlsHello sends its own ClientHello in the clear: remove tls" });
-  });
+  }).meta({ id: "HealthCheck" });
 export type HealthCheck = z.output<typeof HealthCheck>;
 
 /** A check's kind. */
@@ -125,11 +100,10 @@ export const checkKind = (check: HealthCheck): CheckKind => CHECK_KINDS.find((k)
  * "maint", "up" or "down": the server's own say on its weight and state, beside the health check.
  */
 export const AgentCheck = z.strictObject({
-  port: CheckPort,
-  inter: z.string().regex(/^[0-9]{1,7}(us|ms|s|m|h|d)$/, { error: (iss) => `${show(iss.input)} is not a duration: use e.g. "2s"` }).default("2s"),
-  /** What HAProxy sends the agent first (a line), if anything. */
-  send: CheckText.optional(),
-});
+  port: CheckPort.describe("The port the agent listens on."),
+  inter: z.string().regex(/^[0-9]{1,7}(us|ms|s|m|h|d)$/, { error: (iss) => `${show(iss.input)} is not a duration: use e.g. "2s"` }).default("2s").describe("How often HAProxy asks the agent."),
+  send: CheckText.optional().describe("What HAProxy sends the agent first (a line), if anything."),
+}).meta({ id: "AgentCheck" });
 export type AgentCheck = z.output<typeof AgentCheck>;
 
 /** Whether a backend's servers are expected UP one at a time: its check finds the primary. */

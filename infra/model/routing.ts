@@ -22,7 +22,7 @@ const quotable = (what: string, max: number) =>
 
 export const HTTP_METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE"] as const;
 /** An HTTP method: a standard one, or an extension the servers understand (PURGE, BAN, PROPFIND): a token in capitals. */
-export const Method = z.string().regex(/^[A-Z][A-Z0-9_-]{0,31}$/, { error: (iss) => `${show(iss.input)} is not an HTTP method: use capitals, e.g. ${HTTP_METHODS.join(", ")}, or an extension such as PURGE` });
+export const Method = z.string().regex(/^[A-Z][A-Z0-9_-]{0,31}$/, { error: (iss) => `${show(iss.input)} is not an HTTP method: use capitals, e.g. ${HTTP_METHODS.join(", ")}, or an extension such as PURGE` }).meta({ title: "HTTP method" });
 
 const LABEL = "[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?";
 /** An exact host name. */
@@ -31,16 +31,16 @@ const EXACT_HOST_PATTERN = new RegExp(`^${LABEL}(\\.${LABEL})*$`);
 const HOST_PATTERN_PATTERN = new RegExp(`^(\\*\\.)?${LABEL}(\\.${LABEL})*$`);
 export const RouteHost = z.string().max(253).regex(HOST_PATTERN_PATTERN, {
   error: (iss) => `${show(iss.input)} is not a host to match: use a host name ("api.example.com") or "*.example.com" (no port, no scheme)`,
-});
+}).meta({ title: "host name" });
 export const ExactHost = z.string().max(253).regex(EXACT_HOST_PATTERN, {
   error: (iss) => `${show(iss.input)} is not a host name: use e.g. "api.example.com" (no port, no scheme, no wildcard in a table)`,
-});
+}).meta({ title: "host name" });
 
 /** A request path: what HAProxy's "path" fetch returns (no query string, no fragment). */
 const ROUTE_PATH_PATTERN = /^\/[A-Za-z0-9._~!$&()*+,;=:@%/-]{0,1000}$/;
 export const RoutePath = z.string().regex(ROUTE_PATH_PATTERN, {
   error: (iss) => `${show(iss.input)} is not a path to match: start with "/" and use no spaces, quotes, "?" or "#"`,
-});
+}).meta({ title: "path" });
 const PATH_SUFFIX_PATTERN = /^[A-Za-z0-9._~!$&()*+,;=:@%/-]{1,200}$/;
 export const PathSuffix = z.string().regex(PATH_SUFFIX_PATTERN, {
   error: (iss) => `${show(iss.input)} is not a path suffix: use e.g. ".css", no spaces, quotes, "?" or "#"`,
@@ -53,13 +53,13 @@ export const Regex = quotable("a regular expression", 512).check((ctx) => {
   } catch (error) {
     ctx.issues.push({ code: "custom", input: ctx.value, continue: true, message: `${show(ctx.value)} is not a regular expression: ${(error as Error).message.replace(/^Invalid regular expression: /, "")}` });
   }
-});
+}).meta({ title: "regular expression" });
 
 /** A header's name: an HTTP token, letters, digits and "-" (what HAProxy's fetch arguments take as they are). */
 export const HeaderName = z.string().regex(/^[A-Za-z0-9-]{1,64}$/, {
   error: (iss) => `${show(iss.input)} is not a header name: use 1 to 64 letters, digits or "-"`,
-});
-export const HeaderValue = quotable("a header value", 1024);
+}).meta({ title: "header name" });
+export const HeaderValue = quotable("a header value", 1024).meta({ title: "text" });
 export const QueryName = z.string().regex(/^[A-Za-z0-9_.~-]{1,64}$/, {
   error: (iss) => `${show(iss.input)} is not a query parameter name: use 1 to 64 letters, digits or "_.~-"`,
 });
@@ -71,30 +71,24 @@ export const Cidr = z.string().check((ctx) => {
   const max = family === 6 ? 128 : 32;
   const ok = family !== 0 && rest.length === 0 && (bits === undefined || (/^[0-9]{1,3}$/.test(bits) && Number(bits) <= max));
   if (!ok) ctx.issues.push({ code: "custom", input: ctx.value, continue: true, message: `${show(ctx.value)} is not an address or network: use e.g. "10.0.0.0/8", "192.168.1.10" or "2001:db8::/32"` });
-});
+}).meta({ title: "network" });
 
 const oneOrMore = <T extends z.ZodType>(item: T) => z.union([item, z.array(item).min(1, { error: "give at least one value" })]);
 
 /** A name a Lua script registers (a service, an action, a fetch, a converter): what follows "lua." in the config. */
-export const LuaName = z.string().regex(/^[a-z_][a-z0-9_]{0,63}$/, { error: (iss) => `${show(iss.input)} is not a Lua name: use 1 to 64 lower-case letters, digits or "_", starting with a letter or "_"` });
+export const LuaName = z.string().regex(/^[a-z_][a-z0-9_]{0,63}$/, { error: (iss) => `${show(iss.input)} is not a Lua name: use 1 to 64 lower-case letters, digits or "_", starting with a letter or "_"` }).meta({ title: "Lua name" });
 
 /** An argument to a Lua fetch, as HAProxy passes it (a string): letters, digits and "_.:/-", no quoting needed. */
 const LuaArgument = z.string().regex(/^[A-Za-z0-9_.:\/-]{1,64}$/, { error: (iss) => `${show(iss.input)} is not a Lua fetch argument: use 1 to 64 letters, digits or "_.:/-"` });
 
 /** How a header's or query parameter's value is matched: exactly one of these. */
 const ValueMatch = {
-  /** The header (parameter) is there, whatever its value. */
-  present: z.literal(true).optional(),
-  equals: oneOrMore(HeaderValue).optional(),
-  prefix: oneOrMore(HeaderValue).optional(),
-  regex: Regex.optional(),
-  /** Compare values without regard to case. */
-  ignoreCase: z.boolean().default(false),
-  /**
-   * Pass the value through this Lua converter (core.register_converters in one of lua.scripts) before
-   * it is compared: a token decoded, a name normalised. The resolver cannot run Lua: verify leaves such routes to traffic the script's author knows.
-   */
-  luaConverter: LuaName.optional(),
+  present: z.literal(true).optional().describe("The header (parameter) is there, whatever its value."),
+  equals: oneOrMore(HeaderValue).optional().describe("Its value is one of these."),
+  prefix: oneOrMore(HeaderValue).optional().describe("Its value starts with one of these."),
+  regex: Regex.optional().describe("Its value matches this regular expression."),
+  ignoreCase: z.boolean().default(false).describe("Compare values without regard to case."),
+  luaConverter: LuaName.optional().describe("Pass the value through this Lua converter (core.register_converters in one of lua.scripts) before it is compared: a token decoded, a name normalised. The resolver cannot run Lua: verify leaves such routes to traffic the script's author knows."),
 };
 const VALUE_MATCHES = ["present", "equals", "prefix", "regex"] as const;
 const exactlyOneMatch = (value: Record<string, unknown>, ctx: z.core.$RefinementCtx) => {
@@ -103,15 +97,15 @@ const exactlyOneMatch = (value: Record<string, unknown>, ctx: z.core.$Refinement
   if (value.present !== undefined && value.luaConverter !== undefined) ctx.addIssue({ code: "custom", path: ["luaConverter"], message: "present asks whether the value is there, which no converter changes: remove luaConverter, or compare its result" });
 };
 
-export const HeaderCondition = z.strictObject({ name: HeaderName, ...ValueMatch }).superRefine(exactlyOneMatch);
-export const QueryCondition = z.strictObject({ name: QueryName, ...ValueMatch }).superRefine(exactlyOneMatch);
+export const HeaderCondition = z.strictObject({ name: HeaderName.describe("The header's name (any case)."), ...ValueMatch }).superRefine(exactlyOneMatch).meta({ id: "HeaderCondition" });
+export const QueryCondition = z.strictObject({ name: QueryName.describe("The query-string parameter's name."), ...ValueMatch }).superRefine(exactlyOneMatch).meta({ id: "QueryCondition" });
 /** A value a Lua fetch computes for the request (core.register_fetches in one of lua.scripts), matched like a header's. */
 export const LuaFetchCondition = z
-  .strictObject({ fetch: LuaName, args: z.array(LuaArgument).max(5).optional(), ...ValueMatch })
+  .strictObject({ fetch: LuaName.describe("The fetch's name, as the script registers it."), args: z.array(LuaArgument).max(5).optional().describe("Arguments passed to it."), ...ValueMatch })
   .superRefine((value, ctx) => {
     exactlyOneMatch(value, ctx);
     if (value.luaConverter !== undefined) ctx.addIssue({ code: "custom", path: ["luaConverter"], message: "a Lua fetch computes the value itself: do the conversion in the fetch" });
-  });
+  }).meta({ id: "LuaFetchCondition" });
 
 /** The kinds a condition can be: each condition object has exactly one of these keys. */
 export const CONDITION_KINDS = ["host", "path", "pathPrefix", "pathBegins", "pathSuffix", "pathRegex", "method", "header", "query", "lua", "source", "tls", "sni", "alpn", "destinationPort", "all", "any", "not", "condition"] as const;
@@ -129,111 +123,94 @@ const DestinationPort = z.number().int().min(1, { error: "a port is 1 to 65535" 
  * case or the port; paths compare exactly (case matters, as it does to servers).
  */
 export interface Condition {
-  /** The Host header (or HTTP/2's :authority), any of these; "*.example.com" is one label in front. */
   host?: string | string[];
-  /** The path is exactly one of these. */
   path?: string | string[];
-  /** The path is one of these or lies below it: "/api" takes "/api" and "/api/users", never "/apis". */
   pathPrefix?: string | string[];
-  /** The path starts with one of these, segment boundary or not: "/api" takes "/apis" too. */
   pathBegins?: string | string[];
   pathSuffix?: string | string[];
   pathRegex?: string;
   method?: string | string[];
   header?: z.output<typeof HeaderCondition>;
   query?: z.output<typeof QueryCondition>;
-  /** What a Lua fetch of lua.scripts says of the request. */
   lua?: z.output<typeof LuaFetchCondition>;
-  /** The client's address is in one of these networks (the connection's source, not X-Forwarded-For). */
   source?: string | string[];
-  /** The request came over TLS (true) or plain HTTP (false). */
   tls?: boolean;
-  /** TCP frontends: the server name of the TLS ClientHello passed through (any of these; "*.example.com" as for host). */
   sni?: string | string[];
-  /** TCP frontends: a protocol the ClientHello offers through ALPN. */
   alpn?: string | string[];
-  /** The port the client connected to (a frontend with several binds). */
   destinationPort?: number | number[];
   all?: Condition[];
   any?: Condition[];
   not?: Condition;
-  /** One of the frontend's named conditions, by name. */
   condition?: string;
 }
 
 export const Condition: z.ZodType<Condition, z.input<z.ZodType<Condition>>> = z
   .strictObject({
-    host: oneOrMore(RouteHost).optional(),
-    path: oneOrMore(RoutePath).optional(),
-    pathPrefix: oneOrMore(RoutePath).optional(),
-    pathBegins: oneOrMore(RoutePath).optional(),
-    pathSuffix: oneOrMore(PathSuffix).optional(),
-    pathRegex: Regex.optional(),
-    method: oneOrMore(Method).optional(),
-    header: HeaderCondition.optional(),
-    query: QueryCondition.optional(),
-    lua: LuaFetchCondition.optional(),
-    source: oneOrMore(Cidr).optional(),
-    tls: z.boolean().optional(),
-    sni: oneOrMore(RouteHost).optional(),
-    alpn: oneOrMore(AlpnProtocol).optional(),
-    destinationPort: oneOrMore(DestinationPort).optional(),
+    host: oneOrMore(RouteHost).optional().describe("The Host header (or HTTP/2's :authority), any of these; \"*.example.com\" is one label in front."),
+    path: oneOrMore(RoutePath).optional().describe("The path is exactly one of these."),
+    pathPrefix: oneOrMore(RoutePath).optional().describe("The path is one of these or lies below it: \"/api\" takes \"/api\" and \"/api/users\", never \"/apis\"."),
+    pathBegins: oneOrMore(RoutePath).optional().describe("The path starts with one of these, segment boundary or not: \"/api\" takes \"/apis\" too."),
+    pathSuffix: oneOrMore(PathSuffix).optional().describe("The path ends with one of these (\".json\", \"/health\")."),
+    pathRegex: Regex.optional().describe("The path matches this regular expression (PCRE2 in HAProxy, JavaScript in the resolver; keep to what both read alike)."),
+    method: oneOrMore(Method).optional().describe("The request method is one of these."),
+    header: HeaderCondition.optional().describe("A request header is present or has one of the given values."),
+    query: QueryCondition.optional().describe("A query-string parameter is present or has one of the given values."),
+    lua: LuaFetchCondition.optional().describe("What a Lua fetch of lua.scripts says of the request."),
+    source: oneOrMore(Cidr).optional().describe("The client's address is in one of these networks (the connection's source, not X-Forwarded-For)."),
+    tls: z.boolean().optional().describe("The request came over TLS (true) or plain HTTP (false)."),
+    sni: oneOrMore(RouteHost).optional().describe("TCP frontends: the server name of the TLS ClientHello passed through (any of these; \"*.example.com\" as for host)."),
+    alpn: oneOrMore(AlpnProtocol).optional().describe("TCP frontends: a protocol the ClientHello offers through ALPN."),
+    destinationPort: oneOrMore(DestinationPort).optional().describe("The port the client connected to (a frontend with several binds)."),
     get all() {
-      return z.array(Condition).min(1, { error: "all needs at least one condition" }).optional();
+      return z.array(Condition).min(1, { error: "all needs at least one condition" }).optional().describe("Every one of these conditions holds.");
     },
     get any() {
-      return z.array(Condition).min(1, { error: "any needs at least one condition" }).optional();
+      return z.array(Condition).min(1, { error: "any needs at least one condition" }).optional().describe("At least one of these conditions holds.");
     },
     get not() {
-      return Condition.optional();
+      return Condition.optional().describe("This condition does not hold.");
     },
-    condition: Name.optional(),
+    condition: Name.optional().describe("One of the frontend's named conditions, by name."),
   })
   .superRefine((condition, ctx) => {
     const given = CONDITION_KINDS.filter((k) => (condition as Record<string, unknown>)[k] !== undefined);
     if (given.length !== 1) {
       ctx.addIssue({ code: "custom", message: given.length ? `a condition has exactly one kind, found ${given.join(" and ")}: combine them with all or any` : `a condition needs one of ${CONDITION_KINDS.join(", ")}` });
     }
-  }) as unknown as z.ZodType<Condition, z.input<z.ZodType<Condition>>>;
+  }).meta({ id: "Condition" }) as unknown as z.ZodType<Condition, z.input<z.ZodType<Condition>>>;
 
 export const REDIRECT_CODES = [301, 302, 303, 307, 308] as const;
 
 export const Redirect = z
   .strictObject({
-    /** Send the client to exactly this URL. */
-    location: quotable("a redirect location", 2048).optional(),
-    /** Send the client to this prefix followed by the request's path (and query): "https://new.example.com". */
-    prefix: quotable("a redirect prefix", 2048).optional(),
-    /** The same host and path under this scheme (the Host header's port is kept). */
-    scheme: z.enum(["http", "https"], { error: (iss) => `${show(iss.input)} is not a scheme: use "http" or "https"` }).optional(),
+    location: quotable("a redirect location", 2048).optional().describe("Send the client to exactly this URL."),
+    prefix: quotable("a redirect prefix", 2048).optional().describe("Send the client to this prefix followed by the request's path (and query): \"https://new.example.com\"."),
+    scheme: z.enum(["http", "https"], { error: (iss) => `${show(iss.input)} is not a scheme: use "http" or "https"` }).optional().describe("The same host and path under this scheme (the Host header's port is kept)."),
     code: z
       .number()
       .refine((c) => (REDIRECT_CODES as readonly number[]).includes(c), { error: (iss) => `${show(iss.input)} is not a redirect status: use one of ${REDIRECT_CODES.join(", ")}` })
-      .default(302),
-    /** Leave the request's query string out of the new URL (prefix and scheme keep it by default). */
-    dropQuery: z.boolean().default(false),
+      .default(302).describe("The redirect's status."),
+    dropQuery: z.boolean().default(false).describe("Leave the request's query string out of the new URL (prefix and scheme keep it by default)."),
   })
   .superRefine((r, ctx) => {
     const given = (["location", "prefix", "scheme"] as const).filter((k) => r[k] !== undefined);
     if (given.length !== 1) ctx.addIssue({ code: "custom", message: `a redirect needs exactly one of location, prefix, scheme${given.length ? ` (found ${given.join(", ")})` : ""}` });
     if (r.prefix !== undefined && r.prefix.endsWith("/")) ctx.addIssue({ code: "custom", path: ["prefix"], message: `${show(r.prefix)} ends with "/": the request's path, which starts with one, follows it` });
-  });
+  }).meta({ id: "Redirect" });
 
 const CONTENT_TYPE_PATTERN = /^[a-z0-9!#$&^_.+-]{1,64}\/[a-z0-9!#$&^_.+-]{1,64}(; ?charset=[A-Za-z0-9_-]{1,32})?$/;
 
 /** An answer HAProxy gives itself, without a server. */
 export const Respond = z
   .strictObject({
-    status: z.number().int().min(200, { error: "a response's status is 200 to 599" }).max(599, { error: "a response's status is 200 to 599" }),
-    contentType: z.string().regex(CONTENT_TYPE_PATTERN, { error: (iss) => `${show(iss.input)} is not a content type: use e.g. "text/plain" or "application/json; charset=utf-8"` }).default("text/plain"),
-    /** The body, short text. */
-    body: quotable("a response body", 1024).optional(),
-    /** The body from a file beside the error pages (templates/errors/: a maintenance page), loaded as HAProxy starts; it fits in a buffer. */
-    bodyFile: FileName.optional(),
+    status: z.number().int().min(200, { error: "a response's status is 200 to 599" }).max(599, { error: "a response's status is 200 to 599" }).describe("The answer's status."),
+    contentType: z.string().regex(CONTENT_TYPE_PATTERN, { error: (iss) => `${show(iss.input)} is not a content type: use e.g. "text/plain" or "application/json; charset=utf-8"` }).default("text/plain").describe("Its Content-Type."),
+    body: quotable("a response body", 1024).optional().describe("The body, short text."),
+    bodyFile: FileName.optional().describe("The body from a file beside the error pages (templates/errors/: a maintenance page), loaded as HAProxy starts; it fits in a buffer."),
   })
   .superRefine((r, ctx) => {
     if (r.body !== undefined && r.bodyFile !== undefined) ctx.addIssue({ code: "custom", path: ["bodyFile"], message: "a response has one body: give body or bodyFile, not both" });
-  });
+  }).meta({ id: "Respond" });
 
 /** What a deny or tarpit may answer: a 4xx or 5xx status HAProxy has a message for. */
 export const DENY_STATUSES = HAPROXY_ERROR_STATUSES.filter((s) => s >= 400);
@@ -242,7 +219,7 @@ const denyStatus = z.number().refine((s) => (DENY_STATUSES as readonly number[])
 });
 
 /** A refusal's or a tarpit's status. */
-const Refusal = z.strictObject({ status: denyStatus.default(403) });
+const Refusal = z.strictObject({ status: denyStatus.default(403).describe("The status of the refusal (a 4xx or 5xx HAProxy has a message for).") }).meta({ id: "Refusal" });
 
 /**
  * What a backend with no servers answers every request sent to it with, as a route would: a
@@ -250,18 +227,18 @@ const Refusal = z.strictObject({ status: denyStatus.default(403) });
  */
 export const BACKEND_ANSWERS = ["redirect", "respond", "deny", "tarpit"] as const;
 export const BackendAnswer = z
-  .strictObject({ redirect: Redirect.optional(), respond: Respond.optional(), deny: Refusal.optional(), tarpit: Refusal.optional() })
+  .strictObject({ redirect: Redirect.optional().describe("Send every request elsewhere."), respond: Respond.optional().describe("Answer every request with this response."), deny: Refusal.optional().describe("Refuse every request with this status."), tarpit: Refusal.optional().describe("Hold every request for timeouts.tarpit, then refuse it.") })
   .superRefine((answer, ctx) => {
     const given = BACKEND_ANSWERS.filter((k) => answer[k] !== undefined);
     if (given.length !== 1) ctx.addIssue({ code: "custom", message: `an answer is exactly one of ${BACKEND_ANSWERS.join(", ")}${given.length ? ` (found ${given.join(" and ")})` : ""}` });
-  });
+  }).meta({ id: "BackendAnswer" });
 export type BackendAnswer = z.output<typeof BackendAnswer>;
 export const answerKind = (answer: BackendAnswer): (typeof BACKEND_ANSWERS)[number] => BACKEND_ANSWERS.find((k) => answer[k] !== undefined)!;
 
 
 /** A header value the stack writes as it is (never an expression: "%" is taken literally). */
 const WrittenHeaderValue = quotable("a header value", 1024);
-const HeaderWrite = z.strictObject({ name: HeaderName, value: WrittenHeaderValue });
+const HeaderWrite = z.strictObject({ name: HeaderName.describe("The header's name."), value: WrittenHeaderValue.describe("Its value, as written (HAProxy's log-format expressions such as %[src] are taken literally).") }).meta({ id: "HeaderWrite" });
 
 /** The things a request or response rule can do: exactly one per rule. */
 export const RULE_ACTIONS = ["setHeader", "addHeader", "deleteHeader", "setPath", "replacePath", "stripPrefix", "addPrefix", "setHost", "setStatus", "lua"] as const;
@@ -276,78 +253,61 @@ export const RESPONSE_ONLY_ACTIONS: readonly RuleActionKind[] = ["setStatus"];
  */
 export const Rule = z
   .strictObject({
-    when: Condition.optional(),
-    /** Replace every occurrence of the header with this value. */
-    setHeader: HeaderWrite.optional(),
-    /** Add one more occurrence of the header. */
-    addHeader: HeaderWrite.optional(),
-    deleteHeader: HeaderName.optional(),
-    setPath: RoutePath.optional(),
-    /** Rewrite the path: a regular expression, and its replacement with \\1, \\2... for its groups. */
-    replacePath: z.strictObject({ regex: Regex, with: quotable("a path replacement", 1024) }).optional(),
-    /** Take this prefix off the path, on segment boundaries: "/api" makes "/api/users" "/users" and "/api" "/". */
-    stripPrefix: RoutePath.refine((p) => p !== "/", { error: 'stripping "/" would leave no path: give a longer prefix' }).optional(),
-    /** Put this prefix in front of the path: "/v1" makes "/users" "/v1/users". */
-    addPrefix: RoutePath.refine((p) => p !== "/", { error: 'adding "/" would change nothing: give a longer prefix' }).optional(),
-    /** Forward the request with this Host header. */
-    setHost: ExactHost.optional(),
-    /** Answer with this status instead of the server's. */
-    setStatus: z.number().int().min(100).max(599).optional(),
-    /** Run this action, registered by one of lua.scripts (core.register_action). */
-    lua: LuaName.optional(),
+    when: Condition.optional().describe("Which requests the rule applies to; absent: all."),
+    setHeader: HeaderWrite.optional().describe("Replace every occurrence of the header with this value."),
+    addHeader: HeaderWrite.optional().describe("Add one more occurrence of the header."),
+    deleteHeader: HeaderName.optional().describe("Remove every occurrence of the header."),
+    setPath: RoutePath.optional().describe("Replace the request's path (the query string stays)."),
+    replacePath: z.strictObject({ regex: Regex.describe("What to match in the path."), with: quotable("a path replacement", 1024).describe("What replaces it, with \\1, \\2... for the groups.") }).optional().describe("Rewrite the path: a regular expression, and its replacement with \\\\1, \\\\2... for its groups."),
+    stripPrefix: RoutePath.refine((p) => p !== "/", { error: 'stripping "/" would leave no path: give a longer prefix' }).optional().describe("Take this prefix off the path, on segment boundaries: \"/api\" makes \"/api/users\" \"/users\" and \"/api\" \"/\"."),
+    addPrefix: RoutePath.refine((p) => p !== "/", { error: 'adding "/" would change nothing: give a longer prefix' }).optional().describe("Put this prefix in front of the path: \"/v1\" makes \"/users\" \"/v1/users\"."),
+    setHost: ExactHost.optional().describe("Forward the request with this Host header."),
+    setStatus: z.number().int().min(100).max(599).optional().describe("Answer with this status instead of the server's."),
+    lua: LuaName.optional().describe("Run this action, registered by one of lua.scripts (core.register_action)."),
   })
   .superRefine((rule, ctx) => {
     const given = RULE_ACTIONS.filter((k) => rule[k] !== undefined);
     if (given.length !== 1) ctx.addIssue({ code: "custom", message: `a rule does exactly one of ${RULE_ACTIONS.join(", ")}${given.length ? ` (found ${given.join(" and ")})` : ""}` });
-  });
+  }).meta({ id: "Rule" });
 export type Rule = z.output<typeof Rule>;
 export const ruleAction = (rule: Rule): RuleActionKind => RULE_ACTIONS.find((k) => rule[k] !== undefined)!;
 
 /** The headers that tell a server how the client reached the load balancer. */
 export const ForwardedHeaders = z.strictObject({
-  /** X-Forwarded-Proto: https or http. */
-  proto: z.boolean().default(true),
-  /** X-Forwarded-Host: the Host header the client sent. */
-  host: z.boolean().default(true),
-  /** X-Forwarded-Port: the port the client connected to. */
-  port: z.boolean().default(true),
-});
+  proto: z.boolean().default(true).describe("X-Forwarded-Proto: https or http."),
+  host: z.boolean().default(true).describe("X-Forwarded-Host: the Host header the client sent."),
+  port: z.boolean().default(true).describe("X-Forwarded-Port: the port the client connected to."),
+}).meta({ id: "ForwardedHeaders" });
 
 /** Response headers that tell browsers to be careful, on every answer (HAProxy's own included). */
 export const SecurityHeaders = z.strictObject({
-  /** X-Content-Type-Options: nosniff. */
-  noSniff: z.boolean().default(true),
-  /** X-Frame-Options. */
-  /** X-Frame-Options ("off": not sent). */
-  frameOptions: z.enum(["DENY", "SAMEORIGIN", "off"]).default("DENY"),
-  /** Referrer-Policy ("off": not sent). */
-  referrerPolicy: z.enum(["no-referrer", "same-origin", "strict-origin", "strict-origin-when-cross-origin", "no-referrer-when-downgrade", "off"]).default("strict-origin-when-cross-origin"),
-  /** Content-Security-Policy, as the site needs it (no default: a wrong one breaks the site). */
-  contentSecurityPolicy: quotable("a Content-Security-Policy", 2048).optional(),
-});
+  noSniff: z.boolean().default(true).describe("X-Content-Type-Options: nosniff."),
+  frameOptions: z.enum(["DENY", "SAMEORIGIN", "off"]).default("DENY").describe("X-Frame-Options (\"off\": not sent)."),
+  referrerPolicy: z.enum(["no-referrer", "same-origin", "strict-origin", "strict-origin-when-cross-origin", "no-referrer-when-downgrade", "off"]).default("strict-origin-when-cross-origin").describe("Referrer-Policy (\"off\": not sent)."),
+  contentSecurityPolicy: quotable("a Content-Security-Policy", 2048).optional().describe("Content-Security-Policy, as the site needs it (no default: a wrong one breaks the site)."),
+}).meta({ id: "SecurityHeaders" });
 
 /** Users whose password hashes (crypt(3), e.g. openssl passwd -6) come from the environment: never in the topology. */
 export const Userlist = z.strictObject({
-  name: Name,
+  name: Name.describe("The name routes give in auth.userlist."),
   users: z
     .array(
       z.strictObject({
-        name: z.string().regex(/^[A-Za-z0-9_.@-]{1,64}$/, { error: (iss) => `${show(iss.input)} is not a user name: use 1 to 64 letters, digits or "_.@-"` }),
-        /** The environment variable holding the user's password hash ("$6$..."), read by HAProxy as it starts. */
-        passwordHashFromEnv: z.string().regex(/^[A-Z_][A-Z0-9_]{0,127}$/, { error: (iss) => `${show(iss.input)} is not an environment variable name: use capitals, digits and "_"` }),
+        name: z.string().regex(/^[A-Za-z0-9_.@-]{1,64}$/, { error: (iss) => `${show(iss.input)} is not a user name: use 1 to 64 letters, digits or "_.@-"` }).describe("The user name clients log in with."),
+        passwordHashFromEnv: z.string().regex(/^[A-Z_][A-Z0-9_]{0,127}$/, { error: (iss) => `${show(iss.input)} is not an environment variable name: use capitals, digits and "_"` }).describe("The environment variable holding the user's password hash (\"$6$...\"), read by HAProxy as it starts."),
       }),
     )
-    .min(1, { error: "a userlist needs at least one user" }),
-});
+    .min(1, { error: "a userlist needs at least one user" }).describe("Its users."),
+}).meta({ id: "Userlist" });
 
 /** The environment variables holding the userlists' password hashes (each read by HAProxy as it parses its config). */
 export const loginHashVariables = (topology: { userlists: readonly z.output<typeof Userlist>[] }): string[] => [...new Set(topology.userlists.flatMap((list) => list.users.map((u) => u.passwordHashFromEnv)))];
 
 /** Basic authentication in front of a route: a client without a valid login gets 401 and the realm. */
 export const RouteAuth = z.strictObject({
-  userlist: Name,
-  realm: z.string().regex(/^[A-Za-z0-9 _.,:-]{1,64}$/, { error: (iss) => `${show(iss.input)} is not a realm: use 1 to 64 letters, digits, spaces or "_.,:-"` }),
-});
+  userlist: Name.describe("The userlist whose users may pass."),
+  realm: z.string().regex(/^[A-Za-z0-9 _.,:-]{1,64}$/, { error: (iss) => `${show(iss.input)} is not a realm: use 1 to 64 letters, digits, spaces or "_.,:-"` }).describe("The realm the browser's login prompt shows."),
+}).meta({ id: "RouteAuth" });
 
 /**
  * A limit counted in a stick table of its own: requests or HTTP errors per key (the client's address,
@@ -359,17 +319,14 @@ export const RouteAuth = z.strictObject({
  */
 export const RATE_LIMIT_COUNTS = ["requests", "errors", "connections"] as const;
 export const KeyedRateLimit = z.strictObject({
-  name: Name,
-  key: z.union([z.enum(["source", "path"]), z.strictObject({ header: HeaderName })], { error: 'a rate limit\'s key is "source", "path" or { header: NAME }' }),
-  /** What is counted: requests, answers with an HTTP error status (4xx, as HAProxy's http_err_rate counts them), or connections opened. */
-  count: z.enum(RATE_LIMIT_COUNTS).default("requests"),
-  /** How many in a window pass; the next get 429 (a connection past the limit is closed). */
-  limit: z.number().int().min(1).max(10_000_000),
-  window: z.string().regex(/^[0-9]{1,7}(ms|s|m|h|d)$/, { error: (iss) => `${show(iss.input)} is not a duration: use e.g. "10s" or "1m"` }).default("10s"),
-  when: Condition.optional(),
-  /** Keys tracked at once. */
-  tableSize: z.number().int().min(1).max(100_000_000).default(100_000),
-});
+  name: Name.describe("What the plan, the metrics and verify call it."),
+  key: z.union([z.enum(["source", "path"]), z.strictObject({ header: HeaderName.describe("The header whose value is the key.") })], { error: 'a rate limit\'s key is "source", "path" or { header: NAME }' }).describe("What is counted per: the client's address (\"source\"), the path, or a header's value."),
+  count: z.enum(RATE_LIMIT_COUNTS).default("requests").describe("What is counted: requests, answers with an HTTP error status (4xx, as HAProxy's http_err_rate counts them), or connections opened."),
+  limit: z.number().int().min(1).max(10_000_000).describe("How many in a window pass; the next get 429 (a connection past the limit is closed)."),
+  window: z.string().regex(/^[0-9]{1,7}(ms|s|m|h|d)$/, { error: (iss) => `${show(iss.input)} is not a duration: use e.g. "10s" or "1m"` }).default("10s").describe("The period the rate is measured over."),
+  when: Condition.optional().describe("Only requests (or connections) that meet this are counted and limited; absent: all."),
+  tableSize: z.number().int().min(1).max(100_000_000).default(100_000).describe("Keys tracked at once."),
+}).meta({ id: "KeyedRateLimit" });
 export type KeyedRateLimit = z.output<typeof KeyedRateLimit>;
 /** The stick counters a frontend's keyed limits may use: sc0 is the frontend's rateLimit's. */
 export const KEYED_RATE_LIMIT_COUNTERS = [1, 2] as const;
@@ -382,46 +339,37 @@ export type RouteActionKind = (typeof ROUTE_ACTIONS)[number];
 
 export const Route = z
   .strictObject({
-    /** What the plan and verify call it; "routes.<index>" otherwise. */
-    name: Name.optional(),
-    /** Which requests the route takes; absent: every request that reaches it. */
-    when: Condition.optional(),
-    /** Send the request to this backend. */
-    backend: Name.optional(),
-    redirect: Redirect.optional(),
-    respond: Respond.optional(),
-    /** Refuse the request with this status (403 by default). */
-    deny: Refusal.optional(),
-    /** Hold the request for timeouts.tarpit, then refuse it: slows down a client that scans. */
-    tarpit: Refusal.optional(),
-    /** Look the request up in this route table; a request the table does not hold goes on to the next route. */
-    table: Name.optional(),
-    /** Answer with this service, registered by one of lua.scripts (core.register_service). */
-    service: LuaName.optional(),
-    /** A login from a userlist before the route's action: 401 without one. */
-    auth: RouteAuth.optional(),
+    name: Name.optional().describe("What the plan and verify call it; \"routes.<index>\" otherwise."),
+    when: Condition.optional().describe("Which requests the route takes; absent: every request that reaches it."),
+    backend: Name.optional().describe("Send the request to this backend."),
+    redirect: Redirect.optional().describe("Send the client elsewhere (a 3xx answer)."),
+    respond: Respond.optional().describe("Answer the request from HAProxy itself, without a server."),
+    deny: Refusal.optional().describe("Refuse the request with this status (403 by default)."),
+    tarpit: Refusal.optional().describe("Hold the request for timeouts.tarpit, then refuse it: slows down a client that scans."),
+    table: Name.optional().describe("Look the request up in this route table; a request the table does not hold goes on to the next route."),
+    service: LuaName.optional().describe("Answer with this service, registered by one of lua.scripts (core.register_service)."),
+    auth: RouteAuth.optional().describe("A login from a userlist before the route's action: 401 without one."),
   })
   .superRefine((route, ctx) => {
     const given = ROUTE_ACTIONS.filter((k) => route[k] !== undefined);
     if (given.length !== 1) ctx.addIssue({ code: "custom", message: `a route does exactly one of ${ROUTE_ACTIONS.join(", ")}${given.length ? ` (found ${given.join(" and ")})` : ""}` });
-  });
+  }).meta({ id: "Route" });
 
 export const RouteTableEntry = z.strictObject({
-  host: ExactHost,
-  /** With key "host+path": the path prefix (on segment boundaries); the longest that fits wins. */
-  pathPrefix: RoutePath.optional(),
-  backend: Name,
-});
+  host: ExactHost.describe("The exact host name."),
+  pathPrefix: RoutePath.optional().describe("With key \"host+path\": the path prefix (on segment boundaries); the longest that fits wins."),
+  backend: Name.describe("The backend that serves it."),
+}).meta({ id: "RouteTableEntry" });
 
 /**
  * Many routes of one shape kept in a map file: a host, or a host and a path prefix, to a backend.
  * Entries change through the runtime API (no reload), and the file is written in the same step.
  */
 export const RouteTable = z.strictObject({
-  name: Name,
-  key: z.enum(["host", "host+path"], { error: (iss) => `${show(iss.input)} is not a table key: use "host" or "host+path"` }).default("host"),
-  entries: z.array(RouteTableEntry).default([]),
-});
+  name: Name.describe("The name a route gives in { table }."),
+  key: z.enum(["host", "host+path"], { error: (iss) => `${show(iss.input)} is not a table key: use "host" or "host+path"` }).default("host").describe("What the table is looked up by: the Host, or the Host and the longest path prefix."),
+  entries: z.array(RouteTableEntry).default([]).describe("Its entries; changed at runtime when only they change (no reload)."),
+}).meta({ id: "RouteTable" });
 
 export type Route = z.output<typeof Route>;
 export type RouteTable = z.output<typeof RouteTable>;

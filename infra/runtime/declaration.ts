@@ -447,7 +447,7 @@ function prometheusComponent(topology: Topology, target: LocalTarget, logs: stri
     readyUrl: url(port, PROMETHEUS_PATHS.ready),
     configFiles: [
       { file: PROMETHEUS_CONFIG_FILE, content: renderPrometheusConfig(topology, target, options), mode: 0o644 },
-      { file: RULES_FILE, content: renderAlertRules({ source: options.source, topology: topology.name, target: target.kind }), mode: 0o644 },
+      { file: RULES_FILE, content: renderAlertRules({ source: options.source, topology: topology.name, target: target.kind }, topology.services.prometheus.runbookUrl), mode: 0o644 },
     ],
   };
 }
