@@ -15,11 +15,11 @@ import { FAILED_COLOR, SERIES_COLORS } from "../verification/report.ts";
 import { ASSERTIONS } from "../verification/judge.ts";
 import { assertNoProcessLeft, runDirWithTopology, startTestStack, type TestStack } from "./support/stack.ts";
 import { findOnPath } from "../infra/runtime/processes.ts";
+import { CHROMIUM_ARGS } from "./support/browser.ts";
 import { parseExposition, seriesKey } from "./support/exposition.ts";
 import { runCli } from "./support/run-cli.ts";
 import { seedTopology } from "./support/topologies.ts";
 
-const CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
 
 /** The topology a stack runs, with `edit` applied: what the model says when the stack has drifted. */
 function modelOf(running: Topology, edit: (t: any) => void): Topology {

@@ -50,7 +50,7 @@ export const ALERTS = {
     summary: "Backend {{ $labels.proxy }} has no server UP",
     description: "HAProxy on {{ $labels.instance }} has no usable server in backend {{ $labels.proxy }}: every request to it gets a 503.",
     confirm: "The stats page lists every server of the backend as DOWN or MAINT; a request routed to it gets 503 from HAProxy.",
-    runbook: "Open the stats page (or npm run status locally): why is each server DOWN (its check status and last check)? Start with the servers' own logs and /status; a change just applied can be rolled back with npm run apply of the previous topology.",
+    runbook: "Open the stats page: why is each server DOWN (its check status and last check)? Start with the servers' own logs and /status; a change just applied can be rolled back with npm run apply of the previous topology.",
   },
   HAProxyServerDown: {
     // Not in a backend whose check finds the primary: its replicas are DOWN by design (HAProxyPrimaryNotOne watches it).
