@@ -52,7 +52,7 @@ export class StatsSocketFailedError extends StatsSocketError {
   }
 }
 
-/** The answer's structure is broken beyond one line (no header, for instance). */
+/** HAProxy's stats answer is broken beyond one line (no header, for instance): not HAProxy 2.6's format, or not HAProxy on that socket. The sidecar keeps its last snapshot and retries. */
 export class StatParseError extends CodedError {
   readonly code = "STAT_PARSE_FAILED";
   constructor(message: string) {
@@ -84,7 +84,7 @@ export class SslCertAnswerError extends CodedError {
   }
 }
 
-/** A config file HAProxy could not read either: an unclosed quote, a broken escape, a directive outside a section. */
+/** A config file HAProxy could not read either: an unclosed quote, a broken escape, a directive outside a section. The message gives FILE:LINE; fix that line. */
 export class ConfigSyntaxError extends CodedError {
   readonly code = "CONFIG_SYNTAX";
   constructor(readonly file: string, readonly line: number, readonly why: string) {

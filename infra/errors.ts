@@ -9,7 +9,7 @@ export interface TopologyProblem {
   message: string;
 }
 
-/** The topology does not pass the schema; every problem is listed. */
+/** The topology does not pass the schema; every problem is listed with its path (frontends.NAME.field). The topology reference describes each field. */
 export class TopologyInvalidError extends CodedError {
   readonly code = "TOPOLOGY_INVALID";
   constructor(readonly problems: TopologyProblem[]) {
@@ -95,7 +95,7 @@ export class StackNotRunningError extends CodedError {
   }
 }
 
-/** A change npm run apply cannot make under a running HAProxy; nothing was touched. */
+/** A change npm run apply cannot make under a running HAProxy (HAProxy's own command line, such as global.masterSocket); nothing was touched: npm stop, then npm start with the new topology. */
 export class ApplyNeedsRestartError extends CodedError {
   readonly code = "APPLY_NEEDS_RESTART";
   constructor(message: string) {
@@ -103,7 +103,7 @@ export class ApplyNeedsRestartError extends CodedError {
   }
 }
 
-/** The end-to-end assertions cannot be run against this topology as it stands. */
+/** The end-to-end assertions cannot be run against this topology as it stands; the message says why. npm run verify -- --only picks the assertions that can. */
 export class VerifyNotPossibleError extends CodedError {
   readonly code = "VERIFY_NOT_POSSIBLE";
   constructor(message: string) {
@@ -111,7 +111,7 @@ export class VerifyNotPossibleError extends CodedError {
   }
 }
 
-/** A render target (local processes, docker containers) cannot run this topology as it stands. */
+/** A render target (local processes, docker containers) cannot run this topology as it stands; the message names the field and the target. Change the field, or use a target that can. */
 export class TargetPlanError extends CodedError {
   readonly code = "TARGET_PLAN_INVALID";
   constructor(message: string) {
@@ -159,7 +159,7 @@ export class StatsCredentialsUnsetError extends CodedError {
   }
 }
 
-/** The local container deployer met something in the synthesized stack it does not implement. */
+/** The local container deployer met something in the synthesized stack it does not implement; the message names the resource and attribute. Deploy that stack with cdktf deploy, or teach the deployer the attribute. */
 export class DeployUnsupportedError extends CodedError {
   readonly code = "DEPLOY_UNSUPPORTED";
   constructor(readonly where: string, problem: string, todo = "cdktf deploy handles it; teach infra/containers/deploy-sequence.ts its meaning (from the docker provider's documentation) to deploy it locally") {
@@ -183,7 +183,7 @@ export class EngineUnavailableError extends CodedError {
   }
 }
 
-/** npm run scale cannot do what it was asked: no such group, beyond its slots, or not a local stack. */
+/** npm run scale cannot do what it was asked: no such group, beyond its slots (raise maxServers, a reload), or not a local stack. */
 export class ScaleNotPossibleError extends CodedError {
   readonly code = "SCALE_NOT_POSSIBLE";
   constructor(message: string) {
@@ -191,7 +191,7 @@ export class ScaleNotPossibleError extends CodedError {
   }
 }
 
-/** Scaling started or stopped instances but HAProxy did not follow within the bound its settings imply. */
+/** Scaling started or stopped instances but HAProxy did not follow within the bound its settings imply. Look at the group's DNS answers (the local dnsmasq) and HAProxy's resolvers (show resolvers on the admin socket). */
 export class ScaleNotFollowedError extends CodedError {
   readonly code = "SCALE_NOT_FOLLOWED";
   constructor(message: string) {
@@ -224,7 +224,7 @@ export class AcmeIssueFailedError extends CodedError {
   }
 }
 
-/** A managed certificate's ACME settings cannot be used as they stand (an unset variable, an unreadable CA file). */
+/** A managed certificate's ACME settings cannot be used as they stand (an unset variable, an unreadable CA file): the message names the setting; export the variable or fix the file, then start again. */
 export class AcmeSettingsError extends CodedError {
   readonly code = "ACME_SETTINGS_INVALID";
   constructor(readonly field: string, problem: string) {
@@ -264,7 +264,7 @@ export class RolloutBusyError extends CodedError {
   }
 }
 
-/** npm run rollout was asked for a backend that has no canary, or cannot be rolled out here. */
+/** npm run rollout was asked for a backend that has no canary, or cannot be rolled out here; the message says which. Give the backend a canary in the topology and apply it first. */
 export class RolloutNotPossibleError extends CodedError {
   readonly code = "ROLLOUT_NOT_POSSIBLE";
   constructor(message: string) {

@@ -8,7 +8,7 @@ export abstract class CodedError extends Error {
   }
 }
 
-/** A command was called with arguments it does not take; the message carries the usage. */
+/** A command was called with arguments it does not take; the message carries the usage (--help prints it). Exit code 2. */
 export class UsageError extends CodedError {
   readonly code = "USAGE";
   constructor(message: string) {

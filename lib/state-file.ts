@@ -24,7 +24,7 @@ export abstract class StateFileError extends CodedError {
   abstract readonly file: string;
 }
 
-/** A state file that cannot be read as its format says (empty, truncated, not JSON, wrong shape). */
+/** A state file that cannot be read as its format says (empty, truncated, not JSON, wrong shape); the message names the file and what to do (usually: move it aside and run the command again). */
 export class StateFileCorruptError extends StateFileError {
   readonly code = "STATE_FILE_CORRUPT";
   constructor(readonly file: string, readonly problem: string, fix: string) {

@@ -3,7 +3,7 @@
 // topologies (and refuses broken ones), every alert links its runbook section, and the docs, rendered
 // to HTML, have no link in Chromium that leads nowhere.
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, posix } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, it } from "vitest";
 import { REPO_ROOT } from "../infra/repo.ts";
 import { findOnPath } from "../infra/runtime/processes.ts";
 import { RUNBOOK_PAGE } from "../infra/model/schema.ts";
+import { loadTopologyFile } from "../infra/model/load.ts";
 import { ALERTS, alertRuleGroups, runbookAnchor } from "../infra/render/alert-rules.ts";
 import { errorCatalogue } from "../infra/docs/error-catalogue.ts";
 import { FIELD_EXAMPLES } from "../infra/docs/field-examples.ts";
@@ -62,6 +63,19 @@ describe("the generated reference", () => {
     const seed = inputs[0] as { frontends: { binds: { port: unknown }[] }[] };
     assert.equal(validateTopology({ ...seed, frontend: [] }), false);
     assert.equal(validateTopology({ ...seed, frontends: [{ ...seed.frontends[0], binds: [{ port: "80" }] }] }), false);
+  });
+
+  it("a topology.json that names the schema for its editor is checked by the schema and loads as a topology", async () => {
+    const seed = (await exampleTopologyInputs(REPO_ROOT))[0] as Record<string, unknown>;
+    const document = { $schema: `../${TOPOLOGY_SCHEMA_FILE}`, ...seed };
+    assert.ok(validateTopology(document), ajv.errorsText(validateTopology.errors));
+    const dir = mkdtempSync(join(tmpdir(), "topology-json-"));
+    try {
+      writeFileSync(join(dir, "topology.json"), JSON.stringify(document));
+      assert.equal((await loadTopologyFile(join(dir, "topology.json"))).name, seed.name);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("every error class says what it means, and each code is one class's", () => {

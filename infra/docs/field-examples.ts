@@ -2,6 +2,7 @@
 // A test validates each against its field's JSON Schema and fails on a field that needs one and has
 // none, or on an entry for a field that no longer needs one: this list cannot drift from the model.
 export const FIELD_EXAMPLES: Record<string, unknown> = {
+  "Topology.$schema": "docs/reference/topology.schema.json",
   "Global.nbthread": 4,
   "Global.tls.ciphers": "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256",
   "Global.tls.ciphersuites": "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384",

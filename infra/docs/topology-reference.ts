@@ -33,12 +33,15 @@ type JsonSchema = {
 /** The JSON Schema of what a topology file may hold (the input: fields with defaults may be left out). */
 export function topologyJsonSchema(): JsonSchema {
   const schema = z.toJSONSchema(Topology, { io: "input", unrepresentable: "any", target: "draft-2020-12" }) as JsonSchema;
+  // A topology.json names this schema in "$schema" for its editor; the loader leaves that key out.
+  const properties = { $schema: { type: "string", description: "The JSON Schema an editor checks this file with: the path or URL of docs/reference/topology.schema.json." }, ...schema.properties };
   return {
     $schema: schema.$schema,
     $id: TOPOLOGY_SCHEMA_FILE,
     title: "Topology",
     description: "A load-balancer topology: what HAProxy serves and balances, and the services around it. Generated from infra/model by npm run docs.",
     ...Object.fromEntries(Object.entries(schema).filter(([key]) => key !== "$schema")),
+    properties,
   };
 }
 

@@ -6,7 +6,7 @@ import { join, relative, resolve } from "node:path";
 import { CodedError } from "../../lib/errors.ts";
 import { readTopologyInput } from "../model/load.ts";
 
-/** git refused: not a repository, a ref that names no commit. */
+/** git refused: not a repository, a ref that names no commit. Run from a clone, or give --base a ref git knows (git fetch it first). */
 export class GitError extends CodedError {
   readonly code = "GIT_FAILED";
   constructor(message: string) {

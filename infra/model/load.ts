@@ -23,11 +23,13 @@ export async function readTopologyInput(file: string): Promise<unknown> {
     } catch (error) {
       throw new TopologyLoadError(file, (error as Error).message);
     }
+    let value: unknown;
     try {
-      return JSON.parse(text);
+      value = JSON.parse(text);
     } catch (error) {
       throw new TopologyLoadError(file, `not valid JSON (${(error as Error).message})`);
     }
+    return withoutSchemaReference(value);
   }
   let module: Record<string, unknown>;
   try {
@@ -38,4 +40,14 @@ export async function readTopologyInput(file: string): Promise<unknown> {
   const value = module.topology ?? module.default;
   if (value === undefined) throw new TopologyLoadError(file, 'the module exports neither "topology" nor a default export');
   return value;
+}
+
+/**
+ * A JSON topology may name its JSON Schema ("$schema": "docs/reference/topology.schema.json") so that
+ * an editor checks it as it is typed; the reference is for the editor, not part of the topology.
+ */
+function withoutSchemaReference(value: unknown): unknown {
+  if (value === null || typeof value !== "object" || Array.isArray(value) || !("$schema" in value)) return value;
+  const { $schema: _reference, ...topology } = value as Record<string, unknown>;
+  return topology;
 }
