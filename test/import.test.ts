@@ -2,7 +2,7 @@
 // line by line (FILE:LINE: directive: why); what it imports validates and renders to a config the real
 // HAProxy accepts. Fixtures in test/fixtures/import/ are written in the shapes real deployments use.
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "vitest";
@@ -137,7 +137,7 @@ describe("several defaults sections, named, and from", () => {
     const fe = (n: string) => topology.frontends.find((f) => f.name === n)!;
     const be = (n: string) => topology.backends.find((b) => b.name === n)!;
     assert.deepEqual([topology.defaults.mode, topology.defaults.timeouts.client], ["http", "30s"]);
-    assert.deepEqual([fe("postgres").mode, fe("postgres").forwardfor, fe("postgres").timeouts?.client, be("postgres").timeouts?.server], ["tcp", false, "1h", "1h"]);
+    assert.deepEqual([fe("postgres").mode, fe("postgres").forwardfor, fe("postgres").timeouts?.client, be("postgres").timeouts?.server], ["tcp", undefined, "1h", "1h"]);
     assert.deepEqual([fe("redis").mode, fe("redis").timeouts?.client], ["tcp", undefined], "from tcp_services, with the client timeout the first defaults have too");
     assert.deepEqual([fe("admin").mode, fe("admin").forwardfor], [undefined, true], "from web: the first defaults again");
   });
@@ -289,6 +289,34 @@ describe("bad input", () => {
       assert.deepEqual(loaded, validateImported(imported({ file: "shop-edge.cfg", text: readFileSync(join(FIXTURES, "shop-edge.cfg"), "utf8") }, "shop-edge")));
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("npm run import --out: the error pages a config names join templates/errors/; one named like another page there is refused, nothing written", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "lb-import-"));
+    const page = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 5\r\nConnection: close\r\n\r\nsorry";
+    const name = `imported-${process.pid}.http`;
+    const placed = join(REPO_ROOT, "templates/errors", name);
+    try {
+      // A path of the machine the config came from: the file is found by its name beside the config.
+      writeFileSync(join(dir, name), page);
+      const config = (file: string) => `defaults\n    mode http\nfrontend web\n    bind :8080\n    errorfile 503 /etc/haproxy/pages/${file}\n    default_backend app\nbackend app\n    server a 10.0.0.1:80 check\n`;
+      writeFileSync(join(dir, "lb.cfg"), config(name));
+      const out = join(dir, "topology.json");
+      const run = await runCli("infra/import/cli.ts", [join(dir, "lb.cfg"), "--out", out]);
+      assert.equal(run.code, 0, run.stderr);
+      assert.deepEqual(JSON.parse(readFileSync(out, "utf8")).frontends[0].errorPages, [{ status: 503, file: name }]);
+      assert.equal(readFileSync(placed, "utf8"), page);
+      // The repository's own 503.http differs from this one: refused, and neither the topology nor a page written.
+      writeFileSync(join(dir, "503.http"), page);
+      writeFileSync(join(dir, "lb.cfg"), config("503.http"));
+      const clash = await runCli("infra/import/cli.ts", [join(dir, "lb.cfg"), "--out", join(dir, "other.json")]);
+      assert.equal(clash.code, 1);
+      assert.match(clash.stderr, /^error IMPORT_REFUSED: .*\n  templates\/errors\/503\.http: the repository has another page of that name/m);
+      assert.equal(existsSync(join(dir, "other.json")), false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+      rmSync(placed, { force: true });
     }
   });
 

@@ -33,7 +33,7 @@ const cases: { field: string; edit: (t: any) => void; heading: string; lines: st
   { field: "defaults.maxRequestBodyBytes 0", edit: (t) => (t.defaults.maxRequestBodyBytes = 0), heading: FRONTEND, lines: [], absent: /content-length/ },
   { field: "global.closeSpreadTime off", edit: (t) => (t.global.closeSpreadTime = "off"), heading: "global", lines: [], absent: /close-spread-time/ },
   { field: "defaults.idleCloseOnResponse (on by default)", edit: () => {}, heading: "defaults", lines: ["    option idle-close-on-response"] },
-  { field: "defaults.idleCloseOnResponse off", edit: (t) => (t.defaults.idleCloseOnResponse = false), heading: "defaults", lines: [], absent: /idle-close-on-response/ },
+  { field: "defaults.idleCloseOnResponse off", edit: (t) => (t.defaults.idleCloseOnResponse = false), heading: "defaults", lines: ["    no option idle-close-on-response"], absent: /^\s+option idle-close-on-response/m },
   {
     field: "global.logs (a syslog target, a minimum level)",
     edit: (t) => (t.global.logs = [{ target: "10.0.0.5:514", format: "rfc5424", facility: "local3", minLevel: "warning" }]),

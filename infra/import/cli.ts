@@ -1,7 +1,7 @@
 // npm run import -- FILE... [--out FILE.json|FILE.ts] [--report FILE.md]: an existing haproxy.cfg
 // (several files in HAProxy's -f order) becomes a topology, or is refused line by line. The result
 // must validate and render to a config the real HAProxy accepts before anything is written.
-import { mkdir, readFile } from "node:fs/promises";
+import { mkdir, readFile, rm } from "node:fs/promises";
 import { basename, dirname, join, relative, resolve } from "node:path";
 import { parseConfig } from "../../haproxy/config-parser.ts";
 import { parseCliArgs, runMain } from "../../lib/cli.ts";
@@ -9,6 +9,7 @@ import { UsageError } from "../../lib/errors.ts";
 import { ImportRefusedError } from "../errors.ts";
 import { writeFileAtomic } from "../files.ts";
 import { checkEveryTarget } from "../render/validate.ts";
+import { ERROR_PAGE_DIR } from "../render/targets.ts";
 import { accountingReport, importConfig, refusals, type ImportResult } from "./import.ts";
 import { filesNamedBy } from "./named-files.ts";
 import { validateImported } from "./validate.ts";
@@ -58,6 +59,22 @@ function withComments(value: unknown, path: string, comments: ReadonlyMap<string
   return JSON.stringify(value);
 }
 
+/** Writes each error page that templates/errors/ lacks; one there already must be the same file. Returns the files written. */
+async function placeErrorPages(pages: readonly { name: string; text: string }[]): Promise<string[]> {
+  const dir = join(REPO_ROOT, "templates", ERROR_PAGE_DIR);
+  const clashes: string[] = [];
+  const missing: { file: string; text: string }[] = [];
+  for (const page of pages) {
+    const file = join(dir, page.name);
+    const existing = await readFile(file, "utf8").catch(() => undefined);
+    if (existing === undefined) missing.push({ file, text: page.text });
+    else if (existing !== page.text) clashes.push(`templates/${ERROR_PAGE_DIR}/${page.name}: the repository has another page of that name: rename the config's file (and its errorfile line)`);
+  }
+  if (clashes.length) throw new ImportRefusedError(clashes);
+  for (const page of missing) await writeFileAtomic(page.file, page.text);
+  return missing.map((p) => p.file);
+}
+
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseCliArgs(argv, { out: { type: "string" }, report: { type: "string" } }, USAGE, true);
   if (positionals.length === 0) throw new UsageError(`name at least one config file\n${USAGE}`);
@@ -68,8 +85,17 @@ async function main(argv: string[]): Promise<number> {
   const refused = refusals(result.accounts);
   if (refused.length) throw new ImportRefusedError(refused);
   const topology = validateImported(result);
-  // The round trip's first proof: what the topology renders, the real HAProxy accepts, on every target.
-  await checkEveryTarget(topology);
+  // The error pages the config names join the repository's (templates/errors/), where every target reads them:
+  // placed for the check, kept only when the topology is written, taken away again if anything fails.
+  const placed = await placeErrorPages(result.errorPages);
+  try {
+    // The round trip's first proof: what the topology renders, the real HAProxy accepts, on every target.
+    await checkEveryTarget(topology);
+  } catch (error) {
+    await Promise.all(placed.map((file) => rm(file, { force: true })));
+    throw error;
+  }
+  if (!values.out) await Promise.all(placed.map((file) => rm(file, { force: true })));
   const text = values.out?.endsWith(".ts") ? tsModule(result, files.map((f) => f.file), values.out) : `${JSON.stringify(result.topology, null, 2)}\n`;
   if (values.out) {
     await mkdir(dirname(resolve(values.out)), { recursive: true });

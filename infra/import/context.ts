@@ -10,13 +10,21 @@ export interface Draft {
   global: Record<string, unknown> & { logs?: unknown[]; tls?: Record<string, unknown> };
   defaults: Record<string, unknown> & { timeouts: Record<string, string> };
   /** What a defaults section gives each frontend or backend that the model keeps per proxy. */
-  proxyDefaults: { forwardfor?: boolean; balance?: string; defaultServer?: string[]; connectionMode?: string };
+  proxyDefaults: { forwardfor?: boolean; balance?: string; defaultServer?: string[]; connectionMode?: string; errorPages?: { status?: number; file: string }[] };
   frontends: Record<string, unknown>[];
   backends: Record<string, unknown>[];
   /** cache sections by name, with the line that opened each. */
   caches: Map<string, { at: Location; settings: Record<string, number> }>;
   /** resolvers sections by name: the model's resolver settings for a discovered group. */
-  resolvers: Map<string, { at: Location; settings: Record<string, unknown> }>;
+  resolvers: Map<string, { at: Location; lines: Location[]; settings: Record<string, unknown> }>;
+  /** Each frontend's request body limit (deny 413 on Content-Length), settled once every frontend is read: the model has one for all. */
+  bodyLimits: { frontend: string; limit: number; at: Location }[];
+  /** The stack's own monitoring listener, when the config is one the stack rendered. */
+  monitoring?: Record<string, unknown>;
+  /** The error pages the config names (errorfile), which the topology takes by file name: import copies them beside the templates'. */
+  errorPages: { name: string; text: string }[];
+  /** Listed servers resolved at runtime through a resolvers section (server ... resolvers NAME), settled once every section is read. */
+  serverResolvers: { resolvers: string; at: Location }[];
   /** Discovered groups (server-template lines) waiting for their resolvers section, settled once every section is read. */
   groups: { backend: Record<string, unknown> & { name: string }; resolvers: string; at: Location }[];
   /** Backends that use a cache (cache-use and cache-store lines), settled once every section is read. */
@@ -50,7 +58,7 @@ export interface Context {
    * A frontend's per-client rate limit, the three lines HAProxy needs for it: the model holds them as
    * one (rateLimit for requests, a rateLimits entry for connections). Each part says what it counts.
    */
-  rate: { table?: RatePart & { size: number; window: string }; track?: RatePart & { counter: number }; deny?: RatePart & { counter: number; limit: number } };
+  rate: { table?: RatePart & { size: number; window: string }; track?: RatePart & { counter: number }; deny?: RatePart & { counter: number; limit: number }; /** The limit as the stack writes it: a flag set past the limit, then the refusal and its Retry-After. */ flagged?: boolean };
   /** What each server line says that the model keeps per backend, to be the same on every server. */
   lifted: { at: Location; name: string; settings: Record<string, unknown> }[];
 }

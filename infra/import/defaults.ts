@@ -39,9 +39,9 @@ export function stackAdditions(draft: Draft): string[] {
   return [
     ...Object.entries(ADDED_TIMEOUTS).filter(([k]) => draft.defaults.timeouts[k] === undefined).map(([k, v]) => `defaults.timeouts.${k} = ${v}: the original sets none (HAProxy would wait without limit, and warns)`),
     ...(g.hardStopAfter === undefined ? ["global.hardStopAfter = 30s: an old worker ends 30 s after a reload at the latest"] : []),
-    "global.closeSpreadTime = 5s: idle connections are closed over 5 s after a reload, not at once",
+    ...(g.closeSpreadTime === undefined ? ["global.closeSpreadTime = 5s: idle connections are closed over 5 s after a reload, not at once"] : []),
     ...(g.maxRequestHeaders === undefined ? ["global.maxRequestHeaders = 100 (HAProxy's default is 101)"] : []),
-    "defaults.idleCloseOnResponse = true (option idle-close-on-response): a reload closes idle keep-alive connections after an answer, never under a client sending on them",
+    ...(draft.defaults.idleCloseOnResponse === undefined ? ["defaults.idleCloseOnResponse = true (option idle-close-on-response): a reload closes idle keep-alive connections after an answer, never under a client sending on them"] : []),
     "the stack's admin and master sockets, the monitoring listener (stats, /metrics) and the error pages' directory",
   ];
 }

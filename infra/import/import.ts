@@ -39,6 +39,8 @@ export interface ImportResult {
   comments: Map<string, string[]>;
   /** What the stack sets that the original did not: production settings, and values HAProxy leaves unset. */
   additions: string[];
+  /** The error pages the config names, by the file name the topology gives them: they go in templates/errors/. */
+  errorPages: { name: string; text: string }[];
 }
 
 // --- global -------------------------------------------------------------------------------------
@@ -76,6 +78,12 @@ function globalDirective(d: Directive, ctx: Context): Outcome {
       return setInt(g, "maxRequestHeaders", args[0], "global.maxRequestHeaders");
     case "hard-stop-after":
       return setDuration(g, "hardStopAfter", args[0], "global.hardStopAfter");
+    case "close-spread-time":
+      if (args[0] === "infinite") {
+        g.closeSpreadTime = "infinite";
+        return { field: "global.closeSpreadTime" };
+      }
+      return setDuration(g, "closeSpreadTime", args[0], "global.closeSpreadTime");
     case "log": {
       // log <target> [len N] [format F] <facility> [max level [min level]]
       const [target, ...rest] = args;
@@ -169,6 +177,15 @@ function proxyDirective(kind: Section["kind"], d: Directive, ctx: Context): Outc
       if (args[0] === "option" && args[1] === "forwardfor" && frontend) {
         frontend.forwardfor = false;
         return { field: `${fe}.forwardfor` };
+      }
+      if (args[0] === "option" && args[1] === "idle-close-on-response") {
+        if (inDefaults) {
+          draft.defaults.idleCloseOnResponse = false;
+          return { field: "defaults.idleCloseOnResponse" };
+        }
+        // The option is HTTP's: the stack turns the defaults' off in each TCP proxy, as HAProxy asks.
+        if ([frontend, backend].every((p) => p === undefined || (p.mode ?? draft.defaults.mode) === "tcp")) return { decided: "the option is HTTP's: a TCP proxy never has it (the stack writes this line in TCP proxies)" };
+        return { refused: "idle-close-on-response is set for every HTTP proxy at once in the model (defaults.idleCloseOnResponse)" };
       }
       return { refused: `"no ${args.join(" ")}" is not in the model` };
     case "balance":
@@ -312,6 +329,14 @@ function proxyDirective(kind: Section["kind"], d: Directive, ctx: Context): Outc
     case "cookie":
       if (!backend) return { refused: "cookie persistence belongs to a backend", otherKind: true };
       return cookieDirective(args, backend);
+    case "http-after-response":
+      if (frontend && ctx.rate.flagged && /^set-header Retry-After \d+ if \{ var\(txn\.rate_limited\) -m bool \}$/.test(args.join(" "))) return { field: `${fe}.rateLimit`, why: "the refusal's Retry-After, which the model derives from the window", normalised: true };
+      return { refused: "http-after-response is not in the model yet" };
+    case "errorfile":
+      return errorfileDirective(args, ctx, inDefaults);
+    case "dynamic-cookie-key":
+      if (!backend) return { refused: "dynamic-cookie-key belongs to a backend", otherKind: true };
+      return { decided: "the stack derives the key from the topology's and the backend's names, the same on every replica" };
     case "http-check":
       if (!backend) return { refused: "http-check belongs to a backend", otherKind: true };
       return httpCheckDirective(args, backend);
@@ -334,6 +359,8 @@ function optionDirective(args: string[], kind: Section["kind"], ctx: Context): O
   switch (name) {
     case "httplog":
       return inDefaults ? flag("httplog") : { decided: "the log format follows the proxy's mode (option httplog for HTTP)" };
+    case "idle-close-on-response":
+      return inDefaults ? flag("idleCloseOnResponse") : { refused: "idle-close-on-response is set for every HTTP proxy at once in the model (defaults.idleCloseOnResponse)" };
     case "tcplog":
       return { decided: "the log format follows the proxy's mode (option tcplog for TCP)" };
     case "dontlognull":
@@ -454,7 +481,7 @@ const SECTION_OUTCOME: Partial<Record<Section["kind"], string>> = {
 export function importConfig(parsed: ParsedConfig, name = "imported", files: ImportFiles = { read: () => undefined }): ImportResult {
   // The model's defaults where HAProxy's own differ and the difference changes what clients get:
   // the original had none of these unless a line of it says so.
-  const draft: Draft = { global: {}, defaults: { timeouts: {}, mode: "tcp", httplog: false, dontlognull: false, redispatch: false, maxRequestBodyBytes: 0, retryOn: ["conn-failure"] }, proxyDefaults: {}, frontends: [], backends: [], caches: new Map(), cacheUses: [], resolvers: new Map(), groups: [] };
+  const draft: Draft = { global: {}, defaults: { timeouts: {}, mode: "tcp", httplog: false, dontlognull: false, redispatch: false, maxRequestBodyBytes: 0, retryOn: ["conn-failure"] }, proxyDefaults: {}, frontends: [], backends: [], caches: new Map(), cacheUses: [], resolvers: new Map(), groups: [], serverResolvers: [], bodyLimits: [], errorPages: [] };
   const accounts: LineAccount[] = [];
   const fieldLines = new Map<string, Location>();
   const comments = new Map<string, string[]>();
@@ -505,12 +532,16 @@ export function importConfig(parsed: ParsedConfig, name = "imported", files: Imp
         continue;
       }
     }
+    if (section.kind === "frontend" && section.name === MONITORING_PROXY && isStackMonitoringListener(section)) {
+      readMonitoringListener(section, draft, account);
+      continue;
+    }
     if (section.kind === "frontend" || section.kind === "listen") {
       // The model adds X-Forwarded-For unless told not to; HAProxy does only where a line says so.
       // The stack's own listener has the reserved name: the config's frontend of that name is renamed, said on its header line.
       const name = section.name === MONITORING_PROXY ? `${section.name}_frontend` : section.name!;
       if (name !== section.name) renamed.set(section.at, `the stack's monitoring listener is named ${MONITORING_PROXY}: this frontend is frontends.${name}`);
-      ctx.frontend = { name, binds: [], forwardfor: draft.proxyDefaults.forwardfor === true };
+      ctx.frontend = { name, binds: [], forwardfor: draft.proxyDefaults.forwardfor === true, ...(draft.proxyDefaults.errorPages && { errorPages: [...draft.proxyDefaults.errorPages] }) };
       draft.frontends.push(ctx.frontend);
       // The old form "listen NAME ADDRESS:PORT": the address is a bind line, as HAProxy 2.6 wants it.
       if (section.args.length && from === undefined) {
@@ -544,6 +575,11 @@ export function importConfig(parsed: ParsedConfig, name = "imported", files: Imp
       // option tcp-check with no tcp-check line after it: HAProxy's check is then a plain connect.
       const check = ctx.backend.healthCheck as { steps?: unknown[] } | undefined;
       if (check?.steps?.length === 0) ctx.backend.healthCheck = { connect: true };
+      if (ctx.backend.dynamicCookie) {
+        delete ctx.backend.dynamicCookie;
+        const cookieLine = section.directives.find((d) => d.words[0]?.value === "cookie")?.at;
+        if (!ctx.backend.discovery && cookieLine) refuseLine(cookieLine, "dynamic cookies come from servers' addresses: the model gives them to a discovered group's slots (server-template), and listed servers their cookie values");
+      }
       if (ctx.stick.table && !ctx.stick.on) refuseLine(ctx.stick.table, "a stick table nothing tracks into (no stick on src here): a table that counts for rate limits belongs to a frontend's rateLimit");
       if (ctx.stick.on && !ctx.stick.table) refuseLine(ctx.stick.on, "stick on src needs a stick-table in the same backend (type ip size N expire D)");
     }
@@ -585,6 +621,31 @@ export function importConfig(parsed: ParsedConfig, name = "imported", files: Imp
       if (line) Object.assign(line, { outcome: "refused", field: undefined, why: `no resolvers section named ${JSON.stringify(group.resolvers)}` });
     } else (group.backend.discovery as Record<string, unknown>).resolver = resolvers.settings;
   }
+  // X-Forwarded-For is HTTP's: a TCP frontend has no say in it.
+  for (const f of draft.frontends) if ((f.mode ?? draft.defaults.mode) === "tcp" && f.forwardfor === false) delete f.forwardfor;
+  const httpFrontends = draft.frontends.filter((f) => (f.mode ?? draft.defaults.mode) === "http").map((f) => f.name as string);
+  const limits = [...new Set(draft.bodyLimits.map((l) => l.limit))];
+  const covered = httpFrontends.every((f) => draft.bodyLimits.some((l) => l.frontend === f));
+  if (limits.length === 1 && covered) draft.defaults.maxRequestBodyBytes = limits[0];
+  else if (draft.bodyLimits.length) {
+    const why = limits.length > 1 ? `the frontends limit request bodies differently (${limits.join(", ")} bytes): the model has one limit for every HTTP frontend (defaults.maxRequestBodyBytes)` : `only some HTTP frontends limit request bodies (not ${httpFrontends.filter((f) => !draft.bodyLimits.some((l) => l.frontend === f)).join(", ")}): the model limits every HTTP frontend (defaults.maxRequestBodyBytes)`;
+    for (const l of draft.bodyLimits) { const line = accounts.find((a) => a.at === l.at); if (line) Object.assign(line, { outcome: "refused", field: undefined, why }); }
+  }
+  for (const use of draft.serverResolvers) {
+    const resolvers = draft.resolvers.get(use.resolvers);
+    const nameservers = resolvers?.settings.nameservers as string[] | undefined;
+    const why = !resolvers ? `no resolvers section named ${JSON.stringify(use.resolvers)}` : nameservers ? `listed servers resolved through ${nameservers.join(", ")}: the stack resolves listed servers through its target's DNS; a group only that name server knows is a discovered group (server-template)` : undefined;
+    const line = accounts.find((a) => a.at === use.at);
+    if (why && line) Object.assign(line, { outcome: "refused", field: undefined, why });
+  }
+  // A resolvers section no discovered group names serves listed servers only: what the stack's targets do for themselves.
+  for (const [name, resolvers] of draft.resolvers) {
+    if (draft.groups.some((g) => g.resolvers === name) || !draft.serverResolvers.some((u) => u.resolvers === name)) continue;
+    for (const at of [resolvers.at, ...resolvers.lines]) {
+      const line = accounts.find((a) => a.at === at);
+      if (line && line.outcome !== "refused") Object.assign(line, { outcome: "decided", field: "listed servers' names are resolved by the stack, through its target's DNS" });
+    }
+  }
   for (const use of draft.cacheUses) {
     const cache = draft.caches.get(use.cache);
     const refuse = (at: Location | undefined, why: string) => {
@@ -617,8 +678,71 @@ export function importConfig(parsed: ParsedConfig, name = "imported", files: Imp
     frontends: draft.frontends,
     backends: draft.backends,
     ...services,
+    ...(draft.monitoring && { monitoring: { ...draft.monitoring, ...(services.monitoring as object) } }),
   };
-  return { topology, accounts, fieldLines, comments, additions };
+  return { topology, accounts, fieldLines, comments, additions, errorPages: draft.errorPages };
+}
+
+/** errorfile STATUS FILE: a frontend's error page (each frontend's, from defaults), the file taken by its name. */
+function errorfileDirective(args: string[], ctx: Context, inDefaults: boolean): Outcome {
+  const [status, path] = args;
+  if (!inDefaults && !ctx.frontend) return { refused: "the model keeps error pages per frontend (frontends.errorPages): HAProxy answers with the frontend's page", otherKind: true };
+  if (int(status) === undefined || path === undefined) return { refused: "errorfile STATUS FILE is what the model reads" };
+  const text = ctx.files.read(path);
+  if (text === undefined) return { refused: `${path} cannot be read beside the config: put it there (import copies it into templates/errors/)` };
+  const name = path.split("/").pop()!;
+  const known = ctx.draft.errorPages.find((p) => p.name === name);
+  if (known && known.text !== text) return { refused: `another error page is also named ${name}: the topology names pages by file name; rename one` };
+  if (!known) ctx.draft.errorPages.push({ name, text });
+  const page = { status: int(status), file: name };
+  if (inDefaults) {
+    ctx.draft.proxyDefaults.errorPages = [...(ctx.draft.proxyDefaults.errorPages ?? []).filter((p) => p.status !== page.status), page];
+    return { field: `each frontend's errorPages (${name} goes in templates/errors/)` };
+  }
+  const pages = ((ctx.frontend!.errorPages ??= []) as { status?: number }[]).filter((p) => p.status !== page.status);
+  ctx.frontend!.errorPages = [...pages, page];
+  return { field: `frontends.${ctx.frontend!.name}.errorPages (${name} goes in templates/errors/)` };
+}
+
+/** The stack's own monitoring listener, as the stack renders it: its exporter's use-service line tells it from a user's frontend of that name. */
+function isStackMonitoringListener(section: Section): boolean {
+  return section.directives.some((d) => /^http-request use-service prometheus-exporter if \{ path \S+ \}$/.test(text(d)));
+}
+
+function readMonitoringListener(section: Section, draft: Draft, account: (at: Location, directive: string, outcome: Outcome) => void): void {
+  const monitoring: Record<string, unknown> = {};
+  let statsAuth: Location | undefined;
+  account(section.at, `frontend ${section.name}`, { field: "monitoring (the stack's listener: HAProxy's exporter, its health URI and stats page)" });
+  for (const d of section.directives) {
+    const line = text(d);
+    const [keyword, ...args] = values(d.words);
+    const bind = keyword === "bind" && args.length === 1 ? /^(.*):(\d+)$/.exec(args[0]!) : null;
+    const exporter = /^http-request use-service prometheus-exporter if \{ path (\S+) \}$/.exec(line);
+    if (line === "mode http" || line === "http-request set-log-level silent" || line === "stats enable" || line === "stats hide-version") account(d.at, line, { decided: "what the stack's monitoring listener always does" });
+    else if (keyword === "monitor-uri") account(d.at, line, { decided: "the stack's health URI for its listener (/healthz)" });
+    else if (bind) {
+      if (bind[1] !== "*" && bind[1] !== "") monitoring.address = bind[1];
+      monitoring.port = Number(bind[2]);
+      account(d.at, line, { field: "monitoring.address, monitoring.port" });
+    } else if (exporter) {
+      monitoring.metricsPath = exporter[1];
+      account(d.at, line, { field: "monitoring.metricsPath" });
+    } else if (keyword === "stats" && args[0] === "uri" && args[1]) {
+      monitoring.statsUri = args[1];
+      account(d.at, line, { field: "monitoring.statsUri" });
+    } else if (keyword === "stats" && args[0] === "refresh" && args[1]) {
+      monitoring.statsRefresh = args[1];
+      account(d.at, line, { field: "monitoring.statsRefresh" });
+    } else if (keyword === "stats" && args[0] === "auth" && /^\$\{([A-Z_][A-Z0-9_]*)\}:\$\{([A-Z_][A-Z0-9_]*)\}$/.test(args[1] ?? "")) {
+      const [, user, password] = /^\$\{([A-Z_][A-Z0-9_]*)\}:\$\{([A-Z_][A-Z0-9_]*)\}$/.exec(args[1]!)!;
+      monitoring.statsAuth = { userFromEnv: user, passwordFromEnv: password };
+      statsAuth = d.at;
+      account(d.at, line, { field: "monitoring.statsAuth (the login from the environment)" });
+    } else account(d.at, line, { refused: "the stack's monitoring listener holds its bind, exporter path and stats page only: a frontend of that name with more is the config's own (rename it)" });
+  }
+  // A stats page on a listener that is not on loopback is one the topology asked for there.
+  if (statsAuth && monitoring.address !== "127.0.0.1") monitoring.statsOnPublicAddress = true;
+  draft.monitoring = monitoring;
 }
 
 /** The resolvers keywords and the model's resolver fields (timeouts and holds as durations). */
@@ -663,7 +787,7 @@ function readResolversSection(section: Section, draft: Draft, account: (at: Loca
   }
   if (distinct.length === 1) settings.holdDuringOutage = distinct[0];
   if (nameservers.length) settings.nameservers = nameservers;
-  draft.resolvers.set(section.name!, { at: section.at, settings });
+  draft.resolvers.set(section.name!, { at: section.at, lines: section.directives.map((d) => d.at), settings });
 }
 
 /** A cache section: its size, largest object and longest age, for each backend that uses it. */

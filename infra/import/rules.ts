@@ -133,10 +133,27 @@ export function httpRule(phase: "request" | "response", args: string[], ctx: Con
     ctx.rate.track = { at: ctx.at!, counts: "requests", counter: 0 };
     return { field: `frontends.${frontend!.name}.rateLimit` };
   }
+  // The same limit as the stack writes it: past the limit a flag, which the refusal and its Retry-After read.
+  const flagged = phase === "request" && owner === frontend ? /^set-var\(txn\.rate_limited\) bool\(true\) if \{ sc_http_req_rate\(0\) gt (\d+) \}$/.exec(args.join(" ")) : null;
+  if (flagged) {
+    ctx.rate.deny = { at: ctx.at!, counts: "requests", counter: 0, limit: Number(flagged[1]) };
+    ctx.rate.flagged = true;
+    return { field: `frontends.${frontend!.name}.rateLimit.requests` };
+  }
+  if (phase === "request" && owner === frontend && args.join(" ") === "deny deny_status 429 if { var(txn.rate_limited) -m bool }") {
+    return ctx.rate.flagged ? { field: `frontends.${frontend!.name}.rateLimit` } : { refused: "a refusal on txn.rate_limited, which no rate limit above sets" };
+  }
   const limited = phase === "request" && owner === frontend ? /^deny deny_status 429 if \{ sc0?_http_req_rate(?:\(0\))? gt (\d+) \}$/.exec(args.join(" ")) : null;
   if (limited) {
     ctx.rate.deny = { at: ctx.at!, counts: "requests", counter: 0, limit: Number(limited[1]) };
     return { field: `frontends.${frontend!.name}.rateLimit.requests`, why: "the refusal also says when to try again (Retry-After: the window)", normalised: true };
+  }
+  // The largest body a frontend takes (defaults.maxRequestBodyBytes): settled once every frontend is read.
+  const bodyLimit = phase === "request" && owner === frontend ? /^deny deny_status 413 if \{ req\.hdr_val\(content-length\) gt (\d+) \}$/.exec(args.join(" ")) : null;
+  if (bodyLimit) {
+    if (ctx.terminalRoutes.length) return { refused: "the rules above answer, refuse or redirect some requests before their size is checked; the model checks it before every route (defaults.maxRequestBodyBytes): put this line first" };
+    ctx.draft.bodyLimits.push({ frontend: frontend!.name, limit: Number(bodyLimit[1]), at: ctx.at! });
+    return { field: "defaults.maxRequestBodyBytes" };
   }
   const at = ["if", "unless"].map((k) => rest.indexOf(k)).filter((i) => i >= 0).sort((a, b) => a - b)[0] ?? rest.length;
   const [params, condition] = [rest.slice(0, at), rest.slice(at)];

@@ -38,10 +38,17 @@ export function serverDirective(args: string[], backend: Record<string, unknown>
   if (!name || (!m && socket === undefined)) return { refused: `${JSON.stringify(address ?? "")} is not an address with a port, or a unix socket, the model holds` };
   const at = m ? { address: m[1]!.replace(/^\[|\]$/g, ""), port: Number(m[2]) } : { unixSocket: socket };
   const server: Record<string, unknown> = { name, ...at, external: true, check: false };
+  let resolvedBy: string | undefined;
   for (let i = 0; i < options.length; i++) {
     const option = options[i]!;
     const next = () => options[++i];
     if (option === "check") server.check = true;
+    else if (option === "resolvers") resolvedBy = next();
+    else if (option === "init-addr") {
+      // Where a name's first address comes from: the stack resolves listed servers' names for its target.
+      const from = next() ?? "";
+      if (!from.split(",").every((method) => ["last", "libc", "none"].includes(method))) return { refused: `init-addr ${from}: the model resolves a server's name itself (last, libc, none are what it does)` };
+    }
     else if (option === "backup") server.backup = true;
     else if (option === "disabled") server.disabled = true;
     else if (option === "inter" || option === "fastinter" || option === "downinter") {
@@ -63,19 +70,34 @@ export function serverDirective(args: string[], backend: Record<string, unknown>
   const servers = (backend.servers ??= []) as unknown[];
   servers.push(server);
   ctx.lifted.push({ at: ctx.at!, name: name!, settings: lifted });
-  return { field: `backends.${backend.name}.servers.${name} (a server the stack balances but does not run)` };
+  const field = `backends.${backend.name}.servers.${name} (a server the stack balances but does not run)`;
+  if (resolvedBy === undefined) return { field };
+  // Settled once every section is read: only a resolvers section that asks the system's resolver (no nameservers of its own) is what the stack does.
+  ctx.draft.serverResolvers.push({ resolvers: resolvedBy, at: ctx.at! });
+  return { field, why: `its name is resolved at runtime through resolvers ${resolvedBy} (the system's resolver): the stack resolves listed servers' names through its target's DNS`, normalised: true };
 }
 
 export function cookieDirective(args: string[], backend: Record<string, unknown> & { name: string }): Outcome {
   const [name, ...options] = args;
   const cookie: Record<string, unknown> = { name, insert: false, indirect: false, nocache: false, httponly: false };
-  for (const option of options) {
+  let dynamic = false;
+  for (let i = 0; i < options.length; i++) {
+    const option = options[i]!;
     if (option === "insert" || option === "indirect" || option === "nocache" || option === "secure" || option === "httponly") cookie[option] = true;
     else if (option === "rewrite") cookie.insert = false;
+    else if (option === "attr") {
+      const sameSite = /^SameSite=(Strict|Lax|None)$/.exec(options[++i] ?? "")?.[1];
+      if (!sameSite) return { refused: `the cookie attribute ${JSON.stringify(options[i] ?? "")} is not in the model (only SameSite=Strict|Lax|None: sameSite)` };
+      cookie.sameSite = sameSite;
+    } else if (option === "dynamic") dynamic = true;
     else return { refused: `the cookie option ${option} is not in the model yet` };
   }
   backend.cookie = cookie;
-  return { field: `backends.${backend.name}.cookie`, why: 'HAProxy sets no SameSite attribute here; the model adds SameSite=Lax unless told otherwise', normalised: true };
+  const field = `backends.${backend.name}.cookie`;
+  // Dynamic cookies are what the model gives a discovered group's slots: checked once the backend is read.
+  if (dynamic) backend.dynamicCookie = true;
+  if (cookie.sameSite === undefined) return { field, why: "HAProxy sets no SameSite attribute here; the model adds SameSite=Lax unless told otherwise", normalised: true };
+  return dynamic ? { field, why: "dynamic: the values of a discovered group's slots come from their addresses (the key is the stack's)", normalised: true } : { field };
 }
 
 export function httpCheckDirective(args: string[], backend: Record<string, unknown> & { name: string }): Outcome {
@@ -164,6 +186,8 @@ export function serverTemplateDirective(args: string[], backend: Record<string, 
   const srv = m[1]!.startsWith("_");
   const group: Record<string, unknown> = { name: prefix, dnsName: m[1], record: srv ? "SRV" : "A", ...(m[2] && { port: Number(m[2]) }), maxServers, instances: 0, check: false };
   let resolvers: string | undefined;
+  // A later option replaces an earlier one (the template's own after default-server's), as HAProxy reads them.
+  let initAddr: string | undefined;
   for (let i = 0; i < options.length; i++) {
     const option = options[i]!;
     const next = () => options[++i];
@@ -172,11 +196,8 @@ export function serverTemplateDirective(args: string[], backend: Record<string, 
     else if (option === "resolve-prefer") {
       const prefer = next();
       if (!srv) group.record = prefer === "ipv6" ? "AAAA" : "A";
-    } else if (option === "init-addr") {
-      // The slots start empty and take the answers' addresses: what the model always renders.
-      const from = next();
-      if (from !== "none") return { refused: `init-addr ${from}: a discovered group's slots start empty in the model (init-addr none)` };
-    } else if (["inter", "fall", "rise", "weight", "maxconn"].includes(option)) {
+    } else if (option === "init-addr") initAddr = next();
+    else if (["inter", "fall", "rise", "weight", "maxconn"].includes(option)) {
       const value = next();
       if (option === "inter") {
         const d = duration(value);
@@ -186,6 +207,8 @@ export function serverTemplateDirective(args: string[], backend: Record<string, 
       else group[option] = int(value);
     } else return { refused: `the server-template option ${option} is not in the model's discovered groups` };
   }
+  // The slots start empty and take the answers' addresses: what the model always renders.
+  if (initAddr !== undefined && initAddr !== "none") return { refused: `init-addr ${initAddr}: a discovered group's slots start empty in the model (init-addr none)` };
   if (!resolvers) return { refused: "a discovered group names its resolvers section (resolvers NAME)" };
   backend.discovery = group;
   ctx.draft.groups.push({ backend, resolvers, at: ctx.at! });

@@ -33,6 +33,8 @@ export interface ConfigView {
   defaults: {
     mode: string;
     options: string[];
+    /** Options turned off explicitly (no option ...). */
+    noOptions: string[];
     timeouts: { name: string; value: string }[];
     retries: number;
     retryOn?: string;
@@ -224,6 +226,8 @@ export function buildView(topology: Topology, target: RenderTarget, source: stri
         topology.defaults.redispatch ? "redispatch" : undefined,
         topology.defaults.idleCloseOnResponse && topology.defaults.mode === "http" ? "idle-close-on-response" : undefined,
       ].filter((o): o is string => o !== undefined),
+      // Said even where it is HAProxy's own default, so that the config says what the topology says (import reads it back).
+      noOptions: !topology.defaults.idleCloseOnResponse && topology.defaults.mode === "http" ? ["idle-close-on-response"] : [],
       timeouts: (
         [
           ["connect", timeouts.connect],
