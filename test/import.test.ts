@@ -119,6 +119,35 @@ describe("http-request and http-response rules, anonymous ACLs", () => {
   for (const [name, cfg, expected] of cases) it(`refused: ${name}`, () => assert.deepEqual(refusedLine(cfg), expected));
 });
 
+describe("ACL match methods (-m) and several lines of one name", () => {
+  const conditionOf = (...acls: string[]) => {
+    const cfg = `defaults\n    mode http\nfrontend f\n    bind :80\n${acls.map((line) => `    acl a ${line}\n`).join("")}    use_backend b if a\n    default_backend b\nbackend b\n    server s 10.0.0.1:80\n`;
+    const result = imported({ file: "m.cfg", text: cfg });
+    assert.deepEqual(refusals(result.accounts), []);
+    return (validateImported(result).frontends[0]!.conditions as Record<string, unknown>).a;
+  };
+  const cases: [string, string[], unknown][] = [
+    ["path -m str", ["path -m str /login"], { path: "/login" }],
+    ["path -m beg", ["path -m beg /static/"], { pathBegins: "/static/" }],
+    ["path -m end, several", ["path -m end .css .js"], { pathSuffix: [".css", ".js"] }],
+    ["path -m reg", ["path -m reg ^/v[0-9]+/"], { pathRegex: "^/v[0-9]+/" }],
+    ["hdr(X) -m beg", ["hdr(X-Token) -m beg Bearer"], { header: { name: "X-Token", prefix: "Bearer", ignoreCase: false } }],
+    ["req.hdr(X) -m found", ["req.hdr(X-Debug) -m found"], { header: { name: "X-Debug", present: true, ignoreCase: false } }],
+    ["a header's whole value (req.fhdr), with --", ["req.fhdr(X-Api-Version) -m str -- 2"], { header: { name: "X-Api-Version", equals: "2", ignoreCase: false } }],
+    ["the Host without its port, and one label in front", ['req.hdr(host),field(1,:),lower -m str -- "old.example.com"', 'req.hdr(host),field(1,:),lower -m reg -- "^[^.]+\\.old\\.example\\.com$"'], { host: ["old.example.com", "*.old.example.com"] }],
+    ["a path and its subtree: a path prefix", ["path -m str -- /api", "path -m beg -- /api/"], { pathPrefix: "/api" }],
+    ["two lines of one kind: one list", ["src 10.0.0.0/8", "src 192.168.0.0/16"], { source: ["10.0.0.0/8", "192.168.0.0/16"] }],
+    ["two lines of two kinds: any", ["path /a", "method POST"], { any: [{ path: "/a" }, { method: "POST" }] }],
+  ];
+  for (const [name, acls, expected] of cases) it(name, () => assert.deepEqual(conditionOf(...acls), expected));
+
+  const refusedLine = (acl: string) => refusals(imported({ file: "m.cfg", text: `defaults\n    mode http\nfrontend f\n    bind :80\n    acl a ${acl}\n    use_backend b if a\n    default_backend b\nbackend b\n    server s 10.0.0.1:80\n` }).accounts);
+  it("a match method the model has no counterpart for is refused, naming it", () => {
+    assert.deepEqual(refusedLine("path -m sub admin")[0], "m.cfg:5: acl a path -m sub admin: path -m sub is not in the model (it matches paths and headers exactly, by prefix, suffix or regular expression)");
+    assert.deepEqual(refusedLine('req.hdr(host),field(1,:),lower -m reg -- "^api[0-9]\\.example\\.com$"')[0], 'm.cfg:5: acl a req.hdr(host),field(1,:),lower -m reg -- "^api[0-9]\\.example\\.com$": req.hdr(host),field(1,:),lower -m reg: the model matches names exactly or by one label in front ("*.example.com")');
+  });
+});
+
 describe("what HAProxy does when a config says nothing stays so; what the stack adds is said", () => {
   it("no body limit, retries on connection failures only, no redispatch: as HAProxy; the timeouts and production settings the stack adds are listed", async () => {
     const result = imported({ file: "bare.cfg", text: "defaults\n    mode http\n    timeout client 30s\nfrontend f\n    bind :80\n    default_backend b\nbackend b\n    server a 10.0.0.1:80\n" });

@@ -6,19 +6,31 @@ import { type Context, int } from "./context.ts";
 /** An ACL's criterion as a condition of the model, where one says the same. */
 export function aclCondition(words: string[]): { condition: Record<string, unknown>; why?: string } | { refused: string } {
   const flags = new Set<string>();
+  let method: string | undefined;
   let i = 1;
   while (words[i]?.startsWith("-")) {
     if (words[i] === "--") {
       i++;
       break;
     }
-    flags.add(words[i]!);
+    if (words[i] === "-m") method = words[++i];
+    else flags.add(words[i]!);
     i++;
   }
-  const criterion = words[0] ?? "";
+  const fetch = words[0] ?? "";
   const patterns = words.slice(i);
   const list = (v: string[]) => (v.length === 1 ? v[0] : v);
   if (flags.size > (flags.has("-i") ? 1 : 0)) return { refused: `the ACL flags ${[...flags].join(" ")} are not in the model` };
+  // The fetches the stack itself writes, matched as the model does (what import reads back).
+  const own = ownFetchCondition(fetch, method, patterns, flags.has("-i"));
+  if (own) return own;
+  if (method === "found") {
+    const name = /^(?:req\.)?f?hdr\(([A-Za-z0-9!#$%&'*+.^_`|~-]+)\)$/.exec(fetch)?.[1];
+    return name && patterns.length === 0 ? { condition: { header: { name, present: true } } } : { refused: `${fetch} -m found is not in the model (a header's presence is: hdr(NAME) -m found)` };
+  }
+  // "-m beg" on path is path_beg, and so on: the derived criterion says the same.
+  const criterion = method === undefined || method === "str" ? fetch : derivedCriterion(fetch, method);
+  if (criterion === undefined) return { refused: `${fetch} -m ${method} is not in the model (it matches paths and headers exactly, by prefix, suffix or regular expression)` };
   if (patterns.length === 0 && criterion !== "ssl_fc") return { refused: "an ACL without a pattern" };
   switch (criterion) {
     case "hdr(host)":
@@ -57,6 +69,63 @@ export function aclCondition(words: string[]): { condition: Record<string, unkno
     return { condition: { header: { name, ...match, ...(flags.has("-i") && { ignoreCase: true }) } }, why: "compared with each occurrence's whole value (HAProxy's hdr() compares each comma-separated part)" };
   }
   return { refused: `the ACL criterion ${criterion} is not in the model yet` };
+}
+
+/** A fetch with a match method, as the derived criterion HAProxy also has (path -m beg is path_beg). */
+function derivedCriterion(fetch: string, method: string): string | undefined {
+  const suffix = { beg: "_beg", end: "_end", reg: "_reg" }[method];
+  if (suffix === undefined) return undefined;
+  if (fetch === "path") return `path${suffix}`;
+  const header = /^(req\.)?hdr\(([^)]+)\)$/.exec(fetch);
+  return header && suffix !== "_end" ? `hdr${suffix}(${header[2]})` : undefined;
+}
+
+/** A regular expression the stack writes for "*.example.com": one label in front of the rest. */
+const WILDCARD_REGEX = /^\^\[\^\.\]\+((?:\\\.[A-Za-z0-9-]+)+)\$$/;
+const wildcardOf = (regex: string): string | undefined => {
+  const m = WILDCARD_REGEX.exec(regex);
+  return m ? `*${m[1]!.replace(/\\\./g, ".")}` : undefined;
+};
+
+/**
+ * The stack's own ACL fetches (what it renders for the model's conditions): the Host without its port,
+ * in lower case; a header's whole value (req.fhdr); the SNI in lower case. Undefined for any other fetch.
+ */
+function ownFetchCondition(fetch: string, method: string | undefined, patterns: string[], ignoreCase: boolean): { condition: Record<string, unknown> } | { refused: string } | undefined {
+  const list = (v: string[]) => (v.length === 1 ? v[0] : v);
+  const names = (kind: "host" | "sni") => {
+    if (method === "str") return { condition: { [kind]: list(patterns) } };
+    const wildcards = patterns.map(wildcardOf);
+    if (method === "reg" && wildcards.every((w) => w !== undefined)) return { condition: { [kind]: list(wildcards as string[]) } };
+    return { refused: `${fetch} -m ${method}: the model matches names exactly or by one label in front ("*.example.com")` };
+  };
+  if (fetch === "req.hdr(host),field(1,:),lower") return names("host");
+  if (fetch === "req.ssl_sni,lower") return names("sni");
+  const header = /^req\.fhdr\(([A-Za-z0-9!#$%&'*+.^_`|~-]+)\)$/.exec(fetch)?.[1];
+  if (header === undefined) return undefined;
+  const match = method === "str" ? { equals: list(patterns) } : method === "beg" ? { prefix: list(patterns) } : method === "reg" && patterns.length === 1 ? { regex: patterns[0] } : method === "found" ? { present: true } : undefined;
+  return match ? { condition: { header: { name: header, ...match, ...(ignoreCase && { ignoreCase: true }) } } } : { refused: `${fetch} -m ${method ?? "str"} is not in the model` };
+}
+
+/**
+ * The lines of one ACL name as one condition: HAProxy takes any of them. Lines of one kind join into
+ * one list (hosts, names, paths), and a path with its subtree ("/api" and "/api/" by prefix) is the
+ * model's pathPrefix.
+ */
+export function joinAclLines(conditions: readonly Record<string, unknown>[]): Record<string, unknown> {
+  if (conditions.length === 1) return conditions[0]!;
+  const kinds = new Set(conditions.map((c) => Object.keys(c).join()));
+  const values = (kind: string) => conditions.flatMap((c) => (kind in c ? ([c[kind]].flat() as unknown[]) : []));
+  if (kinds.size === 1) {
+    const [kind] = kinds;
+    if (["host", "sni", "path", "pathBegins", "pathSuffix", "method", "source", "alpn"].includes(kind!)) return { [kind!]: values(kind!) };
+  }
+  if (kinds.size === 2 && kinds.has("path") && kinds.has("pathBegins")) {
+    const exact = values("path") as string[];
+    const below = values("pathBegins") as string[];
+    if (exact.length === below.length && exact.every((p, i) => below[i] === `${p}/`)) return { pathPrefix: exact.length === 1 ? exact[0] : exact };
+  }
+  return { any: [...conditions] };
 }
 
 /** What a condition reads of the request that a rule can rewrite: "path", "header:host"... */
@@ -133,9 +202,6 @@ export function rewrittenBefore(when: unknown, ctx: Context): string | undefined
 export function inlineConditions(condition: unknown, acls: Map<string, Record<string, unknown>[]>): unknown {
   if (condition === null || typeof condition !== "object") return condition;
   const c = condition as Record<string, unknown>;
-  if (typeof c.condition === "string") {
-    const named = acls.get(c.condition) ?? [];
-    return named.length === 1 ? named[0] : { any: named };
-  }
+  if (typeof c.condition === "string") return joinAclLines(acls.get(c.condition) ?? []);
   return Object.fromEntries(Object.entries(c).map(([k, v]) => [k, Array.isArray(v) ? v.map((x) => inlineConditions(x, acls)) : k === "not" ? inlineConditions(v, acls) : v]));
 }

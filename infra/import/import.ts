@@ -7,7 +7,7 @@ import { where } from "../../haproxy/config-parser.ts";
 import { MONITORING_PROXY } from "../model/schema.ts";
 import { parseDuration } from "../../haproxy/duration.ts";
 import { type Context, type Draft, duration, type ImportFiles, int, type Outcome, setDuration, setInt, text, values } from "./context.ts";
-import { aclCondition, inlineConditions } from "./conditions.ts";
+import { aclCondition, inlineConditions, joinAclLines } from "./conditions.ts";
 import { httpRule, legacyDirective, useBackend } from "./rules.ts";
 import { cookieDirective, httpCheckDirective, liftServerSettings, serverDirective, serverTemplateDirective, tcpCheckDirective } from "./servers.ts";
 import { replayDefaults, servicesClear, stackAdditions } from "./defaults.ts";
@@ -603,7 +603,7 @@ export function importConfig(parsed: ParsedConfig, name = "imported", files: Imp
     if (ctx.backend && !ctx.frontend) for (const field of ["requestRules", "responseRules"]) if (Array.isArray(ctx.backend[field])) ctx.backend[field] = (ctx.backend[field] as Record<string, unknown>[]).map((r) => (r.when ? { ...r, when: inlineConditions(r.when, ctx.acls) } : r));
     if (ctx.frontend && ctx.acls.size) {
       const used = JSON.stringify([ctx.frontend.routes ?? [], ctx.frontend.requestRules ?? [], ctx.frontend.responseRules ?? []]);
-      ctx.frontend.conditions = Object.fromEntries([...ctx.acls].filter(([name]) => used.includes(`"condition":"${name}"`)).map(([name, conditions]) => [name, conditions.length === 1 ? conditions[0] : { any: conditions }]));
+      ctx.frontend.conditions = Object.fromEntries([...ctx.acls].filter(([name]) => used.includes(`"condition":"${name}"`)).map(([name, conditions]) => [name, joinAclLines(conditions)]));
     }
   }
   // A proxy above every defaults section gets none of them from HAProxy, while the model gives every proxy its defaults.
