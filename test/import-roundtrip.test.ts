@@ -11,6 +11,7 @@ import fc from "fast-check";
 import { describe, it } from "vitest";
 import { parseConfig } from "../haproxy/config-parser.ts";
 import { importConfig, refusals } from "../infra/import/import.ts";
+import { TopologyInvalidError } from "../infra/errors.ts";
 import { loadTopologyFile } from "../infra/model/load.ts";
 import { parseTopology } from "../infra/model/parse.ts";
 import type { Topology, TopologyInput } from "../infra/model/schema.ts";
@@ -39,12 +40,14 @@ function roundTrip(topology: Topology): { back?: Topology; refused: string[] } {
 }
 
 /** What a config says of a topology: without the services around HAProxy, each proxy's mode resolved, servers as imported ones. */
-function sayable(topology: Topology): unknown {
-  const { services: _services, name: _name, ...rest } = JSON.parse(JSON.stringify(topology)) as Topology;
+function sayable(original: Topology): unknown {
+  const topology = JSON.parse(JSON.stringify(original)) as Topology;
+  const { services: _services, name: _name, ...rest } = topology;
   const mode = (m: string | undefined) => m ?? topology.defaults.mode;
   return {
     ...rest,
-    frontends: topology.frontends.map((f) => ({ ...f, mode: mode(f.mode) })),
+    // A route's name is the plan's and verify's word for it: the config does not carry it.
+    frontends: topology.frontends.map((f) => ({ ...f, mode: mode(f.mode), routes: f.routes.map(({ name: _route, ...route }) => route) })),
     backends: topology.backends.map(({ healthCheck, ...b }) => ({
       ...b,
       // A plain connect is what HAProxy checks when a config names no check: the same config either way.
@@ -57,7 +60,7 @@ function sayable(topology: Topology): unknown {
 }
 
 describe("the example topologies, rendered and imported", () => {
-  for (const file of ["infra/topology.ts", "infra/topologies/discovery.ts"]) {
+  for (const file of ["infra/topology.ts", "infra/topologies/discovery.ts", "infra/topologies/data.ts"]) {
     it(`${file}: every line mapped or decided, and the same topology back`, async () => {
       const topology = await loadTopologyFile(join(REPO_ROOT, file));
       const { back, refused } = roundTrip(topology);
@@ -69,7 +72,7 @@ describe("the example topologies, rendered and imported", () => {
 
 const hostArb = fc.constantFrom("app-1", "app-2", "10.0.0.5", "db.internal");
 
-/** Random topologies of the model's core: what import reads back today. */
+/** Random topologies of the model's core, with routes: what import reads back today. */
 const coreTopologyArb: fc.Arbitrary<TopologyInput> = fc
   .record({
     maxconn: fc.integer({ min: 100, max: 100_000 }),
@@ -95,6 +98,25 @@ const coreTopologyArb: fc.Arbitrary<TopologyInput> = fc
     group: fc.option(fc.record({ maxServers: fc.integer({ min: 2, max: 50 }), record: fc.constantFrom("A", "SRV") }), { nil: undefined }),
     tcp: fc.option(fc.constantFrom({ redis: {} }, { tlsHello: true as const }, { connect: true as const }), { nil: undefined }),
     monitoringPort: fc.integer({ min: 8400, max: 8499 }),
+    routes: fc.array(
+      fc.record({
+        when: fc.option(fc.oneof(
+          fc.record({ path: fc.constantFrom("/login", "/healthz") }),
+          fc.record({ pathPrefix: fc.constantFrom("/api", "/static", "/admin") }),
+          fc.record({ host: fc.constantFrom("shop.example.com", "*.old.example.com") }),
+          fc.record({ method: fc.constantFrom("POST", ["PUT", "DELETE"]) }),
+          fc.record({ header: fc.record({ name: fc.constantFrom("X-Canary", "X-Api-Version"), equals: fc.constantFrom("1", "always") }) }),
+          fc.record({ all: fc.constant([{ pathPrefix: "/api" }, { method: "POST" }]) }),
+        ), { nil: undefined }),
+        action: fc.oneof(
+          fc.constant({ backend: "other" }),
+          fc.record({ redirect: fc.record({ prefix: fc.constant("https://www.example.com"), code: fc.constantFrom(301, 302) }) }),
+          fc.record({ respond: fc.record({ status: fc.constantFrom(200, 410), body: fc.constantFrom("ok", "gone") }) }),
+          fc.record({ deny: fc.record({ status: fc.constantFrom(403, 404) }) }),
+        ),
+      }),
+      { maxLength: 4 },
+    ),
   })
   .map((r): TopologyInput => {
     const sameSiteOk = r.cookie === undefined || r.cookie.sameSite !== "None" || r.cookie.secure;
@@ -110,6 +132,8 @@ const coreTopologyArb: fc.Arbitrary<TopologyInput> = fc
           forwardfor: r.forwardfor,
           errorPages: r.errorPages,
           ...(r.rateLimit && { rateLimit: { requests: r.rateLimit } }),
+          // Routes after a route that takes every request would never be reached: the model refuses them.
+          routes: r.routes.slice(0, r.routes.findIndex((route) => route.when === undefined) + 1 || undefined).map((route) => ({ ...(route.when && { when: route.when }), ...route.action })),
           ...(r.frontendMaxconn && { maxconn: r.frontendMaxconn }),
         },
         ...(r.tcp ? [{ name: "tcp_in", mode: "tcp" as const, binds: [{ port: 21000 }], defaultBackend: "tcp_pool" }] : []),
@@ -138,6 +162,7 @@ const coreTopologyArb: fc.Arbitrary<TopologyInput> = fc
             discovery: { name: "grp", dnsName: r.group.record === "SRV" ? "_http._tcp.app.internal" : "app.internal", record: r.group.record as "A", ...(r.group.record === "A" && { port: 9000 }), maxServers: r.group.maxServers },
           }),
         },
+        { name: "other", servers: [{ name: "o0", address: "other-1", port: 8080 }] },
         ...(r.tcp ? [{ name: "tcp_pool", mode: "tcp" as const, healthCheck: r.tcp, servers: [{ name: "t0", address: "db.internal", port: 6379 }] }] : []),
       ],
       monitoring: { port: r.monitoringPort, metricsPath: "/metrics" },
@@ -148,7 +173,14 @@ describe("any topology of the model's core, rendered and imported", () => {
   it("is the same topology, with no line refused", () => {
     fc.assert(
       fc.property(coreTopologyArb, (input) => {
-        const topology = parseTopology(input);
+        // Random routes may shadow one another, which the model refuses: such a draw says nothing here.
+        let topology: Topology;
+        try {
+          topology = parseTopology(input);
+        } catch (error) {
+          fc.pre(!(error instanceof TopologyInvalidError && error.problems.every((p) => p.message.includes("can never match"))));
+          throw error;
+        }
         const { back, refused } = roundTrip(topology);
         assert.deepEqual(refused, []);
         assert.deepEqual(sayable(back!), sayable(topology));

@@ -31,6 +31,12 @@ export interface Draft {
   cacheUses: { backend: Record<string, unknown> & { name: string }; cache: string; use?: Location; store?: Location }[];
 }
 
+/** A frontend's routes written the stack's way (./route-marks.ts), being read: each index's alternatives and its action. */
+export interface RouteMarks {
+  at: Location;
+  routes: Map<number, { alternatives: (Record<string, unknown> | undefined)[]; action?: Record<string, unknown>; at: Location }>;
+}
+
 export interface Context {
   files: ImportFiles;
   draft: Draft;
@@ -40,6 +46,8 @@ export interface Context {
   fieldLines: Map<string, Location>;
   /** A frontend's ACLs by name, until a rule uses them. */
   acls: Map<string, Record<string, unknown>[]>;
+  /** The frontend's routes written the stack's way (marks and actions), until the section ends. */
+  routeMarks?: RouteMarks;
   /** The section's request rewrites so far: what each changes ("path", "header:x-name") and its line. */
   rewrites: { changes: string; at: Location; directive: string }[];
   /** The section's refusals, denials, redirects and answers (http-request), as routes: before every use_backend. */

@@ -9,8 +9,9 @@ import { parseDuration } from "../../haproxy/duration.ts";
 import { type Context, type Draft, duration, type ImportFiles, int, type Outcome, setDuration, setInt, text, values } from "./context.ts";
 import { aclCondition, inlineConditions, joinAclLines } from "./conditions.ts";
 import { httpRule, legacyDirective, useBackend } from "./rules.ts";
-import { cookieDirective, httpCheckDirective, liftServerSettings, serverDirective, serverTemplateDirective, tcpCheckDirective } from "./servers.ts";
+import { cookieDirective, httpCheckDirective, liftServerSettings, redisCheckOf, serverDirective, serverTemplateDirective, tcpCheckDirective } from "./servers.ts";
 import { replayDefaults, servicesClear, stackAdditions } from "./defaults.ts";
+import { routeAction, routeMark, routeTakenAcl, settleRouteMarks } from "./route-marks.ts";
 
 export type { ImportFiles } from "./context.ts";
 
@@ -208,6 +209,8 @@ function proxyDirective(kind: Section["kind"], d: Directive, ctx: Context): Outc
       frontend.defaultBackend = args[0];
       return { field: `${fe}.defaultBackend` };
     case "acl": {
+      const marks = frontend && routeTakenAcl(args, ctx);
+      if (marks) return marks;
       const condition = aclCondition(args.slice(1));
       if ("refused" in condition) return condition;
       ctx.acls.set(args[0]!, [...(ctx.acls.get(args[0]!) ?? []), condition.condition]);
@@ -312,6 +315,10 @@ function proxyDirective(kind: Section["kind"], d: Directive, ctx: Context): Outc
     case "tcp-request": {
       if (!frontend) return { refused: "tcp-request belongs to a frontend here", otherKind: true };
       if (args[0] === "inspect-delay") return setDuration(frontend, "inspectDelay", args[1], `frontends.${frontend.name}.inspectDelay`);
+      if (args[0] === "content") {
+        const marked = routeMark(args.slice(1).join(" "), ctx) ?? routeAction(args.join(" "), "tcp-request", ctx);
+        if (marked) return marked;
+      }
       if (args.join(" ") === "content accept if { req_ssl_hello_type 1 }" || args.join(" ") === "content accept if { req.ssl_hello_type 1 }") return { decided: "a TCP frontend's routes wait for the ClientHello their SNI needs, up to inspectDelay" };
       // A connection-rate limit's parts: tracking every client by address as it connects, and the refusal past the limit.
       const tracked = /^connection track-sc([0-2]) src$/.exec(args.join(" "));
@@ -575,6 +582,11 @@ export function importConfig(parsed: ParsedConfig, name = "imported", files: Imp
       // option tcp-check with no tcp-check line after it: HAProxy's check is then a plain connect.
       const check = ctx.backend.healthCheck as { steps?: unknown[] } | undefined;
       if (check?.steps?.length === 0) ctx.backend.healthCheck = { connect: true };
+      const redis = check?.steps && redisCheckOf(check.steps as Record<string, unknown>[]);
+      if (redis) {
+        const { steps: _steps, ...rest } = ctx.backend.healthCheck as Record<string, unknown>;
+        ctx.backend.healthCheck = { ...rest, ...redis };
+      }
       if (ctx.backend.dynamicCookie) {
         delete ctx.backend.dynamicCookie;
         const cookieLine = section.directives.find((d) => d.words[0]?.value === "cookie")?.at;
@@ -597,6 +609,14 @@ export function importConfig(parsed: ParsedConfig, name = "imported", files: Imp
         const why = missing ? `a per-client rate limit needs its three lines in the frontend; missing: ${missing}` : "the limit's track-sc and its refusal name different stick counters";
         for (const part of [table, track, deny]) if (part) { const a = accounts.find((x) => x.at === part.at); if (a) Object.assign(a, { outcome: "refused", field: undefined, why }); }
       }
+    }
+    if (ctx.frontend && ctx.routeMarks) {
+      const refuseLine = (at: Location, why: string) => {
+        const line = accounts.find((a) => a.at === at);
+        if (line) Object.assign(line, { outcome: "refused", field: undefined, why });
+      };
+      // The stack's own routes come first: what it renders has no other.
+      ctx.frontend.routes = [...settleRouteMarks(ctx, refuseLine), ...((ctx.frontend.routes as unknown[]) ?? [])];
     }
     if (ctx.frontend && ctx.terminalRoutes.length + ctx.redirectRoutes.length) ctx.frontend.routes = [...ctx.terminalRoutes, ...ctx.redirectRoutes, ...((ctx.frontend.routes as unknown[]) ?? [])];
     // A backend's rules name no condition: each takes its ACLs' conditions themselves.

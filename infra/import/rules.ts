@@ -3,6 +3,8 @@
 import { where } from "../../haproxy/config-parser.ts";
 import { type Context, int, isRefusal, literal, type Outcome, type Refusal, text } from "./context.ts";
 import { conditionOf, rewrittenBefore } from "./conditions.ts";
+import { terminalRoute } from "./answers.ts";
+import { routeAction, routeMark } from "./route-marks.ts";
 
 /** use_backend NAME if|unless a [!b] [|| c] [{ anonymous }]: a route, in the frontend's order. */
 /** use_backend %[req.hdr(host)[,field(1,:)],lower,map(FILE[,DEFAULT])]: the Host looked up in a map, a route table of the model. */
@@ -42,6 +44,8 @@ export function useBackendByMap(expression: string, frontend: Record<string, unk
 }
 
 export function useBackend(args: string[], frontend: Record<string, unknown> & { name: string }, ctx: Context): Outcome {
+  const marked = routeAction(args.join(" "), "use_backend", ctx);
+  if (marked) return marked;
   const [name, ...condition] = args;
   if (name?.startsWith("%[")) return condition.length ? { refused: "a map lookup with a condition is not in the model: a route table route takes what its table holds" } : useBackendByMap(name, frontend, ctx);
   if (condition.length === 0) return { refused: "use_backend without a condition: use default_backend" };
@@ -120,6 +124,11 @@ export function httpRule(phase: "request" | "response", args: string[], ctx: Con
   const owner = backend && !frontend ? backend : frontend ?? backend;
   if (!owner) return { refused: `http-${phase} belongs to a frontend or a backend`, otherKind: true };
   const path = `${owner === frontend ? "frontends" : "backends"}.${owner.name}`;
+  // The stack's own way of writing routes: marks, then the actions of the route that took the request.
+  if (phase === "request" && owner === frontend) {
+    const marked = routeMark(args.join(" "), ctx) ?? routeAction(args.join(" "), "http-request", ctx);
+    if (marked) return marked;
+  }
   // A cache: looked up before the request goes on, stored as the answer comes back (backend.cache).
   if ((action === "cache-use" && phase === "request") || (action === "cache-store" && phase === "response")) {
     if (owner !== backend || rest.length !== 1) return { refused: `${action} NAME (no condition) in a backend is what the model holds (backends.cache): a cache per backend` };
@@ -222,32 +231,3 @@ export function httpRule(phase: "request" | "response", args: string[], ctx: Con
   return { refused: `http-${phase} ${action} is not in the model yet` };
 }
 
-/** deny [deny_status N], tarpit [deny_status N], redirect location|prefix|scheme X [code N] [drop-query], return [status N] [content-type T] [string S]. */
-export function terminalRoute(action: string, params: string[]): Record<string, unknown> | Refusal {
-  const options = new Map<string, string>();
-  const flags = new Set<string>();
-  const [head, ...tail] = action === "redirect" ? [params[0], ...params.slice(2)] : [undefined, ...params];
-  for (let i = 0; i < tail.length; i++) {
-    const word = tail[i]!;
-    if (word === "drop-query") flags.add(word);
-    else if (["deny_status", "code", "status", "content-type", "string"].includes(word) && tail[i + 1] !== undefined) options.set(word, tail[++i]!);
-    else return { refused: `the ${action} option ${word} is not in the model` };
-  }
-  const status = (key: string) => (options.has(key) ? int(options.get(key)) ?? Number.NaN : undefined);
-  switch (action) {
-    case "deny":
-    case "tarpit":
-      return { [action]: { ...(status("deny_status") !== undefined && { status: status("deny_status") }) } };
-    case "redirect": {
-      if (head !== "location" && head !== "prefix" && head !== "scheme") return { refused: `redirect ${head}: use location, prefix or scheme` };
-      const target = literal(params[1], `a redirect ${head}`);
-      if ("refused" in target) return target;
-      return { redirect: { [head]: target.value, ...(status("code") !== undefined && { code: status("code") }), ...(flags.has("drop-query") && { dropQuery: true }) } };
-    }
-    default: {
-      const body = options.get("string");
-      if (body !== undefined && body.includes("%")) return { refused: `${JSON.stringify(body)}: the model answers with text as it is (no lf-string)` };
-      return { respond: { status: status("status") ?? 200, ...(options.has("content-type") && { contentType: options.get("content-type") }), ...(body !== undefined && { body }) } };
-    }
-  }
-}

@@ -214,3 +214,19 @@ export function serverTemplateDirective(args: string[], backend: Record<string, 
   ctx.draft.groups.push({ backend, resolvers, at: ctx.at! });
   return { field: `backends.${backend.name}.discovery (slots ${prefix}1..${prefix}${maxServers}; the stack runs no instances: someone else's DNS keeps the records)` };
 }
+
+/**
+ * A tcp-check sequence that is the stack's own Redis check (PING, and INFO replication for a primary-only
+ * one; AUTH first with a password from the environment): the model's redis check it was rendered from.
+ */
+export function redisCheckOf(steps: readonly Record<string, unknown>[]): Record<string, unknown> | undefined {
+  const said = JSON.stringify(steps);
+  const step = (send: string, expect: string) => [{ send }, { expect: { string: expect } }];
+  const auth = /^\[\{"send":"AUTH \$\{([A-Z_][A-Z0-9_]*)\}\\r\\n"\},\{"expect":\{"string":"\+OK"\}\},/.exec(said)?.[1];
+  const rest = auth === undefined ? said : `[${said.slice(said.indexOf('{"send":"PING'))}`;
+  for (const primaryOnly of [true, false]) {
+    const tail = primaryOnly ? step("INFO replication\r\nQUIT\r\n", "role:master") : step("QUIT\r\n", "+OK");
+    if (rest === JSON.stringify([...step("PING\r\n", "+PONG"), ...tail])) return { redis: { ...(auth && { passwordFromEnv: auth }) }, ...(primaryOnly && { primaryOnly: true }) };
+  }
+  return undefined;
+}

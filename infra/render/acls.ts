@@ -77,6 +77,8 @@ function valueMatch(fetch: string, value: { present?: true; equals?: string | st
 }
 
 const ACL_PREFIX: Record<string, string> = { host: "host", path: "path", pathPrefix: "path_prefix", pathBegins: "path_begins", pathSuffix: "path_suffix", pathRegex: "path_regex", method: "method", header: "header", query: "query", lua: "lua", source: "source", tls: "tls", sni: "sni", alpn: "alpn", destinationPort: "dst_port" };
+/** The names the renderer gives the ACLs it defines itself (kind_N): what import inlines back into conditions. */
+export const GENERATED_ACL_NAME = new RegExp(`^(${Object.values(ACL_PREFIX).join("|")})_\\d+$`);
 
 /** Names each distinct leaf once per frontend; a named condition that is one leaf keeps its name. */
 export class AclNames {
