@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import fc from "fast-check";
+import { diffJson } from "diff";
 import { describe, it } from "vitest";
 import { parseConfig } from "../haproxy/config-parser.ts";
 import { importConfig, refusals } from "../infra/import/import.ts";
@@ -15,26 +16,31 @@ import { TopologyInvalidError } from "../infra/errors.ts";
 import { loadTopologyFile } from "../infra/model/load.ts";
 import { parseTopology } from "../infra/model/parse.ts";
 import type { Topology, TopologyInput } from "../infra/model/schema.ts";
+import { conditionTerms, expandCondition, type Condition } from "../infra/model/routing.ts";
 import { renderHaproxyConfig } from "../infra/render/render.ts";
 import { dockerTarget } from "../infra/render/targets.ts";
+import { TLS12_CIPHERS, TLS13_CIPHERSUITES } from "../infra/render/view.ts";
+import { mapFiles } from "../infra/render/routing.ts";
 import { REPO_ROOT } from "../infra/repo.ts";
 import { durationArb } from "./support/arbitraries.ts";
 
-/** The files the rendered config names (error pages), where the repository keeps them. */
-const templates = {
+/** The files the rendered config names: the route tables' maps the render writes beside it, the error pages where the repository keeps them. */
+const renderedFiles = (topology: Topology) => ({
   read(path: string) {
+    const map = mapFiles(topology).find((m) => m.path === path);
+    if (map) return map.content;
     try {
       return readFileSync(join(REPO_ROOT, "templates", path), "utf8");
     } catch {
       return undefined;
     }
   },
-};
+});
 
 /** Rendered for the Docker target (servers keep their names and ports), then imported. */
 function roundTrip(topology: Topology): { back?: Topology; refused: string[] } {
   const config = renderHaproxyConfig(topology, dockerTarget());
-  const result = importConfig(parseConfig([{ file: "haproxy.cfg", text: config }]), topology.name, templates);
+  const result = importConfig(parseConfig([{ file: "haproxy.cfg", text: config }]), topology.name, renderedFiles(topology));
   const refused = refusals(result.accounts);
   return refused.length ? { refused } : { back: parseTopology(result.topology), refused };
 }
@@ -44,10 +50,28 @@ function sayable(original: Topology): unknown {
   const topology = JSON.parse(JSON.stringify(original)) as Topology;
   const { services: _services, name: _name, ...rest } = topology;
   const mode = (m: string | undefined) => m ?? topology.defaults.mode;
+  // Where a TLS bind exists the config states the ciphers: the model's defaults where the topology said none.
+  const tls = topology.frontends.some((f) => f.binds.some((b) => b.tlsCertificate !== undefined)) ? { ciphers: TLS12_CIPHERS, ciphersuites: TLS13_CIPHERSUITES, ...topology.global.tls } : topology.global.tls;
   return {
     ...rest,
-    // A route's name is the plan's and verify's word for it: the config does not carry it.
-    frontends: topology.frontends.map((f) => ({ ...f, mode: mode(f.mode), routes: f.routes.map(({ name: _route, ...route }) => route) })),
+    global: { ...topology.global, tls },
+    // A route's name is the plan's and verify's word for it, and a compound named condition is written
+    // out in each route that uses it: the config carries neither, so conditions compare by what they test.
+    frontends: topology.frontends.map(({ conditions, ...f }) => {
+      const tested = (when: Condition | undefined) => (when === undefined ? undefined : disjunctiveForm(expandCondition(when, conditions)));
+      const withTests = <T extends { when?: Condition }>({ when, ...item }: T) => ({ ...item, ...(when && { when: tested(when) }) });
+      // A table's entries are looked up by key: their order is the map file's, longest first, not the topology's.
+      const routeTables = f.routeTables.map((t) => ({ ...t, entries: [...t.entries].sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b))) }));
+      // X-Forwarded-For is on in an HTTP frontend unless the topology says otherwise.
+      const forwardfor = mode(f.mode) === "http" ? { forwardfor: f.forwardfor ?? true } : {};
+      // Settings that add no header say nothing a config could.
+      const { forwardedHeaders, securityHeaders, ...said } = f;
+      const headers = {
+        ...(forwardedHeaders && Object.values(forwardedHeaders).some(Boolean) && { forwardedHeaders }),
+        ...(securityHeaders && (securityHeaders.noSniff || securityHeaders.frameOptions !== "off" || securityHeaders.referrerPolicy !== "off" || securityHeaders.contentSecurityPolicy) && { securityHeaders }),
+      };
+      return { ...said, ...headers, ...forwardfor, routeTables, mode: mode(f.mode), routes: f.routes.map(({ name: _route, ...route }) => withTests(route)), requestRules: f.requestRules.map(withTests), responseRules: f.responseRules.map(withTests) };
+    }),
     backends: topology.backends.map(({ healthCheck, ...b }) => ({
       ...b,
       // A plain connect is what HAProxy checks when a config names no check: the same config either way.
@@ -59,12 +83,22 @@ function sayable(original: Topology): unknown {
   };
 }
 
+/** A condition as what it tests: any of these conjunctions, each all of its (possibly negated) tests, in a stable order. */
+function disjunctiveForm(condition: Condition): string[][] {
+  const canonical = (value: unknown): unknown => (Array.isArray(value) ? value.map(canonical).sort() : value !== null && typeof value === "object" ? Object.fromEntries(Object.entries(value).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => [k, canonical(v)])) : value);
+  return conditionTerms(condition)
+    .map((conjunction) => conjunction.map((literal) => JSON.stringify(canonical(literal))).sort())
+    .sort((a, b) => a.join().localeCompare(b.join()));
+}
+
 describe("the example topologies, rendered and imported", () => {
-  for (const file of ["infra/topology.ts", "infra/topologies/discovery.ts", "infra/topologies/data.ts"]) {
+  for (const file of ["infra/topology.ts", "infra/topologies/discovery.ts", "infra/topologies/data.ts", "infra/topologies/edge.ts"]) {
     it(`${file}: every line mapped or decided, and the same topology back`, async () => {
       const topology = await loadTopologyFile(join(REPO_ROOT, file));
       const { back, refused } = roundTrip(topology);
       assert.deepEqual(refused, []);
+      // DEBUG_ROUNDTRIP=1 prints the difference as JSON lines, easier to read than the assertion's.
+      if (process.env.DEBUG_ROUNDTRIP) for (const part of diffJson(sayable(topology) as object, sayable(back!) as object)) if (part.added || part.removed) console.log(part.added ? "+" : "-", part.value);
       assert.deepEqual(sayable(back!), sayable(topology));
     });
   }
@@ -98,6 +132,10 @@ const coreTopologyArb: fc.Arbitrary<TopologyInput> = fc
     group: fc.option(fc.record({ maxServers: fc.integer({ min: 2, max: 50 }), record: fc.constantFrom("A", "SRV") }), { nil: undefined }),
     tcp: fc.option(fc.constantFrom({ redis: {} }, { tlsHello: true as const }, { connect: true as const }), { nil: undefined }),
     monitoringPort: fc.integer({ min: 8400, max: 8499 }),
+    forwardedHeaders: fc.option(fc.record({ proto: fc.boolean(), host: fc.boolean(), port: fc.boolean() }), { nil: undefined }),
+    securityHeaders: fc.option(fc.record({ noSniff: fc.boolean(), frameOptions: fc.constantFrom("DENY", "SAMEORIGIN", "off"), referrerPolicy: fc.constantFrom("no-referrer", "off") }), { nil: undefined }),
+    requestRules: fc.subarray([{ setHeader: { name: "X-Env", value: "prod" } }, { deleteHeader: "X-Debug" }, { addPrefix: "/v1" }, { stripPrefix: "/api" }]),
+    table: fc.option(fc.constantFrom("host", "host+path"), { nil: undefined }),
     routes: fc.array(
       fc.record({
         when: fc.option(fc.oneof(
@@ -133,7 +171,16 @@ const coreTopologyArb: fc.Arbitrary<TopologyInput> = fc
           errorPages: r.errorPages,
           ...(r.rateLimit && { rateLimit: { requests: r.rateLimit } }),
           // Routes after a route that takes every request would never be reached: the model refuses them.
-          routes: r.routes.slice(0, r.routes.findIndex((route) => route.when === undefined) + 1 || undefined).map((route) => ({ ...(route.when && { when: route.when }), ...route.action })),
+          routes: [
+            ...(r.table ? [{ table: "sites" }] : []),
+            ...r.routes.slice(0, r.routes.findIndex((route) => route.when === undefined) + 1 || undefined).map((route) => ({ ...(route.when && { when: route.when }), ...route.action })),
+          ],
+          ...(r.table && {
+            routeTables: [{ name: "sites", key: r.table as "host", entries: [{ host: "a.example.com", backend: "other" }, { host: "b.example.com", ...(r.table === "host+path" && { pathPrefix: "/shop" }), backend: "app" }] }],
+          }),
+          ...(r.forwardedHeaders && { forwardedHeaders: r.forwardedHeaders }),
+          ...(r.securityHeaders && { securityHeaders: r.securityHeaders as { frameOptions: "DENY" } }),
+          requestRules: r.requestRules,
           ...(r.frontendMaxconn && { maxconn: r.frontendMaxconn }),
         },
         ...(r.tcp ? [{ name: "tcp_in", mode: "tcp" as const, binds: [{ port: 21000 }], defaultBackend: "tcp_pool" }] : []),

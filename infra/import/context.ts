@@ -19,6 +19,8 @@ export interface Draft {
   resolvers: Map<string, { at: Location; lines: Location[]; settings: Record<string, unknown> }>;
   /** Each frontend's request body limit (deny 413 on Content-Length), settled once every frontend is read: the model has one for all. */
   bodyLimits: { frontend: string; limit: number; at: Location }[];
+  /** userlist sections: logins for routes (http-request auth), each password hash from the environment. */
+  userlists: Record<string, unknown>[];
   /** The stack's own monitoring listener, when the config is one the stack rendered. */
   monitoring?: Record<string, unknown>;
   /** The error pages the config names (errorfile), which the topology takes by file name: import copies them beside the templates'. */
@@ -34,7 +36,7 @@ export interface Draft {
 /** A frontend's routes written the stack's way (./route-marks.ts), being read: each index's alternatives and its action. */
 export interface RouteMarks {
   at: Location;
-  routes: Map<number, { alternatives: (Record<string, unknown> | undefined)[]; action?: Record<string, unknown>; at: Location }>;
+  routes: Map<number, { alternatives: (Record<string, unknown> | undefined)[]; action?: Record<string, unknown>; table?: string; auth?: Record<string, unknown>; at: Location }>;
 }
 
 export interface Context {
@@ -46,6 +48,8 @@ export interface Context {
   fieldLines: Map<string, Location>;
   /** A frontend's ACLs by name, until a rule uses them. */
   acls: Map<string, Record<string, unknown>[]>;
+  /** The forwarded and security headers the stack writes, as the section's lines give them (./stack-headers.ts). */
+  stackHeaders: { forwarded: Map<string, { at: Location; rulesBefore: number }>; security: Record<string, unknown> };
   /** The frontend's routes written the stack's way (marks and actions), until the section ends. */
   routeMarks?: RouteMarks;
   /** The section's request rewrites so far: what each changes ("path", "header:x-name") and its line. */

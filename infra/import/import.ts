@@ -11,7 +11,8 @@ import { aclCondition, inlineConditions, joinAclLines } from "./conditions.ts";
 import { httpRule, legacyDirective, useBackend } from "./rules.ts";
 import { cookieDirective, httpCheckDirective, liftServerSettings, redisCheckOf, serverDirective, serverTemplateDirective, tcpCheckDirective } from "./servers.ts";
 import { replayDefaults, servicesClear, stackAdditions } from "./defaults.ts";
-import { routeAction, routeMark, routeTakenAcl, settleRouteMarks } from "./route-marks.ts";
+import { routeAction, routeMark, routeTakenAcl, settleRouteMarks, tableHeldAcl } from "./route-marks.ts";
+import { afterResponseHeaderLine, settleStackHeaders } from "./stack-headers.ts";
 
 export type { ImportFiles } from "./context.ts";
 
@@ -209,7 +210,7 @@ function proxyDirective(kind: Section["kind"], d: Directive, ctx: Context): Outc
       frontend.defaultBackend = args[0];
       return { field: `${fe}.defaultBackend` };
     case "acl": {
-      const marks = frontend && routeTakenAcl(args, ctx);
+      const marks = frontend && (routeTakenAcl(args, ctx) ?? tableHeldAcl(args, ctx));
       if (marks) return marks;
       const condition = aclCondition(args.slice(1));
       if ("refused" in condition) return condition;
@@ -338,7 +339,7 @@ function proxyDirective(kind: Section["kind"], d: Directive, ctx: Context): Outc
       return cookieDirective(args, backend);
     case "http-after-response":
       if (frontend && ctx.rate.flagged && /^set-header Retry-After \d+ if \{ var\(txn\.rate_limited\) -m bool \}$/.test(args.join(" "))) return { field: `${fe}.rateLimit`, why: "the refusal's Retry-After, which the model derives from the window", normalised: true };
-      return { refused: "http-after-response is not in the model yet" };
+      return afterResponseHeaderLine(text(d).slice("http-after-response ".length), ctx) ?? { refused: "http-after-response is not in the model yet (besides the security headers, HSTS and a rate limit's Retry-After)" };
     case "errorfile":
       return errorfileDirective(args, ctx, inDefaults);
     case "dynamic-cookie-key":
@@ -488,7 +489,7 @@ const SECTION_OUTCOME: Partial<Record<Section["kind"], string>> = {
 export function importConfig(parsed: ParsedConfig, name = "imported", files: ImportFiles = { read: () => undefined }): ImportResult {
   // The model's defaults where HAProxy's own differ and the difference changes what clients get:
   // the original had none of these unless a line of it says so.
-  const draft: Draft = { global: {}, defaults: { timeouts: {}, mode: "tcp", httplog: false, dontlognull: false, redispatch: false, maxRequestBodyBytes: 0, retryOn: ["conn-failure"] }, proxyDefaults: {}, frontends: [], backends: [], caches: new Map(), cacheUses: [], resolvers: new Map(), groups: [], serverResolvers: [], bodyLimits: [], errorPages: [] };
+  const draft: Draft = { global: {}, defaults: { timeouts: {}, mode: "tcp", httplog: false, dontlognull: false, redispatch: false, maxRequestBodyBytes: 0, retryOn: ["conn-failure"] }, proxyDefaults: {}, frontends: [], backends: [], caches: new Map(), cacheUses: [], resolvers: new Map(), groups: [], serverResolvers: [], bodyLimits: [], errorPages: [], userlists: [] };
   const accounts: LineAccount[] = [];
   const fieldLines = new Map<string, Location>();
   const comments = new Map<string, string[]>();
@@ -498,8 +499,8 @@ export function importConfig(parsed: ParsedConfig, name = "imported", files: Imp
   const defaultsOf: { base?: Section; current?: Section; named: Map<string, Section> } = { named: new Map() };
   for (const section of parsed.sections) {
     const header = [section.kind, section.name, ...section.args.map((a) => a.raw)].filter(Boolean).join(" ");
-    const ctx: Context = { files, draft, fieldLines, acls: new Map(), rewrites: [], terminalRoutes: [], redirectRoutes: [], defaultServer: [...(draft.proxyDefaults.defaultServer ?? [])], lifted: [], stick: {}, rate: {} };
-    const refusedSection = SECTION_OUTCOME[section.kind] ?? (["global", "defaults", "frontend", "backend", "listen", "cache", "resolvers"].includes(section.kind) ? undefined : `${section.kind} sections are not in the model yet`);
+    const ctx: Context = { files, draft, fieldLines, acls: new Map(), rewrites: [], terminalRoutes: [], redirectRoutes: [], stackHeaders: { forwarded: new Map(), security: {} }, defaultServer: [...(draft.proxyDefaults.defaultServer ?? [])], lifted: [], stick: {}, rate: {} };
+    const refusedSection = SECTION_OUTCOME[section.kind] ?? (["global", "defaults", "frontend", "backend", "listen", "cache", "resolvers", "userlist"].includes(section.kind) ? undefined : `${section.kind} sections are not in the model yet`);
     const account = (at: Location, directive: string, outcome: Outcome) => {
       if ("refused" in outcome) accounts.push({ at, directive, outcome: "refused", why: outcome.refused });
       else if ("decided" in outcome) accounts.push({ at, directive, outcome: "decided", field: outcome.decided });
@@ -519,6 +520,10 @@ export function importConfig(parsed: ParsedConfig, name = "imported", files: Imp
     }
     if (section.kind === "resolvers") {
       readResolversSection(section, draft, account);
+      continue;
+    }
+    if (section.kind === "userlist") {
+      readUserlistSection(section, draft, account);
       continue;
     }
     const from = section.args[0]?.value === "from" ? section.args[1]?.value : undefined;
@@ -610,6 +615,11 @@ export function importConfig(parsed: ParsedConfig, name = "imported", files: Imp
         for (const part of [table, track, deny]) if (part) { const a = accounts.find((x) => x.at === part.at); if (a) Object.assign(a, { outcome: "refused", field: undefined, why }); }
       }
     }
+    if (ctx.frontend) {
+      const rule = settleStackHeaders(ctx);
+      const line = rule && accounts.find((a) => a.at === rule.at);
+      if (line) Object.assign(line, { field: rule.field });
+    }
     if (ctx.frontend && ctx.routeMarks) {
       const refuseLine = (at: Location, why: string) => {
         const line = accounts.find((a) => a.at === at);
@@ -696,6 +706,7 @@ export function importConfig(parsed: ParsedConfig, name = "imported", files: Imp
     ...(Object.keys(draft.global).length && { global: draft.global }),
     defaults: { ...defaults, ...(Object.keys(timeouts).length && { timeouts }) },
     frontends: draft.frontends,
+    ...(draft.userlists.length && { userlists: draft.userlists }),
     backends: draft.backends,
     ...services,
     ...(draft.monitoring && { monitoring: { ...draft.monitoring, ...(services.monitoring as object) } }),
@@ -722,6 +733,23 @@ function errorfileDirective(args: string[], ctx: Context, inDefaults: boolean): 
   const pages = ((ctx.frontend!.errorPages ??= []) as { status?: number }[]).filter((p) => p.status !== page.status);
   ctx.frontend!.errorPages = [...pages, page];
   return { field: `frontends.${ctx.frontend!.name}.errorPages (${name} goes in templates/errors/)` };
+}
+
+/** A userlist: each user's password hash read from the environment ("${VAR}"), never a hash in the topology. */
+function readUserlistSection(section: Section, draft: Draft, account: (at: Location, directive: string, outcome: Outcome) => void): void {
+  const users: Record<string, unknown>[] = [];
+  account(section.at, `userlist ${section.name}`, { field: `userlists.${section.name}` });
+  for (const d of section.directives) {
+    const [keyword, name, kind, secret] = values(d.words);
+    const variable = /^\$\{([A-Z_][A-Z0-9_]*)\}$/.exec(secret ?? "")?.[1];
+    if (keyword === "user" && kind === "password" && variable) {
+      users.push({ name, passwordHashFromEnv: variable });
+      account(d.at, text(d), { field: `userlists.${section.name}.users.${name}` });
+    } else if (keyword === "user" && (kind === "password" || kind === "insecure-password")) {
+      account(d.at, text(d), { refused: `the model reads each password hash from the environment: export a variable holding ${kind === "password" ? "this hash" : "a hash of it (openssl passwd -6)"} and write password "\${VARIABLE}"` });
+    } else account(d.at, text(d), { refused: `${keyword} is not in the model's userlists (user NAME password "\${VARIABLE}")` });
+  }
+  draft.userlists.push({ name: section.name, users });
 }
 
 /** The stack's own monitoring listener, as the stack renders it: its exporter's use-service line tells it from a user's frontend of that name. */

@@ -21,23 +21,70 @@ export function routeTakenAcl(args: string[], ctx: Context): Outcome | undefined
   return { decided: "the routes below are written the stack's way (each marks the request it takes, first match wins)" };
 }
 
+/** acl in_table_T var(txn.table_T) -m found: "table T holds the request's key", which a table route tests. */
+export function tableHeldAcl(args: string[], ctx: Context): Outcome | undefined {
+  const m = /^in_table_(\S+) var\(txn\.table_\1\) -m found$/.exec(args.join(" "));
+  if (!m || !ctx.routeMarks) return undefined;
+  return { decided: `the table route's own test: table ${m[1]} holds the request's key` };
+}
+
+/**
+ * set-var(txn.table_T) HOST,map(FILE) (or HOST,concat(,txn.route_path,/),map_beg(FILE), with set-var(txn.route_path) path
+ * before it): route table T, its entries the map file's lines.
+ */
+export function tableLookup(rule: string, ctx: Context): Outcome | undefined {
+  if (rule === "set-var(txn.route_path) path" && ctx.routeMarks) return { decided: "the key a host+path table is looked up by (host, path and \"/\")" };
+  const m = /^set-var\(txn\.table_(\S+)\) req\.hdr\(host\),field\(1,:\),lower(,concat\(,txn\.route_path,\/\),map_beg|,map)\((\S+)\)$/.exec(rule);
+  if (!m || !ctx.routeMarks || !ctx.frontend) return undefined;
+  const [, name, lookup, file] = m;
+  const text = ctx.files.read(file!);
+  if (text === undefined) return { refused: `the map ${file} is not found (beside the config or where the config says): give it to import` };
+  const byPath = lookup!.includes("map_beg");
+  const entries: Record<string, unknown>[] = [];
+  for (const [i, raw] of text.split("\n").entries()) {
+    const line = raw.replace(/#.*$/, "").trim();
+    if (!line) continue;
+    const [key, backend, ...extra] = line.split(/\s+/);
+    const slash = key!.indexOf("/");
+    if (!backend || extra.length || (byPath && slash < 0)) return { refused: `${file}:${i + 1}: ${JSON.stringify(raw)} is not "${byPath ? "HOST/PATH/" : "HOST"} BACKEND"` };
+    const pathPrefix = byPath ? key!.slice(slash).replace(/\/$/, "") : "";
+    entries.push(byPath ? { host: key!.slice(0, slash), ...(pathPrefix && { pathPrefix }), backend } : { host: key, backend });
+  }
+  // The stack writes the longest keys first; the model keeps a table's entries in no particular order.
+  entries.sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
+  const tables = (ctx.frontend.routeTables ??= []) as unknown[];
+  tables.push({ name, key: byPath ? "host+path" : "host", entries });
+  return { field: `frontends.${ctx.frontend.name}.routeTables.${name} (${entries.length} entries from ${file})` };
+}
+
 /** A mark (set-var(txn.route) int(N) if !route_taken ...): an alternative of route N's condition. */
 export function routeMark(rule: string, ctx: Context): Outcome | undefined {
   const m = MARK.exec(rule);
   if (!m) return undefined;
   if (!ctx.routeMarks) return { refused: `a route mark without "acl ${ROUTE_TAKEN} var(txn.route) -m found" above it` };
   const index = Number(m[1]);
-  const terms = (m[2] ?? "").trim().split(" ").filter(Boolean);
+  const words = (m[2] ?? "").trim().split(" ").filter(Boolean);
+  // A table route first tests that its table holds the request's key.
+  const table = /^in_table_(\S+)$/.exec(words[0] ?? "")?.[1];
+  const terms = table === undefined ? words : words.slice(1);
   const parsed = terms.length ? conditionOf(["if", ...terms], ctx, "frontend") : {};
   if ("refused" in parsed) return parsed;
   const route = ctx.routeMarks.routes.get(index) ?? { alternatives: [], at: ctx.at! };
   route.alternatives.push(parsed.when);
+  if (table !== undefined) route.table = table;
   ctx.routeMarks.routes.set(index, route);
   return { field: `frontends.${ctx.frontend!.name}.routes[${index}].when` };
 }
 
 /** An action for the route that took the request: a refusal, a redirect, an answer, or its backend. */
 export function routeAction(rule: string, kind: "http-request" | "tcp-request" | "use_backend", ctx: Context): Outcome | undefined {
+  const login = /^auth realm (.+) if \{ var\(txn\.route\) -m int (\d+) \} !\{ http_auth\((\S+)\) \}$/.exec(rule);
+  if (login && ctx.routeMarks) {
+    const route = ctx.routeMarks.routes.get(Number(login[2]));
+    if (!route) return { refused: `no route ${login[2]} is marked above` };
+    route.auth = { userlist: login[3], realm: login[1] };
+    return { field: `frontends.${ctx.frontend!.name}.routes[${login[2]}].auth` };
+  }
   const m = TOOK.exec(rule);
   if (!m || !ctx.routeMarks) return undefined;
   const [, head, n] = m;
@@ -46,7 +93,7 @@ export function routeAction(rule: string, kind: "http-request" | "tcp-request" |
   if (route.action) return { refused: `route ${n} has an action already` };
   const [action, ...params] = head!.split(" ");
   const taken =
-    kind === "use_backend" ? (params.length === 0 ? { backend: action } : undefined)
+    kind === "use_backend" ? (params.length === 0 ? (route.table !== undefined && action === `%[var(txn.table_${route.table})]` ? { table: route.table } : { backend: action }) : undefined)
     : kind === "tcp-request" ? (head === "content reject" ? { deny: {} } : undefined)
     : ["deny", "tarpit", "redirect", "return"].includes(action!) ? terminalRoute(action!, params)
     : undefined;
@@ -68,7 +115,7 @@ export function settleRouteMarks(ctx: Context, refuseLine: (at: Location, why: s
     }
     const alternatives = route.alternatives;
     const when = alternatives.some((a) => a === undefined) ? undefined : joinAclLines((alternatives as Record<string, unknown>[]).map((a) => inlineGenerated(a, ctx.acls)));
-    routes.push({ ...(when && { when }), ...route.action });
+    routes.push({ ...(when && { when }), ...route.action, ...(route.auth && { auth: route.auth }) });
   }
   return routes;
 }

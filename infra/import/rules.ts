@@ -4,7 +4,8 @@ import { where } from "../../haproxy/config-parser.ts";
 import { type Context, int, isRefusal, literal, type Outcome, type Refusal, text } from "./context.ts";
 import { conditionOf, rewrittenBefore } from "./conditions.ts";
 import { terminalRoute } from "./answers.ts";
-import { routeAction, routeMark } from "./route-marks.ts";
+import { routeAction, routeMark, tableLookup } from "./route-marks.ts";
+import { forwardedHeaderLine } from "./stack-headers.ts";
 
 /** use_backend NAME if|unless a [!b] [|| c] [{ anonymous }]: a route, in the frontend's order. */
 /** use_backend %[req.hdr(host)[,field(1,:)],lower,map(FILE[,DEFAULT])]: the Host looked up in a map, a route table of the model. */
@@ -126,7 +127,7 @@ export function httpRule(phase: "request" | "response", args: string[], ctx: Con
   const path = `${owner === frontend ? "frontends" : "backends"}.${owner.name}`;
   // The stack's own way of writing routes: marks, then the actions of the route that took the request.
   if (phase === "request" && owner === frontend) {
-    const marked = routeMark(args.join(" "), ctx) ?? routeAction(args.join(" "), "http-request", ctx);
+    const marked = routeMark(args.join(" "), ctx) ?? tableLookup(args.join(" "), ctx) ?? routeAction(args.join(" "), "http-request", ctx) ?? forwardedHeaderLine(args.join(" "), ctx);
     if (marked) return marked;
   }
   // A cache: looked up before the request goes on, stored as the answer comes back (backend.cache).
@@ -188,12 +189,18 @@ export function httpRule(phase: "request" | "response", args: string[], ctx: Con
         return params.length === 1 ? { deleteHeader: params[0] } : { refused: "del-header with a match method (-m) is not in the model: delete the header by its name" };
       case "set-path": {
         if (phase !== "request") break;
+        // The request's path behind a fixed prefix: the model's addPrefix, as the stack writes it.
+        const prefixed = /^(\/[^%]*)%\[path\]$/.exec(params[0] ?? "");
+        if (prefixed && params.length === 1) return { addPrefix: prefixed[1] };
         const value = literal(params[0], "a path");
         return "refused" in value ? value : { setPath: value.value };
       }
       case "replace-path": {
         if (phase !== "request") break;
         if (params.length !== 2) return { refused: "replace-path takes a regular expression and its replacement" };
+        // A prefix taken off on segment boundaries: the model's stripPrefix, as the stack writes it.
+        const stripped = /^\^((?:\/(?:[A-Za-z0-9_~-]|\\[.+*?()[\]{}|^$])*)+)\(\/\|\$\)\(\.\*\)$/.exec(params[0]!);
+        if (stripped && params[1] === "/\\2") return { stripPrefix: stripped[1]!.replace(/\\(.)/g, "$1") };
         const replacement = literal(params[1], "a replacement");
         return "refused" in replacement ? replacement : { replacePath: { regex: params[0], with: replacement.value } };
       }
