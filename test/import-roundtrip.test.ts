@@ -149,7 +149,7 @@ const coreTopologyArb: fc.Arbitrary<TopologyInput> = fc
         action: fc.oneof(
           fc.constant({ backend: "other" }),
           fc.record({ redirect: fc.record({ prefix: fc.constant("https://www.example.com"), code: fc.constantFrom(301, 302) }) }),
-          fc.record({ respond: fc.record({ status: fc.constantFrom(200, 410), body: fc.constantFrom("ok", "gone") }) }),
+          fc.record({ respond: fc.record({ status: fc.constantFrom(200, 410), body: fc.constantFrom("ok", "gone for good") }) }),
           fc.record({ deny: fc.record({ status: fc.constantFrom(403, 404) }) }),
         ),
       }),

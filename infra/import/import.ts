@@ -317,7 +317,7 @@ function proxyDirective(kind: Section["kind"], d: Directive, ctx: Context): Outc
       if (!frontend) return { refused: "tcp-request belongs to a frontend here", otherKind: true };
       if (args[0] === "inspect-delay") return setDuration(frontend, "inspectDelay", args[1], `frontends.${frontend.name}.inspectDelay`);
       if (args[0] === "content") {
-        const marked = routeMark(args.slice(1).join(" "), ctx) ?? routeAction(args.join(" "), "tcp-request", ctx);
+        const marked = routeMark(args.slice(1).join(" "), ctx) ?? routeAction(args, "tcp-request", ctx);
         if (marked) return marked;
       }
       if (args.join(" ") === "content accept if { req_ssl_hello_type 1 }" || args.join(" ") === "content accept if { req.ssl_hello_type 1 }") return { decided: "a TCP frontend's routes wait for the ClientHello their SNI needs, up to inspectDelay" };

@@ -5,13 +5,12 @@
 // A config written that way becomes the routes it was rendered from, in their order.
 import type { Location } from "../../haproxy/config-parser.ts";
 import { conditionOf, joinAclLines } from "./conditions.ts";
-import type { Context, Outcome } from "./context.ts";
+import { type Context, isRefusal, type Outcome, type Refusal } from "./context.ts";
 import { terminalRoute } from "./answers.ts";
 import { GENERATED_ACL_NAME } from "../render/acls.ts";
 
 /** The ACL the marks test: "an earlier route took the request". */
 export const ROUTE_TAKEN = "route_taken";
-const TOOK = /^(.*) if \{ var\(txn\.route\) -m int (\d+) \}$/;
 const MARK = /^set-var\(txn\.route\) int\((\d+)\)(?: if !route_taken((?: \S+)*))?$/;
 
 /** acl route_taken var(txn.route) -m found: the frontend writes its routes the stack's way. */
@@ -76,30 +75,46 @@ export function routeMark(rule: string, ctx: Context): Outcome | undefined {
   return { field: `frontends.${ctx.frontend!.name}.routes[${index}].when` };
 }
 
-/** An action for the route that took the request: a refusal, a redirect, an answer, or its backend. */
-export function routeAction(rule: string, kind: "http-request" | "tcp-request" | "use_backend", ctx: Context): Outcome | undefined {
-  const login = /^auth realm (.+) if \{ var\(txn\.route\) -m int (\d+) \} !\{ http_auth\((\S+)\) \}$/.exec(rule);
-  if (login && ctx.routeMarks) {
-    const route = ctx.routeMarks.routes.get(Number(login[2]));
-    if (!route) return { refused: `no route ${login[2]} is marked above` };
-    route.auth = { userlist: login[3], realm: login[1] };
-    return { field: `frontends.${ctx.frontend!.name}.routes[${login[2]}].auth` };
+/** The words that end an action of route N: "if { var(txn.route) -m int N }". */
+const tookRoute = (words: readonly string[], at: number): number | undefined => {
+  const tail = words.slice(at, at + 7);
+  return tail.length === 7 && tail.join(" ").startsWith("if { var(txn.route) -m int ") && tail[6] === "}" && /^\d+$/.test(tail[5]!) ? Number(tail[5]) : undefined;
+};
+
+/**
+ * An action for the route that took the request (its words as the config gives them, quotes resolved):
+ * a login first, then a refusal, a redirect, an answer, or its backend.
+ */
+export function routeAction(words: readonly string[], kind: "http-request" | "tcp-request" | "use_backend", ctx: Context): Outcome | undefined {
+  if (!ctx.routeMarks) return undefined;
+  const frontend = `frontends.${ctx.frontend!.name}`;
+  // auth realm REALM if { var(txn.route) -m int N } !{ http_auth(LIST) }
+  const login = words[0] === "auth" && words[1] === "realm" ? tookRoute(words, 3) : undefined;
+  const userlist = /^http_auth\((\S+)\)$/.exec(words[11] ?? "")?.[1];
+  if (login !== undefined && words[10] === "!{" && userlist && words[12] === "}" && words.length === 13) {
+    const route = ctx.routeMarks.routes.get(login);
+    if (!route) return { refused: `no route ${login} is marked above` };
+    route.auth = { userlist, realm: words[2] };
+    return { field: `${frontend}.routes[${login}].auth` };
   }
-  const m = TOOK.exec(rule);
-  if (!m || !ctx.routeMarks) return undefined;
-  const [, head, n] = m;
-  const route = ctx.routeMarks.routes.get(Number(n));
-  if (!route) return { refused: `no route ${n} is marked above` };
-  if (route.action) return { refused: `route ${n} has an action already` };
-  const [action, ...params] = head!.split(" ");
-  const taken =
-    kind === "use_backend" ? (params.length === 0 ? (route.table !== undefined && action === `%[var(txn.table_${route.table})]` ? { table: route.table } : { backend: action }) : undefined)
-    : kind === "tcp-request" ? (head === "content reject" ? { deny: {} } : undefined)
-    : ["deny", "tarpit", "redirect", "return"].includes(action!) ? terminalRoute(action!, params)
-    : undefined;
-  if (taken === undefined || "refused" in taken) return taken && "refused" in taken ? { refused: String(taken.refused) } : { refused: `${kind} ${head} for a route is not in the model yet` };
+  const index = tookRoute(words, words.length - 7);
+  if (index === undefined) return undefined;
+  const route = ctx.routeMarks.routes.get(index);
+  if (!route) return { refused: `no route ${index} is marked above` };
+  if (route.action) return { refused: `route ${index} has an action already` };
+  const taken = actionOf(words.slice(0, -7), kind, route.table);
+  if (taken === undefined) return { refused: `${kind} ${words.slice(0, -7).join(" ")} for a route is not in the model yet` };
+  if (isRefusal(taken)) return taken;
   route.action = taken;
-  return { field: `frontends.${ctx.frontend!.name}.routes[${n}]` };
+  return { field: `${frontend}.routes[${index}]` };
+}
+
+/** What a route does, from its action's words: its backend (its table's, for a table route), a refusal, a redirect or an answer. */
+function actionOf(head: readonly string[], kind: "http-request" | "tcp-request" | "use_backend", table: string | undefined): Record<string, unknown> | Refusal | undefined {
+  const [action, ...params] = head;
+  if (kind === "use_backend") return params.length ? undefined : table !== undefined && action === `%[var(txn.table_${table})]` ? { table } : { backend: action };
+  if (kind === "tcp-request") return head.join(" ") === "content reject" ? { deny: {} } : undefined;
+  return ["deny", "tarpit", "redirect", "return"].includes(action!) ? terminalRoute(action!, params) : undefined;
 }
 
 /** The routes the marks and actions make, in their order; a mark without an action is refused at its line. */

@@ -45,7 +45,7 @@ export function useBackendByMap(expression: string, frontend: Record<string, unk
 }
 
 export function useBackend(args: string[], frontend: Record<string, unknown> & { name: string }, ctx: Context): Outcome {
-  const marked = routeAction(args.join(" "), "use_backend", ctx);
+  const marked = routeAction(args, "use_backend", ctx);
   if (marked) return marked;
   const [name, ...condition] = args;
   if (name?.startsWith("%[")) return condition.length ? { refused: "a map lookup with a condition is not in the model: a route table route takes what its table holds" } : useBackendByMap(name, frontend, ctx);
@@ -127,7 +127,7 @@ export function httpRule(phase: "request" | "response", args: string[], ctx: Con
   const path = `${owner === frontend ? "frontends" : "backends"}.${owner.name}`;
   // The stack's own way of writing routes: marks, then the actions of the route that took the request.
   if (phase === "request" && owner === frontend) {
-    const marked = routeMark(args.join(" "), ctx) ?? tableLookup(args.join(" "), ctx) ?? routeAction(args.join(" "), "http-request", ctx) ?? forwardedHeaderLine(args.join(" "), ctx);
+    const marked = routeMark(args.join(" "), ctx) ?? tableLookup(args.join(" "), ctx) ?? routeAction(args, "http-request", ctx) ?? forwardedHeaderLine(args.join(" "), ctx);
     if (marked) return marked;
   }
   // A cache: looked up before the request goes on, stored as the answer comes back (backend.cache).
