@@ -131,6 +131,7 @@ const coreTopologyArb: fc.Arbitrary<TopologyInput> = fc
     ),
     group: fc.option(fc.record({ maxServers: fc.integer({ min: 2, max: 50 }), record: fc.constantFrom("A", "SRV") }), { nil: undefined }),
     tcp: fc.option(fc.constantFrom({ redis: {} }, { tlsHello: true as const }, { connect: true as const }), { nil: undefined }),
+    proxied: fc.option(fc.constantFrom(["10.0.0.0/24"], ["10.0.0.5", "192.168.1.0/24"]), { nil: undefined }),
     monitoringPort: fc.integer({ min: 8400, max: 8499 }),
     forwardedHeaders: fc.option(fc.record({ proto: fc.boolean(), host: fc.boolean(), port: fc.boolean() }), { nil: undefined }),
     securityHeaders: fc.option(fc.record({ noSniff: fc.boolean(), frameOptions: fc.constantFrom("DENY", "SAMEORIGIN", "off"), referrerPolicy: fc.constantFrom("no-referrer", "off") }), { nil: undefined }),
@@ -183,7 +184,7 @@ const coreTopologyArb: fc.Arbitrary<TopologyInput> = fc
           requestRules: r.requestRules,
           ...(r.frontendMaxconn && { maxconn: r.frontendMaxconn }),
         },
-        ...(r.tcp ? [{ name: "tcp_in", mode: "tcp" as const, binds: [{ port: 21000 }], defaultBackend: "tcp_pool" }] : []),
+        ...(r.tcp ? [{ name: "tcp_in", mode: "tcp" as const, binds: [{ port: 21000, ...(r.proxied && { acceptProxy: { from: [...r.proxied] } }) }], defaultBackend: "tcp_pool" }] : []),
       ],
       backends: [
         {

@@ -148,6 +148,20 @@ describe("ACL match methods (-m) and several lines of one name", () => {
   });
 });
 
+describe("the PROXY protocol on a bind", () => {
+  const cfg = (reject: string) => `defaults\n    mode tcp\nfrontend smtp\n    bind :2525 accept-proxy\n${reject}    default_backend mail\nbackend mail\n    server m1 10.0.0.9:25\n`;
+  it("accept-proxy with the line that refuses every other sender: the bind's acceptProxy.from", () => {
+    const result = imported({ file: "p.cfg", text: cfg("    tcp-request connection reject if { dst_port 2525 } !{ src 10.0.0.0/24 10.0.1.5 }\n") });
+    assert.deepEqual(refusals(result.accounts), []);
+    assert.deepEqual(validateImported(result).frontends[0]!.binds[0]!.acceptProxy, { from: ["10.0.0.0/24", "10.0.1.5"] });
+  });
+  it("accept-proxy alone (any client may claim any address): refused at the bind, saying what to add", () => {
+    assert.deepEqual(refusals(imported({ file: "p.cfg", text: cfg("") }).accounts), [
+      "p.cfg:4: bind :2525 accept-proxy: accept-proxy takes the client's address from whoever connects: say which load balancers may send it (tcp-request connection reject if { dst_port 2525 } !{ src NETWORKS }): the model's acceptProxy.from",
+    ]);
+  });
+});
+
 describe("what HAProxy does when a config says nothing stays so; what the stack adds is said", () => {
   it("no body limit, retries on connection failures only, no redispatch: as HAProxy; the timeouts and production settings the stack adds are listed", async () => {
     const result = imported({ file: "bare.cfg", text: "defaults\n    mode http\n    timeout client 30s\nfrontend f\n    bind :80\n    default_backend b\nbackend b\n    server a 10.0.0.1:80\n" });

@@ -201,9 +201,13 @@ function proxyDirective(kind: Section["kind"], d: Directive, ctx: Context): Outc
       else if (backend) backend.balance = args[0];
       else return { refused: "balance belongs to a backend", otherKind: true };
       return { field: inDefaults ? "each backend's balance" : `${be}.balance` };
-    case "bind":
+    case "bind": {
       if (!frontend) return { refused: "bind belongs to a frontend", otherKind: true };
-      return bindDirective(args, frontend);
+      const bound = bindDirective(args, frontend);
+      const bind = (frontend.binds as Record<string, unknown>[]).at(-1);
+      if (!("refused" in bound) && bind?.acceptProxy) ctx.proxyBinds.push({ bind, at: ctx.at! });
+      return bound;
+    }
     case "default_backend":
       if (!frontend) return { refused: "default_backend belongs to a frontend", otherKind: true };
       if (ctx.mapDefault !== undefined) return { decided: `never reached: the map lookup above chooses ${ctx.mapDefault} for every host it does not hold (frontends.${frontend.name}.defaultBackend)` };
@@ -316,6 +320,13 @@ function proxyDirective(kind: Section["kind"], d: Directive, ctx: Context): Outc
     case "tcp-request": {
       if (!frontend) return { refused: "tcp-request belongs to a frontend here", otherKind: true };
       if (args[0] === "inspect-delay") return setDuration(frontend, "inspectDelay", args[1], `frontends.${frontend.name}.inspectDelay`);
+      // The networks a bind takes the PROXY header from: every other client is refused as it connects.
+      const proxied = /^connection reject if \{ dst_port (\d+)(?::(\d+))? \} !\{ src ((?:\S+ ?)+) \}$/.exec(args.join(" "));
+      const bind = proxied && ctx.proxyBinds.find((p) => p.bind.port === Number(proxied[1]) && (p.bind.lastPort ?? p.bind.port) === Number(proxied[2] ?? proxied[1]))?.bind;
+      if (proxied && bind) {
+        bind.acceptProxy = { from: proxied[3]!.trim().split(" ") };
+        return { field: `frontends.${frontend.name}.binds (acceptProxy.from)` };
+      }
       if (args[0] === "content") {
         const marked = routeMark(args.slice(1).join(" "), ctx) ?? routeAction(args, "tcp-request", ctx);
         if (marked) return marked;
@@ -468,6 +479,8 @@ function bindDirective(args: string[], frontend: Record<string, unknown> & { nam
     } else if (option === "alpn") bind.http2 = (options[++i] ?? "").split(",").includes("h2");
     else if (option === "v4v6") bind.dualStack = true;
     else if (option === "strict-sni") bind.strictSni = true;
+    // Whom the PROXY header is taken from is said by a reject line below (settled with the frontend).
+    else if (option === "accept-proxy") bind.acceptProxy = { from: [] };
     else return { refused: `the bind option ${option} is not in the model yet` };
   }
   if (Array.isArray(bind.tlsCertificate) && bind.tlsCertificate.length === 1) bind.tlsCertificate = bind.tlsCertificate[0];
@@ -499,7 +512,7 @@ export function importConfig(parsed: ParsedConfig, name = "imported", files: Imp
   const defaultsOf: { base?: Section; current?: Section; named: Map<string, Section> } = { named: new Map() };
   for (const section of parsed.sections) {
     const header = [section.kind, section.name, ...section.args.map((a) => a.raw)].filter(Boolean).join(" ");
-    const ctx: Context = { files, draft, fieldLines, acls: new Map(), rewrites: [], terminalRoutes: [], redirectRoutes: [], stackHeaders: { forwarded: new Map(), security: {} }, defaultServer: [...(draft.proxyDefaults.defaultServer ?? [])], lifted: [], stick: {}, rate: {} };
+    const ctx: Context = { files, draft, fieldLines, acls: new Map(), rewrites: [], terminalRoutes: [], redirectRoutes: [], stackHeaders: { forwarded: new Map(), security: {} }, proxyBinds: [], defaultServer: [...(draft.proxyDefaults.defaultServer ?? [])], lifted: [], stick: {}, rate: {} };
     const refusedSection = SECTION_OUTCOME[section.kind] ?? (["global", "defaults", "frontend", "backend", "listen", "cache", "resolvers", "userlist"].includes(section.kind) ? undefined : `${section.kind} sections are not in the model yet`);
     const account = (at: Location, directive: string, outcome: Outcome) => {
       if ("refused" in outcome) accounts.push({ at, directive, outcome: "refused", why: outcome.refused });
@@ -614,6 +627,11 @@ export function importConfig(parsed: ParsedConfig, name = "imported", files: Imp
         const why = missing ? `a per-client rate limit needs its three lines in the frontend; missing: ${missing}` : "the limit's track-sc and its refusal name different stick counters";
         for (const part of [table, track, deny]) if (part) { const a = accounts.find((x) => x.at === part.at); if (a) Object.assign(a, { outcome: "refused", field: undefined, why }); }
       }
+    }
+    for (const { bind, at } of ctx.proxyBinds) {
+      if ((bind.acceptProxy as { from: string[] }).from.length) continue;
+      const line = accounts.find((a) => a.at === at);
+      if (line) Object.assign(line, { outcome: "refused", field: undefined, why: `accept-proxy takes the client's address from whoever connects: say which load balancers may send it (tcp-request connection reject if { dst_port ${bind.port} } !{ src NETWORKS }): the model's acceptProxy.from` });
     }
     if (ctx.frontend) {
       const rule = settleStackHeaders(ctx);
