@@ -137,6 +137,7 @@ const coreTopologyArb: fc.Arbitrary<TopologyInput> = fc
     securityHeaders: fc.option(fc.record({ noSniff: fc.boolean(), frameOptions: fc.constantFrom("DENY", "SAMEORIGIN", "off"), referrerPolicy: fc.constantFrom("no-referrer", "off") }), { nil: undefined }),
     requestRules: fc.subarray([{ setHeader: { name: "X-Env", value: "prod" } }, { deleteHeader: "X-Debug" }, { addPrefix: "/v1" }, { stripPrefix: "/api" }]),
     table: fc.option(fc.constantFrom("host", "host+path"), { nil: undefined }),
+    lua: fc.option(fc.boolean(), { nil: undefined }),
     routes: fc.array(
       fc.record({
         when: fc.option(fc.oneof(
@@ -161,6 +162,7 @@ const coreTopologyArb: fc.Arbitrary<TopologyInput> = fc
     const sameSiteOk = r.cookie === undefined || r.cookie.sameSite !== "None" || r.cookie.secure;
     return {
       name: "roundtrip",
+      ...(r.lua !== undefined && { lua: { scripts: [{ file: "example.lua", perThread: r.lua }] } }),
       global: { maxconn: r.maxconn, ...(r.nbthread && { nbthread: r.nbthread }), closeSpreadTime: r.closeSpreadTime, hardStopAfter: r.hardStopAfter },
       defaults: { timeouts: { ...r.timeouts, check: "2s", httpRequest: "5s" }, retries: r.retries, redispatch: r.redispatch, idleCloseOnResponse: r.idleCloseOnResponse, maxRequestBodyBytes: r.maxRequestBodyBytes, retryOn: ["conn-failure", "empty-response"] },
       frontends: [
@@ -174,6 +176,8 @@ const coreTopologyArb: fc.Arbitrary<TopologyInput> = fc
           // Routes after a route that takes every request would never be reached: the model refuses them.
           routes: [
             ...(r.table ? [{ table: "sites" }] : []),
+            // A Lua service answers a path; a Lua action tags every request (templates/lua/example.lua registers both).
+            ...(r.lua !== undefined ? [{ when: { path: "/hello" }, service: "hello" }] : []),
             ...r.routes.slice(0, r.routes.findIndex((route) => route.when === undefined) + 1 || undefined).map((route) => ({ ...(route.when && { when: route.when }), ...route.action })),
           ],
           ...(r.table && {
@@ -181,7 +185,7 @@ const coreTopologyArb: fc.Arbitrary<TopologyInput> = fc
           }),
           ...(r.forwardedHeaders && { forwardedHeaders: r.forwardedHeaders }),
           ...(r.securityHeaders && { securityHeaders: r.securityHeaders as { frameOptions: "DENY" } }),
-          requestRules: r.requestRules,
+          requestRules: [...r.requestRules, ...(r.lua !== undefined ? [{ lua: "tag_request" }] : [])],
           ...(r.frontendMaxconn && { maxconn: r.frontendMaxconn }),
         },
         ...(r.tcp ? [{ name: "tcp_in", mode: "tcp" as const, binds: [{ port: 21000, ...(r.proxied && { acceptProxy: { from: [...r.proxied] } }) }], defaultBackend: "tcp_pool" }] : []),

@@ -363,6 +363,27 @@ describe("bad input", () => {
     }
   });
 
+  it("npm run import --out: a Lua script the config loads joins templates/lua/, its service a route's answer and its action a rule, and haproxy -c accepts them", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "lb-import-"));
+    const name = `imported_${process.pid}.lua`;
+    const placed = join(REPO_ROOT, "templates/lua", name);
+    try {
+      writeFileSync(join(dir, name), 'core.register_service("greet", "http", function(applet)\n  applet:set_status(200)\n  applet:start_response()\n  applet:send("hi")\nend)\ncore.register_action("mark", { "http-req" }, function(txn) end)\n');
+      writeFileSync(join(dir, "lb.cfg"), `global\n    lua-load /etc/haproxy/${name}\ndefaults\n    mode http\nfrontend web\n    bind :8080\n    http-request lua.mark\n    http-request use-service lua.greet if { path /hi }\n    default_backend app\nbackend app\n    server a 10.0.0.1:80 check\n`);
+      const out = join(dir, "topology.json");
+      const run = await runCli("infra/import/cli.ts", [join(dir, "lb.cfg"), "--out", out]);
+      assert.equal(run.code, 0, run.stderr);
+      const topology = JSON.parse(readFileSync(out, "utf8"));
+      assert.deepEqual(topology.lua, { scripts: [{ file: name }] });
+      assert.deepEqual(topology.frontends[0].routes, [{ when: { path: "/hi" }, service: "greet" }]);
+      assert.deepEqual(topology.frontends[0].requestRules, [{ lua: "mark" }]);
+      assert.equal(existsSync(placed), true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+      rmSync(placed, { force: true });
+    }
+  });
+
   it("npm run import writes nothing when it refuses, and its report all the same", async () => {
     const dir = mkdtempSync(join(tmpdir(), "lb-import-"));
     try {

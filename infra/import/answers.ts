@@ -2,8 +2,13 @@
 // backend's action in the model.
 import { int, literal, type Refusal } from "./context.ts";
 
-/** deny [deny_status N], tarpit [deny_status N], redirect location|prefix|scheme X [code N] [drop-query], return [status N] [content-type T] [string S]. */
+/** deny [deny_status N], tarpit [deny_status N], redirect location|prefix|scheme X [code N] [drop-query], return [status N] [content-type T] [string S], use-service lua.NAME. */
 export function terminalRoute(action: string, params: string[]): Record<string, unknown> | Refusal {
+  if (action === "use-service") {
+    // A Lua service answers (core.register_service in one of lua.scripts); HAProxy's own services are the stack's.
+    const service = /^lua\.([a-z_][a-z0-9_]{0,63})$/.exec(params[0] ?? "")?.[1];
+    return service && params.length === 1 ? { service } : { refused: `use-service ${params.join(" ")}: only a Lua service (lua.NAME) is a route's answer in the model` };
+  }
   const options = new Map<string, string>();
   const flags = new Set<string>();
   const [head, ...tail] = action === "redirect" ? [params[0], ...params.slice(2)] : [undefined, ...params];

@@ -9,7 +9,7 @@ import { UsageError } from "../../lib/errors.ts";
 import { ImportRefusedError } from "../errors.ts";
 import { writeFileAtomic } from "../files.ts";
 import { checkEveryTarget } from "../render/validate.ts";
-import { ERROR_PAGE_DIR } from "../render/targets.ts";
+import { ERROR_PAGE_DIR, LUA_DIR } from "../render/targets.ts";
 import { accountingReport, importConfig, refusals, type ImportResult } from "./import.ts";
 import { filesNamedBy } from "./named-files.ts";
 import { validateImported } from "./validate.ts";
@@ -59,19 +59,22 @@ function withComments(value: unknown, path: string, comments: ReadonlyMap<string
   return JSON.stringify(value);
 }
 
-/** Writes each error page that templates/errors/ lacks; one there already must be the same file. Returns the files written. */
-async function placeErrorPages(pages: readonly { name: string; text: string }[]): Promise<string[]> {
-  const dir = join(REPO_ROOT, "templates", ERROR_PAGE_DIR);
+/**
+ * Writes each file the config names (error pages, Lua scripts) that its templates/ folder lacks; one there
+ * already must be the same file. Returns the files written.
+ */
+async function placeNamedFiles(result: ImportResult): Promise<string[]> {
+  const wanted = [...result.errorPages.map((f) => ({ ...f, dir: ERROR_PAGE_DIR, what: "page", line: "errorfile" })), ...result.luaScripts.map((f) => ({ ...f, dir: LUA_DIR, what: "script", line: "lua-load" }))];
   const clashes: string[] = [];
   const missing: { file: string; text: string }[] = [];
-  for (const page of pages) {
-    const file = join(dir, page.name);
+  for (const named of wanted) {
+    const file = join(REPO_ROOT, "templates", named.dir, named.name);
     const existing = await readFile(file, "utf8").catch(() => undefined);
-    if (existing === undefined) missing.push({ file, text: page.text });
-    else if (existing !== page.text) clashes.push(`templates/${ERROR_PAGE_DIR}/${page.name}: the repository has another page of that name: rename the config's file (and its errorfile line)`);
+    if (existing === undefined) missing.push({ file, text: named.text });
+    else if (existing !== named.text) clashes.push(`templates/${named.dir}/${named.name}: the repository has another ${named.what} of that name: rename the config's file (and its ${named.line} line)`);
   }
   if (clashes.length) throw new ImportRefusedError(clashes);
-  for (const page of missing) await writeFileAtomic(page.file, page.text);
+  for (const named of missing) await writeFileAtomic(named.file, named.text);
   return missing.map((p) => p.file);
 }
 
@@ -85,9 +88,9 @@ async function main(argv: string[]): Promise<number> {
   const refused = refusals(result.accounts);
   if (refused.length) throw new ImportRefusedError(refused);
   const topology = validateImported(result);
-  // The error pages the config names join the repository's (templates/errors/), where every target reads them:
+  // The error pages and Lua scripts the config names join the repository's (templates/), where every target reads them:
   // placed for the check, kept only when the topology is written, taken away again if anything fails.
-  const placed = await placeErrorPages(result.errorPages);
+  const placed = await placeNamedFiles(result);
   try {
     // The round trip's first proof: what the topology renders, the real HAProxy accepts, on every target.
     await checkEveryTarget(topology);

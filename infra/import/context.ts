@@ -25,6 +25,8 @@ export interface Draft {
   monitoring?: Record<string, unknown>;
   /** The error pages the config names (errorfile), which the topology takes by file name: import copies them beside the templates'. */
   errorPages: { name: string; text: string }[];
+  /** The Lua scripts the config loads (lua-load), which the topology takes by file name: import copies them beside the templates'. */
+  luaScripts: { name: string; text: string }[];
   /** Listed servers resolved at runtime through a resolvers section (server ... resolvers NAME), settled once every section is read. */
   serverResolvers: { resolvers: string; at: Location }[];
   /** Discovered groups (server-template lines) waiting for their resolvers section, settled once every section is read. */

@@ -43,6 +43,8 @@ export interface ImportResult {
   additions: string[];
   /** The error pages the config names, by the file name the topology gives them: they go in templates/errors/. */
   errorPages: { name: string; text: string }[];
+  /** The Lua scripts the config loads, by file name: they go in templates/lua/. */
+  luaScripts: { name: string; text: string }[];
 }
 
 // --- global -------------------------------------------------------------------------------------
@@ -80,6 +82,20 @@ function globalDirective(d: Directive, ctx: Context): Outcome {
       return setInt(g, "maxRequestHeaders", args[0], "global.maxRequestHeaders");
     case "hard-stop-after":
       return setDuration(g, "hardStopAfter", args[0], "global.hardStopAfter");
+    case "lua-load":
+    case "lua-load-per-thread": {
+      // A script the config loads: the topology names it in lua.scripts, and import copies it into templates/lua/.
+      const path = args[0];
+      const text = path === undefined ? undefined : ctx.files.read(path);
+      if (path === undefined || args.length !== 1) return { refused: `${keyword} FILE (no arguments) is what the model reads` };
+      if (text === undefined) return { refused: `${path} cannot be read beside the config: put it there (import copies it into templates/lua/)` };
+      const name = path.split("/").pop()!;
+      const known = ctx.draft.luaScripts.find((p) => p.name === name);
+      if (known && known.text !== text) return { refused: `another script is also named ${name}: the topology names scripts by file name; rename one` };
+      if (!known) ctx.draft.luaScripts.push({ name, text });
+      g.luaScripts = [...((g.luaScripts as unknown[]) ?? []), { file: name, ...(keyword === "lua-load-per-thread" && { perThread: true }) }];
+      return { field: `lua.scripts (${name} goes in templates/lua/)` };
+    }
     case "close-spread-time":
       if (args[0] === "infinite") {
         g.closeSpreadTime = "infinite";
@@ -502,7 +518,7 @@ const SECTION_OUTCOME: Partial<Record<Section["kind"], string>> = {
 export function importConfig(parsed: ParsedConfig, name = "imported", files: ImportFiles = { read: () => undefined }): ImportResult {
   // The model's defaults where HAProxy's own differ and the difference changes what clients get:
   // the original had none of these unless a line of it says so.
-  const draft: Draft = { global: {}, defaults: { timeouts: {}, mode: "tcp", httplog: false, dontlognull: false, redispatch: false, maxRequestBodyBytes: 0, retryOn: ["conn-failure"] }, proxyDefaults: {}, frontends: [], backends: [], caches: new Map(), cacheUses: [], resolvers: new Map(), groups: [], serverResolvers: [], bodyLimits: [], errorPages: [], userlists: [] };
+  const draft: Draft = { global: {}, defaults: { timeouts: {}, mode: "tcp", httplog: false, dontlognull: false, redispatch: false, maxRequestBodyBytes: 0, retryOn: ["conn-failure"] }, proxyDefaults: {}, frontends: [], backends: [], caches: new Map(), cacheUses: [], resolvers: new Map(), groups: [], serverResolvers: [], bodyLimits: [], errorPages: [], luaScripts: [], userlists: [] };
   const accounts: LineAccount[] = [];
   const fieldLines = new Map<string, Location>();
   const comments = new Map<string, string[]>();
@@ -719,9 +735,11 @@ export function importConfig(parsed: ParsedConfig, name = "imported", files: Imp
   }
   const services = servicesClear(draft.frontends, additions);
   const { timeouts, ...defaults } = draft.defaults;
+  const { luaScripts, ...global } = draft.global;
   const topology = {
     name,
-    ...(Object.keys(draft.global).length && { global: draft.global }),
+    ...(Object.keys(global).length && { global }),
+    ...(luaScripts !== undefined && { lua: { scripts: luaScripts } }),
     defaults: { ...defaults, ...(Object.keys(timeouts).length && { timeouts }) },
     frontends: draft.frontends,
     ...(draft.userlists.length && { userlists: draft.userlists }),
@@ -729,7 +747,7 @@ export function importConfig(parsed: ParsedConfig, name = "imported", files: Imp
     ...services,
     ...(draft.monitoring && { monitoring: { ...draft.monitoring, ...(services.monitoring as object) } }),
   };
-  return { topology, accounts, fieldLines, comments, additions, errorPages: draft.errorPages };
+  return { topology, accounts, fieldLines, comments, additions, errorPages: draft.errorPages, luaScripts: draft.luaScripts };
 }
 
 /** errorfile STATUS FILE: a frontend's error page (each frontend's, from defaults), the file taken by its name. */

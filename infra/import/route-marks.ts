@@ -114,7 +114,7 @@ function actionOf(head: readonly string[], kind: "http-request" | "tcp-request" 
   const [action, ...params] = head;
   if (kind === "use_backend") return params.length ? undefined : table !== undefined && action === `%[var(txn.table_${table})]` ? { table } : { backend: action };
   if (kind === "tcp-request") return head.join(" ") === "content reject" ? { deny: {} } : undefined;
-  return ["deny", "tarpit", "redirect", "return"].includes(action!) ? terminalRoute(action!, params) : undefined;
+  return ["deny", "tarpit", "redirect", "return", "use-service"].includes(action!) ? terminalRoute(action!, params) : undefined;
 }
 
 /** The routes the marks and actions make, in their order; a mark without an action is refused at its line. */

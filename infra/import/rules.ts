@@ -208,6 +208,9 @@ export function httpRule(phase: "request" | "response", args: string[], ctx: Con
         if (phase !== "response" || params.length !== 1 || int(params[0]) === undefined) return { refused: "set-status N (a response's status, nothing more) is what the model holds" };
         return { setStatus: int(params[0]) };
       }
+      default:
+        // A Lua action (core.register_action in one of lua.scripts), by its name.
+        if (action?.startsWith("lua.") && params.length === 0) return /^lua\.[a-z_][a-z0-9_]{0,63}$/.test(action) ? { lua: action.slice("lua.".length) } : { refused: `${action} is not a Lua action's name` };
     }
     return undefined;
   })();
@@ -221,7 +224,7 @@ export function httpRule(phase: "request" | "response", args: string[], ctx: Con
   }
 
   // Refusals, redirects and answers: routes of the frontend, ahead of its use_backend routes (HAProxy runs every http-request rule before use_backend).
-  if (phase === "request" && ["deny", "tarpit", "redirect", "return"].includes(action!)) {
+  if (phase === "request" && ["deny", "tarpit", "redirect", "return", "use-service"].includes(action!)) {
     const route = terminalRoute(action!, params);
     if (isRefusal(route)) return route;
     if (owner !== frontend) {
