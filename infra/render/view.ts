@@ -353,7 +353,7 @@ const ALLOWLIST_ACL = "allowlisted";
  * for its token (at runtime: no reload); a token not in the map goes on like any request.
  */
 const ACME_CHALLENGE_LOOKUP = `path,field(4,/),map(${ACME_CHALLENGE_MAP})`;
-const ACME_CHALLENGE_RULE = `return status 200 content-type text/plain lf-string "%[${ACME_CHALLENGE_LOOKUP}]" if { path_beg ${ACME_CHALLENGE_PATH} } { ${ACME_CHALLENGE_LOOKUP} -m found }`;
+export const ACME_CHALLENGE_RULE = `return status 200 content-type text/plain lf-string "%[${ACME_CHALLENGE_LOOKUP}]" if { path_beg ${ACME_CHALLENGE_PATH} } { ${ACME_CHALLENGE_LOOKUP} -m found }`;
 
 function frontendView(frontend: Frontend, defaults: Topology["defaults"], target: RenderTarget, managesCertificates: boolean): FrontendView {
   const mode = proxyMode(frontend, defaults);
