@@ -73,12 +73,15 @@ function sayable(original: Topology): unknown {
       };
       return { ...said, ...headers, ...forwardfor, routeTables, mode: mode(f.mode), routes: f.routes.map(({ name: _route, ...route }) => withTests(route)), requestRules: f.requestRules.map(withTests), responseRules: f.responseRules.map(withTests) };
     }),
-    backends: topology.backends.map(({ healthCheck, ...b }) => ({
+    backends: topology.backends.map(({ healthCheck, canary, ...b }) => ({
       ...b,
+      // Of a canary, HAProxy is told its servers, its pin and its response-time bound; the steps are the rollout's.
+      ...(canary && { canary: { servers: canary.servers, group: canary.group, pin: canary.pin && disjunctiveForm(canary.pin), maxResponseMs: canary.analysis.maxResponseMs } }),
       // A plain connect is what HAProxy checks when a config names no check: the same config either way.
       ...(healthCheck && JSON.stringify(healthCheck) !== JSON.stringify({ connect: true, tls: false, primaryOnly: false }) && { healthCheck }),
       mode: mode(b.mode),
-      servers: b.servers.map((s) => ({ ...s, external: true })),
+      // A canary's server has weight 0 in the config until a rollout: its own weight is not said there.
+      servers: b.servers.map((s) => ({ ...s, external: true, ...(canary?.servers?.includes(s.name) && { weight: 1 }) })),
       ...(b.discovery && { discovery: { ...b.discovery, instances: 0 } }),
     })),
   };
@@ -93,7 +96,7 @@ function disjunctiveForm(condition: Condition): string[][] {
 }
 
 describe("the example topologies, rendered and imported", () => {
-  for (const file of ["infra/topology.ts", "infra/topologies/discovery.ts", "infra/topologies/data.ts", "infra/topologies/edge.ts", "infra/topologies/acme.ts"]) {
+  for (const file of ["infra/topology.ts", "infra/topologies/discovery.ts", "infra/topologies/data.ts", "infra/topologies/edge.ts", "infra/topologies/acme.ts", "infra/topologies/canary.ts", "infra/topologies/canary-group.ts"]) {
     it(`${file}: every line mapped or decided, and the same topology back`, async () => {
       const topology = await loadTopologyFile(join(REPO_ROOT, file));
       const { back, refused } = roundTrip(topology);
@@ -139,6 +142,7 @@ const coreTopologyArb: fc.Arbitrary<TopologyInput> = fc
     requestRules: fc.subarray([{ setHeader: { name: "X-Env", value: "prod" } }, { deleteHeader: "X-Debug" }, { addPrefix: "/v1" }, { stripPrefix: "/api" }]),
     table: fc.option(fc.constantFrom("host", "host+path"), { nil: undefined }),
     lua: fc.option(fc.boolean(), { nil: undefined }),
+    canary: fc.option(fc.record({ pinned: fc.boolean(), maxResponseMs: fc.integer({ min: 50, max: 2000 }) }), { nil: undefined }),
     routes: fc.array(
       fc.record({
         when: fc.option(fc.oneof(
@@ -197,11 +201,13 @@ const coreTopologyArb: fc.Arbitrary<TopologyInput> = fc
           balance: r.balance as "roundrobin",
           ...(r.check && { healthCheck: { http: { method: "GET", path: r.check.path, expectStatus: r.check.expectStatus } } }),
           ...(r.cookie && sameSiteOk && { cookie: { name: r.cookie.name, sameSite: r.cookie.sameSite, secure: r.cookie.secure } }),
+          // The last of several servers is a canary: without a pin, the servers at weight 0 are what tells it from the others.
+          ...(r.canary && r.servers.length > 1 && { canary: { servers: [`s${r.servers.length - 1}`], ...(r.canary.pinned && { pin: { header: { name: "X-Canary", equals: "always" } } }), analysis: { maxResponseMs: r.canary.maxResponseMs } } }),
           servers: r.servers.map((s, i) => ({
             name: `s${i}`,
             address: s.host,
             port: s.port,
-            weight: s.weight,
+            weight: r.canary && !r.canary.pinned ? Math.max(1, s.weight) : s.weight,
             inter: s.inter,
             fall: s.fall,
             rise: s.rise,

@@ -52,6 +52,8 @@ export interface Context {
   acls: Map<string, Record<string, unknown>[]>;
   /** The forwarded and security headers the stack writes, as the section's lines give them (./stack-headers.ts). */
   stackHeaders: { forwarded: Map<string, { at: Location; rulesBefore: number }>; security: Record<string, unknown> };
+  /** A backend's canary as its lines give it (./canary-lines.ts), until the section ends. */
+  canary: { pins: { server: string; when: Record<string, unknown>; at: Location }[]; maxResponseMs?: number };
   /** Binds with accept-proxy, until a reject line says whom they take the PROXY header from. */
   proxyBinds: { bind: Record<string, unknown>; at: Location }[];
   /** The frontend's routes written the stack's way (marks and actions), until the section ends. */

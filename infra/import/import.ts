@@ -13,6 +13,7 @@ import { cookieDirective, httpCheckDirective, liftServerSettings, redisCheckOf, 
 import { replayDefaults, servicesClear, stackAdditions } from "./defaults.ts";
 import { routeAction, routeMark, routeTakenAcl, settleRouteMarks, tableHeldAcl } from "./route-marks.ts";
 import { afterResponseHeaderLine, settleStackHeaders } from "./stack-headers.ts";
+import { SLOW_ANSWER_TABLE_PREFIX, isSlowAnswerTable, settleCanary, useServerLine } from "./canary-lines.ts";
 
 export type { ImportFiles } from "./context.ts";
 
@@ -369,6 +370,8 @@ function proxyDirective(kind: Section["kind"], d: Directive, ctx: Context): Outc
       return afterResponseHeaderLine(text(d).slice("http-after-response ".length), ctx) ?? { refused: "http-after-response is not in the model yet (besides the security headers, HSTS and a rate limit's Retry-After)" };
     case "errorfile":
       return errorfileDirective(args, ctx, inDefaults);
+    case "use-server":
+      return useServerLine(args, ctx);
     case "dynamic-cookie-key":
       if (!backend) return { refused: "dynamic-cookie-key belongs to a backend", otherKind: true };
       return { decided: "the stack derives the key from the topology's and the backend's names, the same on every replica" };
@@ -528,7 +531,7 @@ export function importConfig(parsed: ParsedConfig, name = "imported", files: Imp
   const defaultsOf: { base?: Section; current?: Section; named: Map<string, Section> } = { named: new Map() };
   for (const section of parsed.sections) {
     const header = [section.kind, section.name, ...section.args.map((a) => a.raw)].filter(Boolean).join(" ");
-    const ctx: Context = { files, draft, fieldLines, acls: new Map(), rewrites: [], terminalRoutes: [], redirectRoutes: [], stackHeaders: { forwarded: new Map(), security: {} }, proxyBinds: [], defaultServer: [...(draft.proxyDefaults.defaultServer ?? [])], lifted: [], stick: {}, rate: {} };
+    const ctx: Context = { files, draft, fieldLines, acls: new Map(), rewrites: [], terminalRoutes: [], redirectRoutes: [], stackHeaders: { forwarded: new Map(), security: {} }, proxyBinds: [], canary: { pins: [] }, defaultServer: [...(draft.proxyDefaults.defaultServer ?? [])], lifted: [], stick: {}, rate: {} };
     const refusedSection = SECTION_OUTCOME[section.kind] ?? (["global", "defaults", "frontend", "backend", "listen", "cache", "resolvers", "userlist"].includes(section.kind) ? undefined : `${section.kind} sections are not in the model yet`);
     const account = (at: Location, directive: string, outcome: Outcome) => {
       if ("refused" in outcome) accounts.push({ at, directive, outcome: "refused", why: outcome.refused });
@@ -549,6 +552,11 @@ export function importConfig(parsed: ParsedConfig, name = "imported", files: Imp
     }
     if (section.kind === "resolvers") {
       readResolversSection(section, draft, account);
+      continue;
+    }
+    if (isSlowAnswerTable(section)) {
+      account(section.at, header, { decided: `the table the stack counts ${section.name!.slice(SLOW_ANSWER_TABLE_PREFIX.length)}'s canary's slow answers in` });
+      for (const d of section.directives) account(d.at, text(d), { decided: "the canary's slow answers, per server" });
       continue;
     }
     if (section.kind === "userlist") {
@@ -613,6 +621,16 @@ export function importConfig(parsed: ParsedConfig, name = "imported", files: Imp
         if (line) Object.assign(line, { outcome: "refused", field: undefined, why });
       };
       liftServerSettings(ctx, refuseLine);
+      settleCanary(ctx, refuseLine);
+      // A canary's servers take no traffic until a rollout (weight 0 here); promoted, they take the model's weight.
+      const canary = ctx.backend.canary as { servers?: string[]; group?: string } | undefined;
+      const group = ctx.backend.discovery as { weight?: number } | undefined;
+      if (canary?.group !== undefined && group?.weight === 0) delete group.weight;
+      for (const server of (ctx.backend.servers as { name: string; weight?: number }[]).filter((s) => canary?.servers?.includes(s.name) && s.weight === 0)) {
+        delete server.weight;
+        const line = accounts.find((a) => a.directive.startsWith(`server ${server.name} `) && section.directives.some((d) => d.at === a.at));
+        if (line && line.outcome === "mapped") Object.assign(line, { outcome: "normalised", why: "a canary's server: weight 0 until a rollout gives it traffic, then the model's weight (1: say another in the topology)" });
+      }
       // option tcp-check with no tcp-check line after it: HAProxy's check is then a plain connect.
       const check = ctx.backend.healthCheck as { steps?: unknown[] } | undefined;
       if (check?.steps?.length === 0) ctx.backend.healthCheck = { connect: true };

@@ -7,6 +7,7 @@ import { terminalRoute } from "./answers.ts";
 import { routeAction, routeMark, tableLookup } from "./route-marks.ts";
 import { forwardedHeaderLine } from "./stack-headers.ts";
 import { ACME_CHALLENGE_RULE } from "../render/view.ts";
+import { slowAnswerLine } from "./canary-lines.ts";
 
 /** use_backend NAME if|unless a [!b] [|| c] [{ anonymous }]: a route, in the frontend's order. */
 /** use_backend %[req.hdr(host)[,field(1,:)],lower,map(FILE[,DEFAULT])]: the Host looked up in a map, a route table of the model. */
@@ -126,6 +127,8 @@ export function httpRule(phase: "request" | "response", args: string[], ctx: Con
   const owner = backend && !frontend ? backend : frontend ?? backend;
   if (!owner) return { refused: `http-${phase} belongs to a frontend or a backend`, otherKind: true };
   const path = `${owner === frontend ? "frontends" : "backends"}.${owner.name}`;
+  const slow = phase === "response" ? slowAnswerLine(args.join(" "), ctx) : undefined;
+  if (slow) return slow;
   // The stack's own answer to an ACME server's HTTP-01 request, for the certificates it manages.
   if (phase === "request" && owner === frontend && args.join(" ") === ACME_CHALLENGE_RULE.replace(/"/g, "")) {
     return { decided: "the stack answers ACME HTTP-01 challenges for the certificates it manages (certificates: which names, from which ACME server, is the topology's to say)" };
