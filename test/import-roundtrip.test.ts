@@ -142,6 +142,7 @@ const coreTopologyArb: fc.Arbitrary<TopologyInput> = fc
     requestRules: fc.subarray([{ setHeader: { name: "X-Env", value: "prod" } }, { deleteHeader: "X-Debug" }, { addPrefix: "/v1" }, { stripPrefix: "/api" }]),
     table: fc.option(fc.constantFrom("host", "host+path"), { nil: undefined }),
     lua: fc.option(fc.boolean(), { nil: undefined }),
+    agent: fc.option(fc.record({ port: fc.integer({ min: 1024, max: 9999 }), send: fc.option(fc.constantFrom("status", "ready please"), { nil: undefined }) }), { nil: undefined }),
     canary: fc.option(fc.record({ pinned: fc.boolean(), maxResponseMs: fc.integer({ min: 50, max: 2000 }) }), { nil: undefined }),
     routes: fc.array(
       fc.record({
@@ -152,11 +153,14 @@ const coreTopologyArb: fc.Arbitrary<TopologyInput> = fc
           fc.record({ method: fc.constantFrom("POST", ["PUT", "DELETE"]) }),
           fc.record({ header: fc.record({ name: fc.constantFrom("X-Canary", "X-Api-Version"), equals: fc.constantFrom("1", "always") }) }),
           fc.record({ all: fc.constant([{ pathPrefix: "/api" }, { method: "POST" }]) }),
+          fc.record({ query: fc.constantFrom({ name: "version", prefix: "beta-" }, { name: "debug", present: true as const }, { name: "q", equals: ["1", "2"] }) }),
+          fc.record({ header: fc.constant({ name: "X-Debug", present: true as const }) }),
         ), { nil: undefined }),
         action: fc.oneof(
           fc.constant({ backend: "other" }),
           fc.record({ redirect: fc.record({ prefix: fc.constant("https://www.example.com"), code: fc.constantFrom(301, 302) }) }),
           fc.record({ respond: fc.record({ status: fc.constantFrom(200, 410), body: fc.constantFrom("ok", "gone for good") }) }),
+          fc.constant({ respond: { status: 503, contentType: "text/html", bodyFile: "maintenance.html" } }),
           fc.record({ deny: fc.record({ status: fc.constantFrom(403, 404) }) }),
         ),
       }),
@@ -200,6 +204,7 @@ const coreTopologyArb: fc.Arbitrary<TopologyInput> = fc
           name: "app",
           balance: r.balance as "roundrobin",
           ...(r.check && { healthCheck: { http: { method: "GET", path: r.check.path, expectStatus: r.check.expectStatus } } }),
+          ...(r.agent && { agent: { port: r.agent.port, ...(r.agent.send && { send: r.agent.send }) } }),
           ...(r.cookie && sameSiteOk && { cookie: { name: r.cookie.name, sameSite: r.cookie.sameSite, secure: r.cookie.secure } }),
           // The last of several servers is a canary: without a pin, the servers at weight 0 are what tells it from the others.
           ...(r.canary && r.servers.length > 1 && { canary: { servers: [`s${r.servers.length - 1}`], ...(r.canary.pinned && { pin: { header: { name: "X-Canary", equals: "always" } } }), analysis: { maxResponseMs: r.canary.maxResponseMs } } }),

@@ -15,7 +15,7 @@ export function terminalRoute(action: string, params: string[]): Record<string, 
   for (let i = 0; i < tail.length; i++) {
     const word = tail[i]!;
     if (word === "drop-query") flags.add(word);
-    else if (["deny_status", "code", "status", "content-type", "string"].includes(word) && tail[i + 1] !== undefined) options.set(word, tail[++i]!);
+    else if (["deny_status", "code", "status", "content-type", "string", "file"].includes(word) && tail[i + 1] !== undefined) options.set(word, tail[++i]!);
     else return { refused: `the ${action} option ${word} is not in the model` };
   }
   const status = (key: string) => (options.has(key) ? int(options.get(key)) ?? Number.NaN : undefined);
@@ -32,7 +32,11 @@ export function terminalRoute(action: string, params: string[]): Record<string, 
     default: {
       const body = options.get("string");
       if (body !== undefined && body.includes("%")) return { refused: `${JSON.stringify(body)}: the model answers with text as it is (no lf-string)` };
-      return { respond: { status: status("status") ?? 200, ...(options.has("content-type") && { contentType: options.get("content-type") }), ...(body !== undefined && { body }) } };
+      // A body from a file beside the error pages (errors/NAME, as the stack writes it).
+      const file = options.get("file");
+      const bodyFile = file === undefined ? undefined : /^errors\/([A-Za-z0-9_-][A-Za-z0-9._-]{0,100})$/.exec(file)?.[1];
+      if (file !== undefined && bodyFile === undefined) return { refused: `return ... file ${file}: the model takes a body file from the error pages' directory (errors/NAME, templates/errors/)` };
+      return { respond: { status: status("status") ?? 200, ...(options.has("content-type") && { contentType: options.get("content-type") }), ...(body !== undefined && { body }), ...(bodyFile !== undefined && { bodyFile }) } };
     }
   }
 }

@@ -101,10 +101,17 @@ function ownFetchCondition(fetch: string, method: string | undefined, patterns: 
   };
   if (fetch === "req.hdr(host),field(1,:),lower") return names("host");
   if (fetch === "req.ssl_sni,lower") return names("sni");
+  // A header's presence, counted: req.fhdr_cnt(NAME) gt 0.
+  const counted = /^req\.fhdr_cnt\(([A-Za-z0-9!#$%&'*+.^_`|~-]+)\)$/.exec(fetch)?.[1];
+  if (counted !== undefined) return patterns.join(" ") === "gt 0" && method === undefined ? { condition: { header: { name: counted, present: true } } } : { refused: `${fetch} ${patterns.join(" ")}: only "gt 0" (the header is there) is in the model` };
+  // A header's whole value (req.fhdr), or a query-string parameter's (url_param).
   const header = /^req\.fhdr\(([A-Za-z0-9!#$%&'*+.^_`|~-]+)\)$/.exec(fetch)?.[1];
-  if (header === undefined) return undefined;
+  const parameter = /^url_param\(([A-Za-z0-9_.~-]+)\)$/.exec(fetch)?.[1];
+  if (header === undefined && parameter === undefined) return undefined;
   const match = method === "str" ? { equals: list(patterns) } : method === "beg" ? { prefix: list(patterns) } : method === "reg" && patterns.length === 1 ? { regex: patterns[0] } : method === "found" ? { present: true } : undefined;
-  return match ? { condition: { header: { name: header, ...match, ...(ignoreCase && { ignoreCase: true }) } } } : { refused: `${fetch} -m ${method ?? "str"} is not in the model` };
+  if (!match) return { refused: `${fetch} -m ${method ?? "str"} is not in the model` };
+  const value = { name: header ?? parameter, ...match, ...(ignoreCase && { ignoreCase: true }) };
+  return { condition: header !== undefined ? { header: value } : { query: value } };
 }
 
 /**

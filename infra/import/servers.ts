@@ -25,6 +25,7 @@ export const LIFTED_OPTIONS: Record<string, { words: number; set: (value: string
   alpn: { words: 1, set: ([a], b) => void (b.tls = { ...(b.tls as object), alpn: a!.split(",") }) },
   "agent-check": { words: 0, set: (_, b) => void (b.agent = { ...(b.agent as object) }) },
   "agent-port": { words: 1, set: ([p], b) => void (b.agent = { ...(b.agent as object), port: int(p) }) },
+  "agent-send": { words: 1, set: ([text], b) => void (b.agent = { ...(b.agent as object), send: text }) },
   "agent-inter": { words: 1, set: ([d], b) => { const v = duration(d); return "problem" in v ? v.problem : void (b.agent = { ...(b.agent as object), inter: v.value }); } },
 };
 
@@ -186,6 +187,7 @@ export function serverTemplateDirective(args: string[], backend: Record<string, 
   const srv = m[1]!.startsWith("_");
   const group: Record<string, unknown> = { name: prefix, dnsName: m[1], record: srv ? "SRV" : "A", ...(m[2] && { port: Number(m[2]) }), maxServers, instances: 0, check: false };
   let resolvers: string | undefined;
+  const lifted: Record<string, unknown> = {};
   // A later option replaces an earlier one (the template's own after default-server's), as HAProxy reads them.
   let initAddr: string | undefined;
   for (let i = 0; i < options.length; i++) {
@@ -205,6 +207,12 @@ export function serverTemplateDirective(args: string[], backend: Record<string, 
         group.inter = d.value;
       } else if (int(value) === undefined) return { refused: `${option} needs a whole number` };
       else group[option] = int(value);
+    } else if (LIFTED_OPTIONS[option]) {
+      // What the model keeps per backend (an agent, the PROXY protocol, TLS...): the slots say it as every server does.
+      const { words, set } = LIFTED_OPTIONS[option]!;
+      const problem = set(options.slice(i + 1, i + 1 + words), lifted);
+      i += words;
+      if (problem) return { refused: problem };
     } else return { refused: `the server-template option ${option} is not in the model's discovered groups` };
   }
   // The slots start empty and take the answers' addresses: what the model always renders.
@@ -212,6 +220,7 @@ export function serverTemplateDirective(args: string[], backend: Record<string, 
   if (!resolvers) return { refused: "a discovered group names its resolvers section (resolvers NAME)" };
   backend.discovery = group;
   ctx.draft.groups.push({ backend, resolvers, at: ctx.at! });
+  ctx.lifted.push({ at: ctx.at!, name: `${prefix} (the group's slots)`, settings: lifted });
   return { field: `backends.${backend.name}.discovery (slots ${prefix}1..${prefix}${maxServers}; the stack runs no instances: someone else's DNS keeps the records)` };
 }
 
