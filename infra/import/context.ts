@@ -52,6 +52,8 @@ export interface Context {
   acls: Map<string, Record<string, unknown>[]>;
   /** The forwarded and security headers the stack writes, as the section's lines give them (./stack-headers.ts). */
   stackHeaders: { forwarded: Map<string, { at: Location; rulesBefore: number }>; security: Record<string, unknown> };
+  /** Rules' conditions as the stack writes them (./rule-marks.ts): each mark's alternatives, until the rule that tests it. */
+  ruleMarks: Map<string, (Record<string, unknown> | undefined)[]>;
   /** A backend's canary as its lines give it (./canary-lines.ts), until the section ends. */
   canary: { pins: { server: string; when: Record<string, unknown>; at: Location }[]; maxResponseMs?: number };
   /** Binds with accept-proxy, until a reject line says whom they take the PROXY header from. */

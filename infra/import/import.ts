@@ -531,7 +531,7 @@ export function importConfig(parsed: ParsedConfig, name = "imported", files: Imp
   const defaultsOf: { base?: Section; current?: Section; named: Map<string, Section> } = { named: new Map() };
   for (const section of parsed.sections) {
     const header = [section.kind, section.name, ...section.args.map((a) => a.raw)].filter(Boolean).join(" ");
-    const ctx: Context = { files, draft, fieldLines, acls: new Map(), rewrites: [], terminalRoutes: [], redirectRoutes: [], stackHeaders: { forwarded: new Map(), security: {} }, proxyBinds: [], canary: { pins: [] }, defaultServer: [...(draft.proxyDefaults.defaultServer ?? [])], lifted: [], stick: {}, rate: {} };
+    const ctx: Context = { files, draft, fieldLines, acls: new Map(), rewrites: [], terminalRoutes: [], redirectRoutes: [], stackHeaders: { forwarded: new Map(), security: {} }, proxyBinds: [], canary: { pins: [] }, ruleMarks: new Map(), defaultServer: [...(draft.proxyDefaults.defaultServer ?? [])], lifted: [], stick: {}, rate: {} };
     const refusedSection = SECTION_OUTCOME[section.kind] ?? (["global", "defaults", "frontend", "backend", "listen", "cache", "resolvers", "userlist"].includes(section.kind) ? undefined : `${section.kind} sections are not in the model yet`);
     const account = (at: Location, directive: string, outcome: Outcome) => {
       if ("refused" in outcome) accounts.push({ at, directive, outcome: "refused", why: outcome.refused });

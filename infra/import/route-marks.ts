@@ -135,9 +135,9 @@ export function settleRouteMarks(ctx: Context, refuseLine: (at: Location, why: s
   return routes;
 }
 
-/** A condition with the ACLs the renderer named for itself (host_1, path_prefix_4...) replaced by what they test; the user's names stay. */
-function inlineGenerated(condition: unknown, acls: Map<string, Record<string, unknown>[]>): Record<string, unknown> {
+/** A condition with the ACLs the renderer named for itself (host_1, path_prefix_4...), or every name, replaced by what they test. */
+export function inlineGenerated(condition: unknown, acls: Map<string, Record<string, unknown>[]>, everyName = false): Record<string, unknown> {
   const c = condition as Record<string, unknown>;
-  if (typeof c.condition === "string" && GENERATED_ACL_NAME.test(c.condition) && acls.has(c.condition)) return joinAclLines(acls.get(c.condition)!);
-  return Object.fromEntries(Object.entries(c).map(([k, v]) => [k, Array.isArray(v) ? v.map((x) => inlineGenerated(x, acls)) : k === "not" ? inlineGenerated(v, acls) : v]));
+  if (typeof c.condition === "string" && (everyName || GENERATED_ACL_NAME.test(c.condition)) && acls.has(c.condition)) return joinAclLines(acls.get(c.condition)!);
+  return Object.fromEntries(Object.entries(c).map(([k, v]) => [k, Array.isArray(v) ? v.map((x) => inlineGenerated(x, acls, everyName)) : k === "not" ? inlineGenerated(v, acls, everyName) : v]));
 }

@@ -8,6 +8,7 @@ import { routeAction, routeMark, tableLookup } from "./route-marks.ts";
 import { forwardedHeaderLine } from "./stack-headers.ts";
 import { ACME_CHALLENGE_RULE } from "../render/view.ts";
 import { slowAnswerLine } from "./canary-lines.ts";
+import { markedCondition, ruleMark } from "./rule-marks.ts";
 
 /** use_backend NAME if|unless a [!b] [|| c] [{ anonymous }]: a route, in the frontend's order. */
 /** use_backend %[req.hdr(host)[,field(1,:)],lower,map(FILE[,DEFAULT])]: the Host looked up in a map, a route table of the model. */
@@ -173,12 +174,18 @@ export function httpRule(phase: "request" | "response", args: string[], ctx: Con
     ctx.draft.bodyLimits.push({ frontend: frontend!.name, limit: Number(bodyLimit[1]), at: ctx.at! });
     return { field: "defaults.maxRequestBodyBytes" };
   }
+  // A rule's condition as the stack writes it: marks set first (on the request as it came), the rule testing them.
+  const mark = phase === "request" ? ruleMark(args.join(" "), ctx) : undefined;
+  if (mark) return mark;
+  const marked = markedCondition(rest, ctx);
+  if (marked && "refused" in marked) return marked;
   const at = ["if", "unless"].map((k) => rest.indexOf(k)).filter((i) => i >= 0).sort((a, b) => a - b)[0] ?? rest.length;
-  const [params, condition] = [rest.slice(0, at), rest.slice(at)];
-  const parsed = conditionOf(condition, ctx, owner === frontend ? "frontend" : "backend");
+  const [params, condition] = marked ? [marked.words, []] : [rest.slice(0, at), rest.slice(at)];
+  const parsed = marked ? { ...(marked.when && { when: marked.when }) } : conditionOf(condition, ctx, owner === frontend ? "frontend" : "backend");
   if ("refused" in parsed) return parsed;
   if (phase === "response" && condition.length && /(?<![\w.-])(status|res\.|resp\.|shdr|capture\.res)/.test(condition.join(" "))) return { refused: "a response rule's condition is decided on its request in the model: the response's status and headers are not tested" };
-  const rewritten = rewrittenBefore(parsed.when, ctx);
+  // Marks are decided before any rewrite; a condition written on the rule itself reads the request as rewritten so far.
+  const rewritten = marked ? undefined : rewrittenBefore(parsed.when, ctx);
   if (rewritten) return { refused: rewritten };
   const when = parsed.when && { when: parsed.when };
   const done = (field: string): Outcome => (parsed.why ? { field, why: parsed.why, normalised: true } : { field });
