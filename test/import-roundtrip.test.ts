@@ -144,6 +144,7 @@ const coreTopologyArb: fc.Arbitrary<TopologyInput> = fc
     backendRules: fc.subarray([{ when: { path: "/old" }, setPath: "/new" }, { setHeader: { name: "X-Backend", value: "app" } }]),
     table: fc.option(fc.constantFrom("host", "host+path"), { nil: undefined }),
     lua: fc.option(fc.boolean(), { nil: undefined }),
+    allowlist: fc.option(fc.constantFrom(["127.0.0.0/8"], ["10.0.0.0/8", "192.168.0.0/16"]), { nil: undefined }),
     agent: fc.option(fc.record({ port: fc.integer({ min: 1024, max: 9999 }), send: fc.option(fc.constantFrom("status", "ready please"), { nil: undefined }) }), { nil: undefined }),
     canary: fc.option(fc.record({ pinned: fc.boolean(), maxResponseMs: fc.integer({ min: 50, max: 2000 }) }), { nil: undefined }),
     routes: fc.array(
@@ -161,6 +162,7 @@ const coreTopologyArb: fc.Arbitrary<TopologyInput> = fc
         action: fc.oneof(
           fc.constant({ backend: "other" }),
           fc.record({ redirect: fc.record({ prefix: fc.constant("https://www.example.com"), code: fc.constantFrom(301, 302) }) }),
+          fc.record({ redirect: fc.record({ location: fc.constantFrom("/to/100%", "/a%20b") }) }),
           fc.record({ respond: fc.record({ status: fc.constantFrom(200, 410), body: fc.constantFrom("ok", "gone for good") }) }),
           fc.constant({ respond: { status: 503, contentType: "text/html", bodyFile: "maintenance.html" } }),
           fc.record({ deny: fc.record({ status: fc.constantFrom(403, 404) }) }),
@@ -199,6 +201,7 @@ const coreTopologyArb: fc.Arbitrary<TopologyInput> = fc
           requestRules: [...r.requestRules, ...(r.lua !== undefined ? [{ lua: "tag_request" }] : [])],
           responseRules: r.responseRules,
           ...(r.frontendMaxconn && { maxconn: r.frontendMaxconn }),
+          ...(r.allowlist && { allowlist: [...r.allowlist] }),
         },
         ...(r.tcp ? [{ name: "tcp_in", mode: "tcp" as const, binds: [{ port: 21000, ...(r.proxied && { acceptProxy: { from: [...r.proxied] } }) }], defaultBackend: "tcp_pool" }] : []),
       ],

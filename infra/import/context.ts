@@ -52,6 +52,8 @@ export interface Context {
   acls: Map<string, Record<string, unknown>[]>;
   /** The forwarded and security headers the stack writes, as the section's lines give them (./stack-headers.ts). */
   stackHeaders: { forwarded: Map<string, { at: Location; rulesBefore: number }>; security: Record<string, unknown> };
+  /** The frontend's allowlist ACL (acl allowlisted src ...), until the refusal that uses it. */
+  allowlist?: { networks: string[]; at: Location };
   /** Rules' conditions as the stack writes them (./rule-marks.ts): each mark's alternatives, until the rule that tests it. */
   ruleMarks: Map<string, (Record<string, unknown> | undefined)[]>;
   /** A backend's canary as its lines give it (./canary-lines.ts), until the section ends. */
@@ -120,8 +122,12 @@ export type Refusal = { refused: string };
 export const isRefusal = (x: object): x is Refusal => typeof (x as Partial<Refusal>).refused === "string";
 
 /** A literal the model writes as it is: HAProxy would read "%" as the start of an expression. */
-export const literal = (value: string | undefined, what: string): { value: string } | { refused: string } =>
-  value === undefined ? { refused: `${what} is missing` } : value.includes("%") ? { refused: `${JSON.stringify(value)} is an expression (log-format): the model writes ${what} as it is` } : { value };
+export const literal = (value: string | undefined, what: string): { value: string } | { refused: string } => {
+  if (value === undefined) return { refused: `${what} is missing` };
+  // "%%" is a literal "%" in a log-format string; any other "%" starts an expression.
+  if (value.replace(/%%/g, "").includes("%")) return { refused: `${JSON.stringify(value)} is an expression (log-format): the model writes ${what} as it is` };
+  return { value: value.replace(/%%/g, "%") };
+};
 
 /** Imports parsed files; nothing is thrown for a refused line: the accounts say which and why. */
 /** What the importer reads besides the config: a file a config names (a map), by the path written in it. */

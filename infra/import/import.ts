@@ -233,6 +233,13 @@ function proxyDirective(kind: Section["kind"], d: Directive, ctx: Context): Outc
     case "acl": {
       const marks = frontend && (routeTakenAcl(args, ctx) ?? tableHeldAcl(args, ctx));
       if (marks) return marks;
+      // The allowlist as the stack writes it: acl allowlisted src NETWORKS, then a refusal of everyone else.
+      if (frontend && args[0] === "allowlisted" && args[1] === "src" && args.length > 2 && !args.slice(2).some((a) => a.startsWith("-"))) {
+        ctx.allowlist = { networks: args.slice(2), at: ctx.at! };
+        // Also an ACL like any other, for the lines that test it besides the refusal.
+        ctx.acls.set("allowlisted", [{ source: args.length === 3 ? args[2] : args.slice(2) }]);
+        return { field: `${fe}.allowlist (or its conditions.allowlisted, where other lines test it)` };
+      }
       const condition = aclCondition(args.slice(1));
       if ("refused" in condition) return condition;
       ctx.acls.set(args[0]!, [...(ctx.acls.get(args[0]!) ?? []), condition.condition]);

@@ -174,6 +174,10 @@ export function httpRule(phase: "request" | "response", args: string[], ctx: Con
     ctx.draft.bodyLimits.push({ frontend: frontend!.name, limit: Number(bodyLimit[1]), at: ctx.at! });
     return { field: "defaults.maxRequestBodyBytes" };
   }
+  if (phase === "request" && owner === frontend && ctx.allowlist && args.join(" ") === "deny deny_status 403 if !allowlisted") {
+    frontend!.allowlist = ctx.allowlist.networks;
+    return { field: `frontends.${frontend!.name}.allowlist`, why: "the clients outside it are refused before any route, as here" };
+  }
   // A rule's condition as the stack writes it: marks set first (on the request as it came), the rule testing them.
   const mark = phase === "request" ? ruleMark(args.join(" "), ctx) : undefined;
   if (mark) return mark;
