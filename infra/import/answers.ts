@@ -30,8 +30,8 @@ export function terminalRoute(action: string, params: string[]): Record<string, 
       return { redirect: { [head]: target.value, ...(status("code") !== undefined && { code: status("code") }), ...(flags.has("drop-query") && { dropQuery: true }) } };
     }
     default: {
+      // "string" is taken as it is ("%" included); an lf-string is refused above as an option the model has not.
       const body = options.get("string");
-      if (body !== undefined && body.includes("%")) return { refused: `${JSON.stringify(body)}: the model answers with text as it is (no lf-string)` };
       // A body from a file beside the error pages (errors/NAME, as the stack writes it).
       const file = options.get("file");
       const bodyFile = file === undefined ? undefined : /^errors\/([A-Za-z0-9_-][A-Za-z0-9._-]{0,100})$/.exec(file)?.[1];

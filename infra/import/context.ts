@@ -19,6 +19,11 @@ export interface Draft {
   resolvers: Map<string, { at: Location; lines: Location[]; settings: Record<string, unknown> }>;
   /** Each frontend's request body limit (deny 413 on Content-Length), settled once every frontend is read: the model has one for all. */
   bodyLimits: { frontend: string; limit: number; at: Location }[];
+  /** Keyed rate limits' tables (backend rate_FRONTEND_NAME sections), by section name, and the ones a limit used. */
+  rateTables: Map<string, { at: Location[]; bySource: boolean; tableSize: number; window: string; count: string }>;
+  rateTablesUsed: Set<string>;
+  /** Each frontend's keyed limits, settled once every section is read (their tables come after the frontends). */
+  pendingKeyedLimits: { frontend: Record<string, unknown> & { name: string }; limits: Context["keyedLimits"]; acls: Context["acls"] }[];
   /** userlist sections: logins for routes (http-request auth), each password hash from the environment. */
   userlists: Record<string, unknown>[];
   /** The stack's own monitoring listener, when the config is one the stack rendered. */
@@ -54,6 +59,10 @@ export interface Context {
   stackHeaders: { forwarded: Map<string, { at: Location; rulesBefore: number }>; security: Record<string, unknown> };
   /** The frontend's allowlist ACL (acl allowlisted src ...), until the refusal that uses it. */
   allowlist?: { networks: string[]; at: Location };
+  /** The frontend's keyed rate limits as its lines give them (./keyed-limits.ts), settled once every rate table is read. */
+  keyedLimits: { table: string; counter: number; key: unknown; alternatives: (Record<string, unknown> | undefined)[]; limit?: number; at: Location }[];
+  /** The keyed limits' conditions (txn.limit_J marks), until the tracking that tests them. */
+  limitMarks: Map<string, (Record<string, unknown> | undefined)[]>;
   /** Rules' conditions as the stack writes them (./rule-marks.ts): each mark's alternatives, until the rule that tests it. */
   ruleMarks: Map<string, (Record<string, unknown> | undefined)[]>;
   /** A backend's canary as its lines give it (./canary-lines.ts), until the section ends. */

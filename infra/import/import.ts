@@ -14,6 +14,7 @@ import { replayDefaults, servicesClear, stackAdditions } from "./defaults.ts";
 import { routeAction, routeMark, routeTakenAcl, settleRouteMarks, tableHeldAcl } from "./route-marks.ts";
 import { afterResponseHeaderLine, settleStackHeaders } from "./stack-headers.ts";
 import { SLOW_ANSWER_TABLE_PREFIX, isSlowAnswerTable, settleCanary, useServerLine } from "./canary-lines.ts";
+import { keyedLimitLine, readRateTable, settleKeyedLimits } from "./keyed-limits.ts";
 
 export type { ImportFiles } from "./context.ts";
 
@@ -344,6 +345,8 @@ function proxyDirective(kind: Section["kind"], d: Directive, ctx: Context): Outc
     case "tcp-request": {
       if (!frontend) return { refused: "tcp-request belongs to a frontend here", otherKind: true };
       if (args[0] === "inspect-delay") return setDuration(frontend, "inspectDelay", args[1], `frontends.${frontend.name}.inspectDelay`);
+      const keyed = keyedLimitLine(args, ctx);
+      if (keyed) return keyed;
       // The networks a bind takes the PROXY header from: every other client is refused as it connects.
       const proxied = /^connection reject if \{ dst_port (\d+)(?::(\d+))? \} !\{ src ((?:\S+ ?)+) \}$/.exec(args.join(" "));
       const bind = proxied && ctx.proxyBinds.find((p) => p.bind.port === Number(proxied[1]) && (p.bind.lastPort ?? p.bind.port) === Number(proxied[2] ?? proxied[1]))?.bind;
@@ -374,7 +377,7 @@ function proxyDirective(kind: Section["kind"], d: Directive, ctx: Context): Outc
       return cookieDirective(args, backend);
     case "http-after-response":
       if (frontend && ctx.rate.flagged && /^set-header Retry-After \d+ if \{ var\(txn\.rate_limited\) -m bool \}$/.test(args.join(" "))) return { field: `${fe}.rateLimit`, why: "the refusal's Retry-After, which the model derives from the window", normalised: true };
-      return afterResponseHeaderLine(text(d).slice("http-after-response ".length), ctx) ?? { refused: "http-after-response is not in the model yet (besides the security headers, HSTS and a rate limit's Retry-After)" };
+      return keyedLimitLine(args, ctx) ?? afterResponseHeaderLine(text(d).slice("http-after-response ".length), ctx) ?? { refused: "http-after-response is not in the model yet (besides the security headers, HSTS and a rate limit's Retry-After)" };
     case "errorfile":
       return errorfileDirective(args, ctx, inDefaults);
     case "use-server":
@@ -528,7 +531,7 @@ const SECTION_OUTCOME: Partial<Record<Section["kind"], string>> = {
 export function importConfig(parsed: ParsedConfig, name = "imported", files: ImportFiles = { read: () => undefined }): ImportResult {
   // The model's defaults where HAProxy's own differ and the difference changes what clients get:
   // the original had none of these unless a line of it says so.
-  const draft: Draft = { global: {}, defaults: { timeouts: {}, mode: "tcp", httplog: false, dontlognull: false, redispatch: false, maxRequestBodyBytes: 0, retryOn: ["conn-failure"] }, proxyDefaults: {}, frontends: [], backends: [], caches: new Map(), cacheUses: [], resolvers: new Map(), groups: [], serverResolvers: [], bodyLimits: [], errorPages: [], luaScripts: [], userlists: [] };
+  const draft: Draft = { global: {}, defaults: { timeouts: {}, mode: "tcp", httplog: false, dontlognull: false, redispatch: false, maxRequestBodyBytes: 0, retryOn: ["conn-failure"] }, proxyDefaults: {}, frontends: [], backends: [], caches: new Map(), cacheUses: [], resolvers: new Map(), groups: [], serverResolvers: [], bodyLimits: [], errorPages: [], luaScripts: [], userlists: [], rateTables: new Map(), rateTablesUsed: new Set(), pendingKeyedLimits: [] };
   const accounts: LineAccount[] = [];
   const fieldLines = new Map<string, Location>();
   const comments = new Map<string, string[]>();
@@ -538,7 +541,7 @@ export function importConfig(parsed: ParsedConfig, name = "imported", files: Imp
   const defaultsOf: { base?: Section; current?: Section; named: Map<string, Section> } = { named: new Map() };
   for (const section of parsed.sections) {
     const header = [section.kind, section.name, ...section.args.map((a) => a.raw)].filter(Boolean).join(" ");
-    const ctx: Context = { files, draft, fieldLines, acls: new Map(), rewrites: [], terminalRoutes: [], redirectRoutes: [], stackHeaders: { forwarded: new Map(), security: {} }, proxyBinds: [], canary: { pins: [] }, ruleMarks: new Map(), defaultServer: [...(draft.proxyDefaults.defaultServer ?? [])], lifted: [], stick: {}, rate: {} };
+    const ctx: Context = { files, draft, fieldLines, acls: new Map(), rewrites: [], terminalRoutes: [], redirectRoutes: [], stackHeaders: { forwarded: new Map(), security: {} }, proxyBinds: [], canary: { pins: [] }, ruleMarks: new Map(), keyedLimits: [], limitMarks: new Map(), defaultServer: [...(draft.proxyDefaults.defaultServer ?? [])], lifted: [], stick: {}, rate: {} };
     const refusedSection = SECTION_OUTCOME[section.kind] ?? (["global", "defaults", "frontend", "backend", "listen", "cache", "resolvers", "userlist"].includes(section.kind) ? undefined : `${section.kind} sections are not in the model yet`);
     const account = (at: Location, directive: string, outcome: Outcome) => {
       if ("refused" in outcome) accounts.push({ at, directive, outcome: "refused", why: outcome.refused });
@@ -559,6 +562,11 @@ export function importConfig(parsed: ParsedConfig, name = "imported", files: Imp
     }
     if (section.kind === "resolvers") {
       readResolversSection(section, draft, account);
+      continue;
+    }
+    if (readRateTable(section, draft)) {
+      account(section.at, header, { field: "the rate table of a frontend's keyed limit (rateLimits: its window, size and what it counts)" });
+      for (const d of section.directives) account(d.at, text(d), { field: "frontends.*.rateLimits (window, tableSize, count)" });
       continue;
     }
     if (isSlowAnswerTable(section)) {
@@ -679,6 +687,7 @@ export function importConfig(parsed: ParsedConfig, name = "imported", files: Imp
       const line = rule && accounts.find((a) => a.at === rule.at);
       if (line) Object.assign(line, { field: rule.field });
     }
+    if (ctx.frontend && ctx.keyedLimits.length) draft.pendingKeyedLimits.push({ frontend: ctx.frontend, limits: ctx.keyedLimits, acls: ctx.acls });
     if (ctx.frontend && ctx.routeMarks) {
       const refuseLine = (at: Location, why: string) => {
         const line = accounts.find((a) => a.at === at);
@@ -720,6 +729,12 @@ export function importConfig(parsed: ParsedConfig, name = "imported", files: Imp
     const why = limits.length > 1 ? `the frontends limit request bodies differently (${limits.join(", ")} bytes): the model has one limit for every HTTP frontend (defaults.maxRequestBodyBytes)` : `only some HTTP frontends limit request bodies (not ${httpFrontends.filter((f) => !draft.bodyLimits.some((l) => l.frontend === f)).join(", ")}): the model limits every HTTP frontend (defaults.maxRequestBodyBytes)`;
     for (const l of draft.bodyLimits) { const line = accounts.find((a) => a.at === l.at); if (line) Object.assign(line, { outcome: "refused", field: undefined, why }); }
   }
+  const refuseAt = (at: Location, why: string) => {
+    const line = accounts.find((a) => a.at === at);
+    if (line) Object.assign(line, { outcome: "refused", field: undefined, why });
+  };
+  for (const pending of draft.pendingKeyedLimits) settleKeyedLimits(pending.frontend, pending.limits, pending.acls, draft, refuseAt);
+  for (const [name, table] of draft.rateTables) if (!draft.rateTablesUsed.has(name)) for (const at of table.at) refuseAt(at, `no frontend's rate limit tracks into ${name}`);
   for (const use of draft.serverResolvers) {
     const resolvers = draft.resolvers.get(use.resolvers);
     const nameservers = resolvers?.settings.nameservers as string[] | undefined;

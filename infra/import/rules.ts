@@ -9,6 +9,7 @@ import { forwardedHeaderLine } from "./stack-headers.ts";
 import { ACME_CHALLENGE_RULE } from "../render/view.ts";
 import { slowAnswerLine } from "./canary-lines.ts";
 import { markedCondition, ruleMark } from "./rule-marks.ts";
+import { keyedLimitLine } from "./keyed-limits.ts";
 
 /** use_backend NAME if|unless a [!b] [|| c] [{ anonymous }]: a route, in the frontend's order. */
 /** use_backend %[req.hdr(host)[,field(1,:)],lower,map(FILE[,DEFAULT])]: the Host looked up in a map, a route table of the model. */
@@ -178,6 +179,8 @@ export function httpRule(phase: "request" | "response", args: string[], ctx: Con
     frontend!.allowlist = ctx.allowlist.networks;
     return { field: `frontends.${frontend!.name}.allowlist`, why: "the clients outside it are refused before any route, as here" };
   }
+  const keyed = phase === "request" && owner === frontend ? keyedLimitLine(args, ctx) : undefined;
+  if (keyed) return keyed;
   // A rule's condition as the stack writes it: marks set first (on the request as it came), the rule testing them.
   const mark = phase === "request" ? ruleMark(args.join(" "), ctx) : undefined;
   if (mark) return mark;

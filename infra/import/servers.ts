@@ -10,6 +10,8 @@ import { type Context, duration, int, type Outcome } from "./context.ts";
 export const LIFTED_OPTIONS: Record<string, { words: number; set: (value: string[], into: Record<string, unknown>) => string | undefined }> = {
   "send-proxy": { words: 0, set: (_, b) => void (b.sendProxy = "v1") },
   "send-proxy-v2": { words: 0, set: (_, b) => void (b.sendProxy = "v2") },
+  // The model's checks send the PROXY header where the traffic does: after send-proxy, as the stack writes it.
+  "check-send-proxy": { words: 0, set: (_, b) => (b.sendProxy === undefined ? "check-send-proxy without send-proxy before it: the model's checks send the PROXY header where the traffic does (sendProxy)" : undefined) },
   slowstart: { words: 1, set: ([d], b) => { const v = duration(d); return "problem" in v ? v.problem : void (b.slowStart = v.value); } },
   "on-marked-down": { words: 1, set: ([v], b) => (v === "shutdown-sessions" ? void (b.shutdownSessionsOnDown = true) : `on-marked-down ${v} is not in the model (only shutdown-sessions)`) },
   "on-marked-up": { words: 1, set: ([v], b) => (v === "shutdown-backup-sessions" ? void (b.shutdownBackupSessionsOnUp = true) : `on-marked-up ${v} is not in the model (only shutdown-backup-sessions)`) },
