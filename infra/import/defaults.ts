@@ -13,11 +13,16 @@ export const STACK_PORTS: { path: string[]; port: number; what: string }[] = [
   { path: ["services", "dns", "port"], port: 8053, what: "the local name server" },
 ];
 
-/** monitoring and services, with each stack listener whose default port a bind takes moved to a free one. */
-export function servicesClear(frontends: Record<string, unknown>[], additions: string[]): Record<string, Record<string, unknown>> {
+/**
+ * monitoring and services, with each stack listener whose default port a bind takes moved to a free one.
+ * `monitoringPort`: the port of the stack's own monitoring listener, where the config is one the stack wrote.
+ */
+export function servicesClear(frontends: Record<string, unknown>[], additions: string[], monitoringPort?: number): Record<string, Record<string, unknown>> {
   const taken = new Set(frontends.flatMap((f) => ((f.binds ?? []) as { port: number; lastPort?: number }[]).flatMap((b) => Array.from({ length: (b.lastPort ?? b.port) - b.port + 1 }, (_, i) => b.port + i))));
+  if (monitoringPort !== undefined) taken.add(monitoringPort);
   const out: Record<string, Record<string, unknown>> = {};
   for (const { path, port, what } of STACK_PORTS) {
+    if (monitoringPort !== undefined && path[0] === "monitoring") continue;
     if (!taken.has(port)) continue;
     let moved = port + 10_000;
     while (taken.has(moved)) moved++;

@@ -773,7 +773,7 @@ export function importConfig(parsed: ParsedConfig, name = "imported", files: Imp
       additions.push(`frontends.${f.name}: a last route refuses with 503 what no rule routes (the config has no default_backend: HAProxy answers 503, or closes a TCP connection)`);
     }
   }
-  const services = servicesClear(draft.frontends, additions);
+  const services = servicesClear(draft.frontends, additions, draft.monitoring?.port as number | undefined);
   const { timeouts, ...defaults } = draft.defaults;
   const { luaScripts, ...global } = draft.global;
   const topology = {
