@@ -20,7 +20,7 @@ export interface Draft {
   /** Each frontend's request body limit (deny 413 on Content-Length), settled once every frontend is read: the model has one for all. */
   bodyLimits: { frontend: string; limit: number; at: Location }[];
   /** Keyed rate limits' tables (backend rate_FRONTEND_NAME sections), by section name, and the ones a limit used. */
-  rateTables: Map<string, { at: Location[]; bySource: boolean; tableSize: number; window: string; count: string }>;
+  rateTables: Map<string, { at: Location[]; tableSize: number; window: string; count: string }>;
   rateTablesUsed: Set<string>;
   /** Each frontend's keyed limits, settled once every section is read (their tables come after the frontends). */
   pendingKeyedLimits: { frontend: Record<string, unknown> & { name: string }; limits: Context["keyedLimits"]; acls: Context["acls"] }[];

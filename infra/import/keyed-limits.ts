@@ -5,9 +5,8 @@
 //   requests, errors: marks of its condition (txn.limit_J), track-scN KEY table T, a flag past the limit
 //   (txn.limit_J_hit), the 429 and its Retry-After.
 import type { Location, Section } from "../../haproxy/config-parser.ts";
-import { conditionOf, joinAclLines } from "./conditions.ts";
 import { type Context, type Draft, type Outcome, text } from "./context.ts";
-import { inlineGenerated } from "./route-marks.ts";
+import { conditionOfMarks, markCondition } from "./route-marks.ts";
 
 const TABLE_LINE = /^stick-table type (ipv6|string len 256) size (\d+) expire (\S+) store (http_req_rate|http_err_rate|conn_rate)\(\3\)$/;
 const COUNTS = { http_req_rate: "requests", http_err_rate: "errors", conn_rate: "connections" } as const;
@@ -16,7 +15,7 @@ const COUNTS = { http_req_rate: "requests", http_err_rate: "errors", conn_rate: 
 export function readRateTable(section: Section, draft: Draft): boolean {
   const m = section.kind === "backend" && (section.name ?? "").startsWith("rate_") && section.directives.length === 1 ? TABLE_LINE.exec(text(section.directives[0]!)) : null;
   if (!m) return false;
-  draft.rateTables.set(section.name!, { at: [section.at, section.directives[0]!.at], bySource: m[1] === "ipv6", tableSize: Number(m[2]), window: m[3]!, count: COUNTS[m[4] as keyof typeof COUNTS] });
+  draft.rateTables.set(section.name!, { at: [section.at, section.directives[0]!.at], tableSize: Number(m[2]), window: m[3]!, count: COUNTS[m[4] as keyof typeof COUNTS] });
   return true;
 }
 
@@ -30,7 +29,7 @@ export function keyedLimitLine(words: readonly string[], ctx: Context): Outcome 
   // connections
   const connection = /^connection track-sc(\d) src table (\S+)(?: if((?: \S+)+))?$/.exec(line);
   if (connection) {
-    const parsed = connection[3] ? conditionOf(["if", ...connection[3].trim().split(" ")], ctx, "frontend") : {};
+    const parsed = markCondition((connection[3] ?? "").trim().split(" ").filter(Boolean), ctx);
     if ("refused" in parsed) return parsed;
     const limit = limits.find((l) => l.table === connection[2]) ?? (limits.push({ table: connection[2]!, counter: Number(connection[1]), key: "source", alternatives: [], at: ctx.at! }), limits.at(-1)!);
     limit.alternatives.push(parsed.when);
@@ -45,7 +44,7 @@ export function keyedLimitLine(words: readonly string[], ctx: Context): Outcome 
   // requests, errors: the condition's marks, the tracking, the flag, the refusal
   const applies = /^set-var\(txn\.limit_(\d+)\) bool\(true\)(?: if((?: \S+)+))?$/.exec(line);
   if (applies) {
-    const parsed = applies[2] ? conditionOf(["if", ...applies[2].trim().split(" ")], ctx, "frontend") : {};
+    const parsed = markCondition((applies[2] ?? "").trim().split(" ").filter(Boolean), ctx);
     if ("refused" in parsed) return parsed;
     ctx.limitMarks.set(applies[1]!, [...(ctx.limitMarks.get(applies[1]!) ?? []), parsed.when]);
     return field;
@@ -78,7 +77,7 @@ export function settleKeyedLimits(frontend: Record<string, unknown> & { name: st
       continue;
     }
     draft.rateTablesUsed.add(limit.table);
-    const when = limit.alternatives.some((a) => a === undefined) ? undefined : joinAclLines((limit.alternatives as Record<string, unknown>[]).map((a) => inlineGenerated(a, acls)));
+    const when = conditionOfMarks(limit.alternatives, acls);
     settled.push({ name: limit.table.slice(prefix.length), key: limit.key, count: table.count, limit: limit.limit, window: table.window, tableSize: table.tableSize, ...(when && { when }) });
   }
   if (settled.length) frontend.rateLimits = [...((frontend.rateLimits as unknown[]) ?? []), ...settled];

@@ -66,7 +66,7 @@ export function routeMark(rule: string, ctx: Context): Outcome | undefined {
   // A table route first tests that its table holds the request's key.
   const table = /^in_table_(\S+)$/.exec(words[0] ?? "")?.[1];
   const terms = table === undefined ? words : words.slice(1);
-  const parsed = terms.length ? conditionOf(["if", ...terms], ctx, "frontend") : {};
+  const parsed = markCondition(terms, ctx);
   if ("refused" in parsed) return parsed;
   const route = ctx.routeMarks.routes.get(index) ?? { alternatives: [], at: ctx.at! };
   route.alternatives.push(parsed.when);
@@ -128,15 +128,27 @@ export function settleRouteMarks(ctx: Context, refuseLine: (at: Location, why: s
       refuseLine(route.at, `route ${index} is marked but nothing acts on it (no line "... if { var(txn.route) -m int ${index} }")`);
       continue;
     }
-    const alternatives = route.alternatives;
-    const when = alternatives.some((a) => a === undefined) ? undefined : joinAclLines((alternatives as Record<string, unknown>[]).map((a) => inlineGenerated(a, ctx.acls)));
+    const when = conditionOfMarks(route.alternatives, ctx.acls);
     routes.push({ ...(when && { when }), ...route.action, ...(route.auth && { auth: route.auth }) });
   }
   return routes;
 }
 
+/** A mark's condition, from the words after "if" (none: the mark is set for every request). */
+export const markCondition = (words: readonly string[], ctx: Context): { when?: Record<string, unknown>; why?: string } | { refused: string } =>
+  words.length ? conditionOf(["if", ...words], ctx, ctx.frontend ? "frontend" : "backend") : {};
+
+/**
+ * The condition several marks make (one per alternative): any of them, the renderer's own ACL names (or,
+ * with everyName, every name) put back; undefined when one mark is set for every request.
+ */
+export function conditionOfMarks(alternatives: readonly (Record<string, unknown> | undefined)[], acls: Context["acls"], everyName = false): Record<string, unknown> | undefined {
+  if (alternatives.some((a) => a === undefined)) return undefined;
+  return joinAclLines((alternatives as Record<string, unknown>[]).map((a) => inlineGenerated(a, acls, everyName)));
+}
+
 /** A condition with the ACLs the renderer named for itself (host_1, path_prefix_4...), or every name, replaced by what they test. */
-export function inlineGenerated(condition: unknown, acls: Map<string, Record<string, unknown>[]>, everyName = false): Record<string, unknown> {
+function inlineGenerated(condition: unknown, acls: Map<string, Record<string, unknown>[]>, everyName = false): Record<string, unknown> {
   const c = condition as Record<string, unknown>;
   if (typeof c.condition === "string" && (everyName || GENERATED_ACL_NAME.test(c.condition)) && acls.has(c.condition)) return joinAclLines(acls.get(c.condition)!);
   return Object.fromEntries(Object.entries(c).map(([k, v]) => [k, Array.isArray(v) ? v.map((x) => inlineGenerated(x, acls, everyName)) : k === "not" ? inlineGenerated(v, acls, everyName) : v]));

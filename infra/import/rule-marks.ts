@@ -2,9 +2,8 @@
 // it came, before any rule rewrites it, so the renderer marks the request first
 // ("set-var(txn.fe_req_N) bool(true) if CONDITION", one line per alternative) and the rule then tests
 // the mark ("ACTION if { var(txn.fe_req_N) -m bool }"), in a frontend (fe) or a backend (be).
-import { conditionOf, joinAclLines } from "./conditions.ts";
 import type { Context, Outcome } from "./context.ts";
-import { inlineGenerated } from "./route-marks.ts";
+import { conditionOfMarks, markCondition } from "./route-marks.ts";
 
 const MARK = /^set-var\(txn\.((?:fe|be)_(?:req|res)_\d+)\) bool\(true\)(?: if((?: \S+)+))?$/;
 
@@ -13,7 +12,7 @@ export function ruleMark(rule: string, ctx: Context): Outcome | undefined {
   const m = MARK.exec(rule);
   if (!m) return undefined;
   const words = (m[2] ?? "").trim().split(" ").filter(Boolean);
-  const parsed = words.length ? conditionOf(["if", ...words], ctx, ctx.frontend ? "frontend" : "backend") : {};
+  const parsed = markCondition(words, ctx);
   if ("refused" in parsed) return parsed;
   ctx.ruleMarks.set(m[1]!, [...(ctx.ruleMarks.get(m[1]!) ?? []), parsed.when]);
   return { decided: "a rule's condition, decided on the request as it came (the rule that tests the mark holds it)" };
@@ -30,6 +29,6 @@ export function markedCondition(words: readonly string[], ctx: Context): { words
   const alternatives = ctx.ruleMarks.get(name);
   if (!alternatives) return { refused: `no mark sets txn.${name} above` };
   // Inline: the renderer's own ACL names, and (in a backend, which has no named conditions) every name.
-  const when = alternatives.some((a) => a === undefined) ? undefined : joinAclLines((alternatives as Record<string, unknown>[]).map((a) => inlineGenerated(a, ctx.acls, !ctx.frontend)));
+  const when = conditionOfMarks(alternatives, ctx.acls, !ctx.frontend);
   return { words: words.slice(0, -6), ...(when && { when }) };
 }
