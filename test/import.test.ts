@@ -174,6 +174,21 @@ describe("what HAProxy does when a config says nothing stays so; what the stack 
   });
 });
 
+describe("an HTTP check as HAProxy reads it", () => {
+  const withCheck = (lines: string) => imported({ file: "check.cfg", text: `defaults\n    mode http\nfrontend f\n    bind :80\n    default_backend b\nbackend b\n    option httpchk GET /health\n${lines}    server a 10.0.0.1:80 check\n` });
+  it("no expect line: any 2xx or 3xx is healthy, as in HAProxy, and the render names no status either", () => {
+    const topology = validateImported(withCheck(""));
+    assert.equal(topology.backends[0]!.healthCheck?.http?.expectStatus, "2xx or 3xx");
+    assert.doesNotMatch(renderHaproxyConfig(topology, localTarget("/run/lb")), /http-check expect/);
+  });
+  it("a status line narrows it; a body line alone keeps 2xx or 3xx beside it, said as a normalisation", () => {
+    assert.equal(validateImported(withCheck("    http-check expect status 204\n")).backends[0]!.healthCheck?.http?.expectStatus, 204);
+    const body = withCheck("    http-check expect string ready\n");
+    assert.match(body.accounts.find((a) => a.directive.startsWith("http-check"))!.why!, /also expects a 2xx or 3xx status/);
+    assert.match(renderHaproxyConfig(validateImported(body), localTarget("/run/lb")), /http-check expect rstatus \^\[23\]\n\s+http-check expect string "ready"/);
+  });
+});
+
 describe("several defaults sections, named, and from", () => {
   it("several-defaults.cfg imports whole: the first is the model's defaults, a later one's settings are written in each proxy that takes it", () => {
     const topology = validateImported(imported(read("several-defaults.cfg")));

@@ -5,6 +5,7 @@
 import type { Directive, Location, ParsedConfig, Section } from "../../haproxy/config-parser.ts";
 import { where } from "../../haproxy/config-parser.ts";
 import { MONITORING_PROXY } from "../model/schema.ts";
+import { ANY_SUCCESS } from "../model/checks.ts";
 import { parseDuration } from "../../haproxy/duration.ts";
 import { type Context, type Draft, duration, type ImportFiles, int, type Outcome, setDuration, setInt, text, values } from "./context.ts";
 import { aclCondition, inlineConditions, joinAclLines } from "./conditions.ts";
@@ -444,7 +445,8 @@ function optionDirective(args: string[], kind: Section["kind"], ctx: Context): O
       if (!backend) return { refused: "a health check belongs to a backend", otherKind: true };
       const [method, path] = rest.length >= 2 ? rest : ["GET", rest[0] ?? "/"];
       const check = (backend.healthCheck ??= {}) as Record<string, unknown>;
-      check.http = { ...(check.http as object), method, path };
+      // No expect line: HAProxy takes any 2xx or 3xx (a later http-check expect status narrows it).
+      check.http = { expectStatus: ANY_SUCCESS, ...(check.http as object), method, path };
       // Patroni's (and its kind's) leader endpoint: one server passes by design.
       if (PRIMARY_ENDPOINTS.includes(path!)) {
         check.primaryOnly = true;

@@ -2,6 +2,7 @@
 // backend (read when every server agrees), cookies, HTTP checks and tcp-check sequences.
 import type { Location } from "../../haproxy/config-parser.ts";
 import { type Context, duration, int, type Outcome } from "./context.ts";
+import { ANY_SUCCESS } from "../model/checks.ts";
 
 /**
  * A server option the model keeps per backend (every server of a backend says the same): its
@@ -108,11 +109,15 @@ export function httpCheckDirective(args: string[], backend: Record<string, unkno
   if (!check.http) return { refused: "http-check needs option httpchk first" };
   const [verb, kind, ...rest] = args;
   if (verb !== "expect") return { refused: `http-check ${verb} is not in the model yet` };
+  const field = `backends.${backend.name}.healthCheck.http`;
   if (kind === "status" && int(rest[0]) !== undefined) check.http.expectStatus = int(rest[0]);
-  else if (kind === "string" && rest.length === 1) check.http.expectBody = rest[0];
-  else if (kind === "rstring" && rest.length === 1) check.http.expectBodyRegex = rest[0];
-  else return { refused: `http-check expect ${kind} ${rest.join(" ")} is not in the model yet` };
-  return { field: `backends.${backend.name}.healthCheck.http` };
+  else if (kind === "rstatus" && rest.join(" ") === "^[23]") check.http.expectStatus = ANY_SUCCESS;
+  else if ((kind === "string" || kind === "rstring") && rest.length === 1) {
+    check.http[kind === "string" ? "expectBody" : "expectBodyRegex"] = rest[0];
+    // Given only body lines, HAProxy takes any status; the model's body expectation comes with a status one.
+    if (check.http.expectStatus === ANY_SUCCESS) return { field, why: `the model also expects a ${ANY_SUCCESS} status (a server answering this body with a 5xx was healthy, is not now)`, normalised: true };
+  } else return { refused: `http-check expect ${kind} ${rest.join(" ")} is not in the model yet` };
+  return { field };
 }
 
 /** tcp-check connect [port N] [ssl] | send TEXT | send-binary HEX | expect [!] string|rstring|binary PATTERN. */

@@ -59,11 +59,17 @@ export type CheckKind = (typeof CHECK_KINDS)[number];
  */
 export const TCP_ONLY_CHECK_KINDS: readonly CheckKind[] = ["redis", "postgresql", "mysql", "smtp", "ldap", "tlsHello"];
 
+/** HAProxy's rule for an HTTP check that names no status: any 2xx or 3xx answer is healthy. */
+export const ANY_SUCCESS = "2xx or 3xx";
+
 export const HttpCheck = z.strictObject({
   method: z.enum(["GET", "HEAD", "OPTIONS"]).default("GET").describe("The check request's method."),
   path: z.string().regex(/^\/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]{0,200}$/, { error: (iss) => `${show(iss.input)} is not a request path: start with "/" and use no spaces, quotes or "#"` }).default("/").describe("The path it asks for (a readiness endpoint)."),
   host: z.string().regex(/^[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?$/, { error: (iss) => `${show(iss.input)} is not a host: use e.g. "api.example.com"` }).optional().describe("The Host header the check sends (servers behind name-based virtual hosts need one)."),
-  expectStatus: intIn(100, 599, "an HTTP status").default(200).describe("The status a healthy server answers."),
+  expectStatus: z
+    .union([intIn(100, 599, "an HTTP status"), z.literal(ANY_SUCCESS)], { error: (iss) => `${show(iss.input)} is not an HTTP status: use a whole number from 100 to 599, or "${ANY_SUCCESS}"` })
+    .default(200)
+    .describe(`The status a healthy server answers: one, or "${ANY_SUCCESS}" (HAProxy's own rule where a config names none).`),
   expectBody: HeaderValue.optional().describe("The body must also contain this text (an endpoint that answers 200 with \"not ready\" fails)."),
   expectBodyRegex: Regex.optional().describe("The body must also match this regular expression."),
 }).meta({ id: "HttpCheck" });

@@ -1,7 +1,7 @@
 // The typed view that the Handlebars templates render: every decision (which directive, which
 // address for this target) is made here in TypeScript; the templates only lay out lines.
 import { bindCertificates, canaryTimingCounter, configuredGroupWeight, configuredWeight, proxyMode, type Backend, type Bind, type Frontend, type ProxyMode, type Server, type ServerGroup, type Topology } from "../model/schema.ts";
-import { checkKind, type CheckStep, type HealthCheck } from "../model/checks.ts";
+import { ANY_SUCCESS, checkKind, type CheckStep, type HealthCheck } from "../model/checks.ts";
 import { isIP } from "node:net";
 import { parseDuration } from "../../haproxy/duration.ts";
 import { ACME_CHALLENGE_PATH, HAPROXY_PATHS } from "../endpoints.ts";
@@ -496,7 +496,8 @@ export function checkLines(check: HealthCheck): string[] {
       return [
         `option httpchk ${h.method} ${h.path}`,
         ...(h.host ? [`http-check send hdr Host ${h.host}`] : []),
-        `http-check expect status ${h.expectStatus}`,
+        // HAProxy's own rule is no line at all; with a body expectation it must be said, or any status would pass.
+        ...(h.expectStatus !== ANY_SUCCESS ? [`http-check expect status ${h.expectStatus}`] : h.expectBody !== undefined || h.expectBodyRegex !== undefined ? ["http-check expect rstatus ^[23]"] : []),
         ...(h.expectBody !== undefined ? [`http-check expect string ${quote(h.expectBody)}`] : []),
         ...(h.expectBodyRegex !== undefined ? [`http-check expect rstring ${quote(h.expectBodyRegex)}`] : []),
       ];

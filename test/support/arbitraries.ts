@@ -1,6 +1,7 @@
 // Random valid topologies (fast-check): distinct names and ports, references that resolve. Shared by
 // the renderer's and the planner's property tests.
 import fc from "fast-check";
+import { ANY_SUCCESS } from "../../infra/model/checks.ts";
 import type { TopologyInput } from "../../infra/model/schema.ts";
 
 export const nameArb = fc.stringMatching(/^[A-Za-z0-9_.:-]{1,20}$/);
@@ -17,7 +18,7 @@ export const topologyArb: fc.Arbitrary<TopologyInput> = fc
     // Routes and rules carrying any printable value: the renderer must keep each one argument.
     routing: fc.option(fc.string({ unit: fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c)), minLength: 1, maxLength: 24 }), { nil: undefined }),
     cookie: fc.boolean(),
-    healthCheck: fc.option(fc.record({ http: fc.record({ method: fc.constantFrom("GET", "HEAD", "OPTIONS"), path: fc.constantFrom("/", "/status", "/health?x=1"), expectStatus: fc.integer({ min: 200, max: 399 }) }) }), { nil: undefined }),
+    healthCheck: fc.option(fc.record({ http: fc.record({ method: fc.constantFrom("GET", "HEAD", "OPTIONS"), path: fc.constantFrom("/", "/status", "/health?x=1"), expectStatus: fc.oneof(fc.integer({ min: 200, max: 399 }), fc.constant(ANY_SUCCESS)) }) }), { nil: undefined }),
     inter: durationArb,
     fall: fc.integer({ min: 1, max: 10 }),
     rise: fc.integer({ min: 1, max: 10 }),
