@@ -53,6 +53,18 @@ export class ImportRefusedError extends CodedError {
   }
 }
 
+/**
+ * The topology an import made renders to a config that does not say what the original said: a line
+ * with nothing rendered for it, one written otherwise, a rendered line nobody asked for, or rules and
+ * servers out of order. A fault of the import (or the renderer), never of the config: report it.
+ */
+export class ImportNotEquivalentError extends CodedError {
+  readonly code = "IMPORT_NOT_EQUIVALENT";
+  constructor(readonly differences: string[]) {
+    super(`the imported topology renders a config that differs from the original (${differences.length} difference${differences.length === 1 ? "" : "s"}):\n${differences.map((d) => `  ${d}`).join("\n")}\nNothing was written. This is the import's fault, not the config's: report it with the config; --report FILE writes both configs side by side.`);
+  }
+}
+
 /** A program the stack needs is not installed. */
 export class BinaryMissingError extends CodedError {
   readonly code = "BINARY_MISSING";

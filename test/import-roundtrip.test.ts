@@ -12,6 +12,7 @@ import fc from "fast-check";
 import { diffJson } from "diff";
 import { describe, it } from "vitest";
 import { parseConfig } from "../haproxy/config-parser.ts";
+import { compareRendered } from "../infra/import/equivalence.ts";
 import { importConfig, refusals } from "../infra/import/import.ts";
 import { TopologyInvalidError } from "../infra/errors.ts";
 import { ANY_SUCCESS } from "../infra/model/checks.ts";
@@ -39,12 +40,17 @@ const renderedFiles = (topology: Topology) => ({
   },
 });
 
-/** Rendered for the Docker target (servers keep their names and ports), then imported. */
-function roundTrip(topology: Topology): { back?: Topology; refused: string[] } {
-  const config = renderHaproxyConfig(topology, dockerTarget());
-  const result = importConfig(parseConfig([{ file: "haproxy.cfg", text: config }]), topology.name, renderedFiles(topology));
+/**
+ * Rendered for the Docker target (servers keep their names and ports), then imported; and that config
+ * beside what the imported topology renders, directive by directive: the differences.
+ */
+function roundTrip(topology: Topology): { back?: Topology; refused: string[]; differences: string[] } {
+  const parsed = parseConfig([{ file: "haproxy.cfg", text: renderHaproxyConfig(topology, dockerTarget()) }]);
+  const result = importConfig(parsed, topology.name, renderedFiles(topology));
   const refused = refusals(result.accounts);
-  return refused.length ? { refused } : { back: parseTopology(result.topology), refused };
+  if (refused.length) return { refused, differences: [] };
+  const back = parseTopology(result.topology);
+  return { back, refused, differences: compareRendered(parsed, result, back, renderedFiles(topology), dockerTarget()).differences };
 }
 
 /** What a config says of a topology: without the services around HAProxy, each proxy's mode resolved, servers as imported ones. */
@@ -106,8 +112,9 @@ describe("the example topologies, rendered and imported", () => {
   for (const file of ["infra/topology.ts", "infra/topologies/discovery.ts", "infra/topologies/data.ts", "infra/topologies/edge.ts", "infra/topologies/acme.ts", "infra/topologies/canary.ts", "infra/topologies/canary-group.ts"]) {
     it(`${file}: every line mapped or decided, and the same topology back`, async () => {
       const topology = await loadTopologyFile(join(REPO_ROOT, file));
-      const { back, refused } = roundTrip(topology);
+      const { back, refused, differences } = roundTrip(topology);
       assert.deepEqual(refused, []);
+      assert.deepEqual(differences, []);
       // DEBUG_ROUNDTRIP=1 prints the difference as JSON lines, easier to read than the assertion's.
       if (process.env.DEBUG_ROUNDTRIP) for (const part of diffJson(sayable(topology) as object, sayable(back!) as object)) if (part.added || part.removed) console.log(part.added ? "+" : "-", part.value);
       assert.deepEqual(sayable(back!), sayable(topology));
@@ -265,8 +272,9 @@ function roundTripsWhole(input: TopologyInput): void {
     fc.pre(!(error instanceof TopologyInvalidError && error.problems.every((p) => /can never match|stick counter/.test(p.message))));
     throw error;
   }
-  const { back, refused } = roundTrip(topology);
+  const { back, refused, differences } = roundTrip(topology);
   assert.deepEqual(refused, []);
+  assert.deepEqual(differences, []);
   assert.deepEqual(sayable(back!), sayable(topology));
 }
 

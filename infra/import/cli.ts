@@ -1,16 +1,18 @@
 // npm run import -- FILE... [--out FILE.json|FILE.ts] [--report FILE.md]: an existing haproxy.cfg
 // (several files in HAProxy's -f order) becomes a topology, or is refused line by line. The result
 // must validate and render to a config the real HAProxy accepts before anything is written.
+import { readFileSync } from "node:fs";
 import { mkdir, readFile, rm } from "node:fs/promises";
 import { basename, dirname, join, relative, resolve } from "node:path";
 import { parseConfig } from "../../haproxy/config-parser.ts";
 import { parseCliArgs, runMain } from "../../lib/cli.ts";
 import { UsageError } from "../../lib/errors.ts";
-import { ImportRefusedError } from "../errors.ts";
+import { ImportNotEquivalentError, ImportRefusedError } from "../errors.ts";
 import { writeFileAtomic } from "../files.ts";
 import { checkEveryTarget } from "../render/validate.ts";
 import { ERROR_PAGE_DIR, LUA_DIR } from "../render/targets.ts";
 import { accountingReport, importConfig, refusals, type ImportResult } from "./import.ts";
+import { compareRendered } from "./equivalence.ts";
 import { filesNamedBy } from "./named-files.ts";
 import { validateImported } from "./validate.ts";
 import { REPO_ROOT } from "../repo.ts";
@@ -78,16 +80,38 @@ async function placeNamedFiles(result: ImportResult): Promise<string[]> {
   return missing.map((p) => p.file);
 }
 
+/** A file the repository's templates hold (an error page, a Lua script), by the path a rendered config names it. */
+function readTemplate(path: string): string | undefined {
+  try {
+    return readFileSync(join(REPO_ROOT, "templates", path), "utf8");
+  } catch {
+    return undefined;
+  }
+}
+
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseCliArgs(argv, { out: { type: "string" }, report: { type: "string" } }, USAGE, true);
   if (positionals.length === 0) throw new UsageError(`name at least one config file\n${USAGE}`);
   if (values.out && !/\.(json|ts)$/.test(values.out)) throw new UsageError(`--out ${values.out}: write a .json or a .ts file\n${USAGE}`);
   const files = await Promise.all(positionals.map(async (file) => ({ file: relative(process.cwd(), file) || file, text: await readFile(file, "utf8") })));
-  const result = importConfig(parseConfig(files), basename(positionals[0]!).replace(/\.cfg$/, "").replace(/[^A-Za-z0-9_.:-]/g, "_").slice(0, 64) || "imported", filesNamedBy(positionals[0]!));
-  if (values.report) await writeFileAtomic(values.report, accountingReport(result.accounts, result.additions));
+  const parsed = parseConfig(files);
+  const named = filesNamedBy(positionals[0]!);
+  const result = importConfig(parsed, basename(positionals[0]!).replace(/\.cfg$/, "").replace(/[^A-Za-z0-9_.:-]/g, "_").slice(0, 64) || "imported", named);
   const refused = refusals(result.accounts);
-  if (refused.length) throw new ImportRefusedError(refused);
-  const topology = validateImported(result);
+  if (refused.length) {
+    if (values.report) await writeFileAtomic(values.report, accountingReport(result.accounts, result.additions));
+    throw new ImportRefusedError(refused);
+  }
+  let topology;
+  try {
+    topology = validateImported(result);
+  } finally {
+    if (values.report && !topology) await writeFileAtomic(values.report, accountingReport(result.accounts, result.additions));
+  }
+  // The round trip's second proof: the original beside what the topology renders, directive by directive.
+  const comparison = compareRendered(parsed, result, topology, { read: (path) => readTemplate(path) ?? named.read(path) });
+  if (values.report) await writeFileAtomic(values.report, accountingReport(result.accounts, result.additions, comparison));
+  if (comparison.differences.length) throw new ImportNotEquivalentError(comparison.differences);
   // The error pages and Lua scripts the config names join the repository's (templates/), where every target reads them:
   // placed for the check, kept only when the topology is written, taken away again if anything fails.
   const placed = await placeNamedFiles(result);

@@ -6,6 +6,18 @@ import { durationProblem } from "../../haproxy/duration.ts";
 /** otherKind: the line belongs to the other kind of proxy (a defaults line replayed in a backend may be a frontend's). */
 export type Outcome = { field: string; why?: string; normalised?: true } | { decided: string } | { refused: string; otherKind?: true };
 
+/** What became of one line of the original. */
+export interface LineAccount {
+  at: Location;
+  /** The line's words, as the report shows them. */
+  directive: string;
+  outcome: "mapped" | "decided" | "normalised" | "refused";
+  /** The field it now lives in, or what governs it ("global.statsSocket: the stack places the socket"). */
+  field?: string;
+  /** Why it was refused, or what the normalisation changed. */
+  why?: string;
+}
+
 export interface Draft {
   global: Record<string, unknown> & { logs?: unknown[]; tls?: Record<string, unknown> };
   defaults: Record<string, unknown> & { timeouts: Record<string, string> };
@@ -75,6 +87,8 @@ export interface Context {
   rewrites: { changes: string; at: Location; directive: string }[];
   /** The section's refusals, denials, redirects and answers (http-request), as routes: before every use_backend. */
   terminalRoutes: Record<string, unknown>[];
+  /** Each route a line of the section made, with the line: its place is known once the section is read. */
+  routeLines: { route: Record<string, unknown>; at: Location }[];
   /** The section's redirect rules (the directive, not http-request redirect): routes after the terminal ones. */
   redirectRoutes: Record<string, unknown>[];
   /** A map lookup's default: it chooses every request the map does not hold, so no later default_backend is reached. */

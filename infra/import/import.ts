@@ -6,8 +6,11 @@ import type { Directive, Location, ParsedConfig, Section } from "../../haproxy/c
 import { where } from "../../haproxy/config-parser.ts";
 import { MONITORING_PROXY } from "../model/schema.ts";
 import { ANY_SUCCESS } from "../model/checks.ts";
+import { sideBySideReport, type Comparison } from "./compare.ts";
+import { rateLimitTable } from "../render/routing.ts";
+import { cacheName } from "../render/view.ts";
 import { parseDuration } from "../../haproxy/duration.ts";
-import { type Context, type Draft, duration, type ImportFiles, int, type Outcome, setDuration, setInt, text, values } from "./context.ts";
+import { type Context, type Draft, duration, type ImportFiles, int, type Outcome, setDuration, setInt, text, values, type LineAccount } from "./context.ts";
 import { aclCondition, inlineConditions, joinAclLines } from "./conditions.ts";
 import { httpRule, legacyDirective, useBackend } from "./rules.ts";
 import { cookieDirective, httpCheckDirective, liftServerSettings, redisCheckOf, serverDirective, serverTemplateDirective, tcpCheckDirective } from "./servers.ts";
@@ -17,19 +20,7 @@ import { afterResponseHeaderLine, settleStackHeaders } from "./stack-headers.ts"
 import { SLOW_ANSWER_TABLE_PREFIX, isSlowAnswerTable, settleCanary, useServerLine } from "./canary-lines.ts";
 import { keyedLimitLine, readRateTable, settleKeyedLimits } from "./keyed-limits.ts";
 
-export type { ImportFiles } from "./context.ts";
-
-/** What became of one line of the original. */
-export interface LineAccount {
-  at: Location;
-  /** The line's words, as the report shows them. */
-  directive: string;
-  outcome: "mapped" | "decided" | "normalised" | "refused";
-  /** The field it now lives in, or what governs it ("global.statsSocket: the stack places the socket"). */
-  field?: string;
-  /** Why it was refused, or what the normalisation changed. */
-  why?: string;
-}
+export type { ImportFiles, LineAccount } from "./context.ts";
 
 export interface ImportResult {
   /** The topology, as a TopologyInput (validated by the caller, whose errors point back through `fieldLines`). */
@@ -111,7 +102,8 @@ function globalDirective(d: Directive, ctx: Context): Outcome {
       if (target === "global" || target === undefined) return { refused: "a log line needs a target" };
       const format = rest[0] === "format" ? rest[1] : undefined;
       const [facility, minLevel] = format ? rest.slice(2) : rest;
-      const log = { target: target.replace(/^udp@/, ""), ...(format && { format }), ...(facility && { facility }), ...(minLevel && { minLevel }) };
+      // No format word: HAProxy writes RFC 3164 headers (the model's own default is raw).
+      const log = { target: target.replace(/^udp@/, ""), format: format ?? "rfc3164", ...(facility && { facility }), ...(minLevel && { minLevel }) };
       g.logs = [...(g.logs ?? []), log];
       return { field: `global.logs[${g.logs.length - 1}]` };
     }
@@ -472,7 +464,7 @@ function optionDirective(args: string[], kind: Section["kind"], ctx: Context): O
       const on = [name !== "srvtcpka" && frontend, name !== "clitcpka" && backend].filter((p): p is Record<string, unknown> & { name: string } => Boolean(p));
       if (inDefaults || on.length === 0) return { refused: `option ${name} is kept per frontend and backend in the model (tcpKeepAlive)`, otherKind: true };
       for (const proxy of on) proxy.tcpKeepAlive = true;
-      return { field: on.map((p) => `${p === frontend ? "frontends" : "backends"}.${p.name}.tcpKeepAlive`).join(", ") };
+      return { field: on.map((p) => `${p === frontend ? "frontends" : "backends"}.${p.name}.tcpKeepAlive`).join(" and ") };
     }
     case "redis-check":
     case "ssl-hello-chk":
@@ -543,7 +535,7 @@ export function importConfig(parsed: ParsedConfig, name = "imported", files: Imp
   const defaultsOf: { base?: Section; current?: Section; named: Map<string, Section> } = { named: new Map() };
   for (const section of parsed.sections) {
     const header = [section.kind, section.name, ...section.args.map((a) => a.raw)].filter(Boolean).join(" ");
-    const ctx: Context = { files, draft, fieldLines, acls: new Map(), rewrites: [], terminalRoutes: [], redirectRoutes: [], stackHeaders: { forwarded: new Map(), security: {} }, proxyBinds: [], canary: { pins: [] }, ruleMarks: new Map(), keyedLimits: [], limitMarks: new Map(), defaultServer: [...(draft.proxyDefaults.defaultServer ?? [])], lifted: [], stick: {}, rate: {} };
+    const ctx: Context = { files, draft, fieldLines, acls: new Map(), rewrites: [], terminalRoutes: [], redirectRoutes: [], routeLines: [], stackHeaders: { forwarded: new Map(), security: {} }, proxyBinds: [], canary: { pins: [] }, ruleMarks: new Map(), keyedLimits: [], limitMarks: new Map(), defaultServer: [...(draft.proxyDefaults.defaultServer ?? [])], lifted: [], stick: {}, rate: {} };
     const refusedSection = SECTION_OUTCOME[section.kind] ?? (["global", "defaults", "frontend", "backend", "listen", "cache", "resolvers", "userlist"].includes(section.kind) ? undefined : `${section.kind} sections are not in the model yet`);
     const account = (at: Location, directive: string, outcome: Outcome) => {
       if ("refused" in outcome) accounts.push({ at, directive, outcome: "refused", why: outcome.refused });
@@ -623,7 +615,7 @@ export function importConfig(parsed: ParsedConfig, name = "imported", files: Imp
     }
     if (section.comments.length) for (const path of [ctx.frontend && `frontends.${section.name}`, ctx.backend && `backends.${section.name}`, section.kind === "global" || section.kind === "defaults" ? section.kind : undefined]) if (path) comments.set(path, section.comments);
     if (ctx.backend) for (const d of section.directives) if (d.words[0]?.value === "server" && d.comments.length && d.words[1]) comments.set(`backends.${section.name}.servers.${d.words[1].value}`, d.comments);
-    if (!section.args.length || from !== undefined) account(section.at, header, { field: section.kind === "global" ? "global" : section.kind === "defaults" ? "defaults" : [ctx.frontend && `frontends.${section.name}`, ctx.backend && `backends.${section.name}`].filter(Boolean).join(" and ") });
+    if (!section.args.length || from !== undefined) account(section.at, header, { field: section.kind === "global" ? "global" : section.kind === "defaults" ? "defaults" : [ctx.frontend && `frontends.${ctx.frontend.name}`, ctx.backend && `backends.${section.name}`].filter(Boolean).join(" and ") });
     if (ctx.frontend || ctx.backend) {
       const taken = from !== undefined ? defaultsOf.named.get(from)! : defaultsOf.current;
       for (const problem of replayDefaults(section, taken, defaultsOf, ctx, proxyDirective)) account(problem.at, problem.directive, { refused: problem.why });
@@ -650,7 +642,11 @@ export function importConfig(parsed: ParsedConfig, name = "imported", files: Imp
       }
       // option tcp-check with no tcp-check line after it: HAProxy's check is then a plain connect.
       const check = ctx.backend.healthCheck as { steps?: unknown[] } | undefined;
-      if (check?.steps?.length === 0) ctx.backend.healthCheck = { connect: true };
+      if (check?.steps?.length === 0) {
+        ctx.backend.healthCheck = { connect: true };
+        const line = accounts.find((a) => a.directive === "option tcp-check" && section.directives.some((d) => d.at === a.at));
+        if (line) Object.assign(line, { outcome: "normalised", field: `backends.${ctx.backend.name}.healthCheck.connect`, why: "no tcp-check line follows: the check is a plain connect, which HAProxy does with no option at all" });
+      }
       const redis = check?.steps && redisCheckOf(check.steps as Record<string, unknown>[]);
       if (redis) {
         const { steps: _steps, ...rest } = ctx.backend.healthCheck as Record<string, unknown>;
@@ -669,7 +665,14 @@ export function importConfig(parsed: ParsedConfig, name = "imported", files: Imp
       const counts = (table ?? track ?? deny)!.counts;
       const whole = table?.counts === counts && track?.counts === counts && deny?.counts === counts && track.counter === deny.counter;
       if (whole && counts === "requests") ctx.frontend.rateLimit = { requests: deny.limit, window: table.window, tableSize: table.size };
-      else if (whole) ctx.frontend.rateLimits = [{ name: "connections", key: "source", count: "connections", limit: deny.limit, window: table.window, tableSize: table.size }];
+      else if (whole) {
+        ctx.frontend.rateLimits = [{ name: "connections", key: "source", count: "connections", limit: deny.limit, window: table.window, tableSize: table.size }];
+        // The model keeps a connection limit as one of its keyed limits, written the stack's way.
+        for (const part of [table, track, deny]) {
+          const line = accounts.find((x) => x.at === part.at);
+          if (line?.outcome === "mapped") Object.assign(line, { outcome: "normalised", why: `a keyed limit of the model (rateLimits.connections): its table is a backend of its own (${rateLimitTable(ctx.frontend.name, "connections")}, type ipv6, which holds IPv4 clients too), tracked and refused there` });
+        }
+      }
       else {
         const lines = counts === "requests"
           ? ["stick-table ... store http_req_rate(WINDOW)", "http-request track-sc0 src", "http-request deny deny_status 429 if { sc_http_req_rate(0) gt N }"]
@@ -699,6 +702,15 @@ export function importConfig(parsed: ParsedConfig, name = "imported", files: Imp
       ctx.frontend.routes = [...settleRouteMarks(ctx, refuseLine), ...((ctx.frontend.routes as unknown[]) ?? [])];
     }
     if (ctx.frontend && ctx.terminalRoutes.length + ctx.redirectRoutes.length) ctx.frontend.routes = [...ctx.terminalRoutes, ...ctx.redirectRoutes, ...((ctx.frontend.routes as unknown[]) ?? [])];
+    // Each route's line names the route's place among all of them, now that it is known.
+    if (ctx.frontend) for (const { route, at } of ctx.routeLines) {
+      const index = (ctx.frontend.routes as unknown[]).indexOf(route);
+      const line = accounts.find((a) => a.at === at);
+      if (index < 0 || !line?.field) continue;
+      line.field = line.field.replace(/\.routes(\[\d+\]| \(the redirects[^)]*\))/, `.routes[${index}]`);
+      for (const [field, where] of fieldLines) if (where === at && /\.routes\.\d+$/.test(field)) fieldLines.delete(field);
+      fieldLines.set(`frontends.${ctx.frontend.name}.routes.${index}`, at);
+    }
     // A backend's rules name no condition: each takes its ACLs' conditions themselves.
     if (ctx.backend && !ctx.frontend) for (const field of ["requestRules", "responseRules"]) if (Array.isArray(ctx.backend[field])) ctx.backend[field] = (ctx.backend[field] as Record<string, unknown>[]).map((r) => (r.when ? { ...r, when: inlineConditions(r.when, ctx.acls) } : r));
     if (ctx.frontend && ctx.acls.size) {
@@ -760,7 +772,15 @@ export function importConfig(parsed: ParsedConfig, name = "imported", files: Imp
     };
     if (!cache) refuse(use.use ?? use.store, `no cache section named ${JSON.stringify(use.cache)}`);
     else if (!use.use || !use.store) refuse(use.use ?? use.store, "a cache needs both lines in the backend: http-request cache-use and http-response cache-store");
-    else use.backend.cache = cache.settings;
+    else {
+      use.backend.cache = cache.settings;
+      // The model gives each backend a cache of its own, which the stack names after the backend.
+      const own = cacheName(use.backend.name);
+      if (use.cache !== own) for (const at of [use.use, use.store]) {
+        const line = accounts.find((a) => a.at === at);
+        if (line?.outcome === "mapped") Object.assign(line, { outcome: "normalised", why: `the backend's own cache, which the stack names ${own}` });
+      }
+    }
   }
   for (const [at, why] of renamed) {
     const header = accounts.find((a) => a.at === at);
@@ -772,7 +792,7 @@ export function importConfig(parsed: ParsedConfig, name = "imported", files: Imp
     const routes = (f.routes ?? []) as { when?: unknown }[];
     if (f.defaultBackend === undefined && !routes.some((r) => r.when === undefined)) {
       f.routes = [...routes, { deny: { status: 503 } }];
-      additions.push(`frontends.${f.name}: a last route refuses with 503 what no rule routes (the config has no default_backend: HAProxy answers 503, or closes a TCP connection)`);
+      additions.push(`frontends.${f.name}.routes[${routes.length}]: a last route refuses with 503 what no rule routes (the config has no default_backend: HAProxy answers 503, or closes a TCP connection)`);
     }
   }
   const services = servicesClear(draft.frontends, additions, draft.monitoring?.port as number | undefined);
@@ -939,8 +959,8 @@ function readCacheSection(section: Section, draft: Draft, account: (at: Location
 /** "FILE:LINE: directive: why", one per refused line: what import prints when it refuses. */
 export const refusals = (accounts: readonly LineAccount[]) => accounts.filter((a) => a.outcome === "refused").map((a) => `${where(a.at)}: ${a.directive}: ${a.why}`);
 
-/** The accounting as a markdown table a reviewer reads. */
-export function accountingReport(accounts: readonly LineAccount[], additions: readonly string[] = []): string {
+/** The accounting as a markdown table a reviewer reads; with a comparison, both configs side by side after it. */
+export function accountingReport(accounts: readonly LineAccount[], additions: readonly string[] = [], comparison?: Comparison): string {
   const cell = (s: string | undefined) => (s ?? "").replaceAll("|", "\\|");
   const counts = (["mapped", "normalised", "decided", "refused"] as const).map((o) => `${accounts.filter((a) => a.outcome === o).length} ${o}`).join(", ");
   return [
@@ -950,5 +970,6 @@ export function accountingReport(accounts: readonly LineAccount[], additions: re
     "|---|---|---|---|",
     ...accounts.map((a) => `| ${where(a.at)} | \`${cell(a.directive)}\` | ${a.outcome} | ${cell([a.field, a.why].filter(Boolean).join(": "))} |`),
     ...(additions.length ? ["", "## Added by the stack (not in the original)", "", ...additions.map((a) => `- ${a}`)] : []),
+    ...(comparison ? ["", ...sideBySideReport(comparison)] : []),
   ].join("\n") + "\n";
 }

@@ -44,7 +44,7 @@ export function useBackendByMap(expression: string, frontend: Record<string, unk
     !lower && "the model looks the Host up in lower case (the config compared it as sent)",
     fallback !== undefined && `the map's default ${fallback} becomes the default backend (no later use_backend is reached: this rule always chooses)`,
   ].filter(Boolean).join("; ");
-  const field = `frontends.${frontend.name}.routeTables.${tableName} (${entries.length} entries from ${file})`;
+  const field = `frontends.${frontend.name}.routeTables.${tableName} (${entries.length} entries from ${file})${fallback !== undefined ? ` and frontends.${frontend.name}.defaultBackend` : ""}`;
   return why ? { field, why, normalised: true } : { field };
 }
 
@@ -59,7 +59,9 @@ export function useBackend(args: string[], frontend: Record<string, unknown> & {
   const rewritten = rewrittenBefore(parsed.when, ctx);
   if (rewritten) return { refused: rewritten };
   const routes = (frontend.routes ??= []) as unknown[];
-  routes.push({ when: parsed.when, backend: name });
+  const route = { when: parsed.when, backend: name };
+  routes.push(route);
+  ctx.routeLines.push({ route, at: ctx.at! });
   const field = `frontends.${frontend.name}.routes[${ctx.terminalRoutes.length + routes.length - 1}]`;
   return parsed.why ? { field, why: parsed.why, normalised: true } : { field };
 }
@@ -258,6 +260,7 @@ export function httpRule(phase: "request" | "response", args: string[], ctx: Con
     }
     if (action === "redirect" && !("location" in (route.redirect as object)) && ctx.rewrites.some((r) => r.changes === "path")) return { refused: `this redirect keeps the request's path, which ${where(ctx.rewrites.find((r) => r.changes === "path")!.at)} rewrites before it; the model redirects the request as it came` };
     ctx.terminalRoutes.push({ ...when, ...route });
+    ctx.routeLines.push({ route: ctx.terminalRoutes.at(-1)!, at: ctx.at! });
     return done(`${path}.routes[${ctx.terminalRoutes.length - 1}]`);
   }
   return { refused: `http-${phase} ${action} is not in the model yet` };

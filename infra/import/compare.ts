@@ -1,0 +1,370 @@
+// The original config beside the one its topology renders, section by section and directive by
+// directive. The importer reads both, so every line carries the field it maps to. A line of the
+// original is matched first by its words (quotes, unit spellings and HAProxy's own defaults aside)
+// in the sections that became its own; then by its field, where the model writes the same setting
+// another way on purpose (a named rewriting); a normalisation the import said stands as said. What
+// remains is a difference: a line of the original with nothing rendered for it, one written
+// otherwise, a rendered line nobody asked for, or servers and rules out of the original's order.
+import { where, type Location, type ParsedConfig, type Section } from "../../haproxy/config-parser.ts";
+import { GENERATED_ACL_NAME } from "../render/acls.ts";
+import type { LineAccount } from "./context.ts";
+
+/** How a line of one config stands to the other. */
+export type Correspondence =
+  | "same"
+  | "defaults stated"
+  | "rewritten"
+  | "normalised"
+  | "decided by the stack"
+  | "added by the stack"
+  | "the stack's own"
+  | "lost"
+  | "changed"
+  | "added"
+  | "out of order";
+
+/** The correspondences that are differences: there the two configs do not say the same. */
+export const DIFFERENCES: readonly Correspondence[] = ["lost", "changed", "added", "out of order"];
+
+export interface ComparedLine {
+  original?: { at: Location; directive: string };
+  rendered: { at: Location; directive: string }[];
+  kind: Correspondence;
+  /** The rewriting or normalisation, what the stack decides, or what differs. */
+  note?: string;
+}
+
+export interface ComparedSection {
+  /** The section's line as the original writes it ("backend api"); for what only the render has, the rendered one's. */
+  header: string;
+  lines: ComparedLine[];
+}
+
+export interface Comparison {
+  sections: ComparedSection[];
+  /** Each difference as FILE:LINE: directive: what differs. */
+  differences: string[];
+}
+
+/** One config as the comparison reads it: what the importer made of each line. */
+export interface ReadConfig {
+  parsed: ParsedConfig;
+  accounts: readonly LineAccount[];
+}
+
+/** The model's rewritings: the same setting, written another way on purpose. */
+const REWRITES = {
+  firstMatch: "first match made explicit: each route marks the request it takes, and its action runs for that route only",
+  listen: "a listen section is a frontend and a backend of the same name, the frontend's default_backend its own half",
+  spread: "written where it applies: on each proxy (or server) it governs",
+  tcpka: "option tcpka is clitcpka on the frontend and srvtcpka on the backend",
+  conditions: "a condition written out where it is tested, its ACL named by the stack",
+  ruleMarks: "the rule's condition decided on the request as it came: a mark set first, the rule testing it",
+  rateTable: "a keyed limit's table: a backend of its own",
+} as const;
+
+/** Server options HAProxy reads with one argument (the rest take none): options compare as a set of these. */
+const SERVER_OPTION_ARGS = new Set(["addr", "agent-addr", "agent-inter", "agent-port", "agent-send", "alpn", "ca-file", "check-alpn", "check-proto", "check-sni", "ciphers", "ciphersuites", "cookie", "crl-file", "crt", "downinter", "error-limit", "fall", "fastinter", "id", "init-addr", "inter", "log-proto", "maxconn", "maxqueue", "minconn", "namespace", "observe", "on-error", "on-marked-down", "on-marked-up", "pool-low-conn", "pool-max-conn", "pool-purge-delay", "port", "proto", "redir", "resolve-net", "resolve-opts", "resolve-prefer", "resolvers", "rise", "shard", "slowstart", "sni", "source", "ssl-max-ver", "ssl-min-ver", "tcp-ut", "track", "verify", "verifyhost", "weight", "ws"]);
+
+/** Server options that say what HAProxy does without them. */
+const SERVER_DEFAULTS = new Set(["inter 2s", "fall 3", "rise 2", "weight 1"]);
+
+/** Whole lines that say what HAProxy does when a config says nothing. */
+const DEFAULT_LINES = new Set(["retries 3", "retry-on conn-failure", "balance roundrobin", "tune.bufsize 16384", "ssl-default-bind-options ssl-min-ver TLSv1.2"]);
+
+const SIZE_UNITS: Record<string, number> = { k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
+
+/** A path_beg-style fetch as its -m form: path_beg X is path -m beg X. */
+const FETCH_SUFFIX = /^(path|url|hdr\([^)]*\)|req\.hdr\([^)]*\)|src|ssl_fc_sni|req_ssl_sni|req\.ssl_sni|url_param\([^)]*\))_(beg|end|sub|reg|dir|dom|len|str|ip)$/;
+
+/** A line's words as HAProxy reads them, with its section, and what the importer made of it. */
+interface Line {
+  account: LineAccount;
+  words: string[];
+  section: Section | undefined;
+  isHeader: boolean;
+}
+
+function linesOf(config: ReadConfig): Line[] {
+  const byPlace = new Map<string, { words: string[]; section: Section; isHeader: boolean }>();
+  for (const section of config.parsed.sections) {
+    byPlace.set(where(section.at), { words: [section.kind, ...(section.name ? [section.name] : []), ...section.args.map((a) => a.value)], section, isHeader: true });
+    for (const d of section.directives) byPlace.set(where(d.at), { words: d.words.map((w) => w.value), section, isHeader: false });
+  }
+  return config.accounts.map((account) => {
+    const placed = byPlace.get(where(account.at));
+    return { account, words: placed?.words ?? account.directive.split(/\s+/), section: placed?.section, isHeader: placed?.isHeader ?? false };
+  });
+}
+
+/** The field paths an account names ("frontends.x and backends.x" is both; "each frontend's forwardfor" is frontends.*.forwardfor). */
+function keysOf(account: LineAccount): string[] {
+  if (account.outcome === "decided" || account.outcome === "refused" || !account.field) return [];
+  const each = /^each (frontend|backend)'s (\w+)/.exec(account.field);
+  if (each) return [`${each[1]}s.*.${each[2]}`];
+  return account.field
+    .split(" and ")
+    .map(pathOf)
+    .filter((key) => /^(global|defaults|frontends|backends|monitoring|lua)\b/.test(key));
+}
+
+/** The path a field's text starts with ("backends.api.servers.a-1 (a server...)", "global.tls: the..."): names hold no spaces. */
+const pathOf = (text: string) => text.split(/\s/)[0]!.replace(/[:,]$/, "");
+
+/** A and B name one setting: the same path (a "*" takes any name), or one inside the other. */
+function related(a: string, b: string): boolean {
+  const inside = (x: string, y: string) => {
+    const pattern = new RegExp(`^${y.replace(/[.*+?^${}()|[\]\\]/g, "\\$&").replaceAll("\\*", ".+")}(?:$|[.[])`);
+    return pattern.test(x);
+  };
+  return inside(a, b) || inside(b, a);
+}
+
+/**
+ * The words that compare: quotes gone (the parser's values), sizes in bytes, a server's options as a
+ * set with its section's default-server in force, an ACL's fetch_suffix as its -m form, a bind by its
+ * port (the local target listens on 127.0.0.1 whatever the address: the round trip holds the
+ * address), a certificate, an error page or a Lua script by its file name; and, unless keepDefaults, HAProxy's own defaults dropped.
+ */
+function canonical(line: Line, defaultServer: string[][] = [], keepDefaults = false): string {
+  let words = line.words[0] === "redirect" ? ["http-request", ...line.words] : [...line.words];
+  const [keyword] = words;
+  const dropPair = (name: string, value: string) => {
+    if (keepDefaults) return;
+    const at = words.findIndex((w, i) => i > 0 && w === name && words[i + 1] === value);
+    if (at > 0) words.splice(at, 2);
+  };
+  if (keyword === "nameserver") words.splice(1, 1);
+  if (keyword === "bind" && words[1]) words[1] = words[1].replace(/^.*:(?=[\d-]+$)/, ":");
+  if (keyword === "bind") words = words.map((w, i) => (words[i - 1] === "crt" ? w.replace(/^.*\//, "") : w));
+  // The files a config names (error pages, Lua) are taken by their names: the stack keeps them in its templates.
+  if (keyword === "errorfile" || keyword === "lua-load") words = words.map((w, i) => (i === words.length - 1 ? w.replace(/^.*\//, "") : w));
+  if (keyword === "stick-table") words = words.map((w, i) => (words[i - 1] === "size" && /^\d+[kmg]$/.test(w) ? String(Number(w.slice(0, -1)) * SIZE_UNITS[w.slice(-1)]!) : w));
+  if (keyword === "acl") {
+    const suffix = FETCH_SUFFIX.exec(words[2] ?? "");
+    if (suffix) words.splice(2, 1, suffix[1]!, "-m", suffix[2]!);
+    words = words.filter((w) => w !== "--");
+    // An ACL the stack names for itself compares by what it tests.
+    if (GENERATED_ACL_NAME.test(words[1]!)) words[1] = "*";
+  }
+  if (keyword === "log") dropPair("format", "rfc3164");
+  if (keyword === "option" && words[1] === "mysql-check" && words.at(-1) === "post-41" && !keepDefaults) words.pop();
+  if (keyword === "http-request" && words[1] === "deny") dropPair("deny_status", "403");
+  if (keyword === "server" || keyword === "server-template" || keyword === "default-server") {
+    const head = words.slice(0, { server: 3, "server-template": 4, "default-server": 1 }[keyword]);
+    const options = new Map<string, string>();
+    for (const group of [...defaultServer, optionGroups(words.slice(head.length))]) for (const option of group) options.set(option.split(" ")[0]!, option);
+    // HAProxy's checks speak the PROXY protocol where the traffic does, unless they go to another port or address.
+    const proxied = (options.has("send-proxy") || options.has("send-proxy-v2")) && !options.has("port") && !options.has("addr");
+    // A resolvers section is compared as a section: the stack gives each discovered group its own.
+    if (options.has("resolvers")) options.set("resolvers", "resolvers");
+    words = [...head, ...[...options.values()].filter((o) => keepDefaults || (!SERVER_DEFAULTS.has(o) && !(proxied && o === "check-send-proxy"))).sort()];
+  }
+  return words.join(" ");
+}
+
+/** The same words, an ACL the stack named for itself taking any name. */
+function sameWords(ours: string, theirs: string): boolean {
+  if (ours === theirs) return true;
+  const [a, b] = [ours.split(" "), theirs.split(" ")];
+  return a[0] === "acl" && b[0] === "acl" && b[1] === "*" && a.slice(2).join(" ") === b.slice(2).join(" ");
+}
+
+/** A server line's options, each with its argument ("inter 3s", "check"). */
+function optionGroups(words: string[]): string[] {
+  const groups: string[] = [];
+  for (let i = 0; i < words.length; i++) groups.push(SERVER_OPTION_ARGS.has(words[i]!) && i + 1 < words.length ? `${words[i]} ${words[++i]}` : words[i]!);
+  return groups;
+}
+
+/** The words before a rule's condition: what it does. */
+const actionOf = (text: string) => text.replace(/ (if|unless) .*$/, "");
+
+/** The ordered lists of the model, by the key of a line in one: "frontends.f.routes". */
+function familyOf(key: string): string | undefined {
+  const m = /^(.*?\.(?:routes|requestRules|responseRules|rules|servers))(?:\[|\.|$)/.exec(key);
+  return m?.[1];
+}
+
+/** The default-server options in force in each section (the first defaults section's, then its own). */
+function defaultServersBySection(lines: Line[]): Map<Section | undefined, string[][]> {
+  const bySection = new Map<Section | undefined, string[][]>();
+  let inDefaults: string[][] = [];
+  for (const line of lines) {
+    if (line.isHeader || line.words[0] !== "default-server") continue;
+    const group = optionGroups(line.words.slice(1));
+    if (line.section?.kind === "defaults") inDefaults = [...inDefaults, group];
+    else bySection.set(line.section, [...(bySection.get(line.section) ?? []), group]);
+  }
+  const result = new Map<Section | undefined, string[][]>();
+  for (const line of lines) if (line.section && !result.has(line.section)) result.set(line.section, [...(line.section.kind === "defaults" ? [] : inDefaults), ...(bySection.get(line.section) ?? [])]);
+  return result;
+}
+
+/** The names a section's header gives: frontends.x, backends.x (a listen section both). */
+function sectionKeys(section: Section | undefined, lines: Line[]): string[] {
+  if (!section) return [];
+  const header = lines.find((l) => l.section === section && l.isHeader);
+  return header ? keysOf(header.account) : [];
+}
+
+export function compareWithOriginal(original: ReadConfig, rendered: ReadConfig, additions: readonly string[]): Comparison {
+  const ours = linesOf(original);
+  const theirs = linesOf(rendered);
+  const ourServers = defaultServersBySection(ours);
+  const theirServers = defaultServersBySection(theirs);
+  const canonOf = new Map<Line, string>([...ours.map((l) => [l, canonical(l, ourServers.get(l.section))] as const), ...theirs.map((l) => [l, canonical(l, theirServers.get(l.section))] as const)]);
+  const addedKeys = additions.map(pathOf);
+  const paired = new Set<Line>();
+
+  /** The rendered sections a section of the original became: the same names, or the same kind where names are the stack's (resolvers, caches). */
+  const becameOf = (section: Section | undefined): Set<Section> => {
+    const keys = sectionKeys(section, ours);
+    const became = new Set<Section>();
+    for (const s of rendered.parsed.sections) {
+      const theirKeys = sectionKeys(s, theirs);
+      if (keys.length ? theirKeys.some((k) => keys.includes(k)) : s.kind === section?.kind) became.add(s);
+    }
+    return became;
+  };
+  // HAProxy's mode where the first defaults section names none is tcp.
+  const originalMode = ours.find((l) => l.section?.kind === "defaults" && l.words[0] === "mode")?.words[1] ?? "tcp";
+  const proxies = new Set(rendered.parsed.sections.filter((s) => s.kind === "frontend" || s.kind === "backend"));
+
+  const compared: { header: string; line: ComparedLine; line0: Line }[] = [];
+  const show = (l: Line) => ({ at: l.account.at, directive: l.account.directive });
+  for (const line of ours) {
+    const { account } = line;
+    const header = line.section ? [line.section.kind, line.section.name].filter(Boolean).join(" ") : "";
+    const record = (entry: ComparedLine) => compared.push({ header, line: entry, line0: line });
+    if (account.outcome === "decided") {
+      record({ original: show(line), rendered: [], kind: "decided by the stack", note: account.field });
+      continue;
+    }
+    const keys = keysOf(account);
+    // A defaults line the model keeps per proxy (or a later defaults section's) is written in the proxies it governs.
+    const spread = line.section?.kind === "defaults" && (keys.some((k) => k.includes("*")) || account.field?.startsWith("each proxy"));
+    const within = spread ? proxies : becameOf(line.section);
+    if (line.isHeader) {
+      const halves = theirs.filter((t) => t.isHeader && t.section && within.has(t.section));
+      halves.forEach((h) => paired.add(h));
+      const same = halves.length === 1 && canonOf.get(halves[0]!) === canonOf.get(line);
+      record({ original: show(line), rendered: halves.map(show), kind: account.outcome === "normalised" ? "normalised" : same ? "same" : halves.length ? "rewritten" : "lost", note: account.why ?? (same ? undefined : line.section?.kind === "listen" ? REWRITES.listen : undefined) });
+      continue;
+    }
+    const byWords = theirs.filter((t) => !t.isHeader && t.section && within.has(t.section) && sameWords(canonOf.get(line)!, canonOf.get(t)!));
+    const byField = theirs.filter((t) => !t.isHeader && t.section && (within.has(t.section) || spread) && keysOf(t.account).some((k) => keys.some((o) => related(k, o))));
+    const counterparts = byWords.length ? byWords : byField;
+    counterparts.forEach((c) => paired.add(c));
+    if (account.outcome === "normalised") {
+      record({ original: show(line), rendered: counterparts.map(show), kind: "normalised", note: account.why });
+      continue;
+    }
+    if (byWords.length) {
+      const named = line.words[0] === "acl" && byWords.every((t) => t.words[1] !== line.words[1]);
+      const stated = byWords.some((t) => canonical(t, theirServers.get(t.section), true) !== canonical(line, ourServers.get(line.section), true));
+      const [kind, note]: [Correspondence, string?] = spread ? ["rewritten", REWRITES.spread] : named ? ["rewritten", REWRITES.conditions] : stated ? ["defaults stated"] : ["same"];
+      record({ original: show(line), rendered: byWords.map(show), kind, ...(note && { note }) });
+      continue;
+    }
+    const rewriting = rewritingOf(line, byField, canonOf);
+    if (rewriting) {
+      record({ original: show(line), rendered: byField.map(show), kind: "rewritten", note: rewriting });
+      continue;
+    }
+    record({ original: show(line), rendered: byField.map(show), kind: byField.length ? "changed" : "lost", note: byField.length ? `${keys.join(", ")} is written otherwise` : `nothing rendered sets ${keys.join(", ") || account.field}` });
+  }
+
+  // Order: where HAProxy's meaning depends on it, each ordered list's rendered lines come in the
+  // original's order: the order HAProxy runs them in (a list's index: http-request rules before
+  // use_backend whatever the lines' order), else the lines' own (servers).
+  const lastSeen = new Map<string, number>();
+  const inOrder = compared
+    .map((c) => {
+      const key = keysOf(c.line0.account).find((k) => familyOf(k));
+      const family = key && familyOf(key);
+      const index = key && family ? /^\[(\d+)\]/.exec(key.slice(family.length))?.[1] : undefined;
+      return { ...c, family, rank: index !== undefined ? Number(index) : c.line0.account.at.line };
+    })
+    .filter((c) => c.family && c.line.original)
+    .sort((a, b) => a.rank - b.rank || a.line0.account.at.line - b.line0.account.at.line);
+  for (const { line, family } of inOrder) {
+    // A route runs where its mark is set (its action only acts on the mark); a rule where its own line is.
+    // (An action alone, acting on its route's mark, may stand anywhere after the marks.)
+    const marks = line.rendered.filter((r) => r.directive.includes("set-var(txn.route)"));
+    if (!marks.length && line.rendered.some((r) => r.directive.includes("var(txn.route) -m int"))) continue;
+    const first = Math.min(...(family!.endsWith(".routes") && marks.length ? marks : line.rendered.filter((r) => !r.directive.includes("set-var(txn."))).map((r) => r.at.line));
+    if (!Number.isFinite(first) || DIFFERENCES.includes(line.kind)) continue;
+    if ((lastSeen.get(family!) ?? -1) > first) Object.assign(line, { kind: "out of order", note: `${family}: rendered ahead of a line HAProxy runs before it in the original` });
+    else lastSeen.set(family!, first);
+  }
+
+  // What the render has that no line of the original asked for.
+  for (const t of theirs) {
+    if (paired.has(t)) continue;
+    const keys = keysOf(t.account);
+    const text = canonOf.get(t)!;
+    const kind: [Correspondence, string?] =
+      t.account.outcome === "decided" || keys.some((k) => k === "monitoring" || k.startsWith("monitoring."))
+        ? ["the stack's own", t.account.field]
+        : DEFAULT_LINES.has(text) || text === `mode ${originalMode}`
+          ? ["defaults stated"]
+          : keys.some((k) => addedKeys.some((a) => related(k, a)))
+            ? ["added by the stack", additions.find((a) => keys.some((k) => related(k, pathOf(a))))]
+            : t.words[0] === "default_backend" && t.section && ours.some((o) => o.isHeader && o.section?.kind === "listen" && o.section.name === t.words[1] && t.section!.name === t.words[1])
+              ? ["rewritten", REWRITES.listen]
+              : /^(the rate table of|frontends\.\*\.rateLimits)/.test(t.account.field ?? "") && ours.some((o) => keysOf(o.account).some((k) => k.endsWith(".rateLimits")))
+                ? ["rewritten", REWRITES.rateTable]
+              : keys.some((k) => GENERATED_ACL_NAME.test(k.split(".").pop()!)) || t.words.some((w) => w.includes("txn.route"))
+                ? ["rewritten", t.words[0] === "acl" ? REWRITES.conditions : REWRITES.firstMatch]
+                : ["added", t.account.field];
+    compared.push({ header: t.section ? [t.section.kind, t.section.name].filter(Boolean).join(" ") : "", line: { rendered: [show(t)], kind: kind[0], ...(kind[1] && { note: kind[1] }) }, line0: t });
+  }
+
+  const sections = new Map<string, ComparedLine[]>();
+  for (const { header, line } of compared) sections.set(header, [...(sections.get(header) ?? []), line]);
+  const differences = compared
+    .map(({ line }) => line)
+    .filter((l) => DIFFERENCES.includes(l.kind))
+    .map((l) => {
+      const at = l.original ?? l.rendered[0]!;
+      return `${l.original ? where(at.at) : `rendered ${where(at.at)}`}: ${at.directive}: ${l.kind}${l.note ? `: ${l.note}` : ""}`;
+    });
+  return { sections: [...sections].map(([header, lines]) => ({ header, lines })), differences };
+}
+
+/** Both configs side by side, a table per section of the original (then the stack's own sections), as markdown. */
+export function sideBySideReport(comparison: Comparison): string[] {
+  const cell = (s: string | undefined) => (s ?? "").replaceAll("|", "\\|");
+  const code = (s: string) => `\`${cell(s)}\``;
+  const counts = new Map<Correspondence, number>();
+  for (const line of comparison.sections.flatMap((s) => s.lines)) counts.set(line.kind, (counts.get(line.kind) ?? 0) + 1);
+  return [
+    "## Side by side: the original and what its topology renders",
+    "",
+    `${[...counts].map(([kind, n]) => `${n} ${kind}`).join(", ")}. ${comparison.differences.length ? `${comparison.differences.length} difference${comparison.differences.length === 1 ? "" : "s"}: the import cannot claim the two behave the same.` : "No difference beyond the normalisations above."}`,
+    ...comparison.sections.flatMap((section) => [
+      "",
+      `### ${section.header || "(outside any section)"}`,
+      "",
+      "| original | rendered | how |",
+      "|---|---|---|",
+      ...section.lines.map((l) => `| ${l.original ? `${l.original.at.line}: ${code(l.original.directive)}` : ""} | ${l.rendered.map((r) => `${r.at.line}: ${code(r.directive)}`).join("<br>")} | ${l.kind}${l.note ? `: ${cell(l.note)}` : ""} |`),
+    ]),
+  ];
+}
+
+/** Which of the model's rewritings turns the original line into these rendered ones, if one does. */
+function rewritingOf(line: Line, rendered: Line[], canonOf: Map<Line, string>): string | undefined {
+  if (!rendered.length) return undefined;
+  const text = canonOf.get(line)!;
+  const keys = keysOf(line.account);
+  // A route: its marks and its action, the action doing what the original's line did.
+  if (keys.some((k) => /\.routes(\[\d+\])?$/.test(k)) && rendered.some((r) => r.words.some((w) => w.includes("txn.route"))) && rendered.some((r) => actionOf(canonOf.get(r)!) === actionOf(text))) return REWRITES.firstMatch;
+  // A rule under a condition: the mark, and the rule doing what the original's did.
+  if (rendered.some((r) => r.words.some((w) => /txn\.(fe|be)_re[qs]_\d+/.test(w))) && rendered.some((r) => actionOf(canonOf.get(r)!) === actionOf(text))) return REWRITES.ruleMarks;
+  if (text === "option tcpka" && rendered.every((r) => ["option clitcpka", "option srvtcpka"].includes(canonOf.get(r)!))) return REWRITES.tcpka;
+  // default-server: its options are on each server line it governs (compared there, with it in force).
+  if (line.words[0] === "default-server" && rendered.every((r) => r.words[0] === "server" || r.words[0] === "default-server")) return REWRITES.spread;
+  return undefined;
+}
