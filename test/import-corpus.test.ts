@@ -79,7 +79,10 @@ describe("the import corpus: configs in the shapes real deployments use", () => 
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it("holds at least ten configs", () => assert.ok(files.length >= 10, files.join(", ")));
+  it("holds at least ten configs, and the README says how many import whole", () => {
+    assert.ok(files.length >= 10, files.join(", "));
+    assert.match(readFileSync(join(REPO_ROOT, "README.md"), "utf8"), new RegExp(`Of the ${files.length}\\s+configs in the import corpus [^]*?all ${files.length} import whole`));
+  });
 
   for (const file of files) {
     it(`${file}: imports whole, haproxy -c accepts it on every target, and it answers as the original does`, async () => {
@@ -93,11 +96,15 @@ describe("the import corpus: configs in the shapes real deployments use", () => 
         withoutChecks: true,
         certificate,
         tlsBackends,
-        // The original's maps are read where the corpus keeps them; the imported config's are written beside it.
-        adaptOriginal: (original) => original.replace(/map(_\w+)?\(([^,)]+)/g, (_, kind: string | undefined, path: string) => `map${kind ?? ""}(${join(CORPUS, basename(path))}`),
+        // The original's maps and error pages are read where the corpus keeps them; the imported config's are written beside it.
+        adaptOriginal: (original) =>
+          original
+            .replace(/map(_\w+)?\(([^,)]+)/g, (_, kind: string | undefined, path: string) => `map${kind ?? ""}(${join(CORPUS, basename(path))}`)
+            .replace(/^(\s*errorfile \d+ )(\S+)/gm, (_, head: string, path: string) => `${head}${join(CORPUS, basename(path))}`),
         comparable: unorderedServersLeftOut,
       });
-      await checkEveryTarget(topology);
+      // The error pages the config names, where the side-by-side run wrote them.
+      await checkEveryTarget(topology, { errorPagesDir: join(dir, "errors") });
       assert.deepEqual(differences.slice(0, 3), [], `${differences.length} of ${sent.length} requests answered differently`);
       // Not vacuous: a rate limit refused some of the burst.
       if (topology.frontends.some((f) => f.rateLimit)) assert.ok(before.some((a) => a.status === 429), "the burst never met the rate limit");

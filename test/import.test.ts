@@ -189,6 +189,45 @@ describe("an HTTP check as HAProxy reads it", () => {
   });
 });
 
+describe("rings, mailers and http-errors: the sections beside the proxies", () => {
+  const withSections = (sections: string, global = "", frontend = "") =>
+    importConfig(parseConfig([{ file: "s.cfg", text: `global\n${global}${sections}\ndefaults\n    mode http\nfrontend f\n    bind :80\n${frontend}    default_backend b\nbackend b\n    server a 10.0.0.1:80\n` }]), "s", { read: (path) => (path.endsWith(".http") ? `HTTP/1.0 503 Service Unavailable\r\nContent-Length: 4\r\n\r\ndown` : undefined) });
+  const outcome = (result: ReturnType<typeof imported>, start: string) => result.accounts.find((a) => a.directive.startsWith(start))!;
+  const RING = "ring central\n    format rfc5424\n    server syslog1 10.0.0.9:6514 log-proto octet-count\n";
+  it("log ring@NAME: a TCP log target, the ring's server and format; the stack's ring reads back the same", () => {
+    const result = withSections(RING, "    log ring@central local1 info\n");
+    assert.deepEqual(refusals(result.accounts), []);
+    const topology = validateImported(result);
+    assert.deepEqual(topology.global.logs, [{ target: "10.0.0.9:6514", format: "rfc5424", facility: "local1", minLevel: "info", transport: "tcp" }]);
+    const back = importConfig(parseConfig([{ file: "r.cfg", text: renderHaproxyConfig(topology, localTarget("/run/lb")) }]));
+    assert.deepEqual(refusals(back.accounts), []);
+    assert.deepEqual(validateImported(back).global.logs, topology.global.logs);
+  });
+  it("what the model's ring does otherwise is said; what it cannot do is refused; a ring nobody sends to is the stack's to ignore", () => {
+    const legacy = withSections(RING.replace(" log-proto octet-count", "").replace("format rfc5424\n", "format rfc5424\n    size 65536\n"), "    log ring@central local1\n");
+    assert.match(outcome(legacy, "server syslog1").why!, /octet-counted \(RFC 6587\)/);
+    assert.match(outcome(legacy, "size 65536").why!, /the model's ring has size 262144/);
+    const two = withSections(`${RING}    server syslog2 10.0.0.10:6514\n`, "    log ring@central local1\n");
+    assert.match(refusals(two.accounts).join("\n"), /s\.cfg:\d+: server syslog2 10\.0\.0\.10:6514: a ring with several servers/);
+    assert.equal(outcome(withSections(RING), "ring central").outcome, "decided");
+    assert.match(refusals(withSections("", "    log ring@nowhere local0\n").accounts).join(), /no ring section named "nowhere"/);
+  });
+  it("mailers and email-alert: decided by the stack, whose alerts go through Alertmanager", () => {
+    const result = withSections("mailers ops\n    mailer smtp1 10.0.0.25:25\n    timeout mail 10s\n", "", "    email-alert mailers ops\n    email-alert to oncall@example.com\n");
+    assert.deepEqual(refusals(result.accounts), []);
+    for (const line of ["mailers ops", "mailer smtp1", "timeout mail", "email-alert mailers", "email-alert to"]) assert.match(outcome(result, line).field!, /Alertmanager/, line);
+  });
+  it("errorfiles NAME [STATUS...]: the set's pages (those statuses) as the frontend's error pages; a page nobody takes is said; an unknown set refused", () => {
+    const sets = "http-errors site\n    errorfile 503 /etc/haproxy/errors/site-503.http\n    errorfile 502 /etc/haproxy/errors/site-502.http\n";
+    const result = withSections(sets, "", "    errorfiles site 503\n");
+    assert.deepEqual(refusals(result.accounts), []);
+    assert.deepEqual(validateImported(result).frontends[0]!.errorPages, [{ status: 503, file: "site-503.http" }]);
+    assert.deepEqual([outcome(result, "errorfile 503").outcome, outcome(result, "errorfile 502").outcome], ["mapped", "decided"]);
+    assert.deepEqual(result.errorPages.map((p) => p.name), ["site-503.http"]);
+    assert.match(refusals(withSections(sets, "", "    errorfiles other\n").accounts).join(), /no http-errors section named "other"/);
+  });
+});
+
 describe("several defaults sections, named, and from", () => {
   it("several-defaults.cfg imports whole: the first is the model's defaults, a later one's settings are written in each proxy that takes it", () => {
     const topology = validateImported(imported(read("several-defaults.cfg")));

@@ -58,6 +58,8 @@ const REWRITES = {
   listen: "a listen section is a frontend and a backend of the same name, the frontend's default_backend its own half",
   spread: "written where it applies: on each proxy (or server) it governs",
   tcpka: "option tcpka is clitcpka on the frontend and srvtcpka on the backend",
+  ring: "the stack names a log target's ring after it (log_tcp_N)",
+  errorfiles: "the pages of an http-errors section, written as errorfile lines in each frontend that takes them",
   conditions: "a condition written out where it is tested, its ACL named by the stack",
   ruleMarks: "the rule's condition decided on the request as it came: a mark set first, the rule testing it",
   rateTable: "a keyed limit's table: a backend of its own",
@@ -134,7 +136,9 @@ function canonical(line: Line, defaultServer: string[][] = [], keepDefaults = fa
     const at = words.findIndex((w, i) => i > 0 && w === name && words[i + 1] === value);
     if (at > 0) words.splice(at, 2);
   };
-  if (keyword === "nameserver") words.splice(1, 1);
+  // Names the stack chooses for itself: a name server's, a ring's and its server's.
+  if (keyword === "nameserver" || (keyword === "server" && line.section?.kind === "ring")) words.splice(1, 1);
+  if (keyword === "log" && words[1]?.startsWith("ring@")) words[1] = "ring@";
   if (keyword === "bind" && words[1]) words[1] = words[1].replace(/^.*:(?=[\d-]+$)/, ":");
   if (keyword === "bind") words = words.map((w, i) => (words[i - 1] === "crt" ? w.replace(/^.*\//, "") : w));
   // The files a config names (error pages, Lua) are taken by their names: the stack keeps them in its templates.
@@ -243,18 +247,24 @@ export function compareWithOriginal(original: ReadConfig, rendered: ReadConfig, 
     }
     const keys = keysOf(account);
     // A defaults line the model keeps per proxy (or a later defaults section's) is written in the proxies it governs.
-    const spread = line.section?.kind === "defaults" && (keys.some((k) => k.includes("*")) || account.field?.startsWith("each proxy"));
+    const spread = (line.section?.kind === "defaults" && (keys.some((k) => k.includes("*")) || account.field?.startsWith("each proxy"))) || (line.section?.kind === "http-errors" && !line.isHeader);
     const within = spread ? proxies : becameOf(line.section);
     if (line.isHeader) {
       const halves = theirs.filter((t) => t.isHeader && t.section && within.has(t.section));
       halves.forEach((h) => paired.add(h));
       const same = halves.length === 1 && canonOf.get(halves[0]!) === canonOf.get(line);
-      record({ original: show(line), rendered: halves.map(show), kind: account.outcome === "normalised" ? "normalised" : same ? "same" : halves.length ? "rewritten" : "lost", note: account.why ?? (same ? undefined : line.section?.kind === "listen" ? REWRITES.listen : undefined) });
+      // An http-errors section is written into the frontends that take its pages.
+      const rewritings: Record<string, string> = { "http-errors": REWRITES.errorfiles, listen: REWRITES.listen, ring: REWRITES.ring };
+      const written = rewritings[line.section?.kind ?? ""];
+      record({ original: show(line), rendered: halves.map(show), kind: account.outcome === "normalised" ? "normalised" : same ? "same" : halves.length || written ? "rewritten" : "lost", note: account.why ?? (same ? undefined : written) });
       continue;
     }
     const byWords = theirs.filter((t) => !t.isHeader && t.section && within.has(t.section) && sameWords(canonOf.get(line)!, canonOf.get(t)!));
     const byField = theirs.filter((t) => !t.isHeader && t.section && (within.has(t.section) || spread) && keysOf(t.account).some((k) => keys.some((o) => related(k, o))));
-    const counterparts = byWords.length ? byWords : byField;
+    // A normalised line whose field is no path (a ring's size): the rendered line of the same directive there.
+    const directive = (l: Line) => (["timeout", "option", "http-request", "http-response", "tcp-request"].includes(l.words[0]!) ? l.words.slice(0, 2) : l.words.slice(0, 1)).join(" ");
+    const byDirective = account.outcome === "normalised" && !byWords.length && !byField.length ? theirs.filter((t) => !t.isHeader && t.section && within.has(t.section) && directive(t) === directive(line)) : [];
+    const counterparts = byWords.length ? byWords : byField.length ? byField : byDirective;
     counterparts.forEach((c) => paired.add(c));
     if (account.outcome === "normalised") {
       record({ original: show(line), rendered: counterparts.map(show), kind: "normalised", note: account.why });
@@ -363,6 +373,7 @@ function rewritingOf(line: Line, rendered: Line[], canonOf: Map<Line, string>): 
   if (keys.some((k) => /\.routes(\[\d+\])?$/.test(k)) && rendered.some((r) => r.words.some((w) => w.includes("txn.route"))) && rendered.some((r) => actionOf(canonOf.get(r)!) === actionOf(text))) return REWRITES.firstMatch;
   // A rule under a condition: the mark, and the rule doing what the original's did.
   if (rendered.some((r) => r.words.some((w) => /txn\.(fe|be)_re[qs]_\d+/.test(w))) && rendered.some((r) => actionOf(canonOf.get(r)!) === actionOf(text))) return REWRITES.ruleMarks;
+  if (line.words[0] === "errorfiles" && rendered.every((r) => r.words[0] === "errorfile")) return REWRITES.errorfiles;
   if (text === "option tcpka" && rendered.every((r) => ["option clitcpka", "option srvtcpka"].includes(canonOf.get(r)!))) return REWRITES.tcpka;
   // default-server: its options are on each server line it governs (compared there, with it in force).
   if (line.words[0] === "default-server" && rendered.every((r) => r.words[0] === "server" || r.words[0] === "default-server")) return REWRITES.spread;

@@ -18,6 +18,25 @@ export interface LineAccount {
   why?: string;
 }
 
+/** A ring section as a log target: the syslog server it sends to, and what differs from the model's ring. */
+export interface Ring {
+  at: Location;
+  server?: string;
+  format?: string;
+  /** Why a line of it reads otherwise in the model, by line. */
+  normalised: Map<Location, string>;
+  refused: Map<Location, string>;
+  /** Set when a log line sends to it. */
+  used?: boolean;
+}
+
+/** The pages of an http-errors section, read from the files its errorfile lines name. */
+export interface HttpErrors {
+  /** used: a frontend (or the defaults) takes the page with errorfiles. */
+  pages: { status: number; name: string; text: string; at: Location; used?: boolean }[];
+  refused: Map<Location, string>;
+}
+
 export interface Draft {
   global: Record<string, unknown> & { logs?: unknown[]; tls?: Record<string, unknown> };
   defaults: Record<string, unknown> & { timeouts: Record<string, string> };
@@ -36,6 +55,12 @@ export interface Draft {
   rateTablesUsed: Set<string>;
   /** Each frontend's keyed limits, settled once every section is read (their tables come after the frontends). */
   pendingKeyedLimits: { frontend: Record<string, unknown> & { name: string }; limits: Context["keyedLimits"]; acls: Context["acls"] }[];
+  /** ring sections by name (./sections.ts): a log line's TCP target. */
+  rings: Map<string, Ring>;
+  /** http-errors sections by name (./sections.ts): the pages a proxy takes with errorfiles. */
+  httpErrors: Map<string, HttpErrors>;
+  /** A log global line in defaults or a proxy: the original's proxies log their traffic. */
+  proxiesLog?: boolean;
   /** userlist sections: logins for routes (http-request auth), each password hash from the environment. */
   userlists: Record<string, unknown>[];
   /** The stack's own monitoring listener, when the config is one the stack rendered. */

@@ -47,6 +47,7 @@ export function stackAdditions(draft: Draft): string[] {
     ...(g.hardStopAfter === undefined ? ["global.hardStopAfter = 30s: an old worker ends 30 s after a reload at the latest"] : []),
     ...(g.closeSpreadTime === undefined ? ["global.closeSpreadTime = 5s: idle connections are closed over 5 s after a reload, not at once"] : []),
     ...(g.maxRequestHeaders === undefined ? ["global.maxRequestHeaders = 100 (HAProxy's default is 101)"] : []),
+    ...(!draft.proxiesLog ? ["every proxy logs its traffic where global.logs say (log global in defaults): the original has no log line in its defaults or proxies, which logged nothing"] : []),
     ...(g.logs === undefined ? ["global.logs = stdout, raw, local0: the original logs nowhere; the stack's HAProxy logs to standard output (npm run logs, the container's log)"] : []),
     ...(draft.frontends.some((f) => (f.binds as { tlsCertificate?: string }[] | undefined)?.some((b) => b.tlsCertificate !== undefined)) && g.tls?.ciphers === undefined ? ["global.tls: the ciphers and cipher suites of Mozilla's intermediate profile (the original named none: OpenSSL's defaults, older ciphers included)"] : []),
     ...(draft.defaults.idleCloseOnResponse === undefined ? ["defaults.idleCloseOnResponse = true (option idle-close-on-response): a reload closes idle keep-alive connections after an answer, never under a client sending on them"] : []),

@@ -7,6 +7,7 @@ import { where } from "../../haproxy/config-parser.ts";
 import { MONITORING_PROXY } from "../model/schema.ts";
 import { ANY_SUCCESS } from "../model/checks.ts";
 import { sideBySideReport, type Comparison } from "./compare.ts";
+import { accountHttpErrors, accountMailers, accountRing, ALERT_MAIL, errorfilesDirective, readHttpErrors, readRings, ringLog } from "./sections.ts";
 import { rateLimitTable } from "../render/routing.ts";
 import { cacheName } from "../render/view.ts";
 import { parseDuration } from "../../haproxy/duration.ts";
@@ -100,6 +101,7 @@ function globalDirective(d: Directive, ctx: Context): Outcome {
       // log <target> [len N] [format F] <facility> [max level [min level]]
       const [target, ...rest] = args;
       if (target === "global" || target === undefined) return { refused: "a log line needs a target" };
+      if (target.startsWith("ring@")) return ringLog(target.slice("ring@".length), rest, ctx.draft);
       const format = rest[0] === "format" ? rest[1] : undefined;
       const [facility, minLevel] = format ? rest.slice(2) : rest;
       // No format word: HAProxy writes RFC 3164 headers (the model's own default is raw).
@@ -162,7 +164,9 @@ function proxyDirective(kind: Section["kind"], d: Directive, ctx: Context): Outc
       return { field: inDefaults ? "defaults.mode" : [fe, be].filter(Boolean).map((p) => `${p}.mode`).join(", ") };
     }
     case "log":
-      return args[0] === "global" ? { decided: "every proxy logs where global.logs say" } : { refused: "a proxy's own log target is not in the model: logs go where global.logs say" };
+      if (args[0] !== "global") return { refused: "a proxy's own log target is not in the model: logs go where global.logs say" };
+      draft.proxiesLog = true;
+      return { decided: "every proxy logs where global.logs say" };
     case "maxconn":
       if (!frontend) return { refused: "maxconn belongs to a frontend (or global)", otherKind: true };
       return setInt(frontend, "maxconn", args[0], `${fe}.maxconn`);
@@ -373,6 +377,10 @@ function proxyDirective(kind: Section["kind"], d: Directive, ctx: Context): Outc
       return keyedLimitLine(args, ctx) ?? afterResponseHeaderLine(text(d).slice("http-after-response ".length), ctx) ?? { refused: "http-after-response is not in the model yet (besides the security headers, HSTS and a rate limit's Retry-After)" };
     case "errorfile":
       return errorfileDirective(args, ctx, inDefaults);
+    case "errorfiles":
+      return errorfilesDirective(args, ctx, inDefaults);
+    case "email-alert":
+      return { decided: ALERT_MAIL };
     case "use-server":
       return useServerLine(args, ctx);
     case "dynamic-cookie-key":
@@ -525,26 +533,28 @@ const SECTION_OUTCOME: Partial<Record<Section["kind"], string>> = {
 export function importConfig(parsed: ParsedConfig, name = "imported", files: ImportFiles = { read: () => undefined }): ImportResult {
   // The model's defaults where HAProxy's own differ and the difference changes what clients get:
   // the original had none of these unless a line of it says so.
-  const draft: Draft = { global: {}, defaults: { timeouts: {}, mode: "tcp", httplog: false, dontlognull: false, redispatch: false, maxRequestBodyBytes: 0, retryOn: ["conn-failure"] }, proxyDefaults: {}, frontends: [], backends: [], caches: new Map(), cacheUses: [], resolvers: new Map(), groups: [], serverResolvers: [], bodyLimits: [], errorPages: [], luaScripts: [], userlists: [], rateTables: new Map(), rateTablesUsed: new Set(), pendingKeyedLimits: [] };
+  const draft: Draft = { global: {}, defaults: { timeouts: {}, mode: "tcp", httplog: false, dontlognull: false, redispatch: false, maxRequestBodyBytes: 0, retryOn: ["conn-failure"] }, proxyDefaults: {}, frontends: [], backends: [], caches: new Map(), cacheUses: [], resolvers: new Map(), groups: [], serverResolvers: [], bodyLimits: [], errorPages: [], luaScripts: [], userlists: [], rateTables: new Map(), rateTablesUsed: new Set(), pendingKeyedLimits: [], rings: readRings(parsed), httpErrors: readHttpErrors(parsed, files) };
   const accounts: LineAccount[] = [];
   const fieldLines = new Map<string, Location>();
   const comments = new Map<string, string[]>();
+  /** ring and http-errors sections, accounted once every section has said what it takes of them. */
+  const laterSections: Section[] = [];
   /** Section lines whose proxy got another name, and why. */
   const renamed = new Map<Location, string>();
   /** The first defaults section (the model's defaults), the one in force, and the named ones for "from". */
   const defaultsOf: { base?: Section; current?: Section; named: Map<string, Section> } = { named: new Map() };
+  const account = (at: Location, directive: string, outcome: Outcome) => {
+    if ("refused" in outcome) accounts.push({ at, directive, outcome: "refused", why: outcome.refused });
+    else if ("decided" in outcome) accounts.push({ at, directive, outcome: "decided", field: outcome.decided });
+    else {
+      accounts.push({ at, directive, outcome: outcome.normalised ? "normalised" : "mapped", field: outcome.field, ...(outcome.why && { why: outcome.why }) });
+      fieldLines.set(outcome.field.split(" ")[0]!.replace(/\[(\d+)\]/g, ".$1"), at);
+    }
+  };
   for (const section of parsed.sections) {
     const header = [section.kind, section.name, ...section.args.map((a) => a.raw)].filter(Boolean).join(" ");
     const ctx: Context = { files, draft, fieldLines, acls: new Map(), rewrites: [], terminalRoutes: [], redirectRoutes: [], routeLines: [], stackHeaders: { forwarded: new Map(), security: {} }, proxyBinds: [], canary: { pins: [] }, ruleMarks: new Map(), keyedLimits: [], limitMarks: new Map(), defaultServer: [...(draft.proxyDefaults.defaultServer ?? [])], lifted: [], stick: {}, rate: {} };
-    const refusedSection = SECTION_OUTCOME[section.kind] ?? (["global", "defaults", "frontend", "backend", "listen", "cache", "resolvers", "userlist"].includes(section.kind) ? undefined : `${section.kind} sections are not in the model yet`);
-    const account = (at: Location, directive: string, outcome: Outcome) => {
-      if ("refused" in outcome) accounts.push({ at, directive, outcome: "refused", why: outcome.refused });
-      else if ("decided" in outcome) accounts.push({ at, directive, outcome: "decided", field: outcome.decided });
-      else {
-        accounts.push({ at, directive, outcome: outcome.normalised ? "normalised" : "mapped", field: outcome.field, ...(outcome.why && { why: outcome.why }) });
-        fieldLines.set(outcome.field.split(" ")[0]!.replace(/\[(\d+)\]/g, ".$1"), at);
-      }
-    };
+    const refusedSection = SECTION_OUTCOME[section.kind] ?? (["global", "defaults", "frontend", "backend", "listen", "cache", "resolvers", "userlist", "ring", "mailers", "http-errors"].includes(section.kind) ? undefined : `${section.kind} sections are not in the model yet`);
     if (refusedSection) {
       account(section.at, header, { refused: refusedSection });
       for (const d of section.directives) account(d.at, text(d), { refused: `inside a ${section.kind} section` });
@@ -556,6 +566,19 @@ export function importConfig(parsed: ParsedConfig, name = "imported", files: Imp
     }
     if (section.kind === "resolvers") {
       readResolversSection(section, draft, account);
+      continue;
+    }
+    // A ring is accounted once every log line has said whether it sends there.
+    if (section.kind === "ring") {
+      laterSections.push(section);
+      continue;
+    }
+    if (section.kind === "mailers") {
+      accountMailers(section, account);
+      continue;
+    }
+    if (section.kind === "http-errors") {
+      laterSections.push(section);
       continue;
     }
     if (readRateTable(section, draft)) {
@@ -782,6 +805,13 @@ export function importConfig(parsed: ParsedConfig, name = "imported", files: Imp
       }
     }
   }
+  for (const section of laterSections) {
+    if (section.kind === "ring") accountRing(section, draft.rings.get(section.name!), account);
+    else accountHttpErrors(section, draft.httpErrors.get(section.name!), account);
+  }
+  // The report lists lines in the config's order, whatever order they were settled in.
+  const fileOrder = [...new Set(parsed.sections.map((s) => s.at.file))];
+  accounts.sort((a, b) => fileOrder.indexOf(a.at.file) - fileOrder.indexOf(b.at.file) || a.at.line - b.at.line);
   for (const [at, why] of renamed) {
     const header = accounts.find((a) => a.at === at);
     if (header && header.outcome !== "refused") Object.assign(header, { outcome: "normalised", why });

@@ -17,7 +17,7 @@ import type { Topology, TopologyInput } from "../../infra/model/schema.ts";
 import { writeMapFiles } from "../../infra/render/map-files.ts";
 import { renderHaproxyConfig } from "../../infra/render/render.ts";
 import { mapFiles } from "../../infra/render/routing.ts";
-import { localTarget } from "../../infra/render/targets.ts";
+import { ERROR_PAGE_DIR, localTarget } from "../../infra/render/targets.ts";
 import { findFreePortRange } from "../../infra/runtime/ports.ts";
 import { killProcessGroup, startProcess } from "../../infra/runtime/processes.ts";
 import { pollUntil } from "../../lib/poll.ts";
@@ -130,7 +130,7 @@ export function placeOriginal(text: string, placement: Placement): string {
         const options = words.slice(2).map((w, i, all) => (all[i - 1] === "crt" ? placement.certificate : w));
         return [`    bind 127.0.0.1:${placement.bindPorts[bind++]} ${options.join(" ")}`.trimEnd()];
       }
-      if (words[0] === "server" && words[1]) {
+      if (words[0] === "server" && words[1] && (section === "backend" || section === "listen")) {
         const options = placement.withoutChecks ? words.slice(3).filter((w) => w !== "check") : words.slice(3);
         return [`    server ${words[1]} 127.0.0.1:${placement.serverPort(proxy, words[1])} ${options.join(" ")}`.trimEnd()];
       }
@@ -258,6 +258,9 @@ export async function sideBySide(dir: string, c: SideBySideCase): Promise<{ topo
     const placement = { bindPorts: Array.from({ length: bindCount }, (_, i) => first + i), serverPort: standIns.port, certificate: c.certificate.file, withoutChecks: c.withoutChecks };
     const original = placeOriginal((c.adaptOriginal ?? ((t) => t))(c.text), placement);
     await writeMapFiles(dir, mapFiles(topology));
+    // The error pages the config names, where the rendered config reads them (beside it).
+    mkdirSync(join(dir, ERROR_PAGE_DIR), { recursive: true });
+    for (const page of result.errorPages) writeFileSync(join(dir, ERROR_PAGE_DIR, page.name), page.text);
     const rendered = renderHaproxyConfig(parseTopology(placeImported(topology, { ...placement, certificateName: basename(c.certificate.file), monitoringPort: first + bindCount })), localTarget(dir));
     const sent = c.requests(topology);
     const comparable = (answers: Answer[]) => (c.comparable ? c.comparable(answers, topology) : answers);
