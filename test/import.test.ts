@@ -228,6 +228,16 @@ describe("rings, mailers and http-errors: the sections beside the proxies", () =
   });
 });
 
+describe("peers", () => {
+  it("tables shared through peers are refused at the section, its lines and each table naming it, saying what the stack does instead", () => {
+    const result = imported({ file: "peers.cfg", text: "global\n    localpeer lb1\npeers mesh\n    peer lb1 10.0.0.1:10000\n    peer lb2 10.0.0.2:10000\ndefaults\n    mode http\nfrontend f\n    bind :80\n    default_backend b\nbackend b\n    stick-table type ip size 1m expire 30m peers mesh\n    stick on src\n    server a 10.0.0.5:80\n" });
+    const refused = refusals(result.accounts);
+    assert.match(refused.join("\n"), /^peers\.cfg:3: peers mesh: stick tables shared through peers .* a reload starts them empty; drop the peers section/m);
+    assert.match(refused.join("\n"), /^peers\.cfg:12: stick-table type ip size 1m expire 30m peers mesh: stick tables shared through peers/m);
+    assert.equal(result.accounts.find((a) => a.directive === "localpeer lb1")?.outcome, "decided");
+  });
+});
+
 describe("several defaults sections, named, and from", () => {
   it("several-defaults.cfg imports whole: the first is the model's defaults, a later one's settings are written in each proxy that takes it", () => {
     const topology = validateImported(imported(read("several-defaults.cfg")));

@@ -58,6 +58,7 @@ const DECIDED_GLOBAL: Record<string, string> = {
   "default-path": "the stack reads every file beside the config (default-path config)",
   "ca-base": "files are named, and kept in the target's certificate directory",
   "crt-base": "files are named, and kept in the target's certificate directory",
+  localpeer: "the stack runs no peers section: a local peer's name names nothing there",
 };
 
 function globalDirective(d: Directive, ctx: Context): Outcome {
@@ -302,6 +303,7 @@ function proxyDirective(kind: Section["kind"], d: Directive, ctx: Context): Outc
       ctx.defaultServer = [...ctx.defaultServer, ...args];
       return { field: `backends.${backend.name}.servers (each server line after it)` };
     case "stick-table": {
+      if (args.includes("peers")) return { refused: PEERS_REFUSAL };
       if (frontend && !backend) {
         const m = /^type ip(?:v6)? size (\d+[kmg]?) expire (\S+) store (http_req_rate|conn_rate)\((\S+)\)$/.exec(args.join(" "));
         const window = m && duration(m[4]);
@@ -523,7 +525,11 @@ function bindDirective(args: string[], frontend: Record<string, unknown> & { nam
 
 // --- the whole config ----------------------------------------------------------------------------
 
+/** Why tables shared through peers are refused: said at the peers section, its lines and the tables that name it. */
+const PEERS_REFUSAL = "stick tables shared through peers (with other load balancers, or handed to the next worker at a reload) are not in the model: the stack's HAProxy keeps its tables to itself, and a reload starts them empty; drop the peers section (and \"peers NAME\" on the tables) to import the rest";
+
 const SECTION_OUTCOME: Partial<Record<Section["kind"], string>> = {
+  peers: PEERS_REFUSAL,
   program: "the stack supervises its own processes: run the program beside it",
   "crt-store": "crt-store is newer than HAProxy 2.6 (3.0): name each certificate on its bind (tlsCertificate), or manage it (certificates)",
   traces: "traces is newer than HAProxy 2.6 (3.1)",
