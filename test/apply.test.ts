@@ -16,6 +16,9 @@ import { REPO_ROOT, runCli } from "./support/run-cli.ts";
 import { editedTopology, seedTopology } from "./support/topologies.ts";
 import { parseTopology } from "../infra/model/parse.ts";
 import { refuseHaproxyRestart } from "../infra/gitops/local-io.ts";
+import { settleMs } from "../infra/gitops/apply.ts";
+import { makePlan } from "../infra/gitops/plan.ts";
+import { checkSettleMs } from "../infra/runtime/verify.ts";
 
 describe("npm run apply on a running stack", () => {
   let running: TestStack;
@@ -106,6 +109,22 @@ describe("npm run apply on a running stack", () => {
     const back = await apply(file("weight.json"));
     assert.equal(back.code, 0, back.stderr);
     assert.match(back.stderr, /stopping web-c/);
+  });
+
+  it("a reload hands the servers' states to the new worker (server-state-file): a server an operator put in maintenance stays there, where a new worker would serve it", async () => {
+    const serverStatus = async () => (await runtimeCommand({ path: running.stack.plan.sockets.admin }, "show stat")).split("\n").find((l) => l.startsWith("archive,arch-1,"))?.split(",")[17];
+    // The running topology (web-a at weight 3) with a backend of one unchecked server.
+    const withArchive = (t: any) => ((t.backends[0].servers[0].weight = 3), t.backends.push({ name: "archive", servers: [{ name: "arch-1", address: "127.0.0.1", port: 9, external: true, check: false }] }));
+    assert.equal((await apply(topology("archive.json", withArchive))).code, 0);
+    await runtimeCommand({ path: running.stack.plan.sockets.admin }, "disable server archive/arch-1");
+    assert.equal(await serverStatus(), "MAINT");
+    const before = await workers();
+    const result = await apply(topology("archive-timeout.json", (t) => (withArchive(t), (t.defaults.timeouts.server = "12s"))));
+    assert.equal(result.code, 0, `${result.stdout}\n${result.stderr}`);
+    assert.notDeepEqual(await workers(), before, "a timeout is a reload: a new worker");
+    assert.equal(await serverStatus(), "MAINT", "the new worker took the server's state over");
+    assert.match(readFileSync(file("server-state"), "utf8"), /^1\n# be_id be_name srv_id srv_name [^]*\n\d+ archive \d+ arch-1 127\.0\.0\.1 \d+ 1 /m);
+    assert.equal((await apply(file("weight.json"))).code, 0);
   });
 
   it("a change that validates but breaks traffic (every health check fails): rolled back by itself, the old config live, traffic flows", async () => {
@@ -202,9 +221,28 @@ describe("npm run apply on a running stack", () => {
 
   it("keeps one history line per apply, with its outcome", () => {
     const lines = readFileSync(file("apply-history.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
-    assert.deepEqual(lines.map((l) => l.outcome), ["no-changes", "applied", "applied", "applied", "rolled-back", "applied", "applied", "applied"]);
+    assert.deepEqual(lines.map((l) => l.outcome), ["no-changes", "applied", "applied", "applied", "applied", "applied", "applied", "rolled-back", "applied", "applied", "applied"]);
     assert.deepEqual(lines[1].classes, ["runtime"]);
     for (const l of lines) assert.ok(l.durationMs > 0 && /^[0-9a-f]{16}$/.test(l.base) && /^[0-9a-f]{16}$/.test(l.new));
+  });
+});
+
+describe("how long an apply lets the health checks settle before traffic judges it", () => {
+  const base = parseTopology(seedTopology());
+  const cases: [string, (t: any) => void, "runtime" | "reload", "none" | "every check"][] = [
+    ["a weight, at runtime", (t) => (t.backends[0].servers[0].weight = 3), "runtime", "none"],
+    ["a timeout, by a reload that hands the servers' states over", (t) => (t.defaults.timeouts.server = "12s"), "reload", "none"],
+    ["a balance algorithm, by a reload", (t) => (t.backends[0].balance = "leastconn"), "reload", "none"],
+    ["a frontend's rate limit, by a reload", (t) => (t.frontends[0].rateLimit = { requests: 100, window: "10s" }), "reload", "none"],
+    ["a server's address: its check must judge it", (t) => (t.backends[0].servers[0].port += 1), "reload", "every check"],
+    ["a server's check interval", (t) => (t.backends[0].servers[0].inter = "1s"), "reload", "every check"],
+    ["the check timeout", (t) => (t.defaults.timeouts.check = "3s"), "reload", "every check"],
+    ["a new server", (t) => t.backends[0].servers.push({ ...t.backends[0].servers[1], name: "web-c", cookie: "web-c", port: t.backends[0].servers[1].port + 1 }), "reload", "every check"],
+  ];
+  it.each(cases)("%s", (_what, edit, method, expected) => {
+    const head = parseTopology(editedTopology(edit));
+    assert.ok(checkSettleMs(head) > 0);
+    assert.equal(settleMs(makePlan(base, head), method, head), expected === "none" ? 0 : checkSettleMs(head));
   });
 });
 

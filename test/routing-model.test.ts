@@ -281,7 +281,7 @@ describe("rendered routes", () => {
         const topology = parseTopology(input);
         const config = renderHaproxyConfig(topology, localTarget("/run/lb"));
         // The value appears only inside single quotes, on the lines that carry it.
-        assert.equal(config.split("\n").filter((l) => /^\s*(use_backend|default_backend|server|backend|frontend)\b/.test(l)).length, 3 + 3 + 2 + 1 + 3);
+        assert.equal(config.split("\n").filter((l) => /^\s*(use_backend|default_backend|server|backend|frontend)\s/.test(l)).length, 3 + 3 + 2 + 1 + 3);
         await checkHaproxyConfig(config, { maps: mapFiles(topology) });
       }),
       { numRuns: 25 },

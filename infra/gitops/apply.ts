@@ -31,6 +31,8 @@ export interface ApplyIO {
   writeConfig(side: Side): Promise<void>;
   /** Keeps the config that works now beside it (haproxy.cfg.last-good), for the rollback and for people. */
   keepLastGood(text: string): Promise<void>;
+  /** Saves the servers' states (show servers state) where HAProxy's server-state-file reads them at a reload. */
+  saveServerState(text: string): Promise<void>;
   /** The config this target renders for one side of the change. */
   render(side: Side): string;
   /** The plan between two topologies, with the generated files this target has. */
@@ -107,6 +109,8 @@ const RELOAD_SHOWS_WITHIN_MS = 45_000;
 /** Reloads through the master CLI and waits until "show proc" shows it took, or says why not. */
 async function reload(io: ApplyIO, topology: Topology): Promise<void> {
   const before = await showProc(io);
+  // The new worker starts from the servers' states as this one knows them (load-server-state-from-file).
+  await io.saveServerState(await io.admin("show servers state"));
   await io.master("reload").catch(() => undefined); // 2.6 answers nothing and closes: "show proc" tells
   let reason = "no answer from the master CLI";
   const outcome = await pollUntil(async () => {
@@ -123,11 +127,27 @@ async function reload(io: ApplyIO, topology: Topology): Promise<void> {
 }
 
 /**
- * How long the health checks need before traffic can judge the change: none when only weights or
- * connection limits changed at runtime (no server's state moves); otherwise every check's settle time.
+ * Settings whose change moves no server's state: a runtime change sets none, and a reload hands every
+ * server's state to the new worker (server-state-file). What a check reads (a server's address, its
+ * check, a backend's mode or TLS, the connect and check timeouts) is not among them.
+ */
+const STATE_KEEPING: readonly RegExp[] = [
+  /^frontends\./,
+  /^global\.(maxconn|logs|nbthread|hardStopAfter|closeSpreadTime|maxRequestHeaders|bufferSize|tls)\b/,
+  /^defaults\.(httplog|dontlognull|retries|redispatch|idleCloseOnResponse|maxRequestBodyBytes|retryOn|timeouts\.(client|server|queue|httpRequest|httpKeepAlive|tunnel|clientFin|serverFin))\b/,
+  /^backends\.[^.]+\.(balance|balanceKey|hashType|cookie|retries|redispatch|retryOn|cache|timeouts|connectionMode|httpReuse|stickOnSource|requestRules|responseRules|tcpKeepAlive|answer)\b/,
+  /^backends\.[^.]+\.servers\.[^.]+\.(weight|maxconn)$/,
+  /^monitoring\./,
+  /^services\./,
+];
+
+/**
+ * How long the health checks need before traffic can judge the change: none when every change keeps
+ * the servers' states (at runtime, or through a reload that hands them over); otherwise every check's
+ * settle time.
  */
 export function settleMs(plan: Plan, method: ApplyMethod | undefined, topology: Topology): number {
-  const stateKept = method === "runtime" && plan.changes.every((c) => /\.(weight|maxconn)$/.test(c.path) || /\.routeTables\..+\.entries\b/.test(c.path));
+  const stateKept = (method === "runtime" || method === "reload") && plan.changes.every((c) => STATE_KEEPING.some((kept) => kept.test(c.path)));
   return stateKept ? 0 : checkSettleMs(topology);
 }
 

@@ -10,7 +10,7 @@ import { DEFAULT_ERROR_PAGES_DIR, DEFAULT_LUA_DIR } from "../render/haproxy-chec
 import { renderHaproxyConfig } from "../render/render.ts";
 import { writeMapFiles } from "../render/map-files.ts";
 import { mapFiles } from "../render/routing.ts";
-import { ERROR_PAGE_DIR, LUA_DIR, haproxySockets, localTarget } from "../render/targets.ts";
+import { ERROR_PAGE_DIR, LUA_DIR, SERVER_STATE_FILE, haproxySockets, localTarget } from "../render/targets.ts";
 import { HAPROXY_CONFIG_FILE, LAST_GOOD_CONFIG_FILE } from "../runtime/applied.ts";
 import { declareLocalStack, type LocalStackDeclaration } from "../runtime/declaration.ts";
 import { provisionCertificates } from "../runtime/certificates.ts";
@@ -55,6 +55,7 @@ export function localIO({ runDir, running, sidecar, step, log }: LocalApply): Ap
       await writeFileAtomic(join(runDir, HAPROXY_CONFIG_FILE), renderHaproxyConfig(side.topology, target, { source: side.source }));
     },
     keepLastGood: (text) => writeFileAtomic(join(runDir, LAST_GOOD_CONFIG_FILE), text),
+    saveServerState: (text) => writeFileAtomic(join(runDir, SERVER_STATE_FILE), text),
     render: (side) => renderHaproxyConfig(side.topology, target, { source: side.source }),
     plan: (base, head) => makePlan(base, head),
     startComponents: async (names, head) => {

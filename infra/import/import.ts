@@ -44,6 +44,9 @@ export interface ImportResult {
 
 // --- global -------------------------------------------------------------------------------------
 
+/** The servers' states across a reload: the stack saves and loads them itself. */
+const SERVER_STATE_DECIDED = "the stack saves the servers' states before each reload and every proxy loads them (server-state-file in its run directory or volume)";
+
 /** Directives the stack decides for itself, and what governs them now. */
 const DECIDED_GLOBAL: Record<string, string> = {
   daemon: "the stack runs HAProxy in the foreground under its supervisor (or as a container's process)",
@@ -59,6 +62,8 @@ const DECIDED_GLOBAL: Record<string, string> = {
   "ca-base": "files are named, and kept in the target's certificate directory",
   "crt-base": "files are named, and kept in the target's certificate directory",
   localpeer: "the stack runs no peers section: a local peer's name names nothing there",
+  "server-state-file": SERVER_STATE_DECIDED,
+  "server-state-base": SERVER_STATE_DECIDED,
 };
 
 function globalDirective(d: Directive, ctx: Context): Outcome {
@@ -383,6 +388,8 @@ function proxyDirective(kind: Section["kind"], d: Directive, ctx: Context): Outc
       return errorfilesDirective(args, ctx, inDefaults);
     case "email-alert":
       return { decided: ALERT_MAIL };
+    case "load-server-state-from-file":
+      return { decided: SERVER_STATE_DECIDED };
     case "use-server":
       return useServerLine(args, ctx);
     case "dynamic-cookie-key":

@@ -6,7 +6,7 @@ import { HaproxyConfigRejectedError } from "../errors.ts";
 import { runProgram } from "../programs.ts";
 import { TEMPLATES_DIR } from "./render.ts";
 import { DOCKER_INIT_ADDR } from "./view.ts";
-import { CERTIFICATE_DIR, CERTIFICATE_DIR_VARIABLE, ERROR_PAGE_DIR, LUA_DIR } from "./targets.ts";
+import { CERTIFICATE_DIR, CERTIFICATE_DIR_VARIABLE, EMPTY_SERVER_STATE, ERROR_PAGE_DIR, LUA_DIR, SERVER_STATE_FILE } from "./targets.ts";
 import type { MapFile } from "./routing.ts";
 import { writeMapFiles } from "./map-files.ts";
 
@@ -47,14 +47,17 @@ export const DEFAULT_LUA_DIR = join(TEMPLATES_DIR, LUA_DIR);
  * with errors/ and certs/ beside it), so that the check reads the same relative paths.
  *
  * Server names are resolved where the config runs (the docker network), never by the check: it
- * reads "init-addr none" for the target's init-addr, the one word it changes. Resolving them here
+ * reads "init-addr none" for the target's init-addr; and the servers' state file is a scratch copy. Resolving them here
  * waits on this machine's DNS for each name (1,000 names: 4 min 51 s measured, against 0.11 s).
  */
 export async function checkHaproxyConfig(configText: string, options: HaproxyCheckOptions = {}): Promise<HaproxyCheckResult> {
   const dir = await mkdtemp(join(tmpdir(), "haproxy-check-"));
   try {
     const configPath = join(dir, "haproxy.cfg");
-    await writeFile(configPath, configText.replaceAll(`init-addr ${DOCKER_INIT_ADDR} `, "init-addr none "));
+    // The servers' states are saved where the config runs, before a reload: here, an empty scratch copy (its version line).
+    const stateFile = join(dir, SERVER_STATE_FILE);
+    await writeFile(stateFile, EMPTY_SERVER_STATE);
+    await writeFile(configPath, configText.replaceAll(`init-addr ${DOCKER_INIT_ADDR} `, "init-addr none ").replace(/^(\s*server-state-file )\S+$/m, `$1${stateFile}`));
     await symlink(options.errorPagesDir ?? DEFAULT_ERROR_PAGES_DIR, join(dir, ERROR_PAGE_DIR));
     await symlink(DEFAULT_LUA_DIR, join(dir, LUA_DIR));
     await writeMapFiles(dir, options.maps ?? []);

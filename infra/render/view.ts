@@ -7,7 +7,7 @@ import { parseDuration } from "../../haproxy/duration.ts";
 import { ACME_CHALLENGE_PATH, HAPROXY_PATHS } from "../endpoints.ts";
 import { ACME_CHALLENGE_MAP, backendRulesView, rateLimitTables, routingView, type BackendRulesView, type RoutingView } from "./routing.ts";
 import { quote, quoteCheckText } from "./acls.ts";
-import { CERTIFICATE_DIR, CERTIFICATE_DIR_VARIABLE, bindCertificatePath, ERROR_PAGE_DIR, certificateDirPath, LUA_DIR, LOCAL_ADDRESS, groupDnsName, haproxySockets, isContainerTarget, localNameServer, serverEndpoint, type RenderTarget } from "./targets.ts";
+import { CERTIFICATE_DIR, CERTIFICATE_DIR_VARIABLE, bindCertificatePath, ERROR_PAGE_DIR, certificateDirPath, LUA_DIR, LOCAL_ADDRESS, serverStateFile, groupDnsName, haproxySockets, isContainerTarget, localNameServer, serverEndpoint, type RenderTarget } from "./targets.ts";
 import { slowAnswersTable } from "../../sidecar/slow-answers.ts";
 
 export interface ConfigView {
@@ -29,6 +29,8 @@ export interface ConfigView {
     presetenv: string[];
     /** lua-load (or lua-load-per-thread) lines, after default-path: the scripts sit beside the config. */
     luaLoads: string[];
+    /** Where the servers' states are saved before a reload (server-state-file), on targets that reload. */
+    serverStateFile?: string;
   };
   defaults: {
     mode: string;
@@ -206,6 +208,7 @@ export function buildView(topology: Topology, target: RenderTarget, source: stri
       maxRequestHeaders: topology.global.maxRequestHeaders,
       luaLoads: topology.lua.scripts.map((s) => `${s.perThread ? "lua-load-per-thread" : "lua-load"} ${LUA_DIR}/${s.file}`),
       bufferSize: topology.global.bufferSize,
+      serverStateFile: serverStateFile(target),
       tls: topology.frontends.some((f) => f.binds.some((b) => b.tlsCertificate !== undefined))
         ? {
             options: `ssl-min-ver ${topology.global.tls.minVersion}`,

@@ -14,7 +14,7 @@ import { pollUntil } from "../../lib/poll.ts";
 import { writeFileAtomic } from "../files.ts";
 import { DEFAULT_ERROR_PAGES_DIR, DEFAULT_LUA_DIR } from "../render/haproxy-check.ts";
 import { checkTopologyConfig } from "../render/validate.ts";
-import { ERROR_PAGE_DIR, LUA_DIR, localTarget } from "../render/targets.ts";
+import { EMPTY_SERVER_STATE, ERROR_PAGE_DIR, LUA_DIR, SERVER_STATE_FILE, localTarget } from "../render/targets.ts";
 import { writeMapFiles } from "../render/map-files.ts";
 import { readLuaScripts } from "../render/lua.ts";
 import { statsPageServed } from "../render/view.ts";
@@ -109,6 +109,8 @@ export async function startLocalStack(topology: Topology, options: StartOptions)
   await cp(DEFAULT_LUA_DIR, join(plan.runDir, LUA_DIR), { recursive: true });
   await writeMapFiles(plan.runDir, plan.haproxyMaps);
   await writeFileAtomic(join(plan.runDir, HAPROXY_CONFIG_FILE), plan.haproxyConfig);
+  // A fresh start judges every server afresh: no state of an earlier stack carries over.
+  await writeFileAtomic(join(plan.runDir, SERVER_STATE_FILE), EMPTY_SERVER_STATE);
   await writeConfigFiles(plan.runDir, plan.components);
   await writeFileAtomic(join(plan.runDir, DASHBOARD_FILE), plan.dashboard);
   for (const component of plan.components) await writeFile(component.logFile, "");
