@@ -212,124 +212,25 @@ function sectionKeys(section: Section | undefined, lines: Line[]): string[] {
   return header ? keysOf(header.account) : [];
 }
 
+/** A compared line, with the section it is shown under and the line of either config it stands for. */
+interface Compared {
+  header: string;
+  line: ComparedLine;
+  from: Line;
+}
+
+const headerOf = (section: Section | undefined) => (section ? [section.kind, section.name].filter(Boolean).join(" ") : "");
+const show = (l: Line) => ({ at: l.account.at, directive: l.account.directive });
+
 export function compareWithOriginal(original: ReadConfig, rendered: ReadConfig, additions: readonly string[]): Comparison {
   const ours = linesOf(original);
   const theirs = linesOf(rendered);
-  const ourServers = defaultServersBySection(ours);
-  const theirServers = defaultServersBySection(theirs);
-  const canonOf = new Map<Line, string>([...ours.map((l) => [l, canonical(l, ourServers.get(l.section))] as const), ...theirs.map((l) => [l, canonical(l, theirServers.get(l.section))] as const)]);
-  const addedKeys = additions.map(pathOf);
+  const servers = { ours: defaultServersBySection(ours), theirs: defaultServersBySection(theirs) };
+  const canonOf = new Map<Line, string>([...ours.map((l) => [l, canonical(l, servers.ours.get(l.section))] as const), ...theirs.map((l) => [l, canonical(l, servers.theirs.get(l.section))] as const)]);
   const paired = new Set<Line>();
-
-  /** The rendered sections a section of the original became: the same names, or the same kind where names are the stack's (resolvers, caches). */
-  const becameOf = (section: Section | undefined): Set<Section> => {
-    const keys = sectionKeys(section, ours);
-    const became = new Set<Section>();
-    for (const s of rendered.parsed.sections) {
-      const theirKeys = sectionKeys(s, theirs);
-      if (keys.length ? theirKeys.some((k) => keys.includes(k)) : s.kind === section?.kind) became.add(s);
-    }
-    return became;
-  };
-  // HAProxy's mode where the first defaults section names none is tcp.
-  const originalMode = ours.find((l) => l.section?.kind === "defaults" && l.words[0] === "mode")?.words[1] ?? "tcp";
-  const proxies = new Set(rendered.parsed.sections.filter((s) => s.kind === "frontend" || s.kind === "backend"));
-
-  const compared: { header: string; line: ComparedLine; line0: Line }[] = [];
-  const show = (l: Line) => ({ at: l.account.at, directive: l.account.directive });
-  for (const line of ours) {
-    const { account } = line;
-    const header = line.section ? [line.section.kind, line.section.name].filter(Boolean).join(" ") : "";
-    const record = (entry: ComparedLine) => compared.push({ header, line: entry, line0: line });
-    if (account.outcome === "decided") {
-      record({ original: show(line), rendered: [], kind: "decided by the stack", note: account.field });
-      continue;
-    }
-    const keys = keysOf(account);
-    // A defaults line the model keeps per proxy (or a later defaults section's) is written in the proxies it governs.
-    const spread = (line.section?.kind === "defaults" && (keys.some((k) => k.includes("*")) || account.field?.startsWith("each proxy"))) || (line.section?.kind === "http-errors" && !line.isHeader);
-    const within = spread ? proxies : becameOf(line.section);
-    if (line.isHeader) {
-      const halves = theirs.filter((t) => t.isHeader && t.section && within.has(t.section));
-      halves.forEach((h) => paired.add(h));
-      const same = halves.length === 1 && canonOf.get(halves[0]!) === canonOf.get(line);
-      // An http-errors section is written into the frontends that take its pages.
-      const rewritings: Record<string, string> = { "http-errors": REWRITES.errorfiles, listen: REWRITES.listen, ring: REWRITES.ring };
-      const written = rewritings[line.section?.kind ?? ""];
-      record({ original: show(line), rendered: halves.map(show), kind: account.outcome === "normalised" ? "normalised" : same ? "same" : halves.length || written ? "rewritten" : "lost", note: account.why ?? (same ? undefined : written) });
-      continue;
-    }
-    const byWords = theirs.filter((t) => !t.isHeader && t.section && within.has(t.section) && sameWords(canonOf.get(line)!, canonOf.get(t)!));
-    const byField = theirs.filter((t) => !t.isHeader && t.section && (within.has(t.section) || spread) && keysOf(t.account).some((k) => keys.some((o) => related(k, o))));
-    // A normalised line whose field is no path (a ring's size): the rendered line of the same directive there.
-    const directive = (l: Line) => (["timeout", "option", "http-request", "http-response", "tcp-request"].includes(l.words[0]!) ? l.words.slice(0, 2) : l.words.slice(0, 1)).join(" ");
-    const byDirective = account.outcome === "normalised" && !byWords.length && !byField.length ? theirs.filter((t) => !t.isHeader && t.section && within.has(t.section) && directive(t) === directive(line)) : [];
-    const counterparts = byWords.length ? byWords : byField.length ? byField : byDirective;
-    counterparts.forEach((c) => paired.add(c));
-    if (account.outcome === "normalised") {
-      record({ original: show(line), rendered: counterparts.map(show), kind: "normalised", note: account.why });
-      continue;
-    }
-    if (byWords.length) {
-      const named = line.words[0] === "acl" && byWords.every((t) => t.words[1] !== line.words[1]);
-      const stated = byWords.some((t) => canonical(t, theirServers.get(t.section), true) !== canonical(line, ourServers.get(line.section), true));
-      const [kind, note]: [Correspondence, string?] = spread ? ["rewritten", REWRITES.spread] : named ? ["rewritten", REWRITES.conditions] : stated ? ["defaults stated"] : ["same"];
-      record({ original: show(line), rendered: byWords.map(show), kind, ...(note && { note }) });
-      continue;
-    }
-    const rewriting = rewritingOf(line, byField, canonOf);
-    if (rewriting) {
-      record({ original: show(line), rendered: byField.map(show), kind: "rewritten", note: rewriting });
-      continue;
-    }
-    record({ original: show(line), rendered: byField.map(show), kind: byField.length ? "changed" : "lost", note: byField.length ? `${keys.join(", ")} is written otherwise` : `nothing rendered sets ${keys.join(", ") || account.field}` });
-  }
-
-  // Order: where HAProxy's meaning depends on it, each ordered list's rendered lines come in the
-  // original's order: the order HAProxy runs them in (a list's index: http-request rules before
-  // use_backend whatever the lines' order), else the lines' own (servers).
-  const lastSeen = new Map<string, number>();
-  const inOrder = compared
-    .map((c) => {
-      const key = keysOf(c.line0.account).find((k) => familyOf(k));
-      const family = key && familyOf(key);
-      const index = key && family ? /^\[(\d+)\]/.exec(key.slice(family.length))?.[1] : undefined;
-      return { ...c, family, rank: index !== undefined ? Number(index) : c.line0.account.at.line };
-    })
-    .filter((c) => c.family && c.line.original)
-    .sort((a, b) => a.rank - b.rank || a.line0.account.at.line - b.line0.account.at.line);
-  for (const { line, family } of inOrder) {
-    // A route runs where its mark is set (its action only acts on the mark); a rule where its own line is.
-    // (An action alone, acting on its route's mark, may stand anywhere after the marks.)
-    const marks = line.rendered.filter((r) => r.directive.includes("set-var(txn.route)"));
-    if (!marks.length && line.rendered.some((r) => r.directive.includes("var(txn.route) -m int"))) continue;
-    const first = Math.min(...(family!.endsWith(".routes") && marks.length ? marks : line.rendered.filter((r) => !r.directive.includes("set-var(txn."))).map((r) => r.at.line));
-    if (!Number.isFinite(first) || DIFFERENCES.includes(line.kind)) continue;
-    if ((lastSeen.get(family!) ?? -1) > first) Object.assign(line, { kind: "out of order", note: `${family}: rendered ahead of a line HAProxy runs before it in the original` });
-    else lastSeen.set(family!, first);
-  }
-
-  // What the render has that no line of the original asked for.
-  for (const t of theirs) {
-    if (paired.has(t)) continue;
-    const keys = keysOf(t.account);
-    const text = canonOf.get(t)!;
-    const kind: [Correspondence, string?] =
-      t.account.outcome === "decided" || keys.some((k) => k === "monitoring" || k.startsWith("monitoring."))
-        ? ["the stack's own", t.account.field]
-        : DEFAULT_LINES.has(text) || text === `mode ${originalMode}`
-          ? ["defaults stated"]
-          : keys.some((k) => addedKeys.some((a) => related(k, a)))
-            ? ["added by the stack", additions.find((a) => keys.some((k) => related(k, pathOf(a))))]
-            : t.words[0] === "default_backend" && t.section && ours.some((o) => o.isHeader && o.section?.kind === "listen" && o.section.name === t.words[1] && t.section!.name === t.words[1])
-              ? ["rewritten", REWRITES.listen]
-              : /^(the rate table of|frontends\.\*\.rateLimits)/.test(t.account.field ?? "") && ours.some((o) => keysOf(o.account).some((k) => k.endsWith(".rateLimits")))
-                ? ["rewritten", REWRITES.rateTable]
-              : keys.some((k) => GENERATED_ACL_NAME.test(k.split(".").pop()!)) || t.words.some((w) => w.includes("txn.route"))
-                ? ["rewritten", t.words[0] === "acl" ? REWRITES.conditions : REWRITES.firstMatch]
-                : ["added", t.account.field];
-    compared.push({ header: t.section ? [t.section.kind, t.section.name].filter(Boolean).join(" ") : "", line: { rendered: [show(t)], kind: kind[0], ...(kind[1] && { note: kind[1] }) }, line0: t });
-  }
+  const compared = ours.map((line) => ({ header: headerOf(line.section), line: counterpartsOf(line, { ours, theirs, rendered, canonOf, servers, paired }), from: line }));
+  markOutOfOrder(compared);
+  for (const t of theirs) if (!paired.has(t)) compared.push({ header: headerOf(t.section), line: { rendered: [show(t)], ...renderedOnly(t, ours, canonOf, additions) }, from: t });
 
   const sections = new Map<string, ComparedLine[]>();
   for (const { header, line } of compared) sections.set(header, [...(sections.get(header) ?? []), line]);
@@ -341,6 +242,107 @@ export function compareWithOriginal(original: ReadConfig, rendered: ReadConfig, 
       return `${l.original ? where(at.at) : `rendered ${where(at.at)}`}: ${at.directive}: ${l.kind}${l.note ? `: ${l.note}` : ""}`;
     });
   return { sections: [...sections].map(([header, lines]) => ({ header, lines })), differences };
+}
+
+interface Pairing {
+  ours: Line[];
+  theirs: Line[];
+  rendered: ReadConfig;
+  canonOf: Map<Line, string>;
+  servers: { ours: Map<Section | undefined, string[][]>; theirs: Map<Section | undefined, string[][]> };
+  /** The rendered lines some line of the original stands for, filled as lines are paired. */
+  paired: Set<Line>;
+}
+
+/**
+ * A line of the original and the rendered lines it became: by its words in the sections its own
+ * became (or, for what a defaults section or an http-errors set gives, in every proxy), else by its
+ * field; and how the two stand.
+ */
+function counterpartsOf(line: Line, { ours, theirs, rendered, canonOf, servers, paired }: Pairing): ComparedLine {
+  const { account } = line;
+  if (account.outcome === "decided") return { original: show(line), rendered: [], kind: "decided by the stack", ...(account.field && { note: account.field }) };
+  const keys = keysOf(account);
+  const spread = (line.section?.kind === "defaults" && (keys.some((k) => k.includes("*")) || account.field?.startsWith("each proxy"))) || (line.section?.kind === "http-errors" && !line.isHeader);
+  const within = spread ? new Set(rendered.parsed.sections.filter((s) => s.kind === "frontend" || s.kind === "backend")) : becameOf(line.section, ours, theirs, rendered);
+  const inside = (t: Line) => !t.isHeader && t.section !== undefined && within.has(t.section);
+  if (line.isHeader) {
+    const halves = theirs.filter((t) => t.isHeader && t.section && within.has(t.section));
+    halves.forEach((h) => paired.add(h));
+    const same = halves.length === 1 && canonOf.get(halves[0]!) === canonOf.get(line);
+    const rewritings: Record<string, string> = { "http-errors": REWRITES.errorfiles, listen: REWRITES.listen, ring: REWRITES.ring };
+    const written = rewritings[line.section?.kind ?? ""];
+    const kind: Correspondence = account.outcome === "normalised" ? "normalised" : same ? "same" : halves.length || written ? "rewritten" : "lost";
+    const note = account.why ?? (same ? undefined : written);
+    return { original: show(line), rendered: halves.map(show), kind, ...(note && { note }) };
+  }
+  const byWords = theirs.filter((t) => inside(t) && sameWords(canonOf.get(line)!, canonOf.get(t)!));
+  const byField = theirs.filter((t) => !t.isHeader && t.section && (within.has(t.section) || spread) && keysOf(t.account).some((k) => keys.some((o) => related(k, o))));
+  // A normalised line whose field is no path (a ring's size): the rendered line of the same directive there.
+  const directive = (l: Line) => (["timeout", "option", "http-request", "http-response", "tcp-request"].includes(l.words[0]!) ? l.words.slice(0, 2) : l.words.slice(0, 1)).join(" ");
+  const byDirective = account.outcome === "normalised" && !byWords.length && !byField.length ? theirs.filter((t) => inside(t) && directive(t) === directive(line)) : [];
+  const counterparts = byWords.length ? byWords : byField.length ? byField : byDirective;
+  counterparts.forEach((c) => paired.add(c));
+  if (account.outcome === "normalised") return { original: show(line), rendered: counterparts.map(show), kind: "normalised", ...(account.why && { note: account.why }) };
+  if (byWords.length) {
+    const named = line.words[0] === "acl" && byWords.every((t) => t.words[1] !== line.words[1]);
+    const stated = byWords.some((t) => canonical(t, servers.theirs.get(t.section), true) !== canonical(line, servers.ours.get(line.section), true));
+    const [kind, note]: [Correspondence, string?] = spread ? ["rewritten", REWRITES.spread] : named ? ["rewritten", REWRITES.conditions] : stated ? ["defaults stated"] : ["same"];
+    return { original: show(line), rendered: byWords.map(show), kind, ...(note && { note }) };
+  }
+  const rewriting = rewritingOf(line, byField, canonOf);
+  if (rewriting) return { original: show(line), rendered: byField.map(show), kind: "rewritten", note: rewriting };
+  return { original: show(line), rendered: byField.map(show), kind: byField.length ? "changed" : "lost", note: byField.length ? `${keys.join(", ")} is written otherwise` : `nothing rendered sets ${keys.join(", ") || account.field}` };
+}
+
+/** The rendered sections a section of the original became: the same names, or the same kind where names are the stack's (resolvers, rings). */
+function becameOf(section: Section | undefined, ours: Line[], theirs: Line[], rendered: ReadConfig): Set<Section> {
+  const keys = sectionKeys(section, ours);
+  return new Set(rendered.parsed.sections.filter((s) => (keys.length ? sectionKeys(s, theirs).some((k) => keys.includes(k)) : s.kind === section?.kind)));
+}
+
+/**
+ * Where HAProxy's meaning depends on it, each ordered list's rendered lines must come in the
+ * original's order: the order HAProxy runs them in (a list's index: http-request rules before
+ * use_backend whatever the lines' order), else the lines' own (servers). A line out of it is marked.
+ */
+function markOutOfOrder(compared: Compared[]): void {
+  const lastSeen = new Map<string, number>();
+  const inOrder = compared
+    .map((c) => {
+      const key = keysOf(c.from.account).find((k) => familyOf(k));
+      const family = key && familyOf(key);
+      const index = key && family ? /^\[(\d+)\]/.exec(key.slice(family.length))?.[1] : undefined;
+      return { line: c.line, family, rank: index !== undefined ? Number(index) : c.from.account.at.line, at: c.from.account.at.line };
+    })
+    .filter((c): c is typeof c & { family: string } => Boolean(c.family))
+    .sort((a, b) => a.rank - b.rank || a.at - b.at);
+  for (const { line, family } of inOrder) {
+    // A route runs where its mark is set (its action only acts on the mark, and may stand anywhere after the marks); a rule where its own line is.
+    const marks = line.rendered.filter((r) => r.directive.includes("set-var(txn.route)"));
+    if (!marks.length && line.rendered.some((r) => r.directive.includes("var(txn.route) -m int"))) continue;
+    const first = Math.min(...(family.endsWith(".routes") && marks.length ? marks : line.rendered.filter((r) => !r.directive.includes("set-var(txn."))).map((r) => r.at.line));
+    if (!Number.isFinite(first) || DIFFERENCES.includes(line.kind)) continue;
+    if ((lastSeen.get(family) ?? -1) > first) Object.assign(line, { kind: "out of order", note: `${family}: rendered ahead of a line HAProxy runs before it in the original` });
+    else lastSeen.set(family, first);
+  }
+}
+
+/** A rendered line no line of the original asked for: HAProxy's default stated, the stack's own, a listed addition, a part of a rewriting, or a difference. */
+function renderedOnly(t: Line, ours: Line[], canonOf: Map<Line, string>, additions: readonly string[]): { kind: Correspondence; note?: string } {
+  const keys = keysOf(t.account);
+  const text = canonOf.get(t)!;
+  const standing = (kind: Correspondence, note?: string) => ({ kind, ...(note && { note }) });
+  // HAProxy's mode where the first defaults section names none is tcp.
+  const originalMode = ours.find((l) => l.section?.kind === "defaults" && l.words[0] === "mode")?.words[1] ?? "tcp";
+  if (t.account.outcome === "decided" || keys.some((k) => k === "monitoring" || k.startsWith("monitoring."))) return standing("the stack's own", t.account.field);
+  if (DEFAULT_LINES.has(text) || text === `mode ${originalMode}`) return standing("defaults stated");
+  const addition = additions.find((a) => keys.some((k) => related(k, pathOf(a))));
+  if (addition) return standing("added by the stack", addition);
+  if (t.words[0] === "default_backend" && t.section?.name === t.words[1] && ours.some((o) => o.isHeader && o.section?.kind === "listen" && o.section.name === t.words[1])) return standing("rewritten", REWRITES.listen);
+  if (/^(the rate table of|frontends\.\*\.rateLimits)/.test(t.account.field ?? "") && ours.some((o) => keysOf(o.account).some((k) => k.endsWith(".rateLimits")))) return standing("rewritten", REWRITES.rateTable);
+  if (keys.some((k) => GENERATED_ACL_NAME.test(k.split(".").pop()!)) || t.words.some((w) => w.includes("txn.route"))) return standing("rewritten", t.words[0] === "acl" ? REWRITES.conditions : REWRITES.firstMatch);
+  return standing("added", t.account.field);
 }
 
 /** Both configs side by side, a table per section of the original (then the stack's own sections), as markdown. */
