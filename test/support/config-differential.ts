@@ -58,11 +58,21 @@ function proxyHeaderLength(data: Buffer): number | undefined {
   return data.length < length ? undefined : length;
 }
 
+/** A stand-in for one server: on its own loopback port unless told where (a name server points at it). */
+export interface StandIn {
+  backend: string;
+  server: string;
+  tls?: boolean;
+  proxy?: boolean;
+  address?: string;
+  port?: number;
+}
+
 /** One stand-in server per backend/server name, on its own loopback port; over TLS (with `pem`) where `tls` says, after a PROXY protocol header where `proxy` says. */
-export async function startStandIns(servers: readonly { backend: string; server: string; tls?: boolean; proxy?: boolean }[], pem?: string): Promise<{ port: (backend: string, server: string) => number; close: () => Promise<void> }> {
+export async function startStandIns(servers: readonly StandIn[], pem?: string): Promise<{ port: (backend: string, server: string) => number; close: () => Promise<void> }> {
   const ports = new Map<string, number>();
   const running: (http.Server | ReturnType<typeof createServer>)[] = [];
-  for (const { backend, server, tls, proxy } of servers) {
+  for (const { backend, server, tls, proxy, address, port } of servers) {
     const answer = (req: http.IncomingMessage, res: http.ServerResponse) => {
       req.resume();
       const body = JSON.stringify({ backend, server, path: req.url, headers: req.headers });
@@ -86,7 +96,7 @@ export async function startStandIns(servers: readonly { backend: string; server:
           socket.on("data", read);
         })
       : web;
-    await new Promise<void>((listening) => standIn.listen(0, "127.0.0.1", listening));
+    await new Promise<void>((listening) => standIn.listen(port ?? 0, address ?? "127.0.0.1", listening));
     running.push(standIn);
     ports.set(`${backend}/${server}`, (standIn.address() as { port: number }).port);
   }
@@ -203,7 +213,7 @@ function freePort(): Promise<number> {
 }
 
 /** Runs `config` on the real HAProxy in `dir`, sends every request to its bind's port, and stops it. */
-export async function answersOf(config: string, dir: string, name: string, requests: readonly DiffRequest[], bindPorts: readonly number[], ask: Ask): Promise<Answer[]> {
+export async function answersOf(config: string, dir: string, name: string, requests: readonly DiffRequest[], bindPorts: readonly number[], ask: Ask, ready?: (bindPorts: readonly number[]) => Promise<void>): Promise<Answer[]> {
   mkdirSync(dir, { recursive: true });
   const file = join(dir, `${name}.cfg`);
   // A listener of the test's own says HAProxy is up: probing a TCP bind would open a server connection and move a roundrobin's turn.
@@ -213,6 +223,7 @@ export async function answersOf(config: string, dir: string, name: string, reque
   try {
     const up = await pollUntil(() => fetch(`http://127.0.0.1:${probe}/`).then((r) => (r.ok ? true : undefined), () => undefined), { timeoutMs: 5000, intervalMs: 20 });
     if (!up) throw new Error(`HAProxy never answered on its probe port ${probe} (${name}): see ${join(dir, `${name}.log`)}`);
+    await ready?.(bindPorts);
     const answers: Answer[] = [];
     for (const request of requests) answers.push(await send(request, bindPorts[request.bind]!, ask));
     return answers;
@@ -240,6 +251,12 @@ export interface SideBySideCase {
   adaptOriginal?: (text: string) => string;
   /** Answers as they are compared (which server, where the balance depends on timing, left out). */
   comparable?: (answers: Answer[], topology: Topology) => Answer[];
+  /** The imported topology as it runs here (its discovered groups asking the test's name server, say), before it is placed. */
+  adaptImported?: (topology: TopologyInput) => TopologyInput;
+  /** Servers the config finds through DNS: their stand-ins, where the test's name server says they are. */
+  discovered?: StandIn[];
+  /** Resolves once HAProxy (either config) is ready for the requests: its discovered servers found, say. */
+  ready?: (bindPorts: readonly number[]) => Promise<void>;
 }
 
 /**
@@ -251,7 +268,7 @@ export async function sideBySide(dir: string, c: SideBySideCase): Promise<{ topo
   assert.deepEqual(refusals(result.accounts), []);
   const topology = validateImported(result);
   const tls = c.tlsBackends?.(topology) ?? new Set<string>();
-  const standIns = await startStandIns(topology.backends.flatMap((b) => b.servers.map((s) => ({ backend: b.name, server: s.name, tls: tls.has(b.name), proxy: b.sendProxy !== undefined }))), c.certificate.pem);
+  const standIns = await startStandIns([...topology.backends.flatMap((b) => b.servers.map((s) => ({ backend: b.name, server: s.name, tls: tls.has(b.name), proxy: b.sendProxy !== undefined }))), ...(c.discovered ?? [])], c.certificate.pem);
   try {
     const bindCount = topology.frontends.reduce((n, f) => n + f.binds.length, 0);
     const first = await findFreePortRange(bindCount + 1);
@@ -261,11 +278,11 @@ export async function sideBySide(dir: string, c: SideBySideCase): Promise<{ topo
     // The error pages the config names, where the rendered config reads them (beside it).
     mkdirSync(join(dir, ERROR_PAGE_DIR), { recursive: true });
     for (const page of result.errorPages) writeFileSync(join(dir, ERROR_PAGE_DIR, page.name), page.text);
-    const rendered = renderHaproxyConfig(parseTopology(placeImported(topology, { ...placement, certificateName: basename(c.certificate.file), monitoringPort: first + bindCount })), localTarget(dir));
+    const rendered = renderHaproxyConfig(parseTopology(placeImported((c.adaptImported ?? ((t) => t))(topology), { ...placement, certificateName: basename(c.certificate.file), monitoringPort: first + bindCount })), localTarget(dir));
     const sent = c.requests(topology);
     const comparable = (answers: Answer[]) => (c.comparable ? c.comparable(answers, topology) : answers);
-    const before = comparable(await answersOf(original, dir, "original", sent, placement.bindPorts, c.ask));
-    const after = comparable(await answersOf(rendered, dir, "imported", sent, placement.bindPorts, c.ask));
+    const before = comparable(await answersOf(original, dir, "original", sent, placement.bindPorts, c.ask, c.ready));
+    const after = comparable(await answersOf(rendered, dir, "imported", sent, placement.bindPorts, c.ask, c.ready));
     const differences = sent.flatMap((r, i) => (JSON.stringify(before[i]) === JSON.stringify(after[i]) ? [] : [`${r.method} ${r.tls ? "https" : "http"}://${r.host}${r.path} (bind ${r.bind}) ${JSON.stringify(r.headers)}:\n  original ${JSON.stringify(before[i])}\n  imported ${JSON.stringify(after[i])}`]));
     return { topology, before, differences, sent };
   } finally {
