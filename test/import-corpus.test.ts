@@ -96,19 +96,24 @@ describe("the import corpus: configs in the shapes real deployments use", () => 
         withoutChecks: true,
         certificate,
         tlsBackends,
-        // The original's maps and error pages are read where the corpus keeps them; the imported config's are written beside it.
+        // The original's maps, error pages and Lua scripts are read where the corpus keeps them; the imported config's are written beside it.
         adaptOriginal: (original) =>
           original
             .replace(/map(_\w+)?\(([^,)]+)/g, (_, kind: string | undefined, path: string) => `map${kind ?? ""}(${join(CORPUS, basename(path))}`)
-            .replace(/^(\s*errorfile \d+ )(\S+)/gm, (_, head: string, path: string) => `${head}${join(CORPUS, basename(path))}`),
+            .replace(/^(\s*errorfile \d+ |\s*lua-load )(\S+)/gm, (_, head: string, path: string) => `${head}${join(CORPUS, basename(path))}`),
         comparable: unorderedServersLeftOut,
       });
-      // The error pages the config names, where the side-by-side run wrote them.
-      await checkEveryTarget(topology, { errorPagesDir: join(dir, "errors") });
+      // The error pages and Lua scripts the config names, where the side-by-side run wrote them.
+      await checkEveryTarget(topology, { errorPagesDir: join(dir, "errors"), luaDir: join(dir, "lua") });
       assert.deepEqual(differences.slice(0, 3), [], `${differences.length} of ${sent.length} requests answered differently`);
       // Not vacuous: a rate limit refused some of the burst.
       if (topology.frontends.some((f) => f.rateLimit)) assert.ok(before.some((a) => a.status === 429), "the burst never met the rate limit");
       if (topology.frontends.some((f) => f.rateLimits.some((l) => l.count === "connections"))) assert.ok(before.some((a) => a.status === 0), "no connection met the connection-rate limit");
+      // Not vacuous: the Lua service answered, and the Lua action's header reached the servers.
+      if (file === "edge-lua.cfg") {
+        assert.ok(before.some((a, i) => sent[i]!.path === "/lb-health" && a.status === 200 && a.backend === undefined), "the Lua service never answered");
+        assert.ok(before.some((a) => a.received?.headers["x-gateway"] === "edge-lua"), "no server got the Lua action's header");
+      }
       // Every bind answered something other than a failed connection (a backend, or HAProxy's own redirect or refusal), and some reached a backend.
       const bindCount = topology.frontends.reduce((n, f) => n + f.binds.length, 0);
       const answered = new Set(before.flatMap((a, i) => (a.status !== 0 ? [sent[i]!.bind] : [])));

@@ -21,6 +21,8 @@ export interface TlsFile {
 export interface HaproxyCheckOptions {
   /** The directory the config's errors/ points at; the project's error pages by default. */
   errorPagesDir?: string;
+  /** The directory the config's lua/ points at; the project's Lua scripts by default. */
+  luaDir?: string;
   /** The directory the config's certs/ points at (TLS binds need their PEM files to exist). */
   certificatesDir?: string;
   /**
@@ -59,7 +61,7 @@ export async function checkHaproxyConfig(configText: string, options: HaproxyChe
     await writeFile(stateFile, EMPTY_SERVER_STATE);
     await writeFile(configPath, configText.replaceAll(`init-addr ${DOCKER_INIT_ADDR} `, "init-addr none ").replace(/^(\s*server-state-file )\S+$/m, `$1${stateFile}`));
     await symlink(options.errorPagesDir ?? DEFAULT_ERROR_PAGES_DIR, join(dir, ERROR_PAGE_DIR));
-    await symlink(DEFAULT_LUA_DIR, join(dir, LUA_DIR));
+    await symlink(options.luaDir ?? DEFAULT_LUA_DIR, join(dir, LUA_DIR));
     await writeMapFiles(dir, options.maps ?? []);
     if (options.certificatesDir) await symlink(options.certificatesDir, join(dir, CERTIFICATE_DIR));
     else if (options.placeholderCertificates?.length) await writeSelfSignedCertificates(join(dir, CERTIFICATE_DIR), options.placeholderCertificates);

@@ -77,10 +77,10 @@ export async function checkTopologyConfig(topology: Topology, config: string, op
  * shows. The error pages are checked first, so that a bad one is named by its field. Without a
  * certificate directory, throwaway certificates stand in for the ones the binds name.
  */
-export async function checkEveryTarget(topology: Topology, options: { runDir?: string; certificatesDir?: string; errorPagesDir?: string } = {}): Promise<void> {
+export async function checkEveryTarget(topology: Topology, options: { runDir?: string; certificatesDir?: string; errorPagesDir?: string; luaDir?: string } = {}): Promise<void> {
   const errorPagesDir = options.errorPagesDir ?? DEFAULT_ERROR_PAGES_DIR;
   await checkErrorPages(topology, errorPagesDir);
-  readLuaScripts(topology);
+  readLuaScripts(topology, options.luaDir);
   const targets: RenderTarget[] = [dockerTarget(), localTarget(options.runDir ?? "/run/lb")];
   const maps = mapFiles(topology);
   const checks = targets.map(async (target) => {
@@ -91,7 +91,7 @@ export async function checkEveryTarget(topology: Topology, options: { runDir?: s
       if (error instanceof TargetPlanError && target.kind !== "local") return;
       throw error;
     }
-    await checkTopologyConfig(topology, config, { ...(options.certificatesDir ? { certificatesDir: options.certificatesDir } : { placeholderCertificates: certificateFiles(topology) }), maps, errorPagesDir });
+    await checkTopologyConfig(topology, config, { ...(options.certificatesDir ? { certificatesDir: options.certificatesDir } : { placeholderCertificates: certificateFiles(topology) }), maps, errorPagesDir, ...(options.luaDir && { luaDir: options.luaDir }) });
   });
   // Side by side (each haproxy -c is its own process); the first target's refusal is the one told.
   const refusal = (await Promise.allSettled(checks)).find((r) => r.status === "rejected");

@@ -17,7 +17,7 @@ import type { Topology, TopologyInput } from "../../infra/model/schema.ts";
 import { writeMapFiles } from "../../infra/render/map-files.ts";
 import { renderHaproxyConfig } from "../../infra/render/render.ts";
 import { mapFiles } from "../../infra/render/routing.ts";
-import { ERROR_PAGE_DIR, localTarget } from "../../infra/render/targets.ts";
+import { ERROR_PAGE_DIR, LUA_DIR, localTarget } from "../../infra/render/targets.ts";
 import { findFreePortRange } from "../../infra/runtime/ports.ts";
 import { killProcessGroup, startProcess } from "../../infra/runtime/processes.ts";
 import { pollUntil } from "../../lib/poll.ts";
@@ -278,6 +278,9 @@ export async function sideBySide(dir: string, c: SideBySideCase): Promise<{ topo
     // The error pages the config names, where the rendered config reads them (beside it).
     mkdirSync(join(dir, ERROR_PAGE_DIR), { recursive: true });
     for (const page of result.errorPages) writeFileSync(join(dir, ERROR_PAGE_DIR, page.name), page.text);
+    // And the Lua scripts it loads.
+    mkdirSync(join(dir, LUA_DIR), { recursive: true });
+    for (const script of result.luaScripts) writeFileSync(join(dir, LUA_DIR, script.name), script.text);
     const rendered = renderHaproxyConfig(parseTopology(placeImported((c.adaptImported ?? ((t) => t))(topology), { ...placement, certificateName: basename(c.certificate.file), monitoringPort: first + bindCount })), localTarget(dir));
     const sent = c.requests(topology);
     const comparable = (answers: Answer[]) => (c.comparable ? c.comparable(answers, topology) : answers);
