@@ -93,6 +93,9 @@ describe("the comparison sees what a render would get wrong", () => {
       assert.ok(differences.some((d) => expected.test(d)), `expected ${expected} among:\n${differences.join("\n")}`);
     });
   }
+  it("a ring with nothing but its server: the stack's ring settings are its own, no difference", () => {
+    assert.deepEqual(differencesAfter((r) => r, SMALL.replace("    log 10.0.0.5:514 local0\n", "    log ring@central local0\nring central\n    server syslog1 10.0.0.9:6514\n")), []);
+  });
   it("the kinds that are differences are the ones the tests above produce", () => {
     assert.deepEqual([...DIFFERENCES].sort(), ["added", "changed", "lost", "out of order"]);
   });

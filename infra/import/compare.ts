@@ -58,7 +58,7 @@ const REWRITES = {
   listen: "a listen section is a frontend and a backend of the same name, the frontend's default_backend its own half",
   spread: "written where it applies: on each proxy (or server) it governs",
   tcpka: "option tcpka is clitcpka on the frontend and srvtcpka on the backend",
-  ring: "the stack names a log target's ring after it (log_tcp_N)",
+  ring: "the stack's ring for a TCP log target: named after it (log_tcp_N), its size, line length, format and timeouts the model's",
   errorfiles: "the pages of an http-errors section, written as errorfile lines in each frontend that takes them",
   conditions: "a condition written out where it is tested, its ACL named by the stack",
   ruleMarks: "the rule's condition decided on the request as it came: a mark set first, the rule testing it",
@@ -339,6 +339,7 @@ function renderedOnly(t: Line, ours: Line[], canonOf: Map<Line, string>, additio
   if (DEFAULT_LINES.has(text) || text === `mode ${originalMode}`) return standing("defaults stated");
   const addition = additions.find((a) => keys.some((k) => related(k, pathOf(a))));
   if (addition) return standing("added by the stack", addition);
+  if (t.section?.kind === "ring" && ours.some((o) => o.isHeader && o.section?.kind === "ring")) return standing("rewritten", REWRITES.ring);
   if (t.words[0] === "default_backend" && t.section?.name === t.words[1] && ours.some((o) => o.isHeader && o.section?.kind === "listen" && o.section.name === t.words[1])) return standing("rewritten", REWRITES.listen);
   if (/^(the rate table of|frontends\.\*\.rateLimits)/.test(t.account.field ?? "") && ours.some((o) => keysOf(o.account).some((k) => k.endsWith(".rateLimits")))) return standing("rewritten", REWRITES.rateTable);
   if (keys.some((k) => GENERATED_ACL_NAME.test(k.split(".").pop()!)) || t.words.some((w) => w.includes("txn.route"))) return standing("rewritten", t.words[0] === "acl" ? REWRITES.conditions : REWRITES.firstMatch);
