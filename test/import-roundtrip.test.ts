@@ -141,7 +141,7 @@ const coreTopologyArb: fc.Arbitrary<TopologyInput> = fc
     rateLimit: fc.option(fc.integer({ min: 1, max: 10_000 }), { nil: undefined }),
     frontendMaxconn: fc.option(fc.integer({ min: 1, max: 10_000 }), { nil: undefined }),
     balance: fc.constantFrom("roundrobin", "leastconn", "source", "first", "random"),
-    check: fc.option(fc.record({ path: fc.constantFrom("/", "/status", "/healthz"), expectStatus: fc.constantFrom<number | typeof ANY_SUCCESS>(200, 204, ANY_SUCCESS), expectBody: fc.option(fc.constantFrom("ok", "ready"), { nil: undefined }) }), { nil: undefined }),
+    check: fc.option(fc.record({ path: fc.constantFrom("/", "/status", "/healthz"), expectStatus: fc.constantFrom<number | typeof ANY_SUCCESS>(200, 204, ANY_SUCCESS), expectBody: fc.option(fc.constantFrom("ok", "ready"), { nil: undefined }), host: fc.option(fc.constantFrom("app.internal", "www.example.com:8080"), { nil: undefined }) }), { nil: undefined }),
     cookie: fc.option(fc.record({ name: fc.constantFrom("SERVERID", "lb"), sameSite: fc.constantFrom("Strict", "Lax", "None"), secure: fc.boolean() }), { nil: undefined }),
     servers: fc.array(
       fc.record({ host: hostArb, port: fc.integer({ min: 1024, max: 65535 }), weight: fc.integer({ min: 0, max: 256 }), inter: durationArb, fall: fc.integer({ min: 1, max: 5 }), rise: fc.integer({ min: 1, max: 5 }), backup: fc.boolean(), maxconn: fc.option(fc.integer({ min: 1, max: 1000 }), { nil: undefined }), disabled: fc.boolean() }),
@@ -229,7 +229,7 @@ const coreTopologyArb: fc.Arbitrary<TopologyInput> = fc
         {
           name: "app",
           balance: r.balance as "roundrobin",
-          ...(r.check && { healthCheck: { http: { method: "GET", path: r.check.path, expectStatus: r.check.expectStatus, ...(r.check.expectBody && { expectBody: r.check.expectBody }) } } }),
+          ...(r.check && { healthCheck: { http: { method: "GET", path: r.check.path, expectStatus: r.check.expectStatus, ...(r.check.expectBody && { expectBody: r.check.expectBody }), ...(r.check.host && { host: r.check.host }) } } }),
           ...(r.agent && { agent: { port: r.agent.port, ...(r.agent.send && { send: r.agent.send }) } }),
           requestRules: r.backendRules,
           ...(r.cookie && sameSiteOk && { cookie: { name: r.cookie.name, sameSite: r.cookie.sameSite, secure: r.cookie.secure } }),

@@ -181,11 +181,36 @@ describe("an HTTP check as HAProxy reads it", () => {
     assert.equal(topology.backends[0]!.healthCheck?.http?.expectStatus, "2xx or 3xx");
     assert.doesNotMatch(renderHaproxyConfig(topology, localTarget("/run/lb")), /http-check expect/);
   });
+  it("a version after the path: HTTP/1.0 as the model speaks, HTTP/1.1 said, a Host header written into it read as the check's host", () => {
+    const withLine = (line: string) => imported({ file: "check.cfg", text: `defaults\n    mode http\nfrontend f\n    bind :80\n    default_backend b\nbackend b\n    ${line}\n    server a 10.0.0.1:80 check\n` });
+    const checkOf = (line: string) => validateImported(withLine(line)).backends[0]!.healthCheck?.http;
+    assert.deepEqual(checkOf("option httpchk GET /ready HTTP/1.0"), { method: "GET", path: "/ready", expectStatus: "2xx or 3xx" });
+    const host = withLine("option httpchk GET /ready HTTP/1.1\\r\\nHost:\\ app.internal");
+    assert.equal(validateImported(host).backends[0]!.healthCheck?.http?.host, "app.internal");
+    assert.match(host.accounts.find((a) => a.directive.startsWith("option httpchk"))!.why!, /HTTP\/1\.0, with Host app\.internal .* \(the config asked HTTP\/1\.1\)/);
+    assert.match(refusals(withLine("option httpchk GET /ready SPDY/3").accounts).join(), /the model reads METHOD PATH \[HTTP\/1\.x/);
+  });
   it("a status line narrows it; a body line alone keeps 2xx or 3xx beside it, said as a normalisation", () => {
     assert.equal(validateImported(withCheck("    http-check expect status 204\n")).backends[0]!.healthCheck?.http?.expectStatus, 204);
     const body = withCheck("    http-check expect string ready\n");
     assert.match(body.accounts.find((a) => a.directive.startsWith("http-check"))!.why!, /also expects a 2xx or 3xx status/);
     assert.match(renderHaproxyConfig(validateImported(body), localTarget("/run/lb")), /http-check expect rstatus \^\[23\]\n\s+http-check expect string "ready"/);
+  });
+});
+
+describe("proxy settings the model keeps per frontend or backend, from defaults or the proxy", () => {
+  it("timeout http-keep-alive in defaults (each frontend's), compression in a frontend, http-reuse (safe: HAProxy's default, left unsaid)", () => {
+    const result = imported({ file: "p.cfg", text: "defaults\n    mode http\n    timeout http-keep-alive 4s\n    http-reuse aggressive\nfrontend f\n    bind :80\n    compression algo gzip deflate\n    compression type text/html application/json\n    default_backend b\nbackend b\n    server a 10.0.0.1:80\nbackend c\n    http-reuse safe\n    server a 10.0.0.2:80\n" });
+    assert.deepEqual(refusals(result.accounts), []);
+    const topology = validateImported(result);
+    assert.equal(topology.frontends[0]!.timeouts?.httpKeepAlive, "4s");
+    assert.deepEqual(topology.frontends[0]!.compression, { algorithms: ["gzip", "deflate"], types: ["text/html", "application/json"] });
+    // A backend's own safe overrides the defaults' aggressive; safe with nothing to override is left unsaid.
+    assert.deepEqual(topology.backends.map((b) => b.httpReuse), ["aggressive", "safe"]);
+    const alone = imported({ file: "p.cfg", text: "defaults\n    mode http\nfrontend f\n    bind :80\n    default_backend b\nbackend b\n    http-reuse safe\n    server a 10.0.0.1:80\n" });
+    assert.equal(validateImported(alone).backends[0]!.httpReuse, undefined);
+    assert.match(alone.accounts.find((a) => a.directive === "http-reuse safe")!.why!, /HAProxy's default/);
+    assert.match(refusals(imported({ file: "p.cfg", text: "defaults\n    mode http\nfrontend f\n    bind :80\n    default_backend b\nbackend b\n    compression algo gzip\n    server a 10.0.0.1:80\n" }).accounts).join(), /compression is kept per frontend/);
   });
 });
 

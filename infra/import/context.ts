@@ -41,7 +41,7 @@ export interface Draft {
   global: Record<string, unknown> & { logs?: unknown[]; tls?: Record<string, unknown> };
   defaults: Record<string, unknown> & { timeouts: Record<string, string> };
   /** What a defaults section gives each frontend or backend that the model keeps per proxy. */
-  proxyDefaults: { forwardfor?: boolean; balance?: string; defaultServer?: string[]; connectionMode?: string; errorPages?: { status?: number; file: string }[] };
+  proxyDefaults: { forwardfor?: boolean; balance?: string; httpReuse?: string; /** Timeouts the model keeps per frontend only (http-keep-alive). */ frontendTimeouts?: Record<string, string>; defaultServer?: string[]; connectionMode?: string; errorPages?: { status?: number; file: string }[] };
   frontends: Record<string, unknown>[];
   backends: Record<string, unknown>[];
   /** cache sections by name, with the line that opened each. */

@@ -138,20 +138,22 @@ const tableSize = (written: string) => Number(written.replace(/[kmg]$/, "")) * (
 
 // --- proxies ------------------------------------------------------------------------------------
 
-const TIMEOUTS: Record<string, { defaults: string; frontend?: string; backend?: string }> = {
+/** Each timeout's field in the model: in defaults, or (absent there) in each frontend, and per proxy. */
+const TIMEOUTS: Record<string, { defaults?: string; frontend?: string; backend?: string }> = {
   connect: { defaults: "connect", backend: "connect" },
   client: { defaults: "client", frontend: "client" },
   server: { defaults: "server", backend: "server" },
   check: { defaults: "check" },
   queue: { defaults: "queue", backend: "queue" },
   "http-request": { defaults: "httpRequest", frontend: "httpRequest" },
-  "http-keep-alive": { defaults: "httpKeepAlive", frontend: "httpKeepAlive" },
+  "http-keep-alive": { frontend: "httpKeepAlive" },
   tunnel: { defaults: "tunnel", backend: "tunnel" },
   "client-fin": { defaults: "clientFin", frontend: "clientFin" },
   "server-fin": { defaults: "serverFin", backend: "serverFin" },
   tarpit: { defaults: "tarpit" },
 };
 
+const HTTP_REUSE = ["never", "safe", "aggressive", "always"];
 const BALANCES = ["roundrobin", "leastconn", "source", "uri", "first", "random"];
 
 /** One line of a defaults, frontend, backend or listen section. */
@@ -188,7 +190,9 @@ function proxyDirective(kind: Section["kind"], d: Directive, ctx: Context): Outc
     case "timeout": {
       const t = TIMEOUTS[args[0] ?? ""];
       if (!t) return { refused: `timeout ${args[0]} is not in the model` };
-      if (inDefaults) return setDuration(draft.defaults.timeouts, t.defaults, args[1], `defaults.timeouts.${t.defaults}`);
+      if (inDefaults && t.defaults) return setDuration(draft.defaults.timeouts, t.defaults, args[1], `defaults.timeouts.${t.defaults}`);
+      // A timeout the model keeps per frontend only: each frontend the defaults govern gets it.
+      if (inDefaults && t.frontend) return setDuration((draft.proxyDefaults.frontendTimeouts ??= {}), t.frontend, args[1], `each frontend's timeouts (${t.frontend})`);
       const owner = t.frontend && frontend ? { proxy: frontend, key: t.frontend, path: fe } : t.backend && backend ? { proxy: backend, key: t.backend, path: be } : undefined;
       if (!owner) return { refused: `timeout ${args[0]} is not set per ${kind} in the model: set it in defaults` };
       const timeouts = (owner.proxy.timeouts ??= {}) as Record<string, unknown>;
@@ -398,6 +402,28 @@ function proxyDirective(kind: Section["kind"], d: Directive, ctx: Context): Outc
     case "http-check":
       if (!backend) return { refused: "http-check belongs to a backend", otherKind: true };
       return httpCheckDirective(args, backend);
+    case "http-reuse": {
+      const [mode] = args;
+      if (!HTTP_REUSE.includes(mode ?? "") || args.length !== 1) return { refused: `http-reuse ${args.join(" ")}: the model has ${HTTP_REUSE.join(", ")}` };
+      if (!inDefaults && !backend) return { refused: "http-reuse belongs to a backend", otherKind: true };
+      // safe is HAProxy's own default: the model says it by saying nothing, unless a defaults section said otherwise.
+      const unsaid = mode === "safe" && (inDefaults || draft.proxyDefaults.httpReuse === undefined);
+      if (inDefaults) draft.proxyDefaults.httpReuse = unsaid ? undefined : mode;
+      else if (unsaid) delete backend!.httpReuse;
+      else backend!.httpReuse = mode;
+      if (unsaid) return { field: inDefaults ? "each backend's httpReuse" : `${be}.httpReuse`, why: "safe is HAProxy's default: the render leaves it unsaid", normalised: true };
+      return { field: inDefaults ? "each backend's httpReuse" : `${be}.httpReuse` };
+    }
+    case "compression": {
+      // The model compresses per frontend: the algorithms and the types, one setting from the two lines.
+      if (!frontend || backend) return { refused: "compression is kept per frontend in the model (frontends.compression): put it in the frontend", ...(!frontend && { otherKind: true as const }) };
+      const [what, ...list] = args;
+      const compression = (frontend.compression ??= {}) as { algorithms?: string[]; types?: string[] };
+      if (what === "algo" && list.length) compression.algorithms = list;
+      else if (what === "type" && list.length) compression.types = list;
+      else return { refused: `compression ${args.join(" ")}: the model reads compression algo and compression type` };
+      return { field: `${fe}.compression.${what === "algo" ? "algorithms" : "types"}` };
+    }
     default:
       return { refused: "not in the model yet" };
   }
@@ -452,10 +478,14 @@ function optionDirective(args: string[], kind: Section["kind"], ctx: Context): O
     }
     case "httpchk": {
       if (!backend) return { refused: "a health check belongs to a backend", otherKind: true };
-      const [method, path] = rest.length >= 2 ? rest : ["GET", rest[0] ?? "/"];
+      const [method, path, version, ...extra] = rest.length >= 2 ? rest : ["GET", rest[0] ?? "/"];
+      // The old way to send a Host header: written into the version ("HTTP/1.1\r\nHost:\ www.example.com").
+      const asked = version === undefined ? undefined : /^HTTP\/1\.([01])(?:\r\nHost:\s*([A-Za-z0-9.-]+(?::\d+)?))?$/.exec(version);
+      if (extra.length || (version !== undefined && !asked)) return { refused: `option httpchk ${rest.join(" ")}: the model reads METHOD PATH [HTTP/1.x, with a Host header written into it]` };
       const check = (backend.healthCheck ??= {}) as Record<string, unknown>;
       // No expect line: HAProxy takes any 2xx or 3xx (a later http-check expect status narrows it).
-      check.http = { expectStatus: ANY_SUCCESS, ...(check.http as object), method, path };
+      check.http = { expectStatus: ANY_SUCCESS, ...(check.http as object), method, path, ...(asked?.[2] && { host: asked[2] }) };
+      if (asked?.[1] === "1") return { field: `backends.${backend.name}.healthCheck.http`, why: `the check asks in HTTP/1.0${asked[2] ? `, with Host ${asked[2]} as an http-check send header` : ""}: the model's checks speak HTTP/1.0 (the config asked HTTP/1.1)`, normalised: true };
       // Patroni's (and its kind's) leader endpoint: one server passes by design.
       if (PRIMARY_ENDPOINTS.includes(path!)) {
         check.primaryOnly = true;
@@ -635,7 +665,7 @@ export function importConfig(parsed: ParsedConfig, name = "imported", files: Imp
       // The stack's own listener has the reserved name: the config's frontend of that name is renamed, said on its header line.
       const name = section.name === MONITORING_PROXY ? `${section.name}_frontend` : section.name!;
       if (name !== section.name) renamed.set(section.at, `the stack's monitoring listener is named ${MONITORING_PROXY}: this frontend is frontends.${name}`);
-      ctx.frontend = { name, binds: [], forwardfor: draft.proxyDefaults.forwardfor === true, ...(draft.proxyDefaults.errorPages && { errorPages: [...draft.proxyDefaults.errorPages] }) };
+      ctx.frontend = { name, binds: [], forwardfor: draft.proxyDefaults.forwardfor === true, ...(draft.proxyDefaults.frontendTimeouts && { timeouts: { ...draft.proxyDefaults.frontendTimeouts } }), ...(draft.proxyDefaults.errorPages && { errorPages: [...draft.proxyDefaults.errorPages] }) };
       draft.frontends.push(ctx.frontend);
       // The old form "listen NAME ADDRESS:PORT": the address is a bind line, as HAProxy 2.6 wants it.
       if (section.args.length && from === undefined) {
@@ -644,7 +674,7 @@ export function importConfig(parsed: ParsedConfig, name = "imported", files: Imp
       }
     }
     if (section.kind === "backend" || section.kind === "listen") {
-      ctx.backend = { name: section.name!, servers: [], ...(draft.proxyDefaults.balance && { balance: draft.proxyDefaults.balance }), ...(draft.proxyDefaults.connectionMode && { connectionMode: draft.proxyDefaults.connectionMode }) };
+      ctx.backend = { name: section.name!, servers: [], ...(draft.proxyDefaults.balance && { balance: draft.proxyDefaults.balance }), ...(draft.proxyDefaults.httpReuse && { httpReuse: draft.proxyDefaults.httpReuse }), ...(draft.proxyDefaults.connectionMode && { connectionMode: draft.proxyDefaults.connectionMode }) };
       draft.backends.push(ctx.backend);
       // A listen section is a frontend whose default backend is its own half.
       if (ctx.frontend) ctx.frontend.defaultBackend = section.name;

@@ -108,8 +108,13 @@ export function httpCheckDirective(args: string[], backend: Record<string, unkno
   const check = (backend.healthCheck ??= { http: { method: "GET", path: "/" } }) as Record<string, Record<string, unknown>>;
   if (!check.http) return { refused: "http-check needs option httpchk first" };
   const [verb, kind, ...rest] = args;
-  if (verb !== "expect") return { refused: `http-check ${verb} is not in the model yet` };
   const field = `backends.${backend.name}.healthCheck.http`;
+  // The Host header the check sends, as the stack writes it.
+  if (verb === "send" && kind === "hdr" && rest.length === 2 && rest[0]!.toLowerCase() === "host") {
+    check.http.host = rest[1];
+    return { field };
+  }
+  if (verb !== "expect") return { refused: `http-check ${args.join(" ")} is not in the model yet (it reads send hdr Host NAME and expect)` };
   if (kind === "status" && int(rest[0]) !== undefined) check.http.expectStatus = int(rest[0]);
   else if (kind === "rstatus" && rest.join(" ") === "^[23]") check.http.expectStatus = ANY_SUCCESS;
   else if ((kind === "string" || kind === "rstring") && rest.length === 1) {
