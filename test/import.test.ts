@@ -11,7 +11,7 @@ import { ConfigSyntaxError } from "../haproxy/errors.ts";
 import { ImportRefusedError } from "../infra/errors.ts";
 import { accountingReport, importConfig, refusals } from "../infra/import/import.ts";
 import { renderHaproxyConfig } from "../infra/render/render.ts";
-import { localTarget } from "../infra/render/targets.ts";
+import { dockerTarget, localTarget } from "../infra/render/targets.ts";
 import { validateImported } from "../infra/import/validate.ts";
 import { resolveRoute } from "../infra/model/route-resolver.ts";
 import { loadTopologyFile } from "../infra/model/load.ts";
@@ -211,6 +211,34 @@ describe("proxy settings the model keeps per frontend or backend, from defaults 
     assert.equal(validateImported(alone).backends[0]!.httpReuse, undefined);
     assert.match(alone.accounts.find((a) => a.directive === "http-reuse safe")!.why!, /HAProxy's default/);
     assert.match(refusals(imported({ file: "p.cfg", text: "defaults\n    mode http\nfrontend f\n    bind :80\n    default_backend b\nbackend b\n    compression algo gzip\n    server a 10.0.0.1:80\n" }).accounts).join(), /compression is kept per frontend/);
+  });
+});
+
+describe("lines of a distribution's stock haproxy.cfg", () => {
+  const STOCK = "global\n    log /dev/log local0\n    maxconn 4096\n    tune.ssl.default-dh-param 2048\ndefaults\n    mode http\n    log global\n    option forwardfor except 127.0.0.0/8\n    option log-health-checks\nlisten stats\n    bind :8404\n    stats enable\n    stats uri /stats\n    stats refresh 10s\nfrontend f\n    bind :80\n    default_backend b\nbackend b\n    server a 10.0.0.1:80 check\n";
+  it("the local syslog's socket, HAProxy's own DH size, forwardfor except, log-health-checks and a stats listener: each read, said or decided", () => {
+    const result = imported({ file: "stock.cfg", text: STOCK });
+    assert.deepEqual(refusals(result.accounts), []);
+    const topology = validateImported(result);
+    assert.deepEqual(topology.global.logs.map((l) => [l.target, l.format, l.facility]), [["/dev/log", "rfc3164", "local0"]]);
+    assert.equal(topology.monitoring.port, 8404);
+    const outcome = (start: string) => result.accounts.find((a) => a.directive.startsWith(start))!;
+    assert.deepEqual(["tune.ssl.default-dh-param", "option log-health-checks", "stats enable"].map((l) => outcome(l).outcome), ["decided", "decided", "decided"]);
+    assert.match(outcome("stats enable").field!, /no stats page until it has a login/);
+    assert.match(outcome("option forwardfor except").why!, /those from 127\.0\.0\.0\/8 now get one too/);
+    assert.equal(outcome("listen stats").outcome, "normalised");
+    // The socket is the local target's: a container's HAProxy has none, said at the field.
+    assert.throws(() => renderHaproxyConfig(topology, dockerTarget()), /global\.logs\[0\]\.target: \/dev\/log is the local syslog's socket/);
+  });
+  it("what has no counterpart is refused at its line: -i on a path, a stats page's literal password, a DH size of its own", () => {
+    const refused = refusals(imported({ file: "stock.cfg", text: STOCK.replace("tune.ssl.default-dh-param 2048", "tune.ssl.default-dh-param 4096").replace("    stats refresh 10s\n", "    stats refresh 10s\n    stats auth admin:hunter2\n").replace("    default_backend b\n", "    acl api path_beg -i /api\n    use_backend b if api\n    default_backend b\n") }).accounts).join("\n");
+    assert.match(refused, /stock\.cfg:4: tune\.ssl\.default-dh-param 4096: DH parameters of 4096 bits are not in the model/);
+    assert.match(refused, /stock\.cfg:15: stats auth admin:hunter2: the stats page's login comes from the environment/);
+    assert.match(refused, /stock\.cfg:18: acl api path_beg -i \/api: -i on path_beg: the model compares it case and all/);
+  });
+  it("a model error in a list item names the line that set it (the model names list items by index in brackets)", () => {
+    const result = imported({ file: "stock.cfg", text: STOCK.replace("log /dev/log local0", "log /dev/log local0 loud") });
+    assert.throws(() => validateImported(result), (error: ImportRefusedError) => /^stock\.cfg:2: log \/dev\/log local0 loud: /.test(error.lines[0] ?? ""));
   });
 });
 

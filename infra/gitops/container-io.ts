@@ -13,7 +13,7 @@ import { DEFAULT_ERROR_PAGES_DIR, DEFAULT_LUA_DIR } from "../render/haproxy-chec
 import { renderHaproxyConfig } from "../render/render.ts";
 import { writeMapFiles } from "../render/map-files.ts";
 import { mapFiles } from "../render/routing.ts";
-import { DOCKER_HOSTS, DOCKER_PATHS, EMPTY_SERVER_STATE, ERROR_PAGE_DIR, LOCAL_ADDRESS, LUA_DIR, SERVER_STATE_FILE, dockerTarget, haproxySockets } from "../render/targets.ts";
+import { DOCKER_HOSTS, DOCKER_PATHS, EMPTY_SERVER_STATE, ERROR_PAGE_DIR, LOCAL_ADDRESS, LUA_DIR, SERVER_STATE_FILE, dockerTarget, haproxySockets, serverStateFile } from "../render/targets.ts";
 import { HAPROXY_CONFIG_FILE, LAST_GOOD_CONFIG_FILE } from "../runtime/applied.ts";
 import { APPLY_CHECKS, expectationsFromTopology, readDiscoveredServers } from "../runtime/verify.ts";
 import type { ApplyIO } from "./apply.ts";
@@ -29,8 +29,8 @@ export async function writeContainerConfig(stateDir: string, topology: Topology,
   await cp(DEFAULT_ERROR_PAGES_DIR, join(stateDir, ERROR_PAGE_DIR), { recursive: true });
   await cp(DEFAULT_LUA_DIR, join(stateDir, LUA_DIR), { recursive: true });
   await writeMapFiles(stateDir, mapFiles(topology));
-  // Before HAProxy's first start, a state file with no server in it; later, the one saved before each reload.
-  if (!existsSync(join(stateDir, SERVER_STATE_FILE))) await writeFileAtomic(join(stateDir, SERVER_STATE_FILE), EMPTY_SERVER_STATE);
+  // Where the config reads the servers' states: before HAProxy's first start, a file with no server in it.
+  if (serverStateFile(dockerTarget()) && !existsSync(join(stateDir, SERVER_STATE_FILE))) await writeFileAtomic(join(stateDir, SERVER_STATE_FILE), EMPTY_SERVER_STATE);
   await writeFileAtomic(join(stateDir, HAPROXY_CONFIG_FILE), text);
 }
 
@@ -56,7 +56,10 @@ export function containerIO({ stateDir, running, step, log }: ContainerApply): A
     // Certificates are the certificates_dir variable's, mounted by Terraform.
     writeConfig: (side) => writeContainerConfig(stateDir, side.topology, renderHaproxyConfig(side.topology, dockerTarget(), { source: side.source })),
     keepLastGood: (text) => writeFileAtomic(join(stateDir, LAST_GOOD_CONFIG_FILE), text),
-    saveServerState: (text) => writeFileAtomic(join(stateDir, SERVER_STATE_FILE), text),
+    // Saved where the config reads it, if it reads one (serverStateFile decides per target).
+    saveServerState: async (text) => {
+      if (serverStateFile(dockerTarget())) await writeFileAtomic(join(stateDir, SERVER_STATE_FILE), text);
+    },
     render: (side) => renderHaproxyConfig(side.topology, dockerTarget(), { source: side.source }),
     plan: (base, head) => makePlan(base, head, { files: AGENT_FILES }),
     // Terraform creates, replaces and destroys the containers; the agent changes HAProxy alone.

@@ -72,7 +72,7 @@ const SERVER_OPTION_ARGS = new Set(["addr", "agent-addr", "agent-inter", "agent-
 const SERVER_DEFAULTS = new Set(["inter 2s", "fall 3", "rise 2", "weight 1"]);
 
 /** Whole lines that say what HAProxy does when a config says nothing. */
-const DEFAULT_LINES = new Set(["retries 3", "retry-on conn-failure", "balance roundrobin", "tune.bufsize 16384", "ssl-default-bind-options ssl-min-ver TLSv1.2"]);
+const DEFAULT_LINES = new Set(["retries 3", "retry-on conn-failure", "balance roundrobin", "tune.bufsize 16384", "ssl-default-bind-options ssl-min-ver TLSv1.2", "ssl-default-server-options ssl-min-ver TLSv1.2"]);
 
 const SIZE_UNITS: Record<string, number> = { k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
 

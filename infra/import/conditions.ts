@@ -32,6 +32,8 @@ export function aclCondition(words: string[]): { condition: Record<string, unkno
   const criterion = method === undefined || method === "str" ? fetch : derivedCriterion(fetch, method);
   if (criterion === undefined) return { refused: `${fetch} -m ${method} is not in the model (it matches paths and headers exactly, by prefix, suffix or regular expression)` };
   if (patterns.length === 0 && criterion !== "ssl_fc") return { refused: "an ACL without a pattern" };
+  // The model compares paths, methods and ALPN protocols case and all: -i there has no counterpart.
+  if (flags.has("-i") && /^(path(_beg|_end|_reg)?|method|req\.ssl_alpn)$/.test(criterion)) return { refused: `-i on ${criterion}: the model compares it case and all (a case-insensitive match would match less after import); list the spellings, or a path_reg with both cases` };
   switch (criterion) {
     case "hdr(host)":
     case "req.hdr(host)":

@@ -45,7 +45,7 @@ export interface ImportResult {
 // --- global -------------------------------------------------------------------------------------
 
 /** The servers' states across a reload: the stack saves and loads them itself. */
-const SERVER_STATE_DECIDED = "the stack saves the servers' states before each reload and every proxy loads them (server-state-file in its run directory or volume)";
+const SERVER_STATE_DECIDED = "the stack saves the servers' states before each reload and every proxy loads them (server-state-file in the local stack's run directory)";
 
 /** Directives the stack decides for itself, and what governs them now. */
 const DECIDED_GLOBAL: Record<string, string> = {
@@ -77,6 +77,9 @@ function globalDirective(d: Directive, ctx: Context): Outcome {
       return setInt(g, "maxconn", args[0], "global.maxconn");
     case "nbthread":
       return setInt(g, "nbthread", args[0], "global.nbthread");
+    case "tune.ssl.default-dh-param":
+      // 2048 bits is HAProxy 2.6's own value; the stack's ciphers (ECDHE only) use none.
+      return args[0] === "2048" ? { decided: "HAProxy's own value (2048 bits) stands; the stack's TLS ciphers are ECDHE only and use none" } : { refused: `DH parameters of ${args[0]} bits are not in the model: HAProxy's 2048 stands (and the stack's ECDHE ciphers use none)` };
     case "tune.bufsize":
       return setInt(g, "bufferSize", args[0], "global.bufferSize");
     case "tune.http.maxhdr":
@@ -456,15 +459,21 @@ function optionDirective(args: string[], kind: Section["kind"], ctx: Context): O
         return { field: `backends.${backend.name}.redispatch` };
       }
       return { refused: "redispatch belongs to a backend", otherKind: true };
-    case "forwardfor":
-      if (rest.length) return { refused: `option forwardfor ${rest.join(" ")}: only the plain option is in the model` };
+    case "forwardfor": {
+      // "except NETWORK": clients from there got no header; the model adds it for every client.
+      const except = rest[0] === "except" && rest.length === 2 ? rest[1] : undefined;
+      if (rest.length && except === undefined) return { refused: `option forwardfor ${rest.join(" ")}: the model adds X-Forwarded-For (plain, or read "except NETWORK" as for every client)` };
+      const said = except === undefined ? {} : { why: `the model adds X-Forwarded-For for every client: those from ${except} now get one too`, normalised: true as const };
       if (inDefaults) {
         draft.proxyDefaults.forwardfor = true;
-        return { field: "each frontend's forwardfor" };
+        return { field: "each frontend's forwardfor", ...said };
       }
       if (!frontend) return { refused: "forwardfor belongs to a frontend", otherKind: true };
       frontend.forwardfor = true;
-      return { field: `frontends.${frontend.name}.forwardfor` };
+      return { field: `frontends.${frontend.name}.forwardfor`, ...said };
+    }
+    case "log-health-checks":
+      return { decided: "each server's check status and its changes are the sidecar's metrics (haproxy_server_check_status), kept by Prometheus; HAProxy logs every UP and DOWN itself" };
     case "http-server-close":
     case "http-keep-alive": {
       const mode = name === "http-server-close" ? "server-close" : "keep-alive";
@@ -656,8 +665,13 @@ export function importConfig(parsed: ParsedConfig, name = "imported", files: Imp
         continue;
       }
     }
+    // The config's own stats page (a listener of stats lines and a bind): the stack's monitoring listener serves it.
+    if ((section.kind === "listen" || section.kind === "frontend") && isStatsListener(section) && !draft.monitoring) {
+      readMonitoringListener(section, draft, account, "config");
+      continue;
+    }
     if (section.kind === "frontend" && section.name === MONITORING_PROXY && isStackMonitoringListener(section)) {
-      readMonitoringListener(section, draft, account);
+      readMonitoringListener(section, draft, account, "stack");
       continue;
     }
     if (section.kind === "frontend" || section.kind === "listen") {
@@ -928,16 +942,38 @@ function isStackMonitoringListener(section: Section): boolean {
   return section.directives.some((d) => /^http-request use-service prometheus-exporter if \{ path \S+ \}$/.test(text(d)));
 }
 
-function readMonitoringListener(section: Section, draft: Draft, account: (at: Location, directive: string, outcome: Outcome) => void): void {
+/** A listener the config has only for HAProxy's stats page: one bind, mode http, stats lines, and at least stats enable or uri. */
+function isStatsListener(section: Section): boolean {
+  const lines = section.directives.map(text);
+  const binds = lines.filter((l) => l.startsWith("bind "));
+  return binds.length === 1 && lines.some((l) => l === "stats enable" || l.startsWith("stats uri ")) && lines.every((l) => l.startsWith("bind ") || l === "mode http" || l.startsWith("stats "));
+}
+
+/**
+ * The monitoring listener: the stack's own (a config it rendered), or the config's stats listener,
+ * which the stack's listener (with the exporter's /metrics beside the page) takes the place of.
+ */
+function readMonitoringListener(section: Section, draft: Draft, account: (at: Location, directive: string, outcome: Outcome) => void, whose: "stack" | "config"): void {
   const monitoring: Record<string, unknown> = {};
   let statsAuth: Location | undefined;
-  account(section.at, `frontend ${section.name}`, { field: "monitoring (the stack's listener: HAProxy's exporter, its health URI and stats page)" });
+  const header = [section.kind, section.name].join(" ");
+  if (whose === "stack") account(section.at, header, { field: "monitoring (the stack's listener: HAProxy's exporter, its health URI and stats page)" });
+  else account(section.at, header, { field: "monitoring (the stats page)", why: "the stack's monitoring listener serves the stats page, with HAProxy's exporter (/metrics) and a health URI beside it", normalised: true });
+  // The config's page with no login: the stack serves none without one, which the page's lines say.
+  const withoutLogin = whose === "config" && !section.directives.some((d) => text(d).startsWith("stats auth "));
+  const NO_PAGE_YET = "no stats page until it has a login: the stack serves it only with monitoring.statsAuth (from the environment); HAProxy's exporter (/metrics) serves the same figures meanwhile";
   for (const d of section.directives) {
     const line = text(d);
     const [keyword, ...args] = values(d.words);
     const bind = keyword === "bind" && args.length === 1 ? /^(.*):(\d+)$/.exec(args[0]!) : null;
+    if (withoutLogin && line === "stats enable") {
+      account(d.at, line, { decided: NO_PAGE_YET });
+      continue;
+    }
     const exporter = /^http-request use-service prometheus-exporter if \{ path (\S+) \}$/.exec(line);
-    if (line === "mode http" || line === "http-request set-log-level silent" || line === "stats enable" || line === "stats hide-version") account(d.at, line, { decided: "what the stack's monitoring listener always does" });
+    if (line === "mode http" || line === "http-request set-log-level silent" || line === "stats enable" || line === "stats hide-version" || (whose === "config" && (line === "stats show-legends" || line.startsWith("stats realm ")))) account(d.at, line, { decided: "what the stack's monitoring listener always does" });
+    else if (whose === "config" && keyword === "stats" && args[0] === "auth") account(d.at, line, { refused: "the stats page's login comes from the environment, never from the config: write stats auth ${STATS_USER}:${STATS_PASSWORD} (monitoring.statsAuth)" });
+    else if (whose === "config" && keyword === "stats" && args[0] === "admin") account(d.at, line, { refused: "the stack's stats page is read-only: servers change through the topology (npm run apply), or npm run scale" });
     else if (keyword === "monitor-uri") account(d.at, line, { decided: "the stack's health URI for its listener (/healthz)" });
     else if (bind) {
       if (bind[1] !== "*" && bind[1] !== "") monitoring.address = bind[1];
@@ -948,10 +984,10 @@ function readMonitoringListener(section: Section, draft: Draft, account: (at: Lo
       account(d.at, line, { field: "monitoring.metricsPath" });
     } else if (keyword === "stats" && args[0] === "uri" && args[1]) {
       monitoring.statsUri = args[1];
-      account(d.at, line, { field: "monitoring.statsUri" });
+      account(d.at, line, withoutLogin ? { field: "monitoring.statsUri", why: NO_PAGE_YET, normalised: true } : { field: "monitoring.statsUri" });
     } else if (keyword === "stats" && args[0] === "refresh" && args[1]) {
       monitoring.statsRefresh = args[1];
-      account(d.at, line, { field: "monitoring.statsRefresh" });
+      account(d.at, line, withoutLogin ? { field: "monitoring.statsRefresh", why: NO_PAGE_YET, normalised: true } : { field: "monitoring.statsRefresh" });
     } else if (keyword === "stats" && args[0] === "auth" && /^\$\{([A-Z_][A-Z0-9_]*)\}:\$\{([A-Z_][A-Z0-9_]*)\}$/.test(args[1] ?? "")) {
       const [, user, password] = /^\$\{([A-Z_][A-Z0-9_]*)\}:\$\{([A-Z_][A-Z0-9_]*)\}$/.exec(args[1]!)!;
       monitoring.statsAuth = { userFromEnv: user, passwordFromEnv: password };

@@ -18,7 +18,9 @@ export function validateImported(result: ImportResult): Topology {
     const lines = [...result.fieldLines.keys()].sort((a, b) => b.length - a.length);
     throw new ImportRefusedError(
       error.problems.map((p) => {
-        const field = lines.find((f) => p.path === f || p.path.startsWith(`${f}.`) || p.path.startsWith(`${f}[`));
+        // The model names list items by index in brackets ("global.logs[0]"); the lines' fields by dots.
+        const path = p.path.replace(/\[(\d+)\]/g, ".$1");
+        const field = lines.find((f) => path === f || path.startsWith(`${f}.`));
         const at = field ? result.fieldLines.get(field)! : undefined;
         const account = at && result.accounts.find((a) => a.at === at);
         return at ? `${where(at)}: ${account?.directive}: ${p.message}` : `${p.path}: ${p.message}`;

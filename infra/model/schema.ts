@@ -88,9 +88,9 @@ export const SYSLOG_FACILITIES = [
 
 /** Where HAProxy sends its logs: stdout/stderr for containers, or a syslog server. */
 export const LogTarget = z.strictObject({
-  target: z.union([z.literal("stdout"), z.literal("stderr"), z.string().regex(/^[A-Za-z0-9.-]{1,253}:[0-9]{1,5}$/, {
-    error: (iss) => `${show(iss.input)} is not a log target: use "stdout", "stderr" or a syslog "host:port"`,
-  })]).describe("\"stdout\" or \"stderr\" (containers), or a syslog server's \"host:port\"."),
+  target: z.union([z.literal("stdout"), z.literal("stderr"), z.string().regex(/^([A-Za-z0-9.-]{1,253}:[0-9]{1,5}|\/[A-Za-z0-9._/-]{1,200})$/, {
+    error: (iss) => `${show(iss.input)} is not a log target: use "stdout", "stderr", a syslog "host:port" or the local syslog's socket ("/dev/log")`,
+  })]).describe("\"stdout\" or \"stderr\" (containers), a syslog server's \"host:port\", or the local syslog's socket (\"/dev/log\": the local target only, where HAProxy shares the host)."),
   format: z.enum(["raw", "rfc3164", "rfc5424", "short", "iso", "priority", "timed", "local"]).default("raw").describe("The log line's header (HAProxy's log format option): raw has none, rfc5424 is structured syslog."),
   facility: z.enum(SYSLOG_FACILITIES).default("local0").describe("The syslog facility the lines carry."),
   minLevel: z.enum(["emerg", "alert", "crit", "err", "warning", "notice", "info", "debug"]).optional().describe("Only messages at this level or more severe are sent."),
@@ -558,7 +558,7 @@ function crossReferenceIssues(topology: Topology): PathIssue[] {
   duplicates(frontends.map((f) => f?.name), "frontends", (i) => ["frontends", i, "name"]);
   duplicates(userlistNames, "userlists", (i) => ["userlists", i, "name"]);
   (Array.isArray(topology.global?.logs) ? topology.global.logs : []).forEach((log, i) => {
-    if ((log?.target === "stdout" || log?.target === "stderr") && log.transport === "tcp") {
+    if ((log?.target === "stdout" || log?.target === "stderr" || log?.target?.startsWith("/")) && log.transport === "tcp") {
       issues.push({ path: ["global", "logs", i, "transport"], message: `${log.target} is not a network target: transport applies to a syslog "host:port"` });
     }
   });

@@ -1,6 +1,7 @@
 // The typed view that the Handlebars templates render: every decision (which directive, which
 // address for this target) is made here in TypeScript; the templates only lay out lines.
 import { bindCertificates, canaryTimingCounter, configuredGroupWeight, configuredWeight, proxyMode, type Backend, type Bind, type Frontend, type ProxyMode, type Server, type ServerGroup, type Topology } from "../model/schema.ts";
+import { TargetPlanError } from "../errors.ts";
 import { ANY_SUCCESS, checkKind, type CheckStep, type HealthCheck } from "../model/checks.ts";
 import { isIP } from "node:net";
 import { parseDuration } from "../../haproxy/duration.ts";
@@ -68,6 +69,10 @@ export interface RingView {
   server: string;
   sizeBytes: number;
   maxLineBytes: number;
+}
+
+function refuseLocalSocket(field: string, path: string, target: RenderTarget): never {
+  throw new TargetPlanError(`${field}: ${path} is the local syslog's socket, which the ${target.kind} stack's HAProxy does not share: log to stdout (the container's log) or a syslog "host:port"`);
 }
 
 /** A TCP log target's ring: room for a few thousand lines while the syslog server is away. */
@@ -197,6 +202,8 @@ export function buildView(topology: Topology, target: RenderTarget, source: stri
     header: { topology: topology.name, source, target: target.kind },
     global: {
       logs: topology.global.logs.map((log, i) =>
+        // The local syslog's socket is on HAProxy's own host: a container or a pod has none.
+        log.target.startsWith("/") && target.kind !== "local" ? refuseLocalSocket(`global.logs[${i}].target`, log.target, target) :
         (log.transport === "tcp" ? [`ring@${ringName(i)}`, log.facility, log.minLevel] : [log.target, "format", log.format, log.facility, log.minLevel]).filter((w) => w !== undefined).join(" "),
       ),
       maxconn: topology.global.maxconn,
