@@ -242,6 +242,18 @@ describe("lines of a distribution's stock haproxy.cfg", () => {
   });
 });
 
+describe("conditions on what Lua computes", () => {
+  it("a Lua fetch (with its arguments) and a Lua converter after a header's whole value become the model's lua and luaConverter conditions", () => {
+    const result = imported({ file: "lua.cfg", text: "defaults\n    mode http\nfrontend f\n    bind :80\n    acl acme lua.tenant_of_path -m str acme\n    acl beta req.fhdr(X-Token),lua.token_tier -m str beta\n    acl eu lua.region(eu,x) -m found\n    use_backend b if acme or beta or eu\n    default_backend b\nbackend b\n    server a 10.0.0.1:80\n" });
+    assert.deepEqual(refusals(result.accounts), []);
+    assert.deepEqual(validateImported(result).frontends[0]!.conditions, {
+      acme: { lua: { fetch: "tenant_of_path", equals: "acme", ignoreCase: false } },
+      beta: { header: { name: "X-Token", equals: "beta", luaConverter: "token_tier", ignoreCase: false } },
+      eu: { lua: { fetch: "region", args: ["eu", "x"], present: true, ignoreCase: false } },
+    });
+  });
+});
+
 describe("rings, mailers and http-errors: the sections beside the proxies", () => {
   const withSections = (sections: string, global = "", frontend = "") =>
     importConfig(parseConfig([{ file: "s.cfg", text: `global\n${global}${sections}\ndefaults\n    mode http\nfrontend f\n    bind :80\n${frontend}    default_backend b\nbackend b\n    server a 10.0.0.1:80\n` }]), "s", { read: (path) => (path.endsWith(".http") ? `HTTP/1.0 503 Service Unavailable\r\nContent-Length: 4\r\n\r\ndown` : undefined) });

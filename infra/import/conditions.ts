@@ -106,13 +106,20 @@ function ownFetchCondition(fetch: string, method: string | undefined, patterns: 
   // A header's presence, counted: req.fhdr_cnt(NAME) gt 0.
   const counted = /^req\.fhdr_cnt\(([A-Za-z0-9!#$%&'*+.^_`|~-]+)\)$/.exec(fetch)?.[1];
   if (counted !== undefined) return patterns.join(" ") === "gt 0" && method === undefined ? { condition: { header: { name: counted, present: true } } } : { refused: `${fetch} ${patterns.join(" ")}: only "gt 0" (the header is there) is in the model` };
-  // A header's whole value (req.fhdr), or a query-string parameter's (url_param).
-  const header = /^req\.fhdr\(([A-Za-z0-9!#$%&'*+.^_`|~-]+)\)$/.exec(fetch)?.[1];
-  const parameter = /^url_param\(([A-Za-z0-9_.~-]+)\)$/.exec(fetch)?.[1];
-  if (header === undefined && parameter === undefined) return undefined;
   const match = method === "str" ? { equals: list(patterns) } : method === "beg" ? { prefix: list(patterns) } : method === "reg" && patterns.length === 1 ? { regex: patterns[0] } : method === "found" ? { present: true } : undefined;
+  // A Lua fetch of lua.scripts, with its arguments: lua.NAME or lua.NAME(A,B).
+  const lua = /^lua\.([A-Za-z_][A-Za-z0-9_]*)(?:\(([A-Za-z0-9_.:/,-]*)\))?$/.exec(fetch);
+  if (lua) {
+    if (!match) return { refused: `${fetch} -m ${method ?? "str"}: a Lua fetch's value is matched with -m str, beg, reg or found` };
+    return { condition: { lua: { fetch: lua[1], ...(lua[2] && { args: lua[2].split(",") }), ...match, ...(ignoreCase && { ignoreCase: true }) } } };
+  }
+  // A header's whole value (req.fhdr), or a query-string parameter's (url_param), maybe through a Lua converter.
+  const [valueFetch, converter, ...more] = fetch.split(",lua.");
+  const header = /^req\.fhdr\(([A-Za-z0-9!#$%&'*+.^_`|~-]+)\)$/.exec(valueFetch!)?.[1];
+  const parameter = /^url_param\(([A-Za-z0-9_.~-]+)\)$/.exec(valueFetch!)?.[1];
+  if ((header === undefined && parameter === undefined) || more.length || (converter !== undefined && !/^[A-Za-z_][A-Za-z0-9_]*$/.test(converter))) return undefined;
   if (!match) return { refused: `${fetch} -m ${method ?? "str"} is not in the model` };
-  const value = { name: header ?? parameter, ...match, ...(ignoreCase && { ignoreCase: true }) };
+  const value = { name: header ?? parameter, ...match, ...(ignoreCase && { ignoreCase: true }), ...(converter !== undefined && { luaConverter: converter }) };
   return { condition: header !== undefined ? { header: value } : { query: value } };
 }
 
