@@ -15,9 +15,14 @@ import { keyedLimitLine } from "./keyed-limits.ts";
 /** use_backend %[req.hdr(host)[,field(1,:)],lower,map(FILE[,DEFAULT])]: the Host looked up in a map, a route table of the model. */
 export const HOST_MAP = /^%\[(?:req\.)?hdr\(host\)(,field\(1,:\))?(,lower)?,map(?:_str)?\(([^,)]+)(?:,([^)]+))?\)\]$/i;
 
+/** use_backend %[path,map_beg(FILE[,DEFAULT])]: a backend by the path's prefix, the map's lines tried in order. */
+const PATH_MAP = /^%\[path,map_beg\(([^,)]+)(?:,([A-Za-z0-9_.:-]+))?\)\]$/;
+
 export function useBackendByMap(expression: string, frontend: Record<string, unknown> & { name: string }, ctx: Context): Outcome {
+  const byPath = PATH_MAP.exec(expression);
+  if (byPath) return routesByPathMap(byPath[1]!, byPath[2], frontend, ctx);
   const m = HOST_MAP.exec(expression);
-  if (!m) return { refused: "a backend chosen by an expression: only the Host header looked up in a map (req.hdr(host),lower,map(FILE[,DEFAULT])) is in the model (routeTables)" };
+  if (!m) return { refused: "a backend chosen by an expression: the model reads the Host header looked up in a map (req.hdr(host),lower,map(FILE[,DEFAULT])) as a route table, and the path looked up by prefix (path,map_beg(FILE[,DEFAULT])) as routes" };
   const [, portless, lower, file, fallback] = m;
   const text = ctx.files.read(file!);
   if (text === undefined) return { refused: `the map ${file} is not found (beside the config or where the config says): give it to import` };
@@ -46,6 +51,34 @@ export function useBackendByMap(expression: string, frontend: Record<string, unk
   ].filter(Boolean).join("; ");
   const field = `frontends.${frontend.name}.routeTables.${tableName} (${entries.length} entries from ${file})${fallback !== undefined ? ` and frontends.${frontend.name}.defaultBackend` : ""}`;
   return why ? { field, why, normalised: true } : { field };
+}
+
+/**
+ * The lines of a map looked up by path prefix, as routes by pathBegins, the longest prefix first: HAProxy
+ * keeps a map_beg's patterns in a prefix tree and the longest that matches chooses, whatever the file's
+ * order (measured side by side: paths-by-map.cfg). The map's default is the default backend.
+ */
+function routesByPathMap(file: string, fallback: string | undefined, frontend: Record<string, unknown> & { name: string }, ctx: Context): Outcome {
+  const text = ctx.files.read(file);
+  if (text === undefined) return { refused: `the map ${file} is not found (beside the config or where the config says): give it to import` };
+  const added: Record<string, unknown>[] = [];
+  for (const [i, raw] of text.split("\n").entries()) {
+    const line = raw.replace(/#.*$/, "").trim();
+    if (!line) continue;
+    const [prefix, backend, ...extra] = line.split(/\s+/);
+    if (!backend || extra.length || !prefix!.startsWith("/")) return { refused: `${file}:${i + 1}: ${JSON.stringify(raw)} is not "/PATH-PREFIX BACKEND"` };
+    added.push({ when: { pathBegins: prefix }, backend });
+  }
+  // Longest first: the model's first match then chooses what the prefix tree's longest match does (a stable sort keeps a repeated prefix's first line first).
+  added.sort((a, b) => ((b.when as { pathBegins: string }).pathBegins.length - (a.when as { pathBegins: string }).pathBegins.length));
+  const routes = (frontend.routes ??= []) as unknown[];
+  routes.push(...added);
+  if (fallback !== undefined) {
+    frontend.defaultBackend = fallback;
+    ctx.mapDefault = fallback;
+  }
+  const why = [`the map's ${added.length} lines become routes by path prefix, the longest first as map_beg chooses (a change is then a reload, not a map edit at runtime)`, fallback !== undefined && `its default ${fallback} becomes the default backend`].filter(Boolean).join("; ");
+  return { field: `frontends.${frontend.name}.routes (by path prefix, from ${file})${fallback !== undefined ? ` and frontends.${frontend.name}.defaultBackend` : ""}`, why, normalised: true };
 }
 
 export function useBackend(args: string[], frontend: Record<string, unknown> & { name: string }, ctx: Context): Outcome {
