@@ -380,7 +380,7 @@ describe("a backend chosen by a map of hosts: a route table", () => {
   const cases: [string, string | undefined, string | undefined, string][] = [
     ["a map import cannot find", undefined, undefined, "h.cfg:5: use_backend %[req.hdr(host),lower,map(/etc/haproxy/sites.map,b)]: the map /etc/haproxy/sites.map is not found (beside the config or where the config says): give it to import"],
     ["a map line that is not HOST BACKEND", "a.example.com\n", undefined, 'h.cfg:5: use_backend %[req.hdr(host),lower,map(/etc/haproxy/sites.map,b)]: /etc/haproxy/sites.map:1: "a.example.com" is not "HOST BACKEND"'],
-    ["another expression", "", "use_backend %[path,map_beg(/etc/haproxy/paths.map)]", "h.cfg:5: use_backend %[path,map_beg(/etc/haproxy/paths.map)]: a backend chosen by an expression: only the Host header looked up in a map (req.hdr(host),lower,map(FILE[,DEFAULT])) is in the model (routeTables)"],
+    ["another expression", "", "use_backend %[req.hdr(x-service),lower]", "h.cfg:5: use_backend %[req.hdr(x-service),lower]: a backend chosen by an expression: the model reads the Host header looked up in a map (req.hdr(host),lower,map(FILE[,DEFAULT])) as a route table, and the path looked up by prefix (path,map_beg(FILE[,DEFAULT])) as routes"],
   ];
   for (const [name, map, line, expected] of cases) it(`refused: ${name}`, () => assert.deepEqual(refusals(withMap(map, line).accounts), [expected]));
 });
