@@ -211,6 +211,9 @@ describe("proxy settings the model keeps per frontend or backend, from defaults 
     assert.equal(validateImported(alone).backends[0]!.httpReuse, undefined);
     assert.match(alone.accounts.find((a) => a.directive === "http-reuse safe")!.why!, /HAProxy's default/);
     assert.match(refusals(imported({ file: "p.cfg", text: "defaults\n    mode http\nfrontend f\n    bind :80\n    default_backend b\nbackend b\n    compression algo gzip\n    server a 10.0.0.1:80\n" }).accounts).join(), /compression is kept per frontend/);
+    // option httpclose: the connection closes on both sides after each answer (the model's connectionMode "close").
+    const closing = imported({ file: "p.cfg", text: "defaults\n    mode http\n    option httpclose\nfrontend f\n    bind :80\n    default_backend b\nbackend b\n    server a 10.0.0.1:80\n" });
+    assert.equal(validateImported(closing).backends[0]!.connectionMode, "close");
   });
 });
 

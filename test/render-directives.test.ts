@@ -152,6 +152,7 @@ const cases: { field: string; edit: (t: any) => void; heading: string; lines: st
     lines: ["    timeout server 60s", "    timeout tunnel 1h", "    option http-server-close", "    http-reuse safe", "    stick-table type ip size 100000 expire 10m", "    stick on src"],
   },
   { field: "backends.healthCheck", edit: (t) => (t.backends[0].healthCheck = { http: { method: "HEAD", path: "/ready?x=1", expectStatus: 204 } }), heading: BACKEND, lines: ["    option httpchk HEAD /ready?x=1", "    http-check expect status 204"] },
+  { field: "backends.connectionMode: close", edit: (t) => (t.backends[0].connectionMode = "close"), heading: BACKEND, lines: ["    option httpclose"] },
   { field: "backends.healthCheck: any 2xx or 3xx, and a body", edit: (t) => (t.backends[0].healthCheck = { http: { method: "GET", path: "/", expectStatus: "2xx or 3xx", expectBody: "ok" } }), heading: BACKEND, lines: ["    option httpchk GET /", "    http-check expect rstatus ^[23]", '    http-check expect string "ok"'] },
   { field: "backends.cookie (rewrite, every flag off)", edit: (t) => (t.backends[0].cookie = { name: "LB", insert: false, indirect: false, nocache: false, secure: false, httponly: false }), heading: BACKEND, lines: ['    cookie LB rewrite attr "SameSite=Lax"'] },
   { field: "backends.cookie.secure", edit: (t) => (t.backends[0].cookie.secure = true), heading: BACKEND, lines: ['    cookie SERVER insert indirect nocache secure httponly attr "SameSite=Lax"'] },

@@ -78,6 +78,7 @@ export const BUILT_IN: Record<string, (ctx: Context) => void> = {
   "retry-on": (ctx) => void (ctx.backend && (ctx.backend.retryOn = ["conn-failure"])),
   "option http-server-close": (ctx) => void (ctx.backend && delete ctx.backend.connectionMode),
   "option http-keep-alive": (ctx) => void (ctx.backend && delete ctx.backend.connectionMode),
+  "option httpclose": (ctx) => void (ctx.backend && delete ctx.backend.connectionMode),
   "option httplog": () => {},
   "option tcplog": () => {},
   "option dontlognull": () => {},

@@ -475,8 +475,9 @@ function optionDirective(args: string[], kind: Section["kind"], ctx: Context): O
     case "log-health-checks":
       return { decided: "each server's check status and its changes are the sidecar's metrics (haproxy_server_check_status), kept by Prometheus; HAProxy logs every UP and DOWN itself" };
     case "http-server-close":
-    case "http-keep-alive": {
-      const mode = name === "http-server-close" ? "server-close" : "keep-alive";
+    case "http-keep-alive":
+    case "httpclose": {
+      const mode = name === "http-server-close" ? "server-close" : name === "httpclose" ? "close" : "keep-alive";
       if (inDefaults) {
         draft.proxyDefaults.connectionMode = mode;
         return { field: "each backend's connectionMode", why: "kept per backend in the model: each backend closes (or keeps) its server connections as the defaults said", normalised: true };

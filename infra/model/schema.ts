@@ -375,7 +375,7 @@ export const Backend = z.strictObject({
       serverFin: Duration.optional().describe("How long a half-closed server connection may stay."),
     })
     .optional().describe("This backend's own timeouts, over the defaults'."),
-  connectionMode: z.enum(["keep-alive", "server-close"]).optional().describe("How HAProxy keeps connections to the servers: \"keep-alive\" (HAProxy's default, reused by the same client), or \"server-close\" (a new one per request, for servers that mishandle keep-alive)."),
+  connectionMode: z.enum(["keep-alive", "server-close", "close"]).optional().describe("How HAProxy keeps connections to the servers: \"keep-alive\" (HAProxy's default, reused by the same client), \"server-close\" (a new one per request, for servers that mishandle keep-alive), or \"close\" (option httpclose: the client's connection closes after each answer too, for clients and servers that mishandle it both)."),
   httpReuse: z.enum(["never", "safe", "aggressive", "always"]).optional().describe("Whether idle server connections are shared between clients (HAProxy's http-reuse)."),
   stickOnSource: z
     .strictObject({

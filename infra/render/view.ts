@@ -75,6 +75,9 @@ function refuseLocalSocket(field: string, path: string, target: RenderTarget): n
   throw new TargetPlanError(`${field}: ${path} is the local syslog's socket, which the ${target.kind} stack's HAProxy does not share: log to stdout (the container's log) or a syslog "host:port"`);
 }
 
+/** The option that sets each of the model's connection modes in a backend. */
+export const CONNECTION_MODE_OPTIONS = { "keep-alive": "option http-keep-alive", "server-close": "option http-server-close", close: "option httpclose" } as const;
+
 /** A TCP log target's ring: room for a few thousand lines while the syslog server is away. */
 export const LOG_RING = { sizeBytes: 262_144, maxLineBytes: 4096 } as const;
 
@@ -458,7 +461,7 @@ function backendView(backend: Backend, topology: Topology, target: RenderTarget)
     cache: backend.cache ? cacheName(backend.name) : undefined,
     settings: [
       ...timeoutLines({ connect: backend.timeouts?.connect, server: backend.timeouts?.server, queue: backend.timeouts?.queue, tunnel: backend.timeouts?.tunnel, "server-fin": backend.timeouts?.serverFin }),
-      ...(backend.connectionMode === "server-close" ? ["option http-server-close"] : backend.connectionMode === "keep-alive" ? ["option http-keep-alive"] : []),
+      ...(backend.connectionMode ? [CONNECTION_MODE_OPTIONS[backend.connectionMode]] : []),
       ...(backend.httpReuse ? [`http-reuse ${backend.httpReuse}`] : []),
       ...(backend.stickOnSource ? [`stick-table type ip size ${backend.stickOnSource.tableSize} expire ${backend.stickOnSource.expire}`, "stick on src"] : []),
       ...(backend.tcpKeepAlive ? ["option srvtcpka"] : []),
