@@ -21,10 +21,12 @@ const USAGE = `usage: npm run import -- FILE... [--out FILE.json|FILE.ts] [--rep
 
   FILE...        haproxy.cfg files, in the order HAProxy loads them (-f a -f b)
   --out FILE     write the topology: a .json document or a .ts module (default: print the JSON)
-  --report FILE  write the accounting of every line (mapped, normalised, decided by the stack, refused)
+  --report FILE  write the accounting of every line (mapped, normalised, decided by the stack, refused),
+                 then the original and what its topology renders side by side, section by section
 
 Servers are imported as servers the stack balances but does not run (external). Nothing is written
-when a line cannot be imported: each is listed as FILE:LINE: directive: why.`;
+when a line cannot be imported (each is listed as FILE:LINE: directive: why), nor when what the
+topology renders differs from the original beyond what the report says (IMPORT_NOT_EQUIVALENT).`;
 
 /**
  * A topology module beside `out`, importing defineTopology from wherever the repository's model is,
