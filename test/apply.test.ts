@@ -239,6 +239,11 @@ describe("how long an apply lets the health checks settle before traffic judges 
     ["the check timeout", (t) => (t.defaults.timeouts.check = "3s"), "reload", "every check"],
     ["a new server", (t) => t.backends[0].servers.push({ ...t.backends[0].servers[1], name: "web-c", cookie: "web-c", port: t.backends[0].servers[1].port + 1 }), "reload", "every check"],
   ];
+  it("a timeout by a reload where a discovered group runs: its slots are judged afresh, so every check settles", () => {
+    const grouped = (edit: (t: any) => void) => editedTopology((t) => (t.backends.push({ name: "pool", discovery: { name: "pool", dnsName: "pool.lb.internal", port: 5100, maxServers: 2, instances: 1 } }), edit(t)));
+    const [before, head] = [parseTopology(grouped(() => {})), parseTopology(grouped((t) => (t.defaults.timeouts.server = "12s")))];
+    assert.equal(settleMs(makePlan(before, head), "reload", head), checkSettleMs(head));
+  });
   it.each(cases)("%s", (_what, edit, method, expected) => {
     const head = parseTopology(editedTopology(edit));
     assert.ok(checkSettleMs(head) > 0);

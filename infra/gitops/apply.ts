@@ -147,7 +147,9 @@ const STATE_KEEPING: readonly RegExp[] = [
  * settle time.
  */
 export function settleMs(plan: Plan, method: ApplyMethod | undefined, topology: Topology): number {
-  const stateKept = (method === "runtime" || method === "reload") && plan.changes.every((c) => STATE_KEEPING.some((kept) => kept.test(c.path)));
+  // A discovered group's slots are judged afresh at a reload (they follow the name server, not a saved state).
+  const handedOver = method === "runtime" || (method === "reload" && !topology.backends.some((b) => b.discovery));
+  const stateKept = handedOver && plan.changes.every((c) => STATE_KEEPING.some((kept) => kept.test(c.path)));
   return stateKept ? 0 : checkSettleMs(topology);
 }
 

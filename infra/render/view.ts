@@ -465,6 +465,9 @@ function backendView(backend: Backend, topology: Topology, target: RenderTarget)
       ...(backend.httpReuse ? [`http-reuse ${backend.httpReuse}`] : []),
       ...(backend.stickOnSource ? [`stick-table type ip size ${backend.stickOnSource.tableSize} expire ${backend.stickOnSource.expire}`, "stick on src"] : []),
       ...(backend.tcpKeepAlive ? ["option srvtcpka"] : []),
+      // A discovered group's slots follow the name server, never a saved state: HAProxy 2.6 can keep a slot restored
+      // from the state file on its old address (HAProxy issues 621, 1061, 1387), so they are judged afresh at a reload.
+      ...(group && serverStateFile(target) ? ["load-server-state-from-file none"] : []),
     ],
   };
 }
