@@ -1,9 +1,11 @@
 // npm run import on a large config: 2,000 backends behind one frontend, each chosen by a host ACL
 // or a path ACL, with its server: about 10,000 lines. Parse, import and validate,
-// timed apart, and the heap the whole import leaves in use.
+// timed apart, the side-by-side comparison npm run import makes before it writes, and the heap the
+// whole import leaves in use.
 import { parseConfig } from "../haproxy/config-parser.ts";
 import { importConfig, refusals } from "../infra/import/import.ts";
 import { validateImported } from "../infra/import/validate.ts";
+import { compareRendered } from "../infra/import/equivalence.ts";
 import { medianMs, ms, type BenchRow } from "./table.ts";
 
 /** A config of `backends` backends, each routed by host or path, as a large shared edge writes it. */
@@ -28,6 +30,10 @@ export async function importBench(): Promise<BenchRow[]> {
   const parseMs = await medianMs(5, () => (parsed = parseConfig(files)));
   const importMs = await medianMs(5, () => (result = importConfig(parsed, "large")));
   const validateMs = await medianMs(5, () => validateImported(result));
+  // The round trip's second proof on the same config: rendered, read back, compared directive by directive.
+  const topology = validateImported(result);
+  let differences = 0;
+  const compareMs = await medianMs(3, () => void (differences = compareRendered(parsed, result, topology, { read: () => undefined }).differences.length));
   global.gc?.();
   const before = process.memoryUsage().heapUsed;
   const kept = validateImported(importConfig(parseConfig(files), "large"));
@@ -38,6 +44,7 @@ export async function importBench(): Promise<BenchRow[]> {
     { group: "import", case: "import (every line accounted for)", value: ms(importMs), note: "median of 5" },
     { group: "import", case: "validate (the model's schema, cross-references)", value: ms(validateMs), note: "median of 5" },
     { group: "import", case: "parse + import + validate", value: ms(total), note: `goal < 1000 ms${total < 1000 ? ": met" : ": NOT met"}` },
+    { group: "import", case: "side by side: render, read back, compare", value: ms(compareMs), note: `median of 3; ${differences} differences` },
     { group: "import", case: "heap the imported topology holds", value: `${heapMb.toFixed(1)} MB`, note: `${kept.backends.length} backends${global.gc ? "" : " (without --expose-gc: an upper bound)"}` },
   ];
 }

@@ -101,25 +101,31 @@ function linesOf(config: ReadConfig): Line[] {
 
 /** The field paths an account names ("frontends.x and backends.x" is both; "each frontend's forwardfor" is frontends.*.forwardfor). */
 function keysOf(account: LineAccount): string[] {
-  if (account.outcome === "decided" || account.outcome === "refused" || !account.field) return [];
-  const each = /^each (frontend|backend)'s (\w+)/.exec(account.field);
-  if (each) return [`${each[1]}s.*.${each[2]}`];
-  return account.field
-    .split(" and ")
-    .map(pathOf)
-    .filter((key) => /^(global|defaults|frontends|backends|monitoring|lua)\b/.test(key));
+  let keys = keysMemo.get(account);
+  if (keys) return keys;
+  const each = account.field && /^each (frontend|backend)'s (\w+)/.exec(account.field);
+  if (account.outcome === "decided" || account.outcome === "refused" || !account.field) keys = [];
+  else if (each) keys = [`${each[1]}s.*.${each[2]}`];
+  else keys = account.field.split(" and ").map(pathOf).filter((key) => /^(global|defaults|frontends|backends|monitoring|lua)\b/.test(key));
+  keysMemo.set(account, keys);
+  return keys;
 }
+/** Each account's keys, worked out once: a large config compares every line with its section's. */
+const keysMemo = new WeakMap<LineAccount, string[]>();
 
 /** The path a field's text starts with ("backends.api.servers.a-1 (a server...)", "global.tls: the..."): names hold no spaces. */
 const pathOf = (text: string) => text.split(/\s/)[0]!.replace(/[:,]$/, "");
 
 /** A and B name one setting: the same path (a "*" takes any name), or one inside the other. */
 function related(a: string, b: string): boolean {
-  const inside = (x: string, y: string) => {
-    const pattern = new RegExp(`^${y.replace(/[.*+?^${}()|[\]\\]/g, "\\$&").replaceAll("\\*", ".+")}(?:$|[.[])`);
-    return pattern.test(x);
-  };
-  return inside(a, b) || inside(b, a);
+  return insideOf(b).test(a) || insideOf(a).test(b);
+}
+/** The paths inside a key (itself included), as a pattern made once per key. */
+const insidePatterns = new Map<string, RegExp>();
+function insideOf(key: string): RegExp {
+  let pattern = insidePatterns.get(key);
+  if (!pattern) insidePatterns.set(key, (pattern = new RegExp(`^${key.replace(/[.*+?^${}()|[\]\\]/g, "\\$&").replaceAll("\\*", ".+")}(?:$|[.[])`)));
+  return pattern;
 }
 
 /**
@@ -205,11 +211,11 @@ function defaultServersBySection(lines: Line[]): Map<Section | undefined, string
   return result;
 }
 
-/** The names a section's header gives: frontends.x, backends.x (a listen section both). */
-function sectionKeys(section: Section | undefined, lines: Line[]): string[] {
-  if (!section) return [];
-  const header = lines.find((l) => l.section === section && l.isHeader);
-  return header ? keysOf(header.account) : [];
+/** The names each section's header gives: frontends.x, backends.x (a listen section both). */
+function sectionKeysOf(lines: Line[]): Map<Section, string[]> {
+  const keys = new Map<Section, string[]>();
+  for (const line of lines) if (line.isHeader && line.section && !keys.has(line.section)) keys.set(line.section, keysOf(line.account));
+  return keys;
 }
 
 /** A compared line, with the section it is shown under and the line of either config it stands for. */
@@ -228,9 +234,24 @@ export function compareWithOriginal(original: ReadConfig, rendered: ReadConfig, 
   const servers = { ours: defaultServersBySection(ours), theirs: defaultServersBySection(theirs) };
   const canonOf = new Map<Line, string>([...ours.map((l) => [l, canonical(l, servers.ours.get(l.section))] as const), ...theirs.map((l) => [l, canonical(l, servers.theirs.get(l.section))] as const)]);
   const paired = new Set<Line>();
-  const compared = ours.map((line) => ({ header: headerOf(line.section), line: counterpartsOf(line, { ours, theirs, rendered, canonOf, servers, paired }), from: line }));
+  const bySection = new Map<Section, Line[]>();
+  for (const t of theirs) if (t.section) bySection.set(t.section, [...(bySection.get(t.section) ?? []), t]);
+  const [ourKeys, theirKeys] = [sectionKeysOf(ours), sectionKeysOf(theirs)];
+  // The rendered sections a section of the original became: the same names, or the same kind where names are the stack's (resolvers, rings).
+  const became = new Map<Section | undefined, Set<Section>>();
+  const becameOf = (section: Section | undefined) => {
+    if (!became.has(section)) {
+      const keys = (section && ourKeys.get(section)) || [];
+      became.set(section, new Set(rendered.parsed.sections.filter((s) => (keys.length ? (theirKeys.get(s) ?? []).some((k) => keys.includes(k)) : s.kind === section?.kind))));
+    }
+    return became.get(section)!;
+  };
+  const proxies = new Set(rendered.parsed.sections.filter((s) => s.kind === "frontend" || s.kind === "backend"));
+  const pairing: Pairing = { theirs, bySection, becameOf, proxies, canonOf, servers, paired, index: renderedIndex(theirs, canonOf) };
+  const compared = ours.map((line) => ({ header: headerOf(line.section), line: counterpartsOf(line, pairing), from: line }));
   markOutOfOrder(compared);
-  for (const t of theirs) if (!paired.has(t)) compared.push({ header: headerOf(t.section), line: { rendered: [show(t)], ...renderedOnly(t, ours, canonOf, additions) }, from: t });
+  const facts = originalFacts(ours);
+  for (const t of theirs) if (!paired.has(t)) compared.push({ header: headerOf(t.section), line: { rendered: [show(t)], ...renderedOnly(t, facts, canonOf, additions) }, from: t });
 
   const sections = new Map<string, ComparedLine[]>();
   for (const { header, line } of compared) sections.set(header, [...(sections.get(header) ?? []), line]);
@@ -245,13 +266,59 @@ export function compareWithOriginal(original: ReadConfig, rendered: ReadConfig, 
 }
 
 interface Pairing {
-  ours: Line[];
   theirs: Line[];
-  rendered: ReadConfig;
+  /** The rendered lines by section. */
+  bySection: Map<Section, Line[]>;
+  becameOf: (section: Section | undefined) => Set<Section>;
+  /** The rendered frontends and backends: where a defaults line is written. */
+  proxies: Set<Section>;
   canonOf: Map<Line, string>;
   servers: { ours: Map<Section | undefined, string[][]>; theirs: Map<Section | undefined, string[][]> };
   /** The rendered lines some line of the original stands for, filled as lines are paired. */
   paired: Set<Line>;
+  index: RenderedIndex;
+}
+
+/**
+ * The rendered lines found by their words and by their fields without reading them all for each line
+ * of the original: a large config's frontend holds thousands of both. Lines come back in the rendered
+ * config's order.
+ */
+interface RenderedIndex {
+  /** The rendered lines with the same words (an ACL the stack named for itself taking any name). */
+  sameWords(line: Line): Line[];
+  /** The rendered lines whose field is one of these keys, inside one, or holds one; a key with "*" reads `all`. */
+  byField(keys: string[], all: () => Line[]): Line[];
+}
+
+/** Where a key can be cut into the keys that hold it: "a.b[2].c" is held by "a", "a.b", "a.b[2]". */
+const holdersOf = (key: string): string[] => [...key.matchAll(/[.[]/g)].map((m) => key.slice(0, m.index));
+
+function renderedIndex(theirs: Line[], canonOf: Map<Line, string>): RenderedIndex {
+  const position = new Map(theirs.map((t, i) => [t, i] as const));
+  const inOrder = (lines: Iterable<Line>) => [...new Set(lines)].sort((a, b) => position.get(a)! - position.get(b)!);
+  const push = (map: Map<string, Line[]>, key: string, t: Line) => void (map.get(key) ?? map.set(key, []).get(key)!).push(t);
+  const byCanon = new Map<string, Line[]>();
+  const exact = new Map<string, Line[]>();
+  const under = new Map<string, Line[]>();
+  for (const t of theirs) {
+    push(byCanon, canonOf.get(t)!, t);
+    for (const key of keysOf(t.account)) {
+      push(exact, key, t);
+      for (const holder of holdersOf(key)) push(under, holder, t);
+    }
+  }
+  return {
+    sameWords(line) {
+      const words = canonOf.get(line)!;
+      const criteria = line.words[0] === "acl" ? words.split(" ").slice(2).join(" ") : undefined;
+      return inOrder([...(byCanon.get(words) ?? []), ...(criteria !== undefined ? byCanon.get(`acl * ${criteria}`) ?? [] : [])]);
+    },
+    byField(keys, all) {
+      if (keys.some((k) => k.includes("*"))) return all().filter((t) => keysOf(t.account).some((k) => keys.some((o) => related(k, o))));
+      return inOrder(keys.flatMap((key) => [...(exact.get(key) ?? []), ...(under.get(key) ?? []), ...holdersOf(key).flatMap((holder) => exact.get(holder) ?? [])]));
+    },
+  };
 }
 
 /**
@@ -259,15 +326,17 @@ interface Pairing {
  * became (or, for what a defaults section or an http-errors set gives, in every proxy), else by its
  * field; and how the two stand.
  */
-function counterpartsOf(line: Line, { ours, theirs, rendered, canonOf, servers, paired }: Pairing): ComparedLine {
+function counterpartsOf(line: Line, { theirs, bySection, becameOf, proxies, canonOf, servers, paired, index }: Pairing): ComparedLine {
   const { account } = line;
   if (account.outcome === "decided") return { original: show(line), rendered: [], kind: "decided by the stack", ...(account.field && { note: account.field }) };
   const keys = keysOf(account);
   const spread = (line.section?.kind === "defaults" && (keys.some((k) => k.includes("*")) || account.field?.startsWith("each proxy"))) || (line.section?.kind === "http-errors" && !line.isHeader);
-  const within = spread ? new Set(rendered.parsed.sections.filter((s) => s.kind === "frontend" || s.kind === "backend")) : becameOf(line.section, ours, theirs, rendered);
+  const within = spread ? proxies : becameOf(line.section);
   const inside = (t: Line) => !t.isHeader && t.section !== undefined && within.has(t.section);
+  // The rendered lines of its sections (a spread line's field may be anywhere): read whole only where no index serves.
+  const near = () => (spread ? theirs : [...within].flatMap((s) => bySection.get(s) ?? []));
   if (line.isHeader) {
-    const halves = theirs.filter((t) => t.isHeader && t.section && within.has(t.section));
+    const halves = [...within].flatMap((s) => (bySection.get(s) ?? []).filter((t) => t.isHeader));
     halves.forEach((h) => paired.add(h));
     const same = halves.length === 1 && canonOf.get(halves[0]!) === canonOf.get(line);
     const rewritings: Record<string, string> = { "http-errors": REWRITES.errorfiles, listen: REWRITES.listen, ring: REWRITES.ring };
@@ -276,11 +345,11 @@ function counterpartsOf(line: Line, { ours, theirs, rendered, canonOf, servers, 
     const note = account.why ?? (same ? undefined : written);
     return { original: show(line), rendered: halves.map(show), kind, ...(note && { note }) };
   }
-  const byWords = theirs.filter((t) => inside(t) && sameWords(canonOf.get(line)!, canonOf.get(t)!));
-  const byField = theirs.filter((t) => !t.isHeader && t.section && (within.has(t.section) || spread) && keysOf(t.account).some((k) => keys.some((o) => related(k, o))));
+  const byWords = index.sameWords(line).filter(inside);
+  const byField = index.byField(keys, near).filter((t) => !t.isHeader && t.section && (spread || within.has(t.section)));
   // A normalised line whose field is no path (a ring's size): the rendered line of the same directive there.
   const directive = (l: Line) => (["timeout", "option", "http-request", "http-response", "tcp-request"].includes(l.words[0]!) ? l.words.slice(0, 2) : l.words.slice(0, 1)).join(" ");
-  const byDirective = account.outcome === "normalised" && !byWords.length && !byField.length ? theirs.filter((t) => inside(t) && directive(t) === directive(line)) : [];
+  const byDirective = account.outcome === "normalised" && !byWords.length && !byField.length ? near().filter((t) => inside(t) && directive(t) === directive(line)) : [];
   const counterparts = byWords.length ? byWords : byField.length ? byField : byDirective;
   counterparts.forEach((c) => paired.add(c));
   if (account.outcome === "normalised") return { original: show(line), rendered: counterparts.map(show), kind: "normalised", ...(account.why && { note: account.why }) };
@@ -293,12 +362,6 @@ function counterpartsOf(line: Line, { ours, theirs, rendered, canonOf, servers, 
   const rewriting = rewritingOf(line, byField, canonOf);
   if (rewriting) return { original: show(line), rendered: byField.map(show), kind: "rewritten", note: rewriting };
   return { original: show(line), rendered: byField.map(show), kind: byField.length ? "changed" : "lost", note: byField.length ? `${keys.join(", ")} is written otherwise` : `nothing rendered sets ${keys.join(", ") || account.field}` };
-}
-
-/** The rendered sections a section of the original became: the same names, or the same kind where names are the stack's (resolvers, rings). */
-function becameOf(section: Section | undefined, ours: Line[], theirs: Line[], rendered: ReadConfig): Set<Section> {
-  const keys = sectionKeys(section, ours);
-  return new Set(rendered.parsed.sections.filter((s) => (keys.length ? sectionKeys(s, theirs).some((k) => keys.includes(k)) : s.kind === section?.kind)));
 }
 
 /**
@@ -328,20 +391,37 @@ function markOutOfOrder(compared: Compared[]): void {
   }
 }
 
+/** What the original has that explains a rendered line of its own: its mode, rings, listen sections and keyed limits. */
+interface OriginalFacts {
+  mode: string;
+  rings: boolean;
+  listens: Set<string>;
+  keyedLimits: boolean;
+}
+
+function originalFacts(ours: Line[]): OriginalFacts {
+  return {
+    // HAProxy's mode where the first defaults section names none is tcp.
+    mode: ours.find((l) => l.section?.kind === "defaults" && l.words[0] === "mode")?.words[1] ?? "tcp",
+    rings: ours.some((o) => o.isHeader && o.section?.kind === "ring"),
+    listens: new Set(ours.flatMap((o) => (o.isHeader && o.section?.kind === "listen" && o.section.name ? [o.section.name] : []))),
+    keyedLimits: ours.some((o) => keysOf(o.account).some((k) => k.endsWith(".rateLimits"))),
+  };
+}
+
 /** A rendered line no line of the original asked for: HAProxy's default stated, the stack's own, a listed addition, a part of a rewriting, or a difference. */
-function renderedOnly(t: Line, ours: Line[], canonOf: Map<Line, string>, additions: readonly string[]): { kind: Correspondence; note?: string } {
+function renderedOnly(t: Line, original: OriginalFacts, canonOf: Map<Line, string>, additions: readonly string[]): { kind: Correspondence; note?: string } {
   const keys = keysOf(t.account);
   const text = canonOf.get(t)!;
   const standing = (kind: Correspondence, note?: string) => ({ kind, ...(note && { note }) });
-  // HAProxy's mode where the first defaults section names none is tcp.
-  const originalMode = ours.find((l) => l.section?.kind === "defaults" && l.words[0] === "mode")?.words[1] ?? "tcp";
+  const originalMode = original.mode;
   if (t.account.outcome === "decided" || keys.some((k) => k === "monitoring" || k.startsWith("monitoring."))) return standing("the stack's own", t.account.field);
   if (DEFAULT_LINES.has(text) || text === `mode ${originalMode}`) return standing("defaults stated");
   const addition = additions.find((a) => keys.some((k) => related(k, pathOf(a))));
   if (addition) return standing("added by the stack", addition);
-  if (t.section?.kind === "ring" && ours.some((o) => o.isHeader && o.section?.kind === "ring")) return standing("rewritten", REWRITES.ring);
-  if (t.words[0] === "default_backend" && t.section?.name === t.words[1] && ours.some((o) => o.isHeader && o.section?.kind === "listen" && o.section.name === t.words[1])) return standing("rewritten", REWRITES.listen);
-  if (/^(the rate table of|frontends\.\*\.rateLimits)/.test(t.account.field ?? "") && ours.some((o) => keysOf(o.account).some((k) => k.endsWith(".rateLimits")))) return standing("rewritten", REWRITES.rateTable);
+  if (t.section?.kind === "ring" && original.rings) return standing("rewritten", REWRITES.ring);
+  if (t.words[0] === "default_backend" && t.section?.name === t.words[1] && original.listens.has(t.words[1]!)) return standing("rewritten", REWRITES.listen);
+  if (/^(the rate table of|frontends\.\*\.rateLimits)/.test(t.account.field ?? "") && original.keyedLimits) return standing("rewritten", REWRITES.rateTable);
   if (keys.some((k) => GENERATED_ACL_NAME.test(k.split(".").pop()!)) || t.words.some((w) => w.includes("txn.route"))) return standing("rewritten", t.words[0] === "acl" ? REWRITES.conditions : REWRITES.firstMatch);
   return standing("added", t.account.field);
 }
