@@ -12,6 +12,7 @@ import { writeFileAtomic } from "../files.ts";
 import { checkEveryTarget } from "../render/validate.ts";
 import { ERROR_PAGE_DIR, LUA_DIR } from "../render/targets.ts";
 import { accountingReport, importConfig, refusals, type ImportResult } from "./import.ts";
+import type { Comparison } from "./compare.ts";
 import { compareRendered } from "./equivalence.ts";
 import { filesNamedBy } from "./named-files.ts";
 import { validateImported } from "./validate.ts";
@@ -99,20 +100,23 @@ async function main(argv: string[]): Promise<number> {
   const parsed = parseConfig(files);
   const named = filesNamedBy(positionals[0]!);
   const result = importConfig(parsed, basename(positionals[0]!).replace(/\.cfg$/, "").replace(/[^A-Za-z0-9_.:-]/g, "_").slice(0, 64) || "imported", named);
+  // The report is written whatever happens next: the accounting, and both configs side by side once they compare.
+  const report = async (comparison?: Comparison) => void (values.report && (await writeFileAtomic(values.report, accountingReport(result.accounts, result.additions, comparison))));
   const refused = refusals(result.accounts);
   if (refused.length) {
-    if (values.report) await writeFileAtomic(values.report, accountingReport(result.accounts, result.additions));
+    await report();
     throw new ImportRefusedError(refused);
   }
   let topology;
   try {
     topology = validateImported(result);
-  } finally {
-    if (values.report && !topology) await writeFileAtomic(values.report, accountingReport(result.accounts, result.additions));
+  } catch (error) {
+    await report();
+    throw error;
   }
   // The round trip's second proof: the original beside what the topology renders, directive by directive.
   const comparison = compareRendered(parsed, result, topology, { read: (path) => readTemplate(path) ?? named.read(path) });
-  if (values.report) await writeFileAtomic(values.report, accountingReport(result.accounts, result.additions, comparison));
+  await report(comparison);
   if (comparison.differences.length) throw new ImportNotEquivalentError(comparison.differences);
   // The error pages and Lua scripts the config names join the repository's (templates/), where every target reads them:
   // placed for the check, kept only when the topology is written, taken away again if anything fails.

@@ -7,7 +7,7 @@
 // otherwise, a rendered line nobody asked for, or servers and rules out of the original's order.
 import { where, type Location, type ParsedConfig, type Section } from "../../haproxy/config-parser.ts";
 import { GENERATED_ACL_NAME } from "../render/acls.ts";
-import type { LineAccount } from "./context.ts";
+import { type LineAccount, tableSize } from "./context.ts";
 
 /** How a line of one config stands to the other. */
 export type Correspondence =
@@ -73,8 +73,6 @@ const SERVER_DEFAULTS = new Set(["inter 2s", "fall 3", "rise 2", "weight 1"]);
 
 /** Whole lines that say what HAProxy does when a config says nothing. */
 const DEFAULT_LINES = new Set(["retries 3", "retry-on conn-failure", "balance roundrobin", "tune.bufsize 16384", "ssl-default-bind-options ssl-min-ver TLSv1.2", "ssl-default-server-options ssl-min-ver TLSv1.2"]);
-
-const SIZE_UNITS: Record<string, number> = { k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
 
 /** A path_beg-style fetch as its -m form: path_beg X is path -m beg X. */
 const FETCH_SUFFIX = /^(path|url|hdr\([^)]*\)|req\.hdr\([^)]*\)|src|ssl_fc_sni|req_ssl_sni|req\.ssl_sni|url_param\([^)]*\))_(beg|end|sub|reg|dir|dom|len|str|ip)$/;
@@ -149,7 +147,7 @@ function canonical(line: Line, defaultServer: string[][] = [], keepDefaults = fa
   if (keyword === "bind") words = words.map((w, i) => (words[i - 1] === "crt" ? w.replace(/^.*\//, "") : w));
   // The files a config names (error pages, Lua) are taken by their names: the stack keeps them in its templates.
   if (keyword === "errorfile" || keyword === "lua-load") words = words.map((w, i) => (i === words.length - 1 ? w.replace(/^.*\//, "") : w));
-  if (keyword === "stick-table") words = words.map((w, i) => (words[i - 1] === "size" && /^\d+[kmg]$/.test(w) ? String(Number(w.slice(0, -1)) * SIZE_UNITS[w.slice(-1)]!) : w));
+  if (keyword === "stick-table") words = words.map((w, i) => (words[i - 1] === "size" && /^\d+[kmg]$/.test(w) ? String(tableSize(w)) : w));
   if (keyword === "acl") {
     const suffix = FETCH_SUFFIX.exec(words[2] ?? "");
     if (suffix) words.splice(2, 1, suffix[1]!, "-m", suffix[2]!);
@@ -171,13 +169,6 @@ function canonical(line: Line, defaultServer: string[][] = [], keepDefaults = fa
     words = [...head, ...[...options.values()].filter((o) => keepDefaults || (!SERVER_DEFAULTS.has(o) && !(proxied && o === "check-send-proxy"))).sort()];
   }
   return words.join(" ");
-}
-
-/** The same words, an ACL the stack named for itself taking any name. */
-function sameWords(ours: string, theirs: string): boolean {
-  if (ours === theirs) return true;
-  const [a, b] = [ours.split(" "), theirs.split(" ")];
-  return a[0] === "acl" && b[0] === "acl" && b[1] === "*" && a.slice(2).join(" ") === b.slice(2).join(" ");
 }
 
 /** A server line's options, each with its argument ("inter 3s", "check"). */
@@ -235,7 +226,7 @@ export function compareWithOriginal(original: ReadConfig, rendered: ReadConfig, 
   const canonOf = new Map<Line, string>([...ours.map((l) => [l, canonical(l, servers.ours.get(l.section))] as const), ...theirs.map((l) => [l, canonical(l, servers.theirs.get(l.section))] as const)]);
   const paired = new Set<Line>();
   const bySection = new Map<Section, Line[]>();
-  for (const t of theirs) if (t.section) bySection.set(t.section, [...(bySection.get(t.section) ?? []), t]);
+  for (const t of theirs) if (t.section) (bySection.get(t.section) ?? bySection.set(t.section, []).get(t.section)!).push(t);
   const [ourKeys, theirKeys] = [sectionKeysOf(ours), sectionKeysOf(theirs)];
   // The rendered sections a section of the original became: the same names, or the same kind where names are the stack's (resolvers, rings).
   const became = new Map<Section | undefined, Set<Section>>();
@@ -254,7 +245,7 @@ export function compareWithOriginal(original: ReadConfig, rendered: ReadConfig, 
   for (const t of theirs) if (!paired.has(t)) compared.push({ header: headerOf(t.section), line: { rendered: [show(t)], ...renderedOnly(t, facts, canonOf, additions) }, from: t });
 
   const sections = new Map<string, ComparedLine[]>();
-  for (const { header, line } of compared) sections.set(header, [...(sections.get(header) ?? []), line]);
+  for (const { header, line } of compared) (sections.get(header) ?? sections.set(header, []).get(header)!).push(line);
   const differences = compared
     .map(({ line }) => line)
     .filter((l) => DIFFERENCES.includes(l.kind))
@@ -414,9 +405,8 @@ function renderedOnly(t: Line, original: OriginalFacts, canonOf: Map<Line, strin
   const keys = keysOf(t.account);
   const text = canonOf.get(t)!;
   const standing = (kind: Correspondence, note?: string) => ({ kind, ...(note && { note }) });
-  const originalMode = original.mode;
   if (t.account.outcome === "decided" || keys.some((k) => k === "monitoring" || k.startsWith("monitoring."))) return standing("the stack's own", t.account.field);
-  if (DEFAULT_LINES.has(text) || text === `mode ${originalMode}`) return standing("defaults stated");
+  if (DEFAULT_LINES.has(text) || text === `mode ${original.mode}`) return standing("defaults stated");
   const addition = additions.find((a) => keys.some((k) => related(k, pathOf(a))));
   if (addition) return standing("added by the stack", addition);
   if (t.section?.kind === "ring" && original.rings) return standing("rewritten", REWRITES.ring);

@@ -150,6 +150,9 @@ export function duration(value: string | undefined): { value: string; normalised
   return problem ? { problem } : { value: written, normalised: written !== value };
 }
 
+/** A stick table's size as HAProxy reads it ("100k": 102400 entries). */
+export const tableSize = (written: string) => Number(written.replace(/[kmg]$/, "")) * ({ k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[written.slice(-1)] ?? 1);
+
 export const int = (value: string | undefined): number | undefined => (value !== undefined && /^\d+$/.test(value) ? Number(value) : undefined);
 
 export function setInt(target: Record<string, unknown>, key: string, value: string | undefined, field: string): Outcome {

@@ -4,14 +4,14 @@
 // Pure: files in, a topology and its accounting out (the CLI reads and writes).
 import type { Directive, Location, ParsedConfig, Section } from "../../haproxy/config-parser.ts";
 import { where } from "../../haproxy/config-parser.ts";
-import { MONITORING_PROXY } from "../model/schema.ts";
+import { HTTP_REUSE_MODES, MONITORING_PROXY } from "../model/schema.ts";
 import { ANY_SUCCESS } from "../model/checks.ts";
 import { sideBySideReport, type Comparison } from "./compare.ts";
 import { accountHttpErrors, accountMailers, accountRing, ALERT_MAIL, errorfilesDirective, readHttpErrors, readRings, ringLog } from "./sections.ts";
 import { rateLimitTable } from "../render/routing.ts";
-import { cacheName } from "../render/view.ts";
+import { CONNECTION_MODE_OPTIONS, cacheName } from "../render/view.ts";
 import { parseDuration } from "../../haproxy/duration.ts";
-import { type Context, type Draft, duration, type ImportFiles, int, type Outcome, setDuration, setInt, text, values, type LineAccount } from "./context.ts";
+import { type Context, type Draft, duration, type ImportFiles, int, type Outcome, setDuration, setInt, tableSize, text, values, type LineAccount } from "./context.ts";
 import { aclCondition, inlineConditions, joinAclLines } from "./conditions.ts";
 import { httpRule, legacyDirective, useBackend } from "./rules.ts";
 import { cookieDirective, httpCheckDirective, liftServerSettings, redisCheckOf, serverDirective, serverTemplateDirective, tcpCheckDirective } from "./servers.ts";
@@ -137,7 +137,6 @@ function globalDirective(d: Directive, ctx: Context): Outcome {
 }
 
 /** A stick table's size as HAProxy writes it: a count, with k, m or g for 1024, 1024² or 1024³. */
-const tableSize = (written: string) => Number(written.replace(/[kmg]$/, "")) * ({ k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[written.slice(-1)] ?? 1);
 
 // --- proxies ------------------------------------------------------------------------------------
 
@@ -156,7 +155,6 @@ const TIMEOUTS: Record<string, { defaults?: string; frontend?: string; backend?:
   tarpit: { defaults: "tarpit" },
 };
 
-const HTTP_REUSE = ["never", "safe", "aggressive", "always"];
 const BALANCES = ["roundrobin", "leastconn", "source", "uri", "first", "random"];
 
 /** One line of a defaults, frontend, backend or listen section. */
@@ -407,7 +405,7 @@ function proxyDirective(kind: Section["kind"], d: Directive, ctx: Context): Outc
       return httpCheckDirective(args, backend);
     case "http-reuse": {
       const [mode] = args;
-      if (!HTTP_REUSE.includes(mode ?? "") || args.length !== 1) return { refused: `http-reuse ${args.join(" ")}: the model has ${HTTP_REUSE.join(", ")}` };
+      if (!(HTTP_REUSE_MODES as readonly string[]).includes(mode ?? "") || args.length !== 1) return { refused: `http-reuse ${args.join(" ")}: the model has ${HTTP_REUSE_MODES.join(", ")}` };
       if (!inDefaults && !backend) return { refused: "http-reuse belongs to a backend", otherKind: true };
       // safe is HAProxy's own default: the model says it by saying nothing, unless a defaults section said otherwise.
       const unsaid = mode === "safe" && (inDefaults || draft.proxyDefaults.httpReuse === undefined);
@@ -477,7 +475,7 @@ function optionDirective(args: string[], kind: Section["kind"], ctx: Context): O
     case "http-server-close":
     case "http-keep-alive":
     case "httpclose": {
-      const mode = name === "http-server-close" ? "server-close" : name === "httpclose" ? "close" : "keep-alive";
+      const mode = Object.entries(CONNECTION_MODE_OPTIONS).find(([, option]) => option === `option ${name}`)![0];
       if (inDefaults) {
         draft.proxyDefaults.connectionMode = mode;
         return { field: "each backend's connectionMode", why: "kept per backend in the model: each backend closes (or keeps) its server connections as the defaults said", normalised: true };
@@ -604,6 +602,11 @@ export function importConfig(parsed: ParsedConfig, name = "imported", files: Imp
       fieldLines.set(outcome.field.split(" ")[0]!.replace(/\[(\d+)\]/g, ".$1"), at);
     }
   };
+  /** A line read already whose outcome is settled later (a normalisation found once its section is read): the accounting says so. */
+  const restate = (at: Location | undefined, change: Partial<LineAccount>, only: LineAccount["outcome"]) => {
+    const line = accounts.find((a) => a.at === at);
+    if (line?.outcome === only) Object.assign(line, change);
+  };
   for (const section of parsed.sections) {
     const header = [section.kind, section.name, ...section.args.map((a) => a.raw)].filter(Boolean).join(" ");
     const ctx: Context = { files, draft, fieldLines, acls: new Map(), rewrites: [], terminalRoutes: [], redirectRoutes: [], routeLines: [], stackHeaders: { forwarded: new Map(), security: {} }, proxyBinds: [], canary: { pins: [] }, ruleMarks: new Map(), keyedLimits: [], limitMarks: new Map(), defaultServer: [...(draft.proxyDefaults.defaultServer ?? [])], lifted: [], stick: {}, rate: {} };
@@ -621,17 +624,13 @@ export function importConfig(parsed: ParsedConfig, name = "imported", files: Imp
       readResolversSection(section, draft, account);
       continue;
     }
-    // A ring is accounted once every log line has said whether it sends there.
-    if (section.kind === "ring") {
+    // A ring, an http-errors set: accounted once every log line or errorfiles line has said what it takes of them.
+    if (section.kind === "ring" || section.kind === "http-errors") {
       laterSections.push(section);
       continue;
     }
     if (section.kind === "mailers") {
       accountMailers(section, account);
-      continue;
-    }
-    if (section.kind === "http-errors") {
-      laterSections.push(section);
       continue;
     }
     if (readRateTable(section, draft)) {
@@ -725,8 +724,7 @@ export function importConfig(parsed: ParsedConfig, name = "imported", files: Imp
       const check = ctx.backend.healthCheck as { steps?: unknown[] } | undefined;
       if (check?.steps?.length === 0) {
         ctx.backend.healthCheck = { connect: true };
-        const line = accounts.find((a) => a.directive === "option tcp-check" && section.directives.some((d) => d.at === a.at));
-        if (line) Object.assign(line, { outcome: "normalised", field: `backends.${ctx.backend.name}.healthCheck.connect`, why: "no tcp-check line follows: the check is a plain connect, which HAProxy does with no option at all" });
+        restate(section.directives.find((d) => text(d) === "option tcp-check")?.at, { outcome: "normalised", field: `backends.${ctx.backend.name}.healthCheck.connect`, why: "no tcp-check line follows: the check is a plain connect, which HAProxy does with no option at all" }, "mapped");
       }
       const redis = check?.steps && redisCheckOf(check.steps as Record<string, unknown>[]);
       if (redis) {
@@ -749,10 +747,8 @@ export function importConfig(parsed: ParsedConfig, name = "imported", files: Imp
       else if (whole) {
         ctx.frontend.rateLimits = [{ name: "connections", key: "source", count: "connections", limit: deny.limit, window: table.window, tableSize: table.size }];
         // The model keeps a connection limit as one of its keyed limits, written the stack's way.
-        for (const part of [table, track, deny]) {
-          const line = accounts.find((x) => x.at === part.at);
-          if (line?.outcome === "mapped") Object.assign(line, { outcome: "normalised", why: `a keyed limit of the model (rateLimits.connections): its table is a backend of its own (${rateLimitTable(ctx.frontend.name, "connections")}, type ipv6, which holds IPv4 clients too), tracked and refused there` });
-        }
+        const why = `a keyed limit of the model (rateLimits.connections): its table is a backend of its own (${rateLimitTable(ctx.frontend.name, "connections")}, type ipv6, which holds IPv4 clients too), tracked and refused there`;
+        for (const part of [table, track, deny]) restate(part.at, { outcome: "normalised", why }, "mapped");
       }
       else {
         const lines = counts === "requests"
@@ -857,10 +853,7 @@ export function importConfig(parsed: ParsedConfig, name = "imported", files: Imp
       use.backend.cache = cache.settings;
       // The model gives each backend a cache of its own, which the stack names after the backend.
       const own = cacheName(use.backend.name);
-      if (use.cache !== own) for (const at of [use.use, use.store]) {
-        const line = accounts.find((a) => a.at === at);
-        if (line?.outcome === "mapped") Object.assign(line, { outcome: "normalised", why: `the backend's own cache, which the stack names ${own}` });
-      }
+      if (use.cache !== own) for (const at of [use.use, use.store]) restate(at, { outcome: "normalised", why: `the backend's own cache, which the stack names ${own}` }, "mapped");
     }
   }
   for (const section of laterSections) {

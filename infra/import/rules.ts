@@ -15,7 +15,7 @@ import { keyedLimitLine } from "./keyed-limits.ts";
 /** use_backend %[req.hdr(host)[,field(1,:)],lower,map(FILE[,DEFAULT])]: the Host looked up in a map, a route table of the model. */
 export const HOST_MAP = /^%\[(?:req\.)?hdr\(host\)(,field\(1,:\))?(,lower)?,map(?:_str)?\(([^,)]+)(?:,([^)]+))?\)\]$/i;
 
-/** use_backend %[path,map_beg(FILE[,DEFAULT])]: a backend by the path's prefix, the map's lines tried in order. */
+/** use_backend %[path,map_beg(FILE[,DEFAULT])]: a backend by the path's prefix, the longest the map holds. */
 const PATH_MAP = /^%\[path,map_beg\(([^,)]+)(?:,([A-Za-z0-9_.:-]+))?\)\]$/;
 
 export function useBackendByMap(expression: string, frontend: Record<string, unknown> & { name: string }, ctx: Context): Outcome {
@@ -24,26 +24,15 @@ export function useBackendByMap(expression: string, frontend: Record<string, unk
   const m = HOST_MAP.exec(expression);
   if (!m) return { refused: "a backend chosen by an expression: the model reads the Host header looked up in a map (req.hdr(host),lower,map(FILE[,DEFAULT])) as a route table, and the path looked up by prefix (path,map_beg(FILE[,DEFAULT])) as routes" };
   const [, portless, lower, file, fallback] = m;
-  const text = ctx.files.read(file!);
-  if (text === undefined) return { refused: `the map ${file} is not found (beside the config or where the config says): give it to import` };
-  const entries: { host: string; backend: string }[] = [];
-  for (const [i, raw] of text.split("\n").entries()) {
-    const line = raw.replace(/#.*$/, "").trim();
-    if (!line) continue;
-    const [host, backend, ...extra] = line.split(/\s+/);
-    if (!backend || extra.length || !/^[A-Za-z0-9.*-]+$/.test(host!)) return { refused: `${file}:${i + 1}: ${JSON.stringify(raw)} is not "HOST BACKEND"` };
-    entries.push({ host: host!, backend: backend! });
-  }
+  const pairs = mapPairs(file!, ctx, "HOST BACKEND", (host) => /^[A-Za-z0-9.*-]+$/.test(host));
+  if (isRefusal(pairs)) return pairs;
+  const entries = pairs.map(([host, backend]) => ({ host, backend }));
   const tableName = file!.split("/").pop()!.replace(/\.map$/, "").replace(/[^A-Za-z0-9_]/g, "_").slice(0, 64) || "hosts";
   const tables = (frontend.routeTables ??= []) as unknown[];
   tables.push({ name: tableName, key: "host", entries });
   const routes = (frontend.routes ??= []) as unknown[];
   routes.push({ table: tableName });
-  // The map's default answers every request the map does not hold: the frontend's default backend from here on.
-  if (fallback !== undefined) {
-    frontend.defaultBackend = fallback;
-    ctx.mapDefault = fallback;
-  }
+  takeMapDefault(fallback, frontend, ctx);
   const why = [
     !portless && "the model looks the Host up without its port (the config looked up the whole header)",
     !lower && "the model looks the Host up in lower case (the config compared it as sent)",
@@ -59,26 +48,37 @@ export function useBackendByMap(expression: string, frontend: Record<string, unk
  * order (measured side by side: paths-by-map.cfg). The map's default is the default backend.
  */
 function routesByPathMap(file: string, fallback: string | undefined, frontend: Record<string, unknown> & { name: string }, ctx: Context): Outcome {
+  const pairs = mapPairs(file, ctx, "/PATH-PREFIX BACKEND", (prefix) => prefix.startsWith("/"));
+  if (isRefusal(pairs)) return pairs;
+  // Longest first: the model's first match then chooses what the prefix tree's longest match does (a stable sort keeps a repeated prefix's first line first).
+  const added = pairs.sort(([a], [b]) => b.length - a.length).map(([prefix, backend]) => ({ when: { pathBegins: prefix }, backend }));
+  const routes = (frontend.routes ??= []) as unknown[];
+  routes.push(...added);
+  takeMapDefault(fallback, frontend, ctx);
+  const why = [`the map's ${added.length} lines become routes by path prefix, the longest first as map_beg chooses (a change is then a reload, not a map edit at runtime)`, fallback !== undefined && `its default ${fallback} becomes the default backend`].filter(Boolean).join("; ");
+  return { field: `frontends.${frontend.name}.routes (by path prefix, from ${file})${fallback !== undefined ? ` and frontends.${frontend.name}.defaultBackend` : ""}`, why, normalised: true };
+}
+
+/** A map file's KEY VALUE lines (comments and blank lines aside), or the refusal naming the first line that is not `shape`. */
+function mapPairs(file: string, ctx: Context, shape: string, keyOk: (key: string) => boolean): [string, string][] | Refusal {
   const text = ctx.files.read(file);
   if (text === undefined) return { refused: `the map ${file} is not found (beside the config or where the config says): give it to import` };
-  const added: Record<string, unknown>[] = [];
+  const pairs: [string, string][] = [];
   for (const [i, raw] of text.split("\n").entries()) {
     const line = raw.replace(/#.*$/, "").trim();
     if (!line) continue;
-    const [prefix, backend, ...extra] = line.split(/\s+/);
-    if (!backend || extra.length || !prefix!.startsWith("/")) return { refused: `${file}:${i + 1}: ${JSON.stringify(raw)} is not "/PATH-PREFIX BACKEND"` };
-    added.push({ when: { pathBegins: prefix }, backend });
+    const [key, value, ...extra] = line.split(/\s+/);
+    if (!value || extra.length || !keyOk(key!)) return { refused: `${file}:${i + 1}: ${JSON.stringify(raw)} is not "${shape}"` };
+    pairs.push([key!, value]);
   }
-  // Longest first: the model's first match then chooses what the prefix tree's longest match does (a stable sort keeps a repeated prefix's first line first).
-  added.sort((a, b) => ((b.when as { pathBegins: string }).pathBegins.length - (a.when as { pathBegins: string }).pathBegins.length));
-  const routes = (frontend.routes ??= []) as unknown[];
-  routes.push(...added);
-  if (fallback !== undefined) {
-    frontend.defaultBackend = fallback;
-    ctx.mapDefault = fallback;
-  }
-  const why = [`the map's ${added.length} lines become routes by path prefix, the longest first as map_beg chooses (a change is then a reload, not a map edit at runtime)`, fallback !== undefined && `its default ${fallback} becomes the default backend`].filter(Boolean).join("; ");
-  return { field: `frontends.${frontend.name}.routes (by path prefix, from ${file})${fallback !== undefined ? ` and frontends.${frontend.name}.defaultBackend` : ""}`, why, normalised: true };
+  return pairs;
+}
+
+/** The map's default answers every request the map does not hold: the frontend's default backend from here on. */
+function takeMapDefault(fallback: string | undefined, frontend: Record<string, unknown>, ctx: Context): void {
+  if (fallback === undefined) return;
+  frontend.defaultBackend = fallback;
+  ctx.mapDefault = fallback;
 }
 
 export function useBackend(args: string[], frontend: Record<string, unknown> & { name: string }, ctx: Context): Outcome {

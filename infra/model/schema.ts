@@ -97,6 +97,9 @@ export const LogTarget = z.strictObject({
   transport: z.enum(["udp", "tcp"], { error: (iss) => `${show(iss.input)} is not a log transport: use "udp" or "tcp"` }).default("udp").describe("How a syslog \"host:port\" target is reached: UDP datagrams (syslog's classic transport, lossy under pressure), or TCP through a ring buffer (RFC 6587 octet counting; HAProxy 2.6 keeps the lines in memory while the server is away, and drops the oldest when the ring is full)."),
 }).meta({ id: "LogTarget" });
 
+/** HAProxy's http-reuse modes: whether idle server connections are shared between clients. */
+export const HTTP_REUSE_MODES = ["never", "safe", "aggressive", "always"] as const;
+
 /** The TLS versions a bind may require at least (HAProxy's ssl-min-ver words). */
 export const TLS_VERSIONS = ["TLSv1.2", "TLSv1.3"] as const;
 
@@ -376,7 +379,7 @@ export const Backend = z.strictObject({
     })
     .optional().describe("This backend's own timeouts, over the defaults'."),
   connectionMode: z.enum(["keep-alive", "server-close", "close"]).optional().describe("How HAProxy keeps connections to the servers: \"keep-alive\" (HAProxy's default, reused by the same client), \"server-close\" (a new one per request, for servers that mishandle keep-alive), or \"close\" (option httpclose: the client's connection closes after each answer too, for clients and servers that mishandle it both)."),
-  httpReuse: z.enum(["never", "safe", "aggressive", "always"]).optional().describe("Whether idle server connections are shared between clients (HAProxy's http-reuse)."),
+  httpReuse: z.enum(HTTP_REUSE_MODES).optional().describe("Whether idle server connections are shared between clients (HAProxy's http-reuse)."),
   stickOnSource: z
     .strictObject({
       expire: Duration.default("30m").describe("How long an idle client's server is remembered."),

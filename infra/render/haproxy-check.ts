@@ -49,8 +49,9 @@ export const DEFAULT_LUA_DIR = join(TEMPLATES_DIR, LUA_DIR);
  * with errors/ and certs/ beside it), so that the check reads the same relative paths.
  *
  * Server names are resolved where the config runs (the docker network), never by the check: it
- * reads "init-addr none" for the target's init-addr; and the servers' state file is a scratch copy. Resolving them here
- * waits on this machine's DNS for each name (1,000 names: 4 min 51 s measured, against 0.11 s).
+ * reads "init-addr none" for the target's init-addr. Resolving them here waits on this machine's DNS
+ * for each name (1,000 names: 4 min 51 s measured, against 0.11 s). The servers' state file is a
+ * scratch copy with no server in it.
  */
 export async function checkHaproxyConfig(configText: string, options: HaproxyCheckOptions = {}): Promise<HaproxyCheckResult> {
   const dir = await mkdtemp(join(tmpdir(), "haproxy-check-"));
