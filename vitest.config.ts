@@ -11,7 +11,7 @@ const FAST_TIER = [
   "architecture", "model", "render", "render-directives", "render-properties", "error-pages", "plan", "distribution",
   "sidecar-parse", "sidecar-self-metrics", "compressed-exposition", "verify-judge", "verify-expectations", "alert-rules",
   "docker-stack", "kubernetes-stack", "deploy-sequence", "engine-config", "master-cli", "workflows", "image-sources", "terraform-diff",
-  "routing-model", "routing-differential", "tcp-model", "config-parser", "import", "import-roundtrip", "import-compare", "certificates", "rollout", "interrupt-exit", "acme-refusals", "certs-follow-live", "connection-limits-live", "map-follow-live", "login-hashes",
+  "routing-model", "routing-differential", "tcp-model", "config-parser", "import", "import-roundtrip", "import-compare", "certificates", "rollout", "interrupt-exit", "acme-refusals", "certs-follow-live", "connection-limits-live", "map-follow-live", "login-hashes", "run-bundled",
 ].map((name) => `test/${name}.test.ts`);
 
 export default defineConfig({

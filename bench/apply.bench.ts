@@ -43,10 +43,10 @@ const SCENARIOS: Scenario[] = [
   { name: "(d) naive stop and start of HAProxy", base: () => {} },
 ];
 
-/** npm run apply on `file`, as a user runs it (its own process); its exit code. */
+/** npm run apply on `file`, as a user runs it (its own process, from its bundle); its exit code. */
 export function applyCli(runDir: string, file: string, extraArgs: string[] = []): Promise<number> {
   return new Promise((resolve) => {
-    const child = killOnInterrupt(spawn(process.execPath, ["--import", "tsx", join(REPO_ROOT, "infra/gitops/apply-cli.ts"), "--run-dir", runDir, "--topology", file, ...extraArgs], { cwd: REPO_ROOT, stdio: "ignore" }));
+    const child = killOnInterrupt(spawn(process.execPath, [join(REPO_ROOT, "lib/run-bundled.mjs"), "infra/gitops/apply-cli.ts", "--run-dir", runDir, "--topology", file, ...extraArgs], { cwd: REPO_ROOT, stdio: "ignore" }));
     child.once("close", (code) => resolve(code ?? 1));
   });
 }

@@ -4,7 +4,7 @@
 // frontend named a backend "backend_servers" that did not exist; here defaultBackend is checked
 // against the backends), plus what production needs: a stats socket, a Prometheus endpoint,
 // retries with redispatch, and health checks tuned so that a failing server loses no request.
-import { defineTopology } from "./model/parse.ts";
+import { defineTopology } from "./model/define.ts";
 
 export const topology = defineTopology({
   name: "flask-lb",

@@ -12,7 +12,7 @@ import { sha256 } from "../infra/runtime/applied.ts";
 import { recordedProcesses } from "../infra/runtime/stack.ts";
 import { backgroundTraffic, burst, TrafficClient } from "../verification/traffic.ts";
 import { eventually, runDirWithTopology, startTestStack, type TestStack } from "./support/stack.ts";
-import { REPO_ROOT, runCli } from "./support/run-cli.ts";
+import { cliCommand, REPO_ROOT, runCli } from "./support/run-cli.ts";
 import { editedTopology, seedTopology } from "./support/topologies.ts";
 import { parseTopology } from "../infra/model/parse.ts";
 import { refuseHaproxyRestart } from "../infra/gitops/local-io.ts";
@@ -183,7 +183,7 @@ describe("npm run apply on a running stack", () => {
 
   /** An apply paused (by its test seam) after `step`, as a child process the test can kill. */
   async function pausedApply(topologyFile: string, step: string) {
-    const child = spawn(process.execPath, ["--import", import.meta.resolve("tsx"), join(REPO_ROOT, "infra/gitops/apply-cli.ts"), "--run-dir", running.runDir, "--topology", topologyFile, "--no-verify"], {
+    const child = spawn(process.execPath, [...cliCommand("infra/gitops/apply-cli.ts"), "--run-dir", running.runDir, "--topology", topologyFile, "--no-verify"], {
       env: { ...process.env, APPLY_PAUSE_AFTER: step },
       stdio: "ignore",
     });

@@ -6,7 +6,6 @@ import assert from "node:assert/strict";
 import { readFileSync, writeFileSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { pathToFileURL } from "node:url";
 import { describe, it } from "vitest";
 import { Pool } from "undici";
 import { parseDuration } from "../haproxy/duration.ts";
@@ -46,7 +45,7 @@ async function uncommentedTopology(): Promise<{ input: unknown; uncommented: str
       return `${m[1]}${m[2]}`;
     })
     .join("\n")
-    .replace('from "./model/parse.ts"', `from ${JSON.stringify(pathToFileURL(join(REPO_ROOT, "infra/model/parse.ts")).href)}`);
+    .replace('from "./model/define.ts"', `from ${JSON.stringify(join(REPO_ROOT, "infra/model/define.ts"))}`);
   const dir = mkdtempSync(join(tmpdir(), "lb-production-"));
   try {
     writeFileSync(join(dir, "topology.ts"), edited);

@@ -34,7 +34,7 @@ topology renders differs from the original beyond what the report says (IMPORT_N
  * each section's and server's comments written above what it became.
  */
 function tsModule(result: ImportResult, sources: string[], out: string): string {
-  const model = relative(dirname(resolve(out)), join(REPO_ROOT, "infra/model/parse.ts"));
+  const model = relative(dirname(resolve(out)), join(REPO_ROOT, "infra/model/define.ts"));
   return `// Imported from ${sources.join(", ")} by npm run import: the topology is now the source of truth.\nimport { defineTopology } from "${model.startsWith(".") ? model : `./${model}`}";\n\nexport const topology = defineTopology(${withComments(result.topology, "", result.comments, "")});\n`;
 }
 

@@ -33,13 +33,35 @@ export async function readTopologyInput(file: string): Promise<unknown> {
   }
   let module: Record<string, unknown>;
   try {
-    module = await import(pathToFileURL(path).href);
+    module = await import(TYPESCRIPT.test(path) ? await bundled(path) : pathToFileURL(path).href);
   } catch (error) {
     throw new TopologyLoadError(file, (error as Error).message);
   }
   const value = module.topology ?? module.default;
   if (value === undefined) throw new TopologyLoadError(file, 'the module exports neither "topology" nor a default export');
   return value;
+}
+
+const TYPESCRIPT = /\.[cm]?tsx?$/;
+
+/**
+ * A TypeScript topology module, with what it imports, as one JavaScript module (a data: URL): the same
+ * whether a command runs under tsx or from its bundle (plain node, which cannot import TypeScript).
+ * A topology is data: its import.meta.url names the bundle, not the file.
+ */
+async function bundled(path: string): Promise<string> {
+  const { buildSync, stop } = await import("esbuild");
+  let result: ReturnType<typeof buildSync>;
+  try {
+    result = buildSync({ entryPoints: [path], bundle: true, platform: "node", format: "esm", target: "node20", write: false, logLevel: "silent" });
+  } catch (error) {
+    const first = (error as { errors?: { text: string; location?: { file: string; line: number; column: number } | null }[] }).errors?.[0];
+    throw new Error(first ? `${first.location ? `${first.location.file}:${first.location.line}:${first.location.column + 1}: ` : ""}${first.text}` : (error as Error).message);
+  } finally {
+    // The sync API keeps esbuild's service (a child process) for the next build; none follows here.
+    void stop();
+  }
+  return `data:text/javascript;base64,${Buffer.from(result.outputFiles![0]!.contents).toString("base64")}`;
 }
 
 /**

@@ -1,14 +1,14 @@
 // Topology → haproxy.cfg text, through the Handlebars templates in templates/.
 import { readFileSync, readdirSync } from "node:fs";
 import { basename, join } from "node:path";
-import { fileURLToPath } from "node:url";
 import Handlebars from "handlebars";
 import type { Topology } from "../model/schema.ts";
+import { REPO_ROOT } from "../repo.ts";
 import type { RenderTarget } from "./targets.ts";
 import { buildView, type ConfigView } from "./view.ts";
 
-/** The templates beside this module in the repository; a bundle (the apply agent's image) says where with LB_TEMPLATES_DIR. */
-export const TEMPLATES_DIR = process.env.LB_TEMPLATES_DIR ?? fileURLToPath(new URL("../../templates/", import.meta.url));
+/** The repository's templates; the apply agent's image, which has no repository, says where with LB_TEMPLATES_DIR. */
+export const TEMPLATES_DIR = process.env.LB_TEMPLATES_DIR ?? join(REPO_ROOT, "templates");
 
 export interface RenderOptions {
   /** What the config was generated from, for its header: a path relative to the repository. */

@@ -6,7 +6,7 @@
 //   LB_ACME_ROOTS=/path/to/pebble-root.pem npm start -- --topology infra/topologies/acme.ts
 //
 // The README's "Certificates" section says how to run pebble (Let's Encrypt's test server) for it.
-import { defineTopology } from "../model/parse.ts";
+import { defineTopology } from "../model/define.ts";
 import { topology as seed } from "../topology.ts";
 
 const [web] = seed.frontends;

@@ -6,7 +6,7 @@
 //
 //   npm start -- --topology infra/topologies/canary-group.ts
 //   npm run rollout -- flask_servers
-import { defineTopology } from "../model/parse.ts";
+import { defineTopology } from "../model/define.ts";
 import { topology as seed } from "../topology.ts";
 
 const [web] = seed.backends;

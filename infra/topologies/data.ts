@@ -4,7 +4,7 @@
 // (HAProxy passes their TLS through untouched).
 //
 //   npm start -- --topology infra/topologies/data.ts
-import { defineTopology } from "../model/parse.ts";
+import { defineTopology } from "../model/define.ts";
 import { topology as seed } from "../topology.ts";
 
 /** A check every half second, DOWN after two failures: a new primary takes writes within about 1.5 s. */

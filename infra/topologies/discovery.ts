@@ -6,7 +6,7 @@
 //
 //   npm start -- --topology infra/topologies/discovery.ts
 //   npm run scale -- web_pool 5
-import { defineTopology } from "../model/parse.ts";
+import { defineTopology } from "../model/define.ts";
 import { topology as seed } from "../topology.ts";
 
 export const topology = defineTopology({

@@ -6,7 +6,7 @@
 //   export LB_EDGE_ADMIN_HASH="$(openssl passwd -6)"   # the admin login's password hash
 //   npm start -- --topology infra/topologies/edge.ts
 //   curl -H 'Host: www.example.com' http://127.0.0.1:60000/api/users
-import { defineTopology } from "../model/parse.ts";
+import { defineTopology } from "../model/define.ts";
 import { topology as seed } from "../topology.ts";
 
 const check = { http: { method: "GET", path: "/status", expectStatus: 200 } } as const;
