@@ -70,36 +70,56 @@ interface RunContext {
   faultRun?: Promise<FaultRun>;
 }
 
-type AssertionRunner = (context: RunContext) => Promise<AssertionResult>;
+interface AssertionRunner {
+  /**
+   * It changes what others would measure (takes a server down, kills one, spends a client's rate
+   * limit): it runs alone, after the assertions that only look, which run side by side.
+   */
+  disturbs: boolean;
+  run: (context: RunContext) => Promise<AssertionResult>;
+}
 
 const faultRun = (context: RunContext) => (context.faultRun ??= failoverAndRecovery(context.expect, context.access));
 
 /** One runner per assertion, keyed by its name: a new name without a runner does not compile. */
 const RUNNERS: Record<AssertionName, AssertionRunner> = {
-  health: ({ expect, access }) => health(expect, access),
-  distribution: ({ expect, access, options }) => unattributable("distribution", expect) ?? distribution(expect, access, options.requests),
-  entrypoints: async ({ expect }) => {
-    const measured = [];
-    for (const ep of expect.entrypoints ?? []) measured.push(await probeEntrypoint(ep, expect.ca, sourceFor(expect), expect.serverNames));
-    return expect.entrypoints ? judgeEntrypoints(expect.entrypoints, measured) : { assertion: "entrypoints", verdict: "skip", expected: "-", measured: "the expectations list no entry points" };
+  health: { disturbs: false, run: ({ expect, access }) => health(expect, access) },
+  distribution: { disturbs: false, run: ({ expect, access, options }) => unattributable("distribution", expect) ?? distribution(expect, access, options.requests) },
+  entrypoints: {
+    disturbs: false,
+    run: async ({ expect }) => {
+      const measured = [];
+      for (const ep of expect.entrypoints ?? []) measured.push(await probeEntrypoint(ep, expect.ca, sourceFor(expect), expect.serverNames));
+      return expect.entrypoints ? judgeEntrypoints(expect.entrypoints, measured) : { assertion: "entrypoints", verdict: "skip", expected: "-", measured: "the expectations list no entry points" };
+    },
   },
-  routing: async ({ expect }) => {
-    const measured = [];
-    for (const e of expect.routing ?? []) measured.push(await probeRoute(e, expect.ca, expect.serverNames ?? {}, expect.requestTimeoutMs));
-    return judgeRouting(expect.routing ?? [], measured);
+  routing: {
+    disturbs: false,
+    run: async ({ expect }) => {
+      const measured = [];
+      for (const e of expect.routing ?? []) measured.push(await probeRoute(e, expect.ca, expect.serverNames ?? {}, expect.requestTimeoutMs));
+      return judgeRouting(expect.routing ?? [], measured);
+    },
   },
-  persistence: ({ expect, access }) => unattributable("persistence", expect) ?? persistence(expect, access),
-  security: async ({ expect, access }) => {
-    const serverRequests = async () => [...(await requestsPerServer(expect, access)).values()].reduce((a, b) => a + b, 0);
-    return judgeSecurity(expect.security, expect.security ? await measureSecurity(expect.frontendUrl, expect.security, expect.ca, sourceFor(expect), { serverRequests }) : {});
+  // Its cookie-pinned clients would skew the distribution's turns, and it takes a server down.
+  persistence: { disturbs: true, run: ({ expect, access }) => unattributable("persistence", expect) ?? persistence(expect, access) },
+  security: {
+    disturbs: true,
+    run: async ({ expect, access }) => {
+      const serverRequests = async () => [...(await requestsPerServer(expect, access)).values()].reduce((a, b) => a + b, 0);
+      return judgeSecurity(expect.security, expect.security ? await measureSecurity(expect.frontendUrl, expect.security, expect.ca, sourceFor(expect), { serverRequests }) : {});
+    },
   },
-  failover: async (context) => unattributable("failover", context.expect) ?? (await faultRun(context)).failover,
-  recovery: async (context) => unattributable("recovery", context.expect) ?? (await faultRun(context)).recovery,
-  tcpFailover: async ({ expect, access }) => {
-    // One backend at a time: each kills a server of its own, and the next starts from a whole stack.
-    const runs: { e: TcpFailoverExpectation; m: TcpFailoverMeasurement }[] = [];
-    for (const e of expect.tcpFailovers ?? []) runs.push({ e, m: await tcpFailover(e, expect.ca, access) });
-    return judgeTcpFailovers(runs);
+  failover: { disturbs: true, run: async (context) => unattributable("failover", context.expect) ?? (await faultRun(context)).failover },
+  recovery: { disturbs: true, run: async (context) => unattributable("recovery", context.expect) ?? (await faultRun(context)).recovery },
+  tcpFailover: {
+    disturbs: true,
+    run: async ({ expect, access }) => {
+      // One backend at a time: each kills a server of its own, and the next starts from a whole stack.
+      const runs: { e: TcpFailoverExpectation; m: TcpFailoverMeasurement }[] = [];
+      for (const e of expect.tcpFailovers ?? []) runs.push({ e, m: await tcpFailover(e, expect.ca, access) });
+      return judgeTcpFailovers(runs);
+    },
   },
 };
 
@@ -163,8 +183,14 @@ const sourceFor = (expect: Expectations) => () => (expect.perSource !== undefine
 /** Runs the selected assertions, in the order of ASSERTIONS. */
 export async function runAssertions(expect: Expectations, access: StackAccess, options: RunOptions): Promise<VerifyRun> {
   const context: RunContext = { expect, access, options };
-  const results: AssertionResult[] = [];
-  for (const name of ASSERTIONS.filter((n) => options.only.includes(n))) results.push(await RUNNERS[name](context));
+  const chosen = ASSERTIONS.filter((n) => options.only.includes(n));
+  const byName = new Map<AssertionName, AssertionResult>();
+  // allSettled: when one throws, the others' traffic has ended before the run does.
+  const looking = await Promise.allSettled(chosen.filter((n) => !RUNNERS[n].disturbs).map(async (n) => byName.set(n, await RUNNERS[n].run(context))));
+  const thrown = looking.find((r) => r.status === "rejected");
+  if (thrown) throw thrown.reason;
+  for (const n of chosen.filter((n) => RUNNERS[n].disturbs)) byName.set(n, await RUNNERS[n].run(context));
+  const results = chosen.map((n) => byName.get(n)!);
   const fault = context.faultRun ? await context.faultRun : undefined;
   return { results, timeline: { samples: fault?.samples ?? [], events: fault?.events ?? [] } };
 }
@@ -202,6 +228,9 @@ async function scrapeTargets(targetsUrl: string): Promise<Map<string, string>> {
   return targets;
 }
 
+/** The distribution's requests in flight at once: on a busy stack its wait is the queue's, not the servers'. */
+const DISTRIBUTION_CONNECTIONS = 16;
+
 async function distribution(expect: Expectations, access: StackAccess, requests: number): Promise<AssertionResult> {
   const statusBefore = await statuses(expect.backend, access);
   // "UP 1/3" (a check failed, not yet marked DOWN) still takes its turns: it is a candidate too.
@@ -227,13 +256,13 @@ async function distribution(expect: Expectations, access: StackAccess, requests:
       await client.close();
     }
   } else {
-    const client = clientFor(expect, { connections: 4, perSource: expect.perSource });
+    const client = clientFor(expect, { connections: DISTRIBUTION_CONNECTIONS, perSource: expect.perSource });
     // The key the algorithm hashes, 16 values of it: a path, a query parameter, a header.
     const key = (i: number) => (["uri", "url_param", "hdr"].includes(expect.balance) ? `k${i % 16}` : undefined);
     const path = (i: number) => (expect.balance === "uri" ? `/d/${key(i)}` : expect.balance === "url_param" ? `/?${expect.balanceKey}=${key(i)}` : "/");
     const headers = (i: number): Record<string, string> => (expect.balance === "hdr" ? { [expect.balanceKey!]: key(i)! } : {});
     const before = await requestsPerServer(expect, access);
-    const replies = await burst(client, requests, 4, (i) => client.get(path(i), headers(i)));
+    const replies = await burst(client, requests, DISTRIBUTION_CONNECTIONS, (i) => client.get(path(i), headers(i)));
     replies.forEach((reply, i) => tally(key(i), reply));
     await client.close();
     if (expect.balance === "roundrobin") {
@@ -252,17 +281,19 @@ async function persistence(expect: Expectations, access: StackAccess): Promise<A
   if (!expect.cookie) return judgePersistence(expect, { clients: [] });
   const client = clientFor(expect, { connections: 4, perSource: expect.perSource });
   try {
-    const clients: { cookie?: string; firstServer: string | undefined; servedBy: string[] }[] = [];
-    for (let c = 0; c < 4; c++) {
-      const first = await client.get();
-      const cookie = first.setCookie?.startsWith(`${expect.cookie}=`) ? first.setCookie : undefined;
-      const servedBy: string[] = [];
-      for (let i = 0; i < 10; i++) {
-        const reply = await client.get("/", cookie ? { cookie } : {});
-        servedBy.push(reply.server ?? `(${reply.error ?? reply.status})`);
-      }
-      clients.push({ cookie, firstServer: first.server, servedBy });
-    }
+    // Four clients side by side, each one's requests in turn (its cookie comes from its first answer).
+    const clients = await Promise.all(
+      [0, 1, 2, 3].map(async () => {
+        const first = await client.get();
+        const cookie = first.setCookie?.startsWith(`${expect.cookie}=`) ? first.setCookie : undefined;
+        const servedBy: string[] = [];
+        for (let i = 0; i < 10; i++) {
+          const reply = await client.get("/", cookie ? { cookie } : {});
+          servedBy.push(reply.server ?? `(${reply.error ?? reply.status})`);
+        }
+        return { cookie, firstServer: first.server, servedBy };
+      }),
+    );
     const pinned = clients.find((c) => c.cookie && c.firstServer);
     let downServer: { server: string; status: number; servedBy: string | undefined } | undefined;
     if (pinned && canRedispatch(expect)) {
