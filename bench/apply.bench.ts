@@ -1,7 +1,7 @@
 // Applies under load, side by side in one run: 10 applies each while wrk keeps 32 keep-alive
 // connections busy, for (a) a runtime change, (b) a reload with the model's defaults (idle-close-on-
-// response, close-spread-time 5s), (c) a reload with plain settings, (d) a naive stop and start of
-// HAProxy, the baseline that shows why the rest matters. Non-2xx and socket errors apart, p99, and
+// response, no close-spread-time), (c) the same with close-spread-time 5s, (d) a reload with plain
+// settings, (e) a naive stop and start of HAProxy, the baseline that shows why the rest matters. Non-2xx and socket errors apart, p99, and
 // the time from starting an apply to its verification.
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -35,12 +35,13 @@ interface Scenario {
 const SCENARIOS: Scenario[] = [
   { name: "(a) runtime change (weight)", base: () => {}, change: (t, i) => (t.backends[0].servers[0].weight = 1 + (i % 2)) },
   { name: "(b) reload, model defaults", base: () => {}, change: (t, i) => (t.defaults.timeouts.server = `${10 + (i % 2)}s`) },
+  { name: "(c) reload, close-spread-time 5s", base: (t) => (t.global.closeSpreadTime = "5s"), change: (t, i) => (t.defaults.timeouts.server = `${10 + (i % 2)}s`) },
   {
-    name: "(c) reload, plain settings",
+    name: "(d) reload, plain settings",
     base: (t) => ((t.defaults.idleCloseOnResponse = false), (t.global.closeSpreadTime = "off")),
     change: (t, i) => (t.defaults.timeouts.server = `${10 + (i % 2)}s`),
   },
-  { name: "(d) naive stop and start of HAProxy", base: () => {} },
+  { name: "(e) naive stop and start of HAProxy", base: () => {} },
 ];
 
 /** npm run apply on `file`, as a user runs it (its own process, from its bundle); its exit code. */

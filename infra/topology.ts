@@ -14,8 +14,6 @@ export const topology = defineTopology({
     statsSocket: { path: "/var/lib/haproxy/admin.sock", mode: "660", level: "admin" },
     masterSocket: "/var/lib/haproxy/master.sock",
     hardStopAfter: "30s",
-    // Reloads (npm run apply) close the old worker's connections over 5 s, not all at once.
-    closeSpreadTime: "5s",
   },
   defaults: {
     mode: "http",

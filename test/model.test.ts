@@ -22,7 +22,7 @@ describe("defaults", () => {
         statsSocket: { path: "/var/lib/haproxy/admin.sock", mode: "660", level: "admin" },
         masterSocket: "/var/lib/haproxy/master.sock",
         hardStopAfter: "30s",
-        closeSpreadTime: "5s",
+        closeSpreadTime: "off",
         maxRequestHeaders: 100,
         bufferSize: 16384,
         tls: { minVersion: "TLSv1.2" },

@@ -8,6 +8,7 @@ import { BACKEND_METRICS, FRONTEND_METRICS, PROCESS_METRICS, SERVER_METRICS } fr
 import { sidecarOwnMetrics } from "../../sidecar/catalogue.ts";
 import { DEFAULT_METRICS_PREFIX } from "../../sidecar/self-metrics.ts";
 import { RUNBOOK_PAGE } from "../model/schema.ts";
+import { commandScripts, nodeArguments } from "../commands.ts";
 import { DEFAULT_TOPOLOGY_FILE, readTopologyInput } from "../model/load.ts";
 import { errorCatalogue } from "./error-catalogue.ts";
 import { FIELD_EXAMPLES } from "./field-examples.ts";
@@ -20,18 +21,7 @@ export async function exampleTopologyInputs(root: string): Promise<unknown[]> {
   return Promise.all(files.map((f) => readTopologyInput(join(root, f))));
 }
 
-/** The npm scripts that run one of the repository's commands: "tsx FILE [ARGS]". */
-export function commandScripts(root: string): { script: string; file: string; args: string[] }[] {
-  const scripts = JSON.parse(readFileSync(join(root, "package.json"), "utf8")).scripts as Record<string, string>;
-  return Object.entries(scripts).flatMap(([script, command]) => {
-    const match = /^tsx (\S+\.ts)((?: [a-z-]+)*)$/.exec(command);
-    return match ? [{ script, file: match[1]!, args: match[2]!.trim().split(" ").filter(Boolean) }] : [];
-  });
-}
-
-const TSX_LOADER = import.meta.resolve("tsx");
-
-/** What `--help` prints for each command, run as npm runs it (node with tsx), a few at a time. */
+/** What `--help` prints for each command, run as npm runs it, a few at a time. */
 export async function cliUsages(root: string): Promise<CliUsage[]> {
   const commands = commandScripts(root);
   const usages: CliUsage[] = new Array(commands.length);
@@ -48,7 +38,7 @@ export async function cliUsages(root: string): Promise<CliUsage[]> {
 
 function helpOf(root: string, file: string, args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", TSX_LOADER, join(root, file), ...args, "--help"], { cwd: root, stdio: ["ignore", "pipe", "pipe"], timeout: 60_000 });
+    const child = spawn(process.execPath, [...nodeArguments(root, file), ...args, "--help"], { cwd: root, stdio: ["ignore", "pipe", "pipe"], timeout: 60_000 });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d) => (stdout += d));

@@ -45,7 +45,6 @@ export function stackAdditions(draft: Draft): string[] {
     ...Object.entries(ADDED_TIMEOUTS).filter(([k]) => draft.defaults.timeouts[k] === undefined).map(([k, v]) => `defaults.timeouts.${k} = ${v}: the original sets none (HAProxy would wait without limit, and warns)`),
     ...(g.maxconn === undefined ? ["global.maxconn = 4096: the original sets none (HAProxy derives one from the process's file-descriptor limit)"] : []),
     ...(g.hardStopAfter === undefined ? ["global.hardStopAfter = 30s: an old worker ends 30 s after a reload at the latest"] : []),
-    ...(g.closeSpreadTime === undefined ? ["global.closeSpreadTime = 5s: idle connections are closed over 5 s after a reload, not at once"] : []),
     ...(g.maxRequestHeaders === undefined ? ["global.maxRequestHeaders = 100 (HAProxy's default is 101)"] : []),
     ...(!draft.proxiesLog ? ["every proxy logs its traffic where global.logs say (log global in defaults): the original has no log line in its defaults or proxies, which logged nothing"] : []),
     ...(g.logs === undefined ? ["global.logs = stdout, raw, local0: the original logs nowhere; the stack's HAProxy logs to standard output (npm run logs, the container's log)"] : []),

@@ -1,26 +1,13 @@
 // Runs one of the project's TypeScript CLIs the way its npm script does (from its bundle through
 // lib/run-bundled.mjs, or under tsx), collecting output.
 import { spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
+import { nodeArguments } from "../../infra/commands.ts";
 import { REPO_ROOT } from "../../infra/repo.ts";
 
 export { REPO_ROOT };
 
-const TSX_LOADER = import.meta.resolve("tsx");
-const LAUNCHER = "lib/run-bundled.mjs";
-/** The CLIs package.json runs from their bundles. */
-const BUNDLED = new Set(
-  Object.values(JSON.parse(readFileSync(join(REPO_ROOT, "package.json"), "utf8")).scripts as Record<string, string>).flatMap((line) => {
-    const [program, launcher, script] = line.split(" ");
-    return program === "node" && launcher === LAUNCHER ? [script!] : [];
-  }),
-);
-
 /** node's arguments that run `script` as npm does. */
-export function cliCommand(script: string): string[] {
-  return BUNDLED.has(script) ? [join(REPO_ROOT, LAUNCHER), script] : ["--import", TSX_LOADER, `${REPO_ROOT}${script}`];
-}
+export const cliCommand = (script: string): string[] => nodeArguments(REPO_ROOT, script);
 
 export interface CliResult {
   code: number | null;
@@ -30,7 +17,7 @@ export interface CliResult {
 
 export function runCli(script: string, args: string[], options: { cwd?: string; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    // By absolute paths (tsx by its file URL), so that a CLI runs from any working directory (a scratch git repository).
+    // By absolute paths, so that a CLI runs from any working directory (a scratch git repository).
     const child = spawn(process.execPath, [...cliCommand(script), ...args], {
       cwd: options.cwd ?? REPO_ROOT,
       env: options.env ?? process.env,
