@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, it } from "vitest";
 import { parseShowProc } from "../haproxy/master-cli.ts";
 import { runtimeCommand } from "../haproxy/runtime-api.ts";
+import { parseShowStat, serverStates } from "../haproxy/show-stat.ts";
 import { sha256 } from "../infra/runtime/applied.ts";
 import { recordedProcesses } from "../infra/runtime/stack.ts";
 import { backgroundTraffic, burst, TrafficClient } from "../verification/traffic.ts";
@@ -146,6 +147,18 @@ describe("npm run apply on a running stack", () => {
     assert.equal((await drift(file("weight.json"))).code, 0, "drift: in sync with the previous topology");
   });
 
+  it('a health check whose path answers 302, expecting "2xx or 3xx" (option httpchk\'s own rule): the servers stay UP and the apply verifies', async () => {
+    const result = await apply(topology("redirecting-check.json", (t) => {
+      t.backends[0].servers[0].weight = 3;
+      t.backends[0].healthCheck.http = { method: "GET", path: "/?answer_status=302", expectStatus: "2xx or 3xx" };
+    }));
+    assert.equal(result.code, 0, `${result.stdout}\n${result.stderr}`);
+    assert.match(result.stdout, /applied by a hitless reload, verified by traffic/);
+    const status = serverStates(parseShowStat(await runtimeCommand({ path: running.stack.plan.sockets.admin }, "show stat"))).filter((s) => s.backend === running.topology.backends[0]!.name);
+    assert.deepEqual(status.map((s) => [s.server, s.status, s.checkStatus]), status.map((s) => [s.server, "UP", "L7OK"]), "each check got its 302 and passed");
+    assert.equal((await apply(file("weight.json"))).code, 0, "back to the topology the next cases start from");
+  });
+
   it("a Prometheus scrape interval: Prometheus restarts with its new configuration, HAProxy is untouched", async () => {
     const [before, pids] = [configSha(), await workers()];
     const prometheusPid = async () => (await recordedProcesses(running.runDir))!.find((p) => p.name === "prometheus")!.pid;
@@ -221,7 +234,7 @@ describe("npm run apply on a running stack", () => {
 
   it("keeps one history line per apply, with its outcome", () => {
     const lines = readFileSync(file("apply-history.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
-    assert.deepEqual(lines.map((l) => l.outcome), ["no-changes", "applied", "applied", "applied", "applied", "applied", "applied", "rolled-back", "applied", "applied", "applied"]);
+    assert.deepEqual(lines.map((l) => l.outcome), ["no-changes", "applied", "applied", "applied", "applied", "applied", "applied", "rolled-back", "applied", "applied", "applied", "applied", "applied"]);
     assert.deepEqual(lines[1].classes, ["runtime"]);
     for (const l of lines) assert.ok(l.durationMs > 0 && /^[0-9a-f]{16}$/.test(l.base) && /^[0-9a-f]{16}$/.test(l.new));
   });

@@ -107,8 +107,9 @@ ECHO_METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]
 @app.route("/<path:path>", methods=ECHO_METHODS)
 def index(path=""):
     """Echoes the request as it arrived (what the routes and rules made of it), with the status
-    X-Answer-Status asks for (200 otherwise)."""
-    status = request.headers.get("X-Answer-Status", default=200, type=int)
+    X-Answer-Status asks for, or the answer_status query parameter (a health check sends no
+    header of its own), 200 otherwise."""
+    status = request.headers.get("X-Answer-Status", default=request.args.get("answer_status", default=200, type=int), type=int)
     body = jsonify(
         server=INSTANCE,
         pid=os.getpid(),
