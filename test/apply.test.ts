@@ -4,11 +4,12 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { connect } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, it } from "vitest";
 import { parseShowProc } from "../haproxy/master-cli.ts";
 import { runtimeCommand } from "../haproxy/runtime-api.ts";
-import { parseShowStat, serverStates } from "../haproxy/show-stat.ts";
+import { numberField, parseShowStat, serverStates } from "../haproxy/show-stat.ts";
 import { sha256 } from "../infra/runtime/applied.ts";
 import { recordedProcesses } from "../infra/runtime/stack.ts";
 import { backgroundTraffic, burst, TrafficClient } from "../verification/traffic.ts";
@@ -159,6 +160,35 @@ describe("npm run apply on a running stack", () => {
     assert.equal((await apply(file("weight.json"))).code, 0, "back to the topology the next cases start from");
   });
 
+  it("a backend's connectionMode close (option httpclose): each request opens a server connection of its own, none is reused; the client keeps its connection", async () => {
+    const serverConnections = async () => {
+      const rows = parseShowStat(await runtimeCommand({ path: running.stack.plan.sockets.admin }, "show stat")).rows.filter((r) => r.kind === "server" && r.proxy === running.topology.backends[0]!.name);
+      return { opened: rows.reduce((sum, r) => sum + numberField(r, "connect")!, 0), reused: rows.reduce((sum, r) => sum + numberField(r, "reuse")!, 0) };
+    };
+    /** 20 requests on one keep-alive client connection: the server connections opened and reused meanwhile. */
+    const twentyRequests = async () => {
+      const before = await serverConnections();
+      const client = new TrafficClient(frontendUrl, { connections: 1 });
+      const replies = await burst(client, 20, 1);
+      await client.close();
+      const after = await serverConnections();
+      assert.deepEqual([...new Set(replies.map((r) => r.status))], [200]);
+      return { opened: after.opened - before.opened, reused: after.reused - before.reused };
+    };
+    const result = await apply(topology("httpclose.json", (t) => {
+      t.backends[0].servers[0].weight = 3;
+      t.backends[0].connectionMode = "close";
+    }));
+    assert.equal(result.code, 0, `${result.stdout}\n${result.stderr}`);
+    const closing = await twentyRequests();
+    assert.equal(closing.reused, 0, "no server connection reused");
+    assert.ok(closing.opened >= 20, `one server connection per request (${closing.opened})`);
+    const client = await keepAliveExchange(new URL(frontendUrl));
+    assert.ok(!client.closedByServer, "HAProxy 2.6 keeps the client's connection (httpclose in a backend closes the server side)");
+    assert.equal((await apply(file("weight.json"))).code, 0, "back to the topology the next cases start from");
+    assert.ok((await twentyRequests()).reused > 0, "keep-alive to the servers again");
+  });
+
   it("a Prometheus scrape interval: Prometheus restarts with its new configuration, HAProxy is untouched", async () => {
     const [before, pids] = [configSha(), await workers()];
     const prometheusPid = async () => (await recordedProcesses(running.runDir))!.find((p) => p.name === "prometheus")!.pid;
@@ -234,7 +264,7 @@ describe("npm run apply on a running stack", () => {
 
   it("keeps one history line per apply, with its outcome", () => {
     const lines = readFileSync(file("apply-history.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
-    assert.deepEqual(lines.map((l) => l.outcome), ["no-changes", "applied", "applied", "applied", "applied", "applied", "applied", "rolled-back", "applied", "applied", "applied", "applied", "applied"]);
+    assert.deepEqual(lines.map((l) => l.outcome), ["no-changes", "applied", "applied", "applied", "applied", "applied", "applied", "rolled-back", "applied", "applied", "applied", "applied", "applied", "applied", "applied"]);
     assert.deepEqual(lines[1].classes, ["runtime"]);
     for (const l of lines) assert.ok(l.durationMs > 0 && /^[0-9a-f]{16}$/.test(l.base) && /^[0-9a-f]{16}$/.test(l.new));
   });
@@ -284,3 +314,27 @@ describe("npm run apply with no stack running", () => {
     assert.match(result.stderr, /^error STACK_NOT_RUNNING: no stack is running from .* \(no applied\.json or stack\.json there\): start one with npm start/);
   });
 });
+
+/**
+ * One GET on a raw keep-alive connection: the answer's head, and whether the server ended the
+ * connection within a second of it (a keep-alive one stays open).
+ */
+function keepAliveExchange(url: URL): Promise<{ head: string; closedByServer: boolean }> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(url.port), url.hostname);
+    let data = "";
+    let timer: NodeJS.Timeout | undefined;
+    const done = (closedByServer: boolean) => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve({ head: data.split("\r\n\r\n")[0]!, closedByServer });
+    };
+    socket.on("connect", () => socket.write(`GET / HTTP/1.1\r\nHost: ${url.host}\r\nConnection: keep-alive\r\n\r\n`));
+    socket.on("data", (chunk) => {
+      data += chunk;
+      if (data.includes("\r\n\r\n") && timer === undefined) timer = setTimeout(() => done(false), 1000);
+    });
+    socket.on("end", () => done(true));
+    socket.on("error", reject);
+  });
+}

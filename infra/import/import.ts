@@ -478,7 +478,9 @@ function optionDirective(args: string[], kind: Section["kind"], ctx: Context): O
       const mode = Object.entries(CONNECTION_MODE_OPTIONS).find(([, option]) => option === `option ${name}`)![0];
       if (inDefaults) {
         draft.proxyDefaults.connectionMode = mode;
-        return { field: "each backend's connectionMode", why: "kept per backend in the model: each backend closes (or keeps) its server connections as the defaults said", normalised: true };
+        // In a frontend, httpclose closes the client's connection after each answer too; the model's is per backend.
+        const clients = name === "httpclose" ? "; the frontends' clients, whose connections these defaults closed after each answer, now keep them (keep-alive)" : "";
+        return { field: "each backend's connectionMode", why: `kept per backend in the model: each backend closes (or keeps) its server connections as the defaults said${clients}`, normalised: true };
       }
       if (!backend) return { refused: `option ${name} is kept per backend in the model (connectionMode)`, otherKind: true };
       backend.connectionMode = mode;

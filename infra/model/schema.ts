@@ -378,7 +378,7 @@ export const Backend = z.strictObject({
       serverFin: Duration.optional().describe("How long a half-closed server connection may stay."),
     })
     .optional().describe("This backend's own timeouts, over the defaults'."),
-  connectionMode: z.enum(["keep-alive", "server-close", "close"]).optional().describe("How HAProxy keeps connections to the servers: \"keep-alive\" (HAProxy's default, reused by the same client), \"server-close\" (a new one per request, for servers that mishandle keep-alive), or \"close\" (option httpclose: the client's connection closes after each answer too, for clients and servers that mishandle it both)."),
+  connectionMode: z.enum(["keep-alive", "server-close", "close"]).optional().describe("How HAProxy keeps connections to the servers: \"keep-alive\" (HAProxy's default, reused by the same client), \"server-close\" (a new one per request, for servers that mishandle keep-alive), or \"close\" (option httpclose, which in a backend HAProxy 2.6 applies to the server side: a new connection per request, as server-close; the clients keep theirs)."),
   httpReuse: z.enum(HTTP_REUSE_MODES).optional().describe("Whether idle server connections are shared between clients (HAProxy's http-reuse)."),
   stickOnSource: z
     .strictObject({
