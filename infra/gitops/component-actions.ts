@@ -204,16 +204,18 @@ export function componentActions(base: Topology | undefined, head: Topology, cha
   const runtimeOnlyBase = base && withRuntimeChanges(base, head);
   for (const target of TARGETS) {
     let after: Description;
+    let runtimeOnly: boolean;
     try {
       after = DESCRIBE[target](head);
+      // Runtime only when the config the runtime changes alone would give is the new config, to the letter
+      // (the targets whose HAProxy takes runtime changes: Kubernetes rolls its pods instead).
+      runtimeOnly = runtimeOnlyBase !== undefined && target !== "kubernetes" && planConfig(runtimeOnlyBase, target) === planConfig(head, target);
     } catch (error) {
+      // The target cannot run the head (a local syslog socket in a container, a unix socket server): said, not planned.
       problems[target] = (error as Error).message;
       continue;
     }
     const before = describe(target, base);
-    // Runtime only when the config the runtime changes alone would give is the new config, to the letter
-    // (the targets whose HAProxy takes runtime changes: Kubernetes rolls its pods instead).
-    const runtimeOnly = runtimeOnlyBase !== undefined && target !== "kubernetes" && planConfig(runtimeOnlyBase, target) === planConfig(head, target);
     const actions = actionsBetween(target, before, after, runtimeOnly);
     if (actions.length === 0) continue;
     const attributable = base !== undefined && parts.length > 1 && parts.length <= MAX_ATTRIBUTED_PARTS;

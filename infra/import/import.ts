@@ -215,6 +215,15 @@ function proxyDirective(kind: Section["kind"], d: Directive, ctx: Context): Outc
         if ([frontend, backend].every((p) => p === undefined || (p.mode ?? draft.defaults.mode) === "tcp")) return { decided: "the option is HTTP's: a TCP proxy never has it (the stack writes this line in TCP proxies)" };
         return { refused: "idle-close-on-response is set for every HTTP proxy at once in the model (defaults.idleCloseOnResponse)" };
       }
+      if (args.length === 1 && args[0] === "log" && inDefaults) {
+        // The stack writes it for a topology with no log target: its proxies log nowhere, as HAProxy itself then.
+        if (draft.global.logs?.length) return { refused: "no log in defaults while global has log targets: in the model the proxies log where global.logs say (drop this line, or the global log lines)" };
+        draft.global.logs = [];
+        draft.proxiesLog = true;
+        // Without a log target the log format is moot (the stack writes none): the model's default stands.
+        draft.defaults.httplog = true;
+        return { field: "global.logs (none)" };
+      }
       return { refused: `"no ${args.join(" ")}" is not in the model` };
     case "balance":
       if (backend && !inDefaults && (/^hdr\(([A-Za-z0-9_.~-]+)\)$/.test(args[0] ?? "") || (args[0] === "url_param" && args.length === 2))) {

@@ -35,6 +35,8 @@ export interface ConfigView {
   };
   defaults: {
     mode: string;
+    /** The proxies log where global says (log global), or nowhere (no log): the topology has no log target. */
+    logs: boolean;
     options: string[];
     /** Options turned off explicitly (no option ...). */
     noOptions: string[];
@@ -198,6 +200,7 @@ function groupResolvers(backend: string, group: ServerGroup, topology: Topology,
 export const DOCKER_INIT_ADDR = "last,libc,none";
 
 export function buildView(topology: Topology, target: RenderTarget, source: string): ConfigView {
+  const logging = topology.global.logs.length > 0;
   const statsSocketPath = haproxySockets(topology.global, target).admin;
   const { statsSocket } = topology.global;
   const { timeouts } = topology.defaults;
@@ -232,9 +235,11 @@ export function buildView(topology: Topology, target: RenderTarget, source: stri
     },
     defaults: {
       mode: topology.defaults.mode,
+      // No log target: the proxies log nowhere ("no log"), and a log format would only draw HAProxy's warning.
+      logs: logging,
       options: [
-        topology.defaults.httplog && topology.defaults.mode === "http" ? "httplog" : undefined,
-        topology.defaults.mode === "tcp" ? "tcplog" : undefined,
+        logging && topology.defaults.httplog && topology.defaults.mode === "http" ? "httplog" : undefined,
+        logging && topology.defaults.mode === "tcp" ? "tcplog" : undefined,
         topology.defaults.dontlognull ? "dontlognull" : undefined,
         topology.defaults.redispatch ? "redispatch" : undefined,
         topology.defaults.idleCloseOnResponse && topology.defaults.mode === "http" ? "idle-close-on-response" : undefined,
@@ -271,7 +276,7 @@ export function buildView(topology: Topology, target: RenderTarget, source: stri
       ...topology.backends.flatMap((b) => (b.discovery ? [groupResolvers(b.name, b.discovery, topology, target)] : [])),
     ],
     rings: topology.global.logs.flatMap((log, i) => (log.transport === "tcp" ? [{ name: ringName(i), format: log.format, server: log.target, ...LOG_RING }] : [])),
-    frontends: topology.frontends.map((f) => frontendView(f, topology.defaults, target, topology.certificates.length > 0)),
+    frontends: topology.frontends.map((f) => frontendView(f, topology.defaults, target, topology.certificates.length > 0, logging)),
     monitoring: {
       bind: `${bindAddress(topology.monitoring.address, target)}:${topology.monitoring.port}`,
       metricsPath: topology.monitoring.metricsPath,
@@ -368,7 +373,7 @@ const ALLOWLIST_ACL = "allowlisted";
 const ACME_CHALLENGE_LOOKUP = `path,field(4,/),map(${ACME_CHALLENGE_MAP})`;
 export const ACME_CHALLENGE_RULE = `return status 200 content-type text/plain lf-string "%[${ACME_CHALLENGE_LOOKUP}]" if { path_beg ${ACME_CHALLENGE_PATH} } { ${ACME_CHALLENGE_LOOKUP} -m found }`;
 
-function frontendView(frontend: Frontend, defaults: Topology["defaults"], target: RenderTarget, managesCertificates: boolean): FrontendView {
+function frontendView(frontend: Frontend, defaults: Topology["defaults"], target: RenderTarget, managesCertificates: boolean, logging: boolean): FrontendView {
   const mode = proxyMode(frontend, defaults);
   const http = mode === "http";
   return {
@@ -378,8 +383,8 @@ function frontendView(frontend: Frontend, defaults: Topology["defaults"], target
     options: [
       ...(http && (frontend.forwardfor ?? true) ? ["forwardfor"] : []),
       // The log format follows the frontend's mode, whatever the defaults say.
-      ...(http && defaults.mode === "tcp" && defaults.httplog ? ["httplog"] : []),
-      ...(!http && defaults.mode === "http" ? ["tcplog"] : []),
+      ...(logging && http && defaults.mode === "tcp" && defaults.httplog ? ["httplog"] : []),
+      ...(logging && !http && defaults.mode === "http" ? ["tcplog"] : []),
       ...(frontend.tcpKeepAlive ? ["clitcpka"] : []),
     ],
     // The defaults' HTTP-only options, which a TCP frontend would otherwise warn about.

@@ -18,6 +18,13 @@ export const topologyArb: fc.Arbitrary<TopologyInput> = fc
     // Routes and rules carrying any printable value: the renderer must keep each one argument.
     routing: fc.option(fc.string({ unit: fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c)), minLength: 1, maxLength: 24 }), { nil: undefined }),
     cookie: fc.boolean(),
+    connectionMode: fc.option(fc.constantFrom("keep-alive" as const, "server-close" as const, "close" as const), { nil: undefined }),
+    // HAProxy's log targets as configs write them: standard output, the local syslog's socket (the local target only), a syslog server over TCP.
+    logs: fc.option(fc.subarray([
+      { target: "stdout", format: "raw" as const },
+      { target: "/dev/log", format: "rfc3164" as const, facility: "local2" as const },
+      { target: "127.0.0.1:514", format: "rfc5424" as const, transport: "tcp" as const },
+    ], { maxLength: 2 }), { nil: undefined }),
     healthCheck: fc.option(fc.record({ http: fc.record({ method: fc.constantFrom("GET", "HEAD", "OPTIONS"), path: fc.constantFrom("/", "/status", "/health?x=1"), expectStatus: fc.oneof(fc.integer({ min: 200, max: 399 }), fc.constant(ANY_SUCCESS)) }) }), { nil: undefined }),
     inter: durationArb,
     fall: fc.integer({ min: 1, max: 10 }),
@@ -86,6 +93,7 @@ export const topologyArb: fc.Arbitrary<TopologyInput> = fc
   })
   .map((r) => ({
     name: "property",
+    ...(r.logs && { global: { logs: r.logs } }),
     defaults: { timeouts: { connect: r.timeout, client: r.timeout, server: r.timeout }, retries: r.retries, retryOn: r.retryOn },
     ...(r.acme && { certificates: [{ file: "managed.pem", names: ["shop.example.com", "www.shop.example.com"], acme: { directoryUrl: "https://acme.example.com/directory", contact: ["ops@example.com"] } }] }),
     frontends: [...r.frontendNames.map((name, i) => ({
@@ -113,6 +121,7 @@ export const topologyArb: fc.Arbitrary<TopologyInput> = fc
       ...(r.balance === "hdr" && { balanceKey: "X-Tenant" }),
       ...(r.consistent && ["source", "uri", "url_param", "hdr"].includes(r.balance) && { hashType: "consistent" as const }),
       healthCheck: r.healthCheck,
+      connectionMode: r.connectionMode,
       cookie: r.cookie ? { name: "SRV" } : undefined,
       servers: Array.from({ length: r.serverCounts[b]! }, (_, s) => ({
         name: `s${s}`,
