@@ -107,7 +107,7 @@ export const Global = z.strictObject({
   maxconn: intIn(1, 1_000_000, "a connection limit").default(4096).describe("Connections the whole process takes at once; past it, new ones wait in the kernel's backlog."),
   logs: z.array(LogTarget).max(2, { error: "HAProxy keeps at most 2 log targets per section" }).default([
     { target: "stdout", format: "raw", facility: "local0", transport: "udp" },
-  ]).describe("Where HAProxy sends its logs (at most two targets)."),
+  ]).describe("Where HAProxy sends its logs (at most two targets); none ([]): no request is logged (no log in defaults)."),
   statsSocket: z
     .strictObject({
       path: FilePath.default("/var/lib/haproxy/admin.sock").describe("Where the admin socket is created (the stacks adapt it to their run directory)."),
