@@ -7,7 +7,7 @@
 // main runs, a second idle and several under load; the gitops loop (npm run apply, plan) pays it on
 // every change. A bundle starts as plain node does. Plain JavaScript, so that nothing is loaded first.
 import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
-import { basename, join, relative, resolve } from "node:path";
+import { join, relative, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
@@ -19,8 +19,9 @@ if (!entry || !entry.endsWith(".ts")) {
   process.stderr.write("usage: node lib/run-bundled.mjs ENTRY.ts [ARGS...]\n");
   process.exit(2);
 }
-const name = basename(entry, ".ts");
-// One level below the root, as the sources are: a module's paths from import.meta.url hold in both.
+// Named by the whole path (infra/gitops/apply-cli.ts: infra-gitops-apply-cli), so that two entries never share a bundle;
+// one level below the root, as the sources are: a module's paths from import.meta.url hold in both.
+const name = entry.replace(/\.ts$/, "").replaceAll("/", "-");
 const bundle = join(ROOT, "dist", `${name}.mjs`);
 const inputsFile = join(ROOT, "dist", `${name}.inputs.json`);
 

@@ -21,7 +21,7 @@ setMessage(`export const message: string = "first";\n`);
 afterAll(() => rmSync(project, { recursive: true, force: true }));
 
 const run = (...args: string[]) => spawnSync(process.execPath, [join(project, "lib/run-bundled.mjs"), "cmd/cli.ts", ...args], { cwd: tmpdir(), encoding: "utf8", timeout: 30_000 });
-const bundle = join(project, "dist/cli.mjs");
+const bundle = join(project, "dist/cmd-cli.mjs");
 
 describe("lib/run-bundled.mjs", () => {
   it("builds the bundle on first use and runs it with the command's own arguments", () => {
@@ -49,8 +49,17 @@ describe("lib/run-bundled.mjs", () => {
     assert.match(result.stderr, /cmd\/message\.ts:1:\d+/);
     assert.match(result.stderr, /error BUNDLE_FAILED: cmd\/cli\.ts could not be bundled/);
     assert.doesNotMatch(result.stderr, /\n\s+at /, "no stack trace");
-    assert.deepEqual(readdirSync(join(project, "dist")).sort(), ["cli.inputs.json", "cli.mjs"]);
+    assert.deepEqual(readdirSync(join(project, "dist")).sort(), ["cmd-cli.inputs.json", "cmd-cli.mjs"]);
     setMessage(`export const message: string = "third";\n`);
     assert.equal(run().stdout, "third []\n");
+  });
+
+  it("two commands with the same file name keep a bundle each", () => {
+    mkdirSync(join(project, "other"), { recursive: true });
+    writeFileSync(join(project, "other/cli.ts"), `process.stdout.write("other\\n");\n`);
+    const other = spawnSync(process.execPath, [join(project, "lib/run-bundled.mjs"), "other/cli.ts"], { cwd: tmpdir(), encoding: "utf8", timeout: 30_000 });
+    assert.equal(other.stdout, "other\n", other.stderr);
+    assert.equal(run().stdout, "third []\n");
+    assert.ok(existsSync(join(project, "dist/other-cli.mjs")));
   });
 });
