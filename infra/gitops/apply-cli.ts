@@ -91,22 +91,28 @@ async function main(argv: string[]): Promise<number> {
     }
     return 0;
   }
-  // A config HAProxy would reject never reaches the running process.
-  await checkEveryTarget(head.topology);
   refuseHaproxyRestart(before.applied.topology, head.topology, runDir);
+  // A config HAProxy would reject never reaches the running process: checked (haproxy -c, its own
+  // processes) while the lock is taken and the plan made, and awaited before the first change.
+  const validated = checkEveryTarget(head.topology);
+  validated.catch(() => {}); // awaited in every case below; a refusal that comes first (the lock's) is the one told
 
+  // .finally: however runApply ends, the check's processes and scratch files are gone before the command is.
   const result = await runApply({
     stateDir: runDir,
     head,
     verify: !values["no-verify"],
     log,
     saved,
+    validated,
     io: async (applied, step) => {
       // Read again under the lock: another apply may have finished in the meantime.
       const { processes } = await runningStack(runDir);
       return localIO({ runDir, running: applied.topology.global, sidecar: processes.some((p) => p.name === "sidecar"), step, log });
     },
-  });
+  }).finally(() => validated.catch(() => {}));
+  // A head HAProxy refuses is refused even where nothing was to change.
+  await validated;
   await writeOutputs(result, head.topology, values.json, values.report);
   process.stdout.write(describe(result));
   if (result.outcome === "applied" && result.plan.rollouts?.length) {

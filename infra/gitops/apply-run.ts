@@ -38,6 +38,8 @@ export interface ApplyRun {
   io: (applied: AppliedState, step: (step: string) => Promise<void>) => Promise<ApplyIO>;
   /** A saved plan to carry out exactly, checked under the lock against what runs. */
   saved?: { file: string; plan: SavedPlan };
+  /** The head's checks, still running: awaited before the first change (ApplyOptions.validated). */
+  validated?: Promise<void>;
 }
 
 export async function runApply(run: ApplyRun): Promise<ApplyResult> {
@@ -56,7 +58,7 @@ export async function runApply(run: ApplyRun): Promise<ApplyResult> {
       plan = run.saved.plan.plan;
     }
     const started = Date.now();
-    const result = await applyTopology(io, { base: { topology: applied.topology, source: applied.source }, head: run.head, verify: run.verify, plan });
+    const result = await applyTopology(io, { base: { topology: applied.topology, source: applied.source }, head: run.head, verify: run.verify, plan, validated: run.validated });
     if (result.outcome === "applied") {
       await recordApplied(run.stateDir, { appliedAt: new Date().toISOString(), source: run.head.source, topology: run.head.topology, haproxyConfigSha256: sha256(io.render(run.head)) });
       await lock.step("recorded");

@@ -174,6 +174,11 @@ export interface ApplyOptions {
   verify: boolean;
   /** The plan to carry out (a saved one, checked against what runs by the caller); made here otherwise. */
   plan?: Plan;
+  /**
+   * A check of the head still running beside the plan (haproxy -c on every target): nothing changes
+   * before it has passed, and its refusal is the apply's.
+   */
+  validated?: Promise<void>;
 }
 
 /** What the plan's actions for `target` make apply do, HAProxy's first. */
@@ -188,6 +193,7 @@ export function applyMethod(plan: Plan, target: Target): ApplyMethod | undefined
 export async function applyTopology(io: ApplyIO, options: ApplyOptions): Promise<ApplyResult> {
   const [base, head] = [options.base.topology, options.head.topology];
   const plan = options.plan ?? io.plan(base, head);
+  await options.validated;
   await io.checkpoint("planned");
   const method = applyMethod(plan, io.target);
   if (method === undefined) return { outcome: "no-changes", plan, verification: [] };
