@@ -1,6 +1,6 @@
 // Throughput and latency side by side in one run, with Debian's wrk on the same gunicorn backends:
-// through HAProxy with the generated config, the same without its request log, a minimal
-// hand-written config, and straight to gunicorn. Rounds are interleaved so drift hits all alike.
+// through the stack's HAProxy with the generated config, the same config as a bare process with and
+// without its request log, a minimal hand-written config, and straight to gunicorn. Rounds are interleaved so drift hits all alike.
 import { cp, mkdir, rm, writeFile } from "node:fs/promises";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -77,6 +77,10 @@ export async function trafficBench(): Promise<BenchRow[]> {
   rows.push({ group: "runtime", case: "start to every server UP (web, HAProxy, Prometheus)", value: ms(performance.now() - started), note: "one start" });
   try {
     const servers = topology.backends[0]!.servers.filter(onNetwork).map((s) => ({ name: s.name, port: s.port }));
+    // The same config as bare processes, with and without the log: the log's cost apart from the stack around HAProxy.
+    const bare = await variant(topology, () => {});
+    const bareDir = join(scratch, "bare");
+    extra.push(await startHaproxy(bareDir, renderHaproxyConfig(bare, localTarget(bareDir))));
     const quiet = await variant(topology, (t) => (t.global.logs = []));
     const quietDir = join(scratch, "quiet");
     extra.push(await startHaproxy(quietDir, renderHaproxyConfig(quiet, localTarget(quietDir))));
@@ -85,7 +89,8 @@ export async function trafficBench(): Promise<BenchRow[]> {
 
     const targets: [string, string][] = [
       ["generated config", `http://127.0.0.1:${topology.frontends[0]!.binds[0]!.port}/`],
-      ["generated, no request log", `http://127.0.0.1:${quiet.frontends[0]!.binds[0]!.port}/`],
+      ["generated, bare process", `http://127.0.0.1:${bare.frontends[0]!.binds[0]!.port}/`],
+      ["generated, bare, no request log", `http://127.0.0.1:${quiet.frontends[0]!.binds[0]!.port}/`],
       ["minimal hand-written config", `http://127.0.0.1:${minimalPort}/`],
       ["direct to gunicorn web-a", `http://127.0.0.1:${servers[0]!.port}/`],
     ];
@@ -121,7 +126,9 @@ export async function trafficBench(): Promise<BenchRow[]> {
       return { group: "traffic", case: name, value, note: `${why}; median of per-round ratios, ${range}` };
     };
     rows.push(row("generated ÷ minimal", "generated config", "minimal hand-written config", "goal ≥ 0.98"));
-    rows.push(row("generated without request log ÷ minimal", "generated, no request log", "minimal hand-written config", "the log apart"));
+    rows.push(row("generated, bare process ÷ minimal", "generated, bare process", "minimal hand-written config", "no sidecar or Prometheus reading it, not master-worker"));
+    rows.push(row("generated, bare, no request log ÷ minimal", "generated, bare, no request log", "minimal hand-written config", "the log apart"));
+    rows.push(row("bare without ÷ with the request log", "generated, bare, no request log", "generated, bare process", "the log's cost"));
     rows.push(row("via HAProxy (minimal) ÷ direct", "minimal hand-written config", "direct to gunicorn web-a", "HAProxy and 2 gunicorns share 2 cores; direct hits one gunicorn"));
   } finally {
     for (const p of extra) await stopProcessGroup(p.pid);
