@@ -1,14 +1,15 @@
 // Applies under load, side by side in one run: 10 applies each while wrk keeps 32 keep-alive
 // connections busy, for (a) a runtime change, (b) a reload with the model's defaults (idle-close-on-
 // response, no close-spread-time), (c) the same with close-spread-time 5s, (d) a reload with plain
-// settings, (e) a naive stop and start of HAProxy, the baseline that shows why the rest matters. Non-2xx and socket errors apart, p99, and
-// the time from starting an apply to its verification.
+// settings, (e) a naive stop and start of HAProxy, the baseline that shows why the rest matters.
+// Non-2xx and socket errors apart, p99, and the time from starting an apply to its verification.
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseTopology } from "../infra/model/parse.ts";
 import type { Topology } from "../infra/model/schema.ts";
+import { nodeArguments } from "../infra/commands.ts";
 import { REPO_ROOT } from "../infra/repo.ts";
 import { withFreePorts } from "../infra/runtime/ports.ts";
 import { killProcessGroup, startProcess } from "../infra/runtime/processes.ts";
@@ -47,7 +48,7 @@ const SCENARIOS: Scenario[] = [
 /** npm run apply on `file`, as a user runs it (its own process, from its bundle); its exit code. */
 export function applyCli(runDir: string, file: string, extraArgs: string[] = []): Promise<number> {
   return new Promise((resolve) => {
-    const child = killOnInterrupt(spawn(process.execPath, [join(REPO_ROOT, "lib/run-bundled.mjs"), "infra/gitops/apply-cli.ts", "--run-dir", runDir, "--topology", file, ...extraArgs], { cwd: REPO_ROOT, stdio: "ignore" }));
+    const child = killOnInterrupt(spawn(process.execPath, [...nodeArguments(REPO_ROOT, "infra/gitops/apply-cli.ts"), "--run-dir", runDir, "--topology", file, ...extraArgs], { cwd: REPO_ROOT, stdio: "ignore" }));
     child.once("close", (code) => resolve(code ?? 1));
   });
 }

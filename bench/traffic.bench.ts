@@ -1,6 +1,7 @@
 // Throughput and latency side by side in one run, with Debian's wrk on the same gunicorn backends:
 // through the stack's HAProxy with the generated config, the same config as a bare process with and
-// without its request log, a minimal hand-written config, and straight to gunicorn. Rounds are interleaved so drift hits all alike.
+// without its request log, a minimal hand-written config, and straight to gunicorn. Rounds are
+// interleaved so drift hits all alike.
 import { cp, mkdir, rm, writeFile } from "node:fs/promises";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";

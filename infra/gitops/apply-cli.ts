@@ -95,9 +95,10 @@ async function main(argv: string[]): Promise<number> {
   // A config HAProxy would reject never reaches the running process: checked (haproxy -c, its own
   // processes) while the lock is taken and the plan made, and awaited before the first change.
   const validated = checkEveryTarget(head.topology);
-  validated.catch(() => {}); // awaited in every case below; a refusal that comes first (the lock's) is the one told
+  // Never rejects: however runApply ends (a refusal that comes first, the lock's, is the one told), the
+  // check's processes and scratch files are gone before the command is.
+  const checkEnded = validated.then(() => undefined, () => undefined);
 
-  // .finally: however runApply ends, the check's processes and scratch files are gone before the command is.
   const result = await runApply({
     stateDir: runDir,
     head,
@@ -110,7 +111,7 @@ async function main(argv: string[]): Promise<number> {
       const { processes } = await runningStack(runDir);
       return localIO({ runDir, running: applied.topology.global, sidecar: processes.some((p) => p.name === "sidecar"), step, log });
     },
-  }).finally(() => validated.catch(() => {}));
+  }).finally(() => checkEnded);
   // A head HAProxy refuses is refused even where nothing was to change.
   await validated;
   await writeOutputs(result, head.topology, values.json, values.report);
