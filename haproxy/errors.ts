@@ -76,6 +76,14 @@ export class ShowTableGarbledError extends CodedError {
   }
 }
 
+/** "show peers" answered a line where a peers section's header belongs, not what HAProxy 2.6 prints there. */
+export class ShowPeersGarbledError extends CodedError {
+  readonly code = "SHOW_PEERS_GARBLED";
+  constructor(readonly line: string) {
+    super(`"show peers" answered ${JSON.stringify(line.slice(0, 80))}, not "<reference>: [<date>] id=<section> disabled=<0|1> flags=0x<hex> ..." at the start of a section: is this HAProxy 2.6?`);
+  }
+}
+
 /** A certificate command's answer that is not what HAProxy 2.6 prints: another version, or not a certificate answer. */
 export class SslCertAnswerError extends CodedError {
   readonly code = "SSL_CERT_ANSWER_GARBLED";

@@ -12,12 +12,14 @@ export interface TableSummary {
 
 export interface TableEntry {
   key: string;
-  /** The stored data by name (gpc0, http_req_rate(10000)...), as numbers. */
+  /** The stored counters by name (gpc0, http_req_rate(10000), server_id...), as numbers. */
   data: Record<string, number>;
+  /** The stored names (server_key, the server a client sticks to), absent when there are none. */
+  text?: Record<string, string>;
 }
 
 const HEADER = /^# table: ([^,\s]+), type: ([^,\s]+), size:(\d+), used:(\d+)$/;
-const ENTRY = /^0x[0-9a-f]+: key=(\S+) use=\d+ exp=\d+((?: [^=\s]+=\d+)*)$/;
+const ENTRY = /^0x[0-9a-f]+: key=(\S+) use=\d+ exp=\d+((?: [^=\s]+=\S+)*)$/;
 
 function header(line: string, command: string): TableSummary {
   const m = HEADER.exec(line);
@@ -42,10 +44,14 @@ export function parseTableEntries(text: string, table: string): TableEntry[] {
   return rest.map((line) => {
     const m = ENTRY.exec(line);
     if (!m) throw new ShowTableGarbledError(command, line);
-    const data = Object.fromEntries(m[2]!.trim().split(" ").filter(Boolean).map((pair) => {
-      const at = pair.lastIndexOf("=");
-      return [pair.slice(0, at), Number(pair.slice(at + 1))];
-    }));
-    return { key: m[1]!, data };
+    const data: Record<string, number> = {};
+    const text: Record<string, string> = {};
+    for (const pair of m[2]!.trim().split(" ").filter(Boolean)) {
+      const at = pair.indexOf("=");
+      const [name, value] = [pair.slice(0, at), pair.slice(at + 1)];
+      if (/^\d+$/.test(value)) data[name] = Number(value);
+      else text[name] = value;
+    }
+    return { key: m[1]!, data, ...(Object.keys(text).length && { text }) };
   });
 }

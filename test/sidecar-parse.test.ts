@@ -6,8 +6,9 @@ import { describe, it } from "vitest";
 import fc from "fast-check";
 import { field, parseShowInfo, parseShowStat, serverStates, splitCsvLine, withoutMaintenanceServers } from "../haproxy/show-stat.ts";
 import { checkState, EVERYTHING, renderHaproxyExpositionText, serverState } from "../sidecar/exposition.ts";
-import { ShowTableGarbledError, StatParseError } from "../haproxy/errors.ts";
+import { ShowPeersGarbledError, ShowTableGarbledError, StatParseError } from "../haproxy/errors.ts";
 import { parseTableEntries, parseTableList } from "../haproxy/show-table.ts";
+import { parsePeersSections } from "../haproxy/show-peers.ts";
 import { SlowAnswers, slowAnswerCounts, slowAnswersTable } from "../sidecar/slow-answers.ts";
 import { Registry } from "prom-client";
 import { BACKEND_METRICS, FRONTEND_METRICS, PROCESS_METRICS, SERVER_METRICS } from "../sidecar/promex-table.ts";
@@ -267,6 +268,9 @@ describe("show table: a canary's slow-answer counts, as HAProxy 2.6 prints them"
     assert.deepEqual(parseTableList(fixture("show-table-list.txt")), [{ name: "lb_slow_web", type: "string", size: 100, used: 1 }]);
     assert.deepEqual(parseTableEntries(fixture("show-table-slow.txt"), "lb_slow_web"), [{ key: "web-c", data: { gpc0: 2 } }]);
   });
+  it("a stick on src table: the client's server by id (a counter) and by name", () => {
+    assert.deepEqual(parseTableEntries(fixture("show-table-stick-on-src.txt"), "sticky"), [{ key: "127.0.0.7", data: { server_id: 1 }, text: { server_key: "web-a" } }]);
+  });
   it("an unknown table's answer, an entry cut short, or nothing at all: SHOW_TABLE_GARBLED, naming the command and the line", () => {
     const cases: [string, string, RegExp][] = [
       [fixture("show-table-unknown.txt"), "lb_slow_none", /^"show table lb_slow_none" answered "No such table"/],
@@ -307,5 +311,25 @@ describe("show table: a canary's slow-answer counts, as HAProxy 2.6 prints them"
       }),
       { numRuns: 200 },
     );
+  });
+});
+
+describe("show peers: whether a worker is ready to hand its stick tables to the next, as HAProxy 2.6 prints it", () => {
+  it("no peers section; one resyncing as it starts (flags 0x11); the same once its resync timeout passed (0x33)", () => {
+    assert.deepEqual(parsePeersSections(fixture("show-peers-none.txt")), []);
+    assert.deepEqual(parsePeersSections(fixture("show-peers-resyncing.txt")), [{ name: "mesh", disabled: false, resynced: false }]);
+    assert.deepEqual(parsePeersSections(fixture("show-peers-resynced.txt")), [{ name: "mesh", disabled: false, resynced: true }]);
+  });
+  it("table by flags: resynced only with both the local and the remote resync finished", () => {
+    const cases: [string, boolean][] = [["0x0", false], ["0x1", false], ["0x2", false], ["0x3", true], ["0x11", false], ["0x33", true], ["0x1103", true], ["0x10001", false]];
+    for (const [flags, resynced] of cases) {
+      const text = fixture("show-peers-resynced.txt").replace("flags=0x33", `flags=${flags}`);
+      assert.equal(parsePeersSections(text)[0]!.resynced, resynced, flags);
+    }
+  });
+  it("a section header that is not 2.6's: SHOW_PEERS_GARBLED, naming the line", () => {
+    const garbled = fixture("show-peers-resynced.txt").replace("flags=0x33", "flags=?");
+    assert.throws(() => parsePeersSections(garbled), (e: unknown) => e instanceof ShowPeersGarbledError && e.code === "SHOW_PEERS_GARBLED" && /answered "0x[0-9a-f]+: \[/.test(e.message));
+    assert.throws(() => parsePeersSections("Unknown command\n"), ShowPeersGarbledError);
   });
 });
