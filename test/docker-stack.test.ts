@@ -135,6 +135,12 @@ describe("the CDKTF stack for the default topology", () => {
     for (const server of ["web-a", "web-b"]) assert.deepEqual(byName[server].ports ?? [], [], `${server} must not be published`);
   });
 
+  it("with peers to share tables with, the local peer's port is published on every address (the other load balancers connect to it); without remotes, not", () => {
+    const haproxyPorts = (peers: object) => declareDockerStack(parseTopology(editedTopology((t) => (t.peers = peers)))).containers.find((c) => c.name === "haproxy")!.ports.map((p) => `${p.ip}:${p.external}->${p.internal}`);
+    assert.ok(haproxyPorts({ localPeer: "lb1", port: 10000, remotes: [{ name: "lb2", address: "10.0.0.2", port: 10000 }] }).includes("0.0.0.0:10000->10000"));
+    assert.ok(!haproxyPorts({ localPeer: "lb1", port: 10000 }).some((p) => p.includes("10000")), "only the reload's hand-over uses it: inside the container");
+  });
+
   it("shares HAProxy's stats socket with the sidecar through one volume, and the sidecar reads that socket", () => {
     const mount = (c: any) => c.volumes.find((v: any) => v.container_path === DOCKER_PATHS.socketDir)?.volume_name;
     assert.equal(mount(byName.haproxy), "${docker_volume.volume-flask-lb-haproxy-socket.name}");

@@ -27,7 +27,7 @@ import { parseDuration } from "../haproxy/duration.ts";
 import { DEFAULT_TOPOLOGY_FILE } from "../infra/model/load.ts";
 import { discoveryTopology, everyFeatureTopology } from "./support/goldens.ts";
 import { stackSchemaProblems } from "./support/provider-schema.ts";
-import { seedTopology } from "./support/topologies.ts";
+import { editedTopology, seedTopology } from "./support/topologies.ts";
 import { z } from "zod";
 import { topology as acmeExample } from "../infra/topologies/acme.ts";
 
@@ -178,6 +178,12 @@ describe("HAProxy's pods", () => {
     // The socket is HAProxy's group's (mode 660): the sidecar runs in that group.
     assert.equal(sidecar!.securityContext!.runAsGroup, haproxy!.securityContext!.runAsGroup);
     assert.match(p.haproxyConfig, /stats socket \S+ mode 660 /);
+  });
+
+  it("with peers, HAProxy's container declares the local peer's port", () => {
+    const ports = containersOf(deployment(plan(editedTopology((t) => (t.peers = { localPeer: "lb1", port: 10000 }))), "haproxy"))[0]!.ports!;
+    assert.deepEqual(ports.find((p) => p.name === "peers"), { name: "peers", containerPort: 10000 });
+    assert.equal(containersOf(deployment(plan(seedTopology()), "haproxy"))[0]!.ports!.find((p) => p.name === "peers"), undefined);
   });
 
   it("every probe points at a port its container listens on (the certificate follower listens on none: a container that exits is restarted)", () => {

@@ -153,6 +153,16 @@ describe("invalid topologies are refused with a message naming the field and wha
     ["two listeners on one port", (t) => (t.monitoring.port = 60001), [
       'monitoring.port: port 60001 is already used by frontend "http_front": give each listener its own ports',
     ]],
+    ["the local peer on a frontend's port", (t) => (t.peers = { localPeer: "lb1", port: 60000 }), [
+      'peers.port: port 60000 is already used by frontend "http_front": give each listener its own ports',
+    ]],
+    ["a remote peer named like this load balancer", (t) => (t.peers = { localPeer: "lb1", port: 10000, remotes: [{ name: "lb2", address: "10.0.0.2", port: 10000 }, { name: "lb1", address: "10.0.0.3", port: 10000 }] }), [
+      'peers.remotes.lb1.name: "lb1" is used twice among the peers (localPeer and remotes): names must be unique',
+    ]],
+    ["a remote peer everywhere, and one without a port", (t) => (t.peers = { localPeer: "lb1", port: 10000, remotes: [{ name: "lb2", address: "*", port: 10000 }, { name: "lb3", address: "10.0.0.3" }] }), [
+      'peers.remotes.lb2.address: "*" is not an IP address: HAProxy resolves a peer\'s host name once, as it starts, and does not start when it does not resolve; give the peer\'s IPv4 or IPv6 address',
+      'peers.remotes.lb3.port: undefined is not a port: use a whole number from 1 to 65535',
+    ]],
     ["a weight above HAProxy's maximum", (t) => (t.backends[0].servers[0].weight = 300), [
       "backends.flask_servers.servers.web-a.weight: 300 is not a weight: use a whole number from 0 to 256",
     ]],

@@ -298,6 +298,8 @@ function haproxyContainer({ topology, sockets, volumes }: StackContext): Contain
     ports: [
       ...bindPorts(topology.frontends.flatMap((f) => f.binds)).map((p) => ({ internal: p, external: p, ip: EVERY_ADDRESS })),
       { internal: monitoring.port, external: monitoring.port, ip: LOOPBACK },
+      // The other load balancers connect to the local peer to share the stick tables.
+      ...(topology.peers?.remotes.length ? [{ internal: topology.peers.port, external: topology.peers.port, ip: EVERY_ADDRESS }] : []),
     ],
     uploads: [],
     volumes: [{ volume: volumes.socket, containerPath: DOCKER_PATHS.socketDir }],

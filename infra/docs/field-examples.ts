@@ -4,6 +4,11 @@
 export const FIELD_EXAMPLES: Record<string, unknown> = {
   "Topology.$schema": "docs/reference/topology.schema.json",
   "Global.nbthread": 4,
+  "Peers.localPeer": "lb-east-1",
+  "Peers.port": 10000,
+  "RemotePeer.name": "lb-east-2",
+  "RemotePeer.address": "10.0.0.12",
+  "RemotePeer.port": 10000,
   "Global.tls.ciphers": "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256",
   "Global.tls.ciphersuites": "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384",
   "Global.tls.curves": ["X25519", "P-256"],

@@ -5,6 +5,7 @@ import type { Topology } from "../model/schema.ts";
 import type { AssertionResult } from "../../verification/judge.ts";
 import { allPassed } from "../../verification/judge.ts";
 import { judgeReload, parseShowProc, type ShowProc } from "../../haproxy/master-cli.ts";
+import { parsePeersSections } from "../../haproxy/show-peers.ts";
 import { RuntimeCommandRefusedError } from "../../haproxy/errors.ts";
 import { replaceMapEntries, runCommands as runtimeCommands } from "../../haproxy/runtime-commands.ts";
 import { pollUntil } from "../../lib/poll.ts";
@@ -106,8 +107,29 @@ async function showProc(io: ApplyIO): Promise<ShowProc> {
  */
 const RELOAD_SHOWS_WITHIN_MS = 45_000;
 
+/**
+ * How long a worker that just started may take to be ready to hand its stick tables over: HAProxy's
+ * resync timeout (5 s), waiting for an old worker or a remote peer to teach it, and a little more.
+ */
+const PEERS_RESYNC_WITHIN_MS = 6_000;
+
+/**
+ * Waits until every peers section has finished its resync: only then does a worker hand its stick
+ * tables to the next one at a reload (right after a start, a reload would begin them empty). The
+ * reload goes ahead after the bound either way, and says what it loses.
+ */
+async function awaitPeersResync(io: ApplyIO): Promise<void> {
+  const resyncing = async () => parsePeersSections(await io.admin("show peers")).filter((s) => !s.disabled && !s.resynced).map((s) => s.name);
+  let waiting = await resyncing();
+  if (!waiting.length) return;
+  io.log(`peers ${waiting.join(", ")}: waiting for the running worker's resync to finish, so that it hands its stick tables to the new one`);
+  const done = await pollUntil(async () => ((waiting = await resyncing()).length ? undefined : true), { timeoutMs: PEERS_RESYNC_WITHIN_MS, intervalMs: 100 });
+  if (!done) io.log(`peers ${waiting.join(", ")}: still resyncing after ${PEERS_RESYNC_WITHIN_MS / 1000} s; the new worker's stick tables start empty`);
+}
+
 /** Reloads through the master CLI and waits until "show proc" shows it took, or says why not. */
 async function reload(io: ApplyIO, topology: Topology): Promise<void> {
+  await awaitPeersResync(io);
   const before = await showProc(io);
   // The new worker starts from the servers' states as this one knows them (load-server-state-from-file).
   await io.saveServerState(await io.admin("show servers state"));
@@ -138,6 +160,7 @@ const STATE_KEEPING: readonly RegExp[] = [
   /^backends\.[^.]+\.(balance|balanceKey|hashType|cookie|retries|redispatch|retryOn|cache|timeouts|connectionMode|httpReuse|stickOnSource|requestRules|responseRules|tcpKeepAlive|answer)\b/,
   /^backends\.[^.]+\.servers\.[^.]+\.(weight|maxconn)$/,
   /^monitoring\./,
+  /^peers\./,
   /^services\./,
 ];
 

@@ -234,7 +234,7 @@ function haproxyDeployment(
     args: ["haproxy", ...haproxyArguments(sockets.master, KUBERNETES_PATHS.config)],
     // The userlists' password hashes, which HAProxy reads from its environment as it parses its config.
     ...(logins.length && { env: logins.map((name) => ({ name, valueFrom: { secretKeyRef: { name: variable(KUBERNETES_VARIABLES.loginSecret), key: name } } })) }),
-    ports: [...ports.map((p) => ({ name: portName("fe", p), containerPort: p })), { name: "monitoring", containerPort: monitoring.port }],
+    ports: [...ports.map((p) => ({ name: portName("fe", p), containerPort: p })), { name: "monitoring", containerPort: monitoring.port }, ...(topology.peers ? [{ name: "peers", containerPort: topology.peers.port }] : [])],
     readinessProbe: { ...health, periodSeconds: 2, failureThreshold: 2 },
     livenessProbe: { ...health, periodSeconds: 10, failureThreshold: 3 },
     // Kubernetes stops a container with SIGTERM, which HAProxy's master takes as a hard stop (every

@@ -403,6 +403,26 @@ export const Monitoring = z.strictObject({
   statsOnPublicAddress: z.boolean().default(false).describe("Serve the stats page where the listener is not on loopback (the docker target's \"*\"). Off by default: the page lists every server and its state to whoever reaches the port."),
 }).meta({ id: "Monitoring" });
 
+/** A load balancer whose stick tables this one shares (HAProxy's peers protocol, both ways). */
+export const RemotePeer = z.strictObject({
+  name: Name.describe("Its name among the peers: the name it calls itself (its own localPeer)."),
+  address: z.string().refine((a) => isIP(a) !== 0, { error: (iss) => `${show(iss.input)} is not an IP address: HAProxy resolves a peer's host name once, as it starts, and does not start when it does not resolve; give the peer's IPv4 or IPv6 address` }).describe("Its IPv4 or IPv6 address (not a host name: HAProxy resolves that only as it starts)."),
+  port: Port.describe("Where its local peer listens."),
+}).meta({ id: "RemotePeer" });
+
+/**
+ * The stick tables' peers: the rate limits' counts and the clients' servers (stickOnSource) survive a
+ * reload (the old worker hands them to the new one through the local peer) and are shared with the
+ * remote peers. Without it, a reload starts every table empty.
+ */
+export const Peers = z.strictObject({
+  name: Name.default("stack").describe("The peers section's name, which every shared table names."),
+  localPeer: Name.describe("This load balancer's name among its peers (global localpeer): the remote peers list it by this name."),
+  address: BindAddress.default("*").describe("Where the local peer listens: the remote peers connect here. The local stack listens on loopback."),
+  port: Port.describe("The local peer's port: at a reload the old worker connects here to hand its tables to the new one."),
+  remotes: z.array(RemotePeer).default([]).describe("The other load balancers sharing the tables (each lists this one too); none: the tables only survive reloads."),
+}).meta({ id: "Peers" });
+
 /**
  * Where Alertmanager delivers alerts. The URL is read from the environment when the stack starts
  * (local) or from a Terraform variable (docker): webhook URLs carry tokens, so none is committed.
@@ -464,6 +484,7 @@ export const Topology = z
       .prefault({}).describe("Lua scripts HAProxy loads (from templates/lua/, code the user owns), whose services and actions routes and rules use by name; haproxy -c refuses a name no script registers."),
     backends: z.array(Backend).min(1, { error: "a topology needs at least one backend" }).describe("Where requests go: servers (listed or discovered), balancing, checks and persistence."),
     certificates: z.array(ManagedCertificate).default([]).describe("Certificates the stack obtains and renews itself (ACME), each installed as the file the binds name, at runtime: no reload. A bind's file that is not here is given (--certs-dir)."),
+    peers: Peers.optional().describe("Share the stick tables (rate limits, source persistence) with the next worker at a reload and with other load balancers. Absent: a reload starts them empty."),
     monitoring: Monitoring.prefault({}).describe("The operators' listener: HAProxy's Prometheus exporter and its stats page."),
     services: Services.prefault({}).describe("The services around HAProxy: sidecar, Prometheus, Alertmanager, Grafana and the local DNS server."),
   })
@@ -566,6 +587,8 @@ function crossReferenceIssues(topology: Topology): PathIssue[] {
     }
   });
   duplicates(backends.map((b) => b?.name), "backends", (i) => ["backends", i, "name"]);
+  const remotes = Array.isArray(topology.peers?.remotes) ? topology.peers.remotes : [];
+  if (topology.peers) duplicates([topology.peers.localPeer, ...remotes.map((r) => r?.name)], "the peers (localPeer and remotes)", (i) => (i === 0 ? ["peers", "localPeer"] : ["peers", "remotes", i - 1, "name"]));
   const webhooks = topology.services?.alertmanager?.webhooks;
   if (Array.isArray(webhooks)) duplicates(webhooks.map((w) => w?.name), "the alert webhooks", (i) => ["services", "alertmanager", "webhooks", i, "name"]);
 
@@ -853,6 +876,8 @@ function portCollisions(topology: Topology): PathIssue[] {
   });
   const port = topology.monitoring?.port;
   if (isPort(port)) claim(port, port, "the monitoring listener", ["monitoring", "port"]);
+  const peerPort = topology.peers?.port;
+  if (isPort(peerPort)) claim(peerPort, peerPort, "the local peer", ["peers", "port"]);
   for (const service of ["sidecar", "prometheus", "alertmanager", "grafana", "dns"] as const) {
     const p = topology.services?.[service]?.port;
     if (isPort(p)) claim(p, p, `the ${service}`, ["services", service, "port"]);

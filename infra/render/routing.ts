@@ -173,11 +173,11 @@ export function routingView(frontend: Frontend, reservedAcls: readonly string[],
 export const rateLimitTable = (frontend: string, limit: string) => `rate_${frontend}_${limit}`;
 
 /** The stick-table sections of every frontend's keyed rate limits. */
-export function rateLimitTables(frontends: readonly Frontend[]): { name: string; table: string }[] {
+export function rateLimitTables(frontends: readonly Frontend[], peers?: { name: string }): { name: string; table: string }[] {
   return frontends.flatMap((f) =>
     f.rateLimits.map((limit) => ({
       name: rateLimitTable(f.name, limit.name),
-      table: `stick-table type ${limit.key === "source" ? "ipv6" : "string len 256"} size ${limit.tableSize} expire ${limit.window} store ${RATE_COUNTERS[limit.count]}(${limit.window})`,
+      table: `stick-table type ${limit.key === "source" ? "ipv6" : "string len 256"} size ${limit.tableSize} expire ${limit.window} store ${RATE_COUNTERS[limit.count]}(${limit.window})${peers ? ` peers ${peers.name}` : ""}`,
     })),
   );
 }

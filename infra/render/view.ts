@@ -32,6 +32,8 @@ export interface ConfigView {
     luaLoads: string[];
     /** Where the servers' states are saved before a reload (server-state-file), on targets that reload. */
     serverStateFile?: string;
+    /** This load balancer's name in the peers section (localpeer). */
+    localPeer?: string;
   };
   defaults: {
     mode: string;
@@ -55,6 +57,8 @@ export interface ConfigView {
   resolvers: ResolversView[];
   /** One ring per TCP syslog target: HAProxy sends a ring's lines over TCP. */
   rings: RingView[];
+  /** The peers section the stick tables are shared through: its name and peer lines (the local peer first). */
+  peers?: { name: string; peers: string[] };
   frontends: FrontendView[];
   monitoring: { bind: string; metricsPath: string; healthUri: string; stats?: { uri: string; refresh: string; auth: string } };
   backends: BackendView[];
@@ -90,7 +94,7 @@ export interface FrontendView {
   options: string[];
   noOptions: string[];
   allowlist?: string;
-  rateLimit?: { tableSize: number; window: string; requests: number; retryAfterSeconds: number };
+  rateLimit?: { tableSize: number; window: string; requests: number; retryAfterSeconds: number; sharing: string };
   /** The rule that answers ACME HTTP-01 challenges from their map, before anything else may refuse or redirect them. */
   acmeChallengeRule?: string;
   /** The redirect rule's arguments for a request that did not come over TLS. */
@@ -222,6 +226,7 @@ export function buildView(topology: Topology, target: RenderTarget, source: stri
       luaLoads: topology.lua.scripts.map((s) => `${s.perThread ? "lua-load-per-thread" : "lua-load"} ${LUA_DIR}/${s.file}`),
       bufferSize: topology.global.bufferSize,
       serverStateFile: serverStateFile(target),
+      localPeer: topology.peers?.localPeer,
       tls: topology.frontends.some((f) => f.binds.some((b) => b.tlsCertificate !== undefined))
         ? {
             options: `ssl-min-ver ${topology.global.tls.minVersion}`,
@@ -266,7 +271,7 @@ export function buildView(topology: Topology, target: RenderTarget, source: stri
       retryOn: topology.defaults.retryOn.length ? topology.defaults.retryOn.join(" ") : undefined,
     },
     stickTables: [
-      ...rateLimitTables(topology.frontends).map((t) => ({ ...t, purpose: "A rate limit's counts per key" })),
+      ...rateLimitTables(topology.frontends, topology.peers).map((t) => ({ ...t, purpose: "A rate limit's counts per key" })),
       ...topology.backends.flatMap((b) => (b.canary ? [{ name: slowAnswersTable(b.name), table: slowAnswersTableLine(b), purpose: `The answers slower than ${b.canary.analysis.maxResponseMs} ms per server, for backend ${b.name}'s canary` }] : [])),
     ],
     caches: topology.backends.flatMap((b) => (b.cache ? [{ name: cacheName(b.name), ...b.cache }] : [])),
@@ -275,8 +280,12 @@ export function buildView(topology: Topology, target: RenderTarget, source: stri
       ...(isContainerTarget(target) && topology.backends.some((b) => b.servers.length > 0) ? [{ name: containerResolvers(target), lines: DOCKER_RESOLVER_LINES }] : []),
       ...topology.backends.flatMap((b) => (b.discovery ? [groupResolvers(b.name, b.discovery, topology, target)] : [])),
     ],
+    peers: topology.peers && {
+      name: topology.peers.name,
+      peers: [`${topology.peers.localPeer} ${bindAddress(topology.peers.address, target)}:${topology.peers.port}`, ...topology.peers.remotes.map((r) => `${r.name} ${r.address.includes(":") ? `[${r.address}]` : r.address}:${r.port}`)],
+    },
     rings: topology.global.logs.flatMap((log, i) => (log.transport === "tcp" ? [{ name: ringName(i), format: log.format, server: log.target, ...LOG_RING }] : [])),
-    frontends: topology.frontends.map((f) => frontendView(f, topology.defaults, target, topology.certificates.length > 0, logging)),
+    frontends: topology.frontends.map((f) => frontendView(f, topology, target, logging)),
     monitoring: {
       bind: `${bindAddress(topology.monitoring.address, target)}:${topology.monitoring.port}`,
       metricsPath: topology.monitoring.metricsPath,
@@ -295,6 +304,12 @@ export function buildView(topology: Topology, target: RenderTarget, source: stri
 }
 
 const ringName = (logIndex: number) => `log_tcp_${logIndex + 1}`;
+
+/**
+ * What a stick table of the topology's own says to be shared through the peers (" peers NAME"), or
+ * nothing. The canary's slow-answer table is not among them: its counts are this HAProxy's own.
+ */
+export const tableSharing = (peers: Topology["peers"]): string => (peers ? ` peers ${peers.name}` : "");
 
 /**
  * Whether the stats page is served: only with a login from the environment, and on a public address
@@ -373,7 +388,9 @@ const ALLOWLIST_ACL = "allowlisted";
 const ACME_CHALLENGE_LOOKUP = `path,field(4,/),map(${ACME_CHALLENGE_MAP})`;
 export const ACME_CHALLENGE_RULE = `return status 200 content-type text/plain lf-string "%[${ACME_CHALLENGE_LOOKUP}]" if { path_beg ${ACME_CHALLENGE_PATH} } { ${ACME_CHALLENGE_LOOKUP} -m found }`;
 
-function frontendView(frontend: Frontend, defaults: Topology["defaults"], target: RenderTarget, managesCertificates: boolean, logging: boolean): FrontendView {
+function frontendView(frontend: Frontend, topology: Topology, target: RenderTarget, logging: boolean): FrontendView {
+  const { defaults } = topology;
+  const managesCertificates = topology.certificates.length > 0;
   const mode = proxyMode(frontend, defaults);
   const http = mode === "http";
   return {
@@ -391,7 +408,7 @@ function frontendView(frontend: Frontend, defaults: Topology["defaults"], target
     noOptions: !http && defaults.mode === "http" && defaults.idleCloseOnResponse ? ["idle-close-on-response"] : [],
     allowlist: frontend.allowlist?.join(" "),
     // A client over its limit may retry once a window has passed with no requests from it.
-    rateLimit: frontend.rateLimit && { ...frontend.rateLimit, retryAfterSeconds: retryAfterSeconds(frontend.rateLimit) },
+    rateLimit: frontend.rateLimit && { ...frontend.rateLimit, retryAfterSeconds: retryAfterSeconds(frontend.rateLimit), sharing: tableSharing(topology.peers) },
     acmeChallengeRule: http && managesCertificates ? ACME_CHALLENGE_RULE : undefined,
     httpsRedirect: httpsRedirect(frontend),
     hsts: hstsValue(frontend.hsts),
@@ -468,7 +485,7 @@ function backendView(backend: Backend, topology: Topology, target: RenderTarget)
       ...timeoutLines({ connect: backend.timeouts?.connect, server: backend.timeouts?.server, queue: backend.timeouts?.queue, tunnel: backend.timeouts?.tunnel, "server-fin": backend.timeouts?.serverFin }),
       ...(backend.connectionMode ? [CONNECTION_MODE_OPTIONS[backend.connectionMode]] : []),
       ...(backend.httpReuse ? [`http-reuse ${backend.httpReuse}`] : []),
-      ...(backend.stickOnSource ? [`stick-table type ip size ${backend.stickOnSource.tableSize} expire ${backend.stickOnSource.expire}`, "stick on src"] : []),
+      ...(backend.stickOnSource ? [`stick-table type ip size ${backend.stickOnSource.tableSize} expire ${backend.stickOnSource.expire}${tableSharing(topology.peers)}`, "stick on src"] : []),
       ...(backend.tcpKeepAlive ? ["option srvtcpka"] : []),
       // A discovered group's slots follow the name server, never a saved state: HAProxy 2.6 can keep a slot restored
       // from the state file on its old address (HAProxy issues 621, 1061, 1387), so they are judged afresh at a reload.

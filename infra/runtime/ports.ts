@@ -68,6 +68,7 @@ export async function withFreePorts(input: TopologyInput): Promise<TopologyInput
     if (backend.discovery?.port !== undefined) backend.discovery.port = await findFreePortRange(1, taken);
   }
   copy.monitoring.port = await findFreePortRange(1, taken);
+  if (copy.peers) copy.peers.port = await findFreePortRange(1, taken);
   for (const service of Object.values(copy.services) as { port: number }[]) service.port = await findFreePortRange(1, taken);
   return copy;
 }
