@@ -21,7 +21,7 @@ const FIXTURES = join(REPO_ROOT, "test/fixtures/import");
 /** Every config import accepts: the corpus, and the fixtures other than the ones written to be refused. */
 const ACCEPTED = [
   ...readdirSync(join(FIXTURES, "corpus")).filter((f) => f.endsWith(".cfg")).map((f) => `corpus/${f}`),
-  ...["consul-services.cfg", "legacy-1.5.cfg", "rules-edge.cfg", "several-defaults.cfg", "shop-edge.cfg"],
+  ...["consul-services.cfg", "legacy-1.5.cfg", "peers-bind-form.cfg", "rules-edge.cfg", "several-defaults.cfg", "shop-edge.cfg"],
 ].sort();
 
 function compared(name: string) {
@@ -93,6 +93,12 @@ describe("the comparison sees what a render would get wrong", () => {
       assert.ok(differences.some((d) => expected.test(d)), `expected ${expected} among:\n${differences.join("\n")}`);
     });
   }
+  it("peers: a remote peer's address changed, or the tables no longer shared: a difference, named at its line", () => {
+    const peered = SMALL.replace("global\n", "global\n    localpeer lb1\n").replace("defaults\n", "peers mesh\n    peer lb1 10.0.0.1:10000\n    peer lb2 10.0.0.2:10000\ndefaults\n").replace("\nbackend app\n", "\nbackend app\n    stick-table type ip size 1k expire 30m peers mesh\n    stick on src\n");
+    assert.deepEqual(differencesAfter((r) => r, peered), []);
+    assert.match(differencesAfter((r) => r.replace("peer lb2 10.0.0.2:10000", "peer lb2 10.0.0.3:10000"), peered).join("\n"), /^small\.cfg:6: peer lb2 10\.0\.0\.2:10000: changed/m);
+    assert.match(differencesAfter((r) => r.replace(" expire 30m peers mesh", " expire 30m"), peered).join("\n"), /^small\.cfg:\d+: stick-table type ip size 1k expire 30m peers mesh: changed/m);
+  });
   it("a ring with nothing but its server: the stack's ring settings are its own, no difference", () => {
     assert.deepEqual(differencesAfter((r) => r, SMALL.replace("    log 10.0.0.5:514 local0\n", "    log ring@central local0\nring central\n    server syslog1 10.0.0.9:6514\n")), []);
   });

@@ -297,11 +297,53 @@ describe("rings, mailers and http-errors: the sections beside the proxies", () =
 });
 
 describe("peers", () => {
-  it("tables shared through peers are refused at the section, its lines and each table naming it, saying what the stack does instead", () => {
-    const result = imported({ file: "peers.cfg", text: "global\n    localpeer lb1\npeers mesh\n    peer lb1 10.0.0.1:10000\n    peer lb2 10.0.0.2:10000\ndefaults\n    mode http\nfrontend f\n    bind :80\n    default_backend b\nbackend b\n    stick-table type ip size 1m expire 30m peers mesh\n    stick on src\n    server a 10.0.0.5:80\n" });
-    const refused = refusals(result.accounts);
-    assert.match(refused.join("\n"), /^peers\.cfg:3: peers mesh: stick tables shared through peers .* a reload starts them empty; drop the peers section/m);
-    assert.match(refused.join("\n"), /^peers\.cfg:12: stick-table type ip size 1m expire 30m peers mesh: stick tables shared through peers/m);
+  const config = (global: string, peers: string, table = "    stick-table type ip size 1m expire 30m peers mesh\n") =>
+    `global\n${global}${peers}defaults\n    mode http\nfrontend f\n    bind :80\n    default_backend b\nbackend b\n${table}    stick on src\n    server a 10.0.0.5:80\n`;
+  const MESH = "peers mesh\n    peer lb1 10.0.0.1:10000\n    peer lb2 10.0.0.2:10000\n";
+
+  it("a peers section with global's localpeer becomes peers: the local peer's address and port, the others remotes; the table shares through it", async () => {
+    const result = imported({ file: "peers.cfg", text: config("    localpeer lb1\n", MESH) });
+    assert.deepEqual(refusals(result.accounts), []);
+    const topology = validateImported(result);
+    assert.deepEqual(topology.peers, { name: "mesh", localPeer: "lb1", address: "10.0.0.1", port: 10000, remotes: [{ name: "lb2", address: "10.0.0.2", port: 10000 }] });
+    assert.deepEqual(result.accounts.slice(0, 5).map((a) => [a.at.line, a.outcome, a.field]), [
+      [1, "mapped", "global"],
+      [2, "mapped", "peers.localPeer"],
+      [3, "mapped", "peers"],
+      [4, "mapped", "peers.localPeer, peers.address, peers.port"],
+      [5, "mapped", "peers.remotes.lb2"],
+    ]);
+    assert.match(renderHaproxyConfig(topology, dockerTarget()), /^    stick-table type ip size 1048576 expire 30m peers mesh$/m);
+    await checkEveryTarget(topology);
+  });
+
+  it("the bind and server form: the server without an address is the local peer, listening where bind says", () => {
+    const topology = validateImported(imported({ file: "peers.cfg", text: config("    localpeer lb1\n", "peers mesh\n    bind :10000\n    server lb1\n    server lb2 10.0.0.2:10000\n") }));
+    assert.deepEqual(topology.peers, { name: "mesh", localPeer: "lb1", address: "*", port: 10000, remotes: [{ name: "lb2", address: "10.0.0.2", port: 10000 }] });
+  });
+
+  it("a table the original kept to itself is shared now: a normalisation, said on its line", () => {
+    const result = imported({ file: "peers.cfg", text: config("    localpeer lb1\n", MESH, "    stick-table type ip size 1m expire 30m\n") });
+    const table = result.accounts.find((a) => a.directive.startsWith("stick-table"))!;
+    assert.equal(table.outcome, "normalised");
+    assert.match(table.why!, /^shared through peers mesh in the model, as every table of the stack: it survives reloads and reaches lb2$/);
+  });
+
+  it("refused, saying what to write: no localpeer, a localpeer naming no line, a second section, a table naming another, a keyword the model lacks", () => {
+    const cases: [string, string, RegExp][] = [
+      ["no localpeer", config("", MESH), /^peers\.cfg:2: peers mesh: no localpeer in global: HAProxy then calls this load balancer by the machine's host name, which import cannot know; add localpeer NAME/m],
+      ["a localpeer naming no line", config("    localpeer lb9\n", MESH), /^peers\.cfg:2: localpeer lb9: the peers section mesh is refused: localpeer lb9 names none of the section's peers \(lb1, lb2\)/m],
+      ["a second section", config("    localpeer lb1\n", `${MESH}peers other\n    peer lb1 10.0.0.1:10001\n`), /^peers\.cfg:6: peers other: the model shares every table through one peers section \(mesh, the first\): merge this one into it$/m],
+      ["a table naming another section", config("    localpeer lb1\n", MESH, "    stick-table type ip size 1m expire 30m peers other\n"), /^peers\.cfg:\d+: stick-table type ip size 1m expire 30m peers other: no peers section named "other" \(the model's is mesh\)$/m],
+      ["a table naming a section that is not there", config("    localpeer lb1\n", ""), /: stick-table type ip size 1m expire 30m peers mesh: no peers section named "mesh"$/m],
+      ["a keyword the model lacks", config("    localpeer lb1\n", `${MESH}    shards 2\n`), /^peers\.cfg:6: shards 2: shards is not in the model's peers/m],
+    ];
+    for (const [what, text, refusal] of cases) assert.match(refusals(imported({ file: "peers.cfg", text }).accounts).join("\n"), refusal, what);
+  });
+
+  it("a localpeer with no peers section names nothing: decided, not refused", () => {
+    const result = imported({ file: "peers.cfg", text: config("    localpeer lb1\n", "", "    stick-table type ip size 1m expire 30m\n") });
+    assert.deepEqual(refusals(result.accounts), []);
     assert.equal(result.accounts.find((a) => a.directive === "localpeer lb1")?.outcome, "decided");
   });
 });

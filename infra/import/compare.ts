@@ -8,6 +8,7 @@
 import { where, type Location, type ParsedConfig, type Section } from "../../haproxy/config-parser.ts";
 import { GENERATED_ACL_NAME } from "../render/acls.ts";
 import { type LineAccount, tableSize } from "./context.ts";
+import { LOCAL_PEER_FIELD } from "./peers.ts";
 
 /** How a line of one config stands to the other. */
 export type Correspondence =
@@ -104,7 +105,7 @@ function keysOf(account: LineAccount): string[] {
   const each = account.field && /^each (frontend|backend)'s (\w+)/.exec(account.field);
   if (account.outcome === "decided" || account.outcome === "refused" || !account.field) keys = [];
   else if (each) keys = [`${each[1]}s.*.${each[2]}`];
-  else keys = account.field.split(" and ").map(pathOf).filter((key) => /^(global|defaults|frontends|backends|monitoring|lua)\b/.test(key));
+  else keys = account.field.split(" and ").map(pathOf).filter((key) => /^(global|defaults|frontends|backends|monitoring|lua|peers)\b/.test(key));
   keysMemo.set(account, keys);
   return keys;
 }
@@ -128,9 +129,9 @@ function insideOf(key: string): RegExp {
 
 /**
  * The words that compare: quotes gone (the parser's values), sizes in bytes, a server's options as a
- * set with its section's default-server in force, an ACL's fetch_suffix as its -m form, a bind by its
- * port (the local target listens on 127.0.0.1 whatever the address: the round trip holds the
- * address), a certificate, an error page or a Lua script by its file name; and, unless keepDefaults, HAProxy's own defaults dropped.
+ * set with its section's default-server in force, an ACL's fetch_suffix as its -m form, a bind and
+ * the local peer by their port (the local target listens on 127.0.0.1 whatever the address: the
+ * round trip holds the address), a certificate, an error page or a Lua script by its file name; and, unless keepDefaults, HAProxy's own defaults dropped.
  */
 function canonical(line: Line, defaultServer: string[][] = [], keepDefaults = false): string {
   let words = line.words[0] === "redirect" ? ["http-request", ...line.words] : [...line.words];
@@ -144,6 +145,8 @@ function canonical(line: Line, defaultServer: string[][] = [], keepDefaults = fa
   if (keyword === "nameserver" || (keyword === "server" && line.section?.kind === "ring")) words.splice(1, 1);
   if (keyword === "log" && words[1]?.startsWith("ring@")) words[1] = "ring@";
   if (keyword === "bind" && words[1]) words[1] = words[1].replace(/^.*:(?=[\d-]+$)/, ":");
+  // This load balancer's peer listens where the target says, as a bind does.
+  if (keyword === "peer" && line.account.field === LOCAL_PEER_FIELD && words[2]) words[2] = words[2].replace(/^.*:(?=\d+$)/, ":");
   if (keyword === "bind") words = words.map((w, i) => (words[i - 1] === "crt" ? w.replace(/^.*\//, "") : w));
   // The files a config names (error pages, Lua) are taken by their names: the stack keeps them in its templates.
   if (keyword === "errorfile" || keyword === "lua-load") words = words.map((w, i) => (i === words.length - 1 ? w.replace(/^.*\//, "") : w));

@@ -1,6 +1,6 @@
 // The importer's shared parts: what becomes of a line (Outcome), the topology being built (Draft),
 // the section being read (Context), and the small readers of words, numbers and durations.
-import type { Directive, Location, Word } from "../../haproxy/config-parser.ts";
+import type { Directive, Location, Section, Word } from "../../haproxy/config-parser.ts";
 import { durationProblem } from "../../haproxy/duration.ts";
 
 /** otherKind: the line belongs to the other kind of proxy (a defaults line replayed in a backend may be a frontend's). */
@@ -73,6 +73,11 @@ export interface Draft {
   serverResolvers: { resolvers: string; at: Location }[];
   /** Discovered groups (server-template lines) waiting for their resolvers section, settled once every section is read. */
   groups: { backend: Record<string, unknown> & { name: string }; resolvers: string; at: Location }[];
+  /**
+   * peers sections, global's localpeer and every stick table with the section it names (./peers.ts),
+   * settled once every section is read; model: the topology's peers, once settled.
+   */
+  peers: { sections: Section[]; localPeer?: { name: string; at: Location }; tables: { at: Location; peers?: string }[]; model?: Record<string, unknown> };
   /** Backends that use a cache (cache-use and cache-store lines), settled once every section is read. */
   cacheUses: { backend: Record<string, unknown> & { name: string }; cache: string; use?: Location; store?: Location }[];
 }

@@ -20,6 +20,7 @@ import { routeAction, routeMark, routeTakenAcl, settleRouteMarks, tableHeldAcl }
 import { afterResponseHeaderLine, settleStackHeaders } from "./stack-headers.ts";
 import { SLOW_ANSWER_TABLE_PREFIX, isSlowAnswerTable, settleCanary, useServerLine } from "./canary-lines.ts";
 import { keyedLimitLine, readRateTable, settleKeyedLimits } from "./keyed-limits.ts";
+import { settlePeers, tableSharing } from "./peers.ts";
 
 export type { ImportFiles, LineAccount } from "./context.ts";
 
@@ -61,7 +62,6 @@ const DECIDED_GLOBAL: Record<string, string> = {
   "default-path": "the stack reads every file beside the config (default-path config)",
   "ca-base": "files are named, and kept in the target's certificate directory",
   "crt-base": "files are named, and kept in the target's certificate directory",
-  localpeer: "the stack runs no peers section: a local peer's name names nothing there",
   "server-state-file": SERVER_STATE_DECIDED,
   "server-state-base": SERVER_STATE_DECIDED,
 };
@@ -75,6 +75,10 @@ function globalDirective(d: Directive, ctx: Context): Outcome {
   switch (keyword) {
     case "maxconn":
       return setInt(g, "maxconn", args[0], "global.maxconn");
+    case "localpeer":
+      if (args.length !== 1) return { refused: "localpeer NAME is what the model reads" };
+      ctx.draft.peers.localPeer = { name: args[0]!, at: ctx.at! };
+      return { field: "peers.localPeer" };
     case "nbthread":
       return setInt(g, "nbthread", args[0], "global.nbthread");
     case "tune.ssl.default-dh-param":
@@ -322,7 +326,10 @@ function proxyDirective(kind: Section["kind"], d: Directive, ctx: Context): Outc
       ctx.defaultServer = [...ctx.defaultServer, ...args];
       return { field: `backends.${backend.name}.servers (each server line after it)` };
     case "stick-table": {
-      if (args.includes("peers")) return { refused: PEERS_REFUSAL };
+      // Which peers section the table is shared through is settled with the section (./peers.ts).
+      const shared = tableSharing(args);
+      draft.peers.tables.push({ at: ctx.at!, peers: shared.peers });
+      args.splice(0, args.length, ...shared.words);
       if (frontend && !backend) {
         const m = /^type ip(?:v6)? size (\d+[kmg]?) expire (\S+) store (http_req_rate|conn_rate)\((\S+)\)$/.exec(args.join(" "));
         const window = m && duration(m[4]);
@@ -581,11 +588,7 @@ function bindDirective(args: string[], frontend: Record<string, unknown> & { nam
 
 // --- the whole config ----------------------------------------------------------------------------
 
-/** Why tables shared through peers are refused: said at the peers section, its lines and the tables that name it. */
-const PEERS_REFUSAL = "stick tables shared through peers (with other load balancers, or handed to the next worker at a reload) are not in the model: the stack's HAProxy keeps its tables to itself, and a reload starts them empty; drop the peers section (and \"peers NAME\" on the tables) to import the rest";
-
 const SECTION_OUTCOME: Partial<Record<Section["kind"], string>> = {
-  peers: PEERS_REFUSAL,
   program: "the stack supervises its own processes: run the program beside it",
   "crt-store": "crt-store is newer than HAProxy 2.6 (3.0): name each certificate on its bind (tlsCertificate), or manage it (certificates)",
   traces: "traces is newer than HAProxy 2.6 (3.1)",
@@ -595,7 +598,7 @@ const SECTION_OUTCOME: Partial<Record<Section["kind"], string>> = {
 export function importConfig(parsed: ParsedConfig, name = "imported", files: ImportFiles = { read: () => undefined }): ImportResult {
   // The model's defaults where HAProxy's own differ and the difference changes what clients get:
   // the original had none of these unless a line of it says so.
-  const draft: Draft = { global: {}, defaults: { timeouts: {}, mode: "tcp", httplog: false, dontlognull: false, redispatch: false, maxRequestBodyBytes: 0, retryOn: ["conn-failure"] }, proxyDefaults: {}, frontends: [], backends: [], caches: new Map(), cacheUses: [], resolvers: new Map(), groups: [], serverResolvers: [], bodyLimits: [], errorPages: [], luaScripts: [], userlists: [], rateTables: new Map(), rateTablesUsed: new Set(), pendingKeyedLimits: [], rings: readRings(parsed), httpErrors: readHttpErrors(parsed, files) };
+  const draft: Draft = { global: {}, defaults: { timeouts: {}, mode: "tcp", httplog: false, dontlognull: false, redispatch: false, maxRequestBodyBytes: 0, retryOn: ["conn-failure"] }, proxyDefaults: {}, frontends: [], backends: [], caches: new Map(), cacheUses: [], resolvers: new Map(), groups: [], serverResolvers: [], bodyLimits: [], errorPages: [], luaScripts: [], userlists: [], rateTables: new Map(), rateTablesUsed: new Set(), pendingKeyedLimits: [], peers: { sections: [], tables: [] }, rings: readRings(parsed), httpErrors: readHttpErrors(parsed, files) };
   const accounts: LineAccount[] = [];
   const fieldLines = new Map<string, Location>();
   const comments = new Map<string, string[]>();
@@ -621,7 +624,7 @@ export function importConfig(parsed: ParsedConfig, name = "imported", files: Imp
   for (const section of parsed.sections) {
     const header = [section.kind, section.name, ...section.args.map((a) => a.raw)].filter(Boolean).join(" ");
     const ctx: Context = { files, draft, fieldLines, acls: new Map(), rewrites: [], terminalRoutes: [], redirectRoutes: [], routeLines: [], stackHeaders: { forwarded: new Map(), security: {} }, proxyBinds: [], canary: { pins: [] }, ruleMarks: new Map(), keyedLimits: [], limitMarks: new Map(), defaultServer: [...(draft.proxyDefaults.defaultServer ?? [])], lifted: [], stick: {}, rate: {} };
-    const refusedSection = SECTION_OUTCOME[section.kind] ?? (["global", "defaults", "frontend", "backend", "listen", "cache", "resolvers", "userlist", "ring", "mailers", "http-errors"].includes(section.kind) ? undefined : `${section.kind} sections are not in the model yet`);
+    const refusedSection = SECTION_OUTCOME[section.kind] ?? (["global", "defaults", "frontend", "backend", "listen", "cache", "resolvers", "userlist", "ring", "mailers", "http-errors", "peers"].includes(section.kind) ? undefined : `${section.kind} sections are not in the model yet`);
     if (refusedSection) {
       account(section.at, header, { refused: refusedSection });
       for (const d of section.directives) account(d.at, text(d), { refused: `inside a ${section.kind} section` });
@@ -638,6 +641,10 @@ export function importConfig(parsed: ParsedConfig, name = "imported", files: Imp
     // A ring, an http-errors set: accounted once every log line or errorfiles line has said what it takes of them.
     if (section.kind === "ring" || section.kind === "http-errors") {
       laterSections.push(section);
+      continue;
+    }
+    if (section.kind === "peers") {
+      draft.peers.sections.push(section);
       continue;
     }
     if (section.kind === "mailers") {
@@ -867,6 +874,10 @@ export function importConfig(parsed: ParsedConfig, name = "imported", files: Imp
       if (use.cache !== own) for (const at of [use.use, use.store]) restate(at, { outcome: "normalised", why: `the backend's own cache, which the stack names ${own}` }, "mapped");
     }
   }
+  settlePeers(draft, account, (at, change) => {
+    const line = accounts.find((a) => a.at === at);
+    if (line) change(line);
+  });
   for (const section of laterSections) {
     if (section.kind === "ring") accountRing(section, draft.rings.get(section.name!), account);
     else accountHttpErrors(section, draft.httpErrors.get(section.name!), account);
@@ -898,6 +909,7 @@ export function importConfig(parsed: ParsedConfig, name = "imported", files: Imp
     frontends: draft.frontends,
     ...(draft.userlists.length && { userlists: draft.userlists }),
     backends: draft.backends,
+    ...(draft.peers.model && { peers: draft.peers.model }),
     ...services,
     ...(draft.monitoring && { monitoring: { ...draft.monitoring, ...(services.monitoring as object) } }),
   };

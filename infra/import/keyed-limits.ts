@@ -5,7 +5,8 @@
 //   requests, errors: marks of its condition (txn.limit_J), track-scN KEY table T, a flag past the limit
 //   (txn.limit_J_hit), the 429 and its Retry-After.
 import type { Location, Section } from "../../haproxy/config-parser.ts";
-import { type Context, type Draft, type Outcome, text } from "./context.ts";
+import { type Context, type Draft, type Outcome, text, values } from "./context.ts";
+import { tableSharing } from "./peers.ts";
 import { conditionOfMarks, markCondition } from "./route-marks.ts";
 
 const TABLE_LINE = /^stick-table type (ipv6|string len 256) size (\d+) expire (\S+) store (http_req_rate|http_err_rate|conn_rate)\(\3\)$/;
@@ -13,8 +14,11 @@ const COUNTS = { http_req_rate: "requests", http_err_rate: "errors", conn_rate: 
 
 /** backend rate_FRONTEND_NAME holding only a rate table: the stack's, for a keyed rate limit. */
 export function readRateTable(section: Section, draft: Draft): boolean {
-  const m = section.kind === "backend" && (section.name ?? "").startsWith("rate_") && section.directives.length === 1 ? TABLE_LINE.exec(text(section.directives[0]!)) : null;
+  const line = section.kind === "backend" && (section.name ?? "").startsWith("rate_") && section.directives.length === 1 ? section.directives[0]! : undefined;
+  const shared = line && tableSharing(values(line.words));
+  const m = shared && shared.words[0] === "stick-table" ? TABLE_LINE.exec(shared.words.join(" ")) : null;
   if (!m) return false;
+  draft.peers.tables.push({ at: line!.at, peers: shared!.peers });
   draft.rateTables.set(section.name!, { at: [section.at, section.directives[0]!.at], tableSize: Number(m[2]), window: m[3]!, count: COUNTS[m[4] as keyof typeof COUNTS] });
   return true;
 }

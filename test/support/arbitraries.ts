@@ -46,6 +46,14 @@ export const topologyArb: fc.Arbitrary<TopologyInput> = fc
     ), { nil: undefined }),
     allowlist: fc.option(fc.array(fc.tuple(fc.integer({ min: 0, max: 255 }), fc.integer({ min: 0, max: 32 })).map(([a, m]) => `${a}.0.0.0/${m}`), { minLength: 1, maxLength: 3 }), { nil: undefined }),
     basePort: fc.integer({ min: 1024, max: 50000 }),
+    // Stick tables shared through peers (the local peer's port is drawn beside the services'), and the first backend sticking on the source.
+    peers: fc.option(fc.record({
+      name: fc.constantFrom(undefined, "edges"),
+      localPeer: fc.constantFrom("lb1", "edge-1.example.com"),
+      address: fc.constantFrom(undefined, "10.0.0.1", "::"),
+      remotes: fc.uniqueArray(fc.record({ name: fc.constantFrom("lb2", "lb3", "edge-2.example.com"), address: fc.constantFrom("10.0.0.2", "fd00::2"), port: fc.integer({ min: 1024, max: 65535 }) }), { selector: (p) => p.name, maxLength: 2 }),
+    }), { nil: undefined }),
+    stickOnSource: fc.boolean(),
     // A canary on the first backend (its last server, or its discovered group), pinned by a header of any printable value.
     canary: fc.option(fc.record({ ofGroup: fc.boolean(), steps: fc.constantFrom([100], [10, 50, 100], [5, 10, 25, 50, 100]), onAbort: fc.constantFrom("move-sessions" as const, "keep-sessions" as const) }), { nil: undefined }),
     // A managed certificate served by a TLS bind of the first frontend (HTTP-01 answered on its plain bind).
@@ -123,6 +131,7 @@ export const topologyArb: fc.Arbitrary<TopologyInput> = fc
       healthCheck: r.healthCheck,
       connectionMode: r.connectionMode,
       cookie: r.cookie ? { name: "SRV" } : undefined,
+      ...(b === 0 && r.stickOnSource && { stickOnSource: { expire: "10m" } }),
       servers: Array.from({ length: r.serverCounts[b]! }, (_, s) => ({
         name: `s${s}`,
         address: `10.0.${b}.${s + 1}`,
@@ -153,6 +162,7 @@ export const topologyArb: fc.Arbitrary<TopologyInput> = fc
         : undefined,
     })), ...tcpBackends(r.tcp), ...(r.answer ? [{ name: ANSWERING_BACKEND, answer: r.answer }] : [])],
     monitoring: { port: r.basePort + 100 },
+    ...(r.peers && { peers: { ...r.peers, port: r.basePort + 205 } }),
     // Every listener has its own ports, the services' too (their defaults could fall in a range above).
     services: { sidecar: { port: r.basePort + 200 }, prometheus: { port: r.basePort + 201 }, grafana: { port: r.basePort + 202 }, dns: { port: r.basePort + 203 }, alertmanager: { port: r.basePort + 204 } },
   }));

@@ -114,7 +114,12 @@ export interface Placement {
   serverPort: (backend: string, server: string) => number;
   /** The certificate every TLS bind serves. */
   certificate: string;
+  /** The first of PEER_PORTS loopback ports for the peers' lines: the local peer listens on one; nothing answers on the others. */
+  peersPort: number;
 }
+
+/** Ports set aside for a peers section's lines. */
+export const PEER_PORTS = 8;
 
 /** At most this many connections: what this machine's file descriptor limit allows HAProxy. */
 const TEST_MAXCONN = 2000;
@@ -127,6 +132,7 @@ export function placeOriginal(text: string, placement: Placement): string {
   let section = "";
   let proxy = "";
   let bind = 0;
+  let peer = 0;
   return text
     .split("\n")
     .flatMap((line) => {
@@ -136,6 +142,9 @@ export function placeOriginal(text: string, placement: Placement): string {
       if (section === "global" && HOST_ONLY.test(body)) return [];
       // This machine's file descriptors hold fewer connections than a production box's.
       if (section === "global" && words[0] === "maxconn") return [`    maxconn ${Math.min(Number(words[1]), TEST_MAXCONN)}`];
+      // A peers section's lines on loopback ports of their own: the local peer listens, the others are never reached.
+      if (section === "peers" && (words[0] === "peer" || words[0] === "server") && words[2]) return [`    ${words[0]} ${words[1]} 127.0.0.1:${placement.peersPort + peer++}`];
+      if (section === "peers" && words[0] === "bind") return [`    bind 127.0.0.1:${placement.peersPort + PEER_PORTS - 1}`];
       if (words[0] === "bind") {
         const options = words.slice(2).map((w, i, all) => (all[i - 1] === "crt" ? placement.certificate : w));
         return [`    bind 127.0.0.1:${placement.bindPorts[bind++]} ${options.join(" ")}`.trimEnd()];
@@ -160,6 +169,7 @@ export function placeImported(topology: TopologyInput, placement: Placement & { 
     frontends: topology.frontends.map((f) => ({ ...f, binds: f.binds.map((b) => ({ ...b, address: "127.0.0.1", port: placement.bindPorts[bind++]!, lastPort: undefined, ...(b.tlsCertificate !== undefined && { tlsCertificate: placement.certificateName }) })) })),
     backends: topology.backends.map((b) => ({ ...b, servers: (b.servers ?? []).map((s) => ({ ...s, address: "127.0.0.1", port: placement.serverPort(b.name, s.name), unixSocket: undefined, external: true, ...(placement.withoutChecks && { check: false }) })) })),
     monitoring: { ...topology.monitoring, port: placement.monitoringPort },
+    ...(topology.peers && { peers: { ...topology.peers, port: placement.peersPort, remotes: (topology.peers.remotes ?? []).map((r, i) => ({ ...r, address: "127.0.0.1", port: placement.peersPort + 1 + i })) } }),
   } as TopologyInput;
 }
 
@@ -271,8 +281,8 @@ export async function sideBySide(dir: string, c: SideBySideCase): Promise<{ topo
   const standIns = await startStandIns([...topology.backends.flatMap((b) => b.servers.map((s) => ({ backend: b.name, server: s.name, tls: tls.has(b.name), proxy: b.sendProxy !== undefined }))), ...(c.discovered ?? [])], c.certificate.pem);
   try {
     const bindCount = topology.frontends.reduce((n, f) => n + f.binds.length, 0);
-    const first = await findFreePortRange(bindCount + 1);
-    const placement = { bindPorts: Array.from({ length: bindCount }, (_, i) => first + i), serverPort: standIns.port, certificate: c.certificate.file, withoutChecks: c.withoutChecks };
+    const first = await findFreePortRange(bindCount + 1 + PEER_PORTS);
+    const placement = { bindPorts: Array.from({ length: bindCount }, (_, i) => first + i), serverPort: standIns.port, certificate: c.certificate.file, withoutChecks: c.withoutChecks, peersPort: first + bindCount + 1 };
     const original = placeOriginal((c.adaptOriginal ?? ((t) => t))(c.text), placement);
     await writeMapFiles(dir, mapFiles(topology));
     // The error pages the config names, where the rendered config reads them (beside it).
