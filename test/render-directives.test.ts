@@ -178,6 +178,29 @@ const cases: { field: string; edit: (t: any) => void; heading: string; lines: st
     lines: ["    stick-table type string len 256 size 100000 expire 1m store http_req_rate(1m) peers stack"],
   },
   { field: "no peers: no section, no localpeer, tables of their own", edit: (t) => (t.frontends[0].rateLimit = { requests: 50, window: "10s" }), heading: FRONTEND, lines: ["    stick-table type ip size 100000 expire 10s store http_req_rate(10s)"], absent: /peers|localpeer/ },
+  {
+    field: "frontends.afterResponseRules: on every answer, after the stack's own headers; a condition's mark set before anything may answer",
+    edit: (t) => {
+      t.frontends[0].allowlist = ["10.0.0.0/8", "127.0.0.0/8"];
+      t.frontends[0].securityHeaders = { noSniff: true };
+      t.frontends[0].afterResponseRules = [{ deleteHeader: "Server" }, { when: { pathPrefix: "/api" }, setHeader: { name: "Cache-Control", value: "no-store" } }, { setStatus: 204, when: { method: "OPTIONS" } }];
+    },
+    heading: FRONTEND,
+    lines: [
+      "    http-request set-var(txn.fe_aft_1) bool(true) if path_prefix_1",
+      "    http-request set-var(txn.fe_aft_2) bool(true) if method_2",
+      "    http-after-response set-header X-Content-Type-Options nosniff",
+      "    http-after-response del-header Server",
+      '    http-after-response set-header Cache-Control "no-store" if { var(txn.fe_aft_1) -m bool }',
+      "    http-after-response set-status 204 if { var(txn.fe_aft_2) -m bool }",
+    ],
+  },
+  {
+    field: "backends.afterResponseRules: after the backend's response rules",
+    edit: (t) => (t.backends[0].afterResponseRules = [{ when: { header: { name: "X-Debug", present: true } }, addHeader: { name: "X-Backend", value: "flask" } }]),
+    heading: BACKEND,
+    lines: ["    http-request set-var(txn.be_aft_0) bool(true) if header_1", '    http-after-response add-header X-Backend "flask" if { var(txn.be_aft_0) -m bool }'],
+  },
   { field: "backends.healthCheck", edit: (t) => (t.backends[0].healthCheck = { http: { method: "HEAD", path: "/ready?x=1", expectStatus: 204 } }), heading: BACKEND, lines: ["    option httpchk HEAD /ready?x=1", "    http-check expect status 204"] },
   { field: "backends.connectionMode: close", edit: (t) => (t.backends[0].connectionMode = "close"), heading: BACKEND, lines: ["    option httpclose"] },
   { field: "backends.healthCheck: any 2xx or 3xx, and a body", edit: (t) => (t.backends[0].healthCheck = { http: { method: "GET", path: "/", expectStatus: "2xx or 3xx", expectBody: "ok" } }), heading: BACKEND, lines: ["    option httpchk GET /", "    http-check expect rstatus ^[23]", '    http-check expect string "ok"'] },

@@ -36,6 +36,7 @@ function routedSeed(t: any): void {
       { when: { path: "/lua-tag" }, lua: "tag_request" },
     ],
     responseRules: [{ when: { pathSuffix: ".css" }, setHeader: { name: "Cache-Control", value: "max-age=3600" } }, { when: { path: "/teapot" }, setStatus: 418 }],
+    afterResponseRules: [{ setHeader: { name: "X-Answered-By", value: "edge" } }, { when: { pathPrefix: "/limited" }, setHeader: { name: "Cache-Control", value: "no-store" } }],
     forwardedHeaders: {},
     securityHeaders: {},
     rateLimits: [
@@ -161,6 +162,29 @@ describe("routing on the real local stack", () => {
     assert.deepEqual([teapot.status, typeof teapot.headers["x-served-by"]], [418, "string"], "the server's 200, answered as 418");
     // HAProxy's own answers carry the security headers too.
     assert.equal((await send("GET", "www.example.com", "/lb-health")).headers["x-frame-options"], "DENY");
+  });
+
+  it("rules on every answer: HAProxy's own (its answer, a redirect, a login's 401, a 429) carry them as the servers' do; response rules only the servers'", async () => {
+    const answers = {
+      server: await send("GET", "www.example.com", "/"),
+      own: await send("GET", "www.example.com", "/lb-health"),
+      redirect: await send("GET", "old.example.com", "/app.css"),
+      login: await send("GET", "www.example.com", "/admin/"),
+    };
+    assert.deepEqual(Object.values(answers).map((a) => [a.status, a.headers["x-answered-by"]]), [[200, "edge"], [200, "edge"], [301, "edge"], [401, "edge"]]);
+    assert.equal(answers.redirect.headers["cache-control"], undefined, "a response rule (.css) does not touch HAProxy's own answer");
+    // A condition is decided before anything answers: the limit's 429 meets it as the served requests do.
+    const limited: [number, unknown][] = [];
+    for (let i = 0; i < 5; i++) {
+      const a = await send("GET", "www.example.com", "/limited/every-answer");
+      limited.push([a.status, a.headers["cache-control"]]);
+    }
+    assert.deepEqual(limited.map(([status]) => status), [200, 200, 200, 429, 429]);
+    assert.ok(limited.every(([, cacheControl]) => typeof cacheControl === "string" && cacheControl.startsWith("no-store")), JSON.stringify(limited));
+    assert.equal(answers.server.headers["cache-control"], undefined, "not on a path outside the condition");
+    // Refused before any rule's mark (a body over defaults.maxRequestBodyBytes): the condition was decided already.
+    const tooLarge = await send("POST", "www.example.com", "/limited/upload", { "Content-Length": "20000000" });
+    assert.deepEqual([tooLarge.status, tooLarge.headers["x-answered-by"], tooLarge.headers["cache-control"]], [413, "edge", "no-store"]);
   });
 
   it("rate limits keyed by the path and by a header: past the limit 429 with Retry-After, other keys served", async () => {

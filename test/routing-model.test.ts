@@ -124,6 +124,10 @@ describe("routing in the model: refused at load with the field's path", () => {
       "frontends.edge.requestRules[0].setStatus: setStatus changes a response's part: move the rule to responseRules",
       "frontends.edge.responseRules[0].stripPrefix: stripPrefix changes a request's part: move the rule to requestRules",
     ]],
+    ["a path rewritten, and a Lua action, on every answer (HAProxy 2.6's http-after-response does headers and the status)", (f) => (f.afterResponseRules = [{ setPath: "/x" }, { lua: "tag" }]), [
+      "frontends.edge.afterResponseRules[0].setPath: setPath is not an action HAProxy 2.6 runs on every answer (http-after-response: headers and the status only): move the rule to requestRules",
+      "frontends.edge.afterResponseRules[1].lua: lua is not an action HAProxy 2.6 runs on every answer (http-after-response: headers and the status only): move the rule to responseRules",
+    ]],
     ["a rule with two actions", (f) => (f.requestRules = [{ setHeader: { name: "X-A", value: "1" }, deleteHeader: "X-B" }]), [
       "frontends.edge.requestRules[0]: a rule does exactly one of setHeader, addHeader, deleteHeader, setPath, replacePath, stripPrefix, addPrefix, setHost, setStatus, lua (found setHeader and deleteHeader)",
     ]],
@@ -154,8 +158,10 @@ describe("routing in the model: refused at load with the field's path", () => {
     assert.deepEqual(answering((b) => Object.assign(b, { servers: [{ name: "s", address: "10.0.0.1", port: 80 }], slowStart: "10s", responseRules: [{ setStatus: 200 }] })), [
       'backends.maintenance.answer: backend "maintenance" answers every request itself, so its servers would get none: remove answer, or the servers',
       'backends.maintenance.slowStart: backend "maintenance" has no servers (it answers itself): remove slowStart',
-      'backends.maintenance.responseRules: backend "maintenance" answers every request itself, so its rules would change nothing: remove them (a frontend\'s rules run before it)',
+      'backends.maintenance.responseRules: backend "maintenance" answers every request itself, so its responseRules would change nothing: remove them (a frontend\'s rules run before it; afterResponseRules change its answer)',
     ]);
+    // Its answer is HAProxy's own: rules on every answer change it.
+    assert.deepEqual(answering((b) => (b.afterResponseRules = [{ setHeader: { name: "Cache-Control", value: "no-store" } }])), []);
     assert.deepEqual(answering((b) => Object.assign(b, { mode: "tcp" })).filter((p) => p.startsWith("backends.maintenance.answer")), [
       'backends.maintenance.answer: an answer of the backend\'s own needs HTTP, but the backend is in mode tcp: remove it or use mode "http"',
     ]);

@@ -157,7 +157,7 @@ const STATE_KEEPING: readonly RegExp[] = [
   /^frontends\./,
   /^global\.(maxconn|logs|nbthread|hardStopAfter|closeSpreadTime|maxRequestHeaders|bufferSize|tls)\b/,
   /^defaults\.(httplog|dontlognull|retries|redispatch|idleCloseOnResponse|maxRequestBodyBytes|retryOn|timeouts\.(client|server|queue|httpRequest|httpKeepAlive|tunnel|clientFin|serverFin))\b/,
-  /^backends\.[^.]+\.(balance|balanceKey|hashType|cookie|retries|redispatch|retryOn|cache|timeouts|connectionMode|httpReuse|stickOnSource|requestRules|responseRules|tcpKeepAlive|answer)\b/,
+  /^backends\.[^.]+\.(balance|balanceKey|hashType|cookie|retries|redispatch|retryOn|cache|timeouts|connectionMode|httpReuse|stickOnSource|requestRules|responseRules|afterResponseRules|tcpKeepAlive|answer)\b/,
   /^backends\.[^.]+\.servers\.[^.]+\.(weight|maxconn)$/,
   /^monitoring\./,
   /^peers\./,

@@ -248,6 +248,20 @@ export const REQUEST_ONLY_ACTIONS: readonly RuleActionKind[] = ["setPath", "repl
 export const RESPONSE_ONLY_ACTIONS: readonly RuleActionKind[] = ["setStatus"];
 
 /**
+ * A proxy's rule lists, in the order HAProxy runs them: on each request, on each response a server
+ * sends, then on every answer the client gets (HAProxy's own too: its error pages, redirects and
+ * refusals), where HAProxy 2.6 runs no Lua action.
+ */
+export const RULE_LISTS = ["requestRules", "responseRules", "afterResponseRules"] as const;
+export type RuleList = (typeof RULE_LISTS)[number];
+/** What each list cannot do, and why. */
+const NOT_IN: Record<RuleList, { actions: readonly RuleActionKind[]; why: string; instead: RuleList }> = {
+  requestRules: { actions: RESPONSE_ONLY_ACTIONS, why: "changes a response's part", instead: "responseRules" },
+  responseRules: { actions: REQUEST_ONLY_ACTIONS, why: "changes a request's part", instead: "requestRules" },
+  afterResponseRules: { actions: [...REQUEST_ONLY_ACTIONS, "lua"], why: "is not an action HAProxy 2.6 runs on every answer (http-after-response: headers and the status only)", instead: "responseRules" },
+};
+
+/**
  * A change HAProxy makes to what it forwards (a request to the server, a response to the client),
  * when the request meets `when` (a response rule's condition is on its request too).
  */
@@ -408,6 +422,7 @@ interface FrontendRouting {
   routeTables?: RouteTable[];
   requestRules?: Rule[];
   responseRules?: Rule[];
+  afterResponseRules?: Rule[];
   rateLimits?: KeyedRateLimit[];
 }
 
@@ -415,17 +430,14 @@ interface FrontendRouting {
  * Rules in their place: a request rule cannot set a status, a response rule cannot rewrite the
  * request; a condition names only conditions that exist (a backend has none of its own).
  */
-export function ruleIssues(proxy: { requestRules?: unknown; responseRules?: unknown }, at: Path, named: Readonly<Record<string, Condition>> | undefined): PathIssue[] {
+export function ruleIssues(proxy: Partial<Record<RuleList, unknown>>, at: Path, named: Readonly<Record<string, Condition>> | undefined): PathIssue[] {
   const issues: PathIssue[] = [];
-  const places = [
-    ["requestRules", RESPONSE_ONLY_ACTIONS, "a response's"],
-    ["responseRules", REQUEST_ONLY_ACTIONS, "a request's"],
-  ] as const;
-  for (const [list, wrong, whose] of places) {
+  for (const list of RULE_LISTS) {
     const rules = Array.isArray(proxy[list]) ? (proxy[list] as Rule[]) : [];
+    const wrong = NOT_IN[list];
     rules.forEach((rule, i) => {
       if (!rule || typeof rule !== "object") return;
-      for (const action of wrong) if (rule[action] !== undefined) issues.push({ path: [...at, list, i, action], message: `${action} changes ${whose} part: move the rule to ${list === "requestRules" ? "responseRules" : "requestRules"}` });
+      for (const action of wrong.actions) if (rule[action] !== undefined) issues.push({ path: [...at, list, i, action], message: `${action} ${wrong.why}: move the rule to ${REQUEST_ONLY_ACTIONS.includes(action) ? "requestRules" : wrong.instead}` });
       for (const name of referencedNames(rule.when)) {
         if (!named || !(name in named)) issues.push({ path: [...at, list, i, "when"], message: named ? `${show(name)} is not one of this frontend's conditions; known: ${Object.keys(named).join(", ") || "(none)"}` : `${show(name)}: a backend has no named conditions; write the condition out` });
       }

@@ -12,7 +12,7 @@ import { AgentCheck, HealthCheck, TCP_ONLY_CHECK_KINDS, checkKind } from "./chec
 import { ManagedCertificate } from "./certificates.ts";
 import { Canary, canaryIssues } from "./canary.ts";
 import { AcceptProxy, ClientCertificates, SEND_PROXY_VERSIONS, ServerTls, TlsSettings } from "./tls.ts";
-import { BackendAnswer, Condition, ForwardedHeaders, KEYED_RATE_LIMIT_COUNTERS, KeyedRateLimit, Route, RouteTable, Rule, SecurityHeaders, Userlist, routingIssues, ruleIssues } from "./routing.ts";
+import { BackendAnswer, Condition, ForwardedHeaders, KEYED_RATE_LIMIT_COUNTERS, KeyedRateLimit, Route, RouteTable, Rule, RULE_LISTS, SecurityHeaders, Userlist, routingIssues, ruleIssues } from "./routing.ts";
 
 export { EnvName, FileName, NAME_PATTERN, Name, HealthCheck };
 
@@ -213,6 +213,7 @@ export const Frontend = z.strictObject({
   routeTables: z.array(RouteTable).default([]).describe("Host (or host and path prefix) → backend tables, looked up by a route { table }."),
   requestRules: z.array(Rule).default([]).describe("Changes to every request this frontend forwards, in order, after the routes have chosen (they see the request as it came)."),
   responseRules: z.array(Rule).default([]).describe("Changes to every response it sends back, in order."),
+  afterResponseRules: z.array(Rule).default([]).describe("Changes to every answer a client gets, HAProxy's own included (its error pages, redirects, refusals, a 429): headers and the status, after responseRules (http-after-response). A condition is decided on the request as it came; an answer HAProxy gives before reading a whole request (400, 408) meets none."),
   forwardedHeaders: ForwardedHeaders.optional().describe("X-Forwarded-Proto, -Host and -Port, for servers that build URLs."),
   securityHeaders: SecurityHeaders.optional().describe("Browser security headers on every answer."),
   statsPage: z
@@ -388,6 +389,7 @@ export const Backend = z.strictObject({
     .optional().describe("Keep each client on one server by its address (a stick table; not a cookie): for clients that keep none."),
   requestRules: z.array(Rule).default([]).describe("Changes to the requests this backend forwards, after the frontend's."),
   responseRules: z.array(Rule).default([]).describe("Changes to its responses, before the frontend's."),
+  afterResponseRules: z.array(Rule).default([]).describe("Changes to every answer given for this backend, HAProxy's own included (a 503 when no server is up): headers and the status, after every responseRules and before the frontend's afterResponseRules."),
 }).meta({ id: "Backend" });
 
 
@@ -727,7 +729,8 @@ function answerIssues(backend: Backend, i: number): PathIssue[] {
   if (Array.isArray(backend.servers) && backend.servers.length > 0) issues.push({ path: ["backends", i, "answer"], message: `backend ${show(backend.name)} answers every request itself, so its servers would get none: remove answer, or the servers` });
   for (const field of SERVER_FIELDS) if (backend[field] !== undefined) issues.push({ path: ["backends", i, field], message: `backend ${show(backend.name)} has no servers (it answers itself): remove ${field}` });
   // Its answer ends the request: a request rule would change nothing that is sent on, and http-response never runs on HAProxy's own answers.
-  for (const field of ["requestRules", "responseRules"] as const) if (Array.isArray(backend[field]) && backend[field].length > 0) issues.push({ path: ["backends", i, field], message: `backend ${show(backend.name)} answers every request itself, so its rules would change nothing: remove them (a frontend's rules run before it)` });
+  // Its own answer is HAProxy's: afterResponseRules change it; the others would change nothing.
+  for (const field of RULE_LISTS.filter((l) => l !== "afterResponseRules")) if (Array.isArray(backend[field]) && backend[field].length > 0) issues.push({ path: ["backends", i, field], message: `backend ${show(backend.name)} answers every request itself, so its ${field} would change nothing: remove them (a frontend's rules run before it; afterResponseRules change its answer)` });
   return issues;
 }
 
@@ -836,7 +839,7 @@ function httpOnlyInTcpMode(topology: Topology): PathIssue[] {
     if (Array.isArray(f?.rateLimits)) f.rateLimits.forEach((limit, l) => limit?.count !== "connections" && refuse(["frontends", i, "rateLimits", l, "count"], `a rate limit counting ${limit?.count ?? "requests"} (a TCP frontend counts "connections")`));
     if (f?.allowlist !== undefined) refuse(["frontends", i, "allowlist"], "the allowlist (enforced with http-request)");
     if (Array.isArray(f?.errorPages) && f.errorPages.length > 0) refuse(["frontends", i, "errorPages"], "an error page");
-    for (const field of ["requestRules", "responseRules"] as const) if (Array.isArray(f?.[field]) && f[field].length > 0) refuse(["frontends", i, field], "an HTTP rule");
+    for (const field of RULE_LISTS) if (Array.isArray(f?.[field]) && f[field].length > 0) refuse(["frontends", i, field], "an HTTP rule");
     if (f?.forwardedHeaders !== undefined) refuse(["frontends", i, "forwardedHeaders"], "X-Forwarded headers");
     if (f?.securityHeaders !== undefined) refuse(["frontends", i, "securityHeaders"], "a response header");
     if (f?.compression !== undefined) refuse(["frontends", i, "compression"], "HTTP compression");
@@ -852,7 +855,7 @@ function httpOnlyInTcpMode(topology: Topology): PathIssue[] {
     if (b?.cache !== undefined) refuse(["backends", i, "cache"], "an HTTP cache");
     if (b?.httpReuse !== undefined) refuse(["backends", i, "httpReuse"], "http-reuse");
     if (b?.connectionMode !== undefined) refuse(["backends", i, "connectionMode"], "an HTTP connection mode");
-    for (const field of ["requestRules", "responseRules"] as const) if (Array.isArray(b?.[field]) && b[field].length > 0) refuse(["backends", i, field], "an HTTP rule");
+    for (const field of RULE_LISTS) if (Array.isArray(b?.[field]) && b[field].length > 0) refuse(["backends", i, field], "an HTTP rule");
   });
   return issues;
 }

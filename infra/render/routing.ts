@@ -3,7 +3,7 @@
 // turn marks the request as its own (txn.route) when it meets the condition and no earlier route
 // took it, and each action then runs only for the route that took the request.
 import { parseDuration } from "../../haproxy/duration.ts";
-import { KEYED_RATE_LIMIT_COUNTERS, answerKind, conditionTerms, type BackendAnswer, expandCondition, routeAction, tableEntryKey, type Route, type RouteTable, type Terms } from "../model/routing.ts";
+import { KEYED_RATE_LIMIT_COUNTERS, answerKind, conditionTerms, type BackendAnswer, expandCondition, routeAction, tableEntryKey, type Route, type RouteTable, type RuleList, type Terms } from "../model/routing.ts";
 import { canaryServerNames, type Backend, type Frontend, type Topology } from "../model/schema.ts";
 import { forwardedHeaderRules, rulesView, securityHeaderRules } from "./rules.ts";
 import { AclNames, HOST_KEY, conjunctionText, quote, quoteLogFormat } from "./acls.ts";
@@ -17,6 +17,8 @@ export interface RoutingView {
   acls: string[];
   /** The http-request rules: the first-match marks, then the actions that answer by themselves. */
   requestRules: string[];
+  /** http-request rules before any line that may answer (the afterResponseRules' marks). */
+  earlyRequestRules: string[];
   /** A TCP frontend's tcp-request rules (its marks, its refusals), without the keyword. */
   tcpRequestRules: string[];
   /** use_backend lines, without the keyword. */
@@ -152,6 +154,7 @@ export function routingView(frontend: Frontend, reservedAcls: readonly string[],
       requestRules: [],
       tcpRequestRules: [...limits.connection, ...(readsHello ? [`inspect-delay ${frontend.inspectDelay}`] : []), ...marks.map((m) => `content ${m}`), ...actions],
       useBackends,
+      earlyRequestRules: [],
       responseRules: [],
       afterResponseRules: [],
     };
@@ -164,8 +167,10 @@ export function routingView(frontend: Frontend, reservedAcls: readonly string[],
     requestRules: [...marks, ...rules.marks, ...limits.request, ...auth, ...actions, ...forwardedHeaderRules(frontend.forwardedHeaders), ...rules.request],
     tcpRequestRules: limits.connection,
     useBackends,
+    earlyRequestRules: rules.earlyMarks,
     responseRules: rules.response,
-    afterResponseRules: [...limits.afterResponse, ...securityHeaderRules(frontend.securityHeaders)],
+    // The user's last: what they say of a header has the final word over the stack's own.
+    afterResponseRules: [...limits.afterResponse, ...securityHeaderRules(frontend.securityHeaders), ...rules.afterResponse],
   };
 }
 
@@ -215,7 +220,7 @@ function rateLimitRules(frontend: Frontend, acls: AclNames): { connection: strin
 }
 
 /** A backend's rules: its own ACLs (a backend section cannot see the frontend's), its own marks. */
-export type BackendRulesView = Omit<RoutingView, "useBackends" | "afterResponseRules"> & {
+export type BackendRulesView = Omit<RoutingView, "useBackends" | "earlyRequestRules"> & {
   /**
    * "web-c if acl_1": requests a canary's pin matches, to its servers. Listed servers share them at
    * random; HAProxy skips a rule whose server is down or empty, so each server's own rule follows
@@ -240,7 +245,7 @@ function slowAnswerRules(boundMs: number, counting: SlowAnswerCounting): string[
 }
 const SLOW_ANSWER_VAR = "txn.lb_response_ms";
 
-export function backendRulesView(backend: Pick<Backend, "requestRules" | "responseRules" | "canary" | "discovery" | "answer">, slowAnswers?: SlowAnswerCounting): BackendRulesView {
+export function backendRulesView(backend: Pick<Backend, RuleList | "canary" | "discovery" | "answer">, slowAnswers?: SlowAnswerCounting): BackendRulesView {
   const acls = new AclNames({}, []);
   const rules = rulesView(backend, acls, {}, "be");
   const useServers: string[] = [];
@@ -257,5 +262,6 @@ export function backendRulesView(backend: Pick<Backend, "requestRules" | "respon
   const counting = backend.canary && slowAnswers ? slowAnswerRules(backend.canary.analysis.maxResponseMs, slowAnswers) : [];
   // A backend without servers answers after its own request rules: the answer ends the request.
   const answer = backend.answer ? [answerRule(backend.answer)] : [];
-  return { acls: acls.lines, requestRules: [...rules.marks, ...rules.request, ...answer], responseRules: [...counting, ...rules.response], tcpRequestRules: [], useServers };
+  // Nothing answers in a backend before its marks: the afterResponseRules' marks stand with the others.
+  return { acls: acls.lines, requestRules: [...rules.earlyMarks, ...rules.marks, ...rules.request, ...answer], responseRules: [...counting, ...rules.response], afterResponseRules: rules.afterResponse, tcpRequestRules: [], useServers };
 }

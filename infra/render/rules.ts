@@ -1,21 +1,35 @@
 // Request and response rules in HAProxy's words. A rule's condition is decided once, on the request
 // as it came (a mark in a transaction variable, one line per conjunction), so that an earlier rule's
 // rewrite does not change which later rules apply, and a response rule can test its request.
-import { conditionTerms, expandCondition, ruleAction, type Condition, type Rule } from "../model/routing.ts";
+import { conditionTerms, expandCondition, ruleAction, RULE_LISTS, type Condition, type Rule, type RuleList } from "../model/routing.ts";
 import type { Frontend } from "../model/schema.ts";
 import { AclNames, conjunctionText, escapeRegex, quote, quoteLogFormat } from "./acls.ts";
 
 export interface RulesView {
-  /** http-request set-var lines: which rules apply to this request. */
+  /** http-request set-var lines: which request and response rules apply to this request. */
   marks: string[];
+  /**
+   * http-request set-var lines for the afterResponseRules: before any line that may answer, so that
+   * HAProxy's own answers (a refusal, a redirect, a 429) carry them too.
+   */
+  earlyMarks: string[];
   /** http-request actions. */
   request: string[];
   /** http-response actions. */
   response: string[];
+  /** http-after-response actions. */
+  afterResponse: string[];
 }
 
+/** Each rule list's HAProxy keyword side, and the name its marks take. */
+const LIST_SIDES = {
+  requestRules: { side: "request", mark: "req" },
+  responseRules: { side: "response", mark: "res" },
+  afterResponseRules: { side: "afterResponse", mark: "aft" },
+} as const satisfies Record<RuleList, { side: keyof RulesView; mark: string }>;
+
 /** The HAProxy action of one rule (request or response side), without its condition. */
-function actionText(rule: Rule, side: "request" | "response"): string {
+function actionText(rule: Rule, side: "request" | "response" | "afterResponse"): string {
   switch (ruleAction(rule)) {
     case "setHeader":
       return `set-header ${rule.setHeader!.name} ${quoteLogFormat(rule.setHeader!.value)}`;
@@ -45,14 +59,16 @@ function actionText(rule: Rule, side: "request" | "response"): string {
 }
 
 /** A proxy's rules: marks for those with a condition (`scope` keeps a frontend's apart from a backend's), then the actions in order. */
-export function rulesView(proxy: { requestRules: Rule[]; responseRules: Rule[] }, acls: AclNames, named: Readonly<Record<string, Condition>>, scope: "fe" | "be"): RulesView {
-  const view: RulesView = { marks: [], request: [], response: [] };
-  for (const side of ["request", "response"] as const) {
-    (side === "request" ? proxy.requestRules : proxy.responseRules).forEach((rule, i) => {
+export function rulesView(proxy: Record<RuleList, Rule[]>, acls: AclNames, named: Readonly<Record<string, Condition>>, scope: "fe" | "be"): RulesView {
+  const view: RulesView = { marks: [], earlyMarks: [], request: [], response: [], afterResponse: [] };
+  for (const list of RULE_LISTS) {
+    const { side, mark: kind } = LIST_SIDES[list];
+    const marks = list === "afterResponseRules" ? view.earlyMarks : view.marks;
+    proxy[list].forEach((rule, i) => {
       const action = actionText(rule, side);
       if (!rule.when) return void view[side].push(action);
-      const mark = `txn.${scope}_${side === "request" ? "req" : "res"}_${i}`;
-      for (const conjunction of conditionTerms(expandCondition(rule.when, named))) view.marks.push(`set-var(${mark}) bool(true)${conjunction.length ? ` if ${conjunctionText(conjunction, acls).join(" ")}` : ""}`);
+      const mark = `txn.${scope}_${kind}_${i}`;
+      for (const conjunction of conditionTerms(expandCondition(rule.when, named))) marks.push(`set-var(${mark}) bool(true)${conjunction.length ? ` if ${conjunctionText(conjunction, acls).join(" ")}` : ""}`);
       view[side].push(`${action} if { var(${mark}) -m bool }`);
     });
   }
