@@ -103,10 +103,29 @@ describe("http-request and http-response rules, anonymous ACLs", () => {
     await checkEveryTarget(topology);
   });
   const refusedLine = (cfg: string) => refusals(imported({ file: "r.cfg", text: cfg }).accounts);
-  it("a response rule under a condition on a request header whose name merely contains 'status' is imported", () => {
-    const result = imported({ file: "r.cfg", text: "defaults\n    mode http\nfrontend f\n    bind :80\n    http-response set-header X-Seen 1 if { hdr(x-status) -i ok }\n    default_backend b\nbackend b\n    server a 10.0.0.1:80\n" });
+  it("a response rule whose condition tests the source (which HAProxy reads in a response rule) is imported", () => {
+    const result = imported({ file: "r.cfg", text: "defaults\n    mode http\nfrontend f\n    bind :80\n    http-response set-header X-Office 1 if { src 10.20.0.0/16 }\n    http-after-response set-header X-Office 1 if { src 10.20.0.0/16 }\n    default_backend b\nbackend b\n    server a 10.0.0.1:80\n" });
     assert.deepEqual(refusals(result.accounts), []);
-    assert.deepEqual(validateImported(result).frontends[0]!.responseRules, [{ when: { header: { name: "x-status", equals: "ok", ignoreCase: true } }, setHeader: { name: "X-Seen", value: "1" } }]);
+    const frontend = validateImported(result).frontends[0]!;
+    assert.deepEqual([frontend.responseRules, frontend.afterResponseRules], [[{ when: { source: "10.20.0.0/16" }, setHeader: { name: "X-Office", value: "1" } }], [{ when: { source: "10.20.0.0/16" }, setHeader: { name: "X-Office", value: "1" } }]]);
+  });
+  it("a response rule whose condition tests the request's path, method or headers is refused: HAProxy never matches those there (haproxy -c: 'will never match'), hdr() reads the response's", () => {
+    for (const [rule, kinds] of [
+      ["http-response set-header X-Seen 1 if { hdr(x-status) -i ok }", "header"],
+      ["http-after-response set-header Cache-Control no-store if { path_beg /api/ }", "pathBegins"],
+      ["http-after-response del-header Server unless { method GET }", "method"],
+    ]) {
+      const refused = refusals(imported({ file: "r.cfg", text: `defaults\n    mode http\nfrontend f\n    bind :80\n    ${rule}\n    default_backend b\nbackend b\n    server a 10.0.0.1:80\n` }).accounts);
+      assert.equal(refused.length, 1, rule);
+      assert.match(refused[0]!, new RegExp(`^r\\.cfg:5: .*: its condition tests ${kinds}, which an http-(after-)?response rule does not read from the request: HAProxy never matches`), rule);
+    }
+  });
+  it("http-after-response: headers and the status on every answer become afterResponseRules; what HAProxy 2.6 runs there but the model lacks is refused", () => {
+    const result = imported({ file: "r.cfg", text: "defaults\n    mode http\nfrontend f\n    bind :80\n    http-after-response del-header Server\n    http-after-response add-header Via lb1\n    http-after-response set-status 503 if { src 10.9.0.0/16 }\n    http-after-response replace-header Set-Cookie (.*) \\1;\\ Secure\n    default_backend b\nbackend b\n    http-after-response set-header X-Pool b\n    server a 10.0.0.1:80\n" });
+    assert.deepEqual(refusals(result.accounts), ["r.cfg:8: http-after-response replace-header Set-Cookie (.*) \\1;\\ Secure: http-after-response replace-header is not in the model yet"]);
+    const topology = validateImported({ ...result, accounts: result.accounts.filter((a) => a.outcome !== "refused") });
+    assert.deepEqual(topology.frontends[0]!.afterResponseRules, [{ deleteHeader: "Server" }, { addHeader: { name: "Via", value: "lb1" } }, { when: { source: "10.9.0.0/16" }, setStatus: 503 }]);
+    assert.deepEqual(topology.backends[0]!.afterResponseRules, [{ setHeader: { name: "X-Pool", value: "b" } }]);
   });
   const cases: [string, string, string[]][] = [
     ["a condition that reads what an earlier rule rewrote", "backend api\n    http-request replace-path ^/api/(.*) /\\1\n    http-request set-header X-V 1 if { path_beg /v1/ }\n    server a 10.0.0.1:80\n", ["r.cfg:3: http-request set-header X-V 1 if { path_beg /v1/ }: its condition reads the path, which r.cfg:2 (http-request replace-path ^/api/(.*) /\\1) rewrites before it; the model decides conditions on the request as it came: test what the request had before the rewrite"]],

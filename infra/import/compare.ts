@@ -186,7 +186,7 @@ const actionOf = (text: string) => text.replace(/ (if|unless) .*$/, "");
 
 /** The ordered lists of the model, by the key of a line in one: "frontends.f.routes". */
 function familyOf(key: string): string | undefined {
-  const m = /^(.*?\.(?:routes|requestRules|responseRules|rules|servers))(?:\[|\.|$)/.exec(key);
+  const m = /^(.*?\.(?:routes|requestRules|responseRules|afterResponseRules|rules|servers))(?:\[|\.|$)/.exec(key);
   return m?.[1];
 }
 
@@ -448,7 +448,7 @@ function rewritingOf(line: Line, rendered: Line[], canonOf: Map<Line, string>): 
   // A route: its marks and its action, the action doing what the original's line did.
   if (keys.some((k) => /\.routes(\[\d+\])?$/.test(k)) && rendered.some((r) => r.words.some((w) => w.includes("txn.route"))) && rendered.some((r) => actionOf(canonOf.get(r)!) === actionOf(text))) return REWRITES.firstMatch;
   // A rule under a condition: the mark, and the rule doing what the original's did.
-  if (rendered.some((r) => r.words.some((w) => /txn\.(fe|be)_re[qs]_\d+/.test(w))) && rendered.some((r) => actionOf(canonOf.get(r)!) === actionOf(text))) return REWRITES.ruleMarks;
+  if (rendered.some((r) => r.words.some((w) => /txn\.(fe|be)_(?:req|res|aft)_\d+/.test(w))) && rendered.some((r) => actionOf(canonOf.get(r)!) === actionOf(text))) return REWRITES.ruleMarks;
   if (line.words[0] === "errorfiles" && rendered.every((r) => r.words[0] === "errorfile")) return REWRITES.errorfiles;
   if (text === "option tcpka" && rendered.every((r) => ["option clitcpka", "option srvtcpka"].includes(canonOf.get(r)!))) return REWRITES.tcpka;
   // default-server: its options are on each server line it governs (compared there, with it in force).

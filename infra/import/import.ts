@@ -5,6 +5,7 @@
 import type { Directive, Location, ParsedConfig, Section } from "../../haproxy/config-parser.ts";
 import { where } from "../../haproxy/config-parser.ts";
 import { HTTP_REUSE_MODES, MONITORING_PROXY } from "../model/schema.ts";
+import { RULE_LISTS } from "../model/routing.ts";
 import { ANY_SUCCESS } from "../model/checks.ts";
 import { sideBySideReport, type Comparison } from "./compare.ts";
 import { accountHttpErrors, accountMailers, accountRing, ALERT_MAIL, errorfilesDirective, readHttpErrors, readRings, ringLog } from "./sections.ts";
@@ -402,7 +403,7 @@ function proxyDirective(kind: Section["kind"], d: Directive, ctx: Context): Outc
       return cookieDirective(args, backend);
     case "http-after-response":
       if (frontend && ctx.rate.flagged && /^set-header Retry-After \d+ if \{ var\(txn\.rate_limited\) -m bool \}$/.test(args.join(" "))) return { field: `${fe}.rateLimit`, why: "the refusal's Retry-After, which the model derives from the window", normalised: true };
-      return keyedLimitLine(args, ctx) ?? afterResponseHeaderLine(text(d).slice("http-after-response ".length), ctx) ?? { refused: "http-after-response is not in the model yet (besides the security headers, HSTS and a rate limit's Retry-After)" };
+      return keyedLimitLine(args, ctx) ?? afterResponseHeaderLine(text(d).slice("http-after-response ".length), ctx) ?? httpRule("after-response", args, ctx);
     case "errorfile":
       return errorfileDirective(args, ctx, inDefaults);
     case "errorfiles":
@@ -807,9 +808,9 @@ export function importConfig(parsed: ParsedConfig, name = "imported", files: Imp
       fieldLines.set(`frontends.${ctx.frontend.name}.routes.${index}`, at);
     }
     // A backend's rules name no condition: each takes its ACLs' conditions themselves.
-    if (ctx.backend && !ctx.frontend) for (const field of ["requestRules", "responseRules"]) if (Array.isArray(ctx.backend[field])) ctx.backend[field] = (ctx.backend[field] as Record<string, unknown>[]).map((r) => (r.when ? { ...r, when: inlineConditions(r.when, ctx.acls) } : r));
+    if (ctx.backend && !ctx.frontend) for (const field of RULE_LISTS) if (Array.isArray(ctx.backend[field])) ctx.backend[field] = (ctx.backend[field] as Record<string, unknown>[]).map((r) => (r.when ? { ...r, when: inlineConditions(r.when, ctx.acls) } : r));
     if (ctx.frontend && ctx.acls.size) {
-      const used = JSON.stringify([ctx.frontend.routes ?? [], ctx.frontend.requestRules ?? [], ctx.frontend.responseRules ?? []]);
+      const used = JSON.stringify([ctx.frontend.routes ?? [], ...RULE_LISTS.map((list) => ctx.frontend![list] ?? [])]);
       ctx.frontend.conditions = Object.fromEntries([...ctx.acls].filter(([name]) => used.includes(`"condition":"${name}"`)).map(([name, conditions]) => [name, joinAclLines(conditions)]));
     }
   }

@@ -1,11 +1,12 @@
 // A rule's condition as the stack writes it, read back: every condition is decided on the request as
 // it came, before any rule rewrites it, so the renderer marks the request first
 // ("set-var(txn.fe_req_N) bool(true) if CONDITION", one line per alternative) and the rule then tests
-// the mark ("ACTION if { var(txn.fe_req_N) -m bool }"), in a frontend (fe) or a backend (be).
+// the mark ("ACTION if { var(txn.fe_req_N) -m bool }"), in a frontend (fe) or a backend (be); req,
+// res and aft: a request, response or after-response rule's.
 import type { Context, Outcome } from "./context.ts";
 import { conditionOfMarks, markCondition } from "./route-marks.ts";
 
-const MARK = /^set-var\(txn\.((?:fe|be)_(?:req|res)_\d+)\) bool\(true\)(?: if((?: \S+)+))?$/;
+const MARK = /^set-var\(txn\.((?:fe|be)_(?:req|res|aft)_\d+)\) bool\(true\)(?: if((?: \S+)+))?$/;
 
 /** A mark: an alternative of the condition of the rule that tests it. */
 export function ruleMark(rule: string, ctx: Context): Outcome | undefined {
@@ -24,7 +25,7 @@ export function ruleMark(rule: string, ctx: Context): Outcome | undefined {
  */
 export function markedCondition(words: readonly string[], ctx: Context): { words: string[]; when?: Record<string, unknown> } | { refused: string } | undefined {
   const tail = words.slice(-6);
-  const name = tail.length === 6 && tail[0] === "if" && tail[1] === "{" && tail[3] === "-m" && tail[4] === "bool" && tail[5] === "}" ? /^var\(txn\.((?:fe|be)_(?:req|res)_\d+)\)$/.exec(tail[2]!)?.[1] : undefined;
+  const name = tail.length === 6 && tail[0] === "if" && tail[1] === "{" && tail[3] === "-m" && tail[4] === "bool" && tail[5] === "}" ? /^var\(txn\.((?:fe|be)_(?:req|res|aft)_\d+)\)$/.exec(tail[2]!)?.[1] : undefined;
   if (name === undefined) return undefined;
   const alternatives = ctx.ruleMarks.get(name);
   if (!alternatives) return { refused: `no mark sets txn.${name} above` };

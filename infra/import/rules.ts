@@ -1,8 +1,9 @@
 // Rules: use_backend (by condition, or a map of hosts: a route table), http-request and
 // http-response rules, and the directives HAProxy 2.1 removed, translated where an exact equivalent exists.
 import { where } from "../../haproxy/config-parser.ts";
+import { HTTP_CONDITION_KINDS, kindsIn, type Condition, type RuleList } from "../model/routing.ts";
 import { type Context, int, isRefusal, literal, type Outcome, type Refusal, text } from "./context.ts";
-import { conditionOf, rewrittenBefore } from "./conditions.ts";
+import { conditionOf, inlineConditions, rewrittenBefore } from "./conditions.ts";
 import { terminalRoute } from "./answers.ts";
 import { routeAction, routeMark, tableLookup } from "./route-marks.ts";
 import { forwardedHeaderLine } from "./stack-headers.ts";
@@ -157,8 +158,11 @@ export const REWRITES: Record<string, (args: string[]) => string> = {
   "replace-path": () => "path",
 };
 
-/** http-request and http-response rules, in a frontend or a backend, each with its optional condition. */
-export function httpRule(phase: "request" | "response", args: string[], ctx: Context): Outcome {
+/** Each phase's rule list in the model. */
+const RULE_LIST_OF = { request: "requestRules", response: "responseRules", "after-response": "afterResponseRules" } as const satisfies Record<string, RuleList>;
+
+/** http-request, http-response and http-after-response rules, in a frontend or a backend, each with its optional condition. */
+export function httpRule(phase: "request" | "response" | "after-response", args: string[], ctx: Context): Outcome {
   const [action, ...rest] = args;
   const { frontend, backend } = ctx;
   const owner = backend && !frontend ? backend : frontend ?? backend;
@@ -225,7 +229,10 @@ export function httpRule(phase: "request" | "response", args: string[], ctx: Con
   const [params, condition] = marked ? [marked.words, []] : [rest.slice(0, at), rest.slice(at)];
   const parsed = marked ? { ...(marked.when && { when: marked.when }) } : conditionOf(condition, ctx, owner === frontend ? "frontend" : "backend");
   if ("refused" in parsed) return parsed;
-  if (phase === "response" && condition.length && /(?<![\w.-])(status|res\.|resp\.|shdr|capture\.res)/.test(condition.join(" "))) return { refused: "a response rule's condition is decided on its request in the model: the response's status and headers are not tested" };
+  if (phase !== "request" && condition.length && /(?<![\w.-])(status|res\.|resp\.|shdr|capture\.res)/.test(condition.join(" "))) return { refused: "a response rule's condition is decided on its request in the model: the response's status and headers are not tested" };
+  // HAProxy reads no request header, path or method after the response has begun: such a test never matches there.
+  const requestTests = phase !== "request" && !marked && parsed.when ? kindsIn(inlineConditions(parsed.when, ctx.acls) as Condition).filter((k) => HTTP_CONDITION_KINDS.includes(k)) : [];
+  if (requestTests.length) return { refused: `its condition tests ${[...new Set(requestTests)].join(", ")}, which an http-${phase} rule does not read from the request: HAProxy never matches a request's path, method, query or req.hdr() there (haproxy -c warns it "will never match"), and hdr() reads the response's header; the model decides a response rule's condition on the request as it came, so the rule would act otherwise. Drop the line, or write the rule as meant (${RULE_LIST_OF[phase]} with when)` };
   // Marks are decided before any rewrite; a condition written on the rule itself reads the request as rewritten so far.
   const rewritten = marked ? undefined : rewrittenBefore(parsed.when, ctx);
   if (rewritten) return { refused: rewritten };
@@ -262,18 +269,19 @@ export function httpRule(phase: "request" | "response", args: string[], ctx: Con
         return "refused" in replacement ? replacement : { replacePath: { regex: params[0], with: replacement.value } };
       }
       case "set-status": {
-        if (phase !== "response" || params.length !== 1 || int(params[0]) === undefined) return { refused: "set-status N (a response's status, nothing more) is what the model holds" };
+        if (phase === "request" || params.length !== 1 || int(params[0]) === undefined) return { refused: "set-status N (a response's status, nothing more) is what the model holds" };
         return { setStatus: int(params[0]) };
       }
       default:
         // A Lua action (core.register_action in one of lua.scripts), by its name.
+        if (action?.startsWith("lua.") && phase === "after-response") return { refused: "HAProxy 2.6 runs no Lua action on every answer: a Lua action belongs to http-response (responseRules)" };
         if (action?.startsWith("lua.") && params.length === 0) return /^lua\.[a-z_][a-z0-9_]{0,63}$/.test(action) ? { lua: action.slice("lua.".length) } : { refused: `${action} is not a Lua action's name` };
     }
     return undefined;
   })();
   if (rule !== undefined && isRefusal(rule)) return rule;
   if (rule !== undefined) {
-    const field = phase === "request" ? "requestRules" : "responseRules";
+    const field = RULE_LIST_OF[phase];
     const list = (owner[field] ??= []) as unknown[];
     list.push({ ...when, ...rule });
     if (phase === "request" && REWRITES[action!]) ctx.rewrites.push({ changes: REWRITES[action!]!(params), at: ctx.at!, directive: `http-request ${args.join(" ")}` });

@@ -120,6 +120,7 @@ export const topologyArb: fc.Arbitrary<TopologyInput> = fc
         ],
         requestRules: [{ setHeader: { name: "X-Set", value: r.routing } }, { when: { header: { name: "X-Probe", present: true } }, deleteHeader: "X-Probe" }],
         responseRules: [{ addHeader: { name: "X-Added", value: r.routing } }],
+        afterResponseRules: [{ deleteHeader: "Server" }, { when: { pathPrefix: "/probe" }, setHeader: { name: "Cache-Control", value: r.routing } }, { when: { method: "OPTIONS" }, setStatus: 204 }],
       }),
     })), ...tcpFrontends(r.tcp, r.basePort, r.connectionLimit)],
     backends: [...r.backendNames.map((name, b) => ({
@@ -160,7 +161,7 @@ export const topologyArb: fc.Arbitrary<TopologyInput> = fc
             resolver: { nameservers: r.discovery.nameservers, resolveEvery: r.discovery.resolveEvery, holdValid: r.discovery.holdValid, holdObsolete: r.discovery.holdObsolete, holdDuringOutage: r.discovery.holdDuringOutage, acceptedPayloadSize: r.discovery.acceptedPayloadSize },
           }
         : undefined,
-    })), ...tcpBackends(r.tcp), ...(r.answer ? [{ name: ANSWERING_BACKEND, answer: r.answer }] : [])],
+    })), ...tcpBackends(r.tcp), ...(r.answer ? [{ name: ANSWERING_BACKEND, answer: r.answer, afterResponseRules: [{ setHeader: { name: "Cache-Control", value: "no-store" } }] }] : [])],
     monitoring: { port: r.basePort + 100 },
     ...(r.peers && { peers: { ...r.peers, port: r.basePort + 205 } }),
     // Every listener has its own ports, the services' too (their defaults could fall in a range above).
