@@ -117,8 +117,8 @@ describe("npm run import --report", () => {
       const text = readFileSync(report, "utf8");
       assert.match(text, /\n## Side by side: the original and what its topology renders\n\n\d+ same, .* No difference beyond the normalisations above\.\n/);
       assert.match(text, /\n### frontend edge\n\n\| original \| rendered \| how \|\n/);
-      assert.match(text, /\| 28: `server www-1 10\.102\.0\.11:8080 check` \| \d+: `server www-1 10\.102\.0\.11:8080 check inter 2s fall 3 rise 2 weight 1` \| defaults stated \|/);
-      assert.match(text, /\| 19: `http-request redirect scheme https code 301 unless \{ ssl_fc \}` \| .*`http-request redirect scheme https code 301 if \{ var\(txn\.route\) -m int 0 \}` \| rewritten: first match made explicit/);
+      assert.match(text, /\| 32: `server www-1 10\.102\.0\.11:8080 check` \| \d+: `server www-1 10\.102\.0\.11:8080 check inter 2s fall 3 rise 2 weight 1` \| defaults stated \|/);
+      assert.match(text, /\| 23: `http-request redirect scheme https code 301 unless \{ ssl_fc \}` \| .*`http-request redirect scheme https code 301 if \{ var\(txn\.route\) -m int 0 \}` \| rewritten: first match made explicit/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

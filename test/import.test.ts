@@ -120,6 +120,12 @@ describe("http-request and http-response rules, anonymous ACLs", () => {
       assert.match(refused[0]!, new RegExp(`^r\\.cfg:5: .*: its condition tests ${kinds}, which an http-(after-)?response rule does not read from the request: HAProxy never matches`), rule);
     }
   });
+  it("captures into the log: request and response headers become logCaptures in order; a cookie capture is refused saying what to capture", () => {
+    const result = imported({ file: "r.cfg", text: "defaults\n    mode http\nlisten app\n    bind :80\n    capture request header X-Request-Id len 36\n    capture response header Content-Type len 32\n    capture request header Host len 64\n    capture cookie SESSIONID len 32\n    server a 10.0.0.1:80\n" });
+    assert.deepEqual(refusals(result.accounts), ["r.cfg:8: capture cookie SESSIONID len 32: capture cookie is not in the model: capture the Cookie or Set-Cookie header (frontends.logCaptures)"]);
+    const topology = validateImported({ ...result, accounts: result.accounts.filter((a) => a.outcome !== "refused") });
+    assert.deepEqual(topology.frontends[0]!.logCaptures, { requestHeaders: [{ name: "X-Request-Id", length: 36 }, { name: "Host", length: 64 }], responseHeaders: [{ name: "Content-Type", length: 32 }] });
+  });
   it("http-after-response: headers and the status on every answer become afterResponseRules; what HAProxy 2.6 runs there but the model lacks is refused", () => {
     const result = imported({ file: "r.cfg", text: "defaults\n    mode http\nfrontend f\n    bind :80\n    http-after-response del-header Server\n    http-after-response add-header Via lb1\n    http-after-response set-status 503 if { src 10.9.0.0/16 }\n    http-after-response replace-header Set-Cookie (.*) \\1;\\ Secure\n    default_backend b\nbackend b\n    http-after-response set-header X-Pool b\n    server a 10.0.0.1:80\n" });
     assert.deepEqual(refusals(result.accounts), ["r.cfg:8: http-after-response replace-header Set-Cookie (.*) \\1;\\ Secure: http-after-response replace-header is not in the model yet"]);

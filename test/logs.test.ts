@@ -3,6 +3,7 @@
 // operator greps for. The listeners are the test's own; the default keeps the run directory's log file.
 import assert from "node:assert/strict";
 import { createSocket, type Socket } from "node:dgram";
+import http from "node:http";
 import { readFileSync } from "node:fs";
 import { createServer, type AddressInfo, type Server } from "node:net";
 import { join } from "node:path";
@@ -90,13 +91,14 @@ describe("log shipping to syslog listeners (UDP, and TCP through a ring)", () =>
 });
 
 describe("the local stack's default log target", () => {
-  it("writes each request's line to the run directory's haproxy.log (stdout)", async () => {
-    const running = await startTestStack();
+  it("writes each request's line to the run directory's haproxy.log (stdout), with the headers the frontend captures", async () => {
+    const running = await startTestStack((t) => (t.frontends[0].logCaptures = { requestHeaders: [{ name: "X-Request-Id", length: 8 }, { name: "X-Absent", length: 4 }], responseHeaders: [{ name: "Content-Type", length: 9 }] }));
     try {
       const port = running.topology.frontends[0]!.binds[0]!.port;
-      await requestOnce(`http://127.0.0.1:${port}/default-log-probe`);
+      await new Promise<void>((resolve, reject) => http.get({ host: "127.0.0.1", port, path: "/default-log-probe", headers: { "X-Request-Id": "4f2c9a1e-77b0" }, agent: false }, (res) => res.resume().on("end", resolve)).on("error", reject));
       const log = () => readFileSync(join(running.runDir, "logs", "haproxy.log"), "utf8");
-      assert.ok(await eventually(async () => /http_front flask_servers\/web-[ab] .* 200 .*"GET \/default-log-probe HTTP\/1\.1"/.test(log()), 5000), log());
+      // Each capture cut to its length, request headers then response headers, "|" between two of one kind.
+      assert.ok(await eventually(async () => /http_front flask_servers\/web-[ab] .* 200 .* \{4f2c9a1e\|\} \{applicati\} "GET \/default-log-probe HTTP\/1\.1"/.test(log()), 5000), log());
     } finally {
       await running.cleanup();
     }

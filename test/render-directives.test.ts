@@ -196,6 +196,12 @@ const cases: { field: string; edit: (t: any) => void; heading: string; lines: st
     ],
   },
   {
+    field: "frontends.logCaptures: headers into the log line, in order",
+    edit: (t) => (t.frontends[0].logCaptures = { requestHeaders: [{ name: "X-Request-Id", length: 36 }, { name: "User-Agent", length: 64 }], responseHeaders: [{ name: "Content-Type", length: 32 }] }),
+    heading: FRONTEND,
+    lines: ["    capture request header X-Request-Id len 36", "    capture request header User-Agent len 64", "    capture response header Content-Type len 32"],
+  },
+  {
     field: "backends.afterResponseRules: after the backend's response rules",
     edit: (t) => (t.backends[0].afterResponseRules = [{ when: { header: { name: "X-Debug", present: true } }, addHeader: { name: "X-Backend", value: "flask" } }]),
     heading: BACKEND,

@@ -92,8 +92,9 @@ describe("TCP and TLS in the model: refused at load with the field's path", () =
     ["dual stack on an IPv4 address", (t) => Object.assign(t.frontends[0].binds[0], { address: "10.0.0.5", dualStack: true }), [
       'frontends.db.binds[0].dualStack: dual stack takes IPv4 clients on an IPv6 socket listening on "::": set address "::" (or "*" listens on IPv4 alone)',
     ]],
-    ["HTTP features on a TCP proxy", (t) => { Object.assign(t.frontends[0], { forwardfor: true, timeouts: { httpKeepAlive: "5s" } }); Object.assign(t.backends[0], { balance: "uri", retryOn: ["503"] }); }, [
+    ["HTTP features on a TCP proxy", (t) => { Object.assign(t.frontends[0], { forwardfor: true, timeouts: { httpKeepAlive: "5s" }, logCaptures: { requestHeaders: [{ name: "Host", length: 64 }] } }); Object.assign(t.backends[0], { balance: "uri", retryOn: ["503"] }); }, [
       'frontends.db.forwardfor: X-Forwarded-For needs HTTP, but the frontend is in mode tcp: remove it or use mode "http"',
+      'frontends.db.logCaptures: capturing headers into the log needs HTTP, but the frontend is in mode tcp: remove it or use mode "http"',
       'frontends.db.timeouts.httpKeepAlive: timeouts.httpKeepAlive needs HTTP, but the frontend is in mode tcp: remove it or use mode "http"',
       'backends.pg.balance: balance uri needs HTTP, but the backend is in mode tcp: remove it or use mode "http"',
       'backends.pg.retryOn: retrying on an HTTP answer needs HTTP, but the backend is in mode tcp: remove it or use mode "http"',

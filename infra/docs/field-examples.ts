@@ -18,6 +18,8 @@ export const FIELD_EXAMPLES: Record<string, unknown> = {
   "Timeouts.clientFin": "5s",
   "Timeouts.serverFin": "5s",
   "Frontend.maxconn": 2000,
+  "HeaderCapture.name": "X-Request-Id",
+  "HeaderCapture.length": 36,
   "Frontend.allowlist": ["10.0.0.0/8", "192.168.0.0/16"],
   "Frontend.statsPage.userFromEnv": "LB_STATS_USER",
   "Frontend.statsPage.passwordFromEnv": "LB_STATS_PASSWORD",

@@ -432,6 +432,17 @@ function proxyDirective(kind: Section["kind"], d: Directive, ctx: Context): Outc
       if (unsaid) return { field: inDefaults ? "each backend's httpReuse" : `${be}.httpReuse`, why: "safe is HAProxy's default: the render leaves it unsaid", normalised: true };
       return { field: inDefaults ? "each backend's httpReuse" : `${be}.httpReuse` };
     }
+    case "capture": {
+      // capture request|response header NAME len N: the header's value in the request's log line.
+      const [what, kind, name, len, length, ...more] = args;
+      if (!frontend) return { refused: "a capture belongs to a frontend (the log line is its)", otherKind: true };
+      if (what === "cookie") return { refused: "capture cookie is not in the model: capture the Cookie or Set-Cookie header (frontends.logCaptures)" };
+      if ((what !== "request" && what !== "response") || kind !== "header" || !name || len !== "len" || int(length) === undefined || more.length) return { refused: "capture request|response header NAME len N is what the model reads (frontends.logCaptures)" };
+      const list = what === "request" ? "requestHeaders" : "responseHeaders";
+      const captures = (frontend.logCaptures ??= {}) as Record<string, unknown[]>;
+      (captures[list] ??= []).push({ name, length: int(length) });
+      return { field: `${fe}.logCaptures.${list}[${captures[list].length - 1}]` };
+    }
     case "compression": {
       // The model compresses per frontend: the algorithms and the types, one setting from the two lines.
       if (!frontend || backend) return { refused: "compression is kept per frontend in the model (frontends.compression): put it in the frontend", ...(!frontend && { otherKind: true as const }) };

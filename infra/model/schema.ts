@@ -12,7 +12,7 @@ import { AgentCheck, HealthCheck, TCP_ONLY_CHECK_KINDS, checkKind } from "./chec
 import { ManagedCertificate } from "./certificates.ts";
 import { Canary, canaryIssues } from "./canary.ts";
 import { AcceptProxy, ClientCertificates, SEND_PROXY_VERSIONS, ServerTls, TlsSettings } from "./tls.ts";
-import { BackendAnswer, Condition, ForwardedHeaders, KEYED_RATE_LIMIT_COUNTERS, KeyedRateLimit, Route, RouteTable, Rule, RULE_LISTS, SecurityHeaders, Userlist, routingIssues, ruleIssues } from "./routing.ts";
+import { BackendAnswer, Condition, ForwardedHeaders, HeaderName, KEYED_RATE_LIMIT_COUNTERS, KeyedRateLimit, Route, RouteTable, Rule, RULE_LISTS, SecurityHeaders, Userlist, routingIssues, ruleIssues } from "./routing.ts";
 
 export { EnvName, FileName, NAME_PATTERN, Name, HealthCheck };
 
@@ -199,6 +199,12 @@ export const ErrorPage = z.strictObject({
   file: FileName.describe("A raw HTTP response file, looked up in the target's error-page directory."),
 }).meta({ id: "ErrorPage" });
 
+/** A header HAProxy writes into a request's log line, cut to a length. */
+export const HeaderCapture = z.strictObject({
+  name: HeaderName.describe("The header's name (any case)."),
+  length: intIn(1, 1024, "a captured length").describe("How many characters of its value the log keeps (HAProxy allocates this much per request and capture)."),
+}).meta({ id: "HeaderCapture" });
+
 export const PROXY_MODES = ["http", "tcp"] as const;
 export type ProxyMode = (typeof PROXY_MODES)[number];
 const ProxyModeField = z.enum(PROXY_MODES, { error: (iss) => `${show(iss.input)} is not a mode: use "http" or "tcp"` });
@@ -240,6 +246,12 @@ export const Frontend = z.strictObject({
       types: z.array(z.string().regex(/^[a-z0-9.+-]{1,64}\/[a-z0-9.+*-]{1,64}$/, { error: (iss) => `${JSON.stringify(iss.input)} is not a content type: use e.g. "text/html"` })).min(1).default(["text/html", "text/plain", "text/css", "application/javascript", "application/json"]).describe("The content types compressed."),
     })
     .optional().describe("Compress answers of these types with these algorithms (HAProxy's compression filter)."),
+  logCaptures: z
+    .strictObject({
+      requestHeaders: z.array(HeaderCapture).default([]).describe("Request headers, in this order: the log line shows them in braces after the status, separated by \"|\"."),
+      responseHeaders: z.array(HeaderCapture).default([]).describe("Response headers, in this order: in braces after the request headers'."),
+    })
+    .optional().describe("Headers written into each request's log line (option httplog), each cut to its length: a request id, a user agent, a content type."),
   forwardfor: z.boolean().optional().describe("Add X-Forwarded-For so the servers see the client address (HTTP frontends; on by default there)."),
   inspectDelay: Duration.default("5s").describe("TCP frontends whose routes read the TLS ClientHello (sni, alpn): how long HAProxy waits for it before routing without it."),
   tcpKeepAlive: z.boolean().default(false).describe("TCP keep-alive probes on client connections (option clitcpka): idle database clients behind a firewall that forgets them."),
@@ -843,6 +855,7 @@ function httpOnlyInTcpMode(topology: Topology): PathIssue[] {
     if (f?.forwardedHeaders !== undefined) refuse(["frontends", i, "forwardedHeaders"], "X-Forwarded headers");
     if (f?.securityHeaders !== undefined) refuse(["frontends", i, "securityHeaders"], "a response header");
     if (f?.compression !== undefined) refuse(["frontends", i, "compression"], "HTTP compression");
+    if (f?.logCaptures !== undefined) refuse(["frontends", i, "logCaptures"], "capturing headers into the log");
     if (f?.statsPage !== undefined) refuse(["frontends", i, "statsPage"], "the stats page");
     for (const field of ["httpKeepAlive", "httpRequest"] as const) if (f?.timeouts?.[field] !== undefined) refuse(["frontends", i, "timeouts", field], `timeouts.${field}`);
   });

@@ -105,7 +105,7 @@ export interface FrontendView {
   errorPages: { status: number; path: string }[];
   routing: RoutingView;
   defaultBackend?: string;
-  /** Per-proxy lines: maxconn, timeouts, compression. */
+  /** Per-proxy lines: maxconn, timeouts, compression, the log's captures. */
   settings: string[];
 }
 
@@ -421,6 +421,8 @@ function frontendView(frontend: Frontend, topology: Topology, target: RenderTarg
       ...(frontend.maxconn !== undefined ? [`maxconn ${frontend.maxconn}`] : []),
       ...timeoutLines({ client: frontend.timeouts?.client, "http-keep-alive": frontend.timeouts?.httpKeepAlive, "http-request": frontend.timeouts?.httpRequest, "client-fin": frontend.timeouts?.clientFin }),
       ...(frontend.compression ? [`compression algo ${frontend.compression.algorithms.join(" ")}`, `compression type ${frontend.compression.types.join(" ")}`] : []),
+      ...(frontend.logCaptures?.requestHeaders ?? []).map((c) => `capture request header ${c.name} len ${c.length}`),
+      ...(frontend.logCaptures?.responseHeaders ?? []).map((c) => `capture response header ${c.name} len ${c.length}`),
       ...statsPageLines(frontend.statsPage),
     ],
     defaultBackend: frontend.defaultBackend,

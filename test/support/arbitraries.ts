@@ -120,6 +120,7 @@ export const topologyArb: fc.Arbitrary<TopologyInput> = fc
         ],
         requestRules: [{ setHeader: { name: "X-Set", value: r.routing } }, { when: { header: { name: "X-Probe", present: true } }, deleteHeader: "X-Probe" }],
         responseRules: [{ addHeader: { name: "X-Added", value: r.routing } }],
+        logCaptures: { requestHeaders: [{ name: "X-Request-Id", length: 36 }, { name: "User-Agent", length: 64 }], responseHeaders: [{ name: "Content-Type", length: 32 }] },
         afterResponseRules: [{ deleteHeader: "Server" }, { when: { pathPrefix: "/probe" }, setHeader: { name: "Cache-Control", value: r.routing } }, { when: { method: "OPTIONS" }, setStatus: 204 }],
       }),
     })), ...tcpFrontends(r.tcp, r.basePort, r.connectionLimit)],
