@@ -15,19 +15,24 @@ import { accountingReport, importConfig, refusals, type ImportResult } from "./i
 import type { Comparison } from "./compare.ts";
 import { compareRendered } from "./equivalence.ts";
 import { filesNamedBy } from "./named-files.ts";
+import { runImportedServers, SERVER_MODES, type ServerMode } from "./run-servers.ts";
 import { validateImported } from "./validate.ts";
 import { REPO_ROOT } from "../repo.ts";
 
-const USAGE = `usage: npm run import -- FILE... [--out FILE.json|FILE.ts] [--report FILE.md]
+const USAGE = `usage: npm run import -- FILE... [--out FILE.json|FILE.ts] [--report FILE.md] [--servers external|run]
 
-  FILE...        haproxy.cfg files, in the order HAProxy loads them (-f a -f b)
-  --out FILE     write the topology: a .json document or a .ts module (default: print the JSON)
-  --report FILE  write the accounting of every line (mapped, normalised, decided by the stack, refused),
-                 then the original and what its topology renders side by side, section by section
+  FILE...           haproxy.cfg files, in the order HAProxy loads them (-f a -f b)
+  --out FILE        write the topology: a .json document or a .ts module (default: print the JSON)
+  --report FILE     write the accounting of every line (mapped, normalised, decided by the stack, refused),
+                    then the original and what its topology renders side by side, section by section
+  --servers MODE    external (the default): the servers are the real ones, at their addresses, which the
+                    stack balances and checks but does not run; run: the stack runs a server of its own for
+                    each (named after it, on its port or the next free one), to try the topology with npm
+                    start; a server whose check does not say what it speaks stays external
 
-Servers are imported as servers the stack balances but does not run (external). Nothing is written
-when a line cannot be imported (each is listed as FILE:LINE: directive: why), nor when what the
-topology renders differs from the original beyond what the report says (IMPORT_NOT_EQUIVALENT).`;
+Nothing is written when a line cannot be imported (each is listed as FILE:LINE: directive: why), nor
+when what the topology renders differs from the original beyond what the report says
+(IMPORT_NOT_EQUIVALENT).`;
 
 /**
  * A topology module beside `out`, importing defineTopology from wherever the repository's model is,
@@ -93,13 +98,15 @@ function readTemplate(path: string): string | undefined {
 }
 
 async function main(argv: string[]): Promise<number> {
-  const { values, positionals } = parseCliArgs(argv, { out: { type: "string" }, report: { type: "string" } }, USAGE, true);
+  const { values, positionals } = parseCliArgs(argv, { out: { type: "string" }, report: { type: "string" }, servers: { type: "string", default: "external" } }, USAGE, true);
   if (positionals.length === 0) throw new UsageError(`name at least one config file\n${USAGE}`);
+  const servers = values.servers as ServerMode;
+  if (!SERVER_MODES.includes(servers)) throw new UsageError(`--servers ${values.servers}: use ${SERVER_MODES.join(" or ")}\n${USAGE}`);
   if (values.out && !/\.(json|ts)$/.test(values.out)) throw new UsageError(`--out ${values.out}: write a .json or a .ts file\n${USAGE}`);
   const files = await Promise.all(positionals.map(async (file) => ({ file: relative(process.cwd(), file) || file, text: await readFile(file, "utf8") })));
   const parsed = parseConfig(files);
   const named = filesNamedBy(positionals[0]!);
-  const result = importConfig(parsed, basename(positionals[0]!).replace(/\.cfg$/, "").replace(/[^A-Za-z0-9_.:-]/g, "_").slice(0, 64) || "imported", named);
+  let result = importConfig(parsed, basename(positionals[0]!).replace(/\.cfg$/, "").replace(/[^A-Za-z0-9_.:-]/g, "_").slice(0, 64) || "imported", named);
   // The report is written whatever happens next: the accounting, and both configs side by side once they compare.
   const report = async (comparison?: Comparison) => void (values.report && (await writeFileAtomic(values.report, accountingReport(result.accounts, result.additions, comparison))));
   const refused = refusals(result.accounts);
@@ -110,6 +117,10 @@ async function main(argv: string[]): Promise<number> {
   let topology;
   try {
     topology = validateImported(result);
+    if (servers === "run") {
+      result = runImportedServers(result, topology);
+      topology = validateImported(result);
+    }
   } catch (error) {
     await report();
     throw error;
