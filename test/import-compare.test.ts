@@ -21,7 +21,7 @@ const FIXTURES = join(REPO_ROOT, "test/fixtures/import");
 /** Every config import accepts: the corpus, and the fixtures other than the ones written to be refused. */
 const ACCEPTED = [
   ...readdirSync(join(FIXTURES, "corpus")).filter((f) => f.endsWith(".cfg")).map((f) => `corpus/${f}`),
-  ...["consul-services.cfg", "legacy-1.5.cfg", "peers-bind-form.cfg", "rules-edge.cfg", "several-defaults.cfg", "shop-edge.cfg"],
+  ...["addresses.cfg", "consul-services.cfg", "legacy-1.5.cfg", "peers-bind-form.cfg", "rules-edge.cfg", "several-defaults.cfg", "shop-edge.cfg"],
 ].sort();
 
 function compared(name: string) {

@@ -18,7 +18,7 @@ import { TopologyInvalidError } from "../infra/errors.ts";
 import { ANY_SUCCESS } from "../infra/model/checks.ts";
 import { loadTopologyFile } from "../infra/model/load.ts";
 import { parseTopology } from "../infra/model/parse.ts";
-import type { Topology, TopologyInput } from "../infra/model/schema.ts";
+import { runnableAddress, type Topology, type TopologyInput } from "../infra/model/schema.ts";
 import { conditionTerms, expandCondition, type Condition } from "../infra/model/routing.ts";
 import { renderHaproxyConfig } from "../infra/render/render.ts";
 import { dockerTarget } from "../infra/render/targets.ts";
@@ -125,7 +125,8 @@ describe("the example topologies, rendered and imported", () => {
   }
 });
 
-const hostArb = fc.constantFrom("app-1", "app-2", "10.0.0.5", "db.internal");
+/** Where servers are, as configs write it: the last three only for servers the stack does not run (external). */
+const hostArb = fc.constantFrom("app-1", "app-2", "10.0.0.5", "db.internal", "fd00::5", "my_service_1", "${APP_HOST}");
 
 /** Random topologies of the model's core, with routes: what import reads back today. */
 const coreTopologyArb: fc.Arbitrary<TopologyInput> = fc
@@ -241,6 +242,7 @@ const coreTopologyArb: fc.Arbitrary<TopologyInput> = fc
           servers: r.servers.map((s, i) => ({
             name: `s${i}`,
             address: s.host,
+            ...(!runnableAddress(s.host) && { external: true }),
             port: s.port,
             weight: r.canary && !r.canary.pinned ? Math.max(1, s.weight) : s.weight,
             inter: s.inter,

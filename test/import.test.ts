@@ -13,10 +13,12 @@ import { accountingReport, importConfig, refusals } from "../infra/import/import
 import { renderHaproxyConfig } from "../infra/render/render.ts";
 import { dockerTarget, localTarget } from "../infra/render/targets.ts";
 import { validateImported } from "../infra/import/validate.ts";
+import { compareRendered } from "../infra/import/equivalence.ts";
 import { resolveRoute } from "../infra/model/route-resolver.ts";
 import { loadTopologyFile } from "../infra/model/load.ts";
 import { checkEveryTarget } from "../infra/render/validate.ts";
 import { REPO_ROOT, runCli } from "./support/run-cli.ts";
+import { topologyProblems } from "./support/topologies.ts";
 
 const FIXTURES = join(REPO_ROOT, "test/fixtures/import");
 const read = (name: string, edit: (text: string) => string = (t) => t) => ({ file: name, text: edit(readFileSync(join(FIXTURES, name), "utf8")) });
@@ -44,6 +46,9 @@ describe("the seed's own config", () => {
     ]);
     assert.deepEqual(topology.frontends[0]!.binds, [{ address: "*", dualStack: false, port: 60000, lastPort: 60001, http2: true, strictSni: false }]);
     await checkEveryTarget(topology);
+    // Its servers named by host get the stack's init-addr (a name that does not resolve leaves its server DOWN): decided, no difference.
+    const parsed = parseConfig([read("seed.cfg", (t) => t.replace("default_backend backend_servers", "default_backend flask_servers"))]);
+    assert.deepEqual(compareRendered(parsed, result, topology, { read: () => undefined }).differences, []);
   });
 });
 
@@ -509,6 +514,33 @@ describe("syntax of other versions", () => {
     assert.deepEqual(refusals(result.accounts), []);
     assert.deepEqual(result.accounts[0], { at: { file: "old.cfg", line: 1 }, directive: "listen legacy 0.0.0.0:8080", outcome: "normalised", field: "frontends.legacy.binds[0]", why: "the address on the section line is written as a bind line (HAProxy 2.6 wants bind)" });
     assert.deepEqual(validateImported(result).frontends[0]!.binds.map((b) => b.port), [8080]);
+  });
+});
+
+describe("addresses as real configs write them", () => {
+  it("addresses.cfg imports whole: the family named, IPv6 with and without brackets, a Compose service's name, the environment's, a unix socket; haproxy -c accepts the render on every target", async () => {
+    const result = imported(read("addresses.cfg"));
+    assert.deepEqual(refusals(result.accounts), []);
+    const topology = validateImported(result);
+    assert.deepEqual(topology.frontends[0]!.binds.map((b) => [b.address, b.port, b.lastPort]), [["*", 8080, undefined], ["::", 8443, 8444], ["${LB_LISTEN_ADDR}", 9000, undefined]]);
+    assert.deepEqual(topology.backends[0]!.servers.map((s) => [s.name, s.address ?? s.unixSocket, s.port]), [["v6", "fd00::5", 8080], ["v6-bare", "fd00::6", 8080], ["v4", "10.0.0.5", 8080], ["compose", "my_service_1", 8080], ["from-env", "${APP_HOST}", 8080], ["local", "/run/app/app.sock", undefined]]);
+    assert.equal(result.accounts.find((a) => a.directive.startsWith("server v4 "))!.why, "ipv4@ names the address family, which the address says itself");
+    // The unix socket's server is the local target's alone (the container stacks refuse it by field).
+    const docker = renderHaproxyConfig({ ...topology, backends: topology.backends.map((b) => ({ ...b, servers: b.servers.filter((s) => s.unixSocket === undefined) })) }, dockerTarget());
+    assert.match(docker, /^    server v6 \[fd00::5\]:8080 /m);
+    assert.match(docker, /^    server from-env "\$\{APP_HOST\}:8080" /m, "HAProxy expands a reference only in quotes");
+    assert.match(docker, /^    bind "\$\{LB_LISTEN_ADDR\}:9000"$/m);
+    await checkEveryTarget(topology);
+  });
+
+  it("refused, saying why: a port relative to the client's, a family asked of a name, a stack-run server at an address it cannot be named after", () => {
+    const refused = (server: string) => refusals(imported({ file: "a.cfg", text: `defaults\n    mode http\nfrontend f\n    bind :80\n    default_backend b\nbackend b\n    ${server}\n` }).accounts).join("\n");
+    assert.match(refused("server s 10.0.0.7:+1"), /^a\.cfg:7: server s 10\.0\.0\.7:\+1: 10\.0\.0\.7:\+1: the server's port is the one the client connected to plus 1, which the model does not follow: give the server its port/);
+    assert.match(refused("server s 10.0.0.7"), /the server's port is the one the client connected to, which the model does not follow/);
+    assert.match(refused("server s ipv4@db.internal:5432"), /ipv4@ asks for the name's IPv4 addresses only, which the model does not say: write the name alone/);
+    assert.deepEqual(topologyProblems({ name: "t", backends: [{ name: "b", servers: [{ name: "s", address: "fd00::5", port: 80 }] }], frontends: [{ name: "f", binds: [{ port: 80 }], defaultBackend: "b" }] }), [
+      'backends.b.servers.s.address: the stacks name a server they run after its address (a container, a Kubernetes Service), which "fd00::5" cannot be: give a host name of letters, digits, "." and "-", or set external: true for a server that already runs',
+    ]);
   });
 });
 

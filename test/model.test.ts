@@ -137,7 +137,11 @@ describe("invalid topologies are refused with a message naming the field and wha
       'backends.flask_servers.healthCheck.http.path: "/status\\n    server evil 10.0.0.1:80" is not a request path: start with "/" and use no spaces, quotes or "#"',
     ]],
     ["a comment smuggled into an address", (t) => (t.backends[0].servers[0].address = "web-a#x"), [
-      'backends.flask_servers.servers.web-a.address: "web-a#x" is not a host: use a host name, an IPv4 address or "*"',
+      'backends.flask_servers.servers.web-a.address: "web-a#x" is not a server address: use a host name, an IPv4 or IPv6 address, or "${VARIABLE}"',
+    ]],
+    ["an environment variable's reference that is not one alone, for a server the stack runs", (t) => { t.backends[0].servers[0].address = "${APP_HOST}x"; t.backends[0].servers[1].address = "${APP_HOST}"; }, [
+      'backends.flask_servers.servers.web-a.address: "${APP_HOST}x" is not a server address: use a host name, an IPv4 or IPv6 address, or "${VARIABLE}"',
+      'backends.flask_servers.servers.web-b.address: the stacks name a server they run after its address (a container, a Kubernetes Service), which "${APP_HOST}" cannot be: give a host name of letters, digits, "." and "-", or set external: true for a server that already runs',
     ]],
     ["a second argument smuggled into a socket path", (t) => (t.global.statsSocket.path = "/run/a.sock level admin"), [
       'global.statsSocket.path: "/run/a.sock level admin" is not a usable path: use an absolute path of letters, digits and "._/-"',

@@ -1,8 +1,9 @@
 // What changed between two topologies, as data: a semantic diff of two resolved topologies (lists
 // matched by name, never by position), and what HAProxy's runtime API can do of it. What a change
 // takes is not decided here by its path: the plan derives it from what each target runs.
+import { isIP } from "node:net";
 import { tableEntryKey } from "../model/routing.ts";
-import type { Topology } from "../model/schema.ts";
+import { ENV_REFERENCE, type Topology } from "../model/schema.ts";
 import { mapFileLines, tableMapPath } from "../render/routing.ts";
 
 export type ChangeKind = "add" | "remove" | "change";
@@ -107,7 +108,9 @@ export function runtimeApiCommands(path: string, value: unknown, target: "local"
       return [`set maxconn server ${server} ${value ?? 0}`];
     default:
       if (target === "local") return [];
-      return [/^[0-9.]+$/.test(String(value)) ? `set server ${server} addr ${value}` : `set server ${server} fqdn ${value}`];
+      // An address from the environment is HAProxy's to read as it starts: a reload.
+      if (ENV_REFERENCE.test(String(value))) return undefined;
+      return [isIP(String(value)) !== 0 ? `set server ${server} addr ${value}` : `set server ${server} fqdn ${value}`];
   }
 }
 

@@ -7,6 +7,7 @@
 // otherwise, a rendered line nobody asked for, or servers and rules out of the original's order.
 import { where, type Location, type ParsedConfig, type Section } from "../../haproxy/config-parser.ts";
 import { GENERATED_ACL_NAME } from "../render/acls.ts";
+import { DOCKER_INIT_ADDR } from "../render/view.ts";
 import { type LineAccount, tableSize } from "./context.ts";
 import { LOCAL_PEER_FIELD } from "./peers.ts";
 
@@ -68,6 +69,9 @@ const REWRITES = {
 
 /** Server options HAProxy reads with one argument (the rest take none): options compare as a set of these. */
 const SERVER_OPTION_ARGS = new Set(["addr", "agent-addr", "agent-inter", "agent-port", "agent-send", "alpn", "ca-file", "check-alpn", "check-proto", "check-sni", "ciphers", "ciphersuites", "cookie", "crl-file", "crt", "downinter", "error-limit", "fall", "fastinter", "id", "init-addr", "inter", "log-proto", "maxconn", "maxqueue", "minconn", "namespace", "observe", "on-error", "on-marked-down", "on-marked-up", "pool-low-conn", "pool-max-conn", "pool-purge-delay", "port", "proto", "redir", "resolve-net", "resolve-opts", "resolve-prefer", "resolvers", "rise", "shard", "slowstart", "sni", "source", "ssl-max-ver", "ssl-min-ver", "tcp-ut", "track", "verify", "verifyhost", "weight", "ws"]);
+
+/** The init-addr the stack gives servers it names by host (DOCKER_INIT_ADDR), as a server option. */
+const STACK_INIT_ADDR = `init-addr ${DOCKER_INIT_ADDR}`;
 
 /** Server options that say what HAProxy does without them. */
 const SERVER_DEFAULTS = new Set(["inter 2s", "fall 3", "rise 2", "weight 1"]);
@@ -169,6 +173,8 @@ function canonical(line: Line, defaultServer: string[][] = [], keepDefaults = fa
     const proxied = (options.has("send-proxy") || options.has("send-proxy-v2")) && !options.has("port") && !options.has("addr");
     // A resolvers section is compared as a section: the stack gives each discovered group its own.
     if (options.has("resolvers")) options.set("resolvers", "resolvers");
+    // A name that does not resolve as HAProxy starts leaves its server DOWN instead of stopping HAProxy: the stack's decision, on every server it names by host.
+    if (options.get("init-addr") === STACK_INIT_ADDR) options.delete("init-addr");
     words = [...head, ...[...options.values()].filter((o) => keepDefaults || (!SERVER_DEFAULTS.has(o) && !(proxied && o === "check-send-proxy"))).sort()];
   }
   return words.join(" ");

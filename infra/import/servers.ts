@@ -1,5 +1,6 @@
 // Servers and their checks: server lines (with default-server), the options the model keeps per
 // backend (read when every server agrees), cookies, HTTP checks and tcp-check sequences.
+import { isIP } from "node:net";
 import type { Location } from "../../haproxy/config-parser.ts";
 import { type Context, duration, int, type Outcome } from "./context.ts";
 import { ANY_SUCCESS } from "../model/checks.ts";
@@ -36,9 +37,18 @@ export function serverDirective(args: string[], backend: Record<string, unknown>
   const [name, address, ...own] = args;
   const options = [...ctx.defaultServer, ...own];
   const lifted: Record<string, unknown> = {};
-  const m = /^([^:\s]+|\[[0-9a-fA-F:.]+\]):(\d+)$/.exec(address ?? "");
+  // ipv4@ and ipv6@ name the address family; after ipv6@ an address may come without brackets.
+  const family = /^(ipv4|ipv6)@/.exec(address ?? "")?.[1];
+  const bare = family ? address!.slice(family.length + 1) : address ?? "";
+  const m = /^([^:\s]+|\[[0-9a-fA-F:.]+\]):(\d+)$/.exec(bare) ?? (family === "ipv6" ? /^([0-9a-fA-F:.]+):(\d+)$/.exec(bare) : null);
+  const literal = m && isIP(m[1]!.replace(/^\[|\]$/g, ""));
+  if (family && m && !literal) return { refused: `${address}: ${family}@ asks for the name's ${family === "ipv4" ? "IPv4" : "IPv6"} addresses only, which the model does not say: write the name alone (HAProxy then takes the first address the system resolves)` };
+  if (family && m && literal !== (family === "ipv4" ? 4 : 6)) return { refused: `${address}: ${family}@ before an IPv${literal} address` };
   // A unix socket: "unix@/path", or an absolute path as HAProxy also takes it.
   const socket = /^(?:unix@)?(\/\S+)$/.exec(address ?? "")?.[1];
+  // A port offset, or no port: the port the client connected to (plus the offset), which the model does not follow.
+  const relative = /^(?:ipv4@|ipv6@)?(?:[^:\s]+|\[[0-9a-fA-F:.]+\])(?::([+-]\d+))?$/.exec(address ?? "");
+  if (name && !m && socket === undefined && relative) return { refused: `${address}: the server's port is the one the client connected to${relative[1] ? ` ${relative[1].startsWith("-") ? "minus" : "plus"} ${relative[1].slice(1)}` : ""}, which the model does not follow: give the server its port (one server line per port of the bind's range)` };
   if (!name || (!m && socket === undefined)) return { refused: `${JSON.stringify(address ?? "")} is not an address with a port, or a unix socket, the model holds` };
   const at = m ? { address: m[1]!.replace(/^\[|\]$/g, ""), port: Number(m[2]) } : { unixSocket: socket };
   const server: Record<string, unknown> = { name, ...at, external: true, check: false };
@@ -75,6 +85,7 @@ export function serverDirective(args: string[], backend: Record<string, unknown>
   servers.push(server);
   ctx.lifted.push({ at: ctx.at!, name: name!, settings: lifted });
   const field = `backends.${backend.name}.servers.${name} (a server the stack balances but does not run)`;
+  if (family) return { field, why: `${family}@ names the address family, which the address says itself`, normalised: true };
   if (resolvedBy === undefined) return { field };
   // Settled once every section is read: only a resolvers section that asks the system's resolver (no nameservers of its own) is what the stack does.
   ctx.draft.serverResolvers.push({ resolvers: resolvedBy, at: ctx.at! });

@@ -21,16 +21,31 @@ export const RUNBOOK_PAGE = "docs/operations/alerts.md";
 
 // --- scalar types -------------------------------------------------------------------------------
 
+/** A reference to an environment variable, which HAProxy expands as it reads its config: "${NAME}". */
+export const ENV_REFERENCE = /^\$\{[A-Z_][A-Z0-9_]{0,127}\}$/;
+
 /** Host names and IPv4 addresses; "*" means every address. */
 const HOST_PATTERN = /^(\*|[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?)$/;
 export const Host = z.string().regex(HOST_PATTERN, {
   error: (iss) => `${show(iss.input)} is not a host: use a host name, an IPv4 address or "*"`,
 }).meta({ title: "host" });
 
+/** A host name as Docker and Compose name services too (underscores included). */
+const SERVICE_HOST_PATTERN = /^[A-Za-z0-9]([A-Za-z0-9_.-]{0,251}[A-Za-z0-9])?$/;
+
+/** Where a server is: a host name, an IPv4 or IPv6 address, or "${VARIABLE}" (the last three forms for external servers only; see serverAddressIssues). */
+export const ServerAddress = z.string().check((ctx) => {
+  if (SERVICE_HOST_PATTERN.test(ctx.value) || isIP(ctx.value) !== 0 || ENV_REFERENCE.test(ctx.value)) return;
+  ctx.issues.push({ code: "custom", input: ctx.value, continue: true, message: `${show(ctx.value)} is not a server address: use a host name, an IPv4 or IPv6 address, or "\${VARIABLE}"` });
+}).meta({ title: "server address" });
+
+/** Whether the stacks can run a server at this address: they name what they run after it (a container, a Kubernetes Service). */
+export const runnableAddress = (address: string) => HOST_PATTERN.test(address) && address !== "*";
+
 /** Where a bind listens: a host name, an IPv4 address, an IPv6 address ("::1", "::" for every one) or "*". */
 export const BindAddress = z.string().check((ctx) => {
-  if (HOST_PATTERN.test(ctx.value) || isIP(ctx.value) === 6) return;
-  ctx.issues.push({ code: "custom", input: ctx.value, continue: true, message: `${show(ctx.value)} is not an address to listen on: use "*", a host name, an IPv4 or an IPv6 address ("::" for every IPv6 one)` });
+  if (HOST_PATTERN.test(ctx.value) || isIP(ctx.value) === 6 || ENV_REFERENCE.test(ctx.value)) return;
+  ctx.issues.push({ code: "custom", input: ctx.value, continue: true, message: `${show(ctx.value)} is not an address to listen on: use "*", a host name, an IPv4 or an IPv6 address ("::" for every IPv6 one), or "\${VARIABLE}" (read as HAProxy starts)` });
 }).meta({ title: "address" });
 
 export const Port = z
@@ -283,7 +298,7 @@ const SocketPath = z
 
 export const Server = z.strictObject({
   name: Name.describe("The server's name: in the config, the metrics' server label and the runtime API."),
-  address: Host.refine((h) => h !== "*", { error: 'a server address cannot be "*": name its host' }).optional().describe("Host name (the container's, for the docker target) or IPv4 address; absent for a server on a unix socket."),
+  address: ServerAddress.optional().describe("Host name (the container's, for the docker target) or IPv4 address; absent for a server on a unix socket. A server the stack does not run (external) may also have an IPv6 address, a host name with \"_\" (a Docker or Compose service's), or \"${VARIABLE}\", which HAProxy reads from its environment as it starts."),
   port: Port.optional().describe("The port it serves on."),
   unixSocket: SocketPath.optional().describe("A unix socket instead of address and port: a service on HAProxy's own host (PHP-FPM behind a web server, an app that listens on a socket). Only the local target shares a host with HAProxy."),
   check: z.boolean().default(true).describe("Health-check this server (the backend's healthCheck says how)."),
@@ -664,6 +679,7 @@ function crossReferenceIssues(topology: Topology): PathIssue[] {
         for (const field of ["address", "port"] as const) {
           if (server[field] === undefined) issues.push({ path: [...where, field], message: `server ${show(server.name)} needs an address and a port (or a unixSocket)` });
         }
+        if (typeof server.address === "string" && ServerAddress.safeParse(server.address).success && !server.external && !runnableAddress(server.address)) issues.push({ path: [...where, "address"], message: `the stacks name a server they run after its address (a container, a Kubernetes Service), which ${show(server.address)} cannot be: give a host name of letters, digits, "." and "-", or set external: true for a server that already runs` });
       }
     });
     if (backend.cookie) {

@@ -1,7 +1,8 @@
 // Where a rendered config runs. The model says what the topology is; a target says where its
 // pieces live: addresses, sockets, and the directories that error pages and certificates sit in.
+import { isIP } from "node:net";
 import { basename, dirname, join } from "node:path";
-import { onNetwork, runsInstances, type Backend, type Bind, type NetworkServer, type Server, type ServerGroup, type Topology } from "../model/schema.ts";
+import { ENV_REFERENCE, onNetwork, runsInstances, type Backend, type Bind, type NetworkServer, type Server, type ServerGroup, type Topology } from "../model/schema.ts";
 import { serverProtocol } from "../model/checks.ts";
 import { TargetPlanError } from "../errors.ts";
 
@@ -132,9 +133,15 @@ export const serviceDnsName = (service: string, target: KubernetesTarget) => `${
  * container or pod HAProxy shares no file system with the server), else address:port.
  */
 export function serverEndpoint(backendName: string, server: Server, target: RenderTarget): string {
-  if (onNetwork(server)) return `${server.external ? server.address : serverHost(server.address, target)}:${server.port}`;
+  if (onNetwork(server)) return hostPort(server.external ? server.address : serverHost(server.address, target), server.port);
   if (target.kind !== "local") throw new TargetPlanError(`backends.${backendName}.servers.${server.name}.unixSocket: the ${target.kind} stack's HAProxy shares no file system with its servers: give the server an address and port`);
   return `unix@${server.unixSocket}`;
+}
+
+/** ADDRESS:PORT as HAProxy reads it: an IPv6 address in brackets, an environment variable's reference quoted (HAProxy expands it only there). */
+export function hostPort(address: string, port: number): string {
+  if (ENV_REFERENCE.test(address)) return `"${address}:${port}"`;
+  return isIP(address) === 6 ? `[${address}]:${port}` : `${address}:${port}`;
 }
 
 export function serverHost(address: string, target: RenderTarget): string {

@@ -1,6 +1,6 @@
 // The typed view that the Handlebars templates render: every decision (which directive, which
 // address for this target) is made here in TypeScript; the templates only lay out lines.
-import { bindCertificates, canaryTimingCounter, configuredGroupWeight, configuredWeight, proxyMode, type Backend, type Bind, type Frontend, type ProxyMode, type Server, type ServerGroup, type Topology } from "../model/schema.ts";
+import { ENV_REFERENCE, bindCertificates, canaryTimingCounter, configuredGroupWeight, configuredWeight, proxyMode, type Backend, type Bind, type Frontend, type ProxyMode, type Server, type ServerGroup, type Topology } from "../model/schema.ts";
 import { TargetPlanError } from "../errors.ts";
 import { ANY_SUCCESS, checkKind, type CheckStep, type HealthCheck } from "../model/checks.ts";
 import { isIP } from "node:net";
@@ -331,7 +331,9 @@ function bindAddress(address: string, target: RenderTarget): string {
 const bindPortText = (bind: Pick<Bind, "port" | "lastPort">, separator: "-" | ":") => (bind.lastPort !== undefined && bind.lastPort !== bind.port ? `${bind.port}${separator}${bind.lastPort}` : `${bind.port}`);
 
 function bindLine(bind: Bind, mode: ProxyMode, target: RenderTarget): string {
-  const words = [`${bindAddress(bind.address, target)}:${bindPortText(bind, "-")}`];
+  const listener = `${bindAddress(bind.address, target)}:${bindPortText(bind, "-")}`;
+  // HAProxy expands an environment variable's reference only inside quotes.
+  const words = [ENV_REFERENCE.test(bindAddress(bind.address, target)) ? `"${listener}"` : listener];
   if (bind.dualStack && target.kind !== "local") words.push("v4v6");
   if (bind.acceptProxy) words.push("accept-proxy");
   const certificates = bindCertificates(bind);
