@@ -14,6 +14,8 @@ import { renderHaproxyConfig } from "../infra/render/render.ts";
 import { dockerTarget, localTarget } from "../infra/render/targets.ts";
 import { validateImported } from "../infra/import/validate.ts";
 import { compareRendered } from "../infra/import/equivalence.ts";
+import { haproxyObjections } from "../infra/import/original-check.ts";
+import { configAlerts } from "../haproxy/check-alerts.ts";
 import { resolveRoute } from "../infra/model/route-resolver.ts";
 import { loadTopologyFile } from "../infra/model/load.ts";
 import { checkEveryTarget } from "../infra/render/validate.ts";
@@ -541,6 +543,33 @@ describe("addresses as real configs write them", () => {
     assert.deepEqual(topologyProblems({ name: "t", backends: [{ name: "b", servers: [{ name: "s", address: "fd00::5", port: 80 }] }], frontends: [{ name: "f", binds: [{ port: 80 }], defaultBackend: "b" }] }), [
       'backends.b.servers.s.address: the stacks name a server they run after its address (a container, a Kubernetes Service), which "fd00::5" cannot be: give a host name of letters, digits, "." and "-", or set external: true for a server that already runs',
     ]);
+  });
+});
+
+describe("what HAProxy itself rejects in the original", () => {
+  const fixture = (name: string) => readFileSync(join(REPO_ROOT, "test/fixtures/haproxy-2.6", name), "utf8");
+  it("haproxy -c's alerts are read by file and line; a typo is HAProxy's objection, what only this machine lacks (users, files) is not", () => {
+    assert.deepEqual(configAlerts(fixture("check-unknown-keyword.txt")), [{ file: "bad1.cfg", line: 8, message: "unknown keyword 'frobnicate' in 'frontend' section" }]);
+    assert.deepEqual([...haproxyObjections(fixture("check-unknown-keyword.txt"), (f) => `conf/${f}`)], [["conf/bad1.cfg:8", "unknown keyword 'frobnicate' in 'frontend' section"]]);
+    assert.ok(configAlerts(fixture("check-another-machine.txt")).length >= 4, "the user, the group, the Lua file, the certificate");
+    assert.deepEqual([...haproxyObjections(fixture("check-another-machine.txt"), (f) => f)], []);
+  });
+  it("npm run import: a line HAProxy rejects is refused in HAProxy's words at its line, nothing written; a config of another machine's imports", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "lb-import-check-"));
+    try {
+      const base = "defaults\n    mode http\n    timeout connect 5s\n    timeout client 5s\n    timeout server 5s\nfrontend f\n    bind :8080\n    default_backend b\nbackend b\n    server a app.internal:80 check\n";
+      writeFileSync(join(dir, "typo.cfg"), base.replace("    default_backend b\n", "    default_backend b\n    timeout clinet 5s\n"));
+      const typo = await runCli("infra/import/cli.ts", [join(dir, "typo.cfg"), "--out", join(dir, "typo.json")]);
+      assert.equal(typo.code, 1);
+      assert.match(typo.stderr, /typo\.cfg:9: timeout clinet 5s: HAProxy itself rejects it \(haproxy -c: .*'timeout'.*\)/);
+      assert.equal(existsSync(join(dir, "typo.json")), false);
+      // Users, a chroot and a name this machine does not resolve: the original's machine has them.
+      writeFileSync(join(dir, "prod.cfg"), `global\n    user haproxy-prod\n    group haproxy-prod\n    chroot /var/lib/haproxy-prod\n${base}`);
+      const prod = await runCli("infra/import/cli.ts", [join(dir, "prod.cfg"), "--out", join(dir, "prod.json")]);
+      assert.equal(prod.code, 0, prod.stderr);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -15,6 +15,7 @@ import { accountingReport, importConfig, refusals, type ImportResult } from "./i
 import type { Comparison } from "./compare.ts";
 import { compareRendered } from "./equivalence.ts";
 import { filesNamedBy } from "./named-files.ts";
+import { checkOriginal, withHaproxyObjections } from "./original-check.ts";
 import { runImportedServers, SERVER_MODES, type ServerMode } from "./run-servers.ts";
 import { validateImported } from "./validate.ts";
 import { REPO_ROOT } from "../repo.ts";
@@ -106,7 +107,9 @@ async function main(argv: string[]): Promise<number> {
   const files = await Promise.all(positionals.map(async (file) => ({ file: relative(process.cwd(), file) || file, text: await readFile(file, "utf8") })));
   const parsed = parseConfig(files);
   const named = filesNamedBy(positionals[0]!);
-  let result = importConfig(parsed, basename(positionals[0]!).replace(/\.cfg$/, "").replace(/[^A-Za-z0-9_.:-]/g, "_").slice(0, 64) || "imported", named);
+  const imported = importConfig(parsed, basename(positionals[0]!).replace(/\.cfg$/, "").replace(/[^A-Za-z0-9_.:-]/g, "_").slice(0, 64) || "imported", named);
+  // What HAProxy itself rejects in the original is said in its words, at the line.
+  let result = { ...imported, accounts: withHaproxyObjections(imported.accounts, await checkOriginal(files)) };
   // The report is written whatever happens next: the accounting, and both configs side by side once they compare.
   const report = async (comparison?: Comparison) => void (values.report && (await writeFileAtomic(values.report, accountingReport(result.accounts, result.additions, comparison))));
   const refused = refusals(result.accounts);

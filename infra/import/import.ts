@@ -637,8 +637,10 @@ export function importConfig(parsed: ParsedConfig, name = "imported", files: Imp
     const header = [section.kind, section.name, ...section.args.map((a) => a.raw)].filter(Boolean).join(" ");
     const ctx: Context = { files, draft, fieldLines, acls: new Map(), rewrites: [], terminalRoutes: [], redirectRoutes: [], routeLines: [], stackHeaders: { forwarded: new Map(), security: {} }, proxyBinds: [], canary: { pins: [] }, ruleMarks: new Map(), keyedLimits: [], limitMarks: new Map(), defaultServer: [...(draft.proxyDefaults.defaultServer ?? [])], lifted: [], stick: {}, rate: {} };
     const refusedSection = SECTION_OUTCOME[section.kind] ?? (["global", "defaults", "frontend", "backend", "listen", "cache", "resolvers", "userlist", "ring", "mailers", "http-errors", "peers"].includes(section.kind) ? undefined : `${section.kind} sections are not in the model yet`);
-    if (refusedSection) {
-      account(section.at, header, { refused: refusedSection });
+    // HAProxy refuses these sections without a name ("'backend' expects <name> as an argument").
+    const unnamed = section.name === undefined && !["global", "defaults"].includes(section.kind) ? `a ${section.kind} section needs a name (HAProxy refuses one without)` : undefined;
+    if (refusedSection || unnamed) {
+      account(section.at, header, { refused: unnamed ?? refusedSection! });
       for (const d of section.directives) account(d.at, text(d), { refused: `inside a ${section.kind} section` });
       continue;
     }
