@@ -1,11 +1,12 @@
 // npm run import on a large config: 2,000 backends behind one frontend, each chosen by a host ACL
 // or a path ACL, with its server: about 10,000 lines. Parse, import and validate,
-// timed apart, the side-by-side comparison npm run import makes before it writes, and the heap the
-// whole import leaves in use.
+// timed apart, HAProxy's own check of the original and the side-by-side comparison npm run import
+// makes before it writes, and the heap the whole import leaves in use.
 import { parseConfig } from "../haproxy/config-parser.ts";
 import { importConfig, refusals } from "../infra/import/import.ts";
 import { validateImported } from "../infra/import/validate.ts";
 import { compareRendered } from "../infra/import/equivalence.ts";
+import { checkOriginal } from "../infra/import/original-check.ts";
 import { medianMs, ms, type BenchRow } from "./table.ts";
 
 /** A config of `backends` backends, each routed by host or path, as a large shared edge writes it. */
@@ -34,6 +35,9 @@ export async function importBench(): Promise<BenchRow[]> {
   const topology = validateImported(result);
   let differences = 0;
   const compareMs = await medianMs(3, () => void (differences = compareRendered(parsed, result, topology, { read: () => undefined }).differences.length));
+  // HAProxy's own check of the original, which npm run import makes first.
+  let objections = 0;
+  const checkMs = await medianMs(3, async () => void (objections = (await checkOriginal(files)).size));
   global.gc?.();
   const before = process.memoryUsage().heapUsed;
   const kept = validateImported(importConfig(parseConfig(files), "large"));
@@ -45,6 +49,7 @@ export async function importBench(): Promise<BenchRow[]> {
     { group: "import", case: "validate (the model's schema, cross-references)", value: ms(validateMs), note: "median of 5" },
     { group: "import", case: "parse + import + validate", value: ms(total), note: `goal < 1000 ms${total < 1000 ? ": met" : ": NOT met"}` },
     { group: "import", case: "side by side: render, read back, compare", value: ms(compareMs), note: `median of 3; ${differences} differences` },
+    { group: "import", case: "haproxy -c of the original, first", value: ms(checkMs), note: `median of 3; ${objections} lines HAProxy rejects` },
     { group: "import", case: "heap the imported topology holds", value: `${heapMb.toFixed(1)} MB`, note: `${kept.backends.length} backends${global.gc ? "" : " (without --expose-gc: an upper bound)"}` },
   ];
 }
