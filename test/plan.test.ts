@@ -7,6 +7,7 @@ import { parseTopology } from "../infra/model/parse.ts";
 import { Topology } from "../infra/model/schema.ts";
 import { diffTopologies, runtimeApiCommands } from "../infra/gitops/changes.ts";
 import { makePlan } from "../infra/gitops/plan.ts";
+import { formatPlan } from "../infra/gitops/format.ts";
 import { editedTopology, seedTopology } from "./support/topologies.ts";
 import { topologyArb } from "./support/arbitraries.ts";
 import { topology as acmeExample } from "../infra/topologies/acme.ts";
@@ -153,6 +154,27 @@ describe("makePlan", () => {
     assert.match(plan.diffs["haproxy.cfg (target docker)"]!, /^-    server web-a web-a:5001 .*weight 1 cookie web-a$\n^\+    server web-a web-a:5001 .*weight 3 cookie web-a$/m);
     // In a cluster the new config rolls HAProxy's pods: their template's config hash changes.
     assert.match(plan.actions.find((a) => a.target === "kubernetes" && a.component === "haproxy")!.reason, /rolling update/);
+  });
+
+  it("a reload says which stick tables it starts empty (both sides keep them, no peers); with peers, or at runtime, nothing to say", () => {
+    const tables = (t: any) => {
+      t.frontends[0].rateLimit = { requests: 100, window: "10s" };
+      t.frontends[0].rateLimits = [{ name: "per-key", key: { header: "X-Api-Key" }, limit: 10, window: "1m" }];
+      t.backends[0].stickOnSource = {};
+    };
+    const withTables = parseTopology(editedTopology(tables));
+    const reload = makePlan(withTables, parseTopology(editedTopology((t) => { tables(t); t.defaults.timeouts.server = "12s"; })));
+    assert.deepEqual(reload.reloadForgets, [
+      "frontends.http_front.rateLimit: every client's request rate",
+      "frontends.http_front.rateLimits.per-key: every key's count",
+      "backends.flask_servers.stickOnSource: the server each client sticks to",
+    ]);
+    assert.match(formatPlan(reload, "text"), /\nthe reload starts these stick tables empty \(no peers hand them to the new worker: set topology.peers to keep them\):\n {2}frontends\.http_front\.rateLimit: /);
+    assert.match(formatPlan(reload, "markdown"), /> \[!CAUTION\]\n> the reload starts these stick tables empty/);
+    const peered = (t: any) => { tables(t); t.peers = { localPeer: "lb1", port: 10000 }; };
+    assert.equal(makePlan(parseTopology(editedTopology(peered)), parseTopology(editedTopology((t) => { peered(t); t.defaults.timeouts.server = "12s"; }))).reloadForgets, undefined);
+    assert.equal(makePlan(withTables, parseTopology(editedTopology((t) => { tables(t); t.backends[0].servers[0].weight = 3; }))).reloadForgets, undefined, "a runtime change keeps them");
+    assert.equal(makePlan(base, withTables).reloadForgets, undefined, "tables the change adds start empty anyway");
   });
 
   it("a managed certificate's names: runtime, by the issuer restarting with them (HAProxy's config unchanged); a new managed certificate: a reload, for the challenge rule", () => {

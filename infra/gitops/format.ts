@@ -45,6 +45,7 @@ function formatText(plan: Plan): string {
   const lines = [plan.summary, ...(hasChanges(plan) ? targetLines(plan) : [])];
   if (plan.baseProblems) lines.push("", "The base topology is invalid, so every item shows as new:", ...plan.baseProblems.map((p) => `  ${p}`));
   if (plan.changes.length > 0) lines.push("", ...plan.changes.map(changeLine));
+  if (plan.reloadForgets?.length) lines.push("", `${RELOAD_FORGETS}:`, ...plan.reloadForgets.map((f) => `  ${f}`));
   if (plan.routing?.length) lines.push("", "requests whose outcome changes:", ...plan.routing.map((e) => `  ${routingLine(e)}`));
   if (plan.rollouts?.length) lines.push("", "canary rollouts (after apply):", ...plan.rollouts.map((r) => `  ${rolloutPreviewLine(r)}`));
   if (plan.actions.length > 0) lines.push("", "actions:", ...plan.actions.map((a) => `  ${actionLine(a)}`));
@@ -52,6 +53,9 @@ function formatText(plan: Plan): string {
   for (const [name, diff] of Object.entries(plan.diffs)) lines.push("", `--- ${name} ---`, diff);
   return `${lines.join("\n")}\n`;
 }
+
+/** What the plan says above the stick tables a reload forgets. */
+const RELOAD_FORGETS = "the reload starts these stick tables empty (no peers hand them to the new worker: set topology.peers to keep them)";
 
 const cell = (text: string) => text.replaceAll("|", "\\|");
 
@@ -65,6 +69,7 @@ function formatMarkdown(plan: Plan): string {
   if (plan.changes.length > 0) {
     lines.push("", ...plan.changes.map((c) => `- ${code(`${SYMBOLS[c.kind]} ${c.path}${c.kind === "change" ? `: ${show(c.from)} → ${show(c.to)}` : ""}`)} **${c.class}**: ${c.detail.replaceAll("|", "\\|")}`));
   }
+  if (plan.reloadForgets?.length) lines.push("", "> [!CAUTION]", `> ${RELOAD_FORGETS}:`, ...plan.reloadForgets.map((f) => `> - ${code(f)}`));
   if (plan.routing?.length) lines.push("", "**Requests whose outcome changes**", "", ...plan.routing.map((e) => `- ${code(routingLine(e))}`));
   if (plan.rollouts?.length) lines.push("", "**Canary rollouts** (after apply)", "", ...plan.rollouts.map((r) => `- ${rolloutPreviewLine(r)}`));
   if (plan.actions.length > 0) lines.push("", "<details>", "<summary>actions, per target and component</summary>", "", ...plan.actions.map((a) => `- ${cell(actionLine(a))}`), "", "</details>");

@@ -32,6 +32,22 @@ export interface Plan {
   diffs: Record<string, string>;
   /** The base did not validate: the plan shows everything as new, and says why. */
   baseProblems?: string[];
+  /** What a reload of HAProxy forgets (the stick tables, without peers to hand them over): said where the plan reloads. */
+  reloadForgets?: string[];
+}
+
+/**
+ * The stick tables a reload starts empty: those both sides keep (a table the change adds starts empty
+ * anyway), when neither side hands them to the next worker (peers).
+ */
+export function reloadForgets(base: Topology | undefined, head: Topology): string[] {
+  if (!base || base.peers || head.peers) return [];
+  const kept = (pick: (t: Topology) => string[]) => pick(head).filter((x) => pick(base).includes(x));
+  return [
+    ...kept((t) => t.frontends.filter((f) => f.rateLimit).map((f) => `frontends.${f.name}.rateLimit: every client's request rate`)),
+    ...kept((t) => t.frontends.flatMap((f) => f.rateLimits.map((l) => `frontends.${f.name}.rateLimits.${l.name}: every key's count`))),
+    ...kept((t) => t.backends.filter((b) => b.stickOnSource).map((b) => `backends.${b.name}.stickOnSource: the server each client sticks to`)),
+  ];
 }
 
 const SOURCE = "the topology";
@@ -131,6 +147,8 @@ export function makePlan(base: Topology | undefined, head: Topology, options: Pl
     }
   }
   const changes = edits.map((edit) => classify(edit, actionsByPath.get(edit.path) ?? []));
+  const reloads = actions.some((a) => a.component === "haproxy" && a.action === "reload");
+  const forgets = reloads ? reloadForgets(base, head) : [];
   return {
     summary: summarize(changes, actions),
     targetSummaries: Object.fromEntries(TARGETS.map((t) => [t, problems[t] ? `cannot run this topology: ${problems[t]}` : summarizeTarget(actions.filter((a) => a.target === t))])) as Record<Target, string>,
@@ -141,6 +159,7 @@ export function makePlan(base: Topology | undefined, head: Topology, options: Pl
     ...(rollouts.length ? { rollouts } : {}),
     diffs,
     ...(options.baseProblems ? { baseProblems: options.baseProblems } : {}),
+    ...(forgets.length ? { reloadForgets: forgets } : {}),
   };
 }
 
