@@ -64,6 +64,9 @@ export const topology = defineTopology({
       ],
     },
   ],
+  // With the rate limit above: a reload hands its counts to the new worker through this port, instead of
+  // starting them empty (and remotes share them with another load balancer):
+  // peers: { localPeer: "lb1", port: 10000 },
   monitoring: {
     address: "*",
     port: 8404,

@@ -32,14 +32,14 @@ async function requestFrom(source: string, url: string): Promise<{ status: numbe
   }
 }
 
-/** The default topology file with its suggested production lines (HTTPS bind, rate limit, allowlist, redirect, HSTS) uncommented. */
+/** The default topology file with its suggested production lines (HTTPS bind, rate limit, allowlist, redirect, HSTS, peers) uncommented. */
 async function uncommentedTopology(): Promise<{ input: unknown; uncommented: string[] }> {
   const text = readFileSync(join(REPO_ROOT, "infra/topology.ts"), "utf8");
   const uncommented: string[] = [];
   const edited = text
     .split("\n")
     .map((line) => {
-      const m = /^(\s*)\/\/ ((rateLimit|allowlist|httpsRedirect|hsts): .*,|\{ .*tlsCertificate: .*\},)$/.exec(line);
+      const m = /^(\s*)\/\/ ((rateLimit|allowlist|httpsRedirect|hsts|peers): .*,|\{ .*tlsCertificate: .*\},)$/.exec(line);
       if (!m) return line;
       uncommented.push(m[2]!);
       return `${m[1]}${m[2]}`;
@@ -59,15 +59,16 @@ async function uncommentedTopology(): Promise<{ input: unknown; uncommented: str
 describe("the production settings suggested in infra/topology.ts", () => {
   it("uncommented, the stack starts and passes its own start-up checks (HTTPS with a development CA; the checks' traffic stays under the per-client limit)", async () => {
     const { input, uncommented } = await uncommentedTopology();
-    assert.deepEqual(uncommented.map((l) => (l.startsWith("{") ? "bind" : l.split(":")[0])), ["bind", "rateLimit", "allowlist", "httpsRedirect", "hsts"], "the suggested lines were found");
+    assert.deepEqual(uncommented.map((l) => (l.startsWith("{") ? "bind" : l.split(":")[0])), ["bind", "rateLimit", "allowlist", "httpsRedirect", "hsts", "peers"], "the suggested lines were found");
     const production = (input as any).frontends[0];
     const running = await startTestStack((t) => {
       for (const field of ["binds", "rateLimit", "allowlist", "httpsRedirect", "hsts"]) t.frontends[0][field] = production[field];
+      t.peers = (input as any).peers;
       t.backends[0].cookie.secure = true; // as the comment beside them says
     });
     try {
       const frontend = running.topology.frontends[0]!;
-      assert.ok(frontend.rateLimit && frontend.allowlist && frontend.httpsRedirect && frontend.hsts && frontend.binds.some((b) => b.tlsCertificate));
+      assert.ok(running.topology.peers && frontend.rateLimit && frontend.allowlist && frontend.httpsRedirect && frontend.hsts && frontend.binds.some((b) => b.tlsCertificate));
       assert.ok(running.stack.certificates.devCaFile, "a development CA signed the certificate");
       const expectations = expectationsFromTopology(running.topology, { ca: localCa(running.runDir) });
       assert.match(expectations.frontendUrl, /^https:/);
