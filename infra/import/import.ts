@@ -330,9 +330,9 @@ function proxyDirective(kind: Section["kind"], d: Directive, ctx: Context): Outc
       // Which peers section the table is shared through is settled with the section (./peers.ts).
       const shared = tableSharing(args);
       draft.peers.tables.push({ at: ctx.at!, peers: shared.peers });
-      args.splice(0, args.length, ...shared.words);
+      const table = shared.words.join(" ");
       if (frontend && !backend) {
-        const m = /^type ip(?:v6)? size (\d+[kmg]?) expire (\S+) store (http_req_rate|conn_rate)\((\S+)\)$/.exec(args.join(" "));
+        const m = /^type ip(?:v6)? size (\d+[kmg]?) expire (\S+) store (http_req_rate|conn_rate)\((\S+)\)$/.exec(table);
         const window = m && duration(m[4]);
         if (!m || !window || "problem" in window) return { refused: "a frontend's stick table is read as a per-client rate limit: type ip size N expire D store http_req_rate(WINDOW) (with track-sc0 src and a deny 429: frontends.rateLimit) or store conn_rate(WINDOW) (with tcp-request connection track-scN src and reject: a rateLimits entry counting connections)" };
         const counts = m[3] === "conn_rate" ? "connections" : "requests";
@@ -345,7 +345,7 @@ function proxyDirective(kind: Section["kind"], d: Directive, ctx: Context): Outc
         return { field, why: `entries expire after the window (${window.value}), not after ${m[2]}: a client idle that long has a rate of 0 either way`, normalised: true };
       }
       if (!backend || frontend) return { refused: "a stick table is read with stick on src, in a backend: a frontend's tables are its rate limits (frontends.rateLimit)" };
-      const m = /^type ip size (\d+[kmg]?) expire (\S+)$/.exec(args.join(" "));
+      const m = /^type ip size (\d+[kmg]?) expire (\S+)$/.exec(table);
       const size = m && tableSize(m[1]!);
       const expire = m && duration(m[2]);
       if (!m || !expire || "problem" in expire) return { refused: "only stick-table type ip size N expire D (with stick on src) is in the model: backends.stickOnSource" };

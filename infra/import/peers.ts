@@ -108,4 +108,3 @@ export function settlePeers(draft: Draft, account: Account, restate: Restate): v
     });
   }
 }
-
