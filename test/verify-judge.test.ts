@@ -4,9 +4,10 @@ import assert from "node:assert/strict";
 import { describe, it } from "vitest";
 import {
   judgeDistribution, judgeEntrypoints, judgeFailover, judgeTcpFailover, judgeTcpFailovers, judgeHealth, judgePersistence, judgeRecovery, judgeRouting,
-  type EntrypointExpectation, type EntrypointMeasurement, type Expectations, type TcpFailoverExpectation, type RoutingExpectation, type RoutingMeasurement, type TrafficSample, type Verdict,
+  type AssertionResult, type EntrypointExpectation, type EntrypointMeasurement, type Expectations, type TcpFailoverExpectation, type RoutingExpectation, type RoutingMeasurement, type TrafficSample, type Verdict,
 } from "../verification/judge.ts";
 import { renderChartSvg, renderTable, seriesOf } from "../verification/report.ts";
+import { runInTurn } from "../verification/run.ts";
 import { expectations } from "./support/expectations.ts";
 
 const counts = (entries: Record<string, number>) => new Map(Object.entries(entries));
@@ -265,5 +266,48 @@ describe("judgeTcpFailover: DOWN and UP within the check's bounds, no connection
     assert.match(both.measured, /^billing: DOWN after 900 ms, UP after 600 ms; 5 connections, none failed; ledger: FAIL: ledger-1 was never marked DOWN/);
     assert.equal(judgeTcpFailovers([{ e, m: base as never }, { e: ledger, m: base as never }]).verdict, "pass");
     assert.equal(judgeTcpFailovers([]).verdict, "skip");
+  });
+});
+
+describe("runInTurn: the assertions that only look run side by side, those that disturb one at a time after them", () => {
+  const pass = (assertion: string) => ({ assertion, verdict: "pass", expected: "-", measured: "-" }) as AssertionResult;
+  /** Resolves once `count` runners have started; rejects if they did not all start within the bound (one after another). */
+  function barrier(count: number) {
+    let started = 0;
+    let open!: () => void;
+    const opened = new Promise<void>((resolve) => (open = resolve));
+    return async () => {
+      if (++started === count) open();
+      let bound: NodeJS.Timeout | undefined;
+      try {
+        await Promise.race([opened, new Promise((_, reject) => (bound = setTimeout(() => reject(new Error(`only ${started} of ${count} started side by side`)), 2000)))]);
+      } finally {
+        clearTimeout(bound);
+      }
+    };
+  }
+
+  it("the looking ones all start before any ends; each disturbing one starts alone, after them, in the order given", async () => {
+    const together = barrier(3);
+    const events: string[] = [];
+    let running = 0;
+    const looking = (name: string) => ({ disturbs: false, run: async () => { running++; events.push(`start ${name}`); await together(); running--; events.push(`end ${name}`); return pass(name); } });
+    const disturbing = (name: string) => ({ disturbs: true, run: async () => { assert.equal(running, 0, `${name} started beside another`); running++; events.push(`start ${name}`); await new Promise((r) => setImmediate(r)); running--; events.push(`end ${name}`); return pass(name); } });
+    const runners = { a: looking("a"), failover: disturbing("failover"), b: looking("b"), persistence: disturbing("persistence"), c: looking("c") };
+    const results = await runInTurn(["a", "persistence", "b", "failover", "c"] as const, runners, {});
+    assert.deepEqual(results.map((r) => r.assertion), ["a", "persistence", "b", "failover", "c"], "results in the order chosen");
+    assert.deepEqual(events.slice(0, 3).sort(), ["start a", "start b", "start c"]);
+    assert.deepEqual(events.slice(6), ["start persistence", "end persistence", "start failover", "end failover"]);
+  });
+
+  it("a looking one that throws: the others end before the run rejects, and nothing that disturbs starts", async () => {
+    const ended: string[] = [];
+    const runners = {
+      broken: { disturbs: false, run: async () => { throw new Error("probe failed"); } },
+      slow: { disturbs: false, run: async () => { await new Promise((r) => setImmediate(r)); ended.push("slow"); return pass("slow"); } },
+      failover: { disturbs: true, run: async () => { ended.push("failover"); return pass("failover"); } },
+    };
+    await assert.rejects(runInTurn(["broken", "slow", "failover"] as const, runners, {}), /probe failed/);
+    assert.deepEqual(ended, ["slow"]);
   });
 });

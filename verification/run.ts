@@ -180,17 +180,23 @@ const clientFor = (expect: Expectations, options: { connections: number; localAd
 /** Under a per-client rate limit each probe comes from a fresh loopback address, else from 127.0.0.1. */
 const sourceFor = (expect: Expectations) => () => (expect.perSource !== undefined ? freshLoopbackSource() : undefined);
 
+/**
+ * The assertions that only look run side by side; then those that disturb, one at a time, in the
+ * order given. When one that looks throws, the others finish (their traffic ends) before the run does.
+ */
+export async function runInTurn<N extends string, C>(chosen: readonly N[], runners: Readonly<Record<N, { disturbs: boolean; run: (context: C) => Promise<AssertionResult> }>>, context: C): Promise<AssertionResult[]> {
+  const byName = new Map<N, AssertionResult>();
+  const looking = await Promise.allSettled(chosen.filter((n) => !runners[n].disturbs).map(async (n) => byName.set(n, await runners[n].run(context))));
+  const thrown = looking.find((r) => r.status === "rejected");
+  if (thrown) throw thrown.reason;
+  for (const n of chosen.filter((n) => runners[n].disturbs)) byName.set(n, await runners[n].run(context));
+  return chosen.map((n) => byName.get(n)!);
+}
+
 /** Runs the selected assertions, in the order of ASSERTIONS. */
 export async function runAssertions(expect: Expectations, access: StackAccess, options: RunOptions): Promise<VerifyRun> {
   const context: RunContext = { expect, access, options };
-  const chosen = ASSERTIONS.filter((n) => options.only.includes(n));
-  const byName = new Map<AssertionName, AssertionResult>();
-  // allSettled: when one throws, the others' traffic has ended before the run does.
-  const looking = await Promise.allSettled(chosen.filter((n) => !RUNNERS[n].disturbs).map(async (n) => byName.set(n, await RUNNERS[n].run(context))));
-  const thrown = looking.find((r) => r.status === "rejected");
-  if (thrown) throw thrown.reason;
-  for (const n of chosen.filter((n) => RUNNERS[n].disturbs)) byName.set(n, await RUNNERS[n].run(context));
-  const results = chosen.map((n) => byName.get(n)!);
+  const results = await runInTurn(ASSERTIONS.filter((n) => options.only.includes(n)), RUNNERS, context);
   const fault = context.faultRun ? await context.faultRun : undefined;
   return { results, timeline: { samples: fault?.samples ?? [], events: fault?.events ?? [] } };
 }
