@@ -42,7 +42,10 @@ export interface Plan {
  */
 export function reloadForgets(base: Topology | undefined, head: Topology): string[] {
   if (!base || base.peers || head.peers) return [];
-  const kept = (pick: (t: Topology) => string[]) => pick(head).filter((x) => pick(base).includes(x));
+  const kept = (pick: (t: Topology) => string[]) => {
+    const before = new Set(pick(base));
+    return pick(head).filter((x) => before.has(x));
+  };
   return [
     ...kept((t) => t.frontends.filter((f) => f.rateLimit).map((f) => `frontends.${f.name}.rateLimit: every client's request rate`)),
     ...kept((t) => t.frontends.flatMap((f) => f.rateLimits.map((l) => `frontends.${f.name}.rateLimits.${l.name}: every key's count`))),

@@ -47,7 +47,7 @@ export function serverDirective(args: string[], backend: Record<string, unknown>
   // A unix socket: "unix@/path", or an absolute path as HAProxy also takes it.
   const socket = /^(?:unix@)?(\/\S+)$/.exec(address ?? "")?.[1];
   // A port offset, or no port: the port the client connected to (plus the offset), which the model does not follow.
-  const relative = /^(?:ipv4@|ipv6@)?(?:[^:\s]+|\[[0-9a-fA-F:.]+\])(?::([+-]\d+))?$/.exec(address ?? "");
+  const relative = /^(?:[^:\s]+|\[[0-9a-fA-F:.]+\])(?::([+-]\d+))?$/.exec(bare);
   if (name && !m && socket === undefined && relative) return { refused: `${address}: the server's port is the one the client connected to${relative[1] ? ` ${relative[1].startsWith("-") ? "minus" : "plus"} ${relative[1].slice(1)}` : ""}, which the model does not follow: give the server its port (one server line per port of the bind's range)` };
   if (!name || (!m && socket === undefined)) return { refused: `${JSON.stringify(address ?? "")} is not an address with a port, or a unix socket, the model holds` };
   const at = m ? { address: m[1]!.replace(/^\[|\]$/g, ""), port: Number(m[2]) } : { unixSocket: socket };

@@ -33,7 +33,11 @@ export const Host = z.string().regex(HOST_PATTERN, {
 /** A host name as Docker and Compose name services too (underscores included). */
 const SERVICE_HOST_PATTERN = /^[A-Za-z0-9]([A-Za-z0-9_.-]{0,251}[A-Za-z0-9])?$/;
 
-/** Where a server is: a host name, an IPv4 or IPv6 address, or "${VARIABLE}" (the last three forms for external servers only; see serverAddressIssues). */
+/**
+ * Where a server is: a host name (underscores included), an IPv4 or IPv6 address, or "${VARIABLE}". A
+ * server the stack runs takes a host name without "_" or an IPv4 address (runnableAddress, checked with
+ * the other cross-references): the stacks name what they run after it.
+ */
 export const ServerAddress = z.string().check((ctx) => {
   if (SERVICE_HOST_PATTERN.test(ctx.value) || isIP(ctx.value) !== 0 || ENV_REFERENCE.test(ctx.value)) return;
   ctx.issues.push({ code: "custom", input: ctx.value, continue: true, message: `${show(ctx.value)} is not a server address: use a host name, an IPv4 or IPv6 address, or "\${VARIABLE}"` });

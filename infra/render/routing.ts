@@ -177,12 +177,18 @@ export function routingView(frontend: Frontend, reservedAcls: readonly string[],
 /** The section a keyed rate limit's stick table lives in (HAProxy: one table per proxy section). */
 export const rateLimitTable = (frontend: string, limit: string) => `rate_${frontend}_${limit}`;
 
+/**
+ * What a stick table of the topology's own says to be shared through the peers (" peers NAME"), or
+ * nothing. The canary's slow-answer table is not among them: its counts are this HAProxy's own.
+ */
+export const tableSharing = (peers: Pick<NonNullable<Topology["peers"]>, "name"> | undefined): string => (peers ? ` peers ${peers.name}` : "");
+
 /** The stick-table sections of every frontend's keyed rate limits. */
-export function rateLimitTables(frontends: readonly Frontend[], peers?: { name: string }): { name: string; table: string }[] {
+export function rateLimitTables(frontends: readonly Frontend[], peers?: Topology["peers"]): { name: string; table: string }[] {
   return frontends.flatMap((f) =>
     f.rateLimits.map((limit) => ({
       name: rateLimitTable(f.name, limit.name),
-      table: `stick-table type ${limit.key === "source" ? "ipv6" : "string len 256"} size ${limit.tableSize} expire ${limit.window} store ${RATE_COUNTERS[limit.count]}(${limit.window})${peers ? ` peers ${peers.name}` : ""}`,
+      table: `stick-table type ${limit.key === "source" ? "ipv6" : "string len 256"} size ${limit.tableSize} expire ${limit.window} store ${RATE_COUNTERS[limit.count]}(${limit.window})${tableSharing(peers)}`,
     })),
   );
 }

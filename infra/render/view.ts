@@ -6,9 +6,9 @@ import { ANY_SUCCESS, checkKind, type CheckStep, type HealthCheck } from "../mod
 import { isIP } from "node:net";
 import { parseDuration } from "../../haproxy/duration.ts";
 import { ACME_CHALLENGE_PATH, HAPROXY_PATHS } from "../endpoints.ts";
-import { ACME_CHALLENGE_MAP, backendRulesView, rateLimitTables, routingView, type BackendRulesView, type RoutingView } from "./routing.ts";
+import { ACME_CHALLENGE_MAP, backendRulesView, rateLimitTables, routingView, tableSharing, type BackendRulesView, type RoutingView } from "./routing.ts";
 import { quote, quoteCheckText } from "./acls.ts";
-import { CERTIFICATE_DIR, CERTIFICATE_DIR_VARIABLE, bindCertificatePath, ERROR_PAGE_DIR, certificateDirPath, LUA_DIR, LOCAL_ADDRESS, serverStateFile, groupDnsName, haproxySockets, isContainerTarget, localNameServer, serverEndpoint, type RenderTarget } from "./targets.ts";
+import { CERTIFICATE_DIR, CERTIFICATE_DIR_VARIABLE, bindCertificatePath, ERROR_PAGE_DIR, certificateDirPath, LUA_DIR, LOCAL_ADDRESS, hostPort, serverStateFile, groupDnsName, haproxySockets, isContainerTarget, localNameServer, serverEndpoint, type RenderTarget } from "./targets.ts";
 import { slowAnswersTable } from "../../sidecar/slow-answers.ts";
 
 export interface ConfigView {
@@ -282,7 +282,7 @@ export function buildView(topology: Topology, target: RenderTarget, source: stri
     ],
     peers: topology.peers && {
       name: topology.peers.name,
-      peers: [`${topology.peers.localPeer} ${bindAddress(topology.peers.address, target)}:${topology.peers.port}`, ...topology.peers.remotes.map((r) => `${r.name} ${r.address.includes(":") ? `[${r.address}]` : r.address}:${r.port}`)],
+      peers: [`${topology.peers.localPeer} ${bindAddress(topology.peers.address, target)}:${topology.peers.port}`, ...topology.peers.remotes.map((r) => `${r.name} ${hostPort(r.address, r.port)}`)],
     },
     rings: topology.global.logs.flatMap((log, i) => (log.transport === "tcp" ? [{ name: ringName(i), format: log.format, server: log.target, ...LOG_RING }] : [])),
     frontends: topology.frontends.map((f) => frontendView(f, topology, target, logging)),
@@ -306,12 +306,6 @@ export function buildView(topology: Topology, target: RenderTarget, source: stri
 const ringName = (logIndex: number) => `log_tcp_${logIndex + 1}`;
 
 /**
- * What a stick table of the topology's own says to be shared through the peers (" peers NAME"), or
- * nothing. The canary's slow-answer table is not among them: its counts are this HAProxy's own.
- */
-export const tableSharing = (peers: Topology["peers"]): string => (peers ? ` peers ${peers.name}` : "");
-
-/**
  * Whether the stats page is served: only with a login from the environment, and on a public address
  * (anything but loopback on this target) only when the model says so.
  */
@@ -331,9 +325,10 @@ function bindAddress(address: string, target: RenderTarget): string {
 const bindPortText = (bind: Pick<Bind, "port" | "lastPort">, separator: "-" | ":") => (bind.lastPort !== undefined && bind.lastPort !== bind.port ? `${bind.port}${separator}${bind.lastPort}` : `${bind.port}`);
 
 function bindLine(bind: Bind, mode: ProxyMode, target: RenderTarget): string {
-  const listener = `${bindAddress(bind.address, target)}:${bindPortText(bind, "-")}`;
+  const address = bindAddress(bind.address, target);
+  const listener = `${address}:${bindPortText(bind, "-")}`;
   // HAProxy expands an environment variable's reference only inside quotes.
-  const words = [ENV_REFERENCE.test(bindAddress(bind.address, target)) ? `"${listener}"` : listener];
+  const words = [ENV_REFERENCE.test(address) ? `"${listener}"` : listener];
   if (bind.dualStack && target.kind !== "local") words.push("v4v6");
   if (bind.acceptProxy) words.push("accept-proxy");
   const certificates = bindCertificates(bind);
