@@ -143,6 +143,15 @@ describe("invalid topologies are refused with a message naming the field and wha
       'backends.flask_servers.servers.web-a.address: "${APP_HOST}x" is not a server address: use a host name, an IPv4 or IPv6 address, or "${VARIABLE}"',
       'backends.flask_servers.servers.web-b.address: the stacks name a server they run after its address (a container, a Kubernetes Service), which "${APP_HOST}" cannot be: give a host name of letters, digits, "." and "-", or set external: true for a server that already runs',
     ]],
+    ["a directive smuggled into an environment variable's reference, a captured header and a peer's name", (t) => {
+      Object.assign(t.backends[0].servers[0], { address: "${APP}\n    server evil 10.0.0.1:80", external: true });
+      t.frontends[0].logCaptures = { requestHeaders: [{ name: "Host len 8\n    http-request deny", length: 8 }] };
+      t.peers = { localPeer: "lb1\n    peer evil 10.0.0.9:1", port: 10000 };
+    }, [
+      'frontends.http_front.logCaptures.requestHeaders[0].name: "Host len 8\\n    http-request deny" is not a header name: use 1 to 64 letters, digits or "-"',
+      'backends.flask_servers.servers.web-a.address: "${APP}\\n    server evil 10.0.0.1:80" is not a server address: use a host name, an IPv4 or IPv6 address, or "${VARIABLE}"',
+      'peers.localPeer: "lb1\\n    peer evil 10.0.0.9:1" is not a valid name: use 1 to 64 letters, digits or "_.:-" (no spaces, "#" or line breaks)',
+    ]],
     ["a second argument smuggled into a socket path", (t) => (t.global.statsSocket.path = "/run/a.sock level admin"), [
       'global.statsSocket.path: "/run/a.sock level admin" is not a usable path: use an absolute path of letters, digits and "._/-"',
     ]],
