@@ -1,7 +1,8 @@
 // Throughput and latency side by side in one run, with Debian's wrk on the same gunicorn backends:
 // through the stack's HAProxy with the generated config, the same config as a bare process with and
 // without its request log, a minimal hand-written config, and straight to gunicorn. Rounds are
-// interleaved so drift hits all alike.
+// interleaved so drift hits all alike. Beside each run's requests per second, the CPU time HAProxy and
+// the web servers spent per request: where a difference in throughput goes.
 import { cp, mkdir, rm, writeFile } from "node:fs/promises";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -18,6 +19,7 @@ import { topology as seed } from "../infra/topology.ts";
 import { median, ms, type BenchRow } from "./table.ts";
 import { pollUntil } from "../lib/poll.ts";
 import { runWrk, type WrkResult } from "./wrk.ts";
+import { groupCpuSeconds } from "./cpu.ts";
 
 // A 2 % goal needs many short interleaved rounds: one 4 s run to the next varies by ±3 % here.
 const ROUNDS = 9;
@@ -59,9 +61,10 @@ async function waitForHttp(url: string): Promise<void> {
 /** The same topology on new frontend/monitoring ports, optionally with no log target at all. */
 async function variant(topology: Topology, edit: (t: any) => void): Promise<Topology> {
   const copy = structuredClone(topology) as any;
-  copy.frontends[0].binds = [{ address: "*", port: await findFreePortRange(1) }];
-  copy.monitoring.port = await findFreePortRange(1);
-  for (const service of Object.values(copy.services) as { port: number }[]) service.port = await findFreePortRange(1);
+  const taken = new Set<number>(); // one port, one listener: a draw never repeats an earlier one
+  copy.frontends[0].binds = [{ address: "*", port: await findFreePortRange(1, taken) }];
+  copy.monitoring.port = await findFreePortRange(1, taken);
+  for (const service of Object.values(copy.services) as { port: number }[]) service.port = await findFreePortRange(1, taken);
   edit(copy);
   return parseTopology(copy);
 }
@@ -88,22 +91,34 @@ export async function trafficBench(): Promise<BenchRow[]> {
     const minimalPort = await findFreePortRange(1);
     extra.push(await startHaproxy(join(scratch, "minimal"), minimalConfig(minimalPort, servers)));
 
-    const targets: [string, string][] = [
-      ["generated config", `http://127.0.0.1:${topology.frontends[0]!.binds[0]!.port}/`],
-      ["generated, bare process", `http://127.0.0.1:${bare.frontends[0]!.binds[0]!.port}/`],
-      ["generated, bare, no request log", `http://127.0.0.1:${quiet.frontends[0]!.binds[0]!.port}/`],
-      ["minimal hand-written config", `http://127.0.0.1:${minimalPort}/`],
-      ["direct to gunicorn web-a", `http://127.0.0.1:${servers[0]!.port}/`],
+    // Each target, its URL, and the HAProxy whose CPU time it costs (a process group: master-worker's worker included).
+    const group = (name: string) => stack.processes.find((p) => p.spec.name === name)!.pid;
+    const [bareHaproxy, quietHaproxy, minimalHaproxy] = extra.map((p) => p.pid);
+    const targets: [string, string, number | undefined][] = [
+      ["generated config", `http://127.0.0.1:${topology.frontends[0]!.binds[0]!.port}/`, group("haproxy")],
+      ["generated, bare process", `http://127.0.0.1:${bare.frontends[0]!.binds[0]!.port}/`, bareHaproxy],
+      ["generated, bare, no request log", `http://127.0.0.1:${quiet.frontends[0]!.binds[0]!.port}/`, quietHaproxy],
+      ["minimal hand-written config", `http://127.0.0.1:${minimalPort}/`, minimalHaproxy],
+      ["direct to gunicorn web-a", `http://127.0.0.1:${servers[0]!.port}/`, undefined],
     ];
+    const webServers = new Set(servers.map((s) => group(s.name)));
     for (const [, url] of targets) await waitForHttp(url);
     for (const [, url] of targets) await runWrk(url, { seconds: 1, connections: CONNECTIONS }); // warm-up
 
     const results = new Map<string, WrkResult[]>(targets.map(([name]) => [name, []]));
+    /** Microseconds of CPU per request, per run: HAProxy's (the target's), the web servers'. */
+    const cpu = new Map<string, { haproxy: number[]; web: number[] }>(targets.map(([name]) => [name, { haproxy: [], web: [] }]));
     for (let round = 0; round < ROUNDS; round++) {
       // Each round starts one target later: none always follows the same one (the direct run leaves a gunicorn busiest).
       for (let k = 0; k < targets.length; k++) {
-        const [name, url] = targets[(round + k) % targets.length]!;
-        results.get(name)!.push(await runWrk(url, { seconds: SECONDS, connections: CONNECTIONS }));
+        const [name, url, haproxy] = targets[(round + k) % targets.length]!;
+        const haproxyGroup = new Set(haproxy === undefined ? [] : [haproxy]);
+        const [haproxyBefore, webBefore] = [groupCpuSeconds(haproxyGroup), groupCpuSeconds(webServers)];
+        const run = await runWrk(url, { seconds: SECONDS, connections: CONNECTIONS });
+        results.get(name)!.push(run);
+        const perRequest = (seconds: number) => (seconds * 1e6) / run.requests;
+        cpu.get(name)!.haproxy.push(perRequest(groupCpuSeconds(haproxyGroup) - haproxyBefore));
+        cpu.get(name)!.web.push(perRequest(groupCpuSeconds(webServers) - webBefore));
       }
     }
     const rps = (name: string) => median(results.get(name)!.map((r) => r.requestsPerSecond));
@@ -115,6 +130,13 @@ export async function trafficBench(): Promise<BenchRow[]> {
         case: `${name}: req/s, p50, p99`,
         value: `${Math.round(rps(name))}`,
         note: `p50 ${ms(median(runs.map((r) => r.p50Ms)))}, p99 ${ms(median(runs.map((r) => r.p99Ms)))}; ${errors} errors; median of ${ROUNDS}×${SECONDS}s, ${CONNECTIONS} conns`,
+      });
+      const { haproxy, web } = cpu.get(name)!;
+      rows.push({
+        group: "traffic",
+        case: `${name}: CPU µs per request, HAProxy / web servers`,
+        value: `${haproxy.some((v) => v > 0) ? median(haproxy).toFixed(1) : "–"} / ${median(web).toFixed(1)}`,
+        note: `median of ${ROUNDS} runs; what the throughput difference is made of (HAProxy, wrk and the web servers share the cores)`,
       });
     }
     // Paired by round (the two ran seconds apart): drift on a shared machine moves both alike.
