@@ -2,7 +2,8 @@
 // through the stack's HAProxy with the generated config, the same config as a bare process with and
 // without its request log, a minimal hand-written config, and straight to gunicorn. Rounds are
 // interleaved so drift hits all alike. Beside each run's requests per second, the CPU time HAProxy and
-// the web servers spent per request: where a difference in throughput goes.
+// the web servers spent per request: where a difference in throughput goes. The generated and the
+// minimal config run again with one thread, which on these 2 shared cores is worth more than either.
 import { cp, mkdir, rm, writeFile } from "node:fs/promises";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -27,10 +28,11 @@ const SECONDS = 3;
 const CONNECTIONS = 16;
 
 /** The smallest config that balances the same two servers: no checks, no logs, no cookies. */
-export function minimalConfig(frontendPort: number, servers: { name: string; port: number }[]): string {
+export function minimalConfig(frontendPort: number, servers: { name: string; port: number }[], options: { nbthread?: number } = {}): string {
   return [
     "global",
     "    maxconn 4096",
+    ...(options.nbthread === undefined ? [] : [`    nbthread ${options.nbthread}`]),
     "defaults",
     "    mode http",
     "    timeout connect 5s",
@@ -90,15 +92,23 @@ export async function trafficBench(): Promise<BenchRow[]> {
     extra.push(await startHaproxy(quietDir, renderHaproxyConfig(quiet, localTarget(quietDir))));
     const minimalPort = await findFreePortRange(1);
     extra.push(await startHaproxy(join(scratch, "minimal"), minimalConfig(minimalPort, servers)));
+    // Both again with one thread: what HAProxy's default of one thread per core costs where it shares the cores.
+    const single = await variant(topology, (t) => (t.global.nbthread = 1));
+    const singleDir = join(scratch, "single");
+    extra.push(await startHaproxy(singleDir, renderHaproxyConfig(single, localTarget(singleDir))));
+    const minimalSinglePort = await findFreePortRange(1);
+    extra.push(await startHaproxy(join(scratch, "minimal-single"), minimalConfig(minimalSinglePort, servers, { nbthread: 1 })));
 
     // Each target, its URL, and the HAProxy whose CPU time it costs (a process group: master-worker's worker included).
     const group = (name: string) => stack.processes.find((p) => p.spec.name === name)!.pid;
-    const [bareHaproxy, quietHaproxy, minimalHaproxy] = extra.map((p) => p.pid);
+    const [bareHaproxy, quietHaproxy, minimalHaproxy, singleHaproxy, minimalSingleHaproxy] = extra.map((p) => p.pid);
     const targets: [string, string, number | undefined][] = [
       ["generated config", `http://127.0.0.1:${topology.frontends[0]!.binds[0]!.port}/`, group("haproxy")],
       ["generated, bare process", `http://127.0.0.1:${bare.frontends[0]!.binds[0]!.port}/`, bareHaproxy],
       ["generated, bare, no request log", `http://127.0.0.1:${quiet.frontends[0]!.binds[0]!.port}/`, quietHaproxy],
       ["minimal hand-written config", `http://127.0.0.1:${minimalPort}/`, minimalHaproxy],
+      ["generated, bare, one thread", `http://127.0.0.1:${single.frontends[0]!.binds[0]!.port}/`, singleHaproxy],
+      ["minimal, one thread", `http://127.0.0.1:${minimalSinglePort}/`, minimalSingleHaproxy],
       ["direct to gunicorn web-a", `http://127.0.0.1:${servers[0]!.port}/`, undefined],
     ];
     const webServers = new Set(servers.map((s) => group(s.name)));
@@ -152,6 +162,8 @@ export async function trafficBench(): Promise<BenchRow[]> {
     rows.push(row("generated, bare process ÷ minimal", "generated, bare process", "minimal hand-written config", "no sidecar or Prometheus reading it, not master-worker"));
     rows.push(row("generated, bare, no request log ÷ minimal", "generated, bare, no request log", "minimal hand-written config", "the log apart"));
     rows.push(row("bare without ÷ with the request log", "generated, bare, no request log", "generated, bare process", "the log's cost"));
+    rows.push(row("generated ÷ minimal, both one thread", "generated, bare, one thread", "minimal, one thread", "the features' cost is not the threads'"));
+    rows.push(row("minimal, one thread ÷ default threads", "minimal, one thread", "minimal hand-written config", "nbthread 1 against one thread per core, on cores shared with wrk and the web servers"));
     rows.push(row("via HAProxy (minimal) ÷ direct", "minimal hand-written config", "direct to gunicorn web-a", "HAProxy and 2 gunicorns share 2 cores; direct hits one gunicorn"));
   } finally {
     for (const p of extra) await stopProcessGroup(p.pid);

@@ -40,4 +40,11 @@ describe("the bench's minimal hand-written config", () => {
   it("is accepted by the real HAProxy", async () => {
     await checkHaproxyConfig(minimalConfig(20001, [{ name: "web-a", port: 20002 }, { name: "web-b", port: 20003 }]));
   });
+
+  it("runs one thread when asked, and HAProxy accepts that too", async () => {
+    const config = minimalConfig(20001, [{ name: "web-a", port: 20002 }], { nbthread: 1 });
+    assert.match(config, /^global\n(?: {4}\S.*\n)* {4}nbthread 1\n/);
+    assert.doesNotMatch(minimalConfig(20001, [{ name: "web-a", port: 20002 }]), /nbthread/);
+    await checkHaproxyConfig(config);
+  });
 });
