@@ -84,6 +84,14 @@ export class ShowPeersGarbledError extends CodedError {
   }
 }
 
+/** "show servers state" answered what HAProxy 2.6's state file format (version 1) is not. */
+export class ShowServersStateGarbledError extends CodedError {
+  readonly code = "SHOW_SERVERS_STATE_GARBLED";
+  constructor(readonly what: string) {
+    super(`"show servers state" answered ${what}, not HAProxy 2.6's format ("1", then "# be_id be_name srv_id srv_name ...", then one line per server): is this HAProxy 2.6?`);
+  }
+}
+
 /** A certificate command's answer that is not what HAProxy 2.6 prints: another version, or not a certificate answer. */
 export class SslCertAnswerError extends CodedError {
   readonly code = "SSL_CERT_ANSWER_GARBLED";

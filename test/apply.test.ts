@@ -129,6 +129,22 @@ describe("npm run apply on a running stack", () => {
     assert.equal((await apply(file("weight.json"))).code, 0);
   });
 
+  it("a weight set at runtime, then returned by a reload to the value the worker started with: the topology's weight wins, not the runtime one the saved state carries", async () => {
+    const weight = async (server: string) => numberField(parseShowStat(await runtimeCommand({ path: running.stack.plan.sockets.admin }, "show stat")).rows.find((r) => r.proxy === "flask_servers" && r.name === server)!, "weight");
+    // The worker runs the weighted topology (web-a at 3) and started from it; at runtime web-a goes to 1.
+    const lowered = await apply(topology("weight-lowered.json", (t) => (t.backends[0].servers[0].weight = 1)));
+    assert.match(lowered.stdout, /applied at runtime \(no reload\)/, lowered.stderr);
+    assert.equal(await weight("web-a"), 1);
+    const before = await workers();
+    // Back to 3 with a timeout: a reload. HAProxy keeps a runtime weight unless the config's differs from the saved one.
+    const result = await apply(topology("weight-back.json", (t) => ((t.backends[0].servers[0].weight = 3), (t.defaults.timeouts.server = "12s"))));
+    assert.equal(result.code, 0, `${result.stdout}\n${result.stderr}`);
+    assert.match(result.stdout, /applied by a hitless reload, verified by traffic/);
+    assert.notDeepEqual(await workers(), before, "a timeout is a reload: a new worker");
+    assert.equal(await weight("web-a"), 3, "the new worker has the topology's weight");
+    assert.equal((await apply(file("weight.json"))).code, 0);
+  });
+
   it("a change that validates but breaks traffic (every health check fails): rolled back by itself, the old config live, traffic flows", async () => {
     const before = configSha();
     const broken = topology("broken.json", (t) => {
@@ -264,7 +280,7 @@ describe("npm run apply on a running stack", () => {
 
   it("keeps one history line per apply, with its outcome", () => {
     const lines = readFileSync(file("apply-history.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
-    assert.deepEqual(lines.map((l) => l.outcome), ["no-changes", "applied", "applied", "applied", "applied", "applied", "applied", "rolled-back", "applied", "applied", "applied", "applied", "applied", "applied", "applied"]);
+    assert.deepEqual(lines.map((l) => l.outcome), ["no-changes", "applied", "applied", "applied", "applied", "applied", "applied", "applied", "applied", "applied", "rolled-back", "applied", "applied", "applied", "applied", "applied", "applied", "applied"]);
     assert.deepEqual(lines[1].classes, ["runtime"]);
     for (const l of lines) assert.ok(l.durationMs > 0 && /^[0-9a-f]{16}$/.test(l.base) && /^[0-9a-f]{16}$/.test(l.new));
   });

@@ -6,9 +6,10 @@ import { describe, it } from "vitest";
 import fc from "fast-check";
 import { field, parseShowInfo, parseShowStat, serverStates, splitCsvLine, withoutMaintenanceServers } from "../haproxy/show-stat.ts";
 import { checkState, EVERYTHING, renderHaproxyExpositionText, serverState } from "../sidecar/exposition.ts";
-import { ShowPeersGarbledError, ShowTableGarbledError, StatParseError } from "../haproxy/errors.ts";
+import { ShowPeersGarbledError, ShowServersStateGarbledError, ShowTableGarbledError, StatParseError } from "../haproxy/errors.ts";
 import { parseTableEntries, parseTableList } from "../haproxy/show-table.ts";
 import { parsePeersSections } from "../haproxy/show-peers.ts";
+import { withConfiguredWeights } from "../haproxy/server-state.ts";
 import { SlowAnswers, slowAnswerCounts, slowAnswersTable } from "../sidecar/slow-answers.ts";
 import { Registry } from "prom-client";
 import { BACKEND_METRICS, FRONTEND_METRICS, PROCESS_METRICS, SERVER_METRICS } from "../sidecar/promex-table.ts";
@@ -331,5 +332,51 @@ describe("show peers: whether a worker is ready to hand its stick tables to the 
     const garbled = fixture("show-peers-resynced.txt").replace("flags=0x33", "flags=?");
     assert.throws(() => parsePeersSections(garbled), (e: unknown) => e instanceof ShowPeersGarbledError && e.code === "SHOW_PEERS_GARBLED" && /answered "0x[0-9a-f]+: \[/.test(e.message));
     assert.throws(() => parsePeersSections("Unknown command\n"), ShowPeersGarbledError);
+  });
+});
+
+describe("show servers state, saved for a reload with the weights the running topology configures", () => {
+  const STATE = fixture("show-servers-state.txt");
+  const columns = (text: string) => text.split("\n").slice(2).filter(Boolean).map((line) => line.split(" "));
+  // srv_uweight and srv_iweight are the 8th and 9th columns of HAProxy 2.6's format.
+  const [UWEIGHT, IWEIGHT] = [7, 8];
+
+  it("sets srv_iweight of each server the topology weighs, and nothing else: srv_uweight, the runtime's, stays", () => {
+    const saved = withConfiguredWeights(STATE, (backend, server) => (backend === "flask_servers" && server === "web-a" ? 3 : undefined));
+    const [before, after] = [columns(STATE), columns(saved)];
+    assert.deepEqual(after.map((f) => f[IWEIGHT]), ["3", "1"]);
+    assert.deepEqual(after.map((f) => f[UWEIGHT]), before.map((f) => f[UWEIGHT]));
+    assert.deepEqual(after.map((f) => f.filter((_, i) => i !== IWEIGHT)), before.map((f) => f.filter((_, i) => i !== IWEIGHT)));
+    assert.deepEqual(saved.split("\n").slice(0, 2), STATE.split("\n").slice(0, 2), "the version and header lines as HAProxy wrote them");
+    assert.equal(saved.endsWith("\n"), STATE.endsWith("\n"));
+  });
+
+  it("what is not 2.6's format: SHOW_SERVERS_STATE_GARBLED, saying what came instead", () => {
+    const cases: [string, RegExp][] = [
+      ["Unknown command\n", /"Unknown command" where the version line belongs/],
+      [STATE.replace(/^1\n/, "2\n"), /"2" where the version line belongs/],
+      [STATE.replace("# be_id", "be_id"), /where the column header belongs/],
+      [STATE.replace(" srv_iweight", " srv_weight"), /without the column srv_iweight/],
+      [STATE.replace(" web-a 127.0.0.1 ", " web-a "), /a line of 24 fields under 25 columns: "4 flask_servers 1 web-a 2 /],
+    ];
+    for (const [text, message] of cases) {
+      assert.throws(() => withConfiguredWeights(text, () => 1), (e: unknown) => e instanceof ShowServersStateGarbledError && e.code === "SHOW_SERVERS_STATE_GARBLED" && message.test(e.message), message.source);
+    }
+  });
+
+  it("property: only srv_iweight moves, to the configured weight where there is one; saving twice is saving once", () => {
+    const weights = fc.dictionary(fc.constantFrom("web-a", "web-b"), fc.integer({ min: 0, max: 256 }));
+    fc.assert(
+      fc.property(weights, (chosen) => {
+        const configured = (_: string, server: string) => chosen[server];
+        const saved = withConfiguredWeights(STATE, configured);
+        for (const [i, fields] of columns(saved).entries()) {
+          const server = fields[3]!;
+          assert.equal(fields[IWEIGHT], chosen[server] === undefined ? columns(STATE)[i]![IWEIGHT] : String(chosen[server]));
+        }
+        assert.equal(withConfiguredWeights(saved, configured), saved);
+      }),
+      { numRuns: 200 },
+    );
   });
 });

@@ -1,11 +1,14 @@
 // npm run apply's engine: the smallest change that takes the load balancer from what it runs to the
 // new topology, verified by traffic, undone by itself when anything fails. Everything it touches is
 // passed in (ApplyIO), so the same steps can run wherever HAProxy runs.
-import type { Topology } from "../model/schema.ts";
+import { configuredWeight, type Topology } from "../model/schema.ts";
+import { EMPTY_SERVER_STATE } from "../render/targets.ts";
 import type { AssertionResult } from "../../verification/judge.ts";
 import { allPassed } from "../../verification/judge.ts";
 import { judgeReload, parseShowProc, type ShowProc } from "../../haproxy/master-cli.ts";
 import { parsePeersSections } from "../../haproxy/show-peers.ts";
+import { withConfiguredWeights } from "../../haproxy/server-state.ts";
+import { ShowServersStateGarbledError } from "../../haproxy/errors.ts";
 import { RuntimeCommandRefusedError } from "../../haproxy/errors.ts";
 import { replaceMapEntries, runCommands as runtimeCommands } from "../../haproxy/runtime-commands.ts";
 import { pollUntil } from "../../lib/poll.ts";
@@ -127,12 +130,26 @@ async function awaitPeersResync(io: ApplyIO): Promise<void> {
   if (!done) io.log(`peers ${waiting.join(", ")}: still resyncing after ${PEERS_RESYNC_WITHIN_MS / 1000} s; the new worker's stick tables start empty`);
 }
 
-/** Reloads through the master CLI and waits until "show proc" shows it took, or says why not. */
-async function reload(io: ApplyIO, topology: Topology): Promise<void> {
+/**
+ * The servers' states as the running worker knows them, for the new worker (load-server-state-from-file),
+ * compared against the weights `running` configures: a weight the change sets wins over one set at runtime.
+ */
+async function saveServerState(io: ApplyIO, running: Topology): Promise<void> {
+  const weights = new Map(running.backends.flatMap((b) => b.servers.map((s) => [`${b.name}/${s.name}`, configuredWeight(b, s)] as const)));
+  try {
+    await io.saveServerState(withConfiguredWeights(await io.admin("show servers state"), (backend, server) => weights.get(`${backend}/${server}`)));
+  } catch (error) {
+    if (!(error instanceof ShowServersStateGarbledError)) throw error;
+    io.log(`${error.message}; the new worker starts every server as its config says`);
+    await io.saveServerState(EMPTY_SERVER_STATE);
+  }
+}
+
+/** Reloads from the worker `running` describes through the master CLI, and waits until "show proc" shows it took, or says why not. */
+async function reload(io: ApplyIO, running: Topology, topology: Topology): Promise<void> {
   await awaitPeersResync(io);
   const before = await showProc(io);
-  // The new worker starts from the servers' states as this one knows them (load-server-state-from-file).
-  await io.saveServerState(await io.admin("show servers state"));
+  await saveServerState(io, running);
   await io.master("reload").catch(() => undefined); // 2.6 answers nothing and closes: "show proc" tells
   let reason = "no answer from the master CLI";
   const outcome = await pollUntil(async () => {
@@ -245,11 +262,11 @@ export async function applyTopology(io: ApplyIO, options: ApplyOptions): Promise
       await io.keepLastGood(io.render(options.base));
       undo.push(async () => {
         await io.writeConfig(options.base);
-        await reload(io, base);
+        await reload(io, head, base);
       });
       await io.writeConfig(options.head);
       await io.checkpoint("config-written");
-      await reload(io, head);
+      await reload(io, base, head);
       await io.checkpoint("reloaded");
     }
     io.log(`${{ runtime: "applied at runtime", reload: "reloaded", restart: "restarted what changed", record: "nothing the local stack runs changes" }[method]}; verifying with traffic`);
