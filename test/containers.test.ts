@@ -194,8 +194,13 @@ describe.skipIf(unavailable !== undefined)(`the CDKTF stack on podman (npm run c
     // up waits for HAProxy to fill the group's slots, as it waits for listed servers.
     assert.match(first.stderr, /every server UP in HAProxy \(4\)/);
     assert.equal(new Set(await poolUp()).size, 2, `pool's slots UP: ${(await poolUp()).join(", ")}`);
+    // That was a reload, from a worker with web-a at 3 (set at runtime above) to a topology with 1: the agent saved
+    // the servers' states for the new worker in the volume, and the topology's weight won over the runtime one.
+    const volume = dirname(await hostAdminSocket(engine.client, topology));
+    assert.match(readFileSync(join(volume, "server-state"), "utf8"), /^1\n# be_id be_name srv_id srv_name [^]*\n\d+ flask_servers \d+ web-a \S+ 2 0 3 3 /m, "srv_uweight 3 (the runtime's), srv_iweight 3 (the running topology's, not the 1 the worker started with)");
+    assert.equal(Number(field(parseShowStat(await admin("show stat")).rows.find((r) => r.proxy === "flask_servers" && r.name === "web-a")!, "weight")), 1);
     const before = await ids();
-    const configFile = join(dirname(await hostAdminSocket(engine.client, topology)), "haproxy.cfg");
+    const configFile = join(volume, "haproxy.cfg");
     const config = readFileSync(configFile, "utf8");
     const workerPid = async () => /^Pid: (\d+)$/m.exec(await admin("show info"))![1];
     const worker = await workerPid();

@@ -41,15 +41,15 @@ export const DOCKER_HOSTS = {
  * The servers' states as the running worker knew them (show servers state), saved before each reload
  * and read by the new worker (load-server-state-from-file): a DOWN server stays DOWN, one in
  * maintenance stays there, a weight set at runtime stays, and init-addr "last" has its address, instead
- * of every server starting UP until its checks say otherwise. The local target only so far: in the
- * Docker stack, a discovered group added by an apply never had its slots UP after the agent's reload with
- * the state file (test/containers.test.ts, not understood yet); Kubernetes replaces pods, never reloads.
+ * of every server starting UP until its checks say otherwise. The local stack's apply and the Docker
+ * stack's agent save it; Kubernetes replaces pods, never reloads.
  */
 export const SERVER_STATE_FILE = "server-state";
 /** A state file with no server in it (its format's version line): what HAProxy reads before the first reload, without a warning. */
 export const EMPTY_SERVER_STATE = "1\n";
 export function serverStateFile(target: RenderTarget): string | undefined {
   if (target.kind === "local") return join(target.runDir, SERVER_STATE_FILE);
+  if (target.kind === "docker") return `${DOCKER_PATHS.socketDir}/${SERVER_STATE_FILE}`;
   return undefined;
 }
 
