@@ -104,10 +104,10 @@ describe("judgeFailover", () => {
     assert.equal(result.verdict, "pass", result.measured);
   });
   it("failed requests fail it when the backend retries", () => {
-    const samples = traffic(5000, (t) => (t > 1000 && t < 1100 ? { error: "ECONNRESET" } : healthy(t)));
+    const samples = traffic(5000, (t) => (t > 1000 && t < 1100 ? (t < 1040 ? { status: 503 } : { error: "ECONNRESET" }) : healthy(t)));
     const result = judgeFailover(expectations(), { server: "web-a", samples, killedAt: 1000, downAt: 2000, restartedAt: 4000 });
     assert.equal(result.verdict, "fail");
-    assert.match(result.measured, /^DOWN after 1000 ms; 9 of \d+ requests failed/);
+    assert.match(result.measured, /^DOWN after 1000 ms; 9 of \d+ requests failed \(ECONNRESET ×6, 503 ×3\);/, "how they failed, most frequent first");
     assert.match(result.expected, /0 failed requests/);
   });
   it("failed requests are only reported when the backend does not retry", () => {

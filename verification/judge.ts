@@ -336,11 +336,19 @@ export function failoverBoundMs(expect: Expectations, server: ServerExpectation)
   return downWithinMs({ ...server, checkTimeoutMs: expect.checkTimeoutMs }) + TIMING_SLACK_MS;
 }
 
+/** How requests failed, most frequent first: "503 ×2, UND_ERR_SOCKET ×1" (a status, or the client's error code). */
+export function failureKinds(failed: readonly TrafficSample[]): string {
+  const counts = new Map<string, number>();
+  for (const s of failed) counts.set(s.error ?? String(s.status), (counts.get(s.error ?? String(s.status)) ?? 0) + 1);
+  return [...counts].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).map(([kind, n]) => `${kind} ×${n}`).join(", ");
+}
+
 export function judgeFailover(expect: Expectations, m: FailoverMeasurement): AssertionResult {
   const server = expect.servers.find((s) => s.name === m.server)!;
   const bound = failoverBoundMs(expect, server);
   const window = m.samples.filter((s) => s.t >= m.killedAt && s.t < m.restartedAt);
-  const failed = window.filter((s) => s.error !== undefined || (s.status ?? 0) >= 500).length;
+  const failures = window.filter((s) => s.error !== undefined || (s.status ?? 0) >= 500);
+  const failed = failures.length;
   // A request that had already been sent to the server before DOWN may finish a moment later.
   const afterDown = m.downAt === undefined ? [] : window.filter((s) => s.t > m.downAt! + 200);
   const stillSent = afterDown.filter((s) => s.server === m.server).length;
@@ -350,7 +358,7 @@ export function judgeFailover(expect: Expectations, m: FailoverMeasurement): Ass
     assertion: "failover",
     verdict: verdictOf(detected !== undefined && detected <= bound && lossOk && stillSent === 0 && afterDown.length > 0),
     expected: `${m.server} DOWN within ${bound} ms (inter ${server.interMs} × fall ${server.fall} + check timeout ${expect.checkTimeoutMs} + slack ${TIMING_SLACK_MS}); ${expect.lossless ? "0 failed requests (retries, redispatch, retry-on)" : "failed requests reported (the backend does not retry)"}; then all traffic on the others`,
-    measured: `DOWN after ${detected === undefined ? "never" : `${detected} ms`}; ${failed} of ${window.length} requests failed; ${stillSent} of ${afterDown.length} later requests still reached ${m.server}`,
+    measured: `DOWN after ${detected === undefined ? "never" : `${detected} ms`}; ${failed} of ${window.length} requests failed${failed ? ` (${failureKinds(failures)})` : ""}; ${stillSent} of ${afterDown.length} later requests still reached ${m.server}`,
     data: { server: m.server, killedAt: m.killedAt, downAt: m.downAt, detectionMs: detected, boundMs: bound, failed, requests: window.length },
   };
 }
