@@ -1,6 +1,7 @@
 // CPU time spent by process groups, read from /proc: where a throughput difference goes, per request,
 // with less noise than the throughput itself (a run's CPU time moves less than its requests per second).
-import { readdirSync, readFileSync } from "node:fs";
+import { readdirSync } from "node:fs";
+import { statFields } from "../infra/runtime/processes.ts";
 
 /** Clock ticks per second of /proc's utime and stime (USER_HZ: 100 on Linux). */
 const TICKS_PER_SECOND = 100;
@@ -10,15 +11,9 @@ export function groupCpuSeconds(pgids: ReadonlySet<number>): number {
   let ticks = 0;
   for (const entry of readdirSync("/proc")) {
     if (!/^\d+$/.test(entry)) continue;
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${entry}/stat`, "utf8");
-    } catch {
-      continue; // gone since the listing
-    }
-    // Fields after "pid (comm)": state, ppid, pgrp ... utime (14th of the line), stime (15th).
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    if (pgids.has(Number(fields[2]))) ticks += Number(fields[11]) + Number(fields[12]);
+    // From the state on: pgrp is the 3rd, utime the 12th, stime the 13th (undefined: gone since the listing).
+    const fields = statFields(`/proc/${entry}/stat`);
+    if (fields && pgids.has(Number(fields[2]))) ticks += Number(fields[11]) + Number(fields[12]);
   }
   return ticks / TICKS_PER_SECOND;
 }

@@ -32,6 +32,7 @@ describe.skipIf(unavailable !== undefined)(`the CDKTF stack on podman (npm run c
   const frontend = () => `http://127.0.0.1:${topology.frontends[0]!.binds[0]!.port}/`;
   const admin = async (command: string) => runtimeCommand({ path: await hostAdminSocket(engine.client, topology) }, command, { timeoutMs: 2000 });
   const status = async (server: string) => serverStates(parseShowStat(await admin("show stat"))).find((s) => s.server === server)?.status;
+  const weight = async (server: string) => Number(field(parseShowStat(await admin("show stat")).rows.find((r) => r.proxy === "flask_servers" && r.name === server)!, "weight"));
 
   beforeAll(async () => {
     // Its own name (networks, volumes, images) and free ports: a user's stack or local run is not touched.
@@ -138,8 +139,7 @@ describe.skipIf(unavailable !== undefined)(`the CDKTF stack on podman (npm run c
       assert.match(up.stderr, /replacing apply-agent: its definition changed/);
       const after = await ids();
       assert.deepEqual(Object.keys(before).filter((name) => before[name] !== after[name]), ["apply-agent"], "only the agent was replaced");
-      const weight = async () => Number(field(parseShowStat(await admin("show stat")).rows.find((r) => r.proxy === "flask_servers" && r.name === "web-a")!, "weight"));
-      assert.ok(await eventually(async () => (await weight()) === 3, 60_000), `web-a's weight is ${await weight()}`);
+      assert.ok(await eventually(async () => (await weight("web-a")) === 3, 60_000), `web-a's weight is ${await weight("web-a")}`);
     } finally {
       const samples = await traffic.stop();
       await client.close();
@@ -198,7 +198,7 @@ describe.skipIf(unavailable !== undefined)(`the CDKTF stack on podman (npm run c
     // the servers' states for the new worker in the volume, and the topology's weight won over the runtime one.
     const volume = dirname(await hostAdminSocket(engine.client, topology));
     assert.match(readFileSync(join(volume, "server-state"), "utf8"), /^1\n# be_id be_name srv_id srv_name [^]*\n\d+ flask_servers \d+ web-a \S+ 2 0 3 3 /m, "srv_uweight 3 (the runtime's), srv_iweight 3 (the running topology's, not the 1 the worker started with)");
-    assert.equal(Number(field(parseShowStat(await admin("show stat")).rows.find((r) => r.proxy === "flask_servers" && r.name === "web-a")!, "weight")), 1);
+    assert.equal(await weight("web-a"), 1);
     const before = await ids();
     const configFile = join(volume, "haproxy.cfg");
     const config = readFileSync(configFile, "utf8");

@@ -336,10 +336,16 @@ export function failoverBoundMs(expect: Expectations, server: ServerExpectation)
   return downWithinMs({ ...server, checkTimeoutMs: expect.checkTimeoutMs }) + TIMING_SLACK_MS;
 }
 
+/** A request that got no answer, or a 5xx one. */
+export const failedRequest = (s: TrafficSample) => s.error !== undefined || (s.status ?? 0) >= 500;
+
 /** How requests failed, most frequent first: "503 ×2, UND_ERR_SOCKET ×1" (a status, or the client's error code). */
 export function failureKinds(failed: readonly TrafficSample[]): string {
   const counts = new Map<string, number>();
-  for (const s of failed) counts.set(s.error ?? String(s.status), (counts.get(s.error ?? String(s.status)) ?? 0) + 1);
+  for (const s of failed) {
+    const kind = s.error ?? String(s.status);
+    counts.set(kind, (counts.get(kind) ?? 0) + 1);
+  }
   return [...counts].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).map(([kind, n]) => `${kind} ×${n}`).join(", ");
 }
 
@@ -347,7 +353,7 @@ export function judgeFailover(expect: Expectations, m: FailoverMeasurement): Ass
   const server = expect.servers.find((s) => s.name === m.server)!;
   const bound = failoverBoundMs(expect, server);
   const window = m.samples.filter((s) => s.t >= m.killedAt && s.t < m.restartedAt);
-  const failures = window.filter((s) => s.error !== undefined || (s.status ?? 0) >= 500);
+  const failures = window.filter(failedRequest);
   const failed = failures.length;
   // A request that had already been sent to the server before DOWN may finish a moment later.
   const afterDown = m.downAt === undefined ? [] : window.filter((s) => s.t > m.downAt! + 200);

@@ -1,6 +1,6 @@
 // Verdicts for people: a terminal table, and an HTML page whose chart (inline SVG, no scripts, no
 // network) shows requests per second per server over time with the DOWN/UP moments marked.
-import { allPassed, type AssertionResult, type TrafficSample, type Verdict } from "./judge.ts";
+import { allPassed, failedRequest, type AssertionResult, type TrafficSample, type Verdict } from "./judge.ts";
 import type { TimelineEvent } from "./run.ts";
 
 const VERDICT_LABELS: Record<Verdict, string> = { pass: "PASS", fail: "FAIL", skip: "SKIP" };
@@ -39,12 +39,11 @@ export function seriesOf(samples: readonly TrafficSample[]): { series: Series[];
     }
     return values;
   };
-  const failed = (s: TrafficSample) => s.error !== undefined || (s.status ?? 0) >= 500;
   return {
     bucketMs: BUCKET_MS,
     series: [
-      ...servers.map((name, i) => ({ name, color: SERIES_COLORS[i % SERIES_COLORS.length]!, values: perSecond((s) => s.server === name && !failed(s)) })),
-      { name: "failed", color: FAILED_COLOR, values: perSecond(failed) },
+      ...servers.map((name, i) => ({ name, color: SERIES_COLORS[i % SERIES_COLORS.length]!, values: perSecond((s) => s.server === name && !failedRequest(s)) })),
+      { name: "failed", color: FAILED_COLOR, values: perSecond(failedRequest) },
     ],
   };
 }

@@ -64,7 +64,7 @@ export function startProcess(spec: ProcessSpec): Promise<ManagedProcess> {
  * The fields of a /proc stat file after "pid (comm)", from the state (field 3) on; undefined when it
  * is gone. comm may hold spaces and parentheses, so the fields are read after the last ")".
  */
-function statFields(path: string): string[] | undefined {
+export function statFields(path: string): string[] | undefined {
   try {
     const stat = readFileSync(path, "utf8");
     return stat.slice(stat.lastIndexOf(")") + 2).split(" ");
